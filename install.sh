@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Install everything moq-relay needs on Debian 12, then build.
+#
+#   ./install.sh            install packages (as root, via apt) and build
+#   ./install.sh --no-deps  skip apt, only build
+#   ./install.sh --no-build install packages, do not build
+#   ./install.sh --check    exit 0 if every dependency is present, 1 otherwise
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(
+	build-essential make pkg-config git
+	clang llvm libclang-rt-14-dev         # BPF objects, libFuzzer, sanitizers
+	libbpf-dev bpftool                    # BPF loading and pinned maps
+	libmnl-dev                            # netlink (neighbour resolution)
+	libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev gnutls-bin
+	check                                 # unit tests
+	iproute2 ethtool util-linux procps    # testbed: ip, tc, nsenter
+	ffmpeg                                # real H.264 media for tests and demo
+	gnuplot-nox                           # benchmark plots
+	strace                                # syscall counts in benchmarks
+)
+PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
+COMMANDS=(clang llc bpftool tc ip nsenter ethtool ffmpeg ffprobe gnuplot strace pkg-config certtool)
+
+have_all() {
+	local m c
+	for m in "${PKGCONFIG_MODULES[@]}"; do
+		pkg-config --exists "$m" 2>/dev/null || { echo "missing pkg-config module: $m"; return 1; }
+	done
+	for c in "${COMMANDS[@]}"; do
+		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "missing command: $c"; return 1; }
+	done
+	[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
+		ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+		{ echo "missing libFuzzer runtime (libclang-rt-14-dev)"; return 1; }
+}
+
+deps=1 build=1
+for arg in "$@"; do
+	case "$arg" in
+	--no-deps) deps=0 ;;
+	--no-build) build=0 ;;
+	--check) have_all; exit $? ;;
+	-h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+	*) echo "install.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$deps" = 1 ]; then
+	if have_all >/dev/null 2>&1; then
+		echo "install.sh: all dependencies present"
+	else
+		if [ "$(id -u)" != 0 ]; then
+			echo "install.sh: packages are missing and installing them needs root; run 'sudo ./install.sh'" >&2
+			exit 1
+		fi
+		echo "install.sh: apt-get update"
+		apt-get update -q
+		echo "install.sh: apt-get install ${PACKAGES[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+		have_all || { echo "install.sh: dependencies still missing after apt-get install" >&2; exit 1; }
+	fi
+fi
+
+if [ "$build" = 1 ]; then
+	echo "install.sh: building (make all)"
+	make -j"$(nproc)" all
+fi
+echo "install.sh: done"

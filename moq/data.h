@@ -186,6 +186,9 @@ struct moq_subgroup_ctx {
 	bool have_prev;                 /* an object has been decoded/encoded */
 	uint64_t prev_object_id;
 	uint64_t objects;               /* objects so far */
+	/* An End of Group / End of Track status object was seen: another
+	 * object on the stream would contradict it (MOQ_ERR_MALFORMED). */
+	bool ended;
 };
 
 void moq_subgroup_ctx_init(struct moq_subgroup_ctx *c,

@@ -445,7 +445,9 @@ le32() { printf '%02x %02x %02x %02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 
 
 loss_obj() {
 	local o
-	for o in ${MOQ_LOSS_OBJ:-} "$ROOT/${B:-build}/tc-progs/loss.bpf.o" "$ROOT/build/tc-progs/loss.bpf.o" \
+	local b=${B:-build}
+	[[ $b == /* ]] || b=$ROOT/$b
+	for o in ${MOQ_LOSS_OBJ:-} "$b/tc-progs/loss.bpf.o" "$ROOT/build/tc-progs/loss.bpf.o" \
 		/usr/local/lib/moq-relay/loss.bpf.o; do
 		[ -r "$o" ] && { echo "$o"; return 0; }
 	done
@@ -586,6 +588,11 @@ cmd_status() {
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 sub=$1
 shift
+if [ "$sub" != exec ]; then
+	for a in "$@"; do
+		case "$a" in -h | --help) usage; exit 0 ;; esac
+	done
+fi
 case "$sub" in
 up) cmd_up "$@" ;;
 down) cmd_down "$@" ;;

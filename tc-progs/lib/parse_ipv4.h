@@ -1,0 +1,32 @@
+/* moq_parse_ipv4: IPv4 header without options, unfragmented, UDP. */
+#ifndef MOQ_PARSE_IPV4_H
+#define MOQ_PARSE_IPV4_H
+
+#include <linux/ip.h>
+#include <linux/in.h>
+
+#include "cursor_load.h"
+
+/* Returns 0 and advances, or a moq_reason. saddr/daddr get the addresses
+ * (first 4 bytes). */
+static __always_inline int moq_parse_ipv4(struct __sk_buff *skb,
+					  struct moq_cursor *c, __u8 *saddr,
+					  __u8 *daddr)
+{
+	struct iphdr ip;
+
+	if (moq_cursor_load(skb, c, &ip, sizeof(ip)))
+		return MOQ_R_TRUNCATED;
+	if (ip.version != 4)
+		return MOQ_R_NOT_IP;
+	if (ip.ihl != 5 || (ip.frag_off & bpf_htons(0x3fff)))
+		return MOQ_R_IP_OPTIONS;
+	if (ip.protocol != IPPROTO_UDP)
+		return MOQ_R_NOT_UDP;
+	__builtin_memcpy(saddr, &ip.saddr, 4);
+	__builtin_memcpy(daddr, &ip.daddr, 4);
+	c->off += sizeof(ip);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,143 @@
+/* moq_parse_packet: classify an upstream media packet of the plaintext
+ * profile; shared by the upstream ingress and subscriber egress programs so
+ * both agree on every offset. */
+#ifndef MOQ_PARSE_PACKET_H
+#define MOQ_PARSE_PACKET_H
+
+#include "parse_eth.h"
+#include "parse_ipv4.h"
+#include "parse_ipv6.h"
+#include "parse_udp.h"
+#include "parse_quic_short.h"
+#include "quic_tag.h"
+#include "quic_frame_walk.h"
+#include "zero_check.h"
+#include "moq_subgroup.h"
+#include "moq_datagram.h"
+#include "maps.bpf.h"
+
+/* Reads the STREAM or DATAGRAM frame whose type byte is at c->off. */
+static __always_inline int moq_parse_media_frame(struct __sk_buff *skb,
+						 struct moq_cursor *c,
+						 struct moq_pkt *p, __u8 type,
+						 int validate)
+{
+	__u64 len = 0;
+	int n, has_len;
+	__u8 w;
+
+	p->media_off = c->off;
+	c->off += 1;
+	if (type >= 0x08 && type <= 0x0f) {
+		p->is_datagram = 0;
+		p->sid_off = c->off;
+		/* plaintext profile: 4-byte stream id so egress rewrites in
+		 * place; check the prefix before reading */
+		if (c->off >= c->end || bpf_skb_load_bytes(skb, c->off, &w, 1))
+			return MOQ_R_TRUNCATED;
+		n = moq_quic_varint(skb, c, &p->stream_id);
+		if (n < 0)
+			return MOQ_R_BAD_VARINT;
+		if (n != 4)
+			return MOQ_R_STREAM_ID_WIDTH;
+		if ((p->stream_id & 3) != 2)
+			return MOQ_R_NOT_CLIENT_UNI;
+		p->offset = 0;
+		if ((type & 0x04) && moq_quic_varint(skb, c, &p->offset) < 0)
+			return MOQ_R_BAD_VARINT;
+		has_len = type & 0x02;
+		p->fin = type & 0x01;
+	} else {
+		p->is_datagram = 1;
+		has_len = type & 0x01;
+	}
+	if (has_len && moq_quic_varint(skb, c, &len) < 0)
+		return MOQ_R_BAD_VARINT;
+	p->data_off = c->off;
+	if (!has_len)
+		len = c->end - c->off;
+	if (len > c->end - c->off)
+		return MOQ_R_TRUNCATED;
+	p->data_len = len;
+	/* only PADDING may follow the media frame */
+	if (validate && !moq_all_zero(skb, p->data_off + p->data_len, c->end))
+		return MOQ_R_TRAILING_FRAME;
+	return 0;
+}
+
+/* Fills p from skb. validate = 1 (ingress) also checks the source address
+ * and that only PADDING follows the media frame; egress trusts the ingress
+ * program for those and re-derives offsets only. Returns 0 for an eligible
+ * packet, else the moq_reason. */
+static __always_inline int moq_parse_packet(struct __sk_buff *skb,
+					    const struct moq_config *cfg,
+					    struct moq_pkt *p, int validate)
+{
+	struct moq_cursor c = { .off = 0, .end = skb->len };
+	struct moq_upstream *up;
+	struct moq_cid dcid;
+	__u8 saddr[16] = {}, daddr[16] = {};
+	__u16 sport_be = 0;
+	int proto, r;
+	__u8 b;
+
+	proto = moq_parse_eth(skb, &c, &p->vlan);
+	if (proto < 0)
+		return MOQ_R_TRUNCATED;
+	p->l3_off = c.off;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		p->family = MOQ_AF_INET;
+		r = moq_parse_ipv4(skb, &c, saddr, daddr);
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		p->family = MOQ_AF_INET6;
+		r = moq_parse_ipv6(skb, &c, saddr, daddr);
+	} else {
+		return MOQ_R_NOT_IP;
+	}
+	if (r)
+		return r;
+	p->l4_off = c.off;
+	r = moq_parse_udp(skb, &c, cfg->relay_port_be, &sport_be);
+	if (r)
+		return r;
+	r = moq_parse_quic_short(skb, &c, &dcid);
+	if (r)
+		return r;
+	up = bpf_map_lookup_elem(&moq_upstreams, &dcid);
+	if (!up || up->generation != cfg->generation)
+		return MOQ_R_UNKNOWN_DCID;
+	if (validate) {
+		if (up->family != p->family || up->sport_be != sport_be)
+			return MOQ_R_WRONG_SOURCE;
+		if (p->family == MOQ_AF_INET) {
+			if (!moq_bytes_eq(up->saddr, saddr, 4))
+				return MOQ_R_WRONG_SOURCE;
+		} else if (!moq_bytes_eq(up->saddr, saddr, 16)) {
+			return MOQ_R_WRONG_SOURCE;
+		}
+	}
+	p->conn_id = up->conn_id;
+	if (!moq_quic_tag_ok(skb, &c))
+		return MOQ_R_NOT_PLAINTEXT;
+	p->pay_off = c.off;
+	p->tag_off = c.end;
+
+	/* [PADDING | ACK]* then the media frame */
+	r = moq_quic_frame_walk(skb, &c, &b);
+	if (r)
+		return r;
+	r = moq_parse_media_frame(skb, &c, p, b, validate);
+	if (r)
+		return r;
+	if (p->is_datagram || p->offset == 0) {
+		struct moq_cursor m = { .off = p->data_off,
+					.end = p->data_off + p->data_len };
+
+		if (p->is_datagram)
+			return moq_parse_object_datagram(skb, &m, p);
+		return moq_parse_subgroup_header(skb, &m, p);
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,52 @@
+/* Test helper: load tc-progs/relay.bpf.o with libbpf (no pinning), run its
+ * programs with bpf_prog_test_run_opts and reach its maps by name. */
+#ifndef TESTS_BPF_RELAY_H
+#define TESTS_BPF_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moq_maps.h"
+
+struct bpf_object;
+
+struct bpf_relay {
+	struct bpf_object *obj;
+	int upstream_ingress;
+	int subscriber_egress;
+	int subscriber_ingress;
+	int relay_ingress;
+};
+
+/* Path of the object: $MOQ_BPF_OBJ or $B/tc-progs/relay.bpf.o (B=build). */
+const char *bpf_relay_object_path(void);
+
+/* 0 or negative errno; prints libbpf's reason on failure. */
+int bpf_relay_open(struct bpf_relay *r);
+void bpf_relay_close(struct bpf_relay *r);
+
+int bpf_relay_map_fd(const struct bpf_relay *r, const char *name);
+/* verified_insns of a loaded program (0 if the kernel does not say). */
+uint32_t bpf_relay_verified_insns(int prog_fd);
+
+struct bpf_relay_run {
+	uint32_t mark_in;
+	uint32_t mark_out;
+	uint32_t retval;
+	uint32_t duration; /* ns per run */
+	uint8_t out[2048];
+	uint32_t out_len;
+	uint32_t repeat;
+};
+
+/* Runs prog_fd on pkt; fills run. 0 or negative errno. */
+int bpf_relay_test_run(int prog_fd, const void *pkt, size_t len,
+		       struct bpf_relay_run *run);
+
+/* Sum of a per-CPU moq_stats entry over all CPUs. */
+uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog,
+			uint32_t reason);
+/* Zero all of moq_stats. */
+void bpf_relay_stats_reset(const struct bpf_relay *r);
+
+#endif

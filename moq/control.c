@@ -505,7 +505,7 @@ int moq_ctrl_decode(struct moq_ctrl_msg *m, const uint8_t *in, size_t inlen)
 
 int moq_ctrl_encode(uint8_t *out, size_t outlen, const struct moq_ctrl_msg *m)
 {
-	size_t tlen = moq_vi_len(m->type), hdr = tlen + 2;
+	size_t tlen = moq_vi_len(m->type), hdr = tlen + 2, avail;
 	struct moq_wr w;
 	int rc;
 
@@ -513,12 +513,13 @@ int moq_ctrl_encode(uint8_t *out, size_t outlen, const struct moq_ctrl_msg *m)
 		return MOQ_ERR_UNKNOWN_TYPE;
 	if (outlen < hdr)
 		return MOQ_ERR_BUFFER;
-	wr_init(&w, out + hdr, outlen - hdr);
+	/* The payload can never exceed the 16-bit Message Length: running out
+	 * of room at that cap is the draft's limit, not a short buffer. */
+	avail = outlen - hdr;
+	wr_init(&w, out + hdr, avail < MOQ_MAX_CONTROL_PAYLOAD ? avail : MOQ_MAX_CONTROL_PAYLOAD);
 	enc_payload(&w, m);
 	if ((rc = wr_result(&w)) < 0)
-		return rc;
-	if (w.len > MOQ_MAX_CONTROL_PAYLOAD)
-		return MOQ_ERR_LIMIT;
+		return rc == MOQ_ERR_BUFFER && avail > MOQ_MAX_CONTROL_PAYLOAD ? MOQ_ERR_LIMIT : rc;
 	moq_vi_encode(out, tlen, m->type);
 	out[tlen] = (uint8_t)(w.len >> 8);
 	out[tlen + 1] = (uint8_t)w.len;

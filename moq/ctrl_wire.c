@@ -90,13 +90,16 @@ int rd_namespace(struct moq_rd *r, struct moq_namespace *ns)
 		return rd_fail(r, MOQ_ERR_LIMIT, "track namespace: more than 32 fields", n);
 	for (size_t i = 0; i < n; i++) {
 		struct moq_bytes *f = &ns->fields[i];
+		const uint8_t *fstart = r->p;
 
 		if ((rc = rd_lenbytes(r, f, MOQ_MAX_FULL_TRACK_NAME, MOQ_ERR_LIMIT,
 				      "track namespace: field longer than 4096 bytes or truncated")))
 			return rc;
-		if (f->len == 0)
+		if (f->len == 0) {
+			r->p = fstart; /* report the field's offset */
 			return rd_fail(r, MOQ_ERR_MALFORMED, "track namespace: field of length 0",
 				       i);
+		}
 		total += f->len;
 		if (total > MOQ_MAX_FULL_TRACK_NAME)
 			return rd_fail(r, MOQ_ERR_LIMIT,

@@ -98,3 +98,20 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# tests/run.sh runs every tests/integration/*.sh, this file too: executed
+# rather than sourced, it checks its own helpers.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	[[ $TB_PREFIX =~ ^t[0-9]+$ ]] || die "lib: prefix '$TB_PREFIX' is not t<pid>"
+	t0=$(date +%s%N)
+	! wait_for 1 false || die "lib: wait_for succeeded on a command that always fails"
+	t1=$((($(date +%s%N) - t0) / 1000000))
+	[ $t1 -ge 1000 ] && [ $t1 -lt 2000 ] || die "lib: wait_for 1 gave up after $t1 ms"
+	f=$(mktemp -u)
+	at_exit rm -f "$f"
+	(sleep 0.3 && touch "$f") &
+	wait_for 3 test -e "$f" || die "lib: wait_for missed a file that appeared after 0.3 s"
+	wait
+	(die "expected" 2>/dev/null) && die "lib: die did not fail"
+	log "lib: helpers ok"
+fi

@@ -15,13 +15,13 @@ PACKAGES=(
 	libmnl-dev                            # netlink (neighbour resolution)
 	libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev gnutls-bin
 	check                                 # unit tests
-	iproute2 ethtool util-linux procps    # testbed: ip, tc, nsenter
+	iproute2 ethtool util-linux procps iputils-ping  # testbed: ip, tc, nsenter, ping
 	ffmpeg                                # real H.264 media for tests and demo
 	gnuplot-nox                           # benchmark plots
 	strace                                # syscall counts in benchmarks
 )
 PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
-COMMANDS=(clang llc bpftool tc ip nsenter ethtool ffmpeg ffprobe gnuplot strace pkg-config certtool)
+COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace pkg-config certtool)
 
 have_all() {
 	local m c

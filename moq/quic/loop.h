@@ -30,7 +30,8 @@ uint64_t moq_loop_now(void);
 
 /* New loop, NULL on failure (errno set). */
 struct moq_loop *moq_loop_new(void);
-/* Frees the loop. Timers still allocated are freed too; fds are not closed. */
+/* Frees the loop. Timers still allocated are detached (free them with
+ * moq_timer_free); fds are not closed. */
 void moq_loop_free(struct moq_loop *loop);
 
 /* Watch fd for events (EPOLLIN/EPOLLOUT). One registration per fd.
@@ -60,6 +61,9 @@ void moq_timer_free(struct moq_timer *t);
  * Registering the same (cb, arg) twice in one iteration runs it once.
  * Returns 0 or -ENOMEM. */
 int moq_loop_defer(struct moq_loop *loop, moq_loop_defer_cb cb, void *arg);
+/* Cancel every pending deferred call whose arg is arg (use before freeing
+ * the object arg points to). */
+void moq_loop_defer_cancel(struct moq_loop *loop, void *arg);
 
 /* One iteration: wait at most timeout_ms (-1 = until the next timer or fd
  * event; 0 = poll), dispatch fds, expired timers and deferred calls.

@@ -412,7 +412,7 @@ static struct json_value *parse_array(struct parser *p)
 		v->arr.items[v->arr.n++] = item;
 		skip_ws(p);
 		if (p->pos >= p->len) {
-			set_err(p, p->pos, "unterminated array (expected ',' or ']')");
+			set_err(p, p->pos, "input ends inside an array (expected ',' or ']')");
 			goto fail;
 		}
 		if (p->s[p->pos] == ',') {
@@ -450,7 +450,11 @@ static struct json_value *parse_object(struct parser *p)
 
 		skip_ws(p);
 		key_at = p->pos;
-		if (p->pos >= p->len || p->s[p->pos] != '"') {
+		if (p->pos >= p->len) {
+			set_err(p, p->pos, "input ends inside an object");
+			goto fail;
+		}
+		if (p->s[p->pos] != '"') {
 			set_err(p, p->pos, "expected a string key in object");
 			goto fail;
 		}
@@ -488,7 +492,7 @@ static struct json_value *parse_object(struct parser *p)
 		v->obj.members[v->obj.n++] = m;
 		skip_ws(p);
 		if (p->pos >= p->len) {
-			set_err(p, p->pos, "unterminated object (expected ',' or '}')");
+			set_err(p, p->pos, "input ends inside an object (expected ',' or '}')");
 			goto fail;
 		}
 		if (p->s[p->pos] == ',') {

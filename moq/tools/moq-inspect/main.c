@@ -334,6 +334,8 @@ static enum insp_kind kind_of_type(const char *t)
 		return KIND_FETCH;
 	if (!strcmp(t, "OBJECT_DATAGRAM") || !strcmp(t, "PADDING_DATAGRAM"))
 		return KIND_DATAGRAM;
+	if (!strcmp(t, "OBJECT") || !strncmp(t, "END_OF_", 7))
+		return KIND_NONE; /* belongs to a stream: needs its header first */
 	return KIND_CONTROL;
 }
 
@@ -388,6 +390,12 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 				r = -1;
 			} else if (o->kind == KIND_NONE && nobj == 0) {
 				o->kind = kind_of_type(t->str.ptr);
+				if (o->kind == KIND_NONE) {
+					jerr(&c, t,
+					     "%.40s lines follow a SUBGROUP_HEADER or FETCH_HEADER line (or pass --kind subgroup|fetch)",
+					     t->str.ptr);
+					r = -1;
+				}
 			}
 		}
 		if (r > 0) {

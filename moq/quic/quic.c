@@ -272,6 +272,8 @@ static int stream_has_unsent(const struct qstream *s)
 
 static void ep_flush(struct moq_loop *loop, void *arg);
 static void ep_reap(struct moq_loop *loop, void *arg);
+static void report_stop(struct moq_quic_conn *c, struct qstream *s,
+			uint64_t code);
 
 static void mark_dirty(struct moq_quic_conn *c)
 {
@@ -824,6 +826,10 @@ static void conn_flush(struct moq_quic_conn *c)
 	}
 	for (struct qstream *s = c->streams, *next; s; s = next) {
 		next = s->snext;
+		if (s->stop_pending && !s->stop_reported) {
+			s->stop_pending = 0;
+			report_stop(c, s, s->stop_code);
+		}
 		if (s->writable_pending) {
 			s->writable_pending = 0;
 			if (ep->cb.on_stream_writable)
@@ -950,6 +956,15 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	struct moq_quic_conn *c = user_data;
 	struct qstream *s = stream_find(c, sid);
 
+	/* A local send direction aborted by nobody here: the peer sent
+	 * STOP_SENDING (ngtcp2 reset the stream with its code). */
+	if (s && !s->stop_reported && !s->local_reset &&
+	    (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) &&
+	    (ngtcp2_conn_is_local_stream(conn, sid) ||
+	     ngtcp2_is_bidi_stream(sid)) &&
+	    !(ngtcp2_is_bidi_stream(sid) && s->peer_reset) &&
+	    !(s->fin_sent && s->acked == s->queued))
+		report_stop(c, s, app_error_code);
 	if (c->ep->cb.on_stream_close)
 		c->ep->cb.on_stream_close(
 			c, sid,
@@ -971,26 +986,36 @@ static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid,
 			   void *user_data, void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
+	struct qstream *s = stream_find(c, sid);
+	if (s)
+		s->peer_reset = 1;
 	if (c->ep->cb.on_stream_reset)
 		c->ep->cb.on_stream_reset(c, sid, app_error_code, U(c));
 	return 0;
 }
 
+/* ngtcp2 0.12.1 calls stream_stop_sending when WE stop reading
+ * (shutdown_stream_read); there is no callback for a received STOP_SENDING
+ * (ngtcp2 answers it with RESET_STREAM on its own). Received STOP_SENDING is
+ * reported from the plaintext frame scan (scan_stop_sending) or, in TLS
+ * mode, when the aborted stream closes (cb_stream_close). */
 static int cb_stop_sending(ngtcp2_conn *conn, int64_t sid,
 			   uint64_t app_error_code, void *user_data,
 			   void *stream_user_data)
 {
-	struct moq_quic_conn *c = user_data;
-	struct qstream *s = stream_find(c, sid);
-
-	/* ngtcp2 answers with RESET_STREAM itself. */
-	if (s) {
-		s->wr_shut = 1;
-		sendable_remove(c, s);
-	}
-	if (c->ep->cb.on_stop_sending)
-		c->ep->cb.on_stop_sending(c, sid, app_error_code, U(c));
 	return 0;
+}
+
+static void report_stop(struct moq_quic_conn *c, struct qstream *s,
+			uint64_t code)
+{
+	if (s->stop_reported)
+		return;
+	s->stop_reported = 1;
+	s->wr_shut = 1;
+	sendable_remove(c, s);
+	if (c->ep->cb.on_stop_sending)
+		c->ep->cb.on_stop_sending(c, s->id, code, U(c));
 }
 
 static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset,
@@ -1213,6 +1238,49 @@ static void make_path(struct moq_quic_conn *c, ngtcp2_path *path)
 
 /* ---- receiving -------------------------------------------------------- */
 
+/* Plaintext: find STOP_SENDING frames in a received 1-RTT packet so the app
+ * learns the peer's code at once. */
+static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data,
+			      size_t n)
+{
+	size_t lp = long_prefix_len(data, n), hdr;
+	const uint8_t *p, *end;
+	struct moq_quic_frame f;
+	int rv;
+
+	if (lp >= n || !c->ep->cb.on_stop_sending)
+		return;
+	data += lp;
+	n -= lp;
+	hdr = 1 + MOQ_QUIC_CID_LEN + (size_t)(data[0] & 3) + 1;
+	if (n < hdr + MOQ_QUIC_PLAINTEXT_TAG_LEN)
+		return;
+	end = data + n - MOQ_QUIC_PLAINTEXT_TAG_LEN;
+	for (p = data + hdr; p < end; p += rv) {
+		uint64_t sid, code;
+		int a, b;
+		struct qstream *s;
+
+		rv = moq_quic_frame_parse(&f, p, end);
+		if (rv <= 0)
+			return;
+		if (f.type != 0x05)
+			continue;
+		a = quic_varint_decode(&sid, p + 1, (size_t)(end - p - 1));
+		if (a < 0)
+			return;
+		b = quic_varint_decode(&code, p + 1 + a,
+				       (size_t)(end - p - 1 - a));
+		if (b < 0)
+			return;
+		s = stream_find(c, (int64_t)sid);
+		if (s && !s->stop_pending && !s->stop_reported) {
+			s->stop_pending = 1;
+			s->stop_code = code;
+		}
+	}
+}
+
 static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 		      size_t cap, const struct sockaddr *sa, socklen_t sl)
 {
@@ -1268,6 +1336,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 			n = lp + len;
 		}
 	}
+	if (ep->cfg.plaintext && c->state == CS_ESTABLISHED)
+		scan_stop_sending(c, data, n);
 	memcpy(&from, sa, sl);
 	make_path(c, &path);
 	path.remote.addr = (ngtcp2_sockaddr *)&from;
@@ -2048,6 +2118,7 @@ int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid,
 	rv = ngtcp2_conn_shutdown_stream_write(c->conn, sid, app_error);
 	if (rv && rv != NGTCP2_ERR_STREAM_NOT_FOUND)
 		return -EIO;
+	s->local_reset = 1;
 	s->wr_shut = 1;
 	sendable_remove(c, s);
 	mark_dirty(c);

@@ -47,6 +47,8 @@ struct qstream {
 	struct qstream *sendnext;
 	int in_sendable;
 	int want_writable;
+	int local_reset, peer_reset, stop_reported, stop_pending;
+	uint64_t stop_code;
 	unsigned fin_queued : 1, fin_sent : 1, wr_shut : 1, blocked : 1,
 		writable_pending : 1;
 };

@@ -743,7 +743,7 @@ static void open_(struct json_writer *w, char c)
 {
 	before_value(w);
 	putc_(w, c);
-	if (w->depth + 1 < JSON_MAX_DEPTH) {
+	if (w->depth < JSON_MAX_DEPTH) {
 		w->depth++;
 		w->first[w->depth] = true;
 	} else {

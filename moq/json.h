@@ -97,7 +97,7 @@ struct json_writer {
 	size_t len, cap;
 	bool oom;                   /* an allocation failed; output incomplete */
 	unsigned depth;
-	bool first[JSON_MAX_DEPTH]; /* no member written yet at this depth */
+	bool first[JSON_MAX_DEPTH + 1]; /* nothing written yet at this depth */
 	bool after_key;
 };
 

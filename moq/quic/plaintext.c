@@ -171,7 +171,8 @@ static int submit_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 		return NGTCP2_ERR_INTERNAL;
 	memcpy(msg, magic, MAGIC_LEN);
 	put16(msg + MAGIC_LEN, bodylen);
-	memcpy(msg + MAGIC_LEN + 2, body, bodylen);
+	if (bodylen)
+		memcpy(msg + MAGIC_LEN + 2, body, bodylen);
 	return ngtcp2_conn_submit_crypto_data(c->conn, level, msg,
 					      MAGIC_LEN + 2 + bodylen);
 }
@@ -278,7 +279,7 @@ static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p,
 			got, want);
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
-	snprintf(c->alpn, sizeof(c->alpn), "%s", got);
+	snprintf(c->alpn, sizeof(c->alpn), "%.63s", got);
 	tl = (size_t)p[1 + al] << 8 | p[2 + al];
 	if (n < 3 + al + tl)
 		return fail(c, QERR_PROTOCOL_VIOLATION,

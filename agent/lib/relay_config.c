@@ -1,0 +1,618 @@
+#include "relay_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+enum opt_kind {
+	K_STR,
+	K_BOOL,
+	K_SIZE,
+	K_UINT,
+	K_MS, /* seconds (decimal allowed) stored in ms */
+	K_LOGLEVEL,
+	K_LISTEN,
+	K_FASTPATH,
+	K_UPSTREAM,
+	K_CONFIG,
+	K_HELP,
+	K_VERSION,
+};
+
+struct opt {
+	const char *name;
+	const char *arg; /* NULL: flag */
+	enum opt_kind kind;
+	size_t off;
+	size_t size;
+	const char *help;
+};
+
+#define F(field) offsetof(struct relay_config, field), sizeof(((struct relay_config *)0)->field)
+
+static const struct opt opts[] = {
+	{ "listen", "HOST:PORT", K_LISTEN, 0, 0,
+	  "address to accept publishers and subscribers on [[::]:4443];\n"
+	  "IPv6 addresses in brackets" },
+	{ "plaintext", NULL, K_BOOL, F(plaintext),
+	  "QUIC plaintext profile (null packet protection) instead of TLS;\n"
+	  "peers and --upstream must use it too (docs/plaintext-profile.md)" },
+	{ "cert", "FILE", K_STR, F(cert), "TLS certificate chain (PEM); required without --plaintext" },
+	{ "key", "FILE", K_STR, F(key), "TLS private key (PEM); required without --plaintext" },
+	{ "upstream", "URL", K_UPSTREAM, F(upstream),
+	  "relay to subscribe through for tracks not published here:\n"
+	  "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)" },
+	{ "upstream-ca", "FILE", K_STR, F(upstream_ca), "CA (PEM) to verify the upstream relay's certificate" },
+	{ "upstream-insecure", NULL, K_BOOL, F(upstream_insecure),
+	  "do not verify the upstream relay's certificate" },
+	{ "cache-groups", "N", K_UINT, F(cache_groups), "groups cached per track [8] (>= 1)" },
+	{ "cache-bytes", "SIZE", K_SIZE, F(cache_bytes),
+	  "cached bytes per track [64M] (k/M/G suffixes; 0 = no byte bound)" },
+	{ "sub-queue-bytes", "SIZE", K_SIZE, F(sub_queue_bytes),
+	  "unacknowledged bytes buffered per subscriber before its oldest,\n"
+	  "lowest-priority subgroup streams are reset [4M] (>= 64k)" },
+	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
+	{ "auth-token", "TOKEN", K_STR, F(auth_token),
+	  "require this AUTHORIZATION TOKEN (USE_VALUE) in every peer's SETUP;\n"
+	  "a mismatch closes the session with UNAUTHORIZED" },
+	{ "auth-token-file", "FILE", K_STR, F(auth_token_file),
+	  "read the token from FILE (first line) instead" },
+	{ "stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
+	  "print a stats line to stderr every SECONDS [10] (0 = never)" },
+	{ "drain-timeout", "SECONDS", K_MS, F(drain_timeout_ms),
+	  "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]" },
+	{ "idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]" },
+	{ "fast-path", "off|on", K_FASTPATH, F(fast_path),
+	  "BPF fast path; only 'off' works in this build [off]" },
+	{ "config", "FILE", K_CONFIG, F(config_file),
+	  "read `key = value` lines (keys = long option names) first;\n"
+	  "the command line overrides them; SIGHUP re-reads the file" },
+	{ "help", NULL, K_HELP, F(help), "show this help" },
+	{ "version", NULL, K_VERSION, F(version), "show the version" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void relay_config_defaults(struct relay_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->listen_host, "::");
+	c->listen_port = 4443;
+	c->cache_groups = 8;
+	c->cache_bytes = 64ull << 20;
+	c->sub_queue_bytes = 4ull << 20;
+	c->log_level = MOQ_LOG_WARN;
+	c->stats_interval_ms = 10000;
+	c->drain_timeout_ms = 5000;
+	c->idle_timeout_ms = 30000;
+}
+
+int relay_config_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		switch (tolower((unsigned char)*end)) {
+		case 'k':
+			mul = 1ull << 10;
+			break;
+		case 'm':
+			mul = 1ull << 20;
+			break;
+		case 'g':
+			mul = 1ull << 30;
+			break;
+		default:
+			return -1;
+		}
+		end++;
+		if (*end == 'i' || *end == 'I')
+			end++;
+		if (*end == 'b' || *end == 'B')
+			end++;
+		if (*end)
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!v || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+	    !strcmp(v, "1") || !strcasecmp(v, "on")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+	    !strcmp(v, "0") || !strcasecmp(v, "off")) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}
+
+int relay_config_parse_url(const char *url, char *host, size_t hostlen,
+			   uint16_t *port, char *path, size_t pathlen)
+{
+	const char *p = url, *hs, *he, *ps;
+	char *end;
+	unsigned long v;
+
+	if (!strncmp(p, "moqt://", 7))
+		p += 7;
+	else if (strstr(p, "://"))
+		return -1;
+	if (*p == '[') {
+		hs = p + 1;
+		he = strchr(hs, ']');
+		if (!he || he[1] != ':')
+			return -1;
+		ps = he + 2;
+	} else {
+		hs = p;
+		he = strchr(hs, ':');
+		if (!he)
+			return -1;
+		ps = he + 1;
+	}
+	if (he == hs || (size_t)(he - hs) >= hostlen)
+		return -1;
+	if (!isdigit((unsigned char)*ps))
+		return -1;
+	errno = 0;
+	v = strtoul(ps, &end, 10);
+	if (errno || v == 0 || v > 65535 || (*end && *end != '/'))
+		return -1;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = 0;
+	*port = (uint16_t)v;
+	if (path && pathlen) {
+		if (strlen(end) >= pathlen)
+			return -1;
+		strcpy(path, end);
+	}
+	return 0;
+}
+
+static const struct opt *find_opt(const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!strcmp(opts[i].name, name))
+			return &opts[i];
+	return NULL;
+}
+
+int relay_config_set(struct relay_config *c, const char *name,
+		     const char *value, char *err, size_t errlen)
+{
+	const struct opt *o = find_opt(name);
+	char *field;
+	uint64_t u;
+	char *end;
+
+	if (!o) {
+		errf(err, errlen, "unknown option '%s' (see --help)", name);
+		return -1;
+	}
+	field = (char *)c + o->off;
+	if (o->arg && !value) {
+		errf(err, errlen, "--%s needs a value (%s)", name, o->arg);
+		return -1;
+	}
+	switch (o->kind) {
+	case K_STR:
+	case K_CONFIG:
+		if (strlen(value) >= o->size) {
+			errf(err, errlen, "--%s: value too long (max %zu bytes)",
+			     name, o->size - 1);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case K_BOOL:
+	case K_HELP:
+	case K_VERSION:
+		if (parse_bool(value, (bool *)field)) {
+			errf(err, errlen,
+			     "--%s: '%s' is not a boolean (use true or false)",
+			     name, value);
+			return -1;
+		}
+		return 0;
+	case K_SIZE:
+		if (relay_config_parse_size(value, &u)) {
+			errf(err, errlen,
+			     "--%s: '%s' is not a size (e.g. 65536, 64k, 16M, 1G)",
+			     name, value);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case K_UINT:
+		errno = 0;
+		u = strtoull(value, &end, 10);
+		if (errno || !*value || *end || *value == '-') {
+			errf(err, errlen, "--%s: '%s' is not a whole number",
+			     name, value);
+			return -1;
+		}
+		*(uint64_t *)field = u;
+		return 0;
+	case K_MS: {
+		double d;
+
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno || !*value || *end || d < 0 || d > 1e9) {
+			errf(err, errlen,
+			     "--%s: '%s' is not a number of seconds (e.g. 5 or 0.5)",
+			     name, value);
+			return -1;
+		}
+		*(uint64_t *)field = (uint64_t)(d * 1000.0 + 0.5);
+		return 0;
+	}
+	case K_LOGLEVEL: {
+		int l = moq_log_parse_level(value);
+
+		if (l < 0) {
+			errf(err, errlen,
+			     "--log-level: '%s' is not one of error, warn, info, debug",
+			     value);
+			return -1;
+		}
+		*(int *)field = l;
+		return 0;
+	}
+	case K_LISTEN: {
+		char host[256];
+		uint16_t port;
+
+		if (relay_config_parse_url(value, host, sizeof(host), &port,
+					   NULL, 0) ||
+		    strchr(value, '/')) {
+			errf(err, errlen,
+			     "--listen: '%s' is not HOST:PORT (e.g. 0.0.0.0:4443 or [::]:4443)",
+			     value);
+			return -1;
+		}
+		strcpy(c->listen_host, host);
+		c->listen_port = port;
+		return 0;
+	}
+	case K_FASTPATH:
+		if (!strcmp(value, "off")) {
+			c->fast_path = false;
+		} else if (!strcmp(value, "on")) {
+			c->fast_path = true;
+		} else {
+			errf(err, errlen, "--fast-path: '%s' is not off or on",
+			     value);
+			return -1;
+		}
+		return 0;
+	case K_UPSTREAM:
+		if (!*value) {
+			c->upstream[0] = 0;
+			return 0;
+		}
+		if (strlen(value) >= sizeof(c->upstream) ||
+		    relay_config_parse_url(value, c->upstream_host,
+					   sizeof(c->upstream_host),
+					   &c->upstream_port, c->upstream_path,
+					   sizeof(c->upstream_path))) {
+			errf(err, errlen,
+			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH] or HOST:PORT",
+			     value);
+			return -1;
+		}
+		strcpy(c->upstream, value);
+		return 0;
+	}
+	return -1;
+}
+
+int relay_config_load_text(struct relay_config *c, const char *text,
+			   const char *origin, char *err, size_t errlen)
+{
+	const char *p = text;
+	int lineno = 0;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char line[1024], *k, *v, *eq, *e;
+		char sub[512];
+
+		lineno++;
+		if (len >= sizeof(line)) {
+			errf(err, errlen, "%s:%d: line too long", origin,
+			     lineno);
+			return -1;
+		}
+		memcpy(line, p, len);
+		line[len] = 0;
+		p += len + (eol ? 1 : 0);
+		if ((e = strchr(line, '#')))
+			*e = 0;
+		k = line;
+		while (isspace((unsigned char)*k))
+			k++;
+		e = k + strlen(k);
+		while (e > k && isspace((unsigned char)e[-1]))
+			*--e = 0;
+		if (!*k)
+			continue;
+		eq = strchr(k, '=');
+		if (!eq) {
+			errf(err, errlen,
+			     "%s:%d: expected `key = value`, got '%s'", origin,
+			     lineno, k);
+			return -1;
+		}
+		v = eq + 1;
+		e = eq;
+		while (e > k && isspace((unsigned char)e[-1]))
+			e--;
+		*e = 0;
+		while (isspace((unsigned char)*v))
+			v++;
+		const struct opt *o = find_opt(k);
+
+		if (!o || o->kind == K_CONFIG || o->kind == K_HELP ||
+		    o->kind == K_VERSION) {
+			errf(err, errlen,
+			     "%s:%d: unknown key '%s' (keys are the long option names of moq-relayd --help)",
+			     origin, lineno, k);
+			return -1;
+		}
+		if (relay_config_set(c, k, v, sub, sizeof(sub))) {
+			errf(err, errlen, "%s:%d: %s", origin, lineno, sub);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int relay_config_load_file(struct relay_config *c, const char *path,
+			   char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+	int rc;
+
+	if (!f) {
+		errf(err, errlen, "cannot read config file %s: %s", path,
+		     strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET)) {
+		errf(err, errlen, "config file %s: unreadable or over 1 MiB",
+		     path);
+		fclose(f);
+		return -1;
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		errf(err, errlen, "cannot read config file %s", path);
+		free(buf);
+		fclose(f);
+		return -1;
+	}
+	buf[n] = 0;
+	fclose(f);
+	rc = relay_config_load_text(c, buf, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
+static int read_token_file(struct relay_config *c, char *err, size_t errlen)
+{
+	FILE *f = fopen(c->auth_token_file, "r");
+	char line[RELAY_CONFIG_STR_MAX];
+	size_t n;
+
+	if (!f) {
+		errf(err, errlen, "--auth-token-file: cannot read %s: %s",
+		     c->auth_token_file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	if (!n) {
+		errf(err, errlen, "--auth-token-file: %s is empty (put the token on its first line)",
+		     c->auth_token_file);
+		return -1;
+	}
+	strcpy(c->auth_token, line);
+	return 0;
+}
+
+int relay_config_check(struct relay_config *c, char *err, size_t errlen)
+{
+	if (c->fast_path) {
+		errf(err, errlen,
+		     "--fast-path on: the BPF fast path is not built yet; use --fast-path off (the userspace path)");
+		return -1;
+	}
+	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {
+		errf(err, errlen,
+		     "TLS needs --cert FILE and --key FILE (or use --plaintext on trusted links)");
+		return -1;
+	}
+	if (c->plaintext && (c->cert[0] || c->key[0])) {
+		errf(err, errlen,
+		     "--cert/--key are for TLS; drop them or drop --plaintext");
+		return -1;
+	}
+	if (c->cache_groups < 1 || c->cache_groups > 100000) {
+		errf(err, errlen, "--cache-groups must be 1..100000 (got %llu)",
+		     (unsigned long long)c->cache_groups);
+		return -1;
+	}
+	if (c->sub_queue_bytes < (64u << 10)) {
+		errf(err, errlen,
+		     "--sub-queue-bytes must be at least 64k (got %llu)",
+		     (unsigned long long)c->sub_queue_bytes);
+		return -1;
+	}
+	if (c->auth_token[0] && c->auth_token_file[0]) {
+		errf(err, errlen,
+		     "give --auth-token or --auth-token-file, not both");
+		return -1;
+	}
+	if (c->auth_token_file[0] && read_token_file(c, err, errlen))
+		return -1;
+	if (c->idle_timeout_ms < 1000) {
+		errf(err, errlen, "--idle-timeout must be at least 1 second");
+		return -1;
+	}
+	return 0;
+}
+
+int relay_config_parse(struct relay_config *c, int argc, char **argv,
+		       char *err, size_t errlen)
+{
+	relay_config_defaults(c);
+	/* pass 1: --config (and --help) */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			c->help = true;
+			return 0;
+		}
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			if (relay_config_set(c, "config", argv[i + 1], err,
+					     errlen))
+				return -1;
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			if (relay_config_set(c, "config", argv[i] + 9, err,
+					     errlen))
+				return -1;
+		}
+	}
+	if (c->config_file[0] &&
+	    relay_config_load_file(c, c->config_file, err, errlen))
+		return -1;
+	/* pass 2: everything, overriding the file */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		char name[64];
+		const struct opt *o;
+		const char *eq;
+
+		if (strncmp(a, "--", 2)) {
+			errf(err, errlen,
+			     "unexpected argument '%s' (options start with --; see --help)",
+			     a);
+			return -1;
+		}
+		a += 2;
+		eq = strchr(a, '=');
+		if (eq) {
+			if ((size_t)(eq - a) >= sizeof(name)) {
+				errf(err, errlen, "unknown option '--%s'", a);
+				return -1;
+			}
+			memcpy(name, a, (size_t)(eq - a));
+			name[eq - a] = 0;
+			val = eq + 1;
+		} else {
+			snprintf(name, sizeof(name), "%s", a);
+		}
+		o = find_opt(name);
+		if (!o) {
+			errf(err, errlen, "unknown option '--%s' (see --help)",
+			     name);
+			return -1;
+		}
+		if (o->arg && !val) {
+			if (i + 1 >= argc) {
+				errf(err, errlen, "--%s needs a value (%s)",
+				     name, o->arg);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (relay_config_set(c, name, val, err, errlen))
+			return -1;
+	}
+	if (c->help || c->version)
+		return 0;
+	return relay_config_check(c, err, errlen);
+}
+
+void relay_config_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [options]\n"
+		"\n"
+		"moq-relayd: a Media over QUIC (MoQT draft-18) relay. Publishers\n"
+		"(PUBLISH_NAMESPACE or PUBLISH) and subscribers connect to one QUIC\n"
+		"server; each track is subscribed upstream once and fanned out to\n"
+		"every subscriber, with a cache of its most recent groups for late\n"
+		"joiners and FETCH. See docs/relay.md.\n"
+		"\n"
+		"options:\n",
+		prog);
+	for (size_t i = 0; i < NOPTS; i++) {
+		char head[64];
+		const char *h = opts[i].help;
+
+		snprintf(head, sizeof(head), "--%s%s%s", opts[i].name,
+			 opts[i].arg ? " " : "",
+			 opts[i].arg ? opts[i].arg : "");
+		fprintf(f, "  %-26s ", head);
+		while (*h) {
+			const char *nl = strchr(h, '\n');
+			int n = nl ? (int)(nl - h) : (int)strlen(h);
+
+			fprintf(f, "%.*s\n", n, h);
+			h += n;
+			if (*h == '\n') {
+				h++;
+				fprintf(f, "  %-26s ", "");
+			}
+		}
+	}
+	fprintf(f,
+		"\n"
+		"signals: SIGTERM/SIGINT send GOAWAY and drain (--drain-timeout);\n"
+		"SIGHUP re-reads --config (log-level, auth-token, cache bounds,\n"
+		"sub-queue-bytes, stats-interval take effect; others need a restart).\n"
+		"Environment: MOQ_LOG=debug is the same as --log-level debug.\n");
+}

@@ -14,26 +14,25 @@ struct ctrl_def {
 };
 
 static const struct ctrl_def ctrl_defs[] = {
-	{ MOQ_CTRL_SETUP, "SETUP", -1, false },
-	{ MOQ_CTRL_GOAWAY, "GOAWAY", -1, false },
-	{ MOQ_CTRL_SUBSCRIBE, "SUBSCRIBE", MOQ_PCTX_SUBSCRIBE, true },
-	{ MOQ_CTRL_SUBSCRIBE_OK, "SUBSCRIBE_OK", MOQ_PCTX_SUBSCRIBE_OK, false },
-	{ MOQ_CTRL_PUBLISH, "PUBLISH", MOQ_PCTX_PUBLISH, true },
-	{ MOQ_CTRL_PUBLISH_OK, "PUBLISH_OK", MOQ_PCTX_PUBLISH_OK, false },
-	{ MOQ_CTRL_PUBLISH_DONE, "PUBLISH_DONE", -1, false },
-	{ MOQ_CTRL_FETCH, "FETCH", MOQ_PCTX_FETCH, true },
-	{ MOQ_CTRL_FETCH_OK, "FETCH_OK", MOQ_PCTX_FETCH_OK, false },
-	{ MOQ_CTRL_TRACK_STATUS, "TRACK_STATUS", MOQ_PCTX_TRACK_STATUS, true },
-	{ MOQ_CTRL_PUBLISH_NAMESPACE, "PUBLISH_NAMESPACE", MOQ_PCTX_PUBLISH_NAMESPACE, true },
-	{ MOQ_CTRL_SUBSCRIBE_NAMESPACE, "SUBSCRIBE_NAMESPACE", MOQ_PCTX_SUBSCRIBE_NAMESPACE,
-	  true },
-	{ MOQ_CTRL_SUBSCRIBE_TRACKS, "SUBSCRIBE_TRACKS", MOQ_PCTX_SUBSCRIBE_TRACKS, true },
-	{ MOQ_CTRL_NAMESPACE, "NAMESPACE", -1, false },
-	{ MOQ_CTRL_NAMESPACE_DONE, "NAMESPACE_DONE", -1, false },
-	{ MOQ_CTRL_PUBLISH_BLOCKED, "PUBLISH_BLOCKED", -1, false },
-	{ MOQ_CTRL_REQUEST_UPDATE, "REQUEST_UPDATE", MOQ_PCTX_REQUEST_UPDATE, false },
-	{ MOQ_CTRL_REQUEST_OK, "REQUEST_OK", MOQ_PCTX_REQUEST_OK, false },
-	{ MOQ_CTRL_REQUEST_ERROR, "REQUEST_ERROR", -1, false },
+    {MOQ_CTRL_SETUP, "SETUP", -1, false},
+    {MOQ_CTRL_GOAWAY, "GOAWAY", -1, false},
+    {MOQ_CTRL_SUBSCRIBE, "SUBSCRIBE", MOQ_PCTX_SUBSCRIBE, true},
+    {MOQ_CTRL_SUBSCRIBE_OK, "SUBSCRIBE_OK", MOQ_PCTX_SUBSCRIBE_OK, false},
+    {MOQ_CTRL_PUBLISH, "PUBLISH", MOQ_PCTX_PUBLISH, true},
+    {MOQ_CTRL_PUBLISH_OK, "PUBLISH_OK", MOQ_PCTX_PUBLISH_OK, false},
+    {MOQ_CTRL_PUBLISH_DONE, "PUBLISH_DONE", -1, false},
+    {MOQ_CTRL_FETCH, "FETCH", MOQ_PCTX_FETCH, true},
+    {MOQ_CTRL_FETCH_OK, "FETCH_OK", MOQ_PCTX_FETCH_OK, false},
+    {MOQ_CTRL_TRACK_STATUS, "TRACK_STATUS", MOQ_PCTX_TRACK_STATUS, true},
+    {MOQ_CTRL_PUBLISH_NAMESPACE, "PUBLISH_NAMESPACE", MOQ_PCTX_PUBLISH_NAMESPACE, true},
+    {MOQ_CTRL_SUBSCRIBE_NAMESPACE, "SUBSCRIBE_NAMESPACE", MOQ_PCTX_SUBSCRIBE_NAMESPACE, true},
+    {MOQ_CTRL_SUBSCRIBE_TRACKS, "SUBSCRIBE_TRACKS", MOQ_PCTX_SUBSCRIBE_TRACKS, true},
+    {MOQ_CTRL_NAMESPACE, "NAMESPACE", -1, false},
+    {MOQ_CTRL_NAMESPACE_DONE, "NAMESPACE_DONE", -1, false},
+    {MOQ_CTRL_PUBLISH_BLOCKED, "PUBLISH_BLOCKED", -1, false},
+    {MOQ_CTRL_REQUEST_UPDATE, "REQUEST_UPDATE", MOQ_PCTX_REQUEST_UPDATE, false},
+    {MOQ_CTRL_REQUEST_OK, "REQUEST_OK", MOQ_PCTX_REQUEST_OK, false},
+    {MOQ_CTRL_REQUEST_ERROR, "REQUEST_ERROR", -1, false},
 };
 
 #define NCTRL (sizeof(ctrl_defs) / sizeof(ctrl_defs[0]))
@@ -146,7 +145,8 @@ static int setup_known(struct moq_rd *r, struct moq_setup *m, const struct moq_k
 		t = &m->authorization_tokens[m->num_authorization_tokens];
 		if (moq_auth_token_decode(t, kv->bytes.ptr, kv->bytes.len) < 0)
 			return rd_fail(r, MOQ_ERR_KVP_FORMAT,
-				       "SETUP: AUTHORIZATION_TOKEN cannot be decoded", kv->bytes.len);
+				       "SETUP: AUTHORIZATION_TOKEN cannot be decoded",
+				       kv->bytes.len);
 		if (t->alias_type == MOQ_ALIAS_DELETE || t->alias_type == MOQ_ALIAS_USE_ALIAS)
 			return rd_fail(r, MOQ_ERR_MALFORMED,
 				       "SETUP: AUTHORIZATION_TOKEN with alias type DELETE or "
@@ -272,8 +272,7 @@ int ctrl_dec_request_ok(struct moq_rd *r, struct moq_request_ok *m, bool publish
 {
 	int rc;
 
-	if ((rc = rd_params(r, &m->params,
-			    publish_ok ? MOQ_PCTX_PUBLISH_OK : MOQ_PCTX_REQUEST_OK)))
+	if ((rc = rd_params(r, &m->params, publish_ok ? MOQ_PCTX_PUBLISH_OK : MOQ_PCTX_REQUEST_OK)))
 		return rc;
 	if (publish_ok && rd_left(r))
 		return rd_fail(r, MOQ_ERR_MALFORMED, "PUBLISH_OK: track properties must be empty",
@@ -463,8 +462,8 @@ int moq_ctrl_decode_ex(struct moq_ctrl_msg *m, const uint8_t *in, size_t inlen,
 	if (hdr < 0) {
 		if (err) {
 			err->code = hdr;
-			err->what = hdr == MOQ_ERR_NEED_MORE ? "frame incomplete"
-							     : "unknown message type";
+			err->what =
+			    hdr == MOQ_ERR_NEED_MORE ? "frame incomplete" : "unknown message type";
 			err->offset = 0;
 			err->value = hdr == MOQ_ERR_UNKNOWN_TYPE ? type : 0;
 		}

@@ -64,15 +64,15 @@ enum moq_ctrl_type {
 #define MOQ_CTRL_MAX_FRAME (MOQ_CTRL_MAX_HEADER + MOQ_MAX_CONTROL_PAYLOAD)
 #define MOQ_MAX_SESSION_URI 8192 /* GOAWAY New Session URI */
 #define MOQ_MAX_SETUP_OPTIONS 64 /* implementation limit, all options kept */
-#define MOQ_MAX_SETUP_TOKENS 8   /* implementation limit */
+#define MOQ_MAX_SETUP_TOKENS 8	 /* implementation limit */
 
 /* Setup Option types (IANA "Setup Options"); a separate KVP namespace. */
 enum moq_setup_option {
-	MOQ_SETUP_PATH = 0x01,                      /* bytes */
-	MOQ_SETUP_AUTHORIZATION_TOKEN = 0x03,       /* bytes: Token; repeatable */
+	MOQ_SETUP_PATH = 0x01,			    /* bytes */
+	MOQ_SETUP_AUTHORIZATION_TOKEN = 0x03,	    /* bytes: Token; repeatable */
 	MOQ_SETUP_MAX_AUTH_TOKEN_CACHE_SIZE = 0x04, /* varint */
-	MOQ_SETUP_AUTHORITY = 0x05,                 /* bytes */
-	MOQ_SETUP_MOQT_IMPLEMENTATION = 0x07,       /* bytes */
+	MOQ_SETUP_AUTHORITY = 0x05,		    /* bytes */
+	MOQ_SETUP_MOQT_IMPLEMENTATION = 0x07,	    /* bytes */
 };
 
 /* FETCH Fetch Type. */

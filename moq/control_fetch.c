@@ -20,8 +20,8 @@ int ctrl_dec_fetch(struct moq_rd *r, struct moq_fetch *m)
 		break;
 	case MOQ_FETCH_RELATIVE_JOINING:
 	case MOQ_FETCH_ABSOLUTE_JOINING:
-		if ((rc = rd_vi(r, &j->joining_request_id,
-				"FETCH: joining request ID truncated")) ||
+		if ((rc =
+			 rd_vi(r, &j->joining_request_id, "FETCH: joining request ID truncated")) ||
 		    (rc = rd_vi(r, &j->joining_start, "FETCH: joining start truncated")))
 			return rc;
 		break;

@@ -37,13 +37,13 @@ enum moq_ctrl_reader_flags {
 };
 
 struct moq_ctrl_reader {
-	uint8_t *buf;    /* MOQ_CTRL_MAX_FRAME bytes */
+	uint8_t *buf; /* MOQ_CTRL_MAX_FRAME bytes */
 	size_t cap;
-	size_t start;    /* first unconsumed byte */
-	size_t end;      /* one past the last buffered byte */
+	size_t start; /* first unconsumed byte */
+	size_t end;   /* one past the last buffered byte */
 	unsigned flags;
-	uint64_t nmsgs;  /* messages returned so far */
-	int err;         /* sticky final error, 0 if none */
+	uint64_t nmsgs; /* messages returned so far */
+	int err;	/* sticky final error, 0 if none */
 	struct moq_ctrl_err detail;
 };
 

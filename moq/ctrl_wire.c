@@ -92,8 +92,9 @@ int rd_namespace(struct moq_rd *r, struct moq_namespace *ns)
 		struct moq_bytes *f = &ns->fields[i];
 		const uint8_t *fstart = r->p;
 
-		if ((rc = rd_lenbytes(r, f, MOQ_MAX_FULL_TRACK_NAME, MOQ_ERR_LIMIT,
-				      "track namespace: field longer than 4096 bytes or truncated")))
+		if ((rc =
+			 rd_lenbytes(r, f, MOQ_MAX_FULL_TRACK_NAME, MOQ_ERR_LIMIT,
+				     "track namespace: field longer than 4096 bytes or truncated")))
 			return rc;
 		if (f->len == 0) {
 			r->p = fstart; /* report the field's offset */
@@ -102,8 +103,8 @@ int rd_namespace(struct moq_rd *r, struct moq_namespace *ns)
 		}
 		total += f->len;
 		if (total > MOQ_MAX_FULL_TRACK_NAME)
-			return rd_fail(r, MOQ_ERR_LIMIT,
-				       "track namespace: longer than 4096 bytes", total);
+			return rd_fail(r, MOQ_ERR_LIMIT, "track namespace: longer than 4096 bytes",
+				       total);
 		ns->nfields = i + 1;
 	}
 	return 0;

@@ -44,7 +44,7 @@ static void put_bytes(struct out *o, struct moq_bytes b)
 int moq_name_render(char *out, size_t outlen, const struct moq_namespace *ns,
 		    const struct moq_bytes *name)
 {
-	struct out o = { out, outlen, 0, false };
+	struct out o = {out, outlen, 0, false};
 
 	if (ns->nfields > MOQ_MAX_NAMESPACE_FIELDS)
 		return MOQ_ERR_INVALID;
@@ -106,8 +106,8 @@ static int parse_part(const char *s, const char *e, uint8_t *buf, size_t buflen,
 	return (int)(*used - start);
 }
 
-int moq_name_parse(struct moq_namespace *ns, struct moq_bytes *name, bool *has_name,
-		   uint8_t *buf, size_t buflen, const char *in, size_t inlen)
+int moq_name_parse(struct moq_namespace *ns, struct moq_bytes *name, bool *has_name, uint8_t *buf,
+		   size_t buflen, const char *in, size_t inlen)
 {
 	const char *end = in + inlen, *sep = NULL, *nsend, *s;
 	size_t used = 0, total = 0;

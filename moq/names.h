@@ -28,7 +28,7 @@ int moq_name_render(char *out, size_t outlen, const struct moq_namespace *ns,
  * Returns bytes used in buf, MOQ_ERR_MALFORMED for text that is not the
  * canonical form, MOQ_ERR_LIMIT for > 32 fields or > 4096 bytes,
  * MOQ_ERR_BUFFER. */
-int moq_name_parse(struct moq_namespace *ns, struct moq_bytes *name, bool *has_name,
-		   uint8_t *buf, size_t buflen, const char *in, size_t inlen);
+int moq_name_parse(struct moq_namespace *ns, struct moq_bytes *name, bool *has_name, uint8_t *buf,
+		   size_t buflen, const char *in, size_t inlen);
 
 #endif

@@ -8,9 +8,9 @@
 
 #define C(x) (1u << MOQ_PCTX_##x)
 /* REQUEST_OK on the wire answers one of these; its context is their union. */
-#define REQUEST_OK_SHORTHANDS                                                              \
-	(C(PUBLISH_OK) | C(REQUEST_UPDATE_OK) | C(TRACK_STATUS_OK) |                       \
-	 C(SUBSCRIBE_NAMESPACE_OK) | C(SUBSCRIBE_TRACKS_OK) | C(PUBLISH_NAMESPACE_OK))
+#define REQUEST_OK_SHORTHANDS                                                                      \
+	(C(PUBLISH_OK) | C(REQUEST_UPDATE_OK) | C(TRACK_STATUS_OK) | C(SUBSCRIBE_NAMESPACE_OK) |   \
+	 C(SUBSCRIBE_TRACKS_OK) | C(PUBLISH_NAMESPACE_OK))
 
 struct param_def {
 	uint64_t type;
@@ -21,34 +21,32 @@ struct param_def {
 };
 
 static const struct param_def param_defs[] = {
-	{ MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT, "OBJECT_DELIVERY_TIMEOUT", MOQ_PARAM_KIND_VARINT,
-	  false, C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE) },
-	{ MOQ_PARAM_AUTHORIZATION_TOKEN, "AUTHORIZATION_TOKEN", MOQ_PARAM_KIND_LENGTH_PREFIXED,
-	  true,
-	  C(PUBLISH) | C(SUBSCRIBE) | C(REQUEST_UPDATE) | C(SUBSCRIBE_NAMESPACE) |
-		  C(SUBSCRIBE_TRACKS) | C(PUBLISH_NAMESPACE) | C(TRACK_STATUS) | C(FETCH) },
-	{ MOQ_PARAM_RENDEZVOUS_TIMEOUT, "RENDEZVOUS_TIMEOUT", MOQ_PARAM_KIND_VARINT, false,
-	  C(SUBSCRIBE) },
-	{ MOQ_PARAM_SUBGROUP_DELIVERY_TIMEOUT, "SUBGROUP_DELIVERY_TIMEOUT",
-	  MOQ_PARAM_KIND_VARINT, false, C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE) },
-	{ MOQ_PARAM_EXPIRES, "EXPIRES", MOQ_PARAM_KIND_VARINT, false,
-	  C(SUBSCRIBE_OK) | C(PUBLISH) | C(PUBLISH_OK) | C(REQUEST_UPDATE_OK) |
-		  C(TRACK_STATUS_OK) },
-	{ MOQ_PARAM_LARGEST_OBJECT, "LARGEST_OBJECT", MOQ_PARAM_KIND_LOCATION, false,
-	  C(SUBSCRIBE_OK) | C(PUBLISH) | C(REQUEST_UPDATE_OK) | C(TRACK_STATUS_OK) },
-	{ MOQ_PARAM_FILL_TIMEOUT, "FILL_TIMEOUT", MOQ_PARAM_KIND_VARINT, false, C(FETCH) },
-	{ MOQ_PARAM_FORWARD, "FORWARD", MOQ_PARAM_KIND_UINT8, false,
-	  C(SUBSCRIBE) | C(REQUEST_UPDATE) | C(PUBLISH) | C(PUBLISH_OK) | C(SUBSCRIBE_TRACKS) },
-	{ MOQ_PARAM_SUBSCRIBER_PRIORITY, "SUBSCRIBER_PRIORITY", MOQ_PARAM_KIND_UINT8, false,
-	  C(SUBSCRIBE) | C(FETCH) | C(REQUEST_UPDATE) | C(PUBLISH_OK) },
-	{ MOQ_PARAM_SUBSCRIPTION_FILTER, "SUBSCRIPTION_FILTER", MOQ_PARAM_KIND_LENGTH_PREFIXED,
-	  false, C(SUBSCRIBE) | C(PUBLISH_OK) | C(REQUEST_UPDATE) },
-	{ MOQ_PARAM_GROUP_ORDER, "GROUP_ORDER", MOQ_PARAM_KIND_UINT8, false,
-	  C(SUBSCRIBE) | C(PUBLISH_OK) | C(FETCH) },
-	{ MOQ_PARAM_NEW_GROUP_REQUEST, "NEW_GROUP_REQUEST", MOQ_PARAM_KIND_VARINT, false,
-	  C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE) },
-	{ MOQ_PARAM_TRACK_NAMESPACE_PREFIX, "TRACK_NAMESPACE_PREFIX", MOQ_PARAM_KIND_NAMESPACE,
-	  false, C(REQUEST_UPDATE) },
+    {MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT, "OBJECT_DELIVERY_TIMEOUT", MOQ_PARAM_KIND_VARINT, false,
+     C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE)},
+    {MOQ_PARAM_AUTHORIZATION_TOKEN, "AUTHORIZATION_TOKEN", MOQ_PARAM_KIND_LENGTH_PREFIXED, true,
+     C(PUBLISH) | C(SUBSCRIBE) | C(REQUEST_UPDATE) | C(SUBSCRIBE_NAMESPACE) | C(SUBSCRIBE_TRACKS) |
+	 C(PUBLISH_NAMESPACE) | C(TRACK_STATUS) | C(FETCH)},
+    {MOQ_PARAM_RENDEZVOUS_TIMEOUT, "RENDEZVOUS_TIMEOUT", MOQ_PARAM_KIND_VARINT, false,
+     C(SUBSCRIBE)},
+    {MOQ_PARAM_SUBGROUP_DELIVERY_TIMEOUT, "SUBGROUP_DELIVERY_TIMEOUT", MOQ_PARAM_KIND_VARINT, false,
+     C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE)},
+    {MOQ_PARAM_EXPIRES, "EXPIRES", MOQ_PARAM_KIND_VARINT, false,
+     C(SUBSCRIBE_OK) | C(PUBLISH) | C(PUBLISH_OK) | C(REQUEST_UPDATE_OK) | C(TRACK_STATUS_OK)},
+    {MOQ_PARAM_LARGEST_OBJECT, "LARGEST_OBJECT", MOQ_PARAM_KIND_LOCATION, false,
+     C(SUBSCRIBE_OK) | C(PUBLISH) | C(REQUEST_UPDATE_OK) | C(TRACK_STATUS_OK)},
+    {MOQ_PARAM_FILL_TIMEOUT, "FILL_TIMEOUT", MOQ_PARAM_KIND_VARINT, false, C(FETCH)},
+    {MOQ_PARAM_FORWARD, "FORWARD", MOQ_PARAM_KIND_UINT8, false,
+     C(SUBSCRIBE) | C(REQUEST_UPDATE) | C(PUBLISH) | C(PUBLISH_OK) | C(SUBSCRIBE_TRACKS)},
+    {MOQ_PARAM_SUBSCRIBER_PRIORITY, "SUBSCRIBER_PRIORITY", MOQ_PARAM_KIND_UINT8, false,
+     C(SUBSCRIBE) | C(FETCH) | C(REQUEST_UPDATE) | C(PUBLISH_OK)},
+    {MOQ_PARAM_SUBSCRIPTION_FILTER, "SUBSCRIPTION_FILTER", MOQ_PARAM_KIND_LENGTH_PREFIXED, false,
+     C(SUBSCRIBE) | C(PUBLISH_OK) | C(REQUEST_UPDATE)},
+    {MOQ_PARAM_GROUP_ORDER, "GROUP_ORDER", MOQ_PARAM_KIND_UINT8, false,
+     C(SUBSCRIBE) | C(PUBLISH_OK) | C(FETCH)},
+    {MOQ_PARAM_NEW_GROUP_REQUEST, "NEW_GROUP_REQUEST", MOQ_PARAM_KIND_VARINT, false,
+     C(PUBLISH_OK) | C(SUBSCRIBE) | C(REQUEST_UPDATE)},
+    {MOQ_PARAM_TRACK_NAMESPACE_PREFIX, "TRACK_NAMESPACE_PREFIX", MOQ_PARAM_KIND_NAMESPACE, false,
+     C(REQUEST_UPDATE)},
 };
 
 #define NDEFS (sizeof(param_defs) / sizeof(param_defs[0]))
@@ -221,8 +219,7 @@ static bool filter_ok(const struct moq_subscription_filter *f)
 	switch (f->filter_type) {
 	case MOQ_FILTER_NEXT_GROUP_START:
 	case MOQ_FILTER_LARGEST_OBJECT:
-		return !f->start_location.group && !f->start_location.object &&
-		       !f->end_group_delta;
+		return !f->start_location.group && !f->start_location.object && !f->end_group_delta;
 	case MOQ_FILTER_ABSOLUTE_START:
 		return !f->end_group_delta;
 	case MOQ_FILTER_ABSOLUTE_RANGE:
@@ -263,8 +260,8 @@ static int rd_filter(struct moq_rd *r, struct moq_subscription_filter *f)
 	if (rc)
 		return rc;
 	if (rd_left(r))
-		return rd_fail(r, MOQ_ERR_MALFORMED,
-			       "subscription filter: bytes after the filter", rd_left(r));
+		return rd_fail(r, MOQ_ERR_MALFORMED, "subscription filter: bytes after the filter",
+			       rd_left(r));
 	return 0;
 }
 
@@ -336,8 +333,9 @@ static int rd_param_value(struct moq_rd *r, struct moq_params *ps, struct moq_pa
 		if (p->type == MOQ_PARAM_AUTHORIZATION_TOKEN) {
 			rc = moq_auth_token_decode(&p->token, p->bytes.ptr, p->bytes.len);
 			if (rc < 0)
-				return rd_fail(r, rc, "AUTHORIZATION_TOKEN: token structure "
-						      "cannot be decoded",
+				return rd_fail(r, rc,
+					       "AUTHORIZATION_TOKEN: token structure "
+					       "cannot be decoded",
 					       p->bytes.len);
 			return 0;
 		}
@@ -392,8 +390,8 @@ int rd_params(struct moq_rd *r, struct moq_params *ps, enum moq_param_ctx ctx)
 	return 0;
 }
 
-int moq_params_decode(struct moq_params *p, enum moq_param_ctx ctx, const uint8_t *in,
-		      size_t inlen, const char **why)
+int moq_params_decode(struct moq_params *p, enum moq_param_ctx ctx, const uint8_t *in, size_t inlen,
+		      const char **why)
 {
 	struct moq_rd r;
 	int rc;
@@ -436,7 +434,7 @@ static int params_valid(const struct moq_params *ps, enum moq_param_ctx ctx)
 static void wr_struct_value(struct moq_wr *w, const struct moq_param *p)
 {
 	uint8_t hdr[32]; /* at most 3 vi64 */
-	struct moq_bytes tail = { NULL, 0 };
+	struct moq_bytes tail = {NULL, 0};
 	int hl;
 
 	if (p->type == MOQ_PARAM_AUTHORIZATION_TOKEN) {
@@ -541,8 +539,7 @@ bool moq_params_get_u64(const struct moq_params *p, uint64_t type, uint64_t *v)
 	return true;
 }
 
-bool moq_params_get_location(const struct moq_params *p, uint64_t type,
-			     struct moq_location *loc)
+bool moq_params_get_location(const struct moq_params *p, uint64_t type, struct moq_location *loc)
 {
 	const struct moq_param *q = moq_params_find(p, type);
 
@@ -592,8 +589,8 @@ void moq_params_init(struct moq_params *p)
 
 /* Make room for a parameter of this type keeping ascending order; returns
  * the slot (zeroed, type and kind set) or NULL with *rc set. */
-static struct moq_param *params_slot(struct moq_params *p, uint64_t type,
-				     enum moq_param_kind want, int *rc)
+static struct moq_param *params_slot(struct moq_params *p, uint64_t type, enum moq_param_kind want,
+				     int *rc)
 {
 	const struct param_def *d = param_def(type);
 	size_t at;
@@ -684,8 +681,7 @@ int moq_params_add_namespace_prefix(struct moq_params *p, const struct moq_names
 
 	if ((rc = ns_check(ns, NULL)))
 		return rc;
-	if (!(q = params_slot(p, MOQ_PARAM_TRACK_NAMESPACE_PREFIX, MOQ_PARAM_KIND_NAMESPACE,
-			      &rc)))
+	if (!(q = params_slot(p, MOQ_PARAM_TRACK_NAMESPACE_PREFIX, MOQ_PARAM_KIND_NAMESPACE, &rc)))
 		return rc;
 	p->track_namespace_prefix = *ns;
 	return 0;

@@ -25,28 +25,28 @@
 /* Parameter types (IANA "Message Parameters"). */
 enum moq_param_type {
 	MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT = 0x02,   /* varint */
-	MOQ_PARAM_AUTHORIZATION_TOKEN = 0x03,       /* length-prefixed Token; repeatable */
-	MOQ_PARAM_RENDEZVOUS_TIMEOUT = 0x04,        /* varint */
+	MOQ_PARAM_AUTHORIZATION_TOKEN = 0x03,	    /* length-prefixed Token; repeatable */
+	MOQ_PARAM_RENDEZVOUS_TIMEOUT = 0x04,	    /* varint */
 	MOQ_PARAM_SUBGROUP_DELIVERY_TIMEOUT = 0x06, /* varint */
-	MOQ_PARAM_EXPIRES = 0x08,                   /* varint */
-	MOQ_PARAM_LARGEST_OBJECT = 0x09,            /* Location */
-	MOQ_PARAM_FILL_TIMEOUT = 0x0A,              /* varint */
-	MOQ_PARAM_FORWARD = 0x10,                   /* uint8, 0 or 1 */
-	MOQ_PARAM_SUBSCRIBER_PRIORITY = 0x20,       /* uint8 */
-	MOQ_PARAM_SUBSCRIPTION_FILTER = 0x21,       /* length-prefixed Subscription Filter */
-	MOQ_PARAM_GROUP_ORDER = 0x22,               /* uint8, 1 or 2 */
-	MOQ_PARAM_NEW_GROUP_REQUEST = 0x32,         /* varint */
+	MOQ_PARAM_EXPIRES = 0x08,		    /* varint */
+	MOQ_PARAM_LARGEST_OBJECT = 0x09,	    /* Location */
+	MOQ_PARAM_FILL_TIMEOUT = 0x0A,		    /* varint */
+	MOQ_PARAM_FORWARD = 0x10,		    /* uint8, 0 or 1 */
+	MOQ_PARAM_SUBSCRIBER_PRIORITY = 0x20,	    /* uint8 */
+	MOQ_PARAM_SUBSCRIPTION_FILTER = 0x21,	    /* length-prefixed Subscription Filter */
+	MOQ_PARAM_GROUP_ORDER = 0x22,		    /* uint8, 1 or 2 */
+	MOQ_PARAM_NEW_GROUP_REQUEST = 0x32,	    /* varint */
 	MOQ_PARAM_TRACK_NAMESPACE_PREFIX = 0x34,    /* Track Namespace (no extra length) */
 };
 
 /* Wire encoding of a parameter value. */
 enum moq_param_kind {
 	MOQ_PARAM_KIND_UNKNOWN = 0,
-	MOQ_PARAM_KIND_UINT8,           /* one byte */
-	MOQ_PARAM_KIND_VARINT,          /* one vi64 */
-	MOQ_PARAM_KIND_LOCATION,        /* two vi64: Group, Object */
+	MOQ_PARAM_KIND_UINT8,		/* one byte */
+	MOQ_PARAM_KIND_VARINT,		/* one vi64 */
+	MOQ_PARAM_KIND_LOCATION,	/* two vi64: Group, Object */
 	MOQ_PARAM_KIND_LENGTH_PREFIXED, /* vi64 length + bytes */
-	MOQ_PARAM_KIND_NAMESPACE,       /* Track Namespace structure */
+	MOQ_PARAM_KIND_NAMESPACE,	/* Track Namespace structure */
 };
 
 /* GROUP_ORDER values. */
@@ -76,8 +76,8 @@ struct moq_subscription_filter {
  * alias type are 0 / empty. Token Value runs to the end of the parameter. */
 struct moq_auth_token {
 	uint64_t alias_type;
-	uint64_t token_alias; /* DELETE, REGISTER, USE_ALIAS */
-	uint64_t token_type;  /* REGISTER, USE_VALUE */
+	uint64_t token_alias;	      /* DELETE, REGISTER, USE_ALIAS */
+	uint64_t token_type;	      /* REGISTER, USE_VALUE */
 	struct moq_bytes token_value; /* REGISTER, USE_VALUE */
 };
 
@@ -156,8 +156,8 @@ bool moq_param_repeatable(uint64_t type);
  *   MOQ_ERR_LIMIT      more than MOQ_MAX_PARAMS, namespace > 32 fields/4096
  *   MOQ_ERR_KVP_FORMAT Token structure that cannot be decoded
  * If why is not NULL it receives a static description of the failure. */
-int moq_params_decode(struct moq_params *p, enum moq_param_ctx ctx, const uint8_t *in,
-		      size_t inlen, const char **why);
+int moq_params_decode(struct moq_params *p, enum moq_param_ctx ctx, const uint8_t *in, size_t inlen,
+		      const char **why);
 
 /* Encode the count and parameters. MOQ_ERR_INVALID if the block would not
  * decode in ctx (unsorted, disallowed, bad value), MOQ_ERR_BUFFER. */
@@ -173,8 +173,7 @@ const struct moq_param *moq_params_find(const struct moq_params *p, uint64_t typ
 bool moq_params_has(const struct moq_params *p, uint64_t type);
 /* UINT8 / VARINT kinds: true and *v set when present. */
 bool moq_params_get_u64(const struct moq_params *p, uint64_t type, uint64_t *v);
-bool moq_params_get_location(const struct moq_params *p, uint64_t type,
-			     struct moq_location *loc);
+bool moq_params_get_location(const struct moq_params *p, uint64_t type, struct moq_location *loc);
 bool moq_params_get_filter(const struct moq_params *p, struct moq_subscription_filter *f);
 /* Number of AUTHORIZATION_TOKEN parameters; the i-th via moq_params_token. */
 size_t moq_params_token_count(const struct moq_params *p);

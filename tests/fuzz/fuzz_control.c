@@ -20,13 +20,12 @@
 static struct moq_ctrl_msg m1, m2;
 static uint8_t e1[MOQ_CTRL_MAX_FRAME], e2[MOQ_CTRL_MAX_FRAME];
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_control: %s failed at line %d\n", #cond,    \
-				__LINE__);                                                 \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_control: %s failed at line %d\n", #cond, __LINE__);  \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void check_error(int rc)

@@ -178,8 +178,12 @@ END_TEST
 START_TEST(setup_allows_duplicate_unknown_options)
 {
 	pb_reset();
-	pb_vi(0x9D); pb_vi(1); pb_raw("a", 1); /* odd grease type */
-	pb_vi(0);    pb_vi(1); pb_raw("b", 1); /* same type again */
+	pb_vi(0x9D);
+	pb_vi(1);
+	pb_raw("a", 1); /* odd grease type */
+	pb_vi(0);
+	pb_vi(1);
+	pb_raw("b", 1); /* same type again */
 	ck_assert_int_gt(decode_frame(MOQ_CTRL_SETUP), 0);
 	ck_assert_uint_eq(msg.setup.num_options, 2);
 }
@@ -188,8 +192,10 @@ END_TEST
 START_TEST(setup_duplicate_path_is_duplicate)
 {
 	pb_reset();
-	pb_vi(1); pb_str("/a");
-	pb_vi(0); pb_str("/b");
+	pb_vi(1);
+	pb_str("/a");
+	pb_vi(0);
+	pb_str("/b");
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SETUP), MOQ_ERR_DUPLICATE);
 }
 END_TEST
@@ -197,7 +203,9 @@ END_TEST
 START_TEST(setup_token_that_cannot_be_decoded_is_kvp_format)
 {
 	pb_reset();
-	pb_vi(3); pb_vi(1); pb_vi(9); /* alias type 9 does not exist */
+	pb_vi(3);
+	pb_vi(1);
+	pb_vi(9); /* alias type 9 does not exist */
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SETUP), MOQ_ERR_KVP_FORMAT);
 }
 END_TEST
@@ -205,17 +213,22 @@ END_TEST
 START_TEST(setup_token_with_use_alias_is_malformed)
 {
 	pb_reset();
-	pb_vi(3); pb_vi(2); pb_vi(MOQ_ALIAS_USE_ALIAS); pb_vi(1);
+	pb_vi(3);
+	pb_vi(2);
+	pb_vi(MOQ_ALIAS_USE_ALIAS);
+	pb_vi(1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SETUP), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(setup_option_type_overflow_is_malformed)
 {
-	static const uint8_t big[9] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe };
+	static const uint8_t big[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
 	pb_reset();
-	pb_raw(big, 9); pb_vi(0); /* type 2^64-2, even */
-	pb_vi(2); pb_vi(0);      /* + 2 overflows */
+	pb_raw(big, 9);
+	pb_vi(0); /* type 2^64-2, even */
+	pb_vi(2);
+	pb_vi(0); /* + 2 overflows */
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SETUP), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -243,7 +256,9 @@ END_TEST
 START_TEST(goaway_uri_of_8193_bytes_is_limit)
 {
 	pb_reset();
-	pb_vi(8193); pb_fill('u', 8193); pb_vi(0);
+	pb_vi(8193);
+	pb_fill('u', 8193);
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_GOAWAY), MOQ_ERR_LIMIT);
 }
 END_TEST
@@ -267,7 +282,11 @@ END_TEST
 START_TEST(fetch_type_4_is_malformed)
 {
 	pb_reset();
-	pb_vi(0); pb_vi(4); pb_vi(0); pb_vi(0); pb_vi(0);
+	pb_vi(0);
+	pb_vi(4);
+	pb_vi(0);
+	pb_vi(0);
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_FETCH), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -275,7 +294,10 @@ END_TEST
 START_TEST(fetch_ok_end_of_track_2_is_malformed)
 {
 	pb_reset();
-	pb_raw("\x02", 1); pb_vi(1); pb_vi(1); pb_vi(0);
+	pb_raw("\x02", 1);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_FETCH_OK), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -306,7 +328,9 @@ END_TEST
 START_TEST(redirect_error_without_redirect_is_malformed)
 {
 	pb_reset();
-	pb_vi(MOQ_REQERR_REDIRECT); pb_vi(0); pb_str("x");
+	pb_vi(MOQ_REQERR_REDIRECT);
+	pb_vi(0);
+	pb_str("x");
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_ERROR), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -314,7 +338,9 @@ END_TEST
 START_TEST(publish_ok_with_track_properties_is_malformed)
 {
 	pb_reset();
-	pb_vi(0); pb_vi(0x0e); pb_vi(1);
+	pb_vi(0);
+	pb_vi(0x0e);
+	pb_vi(1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_PUBLISH_OK), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -354,7 +380,7 @@ END_TEST
 
 START_TEST(unknown_type_is_reported_before_the_payload_arrives)
 {
-	uint8_t in[] = { 0x3f, 0x01 };
+	uint8_t in[] = {0x3f, 0x01};
 	ck_assert_int_eq(moq_ctrl_decode(&msg, in, 1), MOQ_ERR_UNKNOWN_TYPE);
 }
 END_TEST
@@ -380,16 +406,20 @@ END_TEST
 START_TEST(field_length_past_payload_end_is_malformed)
 {
 	pb_reset();
-	pb_vi(0); pb_vi(1); pb_vi(200); pb_raw("abc", 3);
+	pb_vi(0);
+	pb_vi(1);
+	pb_vi(200);
+	pb_raw("abc", 3);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_NAMESPACE), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(decode_ex_says_what_failed_and_where)
 {
-	struct moq_ctrl_err err = { 0 };
+	struct moq_ctrl_err err = {0};
 	pb_reset();
-	pb_vi(1); pb_vi(0); /* one namespace field of length 0 */
+	pb_vi(1);
+	pb_vi(0); /* one namespace field of length 0 */
 	size_t len = frame(MOQ_CTRL_NAMESPACE);
 	ck_assert_int_eq(moq_ctrl_decode_ex(&msg, frame_buf, len, &err), MOQ_ERR_MALFORMED);
 	ck_assert_int_eq(err.code, MOQ_ERR_MALFORMED);
@@ -427,7 +457,9 @@ END_TEST
 START_TEST(zero_length_namespace_field_is_malformed)
 {
 	pb_reset();
-	pb_vi(2); pb_str("a"); pb_vi(0);
+	pb_vi(2);
+	pb_str("a");
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_NAMESPACE_DONE), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -444,8 +476,13 @@ END_TEST
 static int publish_blocked_with_name(size_t len)
 {
 	pb_reset();
-	pb_vi(2); pb_vi(5); pb_raw("aaaaa", 5); pb_vi(5); pb_raw("bbbbb", 5);
-	pb_vi(len); pb_fill('n', len);
+	pb_vi(2);
+	pb_vi(5);
+	pb_raw("aaaaa", 5);
+	pb_vi(5);
+	pb_raw("bbbbb", 5);
+	pb_vi(len);
+	pb_fill('n', len);
 	return decode_frame(MOQ_CTRL_PUBLISH_BLOCKED);
 }
 
@@ -464,7 +501,11 @@ END_TEST
 START_TEST(namespace_of_4097_bytes_is_limit)
 {
 	pb_reset();
-	pb_vi(2); pb_vi(4000); pb_fill('a', 4000); pb_vi(97); pb_fill('b', 97);
+	pb_vi(2);
+	pb_vi(4000);
+	pb_fill('a', 4000);
+	pb_vi(97);
+	pb_fill('b', 97);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_NAMESPACE), MOQ_ERR_LIMIT);
 }
 END_TEST
@@ -472,7 +513,10 @@ END_TEST
 static int publish_done_with_reason(size_t len)
 {
 	pb_reset();
-	pb_vi(0); pb_vi(0); pb_vi(len); pb_fill('r', len);
+	pb_vi(0);
+	pb_vi(0);
+	pb_vi(len);
+	pb_fill('r', len);
 	return decode_frame(MOQ_CTRL_PUBLISH_DONE);
 }
 
@@ -500,9 +544,10 @@ static void update_prefix(uint64_t nparams)
 
 START_TEST(unknown_parameter_is_malformed)
 {
-	struct moq_ctrl_err err = { 0 };
+	struct moq_ctrl_err err = {0};
 	update_prefix(1);
-	pb_vi(0x05); pb_vi(1); /* type 5 is not defined */
+	pb_vi(0x05);
+	pb_vi(1); /* type 5 is not defined */
 	size_t len = frame(MOQ_CTRL_REQUEST_UPDATE);
 	ck_assert_int_eq(moq_ctrl_decode_ex(&msg, frame_buf, len, &err), MOQ_ERR_MALFORMED);
 	ck_assert_uint_eq(err.value, 5);
@@ -512,9 +557,10 @@ END_TEST
 
 START_TEST(parameter_not_allowed_in_message_is_malformed)
 {
-	struct moq_ctrl_err err = { 0 };
+	struct moq_ctrl_err err = {0};
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_FILL_TIMEOUT); pb_vi(10); /* FETCH only */
+	pb_vi(MOQ_PARAM_FILL_TIMEOUT);
+	pb_vi(10); /* FETCH only */
 	size_t len = frame(MOQ_CTRL_REQUEST_UPDATE);
 	ck_assert_int_eq(moq_ctrl_decode_ex(&msg, frame_buf, len, &err), MOQ_ERR_MALFORMED);
 	ck_assert_ptr_nonnull(strstr(err.what, "not allowed"));
@@ -524,8 +570,12 @@ END_TEST
 START_TEST(any_parameter_in_fetch_ok_is_malformed)
 {
 	pb_reset();
-	pb_raw("\x00", 1); pb_vi(1); pb_vi(1);
-	pb_vi(1); pb_vi(MOQ_PARAM_EXPIRES); pb_vi(1);
+	pb_raw("\x00", 1);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(MOQ_PARAM_EXPIRES);
+	pb_vi(1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_FETCH_OK), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -533,8 +583,10 @@ END_TEST
 START_TEST(duplicate_parameter_is_duplicate)
 {
 	update_prefix(2);
-	pb_vi(MOQ_PARAM_FORWARD); pb_raw("\x01", 1);
-	pb_vi(0); pb_raw("\x00", 1);
+	pb_vi(MOQ_PARAM_FORWARD);
+	pb_raw("\x01", 1);
+	pb_vi(0);
+	pb_raw("\x00", 1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_DUPLICATE);
 }
 END_TEST
@@ -542,8 +594,14 @@ END_TEST
 START_TEST(repeated_authorization_token_is_allowed)
 {
 	update_prefix(2);
-	pb_vi(MOQ_PARAM_AUTHORIZATION_TOKEN); pb_vi(2); pb_vi(MOQ_ALIAS_USE_ALIAS); pb_vi(1);
-	pb_vi(0); pb_vi(2); pb_vi(MOQ_ALIAS_USE_ALIAS); pb_vi(2);
+	pb_vi(MOQ_PARAM_AUTHORIZATION_TOKEN);
+	pb_vi(2);
+	pb_vi(MOQ_ALIAS_USE_ALIAS);
+	pb_vi(1);
+	pb_vi(0);
+	pb_vi(2);
+	pb_vi(MOQ_ALIAS_USE_ALIAS);
+	pb_vi(2);
 	ck_assert_int_gt(decode_frame(MOQ_CTRL_REQUEST_UPDATE), 0);
 	ck_assert_uint_eq(moq_params_token_count(&msg.request_update.params), 2);
 }
@@ -551,9 +609,10 @@ END_TEST
 
 START_TEST(parameter_type_overflow_is_malformed)
 {
-	static const uint8_t big[9] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t big[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	update_prefix(2);
-	pb_vi(MOQ_PARAM_FORWARD); pb_raw("\x01", 1);
+	pb_vi(MOQ_PARAM_FORWARD);
+	pb_raw("\x01", 1);
 	pb_raw(big, 9); /* 0x10 + 2^64-1 overflows */
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_MALFORMED);
 }
@@ -564,7 +623,9 @@ START_TEST(more_than_32_parameters_is_limit)
 	update_prefix(33);
 	for (int i = 0; i < 33; i++) {
 		pb_vi(i ? 0 : MOQ_PARAM_AUTHORIZATION_TOKEN);
-		pb_vi(2); pb_vi(MOQ_ALIAS_USE_ALIAS); pb_vi((uint64_t)i);
+		pb_vi(2);
+		pb_vi(MOQ_ALIAS_USE_ALIAS);
+		pb_vi((uint64_t)i);
 	}
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_LIMIT);
 }
@@ -573,7 +634,8 @@ END_TEST
 START_TEST(forward_value_2_is_malformed)
 {
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_FORWARD); pb_raw("\x02", 1);
+	pb_vi(MOQ_PARAM_FORWARD);
+	pb_raw("\x02", 1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -581,14 +643,23 @@ END_TEST
 START_TEST(group_order_value_0_is_malformed)
 {
 	pb_reset();
-	pb_vi(0); pb_vi(1); pb_vi(1);
-	pb_vi(1); pb_vi(MOQ_PARAM_GROUP_ORDER); pb_raw("\x00", 1);
+	pb_vi(0);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(MOQ_PARAM_GROUP_ORDER);
+	pb_raw("\x00", 1);
 	pb_vi(2); /* sizes are irrelevant: fails before */
 	pl.n--;
 	/* FETCH standalone: request 0, type 1, ns (1 field) ... rebuild simply */
 	pb_reset();
-	pb_vi(0); pb_vi(MOQ_FETCH_RELATIVE_JOINING); pb_vi(0); pb_vi(1);
-	pb_vi(1); pb_vi(MOQ_PARAM_GROUP_ORDER); pb_raw("\x00", 1);
+	pb_vi(0);
+	pb_vi(MOQ_FETCH_RELATIVE_JOINING);
+	pb_vi(0);
+	pb_vi(1);
+	pb_vi(1);
+	pb_vi(MOQ_PARAM_GROUP_ORDER);
+	pb_raw("\x00", 1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_FETCH), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -596,11 +667,12 @@ END_TEST
 START_TEST(subscriber_priority_is_one_byte_not_a_varint)
 {
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_SUBSCRIBER_PRIORITY); pb_raw("\xc8", 1); /* 200 as a uint8 */
+	pb_vi(MOQ_PARAM_SUBSCRIBER_PRIORITY);
+	pb_raw("\xc8", 1); /* 200 as a uint8 */
 	ck_assert_int_gt(decode_frame(MOQ_CTRL_REQUEST_UPDATE), 0);
 	uint64_t v = 0;
-	ck_assert(moq_params_get_u64(&msg.request_update.params, MOQ_PARAM_SUBSCRIBER_PRIORITY,
-				     &v));
+	ck_assert(
+	    moq_params_get_u64(&msg.request_update.params, MOQ_PARAM_SUBSCRIBER_PRIORITY, &v));
 	ck_assert_uint_eq(v, 200);
 }
 END_TEST
@@ -608,17 +680,23 @@ END_TEST
 START_TEST(unknown_filter_type_is_malformed)
 {
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER); pb_vi(1); pb_vi(5);
+	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER);
+	pb_vi(1);
+	pb_vi(5);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(filter_end_group_past_2_64_is_malformed)
 {
-	static const uint8_t max[9] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t max[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER); pb_vi(1 + 9 + 1 + 1);
-	pb_vi(MOQ_FILTER_ABSOLUTE_RANGE); pb_raw(max, 9); pb_vi(0); pb_vi(1);
+	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER);
+	pb_vi(1 + 9 + 1 + 1);
+	pb_vi(MOQ_FILTER_ABSOLUTE_RANGE);
+	pb_raw(max, 9);
+	pb_vi(0);
+	pb_vi(1);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -626,8 +704,10 @@ END_TEST
 START_TEST(filter_with_trailing_bytes_is_malformed)
 {
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER); pb_vi(2);
-	pb_vi(MOQ_FILTER_LARGEST_OBJECT); pb_vi(0);
+	pb_vi(MOQ_PARAM_SUBSCRIPTION_FILTER);
+	pb_vi(2);
+	pb_vi(MOQ_FILTER_LARGEST_OBJECT);
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -635,8 +715,11 @@ END_TEST
 START_TEST(undecodable_token_parameter_is_kvp_format)
 {
 	update_prefix(1);
-	pb_vi(MOQ_PARAM_AUTHORIZATION_TOKEN); pb_vi(3);
-	pb_vi(MOQ_ALIAS_DELETE); pb_vi(1); pb_vi(1); /* DELETE carries only an alias */
+	pb_vi(MOQ_PARAM_AUTHORIZATION_TOKEN);
+	pb_vi(3);
+	pb_vi(MOQ_ALIAS_DELETE);
+	pb_vi(1);
+	pb_vi(1); /* DELETE carries only an alias */
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_REQUEST_UPDATE), MOQ_ERR_KVP_FORMAT);
 }
 END_TEST
@@ -656,11 +739,14 @@ END_TEST
 
 START_TEST(track_properties_type_overflow_is_malformed)
 {
-	static const uint8_t big[9] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe };
+	static const uint8_t big[9] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
 	pb_reset();
-	pb_vi(1); pb_vi(0); /* alias, no params */
-	pb_raw(big, 9); pb_vi(0);
-	pb_vi(2); pb_vi(0);
+	pb_vi(1);
+	pb_vi(0); /* alias, no params */
+	pb_raw(big, 9);
+	pb_vi(0);
+	pb_vi(2);
+	pb_vi(0);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SUBSCRIBE_OK), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -668,8 +754,10 @@ END_TEST
 START_TEST(track_property_value_over_65535_is_limit)
 {
 	pb_reset();
-	pb_vi(1); pb_vi(0);
-	pb_vi(0x2b); pb_vi(65536);
+	pb_vi(1);
+	pb_vi(0);
+	pb_vi(0x2b);
+	pb_vi(65536);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SUBSCRIBE_OK), MOQ_ERR_LIMIT);
 }
 END_TEST
@@ -677,8 +765,11 @@ END_TEST
 START_TEST(truncated_track_property_is_malformed)
 {
 	pb_reset();
-	pb_vi(1); pb_vi(0);
-	pb_vi(0x2b); pb_vi(5); pb_raw("ab", 2);
+	pb_vi(1);
+	pb_vi(0);
+	pb_vi(0x2b);
+	pb_vi(5);
+	pb_raw("ab", 2);
 	ck_assert_int_eq(decode_frame(MOQ_CTRL_SUBSCRIBE_OK), MOQ_ERR_MALFORMED);
 }
 END_TEST
@@ -713,7 +804,7 @@ START_TEST(encode_rejects_reason_phrase_of_1025_bytes)
 {
 	static uint8_t r[1025];
 	ctrl_sample(&msg, MOQ_CTRL_PUBLISH_DONE);
-	msg.publish_done.error_reason = (struct moq_bytes){ r, sizeof(r) };
+	msg.publish_done.error_reason = (struct moq_bytes){r, sizeof(r)};
 	ck_assert_int_eq(moq_ctrl_encode(enc, sizeof(enc), &msg), MOQ_ERR_LIMIT);
 }
 END_TEST
@@ -726,7 +817,7 @@ START_TEST(encode_rejects_payload_over_65535)
 	/* one odd property of 65530 bytes: block alone fits, message does not */
 	big[0] = 0x2b;
 	int n = moq_vi_encode(big + 1, 9, 65530);
-	msg.subscribe_ok.track_properties = (struct moq_bytes){ big, 1 + (size_t)n + 65530 };
+	msg.subscribe_ok.track_properties = (struct moq_bytes){big, 1 + (size_t)n + 65530};
 	ck_assert_int_eq(moq_ctrl_encode(enc, sizeof(enc), &msg), MOQ_ERR_LIMIT);
 }
 END_TEST

@@ -87,7 +87,7 @@ START_TEST(largest_message_fits_the_buffer)
 	props[1] = 0xc0 | (uint8_t)(vlen >> 16);
 	props[2] = (uint8_t)(vlen >> 8);
 	props[3] = (uint8_t)vlen;
-	msg.subscribe_ok.track_properties = (struct moq_bytes){ props, 4 + vlen };
+	msg.subscribe_ok.track_properties = (struct moq_bytes){props, 4 + vlen};
 	int len = moq_ctrl_encode(stream_buf, sizeof(stream_buf), &msg);
 	ck_assert_int_eq(len, 65535 + 3);
 	stream_len = (size_t)len;
@@ -109,7 +109,7 @@ END_TEST
 
 START_TEST(malformed_message_is_final_and_sticky)
 {
-	static const uint8_t bad[] = { 0x08, 0x00, 0x02, 0x01, 0x00 }; /* empty ns field */
+	static const uint8_t bad[] = {0x08, 0x00, 0x02, 0x01, 0x00}; /* empty ns field */
 	memcpy(stream_buf, bad, sizeof(bad));
 	stream_len = sizeof(bad);
 	ck_assert_int_eq(moq_ctrl_reader_init(&rd, 0), 0);
@@ -123,7 +123,7 @@ END_TEST
 
 START_TEST(unknown_type_is_reported_from_the_type_bytes_alone)
 {
-	static const uint8_t t[] = { 0x20 };
+	static const uint8_t t[] = {0x20};
 	ck_assert_int_eq(moq_ctrl_reader_init(&rd, 0), 0);
 	moq_ctrl_reader_feed(&rd, t, 1);
 	ck_assert_int_eq(moq_ctrl_reader_next(&rd, &msg), MOQ_ERR_UNKNOWN_TYPE);
@@ -204,9 +204,9 @@ END_TEST
 
 START_TEST(init_rejects_both_stream_kinds)
 {
-	ck_assert_int_eq(moq_ctrl_reader_init(&rd, MOQ_CTRL_READER_CONTROL |
-							 MOQ_CTRL_READER_REQUEST),
-			 MOQ_ERR_INVALID);
+	ck_assert_int_eq(
+	    moq_ctrl_reader_init(&rd, MOQ_CTRL_READER_CONTROL | MOQ_CTRL_READER_REQUEST),
+	    MOQ_ERR_INVALID);
 }
 END_TEST
 

@@ -7,7 +7,7 @@
 #include "moq_err.h"
 #include "names.h"
 
-#define B(s) ((struct moq_bytes){ (const uint8_t *)(s), sizeof(s) - 1 })
+#define B(s) ((struct moq_bytes){(const uint8_t *)(s), sizeof(s) - 1})
 
 static char out[16384];
 static uint8_t buf[16384];
@@ -22,7 +22,7 @@ static int parse(const char *s)
 
 START_TEST(draft_example_renders)
 {
-	struct moq_namespace n = { 3, { B("example.net"), B("team2"), B("project_x") } };
+	struct moq_namespace n = {3, {B("example.net"), B("team2"), B("project_x")}};
 	struct moq_bytes nm = B("report");
 	int len = moq_name_render(out, sizeof(out), &n, &nm);
 	ck_assert_str_eq(out, "example.2enet-team2-project_x--report");
@@ -45,8 +45,8 @@ END_TEST
 
 START_TEST(binary_bytes_render_as_lowercase_hex)
 {
-	static const uint8_t bin[] = { 0x00, 0xff, 0x2d, 0xAB };
-	struct moq_namespace n = { 1, { { bin, sizeof(bin) } } };
+	static const uint8_t bin[] = {0x00, 0xff, 0x2d, 0xAB};
+	struct moq_namespace n = {1, {{bin, sizeof(bin)}}};
 	moq_name_render(out, sizeof(out), &n, NULL);
 	ck_assert_str_eq(out, ".00.ff.2d.ab");
 }
@@ -57,12 +57,11 @@ START_TEST(every_byte_value_round_trips)
 	static uint8_t all[256];
 	for (int i = 0; i < 256; i++)
 		all[i] = (uint8_t)i;
-	struct moq_namespace n = { 1, { { all, 256 } } };
-	struct moq_bytes nm = { all, 256 };
+	struct moq_namespace n = {1, {{all, 256}}};
+	struct moq_bytes nm = {all, 256};
 	int len = moq_name_render(out, sizeof(out), &n, &nm);
 	ck_assert_int_gt(len, 0);
-	ck_assert_int_gt(moq_name_parse(&ns, &name, &has_name, buf, sizeof(buf), out,
-					(size_t)len),
+	ck_assert_int_gt(moq_name_parse(&ns, &name, &has_name, buf, sizeof(buf), out, (size_t)len),
 			 0);
 	ck_assert_uint_eq(ns.nfields, 1);
 	ck_assert_mem_eq(ns.fields[0].ptr, all, 256);
@@ -72,7 +71,7 @@ END_TEST
 
 START_TEST(namespace_without_name_has_no_double_hyphen)
 {
-	struct moq_namespace n = { 2, { B("a"), B("b") } };
+	struct moq_namespace n = {2, {B("a"), B("b")}};
 	moq_name_render(out, sizeof(out), &n, NULL);
 	ck_assert_str_eq(out, "a-b");
 	ck_assert_int_gt(parse("a-b"), 0);
@@ -83,7 +82,7 @@ END_TEST
 
 START_TEST(empty_namespace_with_name_starts_with_double_hyphen)
 {
-	struct moq_namespace n = { 0 };
+	struct moq_namespace n = {0};
 	struct moq_bytes nm = B("t");
 	moq_name_render(out, sizeof(out), &n, &nm);
 	ck_assert_str_eq(out, "--t");
@@ -152,7 +151,7 @@ END_TEST
 
 START_TEST(render_into_short_buffer_is_buffer)
 {
-	struct moq_namespace n = { 1, { B("abc") } };
+	struct moq_namespace n = {1, {B("abc")}};
 	ck_assert_int_eq(moq_name_render(out, 3, &n, NULL), MOQ_ERR_BUFFER);
 	ck_assert_int_eq(moq_name_render(out, 4, &n, NULL), 3);
 }

@@ -45,15 +45,15 @@ START_TEST(builder_refuses_wrong_kind_for_type)
 {
 	moq_params_init(&p);
 	ck_assert_int_eq(moq_params_add_u64(&p, MOQ_PARAM_LARGEST_OBJECT, 1), MOQ_ERR_INVALID);
-	ck_assert_int_eq(moq_params_add_location(&p, MOQ_PARAM_EXPIRES,
-						 (struct moq_location){ 1, 2 }),
-			 MOQ_ERR_INVALID);
+	ck_assert_int_eq(
+	    moq_params_add_location(&p, MOQ_PARAM_EXPIRES, (struct moq_location){1, 2}),
+	    MOQ_ERR_INVALID);
 }
 END_TEST
 
 START_TEST(builder_refuses_more_than_32_parameters)
 {
-	struct moq_auth_token t = { .alias_type = MOQ_ALIAS_USE_ALIAS, .token_alias = 1 };
+	struct moq_auth_token t = {.alias_type = MOQ_ALIAS_USE_ALIAS, .token_alias = 1};
 	moq_params_init(&p);
 	for (int i = 0; i < MOQ_MAX_PARAMS; i++)
 		ck_assert_int_eq(moq_params_add_token(&p, &t), 0);
@@ -63,12 +63,12 @@ END_TEST
 
 START_TEST(block_round_trips_with_typed_values)
 {
-	struct moq_auth_token t = { .alias_type = MOQ_ALIAS_REGISTER,
-				    .token_alias = 3,
-				    .token_type = 7,
-				    .token_value = { (const uint8_t *)"tok", 3 } };
-	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_ABSOLUTE_START,
-					     .start_location = { 4, 5 } };
+	struct moq_auth_token t = {.alias_type = MOQ_ALIAS_REGISTER,
+				   .token_alias = 3,
+				   .token_type = 7,
+				   .token_value = {(const uint8_t *)"tok", 3}};
+	struct moq_subscription_filter f = {.filter_type = MOQ_FILTER_ABSOLUTE_START,
+					    .start_location = {4, 5}};
 	moq_params_init(&p);
 	moq_params_add_token(&p, &t);
 	moq_params_add_filter(&p, &f);
@@ -109,8 +109,7 @@ START_TEST(encode_refuses_parameter_outside_its_context)
 {
 	moq_params_init(&p);
 	moq_params_add_u64(&p, MOQ_PARAM_RENDEZVOUS_TIMEOUT, 1);
-	ck_assert_int_eq(moq_params_encode(buf, sizeof(buf), &p, MOQ_PCTX_FETCH),
-			 MOQ_ERR_INVALID);
+	ck_assert_int_eq(moq_params_encode(buf, sizeof(buf), &p, MOQ_PCTX_FETCH), MOQ_ERR_INVALID);
 }
 END_TEST
 
@@ -129,8 +128,8 @@ END_TEST
 
 START_TEST(token_alias_types_carry_their_fields)
 {
-	static const uint8_t del[] = { 0x00, 0x05 };
-	static const uint8_t use_value[] = { 0x03, 0x01, 'a', 'b' };
+	static const uint8_t del[] = {0x00, 0x05};
+	static const uint8_t use_value[] = {0x03, 0x01, 'a', 'b'};
 	struct moq_auth_token t;
 	ck_assert_int_eq(moq_auth_token_decode(&t, del, sizeof(del)), 2);
 	ck_assert_uint_eq(t.token_alias, 5);
@@ -143,7 +142,7 @@ END_TEST
 
 START_TEST(truncated_token_is_kvp_format)
 {
-	static const uint8_t reg[] = { 0x01, 0x05 }; /* REGISTER without Token Type */
+	static const uint8_t reg[] = {0x01, 0x05}; /* REGISTER without Token Type */
 	struct moq_auth_token t;
 	ck_assert_int_eq(moq_auth_token_decode(&t, reg, sizeof(reg)), MOQ_ERR_KVP_FORMAT);
 	ck_assert_int_eq(moq_auth_token_decode(&t, reg, 0), MOQ_ERR_KVP_FORMAT);
@@ -152,12 +151,12 @@ END_TEST
 
 START_TEST(filter_types_carry_their_fields)
 {
-	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_NEXT_GROUP_START };
+	struct moq_subscription_filter f = {.filter_type = MOQ_FILTER_NEXT_GROUP_START};
 	int n = moq_filter_encode(buf, sizeof(buf), &f);
 	ck_assert_int_eq(n, 1);
-	f = (struct moq_subscription_filter){ .filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
-					      .start_location = { 1, 2 },
-					      .end_group_delta = 0 };
+	f = (struct moq_subscription_filter){.filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
+					     .start_location = {1, 2},
+					     .end_group_delta = 0};
 	n = moq_filter_encode(buf, sizeof(buf), &f);
 	ck_assert_int_eq(n, 4);
 	struct moq_subscription_filter g;
@@ -169,7 +168,7 @@ END_TEST
 
 START_TEST(decode_reports_why)
 {
-	static const uint8_t blk[] = { 0x01, 0x05, 0x00 };
+	static const uint8_t blk[] = {0x01, 0x05, 0x00};
 	const char *why = NULL;
 	ck_assert_int_eq(moq_params_decode(&q, MOQ_PCTX_SUBSCRIBE, blk, sizeof(blk), &why),
 			 MOQ_ERR_MALFORMED);

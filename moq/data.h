@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "moq_types.h"
+#include "params.h" /* enum moq_group_order */
 
 /* ---- Unidirectional stream and datagram types ------------------------- */
 
@@ -333,11 +334,9 @@ enum moq_fetch_end_of_range {
 	MOQ_FETCH_UNKNOWN_RANGE,        /* flags 0x10C */
 };
 
-/* Group Order of the FETCH (from FETCH_OK); needed to resolve Group ID Delta. */
-enum moq_group_order {
-	MOQ_GROUP_ORDER_ASCENDING = 0x1,
-	MOQ_GROUP_ORDER_DESCENDING = 0x2,
-};
+/* Group Order of the FETCH (from FETCH_OK) resolves Group ID Delta:
+ * enum moq_group_order (MOQ_GROUP_ORDER_ASCENDING / _DESCENDING) comes from
+ * params.h, shared with the control plane. */
 
 /* One item on a fetch stream: an Object, or an End of Range marker.
  *

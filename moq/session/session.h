@@ -64,17 +64,8 @@
 #include <stdint.h>
 
 #include "control.h"
-/* Workaround: moq/data.h and moq/params.h both define enum moq_group_order
- * (same values). Rename data.h's copy while including it; harmless once
- * data.h stops defining it. */
-#define moq_group_order moq_group_order_data_h
-#define MOQ_GROUP_ORDER_ASCENDING MOQ_GROUP_ORDER_ASCENDING_data_h
-#define MOQ_GROUP_ORDER_DESCENDING MOQ_GROUP_ORDER_DESCENDING_data_h
 #include "data.h"
 #include "data_reader.h"
-#undef moq_group_order
-#undef MOQ_GROUP_ORDER_ASCENDING
-#undef MOQ_GROUP_ORDER_DESCENDING
 #include "moq_codes.h"
 #include "quic/quic.h"
 
@@ -165,8 +156,11 @@ struct moq_session_callbacks {
 	/* The request is over: r is freed after this returns (no more
 	 * callbacks for it, data streams of it are detached: moq_rx_request()
 	 * returns NULL). code is the peer's reset / STOP_SENDING code for
-	 * PEER_CANCEL, else 0. Not called for requests the app ended with
-	 * moq_request_cancel(). */
+	 * PEER_CANCEL, else 0. Not called for requests the app ended itself
+	 * (moq_request_cancel, moq_request_error on the request,
+	 * moq_request_publish_done). Outgoing data streams (struct moq_tx) of
+	 * the request that are still open are reset (CANCELLED) and their
+	 * handles become invalid when the request ends, whoever ended it. */
 	void (*on_request_closed)(struct moq_session *s, struct moq_request *r,
 				  enum moq_request_end why, uint64_t code);
 
@@ -212,6 +206,9 @@ struct moq_session_callbacks {
 };
 
 struct moq_session_config {
+	/* The loop the endpoint runs on (required: timers for SETUP timeout,
+	 * delivery timeouts, unknown-alias holding). */
+	struct moq_loop *loop;
 	/* SETUP options we send. Client: path and authority (native QUIC
 	 * URIs: moqt://authority/path); server: never sent (the draft forbids
 	 * them). implementation: MOQT_IMPLEMENTATION, NULL =
@@ -400,6 +397,11 @@ uint64_t moq_request_track_alias(const struct moq_request *r);
  * if the request has no track. */
 bool moq_request_track(const struct moq_request *r, struct moq_namespace *ns,
 		       struct moq_bytes *name);
+
+/* For a peer joining FETCH: the peer SUBSCRIBE it joins (checked by the
+ * session: a peer SUBSCRIBE of this session, else the FETCH was rejected
+ * with INVALID_JOINING_REQUEST_ID before on_request). NULL otherwise. */
+struct moq_request *moq_request_joined(const struct moq_request *r);
 
 /* Delivery state of a subscription (publisher side: a peer SUBSCRIBE or a
  * local PUBLISH; subscriber side: the values we asked for). Values come

@@ -2128,6 +2128,9 @@ static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
 	(void)user;
 	if (!s || s_closing(s) || moq_quic_stream_user(c, sid))
 		return;
+	/* only peer-initiated streams (bit 0: 0 client, 1 server) */
+	if ((uint64_t)(sid & 1) != (s->is_server ? 0u : 1u))
+		return;
 	s_enter(s);
 	if (sid & 2) {
 		struct moq_rx *rx = rx_new(s, sid);

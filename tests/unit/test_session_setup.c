@@ -1,0 +1,157 @@
+/* Session establishment: SETUP exchange, rejection, GOAWAY, close. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/session_harness.h"
+
+static bool cli_closed(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].closed;
+}
+
+static void setup_exchange(bool tls)
+{
+	struct sh_world w;
+	sh_world_init(&w, tls);
+	sh_connect_ready(&w);
+	ck_assert_int_eq(moq_session_state(w.cli[0].s), MOQ_SESSION_READY);
+	ck_assert_int_eq(moq_session_state(w.srv[0].s), MOQ_SESSION_READY);
+	ck_assert(moq_session_is_server(w.srv[0].s));
+	ck_assert(!moq_session_is_server(w.cli[0].s));
+	/* client's PATH and AUTHORITY reach the server, both send the
+	 * implementation name */
+	ck_assert_str_eq(w.srv[0].peer_path, "/test");
+	ck_assert_str_eq(moq_session_peer(w.srv[0].s)->path, "/test");
+	ck_assert_str_eq(moq_session_peer(w.srv[0].s)->authority, "localhost");
+	ck_assert_str_eq(w.srv[0].peer_impl, MOQ_SESSION_IMPLEMENTATION);
+	ck_assert_str_eq(w.cli[0].peer_impl, MOQ_SESSION_IMPLEMENTATION);
+	/* the server sends no PATH */
+	ck_assert_str_eq(moq_session_peer(w.cli[0].s)->path, "");
+	sh_world_free(&w);
+}
+
+START_TEST(setup_exchange_makes_both_sessions_ready_plaintext)
+{
+	setup_exchange(false);
+}
+END_TEST
+
+START_TEST(setup_exchange_makes_both_sessions_ready_tls)
+{
+	setup_exchange(true);
+}
+END_TEST
+
+START_TEST(setup_rejected_by_app_closes_with_its_code)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	/* every accepted session's recorder rejects with UNAUTHORIZED */
+	for (int i = 0; i < SH_MAX_SRV; i++)
+		w.srv[i].setup_reject = MOQ_SESSION_UNAUTHORIZED;
+	sh_connect(&w);
+	ck_assert(sh_run_until(&w, cli_closed, &w, 5000));
+	ck_assert_int_eq(w.cli[0].close.origin, MOQ_QUIC_CLOSE_PEER);
+	ck_assert_int_eq(w.cli[0].close.app, 1);
+	ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_UNAUTHORIZED);
+	ck_assert(!w.cli[0].ready);
+	sh_world_free(&w);
+}
+END_TEST
+
+static bool srv_goaway(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].goaway > 0;
+}
+
+START_TEST(goaway_from_server_is_seen_by_client)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	sh_connect_ready(&w);
+	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, "moqt://other:4443/x", 5000), 0);
+	/* twice is refused locally */
+	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 0), -EINVAL);
+	ck_assert(sh_run_until(&w, srv_goaway, &w, 3000));
+	ck_assert(moq_session_goaway_received(w.cli[0].s));
+	ck_assert(!w.cli[0].closed);
+	sh_world_free(&w);
+}
+END_TEST
+
+static bool request_rejected(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].n_closed > 0;
+}
+
+START_TEST(requests_after_goaway_are_rejected_going_away)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	sh_connect_ready(&w);
+	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 0), 0);
+	struct moq_namespace ns = sh_ns("live");
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
+						    sh_bytes("video"), NULL, NULL));
+	ck_assert(sh_run_until(&w, request_rejected, &w, 3000));
+	ck_assert_uint_eq(w.cli[0].last_error_code, MOQ_REQERR_GOING_AWAY);
+	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_ERROR);
+	ck_assert_int_eq(w.srv[0].n_req, 0);
+	sh_world_free(&w);
+}
+END_TEST
+
+START_TEST(client_goaway_with_uri_is_refused_locally)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	sh_connect_ready(&w);
+	ck_assert_int_eq(moq_session_goaway(w.cli[0].s, "moqt://x/", 0), -EINVAL);
+	sh_world_free(&w);
+}
+END_TEST
+
+static bool srv_closed(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->srv[0].closed;
+}
+
+START_TEST(session_close_reaches_peer_with_code)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	sh_connect_ready(&w);
+	moq_session_close(w.cli[0].s, MOQ_SESSION_NO_ERROR, "bye");
+	ck_assert(sh_run_until(&w, srv_closed, &w, 3000));
+	ck_assert_int_eq(w.srv[0].close.origin, MOQ_QUIC_CLOSE_PEER);
+	ck_assert_uint_eq(w.srv[0].close.code, MOQ_SESSION_NO_ERROR);
+	ck_assert(sh_run_until(&w, cli_closed, &w, 3000));
+	sh_world_free(&w);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("session_setup");
+	TCase *tc = tcase_create("setup");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, setup_exchange_makes_both_sessions_ready_plaintext);
+	tcase_add_test(tc, setup_exchange_makes_both_sessions_ready_tls);
+	tcase_add_test(tc, setup_rejected_by_app_closes_with_its_code);
+	tcase_add_test(tc, goaway_from_server_is_seen_by_client);
+	tcase_add_test(tc, requests_after_goaway_are_rejected_going_away);
+	tcase_add_test(tc, client_goaway_with_uri_is_refused_locally);
+	tcase_add_test(tc, session_close_reaches_peer_with_code);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -25,6 +25,14 @@ void moq_ctrl_reader_free(struct moq_ctrl_reader *r)
 	r->cap = r->start = r->end = 0;
 }
 
+void moq_ctrl_reader_reset(struct moq_ctrl_reader *r)
+{
+	r->start = r->end = 0;
+	r->nmsgs = 0;
+	r->err = 0;
+	memset(&r->detail, 0, sizeof(r->detail));
+}
+
 size_t moq_ctrl_reader_feed(struct moq_ctrl_reader *r, const uint8_t *data, size_t len)
 {
 	size_t room;

@@ -52,6 +52,10 @@ struct moq_ctrl_reader {
 int moq_ctrl_reader_init(struct moq_ctrl_reader *r, unsigned flags);
 void moq_ctrl_reader_free(struct moq_ctrl_reader *r);
 
+/* Forget buffered bytes, errors and the message count (start of a new
+ * stream); keeps the buffer and flags. */
+void moq_ctrl_reader_reset(struct moq_ctrl_reader *r);
+
 /* Copy up to len bytes in; returns how many were taken (0 after an error).
  * Invalidates views from earlier messages. */
 size_t moq_ctrl_reader_feed(struct moq_ctrl_reader *r, const uint8_t *data, size_t len);

@@ -7,7 +7,9 @@
  * 2. Decode the input as a stream of messages twice: directly with
  *    moq_ctrl_decode and through moq_ctrl_reader fed in pseudo-random
  *    splits (1 byte and up). Both must yield the same messages and end with
- *    the same result. */
+ *    the same result.
+ * 3. Parse the input as a text name; if it parses, rendering it again must
+ *    give the input back byte for byte. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "control.h"
 #include "ctrl_reader.h"
 #include "moq_err.h"
+#include "names.h"
 
 static struct moq_ctrl_msg m1, m2;
 static uint8_t e1[MOQ_CTRL_MAX_FRAME], e2[MOQ_CTRL_MAX_FRAME];
@@ -72,7 +75,8 @@ static uint32_t rng_next(uint32_t *s)
 static void stream(const uint8_t *data, size_t size)
 {
 	static uint8_t direct[MOQ_CTRL_MAX_FRAME];
-	struct moq_ctrl_reader r;
+	static struct moq_ctrl_reader r;
+	static int ready;
 	size_t off = 0, fed = 0;
 	int rc_direct, rc_reader = MOQ_ERR_NEED_MORE, nd;
 	uint32_t seed = 2166136261u;
@@ -81,7 +85,11 @@ static void stream(const uint8_t *data, size_t size)
 		seed = (seed ^ data[i]) * 16777619u;
 	if (!seed)
 		seed = 1;
-	CHECK(moq_ctrl_reader_init(&r, 0) == 0);
+	if (!ready) {
+		CHECK(moq_ctrl_reader_init(&r, 0) == 0);
+		ready = 1;
+	}
+	moq_ctrl_reader_reset(&r);
 	for (;;) {
 		/* the next message the direct decoder sees */
 		rc_direct = moq_ctrl_decode(&m1, data + off, size - off);
@@ -109,12 +117,34 @@ static void stream(const uint8_t *data, size_t size)
 	}
 	CHECK(rc_reader == rc_direct);
 	CHECK(rc_direct != MOQ_ERR_NEED_MORE || moq_ctrl_reader_pending(&r) == size - off);
-	moq_ctrl_reader_free(&r);
+}
+
+/* Text names: whatever parses must render back to exactly the same text
+ * (the draft's canonical form is bijective). */
+static void names(const uint8_t *data, size_t size)
+{
+	static uint8_t buf[8192];
+	static char text[3 * 8192 + 64];
+	struct moq_namespace ns;
+	struct moq_bytes name;
+	bool has_name;
+	int n;
+
+	if (size > 4096)
+		return;
+	n = moq_name_parse(&ns, &name, &has_name, buf, sizeof(buf), (const char *)data, size);
+	if (n < 0) {
+		CHECK(n == MOQ_ERR_MALFORMED || n == MOQ_ERR_LIMIT);
+		return;
+	}
+	n = moq_name_render(text, sizeof(text), &ns, has_name ? &name : NULL);
+	CHECK(n >= 0 && (size_t)n == size && !memcmp(text, data, size));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	round_trip(data, size);
 	stream(data, size);
+	names(data, size);
 	return 0;
 }

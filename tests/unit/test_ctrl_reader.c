@@ -202,6 +202,22 @@ START_TEST(request_stream_rejects_setup)
 }
 END_TEST
 
+START_TEST(reset_clears_error_and_first_message_state)
+{
+	uint64_t got[4];
+	size_t n;
+	append(MOQ_CTRL_REQUEST_OK);
+	ck_assert_int_eq(moq_ctrl_reader_init(&rd, MOQ_CTRL_READER_REQUEST), 0);
+	ck_assert_int_eq(run(4, got, &n), MOQ_ERR_MALFORMED);
+	moq_ctrl_reader_reset(&rd);
+	stream_len = 0;
+	append(MOQ_CTRL_TRACK_STATUS);
+	append(MOQ_CTRL_REQUEST_OK);
+	ck_assert_int_eq(run(4, got, &n), MOQ_ERR_NEED_MORE);
+	ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
 START_TEST(init_rejects_both_stream_kinds)
 {
 	ck_assert_int_eq(
@@ -227,6 +243,7 @@ int main(void)
 	tcase_add_test(tc, request_stream_must_start_with_a_request);
 	tcase_add_test(tc, request_stream_accepts_request_then_responses);
 	tcase_add_test(tc, request_stream_rejects_setup);
+	tcase_add_test(tc, reset_clears_error_and_first_message_state);
 	tcase_add_test(tc, init_rejects_both_stream_kinds);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -935,6 +935,20 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags,
 		ngtcp2_conn_extend_max_stream_offset(conn, sid, datalen);
 		ngtcp2_conn_extend_max_offset(conn, datalen);
 	}
+	/* ngtcp2 0.12.1 never closes a peer's unidirectional stream after its
+	 * FIN (its send side is never "fin acked"), so stream credit would
+	 * never come back. Close it at this layer; a later stream_close from
+	 * ngtcp2 for it (if any) is ignored. */
+	if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) &&
+	    !ngtcp2_is_bidi_stream(sid) &&
+	    !ngtcp2_conn_is_local_stream(conn, sid)) {
+		struct qstream *s = stream_find(c, sid);
+		if (ep->cb.on_stream_close)
+			ep->cb.on_stream_close(c, sid, 0, 0, U(c));
+		if (s)
+			stream_free(c, s);
+		ngtcp2_conn_extend_max_streams_uni(conn, 1);
+	}
 	return 0;
 }
 
@@ -956,6 +970,9 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	struct moq_quic_conn *c = user_data;
 	struct qstream *s = stream_find(c, sid);
 
+	if (!s && !ngtcp2_is_bidi_stream(sid) &&
+	    !ngtcp2_conn_is_local_stream(conn, sid))
+		return 0; /* already closed at FIN (cb_recv_stream_data) */
 	/* A local send direction aborted by nobody here: the peer sent
 	 * STOP_SENDING (ngtcp2 reset the stream with its code). */
 	if (s && !s->stop_reported && !s->local_reset &&

@@ -186,7 +186,17 @@ static int recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
 	return 0;
 }
 
+static int g_streams_avail;
+
+static void on_streams_available(struct moq_quic_conn *c, int bidi,
+				 void *user)
+{
+	if (!bidi)
+		g_streams_avail++;
+}
+
 static struct moq_quic_callbacks g_cb = {
+	.on_streams_available = on_streams_available,
 	.on_accept = on_accept,
 	.on_established = on_established,
 	.on_close = on_close,
@@ -207,6 +217,7 @@ struct opts {
 	uint64_t idle_ms;
 	int hooks;
 	const char *qlog_dir;
+	uint64_t max_data, max_stream_data, max_streams_uni;
 };
 
 static void world_init(struct world *w, const struct opts *o)
@@ -231,6 +242,9 @@ static void world_init(struct world *w, const struct opts *o)
 	if (o->srv_alpn)
 		sc.alpn = o->srv_alpn;
 	sc.idle_timeout_ms = o->idle_ms;
+	sc.max_data = o->max_data;
+	sc.max_stream_data = o->max_stream_data;
+	sc.max_streams_uni = o->max_streams_uni;
 	sc.cb = o->hooks ? &g_cb_hooks : &g_cb;
 	sc.user = &w->srv;
 	sc.qlog_dir = o->qlog_dir;
@@ -322,7 +336,10 @@ static void do_transfer(const char *addr, int plaintext)
 	struct opts o = { .srv_plain = plaintext,
 			  .cli_plain = plaintext,
 			  .srv_addr = addr,
-			  .hooks = plaintext };
+			  .hooks = plaintext,
+			  /* small windows: credit must be extended many times */
+			  .max_data = 1 << 20,
+			  .max_stream_data = 256 << 10 };
 	int64_t sids[NUNI], bidi;
 	int done_calls = 0;
 	uint8_t *echo;
@@ -374,6 +391,9 @@ static void do_transfer(const char *addr, int plaintext)
 		else
 			ck_assert_uint_eq(w.srv.rlen[i], ECHO_BYTES);
 	}
+	/* every stream closed on the receiver too (ngtcp2 0.12.1 never
+	 * closes remote uni streams itself; the layer does) */
+	ck_assert_int_eq(w.srv.stream_closes, NUNI + 1);
 	ck_assert_int_eq(w.cli.nrs, 1);
 	ck_assert_uint_eq(w.cli.rlen[0], ECHO_BYTES);
 	ck_assert_int_eq(w.cli.rbad[0], 0);
@@ -659,6 +679,119 @@ START_TEST(test_tls_client_vs_plaintext_server_fails_fast)
 }
 END_TEST
 
+static int avail(struct world *w)
+{
+	return g_streams_avail > 0;
+}
+
+START_TEST(test_stream_limit_extends_as_peer_streams_close)
+{
+	struct world w;
+	struct opts o = { .srv_plain = 1, .cli_plain = 1,
+			  .srv_addr = "127.0.0.1", .max_streams_uni = 2 };
+	int64_t a, b;
+
+	world_init(&w, &o);
+	handshake(&w);
+	g_streams_avail = 0;
+	a = moq_quic_stream_open_uni(w.cli.conn);
+	b = moq_quic_stream_open_uni(w.cli.conn);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	ck_assert_int_eq(moq_quic_stream_open_uni(w.cli.conn), -EAGAIN);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, a, NULL, 0, 1), 0);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, b, NULL, 0, 1), 0);
+	ck_assert_msg(run_until(&w, avail, 2000),
+		      "srv stream closes %d, cli stream closes %d, srv nrs %d",
+		      w.srv.stream_closes, w.cli.stream_closes, w.srv.nrs);
+	ck_assert_int_ge(moq_quic_stream_open_uni(w.cli.conn), 0);
+	world_free(&w);
+}
+END_TEST
+
+/* ---- many connections on one server socket ---- */
+
+#define NCLI 200
+
+struct many {
+	int established, closed, got;
+};
+
+static void m_on_established(struct moq_quic_conn *c, void *user)
+{
+	struct many *m = user;
+	m->established++;
+	if (!moq_quic_conn_is_server(c)) {
+		int64_t sid = moq_quic_stream_open_uni(c);
+		uint8_t msg[64];
+		for (size_t k = 0; k < sizeof(msg); k++)
+			msg[k] = pattern(sid, k);
+		ck_assert_int_ge(sid, 0);
+		ck_assert_int_eq(moq_quic_stream_write(c, sid, msg, sizeof(msg),
+						       1),
+				 0);
+	}
+}
+
+static void m_on_data(struct moq_quic_conn *c, int64_t sid,
+		      const uint8_t *d, size_t n, int fin, void *user)
+{
+	struct many *m = user;
+	if (fin)
+		m->got++;
+}
+
+static void m_on_close(struct moq_quic_conn *c,
+		       const struct moq_quic_close_info *ci, void *user)
+{
+	struct many *m = user;
+	m->closed++;
+}
+
+START_TEST(test_many_connections_one_server_socket)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_quic_callbacks cb = { .on_established = m_on_established,
+					 .on_stream_data = m_on_data,
+					 .on_close = m_on_close };
+	struct moq_quic_config sc, cc;
+	struct moq_quic_endpoint *srv, *cli;
+	struct many ms = { 0 }, mc = { 0 };
+	char err[256];
+	uint64_t deadline;
+
+	moq_quic_config_init(&sc);
+	sc.listen = 1;
+	sc.local_addr = "127.0.0.1";
+	sc.plaintext = 1;
+	sc.cb = &cb;
+	sc.user = &ms;
+	srv = moq_quic_endpoint_new(l, &sc, err, sizeof(err));
+	ck_assert_msg(srv != NULL, "%s", err);
+	moq_quic_config_init(&cc);
+	cc.plaintext = 1;
+	cc.cb = &cb;
+	cc.user = &mc;
+	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
+	ck_assert_msg(cli != NULL, "%s", err);
+	for (int i = 0; i < NCLI; i++)
+		ck_assert_msg(moq_quic_connect(cli, "127.0.0.1",
+					       moq_quic_endpoint_port(srv),
+					       NULL, err, sizeof(err)) != NULL,
+			      "%s", err);
+	deadline = moq_loop_now() + 10000000000ull;
+	while (ms.got < NCLI && moq_loop_now() < deadline)
+		moq_loop_run_once(l, 10);
+	ck_assert_int_eq(ms.got, NCLI);
+	ck_assert_int_eq(mc.established, NCLI);
+	ck_assert_uint_eq(moq_quic_endpoint_conn_count(srv), NCLI);
+	ck_assert_int_eq(ms.closed, 0);
+	moq_quic_endpoint_free(cli);
+	moq_quic_endpoint_free(srv);
+	moq_loop_free(l);
+}
+END_TEST
+
 /* ---- qlog ---- */
 
 START_TEST(test_qlog_written_per_connection)
@@ -843,6 +976,8 @@ int main(void)
 	tcase_add_test(tc, test_plaintext_client_vs_tls_server_fails_fast);
 	tcase_add_test(tc, test_tls_client_vs_plaintext_server_fails_fast);
 	tcase_add_test(tc, test_qlog_written_per_connection);
+	tcase_add_test(tc, test_stream_limit_extends_as_peer_streams_close);
+	tcase_add_test(tc, test_many_connections_one_server_socket);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

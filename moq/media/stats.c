@@ -174,14 +174,33 @@ static uint64_t inwin_count(const struct moq_seqwin *w)
 	return n;
 }
 
+void moq_seqwin_floor(struct moq_seqwin *w, uint64_t first)
+{
+	if (!w->started) {
+		w->started = true;
+		w->base = w->next = w->start = first;
+		return;
+	}
+	if (first >= w->base || w->slid || w->next - first > MOQ_SEQWIN_BITS)
+		return;
+	w->base = w->start = first;
+}
+
 int moq_seqwin_add(struct moq_seqwin *w, uint64_t seq)
 {
+	if (!w->started)
+		moq_seqwin_floor(w, seq);
 	if (seq < w->base) {
-		w->late++;
-		return -1;
+		moq_seqwin_floor(w, seq);
+		if (seq < w->base) {
+			w->late++;
+			return -1;
+		}
 	}
-	if (seq >= w->base + MOQ_SEQWIN_BITS)
+	if (seq >= w->base + MOQ_SEQWIN_BITS) {
+		w->slid = true;
 		advance(w, seq - MOQ_SEQWIN_BITS + 1);
+	}
 	if (bit_get(w, seq)) {
 		w->duplicates++;
 		return 0;
@@ -207,9 +226,15 @@ uint64_t moq_seqwin_missing_of(const struct moq_seqwin *w, uint64_t expected)
 {
 	uint64_t m = moq_seqwin_missing(w);
 	uint64_t hi = w->next > w->base ? w->next : w->base;
-	if (expected > hi)
-		m += expected - hi;
+	uint64_t end = w->start + expected;
+	if (end > hi)
+		m += end - hi;
 	return m;
+}
+
+uint64_t moq_seqwin_start(const struct moq_seqwin *w)
+{
+	return w->start;
 }
 
 /* ---- groups ------------------------------------------------------------------ */

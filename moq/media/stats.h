@@ -51,32 +51,44 @@ uint64_t moq_hist_bucket_high(unsigned idx); /* inclusive */
 #define MOQ_SEQWIN_BITS (1u << 20) /* 128 KiB per tracker */
 
 struct moq_seqwin {
-	uint64_t base;        /* every seq < base is settled */
-	uint64_t next;        /* 1 + highest seq seen (0 = none yet) */
+	uint64_t base;        /* every seq < base is settled (or before the start) */
+	uint64_t next;        /* 1 + highest seq seen (base if none yet) */
 	uint64_t received;    /* distinct seqs accepted */
-	uint64_t missing;     /* seqs < base that never arrived */
+	uint64_t missing;     /* settled seqs >= start that never arrived */
 	uint64_t duplicates;  /* seqs seen twice */
 	uint64_t late;        /* seqs that arrived below the window */
 	uint64_t reordered;   /* seqs that arrived after a higher one */
+	uint64_t start;       /* first seq of the stream */
+	bool started;         /* a seq was added (base = start of the stream) */
+	bool slid;            /* the window has moved: base can no longer drop */
 	uint64_t *bits;       /* MOQ_SEQWIN_BITS bits, ring indexed by seq */
 };
 
 /* 0 or -1 (ENOMEM). */
 int moq_seqwin_init(struct moq_seqwin *w);
 void moq_seqwin_free(struct moq_seqwin *w);
+/* The stream starts at or below first (e.g. a subscriber that joins late
+ * knows the object it received first is k objects into its group): move
+ * the start down to first while the window has not slid yet and the span
+ * still fits. The first add() starts the stream at its seq otherwise. */
+void moq_seqwin_floor(struct moq_seqwin *w, uint64_t first);
 /* Record seq. Returns 1 if new, 0 if a duplicate, -1 if below the window. */
 int moq_seqwin_add(struct moq_seqwin *w, uint64_t seq);
-/* Missing so far: settled gaps plus holes below the highest seq seen. */
+/* Missing so far: settled gaps plus holes between the start and the
+ * highest seq seen. */
 uint64_t moq_seqwin_missing(const struct moq_seqwin *w);
-/* Missing if `expected` objects (seqs 0..expected-1) were sent. */
+/* Missing if `expected` objects were sent from the start on (seqs start ..
+ * start + expected - 1). */
 uint64_t moq_seqwin_missing_of(const struct moq_seqwin *w, uint64_t expected);
+/* First seq of the stream (valid once started). */
+uint64_t moq_seqwin_start(const struct moq_seqwin *w);
 
 /* ---- completed groups ---------------------------------------------------- */
 
 /* Counts groups whose every object arrived, given the number of objects
  * per group announced in each object (payload.h "objects in this group").
  * Tracks the most recent MOQ_GROUPS_TRACKED groups. */
-#define MOQ_GROUPS_TRACKED 64
+#define MOQ_GROUPS_TRACKED 4096
 
 struct moq_group_count {
 	uint64_t complete;

@@ -161,6 +161,38 @@ START_TEST(seqwin_window_slides_one_at_a_time)
 }
 END_TEST
 
+START_TEST(seqwin_late_joiner_counts_from_the_start_of_its_first_group)
+{
+	struct moq_seqwin w;
+	moq_seqwin_init(&w);
+	/* joined at object 5 of a group whose object 0 had seq 100 */
+	moq_seqwin_floor(&w, 100);
+	moq_seqwin_add(&w, 105);
+	ck_assert_uint_eq(moq_seqwin_start(&w), 100);
+	ck_assert_uint_eq(moq_seqwin_missing(&w), 5);
+	for (uint64_t s = 100; s < 105; s++)
+		moq_seqwin_add(&w, s);
+	ck_assert_uint_eq(moq_seqwin_missing(&w), 0);
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 10), 4); /* 106..109 */
+	moq_seqwin_free(&w);
+}
+END_TEST
+
+START_TEST(seqwin_start_moves_down_when_an_earlier_stream_arrives_later)
+{
+	struct moq_seqwin w;
+	moq_seqwin_init(&w);
+	/* a later group's stream overtakes the first group's */
+	ck_assert_int_eq(moq_seqwin_add(&w, 500), 1);
+	ck_assert_int_eq(moq_seqwin_add(&w, 0), 1);
+	ck_assert_uint_eq(w.late, 0);
+	ck_assert_uint_eq(moq_seqwin_start(&w), 0);
+	ck_assert_uint_eq(moq_seqwin_missing(&w), 499);
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 1000), 998);
+	moq_seqwin_free(&w);
+}
+END_TEST
+
 START_TEST(group_counts_only_groups_with_every_object)
 {
 	struct moq_group_count g = { 0 };
@@ -191,6 +223,8 @@ int main(void)
 	tcase_add_test(q, seqwin_counts_gaps_duplicates_and_reordering);
 	tcase_add_test(q, seqwin_settles_gaps_that_slide_out_of_the_window);
 	tcase_add_test(q, seqwin_window_slides_one_at_a_time);
+	tcase_add_test(q, seqwin_late_joiner_counts_from_the_start_of_its_first_group);
+	tcase_add_test(q, seqwin_start_moves_down_when_an_earlier_stream_arrives_later);
 	tcase_add_test(q, group_counts_only_groups_with_every_object);
 	suite_add_tcase(s, q);
 	SRunner *sr = srunner_create(s);

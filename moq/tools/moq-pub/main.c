@@ -1,0 +1,1285 @@
+/* moq-pub: MoQT publisher for tests, demos and benchmarks.
+ *
+ * Connects to a relay (or listens for subscribers with --listen), announces
+ * a namespace (PUBLISH_NAMESPACE, relay mode) and serves its tracks on
+ * SUBSCRIBE. Objects come from a synthetic generator or an H.264 Annex-B
+ * file; every payload is an MQP1 payload (moq/media/payload.h). See
+ * docs/tools.md and `moq-pub --help`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kvp.h"
+#include "log.h"
+#include "media/cli.h"
+#include "media/h264.h"
+#include "media/payload.h"
+#include "quic/loop.h"
+#include "quic/quic.h"
+#include "session/session.h"
+
+#define MAX_TRACKS 16
+#define MAX_SUBGROUPS 64
+#define FIN_RING 1024	       /* finished streams watched until acked */
+#define HIGH_WATER (8u << 20)  /* per subscription: stop producing above */
+#define BURST 512	       /* objects per track per pump, unpaced */
+#define DGRAM_MAX_OBJECT 1100  /* largest --object-size with --datagram */
+
+struct pub;
+struct track;
+
+/* One subscription of a track (a peer SUBSCRIBE). */
+struct sub {
+	struct pub *p;
+	struct track *t;
+	struct moq_session *s;
+	struct moq_request *req;
+	struct sub *next;	/* in track->subs */
+	uint64_t group;		/* group of the open streams */
+	bool have_group;
+	struct moq_tx *tx[MAX_SUBGROUPS];
+	int64_t fin_sid[FIN_RING]; /* finished, maybe unacked streams */
+	size_t nfin;
+	bool draining;		/* track ended: waiting for acks */
+	uint64_t drain_deadline;
+	uint64_t objects, dgram_drops;
+};
+
+struct track {
+	char name[256];
+	size_t name_len;
+	bool datagram;
+	bool started, ended;
+	uint64_t t0;		/* generator start */
+	uint64_t produced;	/* objects produced = next seq */
+	uint64_t group, obj;	/* next object's location */
+	uint64_t h264_pos;	/* index into AUs (across loops) */
+	struct sub *subs;
+};
+
+struct conn {
+	struct pub *p;
+	struct moq_session *s;
+	bool closed;
+};
+
+struct pub {
+	/* options */
+	int listen;
+	char host[256];
+	uint16_t port;
+	int plaintext, insecure, no_pacing;
+	const char *cert, *key, *ca, *alpn, *sni, *qlog_dir, *token;
+	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
+	struct moq_namespace ns;
+	struct track tracks[MAX_TRACKS];
+	size_t ntracks;
+	uint64_t object_size, objects_per_group, subgroups;
+	double rate; /* objects/s, 0 = unpaced */
+	uint8_t priority;
+	bool priority_set;
+	const char *h264_path;
+	bool loop_file;
+	double fps;
+	uint64_t count;
+	double duration;
+	double linger;
+	/* state */
+	struct moq_loop *loop;
+	struct moq_quic_endpoint *ep;
+	struct moq_session_config scfg;
+	struct moq_session_acceptor acc;
+	struct moq_auth_token tok;
+	struct moq_timer *pump;
+	struct moq_timer *stop_timer;
+	struct conn *client; /* relay mode */
+	size_t sessions;
+	bool announced;
+	bool stopping;
+	bool any_started;
+	int exit_code;
+	uint8_t *buf;
+	size_t bufcap;
+	/* H.264 */
+	uint8_t *file;
+	size_t file_len;
+	struct moq_h264_index ix;
+	/* totals */
+	uint64_t objects_sent, bytes_sent;
+};
+
+static const char *prog = "moq-pub";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: moq-pub [OPTIONS] HOST:PORT      publish through a relay\n"
+		"       moq-pub --listen ADDR:PORT [OPTIONS]  serve subscribers directly\n"
+		"\n"
+		"Announces a namespace (PUBLISH_NAMESPACE) to the relay and serves its tracks\n"
+		"on SUBSCRIBE. Every object payload is an MQP1 payload (docs/tools.md): a\n"
+		"64-byte header with sequence number, send timestamps and CRC32C, then the body.\n"
+		"\n"
+		"Connection:\n"
+		"  --listen ADDR:PORT       be the server (e.g. 127.0.0.1:4443, [::]:4443)\n"
+		"  --plaintext              plaintext QUIC profile (both ends must use it)\n"
+		"  --cert FILE, --key FILE  PEM certificate chain and key (TLS with --listen)\n"
+		"  --ca FILE                PEM CA to verify the relay's certificate\n"
+		"  --insecure               do not verify the relay's certificate\n"
+		"  --sni NAME               name checked against the certificate (default HOST)\n"
+		"  --alpn STR               ALPN to offer/accept (default moqt-18)\n"
+		"  --auth-token TOKEN       client: send this AUTHORIZATION TOKEN in SETUP;\n"
+		"                           --listen: require it from every subscriber\n"
+		"  --qlog-dir DIR           write a qlog file per connection into DIR\n"
+		"  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
+		"  --log-level LEVEL        error, warn (default), info or debug\n"
+		"\n"
+		"Tracks:\n"
+		"  --namespace NS           track namespace, fields separated by '/'\n"
+		"                           (default moq-pub)\n"
+		"  --track NAME             serve a track (repeat for several; default 'test', or\n"
+		"                           'video' with --h264)\n"
+		"  --datagram-track NAME    serve a synthetic track with forwarding preference\n"
+		"                           Datagram (one OBJECT_DATAGRAM per object)\n"
+		"  --datagram               make every synthetic --track a datagram track\n"
+		"  --priority N             publisher priority 0..255 of subgroup 0; subgroup s\n"
+		"                           gets N+s (default 128 synthetic, 0 for H.264)\n"
+		"\n"
+		"Synthetic source (default):\n"
+		"  --object-size BYTES      payload size, >= 64 (default 1000; K/M suffixes);\n"
+		"                           at most %d with datagrams\n"
+		"  --rate N                 objects per second per track (default 100;\n"
+		"                           0 = as fast as the connection takes them)\n"
+		"  --objects-per-group N    objects per group (default 10)\n"
+		"  --subgroups-per-group N  object k of a group goes to subgroup k %% N\n"
+		"                           (default 1, at most %d)\n"
+		"\n"
+		"H.264 source:\n"
+		"  --h264 FILE              Annex-B file: one object per access unit, one group\n"
+		"                           per GOP (new group at each IDR); subgroup 0 = the IDR\n"
+		"                           access unit (with SPS/PPS) at --priority, subgroup 1 =\n"
+		"                           the other frames at --priority + 1\n"
+		"  --fps N                  pacing in access units per second (default 30)\n"
+		"  --loop                   start over at the end of the file\n"
+		"\n"
+		"Ending:\n"
+		"  --count N                end each track after N objects\n"
+		"  --duration S             end each track S seconds after its first subscriber\n"
+		"  --linger S               after the tracks ended, wait at most S seconds for\n"
+		"                           acknowledgements and for subscribers to leave\n"
+		"                           (default 10)\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"A track starts producing at its first SUBSCRIBE; later subscribers join live.\n"
+		"With --count/--duration/end of file each subscription ends with PUBLISH_DONE\n"
+		"(TRACK_ENDED) once its data is acknowledged; moq-pub then exits when every\n"
+		"session has closed (or --linger expires). SIGINT/SIGTERM stop it.\n"
+		"\n"
+		"Exit status: 0 ok; 2 bad option or configuration; 3 connection failed or\n"
+		"lost; 4 the relay refused PUBLISH_NAMESPACE; 5 internal error.\n",
+		DGRAM_MAX_OBJECT, MAX_SUBGROUPS);
+}
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	fprintf(stderr, "Try 'moq-pub --help'.\n");
+	exit(MOQ_EXIT_USAGE);
+}
+
+static void add_track(struct pub *p, const char *name, bool datagram)
+{
+	size_t n = strlen(name);
+	if (!n || n >= sizeof p->tracks[0].name)
+		die_usage("--track: the track name must be 1..255 bytes");
+	if (p->ntracks == MAX_TRACKS)
+		die_usage("too many tracks (at most 16)");
+	for (size_t i = 0; i < p->ntracks; i++)
+		if (!strcmp(p->tracks[i].name, name))
+			die_usage("--track: the same track name was given twice");
+	struct track *t = &p->tracks[p->ntracks++];
+	memcpy(t->name, name, n + 1);
+	t->name_len = n;
+	t->datagram = datagram;
+}
+
+static bool h264_mode(const struct pub *p)
+{
+	return p->h264_path != NULL;
+}
+
+/* ---- data path ---------------------------------------------------------- */
+
+static void pump_soon(struct pub *p, uint64_t delay_ns);
+static void maybe_finish(struct pub *p);
+
+static uint8_t subgroup_priority(const struct pub *p, uint64_t subgroup)
+{
+	unsigned v = p->priority + (unsigned)subgroup;
+	return v > 255 ? 255 : (uint8_t)v;
+}
+
+/* Drop finished streams that are fully acknowledged; returns bytes still
+ * unacknowledged on this subscription's streams. */
+static size_t sub_buffered(struct sub *u)
+{
+	struct moq_quic_conn *c = moq_session_conn(u->s);
+	size_t total = 0, k = 0;
+	for (size_t i = 0; i < u->nfin; i++) {
+		size_t b = c ? moq_quic_stream_buffered(c, u->fin_sid[i]) : 0;
+		if (b) {
+			total += b;
+			u->fin_sid[k++] = u->fin_sid[i];
+		}
+	}
+	u->nfin = k;
+	for (size_t i = 0; i < MAX_SUBGROUPS; i++)
+		if (u->tx[i])
+			total += moq_tx_buffered(u->tx[i]);
+	return total;
+}
+
+static bool sub_blocked(struct sub *u)
+{
+	if (u->t->datagram)
+		return false;
+	return u->nfin >= FIN_RING - MAX_SUBGROUPS || sub_buffered(u) > HIGH_WATER;
+}
+
+static void sub_close_group(struct sub *u)
+{
+	for (size_t i = 0; i < MAX_SUBGROUPS; i++) {
+		if (!u->tx[i])
+			continue;
+		int64_t sid = moq_tx_stream_id(u->tx[i]);
+		moq_tx_finish(u->tx[i]);
+		u->tx[i] = NULL;
+		if (u->nfin < FIN_RING)
+			u->fin_sid[u->nfin++] = sid;
+	}
+	u->have_group = false;
+}
+
+static void sub_unlink(struct sub *u)
+{
+	struct sub **pp = &u->t->subs;
+	while (*pp && *pp != u)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = u->next;
+}
+
+/* One object, to one subscription. */
+struct obj {
+	uint64_t group, subgroup, object;
+	uint32_t group_objects;
+	bool last_in_group;     /* largest object of the group */
+	bool subgroup_has_last; /* this subgroup holds the largest object */
+	const uint8_t *payload;
+	size_t len;
+	uint64_t born_ns;
+};
+
+static void sub_send(struct sub *u, const struct obj *o)
+{
+	struct pub *p = u->p;
+	if (u->draining || moq_request_state(u->req) != MOQ_REQ_ESTABLISHED)
+		return;
+	if (u->t->datagram) {
+		struct moq_object_datagram d = { 0 };
+		d.group_id = o->group;
+		d.object_id = o->object;
+		d.zero_object_id = o->object == 0;
+		d.publisher_priority = subgroup_priority(p, 0);
+		d.end_of_group = o->last_in_group;
+		d.payload.ptr = o->payload;
+		d.payload.len = o->len;
+		int rc = moq_request_send_datagram(u->req, &d, o->born_ns);
+		if (rc < 0) {
+			u->dgram_drops++;
+			moq_dbg("pub", "datagram %llu/%llu not sent: %s",
+				(unsigned long long)o->group, (unsigned long long)o->object,
+				strerror(-rc));
+			return;
+		}
+		u->objects++;
+		return;
+	}
+	if (u->have_group && u->group != o->group)
+		sub_close_group(u);
+	struct moq_tx *tx = u->tx[o->subgroup];
+	if (!tx) {
+		struct moq_subgroup_header h = { 0 };
+		h.group_id = o->group;
+		h.subgroup_id = o->subgroup;
+		h.subgroup_id_known = true;
+		h.subgroup_id_mode = o->subgroup ? MOQ_SUBGROUP_ID_PRESENT : MOQ_SUBGROUP_ID_ZERO;
+		h.publisher_priority = subgroup_priority(p, o->subgroup);
+		h.end_of_group = o->subgroup_has_last;
+		int err = 0;
+		tx = moq_tx_subgroup_open(u->req, &h, &err);
+		if (!tx) {
+			/* -EAGAIN (stream limit) should not happen with the
+			 * back pressure above; anything else ends the sub */
+			moq_warn("pub", "track %s: cannot open subgroup stream (group %llu): %s",
+				 u->t->name, (unsigned long long)o->group, strerror(-err));
+			return;
+		}
+		moq_tx_set_user(tx, u);
+		u->tx[o->subgroup] = tx;
+		u->group = o->group;
+		u->have_group = true;
+	}
+	struct moq_tx_object to = { 0 };
+	to.group_id = o->group;
+	to.subgroup_id = o->subgroup;
+	to.object_id = o->object;
+	to.publisher_priority = subgroup_priority(p, o->subgroup);
+	to.payload_length = o->len;
+	to.first_byte_ns = o->born_ns;
+	int rc = moq_tx_object(tx, &to, o->payload);
+	if (rc < 0) {
+		moq_dbg("pub", "track %s: object %llu/%llu not written: %s", u->t->name,
+			(unsigned long long)o->group, (unsigned long long)o->object,
+			strerror(-rc));
+		int64_t sid = moq_tx_stream_id(tx);
+		moq_tx_reset(tx, MOQ_RESET_INTERNAL_ERROR);
+		(void)sid;
+		u->tx[o->subgroup] = NULL;
+		return;
+	}
+	u->objects++;
+	if (o->last_in_group)
+		sub_close_group(u);
+}
+
+static bool track_source_done(struct pub *p, struct track *t, uint64_t now)
+{
+	if (p->count && t->produced >= p->count)
+		return true;
+	if (p->duration > 0 && now - t->t0 >= (uint64_t)(p->duration * 1e9))
+		return true;
+	if (h264_mode(p) && !p->loop_file && t->h264_pos >= p->ix.n_aus)
+		return true;
+	return false;
+}
+
+static void track_end(struct pub *p, struct track *t)
+{
+	if (t->ended)
+		return;
+	t->ended = true;
+	moq_info("pub", "track %s ended after %llu objects", t->name,
+		 (unsigned long long)t->produced);
+	uint64_t now = moq_loop_now();
+	for (struct sub *u = t->subs; u; u = u->next) {
+		sub_close_group(u);
+		u->draining = true;
+		u->drain_deadline = now + (uint64_t)(p->linger * 1e9);
+	}
+	pump_soon(p, 0);
+}
+
+/* Produce the next object of t into p->buf and fan it out. */
+static void track_produce(struct pub *p, struct track *t)
+{
+	uint64_t now = moq_loop_now();
+	struct moq_payload_hdr h = { 0 };
+	struct obj o = { 0 };
+	h.seq = t->produced;
+	if (h264_mode(p)) {
+		size_t n = p->ix.n_aus;
+		size_t i = (size_t)(t->h264_pos % n);
+		const struct moq_h264_au *au = &p->ix.aus[i];
+		/* which GOP: binary search would do; GOPs are few */
+		size_t g = 0;
+		while (g + 1 < p->ix.n_gops && p->ix.gop_start[g + 1] <= i)
+			g++;
+		size_t gop_len = moq_h264_index_gop_len(&p->ix, g);
+		uint64_t k = i - p->ix.gop_start[g];
+		if (k == 0 && t->h264_pos)
+			t->group++;
+		o.group = t->group;
+		o.object = k;
+		o.subgroup = k == 0 ? 0 : 1;
+		o.group_objects = (uint32_t)gop_len;
+		o.last_in_group = k + 1 == gop_len;
+		o.subgroup_has_last = gop_len == 1 ? o.subgroup == 0 : o.subgroup == 1;
+		h.kind = MOQ_PAYLOAD_H264;
+		h.flags = au->idr ? MOQ_PAYLOAD_F_KEYFRAME : 0;
+		h.total_len = (uint32_t)(MOQ_PAYLOAD_HDR_LEN + au->len);
+		memcpy(p->buf + MOQ_PAYLOAD_HDR_LEN, p->file + au->off, au->len);
+		t->h264_pos++;
+	} else {
+		uint64_t k = t->obj;
+		uint64_t n = p->objects_per_group;
+		uint64_t s = t->datagram ? 1 : p->subgroups;
+		o.group = t->group;
+		o.object = k;
+		o.subgroup = t->datagram ? 0 : k % s;
+		o.group_objects = (uint32_t)n;
+		o.last_in_group = k + 1 == n;
+		o.subgroup_has_last = o.subgroup == (n - 1) % s;
+		h.kind = MOQ_PAYLOAD_SYNTHETIC;
+		h.total_len = (uint32_t)p->object_size;
+		moq_payload_fill(p->buf + MOQ_PAYLOAD_HDR_LEN, p->object_size - MOQ_PAYLOAD_HDR_LEN,
+				 h.seq);
+		if (++t->obj == n) {
+			t->obj = 0;
+			t->group++;
+		}
+	}
+	if (o.last_in_group)
+		h.flags |= MOQ_PAYLOAD_F_END_OF_GROUP;
+	h.group_objects = o.group_objects;
+	h.group_id = o.group;
+	h.object_id = o.object;
+	h.subgroup_id = (uint32_t)o.subgroup;
+	h.mono_ns = now;
+	h.real_ns = moq_cli_realtime_ns();
+	moq_payload_seal(p->buf, &h);
+	o.payload = p->buf;
+	o.len = h.total_len;
+	o.born_ns = now;
+	t->produced++;
+	for (struct sub *u = t->subs; u; u = u->next)
+		sub_send(u, &o);
+	p->objects_sent++;
+	p->bytes_sent += o.len;
+}
+
+static uint64_t interval_ns(const struct pub *p)
+{
+	double r = h264_mode(p) ? p->fps : p->rate;
+	return r > 0 ? (uint64_t)(1e9 / r) : 0;
+}
+
+/* Drain: PUBLISH_DONE once a subscription's data is acknowledged. */
+static void drain_subs(struct pub *p, struct track *t, uint64_t now, bool *pending)
+{
+	struct sub *u = t->subs;
+	while (u) {
+		struct sub *next = u->next;
+		if (u->draining) {
+			size_t b = sub_buffered(u);
+			if (b && now < u->drain_deadline) {
+				*pending = true;
+			} else {
+				if (b)
+					moq_warn("pub", "track %s: %zu bytes still unacknowledged "
+							"after --linger; ending the subscription",
+						 t->name, b);
+				sub_unlink(u);
+				moq_request_set_user(u->req, NULL);
+				moq_request_publish_done(u->req, MOQ_PUBDONE_TRACK_ENDED,
+							 "track ended");
+				free(u);
+			}
+		}
+		u = next;
+	}
+}
+
+static void pump_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
+{
+	struct pub *p = arg;
+	uint64_t now = moq_loop_now();
+	uint64_t next = UINT64_MAX;
+	uint64_t iv = interval_ns(p);
+	bool pending = false;
+	for (size_t i = 0; i < p->ntracks; i++) {
+		struct track *t = &p->tracks[i];
+		if (!t->started)
+			continue;
+		if (!t->ended) {
+			bool blocked = false;
+			for (unsigned n = 0; n < BURST; n++) {
+				if (track_source_done(p, t, now)) {
+					track_end(p, t);
+					break;
+				}
+				if (iv) {
+					uint64_t due = t->t0 + t->produced * iv;
+					if (due > now) {
+						if (due < next)
+							next = due;
+						break;
+					}
+				}
+				for (struct sub *u = t->subs; u; u = u->next)
+					if (sub_blocked(u))
+						blocked = true;
+				if (blocked)
+					break;
+				track_produce(p, t);
+			}
+			if (!t->ended) {
+				if (blocked)
+					pending = true; /* poll for acks */
+				else if (!iv || t->t0 + t->produced * iv <= now)
+					next = now; /* more due right away */
+				if (p->duration > 0) {
+					uint64_t end = t->t0 + (uint64_t)(p->duration * 1e9);
+					if (end < next)
+						next = end;
+				}
+			}
+		}
+		if (t->ended)
+			drain_subs(p, t, now, &pending);
+	}
+	if (pending && next > now + 1000000)
+		next = now + 1000000;
+	if (next != UINT64_MAX)
+		moq_timer_set(tm, next);
+	(void)loop;
+	maybe_finish(p);
+}
+
+static void pump_soon(struct pub *p, uint64_t delay_ns)
+{
+	uint64_t when = moq_loop_now() + delay_ns;
+	uint64_t cur = moq_timer_when(p->pump);
+	if (cur == UINT64_MAX || when < cur)
+		moq_timer_set(p->pump, when);
+}
+
+/* ---- session callbacks ---------------------------------------------------- */
+
+static bool ns_equal(const struct moq_namespace *a, const struct moq_namespace *b)
+{
+	if (a->nfields != b->nfields)
+		return false;
+	for (size_t i = 0; i < a->nfields; i++)
+		if (a->fields[i].len != b->fields[i].len ||
+		    memcmp(a->fields[i].ptr, b->fields[i].ptr, a->fields[i].len))
+			return false;
+	return true;
+}
+
+static struct pub *pub_of(struct moq_session *s)
+{
+	struct conn *c = moq_session_user(s);
+	return c->p;
+}
+
+static int on_setup(struct moq_session *s, const struct moq_setup *peer)
+{
+	struct pub *p = pub_of(s);
+	if (!p->listen || !p->token)
+		return 0;
+	size_t n = strlen(p->token);
+	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
+		const struct moq_auth_token *t = &peer->authorization_tokens[i];
+		if (t->alias_type == MOQ_ALIAS_USE_VALUE && t->token_value.len == n &&
+		    !memcmp(t->token_value.ptr, p->token, n))
+			return 0;
+	}
+	moq_warn("pub", "%s: missing or wrong authorization token; closing", moq_session_name(s));
+	return MOQ_SESSION_UNAUTHORIZED;
+}
+
+static void on_ready(struct moq_session *s)
+{
+	struct pub *p = pub_of(s);
+	moq_info("pub", "%s: session ready", moq_session_name(s));
+	if (p->listen)
+		return;
+	struct moq_request *r = moq_session_publish_namespace(s, &p->ns, NULL, NULL);
+	if (!r) {
+		fprintf(stderr, "%s: cannot send PUBLISH_NAMESPACE\n", prog);
+		p->exit_code = MOQ_EXIT_INTERNAL;
+		moq_session_close(s, MOQ_SESSION_INTERNAL_ERROR, "publish namespace failed");
+	}
+}
+
+static void on_request(struct moq_session *s, struct moq_request *r, const struct moq_ctrl_msg *m)
+{
+	struct pub *p = pub_of(s);
+	if (m->type != MOQ_CTRL_SUBSCRIBE) {
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0, "moq-pub only serves SUBSCRIBE");
+		return;
+	}
+	const struct moq_subscribe *sb = &m->subscribe;
+	struct track *t = NULL;
+	if (ns_equal(&sb->track_namespace, &p->ns)) {
+		for (size_t i = 0; i < p->ntracks; i++)
+			if (p->tracks[i].name_len == sb->track_name.len &&
+			    !memcmp(p->tracks[i].name, sb->track_name.ptr, sb->track_name.len))
+				t = &p->tracks[i];
+	}
+	if (!t) {
+		moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0, "no such track");
+		return;
+	}
+	if (t->ended) {
+		moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0, "track has ended");
+		return;
+	}
+	if (p->stopping) {
+		moq_request_error(r, MOQ_REQERR_GOING_AWAY, 0, "publisher stopping");
+		return;
+	}
+	struct sub *u = calloc(1, sizeof(*u));
+	if (!u) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "out of memory");
+		return;
+	}
+	u->p = p;
+	u->t = t;
+	u->s = s;
+	u->req = r;
+	uint8_t props[16];
+	struct moq_bytes pb = { props, 0 };
+	uint64_t prev = 0;
+	struct moq_kvp kv = { .type = MOQ_PROP_DEFAULT_PUBLISHER_PRIORITY, .value = p->priority };
+	int n = moq_kvp_encode(props, sizeof props, &prev, &kv);
+	if (n > 0)
+		pb.len = (size_t)n;
+	int rc = moq_request_subscribe_ok(r, MOQ_SESSION_ALIAS_AUTO, NULL, pb);
+	if (rc < 0) {
+		moq_warn("pub", "SUBSCRIBE_OK for track %s failed: %s", t->name, strerror(-rc));
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "subscribe ok failed");
+		free(u);
+		return;
+	}
+	moq_request_set_user(r, u);
+	u->next = t->subs;
+	t->subs = u;
+	moq_info("pub", "%s subscribed to track %s", moq_session_name(s), t->name);
+	if (!t->started) {
+		t->started = true;
+		p->any_started = true;
+		t->t0 = moq_loop_now();
+	}
+	pump_soon(p, 0);
+}
+
+static void on_request_msg(struct moq_session *s, struct moq_request *r,
+			   const struct moq_ctrl_msg *m)
+{
+	struct pub *p = pub_of(s);
+	if (!moq_request_is_local(r) || moq_request_type(r) != MOQ_CTRL_PUBLISH_NAMESPACE)
+		return;
+	if (m->type == MOQ_CTRL_REQUEST_OK) {
+		p->announced = true;
+		char nsbuf[512];
+		moq_cli_namespace_str(&p->ns, nsbuf, sizeof nsbuf);
+		fprintf(stderr, "%s: namespace %s announced\n", prog, nsbuf);
+	} else if (m->type == MOQ_CTRL_REQUEST_ERROR) {
+		const struct moq_request_error *e = &m->request_error;
+		fprintf(stderr, "%s: the relay refused PUBLISH_NAMESPACE: %s (code 0x%llx): %.*s\n",
+			prog, moq_request_error_name(e->error_code) ? moq_request_error_name(e->error_code) : "?",
+			(unsigned long long)e->error_code, (int)e->error_reason.len,
+			(const char *)e->error_reason.ptr);
+		p->exit_code = MOQ_EXIT_REFUSED;
+		moq_session_close(s, MOQ_SESSION_NO_ERROR, "namespace refused");
+	}
+}
+
+static void on_request_closed(struct moq_session *s, struct moq_request *r,
+			      enum moq_request_end why, uint64_t code)
+{
+	struct sub *u = moq_request_user(r);
+	if (!u || moq_request_is_local(r))
+		return;
+	moq_info("pub", "%s: subscription to %s ended (%d, code %llu)", moq_session_name(s),
+		 u->t->name, (int)why, (unsigned long long)code);
+	sub_unlink(u);
+	free(u);
+	maybe_finish(pub_of(s));
+}
+
+static void on_tx_stopped(struct moq_session *s, struct moq_tx *tx, uint64_t code)
+{
+	struct sub *u = moq_tx_user(tx);
+	if (!u)
+		return;
+	for (size_t i = 0; i < MAX_SUBGROUPS; i++) {
+		if (u->tx[i] == tx) {
+			moq_tx_reset(tx, code);
+			u->tx[i] = NULL;
+		}
+	}
+}
+
+static void on_tx_writable(struct moq_session *s, struct moq_tx *tx)
+{
+	pump_soon(pub_of(s), 0);
+}
+
+static void on_close(struct moq_session *s, const struct moq_quic_close_info *info)
+{
+	struct conn *c = moq_session_user(s);
+	struct pub *p = c->p;
+	/* subscriptions of this session are gone with it */
+	for (size_t i = 0; i < p->ntracks; i++) {
+		struct sub *u = p->tracks[i].subs;
+		while (u) {
+			struct sub *next = u->next;
+			if (u->s == s) {
+				sub_unlink(u);
+				free(u);
+			}
+			u = next;
+		}
+	}
+	bool error = info->origin != MOQ_QUIC_CLOSE_LOCAL &&
+		     !(info->origin == MOQ_QUIC_CLOSE_PEER && info->app && info->code == 0);
+	if (p->listen) {
+		if (error)
+			fprintf(stderr, "%s: %s: connection closed: %s\n", prog,
+				moq_session_name(s), info->reason[0] ? info->reason : "(no reason)");
+		else
+			moq_info("pub", "%s: session closed", moq_session_name(s));
+	} else {
+		if (error && !p->stopping) {
+			fprintf(stderr, "%s: connection to %s:%u %s: %s\n", prog, p->host, p->port,
+				info->origin == MOQ_QUIC_CLOSE_HANDSHAKE ? "failed" : "lost",
+				info->reason[0] ? info->reason : "(no reason given)");
+			if (!p->exit_code)
+				p->exit_code = MOQ_EXIT_CONNECT;
+		}
+		p->client = NULL;
+	}
+	c->closed = true;
+	free(c);
+	p->sessions--;
+	if (!p->listen)
+		moq_loop_stop(p->loop);
+	else
+		maybe_finish(p);
+}
+
+static const struct moq_session_callbacks session_cb = {
+	.on_setup = on_setup,
+	.on_ready = on_ready,
+	.on_close = on_close,
+	.on_request = on_request,
+	.on_request_msg = on_request_msg,
+	.on_request_closed = on_request_closed,
+	.on_tx_stopped = on_tx_stopped,
+	.on_tx_writable = on_tx_writable,
+};
+
+static int on_session(struct moq_session *s, void *arg)
+{
+	struct pub *p = arg;
+	if (p->stopping)
+		return -1;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	c->p = p;
+	c->s = s;
+	moq_session_set_user(s, c);
+	p->sessions++;
+	return 0;
+}
+
+/* ---- ending ----------------------------------------------------------------- */
+
+static bool all_started_tracks_done(struct pub *p)
+{
+	if (!p->any_started)
+		return false;
+	for (size_t i = 0; i < p->ntracks; i++) {
+		struct track *t = &p->tracks[i];
+		if (t->started && (!t->ended || t->subs))
+			return false;
+	}
+	return true;
+}
+
+static void stop_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct pub *p = arg;
+	moq_loop_stop(loop);
+	(void)p;
+}
+
+static void maybe_finish(struct pub *p)
+{
+	if (!all_started_tracks_done(p))
+		return;
+	if (!p->listen) {
+		if (p->client && !p->stopping) {
+			p->stopping = true;
+			moq_session_close(p->client->s, MOQ_SESSION_NO_ERROR, "tracks ended");
+		}
+		return;
+	}
+	/* listen mode: wait for subscribers to leave, at most --linger */
+	if (p->sessions == 0) {
+		moq_loop_stop(p->loop);
+		return;
+	}
+	if (moq_timer_when(p->stop_timer) == UINT64_MAX)
+		moq_timer_set_in(p->stop_timer, (uint64_t)(p->linger * 1e9));
+}
+
+static void on_signal(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct pub *p = arg;
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof si) != sizeof si)
+		return;
+	fprintf(stderr, "%s: %s, stopping\n", prog, strsignal((int)si.ssi_signo));
+	if (p->stopping) {
+		moq_loop_stop(loop);
+		return;
+	}
+	p->stopping = true;
+	if (p->client)
+		moq_session_close(p->client->s, MOQ_SESSION_NO_ERROR, "publisher stopping");
+	moq_timer_set_in(p->stop_timer, 200000000ull);
+	if (!p->client && !p->listen)
+		moq_loop_stop(loop);
+}
+
+/* ---- main --------------------------------------------------------------------- */
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_PLAINTEXT,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CA,
+	OPT_INSECURE,
+	OPT_SNI,
+	OPT_ALPN,
+	OPT_NAMESPACE,
+	OPT_TRACK,
+	OPT_DGRAM_TRACK,
+	OPT_DATAGRAM,
+	OPT_OBJECT_SIZE,
+	OPT_RATE,
+	OPT_OPG,
+	OPT_SPG,
+	OPT_PRIORITY,
+	OPT_H264,
+	OPT_LOOP,
+	OPT_FPS,
+	OPT_COUNT,
+	OPT_DURATION,
+	OPT_LINGER,
+	OPT_QLOG,
+	OPT_NO_PACING,
+	OPT_LOG_LEVEL,
+	OPT_TOKEN,
+};
+
+static const struct option long_opts[] = {
+	{ "listen", required_argument, 0, OPT_LISTEN },
+	{ "plaintext", no_argument, 0, OPT_PLAINTEXT },
+	{ "cert", required_argument, 0, OPT_CERT },
+	{ "key", required_argument, 0, OPT_KEY },
+	{ "ca", required_argument, 0, OPT_CA },
+	{ "insecure", no_argument, 0, OPT_INSECURE },
+	{ "sni", required_argument, 0, OPT_SNI },
+	{ "alpn", required_argument, 0, OPT_ALPN },
+	{ "namespace", required_argument, 0, OPT_NAMESPACE },
+	{ "track", required_argument, 0, OPT_TRACK },
+	{ "datagram-track", required_argument, 0, OPT_DGRAM_TRACK },
+	{ "datagram", no_argument, 0, OPT_DATAGRAM },
+	{ "object-size", required_argument, 0, OPT_OBJECT_SIZE },
+	{ "rate", required_argument, 0, OPT_RATE },
+	{ "objects-per-group", required_argument, 0, OPT_OPG },
+	{ "subgroups-per-group", required_argument, 0, OPT_SPG },
+	{ "priority", required_argument, 0, OPT_PRIORITY },
+	{ "h264", required_argument, 0, OPT_H264 },
+	{ "loop", no_argument, 0, OPT_LOOP },
+	{ "fps", required_argument, 0, OPT_FPS },
+	{ "count", required_argument, 0, OPT_COUNT },
+	{ "duration", required_argument, 0, OPT_DURATION },
+	{ "linger", required_argument, 0, OPT_LINGER },
+	{ "qlog-dir", required_argument, 0, OPT_QLOG },
+	{ "no-pacing", no_argument, 0, OPT_NO_PACING },
+	{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
+	{ "auth-token", required_argument, 0, OPT_TOKEN },
+	{ "help", no_argument, 0, 'h' },
+	{ 0, 0, 0, 0 },
+};
+
+static void check_readable(const char *opt, const char *path)
+{
+	if (access(path, R_OK)) {
+		char m[512];
+		snprintf(m, sizeof m, "%s: cannot read '%s': %s", opt, path, strerror(errno));
+		die_usage(m);
+	}
+}
+
+static void load_h264(struct pub *p)
+{
+	int fd = open(p->h264_path, O_RDONLY);
+	struct stat st;
+	char m[600];
+	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0) {
+		snprintf(m, sizeof m, "--h264: cannot read '%s': %s", p->h264_path,
+			 fd < 0 ? strerror(errno) : "empty file");
+		die_usage(m);
+	}
+	p->file_len = (size_t)st.st_size;
+	p->file = malloc(p->file_len);
+	size_t got = 0;
+	while (p->file && got < p->file_len) {
+		ssize_t n = read(fd, p->file + got, p->file_len - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!p->file || got != p->file_len) {
+		snprintf(m, sizeof m, "--h264: cannot read '%s'", p->h264_path);
+		die_usage(m);
+	}
+	int rc = moq_h264_index_build(&p->ix, p->file, p->file_len);
+	if (rc) {
+		snprintf(m, sizeof m,
+			 "--h264: '%s' is not an H.264 Annex-B byte stream (no start codes); make "
+			 "one with ffmpeg ... -c:v libx264 -bf 0 -f h264 out.h264",
+			 p->h264_path);
+		die_usage(m);
+	}
+	size_t maxau = 0;
+	for (size_t i = 0; i < p->ix.n_aus; i++)
+		if (p->ix.aus[i].len > maxau)
+			maxau = p->ix.aus[i].len;
+	p->bufcap = MOQ_PAYLOAD_HDR_LEN + maxau;
+	moq_info("pub", "%s: %zu access units, %zu GOPs, largest AU %zu bytes", p->h264_path,
+		 p->ix.n_aus, p->ix.n_gops, maxau);
+}
+
+int main(int argc, char **argv)
+{
+	static struct pub P;
+	struct pub *p = &P;
+	char err[MOQ_CLI_ERR_LEN];
+	const char *ns_arg = "moq-pub";
+	const char *listen_arg = NULL;
+	bool datagram_all = false;
+	const char *track_args[MAX_TRACKS];
+	bool track_dgram[MAX_TRACKS];
+	size_t ntrack_args = 0;
+	uint64_t v;
+
+	p->object_size = 1000;
+	p->rate = 100;
+	p->objects_per_group = 10;
+	p->subgroups = 1;
+	p->fps = 30;
+	p->linger = 10;
+
+	int c;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			listen_arg = optarg;
+			break;
+		case OPT_PLAINTEXT:
+			p->plaintext = 1;
+			break;
+		case OPT_CERT:
+			p->cert = optarg;
+			break;
+		case OPT_KEY:
+			p->key = optarg;
+			break;
+		case OPT_CA:
+			p->ca = optarg;
+			break;
+		case OPT_INSECURE:
+			p->insecure = 1;
+			break;
+		case OPT_SNI:
+			p->sni = optarg;
+			break;
+		case OPT_ALPN:
+			if (!*optarg || strlen(optarg) > 255)
+				die_usage("--alpn: give 1..255 bytes");
+			p->alpn = optarg;
+			break;
+		case OPT_NAMESPACE:
+			ns_arg = optarg;
+			break;
+		case OPT_TRACK:
+		case OPT_DGRAM_TRACK:
+			if (ntrack_args == MAX_TRACKS)
+				die_usage("too many tracks (at most 16)");
+			track_dgram[ntrack_args] = c == OPT_DGRAM_TRACK;
+			track_args[ntrack_args++] = optarg;
+			break;
+		case OPT_DATAGRAM:
+			datagram_all = true;
+			break;
+		case OPT_OBJECT_SIZE:
+			if (moq_cli_u64("--object-size", optarg, MOQ_PAYLOAD_HDR_LEN, 64u << 20, 1,
+					&p->object_size, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_RATE:
+			if (moq_cli_double("--rate", optarg, 0, 1e7, &p->rate, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_OPG:
+			if (moq_cli_u64("--objects-per-group", optarg, 1, UINT32_MAX, 0,
+					&p->objects_per_group, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_SPG:
+			if (moq_cli_u64("--subgroups-per-group", optarg, 1, MAX_SUBGROUPS, 0,
+					&p->subgroups, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_PRIORITY:
+			if (moq_cli_u64("--priority", optarg, 0, 255, 0, &v, err, sizeof err))
+				die_usage(err);
+			p->priority = (uint8_t)v;
+			p->priority_set = true;
+			break;
+		case OPT_H264:
+			p->h264_path = optarg;
+			break;
+		case OPT_LOOP:
+			p->loop_file = true;
+			break;
+		case OPT_FPS:
+			if (moq_cli_double("--fps", optarg, 0.1, 1000, &p->fps, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_COUNT:
+			if (moq_cli_u64("--count", optarg, 1, UINT64_MAX, 0, &p->count, err,
+					sizeof err))
+				die_usage(err);
+			break;
+		case OPT_DURATION:
+			if (moq_cli_double("--duration", optarg, 0.001, 1e7, &p->duration, err,
+					   sizeof err))
+				die_usage(err);
+			break;
+		case OPT_LINGER:
+			if (moq_cli_double("--linger", optarg, 0, 3600, &p->linger, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_NO_PACING:
+			p->no_pacing = 1;
+			break;
+		case OPT_QLOG:
+			p->qlog_dir = optarg;
+			break;
+		case OPT_LOG_LEVEL: {
+			int l = moq_log_parse_level(optarg);
+			if (l < 0)
+				die_usage("--log-level: give error, warn, info or debug");
+			moq_log_set_level((enum moq_log_level)l);
+			break;
+		}
+		case OPT_TOKEN:
+			if (!*optarg)
+				die_usage("--auth-token: the token must not be empty");
+			p->token = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'moq-pub --help'.\n");
+			return MOQ_EXIT_USAGE;
+		}
+	}
+
+	/* ---- check the configuration ---- */
+	if (listen_arg) {
+		p->listen = 1;
+		if (optind != argc)
+			die_usage("--listen takes no HOST:PORT argument; remove one of them");
+		if (moq_cli_hostport("--listen", listen_arg, p->host, sizeof p->host, &p->port, 1,
+				     err, sizeof err))
+			die_usage(err);
+		if (!p->host[0])
+			strcpy(p->host, "::");
+		if (!p->plaintext && (!p->cert || !p->key))
+			die_usage("--listen with TLS needs --cert FILE and --key FILE (or use "
+				  "--plaintext)");
+		if (p->ca || p->insecure)
+			die_usage("--ca/--insecure verify a server; with --listen this end is the "
+				  "server");
+	} else {
+		if (optind + 1 != argc)
+			die_usage(optind == argc ? "missing HOST:PORT of the relay (or use --listen)"
+						 : "too many arguments; give one HOST:PORT");
+		if (moq_cli_hostport("HOST:PORT", argv[optind], p->host, sizeof p->host, &p->port,
+				     0, err, sizeof err))
+			die_usage(err);
+		if (!p->host[0])
+			die_usage("HOST:PORT: the host is missing");
+		if (p->cert || p->key)
+			die_usage("--cert/--key are for --listen; a client verifies the relay with "
+				  "--ca or --insecure");
+		if (!p->plaintext && !p->ca && !p->insecure)
+			die_usage("TLS needs --ca FILE to verify the relay (or --insecure, or "
+				  "--plaintext on both ends)");
+	}
+	if (p->plaintext && (p->cert || p->key || p->ca || p->insecure))
+		die_usage("--plaintext does not use --cert/--key/--ca/--insecure; drop them");
+	if (p->cert)
+		check_readable("--cert", p->cert);
+	if (p->key)
+		check_readable("--key", p->key);
+	if (p->ca)
+		check_readable("--ca", p->ca);
+	if (p->qlog_dir) {
+		struct stat st;
+		if (stat(p->qlog_dir, &st) || !S_ISDIR(st.st_mode) || access(p->qlog_dir, W_OK)) {
+			snprintf(err, sizeof err, "--qlog-dir: '%s' is not a writable directory",
+				 p->qlog_dir);
+			die_usage(err);
+		}
+	}
+	if (moq_cli_namespace("--namespace", ns_arg, &p->ns, p->ns_store, sizeof p->ns_store, 0,
+			      err, sizeof err))
+		die_usage(err);
+	if (h264_mode(p)) {
+		if (datagram_all)
+			die_usage("--datagram is for synthetic tracks; H.264 uses subgroups");
+		for (size_t i = 0; i < ntrack_args; i++)
+			if (track_dgram[i])
+				die_usage("--datagram-track is for synthetic tracks, not --h264");
+		if (!p->priority_set)
+			p->priority = 0;
+		if (p->priority == 255)
+			die_usage("--priority: with --h264 subgroup 1 uses priority + 1; give 0..254");
+	} else {
+		if (!p->priority_set)
+			p->priority = 128;
+		if (p->loop_file)
+			die_usage("--loop needs --h264 FILE");
+	}
+	for (size_t i = 0; i < ntrack_args; i++)
+		add_track(p, track_args[i], track_dgram[i] || datagram_all);
+	if (!p->ntracks)
+		add_track(p, h264_mode(p) ? "video" : "test", datagram_all);
+	for (size_t i = 0; i < p->ntracks; i++) {
+		if (p->tracks[i].datagram && p->object_size > DGRAM_MAX_OBJECT) {
+			snprintf(err, sizeof err,
+				 "--object-size %llu does not fit a QUIC datagram; datagram tracks "
+				 "take at most %d bytes",
+				 (unsigned long long)p->object_size, DGRAM_MAX_OBJECT);
+			die_usage(err);
+		}
+	}
+	if (h264_mode(p))
+		load_h264(p);
+	else
+		p->bufcap = p->object_size;
+	p->buf = malloc(p->bufcap);
+	if (!p->buf) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return MOQ_EXIT_INTERNAL;
+	}
+
+	/* ---- run ---- */
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	p->loop = moq_loop_new();
+	if (!p->loop) {
+		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+		return MOQ_EXIT_INTERNAL;
+	}
+	if (sfd >= 0)
+		moq_loop_add_fd(p->loop, sfd, EPOLLIN, on_signal, p);
+	p->pump = moq_timer_new(p->loop, pump_cb, p);
+	p->stop_timer = moq_timer_new(p->loop, stop_timer_cb, p);
+
+	memset(&p->scfg, 0, sizeof p->scfg);
+	p->scfg.loop = p->loop;
+	p->scfg.cb = &session_cb;
+	p->scfg.tx_buffer_low = 1u << 20;
+	if (p->token && !p->listen) {
+		moq_cli_token(&p->tok, p->token);
+		p->scfg.auth_tokens = &p->tok;
+		p->scfg.num_auth_tokens = 1;
+	}
+
+	struct moq_quic_config q;
+	moq_quic_config_init(&q);
+	q.listen = p->listen;
+	q.local_addr = p->listen ? p->host : NULL;
+	q.local_port = p->listen ? p->port : 0;
+	q.plaintext = p->plaintext;
+	if (p->alpn)
+		q.alpn = p->alpn;
+	q.cert_file = p->cert;
+	q.key_file = p->key;
+	q.ca_file = p->ca;
+	q.sni = p->sni;
+	q.insecure = p->insecure;
+	q.qlog_dir = p->qlog_dir;
+	q.no_pacing = p->no_pacing;
+	q.max_data = 64u << 20;
+	q.max_stream_data = 16u << 20;
+	q.cb = moq_session_quic_callbacks();
+	if (p->listen) {
+		p->acc.cfg = &p->scfg;
+		p->acc.on_session = on_session;
+		p->acc.arg = p;
+		q.user = &p->acc;
+	}
+	p->ep = moq_quic_endpoint_new(p->loop, &q, err, sizeof err);
+	if (!p->ep) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return MOQ_EXIT_USAGE;
+	}
+	if (p->listen) {
+		fprintf(stderr, "%s: listening on %s%s%s:%u (%s)\n", prog,
+			strchr(p->host, ':') ? "[" : "", p->host, strchr(p->host, ':') ? "]" : "",
+			moq_quic_endpoint_port(p->ep), p->plaintext ? "plaintext" : "TLS");
+	} else {
+		struct conn *cn = calloc(1, sizeof(*cn));
+		if (!cn)
+			return MOQ_EXIT_INTERNAL;
+		cn->p = p;
+		p->scfg.user = cn;
+		struct moq_session *s =
+			moq_session_connect(p->ep, p->host, p->port, &p->scfg, err, sizeof err);
+		if (!s) {
+			fprintf(stderr, "%s: cannot connect to %s:%u: %s\n", prog, p->host, p->port,
+				err);
+			return MOQ_EXIT_CONNECT;
+		}
+		cn->s = s;
+		moq_session_set_user(s, cn);
+		p->client = cn;
+		p->sessions = 1;
+	}
+
+	moq_loop_run(p->loop);
+
+	fprintf(stderr, "%s: sent %llu objects, %llu bytes\n", prog,
+		(unsigned long long)p->objects_sent, (unsigned long long)p->bytes_sent);
+	moq_quic_endpoint_free(p->ep);
+	moq_timer_free(p->pump);
+	moq_timer_free(p->stop_timer);
+	moq_loop_free(p->loop);
+	if (sfd >= 0)
+		close(sfd);
+	moq_h264_index_free(&p->ix);
+	free(p->file);
+	free(p->buf);
+	return p->exit_code;
+}

@@ -1,0 +1,1004 @@
+/* moq-sub: MoQT subscriber for tests, demos and benchmarks.
+ *
+ * Subscribes to one or more tracks, checks every MQP1 payload
+ * (moq/media/payload.h: CRC32C, filler, location), finds missing objects
+ * from the sequence numbers, measures latency from the embedded
+ * CLOCK_MONOTONIC send time, prints a status line every second and a
+ * summary (--json: one JSON object on stdout), and can write the media it
+ * received, in order, to a file (--output). See docs/tools.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "media/cli.h"
+#include "media/payload.h"
+#include "media/reorder.h"
+#include "media/stats.h"
+#include "quic/loop.h"
+#include "quic/quic.h"
+#include "session/session.h"
+
+#define MAX_TRACKS 16
+#define DRAIN_GRACE_NS 2000000000ull /* after the last PUBLISH_DONE */
+#define MAX_ERR_LOGS 10
+
+struct track {
+	char name[256];
+	size_t name_len;
+	struct moq_request *req;
+	bool established, ended, refused, publish_done;
+	uint64_t ended_ns;
+	/* checks */
+	struct moq_seqwin win;
+	struct moq_hist *lat;
+	struct moq_group_count groups;
+	uint64_t objects, bytes, integrity_errors, duplicates, late, status_objects;
+	uint64_t datagrams;
+	unsigned open_rx;
+	bool output;
+};
+
+struct rxst {
+	struct track *t;
+	uint8_t *buf;
+	size_t cap, len;
+	uint64_t group, subgroup, object;
+	bool in_object;
+};
+
+struct sub {
+	/* options */
+	char host[256];
+	uint16_t port;
+	int plaintext, insecure, no_pacing;
+	const char *ca, *alpn, *sni, *qlog_dir, *token, *output_path, *output_track;
+	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
+	struct moq_namespace ns;
+	struct track tracks[MAX_TRACKS];
+	size_t ntracks;
+	uint64_t count;
+	double duration;
+	double connect_timeout;
+	bool json, quiet;
+	/* state */
+	struct moq_loop *loop;
+	struct moq_quic_endpoint *ep;
+	struct moq_session *s;
+	struct moq_session_config scfg;
+	struct moq_auth_token tok;
+	struct moq_timer *tick, *deadline;
+	uint64_t start_ns, ready_ns, end_ns;
+	bool finishing, ready, conn_failed, conn_lost;
+	char close_reason[300];
+	FILE *out;
+	struct moq_reorder *reorder;
+	uint64_t output_bytes;
+	uint64_t last_objects, last_bytes;
+	unsigned err_logs;
+};
+
+static const char *prog = "moq-sub";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: moq-sub [OPTIONS] HOST:PORT\n"
+		"\n"
+		"Subscribes to tracks at a relay or a moq-pub --listen, checks every object\n"
+		"(MQP1 payloads, docs/tools.md: length, CRC32C, filler, group/object ids),\n"
+		"finds missing objects from the sequence numbers, and measures latency from\n"
+		"the CLOCK_MONOTONIC send time in each payload (valid on one host).\n"
+		"\n"
+		"Connection:\n"
+		"  --plaintext              plaintext QUIC profile (both ends must use it)\n"
+		"  --ca FILE                PEM CA to verify the server's certificate\n"
+		"  --insecure               do not verify the server's certificate\n"
+		"  --sni NAME               name checked against the certificate (default HOST)\n"
+		"  --alpn STR               ALPN to offer (default moqt-18)\n"
+		"  --auth-token TOKEN       send this AUTHORIZATION TOKEN in SETUP\n"
+		"  --connect-timeout S      give up if the session is not ready after S seconds\n"
+		"                           (default 10)\n"
+		"  --qlog-dir DIR           write a qlog file per connection into DIR\n"
+		"  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
+		"  --log-level LEVEL        error, warn (default), info or debug\n"
+		"\n"
+		"Tracks:\n"
+		"  --namespace NS           track namespace, fields separated by '/'\n"
+		"                           (default moq-pub)\n"
+		"  --track NAME             subscribe to this track (repeat for several;\n"
+		"                           default 'test')\n"
+		"\n"
+		"Stopping:\n"
+		"  --count N                stop when every track has N objects\n"
+		"  --duration S             stop after S seconds\n"
+		"  (otherwise: when every track has ended with PUBLISH_DONE, the session\n"
+		"   closes, or on SIGINT/SIGTERM)\n"
+		"\n"
+		"Output:\n"
+		"  --output FILE            write the received media of one track to FILE in\n"
+		"                           (group, object) order: each object's body without\n"
+		"                           the 64-byte MQP1 header (H.264: an Annex-B stream\n"
+		"                           ffprobe/ffplay can read)\n"
+		"  --output-track NAME      which track --output writes (default the first)\n"
+		"  --json                   print the summary as one JSON object on stdout\n"
+		"  --quiet                  no status line every second\n"
+		"  -h, --help               this text\n"
+		"\n"
+		"The summary has objects_received, objects_missing (sequence gaps; with\n"
+		"--count also objects never received), bytes, integrity_errors,\n"
+		"groups_complete, duplicates, latency_us {p50, p90, p99, max, mean},\n"
+		"duration_s and the same per track.\n"
+		"\n"
+		"Exit status: 0 every object intact (and with --count: all arrived);\n"
+		"1 integrity errors, or objects missing with --count; 2 bad option or\n"
+		"configuration; 3 connection failed (handshake, timeout) or lost;\n"
+		"4 a SUBSCRIBE was refused; 5 internal error.\n");
+}
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	fprintf(stderr, "Try 'moq-sub --help'.\n");
+	exit(MOQ_EXIT_USAGE);
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+static void finish(struct sub *u);
+
+static bool counts_reached(struct sub *u)
+{
+	if (!u->count)
+		return false;
+	for (size_t i = 0; i < u->ntracks; i++)
+		if (u->tracks[i].win.received < u->count)
+			return false;
+	return true;
+}
+
+static void output_emit(void *arg, uint64_t group, uint64_t object, const uint8_t *d,
+			size_t len)
+{
+	struct sub *u = arg;
+	struct moq_payload_hdr h;
+	if (!moq_payload_parse(&h, d, len) && h.total_len == len) {
+		d += MOQ_PAYLOAD_HDR_LEN;
+		len -= MOQ_PAYLOAD_HDR_LEN;
+	}
+	if (len && fwrite(d, 1, len, u->out) != len) {
+		fprintf(stderr, "%s: --output: write failed: %s\n", prog, strerror(errno));
+		fclose(u->out);
+		u->out = NULL;
+		return;
+	}
+	u->output_bytes += len;
+}
+
+static void integrity_error(struct sub *u, struct track *t, uint64_t g, uint64_t o,
+			    const char *what)
+{
+	t->integrity_errors++;
+	if (u->err_logs++ < MAX_ERR_LOGS)
+		fprintf(stderr, "%s: track %s object %llu/%llu: %s\n", prog, t->name,
+			(unsigned long long)g, (unsigned long long)o, what);
+}
+
+/* A whole object arrived (stream or datagram). */
+static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t subgroup,
+		      uint64_t object, bool has_subgroup, const uint8_t *d, size_t len)
+{
+	uint64_t now = moq_loop_now();
+	struct moq_payload_hdr h;
+	int rc = moq_payload_check(&h, d, len, true);
+	t->bytes += len;
+	if (rc) {
+		integrity_error(u, t, group, object, moq_payload_strerror(rc));
+		return;
+	}
+	if (h.group_id != group || h.object_id != object ||
+	    (has_subgroup && h.subgroup_id != (uint32_t)subgroup)) {
+		char m[200];
+		snprintf(m, sizeof m, "%s (payload says %llu/%llu subgroup %u)",
+			 moq_payload_strerror(MOQ_PAYLOAD_ERR_LOCATION),
+			 (unsigned long long)h.group_id, (unsigned long long)h.object_id,
+			 h.subgroup_id);
+		integrity_error(u, t, group, object, m);
+		return;
+	}
+	/* a subscriber that joins mid-group still expects the whole group:
+	 * the stream starts at the group's first object at the latest */
+	moq_seqwin_floor(&t->win, h.seq >= h.object_id ? h.seq - h.object_id : 0);
+	int n = moq_seqwin_add(&t->win, h.seq);
+	if (n == 0) {
+		t->duplicates++;
+		return;
+	}
+	if (n < 0) {
+		t->late++;
+		return;
+	}
+	t->objects++;
+	if (now >= h.mono_ns)
+		moq_hist_add(t->lat, now - h.mono_ns);
+	moq_group_count_add(&t->groups, h.group_id, h.group_objects);
+	if (t->output && u->reorder)
+		moq_reorder_add(u->reorder, group, object, h.group_objects, d, len);
+	if (counts_reached(u))
+		finish(u);
+}
+
+/* ---- session callbacks --------------------------------------------------- */
+
+static struct sub *sub_of(struct moq_session *s)
+{
+	return moq_session_user(s);
+}
+
+static void on_ready(struct moq_session *s)
+{
+	struct sub *u = sub_of(s);
+	u->ready = true;
+	u->ready_ns = moq_loop_now();
+	moq_timer_cancel(u->deadline);
+	if (u->duration > 0)
+		moq_timer_set(u->deadline, u->ready_ns + (uint64_t)(u->duration * 1e9));
+	for (size_t i = 0; i < u->ntracks; i++) {
+		struct track *t = &u->tracks[i];
+		struct moq_bytes name = { (const uint8_t *)t->name, t->name_len };
+		t->req = moq_session_subscribe(s, &u->ns, name, NULL, t);
+		if (!t->req) {
+			fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
+			t->ended = true;
+			t->refused = true;
+		}
+	}
+	moq_info("sub", "session ready, %zu SUBSCRIBE sent", u->ntracks);
+}
+
+static void maybe_done(struct sub *u)
+{
+	uint64_t now = moq_loop_now(), last = 0;
+	for (size_t i = 0; i < u->ntracks; i++) {
+		struct track *t = &u->tracks[i];
+		if (!t->ended)
+			return;
+		if (t->ended_ns > last)
+			last = t->ended_ns;
+	}
+	bool open = false;
+	for (size_t i = 0; i < u->ntracks; i++)
+		if (u->tracks[i].open_rx)
+			open = true;
+	if (!open || now >= last + DRAIN_GRACE_NS)
+		finish(u);
+}
+
+static void track_ended(struct sub *u, struct track *t)
+{
+	if (!t->ended) {
+		t->ended = true;
+		t->ended_ns = moq_loop_now();
+	}
+	maybe_done(u);
+}
+
+static void on_request_msg(struct moq_session *s, struct moq_request *r,
+			   const struct moq_ctrl_msg *m)
+{
+	struct track *t = moq_request_user(r);
+	if (!t)
+		return;
+	switch (m->type) {
+	case MOQ_CTRL_SUBSCRIBE_OK:
+		t->established = true;
+		moq_info("sub", "track %s: SUBSCRIBE_OK, alias %llu", t->name,
+			 (unsigned long long)m->subscribe_ok.track_alias);
+		break;
+	case MOQ_CTRL_REQUEST_ERROR: {
+		const struct moq_request_error *e = &m->request_error;
+		const char *nm = moq_request_error_name(e->error_code);
+		fprintf(stderr, "%s: SUBSCRIBE to track %s refused: %s (0x%llx): %.*s\n", prog,
+			t->name, nm ? nm : "unknown code", (unsigned long long)e->error_code,
+			(int)e->error_reason.len, (const char *)e->error_reason.ptr);
+		t->refused = true;
+		break;
+	}
+	case MOQ_CTRL_PUBLISH_DONE: {
+		const struct moq_publish_done *d = &m->publish_done;
+		const char *nm = moq_publish_done_name(d->status_code);
+		moq_info("sub", "track %s: PUBLISH_DONE %s, %llu streams", t->name,
+			 nm ? nm : "?", (unsigned long long)d->stream_count);
+		t->publish_done = true;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void on_request_closed(struct moq_session *s, struct moq_request *r,
+			      enum moq_request_end why, uint64_t code)
+{
+	struct sub *u = sub_of(s);
+	struct track *t = moq_request_user(r);
+	if (!t)
+		return;
+	t->req = NULL;
+	if (why == MOQ_REQ_END_PEER_CANCEL)
+		fprintf(stderr, "%s: track %s: the publisher cancelled the subscription (code %llu)\n",
+			prog, t->name, (unsigned long long)code);
+	track_ended(u, t);
+}
+
+static void rx_free(struct rxst *x)
+{
+	if (!x)
+		return;
+	if (x->t->open_rx)
+		x->t->open_rx--;
+	free(x->buf);
+	free(x);
+}
+
+static void on_data(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev)
+{
+	struct sub *u = sub_of(s);
+	struct rxst *x = moq_rx_user(rx);
+	switch (ev->type) {
+	case MOQ_DATA_EV_HEADER: {
+		struct moq_request *r = moq_rx_request(rx);
+		struct track *t = r ? moq_request_user(r) : NULL;
+		if (!t || ev->stream != MOQ_DATA_SUBGROUP_HEADER) {
+			moq_rx_stop(rx, MOQ_RESET_CANCELLED);
+			return;
+		}
+		x = calloc(1, sizeof(*x));
+		if (!x) {
+			moq_rx_stop(rx, MOQ_RESET_INTERNAL_ERROR);
+			return;
+		}
+		x->t = t;
+		t->open_rx++;
+		moq_rx_set_user(rx, x);
+		return;
+	}
+	case MOQ_DATA_EV_OBJECT: {
+		if (!x)
+			return;
+		const struct moq_subgroup_object *o = &ev->subgroup_object;
+		x->group = ev->subgroup.group_id;
+		x->subgroup = ev->subgroup.subgroup_id;
+		x->object = o->object_id;
+		x->len = 0;
+		x->in_object = o->payload_length > 0;
+		if (!x->in_object) {
+			x->t->status_objects++;
+			return;
+		}
+		if (o->payload_length > x->cap) {
+			void *nb = realloc(x->buf, o->payload_length);
+			if (!nb) {
+				fprintf(stderr, "%s: out of memory for a %llu-byte object\n", prog,
+					(unsigned long long)o->payload_length);
+				x->in_object = false;
+				return;
+			}
+			x->buf = nb;
+			x->cap = o->payload_length;
+		}
+		return;
+	}
+	case MOQ_DATA_EV_PAYLOAD:
+		if (!x || !x->in_object)
+			return;
+		if (ev->payload_offset + ev->payload.len <= x->cap) {
+			memcpy(x->buf + ev->payload_offset, ev->payload.ptr, ev->payload.len);
+			x->len = ev->payload_offset + ev->payload.len;
+		}
+		return;
+	case MOQ_DATA_EV_OBJECT_END:
+		if (!x || !x->in_object)
+			return;
+		x->in_object = false;
+		on_object(u, x->t, x->group, ev->subgroup.subgroup_id, x->object, true, x->buf,
+			  x->len);
+		return;
+	case MOQ_DATA_EV_STREAM_END:
+		if (x) {
+			struct track *t = x->t;
+			moq_rx_set_user(rx, NULL);
+			rx_free(x);
+			if (t->ended)
+				maybe_done(u);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+static void on_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t code, int local)
+{
+	struct sub *u = sub_of(s);
+	struct rxst *x = moq_rx_user(rx);
+	if (!x)
+		return;
+	struct track *t = x->t;
+	moq_dbg("sub", "track %s: data stream reset (code %llu%s)", t->name,
+		(unsigned long long)code, local ? ", local" : "");
+	moq_rx_set_user(rx, NULL);
+	rx_free(x);
+	if (t->ended)
+		maybe_done(u);
+}
+
+static void on_datagram(struct moq_session *s, struct moq_request *r,
+			const struct moq_object_datagram *d)
+{
+	struct sub *u = sub_of(s);
+	struct track *t = r ? moq_request_user(r) : NULL;
+	if (!t)
+		return;
+	t->datagrams++;
+	if (d->has_status || !d->payload.len) {
+		t->status_objects++;
+		return;
+	}
+	on_object(u, t, d->group_id, 0, d->object_id, false, d->payload.ptr, d->payload.len);
+}
+
+static void on_close(struct moq_session *s, const struct moq_quic_close_info *info)
+{
+	struct sub *u = sub_of(s);
+	u->s = NULL;
+	bool clean = info->origin == MOQ_QUIC_CLOSE_LOCAL ||
+		     (info->origin == MOQ_QUIC_CLOSE_PEER && info->app && info->code == 0);
+	if (!clean && !u->finishing) {
+		if (!u->ready) {
+			u->conn_failed = true;
+			fprintf(stderr, "%s: connection to %s:%u failed: %s\n", prog, u->host,
+				u->port, info->reason[0] ? info->reason : "(no reason given)");
+		} else {
+			u->conn_lost = true;
+			fprintf(stderr, "%s: connection to %s:%u lost: %s\n", prog, u->host,
+				u->port, info->reason[0] ? info->reason : "(no reason given)");
+		}
+		snprintf(u->close_reason, sizeof u->close_reason, "%s", info->reason);
+	} else if (!u->finishing) {
+		moq_info("sub", "the publisher closed the session");
+	}
+	finish(u);
+	moq_loop_stop(u->loop);
+}
+
+static const struct moq_session_callbacks session_cb = {
+	.on_ready = on_ready,
+	.on_close = on_close,
+	.on_request_msg = on_request_msg,
+	.on_request_closed = on_request_closed,
+	.on_data = on_data,
+	.on_data_reset = on_data_reset,
+	.on_datagram = on_datagram,
+};
+
+/* ---- reporting -------------------------------------------------------------- */
+
+struct totals {
+	uint64_t objects, missing, bytes, errors, groups, duplicates, late;
+	struct moq_hist *lat;
+};
+
+static uint64_t track_missing(const struct sub *u, const struct track *t)
+{
+	if (u->count)
+		return moq_seqwin_missing_of(&t->win, u->count);
+	return moq_seqwin_missing(&t->win);
+}
+
+static double elapsed_s(const struct sub *u)
+{
+	uint64_t start = u->ready_ns ? u->ready_ns : u->start_ns;
+	uint64_t end = u->end_ns ? u->end_ns : moq_loop_now();
+	return end > start ? (double)(end - start) / 1e9 : 0.0;
+}
+
+static void sum(struct sub *u, struct totals *tt)
+{
+	memset(tt, 0, sizeof(*tt));
+	tt->lat = moq_hist_new();
+	for (size_t i = 0; i < u->ntracks; i++) {
+		struct track *t = &u->tracks[i];
+		tt->objects += t->objects;
+		tt->missing += track_missing(u, t);
+		tt->bytes += t->bytes;
+		tt->errors += t->integrity_errors;
+		tt->groups += t->groups.complete;
+		tt->duplicates += t->duplicates;
+		tt->late += t->late;
+		if (tt->lat)
+			moq_hist_merge(tt->lat, t->lat);
+	}
+}
+
+static void tick_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
+{
+	struct sub *u = arg;
+	moq_timer_set_in(tm, 1000000000ull);
+	if (u->finishing)
+		return;
+	for (size_t i = 0; i < u->ntracks; i++)
+		if (u->tracks[i].ended) {
+			maybe_done(u);
+			break;
+		}
+	if (u->finishing || u->quiet || !u->ready)
+		return;
+	struct totals tt;
+	sum(u, &tt);
+	fprintf(stderr,
+		"%s: %6.1fs objects %llu (+%llu/s) missing %llu errors %llu %.2f MB/s latency "
+		"p50 %.0f us p99 %.0f us\n",
+		prog, elapsed_s(u), (unsigned long long)tt.objects,
+		(unsigned long long)(tt.objects - u->last_objects),
+		(unsigned long long)tt.missing, (unsigned long long)tt.errors,
+		(double)(tt.bytes - u->last_bytes) / 1e6,
+		tt.lat ? moq_hist_percentile(tt.lat, 50) / 1e3 : 0.0,
+		tt.lat ? moq_hist_percentile(tt.lat, 99) / 1e3 : 0.0);
+	u->last_objects = tt.objects;
+	u->last_bytes = tt.bytes;
+	free(tt.lat);
+}
+
+static void deadline_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
+{
+	struct sub *u = arg;
+	if (!u->ready) {
+		fprintf(stderr,
+			"%s: connection to %s:%u failed: no MoQT session after %.1f s (is the "
+			"publisher/relay running, and do --plaintext/TLS match?)\n",
+			prog, u->host, u->port, u->connect_timeout);
+		u->conn_failed = true;
+	}
+	finish(u);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void print_latency_json(FILE *f, const struct moq_hist *h)
+{
+	fprintf(f, "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
+		h ? moq_hist_percentile(h, 50) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 90) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 99) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 100) / 1e3 : 0.0, h ? moq_hist_mean(h) / 1e3 : 0.0);
+}
+
+static int exit_code(struct sub *u, const struct totals *tt)
+{
+	bool refused = false;
+	for (size_t i = 0; i < u->ntracks; i++)
+		if (u->tracks[i].refused)
+			refused = true;
+	if (u->conn_failed)
+		return MOQ_EXIT_CONNECT;
+	if (tt->errors)
+		return MOQ_EXIT_CHECK;
+	if (refused)
+		return MOQ_EXIT_REFUSED;
+	if (u->count && tt->missing)
+		return MOQ_EXIT_CHECK;
+	if (u->conn_lost)
+		return MOQ_EXIT_CONNECT;
+	return MOQ_EXIT_OK;
+}
+
+static void report(struct sub *u, int code, const struct totals *tt)
+{
+	double dur = elapsed_s(u);
+	if (u->json) {
+		FILE *f = stdout;
+		fprintf(f,
+			"{\"objects_received\":%llu,\"objects_missing\":%llu,\"bytes\":%llu,"
+			"\"integrity_errors\":%llu,\"groups_complete\":%llu,\"duplicates\":%llu,"
+			"\"late\":%llu,\"latency_us\":",
+			(unsigned long long)tt->objects, (unsigned long long)tt->missing,
+			(unsigned long long)tt->bytes, (unsigned long long)tt->errors,
+			(unsigned long long)tt->groups, (unsigned long long)tt->duplicates,
+			(unsigned long long)tt->late);
+		print_latency_json(f, tt->lat);
+		fprintf(f, ",\"duration_s\":%.3f,\"objects_per_s\":%.1f,\"mbytes_per_s\":%.3f", dur,
+			dur > 0 ? (double)tt->objects / dur : 0.0,
+			dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0);
+		if (u->output_path)
+			fprintf(f, ",\"output_bytes\":%llu", (unsigned long long)u->output_bytes);
+		fprintf(f, ",\"exit_code\":%d,\"tracks\":[", code);
+		for (size_t i = 0; i < u->ntracks; i++) {
+			struct track *t = &u->tracks[i];
+			fprintf(f, "%s{\"name\":", i ? "," : "");
+			json_str(f, t->name);
+			fprintf(f,
+				",\"subscribed\":%s,\"publish_done\":%s,\"objects_received\":%llu,"
+				"\"objects_missing\":%llu,\"bytes\":%llu,\"integrity_errors\":%llu,"
+				"\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
+				"\"latency_us\":",
+				t->established ? "true" : "false", t->publish_done ? "true" : "false",
+				(unsigned long long)t->objects,
+				(unsigned long long)track_missing(u, t), (unsigned long long)t->bytes,
+				(unsigned long long)t->integrity_errors,
+				(unsigned long long)t->groups.complete,
+				(unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
+			print_latency_json(f, t->lat);
+			fputc('}', f);
+		}
+		fprintf(f, "]}\n");
+		fflush(f);
+	}
+	const struct moq_hist *h = tt->lat;
+	fprintf(stderr,
+		"%s: done in %.2f s: %llu objects, %llu missing, %llu integrity errors, %llu bytes "
+		"(%.2f MB/s), %llu groups complete, latency p50 %.0f us p90 %.0f us p99 %.0f us "
+		"max %.0f us; exit %d\n",
+		prog, dur, (unsigned long long)tt->objects, (unsigned long long)tt->missing,
+		(unsigned long long)tt->errors, (unsigned long long)tt->bytes,
+		dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0, (unsigned long long)tt->groups,
+		h ? moq_hist_percentile(h, 50) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 90) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 99) / 1e3 : 0.0,
+		h ? moq_hist_percentile(h, 100) / 1e3 : 0.0, code);
+}
+
+static void finish(struct sub *u)
+{
+	if (u->finishing)
+		return;
+	u->finishing = true;
+	u->end_ns = moq_loop_now();
+	if (u->s)
+		moq_session_close(u->s, MOQ_SESSION_NO_ERROR, "subscriber done");
+	else
+		moq_loop_stop(u->loop);
+	/* let the CONNECTION_CLOSE go out; on_close stops the loop */
+	moq_timer_set_in(u->deadline, 300000000ull);
+}
+
+static void on_signal(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct sub *u = arg;
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof si) != sizeof si)
+		return;
+	if (u->finishing) {
+		moq_loop_stop(loop);
+		return;
+	}
+	fprintf(stderr, "%s: %s, stopping\n", prog, strsignal((int)si.ssi_signo));
+	finish(u);
+}
+
+static void final_deadline_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
+{
+	struct sub *u = arg;
+	if (u->finishing)
+		moq_loop_stop(loop);
+	else
+		deadline_cb(loop, tm, arg);
+}
+
+/* ---- main ----------------------------------------------------------------------- */
+
+enum {
+	OPT_PLAINTEXT = 256,
+	OPT_CA,
+	OPT_INSECURE,
+	OPT_SNI,
+	OPT_ALPN,
+	OPT_NAMESPACE,
+	OPT_TRACK,
+	OPT_COUNT,
+	OPT_DURATION,
+	OPT_CONNECT_TIMEOUT,
+	OPT_OUTPUT,
+	OPT_OUTPUT_TRACK,
+	OPT_JSON,
+	OPT_QUIET,
+	OPT_QLOG,
+	OPT_NO_PACING,
+	OPT_LOG_LEVEL,
+	OPT_TOKEN,
+	OPT_CERT,
+	OPT_KEY,
+};
+
+static const struct option long_opts[] = {
+	{ "plaintext", no_argument, 0, OPT_PLAINTEXT },
+	{ "ca", required_argument, 0, OPT_CA },
+	{ "insecure", no_argument, 0, OPT_INSECURE },
+	{ "sni", required_argument, 0, OPT_SNI },
+	{ "alpn", required_argument, 0, OPT_ALPN },
+	{ "namespace", required_argument, 0, OPT_NAMESPACE },
+	{ "track", required_argument, 0, OPT_TRACK },
+	{ "count", required_argument, 0, OPT_COUNT },
+	{ "duration", required_argument, 0, OPT_DURATION },
+	{ "connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT },
+	{ "output", required_argument, 0, OPT_OUTPUT },
+	{ "output-track", required_argument, 0, OPT_OUTPUT_TRACK },
+	{ "json", no_argument, 0, OPT_JSON },
+	{ "quiet", no_argument, 0, OPT_QUIET },
+	{ "qlog-dir", required_argument, 0, OPT_QLOG },
+	{ "no-pacing", no_argument, 0, OPT_NO_PACING },
+	{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
+	{ "auth-token", required_argument, 0, OPT_TOKEN },
+	{ "cert", required_argument, 0, OPT_CERT },
+	{ "key", required_argument, 0, OPT_KEY },
+	{ "help", no_argument, 0, 'h' },
+	{ 0, 0, 0, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	static struct sub U;
+	struct sub *u = &U;
+	char err[MOQ_CLI_ERR_LEN];
+	const char *ns_arg = "moq-pub";
+	u->connect_timeout = 10;
+
+	int c;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PLAINTEXT:
+			u->plaintext = 1;
+			break;
+		case OPT_CA:
+			u->ca = optarg;
+			break;
+		case OPT_INSECURE:
+			u->insecure = 1;
+			break;
+		case OPT_SNI:
+			u->sni = optarg;
+			break;
+		case OPT_ALPN:
+			if (!*optarg || strlen(optarg) > 255)
+				die_usage("--alpn: give 1..255 bytes");
+			u->alpn = optarg;
+			break;
+		case OPT_NAMESPACE:
+			ns_arg = optarg;
+			break;
+		case OPT_TRACK: {
+			size_t n = strlen(optarg);
+			if (!n || n >= sizeof u->tracks[0].name)
+				die_usage("--track: the track name must be 1..255 bytes");
+			if (u->ntracks == MAX_TRACKS)
+				die_usage("too many tracks (at most 16)");
+			for (size_t i = 0; i < u->ntracks; i++)
+				if (!strcmp(u->tracks[i].name, optarg))
+					die_usage("--track: the same track was given twice");
+			struct track *t = &u->tracks[u->ntracks++];
+			memcpy(t->name, optarg, n + 1);
+			t->name_len = n;
+			break;
+		}
+		case OPT_COUNT:
+			if (moq_cli_u64("--count", optarg, 1, UINT64_MAX, 0, &u->count, err,
+					sizeof err))
+				die_usage(err);
+			break;
+		case OPT_DURATION:
+			if (moq_cli_double("--duration", optarg, 0.001, 1e7, &u->duration, err,
+					   sizeof err))
+				die_usage(err);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (moq_cli_double("--connect-timeout", optarg, 0.01, 3600,
+					   &u->connect_timeout, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_OUTPUT:
+			u->output_path = optarg;
+			break;
+		case OPT_OUTPUT_TRACK:
+			u->output_track = optarg;
+			break;
+		case OPT_JSON:
+			u->json = true;
+			break;
+		case OPT_QUIET:
+			u->quiet = true;
+			break;
+		case OPT_NO_PACING:
+			u->no_pacing = 1;
+			break;
+		case OPT_QLOG:
+			u->qlog_dir = optarg;
+			break;
+		case OPT_LOG_LEVEL: {
+			int l = moq_log_parse_level(optarg);
+			if (l < 0)
+				die_usage("--log-level: give error, warn, info or debug");
+			moq_log_set_level((enum moq_log_level)l);
+			break;
+		}
+		case OPT_TOKEN:
+			if (!*optarg)
+				die_usage("--auth-token: the token must not be empty");
+			u->token = optarg;
+			break;
+		case OPT_CERT:
+		case OPT_KEY:
+			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
+				  "--ca FILE (or --insecure)");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'moq-sub --help'.\n");
+			return MOQ_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		die_usage(optind == argc ? "missing HOST:PORT of the relay or publisher"
+					 : "too many arguments; give one HOST:PORT");
+	if (moq_cli_hostport("HOST:PORT", argv[optind], u->host, sizeof u->host, &u->port, 0, err,
+			     sizeof err))
+		die_usage(err);
+	if (!u->host[0])
+		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
+	if (u->plaintext && (u->ca || u->insecure))
+		die_usage("--plaintext does not use --ca/--insecure; drop them");
+	if (!u->plaintext && !u->ca && !u->insecure)
+		die_usage("TLS needs --ca FILE to verify the server (or --insecure, or "
+			  "--plaintext on both ends)");
+	if (u->ca && access(u->ca, R_OK)) {
+		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->ca, strerror(errno));
+		die_usage(err);
+	}
+	if (u->qlog_dir) {
+		struct stat st;
+		if (stat(u->qlog_dir, &st) || !S_ISDIR(st.st_mode) || access(u->qlog_dir, W_OK)) {
+			snprintf(err, sizeof err, "--qlog-dir: '%s' is not a writable directory",
+				 u->qlog_dir);
+			die_usage(err);
+		}
+	}
+	if (moq_cli_namespace("--namespace", ns_arg, &u->ns, u->ns_store, sizeof u->ns_store, 0,
+			      err, sizeof err))
+		die_usage(err);
+	if (!u->ntracks) {
+		strcpy(u->tracks[0].name, "test");
+		u->tracks[0].name_len = 4;
+		u->ntracks = 1;
+	}
+	if (u->output_track && !u->output_path)
+		die_usage("--output-track needs --output FILE");
+	if (u->output_path) {
+		struct track *ot = &u->tracks[0];
+		if (u->output_track) {
+			ot = NULL;
+			for (size_t i = 0; i < u->ntracks; i++)
+				if (!strcmp(u->tracks[i].name, u->output_track))
+					ot = &u->tracks[i];
+			if (!ot)
+				die_usage("--output-track: not one of the --track names");
+		}
+		ot->output = true;
+		u->out = fopen(u->output_path, "wb");
+		if (!u->out) {
+			snprintf(err, sizeof err, "--output: cannot create '%s': %s", u->output_path,
+				 strerror(errno));
+			die_usage(err);
+		}
+		u->reorder = moq_reorder_new(8, output_emit, u);
+	}
+	for (size_t i = 0; i < u->ntracks; i++) {
+		u->tracks[i].lat = moq_hist_new();
+		if (!u->tracks[i].lat || moq_seqwin_init(&u->tracks[i].win)) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			return MOQ_EXIT_INTERNAL;
+		}
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	u->loop = moq_loop_new();
+	if (!u->loop) {
+		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+		return MOQ_EXIT_INTERNAL;
+	}
+	if (sfd >= 0)
+		moq_loop_add_fd(u->loop, sfd, EPOLLIN, on_signal, u);
+	u->tick = moq_timer_new(u->loop, tick_cb, u);
+	u->deadline = moq_timer_new(u->loop, final_deadline_cb, u);
+	u->start_ns = moq_loop_now();
+	moq_timer_set_in(u->tick, 1000000000ull);
+	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
+
+	memset(&u->scfg, 0, sizeof u->scfg);
+	u->scfg.loop = u->loop;
+	u->scfg.cb = &session_cb;
+	u->scfg.user = u;
+	if (u->token) {
+		moq_cli_token(&u->tok, u->token);
+		u->scfg.auth_tokens = &u->tok;
+		u->scfg.num_auth_tokens = 1;
+	}
+	struct moq_quic_config q;
+	moq_quic_config_init(&q);
+	q.plaintext = u->plaintext;
+	if (u->alpn)
+		q.alpn = u->alpn;
+	q.ca_file = u->ca;
+	q.sni = u->sni;
+	q.insecure = u->insecure;
+	q.qlog_dir = u->qlog_dir;
+	q.no_pacing = u->no_pacing;
+	q.max_data = 64u << 20;
+	q.max_stream_data = 16u << 20;
+	q.cb = moq_session_quic_callbacks();
+	u->ep = moq_quic_endpoint_new(u->loop, &q, err, sizeof err);
+	if (!u->ep) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return MOQ_EXIT_USAGE;
+	}
+	u->s = moq_session_connect(u->ep, u->host, u->port, &u->scfg, err, sizeof err);
+	if (!u->s) {
+		fprintf(stderr, "%s: cannot connect to %s:%u: %s\n", prog, u->host, u->port, err);
+		return MOQ_EXIT_CONNECT;
+	}
+
+	moq_loop_run(u->loop);
+	if (!u->end_ns)
+		u->end_ns = moq_loop_now();
+
+	if (u->reorder) {
+		moq_reorder_flush(u->reorder);
+		moq_reorder_free(u->reorder);
+	}
+	if (u->out && fclose(u->out)) {
+		fprintf(stderr, "%s: --output: %s\n", prog, strerror(errno));
+	}
+	struct totals tt;
+	sum(u, &tt);
+	int code = exit_code(u, &tt);
+	report(u, code, &tt);
+	free(tt.lat);
+	moq_quic_endpoint_free(u->ep);
+	moq_timer_free(u->tick);
+	moq_timer_free(u->deadline);
+	moq_loop_free(u->loop);
+	for (size_t i = 0; i < u->ntracks; i++) {
+		moq_seqwin_free(&u->tracks[i].win);
+		free(u->tracks[i].lat);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	return code;
+}

@@ -477,7 +477,7 @@ static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d,
 /* Send one datagram ngtcp2 wrote into buf; apply the plaintext shim and the
  * send hook to its short-header packet. */
 static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
-		      const ngtcp2_path *path)
+		      const ngtcp2_path *path, int save_close)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
@@ -524,6 +524,14 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
 		}
 	}
 	c->pkts_sent++;
+	if (save_close && !c->close_pkt) {
+		/* exactly what went on the wire, for the closing period */
+		c->close_pkt = malloc(outn);
+		if (c->close_pkt) {
+			memcpy(c->close_pkt, out, outn);
+			c->close_pktlen = outn;
+		}
+	}
 	sock_send(ep, out, outn, sa, sl);
 }
 
@@ -551,12 +559,7 @@ static void conn_close_with(struct moq_quic_conn *c,
 					       ccerr, now_ns());
 	if (n <= 0)
 		return;
-	conn_send(c, ep->txbuf, (size_t)n, &ps.path);
-	c->close_pkt = malloc((size_t)n);
-	if (c->close_pkt) {
-		memcpy(c->close_pkt, ep->txbuf, (size_t)n);
-		c->close_pktlen = (size_t)n;
-	}
+	conn_send(c, ep->txbuf, (size_t)n, &ps.path, 1);
 }
 
 /* Local failure (handshake or ngtcp2 error): tell the peer, then report. */
@@ -751,7 +754,7 @@ static void conn_write(struct moq_quic_conn *c)
 		}
 		if (n == 0)
 			break;
-		conn_send(c, ep->txbuf, (size_t)n, &ps.path);
+		conn_send(c, ep->txbuf, (size_t)n, &ps.path, 0);
 		npkts++;
 	}
 	if (!ep->cfg.no_pacing)

@@ -1,0 +1,1478 @@
+/* Fast-path BPF programs (tc-progs/relay.bpf.c) through
+ * bpf_prog_test_run_opts: packet fixture + map state -> verdict, output
+ * bytes, map changes and the stats reason. Needs root (BPF); runs in a
+ * private network namespace so clones only reach its own loopback. */
+#include <check.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/bpf_pkt.h"
+#include "lib/bpf_relay.h"
+#include "moq_maps.h"
+
+#define RELAY_PORT 4443
+#define UP_CONN 7
+#define UP_CONN6 8
+#define SLOT 3
+#define SLOT6 4
+#define ALIAS 5
+#define DOWN_ALIAS 9
+#define UP_SID 2 /* client-initiated uni stream 0 */
+
+static struct bpf_relay R;
+static const uint8_t up_cid[8] = { 0xa1, 1, 2, 3, 4, 5, 6, 7 };
+static const uint8_t up_cid6[8] = { 0xa2, 1, 2, 3, 4, 5, 6, 7 };
+static const uint8_t sub_dcid[8] = { 0xb3, 0xb3, 0xb3, 0xb3, 9, 9, 9, 9 };
+static const uint8_t sub_scid[8] = { 0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, 8 };
+static const uint8_t pub_ip[4] = { 10, 0, 0, 1 }, relay_ip[4] = { 10, 0, 0, 254 };
+static const uint8_t relay_ip_s[4] = { 10, 1, 0, 254 }, sub_ip[4] = { 10, 1, 0, 3 };
+static const uint8_t pub_ip6[16] = { 0xfd, 0, [15] = 1 };
+static const uint8_t relay_ip6[16] = { 0xfd, 0, [15] = 0xfe };
+static const uint8_t relay_ip6_s[16] = { 0xfd, 1, [15] = 0xfe };
+static const uint8_t sub_ip6[16] = { 0xfd, 1, [15] = 3 };
+static const uint8_t mac_pub[6] = { 2, 0, 0, 0, 0, 1 }, mac_relay[6] = { 2, 0, 0, 0, 0, 0xfe };
+static const uint8_t mac_relay_s[6] = { 2, 0, 0, 0, 1, 0xfe }, mac_sub[6] = { 2, 0, 0, 0, 1, 3 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int mfd(const char *name)
+{
+	int fd = bpf_relay_map_fd(&R, name);
+
+	ck_assert_msg(fd >= 0, "map %s missing", name);
+	return fd;
+}
+
+static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen,
+		       uint32_t flags)
+{
+	struct moq_config c = { .layout_version = MOQ_MAPS_LAYOUT_VERSION,
+				.flags = flags,
+				.heartbeat_ns = hb,
+				.heartbeat_timeout_ns = timeout,
+				.generation = gen,
+				.relay_port_be = htons(RELAY_PORT) };
+	uint32_t k = 0;
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+}
+
+static void add_sub(uint32_t slot, int family)
+{
+	struct moq_subscriber s = { .flags = MOQ_SUB_F_ACTIVE,
+				    .generation = 1,
+				    .ifindex = 1,
+				    .family = family == 6 ? MOQ_AF_INET6
+							  : MOQ_AF_INET,
+				    .sport_be = htons(RELAY_PORT),
+				    .dport_be = htons(6000 + slot) };
+
+	memcpy(s.eth_src, mac_relay_s, 6);
+	memcpy(s.eth_dst, mac_sub, 6);
+	if (family == 6) {
+		memcpy(s.saddr, relay_ip6_s, 16);
+		memcpy(s.daddr, sub_ip6, 16);
+	} else {
+		memcpy(s.saddr, relay_ip_s, 4);
+		memcpy(s.daddr, sub_ip, 4);
+	}
+	memcpy(s.dcid, sub_dcid, 8);
+	memcpy(s.scid, sub_scid, 8);
+	s.scid[7] = (uint8_t)slot; /* one relay-side CID per slot */
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_sub_by_cid"), s.scid, &slot, 0), 0);
+}
+
+static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots,
+		      uint32_t n, uint64_t down_alias)
+{
+	static struct moq_track_subs t;
+	struct moq_track_key k = { .conn_id = conn, .track_alias = alias };
+
+	memset(&t, 0, sizeof(t));
+	t.count = n;
+	t.default_priority = 64;
+	for (uint32_t i = 0; i < n; i++) {
+		struct moq_subscription_key bk = { .slot = slots[i],
+						   .conn_id = conn,
+						   .track_alias = alias };
+		struct moq_subscription b = { .track_alias = down_alias };
+
+		t.slots[i] = slots[i];
+		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscriptions"), &bk, &b, 0), 0);
+	}
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_tracks"), &k, &t, 0), 0);
+}
+
+static void setup(void)
+{
+	struct moq_upstream u = { .conn_id = UP_CONN, .generation = 1,
+				  .family = MOQ_AF_INET,
+				  .sport_be = htons(5000) };
+	struct moq_upstream u6 = { .conn_id = UP_CONN6, .generation = 1,
+				   .family = MOQ_AF_INET6,
+				   .sport_be = htons(5000) };
+	uint32_t s4 = SLOT, s6 = SLOT6;
+
+	ck_assert_int_eq(bpf_relay_open(&R), 0);
+	set_config(now_ns(), 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	memcpy(u.saddr, pub_ip, 4);
+	memcpy(u6.saddr, pub_ip6, 16);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid6, &u6, 0), 0);
+	add_sub(SLOT, 4);
+	add_sub(SLOT6, 6);
+	add_track(UP_CONN, ALIAS, &s4, 1, DOWN_ALIAS);
+	add_track(UP_CONN6, ALIAS, &s6, 1, DOWN_ALIAS);
+}
+
+static void teardown(void)
+{
+	bpf_relay_close(&R);
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+struct fx {
+	struct bpf_pkt_spec s;
+	uint8_t frames[1600];
+	uint8_t pkt[2048];
+	size_t len;
+};
+
+/* Publisher -> relay, IPv4 unless family 6. */
+static void fx_up(struct fx *f, int family)
+{
+	memset(f, 0, sizeof(*f));
+	f->s.family = family;
+	memcpy(f->s.eth_src, mac_pub, 6);
+	memcpy(f->s.eth_dst, mac_relay, 6);
+	if (family == 6) {
+		memcpy(f->s.saddr, pub_ip6, 16);
+		memcpy(f->s.daddr, relay_ip6, 16);
+		memcpy(f->s.dcid, up_cid6, 8);
+	} else {
+		memcpy(f->s.saddr, pub_ip, 4);
+		memcpy(f->s.daddr, relay_ip, 4);
+		memcpy(f->s.dcid, up_cid, 8);
+	}
+	f->s.sport = 5000;
+	f->s.dport = RELAY_PORT;
+	f->s.pn = 0x01020304;
+	f->s.frames = f->frames;
+}
+
+/* The subscriber's view of the same packet (expected egress output). */
+static void fx_down(struct fx *f, int family, uint32_t slot, uint32_t pn)
+{
+	fx_up(f, family);
+	memcpy(f->s.eth_src, mac_relay_s, 6);
+	memcpy(f->s.eth_dst, mac_sub, 6);
+	if (family == 6) {
+		memcpy(f->s.saddr, relay_ip6_s, 16);
+		memcpy(f->s.daddr, sub_ip6, 16);
+	} else {
+		memcpy(f->s.saddr, relay_ip_s, 4);
+		memcpy(f->s.daddr, sub_ip, 4);
+	}
+	memcpy(f->s.dcid, sub_dcid, 8);
+	f->s.sport = RELAY_PORT;
+	f->s.dport = (uint16_t)(6000 + slot);
+	f->s.pn = pn;
+}
+
+static void fx_build(struct fx *f, size_t frames_len)
+{
+	f->s.frames_len = frames_len;
+	f->len = bpf_pkt_build(f->pkt, sizeof(f->pkt), &f->s);
+	ck_assert_uint_gt(f->len, 0);
+}
+
+static const uint8_t payload[4] = { 'm', 'e', 'd', 'a' };
+
+/* [prefix] STREAM(sid, offset 0, to end of packet) SUBGROUP_HEADER + one
+ * object. Returns frames length. */
+static size_t frames_stream0(uint8_t *b, size_t pos, uint64_t sid,
+			     uint64_t alias)
+{
+	pos = bpf_frame_stream_hdr(b, pos, 0, sid, 0, 0);
+	pos = bpf_frame_subgroup(b, pos, 0x14, alias, 11, 2, 32);
+	pos = bpf_frame_vi(b, pos, 0, 0); /* object id delta */
+	pos = bpf_frame_vi(b, pos, sizeof(payload), 0);
+	memcpy(b + pos, payload, sizeof(payload));
+	return pos + sizeof(payload);
+}
+
+/* STREAM(sid, offset, LEN) with 40 data bytes, then 3 bytes of PADDING. */
+static size_t frames_stream_later(uint8_t *b, size_t pos, uint64_t sid,
+				  uint64_t off)
+{
+	pos = bpf_frame_stream_hdr(b, pos, 6, sid, off, 40);
+	memset(b + pos, 0x5a, 40);
+	pos += 40;
+	memset(b + pos, 0, 3);
+	return pos + 3;
+}
+
+/* DATAGRAM (0x30) with OBJECT_DATAGRAM type 0x00: alias, group, object,
+ * priority, payload. */
+static size_t frames_datagram(uint8_t *b, size_t pos, uint64_t alias)
+{
+	b[pos++] = 0x30;
+	pos = bpf_frame_vi(b, pos, 0x00, 0);
+	pos = bpf_frame_vi(b, pos, alias, 0);
+	pos = bpf_frame_vi(b, pos, 12, 0);
+	pos = bpf_frame_vi(b, pos, 3, 0);
+	b[pos++] = 16;
+	memcpy(b + pos, payload, sizeof(payload));
+	return pos + sizeof(payload);
+}
+
+/* ---- run helpers ------------------------------------------------------- */
+
+static struct bpf_relay_run run;
+
+static void run_prog(int fd, const uint8_t *pkt, size_t len, uint32_t mark)
+{
+	memset(&run, 0, sizeof(run));
+	run.mark_in = mark;
+	ck_assert_int_eq(bpf_relay_test_run(fd, pkt, len, &run), 0);
+}
+
+/* Ingress must never change the original. */
+static void ingress_expect(struct fx *f, uint32_t reason)
+{
+	uint64_t before = bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, reason);
+
+	run_prog(R.upstream_ingress, f->pkt, f->len, 0x77);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(run.out_len, f->len);
+	ck_assert_mem_eq(run.out, f->pkt, f->len);
+	ck_assert_uint_eq(run.mark_out, 0x77);
+	ck_assert_msg(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, reason) == before + 1,
+		      "reason %u not counted", reason);
+}
+
+static void egress_expect_drop(struct fx *f, uint32_t slot, uint32_t reason)
+{
+	uint64_t before = bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, reason);
+
+	run_prog(R.subscriber_egress, f->pkt, f->len, MOQ_MARK_MAGIC | slot);
+	ck_assert_int_eq(run.retval, TC_ACT_SHOT);
+	ck_assert_msg(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, reason) == before + 1,
+		      "egress reason %u not counted", reason);
+}
+
+static void egress_expect_output(struct fx *in, uint32_t slot,
+				 const struct fx *want)
+{
+	run_prog(R.subscriber_egress, in->pkt, in->len, MOQ_MARK_MAGIC | slot);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(run.mark_out, 0);
+	ck_assert_uint_eq(run.out_len, want->len);
+	ck_assert_msg(bpf_pkt_csum_ok(run.out, run.out_len), "bad checksum");
+	if (memcmp(run.out, want->pkt, want->len)) {
+		for (size_t i = 0; i < want->len; i++)
+			if (run.out[i] != want->pkt[i])
+				fprintf(stderr, "byte %zu: got %02x want %02x\n",
+					i, run.out[i], want->pkt[i]);
+	}
+	ck_assert_mem_eq(run.out, want->pkt, want->len);
+}
+
+static int up_stream_seen(uint32_t conn, uint64_t sid, struct moq_up_stream *st)
+{
+	struct moq_up_stream_key k = { .conn_id = conn, .stream_id = sid };
+
+	return bpf_map_lookup_elem(mfd("moq_up_streams"), &k, st) == 0;
+}
+
+/* ---- upstream ingress: eligible ------------------------------------------ */
+
+START_TEST(ingress_stream_offset0_fans_out_and_records_stream)
+{
+	struct fx f;
+	struct moq_up_stream st;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
+	ck_assert_uint_eq(st.track_alias, ALIAS);
+	ck_assert_uint_eq(st.group, 11);
+	ck_assert_uint_eq(st.subgroup, 2);
+	ck_assert_uint_eq(st.priority, 32);
+	ck_assert_uint_eq(st.hdr_type, 0x14);
+	ck_assert_uint_eq(st.hdr_len, 5);
+}
+END_TEST
+
+START_TEST(ingress_stream_later_packet_fans_out_after_start)
+{
+	struct fx f0, f1;
+
+	fx_up(&f0, 4);
+	fx_build(&f0, frames_stream0(f0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f0, MOQ_R_FORWARDED);
+	fx_up(&f1, 4);
+	fx_build(&f1, frames_stream_later(f1.frames, 0, UP_SID, 12));
+	ingress_expect(&f1, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_stream_later_packet_without_start_is_ineligible)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream_later(f.frames, 0, UP_SID + 4, 12));
+	ingress_expect(&f, MOQ_R_STREAM_START_UNSEEN);
+}
+END_TEST
+
+START_TEST(ingress_datagram_fans_out)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_datagram(f.frames, 0, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_ack_and_padding_before_stream_fan_out)
+{
+	struct fx f;
+	size_t n;
+
+	fx_up(&f, 4);
+	f.frames[0] = 0;
+	n = bpf_frame_ack(f.frames, 1, 3, _i);
+	f.frames[n++] = 0;
+	fx_build(&f, frames_stream0(f.frames, n, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_ipv6_fans_out)
+{
+	struct fx f;
+
+	fx_up(&f, 6);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_vlan_tagged_fans_out)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.vlan = 1;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_subgroup_default_priority_comes_from_track)
+{
+	struct fx f;
+	struct moq_up_stream st;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 0, UP_SID, 0, 0);
+	n = bpf_frame_subgroup(f.frames, n, 0x30, ALIAS, 1, 0, 0);
+	f.frames[n++] = 0;
+	f.frames[n++] = 1;
+	f.frames[n++] = 'x';
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
+	ck_assert_uint_eq(st.priority, 64);
+	ck_assert_uint_eq(st.subgroup, 0);
+}
+END_TEST
+
+START_TEST(ingress_subgroup_id_from_first_object_mode)
+{
+	struct fx f;
+	struct moq_up_stream st;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 0, UP_SID, 0, 0);
+	n = bpf_frame_subgroup(f.frames, n, 0x12, ALIAS, 1, 0, 7);
+	n = bpf_frame_vi(f.frames, n, 300, 0); /* first object id */
+	f.frames[n++] = 1;
+	f.frames[n++] = 'x';
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
+	ck_assert_uint_eq(st.subgroup, 300);
+}
+END_TEST
+
+/* ---- upstream ingress: ineligible, untouched, counted ------------------- */
+
+START_TEST(ingress_long_header_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.first = 0xc3;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_LONG_HEADER);
+}
+END_TEST
+
+START_TEST(ingress_fixed_bit_clear_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.first = 0x03;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_NOT_PLAINTEXT);
+}
+END_TEST
+
+START_TEST(ingress_missing_tag_untouched)
+{
+	struct fx f;
+
+	size_t n;
+
+	fx_up(&f, 4);
+	f.s.no_tag = 1;
+	n = frames_stream0(f.frames, 0, UP_SID, ALIAS);
+	memset(f.frames + n, 0, 32); /* long enough to hold a tag */
+	fx_build(&f, n + 32);
+	ingress_expect(&f, MOQ_R_NOT_PLAINTEXT);
+}
+END_TEST
+
+START_TEST(ingress_unknown_dcid_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.dcid[7] ^= 0xff;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_UNKNOWN_DCID);
+}
+END_TEST
+
+START_TEST(ingress_wrong_source_address_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.saddr[3] = 2;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_WRONG_SOURCE);
+}
+END_TEST
+
+START_TEST(ingress_wrong_source_port_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.sport = 5001;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_WRONG_SOURCE);
+}
+END_TEST
+
+START_TEST(ingress_wrong_port_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.dport = RELAY_PORT + 1;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_WRONG_PORT);
+}
+END_TEST
+
+START_TEST(ingress_short_packet_number_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.pn_len = _i + 1; /* 1 or 2 bytes */
+	f.s.first = (uint8_t)(0x40 | _i);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_PN_LEN);
+}
+END_TEST
+
+START_TEST(ingress_two_stream_frames_untouched)
+{
+	struct fx f;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 2, UP_SID, 0, 6);
+	n = bpf_frame_subgroup(f.frames, n, 0x10, ALIAS, 1, 0, 0);
+	f.frames[n++] = 0;
+	f.frames[n++] = 1;
+	f.frames[n++] = 'x';
+	f.frames[n++] = 0; /* pad to the declared 6 */
+	n = frames_stream_later(f.frames, n, UP_SID + 4, 0);
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_TRAILING_FRAME);
+}
+END_TEST
+
+START_TEST(ingress_bidirectional_stream_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, 0 /* client bidi */, ALIAS));
+	ingress_expect(&f, MOQ_R_NOT_CLIENT_UNI);
+}
+END_TEST
+
+START_TEST(ingress_server_uni_stream_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, 3, ALIAS));
+	ingress_expect(&f, MOQ_R_NOT_CLIENT_UNI);
+}
+END_TEST
+
+START_TEST(ingress_short_stream_id_untouched)
+{
+	struct fx f;
+	size_t n = 0;
+
+	fx_up(&f, 4);
+	f.frames[n++] = 0x08;
+	f.frames[n++] = UP_SID; /* 1-byte varint */
+	n = bpf_frame_subgroup(f.frames, n, 0x10, ALIAS, 1, 0, 0);
+	f.frames[n++] = 0;
+	f.frames[n++] = 0;
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_STREAM_ID_WIDTH);
+}
+END_TEST
+
+START_TEST(ingress_ping_frame_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.frames[0] = 0x01;
+	fx_build(&f, frames_stream0(f.frames, 1, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_BAD_FRAME);
+}
+END_TEST
+
+START_TEST(ingress_only_padding_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, 20);
+	ingress_expect(&f, MOQ_R_NO_MEDIA_FRAME);
+}
+END_TEST
+
+START_TEST(ingress_ack_with_too_many_ranges_untouched)
+{
+	struct fx f;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_ack(f.frames, 0, 17, 0);
+	fx_build(&f, frames_stream0(f.frames, n, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_ACK_RANGES);
+}
+END_TEST
+
+/* A STREAM offset varint whose 8-byte encoding runs into the tag. */
+START_TEST(ingress_varint_past_frames_untouched)
+{
+	struct fx f;
+	size_t n = 0;
+
+	fx_up(&f, 4);
+	f.frames[n++] = 0x0c; /* OFF */
+	n = bpf_frame_qv(f.frames, n, UP_SID, 4);
+	f.frames[n++] = 0xc0; /* 8-byte varint, 3 bytes left */
+	f.frames[n++] = 0;
+	f.frames[n++] = 0;
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_BAD_VARINT);
+}
+END_TEST
+
+/* The SUBGROUP_HEADER alias is a 9-byte vi64 but only 4 bytes remain. */
+START_TEST(ingress_vi64_past_stream_data_untouched)
+{
+	struct fx f;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 2, UP_SID, 0, 5);
+	f.frames[n++] = 0x10;
+	f.frames[n++] = 0xff;
+	memset(f.frames + n, 1, 3);
+	n += 3;
+	memset(f.frames + n, 0, 12); /* PADDING (not stream data) */
+	fx_build(&f, n + 12);
+	ingress_expect(&f, MOQ_R_BAD_VARINT);
+}
+END_TEST
+
+START_TEST(ingress_bad_subgroup_type_untouched)
+{
+	static const uint8_t bad[] = { 0x16, 0x0f, 0x20, 0x80 };
+	struct fx f;
+	size_t n;
+
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 0, UP_SID, 0, 0);
+	f.frames[n++] = bad[_i];
+	f.frames[n++] = ALIAS;
+	f.frames[n++] = 1;
+	f.frames[n++] = 2;
+	f.frames[n++] = 3;
+	fx_build(&f, n);
+	/* 0x80 0x05 is the 2-byte vi64 for type 5 */
+	ingress_expect(&f, MOQ_R_BAD_SUBGROUP_HEADER);
+}
+END_TEST
+
+START_TEST(ingress_bad_datagram_type_untouched)
+{
+	static const uint8_t bad[] = { 0x10, 0x22, 0x2f, 0x40 };
+	struct fx f;
+	size_t n = 0;
+
+	fx_up(&f, 4);
+	f.frames[n++] = 0x30;
+	f.frames[n++] = bad[_i];
+	f.frames[n++] = ALIAS;
+	f.frames[n++] = 1;
+	f.frames[n++] = 2;
+	f.frames[n++] = 3;
+	fx_build(&f, n);
+	ingress_expect(&f, MOQ_R_BAD_DATAGRAM);
+}
+END_TEST
+
+/* SUBGROUP_HEADER cut after each field (frame length says so; padding
+ * follows): the header is not in this packet. */
+START_TEST(ingress_subgroup_header_cut_at_each_field_untouched)
+{
+	struct fx f;
+	uint8_t hdr[16];
+	size_t h = bpf_frame_subgroup(hdr, 0, 0x14, ALIAS, 11, 2, 32), n;
+
+	ck_assert_uint_eq(h, 5);
+	fx_up(&f, 4);
+	n = bpf_frame_stream_hdr(f.frames, 0, 2, UP_SID, 0, (uint64_t)_i);
+	memcpy(f.frames + n, hdr, (size_t)_i);
+	n += (size_t)_i;
+	memset(f.frames + n, 0, 8);
+	fx_build(&f, n + 8);
+	/* cut inside a vi64 field: varint error; before the priority byte:
+	 * header error */
+	ingress_expect(&f, _i == 4 ? MOQ_R_BAD_SUBGROUP_HEADER
+				   : MOQ_R_BAD_VARINT);
+}
+END_TEST
+
+/* The packet truncated at every header boundary (lengths in the headers
+ * still claim the full packet). bpf_prog_test_run refuses (EINVAL) an IPv4
+ * packet shorter than its IP header, so cuts start after it. */
+START_TEST(ingress_truncated_at_header_boundaries_untouched)
+{
+	struct fx f;
+	size_t cuts[] = { 14 + 20 + 4, 14 + 20, 14 + 20 + 8, 14 + 20 + 8 + 1,
+			  14 + 20 + 8 + 9, 14 + 20 + 8 + 13,
+			  14 + 20 + 8 + 13 + 5 };
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	f.len = cuts[_i];
+	ingress_expect(&f, MOQ_R_TRUNCATED);
+}
+END_TEST
+
+START_TEST(ingress_not_ip_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	f.pkt[12] = 0x08;
+	f.pkt[13] = 0x06; /* ARP */
+	ingress_expect(&f, MOQ_R_NOT_IP);
+}
+END_TEST
+
+START_TEST(ingress_no_subscribers_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS + 1));
+	ingress_expect(&f, MOQ_R_NO_SUBSCRIBERS);
+}
+END_TEST
+
+START_TEST(ingress_stale_heartbeat_untouched)
+{
+	struct fx f;
+
+	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_STALE_AGENT);
+	ck_assert(!up_stream_seen(UP_CONN, UP_SID, &(struct moq_up_stream){ 0 }));
+}
+END_TEST
+
+START_TEST(ingress_disabled_untouched)
+{
+	struct fx f;
+
+	set_config(now_ns(), 10ull * 1000000000ull, 1, 0);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_STALE_AGENT);
+}
+END_TEST
+
+START_TEST(ingress_entries_of_old_generation_ignored)
+{
+	struct fx f;
+
+	set_config(now_ns(), 10ull * 1000000000ull, 2, MOQ_CFG_F_ENABLED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_UNKNOWN_DCID);
+}
+END_TEST
+
+START_TEST(ingress_inactive_subscriber_not_cloned)
+{
+	struct fx f;
+	struct moq_subscriber s;
+	uint32_t slot = SLOT;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	s.flags = 0;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_NO_SUBSCRIBERS);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_SUB_INACTIVE), 1);
+}
+END_TEST
+
+START_TEST(ingress_fans_out_to_2048_subscribers)
+{
+	static uint32_t slots[2048];
+	struct fx f;
+
+	for (uint32_t i = 0; i < 2048; i++) {
+		slots[i] = 100 + i;
+		add_sub(slots[i], 4);
+	}
+	add_track(UP_CONN, ALIAS, slots, 2048, DOWN_ALIAS);
+	fx_up(&f, 4);
+	fx_build(&f, frames_datagram(f.frames, 0, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	/* every clone ran on loopback (no egress program there) */
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_REDIRECT_FAILED), 0);
+}
+END_TEST
+
+/* ---- subscriber egress ---------------------------------------------------- */
+
+static void seq_set(uint32_t slot, uint64_t pn, uint64_t uni)
+{
+	struct moq_conn_seq s = { .next_pn = pn, .next_uni = uni };
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_conn_seq"), &slot, &s, 0), 0);
+}
+
+static struct moq_conn_seq seq_get(uint32_t slot)
+{
+	struct moq_conn_seq s;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_conn_seq"), &slot, &s), 0);
+	return s;
+}
+
+START_TEST(egress_leaves_unmarked_packets_alone)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	run_prog(R.subscriber_egress, f.pkt, f.len, 0x1234);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(run.mark_out, 0x1234);
+	ck_assert_mem_eq(run.out, f.pkt, f.len);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_NOT_MARKED), 1);
+}
+END_TEST
+
+START_TEST(egress_rewrites_stream_start)
+{
+	struct fx in, want;
+
+	seq_set(SLOT, 1000, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	fx_down(&want, 4, SLOT, 1000);
+	fx_build(&want, frames_stream0(want.frames, 0, 3, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 1001);
+	ck_assert_uint_eq(seq_get(SLOT).next_uni, 1);
+}
+END_TEST
+
+START_TEST(egress_later_packets_keep_stream_and_take_next_pn)
+{
+	struct fx in0, in1, in2, want;
+
+	seq_set(SLOT, 50, 4);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	fx_down(&want, 4, SLOT, 51);
+	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
+	egress_expect_output(&in1, SLOT, &want);
+	/* a second upstream stream gets the next downstream id */
+	fx_up(&in2, 4);
+	fx_build(&in2, frames_stream0(in2.frames, 0, UP_SID + 4, ALIAS));
+	ingress_expect(&in2, MOQ_R_FORWARDED);
+	fx_down(&want, 4, SLOT, 52);
+	fx_build(&want, frames_stream0(want.frames, 0, 5 * 4 + 3, DOWN_ALIAS));
+	egress_expect_output(&in2, SLOT, &want);
+}
+END_TEST
+
+START_TEST(egress_turns_ack_into_padding)
+{
+	struct fx in, want;
+	size_t n;
+
+	seq_set(SLOT, 7, 0);
+	fx_up(&in, 4);
+	n = bpf_frame_ack(in.frames, 0, 2 + _i, _i); /* odd and even lengths */
+	in.frames[n++] = 0;
+	fx_build(&in, frames_stream0(in.frames, n, UP_SID, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	fx_down(&want, 4, SLOT, 7);
+	memset(want.frames, 0, n);
+	fx_build(&want, frames_stream0(want.frames, n, 3, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+}
+END_TEST
+
+START_TEST(egress_rewrites_datagram_alias)
+{
+	struct fx in, want;
+
+	seq_set(SLOT, 9, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	fx_down(&want, 4, SLOT, 9);
+	fx_build(&want, frames_datagram(want.frames, 0, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+	ck_assert_uint_eq(seq_get(SLOT).next_uni, 0);
+}
+END_TEST
+
+START_TEST(egress_same_alias_left_as_is)
+{
+	struct fx in, want;
+	uint32_t s = SLOT;
+
+	add_track(UP_CONN, ALIAS, &s, 1, ALIAS);
+	seq_set(SLOT, 9, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	fx_down(&want, 4, SLOT, 9);
+	fx_build(&want, frames_datagram(want.frames, 0, ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+}
+END_TEST
+
+START_TEST(egress_rewrites_ipv6)
+{
+	struct fx in, want;
+
+	seq_set(SLOT6, 0xfffffffeull, 0);
+	fx_up(&in, 6);
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	fx_down(&want, 6, SLOT6, 0xfffffffe);
+	fx_build(&want, frames_stream0(want.frames, 0, 3, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT6, &want);
+}
+END_TEST
+
+START_TEST(egress_strips_publisher_vlan)
+{
+	struct fx in, want;
+
+	seq_set(SLOT, 1, 0);
+	fx_up(&in, 4);
+	in.s.vlan = 1;
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	fx_down(&want, 4, SLOT, 1);
+	fx_build(&want, frames_stream0(want.frames, 0, 3, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+}
+END_TEST
+
+START_TEST(egress_keeps_zero_udp_checksum)
+{
+	struct fx in, want;
+
+	seq_set(SLOT, 1, 0);
+	fx_up(&in, 4);
+	in.s.zero_udp_csum = 1;
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	fx_down(&want, 4, SLOT, 1);
+	want.s.zero_udp_csum = 1;
+	fx_build(&want, frames_datagram(want.frames, 0, DOWN_ALIAS));
+	egress_expect_output(&in, SLOT, &want);
+}
+END_TEST
+
+START_TEST(egress_pn_shared_with_mmapped_counter)
+{
+	struct fx in;
+	int fd = mfd("moq_conn_seq");
+	size_t sz = ((sizeof(struct moq_conn_seq) * MOQ_MAX_SUBSCRIBERS + 4095) / 4096) * 4096;
+	struct moq_conn_seq *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint64_t agent_pn;
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	m[SLOT].next_pn = 500;
+	agent_pn = __atomic_fetch_add(&m[SLOT].next_pn, 1, __ATOMIC_SEQ_CST);
+	ck_assert_uint_eq(agent_pn, 500);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	/* the packet number field (after 1+8 QUIC bytes) is 501 */
+	ck_assert_uint_eq(run.out[14 + 20 + 8 + 9 + 3], 501 & 0xff);
+	ck_assert_uint_eq(run.out[14 + 20 + 8 + 9 + 2], 501 >> 8);
+	ck_assert_uint_eq(m[SLOT].next_pn, 502);
+	munmap(m, sz);
+}
+END_TEST
+
+static void gate_set(uint32_t slot, int64_t budget, int64_t thr_low)
+{
+	struct moq_gate g = { .budget = budget, .enabled = 1 };
+
+	for (int c = 4; c < MOQ_PRIO_CLASSES; c++)
+		g.threshold[c] = thr_low;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+}
+
+static struct moq_down_stream down_stream(uint32_t slot, uint64_t sid)
+{
+	struct moq_down_stream_key k = { .slot = slot, .conn_id = UP_CONN,
+					 .up_stream_id = sid };
+	struct moq_down_stream d;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_down_streams"), &k, &d), 0);
+	return d;
+}
+
+START_TEST(egress_gate_drop_resets_stream_and_drops_rest)
+{
+	struct fx in0, in1;
+	struct moq_down_stream d;
+
+	seq_set(SLOT, 1, 0);
+	gate_set(SLOT, 10000, 0);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	gate_set(SLOT, 10, 0); /* less than one packet */
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	egress_expect_drop(&in1, SLOT, MOQ_R_GATE_DROP);
+	d = down_stream(SLOT, UP_SID);
+	ck_assert_uint_eq(d.stream_id, 3);
+	ck_assert(d.flags & MOQ_DS_F_RESET);
+	ck_assert_uint_eq(d.reset_offset, 13);
+	/* budget back: the rest of the stream is still dropped */
+	gate_set(SLOT, 100000, 0);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 53));
+	egress_expect_drop(&in1, SLOT, MOQ_R_STREAM_RESET);
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 2);
+}
+END_TEST
+
+START_TEST(egress_gate_drop_at_stream_start_marks_unopened_reset)
+{
+	struct fx in;
+	struct moq_down_stream d;
+
+	seq_set(SLOT, 1, 0);
+	gate_set(SLOT, 0, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	egress_expect_drop(&in, SLOT, MOQ_R_GATE_DROP);
+	d = down_stream(SLOT, UP_SID);
+	ck_assert_uint_eq(d.stream_id, MOQ_DS_NONE);
+	ck_assert(d.flags & MOQ_DS_F_RESET);
+	ck_assert_uint_eq(seq_get(SLOT).next_uni, 0);
+}
+END_TEST
+
+/* Priority 32 (class 1, threshold 0) passes where priority 200 (class 6)
+ * with a threshold is dropped, with the same budget. */
+START_TEST(egress_gate_drops_low_priority_first)
+{
+	struct fx hi, lo;
+	size_t n;
+
+	seq_set(SLOT, 1, 0);
+	gate_set(SLOT, 850, 800);
+	fx_up(&lo, 4);
+	n = bpf_frame_stream_hdr(lo.frames, 0, 0, UP_SID + 4, 0, 0);
+	n = bpf_frame_subgroup(lo.frames, n, 0x10, ALIAS, 1, 0, 200);
+	lo.frames[n++] = 0;
+	lo.frames[n++] = 1;
+	lo.frames[n++] = 'x';
+	fx_build(&lo, n);
+	ingress_expect(&lo, MOQ_R_FORWARDED);
+	egress_expect_drop(&lo, SLOT, MOQ_R_GATE_DROP);
+	fx_up(&hi, 4);
+	fx_build(&hi, frames_stream0(hi.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&hi, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, hi.pkt, hi.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
+START_TEST(egress_stale_heartbeat_drops_clone)
+{
+	struct fx in;
+
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	egress_expect_drop(&in, SLOT, MOQ_R_STALE_AGENT);
+	/* and everything unmarked still passes */
+	run_prog(R.subscriber_egress, in.pkt, in.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
+START_TEST(egress_mid_stream_without_mapping_dropped)
+{
+	struct fx in0, in1;
+	uint32_t s = SLOT;
+
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED); /* egress never ran for SLOT */
+	add_track(UP_CONN, ALIAS, &s, 1, DOWN_ALIAS);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	egress_expect_drop(&in1, SLOT, MOQ_R_STREAM_UNMAPPED);
+}
+END_TEST
+
+START_TEST(egress_unsubscribed_slot_dropped)
+{
+	struct fx in;
+
+	add_sub(40, 4);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, 40, MOQ_R_NO_SUBSCRIPTION);
+}
+END_TEST
+
+START_TEST(egress_alias_too_wide_dropped)
+{
+	struct fx in;
+	uint32_t s = SLOT;
+
+	add_track(UP_CONN, ALIAS, &s, 1, 5000); /* needs 2 bytes, has 1 */
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_ALIAS_WIDTH);
+}
+END_TEST
+
+START_TEST(egress_wide_alias_rewritten_at_same_width)
+{
+	struct fx in, want;
+	uint32_t s = SLOT;
+	size_t n = 0;
+
+	add_track(UP_CONN, 300, &s, 1, 9);
+	seq_set(SLOT, 1, 0);
+	fx_up(&in, 4);
+	in.frames[n++] = 0x30;
+	in.frames[n++] = 0x0c; /* no object id, default priority */
+	n = bpf_frame_vi(in.frames, n, 300, 2);
+	n = bpf_frame_vi(in.frames, n, 1, 0);
+	fx_build(&in, n);
+	fx_down(&want, 4, SLOT, 1);
+	memcpy(want.frames, in.frames, n);
+	bpf_frame_vi(want.frames, 2, 9, 2); /* 0x80 0x09 */
+	fx_build(&want, n);
+	egress_expect_output(&in, SLOT, &want);
+}
+END_TEST
+
+struct ev_sink {
+	struct moq_event ev[8];
+	int n;
+};
+
+static int ev_cb(void *ctx, void *data, size_t len)
+{
+	struct ev_sink *s = ctx;
+
+	if (len == sizeof(struct moq_event) && s->n < 8)
+		memcpy(&s->ev[s->n++], data, len);
+	return 0;
+}
+
+START_TEST(egress_emits_one_event_per_forwarded_or_dropped_clone)
+{
+	struct ev_sink sink = { .n = 0 };
+	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
+	struct fx in0, in1;
+	uint64_t t0 = now_ns();
+
+	ck_assert_ptr_nonnull(rb);
+	seq_set(SLOT, 77, 0);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	gate_set(SLOT, 0, 0);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
+	ring_buffer__consume(rb);
+	ck_assert_int_eq(sink.n, 2);
+	ck_assert_uint_eq(sink.ev[0].verdict, MOQ_V_FORWARDED);
+	ck_assert_uint_eq(sink.ev[0].reason, MOQ_R_FORWARDED);
+	ck_assert_uint_eq(sink.ev[0].slot, SLOT);
+	ck_assert_uint_eq(sink.ev[0].pn, 77);
+	ck_assert_uint_eq(sink.ev[0].up_stream_id, UP_SID);
+	ck_assert_uint_eq(sink.ev[0].down_stream_id, 3);
+	ck_assert_uint_eq(sink.ev[0].offset, 0);
+	ck_assert_uint_eq(sink.ev[0].data_len, 11);
+	ck_assert_uint_eq(sink.ev[0].fin, 0);
+	ck_assert_uint_eq(sink.ev[0].wire_len, in0.len);
+	ck_assert_uint_ge(sink.ev[0].ts_ns, t0);
+	ck_assert_uint_eq(sink.ev[1].verdict, MOQ_V_DROPPED);
+	ck_assert_uint_eq(sink.ev[1].reason, MOQ_R_GATE_DROP);
+	ck_assert_uint_eq(sink.ev[1].offset, 13);
+	ck_assert_uint_eq(sink.ev[1].data_len, 40);
+	ck_assert_uint_eq(sink.ev[1].down_stream_id, 3);
+	ring_buffer__free(rb);
+}
+END_TEST
+
+/* ---- subscriber ingress ---------------------------------------------------- */
+
+static void fx_from_sub(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->s.family = 4;
+	memcpy(f->s.eth_src, (uint8_t[6]){ 2, 0, 0, 0, 9, 9 }, 6);
+	memcpy(f->s.eth_dst, (uint8_t[6]){ 2, 0, 0, 0, 8, 8 }, 6);
+	memcpy(f->s.saddr, sub_ip, 4);
+	memcpy(f->s.daddr, relay_ip_s, 4);
+	f->s.sport = 6000 + SLOT;
+	f->s.dport = RELAY_PORT;
+	memcpy(f->s.dcid, sub_scid, 8);
+	f->s.dcid[7] = SLOT;
+	f->s.frames = f->frames;
+	f->frames[0] = 0x02;
+	f->s.frames_len = bpf_frame_ack(f->frames, 0, 0, 0);
+	f->len = bpf_pkt_build(f->pkt, sizeof(f->pkt), &f->s);
+}
+
+static struct moq_subscriber sub_get(uint32_t slot)
+{
+	struct moq_subscriber s;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	return s;
+}
+
+START_TEST(sub_ingress_learns_l2_and_counts)
+{
+	struct fx f;
+	struct moq_subscriber s;
+	uint32_t slot = SLOT;
+	int ncpu = libbpf_num_possible_cpus();
+	struct moq_sub_stats st[ncpu];
+	uint64_t rx = 0;
+
+	fx_from_sub(&f);
+	run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_mem_eq(run.out, f.pkt, f.len);
+
+	s = sub_get(SLOT);
+	ck_assert(s.flags & MOQ_SUB_F_L2_LEARNED);
+	ck_assert_mem_eq(s.eth_dst, ((uint8_t[6]){ 2, 0, 0, 0, 9, 9 }), 6);
+	ck_assert_mem_eq(s.eth_src, ((uint8_t[6]){ 2, 0, 0, 0, 8, 8 }), 6);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_sub_stats"), &slot, st), 0);
+	for (int i = 0; i < ncpu; i++)
+		rx += st[i].rx_packets;
+	ck_assert_uint_eq(rx, 1);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 1);
+}
+END_TEST
+
+START_TEST(sub_ingress_never_registers_unknown_cid)
+{
+	struct fx f;
+	struct moq_cid c;
+	uint32_t slot;
+
+	fx_from_sub(&f);
+	f.pkt[14 + 20 + 8 + 1] ^= 0xff;
+	run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	memcpy(c.cid, f.pkt + 14 + 20 + 8 + 1, 8);
+	ck_assert_int_ne(bpf_map_lookup_elem(mfd("moq_sub_by_cid"), &c, &slot), 0);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_UNKNOWN), 1);
+}
+END_TEST
+
+START_TEST(sub_ingress_ignores_inactive_slot)
+{
+	struct fx f;
+	struct moq_subscriber s = sub_get(SLOT);
+	uint32_t slot = SLOT;
+
+	s.flags = 0;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	fx_from_sub(&f);
+	run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	s = sub_get(SLOT);
+	ck_assert_uint_eq(s.flags, 0);
+	ck_assert_mem_eq(s.eth_dst, mac_sub, 6);
+}
+END_TEST
+
+START_TEST(sub_ingress_wrong_source_not_learned)
+{
+	struct fx f;
+	struct moq_subscriber s;
+
+	fx_from_sub(&f);
+	f.s.sport = 1;
+	f.len = bpf_pkt_build(f.pkt, sizeof(f.pkt), &f.s);
+	run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+	s = sub_get(SLOT);
+	ck_assert(!(s.flags & MOQ_SUB_F_L2_LEARNED));
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_WRONG_SOURCE), 1);
+}
+END_TEST
+
+START_TEST(relay_ingress_handles_both_roles)
+{
+	struct fx up, sub;
+
+	fx_up(&up, 4);
+	fx_build(&up, frames_datagram(up.frames, 0, ALIAS));
+	run_prog(R.relay_ingress, up.pkt, up.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED), 1);
+	fx_from_sub(&sub);
+	run_prog(R.relay_ingress, sub.pkt, sub.len, 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 1);
+}
+END_TEST
+
+/* ---- verifier ---------------------------------------------------------------- */
+
+START_TEST(programs_verify_and_report_verified_insns)
+{
+	printf("verified_insns upstream_ingress=%u subscriber_egress=%u "
+	       "subscriber_ingress=%u relay_ingress=%u\n",
+	       bpf_relay_verified_insns(R.upstream_ingress),
+	       bpf_relay_verified_insns(R.subscriber_egress),
+	       bpf_relay_verified_insns(R.subscriber_ingress),
+	       bpf_relay_verified_insns(R.relay_ingress));
+	ck_assert_uint_gt(bpf_relay_verified_insns(R.upstream_ingress), 0);
+	ck_assert_uint_gt(bpf_relay_verified_insns(R.subscriber_egress), 0);
+	fflush(stdout);
+}
+END_TEST
+
+static void netns_private(void)
+{
+	struct ifreq ifr;
+	int s;
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET) (needs root)");
+		return;
+	}
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (s >= 0 && !ioctl(s, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+}
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("bpf_fastpath");
+	TCase *in = tcase_create("upstream_ingress");
+	TCase *bad = tcase_create("ineligible");
+	TCase *eg = tcase_create("subscriber_egress");
+	TCase *si = tcase_create("subscriber_ingress");
+
+	TCase *all[] = { in, bad, eg, si };
+	for (size_t i = 0; i < 4; i++) {
+		tcase_add_checked_fixture(all[i], setup, teardown);
+		tcase_set_timeout(all[i], 60);
+	}
+	tcase_add_test(in, programs_verify_and_report_verified_insns);
+	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
+	tcase_add_test(in, ingress_stream_later_packet_fans_out_after_start);
+	tcase_add_test(in, ingress_datagram_fans_out);
+	tcase_add_loop_test(in, ingress_ack_and_padding_before_stream_fan_out, 0, 2);
+	tcase_add_test(in, ingress_ipv6_fans_out);
+	tcase_add_test(in, ingress_vlan_tagged_fans_out);
+	tcase_add_test(in, ingress_subgroup_default_priority_comes_from_track);
+	tcase_add_test(in, ingress_subgroup_id_from_first_object_mode);
+	tcase_add_test(in, ingress_fans_out_to_2048_subscribers);
+	tcase_add_test(in, relay_ingress_handles_both_roles);
+
+	tcase_add_test(bad, ingress_stream_later_packet_without_start_is_ineligible);
+	tcase_add_test(bad, ingress_long_header_untouched);
+	tcase_add_test(bad, ingress_fixed_bit_clear_untouched);
+	tcase_add_test(bad, ingress_missing_tag_untouched);
+	tcase_add_test(bad, ingress_unknown_dcid_untouched);
+	tcase_add_test(bad, ingress_wrong_source_address_untouched);
+	tcase_add_test(bad, ingress_wrong_source_port_untouched);
+	tcase_add_test(bad, ingress_wrong_port_untouched);
+	tcase_add_loop_test(bad, ingress_short_packet_number_untouched, 0, 2);
+	tcase_add_test(bad, ingress_two_stream_frames_untouched);
+	tcase_add_test(bad, ingress_bidirectional_stream_untouched);
+	tcase_add_test(bad, ingress_server_uni_stream_untouched);
+	tcase_add_test(bad, ingress_short_stream_id_untouched);
+	tcase_add_test(bad, ingress_ping_frame_untouched);
+	tcase_add_test(bad, ingress_only_padding_untouched);
+	tcase_add_test(bad, ingress_ack_with_too_many_ranges_untouched);
+	tcase_add_test(bad, ingress_varint_past_frames_untouched);
+	tcase_add_test(bad, ingress_vi64_past_stream_data_untouched);
+	tcase_add_loop_test(bad, ingress_bad_subgroup_type_untouched, 0, 4);
+	tcase_add_loop_test(bad, ingress_bad_datagram_type_untouched, 0, 4);
+	tcase_add_loop_test(bad, ingress_subgroup_header_cut_at_each_field_untouched, 0, 5);
+	tcase_add_loop_test(bad, ingress_truncated_at_header_boundaries_untouched, 0, 7);
+	tcase_add_test(bad, ingress_not_ip_untouched);
+	tcase_add_test(bad, ingress_no_subscribers_untouched);
+	tcase_add_test(bad, ingress_stale_heartbeat_untouched);
+	tcase_add_test(bad, ingress_disabled_untouched);
+	tcase_add_test(bad, ingress_entries_of_old_generation_ignored);
+	tcase_add_test(bad, ingress_inactive_subscriber_not_cloned);
+
+	tcase_add_test(eg, egress_leaves_unmarked_packets_alone);
+	tcase_add_test(eg, egress_rewrites_stream_start);
+	tcase_add_test(eg, egress_later_packets_keep_stream_and_take_next_pn);
+	tcase_add_loop_test(eg, egress_turns_ack_into_padding, 0, 2);
+	tcase_add_test(eg, egress_rewrites_datagram_alias);
+	tcase_add_test(eg, egress_same_alias_left_as_is);
+	tcase_add_test(eg, egress_rewrites_ipv6);
+	tcase_add_test(eg, egress_strips_publisher_vlan);
+	tcase_add_test(eg, egress_keeps_zero_udp_checksum);
+	tcase_add_test(eg, egress_pn_shared_with_mmapped_counter);
+	tcase_add_test(eg, egress_gate_drop_resets_stream_and_drops_rest);
+	tcase_add_test(eg, egress_gate_drop_at_stream_start_marks_unopened_reset);
+	tcase_add_test(eg, egress_gate_drops_low_priority_first);
+	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);
+	tcase_add_test(eg, egress_mid_stream_without_mapping_dropped);
+	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
+	tcase_add_test(eg, egress_alias_too_wide_dropped);
+	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
+	tcase_add_test(eg, egress_emits_one_event_per_forwarded_or_dropped_clone);
+
+	tcase_add_test(si, sub_ingress_learns_l2_and_counts);
+	tcase_add_test(si, sub_ingress_never_registers_unknown_cid);
+	tcase_add_test(si, sub_ingress_ignores_inactive_slot);
+	tcase_add_test(si, sub_ingress_wrong_source_not_learned);
+
+	suite_add_tcase(s, in);
+	suite_add_tcase(s, bad);
+	suite_add_tcase(s, eg);
+	suite_add_tcase(s, si);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	netns_private();
+	sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

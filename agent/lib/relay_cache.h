@@ -52,6 +52,10 @@ struct relay_cache_sg {
 	bool ended;	   /* upstream stream ended with FIN */
 	bool reset;	   /* upstream stream was reset */
 	bool trimmed;	   /* leading objects were evicted */
+	bool first_object; /* upstream header's FIRST_OBJECT bit */
+	bool default_priority; /* upstream header had no priority field */
+	bool has_first;
+	uint64_t first_id; /* first object id seen on the upstream stream */
 	struct relay_cache_obj *head, *tail;
 };
 

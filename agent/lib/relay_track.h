@@ -70,10 +70,12 @@ enum relay_track_state {
 struct relay_sub {
 	struct relay_sub *next;	     /* in track->subs */
 	struct relay_sub *peer_next; /* in the owning session's list */
+	struct relay_sub **peer_subs; /* head of that list (queue bound) */
 	struct relay_track *track;
 	void *peer;		 /* the downstream session state */
 	struct moq_request *req; /* the peer's SUBSCRIBE */
 	uint64_t alias;
+	uint8_t sub_priority; /* subscriber priority (queue bound order) */
 	bool established;
 	bool has_filter;
 	struct moq_subscription_filter filter;

@@ -1,0 +1,328 @@
+/* moq-relayd: userspace MoQT relay. Wires the relay_* modules onto one
+ * moq_loop: a QUIC server for publishers and subscribers, an optional
+ * upstream session, signals (SIGTERM drain, SIGHUP reload) and the stats
+ * line. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relayd.h"
+
+#define MOD "relayd"
+#define RELAYD_VERSION "0.1"
+
+static void gauges(struct relayd *d, struct relay_gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->s)
+			continue;
+		g->sessions++;
+		if (p->is_publisher)
+			g->publishers++;
+		if (p->subs)
+			g->subscribers++;
+	}
+	for (struct relay_track *t = d->tracks.head; t; t = t->next) {
+		g->tracks++;
+		g->cache_bytes += t->cache.bytes;
+		g->cache_groups += t->cache.ngroups;
+	}
+}
+
+static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct relayd *d = arg;
+	struct relay_gauges g;
+	char line[512];
+
+	(void)loop;
+	gauges(d, &g);
+	relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));
+	fprintf(stderr, "moq-relayd: %s\n", line);
+	fflush(stderr);
+	if (d->cfg.stats_interval_ms)
+		moq_timer_set_in(t, d->cfg.stats_interval_ms * 1000000ull);
+}
+
+static void exit_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	moq_loop_stop(loop);
+}
+
+static void drain_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct relayd *d = arg;
+
+	(void)loop;
+	(void)t;
+	moq_info(MOD, "drain timeout: closing the remaining sessions");
+	for (struct peer *p = d->peers; p; p = p->next)
+		if (p->s)
+			moq_session_close(p->s, MOQ_SESSION_NO_ERROR,
+					  "relay shutting down");
+	/* give the CONNECTION_CLOSE packets a moment to leave */
+	moq_timer_set_in(d->exit_timer, 200000000ull);
+}
+
+static void start_drain(struct relayd *d)
+{
+	bool any = false;
+
+	if (d->draining) {
+		moq_warn(MOD, "second signal: exiting now");
+		moq_loop_stop(d->loop);
+		return;
+	}
+	d->draining = true;
+	moq_warn(MOD, "SIGTERM: GOAWAY to every session, draining for at most %.1f s",
+		 (double)d->cfg.drain_timeout_ms / 1000.0);
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->s)
+			continue;
+		if (p->is_upstream)
+			continue;
+		any = true;
+		moq_session_goaway(p->s, NULL, d->cfg.drain_timeout_ms);
+	}
+	if (!any) {
+		moq_loop_stop(d->loop);
+		return;
+	}
+	moq_timer_set_in(d->drain_timer, d->cfg.drain_timeout_ms * 1000000ull);
+}
+
+static void reload(struct relayd *d)
+{
+	struct relay_config nc;
+	char err[512];
+
+	if (!d->cfg.config_file[0]) {
+		moq_warn(MOD, "SIGHUP: no --config file to reload");
+		return;
+	}
+	if (relay_config_parse(&nc, d->argc, d->argv, err, sizeof(err))) {
+		moq_err(MOD, "SIGHUP: config not reloaded: %s", err);
+		return;
+	}
+	if (strcmp(nc.listen_host, d->cfg.listen_host) ||
+	    nc.listen_port != d->cfg.listen_port ||
+	    nc.plaintext != d->cfg.plaintext || strcmp(nc.cert, d->cfg.cert) ||
+	    strcmp(nc.key, d->cfg.key) || strcmp(nc.upstream, d->cfg.upstream))
+		moq_warn(MOD, "SIGHUP: listen/plaintext/cert/key/upstream changes need a restart; ignored");
+	d->cfg.log_level = nc.log_level;
+	moq_log_set_level(nc.log_level);
+	strcpy(d->cfg.auth_token, nc.auth_token);
+	d->cfg.cache_groups = nc.cache_groups;
+	d->cfg.cache_bytes = nc.cache_bytes;
+	d->cfg.sub_queue_bytes = nc.sub_queue_bytes;
+	d->fwd.sub_queue_bytes = nc.sub_queue_bytes;
+	d->cfg.stats_interval_ms = nc.stats_interval_ms;
+	for (struct relay_track *t = d->tracks.head; t; t = t->next)
+		relay_cache_set_limits(&t->cache, nc.cache_groups,
+				       nc.cache_bytes);
+	if (d->cfg.stats_interval_ms)
+		moq_timer_set_in(d->stats_timer,
+				 d->cfg.stats_interval_ms * 1000000ull);
+	else
+		moq_timer_cancel(d->stats_timer);
+	moq_warn(MOD, "SIGHUP: reloaded %s", d->cfg.config_file);
+}
+
+static void sig_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct relayd *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)loop;
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d);
+		else
+			start_drain(d);
+	}
+}
+
+static int setup_signals(struct relayd *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	return moq_loop_add_fd(d->loop, d->sigfd, EPOLLIN, sig_cb, d);
+}
+
+static int start_server(struct relayd *d, char *err, size_t errlen)
+{
+	struct moq_quic_config q;
+
+	memset(&d->scfg, 0, sizeof(d->scfg));
+	d->scfg.cb = &d->cb;
+	d->acc.cfg = &d->scfg;
+	d->acc.on_session = relayd_on_session;
+	d->acc.arg = d;
+
+	moq_quic_config_init(&q);
+	q.listen = 1;
+	q.local_addr = d->cfg.listen_host;
+	q.local_port = d->cfg.listen_port;
+	q.plaintext = d->cfg.plaintext;
+	q.cert_file = d->cfg.cert[0] ? d->cfg.cert : NULL;
+	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
+	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
+	q.max_streams_uni = 4000;
+	q.cb = moq_session_quic_callbacks();
+	q.user = &d->acc;
+	d->ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
+	return d->ep ? 0 : -1;
+}
+
+static int start_upstream(struct relayd *d, char *err, size_t errlen)
+{
+	struct moq_quic_config q;
+
+	if (!d->cfg.upstream[0])
+		return 0;
+	memset(&d->up_scfg, 0, sizeof(d->up_scfg));
+	d->up_scfg.cb = &d->cb;
+	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
+	d->up_scfg.authority = NULL;
+	d->up_scfg.log_name = "upstream";
+	if (d->cfg.auth_token[0]) {
+		memset(&d->up_token, 0, sizeof(d->up_token));
+		d->up_token.alias_type = MOQ_ALIAS_USE_VALUE;
+		d->up_token.token_value.ptr = (const uint8_t *)d->cfg.auth_token;
+		d->up_token.token_value.len = strlen(d->cfg.auth_token);
+		d->up_scfg.auth_tokens = &d->up_token;
+		d->up_scfg.num_auth_tokens = 1;
+	}
+	moq_quic_config_init(&q);
+	q.listen = 0;
+	q.plaintext = d->cfg.plaintext;
+	q.ca_file = d->cfg.upstream_ca[0] ? d->cfg.upstream_ca : NULL;
+	q.insecure = d->cfg.upstream_insecure;
+	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
+	q.max_streams_uni = 4000;
+	q.cb = moq_session_quic_callbacks();
+	d->up_ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
+	if (!d->up_ep)
+		return -1;
+	relayd_upstream_connect(d);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct relayd *d = calloc(1, sizeof(*d));
+	char err[1024];
+	int rc;
+
+	if (!d)
+		return 1;
+	d->argc = argc;
+	d->argv = argv;
+	d->sigfd = -1;
+	if (relay_config_parse(&d->cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "moq-relayd: %s\n", err);
+		return 2;
+	}
+	if (d->cfg.help) {
+		relay_config_usage(stdout, "moq-relayd");
+		return 0;
+	}
+	if (d->cfg.version) {
+		printf("moq-relayd %s (MoQT draft-18, userspace path)\n",
+		       RELAYD_VERSION);
+		return 0;
+	}
+	moq_log_set_level(d->cfg.log_level);
+	d->loop = moq_loop_new();
+	if (!d->loop) {
+		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	relay_routing_init(&d->routes);
+	relay_tracks_init(&d->tracks);
+	d->fwd.sub_queue_bytes = d->cfg.sub_queue_bytes;
+	d->fwd.stats = &d->stats;
+	relayd_callbacks_init(d);
+	d->stats_timer = moq_timer_new(d->loop, stats_cb, d);
+	d->drain_timer = moq_timer_new(d->loop, drain_cb, d);
+	d->exit_timer = moq_timer_new(d->loop, exit_cb, d);
+	rc = setup_signals(d);
+	if (rc) {
+		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n",
+			strerror(-rc));
+		return 1;
+	}
+	if (start_server(d, err, sizeof(err))) {
+		fprintf(stderr, "moq-relayd: cannot listen on %s port %u: %s\n",
+			d->cfg.listen_host, d->cfg.listen_port, err);
+		return 1;
+	}
+	if (start_upstream(d, err, sizeof(err))) {
+		fprintf(stderr, "moq-relayd: --upstream %s: %s\n",
+			d->cfg.upstream, err);
+		return 1;
+	}
+	moq_warn(MOD, "listening on %s port %u (%s)%s%s", d->cfg.listen_host,
+		 moq_quic_endpoint_port(d->ep),
+		 d->cfg.plaintext ? "plaintext" : "TLS",
+		 d->cfg.upstream[0] ? ", upstream " : "", d->cfg.upstream);
+	if (d->cfg.stats_interval_ms)
+		moq_timer_set_in(d->stats_timer,
+				 d->cfg.stats_interval_ms * 1000000ull);
+	rc = moq_loop_run(d->loop);
+	if (rc)
+		moq_err(MOD, "event loop failed: %s", strerror(-rc));
+
+	/* teardown */
+	{
+		struct relay_gauges g;
+		char line[512];
+
+		gauges(d, &g);
+		relay_stats_line(&d->stats, &g, moq_loop_now(), line,
+				 sizeof(line));
+		fprintf(stderr, "moq-relayd: exiting; %s\n", line);
+	}
+	moq_quic_endpoint_free(d->ep);
+	if (d->up_ep)
+		moq_quic_endpoint_free(d->up_ep);
+	while (d->tracks.head) {
+		struct relay_track *t = d->tracks.head;
+
+		while (t->rxs)
+			relay_rx_free(t->rxs);
+		while (t->subs)
+			relay_track_remove_sub(t, t->subs);
+		relay_track_free(&d->tracks, t);
+	}
+	relay_routing_free(&d->routes);
+	moq_timer_free(d->stats_timer);
+	moq_timer_free(d->drain_timer);
+	moq_timer_free(d->exit_timer);
+	moq_timer_free(d->up_timer);
+	moq_loop_del_fd(d->loop, d->sigfd);
+	close(d->sigfd);
+	moq_loop_free(d->loop);
+	free(d);
+	return rc ? 1 : 0;
+}

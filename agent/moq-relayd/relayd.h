@@ -1,0 +1,96 @@
+/* moq-relayd internals: the one context struct and per-session state. */
+#ifndef RELAYD_H
+#define RELAYD_H
+
+#include <stdbool.h>
+
+#include "lib/relay_cache.h"
+#include "lib/relay_config.h"
+#include "lib/relay_forward.h"
+#include "lib/relay_routing.h"
+#include "lib/relay_stats.h"
+#include "lib/relay_track.h"
+#include "session/session.h"
+
+struct relayd;
+struct fetch_job;
+
+/* One MoQT session (a publisher, a subscriber, both, or our upstream). */
+struct peer {
+	struct peer *next;
+	struct relayd *d;
+	struct moq_session *s;
+	bool is_upstream;
+	bool is_publisher;
+	bool closing; /* inside on_close */
+	struct relay_alias_set aliases;
+	struct relay_sub *subs; /* linked by peer_next */
+	struct fetch_job *fetches;
+};
+
+/* A FETCH the relay forwards upstream (downstream request <-> upstream
+ * request and their data streams). */
+struct fetch_job {
+	struct fetch_job *next; /* in the downstream peer's list */
+	struct peer *down_peer;
+	struct moq_request *down;
+	struct moq_request *up;
+	struct moq_tx *tx;
+	struct moq_rx *rx;
+	bool in_obj;
+};
+
+struct relayd {
+	struct relay_config cfg;
+	int argc;
+	char **argv;
+	struct moq_loop *loop;
+	struct moq_quic_endpoint *ep;
+	struct moq_quic_endpoint *up_ep;
+	struct moq_session_config scfg;
+	struct moq_session_config up_scfg;
+	struct moq_session_acceptor acc;
+	struct moq_session_callbacks cb;
+	struct moq_auth_token up_token;
+	struct relay_routing routes;
+	struct relay_tracks tracks;
+	struct relay_stats stats;
+	struct relay_fwd_ctx fwd;
+	struct peer *peers;
+	size_t npeers;
+	struct peer *upstream;
+	struct moq_timer *stats_timer, *drain_timer, *up_timer, *exit_timer;
+	int sigfd;
+	bool draining;
+	int exit_code;
+};
+
+/* sessions.c */
+void relayd_callbacks_init(struct relayd *d);
+int relayd_on_session(struct moq_session *s, void *arg);
+struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
+			     bool upstream);
+void relayd_upstream_connect(struct relayd *d);
+void relayd_track_release(struct relayd *d, struct relay_track *tr);
+
+/* fetch.c */
+void relayd_fetch_request(struct relayd *d, struct peer *p,
+			  struct moq_request *r, const struct moq_ctrl_msg *m);
+void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
+			 const struct moq_ctrl_msg *m);
+void relayd_fetch_closed(struct relayd *d, struct fetch_job *j,
+			 bool downstream_side);
+void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
+		       struct moq_rx *rx, const struct moq_data_event *ev);
+void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j,
+			     uint64_t code);
+void relayd_fetch_tx_gone(struct relayd *d, struct fetch_job *j);
+bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx);
+void relayd_fetch_peer_gone(struct relayd *d, struct peer *p);
+
+/* helpers shared by sessions.c and fetch.c */
+bool relayd_auth_ok(struct relayd *d, const struct moq_params *params);
+struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
+			  struct peer *asking);
+
+#endif

@@ -1,0 +1,852 @@
+/* Session callbacks: SETUP/auth, routing of SUBSCRIBE / PUBLISH /
+ * PUBLISH_NAMESPACE, subscription aggregation, data fan-out hooks,
+ * lifecycle of publishers and subscribers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "relayd.h"
+
+#define MOD "relayd"
+
+static const struct moq_bytes no_props = { NULL, 0 };
+
+bool relayd_auth_ok(struct relayd *d, const struct moq_params *params)
+{
+	size_t n, len = strlen(d->cfg.auth_token);
+
+	if (!d->cfg.auth_token[0] || !params)
+		return true;
+	n = moq_params_token_count(params);
+	if (!n)
+		return true; /* the session's SETUP token was checked */
+	for (size_t i = 0; i < n; i++) {
+		const struct moq_auth_token *t = moq_params_token(params, i);
+
+		if (t && t->alias_type == MOQ_ALIAS_USE_VALUE &&
+		    t->token_value.len == len &&
+		    !memcmp(t->token_value.ptr, d->cfg.auth_token, len))
+			return true;
+	}
+	return false;
+}
+
+struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
+			  struct peer *asking)
+{
+	const struct relay_route *rt = relay_routing_lookup(&d->routes, name);
+
+	if (rt && rt->owner != asking)
+		return rt->owner;
+	if (d->upstream && d->upstream != asking &&
+	    moq_session_state(d->upstream->s) <= MOQ_SESSION_READY &&
+	    !moq_session_goaway_received(d->upstream->s))
+		return d->upstream;
+	return NULL;
+}
+
+/* ---- peers ---- */
+
+struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
+			     bool upstream)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->d = d;
+	p->s = s;
+	p->is_upstream = upstream;
+	relay_alias_set_init(&p->aliases);
+	p->next = d->peers;
+	d->peers = p;
+	d->npeers++;
+	if (s)
+		moq_session_set_user(s, p);
+	return p;
+}
+
+int relayd_on_session(struct moq_session *s, void *arg)
+{
+	struct relayd *d = arg;
+
+	if (d->draining)
+		return -1;
+	if (!relayd_peer_new(d, s, false))
+		return -1;
+	d->stats.sessions_accepted++;
+	return 0;
+}
+
+/* ---- subscribers ---- */
+
+static void peer_unlink_sub(struct peer *p, struct relay_sub *sub)
+{
+	for (struct relay_sub **pp = &p->subs; *pp; pp = &(*pp)->peer_next) {
+		if (*pp == sub) {
+			*pp = sub->peer_next;
+			break;
+		}
+	}
+	if (sub->established)
+		relay_alias_set_del(&p->aliases, sub->alias);
+}
+
+/* Free a subscriber's state (its request is already answered/freed or is
+ * being freed by the session). reset: end its open streams with code. */
+static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
+		     uint64_t code)
+{
+	struct peer *p = sub->peer;
+
+	relay_forward_sub_stop(sub, reset, code);
+	if (sub->track)
+		relay_track_remove_sub(sub->track, sub);
+	peer_unlink_sub(p, sub);
+	if (sub->req)
+		moq_request_set_user(sub->req, NULL);
+	free(sub);
+	(void)d;
+}
+
+/* End a track: every subscriber gets PUBLISH_DONE (established) or
+ * REQUEST_ERROR (still pending); upstream state is dropped. up_alive: the
+ * upstream request is still open and must be cancelled. */
+static void track_end(struct relayd *d, struct relay_track *tr,
+		      uint64_t status, uint64_t req_error, const char *reason,
+		      bool up_alive)
+{
+	moq_info(MOD, "track %s ended: %s", tr->name.text, reason);
+	while (tr->subs) {
+		struct relay_sub *sub = tr->subs;
+		struct moq_request *r = sub->req;
+		bool est = sub->established;
+		bool sess_ok = !((struct peer *)sub->peer)->closing;
+
+		relay_forward_sub_stop(sub, sess_ok, MOQ_RESET_CANCELLED);
+		sub->req = NULL;
+		sub_free(d, sub, false, 0);
+		if (r && sess_ok) {
+			moq_request_set_user(r, NULL);
+			if (est)
+				moq_request_publish_done(r, status, reason);
+			else
+				moq_request_error(r, req_error, 0, reason);
+		}
+	}
+	while (tr->rxs) {
+		struct relay_rx *rx = tr->rxs;
+		struct peer *up = tr->up_peer;
+
+		moq_rx_set_user(rx->rx, NULL);
+		if (up && !up->closing)
+			moq_rx_stop(rx->rx, MOQ_RESET_CANCELLED);
+		relay_rx_free(rx);
+	}
+	if (tr->up) {
+		moq_request_set_user(tr->up, NULL);
+		if (up_alive && tr->up_peer && !((struct peer *)tr->up_peer)->closing)
+			moq_request_cancel(tr->up, MOQ_RESET_CANCELLED);
+		tr->up = NULL;
+	}
+	relay_track_free(&d->tracks, tr);
+}
+
+void relayd_track_release(struct relayd *d, struct relay_track *tr)
+{
+	if (tr->nsubs || tr->up_is_publish)
+		return;
+	moq_info(MOD, "track %s: last subscriber left, unsubscribing upstream",
+		 tr->name.text);
+	track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
+		  MOQ_REQERR_INTERNAL_ERROR, "no subscribers", true);
+}
+
+static uint64_t reqerr_for_filter(int rc)
+{
+	(void)rc;
+	return MOQ_REQERR_INVALID_RANGE;
+}
+
+/* Answer a pending subscriber with SUBSCRIBE_OK and start its data. Frees
+ * the sub (with REQUEST_ERROR) when its filter cannot be served. */
+static void sub_accept(struct relayd *d, struct relay_sub *sub)
+{
+	struct relay_track *tr = sub->track;
+	struct peer *p = sub->peer;
+	struct moq_params params;
+	struct moq_bytes props = { tr->props, tr->props_len };
+	uint64_t alias;
+	int rc;
+
+	rc = relay_filter_resolve(sub->has_filter, &sub->filter,
+				  tr->cache.has_largest, tr->cache.largest,
+				  &sub->range);
+	if (rc) {
+		struct moq_request *r = sub->req;
+
+		sub->req = NULL;
+		sub_free(d, sub, false, 0);
+		moq_request_set_user(r, NULL);
+		moq_request_error(r, reqerr_for_filter(rc), 0,
+				  "the filter's range cannot be served (end group already passed)");
+		d->stats.subscribe_errors++;
+		return;
+	}
+	moq_params_init(&params);
+	if (tr->cache.has_largest)
+		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT,
+					tr->cache.largest);
+	alias = relay_alias_pick(&p->aliases, tr->up_alias);
+	rc = moq_request_subscribe_ok(sub->req, alias, &params, props);
+	if (rc == -EINVAL) {
+		rc = moq_request_subscribe_ok(sub->req, MOQ_SESSION_ALIAS_AUTO,
+					      &params, props);
+		alias = moq_request_track_alias(sub->req);
+	}
+	if (rc) {
+		struct moq_request *r = sub->req;
+
+		moq_warn(MOD, "track %s: SUBSCRIBE_OK failed: %s",
+			 tr->name.text, strerror(-rc));
+		sub->req = NULL;
+		sub_free(d, sub, false, 0);
+		moq_request_set_user(r, NULL);
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
+				  "relay could not answer");
+		return;
+	}
+	sub->alias = alias;
+	relay_alias_set_add(&p->aliases, alias);
+	sub->established = true;
+	sub->has_joining = tr->cache.has_largest;
+	sub->joining = tr->cache.largest;
+	moq_info(MOD, "track %s: subscriber %s alias %llu, start {%llu,%llu}",
+		 tr->name.text, moq_session_name(p->s),
+		 (unsigned long long)alias,
+		 (unsigned long long)sub->range.start.group,
+		 (unsigned long long)sub->range.start.object);
+	relay_forward_replay(&d->fwd, sub);
+}
+
+static void on_subscribe(struct relayd *d, struct peer *p,
+			 struct moq_request *r, const struct moq_ctrl_msg *m)
+{
+	const struct moq_subscribe *sm = &m->subscribe;
+	struct relay_name name;
+	struct relay_track *tr;
+	struct relay_sub *sub;
+	struct moq_subscription_info info;
+
+	d->stats.subscribes++;
+	if (!relayd_auth_ok(d, &sm->params)) {
+		d->stats.subscribe_errors++;
+		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
+				  "authorization token does not match");
+		return;
+	}
+	if (relay_name_init(&name, &sm->track_namespace, &sm->track_name)) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	moq_request_subscription(r, &info);
+	tr = relay_tracks_find(&d->tracks, &name);
+	if (!tr) {
+		struct peer *pub = relayd_route(d, &name, p);
+
+		if (!pub) {
+			moq_info(MOD, "SUBSCRIBE %s: no publisher", name.text);
+			d->stats.subscribe_errors++;
+			moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0,
+					  "no publisher for this track");
+			relay_name_free(&name);
+			return;
+		}
+		tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups,
+				     d->cfg.cache_bytes);
+		if (!tr) {
+			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
+					  "no memory");
+			relay_name_free(&name);
+			return;
+		}
+		tr->up_peer = pub;
+		tr->up = moq_session_subscribe(pub->s, &tr->name.ns,
+					       tr->name.name, NULL, tr);
+		if (!tr->up) {
+			relay_track_free(&d->tracks, tr);
+			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
+					  "cannot subscribe upstream");
+			relay_name_free(&name);
+			return;
+		}
+		d->stats.upstream_subscribes++;
+		moq_info(MOD, "track %s: subscribing upstream via %s",
+			 tr->name.text, moq_session_name(pub->s));
+	}
+	relay_name_free(&name);
+	sub = calloc(1, sizeof(*sub));
+	if (!sub) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		relayd_track_release(d, tr);
+		return;
+	}
+	sub->peer = p;
+	sub->req = r;
+	sub->has_filter = info.has_filter;
+	sub->filter = info.filter;
+	sub->sub_priority = info.subscriber_priority;
+	sub->peer_subs = &p->subs;
+	sub->peer_next = p->subs;
+	p->subs = sub;
+	relay_track_add_sub(tr, sub);
+	moq_request_set_user(r, sub);
+	if (tr->state == RELAY_TRACK_ACTIVE)
+		sub_accept(d, sub);
+}
+
+static void on_publish_namespace(struct relayd *d, struct peer *p,
+				  struct moq_request *r,
+				  const struct moq_ctrl_msg *m)
+{
+	const struct moq_publish_namespace *pn = &m->publish_namespace;
+	void *old = NULL, *old_cookie = NULL;
+	int rc;
+
+	if (!relayd_auth_ok(d, &pn->params)) {
+		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
+				  "authorization token does not match");
+		return;
+	}
+	rc = relay_routing_add(&d->routes, &pn->track_namespace, p, r, &old,
+			       &old_cookie);
+	if (rc < 0) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		return;
+	}
+	p->is_publisher = true;
+	if (rc == 1 && old != p)
+		moq_info(MOD, "namespace re-announced by %s; it replaces the previous publisher",
+			 moq_session_name(p->s));
+	moq_request_ok(r, NULL, no_props);
+	moq_info(MOD, "%s publishes namespace (%zu routes)",
+		 moq_session_name(p->s), relay_routing_count(&d->routes));
+}
+
+static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
+		       const struct moq_ctrl_msg *m)
+{
+	const struct moq_publish *pm = &m->publish;
+	struct relay_name name;
+	struct relay_track *tr;
+	struct moq_location loc;
+
+	if (!relayd_auth_ok(d, &pm->params)) {
+		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
+				  "authorization token does not match");
+		return;
+	}
+	if (relay_name_init(&name, &pm->track_namespace, &pm->track_name)) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		return;
+	}
+	tr = relay_tracks_find(&d->tracks, &name);
+	if (tr)
+		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
+			  MOQ_REQERR_INTERNAL_ERROR,
+			  "a new publisher took over the track", true);
+	tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups,
+			     d->cfg.cache_bytes);
+	relay_name_free(&name);
+	if (!tr) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		return;
+	}
+	tr->up = r;
+	tr->up_peer = p;
+	tr->up_is_publish = true;
+	tr->up_alias = pm->track_alias;
+	tr->state = RELAY_TRACK_ACTIVE;
+	relay_track_set_props(tr, pm->track_properties.ptr,
+			      pm->track_properties.len);
+	if (moq_params_get_location(&pm->params, MOQ_PARAM_LARGEST_OBJECT,
+				    &loc)) {
+		tr->cache.has_largest = true;
+		tr->cache.largest = loc;
+	}
+	p->is_publisher = true;
+	moq_request_set_user(r, tr);
+	if (moq_request_ok(r, NULL, no_props)) {
+		moq_request_set_user(r, NULL);
+		tr->up = NULL;
+		relay_track_free(&d->tracks, tr);
+		return;
+	}
+	moq_info(MOD, "track %s published by %s", tr->name.text,
+		 moq_session_name(p->s));
+}
+
+static void on_track_status(struct relayd *d, struct peer *p,
+			    struct moq_request *r, const struct moq_ctrl_msg *m)
+{
+	struct relay_name name;
+	struct relay_track *tr;
+	struct moq_params params;
+
+	(void)p;
+	if (relay_name_init(&name, &m->track_status.track_namespace,
+			    &m->track_status.track_name)) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
+		return;
+	}
+	tr = relay_tracks_find(&d->tracks, &name);
+	relay_name_free(&name);
+	if (!tr || tr->state != RELAY_TRACK_ACTIVE) {
+		moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0,
+				  "track not carried by this relay now");
+		return;
+	}
+	moq_params_init(&params);
+	if (tr->cache.has_largest)
+		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT,
+					tr->cache.largest);
+	moq_request_ok(r, &params,
+		       (struct moq_bytes){ tr->props, tr->props_len });
+}
+
+/* ---- callbacks ---- */
+
+static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+	size_t len = strlen(d->cfg.auth_token);
+
+	if (p->is_upstream || !d->cfg.auth_token[0])
+		return 0;
+	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
+		const struct moq_auth_token *t = &peer->authorization_tokens[i];
+
+		if (t->alias_type == MOQ_ALIAS_USE_VALUE &&
+		    t->token_value.len == len &&
+		    !memcmp(t->token_value.ptr, d->cfg.auth_token, len))
+			return 0;
+	}
+	d->stats.sessions_refused_auth++;
+	moq_warn(MOD, "%s: missing or wrong authorization token, closing (UNAUTHORIZED)",
+		 moq_session_name(s));
+	return MOQ_SESSION_UNAUTHORIZED;
+}
+
+static void cb_ready(struct moq_session *s)
+{
+	struct peer *p = moq_session_user(s);
+
+	moq_info(MOD, "%s: session ready%s", moq_session_name(s),
+		 p && p->is_upstream ? " (upstream)" : "");
+}
+
+static void cb_goaway(struct moq_session *s, const struct moq_goaway *g)
+{
+	(void)g;
+	moq_info(MOD, "%s: GOAWAY received", moq_session_name(s));
+}
+
+static void up_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	relayd_upstream_connect(arg);
+}
+
+static void cb_close(struct moq_session *s,
+		     const struct moq_quic_close_info *info)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d;
+
+	if (!p)
+		return;
+	d = p->d;
+	p->closing = true;
+	moq_info(MOD, "%s: session closed (code %llu%s%s)", moq_session_name(s),
+		 (unsigned long long)info->code, info->reason[0] ? ": " : "",
+		 info->reason);
+	relay_routing_remove_owner(&d->routes, p);
+	relayd_fetch_peer_gone(d, p);
+	while (p->subs) {
+		struct relay_sub *sub = p->subs;
+		struct relay_track *tr = sub->track;
+
+		sub->req = NULL;
+		sub_free(d, sub, false, 0);
+		if (tr)
+			relayd_track_release(d, tr);
+	}
+	for (struct relay_track *tr = d->tracks.head, *next; tr; tr = next) {
+		next = tr->next;
+		if (tr->up_peer == p)
+			track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
+				  MOQ_REQERR_DOES_NOT_EXIST,
+				  "publisher session ended", false);
+	}
+	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			d->npeers--;
+			break;
+		}
+	}
+	if (d->upstream == p) {
+		d->upstream = NULL;
+		if (!d->draining) {
+			moq_warn(MOD, "upstream %s lost; reconnecting in 1 s",
+				 d->cfg.upstream);
+			moq_timer_set_in(d->up_timer, 1000000000ull);
+		}
+	}
+	relay_alias_set_free(&p->aliases);
+	moq_session_set_user(s, NULL);
+	free(p);
+	if (d->draining) {
+		bool any = false;
+
+		for (struct peer *q = d->peers; q; q = q->next)
+			if (!q->is_upstream)
+				any = true;
+		if (!any)
+			moq_loop_stop(d->loop);
+	}
+}
+
+static void cb_request(struct moq_session *s, struct moq_request *r,
+		       const struct moq_ctrl_msg *m)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+
+	switch (m->type) {
+	case MOQ_CTRL_SUBSCRIBE:
+		on_subscribe(d, p, r, m);
+		break;
+	case MOQ_CTRL_PUBLISH_NAMESPACE:
+		on_publish_namespace(d, p, r, m);
+		break;
+	case MOQ_CTRL_PUBLISH:
+		on_publish(d, p, r, m);
+		break;
+	case MOQ_CTRL_FETCH:
+		d->stats.fetches++;
+		relayd_fetch_request(d, p, r, m);
+		break;
+	case MOQ_CTRL_TRACK_STATUS:
+		on_track_status(d, p, r, m);
+		break;
+	default:
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0,
+				  "not supported by this relay");
+		break;
+	}
+}
+
+static void cb_request_msg(struct moq_session *s, struct moq_request *r,
+			   const struct moq_ctrl_msg *m)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+	void *u = moq_request_user(r);
+	uint64_t type = moq_request_type(r);
+	bool local = moq_request_is_local(r);
+
+	if (type == MOQ_CTRL_FETCH && u) {
+		if (local)
+			relayd_fetch_up_msg(d, u, m);
+		return;
+	}
+	if (type == MOQ_CTRL_SUBSCRIBE && !local) {
+		struct relay_sub *sub = u;
+
+		if (m->type == MOQ_CTRL_REQUEST_UPDATE && sub) {
+			struct moq_subscription_info info;
+
+			if (moq_request_subscription(r, &info) == 0) {
+				sub->sub_priority = info.subscriber_priority;
+				if (info.has_filter &&
+				    info.filter.filter_type ==
+					    MOQ_FILTER_ABSOLUTE_RANGE) {
+					sub->range.has_end = true;
+					sub->range.end_group =
+						info.filter.start_location.group +
+						info.filter.end_group_delta;
+				}
+			}
+			moq_request_ok(r, NULL, no_props);
+		} else if (m->type == MOQ_CTRL_REQUEST_UPDATE) {
+			moq_request_ok(r, NULL, no_props);
+		}
+		return;
+	}
+	if (type == MOQ_CTRL_PUBLISH && !local) {
+		if (m->type == MOQ_CTRL_REQUEST_UPDATE)
+			moq_request_ok(r, NULL, no_props);
+		return;
+	}
+	if (type == MOQ_CTRL_SUBSCRIBE && local && u) {
+		struct relay_track *tr = u;
+		struct moq_location loc;
+
+		switch (m->type) {
+		case MOQ_CTRL_SUBSCRIBE_OK:
+			tr->state = RELAY_TRACK_ACTIVE;
+			tr->up_alias = m->subscribe_ok.track_alias;
+			relay_track_set_props(tr,
+					      m->subscribe_ok.track_properties.ptr,
+					      m->subscribe_ok.track_properties.len);
+			if (moq_params_get_location(&m->subscribe_ok.params,
+						    MOQ_PARAM_LARGEST_OBJECT,
+						    &loc) &&
+			    (!tr->cache.has_largest ||
+			     moq_location_cmp(loc, tr->cache.largest) > 0)) {
+				tr->cache.has_largest = true;
+				tr->cache.largest = loc;
+			}
+			for (struct relay_sub *sub = tr->subs, *next; sub;
+			     sub = next) {
+				next = sub->next;
+				if (!sub->established)
+					sub_accept(d, sub);
+			}
+			if (!tr->nsubs)
+				relayd_track_release(d, tr);
+			break;
+		case MOQ_CTRL_REQUEST_ERROR: {
+			const struct moq_request_error *e = &m->request_error;
+			char reason[256];
+
+			snprintf(reason, sizeof(reason), "upstream: %.*s",
+				 (int)(e->error_reason.len > 200
+					       ? 200
+					       : e->error_reason.len),
+				 (const char *)e->error_reason.ptr);
+			track_end(d, tr, MOQ_PUBDONE_INTERNAL_ERROR,
+				  e->error_code, reason, false);
+			break;
+		}
+		case MOQ_CTRL_PUBLISH_DONE: {
+			const struct moq_publish_done *pd = &m->publish_done;
+			char reason[256];
+
+			snprintf(reason, sizeof(reason), "upstream: %.*s",
+				 (int)(pd->error_reason.len > 200
+					       ? 200
+					       : pd->error_reason.len),
+				 (const char *)pd->error_reason.ptr);
+			track_end(d, tr, pd->status_code,
+				  MOQ_REQERR_INTERNAL_ERROR, reason, false);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+static void cb_request_closed(struct moq_session *s, struct moq_request *r,
+			      enum moq_request_end why, uint64_t code)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+	void *u = moq_request_user(r);
+	uint64_t type = moq_request_type(r);
+	bool local = moq_request_is_local(r);
+
+	(void)code;
+	if (why == MOQ_REQ_END_SESSION)
+		p->closing = true;
+	if (type == MOQ_CTRL_PUBLISH_NAMESPACE && !local) {
+		relay_routing_remove_cookie(&d->routes, r);
+		return;
+	}
+	if (!u)
+		return;
+	moq_request_set_user(r, NULL);
+	if (type == MOQ_CTRL_FETCH) {
+		relayd_fetch_closed(d, u, !local);
+		return;
+	}
+	if (type == MOQ_CTRL_SUBSCRIBE && !local) {
+		struct relay_sub *sub = u;
+		struct relay_track *tr = sub->track;
+
+		sub->req = NULL;
+		sub_free(d, sub, why != MOQ_REQ_END_SESSION,
+			 MOQ_RESET_CANCELLED);
+		if (tr)
+			relayd_track_release(d, tr);
+		return;
+	}
+	if ((type == MOQ_CTRL_SUBSCRIBE && local) ||
+	    (type == MOQ_CTRL_PUBLISH && !local)) {
+		struct relay_track *tr = u;
+
+		tr->up = NULL;
+		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
+			  MOQ_REQERR_INTERNAL_ERROR, "upstream ended", false);
+	}
+}
+
+static void cb_data(struct moq_session *s, struct moq_rx *rx,
+		    const struct moq_data_event *ev)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+	void *u = moq_rx_user(rx);
+
+	if (ev->stream == MOQ_DATA_FETCH_HEADER) {
+		if (ev->type == MOQ_DATA_EV_HEADER) {
+			struct moq_request *req = moq_rx_request(rx);
+
+			u = req ? moq_request_user(req) : NULL;
+			if (!u) {
+				moq_rx_stop(rx, MOQ_RESET_CANCELLED);
+				return;
+			}
+			moq_rx_set_user(rx, u);
+		}
+		if (u)
+			relayd_fetch_data(d, u, rx, ev);
+		return;
+	}
+	if (ev->stream != MOQ_DATA_SUBGROUP_HEADER)
+		return;
+	if (ev->type == MOQ_DATA_EV_HEADER) {
+		struct moq_request *req = moq_rx_request(rx);
+		struct relay_track *tr = req ? moq_request_user(req) : NULL;
+		struct relay_rx *st;
+
+		if (!tr) {
+			moq_rx_stop(rx, MOQ_RESET_CANCELLED);
+			return;
+		}
+		st = relay_rx_new(tr, rx);
+		if (!st) {
+			moq_rx_stop(rx, MOQ_RESET_INTERNAL_ERROR);
+			return;
+		}
+		moq_rx_set_user(rx, st);
+		u = st;
+	}
+	if (!u)
+		return;
+	relay_forward_event(&d->fwd, u, ev);
+	if (ev->type == MOQ_DATA_EV_STREAM_END) {
+		moq_rx_set_user(rx, NULL);
+		relay_rx_free(u);
+	}
+}
+
+static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
+			  uint64_t code, int local)
+{
+	struct peer *p = moq_session_user(s);
+	struct relayd *d = p->d;
+	void *u = moq_rx_user(rx);
+	struct moq_request *req = moq_rx_request(rx);
+
+	(void)local;
+	(void)req;
+	if (!u)
+		return;
+	moq_rx_set_user(rx, NULL);
+	if (relayd_fetch_owns_rx(d, rx)) {
+		relayd_fetch_data_reset(d, u, code);
+		return;
+	}
+	relay_forward_reset(&d->fwd, u, code);
+	relay_rx_free(u);
+}
+
+static void cb_datagram(struct moq_session *s, struct moq_request *sub,
+			const struct moq_object_datagram *dg)
+{
+	struct peer *p = moq_session_user(s);
+	struct relay_track *tr = sub ? moq_request_user(sub) : NULL;
+
+	if (!tr)
+		return;
+	relay_forward_datagram(&p->d->fwd, tr, dg);
+}
+
+static void cb_tx_stopped(struct moq_session *s, struct moq_tx *tx,
+			  uint64_t code)
+{
+	struct peer *p = moq_session_user(s);
+	struct moq_request *r = moq_tx_request(tx);
+
+	if (r && moq_request_type(r) == MOQ_CTRL_FETCH) {
+		struct fetch_job *j = moq_request_user(r);
+
+		if (j) {
+			relayd_fetch_tx_gone(p->d, j);
+			return;
+		}
+		moq_tx_reset(tx, code);
+		return;
+	}
+	relay_forward_tx_gone(&p->d->fwd, tx, code);
+}
+
+static void cb_tx_timeout(struct moq_session *s, struct moq_tx *tx)
+{
+	cb_tx_stopped(s, tx, MOQ_RESET_DELIVERY_TIMEOUT);
+}
+
+void relayd_callbacks_init(struct relayd *d)
+{
+	memset(&d->cb, 0, sizeof(d->cb));
+	d->cb.on_setup = cb_setup;
+	d->cb.on_ready = cb_ready;
+	d->cb.on_goaway = cb_goaway;
+	d->cb.on_close = cb_close;
+	d->cb.on_request = cb_request;
+	d->cb.on_request_msg = cb_request_msg;
+	d->cb.on_request_closed = cb_request_closed;
+	d->cb.on_data = cb_data;
+	d->cb.on_data_reset = cb_data_reset;
+	d->cb.on_datagram = cb_datagram;
+	d->cb.on_tx_stopped = cb_tx_stopped;
+	d->cb.on_tx_timeout = cb_tx_timeout;
+	d->up_timer = moq_timer_new(d->loop, up_timer_cb, d);
+}
+
+void relayd_upstream_connect(struct relayd *d)
+{
+	char err[256];
+	struct peer *p;
+	struct moq_session *s;
+
+	if (!d->cfg.upstream[0] || d->upstream || d->draining)
+		return;
+	p = relayd_peer_new(d, NULL, true);
+	if (!p)
+		return;
+	d->up_scfg.user = p;
+	s = moq_session_connect(d->up_ep, d->cfg.upstream_host,
+				d->cfg.upstream_port, &d->up_scfg, err,
+				sizeof(err));
+	if (!s) {
+		moq_warn(MOD, "cannot connect to upstream %s: %s; retrying in 1 s",
+			 d->cfg.upstream, err);
+		d->peers = p->next;
+		d->npeers--;
+		free(p);
+		moq_timer_set_in(d->up_timer, 1000000000ull);
+		return;
+	}
+	p->s = s;
+	moq_session_set_user(s, p);
+	d->upstream = p;
+	moq_info(MOD, "connecting to upstream %s", d->cfg.upstream);
+}

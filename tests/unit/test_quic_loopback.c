@@ -7,6 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "log.h"
 #include "moq_err.h"
 #include "quic/loop.h"
@@ -792,6 +796,73 @@ START_TEST(test_many_connections_one_server_socket)
 }
 END_TEST
 
+/* ---- the client's first flight, byte for byte (docs/plaintext-profile.md
+ * section 3) ---- */
+
+START_TEST(test_plaintext_client_initial_wire_format)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_quic_config cc;
+	struct moq_quic_endpoint *cli;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	uint8_t d[2048];
+	ssize_t n = -1;
+	size_t o, end, pnlen;
+	uint64_t v;
+	int fd, k;
+	char err[256];
+	static struct side side;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &al);
+	moq_quic_config_init(&cc);
+	cc.plaintext = 1;
+	cc.cb = &g_cb;
+	cc.user = &side;
+	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
+	ck_assert_ptr_nonnull(cli);
+	ck_assert_ptr_nonnull(moq_quic_connect(cli, "127.0.0.1",
+					       ntohs(a.sin_port), NULL, err,
+					       sizeof(err)));
+	for (int t = 0; t < 100 && n < 0; t++) {
+		moq_loop_run_once(l, 5);
+		n = recv(fd, d, sizeof(d), 0);
+	}
+	ck_assert_int_ge(n, 1200); /* padded datagram */
+	ck_assert_uint_eq(d[0] & 0xf0, 0xc0); /* long header, Initial */
+	ck_assert_mem_eq(d + 1, "\x00\x00\x00\x01", 4);
+	ck_assert_uint_eq(d[5], 8); /* DCID 8 */
+	ck_assert_uint_eq(d[14], 8); /* SCID 8 */
+	o = 23;
+	ck_assert_uint_eq(d[o], 0); /* no token */
+	o++;
+	k = quic_varint_decode(&v, d + o, (size_t)n - o);
+	ck_assert_int_gt(k, 0);
+	o += (size_t)k;
+	end = o + v;
+	ck_assert_uint_le(end, (size_t)n);
+	ck_assert_mem_eq(d + end - 16, "moq-plaintext-v1", 16);
+	pnlen = (size_t)(d[0] & 3) + 1;
+	o += pnlen;
+	/* first frame: CRYPTO offset 0 */
+	ck_assert_uint_eq(d[o], 0x06);
+	ck_assert_uint_eq(d[o + 1], 0);
+	k = quic_varint_decode(&v, d + o + 2, (size_t)n - o - 2);
+	ck_assert_int_gt(k, 0);
+	o += 2 + (size_t)k;
+	ck_assert_mem_eq(d + o, "MOQPT-CH", 8);
+	ck_assert_uint_eq(((size_t)d[o + 8] << 8 | d[o + 9]) + 10, v);
+	ck_assert_mem_eq(d + o + 10, "\x00\x00\x00\x01\x07moqt-18", 12);
+	ck_assert_uint_eq(v, 92); /* as in the document's example */
+	moq_quic_endpoint_free(cli);
+	moq_loop_free(l);
+	close(fd);
+}
+END_TEST
+
 /* ---- qlog ---- */
 
 START_TEST(test_qlog_written_per_connection)
@@ -978,6 +1049,7 @@ int main(void)
 	tcase_add_test(tc, test_qlog_written_per_connection);
 	tcase_add_test(tc, test_stream_limit_extends_as_peer_streams_close);
 	tcase_add_test(tc, test_many_connections_one_server_socket);
+	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

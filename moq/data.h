@@ -38,7 +38,7 @@
 /* ---- Unidirectional stream and datagram types ------------------------- */
 
 #define MOQ_STREAM_TYPE_FETCH_HEADER 0x05ull
-#define MOQ_STREAM_TYPE_SETUP 0x2F00ull         /* control stream (SETUP) */
+#define MOQ_STREAM_TYPE_SETUP 0x2F00ull /* control stream (SETUP) */
 #define MOQ_STREAM_TYPE_PADDING 0x132B3E28ull
 #define MOQ_DATAGRAM_TYPE_PADDING 0x132B3E29ull
 
@@ -46,9 +46,9 @@
  * classify functions can return them or a negative error. */
 enum moq_data_type {
 	MOQ_DATA_SUBGROUP_HEADER = 1, /* stream: 0b0XX1XXXX */
-	MOQ_DATA_FETCH_HEADER,        /* stream: 0x05 */
-	MOQ_DATA_SETUP,               /* stream: 0x2F00, the control stream */
-	MOQ_DATA_PADDING,             /* stream: 0x132B3E28 */
+	MOQ_DATA_FETCH_HEADER,	      /* stream: 0x05 */
+	MOQ_DATA_SETUP,		      /* stream: 0x2F00, the control stream */
+	MOQ_DATA_PADDING,	      /* stream: 0x132B3E28 */
 	MOQ_DATA_OBJECT_DATAGRAM,     /* datagram: 0b00X0XXXX */
 	MOQ_DATA_PADDING_DATAGRAM,    /* datagram: 0x132B3E29 */
 };
@@ -72,8 +72,7 @@ int moq_datagram_type_classify(uint64_t type);
 /* Read the type vi64 at the start of a stream and classify it. *type gets the
  * value. Returns the classification (> 0), MOQ_ERR_NEED_MORE, or the
  * classify error. *consumed (may be NULL) gets the vi64 length on success. */
-int moq_stream_type_peek(uint64_t *type, size_t *consumed, const uint8_t *in,
-			 size_t inlen);
+int moq_stream_type_peek(uint64_t *type, size_t *consumed, const uint8_t *in, size_t inlen);
 
 /* ---- Objects: status, properties -------------------------------------- */
 
@@ -95,15 +94,15 @@ const char *moq_object_status_name(uint64_t status);
 #define MOQ_MAX_OBJECT_PROPERTIES 65535
 
 /* Property types defined by draft-18 ("MOQT Properties"). */
-#define MOQ_PROP_OBJECT_DELIVERY_TIMEOUT 0x02ull  /* track, vi64 */
-#define MOQ_PROP_MAX_CACHE_DURATION 0x04ull       /* track, vi64 ms */
-#define MOQ_PROP_SUBGROUP_DELIVERY_TIMEOUT 0x06ull /* track, vi64 */
-#define MOQ_PROP_IMMUTABLE_PROPERTIES 0x0Bull     /* track/object, KVP block */
-#define MOQ_PROP_DEFAULT_PUBLISHER_PRIORITY 0x0Eull /* track, 0..255 */
+#define MOQ_PROP_OBJECT_DELIVERY_TIMEOUT 0x02ull       /* track, vi64 */
+#define MOQ_PROP_MAX_CACHE_DURATION 0x04ull	       /* track, vi64 ms */
+#define MOQ_PROP_SUBGROUP_DELIVERY_TIMEOUT 0x06ull     /* track, vi64 */
+#define MOQ_PROP_IMMUTABLE_PROPERTIES 0x0Bull	       /* track/object, KVP block */
+#define MOQ_PROP_DEFAULT_PUBLISHER_PRIORITY 0x0Eull    /* track, 0..255 */
 #define MOQ_PROP_DEFAULT_PUBLISHER_GROUP_ORDER 0x22ull /* track, 1 or 2 */
-#define MOQ_PROP_DYNAMIC_GROUPS 0x30ull           /* track, 0 or 1 */
-#define MOQ_PROP_PRIOR_GROUP_ID_GAP 0x3Cull       /* object, vi64 */
-#define MOQ_PROP_PRIOR_OBJECT_ID_GAP 0x3Eull      /* object, vi64 */
+#define MOQ_PROP_DYNAMIC_GROUPS 0x30ull		       /* track, 0 or 1 */
+#define MOQ_PROP_PRIOR_GROUP_ID_GAP 0x3Cull	       /* object, vi64 */
+#define MOQ_PROP_PRIOR_OBJECT_ID_GAP 0x3Eull	       /* object, vi64 */
 
 /* Draft name of a property type ("SUBGROUP_DELIVERY_TIMEOUT",
  * "IMMUTABLE_PROPERTIES", "PRIOR_GROUP_ID_GAP", ...), NULL if not defined
@@ -136,14 +135,14 @@ int moq_object_properties_check(const uint8_t *buf, size_t len);
 #define MOQ_SUBGROUP_TYPE_FIRST_OBJECT 0x40u
 
 enum moq_subgroup_id_mode {
-	MOQ_SUBGROUP_ID_ZERO = 0,         /* absent, Subgroup ID is 0 */
+	MOQ_SUBGROUP_ID_ZERO = 0,	  /* absent, Subgroup ID is 0 */
 	MOQ_SUBGROUP_ID_FIRST_OBJECT = 1, /* absent, = first Object ID */
-	MOQ_SUBGROUP_ID_PRESENT = 2,      /* field present in the header */
-	/* 3 is reserved: the type is invalid */
+	MOQ_SUBGROUP_ID_PRESENT = 2,	  /* field present in the header */
+					  /* 3 is reserved: the type is invalid */
 };
 
 struct moq_subgroup_header {
-	uint64_t type;        /* wire type; set by decode and by encode */
+	uint64_t type; /* wire type; set by decode and by encode */
 	uint64_t track_alias;
 	uint64_t group_id;
 	/* Mode ZERO: 0. Mode PRESENT: from the wire. Mode FIRST_OBJECT: unknown
@@ -153,11 +152,11 @@ struct moq_subgroup_header {
 	bool subgroup_id_known;
 	uint8_t publisher_priority; /* valid iff !default_priority */
 	/* flags, from/to the type */
-	bool has_properties;      /* PROPERTIES: every object has a block */
+	bool has_properties;	  /* PROPERTIES: every object has a block */
 	uint8_t subgroup_id_mode; /* enum moq_subgroup_id_mode */
-	bool end_of_group;        /* END_OF_GROUP */
-	bool default_priority;    /* DEFAULT_PRIORITY: priority field absent */
-	bool first_object;        /* FIRST_OBJECT */
+	bool end_of_group;	  /* END_OF_GROUP */
+	bool default_priority;	  /* DEFAULT_PRIORITY: priority field absent */
+	bool first_object;	  /* FIRST_OBJECT */
 };
 
 /* Build the type from the flag fields. Returns the type (0x10..0x7D) or
@@ -172,40 +171,37 @@ int moq_subgroup_header_flags(struct moq_subgroup_header *h, uint64_t type);
 /* Encode: the type is built from the flags (h->type is ignored). Subgroup ID
  * is written only in mode PRESENT; for mode ZERO a nonzero subgroup_id is
  * MOQ_ERR_INVALID. Bytes written, MOQ_ERR_BUFFER, MOQ_ERR_INVALID. */
-int moq_subgroup_header_encode(uint8_t *out, size_t outlen,
-			       const struct moq_subgroup_header *h);
+int moq_subgroup_header_encode(uint8_t *out, size_t outlen, const struct moq_subgroup_header *h);
 
 /* Decode, type included. Bytes consumed, MOQ_ERR_NEED_MORE,
  * MOQ_ERR_MALFORMED / MOQ_ERR_UNKNOWN_TYPE (see moq_subgroup_header_flags). */
-int moq_subgroup_header_decode(struct moq_subgroup_header *h,
-			       const uint8_t *in, size_t inlen);
+int moq_subgroup_header_decode(struct moq_subgroup_header *h, const uint8_t *in, size_t inlen);
 
 /* Per-stream state for objects after a SUBGROUP_HEADER: the previous Object
  * ID for Object ID Delta and the resolved Subgroup ID. */
 struct moq_subgroup_ctx {
 	struct moq_subgroup_header hdr; /* copy; subgroup_id resolved here */
-	bool have_prev;                 /* an object has been decoded/encoded */
+	bool have_prev;			/* an object has been decoded/encoded */
 	uint64_t prev_object_id;
-	uint64_t objects;               /* objects so far */
+	uint64_t objects; /* objects so far */
 	/* An End of Group / End of Track status object was seen: another
 	 * object on the stream would contradict it (MOQ_ERR_MALFORMED). */
 	bool ended;
 };
 
-void moq_subgroup_ctx_init(struct moq_subgroup_ctx *c,
-			   const struct moq_subgroup_header *h);
+void moq_subgroup_ctx_init(struct moq_subgroup_ctx *c, const struct moq_subgroup_header *h);
 
 /* One object on a subgroup stream:
  *   { Object ID Delta (vi64), [Properties (..)], Object Payload Length (vi64),
  *     [Object Status (vi64)], [Object Payload (..)] } */
 struct moq_subgroup_object {
 	uint64_t object_id_delta; /* wire value */
-	uint64_t object_id;       /* absolute: delta, or prev + delta + 1 */
+	uint64_t object_id;	  /* absolute: delta, or prev + delta + 1 */
 	/* The Object Properties block without its length (empty when the
 	 * header has no PROPERTIES bit or Properties Length is 0). */
 	struct moq_bytes properties;
 	uint64_t payload_length;
-	uint64_t object_status;   /* on the wire iff payload_length == 0 */
+	uint64_t object_status;	  /* on the wire iff payload_length == 0 */
 	struct moq_bytes payload; /* whole-object decode/encode only */
 };
 
@@ -215,15 +211,13 @@ struct moq_subgroup_object {
  * non-Normal object, bad KVP block) or MOQ_ERR_LIMIT (properties block longer
  * than MOQ_MAX_OBJECT_PROPERTIES). o->payload is empty. The ctx is updated
  * only on success (prev object id; subgroup id in mode FIRST_OBJECT). */
-int moq_subgroup_object_header_decode(struct moq_subgroup_object *o,
-				      struct moq_subgroup_ctx *c,
+int moq_subgroup_object_header_decode(struct moq_subgroup_object *o, struct moq_subgroup_ctx *c,
 				      const uint8_t *in, size_t inlen);
 
 /* Decode a whole object, payload included (MOQ_ERR_NEED_MORE until all
  * payload bytes are present). o->payload is a view into in. */
-int moq_subgroup_object_decode(struct moq_subgroup_object *o,
-			       struct moq_subgroup_ctx *c, const uint8_t *in,
-			       size_t inlen);
+int moq_subgroup_object_decode(struct moq_subgroup_object *o, struct moq_subgroup_ctx *c,
+			       const uint8_t *in, size_t inlen);
 
 /* Encode the fields before the payload from o->object_id (delta computed
  * from the ctx), o->properties, o->payload_length, o->object_status.
@@ -231,13 +225,11 @@ int moq_subgroup_object_decode(struct moq_subgroup_object *o,
  * without the header PROPERTIES bit, nonzero payload_length with a non-Normal
  * status, properties on a non-Normal object, invalid status. The ctx is
  * updated on success. */
-int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen,
-				      struct moq_subgroup_ctx *c,
+int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen, struct moq_subgroup_ctx *c,
 				      const struct moq_subgroup_object *o);
 
 /* Header then payload; o->payload.len must equal o->payload_length. */
-int moq_subgroup_object_encode(uint8_t *out, size_t outlen,
-			       struct moq_subgroup_ctx *c,
+int moq_subgroup_object_encode(uint8_t *out, size_t outlen, struct moq_subgroup_ctx *c,
 			       const struct moq_subgroup_object *o);
 
 /* ---- OBJECT_DATAGRAM ------------------------------------------------------ */
@@ -253,11 +245,11 @@ struct moq_object_datagram {
 	uint64_t type; /* wire type; set by decode and by encode */
 	uint64_t track_alias;
 	uint64_t group_id;
-	uint64_t object_id;         /* 0 when zero_object_id */
-	uint8_t publisher_priority; /* valid iff !default_priority */
+	uint64_t object_id;	     /* 0 when zero_object_id */
+	uint8_t publisher_priority;  /* valid iff !default_priority */
 	struct moq_bytes properties; /* block without length; iff has_properties */
-	uint64_t object_status;     /* iff has_status; else Normal */
-	struct moq_bytes payload;   /* rest of the datagram; empty if has_status */
+	uint64_t object_status;	     /* iff has_status; else Normal */
+	struct moq_bytes payload;    /* rest of the datagram; empty if has_status */
 	/* flags, from/to the type */
 	bool has_properties;   /* PROPERTIES */
 	bool end_of_group;     /* END_OF_GROUP */
@@ -277,8 +269,7 @@ int moq_object_datagram_flags(struct moq_object_datagram *d, uint64_t type);
  * invalid flag combination, zero_object_id with object_id != 0,
  * has_properties with an empty block, a status with a payload or an invalid
  * status value, properties with a non-Normal status. */
-int moq_object_datagram_encode(uint8_t *out, size_t outlen,
-			       const struct moq_object_datagram *d);
+int moq_object_datagram_encode(uint8_t *out, size_t outlen, const struct moq_object_datagram *d);
 
 /* Decode a whole datagram (inlen = datagram length). Bytes consumed (always
  * inlen), MOQ_ERR_MALFORMED (truncated, invalid type variant, Properties
@@ -286,16 +277,14 @@ int moq_object_datagram_encode(uint8_t *out, size_t outlen,
  * status, bytes after the Object Status, bad KVP block),
  * MOQ_ERR_UNKNOWN_TYPE (includes the padding datagram type: use
  * moq_datagram_type_classify first), MOQ_ERR_LIMIT. */
-int moq_object_datagram_decode(struct moq_object_datagram *d,
-			       const uint8_t *in, size_t inlen);
+int moq_object_datagram_decode(struct moq_object_datagram *d, const uint8_t *in, size_t inlen);
 
 /* Padding datagram: type 0x132B3E29 then zero bytes. Encode writes the type
  * and pad_len zero bytes. Decode returns inlen, MOQ_ERR_UNKNOWN_TYPE for
  * another type, MOQ_ERR_MALFORMED for a nonzero padding byte or a truncated
  * type; *pad_len (may be NULL) gets the padding length. */
 int moq_padding_datagram_encode(uint8_t *out, size_t outlen, size_t pad_len);
-int moq_padding_datagram_decode(size_t *pad_len, const uint8_t *in,
-				size_t inlen);
+int moq_padding_datagram_decode(size_t *pad_len, const uint8_t *in, size_t inlen);
 
 /* ---- FETCH_HEADER and fetch objects ----------------------------------------- */
 
@@ -304,34 +293,32 @@ struct moq_fetch_header {
 	uint64_t request_id;
 };
 
-int moq_fetch_header_encode(uint8_t *out, size_t outlen,
-			    const struct moq_fetch_header *h);
+int moq_fetch_header_encode(uint8_t *out, size_t outlen, const struct moq_fetch_header *h);
 /* Bytes consumed, MOQ_ERR_NEED_MORE, MOQ_ERR_UNKNOWN_TYPE (type != 0x05). */
-int moq_fetch_header_decode(struct moq_fetch_header *h, const uint8_t *in,
-			    size_t inlen);
+int moq_fetch_header_decode(struct moq_fetch_header *h, const uint8_t *in, size_t inlen);
 
 /* Serialization Flags (< 0x80: bit field). */
 #define MOQ_FETCH_FLAG_SUBGROUP_MASK 0x03u
 #define MOQ_FETCH_FLAG_OBJECT_ID_DELTA 0x04u /* Object ID Delta present */
 #define MOQ_FETCH_FLAG_GROUP_ID_DELTA 0x08u  /* Group ID Delta present */
-#define MOQ_FETCH_FLAG_PRIORITY 0x10u        /* Publisher Priority present */
-#define MOQ_FETCH_FLAG_PROPERTIES 0x20u      /* Properties present */
-#define MOQ_FETCH_FLAG_DATAGRAM 0x40u        /* no Subgroup ID; ignore 0x03 */
+#define MOQ_FETCH_FLAG_PRIORITY 0x10u	     /* Publisher Priority present */
+#define MOQ_FETCH_FLAG_PROPERTIES 0x20u	     /* Properties present */
+#define MOQ_FETCH_FLAG_DATAGRAM 0x40u	     /* no Subgroup ID; ignore 0x03 */
 /* Serialization Flags values that are End of Range markers. */
 #define MOQ_FETCH_END_OF_NON_EXISTENT_RANGE 0x8Cull
 #define MOQ_FETCH_END_OF_UNKNOWN_RANGE 0x10Cull
 
 enum moq_fetch_subgroup_mode {
-	MOQ_FETCH_SUBGROUP_ZERO = 0,           /* Subgroup ID is 0 */
-	MOQ_FETCH_SUBGROUP_PRIOR = 1,          /* prior Object's Subgroup ID */
+	MOQ_FETCH_SUBGROUP_ZERO = 0,	       /* Subgroup ID is 0 */
+	MOQ_FETCH_SUBGROUP_PRIOR = 1,	       /* prior Object's Subgroup ID */
 	MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE = 2, /* prior + 1 */
-	MOQ_FETCH_SUBGROUP_PRESENT = 3,        /* field present */
+	MOQ_FETCH_SUBGROUP_PRESENT = 3,	       /* field present */
 };
 
 enum moq_fetch_end_of_range {
 	MOQ_FETCH_NOT_END_OF_RANGE = 0, /* an Object */
-	MOQ_FETCH_NON_EXISTENT_RANGE,   /* flags 0x8C */
-	MOQ_FETCH_UNKNOWN_RANGE,        /* flags 0x10C */
+	MOQ_FETCH_NON_EXISTENT_RANGE,	/* flags 0x8C */
+	MOQ_FETCH_UNKNOWN_RANGE,	/* flags 0x10C */
 };
 
 /* Group Order of the FETCH (from FETCH_OK) resolves Group ID Delta:
@@ -350,14 +337,14 @@ enum moq_fetch_end_of_range {
  * empty Normal object. */
 struct moq_fetch_object {
 	uint64_t serialization_flags;
-	uint8_t end_of_range;     /* enum moq_fetch_end_of_range */
+	uint8_t end_of_range;	  /* enum moq_fetch_end_of_range */
 	uint64_t group_id_delta;  /* wire value, iff GROUP_ID_DELTA */
 	uint64_t object_id_delta; /* wire value, iff OBJECT_ID_DELTA */
 	/* Resolved Location (End of Range: the wire values). */
 	uint64_t group_id;
 	uint64_t object_id;
-	uint64_t subgroup_id;       /* resolved; 0 and meaningless if datagram */
-	bool datagram;              /* forwarding preference Datagram (0x40) */
+	uint64_t subgroup_id;	    /* resolved; 0 and meaningless if datagram */
+	bool datagram;		    /* forwarding preference Datagram (0x40) */
 	uint8_t publisher_priority; /* resolved (field or prior object's) */
 	bool has_properties;
 	struct moq_bytes properties; /* block without length */
@@ -367,15 +354,15 @@ struct moq_fetch_object {
 
 /* Per-stream state for the "prior Object" references. */
 struct moq_fetch_ctx {
-	uint8_t group_order;      /* enum moq_group_order; 0 means ascending */
-	bool have_prior;          /* an Object or End of Range was decoded */
-	uint64_t prior_group_id;  /* from the last Object or End of Range */
+	uint8_t group_order;	 /* enum moq_group_order; 0 means ascending */
+	bool have_prior;	 /* an Object or End of Range was decoded */
+	uint64_t prior_group_id; /* from the last Object or End of Range */
 	uint64_t prior_object_id;
-	bool have_prior_object;   /* an actual Object was decoded */
-	bool prior_has_subgroup;  /* ... and it was not a datagram object */
+	bool have_prior_object;	 /* an actual Object was decoded */
+	bool prior_has_subgroup; /* ... and it was not a datagram object */
 	uint64_t prior_subgroup_id;
 	uint8_t prior_priority;
-	uint64_t items;           /* objects + end-of-range markers so far */
+	uint64_t items; /* objects + end-of-range markers so far */
 };
 
 void moq_fetch_ctx_init(struct moq_fetch_ctx *c, uint8_t group_order);
@@ -386,33 +373,28 @@ void moq_fetch_ctx_init(struct moq_fetch_ctx *c, uint8_t group_order);
  * first item referencing a prior Object, a prior Subgroup ID or Priority that
  * does not exist, Group/Object/Subgroup ID out of 0..2^64-1, bad KVP block),
  * MOQ_ERR_LIMIT. The ctx is updated only on success. */
-int moq_fetch_object_header_decode(struct moq_fetch_object *o,
-				   struct moq_fetch_ctx *c, const uint8_t *in,
-				   size_t inlen);
+int moq_fetch_object_header_decode(struct moq_fetch_object *o, struct moq_fetch_ctx *c,
+				   const uint8_t *in, size_t inlen);
 
 /* Whole item, payload included (view into in). */
-int moq_fetch_object_decode(struct moq_fetch_object *o,
-			    struct moq_fetch_ctx *c, const uint8_t *in,
+int moq_fetch_object_decode(struct moq_fetch_object *o, struct moq_fetch_ctx *c, const uint8_t *in,
 			    size_t inlen);
 
 /* Smallest Serialization Flags that express o (absolute group_id, object_id,
  * subgroup_id, datagram, publisher_priority, has_properties) relative to the
  * ctx; for an End of Range o->end_of_range picks 0x8C/0x10C. Returns the flags
  * or MOQ_ERR_INVALID (group not reachable in the ctx's group order). */
-int moq_fetch_object_flags(const struct moq_fetch_ctx *c,
-			   const struct moq_fetch_object *o);
+int moq_fetch_object_flags(const struct moq_fetch_ctx *c, const struct moq_fetch_object *o);
 
 /* Encode the fields before the payload with o->serialization_flags (use
  * moq_fetch_object_flags) and the absolute values in o; deltas are computed
  * from the ctx. MOQ_ERR_INVALID when the flags cannot express o. The ctx is
  * updated on success. */
-int moq_fetch_object_header_encode(uint8_t *out, size_t outlen,
-				   struct moq_fetch_ctx *c,
+int moq_fetch_object_header_encode(uint8_t *out, size_t outlen, struct moq_fetch_ctx *c,
 				   const struct moq_fetch_object *o);
 
 /* Header then payload; o->payload.len must equal o->payload_length. */
-int moq_fetch_object_encode(uint8_t *out, size_t outlen,
-			    struct moq_fetch_ctx *c,
+int moq_fetch_object_encode(uint8_t *out, size_t outlen, struct moq_fetch_ctx *c,
 			    const struct moq_fetch_object *o);
 
 /* ---- Padding stream -------------------------------------------------------- */

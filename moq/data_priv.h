@@ -18,8 +18,7 @@ struct rcur {
 	int short_err; /* MOQ_ERR_NEED_MORE (streams) or MALFORMED (datagrams) */
 };
 
-static inline void rcur_init(struct rcur *c, const uint8_t *p, size_t len,
-			     int short_err)
+static inline void rcur_init(struct rcur *c, const uint8_t *p, size_t len, int short_err)
 {
 	c->p = p;
 	c->len = len;
@@ -62,8 +61,7 @@ static inline int rcur_bytes(struct rcur *c, struct moq_bytes *b, uint64_t len)
 /* Object Properties { Properties Length (vi64), Properties (..) }: the
  * length is checked against max before waiting for the bytes, then the
  * block is validated as Key-Value-Pairs. */
-static inline int rcur_properties(struct rcur *c, struct moq_bytes *b,
-				  size_t max)
+static inline int rcur_properties(struct rcur *c, struct moq_bytes *b, size_t max)
 {
 	uint64_t len;
 	int rc;
@@ -130,13 +128,9 @@ static inline int wcur_properties(struct wcur *c, const struct moq_bytes *b)
 }
 
 /* Decoders with an explicit properties limit (the data reader's). */
-int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o,
-					  struct moq_subgroup_ctx *c,
-					  const uint8_t *in, size_t inlen,
-					  size_t max_props);
-int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o,
-				       struct moq_fetch_ctx *c,
-				       const uint8_t *in, size_t inlen,
-				       size_t max_props);
+int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o, struct moq_subgroup_ctx *c,
+					  const uint8_t *in, size_t inlen, size_t max_props);
+int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o, struct moq_fetch_ctx *c,
+				       const uint8_t *in, size_t inlen, size_t max_props);
 
 #endif

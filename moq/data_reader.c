@@ -31,9 +31,8 @@ const char *moq_data_event_name(int type)
 	return "UNKNOWN";
 }
 
-int moq_data_reader_init(struct moq_data_reader *r,
-			 const struct moq_data_reader_config *cfg, uint8_t *buf,
-			 size_t buflen)
+int moq_data_reader_init(struct moq_data_reader *r, const struct moq_data_reader_config *cfg,
+			 uint8_t *buf, size_t buflen)
 {
 	size_t max_props;
 
@@ -51,9 +50,8 @@ int moq_data_reader_init(struct moq_data_reader *r,
 			max_props = cfg->max_properties_length;
 	}
 	r->max_props = max_props;
-	r->max_payload = cfg && cfg->max_payload_length
-				 ? cfg->max_payload_length
-				 : MOQ_DATA_READER_DEFAULT_MAX_PAYLOAD;
+	r->max_payload = cfg && cfg->max_payload_length ? cfg->max_payload_length
+							: MOQ_DATA_READER_DEFAULT_MAX_PAYLOAD;
 	r->buf = buf;
 	r->cap = buflen;
 	r->state = ST_HEADER;
@@ -68,8 +66,7 @@ static int fail(struct moq_data_reader *r, int err)
 }
 
 /* Fill the parts of an event that every event carries. */
-static void event_init(const struct moq_data_reader *r,
-		       struct moq_data_event *ev, int type)
+static void event_init(const struct moq_data_reader *r, struct moq_data_event *ev, int type)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->type = (uint8_t)type;
@@ -82,13 +79,18 @@ static void event_init(const struct moq_data_reader *r,
 		ev->fetch = r->fetch_hdr;
 		ev->fetch_object = r->fobj;
 	}
+	if (type != MOQ_DATA_EV_OBJECT && type != MOQ_DATA_EV_END_OF_RANGE) {
+		/* the properties view belongs to the OBJECT event's call */
+		ev->subgroup_object.properties = (struct moq_bytes){0};
+		ev->fetch_object.properties = (struct moq_bytes){0};
+	}
 }
 
 /* Decode one bounded unit (stream header or object header) from in. On
  * success the reader state advances and ev is filled. Returns bytes used,
  * MOQ_ERR_NEED_MORE (nothing changed) or an error. */
-static int decode_unit(struct moq_data_reader *r, const uint8_t *in,
-		       size_t inlen, struct moq_data_event *ev)
+static int decode_unit(struct moq_data_reader *r, const uint8_t *in, size_t inlen,
+		       struct moq_data_event *ev)
 {
 	struct moq_subgroup_header sh;
 	struct moq_subgroup_object so;
@@ -133,8 +135,7 @@ static int decode_unit(struct moq_data_reader *r, const uint8_t *in,
 	/* ST_OBJ_HDR */
 	if (r->stream == MOQ_DATA_SUBGROUP_HEADER) {
 		struct moq_subgroup_ctx c = r->sub;
-		n = moq_subgroup_object_header_decode_lim(&so, &c, in, inlen,
-							  r->max_props);
+		n = moq_subgroup_object_header_decode_lim(&so, &c, in, inlen, r->max_props);
 		if (n < 0)
 			return n;
 		if (so.payload_length > r->max_payload)
@@ -144,8 +145,7 @@ static int decode_unit(struct moq_data_reader *r, const uint8_t *in,
 		r->payload_left = so.payload_length;
 	} else {
 		struct moq_fetch_ctx c = r->fetch;
-		n = moq_fetch_object_header_decode_lim(&fo, &c, in, inlen,
-						       r->max_props);
+		n = moq_fetch_object_header_decode_lim(&fo, &c, in, inlen, r->max_props);
 		if (n < 0)
 			return n;
 		if (fo.payload_length > r->max_payload)
@@ -168,8 +168,8 @@ static int decode_unit(struct moq_data_reader *r, const uint8_t *in,
  * (MOQ_DATA_READER_FIXED_MAX + max_props <= cap, and longer properties are
  * refused as soon as their length is read), so a NEED_MORE never needs more
  * than cap bytes. */
-static int feed_unit(struct moq_data_reader *r, const uint8_t *in, size_t inlen,
-		     size_t *consumed, struct moq_data_event *ev)
+static int feed_unit(struct moq_data_reader *r, const uint8_t *in, size_t inlen, size_t *consumed,
+		     struct moq_data_event *ev)
 {
 	size_t take;
 	int n;
@@ -213,9 +213,8 @@ static int feed_unit(struct moq_data_reader *r, const uint8_t *in, size_t inlen,
 	return MOQ_ERR_NEED_MORE;
 }
 
-int moq_data_reader_feed(struct moq_data_reader *r, const uint8_t *in,
-			 size_t inlen, size_t *consumed,
-			 struct moq_data_event *ev)
+int moq_data_reader_feed(struct moq_data_reader *r, const uint8_t *in, size_t inlen,
+			 size_t *consumed, struct moq_data_event *ev)
 {
 	size_t n;
 
@@ -258,8 +257,7 @@ int moq_data_reader_feed(struct moq_data_reader *r, const uint8_t *in,
 	}
 }
 
-int moq_data_reader_finish(struct moq_data_reader *r,
-			   struct moq_data_event *ev)
+int moq_data_reader_finish(struct moq_data_reader *r, struct moq_data_event *ev)
 {
 	if (r->err)
 		return r->err;

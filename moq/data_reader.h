@@ -39,8 +39,7 @@
 #define MOQ_DATA_READER_FIXED_MAX 64
 
 /* Buffer size needed for a given max_properties_length. */
-#define MOQ_DATA_READER_BUF_SIZE(max_props) \
-	((size_t)(max_props) + MOQ_DATA_READER_FIXED_MAX)
+#define MOQ_DATA_READER_BUF_SIZE(max_props) ((size_t)(max_props) + MOQ_DATA_READER_FIXED_MAX)
 
 /* Default payload length limit (per object). */
 #define MOQ_DATA_READER_DEFAULT_MAX_PAYLOAD (64ull << 20)
@@ -58,30 +57,31 @@ struct moq_data_reader_config {
 };
 
 enum moq_data_event_type {
-	MOQ_DATA_EV_HEADER = 1,   /* stream header decoded; ev.stream set */
-	MOQ_DATA_EV_OBJECT,       /* object fields before the payload */
-	MOQ_DATA_EV_PAYLOAD,      /* ev.payload: next chunk of the payload */
-	MOQ_DATA_EV_OBJECT_END,   /* all payload_length bytes delivered */
+	MOQ_DATA_EV_HEADER = 1,	  /* stream header decoded; ev.stream set */
+	MOQ_DATA_EV_OBJECT,	  /* object fields before the payload */
+	MOQ_DATA_EV_PAYLOAD,	  /* ev.payload: next chunk of the payload */
+	MOQ_DATA_EV_OBJECT_END,	  /* all payload_length bytes delivered */
 	MOQ_DATA_EV_END_OF_RANGE, /* fetch End of Range marker (ev.fetch_object) */
-	MOQ_DATA_EV_STREAM_END,   /* FIN at an object boundary */
+	MOQ_DATA_EV_STREAM_END,	  /* FIN at an object boundary */
 };
 
 /* "HEADER", "OBJECT", "PAYLOAD", "OBJECT_END", "END_OF_RANGE", "STREAM_END". */
 const char *moq_data_event_name(int type);
 
 struct moq_data_event {
-	uint8_t type;   /* enum moq_data_event_type */
-	uint8_t stream; /* enum moq_data_type: SUBGROUP_HEADER, FETCH_HEADER,
-			 * PADDING or SETUP */
+	uint8_t type;	      /* enum moq_data_event_type */
+	uint8_t stream;	      /* enum moq_data_type: SUBGROUP_HEADER, FETCH_HEADER,
+			       * PADDING or SETUP */
 	uint64_t stream_type; /* the wire type of the stream */
 	/* Subgroup streams, every event: the header, with subgroup_id
 	 * resolved once the first object is known (subgroup_id_known). */
 	struct moq_subgroup_header subgroup;
 	/* Fetch streams, every event. */
 	struct moq_fetch_header fetch;
-	/* OBJECT (and PAYLOAD / OBJECT_END: the current object). */
+	/* OBJECT (and PAYLOAD / OBJECT_END: the current object, with an empty
+	 * properties view: the OBJECT event's view is stale by then). */
 	struct moq_subgroup_object subgroup_object; /* subgroup streams */
-	struct moq_fetch_object fetch_object;       /* fetch streams */
+	struct moq_fetch_object fetch_object;	    /* fetch streams */
 	/* PAYLOAD: the chunk and its offset inside the object payload. */
 	struct moq_bytes payload;
 	uint64_t payload_offset;
@@ -95,8 +95,8 @@ struct moq_data_reader {
 	size_t cap;
 	/* state */
 	int state;
-	int err;       /* sticky error, 0 if none */
-	size_t blen;   /* bytes held in buf */
+	int err;     /* sticky error, 0 if none */
+	size_t blen; /* bytes held in buf */
 	uint64_t stream_type;
 	uint8_t stream;
 	struct moq_subgroup_ctx sub;
@@ -113,9 +113,8 @@ struct moq_data_reader {
  * MOQ_DATA_READER_BUF_SIZE(max properties). cfg may be NULL (defaults).
  * Returns 0 or MOQ_ERR_INVALID (buffer smaller than
  * MOQ_DATA_READER_BUF_SIZE(1), or than needed for cfg->max_properties_length). */
-int moq_data_reader_init(struct moq_data_reader *r,
-			 const struct moq_data_reader_config *cfg, uint8_t *buf,
-			 size_t buflen);
+int moq_data_reader_init(struct moq_data_reader *r, const struct moq_data_reader_config *cfg,
+			 uint8_t *buf, size_t buflen);
 
 /* Feed up to inlen bytes. Returns 1 with *ev filled and *consumed bytes
  * used (possibly 0: call again with the rest, including inlen 0);
@@ -124,16 +123,14 @@ int moq_data_reader_init(struct moq_data_reader *r,
  * MOQ_ERR_MALFORMED, MOQ_ERR_UNKNOWN_TYPE, MOQ_ERR_LIMIT, or MOQ_ERR_INVALID
  * for bytes after a SETUP (control stream) type, which this reader does not
  * decode. */
-int moq_data_reader_feed(struct moq_data_reader *r, const uint8_t *in,
-			 size_t inlen, size_t *consumed,
-			 struct moq_data_event *ev);
+int moq_data_reader_feed(struct moq_data_reader *r, const uint8_t *in, size_t inlen,
+			 size_t *consumed, struct moq_data_event *ev);
 
 /* The stream ended with FIN. Returns 1 with a STREAM_END event when the
  * stream ended at an object boundary after a complete header, else
  * MOQ_ERR_MALFORMED (FIN inside the header or an object: the draft's
  * PROTOCOL_VIOLATION), or the sticky error. */
-int moq_data_reader_finish(struct moq_data_reader *r,
-			   struct moq_data_event *ev);
+int moq_data_reader_finish(struct moq_data_reader *r, struct moq_data_event *ev);
 
 /* Bytes of padding discarded so far on a padding stream. */
 static inline uint64_t moq_data_reader_padding(const struct moq_data_reader *r)

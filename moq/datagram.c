@@ -39,8 +39,7 @@ int moq_object_datagram_flags(struct moq_object_datagram *d, uint64_t type)
 	return 0;
 }
 
-int moq_object_datagram_encode(uint8_t *out, size_t outlen,
-			       const struct moq_object_datagram *d)
+int moq_object_datagram_encode(uint8_t *out, size_t outlen, const struct moq_object_datagram *d)
 {
 	struct wcur w;
 	int type = moq_object_datagram_type(d), rc;
@@ -54,15 +53,13 @@ int moq_object_datagram_encode(uint8_t *out, size_t outlen,
 	if (d->has_status) {
 		if (d->payload.len || !moq_object_status_valid(d->object_status))
 			return MOQ_ERR_INVALID;
-		if (d->has_properties &&
-		    d->object_status != MOQ_OBJECT_STATUS_NORMAL)
+		if (d->has_properties && d->object_status != MOQ_OBJECT_STATUS_NORMAL)
 			return MOQ_ERR_INVALID;
 	} else if (d->object_status != MOQ_OBJECT_STATUS_NORMAL) {
 		return MOQ_ERR_INVALID;
 	}
 	wcur_init(&w, out, outlen);
-	if ((rc = wcur_vi(&w, (uint64_t)type)) ||
-	    (rc = wcur_vi(&w, d->track_alias)) ||
+	if ((rc = wcur_vi(&w, (uint64_t)type)) || (rc = wcur_vi(&w, d->track_alias)) ||
 	    (rc = wcur_vi(&w, d->group_id)))
 		return rc;
 	if (!d->zero_object_id && (rc = wcur_vi(&w, d->object_id)))
@@ -82,10 +79,9 @@ int moq_object_datagram_encode(uint8_t *out, size_t outlen,
 	return (int)w.off;
 }
 
-int moq_object_datagram_decode(struct moq_object_datagram *d,
-			       const uint8_t *in, size_t inlen)
+int moq_object_datagram_decode(struct moq_object_datagram *d, const uint8_t *in, size_t inlen)
 {
-	struct moq_object_datagram m = { 0 };
+	struct moq_object_datagram m = {0};
 	struct rcur c;
 	uint64_t type;
 	int rc;
@@ -97,16 +93,14 @@ int moq_object_datagram_decode(struct moq_object_datagram *d,
 		return rc;
 	if ((rc = moq_object_datagram_flags(&m, type)))
 		return rc;
-	if ((rc = rcur_vi(&c, &m.track_alias)) ||
-	    (rc = rcur_vi(&c, &m.group_id)))
+	if ((rc = rcur_vi(&c, &m.track_alias)) || (rc = rcur_vi(&c, &m.group_id)))
 		return rc;
 	if (!m.zero_object_id && (rc = rcur_vi(&c, &m.object_id)))
 		return rc;
 	if (!m.default_priority && (rc = rcur_u8(&c, &m.publisher_priority)))
 		return rc;
 	if (m.has_properties) {
-		if ((rc = rcur_properties(&c, &m.properties,
-					  MOQ_MAX_OBJECT_PROPERTIES)))
+		if ((rc = rcur_properties(&c, &m.properties, MOQ_MAX_OBJECT_PROPERTIES)))
 			return rc;
 		if (m.properties.len == 0)
 			return MOQ_ERR_MALFORMED;
@@ -117,8 +111,7 @@ int moq_object_datagram_decode(struct moq_object_datagram *d,
 			return rc;
 		if (!moq_object_status_valid(m.object_status))
 			return MOQ_ERR_MALFORMED;
-		if (m.has_properties &&
-		    m.object_status != MOQ_OBJECT_STATUS_NORMAL)
+		if (m.has_properties && m.object_status != MOQ_OBJECT_STATUS_NORMAL)
 			return MOQ_ERR_MALFORMED;
 		if (rcur_left(&c))
 			return MOQ_ERR_MALFORMED; /* no payload with a status */
@@ -143,8 +136,7 @@ int moq_padding_datagram_encode(uint8_t *out, size_t outlen, size_t pad_len)
 	return n + (int)pad_len;
 }
 
-int moq_padding_datagram_decode(size_t *pad_len, const uint8_t *in,
-				size_t inlen)
+int moq_padding_datagram_decode(size_t *pad_len, const uint8_t *in, size_t inlen)
 {
 	uint64_t type;
 	int n;

@@ -3,21 +3,18 @@
  * see docs/codec.md for the reading of End of Range markers. */
 #include "data_priv.h"
 
-int moq_fetch_header_encode(uint8_t *out, size_t outlen,
-			    const struct moq_fetch_header *h)
+int moq_fetch_header_encode(uint8_t *out, size_t outlen, const struct moq_fetch_header *h)
 {
 	struct wcur w;
 	int rc;
 
 	wcur_init(&w, out, outlen);
-	if ((rc = wcur_vi(&w, MOQ_STREAM_TYPE_FETCH_HEADER)) ||
-	    (rc = wcur_vi(&w, h->request_id)))
+	if ((rc = wcur_vi(&w, MOQ_STREAM_TYPE_FETCH_HEADER)) || (rc = wcur_vi(&w, h->request_id)))
 		return rc;
 	return (int)w.off;
 }
 
-int moq_fetch_header_decode(struct moq_fetch_header *h, const uint8_t *in,
-			    size_t inlen)
+int moq_fetch_header_decode(struct moq_fetch_header *h, const uint8_t *in, size_t inlen)
 {
 	struct rcur c;
 	uint64_t type, id;
@@ -38,9 +35,8 @@ int moq_fetch_header_decode(struct moq_fetch_header *h, const uint8_t *in,
 void moq_fetch_ctx_init(struct moq_fetch_ctx *c, uint8_t group_order)
 {
 	memset(c, 0, sizeof(*c));
-	c->group_order = group_order == MOQ_GROUP_ORDER_DESCENDING
-				 ? MOQ_GROUP_ORDER_DESCENDING
-				 : MOQ_GROUP_ORDER_ASCENDING;
+	c->group_order = group_order == MOQ_GROUP_ORDER_DESCENDING ? MOQ_GROUP_ORDER_DESCENDING
+								   : MOQ_GROUP_ORDER_ASCENDING;
 }
 
 static bool descending(const struct moq_fetch_ctx *c)
@@ -74,16 +70,13 @@ static bool refs_prior_subgroup(uint64_t flags)
 	unsigned mode = flags & MOQ_FETCH_FLAG_SUBGROUP_MASK;
 
 	return !(flags & MOQ_FETCH_FLAG_DATAGRAM) &&
-	       (mode == MOQ_FETCH_SUBGROUP_PRIOR ||
-		mode == MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE);
+	       (mode == MOQ_FETCH_SUBGROUP_PRIOR || mode == MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE);
 }
 
-int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o,
-				       struct moq_fetch_ctx *ctx,
-				       const uint8_t *in, size_t inlen,
-				       size_t max_props)
+int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o, struct moq_fetch_ctx *ctx,
+				       const uint8_t *in, size_t inlen, size_t max_props)
 {
-	struct moq_fetch_object m = { 0 };
+	struct moq_fetch_object m = {0};
 	struct rcur c;
 	uint64_t f;
 	int rc;
@@ -94,20 +87,18 @@ int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o,
 	m.serialization_flags = f;
 	if (is_end_of_range(f)) {
 		m.end_of_range = f == MOQ_FETCH_END_OF_NON_EXISTENT_RANGE
-					 ? MOQ_FETCH_NON_EXISTENT_RANGE
-					 : MOQ_FETCH_UNKNOWN_RANGE;
-		if ((rc = rcur_vi(&c, &m.group_id)) ||
-		    (rc = rcur_vi(&c, &m.object_id)))
+				     ? MOQ_FETCH_NON_EXISTENT_RANGE
+				     : MOQ_FETCH_UNKNOWN_RANGE;
+		if ((rc = rcur_vi(&c, &m.group_id)) || (rc = rcur_vi(&c, &m.object_id)))
 			return rc;
 		goto done;
 	}
 	if (f >= 0x80)
 		return MOQ_ERR_MALFORMED;
-	if (!ctx->have_prior && (!(f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) ||
-				 !(f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA)))
+	if (!ctx->have_prior &&
+	    (!(f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) || !(f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA)))
 		return MOQ_ERR_MALFORMED; /* first item needs absolute ids */
-	if (refs_prior_subgroup(f) &&
-	    !(ctx->have_prior_object && ctx->prior_has_subgroup))
+	if (refs_prior_subgroup(f) && !(ctx->have_prior_object && ctx->prior_has_subgroup))
 		return MOQ_ERR_MALFORMED;
 	if (!(f & MOQ_FETCH_FLAG_PRIORITY) && !ctx->have_prior_object)
 		return MOQ_ERR_MALFORMED;
@@ -178,8 +169,7 @@ int moq_fetch_object_header_decode_lim(struct moq_fetch_object *o,
 		m.publisher_priority = ctx->prior_priority;
 	}
 	m.has_properties = f & MOQ_FETCH_FLAG_PROPERTIES;
-	if (m.has_properties &&
-	    (rc = rcur_properties(&c, &m.properties, max_props)))
+	if (m.has_properties && (rc = rcur_properties(&c, &m.properties, max_props)))
 		return rc;
 	if ((rc = rcur_vi(&c, &m.payload_length)))
 		return rc;
@@ -189,16 +179,13 @@ done:
 	return (int)c.off;
 }
 
-int moq_fetch_object_header_decode(struct moq_fetch_object *o,
-				   struct moq_fetch_ctx *c, const uint8_t *in,
-				   size_t inlen)
+int moq_fetch_object_header_decode(struct moq_fetch_object *o, struct moq_fetch_ctx *c,
+				   const uint8_t *in, size_t inlen)
 {
-	return moq_fetch_object_header_decode_lim(o, c, in, inlen,
-						  MOQ_MAX_OBJECT_PROPERTIES);
+	return moq_fetch_object_header_decode_lim(o, c, in, inlen, MOQ_MAX_OBJECT_PROPERTIES);
 }
 
-int moq_fetch_object_decode(struct moq_fetch_object *o,
-			    struct moq_fetch_ctx *c, const uint8_t *in,
+int moq_fetch_object_decode(struct moq_fetch_object *o, struct moq_fetch_ctx *c, const uint8_t *in,
 			    size_t inlen)
 {
 	struct moq_fetch_ctx tmp = *c;
@@ -219,8 +206,7 @@ int moq_fetch_object_decode(struct moq_fetch_object *o,
 }
 
 /* Group ID Delta that reaches group from the prior group, or -1. */
-static int group_delta(const struct moq_fetch_ctx *c, uint64_t group,
-		       uint64_t *delta)
+static int group_delta(const struct moq_fetch_ctx *c, uint64_t group, uint64_t *delta)
 {
 	if (!c->have_prior) {
 		*delta = group;
@@ -238,8 +224,7 @@ static int group_delta(const struct moq_fetch_ctx *c, uint64_t group,
 	return 0;
 }
 
-int moq_fetch_object_flags(const struct moq_fetch_ctx *c,
-			   const struct moq_fetch_object *o)
+int moq_fetch_object_flags(const struct moq_fetch_ctx *c, const struct moq_fetch_object *o)
 {
 	uint64_t d;
 	unsigned f = 0;
@@ -268,25 +253,21 @@ int moq_fetch_object_flags(const struct moq_fetch_ctx *c,
 		if (group_delta(c, o->group_id, &d) < 0)
 			return MOQ_ERR_INVALID;
 		f |= MOQ_FETCH_FLAG_GROUP_ID_DELTA;
-		if (c->prior_object_id == UINT64_MAX ||
-		    o->object_id != c->prior_object_id + 1)
+		if (c->prior_object_id == UINT64_MAX || o->object_id != c->prior_object_id + 1)
 			f |= MOQ_FETCH_FLAG_OBJECT_ID_DELTA;
-	} else if (c->prior_object_id == UINT64_MAX ||
-		   o->object_id != c->prior_object_id + 1) {
+	} else if (c->prior_object_id == UINT64_MAX || o->object_id != c->prior_object_id + 1) {
 		if (o->object_id < c->prior_object_id)
 			return MOQ_ERR_INVALID;
 		f |= MOQ_FETCH_FLAG_OBJECT_ID_DELTA;
 	}
-	if (!c->have_prior_object ||
-	    o->publisher_priority != c->prior_priority)
+	if (!c->have_prior_object || o->publisher_priority != c->prior_priority)
 		f |= MOQ_FETCH_FLAG_PRIORITY;
 	if (o->has_properties)
 		f |= MOQ_FETCH_FLAG_PROPERTIES;
 	return (int)f;
 }
 
-int moq_fetch_object_header_encode(uint8_t *out, size_t outlen,
-				   struct moq_fetch_ctx *ctx,
+int moq_fetch_object_header_encode(uint8_t *out, size_t outlen, struct moq_fetch_ctx *ctx,
 				   const struct moq_fetch_object *o)
 {
 	struct moq_fetch_object m = *o;
@@ -297,8 +278,8 @@ int moq_fetch_object_header_encode(uint8_t *out, size_t outlen,
 	wcur_init(&w, out, outlen);
 	if (is_end_of_range(f)) {
 		m.end_of_range = f == MOQ_FETCH_END_OF_NON_EXISTENT_RANGE
-					 ? MOQ_FETCH_NON_EXISTENT_RANGE
-					 : MOQ_FETCH_UNKNOWN_RANGE;
+				     ? MOQ_FETCH_NON_EXISTENT_RANGE
+				     : MOQ_FETCH_UNKNOWN_RANGE;
 		if ((rc = wcur_vi(&w, f)) || (rc = wcur_vi(&w, o->group_id)) ||
 		    (rc = wcur_vi(&w, o->object_id)))
 			return rc;
@@ -309,15 +290,13 @@ int moq_fetch_object_header_encode(uint8_t *out, size_t outlen,
 	m.datagram = f & MOQ_FETCH_FLAG_DATAGRAM;
 	if (m.datagram != o->datagram)
 		return MOQ_ERR_INVALID;
-	if (!ctx->have_prior && (!(f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) ||
-				 !(f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA)))
+	if (!ctx->have_prior &&
+	    (!(f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) || !(f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA)))
 		return MOQ_ERR_INVALID;
-	if (refs_prior_subgroup(f) &&
-	    !(ctx->have_prior_object && ctx->prior_has_subgroup))
+	if (refs_prior_subgroup(f) && !(ctx->have_prior_object && ctx->prior_has_subgroup))
 		return MOQ_ERR_INVALID;
 	if (!(f & MOQ_FETCH_FLAG_PRIORITY) &&
-	    (!ctx->have_prior_object ||
-	     o->publisher_priority != ctx->prior_priority))
+	    (!ctx->have_prior_object || o->publisher_priority != ctx->prior_priority))
 		return MOQ_ERR_INVALID;
 	if (!(f & MOQ_FETCH_FLAG_PROPERTIES) && o->properties.len)
 		return MOQ_ERR_INVALID;
@@ -355,28 +334,22 @@ int moq_fetch_object_header_encode(uint8_t *out, size_t outlen,
 			return MOQ_ERR_INVALID;
 		else
 			m.object_id_delta = o->object_id - ctx->prior_object_id;
-	} else if (ctx->prior_object_id == UINT64_MAX ||
-		   o->object_id != ctx->prior_object_id + 1) {
+	} else if (ctx->prior_object_id == UINT64_MAX || o->object_id != ctx->prior_object_id + 1) {
 		return MOQ_ERR_INVALID;
 	}
 
 	if ((rc = wcur_vi(&w, f)))
 		return rc;
-	if ((f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) &&
-	    (rc = wcur_vi(&w, m.group_id_delta)))
+	if ((f & MOQ_FETCH_FLAG_GROUP_ID_DELTA) && (rc = wcur_vi(&w, m.group_id_delta)))
 		return rc;
-	if (!m.datagram &&
-	    (f & MOQ_FETCH_FLAG_SUBGROUP_MASK) == MOQ_FETCH_SUBGROUP_PRESENT &&
+	if (!m.datagram && (f & MOQ_FETCH_FLAG_SUBGROUP_MASK) == MOQ_FETCH_SUBGROUP_PRESENT &&
 	    (rc = wcur_vi(&w, o->subgroup_id)))
 		return rc;
-	if ((f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA) &&
-	    (rc = wcur_vi(&w, m.object_id_delta)))
+	if ((f & MOQ_FETCH_FLAG_OBJECT_ID_DELTA) && (rc = wcur_vi(&w, m.object_id_delta)))
 		return rc;
-	if ((f & MOQ_FETCH_FLAG_PRIORITY) &&
-	    (rc = wcur_u8(&w, o->publisher_priority)))
+	if ((f & MOQ_FETCH_FLAG_PRIORITY) && (rc = wcur_u8(&w, o->publisher_priority)))
 		return rc;
-	if ((f & MOQ_FETCH_FLAG_PROPERTIES) &&
-	    (rc = wcur_properties(&w, &o->properties)))
+	if ((f & MOQ_FETCH_FLAG_PROPERTIES) && (rc = wcur_properties(&w, &o->properties)))
 		return rc;
 	if ((rc = wcur_vi(&w, o->payload_length)))
 		return rc;
@@ -385,8 +358,7 @@ done:
 	return (int)w.off;
 }
 
-int moq_fetch_object_encode(uint8_t *out, size_t outlen,
-			    struct moq_fetch_ctx *c,
+int moq_fetch_object_encode(uint8_t *out, size_t outlen, struct moq_fetch_ctx *c,
 			    const struct moq_fetch_object *o)
 {
 	struct moq_fetch_ctx tmp = *c;

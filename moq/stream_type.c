@@ -31,8 +31,7 @@ int moq_stream_type_classify(uint64_t type)
 	if (type == MOQ_STREAM_TYPE_PADDING)
 		return MOQ_DATA_PADDING;
 	if (type <= 0x7f && (type & MOQ_SUBGROUP_TYPE_BASE)) {
-		if ((type & MOQ_SUBGROUP_TYPE_ID_MODE_MASK) ==
-		    MOQ_SUBGROUP_TYPE_ID_MODE_MASK)
+		if ((type & MOQ_SUBGROUP_TYPE_ID_MODE_MASK) == MOQ_SUBGROUP_TYPE_ID_MODE_MASK)
 			return MOQ_ERR_MALFORMED;
 		return MOQ_DATA_SUBGROUP_HEADER;
 	}
@@ -44,16 +43,14 @@ int moq_datagram_type_classify(uint64_t type)
 	if (type == MOQ_DATAGRAM_TYPE_PADDING)
 		return MOQ_DATA_PADDING_DATAGRAM;
 	if ((type & ~(uint64_t)0x2f) == 0) {
-		if ((type & MOQ_DATAGRAM_TYPE_STATUS) &&
-		    (type & MOQ_DATAGRAM_TYPE_END_OF_GROUP))
+		if ((type & MOQ_DATAGRAM_TYPE_STATUS) && (type & MOQ_DATAGRAM_TYPE_END_OF_GROUP))
 			return MOQ_ERR_MALFORMED;
 		return MOQ_DATA_OBJECT_DATAGRAM;
 	}
 	return MOQ_ERR_UNKNOWN_TYPE;
 }
 
-int moq_stream_type_peek(uint64_t *type, size_t *consumed, const uint8_t *in,
-			 size_t inlen)
+int moq_stream_type_peek(uint64_t *type, size_t *consumed, const uint8_t *in, size_t inlen)
 {
 	int n = moq_vi_decode(type, in, inlen);
 	if (n < 0)
@@ -65,8 +62,7 @@ int moq_stream_type_peek(uint64_t *type, size_t *consumed, const uint8_t *in,
 
 bool moq_object_status_valid(uint64_t status)
 {
-	return status == MOQ_OBJECT_STATUS_NORMAL ||
-	       status == MOQ_OBJECT_STATUS_END_OF_GROUP ||
+	return status == MOQ_OBJECT_STATUS_NORMAL || status == MOQ_OBJECT_STATUS_END_OF_GROUP ||
 	       status == MOQ_OBJECT_STATUS_END_OF_TRACK;
 }
 
@@ -110,8 +106,7 @@ const char *moq_property_name(uint64_t type)
 
 bool moq_property_is_application(uint64_t type)
 {
-	return (type >= 0x38 && type <= 0x3f) ||
-	       (type >= 0x3800 && type <= 0x3fff);
+	return (type >= 0x38 && type <= 0x3f) || (type >= 0x3800 && type <= 0x3fff);
 }
 
 bool moq_property_is_mandatory_track(uint64_t type)
@@ -140,11 +135,9 @@ int moq_object_properties_check(const uint8_t *buf, size_t len)
 		while ((rc = moq_kvp_next(&inner, &ikv)) == 1) {
 			if (ikv.type == MOQ_PROP_IMMUTABLE_PROPERTIES)
 				return MOQ_ERR_MALFORMED;
-			if (ikv.type == MOQ_PROP_PRIOR_GROUP_ID_GAP &&
-			    ++ggap > 1)
+			if (ikv.type == MOQ_PROP_PRIOR_GROUP_ID_GAP && ++ggap > 1)
 				return MOQ_ERR_MALFORMED;
-			if (ikv.type == MOQ_PROP_PRIOR_OBJECT_ID_GAP &&
-			    ++ogap > 1)
+			if (ikv.type == MOQ_PROP_PRIOR_OBJECT_ID_GAP && ++ogap > 1)
 				return MOQ_ERR_MALFORMED;
 		}
 		if (rc < 0)

@@ -37,8 +37,7 @@ int moq_subgroup_header_flags(struct moq_subgroup_header *h, uint64_t type)
 	return 0;
 }
 
-int moq_subgroup_header_encode(uint8_t *out, size_t outlen,
-			       const struct moq_subgroup_header *h)
+int moq_subgroup_header_encode(uint8_t *out, size_t outlen, const struct moq_subgroup_header *h)
 {
 	struct wcur w;
 	int type = moq_subgroup_header_type(h), rc;
@@ -48,22 +47,19 @@ int moq_subgroup_header_encode(uint8_t *out, size_t outlen,
 	if (h->subgroup_id_mode == MOQ_SUBGROUP_ID_ZERO && h->subgroup_id)
 		return MOQ_ERR_INVALID;
 	wcur_init(&w, out, outlen);
-	if ((rc = wcur_vi(&w, (uint64_t)type)) ||
-	    (rc = wcur_vi(&w, h->track_alias)) ||
+	if ((rc = wcur_vi(&w, (uint64_t)type)) || (rc = wcur_vi(&w, h->track_alias)) ||
 	    (rc = wcur_vi(&w, h->group_id)))
 		return rc;
-	if (h->subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT &&
-	    (rc = wcur_vi(&w, h->subgroup_id)))
+	if (h->subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT && (rc = wcur_vi(&w, h->subgroup_id)))
 		return rc;
 	if (!h->default_priority && (rc = wcur_u8(&w, h->publisher_priority)))
 		return rc;
 	return (int)w.off;
 }
 
-int moq_subgroup_header_decode(struct moq_subgroup_header *h,
-			       const uint8_t *in, size_t inlen)
+int moq_subgroup_header_decode(struct moq_subgroup_header *h, const uint8_t *in, size_t inlen)
 {
-	struct moq_subgroup_header m = { 0 };
+	struct moq_subgroup_header m = {0};
 	struct rcur c;
 	uint64_t type;
 	int rc;
@@ -73,11 +69,9 @@ int moq_subgroup_header_decode(struct moq_subgroup_header *h,
 		return rc;
 	if ((rc = moq_subgroup_header_flags(&m, type)))
 		return rc;
-	if ((rc = rcur_vi(&c, &m.track_alias)) ||
-	    (rc = rcur_vi(&c, &m.group_id)))
+	if ((rc = rcur_vi(&c, &m.track_alias)) || (rc = rcur_vi(&c, &m.group_id)))
 		return rc;
-	if (m.subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT &&
-	    (rc = rcur_vi(&c, &m.subgroup_id)))
+	if (m.subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT && (rc = rcur_vi(&c, &m.subgroup_id)))
 		return rc;
 	m.subgroup_id_known = m.subgroup_id_mode != MOQ_SUBGROUP_ID_FIRST_OBJECT;
 	if (!m.default_priority && (rc = rcur_u8(&c, &m.publisher_priority)))
@@ -86,23 +80,19 @@ int moq_subgroup_header_decode(struct moq_subgroup_header *h,
 	return (int)c.off;
 }
 
-void moq_subgroup_ctx_init(struct moq_subgroup_ctx *c,
-			   const struct moq_subgroup_header *h)
+void moq_subgroup_ctx_init(struct moq_subgroup_ctx *c, const struct moq_subgroup_header *h)
 {
 	memset(c, 0, sizeof(*c));
 	c->hdr = *h;
-	c->hdr.subgroup_id_known =
-		h->subgroup_id_mode != MOQ_SUBGROUP_ID_FIRST_OBJECT;
+	c->hdr.subgroup_id_known = h->subgroup_id_mode != MOQ_SUBGROUP_ID_FIRST_OBJECT;
 	if (!c->hdr.subgroup_id_known)
 		c->hdr.subgroup_id = 0;
 }
 
 /* Record a decoded or encoded object in the stream state. */
-static void ctx_advance(struct moq_subgroup_ctx *c,
-			const struct moq_subgroup_object *o)
+static void ctx_advance(struct moq_subgroup_ctx *c, const struct moq_subgroup_object *o)
 {
-	if (!c->have_prev &&
-	    c->hdr.subgroup_id_mode == MOQ_SUBGROUP_ID_FIRST_OBJECT) {
+	if (!c->have_prev && c->hdr.subgroup_id_mode == MOQ_SUBGROUP_ID_FIRST_OBJECT) {
 		c->hdr.subgroup_id = o->object_id;
 		c->hdr.subgroup_id_known = true;
 	}
@@ -114,11 +104,10 @@ static void ctx_advance(struct moq_subgroup_ctx *c,
 }
 
 int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o,
-					  struct moq_subgroup_ctx *ctx,
-					  const uint8_t *in, size_t inlen,
-					  size_t max_props)
+					  struct moq_subgroup_ctx *ctx, const uint8_t *in,
+					  size_t inlen, size_t max_props)
 {
-	struct moq_subgroup_object m = { 0 };
+	struct moq_subgroup_object m = {0};
 	struct rcur c;
 	int rc;
 
@@ -135,8 +124,7 @@ int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o,
 			return MOQ_ERR_MALFORMED;
 		m.object_id = ctx->prev_object_id + m.object_id_delta + 1;
 	}
-	if (ctx->hdr.has_properties &&
-	    (rc = rcur_properties(&c, &m.properties, max_props)))
+	if (ctx->hdr.has_properties && (rc = rcur_properties(&c, &m.properties, max_props)))
 		return rc;
 	if ((rc = rcur_vi(&c, &m.payload_length)))
 		return rc;
@@ -146,8 +134,7 @@ int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o,
 			return rc;
 		if (!moq_object_status_valid(m.object_status))
 			return MOQ_ERR_MALFORMED;
-		if (m.object_status != MOQ_OBJECT_STATUS_NORMAL &&
-		    m.properties.len)
+		if (m.object_status != MOQ_OBJECT_STATUS_NORMAL && m.properties.len)
 			return MOQ_ERR_MALFORMED;
 	}
 	ctx_advance(ctx, &m);
@@ -155,17 +142,14 @@ int moq_subgroup_object_header_decode_lim(struct moq_subgroup_object *o,
 	return (int)c.off;
 }
 
-int moq_subgroup_object_header_decode(struct moq_subgroup_object *o,
-				      struct moq_subgroup_ctx *c,
+int moq_subgroup_object_header_decode(struct moq_subgroup_object *o, struct moq_subgroup_ctx *c,
 				      const uint8_t *in, size_t inlen)
 {
-	return moq_subgroup_object_header_decode_lim(o, c, in, inlen,
-						     MOQ_MAX_OBJECT_PROPERTIES);
+	return moq_subgroup_object_header_decode_lim(o, c, in, inlen, MOQ_MAX_OBJECT_PROPERTIES);
 }
 
-int moq_subgroup_object_decode(struct moq_subgroup_object *o,
-			       struct moq_subgroup_ctx *c, const uint8_t *in,
-			       size_t inlen)
+int moq_subgroup_object_decode(struct moq_subgroup_object *o, struct moq_subgroup_ctx *c,
+			       const uint8_t *in, size_t inlen)
 {
 	struct moq_subgroup_ctx tmp = *c;
 	struct moq_subgroup_object m;
@@ -184,8 +168,7 @@ int moq_subgroup_object_decode(struct moq_subgroup_object *o,
 	return n + (int)m.payload.len;
 }
 
-int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen,
-				      struct moq_subgroup_ctx *ctx,
+int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen, struct moq_subgroup_ctx *ctx,
 				      const struct moq_subgroup_object *o)
 {
 	struct moq_subgroup_object m = *o;
@@ -209,8 +192,7 @@ int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen,
 	} else {
 		if (!moq_object_status_valid(o->object_status))
 			return MOQ_ERR_INVALID;
-		if (o->object_status != MOQ_OBJECT_STATUS_NORMAL &&
-		    o->properties.len)
+		if (o->object_status != MOQ_OBJECT_STATUS_NORMAL && o->properties.len)
 			return MOQ_ERR_INVALID;
 	}
 	wcur_init(&w, out, outlen);
@@ -226,8 +208,7 @@ int moq_subgroup_object_header_encode(uint8_t *out, size_t outlen,
 	return (int)w.off;
 }
 
-int moq_subgroup_object_encode(uint8_t *out, size_t outlen,
-			       struct moq_subgroup_ctx *c,
+int moq_subgroup_object_encode(uint8_t *out, size_t outlen, struct moq_subgroup_ctx *c,
 			       const struct moq_subgroup_object *o)
 {
 	struct moq_subgroup_ctx tmp = *c;

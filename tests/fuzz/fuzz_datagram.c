@@ -10,24 +10,17 @@
 #include "moq_err.h"
 #include "varint.h"
 
-static void same(const struct moq_object_datagram *a,
-		 const struct moq_object_datagram *b)
+static void same(const struct moq_object_datagram *a, const struct moq_object_datagram *b)
 {
-	if (a->type != b->type || a->track_alias != b->track_alias ||
-	    a->group_id != b->group_id || a->object_id != b->object_id ||
-	    a->object_status != b->object_status ||
-	    a->has_properties != b->has_properties ||
-	    a->end_of_group != b->end_of_group ||
-	    a->zero_object_id != b->zero_object_id ||
-	    a->default_priority != b->default_priority ||
+	if (a->type != b->type || a->track_alias != b->track_alias || a->group_id != b->group_id ||
+	    a->object_id != b->object_id || a->object_status != b->object_status ||
+	    a->has_properties != b->has_properties || a->end_of_group != b->end_of_group ||
+	    a->zero_object_id != b->zero_object_id || a->default_priority != b->default_priority ||
 	    a->has_status != b->has_status ||
-	    (!a->default_priority &&
-	     a->publisher_priority != b->publisher_priority) ||
-	    a->properties.len != b->properties.len ||
-	    a->payload.len != b->payload.len)
+	    (!a->default_priority && a->publisher_priority != b->publisher_priority) ||
+	    a->properties.len != b->properties.len || a->payload.len != b->payload.len)
 		abort();
-	if (a->properties.len &&
-	    memcmp(a->properties.ptr, b->properties.ptr, a->properties.len))
+	if (a->properties.len && memcmp(a->properties.ptr, b->properties.ptr, a->properties.len))
 		abort();
 	if (a->payload.len && memcmp(a->payload.ptr, b->payload.ptr, a->payload.len))
 		abort();
@@ -44,9 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(in, data, size);
 
 	int rc = moq_object_datagram_decode(&d, in, size);
-	int kind = moq_vi_decode(&type, in, size) > 0
-			   ? moq_datagram_type_classify(type)
-			   : MOQ_ERR_MALFORMED;
+	int kind = moq_vi_decode(&type, in, size) > 0 ? moq_datagram_type_classify(type)
+						      : MOQ_ERR_MALFORMED;
 	if (rc == MOQ_ERR_NEED_MORE)
 		abort(); /* datagrams are complete units */
 	if (rc >= 0) {

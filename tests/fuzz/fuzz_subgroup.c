@@ -76,9 +76,8 @@ static void check_view(struct moq_bytes b, const uint8_t *piece, size_t plen)
 		abort();
 }
 
-static void on_event(struct digest *d, struct collect *c,
-		     const struct moq_data_event *ev, const uint8_t *piece,
-		     size_t plen)
+static void on_event(struct digest *d, struct collect *c, const struct moq_data_event *ev,
+		     const uint8_t *piece, size_t plen)
 {
 	const struct moq_subgroup_object *so = &ev->subgroup_object;
 	const struct moq_fetch_object *fo = &ev->fetch_object;
@@ -112,8 +111,7 @@ static void on_event(struct digest *d, struct collect *c,
 			dg_u64(d, so->object_status);
 			dg_u64(d, so->payload_length);
 			dg_bytes(d, so->properties.ptr, so->properties.len);
-			moq_object_properties_check(so->properties.ptr,
-						    so->properties.len);
+			moq_object_properties_check(so->properties.ptr, so->properties.len);
 		} else {
 			dg_u64(d, fo->end_of_range);
 			dg_u64(d, fo->group_id);
@@ -133,16 +131,13 @@ static void on_event(struct digest *d, struct collect *c,
 		it->type = ev->type;
 		it->so = *so;
 		it->fo = *fo;
-		it->so.properties.ptr =
-			c->store + store(c, so->properties.ptr, so->properties.len);
-		it->fo.properties.ptr =
-			c->store + store(c, fo->properties.ptr, fo->properties.len);
+		it->so.properties.ptr = c->store + store(c, so->properties.ptr, so->properties.len);
+		it->fo.properties.ptr = c->store + store(c, fo->properties.ptr, fo->properties.len);
 		it->pay_off = c->slen;
 		break;
 	case MOQ_DATA_EV_PAYLOAD:
 		check_view(ev->payload, piece, plen);
-		if (ev->payload.ptr < piece ||
-		    ev->payload.ptr + ev->payload.len > piece + plen)
+		if (ev->payload.ptr < piece || ev->payload.ptr + ev->payload.len > piece + plen)
 			abort(); /* payload is never copied */
 		dg_bytes(d, ev->payload.ptr, ev->payload.len);
 		if (c)
@@ -163,9 +158,8 @@ static uint32_t rng(uint32_t *s)
 
 /* Feed data in pieces (max_piece 0: whole), then FIN. Returns the final
  * result: 1 (STREAM_END) or an error. */
-static int run(const uint8_t *data, size_t size, uint32_t seed,
-	       size_t max_piece, const struct moq_data_reader_config *cfg,
-	       struct digest *d, struct collect *c)
+static int run(const uint8_t *data, size_t size, uint32_t seed, size_t max_piece,
+	       const struct moq_data_reader_config *cfg, struct digest *d, struct collect *c)
 {
 	struct moq_data_reader r;
 	struct moq_data_event ev;
@@ -207,8 +201,7 @@ static int run(const uint8_t *data, size_t size, uint32_t seed,
 
 /* Re-encode a complete stream from its events. Returns the length, or 0 if
  * there is nothing to compare. */
-static size_t reencode(const struct collect *c, uint8_t order, uint8_t *out,
-		       size_t cap)
+static size_t reencode(const struct collect *c, uint8_t order, uint8_t *out, size_t cap)
 {
 	struct moq_subgroup_ctx sc;
 	struct moq_fetch_ctx fc;
@@ -232,7 +225,7 @@ static size_t reencode(const struct collect *c, uint8_t order, uint8_t *out,
 	moq_fetch_ctx_init(&fc, order);
 	for (size_t i = 0; i < c->nitems; i++) {
 		const struct item *it = &c->items[i];
-		struct moq_bytes pay = { c->store + it->pay_off, 0 };
+		struct moq_bytes pay = {c->store + it->pay_off, 0};
 		if (c->stream == MOQ_DATA_SUBGROUP_HEADER) {
 			struct moq_subgroup_object o = it->so;
 			pay.len = (size_t)o.payload_length;
@@ -253,9 +246,9 @@ static size_t reencode(const struct collect *c, uint8_t order, uint8_t *out,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct moq_data_reader_config cfg = { .max_payload_length = 1 << 20 };
+	struct moq_data_reader_config cfg = {.max_payload_length = 1 << 20};
 	struct digest whole, split, again;
-	struct collect c = { 0 };
+	struct collect c = {0};
 	int rc, rc2;
 
 	if (size < 2)
@@ -264,8 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t seed = 0x9e3779b9u ^ ((uint32_t)data[1] << 8 | data[1]);
 	data += 2;
 	size -= 2;
-	cfg.fetch_group_order = (opts & 1) ? MOQ_GROUP_ORDER_DESCENDING
-					   : MOQ_GROUP_ORDER_ASCENDING;
+	cfg.fetch_group_order = (opts & 1) ? MOQ_GROUP_ORDER_DESCENDING : MOQ_GROUP_ORDER_ASCENDING;
 	if (opts & 2)
 		cfg.max_properties_length = 8;
 

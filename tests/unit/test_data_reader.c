@@ -51,10 +51,9 @@ static void trace_event(struct trace *t, const struct moq_data_event *ev)
 		       (unsigned long long)ev->stream_type);
 		if (ev->stream == MOQ_DATA_SUBGROUP_HEADER)
 			tr_add(t, " a=%llu g=%llu s=%llu k=%d p=%u",
-			       (unsigned long long)h->track_alias,
-			       (unsigned long long)h->group_id,
-			       (unsigned long long)h->subgroup_id,
-			       h->subgroup_id_known, h->publisher_priority);
+			       (unsigned long long)h->track_alias, (unsigned long long)h->group_id,
+			       (unsigned long long)h->subgroup_id, h->subgroup_id_known,
+			       h->publisher_priority);
 		if (ev->stream == MOQ_DATA_FETCH_HEADER)
 			tr_add(t, " r=%llu", (unsigned long long)ev->fetch.request_id);
 		break;
@@ -72,8 +71,7 @@ static void trace_event(struct trace *t, const struct moq_data_event *ev)
 			       (unsigned long long)fo->group_id,
 			       (unsigned long long)fo->subgroup_id,
 			       (unsigned long long)fo->object_id, fo->datagram,
-			       fo->publisher_priority,
-			       (unsigned long long)fo->payload_length);
+			       fo->publisher_priority, (unsigned long long)fo->payload_length);
 			tr_hex(t, fo->properties.ptr, fo->properties.len);
 		}
 		t->plen = 0;
@@ -91,8 +89,7 @@ static void trace_event(struct trace *t, const struct moq_data_event *ev)
 		break;
 	case MOQ_DATA_EV_END_OF_RANGE:
 		tr_add(t, "RANGE %d g=%llu o=%llu", fo->end_of_range,
-		       (unsigned long long)fo->group_id,
-		       (unsigned long long)fo->object_id);
+		       (unsigned long long)fo->group_id, (unsigned long long)fo->object_id);
 		break;
 	case MOQ_DATA_EV_STREAM_END:
 		tr_add(t, "FIN");
@@ -106,9 +103,8 @@ static void trace_event(struct trace *t, const struct moq_data_event *ev)
 /* Feed stream s cut at the given offsets (ascending), each piece in its own
  * exactly sized heap copy so that a view kept too long shows up under ASan.
  * Returns the final result: 1 after STREAM_END, or the error. */
-static int run(const uint8_t *s, size_t n, const size_t *cuts, size_t ncuts,
-	       bool fin, const struct moq_data_reader_config *cfg,
-	       struct trace *t)
+static int run(const uint8_t *s, size_t n, const size_t *cuts, size_t ncuts, bool fin,
+	       const struct moq_data_reader_config *cfg, struct trace *t)
 {
 	struct moq_data_reader r;
 	struct moq_data_event ev;
@@ -152,9 +148,8 @@ static int run(const uint8_t *s, size_t n, const size_t *cuts, size_t ncuts,
 static size_t put_props(uint8_t *buf, size_t len)
 {
 	uint64_t prev = 0;
-	struct moq_kvp a = { .type = 4, .value = 2186796243u };
-	struct moq_kvp b = { .type = 77,
-			     .bytes = { (const uint8_t *)"traceID:123456", 14 } };
+	struct moq_kvp a = {.type = 4, .value = 2186796243u};
+	struct moq_kvp b = {.type = 77, .bytes = {(const uint8_t *)"traceID:123456", 14}};
 	int n = moq_kvp_encode(buf, len, &prev, &a);
 	n += moq_kvp_encode(buf + n, len - (size_t)n, &prev, &b);
 	return (size_t)n;
@@ -166,21 +161,23 @@ static size_t subgroup_stream(uint8_t *buf, size_t len)
 {
 	uint8_t props[64], big[130];
 	size_t plen = put_props(props, sizeof(props)), off;
-	struct moq_subgroup_header h = { .track_alias = 2, .group_id = 7,
-					 .subgroup_id = 3,
-					 .publisher_priority = 9,
-					 .has_properties = true,
-					 .subgroup_id_mode = MOQ_SUBGROUP_ID_PRESENT };
+	struct moq_subgroup_header h = {.track_alias = 2,
+					.group_id = 7,
+					.subgroup_id = 3,
+					.publisher_priority = 9,
+					.has_properties = true,
+					.subgroup_id_mode = MOQ_SUBGROUP_ID_PRESENT};
 	struct moq_subgroup_ctx c;
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)i;
 	struct moq_subgroup_object objs[] = {
-		{ .object_id = 0, .properties = { props, plen },
-		  .payload_length = 4, .payload = { (const uint8_t *)"abcd", 4 } },
-		{ .object_id = 1, .payload_length = sizeof(big),
-		  .payload = { big, sizeof(big) } },
-		{ .object_id = 4, .properties = { props, plen } },
-		{ .object_id = 5, .object_status = MOQ_OBJECT_STATUS_END_OF_GROUP },
+	    {.object_id = 0,
+	     .properties = {props, plen},
+	     .payload_length = 4,
+	     .payload = {(const uint8_t *)"abcd", 4}},
+	    {.object_id = 1, .payload_length = sizeof(big), .payload = {big, sizeof(big)}},
+	    {.object_id = 4, .properties = {props, plen}},
+	    {.object_id = 5, .object_status = MOQ_OBJECT_STATUS_END_OF_GROUP},
 	};
 	int n = moq_subgroup_header_encode(buf, len, &h);
 	ck_assert_int_gt(n, 0);
@@ -199,30 +196,40 @@ static size_t fetch_stream(uint8_t *buf, size_t len)
 {
 	uint8_t props[64];
 	size_t plen = put_props(props, sizeof(props)), off;
-	struct moq_fetch_header fh = { .request_id = 11 };
+	struct moq_fetch_header fh = {.request_id = 11};
 	struct moq_fetch_ctx c;
 	struct moq_fetch_object items[] = {
-		{ .group_id = 3, .subgroup_id = 1, .object_id = 0,
-		  .publisher_priority = 5, .payload_length = 3,
-		  .payload = { (const uint8_t *)"one", 3 } },
-		{ .group_id = 3, .subgroup_id = 1, .object_id = 1,
-		  .publisher_priority = 5, .has_properties = true,
-		  .properties = { props, plen } },
-		{ .end_of_range = MOQ_FETCH_NON_EXISTENT_RANGE, .group_id = 3,
-		  .object_id = 7 },
-		{ .group_id = 4, .datagram = true, .object_id = 0,
-		  .publisher_priority = 6, .payload_length = 3,
-		  .payload = { (const uint8_t *)"two", 3 } },
-		{ .group_id = 4, .subgroup_id = 2, .object_id = 1,
-		  .publisher_priority = 6, .payload_length = 5,
-		  .payload = { (const uint8_t *)"three", 5 } },
+	    {.group_id = 3,
+	     .subgroup_id = 1,
+	     .object_id = 0,
+	     .publisher_priority = 5,
+	     .payload_length = 3,
+	     .payload = {(const uint8_t *)"one", 3}},
+	    {.group_id = 3,
+	     .subgroup_id = 1,
+	     .object_id = 1,
+	     .publisher_priority = 5,
+	     .has_properties = true,
+	     .properties = {props, plen}},
+	    {.end_of_range = MOQ_FETCH_NON_EXISTENT_RANGE, .group_id = 3, .object_id = 7},
+	    {.group_id = 4,
+	     .datagram = true,
+	     .object_id = 0,
+	     .publisher_priority = 6,
+	     .payload_length = 3,
+	     .payload = {(const uint8_t *)"two", 3}},
+	    {.group_id = 4,
+	     .subgroup_id = 2,
+	     .object_id = 1,
+	     .publisher_priority = 6,
+	     .payload_length = 5,
+	     .payload = {(const uint8_t *)"three", 5}},
 	};
 	int n = moq_fetch_header_encode(buf, len, &fh);
 	off = (size_t)n;
 	moq_fetch_ctx_init(&c, 0);
 	for (size_t i = 0; i < 5; i++) {
-		items[i].serialization_flags =
-			(uint64_t)moq_fetch_object_flags(&c, &items[i]);
+		items[i].serialization_flags = (uint64_t)moq_fetch_object_flags(&c, &items[i]);
 		n = moq_fetch_object_encode(buf + off, len - off, &c, &items[i]);
 		ck_assert_int_gt(n, 0);
 		off += (size_t)n;
@@ -235,11 +242,11 @@ static void check_every_split(const uint8_t *s, size_t n, bool three)
 	static struct trace whole, split;
 	ck_assert_int_eq(run(s, n, NULL, 0, true, NULL, &whole), 1);
 	for (size_t i = 0; i <= n; i++) {
-		size_t cut[1] = { i };
+		size_t cut[1] = {i};
 		ck_assert_int_eq(run(s, n, cut, 1, true, NULL, &split), 1);
 		ck_assert_str_eq(split.s, whole.s);
 		for (size_t j = i; three && j <= n; j++) {
-			size_t cuts[2] = { i, j };
+			size_t cuts[2] = {i, j};
 			ck_assert_int_eq(run(s, n, cuts, 2, true, NULL, &split), 1);
 			ck_assert_str_eq(split.s, whole.s);
 		}
@@ -364,8 +371,7 @@ START_TEST(reader_split_properties_are_copied_into_the_reader_buffer)
 	/* header (5 bytes) whole, then the first object header cut after 4 */
 	ck_assert_int_eq(moq_data_reader_feed(&r, s, 5, &used, &ev), 1);
 	ck_assert_uint_eq(used, 5);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s + 5, 4, &used, &ev),
-			 MOQ_ERR_NEED_MORE);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s + 5, 4, &used, &ev), MOQ_ERR_NEED_MORE);
 	ck_assert_int_eq(moq_data_reader_feed(&r, s + 9, n - 9, &used, &ev), 1);
 	ck_assert_int_eq(ev.type, MOQ_DATA_EV_OBJECT);
 	ck_assert(ev.subgroup_object.properties.ptr >= rbuf &&
@@ -380,7 +386,7 @@ END_TEST
 START_TEST(reader_fin_at_an_object_boundary_ends_the_stream)
 {
 	/* type 0x10, alias 1, group 2, priority 0; object 0 "a" */
-	const uint8_t s[] = { 0x10, 0x01, 0x02, 0x00, 0x00, 0x01, 'a' };
+	const uint8_t s[] = {0x10, 0x01, 0x02, 0x00, 0x00, 0x01, 'a'};
 	static struct trace t;
 	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, true, NULL, &t), 1);
 	ck_assert_ptr_nonnull(strstr(t.s, "FIN\n"));
@@ -406,14 +412,12 @@ END_TEST
 START_TEST(reader_payload_over_the_limit_is_limit)
 {
 	/* payload length 1000 with a limit of 999 */
-	const uint8_t s[] = { 0x10, 0x01, 0x02, 0x00, 0x00, 0x83, 0xE8 };
-	struct moq_data_reader_config cfg = { .max_payload_length = 999 };
+	const uint8_t s[] = {0x10, 0x01, 0x02, 0x00, 0x00, 0x83, 0xE8};
+	struct moq_data_reader_config cfg = {.max_payload_length = 999};
 	static struct trace t;
-	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, false, &cfg, &t),
-			 MOQ_ERR_LIMIT);
+	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, false, &cfg, &t), MOQ_ERR_LIMIT);
 	cfg.max_payload_length = 1000;
-	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, false, &cfg, &t),
-			 MOQ_ERR_NEED_MORE);
+	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, false, &cfg, &t), MOQ_ERR_NEED_MORE);
 }
 END_TEST
 
@@ -421,7 +425,7 @@ START_TEST(reader_properties_over_the_configured_limit_are_limit_in_any_split)
 {
 	uint8_t s[512];
 	size_t n = subgroup_stream(s, sizeof(s));
-	struct moq_data_reader_config cfg = { .max_properties_length = 10 };
+	struct moq_data_reader_config cfg = {.max_properties_length = 10};
 	static struct trace t;
 	size_t cuts[1];
 	for (size_t i = 0; i <= 12; i++) {
@@ -434,39 +438,34 @@ END_TEST
 START_TEST(reader_malformed_object_is_reported_when_its_bytes_arrive)
 {
 	/* header, then an object with status 0x05 */
-	const uint8_t s[] = { 0x10, 0x01, 0x02, 0x00, 0x07, 0x00, 0x05 };
+	const uint8_t s[] = {0x10, 0x01, 0x02, 0x00, 0x07, 0x00, 0x05};
 	struct moq_data_reader r;
 	struct moq_data_event ev;
 	size_t used;
 	moq_data_reader_init(&r, NULL, rbuf, sizeof(rbuf));
 	ck_assert_int_eq(moq_data_reader_feed(&r, s, 4, &used, &ev), 1);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s + 4, 1, &used, &ev),
-			 MOQ_ERR_NEED_MORE);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s + 5, 1, &used, &ev),
-			 MOQ_ERR_NEED_MORE);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s + 6, 1, &used, &ev),
-			 MOQ_ERR_MALFORMED);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s + 4, 1, &used, &ev), MOQ_ERR_NEED_MORE);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s + 5, 1, &used, &ev), MOQ_ERR_NEED_MORE);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s + 6, 1, &used, &ev), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(reader_errors_are_sticky)
 {
-	const uint8_t s[] = { 0x16, 0x01, 0x02 }; /* reserved subgroup type */
+	const uint8_t s[] = {0x16, 0x01, 0x02}; /* reserved subgroup type */
 	struct moq_data_reader r;
 	struct moq_data_event ev;
 	size_t used;
 	moq_data_reader_init(&r, NULL, rbuf, sizeof(rbuf));
-	ck_assert_int_eq(moq_data_reader_feed(&r, s, 3, &used, &ev),
-			 MOQ_ERR_MALFORMED);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s, 0, &used, &ev),
-			 MOQ_ERR_MALFORMED);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s, 3, &used, &ev), MOQ_ERR_MALFORMED);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s, 0, &used, &ev), MOQ_ERR_MALFORMED);
 	ck_assert_int_eq(moq_data_reader_finish(&r, &ev), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(reader_unknown_stream_type_is_unknown)
 {
-	const uint8_t s[] = { 0x06, 0x00 };
+	const uint8_t s[] = {0x06, 0x00};
 	static struct trace t;
 	ck_assert_int_eq(run(s, 2, NULL, 0, false, NULL, &t), MOQ_ERR_UNKNOWN_TYPE);
 }
@@ -474,7 +473,7 @@ END_TEST
 
 START_TEST(reader_setup_stream_is_classified_but_not_decoded)
 {
-	const uint8_t s[] = { 0xAF, 0x00, 0x01 };
+	const uint8_t s[] = {0xAF, 0x00, 0x01};
 	struct moq_data_reader r;
 	struct moq_data_event ev;
 	size_t used;
@@ -483,30 +482,28 @@ START_TEST(reader_setup_stream_is_classified_but_not_decoded)
 	ck_assert_int_eq(ev.type, MOQ_DATA_EV_HEADER);
 	ck_assert_int_eq(ev.stream, MOQ_DATA_SETUP);
 	ck_assert_uint_eq(used, 2);
-	ck_assert_int_eq(moq_data_reader_feed(&r, s + 2, 1, &used, &ev),
-			 MOQ_ERR_INVALID);
+	ck_assert_int_eq(moq_data_reader_feed(&r, s + 2, 1, &used, &ev), MOQ_ERR_INVALID);
 }
 END_TEST
 
 START_TEST(reader_padding_stream_discards_zero_bytes)
 {
-	uint8_t s[32] = { 0 };
+	uint8_t s[32] = {0};
 	static struct trace t;
 	int n = moq_padding_stream_header_encode(s, sizeof(s));
 	ck_assert_int_eq(n, 5);
-	size_t cuts[] = { 2, 9 };
+	size_t cuts[] = {2, 9};
 	ck_assert_int_eq(run(s, sizeof(s), cuts, 2, true, NULL, &t), 1);
 	ck_assert_str_eq(t.s, "HEADER PADDING 132b3e28\nFIN\n");
 	s[20] = 1;
-	ck_assert_int_eq(run(s, sizeof(s), cuts, 2, true, NULL, &t),
-			 MOQ_ERR_MALFORMED);
+	ck_assert_int_eq(run(s, sizeof(s), cuts, 2, true, NULL, &t), MOQ_ERR_MALFORMED);
 }
 END_TEST
 
 START_TEST(reader_subgroup_id_from_the_first_object_is_in_later_events)
 {
 	/* type 0x12: subgroup id = first object id; first object id 6 */
-	const uint8_t s[] = { 0x12, 0x01, 0x02, 0x00, 0x06, 0x01, 'x', 0x00, 0x01, 'y' };
+	const uint8_t s[] = {0x12, 0x01, 0x02, 0x00, 0x06, 0x01, 'x', 0x00, 0x01, 'y'};
 	static struct trace t;
 	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, true, NULL, &t), 1);
 	ck_assert_ptr_nonnull(strstr(t.s, "k=0"));
@@ -518,11 +515,8 @@ END_TEST
 START_TEST(reader_fetch_stream_uses_the_configured_group_order)
 {
 	/* first object g10 o0; next flags 0x08 group delta 0 */
-	const uint8_t s[] = { 0x05, 0x01, 0x1C, 0x0A, 0x00, 0x00, 0x00,
-			      0x08, 0x00, 0x00 };
-	struct moq_data_reader_config cfg = {
-		.fetch_group_order = MOQ_GROUP_ORDER_DESCENDING
-	};
+	const uint8_t s[] = {0x05, 0x01, 0x1C, 0x0A, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00};
+	struct moq_data_reader_config cfg = {.fetch_group_order = MOQ_GROUP_ORDER_DESCENDING};
 	static struct trace t;
 	ck_assert_int_eq(run(s, sizeof(s), NULL, 0, true, &cfg, &t), 1);
 	ck_assert_ptr_nonnull(strstr(t.s, "g=9 s=0 o=1"));
@@ -533,10 +527,9 @@ START_TEST(reader_init_rejects_a_buffer_too_small)
 {
 	struct moq_data_reader r;
 	uint8_t small[MOQ_DATA_READER_BUF_SIZE(100)];
-	struct moq_data_reader_config cfg = { .max_properties_length = 101 };
+	struct moq_data_reader_config cfg = {.max_properties_length = 101};
 	ck_assert_int_eq(moq_data_reader_init(&r, NULL, small, 10), MOQ_ERR_INVALID);
-	ck_assert_int_eq(moq_data_reader_init(&r, &cfg, small, sizeof(small)),
-			 MOQ_ERR_INVALID);
+	ck_assert_int_eq(moq_data_reader_init(&r, &cfg, small, sizeof(small)), MOQ_ERR_INVALID);
 	cfg.max_properties_length = 100;
 	ck_assert_int_eq(moq_data_reader_init(&r, &cfg, small, sizeof(small)), 0);
 	ck_assert_int_eq(moq_data_reader_init(&r, NULL, small, sizeof(small)), 0);
@@ -547,8 +540,7 @@ START_TEST(reader_event_names_are_stable)
 {
 	ck_assert_str_eq(moq_data_event_name(MOQ_DATA_EV_HEADER), "HEADER");
 	ck_assert_str_eq(moq_data_event_name(MOQ_DATA_EV_PAYLOAD), "PAYLOAD");
-	ck_assert_str_eq(moq_data_event_name(MOQ_DATA_EV_END_OF_RANGE),
-			 "END_OF_RANGE");
+	ck_assert_str_eq(moq_data_event_name(MOQ_DATA_EV_END_OF_RANGE), "END_OF_RANGE");
 	ck_assert_str_eq(moq_data_event_name(99), "UNKNOWN");
 }
 END_TEST

@@ -173,6 +173,7 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	struct moq_quic_config q;
 
 	memset(&d->scfg, 0, sizeof(d->scfg));
+	d->scfg.loop = d->loop;
 	d->scfg.cb = &d->cb;
 	d->acc.cfg = &d->scfg;
 	d->acc.on_session = relayd_on_session;
@@ -200,6 +201,7 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	if (!d->cfg.upstream[0])
 		return 0;
 	memset(&d->up_scfg, 0, sizeof(d->up_scfg));
+	d->up_scfg.loop = d->loop;
 	d->up_scfg.cb = &d->cb;
 	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
 	d->up_scfg.authority = NULL;

@@ -681,8 +681,8 @@ static void cb_request_closed(struct moq_session *s, struct moq_request *r,
 		struct relay_track *tr = sub->track;
 
 		sub->req = NULL;
-		sub_free(d, sub, why != MOQ_REQ_END_SESSION,
-			 MOQ_RESET_CANCELLED);
+		/* the session already reset its streams */
+		sub_free(d, sub, false, 0);
 		if (tr)
 			relayd_track_release(d, tr);
 		return;

@@ -104,7 +104,6 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *req,
 			   const struct moq_ctrl_msg *m)
 {
 	struct rec *r = R(s);
-	(void)req;
 	r->n_msg++;
 	r->last_msg_type = m->type;
 	if (m->type == MOQ_CTRL_REQUEST_ERROR)
@@ -115,6 +114,8 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *req,
 		r->done_status = m->publish_done.status_code;
 		r->done_count = m->publish_done.stream_count;
 	}
+	if (r->on_msg)
+		r->on_msg(r, req, m);
 }
 
 static void cb_request_closed(struct moq_session *s, struct moq_request *req,

@@ -37,6 +37,7 @@ struct rec {
 	uint64_t last_error_code;
 	uint64_t last_alias;
 	uint64_t done_status, done_count;
+	rec_request_fn on_msg; /* called for every on_request_msg */
 	/* ended requests */
 	int n_closed;
 	enum moq_request_end closed_why;

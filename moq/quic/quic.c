@@ -1473,6 +1473,9 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 		conn_free(c);
 		return;
 	}
+	if (ep->cfg.keep_alive_ms)
+		ngtcp2_conn_set_keep_alive_timeout(
+			c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
 	if (moq_quic__cid_add(ep, c, &scid) ||
 	    moq_quic__cid_add(ep, c, &hd.dcid) ||
 	    (!ep->cfg.plaintext && moq_quic_tls_conn_init(c, NULL))) {
@@ -1860,6 +1863,9 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
 			 ngtcp2_strerror(rv));
 		goto fail;
 	}
+	if (ep->cfg.keep_alive_ms)
+		ngtcp2_conn_set_keep_alive_timeout(
+			c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
 	if (moq_quic__cid_add(ep, c, &scid)) {
 		snprintf(err, errlen, "CID table: out of memory");
 		goto fail;

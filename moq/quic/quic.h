@@ -17,10 +17,11 @@
  *                             and/or opens client connections.
  *   struct moq_quic_conn      one QUIC connection, owned by its endpoint.
  *
- * Lifetime: a conn lives until on_close has returned (its memory is then
- * freed by the endpoint at the end of the loop iteration). Callbacks may call
- * any function in this header, including moq_quic_conn_close() on their own
- * conn. Nothing is sent from inside an API call: writes are flushed at the
+ * Lifetime: a conn must not be used after its on_close has returned (the
+ * endpoint frees it later: at the end of the loop iteration, or after the
+ * closing period). Callbacks may call any function in this header on any
+ * conn, including moq_quic_conn_close() on their own, except
+ * moq_quic_endpoint_free() (call it from outside the endpoint's callbacks). Nothing is sent from inside an API call: writes are flushed at the
  * end of the current loop iteration (moq_loop_defer), so batching many
  * stream writes costs nothing.
  *
@@ -121,18 +122,27 @@ struct moq_quic_callbacks {
 	/* Peer sent RESET_STREAM. */
 	void (*on_stream_reset)(struct moq_quic_conn *c, int64_t sid,
 				uint64_t app_error, void *user);
-	/* Peer sent STOP_SENDING. The layer answers with RESET_STREAM carrying
-	 * the same code and discards unsent data. */
+	/* Peer sent STOP_SENDING on a stream we send on. ngtcp2 answers with
+	 * RESET_STREAM carrying the same code by itself; unsent data is
+	 * discarded and further writes fail with -EPIPE.
+	 * Timing: plaintext mode reports it when the frame arrives (the layer
+	 * scans the plaintext). TLS mode: ngtcp2 0.12.1 has no callback for a
+	 * received STOP_SENDING, so it is reported when the aborted stream
+	 * closes (about one RTT later; for a bidi stream only once its
+	 * receive side has finished too). */
 	void (*on_stop_sending)(struct moq_quic_conn *c, int64_t sid,
 				uint64_t app_error, void *user);
-	/* Stream fully closed in both directions; its state is freed after
-	 * this returns. app_error is set if it was reset. */
+	/* Stream fully closed in both directions; its state (user pointer,
+	 * priority, buffers) is freed after this returns. has_app_error is set
+	 * if it was reset. A peer's unidirectional stream is closed right
+	 * after the on_stream_data call that carries its FIN (the layer does
+	 * it: ngtcp2 0.12.1 never closes those itself). */
 	void (*on_stream_close)(struct moq_quic_conn *c, int64_t sid,
 				int has_app_error, uint64_t app_error,
 				void *user);
-	/* All data queued on a local stream has been acknowledged (or the
-	 * buffered amount fell below send_buffer_low). Use it for back
-	 * pressure: write more. */
+	/* Back pressure: after a write left more than send_buffer_low bytes
+	 * unacknowledged on the stream, called once when acknowledgements bring
+	 * it back to <= send_buffer_low (default 0: everything acked). */
 	void (*on_stream_writable)(struct moq_quic_conn *c, int64_t sid,
 				   void *user);
 	/* Peer raised the limit: more local streams may be opened. */
@@ -179,6 +189,7 @@ struct moq_quic_config {
 	size_t max_udp_payload;		/* datagram size sent [1350] */
 	size_t send_buffer_low;		/* on_stream_writable threshold [0] */
 	int manual_consume;		/* see on_stream_data */
+	uint64_t keep_alive_ms;		/* PING after this much quiet [0=off] */
 	int no_pacing;			/* ignore ngtcp2's pacing timer */
 
 	/* Diagnostics: write qlog (one file per connection,

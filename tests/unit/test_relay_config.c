@@ -1,0 +1,269 @@
+/* relay_config: options, config file, errors that say what to fix. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/relay_config.h"
+#include "log.h"
+
+static char err[512];
+
+static int parse(struct relay_config *c, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = "moq-relayd";
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	err[0] = 0;
+	return relay_config_parse(c, argc, argv, err, sizeof(err));
+}
+
+static char *tmpfile_with(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	strcpy(path, "/tmp/relaycfgXXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(defaults_with_plaintext)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.listen_port, 4443);
+	ck_assert_uint_eq(c.cache_groups, 8);
+	ck_assert_uint_eq(c.cache_bytes, 64u << 20);
+	ck_assert(!c.fast_path);
+}
+END_TEST
+
+START_TEST(tls_without_cert_says_what_to_add)
+{
+	struct relay_config c;
+	const char *a[] = { NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--cert"));
+	ck_assert_ptr_nonnull(strstr(err, "--plaintext"));
+}
+END_TEST
+
+START_TEST(fast_path_on_is_refused_as_not_built)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", "--fast-path", "on", NULL };
+	const char *b[] = { "--plaintext", "--fast-path=off", NULL };
+	const char *x[] = { "--plaintext", "--fast-path", "maybe", NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not built yet"));
+	ck_assert_int_eq(parse(&c, b), 0);
+	ck_assert_int_eq(parse(&c, x), -1);
+}
+END_TEST
+
+START_TEST(unknown_option_is_named)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", "--cache-grops", "3", NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cache-grops"));
+}
+END_TEST
+
+START_TEST(sizes_take_suffixes_and_reject_garbage)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(relay_config_parse_size("64k", &v), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(relay_config_parse_size("16M", &v), 0);
+	ck_assert_uint_eq(v, 16u << 20);
+	ck_assert_int_eq(relay_config_parse_size("1GiB", &v), 0);
+	ck_assert_uint_eq(v, 1u << 30);
+	ck_assert_int_eq(relay_config_parse_size("12x", &v), -1);
+	ck_assert_int_eq(relay_config_parse_size("-1", &v), -1);
+	ck_assert_int_eq(relay_config_parse_size("", &v), -1);
+}
+END_TEST
+
+START_TEST(bad_number_names_the_option)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", "--cache-groups", "many", NULL };
+	const char *b[] = { "--plaintext", "--cache-groups", "0", NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--cache-groups"));
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--cache-groups"));
+}
+END_TEST
+
+START_TEST(config_file_sets_options_and_command_line_overrides)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("# relay\n"
+			       "plaintext = true\n"
+			       "  cache-groups = 3   # comment\n"
+			       "\n"
+			       "listen = 127.0.0.1:5000\n"
+			       "log-level = debug\n");
+	const char *a[] = { "--config", p, "--cache-groups", "5", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert(c.plaintext);
+	ck_assert_uint_eq(c.cache_groups, 5);
+	ck_assert_uint_eq(c.listen_port, 5000);
+	ck_assert_str_eq(c.listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.log_level, MOQ_LOG_DEBUG);
+	unlink(p);
+}
+END_TEST
+
+START_TEST(unknown_key_in_file_names_file_and_line)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("plaintext = true\n\ncache-size = 3\n");
+	const char *a[] = { "--config", p, NULL };
+	char want[128];
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	snprintf(want, sizeof(want), "%s:3:", p);
+	ck_assert_ptr_nonnull(strstr(err, want));
+	ck_assert_ptr_nonnull(strstr(err, "cache-size"));
+	unlink(p);
+}
+END_TEST
+
+START_TEST(line_without_equals_is_an_error)
+{
+	struct relay_config c;
+
+	relay_config_defaults(&c);
+	ck_assert_int_eq(relay_config_load_text(&c, "plaintext\n", "f", err,
+						sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "f:1:"));
+}
+END_TEST
+
+START_TEST(bad_value_in_file_names_line_and_option)
+{
+	struct relay_config c;
+
+	relay_config_defaults(&c);
+	ck_assert_int_eq(relay_config_load_text(&c, "\n\nplaintext = perhaps\n",
+						"f", err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "f:3:"));
+	ck_assert_ptr_nonnull(strstr(err, "plaintext"));
+}
+END_TEST
+
+START_TEST(missing_config_file_is_reported)
+{
+	struct relay_config c;
+	const char *a[] = { "--config", "/nonexistent/relay.conf", NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/relay.conf"));
+}
+END_TEST
+
+START_TEST(upstream_url_forms)
+{
+	char host[64], path[64];
+	uint16_t port;
+
+	ck_assert_int_eq(relay_config_parse_url("moqt://10.0.0.1:4443/live", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 0);
+	ck_assert_str_eq(host, "10.0.0.1");
+	ck_assert_uint_eq(port, 4443);
+	ck_assert_str_eq(path, "/live");
+	ck_assert_int_eq(relay_config_parse_url("[fd77::1]:9", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 0);
+	ck_assert_str_eq(host, "fd77::1");
+	ck_assert_int_eq(relay_config_parse_url("https://x:1", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 -1);
+	ck_assert_int_eq(relay_config_parse_url("x:0", host, sizeof(host),
+						&port, path, sizeof(path)),
+			 -1);
+	ck_assert_int_eq(relay_config_parse_url("x", host, sizeof(host), &port,
+						path, sizeof(path)),
+			 -1);
+}
+END_TEST
+
+START_TEST(token_file_first_line_is_the_token)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("s3cret\nignored\n");
+	char path[64];
+	const char *a[] = { "--plaintext", "--auth-token-file", path, NULL };
+	const char *b[] = { "--plaintext", "--auth-token-file", path,
+			    "--auth-token", "x", NULL };
+
+	strcpy(path, p);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_str_eq(c.auth_token, "s3cret");
+	ck_assert_int_eq(parse(&c, b), -1);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(help_is_recognised_before_validation)
+{
+	struct relay_config c;
+	const char *a[] = { "--help", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert(c.help);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("relay_config");
+	TCase *tc = tcase_create("config");
+	tcase_add_test(tc, defaults_with_plaintext);
+	tcase_add_test(tc, tls_without_cert_says_what_to_add);
+	tcase_add_test(tc, fast_path_on_is_refused_as_not_built);
+	tcase_add_test(tc, unknown_option_is_named);
+	tcase_add_test(tc, sizes_take_suffixes_and_reject_garbage);
+	tcase_add_test(tc, bad_number_names_the_option);
+	tcase_add_test(tc, config_file_sets_options_and_command_line_overrides);
+	tcase_add_test(tc, unknown_key_in_file_names_file_and_line);
+	tcase_add_test(tc, line_without_equals_is_an_error);
+	tcase_add_test(tc, bad_value_in_file_names_line_and_option);
+	tcase_add_test(tc, missing_config_file_is_reported);
+	tcase_add_test(tc, upstream_url_forms);
+	tcase_add_test(tc, token_file_first_line_is_the_token);
+	tcase_add_test(tc, help_is_recognised_before_validation);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -350,10 +350,14 @@ int control_decode_all(const struct insp_opts *o, const uint8_t *in,
 					  (unsigned long long)t, base + off);
 				return -1;
 			}
+			char val[40] = "";
+			if (ce.value)
+				snprintf(val, sizeof(val), " (value %llu)",
+					 (unsigned long long)ce.value);
 			insp_fail(e, "malformed", base + off + ce.offset,
-				  "%s at offset %zu: %s (%s%s)",
+				  "%s at offset %zu: %s%s (%s%s)",
 				  name ? name : "control message", base + off,
-				  ce.what ? ce.what : "does not decode",
+				  ce.what ? ce.what : "does not decode", val,
 				  moq_strerror(n),
 				  n == MOQ_ERR_KVP_FORMAT ? ", KEY_VALUE_FORMATTING_ERROR" : ", PROTOCOL_VIOLATION");
 			return -1;

@@ -7,6 +7,7 @@
 
 #include "data.h"
 #include "inspect.h"
+#include "kvp.h"
 #include "moq_err.h"
 #include "varint.h"
 
@@ -25,6 +26,182 @@ static void write_status(struct json_writer *w, uint64_t status)
 {
 	jw_code(w, "object_status", status, "object_status_name",
 		moq_object_status_name(status));
+}
+
+/* ---- diagnosis: the codecs say only "malformed"; find the field ------------- */
+
+struct cursor {
+	const uint8_t *p;
+	size_t len, off;
+};
+
+static bool cur_vi(struct cursor *c, uint64_t *v)
+{
+	int n = moq_vi_decode(v, c->p + c->off, c->len - c->off);
+	if (n < 0)
+		return false;
+	c->off += (size_t)n;
+	return true;
+}
+
+/* Check an Object Properties block { Length, KVPs } at the cursor. */
+static const char *diag_props(struct cursor *c, char *why, size_t n,
+			      uint64_t *plen)
+{
+	uint64_t len;
+	int rc;
+
+	*plen = 0;
+	if (!cur_vi(c, &len))
+		return NULL;
+	*plen = len;
+	if (len > c->len - c->off)
+		return NULL; /* truncated, not malformed */
+	rc = moq_kvp_validate(c->p + c->off, (size_t)len);
+	if (rc < 0) {
+		snprintf(why, n,
+			 "the Properties block (%llu bytes) is not a valid Key-Value-Pair sequence (%s)",
+			 (unsigned long long)len, moq_strerror(rc));
+		return why;
+	}
+	c->off += (size_t)len;
+	return NULL;
+}
+
+static const char *diag_status(uint64_t status, uint64_t plen, char *why,
+			       size_t n)
+{
+	if (!moq_object_status_valid(status)) {
+		snprintf(why, n,
+			 "Object Status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 (END_OF_TRACK)",
+			 (unsigned long long)status);
+		return why;
+	}
+	if (status && plen) {
+		snprintf(why, n,
+			 "Object Status %llu with %llu bytes of properties: only Normal objects have properties",
+			 (unsigned long long)status, (unsigned long long)plen);
+		return why;
+	}
+	return NULL;
+}
+
+static const char *diag_subgroup_object(const struct moq_subgroup_ctx *ctx,
+					const uint8_t *in, size_t len,
+					char *why, size_t n)
+{
+	struct cursor c = { in, len, 0 };
+	uint64_t delta, plen = 0, paylen, status;
+	const char *r;
+
+	if (!cur_vi(&c, &delta))
+		return NULL;
+	if (ctx->have_prev && (ctx->prev_object_id == UINT64_MAX ||
+			       delta > UINT64_MAX - ctx->prev_object_id - 1)) {
+		snprintf(why, n,
+			 "Object ID Delta %llu after Object ID %llu exceeds 2^64-1",
+			 (unsigned long long)delta,
+			 (unsigned long long)ctx->prev_object_id);
+		return why;
+	}
+	if (ctx->hdr.has_properties && (r = diag_props(&c, why, n, &plen)))
+		return r;
+	if (!cur_vi(&c, &paylen) || paylen)
+		return NULL;
+	if (!cur_vi(&c, &status))
+		return NULL;
+	return diag_status(status, plen, why, n);
+}
+
+static const char *flags_note(uint64_t flags)
+{
+	static char b[48];
+	snprintf(b, sizeof(b), " (Serialization Flags 0x%llx)",
+		 (unsigned long long)flags);
+	return b;
+}
+
+static const char *diag_fetch_object(const struct moq_fetch_ctx *ctx,
+				     const uint8_t *in, size_t len, char *why,
+				     size_t n)
+{
+	struct cursor c = { in, len, 0 };
+	uint64_t flags;
+
+	if (!cur_vi(&c, &flags))
+		return NULL;
+	if (flags == MOQ_FETCH_END_OF_NON_EXISTENT_RANGE ||
+	    flags == MOQ_FETCH_END_OF_UNKNOWN_RANGE)
+		return NULL;
+	if (flags >= 0x80) {
+		snprintf(why, n,
+			 "Serialization Flags 0x%llx: values from 0x80 up are only 0x8C (End of Non-Existent Range) and 0x10C (End of Unknown Range)",
+			 (unsigned long long)flags);
+		return why;
+	}
+	if (!ctx->have_prior &&
+	    (~flags & (MOQ_FETCH_FLAG_GROUP_ID_DELTA | MOQ_FETCH_FLAG_OBJECT_ID_DELTA))) {
+		snprintf(why, n,
+			 "Serialization Flags 0x%llx: the first Object must carry Group ID Delta (0x08) and Object ID Delta (0x04)",
+			 (unsigned long long)flags);
+		return why;
+	}
+	if (!ctx->have_prior_object && !(flags & MOQ_FETCH_FLAG_PRIORITY)) {
+		snprintf(why, n,
+			 "Serialization Flags 0x%llx: no prior Object to take the Publisher Priority from (set 0x10)",
+			 (unsigned long long)flags);
+		return why;
+	}
+	if (!(flags & MOQ_FETCH_FLAG_DATAGRAM) &&
+	    ((flags & MOQ_FETCH_FLAG_SUBGROUP_MASK) == MOQ_FETCH_SUBGROUP_PRIOR ||
+	     (flags & MOQ_FETCH_FLAG_SUBGROUP_MASK) ==
+		     MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE) &&
+	    !(ctx->have_prior_object && ctx->prior_has_subgroup)) {
+		snprintf(why, n,
+			 "Serialization Flags 0x%llx: the Subgroup ID refers to a prior Object's Subgroup ID, and there is none",
+			 (unsigned long long)flags);
+		return why;
+	}
+	return NULL;
+}
+
+static const char *diag_datagram(const struct moq_object_datagram *f,
+				 const uint8_t *in, size_t len, char *why,
+				 size_t n)
+{
+	struct cursor c = { in, len, 0 };
+	uint64_t v, plen = 0, status;
+	int i;
+	const char *r;
+
+	for (i = 0; i < (f->zero_object_id ? 3 : 4); i++)
+		if (!cur_vi(&c, &v))
+			return NULL;
+	if (!f->default_priority)
+		c.off++;
+	if (f->has_properties) {
+		size_t at = c.off;
+		if ((r = diag_props(&c, why, n, &plen)))
+			return r;
+		if (c.off > at && plen == 0) {
+			snprintf(why, n,
+				 "the PROPERTIES type bit is set but Properties Length is 0");
+			return why;
+		}
+	}
+	if (!f->has_status)
+		return NULL;
+	if (!cur_vi(&c, &status))
+		return NULL;
+	if ((r = diag_status(status, plen, why, n)))
+		return r;
+	if (c.off < len) {
+		snprintf(why, n,
+			 "%zu byte(s) after the Object Status (a status datagram has no payload)",
+			 len - c.off);
+		return why;
+	}
+	return NULL;
 }
 
 /* ---- subgroup streams ------------------------------------------------------- */
@@ -139,9 +316,15 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 			return -1;
 		}
 		if (n < 0) {
+			char why[200];
+			const char *d = diag_subgroup_object(&before, in + off,
+							     len - off, why,
+							     sizeof(why));
 			insp_fail(e, "malformed", base + off,
-				  "OBJECT at offset %zu: %s (Object ID overflow, invalid Object Status, properties on a non-Normal object, or a bad Properties block; PROTOCOL_VIOLATION)",
-				  base + off, moq_strerror(n));
+				  "OBJECT at offset %zu: %s (%s, PROTOCOL_VIOLATION)",
+				  base + off,
+				  d ? d : "Object ID overflow, invalid Object Status, properties on a non-Normal object, or a bad Properties block",
+				  moq_strerror(n));
 			return -1;
 		}
 		json_begin_object(w);
@@ -241,10 +424,15 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 		if (n < 0) {
 			uint64_t flags = 0;
 			moq_vi_decode(&flags, in + off, len - off);
+			char why[200];
+			const char *d = diag_fetch_object(&before, in + off,
+							  len - off, why,
+							  sizeof(why));
 			insp_fail(e, "malformed", base + off,
-				  "fetch OBJECT at offset %zu (Serialization Flags 0x%llx): %s (invalid flags, a reference to a prior Object that does not exist, an ID out of range, or a bad Properties block; PROTOCOL_VIOLATION)",
-				  base + off, (unsigned long long)flags,
-				  moq_strerror(n));
+				  "fetch OBJECT at offset %zu: %s%s (%s, PROTOCOL_VIOLATION)",
+				  base + off,
+				  d ? d : "invalid Serialization Flags, a reference to a prior Object that does not exist, an ID out of range, or a bad Properties block",
+				  d ? "" : flags_note(flags), moq_strerror(n));
 			return -1;
 		}
 		json_begin_object(w);
@@ -395,10 +583,16 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 			insp_fail(e, "truncated", base,
 				  "OBJECT_DATAGRAM at offset %zu: the datagram (%zu bytes) ends inside its header fields",
 				  base, len);
-		else
+		else {
+			char why[200];
+			const char *d = diag_datagram(&f, in, len, why,
+						      sizeof(why));
 			insp_fail(e, "malformed", base,
-				  "OBJECT_DATAGRAM at offset %zu: %s (Properties Length 0 with the PROPERTIES bit, invalid Object Status, properties on a non-Normal object, bytes after the Object Status, or a bad Properties block; PROTOCOL_VIOLATION)",
-				  base, moq_strerror(n));
+				  "OBJECT_DATAGRAM at offset %zu: %s (%s, PROTOCOL_VIOLATION)",
+				  base,
+				  d ? d : "Properties Length 0 with the PROPERTIES bit, invalid Object Status, properties on a non-Normal object, bytes after the Object Status, or a bad Properties block",
+				  moq_strerror(n));
+		}
 		return -1;
 	}
 	json_begin_object(w);

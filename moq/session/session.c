@@ -1234,9 +1234,14 @@ static void req_feed(struct moq_request *r, const uint8_t *p, size_t n)
 		if (rc != MOQ_ERR_NEED_MORE) {
 			const struct moq_ctrl_err *e = moq_ctrl_reader_error(&r->rd);
 			char what[64];
+			uint64_t t = r->type;
+			size_t plen;
+			if (r->rd.end > r->rd.start)
+				moq_ctrl_peek_header(&t, &plen,
+						     r->rd.buf + r->rd.start,
+						     r->rd.end - r->rd.start);
 			snprintf(what, sizeof(what), "%s on request stream %lld",
-				 r->type ? tname(r->type) : "message",
-				 (long long)r->sid);
+				 t ? tname(t) : "message", (long long)r->sid);
 			s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), what,
 			       "%s: %s (offset %zu, value %llu)", moq_strerror(rc),
 			       e && e->what ? e->what : "", e ? e->offset : 0,

@@ -104,6 +104,9 @@ static void on_close(struct moq_quic_conn *c,
 		s->conn = NULL;
 }
 
+static int64_t g_hi_sid = -1, g_lo_sid = -1;
+static uint64_t g_lo_at_hi_fin = UINT64_MAX;
+
 static void on_stream_data(struct moq_quic_conn *c, int64_t sid,
 			   const uint8_t *data, size_t len, int fin, void *user)
 {
@@ -116,6 +119,13 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid,
 	s->rlen[i] += len;
 	if (fin)
 		s->rfin[i] = 1;
+	if (fin && sid == g_hi_sid && g_lo_at_hi_fin == UINT64_MAX) {
+		/* priority test: how much of the low stream came first? */
+		g_lo_at_hi_fin = 0;
+		for (int j = 0; j < s->nrs; j++)
+			if (s->rsid[j] == g_lo_sid)
+				g_lo_at_hi_fin = s->rlen[j];
+	}
 	if (s->echo && (sid & 2) == 0) /* bidi: echo */
 		ck_assert_int_eq(moq_quic_stream_write(c, sid, data, len, fin),
 				 0);
@@ -222,6 +232,7 @@ struct opts {
 	int hooks;
 	const char *qlog_dir;
 	uint64_t max_data, max_stream_data, max_streams_uni;
+	uint64_t keep_alive_ms;
 };
 
 static void world_init(struct world *w, const struct opts *o)
@@ -262,6 +273,7 @@ static void world_init(struct world *w, const struct opts *o)
 	if (o->cli_alpn)
 		cc.alpn = o->cli_alpn;
 	cc.idle_timeout_ms = o->idle_ms;
+	cc.keep_alive_ms = o->keep_alive_ms;
 	cc.cb = o->hooks ? &g_cb_hooks : &g_cb;
 	cc.user = &w->cli;
 	w->cli.ep = moq_quic_endpoint_new(w->loop, &cc, err, sizeof(err));
@@ -713,6 +725,66 @@ START_TEST(test_stream_limit_extends_as_peer_streams_close)
 }
 END_TEST
 
+/* ---- scheduling: lower priority value is served first ---- */
+
+
+static int hi_done(struct world *w)
+{
+	return g_lo_at_hi_fin != UINT64_MAX;
+}
+
+START_TEST(test_priority_lower_value_sent_first)
+{
+	struct world w;
+	struct opts o = { .srv_plain = 1, .cli_plain = 1,
+			  .srv_addr = "127.0.0.1" };
+	static uint8_t lo[1 << 20], hi[100 << 10];
+
+	world_init(&w, &o);
+	handshake(&w);
+	g_lo_sid = moq_quic_stream_open_uni(w.cli.conn);
+	g_hi_sid = moq_quic_stream_open_uni(w.cli.conn);
+	g_lo_at_hi_fin = UINT64_MAX;
+	for (size_t k = 0; k < sizeof(lo); k++)
+		lo[k] = pattern(g_lo_sid, k);
+	for (size_t k = 0; k < sizeof(hi); k++)
+		hi[k] = pattern(g_hi_sid, k);
+	/* the low-priority stream is queued first */
+	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_lo_sid,
+						      200),
+			 0);
+	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, g_lo_sid, lo,
+						   sizeof(lo), 1, NULL, NULL),
+			 0);
+	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_hi_sid,
+						      10),
+			 0);
+	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, g_hi_sid, hi,
+						   sizeof(hi), 1, NULL, NULL),
+			 0);
+	ck_assert(run_until(&w, hi_done, 5000));
+	ck_assert_msg(g_lo_at_hi_fin < sizeof(hi) / 4,
+		      "%llu bytes of the low-priority stream arrived first",
+		      (unsigned long long)g_lo_at_hi_fin);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_keep_alive_prevents_idle_timeout)
+{
+	struct world w;
+	struct opts o = { .srv_plain = _i, .cli_plain = _i,
+			  .srv_addr = "127.0.0.1", .idle_ms = 300,
+			  .keep_alive_ms = 100 };
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert(!run_until(&w, cli_closed, 1200));
+	ck_assert_int_eq(w.srv.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- many connections on one server socket ---- */
 
 #define NCLI 200
@@ -1050,6 +1122,8 @@ int main(void)
 	tcase_add_test(tc, test_stream_limit_extends_as_peer_streams_close);
 	tcase_add_test(tc, test_many_connections_one_server_socket);
 	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
+	tcase_add_test(tc, test_priority_lower_value_sent_first);
+	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -32,7 +32,9 @@ enum moq_ctrl_reader_flags {
 	MOQ_CTRL_READER_CONTROL = 1u << 0,
 	/* Request stream: first message must be one of the seven request
 	 * types (TRACK_STATUS, SUBSCRIBE, PUBLISH, FETCH, PUBLISH_NAMESPACE,
-	 * SUBSCRIBE_NAMESPACE, SUBSCRIBE_TRACKS); SETUP never appears. */
+	 * SUBSCRIBE_NAMESPACE, SUBSCRIBE_TRACKS); SETUP never appears.
+	 * For bidi streams the peer opened; on the response half of a stream
+	 * we opened (SUBSCRIBE_OK, REQUEST_ERROR, ... first) pass 0. */
 	MOQ_CTRL_READER_REQUEST = 1u << 1,
 };
 

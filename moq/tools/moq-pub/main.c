@@ -51,6 +51,11 @@ struct sub {
 	bool draining;		/* track ended: waiting for acks */
 	uint64_t drain_deadline;
 	uint64_t objects, dgram_drops;
+	/* a datagram that found the send queue full, sent again first */
+	uint8_t *retry;
+	size_t retry_len, retry_cap;
+	struct moq_object_datagram retry_d;
+	uint64_t retry_born;
 };
 
 struct track {
@@ -113,7 +118,7 @@ struct pub {
 	size_t file_len;
 	struct moq_h264_index ix;
 	/* totals */
-	uint64_t objects_sent, bytes_sent;
+	uint64_t objects_sent, bytes_sent, dgram_drops;
 };
 
 static const char *prog = "moq-pub";
@@ -247,10 +252,46 @@ static size_t sub_buffered(struct sub *u)
 	return total;
 }
 
+static int dgram_send(struct sub *u, struct moq_object_datagram *d, uint64_t born)
+{
+	int rc = moq_request_send_datagram(u->req, d, born);
+	if (rc == -ENOBUFS) {
+		/* keep it: sent again before anything newer */
+		if (u->retry_cap < d->payload.len) {
+			void *nb = realloc(u->retry, d->payload.len);
+			if (!nb)
+				return -ENOMEM;
+			u->retry = nb;
+			u->retry_cap = d->payload.len;
+		}
+		if (u->retry != d->payload.ptr)
+			memcpy(u->retry, d->payload.ptr, d->payload.len);
+		u->retry_len = d->payload.len;
+		u->retry_d = *d;
+		u->retry_d.payload.ptr = u->retry;
+		u->retry_born = born;
+		return rc;
+	}
+	u->retry_len = 0;
+	return rc;
+}
+
 static bool sub_blocked(struct sub *u)
 {
-	if (u->t->datagram)
+	if (u->t->datagram) {
+		if (!u->retry_len)
+			return false;
+		int rc = dgram_send(u, &u->retry_d, u->retry_born);
+		if (rc == -ENOBUFS)
+			return true;
+		if (rc < 0) {
+			u->dgram_drops++;
+			u->p->dgram_drops++;
+		} else {
+			u->objects++;
+		}
 		return false;
+	}
 	return u->nfin >= FIN_RING - MAX_SUBGROUPS || sub_buffered(u) > HIGH_WATER;
 }
 
@@ -302,9 +343,12 @@ static void sub_send(struct sub *u, const struct obj *o)
 		d.end_of_group = o->last_in_group;
 		d.payload.ptr = o->payload;
 		d.payload.len = o->len;
-		int rc = moq_request_send_datagram(u->req, &d, o->born_ns);
+		int rc = dgram_send(u, &d, o->born_ns);
+		if (rc == -ENOBUFS)
+			return; /* kept for retry; the track waits */
 		if (rc < 0) {
 			u->dgram_drops++;
+			p->dgram_drops++;
 			moq_dbg("pub", "datagram %llu/%llu not sent: %s",
 				(unsigned long long)o->group, (unsigned long long)o->object,
 				strerror(-rc));
@@ -470,6 +514,8 @@ static void drain_subs(struct pub *p, struct track *t, uint64_t now, bool *pendi
 		struct sub *next = u->next;
 		if (u->draining) {
 			size_t b = sub_buffered(u);
+			if (u->t->datagram && sub_blocked(u))
+				b = u->retry_len;
 			if (b && now < u->drain_deadline) {
 				*pending = true;
 			} else {
@@ -481,6 +527,7 @@ static void drain_subs(struct pub *p, struct track *t, uint64_t now, bool *pendi
 				moq_request_set_user(u->req, NULL);
 				moq_request_publish_done(u->req, MOQ_PUBDONE_TRACK_ENDED,
 							 "track ended");
+				free(u->retry);
 				free(u);
 			}
 		}
@@ -694,6 +741,7 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 	moq_info("pub", "%s: subscription to %s ended (%d, code %llu)", moq_session_name(s),
 		 u->t->name, (int)why, (unsigned long long)code);
 	sub_unlink(u);
+	free(u->retry);
 	free(u);
 	maybe_finish(pub_of(s));
 }
@@ -727,6 +775,7 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 			struct sub *next = u->next;
 			if (u->s == s) {
 				sub_unlink(u);
+				free(u->retry);
 				free(u);
 			}
 			u = next;
@@ -1270,8 +1319,12 @@ int main(int argc, char **argv)
 
 	moq_loop_run(p->loop);
 
-	fprintf(stderr, "%s: sent %llu objects, %llu bytes\n", prog,
+	fprintf(stderr, "%s: sent %llu objects, %llu bytes", prog,
 		(unsigned long long)p->objects_sent, (unsigned long long)p->bytes_sent);
+	if (p->dgram_drops)
+		fprintf(stderr, "; %llu datagrams not sent (queue full or too late)",
+			(unsigned long long)p->dgram_drops);
+	fputc('\n', stderr);
 	moq_quic_endpoint_free(p->ep);
 	moq_timer_free(p->pump);
 	moq_timer_free(p->stop_timer);

@@ -47,6 +47,8 @@ struct track {
 };
 
 struct rxst {
+	struct rxst *prev, *next; /* every live rxst (freed at exit: the
+				     session frees its rx handles silently) */
 	struct track *t;
 	uint8_t *buf;
 	size_t cap, len;
@@ -83,7 +85,10 @@ struct sub {
 	uint64_t output_bytes;
 	uint64_t last_objects, last_bytes;
 	unsigned err_logs;
+	struct rxst *rx_list;
 };
+
+static struct sub *the_sub;
 
 static const char *prog = "moq-sub";
 
@@ -342,6 +347,12 @@ static void rx_free(struct rxst *x)
 {
 	if (!x)
 		return;
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		the_sub->rx_list = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
 	if (x->t->open_rx)
 		x->t->open_rx--;
 	free(x->buf);
@@ -366,6 +377,10 @@ static void on_data(struct moq_session *s, struct moq_rx *rx, const struct moq_d
 			return;
 		}
 		x->t = t;
+		x->next = u->rx_list;
+		if (x->next)
+			x->next->prev = x;
+		u->rx_list = x;
 		t->open_rx++;
 		moq_rx_set_user(rx, x);
 		return;
@@ -759,6 +774,7 @@ int main(int argc, char **argv)
 {
 	static struct sub U;
 	struct sub *u = &U;
+	the_sub = u;
 	char err[MOQ_CLI_ERR_LEN];
 	const char *ns_arg = "moq-pub";
 	u->connect_timeout = 10;
@@ -991,6 +1007,8 @@ int main(int argc, char **argv)
 	report(u, code, &tt);
 	free(tt.lat);
 	moq_quic_endpoint_free(u->ep);
+	while (u->rx_list)
+		rx_free(u->rx_list);
 	moq_timer_free(u->tick);
 	moq_timer_free(u->deadline);
 	moq_loop_free(u->loop);

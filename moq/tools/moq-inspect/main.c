@@ -67,7 +67,7 @@ static const char usage_text[] =
 	"2 bad usage or unreadable input file.\n"
 	"\n"
 	"Examples:\n"
-	"  echo '03 00 0c 00 01 04 6c 69 76 65 04 76 69 64 65 6f 00' |\n"
+	"  echo '03 00 0e 00 01 04 6c 69 76 65 05 76 69 64 65 6f 00' |\n"
 	"      moq-inspect --kind control --hex\n"
 	"  moq-inspect --kind subgroup stream.bin | moq-inspect --encode > copy.bin\n"
 	"  echo '8025 3f' | moq-inspect --kind varint --hex\n";

@@ -737,8 +737,9 @@ struct moq_tx *moq_tx_subgroup_open(struct moq_request *r,
 					    h.publisher_priority;
 	/* group rank base (see moq_session_data_priority) */
 	bool reprio = false;
-	if (!r->txs) {
+	if (!r->base_set) {
 		r->group_base = h.group_id;
+		r->base_set = true;
 	} else if (h.group_id < r->group_base) {
 		r->group_base = h.group_id;
 		reprio = true;

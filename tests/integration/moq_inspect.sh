@@ -118,6 +118,7 @@ SUBSCRIBE=$(ctrl 03 '00  02 04 6c697665 04 63616d31  05 766964656f
 roundtrip SUBSCRIBE control "$SUBSCRIBE"
 has SUBSCRIBE '"type":"SUBSCRIBE","offset":0' '"request_id":0' \
 	'"track_namespace":["live","cam1"]' '"track_name":"video"' \
+	'"full_track_name":"live-cam1--video"' \
 	'{"name":"AUTHORIZATION_TOKEN","type":3,"value":{"alias_type":3,"alias_type_name":"USE_VALUE","token_type":0,"token_value":"abc"}}' \
 	'{"name":"FORWARD","type":16,"value":1}' \
 	'{"name":"SUBSCRIBER_PRIORITY","type":32,"value":7}' \
@@ -405,6 +406,11 @@ encfail encode/u64-overflow '{"type":"varint","value":18446744073709551616}' '18
 encfail encode/negative '{"type":"REQUEST_UPDATE","request_id":-1}' 'got -1'
 encfail encode/line-number "$(printf '%s\n%s' '{"type":"varint","value":1}' '{"type":"varint","value":"x"}')" '"line":2'
 encfail encode/param-not-allowed '{"type":"SUBSCRIBE_NAMESPACE","request_id":0,"track_namespace_prefix":[],"parameters":[{"name":"SUBSCRIBER_PRIORITY","value":1}]}' 'may not appear'
+encfail encode/full-track-name-bad '{"type":"TRACK_STATUS","request_id":0,"full_track_name":"a.2E--b"}' "not in the draft's form"
+encfail encode/full-track-name-disagrees '{"type":"TRACK_STATUS","request_id":0,"track_namespace":["a"],"track_name":"b","full_track_name":"a--c"}' 'disagrees'
+enc=$(echo '{"type":"TRACK_STATUS","request_id":8,"full_track_name":"live--video"}' | "$T" -e -x)
+[ "$enc" = "$(echo "$TRACK_STATUS" | norm)" ] && ok "encode: full_track_name instead of track_namespace + track_name" ||
+	bad "encode: full_track_name gave $enc"
 encfail encode/bad-hex '{"type":"NAMESPACE","track_namespace_suffix":[{"hex":"0g"}]}' 'bad hex digit'
 encfail encode/object-first '{"type":"OBJECT","object_id":0}' 'follow a SUBGROUP_HEADER or FETCH_HEADER'
 e=$(echo '{"type":"OBJECT","object_id":0}' | "$T" -e -k subgroup 2>&1)

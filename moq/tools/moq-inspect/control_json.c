@@ -7,6 +7,7 @@
 #include "inspect.h"
 #include "moq_codes.h"
 #include "moq_err.h"
+#include "names.h"
 #include "params.h"
 #include "varint.h"
 
@@ -25,6 +26,20 @@ static const char *fetch_type_name(uint64_t t)
 		return "ABSOLUTE_JOINING";
 	}
 	return NULL;
+}
+
+/* "full_track_name": the draft's recommended text form of namespace + name
+ * (informational on decode; an alternative to the two fields on encode). */
+static void write_full_name(struct json_writer *w, const struct moq_namespace *ns,
+			    const struct moq_bytes *name)
+{
+	static char buf[3 * MOQ_MAX_FULL_TRACK_NAME + 3 * MOQ_MAX_NAMESPACE_FIELDS + 8];
+	int n = moq_name_render(buf, sizeof(buf), ns, name);
+
+	if (n >= 0) {
+		json_key(w, "full_track_name");
+		json_string(w, buf, (size_t)n);
+	}
 }
 
 /* ---- decode: parameters ------------------------------------------------------- */
@@ -165,6 +180,7 @@ static void write_fields(struct json_writer *w, const struct moq_ctrl_msg *m)
 		jw_namespace(w, "track_namespace", &s->track_namespace);
 		json_kv_bytes(w, "track_name", s->track_name.ptr,
 			      s->track_name.len);
+		write_full_name(w, &s->track_namespace, &s->track_name);
 		write_params(w, &s->params);
 		break;
 	}
@@ -184,6 +200,8 @@ static void write_fields(struct json_writer *w, const struct moq_ctrl_msg *m)
 		jw_namespace(w, "track_namespace", &m->publish.track_namespace);
 		json_kv_bytes(w, "track_name", m->publish.track_name.ptr,
 			      m->publish.track_name.len);
+		write_full_name(w, &m->publish.track_namespace,
+				&m->publish.track_name);
 		json_kv_u64(w, "track_alias", m->publish.track_alias);
 		write_params(w, &m->publish.params);
 		props_write(w, "track_properties",
@@ -219,6 +237,8 @@ static void write_fields(struct json_writer *w, const struct moq_ctrl_msg *m)
 			json_kv_bytes(w, "track_name",
 				      f->standalone.track_name.ptr,
 				      f->standalone.track_name.len);
+			write_full_name(w, &f->standalone.track_namespace,
+					&f->standalone.track_name);
 			jw_location(w, "start_location",
 				    f->standalone.start_location);
 			jw_location(w, "end_location",
@@ -378,6 +398,56 @@ int control_decode_all(const struct insp_opts *o, const uint8_t *in,
 }
 
 /* ---- encode ------------------------------------------------------------------------ */
+
+/* track_namespace + track_name, or full_track_name, or all three (then
+ * they must agree). */
+static int read_full_name(struct jctx *c, const struct json_value *v,
+			  struct moq_namespace *ns, struct moq_bytes *name)
+{
+	const struct json_value *f = json_get(v, "full_track_name");
+	bool two = json_get(v, "track_namespace") || json_get(v, "track_name");
+	struct moq_namespace pns;
+	struct moq_bytes pname;
+	bool has_name;
+	uint8_t *buf;
+	size_t i;
+	int n;
+
+	if (!f || two) {
+		if (jf_namespace(c, v, "track_namespace", true, ns) < 0 ||
+		    jf_bytes(c, v, "track_name", true, name) < 0)
+			return -1;
+		if (!f)
+			return 0;
+	}
+	if (f->type != JSON_STRING)
+		return jerr(c, f, "full_track_name must be a string like \"example.2enet-team2--report\"");
+	buf = jalloc(c, f->str.len + 1);
+	if (!buf)
+		return jerr(c, f, "out of memory");
+	n = moq_name_parse(&pns, &pname, &has_name, buf, f->str.len + 1,
+			   f->str.ptr, f->str.len);
+	if (n < 0 || !has_name)
+		return jerr(c, f,
+			    "full_track_name \"%.60s\" is not in the draft's form: fields joined by '-', \"--\" before the track name, bytes other than a-z A-Z 0-9 _ as '.' and two lower-case hex digits",
+			    f->str.ptr);
+	if (!two) {
+		*ns = pns;
+		*name = pname;
+		return 0;
+	}
+	if (pns.nfields != ns->nfields || pname.len != name->len ||
+	    (name->len && memcmp(pname.ptr, name->ptr, name->len)))
+		goto differ;
+	for (i = 0; i < ns->nfields; i++)
+		if (pns.fields[i].len != ns->fields[i].len ||
+		    memcmp(pns.fields[i].ptr, ns->fields[i].ptr, ns->fields[i].len))
+			goto differ;
+	return 0;
+differ:
+	return jerr(c, f,
+		    "full_track_name disagrees with track_namespace/track_name (give one or the other)");
+}
 
 static int read_token(struct jctx *c, const struct json_value *v,
 		      struct moq_auth_token *t)
@@ -636,10 +706,8 @@ static int read_fetch(struct jctx *c, const struct json_value *v,
 		    true, &f->fetch_type) < 0)
 		return -1;
 	if (f->fetch_type == MOQ_FETCH_STANDALONE) {
-		if (jf_namespace(c, v, "track_namespace", true,
-				 &f->standalone.track_namespace) < 0 ||
-		    jf_bytes(c, v, "track_name", true,
-			     &f->standalone.track_name) < 0 ||
+		if (read_full_name(c, v, &f->standalone.track_namespace,
+				   &f->standalone.track_name) < 0 ||
 		    jf_location(c, v, "start_location", true,
 				&f->standalone.start_location) < 0 ||
 		    jf_location(c, v, "end_location", true,
@@ -657,6 +725,7 @@ static int read_fetch(struct jctx *c, const struct json_value *v,
 			   &f->joining.joining_start) < 0)
 			return -1;
 		if (json_get(v, "track_namespace") || json_get(v, "track_name") ||
+		    json_get(v, "full_track_name") ||
 		    json_get(v, "start_location") || json_get(v, "end_location"))
 			return jerr(c, v,
 				    "a joining fetch has no track_namespace/track_name/start_location/end_location");
@@ -708,14 +777,15 @@ static const char *const *msg_keys(uint64_t type)
 	static const char *const goaway[] = { "new_session_uri", "timeout",
 					       "request_id", NULL };
 	static const char *const subscribe[] = { "request_id", "track_namespace",
-						  "track_name", "parameters",
-						  NULL };
+						  "track_name", "full_track_name",
+						  "parameters", NULL };
 	static const char *const subscribe_ok[] = { "track_alias", "parameters",
 						     "track_properties", NULL };
 	static const char *const request_update[] = { "request_id",
 						       "parameters", NULL };
 	static const char *const publish[] = { "request_id", "track_namespace",
-						"track_name", "track_alias",
+						"track_name", "full_track_name",
+						"track_alias",
 						"parameters", "track_properties",
 						NULL };
 	static const char *const request_ok[] = { "parameters",
@@ -727,6 +797,7 @@ static const char *const *msg_keys(uint64_t type)
 	static const char *const fetch[] = { "request_id", "fetch_type",
 					      "fetch_type_name",
 					      "track_namespace", "track_name",
+					      "full_track_name",
 					      "start_location", "end_location",
 					      "joining_request_id",
 					      "joining_start", "parameters",
@@ -831,9 +902,8 @@ static int read_message(struct jctx *c, const struct json_value *v,
 						  ? &m->subscribe
 						  : &m->track_status;
 		if (jf_u64(c, v, "request_id", true, &s->request_id) < 0 ||
-		    jf_namespace(c, v, "track_namespace", true,
-				 &s->track_namespace) < 0 ||
-		    jf_bytes(c, v, "track_name", true, &s->track_name) < 0)
+		    read_full_name(c, v, &s->track_namespace,
+				   &s->track_name) < 0)
 			return -1;
 		return read_params(c, v, m->type, &s->params);
 	}
@@ -851,9 +921,8 @@ static int read_message(struct jctx *c, const struct json_value *v,
 		return read_params(c, v, m->type, &m->request_update.params);
 	case MOQ_CTRL_PUBLISH:
 		if (jf_u64(c, v, "request_id", true, &m->publish.request_id) < 0 ||
-		    jf_namespace(c, v, "track_namespace", true,
-				 &m->publish.track_namespace) < 0 ||
-		    jf_bytes(c, v, "track_name", true, &m->publish.track_name) < 0 ||
+		    read_full_name(c, v, &m->publish.track_namespace,
+				   &m->publish.track_name) < 0 ||
 		    jf_u64(c, v, "track_alias", true, &m->publish.track_alias) < 0 ||
 		    read_params(c, v, m->type, &m->publish.params) < 0)
 			return -1;

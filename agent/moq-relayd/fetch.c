@@ -142,13 +142,10 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 			return;
 		}
 	} else {
-		struct relay_sub *sub;
+		struct moq_request *jr = moq_request_joined(r);
+		struct relay_sub *sub = jr ? moq_request_user(jr) : NULL;
 		uint64_t js = f->joining.joining_start;
 
-		for (sub = p->subs; sub; sub = sub->peer_next)
-			if (sub->req &&
-			    moq_request_id(sub->req) == f->joining.joining_request_id)
-				break;
 		if (!sub) {
 			d->stats.fetch_errors++;
 			moq_request_error(r, MOQ_REQERR_INVALID_JOINING_REQUEST_ID,

@@ -1,0 +1,288 @@
+/* moq-relay-probe: a small MoQT client for testing moq-relayd where the
+ * endpoint tools have no mode for it: FETCH (standalone and joining), and
+ * sending malformed control data. Prints one JSON line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/payload.h"
+#include "session/session.h"
+
+struct probe {
+	struct moq_loop *loop;
+	struct moq_session *s;
+	const char *mode;
+	struct moq_namespace ns;
+	char nsbuf[512];
+	const char *track;
+	uint64_t start_g, end_g, joining;
+	struct moq_request *sub, *fetch;
+	/* results */
+	int fetch_ok, sub_ok, done, closed;
+	uint64_t error_code, close_code;
+	int has_error;
+	uint64_t objects, bytes, integrity_errors, groups;
+	int64_t first_group, last_group, last_obj_group;
+	uint8_t *obj;
+	uint64_t obj_len, obj_have, obj_group, obj_id;
+};
+
+static void finish(struct probe *p)
+{
+	if (p->done)
+		return;
+	p->done = 1;
+	moq_session_close(p->s, MOQ_SESSION_NO_ERROR, "probe done");
+}
+
+static void on_ready(struct moq_session *s)
+{
+	struct probe *p = moq_session_user(s);
+	struct moq_bytes name = { (const uint8_t *)p->track, strlen(p->track) };
+
+	if (!strcmp(p->mode, "fetch")) {
+		p->fetch = moq_session_fetch(s, &p->ns, name,
+					     (struct moq_location){ p->start_g, 0 },
+					     (struct moq_location){ p->end_g, 0 },
+					     NULL, NULL);
+	} else if (!strcmp(p->mode, "joining")) {
+		/* the joining FETCH follows SUBSCRIBE_OK (on_request_msg) */
+		p->sub = moq_session_subscribe(s, &p->ns, name, NULL, NULL);
+	} else if (!strcmp(p->mode, "garbage")) {
+		struct moq_quic_conn *c = moq_session_conn(s);
+		/* SUBSCRIBE type, length 6, then bytes that are no SUBSCRIBE */
+		static const uint8_t junk[] = { 0x03, 0x00, 0x06, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff };
+		int64_t sid = moq_quic_stream_open_bidi(c);
+
+		if (sid >= 0)
+			moq_quic_stream_write(c, sid, junk, sizeof(junk), 0);
+	}
+}
+
+static void on_request_msg(struct moq_session *s, struct moq_request *r,
+			   const struct moq_ctrl_msg *m)
+{
+	struct probe *p = moq_session_user(s);
+
+	if (m->type == MOQ_CTRL_FETCH_OK && r == p->fetch)
+		p->fetch_ok = 1;
+	if (m->type == MOQ_CTRL_SUBSCRIBE_OK && r == p->sub) {
+		p->sub_ok = 1;
+		p->fetch = moq_session_joining_fetch(s, p->sub, false,
+						     p->joining, NULL, NULL);
+	}
+	if (m->type == MOQ_CTRL_REQUEST_ERROR) {
+		p->has_error = 1;
+		p->error_code = m->request_error.error_code;
+		finish(p);
+	}
+}
+
+static void on_request_closed(struct moq_session *s, struct moq_request *r,
+			      enum moq_request_end why, uint64_t code)
+{
+	struct probe *p = moq_session_user(s);
+
+	(void)why;
+	(void)code;
+	if (r == p->fetch)
+		p->fetch = NULL;
+	if (r == p->sub)
+		p->sub = NULL;
+}
+
+static void on_data(struct moq_session *s, struct moq_rx *rx,
+		    const struct moq_data_event *ev)
+{
+	struct probe *p = moq_session_user(s);
+
+	(void)rx;
+	if (ev->stream != MOQ_DATA_FETCH_HEADER)
+		return; /* subscription data of the joining mode: ignored */
+	switch (ev->type) {
+	case MOQ_DATA_EV_OBJECT:
+		free(p->obj);
+		p->obj_len = ev->fetch_object.payload_length;
+		p->obj = malloc(p->obj_len ? p->obj_len : 1);
+		p->obj_have = 0;
+		p->obj_group = ev->fetch_object.group_id;
+		p->obj_id = ev->fetch_object.object_id;
+		break;
+	case MOQ_DATA_EV_PAYLOAD:
+		if (p->obj && p->obj_have + ev->payload.len <= p->obj_len) {
+			memcpy(p->obj + p->obj_have, ev->payload.ptr,
+			       ev->payload.len);
+			p->obj_have += ev->payload.len;
+		}
+		break;
+	case MOQ_DATA_EV_OBJECT_END: {
+		struct moq_payload_hdr h;
+
+		p->objects++;
+		p->bytes += p->obj_len;
+		if (p->obj_len &&
+		    (moq_payload_check(&h, p->obj, p->obj_len, true) ||
+		     h.group_id != p->obj_group || h.object_id != p->obj_id))
+			p->integrity_errors++;
+		if (p->first_group < 0)
+			p->first_group = (int64_t)p->obj_group;
+		if (p->last_group != (int64_t)p->obj_group)
+			p->groups++;
+		p->last_group = (int64_t)p->obj_group;
+		break;
+	}
+	case MOQ_DATA_EV_STREAM_END:
+		finish(p);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_close(struct moq_session *s,
+		     const struct moq_quic_close_info *info)
+{
+	struct probe *p = moq_session_user(s);
+
+	p->closed = 1;
+	p->close_code = info->code;
+	moq_loop_stop(p->loop);
+}
+
+static void timeout_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	moq_loop_stop(loop);
+}
+
+static void usage(void)
+{
+	puts("usage: moq-relay-probe [--plaintext|--insecure] [--namespace NS] [--track NAME]\n"
+	     "                       [--auth-token T] [--timeout S] MODE HOST:PORT\n"
+	     "MODE: --fetch START:END   standalone FETCH of groups START..END (whole groups)\n"
+	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
+	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
+	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
+	     "first_group, last_group, groups, closed, close_code.");
+}
+
+int main(int argc, char **argv)
+{
+	static struct probe P = { .mode = "fetch", .track = "test",
+				  .first_group = -1, .last_group = -1 };
+	struct probe *p = &P;
+	struct moq_session_callbacks cb = { 0 };
+	struct moq_session_config sc = { 0 };
+	struct moq_quic_config q;
+	struct moq_auth_token tok = { 0 };
+	const char *nsarg = "moq-pub", *token = NULL;
+	double timeout = 10;
+	int plaintext = 0, insecure = 0, c;
+	char err[256], host[256];
+	unsigned port;
+	static const struct option opts[] = {
+		{ "plaintext", no_argument, 0, 'p' },
+		{ "insecure", no_argument, 0, 'k' },
+		{ "namespace", required_argument, 0, 'n' },
+		{ "track", required_argument, 0, 't' },
+		{ "auth-token", required_argument, 0, 'a' },
+		{ "timeout", required_argument, 0, 'T' },
+		{ "fetch", required_argument, 0, 'f' },
+		{ "joining", required_argument, 0, 'j' },
+		{ "garbage", no_argument, 0, 'g' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': plaintext = 1; break;
+		case 'k': insecure = 1; break;
+		case 'n': nsarg = optarg; break;
+		case 't': p->track = optarg; break;
+		case 'a': token = optarg; break;
+		case 'T': timeout = atof(optarg); break;
+		case 'f':
+			p->mode = "fetch";
+			if (sscanf(optarg, "%lu:%lu", &p->start_g, &p->end_g) != 2) {
+				fprintf(stderr, "moq-relay-probe: --fetch START:END\n");
+				return 2;
+			}
+			break;
+		case 'j':
+			p->mode = "joining";
+			p->joining = strtoull(optarg, NULL, 10);
+			break;
+		case 'g': p->mode = "garbage"; break;
+		case 'h': usage(); return 0;
+		default: usage(); return 2;
+		}
+	}
+	if (optind + 1 != argc ||
+	    sscanf(argv[optind], "%255[^:]:%u", host, &port) != 2) {
+		usage();
+		return 2;
+	}
+	snprintf(p->nsbuf, sizeof(p->nsbuf), "%s", nsarg);
+	for (char *save, *f = strtok_r(p->nsbuf, "/", &save);
+	     f && p->ns.nfields < MOQ_MAX_NAMESPACE_FIELDS;
+	     f = strtok_r(NULL, "/", &save)) {
+		p->ns.fields[p->ns.nfields].ptr = (const uint8_t *)f;
+		p->ns.fields[p->ns.nfields].len = strlen(f);
+		p->ns.nfields++;
+	}
+	p->loop = moq_loop_new();
+	moq_quic_config_init(&q);
+	q.plaintext = plaintext;
+	q.insecure = insecure;
+	q.cb = moq_session_quic_callbacks();
+	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(p->loop, &q, err,
+							     sizeof(err));
+	if (!ep) {
+		fprintf(stderr, "moq-relay-probe: %s\n", err);
+		return 3;
+	}
+	cb.on_ready = on_ready;
+	cb.on_request_msg = on_request_msg;
+	cb.on_request_closed = on_request_closed;
+	cb.on_data = on_data;
+	cb.on_close = on_close;
+	sc.loop = p->loop;
+	sc.cb = &cb;
+	sc.user = p;
+	if (token) {
+		tok.alias_type = MOQ_ALIAS_USE_VALUE;
+		tok.token_value.ptr = (const uint8_t *)token;
+		tok.token_value.len = strlen(token);
+		sc.auth_tokens = &tok;
+		sc.num_auth_tokens = 1;
+	}
+	p->s = moq_session_connect(ep, host, (uint16_t)port, &sc, err,
+				   sizeof(err));
+	if (!p->s) {
+		fprintf(stderr, "moq-relay-probe: %s\n", err);
+		return 3;
+	}
+	struct moq_timer *t = moq_timer_new(p->loop, timeout_cb, p);
+	moq_timer_set_in(t, (uint64_t)(timeout * 1e9));
+	moq_loop_run(p->loop);
+	printf("{\"mode\":\"%s\",\"fetch_ok\":%s,\"error_code\":%lld,\"objects\":%llu,"
+	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
+	       "\"last_group\":%lld,\"groups\":%llu,\"closed\":%s,\"close_code\":%llu,"
+	       "\"done\":%s}\n",
+	       p->mode, p->fetch_ok ? "true" : "false",
+	       p->has_error ? (long long)p->error_code : -1LL,
+	       (unsigned long long)p->objects, (unsigned long long)p->bytes,
+	       (unsigned long long)p->integrity_errors,
+	       (long long)p->first_group, (long long)p->last_group,
+	       (unsigned long long)p->groups, p->closed ? "true" : "false",
+	       (unsigned long long)p->close_code, p->done ? "true" : "false");
+	moq_timer_free(t);
+	moq_quic_endpoint_free(ep);
+	moq_loop_free(p->loop);
+	free(p->obj);
+	return 0;
+}

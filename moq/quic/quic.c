@@ -468,9 +468,10 @@ static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d,
 	do
 		r = sendto(ep->fd, d, n, 0, sa, sl);
 	while (r < 0 && errno == EINTR);
-	if (r < 0)
+	if (r < 0) {
+		ep->st.tx_errors++;
 		moq_dbg(MOD, "sendto: %s (packet dropped)", strerror(errno));
-	else
+	} else
 		ep->st.tx_datagrams++;
 }
 
@@ -1430,20 +1431,26 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 			ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid,
 			&hd.dcid, 0x0a, (const uint8_t *)why, sizeof(why) - 1);
 		ep->st.rx_profile_mismatch++;
-		moq_info(MOD, "refused a TLS client: %s", why);
+		moq_warn(MOD, "refused a client: %s", why);
 		if (w > 0)
 			sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+		if (ep->cb.on_refused)
+			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
 		return;
 	}
 	if (!ep->cfg.plaintext && is_pt == 1) {
+		static const char why[] =
+			"peer uses the plaintext profile; this endpoint runs "
+			"TLS (use --plaintext on both ends)";
 		ngtcp2_ssize w = moq_quic_pt_write_initial_close(
 			ep->txbuf, sizeof(ep->txbuf), &hd.scid, &hd.dcid, 0x0a,
-			"peer uses the plaintext profile; this endpoint runs "
-			"TLS (use --plaintext on both ends)");
+			why);
 		ep->st.rx_profile_mismatch++;
-		moq_info(MOD, "refused a plaintext-profile client");
+		moq_warn(MOD, "refused a client: %s", why);
 		if (w > 0)
 			sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+		if (ep->cb.on_refused)
+			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
 		return;
 	}
 
@@ -1496,6 +1503,8 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 				    (const uint8_t *)why, sizeof(why) - 1);
 		if (w > 0)
 			sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+		if (ep->cb.on_refused)
+			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
 		c->state = CS_DEAD;
 		conn_free(c);
 		return;

@@ -153,6 +153,12 @@ struct moq_quic_callbacks {
 			    size_t len, void *user);
 	moq_quic_send_hook send_hook;
 	moq_quic_recv_hook recv_hook;
+	/* Server: a client was refused before any connection existed (TLS
+	 * client at a --plaintext server or the reverse, or on_accept said
+	 * no). reason is what the client is told. user = config.user. */
+	void (*on_refused)(struct moq_quic_endpoint *ep,
+			   const struct sockaddr *peer, socklen_t peerlen,
+			   const char *reason, void *user);
 };
 
 struct moq_quic_config {
@@ -231,6 +237,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_profile_mismatch;	/* TLS vs plaintext Initials */
 	uint64_t shim_oversize_drop;	/* re-encoded packet > max payload */
 	uint64_t hook_drop;
+	uint64_t tx_errors;		/* sendto failed (packet lost) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

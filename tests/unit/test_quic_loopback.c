@@ -238,7 +238,17 @@ static int lossy_recv_hook(struct moq_quic_conn *c, uint8_t *pkt,
 	return lossy() ? -1 : 0;
 }
 
+static char g_refused[256];
+
+static void on_refused(struct moq_quic_endpoint *ep,
+		       const struct sockaddr *peer, socklen_t len,
+		       const char *reason, void *user)
+{
+	snprintf(g_refused, sizeof(g_refused), "%s", reason);
+}
+
 static struct moq_quic_callbacks g_cb = {
+	.on_refused = on_refused,
 	.on_streams_available = on_streams_available,
 	.on_accept = on_accept,
 	.on_established = on_established,
@@ -693,6 +703,7 @@ static void expect_fail(const struct opts *o, const char *cli_substr,
 	struct world w;
 	uint64_t ms;
 
+	g_refused[0] = 0;
 	world_init(&w, o);
 	ck_assert(run_until(&w, cli_closed, 1000));
 	ms = (w.cli.closed_at - w.started) / 1000000;
@@ -701,7 +712,12 @@ static void expect_fail(const struct opts *o, const char *cli_substr,
 	ck_assert_msg(strstr(w.cli.ci.reason, cli_substr) != NULL,
 		      "client reason \"%s\" lacks \"%s\"", w.cli.ci.reason,
 		      cli_substr);
-	if (srv_substr) {
+	if (srv_substr && o->srv_plain != o->cli_plain) {
+		/* refused before a connection existed */
+		ck_assert_msg(strstr(g_refused, srv_substr) != NULL,
+			      "server refusal \"%s\" lacks \"%s\"", g_refused,
+			      srv_substr);
+	} else if (srv_substr) {
 		/* server conn existed: it reports too */
 		for (int t = 0; t < 100 && !w.srv.closed; t++)
 			moq_loop_run_once(w.loop, 10);
@@ -747,7 +763,7 @@ START_TEST(test_plaintext_client_vs_tls_server_fails_fast)
 
 	expect_fail(&o, "peer uses the plaintext profile; this endpoint runs "
 			"TLS",
-		    NULL);
+		    "peer uses the plaintext profile");
 	/* the server side counts and logs the refusal */
 	world_init(&w, &o);
 	for (int t = 0; t < 50 && !w.cli.closed; t++)
@@ -762,7 +778,8 @@ START_TEST(test_tls_client_vs_plaintext_server_fails_fast)
 {
 	struct opts o = { .srv_plain = 1, .cli_plain = 0,
 			  .srv_addr = "127.0.0.1" };
-	expect_fail(&o, "peer uses TLS; this endpoint runs --plaintext", NULL);
+	expect_fail(&o, "peer uses TLS; this endpoint runs --plaintext",
+		    "peer uses TLS; this endpoint runs --plaintext");
 }
 END_TEST
 

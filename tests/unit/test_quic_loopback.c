@@ -273,6 +273,7 @@ struct opts {
 	uint64_t hs_timeout_ms;
 	uint64_t max_data, max_stream_data, max_streams_uni;
 	uint64_t keep_alive_ms;
+	int srv_manual_consume, cli_insecure;
 };
 
 static void world_init(struct world *w, const struct opts *o)
@@ -300,6 +301,7 @@ static void world_init(struct world *w, const struct opts *o)
 	sc.max_data = o->max_data;
 	sc.max_stream_data = o->max_stream_data;
 	sc.max_streams_uni = o->max_streams_uni;
+	sc.manual_consume = o->srv_manual_consume;
 	sc.cb = o->hooks ? &g_cb_hooks : &g_cb;
 	sc.user = &w->srv;
 	sc.qlog_dir = o->qlog_dir;
@@ -310,6 +312,7 @@ static void world_init(struct world *w, const struct opts *o)
 	moq_quic_config_init(&cc);
 	cc.plaintext = o->cli_plain;
 	cc.ca_file = o->cli_ca ? o->cli_ca : g_ca;
+	cc.insecure = o->cli_insecure;
 	if (o->cli_alpn)
 		cc.alpn = o->cli_alpn;
 	cc.idle_timeout_ms = o->idle_ms;
@@ -873,6 +876,72 @@ START_TEST(test_keep_alive_prevents_idle_timeout)
 }
 END_TEST
 
+static uint64_t srv_bytes(struct world *w)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < w->srv.nrs; i++)
+		n += w->srv.rlen[i];
+	return n;
+}
+
+static int srv_has_1m(struct world *w)
+{
+	return srv_bytes(w) == (1u << 20);
+}
+
+START_TEST(test_manual_consume_gates_peer_credit)
+{
+	struct world w;
+	struct opts o = { .srv_plain = _i, .cli_plain = _i,
+			  .srv_addr = "127.0.0.1", .srv_manual_consume = 1,
+			  .max_data = 1 << 20, .max_stream_data = 64 << 10 };
+	static uint8_t buf[1 << 20];
+	int64_t sid;
+
+	world_init(&w, &o);
+	handshake(&w);
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = pattern(sid, k);
+	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, sid, buf,
+						   sizeof(buf), 1, NULL, NULL),
+			 0);
+	/* nothing consumed: the sender stops at the stream window */
+	ck_assert(!run_until(&w, srv_has_1m, 300));
+	ck_assert_uint_eq(srv_bytes(&w), 64 << 10);
+	/* consume as we go: everything arrives */
+	for (int t = 0; t < 2000 && !srv_has_1m(&w); t++) {
+		static uint64_t consumed;
+		uint64_t have = srv_bytes(&w);
+		if (t == 0)
+			consumed = 0;
+		if (have > consumed) {
+			ck_assert_int_eq(moq_quic_stream_consume(
+						 w.srv.conn, sid,
+						 (size_t)(have - consumed)),
+					 0);
+			consumed = have;
+		}
+		moq_loop_run_once(w.loop, 5);
+	}
+	ck_assert_uint_eq(srv_bytes(&w), 1u << 20);
+	ck_assert_int_eq(w.srv.rbad[0], 0);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_insecure_client_skips_verification)
+{
+	struct world w;
+	struct opts o = { .srv_addr = "127.0.0.1", .cli_ca = g_ca2,
+			  .cli_insecure = 1 };
+
+	world_init(&w, &o);
+	handshake(&w);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- many connections on one server socket ---- */
 
 #define NCLI 200
@@ -1213,6 +1282,8 @@ int main(void)
 	tcase_add_test(tc, test_many_connections_one_server_socket);
 	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
 	tcase_add_test(tc, test_priority_lower_value_sent_first);
+	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
+	tcase_add_test(tc, test_insecure_client_skips_verification);
 	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -346,6 +346,27 @@ START_TEST(writer_output_reads_back)
 }
 END_TEST
 
+START_TEST(writer_nests_as_deep_as_the_reader)
+{
+	struct json_writer w;
+	struct json_value *v;
+	json_writer_init(&w);
+	for (int i = 0; i < JSON_MAX_DEPTH; i++)
+		json_begin_array(&w);
+	for (int i = 0; i < JSON_MAX_DEPTH; i++)
+		json_end_array(&w);
+	ck_assert(!w.oom);
+	v = parse_ok(w.buf);
+	json_free(v);
+	/* one level more cannot be read back: the writer flags it */
+	json_writer_reset(&w);
+	for (int i = 0; i <= JSON_MAX_DEPTH; i++)
+		json_begin_array(&w);
+	ck_assert(w.oom);
+	json_writer_free(&w);
+}
+END_TEST
+
 START_TEST(hex_decode_accepts_both_cases_and_reports_bad_digit)
 {
 	uint8_t out[4];
@@ -390,6 +411,7 @@ int main(void)
 	tcase_add_test(w, writer_escapes_strings);
 	tcase_add_test(w, writer_prints_printable_bytes_as_string_else_hex);
 	tcase_add_test(w, writer_output_reads_back);
+	tcase_add_test(w, writer_nests_as_deep_as_the_reader);
 	tcase_add_test(w, hex_decode_accepts_both_cases_and_reports_bad_digit);
 	suite_add_tcase(s, w);
 	SRunner *sr = srunner_create(s);

@@ -163,7 +163,12 @@ def cmd_recv(ip, port, out, n):
             f.flush()
 
 
-def cmd_insns(prog_id):
+def cmd_insns(*prog_ids):
+    for p in prog_ids:
+        prog_insns(p)
+
+
+def prog_insns(prog_id):
     """verified_insns of a loaded program (bpftool 7.1 does not print it):
     BPF_PROG_GET_FD_BY_ID then BPF_OBJ_GET_INFO_BY_FD, struct bpf_prog_info
     of linux/bpf.h (verified_insns at offset 216, name at 64)."""
@@ -186,8 +191,15 @@ def cmd_insns(prog_id):
     os.close(fd)
 
 
-def cmd_check(statefile, out, slot):
-    slot = int(slot)
+def cmd_check(statefile, *pairs):
+    """pairs: OUTFILE SLOT ..."""
+    rc = 0
+    for out, slot in zip(pairs[0::2], pairs[1::2]):
+        rc |= check_one(statefile, out, int(slot))
+    sys.exit(rc)
+
+
+def check_one(statefile, out, slot):
     st = json.load(open(statefile))
     sub = [s for s in st["subs"] if s["slot"] == slot][0]
     got = [l.split() for l in open(out).read().splitlines()[1:]]
@@ -213,11 +225,11 @@ def cmd_check(statefile, out, slot):
         print(e)
     print("slot %d: %d packets, packet numbers %d..%d, %s" %
           (slot, len(got), sub["pn0"], sub["pn0"] + len(got) - 1, "OK" if not errors else "FAIL"))
-    sys.exit(1 if errors else 0)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
     c = sys.argv[1]
     a = sys.argv[2:]
     {"maps": cmd_maps, "send": cmd_send, "ping": cmd_ping, "recv": cmd_recv,
-     "check": cmd_check, "insns": cmd_insns}[c](*a)
+     "check": cmd_check, "insns": cmd_insns, "count": lambda: print(len(fixtures()))}[c](*a)

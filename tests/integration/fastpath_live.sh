@@ -92,11 +92,12 @@ for m in moq_config moq_upstreams moq_tracks moq_subscribers moq_conn_seq moq_ev
 done
 
 echo "verified_insns of the attached programs:"
+ids=()
 for spec in "${P}rp ingress" "${P}r1 egress" "${P}r1 ingress"; do
 	set -- $spec
-	id=$(rtc filter show dev "$1" "$2" | sed -n 's/.* id \([0-9]*\).*/\1/p' | sed -n 1p)
-	python3 "$PY" insns "$id"
+	ids+=("$(rtc filter show dev "$1" "$2" | sed -n 's/.* id \([0-9]*\).*/\1/p' | sed -n 1p)")
 done
+python3 "$PY" insns "${ids[@]}"
 
 python3 "$PY" maps "$PIN" "$WORK/state.json"
 
@@ -106,13 +107,14 @@ for i in $SUBS; do
 done
 sleep 0.3
 for i in $SUBS; do
-	flags=$(bpftool -j map lookup pinned "$PIN/moq_subscribers" key $((i + 10)) 0 0 0 |
-		python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d["value"][0],16))')
-	[ $((flags & 2)) -ne 0 ] || { echo "slot $((i + 10)): MAC not learned (flags $flags)"; exit 1; }
+	# first byte of the value is the low byte of flags (little endian)
+	flags=$(bpftool map lookup pinned "$PIN/moq_subscribers" key $((i + 10)) 0 0 0 |
+		sed -n 's/^value: *\([0-9a-f][0-9a-f]\).*/\1/p')
+	[ $((0x$flags & 2)) -ne 0 ] || { echo "slot $((i + 10)): MAC not learned (flags 0x$flags)"; exit 1; }
 done
 echo "subscriber MACs learned"
 
-n=$(python3 -c "import sys; sys.path.insert(0, '$(dirname "$PY")'); import fastpath_live as f; print(len(f.fixtures()))")
+n=$(python3 "$PY" count)
 for i in $SUBS; do
 	inns "${P}s$i" python3 "$PY" recv 10.77.$i.2 $((6000 + i)) "$WORK/sub$i.out" "$n" &
 	pids+=($!)
@@ -129,8 +131,10 @@ for p in "${pids[@]}"; do wait "$p" || true; done
 pids=()
 
 rc=0
+args=()
+for i in $SUBS; do args+=("$WORK/sub$i.out" $((i + 10))); done
+python3 "$PY" check "$WORK/state.json" "${args[@]}" || rc=1
 for i in $SUBS; do
-	python3 "$PY" check "$WORK/state.json" "$WORK/sub$i.out" $((i + 10)) || rc=1
 	errs=$(inns "${P}s$i" cat /proc/net/snmp | awk '/^Udp:/ { if (h) print $7; h = 1 }')
 	echo "sub$i UdpInCsumErrors=$errs"
 	[ "$errs" = 0 ] || rc=1

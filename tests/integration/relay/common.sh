@@ -121,3 +121,11 @@ wait_announce() {
 	wait_for 5 grep -q "publishes namespace\|published by" "$TMP/$1.log" ||
 		{ tail -20 "$TMP/$1.log" >&2; tail "$TMP"/*pub*.log >&2; die "$1: no publisher announced within 5 s"; }
 }
+
+PROBE=$ROOT/$B/bin/moq-relay-probe
+
+# wait (bounded) for a background process to exit
+wait_exit() { # PID SECONDS WHAT
+	timeout "$2" tail --pid="$1" -f /dev/null || die "$3 did not finish within $2 s"
+	wait "$1" 2>/dev/null || true
+}

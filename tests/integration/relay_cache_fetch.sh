@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# moq-relayd cache and FETCH on the netns testbed:
+#  - a late joiner (no filter) gets the current group from its first object
+#    (from the relay's cache), then live: its first 100 objects are one
+#    whole group;
+#  - standalone FETCH of cached groups is served from the cache, byte-exact;
+#  - joining FETCH (relative, 1 group back) is served;
+#  - FETCH of a range the cache lacks goes to the publisher (REQUEST_ERROR
+#    from it, or objects; never a hang), FETCH and SUBSCRIBE of an unknown
+#    namespace get DOES_NOT_EXIST, an End before Start gets INVALID_RANGE.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay/common.sh"
+relay_tools_check
+[ -x "$PROBE" ] || die "build $PROBE first (make all)"
+testbed_up 3
+
+R=$RELAY_IP4_SUB_1:4443
+start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 --cache-groups 100
+start_pub pub pub --plaintext --rate 100 --objects-per-group 100 --object-size 800 "$RELAY_IP4:4443"
+wait_announce relay
+start_sub first sub1 --plaintext --duration 9 "$R"
+FIRST=$SUB_PID
+sleep 2.5 # mid-group (groups last 1 s)
+start_sub late sub2 --plaintext --count 100 "$RELAY_IP4_SUB_2:4443"
+wait_exit "$SUB_PID" 10 "late joiner"
+expect_intact late
+[ "$(jget "$TMP/late.json" .groups_complete)" = 1 ] ||
+	{ cat "$TMP/late.json"; die "late joiner: its first 100 objects are not one whole group (not started at the group's first object)"; }
+log "late joiner started at the first object of the current group (cache replay)"
+
+sleep 2
+out=$(on sub3 "$PROBE" --plaintext --fetch 3:4 "$RELAY_IP4_SUB_3:4443")
+echo "$out" >"$TMP/fetch.json"
+[ "$(jget "$TMP/fetch.json" .fetch_ok)" = true ] && [ "$(jget "$TMP/fetch.json" .objects)" = 200 ] &&
+	[ "$(jget "$TMP/fetch.json" .integrity_errors)" = 0 ] && [ "$(jget "$TMP/fetch.json" .first_group)" = 3 ] &&
+	[ "$(jget "$TMP/fetch.json" .last_group)" = 4 ] || die "standalone FETCH 3..4: $out"
+grep -q "FETCH .* from the cache" "$TMP/relay.log" || die "FETCH was not served from the cache"
+log "standalone FETCH of 2 cached groups: 200 objects byte-exact from the cache"
+
+out=$(on sub3 "$PROBE" --plaintext --joining 1 "$RELAY_IP4_SUB_3:4443")
+echo "$out" >"$TMP/join.json"
+[ "$(jget "$TMP/join.json" .fetch_ok)" = true ] && [ "$(jget "$TMP/join.json" .objects)" -gt 100 ] &&
+	[ "$(jget "$TMP/join.json" .integrity_errors)" = 0 ] || die "joining FETCH: $out"
+log "joining FETCH (1 group back): $(jget "$TMP/join.json" .objects) objects byte-exact"
+
+out=$(on sub3 "$PROBE" --plaintext --timeout 5 --fetch 0:0 "$RELAY_IP4_SUB_3:4443")
+echo "$out" >"$TMP/old.json"
+[ "$(jget "$TMP/old.json" .done)" = true ] || die "FETCH of a range not in the cache hung: $out"
+[ "$(jget "$TMP/old.json" .integrity_errors)" = 0 ] || die "FETCH of an uncached range corrupt: $out"
+log "FETCH of a group the cache lacks: forwarded to the publisher ($(jget "$TMP/old.json" .error_code) = its answer, -1 = served)"
+
+out=$(on sub3 "$PROBE" --plaintext --namespace nosuch --fetch 0:0 "$RELAY_IP4_SUB_3:4443")
+[ "$(echo "$out" | jq .error_code)" = 16 ] || die "FETCH of an unknown namespace: want DOES_NOT_EXIST (16): $out"
+out=$(on sub3 "$PROBE" --plaintext --fetch 4:3 "$RELAY_IP4_SUB_3:4443")
+[ "$(echo "$out" | jq .error_code)" = 17 ] || die "FETCH with End before Start: want INVALID_RANGE (17): $out"
+rc=0
+on sub3 "$SUB" --plaintext --namespace nosuch --count 1 --json --quiet "$RELAY_IP4_SUB_3:4443" >/dev/null 2>"$TMP/nosuch.log" || rc=$?
+[ $rc = 4 ] && grep -q DOES_NOT_EXIST "$TMP/nosuch.log" || die "SUBSCRIBE to an unknown namespace: exit $rc, $(cat "$TMP/nosuch.log")"
+log "unknown namespace: DOES_NOT_EXIST for FETCH and SUBSCRIBE; End < Start: INVALID_RANGE"
+
+wait_exit "$FIRST" 15 "first subscriber"
+expect_intact first
+log "PASS relay_cache_fetch"

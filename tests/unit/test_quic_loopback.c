@@ -1086,6 +1086,28 @@ START_TEST(test_plaintext_client_initial_wire_format)
 	ck_assert_uint_eq(((size_t)d[o + 8] << 8 | d[o + 9]) + 10, v);
 	ck_assert_mem_eq(d + o + 10, "\x00\x00\x00\x01\x07moqt-18", 12);
 	ck_assert_uint_eq(v, 92); /* as in the document's example */
+	{
+		/* transport parameters: no grease_quic_bit (0x2ab2), and
+		 * max_datagram_frame_size (0x20) present */
+		size_t tl = (size_t)d[o + 22] << 8 | d[o + 23];
+		const uint8_t *p = d + o + 24, *e = p + tl;
+		int dgram = 0;
+		ck_assert_uint_eq(tl + 14, v - 10);
+		while (p < e) {
+			uint64_t id, len;
+			k = quic_varint_decode(&id, p, (size_t)(e - p));
+			ck_assert_int_gt(k, 0);
+			p += k;
+			k = quic_varint_decode(&len, p, (size_t)(e - p));
+			ck_assert_int_gt(k, 0);
+			p += k + len;
+			ck_assert_uint_ne(id, 0x2ab2);
+			if (id == 0x20)
+				dgram = 1;
+		}
+		ck_assert(p == e);
+		ck_assert_int_eq(dgram, 1);
+	}
 	moq_quic_endpoint_free(cli);
 	moq_loop_free(l);
 	close(fd);

@@ -59,8 +59,8 @@ range:
 	return -1;
 }
 
-int moq_cli_double(const char *opt, const char *s, double min, double max, double *out,
-		   char *err, size_t errlen)
+int moq_cli_double(const char *opt, const char *s, double min, double max, double *out, char *err,
+		   size_t errlen)
 {
 	if (!s || !*s || *s == ' ') {
 		snprintf(err, errlen, "%s: missing number", opt);
@@ -82,8 +82,8 @@ int moq_cli_double(const char *opt, const char *s, double min, double max, doubl
 	return 0;
 }
 
-int moq_cli_hostport(const char *opt, const char *s, char *host, size_t hostlen,
-		     uint16_t *port, int allow_zero, char *err, size_t errlen)
+int moq_cli_hostport(const char *opt, const char *s, char *host, size_t hostlen, uint16_t *port,
+		     int allow_zero, char *err, size_t errlen)
 {
 	const char *p;
 	size_t hl;
@@ -142,8 +142,10 @@ int moq_cli_namespace(const char *opt, const char *s, struct moq_namespace *ns, 
 	if (!n) {
 		if (allow_empty)
 			return 0;
-		snprintf(err, errlen, "%s: empty namespace; give fields separated by '/', e.g. "
-				      "live/cam1", opt);
+		snprintf(err, errlen,
+			 "%s: empty namespace; give fields separated by '/', e.g. "
+			 "live/cam1",
+			 opt);
 		return -1;
 	}
 	memcpy(store, s, n + 1);

@@ -16,11 +16,11 @@
 /* Exit codes of moq-pub and moq-sub (docs/tools.md). */
 enum moq_cli_exit {
 	MOQ_EXIT_OK = 0,
-	MOQ_EXIT_CHECK = 1,     /* integrity errors / objects missing */
-	MOQ_EXIT_USAGE = 2,     /* bad option or configuration */
-	MOQ_EXIT_CONNECT = 3,   /* handshake failed, connection lost */
-	MOQ_EXIT_REFUSED = 4,   /* a request was refused (REQUEST_ERROR) */
-	MOQ_EXIT_INTERNAL = 5,  /* out of memory, unexpected local error */
+	MOQ_EXIT_CHECK = 1,    /* integrity errors / objects missing */
+	MOQ_EXIT_USAGE = 2,    /* bad option or configuration */
+	MOQ_EXIT_CONNECT = 3,  /* handshake failed, connection lost */
+	MOQ_EXIT_REFUSED = 4,  /* a request was refused (REQUEST_ERROR) */
+	MOQ_EXIT_INTERNAL = 5, /* out of memory, unexpected local error */
 };
 
 /* Unsigned integer in [min, max]. Suffixes K, M, G (x1024, x1024^2,
@@ -29,14 +29,14 @@ int moq_cli_u64(const char *opt, const char *s, uint64_t min, uint64_t max, int 
 		uint64_t *out, char *err, size_t errlen);
 
 /* Non-negative decimal number in [min, max] (e.g. seconds, rates). */
-int moq_cli_double(const char *opt, const char *s, double min, double max, double *out,
-		   char *err, size_t errlen);
+int moq_cli_double(const char *opt, const char *s, double min, double max, double *out, char *err,
+		   size_t errlen);
 
 /* "host:port", "[v6addr]:port" or ":port"/"port" (host left empty).
  * host gets a NUL-terminated copy (without brackets). port 1..65535, or 0
  * when allow_zero. */
-int moq_cli_hostport(const char *opt, const char *s, char *host, size_t hostlen,
-		     uint16_t *port, int allow_zero, char *err, size_t errlen);
+int moq_cli_hostport(const char *opt, const char *s, char *host, size_t hostlen, uint16_t *port,
+		     int allow_zero, char *err, size_t errlen);
 
 /* Split "a/b/c" into namespace fields pointing into a copy kept in store
  * (storelen >= strlen(s) + 1). Empty fields and more than 32 fields are

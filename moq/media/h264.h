@@ -31,10 +31,10 @@ enum moq_h264_nal_type {
 };
 
 struct moq_h264_nal {
-	size_t start;  /* offset of the start code */
-	size_t hdr;    /* offset of the NAL header byte (after the start code) */
-	size_t end;    /* offset one past the NAL's last byte */
-	uint8_t type;  /* nal_unit_type (5 bits) */
+	size_t start; /* offset of the start code */
+	size_t hdr;   /* offset of the NAL header byte (after the start code) */
+	size_t end;   /* offset one past the NAL's last byte */
+	uint8_t type; /* nal_unit_type (5 bits) */
 	uint8_t ref_idc;
 };
 
@@ -51,9 +51,9 @@ static inline bool moq_h264_nal_is_vcl(uint8_t type)
 }
 
 struct moq_h264_au {
-	size_t off;  /* first byte (a start code) */
-	size_t len;  /* bytes, start codes included */
-	bool idr;    /* contains an IDR slice (type 5) */
+	size_t off; /* first byte (a start code) */
+	size_t len; /* bytes, start codes included */
+	bool idr;   /* contains an IDR slice (type 5) */
 	bool has_sps;
 	bool has_pps;
 	unsigned nals;
@@ -63,10 +63,10 @@ struct moq_h264_au {
 struct moq_h264_parser {
 	const uint8_t *buf;
 	size_t len;
-	size_t pos;               /* next NAL to read */
-	bool have_pending;        /* a NAL was read that starts the next AU */
+	size_t pos;	   /* next NAL to read */
+	bool have_pending; /* a NAL was read that starts the next AU */
 	struct moq_h264_nal pending;
-	int error;                /* -1 once the input was found not Annex-B */
+	int error; /* -1 once the input was found not Annex-B */
 };
 
 void moq_h264_parser_init(struct moq_h264_parser *p, const uint8_t *buf, size_t len);

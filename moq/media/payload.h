@@ -105,8 +105,7 @@ int moq_payload_parse(struct moq_payload_hdr *h, const uint8_t *buf, size_t len)
 /* Full check: header, length, CRC, and for synthetic payloads the filler
  * when check_filler is true. h (may be NULL) gets the header when the
  * magic is valid. 0 or a negative MOQ_PAYLOAD_ERR_*. */
-int moq_payload_check(struct moq_payload_hdr *h, const uint8_t *buf, size_t len,
-		      bool check_filler);
+int moq_payload_check(struct moq_payload_hdr *h, const uint8_t *buf, size_t len, bool check_filler);
 
 /* Body of a payload (after the header). */
 static inline const uint8_t *moq_payload_body(const uint8_t *buf)

@@ -74,8 +74,7 @@ static void release_oldest(struct moq_reorder *r)
 	if (g->expected && g->n < g->expected)
 		r->st.groups_incomplete++;
 	for (size_t i = 0; i < g->n; i++) {
-		r->emit(r->arg, g->group_id, g->objs[i].object_id, g->objs[i].data,
-			g->objs[i].len);
+		r->emit(r->arg, g->group_id, g->objs[i].object_id, g->objs[i].data, g->objs[i].len);
 		r->st.emitted++;
 		r->st.pending_bytes -= g->objs[i].len;
 	}
@@ -146,7 +145,7 @@ int moq_reorder_add(struct moq_reorder *r, uint64_t group_id, uint64_t object_id
 		return -1;
 	if (len)
 		memcpy(copy, data, len);
-	g->objs[g->n++] = (struct robj){ .object_id = object_id, .len = len, .data = copy };
+	g->objs[g->n++] = (struct robj){.object_id = object_id, .len = len, .data = copy};
 	r->st.pending_bytes += len;
 	release_ready(r);
 	return 0;

@@ -36,9 +36,9 @@ int moq_reorder_add(struct moq_reorder *r, uint64_t group_id, uint64_t object_id
 void moq_reorder_flush(struct moq_reorder *r);
 
 struct moq_reorder_stats {
-	uint64_t emitted;      /* objects released */
-	uint64_t late;         /* dropped: group already released */
-	uint64_t duplicates;   /* dropped: same (group, object) twice */
+	uint64_t emitted;	    /* objects released */
+	uint64_t late;		    /* dropped: group already released */
+	uint64_t duplicates;	    /* dropped: same (group, object) twice */
 	uint64_t groups_incomplete; /* groups released with holes */
 	size_t pending_bytes;
 };

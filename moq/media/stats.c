@@ -11,7 +11,7 @@ unsigned moq_hist_bucket(uint64_t v)
 	if (v < MOQ_HIST_SUB)
 		return (unsigned)v;
 	unsigned e = 63 - (unsigned)__builtin_clzll(v); /* >= SUB_BITS */
-	uint64_t m = v >> (e - MOQ_HIST_SUB_BITS);      /* [SUB, 2*SUB) */
+	uint64_t m = v >> (e - MOQ_HIST_SUB_BITS);	/* [SUB, 2*SUB) */
 	return (e - MOQ_HIST_SUB_BITS + 1) * MOQ_HIST_SUB + (unsigned)(m - MOQ_HIST_SUB);
 }
 

@@ -51,17 +51,17 @@ uint64_t moq_hist_bucket_high(unsigned idx); /* inclusive */
 #define MOQ_SEQWIN_BITS (1u << 20) /* 128 KiB per tracker */
 
 struct moq_seqwin {
-	uint64_t base;        /* every seq < base is settled (or before the start) */
-	uint64_t next;        /* 1 + highest seq seen (base if none yet) */
-	uint64_t received;    /* distinct seqs accepted */
-	uint64_t missing;     /* settled seqs >= start that never arrived */
-	uint64_t duplicates;  /* seqs seen twice */
-	uint64_t late;        /* seqs that arrived below the window */
-	uint64_t reordered;   /* seqs that arrived after a higher one */
-	uint64_t start;       /* first seq of the stream */
-	bool started;         /* a seq was added (base = start of the stream) */
-	bool slid;            /* the window has moved: base can no longer drop */
-	uint64_t *bits;       /* MOQ_SEQWIN_BITS bits, ring indexed by seq */
+	uint64_t base;	     /* every seq < base is settled (or before the start) */
+	uint64_t next;	     /* 1 + highest seq seen (base if none yet) */
+	uint64_t received;   /* distinct seqs accepted */
+	uint64_t missing;    /* settled seqs >= start that never arrived */
+	uint64_t duplicates; /* seqs seen twice */
+	uint64_t late;	     /* seqs that arrived below the window */
+	uint64_t reordered;  /* seqs that arrived after a higher one */
+	uint64_t start;	     /* first seq of the stream */
+	bool started;	     /* a seq was added (base = start of the stream) */
+	bool slid;	     /* the window has moved: base can no longer drop */
+	uint64_t *bits;	     /* MOQ_SEQWIN_BITS bits, ring indexed by seq */
 };
 
 /* 0 or -1 (ENOMEM). */

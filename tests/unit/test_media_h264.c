@@ -34,9 +34,9 @@ START_TEST(nal_units_are_found_between_3_and_4_byte_start_codes)
 {
 	uint8_t b[64];
 	size_t n = 0;
-	n = put(b, n, 1, (const uint8_t[]){ SPS, 0x42, 0x00, 0x1e }, 4);
-	n = put(b, n, 0, (const uint8_t[]){ PPS, 0xce }, 2);
-	n = put(b, n, 1, (const uint8_t[]){ IDR, FIRST_MB0, 0x10 }, 3);
+	n = put(b, n, 1, (const uint8_t[]){SPS, 0x42, 0x00, 0x1e}, 4);
+	n = put(b, n, 0, (const uint8_t[]){PPS, 0xce}, 2);
+	n = put(b, n, 1, (const uint8_t[]){IDR, FIRST_MB0, 0x10}, 3);
 	size_t pos = 0;
 	struct moq_h264_nal nal;
 	ck_assert_int_eq(moq_h264_next_nal(b, n, &pos, &nal), 1);
@@ -59,7 +59,7 @@ END_TEST
 
 START_TEST(bytes_without_a_start_code_are_not_annex_b)
 {
-	const uint8_t b[] = { 0x67, 0x42, 0x00, 0x1e, 0, 0, 1, 0x68 };
+	const uint8_t b[] = {0x67, 0x42, 0x00, 0x1e, 0, 0, 1, 0x68};
 	size_t pos = 0;
 	struct moq_h264_nal nal;
 	ck_assert_int_eq(moq_h264_next_nal(b, sizeof b, &pos, &nal), -1);
@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(empty_or_all_zero_input_has_no_nal)
 {
-	const uint8_t z[5] = { 0 };
+	const uint8_t z[5] = {0};
 	size_t pos = 0;
 	struct moq_h264_nal nal;
 	ck_assert_int_eq(moq_h264_next_nal(z, sizeof z, &pos, &nal), 0);
@@ -83,17 +83,17 @@ END_TEST
 static size_t build_stream(uint8_t *b)
 {
 	size_t n = 0;
-	n = put(b, n, 1, (const uint8_t[]){ SPS, 0x42, 0x00, 0x1e }, 4);
-	n = put(b, n, 1, (const uint8_t[]){ PPS, 0xce }, 2);
-	n = put(b, n, 1, (const uint8_t[]){ IDR, FIRST_MB0, 0x10 }, 3);
-	n = put(b, n, 0, (const uint8_t[]){ NONIDR, FIRST_MB0, 0x11 }, 3);
-	n = put(b, n, 0, (const uint8_t[]){ NONIDR, FIRST_MB0, 0x12 }, 3);
-	n = put(b, n, 0, (const uint8_t[]){ NONIDR, FIRST_MB_N, 0x13 }, 3);
-	n = put(b, n, 1, (const uint8_t[]){ AUD, 0xf0 }, 2);
-	n = put(b, n, 1, (const uint8_t[]){ SPS, 0x42, 0x00, 0x1e }, 4);
-	n = put(b, n, 1, (const uint8_t[]){ PPS, 0xce }, 2);
-	n = put(b, n, 1, (const uint8_t[]){ IDR, FIRST_MB0, 0x14 }, 3);
-	n = put(b, n, 0, (const uint8_t[]){ NONIDR, FIRST_MB0, 0x15 }, 3);
+	n = put(b, n, 1, (const uint8_t[]){SPS, 0x42, 0x00, 0x1e}, 4);
+	n = put(b, n, 1, (const uint8_t[]){PPS, 0xce}, 2);
+	n = put(b, n, 1, (const uint8_t[]){IDR, FIRST_MB0, 0x10}, 3);
+	n = put(b, n, 0, (const uint8_t[]){NONIDR, FIRST_MB0, 0x11}, 3);
+	n = put(b, n, 0, (const uint8_t[]){NONIDR, FIRST_MB0, 0x12}, 3);
+	n = put(b, n, 0, (const uint8_t[]){NONIDR, FIRST_MB_N, 0x13}, 3);
+	n = put(b, n, 1, (const uint8_t[]){AUD, 0xf0}, 2);
+	n = put(b, n, 1, (const uint8_t[]){SPS, 0x42, 0x00, 0x1e}, 4);
+	n = put(b, n, 1, (const uint8_t[]){PPS, 0xce}, 2);
+	n = put(b, n, 1, (const uint8_t[]){IDR, FIRST_MB0, 0x14}, 3);
+	n = put(b, n, 0, (const uint8_t[]){NONIDR, FIRST_MB0, 0x15}, 3);
 	return n;
 }
 
@@ -104,8 +104,8 @@ START_TEST(access_units_split_at_first_slice_and_parameter_sets)
 	struct moq_h264_parser p;
 	struct moq_h264_au au;
 	moq_h264_parser_init(&p, b, n);
-	const unsigned want_nals[] = { 3, 1, 2, 4, 1 };
-	const bool want_idr[] = { true, false, false, true, false };
+	const unsigned want_nals[] = {3, 1, 2, 4, 1};
+	const bool want_idr[] = {true, false, false, true, false};
 	size_t total = 0;
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(moq_h264_next_au(&p, &au), 1);
@@ -141,9 +141,9 @@ START_TEST(stream_starting_mid_gop_gets_a_leading_group)
 {
 	uint8_t b[64];
 	size_t n = 0;
-	n = put(b, n, 0, (const uint8_t[]){ NONIDR, FIRST_MB0, 0x11 }, 3);
-	n = put(b, n, 1, (const uint8_t[]){ SPS, 0x42 }, 2);
-	n = put(b, n, 1, (const uint8_t[]){ IDR, FIRST_MB0, 0x10 }, 3);
+	n = put(b, n, 0, (const uint8_t[]){NONIDR, FIRST_MB0, 0x11}, 3);
+	n = put(b, n, 1, (const uint8_t[]){SPS, 0x42}, 2);
+	n = put(b, n, 1, (const uint8_t[]){IDR, FIRST_MB0, 0x10}, 3);
 	struct moq_h264_index ix;
 	ck_assert_int_eq(moq_h264_index_build(&ix, b, n), 0);
 	ck_assert_uint_eq(ix.n_gops, 2);
@@ -156,9 +156,9 @@ START_TEST(trailing_non_vcl_nals_stay_with_the_last_access_unit)
 {
 	uint8_t b[64];
 	size_t n = 0;
-	n = put(b, n, 1, (const uint8_t[]){ IDR, FIRST_MB0, 0x10 }, 3);
-	n = put(b, n, 1, (const uint8_t[]){ SEI, 0x05, 0x80 }, 3);
-	n = put(b, n, 1, (const uint8_t[]){ 0x0b }, 1); /* end of stream */
+	n = put(b, n, 1, (const uint8_t[]){IDR, FIRST_MB0, 0x10}, 3);
+	n = put(b, n, 1, (const uint8_t[]){SEI, 0x05, 0x80}, 3);
+	n = put(b, n, 1, (const uint8_t[]){0x0b}, 1); /* end of stream */
 	struct moq_h264_index ix;
 	ck_assert_int_eq(moq_h264_index_build(&ix, b, n), 0);
 	ck_assert_uint_eq(ix.n_aus, 1);

@@ -9,15 +9,15 @@
 static struct moq_payload_hdr sample_hdr(uint32_t len)
 {
 	struct moq_payload_hdr h = {
-		.flags = MOQ_PAYLOAD_F_END_OF_GROUP,
-		.total_len = len,
-		.group_objects = 10,
-		.seq = 123456789,
-		.mono_ns = 1111111111111ull,
-		.real_ns = 1700000000000000000ull,
-		.group_id = 42,
-		.object_id = 9,
-		.subgroup_id = 3,
+	    .flags = MOQ_PAYLOAD_F_END_OF_GROUP,
+	    .total_len = len,
+	    .group_objects = 10,
+	    .seq = 123456789,
+	    .mono_ns = 1111111111111ull,
+	    .real_ns = 1700000000000000000ull,
+	    .group_id = 42,
+	    .object_id = 9,
+	    .subgroup_id = 3,
 	};
 	return h;
 }
@@ -27,7 +27,7 @@ START_TEST(crc32c_matches_the_standard_check_value)
 	/* RFC 3720 / the CRC catalogue: CRC-32C("123456789") = 0xE3069283 */
 	ck_assert_uint_eq(moq_crc32c(0, "123456789", 9), 0xE3069283u);
 	/* 32 bytes of zeros (RFC 3720 B.4) */
-	uint8_t z[32] = { 0 };
+	uint8_t z[32] = {0};
 	ck_assert_uint_eq(moq_crc32c(0, z, sizeof z), 0x8A9136AAu);
 }
 END_TEST
@@ -69,8 +69,7 @@ START_TEST(header_only_payload_is_valid_and_shorter_is_not)
 	struct moq_payload_hdr h = sample_hdr(sizeof buf);
 	ck_assert_int_eq(moq_payload_build_synthetic(buf, &h), 0);
 	ck_assert_int_eq(moq_payload_check(NULL, buf, sizeof buf, true), 0);
-	ck_assert_int_eq(moq_payload_check(NULL, buf, sizeof buf - 1, true),
-			 MOQ_PAYLOAD_ERR_SHORT);
+	ck_assert_int_eq(moq_payload_check(NULL, buf, sizeof buf - 1, true), MOQ_PAYLOAD_ERR_SHORT);
 	h.total_len = MOQ_PAYLOAD_HDR_LEN - 1;
 	ck_assert_int_eq(moq_payload_build_synthetic(buf, &h), -1);
 }
@@ -138,7 +137,7 @@ END_TEST
 
 START_TEST(h264_kind_body_is_carried_verbatim)
 {
-	const uint8_t au[] = { 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x21 };
+	const uint8_t au[] = {0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x21};
 	uint8_t buf[MOQ_PAYLOAD_HDR_LEN + sizeof au];
 	memcpy(buf + MOQ_PAYLOAD_HDR_LEN, au, sizeof au);
 	struct moq_payload_hdr h = sample_hdr(sizeof buf), g;

@@ -28,7 +28,7 @@ static void add(struct moq_reorder *r, uint64_t g, uint64_t o, uint32_t n, const
 
 START_TEST(interleaved_subgroups_come_out_in_object_order)
 {
-	struct out o = { 0 };
+	struct out o = {0};
 	struct moq_reorder *r = moq_reorder_new(4, emit, &o);
 	/* subgroup 1 (objects 1, 2) overtakes subgroup 0 (object 0) */
 	add(r, 0, 1, 3, "b");
@@ -43,7 +43,7 @@ END_TEST
 
 START_TEST(a_complete_later_group_waits_for_the_one_before)
 {
-	struct out o = { 0 };
+	struct out o = {0};
 	struct moq_reorder *r = moq_reorder_new(4, emit, &o);
 	add(r, 0, 0, 1, "a");
 	add(r, 2, 0, 1, "x"); /* group 1 not there yet */
@@ -57,7 +57,7 @@ END_TEST
 
 START_TEST(too_many_pending_groups_release_the_oldest_with_holes)
 {
-	struct out o = { 0 };
+	struct out o = {0};
 	struct moq_reorder *r = moq_reorder_new(2, emit, &o);
 	add(r, 0, 0, 2, "a"); /* object 1 of group 0 is lost */
 	add(r, 1, 0, 1, "b");
@@ -78,7 +78,7 @@ END_TEST
 
 START_TEST(duplicates_are_dropped_and_flush_releases_the_rest)
 {
-	struct out o = { 0 };
+	struct out o = {0};
 	struct moq_reorder *r = moq_reorder_new(8, emit, &o);
 	add(r, 5, 2, 0, "c");
 	add(r, 5, 0, 0, "a");

@@ -32,12 +32,12 @@ START_TEST(percentiles_of_a_uniform_range_are_within_one_percent)
 	struct moq_hist *h = moq_hist_new();
 	for (uint64_t v = 1; v <= 100000; v++)
 		moq_hist_add(h, v * 1000); /* 1 us .. 100 ms in ns */
-	const double ps[] = { 1, 10, 50, 90, 99, 99.9 };
+	const double ps[] = {1, 10, 50, 90, 99, 99.9};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
 		double want = ps[i] / 100.0 * 100000 * 1000;
 		double got = (double)moq_hist_percentile(h, ps[i]);
-		ck_assert_msg(got >= want * 0.99 && got <= want * 1.01, "p%g: %g vs %g", ps[i],
-			      got, want);
+		ck_assert_msg(got >= want * 0.99 && got <= want * 1.01, "p%g: %g vs %g", ps[i], got,
+			      want);
 	}
 	ck_assert_uint_eq(moq_hist_percentile(h, 100), 100000 * 1000);
 	ck_assert_uint_eq(h->min, 1000);
@@ -195,7 +195,7 @@ END_TEST
 
 START_TEST(group_counts_only_groups_with_every_object)
 {
-	struct moq_group_count g = { 0 };
+	struct moq_group_count g = {0};
 	ck_assert(!moq_group_count_add(&g, 0, 3));
 	ck_assert(!moq_group_count_add(&g, 0, 3));
 	ck_assert(moq_group_count_add(&g, 0, 3));

@@ -28,10 +28,10 @@
 
 #define MAX_TRACKS 16
 #define MAX_SUBGROUPS 64
-#define FIN_RING 1024	       /* finished streams watched until acked */
-#define HIGH_WATER (8u << 20)  /* per subscription: stop producing above */
-#define BURST 512	       /* objects per track per pump, unpaced */
-#define DGRAM_MAX_OBJECT 1100  /* largest --object-size with --datagram */
+#define FIN_RING 1024	      /* finished streams watched until acked */
+#define HIGH_WATER (8u << 20) /* per subscription: stop producing above */
+#define BURST 512	      /* objects per track per pump, unpaced */
+#define DGRAM_MAX_OBJECT 1100 /* largest --object-size with --datagram */
 
 struct pub;
 struct track;
@@ -42,13 +42,13 @@ struct sub {
 	struct track *t;
 	struct moq_session *s;
 	struct moq_request *req;
-	struct sub *next;	/* in track->subs */
-	uint64_t group;		/* group of the open streams */
+	struct sub *next; /* in track->subs */
+	uint64_t group;	  /* group of the open streams */
 	bool have_group;
 	struct moq_tx *tx[MAX_SUBGROUPS];
 	int64_t fin_sid[FIN_RING]; /* finished, maybe unacked streams */
 	size_t nfin;
-	bool draining;		/* track ended: waiting for acks */
+	bool draining; /* track ended: waiting for acks */
 	uint64_t drain_deadline;
 	uint64_t objects, dgram_drops;
 	/* a datagram that found the send queue full, sent again first */
@@ -63,10 +63,10 @@ struct track {
 	size_t name_len;
 	bool datagram;
 	bool started, ended;
-	uint64_t t0;		/* generator start */
-	uint64_t produced;	/* objects produced = next seq */
-	uint64_t group, obj;	/* next object's location */
-	uint64_t h264_pos;	/* index into AUs (across loops) */
+	uint64_t t0;	     /* generator start */
+	uint64_t produced;   /* objects produced = next seq */
+	uint64_t group, obj; /* next object's location */
+	uint64_t h264_pos;   /* index into AUs (across loops) */
 	struct sub *subs;
 };
 
@@ -125,72 +125,73 @@ static const char *prog = "moq-pub";
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: moq-pub [OPTIONS] HOST:PORT      publish through a relay\n"
-		"       moq-pub --listen ADDR:PORT [OPTIONS]  serve subscribers directly\n"
-		"\n"
-		"Announces a namespace (PUBLISH_NAMESPACE) to the relay and serves its tracks\n"
-		"on SUBSCRIBE. Every object payload is an MQP1 payload (docs/tools.md): a\n"
-		"64-byte header with sequence number, send timestamps and CRC32C, then the body.\n"
-		"\n"
-		"Connection:\n"
-		"  --listen ADDR:PORT       be the server (e.g. 127.0.0.1:4443, [::]:4443)\n"
-		"  --plaintext              plaintext QUIC profile (both ends must use it)\n"
-		"  --cert FILE, --key FILE  PEM certificate chain and key (TLS with --listen)\n"
-		"  --ca FILE                PEM CA to verify the relay's certificate\n"
-		"  --insecure               do not verify the relay's certificate\n"
-		"  --sni NAME               name checked against the certificate (default HOST)\n"
-		"  --alpn STR               ALPN to offer/accept (default moqt-18)\n"
-		"  --auth-token TOKEN       client: send this AUTHORIZATION TOKEN in SETUP;\n"
-		"                           --listen: require it from every subscriber\n"
-		"  --qlog-dir DIR           write a qlog file per connection into DIR\n"
-		"  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
-		"  --log-level LEVEL        error, warn (default), info or debug\n"
-		"\n"
-		"Tracks:\n"
-		"  --namespace NS           track namespace, fields separated by '/'\n"
-		"                           (default moq-pub)\n"
-		"  --track NAME             serve a track (repeat for several; default 'test', or\n"
-		"                           'video' with --h264)\n"
-		"  --datagram-track NAME    serve a synthetic track with forwarding preference\n"
-		"                           Datagram (one OBJECT_DATAGRAM per object)\n"
-		"  --datagram               make every synthetic --track a datagram track\n"
-		"  --priority N             publisher priority 0..255 of subgroup 0; subgroup s\n"
-		"                           gets N+s (default 128 synthetic, 0 for H.264)\n"
-		"\n"
-		"Synthetic source (default):\n"
-		"  --object-size BYTES      payload size, >= 64 (default 1000; K/M suffixes);\n"
-		"                           at most %d with datagrams\n"
-		"  --rate N                 objects per second per track (default 100;\n"
-		"                           0 = as fast as the connection takes them)\n"
-		"  --objects-per-group N    objects per group (default 10)\n"
-		"  --subgroups-per-group N  object k of a group goes to subgroup k %% N\n"
-		"                           (default 1, at most %d)\n"
-		"\n"
-		"H.264 source:\n"
-		"  --h264 FILE              Annex-B file: one object per access unit, one group\n"
-		"                           per GOP (new group at each IDR); subgroup 0 = the IDR\n"
-		"                           access unit (with SPS/PPS) at --priority, subgroup 1 =\n"
-		"                           the other frames at --priority + 1\n"
-		"  --fps N                  pacing in access units per second (default 30)\n"
-		"  --loop                   start over at the end of the file\n"
-		"\n"
-		"Ending:\n"
-		"  --count N                end each track after N objects\n"
-		"  --duration S             end each track S seconds after its first subscriber\n"
-		"  --linger S               after the tracks ended, wait at most S seconds for\n"
-		"                           acknowledgements and for subscribers to leave\n"
-		"                           (default 10)\n"
-		"  -h, --help               this text\n"
-		"\n"
-		"A track starts producing at its first SUBSCRIBE; later subscribers join live.\n"
-		"With --count/--duration/end of file each subscription ends with PUBLISH_DONE\n"
-		"(TRACK_ENDED) once its data is acknowledged; moq-pub then exits when every\n"
-		"session has closed (or --linger expires). SIGINT/SIGTERM stop it.\n"
-		"\n"
-		"Exit status: 0 ok; 2 bad option or configuration; 3 connection failed or\n"
-		"lost; 4 the relay refused PUBLISH_NAMESPACE; 5 internal error.\n",
-		DGRAM_MAX_OBJECT, MAX_SUBGROUPS);
+	fprintf(
+	    f,
+	    "Usage: moq-pub [OPTIONS] HOST:PORT      publish through a relay\n"
+	    "       moq-pub --listen ADDR:PORT [OPTIONS]  serve subscribers directly\n"
+	    "\n"
+	    "Announces a namespace (PUBLISH_NAMESPACE) to the relay and serves its tracks\n"
+	    "on SUBSCRIBE. Every object payload is an MQP1 payload (docs/tools.md): a\n"
+	    "64-byte header with sequence number, send timestamps and CRC32C, then the body.\n"
+	    "\n"
+	    "Connection:\n"
+	    "  --listen ADDR:PORT       be the server (e.g. 127.0.0.1:4443, [::]:4443)\n"
+	    "  --plaintext              plaintext QUIC profile (both ends must use it)\n"
+	    "  --cert FILE, --key FILE  PEM certificate chain and key (TLS with --listen)\n"
+	    "  --ca FILE                PEM CA to verify the relay's certificate\n"
+	    "  --insecure               do not verify the relay's certificate\n"
+	    "  --sni NAME               name checked against the certificate (default HOST)\n"
+	    "  --alpn STR               ALPN to offer/accept (default moqt-18)\n"
+	    "  --auth-token TOKEN       client: send this AUTHORIZATION TOKEN in SETUP;\n"
+	    "                           --listen: require it from every subscriber\n"
+	    "  --qlog-dir DIR           write a qlog file per connection into DIR\n"
+	    "  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
+	    "  --log-level LEVEL        error, warn (default), info or debug\n"
+	    "\n"
+	    "Tracks:\n"
+	    "  --namespace NS           track namespace, fields separated by '/'\n"
+	    "                           (default moq-pub)\n"
+	    "  --track NAME             serve a track (repeat for several; default 'test', or\n"
+	    "                           'video' with --h264)\n"
+	    "  --datagram-track NAME    serve a synthetic track with forwarding preference\n"
+	    "                           Datagram (one OBJECT_DATAGRAM per object)\n"
+	    "  --datagram               make every synthetic --track a datagram track\n"
+	    "  --priority N             publisher priority 0..255 of subgroup 0; subgroup s\n"
+	    "                           gets N+s (default 128 synthetic, 0 for H.264)\n"
+	    "\n"
+	    "Synthetic source (default):\n"
+	    "  --object-size BYTES      payload size, >= 64 (default 1000; K/M suffixes);\n"
+	    "                           at most %d with datagrams\n"
+	    "  --rate N                 objects per second per track (default 100;\n"
+	    "                           0 = as fast as the connection takes them)\n"
+	    "  --objects-per-group N    objects per group (default 10)\n"
+	    "  --subgroups-per-group N  object k of a group goes to subgroup k %% N\n"
+	    "                           (default 1, at most %d)\n"
+	    "\n"
+	    "H.264 source:\n"
+	    "  --h264 FILE              Annex-B file: one object per access unit, one group\n"
+	    "                           per GOP (new group at each IDR); subgroup 0 = the IDR\n"
+	    "                           access unit (with SPS/PPS) at --priority, subgroup 1 =\n"
+	    "                           the other frames at --priority + 1\n"
+	    "  --fps N                  pacing in access units per second (default 30)\n"
+	    "  --loop                   start over at the end of the file\n"
+	    "\n"
+	    "Ending:\n"
+	    "  --count N                end each track after N objects\n"
+	    "  --duration S             end each track S seconds after its first subscriber\n"
+	    "  --linger S               after the tracks ended, wait at most S seconds for\n"
+	    "                           acknowledgements and for subscribers to leave\n"
+	    "                           (default 10)\n"
+	    "  -h, --help               this text\n"
+	    "\n"
+	    "A track starts producing at its first SUBSCRIBE; later subscribers join live.\n"
+	    "With --count/--duration/end of file each subscription ends with PUBLISH_DONE\n"
+	    "(TRACK_ENDED) once its data is acknowledged; moq-pub then exits when every\n"
+	    "session has closed (or --linger expires). SIGINT/SIGTERM stop it.\n"
+	    "\n"
+	    "Exit status: 0 ok; 2 bad option or configuration; 3 connection failed or\n"
+	    "lost; 4 the relay refused PUBLISH_NAMESPACE; 5 internal error.\n",
+	    DGRAM_MAX_OBJECT, MAX_SUBGROUPS);
 }
 
 static void die_usage(const char *msg)
@@ -322,7 +323,7 @@ static void sub_unlink(struct sub *u)
 struct obj {
 	uint64_t group, subgroup, object;
 	uint32_t group_objects;
-	bool last_in_group;     /* largest object of the group */
+	bool last_in_group;	/* largest object of the group */
 	bool subgroup_has_last; /* this subgroup holds the largest object */
 	const uint8_t *payload;
 	size_t len;
@@ -335,7 +336,7 @@ static void sub_send(struct sub *u, const struct obj *o)
 	if (u->draining || moq_request_state(u->req) != MOQ_REQ_ESTABLISHED)
 		return;
 	if (u->t->datagram) {
-		struct moq_object_datagram d = { 0 };
+		struct moq_object_datagram d = {0};
 		d.group_id = o->group;
 		d.object_id = o->object;
 		d.zero_object_id = o->object == 0;
@@ -361,7 +362,7 @@ static void sub_send(struct sub *u, const struct obj *o)
 		sub_close_group(u);
 	struct moq_tx *tx = u->tx[o->subgroup];
 	if (!tx) {
-		struct moq_subgroup_header h = { 0 };
+		struct moq_subgroup_header h = {0};
 		h.group_id = o->group;
 		h.subgroup_id = o->subgroup;
 		h.subgroup_id_known = true;
@@ -382,7 +383,7 @@ static void sub_send(struct sub *u, const struct obj *o)
 		u->group = o->group;
 		u->have_group = true;
 	}
-	struct moq_tx_object to = { 0 };
+	struct moq_tx_object to = {0};
 	to.group_id = o->group;
 	to.subgroup_id = o->subgroup;
 	to.object_id = o->object;
@@ -392,8 +393,7 @@ static void sub_send(struct sub *u, const struct obj *o)
 	int rc = moq_tx_object(tx, &to, o->payload);
 	if (rc < 0) {
 		moq_dbg("pub", "track %s: object %llu/%llu not written: %s", u->t->name,
-			(unsigned long long)o->group, (unsigned long long)o->object,
-			strerror(-rc));
+			(unsigned long long)o->group, (unsigned long long)o->object, strerror(-rc));
 		int64_t sid = moq_tx_stream_id(tx);
 		moq_tx_reset(tx, MOQ_RESET_INTERNAL_ERROR);
 		(void)sid;
@@ -425,6 +425,18 @@ static void track_end(struct pub *p, struct track *t)
 		 (unsigned long long)t->produced);
 	uint64_t now = moq_loop_now();
 	for (struct sub *u = t->subs; u; u = u->next) {
+		struct moq_quic_conn *qc = moq_session_conn(u->s);
+		if (qc && moq_log_enabled(MOQ_LOG_INFO)) {
+			struct moq_quic_conn_stats cs;
+			moq_quic_conn_stats(qc, &cs);
+			moq_info("pub",
+				 "%s: srtt %.3f ms, min rtt %.3f ms, cwnd %llu, in flight %llu, "
+				 "%llu packets sent",
+				 moq_session_name(u->s), cs.srtt_ns / 1e6, cs.min_rtt_ns / 1e6,
+				 (unsigned long long)cs.cwnd,
+				 (unsigned long long)cs.bytes_in_flight,
+				 (unsigned long long)cs.pkts_sent);
+		}
 		sub_close_group(u);
 		u->draining = true;
 		u->drain_deadline = now + (uint64_t)(p->linger * 1e9);
@@ -436,8 +448,8 @@ static void track_end(struct pub *p, struct track *t)
 static void track_produce(struct pub *p, struct track *t)
 {
 	uint64_t now = moq_loop_now();
-	struct moq_payload_hdr h = { 0 };
-	struct obj o = { 0 };
+	struct moq_payload_hdr h = {0};
+	struct obj o = {0};
 	h.seq = t->produced;
 	if (h264_mode(p)) {
 		size_t n = p->ix.n_aus;
@@ -520,8 +532,9 @@ static void drain_subs(struct pub *p, struct track *t, uint64_t now, bool *pendi
 				*pending = true;
 			} else {
 				if (b)
-					moq_warn("pub", "track %s: %zu bytes still unacknowledged "
-							"after --linger; ending the subscription",
+					moq_warn("pub",
+						 "track %s: %zu bytes still unacknowledged "
+						 "after --linger; ending the subscription",
 						 t->name, b);
 				sub_unlink(u);
 				moq_request_set_user(u->req, NULL);
@@ -685,9 +698,9 @@ static void on_request(struct moq_session *s, struct moq_request *r, const struc
 	u->s = s;
 	u->req = r;
 	uint8_t props[16];
-	struct moq_bytes pb = { props, 0 };
+	struct moq_bytes pb = {props, 0};
 	uint64_t prev = 0;
-	struct moq_kvp kv = { .type = MOQ_PROP_DEFAULT_PUBLISHER_PRIORITY, .value = p->priority };
+	struct moq_kvp kv = {.type = MOQ_PROP_DEFAULT_PUBLISHER_PRIORITY, .value = p->priority};
 	int n = moq_kvp_encode(props, sizeof props, &prev, &kv);
 	if (n > 0)
 		pb.len = (size_t)n;
@@ -724,7 +737,10 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 	} else if (m->type == MOQ_CTRL_REQUEST_ERROR) {
 		const struct moq_request_error *e = &m->request_error;
 		fprintf(stderr, "%s: the relay refused PUBLISH_NAMESPACE: %s (code 0x%llx): %.*s\n",
-			prog, moq_request_error_name(e->error_code) ? moq_request_error_name(e->error_code) : "?",
+			prog,
+			moq_request_error_name(e->error_code)
+			    ? moq_request_error_name(e->error_code)
+			    : "?",
 			(unsigned long long)e->error_code, (int)e->error_reason.len,
 			(const char *)e->error_reason.ptr);
 		p->exit_code = MOQ_EXIT_REFUSED;
@@ -786,7 +802,8 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 	if (p->listen) {
 		if (error)
 			fprintf(stderr, "%s: %s: connection closed: %s\n", prog,
-				moq_session_name(s), info->reason[0] ? info->reason : "(no reason)");
+				moq_session_name(s),
+				info->reason[0] ? info->reason : "(no reason)");
 		else
 			moq_info("pub", "%s: session closed", moq_session_name(s));
 	} else {
@@ -809,14 +826,14 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 }
 
 static const struct moq_session_callbacks session_cb = {
-	.on_setup = on_setup,
-	.on_ready = on_ready,
-	.on_close = on_close,
-	.on_request = on_request,
-	.on_request_msg = on_request_msg,
-	.on_request_closed = on_request_closed,
-	.on_tx_stopped = on_tx_stopped,
-	.on_tx_writable = on_tx_writable,
+    .on_setup = on_setup,
+    .on_ready = on_ready,
+    .on_close = on_close,
+    .on_request = on_request,
+    .on_request_msg = on_request_msg,
+    .on_request_closed = on_request_closed,
+    .on_tx_stopped = on_tx_stopped,
+    .on_tx_writable = on_tx_writable,
 };
 
 static int on_session(struct moq_session *s, void *arg)
@@ -927,35 +944,35 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "listen", required_argument, 0, OPT_LISTEN },
-	{ "plaintext", no_argument, 0, OPT_PLAINTEXT },
-	{ "cert", required_argument, 0, OPT_CERT },
-	{ "key", required_argument, 0, OPT_KEY },
-	{ "ca", required_argument, 0, OPT_CA },
-	{ "insecure", no_argument, 0, OPT_INSECURE },
-	{ "sni", required_argument, 0, OPT_SNI },
-	{ "alpn", required_argument, 0, OPT_ALPN },
-	{ "namespace", required_argument, 0, OPT_NAMESPACE },
-	{ "track", required_argument, 0, OPT_TRACK },
-	{ "datagram-track", required_argument, 0, OPT_DGRAM_TRACK },
-	{ "datagram", no_argument, 0, OPT_DATAGRAM },
-	{ "object-size", required_argument, 0, OPT_OBJECT_SIZE },
-	{ "rate", required_argument, 0, OPT_RATE },
-	{ "objects-per-group", required_argument, 0, OPT_OPG },
-	{ "subgroups-per-group", required_argument, 0, OPT_SPG },
-	{ "priority", required_argument, 0, OPT_PRIORITY },
-	{ "h264", required_argument, 0, OPT_H264 },
-	{ "loop", no_argument, 0, OPT_LOOP },
-	{ "fps", required_argument, 0, OPT_FPS },
-	{ "count", required_argument, 0, OPT_COUNT },
-	{ "duration", required_argument, 0, OPT_DURATION },
-	{ "linger", required_argument, 0, OPT_LINGER },
-	{ "qlog-dir", required_argument, 0, OPT_QLOG },
-	{ "no-pacing", no_argument, 0, OPT_NO_PACING },
-	{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
-	{ "auth-token", required_argument, 0, OPT_TOKEN },
-	{ "help", no_argument, 0, 'h' },
-	{ 0, 0, 0, 0 },
+    {"listen", required_argument, 0, OPT_LISTEN},
+    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
+    {"cert", required_argument, 0, OPT_CERT},
+    {"key", required_argument, 0, OPT_KEY},
+    {"ca", required_argument, 0, OPT_CA},
+    {"insecure", no_argument, 0, OPT_INSECURE},
+    {"sni", required_argument, 0, OPT_SNI},
+    {"alpn", required_argument, 0, OPT_ALPN},
+    {"namespace", required_argument, 0, OPT_NAMESPACE},
+    {"track", required_argument, 0, OPT_TRACK},
+    {"datagram-track", required_argument, 0, OPT_DGRAM_TRACK},
+    {"datagram", no_argument, 0, OPT_DATAGRAM},
+    {"object-size", required_argument, 0, OPT_OBJECT_SIZE},
+    {"rate", required_argument, 0, OPT_RATE},
+    {"objects-per-group", required_argument, 0, OPT_OPG},
+    {"subgroups-per-group", required_argument, 0, OPT_SPG},
+    {"priority", required_argument, 0, OPT_PRIORITY},
+    {"h264", required_argument, 0, OPT_H264},
+    {"loop", no_argument, 0, OPT_LOOP},
+    {"fps", required_argument, 0, OPT_FPS},
+    {"count", required_argument, 0, OPT_COUNT},
+    {"duration", required_argument, 0, OPT_DURATION},
+    {"linger", required_argument, 0, OPT_LINGER},
+    {"qlog-dir", required_argument, 0, OPT_QLOG},
+    {"no-pacing", no_argument, 0, OPT_NO_PACING},
+    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"auth-token", required_argument, 0, OPT_TOKEN},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
 };
 
 static void check_readable(const char *opt, const char *path)
@@ -1116,7 +1133,8 @@ int main(int argc, char **argv)
 				die_usage(err);
 			break;
 		case OPT_LINGER:
-			if (moq_cli_double("--linger", optarg, 0, 3600, &p->linger, err, sizeof err))
+			if (moq_cli_double("--linger", optarg, 0, 3600, &p->linger, err,
+					   sizeof err))
 				die_usage(err);
 			break;
 		case OPT_NO_PACING:
@@ -1164,8 +1182,9 @@ int main(int argc, char **argv)
 				  "server");
 	} else {
 		if (optind + 1 != argc)
-			die_usage(optind == argc ? "missing HOST:PORT of the relay (or use --listen)"
-						 : "too many arguments; give one HOST:PORT");
+			die_usage(optind == argc
+				      ? "missing HOST:PORT of the relay (or use --listen)"
+				      : "too many arguments; give one HOST:PORT");
 		if (moq_cli_hostport("HOST:PORT", argv[optind], p->host, sizeof p->host, &p->port,
 				     0, err, sizeof err))
 			die_usage(err);
@@ -1206,7 +1225,8 @@ int main(int argc, char **argv)
 		if (!p->priority_set)
 			p->priority = 0;
 		if (p->priority == 255)
-			die_usage("--priority: with --h264 subgroup 1 uses priority + 1; give 0..254");
+			die_usage(
+			    "--priority: with --h264 subgroup 1 uses priority + 1; give 0..254");
 	} else {
 		if (!p->priority_set)
 			p->priority = 128;
@@ -1305,7 +1325,7 @@ int main(int argc, char **argv)
 		cn->p = p;
 		p->scfg.user = cn;
 		struct moq_session *s =
-			moq_session_connect(p->ep, p->host, p->port, &p->scfg, err, sizeof err);
+		    moq_session_connect(p->ep, p->host, p->port, &p->scfg, err, sizeof err);
 		if (!s) {
 			fprintf(stderr, "%s: cannot connect to %s:%u: %s\n", prog, p->host, p->port,
 				err);

@@ -136,6 +136,7 @@ static void usage(FILE *f)
 		"  --json                   print the summary as one JSON object on stdout\n"
 		"  --quiet                  no status line every second\n"
 		"  -h, --help               this text\n"
+		"  (--cert/--key are refused: moq-sub is a client; it verifies with --ca)\n"
 		"\n"
 		"The summary has objects_received, objects_missing (sequence gaps; with\n"
 		"--count also objects never received), bytes, integrity_errors,\n"
@@ -169,8 +170,7 @@ static bool counts_reached(struct sub *u)
 	return true;
 }
 
-static void output_emit(void *arg, uint64_t group, uint64_t object, const uint8_t *d,
-			size_t len)
+static void output_emit(void *arg, uint64_t group, uint64_t object, const uint8_t *d, size_t len)
 {
 	struct sub *u = arg;
 	struct moq_payload_hdr h;
@@ -257,7 +257,7 @@ static void on_ready(struct moq_session *s)
 		moq_timer_set(u->deadline, u->ready_ns + (uint64_t)(u->duration * 1e9));
 	for (size_t i = 0; i < u->ntracks; i++) {
 		struct track *t = &u->tracks[i];
-		struct moq_bytes name = { (const uint8_t *)t->name, t->name_len };
+		struct moq_bytes name = {(const uint8_t *)t->name, t->name_len};
 		t->req = moq_session_subscribe(s, &u->ns, name, NULL, t);
 		if (!t->req) {
 			fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
@@ -319,8 +319,8 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 	case MOQ_CTRL_PUBLISH_DONE: {
 		const struct moq_publish_done *d = &m->publish_done;
 		const char *nm = moq_publish_done_name(d->status_code);
-		moq_info("sub", "track %s: PUBLISH_DONE %s, %llu streams", t->name,
-			 nm ? nm : "?", (unsigned long long)d->stream_count);
+		moq_info("sub", "track %s: PUBLISH_DONE %s, %llu streams", t->name, nm ? nm : "?",
+			 (unsigned long long)d->stream_count);
 		t->publish_done = true;
 		break;
 	}
@@ -338,7 +338,8 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 		return;
 	t->req = NULL;
 	if (why == MOQ_REQ_END_PEER_CANCEL)
-		fprintf(stderr, "%s: track %s: the publisher cancelled the subscription (code %llu)\n",
+		fprintf(stderr,
+			"%s: track %s: the publisher cancelled the subscription (code %llu)\n",
 			prog, t->name, (unsigned long long)code);
 	track_ended(u, t);
 }
@@ -495,13 +496,13 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 }
 
 static const struct moq_session_callbacks session_cb = {
-	.on_ready = on_ready,
-	.on_close = on_close,
-	.on_request_msg = on_request_msg,
-	.on_request_closed = on_request_closed,
-	.on_data = on_data,
-	.on_data_reset = on_data_reset,
-	.on_datagram = on_datagram,
+    .on_ready = on_ready,
+    .on_close = on_close,
+    .on_request_msg = on_request_msg,
+    .on_request_closed = on_request_closed,
+    .on_data = on_data,
+    .on_data_reset = on_data_reset,
+    .on_datagram = on_datagram,
 };
 
 /* ---- reporting -------------------------------------------------------------- */
@@ -562,9 +563,8 @@ static void tick_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 		"%s: %6.1fs objects %llu (+%llu/s) missing %llu errors %llu %.2f MB/s latency "
 		"p50 %.0f us p99 %.0f us\n",
 		prog, elapsed_s(u), (unsigned long long)tt.objects,
-		(unsigned long long)(tt.objects - u->last_objects),
-		(unsigned long long)tt.missing, (unsigned long long)tt.errors,
-		(double)(tt.bytes - u->last_bytes) / 1e6,
+		(unsigned long long)(tt.objects - u->last_objects), (unsigned long long)tt.missing,
+		(unsigned long long)tt.errors, (double)(tt.bytes - u->last_bytes) / 1e6,
 		tt.lat ? moq_hist_percentile(tt.lat, 50) / 1e3 : 0.0,
 		tt.lat ? moq_hist_percentile(tt.lat, 99) / 1e3 : 0.0);
 	u->last_objects = tt.objects;
@@ -652,17 +652,17 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			struct track *t = &u->tracks[i];
 			fprintf(f, "%s{\"name\":", i ? "," : "");
 			json_str(f, t->name);
-			fprintf(f,
-				",\"subscribed\":%s,\"publish_done\":%s,\"objects_received\":%llu,"
-				"\"objects_missing\":%llu,\"bytes\":%llu,\"integrity_errors\":%llu,"
-				"\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
-				"\"latency_us\":",
-				t->established ? "true" : "false", t->publish_done ? "true" : "false",
-				(unsigned long long)t->objects,
-				(unsigned long long)track_missing(u, t), (unsigned long long)t->bytes,
-				(unsigned long long)t->integrity_errors,
-				(unsigned long long)t->groups.complete,
-				(unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
+			fprintf(
+			    f,
+			    ",\"subscribed\":%s,\"publish_done\":%s,\"objects_received\":%llu,"
+			    "\"objects_missing\":%llu,\"bytes\":%llu,\"integrity_errors\":%llu,"
+			    "\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
+			    "\"latency_us\":",
+			    t->established ? "true" : "false", t->publish_done ? "true" : "false",
+			    (unsigned long long)t->objects, (unsigned long long)track_missing(u, t),
+			    (unsigned long long)t->bytes, (unsigned long long)t->integrity_errors,
+			    (unsigned long long)t->groups.complete,
+			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
 			fputc('}', f);
 		}
@@ -746,28 +746,28 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "plaintext", no_argument, 0, OPT_PLAINTEXT },
-	{ "ca", required_argument, 0, OPT_CA },
-	{ "insecure", no_argument, 0, OPT_INSECURE },
-	{ "sni", required_argument, 0, OPT_SNI },
-	{ "alpn", required_argument, 0, OPT_ALPN },
-	{ "namespace", required_argument, 0, OPT_NAMESPACE },
-	{ "track", required_argument, 0, OPT_TRACK },
-	{ "count", required_argument, 0, OPT_COUNT },
-	{ "duration", required_argument, 0, OPT_DURATION },
-	{ "connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT },
-	{ "output", required_argument, 0, OPT_OUTPUT },
-	{ "output-track", required_argument, 0, OPT_OUTPUT_TRACK },
-	{ "json", no_argument, 0, OPT_JSON },
-	{ "quiet", no_argument, 0, OPT_QUIET },
-	{ "qlog-dir", required_argument, 0, OPT_QLOG },
-	{ "no-pacing", no_argument, 0, OPT_NO_PACING },
-	{ "log-level", required_argument, 0, OPT_LOG_LEVEL },
-	{ "auth-token", required_argument, 0, OPT_TOKEN },
-	{ "cert", required_argument, 0, OPT_CERT },
-	{ "key", required_argument, 0, OPT_KEY },
-	{ "help", no_argument, 0, 'h' },
-	{ 0, 0, 0, 0 },
+    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
+    {"ca", required_argument, 0, OPT_CA},
+    {"insecure", no_argument, 0, OPT_INSECURE},
+    {"sni", required_argument, 0, OPT_SNI},
+    {"alpn", required_argument, 0, OPT_ALPN},
+    {"namespace", required_argument, 0, OPT_NAMESPACE},
+    {"track", required_argument, 0, OPT_TRACK},
+    {"count", required_argument, 0, OPT_COUNT},
+    {"duration", required_argument, 0, OPT_DURATION},
+    {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
+    {"output", required_argument, 0, OPT_OUTPUT},
+    {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
+    {"json", no_argument, 0, OPT_JSON},
+    {"quiet", no_argument, 0, OPT_QUIET},
+    {"qlog-dir", required_argument, 0, OPT_QLOG},
+    {"no-pacing", no_argument, 0, OPT_NO_PACING},
+    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"auth-token", required_argument, 0, OPT_TOKEN},
+    {"cert", required_argument, 0, OPT_CERT},
+    {"key", required_argument, 0, OPT_KEY},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
 };
 
 int main(int argc, char **argv)
@@ -922,8 +922,8 @@ int main(int argc, char **argv)
 		ot->output = true;
 		u->out = fopen(u->output_path, "wb");
 		if (!u->out) {
-			snprintf(err, sizeof err, "--output: cannot create '%s': %s", u->output_path,
-				 strerror(errno));
+			snprintf(err, sizeof err, "--output: cannot create '%s': %s",
+				 u->output_path, strerror(errno));
 			die_usage(err);
 		}
 		u->reorder = moq_reorder_new(8, output_emit, u);

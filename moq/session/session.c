@@ -279,7 +279,7 @@ static int ctrl_send(struct moq_session *s, const struct moq_ctrl_msg *m)
 static int req_write(struct moq_request *r, const void *p, size_t n, int fin)
 {
 	struct moq_session *s = r->s;
-	if (r->tx_fin)
+	if (r->tx_fin || r->sid == -2)
 		return -EPIPE;
 	if (fin)
 		r->tx_fin = true;
@@ -2247,8 +2247,6 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
-	(void)has_app_error;
-	(void)app_error;
 	if (!s)
 		return;
 	int *kind = moq_quic_stream_user(c, sid);
@@ -2263,8 +2261,13 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
 		struct moq_request *r = (struct moq_request *)kind;
 		if (r->sid == sid)
 			r->sid = -2; /* stream gone; no more writes */
-		if (!r->dead && !s_closing(s))
-			req_maybe_complete(r);
+		if (!r->dead && !s_closing(s)) {
+			/* TLS mode learns of a peer STOP_SENDING only here */
+			if (has_app_error && r->state != MOQ_REQ_DONE)
+				req_on_peer_cancel(r, app_error, false);
+			else
+				req_maybe_complete(r);
+		}
 		break;
 	}
 	case SOBJ_RX: {

@@ -200,8 +200,9 @@ struct moq_session_callbacks {
 	/* A delivery timeout reset this stream (code DELIVERY_TIMEOUT). Same
 	 * handle rules as on_tx_stopped. */
 	void (*on_tx_timeout)(struct moq_session *s, struct moq_tx *tx);
-	/* Buffered bytes of the stream dropped to/below
-	 * moq_session_config.tx_buffer_low: write more (back pressure). */
+	/* Back pressure: the stream's unacknowledged bytes dropped back to
+	 * the QUIC endpoint's send_buffer_low (moq_quic on_stream_writable):
+	 * write more. */
 	void (*on_tx_writable)(struct moq_session *s, struct moq_tx *tx);
 };
 
@@ -238,7 +239,9 @@ struct moq_session_config {
 	/* Peer must send SETUP within this after the handshake, else close
 	 * with CONTROL_MESSAGE_TIMEOUT [10000 ms]. */
 	uint64_t setup_timeout_ms;
-	/* on_tx_writable threshold in bytes [64 KiB]. */
+	/* Reserved (no effect yet): on_tx_writable follows the QUIC
+	 * endpoint's moq_quic_config.send_buffer_low (moq_quic has no
+	 * per-stream threshold). Set that one instead. */
 	size_t tx_buffer_low;
 	/* Per-object payload limit for incoming data streams [64 MiB]; above:
 	 * PROTOCOL_VIOLATION (the data reader's MOQ_ERR_LIMIT). */
@@ -525,9 +528,11 @@ int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len);
 /* Header + whole payload (payload_length bytes at payload). */
 int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o,
 		  const void *payload);
-/* End the stream with FIN (-EINVAL inside an object). The handle is
- * invalid afterwards; the session keeps the stream until it is fully
- * acknowledged to enforce SUBGROUP_DELIVERY_TIMEOUT. */
+/* End the stream with FIN (-EINVAL inside an object: the handle stays).
+ * On a stream that was reset (peer STOP_SENDING, delivery timeout) it
+ * returns -EPIPE and releases the handle. Otherwise the handle is invalid
+ * afterwards; the session keeps the stream while a delivery timeout can
+ * still fire (until acknowledged). */
 int moq_tx_finish(struct moq_tx *tx);
 /* Reset the stream (code: enum moq_reset_code). Handle invalid after. */
 void moq_tx_reset(struct moq_tx *tx, uint64_t code);
@@ -568,9 +573,10 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code);
  * group rank (11 bits), subgroup rank (4 bits: min(subgroup id, 15)).
  * Group rank orders the open streams of one subscription by group: with
  * Ascending order rank = group - base, with Descending order rank =
- * 2047 - (group - base), where base is the lowest group with an open stream
- * of that subscription (rebased, and open streams re-prioritized, when a
- * group falls outside the 2048-group window). */
+ * 2047 - (group - base), where base is the first group the subscription
+ * opened a stream for; it moves down when a lower group is opened and is
+ * rebased to the lowest unfinished stream's group when a group falls
+ * outside the 2048-group window (open streams are re-prioritized then). */
 uint32_t moq_session_data_priority(uint8_t subscriber_priority,
 				   uint8_t publisher_priority,
 				   uint32_t group_rank, uint64_t subgroup_id);

@@ -807,6 +807,17 @@ static int tx_usable(const struct moq_tx *tx)
 	return 0;
 }
 
+/* Reset on timeout from inside an API call: callbacks may end handles, so
+ * hold the session's graveyard until we return. */
+static int tx_timeout_in_api(struct moq_tx *tx)
+{
+	struct moq_session *s = tx->s;
+	s_enter(s);
+	tx_timeout(tx);
+	s_leave(s);
+	return -ETIMEDOUT;
+}
+
 int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o)
 {
 	int rc = tx_usable(tx);
@@ -817,10 +828,8 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o)
 	struct moq_session *s = tx->s;
 	uint64_t now = moq_loop_now();
 	uint64_t first = o->first_byte_ns ? o->first_byte_ns : now;
-	if (tx->obj_timeout_ns && now > first + tx->obj_timeout_ns) {
-		tx_timeout(tx);
-		return -ETIMEDOUT;
-	}
+	if (tx->obj_timeout_ns && now > first + tx->obj_timeout_ns)
+		return tx_timeout_in_api(tx);
 	int n;
 	if (!tx->fetch) {
 		struct moq_subgroup_object so;
@@ -881,10 +890,8 @@ int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len)
 		return -EINVAL;
 	if (!len)
 		return 0;
-	if (tx->obj_deadline && moq_loop_now() > tx->obj_deadline) {
-		tx_timeout(tx);
-		return -ETIMEDOUT;
-	}
+	if (tx->obj_deadline && moq_loop_now() > tx->obj_deadline)
+		return tx_timeout_in_api(tx);
 	rc = moq_quic_stream_write(tx->s->conn, tx->sid, data, len, 0);
 	if (rc < 0)
 		return rc;

@@ -129,7 +129,7 @@ static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data,
 		     unsigned size)
 {
 	struct moq_quic_conn *c = ctx;
-	size_t o = 0, n;
+	size_t o = 0;
 	unsigned i;
 
 	if (tls_id != 16 || size < 2)
@@ -138,18 +138,19 @@ static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data,
 		unsigned l = data[i++];
 		if (i + l > size)
 			break;
-		n = o ? 2 : 0;
-		if (o + n + l + 1 >= sizeof(c->alpn))
+		if (o + l + 5 >= sizeof(c->alpn))
 			break;
 		if (o) {
 			c->alpn[o++] = ',';
 			c->alpn[o++] = ' ';
 		}
+		c->alpn[o++] = '"';
 		for (unsigned k = 0; k < l; k++)
 			c->alpn[o++] = (data[i + k] >= 0x20 &&
 					data[i + k] < 0x7f) ?
 					       (char)data[i + k] :
 					       '?';
+		c->alpn[o++] = '"';
 		i += l;
 	}
 	c->alpn[o] = 0;

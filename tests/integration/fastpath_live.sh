@@ -107,10 +107,11 @@ for i in $SUBS; do
 done
 sleep 0.3
 for i in $SUBS; do
-	# first byte of the value is the low byte of flags (little endian)
+	# BTF-formatted lookup: "flags": N (MOQ_SUB_F_L2_LEARNED = 2)
 	flags=$(bpftool map lookup pinned "$PIN/moq_subscribers" key $((i + 10)) 0 0 0 |
-		sed -n 's/^value: *\([0-9a-f][0-9a-f]\).*/\1/p')
-	[ $((0x$flags & 2)) -ne 0 ] || { echo "slot $((i + 10)): MAC not learned (flags 0x$flags)"; exit 1; }
+		sed -n 's/.*"flags": *\([0-9]*\).*/\1/p')
+	[ -n "$flags" ] && [ $((flags & 2)) -ne 0 ] ||
+		{ echo "slot $((i + 10)): MAC not learned (flags '$flags')"; exit 1; }
 done
 echo "subscriber MACs learned"
 

@@ -35,6 +35,8 @@ struct track {
 	size_t name_len;
 	struct moq_request *req;
 	bool established, ended, refused, publish_done;
+	bool retry_pending; /* refused, SUBSCRIBE again soon (--retry) */
+	unsigned attempts;
 	uint64_t ended_ns;
 	/* checks */
 	struct moq_seqwin win;
@@ -69,6 +71,7 @@ struct sub {
 	uint64_t count;
 	double duration;
 	double connect_timeout;
+	double retry;
 	bool json, quiet;
 	/* state */
 	struct moq_loop *loop;
@@ -76,7 +79,7 @@ struct sub {
 	struct moq_session *s;
 	struct moq_session_config scfg;
 	struct moq_auth_token tok;
-	struct moq_timer *tick, *deadline;
+	struct moq_timer *tick, *deadline, *retry_timer;
 	uint64_t start_ns, ready_ns, end_ns;
 	bool finishing, ready, conn_failed, conn_lost;
 	char close_reason[300];
@@ -120,6 +123,9 @@ static void usage(FILE *f)
 		"                           (default moq-pub)\n"
 		"  --track NAME             subscribe to this track (repeat for several;\n"
 		"                           default 'test')\n"
+		"  --retry S                a refused SUBSCRIBE (e.g. DOES_NOT_EXIST at a relay\n"
+		"                           the publisher has not reached yet) is sent again\n"
+		"                           every 200 ms for up to S seconds after setup\n"
 		"\n"
 		"Stopping:\n"
 		"  --count N                stop when every track has N objects\n"
@@ -247,6 +253,34 @@ static struct sub *sub_of(struct moq_session *s)
 	return moq_session_user(s);
 }
 
+static void subscribe(struct sub *u, struct track *t)
+{
+	struct moq_bytes name = {(const uint8_t *)t->name, t->name_len};
+	t->attempts++;
+	t->retry_pending = false;
+	t->req = moq_session_subscribe(u->s, &u->ns, name, NULL, t);
+	if (!t->req) {
+		fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
+		t->ended = true;
+		t->refused = true;
+	}
+}
+
+static void retry_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
+{
+	struct sub *u = arg;
+	if (u->finishing || !u->s)
+		return;
+	for (size_t i = 0; i < u->ntracks; i++)
+		if (u->tracks[i].retry_pending)
+			subscribe(u, &u->tracks[i]);
+}
+
+static bool may_retry(const struct sub *u)
+{
+	return u->retry > 0 && moq_loop_now() < u->ready_ns + (uint64_t)(u->retry * 1e9);
+}
+
 static void on_ready(struct moq_session *s)
 {
 	struct sub *u = sub_of(s);
@@ -255,16 +289,8 @@ static void on_ready(struct moq_session *s)
 	moq_timer_cancel(u->deadline);
 	if (u->duration > 0)
 		moq_timer_set(u->deadline, u->ready_ns + (uint64_t)(u->duration * 1e9));
-	for (size_t i = 0; i < u->ntracks; i++) {
-		struct track *t = &u->tracks[i];
-		struct moq_bytes name = {(const uint8_t *)t->name, t->name_len};
-		t->req = moq_session_subscribe(s, &u->ns, name, NULL, t);
-		if (!t->req) {
-			fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
-			t->ended = true;
-			t->refused = true;
-		}
-	}
+	for (size_t i = 0; i < u->ntracks; i++)
+		subscribe(u, &u->tracks[i]);
 	moq_info("sub", "session ready, %zu SUBSCRIBE sent", u->ntracks);
 }
 
@@ -310,6 +336,17 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 	case MOQ_CTRL_REQUEST_ERROR: {
 		const struct moq_request_error *e = &m->request_error;
 		const char *nm = moq_request_error_name(e->error_code);
+		if (may_retry(sub_of(s))) {
+			if (t->attempts == 1)
+				fprintf(stderr,
+					"%s: SUBSCRIBE to track %s refused: %s (%.*s); retrying "
+					"(--retry)\n",
+					prog, t->name, nm ? nm : "unknown code",
+					(int)e->error_reason.len,
+					(const char *)e->error_reason.ptr);
+			t->retry_pending = true;
+			break;
+		}
 		fprintf(stderr, "%s: SUBSCRIBE to track %s refused: %s (0x%llx): %.*s\n", prog,
 			t->name, nm ? nm : "unknown code", (unsigned long long)e->error_code,
 			(int)e->error_reason.len, (const char *)e->error_reason.ptr);
@@ -337,6 +374,12 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 	if (!t)
 		return;
 	t->req = NULL;
+	if (t->retry_pending) {
+		uint64_t w = moq_timer_when(u->retry_timer);
+		if (w == UINT64_MAX)
+			moq_timer_set_in(u->retry_timer, 200000000ull);
+		return;
+	}
 	if (why == MOQ_REQ_END_PEER_CANCEL)
 		fprintf(stderr,
 			"%s: track %s: the publisher cancelled the subscription (code %llu)\n",
@@ -733,6 +776,7 @@ enum {
 	OPT_COUNT,
 	OPT_DURATION,
 	OPT_CONNECT_TIMEOUT,
+	OPT_RETRY,
 	OPT_OUTPUT,
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
@@ -756,6 +800,7 @@ static const struct option long_opts[] = {
     {"count", required_argument, 0, OPT_COUNT},
     {"duration", required_argument, 0, OPT_DURATION},
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
+    {"retry", required_argument, 0, OPT_RETRY},
     {"output", required_argument, 0, OPT_OUTPUT},
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
@@ -829,6 +874,10 @@ int main(int argc, char **argv)
 		case OPT_CONNECT_TIMEOUT:
 			if (moq_cli_double("--connect-timeout", optarg, 0.01, 3600,
 					   &u->connect_timeout, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_RETRY:
+			if (moq_cli_double("--retry", optarg, 0, 3600, &u->retry, err, sizeof err))
 				die_usage(err);
 			break;
 		case OPT_OUTPUT:
@@ -953,6 +1002,7 @@ int main(int argc, char **argv)
 		moq_loop_add_fd(u->loop, sfd, EPOLLIN, on_signal, u);
 	u->tick = moq_timer_new(u->loop, tick_cb, u);
 	u->deadline = moq_timer_new(u->loop, final_deadline_cb, u);
+	u->retry_timer = moq_timer_new(u->loop, retry_cb, u);
 	u->start_ns = moq_loop_now();
 	moq_timer_set_in(u->tick, 1000000000ull);
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
@@ -1011,6 +1061,7 @@ int main(int argc, char **argv)
 		rx_free(u->rx_list);
 	moq_timer_free(u->tick);
 	moq_timer_free(u->deadline);
+	moq_timer_free(u->retry_timer);
 	moq_loop_free(u->loop);
 	for (size_t i = 0; i < u->ntracks; i++) {
 		moq_seqwin_free(&u->tracks[i].win);

@@ -9,7 +9,7 @@ static int g_level = -1;
 
 int moq_log_parse_level(const char *s)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
+	static const char *names[] = {"error", "warn", "info", "debug"};
 	if (!s)
 		return -1;
 	for (int i = 0; i < 4; i++)
@@ -46,7 +46,7 @@ int moq_log_enabled(enum moq_log_level l)
 
 void moq_log(enum moq_log_level l, const char *module, const char *fmt, ...)
 {
-	static const char *tag[] = { "error", "warn", "info", "debug" };
+	static const char *tag[] = {"error", "warn", "info", "debug"};
 	char buf[1024];
 	va_list ap;
 
@@ -55,6 +55,5 @@ void moq_log(enum moq_log_level l, const char *module, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s %s: %s\n", tag[l & 3], module ? module : "moq",
-		buf);
+	fprintf(stderr, "%s %s: %s\n", tag[l & 3], module ? module : "moq", buf);
 }

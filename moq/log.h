@@ -21,16 +21,16 @@ enum moq_log_level moq_log_get_level(void);
 int moq_log_parse_level(const char *s);
 int moq_log_enabled(enum moq_log_level level);
 
-void moq_log(enum moq_log_level level, const char *module, const char *fmt,
-	     ...) __attribute__((format(printf, 3, 4)));
+void moq_log(enum moq_log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define moq_err(mod, ...) moq_log(MOQ_LOG_ERROR, mod, __VA_ARGS__)
 #define moq_warn(mod, ...) moq_log(MOQ_LOG_WARN, mod, __VA_ARGS__)
 #define moq_info(mod, ...) moq_log(MOQ_LOG_INFO, mod, __VA_ARGS__)
-#define moq_dbg(mod, ...)                                                    \
-	do {                                                                 \
-		if (moq_log_enabled(MOQ_LOG_DEBUG))                          \
-			moq_log(MOQ_LOG_DEBUG, mod, __VA_ARGS__);            \
+#define moq_dbg(mod, ...)                                                                          \
+	do {                                                                                       \
+		if (moq_log_enabled(MOQ_LOG_DEBUG))                                                \
+			moq_log(MOQ_LOG_DEBUG, mod, __VA_ARGS__);                                  \
 	} while (0)
 
 #endif

@@ -84,11 +84,10 @@ static struct fd_reg *find_fd(struct moq_loop *l, int fd)
 	return NULL;
 }
 
-int moq_loop_add_fd(struct moq_loop *l, int fd, uint32_t events,
-		    moq_loop_fd_cb cb, void *arg)
+int moq_loop_add_fd(struct moq_loop *l, int fd, uint32_t events, moq_loop_fd_cb cb, void *arg)
 {
 	struct fd_reg *r;
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	if (find_fd(l, fd))
 		return -EEXIST;
@@ -112,7 +111,7 @@ int moq_loop_add_fd(struct moq_loop *l, int fd, uint32_t events,
 int moq_loop_mod_fd(struct moq_loop *l, int fd, uint32_t events)
 {
 	struct fd_reg *r = find_fd(l, fd);
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	if (!r)
 		return -ENOENT;
@@ -199,8 +198,7 @@ static void heap_remove(struct moq_loop *l, struct moq_timer *t)
 	t->idx = SIZE_MAX;
 }
 
-struct moq_timer *moq_timer_new(struct moq_loop *l, moq_timer_cb cb,
-				void *arg)
+struct moq_timer *moq_timer_new(struct moq_loop *l, moq_timer_cb cb, void *arg)
 {
 	struct moq_timer *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -312,8 +310,7 @@ static void run_defers(struct moq_loop *l)
 	if (i >= l->ndefer) {
 		l->ndefer = 0;
 	} else {
-		memmove(l->defers, l->defers + i,
-			(l->ndefer - i) * sizeof(*l->defers));
+		memmove(l->defers, l->defers + i, (l->ndefer - i) * sizeof(*l->defers));
 		l->ndefer -= i;
 	}
 }

@@ -17,11 +17,9 @@ struct moq_loop;
 struct moq_timer;
 
 /* Called with the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLERR, ...). */
-typedef void (*moq_loop_fd_cb)(struct moq_loop *loop, int fd, uint32_t events,
-			       void *arg);
+typedef void (*moq_loop_fd_cb)(struct moq_loop *loop, int fd, uint32_t events, void *arg);
 /* Called once when a timer expires (it is then disarmed; re-arm inside). */
-typedef void (*moq_timer_cb)(struct moq_loop *loop, struct moq_timer *t,
-			     void *arg);
+typedef void (*moq_timer_cb)(struct moq_loop *loop, struct moq_timer *t, void *arg);
 /* Called once at the end of the current loop iteration. */
 typedef void (*moq_loop_defer_cb)(struct moq_loop *loop, void *arg);
 
@@ -36,16 +34,14 @@ void moq_loop_free(struct moq_loop *loop);
 
 /* Watch fd for events (EPOLLIN/EPOLLOUT). One registration per fd.
  * Returns 0 or -errno. */
-int moq_loop_add_fd(struct moq_loop *loop, int fd, uint32_t events,
-		    moq_loop_fd_cb cb, void *arg);
+int moq_loop_add_fd(struct moq_loop *loop, int fd, uint32_t events, moq_loop_fd_cb cb, void *arg);
 /* Change the event mask of a registered fd. 0 or -errno. */
 int moq_loop_mod_fd(struct moq_loop *loop, int fd, uint32_t events);
 /* Stop watching fd (safe inside its own callback). 0 or -errno. */
 int moq_loop_del_fd(struct moq_loop *loop, int fd);
 
 /* Timers: allocate once, arm/disarm many times. O(log n) per operation. */
-struct moq_timer *moq_timer_new(struct moq_loop *loop, moq_timer_cb cb,
-				void *arg);
+struct moq_timer *moq_timer_new(struct moq_loop *loop, moq_timer_cb cb, void *arg);
 /* Arm at absolute CLOCK_MONOTONIC time (ns); re-arming moves it.
  * UINT64_MAX disarms. */
 void moq_timer_set(struct moq_timer *t, uint64_t when_ns);

@@ -20,26 +20,23 @@ static const uint8_t zero_iv[PT_IVLEN];
 static const uint8_t zero_secret[32];
 
 const ngtcp2_crypto_ctx moq_quic_pt_ctx = {
-	.aead = { .native_handle = NULL,
-		  .max_overhead = MOQ_QUIC_PLAINTEXT_TAG_LEN },
-	.md = { .native_handle = NULL },
-	.hp = { .native_handle = NULL },
-	.max_encryption = UINT64_MAX,
-	.max_decryption_failure = UINT64_MAX,
+    .aead = {.native_handle = NULL, .max_overhead = MOQ_QUIC_PLAINTEXT_TAG_LEN},
+    .md = {.native_handle = NULL},
+    .hp = {.native_handle = NULL},
+    .max_encryption = UINT64_MAX,
+    .max_decryption_failure = UINT64_MAX,
 };
 
 int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx,
-			const uint8_t *plaintext, size_t plaintextlen,
-			const uint8_t *nonce, size_t noncelen,
+			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
+			size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
 			const uint8_t *aad, size_t aadlen)
 {
 	struct moq_quic_conn *c = aead_ctx ? aead_ctx->native_handle : NULL;
 
 	if (dest != plaintext)
 		memmove(dest, plaintext, plaintextlen);
-	memcpy(dest + plaintextlen, MOQ_QUIC_PLAINTEXT_TAG,
-	       MOQ_QUIC_PLAINTEXT_TAG_LEN);
+	memcpy(dest + plaintextlen, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN);
 	/* The IV is all zero, so the nonce's last 8 bytes are the full packet
 	 * number. Remember it for the send shim (short header only). */
 	if (c && aadlen && !(aad[0] & 0x80) && noncelen >= 8) {
@@ -53,9 +50,8 @@ int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 }
 
 int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx,
-			const uint8_t *ciphertext, size_t ciphertextlen,
-			const uint8_t *nonce, size_t noncelen,
+			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
+			size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
 			const uint8_t *aad, size_t aadlen)
 {
 	size_t n;
@@ -63,8 +59,7 @@ int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 	if (ciphertextlen < MOQ_QUIC_PLAINTEXT_TAG_LEN)
 		return NGTCP2_ERR_DECRYPT;
 	n = ciphertextlen - MOQ_QUIC_PLAINTEXT_TAG_LEN;
-	if (memcmp(ciphertext + n, MOQ_QUIC_PLAINTEXT_TAG,
-		   MOQ_QUIC_PLAINTEXT_TAG_LEN))
+	if (memcmp(ciphertext + n, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN))
 		return NGTCP2_ERR_DECRYPT;
 	if (dest != ciphertext)
 		memmove(dest, ciphertext, n);
@@ -72,8 +67,7 @@ int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 }
 
 int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
-			const ngtcp2_crypto_cipher_ctx *hp_ctx,
-			const uint8_t *sample)
+			const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample)
 {
 	memset(dest, 0, NGTCP2_HP_MASKLEN);
 	return 0;
@@ -84,34 +78,30 @@ int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
 static int install_initial(struct moq_quic_conn *c)
 {
 	ngtcp2_conn_set_initial_crypto_ctx(c->conn, &moq_quic_pt_ctx);
-	return ngtcp2_conn_install_initial_key(
-		c->conn, &c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx,
-		&c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx, PT_IVLEN);
+	return ngtcp2_conn_install_initial_key(c->conn, &c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx,
+					       &c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx, PT_IVLEN);
 }
 
 static int install_handshake(struct moq_quic_conn *c)
 {
 	int rv;
 	ngtcp2_conn_set_crypto_ctx(c->conn, &moq_quic_pt_ctx);
-	rv = ngtcp2_conn_install_rx_handshake_key(
-		c->conn, &c->pt_aead_ctx, zero_iv, PT_IVLEN, &c->pt_hp_ctx);
+	rv = ngtcp2_conn_install_rx_handshake_key(c->conn, &c->pt_aead_ctx, zero_iv, PT_IVLEN,
+						  &c->pt_hp_ctx);
 	if (rv)
 		return rv;
-	return ngtcp2_conn_install_tx_handshake_key(
-		c->conn, &c->pt_aead_ctx, zero_iv, PT_IVLEN, &c->pt_hp_ctx);
+	return ngtcp2_conn_install_tx_handshake_key(c->conn, &c->pt_aead_ctx, zero_iv, PT_IVLEN,
+						    &c->pt_hp_ctx);
 }
 
 static int install_1rtt(struct moq_quic_conn *c)
 {
-	int rv = ngtcp2_conn_install_rx_key(c->conn, zero_secret,
-					    sizeof(zero_secret),
-					    &c->pt_aead_ctx, zero_iv, PT_IVLEN,
-					    &c->pt_hp_ctx);
+	int rv = ngtcp2_conn_install_rx_key(c->conn, zero_secret, sizeof(zero_secret),
+					    &c->pt_aead_ctx, zero_iv, PT_IVLEN, &c->pt_hp_ctx);
 	if (rv)
 		return rv;
-	return ngtcp2_conn_install_tx_key(c->conn, zero_secret,
-					  sizeof(zero_secret), &c->pt_aead_ctx,
-					  zero_iv, PT_IVLEN, &c->pt_hp_ctx);
+	return ngtcp2_conn_install_tx_key(c->conn, zero_secret, sizeof(zero_secret),
+					  &c->pt_aead_ctx, zero_iv, PT_IVLEN, &c->pt_hp_ctx);
 }
 
 /* ---- handshake messages ---- */
@@ -123,12 +113,10 @@ static const char MAGIC_SE[] = "MOQPT-SE";
 static const char MAGIC_CF[] = "MOQPT-CF";
 
 /* Local transport parameters without grease_quic_bit. */
-static ngtcp2_ssize local_tp(struct moq_quic_conn *c, uint8_t *out,
-			     size_t outlen)
+static ngtcp2_ssize local_tp(struct moq_quic_conn *c, uint8_t *out, size_t outlen)
 {
 	uint8_t tmp[1024];
-	ngtcp2_ssize n = ngtcp2_conn_encode_local_transport_params(
-		c->conn, tmp, sizeof(tmp));
+	ngtcp2_ssize n = ngtcp2_conn_encode_local_transport_params(c->conn, tmp, sizeof(tmp));
 	const uint8_t *p = tmp, *end;
 	size_t o = 0;
 
@@ -162,8 +150,8 @@ static void put16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
-static int submit_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
-		      const char *magic, const uint8_t *body, size_t bodylen)
+static int submit_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const char *magic,
+		      const uint8_t *body, size_t bodylen)
 {
 	uint8_t msg[1200];
 
@@ -173,13 +161,11 @@ static int submit_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 	put16(msg + MAGIC_LEN, bodylen);
 	if (bodylen)
 		memcpy(msg + MAGIC_LEN + 2, body, bodylen);
-	return ngtcp2_conn_submit_crypto_data(c->conn, level, msg,
-					      MAGIC_LEN + 2 + bodylen);
+	return ngtcp2_conn_submit_crypto_data(c->conn, level, msg, MAGIC_LEN + 2 + bodylen);
 }
 
 /* body = [version u32] alpn_len u8, alpn, tp_len u16, tp */
-static int build_alpn_tp(struct moq_quic_conn *c, uint8_t *body, size_t cap,
-			 int with_version)
+static int build_alpn_tp(struct moq_quic_conn *c, uint8_t *body, size_t cap, int with_version)
 {
 	const char *alpn = c->ep->s_alpn;
 	size_t al = strlen(alpn), o = 0;
@@ -213,21 +199,18 @@ static int client_initial(ngtcp2_conn *conn, void *user_data)
 	n = build_alpn_tp(c, body, sizeof(body), 1);
 	if (n < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
-	if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_CH, body,
-		       (size_t)n))
+	if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_CH, body, (size_t)n))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
 
-static int recv_client_initial(ngtcp2_conn *conn, const ngtcp2_cid *dcid,
-			       void *user_data)
+static int recv_client_initial(ngtcp2_conn *conn, const ngtcp2_cid *dcid, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	return install_initial(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-static int recv_retry(ngtcp2_conn *conn, const ngtcp2_pkt_hd *hd,
-		      void *user_data)
+static int recv_retry(ngtcp2_conn *conn, const ngtcp2_pkt_hd *hd, void *user_data)
 {
 	moq_quic__conn_set_hs_error(user_data, QERR_PROTOCOL_VIOLATION,
 				    "plaintext profile: server sent Retry, "
@@ -248,15 +231,13 @@ static void fmt_alpn(char *out, size_t outlen, const uint8_t *a, size_t n)
 		if (a[i] >= 0x20 && a[i] < 0x7f)
 			out[o++] = (char)a[i];
 		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
-					      a[i]);
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", a[i]);
 	}
 	out[o] = 0;
 }
 
 /* Parse "alpn_len alpn tp_len tp" at p; check ALPN; decode peer TPs. */
-static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p,
-			size_t n)
+static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p, size_t n)
 {
 	const char *want = c->ep->s_alpn;
 	size_t al, tl;
@@ -264,19 +245,16 @@ static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p,
 	int rv;
 
 	if (n < 1)
-		return fail(c, QERR_PROTOCOL_VIOLATION,
-			    "plaintext handshake: truncated ALPN");
+		return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: truncated ALPN");
 	al = p[0];
 	if (n < 1 + al + 2)
-		return fail(c, QERR_PROTOCOL_VIOLATION,
-			    "plaintext handshake: truncated ALPN");
+		return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: truncated ALPN");
 	fmt_alpn(got, sizeof(got), p + 1, al);
 	if (al != strlen(want) || memcmp(p + 1, want, al)) {
-		moq_quic__conn_set_hs_error(
-			c, QERR_CRYPTO_NO_ALPN,
-			"ALPN mismatch: peer offered \"%s\", this endpoint "
-			"speaks \"%s\"",
-			got, want);
+		moq_quic__conn_set_hs_error(c, QERR_CRYPTO_NO_ALPN,
+					    "ALPN mismatch: peer offered \"%s\", this endpoint "
+					    "speaks \"%s\"",
+					    got, want);
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	snprintf(c->alpn, sizeof(c->alpn), "%.63s", got);
@@ -285,13 +263,11 @@ static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p,
 		return fail(c, QERR_PROTOCOL_VIOLATION,
 			    "plaintext handshake: truncated transport "
 			    "parameters");
-	rv = ngtcp2_conn_decode_remote_transport_params(c->conn, p + 3 + al,
-							tl);
+	rv = ngtcp2_conn_decode_remote_transport_params(c->conn, p + 3 + al, tl);
 	if (rv) {
-		moq_quic__conn_set_hs_error(
-			c, 0x08 /* TRANSPORT_PARAMETER_ERROR */,
-			"plaintext handshake: bad transport parameters: %s",
-			ngtcp2_strerror(rv));
+		moq_quic__conn_set_hs_error(c, 0x08 /* TRANSPORT_PARAMETER_ERROR */,
+					    "plaintext handshake: bad transport parameters: %s",
+					    ngtcp2_strerror(rv));
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	return 0;
@@ -304,13 +280,12 @@ static int looks_like_tls(const uint8_t *d, size_t n)
 	return n >= 1 && d[0] >= 1 && d[0] <= 24;
 }
 
-static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
-		  const uint8_t *magic, const uint8_t *body, size_t bodylen)
+static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const uint8_t *magic,
+		  const uint8_t *body, size_t bodylen)
 {
 	int server = c->server, rv;
 
-	if (server && level == NGTCP2_CRYPTO_LEVEL_INITIAL &&
-	    !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
+	if (server && level == NGTCP2_CRYPTO_LEVEL_INITIAL && !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
 		uint8_t out[1100];
 		uint32_t ver;
 		int n;
@@ -318,14 +293,13 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 		if (bodylen < 4)
 			return fail(c, QERR_PROTOCOL_VIOLATION,
 				    "plaintext handshake: truncated ClientHello");
-		ver = (uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 |
-		      (uint32_t)body[2] << 8 | body[3];
+		ver = (uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 | (uint32_t)body[2] << 8 |
+		      body[3];
 		if (ver != PT_VERSION) {
-			moq_quic__conn_set_hs_error(
-				c, QERR_PROTOCOL_VIOLATION,
-				"plaintext handshake: peer speaks profile "
-				"version %u, this endpoint %u",
-				ver, PT_VERSION);
+			moq_quic__conn_set_hs_error(c, QERR_PROTOCOL_VIOLATION,
+						    "plaintext handshake: peer speaks profile "
+						    "version %u, this endpoint %u",
+						    ver, PT_VERSION);
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		}
 		if ((rv = take_alpn_tp(c, body + 4, bodylen - 4)))
@@ -334,12 +308,10 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		out[0] = out[1] = out[2] = 0;
 		out[3] = PT_VERSION;
-		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_SH, out,
-			       4))
+		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_SH, out, 4))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		n = build_alpn_tp(c, out, sizeof(out), 0);
-		if (n < 0 || submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE,
-					MAGIC_SE, out, (size_t)n))
+		if (n < 0 || submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE, MAGIC_SE, out, (size_t)n))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		if (install_1rtt(c))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -351,8 +323,7 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 			return fail(c, QERR_PROTOCOL_VIOLATION,
 				    "plaintext handshake: server speaks "
 				    "another profile version");
-		return install_handshake(c) ? NGTCP2_ERR_CALLBACK_FAILURE
-					    : 0;
+		return install_handshake(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 	}
 	if (!server && level == NGTCP2_CRYPTO_LEVEL_HANDSHAKE &&
 	    !memcmp(magic, MAGIC_SE, MAGIC_LEN)) {
@@ -360,8 +331,7 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 			return rv;
 		if (install_1rtt(c))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
-		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE, MAGIC_CF,
-			       NULL, 0))
+		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE, MAGIC_CF, NULL, 0))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		ngtcp2_conn_handshake_completed(c->conn);
 		return 0;
@@ -371,13 +341,11 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level,
 		ngtcp2_conn_handshake_completed(c->conn);
 		return 0;
 	}
-	return fail(c, QERR_PROTOCOL_VIOLATION,
-		    "plaintext handshake: unexpected message");
+	return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: unexpected message");
 }
 
-static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
-			    uint64_t offset, const uint8_t *data,
-			    size_t datalen, void *user_data)
+static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64_t offset,
+			    const uint8_t *data, size_t datalen, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	struct pt_hs *h = c->pths;
@@ -389,24 +357,20 @@ static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
 			    "plaintext handshake: CRYPTO data after the "
 			    "handshake");
 	if (h->done[li])
-		return fail(c, QERR_PROTOCOL_VIOLATION,
-			    "plaintext handshake: extra CRYPTO data");
-	if (offset == 0 && h->rlen[li] == 0 &&
-	    memcmp(data, "MOQPT-", datalen < 6 ? datalen : 6)) {
+		return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: extra CRYPTO data");
+	if (offset == 0 && h->rlen[li] == 0 && memcmp(data, "MOQPT-", datalen < 6 ? datalen : 6)) {
 		if (looks_like_tls(data, datalen))
 			return fail(c, QERR_PROTOCOL_VIOLATION,
-				    c->server ?
-				    "peer uses TLS; this endpoint runs "
-				    "--plaintext" :
-				    "peer answered with TLS; this endpoint "
-				    "runs --plaintext");
+				    c->server ? "peer uses TLS; this endpoint runs "
+						"--plaintext"
+					      : "peer answered with TLS; this endpoint "
+						"runs --plaintext");
 		return fail(c, QERR_PROTOCOL_VIOLATION,
 			    "plaintext handshake: bad magic (peer is not a "
 			    "moq plaintext-profile endpoint)");
 	}
 	if (h->rlen[li] + datalen > sizeof(h->rbuf[li]))
-		return fail(c, QERR_PROTOCOL_VIOLATION,
-			    "plaintext handshake: message too long");
+		return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: message too long");
 	memcpy(h->rbuf[li] + h->rlen[li], data, datalen);
 	h->rlen[li] += datalen;
 	b = h->rbuf[li];
@@ -424,12 +388,11 @@ static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
 	return 0;
 }
 
-static int update_key(ngtcp2_conn *conn, uint8_t *rx_secret,
-		      uint8_t *tx_secret, ngtcp2_crypto_aead_ctx *rx_aead_ctx,
-		      uint8_t *rx_iv, ngtcp2_crypto_aead_ctx *tx_aead_ctx,
-		      uint8_t *tx_iv, const uint8_t *current_rx_secret,
-		      const uint8_t *current_tx_secret, size_t secretlen,
-		      void *user_data)
+static int update_key(ngtcp2_conn *conn, uint8_t *rx_secret, uint8_t *tx_secret,
+		      ngtcp2_crypto_aead_ctx *rx_aead_ctx, uint8_t *rx_iv,
+		      ngtcp2_crypto_aead_ctx *tx_aead_ctx, uint8_t *tx_iv,
+		      const uint8_t *current_rx_secret, const uint8_t *current_tx_secret,
+		      size_t secretlen, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	memset(rx_secret, 0, secretlen);
@@ -445,8 +408,7 @@ static void del_aead(ngtcp2_conn *conn, ngtcp2_crypto_aead_ctx *a, void *u)
 {
 }
 
-static void del_cipher(ngtcp2_conn *conn, ngtcp2_crypto_cipher_ctx *a,
-		       void *u)
+static void del_cipher(ngtcp2_conn *conn, ngtcp2_crypto_cipher_ctx *a, void *u)
 {
 }
 
@@ -504,21 +466,19 @@ int moq_quic_pt_initial_is_plaintext(const uint8_t *pkt, size_t len)
 	if (v > len - o || v < MOQ_QUIC_PLAINTEXT_TAG_LEN)
 		return -1;
 	o += v;
-	return !memcmp(pkt + o - MOQ_QUIC_PLAINTEXT_TAG_LEN,
-		       MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN);
+	return !memcmp(pkt + o - MOQ_QUIC_PLAINTEXT_TAG_LEN, MOQ_QUIC_PLAINTEXT_TAG,
+		       MOQ_QUIC_PLAINTEXT_TAG_LEN);
 }
 
-ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen,
-					     const ngtcp2_cid *dcid,
-					     const ngtcp2_cid *scid,
-					     uint64_t code, const char *reason)
+ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen, const ngtcp2_cid *dcid,
+					     const ngtcp2_cid *scid, uint64_t code,
+					     const char *reason)
 {
-	ngtcp2_crypto_aead_ctx actx = { .native_handle = NULL };
-	ngtcp2_crypto_cipher_ctx hctx = { .native_handle = NULL };
+	ngtcp2_crypto_aead_ctx actx = {.native_handle = NULL};
+	ngtcp2_crypto_cipher_ctx hctx = {.native_handle = NULL};
 
 	return ngtcp2_pkt_write_connection_close(
-		dest, destlen, NGTCP2_PROTO_VER_V1, dcid, scid, code,
-		(const uint8_t *)reason, strlen(reason), moq_quic_pt_encrypt,
-		&moq_quic_pt_ctx.aead, &actx, zero_iv, moq_quic_pt_hp_mask,
-		&moq_quic_pt_ctx.hp, &hctx);
+	    dest, destlen, NGTCP2_PROTO_VER_V1, dcid, scid, code, (const uint8_t *)reason,
+	    strlen(reason), moq_quic_pt_encrypt, &moq_quic_pt_ctx.aead, &actx, zero_iv,
+	    moq_quic_pt_hp_mask, &moq_quic_pt_ctx.hp, &hctx);
 }

@@ -65,13 +65,11 @@ static size_t cid_hash(const uint8_t *d, size_t n)
 	return (size_t)h;
 }
 
-static struct moq_quic_conn *cid_find(struct moq_quic_endpoint *ep,
-				      const uint8_t *d, size_t n)
+static struct moq_quic_conn *cid_find(struct moq_quic_endpoint *ep, const uint8_t *d, size_t n)
 {
 	if (!ep->nct)
 		return NULL;
-	for (struct cid_entry *e = ep->ct[cid_hash(d, n) & (ep->nct - 1)]; e;
-	     e = e->next)
+	for (struct cid_entry *e = ep->ct[cid_hash(d, n) & (ep->nct - 1)]; e; e = e->next)
 		if (e->cid.datalen == n && !memcmp(e->cid.data, d, n))
 			return e->conn;
 	return NULL;
@@ -86,8 +84,7 @@ static int cid_grow(struct moq_quic_endpoint *ep)
 	for (size_t i = 0; i < ep->nct; i++) {
 		struct cid_entry *e = ep->ct[i], *next;
 		for (; e; e = next) {
-			size_t b = cid_hash(e->cid.data, e->cid.datalen) &
-				   (n - 1);
+			size_t b = cid_hash(e->cid.data, e->cid.datalen) & (n - 1);
 			next = e->next;
 			e->next = t[b];
 			t[b] = e;
@@ -99,8 +96,7 @@ static int cid_grow(struct moq_quic_endpoint *ep)
 	return 0;
 }
 
-int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c,
-		      const ngtcp2_cid *cid)
+int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c, const ngtcp2_cid *cid)
 {
 	struct cid_entry *e;
 	size_t b;
@@ -159,13 +155,11 @@ static void cid_remove_all(struct moq_quic_conn *c)
 
 /* ---- streams ---------------------------------------------------------- */
 
-static struct qstream *stream_find(const struct moq_quic_conn *c,
-				   int64_t sid)
+static struct qstream *stream_find(const struct moq_quic_conn *c, int64_t sid)
 {
 	if (!c->nsh || sid < 0)
 		return NULL;
-	for (struct qstream *s = c->sh[(uint64_t)sid & (c->nsh - 1)]; s;
-	     s = s->hnext)
+	for (struct qstream *s = c->sh[(uint64_t)sid & (c->nsh - 1)]; s; s = s->hnext)
 		if (s->id == sid)
 			return s;
 	return NULL;
@@ -264,16 +258,14 @@ static void stream_free(struct moq_quic_conn *c, struct qstream *s)
 
 static int stream_has_unsent(const struct qstream *s)
 {
-	return !s->wr_shut &&
-	       (s->sent < s->queued || (s->fin_queued && !s->fin_sent));
+	return !s->wr_shut && (s->sent < s->queued || (s->fin_queued && !s->fin_sent));
 }
 
 /* ---- scheduling of flushes ------------------------------------------- */
 
 static void ep_flush(struct moq_loop *loop, void *arg);
 static void ep_reap(struct moq_loop *loop, void *arg);
-static void report_stop(struct moq_quic_conn *c, struct qstream *s,
-			uint64_t code);
+static void report_stop(struct moq_quic_conn *c, struct qstream *s, uint64_t code);
 
 static void mark_dirty(struct moq_quic_conn *c)
 {
@@ -291,8 +283,7 @@ static void mark_dirty(struct moq_quic_conn *c)
 
 /* ---- qlog ------------------------------------------------------------- */
 
-static void qlog_write(void *user_data, uint32_t flags, const void *data,
-		       size_t datalen)
+static void qlog_write(void *user_data, uint32_t flags, const void *data, size_t datalen)
 {
 	struct moq_quic_conn *c = user_data;
 	if (c->qlog) {
@@ -314,8 +305,7 @@ static void qlog_open(struct moq_quic_conn *c, const ngtcp2_cid *odcid)
 		 c->server ? "server" : "client", hex);
 	c->qlog = fopen(path, "w");
 	if (!c->qlog)
-		moq_warn(MOD, "cannot write qlog %s: %s", path,
-			 strerror(errno));
+		moq_warn(MOD, "cannot write qlog %s: %s", path, strerror(errno));
 }
 
 static void ngtcp2_log(void *user_data, const char *fmt, ...)
@@ -330,8 +320,7 @@ static void ngtcp2_log(void *user_data, const char *fmt, ...)
 
 /* ---- close handling --------------------------------------------------- */
 
-void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code,
-				 const char *fmt, ...)
+void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -365,8 +354,7 @@ static void conn_terminate(struct moq_quic_conn *c)
 		c->state = CS_DEAD;
 	}
 	moq_info(MOD, "%s connection closed: origin %d %s code 0x%llx: %s",
-		 c->server ? "server" : "client", c->ci.origin,
-		 c->ci.app ? "app" : "transport",
+		 c->server ? "server" : "client", c->ci.origin, c->ci.app ? "app" : "transport",
 		 (unsigned long long)c->ci.code, c->ci.reason);
 	if (ep->cb.on_close)
 		ep->cb.on_close(c, &c->ci, U(c));
@@ -385,8 +373,7 @@ static void conn_free(struct moq_quic_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ep->nconns--;
-	for (struct moq_quic_conn **pp = &ep->dirty_head; *pp;
-	     pp = &(*pp)->dnext)
+	for (struct moq_quic_conn **pp = &ep->dirty_head; *pp; pp = &(*pp)->dnext)
 		if (*pp == c) {
 			*pp = c->dnext;
 			break;
@@ -461,8 +448,8 @@ static size_t long_prefix_len(const uint8_t *d, size_t n)
 	return o;
 }
 
-static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d,
-		      size_t n, const struct sockaddr *sa, socklen_t sl)
+static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d, size_t n,
+		      const struct sockaddr *sa, socklen_t sl)
 {
 	ssize_t r;
 	do
@@ -477,8 +464,8 @@ static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d,
 
 /* Send one datagram ngtcp2 wrote into buf; apply the plaintext shim and the
  * send hook to its short-header packet. */
-static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
-		      const ngtcp2_path *path, int save_close)
+static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n, const ngtcp2_path *path,
+		      int save_close)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
@@ -497,18 +484,18 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
 			size_t cap = sizeof(ep->shimbuf) - lp;
 			int r;
 			memcpy(ep->shimbuf, buf, lp);
-			r = moq_quic_shim_1rtt(ep->shimbuf + lp, cap, buf + lp,
-					       n - lp, dcidlen, c->pt_last_pn);
+			r = moq_quic_shim_1rtt(ep->shimbuf + lp, cap, buf + lp, n - lp, dcidlen,
+					       c->pt_last_pn);
 			if (r < 0) {
-				moq_warn(MOD, "send shim: cannot re-encode "
+				moq_warn(MOD,
+					 "send shim: cannot re-encode "
 					 "1-RTT packet: %s (dropped)",
 					 moq_strerror(r));
 				return;
 			}
 			outn = (size_t)r;
 			if (ep->cb.send_hook) {
-				if (ep->cb.send_hook(c, ep->shimbuf + lp, &outn,
-						     cap, c->pt_last_pn,
+				if (ep->cb.send_hook(c, ep->shimbuf + lp, &outn, cap, c->pt_last_pn,
 						     U(c)) < 0) {
 					ep->st.hook_drop++;
 					return;
@@ -518,8 +505,8 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
 			out = ep->shimbuf;
 			if (outn > ep->cfg.max_udp_payload) {
 				ep->st.shim_oversize_drop++;
-				moq_dbg(MOD, "shim: %zu > %zu bytes (dropped)",
-					outn, ep->cfg.max_udp_payload);
+				moq_dbg(MOD, "shim: %zu > %zu bytes (dropped)", outn,
+					ep->cfg.max_udp_payload);
 				return;
 			}
 		}
@@ -536,8 +523,7 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n,
 	sock_send(ep, out, outn, sa, sl);
 }
 
-static void conn_close_with(struct moq_quic_conn *c,
-			    const ngtcp2_connection_close_error *ccerr)
+static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_connection_close_error *ccerr)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	ngtcp2_path_storage ps;
@@ -546,17 +532,13 @@ static void conn_close_with(struct moq_quic_conn *c,
 
 	if (c->close_pkt || !c->conn)
 		return;
-	if (ngtcp2_conn_is_in_closing_period(c->conn) ||
-	    ngtcp2_conn_is_in_draining_period(c->conn))
+	if (ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn))
 		return;
 	ngtcp2_path_storage_zero(&ps);
 	c->pt_pn_valid = 0;
-	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi,
-					       ep->txbuf,
+	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, ep->txbuf,
 					       ep->cfg.max_udp_payload -
-						       (ep->cfg.plaintext ?
-								MOQ_QUIC_SHIM_SLACK :
-								0),
+						   (ep->cfg.plaintext ? MOQ_QUIC_SHIM_SLACK : 0),
 					       ccerr, now_ns());
 	if (n <= 0)
 		return;
@@ -572,23 +554,18 @@ static void conn_fail(struct moq_quic_conn *c, int liberr)
 		return;
 	if (c->hs_failed) {
 		ngtcp2_connection_close_error_set_transport_error(
-			&ccerr, c->hs_code, (const uint8_t *)c->ci.reason,
-			strlen(c->ci.reason));
+		    &ccerr, c->hs_code, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
 	} else {
-		snprintf(c->ci.reason, sizeof(c->ci.reason), "ngtcp2: %s",
-			 ngtcp2_strerror(liberr));
+		snprintf(c->ci.reason, sizeof(c->ci.reason), "ngtcp2: %s", ngtcp2_strerror(liberr));
 		if (liberr == NGTCP2_ERR_CRYPTO)
 			ngtcp2_connection_close_error_set_transport_error_tls_alert(
-				&ccerr, ngtcp2_conn_get_tls_alert(c->conn),
-				(const uint8_t *)c->ci.reason,
-				strlen(c->ci.reason));
+			    &ccerr, ngtcp2_conn_get_tls_alert(c->conn),
+			    (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
 		else
 			ngtcp2_connection_close_error_set_transport_error_liberr(
-				&ccerr, liberr, (const uint8_t *)c->ci.reason,
-				strlen(c->ci.reason));
-		c->ci.origin = c->state == CS_HANDSHAKE ?
-				       MOQ_QUIC_CLOSE_HANDSHAKE :
-				       MOQ_QUIC_CLOSE_INTERNAL;
+			    &ccerr, liberr, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+		c->ci.origin =
+		    c->state == CS_HANDSHAKE ? MOQ_QUIC_CLOSE_HANDSHAKE : MOQ_QUIC_CLOSE_INTERNAL;
 		c->ci.app = 0;
 		c->ci.code = ccerr.error_code;
 	}
@@ -612,19 +589,16 @@ static void conn_drained(struct moq_quic_conn *c)
 	} else {
 		ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
 		c->ci.origin = MOQ_QUIC_CLOSE_PEER;
-		c->ci.app = ccerr.type ==
-			    NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
+		c->ci.app = ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
 		c->ci.code = ccerr.error_code;
-		snprintf(c->ci.reason, sizeof(c->ci.reason), "%.*s",
-			 (int)ccerr.reasonlen,
+		snprintf(c->ci.reason, sizeof(c->ci.reason), "%.*s", (int)ccerr.reasonlen,
 			 ccerr.reason ? (const char *)ccerr.reason : "");
 		if (c->state == CS_HANDSHAKE && !c->ci.app) {
 			char tmp[sizeof(c->ci.reason)];
 			snprintf(tmp, sizeof(tmp), "%s", c->ci.reason);
 			snprintf(c->ci.reason, sizeof(c->ci.reason),
 				 "handshake refused by peer (0x%llx): %.200s",
-				 (unsigned long long)c->ci.code,
-				 tmp[0] ? tmp : "(no reason)");
+				 (unsigned long long)c->ci.code, tmp[0] ? tmp : "(no reason)");
 		}
 	}
 	c->state = CS_DEAD;
@@ -643,8 +617,7 @@ static int pick_stream(struct moq_quic_conn *c, struct qstream **out)
 			continue;
 		}
 		if (!s->blocked &&
-		    (!best || s->prio < best->prio ||
-		     (s->prio == best->prio && s->rr < best->rr)))
+		    (!best || s->prio < best->prio || (s->prio == best->prio && s->rr < best->rr)))
 			best = s;
 		pp = &s->sendnext;
 	}
@@ -682,12 +655,11 @@ static void conn_write(struct moq_quic_conn *c)
 		c->pt_pn_valid = 0;
 		if (established && c->dq_head) {
 			struct dgram *d = c->dq_head;
-			ngtcp2_vec v = { .base = d->data, .len = d->len };
+			ngtcp2_vec v = {.base = d->data, .len = d->len};
 			int accepted = 0;
-			n = ngtcp2_conn_writev_datagram(
-				c->conn, &ps.path, &pi, ep->txbuf, maxpay,
-				&accepted, NGTCP2_WRITE_DATAGRAM_FLAG_NONE, 0,
-				&v, 1, ts);
+			n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, ep->txbuf, maxpay,
+							&accepted, NGTCP2_WRITE_DATAGRAM_FLAG_NONE,
+							0, &v, 1, ts);
 			if (n < 0 || accepted) {
 				if (n < 0 && n != NGTCP2_ERR_INVALID_ARGUMENT &&
 				    ngtcp2_err_is_fatal((int)n)) {
@@ -711,9 +683,7 @@ static void conn_write(struct moq_quic_conn *c)
 				k = k->next;
 			s->cur = k;
 			for (; k && nv < MAX_VEC; k = k->next) {
-				uint64_t skip = s->sent > k->off ?
-							s->sent - k->off :
-							0;
+				uint64_t skip = s->sent > k->off ? s->sent - k->off : 0;
 				v[nv].base = (uint8_t *)k->data + skip;
 				v[nv].len = k->len - (size_t)skip;
 				total += v[nv].len;
@@ -721,10 +691,8 @@ static void conn_write(struct moq_quic_conn *c)
 			}
 			if (s->fin_queued && s->sent + total == s->queued)
 				flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-			n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi,
-						      ep->txbuf, maxpay,
-						      &pdatalen, flags, s->id,
-						      v, nv, ts);
+			n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, ep->txbuf, maxpay,
+						      &pdatalen, flags, s->id, v, nv, ts);
 			if (n < 0) {
 				if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
 					s->blocked = 1;
@@ -746,8 +714,7 @@ static void conn_write(struct moq_quic_conn *c)
 				s->rr = ++c->rr_clock;
 			}
 		} else {
-			n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi,
-						  ep->txbuf, maxpay, ts);
+			n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, ep->txbuf, maxpay, ts);
 			if (n < 0) {
 				conn_fail(c, (int)n);
 				return;
@@ -770,8 +737,7 @@ static void conn_write(struct moq_quic_conn *c)
 				uint64_t gap = 50000; /* 50 us */
 				ngtcp2_conn_get_conn_stat(c->conn, &st);
 				if (st.pacing_rate > 0)
-					gap = (uint64_t)((double)maxpay /
-							 st.pacing_rate);
+					gap = (uint64_t)((double)maxpay / st.pacing_rate);
 				if (gap > 1000000)
 					gap = 1000000;
 				if (ts + gap < exp)
@@ -805,14 +771,12 @@ static void conn_flush(struct moq_quic_conn *c)
 	if (c->want_close) {
 		ngtcp2_connection_close_error ccerr;
 		ngtcp2_connection_close_error_set_application_error(
-			&ccerr, c->close_code,
-			(const uint8_t *)c->close_reason,
-			strlen(c->close_reason));
+		    &ccerr, c->close_code, (const uint8_t *)c->close_reason,
+		    strlen(c->close_reason));
 		c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 		c->ci.app = 1;
 		c->ci.code = c->close_code;
-		snprintf(c->ci.reason, sizeof(c->ci.reason), "%s",
-			 c->close_reason);
+		snprintf(c->ci.reason, sizeof(c->ci.reason), "%s", c->close_reason);
 		conn_close_with(c, &ccerr);
 		conn_terminate(c);
 		return;
@@ -921,10 +885,9 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 	return 0;
 }
 
-static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags,
-			       int64_t sid, uint64_t offset,
-			       const uint8_t *data, size_t datalen,
-			       void *user_data, void *stream_user_data)
+static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset,
+			       const uint8_t *data, size_t datalen, void *user_data,
+			       void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	struct moq_quic_endpoint *ep = c->ep;
@@ -933,8 +896,7 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags,
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	if (ep->cb.on_stream_data)
 		ep->cb.on_stream_data(c, sid, data, datalen,
-				      !!(flags & NGTCP2_STREAM_DATA_FLAG_FIN),
-				      U(c));
+				      !!(flags & NGTCP2_STREAM_DATA_FLAG_FIN), U(c));
 	if (!ep->cfg.manual_consume && datalen) {
 		ngtcp2_conn_extend_max_stream_offset(conn, sid, datalen);
 		ngtcp2_conn_extend_max_offset(conn, datalen);
@@ -943,8 +905,7 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags,
 	 * FIN (its send side is never "fin acked"), so stream credit would
 	 * never come back. Close it at this layer; a later stream_close from
 	 * ngtcp2 for it (if any) is ignored. */
-	if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) &&
-	    !ngtcp2_is_bidi_stream(sid) &&
+	if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !ngtcp2_is_bidi_stream(sid) &&
 	    !ngtcp2_conn_is_local_stream(conn, sid)) {
 		struct qstream *s = stream_find(c, sid);
 		if (ep->cb.on_stream_close)
@@ -967,30 +928,26 @@ static int cb_stream_open(ngtcp2_conn *conn, int64_t sid, void *user_data)
 	return 0;
 }
 
-static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
-			   uint64_t app_error_code, void *user_data,
-			   void *stream_user_data)
+static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t app_error_code,
+			   void *user_data, void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	struct qstream *s = stream_find(c, sid);
 
-	if (!s && !ngtcp2_is_bidi_stream(sid) &&
-	    !ngtcp2_conn_is_local_stream(conn, sid))
+	if (!s && !ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(conn, sid))
 		return 0; /* already closed at FIN (cb_recv_stream_data) */
 	/* A local send direction aborted by nobody here: the peer sent
 	 * STOP_SENDING (ngtcp2 reset the stream with its code). */
 	if (s && !s->stop_reported && !s->local_reset &&
 	    (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) &&
-	    (ngtcp2_conn_is_local_stream(conn, sid) ||
-	     ngtcp2_is_bidi_stream(sid)) &&
+	    (ngtcp2_conn_is_local_stream(conn, sid) || ngtcp2_is_bidi_stream(sid)) &&
 	    !(ngtcp2_is_bidi_stream(sid) && s->peer_reset) &&
 	    !(s->fin_sent && s->acked == s->queued))
 		report_stop(c, s, app_error_code);
 	if (c->ep->cb.on_stream_close)
-		c->ep->cb.on_stream_close(
-			c, sid,
-			!!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET),
-			app_error_code, U(c));
+		c->ep->cb.on_stream_close(c, sid,
+					  !!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET),
+					  app_error_code, U(c));
 	if (s)
 		stream_free(c, s);
 	if (!ngtcp2_conn_is_local_stream(conn, sid)) {
@@ -1002,9 +959,8 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	return 0;
 }
 
-static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid,
-			   uint64_t final_size, uint64_t app_error_code,
-			   void *user_data, void *stream_user_data)
+static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
+			   uint64_t app_error_code, void *user_data, void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	struct qstream *s = stream_find(c, sid);
@@ -1020,15 +976,13 @@ static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid,
  * (ngtcp2 answers it with RESET_STREAM on its own). Received STOP_SENDING is
  * reported from the plaintext frame scan (scan_stop_sending) or, in TLS
  * mode, when the aborted stream closes (cb_stream_close). */
-static int cb_stop_sending(ngtcp2_conn *conn, int64_t sid,
-			   uint64_t app_error_code, void *user_data,
+static int cb_stop_sending(ngtcp2_conn *conn, int64_t sid, uint64_t app_error_code, void *user_data,
 			   void *stream_user_data)
 {
 	return 0;
 }
 
-static void report_stop(struct moq_quic_conn *c, struct qstream *s,
-			uint64_t code)
+static void report_stop(struct moq_quic_conn *c, struct qstream *s, uint64_t code)
 {
 	if (s->stop_reported)
 		return;
@@ -1039,8 +993,8 @@ static void report_stop(struct moq_quic_conn *c, struct qstream *s,
 		c->ep->cb.on_stop_sending(c, s->id, code, U(c));
 }
 
-static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset,
-		    uint64_t datalen, void *user_data, void *stream_user_data)
+static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset, uint64_t datalen,
+		    void *user_data, void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
 	struct qstream *s = stream_find(c, sid);
@@ -1059,8 +1013,7 @@ static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset,
 			s->tail = NULL;
 		chunk_release(k);
 	}
-	if (s->want_writable &&
-	    s->queued - s->acked <= c->ep->cfg.send_buffer_low) {
+	if (s->want_writable && s->queued - s->acked <= c->ep->cfg.send_buffer_low) {
 		s->want_writable = 0;
 		s->writable_pending = 1;
 		mark_dirty(c);
@@ -1068,8 +1021,7 @@ static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset,
 	return 0;
 }
 
-static int cb_recv_datagram(ngtcp2_conn *conn, uint32_t flags,
-			    const uint8_t *data, size_t datalen,
+static int cb_recv_datagram(ngtcp2_conn *conn, uint32_t flags, const uint8_t *data, size_t datalen,
 			    void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
@@ -1094,8 +1046,7 @@ static int cb_streams_uni(ngtcp2_conn *conn, uint64_t max, void *user_data)
 	return 0;
 }
 
-static int cb_extend_stream_data(ngtcp2_conn *conn, int64_t sid,
-				 uint64_t max_data, void *user_data,
+static int cb_extend_stream_data(ngtcp2_conn *conn, int64_t sid, uint64_t max_data, void *user_data,
 				 void *stream_user_data)
 {
 	struct moq_quic_conn *c = user_data;
@@ -1106,8 +1057,8 @@ static int cb_extend_stream_data(ngtcp2_conn *conn, int64_t sid,
 	return 0;
 }
 
-static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
-		      size_t cidlen, void *user_data)
+static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+		      void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
 
@@ -1117,24 +1068,21 @@ static int cb_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
 		if (!cid_find(c->ep, cid->data, cidlen))
 			break;
 	}
-	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    token, c->ep->cfg.reset_secret,
-		    sizeof(c->ep->cfg.reset_secret), cid))
+	if (ngtcp2_crypto_generate_stateless_reset_token(token, c->ep->cfg.reset_secret,
+							 sizeof(c->ep->cfg.reset_secret), cid))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	if (moq_quic__cid_add(c->ep, c, cid))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
 
-static int cb_remove_cid(ngtcp2_conn *conn, const ngtcp2_cid *cid,
-			 void *user_data)
+static int cb_remove_cid(ngtcp2_conn *conn, const ngtcp2_cid *cid, void *user_data)
 {
 	cid_remove(user_data, cid);
 	return 0;
 }
 
-static int cb_stateless_reset(ngtcp2_conn *conn,
-			      const ngtcp2_pkt_stateless_reset *sr,
+static int cb_stateless_reset(ngtcp2_conn *conn, const ngtcp2_pkt_stateless_reset *sr,
 			      void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
@@ -1144,8 +1092,7 @@ static int cb_stateless_reset(ngtcp2_conn *conn,
 
 /* ---- connection setup ------------------------------------------------- */
 
-static void fill_callbacks(struct moq_quic_endpoint *ep, ngtcp2_callbacks *cb,
-			   int server)
+static void fill_callbacks(struct moq_quic_endpoint *ep, ngtcp2_callbacks *cb, int server)
 {
 	memset(cb, 0, sizeof(*cb));
 	if (ep->cfg.plaintext)
@@ -1169,16 +1116,14 @@ static void fill_callbacks(struct moq_quic_endpoint *ep, ngtcp2_callbacks *cb,
 	cb->recv_stateless_reset = cb_stateless_reset;
 }
 
-static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s,
-			  const ngtcp2_cid *odcid)
+static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngtcp2_cid *odcid)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 
 	ngtcp2_settings_default(s);
 	s->initial_ts = now_ns();
 	s->max_tx_udp_payload_size =
-		ep->cfg.max_udp_payload -
-		(ep->cfg.plaintext ? MOQ_QUIC_SHIM_SLACK : 0);
+	    ep->cfg.max_udp_payload - (ep->cfg.plaintext ? MOQ_QUIC_SHIM_SLACK : 0);
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->no_pmtud = 1;
 	s->handshake_timeout = ep->cfg.handshake_timeout_ms * NS_PER_MS;
@@ -1195,8 +1140,7 @@ static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s,
 	}
 }
 
-static void fill_params(struct moq_quic_endpoint *ep,
-			ngtcp2_transport_params *p)
+static void fill_params(struct moq_quic_endpoint *ep, ngtcp2_transport_params *p)
 {
 	const struct moq_quic_config *cfg = &ep->cfg;
 
@@ -1209,15 +1153,12 @@ static void fill_params(struct moq_quic_endpoint *ep,
 	p->initial_max_streams_uni = cfg->max_streams_uni;
 	p->max_idle_timeout = cfg->idle_timeout_ms * NS_PER_MS;
 	p->active_connection_id_limit = 4;
-	p->max_datagram_frame_size = cfg->max_datagram_frame_size == UINT64_MAX ?
-					     0 :
-					     cfg->max_datagram_frame_size;
+	p->max_datagram_frame_size =
+	    cfg->max_datagram_frame_size == UINT64_MAX ? 0 : cfg->max_datagram_frame_size;
 }
 
-static struct moq_quic_conn *conn_alloc(struct moq_quic_endpoint *ep,
-					int server,
-					const struct sockaddr *peer,
-					socklen_t peerlen)
+static struct moq_quic_conn *conn_alloc(struct moq_quic_endpoint *ep, int server,
+					const struct sockaddr *peer, socklen_t peerlen)
 {
 	struct moq_quic_conn *c = calloc(1, sizeof(*c));
 
@@ -1261,8 +1202,7 @@ static void make_path(struct moq_quic_conn *c, ngtcp2_path *path)
 
 /* Plaintext: find STOP_SENDING frames in a received 1-RTT packet so the app
  * learns the peer's code at once. */
-static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data,
-			      size_t n)
+static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data, size_t n)
 {
 	size_t lp = long_prefix_len(data, n), hdr;
 	const uint8_t *p, *end;
@@ -1290,8 +1230,7 @@ static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data,
 		a = quic_varint_decode(&sid, p + 1, (size_t)(end - p - 1));
 		if (a < 0)
 			return;
-		b = quic_varint_decode(&code, p + 1 + a,
-				       (size_t)(end - p - 1 - a));
+		b = quic_varint_decode(&code, p + 1 + a, (size_t)(end - p - 1 - a));
 		if (b < 0)
 			return;
 		s = stream_find(c, (int64_t)sid);
@@ -1302,12 +1241,12 @@ static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data,
 	}
 }
 
-static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
-		      size_t cap, const struct sockaddr *sa, socklen_t sl)
+static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t cap,
+		      const struct sockaddr *sa, socklen_t sl)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	ngtcp2_path path;
-	ngtcp2_pkt_info pi = { 0 };
+	ngtcp2_pkt_info pi = {0};
 	struct sockaddr_storage from;
 	int rv;
 
@@ -1315,8 +1254,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 		return;
 	if (c->state == CS_CLOSING) {
 		if (c->close_pkt)
-			sock_send(ep, c->close_pkt, c->close_pktlen,
-				  (struct sockaddr *)&c->peer, c->peerlen);
+			sock_send(ep, c->close_pkt, c->close_pktlen, (struct sockaddr *)&c->peer,
+				  c->peerlen);
 		return;
 	}
 	c->pkts_recv++;
@@ -1325,10 +1264,9 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 	if (!c->server && c->state == CS_HANDSHAKE && (data[0] & 0x80)) {
 		int pt = moq_quic_pt_initial_is_plaintext(data, n);
 		if (pt == 0 && ep->cfg.plaintext) {
-			moq_quic__conn_set_hs_error(
-				c, 0x0a,
-				"peer answered with TLS; this endpoint runs "
-				"--plaintext (use the same mode on both ends)");
+			moq_quic__conn_set_hs_error(c, 0x0a,
+						    "peer answered with TLS; this endpoint runs "
+						    "--plaintext (use the same mode on both ends)");
 			c->state = CS_DEAD;
 			conn_terminate(c);
 			return;
@@ -1337,9 +1275,9 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 			/* A plaintext server's refusal is readable (null
 			 * protection): decode its reason for the user. */
 			moq_quic__conn_set_hs_error(
-				c, 0x0a,
-				"peer uses the plaintext profile; this endpoint "
-				"runs TLS (use --plaintext on both ends)");
+			    c, 0x0a,
+			    "peer uses the plaintext profile; this endpoint "
+			    "runs TLS (use --plaintext on both ends)");
 			c->state = CS_DEAD;
 			conn_terminate(c);
 			return;
@@ -1349,8 +1287,7 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 		size_t lp = long_prefix_len(data, n);
 		if (lp < n) {
 			size_t len = n - lp;
-			if (ep->cb.recv_hook(c, data + lp, &len, cap - lp,
-					     U(c)) < 0) {
+			if (ep->cb.recv_hook(c, data + lp, &len, cap - lp, U(c)) < 0) {
 				ep->st.hook_drop++;
 				return;
 			}
@@ -1377,10 +1314,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n,
 	mark_dirty(c);
 }
 
-static void send_stateless_reset(struct moq_quic_endpoint *ep,
-				 const uint8_t *dcid, size_t dcidlen,
-				 size_t trigger_len, const struct sockaddr *sa,
-				 socklen_t sl)
+static void send_stateless_reset(struct moq_quic_endpoint *ep, const uint8_t *dcid, size_t dcidlen,
+				 size_t trigger_len, const struct sockaddr *sa, socklen_t sl)
 {
 	uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN], rnd[64], out[128];
 	ngtcp2_cid cid;
@@ -1388,20 +1323,18 @@ static void send_stateless_reset(struct moq_quic_endpoint *ep,
 	ngtcp2_ssize n;
 
 	/* Smaller than the trigger, so two endpoints cannot loop. */
-	if (trigger_len < 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
-				  NGTCP2_STATELESS_RESET_TOKENLEN + 1)
+	if (trigger_len <
+	    1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN + 1)
 		return;
 	randlen = trigger_len - 1 - NGTCP2_STATELESS_RESET_TOKENLEN - 1;
 	if (randlen > 40)
 		randlen = 40;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
-	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    token, ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret),
-		    &cid))
+	if (ngtcp2_crypto_generate_stateless_reset_token(token, ep->cfg.reset_secret,
+							 sizeof(ep->cfg.reset_secret), &cid))
 		return;
 	moq_quic__rand(rnd, randlen);
-	n = ngtcp2_pkt_write_stateless_reset(out, sizeof(out), token, rnd,
-					     randlen);
+	n = ngtcp2_pkt_write_stateless_reset(out, sizeof(out), token, rnd, randlen);
 	if (n > 0) {
 		out[0] = (uint8_t)((out[0] & 0x3f) | 0x40);
 		sock_send(ep, out, (size_t)n, sa, sl);
@@ -1409,8 +1342,8 @@ static void send_stateless_reset(struct moq_quic_endpoint *ep,
 	}
 }
 
-static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
-			  size_t n, const struct sockaddr *sa, socklen_t sl)
+static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
+			  const struct sockaddr *sa, socklen_t sl)
 {
 	ngtcp2_pkt_hd hd;
 	ngtcp2_cid scid;
@@ -1425,11 +1358,10 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 		return;
 	is_pt = moq_quic_pt_initial_is_plaintext(data, n);
 	if (ep->cfg.plaintext && is_pt != 1) {
-		static const char why[] =
-			"peer uses TLS; this endpoint runs --plaintext";
+		static const char why[] = "peer uses TLS; this endpoint runs --plaintext";
 		ngtcp2_ssize w = ngtcp2_crypto_write_connection_close(
-			ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid,
-			&hd.dcid, 0x0a, (const uint8_t *)why, sizeof(why) - 1);
+		    ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid, &hd.dcid, 0x0a,
+		    (const uint8_t *)why, sizeof(why) - 1);
 		ep->st.rx_profile_mismatch++;
 		moq_warn(MOD, "refused a client: %s", why);
 		if (w > 0)
@@ -1439,12 +1371,10 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 		return;
 	}
 	if (!ep->cfg.plaintext && is_pt == 1) {
-		static const char why[] =
-			"peer uses the plaintext profile; this endpoint runs "
-			"TLS (use --plaintext on both ends)";
-		ngtcp2_ssize w = moq_quic_pt_write_initial_close(
-			ep->txbuf, sizeof(ep->txbuf), &hd.scid, &hd.dcid, 0x0a,
-			why);
+		static const char why[] = "peer uses the plaintext profile; this endpoint runs "
+					  "TLS (use --plaintext on both ends)";
+		ngtcp2_ssize w = moq_quic_pt_write_initial_close(ep->txbuf, sizeof(ep->txbuf),
+								 &hd.scid, &hd.dcid, 0x0a, why);
 		ep->st.rx_profile_mismatch++;
 		moq_warn(MOD, "refused a client: %s", why);
 		if (w > 0)
@@ -1467,24 +1397,20 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 	fill_params(ep, &p);
 	p.original_dcid = hd.dcid;
 	p.stateless_reset_token_present = 1;
-	ngtcp2_crypto_generate_stateless_reset_token(
-		p.stateless_reset_token, ep->cfg.reset_secret,
-		sizeof(ep->cfg.reset_secret), &scid);
+	ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->cfg.reset_secret,
+						     sizeof(ep->cfg.reset_secret), &scid);
 	make_path(c, &path);
-	rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path,
-				    hd.version, &cb, &s, &p, NULL, c);
+	rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb, &s, &p, NULL,
+				    c);
 	if (rv) {
-		moq_warn(MOD, "ngtcp2_conn_server_new: %s",
-			 ngtcp2_strerror(rv));
+		moq_warn(MOD, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
 		c->state = CS_DEAD;
 		conn_free(c);
 		return;
 	}
 	if (ep->cfg.keep_alive_ms)
-		ngtcp2_conn_set_keep_alive_timeout(
-			c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
-	if (moq_quic__cid_add(ep, c, &scid) ||
-	    moq_quic__cid_add(ep, c, &hd.dcid) ||
+		ngtcp2_conn_set_keep_alive_timeout(c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
+	if (moq_quic__cid_add(ep, c, &scid) || moq_quic__cid_add(ep, c, &hd.dcid) ||
 	    (!ep->cfg.plaintext && moq_quic_tls_conn_init(c, NULL))) {
 		c->state = CS_DEAD;
 		conn_free(c);
@@ -1493,14 +1419,12 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 	if (ep->cb.on_accept && ep->cb.on_accept(c, U(c)) < 0) {
 		ngtcp2_ssize w;
 		static const char why[] = "connection refused by application";
-		w = ep->cfg.plaintext ?
-			    moq_quic_pt_write_initial_close(
-				    ep->txbuf, sizeof(ep->txbuf), &hd.scid,
-				    &hd.dcid, 0x02, why) :
-			    ngtcp2_crypto_write_connection_close(
-				    ep->txbuf, sizeof(ep->txbuf), hd.version,
-				    &hd.scid, &hd.dcid, 0x02,
-				    (const uint8_t *)why, sizeof(why) - 1);
+		w = ep->cfg.plaintext
+			? moq_quic_pt_write_initial_close(ep->txbuf, sizeof(ep->txbuf), &hd.scid,
+							  &hd.dcid, 0x02, why)
+			: ngtcp2_crypto_write_connection_close(
+			      ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid, &hd.dcid, 0x02,
+			      (const uint8_t *)why, sizeof(why) - 1);
 		if (w > 0)
 			sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
 		if (ep->cb.on_refused)
@@ -1512,8 +1436,8 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data,
 	conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
 }
 
-static void handle_datagram(struct moq_quic_endpoint *ep, uint8_t *data,
-			    size_t n, const struct sockaddr *sa, socklen_t sl)
+static void handle_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
+			    const struct sockaddr *sa, socklen_t sl)
 {
 	ngtcp2_version_cid vc;
 	struct moq_quic_conn *c;
@@ -1538,16 +1462,14 @@ static void handle_datagram(struct moq_quic_endpoint *ep, uint8_t *data,
 	if (n >= 21) {
 		for (c = ep->conns; c; c = c->next) {
 			const ngtcp2_transport_params *rp;
-			if (c->state != CS_ESTABLISHED &&
-			    c->state != CS_HANDSHAKE)
+			if (c->state != CS_ESTABLISHED && c->state != CS_HANDSHAKE)
 				continue;
 			rp = ngtcp2_conn_get_remote_transport_params(c->conn);
 			if (rp && rp->stateless_reset_token_present &&
 			    !memcmp(rp->stateless_reset_token,
 				    data + n - NGTCP2_STATELESS_RESET_TOKENLEN,
 				    NGTCP2_STATELESS_RESET_TOKENLEN)) {
-				conn_recv(c, data, n, sizeof(ep->rxbuf), sa,
-					  sl);
+				conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
 				return;
 			}
 		}
@@ -1555,16 +1477,14 @@ static void handle_datagram(struct moq_quic_endpoint *ep, uint8_t *data,
 	send_stateless_reset(ep, vc.dcid, vc.dcidlen, n, sa, sl);
 }
 
-static void ep_readable(struct moq_loop *loop, int fd, uint32_t events,
-			void *arg)
+static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct moq_quic_endpoint *ep = arg;
 
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		ssize_t r = recvfrom(fd, ep->rxbuf, 65536, 0,
-				     (struct sockaddr *)&ss, &sl);
+		ssize_t r = recvfrom(fd, ep->rxbuf, 65536, 0, (struct sockaddr *)&ss, &sl);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1572,8 +1492,7 @@ static void ep_readable(struct moq_loop *loop, int fd, uint32_t events,
 		}
 		if (r == 0)
 			continue;
-		handle_datagram(ep, ep->rxbuf, (size_t)r,
-				(struct sockaddr *)&ss, sl);
+		handle_datagram(ep, ep->rxbuf, (size_t)r, (struct sockaddr *)&ss, sl);
 	}
 	ep_flush(loop, ep);
 }
@@ -1585,10 +1504,10 @@ static char *dupstr(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static int resolve(const char *host, uint16_t port, int family,
-		   struct sockaddr_storage *ss, socklen_t *sl, int passive)
+static int resolve(const char *host, uint16_t port, int family, struct sockaddr_storage *ss,
+		   socklen_t *sl, int passive)
 {
-	struct addrinfo hints = { 0 }, *res = NULL;
+	struct addrinfo hints = {0}, *res = NULL;
 	char ps[8];
 	int rv;
 
@@ -1605,8 +1524,7 @@ static int resolve(const char *host, uint16_t port, int family,
 	return 0;
 }
 
-static int ep_open_socket(struct moq_quic_endpoint *ep, int family,
-			  char *err, size_t errlen)
+static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -1617,12 +1535,11 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family,
 		host = family == AF_INET ? "0.0.0.0" : "::";
 	rv = resolve(host, ep->cfg.local_port, family, &ss, &sl, 1);
 	if (rv) {
-		snprintf(err, errlen, "cannot resolve local address %s: %s",
-			 host, gai_strerror(rv));
+		snprintf(err, errlen, "cannot resolve local address %s: %s", host,
+			 gai_strerror(rv));
 		return -1;
 	}
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
@@ -1633,8 +1550,8 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family,
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-		snprintf(err, errlen, "cannot bind UDP %s port %u: %s", host,
-			 ep->cfg.local_port, strerror(errno));
+		snprintf(err, errlen, "cannot bind UDP %s port %u: %s", host, ep->cfg.local_port,
+			 strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -1652,8 +1569,8 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family,
 }
 
 struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
-						const struct moq_quic_config *cfg,
-						char *err, size_t errlen)
+						const struct moq_quic_config *cfg, char *err,
+						size_t errlen)
 {
 	struct moq_quic_endpoint *ep;
 	char dummy[8];
@@ -1708,8 +1625,7 @@ struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 	if (ep->cfg.max_udp_payload < 1200 + MOQ_QUIC_SHIM_SLACK)
 		ep->cfg.max_udp_payload = 1200 + MOQ_QUIC_SHIM_SLACK;
 	if (!memcmp(ep->cfg.reset_secret, zero, sizeof(zero)))
-		moq_quic__rand(ep->cfg.reset_secret,
-			       sizeof(ep->cfg.reset_secret));
+		moq_quic__rand(ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret));
 	if (strlen(ep->s_alpn) == 0 || strlen(ep->s_alpn) > 255) {
 		snprintf(err, errlen, "ALPN must be 1..255 bytes");
 		goto fail;
@@ -1742,13 +1658,11 @@ void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
 			ngtcp2_connection_close_error ccerr;
 			static const char why[] = "endpoint shutting down";
 			ngtcp2_connection_close_error_set_application_error(
-				&ccerr, 0, (const uint8_t *)why,
-				sizeof(why) - 1);
+			    &ccerr, 0, (const uint8_t *)why, sizeof(why) - 1);
 			c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 			c->ci.app = 1;
 			c->ci.code = 0;
-			snprintf(c->ci.reason, sizeof(c->ci.reason), "%s",
-				 why);
+			snprintf(c->ci.reason, sizeof(c->ci.reason), "%s", why);
 			conn_close_with(c, &ccerr);
 			c->state = CS_DEAD;
 			conn_terminate(c);
@@ -1773,8 +1687,8 @@ void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
 	free(ep);
 }
 
-int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep,
-				 struct sockaddr_storage *ss, socklen_t *len)
+int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep, struct sockaddr_storage *ss,
+				 socklen_t *len)
 {
 	if (ep->fd < 0)
 		return -ENOTCONN;
@@ -1801,15 +1715,13 @@ size_t moq_quic_endpoint_conn_count(const struct moq_quic_endpoint *ep)
 	return n;
 }
 
-void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
-			     struct moq_quic_endpoint_stats *st)
+void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep, struct moq_quic_endpoint_stats *st)
 {
 	*st = ep->st;
 }
 
-struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
-				       const char *host, uint16_t port,
-				       void *user, char *err, size_t errlen)
+struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char *host,
+				       uint16_t port, void *user, char *err, size_t errlen)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl;
@@ -1826,13 +1738,10 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
 		err = dummy;
 		errlen = sizeof(dummy);
 	}
-	rv = resolve(host, port, ep->fd >= 0 && ep->family == AF_INET ?
-					 AF_INET :
-					 AF_UNSPEC,
-		     &peer, &pl, 0);
+	rv = resolve(host, port, ep->fd >= 0 && ep->family == AF_INET ? AF_INET : AF_UNSPEC, &peer,
+		     &pl, 0);
 	if (rv) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host,
-			 gai_strerror(rv));
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rv));
 		return NULL;
 	}
 	if (ep->fd < 0 && ep_open_socket(ep, peer.ss_family, err, errlen))
@@ -1840,7 +1749,7 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
 	if (ep->family == AF_INET6 && peer.ss_family == AF_INET) {
 		/* v4-mapped on a dual-stack socket */
 		struct sockaddr_in v4;
-		struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+		struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
 		memcpy(&v4, &peer, sizeof(v4));
 		v6.sin6_port = v4.sin_port;
 		v6.sin6_addr.s6_addr[10] = 0xff;
@@ -1865,16 +1774,14 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
 	fill_settings(c, &s, &dcid);
 	fill_params(ep, &p);
 	make_path(c, &path);
-	rv = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path,
-				    NGTCP2_PROTO_VER_V1, &cb, &s, &p, NULL, c);
+	rv = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &s, &p,
+				    NULL, c);
 	if (rv) {
-		snprintf(err, errlen, "ngtcp2_conn_client_new: %s",
-			 ngtcp2_strerror(rv));
+		snprintf(err, errlen, "ngtcp2_conn_client_new: %s", ngtcp2_strerror(rv));
 		goto fail;
 	}
 	if (ep->cfg.keep_alive_ms)
-		ngtcp2_conn_set_keep_alive_timeout(
-			c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
+		ngtcp2_conn_set_keep_alive_timeout(c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
 	if (moq_quic__cid_add(ep, c, &scid)) {
 		snprintf(err, errlen, "CID table: out of memory");
 		goto fail;
@@ -1923,16 +1830,14 @@ const char *moq_quic_conn_alpn(const struct moq_quic_conn *c)
 	return c->state == CS_ESTABLISHED && c->alpn[0] ? c->alpn : NULL;
 }
 
-const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c,
-					  socklen_t *len)
+const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c, socklen_t *len)
 {
 	if (len)
 		*len = c->peerlen;
 	return (const struct sockaddr *)&c->peer;
 }
 
-const struct moq_quic_close_info *
-moq_quic_conn_close_info(const struct moq_quic_conn *c)
+const struct moq_quic_close_info *moq_quic_conn_close_info(const struct moq_quic_conn *c)
 {
 	return &c->ci;
 }
@@ -1960,8 +1865,7 @@ size_t moq_quic_conn_max_datagram(const struct moq_quic_conn *c)
 	return (size_t)m;
 }
 
-void moq_quic_conn_stats(const struct moq_quic_conn *c,
-			 struct moq_quic_conn_stats *st)
+void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st)
 {
 	ngtcp2_conn_stat cs;
 
@@ -1984,19 +1888,17 @@ void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c)
 
 static int conn_usable(const struct moq_quic_conn *c)
 {
-	return (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) &&
-	       !c->want_close && !c->silent_drop && !c->closed_notified;
+	return (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) && !c->want_close &&
+	       !c->silent_drop && !c->closed_notified;
 }
 
-int moq_quic_conn_close(struct moq_quic_conn *c, uint64_t app_error,
-			const char *reason)
+int moq_quic_conn_close(struct moq_quic_conn *c, uint64_t app_error, const char *reason)
 {
 	if (!conn_usable(c))
 		return -ENOTCONN;
 	c->want_close = 1;
 	c->close_code = app_error;
-	snprintf(c->close_reason, sizeof(c->close_reason), "%s",
-		 reason ? reason : "");
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
 	mark_dirty(c);
 	return 0;
 }
@@ -2018,8 +1920,8 @@ static int64_t open_stream(struct moq_quic_conn *c, int bidi)
 
 	if (c->state != CS_ESTABLISHED || !conn_usable(c))
 		return -ENOTCONN;
-	rv = bidi ? ngtcp2_conn_open_bidi_stream(c->conn, &sid, NULL) :
-		    ngtcp2_conn_open_uni_stream(c->conn, &sid, NULL);
+	rv = bidi ? ngtcp2_conn_open_bidi_stream(c->conn, &sid, NULL)
+		  : ngtcp2_conn_open_uni_stream(c->conn, &sid, NULL);
 	if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED)
 		return -EAGAIN;
 	if (rv)
@@ -2041,9 +1943,8 @@ int64_t moq_quic_stream_open_uni(struct moq_quic_conn *c)
 	return open_stream(c, 0);
 }
 
-static int stream_append(struct moq_quic_conn *c, int64_t sid,
-			 const void *data, size_t len, int fin, int copy,
-			 moq_quic_buf_done done, void *done_arg)
+static int stream_append(struct moq_quic_conn *c, int64_t sid, const void *data, size_t len,
+			 int fin, int copy, moq_quic_buf_done done, void *done_arg)
 {
 	struct qstream *s;
 	struct chunk *k;
@@ -2053,8 +1954,9 @@ static int stream_append(struct moq_quic_conn *c, int64_t sid,
 	s = stream_find(c, sid);
 	if (!s)
 		return -ENOENT;
-	if (s->fin_queued || s->wr_shut)
-		return -EPIPE;
+	if (s->fin_queued || s->wr_shut ||
+	    (!ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(c->conn, sid)))
+		return -EPIPE; /* finished, reset, or a receive-only stream */
 	if (len) {
 		k = calloc(1, sizeof(*k));
 		if (!k)
@@ -2094,15 +1996,14 @@ static int stream_append(struct moq_quic_conn *c, int64_t sid,
 	return 0;
 }
 
-int moq_quic_stream_write(struct moq_quic_conn *c, int64_t sid,
-			  const void *data, size_t len, int fin)
+int moq_quic_stream_write(struct moq_quic_conn *c, int64_t sid, const void *data, size_t len,
+			  int fin)
 {
 	return stream_append(c, sid, data, len, fin, 1, NULL, NULL);
 }
 
-int moq_quic_stream_write_ref(struct moq_quic_conn *c, int64_t sid,
-			      const void *data, size_t len, int fin,
-			      moq_quic_buf_done done, void *done_arg)
+int moq_quic_stream_write_ref(struct moq_quic_conn *c, int64_t sid, const void *data, size_t len,
+			      int fin, moq_quic_buf_done done, void *done_arg)
 {
 	return stream_append(c, sid, data, len, fin, 0, done, done_arg);
 }
@@ -2113,8 +2014,7 @@ size_t moq_quic_stream_buffered(const struct moq_quic_conn *c, int64_t sid)
 	return s ? (size_t)(s->queued - s->acked) : 0;
 }
 
-int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid,
-				 uint32_t priority)
+int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid, uint32_t priority)
 {
 	struct qstream *s = stream_find(c, sid);
 	if (!s)
@@ -2123,8 +2023,7 @@ int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid,
 	return 0;
 }
 
-int moq_quic_stream_set_user(struct moq_quic_conn *c, int64_t sid,
-			     void *user)
+int moq_quic_stream_set_user(struct moq_quic_conn *c, int64_t sid, void *user)
 {
 	struct qstream *s = stream_find(c, sid);
 	if (!s)
@@ -2139,8 +2038,7 @@ void *moq_quic_stream_user(const struct moq_quic_conn *c, int64_t sid)
 	return s ? s->user : NULL;
 }
 
-int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid,
-			  uint64_t app_error)
+int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app_error)
 {
 	struct qstream *s;
 	int rv;
@@ -2160,8 +2058,7 @@ int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid,
 	return 0;
 }
 
-int moq_quic_stream_stop_sending(struct moq_quic_conn *c, int64_t sid,
-				 uint64_t app_error)
+int moq_quic_stream_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t app_error)
 {
 	int rv;
 
@@ -2188,8 +2085,7 @@ int moq_quic_stream_consume(struct moq_quic_conn *c, int64_t sid, size_t n)
 
 /* ---- datagrams -------------------------------------------------------- */
 
-int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data,
-			   size_t len)
+int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data, size_t len)
 {
 	struct dgram *d;
 

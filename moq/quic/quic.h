@@ -21,9 +21,9 @@
  * endpoint frees it later: at the end of the loop iteration, or after the
  * closing period). Callbacks may call any function in this header on any
  * conn, including moq_quic_conn_close() on their own, except
- * moq_quic_endpoint_free() (call it from outside the endpoint's callbacks). Nothing is sent from inside an API call: writes are flushed at the
- * end of the current loop iteration (moq_loop_defer), so batching many
- * stream writes costs nothing.
+ * moq_quic_endpoint_free() (call it from outside the endpoint's callbacks). Nothing is sent from
+ * inside an API call: writes are flushed at the end of the current loop iteration (moq_loop_defer),
+ * so batching many stream writes costs nothing.
  *
  * Errors: functions returning int give 0 (or a positive count) on success
  * and a negative errno on failure (-EINVAL bad argument, -ENOMEM, -EAGAIN
@@ -42,7 +42,7 @@
 #include "quic/loop.h"
 
 #define MOQ_QUIC_ALPN_DEFAULT "moqt-18"
-#define MOQ_QUIC_CID_LEN 8 /* CIDs this layer issues (both modes) */
+#define MOQ_QUIC_CID_LEN 8			  /* CIDs this layer issues (both modes) */
 #define MOQ_QUIC_PLAINTEXT_TAG "moq-plaintext-v1" /* 16 bytes, no NUL */
 #define MOQ_QUIC_PLAINTEXT_TAG_LEN 16
 /* Bytes reserved below max_udp_payload in plaintext mode so the send shim's
@@ -54,25 +54,25 @@ struct moq_quic_conn;
 
 /* Why a connection ended. */
 enum moq_quic_close_origin {
-	MOQ_QUIC_CLOSE_NONE = 0,	 /* still open */
-	MOQ_QUIC_CLOSE_LOCAL,		 /* moq_quic_conn_close() */
-	MOQ_QUIC_CLOSE_PEER,		 /* peer sent CONNECTION_CLOSE */
-	MOQ_QUIC_CLOSE_IDLE,		 /* idle timeout */
-	MOQ_QUIC_CLOSE_HANDSHAKE,	 /* handshake failed locally (TLS,
-					    ALPN, profile mismatch, timeout) */
+	MOQ_QUIC_CLOSE_NONE = 0,	/* still open */
+	MOQ_QUIC_CLOSE_LOCAL,		/* moq_quic_conn_close() */
+	MOQ_QUIC_CLOSE_PEER,		/* peer sent CONNECTION_CLOSE */
+	MOQ_QUIC_CLOSE_IDLE,		/* idle timeout */
+	MOQ_QUIC_CLOSE_HANDSHAKE,	/* handshake failed locally (TLS,
+					   ALPN, profile mismatch, timeout) */
 	MOQ_QUIC_CLOSE_STATELESS_RESET, /* peer sent a stateless reset */
-	MOQ_QUIC_CLOSE_INTERNAL,	 /* local error (ngtcp2, socket) */
+	MOQ_QUIC_CLOSE_INTERNAL,	/* local error (ngtcp2, socket) */
 };
 
 struct moq_quic_close_info {
 	enum moq_quic_close_origin origin;
-	int app;	   /* 1: application error code (CONNECTION_CLOSE 0x1d),
-			      0: transport error code (0x1c) */
-	uint64_t code;	   /* error code on the wire */
-	char reason[256];  /* NUL-terminated human-readable reason; for
-			      handshake failures e.g. "TLS: certificate verify
-			      failed: ...", "ALPN mismatch: peer offered X",
-			      "peer uses TLS; this endpoint runs --plaintext" */
+	int app;	  /* 1: application error code (CONNECTION_CLOSE 0x1d),
+			     0: transport error code (0x1c) */
+	uint64_t code;	  /* error code on the wire */
+	char reason[256]; /* NUL-terminated human-readable reason; for
+			     handshake failures e.g. "TLS: certificate verify
+			     failed: ...", "ALPN mismatch: peer offered X",
+			     "peer uses TLS; this endpoint runs --plaintext" */
 };
 
 /* Optional per-packet hooks for the relay agent (plaintext mode only; never
@@ -90,11 +90,10 @@ struct moq_quic_close_info {
  *   before ngtcp2_conn_read_pkt. pkt/len/cap as above (pkt is the last
  *   packet of the datagram). May rewrite, shrink or grow up to cap. Return 0
  *   to pass on, < 0 to drop. */
-typedef int (*moq_quic_send_hook)(struct moq_quic_conn *c, uint8_t *pkt,
-				  size_t *len, size_t cap, uint64_t ngtcp2_pn,
+typedef int (*moq_quic_send_hook)(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+				  uint64_t ngtcp2_pn, void *user);
+typedef int (*moq_quic_recv_hook)(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
 				  void *user);
-typedef int (*moq_quic_recv_hook)(struct moq_quic_conn *c, uint8_t *pkt,
-				  size_t *len, size_t cap, void *user);
 
 /* Application callbacks. All optional. `user` is moq_quic_conn_user() if
  * set, else the endpoint's config.user. */
@@ -107,21 +106,19 @@ struct moq_quic_callbacks {
 	void (*on_established)(struct moq_quic_conn *c, void *user);
 	/* Connection is gone (any cause, including failed handshakes). The
 	 * conn must not be used after this returns. */
-	void (*on_close)(struct moq_quic_conn *c,
-			 const struct moq_quic_close_info *info, void *user);
+	void (*on_close)(struct moq_quic_conn *c, const struct moq_quic_close_info *info,
+			 void *user);
 	/* Peer opened a stream (first frame seen). */
-	void (*on_stream_open)(struct moq_quic_conn *c, int64_t sid,
-			       void *user);
+	void (*on_stream_open)(struct moq_quic_conn *c, int64_t sid, void *user);
 	/* In-order stream data. fin = 1 on the last call (len may be 0).
 	 * Flow-control credit is returned to the peer when this returns,
 	 * unless the endpoint was created with manual_consume, in which case
 	 * call moq_quic_stream_consume() as the data is used. */
-	void (*on_stream_data)(struct moq_quic_conn *c, int64_t sid,
-			       const uint8_t *data, size_t len, int fin,
-			       void *user);
+	void (*on_stream_data)(struct moq_quic_conn *c, int64_t sid, const uint8_t *data,
+			       size_t len, int fin, void *user);
 	/* Peer sent RESET_STREAM. */
-	void (*on_stream_reset)(struct moq_quic_conn *c, int64_t sid,
-				uint64_t app_error, void *user);
+	void (*on_stream_reset)(struct moq_quic_conn *c, int64_t sid, uint64_t app_error,
+				void *user);
 	/* Peer sent STOP_SENDING on a stream we send on. ngtcp2 answers with
 	 * RESET_STREAM carrying the same code by itself; unsent data is
 	 * discarded and further writes fail with -EPIPE.
@@ -130,35 +127,30 @@ struct moq_quic_callbacks {
 	 * received STOP_SENDING, so it is reported when the aborted stream
 	 * closes (about one RTT later; for a bidi stream only once its
 	 * receive side has finished too). */
-	void (*on_stop_sending)(struct moq_quic_conn *c, int64_t sid,
-				uint64_t app_error, void *user);
+	void (*on_stop_sending)(struct moq_quic_conn *c, int64_t sid, uint64_t app_error,
+				void *user);
 	/* Stream fully closed in both directions; its state (user pointer,
 	 * priority, buffers) is freed after this returns. has_app_error is set
 	 * if it was reset. A peer's unidirectional stream is closed right
 	 * after the on_stream_data call that carries its FIN (the layer does
 	 * it: ngtcp2 0.12.1 never closes those itself). */
-	void (*on_stream_close)(struct moq_quic_conn *c, int64_t sid,
-				int has_app_error, uint64_t app_error,
-				void *user);
+	void (*on_stream_close)(struct moq_quic_conn *c, int64_t sid, int has_app_error,
+				uint64_t app_error, void *user);
 	/* Back pressure: after a write left more than send_buffer_low bytes
 	 * unacknowledged on the stream, called once when acknowledgements bring
 	 * it back to <= send_buffer_low (default 0: everything acked). */
-	void (*on_stream_writable)(struct moq_quic_conn *c, int64_t sid,
-				   void *user);
+	void (*on_stream_writable)(struct moq_quic_conn *c, int64_t sid, void *user);
 	/* Peer raised the limit: more local streams may be opened. */
-	void (*on_streams_available)(struct moq_quic_conn *c, int bidi,
-				     void *user);
+	void (*on_streams_available)(struct moq_quic_conn *c, int bidi, void *user);
 	/* One DATAGRAM frame payload. */
-	void (*on_datagram)(struct moq_quic_conn *c, const uint8_t *data,
-			    size_t len, void *user);
+	void (*on_datagram)(struct moq_quic_conn *c, const uint8_t *data, size_t len, void *user);
 	moq_quic_send_hook send_hook;
 	moq_quic_recv_hook recv_hook;
 	/* Server: a client was refused before any connection existed (TLS
 	 * client at a --plaintext server or the reverse, or on_accept said
 	 * no). reason is what the client is told. user = config.user. */
-	void (*on_refused)(struct moq_quic_endpoint *ep,
-			   const struct sockaddr *peer, socklen_t peerlen,
-			   const char *reason, void *user);
+	void (*on_refused)(struct moq_quic_endpoint *ep, const struct sockaddr *peer,
+			   socklen_t peerlen, const char *reason, void *user);
 };
 
 struct moq_quic_config {
@@ -185,18 +177,18 @@ struct moq_quic_config {
 	int insecure;
 
 	/* Transport. 0 picks the default in brackets. */
-	uint64_t idle_timeout_ms;	/* [30000] */
-	uint64_t handshake_timeout_ms;	/* [5000] */
-	uint64_t max_data;		/* connection window [16 MiB] */
-	uint64_t max_stream_data;	/* per stream window [4 MiB] */
-	uint64_t max_streams_bidi;	/* concurrent peer bidi [100] */
-	uint64_t max_streams_uni;	/* concurrent peer uni [1000] */
+	uint64_t idle_timeout_ms;	  /* [30000] */
+	uint64_t handshake_timeout_ms;	  /* [5000] */
+	uint64_t max_data;		  /* connection window [16 MiB] */
+	uint64_t max_stream_data;	  /* per stream window [4 MiB] */
+	uint64_t max_streams_bidi;	  /* concurrent peer bidi [100] */
+	uint64_t max_streams_uni;	  /* concurrent peer uni [1000] */
 	uint64_t max_datagram_frame_size; /* [1200]; UINT64_MAX disables */
-	size_t max_udp_payload;		/* datagram size sent [1350] */
-	size_t send_buffer_low;		/* on_stream_writable threshold [0] */
-	int manual_consume;		/* see on_stream_data */
-	uint64_t keep_alive_ms;		/* PING after this much quiet [0=off] */
-	int no_pacing;			/* ignore ngtcp2's pacing timer */
+	size_t max_udp_payload;		  /* datagram size sent [1350] */
+	size_t send_buffer_low;		  /* on_stream_writable threshold [0] */
+	int manual_consume;		  /* see on_stream_data */
+	uint64_t keep_alive_ms;		  /* PING after this much quiet [0=off] */
+	int no_pacing;			  /* ignore ngtcp2's pacing timer */
 
 	/* Diagnostics: write qlog (one file per connection,
 	 * <qlog_dir>/<role>-<odcid hex>.sqlog) if non-NULL. */
@@ -218,26 +210,26 @@ void moq_quic_config_init(struct moq_quic_config *cfg);
  * outlive the endpoint. On failure returns NULL and, if err is non-NULL,
  * writes a message to err[errlen] ("cannot read --cert x.pem: ..."). */
 struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
-						const struct moq_quic_config *cfg,
-						char *err, size_t errlen);
+						const struct moq_quic_config *cfg, char *err,
+						size_t errlen);
 /* Close every connection immediately (CONNECTION_CLOSE NO_ERROR, on_close
  * called), close the socket, free. */
 void moq_quic_endpoint_free(struct moq_quic_endpoint *ep);
 /* Local address of the socket (e.g. to learn an ephemeral port). */
-int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep,
-				 struct sockaddr_storage *ss, socklen_t *len);
+int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep, struct sockaddr_storage *ss,
+				 socklen_t *len);
 uint16_t moq_quic_endpoint_port(struct moq_quic_endpoint *ep);
 /* Number of live connections. */
 size_t moq_quic_endpoint_conn_count(const struct moq_quic_endpoint *ep);
 /* Counters for tests and operators. */
 struct moq_quic_endpoint_stats {
 	uint64_t rx_datagrams, tx_datagrams;
-	uint64_t rx_unknown;		/* short header, unknown DCID */
+	uint64_t rx_unknown; /* short header, unknown DCID */
 	uint64_t tx_stateless_reset;
-	uint64_t rx_profile_mismatch;	/* TLS vs plaintext Initials */
-	uint64_t shim_oversize_drop;	/* re-encoded packet > max payload */
+	uint64_t rx_profile_mismatch; /* TLS vs plaintext Initials */
+	uint64_t shim_oversize_drop;  /* re-encoded packet > max payload */
 	uint64_t hook_drop;
-	uint64_t tx_errors;		/* sendto failed (packet lost) */
+	uint64_t tx_errors; /* sendto failed (packet lost) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);
@@ -246,9 +238,8 @@ void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
  * socket family follows the first address). Returns the conn at once (the
  * handshake runs in the loop; on_established or on_close follows), or NULL
  * with a message in err. user is the conn's user pointer. */
-struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep,
-				       const char *host, uint16_t port,
-				       void *user, char *err, size_t errlen);
+struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char *host,
+				       uint16_t port, void *user, char *err, size_t errlen);
 
 /* Per-connection accessors. */
 void moq_quic_conn_set_user(struct moq_quic_conn *c, void *user);
@@ -259,11 +250,9 @@ int moq_quic_conn_is_established(const struct moq_quic_conn *c);
 /* Negotiated ALPN (NULL before the handshake). */
 const char *moq_quic_conn_alpn(const struct moq_quic_conn *c);
 /* Peer address. */
-const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c,
-					  socklen_t *len);
+const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c, socklen_t *len);
 /* Close details (origin NONE while open). */
-const struct moq_quic_close_info *
-moq_quic_conn_close_info(const struct moq_quic_conn *c);
+const struct moq_quic_close_info *moq_quic_conn_close_info(const struct moq_quic_conn *c);
 /* Largest DATAGRAM payload the peer accepts now (0 = not negotiated). */
 size_t moq_quic_conn_max_datagram(const struct moq_quic_conn *c);
 /* Smoothed RTT in ns, bytes in flight, congestion window. */
@@ -272,16 +261,14 @@ struct moq_quic_conn_stats {
 	uint64_t bytes_in_flight, cwnd;
 	uint64_t pkts_sent, pkts_recv;
 };
-void moq_quic_conn_stats(const struct moq_quic_conn *c,
-			 struct moq_quic_conn_stats *st);
+void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st);
 /* The underlying ngtcp2_conn (ngtcp2_conn *), for the relay agent. */
 void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c);
 
 /* Close with CONNECTION_CLOSE (application error code app_error, reason
  * string; reason may be NULL). The peer sees app_error and the reason.
  * on_close follows (origin LOCAL) after the packet has been sent. */
-int moq_quic_conn_close(struct moq_quic_conn *c, uint64_t app_error,
-			const char *reason);
+int moq_quic_conn_close(struct moq_quic_conn *c, uint64_t app_error, const char *reason);
 /* Forget the connection without sending anything (tests; simulates a
  * crash: the peer's next packet draws a stateless reset). on_close is
  * called with origin LOCAL. */
@@ -298,16 +285,15 @@ int64_t moq_quic_stream_open_uni(struct moq_quic_conn *c);
 /* Queue data (copied). fin = 1 ends the stream after it (len may be 0).
  * Returns 0 or -errno (-ENOENT unknown/closed stream, -EPIPE after fin or
  * reset). Data is kept until the peer acknowledges it. */
-int moq_quic_stream_write(struct moq_quic_conn *c, int64_t sid,
-			  const void *data, size_t len, int fin);
+int moq_quic_stream_write(struct moq_quic_conn *c, int64_t sid, const void *data, size_t len,
+			  int fin);
 /* Queue app-owned data without a copy. The buffer must stay valid and
  * unchanged until done(done_arg, data) is called: after the peer ACKed all
  * of it, or the stream was reset/closed, or the conn closed. done may be
  * NULL (static buffers). */
 typedef void (*moq_quic_buf_done)(void *done_arg, const void *data);
-int moq_quic_stream_write_ref(struct moq_quic_conn *c, int64_t sid,
-			      const void *data, size_t len, int fin,
-			      moq_quic_buf_done done, void *done_arg);
+int moq_quic_stream_write_ref(struct moq_quic_conn *c, int64_t sid, const void *data, size_t len,
+			      int fin, moq_quic_buf_done done, void *done_arg);
 /* Bytes queued on the stream and not yet acknowledged. */
 size_t moq_quic_stream_buffered(const struct moq_quic_conn *c, int64_t sid);
 
@@ -315,19 +301,15 @@ size_t moq_quic_stream_buffered(const struct moq_quic_conn *c, int64_t sid);
  * MoQT publisher priority; default 128). The writer always serves the
  * sendable stream with the lowest value; equal values round-robin (one
  * packet's worth each). Can be changed any time. */
-int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid,
-				 uint32_t priority);
+int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid, uint32_t priority);
 /* Per-stream user pointer. */
-int moq_quic_stream_set_user(struct moq_quic_conn *c, int64_t sid,
-			     void *user);
+int moq_quic_stream_set_user(struct moq_quic_conn *c, int64_t sid, void *user);
 void *moq_quic_stream_user(const struct moq_quic_conn *c, int64_t sid);
 
 /* Abort sending: RESET_STREAM(app_error); unacked data is released. */
-int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid,
-			  uint64_t app_error);
+int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app_error);
 /* Abort receiving: STOP_SENDING(app_error). */
-int moq_quic_stream_stop_sending(struct moq_quic_conn *c, int64_t sid,
-				 uint64_t app_error);
+int moq_quic_stream_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t app_error);
 /* Manual flow control (manual_consume): n bytes of sid were used; extend
  * stream and connection credit. */
 int moq_quic_stream_consume(struct moq_quic_conn *c, int64_t sid, size_t n);
@@ -337,8 +319,7 @@ int moq_quic_stream_consume(struct moq_quic_conn *c, int64_t sid, size_t n);
 /* Queue one DATAGRAM frame (copied; sent in the next flush, unreliable).
  * -EMSGSIZE if larger than moq_quic_conn_max_datagram(), -ENOTCONN before
  * the handshake, -ENOBUFS if the queue (256) is full. */
-int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data,
-			   size_t len);
+int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data, size_t len);
 
 /* ---- plaintext wire helpers (shared with tests and the agent) -------- */
 
@@ -348,14 +329,13 @@ int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data,
  * Stream ID as a 4-byte varint, trailing PADDING dropped as needed.
  * dcidlen is the DCID length in the header. Returns the new length or a
  * negative MOQ_ERR_* (MALFORMED: unknown frame; BUFFER: does not fit). */
-int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in,
-		       size_t inlen, size_t dcidlen, uint64_t pn);
+int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in, size_t inlen, size_t dcidlen,
+		       uint64_t pn);
 
 /* Check that a 1-RTT packet follows the profile (first byte 0x43 with
  * fixed bit, 4-byte PN, tag at the end, every STREAM Stream ID 4 bytes).
  * Returns the number of STREAM frames found (>= 0) or a negative MOQ_ERR_*.
  * *pn_out (if non-NULL) gets the 32-bit packet number field. */
-int moq_quic_plaintext_check_1rtt(const uint8_t *pkt, size_t len,
-				  size_t dcidlen, uint32_t *pn_out);
+int moq_quic_plaintext_check_1rtt(const uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_out);
 
 #endif

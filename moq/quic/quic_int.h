@@ -13,15 +13,14 @@
 /* One parsed QUIC frame (shim.c). */
 struct moq_quic_frame {
 	uint64_t type;
-	size_t len;	/* whole frame */
+	size_t len; /* whole frame */
 	int is_stream;
 	uint64_t sid;
 	size_t sid_off; /* offset of the Stream ID from the frame start */
 	size_t sid_len;
 };
 /* Parse the frame at in (< end). Bytes of the frame or negative MOQ_ERR. */
-int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
-			 const uint8_t *end);
+int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in, const uint8_t *end);
 
 struct chunk {
 	struct chunk *next;
@@ -35,7 +34,7 @@ struct chunk {
 
 struct qstream {
 	int64_t id;
-	struct qstream *hnext;		 /* hash chain */
+	struct qstream *hnext;		/* hash chain */
 	struct qstream *snext, **sprev; /* conn's stream list */
 	void *user;
 	uint32_t prio;
@@ -49,8 +48,7 @@ struct qstream {
 	int want_writable;
 	int local_reset, peer_reset, stop_reported, stop_pending;
 	uint64_t stop_code;
-	unsigned fin_queued : 1, fin_sent : 1, wr_shut : 1, blocked : 1,
-		writable_pending : 1;
+	unsigned fin_queued : 1, fin_sent : 1, wr_shut : 1, blocked : 1, writable_pending : 1;
 };
 
 struct dgram {
@@ -146,8 +144,7 @@ struct moq_quic_conn {
 struct moq_quic_endpoint {
 	struct moq_loop *loop;
 	struct moq_quic_config cfg;
-	char *s_local_addr, *s_alpn, *s_cert, *s_key, *s_ca, *s_sni,
-		*s_qlog_dir;
+	char *s_local_addr, *s_alpn, *s_cert, *s_key, *s_ca, *s_sni, *s_qlog_dir;
 	struct moq_quic_callbacks cb;
 	int fd;
 	int family;
@@ -169,41 +166,34 @@ struct moq_quic_endpoint {
 };
 
 /* quic.c */
-void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code,
-				 const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c,
-		      const ngtcp2_cid *cid);
+void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c, const ngtcp2_cid *cid);
 void moq_quic__rand(uint8_t *dest, size_t len);
 
 /* plaintext.c */
 extern const ngtcp2_crypto_ctx moq_quic_pt_ctx;
 int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx,
-			const uint8_t *plaintext, size_t plaintextlen,
-			const uint8_t *nonce, size_t noncelen,
+			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
+			size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
 			const uint8_t *aad, size_t aadlen);
 int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx,
-			const uint8_t *ciphertext, size_t ciphertextlen,
-			const uint8_t *nonce, size_t noncelen,
+			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
+			size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
 			const uint8_t *aad, size_t aadlen);
 int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
-			const ngtcp2_crypto_cipher_ctx *hp_ctx,
-			const uint8_t *sample);
+			const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample);
 void moq_quic_pt_callbacks(ngtcp2_callbacks *cb, int server);
 /* Does this long-header Initial packet end with the plaintext tag?
  * 1 yes, 0 no, -1 not a parsable Initial. */
 int moq_quic_pt_initial_is_plaintext(const uint8_t *pkt, size_t len);
 /* Write an Initial CONNECTION_CLOSE protected with null protection. */
-ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen,
-					     const ngtcp2_cid *dcid,
-					     const ngtcp2_cid *scid,
-					     uint64_t code, const char *reason);
+ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen, const ngtcp2_cid *dcid,
+					     const ngtcp2_cid *scid, uint64_t code,
+					     const char *reason);
 
 /* tls.c */
-int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err,
-			 size_t errlen);
+int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen);
 void moq_quic_tls_ep_free(struct moq_quic_endpoint *ep);
 int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host);
 void moq_quic_tls_conn_free(struct moq_quic_conn *c);

@@ -29,8 +29,7 @@ static int skip_bytes(const uint8_t **p, const uint8_t *end, uint64_t n)
 	return 0;
 }
 
-int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
-			 const uint8_t *end)
+int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in, const uint8_t *end)
 {
 	const uint8_t *p = in;
 	uint64_t type, n, v;
@@ -48,10 +47,8 @@ int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
 	case 0x02:
 	case 0x03: { /* ACK */
 		uint64_t cnt;
-		if ((rv = skip_varint(&p, end, NULL)) ||
-		    (rv = skip_varint(&p, end, NULL)) ||
-		    (rv = skip_varint(&p, end, &cnt)) ||
-		    (rv = skip_varint(&p, end, NULL)))
+		if ((rv = skip_varint(&p, end, NULL)) || (rv = skip_varint(&p, end, NULL)) ||
+		    (rv = skip_varint(&p, end, &cnt)) || (rv = skip_varint(&p, end, NULL)))
 			return rv;
 		if (cnt > 4096)
 			return MOQ_ERR_MALFORMED;
@@ -77,14 +74,12 @@ int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
 				return rv;
 		break;
 	case 0x06: /* CRYPTO */
-		if ((rv = skip_varint(&p, end, NULL)) ||
-		    (rv = skip_varint(&p, end, &n)) ||
+		if ((rv = skip_varint(&p, end, NULL)) || (rv = skip_varint(&p, end, &n)) ||
 		    (rv = skip_bytes(&p, end, n)))
 			return rv;
 		break;
 	case 0x07: /* NEW_TOKEN */
-		if ((rv = skip_varint(&p, end, &n)) ||
-		    (rv = skip_bytes(&p, end, n)))
+		if ((rv = skip_varint(&p, end, &n)) || (rv = skip_bytes(&p, end, n)))
 			return rv;
 		break;
 	case 0x10: /* MAX_DATA */
@@ -98,8 +93,7 @@ int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
 			return rv;
 		break;
 	case 0x18: /* NEW_CONNECTION_ID */
-		if ((rv = skip_varint(&p, end, NULL)) ||
-		    (rv = skip_varint(&p, end, NULL)))
+		if ((rv = skip_varint(&p, end, NULL)) || (rv = skip_varint(&p, end, NULL)))
 			return rv;
 		if (p >= end)
 			return MOQ_ERR_MALFORMED;
@@ -118,16 +112,14 @@ int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
 			return rv;
 		if (type == 0x1c && (rv = skip_varint(&p, end, NULL)))
 			return rv;
-		if ((rv = skip_varint(&p, end, &n)) ||
-		    (rv = skip_bytes(&p, end, n)))
+		if ((rv = skip_varint(&p, end, &n)) || (rv = skip_bytes(&p, end, n)))
 			return rv;
 		break;
 	case 0x30: /* DATAGRAM without length: to the end */
 		p = end;
 		break;
 	case 0x31:
-		if ((rv = skip_varint(&p, end, &n)) ||
-		    (rv = skip_bytes(&p, end, n)))
+		if ((rv = skip_varint(&p, end, &n)) || (rv = skip_bytes(&p, end, n)))
 			return rv;
 		break;
 	default:
@@ -156,16 +148,15 @@ int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in,
 	return (int)f->len;
 }
 
-int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in,
-		       size_t inlen, size_t dcidlen, uint64_t pn)
+int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in, size_t inlen, size_t dcidlen,
+		       uint64_t pn)
 {
 	size_t pnlen, hdr, growth = 0, drop, o;
 	const uint8_t *p, *end;
 	struct moq_quic_frame f;
 	int rv;
 
-	if (inlen < 1 + dcidlen + 1 + MOQ_QUIC_PLAINTEXT_TAG_LEN ||
-	    (in[0] & 0x80))
+	if (inlen < 1 + dcidlen + 1 + MOQ_QUIC_PLAINTEXT_TAG_LEN || (in[0] & 0x80))
 		return MOQ_ERR_MALFORMED;
 	pnlen = (size_t)(in[0] & 0x03) + 1;
 	hdr = 1 + dcidlen + pnlen;
@@ -218,8 +209,7 @@ int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in,
 		o += f.sid_off;
 		quic_varint_encode_width(out + o, 4, f.sid, 4);
 		o += 4;
-		memcpy(out + o, p + f.sid_off + f.sid_len,
-		       f.len - f.sid_off - f.sid_len);
+		memcpy(out + o, p + f.sid_off + f.sid_len, f.len - f.sid_off - f.sid_len);
 		o += f.len - f.sid_off - f.sid_len;
 	}
 	if (o + MOQ_QUIC_PLAINTEXT_TAG_LEN > outcap)
@@ -229,8 +219,7 @@ int moq_quic_shim_1rtt(uint8_t *out, size_t outcap, const uint8_t *in,
 	return (int)o;
 }
 
-int moq_quic_plaintext_check_1rtt(const uint8_t *pkt, size_t len,
-				  size_t dcidlen, uint32_t *pn_out)
+int moq_quic_plaintext_check_1rtt(const uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_out)
 {
 	size_t hdr = 1 + dcidlen + 4;
 	const uint8_t *p, *end;
@@ -241,12 +230,11 @@ int moq_quic_plaintext_check_1rtt(const uint8_t *pkt, size_t len,
 		return MOQ_ERR_MALFORMED;
 	if (pkt[0] != 0x43)
 		return MOQ_ERR_MALFORMED;
-	if (memcmp(pkt + len - MOQ_QUIC_PLAINTEXT_TAG_LEN,
-		   MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN))
+	if (memcmp(pkt + len - MOQ_QUIC_PLAINTEXT_TAG_LEN, MOQ_QUIC_PLAINTEXT_TAG,
+		   MOQ_QUIC_PLAINTEXT_TAG_LEN))
 		return MOQ_ERR_MALFORMED;
 	if (pn_out)
-		*pn_out = (uint32_t)pkt[1 + dcidlen] << 24 |
-			  (uint32_t)pkt[2 + dcidlen] << 16 |
+		*pn_out = (uint32_t)pkt[1 + dcidlen] << 24 | (uint32_t)pkt[2 + dcidlen] << 16 |
 			  (uint32_t)pkt[3 + dcidlen] << 8 | pkt[4 + dcidlen];
 	end = pkt + len - MOQ_QUIC_PLAINTEXT_TAG_LEN;
 	for (p = pkt + hdr; p < end; p += rv) {

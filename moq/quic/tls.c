@@ -10,10 +10,10 @@
 
 #include "log.h"
 
-#define PRIO                                                                 \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
-	"+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-SECP256R1:"       \
-	"+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:"                    \
+#define PRIO                                                                                       \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"                     \
+	"+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-SECP256R1:"                             \
+	"+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:"                                         \
 	"%DISABLE_TLS13_COMPAT_MODE"
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
@@ -34,24 +34,20 @@ static int verify_cb(gnutls_session_t s)
 	struct moq_quic_conn *c = sess_conn(s);
 	struct moq_quic_endpoint *ep = c->ep;
 	unsigned status = 0;
-	gnutls_datum_t out = { 0 };
+	gnutls_datum_t out = {0};
 	int rv;
 
 	if (ep->cfg.insecure)
 		return 0;
-	rv = gnutls_certificate_verify_peers3(s, c->vhost[0] ? c->vhost : NULL,
-					      &status);
+	rv = gnutls_certificate_verify_peers3(s, c->vhost[0] ? c->vhost : NULL, &status);
 	if (rv < 0) {
-		snprintf(c->tls_err, sizeof(c->tls_err),
-			 "TLS: certificate verify failed: %s",
+		snprintf(c->tls_err, sizeof(c->tls_err), "TLS: certificate verify failed: %s",
 			 gnutls_strerror(rv));
 		return GNUTLS_E_CERTIFICATE_ERROR;
 	}
 	if (status) {
-		gnutls_certificate_verification_status_print(
-			status, GNUTLS_CRT_X509, &out, 0);
-		snprintf(c->tls_err, sizeof(c->tls_err),
-			 "TLS: certificate verify failed: %s",
+		gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0);
+		snprintf(c->tls_err, sizeof(c->tls_err), "TLS: certificate verify failed: %s",
 			 out.data ? (char *)out.data : "unknown reason");
 		gnutls_free(out.data);
 		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
@@ -59,8 +55,7 @@ static int verify_cb(gnutls_session_t s)
 	return 0;
 }
 
-int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err,
-			 size_t errlen)
+int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen)
 {
 	int rv;
 
@@ -74,36 +69,31 @@ int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err,
 				 "or use --plaintext on both ends");
 			return -1;
 		}
-		rv = gnutls_certificate_set_x509_key_file(
-			ep->cred, ep->s_cert, ep->s_key, GNUTLS_X509_FMT_PEM);
+		rv = gnutls_certificate_set_x509_key_file(ep->cred, ep->s_cert, ep->s_key,
+							  GNUTLS_X509_FMT_PEM);
 		if (rv < 0) {
-			snprintf(err, errlen,
-				 "cannot load --cert %s / --key %s: %s",
-				 ep->s_cert, ep->s_key, gnutls_strerror(rv));
+			snprintf(err, errlen, "cannot load --cert %s / --key %s: %s", ep->s_cert,
+				 ep->s_key, gnutls_strerror(rv));
 			return -1;
 		}
 	}
 	if (ep->s_ca) {
-		rv = gnutls_certificate_set_x509_trust_file(
-			ep->cred, ep->s_ca, GNUTLS_X509_FMT_PEM);
+		rv =
+		    gnutls_certificate_set_x509_trust_file(ep->cred, ep->s_ca, GNUTLS_X509_FMT_PEM);
 		if (rv <= 0) {
-			snprintf(err, errlen, "cannot load --ca %s: %s",
-				 ep->s_ca,
-				 rv < 0 ? gnutls_strerror(rv) :
-					  "no certificate in file");
+			snprintf(err, errlen, "cannot load --ca %s: %s", ep->s_ca,
+				 rv < 0 ? gnutls_strerror(rv) : "no certificate in file");
 			return -1;
 		}
 	} else if (!ep->cfg.listen && !ep->cfg.insecure) {
 		rv = gnutls_certificate_set_x509_system_trust(ep->cred);
 		if (rv < 0)
-			moq_warn("quic", "no system CA store (%s); pass --ca",
-				 gnutls_strerror(rv));
+			moq_warn("quic", "no system CA store (%s); pass --ca", gnutls_strerror(rv));
 	}
 	if (!ep->cfg.listen && ep->cfg.insecure)
-		moq_warn("quic",
-			 "--insecure: the server certificate and its name "
-			 "are NOT verified; anyone on the path can "
-			 "impersonate the server");
+		moq_warn("quic", "--insecure: the server certificate and its name "
+				 "are NOT verified; anyone on the path can "
+				 "impersonate the server");
 	gnutls_certificate_set_verify_function(ep->cred, verify_cb);
 	rv = gnutls_priority_init(&ep->prio, PRIO, NULL);
 	if (rv < 0)
@@ -125,8 +115,7 @@ void moq_quic_tls_ep_free(struct moq_quic_endpoint *ep)
 }
 
 /* Server: record the ALPNs the client offered, for the error message. */
-static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data,
-		     unsigned size)
+static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data, unsigned size)
 {
 	struct moq_quic_conn *c = ctx;
 	size_t o = 0;
@@ -146,10 +135,8 @@ static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data,
 		}
 		c->alpn[o++] = '"';
 		for (unsigned k = 0; k < l; k++)
-			c->alpn[o++] = (data[i + k] >= 0x20 &&
-					data[i + k] < 0x7f) ?
-					       (char)data[i + k] :
-					       '?';
+			c->alpn[o++] =
+			    (data[i + k] >= 0x20 && data[i + k] < 0x7f) ? (char)data[i + k] : '?';
 		c->alpn[o++] = '"';
 		i += l;
 	}
@@ -157,15 +144,14 @@ static int ch_ext_cb(void *ctx, unsigned tls_id, const unsigned char *data,
 	return 0;
 }
 
-static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when,
-		   unsigned incoming, const gnutls_datum_t *msg)
+static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+		   const gnutls_datum_t *msg)
 {
 	struct moq_quic_conn *c = sess_conn(s);
 
 	if (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO && incoming && c) {
 		strcpy(c->alpn, "(none)");
-		gnutls_ext_raw_parse(c, ch_ext_cb, msg,
-				     GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
+		gnutls_ext_raw_parse(c, ch_ext_cb, msg, GNUTLS_EXT_RAW_FLAG_TLS_CLIENT_HELLO);
 	}
 	return 0;
 }
@@ -173,8 +159,8 @@ static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when,
 int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host)
 {
 	struct moq_quic_endpoint *ep = c->ep;
-	gnutls_datum_t alpn = { .data = (unsigned char *)ep->s_alpn,
-				.size = (unsigned)strlen(ep->s_alpn) };
+	gnutls_datum_t alpn = {.data = (unsigned char *)ep->s_alpn,
+			       .size = (unsigned)strlen(ep->s_alpn)};
 	unsigned char tmp[16];
 	int rv;
 
@@ -192,25 +178,19 @@ int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host)
 		return -1;
 	if (gnutls_priority_set(c->tls, ep->prio) < 0)
 		return -1;
-	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
-				   ep->cred) < 0)
+	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, ep->cred) < 0)
 		return -1;
-	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1,
-				      c->server ? GNUTLS_ALPN_MANDATORY : 0) <
-	    0)
+	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1, c->server ? GNUTLS_ALPN_MANDATORY : 0) < 0)
 		return -1;
 	if (c->server) {
-		gnutls_handshake_set_hook_function(
-			c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
-			ch_hook);
+		gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO,
+						   GNUTLS_HOOK_PRE, ch_hook);
 	} else {
 		const char *sni = ep->s_sni && *ep->s_sni ? ep->s_sni : host;
 		/* No SNI for IP literals (RFC 6066); verification still
 		 * checks the IP against the certificate's SANs. */
-		if (sni && inet_pton(AF_INET, sni, tmp) != 1 &&
-		    inet_pton(AF_INET6, sni, tmp) != 1)
-			gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni,
-					       strlen(sni));
+		if (sni && inet_pton(AF_INET, sni, tmp) != 1 && inet_pton(AF_INET6, sni, tmp) != 1)
+			gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni, strlen(sni));
 		snprintf(c->vhost, sizeof(c->vhost), "%s", sni ? sni : "");
 	}
 	ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
@@ -225,39 +205,32 @@ void moq_quic_tls_conn_free(struct moq_quic_conn *c)
 }
 
 /* Wrap the crypto helper so a TLS failure leaves a readable reason. */
-static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level,
-			    uint64_t offset, const uint8_t *data,
-			    size_t datalen, void *user_data)
+static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64_t offset,
+			    const uint8_t *data, size_t datalen, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
-	int rv = ngtcp2_crypto_read_write_crypto_data(conn, level, data,
-						      datalen);
+	int rv = ngtcp2_crypto_read_write_crypto_data(conn, level, data, datalen);
 	if (rv == 0)
 		return 0;
 	if (c->tls_err[0]) {
-		moq_quic__conn_set_hs_error(
-			c, 0x100 + ngtcp2_conn_get_tls_alert(conn), "%s",
-			c->tls_err);
+		moq_quic__conn_set_hs_error(c, 0x100 + ngtcp2_conn_get_tls_alert(conn), "%s",
+					    c->tls_err);
 	} else {
 		uint8_t alert = ngtcp2_conn_get_tls_alert(conn);
 		if (c->server && alert == 120 /* no_application_protocol */)
-			moq_quic__conn_set_hs_error(
-				c, 0x100 + alert,
-				"ALPN mismatch: peer offered %s, this "
-				"endpoint speaks \"%s\"",
-				c->alpn[0] ? c->alpn : "(none)",
-				c->ep->s_alpn);
-		else if (offset == 0 && level == NGTCP2_CRYPTO_LEVEL_INITIAL &&
-			 datalen >= 6 && !memcmp(data, "MOQPT-", 6))
-			moq_quic__conn_set_hs_error(
-				c, 0x0a,
-				"peer uses the plaintext profile; this "
-				"endpoint runs TLS (use --plaintext on both "
-				"ends)");
+			moq_quic__conn_set_hs_error(c, 0x100 + alert,
+						    "ALPN mismatch: peer offered %s, this "
+						    "endpoint speaks \"%s\"",
+						    c->alpn[0] ? c->alpn : "(none)", c->ep->s_alpn);
+		else if (offset == 0 && level == NGTCP2_CRYPTO_LEVEL_INITIAL && datalen >= 6 &&
+			 !memcmp(data, "MOQPT-", 6))
+			moq_quic__conn_set_hs_error(c, 0x0a,
+						    "peer uses the plaintext profile; this "
+						    "endpoint runs TLS (use --plaintext on both "
+						    "ends)");
 		else
-			moq_quic__conn_set_hs_error(
-				c, 0x100 + (alert ? alert : 80),
-				"TLS: handshake failed (alert %u)", alert);
+			moq_quic__conn_set_hs_error(c, 0x100 + (alert ? alert : 80),
+						    "TLS: handshake failed (alert %u)", alert);
 	}
 	return NGTCP2_ERR_CRYPTO;
 }
@@ -276,31 +249,27 @@ void moq_quic_tls_callbacks(ngtcp2_callbacks *cb, int server)
 	cb->hp_mask = ngtcp2_crypto_hp_mask_cb;
 	cb->update_key = ngtcp2_crypto_update_key_cb;
 	cb->delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-	cb->delete_crypto_cipher_ctx =
-		ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+	cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
 	cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
 	cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
 }
 
 int moq_quic_tls_check_alpn(struct moq_quic_conn *c)
 {
-	gnutls_datum_t p = { 0 };
+	gnutls_datum_t p = {0};
 
 	if (gnutls_alpn_get_selected_protocol(c->tls, &p) < 0 || !p.size) {
-		moq_quic__conn_set_hs_error(
-			c, 0x178,
-			"ALPN mismatch: peer selected no protocol, this "
-			"endpoint speaks \"%s\"",
-			c->ep->s_alpn);
+		moq_quic__conn_set_hs_error(c, 0x178,
+					    "ALPN mismatch: peer selected no protocol, this "
+					    "endpoint speaks \"%s\"",
+					    c->ep->s_alpn);
 		return -1;
 	}
-	if (p.size != strlen(c->ep->s_alpn) ||
-	    memcmp(p.data, c->ep->s_alpn, p.size)) {
-		moq_quic__conn_set_hs_error(
-			c, 0x178,
-			"ALPN mismatch: peer selected \"%.*s\", this "
-			"endpoint speaks \"%s\"",
-			(int)p.size, p.data, c->ep->s_alpn);
+	if (p.size != strlen(c->ep->s_alpn) || memcmp(p.data, c->ep->s_alpn, p.size)) {
+		moq_quic__conn_set_hs_error(c, 0x178,
+					    "ALPN mismatch: peer selected \"%.*s\", this "
+					    "endpoint speaks \"%s\"",
+					    (int)p.size, p.data, c->ep->s_alpn);
 		return -1;
 	}
 	snprintf(c->alpn, sizeof(c->alpn), "%.*s", (int)p.size, p.data);

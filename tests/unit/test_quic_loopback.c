@@ -93,8 +93,7 @@ static void on_established(struct moq_quic_conn *c, void *user)
 	s->conn = c;
 }
 
-static void on_close(struct moq_quic_conn *c,
-		     const struct moq_quic_close_info *ci, void *user)
+static void on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *ci, void *user)
 {
 	struct side *s = side_of(c, user);
 	s->closed = 1;
@@ -107,8 +106,8 @@ static void on_close(struct moq_quic_conn *c,
 static int64_t g_hi_sid = -1, g_lo_sid = -1;
 static uint64_t g_lo_at_hi_fin = UINT64_MAX;
 
-static void on_stream_data(struct moq_quic_conn *c, int64_t sid,
-			   const uint8_t *data, size_t len, int fin, void *user)
+static void on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
+			   int fin, void *user)
 {
 	struct side *s = side_of(c, user);
 	int i = rs_index(s, sid);
@@ -127,12 +126,10 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid,
 				g_lo_at_hi_fin = s->rlen[j];
 	}
 	if (s->echo && (sid & 2) == 0) /* bidi: echo */
-		ck_assert_int_eq(moq_quic_stream_write(c, sid, data, len, fin),
-				 0);
+		ck_assert_int_eq(moq_quic_stream_write(c, sid, data, len, fin), 0);
 }
 
-static void on_stream_reset(struct moq_quic_conn *c, int64_t sid,
-			    uint64_t code, void *user)
+static void on_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t code, void *user)
 {
 	struct side *s = side_of(c, user);
 	s->resets++;
@@ -141,23 +138,21 @@ static void on_stream_reset(struct moq_quic_conn *c, int64_t sid,
 		s->saw_reset_42 = 1;
 }
 
-static void on_stop_sending(struct moq_quic_conn *c, int64_t sid,
-			    uint64_t code, void *user)
+static void on_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t code, void *user)
 {
 	struct side *s = side_of(c, user);
 	s->stops++;
 	s->stop_code = code;
 }
 
-static void on_stream_close(struct moq_quic_conn *c, int64_t sid, int has,
-			    uint64_t code, void *user)
+static void on_stream_close(struct moq_quic_conn *c, int64_t sid, int has, uint64_t code,
+			    void *user)
 {
 	struct side *s = side_of(c, user);
 	s->stream_closes++;
 }
 
-static void on_datagram(struct moq_quic_conn *c, const uint8_t *d, size_t n,
-			void *user)
+static void on_datagram(struct moq_quic_conn *c, const uint8_t *d, size_t n, void *user)
 {
 	struct side *s = side_of(c, user);
 	s->ndgram++;
@@ -166,16 +161,15 @@ static void on_datagram(struct moq_quic_conn *c, const uint8_t *d, size_t n,
 }
 
 /* Send hook: check every 1-RTT packet on the wire against the profile. */
-static int send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
-		     size_t cap, uint64_t pn, void *user)
+static int send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, uint64_t pn,
+		     void *user)
 {
 	struct side *s = side_of(c, user);
 	int n;
 
 	s->hook_pkts++;
 	/* independent of the library's checker: first byte, tag */
-	if (pkt[0] != 0x43 ||
-	    memcmp(pkt + *len - 16, "moq-plaintext-v1", 16))
+	if (pkt[0] != 0x43 || memcmp(pkt + *len - 16, "moq-plaintext-v1", 16))
 		s->hook_bad++;
 	n = moq_quic_plaintext_check_1rtt(pkt, *len, 8, &s->last_wire_pn);
 	if (n < 0)
@@ -190,8 +184,7 @@ static int send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
 	return 0;
 }
 
-static int recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
-		     size_t cap, void *user)
+static int recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, void *user)
 {
 	struct side *s = side_of(c, user);
 	/* trivial rewrite: nothing changes, but prove we see the wire form */
@@ -202,8 +195,7 @@ static int recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
 
 static int g_streams_avail;
 
-static void on_streams_available(struct moq_quic_conn *c, int bidi,
-				 void *user)
+static void on_streams_available(struct moq_quic_conn *c, int bidi, void *user)
 {
 	if (!bidi)
 		g_streams_avail++;
@@ -223,8 +215,8 @@ static int lossy(void)
 	return 0;
 }
 
-static int lossy_send_hook(struct moq_quic_conn *c, uint8_t *pkt,
-			   size_t *len, size_t cap, uint64_t pn, void *user)
+static int lossy_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			   uint64_t pn, void *user)
 {
 	struct side *s = side_of(c, user);
 	if (moq_quic_plaintext_check_1rtt(pkt, *len, 8, NULL) < 0)
@@ -232,32 +224,31 @@ static int lossy_send_hook(struct moq_quic_conn *c, uint8_t *pkt,
 	return lossy() ? -1 : 0;
 }
 
-static int lossy_recv_hook(struct moq_quic_conn *c, uint8_t *pkt,
-			   size_t *len, size_t cap, void *user)
+static int lossy_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			   void *user)
 {
 	return lossy() ? -1 : 0;
 }
 
 static char g_refused[256];
 
-static void on_refused(struct moq_quic_endpoint *ep,
-		       const struct sockaddr *peer, socklen_t len,
+static void on_refused(struct moq_quic_endpoint *ep, const struct sockaddr *peer, socklen_t len,
 		       const char *reason, void *user)
 {
 	snprintf(g_refused, sizeof(g_refused), "%s", reason);
 }
 
 static struct moq_quic_callbacks g_cb = {
-	.on_refused = on_refused,
-	.on_streams_available = on_streams_available,
-	.on_accept = on_accept,
-	.on_established = on_established,
-	.on_close = on_close,
-	.on_stream_data = on_stream_data,
-	.on_stream_reset = on_stream_reset,
-	.on_stop_sending = on_stop_sending,
-	.on_stream_close = on_stream_close,
-	.on_datagram = on_datagram,
+    .on_refused = on_refused,
+    .on_streams_available = on_streams_available,
+    .on_accept = on_accept,
+    .on_established = on_established,
+    .on_close = on_close,
+    .on_stream_data = on_stream_data,
+    .on_stream_reset = on_stream_reset,
+    .on_stop_sending = on_stop_sending,
+    .on_stream_close = on_stream_close,
+    .on_datagram = on_datagram,
 };
 
 static struct moq_quic_callbacks g_cb_hooks;
@@ -323,8 +314,7 @@ static void world_init(struct world *w, const struct opts *o)
 	w->cli.ep = moq_quic_endpoint_new(w->loop, &cc, err, sizeof(err));
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 	w->started = moq_loop_now();
-	w->cli.conn = moq_quic_connect(w->cli.ep, o->srv_addr,
-				       moq_quic_endpoint_port(w->srv.ep),
+	w->cli.conn = moq_quic_connect(w->cli.ep, o->srv_addr, moq_quic_endpoint_port(w->srv.ep),
 				       &w->cli, err, sizeof(err));
 	ck_assert_msg(w->cli.conn != NULL, "connect: %s", err);
 }
@@ -337,8 +327,7 @@ static void world_free(struct world *w)
 }
 
 /* Run the loop until cond() or timeout; returns 1 if cond became true. */
-static int run_until(struct world *w, int (*cond)(struct world *),
-		     uint64_t timeout_ms)
+static int run_until(struct world *w, int (*cond)(struct world *), uint64_t timeout_ms)
 {
 	uint64_t deadline = moq_loop_now() + timeout_ms * 1000000ull;
 	while (!cond(w)) {
@@ -363,9 +352,8 @@ static int both_closed(struct world *w)
 
 static void handshake(struct world *w)
 {
-	ck_assert_msg(run_until(w, both_established, 3000),
-		      "handshake: client %s / server %s", w->cli.ci.reason,
-		      w->srv.ci.reason);
+	ck_assert_msg(run_until(w, both_established, 3000), "handshake: client %s / server %s",
+		      w->cli.ci.reason, w->srv.ci.reason);
 	ck_assert_str_eq(moq_quic_conn_alpn(w->cli.conn), "moqt-18");
 	ck_assert_str_eq(moq_quic_conn_alpn(w->srv.conn), "moqt-18");
 }
@@ -395,13 +383,13 @@ static int transfer_done(struct world *w)
 static void do_transfer(const char *addr, int plaintext, int hooks)
 {
 	struct world w;
-	struct opts o = { .srv_plain = plaintext,
-			  .cli_plain = plaintext,
-			  .srv_addr = addr,
-			  .hooks = hooks,
-			  /* small windows: credit must be extended many times */
-			  .max_data = 1 << 20,
-			  .max_stream_data = 256 << 10 };
+	struct opts o = {.srv_plain = plaintext,
+			 .cli_plain = plaintext,
+			 .srv_addr = addr,
+			 .hooks = hooks,
+			 /* small windows: credit must be extended many times */
+			 .max_data = 1 << 20,
+			 .max_stream_data = 256 << 10};
 	int64_t sids[NUNI], bidi;
 	int done_calls = 0;
 	uint8_t *echo;
@@ -416,17 +404,13 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 		for (uint64_t k = 0; k < UNI_BYTES; k++)
 			g_big[i][k] = pattern(sids[i], k);
 		/* two halves to exercise chunk chains */
-		ck_assert_int_eq(moq_quic_stream_write_ref(
-					 w.cli.conn, sids[i], g_big[i],
-					 UNI_BYTES / 2, 0, big_done,
-					 &done_calls),
+		ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, sids[i], g_big[i],
+							   UNI_BYTES / 2, 0, big_done, &done_calls),
 				 0);
-		ck_assert_int_eq(moq_quic_stream_write_ref(
-					 w.cli.conn, sids[i],
-					 g_big[i] + UNI_BYTES / 2,
-					 UNI_BYTES - UNI_BYTES / 2, 1,
-					 big_done, &done_calls),
-				 0);
+		ck_assert_int_eq(
+		    moq_quic_stream_write_ref(w.cli.conn, sids[i], g_big[i] + UNI_BYTES / 2,
+					      UNI_BYTES - UNI_BYTES / 2, 1, big_done, &done_calls),
+		    0);
 	}
 	/* bidi echo, copied writes in small pieces */
 	bidi = moq_quic_stream_open_bidi(w.cli.conn);
@@ -436,15 +420,13 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 		echo[k] = pattern(bidi, k);
 	for (uint64_t off = 0; off < ECHO_BYTES; off += 1000) {
 		size_t n = ECHO_BYTES - off < 1000 ? ECHO_BYTES - off : 1000;
-		ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, bidi,
-						       echo + off, n,
-						       off + n == ECHO_BYTES),
-				 0);
+		ck_assert_int_eq(
+		    moq_quic_stream_write(w.cli.conn, bidi, echo + off, n, off + n == ECHO_BYTES),
+		    0);
 	}
 	free(echo);
 
-	ck_assert_msg(run_until(&w, transfer_done, 30000),
-		      "transfer did not finish");
+	ck_assert_msg(run_until(&w, transfer_done, 30000), "transfer did not finish");
 	for (int i = 0; i < w.srv.nrs; i++) {
 		int64_t sid = w.srv.rsid[i];
 		ck_assert_int_eq(w.srv.rbad[i], 0);
@@ -464,8 +446,7 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 		moq_loop_run_once(w.loop, 10);
 	ck_assert_int_eq(done_calls, 2 * NUNI);
 	for (int i = 0; i < NUNI; i++)
-		ck_assert_uint_eq(moq_quic_stream_buffered(w.cli.conn, sids[i]),
-				  0);
+		ck_assert_uint_eq(moq_quic_stream_buffered(w.cli.conn, sids[i]), 0);
 	if (hooks == 2) {
 		struct moq_quic_endpoint_stats st;
 		ck_assert_int_gt(g_lossy_drops, 100);
@@ -522,8 +503,8 @@ END_TEST
 START_TEST(test_handshake_timeout_reported)
 {
 	struct world w;
-	struct opts o = { .srv_plain = 1, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1", .hs_timeout_ms = 300 };
+	struct opts o = {
+	    .srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .hs_timeout_ms = 300};
 	char err[256];
 	struct moq_quic_conn *c;
 
@@ -531,13 +512,11 @@ START_TEST(test_handshake_timeout_reported)
 	ck_assert(run_until(&w, both_established, 2000));
 	/* a second client conn to a port where nobody listens */
 	w.cli.closed = 0;
-	c = moq_quic_connect(w.cli.ep, "127.0.0.1", 9, &w.cli, err,
-			     sizeof(err));
+	c = moq_quic_connect(w.cli.ep, "127.0.0.1", 9, &w.cli, err, sizeof(err));
 	ck_assert_ptr_nonnull(c);
 	ck_assert(run_until(&w, cli_closed, 2000));
 	ck_assert_int_eq(w.cli.ci.origin, MOQ_QUIC_CLOSE_HANDSHAKE);
-	ck_assert_msg(strstr(w.cli.ci.reason, "handshake timeout") != NULL,
-		      "%s", w.cli.ci.reason);
+	ck_assert_msg(strstr(w.cli.ci.reason, "handshake timeout") != NULL, "%s", w.cli.ci.reason);
 	world_free(&w);
 }
 END_TEST
@@ -552,22 +531,16 @@ static int dgrams_done(struct world *w)
 static void do_datagrams(int plaintext)
 {
 	struct world w;
-	struct opts o = { .srv_plain = plaintext,
-			  .cli_plain = plaintext,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = plaintext, .cli_plain = plaintext, .srv_addr = "127.0.0.1"};
 	uint8_t big[2000];
 
 	world_init(&w, &o);
 	handshake(&w);
 	ck_assert_uint_gt(moq_quic_conn_max_datagram(w.cli.conn), 1000);
 	memset(big, 0xab, sizeof(big));
-	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "to-server", 9),
-			 0);
-	ck_assert_int_eq(moq_quic_datagram_send(w.srv.conn, "to-client!",
-						10),
-			 0);
-	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, big, sizeof(big)),
-			 -EMSGSIZE);
+	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "to-server", 9), 0);
+	ck_assert_int_eq(moq_quic_datagram_send(w.srv.conn, "to-client!", 10), 0);
+	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, big, sizeof(big)), -EMSGSIZE);
 	ck_assert(run_until(&w, dgrams_done, 2000));
 	ck_assert_uint_eq(w.srv.last_dgram_len, 9);
 	ck_assert_mem_eq(w.srv.last_dgram, "to-server", 9);
@@ -593,13 +566,11 @@ END_TEST
 START_TEST(test_clean_close_app_error_seen_by_peer)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "::1" };
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "::1"};
 
 	world_init(&w, &o);
 	handshake(&w);
-	ck_assert_int_eq(moq_quic_conn_close(w.cli.conn, 0x1234, "bye now"),
-			 0);
+	ck_assert_int_eq(moq_quic_conn_close(w.cli.conn, 0x1234, "bye now"), 0);
 	ck_assert(run_until(&w, both_closed, 2000));
 	ck_assert_int_eq(w.cli.ci.origin, MOQ_QUIC_CLOSE_LOCAL);
 	ck_assert_int_eq(w.srv.ci.origin, MOQ_QUIC_CLOSE_PEER);
@@ -613,8 +584,7 @@ END_TEST
 START_TEST(test_idle_timeout_closes_both)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "127.0.0.1", .idle_ms = 300 };
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1", .idle_ms = 300};
 	uint64_t t0;
 
 	world_init(&w, &o);
@@ -636,8 +606,7 @@ static int reset_seen(struct world *w)
 START_TEST(test_stream_reset_and_stop_sending_seen_by_peer)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1"};
 	int64_t a, b;
 
 	world_init(&w, &o);
@@ -646,23 +615,19 @@ START_TEST(test_stream_reset_and_stop_sending_seen_by_peer)
 	ck_assert_int_ge(a, 0);
 	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, a, "abc", 3, 0), 0);
 	ck_assert_int_eq(moq_quic_stream_reset(w.cli.conn, a, 0x42), 0);
-	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, a, "x", 1, 0),
-			 -EPIPE);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, a, "x", 1, 0), -EPIPE);
 	/* STOP_SENDING from the server on a client uni stream */
 	b = moq_quic_stream_open_uni(w.cli.conn);
 	ck_assert_int_ge(b, 0);
-	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, b, "hello", 5, 0),
-			 0);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, b, "hello", 5, 0), 0);
 	for (int t = 0; t < 50 && w.srv.nrs < 1; t++)
 		moq_loop_run_once(w.loop, 10);
-	for (int t = 0; t < 50 && rs_index(&w.srv, b) >= 0 &&
-			w.srv.rlen[rs_index(&w.srv, b)] < 5;
+	for (int t = 0; t < 50 && rs_index(&w.srv, b) >= 0 && w.srv.rlen[rs_index(&w.srv, b)] < 5;
 	     t++)
 		moq_loop_run_once(w.loop, 10);
 	ck_assert_int_eq(moq_quic_stream_stop_sending(w.srv.conn, b, 0x77), 0);
-	ck_assert_msg(run_until(&w, reset_seen, 2000),
-		      "resets %d stops %d srv streams %d", (int)w.srv.resets,
-		      (int)w.cli.stops, w.srv.nrs);
+	ck_assert_msg(run_until(&w, reset_seen, 2000), "resets %d stops %d srv streams %d",
+		      (int)w.srv.resets, (int)w.cli.stops, w.srv.nrs);
 	ck_assert_int_eq(w.srv.saw_reset_42, 1);
 	ck_assert_uint_eq(w.cli.stop_code, 0x77);
 	world_free(&w);
@@ -677,8 +642,7 @@ static int cli_closed(struct world *w)
 START_TEST(test_stateless_reset_for_unknown_connection)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1"};
 	struct moq_quic_endpoint_stats st;
 
 	world_init(&w, &o);
@@ -688,8 +652,7 @@ START_TEST(test_stateless_reset_for_unknown_connection)
 		moq_loop_run_once(w.loop, 5);
 	/* the client's next packet (an ACK, or this datagram) draws it */
 	if (w.cli.conn)
-		ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "ping?", 5),
-				 0);
+		ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "ping?", 5), 0);
 	ck_assert(run_until(&w, cli_closed, 2000));
 	ck_assert_int_eq(w.cli.ci.origin, MOQ_QUIC_CLOSE_STATELESS_RESET);
 	moq_quic_endpoint_stats(w.srv.ep, &st);
@@ -700,8 +663,7 @@ END_TEST
 
 /* ---- handshake failures: documented error within 1 s on both ends ---- */
 
-static void expect_fail(const struct opts *o, const char *cli_substr,
-			const char *srv_substr)
+static void expect_fail(const struct opts *o, const char *cli_substr, const char *srv_substr)
 {
 	struct world w;
 	uint64_t ms;
@@ -711,20 +673,18 @@ static void expect_fail(const struct opts *o, const char *cli_substr,
 	ck_assert(run_until(&w, cli_closed, 1000));
 	ms = (w.cli.closed_at - w.started) / 1000000;
 	if (getenv("MOQ_TEST_SHOW_REASONS"))
-		fprintf(stderr, "client after %llu ms: %s\n",
-			(unsigned long long)ms, w.cli.ci.reason);
+		fprintf(stderr, "client after %llu ms: %s\n", (unsigned long long)ms,
+			w.cli.ci.reason);
 	ck_assert_uint_lt(ms, 1000);
 	ck_assert_int_eq(w.cli.established, 0);
 	ck_assert_msg(strstr(w.cli.ci.reason, cli_substr) != NULL,
-		      "client reason \"%s\" lacks \"%s\"", w.cli.ci.reason,
-		      cli_substr);
+		      "client reason \"%s\" lacks \"%s\"", w.cli.ci.reason, cli_substr);
 	if (srv_substr && o->srv_plain != o->cli_plain) {
 		/* refused before a connection existed */
 		if (getenv("MOQ_TEST_SHOW_REASONS"))
 			fprintf(stderr, "server refused: %s\n", g_refused);
 		ck_assert_msg(strstr(g_refused, srv_substr) != NULL,
-			      "server refusal \"%s\" lacks \"%s\"", g_refused,
-			      srv_substr);
+			      "server refusal \"%s\" lacks \"%s\"", g_refused, srv_substr);
 	} else if (srv_substr) {
 		/* server conn existed: it reports too */
 		for (int t = 0; t < 100 && !w.srv.closed; t++)
@@ -733,47 +693,43 @@ static void expect_fail(const struct opts *o, const char *cli_substr,
 		if (getenv("MOQ_TEST_SHOW_REASONS"))
 			fprintf(stderr, "server: %s\n", w.srv.ci.reason);
 		ck_assert_msg(strstr(w.srv.ci.reason, srv_substr) != NULL,
-			      "server reason \"%s\" lacks \"%s\"",
-			      w.srv.ci.reason, srv_substr);
-		ck_assert_uint_lt((w.srv.closed_at - w.started) / 1000000,
-				  1000);
+			      "server reason \"%s\" lacks \"%s\"", w.srv.ci.reason, srv_substr);
+		ck_assert_uint_lt((w.srv.closed_at - w.started) / 1000000, 1000);
 	}
 	world_free(&w);
 }
 
 START_TEST(test_bad_certificate_fails_fast)
 {
-	struct opts o = { .srv_addr = "127.0.0.1", .cli_ca = g_ca2 };
+	struct opts o = {.srv_addr = "127.0.0.1", .cli_ca = g_ca2};
 	expect_fail(&o, "TLS: certificate verify failed", "certificate");
 }
 END_TEST
 
 START_TEST(test_wrong_alpn_fails_fast)
 {
-	struct opts o = { .srv_addr = "127.0.0.1", .cli_alpn = "moqt-99" };
-	expect_fail(&o, "ALPN mismatch",
-		    "ALPN mismatch: peer offered \"moqt-99\"");
+	struct opts o = {.srv_addr = "127.0.0.1", .cli_alpn = "moqt-99"};
+	expect_fail(&o, "ALPN mismatch", "ALPN mismatch: peer offered \"moqt-99\"");
 }
 END_TEST
 
 START_TEST(test_wrong_alpn_plaintext_fails_fast)
 {
-	struct opts o = { .srv_plain = 1, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1", .cli_alpn = "moqt-99" };
-	expect_fail(&o, "ALPN mismatch",
-		    "ALPN mismatch: peer offered \"moqt-99\"");
+	struct opts o = {
+	    .srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .cli_alpn = "moqt-99"};
+	expect_fail(&o, "ALPN mismatch", "ALPN mismatch: peer offered \"moqt-99\"");
 }
 END_TEST
 
 START_TEST(test_plaintext_client_vs_tls_server_fails_fast)
 {
-	struct opts o = { .srv_plain = 0, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = 0, .cli_plain = 1, .srv_addr = "127.0.0.1"};
 	struct moq_quic_endpoint_stats st;
 	struct world w;
 
-	expect_fail(&o, "peer uses the plaintext profile; this endpoint runs "
-			"TLS",
+	expect_fail(&o,
+		    "peer uses the plaintext profile; this endpoint runs "
+		    "TLS",
 		    "peer uses the plaintext profile");
 	/* the server side counts and logs the refusal */
 	world_init(&w, &o);
@@ -787,8 +743,7 @@ END_TEST
 
 START_TEST(test_tls_client_vs_plaintext_server_fails_fast)
 {
-	struct opts o = { .srv_plain = 1, .cli_plain = 0,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = 1, .cli_plain = 0, .srv_addr = "127.0.0.1"};
 	expect_fail(&o, "peer uses TLS; this endpoint runs --plaintext",
 		    "peer uses TLS; this endpoint runs --plaintext");
 }
@@ -802,8 +757,8 @@ static int avail(struct world *w)
 START_TEST(test_stream_limit_extends_as_peer_streams_close)
 {
 	struct world w;
-	struct opts o = { .srv_plain = 1, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1", .max_streams_uni = 2 };
+	struct opts o = {
+	    .srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .max_streams_uni = 2};
 	int64_t a, b;
 
 	world_init(&w, &o);
@@ -817,15 +772,14 @@ START_TEST(test_stream_limit_extends_as_peer_streams_close)
 	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, a, NULL, 0, 1), 0);
 	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, b, NULL, 0, 1), 0);
 	ck_assert_msg(run_until(&w, avail, 2000),
-		      "srv stream closes %d, cli stream closes %d, srv nrs %d",
-		      w.srv.stream_closes, w.cli.stream_closes, w.srv.nrs);
+		      "srv stream closes %d, cli stream closes %d, srv nrs %d", w.srv.stream_closes,
+		      w.cli.stream_closes, w.srv.nrs);
 	ck_assert_int_ge(moq_quic_stream_open_uni(w.cli.conn), 0);
 	world_free(&w);
 }
 END_TEST
 
 /* ---- scheduling: lower priority value is served first ---- */
-
 
 static int hi_done(struct world *w)
 {
@@ -835,8 +789,7 @@ static int hi_done(struct world *w)
 START_TEST(test_priority_lower_value_sent_first)
 {
 	struct world w;
-	struct opts o = { .srv_plain = 1, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
 	static uint8_t lo[1 << 20], hi[100 << 10];
 
 	world_init(&w, &o);
@@ -849,18 +802,12 @@ START_TEST(test_priority_lower_value_sent_first)
 	for (size_t k = 0; k < sizeof(hi); k++)
 		hi[k] = pattern(g_hi_sid, k);
 	/* the low-priority stream is queued first */
-	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_lo_sid,
-						      200),
-			 0);
-	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, g_lo_sid, lo,
-						   sizeof(lo), 1, NULL, NULL),
-			 0);
-	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_hi_sid,
-						      10),
-			 0);
-	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, g_hi_sid, hi,
-						   sizeof(hi), 1, NULL, NULL),
-			 0);
+	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_lo_sid, 200), 0);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, g_lo_sid, lo, sizeof(lo), 1, NULL, NULL), 0);
+	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_hi_sid, 10), 0);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, g_hi_sid, hi, sizeof(hi), 1, NULL, NULL), 0);
 	ck_assert(run_until(&w, hi_done, 5000));
 	ck_assert_msg(g_lo_at_hi_fin < sizeof(hi) / 4,
 		      "%llu bytes of the low-priority stream arrived first",
@@ -872,9 +819,11 @@ END_TEST
 START_TEST(test_keep_alive_prevents_idle_timeout)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "127.0.0.1", .idle_ms = 300,
-			  .keep_alive_ms = 100 };
+	struct opts o = {.srv_plain = _i,
+			 .cli_plain = _i,
+			 .srv_addr = "127.0.0.1",
+			 .idle_ms = 300,
+			 .keep_alive_ms = 100};
 
 	world_init(&w, &o);
 	handshake(&w);
@@ -900,9 +849,12 @@ static int srv_has_1m(struct world *w)
 START_TEST(test_manual_consume_gates_peer_credit)
 {
 	struct world w;
-	struct opts o = { .srv_plain = _i, .cli_plain = _i,
-			  .srv_addr = "127.0.0.1", .srv_manual_consume = 1,
-			  .max_data = 1 << 20, .max_stream_data = 64 << 10 };
+	struct opts o = {.srv_plain = _i,
+			 .cli_plain = _i,
+			 .srv_addr = "127.0.0.1",
+			 .srv_manual_consume = 1,
+			 .max_data = 1 << 20,
+			 .max_stream_data = 64 << 10};
 	static uint8_t buf[1 << 20];
 	int64_t sid;
 
@@ -911,9 +863,8 @@ START_TEST(test_manual_consume_gates_peer_credit)
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
 		buf[k] = pattern(sid, k);
-	ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, sid, buf,
-						   sizeof(buf), 1, NULL, NULL),
-			 0);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	/* nothing consumed: the sender stops at the stream window */
 	ck_assert(!run_until(&w, srv_has_1m, 300));
 	ck_assert_uint_eq(srv_bytes(&w), 64 << 10);
@@ -924,10 +875,8 @@ START_TEST(test_manual_consume_gates_peer_credit)
 		if (t == 0)
 			consumed = 0;
 		if (have > consumed) {
-			ck_assert_int_eq(moq_quic_stream_consume(
-						 w.srv.conn, sid,
-						 (size_t)(have - consumed)),
-					 0);
+			ck_assert_int_eq(
+			    moq_quic_stream_consume(w.srv.conn, sid, (size_t)(have - consumed)), 0);
 			consumed = have;
 		}
 		moq_loop_run_once(w.loop, 5);
@@ -941,8 +890,7 @@ END_TEST
 START_TEST(test_insecure_client_skips_verification)
 {
 	struct world w;
-	struct opts o = { .srv_addr = "127.0.0.1", .cli_ca = g_ca2,
-			  .cli_insecure = 1 };
+	struct opts o = {.srv_addr = "127.0.0.1", .cli_ca = g_ca2, .cli_insecure = 1};
 
 	world_init(&w, &o);
 	handshake(&w);
@@ -968,22 +916,19 @@ static void m_on_established(struct moq_quic_conn *c, void *user)
 		for (size_t k = 0; k < sizeof(msg); k++)
 			msg[k] = pattern(sid, k);
 		ck_assert_int_ge(sid, 0);
-		ck_assert_int_eq(moq_quic_stream_write(c, sid, msg, sizeof(msg),
-						       1),
-				 0);
+		ck_assert_int_eq(moq_quic_stream_write(c, sid, msg, sizeof(msg), 1), 0);
 	}
 }
 
-static void m_on_data(struct moq_quic_conn *c, int64_t sid,
-		      const uint8_t *d, size_t n, int fin, void *user)
+static void m_on_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *d, size_t n, int fin,
+		      void *user)
 {
 	struct many *m = user;
 	if (fin)
 		m->got++;
 }
 
-static void m_on_close(struct moq_quic_conn *c,
-		       const struct moq_quic_close_info *ci, void *user)
+static void m_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *ci, void *user)
 {
 	struct many *m = user;
 	m->closed++;
@@ -992,12 +937,12 @@ static void m_on_close(struct moq_quic_conn *c,
 START_TEST(test_many_connections_one_server_socket)
 {
 	struct moq_loop *l = moq_loop_new();
-	struct moq_quic_callbacks cb = { .on_established = m_on_established,
-					 .on_stream_data = m_on_data,
-					 .on_close = m_on_close };
+	struct moq_quic_callbacks cb = {.on_established = m_on_established,
+					.on_stream_data = m_on_data,
+					.on_close = m_on_close};
 	struct moq_quic_config sc, cc;
 	struct moq_quic_endpoint *srv, *cli;
-	struct many ms = { 0 }, mc = { 0 };
+	struct many ms = {0}, mc = {0};
 	char err[256];
 	uint64_t deadline;
 
@@ -1016,9 +961,8 @@ START_TEST(test_many_connections_one_server_socket)
 	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
 	ck_assert_msg(cli != NULL, "%s", err);
 	for (int i = 0; i < NCLI; i++)
-		ck_assert_msg(moq_quic_connect(cli, "127.0.0.1",
-					       moq_quic_endpoint_port(srv),
-					       NULL, err, sizeof(err)) != NULL,
+		ck_assert_msg(moq_quic_connect(cli, "127.0.0.1", moq_quic_endpoint_port(srv), NULL,
+					       err, sizeof(err)) != NULL,
 			      "%s", err);
 	deadline = moq_loop_now() + 10000000000ull;
 	while (ms.got < NCLI && moq_loop_now() < deadline)
@@ -1041,7 +985,7 @@ START_TEST(test_plaintext_client_initial_wire_format)
 	struct moq_loop *l = moq_loop_new();
 	struct moq_quic_config cc;
 	struct moq_quic_endpoint *cli;
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t al = sizeof(a);
 	uint8_t d[2048];
 	ssize_t n = -1;
@@ -1061,17 +1005,16 @@ START_TEST(test_plaintext_client_initial_wire_format)
 	cc.user = &side;
 	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
 	ck_assert_ptr_nonnull(cli);
-	ck_assert_ptr_nonnull(moq_quic_connect(cli, "127.0.0.1",
-					       ntohs(a.sin_port), NULL, err,
-					       sizeof(err)));
+	ck_assert_ptr_nonnull(
+	    moq_quic_connect(cli, "127.0.0.1", ntohs(a.sin_port), NULL, err, sizeof(err)));
 	for (int t = 0; t < 100 && n < 0; t++) {
 		moq_loop_run_once(l, 5);
 		n = recv(fd, d, sizeof(d), 0);
 	}
-	ck_assert_int_ge(n, 1200); /* padded datagram */
+	ck_assert_int_ge(n, 1200);	      /* padded datagram */
 	ck_assert_uint_eq(d[0] & 0xf0, 0xc0); /* long header, Initial */
 	ck_assert_mem_eq(d + 1, "\x00\x00\x00\x01", 4);
-	ck_assert_uint_eq(d[5], 8); /* DCID 8 */
+	ck_assert_uint_eq(d[5], 8);  /* DCID 8 */
 	ck_assert_uint_eq(d[14], 8); /* SCID 8 */
 	o = 23;
 	ck_assert_uint_eq(d[o], 0); /* no token */
@@ -1128,8 +1071,7 @@ START_TEST(test_qlog_written_per_connection)
 {
 	struct world w;
 	char dir[300], cmd[400];
-	struct opts o = { .srv_plain = 1, .cli_plain = 1,
-			  .srv_addr = "127.0.0.1" };
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
 	FILE *f;
 	int n = 0;
 
@@ -1177,8 +1119,7 @@ START_TEST(test_shim_widens_pn_and_stream_ids)
 	ck_assert_int_eq(r, (int)n + 5);
 	ck_assert_uint_eq(out[0], 0x43);
 	ck_assert_mem_eq(out + 1, in + 1, 8);
-	ck_assert_int_eq(moq_quic_plaintext_check_1rtt(out, (size_t)r, 8, &pn),
-			 2);
+	ck_assert_int_eq(moq_quic_plaintext_check_1rtt(out, (size_t)r, 8, &pn), 2);
 	ck_assert_uint_eq(pn, 0x34567805u);
 	/* first STREAM frame's sid bytes: 0x80 00 00 02 */
 	ck_assert_uint_eq(out[1 + 8 + 4 + 5], 0x0e);
@@ -1298,10 +1239,8 @@ int main(void)
 	tcase_add_test(tc, test_datagrams_both_ways_tls);
 	tcase_add_loop_test(tc, test_clean_close_app_error_seen_by_peer, 0, 2);
 	tcase_add_loop_test(tc, test_idle_timeout_closes_both, 0, 2);
-	tcase_add_loop_test(tc, test_stream_reset_and_stop_sending_seen_by_peer,
-			    0, 2);
-	tcase_add_loop_test(tc, test_stateless_reset_for_unknown_connection,
-			    0, 2);
+	tcase_add_loop_test(tc, test_stream_reset_and_stop_sending_seen_by_peer, 0, 2);
+	tcase_add_loop_test(tc, test_stateless_reset_for_unknown_connection, 0, 2);
 	tcase_add_test(tc, test_bad_certificate_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_plaintext_fails_fast);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ngtcp2/ngtcp2.h>
+
 #include "log.h"
 #include "relayd.h"
 
@@ -443,6 +445,14 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 static void cb_ready(struct moq_session *s)
 {
 	struct peer *p = moq_session_user(s);
+	ngtcp2_conn *nc = moq_quic_conn_ngtcp2(moq_session_conn(s));
+
+	/* PINGs at a third of the idle timeout: a subscriber waiting on a
+	 * quiet track must outlive a dead publisher's connection, so that it
+	 * gets PUBLISH_DONE instead of an idle close */
+	if (nc && p)
+		ngtcp2_conn_set_keep_alive_timeout(
+			nc, p->d->cfg.idle_timeout_ms * 1000000ull / 3);
 
 	moq_info(MOD, "%s: session ready%s", moq_session_name(s),
 		 p && p->is_upstream ? " (upstream)" : "");

@@ -60,11 +60,20 @@ mkcert() {
 	[ -s "$d/cert.pem" ] || die "certtool could not make a certificate"
 }
 
-# run CMD in HOST's namespace ("local": no namespace)
+# exec CMD in HOST's namespace ("local": no namespace). Only for background
+# jobs (`_in ... &` runs in a subshell, which exec replaces, so $! is the
+# process itself and signals reach it).
 _in() {
-	local h=$1
+	local h=$1 v
 	shift
-	if [ "$h" = local ]; then "$@"; else on "$h" "$@"; fi
+	case "$h" in
+	local) exec "$@" ;;
+	pub) v=PUB_NS ;;
+	relay) v=RELAY_NS ;;
+	sub[0-9]*) v=SUB_NS_${h#sub} ;;
+	*) die "_in: unknown host '$h'" ;;
+	esac
+	exec nsenter --net="/run/netns/${!v}" -- "$@"
 }
 
 start_relay() {
@@ -126,6 +135,7 @@ PROBE=$ROOT/$B/bin/moq-relay-probe
 
 # wait (bounded) for a background process to exit
 wait_exit() { # PID SECONDS WHAT
-	timeout "$2" tail --pid="$1" -f /dev/null || die "$3 did not finish within $2 s"
+	timeout "$2" tail --pid="$1" -f /dev/null ||
+		{ tail -n 8 "$TMP"/*.log >&2; die "$3 did not finish within $2 s"; }
 	wait "$1" 2>/dev/null || true
 }

@@ -988,6 +988,16 @@ static void deliver(struct moq_request *r, const struct moq_ctrl_msg *m)
 		s->cb->on_request_msg(s, r, m);
 }
 
+/* FETCH End Location is "last Object + 1", or Object 0 for the whole
+ * group: is the range it ends empty given start? */
+static bool fetch_end_before(struct moq_location end, struct moq_location start)
+{
+	if (end.object == 0)
+		return end.group < start.group;
+	struct moq_location last = { end.group, end.object - 1 };
+	return moq_location_cmp(last, start) < 0;
+}
+
 static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 {
 	struct moq_session *s = r->s;
@@ -1038,6 +1048,16 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 		case MOQ_CTRL_FETCH:
 			if (m->type != MOQ_CTRL_FETCH_OK)
 				goto bad;
+			if (r->has_fetch_start &&
+			    fetch_end_before(m->fetch_ok.end_location,
+					     r->fetch_start)) {
+				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
+				       "End Location {%llu, %llu} is before the "
+				       "FETCH Start Location",
+				       (unsigned long long)m->fetch_ok.end_location.group,
+				       (unsigned long long)m->fetch_ok.end_location.object);
+				return;
+			}
 			r->state = MOQ_REQ_ESTABLISHED;
 			deliver(r, m);
 			return;
@@ -1486,6 +1506,10 @@ struct moq_request *moq_session_request(struct moq_session *s,
 		if (join && join->has_track &&
 		    req_copy_track(r, &join->ns, &join->name) < 0)
 			goto nomem;
+		if (m->fetch.fetch_type == MOQ_FETCH_STANDALONE) {
+			r->has_fetch_start = true;
+			r->fetch_start = m->fetch.standalone.start_location;
+		}
 		info_apply_sub_params(r, &m->fetch.params);
 		break;
 	case MOQ_CTRL_PUBLISH:

@@ -155,6 +155,8 @@ struct moq_request {
 	uint64_t linger_until;
 	/* fetch */
 	struct moq_request *joined;
+	bool has_fetch_start; /* local standalone FETCH */
+	struct moq_location fetch_start;
 	bool fetch_ok_sent, fetch_data_done;
 	bool dead;
 };

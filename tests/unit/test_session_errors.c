@@ -305,6 +305,34 @@ START_TEST(second_control_stream_is_protocol_violation)
 }
 END_TEST
 
+static void fetch_ok_too_early(struct rec *r, struct moq_request *req,
+			       const struct moq_ctrl_msg *m)
+{
+	(void)r;
+	(void)m;
+	ck_assert_int_eq(moq_request_fetch_ok(req, false,
+					      (struct moq_location){ 2, 3 }, NULL,
+					      no_props),
+			 0);
+}
+
+START_TEST(fetch_ok_ending_before_the_fetch_start_is_protocol_violation)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	all_srv(&w, fetch_ok_too_early);
+	sh_connect_ready(&w);
+	struct moq_namespace ns = sh_ns("live");
+	ck_assert_ptr_nonnull(moq_session_fetch(
+		w.cli[0].s, &ns, sh_bytes("video"), (struct moq_location){ 5, 0 },
+		(struct moq_location){ 6, 0 }, NULL, NULL));
+	ck_assert(sh_run_until(&w, cli0_closed, &w, 3000));
+	ck_assert_int_eq(w.cli[0].close.origin, MOQ_QUIC_CLOSE_LOCAL);
+	ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_PROTOCOL_VIOLATION);
+	sh_world_free(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session_errors");
@@ -318,6 +346,7 @@ int main(void)
 	tcase_add_test(tc, data_for_unknown_alias_is_dropped_after_the_wait);
 	tcase_add_test(tc, data_arriving_before_subscribe_ok_is_delivered_after_it);
 	tcase_add_test(tc, second_control_stream_is_protocol_violation);
+	tcase_add_test(tc, fetch_ok_ending_before_the_fetch_start_is_protocol_violation);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

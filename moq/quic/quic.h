@@ -323,6 +323,20 @@ int moq_quic_datagram_send(struct moq_quic_conn *c, const void *data, size_t len
 
 /* ---- plaintext wire helpers (shared with tests and the agent) -------- */
 
+/* One parsed QUIC frame (RFC 9000/9221 types that may appear in 1-RTT). */
+struct moq_quic_frame {
+	uint64_t type;
+	size_t len; /* bytes of the whole frame */
+	int is_stream;
+	uint64_t sid;	/* STREAM frames: Stream ID ... */
+	size_t sid_off; /* ... its offset from the frame start ... */
+	size_t sid_len; /* ... and its varint width */
+};
+/* Parse the frame starting at in (in < end, end = start of the tag).
+ * Returns the frame's length or a negative MOQ_ERR_* (MALFORMED, or
+ * UNKNOWN_TYPE for a type the profile does not use). */
+int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in, const uint8_t *end);
+
 /* Re-encode one plaintext 1-RTT packet (header + frames + tag) as the send
  * shim does: 4-byte PN (pn = full packet number; its low 32 bits are
  * written), fixed bit set, spin/key-phase/reserved 0, every STREAM frame's

@@ -10,18 +10,6 @@
 
 #include "quic/quic.h"
 
-/* One parsed QUIC frame (shim.c). */
-struct moq_quic_frame {
-	uint64_t type;
-	size_t len; /* whole frame */
-	int is_stream;
-	uint64_t sid;
-	size_t sid_off; /* offset of the Stream ID from the frame start */
-	size_t sid_len;
-};
-/* Parse the frame at in (< end). Bytes of the frame or negative MOQ_ERR. */
-int moq_quic_frame_parse(struct moq_quic_frame *f, const uint8_t *in, const uint8_t *end);
-
 struct chunk {
 	struct chunk *next;
 	const uint8_t *data;

@@ -265,6 +265,7 @@ struct opts {
 	uint64_t max_data, max_stream_data, max_streams_uni;
 	uint64_t keep_alive_ms;
 	int srv_manual_consume, cli_insecure;
+	const struct moq_quic_callbacks *srv_cbs, *cli_cbs; /* overrides */
 };
 
 static void world_init(struct world *w, const struct opts *o)
@@ -294,6 +295,8 @@ static void world_init(struct world *w, const struct opts *o)
 	sc.max_streams_uni = o->max_streams_uni;
 	sc.manual_consume = o->srv_manual_consume;
 	sc.cb = o->hooks ? &g_cb_hooks : &g_cb;
+	if (o->srv_cbs)
+		sc.cb = o->srv_cbs;
 	sc.user = &w->srv;
 	sc.qlog_dir = o->qlog_dir;
 	w->srv.echo = 1;
@@ -310,6 +313,8 @@ static void world_init(struct world *w, const struct opts *o)
 	cc.keep_alive_ms = o->keep_alive_ms;
 	cc.handshake_timeout_ms = o->hs_timeout_ms;
 	cc.cb = o->hooks ? &g_cb_hooks : &g_cb;
+	if (o->cli_cbs)
+		cc.cb = o->cli_cbs;
 	cc.user = &w->cli;
 	w->cli.ep = moq_quic_endpoint_new(w->loop, &cc, err, sizeof(err));
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
@@ -846,6 +851,11 @@ static int srv_has_1m(struct world *w)
 	return srv_bytes(w) == (1u << 20);
 }
 
+static int srv_has_2m(struct world *w)
+{
+	return srv_bytes(w) == (2u << 20);
+}
+
 START_TEST(test_manual_consume_gates_peer_credit)
 {
 	struct world w;
@@ -894,6 +904,111 @@ START_TEST(test_insecure_client_skips_verification)
 
 	world_init(&w, &o);
 	handshake(&w);
+	world_free(&w);
+}
+END_TEST
+
+/* ---- relay hooks: renumber on send, translate ACKs on receive ----
+ * What the relay agent does with a shared sequence, reduced to a constant
+ * offset: the client's wire packet numbers are ngtcp2's + 1000, and ACK
+ * frames from the server are translated back before ngtcp2 sees them. */
+
+#define PN_OFFSET 1000u
+
+static uint32_t g_srv_min_wire_pn = UINT32_MAX;
+static int g_acks_translated, g_hook_errors;
+
+static int renumber_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			      uint64_t pn, void *user)
+{
+	uint32_t w = (uint32_t)(pn + PN_OFFSET);
+	pkt[9] = (uint8_t)(w >> 24);
+	pkt[10] = (uint8_t)(w >> 16);
+	pkt[11] = (uint8_t)(w >> 8);
+	pkt[12] = (uint8_t)w;
+	return 0;
+}
+
+static int translate_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			       void *user)
+{
+	uint8_t out[2048];
+	size_t hdr = 1 + 8 + (size_t)(pkt[0] & 3) + 1, o = hdr;
+	const uint8_t *p = pkt + hdr, *end = pkt + *len - 16;
+	struct moq_quic_frame f;
+	int r;
+
+	if (*len > sizeof(out) || *len < hdr + 16)
+		return 0;
+	memcpy(out, pkt, hdr);
+	for (; p < end; p += r) {
+		r = moq_quic_frame_parse(&f, p, end);
+		if (r < 0) {
+			g_hook_errors++;
+			return 0;
+		}
+		if (f.type == 0x02 || f.type == 0x03) {
+			uint64_t largest;
+			int k = quic_varint_decode(&largest, p + 1, (size_t)(end - p - 1));
+			if (k < 0 || largest < PN_OFFSET) {
+				g_hook_errors++;
+				return -1;
+			}
+			out[o++] = p[0];
+			o += (size_t)quic_varint_encode(out + o, sizeof(out) - o,
+							largest - PN_OFFSET);
+			memcpy(out + o, p + 1 + k, f.len - 1 - (size_t)k);
+			o += f.len - 1 - (size_t)k;
+			g_acks_translated++;
+			continue;
+		}
+		memcpy(out + o, p, f.len);
+		o += f.len;
+	}
+	memcpy(out + o, end, 16);
+	o += 16;
+	ck_assert_uint_le(o, cap);
+	memcpy(pkt, out, o);
+	*len = o;
+	return 0;
+}
+
+static int wire_pn_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			     void *user)
+{
+	uint32_t pn;
+	if (moq_quic_plaintext_check_1rtt(pkt, *len, 8, &pn) >= 0 && pn < g_srv_min_wire_pn)
+		g_srv_min_wire_pn = pn;
+	return 0;
+}
+
+START_TEST(test_relay_hooks_renumber_and_translate_acks)
+{
+	struct moq_quic_callbacks ccb = g_cb, scb = g_cb;
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
+	static uint8_t buf[2 << 20];
+	int64_t sid;
+
+	ccb.send_hook = renumber_send_hook;
+	ccb.recv_hook = translate_recv_hook;
+	scb.recv_hook = wire_pn_recv_hook;
+	o.cli_cbs = &ccb;
+	o.srv_cbs = &scb;
+	world_init(&w, &o);
+	handshake(&w);
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = pattern(sid, k);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
+	ck_assert(run_until(&w, srv_has_2m, 10000));
+	ck_assert_int_eq(w.srv.rbad[0], 0);
+	ck_assert_uint_ge(g_srv_min_wire_pn, PN_OFFSET);
+	ck_assert_int_gt(g_acks_translated, 10);
+	ck_assert_int_eq(g_hook_errors, 0);
+	ck_assert_int_eq(w.cli.closed, 0);
+	ck_assert_int_eq(w.srv.closed, 0);
 	world_free(&w);
 }
 END_TEST
@@ -1253,6 +1368,7 @@ int main(void)
 	tcase_add_test(tc, test_priority_lower_value_sent_first);
 	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
 	tcase_add_test(tc, test_insecure_client_skips_verification);
+	tcase_add_test(tc, test_relay_hooks_renumber_and_translate_acks);
 	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -24,7 +24,6 @@ static __always_inline int moq_parse_media_frame(struct __sk_buff *skb,
 {
 	__u64 len = 0;
 	int n, has_len;
-	__u8 w;
 
 	p->media_off = c->off;
 	c->off += 1;
@@ -32,9 +31,7 @@ static __always_inline int moq_parse_media_frame(struct __sk_buff *skb,
 		p->is_datagram = 0;
 		p->sid_off = c->off;
 		/* plaintext profile: 4-byte stream id so egress rewrites in
-		 * place; check the prefix before reading */
-		if (c->off >= c->end || bpf_skb_load_bytes(skb, c->off, &w, 1))
-			return MOQ_R_TRUNCATED;
+		 * place */
 		n = moq_quic_varint(skb, c, &p->stream_id);
 		if (n < 0)
 			return MOQ_R_BAD_VARINT;

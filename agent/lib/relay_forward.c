@@ -38,7 +38,7 @@ void relay_rx_free(struct relay_rx *r)
 static struct relay_fwd *fwd_find(struct relay_sub *s, uint64_t g, uint64_t sg)
 {
 	for (struct relay_fwd *f = s->fwd; f; f = f->next)
-		if (f->group == g && f->subgroup == sg)
+		if (f->group == g && f->subgroup == sg && !f->finished)
 			return f;
 	return NULL;
 }
@@ -107,6 +107,8 @@ static struct relay_fwd *fwd_open(struct relay_sub *s, uint64_t g, uint64_t sg,
 		f->dropped = true;
 	} else {
 		moq_tx_set_user(f->tx, f);
+		f->sid = moq_tx_stream_id(f->tx);
+		f->conn = moq_session_conn(moq_request_session(s->req));
 	}
 	return f;
 }
@@ -125,33 +127,59 @@ static int prio_cmp(const struct relay_fwd *a, const struct relay_fwd *b)
 	return 0;
 }
 
-/* Keep the subscriber session's unacknowledged bytes under the bound. */
+static uint64_t fwd_buffered(const struct relay_fwd *f)
+{
+	if (f->tx)
+		return moq_tx_buffered(f->tx);
+	if (f->finished && f->conn)
+		return moq_quic_stream_buffered(f->conn, f->sid);
+	return 0;
+}
+
+/* Keep the subscriber session's unacknowledged bytes under the bound.
+ * Finished streams count until acknowledged (then their entry goes). */
 static void enforce_bound(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 {
 	struct relay_sub *head = s->peer_subs ? *s->peer_subs : s;
 	uint64_t total = 0;
 
-	for (struct relay_sub *p = head; p; p = s->peer_subs ? p->peer_next : NULL)
-		for (struct relay_fwd *f = p->fwd; f; f = f->next)
-			if (f->tx)
-				total += moq_tx_buffered(f->tx);
+	for (struct relay_sub *p = head; p; p = s->peer_subs ? p->peer_next : NULL) {
+		for (struct relay_fwd *f = p->fwd, *next; f; f = next) {
+			uint64_t b = fwd_buffered(f);
+
+			next = f->next;
+			if (f->finished && !b) {
+				fwd_unlink_free(f);
+				continue;
+			}
+			total += b;
+		}
+	}
 	while (total > ctx->sub_queue_bytes) {
 		struct relay_fwd *victim = NULL;
+		uint64_t b;
 
 		for (struct relay_sub *p = head; p;
 		     p = s->peer_subs ? p->peer_next : NULL)
 			for (struct relay_fwd *f = p->fwd; f; f = f->next)
-				if (f->tx && (!victim || prio_cmp(f, victim) > 0))
+				if ((f->tx || f->finished) &&
+				    (!victim || prio_cmp(f, victim) > 0))
 					victim = f;
 		if (!victim)
 			break;
-		uint64_t b = moq_tx_buffered(victim->tx);
-
+		b = fwd_buffered(victim);
 		moq_dbg("relay", "track %s: subscriber %llu bytes behind, resetting group %llu subgroup %llu",
 			victim->sub->track->name.text, (unsigned long long)total,
 			(unsigned long long)victim->group,
 			(unsigned long long)victim->subgroup);
-		fwd_drop(victim, MOQ_RESET_TOO_FAR_BEHIND);
+		if (victim->finished) {
+			moq_quic_stream_reset(victim->conn, victim->sid,
+					      MOQ_RESET_TOO_FAR_BEHIND);
+			victim->sub->streams_reset++;
+			fwd_unlink_free(victim);
+		} else {
+			fwd_drop(victim, MOQ_RESET_TOO_FAR_BEHIND);
+		}
 		if (ctx->stats)
 			ctx->stats->streams_reset_slow++;
 		total = total > b ? total - b : 0;
@@ -228,6 +256,10 @@ static void fwd_end(struct relay_fwd *f, bool reset, uint64_t code)
 		} else if (moq_tx_finish(f->tx)) {
 			/* finish failed: the handle still needs ending */
 			moq_tx_reset(f->tx, MOQ_RESET_INTERNAL_ERROR);
+		} else if (f->conn) {
+			f->tx = NULL;
+			f->finished = true;
+			return;
 		}
 		f->tx = NULL;
 	}

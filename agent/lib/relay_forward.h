@@ -41,6 +41,11 @@ struct relay_fwd {
 	struct relay_sub *sub;
 	uint64_t group, subgroup;
 	struct moq_tx *tx;
+	/* after FIN the entry stays until the peer has acknowledged the
+	 * stream, so its bytes count against the subscriber's bound */
+	bool finished;
+	struct moq_quic_conn *conn;
+	int64_t sid;
 	uint8_t priority;
 	bool dropped; /* reset: skip the rest of this subgroup */
 	bool in_obj;

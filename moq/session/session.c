@@ -664,7 +664,7 @@ static void session_ready(struct moq_session *s)
 	/* peer requests that arrived before the SETUP */
 	for (struct moq_request *r = s->reqs, *n; r && !s_closing(s); r = n) {
 		n = r->next;
-		if (!r->local && (r->pend_in.len || r->pend_in_fin))
+		if (!r->dead && !r->local && (r->pend_in.len || r->pend_in_fin))
 			req_process_pending_in(r);
 	}
 	/* our requests queued before READY */

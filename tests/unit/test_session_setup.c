@@ -136,6 +136,83 @@ START_TEST(session_close_reaches_peer_with_code)
 }
 END_TEST
 
+/* ---- a raw client sends SUBSCRIBE before its SETUP ---- */
+
+static struct moq_quic_conn *g_raw;
+static int g_raw_up;
+
+static void raw_established(struct moq_quic_conn *c, void *user)
+{
+	(void)user;
+	g_raw = c;
+	g_raw_up = 1;
+}
+
+static const struct moq_quic_callbacks raw_cb = {
+	.on_established = raw_established,
+};
+
+static bool raw_up(void *arg)
+{
+	(void)arg;
+	return g_raw_up;
+}
+
+static bool srv_got_request(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->nsrv > 0 && w->srv[0].n_req > 0;
+}
+
+START_TEST(request_before_peer_setup_is_processed_after_it)
+{
+	struct sh_world w;
+	struct moq_quic_config cc;
+	char err[256];
+	uint8_t buf[256];
+	g_raw_up = 0;
+	sh_world_init(&w, false);
+	moq_quic_config_init(&cc);
+	cc.plaintext = 1;
+	cc.cb = &raw_cb;
+	struct moq_quic_endpoint *ep =
+		moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
+	ck_assert_msg(ep != NULL, "%s", err);
+	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1",
+					       moq_quic_endpoint_port(w.srv_ep),
+					       NULL, err, sizeof(err)));
+	ck_assert(sh_run_until(&w, raw_up, NULL, 3000));
+
+	struct moq_ctrl_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = MOQ_CTRL_SUBSCRIBE;
+	m.subscribe.request_id = 0;
+	m.subscribe.track_namespace = sh_ns("live");
+	m.subscribe.track_name = sh_bytes("video");
+	int n = moq_ctrl_encode(buf, sizeof(buf), &m);
+	ck_assert_int_gt(n, 0);
+	int64_t bidi = moq_quic_stream_open_bidi(g_raw);
+	ck_assert_int_ge(bidi, 0);
+	ck_assert_int_eq(moq_quic_stream_write(g_raw, bidi, buf, (size_t)n, 0), 0);
+	sh_run_for(&w, 100);
+	ck_assert_int_eq(w.nsrv, 1);
+	ck_assert_int_eq(w.srv[0].n_req, 0); /* held until SETUP */
+
+	memset(&m, 0, sizeof(m));
+	m.type = MOQ_CTRL_SETUP;
+	n = moq_ctrl_encode(buf, sizeof(buf), &m);
+	ck_assert_int_gt(n, 0);
+	int64_t ctl = moq_quic_stream_open_uni(g_raw);
+	ck_assert_int_ge(ctl, 0);
+	ck_assert_int_eq(moq_quic_stream_write(g_raw, ctl, buf, (size_t)n, 0), 0);
+	ck_assert(sh_run_until(&w, srv_got_request, &w, 3000));
+	ck_assert_uint_eq(w.srv[0].req_type, MOQ_CTRL_SUBSCRIBE);
+	ck_assert(w.srv[0].ready);
+	moq_quic_endpoint_free(ep);
+	sh_world_free(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session_setup");
@@ -148,6 +225,7 @@ int main(void)
 	tcase_add_test(tc, requests_after_goaway_are_rejected_going_away);
 	tcase_add_test(tc, client_goaway_with_uri_is_refused_locally);
 	tcase_add_test(tc, session_close_reaches_peer_with_code);
+	tcase_add_test(tc, request_before_peer_setup_is_processed_after_it);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

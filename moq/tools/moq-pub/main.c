@@ -29,7 +29,6 @@
 #define MAX_TRACKS 16
 #define MAX_SUBGROUPS 64
 #define FIN_RING 1024	      /* finished streams watched until acked */
-#define HIGH_WATER (8u << 20) /* per subscription: stop producing above */
 #define BURST 512	      /* objects per track per pump, unpaced */
 #define DGRAM_MAX_OBJECT 1100 /* largest --object-size with --datagram */
 
@@ -95,6 +94,7 @@ struct pub {
 	bool loop_file;
 	double fps;
 	uint64_t count;
+	uint64_t send_buffer; /* per subscription: stop producing above */
 	double duration;
 	double linger;
 	/* state */
@@ -164,6 +164,8 @@ static void usage(FILE *f)
 	    "                           at most %d with datagrams\n"
 	    "  --rate N                 objects per second per track (default 100;\n"
 	    "                           0 = as fast as the connection takes them)\n"
+	    "  --send-buffer BYTES      pause the track while a subscription has more than\n"
+	    "                           this unacknowledged (default 1M; K/M suffixes)\n"
 	    "  --objects-per-group N    objects per group (default 10)\n"
 	    "  --subgroups-per-group N  object k of a group goes to subgroup k %% N\n"
 	    "                           (default 1, at most %d)\n"
@@ -293,7 +295,7 @@ static bool sub_blocked(struct sub *u)
 		}
 		return false;
 	}
-	return u->nfin >= FIN_RING - MAX_SUBGROUPS || sub_buffered(u) > HIGH_WATER;
+	return u->nfin >= FIN_RING - MAX_SUBGROUPS || sub_buffered(u) > u->p->send_buffer;
 }
 
 static void sub_close_group(struct sub *u)
@@ -937,6 +939,7 @@ enum {
 	OPT_COUNT,
 	OPT_DURATION,
 	OPT_LINGER,
+	OPT_SEND_BUFFER,
 	OPT_QLOG,
 	OPT_NO_PACING,
 	OPT_LOG_LEVEL,
@@ -967,6 +970,7 @@ static const struct option long_opts[] = {
     {"count", required_argument, 0, OPT_COUNT},
     {"duration", required_argument, 0, OPT_DURATION},
     {"linger", required_argument, 0, OPT_LINGER},
+    {"send-buffer", required_argument, 0, OPT_SEND_BUFFER},
     {"qlog-dir", required_argument, 0, OPT_QLOG},
     {"no-pacing", no_argument, 0, OPT_NO_PACING},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
@@ -1044,6 +1048,7 @@ int main(int argc, char **argv)
 	p->subgroups = 1;
 	p->fps = 30;
 	p->linger = 10;
+	p->send_buffer = 1u << 20;
 
 	int c;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -1139,6 +1144,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_PACING:
 			p->no_pacing = 1;
+			break;
+		case OPT_SEND_BUFFER:
+			if (moq_cli_u64("--send-buffer", optarg, 64 * 1024, 1ull << 32, 1,
+					&p->send_buffer, err, sizeof err))
+				die_usage(err);
 			break;
 		case OPT_QLOG:
 			p->qlog_dir = optarg;

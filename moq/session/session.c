@@ -102,8 +102,7 @@ void s_leave(struct moq_session *s)
 		session_free(s);
 }
 
-void s_fail(struct moq_session *s, uint64_t code, const char *what,
-	    const char *fmt, ...)
+void s_fail(struct moq_session *s, uint64_t code, const char *what, const char *fmt, ...)
 {
 	char reason[256];
 	va_list ap;
@@ -114,35 +113,31 @@ void s_fail(struct moq_session *s, uint64_t code, const char *what,
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	const char *cn = moq_session_code_name(code);
-	moq_warn(MOD, "session %s: %s: %s; closing with %s (0x%llx)", s->name,
-		 what, reason, cn ? cn : "?", (unsigned long long)code);
+	moq_warn(MOD, "session %s: %s: %s; closing with %s (0x%llx)", s->name, what, reason,
+		 cn ? cn : "?", (unsigned long long)code);
 	s->state = MOQ_SESSION_CLOSING;
 	moq_quic_conn_close(s->conn, code, reason);
 }
 
-void moq_session_close(struct moq_session *s, uint64_t code,
-		       const char *reason)
+void moq_session_close(struct moq_session *s, uint64_t code, const char *reason)
 {
 	if (!s || s_closing(s))
 		return;
 	const char *cn = moq_session_code_name(code);
-	moq_info(MOD, "session %s: closing with %s (0x%llx)%s%s", s->name,
-		 cn ? cn : "?", (unsigned long long)code, reason ? ": " : "",
-		 reason ? reason : "");
+	moq_info(MOD, "session %s: closing with %s (0x%llx)%s%s", s->name, cn ? cn : "?",
+		 (unsigned long long)code, reason ? ": " : "", reason ? reason : "");
 	s->state = MOQ_SESSION_CLOSING;
 	moq_quic_conn_close(s->conn, code, reason);
 }
 
-uint32_t moq_session_data_priority(uint8_t subscriber_priority,
-				   uint8_t publisher_priority,
+uint32_t moq_session_data_priority(uint8_t subscriber_priority, uint8_t publisher_priority,
 				   uint32_t group_rank, uint64_t subgroup_id)
 {
 	if (group_rank > 2047)
 		group_rank = 2047;
 	uint32_t sg = subgroup_id > 15 ? 15 : (uint32_t)subgroup_id;
-	return 16u + (((uint32_t)subscriber_priority << 23) |
-		      ((uint32_t)publisher_priority << 15) | (group_rank << 4) |
-		      sg);
+	return 16u + (((uint32_t)subscriber_priority << 23) | ((uint32_t)publisher_priority << 15) |
+		      (group_rank << 4) | sg);
 }
 
 static uint32_t req_stream_priority(const struct moq_request *r)
@@ -154,21 +149,19 @@ static uint32_t req_stream_priority(const struct moq_request *r)
 
 static unsigned abucket(uint64_t alias)
 {
-	return (unsigned)((alias * 0x9E3779B97F4A7C15ull) >> 58) %
-	       ALIAS_BUCKETS;
+	return (unsigned)((alias * 0x9E3779B97F4A7C15ull) >> 58) % ALIAS_BUCKETS;
 }
 
 struct moq_request *alias_find(struct moq_request **tab, uint64_t alias)
 {
-	for (struct moq_request *r = tab[abucket(alias)]; r;
-	     r = r->alias_next)
+	for (struct moq_request *r = tab[abucket(alias)]; r; r = r->alias_next)
 		if (r->alias == alias)
 			return r;
 	return NULL;
 }
 
-static void alias_insert(struct moq_request **tab, struct moq_request *r,
-			 uint64_t alias, bool sub_table)
+static void alias_insert(struct moq_request **tab, struct moq_request *r, uint64_t alias,
+			 bool sub_table)
 {
 	unsigned b = abucket(alias);
 	r->alias = alias;
@@ -182,10 +175,8 @@ static void alias_remove(struct moq_session *s, struct moq_request *r)
 {
 	if (!r->alias_set)
 		return;
-	struct moq_request **tab = r->alias_in_sub_table ? s->sub_alias :
-							    s->pub_alias;
-	for (struct moq_request **pp = &tab[abucket(r->alias)]; *pp;
-	     pp = &(*pp)->alias_next) {
+	struct moq_request **tab = r->alias_in_sub_table ? s->sub_alias : s->pub_alias;
+	for (struct moq_request **pp = &tab[abucket(r->alias)]; *pp; pp = &(*pp)->alias_next) {
 		if (*pp == r) {
 			*pp = r->alias_next;
 			break;
@@ -222,7 +213,7 @@ static int peer_id_take(struct moq_session *s, uint64_t id)
 	while (k - s->peer_floor >= IDSET_BITS) {
 		/* Slide the window: ids that far behind count as used. */
 		uint64_t f = s->peer_floor % IDSET_BITS;
-		s->peer_bits[f / 8] &= (uint8_t)~(1u << (f % 8));
+		s->peer_bits[f / 8] &= (uint8_t) ~(1u << (f % 8));
 		s->peer_floor++;
 	}
 	uint64_t b = k % IDSET_BITS;
@@ -233,7 +224,7 @@ static int peer_id_take(struct moq_session *s, uint64_t id)
 		uint64_t f = s->peer_floor % IDSET_BITS;
 		if (!(s->peer_bits[f / 8] & (1u << (f % 8))))
 			break;
-		s->peer_bits[f / 8] &= (uint8_t)~(1u << (f % 8));
+		s->peer_bits[f / 8] &= (uint8_t) ~(1u << (f % 8));
 		s->peer_floor++;
 	}
 	if (id + 2 > s->peer_next)
@@ -241,15 +232,14 @@ static int peer_id_take(struct moq_session *s, uint64_t id)
 	return 0;
 }
 
-static bool check_peer_id(struct moq_session *s, uint64_t id,
-			  const char *what)
+static bool check_peer_id(struct moq_session *s, uint64_t id, const char *what)
 {
 	int rc = peer_id_take(s, id);
 	if (rc == 0)
 		return true;
 	s_fail(s, MOQ_SESSION_INVALID_REQUEST_ID, what,
-	       rc == -1 ? "Request ID %llu has the wrong parity for a %s" :
-			  "duplicate Request ID %llu from the %s",
+	       rc == -1 ? "Request ID %llu has the wrong parity for a %s"
+			: "duplicate Request ID %llu from the %s",
 	       (unsigned long long)id, s->is_server ? "client" : "server");
 	return false;
 }
@@ -260,8 +250,8 @@ static int encode(struct moq_session *s, const struct moq_ctrl_msg *m)
 {
 	int n = moq_ctrl_encode(s->scratch, MOQ_CTRL_MAX_FRAME, m);
 	if (n < 0)
-		moq_warn(MOD, "session %s: cannot encode %s: %s", s->name,
-			 tname(m->type), moq_strerror(n));
+		moq_warn(MOD, "session %s: cannot encode %s: %s", s->name, tname(m->type),
+			 moq_strerror(n));
 	return n;
 }
 
@@ -272,8 +262,7 @@ static int ctrl_send(struct moq_session *s, const struct moq_ctrl_msg *m)
 		return -EINVAL;
 	if (s->ctrl_tx_sid < 0)
 		return -ENOTCONN;
-	return moq_quic_stream_write(s->conn, s->ctrl_tx_sid, s->scratch,
-				     (size_t)n, 0);
+	return moq_quic_stream_write(s->conn, s->ctrl_tx_sid, s->scratch, (size_t)n, 0);
 }
 
 static int req_write(struct moq_request *r, const void *p, size_t n, int fin)
@@ -288,8 +277,7 @@ static int req_write(struct moq_request *r, const void *p, size_t n, int fin)
 	return moq_quic_stream_write(s->conn, r->sid, p, n, fin);
 }
 
-static int req_send(struct moq_request *r, const struct moq_ctrl_msg *m,
-		    int fin)
+static int req_send(struct moq_request *r, const struct moq_ctrl_msg *m, int fin)
 {
 	int n = encode(r->s, m);
 	if (n < 0)
@@ -359,8 +347,7 @@ static bool track_eq(const struct moq_request *a, const struct moq_request *b)
 		return false;
 	for (size_t i = 0; i < a->ns.nfields; i++)
 		if (a->ns.fields[i].len != b->ns.fields[i].len ||
-		    memcmp(a->ns.fields[i].ptr, b->ns.fields[i].ptr,
-			   a->ns.fields[i].len))
+		    memcmp(a->ns.fields[i].ptr, b->ns.fields[i].ptr, a->ns.fields[i].len))
 			return false;
 	return a->name.len == 0 || !memcmp(a->name.ptr, b->name.ptr, a->name.len);
 }
@@ -381,14 +368,12 @@ static void info_recompute(struct moq_request *r)
 }
 
 /* Parameters a subscriber sends (SUBSCRIBE, REQUEST_UPDATE, PUBLISH_OK). */
-static void info_apply_sub_params(struct moq_request *r,
-				  const struct moq_params *p)
+static void info_apply_sub_params(struct moq_request *r, const struct moq_params *p)
 {
 	uint64_t v;
 	if (moq_params_get_u64(p, MOQ_PARAM_SUBSCRIBER_PRIORITY, &v))
 		r->info.subscriber_priority = (uint8_t)v;
-	if (moq_params_get_u64(p, MOQ_PARAM_GROUP_ORDER, &v) &&
-	    r->state == MOQ_REQ_PENDING) {
+	if (moq_params_get_u64(p, MOQ_PARAM_GROUP_ORDER, &v) && r->state == MOQ_REQ_PENDING) {
 		r->info.group_order = (uint8_t)v;
 		r->order_from_sub = true;
 	}
@@ -408,8 +393,7 @@ static void info_apply_pub(struct moq_request *r, const struct moq_params *p,
 			   struct moq_bytes props)
 {
 	uint64_t v;
-	if (p && !r->order_from_sub &&
-	    moq_params_get_u64(p, MOQ_PARAM_GROUP_ORDER, &v))
+	if (p && !r->order_from_sub && moq_params_get_u64(p, MOQ_PARAM_GROUP_ORDER, &v))
 		r->info.group_order = (uint8_t)v;
 	if (p && moq_params_get_u64(p, MOQ_PARAM_FORWARD, &v))
 		r->info.forward = v != 0;
@@ -476,8 +460,7 @@ static void req_kill(struct moq_request *r)
 	while (r->txs) {
 		struct moq_tx *tx = r->txs;
 		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid,
-					      MOQ_RESET_CANCELLED);
+			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
 			tx->broken = true;
 		}
 		tx_kill(tx);
@@ -506,8 +489,7 @@ static void req_kill(struct moq_request *r)
 	s->grave_req = r;
 }
 
-void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code,
-	     bool notify)
+void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code, bool notify)
 {
 	struct moq_session *s = r->s;
 	if (r->dead)
@@ -517,8 +499,7 @@ void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code,
 	while (r->txs) {
 		struct moq_tx *tx = r->txs;
 		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid,
-					      MOQ_RESET_CANCELLED);
+			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
 			tx->broken = true;
 		}
 		tx_kill(tx);
@@ -537,8 +518,7 @@ void req_maybe_complete(struct moq_request *r)
 	req_end(r, MOQ_REQ_END_COMPLETE, 0, true);
 }
 
-struct moq_request *req_find_local(struct moq_session *s, uint64_t type,
-				   uint64_t id)
+struct moq_request *req_find_local(struct moq_session *s, uint64_t type, uint64_t id)
 {
 	for (struct moq_request *r = s->reqs; r; r = r->next)
 		if (r->local && r->type == type && r->id == id && !r->dead)
@@ -546,8 +526,7 @@ struct moq_request *req_find_local(struct moq_session *s, uint64_t type,
 	return NULL;
 }
 
-static struct moq_request *req_find_peer(struct moq_session *s, uint64_t type,
-					 uint64_t id)
+static struct moq_request *req_find_peer(struct moq_session *s, uint64_t type, uint64_t id)
 {
 	for (struct moq_request *r = s->reqs; r; r = r->next)
 		if (!r->local && r->type == type && r->id == id && !r->dead)
@@ -566,8 +545,7 @@ static void hk_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)t;
 
 	s_enter(s);
-	if (s->state == MOQ_SESSION_SETUP && s->setup_deadline &&
-	    now >= s->setup_deadline) {
+	if (s->state == MOQ_SESSION_SETUP && s->setup_deadline && now >= s->setup_deadline) {
 		s_fail(s, MOQ_SESSION_CONTROL_MESSAGE_TIMEOUT, "SETUP",
 		       "peer sent no SETUP within %llu ms",
 		       (unsigned long long)s->cfg.setup_timeout_ms);
@@ -619,13 +597,11 @@ static void send_setup(struct moq_session *s)
 		m.setup.options[n].bytes.ptr = (const uint8_t *)s->path;
 		m.setup.options[n++].bytes.len = strlen(s->path);
 	}
-	for (size_t i = 0; i < s->cfg.num_auth_tokens && i < MOQ_MAX_SETUP_TOKENS;
-	     i++) {
-		int k = moq_auth_token_encode(tokbuf[i], sizeof(tokbuf[i]),
-					      &s->tokens[i]);
+	for (size_t i = 0; i < s->cfg.num_auth_tokens && i < MOQ_MAX_SETUP_TOKENS; i++) {
+		int k = moq_auth_token_encode(tokbuf[i], sizeof(tokbuf[i]), &s->tokens[i]);
 		if (k < 0) {
-			moq_warn(MOD, "session %s: cannot encode auth token %zu: %s",
-				 s->name, i, moq_strerror(k));
+			moq_warn(MOD, "session %s: cannot encode auth token %zu: %s", s->name, i,
+				 moq_strerror(k));
 			continue;
 		}
 		m.setup.options[n].type = MOQ_SETUP_AUTHORIZATION_TOKEN;
@@ -645,8 +621,7 @@ static void send_setup(struct moq_session *s)
 	m.setup.num_options = n;
 	int rc = ctrl_send(s, &m);
 	if (rc < 0)
-		s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "SETUP",
-		       "cannot send our SETUP (%d)", rc);
+		s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "SETUP", "cannot send our SETUP (%d)", rc);
 }
 
 static void req_open(struct moq_request *r);
@@ -679,8 +654,7 @@ static void session_ready(struct moq_session *s)
 static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 {
 	if (!s->is_server && st->has_path) {
-		s_fail(s, MOQ_SESSION_INVALID_PATH, "SETUP",
-		       "server sent a PATH option");
+		s_fail(s, MOQ_SESSION_INVALID_PATH, "SETUP", "server sent a PATH option");
 		return;
 	}
 	if (!s->is_server && st->has_authority) {
@@ -692,11 +666,9 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 	free(s->peer_authority);
 	free(s->peer_impl);
 	s->peer_path = bytes_dup(st->has_path ? st->path : (struct moq_bytes){0});
-	s->peer_authority = bytes_dup(st->has_authority ? st->authority :
-							  (struct moq_bytes){0});
-	s->peer_impl = bytes_dup(st->has_moqt_implementation ?
-					 st->moqt_implementation :
-					 (struct moq_bytes){0});
+	s->peer_authority = bytes_dup(st->has_authority ? st->authority : (struct moq_bytes){0});
+	s->peer_impl = bytes_dup(st->has_moqt_implementation ? st->moqt_implementation
+							     : (struct moq_bytes){0});
 	if (!s->peer_path || !s->peer_authority || !s->peer_impl) {
 		s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "SETUP", "out of memory");
 		return;
@@ -712,8 +684,7 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 		int code = s->cb->on_setup(s, st);
 		if (code > 0) {
 			s_fail(s, (uint64_t)code, "SETUP",
-			       "rejected by the application (path \"%s\")",
-			       s->peer.path);
+			       "rejected by the application (path \"%s\")", s->peer.path);
 			return;
 		}
 	}
@@ -723,8 +694,7 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 		session_ready(s);
 }
 
-static void handle_control_msg(struct moq_session *s,
-			       const struct moq_ctrl_msg *m)
+static void handle_control_msg(struct moq_session *s, const struct moq_ctrl_msg *m)
 {
 	if (m->type == MOQ_CTRL_SETUP) {
 		handle_setup(s, &m->setup);
@@ -748,8 +718,7 @@ static void handle_control_msg(struct moq_session *s,
 	}
 	if (g->has_request_id && (g->request_id & 1) != (s->is_server ? 1 : 0)) {
 		s_fail(s, MOQ_SESSION_INVALID_REQUEST_ID, "GOAWAY",
-		       "Request ID %llu has the wrong parity",
-		       (unsigned long long)g->request_id);
+		       "Request ID %llu has the wrong parity", (unsigned long long)g->request_id);
 		return;
 	}
 	s->goaway_rx = true;
@@ -766,8 +735,7 @@ void ctrl_rx_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin)
 
 	if (!s->ctrl_rd_init) {
 		if (moq_ctrl_reader_init(&s->ctrl_rd, MOQ_CTRL_READER_CONTROL)) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream",
-			       "out of memory");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream", "out of memory");
 			return;
 		}
 		s->ctrl_rd_init = true;
@@ -783,17 +751,14 @@ void ctrl_rx_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin)
 				return;
 		}
 		if (rc != MOQ_ERR_NEED_MORE) {
-			const struct moq_ctrl_err *e =
-				moq_ctrl_reader_error(&s->ctrl_rd);
-			s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc),
-			       "control stream", "%s: %s (offset %zu)",
-			       moq_strerror(rc), e && e->what ? e->what : "",
+			const struct moq_ctrl_err *e = moq_ctrl_reader_error(&s->ctrl_rd);
+			s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "control stream",
+			       "%s: %s (offset %zu)", moq_strerror(rc), e && e->what ? e->what : "",
 			       e ? e->offset : 0);
 			return;
 		}
 		if (k == 0 && n > 0) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream",
-			       "reader stalled");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream", "reader stalled");
 			return;
 		}
 	} while (n > 0);
@@ -852,8 +817,7 @@ static void handle_first(struct moq_request *r, const struct moq_ctrl_msg *m)
 	switch (m->type) {
 	case MOQ_CTRL_SUBSCRIBE:
 	case MOQ_CTRL_TRACK_STATUS:
-		if (req_copy_track(r, &m->subscribe.track_namespace,
-				   &m->subscribe.track_name) < 0)
+		if (req_copy_track(r, &m->subscribe.track_namespace, &m->subscribe.track_name) < 0)
 			goto nomem;
 		info_apply_sub_params(r, &m->subscribe.params);
 		if (m->type == MOQ_CTRL_SUBSCRIBE) {
@@ -870,16 +834,14 @@ static void handle_first(struct moq_request *r, const struct moq_ctrl_msg *m)
 		info_apply_sub_params(r, &m->fetch.params);
 		break;
 	case MOQ_CTRL_PUBLISH:
-		if (req_copy_track(r, &m->publish.track_namespace,
-				   &m->publish.track_name) < 0)
+		if (req_copy_track(r, &m->publish.track_namespace, &m->publish.track_name) < 0)
 			goto nomem;
 		r->is_sub = true;
 		s->n_peer_subs++;
 		info_apply_pub(r, &m->publish.params, m->publish.track_properties);
 		break;
 	case MOQ_CTRL_PUBLISH_NAMESPACE:
-		if (req_copy_track(r, &m->publish_namespace.track_namespace,
-				   NULL) < 0)
+		if (req_copy_track(r, &m->publish_namespace.track_namespace, NULL) < 0)
 			goto nomem;
 		break;
 	default:
@@ -891,8 +853,7 @@ static void handle_first(struct moq_request *r, const struct moq_ctrl_msg *m)
 		return;
 	}
 	uint32_t maxr = s->cfg.max_requests ? s->cfg.max_requests : 256;
-	uint32_t maxs = s->cfg.max_subscriptions ? s->cfg.max_subscriptions :
-						    128;
+	uint32_t maxs = s->cfg.max_subscriptions ? s->cfg.max_subscriptions : 128;
 	if (s->n_peer_reqs > maxr) {
 		reject(r, MOQ_REQERR_EXCESSIVE_LOAD, "too many requests");
 		return;
@@ -903,21 +864,19 @@ static void handle_first(struct moq_request *r, const struct moq_ctrl_msg *m)
 	}
 	if (m->type == MOQ_CTRL_SUBSCRIBE) {
 		for (struct moq_request *o = s->reqs; o; o = o->next) {
-			if (o != r && !o->local && o->type == MOQ_CTRL_SUBSCRIBE &&
-			    !o->dead && track_eq(o, r)) {
+			if (o != r && !o->local && o->type == MOQ_CTRL_SUBSCRIBE && !o->dead &&
+			    track_eq(o, r)) {
 				reject(r, MOQ_REQERR_DUPLICATE_SUBSCRIPTION,
 				       "already subscribed to this track");
 				return;
 			}
 		}
 	}
-	if (m->type == MOQ_CTRL_FETCH &&
-	    m->fetch.fetch_type != MOQ_FETCH_STANDALONE) {
-		struct moq_request *j = req_find_peer(
-			s, MOQ_CTRL_SUBSCRIBE, m->fetch.joining.joining_request_id);
+	if (m->type == MOQ_CTRL_FETCH && m->fetch.fetch_type != MOQ_FETCH_STANDALONE) {
+		struct moq_request *j =
+		    req_find_peer(s, MOQ_CTRL_SUBSCRIBE, m->fetch.joining.joining_request_id);
 		if (!j) {
-			reject(r, MOQ_REQERR_INVALID_JOINING_REQUEST_ID,
-			       "no such subscription");
+			reject(r, MOQ_REQERR_INVALID_JOINING_REQUEST_ID, "no such subscription");
 			return;
 		}
 		r->joined = j;
@@ -971,8 +930,7 @@ void req_linger_check(struct moq_request *r)
 	}
 }
 
-static bool props_empty_check(struct moq_request *r, const char *what,
-			      struct moq_bytes props)
+static bool props_empty_check(struct moq_request *r, const char *what, struct moq_bytes props)
 {
 	if (props.len == 0)
 		return true;
@@ -994,7 +952,7 @@ static bool fetch_end_before(struct moq_location end, struct moq_location start)
 {
 	if (end.object == 0)
 		return end.group < start.group;
-	struct moq_location last = { end.group, end.object - 1 };
+	struct moq_location last = {end.group, end.object - 1};
 	return moq_location_cmp(last, start) < 0;
 }
 
@@ -1006,8 +964,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 	if (m->type == MOQ_CTRL_GOAWAY) {
 		if (r->goaway_rx) {
 			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
-			       "second GOAWAY on request stream %lld",
-			       (long long)r->sid);
+			       "second GOAWAY on request stream %lld", (long long)r->sid);
 			return;
 		}
 		r->goaway_rx = true;
@@ -1020,8 +977,8 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 			deliver(r, m);
 			if (!r->dead)
 				alias_remove(s, r), req_send_fin(r),
-					req_end(r, MOQ_REQ_END_ERROR,
-						m->request_error.error_code, true);
+				    req_end(r, MOQ_REQ_END_ERROR, m->request_error.error_code,
+					    true);
 			return;
 		}
 		switch (r->type) {
@@ -1035,8 +992,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 				return;
 			}
 			r->state = MOQ_REQ_ESTABLISHED;
-			alias_insert(s->sub_alias, r, m->subscribe_ok.track_alias,
-				     true);
+			alias_insert(s->sub_alias, r, m->subscribe_ok.track_alias, true);
 			info_apply_pub(r, &m->subscribe_ok.params,
 				       m->subscribe_ok.track_properties);
 			deliver(r, m);
@@ -1049,8 +1005,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 			if (m->type != MOQ_CTRL_FETCH_OK)
 				goto bad;
 			if (r->has_fetch_start &&
-			    fetch_end_before(m->fetch_ok.end_location,
-					     r->fetch_start)) {
+			    fetch_end_before(m->fetch_ok.end_location, r->fetch_start)) {
 				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
 				       "End Location {%llu, %llu} is before the "
 				       "FETCH Start Location",
@@ -1062,8 +1017,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 			deliver(r, m);
 			return;
 		case MOQ_CTRL_PUBLISH:
-			if (m->type != MOQ_CTRL_PUBLISH_OK &&
-			    m->type != MOQ_CTRL_REQUEST_OK)
+			if (m->type != MOQ_CTRL_PUBLISH_OK && m->type != MOQ_CTRL_REQUEST_OK)
 				goto bad;
 			if (!props_empty_check(r, what, m->request_ok.track_properties))
 				return;
@@ -1078,21 +1032,19 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 		case MOQ_CTRL_SUBSCRIBE_TRACKS: {
 			if (m->type != MOQ_CTRL_REQUEST_OK)
 				goto bad;
-			int ctx = r->type == MOQ_CTRL_TRACK_STATUS ?
-					  MOQ_PCTX_TRACK_STATUS_OK :
-				  r->type == MOQ_CTRL_PUBLISH_NAMESPACE ?
-					  MOQ_PCTX_PUBLISH_NAMESPACE_OK :
-				  r->type == MOQ_CTRL_SUBSCRIBE_NAMESPACE ?
-					  MOQ_PCTX_SUBSCRIBE_NAMESPACE_OK :
-					  MOQ_PCTX_SUBSCRIBE_TRACKS_OK;
+			int ctx = r->type == MOQ_CTRL_TRACK_STATUS ? MOQ_PCTX_TRACK_STATUS_OK
+				  : r->type == MOQ_CTRL_PUBLISH_NAMESPACE
+				      ? MOQ_PCTX_PUBLISH_NAMESPACE_OK
+				  : r->type == MOQ_CTRL_SUBSCRIBE_NAMESPACE
+				      ? MOQ_PCTX_SUBSCRIBE_NAMESPACE_OK
+				      : MOQ_PCTX_SUBSCRIBE_TRACKS_OK;
 			if (moq_params_check(&m->request_ok.params, ctx) < 0) {
 				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
 				       "parameter not allowed in this REQUEST_OK");
 				return;
 			}
 			if (r->type != MOQ_CTRL_TRACK_STATUS &&
-			    !props_empty_check(r, what,
-					       m->request_ok.track_properties))
+			    !props_empty_check(r, what, m->request_ok.track_properties))
 				return;
 			r->state = MOQ_REQ_ESTABLISHED;
 			deliver(r, m);
@@ -1114,8 +1066,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 			goto bad;
 		r->updates_out--;
 		if (m->type == MOQ_CTRL_REQUEST_OK &&
-		    (moq_params_check(&m->request_ok.params,
-				      MOQ_PCTX_REQUEST_UPDATE_OK) < 0 ||
+		    (moq_params_check(&m->request_ok.params, MOQ_PCTX_REQUEST_UPDATE_OK) < 0 ||
 		     !props_empty_check(r, what, m->request_ok.track_properties))) {
 			if (!s_closing(s))
 				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
@@ -1137,8 +1088,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 	case MOQ_CTRL_NAMESPACE:
 	case MOQ_CTRL_NAMESPACE_DONE:
 	case MOQ_CTRL_PUBLISH_BLOCKED:
-		if (r->type != MOQ_CTRL_SUBSCRIBE_NAMESPACE &&
-		    r->type != MOQ_CTRL_SUBSCRIBE_TRACKS)
+		if (r->type != MOQ_CTRL_SUBSCRIBE_NAMESPACE && r->type != MOQ_CTRL_SUBSCRIBE_TRACKS)
 			goto bad;
 		deliver(r, m);
 		return;
@@ -1157,8 +1107,7 @@ static void handle_response(struct moq_request *r, const struct moq_ctrl_msg *m)
 	}
 bad:
 	s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
-	       "not allowed on a %s request stream in state %s",
-	       tname(r->type),
+	       "not allowed on a %s request stream in state %s", tname(r->type),
 	       r->state == MOQ_REQ_PENDING ? "pending" : "established");
 }
 
@@ -1172,8 +1121,7 @@ static void handle_peer_later(struct moq_request *r, const struct moq_ctrl_msg *
 	case MOQ_CTRL_GOAWAY:
 		if (r->goaway_rx) {
 			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
-			       "second GOAWAY on request stream %lld",
-			       (long long)r->sid);
+			       "second GOAWAY on request stream %lld", (long long)r->sid);
 			return;
 		}
 		r->goaway_rx = true;
@@ -1187,8 +1135,7 @@ static void handle_peer_later(struct moq_request *r, const struct moq_ctrl_msg *
 		r->updates_in++;
 		info_apply_sub_params(r, &m->request_update.params);
 		tx_reprioritize(r);
-		moq_quic_stream_set_priority(s->conn, r->sid,
-					     req_stream_priority(r));
+		moq_quic_stream_set_priority(s->conn, r->sid, req_stream_priority(r));
 		deliver(r, m);
 		return;
 	case MOQ_CTRL_PUBLISH_DONE:
@@ -1213,8 +1160,7 @@ static void handle_peer_later(struct moq_request *r, const struct moq_ctrl_msg *
 		break;
 	}
 	s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, what,
-	       "not allowed from the requester on a %s request stream",
-	       tname(r->type));
+	       "not allowed from the requester on a %s request stream", tname(r->type));
 }
 
 static void req_handle(struct moq_request *r, const struct moq_ctrl_msg *m)
@@ -1233,10 +1179,8 @@ static void req_feed(struct moq_request *r, const uint8_t *p, size_t n)
 	struct moq_ctrl_msg m;
 
 	if (!r->rd_init) {
-		if (moq_ctrl_reader_init(&r->rd, r->local ? 0 :
-							    MOQ_CTRL_READER_REQUEST)) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream",
-			       "out of memory");
+		if (moq_ctrl_reader_init(&r->rd, r->local ? 0 : MOQ_CTRL_READER_REQUEST)) {
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream", "out of memory");
 			return;
 		}
 		r->rd_init = true;
@@ -1257,8 +1201,7 @@ static void req_feed(struct moq_request *r, const uint8_t *p, size_t n)
 			uint64_t t = r->type;
 			size_t plen;
 			if (r->rd.end > r->rd.start)
-				moq_ctrl_peek_header(&t, &plen,
-						     r->rd.buf + r->rd.start,
+				moq_ctrl_peek_header(&t, &plen, r->rd.buf + r->rd.start,
 						     r->rd.end - r->rd.start);
 			snprintf(what, sizeof(what), "%s on request stream %lld",
 				 t ? tname(t) : "message", (long long)r->sid);
@@ -1269,8 +1212,7 @@ static void req_feed(struct moq_request *r, const uint8_t *p, size_t n)
 			return;
 		}
 		if (k == 0 && n > 0) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream",
-			       "reader stalled");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream", "reader stalled");
 			return;
 		}
 	} while (n > 0);
@@ -1292,8 +1234,7 @@ static void req_rx_fin(struct moq_request *r)
 	r->rx_fin = true;
 	if (r->local && r->state == MOQ_REQ_PENDING) {
 		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, tname(r->type),
-		       "peer ended request stream %lld without an answer",
-		       (long long)r->sid);
+		       "peer ended request stream %lld without an answer", (long long)r->sid);
 		return;
 	}
 	req_maybe_complete(r);
@@ -1312,8 +1253,7 @@ static void req_process_pending_in(struct moq_request *r)
 		req_rx_fin(r);
 }
 
-static void req_on_data(struct moq_request *r, const uint8_t *p, size_t n,
-			int fin)
+static void req_on_data(struct moq_request *r, const uint8_t *p, size_t n, int fin)
 {
 	struct moq_session *s = r->s;
 	if (!r->local && s->state != MOQ_SESSION_READY) {
@@ -1323,8 +1263,7 @@ static void req_on_data(struct moq_request *r, const uint8_t *p, size_t n,
 			return;
 		}
 		if (sbuf_append(&r->pend_in, p, n) < 0) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream",
-			       "out of memory");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "request stream", "out of memory");
 			return;
 		}
 		if (fin)
@@ -1337,8 +1276,7 @@ static void req_on_data(struct moq_request *r, const uint8_t *p, size_t n,
 		req_rx_fin(r);
 }
 
-static void req_on_peer_cancel(struct moq_request *r, uint64_t code,
-			       bool stop_sending)
+static void req_on_peer_cancel(struct moq_request *r, uint64_t code, bool stop_sending)
 {
 	struct moq_session *s = r->s;
 	if (r->dead)
@@ -1378,8 +1316,8 @@ static void req_open(struct moq_request *r)
 	}
 	req_unqueue(s, r);
 	if (sid < 0) {
-		moq_warn(MOD, "session %s: cannot open a request stream: %s",
-			 s->name, strerror((int)-sid));
+		moq_warn(MOD, "session %s: cannot open a request stream: %s", s->name,
+			 strerror((int)-sid));
 		req_end(r, MOQ_REQ_END_SESSION, 0, true);
 		return;
 	}
@@ -1414,8 +1352,7 @@ static uint64_t alloc_alias(struct moq_session *s)
 	return s->next_alias++;
 }
 
-struct moq_request *moq_session_request(struct moq_session *s,
-					struct moq_ctrl_msg *m, void *user,
+struct moq_request *moq_session_request(struct moq_session *s, struct moq_ctrl_msg *m, void *user,
 					int *err)
 {
 	int e = 0;
@@ -1492,8 +1429,7 @@ struct moq_request *moq_session_request(struct moq_session *s,
 	switch (m->type) {
 	case MOQ_CTRL_SUBSCRIBE:
 	case MOQ_CTRL_TRACK_STATUS:
-		if (req_copy_track(r, &m->subscribe.track_namespace,
-				   &m->subscribe.track_name) < 0)
+		if (req_copy_track(r, &m->subscribe.track_namespace, &m->subscribe.track_name) < 0)
 			goto nomem;
 		info_apply_sub_params(r, &m->subscribe.params);
 		r->is_sub = m->type == MOQ_CTRL_SUBSCRIBE;
@@ -1503,8 +1439,7 @@ struct moq_request *moq_session_request(struct moq_session *s,
 		    req_copy_track(r, &m->fetch.standalone.track_namespace,
 				   &m->fetch.standalone.track_name) < 0)
 			goto nomem;
-		if (join && join->has_track &&
-		    req_copy_track(r, &join->ns, &join->name) < 0)
+		if (join && join->has_track && req_copy_track(r, &join->ns, &join->name) < 0)
 			goto nomem;
 		if (m->fetch.fetch_type == MOQ_FETCH_STANDALONE) {
 			r->has_fetch_start = true;
@@ -1513,16 +1448,14 @@ struct moq_request *moq_session_request(struct moq_session *s,
 		info_apply_sub_params(r, &m->fetch.params);
 		break;
 	case MOQ_CTRL_PUBLISH:
-		if (req_copy_track(r, &m->publish.track_namespace,
-				   &m->publish.track_name) < 0)
+		if (req_copy_track(r, &m->publish.track_namespace, &m->publish.track_name) < 0)
 			goto nomem;
 		r->is_sub = true;
 		info_apply_pub(r, &m->publish.params, m->publish.track_properties);
 		alias_insert(s->pub_alias, r, m->publish.track_alias, false);
 		break;
 	case MOQ_CTRL_PUBLISH_NAMESPACE:
-		if (req_copy_track(r, &m->publish_namespace.track_namespace,
-				   NULL) < 0)
+		if (req_copy_track(r, &m->publish_namespace.track_namespace, NULL) < 0)
 			goto nomem;
 		break;
 	}
@@ -1541,10 +1474,8 @@ out:
 	return r;
 }
 
-struct moq_request *moq_session_subscribe(struct moq_session *s,
-					  const struct moq_namespace *ns,
-					  struct moq_bytes name,
-					  const struct moq_params *params,
+struct moq_request *moq_session_subscribe(struct moq_session *s, const struct moq_namespace *ns,
+					  struct moq_bytes name, const struct moq_params *params,
 					  void *user)
 {
 	struct moq_ctrl_msg m;
@@ -1557,10 +1488,9 @@ struct moq_request *moq_session_subscribe(struct moq_session *s,
 	return moq_session_request(s, &m, user, NULL);
 }
 
-struct moq_request *
-moq_session_publish_namespace(struct moq_session *s,
-			      const struct moq_namespace *ns,
-			      const struct moq_params *params, void *user)
+struct moq_request *moq_session_publish_namespace(struct moq_session *s,
+						  const struct moq_namespace *ns,
+						  const struct moq_params *params, void *user)
 {
 	struct moq_ctrl_msg m;
 	memset(&m, 0, sizeof(m));
@@ -1571,10 +1501,8 @@ moq_session_publish_namespace(struct moq_session *s,
 	return moq_session_request(s, &m, user, NULL);
 }
 
-struct moq_request *moq_session_track_status(struct moq_session *s,
-					     const struct moq_namespace *ns,
-					     struct moq_bytes name,
-					     const struct moq_params *params,
+struct moq_request *moq_session_track_status(struct moq_session *s, const struct moq_namespace *ns,
+					     struct moq_bytes name, const struct moq_params *params,
 					     void *user)
 {
 	struct moq_ctrl_msg m;
@@ -1587,12 +1515,9 @@ struct moq_request *moq_session_track_status(struct moq_session *s,
 	return moq_session_request(s, &m, user, NULL);
 }
 
-struct moq_request *moq_session_fetch(struct moq_session *s,
-				      const struct moq_namespace *ns,
-				      struct moq_bytes name,
-				      struct moq_location start,
-				      struct moq_location end,
-				      const struct moq_params *params,
+struct moq_request *moq_session_fetch(struct moq_session *s, const struct moq_namespace *ns,
+				      struct moq_bytes name, struct moq_location start,
+				      struct moq_location end, const struct moq_params *params,
 				      void *user)
 {
 	struct moq_ctrl_msg m;
@@ -1608,20 +1533,16 @@ struct moq_request *moq_session_fetch(struct moq_session *s,
 	return moq_session_request(s, &m, user, NULL);
 }
 
-struct moq_request *moq_session_joining_fetch(struct moq_session *s,
-					      struct moq_request *sub,
-					      bool absolute,
-					      uint64_t joining_start,
-					      const struct moq_params *params,
-					      void *user)
+struct moq_request *moq_session_joining_fetch(struct moq_session *s, struct moq_request *sub,
+					      bool absolute, uint64_t joining_start,
+					      const struct moq_params *params, void *user)
 {
 	struct moq_ctrl_msg m;
 	if (!sub || !sub->local || sub->type != MOQ_CTRL_SUBSCRIBE)
 		return NULL;
 	memset(&m, 0, sizeof(m));
 	m.type = MOQ_CTRL_FETCH;
-	m.fetch.fetch_type = absolute ? MOQ_FETCH_ABSOLUTE_JOINING :
-					MOQ_FETCH_RELATIVE_JOINING;
+	m.fetch.fetch_type = absolute ? MOQ_FETCH_ABSOLUTE_JOINING : MOQ_FETCH_RELATIVE_JOINING;
 	m.fetch.joining.joining_request_id = sub->id;
 	m.fetch.joining.joining_start = joining_start;
 	if (params)
@@ -1641,15 +1562,13 @@ static int answer_check(struct moq_request *r)
 }
 
 int moq_request_subscribe_ok(struct moq_request *r, uint64_t track_alias,
-			     const struct moq_params *params,
-			     struct moq_bytes props)
+			     const struct moq_params *params, struct moq_bytes props)
 {
 	int rc = answer_check(r);
 	if (rc)
 		return rc;
 	struct moq_session *s = r->s;
-	if (r->local || r->type != MOQ_CTRL_SUBSCRIBE ||
-	    r->state != MOQ_REQ_PENDING)
+	if (r->local || r->type != MOQ_CTRL_SUBSCRIBE || r->state != MOQ_REQ_PENDING)
 		return -EINVAL;
 	if (track_alias == MOQ_SESSION_ALIAS_AUTO)
 		track_alias = alloc_alias(s);
@@ -1671,10 +1590,8 @@ int moq_request_subscribe_ok(struct moq_request *r, uint64_t track_alias,
 	return 0;
 }
 
-int moq_request_fetch_ok(struct moq_request *r, bool end_of_track,
-			 struct moq_location end_location,
-			 const struct moq_params *params,
-			 struct moq_bytes props)
+int moq_request_fetch_ok(struct moq_request *r, bool end_of_track, struct moq_location end_location,
+			 const struct moq_params *params, struct moq_bytes props)
 {
 	int rc = answer_check(r);
 	if (rc)
@@ -1701,8 +1618,7 @@ int moq_request_fetch_ok(struct moq_request *r, bool end_of_track,
 	return 0;
 }
 
-int moq_request_ok(struct moq_request *r, const struct moq_params *params,
-		   struct moq_bytes props)
+int moq_request_ok(struct moq_request *r, const struct moq_params *params, struct moq_bytes props)
 {
 	int rc = answer_check(r);
 	if (rc)
@@ -1754,8 +1670,8 @@ int moq_request_ok(struct moq_request *r, const struct moq_params *params,
 	return 0;
 }
 
-int moq_request_error(struct moq_request *r, uint64_t error_code,
-		      uint64_t retry_interval, const char *reason)
+int moq_request_error(struct moq_request *r, uint64_t error_code, uint64_t retry_interval,
+		      const char *reason)
 {
 	int rc = answer_check(r);
 	if (rc)
@@ -1792,23 +1708,21 @@ int moq_request_error(struct moq_request *r, uint64_t error_code,
 	return 0;
 }
 
-int moq_request_publish_done(struct moq_request *r, uint64_t status,
-			     const char *reason)
+int moq_request_publish_done(struct moq_request *r, uint64_t status, const char *reason)
 {
 	int rc = answer_check(r);
 	if (rc)
 		return rc;
 	struct moq_session *s = r->s;
-	bool pub = (!r->local && r->type == MOQ_CTRL_SUBSCRIBE &&
-		    r->state == MOQ_REQ_ESTABLISHED) ||
-		   (r->local && r->type == MOQ_CTRL_PUBLISH);
+	bool pub =
+	    (!r->local && r->type == MOQ_CTRL_SUBSCRIBE && r->state == MOQ_REQ_ESTABLISHED) ||
+	    (r->local && r->type == MOQ_CTRL_PUBLISH);
 	if (!pub)
 		return -EINVAL;
 	while (r->txs) {
 		struct moq_tx *tx = r->txs;
 		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid,
-					      MOQ_RESET_CANCELLED);
+			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
 			tx->broken = true;
 		}
 		tx_kill(tx);
@@ -1840,9 +1754,8 @@ int moq_request_update(struct moq_request *r, const struct moq_params *params)
 	if (rc)
 		return rc;
 	struct moq_session *s = r->s;
-	bool ok = r->local ? r->type != MOQ_CTRL_TRACK_STATUS &&
-				     r->type != MOQ_CTRL_PUBLISH :
-			     r->type == MOQ_CTRL_PUBLISH;
+	bool ok = r->local ? r->type != MOQ_CTRL_TRACK_STATUS && r->type != MOQ_CTRL_PUBLISH
+			   : r->type == MOQ_CTRL_PUBLISH;
 	if (!ok)
 		return -EINVAL;
 	struct moq_ctrl_msg m;
@@ -1859,14 +1772,12 @@ int moq_request_update(struct moq_request *r, const struct moq_params *params)
 	if (params) {
 		info_apply_sub_params(r, params);
 		if (r->sid >= 0)
-			moq_quic_stream_set_priority(s->conn, r->sid,
-						     req_stream_priority(r));
+			moq_quic_stream_set_priority(s->conn, r->sid, req_stream_priority(r));
 	}
 	return 0;
 }
 
-int moq_request_goaway(struct moq_request *r, const char *uri,
-		       uint64_t timeout_ms)
+int moq_request_goaway(struct moq_request *r, const char *uri, uint64_t timeout_ms)
 {
 	int rc = answer_check(r);
 	if (rc)
@@ -1907,8 +1818,7 @@ void moq_request_cancel(struct moq_request *r, uint64_t code)
 
 /* ---- session-level API ------------------------------------------------------ */
 
-int moq_session_goaway(struct moq_session *s, const char *uri,
-		       uint64_t timeout_ms)
+int moq_session_goaway(struct moq_session *s, const char *uri, uint64_t timeout_ms)
 {
 	if (!s || s->goaway_tx)
 		return -EINVAL;
@@ -2035,8 +1945,7 @@ struct moq_request *moq_request_joined(const struct moq_request *r)
 	return r->joined;
 }
 
-int moq_request_subscription(const struct moq_request *r,
-			     struct moq_subscription_info *info)
+int moq_request_subscription(const struct moq_request *r, struct moq_subscription_info *info)
 {
 	if (!r->is_sub && r->type != MOQ_CTRL_FETCH)
 		return -EINVAL;
@@ -2072,9 +1981,8 @@ static void session_set_name(struct moq_session *s)
 	if (s->cfg.log_name)
 		snprintf(s->name, sizeof(s->name), "%s", s->cfg.log_name);
 	else
-		snprintf(s->name, sizeof(s->name), "#%u %s peer %s:%u",
-			 ++session_serial, s->is_server ? "server" : "client",
-			 addr, port);
+		snprintf(s->name, sizeof(s->name), "#%u %s peer %s:%u", ++session_serial,
+			 s->is_server ? "server" : "client", addr, port);
 }
 
 static int q_on_accept(struct moq_quic_conn *c, void *user)
@@ -2117,8 +2025,7 @@ static void q_on_established(struct moq_quic_conn *c, void *user)
 		if (s->setup_rx) {
 			session_ready(s);
 		} else {
-			uint64_t ms = s->cfg.setup_timeout_ms ?
-					      s->cfg.setup_timeout_ms : 10000;
+			uint64_t ms = s->cfg.setup_timeout_ms ? s->cfg.setup_timeout_ms : 10000;
 			s->cfg.setup_timeout_ms = ms;
 			s->setup_deadline = moq_loop_now() + ms * 1000000ull;
 			hk_arm(s);
@@ -2127,8 +2034,7 @@ static void q_on_established(struct moq_quic_conn *c, void *user)
 	s_leave(s);
 }
 
-static void q_on_close(struct moq_quic_conn *c,
-		       const struct moq_quic_close_info *info, void *user)
+static void q_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *info, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2141,8 +2047,7 @@ static void q_on_close(struct moq_quic_conn *c,
 	s->state = MOQ_SESSION_CLOSED;
 	if (info && info->origin != MOQ_QUIC_CLOSE_LOCAL)
 		moq_info(MOD, "session %s: closed (code 0x%llx%s%s)", s->name,
-			 (unsigned long long)info->code,
-			 info->reason[0] ? ": " : "", info->reason);
+			 (unsigned long long)info->code, info->reason[0] ? ": " : "", info->reason);
 	if (s->cb && s->cb->on_close)
 		s->cb->on_close(s, info);
 	moq_quic_conn_set_user(c, NULL);
@@ -2164,13 +2069,11 @@ static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
 	if (sid & 2) {
 		struct moq_rx *rx = rx_new(s, sid);
 		if (!rx)
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "stream",
-			       "out of memory");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "stream", "out of memory");
 	} else {
 		struct moq_request *r = req_new(s, false);
 		if (!r) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "stream",
-			       "out of memory");
+			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "stream", "out of memory");
 		} else {
 			r->sid = sid;
 			moq_quic_stream_set_user(c, sid, r);
@@ -2179,9 +2082,8 @@ static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
 	s_leave(s);
 }
 
-static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid,
-			     const uint8_t *data, size_t len, int fin,
-			     void *user)
+static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
+			     int fin, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2208,8 +2110,7 @@ static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid,
 	s_leave(s);
 }
 
-static void q_on_stream_reset(struct moq_quic_conn *c, int64_t sid,
-			      uint64_t app_error, void *user)
+static void q_on_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app_error, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2226,8 +2127,8 @@ static void q_on_stream_reset(struct moq_quic_conn *c, int64_t sid,
 	case SOBJ_RX: {
 		struct moq_rx *rx = (struct moq_rx *)kind;
 		if (rx->mode == RX_CONTROL)
-			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
-			       "control stream", "peer reset its control stream");
+			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "control stream",
+			       "peer reset its control stream");
 		else
 			rx_on_reset(rx, app_error);
 		break;
@@ -2238,8 +2139,7 @@ static void q_on_stream_reset(struct moq_quic_conn *c, int64_t sid,
 	s_leave(s);
 }
 
-static void q_on_stop_sending(struct moq_quic_conn *c, int64_t sid,
-			      uint64_t app_error, void *user)
+static void q_on_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t app_error, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2266,8 +2166,8 @@ static void q_on_stop_sending(struct moq_quic_conn *c, int64_t sid,
 	s_leave(s);
 }
 
-static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
-			      int has_app_error, uint64_t app_error, void *user)
+static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid, int has_app_error,
+			      uint64_t app_error, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2298,8 +2198,7 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
 		struct moq_rx *rx = (struct moq_rx *)kind;
 		if (rx->mode == RX_CONTROL) {
 			if (!s_closing(s))
-				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
-				       "control stream",
+				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "control stream",
 				       "peer's control stream closed");
 		} else if (!rx->holding) {
 			rx_kill(rx);
@@ -2308,8 +2207,8 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
 	}
 	case SOBJ_CTRL_TX:
 		if (!s_closing(s))
-			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
-			       "control stream", "our control stream closed");
+			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "control stream",
+			       "our control stream closed");
 		break;
 	default:
 		break;
@@ -2317,8 +2216,7 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid,
 	s_leave(s);
 }
 
-static void q_on_stream_writable(struct moq_quic_conn *c, int64_t sid,
-				 void *user)
+static void q_on_stream_writable(struct moq_quic_conn *c, int64_t sid, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2332,8 +2230,7 @@ static void q_on_stream_writable(struct moq_quic_conn *c, int64_t sid,
 	s_leave(s);
 }
 
-static void q_on_streams_available(struct moq_quic_conn *c, int bidi,
-				   void *user)
+static void q_on_streams_available(struct moq_quic_conn *c, int bidi, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2349,8 +2246,7 @@ static void q_on_streams_available(struct moq_quic_conn *c, int bidi,
 	s_leave(s);
 }
 
-static void q_on_datagram(struct moq_quic_conn *c, const uint8_t *data,
-			  size_t len, void *user)
+static void q_on_datagram(struct moq_quic_conn *c, const uint8_t *data, size_t len, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
@@ -2362,17 +2258,17 @@ static void q_on_datagram(struct moq_quic_conn *c, const uint8_t *data,
 }
 
 static const struct moq_quic_callbacks session_quic_cb = {
-	.on_accept = q_on_accept,
-	.on_established = q_on_established,
-	.on_close = q_on_close,
-	.on_stream_open = q_on_stream_open,
-	.on_stream_data = q_on_stream_data,
-	.on_stream_reset = q_on_stream_reset,
-	.on_stop_sending = q_on_stop_sending,
-	.on_stream_close = q_on_stream_close,
-	.on_stream_writable = q_on_stream_writable,
-	.on_streams_available = q_on_streams_available,
-	.on_datagram = q_on_datagram,
+    .on_accept = q_on_accept,
+    .on_established = q_on_established,
+    .on_close = q_on_close,
+    .on_stream_open = q_on_stream_open,
+    .on_stream_data = q_on_stream_data,
+    .on_stream_reset = q_on_stream_reset,
+    .on_stop_sending = q_on_stop_sending,
+    .on_stream_close = q_on_stream_close,
+    .on_stream_writable = q_on_stream_writable,
+    .on_streams_available = q_on_streams_available,
+    .on_datagram = q_on_datagram,
 };
 
 const struct moq_quic_callbacks *moq_session_quic_callbacks(void)
@@ -2432,18 +2328,16 @@ struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 	s->scratch = malloc(MOQ_CTRL_MAX_FRAME);
 	s->path = xstrdup(cfg->path);
 	s->authority = xstrdup(cfg->authority);
-	s->implementation = xstrdup(cfg->implementation ?
-					    cfg->implementation :
-					    MOQ_SESSION_IMPLEMENTATION);
+	s->implementation =
+	    xstrdup(cfg->implementation ? cfg->implementation : MOQ_SESSION_IMPLEMENTATION);
 	s->log_name_copy = xstrdup(cfg->log_name);
 	s->cfg.path = s->path;
 	s->cfg.authority = s->authority;
 	s->cfg.implementation = s->implementation;
 	s->cfg.log_name = s->log_name_copy;
 	s->hk = moq_timer_new(cfg->loop, hk_cb, s);
-	if (!s->scratch || !s->implementation || !s->hk ||
-	    (cfg->path && !s->path) || (cfg->authority && !s->authority) ||
-	    (cfg->log_name && !s->log_name_copy))
+	if (!s->scratch || !s->implementation || !s->hk || (cfg->path && !s->path) ||
+	    (cfg->authority && !s->authority) || (cfg->log_name && !s->log_name_copy))
 		goto fail;
 	if (cfg->num_auth_tokens) {
 		s->tokens = calloc(cfg->num_auth_tokens, sizeof(*s->tokens));
@@ -2459,14 +2353,12 @@ struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 				goto fail;
 			}
 			if (l)
-				memcpy(s->token_bufs[i],
-				       cfg->auth_tokens[i].token_value.ptr, l);
+				memcpy(s->token_bufs[i], cfg->auth_tokens[i].token_value.ptr, l);
 			s->tokens[i].token_value.ptr = s->token_bufs[i];
 		}
 	}
 	s->cfg.auth_tokens = s->tokens;
-	snprintf(s->name, sizeof(s->name), "#? %s",
-		 s->is_server ? "server" : "client");
+	snprintf(s->name, sizeof(s->name), "#? %s", s->is_server ? "server" : "client");
 	moq_quic_conn_set_user(conn, s);
 	if (moq_quic_conn_is_established(conn))
 		q_on_established(conn, NULL);
@@ -2476,9 +2368,8 @@ fail:
 	return NULL;
 }
 
-struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep,
-					const char *host, uint16_t port,
-					const struct moq_session_config *cfg,
+struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep, const char *host,
+					uint16_t port, const struct moq_session_config *cfg,
 					char *err, size_t errlen)
 {
 	if (!cfg || !cfg->loop) {
@@ -2486,16 +2377,14 @@ struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep,
 			snprintf(err, errlen, "session config needs a loop");
 		return NULL;
 	}
-	struct moq_quic_conn *c = moq_quic_connect(ep, host, port, NULL, err,
-						   errlen);
+	struct moq_quic_conn *c = moq_quic_connect(ep, host, port, NULL, err, errlen);
 	if (!c)
 		return NULL;
 	struct moq_session *s = moq_session_new(c, cfg);
 	if (!s) {
 		if (err && errlen)
 			snprintf(err, errlen, "out of memory");
-		moq_quic_conn_close(c, MOQ_SESSION_INTERNAL_ERROR,
-				    "out of memory");
+		moq_quic_conn_close(c, MOQ_SESSION_INTERNAL_ERROR, "out of memory");
 		return NULL;
 	}
 	return s;

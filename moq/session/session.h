@@ -73,8 +73,8 @@
 
 struct moq_session;
 struct moq_request; /* one request stream (either direction) */
-struct moq_tx;      /* one outgoing data stream (subgroup or fetch) */
-struct moq_rx;      /* one incoming data stream (subgroup or fetch) */
+struct moq_tx;	    /* one outgoing data stream (subgroup or fetch) */
+struct moq_rx;	    /* one incoming data stream (subgroup or fetch) */
 
 /* Pass as track_alias to moq_request_subscribe_ok() to let the session pick
  * an unused alias (0, 1, 2, ... per session). */
@@ -126,8 +126,7 @@ struct moq_session_callbacks {
 	/* The session ended (any cause). info is the QUIC close info (code,
 	 * app flag, reason, origin). s and every handle are freed after this
 	 * returns. */
-	void (*on_close)(struct moq_session *s,
-			 const struct moq_quic_close_info *info);
+	void (*on_close)(struct moq_session *s, const struct moq_quic_close_info *info);
 
 	/* ---- requests ---- */
 
@@ -177,14 +176,12 @@ struct moq_session_callbacks {
 	 *   END_OF_RANGE fetch End of Range marker
 	 *   STREAM_END  FIN at an object boundary; rx is freed after return
 	 * Payload chunks point into the QUIC receive buffer: copy them. */
-	void (*on_data)(struct moq_session *s, struct moq_rx *rx,
-			const struct moq_data_event *ev);
+	void (*on_data)(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev);
 	/* The peer reset an incoming data stream (e.g. DELIVERY_TIMEOUT), or
 	 * the session dropped it (unknown alias timeout: code CANCELLED,
 	 * local = 1). Only for streams whose HEADER was delivered. rx is
 	 * freed after this returns. */
-	void (*on_data_reset)(struct moq_session *s, struct moq_rx *rx,
-			      uint64_t code, int local);
+	void (*on_data_reset)(struct moq_session *s, struct moq_rx *rx, uint64_t code, int local);
 	/* One OBJECT_DATAGRAM of a local subscription (sub: the request it
 	 * matched by Track Alias). */
 	void (*on_datagram)(struct moq_session *s, struct moq_request *sub,
@@ -195,8 +192,7 @@ struct moq_session_callbacks {
 	/* Peer sent STOP_SENDING on an outgoing data stream: the QUIC layer
 	 * has reset it with the same code; further writes return -EPIPE. The
 	 * app still ends the handle with moq_tx_finish()/moq_tx_reset(). */
-	void (*on_tx_stopped)(struct moq_session *s, struct moq_tx *tx,
-			      uint64_t code);
+	void (*on_tx_stopped)(struct moq_session *s, struct moq_tx *tx, uint64_t code);
 	/* A delivery timeout reset this stream (code DELIVERY_TIMEOUT). Same
 	 * handle rules as on_tx_stopped. */
 	void (*on_tx_timeout)(struct moq_session *s, struct moq_tx *tx);
@@ -276,25 +272,22 @@ const struct moq_quic_callbacks *moq_session_quic_callbacks(void);
 struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 				    const struct moq_session_config *cfg);
 /* moq_quic_connect + moq_session_new. NULL with a message in err. */
-struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep,
-					const char *host, uint16_t port,
-					const struct moq_session_config *cfg,
+struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep, const char *host,
+					uint16_t port, const struct moq_session_config *cfg,
 					char *err, size_t errlen);
 
 /* Close the session: CONNECTION_CLOSE with code (enum moq_session_code)
  * and reason (may be NULL). Open requests end (on_request_closed with
  * SESSION) and on_close follows once the QUIC layer reports it. Idempotent
  * (the first code wins). */
-void moq_session_close(struct moq_session *s, uint64_t code,
-		       const char *reason);
+void moq_session_close(struct moq_session *s, uint64_t code, const char *reason);
 
 /* Send GOAWAY on the control stream (New Session URI: uri or NULL/"" for
  * none; clients must not give one; timeout_ms the grace period hint). Its
  * Request ID is the smallest peer Request ID not yet processed. Afterwards
  * new peer requests are answered REQUEST_ERROR GOING_AWAY. -EINVAL if sent
  * twice or a client gives a URI. */
-int moq_session_goaway(struct moq_session *s, const char *uri,
-		       uint64_t timeout_ms);
+int moq_session_goaway(struct moq_session *s, const char *uri, uint64_t timeout_ms);
 
 enum moq_session_state moq_session_state(const struct moq_session *s);
 bool moq_session_is_server(const struct moq_session *s);
@@ -314,8 +307,7 @@ struct moq_session_peer_info {
 	bool has_max_auth_token_cache_size;
 	uint64_t max_auth_token_cache_size;
 };
-const struct moq_session_peer_info *
-moq_session_peer(const struct moq_session *s);
+const struct moq_session_peer_info *moq_session_peer(const struct moq_session *s);
 
 /* Counters. */
 struct moq_session_stats {
@@ -328,8 +320,7 @@ struct moq_session_stats {
 	uint64_t streams_dropped_unknown;   /* incoming, unknown alias */
 	uint64_t data_streams_opened, data_streams_received;
 };
-void moq_session_stats(const struct moq_session *s,
-		       struct moq_session_stats *st);
+void moq_session_stats(const struct moq_session *s, struct moq_session_stats *st);
 
 /* ---- sending requests ------------------------------------------------- */
 
@@ -343,43 +334,31 @@ void moq_session_stats(const struct moq_session *s,
  * until then). Returns the handle, or NULL with *err (may be NULL) set to
  * -EINVAL (encode failed / wrong type), -ENOTCONN, -ENOMEM.
  * A joining FETCH must name a local SUBSCRIBE's Request ID. */
-struct moq_request *moq_session_request(struct moq_session *s,
-					struct moq_ctrl_msg *m, void *user,
+struct moq_request *moq_session_request(struct moq_session *s, struct moq_ctrl_msg *m, void *user,
 					int *err);
 
 /* Convenience wrappers over moq_session_request. params may be NULL. */
-struct moq_request *moq_session_subscribe(struct moq_session *s,
-					  const struct moq_namespace *ns,
-					  struct moq_bytes name,
-					  const struct moq_params *params,
+struct moq_request *moq_session_subscribe(struct moq_session *s, const struct moq_namespace *ns,
+					  struct moq_bytes name, const struct moq_params *params,
 					  void *user);
-struct moq_request *
-moq_session_publish_namespace(struct moq_session *s,
-			      const struct moq_namespace *ns,
-			      const struct moq_params *params, void *user);
-struct moq_request *moq_session_track_status(struct moq_session *s,
-					     const struct moq_namespace *ns,
-					     struct moq_bytes name,
-					     const struct moq_params *params,
+struct moq_request *moq_session_publish_namespace(struct moq_session *s,
+						  const struct moq_namespace *ns,
+						  const struct moq_params *params, void *user);
+struct moq_request *moq_session_track_status(struct moq_session *s, const struct moq_namespace *ns,
+					     struct moq_bytes name, const struct moq_params *params,
 					     void *user);
 /* Standalone FETCH of [start, end] (end.object 0 = whole group, see the
  * draft's FETCH End Location). */
-struct moq_request *moq_session_fetch(struct moq_session *s,
-				      const struct moq_namespace *ns,
-				      struct moq_bytes name,
-				      struct moq_location start,
-				      struct moq_location end,
-				      const struct moq_params *params,
+struct moq_request *moq_session_fetch(struct moq_session *s, const struct moq_namespace *ns,
+				      struct moq_bytes name, struct moq_location start,
+				      struct moq_location end, const struct moq_params *params,
 				      void *user);
 /* Joining FETCH (relative if !absolute) attached to the local subscription
  * sub, joining_start groups back (relative) or from group joining_start
  * (absolute). */
-struct moq_request *moq_session_joining_fetch(struct moq_session *s,
-					      struct moq_request *sub,
-					      bool absolute,
-					      uint64_t joining_start,
-					      const struct moq_params *params,
-					      void *user);
+struct moq_request *moq_session_joining_fetch(struct moq_session *s, struct moq_request *sub,
+					      bool absolute, uint64_t joining_start,
+					      const struct moq_params *params, void *user);
 
 /* ---- request handles (both directions) -------------------------------- */
 
@@ -422,8 +401,7 @@ struct moq_subscription_info {
 	uint64_t object_delivery_timeout;
 	uint64_t subgroup_delivery_timeout;
 };
-int moq_request_subscription(const struct moq_request *r,
-			     struct moq_subscription_info *info);
+int moq_request_subscription(const struct moq_request *r, struct moq_subscription_info *info);
 
 /* ---- answering peer requests (and PUBLISH) ---------------------------- */
 
@@ -434,35 +412,30 @@ int moq_request_subscription(const struct moq_request *r,
  * subscription is ESTABLISHED afterwards and data may be sent on it.
  * -EINVAL: not a pending peer SUBSCRIBE, alias in use, encode failure. */
 int moq_request_subscribe_ok(struct moq_request *r, uint64_t track_alias,
-			     const struct moq_params *params,
-			     struct moq_bytes props);
+			     const struct moq_params *params, struct moq_bytes props);
 /* FETCH_OK for a peer FETCH. */
-int moq_request_fetch_ok(struct moq_request *r, bool end_of_track,
-			 struct moq_location end_location,
-			 const struct moq_params *params,
-			 struct moq_bytes props);
+int moq_request_fetch_ok(struct moq_request *r, bool end_of_track, struct moq_location end_location,
+			 const struct moq_params *params, struct moq_bytes props);
 /* REQUEST_OK: answers a peer PUBLISH_NAMESPACE, TRACK_STATUS (props =
  * Track Properties; the stream is then ended with FIN), SUBSCRIBE_NAMESPACE,
  * SUBSCRIBE_TRACKS, PUBLISH (= PUBLISH_OK), or the oldest unanswered
  * REQUEST_UPDATE on any request. */
-int moq_request_ok(struct moq_request *r, const struct moq_params *params,
-		   struct moq_bytes props);
+int moq_request_ok(struct moq_request *r, const struct moq_params *params, struct moq_bytes props);
 /* REQUEST_ERROR (error_code: enum moq_request_error_code; reason may be
  * NULL) for the pending request or the oldest unanswered REQUEST_UPDATE.
  * Rejecting the request itself ends it: the stream gets FIN and r is freed
  * on return (no on_request_closed). An update rejection keeps r; the
  * draft then requires the publisher to end the subscription
  * (moq_request_publish_done UPDATE_FAILED). */
-int moq_request_error(struct moq_request *r, uint64_t error_code,
-		      uint64_t retry_interval, const char *reason);
+int moq_request_error(struct moq_request *r, uint64_t error_code, uint64_t retry_interval,
+		      const char *reason);
 
 /* Publisher: end a subscription (peer SUBSCRIBE or local PUBLISH) with
  * PUBLISH_DONE (status: enum moq_publish_done_code) and FIN. Data streams
  * of the subscription still open are reset with CANCELLED first (the draft
  * forbids PUBLISH_DONE before all streams are closed); Stream Count is the
  * number of data streams opened for it. r is freed on return. */
-int moq_request_publish_done(struct moq_request *r, uint64_t status,
-			     const char *reason);
+int moq_request_publish_done(struct moq_request *r, uint64_t status, const char *reason);
 
 /* Subscriber / requester: REQUEST_UPDATE on a local request (or on a peer
  * PUBLISH), e.g. SUBSCRIBER_PRIORITY, FORWARD, SUBSCRIPTION_FILTER. Takes a
@@ -470,8 +443,7 @@ int moq_request_publish_done(struct moq_request *r, uint64_t status,
 int moq_request_update(struct moq_request *r, const struct moq_params *params);
 
 /* GOAWAY on this request stream (migrate this request). */
-int moq_request_goaway(struct moq_request *r, const char *uri,
-		       uint64_t timeout_ms);
+int moq_request_goaway(struct moq_request *r, const char *uri, uint64_t timeout_ms);
 
 /* Cancel a request, either side ("Request Cancellation"): reset our send
  * direction and STOP_SENDING the receive direction with code (enum
@@ -492,8 +464,7 @@ void moq_request_cancel(struct moq_request *r, uint64_t code);
  * algorithm (moq_session_data_priority). Returns NULL with *err: -EINVAL
  * (not an established subscription), -EAGAIN (peer's uni stream limit;
  * retry later), -ENOTCONN, -ENOMEM, -ECANCELED (Forward State 0). */
-struct moq_tx *moq_tx_subgroup_open(struct moq_request *r,
-				    const struct moq_subgroup_header *hdr,
+struct moq_tx *moq_tx_subgroup_open(struct moq_request *r, const struct moq_subgroup_header *hdr,
 				    int *err);
 /* Open the data stream of a peer FETCH (FETCH_HEADER). NULL + *err. */
 struct moq_tx *moq_tx_fetch_open(struct moq_request *r, int *err);
@@ -526,8 +497,7 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o);
  * arrive). -EINVAL if more than announced. -ETIMEDOUT as above. */
 int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len);
 /* Header + whole payload (payload_length bytes at payload). */
-int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o,
-		  const void *payload);
+int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o, const void *payload);
 /* End the stream with FIN (-EINVAL inside an object: the handle stays).
  * On a stream that was reset (peer STOP_SENDING, delivery timeout) it
  * returns -EPIPE and releases the handle. Otherwise the handle is invalid
@@ -547,8 +517,7 @@ void moq_tx_set_user(struct moq_tx *tx, void *user);
  * first_byte_ns as for moq_tx_object (0 = now). Dropped (returns
  * -ETIMEDOUT, counted) when older than the effective object/subgroup
  * delivery timeout. -ECANCELED with Forward State 0. */
-int moq_request_send_datagram(struct moq_request *r,
-			      const struct moq_object_datagram *d,
+int moq_request_send_datagram(struct moq_request *r, const struct moq_object_datagram *d,
 			      uint64_t first_byte_ns);
 
 /* ---- incoming data ---------------------------------------------------- */
@@ -577,8 +546,7 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code);
  * opened a stream for; it moves down when a lower group is opened and is
  * rebased to the lowest unfinished stream's group when a group falls
  * outside the 2048-group window (open streams are re-prioritized then). */
-uint32_t moq_session_data_priority(uint8_t subscriber_priority,
-				   uint8_t publisher_priority,
+uint32_t moq_session_data_priority(uint8_t subscriber_priority, uint8_t publisher_priority,
 				   uint32_t group_rank, uint64_t subgroup_id);
 
 #endif

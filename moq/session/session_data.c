@@ -14,15 +14,12 @@
 
 static uint64_t hold_limit(const struct moq_session *s)
 {
-	return s->cfg.unknown_alias_bytes ? s->cfg.unknown_alias_bytes :
-					    (1u << 20);
+	return s->cfg.unknown_alias_bytes ? s->cfg.unknown_alias_bytes : (1u << 20);
 }
 
 static uint64_t hold_wait_ns(const struct moq_session *s)
 {
-	return (s->cfg.unknown_alias_wait_ms ? s->cfg.unknown_alias_wait_ms :
-					       1000) *
-	       MS;
+	return (s->cfg.unknown_alias_wait_ms ? s->cfg.unknown_alias_wait_ms : 1000) * MS;
 }
 
 /* ---- incoming data streams ---------------------------------------------- */
@@ -134,14 +131,12 @@ static void rx_hold_append(struct moq_rx *rx, const uint8_t *p, size_t n)
 	struct moq_session *s = rx->s;
 	if (!n)
 		return;
-	if (rx->hold.len + n > HOLD_STREAM_MAX ||
-	    s->held_bytes + n > hold_limit(s) ||
+	if (rx->hold.len + n > HOLD_STREAM_MAX || s->held_bytes + n > hold_limit(s) ||
 	    sbuf_append(&rx->hold, p, n) < 0) {
 		moq_info(MOD,
 			 "session %s: dropping data stream %lld of unknown Track "
 			 "Alias %llu (hold limit reached)",
-			 s->name, (long long)rx->sid,
-			 (unsigned long long)rx->alias);
+			 s->name, (long long)rx->sid, (unsigned long long)rx->alias);
 		s->stats.streams_dropped_unknown++;
 		rx_stop(rx, MOQ_RESET_CANCELLED);
 		return;
@@ -177,8 +172,7 @@ static void rx_event(struct moq_rx *rx, const struct moq_data_event *ev)
 		return;
 	}
 	case MOQ_DATA_FETCH_HEADER: {
-		struct moq_request *r =
-			req_find_local(s, MOQ_CTRL_FETCH, ev->fetch.request_id);
+		struct moq_request *r = req_find_local(s, MOQ_CTRL_FETCH, ev->fetch.request_id);
 		if (!r) {
 			moq_info(MOD,
 				 "session %s: fetch stream %lld for unknown "
@@ -197,8 +191,8 @@ static void rx_event(struct moq_rx *rx, const struct moq_data_event *ev)
 		return;
 	default:
 		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
-		       "unexpected stream type %s on stream %lld",
-		       moq_data_type_name(ev->stream), (long long)rx->sid);
+		       "unexpected stream type %s on stream %lld", moq_data_type_name(ev->stream),
+		       (long long)rx->sid);
 		return;
 	}
 }
@@ -229,9 +223,8 @@ static void rx_feed(struct moq_rx *rx, const uint8_t *p, size_t n)
 		}
 		if (rc == MOQ_ERR_NEED_MORE)
 			return;
-		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc),
-		       "data stream", "stream %lld: %s", (long long)rx->sid,
-		       moq_strerror(rc));
+		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "data stream",
+		       "stream %lld: %s", (long long)rx->sid, moq_strerror(rc));
 		return;
 	}
 }
@@ -252,8 +245,8 @@ static void rx_fin(struct moq_rx *rx)
 	int rc = moq_data_reader_finish(&rx->rd, &ev);
 	if (rc != 1) {
 		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
-		       "stream %lld ended inside a header or object (%s)",
-		       (long long)rx->sid, moq_strerror(rc));
+		       "stream %lld ended inside a header or object (%s)", (long long)rx->sid,
+		       moq_strerror(rc));
 		return;
 	}
 	struct moq_request *r = rx->r;
@@ -266,8 +259,7 @@ static void rx_fin(struct moq_rx *rx)
 		req_send_fin(r);
 	}
 	rx_kill(rx);
-	if (r && !r->dead && r->type == MOQ_CTRL_FETCH && r->local &&
-	    !s_closing(s))
+	if (r && !r->dead && r->type == MOQ_CTRL_FETCH && r->local && !s_closing(s))
 		req_maybe_complete(r);
 }
 
@@ -294,9 +286,8 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		int rc = moq_stream_type_peek(&type, &used, rx->peek, rx->npeek);
 		if (rc == MOQ_ERR_NEED_MORE) {
 			if (fin)
-				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
-				       "stream", "stream %lld ended before its type",
-				       (long long)rx->sid);
+				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "stream",
+				       "stream %lld ended before its type", (long long)rx->sid);
 			return;
 		}
 		if (rc < 0) {
@@ -308,8 +299,7 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		}
 		if (rc == MOQ_DATA_SETUP) {
 			if (s->ctrl_rx) {
-				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
-				       "control stream",
+				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "control stream",
 				       "peer opened a second control stream");
 				return;
 			}
@@ -321,13 +311,12 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 			return;
 		}
 		struct moq_data_reader_config rc_cfg = {
-			.max_payload_length = s->cfg.max_object_payload,
-			.max_properties_length = RX_MAX_PROPS,
+		    .max_payload_length = s->cfg.max_object_payload,
+		    .max_properties_length = RX_MAX_PROPS,
 		};
 		size_t blen = MOQ_DATA_READER_BUF_SIZE(RX_MAX_PROPS);
 		rx->rdbuf = malloc(blen);
-		if (!rx->rdbuf ||
-		    moq_data_reader_init(&rx->rd, &rc_cfg, rx->rdbuf, blen)) {
+		if (!rx->rdbuf || moq_data_reader_init(&rx->rd, &rc_cfg, rx->rdbuf, blen)) {
 			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "data stream",
 			       "cannot set up a reader");
 			return;
@@ -387,15 +376,14 @@ void dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n)
 		return;
 	if (cls != MOQ_DATA_OBJECT_DATAGRAM) {
 		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "datagram",
-		       "unknown or invalid datagram type 0x%llx",
-		       (unsigned long long)type);
+		       "unknown or invalid datagram type 0x%llx", (unsigned long long)type);
 		return;
 	}
 	struct moq_object_datagram d;
 	int rc = moq_object_datagram_decode(&d, p, n);
 	if (rc < 0) {
-		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc),
-		       "OBJECT_DATAGRAM", "%s (%zu bytes)", moq_strerror(rc), n);
+		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "OBJECT_DATAGRAM",
+		       "%s (%zu bytes)", moq_strerror(rc), n);
 		return;
 	}
 	struct moq_request *r = alias_find(s->sub_alias, d.track_alias);
@@ -464,8 +452,7 @@ void data_housekeeping(struct moq_session *s, uint64_t now)
 		moq_info(MOD,
 			 "session %s: data stream %lld: no subscription with "
 			 "Track Alias %llu appeared; dropped",
-			 s->name, (long long)rx->sid,
-			 (unsigned long long)rx->alias);
+			 s->name, (long long)rx->sid, (unsigned long long)rx->alias);
 		s->stats.streams_dropped_unknown++;
 		rx_stop(rx, MOQ_RESET_CANCELLED);
 	}
@@ -494,9 +481,8 @@ static uint32_t tx_prio(const struct moq_tx *tx)
 	uint64_t off = tx->group >= r->group_base ? tx->group - r->group_base : 0;
 	if (off > 2047)
 		off = 2047;
-	uint32_t rank = r->info.group_order == MOQ_GROUP_ORDER_DESCENDING ?
-				2047u - (uint32_t)off :
-				(uint32_t)off;
+	uint32_t rank = r->info.group_order == MOQ_GROUP_ORDER_DESCENDING ? 2047u - (uint32_t)off
+									  : (uint32_t)off;
 	return moq_session_data_priority(subp, tx->pub_prio, rank, tx->subgroup);
 }
 
@@ -599,8 +585,7 @@ static void tx_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	if (!tx->broken) {
 		if (tx->mlen && tx->marks[tx->mhead].deadline <= now)
 			tx_timeout(tx);
-		else if (tx->finished && tx->sg_deadline &&
-			 now >= tx->sg_deadline && buffered > 0)
+		else if (tx->finished && tx->sg_deadline && now >= tx->sg_deadline && buffered > 0)
 			tx_timeout(tx);
 	}
 	if (!tx->dead) {
@@ -626,8 +611,7 @@ static int tx_mark(struct moq_tx *tx, uint64_t end_off, uint64_t deadline)
 		tx->mcap = cap;
 		tx->mhead = 0;
 	}
-	tx->marks[(tx->mhead + tx->mlen) % tx->mcap] =
-		(struct txmark){ end_off, deadline };
+	tx->marks[(tx->mhead + tx->mlen) % tx->mcap] = (struct txmark){end_off, deadline};
 	tx->mlen++;
 	if (tx->mlen == 1)
 		tx_arm(tx);
@@ -658,8 +642,7 @@ static struct moq_tx *tx_new(struct moq_request *r, bool fetch, int *err)
 		tx->timer = moq_timer_new(s->loop, tx_timer_cb, tx);
 		if (!tx->timer) {
 			free(tx);
-			moq_quic_stream_reset(s->conn, sid,
-					      MOQ_RESET_INTERNAL_ERROR);
+			moq_quic_stream_reset(s->conn, sid, MOQ_RESET_INTERNAL_ERROR);
 			*err = -ENOMEM;
 			return NULL;
 		}
@@ -686,13 +669,11 @@ static void tx_attach(struct moq_tx *tx, struct moq_request *r)
 
 static bool is_pub_sub(const struct moq_request *r)
 {
-	return (!r->local && r->type == MOQ_CTRL_SUBSCRIBE &&
-		r->state == MOQ_REQ_ESTABLISHED) ||
+	return (!r->local && r->type == MOQ_CTRL_SUBSCRIBE && r->state == MOQ_REQ_ESTABLISHED) ||
 	       (r->local && r->type == MOQ_CTRL_PUBLISH);
 }
 
-struct moq_tx *moq_tx_subgroup_open(struct moq_request *r,
-				    const struct moq_subgroup_header *hdr,
+struct moq_tx *moq_tx_subgroup_open(struct moq_request *r, const struct moq_subgroup_header *hdr,
 				    int *err)
 {
 	int e = 0;
@@ -733,8 +714,7 @@ struct moq_tx *moq_tx_subgroup_open(struct moq_request *r,
 	moq_subgroup_ctx_init(&tx->sg, &h);
 	tx->group = h.group_id;
 	tx->subgroup = h.subgroup_id;
-	tx->pub_prio = h.default_priority ? r->info.publisher_priority :
-					    h.publisher_priority;
+	tx->pub_prio = h.default_priority ? r->info.publisher_priority : h.publisher_priority;
 	/* group rank base (see moq_session_data_priority) */
 	bool reprio = false;
 	if (!r->base_set) {
@@ -777,8 +757,7 @@ struct moq_tx *moq_tx_fetch_open(struct moq_request *r, int *err)
 		*err = -ENOTCONN;
 		return NULL;
 	}
-	struct moq_fetch_header fh = { .type = MOQ_STREAM_TYPE_FETCH_HEADER,
-				       .request_id = r->id };
+	struct moq_fetch_header fh = {.type = MOQ_STREAM_TYPE_FETCH_HEADER, .request_id = r->id};
 	int n = moq_fetch_header_encode(buf, sizeof(buf), &fh);
 	if (n < 0) {
 		*err = -EINVAL;
@@ -837,11 +816,8 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o)
 		so.object_id = o->object_id;
 		so.properties = o->properties;
 		so.payload_length = o->payload_length;
-		so.object_status = o->payload_length ? MOQ_OBJECT_STATUS_NORMAL :
-						       o->object_status;
-		n = moq_subgroup_object_header_encode(s->scratch,
-						      MOQ_CTRL_MAX_FRAME,
-						      &tx->sg, &so);
+		so.object_status = o->payload_length ? MOQ_OBJECT_STATUS_NORMAL : o->object_status;
+		n = moq_subgroup_object_header_encode(s->scratch, MOQ_CTRL_MAX_FRAME, &tx->sg, &so);
 	} else {
 		struct moq_fetch_object fo;
 		memset(&fo, 0, sizeof(fo));
@@ -857,13 +833,10 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o)
 		if (flags < 0)
 			return -EINVAL;
 		fo.serialization_flags = (uint64_t)flags;
-		n = moq_fetch_object_header_encode(s->scratch,
-						   MOQ_CTRL_MAX_FRAME,
-						   &tx->fc, &fo);
+		n = moq_fetch_object_header_encode(s->scratch, MOQ_CTRL_MAX_FRAME, &tx->fc, &fo);
 		if (n >= 0 && o->publisher_priority != tx->pub_prio) {
 			tx->pub_prio = o->publisher_priority;
-			moq_quic_stream_set_priority(s->conn, tx->sid,
-						     tx_prio(tx));
+			moq_quic_stream_set_priority(s->conn, tx->sid, tx_prio(tx));
 		}
 	}
 	if (n < 0)
@@ -902,8 +875,7 @@ int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len)
 	return 0;
 }
 
-int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o,
-		  const void *payload)
+int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o, const void *payload)
 {
 	int rc = moq_tx_object_begin(tx, o);
 	if (rc || !o->payload_length)
@@ -1026,8 +998,7 @@ void moq_tx_set_user(struct moq_tx *tx, void *user)
 
 /* ---- outgoing datagrams ---------------------------------------------------- */
 
-int moq_request_send_datagram(struct moq_request *r,
-			      const struct moq_object_datagram *d,
+int moq_request_send_datagram(struct moq_request *r, const struct moq_object_datagram *d,
 			      uint64_t first_byte_ns)
 {
 	if (!r || !d || r->dead || !is_pub_sub(r))
@@ -1038,8 +1009,7 @@ int moq_request_send_datagram(struct moq_request *r,
 	if (!r->info.forward)
 		return -ECANCELED;
 	uint64_t to = r->info.object_delivery_timeout;
-	if (r->info.subgroup_delivery_timeout &&
-	    (!to || r->info.subgroup_delivery_timeout < to))
+	if (r->info.subgroup_delivery_timeout && (!to || r->info.subgroup_delivery_timeout < to))
 		to = r->info.subgroup_delivery_timeout;
 	uint64_t now = moq_loop_now();
 	if (to && first_byte_ns && now > first_byte_ns + to * MS) {

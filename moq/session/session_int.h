@@ -91,9 +91,9 @@ struct moq_tx {
 	size_t mhead, mlen, mcap;
 	uint64_t sg_deadline; /* after FIN with SUBGROUP_DELIVERY_TIMEOUT */
 	struct moq_timer *timer;
-	bool app_done;	/* handle released by the app (finish) */
-	bool finished;	/* FIN queued */
-	bool broken;	/* reset (timeout or peer STOP_SENDING) */
+	bool app_done; /* handle released by the app (finish) */
+	bool finished; /* FIN queued */
+	bool broken;   /* reset (timeout or peer STOP_SENDING) */
 	bool dead;
 	void *user;
 };
@@ -111,7 +111,7 @@ struct moq_request {
 	struct moq_session *s;
 	struct moq_request *next, *prev; /* session list */
 	struct moq_request *gnext;
-	struct moq_request *qnext;	 /* queue of unopened local requests */
+	struct moq_request *qnext; /* queue of unopened local requests */
 	struct moq_request *alias_next;
 	int64_t sid; /* -1 until opened */
 	uint64_t id;
@@ -233,18 +233,16 @@ struct moq_session {
 /* session.c */
 void s_enter(struct moq_session *s);
 void s_leave(struct moq_session *s);
-void s_fail(struct moq_session *s, uint64_t code, const char *what,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void s_fail(struct moq_session *s, uint64_t code, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 bool s_closing(const struct moq_session *s);
 void hk_arm(struct moq_session *s);
 struct moq_request *alias_find(struct moq_request **tab, uint64_t alias);
 bool tomb_has(const struct moq_session *s, uint64_t alias);
-void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code,
-	     bool notify);
+void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code, bool notify);
 void req_send_fin(struct moq_request *r);
 void req_maybe_complete(struct moq_request *r);
-struct moq_request *req_find_local(struct moq_session *s, uint64_t type,
-				   uint64_t id);
+struct moq_request *req_find_local(struct moq_session *s, uint64_t type, uint64_t id);
 void req_linger_check(struct moq_request *r);
 void ctrl_rx_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin);
 

@@ -8,20 +8,16 @@
 
 #include "lib/session_harness.h"
 
-static const struct moq_bytes no_props = { 0 };
+static const struct moq_bytes no_props = {0};
 
-static void accept_sub(struct rec *r, struct moq_request *req,
-		       const struct moq_ctrl_msg *m)
+static void accept_sub(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
 	r->req = req;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 }
 
-static void remember_only(struct rec *r, struct moq_request *req,
-			  const struct moq_ctrl_msg *m)
+static void remember_only(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
 	r->req = req;
@@ -96,13 +92,13 @@ START_TEST(malformed_subscribe_closes_only_that_session)
 	sh_connect(&w);	      /* client 1 <-> server session 1 */
 	ck_assert(sh_run_until(&w, second_ready, &w, 5000));
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[1].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[1].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli1_subscribed, &w, 3000));
 
 	/* SUBSCRIBE, Length 3: Request ID 0, one namespace field of 5 bytes
 	 * that the payload does not contain */
-	static const uint8_t bad[] = { 0x03, 0x00, 0x03, 0x00, 0x01, 0x05 };
+	static const uint8_t bad[] = {0x03, 0x00, 0x03, 0x00, 0x01, 0x05};
 	raw_bidi(w.cli[0].s, bad, sizeof(bad));
 	ck_assert(sh_run_until(&w, cli0_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].close.origin, MOQ_QUIC_CLOSE_PEER);
@@ -119,7 +115,7 @@ START_TEST(malformed_subscribe_closes_only_that_session)
 	struct moq_tx *tx = moq_tx_subgroup_open(w.srv[1].req, &h, NULL);
 	ck_assert_ptr_nonnull(tx);
 	for (uint64_t o = 0; o < 5; o++) {
-		struct moq_tx_object ob = { .object_id = o, .payload_length = 2 };
+		struct moq_tx_object ob = {.object_id = o, .payload_length = 2};
 		ck_assert_int_eq(moq_tx_object(tx, &ob, "ok"), 0);
 	}
 	ck_assert_int_eq(moq_tx_finish(tx), 0);
@@ -160,8 +156,8 @@ START_TEST(duplicate_request_id_is_invalid_request_id)
 	all_srv(&w, accept_sub);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(w.cli[0].s, &ns,
-							sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub =
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert_uint_eq(moq_request_id(sub), 0);
 	ck_assert(sh_run_until(&w, srv_has_req, &w, 3000));
 	size_t n = encode_subscribe(buf, sizeof(buf), 0);
@@ -195,7 +191,7 @@ START_TEST(unknown_unidirectional_stream_type_is_protocol_violation)
 	struct sh_world w;
 	sh_world_init(&w, false);
 	sh_connect_ready(&w);
-	static const uint8_t t[] = { 0x3f, 0x00 };
+	static const uint8_t t[] = {0x3f, 0x00};
 	raw_uni(w.cli[0].s, t, sizeof(t), 0);
 	ck_assert(sh_run_until(&w, cli0_closed, &w, 3000));
 	ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_PROTOCOL_VIOLATION);
@@ -268,17 +264,15 @@ START_TEST(data_arriving_before_subscribe_ok_is_delivered_after_it)
 	all_srv(&w, remember_only);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, srv_has_req, &w, 3000));
 	/* the stream for alias 42 arrives first and is held */
 	size_t n = encode_subgroup(buf, sizeof(buf), 42);
 	raw_uni(w.srv[0].s, buf, n, 1);
 	sh_run_until(&w, nothing, NULL, 100);
 	ck_assert_int_eq(w.cli[0].n_headers, 0);
-	ck_assert_int_eq(moq_request_subscribe_ok(w.srv[0].req, 42, NULL,
-						  no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(w.srv[0].req, 42, NULL, no_props), 0);
 	ck_assert(sh_run_until(&w, cli0_stream_end, &w, 3000));
 	ck_assert_int_eq(w.cli[0].n_headers, 1);
 	ck_assert_int_eq(w.cli[0].n_objects, 3);
@@ -305,15 +299,12 @@ START_TEST(second_control_stream_is_protocol_violation)
 }
 END_TEST
 
-static void fetch_ok_too_early(struct rec *r, struct moq_request *req,
-			       const struct moq_ctrl_msg *m)
+static void fetch_ok_too_early(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	(void)m;
-	ck_assert_int_eq(moq_request_fetch_ok(req, false,
-					      (struct moq_location){ 2, 3 }, NULL,
-					      no_props),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_fetch_ok(req, false, (struct moq_location){2, 3}, NULL, no_props), 0);
 }
 
 START_TEST(fetch_ok_ending_before_the_fetch_start_is_protocol_violation)
@@ -323,9 +314,9 @@ START_TEST(fetch_ok_ending_before_the_fetch_start_is_protocol_violation)
 	all_srv(&w, fetch_ok_too_early);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_fetch(
-		w.cli[0].s, &ns, sh_bytes("video"), (struct moq_location){ 5, 0 },
-		(struct moq_location){ 6, 0 }, NULL, NULL));
+	ck_assert_ptr_nonnull(moq_session_fetch(w.cli[0].s, &ns, sh_bytes("video"),
+						(struct moq_location){5, 0},
+						(struct moq_location){6, 0}, NULL, NULL));
 	ck_assert(sh_run_until(&w, cli0_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].close.origin, MOQ_QUIC_CLOSE_LOCAL);
 	ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_PROTOCOL_VIOLATION);

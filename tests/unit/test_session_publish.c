@@ -8,7 +8,7 @@
 
 #include "lib/session_harness.h"
 
-static const struct moq_bytes no_props = { 0 };
+static const struct moq_bytes no_props = {0};
 
 static void all_srv(struct sh_world *w, rec_request_fn f)
 {
@@ -18,8 +18,7 @@ static void all_srv(struct sh_world *w, rec_request_fn f)
 
 /* ---- PUBLISH ---- */
 
-static void accept_publish(struct rec *r, struct moq_request *req,
-			   const struct moq_ctrl_msg *m)
+static void accept_publish(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	ck_assert_uint_eq(m->type, MOQ_CTRL_PUBLISH);
 	r->req = req;
@@ -65,7 +64,7 @@ START_TEST(publish_is_accepted_and_its_objects_reach_the_subscriber)
 	struct moq_tx *tx = moq_tx_subgroup_open(pub, &h, &err);
 	ck_assert_msg(tx != NULL, "open: %d", err);
 	for (uint64_t o = 0; o < 3; o++) {
-		struct moq_tx_object ob = { .object_id = o, .payload_length = 5 };
+		struct moq_tx_object ob = {.object_id = o, .payload_length = 5};
 		ck_assert_int_eq(moq_tx_object(tx, &ob, "hello"), 0);
 	}
 	ck_assert_int_eq(moq_tx_finish(tx), 0);
@@ -81,8 +80,7 @@ END_TEST
 static int g_stopped;
 static uint64_t g_stop_code;
 
-static void on_tx_stopped(struct moq_session *s, struct moq_tx *tx,
-			  uint64_t code)
+static void on_tx_stopped(struct moq_session *s, struct moq_tx *tx, uint64_t code)
 {
 	(void)s;
 	g_stopped++;
@@ -90,25 +88,21 @@ static void on_tx_stopped(struct moq_session *s, struct moq_tx *tx,
 	moq_tx_reset(tx, code); /* release the handle */
 }
 
-static void serve_one_stream(struct rec *r, struct moq_request *req,
-			     const struct moq_ctrl_msg *m)
+static void serve_one_stream(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 	struct moq_subgroup_header h;
 	memset(&h, 0, sizeof(h));
 	h.default_priority = true;
 	struct moq_tx *tx = moq_tx_subgroup_open(req, &h, NULL);
 	ck_assert_ptr_nonnull(tx);
-	struct moq_tx_object ob = { .object_id = 0, .payload_length = 3 };
+	struct moq_tx_object ob = {.object_id = 0, .payload_length = 3};
 	ck_assert_int_eq(moq_tx_object(tx, &ob, "one"), 0);
 	r->test = tx;
 }
 
-static void stop_on_first_object(struct rec *r, struct moq_rx *rx,
-				 const struct moq_data_event *ev)
+static void stop_on_first_object(struct rec *r, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	(void)r;
 	if (ev->type == MOQ_DATA_EV_OBJECT_END)
@@ -133,8 +127,8 @@ START_TEST(stop_sending_on_a_subgroup_stream_reaches_the_publisher)
 	sh_connect_ready(&w);
 	w.cli[0].on_data = stop_on_first_object;
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, stopped, NULL, 3000));
 	ck_assert_uint_eq(g_stop_code, MOQ_RESET_CANCELLED);
 	/* the subscription itself is unaffected */
@@ -167,27 +161,22 @@ static void publish_groups(struct moq_request *req, uint8_t prio)
 		struct moq_tx *tx = moq_tx_subgroup_open(req, &h, NULL);
 		ck_assert_ptr_nonnull(tx);
 		for (uint64_t o = 0; o < SCHED_OBJS; o++) {
-			struct moq_tx_object ob = { .object_id = o,
-						    .payload_length = SCHED_LEN };
+			struct moq_tx_object ob = {.object_id = o, .payload_length = SCHED_LEN};
 			ck_assert_int_eq(moq_tx_object(tx, &ob, payload), 0);
 		}
 		ck_assert_int_eq(moq_tx_finish(tx), 0);
 	}
 }
 
-static void serve_groups(struct rec *r, struct moq_request *req,
-			 const struct moq_ctrl_msg *m)
+static void serve_groups(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 	publish_groups(req, 128);
 }
 
-static void record_order(struct rec *r, struct moq_rx *rx,
-			 const struct moq_data_event *ev)
+static void record_order(struct rec *r, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct order *o = r->test;
 	if (ev->type == MOQ_DATA_EV_STREAM_END && o->n < 16) {
@@ -217,17 +206,14 @@ static void group_order_test(uint64_t order)
 	struct moq_params p;
 	moq_params_init(&p);
 	ck_assert_int_eq(moq_params_add_u64(&p, MOQ_PARAM_GROUP_ORDER, order), 0);
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), &p, NULL));
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), &p, NULL));
 	ck_assert(sh_run_until(&w, all_groups, &w, 5000));
 	for (int i = 0; i < SCHED_GROUPS; i++) {
-		uint64_t want = order == MOQ_GROUP_ORDER_ASCENDING ?
-					(uint64_t)i :
-					(uint64_t)(SCHED_GROUPS - 1 - i);
-		ck_assert_msg(o.groups[i] == want,
-			      "stream %d ended with group %llu, want %llu", i,
-			      (unsigned long long)o.groups[i],
-			      (unsigned long long)want);
+		uint64_t want = order == MOQ_GROUP_ORDER_ASCENDING
+				    ? (uint64_t)i
+				    : (uint64_t)(SCHED_GROUPS - 1 - i);
+		ck_assert_msg(o.groups[i] == want, "stream %d ended with group %llu, want %llu", i,
+			      (unsigned long long)o.groups[i], (unsigned long long)want);
 	}
 	sh_world_free(&w);
 }
@@ -246,13 +232,10 @@ END_TEST
 
 /* two subscriptions with different subscriber priorities: the served
  * publisher publishes the low-priority track first */
-static void serve_two(struct rec *r, struct moq_request *req,
-		      const struct moq_ctrl_msg *m)
+static void serve_two(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 	if (r->n_req == 1) {
 		r->test = req; /* hold the first until the second arrives */
 		return;
@@ -296,10 +279,8 @@ START_TEST(higher_subscriber_priority_is_sent_first)
 	moq_params_init(&hi);
 	moq_params_add_u64(&lo, MOQ_PARAM_SUBSCRIBER_PRIORITY, 200);
 	moq_params_add_u64(&hi, MOQ_PARAM_SUBSCRIBER_PRIORITY, 10);
-	struct moq_request *a = moq_session_subscribe(w.cli[0].s, &ns,
-						      sh_bytes("low"), &lo, NULL);
-	struct moq_request *b = moq_session_subscribe(w.cli[0].s, &ns,
-						      sh_bytes("high"), &hi, NULL);
+	struct moq_request *a = moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("low"), &lo, NULL);
+	struct moq_request *b = moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("high"), &hi, NULL);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert(sh_run_until(&w, ten_streams, &w, 5000));

@@ -9,7 +9,7 @@
 
 #include "lib/session_harness.h"
 
-static const struct moq_bytes no_props = { 0 };
+static const struct moq_bytes no_props = {0};
 
 static void all_srv(struct sh_world *w, rec_request_fn f)
 {
@@ -37,8 +37,7 @@ static bool srv_req_closed(void *arg)
 
 /* ---- PUBLISH_NAMESPACE ---- */
 
-static void accept_namespace(struct rec *r, struct moq_request *req,
-			     const struct moq_ctrl_msg *m)
+static void accept_namespace(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	ck_assert_uint_eq(m->type, MOQ_CTRL_PUBLISH_NAMESPACE);
@@ -57,8 +56,7 @@ START_TEST(publish_namespace_gets_request_ok)
 	all_srv(&w, accept_namespace);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *pn =
-		moq_session_publish_namespace(w.cli[0].s, &ns, NULL, NULL);
+	struct moq_request *pn = moq_session_publish_namespace(w.cli[0].s, &ns, NULL, NULL);
 	ck_assert_ptr_nonnull(pn);
 	ck_assert_uint_eq(moq_request_id(pn), 0); /* client ids: 0, 2, ... */
 	ck_assert(sh_run_until(&w, cli_msg, &w, 3000));
@@ -75,19 +73,15 @@ END_TEST
 
 /* ---- TRACK_STATUS ---- */
 
-static void answer_status(struct rec *r, struct moq_request *req,
-			  const struct moq_ctrl_msg *m)
+static void answer_status(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	ck_assert_uint_eq(m->type, MOQ_CTRL_TRACK_STATUS);
-	static const uint8_t props[] = { 0x0E, 0x40 }; /* priority 64 */
+	static const uint8_t props[] = {0x0E, 0x40}; /* priority 64 */
 	struct moq_params p;
 	moq_params_init(&p);
-	moq_params_add_location(&p, MOQ_PARAM_LARGEST_OBJECT,
-				(struct moq_location){ 9, 3 });
-	ck_assert_int_eq(moq_request_ok(req, &p,
-					(struct moq_bytes){ props, sizeof(props) }),
-			 0);
+	moq_params_add_location(&p, MOQ_PARAM_LARGEST_OBJECT, (struct moq_location){9, 3});
+	ck_assert_int_eq(moq_request_ok(req, &p, (struct moq_bytes){props, sizeof(props)}), 0);
 }
 
 START_TEST(track_status_gets_request_ok_and_completes)
@@ -97,9 +91,8 @@ START_TEST(track_status_gets_request_ok_and_completes)
 	all_srv(&w, answer_status);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_track_status(w.cli[0].s, &ns,
-						       sh_bytes("video"), NULL,
-						       NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_track_status(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 3000));
 	ck_assert_uint_eq(w.cli[0].last_msg_type, MOQ_CTRL_REQUEST_OK);
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_COMPLETE);
@@ -115,14 +108,12 @@ struct fetch_rx {
 	int in_order;
 };
 
-static void serve_fetch(struct rec *r, struct moq_request *req,
-			const struct moq_ctrl_msg *m)
+static void serve_fetch(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	if (m->type == MOQ_CTRL_SUBSCRIBE) {
-		ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-							  NULL, no_props),
-				 0);
+		ck_assert_int_eq(
+		    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 		return;
 	}
 	ck_assert_uint_eq(m->type, MOQ_CTRL_FETCH);
@@ -131,8 +122,7 @@ static void serve_fetch(struct rec *r, struct moq_request *req,
 		struct moq_request *j = moq_request_joined(req);
 		ck_assert_ptr_nonnull(j);
 		ck_assert_uint_eq(moq_request_type(j), MOQ_CTRL_SUBSCRIBE);
-		ck_assert_uint_eq(moq_request_id(j),
-				  m->fetch.joining.joining_request_id);
+		ck_assert_uint_eq(moq_request_id(j), m->fetch.joining.joining_request_id);
 		groups = 1;
 	}
 	int err = 0;
@@ -150,24 +140,20 @@ static void serve_fetch(struct rec *r, struct moq_request *req,
 		}
 	}
 	/* objects may precede FETCH_OK; the answer comes after */
-	ck_assert_int_eq(moq_request_fetch_ok(req, false,
-					      (struct moq_location){ 1, 5 }, NULL,
-					      no_props),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_fetch_ok(req, false, (struct moq_location){1, 5}, NULL, no_props), 0);
 	ck_assert_int_eq(moq_tx_finish(tx), 0);
 }
 
-static void fetch_data(struct rec *r, struct moq_rx *rx,
-		       const struct moq_data_event *ev)
+static void fetch_data(struct rec *r, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct fetch_rx *f = r->test;
 	ck_assert_uint_eq(ev->stream, MOQ_DATA_FETCH_HEADER);
 	ck_assert_ptr_nonnull(moq_rx_request(rx));
 	if (ev->type == MOQ_DATA_EV_OBJECT) {
 		const struct moq_fetch_object *o = &ev->fetch_object;
-		if (f->objects &&
-		    (o->group_id < f->last_group ||
-		     (o->group_id == f->last_group && o->object_id <= f->last_object)))
+		if (f->objects && (o->group_id < f->last_group || (o->group_id == f->last_group &&
+								   o->object_id <= f->last_object)))
 			f->in_order = 0;
 		f->last_group = o->group_id;
 		f->last_object = o->object_id;
@@ -180,16 +166,16 @@ static void fetch_data(struct rec *r, struct moq_rx *rx,
 START_TEST(standalone_fetch_gets_fetch_ok_and_objects_then_completes)
 {
 	struct sh_world w;
-	struct fetch_rx f = { .in_order = 1 };
+	struct fetch_rx f = {.in_order = 1};
 	sh_world_init(&w, false);
 	all_srv(&w, serve_fetch);
 	sh_connect_ready(&w);
 	w.cli[0].test = &f;
 	w.cli[0].on_data = fetch_data;
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_fetch(
-		w.cli[0].s, &ns, sh_bytes("video"), (struct moq_location){ 0, 0 },
-		(struct moq_location){ 1, 5 }, NULL, NULL));
+	ck_assert_ptr_nonnull(moq_session_fetch(w.cli[0].s, &ns, sh_bytes("video"),
+						(struct moq_location){0, 0},
+						(struct moq_location){1, 5}, NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_COMPLETE);
 	ck_assert_uint_eq(w.cli[0].last_msg_type, MOQ_CTRL_FETCH_OK);
@@ -211,18 +197,17 @@ static bool cli_subscribed(void *arg)
 START_TEST(joining_fetch_names_the_subscription_it_joins)
 {
 	struct sh_world w;
-	struct fetch_rx f = { .in_order = 1 };
+	struct fetch_rx f = {.in_order = 1};
 	sh_world_init(&w, false);
 	all_srv(&w, serve_fetch);
 	sh_connect_ready(&w);
 	w.cli[0].test = &f;
 	w.cli[0].on_data = fetch_data;
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(
-		w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub =
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
-	ck_assert_ptr_nonnull(moq_session_joining_fetch(w.cli[0].s, sub, false,
-							 1, NULL, NULL));
+	ck_assert_ptr_nonnull(moq_session_joining_fetch(w.cli[0].s, sub, false, 1, NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_COMPLETE);
 	ck_assert_int_eq(f.objects, 5);
@@ -234,18 +219,14 @@ END_TEST
 
 /* ---- REQUEST_UPDATE ---- */
 
-static void accept_sub(struct rec *r, struct moq_request *req,
-		       const struct moq_ctrl_msg *m)
+static void accept_sub(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
 	r->req = req;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 }
 
-static void ok_updates(struct rec *r, struct moq_request *req,
-		       const struct moq_ctrl_msg *m)
+static void ok_updates(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	if (m->type == MOQ_CTRL_REQUEST_UPDATE)
@@ -267,8 +248,8 @@ START_TEST(request_update_changes_subscriber_priority_and_is_acknowledged)
 		w.srv[i].on_msg = ok_updates;
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(
-		w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub =
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 	struct moq_params p;
 	moq_params_init(&p);
@@ -299,14 +280,13 @@ START_TEST(second_subscribe_to_same_track_is_duplicate_subscription)
 	all_srv(&w, accept_sub);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_one_closed, &w, 3000));
-	ck_assert_uint_eq(w.cli[0].last_error_code,
-			  MOQ_REQERR_DUPLICATE_SUBSCRIPTION);
+	ck_assert_uint_eq(w.cli[0].last_error_code, MOQ_REQERR_DUPLICATE_SUBSCRIPTION);
 	ck_assert_int_eq(w.srv[0].n_req, 1);
 	sh_world_free(&w);
 }
@@ -320,10 +300,10 @@ START_TEST(subscriptions_beyond_the_limit_get_excessive_load)
 	all_srv(&w, accept_sub);
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	const char *names[] = { "a", "b", "c" };
+	const char *names[] = {"a", "b", "c"};
 	for (int i = 0; i < 3; i++)
-		ck_assert_ptr_nonnull(moq_session_subscribe(
-			w.cli[0].s, &ns, sh_bytes(names[i]), NULL, NULL));
+		ck_assert_ptr_nonnull(
+		    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes(names[i]), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_one_closed, &w, 3000));
 	ck_assert_uint_eq(w.cli[0].last_error_code, MOQ_REQERR_EXCESSIVE_LOAD);
 	ck_assert_int_eq(w.srv[0].n_req, 2);
@@ -339,8 +319,7 @@ START_TEST(requests_sent_before_ready_are_queued_and_sent)
 	struct rec *c = sh_connect(&w);
 	/* not even connected yet */
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(c->s, &ns,
-							sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub = moq_session_subscribe(c->s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert_ptr_nonnull(sub);
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 5000));
 	ck_assert_int_eq(moq_request_state(sub), MOQ_REQ_ESTABLISHED);

@@ -96,8 +96,8 @@ START_TEST(requests_after_goaway_are_rejected_going_away)
 	sh_connect_ready(&w);
 	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 0), 0);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, request_rejected, &w, 3000));
 	ck_assert_uint_eq(w.cli[0].last_error_code, MOQ_REQERR_GOING_AWAY);
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_ERROR);
@@ -149,7 +149,7 @@ static void raw_established(struct moq_quic_conn *c, void *user)
 }
 
 static const struct moq_quic_callbacks raw_cb = {
-	.on_established = raw_established,
+    .on_established = raw_established,
 };
 
 static bool raw_up(void *arg)
@@ -175,11 +175,9 @@ START_TEST(request_before_peer_setup_is_processed_after_it)
 	moq_quic_config_init(&cc);
 	cc.plaintext = 1;
 	cc.cb = &raw_cb;
-	struct moq_quic_endpoint *ep =
-		moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
+	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
 	ck_assert_msg(ep != NULL, "%s", err);
-	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1",
-					       moq_quic_endpoint_port(w.srv_ep),
+	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1", moq_quic_endpoint_port(w.srv_ep),
 					       NULL, err, sizeof(err)));
 	ck_assert(sh_run_until(&w, raw_up, NULL, 3000));
 

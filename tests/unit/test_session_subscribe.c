@@ -38,8 +38,7 @@ static void publish_all(struct moq_request *req)
 			int err = 0;
 			struct moq_tx *tx = moq_tx_subgroup_open(req, &h, &err);
 			ck_assert_msg(tx != NULL, "open subgroup %llu/%llu: %d",
-				      (unsigned long long)g,
-				      (unsigned long long)sg, err);
+				      (unsigned long long)g, (unsigned long long)sg, err);
 			for (uint64_t o = 0; o < PER_SUBGROUP; o++) {
 				struct moq_tx_object ob;
 				memset(&ob, 0, sizeof(ob));
@@ -52,10 +51,10 @@ static void publish_all(struct moq_request *req)
 					size_t half = (size_t)ob.payload_length / 2;
 					ck_assert_int_eq(moq_tx_object_begin(tx, &ob), 0);
 					ck_assert_int_eq(moq_tx_payload(tx, buf, half), 0);
-					ck_assert_int_eq(moq_tx_payload(
-								 tx, buf + half,
-								 (size_t)ob.payload_length - half),
-							 0);
+					ck_assert_int_eq(
+					    moq_tx_payload(tx, buf + half,
+							   (size_t)ob.payload_length - half),
+					    0);
 				} else {
 					ck_assert_int_eq(moq_tx_object(tx, &ob, buf), 0);
 				}
@@ -65,30 +64,24 @@ static void publish_all(struct moq_request *req)
 	}
 }
 
-static bool is_track(const struct moq_ctrl_msg *m, const char *ns,
-		     const char *name)
+static bool is_track(const struct moq_ctrl_msg *m, const char *ns, const char *name)
 {
 	const struct moq_subscribe *s = &m->subscribe;
-	return s->track_namespace.nfields == 1 &&
-	       s->track_namespace.fields[0].len == strlen(ns) &&
+	return s->track_namespace.nfields == 1 && s->track_namespace.fields[0].len == strlen(ns) &&
 	       !memcmp(s->track_namespace.fields[0].ptr, ns, strlen(ns)) &&
-	       s->track_name.len == strlen(name) &&
-	       !memcmp(s->track_name.ptr, name, strlen(name));
+	       s->track_name.len == strlen(name) && !memcmp(s->track_name.ptr, name, strlen(name));
 }
 
-static void serve_video(struct rec *r, struct moq_request *req,
-			const struct moq_ctrl_msg *m)
+static void serve_video(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	if (m->type != MOQ_CTRL_SUBSCRIBE || !is_track(m, "live", "video")) {
-		ck_assert_int_eq(moq_request_error(req, MOQ_REQERR_DOES_NOT_EXIST,
-						   0, "no such track"),
-				 0);
+		ck_assert_int_eq(
+		    moq_request_error(req, MOQ_REQERR_DOES_NOT_EXIST, 0, "no such track"), 0);
 		return;
 	}
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, (struct moq_bytes){ 0 }),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
 	publish_all(req);
 }
 
@@ -113,8 +106,7 @@ static void vfail(struct verify *v, const char *msg)
 		snprintf(v->first_error, sizeof(v->first_error), "%s", msg);
 }
 
-static void verify_data(struct rec *r, struct moq_rx *rx,
-			const struct moq_data_event *ev)
+static void verify_data(struct rec *r, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct verify *v = r->test;
 	struct rxstate *st = moq_rx_user(rx);
@@ -141,8 +133,7 @@ static void verify_data(struct rec *r, struct moq_rx *rx,
 			vfail(v, "payload offset gap");
 		for (size_t i = 0; i < ev->payload.len; i++)
 			if (ev->payload.ptr[i] !=
-			    obj_byte(st->group, st->subgroup, st->cur_id,
-				     (size_t)st->off + i))
+			    obj_byte(st->group, st->subgroup, st->cur_id, (size_t)st->off + i))
 				vfail(v, "payload byte differs");
 		st->off += ev->payload.len;
 		break;
@@ -168,8 +159,7 @@ static bool all_streams_done(void *arg)
 {
 	struct sh_world *w = arg;
 	struct verify *v = w->cli[0].test;
-	return v->streams_ok + v->errors >= GROUPS * SUBGROUPS ||
-	       w->cli[0].closed;
+	return v->streams_ok + v->errors >= GROUPS * SUBGROUPS || w->cli[0].closed;
 }
 
 static void subscribe_10000(bool tls)
@@ -185,12 +175,11 @@ static void subscribe_10000(bool tls)
 	w.cli[0].on_data = verify_data;
 
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(
-		w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub =
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert_ptr_nonnull(sub);
 	ck_assert(sh_run_until(&w, all_streams_done, &w, 30000));
-	ck_assert_msg(v.errors == 0, "%d errors, first: %s", v.errors,
-		      v.first_error);
+	ck_assert_msg(v.errors == 0, "%d errors, first: %s", v.errors, v.first_error);
 	ck_assert_int_eq(v.streams_ok, GROUPS * SUBGROUPS);
 	ck_assert_int_eq(v.objects_ok, GROUPS * SUBGROUPS * PER_SUBGROUP);
 	ck_assert_int_eq(w.cli[0].last_msg_type, MOQ_CTRL_SUBSCRIBE_OK);
@@ -229,8 +218,7 @@ START_TEST(subscribe_to_unknown_track_gets_request_error)
 		w.srv[i].on_request = serve_video;
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("nope"), NULL, NULL));
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("nope"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].last_msg_type, MOQ_CTRL_REQUEST_ERROR);
 	ck_assert_uint_eq(w.cli[0].last_error_code, MOQ_REQERR_DOES_NOT_EXIST);
@@ -241,14 +229,11 @@ START_TEST(subscribe_to_unknown_track_gets_request_error)
 END_TEST
 
 /* publisher accepts but sends nothing yet */
-static void accept_only(struct rec *r, struct moq_request *req,
-			const struct moq_ctrl_msg *m)
+static void accept_only(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, 7, NULL,
-						  (struct moq_bytes){ 0 }),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, 7, NULL, (struct moq_bytes){0}), 0);
 }
 
 static bool cli_subscribed(void *arg)
@@ -271,8 +256,8 @@ START_TEST(unsubscribe_by_cancel_ends_the_subscription_at_the_publisher)
 		w.srv[i].on_request = accept_only;
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	struct moq_request *sub = moq_session_subscribe(
-		w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
+	struct moq_request *sub =
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL);
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 	ck_assert_uint_eq(w.cli[0].last_alias, 7);
 	moq_request_cancel(sub, MOQ_RESET_CANCELLED);
@@ -287,14 +272,12 @@ START_TEST(unsubscribe_by_cancel_ends_the_subscription_at_the_publisher)
 END_TEST
 
 /* publisher: one subgroup of 3 objects then PUBLISH_DONE */
-static void publish_then_done(struct rec *r, struct moq_request *req,
-			      const struct moq_ctrl_msg *m)
+static void publish_then_done(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)r;
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, (struct moq_bytes){ 0 }),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
 	struct moq_subgroup_header h;
 	memset(&h, 0, sizeof(h));
 	h.group_id = 5;
@@ -302,13 +285,11 @@ static void publish_then_done(struct rec *r, struct moq_request *req,
 	struct moq_tx *tx = moq_tx_subgroup_open(req, &h, NULL);
 	ck_assert_ptr_nonnull(tx);
 	for (uint64_t o = 0; o < 3; o++) {
-		struct moq_tx_object ob = { .object_id = o, .payload_length = 4 };
+		struct moq_tx_object ob = {.object_id = o, .payload_length = 4};
 		ck_assert_int_eq(moq_tx_object(tx, &ob, "abcd"), 0);
 	}
 	ck_assert_int_eq(moq_tx_finish(tx), 0);
-	ck_assert_int_eq(moq_request_publish_done(req, MOQ_PUBDONE_TRACK_ENDED,
-						  "the end"),
-			 0);
+	ck_assert_int_eq(moq_request_publish_done(req, MOQ_PUBDONE_TRACK_ENDED, "the end"), 0);
 }
 
 START_TEST(publish_done_ends_subscription_after_its_streams)
@@ -319,8 +300,8 @@ START_TEST(publish_done_ends_subscription_after_its_streams)
 		w.srv[i].on_request = publish_then_done;
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 5000));
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_DONE);
 	ck_assert_uint_eq(w.cli[0].done_status, MOQ_PUBDONE_TRACK_ENDED);
@@ -334,13 +315,11 @@ END_TEST
 
 /* ---- datagrams ---- */
 
-static void serve_datagrams(struct rec *r, struct moq_request *req,
-			    const struct moq_ctrl_msg *m)
+static void serve_datagrams(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, (struct moq_bytes){ 0 }),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
 	r->req = req;
 }
 
@@ -358,8 +337,8 @@ START_TEST(datagram_track_delivers_objects_to_the_subscription)
 		w.srv[i].on_request = serve_datagrams;
 	sh_connect_ready(&w);
 	struct moq_namespace ns = sh_ns("live");
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("audio"), NULL, NULL));
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("audio"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 	struct moq_request *req = w.srv[0].req;
 	ck_assert_ptr_nonnull(req);
@@ -382,13 +361,11 @@ END_TEST
 
 /* ---- delivery timeout ---- */
 
-static void serve_stale(struct rec *r, struct moq_request *req,
-			const struct moq_ctrl_msg *m)
+static void serve_stale(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, (struct moq_bytes){ 0 }),
-			 0);
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
 	struct moq_subscription_info info;
 	ck_assert_int_eq(moq_request_subscription(req, &info), 0);
 	ck_assert_uint_eq(info.object_delivery_timeout, 50);
@@ -398,7 +375,7 @@ static void serve_stale(struct rec *r, struct moq_request *req,
 	h.default_priority = true;
 	struct moq_tx *tx = moq_tx_subgroup_open(req, &h, NULL);
 	ck_assert_ptr_nonnull(tx);
-	struct moq_tx_object ob = { .object_id = 0, .payload_length = 4 };
+	struct moq_tx_object ob = {.object_id = 0, .payload_length = 4};
 	ck_assert_int_eq(moq_tx_object(tx, &ob, "good"), 0);
 	r->req = req;
 	r->test = tx;
@@ -415,7 +392,7 @@ static bool cli_has_object(void *arg)
 static void write_stale(struct rec *r)
 {
 	struct moq_tx *tx = r->test;
-	struct moq_tx_object ob = { .object_id = 1, .payload_length = 4 };
+	struct moq_tx_object ob = {.object_id = 1, .payload_length = 4};
 	ob.first_byte_ns = moq_loop_now() - 200ull * 1000000ull;
 	ck_assert_int_eq(moq_tx_object(tx, &ob, "late"), -ETIMEDOUT);
 	ck_assert_int_eq(r->n_tx_timeout, 1);
@@ -424,8 +401,7 @@ static void write_stale(struct rec *r)
 	memset(&d, 0, sizeof(d));
 	d.default_priority = true;
 	d.payload = sh_bytes("x");
-	ck_assert_int_eq(moq_request_send_datagram(r->req, &d, ob.first_byte_ns),
-			 -ETIMEDOUT);
+	ck_assert_int_eq(moq_request_send_datagram(r->req, &d, ob.first_byte_ns), -ETIMEDOUT);
 	moq_tx_reset(tx, MOQ_RESET_DELIVERY_TIMEOUT); /* release the handle */
 }
 
@@ -446,8 +422,7 @@ START_TEST(object_delivery_timeout_resets_stream_seen_by_receiver)
 	struct moq_params p;
 	moq_params_init(&p);
 	ck_assert_int_eq(moq_params_add_u64(&p, MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT, 50), 0);
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), &p, NULL));
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), &p, NULL));
 	ck_assert(sh_run_until(&w, cli_has_object, &w, 3000));
 	write_stale(&w.srv[0]);
 	ck_assert(sh_run_until(&w, cli_saw_reset, &w, 3000));

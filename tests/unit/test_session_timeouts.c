@@ -9,11 +9,10 @@
 
 #include "lib/session_harness.h"
 
-static const struct moq_bytes no_props = { 0 };
+static const struct moq_bytes no_props = {0};
 static int g_drop; /* client drops every incoming 1-RTT packet while set */
 
-static int drop_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
-		     size_t cap, void *user)
+static int drop_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, void *user)
 {
 	(void)c;
 	(void)pkt;
@@ -40,14 +39,11 @@ static void lossy_client(struct sh_world *w)
 	ck_assert_msg(w->cli_ep != NULL, "%s", err);
 }
 
-static void serve_one_object(struct rec *r, struct moq_request *req,
-			     const struct moq_ctrl_msg *m)
+static void serve_one_object(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	(void)m;
 	r->req = req;
-	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO,
-						  NULL, no_props),
-			 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, no_props), 0);
 }
 
 static bool cli_subscribed(void *arg)
@@ -77,8 +73,7 @@ static void timeout_while_unacked(uint64_t param, bool finish)
 	struct moq_params p;
 	moq_params_init(&p);
 	ck_assert_int_eq(moq_params_add_u64(&p, param, 100), 0);
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), &p, NULL));
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), &p, NULL));
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 
 	g_drop = 1; /* nothing reaches the subscriber, nothing is acked */
@@ -87,7 +82,7 @@ static void timeout_while_unacked(uint64_t param, bool finish)
 	h.default_priority = true;
 	struct moq_tx *tx = moq_tx_subgroup_open(w.srv[0].req, &h, NULL);
 	ck_assert_ptr_nonnull(tx);
-	struct moq_tx_object ob = { .object_id = 0, .payload_length = 4 };
+	struct moq_tx_object ob = {.object_id = 0, .payload_length = 4};
 	ck_assert_int_eq(moq_tx_object(tx, &ob, "data"), 0);
 	if (finish)
 		ck_assert_int_eq(moq_tx_finish(tx), 0);
@@ -128,14 +123,13 @@ START_TEST(acked_objects_do_not_time_out)
 	struct moq_params p;
 	moq_params_init(&p);
 	moq_params_add_u64(&p, MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT, 50);
-	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns,
-						    sh_bytes("video"), &p, NULL));
+	ck_assert_ptr_nonnull(moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), &p, NULL));
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 	struct moq_subgroup_header h;
 	memset(&h, 0, sizeof(h));
 	h.default_priority = true;
 	struct moq_tx *tx = moq_tx_subgroup_open(w.srv[0].req, &h, NULL);
-	struct moq_tx_object ob = { .object_id = 0, .payload_length = 4 };
+	struct moq_tx_object ob = {.object_id = 0, .payload_length = 4};
 	ck_assert_int_eq(moq_tx_object(tx, &ob, "data"), 0);
 	sh_run_for(&w, 200);
 	ck_assert(!srv_reset_timeout(&w));
@@ -152,8 +146,7 @@ END_TEST
 static int g_raw_closed;
 static uint64_t g_raw_code;
 
-static void raw_on_close(struct moq_quic_conn *c,
-			 const struct moq_quic_close_info *i, void *user)
+static void raw_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
 {
 	(void)c;
 	(void)user;
@@ -161,7 +154,7 @@ static void raw_on_close(struct moq_quic_conn *c,
 	g_raw_code = i->code;
 }
 
-static const struct moq_quic_callbacks raw_cb = { .on_close = raw_on_close };
+static const struct moq_quic_callbacks raw_cb = {.on_close = raw_on_close};
 
 static bool raw_closed(void *arg)
 {
@@ -180,11 +173,9 @@ START_TEST(peer_without_setup_is_closed_with_control_message_timeout)
 	moq_quic_config_init(&cc);
 	cc.plaintext = 1;
 	cc.cb = &raw_cb;
-	struct moq_quic_endpoint *ep =
-		moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
+	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
 	ck_assert_msg(ep != NULL, "%s", err);
-	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1",
-					       moq_quic_endpoint_port(w.srv_ep),
+	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1", moq_quic_endpoint_port(w.srv_ep),
 					       NULL, err, sizeof(err)));
 	ck_assert(sh_run_until(&w, raw_closed, NULL, 3000));
 	ck_assert_uint_eq(g_raw_code, MOQ_SESSION_CONTROL_MESSAGE_TIMEOUT);

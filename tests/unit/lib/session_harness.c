@@ -60,8 +60,8 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 {
 	struct rec *r = R(s);
 	if (peer->has_path)
-		snprintf(r->peer_path, sizeof(r->peer_path), "%.*s",
-			 (int)peer->path.len, (const char *)peer->path.ptr);
+		snprintf(r->peer_path, sizeof(r->peer_path), "%.*s", (int)peer->path.len,
+			 (const char *)peer->path.ptr);
 	if (peer->has_moqt_implementation)
 		snprintf(r->peer_impl, sizeof(r->peer_impl), "%.*s",
 			 (int)peer->moqt_implementation.len,
@@ -89,8 +89,7 @@ static void cb_close(struct moq_session *s, const struct moq_quic_close_info *i)
 	r->s = NULL;
 }
 
-static void cb_request(struct moq_session *s, struct moq_request *req,
-		       const struct moq_ctrl_msg *m)
+static void cb_request(struct moq_session *s, struct moq_request *req, const struct moq_ctrl_msg *m)
 {
 	struct rec *r = R(s);
 	r->n_req++;
@@ -129,8 +128,7 @@ static void cb_request_closed(struct moq_session *s, struct moq_request *req,
 		r->req = NULL;
 }
 
-static void cb_data(struct moq_session *s, struct moq_rx *rx,
-		    const struct moq_data_event *ev)
+static void cb_data(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct rec *r = R(s);
 	if (ev->type == MOQ_DATA_EV_HEADER)
@@ -143,8 +141,7 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx,
 		r->on_data(r, rx, ev);
 }
 
-static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
-			  uint64_t code, int local)
+static void cb_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t code, int local)
 {
 	struct rec *r = R(s);
 	(void)rx;
@@ -169,17 +166,17 @@ static void cb_tx_timeout(struct moq_session *s, struct moq_tx *tx)
 }
 
 const struct moq_session_callbacks sh_callbacks = {
-	.on_setup = cb_setup,
-	.on_ready = cb_ready,
-	.on_goaway = cb_goaway,
-	.on_close = cb_close,
-	.on_request = cb_request,
-	.on_request_msg = cb_request_msg,
-	.on_request_closed = cb_request_closed,
-	.on_data = cb_data,
-	.on_data_reset = cb_data_reset,
-	.on_datagram = cb_datagram,
-	.on_tx_timeout = cb_tx_timeout,
+    .on_setup = cb_setup,
+    .on_ready = cb_ready,
+    .on_goaway = cb_goaway,
+    .on_close = cb_close,
+    .on_request = cb_request,
+    .on_request_msg = cb_request_msg,
+    .on_request_closed = cb_request_closed,
+    .on_data = cb_data,
+    .on_data_reset = cb_data_reset,
+    .on_datagram = cb_datagram,
+    .on_tx_timeout = cb_tx_timeout,
 };
 
 static int on_session(struct moq_session *s, void *arg)
@@ -246,9 +243,8 @@ struct rec *sh_connect(struct sh_world *w)
 	struct rec *r = &w->cli[w->ncli++];
 	struct moq_session_config cfg = w->cli_cfg;
 	cfg.user = r;
-	r->s = moq_session_connect(w->cli_ep, "127.0.0.1",
-				   moq_quic_endpoint_port(w->srv_ep), &cfg, err,
-				   sizeof(err));
+	r->s = moq_session_connect(w->cli_ep, "127.0.0.1", moq_quic_endpoint_port(w->srv_ep), &cfg,
+				   err, sizeof(err));
 	ck_assert_msg(r->s != NULL, "connect: %s", err);
 	return r;
 }
@@ -260,8 +256,7 @@ void sh_world_free(struct sh_world *w)
 	moq_loop_free(w->loop);
 }
 
-bool sh_run_until(struct sh_world *w, bool (*cond)(void *), void *arg,
-		  uint64_t timeout_ms)
+bool sh_run_until(struct sh_world *w, bool (*cond)(void *), void *arg, uint64_t timeout_ms)
 {
 	uint64_t deadline = moq_loop_now() + timeout_ms * 1000000ull;
 	while (!cond(arg)) {
@@ -309,6 +304,6 @@ struct moq_namespace sh_ns(const char *field)
 
 struct moq_bytes sh_bytes(const char *s)
 {
-	struct moq_bytes b = { (const uint8_t *)s, strlen(s) };
+	struct moq_bytes b = {(const uint8_t *)s, strlen(s)};
 	return b;
 }

@@ -15,8 +15,7 @@
 struct rec;
 typedef void (*rec_request_fn)(struct rec *r, struct moq_request *req,
 			       const struct moq_ctrl_msg *m);
-typedef void (*rec_data_fn)(struct rec *r, struct moq_rx *rx,
-			    const struct moq_data_event *ev);
+typedef void (*rec_data_fn)(struct rec *r, struct moq_rx *rx, const struct moq_data_event *ev);
 
 /* Everything one session saw. */
 struct rec {
@@ -74,8 +73,7 @@ void sh_world_init(struct sh_world *w, bool tls);
 struct rec *sh_connect(struct sh_world *w);
 void sh_world_free(struct sh_world *w);
 /* Run the loop until cond(arg) or timeout; true if cond became true. */
-bool sh_run_until(struct sh_world *w, bool (*cond)(void *), void *arg,
-		  uint64_t timeout_ms);
+bool sh_run_until(struct sh_world *w, bool (*cond)(void *), void *arg, uint64_t timeout_ms);
 /* Run for a while. */
 void sh_run_for(struct sh_world *w, uint64_t ms);
 /* Both sides of client i ready. */

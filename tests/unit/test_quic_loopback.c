@@ -827,12 +827,12 @@ START_TEST(test_keep_alive_prevents_idle_timeout)
 	struct opts o = {.srv_plain = _i,
 			 .cli_plain = _i,
 			 .srv_addr = "127.0.0.1",
-			 .idle_ms = 300,
+			 .idle_ms = 600,
 			 .keep_alive_ms = 100};
 
 	world_init(&w, &o);
 	handshake(&w);
-	ck_assert(!run_until(&w, cli_closed, 1200));
+	ck_assert(!run_until(&w, cli_closed, 1800));
 	ck_assert_int_eq(w.srv.closed, 0);
 	world_free(&w);
 }

@@ -332,18 +332,28 @@ static void run_timers(struct moq_loop *l)
 int moq_loop_run_once(struct moq_loop *l, int timeout_ms)
 {
 	struct epoll_event evs[64];
-	int n, ms = timeout_ms;
+	/* Nanosecond timeout (epoll_pwait2): pacing gaps are tens of
+	 * microseconds, a millisecond epoll_wait would stretch them. */
+	uint64_t wait_ns = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms * 1000000ull;
+	struct timespec ts;
+	int n;
 
 	run_defers(l);
 	if (l->nheap) {
 		uint64_t now = moq_loop_now(), w = l->heap[0]->when;
-		int tms = w <= now ? 0 : (int)((w - now + 999999) / 1000000);
-		if (w > now && w - now > 3600ull * 1000000000ull)
-			tms = 3600 * 1000;
-		if (ms < 0 || tms < ms)
-			ms = tms;
+		uint64_t tns = w <= now ? 0 : w - now;
+		if (tns < wait_ns)
+			wait_ns = tns;
 	}
-	n = epoll_wait(l->epfd, evs, 64, ms);
+	if (wait_ns > 3600ull * 1000000000ull)
+		wait_ns = timeout_ms < 0 && !l->nheap ? UINT64_MAX : 3600ull * 1000000000ull;
+	ts.tv_sec = (time_t)(wait_ns / 1000000000ull);
+	ts.tv_nsec = (long)(wait_ns % 1000000000ull);
+	n = epoll_pwait2(l->epfd, evs, 64, wait_ns == UINT64_MAX ? NULL : &ts, NULL);
+	if (n < 0 && errno == ENOSYS) {
+		int ms = wait_ns == UINT64_MAX ? -1 : (int)((wait_ns + 999999) / 1000000);
+		n = epoll_wait(l->epfd, evs, 64, ms);
+	}
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;

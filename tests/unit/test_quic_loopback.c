@@ -431,7 +431,15 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 	}
 	free(echo);
 
-	ck_assert_msg(run_until(&w, transfer_done, 30000), "transfer did not finish");
+	{
+		uint64_t t0 = moq_loop_now();
+		ck_assert_msg(run_until(&w, transfer_done, 30000), "transfer did not finish");
+		if (getenv("MOQ_TEST_SHOW_REASONS"))
+			fprintf(stderr, "%s %s hooks %d: %.1f Mbit/s\n",
+				plaintext ? "plaintext" : "tls", addr, hooks,
+				(NUNI * UNI_BYTES + 2.0 * ECHO_BYTES) * 8 /
+				    ((moq_loop_now() - t0) / 1e3));
+	}
 	for (int i = 0; i < w.srv.nrs; i++) {
 		int64_t sid = w.srv.rsid[i];
 		ck_assert_int_eq(w.srv.rbad[i], 0);

@@ -189,6 +189,8 @@ relay_cache_obj_add(struct relay_cache *c, uint64_t group,
 	o->len = len;
 	o->priority = priority;
 	o->first_byte_ns = first_byte_ns;
+	if (id == 0)
+		g->partial = false;
 	if (sg->tail)
 		sg->tail->next = o;
 	else

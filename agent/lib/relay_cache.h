@@ -64,7 +64,7 @@ struct relay_cache_group {
 	uint64_t id;
 	struct relay_cache_sg *sgs;
 	size_t bytes;
-	bool partial; /* first group seen: may lack its first objects */
+	bool partial; /* first group seen and its Object 0 not (yet) seen */
 };
 
 struct relay_cache {
@@ -132,7 +132,8 @@ const struct relay_cache_obj *relay_cache_next(const struct relay_cache *c,
 bool relay_cache_oldest(const struct relay_cache *c, struct moq_location *loc);
 /* Can a range beginning at start be served from the cache alone? True when
  * start.group is after the oldest cached group, or is the oldest group and
- * that group is whole (not the first group seen mid-stream, not trimmed). */
+ * that group is whole (not the first group seen mid-stream, i.e. without its
+ * Object 0, and not trimmed). */
 bool relay_cache_covers(const struct relay_cache *c, struct moq_location start);
 
 #endif

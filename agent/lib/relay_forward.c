@@ -268,6 +268,24 @@ static void fwd_end(struct relay_fwd *f, bool reset, uint64_t code)
 
 /* ---- upstream events ---- */
 
+/* Does subscriber s take object (g, o) of its track? */
+static bool sub_admits(struct relay_sub *s, uint64_t g, uint64_t o)
+{
+	if (!s->established)
+		return false;
+	if (s->wait_group_start) {
+		struct relay_cache_group *cg =
+			relay_cache_group_find(&s->track->cache, g);
+
+		if (!cg || cg->partial)
+			return false;
+		s->range.start.group = g;
+		s->range.start.object = 0;
+		s->wait_group_start = false;
+	}
+	return relay_range_contains(&s->range, g, o);
+}
+
 void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 			 const struct moq_data_event *ev)
 {
@@ -328,9 +346,7 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 		for (struct relay_sub *s = tr->subs; s; s = s->next) {
 			struct relay_fwd *f;
 
-			if (!s->established ||
-			    !relay_range_contains(&s->range, r->group,
-						  o->object_id))
+			if (!sub_admits(s, r->group, o->object_id))
 				continue;
 			f = fwd_find(s, r->group, r->subgroup);
 			if (!f) {
@@ -446,8 +462,7 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 	for (struct relay_sub *s = tr->subs; s; s = s->next) {
 		struct moq_object_datagram out = *d;
 
-		if (!s->established ||
-		    !relay_range_contains(&s->range, d->group_id, d->object_id))
+		if (!sub_admits(s, d->group_id, d->object_id))
 			continue;
 		if (moq_request_send_datagram(s->req, &out, now) == 0) {
 			s->objects_out++;

@@ -89,12 +89,18 @@ uint64_t relay_alias_pick(const struct relay_alias_set *s, uint64_t preferred)
 int relay_filter_resolve(bool has_filter,
 			 const struct moq_subscription_filter *f,
 			 bool has_largest, struct moq_location largest,
-			 struct relay_range *out)
+			 bool current_cached, struct relay_range *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!has_filter) {
-		if (has_largest)
+		if (has_largest) {
 			out->start.group = largest.group;
+			if (!current_cached) {
+				out->start.group++;
+				if (out->start.group == 0)
+					return -EOVERFLOW;
+			}
+		}
 		return 0;
 	}
 	switch (f->filter_type) {

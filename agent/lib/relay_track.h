@@ -49,14 +49,17 @@ struct relay_range {
 
 /* Resolve a SUBSCRIBE filter against the track's Largest Object.
  * No filter: the relay's default, {Largest.Group, 0} (the current group,
- * served from the cache) or {0, 0} before any object. Filter types as the
+ * served from the cache) when current_cached says the cache holds that
+ * group from its start, else {Largest.Group + 1, 0} (whole groups only:
+ * a decoder needs the group's first object); {0, 0} before any object.
+ * Filter types as the
  * draft defines them. Returns 0, -ERANGE (INVALID_RANGE: AbsoluteRange
  * whose End Group was already passed, or end < start), -EOVERFLOW (end
  * group beyond 2^64-1), -EINVAL (unknown filter type). */
 int relay_filter_resolve(bool has_filter,
 			 const struct moq_subscription_filter *f,
 			 bool has_largest, struct moq_location largest,
-			 struct relay_range *out);
+			 bool current_cached, struct relay_range *out);
 bool relay_range_contains(const struct relay_range *r, uint64_t group,
 			  uint64_t object);
 
@@ -80,6 +83,9 @@ struct relay_sub {
 	bool has_filter;
 	struct moq_subscription_filter filter;
 	struct relay_range range;
+	/* no filter and nothing known yet: start at the first group the
+	 * relay sees from its Object 0 (range.start is set then) */
+	bool wait_group_start;
 	bool has_joining; /* Largest Object when SUBSCRIBE_OK was sent */
 	struct moq_location joining;
 	struct relay_fwd *fwd; /* open downstream data streams */

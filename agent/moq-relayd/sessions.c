@@ -184,6 +184,10 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 
 	rc = relay_filter_resolve(sub->has_filter, &sub->filter,
 				  tr->cache.has_largest, tr->cache.largest,
+				  relay_cache_covers(&tr->cache,
+						     (struct moq_location){
+							     tr->cache.largest.group,
+							     0 }),
 				  &sub->range);
 	if (rc) {
 		struct moq_request *r = sub->req;
@@ -196,6 +200,7 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 		d->stats.subscribe_errors++;
 		return;
 	}
+	sub->wait_group_start = !sub->has_filter && !tr->cache.has_largest;
 	moq_params_init(&params);
 	if (tr->cache.has_largest)
 		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT,

@@ -210,6 +210,20 @@ START_TEST(first_group_seen_does_not_cover_its_start)
 }
 END_TEST
 
+START_TEST(first_group_seen_from_object_zero_is_whole)
+{
+	struct relay_cache c;
+
+	relay_cache_init(&c, 8, 0);
+	put(&c, 10, 1, 1, 10); /* subgroup 1 first, then Object 0 */
+	ck_assert(c.head->partial);
+	put(&c, 10, 0, 0, 10);
+	ck_assert(!c.head->partial);
+	ck_assert(relay_cache_covers(&c, (struct moq_location){ 10, 0 }));
+	relay_cache_free(&c);
+}
+END_TEST
+
 START_TEST(set_limits_applies_at_once)
 {
 	struct relay_cache c;
@@ -239,6 +253,7 @@ int main(void)
 	tcase_add_test(tc, out_of_order_groups_are_kept_sorted);
 	tcase_add_test(tc, next_walks_objects_in_location_order_across_subgroups);
 	tcase_add_test(tc, first_group_seen_does_not_cover_its_start);
+	tcase_add_test(tc, first_group_seen_from_object_zero_is_whole);
 	tcase_add_test(tc, set_limits_applies_at_once);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

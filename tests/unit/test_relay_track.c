@@ -68,12 +68,22 @@ START_TEST(no_filter_starts_at_the_current_group)
 {
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(false, NULL, true, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(false, NULL, true, L, true, &r), 0);
 	ck_assert_uint_eq(r.start.group, 10);
 	ck_assert_uint_eq(r.start.object, 0);
 	ck_assert(!r.has_end);
-	ck_assert_int_eq(relay_filter_resolve(false, NULL, false, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(false, NULL, false, L, true, &r), 0);
 	ck_assert_uint_eq(r.start.group, 0);
+}
+END_TEST
+
+START_TEST(no_filter_waits_for_the_next_group_when_the_current_is_not_cached)
+{
+	struct relay_range r;
+
+	ck_assert_int_eq(relay_filter_resolve(false, NULL, true, L, false, &r), 0);
+	ck_assert_uint_eq(r.start.group, 11);
+	ck_assert_uint_eq(r.start.object, 0);
 }
 END_TEST
 
@@ -82,7 +92,7 @@ START_TEST(largest_object_filter_starts_after_the_largest)
 	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_LARGEST_OBJECT };
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), 0);
 	ck_assert_uint_eq(r.start.group, 10);
 	ck_assert_uint_eq(r.start.object, 5);
 	ck_assert(!relay_range_contains(&r, 10, 4));
@@ -96,10 +106,10 @@ START_TEST(next_group_filter_starts_at_the_next_group)
 	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_NEXT_GROUP_START };
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), 0);
 	ck_assert_uint_eq(r.start.group, 11);
 	ck_assert_uint_eq(r.start.object, 0);
-	ck_assert_int_eq(relay_filter_resolve(true, &f, false, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, false, L, true, &r), 0);
 	ck_assert_uint_eq(r.start.group, 0);
 }
 END_TEST
@@ -113,7 +123,7 @@ START_TEST(absolute_range_ends_after_its_end_group)
 	};
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), 0);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), 0);
 	ck_assert(!relay_range_contains(&r, 12, 2));
 	ck_assert(relay_range_contains(&r, 12, 3));
 	ck_assert(relay_range_contains(&r, 14, 1000));
@@ -130,9 +140,9 @@ START_TEST(absolute_range_already_passed_is_invalid_range)
 	};
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), -ERANGE);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), -ERANGE);
 	f.end_group_delta = UINT64_MAX;
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), -EOVERFLOW);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), -EOVERFLOW);
 }
 END_TEST
 
@@ -141,7 +151,7 @@ START_TEST(unknown_filter_type_is_rejected)
 	struct moq_subscription_filter f = { .filter_type = 9 };
 	struct relay_range r;
 
-	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, &r), -EINVAL);
+	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), -EINVAL);
 }
 END_TEST
 
@@ -156,6 +166,7 @@ int main(void)
 	suite_add_tcase(s, a);
 	TCase *f = tcase_create("filter");
 	tcase_add_test(f, no_filter_starts_at_the_current_group);
+	tcase_add_test(f, no_filter_waits_for_the_next_group_when_the_current_is_not_cached);
 	tcase_add_test(f, largest_object_filter_starts_after_the_largest);
 	tcase_add_test(f, next_group_filter_starts_at_the_next_group);
 	tcase_add_test(f, absolute_range_ends_after_its_end_group);

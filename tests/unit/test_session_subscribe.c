@@ -436,6 +436,56 @@ START_TEST(object_delivery_timeout_resets_stream_seen_by_receiver)
 }
 END_TEST
 
+/* publisher: one open stream with one object, never finished */
+static void serve_open_stream(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
+{
+	(void)r;
+	(void)m;
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
+	struct moq_subgroup_header h;
+	memset(&h, 0, sizeof(h));
+	h.default_priority = true;
+	struct moq_tx *tx = moq_tx_subgroup_open(req, &h, NULL);
+	ck_assert_ptr_nonnull(tx);
+	struct moq_tx_object ob = {.object_id = 0, .payload_length = 2};
+	ck_assert_int_eq(moq_tx_object(tx, &ob, "hi"), 0);
+}
+
+static bool cli_got_object(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].n_objects > 0;
+}
+
+static bool cli_closed(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].closed;
+}
+
+START_TEST(open_data_stream_is_reported_ended_when_the_session_closes)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	for (int i = 0; i < SH_MAX_SRV; i++)
+		w.srv[i].on_request = serve_open_stream;
+	sh_connect_ready(&w);
+	struct moq_namespace ns = sh_ns("live");
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
+	ck_assert(sh_run_until(&w, cli_got_object, &w, 3000));
+	moq_session_close(w.cli[0].s, MOQ_SESSION_NO_ERROR, NULL);
+	ck_assert(sh_run_until(&w, cli_closed, &w, 3000));
+	/* the stream, then its request, were reported ended */
+	ck_assert_int_eq(w.cli[0].n_resets, 1);
+	ck_assert_uint_eq(w.cli[0].reset_code, MOQ_RESET_SESSION_CLOSED);
+	ck_assert_int_eq(w.cli[0].n_closed, 1);
+	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_SESSION);
+	sh_world_free(&w);
+}
+END_TEST
+
 /* ---- scheduling ---- */
 
 START_TEST(data_priority_orders_subscriber_then_publisher_then_group)
@@ -470,6 +520,7 @@ int main(void)
 	tcase_add_test(tc, datagram_track_delivers_objects_to_the_subscription);
 	tcase_add_test(tc, object_delivery_timeout_resets_stream_seen_by_receiver);
 	tcase_add_test(tc, data_priority_orders_subscriber_then_publisher_then_group);
+	tcase_add_test(tc, open_data_stream_is_reported_ended_when_the_session_closes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -504,6 +504,19 @@ void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code, boo
 		}
 		tx_kill(tx);
 	}
+	/* incoming data streams still open: tell the app, then stop them */
+	while (notify && r->rxs) {
+		struct moq_rx *rx = r->rxs;
+		if (rx->header_delivered && s->cb && s->cb->on_data_reset)
+			s->cb->on_data_reset(s, rx,
+					     why == MOQ_REQ_END_SESSION ? MOQ_RESET_SESSION_CLOSED
+									: MOQ_RESET_CANCELLED,
+					     1);
+		if (r->dead)
+			return; /* the app ended it from the callback */
+		if (r->rxs == rx)
+			rx_stop(rx, MOQ_RESET_CANCELLED);
+	}
 	if (notify && s->cb && s->cb->on_request_closed)
 		s->cb->on_request_closed(s, r, why, code);
 	req_kill(r);

@@ -177,10 +177,14 @@ struct moq_session_callbacks {
 	 *   STREAM_END  FIN at an object boundary; rx is freed after return
 	 * Payload chunks point into the QUIC receive buffer: copy them. */
 	void (*on_data)(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev);
-	/* The peer reset an incoming data stream (e.g. DELIVERY_TIMEOUT), or
-	 * the session dropped it (unknown alias timeout: code CANCELLED,
-	 * local = 1). Only for streams whose HEADER was delivered. rx is
-	 * freed after this returns. */
+	/* An incoming data stream ended without STREAM_END. local = 0: the
+	 * peer reset it (code e.g. DELIVERY_TIMEOUT). local = 1: the session
+	 * ends it because its request ended (on_request_closed follows; code
+	 * CANCELLED, or SESSION_CLOSED when the session closes); the session
+	 * sends STOP_SENDING. Only for streams whose HEADER was delivered
+	 * (streams held for an unknown alias and dropped are not reported).
+	 * rx is freed after this returns. Not called for streams of a request
+	 * the app cancelled itself (moq_request_cancel stops them silently). */
 	void (*on_data_reset)(struct moq_session *s, struct moq_rx *rx, uint64_t code, int local);
 	/* One OBJECT_DATAGRAM of a local subscription (sub: the request it
 	 * matched by Track Alias). */

@@ -1790,6 +1790,19 @@ int moq_request_update(struct moq_request *r, const struct moq_params *params)
 	return 0;
 }
 
+int moq_request_send(struct moq_request *r, const struct moq_ctrl_msg *m)
+{
+	int rc = answer_check(r);
+	if (rc)
+		return rc;
+	if (!m || r->local || r->state != MOQ_REQ_ESTABLISHED ||
+	    (r->type != MOQ_CTRL_SUBSCRIBE_NAMESPACE && r->type != MOQ_CTRL_SUBSCRIBE_TRACKS) ||
+	    (m->type != MOQ_CTRL_NAMESPACE && m->type != MOQ_CTRL_NAMESPACE_DONE &&
+	     m->type != MOQ_CTRL_PUBLISH_BLOCKED))
+		return -EINVAL;
+	return req_send(r, m, 0);
+}
+
 int moq_request_goaway(struct moq_request *r, const char *uri, uint64_t timeout_ms)
 {
 	int rc = answer_check(r);

@@ -446,6 +446,12 @@ int moq_request_publish_done(struct moq_request *r, uint64_t status, const char 
  * new Request ID. The answer comes through on_request_msg. */
 int moq_request_update(struct moq_request *r, const struct moq_params *params);
 
+/* Namespace discovery answers on a peer SUBSCRIBE_NAMESPACE /
+ * SUBSCRIBE_TRACKS after its REQUEST_OK: m->type NAMESPACE, NAMESPACE_DONE
+ * or PUBLISH_BLOCKED (suffixes relative to the subscribed prefix).
+ * -EINVAL for another type or request. */
+int moq_request_send(struct moq_request *r, const struct moq_ctrl_msg *m);
+
 /* GOAWAY on this request stream (migrate this request). */
 int moq_request_goaway(struct moq_request *r, const char *uri, uint64_t timeout_ms);
 

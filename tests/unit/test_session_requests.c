@@ -327,6 +327,41 @@ START_TEST(requests_sent_before_ready_are_queued_and_sent)
 }
 END_TEST
 
+/* ---- SUBSCRIBE_NAMESPACE ---- */
+
+static void answer_ns(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
+{
+	(void)r;
+	ck_assert_uint_eq(m->type, MOQ_CTRL_SUBSCRIBE_NAMESPACE);
+	ck_assert_int_eq(moq_request_ok(req, NULL, no_props), 0);
+	struct moq_ctrl_msg n;
+	memset(&n, 0, sizeof(n));
+	n.type = MOQ_CTRL_NAMESPACE;
+	n.namespace.track_namespace_suffix = sh_ns("room1");
+	ck_assert_int_eq(moq_request_send(req, &n), 0);
+	/* a SUBSCRIBE_OK makes no sense here */
+	n.type = MOQ_CTRL_SUBSCRIBE_OK;
+	ck_assert_int_eq(moq_request_send(req, &n), -EINVAL);
+}
+
+START_TEST(subscribe_namespace_gets_request_ok_then_namespace)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	all_srv(&w, answer_ns);
+	sh_connect_ready(&w);
+	struct moq_ctrl_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = MOQ_CTRL_SUBSCRIBE_NAMESPACE;
+	m.subscribe_namespace.track_namespace_prefix = sh_ns("chat");
+	ck_assert_ptr_nonnull(moq_session_request(w.cli[0].s, &m, NULL, NULL));
+	ck_assert(sh_run_until(&w, cli_two_msgs, &w, 3000));
+	ck_assert_uint_eq(w.cli[0].last_msg_type, MOQ_CTRL_NAMESPACE);
+	ck_assert(!w.cli[0].closed);
+	sh_world_free(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session_requests");
@@ -340,6 +375,7 @@ int main(void)
 	tcase_add_test(tc, second_subscribe_to_same_track_is_duplicate_subscription);
 	tcase_add_test(tc, subscriptions_beyond_the_limit_get_excessive_load);
 	tcase_add_test(tc, requests_sent_before_ready_are_queued_and_sent);
+	tcase_add_test(tc, subscribe_namespace_gets_request_ok_then_namespace);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

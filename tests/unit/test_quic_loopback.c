@@ -460,6 +460,18 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 	ck_assert_int_eq(done_calls, 2 * NUNI);
 	for (int i = 0; i < NUNI; i++)
 		ck_assert_uint_eq(moq_quic_stream_buffered(w.cli.conn, sids[i]), 0);
+	if (getenv("MOQ_TEST_SHOW_REASONS")) {
+		struct moq_quic_endpoint_stats a, b;
+		moq_quic_endpoint_stats(w.cli.ep, &a);
+		moq_quic_endpoint_stats(w.srv.ep, &b);
+		fprintf(stderr,
+			"client tx %llu rx %llu txerr %llu oversize %llu; server tx %llu rx %llu "
+			"txerr %llu\n",
+			(unsigned long long)a.tx_datagrams, (unsigned long long)a.rx_datagrams,
+			(unsigned long long)a.tx_errors, (unsigned long long)a.shim_oversize_drop,
+			(unsigned long long)b.tx_datagrams, (unsigned long long)b.rx_datagrams,
+			(unsigned long long)b.tx_errors);
+	}
 	if (hooks == 2) {
 		struct moq_quic_endpoint_stats st;
 		ck_assert_int_gt(g_lossy_drops, 100);

@@ -565,6 +565,16 @@ static void hk_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	} else if (s->state == MOQ_SESSION_SETUP && s->setup_deadline) {
 		again = true;
 	}
+	if (!s_closing(s) && s->goaway_deadline) {
+		if (now < s->goaway_deadline)
+			again = true;
+		else if (s->reqs)
+			s_fail(s, MOQ_SESSION_GOAWAY_TIMEOUT, "GOAWAY",
+			       "requests still open %llu ms after our GOAWAY",
+			       (unsigned long long)s->goaway_timeout_ms);
+		else
+			s->goaway_deadline = 0;
+	}
 	if (!s_closing(s)) {
 		for (struct moq_request *r = s->reqs, *n; r; r = n) {
 			n = r->next;
@@ -1866,6 +1876,11 @@ int moq_session_goaway(struct moq_session *s, const char *uri, uint64_t timeout_
 	if (rc < 0)
 		return rc;
 	s->goaway_tx = true;
+	if (timeout_ms) {
+		s->goaway_timeout_ms = timeout_ms;
+		s->goaway_deadline = moq_loop_now() + timeout_ms * 1000000ull;
+		hk_arm(s);
+	}
 	return 0;
 }
 

@@ -287,10 +287,11 @@ struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep, const char
 void moq_session_close(struct moq_session *s, uint64_t code, const char *reason);
 
 /* Send GOAWAY on the control stream (New Session URI: uri or NULL/"" for
- * none; clients must not give one; timeout_ms the grace period hint). Its
- * Request ID is the smallest peer Request ID not yet processed. Afterwards
- * new peer requests are answered REQUEST_ERROR GOING_AWAY. -EINVAL if sent
- * twice or a client gives a URI. */
+ * none; clients must not give one). Its Request ID is the smallest peer
+ * Request ID not yet processed. Afterwards new peer requests are answered
+ * REQUEST_ERROR GOING_AWAY. timeout_ms > 0: if requests (either direction)
+ * are still open after it, the session closes with GOAWAY_TIMEOUT (0: no
+ * timeout). -EINVAL if sent twice or a client gives a URI. */
 int moq_session_goaway(struct moq_session *s, const char *uri, uint64_t timeout_ms);
 
 enum moq_session_state moq_session_state(const struct moq_session *s);

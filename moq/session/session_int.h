@@ -185,6 +185,8 @@ struct moq_session {
 	bool setup_rx;
 	bool goaway_rx, goaway_tx;
 	uint64_t setup_deadline;
+	uint64_t goaway_deadline; /* our GOAWAY's timeout, 0 = none */
+	uint64_t goaway_timeout_ms;
 
 	struct moq_session_peer_info peer;
 	char *peer_path, *peer_authority, *peer_impl;

@@ -136,6 +136,52 @@ START_TEST(session_close_reaches_peer_with_code)
 }
 END_TEST
 
+static void accept_any(struct rec *r, struct moq_request *req, const struct moq_ctrl_msg *m)
+{
+	(void)r;
+	(void)m;
+	ck_assert_int_eq(
+	    moq_request_subscribe_ok(req, MOQ_SESSION_ALIAS_AUTO, NULL, (struct moq_bytes){0}), 0);
+}
+
+static bool cli_subscribed(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].last_msg_type == MOQ_CTRL_SUBSCRIBE_OK;
+}
+
+START_TEST(open_requests_after_goaway_timeout_close_with_goaway_timeout)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	for (int i = 0; i < SH_MAX_SRV; i++)
+		w.srv[i].on_request = accept_any;
+	sh_connect_ready(&w);
+	struct moq_namespace ns = sh_ns("live");
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
+	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
+	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 100), 0);
+	/* the client ignores the GOAWAY and keeps its subscription */
+	ck_assert(sh_run_until(&w, cli_closed, &w, 3000));
+	ck_assert_int_eq(w.cli[0].goaway, 1);
+	ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_GOAWAY_TIMEOUT);
+	sh_world_free(&w);
+}
+END_TEST
+
+START_TEST(goaway_timeout_without_open_requests_keeps_the_session)
+{
+	struct sh_world w;
+	sh_world_init(&w, false);
+	sh_connect_ready(&w);
+	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 50), 0);
+	sh_run_for(&w, 200);
+	ck_assert(!w.cli[0].closed && !w.srv[0].closed);
+	sh_world_free(&w);
+}
+END_TEST
+
 /* ---- a raw client sends SUBSCRIBE before its SETUP ---- */
 
 static struct moq_quic_conn *g_raw;
@@ -224,6 +270,8 @@ int main(void)
 	tcase_add_test(tc, client_goaway_with_uri_is_refused_locally);
 	tcase_add_test(tc, session_close_reaches_peer_with_code);
 	tcase_add_test(tc, request_before_peer_setup_is_processed_after_it);
+	tcase_add_test(tc, open_requests_after_goaway_timeout_close_with_goaway_timeout);
+	tcase_add_test(tc, goaway_timeout_without_open_requests_keeps_the_session);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

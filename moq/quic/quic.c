@@ -1886,6 +1886,48 @@ void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c)
 	return c->conn;
 }
 
+size_t moq_quic_conn_dcid(const struct moq_quic_conn *c, uint8_t out[20])
+{
+	const ngtcp2_cid *d;
+
+	if (!c->conn)
+		return 0;
+	d = ngtcp2_conn_get_dcid(c->conn);
+	memcpy(out, d->data, d->datalen);
+	return d->datalen;
+}
+
+size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], size_t *lens,
+			   size_t max)
+{
+	size_t n = 0;
+
+	for (const struct cid_entry *e = c->cids; e && n < max; e = e->cnext) {
+		memcpy(out[n], e->cid.data, e->cid.datalen);
+		lens[n] = e->cid.datalen;
+		n++;
+	}
+	return n;
+}
+
+int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
+{
+	ssize_t r;
+
+	if (c->state != CS_ESTABLISHED && c->state != CS_HANDSHAKE)
+		return -ENOTCONN;
+	r = sendto(c->ep->fd, pkt, len, 0, (const struct sockaddr *)&c->peer, c->peerlen);
+	if (r < 0)
+		return -errno;
+	c->ep->st.tx_datagrams++;
+	return 0;
+}
+
+int moq_quic_endpoint_fd(const struct moq_quic_endpoint *ep)
+{
+	return ep->fd;
+}
+
 static int conn_usable(const struct moq_quic_conn *c)
 {
 	return (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) && !c->want_close &&

@@ -264,6 +264,20 @@ struct moq_quic_conn_stats {
 void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st);
 /* The underlying ngtcp2_conn (ngtcp2_conn *), for the relay agent. */
 void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c);
+/* Connection IDs, for the relay agent's maps. dcid: the CID this end
+ * currently puts in the packets it sends (the peer's CID); returns its
+ * length (0..20). scids: every CID this end has issued and that is still
+ * routed to this conn (what the peer may put in the DCID field), up to max
+ * entries of 20 bytes each with their lengths; returns the count. */
+size_t moq_quic_conn_dcid(const struct moq_quic_conn *c, uint8_t out[20]);
+size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], size_t *lens,
+			   size_t max);
+/* Send bytes as one UDP datagram to the conn's peer from the endpoint's
+ * socket, bypassing ngtcp2, the shim and the hooks (the relay agent's
+ * media writer; plaintext mode). Returns 0 or -errno. */
+int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
+/* The endpoint's UDP socket (read-only use: getsockname, BPF lookups). */
+int moq_quic_endpoint_fd(const struct moq_quic_endpoint *ep);
 
 /* Close with CONNECTION_CLOSE (application error code app_error, reason
  * string; reason may be NULL). The peer sees app_error and the reason.

@@ -574,6 +574,31 @@ static void do_datagrams(int plaintext)
 	world_free(&w);
 }
 
+START_TEST(test_connection_ids_match_between_peers)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
+	uint8_t d[20], sc[8][20];
+	size_t dl, lens[8], n, found = 0;
+
+	world_init(&w, &o);
+	handshake(&w);
+	/* let NEW_CONNECTION_ID settle */
+	for (int t = 0; t < 10; t++)
+		moq_loop_run_once(w.loop, 5);
+	dl = moq_quic_conn_dcid(w.cli.conn, d);
+	ck_assert_uint_eq(dl, 8);
+	n = moq_quic_conn_scids(w.srv.conn, sc, lens, 8);
+	ck_assert_uint_ge(n, 2); /* initial SCID, client's original DCID, NEW_CONNECTION_IDs */
+	for (size_t i = 0; i < n; i++)
+		if (lens[i] == dl && !memcmp(sc[i], d, dl))
+			found++;
+	ck_assert_uint_eq(found, 1);
+	ck_assert_int_ge(moq_quic_endpoint_fd(w.srv.ep), 0);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_datagrams_both_ways_plaintext)
 {
 	do_datagrams(1);
@@ -1370,6 +1395,7 @@ int main(void)
 	tcase_add_test(tc, test_tls_transfer_ipv6);
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
+	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_datagrams_both_ways_plaintext);
 	tcase_add_test(tc, test_datagrams_both_ways_tls);
 	tcase_add_loop_test(tc, test_clean_close_app_error_seen_by_peer, 0, 2);

@@ -281,6 +281,43 @@ START_TEST(data_arriving_before_subscribe_ok_is_delivered_after_it)
 }
 END_TEST
 
+static bool cli0_dgram(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->cli[0].n_dgrams > 0 || w->cli[0].closed;
+}
+
+START_TEST(datagram_arriving_before_subscribe_ok_is_delivered_after_it)
+{
+	struct sh_world w;
+	uint8_t buf[64];
+	sh_world_init(&w, false);
+	all_srv(&w, remember_only);
+	sh_connect_ready(&w);
+	struct moq_namespace ns = sh_ns("live");
+	ck_assert_ptr_nonnull(
+	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("audio"), NULL, NULL));
+	ck_assert(sh_run_until(&w, srv_has_req, &w, 3000));
+	struct moq_object_datagram d;
+	memset(&d, 0, sizeof(d));
+	d.track_alias = 42;
+	d.group_id = 1;
+	d.object_id = 9;
+	d.default_priority = true;
+	d.payload = sh_bytes("early");
+	int n = moq_object_datagram_encode(buf, sizeof(buf), &d);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(moq_quic_datagram_send(moq_session_conn(w.srv[0].s), buf, (size_t)n), 0);
+	sh_run_for(&w, 100);
+	ck_assert_int_eq(w.cli[0].n_dgrams, 0);
+	ck_assert_int_eq(moq_request_subscribe_ok(w.srv[0].req, 42, NULL, no_props), 0);
+	ck_assert(sh_run_until(&w, cli0_dgram, &w, 3000));
+	ck_assert_int_eq(w.cli[0].n_dgrams, 1);
+	ck_assert_uint_eq(w.cli[0].dgram_sum, 9);
+	sh_world_free(&w);
+}
+END_TEST
+
 START_TEST(second_control_stream_is_protocol_violation)
 {
 	struct sh_world w;
@@ -337,6 +374,7 @@ int main(void)
 	tcase_add_test(tc, data_for_unknown_alias_is_dropped_after_the_wait);
 	tcase_add_test(tc, data_arriving_before_subscribe_ok_is_delivered_after_it);
 	tcase_add_test(tc, second_control_stream_is_protocol_violation);
+	tcase_add_test(tc, datagram_arriving_before_subscribe_ok_is_delivered_after_it);
 	tcase_add_test(tc, fetch_ok_ending_before_the_fetch_start_is_protocol_violation);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

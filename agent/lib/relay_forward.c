@@ -268,22 +268,35 @@ static void fwd_end(struct relay_fwd *f, bool reset, uint64_t code)
 
 /* ---- upstream events ---- */
 
-/* Does subscriber s take object (g, o) of its track? */
+/* Does subscriber s take object (g, o) of its track? Subscribers waiting
+ * for a group start are resolved before (resolve_waiting). */
 static bool sub_admits(struct relay_sub *s, uint64_t g, uint64_t o)
 {
-	if (!s->established)
+	if (!s->established || s->wait_group_start)
 		return false;
-	if (s->wait_group_start) {
-		struct relay_cache_group *cg =
-			relay_cache_group_find(&s->track->cache, g);
-
-		if (!cg || cg->partial)
-			return false;
-		s->range.start.group = g;
-		s->range.start.object = 0;
-		s->wait_group_start = false;
-	}
 	return relay_range_contains(&s->range, g, o);
+}
+
+/* Subscribers waiting for a whole group start at group g once the cache
+ * holds g from its Object 0: they get what the cache has of g (objects of
+ * other subgroups may have come first), then live. Returns true if s was
+ * started now (its copy of the current object is already begun). */
+static bool resolve_waiting(struct relay_fwd_ctx *ctx, struct relay_sub *s,
+			    uint64_t g, bool replay)
+{
+	struct relay_cache_group *cg;
+
+	if (!s->established || !s->wait_group_start)
+		return false;
+	cg = relay_cache_group_find(&s->track->cache, g);
+	if (!cg || cg->partial)
+		return false;
+	s->range.start.group = g;
+	s->range.start.object = 0;
+	s->wait_group_start = false;
+	if (replay)
+		relay_forward_replay(ctx, s);
+	return replay;
 }
 
 void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
@@ -346,6 +359,8 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 		for (struct relay_sub *s = tr->subs; s; s = s->next) {
 			struct relay_fwd *f;
 
+			if (resolve_waiting(ctx, s, r->group, true))
+				continue;
 			if (!sub_admits(s, r->group, o->object_id))
 				continue;
 			f = fwd_find(s, r->group, r->subgroup);
@@ -462,6 +477,7 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 	for (struct relay_sub *s = tr->subs; s; s = s->next) {
 		struct moq_object_datagram out = *d;
 
+		resolve_waiting(ctx, s, d->group_id, false);
 		if (!sub_admits(s, d->group_id, d->object_id))
 			continue;
 		if (moq_request_send_datagram(s->req, &out, now) == 0) {

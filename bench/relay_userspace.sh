@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# bench/relay_userspace.sh - moq-relayd's userspace path with 1, 8 and 64
+# subscribers on the netns testbed (8 subscriber hosts; with 64 subscribers
+# each host runs 8 moq-sub processes). Per subscriber count:
+#   direct : moq-pub --listen in the publisher namespace, the subscribers
+#            connect to it directly (same links, routed by the relay
+#            namespace's kernel, no relay process);
+#   relay  : moq-pub -> moq-relayd -> subscribers;
+#   strace : the relay run again under `strace -c -f` for syscall counts.
+# Reports latency p50/p99 (payload CLOCK_MONOTONIC timestamps; one host),
+# the latency the relay adds (relay - direct), relay CPU time per forwarded
+# object (utime+stime from /proc) and syscalls per forwarded object, and
+# writes docs/results/relay-userspace.md.
+#
+# Environment: B (build dir), BENCH_SECONDS (8), BENCH_RATE objects/s (200),
+# BENCH_SIZE bytes per object (1000), BENCH_COUNTS ("1 8 64").
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+SECS=${BENCH_SECONDS:-8}
+RATE=${BENCH_RATE:-200}
+SIZE=${BENCH_SIZE:-1000}
+COUNTS=${BENCH_COUNTS:-1 8 64}
+HOSTS=8
+P=rb$$
+P=${P:0:12}
+TB=$ROOT/netns/testbed.sh
+OUT=$ROOT/docs/results/relay-userspace.md
+TMP=$(mktemp -d /tmp/relay-bench.XXXXXX)
+PIDS=()
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root"
+for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
+for t in jq strace; do command -v $t >/dev/null || die "$t missing"; done
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$TB" up --subscribers $HOSTS --prefix "$P" >/dev/null
+# shellcheck disable=SC1090
+. "/run/moq-testbed/$P.env"
+in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
+sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
+sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
+waitlog() { for _ in $(seq 50); do grep -q "$2" "$1" && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
+stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+PUBARGS=(--plaintext --rate "$RATE" --object-size "$SIZE" --objects-per-group 50 --no-pacing)
+
+# run_subs N TARGET(direct|relay) TAG: N subscribers for SECS, JSON in $TMP/TAG-k.json
+run_subs() {
+	local n=$1 target=$2 tag=$3 k h addr pids=()
+	for k in $(seq 1 "$n"); do
+		h=$(((k - 1) % HOSTS + 1))
+		if [ "$target" = direct ]; then addr=$PUB_IP4:5000; else addr=$(sub_gw "$h"):4443; fi
+		in_ns "$(sub_ns "$h")" "$B/bin/moq-sub" --plaintext --no-pacing --duration "$SECS" --json --quiet \
+			"$addr" >"$TMP/$tag-$k.json" 2>"$TMP/$tag-$k.log" &
+		pids+=($!)
+	done
+	PIDS+=("${pids[@]}")
+	for k in "${pids[@]}"; do timeout $((SECS + 30)) tail --pid="$k" -f /dev/null || true; done
+}
+
+# summarize TAG N -> "p50_median p99_max objects_total missing_total integrity_total"
+summarize() {
+	local tag=$1 n=$2
+	jq -s '{p50: ([.[].latency_us.p50] | sort | .[length/2|floor]),
+		p99: ([.[].latency_us.p99] | max),
+		objs: ([.[].objects_received] | add), miss: ([.[].objects_missing] | add),
+		integ: ([.[].integrity_errors] | add)} | "\(.p50) \(.p99) \(.objs) \(.miss) \(.integ)"' -r \
+		$(for k in $(seq 1 "$n"); do echo "$TMP/$tag-$k.json"; done)
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+ROWS=()
+for n in $COUNTS; do
+	echo "== $n subscriber(s)"
+	# direct
+	in_ns "$PUB_NS" "$B/bin/moq-pub" "${PUBARGS[@]}" --listen 0.0.0.0:5000 2>"$TMP/pub-d$n.log" &
+	pp=$!; PIDS+=($pp)
+	waitlog "$TMP/pub-d$n.log" "listening on"
+	run_subs "$n" direct "d$n"
+	stopwait $pp
+	read -r dp50 dp99 dobj dmiss dint <<<"$(summarize "d$n" "$n")"
+
+	# relay
+	in_ns "$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 0 \
+		--sub-queue-bytes 16M 2>"$TMP/relay-$n.log" &
+	rp=$!; PIDS+=($rp)
+	waitlog "$TMP/relay-$n.log" "listening on"
+	in_ns "$PUB_NS" "$B/bin/moq-pub" "${PUBARGS[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-r$n.log" &
+	pp=$!; PIDS+=($pp)
+	waitlog "$TMP/relay-$n.log" "publishes namespace"
+	c0=$(cpu_ticks $rp)
+	run_subs "$n" relay "r$n"
+	c1=$(cpu_ticks $rp)
+	stopwait $pp
+	stopwait $rp
+	rout=$(grep -o 'objects_out=[0-9]*' "$TMP/relay-$n.log" | tail -1 | cut -d= -f2)
+	read -r rp50 rp99 robj rmiss rint <<<"$(summarize "r$n" "$n")"
+	hz=$(getconf CLK_TCK)
+	cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v o="${rout:-0}" 'BEGIN { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "?" }')
+
+	# relay under strace -c -f
+	in_ns "$RELAY_NS" strace -c -f -o "$TMP/strace-$n.txt" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 \
+		--log-level info --stats-interval 0 --sub-queue-bytes 16M 2>"$TMP/relay-s$n.log" &
+	sp=$!; PIDS+=($sp)
+	waitlog "$TMP/relay-s$n.log" "listening on"
+	in_ns "$PUB_NS" "$B/bin/moq-pub" "${PUBARGS[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-s$n.log" &
+	pp=$!; PIDS+=($pp)
+	waitlog "$TMP/relay-s$n.log" "publishes namespace"
+	run_subs "$n" relay "s$n"
+	stopwait $pp
+	stopwait $sp
+	sout=$(grep -o 'objects_out=[0-9]*' "$TMP/relay-s$n.log" | tail -1 | cut -d= -f2)
+	calls=$(awk '$NF == "total" { print $(NF-2) }' "$TMP/strace-$n.txt")
+	top=$(awk 'NR > 2 && $1 !~ /^-/ && $NF != "total" { print $NF "=" $(NF-1 - ($5 ~ /^[0-9]+$/ ? 1 : 0)) }' "$TMP/strace-$n.txt" | head -0)
+	sc=$(awk -v c="${calls:-0}" -v o="${sout:-0}" 'BEGIN { if (o > 0) printf "%.2f", c / o; else print "?" }')
+	topcalls=$(awk 'NR > 2 && $1 ~ /^[0-9.]+$/ { n = ($5 ~ /^[0-9]+$/) ? $4 : $4; print $NF ":" $4 }' "$TMP/strace-$n.txt" |
+		sort -t: -k2 -nr | head -4 | tr '\n' ' ')
+	cp "$TMP/strace-$n.txt" "$TMP/keep-strace-$n.txt"
+	add50=$(awk -v a="$rp50" -v b="$dp50" 'BEGIN { printf "%.0f", a - b }')
+	add99=$(awk -v a="$rp99" -v b="$dp99" 'BEGIN { printf "%.0f", a - b }')
+	echo "   direct p50 $dp50 p99 $dp99 us | relay p50 $rp50 p99 $rp99 us | +$add50/+$add99 us | cpu $cpu_us us/obj | $sc syscalls/obj ($topcalls)"
+	ROWS+=("| $n | $dp50 / $dp99 | $rp50 / $rp99 | $add50 / $add99 | $cpu_us | $sc | ${rout:-?} | $rmiss / $rint | $topcalls |")
+	[ "$rint" = 0 ] && [ "$dint" = 0 ] || echo "   WARNING: integrity errors (direct $dint, relay $rint)"
+	: "$top" "$dobj" "$dmiss" "$robj"
+done
+
+{
+	echo "# moq-relayd userspace path: latency, CPU and syscalls per forwarded object"
+	echo
+	echo "Generated by \`bench/relay_userspace.sh\` on $(date -u +%Y-%m-%d) ($(uname -r), $(nproc) vCPUs)."
+	echo "Synthetic track: $SIZE-byte objects at $RATE objects/s, 50 objects per group, plaintext"
+	echo "profile, ${SECS} s per run, netns testbed with $HOSTS subscriber hosts (64 subscribers ="
+	echo "8 moq-sub per host). Latency is publisher send time -> subscriber receive time"
+	echo "(CLOCK_MONOTONIC in the payload): the median of the subscribers' p50 and the"
+	echo "largest subscriber p99, in microseconds. *Direct* = the same subscribers"
+	echo "subscribed to moq-pub --listen over the same links (the relay namespace routes"
+	echo "in the kernel), so *added* is what the relay process costs. CPU = relay"
+	echo "utime+stime / objects it forwarded; syscalls from a second relay run under"
+	echo "\`strace -c -f\` (which slows it, so its latency is not reported)."
+	echo
+	echo "| subscribers | direct p50 / p99 (µs) | relay p50 / p99 (µs) | added p50 / p99 (µs) | relay CPU µs / object | syscalls / object | objects forwarded | missing / integrity errors | top syscalls (calls) |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for r in "${ROWS[@]}"; do echo "$r"; done
+	echo
+	echo "Per forwarded object the relay does one QUIC stream write per subscriber (copied into"
+	echo "the connection's send buffer) and ngtcp2 packs it into packets sent with one"
+	echo "sendmsg per UDP datagram (no GSO), so syscalls per object stay near the number of"
+	echo "packets per object plus the receive side's recvmsg and epoll_wait amortised over"
+	echo "the subscribers. This is the baseline the BPF fast path (--fast-path on, not built"
+	echo "yet) is to be compared against."
+} >"$OUT"
+echo "wrote $OUT"

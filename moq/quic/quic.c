@@ -1529,7 +1529,7 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, s
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	const char *host = ep->s_local_addr;
-	int fd, one = 1, zero = 0, buf = 8 << 20, rv;
+	int fd, zero = 0, buf = 8 << 20, rv;
 
 	if (!host || !*host)
 		host = family == AF_INET ? "0.0.0.0" : "::";
@@ -1546,7 +1546,6 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, s
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {

@@ -599,6 +599,39 @@ START_TEST(test_connection_ids_match_between_peers)
 }
 END_TEST
 
+START_TEST(test_endpoint_config_errors_are_explained)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_quic_config c;
+	struct moq_quic_endpoint *a, *b;
+	char err[256];
+
+	moq_quic_config_init(&c);
+	c.listen = 1;
+	c.local_addr = "127.0.0.1";
+	ck_assert_ptr_null(moq_quic_endpoint_new(l, &c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "--cert") != NULL, "%s", err);
+	c.cert_file = "/nonexistent/cert.pem";
+	c.key_file = g_key;
+	ck_assert_ptr_null(moq_quic_endpoint_new(l, &c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "/nonexistent/cert.pem") != NULL, "%s", err);
+	c.plaintext = 1;
+	a = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(a);
+	c.local_port = moq_quic_endpoint_port(a);
+	/* a second server on the same port must fail, not share it */
+	b = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_ptr_null(b);
+	ck_assert_msg(strstr(err, "cannot bind") != NULL, "%s", err);
+	moq_quic_endpoint_free(a);
+	moq_quic_config_init(&c);
+	c.ca_file = "/nonexistent/ca.pem";
+	ck_assert_ptr_null(moq_quic_endpoint_new(l, &c, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "--ca /nonexistent/ca.pem") != NULL, "%s", err);
+	moq_loop_free(l);
+}
+END_TEST
+
 START_TEST(test_datagrams_both_ways_plaintext)
 {
 	do_datagrams(1);
@@ -1396,6 +1429,7 @@ int main(void)
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
+	tcase_add_test(tc, test_endpoint_config_errors_are_explained);
 	tcase_add_test(tc, test_datagrams_both_ways_plaintext);
 	tcase_add_test(tc, test_datagrams_both_ways_tls);
 	tcase_add_loop_test(tc, test_clean_close_app_error_seen_by_peer, 0, 2);

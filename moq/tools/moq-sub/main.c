@@ -555,9 +555,10 @@ struct totals {
 	struct moq_hist *lat;
 };
 
-static uint64_t track_missing(const struct sub *u, const struct track *t)
+/* Gaps so far; at the end (final) with --count also objects never received. */
+static uint64_t track_missing(const struct sub *u, const struct track *t, bool final)
 {
-	if (u->count)
+	if (u->count && final)
 		return moq_seqwin_missing_of(&t->win, u->count);
 	return moq_seqwin_missing(&t->win);
 }
@@ -569,14 +570,14 @@ static double elapsed_s(const struct sub *u)
 	return end > start ? (double)(end - start) / 1e9 : 0.0;
 }
 
-static void sum(struct sub *u, struct totals *tt)
+static void sum(struct sub *u, struct totals *tt, bool final)
 {
 	memset(tt, 0, sizeof(*tt));
 	tt->lat = moq_hist_new();
 	for (size_t i = 0; i < u->ntracks; i++) {
 		struct track *t = &u->tracks[i];
 		tt->objects += t->objects;
-		tt->missing += track_missing(u, t);
+		tt->missing += track_missing(u, t, final);
 		tt->bytes += t->bytes;
 		tt->errors += t->integrity_errors;
 		tt->groups += t->groups.complete;
@@ -601,7 +602,7 @@ static void tick_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 	if (u->finishing || u->quiet || !u->ready)
 		return;
 	struct totals tt;
-	sum(u, &tt);
+	sum(u, &tt, false);
 	fprintf(stderr,
 		"%s: %6.1fs objects %llu (+%llu/s) missing %llu errors %llu %.2f MB/s latency "
 		"p50 %.0f us p99 %.0f us\n",
@@ -702,7 +703,8 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			    "\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
 			    "\"latency_us\":",
 			    t->established ? "true" : "false", t->publish_done ? "true" : "false",
-			    (unsigned long long)t->objects, (unsigned long long)track_missing(u, t),
+			    (unsigned long long)t->objects,
+			    (unsigned long long)track_missing(u, t, true),
 			    (unsigned long long)t->bytes, (unsigned long long)t->integrity_errors,
 			    (unsigned long long)t->groups.complete,
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
@@ -1052,7 +1054,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: --output: %s\n", prog, strerror(errno));
 	}
 	struct totals tt;
-	sum(u, &tt);
+	sum(u, &tt, true);
 	int code = exit_code(u, &tt);
 	report(u, code, &tt);
 	free(tt.lat);

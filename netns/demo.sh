@@ -134,5 +134,5 @@ for i in $(seq 1 "$NSUB"); do
 	done
 done
 echo
-echo "relay: $(grep '^moq-relayd: stats' "$TMP/relay.log" | tail -1 | sed 's/^moq-relayd: //')"
+echo "relay during the run: $(grep '^moq-relayd: stats.*subscribers=[1-9]' "$TMP/relay.log" | tail -1 | sed 's/^moq-relayd: //')"
 echo "(video: ~30 objects/s, one group per 1 s GOP; frames = what ffprobe decodes from the file the subscriber wrote)"

@@ -28,7 +28,7 @@
 #include "moq_maps.h"
 
 static struct bpf_relay R;
-static const uint8_t up_cid[8] = { 0xa1, 1, 2, 3, 4, 5, 6, 7 };
+static const uint8_t up_cid[8] = {0xa1, 1, 2, 3, 4, 5, 6, 7};
 
 static uint64_t now_ns(void)
 {
@@ -54,14 +54,13 @@ static int ring_drop(void *ctx, void *data, size_t len)
 static size_t build(uint8_t *pkt, size_t cap, int start)
 {
 	static uint8_t fr[1400];
-	struct bpf_pkt_spec s = { .family = 4, .sport = 5000, .dport = 4443,
-				  .pn = 1, .frames = fr };
+	struct bpf_pkt_spec s = {.family = 4, .sport = 5000, .dport = 4443, .pn = 1, .frames = fr};
 	size_t n = 0;
 
-	memcpy(s.eth_src, (uint8_t[6]){ 2, 0, 0, 0, 0, 1 }, 6);
-	memcpy(s.eth_dst, (uint8_t[6]){ 2, 0, 0, 0, 0, 2 }, 6);
-	memcpy(s.saddr, (uint8_t[4]){ 10, 0, 0, 1 }, 4);
-	memcpy(s.daddr, (uint8_t[4]){ 10, 0, 0, 2 }, 4);
+	memcpy(s.eth_src, (uint8_t[6]){2, 0, 0, 0, 0, 1}, 6);
+	memcpy(s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 0, 2}, 6);
+	memcpy(s.saddr, (uint8_t[4]){10, 0, 0, 1}, 4);
+	memcpy(s.daddr, (uint8_t[4]){10, 0, 0, 2}, 4);
 	memcpy(s.dcid, up_cid, 8);
 	if (start) {
 		n = bpf_frame_stream_hdr(fr, 0, 0, 2, 0, 0);
@@ -82,19 +81,18 @@ static size_t build(uint8_t *pkt, size_t cap, int start)
 static int setup_maps(uint32_t nsubs, uint32_t ifindex)
 {
 	static struct moq_track_subs t;
-	struct moq_config c = { .layout_version = MOQ_MAPS_LAYOUT_VERSION,
-				.flags = MOQ_CFG_F_ENABLED,
-				.heartbeat_ns = now_ns(),
-				.heartbeat_timeout_ns = 3600ull * 1000000000ull,
-				.generation = 1,
-				.relay_port_be = htons(4443) };
-	struct moq_upstream u = { .conn_id = 7, .generation = 1,
-				  .family = MOQ_AF_INET,
-				  .sport_be = htons(5000) };
-	struct moq_track_key tk = { .conn_id = 7, .track_alias = 5 };
+	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
+			       .flags = MOQ_CFG_F_ENABLED,
+			       .heartbeat_ns = now_ns(),
+			       .heartbeat_timeout_ns = 3600ull * 1000000000ull,
+			       .generation = 1,
+			       .relay_port_be = htons(4443)};
+	struct moq_upstream u = {
+	    .conn_id = 7, .generation = 1, .family = MOQ_AF_INET, .sport_be = htons(5000)};
+	struct moq_track_key tk = {.conn_id = 7, .track_alias = 5};
 	uint32_t k = 0;
 
-	memcpy(u.saddr, (uint8_t[4]){ 10, 0, 0, 1 }, 4);
+	memcpy(u.saddr, (uint8_t[4]){10, 0, 0, 1}, 4);
 	if (bpf_map_update_elem(fd_of("moq_config"), &k, &c, 0) ||
 	    bpf_map_update_elem(fd_of("moq_upstreams"), up_cid, &u, 0))
 		return -1;
@@ -102,18 +100,17 @@ static int setup_maps(uint32_t nsubs, uint32_t ifindex)
 	t.count = nsubs;
 	t.default_priority = 64;
 	for (uint32_t i = 0; i < nsubs; i++) {
-		struct moq_subscriber s = { .flags = MOQ_SUB_F_ACTIVE,
-					    .generation = 1,
-					    .ifindex = ifindex,
-					    .family = MOQ_AF_INET,
-					    .sport_be = htons(4443),
-					    .dport_be = htons(6000) };
-		struct moq_subscription_key bk = { .slot = i, .conn_id = 7,
-						   .track_alias = 5 };
-		struct moq_subscription b = { .track_alias = 9 };
+		struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
+					   .generation = 1,
+					   .ifindex = ifindex,
+					   .family = MOQ_AF_INET,
+					   .sport_be = htons(4443),
+					   .dport_be = htons(6000)};
+		struct moq_subscription_key bk = {.slot = i, .conn_id = 7, .track_alias = 5};
+		struct moq_subscription b = {.track_alias = 9};
 
-		memcpy(s.saddr, (uint8_t[4]){ 10, 9, 0, 1 }, 4);
-		memcpy(s.daddr, (uint8_t[4]){ 10, 9, 0, 2 }, 4);
+		memcpy(s.saddr, (uint8_t[4]){10, 9, 0, 1}, 4);
+		memcpy(s.daddr, (uint8_t[4]){10, 9, 0, 2}, 4);
 		t.slots[i] = i;
 		if (bpf_map_update_elem(fd_of("moq_subscribers"), &i, &s, 0) ||
 		    bpf_map_update_elem(fd_of("moq_subscriptions"), &bk, &b, 0))
@@ -130,8 +127,8 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Median over batches of test_run durations (ns per run). */
-static uint32_t measure(int prog, const uint8_t *pkt, size_t len,
-			uint32_t mark, uint32_t repeat, struct ring_buffer *rb)
+static uint32_t measure(int prog, const uint8_t *pkt, size_t len, uint32_t mark, uint32_t repeat,
+			struct ring_buffer *rb)
 {
 	struct bpf_relay_run run;
 	uint32_t d[9];
@@ -153,7 +150,7 @@ static uint32_t measure(int prog, const uint8_t *pkt, size_t len,
 
 int main(int argc, char **argv)
 {
-	static const uint32_t counts[] = { 1, 8, 64, 1024 };
+	static const uint32_t counts[] = {1, 8, 64, 1024};
 	uint8_t start[2048], mid[2048];
 	size_t ls, lm;
 	uint32_t ifindex, base, eg;
@@ -194,7 +191,7 @@ int main(int argc, char **argv)
 	/* classification only: no subscribers for the alias */
 	setup_maps(0, ifindex);
 	{
-		struct bpf_relay_run r0 = { 0 };
+		struct bpf_relay_run r0 = {0};
 		bpf_relay_test_run(R.upstream_ingress, start, ls, &r0);
 	}
 	base = measure(R.upstream_ingress, mid, lm, 0, 10000, rb);
@@ -202,7 +199,7 @@ int main(int argc, char **argv)
 
 	setup_maps(1, ifindex);
 	{
-		struct bpf_relay_run r0 = { 0 };
+		struct bpf_relay_run r0 = {0};
 		bpf_relay_test_run(R.upstream_ingress, start, ls, &r0);
 	}
 	/* repeat = 1: the first run clears the mark, so a repeated run would
@@ -211,7 +208,7 @@ int main(int argc, char **argv)
 		static uint32_t d[1001];
 
 		for (int i = 0; i < 1001; i++) {
-			struct bpf_relay_run r1 = { .mark_in = MOQ_MARK_MAGIC | 0 };
+			struct bpf_relay_run r1 = {.mark_in = MOQ_MARK_MAGIC | 0};
 
 			bpf_relay_test_run(R.subscriber_egress, mid, lm, &r1);
 			if (r1.retval != 0)
@@ -228,7 +225,7 @@ int main(int argc, char **argv)
 	printf("|---:|---:|---:|\n");
 	for (int i = 0; i < ncounts; i++) {
 		uint32_t n = counts[i], rep = 10000 / n, d;
-		struct bpf_relay_run r0 = { 0 };
+		struct bpf_relay_run r0 = {0};
 
 		if (rep < 5)
 			rep = 5;
@@ -241,7 +238,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	{
-		uint64_t fw = bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED), other = 0;
+		uint64_t fw = bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED),
+			 other = 0;
 
 		for (uint32_t r = 1; r < MOQ_R_MAX; r++)
 			if (r != MOQ_R_NOT_MARKED)

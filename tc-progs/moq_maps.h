@@ -34,7 +34,7 @@
 #define MOQ_PLAINTEXT_TAG "moq-plaintext-v1"
 
 #define MOQ_MAX_SUBSCRIBERS 4096 /* subscriber slots (= downstream conns) */
-#define MOQ_MAX_FANOUT 4096 /* subscribers of one track */
+#define MOQ_MAX_FANOUT 4096	 /* subscribers of one track */
 #define MOQ_MAX_UPSTREAMS 1024
 #define MOQ_MAX_TRACKS 16384
 #define MOQ_MAX_UP_STREAMS 65536
@@ -50,12 +50,12 @@
 /* ---- moq_config (ARRAY, 1 entry, key 0) -------------------------------- */
 #define MOQ_CFG_F_ENABLED 0x1u
 struct moq_config {
-	__u32 layout_version; /* == MOQ_MAPS_LAYOUT_VERSION or no forwarding */
-	__u32 flags; /* MOQ_CFG_F_* */
-	__u64 heartbeat_ns; /* agent's last bpf_ktime (CLOCK_MONOTONIC) */
+	__u32 layout_version;	    /* == MOQ_MAPS_LAYOUT_VERSION or no forwarding */
+	__u32 flags;		    /* MOQ_CFG_F_* */
+	__u64 heartbeat_ns;	    /* agent's last bpf_ktime (CLOCK_MONOTONIC) */
 	__u64 heartbeat_timeout_ns; /* stale after this; 0 = stale */
-	__u32 generation; /* agent run; entries with another one are ignored */
-	__u16 relay_port_be; /* UDP port the relay listens on */
+	__u32 generation;	    /* agent run; entries with another one are ignored */
+	__u16 relay_port_be;	    /* UDP port the relay listens on */
 	__u16 pad0;
 };
 
@@ -65,9 +65,9 @@ struct moq_cid {
 };
 
 struct moq_upstream {
-	__u32 conn_id; /* agent's id of the publisher connection */
+	__u32 conn_id;	  /* agent's id of the publisher connection */
 	__u32 generation; /* must equal moq_config.generation */
-	__u8 family; /* MOQ_AF_INET / MOQ_AF_INET6 */
+	__u8 family;	  /* MOQ_AF_INET / MOQ_AF_INET6 */
 	__u8 pad0;
 	__u16 sport_be; /* publisher's UDP source port */
 	__u32 pad1;
@@ -99,7 +99,7 @@ struct moq_track_key {
 };
 
 struct moq_track_subs {
-	__u32 count; /* valid entries in slots[] (<= MOQ_MAX_FANOUT) */
+	__u32 count;	       /* valid entries in slots[] (<= MOQ_MAX_FANOUT) */
 	__u8 default_priority; /* when the header omits Publisher Priority */
 	__u8 pad0[3];
 	__u32 slots[MOQ_MAX_FANOUT];
@@ -109,18 +109,18 @@ struct moq_track_subs {
 #define MOQ_SUB_F_ACTIVE 0x1u
 #define MOQ_SUB_F_L2_LEARNED 0x2u /* set by the subscriber ingress program */
 struct moq_subscriber {
-	__u32 flags; /* MOQ_SUB_F_*; inactive slots are skipped */
+	__u32 flags;	  /* MOQ_SUB_F_*; inactive slots are skipped */
 	__u32 generation; /* must equal moq_config.generation */
-	__u32 ifindex; /* relay interface towards the subscriber */
-	__u8 family; /* must equal the upstream packet's family */
+	__u32 ifindex;	  /* relay interface towards the subscriber */
+	__u8 family;	  /* must equal the upstream packet's family */
 	__u8 pad0;
-	__u16 vlan_id; /* 0: untagged; else 802.1Q tag pushed on egress */
-	__u8 eth_src[6]; /* relay MAC on ifindex (learned or agent-set) */
-	__u8 eth_dst[6]; /* subscriber (next hop) MAC (learned or agent-set) */
-	__u16 sport_be; /* relay's UDP port for this connection */
-	__u16 dport_be; /* subscriber's UDP port */
-	__u8 saddr[16]; /* relay address (IPv4 in the first 4 bytes) */
-	__u8 daddr[16]; /* subscriber address */
+	__u16 vlan_id;		/* 0: untagged; else 802.1Q tag pushed on egress */
+	__u8 eth_src[6];	/* relay MAC on ifindex (learned or agent-set) */
+	__u8 eth_dst[6];	/* subscriber (next hop) MAC (learned or agent-set) */
+	__u16 sport_be;		/* relay's UDP port for this connection */
+	__u16 dport_be;		/* subscriber's UDP port */
+	__u8 saddr[16];		/* relay address (IPv4 in the first 4 bytes) */
+	__u8 daddr[16];		/* subscriber address */
 	__u8 dcid[MOQ_CID_LEN]; /* subscriber's CID (DCID of packets to it) */
 	__u8 scid[MOQ_CID_LEN]; /* relay's CID (DCID of packets from it) */
 };
@@ -150,7 +150,7 @@ struct moq_down_stream_key {
 #define MOQ_DS_NONE (~0ull) /* reset before a downstream id was taken */
 struct moq_down_stream {
 	__u64 stream_id; /* downstream stream id or MOQ_DS_NONE */
-	__u32 flags; /* MOQ_DS_F_* */
+	__u32 flags;	 /* MOQ_DS_F_* */
 	__u32 pad0;
 	__u64 reset_offset; /* upstream stream offset of the first drop */
 };
@@ -159,9 +159,9 @@ struct moq_down_stream {
  * Shared with the agent through mmap; both sides take values with an atomic
  * fetch-and-add, so the fields stay 8-byte aligned and alone in the struct. */
 struct moq_conn_seq {
-	__u64 next_pn; /* next 1-RTT packet number of the connection */
+	__u64 next_pn;	/* next 1-RTT packet number of the connection */
 	__u64 next_uni; /* n of the next media uni stream id 4n+3 */
-	__u64 max_uni; /* n must stay below this (peer's MAX_STREAMS); 0 = 2^28 */
+	__u64 max_uni;	/* n must stay below this (peer's MAX_STREAMS); 0 = 2^28 */
 	__u64 pad0;
 };
 
@@ -197,43 +197,43 @@ enum moq_prog {
 
 enum moq_reason {
 	MOQ_R_FORWARDED = 0, /* ingress: fanned out; egress: rewritten+sent */
-	MOQ_R_STALE_AGENT, /* heartbeat stale / layout mismatch / disabled */
-	MOQ_R_NOT_IP, /* not IPv4/IPv6 (after at most one VLAN tag) */
-	MOQ_R_IP_OPTIONS, /* IPv4 options, fragments, IPv6 ext headers */
+	MOQ_R_STALE_AGENT,   /* heartbeat stale / layout mismatch / disabled */
+	MOQ_R_NOT_IP,	     /* not IPv4/IPv6 (after at most one VLAN tag) */
+	MOQ_R_IP_OPTIONS,    /* IPv4 options, fragments, IPv6 ext headers */
 	MOQ_R_NOT_UDP,
-	MOQ_R_WRONG_PORT, /* UDP dport != relay port */
-	MOQ_R_TRUNCATED, /* packet shorter than a fixed header */
-	MOQ_R_LONG_HEADER, /* QUIC long header (handshake etc.) */
+	MOQ_R_WRONG_PORT,    /* UDP dport != relay port */
+	MOQ_R_TRUNCATED,     /* packet shorter than a fixed header */
+	MOQ_R_LONG_HEADER,   /* QUIC long header (handshake etc.) */
 	MOQ_R_NOT_PLAINTEXT, /* fixed bit clear or tag mismatch */
-	MOQ_R_PN_LEN, /* packet number not 4 bytes */
+	MOQ_R_PN_LEN,	     /* packet number not 4 bytes */
 	MOQ_R_UNKNOWN_DCID,
-	MOQ_R_WRONG_SOURCE, /* source address/port not the upstream's */
-	MOQ_R_BAD_VARINT, /* a varint runs past its frame / packet */
-	MOQ_R_BAD_FRAME, /* frame type other than PADDING/ACK/STREAM/DATAGRAM */
-	MOQ_R_TOO_MANY_FRAMES, /* more leading PADDING/ACK than the walk bound */
-	MOQ_R_ACK_RANGES, /* ACK with more ranges than MOQ_MAX_ACK_RANGES */
-	MOQ_R_NO_MEDIA_FRAME, /* no STREAM or DATAGRAM frame */
-	MOQ_R_TRAILING_FRAME, /* non-PADDING after the STREAM/DATAGRAM frame */
-	MOQ_R_NOT_CLIENT_UNI, /* stream id & 3 != 2 */
-	MOQ_R_STREAM_ID_WIDTH, /* stream id not a 4-byte varint */
+	MOQ_R_WRONG_SOURCE,	   /* source address/port not the upstream's */
+	MOQ_R_BAD_VARINT,	   /* a varint runs past its frame / packet */
+	MOQ_R_BAD_FRAME,	   /* frame type other than PADDING/ACK/STREAM/DATAGRAM */
+	MOQ_R_TOO_MANY_FRAMES,	   /* more leading PADDING/ACK than the walk bound */
+	MOQ_R_ACK_RANGES,	   /* ACK with more ranges than MOQ_MAX_ACK_RANGES */
+	MOQ_R_NO_MEDIA_FRAME,	   /* no STREAM or DATAGRAM frame */
+	MOQ_R_TRAILING_FRAME,	   /* non-PADDING after the STREAM/DATAGRAM frame */
+	MOQ_R_NOT_CLIENT_UNI,	   /* stream id & 3 != 2 */
+	MOQ_R_STREAM_ID_WIDTH,	   /* stream id not a 4-byte varint */
 	MOQ_R_BAD_SUBGROUP_HEADER, /* bad type or header not in this packet */
-	MOQ_R_BAD_DATAGRAM, /* bad OBJECT_DATAGRAM type or header */
+	MOQ_R_BAD_DATAGRAM,	   /* bad OBJECT_DATAGRAM type or header */
 	MOQ_R_STREAM_START_UNSEEN, /* offset > 0 and offset 0 never seen */
 	MOQ_R_NO_SUBSCRIBERS,
-	MOQ_R_MTU, /* per clone: too big for the subscriber's device */
+	MOQ_R_MTU,	       /* per clone: too big for the subscriber's device */
 	MOQ_R_REDIRECT_FAILED, /* per clone */
-	MOQ_R_SUB_INACTIVE, /* per clone / egress: slot not active */
+	MOQ_R_SUB_INACTIVE,    /* per clone / egress: slot not active */
 	MOQ_R_FAMILY_MISMATCH, /* per clone: subscriber on other family */
-	MOQ_R_NOT_MARKED, /* egress: not a fast-path clone */
+	MOQ_R_NOT_MARKED,      /* egress: not a fast-path clone */
 	MOQ_R_NO_SUBSCRIPTION, /* egress: slot not subscribed to the track */
-	MOQ_R_GATE_DROP, /* egress: congestion gate */
-	MOQ_R_STREAM_RESET, /* egress: stream reset by an earlier drop */
+	MOQ_R_GATE_DROP,       /* egress: congestion gate */
+	MOQ_R_STREAM_RESET,    /* egress: stream reset by an earlier drop */
 	MOQ_R_STREAM_UNMAPPED, /* egress: offset > 0 of an unmapped stream */
-	MOQ_R_STREAM_LIMIT, /* egress: downstream stream id exhausted */
-	MOQ_R_ALIAS_WIDTH, /* egress: downstream alias needs more bytes */
-	MOQ_R_REWRITE_FAILED, /* egress: a helper failed mid-rewrite */
-	MOQ_R_SUB_RX, /* subscriber ingress: counted */
-	MOQ_R_SUB_UNKNOWN, /* subscriber ingress: not a registered subscriber */
+	MOQ_R_STREAM_LIMIT,    /* egress: downstream stream id exhausted */
+	MOQ_R_ALIAS_WIDTH,     /* egress: downstream alias needs more bytes */
+	MOQ_R_REWRITE_FAILED,  /* egress: a helper failed mid-rewrite */
+	MOQ_R_SUB_RX,	       /* subscriber ingress: counted */
+	MOQ_R_SUB_UNKNOWN,     /* subscriber ingress: not a registered subscriber */
 	MOQ_R_MAX,
 };
 
@@ -254,19 +254,19 @@ enum moq_verdict {
 #define MOQ_EV_KIND_DATAGRAM 1
 struct moq_event {
 	__u64 ts_ns; /* bpf_ktime_get_ns() */
-	__u64 pn; /* wire packet number (forwarded), else 0 */
+	__u64 pn;    /* wire packet number (forwarded), else 0 */
 	__u64 up_stream_id;
 	__u64 down_stream_id; /* MOQ_DS_NONE when none */
-	__u64 offset; /* stream offset of the data */
+	__u64 offset;	      /* stream offset of the data */
 	__u32 slot;
-	__u32 conn_id; /* upstream connection */
+	__u32 conn_id;	/* upstream connection */
 	__u32 data_len; /* stream / datagram payload bytes */
 	__u32 wire_len; /* bytes on the wire (L2 frame) */
 	__u8 fin;
 	__u8 verdict; /* enum moq_verdict */
-	__u8 reason; /* enum moq_reason */
-	__u8 kind; /* MOQ_EV_KIND_* */
-	__u8 prog; /* enum moq_prog */
+	__u8 reason;  /* enum moq_reason */
+	__u8 kind;    /* MOQ_EV_KIND_* */
+	__u8 prog;    /* enum moq_prog */
 	__u8 pad0[3];
 };
 

@@ -16,6 +16,7 @@
 #include "failsafe.h"
 #include "parse_packet.h"
 #include "csum_patch.h"
+#include "moq_vi64_encode.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -45,15 +46,12 @@ static long moq_fanout_one(__u64 i, void *data)
 		return 1;
 	slot = f->subs->slots[idx];
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
-	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) ||
-	    sub->generation != f->generation) {
-		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_SUB_INACTIVE,
-			       f->len);
+	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) || sub->generation != f->generation) {
+		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_SUB_INACTIVE, f->len);
 		return 0;
 	}
 	if (sub->family != f->family) {
-		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS,
-			       MOQ_R_FAMILY_MISMATCH, f->len);
+		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FAMILY_MISMATCH, f->len);
 		return 0;
 	}
 	/* veth drops an oversized clone silently: check first */
@@ -63,8 +61,7 @@ static long moq_fanout_one(__u64 i, void *data)
 	}
 	f->skb->mark = MOQ_MARK_MAGIC | (slot & MOQ_MARK_SLOT_MASK);
 	if (bpf_clone_redirect(f->skb, sub->ifindex, 0)) {
-		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS,
-			       MOQ_R_REDIRECT_FAILED, f->len);
+		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_REDIRECT_FAILED, f->len);
 		return 0;
 	}
 	f->sent++;
@@ -97,21 +94,20 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 		sk.stream_id = p.stream_id;
 		if (p.offset == 0) {
 			struct moq_up_stream ns = {
-				.track_alias = p.alias,
-				.group = p.group,
-				.subgroup = p.subgroup,
-				.priority = p.prio,
-				.hdr_type = p.moq_type,
-				.hdr_len = p.moq_hdr_len,
+			    .track_alias = p.alias,
+			    .group = p.group,
+			    .subgroup = p.subgroup,
+			    .priority = p.prio,
+			    .hdr_type = p.moq_type,
+			    .hdr_len = p.moq_hdr_len,
 			};
 
 			if (!p.has_prio) {
 				struct moq_track_key dk = {
-					.conn_id = p.conn_id,
-					.track_alias = p.alias,
+				    .conn_id = p.conn_id,
+				    .track_alias = p.alias,
 				};
-				struct moq_track_subs *ds =
-					bpf_map_lookup_elem(&moq_tracks, &dk);
+				struct moq_track_subs *ds = bpf_map_lookup_elem(&moq_tracks, &dk);
 
 				ns.priority = ds ? ds->default_priority : 128;
 			}
@@ -133,8 +129,8 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 	f.generation = cfg->generation;
 	f.family = p.family;
 	f.len = skb->len;
-	bpf_loop(subs->count < MOQ_MAX_FANOUT ? subs->count : MOQ_MAX_FANOUT,
-		 moq_fanout_one, &f, 0);
+	bpf_loop(subs->count < MOQ_MAX_FANOUT ? subs->count : MOQ_MAX_FANOUT, moq_fanout_one, &f,
+		 0);
 	skb->mark = mark; /* the original goes on to the agent unchanged */
 	return f.sent ? MOQ_R_FORWARDED : MOQ_R_NO_SUBSCRIBERS;
 }
@@ -158,7 +154,7 @@ out:
 
 static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 {
-	struct moq_cursor c = { .off = 0, .end = skb->len };
+	struct moq_cursor c = {.off = 0, .end = skb->len};
 	struct moq_subscriber *sub;
 	struct moq_sub_stats *ss;
 	struct moq_config *cfg;
@@ -189,8 +185,7 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 		return r;
 	/* any short-header packet with a known relay CID; the profile checks
 	 * (PN length, tag) do not matter for counting */
-	if (c.end - c.off < 1 + MOQ_CID_LEN ||
-	    bpf_skb_load_bytes(skb, c.off, &first, 1))
+	if (c.end - c.off < 1 + MOQ_CID_LEN || bpf_skb_load_bytes(skb, c.off, &first, 1))
 		return MOQ_R_TRUNCATED;
 	if (first & 0x80)
 		return MOQ_R_LONG_HEADER;
@@ -203,8 +198,7 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
 	/* never creates a subscriber: only an active, current-generation
 	 * entry the agent registered is updated */
-	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) ||
-	    sub->generation != cfg->generation)
+	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) || sub->generation != cfg->generation)
 		return MOQ_R_SUB_UNKNOWN;
 	if (sport_be != sub->dport_be)
 		return MOQ_R_WRONG_SOURCE;
@@ -271,8 +265,8 @@ struct moq_egress {
 	__u8 pad0[3];
 };
 
-static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason,
-					   __u32 wire_len, int forwarded)
+static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, __u32 wire_len,
+					   int forwarded)
 {
 	struct moq_event *ev;
 
@@ -316,13 +310,12 @@ static __always_inline int moq_gate_pass(__u32 slot, __u8 prio, __u32 len)
 
 /* Marks (slot, upstream stream) reset so the rest of it is dropped too. */
 static __always_inline void moq_mark_reset(struct moq_down_stream_key *dk,
-					   struct moq_down_stream *ds,
-					   __u64 offset)
+					   struct moq_down_stream *ds, __u64 offset)
 {
 	struct moq_down_stream n = {
-		.stream_id = MOQ_DS_NONE,
-		.flags = MOQ_DS_F_RESET,
-		.reset_offset = offset,
+	    .stream_id = MOQ_DS_NONE,
+	    .flags = MOQ_DS_F_RESET,
+	    .reset_offset = offset,
 	};
 
 	if (ds) {
@@ -362,10 +355,9 @@ static long moq_zero_window(__u64 i, void *data)
 }
 
 /* Rewrites the clone for subscriber sub. Returns 0 or a moq_reason. */
-static __always_inline int moq_rewrite(struct __sk_buff *skb,
-				       struct moq_egress *e,
-				       const struct moq_subscriber *sub,
-				       const __u8 *alias_buf, int alias_patch)
+static __always_inline int moq_rewrite(struct __sk_buff *skb, struct moq_egress *e,
+				       const struct moq_subscriber *sub, const __u8 *alias_buf,
+				       int alias_patch)
 {
 	struct moq_pkt *p = &e->p;
 	__u32 l4 = p->l4_off;
@@ -392,8 +384,7 @@ static __always_inline int moq_rewrite(struct __sk_buff *skb,
 			return MOQ_R_REWRITE_FAILED;
 		if (bpf_l3_csum_replace(skb, p->l3_off + 10, 0, d, 0))
 			return MOQ_R_REWRITE_FAILED;
-		if (bpf_l4_csum_replace(skb, l4 + 6, 0, d,
-					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
+		if (bpf_l4_csum_replace(skb, l4 + 6, 0, d, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
 			return MOQ_R_REWRITE_FAILED;
 	} else {
 		__u8 new[32];
@@ -405,8 +396,7 @@ static __always_inline int moq_rewrite(struct __sk_buff *skb,
 		d = bpf_csum_diff((__be32 *)old, 32, (__be32 *)new, 32, 0);
 		if (d < 0 || bpf_skb_store_bytes(skb, p->l3_off + 8, new, 32, 0))
 			return MOQ_R_REWRITE_FAILED;
-		if (bpf_l4_csum_replace(skb, l4 + 6, 0, d,
-					BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
+		if (bpf_l4_csum_replace(skb, l4 + 6, 0, d, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0))
 			return MOQ_R_REWRITE_FAILED;
 	}
 
@@ -435,9 +425,8 @@ static __always_inline int moq_rewrite(struct __sk_buff *skb,
 	 * MOQ_MAX_PREFIX_BYTES; bpf_loop because a bounded loop of helper
 	 * calls here exceeded the verifier's budget. */
 	if (p->pay_off < p->media_off) {
-		struct moq_zero_range z = { .skb = skb, .l4 = l4,
-					    .pos = p->pay_off,
-					    .end = p->media_off };
+		struct moq_zero_range z = {
+		    .skb = skb, .l4 = l4, .pos = p->pay_off, .end = p->media_off};
 
 		bpf_loop(MOQ_ZERO_WINDOWS, moq_zero_window, &z, 0);
 		if (z.bad || z.pos < z.end)
@@ -453,15 +442,14 @@ static __always_inline int moq_rewrite(struct __sk_buff *skb,
 			return MOQ_R_REWRITE_FAILED;
 	}
 	/* track alias in the SUBGROUP_HEADER / OBJECT_DATAGRAM, same width */
-	if (alias_patch &&
-	    moq_csum_patch(skb, l4, p->alias_off, alias_buf, p->alias_len, 0))
+	if (alias_patch && moq_csum_patch(skb, l4, p->alias_off, alias_buf, p->alias_len, 0))
 		return MOQ_R_REWRITE_FAILED;
 	return 0;
 }
 
 /* Returns the reason; *forward = 1 when the clone may leave. */
-static __always_inline int moq_egress_clone(struct __sk_buff *skb,
-					    struct moq_egress *e, int *forward)
+static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_egress *e,
+					    int *forward)
 {
 	struct moq_down_stream_key dk = {};
 	struct moq_down_stream *ds = 0;
@@ -479,8 +467,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb,
 	if (!cfg)
 		return MOQ_R_STALE_AGENT;
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
-	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) ||
-	    sub->generation != cfg->generation)
+	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) || sub->generation != cfg->generation)
 		return MOQ_R_SUB_INACTIVE;
 	seq = bpf_map_lookup_elem(&moq_conn_seq, &slot);
 	if (!seq)
@@ -499,18 +486,15 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb,
 		if (e->p.has_prio) {
 			e->prio = e->p.prio;
 		} else {
-			struct moq_track_key tk = { .conn_id = e->p.conn_id,
-						    .track_alias = alias };
-			struct moq_track_subs *t =
-				bpf_map_lookup_elem(&moq_tracks, &tk);
+			struct moq_track_key tk = {.conn_id = e->p.conn_id, .track_alias = alias};
+			struct moq_track_subs *t = bpf_map_lookup_elem(&moq_tracks, &tk);
 
 			e->prio = t ? t->default_priority : 128;
 		}
 	} else {
-		struct moq_up_stream_key sk = { .conn_id = e->p.conn_id,
-						.stream_id = e->p.stream_id };
-		struct moq_up_stream *st =
-			bpf_map_lookup_elem(&moq_up_streams, &sk);
+		struct moq_up_stream_key sk = {.conn_id = e->p.conn_id,
+					       .stream_id = e->p.stream_id};
+		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
 
 		if (!st)
 			return MOQ_R_STREAM_START_UNSEEN;
@@ -543,8 +527,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb,
 		return MOQ_R_GATE_DROP;
 	}
 	if (e->p.has_moq_hdr && bs->track_alias != e->p.alias) {
-		if (moq_vi64_encode_width(alias_buf, bs->track_alias,
-					  e->p.alias_len))
+		if (moq_vi64_encode_width(alias_buf, bs->track_alias, e->p.alias_len))
 			return MOQ_R_ALIAS_WIDTH;
 		alias_patch = 1;
 	}
@@ -559,8 +542,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb,
 		if (n >= max)
 			return MOQ_R_STREAM_LIMIT;
 		nd.stream_id = 4 * n + 3;
-		if (bpf_map_update_elem(&moq_down_streams, &dk, &nd,
-					BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&moq_down_streams, &dk, &nd, BPF_NOEXIST)) {
 			/* another CPU mapped it first: use theirs (n is lost;
 			 * the agent sees the gap in the events) */
 			ds = bpf_map_lookup_elem(&moq_down_streams, &dk);

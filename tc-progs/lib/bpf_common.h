@@ -14,7 +14,7 @@
 #define ETH_P_8021Q 0x8100
 #endif
 
-#define MOQ_MAX_PRE_FRAMES 16 /* PADDING runs / ACK frames before media */
+#define MOQ_MAX_PRE_FRAMES 16	 /* PADDING runs / ACK frames before media */
 #define MOQ_MAX_PREFIX_BYTES 256 /* bytes of PADDING/ACK before media */
 #define MOQ_MAX_ACK_RANGES 16
 #define MOQ_ZERO_WINDOWS (MOQ_MAX_PREFIX_BYTES / 16 + 1)
@@ -46,17 +46,17 @@ struct moq_cursor {
 struct moq_pkt {
 	__u32 l3_off;
 	__u32 l4_off;
-	__u32 pay_off; /* first frame byte (after the 13-byte short header) */
-	__u32 tag_off; /* the 16-byte tag; frames end here */
+	__u32 pay_off;	 /* first frame byte (after the 13-byte short header) */
+	__u32 tag_off;	 /* the 16-byte tag; frames end here */
 	__u32 media_off; /* STREAM / DATAGRAM frame type byte */
-	__u32 sid_off; /* STREAM: 4-byte stream id varint */
-	__u32 data_off; /* stream data / datagram payload */
+	__u32 sid_off;	 /* STREAM: 4-byte stream id varint */
+	__u32 data_off;	 /* stream data / datagram payload */
 	__u32 data_len;
 	__u64 stream_id;
 	__u64 offset;
 	__u32 conn_id; /* upstream connection from the DCID */
-	__u8 family; /* MOQ_AF_* */
-	__u8 vlan; /* an in-packet 802.1Q tag was present */
+	__u8 family;   /* MOQ_AF_* */
+	__u8 vlan;     /* an in-packet 802.1Q tag was present */
 	__u8 is_datagram;
 	__u8 fin;
 	/* MoQT header (SUBGROUP_HEADER at offset 0, or OBJECT_DATAGRAM) */

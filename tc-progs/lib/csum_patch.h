@@ -22,9 +22,8 @@ static __always_inline __u64 moq_byte_mask(__u32 a)
  *
  * Verifier: the splice is done with word masks, not a per-byte loop with
  * conditional stores (those made stack states diverge 2^16 ways). */
-static __always_inline int moq_csum_patch(struct __sk_buff *skb, __u32 l4_off,
-					  __u32 off, const __u8 *src, __u32 n,
-					  int zero)
+static __always_inline int moq_csum_patch(struct __sk_buff *skb, __u32 l4_off, __u32 off,
+					  const __u8 *src, __u32 n, int zero)
 {
 	__u64 old[2], new[2], sv[2] = {}, m0, m1;
 	__u32 w, d, e, s0, e0, s1, e1;
@@ -52,15 +51,12 @@ static __always_inline int moq_csum_patch(struct __sk_buff *skb, __u32 l4_off,
 	m1 = moq_byte_mask(e1) & ~moq_byte_mask(s1);
 	new[0] = (old[0] & ~m0) | (sv[0] & m0);
 	new[1] = (old[1] & ~m1) | (sv[1] & m1);
-	diff = bpf_csum_diff((__be32 *)old, sizeof(old), (__be32 *)new,
-			     sizeof(new), 0);
+	diff = bpf_csum_diff((__be32 *)old, sizeof(old), (__be32 *)new, sizeof(new), 0);
 	if (diff < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, w, new, sizeof(new),
-				BPF_F_RECOMPUTE_CSUM))
+	if (bpf_skb_store_bytes(skb, w, new, sizeof(new), BPF_F_RECOMPUTE_CSUM))
 		return -1;
-	if (bpf_l4_csum_replace(skb, l4_off + 6, 0, diff,
-				BPF_F_MARK_MANGLED_0))
+	if (bpf_l4_csum_replace(skb, l4_off + 6, 0, diff, BPF_F_MARK_MANGLED_0))
 		return -1;
 	return 0;
 }

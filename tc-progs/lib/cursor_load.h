@@ -6,8 +6,7 @@
 
 /* 0 on success, -1 when fewer than n bytes remain before c->end or the skb
  * is shorter. n must be a compile-time constant. */
-static __always_inline int moq_cursor_load(struct __sk_buff *skb,
-					   const struct moq_cursor *c,
+static __always_inline int moq_cursor_load(struct __sk_buff *skb, const struct moq_cursor *c,
 					   void *dst, __u32 n)
 {
 	if (c->off > c->end || c->end - c->off < n)

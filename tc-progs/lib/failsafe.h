@@ -18,8 +18,7 @@ static __always_inline struct moq_config *moq_config_live(void)
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* a heartbeat from the future (clock read races) counts as fresh */
-	if (now > cfg->heartbeat_ns &&
-	    now - cfg->heartbeat_ns > cfg->heartbeat_timeout_ns)
+	if (now > cfg->heartbeat_ns && now - cfg->heartbeat_ns > cfg->heartbeat_timeout_ns)
 		return 0;
 	if (!cfg->heartbeat_ns)
 		return 0;

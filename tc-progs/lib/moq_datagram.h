@@ -7,13 +7,11 @@
 /* Valid types: 0b00X0XXXX without STATUS (0x20) + END_OF_GROUP (0x02). */
 static __always_inline int moq_datagram_type_ok(__u64 t)
 {
-	return !(t & ~0x2full) && !(t & 0x10) &&
-	       (t & 0x22) != 0x22;
+	return !(t & ~0x2full) && !(t & 0x10) && (t & 0x22) != 0x22;
 }
 
 /* c spans the DATAGRAM frame's payload. Returns 0 or a moq_reason. */
-static __always_inline int moq_parse_object_datagram(struct __sk_buff *skb,
-						     struct moq_cursor *c,
+static __always_inline int moq_parse_object_datagram(struct __sk_buff *skb, struct moq_cursor *c,
 						     struct moq_pkt *p)
 {
 	__u32 start = c->off;
@@ -37,8 +35,7 @@ static __always_inline int moq_parse_object_datagram(struct __sk_buff *skb,
 		return MOQ_R_BAD_VARINT;
 	p->has_prio = !(type & 0x08);
 	if (p->has_prio) {
-		if (c->off >= c->end ||
-		    bpf_skb_load_bytes(skb, c->off, &p->prio, 1))
+		if (c->off >= c->end || bpf_skb_load_bytes(skb, c->off, &p->prio, 1))
 			return MOQ_R_BAD_DATAGRAM;
 		c->off += 1;
 	}

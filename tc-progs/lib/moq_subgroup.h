@@ -14,8 +14,7 @@ static __always_inline int moq_subgroup_type_ok(__u64 t)
 /* c spans the stream data in this packet. Fills the MoQT fields of p and
  * returns 0, or a moq_reason. Subgroup ID mode 0b01 (= first Object ID)
  * reads the first object's Object ID Delta, which must be in this packet. */
-static __always_inline int moq_parse_subgroup_header(struct __sk_buff *skb,
-						     struct moq_cursor *c,
+static __always_inline int moq_parse_subgroup_header(struct __sk_buff *skb, struct moq_cursor *c,
 						     struct moq_pkt *p)
 {
 	__u32 start = c->off;
@@ -39,8 +38,7 @@ static __always_inline int moq_parse_subgroup_header(struct __sk_buff *skb,
 		return MOQ_R_BAD_VARINT;
 	p->has_prio = !(type & 0x20);
 	if (p->has_prio) {
-		if (c->off >= c->end ||
-		    bpf_skb_load_bytes(skb, c->off, &p->prio, 1))
+		if (c->off >= c->end || bpf_skb_load_bytes(skb, c->off, &p->prio, 1))
 			return MOQ_R_BAD_SUBGROUP_HEADER;
 		c->off += 1;
 	}

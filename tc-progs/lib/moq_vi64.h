@@ -7,8 +7,7 @@
 
 /* Reads one vi64, advances, returns its length (1..9) or -1 when it runs
  * past c->end. */
-static __always_inline int moq_vi64(struct __sk_buff *skb,
-				    struct moq_cursor *c, __u64 *v)
+static __always_inline int moq_vi64(struct __sk_buff *skb, struct moq_cursor *c, __u64 *v)
 {
 	__u64 raw;
 	__u32 len, b;
@@ -19,8 +18,8 @@ static __always_inline int moq_vi64(struct __sk_buff *skb,
 		return -1;
 	raw = __builtin_bswap64(raw);
 	b = raw >> 56;
-	len = 1 + (b >= 0x80) + (b >= 0xc0) + (b >= 0xe0) + (b >= 0xf0) +
-	      (b >= 0xf8) + (b >= 0xfc) + (b >= 0xfe) + (b >= 0xff);
+	len = 1 + (b >= 0x80) + (b >= 0xc0) + (b >= 0xe0) + (b >= 0xf0) + (b >= 0xf8) +
+	      (b >= 0xfc) + (b >= 0xfe) + (b >= 0xff);
 	if (len > c->end - c->off)
 		return -1;
 	if (len == 9) {
@@ -32,31 +31,6 @@ static __always_inline int moq_vi64(struct __sk_buff *skb,
 	}
 	c->off += len;
 	return (int)len;
-}
-
-/* Encodes v in exactly width (1..9) bytes into out[9]; -1 if it does not
- * fit. */
-static __always_inline int moq_vi64_encode_width(__u8 *out, __u64 v,
-						 __u32 width)
-{
-	__u64 be;
-
-	if (width < 1 || width > 9)
-		return -1;
-	if (width == 9) {
-		out[0] = 0xff;
-		be = __builtin_bswap64(v);
-		__builtin_memcpy(out + 1, &be, 8);
-		return 0;
-	}
-	if (v >> (7 * width))
-		return -1;
-	/* width-1 leading ones, a zero, then 7*width value bits */
-	v |= (0xff00ull >> (width - 1) & 0xff) << (8 * (width - 1));
-	v <<= 64 - 8 * width;
-	be = __builtin_bswap64(v);
-	__builtin_memcpy(out, &be, 8);
-	return 0;
 }
 
 #endif

@@ -8,8 +8,7 @@
  * header, or -1 if truncated. *vlan = 1 when an in-packet tag was skipped.
  * (On a live ingress path the kernel has usually moved the tag into
  * skb->vlan_tci already; bpf_prog_test_run keeps it in the data.) */
-static __always_inline int moq_parse_eth(struct __sk_buff *skb,
-					 struct moq_cursor *c, __u8 *vlan)
+static __always_inline int moq_parse_eth(struct __sk_buff *skb, struct moq_cursor *c, __u8 *vlan)
 {
 	struct ethhdr eth;
 	__be16 proto;

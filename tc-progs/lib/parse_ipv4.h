@@ -9,8 +9,7 @@
 
 /* Returns 0 and advances, or a moq_reason. saddr/daddr get the addresses
  * (first 4 bytes). */
-static __always_inline int moq_parse_ipv4(struct __sk_buff *skb,
-					  struct moq_cursor *c, __u8 *saddr,
+static __always_inline int moq_parse_ipv4(struct __sk_buff *skb, struct moq_cursor *c, __u8 *saddr,
 					  __u8 *daddr)
 {
 	struct iphdr ip;

@@ -7,8 +7,7 @@
 
 #include "cursor_load.h"
 
-static __always_inline int moq_parse_ipv6(struct __sk_buff *skb,
-					  struct moq_cursor *c, __u8 *saddr,
+static __always_inline int moq_parse_ipv6(struct __sk_buff *skb, struct moq_cursor *c, __u8 *saddr,
 					  __u8 *daddr)
 {
 	struct ipv6hdr ip6;
@@ -18,8 +17,7 @@ static __always_inline int moq_parse_ipv6(struct __sk_buff *skb,
 	if (ip6.version != 6)
 		return MOQ_R_NOT_IP;
 	if (ip6.nexthdr != IPPROTO_UDP)
-		return ip6.nexthdr == IPPROTO_TCP ? MOQ_R_NOT_UDP
-						  : MOQ_R_IP_OPTIONS;
+		return ip6.nexthdr == IPPROTO_TCP ? MOQ_R_NOT_UDP : MOQ_R_IP_OPTIONS;
 	__builtin_memcpy(saddr, &ip6.saddr, 16);
 	__builtin_memcpy(daddr, &ip6.daddr, 16);
 	c->off += sizeof(ip6);

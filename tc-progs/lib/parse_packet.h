@@ -17,10 +17,8 @@
 #include "maps.bpf.h"
 
 /* Reads the STREAM or DATAGRAM frame whose type byte is at c->off. */
-static __always_inline int moq_parse_media_frame(struct __sk_buff *skb,
-						 struct moq_cursor *c,
-						 struct moq_pkt *p, __u8 type,
-						 int validate)
+static __always_inline int moq_parse_media_frame(struct __sk_buff *skb, struct moq_cursor *c,
+						 struct moq_pkt *p, __u8 type, int validate)
 {
 	__u64 len = 0;
 	int n, has_len;
@@ -66,11 +64,10 @@ static __always_inline int moq_parse_media_frame(struct __sk_buff *skb,
  * and that only PADDING follows the media frame; egress trusts the ingress
  * program for those and re-derives offsets only. Returns 0 for an eligible
  * packet, else the moq_reason. */
-static __always_inline int moq_parse_packet(struct __sk_buff *skb,
-					    const struct moq_config *cfg,
+static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct moq_config *cfg,
 					    struct moq_pkt *p, int validate)
 {
-	struct moq_cursor c = { .off = 0, .end = skb->len };
+	struct moq_cursor c = {.off = 0, .end = skb->len};
 	struct moq_upstream *up;
 	struct moq_cid dcid;
 	__u8 saddr[16] = {}, daddr[16] = {};
@@ -127,8 +124,7 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb,
 	if (r)
 		return r;
 	if (p->is_datagram || p->offset == 0) {
-		struct moq_cursor m = { .off = p->data_off,
-					.end = p->data_off + p->data_len };
+		struct moq_cursor m = {.off = p->data_off, .end = p->data_off + p->data_len};
 
 		if (p->is_datagram)
 			return moq_parse_object_datagram(skb, &m, p);

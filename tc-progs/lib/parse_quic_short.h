@@ -7,15 +7,13 @@
 
 /* Returns 0 and advances past the 13-byte header, or a moq_reason. The
  * cursor must end at the end of the UDP payload. */
-static __always_inline int moq_parse_quic_short(struct __sk_buff *skb,
-						struct moq_cursor *c,
+static __always_inline int moq_parse_quic_short(struct __sk_buff *skb, struct moq_cursor *c,
 						struct moq_cid *dcid)
 {
 	__u8 hdr[MOQ_SHORT_HDR_LEN];
 
 	/* header + at least one frame byte + tag */
-	if (c->off > c->end ||
-	    c->end - c->off < MOQ_SHORT_HDR_LEN + 1 + MOQ_TAG_LEN) {
+	if (c->off > c->end || c->end - c->off < MOQ_SHORT_HDR_LEN + 1 + MOQ_TAG_LEN) {
 		__u8 first;
 
 		/* still classify a short long-header packet as such */

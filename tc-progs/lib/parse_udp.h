@@ -7,8 +7,7 @@
 
 #include "cursor_load.h"
 
-static __always_inline int moq_parse_udp(struct __sk_buff *skb,
-					 struct moq_cursor *c, __u16 port_be,
+static __always_inline int moq_parse_udp(struct __sk_buff *skb, struct moq_cursor *c, __u16 port_be,
 					 __u16 *sport_be)
 {
 	struct udphdr udp;

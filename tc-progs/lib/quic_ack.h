@@ -16,8 +16,7 @@ static long moq_ack_range_step(__u64 i, void *data)
 	struct moq_ack_ctx *a = data;
 	__u64 gap, len;
 
-	if (moq_quic_varint(a->skb, &a->c, &gap) < 0 ||
-	    moq_quic_varint(a->skb, &a->c, &len) < 0) {
+	if (moq_quic_varint(a->skb, &a->c, &gap) < 0 || moq_quic_varint(a->skb, &a->c, &len) < 0) {
 		a->bad = 1;
 		return 1;
 	}
@@ -26,17 +25,14 @@ static long moq_ack_range_step(__u64 i, void *data)
 
 /* The cursor is on the frame type byte. Returns 0 and advances past the
  * frame, or a moq_reason. */
-static __always_inline int moq_quic_skip_ack(struct __sk_buff *skb,
-					     struct moq_cursor *c, __u8 type)
+static __always_inline int moq_quic_skip_ack(struct __sk_buff *skb, struct moq_cursor *c, __u8 type)
 {
-	struct moq_ack_ctx a = { .skb = skb };
+	struct moq_ack_ctx a = {.skb = skb};
 	__u64 largest, delay, count, first;
 
 	c->off += 1;
-	if (moq_quic_varint(skb, c, &largest) < 0 ||
-	    moq_quic_varint(skb, c, &delay) < 0 ||
-	    moq_quic_varint(skb, c, &count) < 0 ||
-	    moq_quic_varint(skb, c, &first) < 0)
+	if (moq_quic_varint(skb, c, &largest) < 0 || moq_quic_varint(skb, c, &delay) < 0 ||
+	    moq_quic_varint(skb, c, &count) < 0 || moq_quic_varint(skb, c, &first) < 0)
 		return MOQ_R_BAD_VARINT;
 	if (count > MOQ_MAX_ACK_RANGES)
 		return MOQ_R_ACK_RANGES;
@@ -51,8 +47,7 @@ static __always_inline int moq_quic_skip_ack(struct __sk_buff *skb,
 	if (type == 0x03) {
 		__u64 ect0, ect1, ce;
 
-		if (moq_quic_varint(skb, c, &ect0) < 0 ||
-		    moq_quic_varint(skb, c, &ect1) < 0 ||
+		if (moq_quic_varint(skb, c, &ect0) < 0 || moq_quic_varint(skb, c, &ect1) < 0 ||
 		    moq_quic_varint(skb, c, &ce) < 0)
 			return MOQ_R_BAD_VARINT;
 	}

@@ -10,7 +10,7 @@ struct moq_walk_ctx {
 	struct moq_cursor c;
 	__u32 start;
 	__u32 reason; /* 0 while walking / when found */
-	__u8 type; /* media frame type when found */
+	__u8 type;    /* media frame type when found */
 	__u8 found;
 };
 
@@ -69,10 +69,10 @@ static long moq_walk_step(__u64 i, void *data)
 
 /* c->off on the first frame. Returns 0 with c->off on the media frame and
  * *type set, or a moq_reason. */
-static __always_inline int moq_quic_frame_walk(struct __sk_buff *skb,
-					       struct moq_cursor *c, __u8 *type)
+static __always_inline int moq_quic_frame_walk(struct __sk_buff *skb, struct moq_cursor *c,
+					       __u8 *type)
 {
-	struct moq_walk_ctx w = { .skb = skb, .c = *c, .start = c->off };
+	struct moq_walk_ctx w = {.skb = skb, .c = *c, .start = c->off};
 
 	bpf_loop(MOQ_MAX_PRE_FRAMES, moq_walk_step, &w, 0);
 	if (!w.found)

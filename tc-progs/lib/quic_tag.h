@@ -7,8 +7,7 @@
 
 /* 1 when the tag matches; on success c->end moves to the tag (frames end
  * there). */
-static __always_inline int moq_quic_tag_ok(struct __sk_buff *skb,
-					   struct moq_cursor *c)
+static __always_inline int moq_quic_tag_ok(struct __sk_buff *skb, struct moq_cursor *c)
 {
 	__u64 tag[2];
 	struct moq_cursor t;

@@ -8,8 +8,7 @@
  * (1, 2, 4, 8) or -1 when it runs past c->end. Branch-free decode of an
  * 8-byte window: fields always sit before the 16-byte tag, so 8 bytes at any
  * offset below c->end exist in the skb. */
-static __always_inline int moq_quic_varint(struct __sk_buff *skb,
-					   struct moq_cursor *c, __u64 *v)
+static __always_inline int moq_quic_varint(struct __sk_buff *skb, struct moq_cursor *c, __u64 *v)
 {
 	__u64 raw;
 	__u32 len;

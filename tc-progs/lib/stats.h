@@ -4,8 +4,7 @@
 
 #include "maps.bpf.h"
 
-static __always_inline void moq_stat_count(__u32 prog, __u32 reason,
-					   __u32 bytes)
+static __always_inline void moq_stat_count(__u32 prog, __u32 reason, __u32 bytes)
 {
 	__u32 key = prog * MOQ_R_MAX + reason;
 	struct moq_stat *s;

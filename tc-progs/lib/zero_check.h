@@ -37,10 +37,9 @@ static long moq_zero_step(__u64 i, void *data)
 
 /* 1 when all zero. bpf_loop instead of a bounded loop: the region can be a
  * whole MTU of padding (~190 words) and the callback verifies once. */
-static __always_inline int moq_all_zero(struct __sk_buff *skb, __u32 from,
-					__u32 to)
+static __always_inline int moq_all_zero(struct __sk_buff *skb, __u32 from, __u32 to)
 {
-	struct moq_zero_ctx z = { .skb = skb, .off = from, .end = to };
+	struct moq_zero_ctx z = {.skb = skb, .off = from, .end = to};
 
 	if (from >= to)
 		return 1;

@@ -191,6 +191,16 @@ def prog_insns(prog_id):
     os.close(fd)
 
 
+def cmd_check_originals(out):
+    """The relay's socket (the agent's stand-in) got every original
+    unchanged: the fast path never modifies the packet it clones."""
+    got = [bytes.fromhex(l.split()[2]) for l in open(out).read().splitlines()[1:]]
+    want = [short_hdr(UP_CID, 0x1000 + i) + fx["frames"] + TAG for i, fx in enumerate(fixtures())]
+    ok = got == want
+    print("relay socket: %d/%d originals, %s" % (len(got), len(want), "unchanged" if ok else "DIFFER"))
+    sys.exit(0 if ok else 1)
+
+
 def cmd_check(statefile, *pairs):
     """pairs: OUTFILE SLOT ..."""
     rc = 0
@@ -232,4 +242,4 @@ if __name__ == "__main__":
     c = sys.argv[1]
     a = sys.argv[2:]
     {"maps": cmd_maps, "send": cmd_send, "ping": cmd_ping, "recv": cmd_recv,
-     "check": cmd_check, "insns": cmd_insns, "count": lambda: print(len(fixtures()))}[c](*a)
+     "check": cmd_check, "originals": cmd_check_originals, "insns": cmd_insns, "count": lambda: print(len(fixtures()))}[c](*a)

@@ -33,18 +33,18 @@
 #define UP_SID 2 /* client-initiated uni stream 0 */
 
 static struct bpf_relay R;
-static const uint8_t up_cid[8] = { 0xa1, 1, 2, 3, 4, 5, 6, 7 };
-static const uint8_t up_cid6[8] = { 0xa2, 1, 2, 3, 4, 5, 6, 7 };
-static const uint8_t sub_dcid[8] = { 0xb3, 0xb3, 0xb3, 0xb3, 9, 9, 9, 9 };
-static const uint8_t sub_scid[8] = { 0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, 8 };
-static const uint8_t pub_ip[4] = { 10, 0, 0, 1 }, relay_ip[4] = { 10, 0, 0, 254 };
-static const uint8_t relay_ip_s[4] = { 10, 1, 0, 254 }, sub_ip[4] = { 10, 1, 0, 3 };
-static const uint8_t pub_ip6[16] = { 0xfd, 0, [15] = 1 };
-static const uint8_t relay_ip6[16] = { 0xfd, 0, [15] = 0xfe };
-static const uint8_t relay_ip6_s[16] = { 0xfd, 1, [15] = 0xfe };
-static const uint8_t sub_ip6[16] = { 0xfd, 1, [15] = 3 };
-static const uint8_t mac_pub[6] = { 2, 0, 0, 0, 0, 1 }, mac_relay[6] = { 2, 0, 0, 0, 0, 0xfe };
-static const uint8_t mac_relay_s[6] = { 2, 0, 0, 0, 1, 0xfe }, mac_sub[6] = { 2, 0, 0, 0, 1, 3 };
+static const uint8_t up_cid[8] = {0xa1, 1, 2, 3, 4, 5, 6, 7};
+static const uint8_t up_cid6[8] = {0xa2, 1, 2, 3, 4, 5, 6, 7};
+static const uint8_t sub_dcid[8] = {0xb3, 0xb3, 0xb3, 0xb3, 9, 9, 9, 9};
+static const uint8_t sub_scid[8] = {0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, 8};
+static const uint8_t pub_ip[4] = {10, 0, 0, 1}, relay_ip[4] = {10, 0, 0, 254};
+static const uint8_t relay_ip_s[4] = {10, 1, 0, 254}, sub_ip[4] = {10, 1, 0, 3};
+static const uint8_t pub_ip6[16] = {0xfd, 0, [15] = 1};
+static const uint8_t relay_ip6[16] = {0xfd, 0, [15] = 0xfe};
+static const uint8_t relay_ip6_s[16] = {0xfd, 1, [15] = 0xfe};
+static const uint8_t sub_ip6[16] = {0xfd, 1, [15] = 3};
+static const uint8_t mac_pub[6] = {2, 0, 0, 0, 0, 1}, mac_relay[6] = {2, 0, 0, 0, 0, 0xfe};
+static const uint8_t mac_relay_s[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
 static uint64_t now_ns(void)
 {
@@ -62,15 +62,14 @@ static int mfd(const char *name)
 	return fd;
 }
 
-static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen,
-		       uint32_t flags)
+static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen, uint32_t flags)
 {
-	struct moq_config c = { .layout_version = MOQ_MAPS_LAYOUT_VERSION,
-				.flags = flags,
-				.heartbeat_ns = hb,
-				.heartbeat_timeout_ns = timeout,
-				.generation = gen,
-				.relay_port_be = htons(RELAY_PORT) };
+	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
+			       .flags = flags,
+			       .heartbeat_ns = hb,
+			       .heartbeat_timeout_ns = timeout,
+			       .generation = gen,
+			       .relay_port_be = htons(RELAY_PORT)};
 	uint32_t k = 0;
 
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
@@ -78,13 +77,12 @@ static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen,
 
 static void add_sub(uint32_t slot, int family)
 {
-	struct moq_subscriber s = { .flags = MOQ_SUB_F_ACTIVE,
-				    .generation = 1,
-				    .ifindex = 1,
-				    .family = family == 6 ? MOQ_AF_INET6
-							  : MOQ_AF_INET,
-				    .sport_be = htons(RELAY_PORT),
-				    .dport_be = htons(6000 + slot) };
+	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
+				   .generation = 1,
+				   .ifindex = 1,
+				   .family = family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
+				   .sport_be = htons(RELAY_PORT),
+				   .dport_be = htons(6000 + slot)};
 
 	memcpy(s.eth_src, mac_relay_s, 6);
 	memcpy(s.eth_dst, mac_sub, 6);
@@ -102,20 +100,19 @@ static void add_sub(uint32_t slot, int family)
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_sub_by_cid"), s.scid, &slot, 0), 0);
 }
 
-static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots,
-		      uint32_t n, uint64_t down_alias)
+static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots, uint32_t n,
+		      uint64_t down_alias)
 {
 	static struct moq_track_subs t;
-	struct moq_track_key k = { .conn_id = conn, .track_alias = alias };
+	struct moq_track_key k = {.conn_id = conn, .track_alias = alias};
 
 	memset(&t, 0, sizeof(t));
 	t.count = n;
 	t.default_priority = 64;
 	for (uint32_t i = 0; i < n; i++) {
-		struct moq_subscription_key bk = { .slot = slots[i],
-						   .conn_id = conn,
-						   .track_alias = alias };
-		struct moq_subscription b = { .track_alias = down_alias };
+		struct moq_subscription_key bk = {
+		    .slot = slots[i], .conn_id = conn, .track_alias = alias};
+		struct moq_subscription b = {.track_alias = down_alias};
 
 		t.slots[i] = slots[i];
 		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscriptions"), &bk, &b, 0), 0);
@@ -125,12 +122,10 @@ static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots,
 
 static void setup(void)
 {
-	struct moq_upstream u = { .conn_id = UP_CONN, .generation = 1,
-				  .family = MOQ_AF_INET,
-				  .sport_be = htons(5000) };
-	struct moq_upstream u6 = { .conn_id = UP_CONN6, .generation = 1,
-				   .family = MOQ_AF_INET6,
-				   .sport_be = htons(5000) };
+	struct moq_upstream u = {
+	    .conn_id = UP_CONN, .generation = 1, .family = MOQ_AF_INET, .sport_be = htons(5000)};
+	struct moq_upstream u6 = {
+	    .conn_id = UP_CONN6, .generation = 1, .family = MOQ_AF_INET6, .sport_be = htons(5000)};
 	uint32_t s4 = SLOT, s6 = SLOT6;
 
 	ck_assert_int_eq(bpf_relay_open(&R), 0);
@@ -207,12 +202,11 @@ static void fx_build(struct fx *f, size_t frames_len)
 	ck_assert_uint_gt(f->len, 0);
 }
 
-static const uint8_t payload[4] = { 'm', 'e', 'd', 'a' };
+static const uint8_t payload[4] = {'m', 'e', 'd', 'a'};
 
 /* [prefix] STREAM(sid, offset 0, to end of packet) SUBGROUP_HEADER + one
  * object. Returns frames length. */
-static size_t frames_stream0(uint8_t *b, size_t pos, uint64_t sid,
-			     uint64_t alias)
+static size_t frames_stream0(uint8_t *b, size_t pos, uint64_t sid, uint64_t alias)
 {
 	pos = bpf_frame_stream_hdr(b, pos, 0, sid, 0, 0);
 	pos = bpf_frame_subgroup(b, pos, 0x14, alias, 11, 2, 32);
@@ -223,8 +217,7 @@ static size_t frames_stream0(uint8_t *b, size_t pos, uint64_t sid,
 }
 
 /* STREAM(sid, offset, LEN) with 40 data bytes, then 3 bytes of PADDING. */
-static size_t frames_stream_later(uint8_t *b, size_t pos, uint64_t sid,
-				  uint64_t off)
+static size_t frames_stream_later(uint8_t *b, size_t pos, uint64_t sid, uint64_t off)
 {
 	pos = bpf_frame_stream_hdr(b, pos, 6, sid, off, 40);
 	memset(b + pos, 0x5a, 40);
@@ -282,8 +275,7 @@ static void egress_expect_drop(struct fx *f, uint32_t slot, uint32_t reason)
 		      "egress reason %u not counted", reason);
 }
 
-static void egress_expect_output(struct fx *in, uint32_t slot,
-				 const struct fx *want)
+static void egress_expect_output(struct fx *in, uint32_t slot, const struct fx *want)
 {
 	run_prog(R.subscriber_egress, in->pkt, in->len, MOQ_MARK_MAGIC | slot);
 	ck_assert_int_eq(run.retval, TC_ACT_OK);
@@ -293,15 +285,15 @@ static void egress_expect_output(struct fx *in, uint32_t slot,
 	if (memcmp(run.out, want->pkt, want->len)) {
 		for (size_t i = 0; i < want->len; i++)
 			if (run.out[i] != want->pkt[i])
-				fprintf(stderr, "byte %zu: got %02x want %02x\n",
-					i, run.out[i], want->pkt[i]);
+				fprintf(stderr, "byte %zu: got %02x want %02x\n", i, run.out[i],
+					want->pkt[i]);
 	}
 	ck_assert_mem_eq(run.out, want->pkt, want->len);
 }
 
 static int up_stream_seen(uint32_t conn, uint64_t sid, struct moq_up_stream *st)
 {
-	struct moq_up_stream_key k = { .conn_id = conn, .stream_id = sid };
+	struct moq_up_stream_key k = {.conn_id = conn, .stream_id = sid};
 
 	return bpf_map_lookup_elem(mfd("moq_up_streams"), &k, st) == 0;
 }
@@ -356,6 +348,32 @@ START_TEST(ingress_datagram_fans_out)
 	fx_up(&f, 4);
 	fx_build(&f, frames_datagram(f.frames, 0, ALIAS));
 	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+/* DATAGRAM with a Length field (0x31), then PADDING: eligible; then
+ * anything but PADDING after it: not. */
+START_TEST(ingress_datagram_with_length_then_padding)
+{
+	struct fx f;
+	size_t n = 0, start;
+
+	fx_up(&f, 4);
+	f.frames[n++] = 0x31;
+	n = bpf_frame_qv(f.frames, n, 8, 1);
+	start = n;
+	n = bpf_frame_vi(f.frames, n, 0x04, 0); /* no object id */
+	n = bpf_frame_vi(f.frames, n, ALIAS, 0);
+	n = bpf_frame_vi(f.frames, n, 12, 0);
+	f.frames[n++] = 16;
+	memcpy(f.frames + n, payload, 4);
+	n += 4;
+	ck_assert_uint_eq(n - start, 8);
+	memset(f.frames + n, 0, 10);
+	if (_i)
+		f.frames[n + 9] = 0x01; /* PING after the padding */
+	fx_build(&f, n + 10);
+	ingress_expect(&f, _i ? MOQ_R_TRAILING_FRAME : MOQ_R_FORWARDED);
 }
 END_TEST
 
@@ -652,7 +670,7 @@ END_TEST
 
 START_TEST(ingress_bad_subgroup_type_untouched)
 {
-	static const uint8_t bad[] = { 0x16, 0x0f, 0x20, 0x80 };
+	static const uint8_t bad[] = {0x16, 0x0f, 0x20, 0x80};
 	struct fx f;
 	size_t n;
 
@@ -671,7 +689,7 @@ END_TEST
 
 START_TEST(ingress_bad_datagram_type_untouched)
 {
-	static const uint8_t bad[] = { 0x10, 0x22, 0x2f, 0x40 };
+	static const uint8_t bad[] = {0x10, 0x22, 0x2f, 0x40};
 	struct fx f;
 	size_t n = 0;
 
@@ -704,8 +722,7 @@ START_TEST(ingress_subgroup_header_cut_at_each_field_untouched)
 	fx_build(&f, n + 8);
 	/* cut inside a vi64 field: varint error; before the priority byte:
 	 * header error */
-	ingress_expect(&f, _i == 4 ? MOQ_R_BAD_SUBGROUP_HEADER
-				   : MOQ_R_BAD_VARINT);
+	ingress_expect(&f, _i == 4 ? MOQ_R_BAD_SUBGROUP_HEADER : MOQ_R_BAD_VARINT);
 }
 END_TEST
 
@@ -715,9 +732,8 @@ END_TEST
 START_TEST(ingress_truncated_at_header_boundaries_untouched)
 {
 	struct fx f;
-	size_t cuts[] = { 14 + 20 + 4, 14 + 20, 14 + 20 + 8, 14 + 20 + 8 + 1,
-			  14 + 20 + 8 + 9, 14 + 20 + 8 + 13,
-			  14 + 20 + 8 + 13 + 5 };
+	size_t cuts[] = {14 + 20 + 4,	  14 + 20,	    14 + 20 + 8,	 14 + 20 + 8 + 1,
+			 14 + 20 + 8 + 9, 14 + 20 + 8 + 13, 14 + 20 + 8 + 13 + 5};
 
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
@@ -752,12 +768,11 @@ START_TEST(ingress_stale_heartbeat_untouched)
 {
 	struct fx f;
 
-	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
-		   MOQ_CFG_F_ENABLED);
+	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&f, MOQ_R_STALE_AGENT);
-	ck_assert(!up_stream_seen(UP_CONN, UP_SID, &(struct moq_up_stream){ 0 }));
+	ck_assert(!up_stream_seen(UP_CONN, UP_SID, &(struct moq_up_stream){0}));
 }
 END_TEST
 
@@ -821,7 +836,7 @@ END_TEST
 
 static void seq_set(uint32_t slot, uint64_t pn, uint64_t uni)
 {
-	struct moq_conn_seq s = { .next_pn = pn, .next_uni = uni };
+	struct moq_conn_seq s = {.next_pn = pn, .next_uni = uni};
 
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_conn_seq"), &slot, &s, 0), 0);
 }
@@ -1007,7 +1022,7 @@ END_TEST
 
 static void gate_set(uint32_t slot, int64_t budget, int64_t thr_low)
 {
-	struct moq_gate g = { .budget = budget, .enabled = 1 };
+	struct moq_gate g = {.budget = budget, .enabled = 1};
 
 	for (int c = 4; c < MOQ_PRIO_CLASSES; c++)
 		g.threshold[c] = thr_low;
@@ -1016,8 +1031,7 @@ static void gate_set(uint32_t slot, int64_t budget, int64_t thr_low)
 
 static struct moq_down_stream down_stream(uint32_t slot, uint64_t sid)
 {
-	struct moq_down_stream_key k = { .slot = slot, .conn_id = UP_CONN,
-					 .up_stream_id = sid };
+	struct moq_down_stream_key k = {.slot = slot, .conn_id = UP_CONN, .up_stream_id = sid};
 	struct moq_down_stream d;
 
 	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_down_streams"), &k, &d), 0);
@@ -1102,8 +1116,7 @@ START_TEST(egress_stale_heartbeat_drops_clone)
 
 	fx_up(&in, 4);
 	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
-	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
-		   MOQ_CFG_F_ENABLED);
+	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
 	egress_expect_drop(&in, SLOT, MOQ_R_STALE_AGENT);
 	/* and everything unmarked still passes */
 	run_prog(R.subscriber_egress, in.pkt, in.len, 0);
@@ -1187,7 +1200,7 @@ static int ev_cb(void *ctx, void *data, size_t len)
 
 START_TEST(egress_emits_one_event_per_forwarded_or_dropped_clone)
 {
-	struct ev_sink sink = { .n = 0 };
+	struct ev_sink sink = {.n = 0};
 	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
 	struct fx in0, in1;
 	uint64_t t0 = now_ns();
@@ -1230,8 +1243,8 @@ static void fx_from_sub(struct fx *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->s.family = 4;
-	memcpy(f->s.eth_src, (uint8_t[6]){ 2, 0, 0, 0, 9, 9 }, 6);
-	memcpy(f->s.eth_dst, (uint8_t[6]){ 2, 0, 0, 0, 8, 8 }, 6);
+	memcpy(f->s.eth_src, (uint8_t[6]){2, 0, 0, 0, 9, 9}, 6);
+	memcpy(f->s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 8, 8}, 6);
 	memcpy(f->s.saddr, sub_ip, 4);
 	memcpy(f->s.daddr, relay_ip_s, 4);
 	f->s.sport = 6000 + SLOT;
@@ -1268,8 +1281,8 @@ START_TEST(sub_ingress_learns_l2_and_counts)
 
 	s = sub_get(SLOT);
 	ck_assert(s.flags & MOQ_SUB_F_L2_LEARNED);
-	ck_assert_mem_eq(s.eth_dst, ((uint8_t[6]){ 2, 0, 0, 0, 9, 9 }), 6);
-	ck_assert_mem_eq(s.eth_src, ((uint8_t[6]){ 2, 0, 0, 0, 8, 8 }), 6);
+	ck_assert_mem_eq(s.eth_dst, ((uint8_t[6]){2, 0, 0, 0, 9, 9}), 6);
+	ck_assert_mem_eq(s.eth_src, ((uint8_t[6]){2, 0, 0, 0, 8, 8}), 6);
 	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_sub_stats"), &slot, st), 0);
 	for (int i = 0; i < ncpu; i++)
 		rx += st[i].rx_packets;
@@ -1386,7 +1399,7 @@ static Suite *suite(void)
 	TCase *eg = tcase_create("subscriber_egress");
 	TCase *si = tcase_create("subscriber_ingress");
 
-	TCase *all[] = { in, bad, eg, si };
+	TCase *all[] = {in, bad, eg, si};
 	for (size_t i = 0; i < 4; i++) {
 		tcase_add_checked_fixture(all[i], setup, teardown);
 		tcase_set_timeout(all[i], 60);
@@ -1395,6 +1408,7 @@ static Suite *suite(void)
 	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
 	tcase_add_test(in, ingress_stream_later_packet_fans_out_after_start);
 	tcase_add_test(in, ingress_datagram_fans_out);
+	tcase_add_loop_test(in, ingress_datagram_with_length_then_padding, 0, 2);
 	tcase_add_loop_test(in, ingress_ack_and_padding_before_stream_fan_out, 0, 2);
 	tcase_add_test(in, ingress_ipv6_fans_out);
 	tcase_add_test(in, ingress_vlan_tagged_fans_out);

@@ -138,13 +138,12 @@ size_t bpf_frame_qv(uint8_t *b, size_t pos, uint64_t v, size_t width)
 
 size_t bpf_frame_vi(uint8_t *b, size_t pos, uint64_t v, size_t width)
 {
-	int n = width ? moq_vi_encode_width(b + pos, 16, v, width)
-		      : moq_vi_encode(b + pos, 16, v);
+	int n = width ? moq_vi_encode_width(b + pos, 16, v, width) : moq_vi_encode(b + pos, 16, v);
 	return n > 0 ? pos + (size_t)n : pos;
 }
 
-size_t bpf_frame_stream_hdr(uint8_t *b, size_t pos, uint8_t flags,
-			    uint64_t sid, uint64_t off, uint64_t len)
+size_t bpf_frame_stream_hdr(uint8_t *b, size_t pos, uint8_t flags, uint64_t sid, uint64_t off,
+			    uint64_t len)
 {
 	b[pos++] = 0x08 | (flags & 7);
 	pos = bpf_frame_qv(b, pos, sid, 4);
@@ -155,9 +154,8 @@ size_t bpf_frame_stream_hdr(uint8_t *b, size_t pos, uint8_t flags,
 	return pos;
 }
 
-size_t bpf_frame_subgroup(uint8_t *b, size_t pos, uint8_t type,
-			  uint64_t alias, uint64_t group, uint64_t subgroup,
-			  uint8_t prio)
+size_t bpf_frame_subgroup(uint8_t *b, size_t pos, uint8_t type, uint64_t alias, uint64_t group,
+			  uint64_t subgroup, uint8_t prio)
 {
 	pos = bpf_frame_vi(b, pos, type, 0);
 	pos = bpf_frame_vi(b, pos, alias, 0);
@@ -173,11 +171,11 @@ size_t bpf_frame_ack(uint8_t *b, size_t pos, int nranges, int ecn)
 {
 	b[pos++] = ecn ? 0x03 : 0x02;
 	pos = bpf_frame_qv(b, pos, 1000, 2); /* largest */
-	pos = bpf_frame_qv(b, pos, 25, 1); /* delay */
+	pos = bpf_frame_qv(b, pos, 25, 1);   /* delay */
 	pos = bpf_frame_qv(b, pos, (uint64_t)nranges, 1);
 	pos = bpf_frame_qv(b, pos, 3, 1); /* first range */
 	for (int i = 0; i < nranges; i++) {
-		pos = bpf_frame_qv(b, pos, 2, 1); /* gap */
+		pos = bpf_frame_qv(b, pos, 2, 1);  /* gap */
 		pos = bpf_frame_qv(b, pos, 70, 2); /* range */
 	}
 	if (ecn) {

@@ -19,13 +19,11 @@ const char *bpf_relay_object_path(void)
 
 	if (p && *p)
 		return p;
-	snprintf(obj_path, sizeof(obj_path), "%s/tc-progs/relay.bpf.o",
-		 b && *b ? b : "build");
+	snprintf(obj_path, sizeof(obj_path), "%s/tc-progs/relay.bpf.o", b && *b ? b : "build");
 	return obj_path;
 }
 
-static int quiet_print(enum libbpf_print_level level, const char *fmt,
-		       va_list ap)
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
@@ -50,16 +48,15 @@ int bpf_relay_open(struct bpf_relay *r)
 	r->obj = bpf_object__open_file(bpf_relay_object_path(), NULL);
 	if (!r->obj) {
 		err = -errno;
-		fprintf(stderr, "bpf_relay: cannot open %s: %s\n",
-			bpf_relay_object_path(), strerror(-err));
+		fprintf(stderr, "bpf_relay: cannot open %s: %s\n", bpf_relay_object_path(),
+			strerror(-err));
 		return err;
 	}
 	/* no pinning in unit tests: every test gets private maps */
-	bpf_object__for_each_map(map, r->obj)
-		bpf_map__set_pin_path(map, NULL);
+	bpf_object__for_each_map(map, r->obj) bpf_map__set_pin_path(map, NULL);
 	/* "tc/..." sections are not libbpf SEC names: set the type */
 	bpf_object__for_each_program(prog, r->obj)
-		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	    bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
 	err = bpf_object__load(r->obj);
 	if (err) {
 		fprintf(stderr, "bpf_relay: load failed: %s\n", strerror(-err));
@@ -99,19 +96,16 @@ uint32_t bpf_relay_verified_insns(int fd)
 	return info.verified_insns;
 }
 
-int bpf_relay_test_run(int fd, const void *pkt, size_t len,
-		       struct bpf_relay_run *run)
+int bpf_relay_test_run(int fd, const void *pkt, size_t len, struct bpf_relay_run *run)
 {
 	struct __sk_buff ctx;
 	int err;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.mark = run->mark_in;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt,
-		    .data_size_in = (uint32_t)len, .data_out = run->out,
-		    .data_size_out = sizeof(run->out), .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
-		    .ctx_size_out = sizeof(ctx),
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = run->out, .data_size_out = sizeof(run->out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),
 		    .repeat = run->repeat ? run->repeat : 1);
 	err = bpf_prog_test_run_opts(fd, &opts);
 	if (err)
@@ -123,8 +117,7 @@ int bpf_relay_test_run(int fd, const void *pkt, size_t len,
 	return 0;
 }
 
-uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog,
-			uint32_t reason)
+uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog, uint32_t reason)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct moq_stat vals[ncpu > 0 ? ncpu : 1];

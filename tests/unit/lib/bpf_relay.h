@@ -40,12 +40,10 @@ struct bpf_relay_run {
 };
 
 /* Runs prog_fd on pkt; fills run. 0 or negative errno. */
-int bpf_relay_test_run(int prog_fd, const void *pkt, size_t len,
-		       struct bpf_relay_run *run);
+int bpf_relay_test_run(int prog_fd, const void *pkt, size_t len, struct bpf_relay_run *run);
 
 /* Sum of a per-CPU moq_stats entry over all CPUs. */
-uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog,
-			uint32_t reason);
+uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog, uint32_t reason);
 /* Zero all of moq_stats. */
 void bpf_relay_stats_reset(const struct bpf_relay *r);
 

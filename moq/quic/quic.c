@@ -504,7 +504,14 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n, const ngt
 			outn += lp;
 			out = ep->shimbuf;
 			if (outn > ep->cfg.max_udp_payload) {
-				ep->st.shim_oversize_drop++;
+				if (!ep->st.shim_oversize_drop++)
+					moq_warn(
+					    MOD,
+					    "send shim: a re-encoded packet (%zu bytes) exceeds "
+					    "max_udp_payload %zu and was dropped (retransmitted "
+					    "later); many small STREAM frames in one packet? "
+					    "raise shim_slack",
+					    outn, ep->cfg.max_udp_payload);
 				moq_dbg(MOD, "shim: %zu > %zu bytes (dropped)", outn,
 					ep->cfg.max_udp_payload);
 				return;
@@ -538,7 +545,7 @@ static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_connection_clo
 	c->pt_pn_valid = 0;
 	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, ep->txbuf,
 					       ep->cfg.max_udp_payload -
-						   (ep->cfg.plaintext ? MOQ_QUIC_SHIM_SLACK : 0),
+						   (ep->cfg.plaintext ? ep->cfg.shim_slack : 0),
 					       ccerr, now_ns());
 	if (n <= 0)
 		return;
@@ -1123,7 +1130,7 @@ static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngt
 	ngtcp2_settings_default(s);
 	s->initial_ts = now_ns();
 	s->max_tx_udp_payload_size =
-	    ep->cfg.max_udp_payload - (ep->cfg.plaintext ? MOQ_QUIC_SHIM_SLACK : 0);
+	    ep->cfg.max_udp_payload - (ep->cfg.plaintext ? ep->cfg.shim_slack : 0);
 	s->no_tx_udp_payload_size_shaping = 1;
 	s->no_pmtud = 1;
 	s->handshake_timeout = ep->cfg.handshake_timeout_ms * NS_PER_MS;
@@ -1621,8 +1628,20 @@ struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 		ep->cfg.max_datagram_frame_size = 1200;
 	if (!ep->cfg.max_udp_payload)
 		ep->cfg.max_udp_payload = 1350;
-	if (ep->cfg.max_udp_payload < 1200 + MOQ_QUIC_SHIM_SLACK)
-		ep->cfg.max_udp_payload = 1200 + MOQ_QUIC_SHIM_SLACK;
+	if (!ep->cfg.shim_slack)
+		ep->cfg.shim_slack = MOQ_QUIC_SHIM_SLACK;
+	if (ep->cfg.plaintext && ep->cfg.max_udp_payload < 1200 + ep->cfg.shim_slack) {
+		snprintf(err, errlen,
+			 "max_udp_payload %zu too small: the plaintext profile needs at least "
+			 "1200 + shim_slack (%zu)",
+			 ep->cfg.max_udp_payload, ep->cfg.shim_slack);
+		goto fail;
+	}
+	if (ep->cfg.max_udp_payload < 1200) {
+		snprintf(err, errlen, "max_udp_payload %zu too small: QUIC needs 1200",
+			 ep->cfg.max_udp_payload);
+		goto fail;
+	}
 	if (!memcmp(ep->cfg.reset_secret, zero, sizeof(zero)))
 		moq_quic__rand(ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret));
 	if (strlen(ep->s_alpn) == 0 || strlen(ep->s_alpn) > 255) {

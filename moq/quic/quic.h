@@ -45,8 +45,9 @@
 #define MOQ_QUIC_CID_LEN 8			  /* CIDs this layer issues (both modes) */
 #define MOQ_QUIC_PLAINTEXT_TAG "moq-plaintext-v1" /* 16 bytes, no NUL */
 #define MOQ_QUIC_PLAINTEXT_TAG_LEN 16
-/* Bytes reserved below max_udp_payload in plaintext mode so the send shim's
- * wider packet number and Stream IDs always fit (3 + 3 per STREAM frame). */
+/* Default bytes reserved below max_udp_payload in plaintext mode for the
+ * send shim's wider packet number and Stream IDs (3 + up to 3 per STREAM
+ * frame: 15 frames per packet). */
 #define MOQ_QUIC_SHIM_SLACK 48
 
 struct moq_quic_endpoint;
@@ -184,7 +185,11 @@ struct moq_quic_config {
 	uint64_t max_streams_bidi;	  /* concurrent peer bidi [100] */
 	uint64_t max_streams_uni;	  /* concurrent peer uni [1000] */
 	uint64_t max_datagram_frame_size; /* [1200]; UINT64_MAX disables */
-	size_t max_udp_payload;		  /* datagram size sent [1350] */
+	size_t max_udp_payload;		  /* largest UDP payload sent, never exceeded
+					     (set to the path MTU - IP/UDP headers) [1350] */
+	size_t shim_slack;		  /* plaintext: ngtcp2 fills max_udp_payload - this; a
+					     re-encoded packet that still does not fit is dropped
+					     and counted (shim_oversize_drop) [48] */
 	size_t send_buffer_low;		  /* on_stream_writable threshold [0] */
 	int manual_consume;		  /* see on_stream_data */
 	uint64_t keep_alive_ms;		  /* PING after this much quiet [0=off] */

@@ -23,7 +23,7 @@ static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
 #define NUNI 4
 #define UNI_BYTES (10u * 1024 * 1024 / NUNI)
 #define ECHO_BYTES (512u * 1024)
-#define MAXS 64
+#define MAXS 256
 
 static uint8_t pattern(int64_t sid, uint64_t off)
 {
@@ -522,6 +522,48 @@ END_TEST
 START_TEST(test_plaintext_transfer_with_packet_loss)
 {
 	do_transfer("127.0.0.1", 1, 2);
+}
+END_TEST
+
+/* Many tiny streams under loss: retransmissions pack many small STREAM
+ * frames into one packet, the worst case for the shim's slack. */
+static int g_tiny_fins;
+
+static int tiny_done(struct world *w)
+{
+	int n = 0;
+	for (int i = 0; i < w->srv.nrs; i++)
+		n += w->srv.rfin[i];
+	return n == g_tiny_fins;
+}
+
+START_TEST(test_plaintext_many_tiny_streams_under_loss)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .hooks = 2};
+	struct moq_quic_endpoint_stats st;
+
+	world_init(&w, &o);
+	handshake(&w);
+	g_tiny_fins = MAXS;
+	for (int i = 0; i < MAXS; i++) {
+		int64_t sid = moq_quic_stream_open_uni(w.cli.conn);
+		uint8_t m[24];
+		ck_assert_int_ge(sid, 0);
+		for (size_t k = 0; k < sizeof(m); k++)
+			m[k] = pattern(sid, k);
+		ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, m, sizeof(m), 1), 0);
+	}
+	ck_assert(run_until(&w, tiny_done, 20000));
+	for (int i = 0; i < w.srv.nrs; i++) {
+		ck_assert_int_eq(w.srv.rbad[i], 0);
+		ck_assert_uint_eq(w.srv.rlen[i], 24);
+	}
+	moq_quic_endpoint_stats(w.cli.ep, &st);
+	if (getenv("MOQ_TEST_SHOW_REASONS"))
+		fprintf(stderr, "tiny streams: oversize drops %llu\n",
+			(unsigned long long)st.shim_oversize_drop);
+	world_free(&w);
 }
 END_TEST
 
@@ -1428,6 +1470,7 @@ int main(void)
 	tcase_add_test(tc, test_tls_transfer_ipv6);
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
+	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_endpoint_config_errors_are_explained);
 	tcase_add_test(tc, test_datagrams_both_ways_plaintext);

@@ -509,6 +509,10 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o);
 int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len);
 /* Header + whole payload (payload_length bytes at payload). */
 int moq_tx_object(struct moq_tx *tx, const struct moq_tx_object *o, const void *payload);
+/* Fetch streams: an End of Range marker (draft "End of Range") saying the
+ * Objects up to loc do not exist (unknown = false) or have unknown status
+ * (unknown = true). -EINVAL on a subgroup stream or inside an object. */
+int moq_tx_fetch_end_of_range(struct moq_tx *tx, bool unknown, struct moq_location loc);
 /* End the stream with FIN (-EINVAL inside an object: the handle stays).
  * On a stream that was reset (peer STOP_SENDING, delivery timeout) it
  * returns -EPIPE and releases the handle. Otherwise the handle is invalid

@@ -854,6 +854,33 @@ int moq_tx_object_begin(struct moq_tx *tx, const struct moq_tx_object *o)
 	return 0;
 }
 
+int moq_tx_fetch_end_of_range(struct moq_tx *tx, bool unknown, struct moq_location loc)
+{
+	int rc = tx_usable(tx);
+	if (rc)
+		return rc;
+	if (!tx->fetch || tx->in_object)
+		return -EINVAL;
+	struct moq_session *s = tx->s;
+	struct moq_fetch_object fo;
+	memset(&fo, 0, sizeof(fo));
+	fo.end_of_range = unknown ? MOQ_FETCH_UNKNOWN_RANGE : MOQ_FETCH_NON_EXISTENT_RANGE;
+	fo.group_id = loc.group;
+	fo.object_id = loc.object;
+	int flags = moq_fetch_object_flags(&tx->fc, &fo);
+	if (flags < 0)
+		return -EINVAL;
+	fo.serialization_flags = (uint64_t)flags;
+	int n = moq_fetch_object_header_encode(s->scratch, MOQ_CTRL_MAX_FRAME, &tx->fc, &fo);
+	if (n < 0)
+		return -EINVAL;
+	rc = moq_quic_stream_write(s->conn, tx->sid, s->scratch, (size_t)n, 0);
+	if (rc < 0)
+		return rc;
+	tx->written += (uint64_t)n;
+	return 0;
+}
+
 int moq_tx_payload(struct moq_tx *tx, const void *data, size_t len)
 {
 	int rc = tx_usable(tx);

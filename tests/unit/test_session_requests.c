@@ -103,7 +103,7 @@ END_TEST
 /* ---- FETCH ---- */
 
 struct fetch_rx {
-	int objects, end;
+	int objects, end, ranges;
 	uint64_t last_group, last_object;
 	int in_order;
 };
@@ -128,8 +128,11 @@ static void serve_fetch(struct rec *r, struct moq_request *req, const struct moq
 	int err = 0;
 	struct moq_tx *tx = moq_tx_fetch_open(req, &err);
 	ck_assert_msg(tx != NULL, "fetch open %d", err);
+	if (groups == 2) /* standalone: group 0 objects 0..1 do not exist */
+		ck_assert_int_eq(moq_tx_fetch_end_of_range(tx, false, (struct moq_location){0, 1}),
+				 0);
 	for (int g = 0; g < groups; g++) {
-		for (int o = 0; o < 5; o++) {
+		for (int o = groups == 2 && g == 0 ? 2 : 0; o < 5; o++) {
 			struct moq_tx_object ob;
 			memset(&ob, 0, sizeof(ob));
 			ob.group_id = (uint64_t)g;
@@ -161,9 +164,14 @@ static void fetch_data(struct rec *r, struct moq_rx *rx, const struct moq_data_e
 	}
 	if (ev->type == MOQ_DATA_EV_STREAM_END)
 		f->end++;
+	if (ev->type == MOQ_DATA_EV_END_OF_RANGE) {
+		f->ranges++;
+		f->last_group = ev->fetch_object.group_id;
+		f->last_object = ev->fetch_object.object_id;
+	}
 }
 
-START_TEST(standalone_fetch_gets_fetch_ok_and_objects_then_completes)
+START_TEST(standalone_fetch_gets_fetch_ok_objects_and_end_of_range_then_completes)
 {
 	struct sh_world w;
 	struct fetch_rx f = {.in_order = 1};
@@ -179,7 +187,8 @@ START_TEST(standalone_fetch_gets_fetch_ok_and_objects_then_completes)
 	ck_assert(sh_run_until(&w, cli_req_closed, &w, 3000));
 	ck_assert_int_eq(w.cli[0].closed_why, MOQ_REQ_END_COMPLETE);
 	ck_assert_uint_eq(w.cli[0].last_msg_type, MOQ_CTRL_FETCH_OK);
-	ck_assert_int_eq(f.objects, 10);
+	ck_assert_int_eq(f.objects, 8);
+	ck_assert_int_eq(f.ranges, 1);
 	ck_assert_int_eq(f.end, 1);
 	ck_assert(f.in_order);
 	ck_assert(sh_run_until(&w, srv_req_closed, &w, 3000));
@@ -369,7 +378,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, publish_namespace_gets_request_ok);
 	tcase_add_test(tc, track_status_gets_request_ok_and_completes);
-	tcase_add_test(tc, standalone_fetch_gets_fetch_ok_and_objects_then_completes);
+	tcase_add_test(tc, standalone_fetch_gets_fetch_ok_objects_and_end_of_range_then_completes);
 	tcase_add_test(tc, joining_fetch_names_the_subscription_it_joins);
 	tcase_add_test(tc, request_update_changes_subscriber_priority_and_is_acknowledged);
 	tcase_add_test(tc, second_subscribe_to_same_track_is_duplicate_subscription);

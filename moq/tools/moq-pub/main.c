@@ -47,8 +47,13 @@ struct sub {
 	struct moq_tx *tx[MAX_SUBGROUPS];
 	int64_t fin_sid[FIN_RING]; /* finished, maybe unacked streams */
 	size_t nfin;
-	bool draining; /* track ended: waiting for acks */
+	bool draining; /* track or range ended: waiting for acks */
 	uint64_t drain_deadline;
+	uint64_t done_status; /* PUBLISH_DONE status once drained */
+	/* Subscription Filter: first location to send, last group to send */
+	struct moq_location start;
+	bool has_end;
+	uint64_t end_group;
 	uint64_t objects, dgram_drops;
 	/* a datagram that found the send queue full, sent again first */
 	uint8_t *retry;
@@ -62,10 +67,12 @@ struct track {
 	size_t name_len;
 	bool datagram;
 	bool started, ended;
-	uint64_t t0;	     /* generator start */
-	uint64_t produced;   /* objects produced = next seq */
-	uint64_t group, obj; /* next object's location */
-	uint64_t h264_pos;   /* index into AUs (across loops) */
+	uint64_t t0;		     /* generator start */
+	uint64_t produced;	     /* objects produced = next seq */
+	uint64_t group, obj;	     /* next object's location */
+	uint64_t h264_pos;	     /* index into AUs (across loops) */
+	bool has_largest;	     /* an object was produced: */
+	struct moq_location largest; /* its location (LARGEST_OBJECT) */
 	struct sub *subs;
 };
 
@@ -321,6 +328,18 @@ static void sub_unlink(struct sub *u)
 		*pp = u->next;
 }
 
+/* Stop sending on u; PUBLISH_DONE(status) follows once its data is
+ * acknowledged (drain_subs). */
+static void sub_end(struct sub *u, uint64_t status)
+{
+	if (u->draining)
+		return;
+	sub_close_group(u);
+	u->draining = true;
+	u->done_status = status;
+	u->drain_deadline = moq_loop_now() + (uint64_t)(u->p->linger * 1e9);
+}
+
 /* One object, to one subscription. */
 struct obj {
 	uint64_t group, subgroup, object;
@@ -337,6 +356,14 @@ static void sub_send(struct sub *u, const struct obj *o)
 	struct pub *p = u->p;
 	if (u->draining || moq_request_state(u->req) != MOQ_REQ_ESTABLISHED)
 		return;
+	struct moq_location loc = {o->group, o->object};
+	if (moq_location_cmp(loc, u->start) < 0)
+		return; /* before the filter's start */
+	if (u->has_end && o->group > u->end_group) {
+		/* AbsoluteRange done: end the subscription once acknowledged */
+		sub_end(u, MOQ_PUBDONE_SUBSCRIPTION_ENDED);
+		return;
+	}
 	if (u->t->datagram) {
 		struct moq_object_datagram d = {0};
 		d.group_id = o->group;
@@ -439,10 +466,9 @@ static void track_end(struct pub *p, struct track *t)
 				 (unsigned long long)cs.bytes_in_flight,
 				 (unsigned long long)cs.pkts_sent);
 		}
-		sub_close_group(u);
-		u->draining = true;
-		u->drain_deadline = now + (uint64_t)(p->linger * 1e9);
+		sub_end(u, MOQ_PUBDONE_TRACK_ENDED);
 	}
+	(void)now;
 	pump_soon(p, 0);
 }
 
@@ -504,6 +530,9 @@ static void track_produce(struct pub *p, struct track *t)
 	h.mono_ns = now;
 	h.real_ns = moq_cli_realtime_ns();
 	moq_payload_seal(p->buf, &h);
+	t->has_largest = true;
+	t->largest.group = o.group;
+	t->largest.object = o.object;
 	o.payload = p->buf;
 	o.len = h.total_len;
 	o.born_ns = now;
@@ -540,8 +569,10 @@ static void drain_subs(struct pub *p, struct track *t, uint64_t now, bool *pendi
 						 t->name, b);
 				sub_unlink(u);
 				moq_request_set_user(u->req, NULL);
-				moq_request_publish_done(u->req, MOQ_PUBDONE_TRACK_ENDED,
-							 "track ended");
+				moq_request_publish_done(u->req, u->done_status,
+							 u->done_status == MOQ_PUBDONE_TRACK_ENDED
+							     ? "track ended"
+							     : "subscription range ended");
 				free(u->retry);
 				free(u);
 			}
@@ -595,8 +626,7 @@ static void pump_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 				}
 			}
 		}
-		if (t->ended)
-			drain_subs(p, t, now, &pending);
+		drain_subs(p, t, now, &pending);
 	}
 	if (pending && next > now + 1000000)
 		next = now + 1000000;
@@ -699,6 +729,40 @@ static void on_request(struct moq_session *s, struct moq_request *r, const struc
 	u->t = t;
 	u->s = s;
 	u->req = r;
+	/* Subscription Filter (unfiltered: everything from now on; objects
+	 * already produced are gone, moq-pub keeps no cache) */
+	struct moq_subscription_info info;
+	if (!moq_request_subscription(r, &info) && info.has_filter) {
+		const struct moq_subscription_filter *f = &info.filter;
+		struct moq_location l = t->largest;
+		switch (f->filter_type) {
+		case MOQ_FILTER_LARGEST_OBJECT:
+			if (t->has_largest)
+				u->start = (struct moq_location){l.group, l.object + 1};
+			break;
+		case MOQ_FILTER_NEXT_GROUP_START:
+			if (t->has_largest)
+				u->start = (struct moq_location){l.group + 1, 0};
+			break;
+		case MOQ_FILTER_ABSOLUTE_RANGE:
+			u->has_end = true;
+			u->end_group = f->start_location.group + f->end_group_delta;
+			if (t->has_largest && u->end_group < l.group) {
+				moq_request_error(r, MOQ_REQERR_INVALID_RANGE, 0,
+						  "the end group has already been published");
+				free(u);
+				return;
+			}
+			/* fall through */
+		case MOQ_FILTER_ABSOLUTE_START:
+			u->start = f->start_location;
+			break;
+		}
+	}
+	struct moq_params ok_params;
+	moq_params_init(&ok_params);
+	if (t->has_largest)
+		moq_params_add_location(&ok_params, MOQ_PARAM_LARGEST_OBJECT, t->largest);
 	uint8_t props[16];
 	struct moq_bytes pb = {props, 0};
 	uint64_t prev = 0;
@@ -706,7 +770,7 @@ static void on_request(struct moq_session *s, struct moq_request *r, const struc
 	int n = moq_kvp_encode(props, sizeof props, &prev, &kv);
 	if (n > 0)
 		pb.len = (size_t)n;
-	int rc = moq_request_subscribe_ok(r, MOQ_SESSION_ALIAS_AUTO, NULL, pb);
+	int rc = moq_request_subscribe_ok(r, MOQ_SESSION_ALIAS_AUTO, &ok_params, pb);
 	if (rc < 0) {
 		moq_warn("pub", "SUBSCRIBE_OK for track %s failed: %s", t->name, strerror(-rc));
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "subscribe ok failed");

@@ -72,6 +72,8 @@ struct sub {
 	double duration;
 	double connect_timeout;
 	double retry;
+	bool has_filter;
+	struct moq_subscription_filter filter;
 	bool json, quiet;
 	/* state */
 	struct moq_loop *loop;
@@ -123,6 +125,10 @@ static void usage(FILE *f)
 		"                           (default moq-pub)\n"
 		"  --track NAME             subscribe to this track (repeat for several;\n"
 		"                           default 'test')\n"
+		"  --filter F               Subscription Filter: largest (Largest Object),\n"
+		"                           next-group (Next Group Start), start:G[:O]\n"
+		"                           (AbsoluteStart), range:G[:O]:END (AbsoluteRange,\n"
+		"                           groups G..END); default: unfiltered\n"
 		"  --retry S                a refused SUBSCRIBE (e.g. DOES_NOT_EXIST at a relay\n"
 		"                           the publisher has not reached yet) is sent again\n"
 		"                           every 200 ms for up to S seconds after setup\n"
@@ -226,7 +232,14 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 	}
 	/* a subscriber that joins mid-group still expects the whole group:
 	 * the stream starts at the group's first object at the latest */
-	moq_seqwin_floor(&t->win, h.seq >= h.object_id ? h.seq - h.object_id : 0);
+	uint64_t first_obj = 0; /* first object of the group we expect */
+	if (u->has_filter && u->filter.start_location.group == h.group_id &&
+	    (u->filter.filter_type == MOQ_FILTER_ABSOLUTE_START ||
+	     u->filter.filter_type == MOQ_FILTER_ABSOLUTE_RANGE) &&
+	    h.object_id >= u->filter.start_location.object)
+		first_obj = u->filter.start_location.object;
+	uint64_t back = h.object_id - first_obj;
+	moq_seqwin_floor(&t->win, h.seq >= back ? h.seq - back : 0);
 	int n = moq_seqwin_add(&t->win, h.seq);
 	if (n == 0) {
 		t->duplicates++;
@@ -258,7 +271,11 @@ static void subscribe(struct sub *u, struct track *t)
 	struct moq_bytes name = {(const uint8_t *)t->name, t->name_len};
 	t->attempts++;
 	t->retry_pending = false;
-	t->req = moq_session_subscribe(u->s, &u->ns, name, NULL, t);
+	struct moq_params params;
+	moq_params_init(&params);
+	if (u->has_filter)
+		moq_params_add_filter(&params, &u->filter);
+	t->req = moq_session_subscribe(u->s, &u->ns, name, &params, t);
 	if (!t->req) {
 		fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
 		t->ended = true;
@@ -765,6 +782,59 @@ static void final_deadline_cb(struct moq_loop *loop, struct moq_timer *tm, void 
 		deadline_cb(loop, tm, arg);
 }
 
+/* "largest", "next-group", "start:G[:O]", "range:G[:O]:END". 0 or -1. */
+static int parse_filter(const char *s, struct moq_subscription_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!strcmp(s, "largest")) {
+		f->filter_type = MOQ_FILTER_LARGEST_OBJECT;
+		return 0;
+	}
+	if (!strcmp(s, "next-group")) {
+		f->filter_type = MOQ_FILTER_NEXT_GROUP_START;
+		return 0;
+	}
+	bool range = !strncmp(s, "range:", 6);
+	if (!range && strncmp(s, "start:", 6))
+		return -1;
+	unsigned long long v[3];
+	int n = 0;
+	const char *p = s + 6;
+	while (n < 3) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			return -1;
+		errno = 0;
+		v[n++] = strtoull(p, &end, 10);
+		if (errno)
+			return -1;
+		if (!*end)
+			break;
+		if (*end != ':')
+			return -1;
+		p = end + 1;
+	}
+	if (*p && n == 3 && strchr(p, ':'))
+		return -1;
+	f->start_location.group = v[0];
+	if (range) {
+		if (n < 2)
+			return -1;
+		f->filter_type = MOQ_FILTER_ABSOLUTE_RANGE;
+		f->start_location.object = n == 3 ? v[1] : 0;
+		uint64_t endg = v[n - 1];
+		if (endg < v[0])
+			return -1;
+		f->end_group_delta = endg - v[0];
+	} else {
+		if (n > 2)
+			return -1;
+		f->filter_type = MOQ_FILTER_ABSOLUTE_START;
+		f->start_location.object = n == 2 ? v[1] : 0;
+	}
+	return 0;
+}
+
 /* ---- main ----------------------------------------------------------------------- */
 
 enum {
@@ -779,6 +849,7 @@ enum {
 	OPT_DURATION,
 	OPT_CONNECT_TIMEOUT,
 	OPT_RETRY,
+	OPT_FILTER,
 	OPT_OUTPUT,
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
@@ -803,6 +874,7 @@ static const struct option long_opts[] = {
     {"duration", required_argument, 0, OPT_DURATION},
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
     {"retry", required_argument, 0, OPT_RETRY},
+    {"filter", required_argument, 0, OPT_FILTER},
     {"output", required_argument, 0, OPT_OUTPUT},
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
@@ -877,6 +949,13 @@ int main(int argc, char **argv)
 			if (moq_cli_double("--connect-timeout", optarg, 0.01, 3600,
 					   &u->connect_timeout, err, sizeof err))
 				die_usage(err);
+			break;
+		case OPT_FILTER:
+			if (parse_filter(optarg, &u->filter))
+				die_usage(
+				    "--filter: give largest, next-group, start:GROUP[:OBJECT] or "
+				    "range:GROUP[:OBJECT]:END_GROUP");
+			u->has_filter = true;
 			break;
 		case OPT_RETRY:
 			if (moq_cli_double("--retry", optarg, 0, 3600, &u->retry, err, sizeof err))

@@ -128,6 +128,20 @@ static void write_params(struct json_writer *w, const struct moq_params *p)
 
 /* ---- decode: messages ---------------------------------------------------------- */
 
+/* Decode a Token and check it re-encodes to the same bytes (else the
+ * option is shown as raw bytes, which round-trip exactly). */
+static bool token_exact(struct moq_auth_token *t, const uint8_t *p, size_t len)
+{
+	uint8_t buf[64 + 1024];
+	int n;
+
+	if (moq_auth_token_decode(t, p, len) != (int)len ||
+	    len > sizeof(buf))
+		return false;
+	n = moq_auth_token_encode(buf, sizeof(buf), t);
+	return n == (int)len && !memcmp(buf, p, len);
+}
+
 static void write_setup(struct json_writer *w, const struct moq_setup *s)
 {
 	size_t i;
@@ -147,9 +161,7 @@ static void write_setup(struct json_writer *w, const struct moq_setup *s)
 		if (!moq_kvp_is_bytes(kv->type))
 			json_u64(w, kv->value);
 		else if (kv->type == MOQ_SETUP_AUTHORIZATION_TOKEN &&
-			 moq_auth_token_decode(&tok, kv->bytes.ptr,
-					       kv->bytes.len) ==
-				 (int)kv->bytes.len)
+			 token_exact(&tok, kv->bytes.ptr, kv->bytes.len))
 			write_token(w, &tok);
 		else
 			json_bytes(w, kv->bytes.ptr, kv->bytes.len);
@@ -386,9 +398,11 @@ int control_decode_all(const struct insp_opts *o, const uint8_t *in,
 		json_kv_cstring(w, "type", moq_ctrl_type_name(m->type));
 		json_kv_u64(w, "offset", base + off);
 		json_kv_u64(w, "length", m->length);
+		props_take_noncanonical();
 		write_fields(w, m);
 		enc = moq_ctrl_encode(g_frame, sizeof(g_frame), m);
-		if (enc != n || memcmp(g_frame, in + off, (size_t)n))
+		if (enc != n || memcmp(g_frame, in + off, (size_t)n) ||
+		    props_take_noncanonical())
 			json_kv_bool(w, "non_canonical", true);
 		json_end_object(w);
 		insp_emit(w);

@@ -345,7 +345,8 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 		if (buf) {
 			int enc = moq_subgroup_object_encode(buf, (size_t)n + 32,
 							     &before, &ob);
-			if (enc != n || memcmp(buf, in + off, (size_t)n))
+			if (enc != n || memcmp(buf, in + off, (size_t)n) ||
+			    props_take_noncanonical())
 				json_kv_bool(w, "non_canonical", true);
 		}
 		json_end_object(w);
@@ -473,7 +474,8 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 		if (buf) {
 			int enc = moq_fetch_object_encode(buf, (size_t)n + 32,
 							  &before, &ob);
-			if (enc != n || memcmp(buf, in + off, (size_t)n))
+			if (enc != n || memcmp(buf, in + off, (size_t)n) ||
+			    props_take_noncanonical())
 				json_kv_bool(w, "non_canonical", true);
 		}
 		json_end_object(w);
@@ -618,7 +620,8 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 	buf = scratch(len + 32);
 	if (buf) {
 		int enc = moq_object_datagram_encode(buf, len + 32, &d);
-		if (enc != n || memcmp(buf, in, (size_t)n))
+		if (enc != n || memcmp(buf, in, (size_t)n) ||
+		    props_take_noncanonical())
 			json_kv_bool(w, "non_canonical", true);
 	}
 	json_end_object(w);

@@ -147,6 +147,10 @@ void jw_code(struct json_writer *w, const char *key, uint64_t v,
  * [{"type":N,"name":"...","value":V}, ...] (see docs/moq-inspect.md). */
 void props_write(struct json_writer *w, const char *key, const uint8_t *p,
 		 size_t len);
+/* True (and cleared) if a block written since the last call was not in
+ * canonical form (non-minimal varints): the message then gets
+ * "non_canonical":true. */
+bool props_take_noncanonical(void);
 /* JSON array -> KVP block bytes (owned by c). */
 int props_read(struct jctx *c, const struct json_value *arr,
 	       struct moq_bytes *out);

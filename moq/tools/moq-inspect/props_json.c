@@ -16,10 +16,58 @@
 #include "inspect.h"
 #include "kvp.h"
 #include "moq_err.h"
+#include "varint.h"
 
 static bool block_ok(const uint8_t *p, size_t len)
 {
 	return moq_kvp_validate(p, len) >= 0;
+}
+
+static bool g_noncanonical;
+
+bool props_take_noncanonical(void)
+{
+	bool r = g_noncanonical;
+	g_noncanonical = false;
+	return r;
+}
+
+/* Does a valid KVP block re-encode to the same bytes (minimal varints)? */
+static bool block_canonical(const uint8_t *p, size_t len)
+{
+	struct moq_kvp_iter it;
+	struct moq_kvp kv;
+	uint8_t tmp[32];
+	uint64_t prev = 0;
+	size_t off = 0;
+
+	moq_kvp_iter_init(&it, p, len);
+	while (moq_kvp_next(&it, &kv) == 1) {
+		/* compare the pair's header (delta type, value or length) */
+		struct moq_kvp hdr = kv;
+		int n;
+		if (moq_kvp_is_bytes(kv.type))
+			hdr.bytes.len = 0;
+		n = moq_kvp_encode(tmp, sizeof(tmp), &prev, &hdr);
+		if (n < 0)
+			return false;
+		if (moq_kvp_is_bytes(kv.type)) {
+			/* re-encode the length alone: tmp holds delta + len 0 */
+			uint8_t lb[16];
+			int dl = n - 1, ll = moq_vi_encode(lb, sizeof(lb),
+							     kv.bytes.len);
+			if (ll < 0 || off + (size_t)dl + (size_t)ll > len ||
+			    memcmp(tmp, p + off, (size_t)dl) ||
+			    memcmp(lb, p + off + (size_t)dl, (size_t)ll))
+				return false;
+			off += (size_t)dl + (size_t)ll + kv.bytes.len;
+		} else {
+			if (off + (size_t)n > len || memcmp(tmp, p + off, (size_t)n))
+				return false;
+			off += (size_t)n;
+		}
+	}
+	return off == len;
 }
 
 static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
@@ -32,6 +80,8 @@ static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
 		json_bytes(w, p, len);
 		return;
 	}
+	if (!block_canonical(p, len))
+		g_noncanonical = true;
 	json_begin_array(w);
 	moq_kvp_iter_init(&it, p, len);
 	while (moq_kvp_next(&it, &kv) == 1) {
@@ -45,7 +95,10 @@ static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
 		if (!moq_kvp_is_bytes(kv.type))
 			json_u64(w, kv.value);
 		else if (kv.type == MOQ_PROP_IMMUTABLE_PROPERTIES &&
-			 depth == 0 && block_ok(kv.bytes.ptr, kv.bytes.len))
+			 depth == 0 && block_ok(kv.bytes.ptr, kv.bytes.len) &&
+			 block_canonical(kv.bytes.ptr, kv.bytes.len))
+			/* shown as pairs only when that re-encodes exactly:
+			 * relays must not change these bytes */
 			write_block(w, kv.bytes.ptr, kv.bytes.len, 1);
 		else
 			json_bytes(w, kv.bytes.ptr, kv.bytes.len);

@@ -7,6 +7,8 @@
 #  - a datagram track delivers intact objects (loss allowed, none corrupt);
 #  - an H.264 stream made by ffmpeg, published and written back by
 #    moq-sub --output, decodes to the same number of frames;
+#  - Subscription Filters: an AbsoluteRange gets exactly its objects, a late
+#    Next Group Start subscriber gets whole groups only;
 #  - handshake failures (certificate from another CA, wrong ALPN, plaintext
 #    against TLS and back, missing auth token) end moq-sub with exit 3 in
 #    under a second; misconfiguration exits 2 at once.
@@ -177,6 +179,31 @@ for mode in plaintext tls; do
 	stop_pub
 	log "$n: $out_frames frames published and written back byte-identical"
 done
+
+# ---- subscription filters (plaintext; the filter logic is mode-independent) --------
+n=filter-range
+start_pub $n --plaintext --count 200 --rate 2000 --objects-per-group 10 --linger 2
+run_sub $n 10 --plaintext --filter range:2:3:4 127.0.0.1:$PORT
+expect_eq $n "exit status" $RC 0
+expect_eq $n objects_received "$(json "$TMP/$n.json" objects_received)" 27 # 2/3..2/9, 3/*, 4/*
+expect_eq $n objects_missing "$(json "$TMP/$n.json" objects_missing)" 0
+stop_pub
+log "$n: AbsoluteRange {2,3}..group 4 delivered exactly 27 objects, then PUBLISH_DONE"
+
+n=filter-next-group
+start_pub $n --plaintext --count 1500 --rate 1000 --objects-per-group 30 --linger 2
+"$SUB" --plaintext --quiet --json 127.0.0.1:$PORT >"$TMP/$n-first.json" 2>/dev/null &
+PIDS+=($!)
+sleep 0.5
+run_sub $n 10 --plaintext --filter next-group 127.0.0.1:$PORT
+expect_eq $n "exit status" $RC 0
+expect_eq $n objects_missing "$(json "$TMP/$n.json" objects_missing)" 0
+got=$(json "$TMP/$n.json" objects_received)
+groups=$(json "$TMP/$n.json" groups_complete)
+[ "$got" -gt 0 ] && [ "$got" -lt 1500 ] && [ $((groups * 30)) = "$got" ] ||
+	{ show $n; die "$n: a late Next Group Start subscriber got $got objects in $groups groups"; }
+stop_pub
+log "$n: late joiner got $got objects = $groups whole groups, nothing missing"
 
 # ---- handshake failures: exit 3 within a second ------------------------------------
 start_pub hs-tls --cert "$TMP/good/cert.pem" --key "$TMP/good/key.pem" --linger 0

@@ -124,8 +124,9 @@ struct moq_session_callbacks {
 	 * stop; moq_session_goaway_received() stays true. */
 	void (*on_goaway)(struct moq_session *s, const struct moq_goaway *g);
 	/* The session ended (any cause). info is the QUIC close info (code,
-	 * app flag, reason, origin). s and every handle are freed after this
-	 * returns. */
+	 * app flag, reason, origin). Before it, every open request got
+	 * on_request_closed(SESSION) (and its open incoming data streams
+	 * on_data_reset). s and every handle are freed after this returns. */
 	void (*on_close)(struct moq_session *s, const struct moq_quic_close_info *info);
 
 	/* ---- requests ---- */
@@ -141,20 +142,24 @@ struct moq_session_callbacks {
 	void (*on_request)(struct moq_session *s, struct moq_request *r,
 			   const struct moq_ctrl_msg *m);
 	/* A later message on a request stream, either direction:
-	 *  - on a local request: SUBSCRIBE_OK, FETCH_OK, REQUEST_OK,
-	 *    REQUEST_ERROR, PUBLISH_DONE, NAMESPACE, NAMESPACE_DONE,
-	 *    PUBLISH_BLOCKED, GOAWAY;
+	 *  - on a local request: SUBSCRIBE_OK, FETCH_OK, REQUEST_OK (also the
+	 *    answers to our REQUEST_UPDATEs), REQUEST_ERROR, PUBLISH_DONE,
+	 *    NAMESPACE, NAMESPACE_DONE, PUBLISH_BLOCKED, GOAWAY; on a local
+	 *    PUBLISH: PUBLISH_OK / REQUEST_OK / REQUEST_ERROR and the
+	 *    subscriber's REQUEST_UPDATE;
 	 *  - on a peer request: REQUEST_UPDATE (answer with moq_request_ok
-	 *    or moq_request_error, one answer per update, in order), PUBLISH_OK
-	 *    / REQUEST_ERROR for a local PUBLISH, GOAWAY.
+	 *    or moq_request_error, one answer per update, in order), GOAWAY;
+	 *    on a peer PUBLISH: PUBLISH_DONE and the answers to our
+	 *    REQUEST_UPDATEs.
 	 * The session has updated its own state first (alias table, request
 	 * state, timeouts, priorities). After REQUEST_ERROR and PUBLISH_DONE
 	 * on_request_closed follows. */
 	void (*on_request_msg)(struct moq_session *s, struct moq_request *r,
 			       const struct moq_ctrl_msg *m);
 	/* The request is over: r is freed after this returns (no more
-	 * callbacks for it, data streams of it are detached: moq_rx_request()
-	 * returns NULL). code is the peer's reset / STOP_SENDING code for
+	 * callbacks for it; its incoming data streams still open were ended
+	 * just before with on_data_reset(local = 1)). code is the peer's
+	 * reset / STOP_SENDING code for
 	 * PEER_CANCEL, else 0. Not called for requests the app ended itself
 	 * (moq_request_cancel, moq_request_error on the request,
 	 * moq_request_publish_done). Outgoing data streams (struct moq_tx) of
@@ -246,7 +251,7 @@ struct moq_session_config {
 	/* Per-object payload limit for incoming data streams [64 MiB]; above:
 	 * PROTOCOL_VIOLATION (the data reader's MOQ_ERR_LIMIT). */
 	uint64_t max_object_payload;
-	/* Name used in log lines; NULL: "<client|server> <peer addr>". */
+	/* Name used in log lines; NULL: "#<n> <client|server> peer <addr>". */
 	const char *log_name;
 
 	const struct moq_session_callbacks *cb;
@@ -300,7 +305,7 @@ bool moq_session_goaway_received(const struct moq_session *s);
 struct moq_quic_conn *moq_session_conn(const struct moq_session *s);
 void *moq_session_user(const struct moq_session *s);
 void moq_session_set_user(struct moq_session *s, void *user);
-/* Log name ("client 127.0.0.1:4443" or config.log_name). */
+/* Log name ("#3 client peer 127.0.0.1:4443" or config.log_name). */
 const char *moq_session_name(const struct moq_session *s);
 
 /* Peer's SETUP values kept by the session (NUL-terminated copies, "" when

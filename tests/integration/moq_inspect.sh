@@ -254,6 +254,13 @@ enc=$(echo "$out" | "$T" -e -x | norm)
 [ "$enc" = "$(echo "$NAMESPACE_DONE" | norm)" ] && ok "non-canonical: encode writes minimal varints" ||
 	bad "non-canonical: encode gave $enc"
 
+NONMIN_PROPS=$(ctrl 04 '09 00 0e 8073')
+out=$(echo "$NONMIN_PROPS" | "$T" -k control -x)
+has non-canonical-properties '"non_canonical":true' '"value":115'
+enc=$(echo "$out" | "$T" -e -x | norm)
+[ "$enc" = "$(ctrl 04 '09 00 0e 73')" ] && ok "non-canonical-properties: encode writes minimal varints" ||
+	bad "non-canonical-properties: encode gave $enc"
+
 # malformed / truncated control input
 fails control/unknown-type control '09 0000' malformed 0
 fails control/length-mismatch control "$(ctrl 0b '02 05 00 ff')" malformed

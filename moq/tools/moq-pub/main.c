@@ -101,7 +101,8 @@ struct pub {
 	bool loop_file;
 	double fps;
 	uint64_t count;
-	uint64_t send_buffer; /* per subscription: stop producing above */
+	uint64_t send_buffer;	   /* per subscription: stop producing above */
+	uint64_t wait_subscribers; /* start a track at this many SUBSCRIBEs */
 	double duration;
 	double linger;
 	/* state */
@@ -188,6 +189,8 @@ static void usage(FILE *f)
 	    "Ending:\n"
 	    "  --count N                end each track after N objects\n"
 	    "  --duration S             end each track S seconds after its first subscriber\n"
+	    "  --wait-subscribers N     start a track only when N subscriptions to it\n"
+	    "                           exist (default 1), so all of them see object 0\n"
 	    "  --linger S               after the tracks ended, wait at most S seconds for\n"
 	    "                           acknowledgements and for subscribers to leave\n"
 	    "                           (default 10)\n"
@@ -781,7 +784,10 @@ static void on_request(struct moq_session *s, struct moq_request *r, const struc
 	u->next = t->subs;
 	t->subs = u;
 	moq_info("pub", "%s subscribed to track %s", moq_session_name(s), t->name);
-	if (!t->started) {
+	size_t nsubs = 0;
+	for (struct sub *x = t->subs; x; x = x->next)
+		nsubs++;
+	if (!t->started && nsubs >= p->wait_subscribers) {
 		t->started = true;
 		p->any_started = true;
 		t->t0 = moq_loop_now();
@@ -1004,6 +1010,7 @@ enum {
 	OPT_DURATION,
 	OPT_LINGER,
 	OPT_SEND_BUFFER,
+	OPT_WAIT_SUBS,
 	OPT_QLOG,
 	OPT_NO_PACING,
 	OPT_LOG_LEVEL,
@@ -1035,6 +1042,7 @@ static const struct option long_opts[] = {
     {"duration", required_argument, 0, OPT_DURATION},
     {"linger", required_argument, 0, OPT_LINGER},
     {"send-buffer", required_argument, 0, OPT_SEND_BUFFER},
+    {"wait-subscribers", required_argument, 0, OPT_WAIT_SUBS},
     {"qlog-dir", required_argument, 0, OPT_QLOG},
     {"no-pacing", no_argument, 0, OPT_NO_PACING},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
@@ -1113,6 +1121,7 @@ int main(int argc, char **argv)
 	p->fps = 30;
 	p->linger = 10;
 	p->send_buffer = 1u << 20;
+	p->wait_subscribers = 1;
 
 	int c;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -1208,6 +1217,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_PACING:
 			p->no_pacing = 1;
+			break;
+		case OPT_WAIT_SUBS:
+			if (moq_cli_u64("--wait-subscribers", optarg, 1, 100000, 0,
+					&p->wait_subscribers, err, sizeof err))
+				die_usage(err);
 			break;
 		case OPT_SEND_BUFFER:
 			if (moq_cli_u64("--send-buffer", optarg, 64 * 1024, 1ull << 32, 1,

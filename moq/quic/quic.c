@@ -448,18 +448,99 @@ static size_t long_prefix_len(const uint8_t *d, size_t n)
 	return o;
 }
 
+#define MAX_TXQ 4096
+
+/* Tests only: pretend every Nth sendto hit a full socket buffer (loopback
+ * never returns EAGAIN). 0 = off. */
+unsigned moq_quic_test_fake_eagain;
+static unsigned fake_eagain_count;
+
+static void txq_push(struct moq_quic_endpoint *ep, const uint8_t *d, size_t n,
+		     const struct sockaddr *sa, socklen_t sl)
+{
+	struct txq *q;
+
+	if (ep->txq_len >= MAX_TXQ || !(q = malloc(sizeof(*q) + n))) {
+		ep->st.tx_errors++;
+		return;
+	}
+	q->next = NULL;
+	memcpy(&q->sa, sa, sl);
+	q->sl = sl;
+	q->len = n;
+	memcpy(q->data, d, n);
+	if (ep->txq_tail)
+		ep->txq_tail->next = q;
+	else
+		ep->txq_head = q;
+	ep->txq_tail = q;
+	ep->txq_len++;
+	ep->st.tx_queued++;
+}
+
+static void ep_set_blocked(struct moq_quic_endpoint *ep, int blocked)
+{
+	if (ep->tx_blocked == blocked)
+		return;
+	ep->tx_blocked = blocked;
+	moq_loop_mod_fd(ep->loop, ep->fd, EPOLLIN | (blocked ? EPOLLOUT : 0));
+}
+
+/* Send a datagram; when the socket buffer is full, keep it (and every later
+ * one) in order until EPOLLOUT: ngtcp2 already counts it as sent. */
 static void sock_send(struct moq_quic_endpoint *ep, const uint8_t *d, size_t n,
 		      const struct sockaddr *sa, socklen_t sl)
 {
 	ssize_t r;
-	do
-		r = sendto(ep->fd, d, n, 0, sa, sl);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		ep->st.tx_errors++;
-		moq_dbg(MOD, "sendto: %s (packet dropped)", strerror(errno));
-	} else
+
+	if (ep->tx_blocked) {
+		txq_push(ep, d, n, sa, sl);
+		return;
+	}
+	if (moq_quic_test_fake_eagain && ++fake_eagain_count % moq_quic_test_fake_eagain == 0) {
+		r = -1;
+		errno = EAGAIN;
+	} else {
+		do
+			r = sendto(ep->fd, d, n, 0, sa, sl);
+		while (r < 0 && errno == EINTR);
+	}
+	if (r >= 0) {
 		ep->st.tx_datagrams++;
+		return;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+		txq_push(ep, d, n, sa, sl);
+		ep_set_blocked(ep, 1);
+		return;
+	}
+	ep->st.tx_errors++;
+	moq_dbg(MOD, "sendto: %s (packet dropped)", strerror(errno));
+}
+
+static void ep_flush(struct moq_loop *loop, void *arg);
+
+static void ep_drain_txq(struct moq_quic_endpoint *ep)
+{
+	while (ep->txq_head) {
+		struct txq *q = ep->txq_head;
+		ssize_t r = sendto(ep->fd, q->data, q->len, 0, (struct sockaddr *)&q->sa, q->sl);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+			return;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			ep->st.tx_errors++;
+		else
+			ep->st.tx_datagrams++;
+		ep->txq_head = q->next;
+		if (!ep->txq_head)
+			ep->txq_tail = NULL;
+		ep->txq_len--;
+		free(q);
+	}
+	ep_set_blocked(ep, 0);
+	ep_flush(ep->loop, ep);
 }
 
 /* Send one datagram ngtcp2 wrote into buf; apply the plaintext shim and the
@@ -653,6 +734,15 @@ static void conn_write(struct moq_quic_conn *c)
 
 	while (npkts < maxpkts && guard++ < 1024) {
 		ngtcp2_path_storage ps;
+		if (ep->tx_blocked) {
+			/* resume after EPOLLOUT; stay on the dirty list */
+			if (!c->dirty) {
+				c->dirty = 1;
+				c->dnext = ep->dirty_head;
+				ep->dirty_head = c;
+			}
+			break;
+		}
 		ngtcp2_pkt_info pi;
 		ngtcp2_ssize n, pdatalen = -1;
 		struct qstream *s = NULL;
@@ -823,8 +913,9 @@ static void ep_flush(struct moq_loop *loop, void *arg)
 {
 	struct moq_quic_endpoint *ep = arg;
 
-	/* Callbacks may dirty more conns; they re-defer us. */
-	while (ep->dirty_head) {
+	/* Callbacks may dirty more conns; they re-defer us. While the socket
+	 * is blocked the dirty list waits for EPOLLOUT (ep_drain_txq). */
+	while (ep->dirty_head && !ep->tx_blocked) {
 		struct moq_quic_conn *c = ep->dirty_head;
 		ep->dirty_head = c->dnext;
 		c->dirty = 0;
@@ -1488,6 +1579,11 @@ static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *ar
 {
 	struct moq_quic_endpoint *ep = arg;
 
+	if ((events & EPOLLOUT) && ep->tx_blocked)
+		ep_drain_txq(ep);
+	if (!(events & (EPOLLIN | EPOLLERR)))
+		return;
+
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -1553,8 +1649,12 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, s
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	/* Large buffers for bursts to hundreds of peers: the FORCE variants
+	 * pass net.core.[rw]mem_max when running as root (the relay). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		snprintf(err, errlen, "cannot bind UDP %s port %u: %s", host, ep->cfg.local_port,
 			 strerror(errno));
@@ -1701,6 +1801,11 @@ void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
 	free(ep->s_ca);
 	free(ep->s_sni);
 	free(ep->s_qlog_dir);
+	while (ep->txq_head) {
+		struct txq *q = ep->txq_head;
+		ep->txq_head = q->next;
+		free(q);
+	}
 	moq_loop_defer_cancel(ep->loop, ep);
 	free(ep);
 }

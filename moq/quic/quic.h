@@ -235,6 +235,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t shim_oversize_drop;  /* re-encoded packet > max payload */
 	uint64_t hook_drop;
 	uint64_t tx_errors; /* sendto failed (packet lost) */
+	uint64_t tx_queued; /* waited for EPOLLOUT (socket buffer full) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

@@ -129,6 +129,15 @@ struct moq_quic_conn {
 	uint64_t pkts_sent, pkts_recv;
 };
 
+/* Datagram waiting for the socket to become writable (EAGAIN). */
+struct txq {
+	struct txq *next;
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	size_t len;
+	uint8_t data[];
+};
+
 struct moq_quic_endpoint {
 	struct moq_loop *loop;
 	struct moq_quic_config cfg;
@@ -146,6 +155,9 @@ struct moq_quic_endpoint {
 	int flush_scheduled;
 	int reap_scheduled;
 	struct moq_quic_endpoint_stats st;
+	struct txq *txq_head, *txq_tail;
+	size_t txq_len;
+	int tx_blocked; /* socket buffer full: queue, wait for EPOLLOUT */
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	uint8_t rxbuf[65536 + 64];
@@ -154,6 +166,7 @@ struct moq_quic_endpoint {
 };
 
 /* quic.c */
+extern unsigned moq_quic_test_fake_eagain;
 void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c, const ngtcp2_cid *cid);

@@ -17,6 +17,8 @@
 #include "quic/quic.h"
 #include "varint.h"
 
+extern unsigned moq_quic_test_fake_eagain; /* quic.c, tests only */
+
 static char g_dir[256];
 static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
 
@@ -344,6 +346,7 @@ static int run_until(struct world *w, int (*cond)(struct world *), uint64_t time
 }
 
 static int cli_closed(struct world *w);
+static int srv_has_2m(struct world *w);
 
 static int both_established(struct world *w)
 {
@@ -450,6 +453,8 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 	}
 	/* every stream closed on the receiver too (ngtcp2 0.12.1 never
 	 * closes remote uni streams itself; the layer does) */
+	for (int t = 0; t < 200 && w.srv.stream_closes < NUNI + 1; t++)
+		moq_loop_run_once(w.loop, 10);
 	ck_assert_int_eq(w.srv.stream_closes, NUNI + 1);
 	ck_assert_int_eq(w.cli.nrs, 1);
 	ck_assert_uint_eq(w.cli.rlen[0], ECHO_BYTES);
@@ -563,6 +568,39 @@ START_TEST(test_plaintext_many_tiny_streams_under_loss)
 	if (getenv("MOQ_TEST_SHOW_REASONS"))
 		fprintf(stderr, "tiny streams: oversize drops %llu\n",
 			(unsigned long long)st.shim_oversize_drop);
+	world_free(&w);
+}
+END_TEST
+
+START_TEST(test_full_socket_buffer_queues_instead_of_dropping)
+{
+	struct world w;
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1"};
+	struct moq_quic_endpoint_stats st;
+	static uint8_t buf[2 << 20];
+	int small = 4096;
+	int64_t sid;
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert_int_eq(setsockopt(moq_quic_endpoint_fd(w.cli.ep), SOL_SOCKET, SO_SNDBUF, &small,
+				    sizeof(small)),
+			 0);
+	moq_quic_test_fake_eagain = 7; /* loopback never fills the buffer */
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = pattern(sid, k);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
+	ck_assert(run_until(&w, srv_has_2m, 20000));
+	ck_assert_int_eq(w.srv.rbad[0], 0);
+	moq_quic_endpoint_stats(w.cli.ep, &st);
+	if (getenv("MOQ_TEST_SHOW_REASONS"))
+		fprintf(stderr, "small sndbuf: queued %llu errors %llu\n",
+			(unsigned long long)st.tx_queued, (unsigned long long)st.tx_errors);
+	moq_quic_test_fake_eagain = 0;
+	ck_assert_uint_gt(st.tx_queued, 100);
+	ck_assert_uint_eq(st.tx_errors, 0);
 	world_free(&w);
 }
 END_TEST
@@ -1470,6 +1508,7 @@ int main(void)
 	tcase_add_test(tc, test_tls_transfer_ipv6);
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
+	tcase_add_loop_test(tc, test_full_socket_buffer_queues_instead_of_dropping, 0, 2);
 	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_endpoint_config_errors_are_explained);

@@ -54,7 +54,10 @@ static __always_inline int moq_csum_patch(struct __sk_buff *skb, __u32 l4_off, _
 	diff = bpf_csum_diff((__be32 *)old, sizeof(old), (__be32 *)new, sizeof(new), 0);
 	if (diff < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, w, new, sizeof(new), BPF_F_RECOMPUTE_CSUM))
+	/* no BPF_F_RECOMPUTE_CSUM: payload diff and checksum-field change
+	 * cancel over the UDP segment, so a CHECKSUM_COMPLETE skb->csum must
+	 * stay as it is */
+	if (bpf_skb_store_bytes(skb, w, new, sizeof(new), 0))
 		return -1;
 	if (bpf_l4_csum_replace(skb, l4_off + 6, 0, diff, BPF_F_MARK_MANGLED_0))
 		return -1;

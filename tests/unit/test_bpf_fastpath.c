@@ -31,6 +31,7 @@
 #define ALIAS 5
 #define DOWN_ALIAS 9
 #define UP_SID 2 /* client-initiated uni stream 0 */
+#define MOQ_TEST_ACKS 17 /* one more than the frame walk allows */
 
 static struct bpf_relay R;
 static const uint8_t up_cid[8] = {0xa1, 1, 2, 3, 4, 5, 6, 7};
@@ -618,6 +619,19 @@ START_TEST(ingress_only_padding_untouched)
 	fx_up(&f, 4);
 	fx_build(&f, 20);
 	ingress_expect(&f, MOQ_R_NO_MEDIA_FRAME);
+}
+END_TEST
+
+START_TEST(ingress_too_many_frames_before_stream_untouched)
+{
+	struct fx f;
+	size_t n = 0;
+
+	fx_up(&f, 4);
+	for (int i = 0; i < MOQ_TEST_ACKS; i++)
+		n = bpf_frame_ack(f.frames, n, 0, 0);
+	fx_build(&f, frames_stream0(f.frames, n, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_TOO_MANY_FRAMES);
 }
 END_TEST
 
@@ -1433,6 +1447,7 @@ static Suite *suite(void)
 	tcase_add_test(bad, ingress_ping_frame_untouched);
 	tcase_add_test(bad, ingress_only_padding_untouched);
 	tcase_add_test(bad, ingress_ack_with_too_many_ranges_untouched);
+	tcase_add_test(bad, ingress_too_many_frames_before_stream_untouched);
 	tcase_add_test(bad, ingress_varint_past_frames_untouched);
 	tcase_add_test(bad, ingress_vi64_past_stream_data_untouched);
 	tcase_add_loop_test(bad, ingress_bad_subgroup_type_untouched, 0, 4);

@@ -21,9 +21,10 @@
  * endpoint frees it later: at the end of the loop iteration, or after the
  * closing period). Callbacks may call any function in this header on any
  * conn, including moq_quic_conn_close() on their own, except
- * moq_quic_endpoint_free() (call it from outside the endpoint's callbacks). Nothing is sent from
- * inside an API call: writes are flushed at the end of the current loop iteration (moq_loop_defer),
- * so batching many stream writes costs nothing.
+ * moq_quic_endpoint_free() (call it from outside the endpoint's callbacks,
+ * and before moq_loop_free()). Nothing is sent from inside an API call:
+ * writes are flushed at the end of the current loop iteration
+ * (moq_loop_defer), so batching many stream writes costs nothing.
  *
  * Errors: functions returning int give 0 (or a positive count) on success
  * and a negative errno on failure (-EINVAL bad argument, -ENOMEM, -EAGAIN
@@ -211,8 +212,7 @@ struct moq_quic_config {
 /* Fill cfg with defaults (all zero + alpn). */
 void moq_quic_config_init(struct moq_quic_config *cfg);
 
-/* Create an endpoint on loop. The config's strings are copied; cb must
- * outlive the endpoint. On failure returns NULL and, if err is non-NULL,
+/* Create an endpoint on loop. The config, its strings and *cb are copied. On failure returns NULL and, if err is non-NULL,
  * writes a message to err[errlen] ("cannot read --cert x.pem: ..."). */
 struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 						const struct moq_quic_config *cfg, char *err,

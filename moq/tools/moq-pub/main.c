@@ -426,9 +426,7 @@ static void sub_send(struct sub *u, const struct obj *o)
 	if (rc < 0) {
 		moq_dbg("pub", "track %s: object %llu/%llu not written: %s", u->t->name,
 			(unsigned long long)o->group, (unsigned long long)o->object, strerror(-rc));
-		int64_t sid = moq_tx_stream_id(tx);
 		moq_tx_reset(tx, MOQ_RESET_INTERNAL_ERROR);
-		(void)sid;
 		u->tx[o->subgroup] = NULL;
 		return;
 	}
@@ -455,7 +453,6 @@ static void track_end(struct pub *p, struct track *t)
 	t->ended = true;
 	moq_info("pub", "track %s ended after %llu objects", t->name,
 		 (unsigned long long)t->produced);
-	uint64_t now = moq_loop_now();
 	for (struct sub *u = t->subs; u; u = u->next) {
 		struct moq_quic_conn *qc = moq_session_conn(u->s);
 		if (qc && moq_log_enabled(MOQ_LOG_INFO)) {
@@ -471,7 +468,6 @@ static void track_end(struct pub *p, struct track *t)
 		}
 		sub_end(u, MOQ_PUBDONE_TRACK_ENDED);
 	}
-	(void)now;
 	pump_soon(p, 0);
 }
 
@@ -610,9 +606,13 @@ static void pump_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 						break;
 					}
 				}
-				for (struct sub *u = t->subs; u; u = u->next)
-					if (sub_blocked(u))
-						blocked = true;
+				/* scanning unacknowledged streams costs more than a
+				 * small object: check every 16 objects (datagram
+				 * tracks each time, to resend a kept datagram first) */
+				if (t->datagram || n % 16 == 0)
+					for (struct sub *u = t->subs; u; u = u->next)
+						if (sub_blocked(u))
+							blocked = true;
 				if (blocked)
 					break;
 				track_produce(p, t);

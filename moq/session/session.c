@@ -2049,7 +2049,6 @@ static void q_on_established(struct moq_quic_conn *c, void *user)
 	if (!s || s_closing(s))
 		return;
 	s_enter(s);
-	session_set_name(s);
 	int64_t sid = moq_quic_stream_open_uni(c);
 	if (sid < 0) {
 		s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream",
@@ -2399,7 +2398,7 @@ struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 		}
 	}
 	s->cfg.auth_tokens = s->tokens;
-	snprintf(s->name, sizeof(s->name), "#? %s", s->is_server ? "server" : "client");
+	session_set_name(s);
 	moq_quic_conn_set_user(conn, s);
 	if (moq_quic_conn_is_established(conn))
 		q_on_established(conn, NULL);

@@ -45,6 +45,59 @@ START_TEST(setup_exchange_makes_both_sessions_ready_tls)
 }
 END_TEST
 
+/* ---- authorization token in SETUP ---- */
+
+static int check_token(struct moq_session *s, const struct moq_setup *peer)
+{
+	struct rec *r = moq_session_user(s);
+	r->n_msg = (int)peer->num_authorization_tokens;
+	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
+		const struct moq_auth_token *t = &peer->authorization_tokens[i];
+		if (t->alias_type == MOQ_ALIAS_USE_VALUE && t->token_value.len == 6 &&
+		    !memcmp(t->token_value.ptr, "secret", 6))
+			return 0;
+	}
+	return MOQ_SESSION_UNAUTHORIZED;
+}
+
+static void token_test(const char *value, bool accepted)
+{
+	struct sh_world w;
+	struct moq_session_callbacks cb = sh_callbacks;
+	cb.on_setup = check_token;
+	struct moq_auth_token tok;
+	memset(&tok, 0, sizeof(tok));
+	tok.alias_type = MOQ_ALIAS_USE_VALUE;
+	tok.token_type = 0;
+	tok.token_value = sh_bytes(value);
+	sh_world_init(&w, false);
+	w.srv_cfg.cb = &cb;
+	w.cli_cfg.auth_tokens = &tok;
+	w.cli_cfg.num_auth_tokens = 1;
+	if (accepted) {
+		sh_connect_ready(&w);
+		ck_assert_int_eq(w.srv[0].n_msg, 1);
+	} else {
+		sh_connect(&w);
+		ck_assert(sh_run_until(&w, cli_closed, &w, 5000));
+		ck_assert_uint_eq(w.cli[0].close.code, MOQ_SESSION_UNAUTHORIZED);
+		ck_assert(!w.cli[0].ready);
+	}
+	sh_world_free(&w);
+}
+
+START_TEST(setup_with_the_right_token_is_accepted)
+{
+	token_test("secret", true);
+}
+END_TEST
+
+START_TEST(setup_with_a_bad_token_is_closed_unauthorized)
+{
+	token_test("guess!", false);
+}
+END_TEST
+
 START_TEST(setup_rejected_by_app_closes_with_its_code)
 {
 	struct sh_world w;
@@ -265,6 +318,8 @@ int main(void)
 	tcase_add_test(tc, setup_exchange_makes_both_sessions_ready_plaintext);
 	tcase_add_test(tc, setup_exchange_makes_both_sessions_ready_tls);
 	tcase_add_test(tc, setup_rejected_by_app_closes_with_its_code);
+	tcase_add_test(tc, setup_with_the_right_token_is_accepted);
+	tcase_add_test(tc, setup_with_a_bad_token_is_closed_unauthorized);
 	tcase_add_test(tc, goaway_from_server_is_seen_by_client);
 	tcase_add_test(tc, requests_after_goaway_are_rejected_going_away);
 	tcase_add_test(tc, client_goaway_with_uri_is_refused_locally);

@@ -268,7 +268,85 @@ struct opts {
 	uint64_t keep_alive_ms;
 	int srv_manual_consume, cli_insecure;
 	const struct moq_quic_callbacks *srv_cbs, *cli_cbs; /* overrides */
+	int proxy;					    /* client -> g_px UDP proxy -> server */
 };
+
+/* ---- a UDP proxy between the peers checks what is really on the wire ---- */
+
+struct proxy {
+	int fd_cli; /* faces the client: the client connects here */
+	int fd_srv; /* faces the server */
+	struct sockaddr_in cli, srv;
+	int have_cli;
+	int short_pkts, bad, stream_frames, long_pkts;
+};
+
+static void proxy_check(struct proxy *p, const uint8_t *d, size_t n)
+{
+	size_t o = 0;
+	/* skip coalesced long-header packets */
+	while (o < n && (d[o] & 0x80)) {
+		size_t q = o + 5;
+		uint64_t v;
+		int k;
+		p->long_pkts++;
+		if ((d[o] & 0x40) == 0)
+			p->bad++; /* fixed bit */
+		q += 1 + d[q];
+		q += 1 + d[q];
+		if (((d[o] & 0x30) >> 4) == 0) {
+			k = quic_varint_decode(&v, d + q, n - q);
+			q += (size_t)k + v;
+		}
+		k = quic_varint_decode(&v, d + q, n - q);
+		o = q + (size_t)k + v;
+	}
+	if (o < n) {
+		int r = moq_quic_plaintext_check_1rtt(d + o, n - o, 8, NULL);
+		p->short_pkts++;
+		if (r < 0)
+			p->bad++;
+		else
+			p->stream_frames += r;
+	}
+}
+
+static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct proxy *p = arg;
+	uint8_t d[65536];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t n;
+
+	while ((n = recvfrom(fd, d, sizeof(d), 0, (struct sockaddr *)&from, &fl)) > 0) {
+		proxy_check(p, d, (size_t)n);
+		if (fd == p->fd_cli) {
+			p->cli = from;
+			p->have_cli = 1;
+			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
+			       sizeof(p->srv));
+		} else if (p->have_cli) {
+			sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
+			       sizeof(p->cli));
+		}
+		fl = sizeof(from);
+	}
+}
+
+static int proxy_sock(struct sockaddr_in *a)
+{
+	socklen_t al = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
+	getsockname(fd, (struct sockaddr *)a, &al);
+	return fd;
+}
+
+static struct proxy g_px;
 
 static void world_init(struct world *w, const struct opts *o)
 {
@@ -321,8 +399,20 @@ static void world_init(struct world *w, const struct opts *o)
 	w->cli.ep = moq_quic_endpoint_new(w->loop, &cc, err, sizeof(err));
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 	w->started = moq_loop_now();
-	w->cli.conn = moq_quic_connect(w->cli.ep, o->srv_addr, moq_quic_endpoint_port(w->srv.ep),
-				       &w->cli, err, sizeof(err));
+	if (o->proxy) {
+		struct sockaddr_in a;
+		g_px.fd_cli = proxy_sock(&a);
+		g_px.fd_srv = proxy_sock(&g_px.srv);
+		g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
+		moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
+		moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
+		w->cli.conn = moq_quic_connect(w->cli.ep, "127.0.0.1", ntohs(a.sin_port), &w->cli,
+					       err, sizeof(err));
+	} else {
+		w->cli.conn =
+		    moq_quic_connect(w->cli.ep, o->srv_addr, moq_quic_endpoint_port(w->srv.ep),
+				     &w->cli, err, sizeof(err));
+	}
 	ck_assert_msg(w->cli.conn != NULL, "connect: %s", err);
 }
 
@@ -347,6 +437,7 @@ static int run_until(struct world *w, int (*cond)(struct world *), uint64_t time
 
 static int cli_closed(struct world *w);
 static int srv_has_2m(struct world *w);
+static int srv_has_1m(struct world *w);
 
 static int both_established(struct world *w)
 {
@@ -1250,6 +1341,38 @@ START_TEST(test_many_connections_one_server_socket)
 }
 END_TEST
 
+START_TEST(test_plaintext_wire_seen_by_udp_proxy)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .proxy = 1};
+	static uint8_t buf[1 << 20];
+	int64_t sid;
+
+	memset(&g_px, 0, sizeof(g_px));
+	world_init(&w, &o);
+	handshake(&w);
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	for (size_t k = 0; k < sizeof(buf); k++)
+		buf[k] = pattern(sid, k);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
+	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "dg", 2), 0);
+	ck_assert(run_until(&w, srv_has_1m, 10000));
+	ck_assert_int_eq(moq_quic_conn_close(w.cli.conn, 9, "bye"), 0);
+	ck_assert(run_until(&w, both_closed, 2000));
+	ck_assert_uint_eq(w.srv.ci.code, 9);
+	ck_assert_int_gt(g_px.short_pkts, 800);
+	ck_assert_int_gt(g_px.stream_frames, 800);
+	ck_assert_int_gt(g_px.long_pkts, 2);
+	ck_assert_int_eq(g_px.bad, 0);
+	moq_loop_del_fd(w.loop, g_px.fd_cli);
+	moq_loop_del_fd(w.loop, g_px.fd_srv);
+	close(g_px.fd_cli);
+	close(g_px.fd_srv);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- the client's first flight, byte for byte (docs/plaintext-profile.md
  * section 3) ---- */
 
@@ -1527,6 +1650,7 @@ int main(void)
 	tcase_add_test(tc, test_stream_limit_extends_as_peer_streams_close);
 	tcase_add_test(tc, test_many_connections_one_server_socket);
 	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
+	tcase_add_test(tc, test_plaintext_wire_seen_by_udp_proxy);
 	tcase_add_test(tc, test_priority_lower_value_sent_first);
 	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
 	tcase_add_test(tc, test_insecure_client_skips_verification);

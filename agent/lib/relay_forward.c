@@ -523,8 +523,7 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 				if (!relay_cache_obj_complete(o) && o != sg->tail)
 					break; /* reset mid-object upstream */
 				if (!f) {
-					f = fwd_find(s, g->id, sg->id);
-					if (f)
+					if (fwd_find(s, g->id, sg->id))
 						break; /* already live */
 					f = fwd_open(s, g->id, sg->id, &h,
 						     sg->has_first &&
@@ -536,8 +535,9 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 				fwd_object(ctx, f, o->id, o->status, props,
 					   o->len, o->priority,
 					   o->first_byte_ns);
-				fwd_payload(ctx, f, o->id, 0, o->payload,
-					    (size_t)o->have);
+				if (o->have)
+					fwd_payload(ctx, f, o->id, 0, o->payload,
+						    (size_t)o->have);
 				if (ctx->stats)
 					ctx->stats->objects_from_cache++;
 			}

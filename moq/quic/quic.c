@@ -1420,6 +1420,17 @@ static void send_stateless_reset(struct moq_quic_endpoint *ep, const uint8_t *dc
 	size_t randlen;
 	ngtcp2_ssize n;
 
+	/* At most ~100 per 100 ms per endpoint: a flood of junk must not turn
+	 * the relay into a reflector. */
+	{
+		uint64_t now = now_ns();
+		if (now - ep->sr_window_start > 100 * NS_PER_MS) {
+			ep->sr_window_start = now;
+			ep->sr_in_window = 0;
+		}
+		if (ep->sr_in_window++ >= 100)
+			return;
+	}
 	/* Smaller than the trigger, so two endpoints cannot loop. */
 	if (trigger_len <
 	    1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN + 1)
@@ -1543,6 +1554,18 @@ static void handle_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t 
 
 	ep->st.rx_datagrams++;
 	rv = ngtcp2_pkt_decode_version_cid(&vc, data, n, MOQ_QUIC_CID_LEN);
+	if (rv == NGTCP2_ERR_VERSION_NEGOTIATION && ep->cfg.listen && n >= 1200) {
+		/* unknown version: offer v1 (the client's CIDs swapped) */
+		static const uint32_t sv[] = {NGTCP2_PROTO_VER_V1};
+		uint8_t r;
+		ngtcp2_ssize w;
+		moq_quic__rand(&r, 1);
+		w = ngtcp2_pkt_write_version_negotiation(ep->txbuf, sizeof(ep->txbuf), r, vc.scid,
+							 vc.scidlen, vc.dcid, vc.dcidlen, sv, 1);
+		if (w > 0)
+			sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+		return;
+	}
 	if (rv < 0)
 		return;
 	c = cid_find(ep, vc.dcid, vc.dcidlen);

@@ -157,7 +157,9 @@ struct moq_quic_endpoint {
 	struct moq_quic_endpoint_stats st;
 	struct txq *txq_head, *txq_tail;
 	size_t txq_len;
-	int tx_blocked; /* socket buffer full: queue, wait for EPOLLOUT */
+	int tx_blocked;		  /* socket buffer full: queue, wait for EPOLLOUT */
+	uint64_t sr_window_start; /* stateless reset rate limit */
+	unsigned sr_in_window;
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	uint8_t rxbuf[65536 + 64];

@@ -1373,6 +1373,43 @@ START_TEST(test_plaintext_wire_seen_by_udp_proxy)
 }
 END_TEST
 
+START_TEST(test_unknown_version_gets_version_negotiation)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	uint8_t d[1200] = {0}, r[256];
+	ssize_t n = -1;
+	int fd;
+
+	world_init(&w, &o);
+	handshake(&w);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(moq_quic_endpoint_port(w.srv.ep));
+	d[0] = 0xc0;
+	memcpy(d + 1, "\x1a\x2a\x3a\x4a", 4);
+	d[5] = 8;
+	memset(d + 6, 0x11, 8);
+	d[14] = 8;
+	memset(d + 15, 0x22, 8);
+	ck_assert_int_eq(sendto(fd, d, sizeof(d), 0, (struct sockaddr *)&a, sizeof(a)),
+			 (ssize_t)sizeof(d));
+	for (int t = 0; t < 100 && n < 0; t++) {
+		moq_loop_run_once(w.loop, 5);
+		n = recv(fd, r, sizeof(r), 0);
+	}
+	ck_assert_int_ge(n, 1 + 4 + 1 + 8 + 1 + 8 + 4);
+	ck_assert_uint_eq(r[0] & 0x80, 0x80);
+	ck_assert_mem_eq(r + 1, "\0\0\0\0", 4);	    /* Version Negotiation */
+	ck_assert_mem_eq(r + 6, d + 15, 8);	    /* DCID = their SCID */
+	ck_assert_mem_eq(r + 15, d + 6, 8);	    /* SCID = their DCID */
+	ck_assert_mem_eq(r + n - 4, "\0\0\0\1", 4); /* offers v1 */
+	close(fd);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- the client's first flight, byte for byte (docs/plaintext-profile.md
  * section 3) ---- */
 
@@ -1651,6 +1688,7 @@ int main(void)
 	tcase_add_test(tc, test_many_connections_one_server_socket);
 	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
 	tcase_add_test(tc, test_plaintext_wire_seen_by_udp_proxy);
+	tcase_add_test(tc, test_unknown_version_gets_version_negotiation);
 	tcase_add_test(tc, test_priority_lower_value_sent_first);
 	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
 	tcase_add_test(tc, test_insecure_client_skips_verification);

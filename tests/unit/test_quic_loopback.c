@@ -1313,13 +1313,16 @@ START_TEST(test_many_connections_one_server_socket)
 	moq_quic_config_init(&sc);
 	sc.listen = 1;
 	sc.local_addr = "127.0.0.1";
-	sc.plaintext = 1;
+	sc.plaintext = !_i; /* loop 0: plaintext, loop 1: TLS */
+	sc.cert_file = g_cert;
+	sc.key_file = g_key;
 	sc.cb = &cb;
 	sc.user = &ms;
 	srv = moq_quic_endpoint_new(l, &sc, err, sizeof(err));
 	ck_assert_msg(srv != NULL, "%s", err);
 	moq_quic_config_init(&cc);
-	cc.plaintext = 1;
+	cc.plaintext = !_i;
+	cc.ca_file = g_ca;
 	cc.cb = &cb;
 	cc.user = &mc;
 	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
@@ -1685,7 +1688,7 @@ int main(void)
 	tcase_add_test(tc, test_tls_client_vs_plaintext_server_fails_fast);
 	tcase_add_test(tc, test_qlog_written_per_connection);
 	tcase_add_test(tc, test_stream_limit_extends_as_peer_streams_close);
-	tcase_add_test(tc, test_many_connections_one_server_socket);
+	tcase_add_loop_test(tc, test_many_connections_one_server_socket, 0, 2);
 	tcase_add_test(tc, test_plaintext_client_initial_wire_format);
 	tcase_add_test(tc, test_plaintext_wire_seen_by_udp_proxy);
 	tcase_add_test(tc, test_unknown_version_gets_version_negotiation);

@@ -234,6 +234,7 @@ enum moq_reason {
 	MOQ_R_REWRITE_FAILED,  /* egress: a helper failed mid-rewrite */
 	MOQ_R_SUB_RX,	       /* subscriber ingress: counted */
 	MOQ_R_SUB_UNKNOWN,     /* subscriber ingress: not a registered subscriber */
+	MOQ_R_NO_L2,	       /* per clone / egress: subscriber MAC still unknown */
 	MOQ_R_MAX,
 };
 

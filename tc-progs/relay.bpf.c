@@ -54,6 +54,13 @@ static long moq_fanout_one(__u64 i, void *data)
 		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FAMILY_MISMATCH, f->len);
 		return 0;
 	}
+	/* no MAC yet (neither set by the agent nor learned): the clone could
+	 * not be addressed */
+	if (!(sub->eth_dst[0] | sub->eth_dst[1] | sub->eth_dst[2] | sub->eth_dst[3] |
+	      sub->eth_dst[4] | sub->eth_dst[5])) {
+		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_NO_L2, f->len);
+		return 0;
+	}
 	/* veth drops an oversized clone silently: check first */
 	if (bpf_check_mtu(f->skb, sub->ifindex, &mtu_len, 0, 0)) {
 		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_MTU, f->len);
@@ -246,8 +253,7 @@ int moq_relay_ingress(struct __sk_buff *skb)
 	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, reason, len);
 	/* not an upstream's DCID, or failed a profile check before the DCID
 	 * lookup: it may be a subscriber's packet */
-	if (reason != MOQ_R_UNKNOWN_DCID && reason != MOQ_R_PN_LEN &&
-	    reason != MOQ_R_NOT_PLAINTEXT)
+	if (reason != MOQ_R_UNKNOWN_DCID && reason != MOQ_R_PN_LEN && reason != MOQ_R_NOT_PLAINTEXT)
 		goto out;
 	reason = moq_subscriber_rx(skb);
 	moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, reason, len);
@@ -472,6 +478,9 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
 	if (!sub || !(sub->flags & MOQ_SUB_F_ACTIVE) || sub->generation != cfg->generation)
 		return MOQ_R_SUB_INACTIVE;
+	if (!(sub->eth_dst[0] | sub->eth_dst[1] | sub->eth_dst[2] | sub->eth_dst[3] |
+	      sub->eth_dst[4] | sub->eth_dst[5]))
+		return MOQ_R_NO_L2;
 	seq = bpf_map_lookup_elem(&moq_conn_seq, &slot);
 	if (!seq)
 		return MOQ_R_SUB_INACTIVE;

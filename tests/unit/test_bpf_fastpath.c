@@ -30,7 +30,7 @@
 #define SLOT6 4
 #define ALIAS 5
 #define DOWN_ALIAS 9
-#define UP_SID 2 /* client-initiated uni stream 0 */
+#define UP_SID 2	 /* client-initiated uni stream 0 */
 #define MOQ_TEST_ACKS 17 /* one more than the frame walk allows */
 
 static struct bpf_relay R;
@@ -828,6 +828,23 @@ START_TEST(ingress_inactive_subscriber_not_cloned)
 }
 END_TEST
 
+START_TEST(subscriber_without_mac_gets_no_clone)
+{
+	struct fx f;
+	struct moq_subscriber s;
+	uint32_t slot = SLOT;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	memset(s.eth_dst, 0, 6);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	fx_up(&f, 4);
+	fx_build(&f, frames_datagram(f.frames, 0, ALIAS));
+	ingress_expect(&f, MOQ_R_NO_SUBSCRIBERS);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_NO_L2), 1);
+	egress_expect_drop(&f, SLOT, MOQ_R_NO_L2);
+}
+END_TEST
+
 START_TEST(ingress_fans_out_to_2048_subscribers)
 {
 	static uint32_t slots[2048];
@@ -1460,6 +1477,7 @@ static Suite *suite(void)
 	tcase_add_test(bad, ingress_disabled_untouched);
 	tcase_add_test(bad, ingress_entries_of_old_generation_ignored);
 	tcase_add_test(bad, ingress_inactive_subscriber_not_cloned);
+	tcase_add_test(bad, subscriber_without_mac_gets_no_clone);
 
 	tcase_add_test(eg, egress_leaves_unmarked_packets_alone);
 	tcase_add_test(eg, egress_rewrites_stream_start);

@@ -1409,6 +1409,16 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 		conn_fail(c, rv);
 		return;
 	}
+	{
+		/* follow NAT rebinding / migration validated by ngtcp2 */
+		const ngtcp2_path *cur = ngtcp2_conn_get_path(c->conn);
+		if (cur && cur->remote.addrlen && cur->remote.addrlen <= sizeof(c->peer) &&
+		    (cur->remote.addrlen != c->peerlen ||
+		     memcmp(cur->remote.addr, &c->peer, c->peerlen))) {
+			memcpy(&c->peer, cur->remote.addr, cur->remote.addrlen);
+			c->peerlen = cur->remote.addrlen;
+		}
+	}
 	mark_dirty(c);
 }
 

@@ -77,8 +77,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return need;
 }
@@ -130,8 +130,7 @@ static int read_u16_escape(struct parser *p, uint32_t *cp)
 	for (i = 0; i < 4; i++) {
 		int h = hexval(p->s[p->pos + (size_t)i]);
 		if (h < 0) {
-			set_err(p, p->pos + (size_t)i,
-				"bad hex digit in \\u escape");
+			set_err(p, p->pos + (size_t)i, "bad hex digit in \\u escape");
 			return -1;
 		}
 		v = (v << 4) | (uint32_t)h;
@@ -177,9 +176,7 @@ static int parse_string(struct parser *p, char **out, size_t *outlen)
 			break;
 		}
 		if (c < 0x20) {
-			set_err(p, p->pos,
-				"control character 0x%02x in string (escape it)",
-				c);
+			set_err(p, p->pos, "control character 0x%02x in string (escape it)", c);
 			goto fail;
 		}
 		if (c == '\\') {
@@ -249,8 +246,7 @@ static int parse_string(struct parser *p, char **out, size_t *outlen)
 			continue;
 		}
 		{
-			size_t u = utf8_len((const unsigned char *)p->s + p->pos,
-					    p->len - p->pos);
+			size_t u = utf8_len((const unsigned char *)p->s + p->pos, p->len - p->pos);
 			if (!u) {
 				set_err(p, p->pos, "invalid UTF-8 in string");
 				goto fail;
@@ -403,8 +399,7 @@ static struct json_value *parse_array(struct parser *p)
 		item = parse_value(p);
 		if (!item)
 			goto fail;
-		if (grow((void **)&v->arr.items, &cap, v->arr.n,
-			 sizeof(*v->arr.items))) {
+		if (grow((void **)&v->arr.items, &cap, v->arr.n, sizeof(*v->arr.items))) {
 			json_free(item);
 			set_err(p, p->pos, "out of memory");
 			goto fail;
@@ -445,7 +440,7 @@ static struct json_value *parse_object(struct parser *p)
 		return v;
 	}
 	for (;;) {
-		struct json_member m = { 0 };
+		struct json_member m = {0};
 		size_t key_at, i;
 
 		skip_ws(p);
@@ -463,8 +458,7 @@ static struct json_value *parse_object(struct parser *p)
 		for (i = 0; i < v->obj.n; i++) {
 			if (v->obj.members[i].keylen == m.keylen &&
 			    !memcmp(v->obj.members[i].key, m.key, m.keylen)) {
-				set_err(p, key_at, "duplicate key \"%.40s\"",
-					m.key);
+				set_err(p, key_at, "duplicate key \"%.40s\"", m.key);
 				free(m.key);
 				goto fail;
 			}
@@ -482,8 +476,7 @@ static struct json_value *parse_object(struct parser *p)
 			free(m.key);
 			goto fail;
 		}
-		if (grow((void **)&v->obj.members, &cap, v->obj.n,
-			 sizeof(*v->obj.members))) {
+		if (grow((void **)&v->obj.members, &cap, v->obj.n, sizeof(*v->obj.members))) {
 			free(m.key);
 			json_free(m.value);
 			set_err(p, p->pos, "out of memory");
@@ -525,8 +518,7 @@ static struct json_value *parse_value(struct parser *p)
 	case '{':
 	case '[':
 		if (p->depth >= JSON_MAX_DEPTH) {
-			set_err(p, p->pos, "nesting deeper than %d",
-				JSON_MAX_DEPTH);
+			set_err(p, p->pos, "nesting deeper than %d", JSON_MAX_DEPTH);
 			return NULL;
 		}
 		p->depth++;
@@ -562,16 +554,15 @@ static struct json_value *parse_value(struct parser *p)
 		if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
 			set_err(p, p->pos, "unexpected character '%c'", c);
 		else
-			set_err(p, p->pos, "unexpected byte 0x%02x",
-				(unsigned char)c);
+			set_err(p, p->pos, "unexpected byte 0x%02x", (unsigned char)c);
 		return NULL;
 	}
 }
 
-int json_parse_next(const char *text, size_t len, struct json_value **out,
-		    size_t *consumed, struct json_error *err)
+int json_parse_next(const char *text, size_t len, struct json_value **out, size_t *consumed,
+		    struct json_error *err)
 {
-	struct parser p = { .s = text, .len = len, .err = err };
+	struct parser p = {.s = text, .len = len, .err = err};
 	struct json_value *v;
 
 	*out = NULL;
@@ -588,10 +579,9 @@ int json_parse_next(const char *text, size_t len, struct json_value **out,
 	return 1;
 }
 
-int json_parse(const char *text, size_t len, struct json_value **out,
-	       struct json_error *err)
+int json_parse(const char *text, size_t len, struct json_value **out, struct json_error *err)
 {
-	struct parser p = { .s = text, .len = len, .err = err };
+	struct parser p = {.s = text, .len = len, .err = err};
 	struct json_value *v;
 
 	*out = NULL;
@@ -648,8 +638,7 @@ const struct json_value *json_get(const struct json_value *v, const char *key)
 		return NULL;
 	n = strlen(key);
 	for (i = 0; i < v->obj.n; i++)
-		if (v->obj.members[i].keylen == n &&
-		    !memcmp(v->obj.members[i].key, key, n))
+		if (v->obj.members[i].keylen == n && !memcmp(v->obj.members[i].key, key, n))
 			return v->obj.members[i].value;
 	return NULL;
 }
@@ -933,8 +922,7 @@ void json_kv_cstring(struct json_writer *w, const char *key, const char *s)
 	json_cstring(w, s);
 }
 
-void json_kv_bytes(struct json_writer *w, const char *key, const uint8_t *p,
-		   size_t len)
+void json_kv_bytes(struct json_writer *w, const char *key, const uint8_t *p, size_t len)
 {
 	json_key(w, key);
 	json_bytes(w, p, len);

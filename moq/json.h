@@ -72,15 +72,14 @@ struct json_error {
 
 /* Parse exactly one JSON value that fills text[0..len) (surrounding
  * whitespace allowed). 0 and *out set, or -1 and *err filled. */
-int json_parse(const char *text, size_t len, struct json_value **out,
-	       struct json_error *err);
+int json_parse(const char *text, size_t len, struct json_value **out, struct json_error *err);
 
 /* Parse one JSON value at the start of text (after optional whitespace) and
  * stop after it: 1 with *out and *consumed set, 0 if only whitespace is
  * left (*consumed = len), -1 with *err on error. For streams of values such
  * as JSON Lines. */
-int json_parse_next(const char *text, size_t len, struct json_value **out,
-		    size_t *consumed, struct json_error *err);
+int json_parse_next(const char *text, size_t len, struct json_value **out, size_t *consumed,
+		    struct json_error *err);
 
 void json_free(struct json_value *v);
 
@@ -95,7 +94,7 @@ const char *json_type_name(enum json_type t);
 struct json_writer {
 	char *buf;
 	size_t len, cap;
-	bool oom;                   /* an allocation failed; output incomplete */
+	bool oom; /* an allocation failed; output incomplete */
 	unsigned depth;
 	bool first[JSON_MAX_DEPTH + 1]; /* nothing written yet at this depth */
 	bool after_key;
@@ -129,8 +128,7 @@ void json_bytes(struct json_writer *w, const uint8_t *p, size_t len);
 void json_kv_u64(struct json_writer *w, const char *key, uint64_t v);
 void json_kv_bool(struct json_writer *w, const char *key, bool v);
 void json_kv_cstring(struct json_writer *w, const char *key, const char *s);
-void json_kv_bytes(struct json_writer *w, const char *key, const uint8_t *p,
-		   size_t len);
+void json_kv_bytes(struct json_writer *w, const char *key, const uint8_t *p, size_t len);
 
 /* Printable ASCII test used by json_bytes. */
 bool json_bytes_printable(const uint8_t *p, size_t len);

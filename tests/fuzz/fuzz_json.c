@@ -15,13 +15,12 @@
 
 #include "json.h"
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_json: %s failed at line %d\n",   \
-				#cond, __LINE__);                              \
-			abort();                                               \
-		}                                                              \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_json: %s failed at line %d\n", #cond, __LINE__);     \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void write_tree(struct json_writer *w, const struct json_value *v)
@@ -77,8 +76,7 @@ static bool keys_have_nul(const struct json_value *v)
 				return true;
 	} else if (v->type == JSON_OBJECT) {
 		for (i = 0; i < v->obj.n; i++) {
-			if (strlen(v->obj.members[i].key) !=
-			    v->obj.members[i].keylen)
+			if (strlen(v->obj.members[i].key) != v->obj.members[i].keylen)
 				return true;
 			if (keys_have_nul(v->obj.members[i].value))
 				return true;

@@ -9,17 +9,16 @@
 static struct json_value *parse_ok(const char *s)
 {
 	struct json_value *v = NULL;
-	struct json_error err = { 0 };
+	struct json_error err = {0};
 	int rc = json_parse(s, strlen(s), &v, &err);
-	ck_assert_msg(rc == 0, "parse of '%s' failed: %s at %zu", s, err.msg,
-		      err.offset);
+	ck_assert_msg(rc == 0, "parse of '%s' failed: %s at %zu", s, err.msg, err.offset);
 	return v;
 }
 
 static struct json_error parse_fail(const char *s, size_t len)
 {
 	struct json_value *v = NULL;
-	struct json_error err = { 0 };
+	struct json_error err = {0};
 	ck_assert_int_eq(json_parse(s, len, &v, &err), -1);
 	ck_assert_ptr_null(v);
 	ck_assert_str_ne(err.msg, "");
@@ -61,7 +60,7 @@ END_TEST
 
 START_TEST(reader_marks_signed_fraction_and_exponent_as_not_u64)
 {
-	const char *cases[] = { "-1", "-0", "1.0", "1e3", "0.5", "2E+2" };
+	const char *cases[] = {"-1", "-0", "1.0", "1e3", "0.5", "2E+2"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json_value *v = parse_ok(cases[i]);
 		ck_assert_int_eq(v->type, JSON_NUMBER);
@@ -74,7 +73,7 @@ END_TEST
 
 START_TEST(reader_rejects_bad_numbers)
 {
-	const char *cases[] = { "01", "-", "1.", ".5", "1e", "+1", "0x10", "1e+" };
+	const char *cases[] = {"01", "-", "1.", ".5", "1e", "+1", "0x10", "1e+"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		parse_fail(cases[i], strlen(cases[i]));
 }
@@ -116,8 +115,7 @@ END_TEST
 
 START_TEST(reader_rejects_lone_surrogates)
 {
-	const char *cases[] = { "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83dx\"",
-				"\"\\ud83d\\u0041\"" };
+	const char *cases[] = {"\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83dx\"", "\"\\ud83d\\u0041\""};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		parse_fail(cases[i], strlen(cases[i]));
 }
@@ -126,11 +124,11 @@ END_TEST
 START_TEST(reader_rejects_invalid_utf8)
 {
 	const char *cases[] = {
-		"\"\xff\"",         /* never valid */
-		"\"\xc3\"",         /* truncated */
-		"\"\xc0\xaf\"",     /* overlong */
-		"\"\xed\xa0\x80\"", /* encoded surrogate */
-		"\"\xf4\x90\x80\x80\"", /* > U+10FFFF */
+	    "\"\xff\"",		    /* never valid */
+	    "\"\xc3\"",		    /* truncated */
+	    "\"\xc0\xaf\"",	    /* overlong */
+	    "\"\xed\xa0\x80\"",	    /* encoded surrogate */
+	    "\"\xf4\x90\x80\x80\"", /* > U+10FFFF */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json_error e = parse_fail(cases[i], strlen(cases[i]));
@@ -149,7 +147,7 @@ END_TEST
 
 START_TEST(reader_rejects_bad_escapes)
 {
-	const char *cases[] = { "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"\\" };
+	const char *cases[] = {"\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "\"\\"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		parse_fail(cases[i], strlen(cases[i]));
 }
@@ -157,9 +155,9 @@ END_TEST
 
 START_TEST(reader_builds_objects_and_arrays)
 {
-	struct json_value *v = parse_ok(
-		" { \"type\" : \"SUBSCRIBE\", \"ns\": [\"a\", {\"hex\":\"00\"}],"
-		" \"ok\": true, \"no\": false, \"nil\": null, \"e\": [], \"o\": {} } ");
+	struct json_value *v =
+	    parse_ok(" { \"type\" : \"SUBSCRIBE\", \"ns\": [\"a\", {\"hex\":\"00\"}],"
+		     " \"ok\": true, \"no\": false, \"nil\": null, \"e\": [], \"o\": {} } ");
 	const struct json_value *ns, *x;
 	ck_assert_int_eq(v->type, JSON_OBJECT);
 	ck_assert_uint_eq(v->obj.n, 7);
@@ -210,9 +208,9 @@ END_TEST
 
 START_TEST(reader_rejects_structural_errors)
 {
-	const char *cases[] = { "",     "{",     "[1,]",  "[1 2]", "{\"a\"}",
-				"{\"a\":}", "{1:2}", "{\"a\":1,}", "nul", "]",
-				"[", "\"abc", "{\"a\":1", "truex" };
+	const char *cases[] = {"",	   "{",	    "[1,]",	  "[1 2]", "{\"a\"}",
+			       "{\"a\":}", "{1:2}", "{\"a\":1,}", "nul",   "]",
+			       "[",	   "\"abc", "{\"a\":1",	  "truex"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		parse_fail(cases[i], strlen(cases[i]));
 }

@@ -24,8 +24,7 @@ static uint8_t *scratch(size_t n)
 
 static void write_status(struct json_writer *w, uint64_t status)
 {
-	jw_code(w, "object_status", status, "object_status_name",
-		moq_object_status_name(status));
+	jw_code(w, "object_status", status, "object_status_name", moq_object_status_name(status));
 }
 
 /* ---- diagnosis: the codecs say only "malformed"; find the field ------------- */
@@ -45,8 +44,7 @@ static bool cur_vi(struct cursor *c, uint64_t *v)
 }
 
 /* Check an Object Properties block { Length, KVPs } at the cursor. */
-static const char *diag_props(struct cursor *c, char *why, size_t n,
-			      uint64_t *plen)
+static const char *diag_props(struct cursor *c, char *why, size_t n, uint64_t *plen)
 {
 	uint64_t len;
 	int rc;
@@ -59,49 +57,48 @@ static const char *diag_props(struct cursor *c, char *why, size_t n,
 		return NULL; /* truncated, not malformed */
 	rc = moq_kvp_validate(c->p + c->off, (size_t)len);
 	if (rc < 0) {
-		snprintf(why, n,
-			 "the Properties block (%llu bytes) is not a valid Key-Value-Pair sequence (%s)",
-			 (unsigned long long)len, moq_strerror(rc));
+		snprintf(
+		    why, n,
+		    "the Properties block (%llu bytes) is not a valid Key-Value-Pair sequence (%s)",
+		    (unsigned long long)len, moq_strerror(rc));
 		return why;
 	}
 	c->off += (size_t)len;
 	return NULL;
 }
 
-static const char *diag_status(uint64_t status, uint64_t plen, char *why,
-			       size_t n)
+static const char *diag_status(uint64_t status, uint64_t plen, char *why, size_t n)
 {
 	if (!moq_object_status_valid(status)) {
-		snprintf(why, n,
-			 "Object Status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 (END_OF_TRACK)",
-			 (unsigned long long)status);
+		snprintf(
+		    why, n,
+		    "Object Status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 (END_OF_TRACK)",
+		    (unsigned long long)status);
 		return why;
 	}
 	if (status && plen) {
 		snprintf(why, n,
-			 "Object Status %llu with %llu bytes of properties: only Normal objects have properties",
+			 "Object Status %llu with %llu bytes of properties: only Normal objects "
+			 "have properties",
 			 (unsigned long long)status, (unsigned long long)plen);
 		return why;
 	}
 	return NULL;
 }
 
-static const char *diag_subgroup_object(const struct moq_subgroup_ctx *ctx,
-					const uint8_t *in, size_t len,
-					char *why, size_t n)
+static const char *diag_subgroup_object(const struct moq_subgroup_ctx *ctx, const uint8_t *in,
+					size_t len, char *why, size_t n)
 {
-	struct cursor c = { in, len, 0 };
+	struct cursor c = {in, len, 0};
 	uint64_t delta, plen = 0, paylen, status;
 	const char *r;
 
 	if (!cur_vi(&c, &delta))
 		return NULL;
-	if (ctx->have_prev && (ctx->prev_object_id == UINT64_MAX ||
-			       delta > UINT64_MAX - ctx->prev_object_id - 1)) {
-		snprintf(why, n,
-			 "Object ID Delta %llu after Object ID %llu exceeds 2^64-1",
-			 (unsigned long long)delta,
-			 (unsigned long long)ctx->prev_object_id);
+	if (ctx->have_prev &&
+	    (ctx->prev_object_id == UINT64_MAX || delta > UINT64_MAX - ctx->prev_object_id - 1)) {
+		snprintf(why, n, "Object ID Delta %llu after Object ID %llu exceeds 2^64-1",
+			 (unsigned long long)delta, (unsigned long long)ctx->prev_object_id);
 		return why;
 	}
 	if (ctx->hdr.has_properties && (r = diag_props(&c, why, n, &plen)))
@@ -116,60 +113,59 @@ static const char *diag_subgroup_object(const struct moq_subgroup_ctx *ctx,
 static const char *flags_note(uint64_t flags)
 {
 	static char b[48];
-	snprintf(b, sizeof(b), " (Serialization Flags 0x%llx)",
-		 (unsigned long long)flags);
+	snprintf(b, sizeof(b), " (Serialization Flags 0x%llx)", (unsigned long long)flags);
 	return b;
 }
 
-static const char *diag_fetch_object(const struct moq_fetch_ctx *ctx,
-				     const uint8_t *in, size_t len, char *why,
-				     size_t n)
+static const char *diag_fetch_object(const struct moq_fetch_ctx *ctx, const uint8_t *in, size_t len,
+				     char *why, size_t n)
 {
-	struct cursor c = { in, len, 0 };
+	struct cursor c = {in, len, 0};
 	uint64_t flags;
 
 	if (!cur_vi(&c, &flags))
 		return NULL;
-	if (flags == MOQ_FETCH_END_OF_NON_EXISTENT_RANGE ||
-	    flags == MOQ_FETCH_END_OF_UNKNOWN_RANGE)
+	if (flags == MOQ_FETCH_END_OF_NON_EXISTENT_RANGE || flags == MOQ_FETCH_END_OF_UNKNOWN_RANGE)
 		return NULL;
 	if (flags >= 0x80) {
 		snprintf(why, n,
-			 "Serialization Flags 0x%llx: values from 0x80 up are only 0x8C (End of Non-Existent Range) and 0x10C (End of Unknown Range)",
+			 "Serialization Flags 0x%llx: values from 0x80 up are only 0x8C (End of "
+			 "Non-Existent Range) and 0x10C (End of Unknown Range)",
 			 (unsigned long long)flags);
 		return why;
 	}
 	if (!ctx->have_prior &&
 	    (~flags & (MOQ_FETCH_FLAG_GROUP_ID_DELTA | MOQ_FETCH_FLAG_OBJECT_ID_DELTA))) {
 		snprintf(why, n,
-			 "Serialization Flags 0x%llx: the first Object must carry Group ID Delta (0x08) and Object ID Delta (0x04)",
+			 "Serialization Flags 0x%llx: the first Object must carry Group ID Delta "
+			 "(0x08) and Object ID Delta (0x04)",
 			 (unsigned long long)flags);
 		return why;
 	}
 	if (!ctx->have_prior_object && !(flags & MOQ_FETCH_FLAG_PRIORITY)) {
 		snprintf(why, n,
-			 "Serialization Flags 0x%llx: no prior Object to take the Publisher Priority from (set 0x10)",
+			 "Serialization Flags 0x%llx: no prior Object to take the Publisher "
+			 "Priority from (set 0x10)",
 			 (unsigned long long)flags);
 		return why;
 	}
 	if (!(flags & MOQ_FETCH_FLAG_DATAGRAM) &&
 	    ((flags & MOQ_FETCH_FLAG_SUBGROUP_MASK) == MOQ_FETCH_SUBGROUP_PRIOR ||
-	     (flags & MOQ_FETCH_FLAG_SUBGROUP_MASK) ==
-		     MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE) &&
+	     (flags & MOQ_FETCH_FLAG_SUBGROUP_MASK) == MOQ_FETCH_SUBGROUP_PRIOR_PLUS_ONE) &&
 	    !(ctx->have_prior_object && ctx->prior_has_subgroup)) {
 		snprintf(why, n,
-			 "Serialization Flags 0x%llx: the Subgroup ID refers to a prior Object's Subgroup ID, and there is none",
+			 "Serialization Flags 0x%llx: the Subgroup ID refers to a prior Object's "
+			 "Subgroup ID, and there is none",
 			 (unsigned long long)flags);
 		return why;
 	}
 	return NULL;
 }
 
-static const char *diag_datagram(const struct moq_object_datagram *f,
-				 const uint8_t *in, size_t len, char *why,
-				 size_t n)
+static const char *diag_datagram(const struct moq_object_datagram *f, const uint8_t *in, size_t len,
+				 char *why, size_t n)
 {
-	struct cursor c = { in, len, 0 };
+	struct cursor c = {in, len, 0};
 	uint64_t v, plen = 0, status;
 	int i;
 	const char *r;
@@ -206,8 +202,7 @@ static const char *diag_datagram(const struct moq_object_datagram *f,
 
 /* ---- subgroup streams ------------------------------------------------------- */
 
-static void write_subgroup_header(struct json_writer *w,
-				  const struct moq_subgroup_header *h)
+static void write_subgroup_header(struct json_writer *w, const struct moq_subgroup_header *h)
 {
 	json_kv_u64(w, "stream_type", h->type);
 	json_kv_u64(w, "track_alias", h->track_alias);
@@ -223,8 +218,8 @@ static void write_subgroup_header(struct json_writer *w,
 	json_kv_bool(w, "first_object", h->first_object);
 }
 
-static void stream_type_error(const uint8_t *in, size_t len, size_t at,
-			      int rc, const char *want, struct insp_err *e)
+static void stream_type_error(const uint8_t *in, size_t len, size_t at, int rc, const char *want,
+			      struct insp_err *e)
 {
 	uint64_t t = 0;
 	int cls;
@@ -233,7 +228,8 @@ static void stream_type_error(const uint8_t *in, size_t len, size_t at,
 	cls = moq_stream_type_classify(t);
 	if (rc == MOQ_ERR_MALFORMED && cls == MOQ_ERR_MALFORMED) {
 		insp_fail(e, "malformed", at,
-			  "stream type 0x%llx at offset %zu has SUBGROUP_ID_MODE 0b11, which the draft reserves (PROTOCOL_VIOLATION)",
+			  "stream type 0x%llx at offset %zu has SUBGROUP_ID_MODE 0b11, which the "
+			  "draft reserves (PROTOCOL_VIOLATION)",
 			  (unsigned long long)t, at);
 		return;
 	}
@@ -250,9 +246,8 @@ static void stream_type_error(const uint8_t *in, size_t len, size_t at,
 			  (unsigned long long)t, at, want);
 }
 
-int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
-			size_t len, size_t base, struct json_writer *w,
-			struct insp_err *e)
+int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
+			struct json_writer *w, struct insp_err *e)
 {
 	struct moq_subgroup_header h;
 	struct moq_subgroup_ctx ctx;
@@ -272,8 +267,7 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 		return -1;
 	}
 	if (n < 0) {
-		stream_type_error(in, len, base, n,
-				  "a SUBGROUP_HEADER (0b0XX1XXXX)", e);
+		stream_type_error(in, len, base, n, "a SUBGROUP_HEADER (0b0XX1XXXX)", e);
 		return -1;
 	}
 	json_begin_object(w);
@@ -300,30 +294,30 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 		if (n == MOQ_ERR_NEED_MORE) {
 			struct moq_subgroup_ctx tmp = before;
 			struct moq_subgroup_object hdr;
-			int hn = moq_subgroup_object_header_decode(
-				&hdr, &tmp, in + off, len - off);
+			int hn = moq_subgroup_object_header_decode(&hdr, &tmp, in + off, len - off);
 			if (hn > 0)
 				insp_fail(e, "truncated", base + off,
-					  "input ends inside the payload of OBJECT %llu at offset %zu: Object Payload Length %llu, %zu bytes present",
-					  (unsigned long long)hdr.object_id,
-					  base + off,
+					  "input ends inside the payload of OBJECT %llu at offset "
+					  "%zu: Object Payload Length %llu, %zu bytes present",
+					  (unsigned long long)hdr.object_id, base + off,
 					  (unsigned long long)hdr.payload_length,
 					  len - off - (size_t)hn);
 			else
 				insp_fail(e, "truncated", base + off,
-					  "input ends inside the fields of an OBJECT at offset %zu (%zu bytes present)",
+					  "input ends inside the fields of an OBJECT at offset %zu "
+					  "(%zu bytes present)",
 					  base + off, len - off);
 			return -1;
 		}
 		if (n < 0) {
 			char why[200];
-			const char *d = diag_subgroup_object(&before, in + off,
-							     len - off, why,
-							     sizeof(why));
+			const char *d =
+			    diag_subgroup_object(&before, in + off, len - off, why, sizeof(why));
 			insp_fail(e, "malformed", base + off,
-				  "OBJECT at offset %zu: %s (%s, PROTOCOL_VIOLATION)",
-				  base + off,
-				  d ? d : "Object ID overflow, invalid Object Status, properties on a non-Normal object, or a bad Properties block",
+				  "OBJECT at offset %zu: %s (%s, PROTOCOL_VIOLATION)", base + off,
+				  d ? d
+				    : "Object ID overflow, invalid Object Status, properties on a "
+				      "non-Normal object, or a bad Properties block",
 				  moq_strerror(n));
 			return -1;
 		}
@@ -333,18 +327,15 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 		json_kv_u64(w, "object_id_delta", ob.object_id_delta);
 		json_kv_u64(w, "object_id", ob.object_id);
 		if (h.has_properties)
-			props_write(w, "properties", ob.properties.ptr,
-				    ob.properties.len);
+			props_write(w, "properties", ob.properties.ptr, ob.properties.len);
 		json_kv_u64(w, "payload_length", ob.payload_length);
 		if (ob.payload_length == 0)
 			write_status(w, ob.object_status);
 		else
-			json_kv_bytes(w, "payload", ob.payload.ptr,
-				      ob.payload.len);
+			json_kv_bytes(w, "payload", ob.payload.ptr, ob.payload.len);
 		buf = scratch((size_t)n + 32);
 		if (buf) {
-			int enc = moq_subgroup_object_encode(buf, (size_t)n + 32,
-							     &before, &ob);
+			int enc = moq_subgroup_object_encode(buf, (size_t)n + 32, &before, &ob);
 			if (enc != n || memcmp(buf, in + off, (size_t)n) ||
 			    props_take_noncanonical())
 				json_kv_bool(w, "non_canonical", true);
@@ -358,8 +349,8 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in,
 
 /* ---- fetch streams ------------------------------------------------------------ */
 
-int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
-		     size_t base, struct json_writer *w, struct insp_err *e)
+int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
+		     struct json_writer *w, struct insp_err *e)
 {
 	struct moq_fetch_header h;
 	struct moq_fetch_ctx ctx;
@@ -393,8 +384,8 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 	json_end_object(w);
 	insp_emit(w);
 
-	moq_fetch_ctx_init(&ctx, o->descending ? MOQ_GROUP_ORDER_DESCENDING
-					       : MOQ_GROUP_ORDER_ASCENDING);
+	moq_fetch_ctx_init(&ctx,
+			   o->descending ? MOQ_GROUP_ORDER_DESCENDING : MOQ_GROUP_ORDER_ASCENDING);
 	off = (size_t)n;
 	while (off < len) {
 		struct moq_fetch_object ob;
@@ -405,20 +396,19 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 		if (n == MOQ_ERR_NEED_MORE) {
 			struct moq_fetch_ctx tmp = before;
 			struct moq_fetch_object hdr;
-			int hn = moq_fetch_object_header_decode(&hdr, &tmp,
-								in + off,
-								len - off);
+			int hn = moq_fetch_object_header_decode(&hdr, &tmp, in + off, len - off);
 			if (hn > 0)
-				insp_fail(e, "truncated", base + off,
-					  "input ends inside the payload of OBJECT {%llu, %llu} at offset %zu: Object Payload Length %llu, %zu bytes present",
-					  (unsigned long long)hdr.group_id,
-					  (unsigned long long)hdr.object_id,
-					  base + off,
-					  (unsigned long long)hdr.payload_length,
-					  len - off - (size_t)hn);
+				insp_fail(
+				    e, "truncated", base + off,
+				    "input ends inside the payload of OBJECT {%llu, %llu} at "
+				    "offset %zu: Object Payload Length %llu, %zu bytes present",
+				    (unsigned long long)hdr.group_id,
+				    (unsigned long long)hdr.object_id, base + off,
+				    (unsigned long long)hdr.payload_length, len - off - (size_t)hn);
 			else
 				insp_fail(e, "truncated", base + off,
-					  "input ends inside the fields of a fetch OBJECT at offset %zu (%zu bytes present)",
+					  "input ends inside the fields of a fetch OBJECT at "
+					  "offset %zu (%zu bytes present)",
 					  base + off, len - off);
 			return -1;
 		}
@@ -426,14 +416,15 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 			uint64_t flags = 0;
 			moq_vi_decode(&flags, in + off, len - off);
 			char why[200];
-			const char *d = diag_fetch_object(&before, in + off,
-							  len - off, why,
-							  sizeof(why));
-			insp_fail(e, "malformed", base + off,
-				  "fetch OBJECT at offset %zu: %s%s (%s, PROTOCOL_VIOLATION)",
-				  base + off,
-				  d ? d : "invalid Serialization Flags, a reference to a prior Object that does not exist, an ID out of range, or a bad Properties block",
-				  d ? "" : flags_note(flags), moq_strerror(n));
+			const char *d =
+			    diag_fetch_object(&before, in + off, len - off, why, sizeof(why));
+			insp_fail(
+			    e, "malformed", base + off,
+			    "fetch OBJECT at offset %zu: %s%s (%s, PROTOCOL_VIOLATION)", base + off,
+			    d ? d
+			      : "invalid Serialization Flags, a reference to a prior Object that "
+				"does not exist, an ID out of range, or a bad Properties block",
+			    d ? "" : flags_note(flags), moq_strerror(n));
 			return -1;
 		}
 		json_begin_object(w);
@@ -450,30 +441,24 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 			json_kv_u64(w, "object_id", ob.object_id);
 		} else {
 			if (ob.serialization_flags & MOQ_FETCH_FLAG_GROUP_ID_DELTA)
-				json_kv_u64(w, "group_id_delta",
-					    ob.group_id_delta);
+				json_kv_u64(w, "group_id_delta", ob.group_id_delta);
 			json_kv_u64(w, "group_id", ob.group_id);
 			if (ob.datagram)
 				json_kv_bool(w, "datagram", true);
 			else
 				json_kv_u64(w, "subgroup_id", ob.subgroup_id);
 			if (ob.serialization_flags & MOQ_FETCH_FLAG_OBJECT_ID_DELTA)
-				json_kv_u64(w, "object_id_delta",
-					    ob.object_id_delta);
+				json_kv_u64(w, "object_id_delta", ob.object_id_delta);
 			json_kv_u64(w, "object_id", ob.object_id);
-			json_kv_u64(w, "publisher_priority",
-				    ob.publisher_priority);
+			json_kv_u64(w, "publisher_priority", ob.publisher_priority);
 			if (ob.has_properties)
-				props_write(w, "properties", ob.properties.ptr,
-					    ob.properties.len);
+				props_write(w, "properties", ob.properties.ptr, ob.properties.len);
 			json_kv_u64(w, "payload_length", ob.payload_length);
-			json_kv_bytes(w, "payload", ob.payload.ptr,
-				      ob.payload.len);
+			json_kv_bytes(w, "payload", ob.payload.ptr, ob.payload.len);
 		}
 		buf = scratch((size_t)n + 32);
 		if (buf) {
-			int enc = moq_fetch_object_encode(buf, (size_t)n + 32,
-							  &before, &ob);
+			int enc = moq_fetch_object_encode(buf, (size_t)n + 32, &before, &ob);
 			if (enc != n || memcmp(buf, in + off, (size_t)n) ||
 			    props_take_noncanonical())
 				json_kv_bool(w, "non_canonical", true);
@@ -489,8 +474,7 @@ int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len,
 
 /* Does the OBJECT_DATAGRAM header run past the end of the input? (The codec
  * calls every short datagram malformed; the tool reports it as truncated.) */
-static bool datagram_header_cut(const struct moq_object_datagram *d,
-				const uint8_t *in, size_t len)
+static bool datagram_header_cut(const struct moq_object_datagram *d, const uint8_t *in, size_t len)
 {
 	size_t off = 0;
 	uint64_t v;
@@ -526,9 +510,8 @@ static bool datagram_header_cut(const struct moq_object_datagram *d,
 	return false;
 }
 
-int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
-			size_t len, size_t base, struct json_writer *w,
-			struct insp_err *e)
+int datagram_decode_one(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
+			struct json_writer *w, struct insp_err *e)
 {
 	struct moq_object_datagram d;
 	uint64_t type;
@@ -541,8 +524,7 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 	n = moq_vi_decode(&type, in, len);
 	if (n < 0) {
 		insp_fail(e, "truncated", base,
-			  "datagram at offset %zu ends inside its type (%zu bytes)",
-			  base, len);
+			  "datagram at offset %zu ends inside its type (%zu bytes)", base, len);
 		return -1;
 	}
 	cls = moq_datagram_type_classify(type);
@@ -565,13 +547,15 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 	}
 	if (cls == MOQ_ERR_MALFORMED) {
 		insp_fail(e, "malformed", base,
-			  "datagram type 0x%llx at offset %zu sets both STATUS and END_OF_GROUP, which the draft forbids (PROTOCOL_VIOLATION)",
+			  "datagram type 0x%llx at offset %zu sets both STATUS and END_OF_GROUP, "
+			  "which the draft forbids (PROTOCOL_VIOLATION)",
 			  (unsigned long long)type, base);
 		return -1;
 	}
 	if (cls < 0) {
 		insp_fail(e, "malformed", base,
-			  "unknown datagram type 0x%llx at offset %zu (OBJECT_DATAGRAM is 0b00X0XXXX, PADDING 0x132b3e29)",
+			  "unknown datagram type 0x%llx at offset %zu (OBJECT_DATAGRAM is "
+			  "0b00X0XXXX, PADDING 0x132b3e29)",
 			  (unsigned long long)type, base);
 		return -1;
 	}
@@ -583,16 +567,19 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 		moq_object_datagram_flags(&f, type);
 		if (datagram_header_cut(&f, in, len))
 			insp_fail(e, "truncated", base,
-				  "OBJECT_DATAGRAM at offset %zu: the datagram (%zu bytes) ends inside its header fields",
+				  "OBJECT_DATAGRAM at offset %zu: the datagram (%zu bytes) ends "
+				  "inside its header fields",
 				  base, len);
 		else {
 			char why[200];
-			const char *d = diag_datagram(&f, in, len, why,
-						      sizeof(why));
+			const char *d = diag_datagram(&f, in, len, why, sizeof(why));
 			insp_fail(e, "malformed", base,
 				  "OBJECT_DATAGRAM at offset %zu: %s (%s, PROTOCOL_VIOLATION)",
 				  base,
-				  d ? d : "Properties Length 0 with the PROPERTIES bit, invalid Object Status, properties on a non-Normal object, bytes after the Object Status, or a bad Properties block",
+				  d ? d
+				    : "Properties Length 0 with the PROPERTIES bit, invalid Object "
+				      "Status, properties on a non-Normal object, bytes after the "
+				      "Object Status, or a bad Properties block",
 				  moq_strerror(n));
 		}
 		return -1;
@@ -620,8 +607,7 @@ int datagram_decode_one(const struct insp_opts *o, const uint8_t *in,
 	buf = scratch(len + 32);
 	if (buf) {
 		int enc = moq_object_datagram_encode(buf, len + 32, &d);
-		if (enc != n || memcmp(buf, in, (size_t)n) ||
-		    props_take_noncanonical())
+		if (enc != n || memcmp(buf, in, (size_t)n) || props_take_noncanonical())
 			json_kv_bool(w, "non_canonical", true);
 	}
 	json_end_object(w);
@@ -642,8 +628,8 @@ void data_encode_begin(void)
 	memset(&g_enc, 0, sizeof(g_enc));
 }
 
-static int put_encoded(struct jctx *c, const struct json_value *v,
-		       struct bytebuf *out, const uint8_t *buf, int n)
+static int put_encoded(struct jctx *c, const struct json_value *v, struct bytebuf *out,
+		       const uint8_t *buf, int n)
 {
 	if (n < 0)
 		return jerr(c, v, "cannot encode: %s", moq_strerror(n));
@@ -653,16 +639,14 @@ static int put_encoded(struct jctx *c, const struct json_value *v,
 }
 
 /* Optional boolean flag: keeps *out unless the key is present. */
-static int opt_flag(struct jctx *c, const struct json_value *v,
-		    const char *key, bool *out)
+static int opt_flag(struct jctx *c, const struct json_value *v, const char *key, bool *out)
 {
 	return jf_bool(c, v, key, false, out) < 0 ? -1 : 0;
 }
 
 /* Payload, payload_length and (when the payload is empty) object_status. */
-static int read_payload(struct jctx *c, const struct json_value *v,
-			bool status_allowed, struct moq_bytes *payload,
-			uint64_t *payload_length, uint64_t *status)
+static int read_payload(struct jctx *c, const struct json_value *v, bool status_allowed,
+			struct moq_bytes *payload, uint64_t *payload_length, uint64_t *status)
 {
 	uint64_t plen;
 	int has_plen;
@@ -681,8 +665,8 @@ static int read_payload(struct jctx *c, const struct json_value *v,
 	*payload_length = payload->len;
 	if (status) {
 		*status = 0;
-		if (jf_code(c, v, "object_status", "object_status_name",
-			    moq_object_status_name, 8, false, status) < 0)
+		if (jf_code(c, v, "object_status", "object_status_name", moq_object_status_name, 8,
+			    false, status) < 0)
 			return -1;
 		if (*status && payload->len)
 			return jerr(c, json_get(v, "object_status"),
@@ -692,21 +676,29 @@ static int read_payload(struct jctx *c, const struct json_value *v,
 				    "fetch objects have no Object Status");
 		if (*status && !moq_object_status_valid(*status))
 			return jerr(c, json_get(v, "object_status"),
-				    "object_status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 (END_OF_TRACK)",
+				    "object_status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 "
+				    "(END_OF_TRACK)",
 				    (unsigned long long)*status);
 	}
 	return 0;
 }
 
-static int encode_subgroup_header(struct jctx *c, const struct json_value *v,
-				  struct bytebuf *out)
+static int encode_subgroup_header(struct jctx *c, const struct json_value *v, struct bytebuf *out)
 {
-	static const char *const keys[] = {
-		"type", "offset", "stream_type", "track_alias", "group_id",
-		"subgroup_id", "publisher_priority", "has_properties",
-		"subgroup_id_mode", "end_of_group", "default_priority",
-		"first_object", "non_canonical", NULL
-	};
+	static const char *const keys[] = {"type",
+					   "offset",
+					   "stream_type",
+					   "track_alias",
+					   "group_id",
+					   "subgroup_id",
+					   "publisher_priority",
+					   "has_properties",
+					   "subgroup_id_mode",
+					   "end_of_group",
+					   "default_priority",
+					   "first_object",
+					   "non_canonical",
+					   NULL};
 	struct moq_subgroup_header h;
 	uint64_t st = 0, mode;
 	int has_st, has_sid, has_prio, rc, type;
@@ -715,7 +707,8 @@ static int encode_subgroup_header(struct jctx *c, const struct json_value *v,
 	memset(&h, 0, sizeof(h));
 	if (g_enc.have_header)
 		return jerr(c, v,
-			    "a subgroup stream has exactly one SUBGROUP_HEADER, at its start; encode each stream separately");
+			    "a subgroup stream has exactly one SUBGROUP_HEADER, at its start; "
+			    "encode each stream separately");
 	if (jf_only(c, v, keys) < 0)
 		return -1;
 	has_st = jf_u64(c, v, "stream_type", false, &st);
@@ -727,11 +720,11 @@ static int encode_subgroup_header(struct jctx *c, const struct json_value *v,
 		rc = moq_subgroup_header_flags(&h, st);
 		if (rc < 0)
 			return jerr(c, json_get(v, "stream_type"),
-				    "stream_type 0x%llx is not a valid SUBGROUP_HEADER type (0b0XX1XXXX, SUBGROUP_ID_MODE != 0b11)",
+				    "stream_type 0x%llx is not a valid SUBGROUP_HEADER type "
+				    "(0b0XX1XXXX, SUBGROUP_ID_MODE != 0b11)",
 				    (unsigned long long)st);
 	} else {
-		h.subgroup_id_mode = has_sid ? MOQ_SUBGROUP_ID_PRESENT
-					     : MOQ_SUBGROUP_ID_ZERO;
+		h.subgroup_id_mode = has_sid ? MOQ_SUBGROUP_ID_PRESENT : MOQ_SUBGROUP_ID_ZERO;
 		h.default_priority = !has_prio;
 	}
 	if (opt_flag(c, v, "has_properties", &h.has_properties) < 0 ||
@@ -745,27 +738,28 @@ static int encode_subgroup_header(struct jctx *c, const struct json_value *v,
 	if (rc) {
 		if (mode > MOQ_SUBGROUP_ID_PRESENT)
 			return jerr(c, json_get(v, "subgroup_id_mode"),
-				    "subgroup_id_mode is 0 (zero), 1 (first Object ID) or 2 (present); 3 is reserved");
+				    "subgroup_id_mode is 0 (zero), 1 (first Object ID) or 2 "
+				    "(present); 3 is reserved");
 		h.subgroup_id_mode = (uint8_t)mode;
 	}
 	if (jf_u64(c, v, "track_alias", true, &h.track_alias) < 0 ||
 	    jf_u64(c, v, "group_id", true, &h.group_id) < 0 ||
-	    jf_u64(c, v, "subgroup_id",
-		   h.subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT,
+	    jf_u64(c, v, "subgroup_id", h.subgroup_id_mode == MOQ_SUBGROUP_ID_PRESENT,
 		   &h.subgroup_id) < 0)
 		return -1;
 	if (h.subgroup_id_mode == MOQ_SUBGROUP_ID_ZERO && h.subgroup_id)
-		return jerr(c, json_get(v, "subgroup_id"),
-			    "subgroup_id_mode 0 means Subgroup ID 0; use subgroup_id_mode 2 to send %llu",
-			    (unsigned long long)h.subgroup_id);
+		return jerr(
+		    c, json_get(v, "subgroup_id"),
+		    "subgroup_id_mode 0 means Subgroup ID 0; use subgroup_id_mode 2 to send %llu",
+		    (unsigned long long)h.subgroup_id);
 	if (h.subgroup_id_mode == MOQ_SUBGROUP_ID_FIRST_OBJECT && has_sid)
 		return jerr(c, json_get(v, "subgroup_id"),
-			    "with subgroup_id_mode 1 the Subgroup ID is the first Object ID; omit subgroup_id");
+			    "with subgroup_id_mode 1 the Subgroup ID is the first Object ID; omit "
+			    "subgroup_id");
 	if (h.default_priority && has_prio)
 		return jerr(c, json_get(v, "publisher_priority"),
 			    "default_priority means the header has no Publisher Priority");
-	if (jf_u8(c, v, "publisher_priority", !h.default_priority,
-		  &h.publisher_priority) < 0)
+	if (jf_u8(c, v, "publisher_priority", !h.default_priority, &h.publisher_priority) < 0)
 		return -1;
 	type = moq_subgroup_header_type(&h);
 	if (type < 0)
@@ -783,14 +777,19 @@ static int encode_subgroup_header(struct jctx *c, const struct json_value *v,
 	return 0;
 }
 
-static int encode_subgroup_object(struct jctx *c, const struct json_value *v,
-				  struct bytebuf *out)
+static int encode_subgroup_object(struct jctx *c, const struct json_value *v, struct bytebuf *out)
 {
-	static const char *const keys[] = {
-		"type", "offset", "object_id_delta", "object_id", "properties",
-		"payload_length", "object_status", "object_status_name",
-		"payload", "non_canonical", NULL
-	};
+	static const char *const keys[] = {"type",
+					   "offset",
+					   "object_id_delta",
+					   "object_id",
+					   "properties",
+					   "payload_length",
+					   "object_status",
+					   "object_status_name",
+					   "payload",
+					   "non_canonical",
+					   NULL};
 	struct moq_subgroup_ctx *ctx = &g_enc.sg;
 	struct moq_subgroup_object ob;
 	const struct json_value *pv;
@@ -801,8 +800,7 @@ static int encode_subgroup_object(struct jctx *c, const struct json_value *v,
 
 	memset(&ob, 0, sizeof(ob));
 	if (!g_enc.have_header)
-		return jerr(c, v,
-			    "a subgroup stream starts with a SUBGROUP_HEADER line");
+		return jerr(c, v, "a subgroup stream starts with a SUBGROUP_HEADER line");
 	if (jf_only(c, v, keys) < 0)
 		return -1;
 	has_id = jf_u64(c, v, "object_id", false, &id);
@@ -821,29 +819,28 @@ static int encode_subgroup_object(struct jctx *c, const struct json_value *v,
 			from = ctx->prev_object_id + delta + 1;
 		}
 		if (has_id && from != id)
-			return jerr(c, json_get(v, "object_id_delta"),
-				    "object_id_delta %llu gives Object ID %llu, but object_id is %llu",
-				    (unsigned long long)delta,
-				    (unsigned long long)from,
-				    (unsigned long long)id);
+			return jerr(
+			    c, json_get(v, "object_id_delta"),
+			    "object_id_delta %llu gives Object ID %llu, but object_id is %llu",
+			    (unsigned long long)delta, (unsigned long long)from,
+			    (unsigned long long)id);
 		id = from;
 	} else if (ctx->have_prev && id <= ctx->prev_object_id) {
 		return jerr(c, json_get(v, "object_id"),
 			    "Object IDs increase within a subgroup stream (%llu after %llu)",
-			    (unsigned long long)id,
-			    (unsigned long long)ctx->prev_object_id);
+			    (unsigned long long)id, (unsigned long long)ctx->prev_object_id);
 	}
 	ob.object_id = id;
 	pv = json_get(v, "properties");
 	if (pv) {
 		if (!ctx->hdr.has_properties)
 			return jerr(c, pv,
-				    "the SUBGROUP_HEADER has no PROPERTIES bit (has_properties false), so objects carry no properties");
+				    "the SUBGROUP_HEADER has no PROPERTIES bit (has_properties "
+				    "false), so objects carry no properties");
 		if (props_read(c, pv, &ob.properties) < 0)
 			return -1;
 	}
-	if (read_payload(c, v, true, &ob.payload, &ob.payload_length,
-			 &ob.object_status) < 0)
+	if (read_payload(c, v, true, &ob.payload, &ob.payload_length, &ob.object_status) < 0)
 		return -1;
 	if (ob.properties.len && ob.object_status)
 		return jerr(c, v, "only Normal objects (object_status 0) have properties");
@@ -855,8 +852,8 @@ static int encode_subgroup_object(struct jctx *c, const struct json_value *v,
 	return put_encoded(c, v, out, buf, n);
 }
 
-int subgroup_encode_one(const struct insp_opts *o, struct jctx *c,
-			const struct json_value *v, struct bytebuf *out)
+int subgroup_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
+			struct bytebuf *out)
 {
 	const struct json_value *t = json_get(v, "type");
 
@@ -867,49 +864,54 @@ int subgroup_encode_one(const struct insp_opts *o, struct jctx *c,
 	if (!strcmp(t->str.ptr, "OBJECT"))
 		return encode_subgroup_object(c, v, out);
 	c->msg = NULL;
-	return jerr(c, t,
-		    "\"%.40s\" does not belong on a subgroup stream (SUBGROUP_HEADER, then OBJECT lines)",
-		    t->str.ptr);
+	return jerr(
+	    c, t,
+	    "\"%.40s\" does not belong on a subgroup stream (SUBGROUP_HEADER, then OBJECT lines)",
+	    t->str.ptr);
 }
 
 static int encode_fetch_header(const struct insp_opts *o, struct jctx *c,
-			       const struct json_value *v,
-			       struct bytebuf *out)
+			       const struct json_value *v, struct bytebuf *out)
 {
-	static const char *const keys[] = { "type", "offset", "request_id",
-					     "non_canonical", NULL };
-	struct moq_fetch_header h = { .type = MOQ_STREAM_TYPE_FETCH_HEADER };
+	static const char *const keys[] = {"type", "offset", "request_id", "non_canonical", NULL};
+	struct moq_fetch_header h = {.type = MOQ_STREAM_TYPE_FETCH_HEADER};
 	uint8_t buf[32];
 
 	if (g_enc.have_header)
 		return jerr(c, v,
-			    "a fetch stream has exactly one FETCH_HEADER, at its start; encode each stream separately");
-	if (jf_only(c, v, keys) < 0 ||
-	    jf_u64(c, v, "request_id", true, &h.request_id) < 0)
+			    "a fetch stream has exactly one FETCH_HEADER, at its start; encode "
+			    "each stream separately");
+	if (jf_only(c, v, keys) < 0 || jf_u64(c, v, "request_id", true, &h.request_id) < 0)
 		return -1;
-	if (put_encoded(c, v, out, buf,
-			moq_fetch_header_encode(buf, sizeof(buf), &h)) < 0)
+	if (put_encoded(c, v, out, buf, moq_fetch_header_encode(buf, sizeof(buf), &h)) < 0)
 		return -1;
-	moq_fetch_ctx_init(&g_enc.fc, o->descending
-					      ? MOQ_GROUP_ORDER_DESCENDING
-					      : MOQ_GROUP_ORDER_ASCENDING);
+	moq_fetch_ctx_init(&g_enc.fc,
+			   o->descending ? MOQ_GROUP_ORDER_DESCENDING : MOQ_GROUP_ORDER_ASCENDING);
 	g_enc.have_header = true;
 	return 0;
 }
 
-static int encode_fetch_item(struct jctx *c, const struct json_value *v,
-			     uint8_t end_of_range, struct bytebuf *out)
+static int encode_fetch_item(struct jctx *c, const struct json_value *v, uint8_t end_of_range,
+			     struct bytebuf *out)
 {
-	static const char *const obj_keys[] = {
-		"type", "offset", "serialization_flags", "group_id_delta",
-		"group_id", "subgroup_id", "datagram", "object_id_delta",
-		"object_id", "publisher_priority", "properties",
-		"payload_length", "payload", "non_canonical", NULL
-	};
-	static const char *const eor_keys[] = { "type", "offset",
-						 "serialization_flags",
-						 "group_id", "object_id",
-						 "non_canonical", NULL };
+	static const char *const obj_keys[] = {"type",
+					       "offset",
+					       "serialization_flags",
+					       "group_id_delta",
+					       "group_id",
+					       "subgroup_id",
+					       "datagram",
+					       "object_id_delta",
+					       "object_id",
+					       "publisher_priority",
+					       "properties",
+					       "payload_length",
+					       "payload",
+					       "non_canonical",
+					       NULL};
+	static const char *const eor_keys[] = {"type",	   "offset",	"serialization_flags",
+					       "group_id", "object_id", "non_canonical",
+					       NULL};
 	struct moq_fetch_ctx *ctx = &g_enc.fc;
 	struct moq_fetch_object ob;
 	const struct json_value *pv;
@@ -932,9 +934,8 @@ static int encode_fetch_item(struct jctx *c, const struct json_value *v,
 		return -1;
 	if (!end_of_range) {
 		int rc;
-		ob.subgroup_id = ctx->have_prior_object && ctx->prior_has_subgroup
-					 ? ctx->prior_subgroup_id
-					 : 0;
+		ob.subgroup_id =
+		    ctx->have_prior_object && ctx->prior_has_subgroup ? ctx->prior_subgroup_id : 0;
 		if (opt_flag(c, v, "datagram", &ob.datagram) < 0)
 			return -1;
 		if (ob.datagram && json_get(v, "subgroup_id"))
@@ -955,8 +956,7 @@ static int encode_fetch_item(struct jctx *c, const struct json_value *v,
 				return -1;
 			ob.has_properties = true;
 		}
-		if (read_payload(c, v, false, &ob.payload, &ob.payload_length,
-				 NULL) < 0)
+		if (read_payload(c, v, false, &ob.payload, &ob.payload_length, NULL) < 0)
 			return -1;
 	}
 	if (has_flags) {
@@ -964,13 +964,11 @@ static int encode_fetch_item(struct jctx *c, const struct json_value *v,
 	} else {
 		n = moq_fetch_object_flags(ctx, &ob);
 		if (n < 0)
-			return jerr(c, v,
-				    "Group %llu cannot follow Group %llu in %s group order",
+			return jerr(c, v, "Group %llu cannot follow Group %llu in %s group order",
 				    (unsigned long long)ob.group_id,
 				    (unsigned long long)ctx->prior_group_id,
-				    ctx->group_order == MOQ_GROUP_ORDER_DESCENDING
-					    ? "descending"
-					    : "ascending");
+				    ctx->group_order == MOQ_GROUP_ORDER_DESCENDING ? "descending"
+										   : "ascending");
 		ob.serialization_flags = (uint64_t)n;
 	}
 	cap = ob.payload.len + ob.properties.len + 96;
@@ -979,14 +977,16 @@ static int encode_fetch_item(struct jctx *c, const struct json_value *v,
 		return jerr(c, v, "out of memory");
 	n = moq_fetch_object_encode(buf, cap, ctx, &ob);
 	if (n == MOQ_ERR_INVALID)
-		return jerr(c, has_flags ? json_get(v, "serialization_flags") : v,
-			    "serialization_flags 0x%llx cannot express this item after the previous one (prior references, group order, or an id that goes backwards)",
-			    (unsigned long long)ob.serialization_flags);
+		return jerr(
+		    c, has_flags ? json_get(v, "serialization_flags") : v,
+		    "serialization_flags 0x%llx cannot express this item after the previous one "
+		    "(prior references, group order, or an id that goes backwards)",
+		    (unsigned long long)ob.serialization_flags);
 	return put_encoded(c, v, out, buf, n);
 }
 
-int fetch_encode_one(const struct insp_opts *o, struct jctx *c,
-		     const struct json_value *v, struct bytebuf *out)
+int fetch_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
+		     struct bytebuf *out)
 {
 	const struct json_value *t = json_get(v, "type");
 
@@ -1001,20 +1001,19 @@ int fetch_encode_one(const struct insp_opts *o, struct jctx *c,
 		return encode_fetch_item(c, v, MOQ_FETCH_UNKNOWN_RANGE, out);
 	c->msg = NULL;
 	return jerr(c, t,
-		    "\"%.40s\" does not belong on a fetch stream (FETCH_HEADER, then OBJECT / END_OF_NON_EXISTENT_RANGE / END_OF_UNKNOWN_RANGE lines)",
+		    "\"%.40s\" does not belong on a fetch stream (FETCH_HEADER, then OBJECT / "
+		    "END_OF_NON_EXISTENT_RANGE / END_OF_UNKNOWN_RANGE lines)",
 		    t->str.ptr);
 }
 
-static int encode_padding_datagram(struct jctx *c, const struct json_value *v,
-				   struct bytebuf *out)
+static int encode_padding_datagram(struct jctx *c, const struct json_value *v, struct bytebuf *out)
 {
-	static const char *const keys[] = { "type", "offset", "padding_length",
-					     "non_canonical", NULL };
+	static const char *const keys[] = {"type", "offset", "padding_length", "non_canonical",
+					   NULL};
 	uint64_t pad = 0;
 	uint8_t *buf;
 
-	if (jf_only(c, v, keys) < 0 ||
-	    jf_u64(c, v, "padding_length", false, &pad) < 0)
+	if (jf_only(c, v, keys) < 0 || jf_u64(c, v, "padding_length", false, &pad) < 0)
 		return -1;
 	if (pad > 1u << 20)
 		return jerr(c, json_get(v, "padding_length"),
@@ -1024,20 +1023,30 @@ static int encode_padding_datagram(struct jctx *c, const struct json_value *v,
 	if (!buf)
 		return jerr(c, v, "out of memory");
 	return put_encoded(c, v, out, buf,
-			   moq_padding_datagram_encode(buf, (size_t)pad + 16,
-						       (size_t)pad));
+			   moq_padding_datagram_encode(buf, (size_t)pad + 16, (size_t)pad));
 }
 
-int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
-			const struct json_value *v, struct bytebuf *out)
+int datagram_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
+			struct bytebuf *out)
 {
-	static const char *const keys[] = {
-		"type", "offset", "datagram_type", "track_alias", "group_id",
-		"object_id", "publisher_priority", "has_properties",
-		"end_of_group", "zero_object_id", "default_priority",
-		"has_status", "properties", "object_status",
-		"object_status_name", "payload", "non_canonical", NULL
-	};
+	static const char *const keys[] = {"type",
+					   "offset",
+					   "datagram_type",
+					   "track_alias",
+					   "group_id",
+					   "object_id",
+					   "publisher_priority",
+					   "has_properties",
+					   "end_of_group",
+					   "zero_object_id",
+					   "default_priority",
+					   "has_status",
+					   "properties",
+					   "object_status",
+					   "object_status_name",
+					   "payload",
+					   "non_canonical",
+					   NULL};
 	const struct json_value *t = json_get(v, "type"), *pv;
 	struct moq_object_datagram d;
 	uint64_t dt = 0;
@@ -1065,7 +1074,8 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
 	if (has_dt) {
 		if (moq_object_datagram_flags(&d, dt) < 0)
 			return jerr(c, json_get(v, "datagram_type"),
-				    "datagram_type 0x%llx is not a valid OBJECT_DATAGRAM type (0b00X0XXXX without STATUS+END_OF_GROUP)",
+				    "datagram_type 0x%llx is not a valid OBJECT_DATAGRAM type "
+				    "(0b00X0XXXX without STATUS+END_OF_GROUP)",
 				    (unsigned long long)dt);
 	} else {
 		d.has_properties = pv != NULL;
@@ -1091,8 +1101,7 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
 	if (d.default_priority && json_get(v, "publisher_priority"))
 		return jerr(c, json_get(v, "publisher_priority"),
 			    "default_priority means the datagram has no Publisher Priority");
-	if (jf_u8(c, v, "publisher_priority", !d.default_priority,
-		  &d.publisher_priority) < 0)
+	if (jf_u8(c, v, "publisher_priority", !d.default_priority, &d.publisher_priority) < 0)
 		return -1;
 	if (pv && !d.has_properties)
 		return jerr(c, pv, "properties given but has_properties is false");
@@ -1103,19 +1112,21 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
 			return -1;
 		if (!d.properties.len)
 			return jerr(c, pv,
-				    "with the PROPERTIES bit the Properties Length may not be 0; drop properties or add one");
+				    "with the PROPERTIES bit the Properties Length may not be 0; "
+				    "drop properties or add one");
 	}
 	if (d.has_status) {
 		if (json_get(v, "payload"))
-			return jerr(c, json_get(v, "payload"),
-				    "a datagram with has_status carries an Object Status, not a payload");
-		if (jf_code(c, v, "object_status", "object_status_name",
-			    moq_object_status_name, 8, true,
-			    &d.object_status) < 0)
+			return jerr(
+			    c, json_get(v, "payload"),
+			    "a datagram with has_status carries an Object Status, not a payload");
+		if (jf_code(c, v, "object_status", "object_status_name", moq_object_status_name, 8,
+			    true, &d.object_status) < 0)
 			return -1;
 		if (!moq_object_status_valid(d.object_status))
 			return jerr(c, json_get(v, "object_status"),
-				    "object_status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 (END_OF_TRACK)",
+				    "object_status %llu is not 0 (NORMAL), 3 (END_OF_GROUP) or 4 "
+				    "(END_OF_TRACK)",
 				    (unsigned long long)d.object_status);
 	} else {
 		if (json_get(v, "object_status"))
@@ -1127,7 +1138,8 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
 	type = moq_object_datagram_type(&d);
 	if (type < 0)
 		return jerr(c, v,
-			    "has_status and end_of_group cannot both be set (the draft makes those types invalid)");
+			    "has_status and end_of_group cannot both be set (the draft makes those "
+			    "types invalid)");
 	if (has_dt && (uint64_t)type != dt)
 		return jerr(c, json_get(v, "datagram_type"),
 			    "datagram_type 0x%llx disagrees with the flag fields, which give 0x%x",
@@ -1139,6 +1151,7 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c,
 	n = moq_object_datagram_encode(buf, cap, &d);
 	if (n == MOQ_ERR_INVALID)
 		return jerr(c, v,
-			    "the codec refuses this datagram (invalid flags, status with payload, or properties on a non-Normal object)");
+			    "the codec refuses this datagram (invalid flags, status with payload, "
+			    "or properties on a non-Normal object)");
 	return put_encoded(c, v, out, buf, n);
 }

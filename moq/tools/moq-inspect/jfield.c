@@ -95,23 +95,19 @@ int jerr(struct jctx *c, const struct json_value *at, const char *fmt, ...)
 
 /* ---- value conversions -------------------------------------------------- */
 
-int jv_u64(struct jctx *c, const struct json_value *x, const char *what,
-	   uint64_t *out)
+int jv_u64(struct jctx *c, const struct json_value *x, const char *what, uint64_t *out)
 {
 	if (x->type == JSON_NUMBER && x->num.is_u64) {
 		*out = x->num.u64;
 		return 1;
 	}
 	if (x->type == JSON_NUMBER)
-		return jerr(c, x,
-			    "%s must be an integer 0..18446744073709551615, got %s",
-			    what, x->num.text);
-	return jerr(c, x, "%s must be an unsigned integer, got %s", what,
-		    json_type_name(x->type));
+		return jerr(c, x, "%s must be an integer 0..18446744073709551615, got %s", what,
+			    x->num.text);
+	return jerr(c, x, "%s must be an unsigned integer, got %s", what, json_type_name(x->type));
 }
 
-int jv_bytes(struct jctx *c, const struct json_value *x, const char *what,
-	     struct moq_bytes *out)
+int jv_bytes(struct jctx *c, const struct json_value *x, const char *what, struct moq_bytes *out)
 {
 	const struct json_value *h;
 	uint8_t *buf;
@@ -122,23 +118,18 @@ int jv_bytes(struct jctx *c, const struct json_value *x, const char *what,
 		out->len = x->str.len;
 		return 1;
 	}
-	if (x->type != JSON_OBJECT || x->obj.n != 1 ||
-	    !(h = json_get(x, "hex")))
-		return jerr(c, x,
-			    "%s must be a string or {\"hex\":\"...\"}, got %s",
-			    what, json_type_name(x->type));
+	if (x->type != JSON_OBJECT || x->obj.n != 1 || !(h = json_get(x, "hex")))
+		return jerr(c, x, "%s must be a string or {\"hex\":\"...\"}, got %s", what,
+			    json_type_name(x->type));
 	if (h->type != JSON_STRING)
-		return jerr(c, h, "%s: \"hex\" must be a string of hex digits",
-			    what);
+		return jerr(c, h, "%s: \"hex\" must be a string of hex digits", what);
 	buf = jalloc(c, h->str.len / 2 + 1);
 	if (!buf)
 		return jerr(c, h, "out of memory");
 	if (json_hex_decode(buf, h->str.ptr, h->str.len, &bad) < 0) {
 		if (bad == h->str.len)
-			return jerr(c, h, "%s: odd number of hex digits (%zu)",
-				    what, h->str.len);
-		return jerr(c, h, "%s: bad hex digit at position %zu", what,
-			    bad);
+			return jerr(c, h, "%s: odd number of hex digits (%zu)", what, h->str.len);
+		return jerr(c, h, "%s: bad hex digit at position %zu", what, bad);
 	}
 	out->ptr = buf;
 	out->len = h->str.len / 2;
@@ -154,8 +145,8 @@ int jv_namespace(struct jctx *c, const struct json_value *x, const char *what,
 		return jerr(c, x, "%s must be an array of fields, got %s", what,
 			    json_type_name(x->type));
 	if (x->arr.n > MOQ_MAX_NAMESPACE_FIELDS)
-		return jerr(c, x, "%s has %zu fields; the draft allows at most %d",
-			    what, x->arr.n, MOQ_MAX_NAMESPACE_FIELDS);
+		return jerr(c, x, "%s has %zu fields; the draft allows at most %d", what, x->arr.n,
+			    MOQ_MAX_NAMESPACE_FIELDS);
 	out->nfields = x->arr.n;
 	for (i = 0; i < x->arr.n; i++)
 		if (jv_bytes(c, x->arr.items[i], what, &out->fields[i]) < 0)
@@ -165,9 +156,8 @@ int jv_namespace(struct jctx *c, const struct json_value *x, const char *what,
 
 /* ---- field getters -------------------------------------------------------- */
 
-static const struct json_value *field(struct jctx *c,
-				      const struct json_value *v,
-				      const char *key, bool required, int *rc)
+static const struct json_value *field(struct jctx *c, const struct json_value *v, const char *key,
+				      bool required, int *rc)
 {
 	const struct json_value *x = json_get(v, key);
 	if (!x) {
@@ -178,31 +168,28 @@ static const struct json_value *field(struct jctx *c,
 	return x;
 }
 
-int jf_u64(struct jctx *c, const struct json_value *v, const char *key,
-	   bool required, uint64_t *out)
+int jf_u64(struct jctx *c, const struct json_value *v, const char *key, bool required,
+	   uint64_t *out)
 {
 	int rc;
 	const struct json_value *x = field(c, v, key, required, &rc);
 	return x ? jv_u64(c, x, key, out) : rc;
 }
 
-int jf_u8(struct jctx *c, const struct json_value *v, const char *key,
-	  bool required, uint8_t *out)
+int jf_u8(struct jctx *c, const struct json_value *v, const char *key, bool required, uint8_t *out)
 {
 	uint64_t u;
 	int rc = jf_u64(c, v, key, required, &u);
 	if (rc <= 0)
 		return rc;
 	if (u > 255)
-		return jerr(c, json_get(v, key),
-			    "%s is an 8-bit field: %llu does not fit", key,
+		return jerr(c, json_get(v, key), "%s is an 8-bit field: %llu does not fit", key,
 			    (unsigned long long)u);
 	*out = (uint8_t)u;
 	return 1;
 }
 
-int jf_bool(struct jctx *c, const struct json_value *v, const char *key,
-	    bool required, bool *out)
+int jf_bool(struct jctx *c, const struct json_value *v, const char *key, bool required, bool *out)
 {
 	int rc;
 	const struct json_value *x = field(c, v, key, required, &rc);
@@ -219,34 +206,32 @@ int jf_bool(struct jctx *c, const struct json_value *v, const char *key,
 	return jerr(c, x, "%s must be true or false", key);
 }
 
-int jf_bytes(struct jctx *c, const struct json_value *v, const char *key,
-	     bool required, struct moq_bytes *out)
+int jf_bytes(struct jctx *c, const struct json_value *v, const char *key, bool required,
+	     struct moq_bytes *out)
 {
 	int rc;
 	const struct json_value *x = field(c, v, key, required, &rc);
 	return x ? jv_bytes(c, x, key, out) : rc;
 }
 
-int jf_location(struct jctx *c, const struct json_value *v, const char *key,
-		bool required, struct moq_location *out)
+int jf_location(struct jctx *c, const struct json_value *v, const char *key, bool required,
+		struct moq_location *out)
 {
-	static const char *const keys[] = { "group", "object", NULL };
+	static const char *const keys[] = {"group", "object", NULL};
 	int rc;
 	const struct json_value *x = field(c, v, key, required, &rc);
 	if (!x)
 		return rc;
 	if (x->type != JSON_OBJECT)
-		return jerr(c, x,
-			    "%s must be a Location {\"group\":G,\"object\":O}",
-			    key);
+		return jerr(c, x, "%s must be a Location {\"group\":G,\"object\":O}", key);
 	if (jf_only(c, x, keys) < 0 || jf_u64(c, x, "group", true, &out->group) < 0 ||
 	    jf_u64(c, x, "object", true, &out->object) < 0)
 		return -1;
 	return 1;
 }
 
-int jf_namespace(struct jctx *c, const struct json_value *v, const char *key,
-		 bool required, struct moq_namespace *out)
+int jf_namespace(struct jctx *c, const struct json_value *v, const char *key, bool required,
+		 struct moq_namespace *out)
 {
 	int rc;
 	const struct json_value *x = field(c, v, key, required, &rc);
@@ -257,9 +242,8 @@ int jf_namespace(struct jctx *c, const struct json_value *v, const char *key,
 	return jv_namespace(c, x, key, out);
 }
 
-int jf_code(struct jctx *c, const struct json_value *v, const char *key,
-	    const char *name_key, const char *(*namefn)(uint64_t),
-	    uint64_t scan_max, bool required, uint64_t *out)
+int jf_code(struct jctx *c, const struct json_value *v, const char *key, const char *name_key,
+	    const char *(*namefn)(uint64_t), uint64_t scan_max, bool required, uint64_t *out)
 {
 	const struct json_value *nv = name_key ? json_get(v, name_key) : NULL;
 	uint64_t num = 0, code;
@@ -279,8 +263,7 @@ int jf_code(struct jctx *c, const struct json_value *v, const char *key,
 		return jerr(c, nv, "%s must be a string", name_key);
 	for (code = 0; code <= scan_max; code++) {
 		const char *n = namefn(code);
-		if (n && strlen(n) == nv->str.len &&
-		    !memcmp(n, nv->str.ptr, nv->str.len)) {
+		if (n && strlen(n) == nv->str.len && !memcmp(n, nv->str.ptr, nv->str.len)) {
 			found = true;
 			break;
 		}
@@ -293,15 +276,13 @@ int jf_code(struct jctx *c, const struct json_value *v, const char *key,
 		return jerr(c, nv, "unknown %s \"%.60s\"", name_key, nv->str.ptr);
 	}
 	if (rc == 1 && num != code)
-		return jerr(c, nv, "%s \"%s\" is %llu but %s is %llu", name_key,
-			    nv->str.ptr, (unsigned long long)code, key,
-			    (unsigned long long)num);
+		return jerr(c, nv, "%s \"%s\" is %llu but %s is %llu", name_key, nv->str.ptr,
+			    (unsigned long long)code, key, (unsigned long long)num);
 	*out = code;
 	return 1;
 }
 
-int jf_only(struct jctx *c, const struct json_value *v,
-	    const char *const *allowed)
+int jf_only(struct jctx *c, const struct json_value *v, const char *const *allowed)
 {
 	size_t i;
 
@@ -311,22 +292,19 @@ int jf_only(struct jctx *c, const struct json_value *v,
 		bool ok = false;
 
 		for (a = allowed; *a; a++)
-			if (strlen(*a) == m->keylen &&
-			    !memcmp(*a, m->key, m->keylen)) {
+			if (strlen(*a) == m->keylen && !memcmp(*a, m->key, m->keylen)) {
 				ok = true;
 				break;
 			}
 		if (!ok)
-			return jerr(c, m->value, "unknown field \"%.60s\"",
-				    m->key);
+			return jerr(c, m->value, "unknown field \"%.60s\"", m->key);
 	}
 	return 0;
 }
 
 /* ---- writer helpers --------------------------------------------------------- */
 
-void jw_location(struct json_writer *w, const char *key,
-		 struct moq_location loc)
+void jw_location(struct json_writer *w, const char *key, struct moq_location loc)
 {
 	json_key(w, key);
 	json_begin_object(w);
@@ -335,8 +313,7 @@ void jw_location(struct json_writer *w, const char *key,
 	json_end_object(w);
 }
 
-void jw_namespace(struct json_writer *w, const char *key,
-		  const struct moq_namespace *ns)
+void jw_namespace(struct json_writer *w, const char *key, const struct moq_namespace *ns)
 {
 	size_t i;
 
@@ -347,8 +324,8 @@ void jw_namespace(struct json_writer *w, const char *key,
 	json_end_array(w);
 }
 
-void jw_code(struct json_writer *w, const char *key, uint64_t v,
-	     const char *name_key, const char *name)
+void jw_code(struct json_writer *w, const char *key, uint64_t v, const char *name_key,
+	     const char *name)
 {
 	json_kv_u64(w, key, v);
 	if (name && name_key)

@@ -13,67 +13,66 @@
 #define EXIT_USAGE 2 /* bad options, unreadable file */
 
 static const char usage_text[] =
-	"Usage: moq-inspect --kind KIND [--hex] [options] [FILE]\n"
-	"       moq-inspect --encode [--kind KIND] [--hex] [options] [FILE]\n"
-	"\n"
-	"Decode MoQ Transport (draft-ietf-moq-transport-18) wire bytes into one\n"
-	"JSON object per line, or (--encode) turn those JSON lines back into\n"
-	"wire bytes. Reads FILE, or standard input when FILE is absent or '-'.\n"
-	"\n"
-	"Options:\n"
-	"  -k, --kind KIND   what the bytes are (required to decode):\n"
-	"                      control   control messages (SETUP, SUBSCRIBE, ...)\n"
-	"                      subgroup  a subgroup stream: SUBGROUP_HEADER, OBJECTs\n"
-	"                      fetch     a fetch stream: FETCH_HEADER, OBJECTs and\n"
-	"                                END_OF_*_RANGE markers\n"
-	"                      datagram  OBJECT_DATAGRAM / PADDING_DATAGRAM; the\n"
-	"                                whole input is one datagram, or with --hex\n"
-	"                                each non-empty line is one datagram\n"
-	"                      varint    a sequence of MoQT vi64 varints\n"
-	"                    With --encode KIND is optional: it follows from the\n"
-	"                    first object's \"type\".\n"
-	"  -x, --hex         input (decode) or output (encode) is hex text instead\n"
-	"                    of raw bytes; whitespace is ignored and '#' starts a\n"
-	"                    comment that runs to the end of the line\n"
-	"  -e, --encode      read JSON objects (one per line, as printed by the\n"
-	"                    decoder) and write the wire bytes; encoding is\n"
-	"                    canonical (minimal varints)\n"
-	"  -q, --quic        with --kind varint: RFC 9000 QUIC varints instead\n"
-	"      --group-order ascending|descending\n"
-	"                    fetch streams: the FETCH's Group Order, needed to\n"
-	"                    resolve Group ID Delta (default ascending)\n"
-	"  -h, --help        show this help\n"
-	"\n"
-	"Output (decode): one JSON object per line. \"type\" is the draft's name\n"
-	"(SUBSCRIBE, SUBGROUP_HEADER, OBJECT, OBJECT_DATAGRAM, FETCH_HEADER, ...),\n"
-	"fields are the draft's field names in snake_case, \"offset\" is the byte\n"
-	"offset of the message in the input. Byte strings are JSON strings when\n"
-	"every byte is printable ASCII (0x20-0x7e), else {\"hex\":\"...\"}. Track\n"
-	"namespaces are arrays of such strings. Parameters, properties and setup\n"
-	"options are arrays of {\"name\",\"type\",\"value\"}. A message whose\n"
-	"bytes are not the canonical encoding (non-minimal varints) carries\n"
-	"\"non_canonical\":true; encoding it gives the canonical bytes.\n"
-	"\n"
-	"Errors: input that can never decode prints\n"
-	"  {\"error\":\"malformed\",\"offset\":N,\"reason\":\"...\"}\n"
-	"and input that ends inside a message prints\n"
-	"  {\"error\":\"truncated\",\"offset\":N,\"reason\":\"...\"}\n"
-	"(N: byte offset of the failing field or message), after the lines\n"
-	"decoded so far; bad hex text prints {\"error\":\"bad_hex\",...}. With\n"
-	"--encode, bad JSON prints {\"error\":\"bad_json\",\"offset\":N,\"line\":L,\n"
-	"\"reason\":\"...\"} on standard error (N: byte offset in the JSON text).\n"
-	"\n"
-	"Exit status: 0 success, 1 malformed/truncated input or bad JSON,\n"
-	"2 bad usage or unreadable input file.\n"
-	"\n"
-	"Examples:\n"
-	"  echo '03 00 0e 00 01 04 6c 69 76 65 05 76 69 64 65 6f 00' |\n"
-	"      moq-inspect --kind control --hex\n"
-	"  moq-inspect --kind subgroup stream.bin | moq-inspect --encode > copy.bin\n"
-	"  echo '8025 3f' | moq-inspect --kind varint --hex\n";
+    "Usage: moq-inspect --kind KIND [--hex] [options] [FILE]\n"
+    "       moq-inspect --encode [--kind KIND] [--hex] [options] [FILE]\n"
+    "\n"
+    "Decode MoQ Transport (draft-ietf-moq-transport-18) wire bytes into one\n"
+    "JSON object per line, or (--encode) turn those JSON lines back into\n"
+    "wire bytes. Reads FILE, or standard input when FILE is absent or '-'.\n"
+    "\n"
+    "Options:\n"
+    "  -k, --kind KIND   what the bytes are (required to decode):\n"
+    "                      control   control messages (SETUP, SUBSCRIBE, ...)\n"
+    "                      subgroup  a subgroup stream: SUBGROUP_HEADER, OBJECTs\n"
+    "                      fetch     a fetch stream: FETCH_HEADER, OBJECTs and\n"
+    "                                END_OF_*_RANGE markers\n"
+    "                      datagram  OBJECT_DATAGRAM / PADDING_DATAGRAM; the\n"
+    "                                whole input is one datagram, or with --hex\n"
+    "                                each non-empty line is one datagram\n"
+    "                      varint    a sequence of MoQT vi64 varints\n"
+    "                    With --encode KIND is optional: it follows from the\n"
+    "                    first object's \"type\".\n"
+    "  -x, --hex         input (decode) or output (encode) is hex text instead\n"
+    "                    of raw bytes; whitespace is ignored and '#' starts a\n"
+    "                    comment that runs to the end of the line\n"
+    "  -e, --encode      read JSON objects (one per line, as printed by the\n"
+    "                    decoder) and write the wire bytes; encoding is\n"
+    "                    canonical (minimal varints)\n"
+    "  -q, --quic        with --kind varint: RFC 9000 QUIC varints instead\n"
+    "      --group-order ascending|descending\n"
+    "                    fetch streams: the FETCH's Group Order, needed to\n"
+    "                    resolve Group ID Delta (default ascending)\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Output (decode): one JSON object per line. \"type\" is the draft's name\n"
+    "(SUBSCRIBE, SUBGROUP_HEADER, OBJECT, OBJECT_DATAGRAM, FETCH_HEADER, ...),\n"
+    "fields are the draft's field names in snake_case, \"offset\" is the byte\n"
+    "offset of the message in the input. Byte strings are JSON strings when\n"
+    "every byte is printable ASCII (0x20-0x7e), else {\"hex\":\"...\"}. Track\n"
+    "namespaces are arrays of such strings. Parameters, properties and setup\n"
+    "options are arrays of {\"name\",\"type\",\"value\"}. A message whose\n"
+    "bytes are not the canonical encoding (non-minimal varints) carries\n"
+    "\"non_canonical\":true; encoding it gives the canonical bytes.\n"
+    "\n"
+    "Errors: input that can never decode prints\n"
+    "  {\"error\":\"malformed\",\"offset\":N,\"reason\":\"...\"}\n"
+    "and input that ends inside a message prints\n"
+    "  {\"error\":\"truncated\",\"offset\":N,\"reason\":\"...\"}\n"
+    "(N: byte offset of the failing field or message), after the lines\n"
+    "decoded so far; bad hex text prints {\"error\":\"bad_hex\",...}. With\n"
+    "--encode, bad JSON prints {\"error\":\"bad_json\",\"offset\":N,\"line\":L,\n"
+    "\"reason\":\"...\"} on standard error (N: byte offset in the JSON text).\n"
+    "\n"
+    "Exit status: 0 success, 1 malformed/truncated input or bad JSON,\n"
+    "2 bad usage or unreadable input file.\n"
+    "\n"
+    "Examples:\n"
+    "  echo '03 00 0e 00 01 04 6c 69 76 65 05 76 69 64 65 6f 00' |\n"
+    "      moq-inspect --kind control --hex\n"
+    "  moq-inspect --kind subgroup stream.bin | moq-inspect --encode > copy.bin\n"
+    "  echo '8025 3f' | moq-inspect --kind varint --hex\n";
 
-static void usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static void usage_error(const char *fmt, ...)
 {
@@ -87,8 +86,7 @@ static void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-void insp_fail(struct insp_err *e, const char *kind, size_t offset,
-	       const char *fmt, ...)
+void insp_fail(struct insp_err *e, const char *kind, size_t offset, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -110,8 +108,7 @@ void insp_emit(struct json_writer *w)
 	json_writer_reset(w);
 }
 
-static void print_error(FILE *f, const char *kind, size_t offset,
-			long line, const char *reason)
+static void print_error(FILE *f, const char *kind, size_t offset, long line, const char *reason)
 {
 	struct json_writer w;
 
@@ -139,8 +136,7 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen)
 	if (path && strcmp(path, "-")) {
 		f = fopen(path, "rb");
 		if (!f) {
-			fprintf(stderr, "moq-inspect: cannot open %s: %s\n", path,
-				strerror(errno));
+			fprintf(stderr, "moq-inspect: cannot open %s: %s\n", path, strerror(errno));
 			return -1;
 		}
 	}
@@ -158,14 +154,16 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen)
 		if (len == cap) {
 			uint8_t *q = realloc(buf, cap * 2 + 1);
 			if (!q)
-				free(buf);
+				free(buf); /* reported at the top of the loop */
 			buf = q;
 			cap *= 2;
 		}
 	}
 	if (ferror(f)) {
-		fprintf(stderr, "moq-inspect: cannot read %s: %s\n",
-			path ? path : "standard input", strerror(errno));
+		fprintf(stderr, "moq-inspect: cannot read %s: %s\n", path ? path : "standard input",
+			strerror(errno));
+		if (f != stdin)
+			fclose(f);
 		free(buf);
 		return -1;
 	}
@@ -191,8 +189,8 @@ static int hexval(int c)
 /* Hex text -> bytes in place (out may alias text). With line_ends != NULL,
  * records the byte count at the end of every non-empty line (datagrams).
  * Returns 0 or -1 with *e set (kind "bad_hex", offset into the text). */
-static int hex_to_bytes(uint8_t *text, size_t len, size_t *outlen,
-			size_t **line_ends, size_t *nlines, struct insp_err *e)
+static int hex_to_bytes(uint8_t *text, size_t len, size_t *outlen, size_t **line_ends,
+			size_t *nlines, struct insp_err *e)
 {
 	size_t i, n = 0, line_start_n = 0, cap = 0;
 	int hi = -1;
@@ -207,11 +205,11 @@ static int hex_to_bytes(uint8_t *text, size_t len, size_t *outlen,
 				i++;
 			c = '\n';
 		}
-		if (c == '\n' || c == ' ' || c == '\t' || c == '\r' ||
-		    c == '\f' || c == '\v') {
+		if (c == '\n' || c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
 			if (hi >= 0) {
 				insp_fail(e, "bad_hex", hi_at,
-					  "lone hex digit at text offset %zu: write every byte as two adjacent digits",
+					  "lone hex digit at text offset %zu: write every byte as "
+					  "two adjacent digits",
 					  hi_at);
 				return -1;
 			}
@@ -235,11 +233,13 @@ static int hex_to_bytes(uint8_t *text, size_t len, size_t *outlen,
 		if (v < 0) {
 			if (c >= 0x20 && c < 0x7f)
 				insp_fail(e, "bad_hex", i,
-					  "'%c' at text offset %zu is not a hex digit (expected 0-9, a-f, whitespace or # comments)",
+					  "'%c' at text offset %zu is not a hex digit (expected "
+					  "0-9, a-f, whitespace or # comments)",
 					  c, i);
 			else
 				insp_fail(e, "bad_hex", i,
-					  "byte 0x%02x at text offset %zu is not a hex digit (raw bytes? drop --hex)",
+					  "byte 0x%02x at text offset %zu is not a hex digit (raw "
+					  "bytes? drop --hex)",
 					  c, i);
 			return -1;
 		}
@@ -260,13 +260,12 @@ static int hex_to_bytes(uint8_t *text, size_t len, size_t *outlen,
 static int run_decode(const struct insp_opts *o, uint8_t *in, size_t len)
 {
 	struct json_writer w;
-	struct insp_err e = { 0 };
+	struct insp_err e = {0};
 	size_t *ends = NULL, nends = 0;
 	int rc = 0;
 
-	if (o->hex && hex_to_bytes(in, len, &len,
-				   o->kind == KIND_DATAGRAM ? &ends : NULL,
-				   &nends, &e)) {
+	if (o->hex &&
+	    hex_to_bytes(in, len, &len, o->kind == KIND_DATAGRAM ? &ends : NULL, &nends, &e)) {
 		print_error(stdout, e.kind, e.offset, 0, e.reason);
 		free(ends);
 		return EXIT_INPUT;
@@ -291,9 +290,8 @@ static int run_decode(const struct insp_opts *o, uint8_t *in, size_t len)
 		} else {
 			size_t i, start = 0;
 			for (i = 0; i < nends && rc == 0; i++) {
-				rc = datagram_decode_one(o, in + start,
-							 ends[i] - start, start,
-							 &w, &e);
+				rc = datagram_decode_one(o, in + start, ends[i] - start, start, &w,
+							 &e);
 				start = ends[i];
 			}
 		}
@@ -353,8 +351,8 @@ static void write_hex_line(const uint8_t *p, size_t n)
 
 static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 {
-	struct bytebuf out = { 0 };
-	struct jctx c = { 0 };
+	struct bytebuf out = {0};
+	struct jctx c = {0};
 	size_t off = 0, nobj = 0;
 	size_t *ends = NULL, nends = 0, cap = 0;
 	int rc = 0;
@@ -362,17 +360,15 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 	data_encode_begin();
 	for (;;) {
 		struct json_value *v = NULL;
-		struct json_error je = { 0 };
-		size_t used = 0, before = out.len;
-		int r = json_parse_next((const char *)text + off, len - off, &v,
-					&used, &je);
+		struct json_error je = {0};
+		size_t used = 0;
+		int r = json_parse_next((const char *)text + off, len - off, &v, &used, &je);
 
 		if (r == 0)
 			break;
 		if (r < 0) {
 			size_t at = off + je.offset;
-			print_error(stderr, "bad_json", at, line_of(text, at),
-				    je.msg);
+			print_error(stderr, "bad_json", at, line_of(text, at), je.msg);
 			rc = EXIT_INPUT;
 			break;
 		}
@@ -392,7 +388,8 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 				o->kind = kind_of_type(t->str.ptr);
 				if (o->kind == KIND_NONE) {
 					jerr(&c, t,
-					     "%.40s lines follow a SUBGROUP_HEADER or FETCH_HEADER line (or pass --kind subgroup|fetch)",
+					     "%.40s lines follow a SUBGROUP_HEADER or FETCH_HEADER "
+					     "line (or pass --kind subgroup|fetch)",
 					     t->str.ptr);
 					r = -1;
 				}
@@ -419,8 +416,7 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 		}
 		json_free(v);
 		if (r < 0) {
-			print_error(stderr, "bad_json", c.err_at,
-				    line_of(text, c.err_at), c.err);
+			print_error(stderr, "bad_json", c.err_at, line_of(text, c.err_at), c.err);
 			rc = EXIT_INPUT;
 			break;
 		}
@@ -434,7 +430,6 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 			}
 			ends = q;
 		}
-		(void)before;
 		ends[nends++] = out.len;
 		nobj++;
 		off += used;
@@ -445,8 +440,7 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 			size_t i, start = 0;
 			for (i = 0; i < nends; i++) {
 				if (ends[i] > start)
-					write_hex_line(out.p + start,
-						       ends[i] - start);
+					write_hex_line(out.p + start, ends[i] - start);
 				start = ends[i];
 			}
 		} else if (out.len) {
@@ -480,15 +474,15 @@ static enum insp_kind parse_kind(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "kind", required_argument, NULL, 'k' },
-		{ "hex", no_argument, NULL, 'x' },
-		{ "encode", no_argument, NULL, 'e' },
-		{ "quic", no_argument, NULL, 'q' },
-		{ "group-order", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"kind", required_argument, NULL, 'k'},
+	    {"hex", no_argument, NULL, 'x'},
+	    {"encode", no_argument, NULL, 'e'},
+	    {"quic", no_argument, NULL, 'q'},
+	    {"group-order", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct insp_opts o = { 0 };
+	struct insp_opts o = {0};
 	uint8_t *in;
 	size_t len;
 	int c, rc;
@@ -514,8 +508,9 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "descending"))
 				o.descending = true;
 			else
-				usage_error("unknown --group-order '%s' (expected ascending or descending)",
-					    optarg);
+				usage_error(
+				    "unknown --group-order '%s' (expected ascending or descending)",
+				    optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -529,12 +524,13 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc - 1)
-		usage_error("at most one input file, got '%s' and '%s'",
-			    argv[optind], argv[optind + 1]);
+		usage_error("at most one input file, got '%s' and '%s'", argv[optind],
+			    argv[optind + 1]);
 	if (optind < argc)
 		o.path = argv[optind];
 	if (!o.encode && o.kind == KIND_NONE)
-		usage_error("say what the bytes are with --kind control|subgroup|datagram|fetch|varint");
+		usage_error(
+		    "say what the bytes are with --kind control|subgroup|datagram|fetch|varint");
 	if (o.quic && o.kind != KIND_VARINT && !(o.encode && o.kind == KIND_NONE))
 		usage_error("--quic only applies to --kind varint");
 	if (o.descending && o.kind != KIND_FETCH && o.kind != KIND_NONE)

@@ -54,8 +54,7 @@ static bool block_canonical(const uint8_t *p, size_t len)
 		if (moq_kvp_is_bytes(kv.type)) {
 			/* re-encode the length alone: tmp holds delta + len 0 */
 			uint8_t lb[16];
-			int dl = n - 1, ll = moq_vi_encode(lb, sizeof(lb),
-							     kv.bytes.len);
+			int dl = n - 1, ll = moq_vi_encode(lb, sizeof(lb), kv.bytes.len);
 			if (ll < 0 || off + (size_t)dl + (size_t)ll > len ||
 			    memcmp(tmp, p + off, (size_t)dl) ||
 			    memcmp(lb, p + off + (size_t)dl, (size_t)ll))
@@ -70,8 +69,7 @@ static bool block_canonical(const uint8_t *p, size_t len)
 	return off == len;
 }
 
-static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
-			int depth)
+static void write_block(struct json_writer *w, const uint8_t *p, size_t len, int depth)
 {
 	struct moq_kvp_iter it;
 	struct moq_kvp kv;
@@ -94,8 +92,8 @@ static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
 		json_key(w, "value");
 		if (!moq_kvp_is_bytes(kv.type))
 			json_u64(w, kv.value);
-		else if (kv.type == MOQ_PROP_IMMUTABLE_PROPERTIES &&
-			 depth == 0 && block_ok(kv.bytes.ptr, kv.bytes.len) &&
+		else if (kv.type == MOQ_PROP_IMMUTABLE_PROPERTIES && depth == 0 &&
+			 block_ok(kv.bytes.ptr, kv.bytes.len) &&
 			 block_canonical(kv.bytes.ptr, kv.bytes.len))
 			/* shown as pairs only when that re-encodes exactly:
 			 * relays must not change these bytes */
@@ -107,8 +105,7 @@ static void write_block(struct json_writer *w, const uint8_t *p, size_t len,
 	json_end_array(w);
 }
 
-void props_write(struct json_writer *w, const char *key, const uint8_t *p,
-		 size_t len)
+void props_write(struct json_writer *w, const char *key, const uint8_t *p, size_t len)
 {
 	json_key(w, key);
 	write_block(w, p, len, 0);
@@ -117,8 +114,8 @@ void props_write(struct json_writer *w, const char *key, const uint8_t *p,
 static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 		      struct moq_bytes *out)
 {
-	static const char *const keys[] = { "type", "name", "value", NULL };
-	struct bytebuf b = { 0 };
+	static const char *const keys[] = {"type", "name", "value", NULL};
+	struct bytebuf b = {0};
 	size_t i, len;
 	uint8_t *buf;
 	uint64_t prev = 0;
@@ -129,19 +126,17 @@ static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 	for (i = 0; i < arr->arr.n; i++) {
 		const struct json_value *it = arr->arr.items[i];
 		const struct json_value *val;
-		struct moq_kvp kv = { 0 };
-		struct moq_bytes bytes = { 0 };
+		struct moq_kvp kv = {0};
+		struct moq_bytes bytes = {0};
 		int n;
 
 		if (it->type != JSON_OBJECT) {
 			bytebuf_free(&b);
-			return jerr(c, it,
-				    "a property is {\"type\":N,\"value\":V}, got %s",
+			return jerr(c, it, "a property is {\"type\":N,\"value\":V}, got %s",
 				    json_type_name(it->type));
 		}
 		if (jf_only(c, it, keys) < 0 ||
-		    jf_code(c, it, "type", "name", moq_property_name, 0x100,
-			    true, &kv.type) < 0) {
+		    jf_code(c, it, "type", "name", moq_property_name, 0x100, true, &kv.type) < 0) {
 			bytebuf_free(&b);
 			return -1;
 		}
@@ -152,8 +147,7 @@ static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 				    (unsigned long long)kv.type);
 		}
 		if (!moq_kvp_is_bytes(kv.type)) {
-			if (jv_u64(c, val, "value of an even-type property",
-				   &kv.value) < 0) {
+			if (jv_u64(c, val, "value of an even-type property", &kv.value) < 0) {
 				bytebuf_free(&b);
 				return -1;
 			}
@@ -163,8 +157,7 @@ static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 				return -1;
 			}
 			kv.bytes = bytes;
-		} else if (jv_bytes(c, val, "value of an odd-type property",
-				    &kv.bytes) < 0) {
+		} else if (jv_bytes(c, val, "value of an odd-type property", &kv.bytes) < 0) {
 			bytebuf_free(&b);
 			return -1;
 		}
@@ -177,13 +170,11 @@ static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 			bytebuf_free(&b);
 			return jerr(c, it,
 				    "property types must be in ascending order (%llu after %llu)",
-				    (unsigned long long)kv.type,
-				    (unsigned long long)prev);
+				    (unsigned long long)kv.type, (unsigned long long)prev);
 		}
 		if (n < 0) {
 			bytebuf_free(&b);
-			return jerr(c, it, "property %llu: %s",
-				    (unsigned long long)kv.type,
+			return jerr(c, it, "property %llu: %s", (unsigned long long)kv.type,
 				    moq_strerror(n));
 		}
 		b.len += (size_t)n;
@@ -202,8 +193,7 @@ static int read_block(struct jctx *c, const struct json_value *arr, int depth,
 	return 1;
 }
 
-int props_read(struct jctx *c, const struct json_value *arr,
-	       struct moq_bytes *out)
+int props_read(struct jctx *c, const struct json_value *arr, struct moq_bytes *out)
 {
 	return read_block(c, arr, 0, out);
 }

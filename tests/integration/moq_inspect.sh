@@ -357,6 +357,21 @@ fails fetch/subgroup-stream fetch '14 02 00 00 00' malformed 0
 fails fetch/truncated-payload fetch '05 07  1f 01 00 00 80 05 6869' truncated 2
 fails fetch/truncated-header fetch '05' truncated 0
 
+# ---- --kind stream: the stream type picks the decoder --------------------------------
+
+roundtrip stream/subgroup stream "$SG"
+has stream/subgroup '"type":"SUBGROUP_HEADER"' '"payload":"efgh"'
+roundtrip stream/fetch stream "$F"
+has stream/fetch '"type":"FETCH_HEADER"' '"type":"END_OF_UNKNOWN_RANGE"'
+roundtrip stream/control stream "$SETUP $SUBSCRIBE"
+has stream/control '"type":"SETUP"' '"type":"SUBSCRIBE"'
+roundtrip stream/padding stream 'f0132b3e28 000000'
+has stream/padding '{"type":"PADDING","offset":0,"padding_length":3}'
+fails stream/padding-not-zero stream 'f0132b3e28 0001' malformed 6
+fails stream/unknown-type stream '0a 00' malformed 0
+fails stream/reserved-subgroup-mode stream '17 00' malformed 0
+fails stream/truncated-type stream 'f013' truncated 0
+
 # ---- varints -----------------------------------------------------------------------
 
 V='25 8025 bbbd ed7f3e7d faa1a0e403d8 fc8998abc66bc0 fefa318fa8e3ca11 ffffffffffffffffff'
@@ -437,6 +452,7 @@ usage usage/two-files -k varint a b
 usage usage/missing-file -k varint /nonexistent/moq-inspect-input
 usage usage/quic-without-varint -k control --quic
 usage usage/bad-group-order -k fetch --group-order sideways
+usage usage/group-order-without-fetch -k control --group-order descending
 help=$("$T" --help)
 [ $? -eq 0 ] && grep -q -- '--encode' <<<"$help" && grep -q -- '--kind' <<<"$help" &&
 	ok "usage/help documents the options" || bad "usage/help"

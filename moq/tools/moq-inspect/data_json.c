@@ -1155,3 +1155,94 @@ int datagram_encode_one(const struct insp_opts *o, struct jctx *c, const struct 
 			    "or properties on a non-Normal object)");
 	return put_encoded(c, v, out, buf, n);
 }
+
+/* ---- padding streams and --kind stream ------------------------------------------ */
+
+static int padding_decode(const uint8_t *in, size_t len, size_t base, size_t hdr,
+			  struct json_writer *w, struct insp_err *e)
+{
+	size_t i;
+
+	for (i = hdr; i < len; i++) {
+		if (in[i]) {
+			insp_fail(
+			    e, "malformed", base + i,
+			    "padding stream byte at offset %zu is 0x%02x; padding must be all zero",
+			    base + i, in[i]);
+			return -1;
+		}
+	}
+	json_begin_object(w);
+	json_kv_cstring(w, "type", "PADDING");
+	json_kv_u64(w, "offset", base);
+	json_kv_u64(w, "padding_length", len - hdr);
+	json_end_object(w);
+	insp_emit(w);
+	return 0;
+}
+
+int stream_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
+		      struct json_writer *w, struct insp_err *e)
+{
+	uint64_t type;
+	size_t used = 0;
+	int cls;
+
+	if (len == 0)
+		return 0;
+	cls = moq_stream_type_peek(&type, &used, in, len);
+	switch (cls) {
+	case MOQ_DATA_SUBGROUP_HEADER:
+		return subgroup_decode_all(o, in, len, base, w, e);
+	case MOQ_DATA_FETCH_HEADER:
+		return fetch_decode_all(o, in, len, base, w, e);
+	case MOQ_DATA_SETUP:
+		return control_decode_all(o, in, len, base, w, e);
+	case MOQ_DATA_PADDING:
+		return padding_decode(in, len, base, used, w, e);
+	case MOQ_ERR_NEED_MORE:
+		insp_fail(e, "truncated", base,
+			  "input ends inside the stream type at offset %zu (%zu bytes present)",
+			  base, len);
+		return -1;
+	default:
+		stream_type_error(
+		    in, len, base, cls,
+		    "SUBGROUP_HEADER, FETCH_HEADER, SETUP (control stream) or PADDING", e);
+		return -1;
+	}
+}
+
+int padding_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
+		       struct bytebuf *out)
+{
+	static const char *const keys[] = {"type", "offset", "padding_length", NULL};
+	const struct json_value *t = json_get(v, "type");
+	uint64_t pad = 0;
+	uint8_t hdr[16];
+	int n;
+
+	(void)o;
+	c->msg = t->str.ptr;
+	if (strcmp(t->str.ptr, "PADDING")) {
+		c->msg = NULL;
+		return jerr(c, t, "\"%.40s\" does not belong on a padding stream", t->str.ptr);
+	}
+	if (g_enc.have_header)
+		return jerr(c, v, "a padding stream is one PADDING line");
+	if (jf_only(c, v, keys) < 0 || jf_u64(c, v, "padding_length", false, &pad) < 0)
+		return -1;
+	if (pad > (1u << 24))
+		return jerr(c, json_get(v, "padding_length"),
+			    "padding_length %llu is unreasonably large (limit 16 MiB)",
+			    (unsigned long long)pad);
+	n = moq_padding_stream_header_encode(hdr, sizeof(hdr));
+	if (put_encoded(c, v, out, hdr, n) < 0)
+		return -1;
+	if (bytebuf_reserve(out, (size_t)pad))
+		return jerr(c, v, "out of memory");
+	memset(out->p + out->len, 0, (size_t)pad);
+	out->len += (size_t)pad;
+	g_enc.have_header = true;
+	return 0;
+}

@@ -27,6 +27,8 @@ enum insp_kind {
 	KIND_DATAGRAM,
 	KIND_FETCH,
 	KIND_VARINT,
+	KIND_STREAM,  /* any unidirectional stream: kind from its type */
+	KIND_PADDING, /* internal: a padding stream (--kind stream) */
 };
 
 struct insp_opts {
@@ -67,6 +69,10 @@ int subgroup_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len
 			struct json_writer *w, struct insp_err *e);
 int fetch_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
 		     struct json_writer *w, struct insp_err *e);
+/* --kind stream: classify the stream type, then the matching decoder
+ * (subgroup, fetch, control for SETUP, or a padding stream). */
+int stream_decode_all(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
+		      struct json_writer *w, struct insp_err *e);
 int datagram_decode_one(const struct insp_opts *o, const uint8_t *in, size_t len, size_t base,
 			struct json_writer *w, struct insp_err *e);
 
@@ -152,6 +158,8 @@ int subgroup_encode_one(const struct insp_opts *o, struct jctx *c, const struct 
 			struct bytebuf *out);
 int fetch_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
 		     struct bytebuf *out);
+int padding_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
+		       struct bytebuf *out);
 int datagram_encode_one(const struct insp_opts *o, struct jctx *c, const struct json_value *v,
 			struct bytebuf *out);
 

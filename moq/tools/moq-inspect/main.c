@@ -30,6 +30,9 @@ static const char usage_text[] =
     "                                whole input is one datagram, or with --hex\n"
     "                                each non-empty line is one datagram\n"
     "                      varint    a sequence of MoQT vi64 varints\n"
+    "                      stream    any unidirectional stream: the stream\n"
+    "                                type picks subgroup, fetch, control\n"
+    "                                (SETUP) or a PADDING stream\n"
     "                    With --encode KIND is optional: it follows from the\n"
     "                    first object's \"type\".\n"
     "  -x, --hex         input (decode) or output (encode) is hex text instead\n"
@@ -284,6 +287,9 @@ static int run_decode(const struct insp_opts *o, uint8_t *in, size_t len)
 	case KIND_FETCH:
 		rc = fetch_decode_all(o, in, len, 0, &w, &e);
 		break;
+	case KIND_STREAM:
+		rc = stream_decode_all(o, in, len, 0, &w, &e);
+		break;
 	case KIND_DATAGRAM:
 		if (!o->hex) {
 			rc = datagram_decode_one(o, in, len, 0, &w, &e);
@@ -332,6 +338,8 @@ static enum insp_kind kind_of_type(const char *t)
 		return KIND_FETCH;
 	if (!strcmp(t, "OBJECT_DATAGRAM") || !strcmp(t, "PADDING_DATAGRAM"))
 		return KIND_DATAGRAM;
+	if (!strcmp(t, "PADDING"))
+		return KIND_PADDING;
 	if (!strcmp(t, "OBJECT") || !strncmp(t, "END_OF_", 7))
 		return KIND_NONE; /* belongs to a stream: needs its header first */
 	return KIND_CONTROL;
@@ -384,8 +392,13 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 				jerr(&c, t ? t : v,
 				     "every object needs a string \"type\" (the message name)");
 				r = -1;
-			} else if (o->kind == KIND_NONE && nobj == 0) {
-				o->kind = kind_of_type(t->str.ptr);
+			} else if ((o->kind == KIND_NONE || o->kind == KIND_STREAM) && nobj == 0) {
+				enum insp_kind k = kind_of_type(t->str.ptr);
+				/* --kind stream: a stream header line, else a control stream */
+				if (o->kind == KIND_STREAM &&
+				    (k == KIND_VARINT || k == KIND_DATAGRAM))
+					k = KIND_CONTROL;
+				o->kind = k;
 				if (o->kind == KIND_NONE) {
 					jerr(&c, t,
 					     "%.40s lines follow a SUBGROUP_HEADER or FETCH_HEADER "
@@ -408,6 +421,9 @@ static int run_encode(struct insp_opts *o, const uint8_t *text, size_t len)
 				break;
 			case KIND_DATAGRAM:
 				r = datagram_encode_one(o, &c, v, &out);
+				break;
+			case KIND_PADDING:
+				r = padding_encode_one(o, &c, v, &out);
 				break;
 			default:
 				r = control_encode_one(o, &c, v, &out);
@@ -467,8 +483,11 @@ static enum insp_kind parse_kind(const char *s)
 		return KIND_FETCH;
 	if (!strcmp(s, "varint"))
 		return KIND_VARINT;
-	usage_error("unknown --kind '%s' (expected control, subgroup, datagram, fetch or varint)",
-		    s);
+	if (!strcmp(s, "stream"))
+		return KIND_STREAM;
+	usage_error(
+	    "unknown --kind '%s' (expected control, subgroup, fetch, datagram, varint or stream)",
+	    s);
 }
 
 int main(int argc, char **argv)
@@ -529,11 +548,11 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		o.path = argv[optind];
 	if (!o.encode && o.kind == KIND_NONE)
-		usage_error(
-		    "say what the bytes are with --kind control|subgroup|datagram|fetch|varint");
+		usage_error("say what the bytes are with --kind "
+			    "control|subgroup|fetch|datagram|varint|stream");
 	if (o.quic && o.kind != KIND_VARINT && !(o.encode && o.kind == KIND_NONE))
 		usage_error("--quic only applies to --kind varint");
-	if (o.descending && o.kind != KIND_FETCH && o.kind != KIND_NONE)
+	if (o.descending && o.kind != KIND_FETCH && o.kind != KIND_STREAM && o.kind != KIND_NONE)
 		usage_error("--group-order only applies to --kind fetch");
 
 	if (read_all(o.path, &in, &len))

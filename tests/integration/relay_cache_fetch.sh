@@ -5,8 +5,9 @@
 #    whole group;
 #  - standalone FETCH of cached groups is served from the cache, byte-exact;
 #  - joining FETCH (relative, 1 group back) is served;
-#  - FETCH of a range the cache lacks goes to the publisher (REQUEST_ERROR
-#    from it, or objects; never a hang), FETCH and SUBSCRIBE of an unknown
+#  - FETCH of a range the cache lacks is forwarded upstream (a second relay
+#    chained to the first, nothing cached) and its objects piped back
+#    byte-exact; FETCH and SUBSCRIBE of an unknown
 #    namespace get DOES_NOT_EXIST, an End before Start gets INVALID_RANGE.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
@@ -43,11 +44,16 @@ echo "$out" >"$TMP/join.json"
 	[ "$(jget "$TMP/join.json" .integrity_errors)" = 0 ] || die "joining FETCH: $out"
 log "joining FETCH (1 group back): $(jget "$TMP/join.json" .objects) objects byte-exact"
 
-out=$(on sub3 "$PROBE" --plaintext --timeout 5 --fetch 0:0 "$RELAY_IP4_SUB_3:4443")
-echo "$out" >"$TMP/old.json"
-[ "$(jget "$TMP/old.json" .done)" = true ] || die "FETCH of a range not in the cache hung: $out"
-[ "$(jget "$TMP/old.json" .integrity_errors)" = 0 ] || die "FETCH of an uncached range corrupt: $out"
-log "FETCH of a group the cache lacks: forwarded to the publisher ($(jget "$TMP/old.json" .error_code) = its answer, -1 = served)"
+# a second relay (port 4444, upstream = the first) has nothing cached for
+# the track: it forwards the FETCH upstream and pipes the objects back
+start_relay relay2 relay --listen 0.0.0.0:4444 --plaintext --log-level info --stats-interval 0 --upstream 127.0.0.1:4443
+wait_for 5 grep -q "session ready (upstream)" "$TMP/relay2.log" || die "relay2 did not connect upstream"
+out=$(on sub3 "$PROBE" --plaintext --timeout 5 --fetch 3:4 "$RELAY_IP4_SUB_3:4444")
+echo "$out" >"$TMP/up.json"
+[ "$(jget "$TMP/up.json" .fetch_ok)" = true ] && [ "$(jget "$TMP/up.json" .objects)" = 200 ] &&
+	[ "$(jget "$TMP/up.json" .integrity_errors)" = 0 ] || die "FETCH forwarded upstream: $out"
+grep -q "not in the cache, forwarded" "$TMP/relay2.log" || die "relay2 did not forward the FETCH upstream"
+log "FETCH the cache lacks: forwarded upstream, 200 objects byte-exact piped back"
 
 out=$(on sub3 "$PROBE" --plaintext --namespace nosuch --fetch 0:0 "$RELAY_IP4_SUB_3:4443")
 [ "$(echo "$out" | jq .error_code)" = 16 ] || die "FETCH of an unknown namespace: want DOES_NOT_EXIST (16): $out"

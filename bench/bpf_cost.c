@@ -109,6 +109,8 @@ static int setup_maps(uint32_t nsubs, uint32_t ifindex)
 		struct moq_subscription_key bk = {.slot = i, .conn_id = 7, .track_alias = 5};
 		struct moq_subscription b = {.track_alias = 9};
 
+		memcpy(s.eth_src, (uint8_t[6]){2, 0, 0, 0, 9, 1}, 6);
+		memcpy(s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 9, 2}, 6);
 		memcpy(s.saddr, (uint8_t[4]){10, 9, 0, 1}, 4);
 		memcpy(s.daddr, (uint8_t[4]){10, 9, 0, 2}, 4);
 		t.slots[i] = i;
@@ -244,6 +246,13 @@ int main(int argc, char **argv)
 		for (uint32_t r = 1; r < MOQ_R_MAX; r++)
 			if (r != MOQ_R_NOT_MARKED)
 				other += bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, r);
+		if (!fw || other) {
+			fprintf(stderr,
+				"bpf_cost: egress forwarded %llu, dropped %llu: the figures would "
+				"not measure the fast path\n",
+				(unsigned long long)fw, (unsigned long long)other);
+			return 1;
+		}
 		printf("\n# sanity: egress forwarded %llu clones, dropped %llu\n",
 		       (unsigned long long)fw, (unsigned long long)other);
 	}

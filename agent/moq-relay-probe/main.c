@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "media/payload.h"
 #include "session/session.h"
@@ -26,7 +27,16 @@ struct probe {
 	int64_t first_group, last_group, last_obj_group;
 	uint8_t *obj;
 	uint64_t obj_len, obj_have, obj_group, obj_id;
+	/* publish mode */
+	uint64_t publish_n, sent;
+	struct moq_request *pub;
+	struct moq_tx *tx;
+	struct moq_timer *pub_timer;
+	int publish_ok;
 };
+
+#define PUB_PER_GROUP 10
+#define PUB_SIZE 600
 
 static void finish(struct probe *p)
 {
@@ -34,6 +44,61 @@ static void finish(struct probe *p)
 		return;
 	p->done = 1;
 	moq_session_close(p->s, MOQ_SESSION_NO_ERROR, "probe done");
+}
+
+/* publish mode: one synthetic MQP1 object every 10 ms, 10 per group */
+static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct probe *p = arg;
+	static uint8_t buf[PUB_SIZE];
+	struct moq_payload_hdr h = { 0 };
+	struct moq_tx_object o = { 0 };
+	struct timespec ts;
+	uint64_t g = p->sent / PUB_PER_GROUP, id = p->sent % PUB_PER_GROUP;
+	int err = 0;
+
+	(void)loop;
+	if (!p->pub)
+		return;
+	if (p->sent == p->publish_n) {
+		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED,
+					 "probe done");
+		p->pub = NULL;
+		return;
+	}
+	if (id == 0) {
+		struct moq_subgroup_header hdr = { 0 };
+
+		hdr.group_id = g;
+		hdr.subgroup_id_mode = MOQ_SUBGROUP_ID_ZERO;
+		hdr.subgroup_id_known = true;
+		hdr.publisher_priority = 128;
+		hdr.first_object = true;
+		p->tx = moq_tx_subgroup_open(p->pub, &hdr, &err);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h.kind = MOQ_PAYLOAD_SYNTHETIC;
+	h.total_len = PUB_SIZE;
+	h.group_objects = PUB_PER_GROUP;
+	h.seq = p->sent;
+	h.mono_ns = moq_loop_now();
+	h.real_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h.group_id = g;
+	h.object_id = id;
+	h.flags = id == PUB_PER_GROUP - 1 ? MOQ_PAYLOAD_F_END_OF_GROUP : 0;
+	moq_payload_build_synthetic(buf, &h);
+	o.group_id = g;
+	o.object_id = id;
+	o.publisher_priority = 128;
+	o.payload_length = PUB_SIZE;
+	if (p->tx)
+		moq_tx_object(p->tx, &o, buf);
+	p->sent++;
+	if (id == PUB_PER_GROUP - 1 && p->tx) {
+		moq_tx_finish(p->tx);
+		p->tx = NULL;
+	}
+	moq_timer_set_in(t, 10000000ull);
 }
 
 static void on_ready(struct moq_session *s)
@@ -49,6 +114,17 @@ static void on_ready(struct moq_session *s)
 	} else if (!strcmp(p->mode, "joining")) {
 		/* the joining FETCH follows SUBSCRIBE_OK (on_request_msg) */
 		p->sub = moq_session_subscribe(s, &p->ns, name, NULL, NULL);
+	} else if (!strcmp(p->mode, "publish")) {
+		struct moq_ctrl_msg m;
+		int err = 0;
+
+		memset(&m, 0, sizeof(m));
+		m.type = MOQ_CTRL_PUBLISH;
+		m.publish.track_namespace = p->ns;
+		m.publish.track_name = name;
+		m.publish.track_alias = MOQ_SESSION_ALIAS_AUTO;
+		moq_params_init(&m.publish.params);
+		p->pub = moq_session_request(s, &m, NULL, &err);
 	} else if (!strcmp(p->mode, "garbage")) {
 		struct moq_quic_conn *c = moq_session_conn(s);
 		/* SUBSCRIBE type, length 6, then bytes that are no SUBSCRIBE */
@@ -68,6 +144,13 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 
 	if (m->type == MOQ_CTRL_FETCH_OK && r == p->fetch)
 		p->fetch_ok = 1;
+	if ((m->type == MOQ_CTRL_PUBLISH_OK || m->type == MOQ_CTRL_REQUEST_OK) &&
+	    r == p->pub && !p->publish_ok) {
+		p->publish_ok = 1;
+		p->pub_timer = moq_timer_new(p->loop, pub_tick, p);
+		/* give subscribers a moment to SUBSCRIBE to the new track */
+		moq_timer_set_in(p->pub_timer, 1500000000ull);
+	}
 	if (m->type == MOQ_CTRL_SUBSCRIBE_OK && r == p->sub) {
 		p->sub_ok = 1;
 		p->fetch = moq_session_joining_fetch(s, p->sub, false,
@@ -91,6 +174,10 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 		p->fetch = NULL;
 	if (r == p->sub)
 		p->sub = NULL;
+	if (r == p->pub) {
+		p->pub = NULL;
+		p->tx = NULL;
+	}
 }
 
 static void on_data(struct moq_session *s, struct moq_rx *rx,
@@ -165,6 +252,8 @@ static void usage(void)
 	     "MODE: --fetch START:END   standalone FETCH of groups START..END (whole groups)\n"
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
+	     "      --publish N         PUBLISH the track, then (after 1.5 s) N synthetic MQP1\n"
+	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE\n"
 	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
 	     "first_group, last_group, groups, closed, close_code.");
 }
@@ -193,6 +282,7 @@ int main(int argc, char **argv)
 		{ "fetch", required_argument, 0, 'f' },
 		{ "joining", required_argument, 0, 'j' },
 		{ "garbage", no_argument, 0, 'g' },
+		{ "publish", required_argument, 0, 'P' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -217,6 +307,10 @@ int main(int argc, char **argv)
 			p->joining = strtoull(optarg, NULL, 10);
 			break;
 		case 'g': p->mode = "garbage"; break;
+		case 'P':
+			p->mode = "publish";
+			p->publish_n = strtoull(optarg, NULL, 10);
+			break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -269,11 +363,12 @@ int main(int argc, char **argv)
 	struct moq_timer *t = moq_timer_new(p->loop, timeout_cb, p);
 	moq_timer_set_in(t, (uint64_t)(timeout * 1e9));
 	moq_loop_run(p->loop);
-	printf("{\"mode\":\"%s\",\"fetch_ok\":%s,\"error_code\":%lld,\"objects\":%llu,"
+	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"error_code\":%lld,\"objects\":%llu,"
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
 	       "\"last_group\":%lld,\"groups\":%llu,\"closed\":%s,\"close_code\":%llu,"
 	       "\"done\":%s}\n",
-	       p->mode, p->fetch_ok ? "true" : "false",
+	       p->mode, (unsigned long long)p->sent,
+	       p->fetch_ok ? "true" : "false",
 	       p->has_error ? (long long)p->error_code : -1LL,
 	       (unsigned long long)p->objects, (unsigned long long)p->bytes,
 	       (unsigned long long)p->integrity_errors,
@@ -281,6 +376,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)p->groups, p->closed ? "true" : "false",
 	       (unsigned long long)p->close_code, p->done ? "true" : "false");
 	moq_timer_free(t);
+	moq_timer_free(p->pub_timer);
 	moq_quic_endpoint_free(ep);
 	moq_loop_free(p->loop);
 	free(p->obj);

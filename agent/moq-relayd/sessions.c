@@ -604,8 +604,20 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 		return;
 	}
 	if (type == MOQ_CTRL_PUBLISH && !local) {
-		if (m->type == MOQ_CTRL_REQUEST_UPDATE)
+		if (m->type == MOQ_CTRL_REQUEST_UPDATE) {
 			moq_request_ok(r, NULL, no_props);
+		} else if (m->type == MOQ_CTRL_PUBLISH_DONE && u) {
+			const struct moq_publish_done *pd = &m->publish_done;
+			char reason[256];
+
+			snprintf(reason, sizeof(reason), "publisher: %.*s",
+				 (int)(pd->error_reason.len > 200
+					       ? 200
+					       : pd->error_reason.len),
+				 (const char *)pd->error_reason.ptr);
+			track_end(d, u, pd->status_code,
+				  MOQ_REQERR_INTERNAL_ERROR, reason, false);
+		}
 		return;
 	}
 	if (type == MOQ_CTRL_SUBSCRIBE && local && u) {

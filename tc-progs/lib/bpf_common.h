@@ -25,7 +25,7 @@ static __always_inline int moq_bytes_eq(const void *a, const void *b, __u32 n)
 {
 	const __u8 *x = a, *y = b;
 	__u8 acc = 0;
-	__u32 k;
+	__u64 k; /* loop counters __u64 (house rule) */
 
 	for (k = 0; k < n; k++)
 		acc |= x[k] ^ y[k];

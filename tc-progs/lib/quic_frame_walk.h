@@ -19,7 +19,7 @@ static long moq_walk_step(__u64 i, void *data)
 {
 	struct moq_walk_ctx *w = data;
 	__u64 word, left;
-	__u32 k;
+	__u64 k;
 	__u8 b;
 	int r;
 

@@ -1271,6 +1271,36 @@ START_TEST(egress_emits_one_event_per_forwarded_or_dropped_clone)
 }
 END_TEST
 
+START_TEST(egress_event_reports_fin)
+{
+	struct ev_sink sink = {.n = 0};
+	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
+	struct fx in0, in1;
+	size_t n;
+
+	ck_assert_ptr_nonnull(rb);
+	seq_set(SLOT, 1, 0);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	fx_up(&in1, 4);
+	n = bpf_frame_stream_hdr(in1.frames, 0, 7 /* OFF|LEN|FIN */, UP_SID, 11, 3);
+	memcpy(in1.frames + n, "end", 3);
+	fx_build(&in1, n + 3);
+	ingress_expect(&in1, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ring_buffer__consume(rb);
+	ck_assert_int_eq(sink.n, 2);
+	ck_assert_uint_eq(sink.ev[1].fin, 1);
+	ck_assert_uint_eq(sink.ev[1].offset, 11);
+	ck_assert_uint_eq(sink.ev[1].data_len, 3);
+	ck_assert_uint_eq(sink.ev[1].pn, 2);
+	ring_buffer__free(rb);
+}
+END_TEST
+
 /* ---- subscriber ingress ---------------------------------------------------- */
 
 static void fx_from_sub(struct fx *f)
@@ -1501,6 +1531,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_emits_one_event_per_forwarded_or_dropped_clone);
+	tcase_add_test(eg, egress_event_reports_fin);
 
 	tcase_add_test(si, sub_ingress_learns_l2_and_counts);
 	tcase_add_test(si, sub_ingress_never_registers_unknown_cid);

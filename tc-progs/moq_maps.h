@@ -235,6 +235,8 @@ enum moq_reason {
 	MOQ_R_SUB_RX,	       /* subscriber ingress: counted */
 	MOQ_R_SUB_UNKNOWN,     /* subscriber ingress: not a registered subscriber */
 	MOQ_R_NO_L2,	       /* per clone / egress: subscriber MAC still unknown */
+	MOQ_R_GSO,	       /* GRO/GSO super-packet: several datagrams in one skb */
+	MOQ_R_HEADER_BITS,     /* spin, reserved or key-phase bit set (byte != 0x43) */
 	MOQ_R_MAX,
 };
 

@@ -253,7 +253,8 @@ int moq_relay_ingress(struct __sk_buff *skb)
 	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, reason, len);
 	/* not an upstream's DCID, or failed a profile check before the DCID
 	 * lookup: it may be a subscriber's packet */
-	if (reason != MOQ_R_UNKNOWN_DCID && reason != MOQ_R_PN_LEN && reason != MOQ_R_NOT_PLAINTEXT)
+	if (reason != MOQ_R_UNKNOWN_DCID && reason != MOQ_R_PN_LEN && reason != MOQ_R_HEADER_BITS &&
+	    reason != MOQ_R_NOT_PLAINTEXT)
 		goto out;
 	reason = moq_subscriber_rx(skb);
 	moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, reason, len);

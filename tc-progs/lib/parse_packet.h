@@ -75,6 +75,10 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	int proto, r;
 	__u8 b;
 
+	/* a GRO super-packet holds several datagrams behind one UDP header
+	 * (and one tag check would see only the last): userspace */
+	if (skb->gso_size)
+		return MOQ_R_GSO;
 	proto = moq_parse_eth(skb, &c, &p->vlan);
 	if (proto < 0)
 		return MOQ_R_TRUNCATED;

@@ -1,5 +1,5 @@
 /* moq_parse_quic_short: QUIC 1-RTT short header of the plaintext profile:
- * fixed bit set, 8-byte DCID, 4-byte packet number (first byte & 3 == 3). */
+ * fixed bit set, 8-byte DCID, 4-byte packet number: first byte 0x43. */
 #ifndef MOQ_PARSE_QUIC_SHORT_H
 #define MOQ_PARSE_QUIC_SHORT_H
 
@@ -30,6 +30,11 @@ static __always_inline int moq_parse_quic_short(struct __sk_buff *skb, struct mo
 		return MOQ_R_NOT_PLAINTEXT;
 	if ((hdr[0] & 0x03) != 0x03)
 		return MOQ_R_PN_LEN;
+	/* profile: spin 0, reserved 0, key phase 0. A clone keeps this byte,
+	 * so a key-phase or spin bit of the publisher's connection must not
+	 * reach a subscriber's. */
+	if (hdr[0] != 0x43)
+		return MOQ_R_HEADER_BITS;
 	__builtin_memcpy(dcid->cid, &hdr[1], MOQ_CID_LEN);
 	c->off += sizeof(hdr);
 	return 0;

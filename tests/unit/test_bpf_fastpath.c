@@ -476,6 +476,33 @@ START_TEST(ingress_fixed_bit_clear_untouched)
 }
 END_TEST
 
+START_TEST(ingress_key_phase_or_spin_bit_untouched)
+{
+	static const uint8_t first[] = {0x47, 0x63, 0x4b};
+	struct fx f;
+
+	fx_up(&f, 4);
+	f.s.first = first[_i];
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_HEADER_BITS);
+}
+END_TEST
+
+START_TEST(ingress_gro_super_packet_untouched)
+{
+	struct fx f;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_datagram(f.frames, 0, ALIAS));
+	memset(&run, 0, sizeof(run));
+	run.gso_size = 60;
+	ck_assert_int_eq(bpf_relay_test_run(R.upstream_ingress, f.pkt, f.len, &run), 0);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_mem_eq(run.out, f.pkt, f.len);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_GSO), 1);
+}
+END_TEST
+
 START_TEST(ingress_missing_tag_untouched)
 {
 	struct fx f;
@@ -1485,6 +1512,8 @@ static Suite *suite(void)
 	tcase_add_test(bad, ingress_long_header_untouched);
 	tcase_add_test(bad, ingress_fixed_bit_clear_untouched);
 	tcase_add_test(bad, ingress_missing_tag_untouched);
+	tcase_add_test(bad, ingress_gro_super_packet_untouched);
+	tcase_add_loop_test(bad, ingress_key_phase_or_spin_bit_untouched, 0, 3);
 	tcase_add_test(bad, ingress_unknown_dcid_untouched);
 	tcase_add_test(bad, ingress_wrong_source_address_untouched);
 	tcase_add_test(bad, ingress_wrong_source_port_untouched);

@@ -103,6 +103,8 @@ int bpf_relay_test_run(int fd, const void *pkt, size_t len, struct bpf_relay_run
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.mark = run->mark_in;
+	ctx.gso_size = run->gso_size;
+	ctx.gso_segs = run->gso_size ? 2 : 0;
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .data_out = run->out, .data_size_out = sizeof(run->out), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx),

@@ -31,6 +31,7 @@ uint32_t bpf_relay_verified_insns(int prog_fd);
 
 struct bpf_relay_run {
 	uint32_t mark_in;
+	uint32_t gso_size; /* ctx gso_size (0: not a GSO skb) */
 	uint32_t mark_out;
 	uint32_t retval;
 	uint32_t duration; /* ns per run */

@@ -337,6 +337,17 @@ void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
 		}
 		d->stats.bytes_out += ev->payload.len;
 		return;
+	case MOQ_DATA_EV_END_OF_RANGE:
+		if (j->tx &&
+		    moq_tx_fetch_end_of_range(
+			    j->tx,
+			    ev->fetch_object.end_of_range == MOQ_FETCH_UNKNOWN_RANGE,
+			    (struct moq_location){ ev->fetch_object.group_id,
+						   ev->fetch_object.object_id })) {
+			moq_tx_reset(j->tx, MOQ_RESET_INTERNAL_ERROR);
+			j->tx = NULL;
+		}
+		return;
 	case MOQ_DATA_EV_STREAM_END:
 		moq_rx_set_user(rx, NULL);
 		j->rx = NULL;

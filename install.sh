@@ -18,10 +18,11 @@ PACKAGES=(
 	iproute2 ethtool util-linux procps iputils-ping  # testbed: ip, tc, nsenter, ping
 	ffmpeg                                # real H.264 media for tests and demo
 	gnuplot-nox                           # benchmark plots
-	strace                                # syscall counts in benchmarks
+	strace time                           # syscall counts and CPU in benchmarks
+	python3                               # packet crafting in the live fast-path test
 )
 PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
-COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace pkg-config certtool)
+COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace pkg-config certtool python3)
 
 have_all() {
 	local m c
@@ -31,6 +32,7 @@ have_all() {
 	for c in "${COMMANDS[@]}"; do
 		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "missing command: $c"; return 1; }
 	done
+	[ -x /usr/bin/time ] || { echo "missing /usr/bin/time (package time)"; return 1; }
 	[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
 		ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
 		{ echo "missing libFuzzer runtime (libclang-rt-14-dev)"; return 1; }

@@ -237,6 +237,7 @@ enum moq_reason {
 	MOQ_R_NO_L2,	       /* per clone / egress: subscriber MAC still unknown */
 	MOQ_R_GSO,	       /* GRO/GSO super-packet: several datagrams in one skb */
 	MOQ_R_HEADER_BITS,     /* spin, reserved or key-phase bit set (byte != 0x43) */
+	MOQ_R_EVENT_LOST,      /* egress: moq_events full, event not written (extra count) */
 	MOQ_R_MAX,
 };
 

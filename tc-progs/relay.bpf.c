@@ -281,8 +281,11 @@ static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, _
 	struct moq_event *ev;
 
 	ev = bpf_ringbuf_reserve(&moq_events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		/* the agent is not draining: count it, the packet goes on */
+		moq_stat_count(MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_EVENT_LOST, wire_len);
 		return;
+	}
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->pn = e->pn;
 	ev->up_stream_id = e->p.is_datagram ? 0 : e->p.stream_id;

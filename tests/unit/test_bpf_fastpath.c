@@ -1328,6 +1328,23 @@ START_TEST(egress_event_reports_fin)
 }
 END_TEST
 
+/* Nobody drains moq_events: forwarding goes on, the loss is counted. */
+START_TEST(egress_full_event_ring_counts_lost_events)
+{
+	struct fx in;
+	uint32_t n = MOQ_EVENTS_BYTES / (sizeof(struct moq_event) + 8) + 100;
+
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	for (uint32_t i = 0; i < n; i++) {
+		run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+		ck_assert_int_eq(run.retval, TC_ACT_OK);
+	}
+	ck_assert_uint_ge(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_EVENT_LOST), 100);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED), n);
+}
+END_TEST
+
 /* ---- subscriber ingress ---------------------------------------------------- */
 
 static void fx_from_sub(struct fx *f)
@@ -1561,6 +1578,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_emits_one_event_per_forwarded_or_dropped_clone);
 	tcase_add_test(eg, egress_event_reports_fin);
+	tcase_add_test(eg, egress_full_event_ring_counts_lost_events);
 
 	tcase_add_test(si, sub_ingress_learns_l2_and_counts);
 	tcase_add_test(si, sub_ingress_never_registers_unknown_cid);

@@ -165,7 +165,8 @@ done
 	echo
 	echo "The VM is shared (2 vCPUs; publisher, relay and every moq-sub run on it, and other"
 	echo "jobs may too), so p99 values are noisy; rows marked CPU-bound measure an overloaded"
-	echo "host rather than the relay."
+	echo "host rather than the relay. The p50 column is the robust figure: p99 differences"
+	echo "between two runs of a few seconds can change sign."
 	echo
 	echo "How to read it: per forwarded object the relay writes the object into each"
 	echo "subscriber's QUIC stream (a copy into that connection's send buffer); the QUIC layer"

@@ -497,6 +497,9 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	r = moq_parse_packet(skb, cfg, &e->p, 0);
 	if (r)
 		return r;
+	/* the agent may have re-registered the slot since the clone was made */
+	if (sub->family != e->p.family)
+		return MOQ_R_FAMILY_MISMATCH;
 	if (e->p.is_datagram) {
 		alias = e->p.alias;
 		if (e->p.has_prio) {

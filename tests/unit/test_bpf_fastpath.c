@@ -1200,6 +1200,18 @@ START_TEST(egress_mid_stream_without_mapping_dropped)
 }
 END_TEST
 
+START_TEST(egress_family_mismatch_dropped)
+{
+	struct fx in;
+	uint32_t s = SLOT6;
+
+	add_track(UP_CONN, ALIAS, &s, 1, DOWN_ALIAS); /* IPv6 slot, IPv4 packet */
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT6, MOQ_R_FAMILY_MISMATCH);
+}
+END_TEST
+
 START_TEST(egress_unsubscribed_slot_dropped)
 {
 	struct fx in;
@@ -1574,6 +1586,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);
 	tcase_add_test(eg, egress_mid_stream_without_mapping_dropped);
 	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
+	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_emits_one_event_per_forwarded_or_dropped_clone);

@@ -1,0 +1,71 @@
+/* fp_mapsync: the agent's side of the pinned fast-path maps
+ * (tc-progs/moq_maps.h, pinned by tc under MOQ_PIN_DIR).
+ *
+ *  - fp_maps_open: opens every map by name, checks each one's type, key and
+ *    value sizes, entries and flags against this build's moq_maps.h, and
+ *    the layout version found in moq_config; on any mismatch or missing pin
+ *    the error says which tc / rm commands fix it.
+ *  - mmaps moq_conn_seq and moq_gate (BPF_F_MMAPABLE): fp_maps_seq() is the
+ *    struct moq_conn_seq that fp_pnspace takes packet numbers from, and
+ *    fp_maps_gate() the gate that fp_cc_gate_apply() feeds.
+ *  - fp_maps_start / fp_maps_heartbeat: writes moq_config (layout version,
+ *    generation, enabled, heartbeat). The programs forward nothing when the
+ *    heartbeat is older than heartbeat_timeout_ns (fail-safe). */
+#ifndef FP_MAPSYNC_H
+#define FP_MAPSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moq_maps.h"
+
+enum fp_map_id {
+	FP_MAP_CONFIG = 0,
+	FP_MAP_UPSTREAMS,
+	FP_MAP_UP_STREAMS,
+	FP_MAP_TRACKS,
+	FP_MAP_SUBSCRIBERS,
+	FP_MAP_SUB_BY_CID,
+	FP_MAP_SUBSCRIPTIONS,
+	FP_MAP_DOWN_STREAMS,
+	FP_MAP_CONN_SEQ,
+	FP_MAP_GATE,
+	FP_MAP_SUB_STATS,
+	FP_MAP_STATS,
+	FP_MAP_EVENTS,
+	FP_MAP_MAX,
+};
+
+struct fp_maps {
+	int fd[FP_MAP_MAX];
+	struct moq_conn_seq *seq; /* mmap of moq_conn_seq */
+	size_t seq_len;
+	struct moq_gate *gate;	  /* mmap of moq_gate */
+	size_t gate_len;
+	struct moq_config cfg;	  /* last written */
+};
+
+/* Name of a map ("moq_conn_seq"). */
+const char *fp_map_name(enum fp_map_id id);
+
+/* pin_dir NULL = MOQ_PIN_DIR. Returns 0, or -errno with a message in err
+ * (all fds closed). */
+int fp_maps_open(struct fp_maps *m, const char *pin_dir, char *err, size_t errlen);
+void fp_maps_close(struct fp_maps *m);
+
+/* Slot entries of the mmapped arrays (NULL when slot is out of range). */
+struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot);
+struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot);
+
+/* Write moq_config: this build's layout version, generation, enabled flag,
+ * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */
+int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns,
+		  uint16_t relay_port, char *err, size_t errlen);
+/* Refresh heartbeat_ns (call at least every timeout/3). */
+int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns);
+/* Clear the enabled flag (clean shutdown: the programs stop at once). */
+int fp_maps_stop(struct fp_maps *m);
+
+uint64_t fp_monotonic_ns(void);
+
+#endif

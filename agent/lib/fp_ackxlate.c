@@ -241,6 +241,31 @@ static size_t ack_encode(struct fp_ackx *x, uint8_t *out, size_t budget, const s
 	return o;
 }
 
+/* ---- connection flow control --------------------------------------------- */
+
+/* ngtcp2's limit: all credit the media plane has not reserved, capped at
+ * its use + ng_window. */
+static uint64_t ng_target(const struct fp_ackx *x)
+{
+	uint64_t t = x->peer_max_data > x->media_reserved ? x->peer_max_data - x->media_reserved
+							  : 0;
+	if (x->ng_window && t > x->ng_used + x->ng_window)
+		t = x->ng_used + x->ng_window;
+	return t;
+}
+
+/* Credit for ngtcp2 that no MAX_DATA from the peer will bring (the peer
+ * already granted it; it went to ngtcp2's share later, e.g. when ng_used
+ * grew): worth a synthetic MAX_DATA when ngtcp2 is blocked or the raise is
+ * at least FP_ACKX_INJECT_MIN. */
+static int raise_due(const struct fp_ackx *x, uint64_t *target)
+{
+	*target = ng_target(x);
+	if (*target <= x->ng_max_data)
+		return 0;
+	return x->ng_used >= x->ng_max_data || *target - x->ng_max_data >= FP_ACKX_INJECT_MIN;
+}
+
 /* ---- the packet ------------------------------------------------------------ */
 
 static int validate(struct fp_ackx *x, const uint8_t *pkt, size_t len, uint64_t next_pn)
@@ -354,11 +379,7 @@ int fp_ackx_packet(struct fp_ackx *x, uint8_t *pkt, size_t *len, size_t cap)
 			rd(&q, end, &v1);
 			if (v1 > x->peer_max_data)
 				x->peer_max_data = v1;
-			target = x->peer_max_data - x->media_reserved;
-			if (x->peer_max_data < x->media_reserved)
-				target = 0;
-			if (x->ng_window && target > x->ng_used + x->ng_window)
-				target = x->ng_used + x->ng_window;
+			target = ng_target(x);
 			wmax = vw == 8 ? QUIC_VARINT_MAX : ((uint64_t)1 << (8 * vw - 2)) - 1;
 			if (target > wmax)
 				target = wmax;
@@ -378,6 +399,15 @@ int fp_ackx_packet(struct fp_ackx *x, uint8_t *pkt, size_t *len, size_t cap)
 		memcpy(x->out + o, p, fl);
 		o += fl;
 		p += fl;
+	}
+	{
+		uint64_t target;
+		if (raise_due(x, &target) && lim - o - MOQ_TAG_LEN >= 1 + vlen(target)) {
+			x->out[o++] = 0x10;
+			o += (size_t)quic_varint_encode(x->out + o, lim - o, target);
+			x->ng_max_data = target;
+			x->st.max_data_injected++;
+		}
 	}
 	memcpy(x->out + o, end, MOQ_TAG_LEN);
 	o += MOQ_TAG_LEN;

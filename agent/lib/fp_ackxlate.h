@@ -13,6 +13,10 @@
  *    (ops->is_media_stream) become PADDING and are reported.
  *  - MAX_DATA is re-written to ngtcp2's share of the connection credit
  *    (accounting in docs/fast-path-agent.md, "Connection flow control").
+ *    When ngtcp2's share grows without a new MAX_DATA from the peer (its
+ *    use grew under ng_window), a MAX_DATA frame is appended to the packet
+ *    if cap leaves room: otherwise ngtcp2 could stay blocked on credit the
+ *    peer already granted.
  *
  * The packet keeps its length unless a translated ACK needs more bytes than
  * the original (many split ranges); then it grows up to cap, and beyond
@@ -35,6 +39,7 @@
 #define FP_ACKX_MAX_PKT 4096	    /* larger received packets are rejected */
 #define FP_ACKX_MAX_RANGES 256	    /* ACK ranges accepted per frame (incl. the first) */
 #define FP_ACKX_NG_MAX_RANGES 33    /* ranges written for ngtcp2 (1 + 32 additional) */
+#define FP_ACKX_INJECT_MIN 4096	    /* smallest raise worth a synthetic MAX_DATA */
 
 /* Why a packet was rejected (fp_ackx_packet returns -reason). */
 enum fp_ackx_reason {
@@ -81,6 +86,7 @@ struct fp_ackx_stats {
 	uint64_t acks_truncated;  /* ... with ngtcp2 ranges left out (size) */
 	uint64_t hidden_stop_sending, hidden_max_stream_data;
 	uint64_t max_data_rewritten, max_data_padded;
+	uint64_t max_data_injected; /* synthetic MAX_DATA appended for ngtcp2 */
 	uint64_t rejected[FP_ACKX_R_MAX];
 };
 
@@ -111,8 +117,10 @@ void fp_ackx_init(struct fp_ackx *x, struct fp_pnspace *ps, size_t dcidlen,
  * ng_window caps ngtcp2's share above its use (0 = ngtcp2 gets all credit
  * the media plane has not reserved). */
 void fp_ackx_set_flow(struct fp_ackx *x, uint64_t initial_max_data, uint64_t ng_window);
-/* ngtcp2's connection-level bytes sent so far (e.g. ng_max_data minus
- * ngtcp2_conn_get_max_data_left). */
+/* ngtcp2's connection-level bytes sent so far: call before each packet
+ * with x->ng_max_data - ngtcp2_conn_get_max_data_left(conn) (ngtcp2's
+ * limit is exactly ng_max_data: it only ever saw the values written here
+ * and the transport parameter). */
 void fp_ackx_set_ng_used(struct fp_ackx *x, uint64_t used);
 /* Reserve up to want bytes of connection credit for the media plane out of
  * what neither ngtcp2 nor the media plane owns. Returns the bytes granted. */

@@ -557,6 +557,37 @@ START_TEST(max_data_that_would_not_raise_ngtcp2s_limit_becomes_padding)
 }
 END_TEST
 
+START_TEST(blocked_ngtcp2_gets_synthetic_max_data_when_room_allows)
+{
+	struct fx f;
+	uint8_t md[] = {0x10, 0x80, 0x00, 0x27, 0x10}; /* MAX_DATA 10000 */
+	uint8_t ping[] = {0x01};
+	uint8_t *o;
+	size_t ol;
+	uint64_t v;
+
+	fx_init(&f, 0);
+	fp_ackx_set_flow(f.x, 1000, 2000);
+	ck_assert_int_eq(xlate(&f, md, sizeof(md), &o, &ol, 0), 0);
+	free(o);
+	ck_assert_uint_eq(f.x->ng_max_data, 2000);
+	fp_ackx_set_ng_used(f.x, 2000); /* ngtcp2 is blocked; the peer sends no MAX_DATA */
+	ck_assert_int_eq(xlate(&f, ping, 1, &o, &ol, 0), 0); /* no room: unchanged */
+	ck_assert_uint_eq(ol, HDR + 1 + 16);
+	ck_assert_uint_eq(f.x->ng_max_data, 2000);
+	free(o);
+	ck_assert_int_eq(xlate(&f, ping, 1, &o, &ol, 8), 0);
+	ck_assert_uint_eq(ol, HDR + 1 + 3 + 16);
+	ck_assert_uint_eq(o[HDR + 1], 0x10);
+	ck_assert_int_eq(quic_varint_decode(&v, o + HDR + 2, 2), 2);
+	ck_assert_uint_eq(v, 4000); /* used 2000 + window 2000 */
+	ck_assert_mem_eq(o + ol - 16, MOQ_PLAINTEXT_TAG, 16);
+	ck_assert_uint_eq(f.x->st.max_data_injected, 1);
+	free(o);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(stream_and_other_frames_pass_unchanged)
 {
 	struct fx f;
@@ -610,6 +641,7 @@ int main(void)
 	tcase_add_test(hide, max_stream_data_for_media_stream_is_hidden_and_reported);
 	tcase_add_test(hide, max_data_gives_ngtcp2_only_its_share);
 	tcase_add_test(hide, max_data_that_would_not_raise_ngtcp2s_limit_becomes_padding);
+	tcase_add_test(hide, blocked_ngtcp2_gets_synthetic_max_data_when_room_allows);
 	tcase_add_test(hide, stream_and_other_frames_pass_unchanged);
 	suite_add_tcase(s, hide);
 	sr = srunner_create(s);

@@ -192,6 +192,7 @@ static struct qstream *stream_new(struct moq_quic_conn *c, int64_t sid)
 		return NULL;
 	s->id = sid;
 	s->prio = DEFAULT_PRIO;
+	s->send_buffer_low = c->ep->cfg.send_buffer_low;
 	b = (uint64_t)sid & (c->nsh - 1);
 	s->hnext = c->sh[b];
 	c->sh[b] = s;
@@ -1111,7 +1112,7 @@ static int cb_acked(ngtcp2_conn *conn, int64_t sid, uint64_t offset, uint64_t da
 			s->tail = NULL;
 		chunk_release(k);
 	}
-	if (s->want_writable && s->queued - s->acked <= c->ep->cfg.send_buffer_low) {
+	if (s->want_writable && s->queued - s->acked <= s->send_buffer_low) {
 		s->want_writable = 0;
 		s->writable_pending = 1;
 		mark_dirty(c);
@@ -2187,7 +2188,7 @@ static int stream_append(struct moq_quic_conn *c, int64_t sid, const void *data,
 	}
 	if (fin)
 		s->fin_queued = 1;
-	if (s->queued - s->acked > c->ep->cfg.send_buffer_low)
+	if (s->queued - s->acked > s->send_buffer_low)
 		s->want_writable = 1;
 	sendable_add(c, s);
 	mark_dirty(c);
@@ -2218,6 +2219,22 @@ int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid, uint32_t 
 	if (!s)
 		return -ENOENT;
 	s->prio = priority;
+	return 0;
+}
+
+int moq_quic_stream_set_send_buffer_low(struct moq_quic_conn *c, int64_t sid, size_t low)
+{
+	struct qstream *s = stream_find(c, sid);
+	if (!s)
+		return -ENOENT;
+	s->send_buffer_low = low;
+	if (s->want_writable && s->queued - s->acked <= low) {
+		s->want_writable = 0;
+		s->writable_pending = 1;
+		mark_dirty(c);
+	} else if (!s->want_writable && s->queued - s->acked > low) {
+		s->want_writable = 1;
+	}
 	return 0;
 }
 

@@ -140,7 +140,8 @@ struct moq_quic_callbacks {
 				uint64_t app_error, void *user);
 	/* Back pressure: after a write left more than send_buffer_low bytes
 	 * unacknowledged on the stream, called once when acknowledgements bring
-	 * it back to <= send_buffer_low (default 0: everything acked). */
+	 * it back to <= send_buffer_low (default 0: everything acked; per
+	 * stream: moq_quic_stream_set_send_buffer_low). */
 	void (*on_stream_writable)(struct moq_quic_conn *c, int64_t sid, void *user);
 	/* Peer raised the limit: more local streams may be opened. */
 	void (*on_streams_available)(struct moq_quic_conn *c, int bidi, void *user);
@@ -322,6 +323,9 @@ size_t moq_quic_stream_buffered(const struct moq_quic_conn *c, int64_t sid);
  * sendable stream with the lowest value; equal values round-robin (one
  * packet's worth each). Can be changed any time. */
 int moq_quic_stream_set_priority(struct moq_quic_conn *c, int64_t sid, uint32_t priority);
+/* This stream's on_stream_writable threshold (default: the endpoint's
+ * send_buffer_low). */
+int moq_quic_stream_set_send_buffer_low(struct moq_quic_conn *c, int64_t sid, size_t low);
 /* Per-stream user pointer. */
 int moq_quic_stream_set_user(struct moq_quic_conn *c, int64_t sid, void *user);
 void *moq_quic_stream_user(const struct moq_quic_conn *c, int64_t sid);

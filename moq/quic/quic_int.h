@@ -34,6 +34,7 @@ struct qstream {
 	struct qstream *sendnext;
 	int in_sendable;
 	int want_writable;
+	size_t send_buffer_low; /* on_stream_writable threshold */
 	int local_reset, peer_reset, stop_reported, stop_pending;
 	uint64_t stop_code;
 	unsigned fin_queued : 1, fin_sent : 1, wr_shut : 1, blocked : 1, writable_pending : 1;

@@ -457,14 +457,7 @@ static void req_kill(struct moq_request *r)
 		if (r->is_sub && s->n_peer_subs)
 			s->n_peer_subs--;
 	}
-	while (r->txs) {
-		struct moq_tx *tx = r->txs;
-		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
-			tx->broken = true;
-		}
-		tx_kill(tx);
-	}
+	tx_end_all(r);
 	while (r->rxs) {
 		struct moq_rx *rx = r->rxs;
 		r->rxs = rx->rnext;
@@ -496,14 +489,7 @@ void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code, boo
 		return;
 	r->state = MOQ_REQ_DONE;
 	/* data streams go first so the app sees them end before the request */
-	while (r->txs) {
-		struct moq_tx *tx = r->txs;
-		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
-			tx->broken = true;
-		}
-		tx_kill(tx);
-	}
+	tx_end_all(r);
 	/* incoming data streams still open: tell the app, then stop them */
 	while (notify && r->rxs) {
 		struct moq_rx *rx = r->rxs;
@@ -1742,14 +1728,7 @@ int moq_request_publish_done(struct moq_request *r, uint64_t status, const char 
 	    (r->local && r->type == MOQ_CTRL_PUBLISH);
 	if (!pub)
 		return -EINVAL;
-	while (r->txs) {
-		struct moq_tx *tx = r->txs;
-		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
-			tx->broken = true;
-		}
-		tx_kill(tx);
-	}
+	tx_end_all(r);
 	struct moq_ctrl_msg m;
 	memset(&m, 0, sizeof(m));
 	m.type = MOQ_CTRL_PUBLISH_DONE;

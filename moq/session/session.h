@@ -205,9 +205,11 @@ struct moq_session_callbacks {
 	/* A delivery timeout reset this stream (code DELIVERY_TIMEOUT). Same
 	 * handle rules as on_tx_stopped. */
 	void (*on_tx_timeout)(struct moq_session *s, struct moq_tx *tx);
-	/* Back pressure: the stream's unacknowledged bytes dropped back to
-	 * the QUIC endpoint's send_buffer_low (moq_quic on_stream_writable):
-	 * write more. */
+	/* Back pressure: after a write left more than the threshold
+	 * unacknowledged on this stream, its unacknowledged bytes dropped back
+	 * to it (moq_quic on_stream_writable): write more. The threshold is
+	 * moq_session_config.tx_buffer_low, else the QUIC endpoint's
+	 * send_buffer_low. Not called after moq_tx_finish. */
 	void (*on_tx_writable)(struct moq_session *s, struct moq_tx *tx);
 };
 
@@ -244,9 +246,9 @@ struct moq_session_config {
 	/* Peer must send SETUP within this after the handshake, else close
 	 * with CONTROL_MESSAGE_TIMEOUT [10000 ms]. */
 	uint64_t setup_timeout_ms;
-	/* Reserved (no effect yet): on_tx_writable follows the QUIC
-	 * endpoint's moq_quic_config.send_buffer_low (moq_quic has no
-	 * per-stream threshold). Set that one instead. */
+	/* on_tx_writable threshold of this session's data streams, in
+	 * unacknowledged bytes per stream [0 = the QUIC endpoint's
+	 * moq_quic_config.send_buffer_low]. */
 	size_t tx_buffer_low;
 	/* Per-object payload limit for incoming data streams [64 MiB]; above:
 	 * PROTOCOL_VIOLATION (the data reader's MOQ_ERR_LIMIT). */
@@ -563,9 +565,12 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code);
  * Group rank orders the open streams of one subscription by group: with
  * Ascending order rank = group - base, with Descending order rank =
  * 2047 - (group - base), where base is the first group the subscription
- * opened a stream for; it moves down when a lower group is opened and is
- * rebased to the lowest unfinished stream's group when a group falls
- * outside the 2048-group window (open streams are re-prioritized then). */
+ * opened a stream for; it moves down when a lower group is opened and,
+ * when a group falls outside the 2048-group window, moves up to the lowest
+ * group of the subscription's streams that still have unacknowledged data
+ * (finished ones included), which are all re-prioritized then. If that
+ * group is the current base, the new group gets the edge rank (2047
+ * ascending, 0 descending) instead. */
 uint32_t moq_session_data_priority(uint8_t subscriber_priority, uint8_t publisher_priority,
 				   uint32_t group_rank, uint64_t subgroup_id);
 

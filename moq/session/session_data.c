@@ -486,11 +486,24 @@ static uint32_t tx_prio(const struct moq_tx *tx)
 	return moq_session_data_priority(subp, tx->pub_prio, rank, tx->subgroup);
 }
 
+/* r->txs holds the open streams and the finished ones whose data is not
+ * acknowledged yet (they may still have bytes to send), so a new base or
+ * subscriber priority reaches every stream that competes for the wire. */
 void tx_reprioritize(struct moq_request *r)
 {
 	struct moq_session *s = r->s;
 	for (struct moq_tx *tx = r->txs; tx; tx = tx->rnext)
-		moq_quic_stream_set_priority(s->conn, tx->sid, tx_prio(tx));
+		if (!tx->broken)
+			moq_quic_stream_set_priority(s->conn, tx->sid, tx_prio(tx));
+}
+
+/* Still has bytes queued that the group rank orders (unacknowledged, so
+ * possibly unsent). */
+static bool tx_pending(const struct moq_tx *tx)
+{
+	if (tx->broken || tx->fetch)
+		return false;
+	return !tx->finished || moq_quic_stream_buffered(tx->s->conn, tx->sid) > 0;
 }
 
 static void tx_detach_req(struct moq_tx *tx)
@@ -527,6 +540,25 @@ void tx_kill(struct moq_tx *tx)
 		moq_quic_stream_set_user(s->conn, tx->sid, &s->ignore);
 	tx->gnext = s->grave_tx;
 	s->grave_tx = tx;
+}
+
+void tx_end_all(struct moq_request *r)
+{
+	struct moq_session *s = r->s;
+	while (r->txs) {
+		struct moq_tx *tx = r->txs;
+		if (tx->app_done && !tx->broken) {
+			/* finished: its queued data still goes out (and its
+			 * delivery timer still runs) without the request */
+			tx_detach_req(tx);
+			continue;
+		}
+		if (!tx->finished && !tx->broken) {
+			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
+			tx->broken = true;
+		}
+		tx_kill(tx);
+	}
 }
 
 static void tx_timeout(struct moq_tx *tx)
@@ -652,6 +684,8 @@ static struct moq_tx *tx_new(struct moq_request *r, bool fetch, int *err)
 		s->txs->sprev = tx;
 	s->txs = tx;
 	moq_quic_stream_set_user(s->conn, sid, tx);
+	if (s->cfg.tx_buffer_low)
+		moq_quic_stream_set_send_buffer_low(s->conn, sid, s->cfg.tx_buffer_low);
 	s->stats.data_streams_opened++;
 	r->streams_opened++;
 	return tx;
@@ -724,12 +758,17 @@ struct moq_tx *moq_tx_subgroup_open(struct moq_request *r, const struct moq_subg
 		r->group_base = h.group_id;
 		reprio = true;
 	} else if (h.group_id - r->group_base > 2047) {
+		/* rebase to the lowest group that still has data queued,
+		 * finished streams included; if that is the current base the
+		 * window cannot move and the new group takes the edge rank */
 		uint64_t lo = h.group_id;
 		for (struct moq_tx *o = r->txs; o; o = o->rnext)
-			if (o->group < lo)
+			if (o->group < lo && tx_pending(o))
 				lo = o->group;
-		r->group_base = lo;
-		reprio = true;
+		if (lo > r->group_base) {
+			r->group_base = lo;
+			reprio = true;
+		}
 	}
 	tx_attach(tx, r);
 	if (reprio)
@@ -927,7 +966,9 @@ int moq_tx_finish(struct moq_tx *tx)
 	tx->finished = true;
 	tx->app_done = true;
 	struct moq_request *r = tx->r;
-	tx_detach_req(tx);
+	/* A finished stream stays on r->txs until QUIC closes it (FIN
+	 * acknowledged: tx_on_closed) or the request ends (tx_end_all), so
+	 * that re-prioritizing reaches its unsent bytes. */
 	if (r && tx->fetch && !r->dead) {
 		r->fetch_data_done = true;
 		if (r->fetch_ok_sent) {
@@ -935,11 +976,13 @@ int moq_tx_finish(struct moq_tx *tx)
 			req_maybe_complete(r);
 		}
 	}
-	if (tx->sg_timeout_ns && !tx->dead) {
+	if (tx->dead) {
+		/* ended with its request */
+	} else if (rc < 0 || !s->conn || s_closing(s)) {
+		tx_kill(tx);
+	} else if (tx->sg_timeout_ns) {
 		tx->sg_deadline = moq_loop_now() + tx->sg_timeout_ns;
 		tx_arm(tx);
-	} else if (!tx->mlen && !tx->dead) {
-		tx_kill(tx);
 	}
 	if (s->depth == 0)
 		reap_data(s);

@@ -256,6 +256,7 @@ void rx_kill(struct moq_rx *rx);
 void rx_stop(struct moq_rx *rx, uint64_t code);
 void rx_match_alias(struct moq_session *s, struct moq_request *r);
 void tx_kill(struct moq_tx *tx);
+void tx_end_all(struct moq_request *r);
 void tx_on_stopped(struct moq_tx *tx, uint64_t code);
 void tx_on_closed(struct moq_tx *tx);
 void tx_on_writable(struct moq_tx *tx);

@@ -1070,6 +1070,66 @@ START_TEST(test_priority_lower_value_sent_first)
 }
 END_TEST
 
+/* per-stream on_stream_writable threshold: the writer refills the stream
+ * with another chunk at each call */
+#define WL_LOW (256u << 10)
+#define WL_CHUNK (512u << 10) /* a multiple of pattern()'s period */
+#define WL_ROUNDS 6
+static uint8_t g_wl_data[WL_CHUNK];
+static int64_t g_wl_sid = -1;
+static int g_wl_calls;
+static size_t g_wl_max_buffered;
+
+static void wl_on_stream_writable(struct moq_quic_conn *c, int64_t sid, void *user)
+{
+	(void)user;
+	if (sid != g_wl_sid)
+		return;
+	size_t b = moq_quic_stream_buffered(c, sid);
+	g_wl_calls++;
+	if (b > g_wl_max_buffered)
+		g_wl_max_buffered = b;
+	if (g_wl_calls < WL_ROUNDS)
+		ck_assert_int_eq(moq_quic_stream_write_ref(c, sid, g_wl_data, WL_CHUNK,
+							   g_wl_calls == WL_ROUNDS - 1, NULL, NULL),
+				 0);
+}
+
+static int wl_done(struct world *w)
+{
+	(void)w;
+	return g_wl_calls >= WL_ROUNDS;
+}
+
+START_TEST(test_stream_send_buffer_low_overrides_the_endpoint_threshold)
+{
+	struct world w;
+	struct moq_quic_callbacks ccb = g_cb;
+	ccb.on_stream_writable = wl_on_stream_writable;
+	/* the endpoint's send_buffer_low stays 0 (only "all acked") */
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .cli_cbs = &ccb};
+
+	g_wl_calls = 0;
+	g_wl_max_buffered = 0;
+	world_init(&w, &o);
+	handshake(&w);
+	g_wl_sid = moq_quic_stream_open_uni(w.cli.conn);
+	ck_assert_int_ge(g_wl_sid, 0);
+	ck_assert_int_eq(moq_quic_stream_set_send_buffer_low(w.cli.conn, g_wl_sid, WL_LOW), 0);
+	for (size_t k = 0; k < sizeof(g_wl_data); k++)
+		g_wl_data[k] = pattern(g_wl_sid, k);
+	ck_assert_int_eq(
+	    moq_quic_stream_write_ref(w.cli.conn, g_wl_sid, g_wl_data, WL_CHUNK, 0, NULL, NULL), 0);
+	ck_assert(run_until(&w, wl_done, 10000));
+	/* one call per chunk, each once the stream was back at its own
+	 * threshold (with the endpoint's 0 every call would see 0 left) */
+	ck_assert_uint_gt(g_wl_max_buffered, 0);
+	ck_assert_uint_le(g_wl_max_buffered, WL_LOW);
+	ck_assert_int_eq(moq_quic_stream_set_send_buffer_low(w.cli.conn, 12345, WL_LOW), -ENOENT);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_keep_alive_prevents_idle_timeout)
 {
 	struct world w;
@@ -1693,6 +1753,7 @@ int main(void)
 	tcase_add_test(tc, test_plaintext_wire_seen_by_udp_proxy);
 	tcase_add_test(tc, test_unknown_version_gets_version_negotiation);
 	tcase_add_test(tc, test_priority_lower_value_sent_first);
+	tcase_add_test(tc, test_stream_send_buffer_low_overrides_the_endpoint_threshold);
 	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
 	tcase_add_test(tc, test_insecure_client_skips_verification);
 	tcase_add_test(tc, test_relay_hooks_renumber_and_translate_acks);

@@ -370,6 +370,11 @@ int fp_ackx_packet(struct fp_ackx *x, uint8_t *pkt, size_t *len, size_t cap)
 				p += fl;
 				continue;
 			}
+		} else if (type == 0x13) {
+			rd(&q, end, &type);
+			rd(&q, end, &v1);
+			if (x->ops->on_max_streams_uni)
+				x->ops->on_max_streams_uni(x->user, v1);
 		} else if (type == 0x10) {
 			uint64_t target, wmax;
 			size_t tl = quic_varint_len_from_first(*p), vw;

@@ -76,6 +76,9 @@ struct fp_ackx_ops {
 	int (*is_media_stream)(void *user, uint64_t sid);
 	void (*on_stop_sending)(void *user, uint64_t sid, uint64_t app_error);
 	void (*on_max_stream_data)(void *user, uint64_t sid, uint64_t max);
+	/* MAX_STREAMS (uni) seen (passed on to ngtcp2 unchanged): the limit
+	 * for moq_conn_seq.max_uni. */
+	void (*on_max_streams_uni)(void *user, uint64_t max);
 };
 
 struct fp_ackx_stats {

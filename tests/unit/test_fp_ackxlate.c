@@ -75,7 +75,14 @@ static void on_msd(void *u, uint64_t sid, uint64_t max)
 	r->val = max;
 }
 
+static void on_msu(void *u, uint64_t max)
+{
+	struct rec *r = u;
+	r->val = max;
+}
+
 static const struct fp_ackx_ops ops = {
+    .on_max_streams_uni = on_msu,
     .on_media_ack = on_media_ack,
     .is_media_stream = is_media,
     .on_stop_sending = on_stop,
@@ -588,6 +595,22 @@ START_TEST(blocked_ngtcp2_gets_synthetic_max_data_when_room_allows)
 }
 END_TEST
 
+START_TEST(max_streams_uni_is_reported_and_passed_on)
+{
+	struct fx f;
+	uint8_t fr[] = {0x13, 0x44, 0x00, 0x12, 0x05}; /* uni 1024, bidi 5 */
+	uint8_t *o;
+	size_t ol;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(xlate(&f, fr, sizeof(fr), &o, &ol, 0), 0);
+	ck_assert_mem_eq(o + HDR, fr, sizeof(fr));
+	ck_assert_uint_eq(f.rec.val, 1024);
+	free(o);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(stream_and_other_frames_pass_unchanged)
 {
 	struct fx f;
@@ -642,6 +665,7 @@ int main(void)
 	tcase_add_test(hide, max_data_gives_ngtcp2_only_its_share);
 	tcase_add_test(hide, max_data_that_would_not_raise_ngtcp2s_limit_becomes_padding);
 	tcase_add_test(hide, blocked_ngtcp2_gets_synthetic_max_data_when_room_allows);
+	tcase_add_test(hide, max_streams_uni_is_reported_and_passed_on);
 	tcase_add_test(hide, stream_and_other_frames_pass_unchanged);
 	suite_add_tcase(s, hide);
 	sr = srunner_create(s);

@@ -210,14 +210,15 @@ static void detect_lost(struct fp_tracker *t, uint64_t now, struct fp_trk_summar
 	largest = t->largest_acked - 1;
 	if (delay < t->cfg.granularity_ns)
 		delay = t->cfg.granularity_ns;
-	lost_send_time = now > delay ? now - delay : 0;
+	lost_send_time = now > delay ? now - delay : 0; /* 0: nothing is that old */
 	for (size_t i = 0; i < t->count; i++) {
 		struct fp_media_pkt *p = at(t, i);
 		if (p->pn > largest)
 			break;
 		if (p->state != FP_TRK_IN_FLIGHT)
 			continue;
-		if (p->sent_ns <= lost_send_time || largest >= p->pn + t->cfg.pkt_threshold) {
+		if ((lost_send_time && p->sent_ns <= lost_send_time) ||
+		    largest >= p->pn + t->cfg.pkt_threshold) {
 			declare_lost(t, p, s);
 			if (t->has_rtt && p->sent_ns > t->first_rtt_sample_ns) {
 				if (ifirst == SIZE_MAX)
@@ -236,6 +237,8 @@ void fp_tracker_on_ack(struct fp_tracker *t, const struct fp_wire_ack *ack, uint
 		       struct fp_trk_summary *s)
 {
 	struct fp_media_pkt *newest = NULL;
+
+	uint64_t prev_largest = t->largest_acked; /* + 1 */
 
 	memset(s, 0, sizeof(*s));
 	if (!ack->nranges)
@@ -271,10 +274,13 @@ void fp_tracker_on_ack(struct fp_tracker *t, const struct fp_wire_ack *ack, uint
 	}
 	if (!newest) /* RFC 9002 A.7: nothing newly acked */
 		return;
-	/* RTT from the largest newly acked media packet. ACK Delay refers to
-	 * the frame's largest, received no earlier than ours, so subtracting it
-	 * never makes the sample smaller than the true RTT. */
-	if (now >= newest->sent_ns) {
+	/* RTT from the largest newly acked media packet, if it is newer than
+	 * anything acknowledged before (RFC 9002 5.1 takes a sample only when
+	 * the largest acknowledged is newly acknowledged; an old packet acked
+	 * late would inflate it). ACK Delay refers to the frame's largest,
+	 * received no earlier than ours, so subtracting it never makes the
+	 * sample smaller than the true RTT. */
+	if (now >= newest->sent_ns && newest->pn + 1 > prev_largest) {
 		uint64_t delay = ack->ack_delay_raw > (UINT64_MAX >> 32)
 				     ? UINT64_MAX
 				     : (ack->ack_delay_raw << t->cfg.ack_delay_exponent) * 1000;

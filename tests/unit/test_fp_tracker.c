@@ -108,6 +108,21 @@ START_TEST(ack_delay_is_capped_at_max_ack_delay)
 }
 END_TEST
 
+START_TEST(late_ack_of_older_packet_takes_no_rtt_sample)
+{
+	struct fp_trk_summary s;
+
+	sent(10, 0);
+	sent(11, 1 * MS);
+	ack(11, 11, 0, 50 * MS, &s);
+	ck_assert_uint_eq(T.latest_rtt, 49 * MS);
+	ack2(11, 11, 10, 10, 0, 900 * MS, &s); /* 10 newly acked, but older */
+	ck_assert_uint_eq(s.acked_pkts, 1);
+	ck_assert_int_eq(s.rtt_sample, 0);
+	ck_assert_uint_eq(T.latest_rtt, 49 * MS);
+}
+END_TEST
+
 START_TEST(ack_of_numbers_not_tracked_changes_nothing)
 {
 	struct fp_trk_summary s;
@@ -281,6 +296,7 @@ int main(void)
 	tcase_add_test(tc, first_rtt_sample_sets_smoothed_rtt_and_half_variance);
 	tcase_add_test(tc, later_rtt_sample_subtracts_ack_delay);
 	tcase_add_test(tc, ack_delay_is_capped_at_max_ack_delay);
+	tcase_add_test(tc, late_ack_of_older_packet_takes_no_rtt_sample);
 	tcase_add_test(tc, ack_of_numbers_not_tracked_changes_nothing);
 	tcase_add_test(tc, packet_threshold_declares_loss_three_numbers_behind);
 	tcase_add_test(tc, time_threshold_declares_loss_at_nine_eighths_rtt);

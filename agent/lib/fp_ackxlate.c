@@ -212,7 +212,8 @@ static size_t ack_encode(struct fp_ackx *x, uint8_t *out, size_t budget, const s
 	/* how many additional ranges fit */
 	for (k = 1; k < ns; k++) {
 		uint64_t plo = fp_pnspace_at(ps, sp[k - 1].ilo)->ng;
-		uint64_t hi = fp_pnspace_at(ps, sp[k].ihi)->ng, lo = fp_pnspace_at(ps, sp[k].ilo)->ng;
+		uint64_t hi = fp_pnspace_at(ps, sp[k].ihi)->ng,
+			 lo = fp_pnspace_at(ps, sp[k].ilo)->ng;
 		size_t add = vlen(plo - hi - 2) + vlen(hi - lo);
 		if (need + add > budget)
 			break;
@@ -228,7 +229,8 @@ static size_t ack_encode(struct fp_ackx *x, uint8_t *out, size_t budget, const s
 	o += (size_t)quic_varint_encode(out + o, budget - o, first);
 	for (k = 1; k < ns; k++) {
 		uint64_t plo = fp_pnspace_at(ps, sp[k - 1].ilo)->ng;
-		uint64_t hi = fp_pnspace_at(ps, sp[k].ihi)->ng, lo = fp_pnspace_at(ps, sp[k].ilo)->ng;
+		uint64_t hi = fp_pnspace_at(ps, sp[k].ihi)->ng,
+			 lo = fp_pnspace_at(ps, sp[k].ilo)->ng;
 		o += (size_t)quic_varint_encode(out + o, budget - o, plo - hi - 2);
 		o += (size_t)quic_varint_encode(out + o, budget - o, hi - lo);
 	}
@@ -247,8 +249,8 @@ static size_t ack_encode(struct fp_ackx *x, uint8_t *out, size_t budget, const s
  * its use + ng_window. */
 static uint64_t ng_target(const struct fp_ackx *x)
 {
-	uint64_t t = x->peer_max_data > x->media_reserved ? x->peer_max_data - x->media_reserved
-							  : 0;
+	uint64_t t =
+	    x->peer_max_data > x->media_reserved ? x->peer_max_data - x->media_reserved : 0;
 	if (x->ng_window && t > x->ng_used + x->ng_window)
 		t = x->ng_used + x->ng_window;
 	return t;

@@ -36,10 +36,10 @@
 
 #include "fp_pnspace.h"
 
-#define FP_ACKX_MAX_PKT 4096	    /* larger received packets are rejected */
-#define FP_ACKX_MAX_RANGES 256	    /* ACK ranges accepted per frame (incl. the first) */
-#define FP_ACKX_NG_MAX_RANGES 33    /* ranges written for ngtcp2 (1 + 32 additional) */
-#define FP_ACKX_INJECT_MIN 4096	    /* smallest raise worth a synthetic MAX_DATA */
+#define FP_ACKX_MAX_PKT 4096	 /* larger received packets are rejected */
+#define FP_ACKX_MAX_RANGES 256	 /* ACK ranges accepted per frame (incl. the first) */
+#define FP_ACKX_NG_MAX_RANGES 33 /* ranges written for ngtcp2 (1 + 32 additional) */
+#define FP_ACKX_INJECT_MIN 4096	 /* smallest raise worth a synthetic MAX_DATA */
 
 /* Why a packet was rejected (fp_ackx_packet returns -reason). */
 enum fp_ackx_reason {

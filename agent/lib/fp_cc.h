@@ -35,7 +35,7 @@ struct fp_cc {
 	uint64_t bytes_in_flight;
 	uint64_t recovery_start_ns; /* 0 = not in recovery yet */
 	int in_recovery;
-	uint64_t ca_acked;	    /* bytes acked in congestion avoidance */
+	uint64_t ca_acked; /* bytes acked in congestion avoidance */
 	/* gate accounting */
 	uint64_t gate_granted; /* credit added to moq_gate.budget, total (may net down) */
 	uint64_t gate_used;    /* bytes of forwarded events (taken from the budget) */

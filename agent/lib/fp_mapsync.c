@@ -26,13 +26,13 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 			   MOQ_MAX_UP_STREAMS, 0},
     [FP_MAP_TRACKS] = {"moq_tracks", BPF_MAP_TYPE_HASH, sizeof(struct moq_track_key),
 		       sizeof(struct moq_track_subs), MOQ_MAX_TRACKS, 0},
-    [FP_MAP_SUBSCRIBERS] = {"moq_subscribers", BPF_MAP_TYPE_ARRAY, 4,
-			    sizeof(struct moq_subscriber), MOQ_MAX_SUBSCRIBERS, 0},
+    [FP_MAP_SUBSCRIBERS] = {"moq_subscribers", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_subscriber),
+			    MOQ_MAX_SUBSCRIBERS, 0},
     [FP_MAP_SUB_BY_CID] = {"moq_sub_by_cid", BPF_MAP_TYPE_HASH, sizeof(struct moq_cid), 4,
 			   MOQ_MAX_SUBSCRIBERS, 0},
     [FP_MAP_SUBSCRIPTIONS] = {"moq_subscriptions", BPF_MAP_TYPE_HASH,
-			      sizeof(struct moq_subscription_key),
-			      sizeof(struct moq_subscription), MOQ_MAX_SUBSCRIPTIONS, 0},
+			      sizeof(struct moq_subscription_key), sizeof(struct moq_subscription),
+			      MOQ_MAX_SUBSCRIPTIONS, 0},
     [FP_MAP_DOWN_STREAMS] = {"moq_down_streams", BPF_MAP_TYPE_LRU_HASH,
 			     sizeof(struct moq_down_stream_key), sizeof(struct moq_down_stream),
 			     MOQ_MAX_DOWN_STREAMS, 0},
@@ -50,10 +50,10 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 #define FIX_HINT                                                                                   \
 	"attach the fast path first (it pins the maps), e.g. 'tc qdisc add dev IF clsact; "        \
 	"tc filter add dev IF egress bpf da obj /usr/local/lib/moq-relay/relay.bpf.o sec "         \
-	"tc/subscriber_egress' (see docs/fast-path.md; inside a netns use 'nsenter "                \
+	"tc/subscriber_egress' (see docs/fast-path.md; inside a netns use 'nsenter "               \
 	"--net=/run/netns/NS tc ...', not 'ip netns exec')"
 #define REPIN_HINT                                                                                 \
-	"the pinned maps come from another build of tc-progs/moq_maps.h: detach the filters, "      \
+	"the pinned maps come from another build of tc-progs/moq_maps.h: detach the filters, "     \
 	"'rm %s/moq_*', and re-attach every program from this build's relay.bpf.o with tc "        \
 	"filter add ... bpf da obj relay.bpf.o sec tc/... (docs/fast-path.md)"
 
@@ -132,12 +132,13 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 		if (info.type != s->type || (s->key && info.key_size != s->key) ||
 		    (s->value && info.value_size != s->value) || info.max_entries != s->entries ||
 		    (s->mmapable && !(info.map_flags & BPF_F_MMAPABLE))) {
-			int k = snprintf(err, errlen,
-					 "fast path: map %s is type %u key %u value %u entries %u flags "
-					 "0x%x, this agent expects type %u key %u value %u entries %u%s; ",
-					 path, info.type, info.key_size, info.value_size,
-					 info.max_entries, info.map_flags, s->type, s->key, s->value,
-					 s->entries, s->mmapable ? " mmapable" : "");
+			int k = snprintf(
+			    err, errlen,
+			    "fast path: map %s is type %u key %u value %u entries %u flags "
+			    "0x%x, this agent expects type %u key %u value %u entries %u%s; ",
+			    path, info.type, info.key_size, info.value_size, info.max_entries,
+			    info.map_flags, s->type, s->key, s->value, s->entries,
+			    s->mmapable ? " mmapable" : "");
 			if (k >= 0 && (size_t)k < errlen)
 				snprintf(err + k, errlen - (size_t)k, REPIN_HINT, dir);
 			rv = -EPROTO;
@@ -146,14 +147,16 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 	}
 	if (bpf_map_lookup_elem(m->fd[FP_MAP_CONFIG], &zero, &cfg)) {
 		rv = -errno;
-		snprintf(err, errlen, "fast path: cannot read %s/moq_config: %s", dir, strerror(-rv));
+		snprintf(err, errlen, "fast path: cannot read %s/moq_config: %s", dir,
+			 strerror(-rv));
 		goto fail;
 	}
 	/* 0: nobody wrote it yet; another value: an agent of another build */
 	if (cfg.layout_version && cfg.layout_version != MOQ_MAPS_LAYOUT_VERSION) {
-		int k = snprintf(err, errlen,
-				 "fast path: moq_config.layout_version is %u, this agent speaks %u; ",
-				 cfg.layout_version, MOQ_MAPS_LAYOUT_VERSION);
+		int k =
+		    snprintf(err, errlen,
+			     "fast path: moq_config.layout_version is %u, this agent speaks %u; ",
+			     cfg.layout_version, MOQ_MAPS_LAYOUT_VERSION);
 		if (k >= 0 && (size_t)k < errlen)
 			snprintf(err + k, errlen - (size_t)k, REPIN_HINT, dir);
 		rv = -EPROTO;
@@ -192,8 +195,8 @@ static int write_cfg(struct fp_maps *m)
 	return bpf_map_update_elem(m->fd[FP_MAP_CONFIG], &zero, &m->cfg, BPF_ANY) ? -errno : 0;
 }
 
-int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns,
-		  uint16_t relay_port, char *err, size_t errlen)
+int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, uint16_t relay_port,
+		  char *err, size_t errlen)
 {
 	int rv;
 

@@ -40,9 +40,9 @@ struct fp_maps {
 	int fd[FP_MAP_MAX];
 	struct moq_conn_seq *seq; /* mmap of moq_conn_seq */
 	size_t seq_len;
-	struct moq_gate *gate;	  /* mmap of moq_gate */
+	struct moq_gate *gate; /* mmap of moq_gate */
 	size_t gate_len;
-	struct moq_config cfg;	  /* last written */
+	struct moq_config cfg; /* last written */
 };
 
 /* Name of a map ("moq_conn_seq"). */
@@ -59,8 +59,8 @@ struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot);
 
 /* Write moq_config: this build's layout version, generation, enabled flag,
  * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */
-int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns,
-		  uint16_t relay_port, char *err, size_t errlen);
+int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, uint16_t relay_port,
+		  char *err, size_t errlen);
 /* Refresh heartbeat_ns (call at least every timeout/3). */
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns);
 /* Clear the enabled flag (clean shutdown: the programs stop at once). */

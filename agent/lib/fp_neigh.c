@@ -42,11 +42,10 @@ static int neigh_cb(const struct nlmsghdr *nlh, void *data)
 	struct want *w = data;
 	const struct ndmsg *nd = mnl_nlmsg_get_payload(nlh);
 	struct attrs t = {0};
-	const uint16_t ok = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT |
-			    NUD_NOARP;
+	const uint16_t ok =
+	    NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
 
-	if (nlh->nlmsg_type != RTM_NEWNEIGH ||
-	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*nd))
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || mnl_nlmsg_get_payload_len(nlh) < sizeof(*nd))
 		return MNL_CB_OK;
 	if (nd->ndm_family != w->family || (w->ifindex && nd->ndm_ifindex != w->ifindex) ||
 	    !(nd->ndm_state & ok))

@@ -46,16 +46,16 @@ enum fp_pn_owner {
 struct fp_pnspace {
 	struct moq_conn_seq *seq; /* shared counter (mmap or plain memory) */
 	struct fp_pn_pair *ring;
-	size_t cap;		  /* power of two */
+	size_t cap; /* power of two */
 	size_t head, count;
-	uint64_t floor;		  /* below: an unacked pair may have been evicted */
-	uint64_t last_wire;	  /* last wire number given to ngtcp2 (+1), monotonic check */
+	uint64_t floor;	    /* below: an unacked pair may have been evicted */
+	uint64_t last_wire; /* last wire number given to ngtcp2 (+1), monotonic check */
 	/* counters */
-	uint64_t ng_packets;	  /* ngtcp2 packets renumbered */
-	uint64_t media_packets;	  /* media numbers noted (events + own writer) */
-	uint64_t largest_media;	  /* largest media wire number noted (+1; 0 = none) */
-	uint64_t evicted;	  /* pairs dropped while not acked (deque full) */
-	uint64_t send_errors;	  /* packets refused by fp_pnspace_on_send */
+	uint64_t ng_packets;	/* ngtcp2 packets renumbered */
+	uint64_t media_packets; /* media numbers noted (events + own writer) */
+	uint64_t largest_media; /* largest media wire number noted (+1; 0 = none) */
+	uint64_t evicted;	/* pairs dropped while not acked (deque full) */
+	uint64_t send_errors;	/* packets refused by fp_pnspace_on_send */
 };
 
 /* cap: pairs kept (rounded up to a power of two, at least 64). seq must

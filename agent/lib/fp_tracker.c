@@ -298,7 +298,8 @@ uint64_t fp_tracker_timer(const struct fp_tracker *t)
 		return t->loss_time;
 	if (!t->ack_eliciting_in_flight)
 		return 0;
-	return t->last_ack_eliciting_ns + (fp_tracker_pto_period(t) << (t->pto_count < 16 ? t->pto_count : 16));
+	return t->last_ack_eliciting_ns +
+	       (fp_tracker_pto_period(t) << (t->pto_count < 16 ? t->pto_count : 16));
 }
 
 int fp_tracker_on_timeout(struct fp_tracker *t, uint64_t now, struct fp_trk_summary *s, int *probes)

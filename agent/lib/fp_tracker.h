@@ -40,18 +40,18 @@ struct fp_media_pkt {
 	uint32_t len;	  /* stream / datagram payload bytes */
 	uint32_t bytes;	  /* bytes counted in flight (wire bytes) */
 	uint8_t fin;
-	uint8_t kind;	  /* FP_TRK_KIND_* */
-	uint8_t state;	  /* enum fp_trk_state (set by the tracker) */
+	uint8_t kind;  /* FP_TRK_KIND_* */
+	uint8_t state; /* enum fp_trk_state (set by the tracker) */
 	uint8_t pad0[5];
 };
 
 struct fp_tracker_cfg {
-	size_t cap;		   /* packets tracked at once [4096] */
-	uint64_t initial_rtt_ns;   /* [333 ms] (RFC 9002 kInitialRtt) */
-	uint64_t max_ack_delay_ns; /* peer's max_ack_delay [25 ms] */
+	size_t cap;		     /* packets tracked at once [4096] */
+	uint64_t initial_rtt_ns;     /* [333 ms] (RFC 9002 kInitialRtt) */
+	uint64_t max_ack_delay_ns;   /* peer's max_ack_delay [25 ms] */
 	uint32_t ack_delay_exponent; /* peer's ack_delay_exponent [3] */
-	uint32_t pkt_threshold;	   /* kPacketThreshold [3] */
-	uint64_t granularity_ns;   /* kGranularity [1 ms] */
+	uint32_t pkt_threshold;	     /* kPacketThreshold [3] */
+	uint64_t granularity_ns;     /* kGranularity [1 ms] */
 };
 
 struct fp_tracker_ops {
@@ -64,9 +64,9 @@ struct fp_trk_summary {
 	uint64_t acked_pkts, acked_bytes;
 	uint64_t largest_acked_sent_ns; /* of the newly acked packets */
 	uint64_t lost_pkts, lost_bytes;
-	uint64_t largest_lost_sent_ns;	/* congestion event time reference */
-	int rtt_sample;			/* an RTT sample was taken */
-	int persistent_congestion;	/* RFC 9002 7.6 */
+	uint64_t largest_lost_sent_ns; /* congestion event time reference */
+	int rtt_sample;		       /* an RTT sample was taken */
+	int persistent_congestion;     /* RFC 9002 7.6 */
 };
 
 struct fp_tracker {

@@ -25,7 +25,7 @@
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_ackxlate: %s failed at line %d\n", #cond, __LINE__);  \
+			fprintf(stderr, "fuzz_ackxlate: %s failed at line %d\n", #cond, __LINE__); \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)

@@ -245,7 +245,8 @@ END_TEST
 START_TEST(ack_of_pure_ngtcp2_range_is_renumbered)
 {
 	struct fx f;
-	uint8_t fr[] = {0x02, 0x40, 104, 0x05, 0x00, 0x04}; /* largest 104 (2-byte), delay 5, first 4 */
+	uint8_t fr[] = {0x02, 0x40, 104,
+			0x05, 0x00, 0x04}; /* largest 104 (2-byte), delay 5, first 4 */
 	uint8_t want[] = {0x02, 0x04, 0x05, 0x00, 0x04, 0x00};
 	uint8_t *o;
 	size_t ol;
@@ -373,9 +374,9 @@ START_TEST(ack_that_needs_more_room_than_cap_leaves_out_oldest_ranges)
 	ck_assert_int_eq(xlate(&f, fr, sizeof(fr), &o, &ol, 0), 0);
 	ck_assert_uint_eq(ol, HDR + sizeof(fr) + 16); /* cap == len: same length */
 	ck_assert_uint_eq(o[HDR], 0x02);
-	ck_assert_uint_eq(o[HDR + 1], 60);	    /* largest ngtcp2 = 2*30 */
+	ck_assert_uint_eq(o[HDR + 1], 60); /* largest ngtcp2 = 2*30 */
 	ck_assert_uint_eq(f.x->st.acks_truncated, 1);
-	ck_assert_uint_eq(f.ps.count, 32); /* left-out pairs stay unacked... */
+	ck_assert_uint_eq(f.ps.count, 32);		       /* left-out pairs stay unacked... */
 	ck_assert_uint_eq(fp_pnspace_at(&f.ps, 30)->acked, 1); /* ...the largest acked is */
 	ck_assert_uint_eq(fp_pnspace_at(&f.ps, 0)->acked, 0);
 	free(o);
@@ -486,7 +487,7 @@ START_TEST(stop_sending_for_media_stream_is_hidden_and_reported)
 {
 	struct fx f;
 	uint8_t fr[] = {0x05, 0x80, 0x00, 0x00, 0x07, 0x41, 0x00, /* media sid 7, err 256 */
-			0x05, 0x00, 0x09};			   /* control sid 0 */
+			0x05, 0x00, 0x09};			  /* control sid 0 */
 	uint8_t *o;
 	size_t ol;
 
@@ -506,7 +507,7 @@ START_TEST(max_stream_data_for_media_stream_is_hidden_and_reported)
 {
 	struct fx f;
 	uint8_t fr[] = {0x11, 0x03, 0x80, 0x01, 0x00, 0x00, /* media sid 3, 65536 */
-			0x11, 0x02, 0x44, 0x00};	     /* control sid 2 */
+			0x11, 0x02, 0x44, 0x00};	    /* control sid 2 */
 	uint8_t *o;
 	size_t ol;
 
@@ -614,8 +615,8 @@ END_TEST
 START_TEST(stream_and_other_frames_pass_unchanged)
 {
 	struct fx f;
-	uint8_t fr[] = {0x01, 0x0a, 0x80, 0x00, 0x00, 0x03, 0x03, 'a', 'b', 'c',
-			0x1e, 0x31, 0x02, 'x', 'y'};
+	uint8_t fr[] = {0x01, 0x0a, 0x80, 0x00, 0x00, 0x03, 0x03, 'a',
+			'b',  'c',  0x1e, 0x31, 0x02, 'x',  'y'};
 	uint8_t *o;
 	size_t ol;
 

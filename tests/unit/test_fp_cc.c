@@ -110,8 +110,10 @@ END_TEST
 
 START_TEST(persistent_congestion_collapses_to_minimum_window)
 {
-	struct fp_trk_summary s = {.lost_pkts = 3, .lost_bytes = 3000,
-				   .largest_lost_sent_ns = 50 * MS, .persistent_congestion = 1};
+	struct fp_trk_summary s = {.lost_pkts = 3,
+				   .lost_bytes = 3000,
+				   .largest_lost_sent_ns = 50 * MS,
+				   .persistent_congestion = 1};
 
 	fp_cc_on_sent(&C, 5000, 1);
 	fp_cc_on_losses(&C, &s, 100 * MS);

@@ -60,8 +60,7 @@ static int srv_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, siz
 	return 0;
 }
 
-static int srv_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
-			 void *user)
+static int srv_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, void *user)
 {
 	ngtcp2_conn *nc = moq_quic_conn_ngtcp2(c);
 	int rv;
@@ -160,8 +159,8 @@ START_TEST(ngtcp2_delivers_stream_with_interleaved_media_numbers_and_translated_
 	cc.cb = &ccb;
 	cli = moq_quic_endpoint_new(l, &cc, err, sizeof(err));
 	ck_assert_msg(cli != NULL, "%s", err);
-	ck_assert_ptr_nonnull(
-	    moq_quic_connect(cli, "127.0.0.1", moq_quic_endpoint_port(srv), NULL, err, sizeof(err)));
+	ck_assert_ptr_nonnull(moq_quic_connect(cli, "127.0.0.1", moq_quic_endpoint_port(srv), NULL,
+					       err, sizeof(err)));
 	deadline = now_ns() + 20000000000ull;
 	while (!g_fin && !g_closed && now_ns() < deadline) {
 		moq_loop_run_once(l, 5);
@@ -175,18 +174,19 @@ START_TEST(ngtcp2_delivers_stream_with_interleaved_media_numbers_and_translated_
 	/* let the last ACKs arrive */
 	for (int i = 0; i < 20 && !g_closed; i++)
 		moq_loop_run_once(l, 5);
-	fprintf(stderr,
-		"test_fp_loopback: got %zu fin %d, ngtcp2 pkts %llu, media pkts %llu, acks %llu "
-		"(translated %llu, padded %llu), max_data rewritten %llu injected %llu, peer %llu ng "
-		"%llu media %llu used %llu, media acked %llu lost %llu, srtt %llu us\n",
-		g_got, g_fin, (unsigned long long)g_ps.ng_packets,
-		(unsigned long long)g_ps.media_packets, (unsigned long long)g_x->st.acks,
-		(unsigned long long)g_x->st.acks_translated, (unsigned long long)g_x->st.acks_padded,
-		(unsigned long long)g_x->st.max_data_rewritten,
-		(unsigned long long)g_x->st.max_data_injected, (unsigned long long)g_x->peer_max_data,
-		(unsigned long long)g_x->ng_max_data, (unsigned long long)g_x->media_reserved,
-		(unsigned long long)g_x->ng_used, (unsigned long long)g_trk.acked,
-		(unsigned long long)g_trk.lost, (unsigned long long)(g_trk.smoothed_rtt / 1000));
+	fprintf(
+	    stderr,
+	    "test_fp_loopback: got %zu fin %d, ngtcp2 pkts %llu, media pkts %llu, acks %llu "
+	    "(translated %llu, padded %llu), max_data rewritten %llu injected %llu, peer %llu ng "
+	    "%llu media %llu used %llu, media acked %llu lost %llu, srtt %llu us\n",
+	    g_got, g_fin, (unsigned long long)g_ps.ng_packets,
+	    (unsigned long long)g_ps.media_packets, (unsigned long long)g_x->st.acks,
+	    (unsigned long long)g_x->st.acks_translated, (unsigned long long)g_x->st.acks_padded,
+	    (unsigned long long)g_x->st.max_data_rewritten,
+	    (unsigned long long)g_x->st.max_data_injected, (unsigned long long)g_x->peer_max_data,
+	    (unsigned long long)g_x->ng_max_data, (unsigned long long)g_x->media_reserved,
+	    (unsigned long long)g_x->ng_used, (unsigned long long)g_trk.acked,
+	    (unsigned long long)g_trk.lost, (unsigned long long)(g_trk.smoothed_rtt / 1000));
 	ck_assert_int_eq(g_closed, 0);
 	ck_assert_int_eq(g_fin, 1);
 	ck_assert_uint_eq(g_got, SIZE);
@@ -215,7 +215,8 @@ int main(void)
 	int failed;
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, ngtcp2_delivers_stream_with_interleaved_media_numbers_and_translated_acks);
+	tcase_add_test(tc,
+		       ngtcp2_delivers_stream_with_interleaved_media_numbers_and_translated_acks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

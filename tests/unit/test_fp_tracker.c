@@ -44,8 +44,8 @@ static void teardown(void)
 
 static void sent(uint64_t pn, uint64_t t)
 {
-	struct fp_media_pkt p = {.pn = pn, .sid = 3, .offset = pn * 1000, .sent_ns = t,
-				 .len = 1000, .bytes = 1100};
+	struct fp_media_pkt p = {
+	    .pn = pn, .sid = 3, .offset = pn * 1000, .sent_ns = t, .len = 1000, .bytes = 1100};
 	ck_assert_int_eq(fp_tracker_on_sent(&T, &p), 0);
 }
 
@@ -54,8 +54,8 @@ static void ack2(uint64_t hi0, uint64_t lo0, uint64_t hi1, uint64_t lo1, uint64_
 		 uint64_t now, struct fp_trk_summary *s)
 {
 	struct fp_pn_range r[2] = {{lo0, hi0}, {lo1, hi1}};
-	struct fp_wire_ack a = {.largest = hi0, .ack_delay_raw = delay_us >> 3,
-				.nranges = hi1 ? 2 : 1, .ranges = r};
+	struct fp_wire_ack a = {
+	    .largest = hi0, .ack_delay_raw = delay_us >> 3, .nranges = hi1 ? 2 : 1, .ranges = r};
 	fp_tracker_on_ack(&T, &a, now, s);
 }
 
@@ -235,8 +235,13 @@ END_TEST
 
 START_TEST(events_register_forwarded_packets_and_report_drops)
 {
-	struct moq_event ev = {.ts_ns = 5, .pn = 42, .down_stream_id = 7, .offset = 100,
-			       .data_len = 900, .wire_len = 1000, .fin = 1,
+	struct moq_event ev = {.ts_ns = 5,
+			       .pn = 42,
+			       .down_stream_id = 7,
+			       .offset = 100,
+			       .data_len = 900,
+			       .wire_len = 1000,
+			       .fin = 1,
 			       .verdict = MOQ_V_FORWARDED};
 	struct fp_media_pkt o[2];
 

@@ -35,6 +35,17 @@ uint64_t fp_pnspace_take(struct fp_pnspace *ps, uint64_t n)
 	return __atomic_fetch_add(&ps->seq->next_pn, (uint64_t)n, __ATOMIC_ACQ_REL);
 }
 
+void fp_pnspace_rebind(struct fp_pnspace *ps, struct moq_conn_seq *seq)
+{
+	uint64_t cur = fp_pnspace_next(ps);
+	uint64_t v = __atomic_load_n(&seq->next_pn, __ATOMIC_ACQUIRE);
+
+	while (v < cur && !__atomic_compare_exchange_n(&seq->next_pn, &v, cur, 0, __ATOMIC_ACQ_REL,
+						       __ATOMIC_ACQUIRE))
+		;
+	ps->seq = seq;
+}
+
 uint64_t fp_pnspace_next(const struct fp_pnspace *ps)
 {
 	return __atomic_load_n(&ps->seq->next_pn, __ATOMIC_ACQUIRE);

@@ -63,6 +63,13 @@ struct fp_pnspace {
 int fp_pnspace_init(struct fp_pnspace *ps, struct moq_conn_seq *seq, size_t cap);
 void fp_pnspace_free(struct fp_pnspace *ps);
 
+/* Move to another counter (e.g. from a private one used since the
+ * handshake to the slot's shared moq_conn_seq once the subscriber is on
+ * the fast path): the new counter is raised to at least the old one's
+ * value first, so wire numbers keep growing and the deque stays valid.
+ * Call before the kernel takes numbers from the new counter. */
+void fp_pnspace_rebind(struct fp_pnspace *ps, struct moq_conn_seq *seq);
+
 /* Take n consecutive wire numbers from the shared counter; returns the
  * first. (__atomic_fetch_add, the same sequence as the BPF side's
  * __sync_fetch_and_add.) */

@@ -225,6 +225,28 @@ START_TEST(renumbering_refuses_non_profile_header_without_taking_a_number)
 }
 END_TEST
 
+START_TEST(rebind_to_shared_counter_keeps_numbers_growing)
+{
+	struct fx f;
+	struct moq_conn_seq shared = {.next_pn = 1};
+	uint8_t fr[] = {0x02, 0x04, 0x00, 0x00, 0x04}; /* wire [0,4] */
+	uint8_t want[] = {0x02, 0x03, 0x00, 0x00, 0x03};
+	uint8_t *o;
+	size_t ol;
+
+	fx_init(&f, 0);
+	send_plan(&f, "nnn"); /* private counter: wire 0..2 */
+	fp_pnspace_rebind(&f.ps, &shared);
+	ck_assert_uint_eq(shared.next_pn, 3);
+	ck_assert_uint_eq(fp_pnspace_take_media(&f.ps), 3); /* the kernel's first */
+	ck_assert_uint_eq(ng_send(&f), 4);
+	ck_assert_int_eq(xlate(&f, fr, sizeof(fr), &o, &ol, 0), 0);
+	ck_assert_mem_eq(o + HDR, want, sizeof(want)); /* ngtcp2 0..3 */
+	free(o);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(full_deque_evicts_oldest_pair_which_is_then_forgotten)
 {
 	struct fx f;
@@ -642,6 +664,7 @@ int main(void)
 	tcase_add_test(pn, renumbering_interleaves_with_media_numbers);
 	tcase_add_test(pn, renumbering_writes_low_32_bits_of_wide_numbers);
 	tcase_add_test(pn, renumbering_refuses_non_profile_header_without_taking_a_number);
+	tcase_add_test(pn, rebind_to_shared_counter_keeps_numbers_growing);
 	tcase_add_test(pn, full_deque_evicts_oldest_pair_which_is_then_forgotten);
 	suite_add_tcase(s, pn);
 	tcase_add_test(ack, ack_of_pure_ngtcp2_range_is_renumbered);

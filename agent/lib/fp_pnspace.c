@@ -38,7 +38,7 @@ uint64_t fp_pnspace_take(struct fp_pnspace *ps, uint64_t n)
 void fp_pnspace_rebind(struct fp_pnspace *ps, struct moq_conn_seq *seq)
 {
 	uint64_t cur = fp_pnspace_next(ps);
-	uint64_t v = __atomic_load_n(&seq->next_pn, __ATOMIC_ACQUIRE);
+	__u64 v = __atomic_load_n(&seq->next_pn, __ATOMIC_ACQUIRE);
 
 	while (v < cur && !__atomic_compare_exchange_n(&seq->next_pn, &v, cur, 0, __ATOMIC_ACQ_REL,
 						       __ATOMIC_ACQUIRE))

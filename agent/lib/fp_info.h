@@ -1,0 +1,30 @@
+/* A snapshot of one fast-path subscriber connection, as moq-relayd reports
+ * it to moq-relayctl (control socket) and the metrics endpoint. Filled by
+ * the daemon (agent/moq-relayd/fastpath.c: relayd_fp_snapshot); readers
+ * only format it. Counters are cumulative since the connection started. */
+#ifndef FP_INFO_H
+#define FP_INFO_H
+
+#include <stdint.h>
+
+struct fp_sub_info {
+	uint32_t slot;	    /* index in the pinned moq_subscribers map */
+	uint32_t conn_id;   /* daemon's id of the connection */
+	char peer[64];	    /* "addr:port" of the subscriber */
+	uint64_t kernel_packets, kernel_bytes; /* forwarded by tc egress */
+	uint64_t agent_packets, agent_bytes;   /* media written by the agent */
+	uint64_t retransmits;		       /* packets re-sent after loss */
+	uint64_t lost;			       /* media packets declared lost */
+	uint64_t gate_drops;		       /* egress gate / stream-reset drops */
+	uint64_t resets_sent;		       /* RESET_STREAM for media streams */
+	int64_t budget;			       /* gate byte credit right now */
+	uint64_t cwnd, bytes_in_flight;	       /* media congestion controller */
+	uint64_t srtt_us, min_rtt_us;	       /* 0 before the first sample */
+};
+
+/* Fills up to max entries, returns how many fast subscribers exist (may be
+ * more than max). Defined by the daemon; 0 when the fast path is off. */
+struct relayd;
+uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t max);
+
+#endif

@@ -37,7 +37,8 @@ struct relay_metrics {
 	size_t nclients;
 };
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -75,8 +76,7 @@ static void client_timeout(struct moq_loop *loop, struct moq_timer *t, void *arg
 }
 
 /* Build the full response (status line, headers, body) into c->resp. */
-static int respond(struct mclient *c, int status, const char *reason, bool with_body,
-		   bool render)
+static int respond(struct mclient *c, int status, const char *reason, bool with_body, bool render)
 {
 	char *body = NULL, *hdr = NULL;
 	size_t body_len = 0, hdr_len = 0;
@@ -152,8 +152,8 @@ static int handle_request(struct mclient *c)
 static void client_write(struct mclient *c)
 {
 	while (c->resp_off < c->resp_len) {
-		ssize_t n = send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off,
-				 MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->resp + c->resp_off, c->resp_len - c->resp_off, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -49,7 +49,7 @@ static void teardown(struct fixture *f)
 
 static int connect_to(struct fixture *f)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	ck_assert_int_ge(fd, 0);
@@ -121,7 +121,8 @@ START_TEST(get_metrics_answers_200_with_prometheus_content_type_and_body)
 	setup(&f);
 	r = exchange(&f, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
 	ck_assert_msg(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17), "got: %s", r);
-	ck_assert_ptr_nonnull(strstr(r, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
 	ck_assert_ptr_nonnull(strstr(r, "\r\nConnection: close\r\n"));
 	body = strstr(r, "\r\n\r\n");
 	ck_assert_ptr_nonnull(body);
@@ -311,7 +312,8 @@ START_TEST(silent_client_is_closed_after_the_timeout)
 	while (relay_metrics_clients(f.m) > 0 && moq_loop_now() < end)
 		moq_loop_run_once(f.loop, 50);
 	ck_assert_uint_eq(relay_metrics_clients(f.m), 0);
-	ck_assert_uint_ge(moq_loop_now() - t0, (RELAY_METRICS_CLIENT_TIMEOUT_MS - 100) * 1000000ull);
+	ck_assert_uint_ge(moq_loop_now() - t0,
+			  (RELAY_METRICS_CLIENT_TIMEOUT_MS - 100) * 1000000ull);
 	close(fd);
 	teardown(&f);
 }
@@ -322,7 +324,8 @@ START_TEST(a_non_numeric_address_is_refused_with_a_message)
 	struct moq_loop *loop = moq_loop_new();
 	char err[256] = "";
 
-	ck_assert_ptr_null(relay_metrics_start(loop, "localhost", 0, render, NULL, err, sizeof(err)));
+	ck_assert_ptr_null(
+	    relay_metrics_start(loop, "localhost", 0, render, NULL, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "localhost"));
 	moq_loop_free(loop);
 }
@@ -359,7 +362,7 @@ static char *render_to_string(void (*fn)(FILE *))
 
 static void labels_case(FILE *f)
 {
-	relay_metrics_u64(f, "m", (const char *[]){ "a", "x\\y\"z\nw", "b", "plain", NULL }, 7);
+	relay_metrics_u64(f, "m", (const char *[]){"a", "x\\y\"z\nw", "b", "plain", NULL}, 7);
 }
 
 START_TEST(label_values_escape_backslash_quote_and_newline)
@@ -388,7 +391,7 @@ END_TEST
 static void values_case(FILE *f)
 {
 	relay_metrics_i64(f, "g", NULL, -5);
-	relay_metrics_u64(f, "c", (const char *[]){ NULL }, UINT64_MAX);
+	relay_metrics_u64(f, "c", (const char *[]){NULL}, UINT64_MAX);
 	relay_metrics_double(f, "d", NULL, 0.25);
 	relay_metrics_double(f, "d", NULL, 1.0 / 0.0);
 	relay_metrics_double(f, "d", NULL, -1.0 / 0.0);

@@ -68,7 +68,12 @@ static const struct opt opts[] = {
 	  "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]" },
 	{ "idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]" },
 	{ "fast-path", "off|on", K_FASTPATH, F(fast_path),
-	  "BPF fast path; only 'off' works in this build [off]" },
+	  "forward media in the kernel with the tc BPF programs (needs\n"
+	  "--plaintext and the programs attached; docs/fast-path-agent.md) [off]" },
+	{ "bpf-pin-dir", "DIR", K_STR, F(bpf_pin_dir),
+	  "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]" },
+	{ "heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
+	  "the programs stop forwarding when the agent is silent this long [0.5]" },
 	{ "config", "FILE", K_CONFIG, F(config_file),
 	  "read `key = value` lines (keys = long option names) first;\n"
 	  "the command line overrides them; SIGHUP re-reads the file" },
@@ -103,6 +108,8 @@ void relay_config_defaults(struct relay_config *c)
 	c->stats_interval_ms = 10000;
 	c->drain_timeout_ms = 5000;
 	c->idle_timeout_ms = 30000;
+	strcpy(c->bpf_pin_dir, "/sys/fs/bpf/tc/globals");
+	c->heartbeat_timeout_ms = 500;
 }
 
 int relay_config_parse_size(const char *s, uint64_t *out)
@@ -465,9 +472,13 @@ static int read_token_file(struct relay_config *c, char *err, size_t errlen)
 
 int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 {
-	if (c->fast_path) {
+	if (c->fast_path && !c->plaintext) {
 		errf(err, errlen,
-		     "--fast-path on: the BPF fast path is not built yet; use --fast-path off (the userspace path)");
+		     "--fast-path on needs --plaintext (the kernel cannot rewrite encrypted packets; TLS peers use --fast-path off)");
+		return -1;
+	}
+	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
+		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
 		return -1;
 	}
 	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {

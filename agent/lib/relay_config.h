@@ -37,6 +37,8 @@ struct relay_config {
 	uint64_t drain_timeout_ms;
 	uint64_t idle_timeout_ms;
 	bool fast_path;
+	char bpf_pin_dir[RELAY_CONFIG_STR_MAX];
+	uint64_t heartbeat_timeout_ms;
 	char config_file[RELAY_CONFIG_STR_MAX];
 	bool help;
 	bool version;

@@ -182,6 +182,14 @@ struct moq_session_callbacks {
 	 *   STREAM_END  FIN at an object boundary; rx is freed after return
 	 * Payload chunks point into the QUIC receive buffer: copy them. */
 	void (*on_data)(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev);
+	/* Optional: the raw bytes of an incoming data stream (subgroup or
+	 * fetch; not the control stream), in stream order, just before they
+	 * are parsed; offset is the stream offset of data[0]. The relay's
+	 * fast path keeps them to retransmit exactly what the kernel sent.
+	 * Called before the HEADER event of the same bytes; must not end the
+	 * stream or the session. */
+	void (*on_data_raw)(struct moq_session *s, struct moq_rx *rx, uint64_t offset,
+			    const uint8_t *data, size_t len, int fin);
 	/* An incoming data stream ended without STREAM_END. local = 0: the
 	 * peer reset it (code e.g. DELIVERY_TIMEOUT). local = 1: the session
 	 * ends it because its request ended (on_request_closed follows; code

@@ -263,6 +263,15 @@ static void rx_fin(struct moq_rx *rx)
 		req_maybe_complete(r);
 }
 
+static void rx_raw(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
+{
+	struct moq_session *s = rx->s;
+
+	if (s->cb && s->cb->on_data_raw)
+		s->cb->on_data_raw(s, rx, rx->raw_off, p, n, fin);
+	rx->raw_off += n;
+}
+
 void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 {
 	struct moq_session *s = rx->s;
@@ -326,10 +335,13 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		uint8_t first[sizeof(rx->peek)];
 		size_t nfirst = rx->npeek;
 		memcpy(first, rx->peek, nfirst);
+		rx_raw(rx, first, nfirst, n ? 0 : fin);
 		rx_feed(rx, first, nfirst);
 		if (rx->dead || s_closing(s))
 			return;
 	}
+	if (n || fin)
+		rx_raw(rx, p, n, fin);
 	if (n)
 		rx_feed(rx, p, n);
 	if (fin && !rx->dead && !s_closing(s))

@@ -61,6 +61,7 @@ struct moq_rx {
 	struct sbuf hold;
 	bool dead;
 	void *user;
+	uint64_t raw_off; /* stream bytes passed to on_data_raw */
 };
 
 struct txmark {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # moq-relayd operator basics, on 127.0.0.1 (no testbed):
-#  - --help documents every option; --fast-path on fails at start saying it
-#    is not built yet; misconfiguration fails with a message naming the fix;
+#  - --help documents every option; --fast-path on without --plaintext or
+#    without attached programs fails at start saying what to do; misconfiguration fails with a message naming the fix;
 #  - config file: unknown key -> error naming file and line; values apply;
 #    the command line overrides the file;
 #  - a stats line per --stats-interval;
@@ -14,7 +14,7 @@ relay_tools_check
 help=$("$RELAYD" --help)
 for o in listen plaintext cert key upstream upstream-ca upstream-insecure cache-groups cache-bytes \
 	sub-queue-bytes log-level auth-token auth-token-file stats-interval drain-timeout idle-timeout \
-	fast-path config help version; do
+	fast-path bpf-pin-dir heartbeat-timeout config help version; do
 	grep -q -- "--$o" <<<"$help" || die "--help does not document --$o"
 done
 fails() { # expected-text args...
@@ -24,7 +24,8 @@ fails() { # expected-text args...
 	[ $rc = 2 ] || die "moq-relayd $*: exit $rc (want 2)"
 	grep -q -- "$want" <<<"$out" || die "moq-relayd $*: message '$out' lacks '$want'"
 }
-fails "not built yet" --plaintext --fast-path on
+fails "needs --plaintext" --fast-path on --cert c.pem --key k.pem
+fails "tc filter add" --plaintext --fast-path on --listen 127.0.0.1:1 --bpf-pin-dir "$TMP/no-pins"
 fails "--cert" --listen 127.0.0.1:1
 fails "cache-grops" --plaintext --cache-grops 3
 fails "--listen" --plaintext --listen nowhere

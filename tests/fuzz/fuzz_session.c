@@ -54,6 +54,7 @@
 #include "quic/loop.h"
 #include "quic/quic.h"
 #include "session/session.h"
+#include "varint.h"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -382,17 +383,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Outcome the draft prescribes for the payload on the control stream after
  * the client's SETUP: 0 = the session stays open, else the Session
  * Termination code at the first bad message. Independent of the session:
- * the codec and the control-stream rules of draft-18 section 9 (GOAWAY). */
-static uint64_t expect_control(const uint8_t *p, size_t n, int fin)
+ * the codec and the control-stream rules of draft-18 section 9 (GOAWAY).
+ * *early = 1 when the payload ends inside a message whose type alone is
+ * already not allowed: the session may close (PROTOCOL_VIOLATION) before
+ * the rest arrives, or wait for it. */
+static uint64_t expect_control(const uint8_t *p, size_t n, int fin, int *early)
 {
 	static struct moq_ctrl_msg m;
 	int goaway = 0;
 
+	*early = 0;
 	while (n > 0) {
 		int rc = moq_ctrl_decode(&m, p, n);
 
-		if (rc == MOQ_ERR_NEED_MORE)
+		if (rc == MOQ_ERR_NEED_MORE) {
+			uint64_t type;
+
+			if (moq_vi_decode(&type, p, n) > 0 && (type != MOQ_CTRL_GOAWAY || goaway))
+				*early = 1;
 			break;
+		}
 		if (rc < 0)
 			return (uint64_t)moq_ctrl_err_to_session_code(rc);
 		if (m.type != MOQ_CTRL_GOAWAY || goaway)
@@ -507,7 +517,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(moq_session_state(s) == MOQ_SESSION_READY);
 
 	if (!req_mode) {
-		want = expect_control(pay, plen, fin);
+		int early;
+
+		want = expect_control(pay, plen, fin, &early);
 		if (plen || fin)
 			deliver(&conn, 2, pay, plen, fin, &seed);
 		if (want) {
@@ -518,6 +530,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					(unsigned long long)want, conn.closed ? "close" : "open",
 					(unsigned long long)conn.close_code, conn.reason);
 			CHECK(conn.closed && conn.close_code == want);
+		} else if (early && conn.closed) {
+			CHECK(conn.close_code == MOQ_SESSION_PROTOCOL_VIOLATION);
 		} else {
 			if (conn.closed)
 				fprintf(stderr, "fuzz_session: valid control stream closed: 0x%llx (%s)\n",

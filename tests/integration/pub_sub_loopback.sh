@@ -5,6 +5,8 @@
 #    byte-exact (moq-sub --json: objects_missing 0, integrity_errors 0,
 #    every group complete) and moq-sub exits 0;
 #  - a datagram track delivers intact objects (loss allowed, none corrupt);
+#  - moq-sub --count N over 3 subgroups per group stops only once the first
+#    N objects are all there (not at N objects from whichever stream);
 #  - an H.264 stream made by ffmpeg, published and written back by
 #    moq-sub --output, decodes to the same number of frames;
 #  - Subscription Filters: an AbsoluteRange gets exactly its objects, a late
@@ -179,6 +181,23 @@ for mode in plaintext tls; do
 	stop_pub
 	log "$n: $out_frames frames published and written back byte-identical"
 done
+
+# ---- --count N with several subgroups per group ------------------------------------
+# The subgroups of a group travel on parallel streams and the higher-priority one
+# runs ahead, so N objects can arrive while some of the first N are still under
+# way: moq-sub must stop only once the first N are all there (it used to stop at
+# N objects received and report the rest of the first N missing, exit 1).
+n=count-subgroups
+start_pub $n --plaintext --namespace test/loop --track t1 --count 3000 --rate 0 \
+	--objects-per-group 50 --subgroups-per-group 3 --object-size 1200 --linger 1
+run_sub $n 15 --plaintext --namespace test/loop --track t1 --count 1000 127.0.0.1:$PORT
+expect_eq $n "exit status" $RC 0
+expect_eq $n objects_missing "$(json "$TMP/$n.json" objects_missing)" 0
+expect_eq $n integrity_errors "$(json "$TMP/$n.json" integrity_errors)" 0
+got=$(json "$TMP/$n.json" objects_received)
+[ "$got" -ge 1000 ] || { show $n; die "$n: stopped after $got objects, before the first 1000"; }
+stop_pub
+log "$n: --count 1000 over 3 subgroups stopped with the first 1000 complete ($got received, $MS ms)"
 
 # ---- subscription filters (plaintext; the filter logic is mode-independent) --------
 n=filter-range

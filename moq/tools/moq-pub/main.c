@@ -700,8 +700,22 @@ static void on_ready(struct moq_session *s)
 static void on_request(struct moq_session *s, struct moq_request *r, const struct moq_ctrl_msg *m)
 {
 	struct pub *p = pub_of(s);
+	if (m->type == MOQ_CTRL_FETCH) {
+		/* Serving FETCH needs a cache of past objects; moq-pub keeps
+		 * none (relays do). Say so rather than a bare NOT_SUPPORTED. */
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0,
+				  "FETCH is not implemented in moq-pub: it keeps no cache of past "
+				  "objects; SUBSCRIBE for live objects, or FETCH from a relay "
+				  "(moq-relayd caches)");
+		return;
+	}
 	if (m->type != MOQ_CTRL_SUBSCRIBE) {
-		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0, "moq-pub only serves SUBSCRIBE");
+		char why[160];
+		const char *nm = moq_ctrl_type_name(m->type);
+		snprintf(why, sizeof why,
+			 "%s is not implemented in moq-pub: it serves SUBSCRIBE only",
+			 nm ? nm : "this request");
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0, why);
 		return;
 	}
 	const struct moq_subscribe *sb = &m->subscribe;

@@ -29,17 +29,28 @@
 #define MAX_TRACKS 16
 #define DRAIN_GRACE_NS 2000000000ull /* after the last PUBLISH_DONE */
 #define MAX_ERR_LOGS 10
+/* --count: once N objects arrived, wait at most this long for the holes
+ * among the first N (objects still under way on lower-priority subgroup
+ * streams) before stopping anyway (they may have been lost) */
+#define COUNT_GRACE_NS 2000000000ull
 
 struct track {
 	char name[256];
 	size_t name_len;
 	struct moq_request *req;
 	bool established, ended, refused, publish_done;
-	bool retry_pending; /* refused, SUBSCRIBE again soon (--retry) */
+	bool retry_pending;  /* refused, SUBSCRIBE again soon (--retry) */
+	uint64_t last_error; /* REQUEST_ERROR code of the last refusal */
 	unsigned attempts;
 	uint64_t ended_ns;
 	/* checks */
 	struct moq_seqwin win;
+	/* --count: the distinct sequence numbers received, started at the
+	 * lowest one received (no floor to the group's first object), so
+	 * "the first N objects arrived" means [lowest, lowest + N) complete,
+	 * whichever subgroup stream each object came on */
+	struct moq_seqwin cwin;
+	uint64_t count_seen_ns; /* when cwin first held N objects (0: not yet) */
 	struct moq_hist *lat;
 	struct moq_group_count groups;
 	uint64_t objects, bytes, integrity_errors, duplicates, late, status_objects;
@@ -134,7 +145,8 @@ static void usage(FILE *f)
 		"                           every 200 ms for up to S seconds after setup\n"
 		"\n"
 		"Stopping:\n"
-		"  --count N                stop when every track has N objects\n"
+		"  --count N                stop when every track has its first N objects\n"
+		"                           (over all subgroup streams; missing ones get 2 s)\n"
 		"  --duration S             stop after S seconds\n"
 		"  (otherwise: when every track has ended with PUBLISH_DONE, the session\n"
 		"   closes, or on SIGINT/SIGTERM)\n"
@@ -172,12 +184,29 @@ static void die_usage(const char *msg)
 
 static void finish(struct sub *u);
 
+/* Has track t got its --count objects? With several subgroups per group
+ * the objects of one group travel on parallel streams and a higher-priority
+ * subgroup runs ahead, so N distinct objects may have arrived while some of
+ * the first N are still under way: wait for those (at most COUNT_GRACE_NS
+ * after N arrived, in case they were lost). */
+static bool track_count_reached(struct sub *u, struct track *t, uint64_t now)
+{
+	if (t->cwin.received < u->count)
+		return false;
+	if (!t->count_seen_ns)
+		t->count_seen_ns = now ? now : 1;
+	if (now >= t->count_seen_ns + COUNT_GRACE_NS)
+		return true;
+	return moq_seqwin_missing_of(&t->cwin, u->count) == 0;
+}
+
 static bool counts_reached(struct sub *u)
 {
 	if (!u->count)
 		return false;
+	uint64_t now = moq_loop_now();
 	for (size_t i = 0; i < u->ntracks; i++)
-		if (u->tracks[i].win.received < u->count)
+		if (!track_count_reached(u, &u->tracks[i], now))
 			return false;
 	return true;
 }
@@ -250,6 +279,8 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 		return;
 	}
 	t->objects++;
+	if (u->count)
+		moq_seqwin_add(&t->cwin, h.seq);
 	if (now >= h.mono_ns)
 		moq_hist_add(t->lat, now - h.mono_ns);
 	moq_group_count_add(&t->groups, h.group_id, h.group_objects);
@@ -351,22 +382,24 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 			 (unsigned long long)m->subscribe_ok.track_alias);
 		break;
 	case MOQ_CTRL_REQUEST_ERROR: {
+		/* always the code the peer sent, by its draft name, and its
+		 * reason phrase verbatim */
 		const struct moq_request_error *e = &m->request_error;
 		const char *nm = moq_request_error_name(e->error_code);
-		if (may_retry(sub_of(s))) {
-			if (t->attempts == 1)
-				fprintf(stderr,
-					"%s: SUBSCRIBE to track %s refused: %s (%.*s); retrying "
-					"(--retry)\n",
-					prog, t->name, nm ? nm : "unknown code",
-					(int)e->error_reason.len,
-					(const char *)e->error_reason.ptr);
+		bool retry = may_retry(sub_of(s));
+		if (!retry || t->attempts == 1 || e->error_code != t->last_error)
+			fprintf(stderr,
+				"%s: SUBSCRIBE to track %s refused with REQUEST_ERROR %s (0x%llx), "
+				"reason \"%.*s\"%s\n",
+				prog, t->name, nm ? nm : "(code not in draft-18)",
+				(unsigned long long)e->error_code, (int)e->error_reason.len,
+				(const char *)e->error_reason.ptr,
+				retry ? "; retrying (--retry)" : "");
+		t->last_error = e->error_code;
+		if (retry) {
 			t->retry_pending = true;
 			break;
 		}
-		fprintf(stderr, "%s: SUBSCRIBE to track %s refused: %s (0x%llx): %.*s\n", prog,
-			t->name, nm ? nm : "unknown code", (unsigned long long)e->error_code,
-			(int)e->error_reason.len, (const char *)e->error_reason.ptr);
 		t->refused = true;
 		break;
 	}
@@ -397,10 +430,16 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 			moq_timer_set_in(u->retry_timer, 200000000ull);
 		return;
 	}
-	if (why == MOQ_REQ_END_PEER_CANCEL)
+	if (why == MOQ_REQ_END_PEER_CANCEL) {
+		/* a stream reset code (RESET_STREAM / STOP_SENDING registry), not
+		 * a REQUEST_ERROR code: 0x1 here is CANCELLED, not UNAUTHORIZED */
+		const char *nm = moq_reset_code_name(code);
 		fprintf(stderr,
-			"%s: track %s: the publisher cancelled the subscription (code %llu)\n",
-			prog, t->name, (unsigned long long)code);
+			"%s: track %s: the publisher reset the subscription's request stream with "
+			"%s (0x%llx)\n",
+			prog, t->name, nm ? nm : "an unknown stream reset code",
+			(unsigned long long)code);
+	}
 	track_ended(u, t);
 }
 
@@ -508,8 +547,9 @@ static void on_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t cod
 	if (!x)
 		return;
 	struct track *t = x->t;
-	moq_dbg("sub", "track %s: data stream reset (code %llu%s)", t->name,
-		(unsigned long long)code, local ? ", local" : "");
+	const char *nm = moq_reset_code_name(code);
+	moq_dbg("sub", "track %s: data stream reset with %s (0x%llx)%s", t->name, nm ? nm : "?",
+		(unsigned long long)code, local ? ", by us" : "");
 	moq_rx_set_user(rx, NULL);
 	rx_free(x);
 	if (t->ended)
@@ -538,15 +578,21 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 	bool clean = info->origin == MOQ_QUIC_CLOSE_LOCAL ||
 		     (info->origin == MOQ_QUIC_CLOSE_PEER && info->app && info->code == 0);
 	if (!clean && !u->finishing) {
-		if (!u->ready) {
-			u->conn_failed = true;
-			fprintf(stderr, "%s: connection to %s:%u failed: %s\n", prog, u->host,
-				u->port, info->reason[0] ? info->reason : "(no reason given)");
-		} else {
-			u->conn_lost = true;
-			fprintf(stderr, "%s: connection to %s:%u lost: %s\n", prog, u->host,
-				u->port, info->reason[0] ? info->reason : "(no reason given)");
+		/* the peer's MoQT session close code, by name, when it sent one */
+		char code[96] = "";
+		if (info->origin == MOQ_QUIC_CLOSE_PEER && info->app) {
+			const char *nm = moq_session_code_name(info->code);
+			snprintf(code, sizeof code,
+				 "closed by the peer with %s (0x%llx): ", nm ? nm : "session error",
+				 (unsigned long long)info->code);
 		}
+		if (!u->ready)
+			u->conn_failed = true;
+		else
+			u->conn_lost = true;
+		fprintf(stderr, "%s: connection to %s:%u %s: %s%s\n", prog, u->host, u->port,
+			u->ready ? "lost" : "failed", code,
+			info->reason[0] ? info->reason : "(no reason given)");
 		snprintf(u->close_reason, sizeof u->close_reason, "%s", info->reason);
 	} else if (!u->finishing) {
 		moq_info("sub", "the publisher closed the session");
@@ -616,6 +662,8 @@ static void tick_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 			maybe_done(u);
 			break;
 		}
+	if (!u->finishing && counts_reached(u))
+		finish(u);
 	if (u->finishing || u->quiet || !u->ready)
 		return;
 	struct totals tt;
@@ -1060,7 +1108,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < u->ntracks; i++) {
 		u->tracks[i].lat = moq_hist_new();
-		if (!u->tracks[i].lat || moq_seqwin_init(&u->tracks[i].win)) {
+		if (!u->tracks[i].lat || moq_seqwin_init(&u->tracks[i].win) ||
+		    (u->count && moq_seqwin_init(&u->tracks[i].cwin))) {
 			fprintf(stderr, "%s: out of memory\n", prog);
 			return MOQ_EXIT_INTERNAL;
 		}
@@ -1146,6 +1195,7 @@ int main(int argc, char **argv)
 	moq_loop_free(u->loop);
 	for (size_t i = 0; i < u->ntracks; i++) {
 		moq_seqwin_free(&u->tracks[i].win);
+		moq_seqwin_free(&u->tracks[i].cwin);
 		free(u->tracks[i].lat);
 	}
 	if (sfd >= 0)

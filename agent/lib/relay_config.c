@@ -64,6 +64,9 @@ static const struct opt opts[] = {
 	  "read the token from FILE (first line) instead" },
 	{ "stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
 	  "print a stats line to stderr every SECONDS [10] (0 = never)" },
+	{ "metrics-listen", "HOST:PORT", K_STR, F(metrics_listen),
+	  "serve Prometheus metrics at http://HOST:PORT/metrics [off];\n"
+	  "IPv6 addresses in brackets" },
 	{ "drain-timeout", "SECONDS", K_MS, F(drain_timeout_ms),
 	  "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]" },
 	{ "idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]" },
@@ -512,6 +515,18 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	if (c->idle_timeout_ms < 1000) {
 		errf(err, errlen, "--idle-timeout must be at least 1 second");
 		return -1;
+	}
+	if (c->metrics_listen[0]) {
+		char h[256];
+		uint16_t port;
+
+		if (relay_config_parse_url(c->metrics_listen, h, sizeof(h), &port, NULL, 0) ||
+		    strchr(c->metrics_listen, '/')) {
+			errf(err, errlen,
+			     "--metrics-listen: '%s' is not HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)",
+			     c->metrics_listen);
+			return -1;
+		}
 	}
 	return 0;
 }

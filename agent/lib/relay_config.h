@@ -34,6 +34,7 @@ struct relay_config {
 	char auth_token[RELAY_CONFIG_STR_MAX];
 	char auth_token_file[RELAY_CONFIG_STR_MAX];
 	uint64_t stats_interval_ms; /* 0 = off */
+	char metrics_listen[RELAY_CONFIG_STR_MAX]; /* HOST:PORT, "" = off */
 	uint64_t drain_timeout_ms;
 	uint64_t idle_timeout_ms;
 	bool fast_path;

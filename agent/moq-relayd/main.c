@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "lib/relay_metrics.h"
 
 #define MOD "relayd"
 #define RELAYD_VERSION "0.1"
@@ -284,6 +285,8 @@ int main(int argc, char **argv)
 			d->cfg.upstream, err);
 		return 1;
 	}
+	if (relayd_metrics_start(d))
+		return 1;
 	moq_warn(MOD, "listening on %s port %u (%s)%s%s", d->cfg.listen_host,
 		 moq_quic_endpoint_port(d->ep),
 		 d->cfg.plaintext ? "plaintext" : "TLS",
@@ -305,6 +308,7 @@ int main(int argc, char **argv)
 				 sizeof(line));
 		fprintf(stderr, "moq-relayd: exiting; %s\n", line);
 	}
+	relayd_metrics_stop(d);
 	moq_quic_endpoint_free(d->ep);
 	if (d->up_ep)
 		moq_quic_endpoint_free(d->up_ep);

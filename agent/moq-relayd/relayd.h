@@ -61,6 +61,7 @@ struct relayd {
 	struct peer *upstream;
 	struct moq_timer *stats_timer, *drain_timer, *up_timer, *exit_timer;
 	int sigfd;
+	struct relay_metrics *metrics; /* --metrics-listen (metrics.c) */
 	bool draining;
 	int exit_code;
 };

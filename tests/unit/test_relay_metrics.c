@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/relay_config.h"
 #include "lib/relay_metrics.h"
 #include "quic/loop.h"
 
@@ -407,6 +408,54 @@ START_TEST(values_print_as_the_format_spells_them)
 }
 END_TEST
 
+static int parse_args(struct relay_config *c, const char *a1, const char *a2, char *err,
+		      size_t errlen)
+{
+	char *argv[] = {"moq-relayd", "--plaintext", (char *)a1, (char *)a2, NULL};
+
+	return relay_config_parse(c, a2 ? 4 : 3, argv, err, errlen);
+}
+
+START_TEST(metrics_listen_is_off_by_default_and_takes_host_port)
+{
+	struct relay_config c;
+	char err[512] = "";
+
+	ck_assert_int_eq(parse_args(&c, "--stats-interval", "0", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.metrics_listen, "");
+	ck_assert_int_eq(parse_args(&c, "--metrics-listen", "127.0.0.1:9464", err, sizeof(err)), 0);
+	ck_assert_str_eq(c.metrics_listen, "127.0.0.1:9464");
+	ck_assert_int_eq(parse_args(&c, "--metrics-listen=[::1]:9464", NULL, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.metrics_listen, "[::1]:9464");
+}
+END_TEST
+
+START_TEST(metrics_listen_without_a_port_says_what_it_wants)
+{
+	struct relay_config c;
+	char err[512] = "";
+
+	ck_assert_int_eq(parse_args(&c, "--metrics-listen", "127.0.0.1", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--metrics-listen"));
+	ck_assert_ptr_nonnull(strstr(err, "HOST:PORT"));
+	ck_assert_int_eq(parse_args(&c, "--metrics-listen", "1.2.3.4:80/metrics", err, sizeof(err)),
+			 -1);
+}
+END_TEST
+
+START_TEST(metrics_listen_is_a_config_file_key)
+{
+	struct relay_config c;
+	char err[512] = "";
+
+	relay_config_defaults(&c);
+	ck_assert_int_eq(
+	    relay_config_load_text(&c, "metrics-listen = 0.0.0.0:9464\n", "t", err, sizeof(err)),
+	    0);
+	ck_assert_str_eq(c.metrics_listen, "0.0.0.0:9464");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay_metrics");
@@ -432,6 +481,9 @@ int main(void)
 	tcase_add_test(tf, label_values_escape_backslash_quote_and_newline);
 	tcase_add_test(tf, help_escapes_backslash_and_newline_but_not_quotes);
 	tcase_add_test(tf, values_print_as_the_format_spells_them);
+	tcase_add_test(tf, metrics_listen_is_off_by_default_and_takes_host_port);
+	tcase_add_test(tf, metrics_listen_without_a_port_says_what_it_wants);
+	tcase_add_test(tf, metrics_listen_is_a_config_file_key);
 	suite_add_tcase(s, tf);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,381 @@
+/* moq-relayd: the Prometheus endpoint (--metrics-listen HOST:PORT).
+ *
+ * Renders on every scrape, from the daemon's own state (no extra
+ * bookkeeping on the data path):
+ *  - gauges: sessions, publishers, subscribers, tracks, subscriptions,
+ *    cache bytes/groups (walked from d->peers and d->tracks);
+ *  - counters of struct relay_stats (userspace path: path="userspace");
+ *  - with --fast-path on: the kernel path from the pinned moq_stats map
+ *    (packets/bytes forwarded by tc/subscriber_egress as path="kernel",
+ *    and every non-zero (program, reason) pair), and per fast subscriber
+ *    from relayd_fp_snapshot, at most METRICS_MAX_FP_SUBS subscribers
+ *    (slot order of the snapshot; moq_relay_fp_subscribers says how many
+ *    exist), so one scrape is bounded to a few thousand series. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lib/fp_info.h"
+#include "lib/relay_metrics.h"
+#include "moq_maps.h"
+#include "relayd.h"
+
+#define METRICS_MAX_FP_SUBS 256
+
+/* enum moq_prog / enum moq_reason (tc-progs/moq_maps.h) as label values. */
+static const char *const prog_names[MOQ_PROG_MAX] = {
+    [MOQ_PROG_UPSTREAM_INGRESS] = "upstream_ingress",
+    [MOQ_PROG_SUBSCRIBER_EGRESS] = "subscriber_egress",
+    [MOQ_PROG_SUBSCRIBER_INGRESS] = "subscriber_ingress",
+};
+
+static const char *const reason_names[MOQ_R_MAX] = {
+    [MOQ_R_FORWARDED] = "forwarded",
+    [MOQ_R_STALE_AGENT] = "stale_agent",
+    [MOQ_R_NOT_IP] = "not_ip",
+    [MOQ_R_IP_OPTIONS] = "ip_options",
+    [MOQ_R_NOT_UDP] = "not_udp",
+    [MOQ_R_WRONG_PORT] = "wrong_port",
+    [MOQ_R_TRUNCATED] = "truncated",
+    [MOQ_R_LONG_HEADER] = "long_header",
+    [MOQ_R_NOT_PLAINTEXT] = "not_plaintext",
+    [MOQ_R_PN_LEN] = "pn_len",
+    [MOQ_R_UNKNOWN_DCID] = "unknown_dcid",
+    [MOQ_R_WRONG_SOURCE] = "wrong_source",
+    [MOQ_R_BAD_VARINT] = "bad_varint",
+    [MOQ_R_BAD_FRAME] = "bad_frame",
+    [MOQ_R_TOO_MANY_FRAMES] = "too_many_frames",
+    [MOQ_R_ACK_RANGES] = "ack_ranges",
+    [MOQ_R_NO_MEDIA_FRAME] = "no_media_frame",
+    [MOQ_R_TRAILING_FRAME] = "trailing_frame",
+    [MOQ_R_NOT_CLIENT_UNI] = "not_client_uni",
+    [MOQ_R_STREAM_ID_WIDTH] = "stream_id_width",
+    [MOQ_R_BAD_SUBGROUP_HEADER] = "bad_subgroup_header",
+    [MOQ_R_BAD_DATAGRAM] = "bad_datagram",
+    [MOQ_R_STREAM_START_UNSEEN] = "stream_start_unseen",
+    [MOQ_R_NO_SUBSCRIBERS] = "no_subscribers",
+    [MOQ_R_MTU] = "mtu",
+    [MOQ_R_REDIRECT_FAILED] = "redirect_failed",
+    [MOQ_R_SUB_INACTIVE] = "sub_inactive",
+    [MOQ_R_FAMILY_MISMATCH] = "family_mismatch",
+    [MOQ_R_NOT_MARKED] = "not_marked",
+    [MOQ_R_NO_SUBSCRIPTION] = "no_subscription",
+    [MOQ_R_GATE_DROP] = "gate_drop",
+    [MOQ_R_STREAM_RESET] = "stream_reset",
+    [MOQ_R_STREAM_UNMAPPED] = "stream_unmapped",
+    [MOQ_R_STREAM_LIMIT] = "stream_limit",
+    [MOQ_R_ALIAS_WIDTH] = "alias_width",
+    [MOQ_R_REWRITE_FAILED] = "rewrite_failed",
+    [MOQ_R_SUB_RX] = "sub_rx",
+    [MOQ_R_SUB_UNKNOWN] = "sub_unknown",
+    [MOQ_R_NO_L2] = "no_l2",
+    [MOQ_R_GSO] = "gso",
+    [MOQ_R_HEADER_BITS] = "header_bits",
+    [MOQ_R_EVENT_LOST] = "event_lost",
+};
+/* A new reason in moq_maps.h must get a name here. */
+_Static_assert(MOQ_R_EVENT_LOST + 1 == MOQ_R_MAX, "name every enum moq_reason in reason_names");
+
+struct gauges {
+	uint64_t sessions, publishers, subscribers, tracks, subscriptions;
+	uint64_t cache_bytes, cache_groups;
+};
+
+static void walk(struct relayd *d, struct gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	for (struct peer *p = d->peers; p; p = p->next) {
+		if (!p->s)
+			continue;
+		g->sessions++;
+		if (p->is_publisher)
+			g->publishers++;
+		if (p->subs)
+			g->subscribers++;
+	}
+	for (struct relay_track *t = d->tracks.head; t; t = t->next) {
+		g->tracks++;
+		g->cache_bytes += t->cache.bytes;
+		g->cache_groups += t->cache.ngroups;
+		for (struct relay_sub *s = t->subs; s; s = s->next)
+			g->subscriptions++;
+	}
+}
+
+static void gauge(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	relay_metrics_family(f, name, "gauge", help);
+	relay_metrics_u64(f, name, NULL, v);
+}
+
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	relay_metrics_family(f, name, "counter", help);
+	relay_metrics_u64(f, name, NULL, v);
+}
+
+/* Sum of the per-CPU moq_stats values; false when the map is not there or
+ * not of this build's layout. */
+static bool read_kernel_stats(struct moq_stat *out)
+{
+	char path[256];
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	struct moq_stat *pc;
+	int fd, ncpu;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "%s/moq_stats", MOQ_PIN_DIR);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	memset(&info, 0, sizeof(info));
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(struct moq_stat) ||
+	    info.max_entries != MOQ_STATS_ENTRIES) {
+		close(fd);
+		return false;
+	}
+	pc = calloc((size_t)ncpu, sizeof(*pc));
+	if (!pc) {
+		close(fd);
+		return false;
+	}
+	for (__u32 k = 0; k < MOQ_STATS_ENTRIES; k++) {
+		out[k].packets = out[k].bytes = 0;
+		if (bpf_map_lookup_elem(fd, &k, pc))
+			goto out;
+		for (int c = 0; c < ncpu; c++) {
+			out[k].packets += pc[c].packets;
+			out[k].bytes += pc[c].bytes;
+		}
+	}
+	ok = true;
+out:
+	free(pc);
+	close(fd);
+	return ok;
+}
+
+static void render_kernel(FILE *f, struct relayd *d, const struct moq_stat *ks, bool have)
+{
+	const struct moq_stat *fw = &ks[MOQ_PROG_SUBSCRIBER_EGRESS * MOQ_R_MAX + MOQ_R_FORWARDED];
+
+	(void)d;
+	relay_metrics_family(f, "moq_relay_kernel_stats_available", "gauge",
+			     "1 when the pinned moq_stats map of this build's layout was read");
+	relay_metrics_u64(f, "moq_relay_kernel_stats_available", NULL, have);
+	if (!have)
+		return;
+	relay_metrics_family(f, "moq_relay_kernel_packets_total", "counter",
+			     "packets counted by the tc programs, by program and reason "
+			     "(tc-progs/moq_maps.h enum moq_reason; only reasons seen so far)");
+	for (int p = 0; p < MOQ_PROG_MAX; p++)
+		for (int r = 0; r < MOQ_R_MAX; r++)
+			if (ks[p * MOQ_R_MAX + r].packets)
+				relay_metrics_u64(f, "moq_relay_kernel_packets_total",
+						  (const char *[]){"prog", prog_names[p], "reason",
+								   reason_names[r], NULL},
+						  ks[p * MOQ_R_MAX + r].packets);
+	relay_metrics_family(f, "moq_relay_kernel_bytes_total", "counter",
+			     "skb bytes counted by the tc programs, by program and reason");
+	for (int p = 0; p < MOQ_PROG_MAX; p++)
+		for (int r = 0; r < MOQ_R_MAX; r++)
+			if (ks[p * MOQ_R_MAX + r].packets)
+				relay_metrics_u64(f, "moq_relay_kernel_bytes_total",
+						  (const char *[]){"prog", prog_names[p], "reason",
+								   reason_names[r], NULL},
+						  ks[p * MOQ_R_MAX + r].bytes);
+	relay_metrics_family(f, "moq_relay_packets_out_total", "counter",
+			     "media packets sent to subscribers by the kernel fast path "
+			     "(tc/subscriber_egress, rewritten and sent)");
+	relay_metrics_u64(f, "moq_relay_packets_out_total",
+			  (const char *[]){"path", "kernel", NULL}, fw->packets);
+}
+
+static void fp_series(FILE *f, const struct fp_sub_info *s, uint32_t n, const char *name,
+		      const char *type, const char *help, size_t off, bool is_signed, double scale)
+{
+	relay_metrics_family(f, name, type, help);
+	for (uint32_t i = 0; i < n; i++) {
+		char slot[16];
+		const char *lab[] = {"slot", slot, "peer", s[i].peer, NULL};
+		const char *p = (const char *)&s[i] + off;
+
+		snprintf(slot, sizeof(slot), "%u", s[i].slot);
+		if (scale != 0.0)
+			relay_metrics_double(f, name, lab, (double)*(const uint64_t *)p * scale);
+		else if (is_signed)
+			relay_metrics_i64(f, name, lab, *(const int64_t *)p);
+		else
+			relay_metrics_u64(f, name, lab, *(const uint64_t *)p);
+	}
+}
+
+static void fp_series_path(FILE *f, const struct fp_sub_info *s, uint32_t n, const char *name,
+			   const char *help, size_t koff, size_t aoff)
+{
+	relay_metrics_family(f, name, "counter", help);
+	for (uint32_t i = 0; i < n; i++) {
+		char slot[16];
+
+		snprintf(slot, sizeof(slot), "%u", s[i].slot);
+		relay_metrics_u64(
+		    f, name,
+		    (const char *[]){"slot", slot, "peer", s[i].peer, "path", "kernel", NULL},
+		    *(const uint64_t *)((const char *)&s[i] + koff));
+		relay_metrics_u64(
+		    f, name,
+		    (const char *[]){"slot", slot, "peer", s[i].peer, "path", "agent", NULL},
+		    *(const uint64_t *)((const char *)&s[i] + aoff));
+	}
+}
+
+#define OFF(field) offsetof(struct fp_sub_info, field)
+
+static void render_fp_subs(FILE *f, struct relayd *d)
+{
+	struct fp_sub_info *s = calloc(METRICS_MAX_FP_SUBS, sizeof(*s));
+	uint32_t total, n;
+
+	if (!s)
+		return;
+	total = relayd_fp_snapshot(d, s, METRICS_MAX_FP_SUBS);
+	n = total < METRICS_MAX_FP_SUBS ? total : METRICS_MAX_FP_SUBS;
+	gauge(f, "moq_relay_fp_subscribers", "fast-path subscriber connections", total);
+	gauge(f, "moq_relay_fp_subscribers_reported",
+	      "fast-path subscribers with per-subscriber series in this scrape (at most 256)", n);
+	fp_series_path(f, s, n, "moq_relay_fp_subscriber_packets_total",
+		       "media packets to this subscriber: path=kernel by tc egress, "
+		       "path=agent written by the agent",
+		       OFF(kernel_packets), OFF(agent_packets));
+	fp_series_path(f, s, n, "moq_relay_fp_subscriber_bytes_total",
+		       "media bytes to this subscriber by path", OFF(kernel_bytes),
+		       OFF(agent_bytes));
+	fp_series(f, s, n, "moq_relay_fp_subscriber_retransmits_total", "counter",
+		  "media packets re-sent after loss", OFF(retransmits), false, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_lost_total", "counter",
+		  "media packets declared lost", OFF(lost), false, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_gate_drops_total", "counter",
+		  "packets dropped by the egress congestion gate or a stream reset",
+		  OFF(gate_drops), false, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_resets_sent_total", "counter",
+		  "RESET_STREAM frames sent for media streams", OFF(resets_sent), false, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_budget_bytes", "gauge",
+		  "egress gate byte credit", OFF(budget), true, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_cwnd_bytes", "gauge", "media congestion window",
+		  OFF(cwnd), false, 0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_bytes_in_flight", "gauge",
+		  "media bytes sent and not yet acknowledged or lost", OFF(bytes_in_flight), false,
+		  0);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_srtt_seconds", "gauge",
+		  "smoothed RTT from media ACKs (0 before the first sample)", OFF(srtt_us), false,
+		  1e-6);
+	fp_series(f, s, n, "moq_relay_fp_subscriber_min_rtt_seconds", "gauge",
+		  "minimum RTT from media ACKs (0 before the first sample)", OFF(min_rtt_us), false,
+		  1e-6);
+	free(s);
+}
+
+static void render(FILE *f, void *arg)
+{
+	struct relayd *d = arg;
+	const struct relay_stats *st = &d->stats;
+	static struct moq_stat ks[MOQ_STATS_ENTRIES];
+	bool have_ks = false;
+	struct gauges g;
+
+	walk(d, &g);
+	gauge(f, "moq_relay_sessions", "open MoQT sessions (publishers, subscribers, upstream)",
+	      g.sessions);
+	gauge(f, "moq_relay_publishers", "sessions that publish", g.publishers);
+	gauge(f, "moq_relay_subscribers", "sessions with at least one subscription", g.subscribers);
+	gauge(f, "moq_relay_tracks", "tracks the relay knows", g.tracks);
+	gauge(f, "moq_relay_subscriptions", "downstream subscriptions over all tracks",
+	      g.subscriptions);
+	gauge(f, "moq_relay_cache_bytes", "object bytes in the track caches", g.cache_bytes);
+	gauge(f, "moq_relay_cache_groups", "groups in the track caches", g.cache_groups);
+	gauge(f, "moq_relay_draining", "1 after SIGTERM while sessions drain", d->draining);
+
+	if (d->cfg.fast_path)
+		have_ks = read_kernel_stats(ks);
+
+	relay_metrics_family(f, "moq_relay_objects_in_total", "counter",
+			     "objects received from publishers and the upstream relay");
+	relay_metrics_u64(f, "moq_relay_objects_in_total",
+			  (const char *[]){"path", "userspace", NULL}, st->objects_in);
+	relay_metrics_family(
+	    f, "moq_relay_bytes_in_total", "counter",
+	    "object payload bytes received from publishers and the upstream relay");
+	relay_metrics_u64(f, "moq_relay_bytes_in_total",
+			  (const char *[]){"path", "userspace", NULL}, st->bytes_in);
+	relay_metrics_family(f, "moq_relay_objects_out_total", "counter",
+			     "objects written to subscribers by the agent (incl. from the cache)");
+	relay_metrics_u64(f, "moq_relay_objects_out_total",
+			  (const char *[]){"path", "userspace", NULL}, st->objects_out);
+	relay_metrics_family(f, "moq_relay_bytes_out_total", "counter",
+			     "bytes to subscribers: path=userspace object payload bytes written by "
+			     "the agent, path=kernel skb bytes sent by tc/subscriber_egress");
+	relay_metrics_u64(f, "moq_relay_bytes_out_total",
+			  (const char *[]){"path", "userspace", NULL}, st->bytes_out);
+	if (have_ks)
+		relay_metrics_u64(
+		    f, "moq_relay_bytes_out_total", (const char *[]){"path", "kernel", NULL},
+		    ks[MOQ_PROG_SUBSCRIBER_EGRESS * MOQ_R_MAX + MOQ_R_FORWARDED].bytes);
+	counter(f, "moq_relay_objects_from_cache_total", "objects served from the cache",
+		st->objects_from_cache);
+	counter(f, "moq_relay_streams_reset_slow_total",
+		"subgroup streams reset because a subscriber was over --sub-queue-bytes",
+		st->streams_reset_slow);
+	counter(f, "moq_relay_sessions_accepted_total", "sessions accepted", st->sessions_accepted);
+	counter(f, "moq_relay_sessions_refused_auth_total",
+		"sessions closed for a wrong or missing auth token", st->sessions_refused_auth);
+	counter(f, "moq_relay_subscribes_total", "SUBSCRIBE requests received", st->subscribes);
+	counter(f, "moq_relay_subscribe_errors_total", "SUBSCRIBE requests refused",
+		st->subscribe_errors);
+	counter(f, "moq_relay_fetches_total", "FETCH requests received", st->fetches);
+	counter(f, "moq_relay_fetch_errors_total", "FETCH requests refused", st->fetch_errors);
+	counter(f, "moq_relay_upstream_subscribes_total",
+		"SUBSCRIBEs the relay sent to publishers or the upstream relay",
+		st->upstream_subscribes);
+	if (d->cfg.fast_path) {
+		render_kernel(f, d, ks, have_ks);
+		render_fp_subs(f, d);
+	}
+}
+
+int relayd_metrics_start(struct relayd *d)
+{
+	char host[256], err[512];
+	uint16_t port;
+
+	if (!d->cfg.metrics_listen[0])
+		return 0;
+	if (relay_config_parse_url(d->cfg.metrics_listen, host, sizeof(host), &port, NULL, 0)) {
+		fprintf(stderr, "moq-relayd: --metrics-listen: '%s' is not HOST:PORT\n",
+			d->cfg.metrics_listen);
+		return -1;
+	}
+	d->metrics = relay_metrics_start(d->loop, host, port, render, d, err, sizeof(err));
+	if (!d->metrics) {
+		fprintf(stderr, "moq-relayd: --metrics-listen %s: %s\n", d->cfg.metrics_listen,
+			err);
+		return -1;
+	}
+	fprintf(stderr, "moq-relayd: metrics on http://%s%s%s:%u/metrics\n",
+		strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+		relay_metrics_port(d->metrics));
+	return 0;
+}
+
+void relayd_metrics_stop(struct relayd *d)
+{
+	relay_metrics_stop(d->metrics);
+	d->metrics = NULL;
+}

@@ -395,18 +395,25 @@ static uint64_t expect_control(const uint8_t *p, size_t n, int fin, int *early)
 	*early = 0;
 	while (n > 0) {
 		int rc = moq_ctrl_decode(&m, p, n);
+		uint64_t type;
 
-		if (rc == MOQ_ERR_NEED_MORE) {
-			uint64_t type;
-
-			if (moq_vi_decode(&type, p, n) > 0 && (type != MOQ_CTRL_GOAWAY || goaway))
+		/* a type that may not come here (SETUP again, any request or
+		 * response) is a PROTOCOL_VIOLATION whatever its payload */
+		if (moq_vi_decode(&type, p, n) > 0 && type != MOQ_CTRL_GOAWAY) {
+			if (rc == MOQ_ERR_NEED_MORE) {
 				*early = 1;
+				break;
+			}
+			return MOQ_SESSION_PROTOCOL_VIOLATION;
+		}
+		if (rc == MOQ_ERR_NEED_MORE) {
+			*early = goaway; /* a second GOAWAY on its way */
 			break;
 		}
 		if (rc < 0)
 			return (uint64_t)moq_ctrl_err_to_session_code(rc);
-		if (m.type != MOQ_CTRL_GOAWAY || goaway)
-			return MOQ_SESSION_PROTOCOL_VIOLATION; /* second SETUP too */
+		if (goaway)
+			return MOQ_SESSION_PROTOCOL_VIOLATION; /* second GOAWAY */
 		if (m.goaway.new_session_uri.len)
 			return MOQ_SESSION_PROTOCOL_VIOLATION; /* from a client */
 		if (m.goaway.has_request_id && !(m.goaway.request_id & 1))

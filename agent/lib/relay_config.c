@@ -19,6 +19,7 @@ enum opt_kind {
 	K_LISTEN,
 	K_FASTPATH,
 	K_UPSTREAM,
+	K_CTLSOCK,
 	K_CONFIG,
 	K_HELP,
 	K_VERSION,
@@ -77,6 +78,10 @@ static const struct opt opts[] = {
 	  "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]" },
 	{ "heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
 	  "the programs stop forwarding when the agent is silent this long [0.5]" },
+	{ "ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
+	  "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
+	  "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
+	  "that cannot be created stops the start; the default only warns" },
 	{ "config", "FILE", K_CONFIG, F(config_file),
 	  "read `key = value` lines (keys = long option names) first;\n"
 	  "the command line overrides them; SIGHUP re-reads the file" },
@@ -113,6 +118,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->idle_timeout_ms = 30000;
 	strcpy(c->bpf_pin_dir, "/sys/fs/bpf/tc/globals");
 	c->heartbeat_timeout_ms = 500;
+	strcpy(c->ctl_socket, "/run/moq-relayd.sock");
 }
 
 int relay_config_parse_size(const char *s, uint64_t *out)
@@ -329,6 +335,16 @@ int relay_config_set(struct relay_config *c, const char *name,
 			     value);
 			return -1;
 		}
+		return 0;
+	case K_CTLSOCK:
+		if (!*value || strlen(value) >= o->size) {
+			errf(err, errlen,
+			     "--ctl-socket: '%s' is not a path of 1 to %zu bytes (unix socket limit) or 'none'",
+			     value, o->size - 1);
+			return -1;
+		}
+		strcpy(field, strcmp(value, "none") ? value : "");
+		c->ctl_socket_explicit = true;
 		return 0;
 	case K_UPSTREAM:
 		if (!*value) {

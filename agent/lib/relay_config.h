@@ -40,6 +40,8 @@ struct relay_config {
 	bool fast_path;
 	char bpf_pin_dir[RELAY_CONFIG_STR_MAX];
 	uint64_t heartbeat_timeout_ms;
+	char ctl_socket[108];	  /* control socket path, "" = none */
+	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];
 	bool help;
 	bool version;

@@ -287,6 +287,8 @@ int main(int argc, char **argv)
 	}
 	if (relayd_metrics_start(d))
 		return 1;
+	if (relayd_ctl_start(d))
+		return 1;
 	moq_warn(MOD, "listening on %s port %u (%s)%s%s", d->cfg.listen_host,
 		 moq_quic_endpoint_port(d->ep),
 		 d->cfg.plaintext ? "plaintext" : "TLS",
@@ -308,6 +310,7 @@ int main(int argc, char **argv)
 				 sizeof(line));
 		fprintf(stderr, "moq-relayd: exiting; %s\n", line);
 	}
+	relayd_ctl_stop(d);
 	relayd_metrics_stop(d);
 	moq_quic_endpoint_free(d->ep);
 	if (d->up_ep)

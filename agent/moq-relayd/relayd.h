@@ -64,6 +64,7 @@ struct relayd {
 	struct relay_metrics *metrics; /* --metrics-listen (metrics.c) */
 	bool draining;
 	int exit_code;
+	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
 };
 
 /* sessions.c */
@@ -73,6 +74,10 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 			     bool upstream);
 void relayd_upstream_connect(struct relayd *d);
 void relayd_track_release(struct relayd *d, struct relay_track *tr);
+
+/* ctl.c: the control socket (--ctl-socket); 0, or -1 after a message */
+int relayd_ctl_start(struct relayd *d);
+void relayd_ctl_stop(struct relayd *d);
 
 /* fetch.c */
 void relayd_fetch_request(struct relayd *d, struct peer *p,

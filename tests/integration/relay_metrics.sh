@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# moq-relayd --metrics-listen: publisher -> relay -> subscriber on the netns
+# testbed; the relay serves Prometheus metrics on 127.0.0.1 inside its own
+# namespace. Two scrapes while media flows: the exposition parses
+# (metrics/promcheck.py: HELP/TYPE before samples, label escaping, numbers,
+# no duplicate series), the gauges show the publisher, the subscriber and
+# the track, objects_out/bytes_out grow between the scrapes, other paths
+# are 404, and a request over the size bound gets 431.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay/common.sh"
+relay_tools_check
+command -v curl >/dev/null || die "curl missing (apt-get install curl)"
+testbed_up 1
+
+PROMCHECK="python3 $ROOT/tests/integration/metrics/promcheck.py"
+MPORT=9464
+scrape() { # OUT: samples (checked) into $TMP/OUT.prom
+	on relay curl -sS --max-time 3 -o "$TMP/$1.raw" -D "$TMP/$1.hdr" "http://127.0.0.1:$MPORT/metrics" ||
+		die "scrape $1: curl failed"
+	grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/$1.hdr" ||
+		{ cat "$TMP/$1.hdr" >&2; die "scrape $1: wrong Content-Type"; }
+	$PROMCHECK "$TMP/$1.raw" >"$TMP/$1.prom" || die "scrape $1: exposition does not parse (above)"
+}
+val() { # FILE SERIES -> value (die if absent)
+	local v
+	v=$(awk -v s="$2" '$1 == s { print $2 }' "$TMP/$1.prom")
+	[ -n "$v" ] || { cat "$TMP/$1.prom" >&2; die "$1: no series $2"; }
+	echo "${v%.*}"
+}
+
+start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 \
+	--metrics-listen 127.0.0.1:$MPORT
+grep -q "metrics on http://127.0.0.1:$MPORT/metrics" "$TMP/relay.log" || die "relay did not report the metrics address"
+scrape idle
+[ "$(val idle moq_relay_sessions)" = 0 ] || die "idle relay has sessions"
+[ "$(val idle 'moq_relay_objects_out_total{path="userspace"}')" = 0 ] || die "idle relay sent objects"
+
+start_pub pub pub --plaintext --rate 200 --object-size 1000 --objects-per-group 20 --track test "$RELAY_IP4:4443"
+wait_announce relay
+start_sub sub sub1 --plaintext --duration 6 --connect-timeout 5 "$RELAY_IP4_SUB_1:4443"
+wait_for 5 grep -q "subscribing upstream" "$TMP/relay.log" || die "relay did not subscribe upstream"
+sleep 1.5
+scrape a
+sleep 1.5
+scrape b
+o1=$(val a 'moq_relay_objects_out_total{path="userspace"}')
+o2=$(val b 'moq_relay_objects_out_total{path="userspace"}')
+b1=$(val a 'moq_relay_bytes_out_total{path="userspace"}')
+b2=$(val b 'moq_relay_bytes_out_total{path="userspace"}')
+i2=$(val b 'moq_relay_objects_in_total{path="userspace"}')
+log "objects_out $o1 -> $o2, bytes_out $b1 -> $b2, objects_in $i2"
+[ "$o1" -gt 0 ] && [ "$o2" -gt $((o1 + 100)) ] || die "objects_out did not grow by > 100 in 1.5 s at 200/s ($o1 -> $o2)"
+[ "$b2" -gt "$b1" ] || die "bytes_out did not grow ($b1 -> $b2)"
+[ "$i2" -ge "$o2" ] || die "one subscriber: objects_in ($i2) < objects_out ($o2)"
+[ "$(val b moq_relay_sessions)" = 2 ] || die "sessions != 2 (publisher + subscriber)"
+[ "$(val b moq_relay_publishers)" = 1 ] || die "publishers != 1"
+[ "$(val b moq_relay_subscribers)" = 1 ] || die "subscribers != 1"
+[ "$(val b moq_relay_tracks)" = 1 ] || die "tracks != 1"
+[ "$(val b moq_relay_subscriptions)" = 1 ] || die "subscriptions != 1"
+[ "$(val b moq_relay_cache_groups)" -ge 1 ] || die "cache holds no group"
+[ "$(val b moq_relay_subscribes_total)" -ge 1 ] || die "subscribes_total is 0"
+! grep -q '^moq_relay_fp_' "$TMP/b.prom" || die "fast-path series without --fast-path on"
+
+code=$(on relay curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")
+[ "$code" = 404 ] || die "GET / answered $code, want 404"
+code=$(on relay curl -s --max-time 3 -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 5000 /dev/zero | tr '\0' a)" \
+	"http://127.0.0.1:$MPORT/metrics")
+[ "$code" = 431 ] || die "5 kB header answered $code, want 431"
+# the metrics port is not reachable from the subscriber (bound to 127.0.0.1)
+! on sub1 curl -s --max-time 1 -o /dev/null "http://$RELAY_IP4_SUB_1:$MPORT/metrics" ||
+	die "metrics bound to 127.0.0.1 answered on $RELAY_IP4_SUB_1"
+
+timeout 15 tail --pid="$SUB_PID" -f /dev/null || die "subscriber did not finish"
+jq -e '.objects_received > 0 and .integrity_errors == 0' "$TMP/sub.json" >/dev/null ||
+	{ cat "$TMP/sub.json" >&2; die "subscriber saw errors"; }
+no_subs() { scrape end && [ "$(val end moq_relay_subscriptions)" = 0 ]; }
+wait_for 3 no_subs || die "subscription still counted 3 s after the subscriber left"
+stop "$RELAY_PID"
+log "PASS relay_metrics"

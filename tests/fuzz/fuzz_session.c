@@ -552,11 +552,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cb->on_stream_open(&conn, 0, NULL);
 		if (plen || fin)
 			deliver(&conn, 0, pay, plen, fin, &seed);
-		if (rc < 0 && rc != MOQ_ERR_NEED_MORE) {
+		uint64_t type;
+
+		if (moq_vi_decode(&type, pay, plen) > 0 && !moq_ctrl_type_is_request(type)) {
+			/* refused by its type alone, payload complete or not */
+			CHECK(rc == MOQ_ERR_NEED_MORE || conn.closed);
+			CHECK(!conn.closed || conn.close_code == MOQ_SESSION_PROTOCOL_VIOLATION);
+		} else if (rc < 0 && rc != MOQ_ERR_NEED_MORE) {
 			CHECK(conn.closed);
 			CHECK(conn.close_code == (uint64_t)moq_ctrl_err_to_session_code(rc));
-		} else if (rc > 0 && !moq_ctrl_type_is_request(m.type)) {
-			CHECK(conn.closed && conn.close_code == MOQ_SESSION_PROTOCOL_VIOLATION);
 		} else if (rc == MOQ_ERR_NEED_MORE && fin && plen) {
 			/* ended inside the first message */
 			CHECK(conn.closed && conn.close_code == MOQ_SESSION_PROTOCOL_VIOLATION);

@@ -359,6 +359,8 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 		for (struct relay_sub *s = tr->subs; s; s = s->next) {
 			struct relay_fwd *f;
 
+			if (s->fast)
+				continue;
 			if (resolve_waiting(ctx, s, r->group, true))
 				continue;
 			if (!sub_admits(s, r->group, o->object_id))
@@ -477,6 +479,8 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 	for (struct relay_sub *s = tr->subs; s; s = s->next) {
 		struct moq_object_datagram out = *d;
 
+		if (s->fast)
+			continue;
 		resolve_waiting(ctx, s, d->group_id, false);
 		if (!sub_admits(s, d->group_id, d->object_id))
 			continue;
@@ -495,6 +499,8 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 {
 	const struct relay_cache *c = &s->track->cache;
 
+	if (s->fast)
+		return; /* the fast path serves in-progress streams itself */
 	for (struct relay_cache_group *g = c->head; g; g = g->next) {
 		if (g->id < s->range.start.group)
 			continue;

@@ -89,6 +89,9 @@ struct relay_sub {
 	bool has_joining; /* Largest Object when SUBSCRIBE_OK was sent */
 	struct moq_location joining;
 	struct relay_fwd *fwd; /* open downstream data streams */
+	/* served by the kernel fast path and the agent's media writer
+	 * (moq-relayd fastpath.c): relay_forward skips it */
+	bool fast;
 	uint64_t objects_out, bytes_out, streams_reset;
 };
 

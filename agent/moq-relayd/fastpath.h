@@ -1,0 +1,55 @@
+/* moq-relayd: the fast path wiring (fastpath.c). With --fast-path on, the
+ * tc programs forward media packets of local publishers straight into the
+ * subscribers' connections; this part keeps those connections coherent:
+ * one packet-number space per connection (fp_pnspace), ACK translation
+ * (fp_ackxlate), loss recovery and congestion control of the media
+ * packets (fp_tracker, fp_cc) with retransmission from the raw upstream
+ * stream bytes, gap filling for whatever the kernel did not forward, and
+ * the pinned maps (fp_mapsync). docs/fast-path-agent.md. */
+#ifndef RELAYD_FASTPATH_H
+#define RELAYD_FASTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct relayd;
+struct peer;
+struct relay_sub;
+struct relay_rx;
+struct moq_rx;
+struct moq_quic_callbacks;
+
+/* Open and check the pinned maps, start the heartbeat, the ring buffer
+ * consumer. 0, or -1 with what to fix in err. */
+int relayd_fp_start(struct relayd *d, char *err, size_t errlen);
+/* Install the packet hooks into the endpoint's callback table (before
+ * the endpoint is created). */
+void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb);
+/* Clean shutdown: programs stop forwarding at once. */
+void relayd_fp_stop(struct relayd *d);
+
+void relayd_fp_peer_new(struct relayd *d, struct peer *p);
+void relayd_fp_peer_gone(struct relayd *d, struct peer *p);
+
+/* A SUBSCRIBE is about to be accepted: false when the connection is a
+ * fast-path connection that cannot take this subscription (its track is
+ * not forwardable in the kernel); the caller refuses it. */
+bool relayd_fp_sub_allowed(struct relayd *d, struct relay_sub *sub);
+/* After SUBSCRIBE_OK: put the subscriber on the fast path if it can be. */
+void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub);
+void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub);
+/* FETCH on a fast-path connection cannot be served (ngtcp2 may not open
+ * unidirectional streams there). */
+bool relayd_fp_conn_is_fast(const struct peer *p);
+
+/* Upstream data stream bytes (session on_data_raw), its HEADER, its end. */
+void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t off,
+		   const uint8_t *data, size_t len, int fin);
+void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st);
+void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx);
+/* A publisher connection's track is subscribed (or published): register it
+ * in moq_upstreams. */
+void relayd_fp_upstream(struct relayd *d, struct peer *p);
+
+#endif

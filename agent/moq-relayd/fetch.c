@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "fastpath.h"
 
 #define MOD "relayd"
 
@@ -119,6 +120,15 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 		d->stats.fetch_errors++;
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");
+		return;
+	}
+	if (relayd_fp_conn_is_fast(p)) {
+		/* the media plane owns every new unidirectional stream of a
+		 * fast-path connection; a FETCH stream would need the agent's
+		 * writer (docs/fast-path-agent.md, limitations) */
+		d->stats.fetch_errors++;
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0,
+				  "FETCH is not served on a fast-path connection; use a separate session");
 		return;
 	}
 	if (f->fetch_type == MOQ_FETCH_STANDALONE) {

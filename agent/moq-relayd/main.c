@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "fastpath.h"
 #include "lib/relay_metrics.h"
 
 #define MOD "relayd"
@@ -190,6 +191,14 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
 	q.cb = moq_session_quic_callbacks();
+	if (d->cfg.fast_path) {
+		/* the packet hooks renumber and translate (fastpath.c) */
+		static struct moq_quic_callbacks fcb;
+
+		fcb = *moq_session_quic_callbacks();
+		relayd_fp_hooks(d, &fcb);
+		q.cb = &fcb;
+	}
 	q.user = &d->acc;
 	d->ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
 	return d->ep ? 0 : -1;
@@ -280,6 +289,10 @@ int main(int argc, char **argv)
 			d->cfg.listen_host, d->cfg.listen_port, err);
 		return 1;
 	}
+	if (relayd_fp_start(d, err, sizeof(err))) {
+		fprintf(stderr, "moq-relayd: --fast-path on: %s\n", err);
+		return 2;
+	}
 	if (start_upstream(d, err, sizeof(err))) {
 		fprintf(stderr, "moq-relayd: --upstream %s: %s\n",
 			d->cfg.upstream, err);
@@ -312,6 +325,7 @@ int main(int argc, char **argv)
 	}
 	relayd_ctl_stop(d);
 	relayd_metrics_stop(d);
+	relayd_fp_stop(d);
 	moq_quic_endpoint_free(d->ep);
 	if (d->up_ep)
 		moq_quic_endpoint_free(d->up_ep);

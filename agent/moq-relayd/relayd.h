@@ -14,6 +14,8 @@
 
 struct relayd;
 struct fetch_job;
+struct fp_conn;	   /* fastpath.c */
+struct relayd_fp; /* fastpath.c */
 
 /* One MoQT session (a publisher, a subscriber, both, or our upstream). */
 struct peer {
@@ -26,6 +28,8 @@ struct peer {
 	struct relay_alias_set aliases;
 	struct relay_sub *subs; /* linked by peer_next */
 	struct fetch_job *fetches;
+	uint32_t fp_conn_id; /* fast path: id in the maps (0: fast path off) */
+	struct fp_conn *fp;  /* fast path state of this connection */
 };
 
 /* A FETCH the relay forwards upstream (downstream request <-> upstream
@@ -65,6 +69,7 @@ struct relayd {
 	bool draining;
 	int exit_code;
 	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
+	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
 };
 
 /* sessions.c */

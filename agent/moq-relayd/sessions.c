@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "relayd.h"
+#include "fastpath.h"
 
 #define MOD "relayd"
 
@@ -66,6 +67,7 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 	d->npeers++;
 	if (s)
 		moq_session_set_user(s, p);
+	relayd_fp_peer_new(d, p);
 	return p;
 }
 
@@ -103,13 +105,13 @@ static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
 	struct peer *p = sub->peer;
 
 	relay_forward_sub_stop(sub, reset, code);
+	relayd_fp_sub_gone(d, sub);
 	if (sub->track)
 		relay_track_remove_sub(sub->track, sub);
 	peer_unlink_sub(p, sub);
 	if (sub->req)
 		moq_request_set_user(sub->req, NULL);
 	free(sub);
-	(void)d;
 }
 
 /* End a track: every subscriber gets PUBLISH_DONE (established) or
@@ -234,6 +236,7 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 		 (unsigned long long)alias,
 		 (unsigned long long)sub->range.start.group,
 		 (unsigned long long)sub->range.start.object);
+	relayd_fp_sub_established(d, sub);
 	relay_forward_replay(&d->fwd, sub);
 }
 
@@ -522,6 +525,7 @@ static void cb_close(struct moq_session *s,
 			moq_timer_set_in(d->up_timer, 1000000000ull);
 		}
 	}
+	relayd_fp_peer_gone(d, p);
 	relay_alias_set_free(&p->aliases);
 	moq_session_set_user(s, NULL);
 	free(p);
@@ -768,10 +772,21 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx,
 	if (!u)
 		return;
 	relay_forward_event(&d->fwd, u, ev);
+	if (ev->type == MOQ_DATA_EV_HEADER)
+		relayd_fp_rx_header(d, p, u);
 	if (ev->type == MOQ_DATA_EV_STREAM_END) {
 		moq_rx_set_user(rx, NULL);
 		relay_rx_free(u);
 	}
+}
+
+static void cb_data_raw(struct moq_session *s, struct moq_rx *rx, uint64_t off,
+			const uint8_t *data, size_t len, int fin)
+{
+	struct peer *p = moq_session_user(s);
+
+	if (p && p->d->fp)
+		relayd_fp_raw(p->d, p, rx, off, data, len, fin);
 }
 
 static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
@@ -784,6 +799,7 @@ static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
 
 	(void)local;
 	(void)req;
+	relayd_fp_rx_reset(d, p, rx);
 	if (!u)
 		return;
 	moq_rx_set_user(rx, NULL);
@@ -841,6 +857,7 @@ void relayd_callbacks_init(struct relayd *d)
 	d->cb.on_request_msg = cb_request_msg;
 	d->cb.on_request_closed = cb_request_closed;
 	d->cb.on_data = cb_data;
+	d->cb.on_data_raw = cb_data_raw;
 	d->cb.on_data_reset = cb_data_reset;
 	d->cb.on_datagram = cb_datagram;
 	d->cb.on_tx_stopped = cb_tx_stopped;

@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# bench/latency.sh - relay-added latency per packet from kernel timestamps
+# (issue 7, measurement 1). Needs root.
+#
+#   B=build bench/latency.sh [--quick] [--no-write]
+#
+# tc-progs/tstamp.bpf.o (loaded and attached by bench/tstamp.c, built here
+# with cc like bench/bpf_cost.sh builds bpf_cost.c) stamps every packet that
+# carries an MQP1 payload header with bpf_ktime_get_ns() on the clsact egress
+# of the publisher's eth0 and the clsact ingress of every subscriber's eth0
+# (netns testbed, separate links; all namespaces share one clock). The
+# object's identity is its MQP1 sequence number. Modes, interleaved round by
+# round for every (subscriber count, object size):
+#   direct : moq-pub --listen in the publisher namespace, subscribers connect
+#            to it; packets take the same two veth links and are routed by
+#            the relay namespace's kernel (no relay process) = the floor;
+#   relay  : moq-pub -> moq-relayd --plaintext (userspace path) -> subscribers;
+#   fast   : moq-relayd --fast-path on with tc-progs/relay.bpf.o attached on
+#            the relay's interfaces (reported "unavailable" when the relay
+#            refuses to start with it).
+# One-way latency of an object to a subscriber = subscriber-ingress stamp -
+# publisher-egress stamp (direct: of the copy sent to that subscriber;
+# relay/fast: of the single packet sent to the relay). Relay-added latency =
+# one-way latency - the median direct latency at the same subscriber count
+# and object size. Writes docs/results/latency.md, latency-per-packet.png,
+# latency-vs-subs.png (bench/latency_report.py, gnuplot).
+#
+# Environment: B (build dir), LAT_COUNTS ("1 8 64 256"), LAT_SIZES
+# ("100 1100"), LAT_RATE objects/s (30), LAT_SECONDS measured seconds per run
+# (4), LAT_ROUNDS (3), LAT_MODES ("direct relay fast"), LAT_HOSTS subscriber
+# namespaces (8; subscriber k runs on host (k-1) % LAT_HOSTS + 1).
+# --quick: LAT_COUNTS="1 8", LAT_ROUNDS=1, LAT_SECONDS=3 unless set.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+B=${B:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+QUICK=0 WRITE=1
+for a in "$@"; do
+	case "$a" in
+	--quick) QUICK=1 ;;
+	--no-write) WRITE=0 ;;
+	*) echo "usage: $0 [--quick] [--no-write]" >&2; exit 2 ;;
+	esac
+done
+if [ $QUICK = 1 ]; then
+	COUNTS=${LAT_COUNTS:-1 8} ROUNDS=${LAT_ROUNDS:-1} SECS=${LAT_SECONDS:-3}
+else
+	COUNTS=${LAT_COUNTS:-1 8 64 256} ROUNDS=${LAT_ROUNDS:-3} SECS=${LAT_SECONDS:-4}
+fi
+SIZES=${LAT_SIZES:-100 1100}
+RATE=${LAT_RATE:-30}
+MODES=${LAT_MODES:-direct relay fast}
+HOSTS=${LAT_HOSTS:-8}
+P=lat$$
+P=${P:0:12}
+TB=$ROOT/netns/testbed.sh
+RES=$ROOT/docs/results
+TMP=$(mktemp -d /tmp/moq-latency.XXXXXX)
+PIN=/sys/fs/bpf/moq-bench-$P            # tstamp programs and maps
+FPMNT=/sys/fs/bpf/moq-bench-$P-fp       # private tc pin root for relay.bpf.o (fast)
+TSTAMP=$TMP/tstamp
+PIDS=()
+START=$(date +%s)
+
+die() { echo "latency: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root"
+for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
+[ -f "$B/tc-progs/tstamp.bpf.o" ] || die "$B/tc-progs/tstamp.bpf.o missing (make)"
+for t in python3 gnuplot nsenter tc; do command -v $t >/dev/null || die "$t missing"; done
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
+	[ "${FAST_GLOBAL:-0}" = 1 ] && rm -f /sys/fs/bpf/tc/globals/moq_* 2>/dev/null
+	rm -rf "$PIN" "$FPMNT"
+	if [ "${LAT_KEEP:-0}" = 1 ]; then echo "latency: kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Itc-progs \
+	bench/tstamp.c -lbpf -o "$TSTAMP"
+
+maxn=0
+for n in $COUNTS; do [ "$n" -gt $maxn ] && maxn=$n; done
+[ "$HOSTS" -gt "$maxn" ] && HOSTS=$maxn
+"$TB" up --subscribers "$HOSTS" --prefix "$P" >/dev/null
+# shellcheck disable=SC1090
+. "/run/moq-testbed/$P.env"
+in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
+sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
+sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
+waitlog() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done; return 1; }
+stopwait() { kill "$@" 2>/dev/null || true; for p in "$@"; do timeout 8 tail --pid="$p" -f /dev/null || kill -9 "$p" 2>/dev/null || true; done; }
+
+# timestamps: publisher egress, every subscriber host's ingress
+"$TSTAMP" load "$B/tc-progs/tstamp.bpf.o" "$PIN"
+"$TSTAMP" attach "$PIN" "$PUB_NS" "$PUB_IF" egress
+for h in $(seq 1 "$HOSTS"); do "$TSTAMP" attach "$PIN" "$(sub_ns "$h")" eth0 ingress; done
+
+# fast path: relay.bpf.o on the relay's interfaces, pinned under a private
+# root (TC_BPF_MNT) when moq-relayd can be told where the pins are, else in
+# the global /sys/fs/bpf/tc/globals (only if nobody else has pins there).
+FAST_OK=0 FAST_WHY="not in LAT_MODES" FAST_ARGS=() FAST_GLOBAL=0
+rtc() { nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
+fast_attach() {
+	local obj=$B/tc-progs/relay.bpf.o i pinopt
+	[ -f "$obj" ] || { FAST_WHY="$obj missing"; return 1; }
+	pinopt=$("$B/bin/moq-relayd" --help 2>&1 | grep -o -- '--[a-z-]*pin[a-z-]*' | head -1 || true)
+	if [ -n "$pinopt" ]; then
+		mkdir -p "$FPMNT"
+		export TC_BPF_MNT=$FPMNT
+		FAST_ARGS=("$pinopt" "$FPMNT/tc/globals")
+	elif [ -e /sys/fs/bpf/tc/globals/moq_config ]; then
+		FAST_WHY="moq-relayd has no pin directory option and /sys/fs/bpf/tc/globals already holds moq_* pins (someone else's fast path)"
+		return 1
+	else
+		FAST_GLOBAL=1
+	fi
+	rtc qdisc add dev "$RELAY_IF_PUB" clsact &&
+		rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$obj" sec tc/upstream_ingress || {
+		FAST_WHY="attaching tc/upstream_ingress failed"; return 1; }
+	for i in $(seq 1 "$HOSTS"); do
+		local v=RELAY_IF_SUB_$i
+		rtc qdisc add dev "${!v}" clsact &&
+			rtc filter add dev "${!v}" egress bpf da obj "$obj" sec tc/subscriber_egress &&
+			rtc filter add dev "${!v}" ingress bpf da obj "$obj" sec tc/subscriber_ingress || {
+			FAST_WHY="attaching the subscriber programs failed"; return 1; }
+	done
+}
+fpstats() { "$TSTAMP" fpstats "${FAST_ARGS[1]:-/sys/fs/bpf/tc/globals}/moq_stats" 2>/dev/null || echo "up_fwd=0 eg_fwd=0"; }
+fast_detach() {
+	local i v
+	rtc qdisc del dev "$RELAY_IF_PUB" clsact 2>/dev/null || true
+	for i in $(seq 1 "$HOSTS"); do v=RELAY_IF_SUB_$i; rtc qdisc del dev "${!v}" clsact 2>/dev/null || true; done
+	# global pins: only ours (fast_attach refused when moq_config existed)
+	[ -z "${TC_BPF_MNT:-}" ] && [ "$FAST_GLOBAL" = 1 ] && rm -f /sys/fs/bpf/tc/globals/moq_* 2>/dev/null || true
+}
+# no control socket where the relay has one (the default path is shared)
+RELAY_ARGS=()
+"$B/bin/moq-relayd" --help 2>&1 | grep -q -- --ctl-socket && RELAY_ARGS=(--ctl-socket none)
+start_relay() { # LOG [extra args]: starts moq-relayd, sets RELAY_PID, 0 when listening
+	local log=$1; shift
+	in_ns "$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 --log-level info \
+		--stats-interval 0 --sub-queue-bytes 16M "${RELAY_ARGS[@]}" "$@" 2>"$log" &
+	RELAY_PID=$!; PIDS+=($RELAY_PID)
+	waitlog "$log" "listening on" && kill -0 $RELAY_PID 2>/dev/null
+}
+if [[ " $MODES " == *" fast "* ]]; then
+	# a relay build without the fast path refuses the option at start,
+	# before touching any pin: ask it first, attach only if it might work
+	timeout 2 nsenter --net="/run/netns/$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 127.0.0.1:0 \
+		--fast-path on --stats-interval 0 >"$TMP/fast-precheck.log" 2>&1 || true
+	if grep -q "not built yet" "$TMP/fast-precheck.log"; then
+		FAST_WHY="moq-relayd: $(grep -m1 "not built yet" "$TMP/fast-precheck.log")"
+	elif fast_attach; then
+		if start_relay "$TMP/fast-probe.log" --fast-path on "${FAST_ARGS[@]}"; then
+			FAST_OK=1
+		else
+			FAST_WHY="moq-relayd --fast-path on: $(grep -m1 -i 'fast\|error' "$TMP/fast-probe.log" || head -1 "$TMP/fast-probe.log")"
+		fi
+		stopwait $RELAY_PID
+	fi
+	[ $FAST_OK = 1 ] || { fast_detach; echo "fast: unavailable ($FAST_WHY)"; }
+fi
+RUN_MODES=()
+for m in $MODES; do [ "$m" = fast ] && [ $FAST_OK = 0 ] && continue; RUN_MODES+=("$m"); done
+
+# run_one MODE N SIZE ROUND: one run; samples of tstamp into $TMP/run-ID.dump
+RUNID=0
+: >"$TMP/runs.txt"
+run_one() {
+	local mode=$1 n=$2 size=$3 round=$4 k h addr pp pubargs subs=() id
+	RUNID=$((RUNID + 1)); id=$RUNID
+	"$TSTAMP" dump "$PIN" >/dev/null # drop anything left over
+	pubargs=(--plaintext --no-pacing --rate "$RATE" --object-size "$size" --objects-per-group 1 --linger 1)
+	RELAY_PID=
+	local fp0="" fp1="" kfwd=-
+	[ "$mode" = fast ] && fp0=$(fpstats)
+	if [ "$mode" = direct ]; then
+		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" --wait-subscribers "$n" --listen 0.0.0.0:5000 \
+			2>"$TMP/pub-$id.log" &
+		pp=$!; PIDS+=($pp)
+		waitlog "$TMP/pub-$id.log" "listening on" || die "run $id: moq-pub did not listen"
+	else
+		local extra=()
+		[ "$mode" = fast ] && extra=(--fast-path on "${FAST_ARGS[@]}")
+		start_relay "$TMP/relay-$id.log" "${extra[@]}" || { cat "$TMP/relay-$id.log" >&2; die "run $id: moq-relayd did not start"; }
+		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-$id.log" &
+		pp=$!; PIDS+=($pp)
+		waitlog "$TMP/relay-$id.log" "publishes namespace" || die "run $id: no PUBLISH_NAMESPACE at the relay"
+	fi
+	for k in $(seq 1 "$n"); do
+		h=$(((k - 1) % HOSTS + 1))
+		if [ "$mode" = direct ]; then addr=$PUB_IP4:5000; else addr=$(sub_gw "$h"):4443; fi
+		in_ns "$(sub_ns "$h")" "$B/bin/moq-sub" --plaintext --json --quiet --connect-timeout 20 \
+			"$addr" >"$TMP/sub-$id-$k.json" 2>"$TMP/sub-$id-$k.log" &
+		subs+=($!)
+	done
+	PIDS+=("${subs[@]}")
+	# joining takes a while with many subscribers; the report only uses
+	# objects sent after the last subscriber's first object
+	sleep "$(awk -v n="$n" 'BEGIN { printf "%.1f", 1 + n / 50 }')"
+	sleep "$SECS"
+	stopwait "${subs[@]}"
+	stopwait $pp
+	[ -z "$RELAY_PID" ] || stopwait "$RELAY_PID"
+	if [ "$mode" = fast ]; then
+		fp1=$(fpstats)
+		echo "$id before: $fp0" >>"$TMP/fpstats.txt"
+		echo "$id after:  $fp1" >>"$TMP/fpstats.txt"
+		kfwd=$(($(sed 's/.*eg_fwd=\([0-9]*\).*/\1/' <<<"$fp1") - $(sed 's/.*eg_fwd=\([0-9]*\).*/\1/' <<<"$fp0")))
+	fi
+	"$TSTAMP" dump "$PIN" >"$TMP/run-$id.dump"
+	local integ=0 got=0
+	for k in $(seq 1 "$n"); do
+		read -r a b < <(jq -r '"\(.integrity_errors // 0) \(.objects_received // 0)"' "$TMP/sub-$id-$k.json" 2>/dev/null || echo "0 0")
+		integ=$((integ + a)); got=$((got + b))
+	done
+	echo "$id $mode $n $size $round $integ $got $kfwd" >>"$TMP/runs.txt"
+	printf '  run %3d %-6s n=%-3d size=%-4d round %d: %6d stamps, %6d objects received, %d integrity errors, kernel-forwarded %s\n' \
+		"$id" "$mode" "$n" "$size" "$round" "$(wc -l <"$TMP/run-$id.dump")" "$got" "$integ" "$kfwd"
+}
+
+echo "latency: modes ${RUN_MODES[*]}, counts $COUNTS, sizes $SIZES, $RATE objects/s, ${SECS}s x $ROUNDS rounds, $HOSTS subscriber hosts"
+for n in $COUNTS; do
+	for size in $SIZES; do
+		for r in $(seq 1 "$ROUNDS"); do
+			# rotate the mode order every round so no mode always runs first
+			order=("${RUN_MODES[@]:$(((r - 1) % ${#RUN_MODES[@]}))}" "${RUN_MODES[@]:0:$(((r - 1) % ${#RUN_MODES[@]}))}")
+			for m in "${order[@]}"; do run_one "$m" "$n" "$size" "$r"; done
+		done
+	done
+done
+STATS=$("$TSTAMP" stats "$PIN")
+echo "tstamp counters: $STATS"
+[ $FAST_OK = 1 ] && fast_detach
+
+ELAPSED=$(($(date +%s) - START))
+OUTDIR=$RES
+[ $WRITE = 1 ] || OUTDIR=$TMP/out
+mkdir -p "$OUTDIR"
+CMD="B=${B#"$ROOT"/} bench/latency.sh${*:+ $*}"
+python3 bench/latency_report.py --tmp "$TMP" --out "$OUTDIR" --rate "$RATE" --secs "$SECS" --rounds "$ROUNDS" \
+	--hosts "$HOSTS" --relay-ip "$RELAY_IP4" --fast "$FAST_OK" --fast-why "$FAST_WHY" --cmd "$CMD" \
+	--env "LAT_COUNTS=\"$COUNTS\" LAT_SIZES=\"$SIZES\" LAT_RATE=$RATE LAT_SECONDS=$SECS LAT_ROUNDS=$ROUNDS LAT_MODES=\"$MODES\" LAT_HOSTS=$HOSTS" \
+	--stats "$STATS" --elapsed "$ELAPSED"

@@ -1,0 +1,250 @@
+/* tstamp: loader and reader for tc-progs/tstamp.bpf.c (bench/latency.sh).
+ *
+ *   tstamp load OBJ PINDIR            load the object, pin both programs and
+ *                                     both maps under PINDIR (a directory in
+ *                                     bpffs that must not exist yet)
+ *   tstamp attach PINDIR NETNS IF egress|ingress
+ *                                     attach tst_egress/tst_ingress to the
+ *                                     clsact hook of IF inside the network
+ *                                     namespace /run/netns/NETNS
+ *   tstamp dump PINDIR                print every tst_times entry as
+ *                                     "point daddr dport seq ns" and delete it
+ *   tstamp stats PINDIR               print the tst_stats counters (all CPUs)
+ *   tstamp fpstats MOQ_STATS_PIN      the relay fast path's moq_stats
+ *                                     (tc-progs/moq_maps.h), summed over CPUs:
+ *                                     "up_fwd=N eg_fwd=N" then every other
+ *                                     non-zero counter as prog.reason=packets
+ *
+ * Built by bench/latency.sh like bench/bpf_cost.sh builds bpf_cost.c:
+ *   cc -O2 -Wall -Wextra -Werror -Itc-progs bench/tstamp.c -lbpf
+ * The filters outlive the process (tc holds the programs); they go away
+ * with their namespace or interface. Removing PINDIR unpins everything. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "moq_maps.h"
+#include "tstamp.h"
+
+static const char *stat_names[TST_S_MAX] = {
+	"seen", "udp", "matched", "unmatched", "first", "repeat", "full",
+};
+
+static int pin_path(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static int cmd_load(const char *obj_path, const char *dir)
+{
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char path[512];
+	int err;
+
+	obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj) {
+		fprintf(stderr, "tstamp: cannot open %s: %s\n", obj_path, strerror(errno));
+		return 1;
+	}
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	err = bpf_object__load(obj);
+	if (err) {
+		fprintf(stderr, "tstamp: loading %s failed: %s\n", obj_path, strerror(-err));
+		goto fail;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		fprintf(stderr, "tstamp: mkdir %s: %s (must be new, in bpffs)\n", dir, strerror(errno));
+		goto fail;
+	}
+	bpf_object__for_each_program(prog, obj) {
+		if (pin_path(path, sizeof(path), dir, bpf_program__name(prog)) ||
+		    bpf_program__pin(prog, path)) {
+			fprintf(stderr, "tstamp: cannot pin %s: %s\n", path, strerror(errno));
+			goto fail;
+		}
+	}
+	bpf_object__for_each_map(map, obj) {
+		if (pin_path(path, sizeof(path), dir, bpf_map__name(map)) ||
+		    bpf_map__pin(map, path)) {
+			fprintf(stderr, "tstamp: cannot pin %s: %s\n", path, strerror(errno));
+			goto fail;
+		}
+	}
+	bpf_object__close(obj);
+	return 0;
+fail:
+	bpf_object__close(obj);
+	return 1;
+}
+
+static int obj_get(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, "tstamp: cannot open pin %s: %s (run 'tstamp load' first)\n", path,
+			strerror(errno));
+	return fd;
+}
+
+static int cmd_attach(const char *dir, const char *netns, const char *ifname, const char *where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE);
+	char nspath[512];
+	int egress = !strcmp(where, "egress"), prog_fd, ns_fd, err;
+
+	if (!egress && strcmp(where, "ingress")) {
+		fprintf(stderr, "tstamp: attach: '%s' is not egress or ingress\n", where);
+		return 2;
+	}
+	prog_fd = obj_get(dir, egress ? "tst_egress" : "tst_ingress");
+	if (prog_fd < 0)
+		return 1;
+	snprintf(nspath, sizeof(nspath), "/run/netns/%s", netns);
+	ns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+	if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "tstamp: cannot enter netns %s: %s\n", nspath, strerror(errno));
+		return 1;
+	}
+	hook.ifindex = (int)if_nametoindex(ifname);
+	if (!hook.ifindex) {
+		fprintf(stderr, "tstamp: no interface %s in netns %s\n", ifname, netns);
+		return 1;
+	}
+	hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		fprintf(stderr, "tstamp: clsact on %s/%s: %s\n", netns, ifname, strerror(-err));
+		return 1;
+	}
+	opts.prog_fd = prog_fd;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		fprintf(stderr, "tstamp: attach %s on %s/%s: %s\n", where, netns, ifname, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_dump(const char *dir)
+{
+	struct tst_key *keys = NULL, key, next;
+	size_t n = 0, cap = 0, i;
+	int fd = obj_get(dir, "tst_times"), have = 0;
+	char addr[INET_ADDRSTRLEN];
+	__u64 ts;
+
+	if (fd < 0)
+		return 1;
+	/* collect first, then read and delete: deleting while walking makes
+	 * get_next_key restart from the beginning */
+	while (bpf_map_get_next_key(fd, have ? &key : NULL, &next) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			keys = realloc(keys, cap * sizeof(*keys));
+			if (!keys) {
+				fprintf(stderr, "tstamp: out of memory\n");
+				return 1;
+			}
+		}
+		keys[n++] = next;
+		key = next;
+		have = 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &ts) == 0) {
+			inet_ntop(AF_INET, &keys[i].daddr, addr, sizeof(addr));
+			printf("%u %s %u %llu %llu\n", keys[i].point, addr, ntohs(keys[i].dport),
+			       (unsigned long long)keys[i].seq, (unsigned long long)ts);
+		}
+		bpf_map_delete_elem(fd, &keys[i]);
+	}
+	free(keys);
+	return fflush(stdout) ? 1 : 0;
+}
+
+static int cmd_stats(const char *dir)
+{
+	int fd = obj_get(dir, "tst_stats"), ncpu = libbpf_num_possible_cpus(), c;
+	__u32 k;
+
+	if (fd < 0 || ncpu <= 0)
+		return 1;
+	for (k = 0; k < TST_S_MAX; k++) {
+		__u64 v[ncpu], sum = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, v) < 0)
+			return 1;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c];
+		printf("%s%s=%llu", k ? " " : "", stat_names[k], (unsigned long long)sum);
+	}
+	printf("\n");
+	return 0;
+}
+
+static int cmd_fpstats(const char *pin)
+{
+	int fd = bpf_obj_get(pin), ncpu = libbpf_num_possible_cpus(), c;
+	__u64 sum[MOQ_STATS_ENTRIES];
+	__u32 k;
+
+	if (fd < 0 || ncpu <= 0) {
+		fprintf(stderr, "tstamp: cannot open %s: %s\n", pin, strerror(errno));
+		return 1;
+	}
+	for (k = 0; k < MOQ_STATS_ENTRIES; k++) {
+		struct moq_stat v[ncpu];
+
+		sum[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v) < 0)
+			return 1;
+		for (c = 0; c < ncpu; c++)
+			sum[k] += v[c].packets;
+	}
+	printf("up_fwd=%llu eg_fwd=%llu",
+	       (unsigned long long)sum[MOQ_PROG_UPSTREAM_INGRESS * MOQ_R_MAX + MOQ_R_FORWARDED],
+	       (unsigned long long)sum[MOQ_PROG_SUBSCRIBER_EGRESS * MOQ_R_MAX + MOQ_R_FORWARDED]);
+	for (k = 0; k < MOQ_STATS_ENTRIES; k++)
+		if (sum[k] && k % MOQ_R_MAX != MOQ_R_FORWARDED)
+			printf(" %u.%u=%llu", k / MOQ_R_MAX, k % MOQ_R_MAX, (unsigned long long)sum[k]);
+	printf("\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "load"))
+		return cmd_load(argv[2], argv[3]);
+	if (argc == 6 && !strcmp(argv[1], "attach"))
+		return cmd_attach(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 3 && !strcmp(argv[1], "dump"))
+		return cmd_dump(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "stats"))
+		return cmd_stats(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "fpstats"))
+		return cmd_fpstats(argv[2]);
+	fprintf(stderr, "usage: tstamp load OBJ PINDIR | attach PINDIR NETNS IF egress|ingress |\n"
+			"       dump PINDIR | stats PINDIR | fpstats MOQ_STATS_PIN\n");
+	return 2;
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tstamp.bpf.c - kernel timestamps of media objects for the latency
+ * benchmark (bench/latency.sh, issue 7 measurement 1).
+ *
+ * Attached on the clsact egress of the publisher's interface
+ * (tst_egress) and the clsact ingress of each subscriber's interface
+ * (tst_ingress), inside their own namespaces, by bench/tstamp.c (libbpf,
+ * one loaded program per direction, so all attachments share one set of
+ * maps). Never attached on a relay interface: the relay's own programs
+ * (tc-progs/relay.bpf.c) stay alone there.
+ *
+ * For each IPv4/IPv6 UDP packet it searches the first TST_WINDOW bytes of
+ * the UDP payload for an MQP1 payload header (docs/tools.md: magic "MQP1",
+ * version 1, kind 0/1) and records bpf_ktime_get_ns() - CLOCK_MONOTONIC,
+ * one clock for every namespace of the host - in tst_times under
+ * (point, destination address, destination port, sequence number). The
+ * first sighting wins (BPF_NOEXIST): a retransmission does not move the
+ * timestamp. Plaintext-profile QUIC carries the payload in clear, and a
+ * small or ~1100-byte object starts in the packet that carries its STREAM
+ * frame header, so the header is inside the window.
+ *
+ * Maps are not pinned by name (tst_* names, loaded by bench/tstamp.c,
+ * which pins them in its own directory): nothing collides with the relay's
+ * moq_* maps in /sys/fs/bpf/tc/globals.
+ *
+ * Always returns TC_ACT_UNSPEC: the packet continues untouched (and any
+ * other filter on the hook still runs).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "tstamp.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TST_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct tst_key);
+	__type(value, __u64);
+} tst_times SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TST_S_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tst_stats SEC(".maps");
+
+#define IPPROTO_UDP_ 17
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&tst_stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Offset of the UDP header and the destination address (IPv4, or the last
+ * 4 bytes of IPv6), or -1 for anything that is not unfragmented UDP. */
+static __always_inline int find_udp(struct __sk_buff *skb, __u32 *daddr)
+{
+	__u8 b[2];
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		__u8 vihl, proto;
+		__u16 frag;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &vihl, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 9, &proto, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 6, b, 2) < 0 ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 16, daddr, 4) < 0)
+			return -1;
+		frag = ((__u16)b[0] << 8 | b[1]) & 0x3fff; /* MF + offset */
+		if (proto != IPPROTO_UDP_ || frag)
+			return -1;
+		return ETH_HLEN + (vihl & 0x0f) * 4;
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 nh;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN + 6, &nh, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, ETH_HLEN + 36, daddr, 4) < 0)
+			return -1;
+		if (nh != IPPROTO_UDP_)
+			return -1;
+		return ETH_HLEN + 40;
+	}
+	return -1;
+}
+
+static __always_inline int stamp(struct __sk_buff *skb, __u32 point)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u8 buf[TST_WINDOW];
+	struct tst_key key = {};
+	__u32 daddr = 0, n, i;
+	__u16 dport;
+	int off, pos = -1, err;
+
+	count(TST_S_SEEN);
+	off = find_udp(skb, &daddr);
+	if (off < 0 || off > 14 + 60)
+		goto out;
+	if (bpf_skb_load_bytes(skb, off + 2, &dport, 2) < 0)
+		goto out;
+	count(TST_S_UDP);
+	off += 8;
+	if ((__u32)off >= skb->len)
+		goto unmatched;
+	n = skb->len - off;
+	if (n > TST_WINDOW)
+		n = TST_WINDOW;
+	/* verifier: a constant-bounded, non-zero length */
+	n &= 0x1ff;
+	if (n < 24 || n > TST_WINDOW)
+		goto unmatched;
+	if (bpf_skb_load_bytes(skb, off, buf, n) < 0)
+		goto unmatched;
+	/* the header's magic, version and kind, then 16 bytes up to the
+	 * end of the sequence number must be in the loaded bytes */
+	for (i = 0; i + 24 <= TST_WINDOW; i++) {
+		if (i + 24 > n)
+			break;
+		if (buf[i] == 'M' && buf[i + 1] == 'Q' && buf[i + 2] == 'P' &&
+		    buf[i + 3] == '1' && buf[i + 4] == 1 && buf[i + 5] <= 1) {
+			pos = i;
+			break;
+		}
+	}
+	if (pos < 0)
+		goto unmatched;
+	count(TST_S_MATCHED);
+
+	key.point = point;
+	key.daddr = daddr;
+	key.dport = dport;
+	for (i = 0; i < 8; i++) {
+		__u32 j = (__u32)pos + 16 + i;
+
+		if (j >= TST_WINDOW)
+			goto out;
+		key.seq = key.seq << 8 | buf[j];
+	}
+	err = bpf_map_update_elem(&tst_times, &key, &now, BPF_NOEXIST);
+	if (err == 0)
+		count(TST_S_FIRST);
+	else if (err == -17 /* EEXIST */)
+		count(TST_S_REPEAT);
+	else
+		count(TST_S_FULL);
+	goto out;
+unmatched:
+	count(TST_S_UNMATCHED);
+out:
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int tst_egress(struct __sk_buff *skb)
+{
+	return stamp(skb, TST_PT_EGRESS);
+}
+
+SEC("tc")
+int tst_ingress(struct __sk_buff *skb)
+{
+	return stamp(skb, TST_PT_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tstamp.h - map layouts of tc-progs/tstamp.bpf.c, shared with the loader
+ * bench/tstamp.c. Only linux/types.h types, explicit padding.
+ */
+#ifndef MOQ_TSTAMP_H
+#define MOQ_TSTAMP_H
+
+#include <linux/types.h>
+
+/* Where a timestamp was taken. */
+enum tst_point {
+	TST_PT_EGRESS = 0, /* clsact egress of the publisher's interface */
+	TST_PT_INGRESS = 1, /* clsact ingress of a subscriber's interface */
+};
+
+/* tst_times key: one media object seen at one point on one flow. The flow
+ * is the packet's destination (address, port): on the publisher's egress
+ * that is the relay (or, with no relay, the subscriber itself), on a
+ * subscriber's ingress it is that subscriber. IPv6 addresses are folded
+ * to their last 4 bytes (the testbed's addresses differ there). */
+struct tst_key {
+	__u32 point; /* enum tst_point */
+	__u32 daddr; /* IPv4 destination address, network byte order */
+	__u16 dport; /* UDP destination port, network byte order */
+	__u16 pad0;
+	__u32 pad1;
+	__u64 seq; /* MQP1 sequence number (payload bytes 16..23, big endian) */
+};
+
+/* tst_stats indexes (ARRAY of __u64, per CPU) */
+enum tst_stat {
+	TST_S_SEEN = 0, /* packets the program ran on */
+	TST_S_UDP, /* of those, IPv4/IPv6 UDP */
+	TST_S_MATCHED, /* UDP packets with an MQP1 header in the window */
+	TST_S_UNMATCHED, /* UDP packets without one */
+	TST_S_FIRST, /* matched and recorded (first sighting of the key) */
+	TST_S_REPEAT, /* matched, key already there (retransmission, 2nd copy) */
+	TST_S_FULL, /* matched, tst_times full: not recorded */
+	TST_S_MAX,
+};
+
+#define TST_MAX_ENTRIES 524288
+/* UDP payload bytes searched for the MQP1 magic (and the 24 header bytes
+ * after it): QUIC short header, ACK frames, STREAM frame header, MoQT
+ * subgroup and object headers come first. */
+#define TST_WINDOW 288
+
+#endif

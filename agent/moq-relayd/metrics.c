@@ -6,6 +6,7 @@
  *    cache bytes/groups (walked from d->peers and d->tracks);
  *  - counters of struct relay_stats (userspace path: path="userspace");
  *  - with --fast-path on: the kernel path from the pinned moq_stats map
+ *    (under --bpf-pin-dir)
  *    (packets/bytes forwarded by tc/subscriber_egress as path="kernel",
  *    and every non-zero (program, reason) pair), and per fast subscriber
  *    from relayd_fp_snapshot, at most METRICS_MAX_FP_SUBS subscribers
@@ -121,16 +122,16 @@ static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 
 /* Sum of the per-CPU moq_stats values; false when the map is not there or
  * not of this build's layout. */
-static bool read_kernel_stats(struct moq_stat *out)
+static bool read_kernel_stats(const char *pin_dir, struct moq_stat *out)
 {
-	char path[256];
+	char path[RELAY_CONFIG_STR_MAX + 16];
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	struct moq_stat *pc;
 	int fd, ncpu;
 	bool ok = false;
 
-	snprintf(path, sizeof(path), "%s/moq_stats", MOQ_PIN_DIR);
+	snprintf(path, sizeof(path), "%s/moq_stats", pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
@@ -304,7 +305,7 @@ static void render(FILE *f, void *arg)
 	gauge(f, "moq_relay_draining", "1 after SIGTERM while sessions drain", d->draining);
 
 	if (d->cfg.fast_path)
-		have_ks = read_kernel_stats(ks);
+		have_ks = read_kernel_stats(d->cfg.bpf_pin_dir, ks);
 
 	relay_metrics_family(f, "moq_relay_objects_in_total", "counter",
 			     "objects received from publishers and the upstream relay");

@@ -137,7 +137,7 @@ struct relayd_fp {
 	size_t raw_bytes;
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
-	bool draining_rb;
+	struct fp_sub_info gone; /* counters of connections already closed */
 };
 
 static struct relayd *g_d; /* for the packet hooks (one daemon per process) */
@@ -1434,6 +1434,14 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	}
 	if (!fc)
 		return;
+	fp->gone.kernel_packets += fc->info.kernel_packets;
+	fp->gone.kernel_bytes += fc->info.kernel_bytes;
+	fp->gone.agent_packets += fc->info.agent_packets;
+	fp->gone.agent_bytes += fc->info.agent_bytes;
+	fp->gone.retransmits += fc->info.retransmits;
+	fp->gone.lost += fc->info.lost;
+	fp->gone.gate_drops += fc->info.gate_drops;
+	fp->gone.resets_sent += fc->info.resets_sent;
 	for (size_t i = 0; i < fc->n_up_cids; i++)
 		bpf_map_delete_elem(fp->maps.fd[FP_MAP_UPSTREAMS], fc->up_cids[i]);
 	while (fc->streams)
@@ -1590,4 +1598,43 @@ uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t 
 		n++;
 	}
 	return n;
+}
+
+int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
+{
+	struct relayd_fp *fp = d->fp;
+	struct fp_sub_info t;
+	uint32_t subs = 0;
+
+	if (!fp)
+		return 0;
+	t = fp->gone;
+	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+		struct fp_conn *fc = fp->slots[i];
+
+		if (!fc)
+			continue;
+		subs++;
+		t.kernel_packets += fc->info.kernel_packets;
+		t.kernel_bytes += fc->info.kernel_bytes;
+		t.agent_packets += fc->info.agent_packets;
+		t.agent_bytes += fc->info.agent_bytes;
+		t.retransmits += fc->info.retransmits;
+		t.lost += fc->info.lost;
+		t.gate_drops += fc->info.gate_drops;
+		t.resets_sent += fc->info.resets_sent;
+	}
+	uint64_t all = t.kernel_packets + t.agent_packets;
+
+	return snprintf(buf, len,
+			"fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
+			"retransmits=%llu lost=%llu gate_drops=%llu resets=%llu hook_drops=%llu "
+			"events=%llu orphan_events=%llu raw_bytes=%zu",
+			subs, (unsigned long long)t.kernel_packets,
+			(unsigned long long)t.agent_packets,
+			all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
+			(unsigned long long)t.retransmits, (unsigned long long)t.lost,
+			(unsigned long long)t.gate_drops, (unsigned long long)t.resets_sent,
+			(unsigned long long)fp->hook_drops, (unsigned long long)fp->events,
+			(unsigned long long)fp->orphan_events, fp->raw_bytes);
 }

@@ -26,6 +26,9 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen);
 /* Install the packet hooks into the endpoint's callback table (before
  * the endpoint is created). */
 void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb);
+/* "fastpath subs=.. kernel_pkts=.. agent_pkts=.. kernel_share=..%" for
+ * the stats line; 0 when the fast path is off. */
+int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len);
 /* Clean shutdown: programs stop forwarding at once. */
 void relayd_fp_stop(struct relayd *d);
 

@@ -47,6 +47,8 @@ static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	gauges(d, &g);
 	relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));
 	fprintf(stderr, "moq-relayd: %s\n", line);
+	if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
+		fprintf(stderr, "moq-relayd: %s\n", line);
 	fflush(stderr);
 	if (d->cfg.stats_interval_ms)
 		moq_timer_set_in(t, d->cfg.stats_interval_ms * 1000000ull);
@@ -322,6 +324,8 @@ int main(int argc, char **argv)
 		relay_stats_line(&d->stats, &g, moq_loop_now(), line,
 				 sizeof(line));
 		fprintf(stderr, "moq-relayd: exiting; %s\n", line);
+		if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
+			fprintf(stderr, "moq-relayd: exiting; %s\n", line);
 	}
 	relayd_ctl_stop(d);
 	relayd_metrics_stop(d);

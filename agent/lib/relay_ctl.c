@@ -55,7 +55,7 @@ struct relay_ctl {
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -104,8 +104,7 @@ static void client_linger(struct client *cl)
 static void client_flush(struct client *cl)
 {
 	while (cl->outoff < cl->outlen) {
-		ssize_t n = send(cl->fd, cl->out + cl->outoff,
-				 cl->outlen - cl->outoff,
+		ssize_t n = send(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -178,11 +177,13 @@ static void client_request(struct client *cl, size_t n)
 		n--;
 	}
 	if (!n) {
-		client_error(cl, "empty request: send one command line ('help' lists the commands)");
+		client_error(cl,
+			     "empty request: send one command line ('help' lists the commands)");
 		return;
 	}
 	if (!printable(s, n)) {
-		client_error(cl, "malformed request: expected one printable ASCII command line ('help' lists the commands)");
+		client_error(cl, "malformed request: expected one printable ASCII command line "
+				 "('help' lists the commands)");
 		return;
 	}
 	s[n] = 0;
@@ -211,7 +212,8 @@ static void client_read(struct client *cl)
 		char *nl;
 
 		if (!room) {
-			client_error(cl, "request longer than 256 bytes: send one short command line ('help' lists the commands)");
+			client_error(cl, "request longer than 256 bytes: send one short command "
+					 "line ('help' lists the commands)");
 			return;
 		}
 		n = recv(cl->fd, cl->req + cl->len, room, MSG_DONTWAIT);
@@ -301,8 +303,7 @@ static void refuse_busy(struct relay_ctl *c, int fd)
 {
 	char msg[96];
 	int n = snprintf(msg, sizeof(msg),
-			 "{\"error\": \"busy: %u clients connected, try again\"}\n",
-			 c->nclients);
+			 "{\"error\": \"busy: %u clients connected, try again\"}\n", c->nclients);
 
 	/* best effort: a fresh socket's buffer takes this at once */
 	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
@@ -334,8 +335,7 @@ static void listen_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 		cl = calloc(1, sizeof(*cl));
 		if (cl)
 			cl->timer = moq_timer_new(loop, client_timeout, cl);
-		if (!cl || !cl->timer ||
-		    moq_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl)) {
+		if (!cl || !cl->timer || moq_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl)) {
 			if (cl)
 				moq_timer_free(cl->timer);
 			free(cl);
@@ -400,36 +400,35 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: socket(): %s", c->path,
-		     strerror(-rc));
+		errf(err, errlen, "control socket %s: socket(): %s", c->path, strerror(-rc));
 		return rc;
 	}
 	rc = bind_socket(c->fd, &sa);
 	if (rc == -EADDRINUSE) {
 		if (lstat(c->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			errf(err, errlen,
-			     "control socket %s: the path exists and is not a socket; remove it or choose another path",
+			     "control socket %s: the path exists and is not a socket; remove it or "
+			     "choose another path",
 			     c->path);
 			return -EEXIST;
 		}
 		rc = probe_listener(&sa);
 		if (rc == 1) {
 			errf(err, errlen,
-			     "control socket %s: another process (a running moq-relayd?) is listening on it; stop that one or give this one another path",
+			     "control socket %s: another process (a running moq-relayd?) is "
+			     "listening on it; stop that one or give this one another path",
 			     c->path);
 			return -EADDRINUSE;
 		}
 		if (rc < 0) {
-			errf(err, errlen,
-			     "control socket %s exists and cannot be checked: %s",
+			errf(err, errlen, "control socket %s exists and cannot be checked: %s",
 			     c->path, strerror(-rc));
 			return rc;
 		}
 		/* stale: left by a daemon that is gone */
 		if (unlink(c->path) && errno != ENOENT) {
 			rc = -errno;
-			errf(err, errlen,
-			     "control socket %s is stale and cannot be removed: %s",
+			errf(err, errlen, "control socket %s is stale and cannot be removed: %s",
 			     c->path, strerror(-rc));
 			return rc;
 		}
@@ -437,14 +436,14 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 	}
 	if (rc) {
 		errf(err, errlen,
-		     "cannot create control socket %s: %s (does the directory exist, and may this user write to it?)",
+		     "cannot create control socket %s: %s (does the directory exist, and may this "
+		     "user write to it?)",
 		     c->path, strerror(-rc));
 		return rc;
 	}
 	if (chmod(c->path, 0660) || stat(c->path, &st)) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: chmod/stat: %s", c->path,
-		     strerror(-rc));
+		errf(err, errlen, "control socket %s: chmod/stat: %s", c->path, strerror(-rc));
 		unlink(c->path);
 		return rc;
 	}
@@ -452,8 +451,7 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 	c->ino = st.st_ino;
 	if (listen(c->fd, (int)c->max_clients)) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: listen: %s", c->path,
-		     strerror(-rc));
+		errf(err, errlen, "control socket %s: listen: %s", c->path, strerror(-rc));
 		unlink(c->path);
 		return rc;
 	}
@@ -475,7 +473,8 @@ int relay_ctl_open(struct relay_ctl **out, struct moq_loop *loop,
 	}
 	if (!cfg->path[0] || strlen(cfg->path) >= sizeof(c->path)) {
 		errf(err, errlen,
-		     "control socket path '%s' must be 1 to %zu bytes (a unix socket address limit); choose a shorter path",
+		     "control socket path '%s' must be 1 to %zu bytes (a unix socket address "
+		     "limit); choose a shorter path",
 		     cfg->path, sizeof(c->path) - 1);
 		return -ENAMETOOLONG;
 	}
@@ -500,8 +499,7 @@ int relay_ctl_open(struct relay_ctl **out, struct moq_loop *loop,
 	}
 	rc = moq_loop_add_fd(loop, c->fd, EPOLLIN, listen_cb, c);
 	if (rc) {
-		errf(err, errlen, "control socket %s: cannot watch it: %s",
-		     c->path, strerror(-rc));
+		errf(err, errlen, "control socket %s: cannot watch it: %s", c->path, strerror(-rc));
 		unlink(c->path);
 		close(c->fd);
 		free(c);
@@ -522,8 +520,7 @@ void relay_ctl_close(struct relay_ctl *c)
 	moq_loop_del_fd(c->loop, c->fd);
 	close(c->fd);
 	/* remove the file only if nobody replaced it meanwhile */
-	if (stat(c->path, &st) == 0 && st.st_dev == c->dev &&
-	    st.st_ino == c->ino)
+	if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);
 	free(c);
 }

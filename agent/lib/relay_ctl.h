@@ -38,11 +38,11 @@ struct relay_ctl;
 typedef void (*relay_ctl_handler)(const char *cmd, FILE *out, void *arg);
 
 struct relay_ctl_config {
-	const char *path;	/* socket path (< 108 bytes) */
+	const char *path; /* socket path (< 108 bytes) */
 	relay_ctl_handler handler;
 	void *arg;
-	unsigned max_clients;	/* 0 = RELAY_CTL_MAX_CLIENTS */
-	uint64_t timeout_ms;	/* per client, request and answer; 0 = default */
+	unsigned max_clients; /* 0 = RELAY_CTL_MAX_CLIENTS */
+	uint64_t timeout_ms;  /* per client, request and answer; 0 = default */
 };
 
 /* Create the socket and register it on loop. 0 and *out, or -errno with a

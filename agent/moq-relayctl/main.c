@@ -76,55 +76,55 @@ static const char usage_text[] =
 /* ---- names ------------------------------------------------------------- */
 
 static const char *const prog_names[MOQ_PROG_MAX] = {
-	[MOQ_PROG_UPSTREAM_INGRESS] = "upstream_ingress",
-	[MOQ_PROG_SUBSCRIBER_EGRESS] = "subscriber_egress",
-	[MOQ_PROG_SUBSCRIBER_INGRESS] = "subscriber_ingress",
+    [MOQ_PROG_UPSTREAM_INGRESS] = "upstream_ingress",
+    [MOQ_PROG_SUBSCRIBER_EGRESS] = "subscriber_egress",
+    [MOQ_PROG_SUBSCRIBER_INGRESS] = "subscriber_ingress",
 };
 
 /* One name per enum moq_reason value (tc-progs/moq_maps.h). */
 static const char *const reason_names[] = {
-	[MOQ_R_FORWARDED] = "forwarded",
-	[MOQ_R_STALE_AGENT] = "stale_agent",
-	[MOQ_R_NOT_IP] = "not_ip",
-	[MOQ_R_IP_OPTIONS] = "ip_options",
-	[MOQ_R_NOT_UDP] = "not_udp",
-	[MOQ_R_WRONG_PORT] = "wrong_port",
-	[MOQ_R_TRUNCATED] = "truncated",
-	[MOQ_R_LONG_HEADER] = "long_header",
-	[MOQ_R_NOT_PLAINTEXT] = "not_plaintext",
-	[MOQ_R_PN_LEN] = "pn_len",
-	[MOQ_R_UNKNOWN_DCID] = "unknown_dcid",
-	[MOQ_R_WRONG_SOURCE] = "wrong_source",
-	[MOQ_R_BAD_VARINT] = "bad_varint",
-	[MOQ_R_BAD_FRAME] = "bad_frame",
-	[MOQ_R_TOO_MANY_FRAMES] = "too_many_frames",
-	[MOQ_R_ACK_RANGES] = "ack_ranges",
-	[MOQ_R_NO_MEDIA_FRAME] = "no_media_frame",
-	[MOQ_R_TRAILING_FRAME] = "trailing_frame",
-	[MOQ_R_NOT_CLIENT_UNI] = "not_client_uni",
-	[MOQ_R_STREAM_ID_WIDTH] = "stream_id_width",
-	[MOQ_R_BAD_SUBGROUP_HEADER] = "bad_subgroup_header",
-	[MOQ_R_BAD_DATAGRAM] = "bad_datagram",
-	[MOQ_R_STREAM_START_UNSEEN] = "stream_start_unseen",
-	[MOQ_R_NO_SUBSCRIBERS] = "no_subscribers",
-	[MOQ_R_MTU] = "mtu",
-	[MOQ_R_REDIRECT_FAILED] = "redirect_failed",
-	[MOQ_R_SUB_INACTIVE] = "sub_inactive",
-	[MOQ_R_FAMILY_MISMATCH] = "family_mismatch",
-	[MOQ_R_NOT_MARKED] = "not_marked",
-	[MOQ_R_NO_SUBSCRIPTION] = "no_subscription",
-	[MOQ_R_GATE_DROP] = "gate_drop",
-	[MOQ_R_STREAM_RESET] = "stream_reset",
-	[MOQ_R_STREAM_UNMAPPED] = "stream_unmapped",
-	[MOQ_R_STREAM_LIMIT] = "stream_limit",
-	[MOQ_R_ALIAS_WIDTH] = "alias_width",
-	[MOQ_R_REWRITE_FAILED] = "rewrite_failed",
-	[MOQ_R_SUB_RX] = "sub_rx",
-	[MOQ_R_SUB_UNKNOWN] = "sub_unknown",
-	[MOQ_R_NO_L2] = "no_l2",
-	[MOQ_R_GSO] = "gso",
-	[MOQ_R_HEADER_BITS] = "header_bits",
-	[MOQ_R_EVENT_LOST] = "event_lost",
+    [MOQ_R_FORWARDED] = "forwarded",
+    [MOQ_R_STALE_AGENT] = "stale_agent",
+    [MOQ_R_NOT_IP] = "not_ip",
+    [MOQ_R_IP_OPTIONS] = "ip_options",
+    [MOQ_R_NOT_UDP] = "not_udp",
+    [MOQ_R_WRONG_PORT] = "wrong_port",
+    [MOQ_R_TRUNCATED] = "truncated",
+    [MOQ_R_LONG_HEADER] = "long_header",
+    [MOQ_R_NOT_PLAINTEXT] = "not_plaintext",
+    [MOQ_R_PN_LEN] = "pn_len",
+    [MOQ_R_UNKNOWN_DCID] = "unknown_dcid",
+    [MOQ_R_WRONG_SOURCE] = "wrong_source",
+    [MOQ_R_BAD_VARINT] = "bad_varint",
+    [MOQ_R_BAD_FRAME] = "bad_frame",
+    [MOQ_R_TOO_MANY_FRAMES] = "too_many_frames",
+    [MOQ_R_ACK_RANGES] = "ack_ranges",
+    [MOQ_R_NO_MEDIA_FRAME] = "no_media_frame",
+    [MOQ_R_TRAILING_FRAME] = "trailing_frame",
+    [MOQ_R_NOT_CLIENT_UNI] = "not_client_uni",
+    [MOQ_R_STREAM_ID_WIDTH] = "stream_id_width",
+    [MOQ_R_BAD_SUBGROUP_HEADER] = "bad_subgroup_header",
+    [MOQ_R_BAD_DATAGRAM] = "bad_datagram",
+    [MOQ_R_STREAM_START_UNSEEN] = "stream_start_unseen",
+    [MOQ_R_NO_SUBSCRIBERS] = "no_subscribers",
+    [MOQ_R_MTU] = "mtu",
+    [MOQ_R_REDIRECT_FAILED] = "redirect_failed",
+    [MOQ_R_SUB_INACTIVE] = "sub_inactive",
+    [MOQ_R_FAMILY_MISMATCH] = "family_mismatch",
+    [MOQ_R_NOT_MARKED] = "not_marked",
+    [MOQ_R_NO_SUBSCRIPTION] = "no_subscription",
+    [MOQ_R_GATE_DROP] = "gate_drop",
+    [MOQ_R_STREAM_RESET] = "stream_reset",
+    [MOQ_R_STREAM_UNMAPPED] = "stream_unmapped",
+    [MOQ_R_STREAM_LIMIT] = "stream_limit",
+    [MOQ_R_ALIAS_WIDTH] = "alias_width",
+    [MOQ_R_REWRITE_FAILED] = "rewrite_failed",
+    [MOQ_R_SUB_RX] = "sub_rx",
+    [MOQ_R_SUB_UNKNOWN] = "sub_unknown",
+    [MOQ_R_NO_L2] = "no_l2",
+    [MOQ_R_GSO] = "gso",
+    [MOQ_R_HEADER_BITS] = "header_bits",
+    [MOQ_R_EVENT_LOST] = "event_lost",
 };
 
 /* A new enum moq_reason value must get a name above (and this count). */
@@ -141,7 +141,7 @@ static const char *reason_name(unsigned r)
 /* ---- options ----------------------------------------------------------- */
 
 enum cmd { C_STATUS, C_SUBSCRIBERS, C_TRACKS, C_STATS };
-static const char *const cmd_names[] = { "status", "subscribers", "tracks", "stats" };
+static const char *const cmd_names[] = {"status", "subscribers", "tracks", "stats"};
 
 struct opts {
 	const char *socket, *pin_dir;
@@ -166,12 +166,9 @@ static void usage_error(const char *fmt, ...)
 static void parse_opts(struct opts *o, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket", required_argument, NULL, 's'}, {"pin-dir", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},	      {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -196,8 +193,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			double s = strtod(optarg, &end);
 
 			if (!*optarg || *end || s <= 0 || s > 3600)
-				usage_error("--timeout: '%s' is not a number of seconds (0 < s <= 3600)",
-					    optarg);
+				usage_error(
+				    "--timeout: '%s' is not a number of seconds (0 < s <= 3600)",
+				    optarg);
 			o->timeout_ms = (int)(s * 1000.0 + 0.5);
 			if (o->timeout_ms < 1)
 				o->timeout_ms = 1;
@@ -241,9 +239,9 @@ struct daemon_answer {
 
 static int ask_daemon(const struct opts *o, struct daemon_answer *a)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = o->timeout_ms / 1000,
-			      .tv_usec = (o->timeout_ms % 1000) * 1000 };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = o->timeout_ms / 1000,
+			     .tv_usec = (o->timeout_ms % 1000) * 1000};
 	char req[32];
 	size_t cap = 65536;
 	struct json_error je;
@@ -348,9 +346,10 @@ static int ask_daemon(const struct opts *o, struct daemon_answer *a)
 		return -1;
 	}
 	if (json_parse(a->text, a->len, &a->v, &je)) {
-		snprintf(a->err, sizeof(a->err),
-			 "%s: the answer is not JSON (%s at byte %zu); is this a moq-relayd socket?",
-			 o->socket, je.msg, je.offset);
+		snprintf(
+		    a->err, sizeof(a->err),
+		    "%s: the answer is not JSON (%s at byte %zu); is this a moq-relayd socket?",
+		    o->socket, je.msg, je.offset);
 		return -1;
 	}
 	if (a->v->type != JSON_OBJECT) {
@@ -518,7 +517,8 @@ static void read_maps(const struct opts *o, struct maps_view *mv)
 			mv->forwarded[k / MOQ_R_MAX] = v[0];
 		if (!v[0] && !v[1])
 			continue;
-		mv->stats[mv->nstats++] = (struct stat_view){ k / MOQ_R_MAX, k % MOQ_R_MAX, v[0], v[1] };
+		mv->stats[mv->nstats++] =
+		    (struct stat_view){k / MOQ_R_MAX, k % MOQ_R_MAX, v[0], v[1]};
 	}
 
 	/* moq_subscribers: active slots with their counters and gate */
@@ -562,7 +562,7 @@ static void read_maps(const struct opts *o, struct maps_view *mv)
 				cap = nc;
 			}
 			mv->tracks[mv->ntracks++] =
-			    (struct track_view){ k, v->count, v->default_priority };
+			    (struct track_view){k, v->count, v->default_priority};
 			if (mv->track_entries > MOQ_MAX_TRACKS)
 				break;
 		}
@@ -589,8 +589,9 @@ static const char *fp_state(const struct maps_view *mv, char *why, size_t len)
 		return "unknown";
 	}
 	if (!c->layout_version || !c->heartbeat_ns) {
-		snprintf(why, len, "maps pinned, but no agent has started the fast path "
-				   "(moq-relayd --fast-path on)");
+		snprintf(why, len,
+			 "maps pinned, but no agent has started the fast path "
+			 "(moq-relayd --fast-path on)");
 		return "stale";
 	}
 	if (c->layout_version != MOQ_MAPS_LAYOUT_VERSION) {
@@ -604,8 +605,9 @@ static const char *fp_state(const struct maps_view *mv, char *why, size_t len)
 		return "stale";
 	}
 	if (!c->heartbeat_timeout_ns || age > c->heartbeat_timeout_ns) {
-		snprintf(why, len, "heartbeat %.0f ms ago > timeout %.0f ms: the programs forward "
-				   "nothing (agent dead or stuck?)",
+		snprintf(why, len,
+			 "heartbeat %.0f ms ago > timeout %.0f ms: the programs forward "
+			 "nothing (agent dead or stuck?)",
 			 (double)age / 1e6, (double)c->heartbeat_timeout_ns / 1e6);
 		return "stale";
 	}
@@ -686,7 +688,8 @@ static void maps_json(struct json_writer *w, const struct opts *o, const struct 
 			json_kv_cstring(w, "peer", a);
 			json_kv_u64(w, "ifindex", s->s.ifindex);
 			json_kv_u64(w, "generation", s->s.generation);
-			json_kv_bool(w, "current_generation", s->s.generation == mv->cfg.generation);
+			json_kv_bool(w, "current_generation",
+				     s->s.generation == mv->cfg.generation);
 			json_kv_bool(w, "l2_learned", s->s.flags & MOQ_SUB_F_L2_LEARNED);
 			json_kv_u64(w, "tx_packets", s->st.tx_packets);
 			json_kv_u64(w, "tx_bytes", s->st.tx_bytes);
@@ -813,7 +816,7 @@ static void note_maps(const struct daemon_answer *a, const struct maps_view *mv,
 }
 
 static void human_status(const struct daemon_answer *a, const struct maps_view *mv,
-			const char *pin_dir)
+			 const char *pin_dir)
 {
 	char b1[32], b2[32];
 
@@ -853,7 +856,7 @@ static void human_status(const struct daemon_answer *a, const struct maps_view *
 }
 
 static void human_subscribers(const struct daemon_answer *a, const struct maps_view *mv,
-			const char *pin_dir)
+			      const char *pin_dir)
 {
 	char b1[32], b2[32], b3[32];
 
@@ -880,7 +883,8 @@ static void human_subscribers(const struct daemon_answer *a, const struct maps_v
 			for (size_t j = 0; j < subs->arr.n; j++) {
 				const struct json_value *u = subs->arr.items[j];
 
-				printf("    %-32s %6" PRIu64 " %-11s %10" PRIu64 " %9s %7" PRIu64 "\n",
+				printf("    %-32s %6" PRIu64 " %-11s %10" PRIu64 " %9s %7" PRIu64
+				       "\n",
 				       jstr(u, "track"), ju64(u, "alias"),
 				       jbool(u, "established") ? "established" : "pending",
 				       ju64(u, "objects_out"),
@@ -889,7 +893,8 @@ static void human_subscribers(const struct daemon_answer *a, const struct maps_v
 			}
 		}
 		if (jbool(a->v, "fast_path") || (fp && fp->arr.n)) {
-			printf("daemon fast-path snapshot: %zu subscriber(s)\n", fp ? fp->arr.n : 0);
+			printf("daemon fast-path snapshot: %zu subscriber(s)\n",
+			       fp ? fp->arr.n : 0);
 			if (fp && fp->arr.n)
 				printf("  %5s %-22s %10s %10s %6s %6s %6s %10s %9s %8s\n", "SLOT",
 				       "PEER", "KERN_PKTS", "AGENT_PKTS", "RETX", "LOST", "DROPS",
@@ -912,7 +917,8 @@ static void human_subscribers(const struct daemon_answer *a, const struct maps_v
 		printf("kernel subscriber slots (%s): %zu active\n", "moq_subscribers", mv->nslots);
 		if (mv->nslots)
 			printf("  %5s %-24s %4s %10s %9s %9s %9s %9s %12s\n", "SLOT", "PEER", "IF",
-			       "TX_PKTS", "TX_BYTES", "DROP_PKTS", "DROP_B", "RX_PKTS", "GATE_BUDGET");
+			       "TX_PKTS", "TX_BYTES", "DROP_PKTS", "DROP_B", "RX_PKTS",
+			       "GATE_BUDGET");
 		for (size_t i = 0; i < mv->nslots; i++) {
 			const struct slot_view *s = &mv->slots[i];
 			char addr[80], gate[32];
@@ -934,7 +940,7 @@ static void human_subscribers(const struct daemon_answer *a, const struct maps_v
 }
 
 static void human_tracks(const struct daemon_answer *a, const struct maps_view *mv,
-			const char *pin_dir)
+			 const char *pin_dir)
 {
 	char b1[32];
 
@@ -990,7 +996,8 @@ static void human_stats(const struct daemon_answer *a, const struct maps_view *m
 		if (!mv->nstats)
 			printf("  (all zero)\n");
 		else
-			printf("  %-20s %-22s %12s %14s\n", "PROGRAM", "REASON", "PACKETS", "BYTES");
+			printf("  %-20s %-22s %12s %14s\n", "PROGRAM", "REASON", "PACKETS",
+			       "BYTES");
 		for (size_t i = 0; i < mv->nstats; i++)
 			printf("  %-20s %-22s %12llu %14llu\n", prog_names[mv->stats[i].prog],
 			       reason_name(mv->stats[i].reason),

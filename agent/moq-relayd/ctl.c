@@ -22,12 +22,12 @@
 static const struct {
 	const char *name, *help;
 } commands[] = {
-	{ "status", "version, pid, uptime, fast path on/off, session/track counts" },
-	{ "subscribers", "downstream sessions with their subscriptions, and the fast-path "
-			 "subscriber snapshot" },
-	{ "tracks", "tracks: name, publisher, subscriber count, cache" },
-	{ "stats", "the relay's cumulative counters" },
-	{ "help", "this list" },
+    {"status", "version, pid, uptime, fast path on/off, session/track counts"},
+    {"subscribers", "downstream sessions with their subscriptions, and the fast-path "
+		    "subscriber snapshot"},
+    {"tracks", "tracks: name, publisher, subscriber count, cache"},
+    {"stats", "the relay's cumulative counters"},
+    {"help", "this list"},
 };
 
 static void addr_text(const struct sockaddr *sa, char *out, size_t len)
@@ -90,10 +90,12 @@ static void counts(struct relayd *d, struct relay_gauges *g)
 /* The fast-path snapshot; *n entries, NULL when there are none. */
 static struct fp_sub_info *fp_snapshot(struct relayd *d, uint32_t *n)
 {
-	uint32_t want = relayd_fp_snapshot(d, NULL, 0), got;
+	struct fp_sub_info probe;
+	uint32_t want, got;
 	struct fp_sub_info *v;
 
 	*n = 0;
+	want = relayd_fp_snapshot(d, &probe, 1); /* how many there are */
 	if (!want)
 		return NULL;
 	v = calloc(want, sizeof(*v));
@@ -352,9 +354,9 @@ static void handle(const char *cmd, FILE *out, void *arg)
 int relayd_ctl_start(struct relayd *d)
 {
 	struct relay_ctl_config cfg = {
-		.path = d->cfg.ctl_socket,
-		.handler = handle,
-		.arg = d,
+	    .path = d->cfg.ctl_socket,
+	    .handler = handle,
+	    .arg = d,
 	};
 	char err[512];
 

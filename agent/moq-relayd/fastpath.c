@@ -57,6 +57,7 @@
 #define FP_KIND_RESET 2	      /* tracker kind of a RESET_STREAM packet */
 #define FP_LOSTQ_MAX 4096
 #define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
+#define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
 
 enum fs_state { FS_KERNEL = 0, FS_AGENT, FS_SKIPPED, FS_RESET };
 
@@ -296,10 +297,17 @@ static void fs_unlink_free(struct fp_conn *fc, struct fp_stream *fs)
 		}
 	}
 	if (fc->slot >= 0 && fp->maps.fd[FP_MAP_DOWN_STREAMS] >= 0) {
+		/* keep the kernel's entry, marked reset: a late retransmission
+		 * of the upstream stream's start must not open a second
+		 * downstream stream (it becomes a STREAM_RESET drop); the LRU
+		 * map ages it out */
 		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
 						.conn_id = fs->up_conn,
 						.up_stream_id = fs->up_sid};
-		bpf_map_delete_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k);
+		struct moq_down_stream v = {.stream_id = fs->down_sid,
+					    .flags = MOQ_DS_F_RESET,
+					    .reset_offset = fs->max_end};
+		bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
 	}
 	if (fs->raw) {
 		struct fp_raw *r = fs->raw;
@@ -1005,8 +1013,18 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		return;
 	fs = fs_find_up(fc, ev->conn_id, ev->up_stream_id);
 	if (!fs) {
-		if (!fwd && !gate && ev->down_stream_id == MOQ_DS_NONE)
-			return; /* not mapped: userspace decides when it reads it */
+		/* A stream is new to us when the kernel forwarded its start,
+		 * dropped its start at the gate (never opened downstream), or
+		 * mapped it and then failed the rewrite. Drops of streams we
+		 * finished or that userspace will decide on are not news. */
+		if (fwd)
+			;
+		else if (ev->reason == MOQ_R_GATE_DROP && ev->offset == 0)
+			;
+		else if (!gate && ev->down_stream_id != MOQ_DS_NONE && ev->offset == 0)
+			;
+		else
+			return;
 		fs = fs_new(fc, ev->conn_id, ev->up_stream_id);
 		if (!fs)
 			return;
@@ -1080,7 +1098,8 @@ static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 
 /* ---- upstream raw bytes ------------------------------------------------ */
 
-static void raw_pump(struct relayd *d, struct fp_raw *r)
+/* Serve r to the fast subscribers of its track (only to `only` if set). */
+static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 {
 	struct relayd_fp *fp = d->fp;
 
@@ -1092,9 +1111,20 @@ static void raw_pump(struct relayd *d, struct fp_raw *r)
 		struct fp_conn *fc = p->fp;
 		struct fp_stream *fs;
 
-		if (!s->fast || !fc || fc->slot < 0)
+		if (!s->fast || !fc || fc->slot < 0 || (only && s != only))
 			continue;
 		fs = fs_find_up(fc, r->up_conn, r->up_sid);
+		if (!fs) {
+			struct moq_down_stream_key hk = {.slot = (uint32_t)fc->slot,
+							 .conn_id = r->up_conn,
+							 .up_stream_id = r->up_sid};
+			struct moq_down_stream hv;
+
+			/* an entry means the stream was served (or dropped)
+			 * already; its state is gone with it */
+			if (!bpf_map_lookup_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &hk, &hv))
+				continue;
+		}
 		if (!fs) {
 			/* the kernel did not forward its start to this
 			 * subscriber: the agent serves all of it (or none) */
@@ -1188,7 +1218,7 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 		r->fin = true;
 		r->ended = true;
 	}
-	raw_pump(d, r);
+	raw_pump(d, r, NULL);
 	if (r->ended)
 		raw_maybe_free(fp, r);
 }
@@ -1224,7 +1254,7 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 		r->alias_w = (size_t)b;
 	}
 	raws_retire_older(fp, st->track, st->group);
-	raw_pump(d, r);
+	raw_pump(d, r, NULL);
 }
 
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
@@ -1300,7 +1330,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 	/* streams of the track already in progress (or of its latest group) */
 	for (struct fp_raw *r = fp->raws; r; r = r->next)
 		if (r->tr == tr && !r->ignored)
-			raw_pump(d, r);
+			raw_pump(d, r, sub);
 }
 
 void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
@@ -1399,7 +1429,15 @@ void relayd_fp_peer_new(struct relayd *d, struct peer *p)
 	fc->conn_id = p->fp_conn_id;
 	fc->slot = -1;
 	fp_ackx_init(fc->x, &fc->ps, MOQ_CID_LEN, &ax_ops, fc);
-	fp_cc_init(&fc->cc, NULL);
+	{
+		/* RFC 9002's 10-packet initial window is a SHOULD; a relay's
+		 * subscriber joins a stream already running at the publisher's
+		 * rate, and a window that small makes the gate reset streams
+		 * before the first ACKs arrive (docs/fast-path-agent.md) */
+		struct fp_cc_cfg ccfg = {.initial_window = FP_INITIAL_WINDOW};
+
+		fp_cc_init(&fc->cc, &ccfg);
+	}
 	fc->timer = moq_timer_new(d->loop, fc_timer_cb, fc);
 	p->fp = fc;
 }

@@ -5,7 +5,10 @@
 # (metrics/promcheck.py: HELP/TYPE before samples, label escaping, numbers,
 # no duplicate series), the gauges show the publisher, the subscriber and
 # the track, objects_out/bytes_out grow between the scrapes, other paths
-# are 404, and a request over the size bound gets 431.
+# are 404, and a request over the size bound gets 431. Then the same with
+# --fast-path on (programs attached in the relay namespace, private pins):
+# the kernel series appear, FORWARDED by subscriber_egress grows and the
+# per-subscriber series (kernel/agent packets, RTT) are there.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
@@ -28,7 +31,7 @@ val() { # FILE SERIES -> value (die if absent)
 	echo "${v%.*}"
 }
 
-start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 \
+start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 --drain-timeout 1 \
 	--metrics-listen 127.0.0.1:$MPORT
 grep -q "metrics on http://127.0.0.1:$MPORT/metrics" "$TMP/relay.log" || die "relay did not report the metrics address"
 scrape idle
@@ -37,7 +40,7 @@ scrape idle
 
 start_pub pub pub --plaintext --rate 200 --object-size 1000 --objects-per-group 20 --track test "$RELAY_IP4:4443"
 wait_announce relay
-start_sub sub sub1 --plaintext --duration 6 --connect-timeout 5 "$RELAY_IP4_SUB_1:4443"
+start_sub sub sub1 --plaintext --duration 30 --connect-timeout 5 "$RELAY_IP4_SUB_1:4443"
 wait_for 5 grep -q "subscribing upstream" "$TMP/relay.log" || die "relay did not subscribe upstream"
 sleep 1.5
 scrape a
@@ -52,7 +55,7 @@ log "objects_out $o1 -> $o2, bytes_out $b1 -> $b2, objects_in $i2"
 [ "$o1" -gt 0 ] && [ "$o2" -gt $((o1 + 100)) ] || die "objects_out did not grow by > 100 in 1.5 s at 200/s ($o1 -> $o2)"
 [ "$b2" -gt "$b1" ] || die "bytes_out did not grow ($b1 -> $b2)"
 [ "$i2" -ge "$o2" ] || die "one subscriber: objects_in ($i2) < objects_out ($o2)"
-[ "$(val b moq_relay_sessions)" = 2 ] || die "sessions != 2 (publisher + subscriber)"
+[ "$(val b moq_relay_sessions)" = 2 ] || { grep -E "^moq_relay_(sessions|publishers|subscribers)" "$TMP/b.prom" >&2; tail -5 "$TMP/relay.log" >&2; die "sessions != 2 (publisher + subscriber)"; }
 [ "$(val b moq_relay_publishers)" = 1 ] || die "publishers != 1"
 [ "$(val b moq_relay_subscribers)" = 1 ] || die "subscribers != 1"
 [ "$(val b moq_relay_tracks)" = 1 ] || die "tracks != 1"
@@ -70,10 +73,46 @@ code=$(on relay curl -s --max-time 3 -o /dev/null -w '%{http_code}' -H "X-Big: $
 ! on sub1 curl -s --max-time 1 -o /dev/null "http://$RELAY_IP4_SUB_1:$MPORT/metrics" ||
 	die "metrics bound to 127.0.0.1 answered on $RELAY_IP4_SUB_1"
 
-timeout 15 tail --pid="$SUB_PID" -f /dev/null || die "subscriber did not finish"
+stop "$SUB_PID" # SIGTERM: moq-sub closes its session and prints its summary
 jq -e '.objects_received > 0 and .integrity_errors == 0' "$TMP/sub.json" >/dev/null ||
 	{ cat "$TMP/sub.json" >&2; die "subscriber saw errors"; }
 no_subs() { scrape end && [ "$(val end moq_relay_subscriptions)" = 0 ]; }
 wait_for 3 no_subs || die "subscription still counted 3 s after the subscriber left"
+stop "$PUB_PID"
 stop "$RELAY_PID"
+log "userspace path: ok"
+
+# ---- fast path ----
+. "$(dirname "$0")/relay/fastpath.sh"
+fp_attach
+fp_relay fprelay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 --ctl-socket none --drain-timeout 1 \
+	--metrics-listen 127.0.0.1:$MPORT
+start_pub fppub pub --plaintext --rate 200 --object-size 1000 --objects-per-group 20 --track test "$RELAY_IP4:4443"
+wait_announce fprelay
+start_sub fpsub sub1 --plaintext --duration 30 --connect-timeout 5 --retry 3 "$RELAY_IP4_SUB_1:4443"
+wait_for 5 grep -q "fast path slot" "$TMP/fprelay.log" || { tail -20 "$TMP/fprelay.log" >&2; die "subscriber got no fast path slot"; }
+sleep 1.5
+scrape fa
+sleep 1.5
+scrape fb
+[ "$(val fb moq_relay_kernel_stats_available)" = 1 ] || die "kernel stats not read from $FP_PIN"
+fw='moq_relay_kernel_packets_total{prog="subscriber_egress",reason="forwarded"}'
+k1=$(val fa "$fw")
+k2=$(val fb "$fw")
+log "kernel forwarded $k1 -> $k2; $(grep -c '^moq_relay_kernel_packets_total' "$TMP/fb.prom") kernel reason series"
+[ "$k2" -gt "$k1" ] || die "kernel FORWARDED did not grow ($k1 -> $k2)"
+[ "$(val fb 'moq_relay_packets_out_total{path="kernel"}')" = "$k2" ] || die "packets_out{kernel} != egress FORWARDED"
+[ "$(val fb 'moq_relay_bytes_out_total{path="kernel"}')" -gt 0 ] || die "bytes_out{kernel} is 0"
+[ "$(val fb moq_relay_fp_subscribers)" = 1 ] || die "fp_subscribers != 1"
+[ "$(val fb moq_relay_fp_subscribers_reported)" = 1 ] || die "fp_subscribers_reported != 1"
+kp=$(grep '^moq_relay_fp_subscriber_packets_total{.*path="kernel"' "$TMP/fb.prom" | awk '{print $2}')
+[ -n "$kp" ] && [ "${kp%.*}" -gt 0 ] || { grep fp_subscriber "$TMP/fb.prom" >&2; die "no kernel packets for the fast subscriber"; }
+grep -q "^moq_relay_fp_subscriber_srtt_seconds{peer=\"$RELAY_IP4_SUB_1\|^moq_relay_fp_subscriber_srtt_seconds{peer=\"10.77.1.2" "$TMP/fb.prom" ||
+	{ grep srtt "$TMP/fb.prom" >&2; die "no per-subscriber RTT series labelled with the subscriber's address"; }
+stop "$SUB_PID"
+jq -e '.objects_received > 0 and .integrity_errors == 0' "$TMP/fpsub.json" >/dev/null ||
+	{ cat "$TMP/fpsub.json" >&2; die "fast-path subscriber saw errors"; }
+stop "$PUB_PID"
+stop "$RELAY_PID"
+log "fast path: ok"
 log "PASS relay_metrics"

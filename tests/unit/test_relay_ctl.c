@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/relay_config.h"
 #include "lib/relay_ctl.h"
 #include "quic/loop.h"
 
@@ -409,6 +410,39 @@ START_TEST(missing_directory_and_too_long_path_are_explained)
 }
 END_TEST
 
+/* moq-relayd --ctl-socket: default, none, a path, the config-file key,
+ * and a path too long for a unix socket address. */
+START_TEST(ctl_socket_option_default_none_path_file_key_and_bound)
+{
+	struct relay_config c;
+	char err[512] = "", lng[200];
+	char *a_def[] = {"moq-relayd", "--plaintext", NULL};
+	char *a_none[] = {"moq-relayd", "--plaintext", "--ctl-socket", "none", NULL};
+	char *a_path[] = {"moq-relayd", "--plaintext", "--ctl-socket=/tmp/r.sock", NULL};
+	char *a_long[] = {"moq-relayd", "--plaintext", "--ctl-socket", lng, NULL};
+
+	ck_assert_int_eq(relay_config_parse(&c, 2, a_def, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.ctl_socket, "/run/moq-relayd.sock");
+	ck_assert(!c.ctl_socket_explicit);
+	ck_assert_int_eq(relay_config_parse(&c, 4, a_none, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.ctl_socket, "");
+	ck_assert(c.ctl_socket_explicit);
+	ck_assert_int_eq(relay_config_parse(&c, 3, a_path, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.ctl_socket, "/tmp/r.sock");
+	relay_config_defaults(&c);
+	ck_assert_int_eq(
+	    relay_config_load_text(&c, "ctl-socket = /tmp/f.sock\n", "t.conf", err, sizeof(err)),
+	    0);
+	ck_assert_str_eq(c.ctl_socket, "/tmp/f.sock");
+	ck_assert(c.ctl_socket_explicit);
+	memset(lng, 'a', sizeof(lng) - 1);
+	lng[0] = '/';
+	lng[sizeof(lng) - 1] = 0;
+	ck_assert_int_eq(relay_config_parse(&c, 4, a_long, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "--ctl-socket") && strstr(err, "107 bytes"), "err '%s'", err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay_ctl");
@@ -431,6 +465,7 @@ int main(void)
 	tcase_add_test(tc, stale_socket_file_of_a_dead_daemon_is_replaced);
 	tcase_add_test(tc, path_that_is_not_a_socket_is_refused_and_left_alone);
 	tcase_add_test(tc, missing_directory_and_too_long_path_are_explained);
+	tcase_add_test(tc, ctl_socket_option_default_none_path_file_key_and_bound);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

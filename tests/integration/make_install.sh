@@ -57,7 +57,8 @@ nsenter --net="/run/netns/$NS" "$tmp/usr/bin/moq-relayd" --config "$tmp/etc/moq-
 pid=$!
 at_exit "kill $pid 2>/dev/null"
 wait_for 5 grep -q "listening on" "$tmp/relayd.log" || { cat "$tmp/relayd.log"; die "daemon did not start with the installed config"; }
-nsenter --net="/run/netns/$NS" curl -sf --max-time 3 http://127.0.0.1:9464/metrics | grep -q '^moq_relay_sessions 0$' ||
+nsenter --net="/run/netns/$NS" python3 tests/integration/metrics/scrape.py -o "$tmp/m.txt" http://127.0.0.1:9464/metrics >/dev/null &&
+	grep -q '^moq_relay_sessions 0$' "$tmp/m.txt" ||
 	die "metrics-listen of the example config does not answer"
 kill -HUP $pid
 wait_for 3 grep -q "SIGHUP: reloaded" "$tmp/relayd.log" || { cat "$tmp/relayd.log"; die "SIGHUP did not reload the installed config"; }
@@ -73,7 +74,7 @@ grep -q "# local edit" "$tmp/etc/moq-relay/moq-relayd.conf" || die "make install
 make -s --no-print-directory uninstall "${args[@]}" >"$tmp.log" 2>&1 || { cat "$tmp.log"; die "make uninstall failed"; }
 grep -q "keeping .*moq-relayd.conf" "$tmp.log" || { cat "$tmp.log"; die "uninstall did not say it kept the edited config"; }
 rm -f "$tmp.log"
-rm -f "$tmp/etc/moq-relay/moq-relayd.conf" "$tmp"/*.pem "$tmp/tmpl" "$tmp/relayd.log"
+rm -f "$tmp/etc/moq-relay/moq-relayd.conf" "$tmp"/*.pem "$tmp/tmpl" "$tmp/relayd.log" "$tmp/m.txt"
 left=$(find "$tmp" \( -type f -o -type l \) | sed "s|^$tmp||")
 [ -z "$left" ] || die "make uninstall left files: $left"
 log "PASS make_install"

@@ -12,14 +12,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
-command -v curl >/dev/null || die "curl missing (apt-get install curl)"
 testbed_up 1
 
 PROMCHECK="python3 $ROOT/tests/integration/metrics/promcheck.py"
+SCRAPE="python3 $ROOT/tests/integration/metrics/scrape.py"
 MPORT=9464
 scrape() { # OUT: samples (checked) into $TMP/OUT.prom
-	on relay curl -sS --max-time 3 -o "$TMP/$1.raw" -D "$TMP/$1.hdr" "http://127.0.0.1:$MPORT/metrics" ||
-		die "scrape $1: curl failed"
+	[ "$(on relay $SCRAPE -o "$TMP/$1.raw" -D "$TMP/$1.hdr" "http://127.0.0.1:$MPORT/metrics")" = 200 ] ||
+		die "scrape $1: no 200 answer"
 	grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/$1.hdr" ||
 		{ cat "$TMP/$1.hdr" >&2; die "scrape $1: wrong Content-Type"; }
 	$PROMCHECK "$TMP/$1.raw" >"$TMP/$1.prom" || die "scrape $1: exposition does not parse (above)"
@@ -64,13 +64,12 @@ log "objects_out $o1 -> $o2, bytes_out $b1 -> $b2, objects_in $i2"
 [ "$(val b moq_relay_subscribes_total)" -ge 1 ] || die "subscribes_total is 0"
 ! grep -q '^moq_relay_fp_' "$TMP/b.prom" || die "fast-path series without --fast-path on"
 
-code=$(on relay curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")
+code=$(on relay $SCRAPE "http://127.0.0.1:$MPORT/")
 [ "$code" = 404 ] || die "GET / answered $code, want 404"
-code=$(on relay curl -s --max-time 3 -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 5000 /dev/zero | tr '\0' a)" \
-	"http://127.0.0.1:$MPORT/metrics")
+code=$(on relay $SCRAPE -H "X-Big: $(head -c 5000 /dev/zero | tr '\0' a)" "http://127.0.0.1:$MPORT/metrics")
 [ "$code" = 431 ] || die "5 kB header answered $code, want 431"
 # the metrics port is not reachable from the subscriber (bound to 127.0.0.1)
-! on sub1 curl -s --max-time 1 -o /dev/null "http://$RELAY_IP4_SUB_1:$MPORT/metrics" ||
+! on sub1 $SCRAPE -t 1 "http://$RELAY_IP4_SUB_1:$MPORT/metrics" 2>/dev/null ||
 	die "metrics bound to 127.0.0.1 answered on $RELAY_IP4_SUB_1"
 
 stop "$SUB_PID" # SIGTERM: moq-sub closes its session and prints its summary

@@ -80,8 +80,7 @@ struct fs_stream {
 
 struct moq_quic_conn {
 	void *user;
-	int closed;	 /* moq_quic_conn_close was called */
-	int close_sent;	 /* on_close delivered */
+	int closed;	/* moq_quic_conn_close was called */
 	uint64_t close_code;
 	char reason[256];
 	int64_t next_uni, next_bidi;
@@ -344,7 +343,7 @@ static const struct moq_session_callbacks app_cb = {
 
 static struct moq_loop *loop;
 static uint8_t client_setup[512];
-static int verbose; /* FUZZ_SESSION_VERBOSE=1: one line per input */
+static int verbose;    /* FUZZ_SESSION_VERBOSE=1: one line per input */
 static int known_bugs; /* FUZZ_SESSION_KNOWN_BUGS=1: do not skip them */
 static int client_setup_len;
 
@@ -501,8 +500,9 @@ static void check_written(const struct fs_stream *st, int is_control)
 		if (rc == MOQ_ERR_NEED_MORE && !st->fin_out)
 			break; /* rest still being written: cannot happen here */
 		if (rc < 0)
-			fprintf(stderr, "fuzz_session: server wrote an undecodable message on "
-					"stream %lld at %zu: %d\n",
+			fprintf(stderr,
+				"fuzz_session: server wrote an undecodable message on "
+				"stream %lld at %zu: %d\n",
 				(long long)st->sid, off, rc);
 		CHECK(rc > 0);
 		if (is_control)
@@ -597,7 +597,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(conn.close_code == MOQ_SESSION_PROTOCOL_VIOLATION);
 		} else {
 			if (conn.closed)
-				fprintf(stderr, "fuzz_session: valid control stream closed: 0x%llx (%s)\n",
+				fprintf(stderr,
+					"fuzz_session: valid control stream closed: 0x%llx (%s)\n",
 					(unsigned long long)conn.close_code, conn.reason);
 			CHECK(!conn.closed);
 		}
@@ -650,9 +651,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		moq_session_close(s, MOQ_SESSION_NO_ERROR, NULL);
 	CHECK(conn.closed);
 	cb->on_close(&conn,
-		     &(struct moq_quic_close_info){.origin = MOQ_QUIC_CLOSE_LOCAL,
-						   .app = 1,
-						   .code = conn.close_code},
+		     &(struct moq_quic_close_info){
+			 .origin = MOQ_QUIC_CLOSE_LOCAL, .app = 1, .code = conn.close_code},
 		     NULL);
 	CHECK(app.closed);
 	for (int i = 0; i < FS_MAX_STREAMS; i++)

@@ -66,7 +66,7 @@
 #define SLOT6 4
 #define ALIAS 5
 #define DOWN_ALIAS 9
-#define ALIAS2 0x20	     /* second track: downstream alias needs 2 bytes */
+#define ALIAS2 0x20 /* second track: downstream alias needs 2 bytes */
 #define DOWN_ALIAS2 0x3fff
 #define DEFAULT_COUNT 6000
 
@@ -521,8 +521,7 @@ static int ref_subscriber_rx(const uint8_t *p, size_t len, struct ref_pkt *r)
 			r->sub = &ref_subs[i];
 	if (!r->sub)
 		return MOQ_R_SUB_UNKNOWN;
-	if (sport != r->sub->dport ||
-	    memcmp(saddr, r->sub->daddr, r->sub->family == 4 ? 4 : 16)) {
+	if (sport != r->sub->dport || memcmp(saddr, r->sub->daddr, r->sub->family == 4 ? 4 : 16)) {
 		r->sub = NULL;
 		return MOQ_R_WRONG_SOURCE;
 	}
@@ -818,8 +817,8 @@ static size_t gen_frames(uint8_t *f, int kind)
 	case B_STREAM0:
 	case B_STREAM_LATER: {
 		int later = kind == B_STREAM_LATER;
-		uint8_t flags = (uint8_t)((later ? 4 : (chance(20) ? 4 : 0)) | (chance(50) ? 2 : 0) |
-					  (chance(20) ? 1 : 0));
+		uint8_t flags = (uint8_t)((later ? 4 : (chance(20) ? 4 : 0)) |
+					  (chance(50) ? 2 : 0) | (chance(20) ? 1 : 0));
 		uint64_t sid = sids[rnd(5)];
 		uint8_t body[256];
 		size_t bl = 0;
@@ -975,9 +974,9 @@ enum mut_kind {
 	M_KINDS,
 };
 
-static const char *const mut_names[M_KINDS] = {
-    "none", "bit-flip", "truncate", "header-byte", "frame-type", "length-past-end", "extra-frame",
-    "random-run"};
+static const char *const mut_names[M_KINDS] = {"none",	      "bit-flip",   "truncate",
+					       "header-byte", "frame-type", "length-past-end",
+					       "extra-frame", "random-run"};
 
 /* Offset of the first frame byte in a base packet (after the QUIC header). */
 static size_t frames_off(const uint8_t *p, size_t len)
@@ -997,7 +996,7 @@ static size_t mutate(uint8_t *p, size_t len, size_t cap, int m)
 		int k = 1 + (int)rnd(4);
 		for (int i = 0; i < k; i++) {
 			size_t at = chance(70) && len > 0 ? rnd((uint32_t)(len < 120 ? len : 120))
-						  : rnd((uint32_t)len);
+							  : rnd((uint32_t)len);
 			p[at] ^= (uint8_t)(1u << rnd(8));
 		}
 		break;
@@ -1012,9 +1011,9 @@ static size_t mutate(uint8_t *p, size_t len, size_t cap, int m)
 		 * first frame bytes */
 		size_t l3 = rd16(p + 12) == 0x8100 ? 18 : 14;
 		size_t l4 = fo - 13 - 8;
-		size_t cands[] = {12,      13,	   l3,	   l3 + 6, l3 + 9, l3 + 2, l3 + 3, l3 + 4, l3 + 5,
-				  l4,      l4 + 2, l4 + 3, l4 + 4, l4 + 5, l4 + 8,
-				  l4 + 9,  l4 + 16, fo,	   fo + 1, fo + 2, fo + 5};
+		size_t cands[] = {12,	  13,	  l3,	   l3 + 6, l3 + 9, l3 + 2, l3 + 3,
+				  l3 + 4, l3 + 5, l4,	   l4 + 2, l4 + 3, l4 + 4, l4 + 5,
+				  l4 + 8, l4 + 9, l4 + 16, fo,	   fo + 1, fo + 2, fo + 5};
 		size_t at = cands[rnd(sizeof(cands) / sizeof(cands[0]))];
 		if (at < len)
 			p[at] = chance(50) ? (uint8_t)rnd(256) : (uint8_t)(p[at] ^ 0xff);
@@ -1067,7 +1066,8 @@ static size_t mutate(uint8_t *p, size_t len, size_t cap, int m)
 			for (size_t k = 0; k < il; k++)
 				ins[k] = (uint8_t)rnd(256);
 		}
-		size_t at = chance(60) ? ftag : (fo < ftag ? fo + rnd((uint32_t)(ftag - fo)) : ftag);
+		size_t at =
+		    chance(60) ? ftag : (fo < ftag ? fo + rnd((uint32_t)(ftag - fo)) : ftag);
 		if (len + il <= cap && at <= len) {
 			memmove(p + at + il, p + at, len - at);
 			memcpy(p + at, ins, il);
@@ -1151,8 +1151,8 @@ static int drain_clones(uint8_t *last, size_t *last_len)
 
 	for (;;) {
 		sl = sizeof(sll);
-		ssize_t k = recvfrom(pkt_sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&sll,
-				     &sl);
+		ssize_t k = recvfrom(pkt_sock, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&sll, &sl);
 		if (k < 0)
 			break;
 		if (sll.sll_pkttype != PACKET_OUTGOING)
@@ -1197,7 +1197,7 @@ static struct {
 	uint64_t egress_any_forwarded_not_quic; /* input was not QUIC either */
 	uint64_t egress_unmarked;
 	uint64_t failures;
-	uint64_t refused; /* test_run refuses the frame */
+	uint64_t refused;	    /* test_run refuses the frame */
 	uint64_t ip_len_bad_cloned; /* known bug, see below */
 } C;
 
@@ -1277,7 +1277,8 @@ static void setup(void)
 	for (int i = 0; i < 2; i++) {
 		struct moq_upstream u = {.conn_id = ref_ups[i].conn,
 					 .generation = 1,
-					 .family = ref_ups[i].family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
+					 .family =
+					     ref_ups[i].family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
 					 .sport_be = htons(ref_ups[i].sport)};
 
 		if (i == 0)
@@ -1685,8 +1686,7 @@ static void check_egress_any(const uint8_t *pkt, size_t len, const char *what)
 	}
 	C.egress_any_forwarded++;
 	if (!sub) {
-		FAIL("%s: egress forwarded a clone for slot %u that has no subscriber", what,
-		     slot);
+		FAIL("%s: egress forwarded a clone for slot %u that has no subscriber", what, slot);
 		return;
 	}
 	if (!took)
@@ -1700,8 +1700,8 @@ static void check_egress_any(const uint8_t *pkt, size_t len, const char *what)
 		return;
 	}
 	size_t l4 = l3 + (sub->family == 6 ? 40 : 20);
-	if (rd16(o + 12) != (sub->family == 6 ? 0x86dd : 0x0800) ||
-	    rd16(o + l4) != RELAY_PORT || rd16(o + l4 + 2) != sub->dport || o[l4 + 8] != 0x43 ||
+	if (rd16(o + 12) != (sub->family == 6 ? 0x86dd : 0x0800) || rd16(o + l4) != RELAY_PORT ||
+	    rd16(o + l4 + 2) != sub->dport || o[l4 + 8] != 0x43 ||
 	    memcmp(o + l4 + 9, sub_dcid, 8)) {
 		FAIL("%s: forwarded packet without the subscriber's addresses / DCID", what);
 		hexdump("input", pkt, len);
@@ -1721,8 +1721,9 @@ static void check_egress_any(const uint8_t *pkt, size_t len, const char *what)
 		} else {
 			C.egress_any_forwarded_not_quic++;
 			if (verbose) {
-				fprintf(stderr, "%s: egress forwarded a marked packet that is not "
-						"valid QUIC (nor was its input)\n",
+				fprintf(stderr,
+					"%s: egress forwarded a marked packet that is not "
+					"valid QUIC (nor was its input)\n",
 					what);
 				hexdump("input", pkt, len);
 			}
@@ -1757,8 +1758,11 @@ START_TEST(random_packets_through_all_programs)
 		uint32_t u = rnd(100);
 		size_t len;
 
-		kind = u < 30 ? B_STREAM0 : u < 50 ? B_STREAM_LATER : u < 70 ? B_DATAGRAM
-					  : u < 85 ? B_SUB_RX : B_RANDOM;
+		kind = u < 30	? B_STREAM0
+		       : u < 50 ? B_STREAM_LATER
+		       : u < 70 ? B_DATAGRAM
+		       : u < 85 ? B_SUB_RX
+				: B_RANDOM;
 		len = gen_base(pkt, sizeof(pkt) - 64, kind, &family);
 		nm = kind == B_RANDOM ? 0 : chance(25) ? 0 : 1 + (int)rnd(3);
 		for (int k = 0; k < nm; k++) {
@@ -1777,7 +1781,8 @@ START_TEST(random_packets_through_all_programs)
 		/* bpf_prog_test_run refuses (EINVAL) an untagged IPv4 / IPv6
 		 * frame shorter than its IP header (6.x kernels); the programs
 		 * see those only on a real path */
-		if ((rd16(pkt + 12) == 0x0800 && len < 34) || (rd16(pkt + 12) == 0x86dd && len < 54)) {
+		if ((rd16(pkt + 12) == 0x0800 && len < 34) ||
+		    (rd16(pkt + 12) == 0x86dd && len < 54)) {
 			C.refused++;
 			continue;
 		}
@@ -1901,8 +1906,8 @@ START_TEST(known_bug_ip_length_mismatch_is_cloned)
 	ck_assert_msg(clones == 0 && st_delta(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED) == 0,
 		      "IPv4 Total Length shorter than the UDP datagram: %d clone(s), FORWARDED "
 		      "%llu (expected none)",
-		      clones, (unsigned long long)st_delta(MOQ_PROG_UPSTREAM_INGRESS,
-							  MOQ_R_FORWARDED));
+		      clones,
+		      (unsigned long long)st_delta(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED));
 }
 END_TEST
 

@@ -80,7 +80,7 @@ struct fs_stream {
 
 struct moq_quic_conn {
 	void *user;
-	int closed;	/* moq_quic_conn_close was called */
+	int closed; /* moq_quic_conn_close was called */
 	uint64_t close_code;
 	char reason[256];
 	int64_t next_uni, next_bidi;

@@ -12,7 +12,11 @@
 #    (never the global pins) through --pin-dir: live / stale heartbeat, an
 #    active slot with its per-CPU counters summed and gate budget, moq_stats
 #    by program and reason name; the daemon stopped -> maps still shown,
-#    exit 1, and the socket file is gone.
+#    exit 1, and the socket file is gone;
+#  - the real fast path (tc programs attached in the relay namespace with a
+#    private pin root, tests/integration/relay/fastpath.sh): status says
+#    live, the map slot and the daemon's snapshot name the same subscriber
+#    and show kernel-forwarded packets, moq_stats has FORWARDED counts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
@@ -225,4 +229,34 @@ out=$(mctl status 2>&1) || rc=$?
 grep -q "daemon: not available: no control socket" <<<"$out" && grep -q "fast path: stale" <<<"$out" ||
 	die "daemon stopped: maps part or note missing: $out"
 log "daemon stopped: socket removed; moq-relayctl shows the maps, says the daemon is not there, exit 1"
+
+# ---- the real fast path (tc programs in the relay namespace, private pins) -----
+. "$(dirname "$0")/relay/fastpath.sh"
+fp_attach
+SOCK=$TMP/fp.sock
+fp_relay fp --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 --drain-timeout 1 \
+	--ctl-socket "$SOCK"
+start_pub fp-pub pub --plaintext --rate 200 --object-size 300 --track test "$RELAY_IP4:4443"
+wait_announce fp
+start_sub fp-s sub1 --plaintext --track test --duration 60 "$RELAY_IP4_SUB_1:4443"
+fctl() { "$CTL" --socket "$SOCK" --pin-dir "$FP_PIN" "$@"; }
+wait_for 8 sh -c "'$CTL' --socket '$SOCK' --pin-dir '$FP_PIN' --json subscribers |
+	jq -e '.maps.slots[0].tx_packets > 50 and .daemon.fast_path_subscribers[0].kernel_packets > 50'" ||
+	{ fctl subscribers >&2; die "fast path: no slot with kernel-forwarded packets in both views"; }
+out=$(fctl status) || die "fast path status: exit $?: $out"
+grep -q "daemon fast path: on (1 fast subscribers" <<<"$out" && grep -q "fast path: live (heartbeat" <<<"$out" &&
+	grep -Eq "enabled  upstreams [1-9][0-9]*  tracks 1  subscriptions 1  active slots 1" <<<"$out" ||
+	die "fast path status: $out"
+fctl --json subscribers >"$TMP/fsub.json" || die "fast path subscribers --json: exit $?"
+[ "$(jq -r '.maps.slots[0].slot' "$TMP/fsub.json")" = "$(jq -r '.daemon.fast_path_subscribers[0].slot' "$TMP/fsub.json")" ] &&
+	[[ $(jq -r '.maps.slots[0].peer' "$TMP/fsub.json") == "$SUB_IP4_1:"* ]] ||
+	die "fast path: the map slot and the daemon's snapshot disagree: $(jq -c '.maps.slots, .daemon.fast_path_subscribers' "$TMP/fsub.json")"
+out=$(fctl subscribers) || die "fast path subscribers: exit $?"
+grep -q "KERN_PKTS" <<<"$out" && grep -Eq "^ +[0-9]+ $SUB_IP4_1:[0-9]+ +[0-9]+ +[1-9][0-9]* " <<<"$out" ||
+	die "fast path subscribers table: $out"
+out=$(fctl stats) || die "fast path stats: exit $?"
+grep -Eq "upstream_ingress +forwarded +[1-9]" <<<"$out" && grep -Eq "subscriber_egress +forwarded +[1-9]" <<<"$out" ||
+	die "fast path stats: $out"
+json_ok "$TMP/fsub.json" || die "fast path subscribers --json does not parse"
+log "real fast path: live; slot $(jq -r '.maps.slots[0].slot' "$TMP/fsub.json"): kernel tx $(jq -r '.maps.slots[0].tx_packets' "$TMP/fsub.json") pkts (maps), kernel $(jq -r '.daemon.fast_path_subscribers[0].kernel_packets' "$TMP/fsub.json") / agent $(jq -r '.daemon.fast_path_subscribers[0].agent_packets' "$TMP/fsub.json") pkts (daemon)"
 log "PASS relayctl"

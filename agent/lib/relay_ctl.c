@@ -19,6 +19,9 @@
 #define LINGER_BYTES 65536
 /* Connections accepted per wakeup of the listening socket. */
 #define ACCEPT_BATCH 32
+/* accept() out of fds or memory: stop watching the socket this long, so
+ * the level-triggered loop does not spin on it. */
+#define ACCEPT_BACKOFF_MS 100
 
 enum client_state {
 	C_READING,
@@ -51,6 +54,7 @@ struct relay_ctl {
 	uint64_t timeout_ms;
 	struct client *clients;
 	unsigned nclients;
+	struct moq_timer *backoff; /* re-arms the listener after EMFILE etc. */
 	uint64_t started_ns, answered, refused;
 };
 
@@ -326,7 +330,13 @@ static void listen_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return; /* EAGAIN, or EMFILE etc.: try at the next event */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* the pending connection stays queued: retry later */
+				moq_loop_mod_fd(loop, fd, 0);
+				moq_timer_set_in(c->backoff, ACCEPT_BACKOFF_MS * 1000000ull);
+			}
+			return;
 		}
 		if (c->nclients >= c->max_clients) {
 			refuse_busy(c, cfd);
@@ -351,6 +361,14 @@ static void listen_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 		c->nclients++;
 		moq_timer_set_in(cl->timer, c->timeout_ms * 1000000ull);
 	}
+}
+
+static void backoff_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct relay_ctl *c = arg;
+
+	(void)t;
+	moq_loop_mod_fd(loop, c->fd, EPOLLIN);
 }
 
 /* ---- the socket file --------------------------------------------------- */
@@ -497,10 +515,12 @@ int relay_ctl_open(struct relay_ctl **out, struct moq_loop *loop,
 		free(c);
 		return rc;
 	}
-	rc = moq_loop_add_fd(loop, c->fd, EPOLLIN, listen_cb, c);
+	c->backoff = moq_timer_new(loop, backoff_cb, c);
+	rc = c->backoff ? moq_loop_add_fd(loop, c->fd, EPOLLIN, listen_cb, c) : -ENOMEM;
 	if (rc) {
 		errf(err, errlen, "control socket %s: cannot watch it: %s", c->path, strerror(-rc));
 		unlink(c->path);
+		moq_timer_free(c->backoff);
 		close(c->fd);
 		free(c);
 		return rc;
@@ -517,6 +537,7 @@ void relay_ctl_close(struct relay_ctl *c)
 		return;
 	while (c->clients)
 		client_free(c->clients);
+	moq_timer_free(c->backoff);
 	moq_loop_del_fd(c->loop, c->fd);
 	close(c->fd);
 	/* remove the file only if nobody replaced it meanwhile */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -410,6 +411,43 @@ START_TEST(missing_directory_and_too_long_path_are_explained)
 }
 END_TEST
 
+/* accept() failing with EMFILE must not make the level-triggered loop spin
+ * on the listening socket; the client is served once an fd is free. */
+START_TEST(out_of_fds_backs_off_instead_of_spinning_and_recovers)
+{
+	struct relay_ctl *c = open_ctl(0, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct rlimit rl = {64, 64};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0), fill[64], nfill = 0, iters = 0;
+	uint64_t end;
+	char *a;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* this forked test only */
+	while (nfill < 64 && (fill[nfill] = dup(0)) >= 0)
+		nfill++;
+	ck_assert_int_eq(errno, EMFILE);
+	strcpy(sa.sun_path, g_path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	send_all(fd, "status\n", 7);
+	end = moq_loop_now() + 300000000ull;
+	while (moq_loop_now() < end) {
+		moq_loop_run_once(g_loop, 50);
+		iters++;
+	}
+	/* spinning would be thousands of iterations; backing off ~6-10 */
+	ck_assert_msg(iters < 40, "%d loop iterations in 300 ms", iters);
+	ck_assert_int_eq(g_calls, 0);
+	while (nfill)
+		close(fill[--nfill]);
+	a = read_answer(fd, 2000, NULL);
+	ck_assert_str_eq(a, "{\"cmd\": \"status\"}\n");
+	free(a);
+	close(fd);
+	relay_ctl_close(c);
+}
+END_TEST
+
 /* moq-relayd --ctl-socket: default, none, a path, the config-file key,
  * and a path too long for a unix socket address. */
 START_TEST(ctl_socket_option_default_none_path_file_key_and_bound)
@@ -466,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, path_that_is_not_a_socket_is_refused_and_left_alone);
 	tcase_add_test(tc, missing_directory_and_too_long_path_are_explained);
 	tcase_add_test(tc, ctl_socket_option_default_none_path_file_key_and_bound);
+	tcase_add_test(tc, out_of_fds_backs_off_instead_of_spinning_and_recovers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

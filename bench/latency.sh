@@ -27,7 +27,8 @@
 #
 # Environment: B (build dir), LAT_COUNTS ("1 8 64 256"), LAT_SIZES
 # ("100 1100"), LAT_RATE objects/s (30), LAT_SECONDS measured seconds per run
-# (4), LAT_ROUNDS (3), LAT_MODES ("direct relay fast"), LAT_HOSTS subscriber
+# (4), LAT_ROUNDS (3; LAT_ROUNDS_BIG, default 1, for 64 and more subscribers:
+# starting 256 moq-sub processes takes 30-60 s on 2 busy vCPUs), LAT_MODES ("direct relay fast"), LAT_HOSTS subscriber
 # namespaces (8; subscriber k runs on host (k-1) % LAT_HOSTS + 1).
 # --quick: LAT_COUNTS="1 8", LAT_ROUNDS=1, LAT_SECONDS=3 unless set.
 set -euo pipefail
@@ -45,8 +46,10 @@ for a in "$@"; do
 done
 if [ $QUICK = 1 ]; then
 	COUNTS=${LAT_COUNTS:-1 8} ROUNDS=${LAT_ROUNDS:-1} SECS=${LAT_SECONDS:-3}
+	ROUNDS_BIG=${LAT_ROUNDS_BIG:-1}
 else
 	COUNTS=${LAT_COUNTS:-1 8 64 256} ROUNDS=${LAT_ROUNDS:-3} SECS=${LAT_SECONDS:-4}
+	ROUNDS_BIG=${LAT_ROUNDS_BIG:-1}
 fi
 SIZES=${LAT_SIZES:-100 1100}
 RATE=${LAT_RATE:-30}
@@ -62,8 +65,10 @@ FPMNT=/sys/fs/bpf/moq-bench-$P-fp       # private tc pin root for relay.bpf.o (f
 TSTAMP=$TMP/tstamp
 PIDS=()
 START=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 die() { echo "latency: $*" >&2; exit 1; }
+tlog() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$TMP/timeline.txt"; }
 [ "$(id -u)" = 0 ] || die "needs root"
 for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
 [ -f "$B/tc-progs/tstamp.bpf.o" ] || die "$B/tc-progs/tstamp.bpf.o missing (make)"
@@ -83,6 +88,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# private copies: other work may rebuild $B while this runs
+mkdir -p "$TMP/bin" "$TMP/tc-progs"
+cp "$B/bin/moq-relayd" "$B/bin/moq-pub" "$B/bin/moq-sub" "$TMP/bin/"
+cp "$B/tc-progs/tstamp.bpf.o" "$TMP/tc-progs/"
+[ -f "$B/tc-progs/relay.bpf.o" ] && cp "$B/tc-progs/relay.bpf.o" "$TMP/tc-progs/"
+BUILD_DIR=$B
+B=$TMP
+
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Itc-progs \
 	bench/tstamp.c -lbpf -o "$TSTAMP"
 
@@ -96,7 +109,19 @@ in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
 sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
 sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
 waitlog() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done; return 1; }
-stopwait() { kill "$@" 2>/dev/null || true; for p in "$@"; do timeout 8 tail --pid="$p" -f /dev/null || kill -9 "$p" 2>/dev/null || true; done; }
+# stopwait PID...: SIGTERM all, wait at most 8 s for all of them together, SIGKILL the rest
+stopwait() {
+	local p t=0 alive
+	kill "$@" 2>/dev/null || true
+	while [ $t -lt 80 ]; do
+		alive=0
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && { alive=1; break; }; done
+		[ $alive = 0 ] && break
+		sleep 0.1; t=$((t + 1))
+	done
+	for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
+	wait "$@" 2>/dev/null || true
+}
 
 # timestamps: publisher egress, every subscriber host's ingress
 "$TSTAMP" load "$B/tc-progs/tstamp.bpf.o" "$PIN"
@@ -147,7 +172,7 @@ RELAY_ARGS=()
 start_relay() { # LOG [extra args]: starts moq-relayd, sets RELAY_PID, 0 when listening
 	local log=$1; shift
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 --log-level info \
-		--stats-interval 0 --sub-queue-bytes 16M "${RELAY_ARGS[@]}" "$@" 2>"$log" &
+		--stats-interval 0 --sub-queue-bytes 16M --drain-timeout 1 "${RELAY_ARGS[@]}" "$@" 2>"$log" &
 	RELAY_PID=$!; PIDS+=($RELAY_PID)
 	waitlog "$log" "listening on" && kill -0 $RELAY_PID 2>/dev/null
 }
@@ -175,13 +200,19 @@ for m in $MODES; do [ "$m" = fast ] && [ $FAST_OK = 0 ] && continue; RUN_MODES+=
 RUNID=0
 : >"$TMP/runs.txt"
 run_one() {
-	local mode=$1 n=$2 size=$3 round=$4 k h addr pp pubargs subs=() id
+	local mode=$1 n=$2 size=$3 round=$4 k h addr pp pubargs subs=() id subargs
 	RUNID=$((RUNID + 1)); id=$RUNID
 	"$TSTAMP" dump "$PIN" >/dev/null # drop anything left over
 	pubargs=(--plaintext --no-pacing --rate "$RATE" --object-size "$size" --objects-per-group 1 --linger 1)
+	subargs=(--plaintext --json --quiet --connect-timeout 30)
 	RELAY_PID=
 	local fp0="" fp1="" kfwd=-
-	[ "$mode" = fast ] && fp0=$(fpstats)
+	if [ "$mode" = fast ]; then fp0=$(fpstats); fi
+	tlog "$id start $mode n=$n size=$size"
+	# direct: moq-pub holds the track until all N subscribed
+	# (--wait-subscribers). relay/fast: subscribers connect first and
+	# re-SUBSCRIBE (--retry) until the publisher is there, so joining (N
+	# handshakes) does not overlap with forwarding to those already in.
 	if [ "$mode" = direct ]; then
 		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" --wait-subscribers "$n" --listen 0.0.0.0:5000 \
 			2>"$TMP/pub-$id.log" &
@@ -191,23 +222,36 @@ run_one() {
 		local extra=()
 		[ "$mode" = fast ] && extra=(--fast-path on "${FAST_ARGS[@]}")
 		start_relay "$TMP/relay-$id.log" "${extra[@]}" || { cat "$TMP/relay-$id.log" >&2; die "run $id: moq-relayd did not start"; }
-		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-$id.log" &
-		pp=$!; PIDS+=($pp)
-		waitlog "$TMP/relay-$id.log" "publishes namespace" || die "run $id: no PUBLISH_NAMESPACE at the relay"
+		subargs+=(--retry 300)
 	fi
 	for k in $(seq 1 "$n"); do
 		h=$(((k - 1) % HOSTS + 1))
 		if [ "$mode" = direct ]; then addr=$PUB_IP4:5000; else addr=$(sub_gw "$h"):4443; fi
-		in_ns "$(sub_ns "$h")" "$B/bin/moq-sub" --plaintext --json --quiet --connect-timeout 20 \
-			"$addr" >"$TMP/sub-$id-$k.json" 2>"$TMP/sub-$id-$k.log" &
+		in_ns "$(sub_ns "$h")" "$B/bin/moq-sub" "${subargs[@]}" "$addr" >"$TMP/sub-$id-$k.json" 2>"$TMP/sub-$id-$k.log" &
 		subs+=($!)
+		# a burst of handshakes times some out (moq-sub gives up after
+		# 5 s): 8 subscribers per 100 ms at most
+		if [ $((k % 8)) = 0 ] && [ "$k" -lt "$n" ]; then sleep 0.1; fi
 	done
 	PIDS+=("${subs[@]}")
-	# joining takes a while with many subscribers; the report only uses
-	# objects sent after the last subscriber's first object
-	sleep "$(awk -v n="$n" 'BEGIN { printf "%.1f", 1 + n / 50 }')"
+	tlog "$id subscribers started"
+	if [ "$mode" != direct ]; then
+		# every subscriber session ready at the relay (bounded wait)
+		for _ in $(seq 1 $((100 + n))); do
+			[ "$(grep -c ': ready (peer' "$TMP/relay-$id.log" || true)" -ge "$n" ] && break
+			sleep 0.2
+		done
+		tlog "$id $(grep -c ': ready (peer' "$TMP/relay-$id.log" || true) sessions ready"
+		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-$id.log" &
+		pp=$!; PIDS+=($pp)
+		waitlog "$TMP/relay-$id.log" "publishes namespace" || die "run $id: no PUBLISH_NAMESPACE at the relay"
+	fi
+	# the report only uses objects sent after the last subscriber's first one
+	sleep "$(awk -v n="$n" 'BEGIN { printf "%.1f", 1 + n / 100 }')"
 	sleep "$SECS"
+	tlog "$id stopping"
 	stopwait "${subs[@]}"
+	tlog "$id subscribers stopped"
 	stopwait $pp
 	[ -z "$RELAY_PID" ] || stopwait "$RELAY_PID"
 	if [ "$mode" = fast ]; then
@@ -217,20 +261,22 @@ run_one() {
 		kfwd=$(($(sed 's/.*eg_fwd=\([0-9]*\).*/\1/' <<<"$fp1") - $(sed 's/.*eg_fwd=\([0-9]*\).*/\1/' <<<"$fp0")))
 	fi
 	"$TSTAMP" dump "$PIN" >"$TMP/run-$id.dump"
-	local integ=0 got=0
-	for k in $(seq 1 "$n"); do
-		read -r a b < <(jq -r '"\(.integrity_errors // 0) \(.objects_received // 0)"' "$TMP/sub-$id-$k.json" 2>/dev/null || echo "0 0")
-		integ=$((integ + a)); got=$((got + b))
-	done
-	echo "$id $mode $n $size $round $integ $got $kfwd" >>"$TMP/runs.txt"
-	printf '  run %3d %-6s n=%-3d size=%-4d round %d: %6d stamps, %6d objects received, %d integrity errors, kernel-forwarded %s\n' \
-		"$id" "$mode" "$n" "$size" "$round" "$(wc -l <"$TMP/run-$id.dump")" "$got" "$integ" "$kfwd"
+	tlog "$id dumped"
+	local integ got fails
+	integ=$(cat "$TMP"/sub-$id-*.json | grep -o '"integrity_errors":[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')
+	got=$(cat "$TMP"/sub-$id-*.json | grep -o '"objects_received":[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')
+	fails=$(cat "$TMP"/sub-$id-*.log | grep -c 'failed:\|exit [1-9]' || true)
+	echo "$id $mode $n $size $round $integ $got $kfwd $fails" >>"$TMP/runs.txt"
+	printf '  run %3d %-6s n=%-3d size=%-4d round %d: %6d stamps, %6d objects received, %d integrity errors, %d subscriber failures, kernel-forwarded %s\n' \
+		"$id" "$mode" "$n" "$size" "$round" "$(wc -l <"$TMP/run-$id.dump")" "$got" "$integ" "$fails" "$kfwd"
 }
 
-echo "latency: modes ${RUN_MODES[*]}, counts $COUNTS, sizes $SIZES, $RATE objects/s, ${SECS}s x $ROUNDS rounds, $HOSTS subscriber hosts"
+echo "latency: modes ${RUN_MODES[*]}, counts $COUNTS, sizes $SIZES, $RATE objects/s, ${SECS}s x $ROUNDS rounds ($ROUNDS_BIG from 64 subscribers), $HOSTS subscriber hosts"
 for n in $COUNTS; do
 	for size in $SIZES; do
-		for r in $(seq 1 "$ROUNDS"); do
+		rounds=$ROUNDS
+		[ "$n" -ge 64 ] && rounds=$ROUNDS_BIG
+		for r in $(seq 1 "$rounds"); do
 			# rotate the mode order every round so no mode always runs first
 			order=("${RUN_MODES[@]:$(((r - 1) % ${#RUN_MODES[@]}))}" "${RUN_MODES[@]:0:$(((r - 1) % ${#RUN_MODES[@]}))}")
 			for m in "${order[@]}"; do run_one "$m" "$n" "$size" "$r"; done
@@ -245,8 +291,8 @@ ELAPSED=$(($(date +%s) - START))
 OUTDIR=$RES
 [ $WRITE = 1 ] || OUTDIR=$TMP/out
 mkdir -p "$OUTDIR"
-CMD="B=${B#"$ROOT"/} bench/latency.sh${*:+ $*}"
-python3 bench/latency_report.py --tmp "$TMP" --out "$OUTDIR" --rate "$RATE" --secs "$SECS" --rounds "$ROUNDS" \
+CMD="B=${BUILD_DIR#"$ROOT"/} bench/latency.sh${*:+ $*}"
+python3 bench/latency_report.py --tmp "$TMP" --out "$OUTDIR" --rate "$RATE" --secs "$SECS" --rounds "$ROUNDS" --rounds-big "$ROUNDS_BIG" \
 	--hosts "$HOSTS" --relay-ip "$RELAY_IP4" --fast "$FAST_OK" --fast-why "$FAST_WHY" --cmd "$CMD" \
-	--env "LAT_COUNTS=\"$COUNTS\" LAT_SIZES=\"$SIZES\" LAT_RATE=$RATE LAT_SECONDS=$SECS LAT_ROUNDS=$ROUNDS LAT_MODES=\"$MODES\" LAT_HOSTS=$HOSTS" \
-	--stats "$STATS" --elapsed "$ELAPSED"
+	--env "LAT_COUNTS=\"$COUNTS\" LAT_SIZES=\"$SIZES\" LAT_RATE=$RATE LAT_SECONDS=$SECS LAT_ROUNDS=$ROUNDS LAT_ROUNDS_BIG=$ROUNDS_BIG LAT_MODES=\"$MODES\" LAT_HOSTS=$HOSTS" \
+	--stats "$STATS" --elapsed "$ELAPSED" --load "$LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"

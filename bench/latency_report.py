@@ -103,26 +103,27 @@ def gnuplot(script):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("tmp", "out", "relay-ip", "fast-why", "cmd", "env", "stats"):
+    for a in ("tmp", "out", "relay-ip", "fast-why", "cmd", "env", "stats", "load"):
         ap.add_argument("--" + a, required=True)
-    for a in ("rate", "secs", "rounds", "hosts", "fast", "elapsed"):
+    for a in ("rate", "secs", "rounds", "rounds-big", "hosts", "fast", "elapsed"):
         ap.add_argument("--" + a, type=int, required=True)
     args = ap.parse_args()
 
     runs = []
     with open(os.path.join(args.tmp, "runs.txt")) as f:
         for line in f:
-            rid, mode, n, size, rnd, integ, got, kfwd = line.split()
+            rid, mode, n, size, rnd, integ, got, kfwd, fails = line.split()
             runs.append((int(rid), mode, int(n), int(size), int(rnd), int(integ), int(got),
-                         int(kfwd) if kfwd != "-" else None))
+                         int(kfwd) if kfwd != "-" else None, int(fails)))
 
     agg = {}  # (mode, n, size) -> dict
-    for rid, mode, n, size, rnd, integ, got, kfwd in runs:
+    for rid, mode, n, size, rnd, integ, got, kfwd, fails in runs:
         r = load_run(os.path.join(args.tmp, f"run-{rid}.dump"), mode, args.relay_ip)
         a = agg.setdefault((mode, n, size), {
             "lat": [], "spread": [], "series": [], "runs": 0, "expected": 0,
-            "integ": 0, "flows": [], "no_egress": 0, "empty": 0, "kfwd": None})
+            "integ": 0, "flows": [], "no_egress": 0, "empty": 0, "kfwd": None, "fails": 0})
         a["runs"] += 1
+        a["fails"] += fails
         if kfwd is not None:
             a["kfwd"] = (a["kfwd"] or 0) + kfwd
         a["integ"] += integ
@@ -154,15 +155,19 @@ def main():
              f"{args.elapsed} s wall time.")
     L.append("")
     L.append(f"- Machine: {machine()}; every process (publisher, relay, all subscribers) "
-             "shares these vCPUs with whatever else runs on the VM.")
+             "shares these vCPUs with whatever else runs on the VM "
+             f"(load average 1/5/15 min: {args.load}; other engineers' builds and tests ran at the same time).")
     L.append(f"- Command: `{args.cmd}` (settings: `{args.env}`).")
     L.append(f"- Stream: one synthetic track, {args.rate} objects/s, one object per group (each object "
              "opens its own QUIC stream), plaintext profile, `--no-pacing` at the publisher. "
              f"Object sizes: MQP1 payload bytes (100 B: ~150 B UDP payload; 1100 B: one ~1,150 B UDP "
              "payload, the largest object that fits one 1,200-byte QUIC packet).")
-    L.append(f"- Runs: for each subscriber count and size, {args.rounds} round(s); in each round one run "
+    L.append(f"- Runs: for each subscriber count and size, {args.rounds} round(s) ({args.rounds_big} from 64 "
+             "subscribers on, where starting the subscriber processes dominates the wall time); in each round one run "
              f"per mode, the mode order rotated between rounds; {args.secs} s measured per run after "
-             f"a join period of 1 + N/50 s. netns testbed (`netns/testbed.sh`, separate links) with "
+             f"the subscribers are started 8 per 100 ms (through a relay they connect first and re-send "
+             "SUBSCRIBE every 200 ms until the publisher is there, so joining does not overlap forwarding; "
+             "direct: moq-pub `--wait-subscribers N`), then 1 + N/100 s pass before the measured seconds. netns testbed (`netns/testbed.sh`, separate links) with "
              f"{args.hosts} subscriber namespaces; subscriber k runs in namespace ((k-1) mod "
              f"{args.hosts}) + 1.")
     if args.fast:
@@ -278,8 +283,8 @@ def main():
              "subscriber in the window or whose first packet had no MQP1 header in the search window. "
              "Subscribers = distinct subscriber flows seen per run (should equal the count).")
     L.append("")
-    L.append("| size | subscribers | mode | runs | pairs measured / expected | subscribers seen per run | integrity errors (moq-sub) | clones sent by the kernel (moq_stats egress FORWARDED) |")
-    L.append("|---:|---:|---|---:|---:|---|---:|---:|")
+    L.append("| size | subscribers | mode | runs | pairs measured / expected | subscribers seen per run | moq-sub failures | integrity errors (moq-sub) | clones sent by the kernel (moq_stats egress FORWARDED) |")
+    L.append("|---:|---:|---|---:|---:|---|---:|---:|---:|")
     for s in sizes:
         for n in counts:
             for m in modes:
@@ -289,7 +294,7 @@ def main():
                 fl = ",".join(str(x) for x in a["flows"]) or "0"
                 kf = "–" if a["kfwd"] is None else str(a["kfwd"])
                 L.append(f"| {s} | {n} | {names[m]} | {a['runs']} | {len(a['lat'])} / {a['expected']} | "
-                         f"{fl} | {a['integ']} | {kf} |")
+                         f"{fl} | {a['fails']} | {a['integ']} | {kf} |")
     L.append("")
     L.append(f"tstamp counters over the whole run: `{args.stats}` (unmatched = UDP packets without an "
              "MQP1 header: ACKs, handshakes, control streams; repeat = same object seen again on the "

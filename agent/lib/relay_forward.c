@@ -479,7 +479,8 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 	for (struct relay_sub *s = tr->subs; s; s = s->next) {
 		struct moq_object_datagram out = *d;
 
-		if (s->fast)
+		if (s->fast && (!ctx->fast_datagram_missed ||
+				!ctx->fast_datagram_missed(ctx->fast_arg, s)))
 			continue;
 		resolve_waiting(ctx, s, d->group_id, false);
 		if (!sub_admits(s, d->group_id, d->object_id))

@@ -55,6 +55,11 @@ struct relay_fwd {
 struct relay_fwd_ctx {
 	uint64_t sub_queue_bytes;
 	struct relay_stats *stats;
+	/* Fast-path subscribers (sub->fast): true when the kernel did not
+	 * forward this datagram to s, so it goes out through the session.
+	 * NULL: the kernel forwarded every one. */
+	bool (*fast_datagram_missed)(void *arg, struct relay_sub *s);
+	void *fast_arg;
 };
 
 /* Upstream stream state; linked into track->rxs. NULL on ENOMEM. */

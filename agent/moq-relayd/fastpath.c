@@ -124,6 +124,11 @@ struct fp_conn {
 	uint64_t media_used;
 	struct fp_sub_info info;
 	uint64_t fc_short; /* media bytes beyond the reserved credit */
+	/* send times of datagram clones the kernel forwarded and userspace
+	 * has not matched yet (one per upstream datagram, same order) */
+	uint64_t dg_ts[256];
+	unsigned dg_head, dg_n;
+	uint64_t dg_filled;
 };
 
 struct relayd_fp {
@@ -1009,6 +1014,18 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 	} else if (gate) {
 		fc->info.gate_drops++;
 	}
+	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
+		/* forwarded or deliberately dropped by the gate: either way
+		 * userspace must not send this one */
+		if (fwd || ev->reason == MOQ_R_GATE_DROP) {
+			if (fc->dg_n == 256) {
+				fc->dg_head = (fc->dg_head + 1) & 255;
+				fc->dg_n--;
+			}
+			fc->dg_ts[(fc->dg_head + fc->dg_n++) & 255] = ev->ts_ns;
+		}
+		return;
+	}
 	if (ev->kind != MOQ_EV_KIND_STREAM)
 		return;
 	fs = fs_find_up(fc, ev->conn_id, ev->up_stream_id);
@@ -1278,6 +1295,36 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 		}
 	}
 	raw_maybe_free(fp, r);
+}
+
+/* ---- datagrams --------------------------------------------------------- */
+
+/* Userspace has an upstream datagram for fast subscriber s: did the kernel
+ * forward it? Its clone's event was written before the original reached
+ * the socket, so the oldest unmatched event (younger than 100 ms; older
+ * ones belong to datagrams userspace never got) is this datagram's. */
+static bool fp_datagram_missed(void *arg, struct relay_sub *s)
+{
+	struct relayd *d = arg;
+	struct peer *p = s->peer;
+	struct fp_conn *fc = p->fp;
+	uint64_t now = now_ns();
+
+	if (!d->fp || !fc || fc->slot < 0)
+		return false;
+	fp_drain(d->fp);
+	while (fc->dg_n && fc->dg_ts[fc->dg_head] + 100000000ull < now) {
+		fc->dg_head = (fc->dg_head + 1) & 255;
+		fc->dg_n--;
+	}
+	if (fc->dg_n) {
+		fc->dg_head = (fc->dg_head + 1) & 255;
+		fc->dg_n--;
+		return false;
+	}
+	fc->dg_filled++;
+	fc->info.agent_packets++;
+	return true;
 }
 
 /* ---- subscribers ------------------------------------------------------- */
@@ -1582,6 +1629,8 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->rb_fd = ring_buffer__epoll_fd(fp->rb);
 	d->fp = fp;
 	g_d = d;
+	d->fwd.fast_datagram_missed = fp_datagram_missed;
+	d->fwd.fast_arg = d;
 	moq_loop_add_fd(d->loop, fp->rb_fd, EPOLLIN, rb_ready, d);
 	fp->hb_timer = moq_timer_new(d->loop, hb_cb, d);
 	moq_timer_set_in(fp->hb_timer, d->cfg.heartbeat_timeout_ms * 1000000ull / 4);

@@ -16,6 +16,7 @@ struct fp_sub_info {
 	uint64_t retransmits;		       /* packets re-sent after loss */
 	uint64_t lost;			       /* media packets declared lost */
 	uint64_t gate_drops;		       /* egress gate / stream-reset drops */
+	uint64_t gate_queued;		       /* top-class streams the agent took over */
 	uint64_t resets_sent;		       /* RESET_STREAM for media streams */
 	int64_t budget;			       /* gate byte credit right now */
 	uint64_t cwnd, bytes_in_flight;	       /* media congestion controller */

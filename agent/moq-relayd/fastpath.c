@@ -55,6 +55,7 @@
 #define FP_PKT_MAX 1200	      /* UDP payload of agent-written packets */
 #define FP_TAG "moq-plaintext-v1" /* docs/plaintext-profile.md */
 #define FP_KIND_RESET 2	      /* tracker kind of a RESET_STREAM packet */
+#define FP_CHUNK 1150		      /* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
 #define FP_LOSTQ_MAX 4096
 #define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
@@ -69,6 +70,7 @@ struct fp_raw {
 	struct relay_track *tr; /* NULL until the HEADER */
 	bool ignored;		/* no fast subscriber wanted it: bytes not kept */
 	uint64_t group;
+	uint8_t prio_class; /* publisher priority >> 5, as the gate classes it */
 	uint64_t up_alias;
 	size_t alias_off, alias_w;
 	uint8_t *buf;
@@ -129,6 +131,7 @@ struct fp_conn {
 	uint64_t dg_ts[256];
 	unsigned dg_head, dg_n;
 	uint64_t dg_filled;
+	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
 };
 
 struct relayd_fp {
@@ -332,7 +335,7 @@ static void fs_maybe_done(struct fp_conn *fc, struct fp_stream *fs)
 	if (fs->inflight)
 		return;
 	if (fs->state == FS_RESET || ((fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-				      fs->fin_done && raw_done) ||
+				      fs->fin_done && raw_done && fs->filled >= fs->raw->len) ||
 	    (fs->state == FS_SKIPPED && raw_done))
 		fs_unlink_free(fc, fs);
 }
@@ -506,49 +509,95 @@ static void fs_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 	fc_arm_timer(fc);
 }
 
-/* Send what the kernel did not forward of fs, up to the upstream bytes
- * userspace has (all their kernel events are processed by now). */
+/* Room under the media window for one more agent packet (always one when
+ * nothing is in flight, so a stream can never wait forever). */
+static bool fc_room(const struct fp_conn *fc)
+{
+	return !fc->cc.bytes_in_flight || fc->cc.bytes_in_flight + FP_PKT_MAX <= fc->cc.cwnd;
+}
+
+/* Send what the kernel did not forward of fs (KERNEL: the gaps between the
+ * ranges its events covered; AGENT: everything), up to the upstream bytes
+ * userspace has (all their kernel events are processed by now), as far as
+ * the media window allows; the rest goes when ACKs open it. */
 static void fs_fill(struct fp_conn *fc, struct fp_stream *fs)
 {
 	struct fp_raw *r = fs->raw;
-
-	if (!r || r->ignored)
-		return;
-	if (fs->state == FS_AGENT) {
-		if (fs->filled < r->len || (r->fin && !fs->fin_done)) {
-			fs_write(fc, fs, fs->filled, r->len - fs->filled, r->fin);
-			fs->filled = r->len;
-		}
-		return;
-	}
-	if (fs->state != FS_KERNEL)
-		return;
 	uint64_t pos = fs->filled;
-	size_t keep = 0;
+	size_t i = 0, keep = 0;
 
-	for (size_t i = 0; i < fs->ncov; i++) {
-		struct fp_iv iv = fs->cov[i];
+	if (!r || r->ignored || (fs->state != FS_KERNEL && fs->state != FS_AGENT))
+		return;
+	while (pos < r->len) {
+		uint64_t end = r->len, n;
 
-		if (iv.hi <= pos)
-			continue; /* all below: done with it */
-		if (iv.lo >= r->len) {
-			fs->cov[keep++] = iv;
-			continue;
-		}
-		if (iv.lo > pos)
-			fs_write(fc, fs, pos, iv.lo - pos, false);
-		if (iv.hi > pos)
-			pos = iv.hi;
-		if (iv.hi > r->len)
-			fs->cov[keep++] = iv;
+		for (; i < fs->ncov && fs->cov[i].lo <= pos; i++)
+			if (fs->cov[i].hi > pos)
+				pos = fs->cov[i].hi;
+		if (pos >= r->len)
+			break;
+		if (i < fs->ncov && fs->cov[i].lo < end)
+			end = fs->cov[i].lo;
+		if (!fc_room(fc))
+			break;
+		n = end - pos < FP_CHUNK ? end - pos : FP_CHUNK;
+		fs_write(fc, fs, pos, n, r->fin && pos + n == r->len);
+		pos += n;
 	}
-	fs->ncov = keep;
-	if (pos < r->len)
-		fs_write(fc, fs, pos, r->len - pos, r->fin);
-	else if (r->fin && !fs->fin_done)
+	if (pos >= r->len && r->fin && !fs->fin_done && fc_room(fc))
 		fs_write(fc, fs, r->len, 0, true);
-	if (fs->filled < r->len)
-		fs->filled = r->len;
+	if (pos > r->len)
+		pos = r->len;
+	if (pos > fs->filled)
+		fs->filled = pos;
+	for (i = 0; i < fs->ncov; i++)
+		if (fs->cov[i].hi > fs->filled)
+			fs->cov[keep++] = fs->cov[i];
+	fs->ncov = keep;
+}
+
+static bool fs_pending(const struct fp_stream *fs)
+{
+	const struct fp_raw *r = fs->raw;
+
+	return r && !r->ignored && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+	       (fs->filled < r->len || (r->fin && !fs->fin_done));
+}
+
+static int fs_order(const void *a, const void *b)
+{
+	const struct fp_stream *x = *(const struct fp_stream *const *)a;
+	const struct fp_stream *y = *(const struct fp_stream *const *)b;
+
+	if (x->raw->prio_class != y->raw->prio_class)
+		return x->raw->prio_class < y->raw->prio_class ? -1 : 1;
+	return x->up_sid < y->up_sid ? -1 : x->up_sid > y->up_sid;
+}
+
+/* Send what waits for window: most important class first, oldest first. */
+static void fc_pump_pending(struct fp_conn *fc)
+{
+	struct fp_stream *v[256];
+	size_t n = 0;
+
+	for (struct fp_stream *fs = fc->streams; fs && n < 256; fs = fs->next)
+		if (fs_pending(fs))
+			v[n++] = fs;
+	if (n > 1)
+		qsort(v, n, sizeof(v[0]), fs_order);
+	for (size_t i = 0; i < n && fc_room(fc); i++)
+		fs_fill(fc, v[i]);
+}
+
+/* The most important gate class this subscriber receives (2 s window). */
+static int fc_top_class(const struct fp_conn *fc)
+{
+	uint64_t now = now_ns();
+
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (fc->class_seen_ns[c] && fc->class_seen_ns[c] + 2000000000ull > now)
+			return c;
+	return 0;
 }
 
 /* ---- maps ---------------------------------------------------------------- */
@@ -806,6 +855,18 @@ static void fc_gate_update(struct fp_conn *fc)
 			fc->fc_short = fc->media_used - fc->x->media_reserved;
 	}
 	fp_cc_gate_plan(&fc->cc, &plan);
+	/* The most important class this subscriber currently receives may
+	 * use the whole window; the classes below it stop earlier, by rank.
+	 * (fp_cc ranks from class 0, so a stream that is all priority 128
+	 * would otherwise be held to ~70% of the window.) */
+	{
+		int cmin = fc_top_class(fc);
+
+		if (cmin > 0) {
+			for (int c = MOQ_PRIO_CLASSES - 1; c >= 0; c--)
+				plan.threshold[c] = c >= cmin ? plan.threshold[c - cmin] : 0;
+		}
+	}
 	fp_cc_gate_apply(g, &plan);
 	fc->info.budget = __atomic_load_n(&g->budget, __ATOMIC_RELAXED);
 }
@@ -889,6 +950,7 @@ static void ax_on_media_ack(void *user, const struct fp_wire_ack *ack)
 	fp_tracker_on_ack(&fc->trk, ack, now, &sum);
 	fp_cc_on_losses(&fc->cc, &sum, now);
 	fc_process_lost(fc);
+	fc_pump_pending(fc);
 	fc_gate_update(fc);
 	fc_arm_timer(fc);
 }
@@ -999,6 +1061,50 @@ void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb)
 
 /* ---- ring buffer ------------------------------------------------------- */
 
+/* Priority class of an upstream stream, from the kernel's stream map. */
+static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
+{
+	struct moq_up_stream_key k = {.conn_id = conn_id, .stream_id = sid};
+	struct moq_up_stream v;
+
+	if (bpf_map_lookup_elem(fc->d->fp->maps.fd[FP_MAP_UP_STREAMS], &k, &v))
+		return MOQ_PRIO_CLASSES - 1;
+	return v.priority >> 5;
+}
+
+/* The gate dropped a packet of fs (the kernel now drops the rest of the
+ * stream). The most important class keeps flowing: the agent serves the
+ * rest of the stream under the window (queueing instead of a reset);
+ * less important streams are reset. */
+static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	int cls = fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
+
+	if (cls > fc_top_class(fc)) {
+		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+		return;
+	}
+	if (fs->down_sid == MOQ_DS_NONE) {
+		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
+		uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
+		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
+						.conn_id = fs->up_conn,
+						.up_stream_id = fs->up_sid};
+		struct moq_down_stream v = {.flags = MOQ_DS_F_RESET};
+
+		if (n >= fc->peer_max_uni) {
+			fs->state = FS_SKIPPED;
+			return;
+		}
+		fs->down_sid = 4 * n + 3;
+		v.stream_id = fs->down_sid;
+		bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
+	}
+	fs->state = FS_AGENT;
+	fc->info.gate_queued++;
+}
+
 static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 {
 	bool fwd = ev->verdict == MOQ_V_FORWARDED;
@@ -1013,6 +1119,13 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
 	} else if (gate) {
 		fc->info.gate_drops++;
+		if (ev->reason == MOQ_R_GATE_DROP)
+			moq_info(MOD, "slot %u: gate drop (stream %llu offset %llu): cwnd %llu in flight %llu budget %lld%s",
+				 ev->slot, (unsigned long long)ev->up_stream_id,
+				 (unsigned long long)ev->offset, (unsigned long long)fc->cc.cwnd,
+				 (unsigned long long)fc->cc.bytes_in_flight,
+				 (long long)fp_maps_gate(&fc->d->fp->maps, ev->slot)->budget,
+				 fc->cc.in_recovery ? " (recovery)" : "");
 	}
 	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
 		/* forwarded or deliberately dropped by the gate: either way
@@ -1046,7 +1159,7 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		if (!fs)
 			return;
 		fs->down_sid = ev->down_stream_id;
-		fs->state = fs->down_sid == MOQ_DS_NONE ? FS_SKIPPED : FS_KERNEL;
+		fs->state = FS_KERNEL;
 	}
 	if (fs->state != FS_KERNEL)
 		return;
@@ -1064,7 +1177,7 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		}
 		fs->inflight++;
 	} else if (gate) {
-		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+		fs_gate_dropped(fc, fs, ev);
 	}
 }
 
@@ -1168,6 +1281,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
 		}
 		fs_set_raw(fs, r);
+		fc->class_seen_ns[r->prio_class] = now_ns();
 		if (!fs->alias_known) {
 			fs->down_alias = s->alias;
 			fs->alias_known = true;
@@ -1253,6 +1367,7 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 	if (!r || r->tr)
 		return;
 	r->tr = st->track;
+	r->prio_class = (uint8_t)((st->hdr.default_priority ? 128 : st->hdr.publisher_priority) >> 5);
 	if (!track_has_fast(st->track)) {
 		r->ignored = true;
 		free(r->buf);
@@ -1445,6 +1560,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				fs_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
 		}
 	}
+	fc_pump_pending(fc);
 	fc_gate_update(fc);
 	fc_arm_timer(fc);
 }
@@ -1527,6 +1643,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	fp->gone.lost += fc->info.lost;
 	fp->gone.gate_drops += fc->info.gate_drops;
 	fp->gone.resets_sent += fc->info.resets_sent;
+	fp->gone.gate_queued += fc->info.gate_queued;
 	for (size_t i = 0; i < fc->n_up_cids; i++)
 		bpf_map_delete_elem(fp->maps.fd[FP_MAP_UPSTREAMS], fc->up_cids[i]);
 	while (fc->streams)
@@ -1709,19 +1826,21 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 		t.retransmits += fc->info.retransmits;
 		t.lost += fc->info.lost;
 		t.gate_drops += fc->info.gate_drops;
+		t.gate_queued += fc->info.gate_queued;
 		t.resets_sent += fc->info.resets_sent;
 	}
 	uint64_t all = t.kernel_packets + t.agent_packets;
 
 	return snprintf(buf, len,
 			"fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
-			"retransmits=%llu lost=%llu gate_drops=%llu resets=%llu hook_drops=%llu "
+			"retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu hook_drops=%llu "
 			"events=%llu orphan_events=%llu raw_bytes=%zu",
 			subs, (unsigned long long)t.kernel_packets,
 			(unsigned long long)t.agent_packets,
 			all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 			(unsigned long long)t.retransmits, (unsigned long long)t.lost,
-			(unsigned long long)t.gate_drops, (unsigned long long)t.resets_sent,
+			(unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
+			(unsigned long long)t.resets_sent,
 			(unsigned long long)fp->hook_drops, (unsigned long long)fp->events,
 			(unsigned long long)fp->orphan_events, fp->raw_bytes);
 }

@@ -55,6 +55,8 @@ struct track {
 	struct moq_group_count groups;
 	uint64_t objects, bytes, integrity_errors, duplicates, late, status_objects;
 	uint64_t datagrams;
+	uint64_t sg_objects[8]; /* objects per subgroup id (7: 7 and above) */
+	uint64_t streams_reset; /* data streams the peer reset */
 	unsigned open_rx;
 	bool output;
 };
@@ -165,7 +167,9 @@ static void usage(FILE *f)
 		"The summary has objects_received, objects_missing (sequence gaps; with\n"
 		"--count also objects never received), bytes, integrity_errors,\n"
 		"groups_complete, duplicates, latency_us {p50, p90, p99, max, mean},\n"
-		"duration_s and the same per track.\n"
+		"duration_s and the same per track; per track also streams_reset (data\n"
+		"streams the peer reset) and subgroup_objects (objects received per\n"
+		"subgroup id 0..6, the last entry 7 and above).\n"
 		"\n"
 		"Exit status: 0 every object intact (and with --count: all arrived);\n"
 		"1 integrity errors, or objects missing with --count; 2 bad option or\n"
@@ -279,6 +283,7 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 		return;
 	}
 	t->objects++;
+	t->sg_objects[subgroup < 7 ? subgroup : 7]++;
 	if (u->count)
 		moq_seqwin_add(&t->cwin, h.seq);
 	if (now >= h.mono_ns)
@@ -550,6 +555,8 @@ static void on_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t cod
 	const char *nm = moq_reset_code_name(code);
 	moq_dbg("sub", "track %s: data stream reset with %s (0x%llx)%s", t->name, nm ? nm : "?",
 		(unsigned long long)code, local ? ", by us" : "");
+	if (!local)
+		t->streams_reset++;
 	moq_rx_set_user(rx, NULL);
 	rx_free(x);
 	if (t->ended)
@@ -774,7 +781,11 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			    (unsigned long long)t->groups.complete,
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
-			fputc('}', f);
+			fprintf(f, ",\"streams_reset\":%llu,\"subgroup_objects\":[",
+				(unsigned long long)t->streams_reset);
+			for (int k = 0; k < 8; k++)
+				fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)t->sg_objects[k]);
+			fputs("]}", f);
 		}
 		fprintf(f, "]}\n");
 		fflush(f);

@@ -37,7 +37,7 @@
 #include "tstamp.h"
 
 static const char *stat_names[TST_S_MAX] = {
-	"seen", "udp", "matched", "unmatched", "first", "repeat", "full",
+    "seen", "udp", "matched", "unmatched", "first", "repeat", "full",
 };
 
 static int pin_path(char *out, size_t len, const char *dir, const char *name)
@@ -61,24 +61,27 @@ static int cmd_load(const char *obj_path, const char *dir)
 		return 1;
 	}
 	bpf_object__for_each_program(prog, obj)
-		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	    bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "tstamp: loading %s failed: %s\n", obj_path, strerror(-err));
 		goto fail;
 	}
 	if (mkdir(dir, 0700) < 0) {
-		fprintf(stderr, "tstamp: mkdir %s: %s (must be new, in bpffs)\n", dir, strerror(errno));
+		fprintf(stderr, "tstamp: mkdir %s: %s (must be new, in bpffs)\n", dir,
+			strerror(errno));
 		goto fail;
 	}
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		if (pin_path(path, sizeof(path), dir, bpf_program__name(prog)) ||
 		    bpf_program__pin(prog, path)) {
 			fprintf(stderr, "tstamp: cannot pin %s: %s\n", path, strerror(errno));
 			goto fail;
 		}
 	}
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		if (pin_path(path, sizeof(path), dir, bpf_map__name(map)) ||
 		    bpf_map__pin(map, path)) {
 			fprintf(stderr, "tstamp: cannot pin %s: %s\n", path, strerror(errno));
@@ -140,7 +143,8 @@ static int cmd_attach(const char *dir, const char *netns, const char *ifname, co
 	opts.prog_fd = prog_fd;
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		fprintf(stderr, "tstamp: attach %s on %s/%s: %s\n", where, netns, ifname, strerror(-err));
+		fprintf(stderr, "tstamp: attach %s on %s/%s: %s\n", where, netns, ifname,
+			strerror(-err));
 		return 1;
 	}
 	return 0;
@@ -227,7 +231,8 @@ static int cmd_fpstats(const char *pin)
 	       (unsigned long long)sum[MOQ_PROG_SUBSCRIBER_EGRESS * MOQ_R_MAX + MOQ_R_FORWARDED]);
 	for (k = 0; k < MOQ_STATS_ENTRIES; k++)
 		if (sum[k] && k % MOQ_R_MAX != MOQ_R_FORWARDED)
-			printf(" %u.%u=%llu", k / MOQ_R_MAX, k % MOQ_R_MAX, (unsigned long long)sum[k]);
+			printf(" %u.%u=%llu", k / MOQ_R_MAX, k % MOQ_R_MAX,
+			       (unsigned long long)sum[k]);
 	printf("\n");
 	return 0;
 }

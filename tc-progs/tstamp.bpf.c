@@ -125,8 +125,8 @@ static __always_inline int stamp(struct __sk_buff *skb, __u32 point)
 	for (i = 0; i + 24 <= TST_WINDOW; i++) {
 		if (i + 24 > n)
 			break;
-		if (buf[i] == 'M' && buf[i + 1] == 'Q' && buf[i + 2] == 'P' &&
-		    buf[i + 3] == '1' && buf[i + 4] == 1 && buf[i + 5] <= 1) {
+		if (buf[i] == 'M' && buf[i + 1] == 'Q' && buf[i + 2] == 'P' && buf[i + 3] == '1' &&
+		    buf[i + 4] == 1 && buf[i + 5] <= 1) {
 			pos = i;
 			break;
 		}

@@ -10,7 +10,7 @@
 
 /* Where a timestamp was taken. */
 enum tst_point {
-	TST_PT_EGRESS = 0, /* clsact egress of the publisher's interface */
+	TST_PT_EGRESS = 0,  /* clsact egress of the publisher's interface */
 	TST_PT_INGRESS = 1, /* clsact ingress of a subscriber's interface */
 };
 
@@ -30,13 +30,13 @@ struct tst_key {
 
 /* tst_stats indexes (ARRAY of __u64, per CPU) */
 enum tst_stat {
-	TST_S_SEEN = 0, /* packets the program ran on */
-	TST_S_UDP, /* of those, IPv4/IPv6 UDP */
-	TST_S_MATCHED, /* UDP packets with an MQP1 header in the window */
+	TST_S_SEEN = 0,	 /* packets the program ran on */
+	TST_S_UDP,	 /* of those, IPv4/IPv6 UDP */
+	TST_S_MATCHED,	 /* UDP packets with an MQP1 header in the window */
 	TST_S_UNMATCHED, /* UDP packets without one */
-	TST_S_FIRST, /* matched and recorded (first sighting of the key) */
-	TST_S_REPEAT, /* matched, key already there (retransmission, 2nd copy) */
-	TST_S_FULL, /* matched, tst_times full: not recorded */
+	TST_S_FIRST,	 /* matched and recorded (first sighting of the key) */
+	TST_S_REPEAT,	 /* matched, key already there (retransmission, 2nd copy) */
+	TST_S_FULL,	 /* matched, tst_times full: not recorded */
 	TST_S_MAX,
 };
 

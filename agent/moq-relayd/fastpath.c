@@ -121,7 +121,7 @@ struct fp_conn {
 	size_t n_up_cids;
 	struct fp_stream *streams;
 	struct moq_timer *timer;
-	struct fp_media_pkt lostq[64];
+	struct fp_media_pkt lostq[1024];
 	size_t nlost;
 	uint64_t media_used;
 	struct fp_sub_info info;
@@ -269,6 +269,31 @@ static void cov_add(struct fp_stream *fs, uint64_t lo, uint64_t hi)
 		fs->cov[i].hi = hi;
 		fs->ncov++;
 	}
+}
+
+/* Forget kernel coverage of [lo, hi) (a lost packet not yet re-sendable). */
+static void cov_remove(struct fp_stream *fs, uint64_t lo, uint64_t hi)
+{
+	size_t n = 0;
+	struct fp_iv extra = {0, 0};
+
+	for (size_t i = 0; i < fs->ncov; i++) {
+		struct fp_iv iv = fs->cov[i];
+
+		if (iv.hi <= lo || iv.lo >= hi) {
+			fs->cov[n++] = iv;
+			continue;
+		}
+		if (iv.lo < lo && iv.hi > hi)
+			extra = (struct fp_iv){hi, iv.hi}; /* split in two */
+		if (iv.lo < lo)
+			fs->cov[n++] = (struct fp_iv){iv.lo, lo};
+		else if (iv.hi > hi)
+			fs->cov[n++] = (struct fp_iv){hi, iv.hi};
+	}
+	fs->ncov = n;
+	if (extra.hi > extra.lo)
+		cov_add(fs, extra.lo, extra.hi);
 }
 
 static void fs_set_raw(struct fp_stream *fs, struct fp_raw *r)
@@ -894,13 +919,17 @@ static void trk_on_lost(void *user, const struct fp_media_pkt *m)
 		fc->lostq[fc->nlost++] = *m;
 		return;
 	}
-	/* too many at once: give up on that stream rather than lose bytes */
+	/* too many at once: resend later through fs_fill */
 	struct fp_stream *fs = fs_find_down(fc, m->sid);
 
-	if (fs) {
+	if (fs && m->kind != FP_KIND_RESET) {
 		if (fs->inflight)
 			fs->inflight--;
-		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+		if (m->offset < fs->filled)
+			fs->filled = m->offset; /* re-sends a little more than lost */
+		cov_remove(fs, m->offset, m->offset + m->len);
+		if (m->fin)
+			fs->fin_done = false;
 	}
 }
 
@@ -910,6 +939,28 @@ static const struct fp_tracker_ops trk_ops = {
 };
 
 /* Retransmit what the tracker declared lost, as new packets. */
+/* Send a lost range again. Bytes below fs->filled are in the raw buffer
+ * (userspace read them): sent now. The kernel may have forwarded bytes
+ * userspace has not read yet: those lose their coverage, so fs_fill sends
+ * them once they are read. A lost FIN goes out with its data or later. */
+static void fs_resend(struct fp_conn *fc, struct fp_stream *fs, const struct fp_media_pkt *m)
+{
+	struct fp_raw *r = fs->raw;
+	uint64_t lo = m->offset, hi = m->offset + m->len, avail = r ? fs->filled : 0;
+
+	if (m->fin)
+		fs->fin_done = false;
+	if (lo < avail) {
+		uint64_t e = hi < avail ? hi : avail;
+
+		fs_write(fc, fs, lo, e - lo, m->fin && e == hi);
+	} else if (lo == hi && m->fin && r && r->fin && lo == r->len && avail >= r->len) {
+		fs_write(fc, fs, lo, 0, true);
+	}
+	if (hi > avail)
+		cov_remove(fs, lo > avail ? lo : avail, hi);
+}
+
 static void fc_process_lost(struct fp_conn *fc)
 {
 	for (size_t i = 0; i < fc->nlost; i++) {
@@ -927,8 +978,7 @@ static void fc_process_lost(struct fp_conn *fc)
 		if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
 			continue;
 		fc->info.retransmits++;
-		if (fs_write(fc, fs, m->offset, m->len, m->fin))
-			fs_reset(fc, fs, MOQ_RESET_INTERNAL_ERROR);
+		fs_resend(fc, fs, m);
 	}
 	fc->nlost = 0;
 	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {

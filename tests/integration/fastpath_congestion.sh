@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# moq-relayd --fast-path on under congestion and churn (netns testbed,
+# plaintext):
+#  1. one subscriber link shaped below the stream rate: its high-priority
+#     subgroup (class 0) keeps arriving complete, the low-priority one
+#     (class 1) is reset by the congestion gate, the connection never
+#     stalls or closes, and the other subscribers stay byte-exact;
+#  2. 200 join/leave cycles next to a steady subscriber: every short
+#     session gets its objects intact; afterwards no slot, subscription,
+#     track entry or CID mapping is left over, the relay's memory is flat,
+#     and the kernel clones only for the remaining subscriber.
+# FP_CYCLES changes the number of cycles.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay/common.sh"
+relay_tools_check
+testbed_up 3
+. "$(dirname "$0")/relay/fastpath.sh"
+fp_attach
+
+CYCLES=${FP_CYCLES:-200}
+RARGS=(--listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 1 --ctl-socket none)
+sub_ip() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
+fp_field() { grep -o "fastpath subs=.*" "$TMP/$1.log" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p" | tr -d '%'; }
+sgo() { jq -r ".tracks[0].subgroup_objects[$2]" "$TMP/$1.json"; }
+map_count() { bpftool -j map dump pinned "$FP_PIN/$1" 2>/dev/null | jq length; }
+
+# ---- 1. shaped link ----
+# 500 objects/s of 1000 bytes = 4 Mbit/s of payload, objects alternating
+# between subgroup 0 (priority 31: gate class 0) and 1 (priority 32: class 1)
+log "phase 1: sub1 shaped to 2.5 Mbit/s, stream ~4.3 Mbit/s on the wire"
+tb shape sub1 2500kbit
+fp_relay shape "${RARGS[@]}"
+start_pub shape-pub pub --plaintext --rate 500 --object-size 1000 --objects-per-group 10 \
+	--subgroups-per-group 2 --priority 31 --track test "$RELAY_IP4:4443"
+wait_announce shape
+pids=()
+for i in 1 2 3; do
+	start_sub shape-s$i "sub$i" --plaintext --duration 12 --connect-timeout 5 "$(sub_ip "$i"):4443"
+	pids+=("$SUB_PID")
+done
+for p in "${pids[@]}"; do wait_exit "$p" 40 "a phase-1 subscriber"; done
+for i in 2 3; do
+	f=$TMP/shape-s$i.json
+	[ "$(jget "$f" .objects_missing)" = 0 ] && [ "$(jget "$f" .integrity_errors)" = 0 ] &&
+		[ "$(jget "$f" .objects_received)" -gt 4000 ] || { cat "$f"; die "shape-s$i (unshaped) not byte-exact"; }
+done
+f=$TMP/shape-s1.json
+cat "$f" | jq -c '{objects_received, integrity_errors, exit_code, t: .tracks[0] | {streams_reset, subgroup_objects}}'
+hi1=$(sgo shape-s1 0) lo1=$(sgo shape-s1 1) hi2=$(sgo shape-s2 0) lo2=$(sgo shape-s2 1)
+log "phase 1: shaped sub1 got $hi1 high / $lo1 low-priority objects; unshaped sub2 $hi2 / $lo2"
+[ "$(jget "$f" .integrity_errors)" = 0 ] || die "shaped subscriber: integrity errors"
+[ "$(jget "$f" .exit_code)" = 0 ] || [ "$(jget "$f" .exit_code)" = 1 ] || die "shaped subscriber: connection lost"
+[ $((hi1 * 100)) -ge $((hi2 * 97)) ] || die "high-priority subgroup not delivered on the shaped link ($hi1 vs $hi2)"
+[ $((lo1 * 100)) -lt $((lo2 * 90)) ] || die "low-priority subgroup not cut on the shaped link ($lo1 vs $lo2)"
+[ "$(jget "$f" .tracks[0].streams_reset)" -gt 0 ] || die "no low-priority stream was reset"
+! grep -E "closed \(code 0x[1-9a-f]|FLOW_CONTROL|FINAL_SIZE|STREAM_STATE" "$TMP/shape.log" ||
+	die "a connection closed with an error"
+grep -o "fastpath subs=.*" "$TMP/shape.log" | tail -1
+tb unshape sub1
+stop "$PUB_PID"
+stop "$RELAY_PID"
+log "phase 1 ok: priorities honoured on the shaped link, others byte-exact"
+
+# ---- 2. join/leave cycles ----
+log "phase 2: $CYCLES join/leave cycles"
+fp_relay churn "${RARGS[@]}"
+start_pub churn-pub pub --plaintext --rate 400 --object-size 400 --objects-per-group 8 --track test "$RELAY_IP4:4443"
+wait_announce churn
+start_sub churn-steady sub1 --plaintext --duration 600 --connect-timeout 5 "$(sub_ip 1):4443"
+STEADY=$SUB_PID
+sleep 1
+rss() { awk '/VmRSS/{print $2}' "/proc/$RELAY_PID/status"; }
+cid0=$(map_count moq_sub_by_cid)
+rss0=$(rss)
+for c in $(seq 1 "$CYCLES"); do
+	h=$((2 + c % 2))
+	out=$(nsenter --net="/run/netns/$(eval echo "\$SUB_NS_$h")" "$SUB" --plaintext --json --quiet --count 4 \
+		--connect-timeout 5 "$(sub_ip $h):4443" 2>"$TMP/churn-last.log") ||
+		{ echo "$out"; tail -5 "$TMP/churn-last.log"; die "cycle $c: subscriber failed"; }
+	[ "$(jq -r .integrity_errors <<<"$out")" = 0 ] && [ "$(jq -r .objects_received <<<"$out")" -ge 4 ] ||
+		{ echo "$out"; die "cycle $c: objects not intact"; }
+	[ $((c % 50)) = 0 ] && log "  $c cycles, relay RSS $(rss) kB"
+done
+sleep 1.5 # the last session's state is freed and a stats line printed
+rss1=$(rss)
+subs=$(fp_field churn subs)
+log "phase 2: relay RSS $rss0 -> $rss1 kB; fast subscribers now $subs; sub_by_cid $cid0 -> $(map_count moq_sub_by_cid)"
+[ "$subs" = 1 ] || die "$subs fast-path subscribers left (want 1: the steady one)"
+[ "$(map_count moq_subscriptions)" = 1 ] || die "moq_subscriptions: $(map_count moq_subscriptions) entries (want 1)"
+[ "$(map_count moq_tracks)" = 1 ] || die "moq_tracks: $(map_count moq_tracks) entries (want 1)"
+[ "$(map_count moq_sub_by_cid)" = "$cid0" ] || die "moq_sub_by_cid leaked entries"
+[ $((rss1 - rss0)) -lt 4096 ] || die "relay RSS grew by $((rss1 - rss0)) kB over $CYCLES cycles"
+# no clone for a departed subscriber: every forwarded packet goes to slot 0
+a0=$(fp_stat 1 0) t0=$(fp_sub_tx 0)
+sleep 1
+a1=$(fp_stat 1 0) t1=$(fp_sub_tx 0)
+log "phase 2: last second: egress forwarded $((a1 - a0)), to the steady subscriber $((t1 - t0))"
+[ $((a1 - a0)) -gt 0 ] && [ $((a1 - a0)) = $((t1 - t0)) ] || die "clones for departed subscribers"
+stop "$STEADY"
+f=$TMP/churn-steady.json
+[ "$(jget "$f" .objects_missing)" = 0 ] && [ "$(jget "$f" .integrity_errors)" = 0 ] ||
+	{ cat "$f"; die "the steady subscriber lost objects during the churn"; }
+! grep -E "closed \(code 0x[1-9a-f]|FLOW_CONTROL|FINAL_SIZE|STREAM_STATE" "$TMP/churn.log" ||
+	die "a connection closed with an error"
+log "PASS"

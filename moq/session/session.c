@@ -210,6 +210,13 @@ static int peer_id_take(struct moq_session *s, uint64_t id)
 	uint64_t k = id >> 1;
 	if (k < s->peer_floor)
 		return -2;
+	if (k - s->peer_floor >= 2 * IDSET_BITS) {
+		/* far ahead (draft-18 has no upper bound on Request IDs):
+		 * sliding one id at a time would freeze the loop, and would
+		 * clear every bit anyway */
+		memset(s->peer_bits, 0, sizeof(s->peer_bits));
+		s->peer_floor = k - IDSET_BITS + 1;
+	}
 	while (k - s->peer_floor >= IDSET_BITS) {
 		/* Slide the window: ids that far behind count as used. */
 		uint64_t f = s->peer_floor % IDSET_BITS;

@@ -344,7 +344,6 @@ static const struct moq_session_callbacks app_cb = {
 static struct moq_loop *loop;
 static uint8_t client_setup[512];
 static int verbose;    /* FUZZ_SESSION_VERBOSE=1: one line per input */
-static int known_bugs; /* FUZZ_SESSION_KNOWN_BUGS=1: do not skip them */
 static int client_setup_len;
 
 static uint32_t rng_next(uint32_t *s)
@@ -364,7 +363,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	moq_log_set_level(MOQ_LOG_ERROR); /* warnings on every bad input */
 	verbose = getenv("FUZZ_SESSION_VERBOSE") != NULL;
-	known_bugs = getenv("FUZZ_SESSION_KNOWN_BUGS") != NULL;
 	loop = moq_loop_new();
 	CHECK(loop);
 	memset(&m, 0, sizeof(m));
@@ -426,57 +424,6 @@ static uint64_t expect_control(const uint8_t *p, size_t n, int fin, int *early)
 	return fin ? MOQ_SESSION_PROTOCOL_VIOLATION : 0;
 }
 
-/* Largest Request ID among the request messages the codec decodes from p.
- *
- * KNOWN BUG (moq/session/session.c peer_id_take): a peer Request ID far
- * above the window (e.g. SUBSCRIBE with Request ID 2^40) slides the
- * 4096-bit window one ID per iteration: ~2^39 iterations, the event loop
- * hangs. Reproducer: tests/fuzz/known_bugs/fuzz_session/. Until it is
- * fixed, inputs with a Request ID >= 2^20 are skipped unless
- * FUZZ_SESSION_KNOWN_BUGS=1 (then they hang and libFuzzer reports a
- * timeout). */
-static uint64_t max_request_id(const uint8_t *p, size_t n)
-{
-	static struct moq_ctrl_msg m;
-	uint64_t max = 0, id;
-	int rc;
-
-	while (n > 0 && (rc = moq_ctrl_decode(&m, p, n)) > 0) {
-		switch (m.type) {
-		case MOQ_CTRL_SUBSCRIBE:
-			id = m.subscribe.request_id;
-			break;
-		case MOQ_CTRL_TRACK_STATUS:
-			id = m.track_status.request_id;
-			break;
-		case MOQ_CTRL_FETCH:
-			id = m.fetch.request_id;
-			break;
-		case MOQ_CTRL_PUBLISH:
-			id = m.publish.request_id;
-			break;
-		case MOQ_CTRL_PUBLISH_NAMESPACE:
-			id = m.publish_namespace.request_id;
-			break;
-		case MOQ_CTRL_SUBSCRIBE_NAMESPACE:
-			id = m.subscribe_namespace.request_id;
-			break;
-		case MOQ_CTRL_SUBSCRIBE_TRACKS:
-			id = m.subscribe_tracks.request_id;
-			break;
-		case MOQ_CTRL_REQUEST_UPDATE:
-			id = m.request_update.request_id;
-			break;
-		default:
-			id = 0;
-		}
-		if (id > max)
-			max = id;
-		p += rc;
-		n -= (size_t)rc;
-	}
-	return max;
-}
 
 /* Codes a peer's bad control-plane bytes may draw. */
 static int code_for_bad_peer(uint64_t c)
@@ -553,8 +500,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	plen = size - 2;
 	req_mode = mode & 1;
 	fin = !!(mode & 8);
-	if (req_mode && !known_bugs && max_request_id(pay, plen) >= (1ull << 20))
-		return 0; /* the peer_id_take hang, see max_request_id */
 
 	memset(&conn, 0, sizeof(conn));
 	conn.peer.sin_family = AF_INET;

@@ -1319,7 +1319,11 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			if (!fs)
 				continue;
 			fs->state = FS_SKIPPED;
-			if (relay_range_contains(&s->range, r->group, 0) || s->wait_group_start) {
+			/* unfiltered: the group in progress at the join is
+			 * served whole (the kernel forwards its streams that
+			 * start from now on anyway) */
+			if (relay_range_contains(&s->range, r->group, 0) || s->wait_group_start ||
+			    (!s->has_filter && r->group + 1 >= s->range.start.group)) {
 				uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
 
 				if (n < fc->peer_max_uni) {

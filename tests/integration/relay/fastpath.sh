@@ -64,6 +64,23 @@ fp_stat() { # PROG REASON -> packets
 }
 
 fp_sub_tx() { _fp_percpu_u64 moq_sub_stats "$1" 16; }   # tx_packets
+# tx_packets summed over every slot except $1 (one consistent dump)
+fp_tx_others() {
+	bpftool -j map dump pinned "$FP_PIN/moq_sub_stats" | python3 -c '
+import json, sys
+skip = int(sys.argv[1]); tot = 0
+for e in json.load(sys.stdin):
+    k = e.get("key")
+    k = int.from_bytes(bytes(int(x, 16) for x in k), "little") if isinstance(k, list) else int(k)
+    if k == skip:
+        continue
+    for v in e.get("values", []):
+        b = bytes(int(x, 16) for x in v["value"]) if isinstance(v["value"], list) else None
+        if b is None:
+            tot += int(v["value"].get("tx_packets", 0)); continue
+        tot += int.from_bytes(b[16:24], "little")
+print(tot)' "$1"
+}
 fp_sub_drop() { _fp_percpu_u64 moq_sub_stats "$1" 32; } # drop_packets
 
 # enum moq_reason size, from the header the objects were built from

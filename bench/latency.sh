@@ -179,8 +179,13 @@ start_relay() { # LOG [extra args]: starts moq-relayd, sets RELAY_PID, 0 when li
 if [[ " $MODES " == *" fast "* ]]; then
 	# a relay build without the fast path refuses the option at start,
 	# before touching any pin: ask it first, attach only if it might work
-	timeout 2 nsenter --net="/run/netns/$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 127.0.0.1:0 \
-		--fast-path on --stats-interval 0 >"$TMP/fast-precheck.log" 2>&1 || true
+	# (no control socket; an empty private pin directory where the relay
+	# takes one, so it never opens somebody else's pinned maps)
+	pre=()
+	prepin=$("$B/bin/moq-relayd" --help 2>&1 | grep -o -- '--[a-z-]*pin[a-z-]*' | head -1 || true)
+	[ -n "$prepin" ] && pre=("$prepin" "$TMP/no-pins")
+	timeout 2 nsenter --net="/run/netns/$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 127.0.0.1:4443 \
+		--fast-path on --stats-interval 0 "${RELAY_ARGS[@]}" "${pre[@]}" >"$TMP/fast-precheck.log" 2>&1 || true
 	if grep -q "not built yet" "$TMP/fast-precheck.log"; then
 		FAST_WHY="moq-relayd: $(grep -m1 "not built yet" "$TMP/fast-precheck.log")"
 	elif fast_attach; then

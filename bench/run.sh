@@ -6,7 +6,8 @@
 #   B=build bench/run.sh [--quick] [--only NAME[,NAME...]] [--list]
 #
 # --quick  short runs (a smoke test of the benchmarks; the numbers it writes
-#          are less stable): per script its own short setting, below.
+#          are less stable): per script its own short setting, below. Also
+#          BENCH_QUICK=1 in the environment (`make bench BENCH_QUICK=1`).
 # --only   run only these scripts (names without .sh, e.g. latency,bpf_cost).
 # Prints one summary line per benchmark (status, time, what it wrote) and
 # exits non-zero if any failed. Full logs: $BENCH_LOG_DIR (default
@@ -15,13 +16,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export B=${B:-build}
-QUICK=0 ONLY="" LIST=0
+QUICK=${BENCH_QUICK:-0} ONLY="" LIST=0
+[ "$QUICK" = 1 ] || QUICK=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
 	--only) ONLY=${2:-}; shift ;;
 	--list) LIST=1 ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "usage: $0 [--quick] [--only NAME[,NAME...]] [--list]" >&2; exit 2 ;;
 	esac
 	shift

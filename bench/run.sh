@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--only) ONLY=${2:-}; shift ;;
 	--list) LIST=1 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "usage: $0 [--quick] [--only NAME[,NAME...]] [--list]" >&2; exit 2 ;;
 	esac
 	shift

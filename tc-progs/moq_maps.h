@@ -256,6 +256,9 @@ enum moq_verdict {
 
 #define MOQ_EV_KIND_STREAM 0
 #define MOQ_EV_KIND_DATAGRAM 1
+/* Datagrams (kind MOQ_EV_KIND_DATAGRAM) carry their identity instead of
+ * stream fields: up_stream_id = upstream Track Alias, down_stream_id =
+ * Object ID, offset = Group ID. */
 struct moq_event {
 	__u64 ts_ns; /* bpf_ktime_get_ns() */
 	__u64 pn;    /* wire packet number (forwarded), else 0 */

@@ -30,7 +30,40 @@ struct moq_fanout_ctx {
 	__u32 family;
 	__u32 sent;
 	__u32 len;
+	/* identity for a clone-failure event (struct moq_event conventions) */
+	__u64 ev_up, ev_down, ev_off;
+	__u32 conn_id, data_len;
+	__u8 kind, fin;
+	__u8 pad0[6];
 };
+
+/* The egress program ran for a clone (it took a packet number and wrote a
+ * FORWARDED event) but the device refused it: tell the agent, which sends
+ * those bytes itself. */
+static __always_inline void moq_clone_failed_event(struct moq_fanout_ctx *f, __u32 slot)
+{
+	struct moq_event *ev = bpf_ringbuf_reserve(&moq_events, sizeof(*ev), 0);
+
+	if (!ev) {
+		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_EVENT_LOST, f->len);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->up_stream_id = f->ev_up;
+	ev->down_stream_id = f->ev_down;
+	ev->offset = f->ev_off;
+	ev->slot = slot;
+	ev->conn_id = f->conn_id;
+	ev->data_len = f->data_len;
+	ev->wire_len = f->len;
+	ev->fin = f->fin;
+	ev->verdict = MOQ_V_DROPPED;
+	ev->reason = MOQ_R_REDIRECT_FAILED;
+	ev->kind = f->kind;
+	ev->prog = MOQ_PROG_UPSTREAM_INGRESS;
+	bpf_ringbuf_submit(ev, 0);
+}
 
 /* One subscriber per iteration. bpf_loop instead of a bounded for-loop: the
  * callback verifies once, whatever the subscriber count (a bounded loop
@@ -69,6 +102,7 @@ static long moq_fanout_one(__u64 i, void *data)
 	f->skb->mark = MOQ_MARK_MAGIC | (slot & MOQ_MARK_SLOT_MASK);
 	if (bpf_clone_redirect(f->skb, sub->ifindex, 0)) {
 		moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_REDIRECT_FAILED, f->len);
+		moq_clone_failed_event(f, slot);
 		return 0;
 	}
 	f->sent++;
@@ -136,6 +170,20 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 	f.generation = cfg->generation;
 	f.family = p.family;
 	f.len = skb->len;
+	f.conn_id = p.conn_id;
+	f.data_len = p.data_len;
+	f.fin = p.fin;
+	if (p.is_datagram) {
+		f.kind = MOQ_EV_KIND_DATAGRAM;
+		f.ev_up = p.alias;
+		f.ev_down = p.subgroup; /* object id */
+		f.ev_off = p.group;
+	} else {
+		f.kind = MOQ_EV_KIND_STREAM;
+		f.ev_up = p.stream_id;
+		f.ev_down = MOQ_DS_NONE;
+		f.ev_off = p.offset;
+	}
 	bpf_loop(subs->count < MOQ_MAX_FANOUT ? subs->count : MOQ_MAX_FANOUT, moq_fanout_one, &f,
 		 0);
 	skb->mark = mark; /* the original goes on to the agent unchanged */
@@ -288,9 +336,17 @@ static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, _
 	}
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->pn = e->pn;
-	ev->up_stream_id = e->p.is_datagram ? 0 : e->p.stream_id;
-	ev->down_stream_id = e->down_sid;
-	ev->offset = e->p.offset;
+	if (e->p.is_datagram) {
+		/* identity of the datagram, so the agent can tell which ones a
+		 * subscriber did not get (moq_maps.h, struct moq_event) */
+		ev->up_stream_id = e->p.alias;
+		ev->down_stream_id = e->p.subgroup; /* object id */
+		ev->offset = e->p.group;
+	} else {
+		ev->up_stream_id = e->p.stream_id;
+		ev->down_stream_id = e->down_sid;
+		ev->offset = e->p.offset;
+	}
 	ev->slot = e->slot;
 	ev->conn_id = e->p.conn_id;
 	ev->data_len = e->p.data_len;

@@ -480,7 +480,7 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 		struct moq_object_datagram out = *d;
 
 		if (s->fast && (!ctx->fast_datagram_missed ||
-				!ctx->fast_datagram_missed(ctx->fast_arg, s)))
+				!ctx->fast_datagram_missed(ctx->fast_arg, s, d)))
 			continue;
 		resolve_waiting(ctx, s, d->group_id, false);
 		if (!sub_admits(s, d->group_id, d->object_id))

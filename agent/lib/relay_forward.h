@@ -58,7 +58,8 @@ struct relay_fwd_ctx {
 	/* Fast-path subscribers (sub->fast): true when the kernel did not
 	 * forward this datagram to s, so it goes out through the session.
 	 * NULL: the kernel forwarded every one. */
-	bool (*fast_datagram_missed)(void *arg, struct relay_sub *s);
+	bool (*fast_datagram_missed)(void *arg, struct relay_sub *s,
+				     const struct moq_object_datagram *d);
 	void *fast_arg;
 };
 

@@ -126,10 +126,13 @@ struct fp_conn {
 	uint64_t media_used;
 	struct fp_sub_info info;
 	uint64_t fc_short; /* media bytes beyond the reserved credit */
-	/* send times of datagram clones the kernel forwarded and userspace
-	 * has not matched yet (one per upstream datagram, same order) */
-	uint64_t dg_ts[256];
-	unsigned dg_head, dg_n;
+	/* datagrams the kernel forwarded (or the gate dropped) recently, by
+	 * identity; userspace sends those it does not find here */
+	struct fp_dg {
+		uint32_t conn;
+		uint64_t alias, group, object;
+	} dg[256];
+	unsigned dg_next;
 	uint64_t dg_filled;
 	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
 };
@@ -1162,10 +1165,14 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 	struct fp_stream *fs;
 
 	if (fwd) {
+		struct moq_event tev = *ev;
+
+		if (ev->kind == MOQ_EV_KIND_DATAGRAM)
+			tev.down_stream_id = MOQ_DS_NONE; /* not a stream id */
 		fc->info.kernel_packets++;
 		fc->info.kernel_bytes += ev->wire_len;
 		fp_pnspace_note_media(&fc->ps, ev->pn);
-		if (fp_tracker_on_event(&fc->trk, ev) == 0)
+		if (fp_tracker_on_event(&fc->trk, &tev) == 0)
 			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
 	} else if (gate) {
 		fc->info.gate_drops++;
@@ -1180,13 +1187,9 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
 		/* forwarded or deliberately dropped by the gate: either way
 		 * userspace must not send this one */
-		if (fwd || ev->reason == MOQ_R_GATE_DROP) {
-			if (fc->dg_n == 256) {
-				fc->dg_head = (fc->dg_head + 1) & 255;
-				fc->dg_n--;
-			}
-			fc->dg_ts[(fc->dg_head + fc->dg_n++) & 255] = ev->ts_ns;
-		}
+		if (fwd || ev->reason == MOQ_R_GATE_DROP)
+			fc->dg[fc->dg_next++ & 255] = (struct fp_dg){ev->conn_id, ev->up_stream_id,
+								     ev->offset, ev->down_stream_id};
 		return;
 	}
 	if (ev->kind != MOQ_EV_KIND_STREAM)
@@ -1231,6 +1234,34 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 	}
 }
 
+/* The egress program ran for a clone (FORWARDED event, packet number
+ * taken) but the device refused to send it: the agent sends those bytes
+ * (stream: they lose their coverage; datagram: no longer counts as
+ * delivered). The tracker declares the number lost later (a harmless
+ * duplicate then). */
+static void fc_clone_failed(struct fp_conn *fc, const struct moq_event *ev)
+{
+	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
+		for (unsigned i = 0; i < 256; i++) {
+			struct fp_dg *g = &fc->dg[i];
+
+			if (g->conn == ev->conn_id && g->alias == ev->up_stream_id &&
+			    g->group == ev->offset && g->object == ev->down_stream_id)
+				g->conn = 0;
+		}
+		return;
+	}
+	struct fp_stream *fs = fs_find_up(fc, ev->conn_id, ev->up_stream_id);
+
+	if (!fs || fs->state != FS_KERNEL)
+		return;
+	cov_remove(fs, ev->offset, ev->offset + ev->data_len);
+	if (ev->offset < fs->filled)
+		fs->filled = ev->offset;
+	if (ev->fin)
+		fs->fin_done = false;
+}
+
 static int on_ring_event(void *ctx, void *data, size_t sz)
 {
 	struct relayd_fp *fp = ctx;
@@ -1240,14 +1271,17 @@ static int on_ring_event(void *ctx, void *data, size_t sz)
 	if (sz < sizeof(*ev))
 		return 0;
 	fp->events++;
-	if (ev->prog != MOQ_PROG_SUBSCRIBER_EGRESS || ev->slot >= MOQ_MAX_SUBSCRIBERS)
+	if (ev->slot >= MOQ_MAX_SUBSCRIBERS)
 		return 0;
 	fc = fp->slots[ev->slot];
 	if (!fc) {
 		fp->orphan_events++;
 		return 0;
 	}
-	fc_event(fc, ev);
+	if (ev->prog == MOQ_PROG_SUBSCRIBER_EGRESS)
+		fc_event(fc, ev);
+	else if (ev->prog == MOQ_PROG_UPSTREAM_INGRESS && ev->reason == MOQ_R_REDIRECT_FAILED)
+		fc_clone_failed(fc, ev);
 	return 0;
 }
 
@@ -1470,26 +1504,22 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 
 /* Userspace has an upstream datagram for fast subscriber s: did the kernel
  * forward it? Its clone's event was written before the original reached
- * the socket, so the oldest unmatched event (younger than 100 ms; older
- * ones belong to datagrams userspace never got) is this datagram's. */
-static bool fp_datagram_missed(void *arg, struct relay_sub *s)
+ * the socket, so after a drain it is among the recent ones if it exists. */
+static bool fp_datagram_missed(void *arg, struct relay_sub *s, const struct moq_object_datagram *d)
 {
-	struct relayd *d = arg;
-	struct peer *p = s->peer;
+	struct relayd *rd = arg;
+	struct peer *p = s->peer, *up = s->track ? s->track->up_peer : NULL;
 	struct fp_conn *fc = p->fp;
-	uint64_t now = now_ns();
 
-	if (!d->fp || !fc || fc->slot < 0)
+	if (!rd->fp || !fc || fc->slot < 0)
 		return false;
-	fp_drain(d->fp);
-	while (fc->dg_n && fc->dg_ts[fc->dg_head] + 100000000ull < now) {
-		fc->dg_head = (fc->dg_head + 1) & 255;
-		fc->dg_n--;
-	}
-	if (fc->dg_n) {
-		fc->dg_head = (fc->dg_head + 1) & 255;
-		fc->dg_n--;
-		return false;
+	fp_drain(rd->fp);
+	for (unsigned i = 0; i < 256; i++) {
+		const struct fp_dg *g = &fc->dg[i];
+
+		if (up && g->conn == up->fp_conn_id && g->alias == d->track_alias &&
+		    g->group == d->group_id && g->object == d->object_id)
+			return false;
 	}
 	fc->dg_filled++;
 	fc->info.agent_packets++;
@@ -1606,7 +1636,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 		for (size_t i = 0; i < n; i++) {
 			struct fp_stream *fs = fs_find_down(fc, old[i].sid);
 
-			if (!fs)
+			if (!fs || old[i].kind == FP_TRK_KIND_DATAGRAM)
 				continue;
 			if (old[i].kind == FP_KIND_RESET)
 				fs_send_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);

@@ -15,15 +15,21 @@
 #     sees a stall and never a corrupt object; a restarted agent clears
 #     the old state and serves a new subscriber byte-exact.
 # FP_OBJECTS / FP_RATE shrink or grow phase 1 (make check uses the defaults).
+# FP_TOPOLOGY=shared runs it all behind one relay interface
+# (fastpath_relay_shared.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
-testbed_up 8
+if [ "${FP_TOPOLOGY:-separate}" = shared ]; then
+	testbed_up 8 --shared-link # one relay interface: tc/relay_ingress + tc/subscriber_egress
+else
+	testbed_up 8
+fi
 . "$(dirname "$0")/relay/fastpath.sh"
 fp_attach
 
 OBJECTS=${FP_OBJECTS:-100000}
-RATE=${FP_RATE:-3000}
+RATE=${FP_RATE:-2500}
 RARGS=(--listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 1 --ctl-socket none)
 
 # the last "fastpath ..." stats line of relay log NAME, field KEY

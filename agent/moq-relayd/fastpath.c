@@ -149,6 +149,7 @@ struct relayd_fp {
 	size_t raw_bytes;
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
+	uint64_t last_hb_ns, hb_every_ns;
 	struct fp_sub_info gone; /* counters of connections already closed */
 };
 
@@ -1291,6 +1292,16 @@ static void fp_drain(struct relayd_fp *fp)
 		ring_buffer__consume(fp->rb);
 }
 
+static void fp_heartbeat(struct relayd_fp *fp, bool force)
+{
+	uint64_t now = fp_monotonic_ns();
+
+	if (force || now - fp->last_hb_ns >= fp->hb_every_ns) {
+		fp_maps_heartbeat(&fp->maps, now);
+		fp->last_hb_ns = now;
+	}
+}
+
 static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct relayd *d = arg;
@@ -1299,6 +1310,9 @@ static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	(void)events;
+	/* also here: a loop busy with events must not look dead to the
+	 * programs (the timer alone went stale at 256 subscribers) */
+	fp_heartbeat(fp, false);
 	fp_drain(fp);
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
 		struct fp_conn *fc = fp->slots[i];
@@ -1784,7 +1798,7 @@ static void hb_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	struct relayd_fp *fp = d->fp;
 
 	(void)loop;
-	fp_maps_heartbeat(&fp->maps, fp_monotonic_ns());
+	fp_heartbeat(fp, true);
 	moq_timer_set_in(t, d->cfg.heartbeat_timeout_ms * 1000000ull / 4);
 	rb_ready(d->loop, fp->rb_fd, 0, d);
 }
@@ -1828,6 +1842,8 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		return -1;
 	}
 	fp->rb_fd = ring_buffer__epoll_fd(fp->rb);
+	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
+	fp->last_hb_ns = fp_monotonic_ns();
 	d->fp = fp;
 	g_d = d;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;

@@ -57,6 +57,23 @@ static const struct opt opts[] = {
 	{ "sub-queue-bytes", "SIZE", K_SIZE, F(sub_queue_bytes),
 	  "unacknowledged bytes buffered per subscriber before its oldest,\n"
 	  "lowest-priority subgroup streams are reset [4M] (>= 64k)" },
+	{ "max-sessions", "N", K_UINT, F(max_sessions),
+	  "downstream sessions at once [1000]; one more is refused at\n"
+	  "the QUIC handshake with CONNECTION_REFUSED (0x2)" },
+	{ "max-subscriptions", "N", K_UINT, F(max_subscriptions),
+	  "subscriptions per session [100]; beyond: REQUEST_ERROR\n"
+	  "EXCESSIVE_LOAD (0x9)" },
+	{ "max-tracks", "N", K_UINT, F(max_tracks),
+	  "tracks the relay carries at once [1000]; a request for one more\n"
+	  "gets REQUEST_ERROR EXCESSIVE_LOAD (0x9)" },
+	{ "max-name-bytes", "N", K_UINT, F(max_name_bytes),
+	  "longest Full Track Name accepted, 1..4096 [4096]; longer names\n"
+	  "get DOES_NOT_EXIST (0x10) or, from publishers, UNINTERESTED (0x20)" },
+	{ "max-namespace-fields", "N", K_UINT, F(max_namespace_fields),
+	  "most Track Namespace fields accepted, 1..32 [32]; same codes" },
+	{ "max-request-rate", "N", K_UINT, F(max_request_rate),
+	  "new requests per second per session (burst N) [100]; beyond:\n"
+	  "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)" },
 	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
 	{ "auth-token", "TOKEN", K_STR, F(auth_token),
 	  "require this AUTHORIZATION TOKEN (USE_VALUE) in every peer's SETUP;\n"
@@ -112,6 +129,12 @@ void relay_config_defaults(struct relay_config *c)
 	c->cache_groups = 8;
 	c->cache_bytes = 64ull << 20;
 	c->sub_queue_bytes = 4ull << 20;
+	c->max_sessions = 1000;
+	c->max_subscriptions = 100;
+	c->max_tracks = 1000;
+	c->max_name_bytes = 4096;
+	c->max_namespace_fields = 32;
+	c->max_request_rate = 100;
 	c->log_level = MOQ_LOG_WARN;
 	c->stats_interval_ms = 10000;
 	c->drain_timeout_ms = 5000;
@@ -519,6 +542,40 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		errf(err, errlen,
 		     "--sub-queue-bytes must be at least 64k (got %llu)",
 		     (unsigned long long)c->sub_queue_bytes);
+		return -1;
+	}
+	if (c->max_sessions < 1 || c->max_sessions > 1000000) {
+		errf(err, errlen, "--max-sessions must be 1..1000000 (got %llu)",
+		     (unsigned long long)c->max_sessions);
+		return -1;
+	}
+	if (c->max_subscriptions < 1 || c->max_subscriptions > 1000000) {
+		errf(err, errlen,
+		     "--max-subscriptions must be 1..1000000 (got %llu)",
+		     (unsigned long long)c->max_subscriptions);
+		return -1;
+	}
+	if (c->max_tracks < 1 || c->max_tracks > 1000000) {
+		errf(err, errlen, "--max-tracks must be 1..1000000 (got %llu)",
+		     (unsigned long long)c->max_tracks);
+		return -1;
+	}
+	if (c->max_name_bytes < 1 || c->max_name_bytes > 4096) {
+		errf(err, errlen,
+		     "--max-name-bytes must be 1..4096 (the draft's Full Track Name limit; got %llu)",
+		     (unsigned long long)c->max_name_bytes);
+		return -1;
+	}
+	if (c->max_namespace_fields < 1 || c->max_namespace_fields > 32) {
+		errf(err, errlen,
+		     "--max-namespace-fields must be 1..32 (the draft's limit; got %llu)",
+		     (unsigned long long)c->max_namespace_fields);
+		return -1;
+	}
+	if (c->max_request_rate > 1000000) {
+		errf(err, errlen,
+		     "--max-request-rate must be 0..1000000 (got %llu)",
+		     (unsigned long long)c->max_request_rate);
 		return -1;
 	}
 	if (c->auth_token[0] && c->auth_token_file[0]) {

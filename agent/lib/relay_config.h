@@ -30,6 +30,13 @@ struct relay_config {
 	uint64_t cache_groups;	  /* per track */
 	uint64_t cache_bytes;	  /* per track */
 	uint64_t sub_queue_bytes; /* per subscriber session */
+	/* limits (docs/relay.md "Limits") */
+	uint64_t max_sessions;	       /* downstream sessions at once */
+	uint64_t max_subscriptions;    /* subscriptions per session */
+	uint64_t max_tracks;	       /* tracks carried at once */
+	uint64_t max_name_bytes;       /* Full Track Name (<= 4096) */
+	uint64_t max_namespace_fields; /* Track Namespace fields (<= 32) */
+	uint64_t max_request_rate;     /* new requests/s per session, 0 = off */
 	int log_level;		  /* enum moq_log_level */
 	char auth_token[RELAY_CONFIG_STR_MAX];
 	char auth_token_file[RELAY_CONFIG_STR_MAX];

@@ -27,6 +27,9 @@ struct peer {
 	bool closing; /* inside on_close */
 	struct relay_alias_set aliases;
 	struct relay_sub *subs; /* linked by peer_next */
+	size_t nsubs;		/* entries in subs (--max-subscriptions) */
+	double req_tokens;	/* --max-request-rate token bucket */
+	uint64_t req_tokens_ns; /* its last refill (moq_loop_now) */
 	struct fetch_job *fetches;
 	uint32_t fp_conn_id; /* fast path: id in the maps (0: fast path off) */
 	struct fp_conn *fp;  /* fast path state of this connection */
@@ -68,6 +71,7 @@ struct relayd {
 	struct relay_metrics *metrics; /* --metrics-listen (metrics.c) */
 	bool draining;
 	int exit_code;
+	uint64_t limit_warn_ns; /* last "limit reached" warning (1/s) */
 	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
 	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
 };

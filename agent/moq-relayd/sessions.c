@@ -2,6 +2,8 @@
  * PUBLISH_NAMESPACE, subscription aggregation, data fan-out hooks,
  * lifecycle of publishers and subscribers. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,8 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 	p->d = d;
 	p->s = s;
 	p->is_upstream = upstream;
+	p->req_tokens = (double)d->cfg.max_request_rate;
+	p->req_tokens_ns = moq_loop_now();
 	relay_alias_set_init(&p->aliases);
 	p->next = d->peers;
 	d->peers = p;
@@ -71,12 +75,136 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 	return p;
 }
 
+/* ---- limits (docs/relay.md "Limits") ---- */
+
+/* A limit was hit: info line each time, a warning at most once a second
+ * (a flood must not flood the log too). */
+static void limit_hit(struct relayd *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void limit_hit(struct relayd *d, const char *fmt, ...)
+{
+	uint64_t now = moq_loop_now();
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (now - d->limit_warn_ns >= 1000000000ull || !d->limit_warn_ns) {
+		d->limit_warn_ns = now;
+		moq_warn(MOD, "limit: %s", msg);
+	} else {
+		moq_info(MOD, "limit: %s", msg);
+	}
+}
+
+static size_t downstream_sessions(const struct relayd *d)
+{
+	return d->npeers - (d->upstream ? 1 : 0);
+}
+
+/* --max-request-rate: token bucket of N tokens refilled at N/s. true: the
+ * request may go on; false: *retry_ms is the Retry Interval to send
+ * (milliseconds until a token is there, + 1 as the draft counts 1 as
+ * "retry at once"). */
+static bool rate_ok(struct relayd *d, struct peer *p, uint64_t *retry_ms)
+{
+	double rate = (double)d->cfg.max_request_rate;
+	uint64_t now = moq_loop_now();
+
+	if (!d->cfg.max_request_rate || p->is_upstream)
+		return true;
+	p->req_tokens += (double)(now - p->req_tokens_ns) * rate / 1e9;
+	if (p->req_tokens > rate)
+		p->req_tokens = rate;
+	p->req_tokens_ns = now;
+	if (p->req_tokens >= 1.0) {
+		p->req_tokens -= 1.0;
+		return true;
+	}
+	*retry_ms = (uint64_t)((1.0 - p->req_tokens) * 1000.0 / rate) + 2;
+	return false;
+}
+
+/* --max-name-bytes / --max-namespace-fields (the draft's own 32 fields and
+ * 4096 bytes are enforced by the control message decoder: the session
+ * closes with PROTOCOL_VIOLATION before this runs). name may be NULL (a
+ * namespace alone). */
+static bool name_ok(const struct relayd *d, const struct moq_namespace *ns,
+		    const struct moq_bytes *name)
+{
+	size_t len = name ? name->len : 0;
+
+	if (ns->nfields > d->cfg.max_namespace_fields)
+		return false;
+	for (size_t i = 0; i < ns->nfields; i++)
+		len += ns->fields[i].len;
+	return len <= d->cfg.max_name_bytes;
+}
+
+/* The request's name is within the configured bounds; else it is answered
+ * (REQUEST_ERROR DOES_NOT_EXIST to a subscriber's request, UNINTERESTED to a
+ * publisher's) and false returned. */
+static bool request_name_ok(struct relayd *d, struct peer *p,
+			    struct moq_request *r, const struct moq_ctrl_msg *m)
+{
+	const struct moq_namespace *ns = NULL;
+	const struct moq_bytes *name = NULL;
+	uint64_t code = MOQ_REQERR_DOES_NOT_EXIST;
+
+	switch (m->type) {
+	case MOQ_CTRL_SUBSCRIBE:
+		ns = &m->subscribe.track_namespace;
+		name = &m->subscribe.track_name;
+		break;
+	case MOQ_CTRL_TRACK_STATUS:
+		ns = &m->track_status.track_namespace;
+		name = &m->track_status.track_name;
+		break;
+	case MOQ_CTRL_FETCH:
+		if (m->fetch.fetch_type != MOQ_FETCH_STANDALONE)
+			return true; /* the joined subscription's name */
+		ns = &m->fetch.standalone.track_namespace;
+		name = &m->fetch.standalone.track_name;
+		break;
+	case MOQ_CTRL_PUBLISH:
+		ns = &m->publish.track_namespace;
+		name = &m->publish.track_name;
+		code = MOQ_REQERR_UNINTERESTED;
+		break;
+	case MOQ_CTRL_PUBLISH_NAMESPACE:
+		ns = &m->publish_namespace.track_namespace;
+		code = MOQ_REQERR_UNINTERESTED;
+		break;
+	default:
+		return true;
+	}
+	if (name_ok(d, ns, name))
+		return true;
+	limit_hit(d, "%s: name over --max-name-bytes %llu / --max-namespace-fields %llu",
+		  moq_session_name(p->s),
+		  (unsigned long long)d->cfg.max_name_bytes,
+		  (unsigned long long)d->cfg.max_namespace_fields);
+	if (m->type == MOQ_CTRL_SUBSCRIBE)
+		d->stats.subscribe_errors++;
+	moq_request_error(r, code, 0,
+			  "name longer than this relay accepts (--max-name-bytes / --max-namespace-fields)");
+	return false;
+}
+
 int relayd_on_session(struct moq_session *s, void *arg)
 {
 	struct relayd *d = arg;
 
 	if (d->draining)
 		return -1;
+	if (downstream_sessions(d) >= d->cfg.max_sessions) {
+		/* the QUIC layer closes the connection attempt with
+		 * CONNECTION_REFUSED (0x2): MoQT has no code for it */
+		limit_hit(d, "%zu sessions (--max-sessions): refusing a connection",
+			  downstream_sessions(d));
+		return -1;
+	}
 	if (!relayd_peer_new(d, s, false))
 		return -1;
 	d->stats.sessions_accepted++;
@@ -90,6 +218,7 @@ static void peer_unlink_sub(struct peer *p, struct relay_sub *sub)
 	for (struct relay_sub **pp = &p->subs; *pp; pp = &(*pp)->peer_next) {
 		if (*pp == sub) {
 			*pp = sub->peer_next;
+			p->nsubs--;
 			break;
 		}
 	}
@@ -256,6 +385,14 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 				  "authorization token does not match");
 		return;
 	}
+	if (p->nsubs >= d->cfg.max_subscriptions) {
+		limit_hit(d, "%s: %zu subscriptions (--max-subscriptions)",
+			  moq_session_name(p->s), p->nsubs);
+		d->stats.subscribe_errors++;
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+				  "too many subscriptions in this session");
+		return;
+	}
 	if (relay_name_init(&name, &sm->track_namespace, &sm->track_name)) {
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
@@ -271,6 +408,15 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 			d->stats.subscribe_errors++;
 			moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0,
 					  "no publisher for this track");
+			relay_name_free(&name);
+			return;
+		}
+		if (d->tracks.n >= d->cfg.max_tracks) {
+			limit_hit(d, "SUBSCRIBE %s: %zu tracks (--max-tracks)",
+				  name.text, d->tracks.n);
+			d->stats.subscribe_errors++;
+			moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+					  "relay carries too many tracks");
 			relay_name_free(&name);
 			return;
 		}
@@ -311,6 +457,7 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 	sub->peer_subs = &p->subs;
 	sub->peer_next = p->subs;
 	p->subs = sub;
+	p->nsubs++;
 	relay_track_add_sub(tr, sub);
 	moq_request_set_user(r, sub);
 	if (tr->state == RELAY_TRACK_ACTIVE)
@@ -363,6 +510,14 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 		return;
 	}
 	tr = relay_tracks_find(&d->tracks, &name);
+	if (!tr && d->tracks.n >= d->cfg.max_tracks) {
+		limit_hit(d, "PUBLISH %s: %zu tracks (--max-tracks)", name.text,
+			  d->tracks.n);
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+				  "relay carries too many tracks");
+		relay_name_free(&name);
+		return;
+	}
 	if (tr)
 		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
 			  MOQ_REQERR_INTERNAL_ERROR,
@@ -545,7 +700,20 @@ static void cb_request(struct moq_session *s, struct moq_request *r,
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
+	uint64_t retry_ms;
 
+	if (!rate_ok(d, p, &retry_ms)) {
+		limit_hit(d, "%s: over %llu requests/s (--max-request-rate)",
+			  moq_session_name(s),
+			  (unsigned long long)d->cfg.max_request_rate);
+		if (m->type == MOQ_CTRL_SUBSCRIBE)
+			d->stats.subscribe_errors++;
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, retry_ms,
+				  "request rate over this relay's limit; retry later");
+		return;
+	}
+	if (!request_name_ok(d, p, r, m))
+		return;
 	switch (m->type) {
 	case MOQ_CTRL_SUBSCRIBE:
 		on_subscribe(d, p, r, m);

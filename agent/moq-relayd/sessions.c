@@ -77,6 +77,10 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 
 /* ---- limits (docs/relay.md "Limits") ---- */
 
+/* Retry Interval of EXCESSIVE_LOAD for --max-subscriptions / --max-tracks
+ * (the draft's value is milliseconds + 1; 0 would mean "never retry") */
+#define LIMIT_RETRY_MS 5001
+
 /* A limit was hit: info line each time, a warning at most once a second
  * (a flood must not flood the log too). */
 static void limit_hit(struct relayd *d, const char *fmt, ...)
@@ -389,7 +393,8 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 		limit_hit(d, "%s: %zu subscriptions (--max-subscriptions)",
 			  moq_session_name(p->s), p->nsubs);
 		d->stats.subscribe_errors++;
-		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD,
+				  LIMIT_RETRY_MS,
 				  "too many subscriptions in this session");
 		return;
 	}
@@ -415,7 +420,8 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 			limit_hit(d, "SUBSCRIBE %s: %zu tracks (--max-tracks)",
 				  name.text, d->tracks.n);
 			d->stats.subscribe_errors++;
-			moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+			moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD,
+					  LIMIT_RETRY_MS,
 					  "relay carries too many tracks");
 			relay_name_free(&name);
 			return;
@@ -513,7 +519,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	if (!tr && d->tracks.n >= d->cfg.max_tracks) {
 		limit_hit(d, "PUBLISH %s: %zu tracks (--max-tracks)", name.text,
 			  d->tracks.n);
-		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, 0,
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, LIMIT_RETRY_MS,
 				  "relay carries too many tracks");
 		relay_name_free(&name);
 		return;

@@ -232,6 +232,113 @@ START_TEST(token_file_first_line_is_the_token)
 }
 END_TEST
 
+START_TEST(limits_have_safe_defaults)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.max_sessions, 1000);
+	ck_assert_uint_eq(c.max_subscriptions, 100);
+	ck_assert_uint_eq(c.max_tracks, 1000);
+	ck_assert_uint_eq(c.max_name_bytes, 4096);
+	ck_assert_uint_eq(c.max_namespace_fields, 32);
+	ck_assert_uint_eq(c.max_request_rate, 100);
+}
+END_TEST
+
+START_TEST(limits_from_command_line_and_file)
+{
+	struct relay_config c;
+	char *path = tmpfile_with("max-sessions = 7\n"
+				  "max-subscriptions = 3\n"
+				  "max-tracks = 9\n"
+				  "max-name-bytes = 64  # small\n"
+				  "max-namespace-fields = 4\n"
+				  "max-request-rate = 0\n");
+	const char *a[] = { "--plaintext", "--config", path,
+			    "--max-tracks=11", "--max-request-rate", "5", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	unlink(path);
+	ck_assert_uint_eq(c.max_sessions, 7);
+	ck_assert_uint_eq(c.max_subscriptions, 3);
+	ck_assert_uint_eq(c.max_tracks, 11); /* command line wins */
+	ck_assert_uint_eq(c.max_name_bytes, 64);
+	ck_assert_uint_eq(c.max_namespace_fields, 4);
+	ck_assert_uint_eq(c.max_request_rate, 5);
+}
+END_TEST
+
+/* each bad value fails with a message that names the option */
+START_TEST(limits_out_of_range_name_the_option)
+{
+	static const struct {
+		const char *opt, *val, *says;
+	} bad[] = {
+		{ "--max-sessions", "0", "--max-sessions must be 1..1000000" },
+		{ "--max-sessions", "1000001", "--max-sessions must be" },
+		{ "--max-subscriptions", "0", "--max-subscriptions must be" },
+		{ "--max-tracks", "0", "--max-tracks must be" },
+		{ "--max-name-bytes", "0", "--max-name-bytes must be 1..4096" },
+		{ "--max-name-bytes", "4097", "--max-name-bytes must be 1..4096" },
+		{ "--max-namespace-fields", "0", "--max-namespace-fields must be 1..32" },
+		{ "--max-namespace-fields", "33", "--max-namespace-fields must be 1..32" },
+		{ "--max-request-rate", "1000001", "--max-request-rate must be 0..1000000" },
+		{ "--max-request-rate", "-1", "not a whole number" },
+		{ "--max-tracks", "10k", "not a whole number" },
+		{ "--max-sessions", "", "not a whole number" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct relay_config c;
+		const char *a[] = { "--plaintext", bad[i].opt, bad[i].val, NULL };
+
+		ck_assert_int_eq(parse(&c, a), -1);
+		ck_assert_msg(strstr(err, bad[i].says), "%s %s: '%s'",
+			      bad[i].opt, bad[i].val, err);
+	}
+}
+END_TEST
+
+START_TEST(limits_at_the_edges_are_accepted)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", "--max-name-bytes", "4096",
+			    "--max-namespace-fields", "1", "--max-sessions", "1",
+			    "--max-subscriptions", "1000000", "--max-tracks", "1",
+			    "--max-request-rate", "0", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.max_name_bytes, 4096);
+	ck_assert_uint_eq(c.max_namespace_fields, 1);
+	ck_assert_uint_eq(c.max_sessions, 1);
+	ck_assert_uint_eq(c.max_subscriptions, 1000000);
+	ck_assert_uint_eq(c.max_tracks, 1);
+	ck_assert_uint_eq(c.max_request_rate, 0);
+}
+END_TEST
+
+START_TEST(help_documents_the_limits)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	relay_config_usage(f, "moq-relayd");
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "--max-sessions N"));
+	ck_assert_ptr_nonnull(strstr(buf, "--max-subscriptions N"));
+	ck_assert_ptr_nonnull(strstr(buf, "--max-tracks N"));
+	ck_assert_ptr_nonnull(strstr(buf, "--max-name-bytes N"));
+	ck_assert_ptr_nonnull(strstr(buf, "--max-namespace-fields N"));
+	ck_assert_ptr_nonnull(strstr(buf, "--max-request-rate N"));
+	ck_assert_ptr_nonnull(strstr(buf, "EXCESSIVE_LOAD (0x9)"));
+	ck_assert_ptr_nonnull(strstr(buf, "CONNECTION_REFUSED (0x2)"));
+	free(buf);
+}
+END_TEST
+
 START_TEST(help_is_recognised_before_validation)
 {
 	struct relay_config c;
@@ -260,6 +367,11 @@ int main(void)
 	tcase_add_test(tc, upstream_url_forms);
 	tcase_add_test(tc, token_file_first_line_is_the_token);
 	tcase_add_test(tc, help_is_recognised_before_validation);
+	tcase_add_test(tc, limits_have_safe_defaults);
+	tcase_add_test(tc, limits_from_command_line_and_file);
+	tcase_add_test(tc, limits_out_of_range_name_the_option);
+	tcase_add_test(tc, limits_at_the_edges_are_accepted);
+	tcase_add_test(tc, help_documents_the_limits);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

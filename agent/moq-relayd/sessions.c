@@ -192,7 +192,7 @@ static bool request_name_ok(struct relayd *d, struct peer *p,
 	if (m->type == MOQ_CTRL_SUBSCRIBE)
 		d->stats.subscribe_errors++;
 	moq_request_error(r, code, 0,
-			  "name longer than this relay accepts (--max-name-bytes / --max-namespace-fields)");
+			  "name over this relay's size limits (--max-name-bytes / --max-namespace-fields)");
 	return false;
 }
 

@@ -14,7 +14,8 @@ relay_tools_check
 help=$("$RELAYD" --help)
 for o in listen plaintext cert key upstream upstream-ca upstream-insecure cache-groups cache-bytes \
 	sub-queue-bytes log-level auth-token auth-token-file stats-interval drain-timeout idle-timeout \
-	fast-path bpf-pin-dir heartbeat-timeout config help version; do
+	fast-path bpf-pin-dir heartbeat-timeout config help version max-sessions max-subscriptions \
+	max-tracks max-name-bytes max-namespace-fields max-request-rate; do
 	grep -q -- "--$o" <<<"$help" || die "--help does not document --$o"
 done
 fails() { # expected-text args...
@@ -30,6 +31,7 @@ fails "--cert" --listen 127.0.0.1:1
 fails "cache-grops" --plaintext --cache-grops 3
 fails "--listen" --plaintext --listen nowhere
 fails "--upstream" --plaintext --upstream http://x:1
+fails "--max-name-bytes must be 1..4096" --plaintext --max-name-bytes 5000
 printf 'plaintext = true\n# comment\nstats-intervall = 3\n' >"$TMP/bad.conf"
 fails "$TMP/bad.conf:3:" --config "$TMP/bad.conf"
 log "--help complete; misconfiguration fails at start with what to fix"

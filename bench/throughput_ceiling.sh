@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# bench/throughput_ceiling.sh - the highest forwarded packet rate moq-relayd
+# delivers without loss, fast path (--fast-path on) vs the userspace relay,
+# with 1 and 64 subscribers on one track, on the netns testbed.
+#
+# Small objects, one object per packet: a datagram track (moq-pub
+# --datagram-track: one OBJECT_DATAGRAM per object, one QUIC packet each;
+# CEIL_STREAMS=1 uses a stream track with one object per group instead).
+# The forwarded rate (objects/s × subscribers) is stepped up; a step is clean
+# when every subscriber has objects_missing 0, integrity_errors 0, received
+# ≥ CEIL_MIN_SHARE % of the objects the publisher was asked to produce, and
+# a latency p99 ≤ CEIL_MAX_P99_MS. Per (mode, count) the steps stop at the
+# first unclean one; the last clean rate is the ceiling. The relay's
+# subscriber-side interfaces' tx packet counters give the packets actually
+# sent (media + ACK/control).
+# Everything (publisher, relay, 64 moq-sub) shares the VM's 2 vCPUs.
+# Writes docs/results/throughput-ceiling.md.
+# Environment: B, CEIL_SECONDS (5), CEIL_SIZE (200), CEIL_TARGETS forwarded
+# objects/s ("2000 4000 8000 16000 32000 64000 128000"), CEIL_COUNTS ("1 64"),
+# CEIL_MODES ("on off"), CEIL_MIN_SHARE (95), CEIL_MAX_P99_MS (100),
+# CEIL_STREAMS (0).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-build}
+case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+SECS=${CEIL_SECONDS:-5}
+SIZE=${CEIL_SIZE:-200}
+TARGETS=${CEIL_TARGETS:-2000 4000 8000 16000 32000 64000 128000}
+COUNTS=${CEIL_COUNTS:-1 64}
+MODES=${CEIL_MODES:-on off}
+MINSHARE=${CEIL_MIN_SHARE:-95}
+MAXP99=${CEIL_MAX_P99_MS:-100}
+STREAMS=${CEIL_STREAMS:-0}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=3 TARGETS=${CEIL_TARGETS:-2000 8000}; fi
+HOSTS=8
+P=tc$$
+P=${P:0:12}
+TB=$ROOT/netns/testbed.sh
+OUT=$ROOT/docs/results/throughput-ceiling.md
+TMP=$(mktemp -d /tmp/ceil-bench.XXXXXX)
+MNT=/sys/fs/bpf/moq-bench-$P
+PIN=$MNT/tc/globals
+OBJ=$B/tc-progs/relay.bpf.o
+PIDS=()
+T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root"
+for t in bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o; do [ -e "$B/$t" ] || die "$B/$t missing (make)"; done
+command -v jq >/dev/null || die "jq missing"
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
+	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
+	rm -rf "$MNT"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$TB" up --subscribers $HOSTS --prefix "$P" >/dev/null
+# shellcheck disable=SC1090
+. "/run/moq-testbed/$P.env"
+in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
+sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
+sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
+waitlog() { for _ in $(seq 50); do grep -q "$2" "$1" && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
+stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+
+rtc() { TC_BPF_MNT=$MNT nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
+mkdir -p "$MNT"
+rtc qdisc add dev "$RELAY_IF_PUB" clsact
+rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$OBJ" sec tc/upstream_ingress
+for h in $(seq 1 $HOSTS); do
+	v=RELAY_IF_SUB_$h
+	rtc qdisc add dev "${!v}" clsact
+	rtc filter add dev "${!v}" egress bpf da obj "$OBJ" sec tc/subscriber_egress
+	rtc filter add dev "${!v}" ingress bpf da obj "$OBJ" sec tc/subscriber_ingress
+done
+# tx packets summed over the relay's subscriber-side interfaces
+relay_tx() {
+	local h v s=0 x
+	for h in $(seq 1 $HOSTS); do
+		v=RELAY_IF_SUB_$h
+		x=$(nsenter --net="/run/netns/$RELAY_NS" awk -v d="${!v}" '{ sub(/^ +/, ""); n = split($0, a, /[: ]+/); if (a[1] == d) print a[11] }' /proc/net/dev)
+		s=$((s + ${x:-0}))
+	done
+	echo $s
+}
+
+relay_args() { # mode
+	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
+	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
+	true
+}
+if [ "$STREAMS" = 1 ]; then
+	TRACK=(--track test --objects-per-group 1) KIND="stream track, one object per group (one QUIC stream each)"
+else
+	TRACK=(--datagram-track test) KIND="datagram track (one OBJECT_DATAGRAM per object)"
+fi
+
+run_step() { # MODE N RATE -> R_*
+	local mode=$1 n=$2 rate=$3 tag=$1-$2-$3 rp pp k h pids=() tx0 tx1 l0 l1 t0 t1
+	# shellcheck disable=SC2046
+	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
+	rp=$!; PIDS+=($rp)
+	waitlog "$TMP/relay-$tag.log" "listening on"
+	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext "${TRACK[@]}" --rate "$rate" --object-size "$SIZE" \
+		--no-pacing "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
+	pp=$!; PIDS+=($pp)
+	waitlog "$TMP/relay-$tag.log" "publishes namespace"
+	l0=$(cut -d' ' -f1 /proc/loadavg)
+	tx0=$(relay_tx) t0=$(date +%s.%N)
+	for k in $(seq 1 "$n"); do
+		h=$(((k - 1) % HOSTS + 1))
+		in_ns "$(sub_ns "$h")" "$B/bin/moq-sub" --plaintext --duration "$SECS" --json --quiet \
+			--connect-timeout 15 --retry 5 "$(sub_gw "$h"):4443" >"$TMP/$tag-$k.json" 2>"$TMP/$tag-$k.log" &
+		pids+=($!)
+		[ $((k % 8)) = 0 ] && sleep 0.1
+	done
+	PIDS+=("${pids[@]}")
+	for k in "${pids[@]}"; do timeout $((SECS + 40)) tail --pid="$k" -f /dev/null || true; done
+	tx1=$(relay_tx) t1=$(date +%s.%N)
+	l1=$(cut -d' ' -f1 /proc/loadavg)
+	R_SHARE=$(grep -o 'kernel_share=[0-9.]*' "$TMP/relay-$tag.log" | tail -1 | cut -d= -f2 || true)
+	stopwait $pp
+	stopwait $rp
+	local files=() bad=0
+	for k in $(seq 1 "$n"); do
+		if jq -e .objects_received "$TMP/$tag-$k.json" >/dev/null 2>&1; then files+=("$TMP/$tag-$k.json"); else bad=$((bad + 1)); fi
+	done
+	if [ ${#files[@]} -gt 0 ]; then
+		read -r R_MINOBJ R_SUM R_MISS R_INT R_P50 R_P99 R_DUR <<<"$(jq -rs '[
+			([.[].objects_received] | min), ([.[].objects_received] | add), ([.[].objects_missing] | add),
+			([.[].integrity_errors] | add),
+			([.[].latency_us.p50] | sort | .[length/2|floor]), ([.[].latency_us.p99] | max),
+			([.[].duration_s] | max)] | map(tostring) | join(" ")' "${files[@]}")"
+	else
+		R_MINOBJ=0 R_SUM=0 R_MISS=- R_INT=- R_P50=0 R_P99=0 R_DUR=$SECS
+	fi
+	# delivered objects/s over all subscribers (objects / measured seconds)
+	R_DELIV=$(awk -v o="$R_SUM" -v d="$R_DUR" 'BEGIN { printf "%.0f", (d > 0 ? o / d : 0) }')
+	R_TXPPS=$(awk -v a="$tx0" -v b="$tx1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", (b - a) / (t1 - t0) }')
+	R_LOAD="$l0 → $l1"
+	local expect
+	expect=$(awk -v r="$rate" -v s="$SECS" -v m="$MINSHARE" 'BEGIN { printf "%d", r * s * m / 100 }')
+	R_OK=1 R_WHY=""
+	[ "$bad" = 0 ] || { R_OK=0; R_WHY+="$bad subscriber(s) without a summary; "; }
+	[ "$R_MISS" = 0 ] || { R_OK=0; R_WHY+="missing $R_MISS; "; }
+	[ "$R_INT" = 0 ] || { R_OK=0; R_WHY+="integrity $R_INT; "; }
+	[ "${R_MINOBJ:-0}" -ge "$expect" ] || { R_OK=0; R_WHY+="slowest got $R_MINOBJ < $expect; "; }
+	awk -v p="$R_P99" -v m="$MAXP99" 'BEGIN { exit !(p <= m * 1000) }' || { R_OK=0; R_WHY+="p99 > $MAXP99 ms; "; }
+	R_WHY=${R_WHY%; }
+}
+
+ROWS=() SUMROWS=()
+for mode in $MODES; do
+	for n in $COUNTS; do
+		last="" lastpps="" first=""
+		for tgt in $TARGETS; do
+			rate=$((tgt / n))
+			[ "$rate" -ge 1 ] || continue
+			echo "== $mode, $n subscriber(s), $rate objects/s each ($((rate * n)) forwarded/s)"
+			run_step "$mode" "$n" "$rate"
+			st=$([ $R_OK = 1 ] && echo clean || echo "LOSS/SLOW: $R_WHY")
+			echo "   $st | delivered $R_DELIV obj/s, relay tx $R_TXPPS pkt/s, missing $R_MISS, p50 $R_P50 p99 $R_P99 us, kernel share ${R_SHARE:--}, load $R_LOAD"
+			ROWS+=("| $([ "$mode" = on ] && echo fast path || echo userspace) | $n | $rate | $((rate * n)) | $st | $R_DELIV | $R_TXPPS | $R_MISS / $R_INT | $R_P50 / $R_P99 | ${R_SHARE:--} | $R_LOAD |")
+			if [ $R_OK = 1 ]; then last=$((rate * n)) lastpps=$R_TXPPS; else first=$((rate * n)); break; fi
+		done
+		SUMROWS+=("| $([ "$mode" = on ] && echo fast path || echo userspace) | $n | ${last:-none} | ${lastpps:--} | ${first:-not reached} |")
+	done
+done
+
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+	echo "# Throughput ceiling: forwarded packets/s before loss"
+	echo
+	echo "Generated by \`bench/throughput_ceiling.sh\` on $(date -u '+%Y-%m-%d %H:%M') UTC, $(($(date +%s) - T0)) s wall time."
+	echo
+	echo "- Machine: $(nproc) vCPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), Linux $(uname -r). Load average (1/5/15 min) $LOAD0 at the start, $LOAD1 at the end; other engineers' work shared the VM."
+	echo "- Command: \`B=build bench/throughput_ceiling.sh\` (CEIL_SECONDS=$SECS CEIL_SIZE=$SIZE CEIL_TARGETS=\"$TARGETS\" CEIL_COUNTS=\"$COUNTS\" CEIL_MIN_SHARE=$MINSHARE CEIL_MAX_P99_MS=$MAXP99 CEIL_STREAMS=$STREAMS)."
+	echo "- Stream: $KIND, $SIZE-byte MQP1 objects (one per QUIC packet), \`moq-pub --no-pacing\` (the track starts with the relay's upstream subscription, i.e. the first subscriber; the others join live during start-up and measure ${SECS} s from their own session start), plaintext profile. netns testbed, $HOSTS subscriber namespaces (64 subscribers = 8 moq-sub per namespace)."
+	echo "- Fast path: \`moq-relayd --fast-path on\` with the tc programs of \`tc-progs/relay.bpf.o\` (private pin root); userspace: \`--fast-path off\`, programs attached but passing through."
+	echo "- A step is **clean** when every subscriber has objects_missing 0, integrity_errors 0, ≥ $MINSHARE % of the objects asked for in its ${SECS} s, and latency p99 ≤ $MAXP99 ms. Steps go up per (mode, count) until the first unclean one. Forwarded objects/s = objects/s asked of the publisher × subscribers. Relay tx pkt/s = tx_packets of the relay's subscriber-side veths over the step (media, ACKs and control; includes connection setup)."
+	echo "- The publisher, the relay and every moq-sub run on the same 2 vCPUs: a step can fail because the publisher or the subscribers run out of CPU, not the relay (see the load column; the delivered rate shows whether the publisher kept up)."
+	echo
+	echo "## Ceiling"
+	echo
+	echo "| mode | subscribers | last clean forwarded objects/s | relay tx pkt/s at that step | first unclean step |"
+	echo "|---|---:|---:|---:|---:|"
+	for r in "${SUMROWS[@]}"; do echo "$r"; done
+	echo
+	echo "## Steps"
+	echo
+	echo "| mode | subscribers | objects/s per subscriber | forwarded objects/s | result | delivered objects/s (all subs) | relay tx pkt/s | missing / integrity | latency p50 (median) / p99 (max) µs | kernel share | load 1 min (start → end) |"
+	echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|"
+	for r in "${ROWS[@]}"; do echo "$r"; done
+} >"$OUT"
+echo "wrote $OUT"

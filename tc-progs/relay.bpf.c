@@ -62,7 +62,7 @@ static __always_inline void moq_clone_failed_event(struct moq_fanout_ctx *f, __u
 	ev->reason = MOQ_R_REDIRECT_FAILED;
 	ev->kind = f->kind;
 	ev->prog = MOQ_PROG_UPSTREAM_INGRESS;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP); /* the agent polls */
 }
 
 /* One subscriber per iteration. bpf_loop instead of a bounded for-loop: the
@@ -357,7 +357,7 @@ static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, _
 	ev->kind = e->p.is_datagram ? MOQ_EV_KIND_DATAGRAM : MOQ_EV_KIND_STREAM;
 	ev->prog = MOQ_PROG_SUBSCRIBER_EGRESS;
 	ev->pad0[0] = ev->pad0[1] = ev->pad0[2] = 0;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP); /* the agent polls */
 }
 
 /* Congestion gate: take len bytes of budget, or refuse. 1 = pass. */

@@ -58,6 +58,7 @@
 #define FP_CHUNK 1150		      /* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
 #define FP_LOSTQ_MAX 4096
 #define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
+#define FP_POLL_NS 20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
 
 enum fs_state { FS_KERNEL = 0, FS_AGENT, FS_SKIPPED, FS_RESET };
@@ -142,9 +143,10 @@ struct relayd_fp {
 	uint32_t generation;
 	struct ring_buffer *rb;
 	int rb_fd;
-	struct moq_timer *hb_timer;
+	struct moq_timer *hb_timer, *poll_timer;
 	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
 	uint32_t next_slot, next_conn_id;
+	uint32_t slot_hi; /* slots in use are below this */
 	struct fp_raw *raws;
 	size_t raw_bytes;
 	struct moq_track_subs *tsbuf;
@@ -813,6 +815,8 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	fc->family = family;
 	fc->slot = (int)slot;
 	fp->slots[slot] = fc;
+	if (slot + 1 > fp->slot_hi)
+		fp->slot_hi = slot + 1;
 	if (bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIBERS], &slot, &sub, BPF_ANY)) {
 		moq_warn(MOD, "slot %u: cannot write moq_subscribers: %s", slot, strerror(errno));
 		return -errno;
@@ -1314,7 +1318,7 @@ static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 	 * programs (the timer alone went stale at 256 subscribers) */
 	fp_heartbeat(fp, false);
 	fp_drain(fp);
-	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 
 		if (fc) {
@@ -1773,23 +1777,26 @@ static void clear_hash(int fd, size_t ksz)
 /* A restarted agent clears what an earlier run left in the maps. */
 static void clear_stale(struct relayd_fp *fp)
 {
-	struct moq_subscriber zero = {0};
-
 	clear_hash(fp->maps.fd[FP_MAP_UPSTREAMS], sizeof(struct moq_cid));
 	clear_hash(fp->maps.fd[FP_MAP_UP_STREAMS], sizeof(struct moq_up_stream_key));
 	clear_hash(fp->maps.fd[FP_MAP_TRACKS], sizeof(struct moq_track_key));
 	clear_hash(fp->maps.fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
 	clear_hash(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
 	clear_hash(fp->maps.fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
+	/* subscriber entries of an earlier run carry its generation: the
+	 * programs ignore them, and a slot is rewritten when reused */
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
-		struct moq_subscriber cur;
-
-		if (bpf_map_lookup_elem(fp->maps.fd[FP_MAP_SUBSCRIBERS], &i, &cur) == 0 &&
-		    cur.flags)
-			bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIBERS], &i, &zero, BPF_ANY);
 		memset(fp_maps_seq(&fp->maps, i), 0, sizeof(struct moq_conn_seq));
 		memset(fp_maps_gate(&fp->maps, i), 0, sizeof(struct moq_gate));
 	}
+}
+
+static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct relayd *d = arg;
+
+	rb_ready(loop, d->fp->rb_fd, 0, d);
+	moq_timer_set_in(t, FP_POLL_NS);
 }
 
 static void hb_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
@@ -1848,7 +1855,12 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	g_d = d;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;
 	d->fwd.fast_arg = d;
-	moq_loop_add_fd(d->loop, fp->rb_fd, EPOLLIN, rb_ready, d);
+	/* the programs submit without wakeups (one epoll wakeup per packet
+	 * cost more than the forwarding saved): events are drained before
+	 * every received packet is processed, before upstream bytes are
+	 * read, and by this poll timer */
+	fp->poll_timer = moq_timer_new(d->loop, poll_cb, d);
+	moq_timer_set_in(fp->poll_timer, FP_POLL_NS);
 	fp->hb_timer = moq_timer_new(d->loop, hb_cb, d);
 	moq_timer_set_in(fp->hb_timer, d->cfg.heartbeat_timeout_ms * 1000000ull / 4);
 	moq_warn(MOD, "fast path on: maps in %s, generation %u, heartbeat timeout %llu ms",
@@ -1864,9 +1876,9 @@ void relayd_fp_stop(struct relayd *d)
 	if (!fp)
 		return;
 	fp_maps_stop(&fp->maps);
-	moq_loop_del_fd(d->loop, fp->rb_fd);
 	ring_buffer__free(fp->rb);
 	moq_timer_free(fp->hb_timer);
+	moq_timer_free(fp->poll_timer);
 	while (fp->raws)
 		raw_free(fp, fp->raws);
 	fp_maps_close(&fp->maps);

@@ -129,6 +129,13 @@ static void reload(struct relayd *d)
 	d->cfg.sub_queue_bytes = nc.sub_queue_bytes;
 	d->fwd.sub_queue_bytes = nc.sub_queue_bytes;
 	d->cfg.stats_interval_ms = nc.stats_interval_ms;
+	/* limits are read per request: they apply at once */
+	d->cfg.max_sessions = nc.max_sessions;
+	d->cfg.max_subscriptions = nc.max_subscriptions;
+	d->cfg.max_tracks = nc.max_tracks;
+	d->cfg.max_name_bytes = nc.max_name_bytes;
+	d->cfg.max_namespace_fields = nc.max_namespace_fields;
+	d->cfg.max_request_rate = nc.max_request_rate;
 	for (struct relay_track *t = d->tracks.head; t; t = t->next)
 		relay_cache_set_limits(&t->cache, nc.cache_groups,
 				       nc.cache_bytes);
@@ -179,6 +186,12 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	memset(&d->scfg, 0, sizeof(d->scfg));
 	d->scfg.loop = d->loop;
 	d->scfg.cb = &d->cb;
+	/* the session layer's own caps (128 SUBSCRIBE+PUBLISH, 256 requests)
+	 * must not undercut --max-subscriptions */
+	d->scfg.max_subscriptions =
+	    d->cfg.max_subscriptions > 128 ? (uint32_t)d->cfg.max_subscriptions : 0;
+	d->scfg.max_requests =
+	    d->cfg.max_subscriptions > 128 ? (uint32_t)(2 * d->cfg.max_subscriptions) : 0;
 	d->acc.cfg = &d->scfg;
 	d->acc.on_session = relayd_on_session;
 	d->acc.arg = d;

@@ -712,6 +712,7 @@ void relay_config_usage(FILE *f, const char *prog)
 		"\n"
 		"signals: SIGTERM/SIGINT send GOAWAY and drain (--drain-timeout);\n"
 		"SIGHUP re-reads --config (log-level, auth-token, cache bounds,\n"
-		"sub-queue-bytes, stats-interval take effect; others need a restart).\n"
+		"sub-queue-bytes, stats-interval and the max-* limits take effect;\n"
+		"others need a restart).\n"
 		"Environment: MOQ_LOG=debug is the same as --log-level debug.\n");
 }

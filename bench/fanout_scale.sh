@@ -12,6 +12,7 @@
 # Environment: B, FANOUT_SECONDS (8), FANOUT_RATE objects/s (600),
 # FANOUT_SIZE (1000), FANOUT_COUNTS ("8 16 32 48 64 96 128 192 256"),
 # FANOUT_HOSTS (32), FANOUT_MODES ("on off"), FANOUT_MIN_SHARE (90),
+# FANOUT_OUT (the report file), BENCH_KEEP=1 (keep the logs),
 # FANOUT_RETRY (1: a failing count is run once more; it fails only if the
 # retry fails too, and both rows are reported).
 set -euo pipefail
@@ -30,7 +31,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=3 COUNTS=${FANOUT_COUNTS:-8 16}; fi
 P=fs$$
 P=${P:0:12}
 TB=$ROOT/netns/testbed.sh
-OUT=$ROOT/docs/results/fanout-scale.md
+OUT=${FANOUT_OUT:-$ROOT/docs/results/fanout-scale.md}
 TMP=$(mktemp -d /tmp/fanout-bench.XXXXXX)
 MNT=/sys/fs/bpf/moq-bench-$P
 PIN=$MNT/tc/globals
@@ -51,7 +52,8 @@ cleanup() {
 	sleep 0.3
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
 	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	rm -rf "$TMP" "$MNT"
+	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
+	rm -rf "$MNT"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

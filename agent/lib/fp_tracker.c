@@ -253,9 +253,11 @@ void fp_tracker_on_ack(struct fp_tracker *t, const struct fp_wire_ack *ack, uint
 				continue;
 			if (p->state == FP_TRK_LOST) { /* spurious loss: data already resent */
 				t->spurious++;
-				p->state = FP_TRK_ACKED;
+				/* reported with state still LOST, so the caller
+				 * does not count its bytes out of flight twice */
 				if (t->ops->on_acked)
 					t->ops->on_acked(t->user, p);
+				p->state = FP_TRK_ACKED;
 				continue;
 			}
 			p->state = FP_TRK_ACKED;

@@ -55,6 +55,8 @@ struct fp_tracker_cfg {
 };
 
 struct fp_tracker_ops {
+	/* p->state is FP_TRK_LOST for a packet declared lost before (a
+	 * spurious loss: it already left bytes_in_flight and was resent) */
 	void (*on_acked)(void *user, const struct fp_media_pkt *p);
 	void (*on_lost)(void *user, const struct fp_media_pkt *p);
 };

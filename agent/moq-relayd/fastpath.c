@@ -99,6 +99,8 @@ struct fp_stream {
 	uint64_t max_end; /* highest stream offset sent (final size) */
 	bool fin_done;
 	uint32_t inflight; /* tracked packets not yet acked or lost */
+	uint64_t stuck_since;
+	bool stuck_logged;
 };
 
 struct fp_conn {
@@ -911,6 +913,8 @@ static void trk_on_acked(void *user, const struct fp_media_pkt *m)
 	struct fp_conn *fc = user;
 	struct fp_stream *fs = m->kind == FP_TRK_KIND_DATAGRAM ? NULL : fs_find_down(fc, m->sid);
 
+	if (m->state == FP_TRK_LOST)
+		return; /* spurious loss: flight and fs->inflight were settled then */
 	fp_cc_on_packet_acked(&fc->cc, m->bytes, m->sent_ns);
 	if (fs && fs->inflight)
 		fs->inflight--;
@@ -1791,10 +1795,47 @@ static void clear_stale(struct relayd_fp *fp)
 	}
 }
 
+/* Log streams that make no progress (debugging aid, info level). */
+static void fp_check_stuck(struct relayd_fp *fp)
+{
+	uint64_t now = now_ns();
+
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
+		struct fp_conn *fc = fp->slots[i];
+
+		if (!fc)
+			continue;
+		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next) {
+			struct fp_raw *r = fs->raw;
+			bool waiting = r && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+				       r->ended && !(fs->fin_done && fs->filled >= r->len);
+
+			if (!waiting) {
+				fs->stuck_since = 0;
+				continue;
+			}
+			if (!fs->stuck_since)
+				fs->stuck_since = now;
+			else if (now - fs->stuck_since > 1000000000ull && !fs->stuck_logged) {
+				fs->stuck_logged = true;
+				moq_info(MOD, "slot %u: stream up %llu down %llu state %d stuck: filled %llu/%zu fin_done %d inflight %u ncov %zu cov0 [%llu,%llu) cwnd %llu flight %llu",
+					 i, (unsigned long long)fs->up_sid, (unsigned long long)fs->down_sid,
+					 fs->state, (unsigned long long)fs->filled, r->len, fs->fin_done,
+					 fs->inflight, fs->ncov,
+					 (unsigned long long)(fs->ncov ? fs->cov[0].lo : 0),
+					 (unsigned long long)(fs->ncov ? fs->cov[0].hi : 0),
+					 (unsigned long long)fc->cc.cwnd,
+					 (unsigned long long)fc->cc.bytes_in_flight);
+			}
+		}
+	}
+}
+
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	struct relayd *d = arg;
 
+	fp_check_stuck(d->fp);
 	rb_ready(loop, d->fp->rb_fd, 0, d);
 	moq_timer_set_in(t, FP_POLL_NS);
 }

@@ -105,11 +105,11 @@ for mode in $MODES; do
 	echo "== mode $mode"
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$mode.log" &
-	rp=$!; PIDS+=($rp)
+	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$mode.log" "listening on"
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext --h264 "$TMP/clip.h264" --loop --priority 31 \
 		"$RELAY_IP4:4443" 2>"$TMP/pub-$mode.log" &
-	pp=$!; PIDS+=($pp)
+	pp=$!; PIDS+=("$pp")
 	waitlog "$TMP/relay-$mode.log" "publishes namespace"
 	l0=$(cut -d' ' -f1 /proc/loadavg)
 	spids=()

@@ -94,11 +94,11 @@ run_count() { # MODE N
 	local mode=$1 n=$2 tag=$1-$2 rp pp k h pids=() l0 l1 expect
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
-	rp=$!; PIDS+=($rp)
+	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext --rate "$RATE" --object-size "$SIZE" \
 		--objects-per-group 10 "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
-	pp=$!; PIDS+=($pp)
+	pp=$!; PIDS+=("$pp")
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	l0=$(cut -d' ' -f1 /proc/loadavg)
 	for k in $(seq 1 "$n"); do
@@ -137,7 +137,7 @@ run_count() { # MODE N
 	fi
 	local nz=0 c
 	for c in "${codes[@]}"; do [ "$c" = 0 ] || nz=$((nz + 1)); done
-	R_BAD=$bad R_NZ=$nz R_LOAD="$l0 → $l1"
+	R_LOAD="$l0 → $l1"
 	R_OK=1 R_WHY=""
 	[ "$bad" = 0 ] || { R_OK=0; R_WHY+="$bad without JSON; "; }
 	[ "$nz" = 0 ] || { R_OK=0; R_WHY+="$nz exited non-zero; "; }

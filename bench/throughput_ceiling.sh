@@ -116,7 +116,7 @@ run_step() { # MODE N RATE -> R_*
 	local mode=$1 n=$2 rate=$3 tag=$1-$2-$3 rp pp k h pids=() tx0 tx1 l0 l1 t0 t1 tp
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
-	rp=$!; PIDS+=($rp)
+	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
 	l0=$(cut -d' ' -f1 /proc/loadavg)
 	# subscribers connect first and re-SUBSCRIBE (--retry) until the
@@ -135,7 +135,7 @@ run_step() { # MODE N RATE -> R_*
 	done
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext "${TRACK[@]}" --rate "$rate" --object-size "$SIZE" \
 		--no-pacing "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
-	pp=$!; PIDS+=($pp)
+	pp=$!; PIDS+=("$pp")
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	tp=$(date +%s.%N)
 	# every subscriber re-subscribes within 200 ms; then measure SECS

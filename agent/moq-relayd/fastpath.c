@@ -1403,14 +1403,6 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 	}
 }
 
-static bool track_has_fast(const struct relay_track *tr)
-{
-	for (const struct relay_sub *s = tr->subs; s; s = s->next)
-		if (s->fast)
-			return true;
-	return false;
-}
-
 void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t off,
 		   const uint8_t *data, size_t len, int fin)
 {
@@ -1478,16 +1470,9 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 		return;
 	r->tr = st->track;
 	r->prio_class = (uint8_t)((st->hdr.default_priority ? 128 : st->hdr.publisher_priority) >> 5);
-	if (!track_has_fast(st->track)) {
-		r->ignored = true;
-		free(r->buf);
-		fp->raw_bytes -= r->cap;
-		r->buf = NULL;
-		r->cap = r->len = 0;
-		if (r->ended)
-			raw_maybe_free(fp, r);
-		return;
-	}
+	/* kept even when the track has no fast subscriber yet: one joining
+	 * while this stream is in progress is owed it (the first subscriber
+	 * of a track races the stream's HEADER) */
 	/* where the Track Alias sits in the bytes: type, then alias */
 	a = r->len ? moq_vi_decode(&v, r->buf, r->len) : -1;
 	b = a > 0 ? moq_vi_decode(&r->up_alias, r->buf + a, r->len - (size_t)a) : -1;

@@ -1469,6 +1469,7 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 	if (!r || r->tr)
 		return;
 	r->tr = st->track;
+	r->group = st->group; /* relay_forward_event filled it from the HEADER */
 	r->prio_class = (uint8_t)((st->hdr.default_priority ? 128 : st->hdr.publisher_priority) >> 5);
 	/* kept even when the track has no fast subscriber yet: one joining
 	 * while this stream is in progress is owed it (the first subscriber

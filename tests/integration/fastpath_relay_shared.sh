@@ -4,6 +4,4 @@
 # eth0 runs tc/relay_ingress and tc/subscriber_egress), as on a real host
 # with one NIC. Phase 1 with 20,000 objects per subscriber to keep make
 # check short; loss and agent restart as in the separate-link run.
-# Not in make check yet: 3 of 8 subscribers miss the subgroup in progress
-# at their join on the shared link (docs/fast-path-agent.md, limitations).
-FP_TOPOLOGY=shared FP_OBJECTS=${FP_OBJECTS:-20000} exec "$(dirname "$0")/../integration/fastpath_relay.sh"
+FP_TOPOLOGY=shared FP_OBJECTS=${FP_OBJECTS:-20000} exec "$(dirname "$0")/fastpath_relay.sh"

@@ -1334,6 +1334,20 @@ static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 
 /* ---- upstream raw bytes ------------------------------------------------ */
 
+/* The newest group whose stream the relay has seen on tr. A joiner is
+ * served the group in progress only while no newer group has started: the
+ * finished subgroups of an older group are no longer kept, and half a
+ * group is worse than none. */
+static uint64_t track_newest_group(const struct relayd_fp *fp, const struct relay_track *tr)
+{
+	uint64_t g = 0;
+
+	for (const struct fp_raw *r = fp->raws; r; r = r->next)
+		if (r->tr == tr && r->group > g)
+			g = r->group;
+	return g;
+}
+
 /* Serve r to the fast subscribers of its track (only to `only` if set). */
 static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 {
@@ -1379,7 +1393,8 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			 * served whole (the kernel forwards its streams that
 			 * start from now on anyway) */
 			if (relay_range_contains(&s->range, r->group, 0) || s->wait_group_start ||
-			    (!s->has_filter && r->group + 1 >= s->range.start.group)) {
+			    (!s->has_filter && r->group + 1 >= s->range.start.group &&
+			     r->group >= track_newest_group(fp, r->tr))) {
 				uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
 
 				if (n < fc->peer_max_uni) {

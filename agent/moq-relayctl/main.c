@@ -23,6 +23,7 @@
 
 #include "json.h"
 #include "lib/fp_mapsync.h"
+#include "lib/fp_names.h"
 #include "moq_maps.h"
 
 #define DEFAULT_SOCKET "/run/moq-relayd.sock"
@@ -74,69 +75,6 @@ static const char usage_text[] =
     "2 bad usage.\n";
 
 /* ---- names ------------------------------------------------------------- */
-
-static const char *const prog_names[MOQ_PROG_MAX] = {
-    [MOQ_PROG_UPSTREAM_INGRESS] = "upstream_ingress",
-    [MOQ_PROG_SUBSCRIBER_EGRESS] = "subscriber_egress",
-    [MOQ_PROG_SUBSCRIBER_INGRESS] = "subscriber_ingress",
-};
-
-/* One name per enum moq_reason value (tc-progs/moq_maps.h). */
-static const char *const reason_names[] = {
-    [MOQ_R_FORWARDED] = "forwarded",
-    [MOQ_R_STALE_AGENT] = "stale_agent",
-    [MOQ_R_NOT_IP] = "not_ip",
-    [MOQ_R_IP_OPTIONS] = "ip_options",
-    [MOQ_R_NOT_UDP] = "not_udp",
-    [MOQ_R_WRONG_PORT] = "wrong_port",
-    [MOQ_R_TRUNCATED] = "truncated",
-    [MOQ_R_LONG_HEADER] = "long_header",
-    [MOQ_R_NOT_PLAINTEXT] = "not_plaintext",
-    [MOQ_R_PN_LEN] = "pn_len",
-    [MOQ_R_UNKNOWN_DCID] = "unknown_dcid",
-    [MOQ_R_WRONG_SOURCE] = "wrong_source",
-    [MOQ_R_BAD_VARINT] = "bad_varint",
-    [MOQ_R_BAD_FRAME] = "bad_frame",
-    [MOQ_R_TOO_MANY_FRAMES] = "too_many_frames",
-    [MOQ_R_ACK_RANGES] = "ack_ranges",
-    [MOQ_R_NO_MEDIA_FRAME] = "no_media_frame",
-    [MOQ_R_TRAILING_FRAME] = "trailing_frame",
-    [MOQ_R_NOT_CLIENT_UNI] = "not_client_uni",
-    [MOQ_R_STREAM_ID_WIDTH] = "stream_id_width",
-    [MOQ_R_BAD_SUBGROUP_HEADER] = "bad_subgroup_header",
-    [MOQ_R_BAD_DATAGRAM] = "bad_datagram",
-    [MOQ_R_STREAM_START_UNSEEN] = "stream_start_unseen",
-    [MOQ_R_NO_SUBSCRIBERS] = "no_subscribers",
-    [MOQ_R_MTU] = "mtu",
-    [MOQ_R_REDIRECT_FAILED] = "redirect_failed",
-    [MOQ_R_SUB_INACTIVE] = "sub_inactive",
-    [MOQ_R_FAMILY_MISMATCH] = "family_mismatch",
-    [MOQ_R_NOT_MARKED] = "not_marked",
-    [MOQ_R_NO_SUBSCRIPTION] = "no_subscription",
-    [MOQ_R_GATE_DROP] = "gate_drop",
-    [MOQ_R_STREAM_RESET] = "stream_reset",
-    [MOQ_R_STREAM_UNMAPPED] = "stream_unmapped",
-    [MOQ_R_STREAM_LIMIT] = "stream_limit",
-    [MOQ_R_ALIAS_WIDTH] = "alias_width",
-    [MOQ_R_REWRITE_FAILED] = "rewrite_failed",
-    [MOQ_R_SUB_RX] = "sub_rx",
-    [MOQ_R_SUB_UNKNOWN] = "sub_unknown",
-    [MOQ_R_NO_L2] = "no_l2",
-    [MOQ_R_GSO] = "gso",
-    [MOQ_R_HEADER_BITS] = "header_bits",
-    [MOQ_R_EVENT_LOST] = "event_lost",
-};
-
-/* A new enum moq_reason value must get a name above (and this count). */
-_Static_assert(MOQ_R_MAX == 42, "enum moq_reason changed: update reason_names in moq-relayctl");
-_Static_assert(sizeof(reason_names) / sizeof(reason_names[0]) == MOQ_R_MAX,
-	       "reason_names must name every enum moq_reason value");
-_Static_assert(MOQ_PROG_MAX == 3, "enum moq_prog changed: update prog_names in moq-relayctl");
-
-static const char *reason_name(unsigned r)
-{
-	return r < MOQ_R_MAX && reason_names[r] ? reason_names[r] : "?";
-}
 
 /* ---- options ----------------------------------------------------------- */
 
@@ -674,7 +612,7 @@ static void maps_json(struct json_writer *w, const struct opts *o, const struct 
 	json_key(w, "forwarded_packets");
 	json_begin_object(w);
 	for (unsigned p = 0; p < MOQ_PROG_MAX; p++)
-		json_kv_u64(w, prog_names[p], mv->forwarded[p]);
+		json_kv_u64(w, fp_prog_name(p), mv->forwarded[p]);
 	json_end_object(w);
 	if (o->cmd == C_SUBSCRIBERS) {
 		json_key(w, "slots");
@@ -708,8 +646,8 @@ static void maps_json(struct json_writer *w, const struct opts *o, const struct 
 		json_begin_array(w);
 		for (size_t i = 0; i < mv->nstats; i++) {
 			json_begin_object(w);
-			json_kv_cstring(w, "program", prog_names[mv->stats[i].prog]);
-			json_kv_cstring(w, "reason", reason_name(mv->stats[i].reason));
+			json_kv_cstring(w, "program", fp_prog_name(mv->stats[i].prog));
+			json_kv_cstring(w, "reason", fp_reason_name(mv->stats[i].reason));
 			json_kv_u64(w, "packets", mv->stats[i].packets);
 			json_kv_u64(w, "bytes", mv->stats[i].bytes);
 			json_end_object(w);
@@ -999,8 +937,8 @@ static void human_stats(const struct daemon_answer *a, const struct maps_view *m
 			printf("  %-20s %-22s %12s %14s\n", "PROGRAM", "REASON", "PACKETS",
 			       "BYTES");
 		for (size_t i = 0; i < mv->nstats; i++)
-			printf("  %-20s %-22s %12llu %14llu\n", prog_names[mv->stats[i].prog],
-			       reason_name(mv->stats[i].reason),
+			printf("  %-20s %-22s %12llu %14llu\n", fp_prog_name(mv->stats[i].prog),
+			       fp_reason_name(mv->stats[i].reason),
 			       (unsigned long long)mv->stats[i].packets,
 			       (unsigned long long)mv->stats[i].bytes);
 	}

@@ -53,7 +53,6 @@
 #define MOD "fastpath"
 
 #define FP_PKT_MAX 1200	      /* UDP payload of agent-written packets */
-#define FP_TAG "moq-plaintext-v1" /* docs/plaintext-profile.md */
 #define FP_KIND_RESET 2	      /* tracker kind of a RESET_STREAM packet */
 #define FP_CHUNK 1150		      /* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
 #define FP_LOSTQ_MAX 4096
@@ -128,7 +127,7 @@ struct fp_conn {
 	size_t nlost;
 	uint64_t media_used;
 	struct fp_sub_info info;
-	uint64_t fc_short; /* media bytes beyond the reserved credit */
+	bool fc_short_warned; /* media plane went beyond its reserved credit */
 	/* datagrams the kernel forwarded (or the gate dropped) recently, by
 	 * identity; userspace sends those it does not find here */
 	struct fp_dg {
@@ -136,7 +135,6 @@ struct fp_conn {
 		uint64_t alias, group, object;
 	} dg[256];
 	unsigned dg_next;
-	uint64_t dg_filled;
 	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
 };
 
@@ -144,8 +142,7 @@ struct relayd_fp {
 	struct fp_maps maps;
 	uint32_t generation;
 	struct ring_buffer *rb;
-	int rb_fd;
-	struct moq_timer *hb_timer, *poll_timer;
+	struct moq_timer *poll_timer;
 	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
 	uint32_t next_slot, next_conn_id;
 	uint32_t slot_hi; /* slots in use are below this */
@@ -154,6 +151,7 @@ struct relayd_fp {
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
 	uint64_t last_hb_ns, hb_every_ns;
+	uint64_t poll_ns; /* FP_POLL_NS, shorter for a short heartbeat timeout */
 	struct fp_sub_info gone; /* counters of connections already closed */
 };
 
@@ -173,6 +171,13 @@ static struct fp_conn *conn_fc(struct moq_quic_conn *c)
 static uint64_t now_ns(void)
 {
 	return moq_loop_now();
+}
+
+/* Process the events the programs wrote (they never wake us). */
+static void fp_drain(struct relayd_fp *fp)
+{
+	if (fp->rb)
+		ring_buffer__consume(fp->rb);
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -415,8 +420,8 @@ static int fc_send_pkt(struct fp_conn *fc, struct fp_stream *fs, uint8_t *pkt, s
 	struct fp_media_pkt m = {0};
 	int rc;
 
-	memcpy(pkt + n, FP_TAG, 16);
-	n += 16;
+	memcpy(pkt + n, MOQ_PLAINTEXT_TAG, MOQ_TAG_LEN);
+	n += MOQ_TAG_LEN;
 	rc = moq_quic_conn_send_raw(fc->qc, pkt, n);
 	if (rc)
 		moq_dbg(MOD, "slot %d: send failed: %s (treated as lost)", fc->slot,
@@ -886,8 +891,12 @@ static void fc_gate_update(struct fp_conn *fc)
 
 		if (want > fc->x->media_reserved)
 			fp_ackx_media_reserve(fc->x, want - fc->x->media_reserved);
-		if (fc->media_used > fc->x->media_reserved)
-			fc->fc_short = fc->media_used - fc->x->media_reserved;
+		if (fc->media_used > fc->x->media_reserved && !fc->fc_short_warned) {
+			fc->fc_short_warned = true;
+			moq_warn(MOD, "slot %d: media went %llu bytes past its reserved share of the subscriber's connection credit (MAX_DATA); a subscriber with a tight window may close the connection",
+				 fc->slot,
+				 (unsigned long long)(fc->media_used - fc->x->media_reserved));
+		}
 	}
 	fp_cc_gate_plan(&fc->cc, &plan);
 	/* The most important class this subscriber currently receives may
@@ -1034,13 +1043,6 @@ static void ax_on_stop_sending(void *user, uint64_t sid, uint64_t code)
 		fs_reset(fc, fs, MOQ_RESET_CANCELLED);
 }
 
-static void ax_on_max_stream_data(void *user, uint64_t sid, uint64_t max)
-{
-	(void)user;
-	(void)sid;
-	(void)max; /* media streams stay far below the 4 MiB initial window */
-}
-
 static void ax_on_max_streams_uni(void *user, uint64_t max)
 {
 	struct fp_conn *fc = user;
@@ -1058,7 +1060,8 @@ static const struct fp_ackx_ops ax_ops = {
     .on_media_ack = ax_on_media_ack,
     .is_media_stream = ax_is_media_stream,
     .on_stop_sending = ax_on_stop_sending,
-    .on_max_stream_data = ax_on_max_stream_data,
+    /* on_max_stream_data: none; media streams stay far below the 4 MiB
+     * initial per-stream window (docs/fast-path-agent.md, limitations) */
     .on_max_streams_uni = ax_on_max_streams_uni,
 };
 
@@ -1103,8 +1106,8 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 		fp_ackx_set_ng_used(fc->x,
 				    fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
 	/* events first: an ACK may cover packets whose events are queued */
-	if (fc->slot >= 0 && g_d->fp->rb)
-		ring_buffer__consume(g_d->fp->rb);
+	if (fc->slot >= 0)
+		fp_drain(g_d->fp);
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
@@ -1123,6 +1126,37 @@ void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb)
 
 /* ---- ring buffer ------------------------------------------------------- */
 
+/* The agent serves fs from now on, or nobody does (serve false, or the
+ * peer's stream limit is reached: SKIPPED). A stream the kernel already
+ * opened downstream keeps its kernel entry (the kernel goes on forwarding
+ * what the gate lets through; the agent fills the gaps). Otherwise the
+ * kernel's entry is marked reset, so the kernel never forwards a piece of
+ * it. Returns true when the agent serves it. */
+static bool fs_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
+					.conn_id = fs->up_conn,
+					.up_stream_id = fs->up_sid};
+	struct moq_down_stream v = {.flags = MOQ_DS_F_RESET};
+
+	if (serve && fs->down_sid != MOQ_DS_NONE) {
+		fs->state = FS_AGENT;
+		return true;
+	}
+	if (serve) {
+		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
+		uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
+
+		if (n < fc->peer_max_uni)
+			fs->down_sid = 4 * n + 3;
+	}
+	fs->state = serve && fs->down_sid != MOQ_DS_NONE ? FS_AGENT : FS_SKIPPED;
+	v.stream_id = fs->down_sid;
+	bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
+	return fs->state == FS_AGENT;
+}
+
 /* Priority class of an upstream stream, from the kernel's stream map. */
 static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
 {
@@ -1140,31 +1174,14 @@ static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
  * less important streams are reset. */
 static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
 {
-	struct relayd_fp *fp = fc->d->fp;
 	int cls = fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
 
 	if (cls > fc_top_class(fc)) {
 		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
 		return;
 	}
-	if (fs->down_sid == MOQ_DS_NONE) {
-		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
-		uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
-		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
-						.conn_id = fs->up_conn,
-						.up_stream_id = fs->up_sid};
-		struct moq_down_stream v = {.flags = MOQ_DS_F_RESET};
-
-		if (n >= fc->peer_max_uni) {
-			fs->state = FS_SKIPPED;
-			return;
-		}
-		fs->down_sid = 4 * n + 3;
-		v.stream_id = fs->down_sid;
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
-	}
-	fs->state = FS_AGENT;
-	fc->info.gate_queued++;
+	if (fs_take_over(fc, fs, true))
+		fc->info.gate_queued++;
 }
 
 static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
@@ -1209,13 +1226,10 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		 * dropped its start at the gate (never opened downstream), or
 		 * mapped it and then failed the rewrite. Drops of streams we
 		 * finished or that userspace will decide on are not news. */
-		if (fwd)
-			;
-		else if (ev->reason == MOQ_R_GATE_DROP && ev->offset == 0)
-			;
-		else if (!gate && ev->down_stream_id != MOQ_DS_NONE && ev->offset == 0)
-			;
-		else
+		bool news = fwd || (ev->offset == 0 && (ev->reason == MOQ_R_GATE_DROP ||
+							 (!gate && ev->down_stream_id != MOQ_DS_NONE)));
+
+		if (!news)
 			return;
 		fs = fs_new(fc, ev->conn_id, ev->up_stream_id);
 		if (!fs)
@@ -1294,33 +1308,62 @@ static int on_ring_event(void *ctx, void *data, size_t sz)
 	return 0;
 }
 
-static void fp_drain(struct relayd_fp *fp)
-{
-	if (fp->rb)
-		ring_buffer__consume(fp->rb);
-}
-
-static void fp_heartbeat(struct relayd_fp *fp, bool force)
+/* Refresh the heartbeat when a quarter of the timeout has passed; true
+ * when it did. */
+static bool fp_heartbeat(struct relayd_fp *fp)
 {
 	uint64_t now = fp_monotonic_ns();
 
-	if (force || now - fp->last_hb_ns >= fp->hb_every_ns) {
-		fp_maps_heartbeat(&fp->maps, now);
-		fp->last_hb_ns = now;
+	if (now - fp->last_hb_ns < fp->hb_every_ns)
+		return false;
+	fp_maps_heartbeat(&fp->maps, now);
+	fp->last_hb_ns = now;
+	return true;
+}
+
+/* Log streams that make no progress (debugging aid, info level). */
+static void fp_check_stuck(struct relayd_fp *fp)
+{
+	uint64_t now = now_ns();
+
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
+		struct fp_conn *fc = fp->slots[i];
+
+		if (!fc)
+			continue;
+		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next) {
+			struct fp_raw *r = fs->raw;
+			bool waiting = r && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+				       r->ended && !(fs->fin_done && fs->filled >= r->len);
+
+			if (!waiting) {
+				fs->stuck_since = 0;
+				continue;
+			}
+			if (!fs->stuck_since)
+				fs->stuck_since = now;
+			else if (now - fs->stuck_since > 1000000000ull && !fs->stuck_logged) {
+				fs->stuck_logged = true;
+				moq_info(MOD, "slot %u: stream up %llu down %llu state %d stuck: filled %llu/%zu fin_done %d inflight %u ncov %zu cov0 [%llu,%llu) cwnd %llu flight %llu",
+					 i, (unsigned long long)fs->up_sid, (unsigned long long)fs->down_sid,
+					 fs->state, (unsigned long long)fs->filled, r->len, fs->fin_done,
+					 fs->inflight, fs->ncov,
+					 (unsigned long long)(fs->ncov ? fs->cov[0].lo : 0),
+					 (unsigned long long)(fs->ncov ? fs->cov[0].hi : 0),
+					 (unsigned long long)fc->cc.cwnd,
+					 (unsigned long long)fc->cc.bytes_in_flight);
+			}
+		}
 	}
 }
 
-static void rb_ready(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+/* Periodic work: heartbeat, events, every slot's gate and timer. */
+static void fp_service(struct relayd *d)
 {
-	struct relayd *d = arg;
 	struct relayd_fp *fp = d->fp;
 
-	(void)loop;
-	(void)fd;
-	(void)events;
-	/* also here: a loop busy with events must not look dead to the
-	 * programs (the timer alone went stale at 256 subscribers) */
-	fp_heartbeat(fp, false);
+	if (fp_heartbeat(fp))
+		fp_check_stuck(fp);
 	fp_drain(fp);
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
@@ -1348,6 +1391,16 @@ static uint64_t track_newest_group(const struct relayd_fp *fp, const struct rela
 	return g;
 }
 
+/* Is r owed to subscriber s although the kernel did not forward its start?
+ * Its range says so, or (unfiltered) it is the group in progress at the
+ * join and no newer group has started. */
+static bool raw_owed(const struct relayd_fp *fp, const struct relay_sub *s, const struct fp_raw *r)
+{
+	return relay_range_contains(&s->range, r->group, 0) || s->wait_group_start ||
+	       (!s->has_filter && r->group + 1 >= s->range.start.group &&
+		r->group >= track_newest_group(fp, r->tr));
+}
+
 /* Serve r to the fast subscribers of its track (only to `only` if set). */
 static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 {
@@ -1365,6 +1418,8 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			continue;
 		fs = fs_find_up(fc, r->up_conn, r->up_sid);
 		if (!fs) {
+			/* the kernel did not forward its start to this
+			 * subscriber: the agent serves all of it, or none */
 			struct moq_down_stream_key hk = {.slot = (uint32_t)fc->slot,
 							 .conn_id = r->up_conn,
 							 .up_stream_id = r->up_sid};
@@ -1374,36 +1429,10 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			 * already; its state is gone with it */
 			if (!bpf_map_lookup_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &hk, &hv))
 				continue;
-		}
-		if (!fs) {
-			/* the kernel did not forward its start to this
-			 * subscriber: the agent serves all of it (or none) */
-			struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
-			struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
-							.conn_id = r->up_conn,
-							.up_stream_id = r->up_sid};
-			struct moq_down_stream v = {.stream_id = MOQ_DS_NONE,
-						    .flags = MOQ_DS_F_RESET};
-
 			fs = fs_new(fc, r->up_conn, r->up_sid);
 			if (!fs)
 				continue;
-			fs->state = FS_SKIPPED;
-			/* unfiltered: the group in progress at the join is
-			 * served whole (the kernel forwards its streams that
-			 * start from now on anyway) */
-			if (relay_range_contains(&s->range, r->group, 0) || s->wait_group_start ||
-			    (!s->has_filter && r->group + 1 >= s->range.start.group &&
-			     r->group >= track_newest_group(fp, r->tr))) {
-				uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
-
-				if (n < fc->peer_max_uni) {
-					fs->down_sid = 4 * n + 3;
-					fs->state = FS_AGENT;
-					v.stream_id = fs->down_sid;
-				}
-			}
-			bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
+			fs_take_over(fc, fs, raw_owed(fp, s, r));
 		}
 		fs_set_raw(fs, r);
 		fc->class_seen_ns[r->prio_class] = now_ns();
@@ -1511,7 +1540,7 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 	if (!r || r->ended)
 		return;
 	r->ended = true;
-	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 		struct fp_stream *fs = fc ? fs_find_up(fc, r->up_conn, r->up_sid) : NULL;
 
@@ -1544,7 +1573,6 @@ static bool fp_datagram_missed(void *arg, struct relay_sub *s, const struct moq_
 		    g->group == d->group_id && g->object == d->object_id)
 			return false;
 	}
-	fc->dg_filled++;
 	fc->info.agent_packets++;
 	return true;
 }
@@ -1554,13 +1582,6 @@ static bool fp_datagram_missed(void *arg, struct relay_sub *s, const struct moq_
 bool relayd_fp_conn_is_fast(const struct peer *p)
 {
 	return p && p->fp && p->fp->mode == FC_FAST;
-}
-
-bool relayd_fp_sub_allowed(struct relayd *d, struct relay_sub *sub)
-{
-	(void)d;
-	(void)sub;
-	return true;
 }
 
 void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
@@ -1712,6 +1733,20 @@ void relayd_fp_peer_new(struct relayd *d, struct peer *p)
 	p->fp = fc;
 }
 
+/* The cumulative counters of src added to dst (stats line totals). */
+static void info_add(struct fp_sub_info *dst, const struct fp_sub_info *src)
+{
+	dst->kernel_packets += src->kernel_packets;
+	dst->kernel_bytes += src->kernel_bytes;
+	dst->agent_packets += src->agent_packets;
+	dst->agent_bytes += src->agent_bytes;
+	dst->retransmits += src->retransmits;
+	dst->lost += src->lost;
+	dst->gate_drops += src->gate_drops;
+	dst->gate_queued += src->gate_queued;
+	dst->resets_sent += src->resets_sent;
+}
+
 void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1724,7 +1759,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 		n = r->next;
 		if (r->up_conn == p->fp_conn_id && !r->ended) {
 			r->ended = true;
-			for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+			for (uint32_t i = 0; i < fp->slot_hi; i++) {
 				struct fp_conn *o = fp->slots[i];
 				struct fp_stream *fs = o ? fs_find_up(o, r->up_conn, r->up_sid) : NULL;
 
@@ -1742,15 +1777,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	}
 	if (!fc)
 		return;
-	fp->gone.kernel_packets += fc->info.kernel_packets;
-	fp->gone.kernel_bytes += fc->info.kernel_bytes;
-	fp->gone.agent_packets += fc->info.agent_packets;
-	fp->gone.agent_bytes += fc->info.agent_bytes;
-	fp->gone.retransmits += fc->info.retransmits;
-	fp->gone.lost += fc->info.lost;
-	fp->gone.gate_drops += fc->info.gate_drops;
-	fp->gone.resets_sent += fc->info.resets_sent;
-	fp->gone.gate_queued += fc->info.gate_queued;
+	info_add(&fp->gone, &fc->info);
 	for (size_t i = 0; i < fc->n_up_cids; i++)
 		bpf_map_delete_elem(fp->maps.fd[FP_MAP_UPSTREAMS], fc->up_cids[i]);
 	while (fc->streams)
@@ -1796,60 +1823,12 @@ static void clear_stale(struct relayd_fp *fp)
 	}
 }
 
-/* Log streams that make no progress (debugging aid, info level). */
-static void fp_check_stuck(struct relayd_fp *fp)
-{
-	uint64_t now = now_ns();
-
-	for (uint32_t i = 0; i < fp->slot_hi; i++) {
-		struct fp_conn *fc = fp->slots[i];
-
-		if (!fc)
-			continue;
-		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next) {
-			struct fp_raw *r = fs->raw;
-			bool waiting = r && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-				       r->ended && !(fs->fin_done && fs->filled >= r->len);
-
-			if (!waiting) {
-				fs->stuck_since = 0;
-				continue;
-			}
-			if (!fs->stuck_since)
-				fs->stuck_since = now;
-			else if (now - fs->stuck_since > 1000000000ull && !fs->stuck_logged) {
-				fs->stuck_logged = true;
-				moq_info(MOD, "slot %u: stream up %llu down %llu state %d stuck: filled %llu/%zu fin_done %d inflight %u ncov %zu cov0 [%llu,%llu) cwnd %llu flight %llu",
-					 i, (unsigned long long)fs->up_sid, (unsigned long long)fs->down_sid,
-					 fs->state, (unsigned long long)fs->filled, r->len, fs->fin_done,
-					 fs->inflight, fs->ncov,
-					 (unsigned long long)(fs->ncov ? fs->cov[0].lo : 0),
-					 (unsigned long long)(fs->ncov ? fs->cov[0].hi : 0),
-					 (unsigned long long)fc->cc.cwnd,
-					 (unsigned long long)fc->cc.bytes_in_flight);
-			}
-		}
-	}
-}
 
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
-	struct relayd *d = arg;
-
-	fp_check_stuck(d->fp);
-	rb_ready(loop, d->fp->rb_fd, 0, d);
-	moq_timer_set_in(t, FP_POLL_NS);
-}
-
-static void hb_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
-{
-	struct relayd *d = arg;
-	struct relayd_fp *fp = d->fp;
-
 	(void)loop;
-	fp_heartbeat(fp, true);
-	moq_timer_set_in(t, d->cfg.heartbeat_timeout_ms * 1000000ull / 4);
-	rb_ready(d->loop, fp->rb_fd, 0, d);
+	fp_service(arg);
+	moq_timer_set_in(t, ((struct relayd *)arg)->fp->poll_ns);
 }
 
 int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
@@ -1890,9 +1869,9 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		free(fp);
 		return -1;
 	}
-	fp->rb_fd = ring_buffer__epoll_fd(fp->rb);
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
+	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	d->fp = fp;
 	g_d = d;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;
@@ -1902,9 +1881,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	 * every received packet is processed, before upstream bytes are
 	 * read, and by this poll timer */
 	fp->poll_timer = moq_timer_new(d->loop, poll_cb, d);
-	moq_timer_set_in(fp->poll_timer, FP_POLL_NS);
-	fp->hb_timer = moq_timer_new(d->loop, hb_cb, d);
-	moq_timer_set_in(fp->hb_timer, d->cfg.heartbeat_timeout_ms * 1000000ull / 4);
+	moq_timer_set_in(fp->poll_timer, fp->poll_ns);
 	moq_warn(MOD, "fast path on: maps in %s, generation %u, heartbeat timeout %llu ms",
 		 d->cfg.bpf_pin_dir, fp->generation,
 		 (unsigned long long)d->cfg.heartbeat_timeout_ms);
@@ -1919,7 +1896,6 @@ void relayd_fp_stop(struct relayd *d)
 		return;
 	fp_maps_stop(&fp->maps);
 	ring_buffer__free(fp->rb);
-	moq_timer_free(fp->hb_timer);
 	moq_timer_free(fp->poll_timer);
 	while (fp->raws)
 		raw_free(fp, fp->raws);
@@ -1937,7 +1913,7 @@ uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t 
 
 	if (!fp)
 		return 0;
-	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 
 		if (!fc)
@@ -1967,21 +1943,13 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	if (!fp)
 		return 0;
 	t = fp->gone;
-	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 
 		if (!fc)
 			continue;
 		subs++;
-		t.kernel_packets += fc->info.kernel_packets;
-		t.kernel_bytes += fc->info.kernel_bytes;
-		t.agent_packets += fc->info.agent_packets;
-		t.agent_bytes += fc->info.agent_bytes;
-		t.retransmits += fc->info.retransmits;
-		t.lost += fc->info.lost;
-		t.gate_drops += fc->info.gate_drops;
-		t.gate_queued += fc->info.gate_queued;
-		t.resets_sent += fc->info.resets_sent;
+		info_add(&t, &fc->info);
 	}
 	uint64_t all = t.kernel_packets + t.agent_packets;
 

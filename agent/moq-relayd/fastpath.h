@@ -35,10 +35,6 @@ void relayd_fp_stop(struct relayd *d);
 void relayd_fp_peer_new(struct relayd *d, struct peer *p);
 void relayd_fp_peer_gone(struct relayd *d, struct peer *p);
 
-/* A SUBSCRIBE is about to be accepted: false when the connection is a
- * fast-path connection that cannot take this subscription (its track is
- * not forwardable in the kernel); the caller refuses it. */
-bool relayd_fp_sub_allowed(struct relayd *d, struct relay_sub *sub);
 /* After SUBSCRIBE_OK: put the subscriber on the fast path if it can be. */
 void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub);
 void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub);

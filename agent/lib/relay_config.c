@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -16,6 +18,7 @@ enum opt_kind {
 	K_UINT,
 	K_MS, /* seconds (decimal allowed) stored in ms */
 	K_LOGLEVEL,
+	K_LOGFORMAT,
 	K_LISTEN,
 	K_FASTPATH,
 	K_UPSTREAM,
@@ -75,6 +78,12 @@ static const struct opt opts[] = {
 	  "new requests per second per session (burst N) [100]; beyond:\n"
 	  "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)" },
 	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
+	{ "log-format", "text|json", K_LOGFORMAT, F(log_format),
+	  "stderr lines as text, or one JSON object per line; both carry\n"
+	  "session=, peer= and track= where known [text]" },
+	{ "qlog-dir", "DIR", K_STR, F(qlog_dir),
+	  "write a qlog file per QUIC connection into DIR\n"
+	  "(<role>-<odcid>.sqlog; diagnostics, not for production) [off]" },
 	{ "auth-token", "TOKEN", K_STR, F(auth_token),
 	  "require this AUTHORIZATION TOKEN (USE_VALUE) in every peer's SETUP;\n"
 	  "a mismatch closes the session with UNAUTHORIZED" },
@@ -136,6 +145,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->max_namespace_fields = 32;
 	c->max_request_rate = 100;
 	c->log_level = MOQ_LOG_WARN;
+	c->log_format = MOQ_LOG_FORMAT_TEXT;
 	c->stats_interval_ms = 10000;
 	c->drain_timeout_ms = 5000;
 	c->idle_timeout_ms = 30000;
@@ -330,6 +340,17 @@ int relay_config_set(struct relay_config *c, const char *name,
 			return -1;
 		}
 		*(int *)field = l;
+		return 0;
+	}
+	case K_LOGFORMAT: {
+		int f = moq_log_parse_format(value);
+
+		if (f < 0) {
+			errf(err, errlen,
+			     "--log-format: '%s' is not text or json", value);
+			return -1;
+		}
+		*(int *)field = f;
 		return 0;
 	}
 	case K_LISTEN: {
@@ -589,6 +610,17 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		errf(err, errlen, "--idle-timeout must be at least 1 second");
 		return -1;
 	}
+	if (c->qlog_dir[0]) {
+		struct stat st;
+
+		if (stat(c->qlog_dir, &st) || !S_ISDIR(st.st_mode) ||
+		    access(c->qlog_dir, W_OK)) {
+			errf(err, errlen,
+			     "--qlog-dir: '%s' is not a writable directory (create it first)",
+			     c->qlog_dir);
+			return -1;
+		}
+	}
 	if (c->metrics_listen[0]) {
 		char h[256];
 		uint16_t port;
@@ -711,8 +743,8 @@ void relay_config_usage(FILE *f, const char *prog)
 	fprintf(f,
 		"\n"
 		"signals: SIGTERM/SIGINT send GOAWAY and drain (--drain-timeout);\n"
-		"SIGHUP re-reads --config (log-level, auth-token, cache bounds,\n"
-		"sub-queue-bytes, stats-interval and the max-* limits take effect;\n"
-		"others need a restart).\n"
+		"SIGHUP re-reads --config (log-level, log-format, auth-token, cache\n"
+		"bounds, sub-queue-bytes, stats-interval and the max-* limits take\n"
+		"effect; others need a restart).\n"
 		"Environment: MOQ_LOG=debug is the same as --log-level debug.\n");
 }

@@ -38,6 +38,8 @@ struct relay_config {
 	uint64_t max_namespace_fields; /* Track Namespace fields (<= 32) */
 	uint64_t max_request_rate;     /* new requests/s per session, 0 = off */
 	int log_level;		  /* enum moq_log_level */
+	int log_format;		  /* enum moq_log_format */
+	char qlog_dir[RELAY_CONFIG_STR_MAX]; /* "" = no qlog */
 	char auth_token[RELAY_CONFIG_STR_MAX];
 	char auth_token_file[RELAY_CONFIG_STR_MAX];
 	uint64_t stats_interval_ms; /* 0 = off */

@@ -37,6 +37,20 @@ static void gauges(struct relayd *d, struct relay_gauges *g)
 	}
 }
 
+/* The stats lines: "moq-relayd: stats ..." in text, whatever the level;
+ * an info object of module "stats" in JSON. prefix: "" or "exiting; ". */
+static void stats_print(const char *prefix, const char *line)
+{
+	char buf[640];
+
+	if (moq_log_get_format() == MOQ_LOG_FORMAT_TEXT) {
+		fprintf(stderr, "moq-relayd: %s%s\n", prefix, line);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s%s", prefix, line);
+	moq_log_emit(MOQ_LOG_INFO, "stats", buf);
+}
+
 static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	struct relayd *d = arg;
@@ -46,9 +60,9 @@ static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)loop;
 	gauges(d, &g);
 	relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));
-	fprintf(stderr, "moq-relayd: %s\n", line);
+	stats_print("", line);
 	if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
-		fprintf(stderr, "moq-relayd: %s\n", line);
+		stats_print("", line);
 	fflush(stderr);
 	if (d->cfg.stats_interval_ms)
 		moq_timer_set_in(t, d->cfg.stats_interval_ms * 1000000ull);
@@ -119,10 +133,13 @@ static void reload(struct relayd *d)
 	if (strcmp(nc.listen_host, d->cfg.listen_host) ||
 	    nc.listen_port != d->cfg.listen_port ||
 	    nc.plaintext != d->cfg.plaintext || strcmp(nc.cert, d->cfg.cert) ||
-	    strcmp(nc.key, d->cfg.key) || strcmp(nc.upstream, d->cfg.upstream))
-		moq_warn(MOD, "SIGHUP: listen/plaintext/cert/key/upstream changes need a restart; ignored");
+	    strcmp(nc.key, d->cfg.key) || strcmp(nc.upstream, d->cfg.upstream) ||
+	    strcmp(nc.qlog_dir, d->cfg.qlog_dir))
+		moq_warn(MOD, "SIGHUP: listen/plaintext/cert/key/upstream/qlog-dir changes need a restart; ignored");
 	d->cfg.log_level = nc.log_level;
 	moq_log_set_level(nc.log_level);
+	d->cfg.log_format = nc.log_format;
+	moq_log_set_format(nc.log_format);
 	strcpy(d->cfg.auth_token, nc.auth_token);
 	d->cfg.cache_groups = nc.cache_groups;
 	d->cfg.cache_bytes = nc.cache_bytes;
@@ -179,8 +196,181 @@ static int setup_signals(struct relayd *d)
 	return moq_loop_add_fd(d->loop, d->sigfd, EPOLLIN, sig_cb, d);
 }
 
+/* ---- log context of QUIC callbacks ----
+ *
+ * Every QUIC callback into the session layer (and the fast path's packet
+ * hooks) runs inside a log scope of its connection's session, so that the
+ * lines the session layer, the relay and the fast path log while handling
+ * it carry session= and peer= (moq/log.h). A connection without a session
+ * yet (handshake) carries its peer address only. */
+
+static struct relayd *g_log_d;
+static struct moq_quic_callbacks g_sess_cb; /* the session layer's */
+static struct moq_quic_callbacks g_hook_cb; /* fast path hooks, if on */
+
+static void conn_scope(struct moq_log_scope *sc, struct moq_quic_conn *c)
+{
+	void *u = moq_quic_conn_user(c);
+	char peer[MOQ_LOG_PEER_MAX];
+	socklen_t len = 0;
+
+	/* a conn's user is its session once there is one (moq/session) */
+	if (u && u != (void *)&g_log_d->acc) {
+		relayd_log_scope_session(sc, u);
+		return;
+	}
+	relayd_addr_str(moq_quic_conn_peer(c, &len), peer, sizeof(peer));
+	moq_log_scope_session(sc, 0, peer);
+}
+
+#define CONN_SCOPE(c)                                                          \
+	struct moq_log_scope sc_ __attribute__((cleanup(relayd_log_scope_end_))); \
+	conn_scope(&sc_, (c))
+
+static int w_on_accept(struct moq_quic_conn *c, void *user)
+{
+	CONN_SCOPE(c);
+	return g_sess_cb.on_accept(c, user);
+}
+
+static void w_on_established(struct moq_quic_conn *c, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_established(c, user);
+}
+
+static void w_on_close(struct moq_quic_conn *c,
+		       const struct moq_quic_close_info *info, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_close(c, info, user);
+}
+
+static void w_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stream_open(c, sid, user);
+}
+
+static void w_on_stream_data(struct moq_quic_conn *c, int64_t sid,
+			     const uint8_t *data, size_t len, int fin,
+			     void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stream_data(c, sid, data, len, fin, user);
+}
+
+static void w_on_stream_reset(struct moq_quic_conn *c, int64_t sid,
+			      uint64_t app_error, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stream_reset(c, sid, app_error, user);
+}
+
+static void w_on_stop_sending(struct moq_quic_conn *c, int64_t sid,
+			      uint64_t app_error, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stop_sending(c, sid, app_error, user);
+}
+
+static void w_on_stream_close(struct moq_quic_conn *c, int64_t sid,
+			      int has_app_error, uint64_t app_error, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stream_close(c, sid, has_app_error, app_error, user);
+}
+
+static void w_on_stream_writable(struct moq_quic_conn *c, int64_t sid,
+				 void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_stream_writable(c, sid, user);
+}
+
+static void w_on_streams_available(struct moq_quic_conn *c, int bidi,
+				   void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_streams_available(c, bidi, user);
+}
+
+static void w_on_datagram(struct moq_quic_conn *c, const uint8_t *data,
+			  size_t len, void *user)
+{
+	CONN_SCOPE(c);
+	g_sess_cb.on_datagram(c, data, len, user);
+}
+
+static void w_on_refused(struct moq_quic_endpoint *ep,
+			 const struct sockaddr *peer, socklen_t peerlen,
+			 const char *reason, void *user)
+{
+	struct moq_log_scope sc
+		__attribute__((cleanup(relayd_log_scope_end_)));
+	char a[MOQ_LOG_PEER_MAX];
+
+	(void)peerlen;
+	relayd_addr_str(peer, a, sizeof(a));
+	moq_log_scope_session(&sc, 0, a);
+	g_sess_cb.on_refused(ep, peer, peerlen, reason, user);
+}
+
+static int w_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
+		       size_t cap, uint64_t ngtcp2_pn, void *user)
+{
+	CONN_SCOPE(c);
+	return g_hook_cb.send_hook(c, pkt, len, cap, ngtcp2_pn, user);
+}
+
+static int w_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
+		       size_t cap, void *user)
+{
+	CONN_SCOPE(c);
+	return g_hook_cb.recv_hook(c, pkt, len, cap, user);
+}
+
+/* base: the callbacks to wrap (the session layer's, maybe with the fast
+ * path's hooks). Each wrapper is installed only where base has the
+ * callback. */
+static void log_wrap_callbacks(struct relayd *d,
+			       const struct moq_quic_callbacks *base,
+			       struct moq_quic_callbacks *out)
+{
+	g_log_d = d;
+	g_sess_cb = *moq_session_quic_callbacks();
+	*out = *base;
+#define WRAP(f)                                                                \
+	do {                                                                   \
+		if (base->f && base->f == g_sess_cb.f)                         \
+			out->f = w_##f;                                        \
+	} while (0)
+	WRAP(on_accept);
+	WRAP(on_established);
+	WRAP(on_close);
+	WRAP(on_stream_open);
+	WRAP(on_stream_data);
+	WRAP(on_stream_reset);
+	WRAP(on_stop_sending);
+	WRAP(on_stream_close);
+	WRAP(on_stream_writable);
+	WRAP(on_streams_available);
+	WRAP(on_datagram);
+	WRAP(on_refused);
+#undef WRAP
+	if (base->send_hook) {
+		g_hook_cb.send_hook = base->send_hook;
+		out->send_hook = w_send_hook;
+	}
+	if (base->recv_hook) {
+		g_hook_cb.recv_hook = base->recv_hook;
+		out->recv_hook = w_recv_hook;
+	}
+}
+
 static int start_server(struct relayd *d, char *err, size_t errlen)
 {
+	static struct moq_quic_callbacks srv_cb;
 	struct moq_quic_config q;
 
 	memset(&d->scfg, 0, sizeof(d->scfg));
@@ -205,6 +395,7 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
+	q.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
 	q.cb = moq_session_quic_callbacks();
 	if (d->cfg.fast_path) {
 		/* the packet hooks renumber and translate (fastpath.c) */
@@ -214,6 +405,8 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 		relayd_fp_hooks(d, &fcb);
 		q.cb = &fcb;
 	}
+	log_wrap_callbacks(d, q.cb, &srv_cb);
+	q.cb = &srv_cb;
 	q.user = &d->acc;
 	d->ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
 	return d->ep ? 0 : -1;
@@ -221,6 +414,7 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 
 static int start_upstream(struct relayd *d, char *err, size_t errlen)
 {
+	static struct moq_quic_callbacks up_cb;
 	struct moq_quic_config q;
 
 	if (!d->cfg.upstream[0])
@@ -246,7 +440,9 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	q.insecure = d->cfg.upstream_insecure;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
-	q.cb = moq_session_quic_callbacks();
+	q.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
+	log_wrap_callbacks(d, moq_session_quic_callbacks(), &up_cb);
+	q.cb = &up_cb;
 	d->up_ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
 	if (!d->up_ep)
 		return -1;
@@ -279,6 +475,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	moq_log_set_level(d->cfg.log_level);
+	moq_log_set_format(d->cfg.log_format);
 	d->loop = moq_loop_new();
 	if (!d->loop) {
 		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n",
@@ -336,9 +533,9 @@ int main(int argc, char **argv)
 		gauges(d, &g);
 		relay_stats_line(&d->stats, &g, moq_loop_now(), line,
 				 sizeof(line));
-		fprintf(stderr, "moq-relayd: exiting; %s\n", line);
+		stats_print("exiting; ", line);
 		if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
-			fprintf(stderr, "moq-relayd: exiting; %s\n", line);
+			stats_print("exiting; ", line);
 	}
 	relayd_ctl_stop(d);
 	relayd_metrics_stop(d);

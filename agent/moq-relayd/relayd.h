@@ -10,10 +10,12 @@
 #include "lib/relay_routing.h"
 #include "lib/relay_stats.h"
 #include "lib/relay_track.h"
+#include "log.h"
 #include "session/session.h"
 
 struct relayd;
 struct fetch_job;
+struct sockaddr;
 struct fp_conn;	   /* fastpath.c */
 struct relayd_fp; /* fastpath.c */
 
@@ -33,6 +35,11 @@ struct peer {
 	struct fetch_job *fetches;
 	uint32_t fp_conn_id; /* fast path: id in the maps (0: fast path off) */
 	struct fp_conn *fp;  /* fast path state of this connection */
+	/* log context (moq/log.h): the session layer's number ("#N" of its
+	 * name; 0 for the upstream session, named "upstream") and the peer's
+	 * address; set once the session exists (relayd_peer_log_init) */
+	uint64_t log_session;
+	char log_peer[MOQ_LOG_PEER_MAX];
 };
 
 /* A FETCH the relay forwards upstream (downstream request <-> upstream
@@ -83,6 +90,44 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 			     bool upstream);
 void relayd_upstream_connect(struct relayd *d);
 void relayd_track_release(struct relayd *d, struct relay_track *tr);
+/* Log context: fill p->log_session / p->log_peer from p->s. */
+void relayd_peer_log_init(struct peer *p);
+/* "1.2.3.4:5" or "[::1]:5" ("" for another family or NULL). */
+void relayd_addr_str(const struct sockaddr *sa, char *out, size_t outlen);
+/* Open a log scope of s's session (its peer's saved context, or computed
+ * from s when it has no peer yet); end it with moq_log_scope_end. */
+void relayd_log_scope_session(struct moq_log_scope *sc,
+			      const struct moq_session *s);
+
+static inline void relayd_log_scope_end_(struct moq_log_scope *sc)
+{
+	moq_log_scope_end(sc);
+}
+
+/* Scopes ended automatically at the end of the enclosing block (one of
+ * each kind per block). */
+#define RELAYD_LOG_PEER(p)                                                     \
+	struct moq_log_scope log_peer_sc_                                      \
+		__attribute__((cleanup(relayd_log_scope_end_)));               \
+	relayd_log_scope_peer(&log_peer_sc_, (p))
+#define RELAYD_LOG_TRACK(text)                                                 \
+	struct moq_log_scope log_track_sc_                                     \
+		__attribute__((cleanup(relayd_log_scope_end_)));               \
+	moq_log_scope_track(&log_track_sc_, (text))
+
+/* Session scope of p (NULL: keep the current context as it is). */
+static inline void relayd_log_scope_peer(struct moq_log_scope *sc,
+					 const struct peer *p)
+{
+	const struct moq_log_ctx *c;
+
+	if (p) {
+		moq_log_scope_session(sc, p->log_session, p->log_peer);
+		return;
+	}
+	c = moq_log_ctx_get();
+	moq_log_scope_track(sc, c ? c->track : NULL);
+}
 
 /* ctl.c: the control socket (--ctl-socket); 0, or -1 after a message */
 int relayd_ctl_start(struct relayd *d);

@@ -1,7 +1,9 @@
 /* Session callbacks: SETUP/auth, routing of SUBSCRIBE / PUBLISH /
  * PUBLISH_NAMESPACE, subscription aggregation, data fan-out hooks,
  * lifecycle of publishers and subscribers. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include "log.h"
+#include "names.h"
 #include "relayd.h"
 #include "fastpath.h"
 
@@ -51,6 +54,102 @@ struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
 	return NULL;
 }
 
+/* ---- log context ---- */
+
+void relayd_addr_str(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (outlen)
+		out[0] = 0;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		if (inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a)))
+			snprintf(out, outlen, "%s:%u", a, ntohs(in->sin_port));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		if (inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a)))
+			snprintf(out, outlen, "[%s]:%u", a,
+				 ntohs(in6->sin6_port));
+	}
+}
+
+/* The session layer names sessions "#N server peer ADDR:PORT"; N is the
+ * session's number in the log (0: a configured name such as "upstream"). */
+static uint64_t session_number(const struct moq_session *s)
+{
+	const char *n = s ? moq_session_name(s) : NULL;
+	uint64_t v = 0;
+
+	if (!n || n[0] != '#')
+		return 0;
+	for (n++; *n >= '0' && *n <= '9'; n++)
+		v = v * 10 + (uint64_t)(*n - '0');
+	return v;
+}
+
+static void session_log_ctx(const struct moq_session *s, uint64_t *num,
+			    char *peer, size_t peerlen)
+{
+	struct moq_quic_conn *c = s ? moq_session_conn(s) : NULL;
+	socklen_t len = 0;
+
+	*num = session_number(s);
+	relayd_addr_str(c ? moq_quic_conn_peer(c, &len) : NULL, peer, peerlen);
+}
+
+void relayd_peer_log_init(struct peer *p)
+{
+	session_log_ctx(p->s, &p->log_session, p->log_peer,
+			sizeof(p->log_peer));
+}
+
+void relayd_log_scope_session(struct moq_log_scope *sc,
+			      const struct moq_session *s)
+{
+	struct peer *p = s ? moq_session_user(s) : NULL;
+	char peer[MOQ_LOG_PEER_MAX];
+	uint64_t num;
+
+	if (p) {
+		relayd_log_scope_peer(sc, p);
+		return;
+	}
+	session_log_ctx(s, &num, peer, sizeof(peer));
+	moq_log_scope_session(sc, num, peer);
+}
+
+/* Track scope of a request's track (or a PUBLISH_NAMESPACE's namespace);
+ * the current context unchanged when it has none. */
+static void request_track_scope(struct moq_log_scope *sc,
+				const struct moq_request *r)
+{
+	struct moq_namespace ns;
+	struct moq_bytes name;
+	/* worst case of moq/names.h (the scope copies it at once) */
+	static char text[3 * 4096 + 2 * 32 + 4];
+	const struct moq_log_ctx *c;
+
+	if (r && moq_request_track(r, &ns, &name)) {
+		bool has_name = moq_request_type(r) != MOQ_CTRL_PUBLISH_NAMESPACE;
+
+		if (moq_name_render(text, sizeof(text), &ns,
+				    has_name ? &name : NULL) < 0)
+			strcpy(text, "?");
+		moq_log_scope_track(sc, text);
+		return;
+	}
+	c = moq_log_ctx_get();
+	moq_log_scope_track(sc, c ? c->track : NULL);
+}
+
+#define RELAYD_LOG_REQUEST(r)                                                  \
+	struct moq_log_scope log_track_sc_                                     \
+		__attribute__((cleanup(relayd_log_scope_end_)));               \
+	request_track_scope(&log_track_sc_, (r))
+
 /* ---- peers ---- */
 
 struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
@@ -69,8 +168,10 @@ struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
 	p->next = d->peers;
 	d->peers = p;
 	d->npeers++;
-	if (s)
+	if (s) {
 		moq_session_set_user(s, p);
+		relayd_peer_log_init(p);
+	}
 	relayd_fp_peer_new(d, p);
 	return p;
 }
@@ -199,7 +300,9 @@ static bool request_name_ok(struct relayd *d, struct peer *p,
 int relayd_on_session(struct moq_session *s, void *arg)
 {
 	struct relayd *d = arg;
+	struct moq_log_scope sc __attribute__((cleanup(relayd_log_scope_end_)));
 
+	relayd_log_scope_session(&sc, s);
 	if (d->draining)
 		return -1;
 	if (downstream_sessions(d) >= d->cfg.max_sessions) {
@@ -254,12 +357,16 @@ static void track_end(struct relayd *d, struct relay_track *tr,
 		      uint64_t status, uint64_t req_error, const char *reason,
 		      bool up_alive)
 {
+	RELAYD_LOG_TRACK(tr->name.text);
 	moq_info(MOD, "track %s ended: %s", tr->name.text, reason);
 	while (tr->subs) {
 		struct relay_sub *sub = tr->subs;
 		struct moq_request *r = sub->req;
 		bool est = sub->established;
 		bool sess_ok = !((struct peer *)sub->peer)->closing;
+		/* what follows is about the subscriber's session */
+		RELAYD_LOG_PEER(sub->peer);
+		RELAYD_LOG_TRACK(tr->name.text);
 
 		relay_forward_sub_stop(sub, sess_ok, MOQ_RESET_CANCELLED);
 		sub->req = NULL;
@@ -294,6 +401,7 @@ void relayd_track_release(struct relayd *d, struct relay_track *tr)
 {
 	if (tr->nsubs || tr->up_is_publish)
 		return;
+	RELAYD_LOG_TRACK(tr->name.text);
 	moq_info(MOD, "track %s: last subscriber left, unsubscribing upstream",
 		 tr->name.text);
 	track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
@@ -316,6 +424,9 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 	struct moq_bytes props = { tr->props, tr->props_len };
 	uint64_t alias;
 	int rc;
+	/* runs in the publisher's callback for every waiting subscriber */
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_TRACK(tr->name.text);
 
 	rc = relay_filter_resolve(sub->has_filter, &sub->filter,
 				  tr->cache.has_largest, tr->cache.largest,
@@ -594,6 +705,7 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
 	size_t len = strlen(d->cfg.auth_token);
+	RELAYD_LOG_PEER(p);
 
 	if (p->is_upstream || !d->cfg.auth_token[0])
 		return 0;
@@ -615,6 +727,7 @@ static void cb_ready(struct moq_session *s)
 {
 	struct peer *p = moq_session_user(s);
 	ngtcp2_conn *nc = moq_quic_conn_ngtcp2(moq_session_conn(s));
+	RELAYD_LOG_PEER(p);
 
 	/* PINGs at a third of the idle timeout: a subscriber waiting on a
 	 * quiet track must outlive a dead publisher's connection, so that it
@@ -629,7 +742,10 @@ static void cb_ready(struct moq_session *s)
 
 static void cb_goaway(struct moq_session *s, const struct moq_goaway *g)
 {
+	struct moq_log_scope sc __attribute__((cleanup(relayd_log_scope_end_)));
+
 	(void)g;
+	relayd_log_scope_session(&sc, s);
 	moq_info(MOD, "%s: GOAWAY received", moq_session_name(s));
 }
 
@@ -648,6 +764,8 @@ static void cb_close(struct moq_session *s,
 
 	if (!p)
 		return;
+	/* the scope holds a copy: p is freed below */
+	RELAYD_LOG_PEER(p);
 	d = p->d;
 	p->closing = true;
 	moq_info(MOD, "%s: session closed (code %llu%s%s)", moq_session_name(s),
@@ -707,6 +825,8 @@ static void cb_request(struct moq_session *s, struct moq_request *r,
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
 	uint64_t retry_ms;
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_REQUEST(r);
 
 	if (!rate_ok(d, p, &retry_ms)) {
 		limit_hit(d, "%s: over %llu requests/s (--max-request-rate)",
@@ -752,6 +872,8 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 	void *u = moq_request_user(r);
 	uint64_t type = moq_request_type(r);
 	bool local = moq_request_is_local(r);
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_REQUEST(r);
 
 	if (type == MOQ_CTRL_FETCH && u) {
 		if (local)
@@ -866,6 +988,8 @@ static void cb_request_closed(struct moq_session *s, struct moq_request *r,
 	void *u = moq_request_user(r);
 	uint64_t type = moq_request_type(r);
 	bool local = moq_request_is_local(r);
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_REQUEST(r);
 
 	(void)code;
 	if (why == MOQ_REQ_END_SESSION)
@@ -908,6 +1032,7 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx,
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
 	void *u = moq_rx_user(rx);
+	RELAYD_LOG_PEER(p);
 
 	if (ev->stream == MOQ_DATA_FETCH_HEADER) {
 		if (ev->type == MOQ_DATA_EV_HEADER) {
@@ -945,6 +1070,7 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx,
 	}
 	if (!u)
 		return;
+	RELAYD_LOG_TRACK(((struct relay_rx *)u)->track->name.text);
 	relay_forward_event(&d->fwd, u, ev);
 	if (ev->type == MOQ_DATA_EV_HEADER)
 		relayd_fp_rx_header(d, p, u);
@@ -959,8 +1085,10 @@ static void cb_data_raw(struct moq_session *s, struct moq_rx *rx, uint64_t off,
 {
 	struct peer *p = moq_session_user(s);
 
-	if (p && p->d->fp)
+	if (p && p->d->fp) {
+		RELAYD_LOG_PEER(p);
 		relayd_fp_raw(p->d, p, rx, off, data, len, fin);
+	}
 }
 
 static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
@@ -972,7 +1100,8 @@ static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
 	struct moq_request *req = moq_rx_request(rx);
 
 	(void)local;
-	(void)req;
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_REQUEST(req);
 	relayd_fp_rx_reset(d, p, rx);
 	if (!u)
 		return;
@@ -993,6 +1122,8 @@ static void cb_datagram(struct moq_session *s, struct moq_request *sub,
 
 	if (!tr)
 		return;
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_TRACK(tr->name.text);
 	relay_forward_datagram(&p->d->fwd, tr, dg);
 }
 
@@ -1001,6 +1132,8 @@ static void cb_tx_stopped(struct moq_session *s, struct moq_tx *tx,
 {
 	struct peer *p = moq_session_user(s);
 	struct moq_request *r = moq_tx_request(tx);
+	RELAYD_LOG_PEER(p);
+	RELAYD_LOG_REQUEST(r);
 
 	if (r && moq_request_type(r) == MOQ_CTRL_FETCH) {
 		struct fetch_job *j = moq_request_user(r);
@@ -1065,6 +1198,7 @@ void relayd_upstream_connect(struct relayd *d)
 	}
 	p->s = s;
 	moq_session_set_user(s, p);
+	relayd_peer_log_init(p);
 	d->upstream = p;
 	moq_info(MOD, "connecting to upstream %s", d->cfg.upstream);
 }

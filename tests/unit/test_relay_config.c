@@ -349,6 +349,70 @@ START_TEST(help_is_recognised_before_validation)
 }
 END_TEST
 
+START_TEST(log_format_defaults_to_text_and_takes_json)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", NULL };
+	const char *b[] = { "--plaintext", "--log-format", "json", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_TEXT);
+	ck_assert_int_eq(parse(&c, b), 0);
+	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_JSON);
+}
+END_TEST
+
+START_TEST(log_format_from_file_and_command_line_override)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("plaintext = true\nlog-format = json\n");
+	const char *a[] = { "--config", p, NULL };
+	const char *b[] = { "--config", p, "--log-format=text", NULL };
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_JSON);
+	ck_assert_int_eq(parse(&c, b), 0);
+	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_TEXT);
+	unlink(p);
+}
+END_TEST
+
+START_TEST(bad_log_format_names_the_value_and_the_choices)
+{
+	struct relay_config c;
+	const char *a[] = { "--plaintext", "--log-format", "xml", NULL };
+	char *p = tmpfile_with("plaintext = true\nlog-format = yaml\n");
+	const char *b[] = { "--config", p, NULL };
+
+	ck_assert_int_eq(parse(&c, a), -1);
+	ck_assert_str_eq(err, "--log-format: 'xml' is not text or json");
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":2: --log-format: 'yaml' is not text or json"));
+	unlink(p);
+}
+END_TEST
+
+START_TEST(qlog_dir_must_be_a_writable_directory)
+{
+	struct relay_config c;
+	char dir[] = "/tmp/relayqlogXXXXXX";
+	const char *a[] = { "--plaintext", "--qlog-dir", dir, NULL };
+	const char *b[] = { "--plaintext", "--qlog-dir", "/nonexistent/qlog", NULL };
+	char *f = tmpfile_with("x");
+	const char *d[] = { "--plaintext", "--qlog-dir", f, NULL };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_str_eq(c.qlog_dir, dir);
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--qlog-dir: '/nonexistent/qlog' is not a writable directory"));
+	ck_assert_int_eq(parse(&c, d), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--qlog-dir"));
+	rmdir(dir);
+	unlink(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("relay_config");
@@ -372,6 +436,10 @@ int main(void)
 	tcase_add_test(tc, limits_out_of_range_name_the_option);
 	tcase_add_test(tc, limits_at_the_edges_are_accepted);
 	tcase_add_test(tc, help_documents_the_limits);
+	tcase_add_test(tc, log_format_defaults_to_text_and_takes_json);
+	tcase_add_test(tc, log_format_from_file_and_command_line_override);
+	tcase_add_test(tc, bad_log_format_names_the_value_and_the_choices);
+	tcase_add_test(tc, qlog_dir_must_be_a_writable_directory);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,13 +15,19 @@
 # per-second status line (objects/s and MB/s of the whole track; moq-sub does
 # not report per-subgroup counts over time) plotted with gnuplot.
 # Writes docs/results/congestion-video.md and congestion-timeline.png.
-# Environment: B, CONG_SECONDS (25), CONG_MODES ("on off").
+# Modes: on (fast path), off (userspace), on-to / off-to (the same with the
+# subscribers asking for OBJECT_DELIVERY_TIMEOUT CONG_TIMEOUT_MS: then the
+# relay may queue every class up to that age instead of dropping the less
+# important one at once).
+# Environment: B, CONG_SECONDS (25), CONG_MODES ("on off on-to off-to"),
+# CONG_TIMEOUT_MS (500).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 SECS=${CONG_SECONDS:-25}
-MODES=${CONG_MODES:-on off}
+MODES=${CONG_MODES:-on off on-to off-to}
+TO_MS=${CONG_TIMEOUT_MS:-500}
 [ "${BENCH_QUICK:-0}" = 1 ] && SECS=8
 P=cv$$
 P=${P:0:12}
@@ -96,7 +102,19 @@ done
 
 relay_args() { # mode
 	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
-	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
+	case "$1" in on*) echo --fast-path on --bpf-pin-dir "$PIN" ;; esac
+	true
+}
+mode_name() {
+	case "$1" in
+	on) echo "fast path" ;;
+	off) echo "userspace" ;;
+	on-to) echo "fast path, timeout $TO_MS ms" ;;
+	off-to) echo "userspace, timeout $TO_MS ms" ;;
+	esac
+}
+sub_args() { # mode
+	case "$1" in *-to) echo --delivery-timeout "$TO_MS" ;; esac
 	true
 }
 
@@ -115,8 +133,9 @@ for mode in $MODES; do
 	spids=()
 	for h in 1 2; do
 		v=RELAY_IP4_SUB_$h ns=SUB_NS_$h
+		# shellcheck disable=SC2046
 		in_ns "${!ns}" "$B/bin/moq-sub" --plaintext --track video --duration "$SECS" --json \
-			--connect-timeout 10 --retry 5 --output "$TMP/out-$mode-$h.h264" "${!v}:4443" \
+			$(sub_args "$mode") --connect-timeout 10 --retry 5 --output "$TMP/out-$mode-$h.h264" "${!v}:4443" \
 			>"$TMP/$mode-$h.json" 2>"$TMP/$mode-$h.log" &
 		spids+=($!)
 	done
@@ -145,7 +164,7 @@ for mode in $MODES; do
 		IFS='|' read -r K O RS MI FR P50 P90 P99 MX EC DUR MBS <<<"${!v}"
 		share=$(awk -v a="$K" -v b="$K_2" 'BEGIN { printf "%.1f %%", b ? 100 * a / b : 0 }')
 		oshare=$(awk -v a="$O" -v b="$O_2" 'BEGIN { printf "%.1f %%", b ? 100 * a / b : 0 }')
-		ROWS+=("| $([ "$mode" = on ] && echo fast path || echo userspace) | sub$h $([ $h = 1 ] && echo "shaped ${SHAPE_KBIT} kbit/s" || echo unshaped) | $K ($share) | $O ($oshare) | $RS | $MI | $FR | $(ms "$P50") / $(ms "$P90") / $(ms "$P99") / $(ms "$MX") | $EC | $DUR | $MBS | $errs | $l0 → $l1 |")
+		ROWS+=("| $(mode_name "$mode") | sub$h $([ $h = 1 ] && echo "shaped ${SHAPE_KBIT} kbit/s" || echo unshaped) | $K ($share) | $O ($oshare) | $RS | $MI | $FR | $(ms "$P50") / $(ms "$P90") / $(ms "$P99") / $(ms "$MX") | $EC | $DUR | $MBS | $errs | $l0 → $l1 |")
 	done
 	[ -n "$fpline" ] && echo "   relay: $fpline" && FPLINE=$fpline
 done
@@ -155,7 +174,7 @@ PLOT=0
 if command -v gnuplot >/dev/null && [ -s "$TMP/tl-on-1.dat" ]; then
 	pl=()
 	for mode in $MODES; do
-		mn=$([ "$mode" = on ] && echo "fast path" || echo "userspace")
+		mn=$(mode_name "$mode")
 		for h in 1 2; do
 			[ -s "$TMP/tl-$mode-$h.dat" ] || continue
 			pl+=("'$TMP/tl-$mode-$h.dat' using 1:2 with linespoints title '$mn, sub$h $([ $h = 1 ] && echo shaped || echo unshaped)'")
@@ -182,10 +201,10 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "- Machine: $(nproc) vCPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), Linux $(uname -r). Load average (1/5/15 min) $LOAD0 at the start, $LOAD1 at the end; other engineers' work shared the VM."
 	echo "- Build: $BUILDINFO"
-	echo "- Command: \`B=build bench/congestion_video.sh\` (CONG_SECONDS=$SECS)."
+	echo "- Command: \`B=build bench/congestion_video.sh\` (CONG_SECONDS=$SECS CONG_MODES=\"$MODES\" CONG_TIMEOUT_MS=$TO_MS)."
 	echo "- Clip: \`ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10 -c:v libx264 -preset veryfast -profile:v baseline -g 30 -keyint_min 30 -sc_threshold 0\` (Annex-B): $CLIP_BYTES bytes, $CLIP_FRAMES frames, **$KBIT kbit/s** average; keyframes ~$IDR_AVG bytes, other frames ~$P_AVG bytes."
 	echo "- Publisher: \`moq-pub --plaintext --h264 clip.h264 --loop --priority 31\`: one object per access unit, one group per GOP; subgroup 0 = the keyframe at priority 31 (fast-path gate class 31>>5 = 0), subgroup 1 = the 29 other frames at priority 32 (class 1)."
-	echo "- Testbed: \`netns/testbed.sh\` with 2 subscriber namespaces; the relay's link toward sub1 is shaped with \`testbed.sh shape sub1 ${SHAPE_KBIT}kbit\` (tbf, half the average rate, burst 20 ms, latency 50 ms); sub2 is unshaped. Each runs \`moq-sub --plaintext --track video --duration $SECS --json --output FILE\`."
+	echo "- Testbed: \`netns/testbed.sh\` with 2 subscriber namespaces; the relay's link toward sub1 is shaped with \`testbed.sh shape sub1 ${SHAPE_KBIT}kbit\` (tbf, half the average rate, burst 20 ms, latency 50 ms); sub2 is unshaped. Each runs \`moq-sub --plaintext --track video --duration $SECS --json --output FILE\` (in the *timeout* modes also \`--delivery-timeout $TO_MS\`: OBJECT_DELIVERY_TIMEOUT in SUBSCRIBE)."
 	echo "- Fast path: \`moq-relayd --fast-path on\` with the tc programs of \`tc-progs/relay.bpf.o\` (private pin root). Userspace: \`--fast-path off\`, programs attached but passing everything through."
 	echo
 	echo "| mode | subscriber | keyframe objects (share of unshaped) | other frames (share) | streams reset | missing / integrity | frames ffprobe decodes | latency p50 / p90 / p99 / max (ms) | exit | session (s) | MB/s | relay error closes | load 1 min (start → end) |"

@@ -60,7 +60,17 @@
 #define FP_POLL_NS 20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
 
+#define FP_MARKS 32 /* arrival marks kept per upstream stream */
+/* queued less important classes wait this long after the top class last
+ * lacked window (they get what the top class leaves, not a share of it) */
+#define FP_LOW_PAUSE_NS 50000000ull
+
 enum fs_state { FS_KERNEL = 0, FS_AGENT, FS_SKIPPED, FS_RESET };
+
+/* Bytes [previous mark's end, end) of an upstream stream were read at t_ns. */
+struct fp_mark {
+	uint64_t end, t_ns;
+};
 
 /* Raw bytes of one upstream data stream, as the relay received them. */
 struct fp_raw {
@@ -77,6 +87,11 @@ struct fp_raw {
 	size_t len, cap;
 	bool fin, ended; /* ended: FIN read or reset: no more bytes */
 	unsigned refs;
+	/* when the relay read each piece: OBJECT_DELIVERY_TIMEOUT counts from
+	 * there; SUBGROUP_DELIVERY_TIMEOUT from fin_ns */
+	struct fp_mark mark[FP_MARKS];
+	unsigned nmark;
+	uint64_t fin_ns;
 };
 
 struct fp_iv {
@@ -98,6 +113,10 @@ struct fp_stream {
 	uint64_t max_end; /* highest stream offset sent (final size) */
 	bool fin_done;
 	uint32_t inflight; /* tracked packets not yet acked or lost */
+	/* the subscription's effective delivery timeouts (0: none), learned
+	 * when the stream meets its subscription */
+	bool to_known;
+	uint64_t obj_to_ns, sg_to_ns;
 	uint64_t stuck_since;
 	bool stuck_logged;
 };
@@ -136,6 +155,11 @@ struct fp_conn {
 	} dg[256];
 	unsigned dg_next;
 	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
+	/* OBJECT_DELIVERY_TIMEOUT of the newest fast subscription: for a
+	 * stream dropped at the gate before its subscription is known */
+	uint64_t obj_to_ns;
+	bool has_sg_to; /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
+	uint64_t top_short_ns; /* the top class last lacked window */
 };
 
 struct relayd_fp {
@@ -330,6 +354,58 @@ static struct fp_stream *fs_new(struct fp_conn *fc, uint32_t up_conn, uint64_t u
 	fc->streams = fs;
 	fs_set_raw(fs, raw_find(fc->d->fp, up_conn, up_sid));
 	return fs;
+}
+
+/* ---- delivery timeouts (draft-18 section "Delivery Timeouts") ------------ */
+
+/* Note that the bytes up to r->len were read now. */
+static void raw_mark(struct fp_raw *r, uint64_t now)
+{
+	if (r->nmark && r->mark[r->nmark - 1].t_ns == now) {
+		r->mark[r->nmark - 1].end = r->len;
+		return;
+	}
+	if (r->nmark == FP_MARKS) {
+		/* halve the resolution; a merged mark keeps the earlier time
+		 * (an object is never younger than its first piece) */
+		for (unsigned i = 0; i < FP_MARKS / 2; i++)
+			r->mark[i] = (struct fp_mark){r->mark[2 * i + 1].end, r->mark[2 * i].t_ns};
+		r->nmark = FP_MARKS / 2;
+	}
+	r->mark[r->nmark++] = (struct fp_mark){r->len, now};
+}
+
+/* When the relay read the byte at pos (0: unknown). */
+static uint64_t raw_arrival(const struct fp_raw *r, uint64_t pos)
+{
+	for (unsigned i = 0; i < r->nmark; i++)
+		if (pos < r->mark[i].end)
+			return r->mark[i].t_ns;
+	return 0;
+}
+
+static void fs_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s)
+{
+	struct moq_subscription_info info;
+
+	if (fs->to_known)
+		return;
+	fs->to_known = true;
+	if (!s->req || moq_request_subscription(s->req, &info) != 0)
+		return;
+	fs->obj_to_ns = info.object_delivery_timeout * 1000000ull;
+	fs->sg_to_ns = info.subgroup_delivery_timeout * 1000000ull;
+	if (fs->sg_to_ns)
+		fc->has_sg_to = true;
+}
+
+/* Is the byte at pos older than the stream's OBJECT_DELIVERY_TIMEOUT? Then
+ * it must not be sent (nor retransmitted): the stream is reset instead. */
+static bool fs_expired(const struct fp_stream *fs, uint64_t pos)
+{
+	uint64_t t = fs->raw && fs->obj_to_ns ? raw_arrival(fs->raw, pos) : 0;
+
+	return t && now_ns() - t > fs->obj_to_ns;
 }
 
 static void fs_unlink_free(struct fp_conn *fc, struct fp_stream *fs)
@@ -528,8 +604,10 @@ static void fs_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 
 	if (fs->state == FS_RESET || fs->state == FS_SKIPPED)
 		return;
-	if (fs->fin_done && fs->raw && fs->raw->ended && fs->filled >= fs->raw->len) {
-		/* everything is out already; losses are still retransmitted */
+	if (code != MOQ_RESET_DELIVERY_TIMEOUT && fs->fin_done && fs->raw && fs->raw->ended &&
+	    fs->filled >= fs->raw->len) {
+		/* everything is out already; losses are still retransmitted
+		 * (a subgroup delivery timeout resets such a stream too) */
 		return;
 	}
 	fs->state = FS_RESET;
@@ -545,6 +623,17 @@ static void fs_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 	if (fs->down_sid != MOQ_DS_NONE)
 		fs_send_reset(fc, fs, code);
 	fc_arm_timer(fc);
+}
+
+/* The most important gate class this subscriber receives (2 s window). */
+static int fc_top_class(const struct fp_conn *fc)
+{
+	uint64_t now = now_ns();
+
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (fc->class_seen_ns[c] && fc->class_seen_ns[c] + 2000000000ull > now)
+			return c;
+	return 0;
 }
 
 /* Room under the media window for one more agent packet (always one when
@@ -566,6 +655,8 @@ static void fs_fill(struct fp_conn *fc, struct fp_stream *fs)
 
 	if (!r || r->ignored || (fs->state != FS_KERNEL && fs->state != FS_AGENT))
 		return;
+	if (r->prio_class > fc_top_class(fc) && now_ns() - fc->top_short_ns < FP_LOW_PAUSE_NS)
+		return;
 	while (pos < r->len) {
 		uint64_t end = r->len, n;
 
@@ -578,6 +669,10 @@ static void fs_fill(struct fp_conn *fc, struct fp_stream *fs)
 			end = fs->cov[i].lo;
 		if (!fc_room(fc))
 			break;
+		if (fs_expired(fs, pos)) {
+			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			return;
+		}
 		n = end - pos < FP_CHUNK ? end - pos : FP_CHUNK;
 		fs_write(fc, fs, pos, n, r->fin && pos + n == r->len);
 		pos += n;
@@ -625,17 +720,8 @@ static void fc_pump_pending(struct fp_conn *fc)
 		qsort(v, n, sizeof(v[0]), fs_order);
 	for (size_t i = 0; i < n && fc_room(fc); i++)
 		fs_fill(fc, v[i]);
-}
-
-/* The most important gate class this subscriber receives (2 s window). */
-static int fc_top_class(const struct fp_conn *fc)
-{
-	uint64_t now = now_ns();
-
-	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
-		if (fc->class_seen_ns[c] && fc->class_seen_ns[c] + 2000000000ull > now)
-			return c;
-	return 0;
+	if (n && !fc_room(fc) && fs_pending(v[0]) && v[0]->raw->prio_class <= fc_top_class(fc))
+		fc->top_short_ns = now_ns();
 }
 
 /* ---- maps ---------------------------------------------------------------- */
@@ -969,6 +1055,10 @@ static void fs_resend(struct fp_conn *fc, struct fp_stream *fs, const struct fp_
 	struct fp_raw *r = fs->raw;
 	uint64_t lo = m->offset, hi = m->offset + m->len, avail = r ? fs->filled : 0;
 
+	if (lo < avail && fs_expired(fs, lo)) {
+		fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+		return;
+	}
 	if (m->fin)
 		fs->fin_done = false;
 	if (lo < avail) {
@@ -1175,11 +1265,18 @@ static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
 static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
 {
 	int cls = fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
+	uint64_t timeout = fs->to_known ? fs->obj_to_ns : fc->obj_to_ns;
 
-	if (cls > fc_top_class(fc)) {
+	/* A subscriber that set OBJECT_DELIVERY_TIMEOUT said how old an object
+	 * may get: every class queues through the agent (most important
+	 * first) until then. Without one, less important classes are reset
+	 * at once: queueing them would only add delay. */
+	if (cls > fc_top_class(fc) && !timeout) {
 		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
 		return;
 	}
+	if (cls <= fc_top_class(fc))
+		fc->top_short_ns = now_ns();
 	if (fs_take_over(fc, fs, true))
 		fc->info.gate_queued++;
 }
@@ -1357,6 +1454,23 @@ static void fp_check_stuck(struct relayd_fp *fp)
 	}
 }
 
+/* SUBGROUP_DELIVERY_TIMEOUT: a stream not fully delivered that long after
+ * its FIN was read is reset. Delivered streams are gone already. */
+static void fc_subgroup_timeouts(struct fp_conn *fc)
+{
+	uint64_t now = now_ns();
+
+	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
+		n = fs->next;
+		if (fs->sg_to_ns && fs->raw && fs->raw->fin &&
+		    (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+		    now - fs->raw->fin_ns > fs->sg_to_ns) {
+			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			fs_maybe_done(fc, fs);
+		}
+	}
+}
+
 /* Periodic work: heartbeat, events, every slot's gate and timer. */
 static void fp_service(struct relayd *d)
 {
@@ -1369,6 +1483,8 @@ static void fp_service(struct relayd *d)
 		struct fp_conn *fc = fp->slots[i];
 
 		if (fc) {
+			if (fc->has_sg_to)
+				fc_subgroup_timeouts(fc);
 			fc_gate_update(fc);
 			fc_arm_timer(fc);
 		}
@@ -1435,6 +1551,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			fs_take_over(fc, fs, raw_owed(fp, s, r));
 		}
 		fs_set_raw(fs, r);
+		fs_learn_timeouts(fc, fs, s);
 		fc->class_seen_ns[r->prio_class] = now_ns();
 		if (!fs->alias_known) {
 			fs->down_alias = s->alias;
@@ -1489,11 +1606,13 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 		if (!r->ignored && off == r->len) {
 			memcpy(r->buf + r->len, data, len);
 			r->len += len;
+			raw_mark(r, now_ns());
 		}
 	}
 	if (fin) {
 		r->fin = true;
 		r->ended = true;
+		r->fin_ns = now_ns();
 	}
 	raw_pump(d, r, NULL);
 	if (r->ended)
@@ -1605,6 +1724,12 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 	if (fc->mode != FC_FAST)
 		return;
 	sub->fast = true;
+	{
+		struct moq_subscription_info info;
+
+		if (sub->req && moq_request_subscription(sub->req, &info) == 0)
+			fc->obj_to_ns = info.object_delivery_timeout * 1000000ull;
+	}
 	if (up && up->fp)
 		relayd_fp_upstream(d, up);
 	if (up && up->fp && up->fp->upstream_registered) {
@@ -1684,7 +1809,11 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				continue;
 			if (old[i].kind == FP_KIND_RESET)
 				fs_send_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
-			else if (fs->state == FS_KERNEL || fs->state == FS_AGENT)
+			else if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
+				continue;
+			else if (fs_expired(fs, old[i].offset))
+				fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			else
 				fs_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
 		}
 	}

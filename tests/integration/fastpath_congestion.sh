@@ -5,6 +5,9 @@
 #     subgroup (class 0) keeps arriving complete, the low-priority one
 #     (class 1) is reset by the congestion gate, the connection never
 #     stalls or closes, and the other subscribers stay byte-exact;
+#     1b. the same with the subscriber's OBJECT_DELIVERY_TIMEOUT: the low
+#     class queues up to that age (more of it arrives), then is reset with
+#     DELIVERY_TIMEOUT;
 #  2. 200 join/leave cycles next to a steady subscriber: every short
 #     session gets its objects intact; afterwards no slot, subscription,
 #     track entry or CID mapping is left over, the relay's memory is flat,
@@ -59,10 +62,49 @@ log "phase 1: shaped sub1 got $hi1 high / $lo1 low-priority objects; unshaped su
 ! grep -E "closed \(code 0x[1-9a-f]|FLOW_CONTROL|FINAL_SIZE|STREAM_STATE" "$TMP/shape.log" ||
 	die "a connection closed with an error"
 grep -o "fastpath subs=.*" "$TMP/shape.log" | tail -1
-tb unshape sub1
 stop "$PUB_PID"
 stop "$RELAY_PID"
 log "phase 1 ok: priorities honoured on the shaped link, others byte-exact"
+
+# ---- 1b. the same link, the subscriber asks for OBJECT_DELIVERY_TIMEOUT ----
+# Then the low-priority class queues (behind the high one) instead of being
+# reset at the first gate drop: the high class still arrives, nothing older
+# than the timeout is sent, and what gets too old is reset with
+# DELIVERY_TIMEOUT. (How much more of the low class arrives depends on the
+# stream's shape: bench/congestion_video.sh measures it for H.264.)
+TO_MS=250
+log "phase 1b: the shaped subscriber asks for a ${TO_MS} ms delivery timeout"
+fp_relay shapeto "${RARGS[@]}"
+start_pub shapeto-pub pub --plaintext --rate 500 --object-size 1000 --objects-per-group 10 \
+	--subgroups-per-group 2 --priority 31 --track test "$RELAY_IP4:4443"
+wait_announce shapeto
+start_sub shapeto-s1 sub1 --plaintext --duration 12 --connect-timeout 5 \
+	--delivery-timeout "$TO_MS" "$(sub_ip 1):4443"
+pid1=$SUB_PID
+start_sub shapeto-s2 sub2 --plaintext --duration 12 --connect-timeout 5 "$(sub_ip 2):4443"
+wait_exit "$pid1" 40 "the shaped subscriber"
+wait_exit "$SUB_PID" 40 "the unshaped subscriber"
+f=$TMP/shapeto-s1.json
+jq -c '{objects_received, integrity_errors, exit_code, latency_us, t: .tracks[0] | {streams_reset, resets_delivery_timeout, subgroup_objects}}' "$f"
+thi1=$(sgo shapeto-s1 0) tlo1=$(sgo shapeto-s1 1) thi2=$(sgo shapeto-s2 0)
+mx=$(jq -r '.latency_us.max' "$f")
+log "phase 1b: shaped sub1 got $thi1 high / $tlo1 low-priority objects (without the timeout: $lo1), unshaped sub2 $thi2 high; latency max $mx us"
+[ "$(jget "$f" .integrity_errors)" = 0 ] || die "phase 1b: integrity errors"
+[ "$(jget "$f" .exit_code)" = 0 ] || [ "$(jget "$f" .exit_code)" = 1 ] || die "phase 1b: connection lost"
+[ $((thi1 * 100)) -ge $((thi2 * 97)) ] || die "phase 1b: high-priority subgroup not delivered ($thi1 vs $thi2)"
+[ "$tlo1" -gt 0 ] || die "phase 1b: no low-priority object arrived"
+[ "$(jget "$f" .tracks[0].resets_delivery_timeout)" -gt 0 ] || die "phase 1b: no stream reset with DELIVERY_TIMEOUT"
+# sent no later than the timeout after the relay read it; then at most the
+# tbf queue (50 ms) and a retransmission on the way
+awk -v p="$mx" -v t="$TO_MS" 'BEGIN { exit !(p / 1000 <= t + 200) }' ||
+	die "phase 1b: latency max ${mx} us is above the ${TO_MS} ms timeout + 200 ms"
+! grep -E "closed \(code 0x[1-9a-f]|FLOW_CONTROL|FINAL_SIZE|STREAM_STATE" "$TMP/shapeto.log" ||
+	die "phase 1b: a connection closed with an error"
+grep -o "fastpath subs=.*" "$TMP/shapeto.log" | tail -1
+tb unshape sub1
+stop "$PUB_PID"
+stop "$RELAY_PID"
+log "phase 1b ok: the low class queued up to the delivery timeout"
 
 # ---- 2. join/leave cycles ----
 log "phase 2: $CYCLES join/leave cycles"

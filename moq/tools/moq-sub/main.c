@@ -57,6 +57,7 @@ struct track {
 	uint64_t datagrams;
 	uint64_t sg_objects[8]; /* objects per subgroup id (7: 7 and above) */
 	uint64_t streams_reset; /* data streams the peer reset */
+	uint64_t resets_timeout; /* of those: code DELIVERY_TIMEOUT */
 	unsigned open_rx;
 	bool output;
 };
@@ -87,6 +88,7 @@ struct sub {
 	double retry;
 	bool has_filter;
 	struct moq_subscription_filter filter;
+	uint64_t delivery_timeout_ms; /* OBJECT_DELIVERY_TIMEOUT, 0: none */
 	bool json, quiet;
 	/* state */
 	struct moq_loop *loop;
@@ -142,6 +144,9 @@ static void usage(FILE *f)
 		"                           next-group (Next Group Start), start:G[:O]\n"
 		"                           (AbsoluteStart), range:G[:O]:END (AbsoluteRange,\n"
 		"                           groups G..END); default: unfiltered\n"
+		"  --delivery-timeout MS    ask for OBJECT_DELIVERY_TIMEOUT MS: the relay\n"
+		"                           resets a subgroup stream (DELIVERY_TIMEOUT) rather\n"
+		"                           than send an object older than MS (default: none)\n"
 		"  --retry S                a refused SUBSCRIBE (e.g. DOES_NOT_EXIST at a relay\n"
 		"                           the publisher has not reached yet) is sent again\n"
 		"                           every 200 ms for up to S seconds after setup\n"
@@ -168,7 +173,8 @@ static void usage(FILE *f)
 		"--count also objects never received), bytes, integrity_errors,\n"
 		"groups_complete, duplicates, latency_us {p50, p90, p99, max, mean},\n"
 		"duration_s and the same per track; per track also streams_reset (data\n"
-		"streams the peer reset) and subgroup_objects (objects received per\n"
+		"streams the peer reset), resets_delivery_timeout (those of them reset\n"
+		"with DELIVERY_TIMEOUT) and subgroup_objects (objects received per\n"
 		"subgroup id 0..6, the last entry 7 and above).\n"
 		"\n"
 		"Exit status: 0 every object intact (and with --count: all arrived);\n"
@@ -311,6 +317,9 @@ static void subscribe(struct sub *u, struct track *t)
 	moq_params_init(&params);
 	if (u->has_filter)
 		moq_params_add_filter(&params, &u->filter);
+	if (u->delivery_timeout_ms)
+		moq_params_add_u64(&params, MOQ_PARAM_OBJECT_DELIVERY_TIMEOUT,
+				   u->delivery_timeout_ms);
 	t->req = moq_session_subscribe(u->s, &u->ns, name, &params, t);
 	if (!t->req) {
 		fprintf(stderr, "%s: cannot send SUBSCRIBE for track %s\n", prog, t->name);
@@ -555,8 +564,11 @@ static void on_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t cod
 	const char *nm = moq_reset_code_name(code);
 	moq_dbg("sub", "track %s: data stream reset with %s (0x%llx)%s", t->name, nm ? nm : "?",
 		(unsigned long long)code, local ? ", by us" : "");
-	if (!local)
+	if (!local) {
 		t->streams_reset++;
+		if (code == MOQ_RESET_DELIVERY_TIMEOUT)
+			t->resets_timeout++;
+	}
 	moq_rx_set_user(rx, NULL);
 	rx_free(x);
 	if (t->ended)
@@ -781,8 +793,10 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			    (unsigned long long)t->groups.complete,
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
-			fprintf(f, ",\"streams_reset\":%llu,\"subgroup_objects\":[",
-				(unsigned long long)t->streams_reset);
+			fprintf(f,
+				",\"streams_reset\":%llu,\"resets_delivery_timeout\":%llu,\"subgroup_objects\":[",
+				(unsigned long long)t->streams_reset,
+				(unsigned long long)t->resets_timeout);
 			for (int k = 0; k < 8; k++)
 				fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)t->sg_objects[k]);
 			fputs("]}", f);
@@ -909,6 +923,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_RETRY,
 	OPT_FILTER,
+	OPT_DELIVERY_TIMEOUT,
 	OPT_OUTPUT,
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
@@ -934,6 +949,7 @@ static const struct option long_opts[] = {
     {"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
     {"retry", required_argument, 0, OPT_RETRY},
     {"filter", required_argument, 0, OPT_FILTER},
+    {"delivery-timeout", required_argument, 0, OPT_DELIVERY_TIMEOUT},
     {"output", required_argument, 0, OPT_OUTPUT},
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
@@ -1007,6 +1023,11 @@ int main(int argc, char **argv)
 		case OPT_CONNECT_TIMEOUT:
 			if (moq_cli_double("--connect-timeout", optarg, 0.01, 3600,
 					   &u->connect_timeout, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_DELIVERY_TIMEOUT:
+			if (moq_cli_u64("--delivery-timeout", optarg, 1, 3600000, 0,
+					&u->delivery_timeout_ms, err, sizeof err))
 				die_usage(err);
 			break;
 		case OPT_FILTER:

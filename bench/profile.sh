@@ -10,28 +10,28 @@
 #   CPU      utime/stime of the relay from /proc/PID/stat;
 #   BPF      kernel.bpf_stats_enabled=1: run_cnt and run_time_ns of the tc
 #            programs this script attached (ns per run, runs per object);
-#   packets  rx/tx counters of the relay's veths: from the publisher, from
+#   packets  run counts of the programs: from the publisher, from
 #            subscribers (ACKs), to subscribers (clones + the relay's own);
 #   events   ring-buffer events the agent handled (its `fastpath ...
 #            events=` stats line) per forwarded packet and per object;
 # and a second run under `strace -c -f`: the syscalls that remain per object.
 # Writes docs/results/profile.md (PROFILE_OUT).
-# Environment: B, BENCH_SECONDS (10), BENCH_RATE objects/s (300), BENCH_SIZE
-# (1000), BENCH_COUNTS ("1 8 32"), BENCH_MODES ("off on"), BENCH_QUICK=1 or
-# --quick (4 s, 8 subscribers), BENCH_KEEP=1 (keep perf data and logs).
+# Environment: B, BENCH_SECONDS (window, 6), BENCH_RATE objects/s (300),
+# BENCH_SIZE (1000), BENCH_COUNTS ("1 8 32"), BENCH_MODES ("off on"),
+# BENCH_QUICK=1 or --quick (3 s window, 8 subscribers), BENCH_KEEP=1 (keep
+# perf data and logs). About 6 minutes with the defaults.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
 case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 [ "${1:-}" = --quick ] && BENCH_QUICK=1
-SECS=${BENCH_SECONDS:-10}
+SECS=${BENCH_SECONDS:-6} # the measuring window
 RATE=${BENCH_RATE:-300}
 SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 32}
 MODES=${BENCH_MODES:-off on}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=6 COUNTS=${BENCH_COUNTS:-8}; fi
-WARM=1.5                           # seconds after the subscribers start
-WIN=$(awk -v s="$SECS" 'BEGIN { w = s - 3; print (w < 1 ? 1 : w) }') # measuring window
+if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=3 COUNTS=${BENCH_COUNTS:-8}; fi
+WIN=$SECS
 HOSTS=8
 P=pf$$
 P=${P:0:12}
@@ -101,27 +101,19 @@ for i in "${SUBIFS[@]}"; do
 	ID_SI+=" $(prog_ids "$i" ingress)"
 done
 [ -n "$ID_UP" ] && [ -n "${ID_EG// /}" ] || die "cannot find the attached programs' ids"
+echo "programs: upstream_ingress $ID_UP; subscriber_egress$ID_EG; subscriber_ingress$ID_SI"
 STATS0=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -q -w kernel.bpf_stats_enabled=1
-# "runs ns" summed over the given program ids
-bpf_runs() {
-	local id c=0 t=0 j
-	for id in "$@"; do
-		j=$(bpftool prog show id "$id" -j)
-		c=$((c + $(jq '.run_cnt // 0' <<<"$j")))
-		t=$((t + $(jq '.run_time_ns // 0' <<<"$j")))
-	done
-	echo "$c $t"
+# one snapshot of the three program groups: "upN upNs egN egNs siN siNs"
+# (one bpftool call, so every counter is read at about the same time)
+bpf_snap() {
+	bpftool prog show -j | jq -r --arg up "$ID_UP" --arg eg "$ID_EG" --arg si "$ID_SI" '
+		def ids(s): [s | splits("[^0-9]+") | select(. != "") | tonumber];
+		def sum(s): [.[] | select(.id as $i | ids(s) | index($i))] |
+			"\(map(.run_cnt // 0) | add // 0) \(map(.run_time_ns // 0) | add // 0)";
+		"\(sum($up)) \(sum($eg)) \(sum($si))"'
 }
-# "packets the publisher sent in, packets subscribers sent in (ACKs...),
-# packets out to subscribers (clones + the relay's sockets)" on the relay's
-# veths
-link_counts() {
-	nsenter --net="/run/netns/$RELAY_NS" ip -s -j link show |
-		jq -r --arg pub "$RELAY_IF_PUB" '[.[] | select(.ifname == $pub) | .stats64.rx.packets] as $p |
-			[.[] | select(.ifname != $pub and .ifname != "lo") | .stats64] as $s |
-			"\($p | add) \([$s[].rx.packets] | add) \([$s[].tx.packets] | add)"'
-}
+mono() { awk '{ print $1 }' /proc/uptime; }
 proc_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
@@ -135,15 +127,18 @@ relay_args() { # mode
 start_subs() { # N TAG -> SUBPIDS
 	local n=$1 tag=$2 k h
 	SUBPIDS=()
+	# long enough for all of them to connect (several seconds at 32 on a
+	# loaded 2-vCPU host), then the window, then a margin
+	SUBSECS=$((SECS + 8 + n / 4))
 	for k in $(seq 1 "$n"); do
 		h=$(((k - 1) % HOSTS + 1))
-		in_ns "$(sub_ns "$h")" "$TMP/bin/moq-sub" --plaintext --duration "$SECS" --json --quiet \
+		in_ns "$(sub_ns "$h")" "$TMP/bin/moq-sub" --plaintext --duration "$SUBSECS" --json --quiet \
 			"$(sub_gw "$h"):4443" >"$TMP/$tag-$k.json" 2>"$TMP/$tag-$k.log" &
 		SUBPIDS+=($!)
 	done
 	PIDS+=("${SUBPIDS[@]}")
 }
-wait_subs() { local k; for k in "${SUBPIDS[@]}"; do timeout $((SECS + 30)) tail --pid="$k" -f /dev/null || true; done; }
+wait_subs() { local k; for k in "${SUBPIDS[@]}"; do timeout $((SUBSECS + 30)) tail --pid="$k" -f /dev/null || true; done; }
 sum_objects() { # TAG N
 	jq -s '[.[].objects_received] | add' $(for k in $(seq 1 "$2"); do echo "$TMP/$1-$k.json"; done)
 }
@@ -151,7 +146,11 @@ sum_missing() { # TAG N
 	jq -s '([.[].objects_missing] | add) + ([.[].integrity_errors] | add)' $(for k in $(seq 1 "$2"); do echo "$TMP/$1-$k.json"; done)
 }
 # a field of the relay's last `fastpath ...` stats line
-fp_field() { grep -o "fastpath .*" "$1" | tail -1 | grep -o " $2=[0-9.]*" | cut -d= -f2 || true; }
+# "events kernel_pkts agent_pkts" of the relay's Nth `fastpath subs=` stats line
+fp_fields() {
+	grep 'fastpath subs=' "$1" | sed -n "${2}p" |
+		awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["events"], v["kernel_pkts"], v["agent_pkts"] }'
+}
 f2() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 f1() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? a / b : 0 }'; }
 
@@ -194,7 +193,7 @@ proc_misc() {
 }
 
 run_mode() { # MODE N -> R_* and files under $TMP
-	local mode=$1 n=$2 tag=$1$2 rp wp pp t0 t1 u0 u1 b0 b1 e0 e1 i0 i1 m0 m1 m2
+	local mode=$1 n=$2 tag=$1$2 rp wp pp t0 t1 b0 b1 e0 e1 i0 i1 m0 m1 m2
 	rm -f "$TMP"/rec.* "$TMP"/st.*
 	mkfifo "$TMP/rec.ctl" "$TMP/rec.ack" "$TMP/st.ctl" "$TMP/st.ack"
 	# perf cannot attach to a running pid on this VM (-p counts nothing),
@@ -214,38 +213,51 @@ run_mode() { # MODE N -> R_* and files under $TMP
 	pp=$!; PIDS+=($pp)
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	start_subs "$n" "$tag"
-	sleep "$WARM"
+	# the window opens once every subscriber is in (the relay's stats line)
+	for _ in $(seq 150); do
+		[ "$(grep -o ' stats sessions=.*' "$TMP/relay-$tag.log" | tail -1 | grep -o ' subscribers=[0-9]*' | cut -d= -f2)" = "$n" ] && break
+		sleep 0.2
+	done
+	sleep 1
+	local L0 F0 L1 F1 w0 w1 WIN=$SECS
+	L0=$(grep -c ' stats sessions=' "$TMP/relay-$tag.log" || true)
+	F0=$(grep -c 'fastpath subs=' "$TMP/relay-$tag.log" || true)
 	perfctl rec enable
 	perfctl st enable
 	read -r t0 t1 <<<"$(proc_ticks $rp)"
 	read -r m0 m1 m2 <<<"$(proc_misc $rp)"
-	read -r b0 b1 <<<"$(bpf_runs $ID_UP)"
-	read -r e0 e1 <<<"$(bpf_runs $ID_EG)"
-	read -r i0 i1 <<<"$(bpf_runs $ID_SI)"
-	read -r u0 u1 u2 <<<"$(link_counts)"
+	read -r b0 b1 e0 e1 i0 i1 <<<"$(bpf_snap)"
+	w0=$(mono)
 	sleep "$WIN"
-	local T0=$t0 T1=$t1 B0=$b0 B1=$b1 E0=$e0 E1=$e1 I0=$i0 I1=$i1 U0=$u0 U1=$u1 U2=$u2 M0=$m0 M1=$m1 M2=$m2
+	local T0=$t0 T1=$t1 B0=$b0 B1=$b1 E0=$e0 E1=$e1 I0=$i0 I1=$i1 M0=$m0 M1=$m1 M2=$m2
 	read -r t0 t1 <<<"$(proc_ticks $rp)"
 	read -r m0 m1 m2 <<<"$(proc_misc $rp)"
-	read -r b0 b1 <<<"$(bpf_runs $ID_UP)"
-	read -r e0 e1 <<<"$(bpf_runs $ID_EG)"
-	read -r i0 i1 <<<"$(bpf_runs $ID_SI)"
-	read -r u0 u1 u2 <<<"$(link_counts)"
+	read -r b0 b1 e0 e1 i0 i1 <<<"$(bpf_snap)"
+	w1=$(mono)
+	L1=$(grep -c ' stats sessions=' "$TMP/relay-$tag.log" || true)
+	F1=$(grep -c 'fastpath subs=' "$TMP/relay-$tag.log" || true)
 	perfctl st disable
 	perfctl rec disable
+	WIN=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')
+	R_WIN=$WIN
 	wait_subs
 	sleep 1.1 # one more stats line
 	stopwait $pp
 	stopwait $rp
 	timeout 60 tail --pid=$wp -f /dev/null || kill $wp 2>/dev/null || true
-	R_CSWP=$(f2 $((m0 - M0)) "$(awk -v r="$RATE" -v w="$WIN" -v n="$n" 'BEGIN { print r * w * n }')")
 	R_PFP=$((m1 - M1)) R_MIGP=$((m2 - M2))
 	R_OBJ=$(sum_objects "$tag" "$n")
 	R_BAD=$(sum_missing "$tag" "$n")
-	# the window's objects: the publisher's rate times the window, to every subscriber
+	# the window's objects: the relay's in_objects/s over the window's stats
+	# lines (one a second) x the window x subscribers; fewest subscribers seen
 	local wobj
-	wobj=$(awk -v r="$RATE" -v w="$WIN" -v n="$n" 'BEGIN { print r * w * n }')
-	R_WOBJ=$wobj
+	R_INRATE=0 R_MINSUBS=0
+	read -r R_INRATE R_MINSUBS <<<"$(grep ' stats sessions=' "$TMP/relay-$tag.log" | sed -n "$((L0 + 1)),${L1}p" |
+		awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "in_objects/s") r += kv[2];
+			if (kv[1] == "subscribers" && (m == "" || kv[2] < m)) m = kv[2] } k++ }
+			END { printf "%.1f %s\n", k ? r / k : 0, m }')"
+	wobj=$(awk -v r="$R_INRATE" -v w="$WIN" -v n="$n" 'BEGIN { print r * w * n }')
+	R_CSWP=$(f2 $((m0 - M0)) "$wobj")
 	R_UT=$(awk -v a=$((t0 - T0)) -v hz="$HZ" -v o="$wobj" 'BEGIN { printf "%.2f", a / hz * 1e6 / o }')
 	R_ST=$(awk -v a=$((t1 - T1)) -v hz="$HZ" -v o="$wobj" 'BEGIN { printf "%.2f", a / hz * 1e6 / o }')
 	R_CPUPCT=$(awk -v a=$((t0 - T0 + t1 - T1)) -v hz="$HZ" -v w="$WIN" 'BEGIN { printf "%.1f", a / hz / w * 100 }')
@@ -261,17 +273,22 @@ run_mode() { # MODE N -> R_* and files under $TMP
 	# BPF ns per delivered object (egress is nested in upstream_ingress's
 	# clone_redirect, so the ingress time already contains it)
 	R_BPFOBJ=$(f2 $((b1 - B1 + i1 - I1)) "$wobj")
-	R_PUBS=$(f1 $((u0 - U0)) "$WIN") R_SUBINS=$(f1 $((u1 - U1)) "$WIN") R_SUBOUTS=$(f1 $((u2 - U2)) "$WIN")
-	R_SUBIN=$(f2 $((u1 - U1)) "$wobj") R_SUBOUT=$(f2 $((u2 - U2)) "$wobj")
-	R_EV=$(fp_field "$TMP/relay-$tag.log" events)
-	R_KP=$(fp_field "$TMP/relay-$tag.log" kernel_pkts)
-	R_AP=$(fp_field "$TMP/relay-$tag.log" agent_pkts)
-	R_SHARE=$(fp_field "$TMP/relay-$tag.log" kernel_share)
-	if [ -n "$R_EV" ]; then
+	# packets: runs of the programs (upstream_ingress: every packet from
+	# the publisher; subscriber_ingress: from subscribers; egress: to them)
+	R_PUBS=$(f1 $((b0 - B0)) "$WIN") R_SUBINS=$(f1 $((i0 - I0)) "$WIN") R_SUBOUTS=$(f1 $((e0 - E0)) "$WIN")
+	R_SUBIN=$(f2 $((i0 - I0)) "$wobj") R_SUBOUT=$(f2 $((e0 - E0)) "$wobj")
+	local ev0 ev1 kp0 kp1 ap0 ap1
+	[ "$F0" -gt 0 ] && read -r ev0 kp0 ap0 <<<"$(fp_fields "$TMP/relay-$tag.log" "$F0")"
+	[ "$F0" -gt 0 ] && read -r ev1 kp1 ap1 <<<"$(fp_fields "$TMP/relay-$tag.log" "$F1")"
+	if [ "$F0" -gt 0 ]; then
+		R_EV=$((ev1 - ev0)) R_KP=$((kp1 - kp0)) R_AP=$((ap1 - ap0))
+		R_SHARE=$(awk -v k="$R_KP" -v a="$R_AP" 'BEGIN { printf "%.2f", k + a ? 100 * k / (k + a) : 0 }')
 		R_EVPKT=$(f2 "$R_EV" "$R_KP")
-		R_EVOBJ=$(f2 "$R_EV" "$R_OBJ")
-		R_EVUP=$(f2 "$R_EV" "$(awk -v o="$R_OBJ" -v n="$n" 'BEGIN { print o / n }')")
+		R_EVOBJ=$(f2 "$R_EV" "$wobj")
+		R_EVUP=$(f2 "$R_EV" "$(awk -v o="$wobj" -v n="$n" 'BEGIN { print o / n }')")
+		R_EVS=$(f1 "$R_EV" "$WIN")
 	else
+		R_EV="" R_KP="" R_AP="" R_SHARE="" R_EVS=-
 		R_EVPKT=- R_EVOBJ=- R_EVUP=-
 	fi
 	perf_tables "$TMP/perf-$tag.data" "$tag"
@@ -308,9 +325,9 @@ for n in $COUNTS; do
 		TAGS+=("$mode$n")
 		echo "   $mode: relay CPU $R_CPUPCT% = user $R_UT + sys $R_ST us/obj (perf task-clock $R_TASKOBJ us/obj) |" \
 			"ctx switches $R_CSWOBJ/obj (proc $R_CSWP) | syscalls $R_SC/obj [$R_SCTOP] | pkts from pub $R_PUBS/s, from subs $R_SUBIN/obj, to subs $R_SUBOUT/obj |" \
-			"events $R_EVPKT/pkt $R_EVUP/upstream obj | bpf up ${R_UPNS}ns x$R_UPRUNS eg ${R_EGNS}ns x$R_EGRUNS | delivered $R_OBJ bad $R_BAD"
-		ROWS+=("| $n | $mode | $R_CPUPCT | $R_UT | $R_ST | $R_TASKOBJ | $R_CSWOBJ | $R_MIG / $R_PF | $R_SC | $R_PUBS | $R_SUBIN ($R_SUBINS/s) | $R_SUBOUT ($R_SUBOUTS/s) | $R_OBJ / $R_BAD |")
-		BROWS+=("| $n | $mode | $R_UPRUNS | $R_UPNS | $R_EGRUNS | $R_EGNS | $R_SIRUNS | $R_SINS | $R_BPFOBJ | $R_EVPKT | $R_EVOBJ | $R_EVUP | ${R_KP:--} / ${R_AP:--} (${R_SHARE:--}%) |")
+			"events $R_EVPKT/pkt $R_EVUP/upstream obj $R_EVS/s | in $R_INRATE obj/s subs>=$R_MINSUBS window ${R_WIN}s | bpf up ${R_UPNS}ns x$R_UPRUNS eg ${R_EGNS}ns x$R_EGRUNS | delivered $R_OBJ bad $R_BAD"
+		ROWS+=("| $n ($R_MINSUBS) | $mode | $R_INRATE | $R_CPUPCT | $R_UT | $R_ST | $R_TASKOBJ | $R_CSWOBJ | $R_MIG / $R_PF | $R_SC | $R_PUBS | $R_SUBIN ($R_SUBINS/s) | $R_SUBOUT ($R_SUBOUTS/s) | $R_OBJ / $R_BAD |")
+		BROWS+=("| $n | $mode | $R_UPRUNS | $R_UPNS | $R_EGRUNS | $R_EGNS | $R_SIRUNS | $R_SINS | $R_BPFOBJ | $R_EVPKT | $R_EVOBJ | $R_EVUP | $R_EVS | ${R_KP:--} / ${R_AP:--} (${R_SHARE:--}%) |")
 		SROWS+=("| $n | $mode | $R_SC | $R_SCTOP |")
 	done
 done
@@ -322,17 +339,20 @@ done
 	echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)); $BUILDINFO."
 	echo "Command: \`B=build bench/profile.sh\` (BENCH_SECONDS=$SECS BENCH_RATE=$RATE BENCH_SIZE=$SIZE BENCH_COUNTS=\"$COUNTS\")."
 	echo "Synthetic track, $SIZE-byte objects at $RATE objects/s, 10 objects per group, plaintext profile,"
-	echo "netns testbed with $HOSTS subscriber hosts. Each subscriber runs ${SECS} s; measurements cover a ${WIN} s"
-	echo "window starting ${WARM} s after the subscribers start. \"Per object\" = per delivered object"
-	echo "(objects the publisher sent in the window x subscribers), as in fastpath-onoff.md."
+	echo "netns testbed with $HOSTS subscriber hosts. Measurements cover a ${WIN} s window that opens 1 s after the"
+	echo "relay's stats line shows every subscriber connected. \"Per object\" = per delivered object: the relay's"
+	echo "in_objects/s over the window x ${WIN} s x subscribers, as in fastpath-onoff.md (per upstream object ="
+	echo "that x subscribers)."
 	echo
 	echo "## Relay process"
 	echo
 	echo "CPU: utime/stime deltas of moq-relayd (/proc/PID/stat, ${HZ} Hz ticks) and \`perf stat\` task-clock."
-	echo "Packets: rx/tx counters of the relay's veths (from subscribers: ACKs and control; to subscribers:"
-	echo "tc clones plus the relay's own packets). Syscalls: separate run under \`strace -c -f\`."
+	echo "Packets: run counts of the tc programs (upstream_ingress: every packet from the publisher;"
+	echo "subscriber_ingress: every packet from subscribers, mostly ACKs; subscriber_egress: every packet to"
+	echo "subscribers, clones plus the relay's own). Syscalls: a separate run under \`strace -c -f\`, counts over"
+	echo "the relay's whole life / objects delivered in that run."
 	echo
-	echo "| subs | fast path | relay CPU % of a core | user µs/obj | sys µs/obj | task-clock µs/obj | ctx switches/obj | migrations / page faults | syscalls/obj | packets from publisher /s | packets from subscribers /obj (/s) | packets to subscribers /obj (/s) | delivered (whole run) / missing+integrity |"
+	echo "| subs (fewest in window) | fast path | upstream objects/s | relay CPU % of a core | user µs/obj | sys µs/obj | task-clock µs/obj | ctx switches/obj | migrations / page faults | syscalls/obj | packets from publisher /s | packets from subscribers /obj (/s) | packets to subscribers /obj (/s) | delivered (whole run) / missing+integrity |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
@@ -343,10 +363,10 @@ done
 	echo "upstream_ingress's \`bpf_clone_redirect\`, so upstream_ingress ns/run includes the egress runs for"
 	echo "its clones; BPF ns/obj = (upstream_ingress + subscriber_ingress time) / delivered objects. Egress"
 	echo "also runs for every packet the relay's sockets send to subscribers. Events: the agent's"
-	echo "\`events=\` counter (whole run) per kernel-forwarded packet, per delivered object and per"
-	echo "upstream object."
+	echo "\`events=\` counter (delta over the window) per kernel-forwarded packet, per delivered object and per"
+	echo "upstream object; kernel / agent packets: deltas of kernel_pkts and agent_pkts over the window."
 	echo
-	echo "| subs | fast path | upstream_ingress runs | ns/run | subscriber_egress runs | ns/run | subscriber_ingress runs | ns/run | BPF ns/obj | events/fwd pkt | events/obj | events/upstream obj | kernel / agent pkts (share) |"
+	echo "| subs | fast path | upstream_ingress runs | ns/run | subscriber_egress runs | ns/run | subscriber_ingress runs | ns/run | BPF ns/obj | events/fwd pkt | events/obj | events/upstream obj | events/s | kernel / agent pkts (share) |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${BROWS[@]}"; do echo "$r"; done
 	echo

@@ -228,6 +228,9 @@ run_mode() { # MODE N -> R_* and files under $TMP
 	read -r m0 m1 m2 <<<"$(proc_misc $rp)"
 	read -r b0 b1 e0 e1 i0 i1 <<<"$(bpf_snap)"
 	w0=$(mono)
+	# what the packets between subscriber host 1 and the relay carry
+	nsenter --net="/run/netns/$(sub_ns 1)" python3 "$ROOT/bench/profile_frames.py" --ifname "$SUB_IF_1" \
+		--seconds "$WIN" >"$TMP/frames-$tag.json" 2>"$TMP/frames-$tag.log" &
 	sleep "$WIN"
 	local T0=$t0 T1=$t1 B0=$b0 B1=$b1 E0=$e0 E1=$e1 I0=$i0 I1=$i1 M0=$m0 M1=$m1 M2=$m2
 	read -r t0 t1 <<<"$(proc_ticks $rp)"
@@ -292,6 +295,11 @@ run_mode() { # MODE N -> R_* and files under $TMP
 		R_EVPKT=- R_EVOBJ=- R_EVUP=-
 	fi
 	perf_tables "$TMP/perf-$tag.data" "$tag"
+	# frames: per object delivered to host 1's subscribers (ceil(n / HOSTS) of them)
+	R_FR=$(jq -r --argjson o "$(awk -v r="$R_INRATE" -v n="$n" -v h=$HOSTS 'BEGIN { print r * int((n + h - 1) / h) }')" '
+		def per(d): "\(d.packets / (.seconds * $o) * 100 | round / 100) pkts/obj (ack-eliciting \(d.ack_eliciting / (.seconds * $o) * 100 | round / 100)): " +
+			(d.signatures | to_entries | sort_by(-.value) | .[0:4] | map("\(.key) \(.value)") | join(", "));
+		"| \(per(.to_relay)) | \(per(.from_relay)) |"' "$TMP/frames-$tag.json" 2>/dev/null || echo "| - | - |")
 
 	# syscalls: a second run under strace
 	# shellcheck disable=SC2046
@@ -316,8 +324,7 @@ run_mode() { # MODE N -> R_* and files under $TMP
 		"$TMP/strace-$tag.txt" | sort -k2,2 -g -r | head -5 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')
 }
 
-FINDINGS=$([ -f "$OUT" ] && sed -n '/^## Findings/,$p' "$OUT" || true)
-ROWS=() BROWS=() SROWS=() TAGS=()
+ROWS=() BROWS=() SROWS=() FROWS=() TAGS=()
 for n in $COUNTS; do
 	echo "== $n subscriber(s)"
 	for mode in $MODES; do
@@ -329,9 +336,11 @@ for n in $COUNTS; do
 		ROWS+=("| $n ($R_MINSUBS) | $mode | $R_INRATE | $R_CPUPCT | $R_UT | $R_ST | $R_TASKOBJ | $R_CSWOBJ | $R_MIG / $R_PF | $R_SC | $R_PUBS | $R_SUBIN ($R_SUBINS/s) | $R_SUBOUT ($R_SUBOUTS/s) | $R_OBJ / $R_BAD |")
 		BROWS+=("| $n | $mode | $R_UPRUNS | $R_UPNS | $R_EGRUNS | $R_EGNS | $R_SIRUNS | $R_SINS | $R_BPFOBJ | $R_EVPKT | $R_EVOBJ | $R_EVUP | $R_EVS | ${R_KP:--} / ${R_AP:--} (${R_SHARE:--}%) |")
 		SROWS+=("| $n | $mode | $R_SC | $R_SCTOP |")
+		FROWS+=("| $n | $mode $R_FR")
 	done
 done
 
+FINDINGS=$([ -f "$OUT" ] && sed -n '/^## Findings/,$p' "$OUT" || true)
 {
 	echo "# moq-relayd profile: fast path on vs off"
 	echo
@@ -375,6 +384,18 @@ done
 	echo "| subs | fast path | all syscalls/obj | top 5 (calls/obj) |"
 	echo "|---|---|---|---|"
 	for r in "${SROWS[@]}"; do echo "$r"; done
+	echo
+	echo "## What subscriber host 1's packets carry"
+	echo
+	echo "\`bench/profile_frames.py\` (AF_PACKET capture in subscriber host 1's namespace over the window;"
+	echo "plaintext profile, so frames are readable): packets per object delivered to that host's"
+	echo "subscribers, ack-eliciting ones, and the most frequent frame signatures with their packet counts"
+	echo "over the window (to the relay: what the subscriber sends; from the relay: clones, the agent's"
+	echo "packets and ngtcp2's)."
+	echo
+	echo "| subs | fast path | subscriber -> relay | relay -> subscriber |"
+	echo "|---|---|---|---|"
+	for r in "${FROWS[@]}"; do echo "$r"; done
 	echo
 	echo "## perf: top symbols"
 	echo

@@ -216,6 +216,7 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 	struct ethhdr eth;
 	__u8 saddr[16] = {}, daddr[16] = {};
 	__u16 sport_be = 0;
+	__u32 ip_pay = 0;
 	__u8 vlan, first;
 	struct moq_cid dcid;
 	__u32 *slotp, slot;
@@ -228,14 +229,14 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 		return MOQ_R_TRUNCATED;
 	proto = moq_parse_eth(skb, &c, &vlan);
 	if (proto == bpf_htons(ETH_P_IP))
-		r = moq_parse_ipv4(skb, &c, saddr, daddr);
+		r = moq_parse_ipv4(skb, &c, saddr, daddr, &ip_pay);
 	else if (proto == bpf_htons(ETH_P_IPV6))
-		r = moq_parse_ipv6(skb, &c, saddr, daddr);
+		r = moq_parse_ipv6(skb, &c, saddr, daddr, &ip_pay);
 	else
 		return proto < 0 ? MOQ_R_TRUNCATED : MOQ_R_NOT_IP;
 	if (r)
 		return r;
-	r = moq_parse_udp(skb, &c, cfg->relay_port_be, &sport_be);
+	r = moq_parse_udp(skb, &c, cfg->relay_port_be, ip_pay, &sport_be);
 	if (r)
 		return r;
 	/* any short-header packet with a known relay CID; the profile checks

@@ -72,6 +72,7 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	struct moq_cid dcid;
 	__u8 saddr[16] = {}, daddr[16] = {};
 	__u16 sport_be = 0;
+	__u32 ip_pay = 0;
 	int proto, r;
 	__u8 b;
 
@@ -85,17 +86,17 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	p->l3_off = c.off;
 	if (proto == bpf_htons(ETH_P_IP)) {
 		p->family = MOQ_AF_INET;
-		r = moq_parse_ipv4(skb, &c, saddr, daddr);
+		r = moq_parse_ipv4(skb, &c, saddr, daddr, &ip_pay);
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		p->family = MOQ_AF_INET6;
-		r = moq_parse_ipv6(skb, &c, saddr, daddr);
+		r = moq_parse_ipv6(skb, &c, saddr, daddr, &ip_pay);
 	} else {
 		return MOQ_R_NOT_IP;
 	}
 	if (r)
 		return r;
 	p->l4_off = c.off;
-	r = moq_parse_udp(skb, &c, cfg->relay_port_be, &sport_be);
+	r = moq_parse_udp(skb, &c, cfg->relay_port_be, ip_pay, &sport_be);
 	if (r)
 		return r;
 	r = moq_parse_quic_short(skb, &c, &dcid);

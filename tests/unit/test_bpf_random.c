@@ -11,9 +11,6 @@
  *   MOQ_FUZZ_SEED=N     seed (default fixed; the seed used is printed)
  *   MOQ_FUZZ_COUNT=N    packets to generate (default 6000, a few seconds)
  *   MOQ_FUZZ_VERBOSE=1  print every disagreement in full
- *   MOQ_FUZZ_KNOWN_BUGS=1 also run the fixture of a known program bug
- *                       and count it as a failure in the random run
- *                       (known_bug_ip_length_mismatch_is_cloned)
  *
  * Invariants, per generated packet:
  *  upstream_ingress / relay_ingress: TC_ACT_OK; output byte-identical to the
@@ -73,7 +70,6 @@
 static struct bpf_relay R;
 static int pkt_sock = -1;
 static int verbose;
-static int known_bugs; /* MOQ_FUZZ_KNOWN_BUGS=1 */
 
 static const uint8_t up_cid[8] = {0xa1, 1, 2, 3, 4, 5, 6, 7};
 static const uint8_t up_cid6[8] = {0xa2, 1, 2, 3, 4, 5, 6, 7};
@@ -319,7 +315,7 @@ static int ref_l2l4(const uint8_t *p, size_t len, struct ref_pkt *r, uint8_t sad
 		size_t plen = rd16(p + r->l3 + 4);
 		r->ip_len_bad = r->l3 + 40 + plen > len || ulen > plen;
 	}
-	return 0;
+	return r->ip_len_bad ? MOQ_R_TRUNCATED : 0;
 }
 
 /* SUBGROUP_HEADER (stream) or OBJECT_DATAGRAM header in [o, end). */
@@ -1198,7 +1194,7 @@ static struct {
 	uint64_t egress_unmarked;
 	uint64_t failures;
 	uint64_t refused;	    /* test_run refuses the frame */
-	uint64_t ip_len_bad_cloned; /* known bug, see below */
+	uint64_t ip_len_bad; /* IP length disagrees with UDP/frame: TRUNCATED */
 } C;
 
 #define FAIL(...)                                                                                  \
@@ -1363,23 +1359,9 @@ static void check_ingress(int relay, const uint8_t *pkt, size_t len, const char 
 		FAIL("%s: ingress changed the mark %#x -> %#x", what, mark, run.mark_out);
 	int fwd = (int)st_delta(MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED);
 	int eligible = want == MOQ_R_FORWARDED;
-	/* Known bug (see known_bug_ip_length_mismatch_is_cloned): the
-	 * programs do not compare the IP header's length with the UDP length
-	 * and the frame, so a packet the relay's own IP stack drops is still
-	 * cloned. Both outcomes pass (the fixed program refuses it); cloning
-	 * is counted, and a failure with MOQ_FUZZ_KNOWN_BUGS=1. */
-	int known = eligible && r.ip_len_bad;
-	if (known && fwd == clones && fwd <= 1) {
-		if (fwd) {
-			C.ip_len_bad_cloned++;
-			if (known_bugs) {
-				FAIL("%s: cloned although the IP length disagrees with the UDP "
-				     "length",
-				     what);
-				hexdump("input", pkt, len);
-			}
-		}
-	} else if (fwd != eligible || clones != eligible) {
+	if (r.ip_len_bad)
+		C.ip_len_bad++;
+	if (fwd != eligible || clones != eligible) {
 		FAIL("%s: reference says %s (reason %d), program counted FORWARDED %d, %d "
 		     "clone(s) left",
 		     what, eligible ? "eligible" : "not eligible", want, fwd, clones);
@@ -1409,19 +1391,13 @@ static void check_ingress(int relay, const uint8_t *pkt, size_t len, const char 
 		C.ingress_reason[got]++;
 	/* NO_L2 is what a clone to a subscriber without a MAC gets; the
 	 * reference folds it into NO_SUBSCRIBERS */
-	if (got != (uint32_t)want && !known) {
+	if (got != (uint32_t)want) {
 		C.reason_disagree++;
 		FAIL("%s: reason: reference %d, program %u", what, want, got);
 		hexdump("input", pkt, len);
 	}
 	/* the stream table: recorded exactly when the reference learns it */
-	if (r.learn_stream && (want == MOQ_R_FORWARDED || want == MOQ_R_NO_SUBSCRIBERS) &&
-	    r.ip_len_bad) {
-		/* the known bug above: recorded or not, both are accepted */
-		struct moq_up_stream v;
-		if (map_stream(r.conn, r.sid, &v) && v.track_alias == r.alias)
-			model_learn_stream(&r, pkt);
-	} else if (r.learn_stream && (want == MOQ_R_FORWARDED || want == MOQ_R_NO_SUBSCRIBERS)) {
+	if (r.learn_stream && (want == MOQ_R_FORWARDED || want == MOQ_R_NO_SUBSCRIBERS)) {
 		struct moq_up_stream v;
 		model_learn_stream(&r, pkt);
 		if (!map_stream(r.conn, r.sid, &v) || v.track_alias != r.alias)
@@ -1819,8 +1795,8 @@ START_TEST(random_packets_through_all_programs)
 	printf("\n  clones seen on lo: %llu; reference/program reason disagreements "
 	       "(ineligible packets): %llu\n",
 	       (unsigned long long)C.clones, (unsigned long long)C.reason_disagree);
-	printf("  known bug: cloned although the IP length disagrees with UDP: %llu\n",
-	       (unsigned long long)C.ip_len_bad_cloned);
+	printf("  IP length disagreeing with the UDP length or the frame (refused): %llu\n",
+	       (unsigned long long)C.ip_len_bad);
 	printf("  egress of eligible clones: %llu, reasons:", (unsigned long long)C.egress_strict);
 	for (int k = 0; k < MOQ_R_MAX; k++)
 		if (C.egress_reason[k])
@@ -1846,21 +1822,15 @@ START_TEST(random_packets_through_all_programs)
 }
 END_TEST
 
-/* ---- known program bugs (run only with MOQ_FUZZ_KNOWN_BUGS=1) -------------------
+/* ---- IP length against the UDP length -------------------------------------------
  *
- * IP length not checked against the UDP length. The ingress programs take
- * the UDP Length as the end of the datagram (checked only against the
- * frame) and never look at the IPv4 Total Length / IPv6 Payload Length. A
- * packet whose IP header says it is shorter than its UDP datagram is
+ * A packet whose IP header says it is shorter than its UDP datagram is
  * dropped by the relay's own IP/UDP stack (ip_rcv trims to Total Length,
- * then the UDP length no longer fits), so the agent never gets it, but
- * upstream_ingress still clones it to every subscriber (FORWARDED), and
- * the egress takes a packet number and a downstream stream id for it. The
- * subscriber's stack drops the clone as well (the IP header is kept).
- * Found by random_packets_through_all_programs (header-byte mutations of
- * the IP length field). Expected: TC_ACT_OK, no clone, FORWARDED not
- * counted (e.g. TRUNCATED). Actual: one clone per subscriber, FORWARDED. */
-START_TEST(known_bug_ip_length_mismatch_is_cloned)
+ * then the UDP length no longer fits), so the agent never gets it: the
+ * ingress must not clone it either (it did until the programs compared the
+ * lengths; found by random_packets_through_all_programs mutating the IP
+ * length field). Expected: TC_ACT_OK, no clone, FORWARDED not counted. */
+START_TEST(ip_length_shorter_than_udp_is_not_cloned)
 {
 	struct bpf_pkt_spec sp;
 	uint8_t frames[64], pkt[256];
@@ -1896,7 +1866,6 @@ START_TEST(known_bug_ip_length_mismatch_is_cloned)
 	uint16_t c = fold(sum16(pkt + 14, 20, 0));
 	pkt[14 + 10] = c >> 8;
 	pkt[14 + 11] = c & 0xff;
-	hexdump("known bug fixture input", pkt, len);
 
 	stats_snapshot(st_before);
 	run_prog(R.upstream_ingress, pkt, len, 0);
@@ -1955,8 +1924,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, random_packets_through_all_programs);
-	if (getenv("MOQ_FUZZ_KNOWN_BUGS"))
-		tcase_add_test(tc, known_bug_ip_length_mismatch_is_cloned);
+	tcase_add_test(tc, ip_length_shorter_than_udp_is_not_cloned);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1967,7 +1935,6 @@ int main(void)
 	int failed;
 
 	verbose = getenv("MOQ_FUZZ_VERBOSE") != NULL;
-	known_bugs = getenv("MOQ_FUZZ_KNOWN_BUGS") != NULL;
 	netns_private();
 	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -82,7 +82,7 @@ void moq_log_set_output(FILE *f);
 /* Format and write one line if level is enabled. The message is cut at
  * 1023 bytes. */
 void moq_log(enum moq_log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Write msg as one line in the current format whatever the level (for
  * output the user asked for by other means, e.g. the relay's stats line). */
 void moq_log_emit(enum moq_log_level level, const char *module, const char *msg);
@@ -103,7 +103,7 @@ void moq_log_emit(enum moq_log_level level, const char *module, const char *msg)
 #define MOQ_LOG_TRACK_MAX 256 /* longer names are cut, ending in "..." */
 
 struct moq_log_ctx {
-	uint64_t session;	     /* 0: unknown */
+	uint64_t session;	       /* 0: unknown */
 	char peer[MOQ_LOG_PEER_MAX];   /* "": unknown */
 	char track[MOQ_LOG_TRACK_MAX]; /* "": unknown */
 };

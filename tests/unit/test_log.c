@@ -212,11 +212,16 @@ START_TEST(json_escapes_quotes_backslash_and_control_characters)
 	const char *raw;
 
 	moq_log_set_format(MOQ_LOG_FORMAT_JSON);
-	moq_warn("m", "q\"b\\n\nt\tc\x01" "d\x7f" "e\x1f");
+	moq_warn("m", "q\"b\\n\nt\tc\x01"
+		      "d\x7f"
+		      "e\x1f");
 	raw = out();
-	ck_assert_ptr_nonnull(strstr(raw, "\"msg\":\"q\\\"b\\\\n\\nt\\tc\\u0001d\\u007fe\\u001f\""));
+	ck_assert_ptr_nonnull(
+	    strstr(raw, "\"msg\":\"q\\\"b\\\\n\\nt\\tc\\u0001d\\u007fe\\u001f\""));
 	v = json_line();
-	ck_assert_str_eq(jstr(v, "msg"), "q\"b\\n\nt\tc\x01" "d\x7f" "e\x1f");
+	ck_assert_str_eq(jstr(v, "msg"), "q\"b\\n\nt\tc\x01"
+					 "d\x7f"
+					 "e\x1f");
 	json_free(v);
 }
 END_TEST
@@ -230,9 +235,10 @@ START_TEST(json_keeps_valid_utf8_and_replaces_invalid_bytes)
 	 * (c0 af), a surrogate (ed a0 80) and a truncated € (e2 82) do not */
 	moq_warn("m", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\xff|\xc0\xaf|\xed\xa0\x80|\xe2\x82");
 	v = json_line();
-	ck_assert_str_eq(jstr(v, "msg"),
-			 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
-			 "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd");
+	ck_assert_str_eq(
+	    jstr(v, "msg"),
+	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd");
 	json_free(v);
 }
 END_TEST

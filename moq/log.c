@@ -94,23 +94,20 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 void moq_log_scope_session(struct moq_log_scope *sc, uint64_t session, const char *peer)
 {
+	copy_str(sc->buf, MOQ_LOG_PEER_MAX, peer);
 	sc->ctx.session = session;
-	copy_str(sc->ctx.peer, sizeof(sc->ctx.peer), peer);
-	sc->ctx.track[0] = 0;
+	sc->ctx.peer = sc->buf;
+	sc->ctx.track = NULL;
 	sc->prev = g_ctx;
 	g_ctx = &sc->ctx;
 }
 
 void moq_log_scope_track(struct moq_log_scope *sc, const char *track)
 {
-	if (g_ctx) {
-		sc->ctx.session = g_ctx->session;
-		memcpy(sc->ctx.peer, g_ctx->peer, sizeof(sc->ctx.peer));
-	} else {
-		sc->ctx.session = 0;
-		sc->ctx.peer[0] = 0;
-	}
-	copy_str(sc->ctx.track, sizeof(sc->ctx.track), track);
+	copy_str(sc->buf, sizeof(sc->buf), track);
+	sc->ctx.session = g_ctx ? g_ctx->session : 0;
+	sc->ctx.peer = g_ctx ? g_ctx->peer : NULL;
+	sc->ctx.track = sc->buf;
 	sc->prev = g_ctx;
 	g_ctx = &sc->ctx;
 }
@@ -309,6 +306,11 @@ static void put_ts(struct line *l)
 		put(l, b, (size_t)n);
 }
 
+static bool has(const char *s)
+{
+	return s && s[0];
+}
+
 void moq_log_emit(enum moq_log_level lv, const char *module, const char *msg)
 {
 	char buf[LINE_MAX_BYTES];
@@ -326,8 +328,8 @@ void moq_log_emit(enum moq_log_level lv, const char *module, const char *msg)
 
 		if (c) {
 			tail += c->session ? 32 : 0;
-			tail += c->peer[0] ? 12 + 6 * strlen(c->peer) : 0;
-			tail += c->track[0] ? 12 + 6 * strlen(c->track) : 0;
+			tail += has(c->peer) ? 12 + 6 * strlen(c->peer) : 0;
+			tail += has(c->track) ? 12 + 6 * strlen(c->track) : 0;
 		}
 		puts_(&l, "{\"ts\":\"");
 		put_ts(&l);
@@ -346,9 +348,9 @@ void moq_log_emit(enum moq_log_level lv, const char *module, const char *msg)
 				 (unsigned long long)c->session);
 			puts_(&l, num);
 		}
-		if (c && c->peer[0])
+		if (c && has(c->peer))
 			put_json_kv(&l, "peer", c->peer);
-		if (c && c->track[0])
+		if (c && has(c->track))
 			put_json_kv(&l, "track", c->track);
 		put(&l, "}", 1);
 	} else {
@@ -362,9 +364,9 @@ void moq_log_emit(enum moq_log_level lv, const char *module, const char *msg)
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)c->session);
 			put_text_kv(&l, "session", num);
 		}
-		if (c && c->peer[0])
+		if (c && has(c->peer))
 			put_text_kv(&l, "peer", c->peer);
-		if (c && c->track[0])
+		if (c && has(c->track))
 			put_text_kv(&l, "track", c->track);
 	}
 	buf[l.len++] = '\n';

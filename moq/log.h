@@ -26,8 +26,8 @@
  * Context: the code handling one session (and maybe one track) opens a
  * scope on its stack; every line logged until the scope ends carries it.
  * Scopes nest and must end in reverse order (single-threaded use; the
- * context is one global pointer). Values are copied into the scope, so the
- * objects they came from may be freed while the scope is open.
+ * context is one global pointer). The value a scope sets is copied into
+ * it, so the object it came from may be freed while the scope is open.
  *
  *   struct moq_log_scope sc, tsc;
  *   moq_log_scope_session(&sc, 12, "10.0.0.2:4433");
@@ -103,14 +103,17 @@ void moq_log_emit(enum moq_log_level level, const char *module, const char *msg)
 #define MOQ_LOG_TRACK_MAX 256 /* longer names are cut, ending in "..." */
 
 struct moq_log_ctx {
-	uint64_t session;	       /* 0: unknown */
-	char peer[MOQ_LOG_PEER_MAX];   /* "": unknown */
-	char track[MOQ_LOG_TRACK_MAX]; /* "": unknown */
+	uint64_t session;  /* 0: unknown */
+	const char *peer;  /* NULL or "": unknown */
+	const char *track; /* NULL or "": unknown */
 };
 
+/* A scope owns copies of the values it sets; a track scope points at its
+ * enclosing scope's session and peer (which outlive it). */
 struct moq_log_scope {
 	struct moq_log_ctx ctx;
 	const struct moq_log_ctx *prev;
+	char buf[MOQ_LOG_TRACK_MAX]; /* the peer or the track it set */
 };
 
 /* The context lines carry now; NULL when none. */

@@ -30,6 +30,7 @@ RATE=${BENCH_RATE:-300}
 SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 32}
 MODES=${BENCH_MODES:-off on}
+SYSPROF=${PROFILE_SYSTEM:-1} # system-wide kernel profile of the fast path (on mode)
 if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=3 COUNTS=${BENCH_COUNTS:-8}; fi
 WIN=$SECS
 HOSTS=8
@@ -155,6 +156,17 @@ f2() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 f1() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? a / b : 0 }'; }
 
 FOCUS=' (fp_[a-z_]+|relayd_[a-z_]+|raw_pump[.a-z0-9]*|fs_[a-z_]+|fc_[a-z_]+|ngtcp2_conn_(read_pkt|write)[a-z_]*|ring_buffer__[a-z]+|bpf_map_[a-z_]+|ringbuf_process_ring|on_ring_event|conn_(recv|flush)[.a-z0-9]*|moq_session_[a-z_]+|relay_[a-z_]+|__libc_(sendto|recvfrom|sendmsg|recvmsg)|epoll_pwait2?|__sys_bpf)$'
+# the tc path's share of all CPU samples (both vCPUs) and its cost per
+# forwarded clone: inclusive samples of the fast-path symbols
+SYS_SYMS='bpf_prog_[0-9a-f]+_moq_[a-z_]+|cls_bpf_classify|tcf_classify|bpf_clone_redirect|skb_clone|__dev_queue_xmit|dev_queue_xmit|veth_xmit|__netif_rx|netif_rx|bpf_skb_store_bytes|bpf_skb_load_bytes|pskb_expand_head|bpf_l4_csum_replace|bpf_l3_csum_replace|bpf_csum_diff|bpf_loop|bpf_ringbuf_reserve|bpf_ringbuf_submit|bpf_ringbuf_commit|__skb_clone|kmem_cache_alloc[a-z_]*|process_backlog|net_rx_action|__netif_receive_skb_core[.a-z0-9]*|ip_rcv|udp_rcv|__udp4_lib_rcv|sock_def_readable|ip_local_deliver|ip_forward|try_to_wake_up|ktime_get|sched_clock'
+sys_table() { # DATA TAG N
+	local total
+	total=$(perf report -i "$1" --stdio --no-children -n --sort comm -g none 2>/dev/null | awk '!/^#/ && NF >= 3 { s += $2 } END { print s }')
+	perf report -i "$1" --children --sort sym --stdio -g none --percent-limit 0.2 2>/dev/null |
+		grep -v '^#' | grep -E "\] ($SYS_SYMS)\$" | head -30 >"$TMP/sys-$2.txt" || true
+	perf report -i "$1" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^#' | grep . | head -8 >"$TMP/syscomm-$2.txt" || true
+	echo "${total:-?}" >"$TMP/systotal-$2.txt"
+}
 perf_tables() { # DATA TAG
 	local d=$1 tag=$2
 	# self time by symbol and by DSO; inclusive (children) by symbol
@@ -243,6 +255,13 @@ run_mode() { # MODE N -> R_* and files under $TMP
 	perfctl rec disable
 	WIN=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", b - a }')
 	R_WIN=$WIN
+	# fast path: where the kernel spends its time forwarding (softirq runs
+	# in whichever task sent the packet, so this one is system-wide, with
+	# kernel call chains), 3 s while the subscribers still receive
+	if [ "$mode" = on ] && [ "$SYSPROF" = 1 ]; then
+		perf record -q -a -g -F 999 -o "$TMP/sys-$tag.data" -- sleep 3 >/dev/null 2>&1 || true
+		sys_table "$TMP/sys-$tag.data" "$tag" "$n"
+	fi
 	wait_subs
 	sleep 1.1 # one more stats line
 	stopwait $pp
@@ -362,7 +381,7 @@ FINDINGS=$([ -f "$OUT" ] && sed -n '/^## Findings/,$p' "$OUT" || true)
 	echo "the relay's whole life / objects delivered in that run."
 	echo
 	echo "| subs (fewest in window) | fast path | upstream objects/s | relay CPU % of a core | user µs/obj | sys µs/obj | task-clock µs/obj | ctx switches/obj | migrations / page faults | syscalls/obj | packets from publisher /s | packets from subscribers /obj (/s) | packets to subscribers /obj (/s) | delivered (whole run) / missing+integrity |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "## tc programs and ring-buffer events"
@@ -376,7 +395,7 @@ FINDINGS=$([ -f "$OUT" ] && sed -n '/^## Findings/,$p' "$OUT" || true)
 	echo "upstream object; kernel / agent packets: deltas of kernel_pkts and agent_pkts over the window."
 	echo
 	echo "| subs | fast path | upstream_ingress runs | ns/run | subscriber_egress runs | ns/run | subscriber_ingress runs | ns/run | BPF ns/obj | events/fwd pkt | events/obj | events/upstream obj | events/s | kernel / agent pkts (share) |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${BROWS[@]}"; do echo "$r"; done
 	echo
 	echo "## Syscalls per delivered object (top 5)"
@@ -397,6 +416,27 @@ FINDINGS=$([ -f "$OUT" ] && sed -n '/^## Findings/,$p' "$OUT" || true)
 	echo "|---|---|---|---|"
 	for r in "${FROWS[@]}"; do echo "$r"; done
 	echo
+	if [ "$SYSPROF" = 1 ]; then
+		echo "## Fast path in the kernel (system-wide)"
+		echo
+		echo "On mode only: \`perf record -a -g -F 999\` for 3 s right after the window (subscribers still"
+		echo "receiving), \`perf report --children --sort sym\` filtered to the tc path's symbols. Percentages are"
+		echo "of all samples on both vCPUs (including other engineers' processes: see the comm table); 1% of"
+		echo "3 s x 2 vCPUs = 60 ms, i.e. at 300 upstream packets/s over 3 s, 1% = 67 µs per upstream packet."
+		for t in "${TAGS[@]}"; do
+			[ -f "$TMP/sys-$t.txt" ] || continue
+			echo
+			echo "### ${t##*[a-z]} subscribers ($(cat "$TMP/systotal-$t.txt") samples)"
+			echo
+			echo '```'
+			cat "$TMP/syscomm-$t.txt"
+			echo '```'
+			echo '```'
+			cat "$TMP/sys-$t.txt"
+			echo '```'
+		done
+		echo
+	fi
 	echo "## perf: top symbols"
 	echo
 	echo "\`perf record -F 999 --call-graph dwarf -p <moq-relayd>\` over the window (no hardware PMU in"

@@ -1398,6 +1398,9 @@ static int on_ring_event(void *ctx, void *data, size_t sz)
 		fp->orphan_events++;
 		return 0;
 	}
+	/* lines about this event are about fc's session, not the one whose
+	 * packet made us drain the ring */
+	RELAYD_LOG_PEER(fc->p);
 	if (ev->prog == MOQ_PROG_SUBSCRIBER_EGRESS)
 		fc_event(fc, ev);
 	else if (ev->prog == MOQ_PROG_UPSTREAM_INGRESS && ev->reason == MOQ_R_REDIRECT_FAILED)

@@ -317,9 +317,8 @@ int relayd_metrics_start(struct relayd *d)
 			err);
 		return -1;
 	}
-	fprintf(stderr, "moq-relayd: metrics on http://%s%s%s:%u/metrics\n",
-		strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
-		relay_metrics_port(d->metrics));
+	moq_warn("metrics", "metrics on http://%s%s%s:%u/metrics", strchr(host, ':') ? "[" : "",
+		 host, strchr(host, ':') ? "]" : "", relay_metrics_port(d->metrics));
 	return 0;
 }
 

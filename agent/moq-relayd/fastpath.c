@@ -1528,6 +1528,9 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 	if (!r->tr || r->ignored)
 		return;
 	fp_drain(fp);
+	/* the last stream finishing below must not free r under this loop
+	 * (nor under the caller): callers free it with raw_maybe_free */
+	r->refs++;
 	for (struct relay_sub *s = r->tr->subs; s; s = s->next) {
 		struct peer *p = s->peer;
 		struct fp_conn *fc = p->fp;
@@ -1565,6 +1568,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 		fc_gate_update(fc);
 		fc_arm_timer(fc);
 	}
+	r->refs--;
 }
 
 void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t off,
@@ -1649,6 +1653,8 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 	}
 	raws_retire_older(fp, st->track, st->group);
 	raw_pump(d, r, NULL);
+	if (r->ended)
+		raw_maybe_free(fp, r);
 }
 
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
@@ -1662,6 +1668,7 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 	if (!r || r->ended)
 		return;
 	r->ended = true;
+	r->refs++; /* not freed by its last stream inside the loop */
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 		struct fp_stream *fs = fc ? fs_find_up(fc, r->up_conn, r->up_sid) : NULL;
@@ -1671,6 +1678,7 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 			fs_maybe_done(fc, fs);
 		}
 	}
+	r->refs--;
 	raw_maybe_free(fp, r);
 }
 
@@ -1891,6 +1899,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 		n = r->next;
 		if (r->up_conn == p->fp_conn_id && !r->ended) {
 			r->ended = true;
+			r->refs++; /* freed by the loop below, not inside this one */
 			for (uint32_t i = 0; i < fp->slot_hi; i++) {
 				struct fp_conn *o = fp->slots[i];
 				struct fp_stream *fs = o ? fs_find_up(o, r->up_conn, r->up_sid) : NULL;
@@ -1900,6 +1909,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 					fs_maybe_done(o, fs);
 				}
 			}
+			r->refs--;
 		}
 	}
 	for (struct fp_raw *r = fp->raws, *n; r; r = n) {

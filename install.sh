@@ -19,12 +19,13 @@ PACKAGES=(
 	ffmpeg                                # real H.264 media for tests and demo
 	gnuplot-nox                           # benchmark plots
 	strace time                           # syscall counts and CPU in benchmarks
+	linux-perf                            # perf record/stat in bench/profile.sh
 	python3                               # packet crafting in the live fast-path test
 	jq                                    # JSON summaries in the relay tests and demo
 	groff-base man-db                     # man page checks (tests/integration/man_pages.sh)
 )
 PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
-COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace pkg-config certtool python3 jq groff man)
+COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man)
 
 have_all() {
 	local m c

@@ -1965,28 +1965,67 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-static void clear_hash(int fd, size_t ksz)
+/* Empty a hash map: in batches of 4096 (a run with many streams leaves
+ * hundreds of thousands of entries; one delete per entry took seconds at
+ * start), one by one where the kernel has no batch operation. */
+static size_t clear_hash(int fd, size_t ksz)
 {
+	struct bpf_map_info info = {0};
+	uint32_t ilen = sizeof(info);
 	uint8_t k[64], nk[64];
+	void *keys = NULL, *vals = NULL;
+	uint64_t batch[8];
+	bool first = true;
+	size_t cleared = 0;
 
 	if (ksz > sizeof(k))
-		return;
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.key_size == ksz) {
+		keys = malloc(4096u * info.key_size);
+		vals = malloc(4096u * info.value_size);
+	}
+	while (keys && vals) {
+		uint32_t n = 4096;
+		int rc = bpf_map_lookup_and_delete_batch(fd, first ? NULL : batch, batch, keys, vals,
+							 &n, NULL);
+
+		first = false;
+		cleared += n;
+		if (rc && errno != ENOENT) {
+			moq_dbg(MOD, "batch delete unavailable (%s): one by one", strerror(errno));
+			break;
+		}
+		if (rc) { /* ENOENT: that was the last batch */
+			free(keys);
+			free(vals);
+			return cleared;
+		}
+	}
+	free(keys);
+	free(vals);
 	while (bpf_map_get_next_key(fd, NULL, nk) == 0) {
 		memcpy(k, nk, ksz);
 		if (bpf_map_delete_elem(fd, k))
 			break;
+		cleared++;
 	}
+	return cleared;
 }
 
 /* A restarted agent clears what an earlier run left in the maps. */
 static void clear_stale(struct relayd_fp *fp)
 {
-	clear_hash(fp->maps.fd[FP_MAP_UPSTREAMS], sizeof(struct moq_cid));
-	clear_hash(fp->maps.fd[FP_MAP_UP_STREAMS], sizeof(struct moq_up_stream_key));
-	clear_hash(fp->maps.fd[FP_MAP_TRACKS], sizeof(struct moq_track_key));
-	clear_hash(fp->maps.fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
-	clear_hash(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
-	clear_hash(fp->maps.fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
+	uint64_t t0 = fp_monotonic_ns();
+	size_t n = clear_hash(fp->maps.fd[FP_MAP_UPSTREAMS], sizeof(struct moq_cid));
+
+	n += clear_hash(fp->maps.fd[FP_MAP_UP_STREAMS], sizeof(struct moq_up_stream_key));
+	n += clear_hash(fp->maps.fd[FP_MAP_TRACKS], sizeof(struct moq_track_key));
+	n += clear_hash(fp->maps.fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
+	n += clear_hash(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
+	n += clear_hash(fp->maps.fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
+	if (n)
+		moq_info(MOD, "cleared %zu map entries an earlier run left, in %.1f ms", n,
+			 (double)(fp_monotonic_ns() - t0) / 1e6);
 	/* subscriber entries of an earlier run carry its generation: the
 	 * programs ignore them, and a slot is rewritten when reused */
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {

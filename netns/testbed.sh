@@ -501,9 +501,18 @@ cmd_loss() {
 			die "loss: cannot attach $obj to $ns/$dev $hook"
 		prog=$(nsx "$ns" tc filter show dev "$dev" "$hook" | sed -nE 's/.* id ([0-9]+) name moq_loss .*/\1/p' | head -1)
 		[ -n "$prog" ] || die "loss: attached, but found no moq_loss program on $ns/$dev $hook"
-		map=$(bpftool prog show id "$prog" | sed -nE 's/.*map_ids ([0-9]+).*/\1/p')
-		[ -n "$map" ] && bpftool map show id "$map" | grep -q 'name moq_loss_cfg' ||
-			die "loss: program $prog has no moq_loss_cfg map"
+		# the map among the program's map_ids (a,b,...); bpftool now and
+		# then answered without it while other tests loaded programs:
+		# asked up to three times
+		map=""
+		for _ in 1 2 3; do
+			for m in $(bpftool prog show id "$prog" | sed -nE 's/.*map_ids ([0-9,]+).*/\1/p' | tr ',' ' '); do
+				bpftool map show id "$m" | grep -q 'name moq_loss_cfg' && { map=$m; break; }
+			done
+			[ -n "$map" ] && break
+			sleep 0.2
+		done
+		[ -n "$map" ] || die "loss: program $prog has no moq_loss_cfg map ($(bpftool prog show id "$prog" 2>&1 | tr '\n' ' '))"
 		mkdir -p "$(bpf_dir)"
 		bpftool map pin id "$map" "$pin" || die "loss: cannot pin map $map at $pin"
 	fi

@@ -120,6 +120,7 @@ struct fp_stream {
 	 * when the stream meets its subscription */
 	bool to_known;
 	uint64_t obj_to_ns, sg_to_ns;
+	uint64_t reset_code; /* of the RESET_STREAM sent (resent with it) */
 	uint64_t stuck_since;
 	bool stuck_logged;
 };
@@ -161,7 +162,8 @@ struct fp_conn {
 	/* OBJECT_DELIVERY_TIMEOUT of the newest fast subscription: for a
 	 * stream dropped at the gate before its subscription is known */
 	uint64_t obj_to_ns;
-	bool has_sg_to; /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
+	bool has_sg_to;	 /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
+	bool has_obj_to; /* some stream has an OBJECT_DELIVERY_TIMEOUT */
 	uint64_t top_short_ns; /* the top class last lacked window */
 	uint64_t ng_rx_ns;     /* last received packet passed to ngtcp2 */
 };
@@ -371,10 +373,11 @@ static void raw_mark(struct fp_raw *r, uint64_t now)
 		return;
 	}
 	if (r->nmark == FP_MARKS) {
-		/* halve the resolution; a merged mark keeps the earlier time
-		 * (an object is never younger than its first piece) */
+		/* halve the resolution; a merged mark keeps the later time
+		 * (lenient: the earlier one would make every byte of a long
+		 * stream look as old as its oldest piece) */
 		for (unsigned i = 0; i < FP_MARKS / 2; i++)
-			r->mark[i] = (struct fp_mark){r->mark[2 * i + 1].end, r->mark[2 * i].t_ns};
+			r->mark[i] = r->mark[2 * i + 1];
 		r->nmark = FP_MARKS / 2;
 	}
 	r->mark[r->nmark++] = (struct fp_mark){r->len, now};
@@ -389,6 +392,13 @@ static uint64_t raw_arrival(const struct fp_raw *r, uint64_t pos)
 	return 0;
 }
 
+/* ms (a peer's parameter: up to 2^62) to ns, capped at 2^62 ns (146
+ * years: clock + timeout cannot wrap). */
+static uint64_t ms_to_ns(uint64_t ms)
+{
+	return ms > (1ull << 62) / 1000000ull ? 1ull << 62 : ms * 1000000ull;
+}
+
 static void fs_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s)
 {
 	struct moq_subscription_info info;
@@ -398,10 +408,12 @@ static void fs_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct r
 	fs->to_known = true;
 	if (!s->req || moq_request_subscription(s->req, &info) != 0)
 		return;
-	fs->obj_to_ns = info.object_delivery_timeout * 1000000ull;
-	fs->sg_to_ns = info.subgroup_delivery_timeout * 1000000ull;
+	fs->obj_to_ns = ms_to_ns(info.object_delivery_timeout);
+	fs->sg_to_ns = ms_to_ns(info.subgroup_delivery_timeout);
 	if (fs->sg_to_ns)
 		fc->has_sg_to = true;
+	if (fs->obj_to_ns)
+		fc->has_obj_to = true;
 }
 
 /* Is the byte at pos older than the stream's OBJECT_DELIVERY_TIMEOUT? Then
@@ -409,8 +421,9 @@ static void fs_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct r
 static bool fs_expired(const struct fp_stream *fs, uint64_t pos)
 {
 	uint64_t t = fs->raw && fs->obj_to_ns ? raw_arrival(fs->raw, pos) : 0;
+	uint64_t now = now_ns();
 
-	return t && now_ns() - t > fs->obj_to_ns;
+	return t && now > t && now - t > fs->obj_to_ns;
 }
 
 static void fs_unlink_free(struct fp_conn *fc, struct fp_stream *fs)
@@ -616,6 +629,7 @@ static void fs_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 		return;
 	}
 	fs->state = FS_RESET;
+	fs->reset_code = code;
 	if (fc->slot >= 0) {
 		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
 						.conn_id = fs->up_conn,
@@ -660,7 +674,8 @@ static void fs_fill(struct fp_conn *fc, struct fp_stream *fs)
 
 	if (!r || r->ignored || (fs->state != FS_KERNEL && fs->state != FS_AGENT))
 		return;
-	if (r->prio_class > fc_top_class(fc) && now_ns() - fc->top_short_ns < FP_LOW_PAUSE_NS)
+	if (fs->obj_to_ns && r->prio_class > fc_top_class(fc) &&
+	    now_ns() - fc->top_short_ns < FP_LOW_PAUSE_NS)
 		return;
 	while (pos < r->len) {
 		uint64_t end = r->len, n;
@@ -1088,7 +1103,7 @@ static void fc_process_lost(struct fp_conn *fc)
 		if (fs->inflight)
 			fs->inflight--;
 		if (m->kind == FP_KIND_RESET) {
-			fs_send_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+			fs_send_reset(fc, fs, fs->reset_code);
 			continue;
 		}
 		if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
@@ -1190,11 +1205,32 @@ static bool pkt_only_padding(const uint8_t *pkt, size_t len)
 	return true;
 }
 
+/* Only ACK / ACK_ECN / PADDING frames (nothing ack-eliciting: no frame the
+ * translation may have blanked, such as STOP_SENDING or MAX_DATA, which
+ * ngtcp2 must still acknowledge)? Checked before translation. */
+static bool pkt_only_acks(const uint8_t *pkt, size_t len)
+{
+	const uint8_t *p = pkt + 13, *end = pkt + len - MOQ_TAG_LEN;
+	struct moq_quic_frame f;
+
+	if (len < 13 + MOQ_TAG_LEN)
+		return false;
+	while (p < end) {
+		int n = moq_quic_frame_parse(&f, p, end);
+
+		if (n <= 0 || (f.type != 0x00 && f.type != 0x02 && f.type != 0x03))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
 			void *user)
 {
 	struct fp_conn *fc = conn_fc(c);
 	ngtcp2_conn *ng;
+	bool pure_acks;
 	int rc;
 
 	(void)user;
@@ -1215,17 +1251,19 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	/* events first: an ACK may cover packets whose events are queued */
 	if (fc->slot >= 0)
 		fp_drain(g_d->fp);
+	pure_acks = fc->slot >= 0 && pkt_only_acks(pkt, *len);
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
 		g_d->fp->hook_drops++;
 		return -1;
 	}
-	/* Most packets from a subscriber only acknowledge media: translated,
-	 * they are all PADDING. ngtcp2 would spend a read and a write pass on
-	 * each for nothing (they are not ack-eliciting), so they stop here,
-	 * except one now and then for ngtcp2's idle timer. */
-	if (fc->slot >= 0 && pkt_only_padding(pkt, *len)) {
+	/* Most packets from a subscriber only acknowledge media: nothing but
+	 * ACK frames, and translated, all PADDING. ngtcp2 would spend a read
+	 * and a write pass on each for nothing (they are not ack-eliciting),
+	 * so they stop here, except one now and then for ngtcp2's idle
+	 * timer. */
+	if (pure_acks && pkt_only_padding(pkt, *len)) {
 		uint64_t now = now_ns();
 
 		if (now - fc->ng_rx_ns < FP_NG_RX_EVERY_NS) {
@@ -1504,6 +1542,22 @@ static void fc_subgroup_timeouts(struct fp_conn *fc)
 	}
 }
 
+/* OBJECT_DELIVERY_TIMEOUT for data that waits: a queued stream whose next
+ * byte got too old is reset now, not when window opens (its raw and the
+ * subscriber's stream credit are released), and paused lower classes are
+ * resumed. */
+static void fc_object_timeouts(struct fp_conn *fc)
+{
+	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
+		n = fs->next;
+		if (fs->obj_to_ns && fs_pending(fs) && fs_expired(fs, fs->filled)) {
+			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			fs_maybe_done(fc, fs);
+		}
+	}
+	fc_pump_pending(fc);
+}
+
 /* Periodic work: heartbeat, events, every slot's gate and timer. */
 static void fp_service(struct relayd *d)
 {
@@ -1518,6 +1572,8 @@ static void fp_service(struct relayd *d)
 		if (fc) {
 			if (fc->has_sg_to)
 				fc_subgroup_timeouts(fc);
+			if (fc->has_obj_to)
+				fc_object_timeouts(fc);
 			fc_gate_update(fc);
 			fc_arm_timer(fc);
 		}
@@ -1769,7 +1825,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		struct moq_subscription_info info;
 
 		if (sub->req && moq_request_subscription(sub->req, &info) == 0)
-			fc->obj_to_ns = info.object_delivery_timeout * 1000000ull;
+			fc->obj_to_ns = ms_to_ns(info.object_delivery_timeout);
 	}
 	if (up && up->fp)
 		relayd_fp_upstream(d, up);
@@ -1849,7 +1905,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 			if (!fs || old[i].kind == FP_TRK_KIND_DATAGRAM)
 				continue;
 			if (old[i].kind == FP_KIND_RESET)
-				fs_send_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+				fs_send_reset(fc, fs, fs->reset_code);
 			else if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
 				continue;
 			else if (fs_expired(fs, old[i].offset))
@@ -1990,11 +2046,11 @@ static size_t clear_hash(int fd, size_t ksz)
 							 &n, NULL);
 
 		first = false;
-		cleared += n;
 		if (rc && errno != ENOENT) {
 			moq_dbg(MOD, "batch delete unavailable (%s): one by one", strerror(errno));
 			break;
 		}
+		cleared += n;
 		if (rc) { /* ENOENT: that was the last batch */
 			free(keys);
 			free(vals);

@@ -12,6 +12,13 @@
 #define RX_MAX_PROPS 8192
 #define MS 1000000ull
 
+/* A peer's millisecond parameter (up to 2^62) in ns, capped at 2^62 ns
+ * (146 years) so that clock + timeout cannot wrap. */
+static uint64_t ms_ns(uint64_t ms)
+{
+	return ms > (1ull << 62) / MS ? 1ull << 62 : ms * MS;
+}
+
 static uint64_t hold_limit(const struct moq_session *s)
 {
 	return s->cfg.unknown_alias_bytes ? s->cfg.unknown_alias_bytes : (1u << 20);
@@ -680,8 +687,8 @@ static struct moq_tx *tx_new(struct moq_request *r, bool fetch, int *err)
 	tx->s = s;
 	tx->sid = sid;
 	tx->fetch = fetch;
-	tx->obj_timeout_ns = r->info.object_delivery_timeout * MS;
-	tx->sg_timeout_ns = r->info.subgroup_delivery_timeout * MS;
+	tx->obj_timeout_ns = ms_ns(r->info.object_delivery_timeout);
+	tx->sg_timeout_ns = ms_ns(r->info.subgroup_delivery_timeout);
 	if (tx->obj_timeout_ns || tx->sg_timeout_ns) {
 		tx->timer = moq_timer_new(s->loop, tx_timer_cb, tx);
 		if (!tx->timer) {
@@ -1094,7 +1101,7 @@ int moq_request_send_datagram(struct moq_request *r, const struct moq_object_dat
 	if (r->info.subgroup_delivery_timeout && (!to || r->info.subgroup_delivery_timeout < to))
 		to = r->info.subgroup_delivery_timeout;
 	uint64_t now = moq_loop_now();
-	if (to && first_byte_ns && now > first_byte_ns + to * MS) {
+	if (to && first_byte_ns && now > first_byte_ns && now - first_byte_ns > ms_ns(to)) {
 		s->stats.datagrams_dropped_timeout++;
 		return -ETIMEDOUT;
 	}

@@ -1743,6 +1743,25 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 		raw_maybe_free(fp, r);
 }
 
+/* tr is about to be freed: its raws forget it (their bytes are served no
+ * more; an ended, unreferenced one is freed now, the others when they end
+ * or their publisher goes). */
+void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr)
+{
+	struct relayd_fp *fp = d->fp;
+
+	if (!fp)
+		return;
+	for (struct fp_raw *r = fp->raws, *n; r; r = n) {
+		n = r->next;
+		if (r->tr != tr)
+			continue;
+		r->tr = NULL;
+		r->ignored = true;
+		raw_maybe_free(fp, r);
+	}
+}
+
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 {
 	struct relayd_fp *fp = d->fp;

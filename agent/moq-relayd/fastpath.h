@@ -16,6 +16,7 @@
 struct relayd;
 struct peer;
 struct relay_sub;
+struct relay_track;
 struct relay_rx;
 struct moq_rx;
 struct moq_quic_callbacks;
@@ -47,6 +48,8 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 		   const uint8_t *data, size_t len, int fin);
 void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st);
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx);
+/* tr is about to be freed (raws must not keep pointing at it). */
+void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr);
 /* A publisher connection's track is subscribed (or published): register it
  * in moq_upstreams. */
 void relayd_fp_upstream(struct relayd *d, struct peer *p);

@@ -550,6 +550,7 @@ int main(int argc, char **argv)
 			relay_rx_free(t->rxs);
 		while (t->subs)
 			relay_track_remove_sub(t, t->subs);
+		relayd_fp_track_gone(d, t);
 		relay_track_free(&d->tracks, t);
 	}
 	relay_routing_free(&d->routes);

@@ -394,6 +394,7 @@ static void track_end(struct relayd *d, struct relay_track *tr,
 			moq_request_cancel(tr->up, MOQ_RESET_CANCELLED);
 		tr->up = NULL;
 	}
+	relayd_fp_track_gone(d, tr);
 	relay_track_free(&d->tracks, tr);
 }
 
@@ -549,6 +550,7 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 		tr->up = moq_session_subscribe(pub->s, &tr->name.ns,
 					       tr->name.name, NULL, tr);
 		if (!tr->up) {
+			relayd_fp_track_gone(d, tr);
 			relay_track_free(&d->tracks, tr);
 			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
 					  "cannot subscribe upstream");
@@ -663,6 +665,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	if (moq_request_ok(r, NULL, no_props)) {
 		moq_request_set_user(r, NULL);
 		tr->up = NULL;
+		relayd_fp_track_gone(d, tr);
 		relay_track_free(&d->tracks, tr);
 		return;
 	}

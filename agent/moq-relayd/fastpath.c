@@ -59,9 +59,6 @@
 #define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
 #define FP_POLL_NS 20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
-/* a received packet left with nothing for ngtcp2 (a pure ACK of media
- * packets) still reaches it this often: its idle timer counts from it */
-#define FP_NG_RX_EVERY_NS 250000000ull
 
 #define FP_MARKS 32 /* arrival marks kept per upstream stream */
 /* queued less important classes wait this long after the top class last
@@ -165,7 +162,6 @@ struct fp_conn {
 	bool has_sg_to;	 /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
 	bool has_obj_to; /* some stream has an OBJECT_DELIVERY_TIMEOUT */
 	uint64_t top_short_ns; /* the top class last lacked window */
-	uint64_t ng_rx_ns;     /* last received packet passed to ngtcp2 */
 };
 
 struct relayd_fp {
@@ -180,7 +176,6 @@ struct relayd_fp {
 	size_t raw_bytes;
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
-	uint64_t acks_absorbed; /* pure media-ACK packets ngtcp2 did not need */
 	uint64_t last_hb_ns, hb_every_ns;
 	uint64_t poll_ns; /* FP_POLL_NS, shorter for a short heartbeat timeout */
 	struct fp_sub_info gone; /* counters of connections already closed */
@@ -1193,44 +1188,11 @@ static int fp_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	return 0;
 }
 
-/* Only PADDING between the short header (13 bytes in the profile) and the
- * tag? */
-static bool pkt_only_padding(const uint8_t *pkt, size_t len)
-{
-	if (len < 13 + MOQ_TAG_LEN)
-		return false;
-	for (size_t i = 13; i < len - MOQ_TAG_LEN; i++)
-		if (pkt[i])
-			return false;
-	return true;
-}
-
-/* Only ACK / ACK_ECN / PADDING frames (nothing ack-eliciting: no frame the
- * translation may have blanked, such as STOP_SENDING or MAX_DATA, which
- * ngtcp2 must still acknowledge)? Checked before translation. */
-static bool pkt_only_acks(const uint8_t *pkt, size_t len)
-{
-	const uint8_t *p = pkt + 13, *end = pkt + len - MOQ_TAG_LEN;
-	struct moq_quic_frame f;
-
-	if (len < 13 + MOQ_TAG_LEN)
-		return false;
-	while (p < end) {
-		int n = moq_quic_frame_parse(&f, p, end);
-
-		if (n <= 0 || (f.type != 0x00 && f.type != 0x02 && f.type != 0x03))
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
 			void *user)
 {
 	struct fp_conn *fc = conn_fc(c);
 	ngtcp2_conn *ng;
-	bool pure_acks;
 	int rc;
 
 	(void)user;
@@ -1251,26 +1213,11 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	/* events first: an ACK may cover packets whose events are queued */
 	if (fc->slot >= 0)
 		fp_drain(g_d->fp);
-	pure_acks = fc->slot >= 0 && pkt_only_acks(pkt, *len);
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
 		g_d->fp->hook_drops++;
 		return -1;
-	}
-	/* Most packets from a subscriber only acknowledge media: nothing but
-	 * ACK frames, and translated, all PADDING. ngtcp2 would spend a read
-	 * and a write pass on each for nothing (they are not ack-eliciting),
-	 * so they stop here, except one now and then for ngtcp2's idle
-	 * timer. */
-	if (pure_acks && pkt_only_padding(pkt, *len)) {
-		uint64_t now = now_ns();
-
-		if (now - fc->ng_rx_ns < FP_NG_RX_EVERY_NS) {
-			g_d->fp->acks_absorbed++;
-			return 1;
-		}
-		fc->ng_rx_ns = now;
 	}
 	return 0;
 }
@@ -2241,7 +2188,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 
 	return snprintf(buf, len,
 			"fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
-			"retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu hook_drops=%llu acks_absorbed=%llu "
+			"retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu hook_drops=%llu "
 			"events=%llu orphan_events=%llu raw_bytes=%zu",
 			subs, (unsigned long long)t.kernel_packets,
 			(unsigned long long)t.agent_packets,
@@ -2249,7 +2196,6 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 			(unsigned long long)t.retransmits, (unsigned long long)t.lost,
 			(unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
 			(unsigned long long)t.resets_sent,
-			(unsigned long long)fp->hook_drops, (unsigned long long)fp->acks_absorbed,
-			(unsigned long long)fp->events,
+			(unsigned long long)fp->hook_drops, (unsigned long long)fp->events,
 			(unsigned long long)fp->orphan_events, fp->raw_bytes);
 }

@@ -1386,13 +1386,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 		size_t lp = long_prefix_len(data, n);
 		if (lp < n) {
 			size_t len = n - lp;
-			int hr = ep->cb.recv_hook(c, data + lp, &len, cap - lp, U(c));
-			if (hr < 0) {
+			if (ep->cb.recv_hook(c, data + lp, &len, cap - lp, U(c)) < 0) {
 				ep->st.hook_drop++;
-				return;
-			}
-			if (hr == 1 && lp == 0) {
-				ep->st.hook_consumed++;
 				return;
 			}
 			n = lp + len;

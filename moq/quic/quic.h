@@ -91,8 +91,7 @@ struct moq_quic_close_info {
  * recv_hook: called for every received 1-RTT packet of a known connection
  *   before ngtcp2_conn_read_pkt. pkt/len/cap as above (pkt is the last
  *   packet of the datagram). May rewrite, shrink or grow up to cap. Return 0
- *   to pass on, < 0 to drop, 1 when the hook consumed it (it carried
- *   nothing ngtcp2 needs: not passed on, not counted as a drop). */
+ *   to pass on, < 0 to drop. */
 typedef int (*moq_quic_send_hook)(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
 				  uint64_t ngtcp2_pn, void *user);
 typedef int (*moq_quic_recv_hook)(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
@@ -236,7 +235,6 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_profile_mismatch; /* TLS vs plaintext Initials */
 	uint64_t shim_oversize_drop;  /* re-encoded packet > max payload */
 	uint64_t hook_drop;
-	uint64_t hook_consumed; /* recv_hook returned 1 */
 	uint64_t tx_errors; /* sendto failed (packet lost) */
 	uint64_t tx_queued; /* waited for EPOLLOUT (socket buffer full) */
 };

@@ -149,8 +149,8 @@ def main():
                                  meta["min_stay"], meta["max_stay"], meta["subscribers"]))
     w("- every %d s one sample: relay VmRSS/VmHWM and open fds (/proc), relay CPU %% of one core "
       "since the last sample, sessions and live subscribers (`moq-relayctl status`), active slots "
-      "(`moq_subscribers`), entries of every hash map that grows with subscribers (`bpftool map "
-      "dump`), the relay's cumulative fast-path counters (its `fastpath ...` stats line: kernel "
+      "(`moq_subscribers`), entries of every hash map that grows with subscribers (walking its keys: "
+      "tests/soak/mapcount.c), the relay's cumulative fast-path counters (its `fastpath ...` stats line: kernel "
       "share, retransmits, lost, gate drops, resets, raw_bytes; departed subscribers included), "
       "joins, finished sessions, errors, lost datagrams, relay warn/error log lines." % meta["interval"])
     w("- at the end: every seat stops (SIGTERM to the running moq-sub), the relay gets up to 45 s "
@@ -208,6 +208,10 @@ def main():
     w("| moq-pub CPU: mean | %s %% |" % fmt(sum(pcpu) / len(pcpu) if pcpu else None, 1))
     w("| all moq-sub processes CPU: mean | %s %% (of one core, counted when each exits) |"
       % fmt(sum(scpu) / len(scpu) if scpu else None, 1))
+    loads = [r.get("load1") for r in run if r.get("load1") is not None]
+    if loads:
+        w("| VM load average (1 min): mean / max | %s / %s (2 vCPUs, shared) |" % (
+            fmt(sum(loads) / len(loads), 1), fmt(max(loads), 1)))
     w("| relay log warn/error lines | %s |" % fmt(warns))
     w("")
     w("Map occupancy (entries; slots = active `moq_subscribers` entries):")
@@ -259,7 +263,8 @@ def main():
                 pick.append(r)
                 nxt = (r["elapsed_s"] // 300 + 1) * 300
         pick.append(rows[-1])
-    cols = [("min", lambda r: fmt(r["elapsed_s"] / 60, 1)), ("RSS kB", lambda r: fmt(r["rss_kb"])),
+    cols = [("min", lambda r: fmt(r["elapsed_s"] / 60, 1)), ("load", lambda r: fmt(r.get("load1"), 1)),
+            ("VM busy %", lambda r: fmt(r.get("host_cpu_busy_pct"))), ("RSS kB", lambda r: fmt(r["rss_kb"])),
             ("HWM kB", lambda r: fmt(r["hwm_kb"])), ("fds", lambda r: fmt(r["fds"])),
             ("CPU %", lambda r: fmt(r["relay_cpu_pct"], 1)), ("subs CPU %", lambda r: fmt(r["subs_cpu_pct"], 1)), ("sessions", lambda r: fmt(r["sessions"])),
             ("slots", lambda r: fmt(r["moq_subscribers_active"])),
@@ -278,6 +283,31 @@ def main():
     for r in pick:
         w("| " + " | ".join(f(r) for _, f in cols) + " |")
     w("")
+    if meta.get("t0") and sessions and "t1" in sessions[0]:
+        # sessions by the 5-minute window they ended in, next to the VM load
+        win = {}
+        for s in sessions:
+            k = int((s["t1"] - meta["t0"]) // 300)
+            d = win.setdefault(k, {"n": 0, "err": 0, "miss": 0, "p99": []})
+            d["n"] += 1
+            d["err"] += s["class"] != "ok"
+            d["miss"] += s["class"] == "stream_missing"
+            if s["p99_us"] is not None and not s["stopped"]:
+                d["p99"].append(s["p99_us"])
+        w("Sessions by the 5-minute window they ended in (load: mean 1-min load average of the samples in it):")
+        w("")
+        w("| window (min) | load | VM busy % | sessions | errors | of them stream_missing | median p99 ms |")
+        w("|---|---|---|---|---|---|---|")
+        for k in sorted(win):
+            d = win[k]
+            rs = [r for r in rows if k * 300 <= r["elapsed_s"] < (k + 1) * 300]
+            ld = [r.get("load1") for r in rs if r.get("load1") is not None]
+            bz = [r.get("host_cpu_busy_pct") for r in rs if r.get("host_cpu_busy_pct") is not None]
+            p = sorted(d["p99"])
+            w("| %d-%d | %s | %s | %d | %d | %d | %s |" % (
+                k * 5, k * 5 + 5, fmt(sum(ld) / len(ld), 1) if ld else "-", fmt(sum(bz) / len(bz)) if bz else "-",
+                d["n"], d["err"], d["miss"], fmt(p[len(p) // 2] / 1000, 1) if p else "-"))
+        w("")
     bad = [s for s in sessions if s["class"] != "ok"]
     if bad:
         w("## Sessions with errors (first 15 of %d)" % len(bad))

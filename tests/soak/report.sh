@@ -10,19 +10,17 @@ soak_report() {
 		test_missing: ([tr(\"test\")[].objects_missing] | add // 0),
 		dgram_received: ([tr(\"dgram\")[].objects_received] | add // 0),
 		dgram_missing: ([tr(\"dgram\")[].objects_missing] | add // 0),
-		p99_us: .sub.latency_us.p99}" "$RESULTS" >"$ses"
+		p99_us: .sub.latency_us.p99, t1}" "$RESULTS" >"$ses"
 	tail -n +2 "$CSV" >"$TMP/plot.dat"
 
-	local commit dirty cpu mem
-	commit=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-	dirty=$(git -C "$ROOT" status --porcelain -- agent moq tc-progs 2>/dev/null | wc -l)
+	local cpu mem
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 	local -a facts=(
 		"date (UTC)" "$(date -u -d "@$T0" +'%F %T') .. $(date -u +'%F %T')"
 		"machine" "$(nproc) vCPU ($cpu), $mem RAM, shared with other jobs (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 		"kernel" "$(uname -r)"
-		"commit" "$commit$([ "$dirty" = 0 ] || echo " (+ $dirty uncommitted changes under agent/ moq/ tc-progs/ in the working tree)")"
+		"build" "$BUILD_FACT"
 		"relay" "$(basename "$RELAYD") from $B/, --fast-path on, maps pinned under a private root"
 		"settings" "duration ${DURATION} s, sample every ${INTERVAL} s, $NSUBS subscribers on $HOSTS hosts, stay ${MIN_STAY}..${MAX_STAY} s, loss ${LOSS}% both ways, $RATE objects/s x $OBJSIZE B, $OPG objects/group, 2 subgroups$([ "$DATAGRAM" = 1 ] && echo ", + datagram track")"
 		"load bounds" "RSS growth over the second half < $RSS_BOUND kB; subgroup objects missing <= $MISS_BOUND%"
@@ -46,7 +44,7 @@ soak_report() {
 		--argjson datagram "$([ "$DATAGRAM" = 1 ] && echo true || echo false)" \
 		--argjson rss_bound_kb "$RSS_BOUND" --argjson stream_missing_bound_pct "$MISS_BOUND" \
 		--arg command "$CMDLINE" --arg png "$PNG" --arg png_name "$(basename "$PNG")" \
-		--arg plot_data "$TMP/plot.dat" \
+		--arg plot_data "$TMP/plot.dat" --argjson t0 "$T0" \
 		--argjson maps "$(printf '%s\n' "${MAPS[@]}" | jq -R . | jq -sc .)" \
 		--argjson columns "$(head -1 "$CSV" | tr ',' '\n' | jq -R . | jq -sc .)" \
 		--argjson facts "[$(
@@ -57,7 +55,7 @@ soak_report() {
 		'{duration: $duration, interval: $interval, subscribers: $subscribers, hosts: $hosts, rate: $rate,
 		  object_size: $object_size, opg: $opg, loss: $loss, min_stay: $min_stay, max_stay: $max_stay,
 		  datagram: $datagram, rss_bound_kb: $rss_bound_kb, stream_missing_bound_pct: $stream_missing_bound_pct,
-		  command: $command, png: $png, png_name: $png_name, plot_data: $plot_data, maps: $maps,
+		  command: $command, t0: $t0, png: $png, png_name: $png_name, plot_data: $plot_data, maps: $maps,
 		  columns: $columns, facts: $facts, capacity: $capacity, warn_kinds: $warn_kinds[0]}' >"$meta" || die "report: cannot write $meta"
 	python3 "$ROOT/tests/soak/report.py" "$meta" "$CSV" "$ses" "$OUT" "$gp"
 	rc=$?

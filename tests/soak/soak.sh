@@ -89,6 +89,11 @@ keep_logs() {
 	mkdir -p "$LOGS" && cp -a "$TMP"/. "$LOGS"/ && echo "logs kept in $LOGS"
 }
 
+# what ran: recorded now (other engineers may commit or rebuild meanwhile)
+BUILD_FACT="git HEAD $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown) at the start$(
+	n=$(git status --porcelain -- agent moq tc-progs 2>/dev/null | wc -l)
+	[ "$n" = 0 ] || echo " (+ $n uncommitted changes under agent/ moq/ tc-progs/)"
+); moq-relayd built $(date -u -r "$B/bin/moq-relayd" +'%F %T' 2>/dev/null) UTC, relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" +'%T' 2>/dev/null) UTC"
 log "soak: ${DURATION}s, $NSUBS subscribers on $HOSTS hosts, stay ${MIN_STAY}..${MAX_STAY}s, loss ${LOSS}% both ways, sample every ${INTERVAL}s"
 testbed_up "$HOSTS"
 . tests/integration/relay/fastpath.sh
@@ -227,11 +232,15 @@ relay_warns() {
 	echo $WARN_N
 }
 
-HDR="elapsed_s,rss_kb,hwm_kb,fds,relay_cpu_pct,pub_cpu_pct,subs_cpu_pct,sessions,subscribers_live,moq_subscribers_active"
+HDR="elapsed_s,load1,host_cpu_busy_pct,rss_kb,hwm_kb,fds,relay_cpu_pct,pub_cpu_pct,subs_cpu_pct,sessions,subscribers_live,moq_subscribers_active"
 for m in "${MAPS[@]}"; do HDR+=",${m}"; done
 HDR+=",kernel_share_pct,kernel_pkts,agent_pkts,retransmits,lost,gate_drops,resets,raw_bytes,joins,finished,errors,dgram_missing,relay_warnings"
 echo "$HDR" >"$CSV"
 TCK=$(getconf CLK_TCK)
+# the whole VM: 1-min load average, and busy % of all CPUs since the last
+# sample (other jobs share it: read the latencies and errors against these)
+host_busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+read -r LAST_HB LAST_HI <<<"$(host_busy)"
 SEATS=()
 LAST_T=$(date +%s.%N) LAST_C=$(cpu_ticks) LAST_P=$(pub_ticks) LAST_S=0
 T0=$(date +%s)
@@ -241,7 +250,12 @@ sample() { # ELAPSED
 	now=$(date +%s.%N) c=$(cpu_ticks) p=$(pub_ticks) sc=$(subs_ticks)
 	st=$(ctl status)
 	line=$(fpline)
-	row="$1,$(rss),$(hwm),$(fds)"
+	local hb hi
+	read -r hb hi <<<"$(host_busy)"
+	row="$1,$(cut -d' ' -f1 /proc/loadavg)"
+	row+=",$(awk -v b="$((hb - LAST_HB))" -v i="$((hi - LAST_HI))" 'BEGIN{printf "%.0f", (b + i) ? 100 * b / (b + i) : 0}')"
+	LAST_HB=$hb LAST_HI=$hi
+	row+=",$(rss),$(hwm),$(fds)"
 	row+=",$(awk -v a="$LAST_C" -v b="$c" -v t0="$LAST_T" -v t1="$now" -v hz="$TCK" 'BEGIN{printf "%.1f", 100*(b-a)/hz/(t1-t0)}')"
 	row+=",$(awk -v a="$LAST_P" -v b="$p" -v t0="$LAST_T" -v t1="$now" -v hz="$TCK" 'BEGIN{printf "%.1f", 100*(b-a)/hz/(t1-t0)}')"
 	row+=",$(awk -v a="$LAST_S" -v b="$sc" -v t0="$LAST_T" -v t1="$now" -v hz="$TCK" 'BEGIN{if (b < a) print "NA"; else printf "%.1f", 100*(b-a)/hz/(t1-t0)}')"
@@ -275,7 +289,9 @@ while :; do
 	if [ "$el" -ge "$DURATION" ]; then break; fi
 	if [ "$el" -ge "$next" ]; then
 		sample "$el"
-		next=$((next + INTERVAL))
+		# a slow sample (seconds on a loaded VM) skips the slots it missed
+		el=$(($(date +%s) - T0))
+		while [ "$next" -le "$el" ]; do next=$((next + INTERVAL)); done
 	fi
 	kill -0 "$RELAY_PID" 2>/dev/null || { tail -20 "$TMP/relay.log" >&2; die "moq-relayd died after ${el}s"; }
 	kill -0 "$PUB_PID" 2>/dev/null || { tail -20 "$TMP/pub.log" >&2; die "moq-pub died after ${el}s"; }

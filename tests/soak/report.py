@@ -119,6 +119,8 @@ def main():
     verdict.append(("subgroup-track objects missing after moq-sub's 2 s grace <= %.2f%%" % meta["stream_missing_bound_pct"],
                     miss_ok, "%d of %d (%.4f%%) in %d sessions" % (t_miss, t_recv + t_miss, t_miss_pct,
                                                                    classes.get("stream_missing", 0))))
+    verdict.append(("relay exits cleanly on SIGTERM, no sanitizer report", meta["relay_exit"] == 0 and not meta["san"],
+                    "exit status %d%s" % (meta["relay_exit"], ("; " + meta["san"].replace("\n", " / ")) if meta["san"] else "")))
     passed = all(ok for _, ok, _ in verdict)
 
     # ---- markdown

@@ -23,6 +23,7 @@ soak_report() {
 		"build" "$BUILD_FACT"
 		"relay" "$(basename "$RELAYD") from $B/, --fast-path on, maps pinned under a private root"
 		"settings" "duration ${DURATION} s, sample every ${INTERVAL} s, $NSUBS subscribers on $HOSTS hosts, stay ${MIN_STAY}..${MAX_STAY} s, loss ${LOSS}% both ways, $RATE objects/s x $OBJSIZE B, $OPG objects/group, 2 subgroups$([ "$DATAGRAM" = 1 ] && echo ", + datagram track")"
+		"relay exit" "status $RELAY_EXIT after SIGTERM at the end$(case "$B" in *san*) echo " (sanitizer build: ${SAN_SUMMARY:-no sanitizer report})" ;; esac)"
 		"load bounds" "RSS growth over the second half < $RSS_BOUND kB; subgroup objects missing <= $MISS_BOUND%"
 	)
 	local f=() i
@@ -44,7 +45,8 @@ soak_report() {
 		--argjson datagram "$([ "$DATAGRAM" = 1 ] && echo true || echo false)" \
 		--argjson rss_bound_kb "$RSS_BOUND" --argjson stream_missing_bound_pct "$MISS_BOUND" \
 		--arg command "$CMDLINE" --arg png "$PNG" --arg png_name "$(basename "$PNG")" \
-		--arg plot_data "$TMP/plot.dat" --argjson t0 "$T0" \
+		--arg plot_data "$TMP/plot.dat" --argjson t0 "$T0" --arg san "$SAN_SUMMARY" \
+		--argjson relay_exit "$RELAY_EXIT" \
 		--argjson maps "$(printf '%s\n' "${MAPS[@]}" | jq -R . | jq -sc .)" \
 		--argjson columns "$(head -1 "$CSV" | tr ',' '\n' | jq -R . | jq -sc .)" \
 		--argjson facts "[$(
@@ -55,7 +57,7 @@ soak_report() {
 		'{duration: $duration, interval: $interval, subscribers: $subscribers, hosts: $hosts, rate: $rate,
 		  object_size: $object_size, opg: $opg, loss: $loss, min_stay: $min_stay, max_stay: $max_stay,
 		  datagram: $datagram, rss_bound_kb: $rss_bound_kb, stream_missing_bound_pct: $stream_missing_bound_pct,
-		  command: $command, t0: $t0, png: $png, png_name: $png_name, plot_data: $plot_data, maps: $maps,
+		  command: $command, t0: $t0, san: $san, relay_exit: $relay_exit, png: $png, png_name: $png_name, plot_data: $plot_data, maps: $maps,
 		  columns: $columns, facts: $facts, capacity: $capacity, warn_kinds: $warn_kinds[0]}' >"$meta" || die "report: cannot write $meta"
 	python3 "$ROOT/tests/soak/report.py" "$meta" "$CSV" "$ses" "$OUT" "$gp"
 	rc=$?

@@ -320,6 +320,16 @@ sleep 6 # one more stats line
 sample "$(($(date +%s) - T0))"
 END_ROW=$(tail -1 "$CSV")
 
+# stop the relay cleanly (SIGTERM: GOAWAY, drain), so that a sanitizer build
+# (B=build-san) runs LeakSanitizer at its exit; its summary goes to the report
+kill -TERM "$RELAY_PID" 2>/dev/null
+for _ in $(seq 150); do kill -0 "$RELAY_PID" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$RELAY_PID" 2>/dev/null && log "warning: moq-relayd did not exit within 15 s of SIGTERM"
+wait "$RELAY_PID" 2>/dev/null
+RELAY_EXIT=$?
+SAN_SUMMARY=$(grep -a "^SUMMARY: \|ERROR: LeakSanitizer\|ERROR: AddressSanitizer\|runtime error:" "$TMP/relay.log" | head -5)
+log "moq-relayd exit status $RELAY_EXIT${SAN_SUMMARY:+; sanitizer: $SAN_SUMMARY}"
+
 # ---------------------------------------------------------------- report
 . tests/soak/report.sh
 soak_report

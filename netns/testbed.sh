@@ -432,7 +432,7 @@ cmd_unshape() {
 	key=$(host_key "$host")
 	ns=SHAPE_NS_$key dev=SHAPE_IF_$key
 	ns=${!ns} dev=${!dev}
-	if nsx "$ns" tc qdisc show dev "$dev" root | grep -q '^qdisc tbf'; then
+	if nsx "$ns" tc qdisc show dev "$dev" root | grep '^qdisc tbf' >/dev/null; then
 		nsx "$ns" tc qdisc del dev "$dev" root
 		echo "unshaped link toward $host ($ns/$dev)"
 	else
@@ -484,7 +484,7 @@ cmd_loss() {
 	pin=$(bpf_dir)/loss-$host-$dir
 
 	if [ $ppm = 0 ]; then
-		if nsx "$ns" tc filter show dev "$dev" "$hook" 2>/dev/null | grep -q 'moq_loss'; then
+		if nsx "$ns" tc filter show dev "$dev" "$hook" 2>/dev/null | grep 'moq_loss' >/dev/null; then
 			nsx "$ns" tc filter del dev "$dev" "$hook" pref 1 handle 1 bpf
 		fi
 		rm -f "$pin"
@@ -495,19 +495,20 @@ cmd_loss() {
 	if [ ! -e "$pin" ]; then
 		local obj prog map
 		obj=$(loss_obj)
-		nsx "$ns" tc qdisc show dev "$dev" | grep -q '^qdisc clsact' ||
+		nsx "$ns" tc qdisc show dev "$dev" | grep '^qdisc clsact' >/dev/null ||
 			nsx "$ns" tc qdisc add dev "$dev" clsact
 		nsx "$ns" tc filter replace dev "$dev" "$hook" pref 1 handle 1 bpf da obj "$obj" sec tc ||
 			die "loss: cannot attach $obj to $ns/$dev $hook"
 		prog=$(nsx "$ns" tc filter show dev "$dev" "$hook" | sed -nE 's/.* id ([0-9]+) name moq_loss .*/\1/p' | head -1)
 		[ -n "$prog" ] || die "loss: attached, but found no moq_loss program on $ns/$dev $hook"
-		# the map among the program's map_ids (a,b,...); bpftool now and
-		# then answered without it while other tests loaded programs:
-		# asked up to three times
+		# the map among the program's map_ids (a,b,...). No `grep -q`
+		# after bpftool or tc here: under pipefail its early exit gives the
+		# writer SIGPIPE and the pipe fails now and then (seen as "no
+		# moq_loss_cfg map"); asked up to three times all the same
 		map=""
 		for _ in 1 2 3; do
 			for m in $(bpftool prog show id "$prog" | sed -nE 's/.*map_ids ([0-9,]+).*/\1/p' | tr ',' ' '); do
-				bpftool map show id "$m" | grep -q 'name moq_loss_cfg' && { map=$m; break; }
+				bpftool map show id "$m" | grep 'name moq_loss_cfg' >/dev/null && { map=$m; break; }
 			done
 			[ -n "$map" ] && break
 			sleep 0.2

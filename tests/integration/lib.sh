@@ -45,9 +45,13 @@ _run_exit() {
 	exit $rc
 }
 trap _run_exit EXIT
-# make a timeout's SIGTERM (or ^C) run the EXIT trap too
+# make a timeout's SIGTERM (or ^C, a closed terminal, a reader of our
+# output that went away) run the EXIT trap too: a test piped into `head`
+# died of SIGPIPE and left its namespaces behind
 trap 'exit 143' TERM
 trap 'exit 130' INT
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 [ "$(id -u)" = 0 ] || die "integration tests need root (namespaces, tc, BPF)"
 

@@ -68,6 +68,14 @@ if [ "$deps" = 1 ]; then
 	fi
 fi
 
+# The fast path's maps are pinned under /sys/fs/bpf: a host that boots
+# without systemd has no bpffs there (tc then pins nothing, silently). This
+# mount lasts until reboot; docs/operating.md says how to make it permanent.
+if [ "$(id -u)" = 0 ]; then
+	. netns/bpffs.sh
+	moq_ensure_bpffs /sys/fs/bpf || echo "install.sh: warning: no BPF filesystem at /sys/fs/bpf; the fast path and its tests need one" >&2
+fi
+
 if [ "$build" = 1 ]; then
 	echo "install.sh: building (make all)"
 	make -j"$(nproc)" all

@@ -15,6 +15,9 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# the benchmarks pin BPF maps under /sys/fs/bpf: mount a bpffs when none is
+. netns/bpffs.sh
+[ "$(id -u)" != 0 ] || moq_ensure_bpffs /sys/fs/bpf || exit 1
 export B=${B:-build}
 QUICK=${BENCH_QUICK:-0} ONLY="" LIST=0
 [ "$QUICK" = 1 ] || QUICK=0

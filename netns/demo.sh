@@ -46,6 +46,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# shellcheck source=netns/bpffs.sh
+. "$ROOT/netns/bpffs.sh"
+moq_ensure_bpffs /sys/fs/bpf || die "no BPF filesystem at /sys/fs/bpf: run 'mount -t bpf bpf /sys/fs/bpf'"
 echo "== testbed: publisher, relay, $NSUB subscribers (prefix $P)"
 "$TB" up --subscribers "$NSUB" --prefix "$P" >/dev/null
 # shellcheck disable=SC1090

@@ -25,6 +25,8 @@ RUN_DIR=${MOQ_TESTBED_RUN_DIR:-/run/moq-testbed}
 BPF_BASE=/sys/fs/bpf/moq-testbed
 PREFIX=${MOQ_TESTBED_PREFIX:-moq}
 MAX_SUBS=200
+# shellcheck source=netns/bpffs.sh
+. "$ROOT/netns/bpffs.sh"
 
 # Address plan (docs/testbed.md). Separate links: link K (0 = publisher,
 # i = subscriber i) is 10.77.K.0/24 and fd77:0:0:K::/64, relay .1/::1, host
@@ -145,6 +147,9 @@ cmd_up() {
 		command -v "$a" >/dev/null || die "up: '$a' not found (install iproute2 / util-linux)"
 	done
 	[ "$csum" = on ] || command -v ethtool >/dev/null || die "up: --csum-offload off needs ethtool (apt-get install ethtool)"
+	# the fast path and the loss programs pin under /sys/fs/bpf: without a
+	# bpffs there tc may pin nothing, without an error
+	moq_ensure_bpffs /sys/fs/bpf || die "up: no BPF filesystem at /sys/fs/bpf; run 'mount -t bpf bpf /sys/fs/bpf' and retry"
 
 	local old
 	old=$(existing_namespaces | tr '\n' ' ')

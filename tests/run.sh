@@ -18,6 +18,12 @@ while [ $# -gt 0 ]; do
 done
 
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-120}
+# Tests pin BPF maps under /sys/fs/bpf: mount a bpffs there when none is
+# (a fresh VM boots without one). Without root the BPF tests fail anyway.
+if [ "$(id -u)" = 0 ]; then
+	. netns/bpffs.sh
+	moq_ensure_bpffs /sys/fs/bpf || echo "run.sh: no BPF filesystem at /sys/fs/bpf: the fast-path tests will fail" >&2
+fi
 passed=0 failed=0 failures=()
 logdir=$B/test-logs
 mkdir -p "$logdir"

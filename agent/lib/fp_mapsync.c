@@ -1,5 +1,6 @@
 /* fp_mapsync: open, check and mmap the pinned fast-path maps (fp_mapsync.h). */
 #include "fp_mapsync.h"
+#include "fp_bpffs.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -51,7 +52,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 	"attach the fast path first (it pins the maps), e.g. 'tc qdisc add dev IF clsact; "        \
 	"tc filter add dev IF egress bpf da obj /usr/local/lib/moq-relay/relay.bpf.o sec "         \
 	"tc/subscriber_egress' (see docs/fast-path.md; inside a netns use 'nsenter "               \
-	"--net=/run/netns/NS tc ...', not 'ip netns exec')"
+	"--net=/run/netns/NS tc ...', not 'ip netns exec'), then check that the pin is there "     \
+	"with 'ls DIR/moq_config'"
 #define REPIN_HINT                                                                                 \
 	"the pinned maps come from another build of tc-progs/moq_maps.h: detach the filters, "     \
 	"'rm %s/moq_*', and re-attach every program from this build's relay.bpf.o with tc "        \
@@ -109,6 +111,9 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 		m->fd[i] = -1;
 	if (!dir)
 		dir = MOQ_PIN_DIR;
+	rv = fp_bpffs_check(dir, err, errlen);
+	if (rv)
+		return rv;
 	for (int i = 0; i < FP_MAP_MAX; i++) {
 		const struct map_spec *s = &specs[i];
 		struct bpf_map_info info;

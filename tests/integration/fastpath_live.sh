@@ -19,6 +19,9 @@ PY=$PWD/tests/integration/fastpath_live.py
 for t in ip tc bpftool ethtool nsenter python3; do
 	command -v $t >/dev/null || { echo "missing tool $t"; exit 1; }
 done
+# MNT below lives on /sys/fs/bpf: mount a bpffs there when none is
+. netns/bpffs.sh
+moq_ensure_bpffs /sys/fs/bpf || exit 1
 
 TOPO=${FASTPATH_TOPOLOGY:-separate}    # separate | shared
 P=fp$$                                  # unique prefix

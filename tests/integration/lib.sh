@@ -54,6 +54,10 @@ trap 'exit 129' HUP
 trap 'exit 141' PIPE
 
 [ "$(id -u)" = 0 ] || die "integration tests need root (namespaces, tc, BPF)"
+# every test may pin under /sys/fs/bpf: mount a bpffs when none is there
+# shellcheck source=netns/bpffs.sh
+. "$ROOT/netns/bpffs.sh"
+moq_ensure_bpffs /sys/fs/bpf || die "no BPF filesystem at /sys/fs/bpf"
 
 tb() {
 	local cmd=$1

@@ -1,6 +1,7 @@
 /* fp_mapsync: open, check and mmap the pinned fast-path maps (fp_mapsync.h). */
 #include "fp_mapsync.h"
 #include "fp_bpffs.h"
+#include "fp_pinlock.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -94,9 +95,22 @@ void fp_maps_close(struct fp_maps *m)
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	memset(m, 0, sizeof(*m));
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		m->fd[i] = -1;
+	m->lock_fd = -1;
+}
+
+int fp_maps_lock(struct fp_maps *m, const char *dir, char *err, size_t errlen)
+{
+	int fd = fp_pinlock_take(dir ? dir : MOQ_PIN_DIR, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	m->lock_fd = fd;
+	return 0;
 }
 
 int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
@@ -109,6 +123,7 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 	memset(m, 0, sizeof(*m));
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		m->fd[i] = -1;
+	m->lock_fd = -1;
 	if (!dir)
 		dir = MOQ_PIN_DIR;
 	rv = fp_bpffs_check(dir, err, errlen);

@@ -43,6 +43,7 @@ struct fp_maps {
 	struct moq_gate *gate; /* mmap of moq_gate */
 	size_t gate_len;
 	struct moq_config cfg; /* last written */
+	int lock_fd;	       /* fp_maps_lock: held pin-directory lock, or -1 */
 };
 
 /* Name of a map ("moq_conn_seq"). */
@@ -52,6 +53,12 @@ const char *fp_map_name(enum fp_map_id id);
  * (all fds closed). */
 int fp_maps_open(struct fp_maps *m, const char *pin_dir, char *err, size_t errlen);
 void fp_maps_close(struct fp_maps *m);
+
+/* The agent's exclusive claim on the pin directory (fp_pinlock), held until
+ * fp_maps_close: a second daemon on the same maps is refused with the
+ * holder's pid instead of clearing them under the first. 0 or -errno with a
+ * message in err. */
+int fp_maps_lock(struct fp_maps *m, const char *pin_dir, char *err, size_t errlen);
 
 /* Slot entries of the mmapped arrays (NULL when slot is out of range). */
 struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot);

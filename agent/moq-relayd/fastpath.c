@@ -2082,6 +2082,13 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		free(fp);
 		return -1;
 	}
+	/* before clear_stale: a second daemon must not wipe a live one's maps */
+	if (fp_maps_lock(&fp->maps, d->cfg.bpf_pin_dir, err, errlen)) {
+		fp_maps_close(&fp->maps);
+		free(fp->tsbuf);
+		free(fp);
+		return -1;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	fp->generation = (uint32_t)(ts.tv_sec ^ ts.tv_nsec ^ (unsigned)getpid()) | 1u;
 	clear_stale(fp);

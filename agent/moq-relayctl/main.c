@@ -518,7 +518,8 @@ static const char *fp_state(const struct maps_view *mv, char *why, size_t len)
 
 	if (!mv->ok) {
 		snprintf(why, len, "%s", mv->err);
-		if (mv->open_rc == -ENOENT)
+		/* no pins, or no bpffs to hold them (the why says what to mount) */
+		if (mv->open_rc == -ENOENT || mv->open_rc == -ENOTSUP)
 			return "not attached";
 		if (mv->open_rc == -EPERM || mv->open_rc == -EACCES)
 			return "unreadable (run as root)";

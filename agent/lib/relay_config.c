@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uri.h"
 
 enum opt_kind {
 	K_STR,
@@ -245,7 +246,9 @@ int relay_config_parse_url(const char *url, char *host, size_t hostlen,
 	host[he - hs] = 0;
 	*port = (uint16_t)v;
 	if (path && pathlen) {
-		if (strlen(end) >= pathlen)
+		/* the upstream closes a session whose PATH is not RFC 3986 */
+		if (strlen(end) >= pathlen ||
+		    !moq_uri_path_valid((const uint8_t *)end, strlen(end)))
 			return -1;
 		strcpy(path, end);
 	}

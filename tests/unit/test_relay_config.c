@@ -212,6 +212,15 @@ START_TEST(upstream_url_forms)
 	ck_assert_int_eq(relay_config_parse_url("x", host, sizeof(host), &port,
 						path, sizeof(path)),
 			 -1);
+	/* a PATH the upstream would close the session for (MALFORMED_PATH) */
+	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a b", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 -1);
+	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a?b=1", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 0);
 }
 END_TEST
 

@@ -78,6 +78,12 @@ static const struct opt opts[] = {
 	{ "max-request-rate", "N", K_UINT, F(max_request_rate),
 	  "new requests per second per session (burst N) [100]; beyond:\n"
 	  "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)" },
+	{ "max-rendezvous", "N", K_UINT, F(max_rendezvous),
+	  "SUBSCRIBEs with RENDEZVOUS_TIMEOUT held at once waiting for a\n"
+	  "publisher [1000]; beyond: DOES_NOT_EXIST (0x10) at once" },
+	{ "max-rendezvous-wait", "SECONDS", K_MS, F(max_rendezvous_wait_ms),
+	  "longest a SUBSCRIBE is held for its publisher, whatever its\n"
+	  "RENDEZVOUS_TIMEOUT asks [10] (0 = never hold); then TIMEOUT (0x2)" },
 	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
 	{ "log-format", "text|json", K_LOGFORMAT, F(log_format),
 	  "stderr lines as text, or one JSON object per line; both carry\n"
@@ -145,6 +151,8 @@ void relay_config_defaults(struct relay_config *c)
 	c->max_name_bytes = 4096;
 	c->max_namespace_fields = 32;
 	c->max_request_rate = 100;
+	c->max_rendezvous = 1000;
+	c->max_rendezvous_wait_ms = 10000;
 	c->log_level = MOQ_LOG_WARN;
 	c->log_format = MOQ_LOG_FORMAT_TEXT;
 	c->stats_interval_ms = 10000;
@@ -600,6 +608,18 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		errf(err, errlen,
 		     "--max-request-rate must be 0..1000000 (got %llu)",
 		     (unsigned long long)c->max_request_rate);
+		return -1;
+	}
+	if (c->max_rendezvous > 1000000) {
+		errf(err, errlen,
+		     "--max-rendezvous must be 0..1000000 (got %llu)",
+		     (unsigned long long)c->max_rendezvous);
+		return -1;
+	}
+	if (c->max_rendezvous_wait_ms > 3600000) {
+		errf(err, errlen,
+		     "--max-rendezvous-wait must be 0..3600 seconds (got %.3f)",
+		     (double)c->max_rendezvous_wait_ms / 1000.0);
 		return -1;
 	}
 	if (c->auth_token[0] && c->auth_token_file[0]) {

@@ -37,6 +37,8 @@ struct relay_config {
 	uint64_t max_name_bytes;       /* Full Track Name (<= 4096) */
 	uint64_t max_namespace_fields; /* Track Namespace fields (<= 32) */
 	uint64_t max_request_rate;     /* new requests/s per session, 0 = off */
+	uint64_t max_rendezvous;       /* SUBSCRIBEs held for a publisher */
+	uint64_t max_rendezvous_wait_ms; /* longest hold, 0 = never hold */
 	int log_level;		  /* enum moq_log_level */
 	int log_format;		  /* enum moq_log_format */
 	char qlog_dir[RELAY_CONFIG_STR_MAX]; /* "" = no qlog */

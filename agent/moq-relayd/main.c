@@ -82,9 +82,15 @@ static void drain_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)loop;
 	(void)t;
 	moq_info(MOD, "drain timeout: closing the remaining sessions");
+	/* draft-18 "Migration": a peer that did not close within the
+	 * GOAWAY's timeout is closed with GOAWAY_TIMEOUT; our upstream got
+	 * no GOAWAY from us */
 	for (struct peer *p = d->peers; p; p = p->next)
 		if (p->s)
-			moq_session_close(p->s, MOQ_SESSION_NO_ERROR,
+			moq_session_close(p->s,
+					  p->is_upstream
+						  ? MOQ_SESSION_NO_ERROR
+						  : MOQ_SESSION_GOAWAY_TIMEOUT,
 					  "relay shutting down");
 	/* give the CONNECTION_CLOSE packets a moment to leave */
 	moq_timer_set_in(d->exit_timer, 200000000ull);
@@ -153,6 +159,8 @@ static void reload(struct relayd *d)
 	d->cfg.max_name_bytes = nc.max_name_bytes;
 	d->cfg.max_namespace_fields = nc.max_namespace_fields;
 	d->cfg.max_request_rate = nc.max_request_rate;
+	d->cfg.max_rendezvous = nc.max_rendezvous;
+	d->cfg.max_rendezvous_wait_ms = nc.max_rendezvous_wait_ms;
 	for (struct relay_track *t = d->tracks.head; t; t = t->next)
 		relay_cache_set_limits(&t->cache, nc.cache_groups,
 				       nc.cache_bytes);
@@ -490,6 +498,7 @@ int main(int argc, char **argv)
 	d->stats_timer = moq_timer_new(d->loop, stats_cb, d);
 	d->drain_timer = moq_timer_new(d->loop, drain_cb, d);
 	d->exit_timer = moq_timer_new(d->loop, exit_cb, d);
+	relayd_rdv_init(d);
 	rc = setup_signals(d);
 	if (rc) {
 		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n",
@@ -558,6 +567,7 @@ int main(int argc, char **argv)
 	moq_timer_free(d->drain_timer);
 	moq_timer_free(d->exit_timer);
 	moq_timer_free(d->up_timer);
+	relayd_rdv_free(d);
 	moq_loop_del_fd(d->loop, d->sigfd);
 	close(d->sigfd);
 	moq_loop_free(d->loop);

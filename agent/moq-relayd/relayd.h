@@ -81,6 +81,10 @@ struct relayd {
 	uint64_t limit_warn_ns; /* last "limit reached" warning (1/s) */
 	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
 	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
+	/* SUBSCRIBEs held for a publisher (rendezvous.c) */
+	struct relay_sub *rdv_subs; /* linked by rdv_next */
+	size_t rdv_held;
+	struct moq_timer *rdv_timer;
 };
 
 /* sessions.c */
@@ -147,6 +151,26 @@ void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j,
 void relayd_fetch_tx_gone(struct relayd *d, struct fetch_job *j);
 bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx);
 void relayd_fetch_peer_gone(struct relayd *d, struct peer *p);
+
+/* sessions.c: route a checked SUBSCRIBE (frees name); rdv_ms is its
+ * RENDEZVOUS_TIMEOUT */
+void relayd_subscribe_route(struct relayd *d, struct peer *p,
+			    struct moq_request *r, struct relay_name *name,
+			    uint64_t rdv_ms);
+
+/* rendezvous.c: SUBSCRIBEs with RENDEZVOUS_TIMEOUT that arrive before their
+ * publisher are held (bounded by --max-rendezvous and, per session, by
+ * --max-subscriptions) up to min(timeout, --max-rendezvous-wait), then
+ * routed, or answered REQUEST_ERROR TIMEOUT. */
+void relayd_rdv_init(struct relayd *d);
+void relayd_rdv_free(struct relayd *d);
+/* Hold r (true) or not (false: the caller answers DOES_NOT_EXIST). */
+bool relayd_rdv_hold(struct relayd *d, struct peer *p, struct moq_request *r,
+		     const struct relay_name *name, uint64_t rdv_ms);
+/* A publisher appeared: route every held SUBSCRIBE that now has one. */
+void relayd_rdv_retry(struct relayd *d);
+/* sub (held) is being freed: take it off the held list. */
+void relayd_rdv_unlink(struct relayd *d, struct relay_sub *sub);
 
 /* helpers shared by sessions.c and fetch.c */
 bool relayd_auth_ok(struct relayd *d, const struct moq_params *params);

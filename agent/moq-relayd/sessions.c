@@ -342,6 +342,8 @@ static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
 
 	relay_forward_sub_stop(sub, reset, code);
 	relayd_fp_sub_gone(d, sub);
+	if (sub->rdv_deadline)
+		relayd_rdv_unlink(d, sub);
 	if (sub->track)
 		relay_track_remove_sub(sub->track, sub);
 	peer_unlink_sub(p, sub);
@@ -490,9 +492,7 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 {
 	const struct moq_subscribe *sm = &m->subscribe;
 	struct relay_name name;
-	struct relay_track *tr;
-	struct relay_sub *sub;
-	struct moq_subscription_info info;
+	uint64_t rdv_ms;
 
 	d->stats.subscribes++;
 	if (!relayd_auth_ok(d, &sm->params)) {
@@ -514,12 +514,34 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
 	}
+	if (!moq_params_get_u64(&sm->params, MOQ_PARAM_RENDEZVOUS_TIMEOUT,
+				&rdv_ms))
+		rdv_ms = 0;
+	relayd_subscribe_route(d, p, r, &name, rdv_ms);
+}
+
+/* The routing half of a SUBSCRIBE (checks passed); also resumes one held
+ * for a publisher (rendezvous.c). Frees name. rdv_ms: RENDEZVOUS_TIMEOUT
+ * (0: answer DOES_NOT_EXIST at once when there is no publisher). */
+void relayd_subscribe_route(struct relayd *d, struct peer *p,
+			    struct moq_request *r, struct relay_name *name_,
+			    uint64_t rdv_ms)
+{
+	struct relay_name name = *name_;
+	struct relay_track *tr;
+	struct relay_sub *sub;
+	struct moq_subscription_info info;
+
 	memset(&info, 0, sizeof(info));
 	moq_request_subscription(r, &info);
 	tr = relay_tracks_find(&d->tracks, &name);
 	if (!tr) {
 		struct peer *pub = relayd_route(d, &name, p);
 
+		if (!pub && relayd_rdv_hold(d, p, r, &name, rdv_ms)) {
+			relay_name_free(&name);
+			return;
+		}
 		if (!pub) {
 			moq_info(MOD, "SUBSCRIBE %s: no publisher", name.text);
 			d->stats.subscribe_errors++;
@@ -609,6 +631,7 @@ static void on_publish_namespace(struct relayd *d, struct peer *p,
 	moq_request_ok(r, NULL, no_props);
 	moq_info(MOD, "%s publishes namespace (%zu routes)",
 		 moq_session_name(p->s), relay_routing_count(&d->routes));
+	relayd_rdv_retry(d);
 }
 
 static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
@@ -671,6 +694,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	}
 	moq_info(MOD, "track %s published by %s", tr->name.text,
 		 moq_session_name(p->s));
+	relayd_rdv_retry(d);
 }
 
 static void on_track_status(struct relayd *d, struct peer *p,
@@ -741,6 +765,8 @@ static void cb_ready(struct moq_session *s)
 
 	moq_info(MOD, "%s: session ready%s", moq_session_name(s),
 		 p && p->is_upstream ? " (upstream)" : "");
+	if (p && p->is_upstream)
+		relayd_rdv_retry(p->d); /* held SUBSCRIBEs go upstream now */
 }
 
 static void cb_goaway(struct moq_session *s, const struct moq_goaway *g)

@@ -253,6 +253,8 @@ START_TEST(limits_have_safe_defaults)
 	ck_assert_uint_eq(c.max_name_bytes, 4096);
 	ck_assert_uint_eq(c.max_namespace_fields, 32);
 	ck_assert_uint_eq(c.max_request_rate, 100);
+	ck_assert_uint_eq(c.max_rendezvous, 1000);
+	ck_assert_uint_eq(c.max_rendezvous_wait_ms, 10000);
 }
 END_TEST
 
@@ -264,7 +266,9 @@ START_TEST(limits_from_command_line_and_file)
 				  "max-tracks = 9\n"
 				  "max-name-bytes = 64  # small\n"
 				  "max-namespace-fields = 4\n"
-				  "max-request-rate = 0\n");
+				  "max-request-rate = 0\n"
+				  "max-rendezvous = 0\n"
+				  "max-rendezvous-wait = 2.5\n");
 	const char *a[] = { "--plaintext", "--config", path,
 			    "--max-tracks=11", "--max-request-rate", "5", NULL };
 
@@ -276,6 +280,8 @@ START_TEST(limits_from_command_line_and_file)
 	ck_assert_uint_eq(c.max_name_bytes, 64);
 	ck_assert_uint_eq(c.max_namespace_fields, 4);
 	ck_assert_uint_eq(c.max_request_rate, 5);
+	ck_assert_uint_eq(c.max_rendezvous, 0);
+	ck_assert_uint_eq(c.max_rendezvous_wait_ms, 2500);
 }
 END_TEST
 
@@ -295,6 +301,8 @@ START_TEST(limits_out_of_range_name_the_option)
 		{ "--max-namespace-fields", "33", "--max-namespace-fields must be 1..32" },
 		{ "--max-request-rate", "1000001", "--max-request-rate must be 0..1000000" },
 		{ "--max-request-rate", "-1", "not a whole number" },
+		{ "--max-rendezvous", "1000001", "--max-rendezvous must be 0..1000000" },
+		{ "--max-rendezvous-wait", "3601", "--max-rendezvous-wait must be 0..3600" },
 		{ "--max-tracks", "10k", "not a whole number" },
 		{ "--max-sessions", "", "not a whole number" },
 	};

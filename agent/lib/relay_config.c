@@ -92,10 +92,22 @@ static const struct opt opts[] = {
 	  "write a qlog file per QUIC connection into DIR\n"
 	  "(<role>-<odcid>.sqlog; diagnostics, not for production) [off]" },
 	{ "auth-token", "TOKEN", K_STR, F(auth_token),
-	  "require this AUTHORIZATION TOKEN (USE_VALUE) in every peer's SETUP;\n"
-	  "a mismatch closes the session with UNAUTHORIZED" },
+	  "AUTHORIZATION TOKEN (in SETUP or a request) that authorizes both\n"
+	  "publishing and subscribing; a peer without a token for any role\n"
+	  "is closed with UNAUTHORIZED. Sent to --upstream" },
 	{ "auth-token-file", "FILE", K_STR, F(auth_token_file),
 	  "read the token from FILE (first line) instead" },
+	{ "publish-token", "TOKEN", K_STR, F(publish_token),
+	  "token that authorizes PUBLISH_NAMESPACE and PUBLISH only;\n"
+	  "with it or --auth-token set, publishing needs one of them" },
+	{ "publish-token-file", "FILE", K_STR, F(publish_token_file),
+	  "read the publish token from FILE (first line) instead" },
+	{ "subscribe-token", "TOKEN", K_STR, F(subscribe_token),
+	  "token that authorizes SUBSCRIBE, FETCH and TRACK_STATUS only;\n"
+	  "with it or --auth-token set, subscribing needs one of them.\n"
+	  "Sent to --upstream when --auth-token is not set" },
+	{ "subscribe-token-file", "FILE", K_STR, F(subscribe_token_file),
+	  "read the subscribe token from FILE (first line) instead" },
 	{ "stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
 	  "print a stats line to stderr every SECONDS [10] (0 = never)" },
 	{ "metrics-listen", "HOST:PORT", K_STR, F(metrics_listen),
@@ -518,15 +530,17 @@ int relay_config_load_file(struct relay_config *c, const char *path,
 	return rc;
 }
 
-static int read_token_file(struct relay_config *c, char *err, size_t errlen)
+/* opt: the file option's name; file: its value; token: where to put it */
+static int read_token_file(const char *opt, const char *file, char *token,
+			   char *err, size_t errlen)
 {
-	FILE *f = fopen(c->auth_token_file, "r");
+	FILE *f = fopen(file, "r");
 	char line[RELAY_CONFIG_STR_MAX];
 	size_t n;
 
 	if (!f) {
-		errf(err, errlen, "--auth-token-file: cannot read %s: %s",
-		     c->auth_token_file, strerror(errno));
+		errf(err, errlen, "--%s: cannot read %s: %s", opt, file,
+		     strerror(errno));
 		return -1;
 	}
 	if (!fgets(line, sizeof(line), f))
@@ -536,11 +550,27 @@ static int read_token_file(struct relay_config *c, char *err, size_t errlen)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = 0;
 	if (!n) {
-		errf(err, errlen, "--auth-token-file: %s is empty (put the token on its first line)",
-		     c->auth_token_file);
+		errf(err, errlen, "--%s: %s is empty (put the token on its first line)",
+		     opt, file);
 		return -1;
 	}
-	strcpy(c->auth_token, line);
+	strcpy(token, line);
+	return 0;
+}
+
+/* TOKEN / TOKEN-file pairs: one of each, the file read into the token */
+static int check_token_pair(const char *opt, char *token, const char *file,
+			    char *err, size_t errlen)
+{
+	char fopt[64];
+
+	snprintf(fopt, sizeof(fopt), "%s-file", opt);
+	if (token[0] && file[0]) {
+		errf(err, errlen, "give --%s or --%s, not both", opt, fopt);
+		return -1;
+	}
+	if (file[0] && read_token_file(fopt, file, token, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -622,12 +652,12 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		     (double)c->max_rendezvous_wait_ms / 1000.0);
 		return -1;
 	}
-	if (c->auth_token[0] && c->auth_token_file[0]) {
-		errf(err, errlen,
-		     "give --auth-token or --auth-token-file, not both");
-		return -1;
-	}
-	if (c->auth_token_file[0] && read_token_file(c, err, errlen))
+	if (check_token_pair("auth-token", c->auth_token, c->auth_token_file,
+			     err, errlen) ||
+	    check_token_pair("publish-token", c->publish_token,
+			     c->publish_token_file, err, errlen) ||
+	    check_token_pair("subscribe-token", c->subscribe_token,
+			     c->subscribe_token_file, err, errlen))
 		return -1;
 	if (c->idle_timeout_ms < 1000) {
 		errf(err, errlen, "--idle-timeout must be at least 1 second");

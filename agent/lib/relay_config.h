@@ -42,8 +42,13 @@ struct relay_config {
 	int log_level;		  /* enum moq_log_level */
 	int log_format;		  /* enum moq_log_format */
 	char qlog_dir[RELAY_CONFIG_STR_MAX]; /* "" = no qlog */
+	/* authorization (relay_auth.h): both roles / publish / subscribe */
 	char auth_token[RELAY_CONFIG_STR_MAX];
 	char auth_token_file[RELAY_CONFIG_STR_MAX];
+	char publish_token[RELAY_CONFIG_STR_MAX];
+	char publish_token_file[RELAY_CONFIG_STR_MAX];
+	char subscribe_token[RELAY_CONFIG_STR_MAX];
+	char subscribe_token_file[RELAY_CONFIG_STR_MAX];
 	uint64_t stats_interval_ms; /* 0 = off */
 	char metrics_listen[RELAY_CONFIG_STR_MAX]; /* HOST:PORT, "" = off */
 	uint64_t drain_timeout_ms;

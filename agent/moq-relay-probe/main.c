@@ -22,7 +22,7 @@ struct probe {
 	uint64_t t_start, answer_ms; /* subscribe mode: SUBSCRIBE -> answer */
 	struct moq_request *sub, *fetch;
 	/* results */
-	int fetch_ok, sub_ok, done, closed;
+	int fetch_ok, sub_ok, done, closed, goaway;
 	uint64_t error_code, close_code;
 	int has_error;
 	uint64_t objects, bytes, integrity_errors, groups;
@@ -250,6 +250,14 @@ static void on_data(struct moq_session *s, struct moq_rx *rx,
 	}
 }
 
+static void on_goaway(struct moq_session *s, const struct moq_goaway *g)
+{
+	struct probe *p = moq_session_user(s);
+
+	(void)g;
+	p->goaway = 1; /* stays on: tests see what the relay does next */
+}
+
 static void on_close(struct moq_session *s,
 		     const struct moq_quic_close_info *info)
 {
@@ -279,7 +287,7 @@ static void usage(void)
 	     "      --subscribe         SUBSCRIBE and count objects until --timeout\n"
 	     "                          (--rendezvous MS: with that RENDEZVOUS_TIMEOUT)\n"
 	     "Prints one JSON line: fetch_ok, sub_ok, error_code, answer_ms, objects, bytes,\n"
-	     "integrity_errors, first_group, last_group, groups, closed, close_code.");
+	     "integrity_errors, first_group, last_group, groups, goaway, closed, close_code.");
 }
 
 int main(int argc, char **argv)
@@ -372,6 +380,7 @@ int main(int argc, char **argv)
 	cb.on_request_closed = on_request_closed;
 	cb.on_data = on_data;
 	cb.on_close = on_close;
+	cb.on_goaway = on_goaway;
 	sc.loop = p->loop;
 	sc.cb = &cb;
 	sc.user = p;
@@ -394,8 +403,8 @@ int main(int argc, char **argv)
 	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"sub_ok\":%s,"
 	       "\"answer_ms\":%llu,\"error_code\":%lld,\"objects\":%llu,"
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
-	       "\"last_group\":%lld,\"groups\":%llu,\"closed\":%s,\"close_code\":%llu,"
-	       "\"done\":%s}\n",
+	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
+	       "\"close_code\":%llu,\"done\":%s}\n",
 	       p->mode, (unsigned long long)p->sent,
 	       p->fetch_ok ? "true" : "false", p->sub_ok ? "true" : "false",
 	       (unsigned long long)p->answer_ms,
@@ -403,7 +412,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)p->objects, (unsigned long long)p->bytes,
 	       (unsigned long long)p->integrity_errors,
 	       (long long)p->first_group, (long long)p->last_group,
-	       (unsigned long long)p->groups, p->closed ? "true" : "false",
+	       (unsigned long long)p->groups, p->goaway ? "true" : "false",
+	       p->closed ? "true" : "false",
 	       (unsigned long long)p->close_code, p->done ? "true" : "false");
 	moq_timer_free(t);
 	moq_timer_free(p->pub_timer);

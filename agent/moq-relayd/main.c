@@ -123,6 +123,8 @@ static void start_drain(struct relayd *d)
 	moq_timer_set_in(d->drain_timer, d->cfg.drain_timeout_ms * 1000000ull);
 }
 
+static void up_token_set(struct relayd *d);
+
 static void reload(struct relayd *d)
 {
 	struct relay_config nc;
@@ -147,6 +149,10 @@ static void reload(struct relayd *d)
 	d->cfg.log_format = nc.log_format;
 	moq_log_set_format(nc.log_format);
 	strcpy(d->cfg.auth_token, nc.auth_token);
+	strcpy(d->cfg.publish_token, nc.publish_token);
+	strcpy(d->cfg.subscribe_token, nc.subscribe_token);
+	if (d->cfg.upstream[0])
+		up_token_set(d);
 	d->cfg.cache_groups = nc.cache_groups;
 	d->cfg.cache_bytes = nc.cache_bytes;
 	d->cfg.sub_queue_bytes = nc.sub_queue_bytes;
@@ -170,6 +176,7 @@ static void reload(struct relayd *d)
 	else
 		moq_timer_cancel(d->stats_timer);
 	moq_warn(MOD, "SIGHUP: reloaded %s", d->cfg.config_file);
+	relayd_auth_reload(d);
 }
 
 static void sig_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
@@ -420,6 +427,26 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	return d->ep ? 0 : -1;
 }
 
+/* The token our upstream session presents: the relay subscribes there,
+ * so --auth-token, else --subscribe-token (also after SIGHUP: the next
+ * upstream connection uses the new one) */
+static void up_token_set(struct relayd *d)
+{
+	const char *tok = d->cfg.auth_token[0] ? d->cfg.auth_token
+					       : d->cfg.subscribe_token;
+
+	d->up_scfg.auth_tokens = NULL;
+	d->up_scfg.num_auth_tokens = 0;
+	if (!tok[0])
+		return;
+	memset(&d->up_token, 0, sizeof(d->up_token));
+	d->up_token.alias_type = MOQ_ALIAS_USE_VALUE;
+	d->up_token.token_value.ptr = (const uint8_t *)tok;
+	d->up_token.token_value.len = strlen(tok);
+	d->up_scfg.auth_tokens = &d->up_token;
+	d->up_scfg.num_auth_tokens = 1;
+}
+
 static int start_upstream(struct relayd *d, char *err, size_t errlen)
 {
 	static struct moq_quic_callbacks up_cb;
@@ -433,14 +460,7 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
 	d->up_scfg.authority = NULL;
 	d->up_scfg.log_name = "upstream";
-	if (d->cfg.auth_token[0]) {
-		memset(&d->up_token, 0, sizeof(d->up_token));
-		d->up_token.alias_type = MOQ_ALIAS_USE_VALUE;
-		d->up_token.token_value.ptr = (const uint8_t *)d->cfg.auth_token;
-		d->up_token.token_value.len = strlen(d->cfg.auth_token);
-		d->up_scfg.auth_tokens = &d->up_token;
-		d->up_scfg.num_auth_tokens = 1;
-	}
+	up_token_set(d);
 	moq_quic_config_init(&q);
 	q.listen = 0;
 	q.plaintext = d->cfg.plaintext;
@@ -499,6 +519,7 @@ int main(int argc, char **argv)
 	d->drain_timer = moq_timer_new(d->loop, drain_cb, d);
 	d->exit_timer = moq_timer_new(d->loop, exit_cb, d);
 	relayd_rdv_init(d);
+	relayd_auth_init(d);
 	rc = setup_signals(d);
 	if (rc) {
 		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n",
@@ -568,6 +589,7 @@ int main(int argc, char **argv)
 	moq_timer_free(d->exit_timer);
 	moq_timer_free(d->up_timer);
 	relayd_rdv_free(d);
+	relayd_auth_free(d);
 	moq_loop_del_fd(d->loop, d->sigfd);
 	close(d->sigfd);
 	moq_loop_free(d->loop);

@@ -241,6 +241,31 @@ START_TEST(token_file_first_line_is_the_token)
 }
 END_TEST
 
+START_TEST(role_token_files_and_options)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("pub-secret\n");
+	char path[64];
+	const char *a[] = { "--plaintext", "--publish-token-file", path,
+			    "--subscribe-token", "sub-secret", NULL };
+	const char *b[] = { "--plaintext", "--subscribe-token-file", path,
+			    "--subscribe-token", "x", NULL };
+
+	strcpy(path, p);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_str_eq(c.publish_token, "pub-secret");
+	ck_assert_str_eq(c.subscribe_token, "sub-secret");
+	ck_assert_str_eq(c.auth_token, "");
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_msg(strstr(err, "give --subscribe-token or --subscribe-token-file, not both"),
+		      "%s", err);
+	unlink(path);
+	const char *m[] = { "--plaintext", "--publish-token-file", path, NULL };
+	ck_assert_int_eq(parse(&c, m), -1);
+	ck_assert_msg(strstr(err, "--publish-token-file: cannot read"), "%s", err);
+}
+END_TEST
+
 START_TEST(limits_have_safe_defaults)
 {
 	struct relay_config c;
@@ -446,6 +471,7 @@ int main(void)
 	tcase_add_test(tc, bad_value_in_file_names_line_and_option);
 	tcase_add_test(tc, missing_config_file_is_reported);
 	tcase_add_test(tc, upstream_url_forms);
+	tcase_add_test(tc, role_token_files_and_options);
 	tcase_add_test(tc, token_file_first_line_is_the_token);
 	tcase_add_test(tc, help_is_recognised_before_validation);
 	tcase_add_test(tc, limits_have_safe_defaults);

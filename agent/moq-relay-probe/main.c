@@ -278,7 +278,7 @@ static void timeout_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 static void usage(void)
 {
 	puts("usage: moq-relay-probe [--plaintext|--insecure] [--namespace NS] [--track NAME]\n"
-	     "                       [--auth-token T] [--timeout S] MODE HOST:PORT\n"
+	     "                       [--auth-token T [--auth-register]] [--timeout S] MODE HOST:PORT\n"
 	     "MODE: --fetch START:END   standalone FETCH of groups START..END (whole groups)\n"
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	struct moq_auth_token tok = { 0 };
 	const char *nsarg = "moq-pub", *token = NULL;
 	double timeout = 10;
-	int plaintext = 0, insecure = 0, c;
+	int plaintext = 0, insecure = 0, register_token = 0, c;
 	char err[256], host[256];
 	unsigned port;
 	static const struct option opts[] = {
@@ -310,6 +310,7 @@ int main(int argc, char **argv)
 		{ "namespace", required_argument, 0, 'n' },
 		{ "track", required_argument, 0, 't' },
 		{ "auth-token", required_argument, 0, 'a' },
+		{ "auth-register", no_argument, 0, 'r' },
 		{ "timeout", required_argument, 0, 'T' },
 		{ "fetch", required_argument, 0, 'f' },
 		{ "joining", required_argument, 0, 'j' },
@@ -328,6 +329,7 @@ int main(int argc, char **argv)
 		case 'n': nsarg = optarg; break;
 		case 't': p->track = optarg; break;
 		case 'a': token = optarg; break;
+		case 'r': register_token = 1; break;
 		case 'T': timeout = atof(optarg); break;
 		case 'f':
 			p->mode = "fetch";
@@ -385,7 +387,10 @@ int main(int argc, char **argv)
 	sc.cb = &cb;
 	sc.user = p;
 	if (token) {
-		tok.alias_type = MOQ_ALIAS_USE_VALUE;
+		/* REGISTER (alias 1) tests a receiver with no token cache */
+		tok.alias_type = register_token ? MOQ_ALIAS_REGISTER
+						: MOQ_ALIAS_USE_VALUE;
+		tok.token_alias = 1;
 		tok.token_value.ptr = (const uint8_t *)token;
 		tok.token_value.len = strlen(token);
 		sc.auth_tokens = &tok;

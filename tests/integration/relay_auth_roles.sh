@@ -12,7 +12,8 @@
 #    subscriber whose token no longer validates gets GOAWAY and is closed
 #    with GOAWAY_TIMEOUT (0x10) after --drain-timeout 1; the publisher, whose
 #    token still validates, is left alone; the new subscribe token and the
-#    old-style --auth-token both subscribe;
+#    old-style --auth-token both subscribe, the token also when sent as
+#    alias type REGISTER in SETUP;
 #  - a second publisher with the publish token replaces the live namespace's
 #    publisher, and the relay logs it.
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +87,9 @@ out=$(probe --timeout 2 --subscribe --auth-token "$SB")
 [ "$(jf "$out" .sub_ok)" = true ] && [ "$(jf "$out" .objects)" -gt 0 ] || die "new subscribe token: $out"
 out=$(probe --timeout 2 --subscribe --auth-token "$AT")
 [ "$(jf "$out" .sub_ok)" = true ] && [ "$(jf "$out" .objects)" -gt 0 ] || die "--auth-token after reload: $out"
+# a REGISTER token in SETUP counts as USE_VALUE (the relay has no token cache)
+out=$(probe --timeout 2 --subscribe --auth-token "$SB" --auth-register)
+[ "$(jf "$out" .sub_ok)" = true ] || die "REGISTER token in SETUP not taken as USE_VALUE: $out"
 out=$(probe --timeout 2 --subscribe --auth-token "$SA")
 [ "$(jf "$out" .closed)" = true ] && [ "$(jf "$out" .close_code)" = 2 ] || die "old subscribe token still admitted: $out"
 log "SIGHUP: the subscriber with the old token got GOAWAY and GOAWAY_TIMEOUT (0x10) after the drain; the publisher stayed; new token and --auth-token subscribe"

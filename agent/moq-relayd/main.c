@@ -458,7 +458,11 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	d->up_scfg.loop = d->loop;
 	d->up_scfg.cb = &d->cb;
 	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
-	d->up_scfg.authority = NULL;
+	/* the client MUST send the URI's authority (draft-18 AUTHORITY) */
+	snprintf(d->up_authority, sizeof(d->up_authority),
+		 strchr(d->cfg.upstream_host, ':') ? "[%s]:%u" : "%s:%u",
+		 d->cfg.upstream_host, (unsigned)d->cfg.upstream_port);
+	d->up_scfg.authority = d->up_authority;
 	d->up_scfg.log_name = "upstream";
 	up_token_set(d);
 	moq_quic_config_init(&q);

@@ -73,6 +73,7 @@ struct relayd {
 	struct moq_session_acceptor acc;
 	struct moq_session_callbacks cb;
 	struct moq_auth_token up_token;
+	char up_authority[272]; /* AUTHORITY sent upstream: host:port */
 	struct relay_routing routes;
 	struct relay_tracks tracks;
 	struct relay_stats stats;

@@ -776,8 +776,9 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 	/* kept to check the session again when SIGHUP changes the tokens */
 	if (relay_auth_tokens_copy(&p->auth_tok, &p->auth_ntok, t, n))
 		return MOQ_SESSION_INTERNAL_ERROR;
-	moq_info(MOD, "%s: authorized to %s", moq_session_name(s),
-		 relay_auth_role_names(p->roles));
+	moq_info(MOD, "%s: authorized to %s (path \"%s\", authority \"%s\")",
+		 moq_session_name(s), relay_auth_role_names(p->roles),
+		 moq_session_peer(s)->path, moq_session_peer(s)->authority);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #  - a SUBSCRIBE with RENDEZVOUS_TIMEOUT 3000 sent ~0.7 s before the
 #    publisher's PUBLISH_NAMESPACE is held, then gets SUBSCRIBE_OK (not before
 #    the publisher came) and objects;
+#  - a held SUBSCRIBE whose session ends is freed and never routed;
 #  - held with no publisher: REQUEST_ERROR TIMEOUT (0x2) after the timeout;
 #    a timeout above --max-rendezvous-wait 1 is cut to 1 s;
 #  - without the parameter: DOES_NOT_EXIST (0x10) at once;
@@ -28,22 +29,29 @@ start_relay relayA local --listen "$A" --plaintext --log-level info --stats-inte
 RELAY_A=$RELAY_PID
 
 # --- held, then routed when the publisher announces
+T0=$(date +%s%N)
 "$PROBE" --plaintext --timeout 4 --subscribe --rendezvous 3000 "$A" >"$TMP/held.json" 2>"$TMP/held.log" &
 PR=$!
 _PIDS+=("$PR")
 wait_for 3 grep -q "held up to" "$TMP/relayA.log" || { tail "$TMP/relayA.log" >&2; die "SUBSCRIBE not held"; }
 grep -q "held up to 1000 ms (RENDEZVOUS_TIMEOUT 3000 ms)" "$TMP/relayA.log" ||
 	die "RENDEZVOUS_TIMEOUT 3000 not cut to --max-rendezvous-wait 1"
-sleep 0.5
+# a second held SUBSCRIBE whose session ends while held: freed, never routed
+"$PROBE" --plaintext --timeout 0.3 --subscribe --rendezvous 3000 "$A" >"$TMP/gone.json" 2>&1 || true
+wait_for 3 grep -q "session closed" "$TMP/relayA.log" || { tail "$TMP/relayA.log" >&2; die "held session's close not seen"; }
+TP=$((($(date +%s%N) - T0) / 1000000))
 start_pub pub local --plaintext --rate 100 "$A"
 wait_exit "$PR" 8 "held subscriber"
 out=$(cat "$TMP/held.json")
 log "held: $out"
 [ "$(jf "$out" .sub_ok)" = true ] || die "held SUBSCRIBE did not get SUBSCRIBE_OK: $out"
 ans=$(jf "$out" .answer_ms)
-[ "$ans" -ge 500 ] && [ "$ans" -lt 1000 ] || die "SUBSCRIBE_OK after $ans ms (publisher came after ~600 ms)"
+# not before the publisher started (the SUBSCRIBE left a handshake after T0)
+[ "$ans" -ge $((TP - 100)) ] && [ "$ans" -lt 1000 ] ||
+	die "SUBSCRIBE_OK after $ans ms (publisher started $TP ms after the probe; hold at most 1000 ms)"
 [ "$(jf "$out" .objects)" -gt 50 ] || die "held then routed subscriber got too few objects: $out"
-grep -q "publisher available, routing the held request" "$TMP/relayA.log" || die "relay did not log the routing"
+n=$(grep -c "publisher available, routing the held request" "$TMP/relayA.log" || true)
+[ "$n" = 1 ] || die "$n held requests routed (want 1: the other one's session had ended)"
 log "held SUBSCRIBE routed when the publisher came: SUBSCRIBE_OK after $ans ms, $(jf "$out" .objects) objects"
 
 # --- a session that ignores GOAWAY is closed with GOAWAY_TIMEOUT at the end of the drain

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "uri.h"
 
 enum opt_kind {
 	K_STR,
@@ -77,6 +78,12 @@ static const struct opt opts[] = {
 	{ "max-request-rate", "N", K_UINT, F(max_request_rate),
 	  "new requests per second per session (burst N) [100]; beyond:\n"
 	  "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)" },
+	{ "max-rendezvous", "N", K_UINT, F(max_rendezvous),
+	  "SUBSCRIBEs with RENDEZVOUS_TIMEOUT held at once waiting for a\n"
+	  "publisher [1000]; beyond: DOES_NOT_EXIST (0x10) at once" },
+	{ "max-rendezvous-wait", "SECONDS", K_MS, F(max_rendezvous_wait_ms),
+	  "longest a SUBSCRIBE is held for its publisher, whatever its\n"
+	  "RENDEZVOUS_TIMEOUT asks [10] (0 = never hold); then TIMEOUT (0x2)" },
 	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
 	{ "log-format", "text|json", K_LOGFORMAT, F(log_format),
 	  "stderr lines as text, or one JSON object per line; both carry\n"
@@ -85,10 +92,22 @@ static const struct opt opts[] = {
 	  "write a qlog file per QUIC connection into DIR\n"
 	  "(<role>-<odcid>.sqlog; diagnostics, not for production) [off]" },
 	{ "auth-token", "TOKEN", K_STR, F(auth_token),
-	  "require this AUTHORIZATION TOKEN (USE_VALUE) in every peer's SETUP;\n"
-	  "a mismatch closes the session with UNAUTHORIZED" },
+	  "AUTHORIZATION TOKEN (in SETUP or a request) that authorizes both\n"
+	  "publishing and subscribing; a peer without a token for any role\n"
+	  "is closed with UNAUTHORIZED. Sent to --upstream" },
 	{ "auth-token-file", "FILE", K_STR, F(auth_token_file),
 	  "read the token from FILE (first line) instead" },
+	{ "publish-token", "TOKEN", K_STR, F(publish_token),
+	  "token that authorizes PUBLISH_NAMESPACE and PUBLISH only;\n"
+	  "with it or --auth-token set, publishing needs one of them" },
+	{ "publish-token-file", "FILE", K_STR, F(publish_token_file),
+	  "read the publish token from FILE (first line) instead" },
+	{ "subscribe-token", "TOKEN", K_STR, F(subscribe_token),
+	  "token that authorizes SUBSCRIBE, FETCH and TRACK_STATUS only;\n"
+	  "with it or --auth-token set, subscribing needs one of them.\n"
+	  "Sent to --upstream when --auth-token is not set" },
+	{ "subscribe-token-file", "FILE", K_STR, F(subscribe_token_file),
+	  "read the subscribe token from FILE (first line) instead" },
 	{ "stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
 	  "print a stats line to stderr every SECONDS [10] (0 = never)" },
 	{ "metrics-listen", "HOST:PORT", K_STR, F(metrics_listen),
@@ -144,6 +163,8 @@ void relay_config_defaults(struct relay_config *c)
 	c->max_name_bytes = 4096;
 	c->max_namespace_fields = 32;
 	c->max_request_rate = 100;
+	c->max_rendezvous = 1000;
+	c->max_rendezvous_wait_ms = 10000;
 	c->log_level = MOQ_LOG_WARN;
 	c->log_format = MOQ_LOG_FORMAT_TEXT;
 	c->stats_interval_ms = 10000;
@@ -245,7 +266,9 @@ int relay_config_parse_url(const char *url, char *host, size_t hostlen,
 	host[he - hs] = 0;
 	*port = (uint16_t)v;
 	if (path && pathlen) {
-		if (strlen(end) >= pathlen)
+		/* the upstream closes a session whose PATH is not RFC 3986 */
+		if (strlen(end) >= pathlen ||
+		    !moq_uri_path_valid((const uint8_t *)end, strlen(end)))
 			return -1;
 		strcpy(path, end);
 	}
@@ -507,15 +530,17 @@ int relay_config_load_file(struct relay_config *c, const char *path,
 	return rc;
 }
 
-static int read_token_file(struct relay_config *c, char *err, size_t errlen)
+/* opt: the file option's name; file: its value; token: where to put it */
+static int read_token_file(const char *opt, const char *file, char *token,
+			   char *err, size_t errlen)
 {
-	FILE *f = fopen(c->auth_token_file, "r");
+	FILE *f = fopen(file, "r");
 	char line[RELAY_CONFIG_STR_MAX];
 	size_t n;
 
 	if (!f) {
-		errf(err, errlen, "--auth-token-file: cannot read %s: %s",
-		     c->auth_token_file, strerror(errno));
+		errf(err, errlen, "--%s: cannot read %s: %s", opt, file,
+		     strerror(errno));
 		return -1;
 	}
 	if (!fgets(line, sizeof(line), f))
@@ -525,11 +550,27 @@ static int read_token_file(struct relay_config *c, char *err, size_t errlen)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = 0;
 	if (!n) {
-		errf(err, errlen, "--auth-token-file: %s is empty (put the token on its first line)",
-		     c->auth_token_file);
+		errf(err, errlen, "--%s: %s is empty (put the token on its first line)",
+		     opt, file);
 		return -1;
 	}
-	strcpy(c->auth_token, line);
+	strcpy(token, line);
+	return 0;
+}
+
+/* TOKEN / TOKEN-file pairs: one of each, the file read into the token */
+static int check_token_pair(const char *opt, char *token, const char *file,
+			    char *err, size_t errlen)
+{
+	char fopt[64];
+
+	snprintf(fopt, sizeof(fopt), "%s-file", opt);
+	if (token[0] && file[0]) {
+		errf(err, errlen, "give --%s or --%s, not both", opt, fopt);
+		return -1;
+	}
+	if (file[0] && read_token_file(fopt, file, token, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -599,12 +640,24 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		     (unsigned long long)c->max_request_rate);
 		return -1;
 	}
-	if (c->auth_token[0] && c->auth_token_file[0]) {
+	if (c->max_rendezvous > 1000000) {
 		errf(err, errlen,
-		     "give --auth-token or --auth-token-file, not both");
+		     "--max-rendezvous must be 0..1000000 (got %llu)",
+		     (unsigned long long)c->max_rendezvous);
 		return -1;
 	}
-	if (c->auth_token_file[0] && read_token_file(c, err, errlen))
+	if (c->max_rendezvous_wait_ms > 3600000) {
+		errf(err, errlen,
+		     "--max-rendezvous-wait must be 0..3600 seconds (got %.3f)",
+		     (double)c->max_rendezvous_wait_ms / 1000.0);
+		return -1;
+	}
+	if (check_token_pair("auth-token", c->auth_token, c->auth_token_file,
+			     err, errlen) ||
+	    check_token_pair("publish-token", c->publish_token,
+			     c->publish_token_file, err, errlen) ||
+	    check_token_pair("subscribe-token", c->subscribe_token,
+			     c->subscribe_token_file, err, errlen))
 		return -1;
 	if (c->idle_timeout_ms < 1000) {
 		errf(err, errlen, "--idle-timeout must be at least 1 second");

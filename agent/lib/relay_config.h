@@ -37,11 +37,18 @@ struct relay_config {
 	uint64_t max_name_bytes;       /* Full Track Name (<= 4096) */
 	uint64_t max_namespace_fields; /* Track Namespace fields (<= 32) */
 	uint64_t max_request_rate;     /* new requests/s per session, 0 = off */
+	uint64_t max_rendezvous;       /* SUBSCRIBEs held for a publisher */
+	uint64_t max_rendezvous_wait_ms; /* longest hold, 0 = never hold */
 	int log_level;		  /* enum moq_log_level */
 	int log_format;		  /* enum moq_log_format */
 	char qlog_dir[RELAY_CONFIG_STR_MAX]; /* "" = no qlog */
+	/* authorization (relay_auth.h): both roles / publish / subscribe */
 	char auth_token[RELAY_CONFIG_STR_MAX];
 	char auth_token_file[RELAY_CONFIG_STR_MAX];
+	char publish_token[RELAY_CONFIG_STR_MAX];
+	char publish_token_file[RELAY_CONFIG_STR_MAX];
+	char subscribe_token[RELAY_CONFIG_STR_MAX];
+	char subscribe_token_file[RELAY_CONFIG_STR_MAX];
 	uint64_t stats_interval_ms; /* 0 = off */
 	char metrics_listen[RELAY_CONFIG_STR_MAX]; /* HOST:PORT, "" = off */
 	uint64_t drain_timeout_ms;

@@ -93,6 +93,10 @@ struct relay_sub {
 	 * (moq-relayd fastpath.c): relay_forward skips it */
 	bool fast;
 	uint64_t objects_out, bytes_out, streams_reset;
+	/* held for a publisher (RENDEZVOUS_TIMEOUT; moq-relayd rendezvous.c)
+	 * until this moq_loop_now() time, track NULL; 0: not held */
+	uint64_t rdv_deadline;
+	struct relay_sub *rdv_next; /* in the held list */
 };
 
 struct relay_track {

@@ -18,9 +18,11 @@ struct probe {
 	char nsbuf[512];
 	const char *track;
 	uint64_t start_g, end_g, joining;
+	uint64_t rendezvous_ms;	     /* subscribe mode: RENDEZVOUS_TIMEOUT, 0 = none */
+	uint64_t t_start, answer_ms; /* subscribe mode: SUBSCRIBE -> answer */
 	struct moq_request *sub, *fetch;
 	/* results */
-	int fetch_ok, sub_ok, done, closed;
+	int fetch_ok, sub_ok, done, closed, goaway;
 	uint64_t error_code, close_code;
 	int has_error;
 	uint64_t objects, bytes, integrity_errors, groups;
@@ -114,6 +116,15 @@ static void on_ready(struct moq_session *s)
 	} else if (!strcmp(p->mode, "joining")) {
 		/* the joining FETCH follows SUBSCRIBE_OK (on_request_msg) */
 		p->sub = moq_session_subscribe(s, &p->ns, name, NULL, NULL);
+	} else if (!strcmp(p->mode, "subscribe")) {
+		struct moq_params params;
+
+		moq_params_init(&params);
+		if (p->rendezvous_ms)
+			moq_params_add_u64(&params, MOQ_PARAM_RENDEZVOUS_TIMEOUT,
+					   p->rendezvous_ms);
+		p->t_start = moq_loop_now();
+		p->sub = moq_session_subscribe(s, &p->ns, name, &params, NULL);
 	} else if (!strcmp(p->mode, "publish")) {
 		struct moq_ctrl_msg m;
 		int err = 0;
@@ -153,10 +164,16 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 	}
 	if (m->type == MOQ_CTRL_SUBSCRIBE_OK && r == p->sub) {
 		p->sub_ok = 1;
-		p->fetch = moq_session_joining_fetch(s, p->sub, false,
-						     p->joining, NULL, NULL);
+		if (p->t_start)
+			p->answer_ms = (moq_loop_now() - p->t_start) / 1000000;
+		if (!strcmp(p->mode, "joining"))
+			p->fetch = moq_session_joining_fetch(s, p->sub, false,
+							     p->joining, NULL,
+							     NULL);
 	}
 	if (m->type == MOQ_CTRL_REQUEST_ERROR) {
+		if (p->t_start)
+			p->answer_ms = (moq_loop_now() - p->t_start) / 1000000;
 		p->has_error = 1;
 		p->error_code = m->request_error.error_code;
 		finish(p);
@@ -186,8 +203,13 @@ static void on_data(struct moq_session *s, struct moq_rx *rx,
 	struct probe *p = moq_session_user(s);
 
 	(void)rx;
-	if (ev->stream != MOQ_DATA_FETCH_HEADER)
-		return; /* subscription data of the joining mode: ignored */
+	if (ev->stream != MOQ_DATA_FETCH_HEADER) {
+		/* subscription data: counted in the subscribe mode only */
+		if (!strcmp(p->mode, "subscribe") &&
+		    ev->type == MOQ_DATA_EV_OBJECT_END)
+			p->objects++;
+		return;
+	}
 	switch (ev->type) {
 	case MOQ_DATA_EV_OBJECT:
 		free(p->obj);
@@ -228,6 +250,14 @@ static void on_data(struct moq_session *s, struct moq_rx *rx,
 	}
 }
 
+static void on_goaway(struct moq_session *s, const struct moq_goaway *g)
+{
+	struct probe *p = moq_session_user(s);
+
+	(void)g;
+	p->goaway = 1; /* stays on: tests see what the relay does next */
+}
+
 static void on_close(struct moq_session *s,
 		     const struct moq_quic_close_info *info)
 {
@@ -248,14 +278,16 @@ static void timeout_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 static void usage(void)
 {
 	puts("usage: moq-relay-probe [--plaintext|--insecure] [--namespace NS] [--track NAME]\n"
-	     "                       [--auth-token T] [--timeout S] MODE HOST:PORT\n"
+	     "                       [--auth-token T [--auth-register]] [--timeout S] MODE HOST:PORT\n"
 	     "MODE: --fetch START:END   standalone FETCH of groups START..END (whole groups)\n"
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
 	     "      --publish N         PUBLISH the track, then (after 1.5 s) N synthetic MQP1\n"
 	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE\n"
-	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
-	     "first_group, last_group, groups, closed, close_code.");
+	     "      --subscribe         SUBSCRIBE and count objects until --timeout\n"
+	     "                          (--rendezvous MS: with that RENDEZVOUS_TIMEOUT)\n"
+	     "Prints one JSON line: fetch_ok, sub_ok, error_code, answer_ms, objects, bytes,\n"
+	     "integrity_errors, first_group, last_group, groups, goaway, closed, close_code.");
 }
 
 int main(int argc, char **argv)
@@ -269,7 +301,7 @@ int main(int argc, char **argv)
 	struct moq_auth_token tok = { 0 };
 	const char *nsarg = "moq-pub", *token = NULL;
 	double timeout = 10;
-	int plaintext = 0, insecure = 0, c;
+	int plaintext = 0, insecure = 0, register_token = 0, c;
 	char err[256], host[256];
 	unsigned port;
 	static const struct option opts[] = {
@@ -278,11 +310,14 @@ int main(int argc, char **argv)
 		{ "namespace", required_argument, 0, 'n' },
 		{ "track", required_argument, 0, 't' },
 		{ "auth-token", required_argument, 0, 'a' },
+		{ "auth-register", no_argument, 0, 'r' },
 		{ "timeout", required_argument, 0, 'T' },
 		{ "fetch", required_argument, 0, 'f' },
 		{ "joining", required_argument, 0, 'j' },
 		{ "garbage", no_argument, 0, 'g' },
 		{ "publish", required_argument, 0, 'P' },
+		{ "subscribe", no_argument, 0, 'S' },
+		{ "rendezvous", required_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -294,6 +329,7 @@ int main(int argc, char **argv)
 		case 'n': nsarg = optarg; break;
 		case 't': p->track = optarg; break;
 		case 'a': token = optarg; break;
+		case 'r': register_token = 1; break;
 		case 'T': timeout = atof(optarg); break;
 		case 'f':
 			p->mode = "fetch";
@@ -311,6 +347,8 @@ int main(int argc, char **argv)
 			p->mode = "publish";
 			p->publish_n = strtoull(optarg, NULL, 10);
 			break;
+		case 'S': p->mode = "subscribe"; break;
+		case 'R': p->rendezvous_ms = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -344,11 +382,15 @@ int main(int argc, char **argv)
 	cb.on_request_closed = on_request_closed;
 	cb.on_data = on_data;
 	cb.on_close = on_close;
+	cb.on_goaway = on_goaway;
 	sc.loop = p->loop;
 	sc.cb = &cb;
 	sc.user = p;
 	if (token) {
-		tok.alias_type = MOQ_ALIAS_USE_VALUE;
+		/* REGISTER (alias 1) tests a receiver with no token cache */
+		tok.alias_type = register_token ? MOQ_ALIAS_REGISTER
+						: MOQ_ALIAS_USE_VALUE;
+		tok.token_alias = 1;
 		tok.token_value.ptr = (const uint8_t *)token;
 		tok.token_value.len = strlen(token);
 		sc.auth_tokens = &tok;
@@ -363,17 +405,20 @@ int main(int argc, char **argv)
 	struct moq_timer *t = moq_timer_new(p->loop, timeout_cb, p);
 	moq_timer_set_in(t, (uint64_t)(timeout * 1e9));
 	moq_loop_run(p->loop);
-	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"error_code\":%lld,\"objects\":%llu,"
+	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"sub_ok\":%s,"
+	       "\"answer_ms\":%llu,\"error_code\":%lld,\"objects\":%llu,"
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
-	       "\"last_group\":%lld,\"groups\":%llu,\"closed\":%s,\"close_code\":%llu,"
-	       "\"done\":%s}\n",
+	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
+	       "\"close_code\":%llu,\"done\":%s}\n",
 	       p->mode, (unsigned long long)p->sent,
-	       p->fetch_ok ? "true" : "false",
+	       p->fetch_ok ? "true" : "false", p->sub_ok ? "true" : "false",
+	       (unsigned long long)p->answer_ms,
 	       p->has_error ? (long long)p->error_code : -1LL,
 	       (unsigned long long)p->objects, (unsigned long long)p->bytes,
 	       (unsigned long long)p->integrity_errors,
 	       (long long)p->first_group, (long long)p->last_group,
-	       (unsigned long long)p->groups, p->closed ? "true" : "false",
+	       (unsigned long long)p->groups, p->goaway ? "true" : "false",
+	       p->closed ? "true" : "false",
 	       (unsigned long long)p->close_code, p->done ? "true" : "false");
 	moq_timer_free(t);
 	moq_timer_free(p->pub_timer);

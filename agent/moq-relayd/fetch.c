@@ -116,7 +116,7 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 	struct peer *route;
 	struct fetch_job *j;
 
-	if (!relayd_auth_ok(d, &f->params)) {
+	if (!relayd_auth_ok(d, p, &f->params, RELAY_ROLE_SUBSCRIBE)) {
 		d->stats.fetch_errors++;
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");

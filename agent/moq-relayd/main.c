@@ -82,9 +82,15 @@ static void drain_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)loop;
 	(void)t;
 	moq_info(MOD, "drain timeout: closing the remaining sessions");
+	/* draft-18 "Migration": a peer that did not close within the
+	 * GOAWAY's timeout is closed with GOAWAY_TIMEOUT; our upstream got
+	 * no GOAWAY from us */
 	for (struct peer *p = d->peers; p; p = p->next)
 		if (p->s)
-			moq_session_close(p->s, MOQ_SESSION_NO_ERROR,
+			moq_session_close(p->s,
+					  p->is_upstream
+						  ? MOQ_SESSION_NO_ERROR
+						  : MOQ_SESSION_GOAWAY_TIMEOUT,
 					  "relay shutting down");
 	/* give the CONNECTION_CLOSE packets a moment to leave */
 	moq_timer_set_in(d->exit_timer, 200000000ull);
@@ -117,6 +123,8 @@ static void start_drain(struct relayd *d)
 	moq_timer_set_in(d->drain_timer, d->cfg.drain_timeout_ms * 1000000ull);
 }
 
+static void up_token_set(struct relayd *d);
+
 static void reload(struct relayd *d)
 {
 	struct relay_config nc;
@@ -141,6 +149,10 @@ static void reload(struct relayd *d)
 	d->cfg.log_format = nc.log_format;
 	moq_log_set_format(nc.log_format);
 	strcpy(d->cfg.auth_token, nc.auth_token);
+	strcpy(d->cfg.publish_token, nc.publish_token);
+	strcpy(d->cfg.subscribe_token, nc.subscribe_token);
+	if (d->cfg.upstream[0])
+		up_token_set(d);
 	d->cfg.cache_groups = nc.cache_groups;
 	d->cfg.cache_bytes = nc.cache_bytes;
 	d->cfg.sub_queue_bytes = nc.sub_queue_bytes;
@@ -153,6 +165,8 @@ static void reload(struct relayd *d)
 	d->cfg.max_name_bytes = nc.max_name_bytes;
 	d->cfg.max_namespace_fields = nc.max_namespace_fields;
 	d->cfg.max_request_rate = nc.max_request_rate;
+	d->cfg.max_rendezvous = nc.max_rendezvous;
+	d->cfg.max_rendezvous_wait_ms = nc.max_rendezvous_wait_ms;
 	for (struct relay_track *t = d->tracks.head; t; t = t->next)
 		relay_cache_set_limits(&t->cache, nc.cache_groups,
 				       nc.cache_bytes);
@@ -162,6 +176,7 @@ static void reload(struct relayd *d)
 	else
 		moq_timer_cancel(d->stats_timer);
 	moq_warn(MOD, "SIGHUP: reloaded %s", d->cfg.config_file);
+	relayd_auth_reload(d);
 }
 
 static void sig_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
@@ -412,6 +427,26 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	return d->ep ? 0 : -1;
 }
 
+/* The token our upstream session presents: the relay subscribes there,
+ * so --auth-token, else --subscribe-token (also after SIGHUP: the next
+ * upstream connection uses the new one) */
+static void up_token_set(struct relayd *d)
+{
+	const char *tok = d->cfg.auth_token[0] ? d->cfg.auth_token
+					       : d->cfg.subscribe_token;
+
+	d->up_scfg.auth_tokens = NULL;
+	d->up_scfg.num_auth_tokens = 0;
+	if (!tok[0])
+		return;
+	memset(&d->up_token, 0, sizeof(d->up_token));
+	d->up_token.alias_type = MOQ_ALIAS_USE_VALUE;
+	d->up_token.token_value.ptr = (const uint8_t *)tok;
+	d->up_token.token_value.len = strlen(tok);
+	d->up_scfg.auth_tokens = &d->up_token;
+	d->up_scfg.num_auth_tokens = 1;
+}
+
 static int start_upstream(struct relayd *d, char *err, size_t errlen)
 {
 	static struct moq_quic_callbacks up_cb;
@@ -423,16 +458,13 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	d->up_scfg.loop = d->loop;
 	d->up_scfg.cb = &d->cb;
 	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
-	d->up_scfg.authority = NULL;
+	/* the client MUST send the URI's authority (draft-18 AUTHORITY) */
+	snprintf(d->up_authority, sizeof(d->up_authority),
+		 strchr(d->cfg.upstream_host, ':') ? "[%s]:%u" : "%s:%u",
+		 d->cfg.upstream_host, (unsigned)d->cfg.upstream_port);
+	d->up_scfg.authority = d->up_authority;
 	d->up_scfg.log_name = "upstream";
-	if (d->cfg.auth_token[0]) {
-		memset(&d->up_token, 0, sizeof(d->up_token));
-		d->up_token.alias_type = MOQ_ALIAS_USE_VALUE;
-		d->up_token.token_value.ptr = (const uint8_t *)d->cfg.auth_token;
-		d->up_token.token_value.len = strlen(d->cfg.auth_token);
-		d->up_scfg.auth_tokens = &d->up_token;
-		d->up_scfg.num_auth_tokens = 1;
-	}
+	up_token_set(d);
 	moq_quic_config_init(&q);
 	q.listen = 0;
 	q.plaintext = d->cfg.plaintext;
@@ -490,6 +522,8 @@ int main(int argc, char **argv)
 	d->stats_timer = moq_timer_new(d->loop, stats_cb, d);
 	d->drain_timer = moq_timer_new(d->loop, drain_cb, d);
 	d->exit_timer = moq_timer_new(d->loop, exit_cb, d);
+	relayd_rdv_init(d);
+	relayd_auth_init(d);
 	rc = setup_signals(d);
 	if (rc) {
 		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n",
@@ -558,6 +592,8 @@ int main(int argc, char **argv)
 	moq_timer_free(d->drain_timer);
 	moq_timer_free(d->exit_timer);
 	moq_timer_free(d->up_timer);
+	relayd_rdv_free(d);
+	relayd_auth_free(d);
 	moq_loop_del_fd(d->loop, d->sigfd);
 	close(d->sigfd);
 	moq_loop_free(d->loop);

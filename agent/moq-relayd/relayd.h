@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "lib/relay_auth.h"
 #include "lib/relay_cache.h"
 #include "lib/relay_config.h"
 #include "lib/relay_forward.h"
@@ -27,6 +28,12 @@ struct peer {
 	bool is_upstream;
 	bool is_publisher;
 	bool closing; /* inside on_close */
+	/* authorization (relay_auth.h): roles from its SETUP tokens, kept
+	 * to check again on SIGHUP; revoke_at: closed then (auth.c) */
+	unsigned roles;
+	struct relay_auth_token *auth_tok;
+	size_t auth_ntok;
+	uint64_t revoke_at;
 	struct relay_alias_set aliases;
 	struct relay_sub *subs; /* linked by peer_next */
 	size_t nsubs;		/* entries in subs (--max-subscriptions) */
@@ -66,6 +73,7 @@ struct relayd {
 	struct moq_session_acceptor acc;
 	struct moq_session_callbacks cb;
 	struct moq_auth_token up_token;
+	char up_authority[272]; /* AUTHORITY sent upstream: host:port */
 	struct relay_routing routes;
 	struct relay_tracks tracks;
 	struct relay_stats stats;
@@ -81,6 +89,11 @@ struct relayd {
 	uint64_t limit_warn_ns; /* last "limit reached" warning (1/s) */
 	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
 	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
+	/* SUBSCRIBEs held for a publisher (rendezvous.c) */
+	struct moq_timer *revoke_timer; /* auth.c */
+	struct relay_sub *rdv_subs; /* linked by rdv_next */
+	size_t rdv_held;
+	struct moq_timer *rdv_timer;
 };
 
 /* sessions.c */
@@ -148,8 +161,38 @@ void relayd_fetch_tx_gone(struct relayd *d, struct fetch_job *j);
 bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx);
 void relayd_fetch_peer_gone(struct relayd *d, struct peer *p);
 
+/* auth.c: after SIGHUP changed the tokens, sessions whose SETUP token no
+ * longer gives the roles they use get GOAWAY (timeout --drain-timeout) and
+ * are closed with GOAWAY_TIMEOUT when it passes */
+void relayd_auth_init(struct relayd *d);
+void relayd_auth_free(struct relayd *d);
+void relayd_auth_reload(struct relayd *d);
+
+/* sessions.c: route a checked SUBSCRIBE (frees name); rdv_ms is its
+ * RENDEZVOUS_TIMEOUT */
+void relayd_subscribe_route(struct relayd *d, struct peer *p,
+			    struct moq_request *r, struct relay_name *name,
+			    uint64_t rdv_ms);
+
+/* rendezvous.c: SUBSCRIBEs with RENDEZVOUS_TIMEOUT that arrive before their
+ * publisher are held (bounded by --max-rendezvous and, per session, by
+ * --max-subscriptions) up to min(timeout, --max-rendezvous-wait), then
+ * routed, or answered REQUEST_ERROR TIMEOUT. */
+void relayd_rdv_init(struct relayd *d);
+void relayd_rdv_free(struct relayd *d);
+/* Hold r (true) or not (false: the caller answers DOES_NOT_EXIST). */
+bool relayd_rdv_hold(struct relayd *d, struct peer *p, struct moq_request *r,
+		     const struct relay_name *name, uint64_t rdv_ms);
+/* A publisher appeared: route every held SUBSCRIBE that now has one. */
+void relayd_rdv_retry(struct relayd *d);
+/* sub (held) is being freed: take it off the held list. */
+void relayd_rdv_unlink(struct relayd *d, struct relay_sub *sub);
+
 /* helpers shared by sessions.c and fetch.c */
-bool relayd_auth_ok(struct relayd *d, const struct moq_params *params);
+/* May p do what needs role (enum relay_role)? Tokens in the request's
+ * params decide when present, else the session's SETUP roles. */
+bool relayd_auth_ok(struct relayd *d, const struct peer *p,
+		    const struct moq_params *params, unsigned role);
 struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
 			  struct peer *asking);
 

@@ -20,24 +20,25 @@
 
 static const struct moq_bytes no_props = { NULL, 0 };
 
-bool relayd_auth_ok(struct relayd *d, const struct moq_params *params)
+bool relayd_auth_ok(struct relayd *d, const struct peer *p,
+		    const struct moq_params *params, unsigned role)
 {
-	size_t n, len = strlen(d->cfg.auth_token);
+	struct relay_auth_token t[RELAY_AUTH_MAX_TOKENS];
+	size_t n = params ? moq_params_token_count(params) : 0, k = 0;
 
-	if (!d->cfg.auth_token[0] || !params)
-		return true;
-	n = moq_params_token_count(params);
+	if (p->is_upstream)
+		return true; /* we chose to connect to it */
 	if (!n)
-		return true; /* the session's SETUP token was checked */
-	for (size_t i = 0; i < n; i++) {
-		const struct moq_auth_token *t = moq_params_token(params, i);
+		return (p->roles & role) == role; /* from its SETUP */
+	/* tokens in the request decide for the request */
+	for (size_t i = 0; i < n && k < RELAY_AUTH_MAX_TOKENS; i++) {
+		const struct moq_auth_token *a = moq_params_token(params, i);
 
-		if (t && t->alias_type == MOQ_ALIAS_USE_VALUE &&
-		    t->token_value.len == len &&
-		    !memcmp(t->token_value.ptr, d->cfg.auth_token, len))
-			return true;
+		if (a && a->alias_type == MOQ_ALIAS_USE_VALUE)
+			t[k++] = (struct relay_auth_token){ a->token_value.ptr,
+							    a->token_value.len };
 	}
-	return false;
+	return (relay_auth_roles(&d->cfg, t, k) & role) == role;
 }
 
 struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
@@ -342,6 +343,8 @@ static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
 
 	relay_forward_sub_stop(sub, reset, code);
 	relayd_fp_sub_gone(d, sub);
+	if (sub->rdv_deadline)
+		relayd_rdv_unlink(d, sub);
 	if (sub->track)
 		relay_track_remove_sub(sub->track, sub);
 	peer_unlink_sub(p, sub);
@@ -490,12 +493,10 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 {
 	const struct moq_subscribe *sm = &m->subscribe;
 	struct relay_name name;
-	struct relay_track *tr;
-	struct relay_sub *sub;
-	struct moq_subscription_info info;
+	uint64_t rdv_ms;
 
 	d->stats.subscribes++;
-	if (!relayd_auth_ok(d, &sm->params)) {
+	if (!relayd_auth_ok(d, p, &sm->params, RELAY_ROLE_SUBSCRIBE)) {
 		d->stats.subscribe_errors++;
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");
@@ -514,12 +515,34 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
 	}
+	if (!moq_params_get_u64(&sm->params, MOQ_PARAM_RENDEZVOUS_TIMEOUT,
+				&rdv_ms))
+		rdv_ms = 0;
+	relayd_subscribe_route(d, p, r, &name, rdv_ms);
+}
+
+/* The routing half of a SUBSCRIBE (checks passed); also resumes one held
+ * for a publisher (rendezvous.c). Frees name. rdv_ms: RENDEZVOUS_TIMEOUT
+ * (0: answer DOES_NOT_EXIST at once when there is no publisher). */
+void relayd_subscribe_route(struct relayd *d, struct peer *p,
+			    struct moq_request *r, struct relay_name *name_,
+			    uint64_t rdv_ms)
+{
+	struct relay_name name = *name_;
+	struct relay_track *tr;
+	struct relay_sub *sub;
+	struct moq_subscription_info info;
+
 	memset(&info, 0, sizeof(info));
 	moq_request_subscription(r, &info);
 	tr = relay_tracks_find(&d->tracks, &name);
 	if (!tr) {
 		struct peer *pub = relayd_route(d, &name, p);
 
+		if (!pub && relayd_rdv_hold(d, p, r, &name, rdv_ms)) {
+			relay_name_free(&name);
+			return;
+		}
 		if (!pub) {
 			moq_info(MOD, "SUBSCRIBE %s: no publisher", name.text);
 			d->stats.subscribe_errors++;
@@ -591,7 +614,7 @@ static void on_publish_namespace(struct relayd *d, struct peer *p,
 	void *old = NULL, *old_cookie = NULL;
 	int rc;
 
-	if (!relayd_auth_ok(d, &pn->params)) {
+	if (!relayd_auth_ok(d, p, &pn->params, RELAY_ROLE_PUBLISH)) {
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");
 		return;
@@ -603,12 +626,16 @@ static void on_publish_namespace(struct relayd *d, struct peer *p,
 		return;
 	}
 	p->is_publisher = true;
+	/* only a publish-authorized peer gets here (checked above) */
 	if (rc == 1 && old != p)
-		moq_info(MOD, "namespace re-announced by %s; it replaces the previous publisher",
-			 moq_session_name(p->s));
+		moq_warn(MOD, "namespace re-announced by %s (publish-authorized, roles %s); it replaces the publisher %s",
+			 moq_session_name(p->s),
+			 relay_auth_role_names(p->roles),
+			 old ? moq_session_name(((struct peer *)old)->s) : "?");
 	moq_request_ok(r, NULL, no_props);
 	moq_info(MOD, "%s publishes namespace (%zu routes)",
 		 moq_session_name(p->s), relay_routing_count(&d->routes));
+	relayd_rdv_retry(d);
 }
 
 static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
@@ -619,7 +646,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	struct relay_track *tr;
 	struct moq_location loc;
 
-	if (!relayd_auth_ok(d, &pm->params)) {
+	if (!relayd_auth_ok(d, p, &pm->params, RELAY_ROLE_PUBLISH)) {
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");
 		return;
@@ -637,10 +664,15 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 		relay_name_free(&name);
 		return;
 	}
-	if (tr)
+	if (tr) {
+		/* only a publish-authorized peer gets here (checked above) */
+		moq_warn(MOD, "PUBLISH %s by %s (publish-authorized, roles %s) takes over the track",
+			 tr->name.text, moq_session_name(p->s),
+			 relay_auth_role_names(p->roles));
 		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
 			  MOQ_REQERR_INTERNAL_ERROR,
 			  "a new publisher took over the track", true);
+	}
 	tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups,
 			     d->cfg.cache_bytes);
 	relay_name_free(&name);
@@ -671,6 +703,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	}
 	moq_info(MOD, "track %s published by %s", tr->name.text,
 		 moq_session_name(p->s));
+	relayd_rdv_retry(d);
 }
 
 static void on_track_status(struct relayd *d, struct peer *p,
@@ -680,7 +713,12 @@ static void on_track_status(struct relayd *d, struct peer *p,
 	struct relay_track *tr;
 	struct moq_params params;
 
-	(void)p;
+	if (!relayd_auth_ok(d, p, &m->track_status.params,
+			    RELAY_ROLE_SUBSCRIBE)) {
+		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
+				  "authorization token does not match");
+		return;
+	}
 	if (relay_name_init(&name, &m->track_status.track_namespace,
 			    &m->track_status.track_name)) {
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
@@ -707,23 +745,41 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
-	size_t len = strlen(d->cfg.auth_token);
+	struct relay_auth_token t[RELAY_AUTH_MAX_TOKENS];
+	size_t n = 0;
 	RELAYD_LOG_PEER(p);
 
-	if (p->is_upstream || !d->cfg.auth_token[0])
+	if (p->is_upstream) {
+		p->roles = RELAY_ROLE_ALL;
 		return 0;
-	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
-		const struct moq_auth_token *t = &peer->authorization_tokens[i];
-
-		if (t->alias_type == MOQ_ALIAS_USE_VALUE &&
-		    t->token_value.len == len &&
-		    !memcmp(t->token_value.ptr, d->cfg.auth_token, len))
-			return 0;
 	}
-	d->stats.sessions_refused_auth++;
-	moq_warn(MOD, "%s: missing or wrong authorization token, closing (UNAUTHORIZED)",
-		 moq_session_name(s));
-	return MOQ_SESSION_UNAUTHORIZED;
+	/* the relay announces no MAX_AUTH_TOKEN_CACHE_SIZE (0), so a
+	 * REGISTER token counts as USE_VALUE (draft-18 SETUP AUTHORIZATION
+	 * TOKEN) */
+	for (size_t i = 0; i < peer->num_authorization_tokens &&
+			   n < RELAY_AUTH_MAX_TOKENS;
+	     i++) {
+		const struct moq_auth_token *a = &peer->authorization_tokens[i];
+
+		if (a->alias_type == MOQ_ALIAS_USE_VALUE ||
+		    a->alias_type == MOQ_ALIAS_REGISTER)
+			t[n++] = (struct relay_auth_token){ a->token_value.ptr,
+							    a->token_value.len };
+	}
+	p->roles = relay_auth_roles(&d->cfg, t, n);
+	if (!p->roles) {
+		d->stats.sessions_refused_auth++;
+		moq_warn(MOD, "%s: missing or wrong authorization token, closing (UNAUTHORIZED)",
+			 moq_session_name(s));
+		return MOQ_SESSION_UNAUTHORIZED;
+	}
+	/* kept to check the session again when SIGHUP changes the tokens */
+	if (relay_auth_tokens_copy(&p->auth_tok, &p->auth_ntok, t, n))
+		return MOQ_SESSION_INTERNAL_ERROR;
+	moq_info(MOD, "%s: authorized to %s (path \"%s\", authority \"%s\")",
+		 moq_session_name(s), relay_auth_role_names(p->roles),
+		 moq_session_peer(s)->path, moq_session_peer(s)->authority);
+	return 0;
 }
 
 static void cb_ready(struct moq_session *s)
@@ -741,6 +797,8 @@ static void cb_ready(struct moq_session *s)
 
 	moq_info(MOD, "%s: session ready%s", moq_session_name(s),
 		 p && p->is_upstream ? " (upstream)" : "");
+	if (p && p->is_upstream)
+		relayd_rdv_retry(p->d); /* held SUBSCRIBEs go upstream now */
 }
 
 static void cb_goaway(struct moq_session *s, const struct moq_goaway *g)
@@ -809,6 +867,7 @@ static void cb_close(struct moq_session *s,
 	}
 	relayd_fp_peer_gone(d, p);
 	relay_alias_set_free(&p->aliases);
+	relay_auth_tokens_free(p->auth_tok, p->auth_ntok);
 	moq_session_set_user(s, NULL);
 	free(p);
 	if (d->draining) {

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "moq_err.h"
 #include "session/session_int.h"
+#include "uri.h"
 #include "varint.h"
 
 #define MOD "session"
@@ -676,6 +677,22 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 	if (!s->is_server && st->has_authority) {
 		s_fail(s, MOQ_SESSION_INVALID_AUTHORITY, "SETUP",
 		       "server sent an AUTHORITY option");
+		return;
+	}
+	/* native QUIC only (no WebTransport here): both options must follow
+	 * RFC 3986 (draft-18 "PATH", "AUTHORITY") */
+	if (st->has_path && !moq_uri_path_valid(st->path.ptr, st->path.len)) {
+		s_fail(s, MOQ_SESSION_MALFORMED_PATH, "SETUP",
+		       "PATH \"%.*s\" is not an RFC 3986 path-abempty [\"?\" query]",
+		       (int)(st->path.len > 200 ? 200 : st->path.len), (const char *)st->path.ptr);
+		return;
+	}
+	if (st->has_authority &&
+	    !moq_uri_authority_valid(st->authority.ptr, st->authority.len)) {
+		s_fail(s, MOQ_SESSION_MALFORMED_AUTHORITY, "SETUP",
+		       "AUTHORITY \"%.*s\" is not an RFC 3986 authority with a host",
+		       (int)(st->authority.len > 200 ? 200 : st->authority.len),
+		       st->authority.ptr ? (const char *)st->authority.ptr : "");
 		return;
 	}
 	free(s->peer_path);

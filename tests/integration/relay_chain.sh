@@ -49,6 +49,8 @@ round() { # name mode-args-relayA -- mode-args-relayB -- client-args
 	[ "$(grep -c -- "--test: subscribing upstream" "$TMP/$name-A.log")" = 1 ] || die "$name: relay A subscribed to the publisher more than once"
 	[ "$(grep -c -- "--test: subscriber " "$TMP/$name-A.log")" = 1 ] || die "$name: relay A should see exactly one subscriber (relay B)"
 	grep -q "UNAUTHORIZED" "$TMP/$name-B.log" || die "$name: relay B did not log the UNAUTHORIZED close"
+	# the client MUST send the URI's authority (draft-18 AUTHORITY)
+	grep -q 'authority "127.0.0.1:4443"' "$TMP/$name-A.log" || die "$name: relay B sent no AUTHORITY upstream"
 	stop "$PUB_PID"
 	stop "$RB"
 	stop "$A"

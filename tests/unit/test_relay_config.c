@@ -212,6 +212,15 @@ START_TEST(upstream_url_forms)
 	ck_assert_int_eq(relay_config_parse_url("x", host, sizeof(host), &port,
 						path, sizeof(path)),
 			 -1);
+	/* a PATH the upstream would close the session for (MALFORMED_PATH) */
+	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a b", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 -1);
+	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a?b=1", host,
+						sizeof(host), &port, path,
+						sizeof(path)),
+			 0);
 }
 END_TEST
 
@@ -232,6 +241,31 @@ START_TEST(token_file_first_line_is_the_token)
 }
 END_TEST
 
+START_TEST(role_token_files_and_options)
+{
+	struct relay_config c;
+	char *p = tmpfile_with("pub-secret\n");
+	char path[64];
+	const char *a[] = { "--plaintext", "--publish-token-file", path,
+			    "--subscribe-token", "sub-secret", NULL };
+	const char *b[] = { "--plaintext", "--subscribe-token-file", path,
+			    "--subscribe-token", "x", NULL };
+
+	strcpy(path, p);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_str_eq(c.publish_token, "pub-secret");
+	ck_assert_str_eq(c.subscribe_token, "sub-secret");
+	ck_assert_str_eq(c.auth_token, "");
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_msg(strstr(err, "give --subscribe-token or --subscribe-token-file, not both"),
+		      "%s", err);
+	unlink(path);
+	const char *m[] = { "--plaintext", "--publish-token-file", path, NULL };
+	ck_assert_int_eq(parse(&c, m), -1);
+	ck_assert_msg(strstr(err, "--publish-token-file: cannot read"), "%s", err);
+}
+END_TEST
+
 START_TEST(limits_have_safe_defaults)
 {
 	struct relay_config c;
@@ -244,6 +278,8 @@ START_TEST(limits_have_safe_defaults)
 	ck_assert_uint_eq(c.max_name_bytes, 4096);
 	ck_assert_uint_eq(c.max_namespace_fields, 32);
 	ck_assert_uint_eq(c.max_request_rate, 100);
+	ck_assert_uint_eq(c.max_rendezvous, 1000);
+	ck_assert_uint_eq(c.max_rendezvous_wait_ms, 10000);
 }
 END_TEST
 
@@ -255,7 +291,9 @@ START_TEST(limits_from_command_line_and_file)
 				  "max-tracks = 9\n"
 				  "max-name-bytes = 64  # small\n"
 				  "max-namespace-fields = 4\n"
-				  "max-request-rate = 0\n");
+				  "max-request-rate = 0\n"
+				  "max-rendezvous = 0\n"
+				  "max-rendezvous-wait = 2.5\n");
 	const char *a[] = { "--plaintext", "--config", path,
 			    "--max-tracks=11", "--max-request-rate", "5", NULL };
 
@@ -267,6 +305,8 @@ START_TEST(limits_from_command_line_and_file)
 	ck_assert_uint_eq(c.max_name_bytes, 64);
 	ck_assert_uint_eq(c.max_namespace_fields, 4);
 	ck_assert_uint_eq(c.max_request_rate, 5);
+	ck_assert_uint_eq(c.max_rendezvous, 0);
+	ck_assert_uint_eq(c.max_rendezvous_wait_ms, 2500);
 }
 END_TEST
 
@@ -286,6 +326,8 @@ START_TEST(limits_out_of_range_name_the_option)
 		{ "--max-namespace-fields", "33", "--max-namespace-fields must be 1..32" },
 		{ "--max-request-rate", "1000001", "--max-request-rate must be 0..1000000" },
 		{ "--max-request-rate", "-1", "not a whole number" },
+		{ "--max-rendezvous", "1000001", "--max-rendezvous must be 0..1000000" },
+		{ "--max-rendezvous-wait", "3601", "--max-rendezvous-wait must be 0..3600" },
 		{ "--max-tracks", "10k", "not a whole number" },
 		{ "--max-sessions", "", "not a whole number" },
 	};
@@ -429,6 +471,7 @@ int main(void)
 	tcase_add_test(tc, bad_value_in_file_names_line_and_option);
 	tcase_add_test(tc, missing_config_file_is_reported);
 	tcase_add_test(tc, upstream_url_forms);
+	tcase_add_test(tc, role_token_files_and_options);
 	tcase_add_test(tc, token_file_first_line_is_the_token);
 	tcase_add_test(tc, help_is_recognised_before_validation);
 	tcase_add_test(tc, limits_have_safe_defaults);

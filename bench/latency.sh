@@ -4,7 +4,7 @@
 #
 #   B=build bench/latency.sh [--quick] [--no-write]
 #
-# tc-progs/tstamp.bpf.o (loaded and attached by bench/tstamp.c, built here
+# tc-progs/testing/tstamp.bpf.o (loaded and attached by bench/tstamp.c, built here
 # with cc like bench/bpf_cost.sh builds bpf_cost.c) stamps every packet that
 # carries an MQP1 payload header with bpf_ktime_get_ns() on the clsact egress
 # of the publisher's eth0 and the clsact ingress of every subscriber's eth0
@@ -71,7 +71,7 @@ die() { echo "latency: $*" >&2; exit 1; }
 tlog() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$TMP/timeline.txt"; }
 [ "$(id -u)" = 0 ] || die "needs root"
 for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
-[ -f "$B/tc-progs/tstamp.bpf.o" ] || die "$B/tc-progs/tstamp.bpf.o missing (make)"
+[ -f "$B/tc-progs/testing/tstamp.bpf.o" ] || die "$B/tc-progs/testing/tstamp.bpf.o missing (make)"
 for t in python3 gnuplot nsenter tc; do command -v $t >/dev/null || die "$t missing"; done
 
 cleanup() {
@@ -89,9 +89,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # private copies: other work may rebuild $B while this runs
-mkdir -p "$TMP/bin" "$TMP/tc-progs"
+mkdir -p "$TMP/bin" "$TMP/tc-progs/testing"
 cp "$B/bin/moq-relayd" "$B/bin/moq-pub" "$B/bin/moq-sub" "$TMP/bin/"
-cp "$B/tc-progs/tstamp.bpf.o" "$TMP/tc-progs/"
+cp "$B/tc-progs/testing/tstamp.bpf.o" "$TMP/tc-progs/testing/"
 [ -f "$B/tc-progs/relay.bpf.o" ] && cp "$B/tc-progs/relay.bpf.o" "$TMP/tc-progs/"
 BUILD_DIR=$B
 B=$TMP
@@ -124,7 +124,7 @@ stopwait() {
 }
 
 # timestamps: publisher egress, every subscriber host's ingress
-"$TSTAMP" load "$B/tc-progs/tstamp.bpf.o" "$PIN"
+"$TSTAMP" load "$B/tc-progs/testing/tstamp.bpf.o" "$PIN"
 "$TSTAMP" attach "$PIN" "$PUB_NS" "$PUB_IF" egress
 for h in $(seq 1 "$HOSTS"); do "$TSTAMP" attach "$PIN" "$(sub_ns "$h")" eth0 ingress; done
 

@@ -9,7 +9,8 @@
  * any other method 405, an oversized request 431, a malformed one 400.
  * At most RELAY_METRICS_MAX_CLIENTS clients at once (more are accepted and
  * closed at once) and each one has RELAY_METRICS_CLIENT_TIMEOUT_MS to
- * finish, so a slow or hostile scraper cannot hold memory or sockets.
+ * finish, so a slow or hostile scraper cannot hold memory or sockets. The
+ * connections are relay_listener's (shared with the control socket).
  *
  * The helpers below print families and samples with HELP/TYPE lines and
  * label values escaped as the format requires (backslash, double quote and

@@ -59,10 +59,4 @@ void relay_metrics_double(FILE *out, const char *name, const char *const *labels
 void relay_metrics_put_label_value(FILE *out, const char *v);
 void relay_metrics_put_help(FILE *out, const char *help);
 
-/* moq-relayd's endpoint (agent/moq-relayd/metrics.c): starts serving when
- * cfg.metrics_listen is set (0; -1 after printing why), stops it. */
-struct relayd;
-int relayd_metrics_start(struct relayd *d);
-void relayd_metrics_stop(struct relayd *d);
-
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gauges.h"
+#include "ctl.h"
 #include "json.h"
 #include "lib/fp_info.h"
 #include "lib/relay_ctl.h"

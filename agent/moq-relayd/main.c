@@ -14,6 +14,9 @@
 #include "relayd.h"
 #include "fastpath.h"
 #include "gauges.h"
+#include "ctl.h"
+#include "metrics.h"
+#include "sessions.h"
 #include "lib/relay_metrics.h"
 
 #define MOD "relayd"

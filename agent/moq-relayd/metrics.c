@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "gauges.h"
+#include "metrics.h"
 #include "lib/fp_info.h"
 #include "lib/fp_names.h"
 #include "lib/relay_metrics.h"

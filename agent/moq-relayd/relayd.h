@@ -1,4 +1,6 @@
-/* moq-relayd internals: the one context struct and per-session state. */
+/* moq-relayd internals: the one context struct, per-session state and a
+ * peer's log scope. Each module's functions are in its own header:
+ * sessions.h, fetch.h, fastpath.h, ctl.h, metrics.h, gauges.h. */
 #ifndef RELAYD_H
 #define RELAYD_H
 
@@ -15,7 +17,6 @@
 
 struct relayd;
 struct fetch_job;
-struct sockaddr;
 struct fp_conn;	   /* fastpath.c */
 struct relayd_fp; /* fastpath.c */
 
@@ -83,17 +84,6 @@ struct relayd {
 	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
 };
 
-/* sessions.c */
-void relayd_callbacks_init(struct relayd *d);
-int relayd_on_session(struct moq_session *s, void *arg);
-struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
-			     bool upstream);
-void relayd_upstream_connect(struct relayd *d);
-void relayd_track_release(struct relayd *d, struct relay_track *tr);
-/* Log context: fill p->log_session / p->log_peer from p->s. */
-void relayd_peer_log_init(struct peer *p);
-/* "1.2.3.4:5" or "[::1]:5" ("" for another family or NULL). */
-void relayd_addr_str(const struct sockaddr *sa, char *out, size_t outlen);
 /* Open a log scope of s's session (its peer's saved context, or computed
  * from s when it has no peer yet); end it with moq_log_scope_end. */
 void relayd_log_scope_session(struct moq_log_scope *sc,
@@ -128,29 +118,5 @@ static inline void relayd_log_scope_peer(struct moq_log_scope *sc,
 	c = moq_log_ctx_get();
 	moq_log_scope_track(sc, c ? c->track : NULL);
 }
-
-/* ctl.c: the control socket (--ctl-socket); 0, or -1 after a message */
-int relayd_ctl_start(struct relayd *d);
-void relayd_ctl_stop(struct relayd *d);
-
-/* fetch.c */
-void relayd_fetch_request(struct relayd *d, struct peer *p,
-			  struct moq_request *r, const struct moq_ctrl_msg *m);
-void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
-			 const struct moq_ctrl_msg *m);
-void relayd_fetch_closed(struct relayd *d, struct fetch_job *j,
-			 bool downstream_side);
-void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
-		       struct moq_rx *rx, const struct moq_data_event *ev);
-void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j,
-			     uint64_t code);
-void relayd_fetch_tx_gone(struct relayd *d, struct fetch_job *j);
-bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx);
-void relayd_fetch_peer_gone(struct relayd *d, struct peer *p);
-
-/* helpers shared by sessions.c and fetch.c */
-bool relayd_auth_ok(struct relayd *d, const struct moq_params *params);
-struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
-			  struct peer *asking);
 
 #endif

@@ -15,6 +15,8 @@
 #include "names.h"
 #include "relayd.h"
 #include "fastpath.h"
+#include "fetch.h"
+#include "sessions.h"
 
 #define MOD "relayd"
 

@@ -22,45 +22,20 @@
 # Environment: B, CONG_SECONDS (25), CONG_MODES ("on off on-to off-to"),
 # CONG_TIMEOUT_MS (500).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+. "$(dirname "$0")/lib.sh"
 SECS=${CONG_SECONDS:-25}
 MODES=${CONG_MODES:-on off on-to off-to}
 TO_MS=${CONG_TIMEOUT_MS:-500}
 [ "${BENCH_QUICK:-0}" = 1 ] && SECS=8
-P=cv$$
-P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
+bench_init cv cong-bench
 OUT=$ROOT/docs/results/congestion-video.md
 PNG=$ROOT/docs/results/congestion-timeline.png
-TMP=$(mktemp -d /tmp/cong-bench.XXXXXX)
-MNT=/sys/fs/bpf/moq-bench-$P
-PIN=$MNT/tc/globals
-OBJ=$B/tc-progs/relay.bpf.o
-PIDS=()
-T0=$(date +%s)
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # what was measured: the tree and the binaries at the start
-BUILDINFO="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null || echo ' plus uncommitted changes under agent/, tc-progs/ or moq/'); moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC, relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"
+BUILDINFO=$(bench_buildinfo)
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o; do [ -e "$B/$t" ] || die "$B/$t missing (make)"; done
-for t in jq ffmpeg ffprobe; do command -v $t >/dev/null || die "$t missing"; done
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq ffmpeg ffprobe
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-	rm -rf "$MNT"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 echo "== clip: ffmpeg testsrc2 1280x720 30 fps, keyframe every 30 frames, 10 s"
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10 \
@@ -81,30 +56,11 @@ read -r IDR_AVG P_AVG <<<"$(ffprobe -v error -select_streams v:0 -show_entries f
 	END { printf "%d %d\n", ni ? i / ni : 0, np ? p / np : 0 }')"
 echo "   $CLIP_BYTES bytes, $CLIP_FRAMES frames, $KBIT kbit/s average; keyframe ~$IDR_AVG B, other frames ~$P_AVG B; shaped link: ${SHAPE_KBIT}kbit"
 
-"$TB" up --subscribers 2 --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-waitlog() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
-stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+bench_testbed_up 2
 
-rtc() { TC_BPF_MNT=$MNT nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
-mkdir -p "$MNT"
-rtc qdisc add dev "$RELAY_IF_PUB" clsact
-rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$OBJ" sec tc/upstream_ingress
-for h in 1 2; do
-	v=RELAY_IF_SUB_$h
-	rtc qdisc add dev "${!v}" clsact
-	rtc filter add dev "${!v}" egress bpf da obj "$OBJ" sec tc/subscriber_egress
-	rtc filter add dev "${!v}" ingress bpf da obj "$OBJ" sec tc/subscriber_ingress
-done
+bench_fast_attach "$OBJ" 2
 "$TB" shape sub1 "${SHAPE_KBIT}kbit" --prefix "$P" >/dev/null
 
-relay_args() { # mode
-	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
-	case "$1" in on*) echo --fast-path on --bpf-pin-dir "$PIN" ;; esac
-	true
-}
 mode_name() {
 	case "$1" in
 	on) echo "fast path" ;;

@@ -16,9 +16,7 @@
 # FANOUT_RETRY (1: a failing count is run once more; it fails only if the
 # retry fails too, and both rows are reported).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+. "$(dirname "$0")/lib.sh"
 SECS=${FANOUT_SECONDS:-8}
 RATE=${FANOUT_RATE:-600}
 SIZE=${FANOUT_SIZE:-1000}
@@ -28,65 +26,20 @@ MODES=${FANOUT_MODES:-on off}
 MINSHARE=${FANOUT_MIN_SHARE:-90}
 RETRY=${FANOUT_RETRY:-1}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then SECS=3 COUNTS=${FANOUT_COUNTS:-8 16}; fi
-P=fs$$
-P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
+bench_init fs fanout-bench
 OUT=${FANOUT_OUT:-$ROOT/docs/results/fanout-scale.md}
-TMP=$(mktemp -d /tmp/fanout-bench.XXXXXX)
-MNT=/sys/fs/bpf/moq-bench-$P
-PIN=$MNT/tc/globals
-OBJ=$B/tc-progs/relay.bpf.o
-PIDS=()
-T0=$(date +%s)
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # what was measured: the tree and the binaries at the start
-BUILDINFO="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null || echo ' plus uncommitted changes under agent/, tc-progs/ or moq/'); moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC, relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"
+BUILDINFO=$(bench_buildinfo)
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o; do [ -e "$B/$t" ] || die "$B/$t missing (make)"; done
-command -v jq >/dev/null || die "jq missing"
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-	rm -rf "$MNT"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
-"$TB" up --subscribers "$HOSTS" --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
-sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-waitlog() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
-stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+bench_testbed_up "$HOSTS"
 
 # fast path attached once with a private pin root; `off` runs leave it
 # attached (no agent heartbeat: the programs pass everything through)
-rtc() { TC_BPF_MNT=$MNT nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
-mkdir -p "$MNT"
-rtc qdisc add dev "$RELAY_IF_PUB" clsact
-rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$OBJ" sec tc/upstream_ingress
-for h in $(seq 1 "$HOSTS"); do
-	v=RELAY_IF_SUB_$h
-	rtc qdisc add dev "${!v}" clsact
-	rtc filter add dev "${!v}" egress bpf da obj "$OBJ" sec tc/subscriber_egress
-	rtc filter add dev "${!v}" ingress bpf da obj "$OBJ" sec tc/subscriber_ingress
-done
-
-relay_args() { # mode
-	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
-	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
-	true
-}
+bench_fast_attach "$OBJ" "$HOSTS"
 
 # one run: relay + publisher, N subscribers started 8 per 100 ms, each
 # measuring SECS seconds; sets R_* (pass/fail and the summary)
@@ -117,7 +70,7 @@ run_count() { # MODE N
 	l1=$(cut -d' ' -f1 /proc/loadavg)
 	R_SHARE=$(grep -o 'kernel_share=[0-9.]*' "$TMP/relay-$tag.log" | tail -1 | cut -d= -f2 || true)
 	R_FP=$(grep -o 'fastpath subs=.*' "$TMP/relay-$tag.log" | tail -1 || true)
-	R_RCPU=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f s", ($14 + $15) / hz }' "/proc/$rp/stat" 2>/dev/null || true)
+	R_RCPU=$(cpu_seconds "$rp")
 	stopwait $pp
 	stopwait $rp
 	# summary over the subscribers (a missing/empty JSON counts as a failure)

@@ -12,69 +12,27 @@
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE (1000),
 # BENCH_COUNTS ("1 8 64").
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+. "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
 RATE=${BENCH_RATE:-500}
 SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 64}
 HOSTS=8
-P=fo$$
-P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
+bench_init fo fp-bench
 OUT=$ROOT/docs/results/fastpath-onoff.md
-TMP=$(mktemp -d /tmp/fp-bench.XXXXXX)
-MNT=/sys/fs/bpf/moq-bench-$P
-PIN=$MNT/tc/globals
-OBJ=$B/tc-progs/relay.bpf.o
-PIDS=()
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o; do [ -e "$B/$t" ] || die "$B/$t missing (make)"; done
-for t in jq strace; do command -v $t >/dev/null || die "$t missing"; done
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq strace
+WAITLOG_TRIES=50
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	rm -rf "$TMP" "$MNT"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
-"$TB" up --subscribers $HOSTS --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
-sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-waitlog() { for _ in $(seq 50); do grep -q "$2" "$1" && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
-stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+bench_testbed_up $HOSTS
 
 # the fast path, attached once (private pin root); `off` runs ignore it:
 # with no agent heartbeat the programs forward nothing
-rtc() { TC_BPF_MNT=$MNT nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
-mkdir -p "$MNT"
-rtc qdisc add dev "$RELAY_IF_PUB" clsact
-rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$OBJ" sec tc/upstream_ingress
-for h in $(seq 1 $HOSTS); do
-	v=RELAY_IF_SUB_$h
-	rtc qdisc add dev "${!v}" clsact
-	rtc filter add dev "${!v}" egress bpf da obj "$OBJ" sec tc/subscriber_egress
-	rtc filter add dev "${!v}" ingress bpf da obj "$OBJ" sec tc/subscriber_ingress
-done
+bench_fast_attach "$OBJ" $HOSTS
 
 PUBARGS=(--plaintext --rate "$RATE" --object-size "$SIZE" --objects-per-group 10)
-relay_args() { # mode
-	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
-	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
-	true
-}
 
 run_subs() { # N TAG
 	local n=$1 tag=$2 k h pids=()
@@ -95,9 +53,7 @@ summarize() { # TAG N -> "p50 p99 objects missing integrity"
 		integ: ([.[].integrity_errors] | add)} | "\(.p50) \(.p99) \(.objs) \(.miss) \(.integ)"' -r \
 		$(for k in $(seq 1 "$2"); do echo "$TMP/$1-$k.json"; done)
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
-HZ=$(getconf CLK_TCK)
 
 run_mode() { # MODE N -> sets R_* variables
 	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1

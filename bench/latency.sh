@@ -4,7 +4,7 @@
 #
 #   B=build bench/latency.sh [--quick] [--no-write]
 #
-# tc-progs/tstamp.bpf.o (loaded and attached by bench/tstamp.c, built here
+# tc-progs/testing/tstamp.bpf.o (loaded and attached by bench/tstamp.c, built here
 # with cc like bench/bpf_cost.sh builds bpf_cost.c) stamps every packet that
 # carries an MQP1 payload header with bpf_ktime_get_ns() on the clsact egress
 # of the publisher's eth0 and the clsact ingress of every subscriber's eth0
@@ -32,10 +32,9 @@
 # namespaces (8; subscriber k runs on host (k-1) % LAT_HOSTS + 1).
 # --quick: LAT_COUNTS="1 8", LAT_ROUNDS=1, LAT_SECONDS=3 unless set.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_NAME=latency
+. "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
 QUICK=0 WRITE=1
 for a in "$@"; do
 	case "$a" in
@@ -57,41 +56,28 @@ MODES=${LAT_MODES:-direct relay fast}
 HOSTS=${LAT_HOSTS:-8}
 P=lat$$
 P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
 RES=$ROOT/docs/results
 TMP=$(mktemp -d /tmp/moq-latency.XXXXXX)
 PIN=/sys/fs/bpf/moq-bench-$P            # tstamp programs and maps
 FPMNT=/sys/fs/bpf/moq-bench-$P-fp       # private tc pin root for relay.bpf.o (fast)
 TSTAMP=$TMP/tstamp
-PIDS=()
 START=$(date +%s)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-die() { echo "latency: $*" >&2; exit 1; }
 tlog() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$TMP/timeline.txt"; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
-[ -f "$B/tc-progs/tstamp.bpf.o" ] || die "$B/tc-progs/tstamp.bpf.o missing (make)"
-for t in python3 gnuplot nsenter tc; do command -v $t >/dev/null || die "$t missing"; done
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/testing/tstamp.bpf.o -- python3 gnuplot nsenter tc
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
+BENCH_KEEP=${LAT_KEEP:-${BENCH_KEEP:-0}}
+bench_cleanup_extra() {
 	[ "${FAST_GLOBAL:-0}" = 1 ] && rm -f /sys/fs/bpf/tc/globals/moq_* 2>/dev/null
 	rm -rf "$PIN" "$FPMNT"
-	if [ "${LAT_KEEP:-0}" = 1 ]; then echo "latency: kept $TMP"; else rm -rf "$TMP"; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 # private copies: other work may rebuild $B while this runs
-mkdir -p "$TMP/bin" "$TMP/tc-progs"
+mkdir -p "$TMP/bin" "$TMP/tc-progs/testing"
 cp "$B/bin/moq-relayd" "$B/bin/moq-pub" "$B/bin/moq-sub" "$TMP/bin/"
-cp "$B/tc-progs/tstamp.bpf.o" "$TMP/tc-progs/"
+cp "$B/tc-progs/testing/tstamp.bpf.o" "$TMP/tc-progs/testing/"
 [ -f "$B/tc-progs/relay.bpf.o" ] && cp "$B/tc-progs/relay.bpf.o" "$TMP/tc-progs/"
 BUILD_DIR=$B
 B=$TMP
@@ -102,15 +88,11 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -
 maxn=0
 for n in $COUNTS; do [ "$n" -gt $maxn ] && maxn=$n; done
 [ "$HOSTS" -gt "$maxn" ] && HOSTS=$maxn
-"$TB" up --subscribers "$HOSTS" --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
-sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-waitlog() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done; return 1; }
-# stopwait PID...: SIGTERM all, wait at most 8 s for all of them together, SIGKILL the rest
-stopwait() {
+bench_testbed_up "$HOSTS"
+# waitlog_quick FILE RE: RE in FILE within 5 s (0.05 s steps), else 1
+waitlog_quick() { for _ in $(seq 100); do grep -q "$2" "$1" && return 0; sleep 0.05; done; return 1; }
+# stopwait_all PID...: SIGTERM all, wait at most 8 s for all of them together, SIGKILL the rest
+stopwait_all() {
 	local p t=0 alive
 	kill "$@" 2>/dev/null || true
 	while [ $t -lt 80 ]; do
@@ -124,7 +106,7 @@ stopwait() {
 }
 
 # timestamps: publisher egress, every subscriber host's ingress
-"$TSTAMP" load "$B/tc-progs/tstamp.bpf.o" "$PIN"
+"$TSTAMP" load "$B/tc-progs/testing/tstamp.bpf.o" "$PIN"
 "$TSTAMP" attach "$PIN" "$PUB_NS" "$PUB_IF" egress
 for h in $(seq 1 "$HOSTS"); do "$TSTAMP" attach "$PIN" "$(sub_ns "$h")" eth0 ingress; done
 
@@ -132,7 +114,8 @@ for h in $(seq 1 "$HOSTS"); do "$TSTAMP" attach "$PIN" "$(sub_ns "$h")" eth0 ing
 # root (TC_BPF_MNT) when moq-relayd can be told where the pins are, else in
 # the global /sys/fs/bpf/tc/globals (only if nobody else has pins there).
 FAST_OK=0 FAST_WHY="not in LAT_MODES" FAST_ARGS=() FAST_GLOBAL=0
-rtc() { nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
+# tc in the relay's namespace; the pin root is exported by fast_attach
+relay_tc() { nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
 fast_attach() {
 	local obj=$B/tc-progs/relay.bpf.o i pinopt
 	[ -f "$obj" ] || { FAST_WHY="$obj missing"; return 1; }
@@ -147,22 +130,22 @@ fast_attach() {
 	else
 		FAST_GLOBAL=1
 	fi
-	rtc qdisc add dev "$RELAY_IF_PUB" clsact &&
-		rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$obj" sec tc/upstream_ingress || {
+	relay_tc qdisc add dev "$RELAY_IF_PUB" clsact &&
+		relay_tc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$obj" sec tc/upstream_ingress || {
 		FAST_WHY="attaching tc/upstream_ingress failed"; return 1; }
 	for i in $(seq 1 "$HOSTS"); do
 		local v=RELAY_IF_SUB_$i
-		rtc qdisc add dev "${!v}" clsact &&
-			rtc filter add dev "${!v}" egress bpf da obj "$obj" sec tc/subscriber_egress &&
-			rtc filter add dev "${!v}" ingress bpf da obj "$obj" sec tc/subscriber_ingress || {
+		relay_tc qdisc add dev "${!v}" clsact &&
+			relay_tc filter add dev "${!v}" egress bpf da obj "$obj" sec tc/subscriber_egress &&
+			relay_tc filter add dev "${!v}" ingress bpf da obj "$obj" sec tc/subscriber_ingress || {
 			FAST_WHY="attaching the subscriber programs failed"; return 1; }
 	done
 }
 fpstats() { "$TSTAMP" fpstats "${FAST_ARGS[1]:-/sys/fs/bpf/tc/globals}/moq_stats" 2>/dev/null || echo "up_fwd=0 eg_fwd=0"; }
 fast_detach() {
 	local i v
-	rtc qdisc del dev "$RELAY_IF_PUB" clsact 2>/dev/null || true
-	for i in $(seq 1 "$HOSTS"); do v=RELAY_IF_SUB_$i; rtc qdisc del dev "${!v}" clsact 2>/dev/null || true; done
+	relay_tc qdisc del dev "$RELAY_IF_PUB" clsact 2>/dev/null || true
+	for i in $(seq 1 "$HOSTS"); do v=RELAY_IF_SUB_$i; relay_tc qdisc del dev "${!v}" clsact 2>/dev/null || true; done
 	# global pins: only ours (fast_attach refused when moq_config existed)
 	[ -z "${TC_BPF_MNT:-}" ] && [ "$FAST_GLOBAL" = 1 ] && rm -f /sys/fs/bpf/tc/globals/moq_* 2>/dev/null || true
 }
@@ -174,7 +157,7 @@ start_relay() { # LOG [extra args]: starts moq-relayd, sets RELAY_PID, 0 when li
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 --log-level info \
 		--stats-interval 0 --sub-queue-bytes 16M --drain-timeout 1 "${RELAY_ARGS[@]}" "$@" 2>"$log" &
 	RELAY_PID=$!; PIDS+=($RELAY_PID)
-	waitlog "$log" "listening on" && kill -0 $RELAY_PID 2>/dev/null
+	waitlog_quick "$log" "listening on" && kill -0 $RELAY_PID 2>/dev/null
 }
 if [[ " $MODES " == *" fast "* ]]; then
 	# a relay build without the fast path refuses the option at start,
@@ -194,7 +177,7 @@ if [[ " $MODES " == *" fast "* ]]; then
 		else
 			FAST_WHY="moq-relayd --fast-path on: $(grep -m1 -i 'fast\|error' "$TMP/fast-probe.log" || head -1 "$TMP/fast-probe.log")"
 		fi
-		stopwait $RELAY_PID
+		stopwait_all $RELAY_PID
 	fi
 	[ $FAST_OK = 1 ] || { fast_detach; echo "fast: unavailable ($FAST_WHY)"; }
 fi
@@ -222,7 +205,7 @@ run_one() {
 		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" --wait-subscribers "$n" --listen 0.0.0.0:5000 \
 			2>"$TMP/pub-$id.log" &
 		pp=$!; PIDS+=($pp)
-		waitlog "$TMP/pub-$id.log" "listening on" || die "run $id: moq-pub did not listen"
+		waitlog_quick "$TMP/pub-$id.log" "listening on" || die "run $id: moq-pub did not listen"
 	else
 		local extra=()
 		[ "$mode" = fast ] && extra=(--fast-path on "${FAST_ARGS[@]}")
@@ -249,16 +232,16 @@ run_one() {
 		tlog "$id $(grep -c ': ready (peer' "$TMP/relay-$id.log" || true) sessions ready"
 		in_ns "$PUB_NS" "$B/bin/moq-pub" "${pubargs[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-$id.log" &
 		pp=$!; PIDS+=($pp)
-		waitlog "$TMP/relay-$id.log" "publishes namespace" || die "run $id: no PUBLISH_NAMESPACE at the relay"
+		waitlog_quick "$TMP/relay-$id.log" "publishes namespace" || die "run $id: no PUBLISH_NAMESPACE at the relay"
 	fi
 	# the report only uses objects sent after the last subscriber's first one
 	sleep "$(awk -v n="$n" 'BEGIN { printf "%.1f", 1 + n / 100 }')"
 	sleep "$SECS"
 	tlog "$id stopping"
-	stopwait "${subs[@]}"
+	stopwait_all "${subs[@]}"
 	tlog "$id subscribers stopped"
-	stopwait $pp
-	[ -z "$RELAY_PID" ] || stopwait "$RELAY_PID"
+	stopwait_all $pp
+	[ -z "$RELAY_PID" ] || stopwait_all "$RELAY_PID"
 	if [ "$mode" = fast ]; then
 		fp1=$(fpstats)
 		echo "$id before: $fp0" >>"$TMP/fpstats.txt"

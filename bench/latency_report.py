@@ -234,7 +234,7 @@ def main():
     L.append("")
     L.append("## Method")
     L.append("")
-    L.append("`tc-progs/tstamp.bpf.c` runs on the clsact **egress of the publisher's eth0** and the "
+    L.append("`tc-progs/testing/tstamp.bpf.c` runs on the clsact **egress of the publisher's eth0** and the "
              "clsact **ingress of every subscriber's eth0**, inside their namespaces (loaded and "
              "attached with libbpf by `bench/tstamp.c`; maps `tst_times`/`tst_stats`, pinned only "
              "under a private bpffs directory). For each UDP packet it searches the first 288 payload "

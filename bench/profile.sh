@@ -21,9 +21,7 @@
 # BENCH_QUICK=1 or --quick (3 s window, 8 subscribers), BENCH_KEEP=1 (keep
 # perf data and logs). About 6 minutes with the defaults.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+. "$(dirname "$0")/lib.sh"
 [ "${1:-}" = --quick ] && BENCH_QUICK=1
 SECS=${BENCH_SECONDS:-6} # the measuring window
 RATE=${BENCH_RATE:-300}
@@ -36,33 +34,21 @@ WIN=$SECS
 HOSTS=8
 P=pf$$
 P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
 OUT=${PROFILE_OUT:-$ROOT/docs/results/profile.md}
 TMP=$(mktemp -d /tmp/profile-bench.XXXXXX)
 MNT=/sys/fs/bpf/moq-bench-$P
 PIN=$MNT/tc/globals
-PIDS=()
 STATS0=""
-BUILDINFO="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null || echo ' plus uncommitted changes under agent/, tc-progs/ or moq/'); moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC"
+BUILDINFO=$(bench_buildinfo --no-bpf)
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o; do [ -e "$B/$t" ] || die "$B/$t missing (make)"; done
-for t in jq strace perf bpftool; do command -v $t >/dev/null || die "$t missing (Debian: apt-get install jq strace linux-perf bpftool)"; done
+BENCH_NEED_HINT="Debian: apt-get install jq strace linux-perf bpftool"
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq strace perf bpftool
+WAITLOG_TRIES=100
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+bench_cleanup_extra() {
 	[ -n "$STATS0" ] && sysctl -q -w kernel.bpf_stats_enabled="$STATS0" >/dev/null 2>&1 || true
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	[ "${BENCH_KEEP:-0}" = 1 ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-	rm -rf "$MNT"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 # private copies: other engineers rebuild build/ while this runs, and perf
 # needs the exact binaries (with their debug info) until the report is made
@@ -70,28 +56,15 @@ mkdir -p "$TMP/bin"
 cp "$B/bin/moq-relayd" "$B/bin/moq-pub" "$B/bin/moq-sub" "$B/tc-progs/relay.bpf.o" "$TMP/bin/"
 RELAYD=$TMP/bin/moq-relayd OBJ=$TMP/bin/relay.bpf.o
 
-"$TB" up --subscribers $HOSTS --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
-sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-waitlog() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
-stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+bench_testbed_up $HOSTS
 
 # the fast path, attached once (private pin root); `off` runs leave it
 # attached (no agent heartbeat: the programs pass everything through)
-rtc() { TC_BPF_MNT=$MNT nsenter --net="/run/netns/$RELAY_NS" tc "$@"; }
-mkdir -p "$MNT"
-rtc qdisc add dev "$RELAY_IF_PUB" clsact
-rtc filter add dev "$RELAY_IF_PUB" ingress bpf da obj "$OBJ" sec tc/upstream_ingress
+bench_fast_attach "$OBJ" $HOSTS
 SUBIFS=()
 for h in $(seq 1 $HOSTS); do
 	v=RELAY_IF_SUB_$h
 	SUBIFS+=("${!v}")
-	rtc qdisc add dev "${!v}" clsact
-	rtc filter add dev "${!v}" egress bpf da obj "$OBJ" sec tc/subscriber_egress
-	rtc filter add dev "${!v}" ingress bpf da obj "$OBJ" sec tc/subscriber_ingress
 done
 # program ids by role (every `tc filter add ... obj` loads its own copy)
 prog_ids() { rtc filter show dev "$1" "$2" | grep -o ' id [0-9]*' | awk '{ print $2 }'; }
@@ -115,15 +88,8 @@ bpf_snap() {
 		"\(sum($up)) \(sum($eg)) \(sum($si))"'
 }
 mono() { awk '{ print $1 }' /proc/uptime; }
-proc_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
 
 PUBARGS=(--plaintext --rate "$RATE" --object-size "$SIZE" --objects-per-group 10)
-relay_args() { # mode
-	echo --plaintext --listen 0.0.0.0:4443 --log-level info --stats-interval 1 --ctl-socket none
-	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
-	true
-}
 
 start_subs() { # N TAG -> SUBPIDS
 	local n=$1 tag=$2 k h

@@ -16,9 +16,7 @@
 # BENCH_SIZE bytes per object (1000), BENCH_COUNTS ("1 8 64"). The default rate keeps
 # 64 subscribers plus publisher and relay within 2 vCPUs.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+. "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
 RATE=${BENCH_RATE:-50}
 SIZE=${BENCH_SIZE:-1000}
@@ -26,36 +24,15 @@ COUNTS=${BENCH_COUNTS:-1 8 64}
 HOSTS=8
 P=rb$$
 P=${P:0:12}
-TB=$ROOT/netns/testbed.sh
 OUT=$ROOT/docs/results/relay-userspace.md
 TMP=$(mktemp -d /tmp/relay-bench.XXXXXX)
-PIDS=()
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root"
-for t in moq-relayd moq-pub moq-sub; do [ -x "$B/bin/$t" ] || die "$B/bin/$t missing (make)"; done
-for t in jq strace; do command -v $t >/dev/null || die "$t missing"; done
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub -- jq strace
+WAITLOG_TRIES=50
 
-cleanup() {
-	local p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	sleep 0.3
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	"$TB" down --prefix "$P" >/dev/null 2>&1 || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
-"$TB" up --subscribers $HOSTS --prefix "$P" >/dev/null
-# shellcheck disable=SC1090
-. "/run/moq-testbed/$P.env"
-in_ns() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
-sub_ns() { local v=SUB_NS_$1; echo "${!v}"; }
-sub_gw() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-waitlog() { for _ in $(seq 50); do grep -q "$2" "$1" && return 0; sleep 0.1; done; cat "$1" >&2; die "no '$2' in $1"; }
-stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }
+bench_testbed_up $HOSTS
 PUBARGS=(--plaintext --rate "$RATE" --object-size "$SIZE" --objects-per-group 1 --no-pacing)
 
 # run_subs N TARGET(direct|relay) TAG: N subscribers for SECS, JSON in $TMP/TAG-k.json
@@ -82,7 +59,6 @@ summarize() {
 		$(for k in $(seq 1 "$n"); do echo "$TMP/$tag-$k.json"; done)
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 ROWS=()
 for n in $COUNTS; do
@@ -110,8 +86,7 @@ for n in $COUNTS; do
 	stopwait $rp
 	rout=$(grep -o 'objects_out=[0-9]*' "$TMP/relay-$n.log" | tail -1 | cut -d= -f2 || true)
 	read -r rp50 rp99 robj rmiss rint <<<"$(summarize "r$n" "$n")"
-	hz=$(getconf CLK_TCK)
-	cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v o="${rout:-0}" 'BEGIN { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "?" }')
+	cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v o="${rout:-0}" 'BEGIN { if (o > 0) printf "%.2f", t / hz * 1e6 / o; else print "?" }')
 
 	# relay under strace -c -f
 	in_ns "$RELAY_NS" strace -c -f -o "$TMP/strace-$n.txt" "$B/bin/moq-relayd" --plaintext --listen 0.0.0.0:4443 \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench/run.sh - run every benchmark (bench/*.sh except this one) in turn;
-# each writes its results under docs/ (docs/results/ for most). `make bench`
-# calls `B=$(B) bench/run.sh`. Needs root (netns, BPF).
+# bench/run.sh - run every benchmark (bench/*.sh but this one and lib.sh,
+# the helpers they share) in turn; each writes its results under docs/
+# (docs/results/ for most). `make bench` calls `B=$(B) bench/run.sh`. Needs
+# root (netns, BPF).
 #
 #   B=build bench/run.sh [--quick] [--only NAME[,NAME...]] [--list]
 #
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--only) ONLY=${2:-}; shift ;;
 	--list) LIST=1 ;;
-	-h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "usage: $0 [--quick] [--only NAME[,NAME...]] [--list]" >&2; exit 2 ;;
 	esac
 	shift
@@ -35,7 +36,7 @@ done
 SCRIPTS=()
 for f in bench/*.sh; do
 	n=$(basename "$f" .sh)
-	[ "$n" = run ] && continue
+	[ "$n" = run ] || [ "$n" = lib ] && continue # this runner; the shared helpers
 	if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$n,"* ]]; then continue; fi
 	SCRIPTS+=("$f")
 done

@@ -1,4 +1,4 @@
-/* tstamp: loader and reader for tc-progs/tstamp.bpf.c (bench/latency.sh).
+/* tstamp: loader and reader for tc-progs/testing/tstamp.bpf.c (bench/latency.sh).
  *
  *   tstamp load OBJ PINDIR            load the object, pin both programs and
  *                                     both maps under PINDIR (a directory in
@@ -34,7 +34,7 @@
 #include <bpf/libbpf.h>
 
 #include "moq_maps.h"
-#include "tstamp.h"
+#include "testing/tstamp.h"
 
 static const char *stat_names[TST_S_MAX] = {
     "seen", "udp", "matched", "unmatched", "first", "repeat", "full",

@@ -452,8 +452,8 @@ loss_obj() {
 	local o
 	local b=${B:-build}
 	[[ $b == /* ]] || b=$ROOT/$b
-	for o in ${MOQ_LOSS_OBJ:-} "$b/tc-progs/loss.bpf.o" "$ROOT/build/tc-progs/loss.bpf.o" \
-		/usr/local/lib/moq-relay/loss.bpf.o; do
+	# a test-only program: built by make, never installed
+	for o in ${MOQ_LOSS_OBJ:-} "$b/tc-progs/testing/loss.bpf.o" "$ROOT/build/tc-progs/testing/loss.bpf.o"; do
 		[ -r "$o" ] && { echo "$o"; return 0; }
 	done
 	die "loss: loss.bpf.o not found (run make; or set MOQ_LOSS_OBJ)"

@@ -188,58 +188,70 @@ struct moq_sub_stats {
 };
 
 /* ---- moq_stats (PERCPU_ARRAY) key = prog * MOQ_R_MAX + reason ----------- */
-enum moq_prog {
-	MOQ_PROG_UPSTREAM_INGRESS = 0,
-	MOQ_PROG_SUBSCRIBER_EGRESS = 1,
-	MOQ_PROG_SUBSCRIBER_INGRESS = 2,
-	MOQ_PROG_MAX = 3,
-};
+/* Programs, in stats-key order: X(ID, "name") gives MOQ_PROG_ID. */
+#define MOQ_PROGS(X)                                                                               \
+	X(UPSTREAM_INGRESS, "upstream_ingress")                                                    \
+	X(SUBSCRIBER_EGRESS, "subscriber_egress")                                                  \
+	X(SUBSCRIBER_INGRESS, "subscriber_ingress")
 
-enum moq_reason {
-	MOQ_R_FORWARDED = 0, /* ingress: fanned out; egress: rewritten+sent */
-	MOQ_R_STALE_AGENT,   /* heartbeat stale / layout mismatch / disabled */
-	MOQ_R_NOT_IP,	     /* not IPv4/IPv6 (after at most one VLAN tag) */
-	MOQ_R_IP_OPTIONS,    /* IPv4 options, fragments, IPv6 ext headers */
-	MOQ_R_NOT_UDP,
-	MOQ_R_WRONG_PORT,    /* UDP dport != relay port */
-	MOQ_R_TRUNCATED,     /* packet shorter than a fixed header */
-	MOQ_R_LONG_HEADER,   /* QUIC long header (handshake etc.) */
-	MOQ_R_NOT_PLAINTEXT, /* fixed bit clear or tag mismatch */
-	MOQ_R_PN_LEN,	     /* packet number not 4 bytes */
-	MOQ_R_UNKNOWN_DCID,
-	MOQ_R_WRONG_SOURCE,	   /* source address/port not the upstream's */
-	MOQ_R_BAD_VARINT,	   /* a varint runs past its frame / packet */
-	MOQ_R_BAD_FRAME,	   /* frame type other than PADDING/ACK/STREAM/DATAGRAM */
-	MOQ_R_TOO_MANY_FRAMES,	   /* more leading PADDING/ACK than the walk bound */
-	MOQ_R_ACK_RANGES,	   /* ACK with more ranges than MOQ_MAX_ACK_RANGES */
-	MOQ_R_NO_MEDIA_FRAME,	   /* no STREAM or DATAGRAM frame */
-	MOQ_R_TRAILING_FRAME,	   /* non-PADDING after the STREAM/DATAGRAM frame */
-	MOQ_R_NOT_CLIENT_UNI,	   /* stream id & 3 != 2 */
-	MOQ_R_STREAM_ID_WIDTH,	   /* stream id not a 4-byte varint */
-	MOQ_R_BAD_SUBGROUP_HEADER, /* bad type or header not in this packet */
-	MOQ_R_BAD_DATAGRAM,	   /* bad OBJECT_DATAGRAM type or header */
-	MOQ_R_STREAM_START_UNSEEN, /* offset > 0 and offset 0 never seen */
-	MOQ_R_NO_SUBSCRIBERS,
-	MOQ_R_MTU,	       /* per clone: too big for the subscriber's device */
-	MOQ_R_REDIRECT_FAILED, /* per clone */
-	MOQ_R_SUB_INACTIVE,    /* per clone / egress: slot not active */
-	MOQ_R_FAMILY_MISMATCH, /* per clone: subscriber on other family */
-	MOQ_R_NOT_MARKED,      /* egress: not a fast-path clone */
-	MOQ_R_NO_SUBSCRIPTION, /* egress: slot not subscribed to the track */
-	MOQ_R_GATE_DROP,       /* egress: congestion gate */
-	MOQ_R_STREAM_RESET,    /* egress: stream reset by an earlier drop */
-	MOQ_R_STREAM_UNMAPPED, /* egress: offset > 0 of an unmapped stream */
-	MOQ_R_STREAM_LIMIT,    /* egress: downstream stream id exhausted */
-	MOQ_R_ALIAS_WIDTH,     /* egress: downstream alias needs more bytes */
-	MOQ_R_REWRITE_FAILED,  /* egress: a helper failed mid-rewrite */
-	MOQ_R_SUB_RX,	       /* subscriber ingress: counted */
-	MOQ_R_SUB_UNKNOWN,     /* subscriber ingress: not a registered subscriber */
-	MOQ_R_NO_L2,	       /* per clone / egress: subscriber MAC still unknown */
-	MOQ_R_GSO,	       /* GRO/GSO super-packet: several datagrams in one skb */
-	MOQ_R_HEADER_BITS,     /* spin, reserved or key-phase bit set (byte != 0x43) */
-	MOQ_R_EVENT_LOST,      /* egress: moq_events full, event not written (extra count) */
-	MOQ_R_MAX,
+#define MOQ_PROG_ENUM(id, name) MOQ_PROG_##id,
+enum moq_prog {
+	MOQ_PROGS(MOQ_PROG_ENUM) MOQ_PROG_MAX,
 };
+#undef MOQ_PROG_ENUM
+
+/* Drop/skip reasons, in stats-key order: X(ID, "name") gives MOQ_R_ID.
+ * The names are the metrics labels and moq-relayctl's words
+ * (agent/lib/fp_names.c). A new reason goes at the end. */
+#define MOQ_REASONS(X)                                                                             \
+	X(FORWARDED, "forwarded")     /* ingress: fanned out; egress: rewritten+sent */            \
+	X(STALE_AGENT, "stale_agent") /* heartbeat stale / layout mismatch / disabled */           \
+	X(NOT_IP, "not_ip")	      /* not IPv4/IPv6 (after at most one VLAN tag) */             \
+	X(IP_OPTIONS, "ip_options")   /* IPv4 options, fragments, IPv6 ext headers */              \
+	X(NOT_UDP, "not_udp")                                                                      \
+	X(WRONG_PORT, "wrong_port")	  /* UDP dport != relay port */                            \
+	X(TRUNCATED, "truncated")	  /* packet shorter than a fixed header */                 \
+	X(LONG_HEADER, "long_header")	  /* QUIC long header (handshake etc.) */                  \
+	X(NOT_PLAINTEXT, "not_plaintext") /* fixed bit clear or tag mismatch */                    \
+	X(PN_LEN, "pn_len")		  /* packet number not 4 bytes */                          \
+	X(UNKNOWN_DCID, "unknown_dcid")                                                            \
+	X(WRONG_SOURCE, "wrong_source") /* source address/port not the upstream's */               \
+	X(BAD_VARINT, "bad_varint")	/* a varint runs past its frame / packet */                \
+	X(BAD_FRAME, "bad_frame")	/* frame type other than PADDING/ACK/STREAM/DATAGRAM */    \
+	X(TOO_MANY_FRAMES, "too_many_frames") /* more leading PADDING/ACK than the walk bound */   \
+	X(ACK_RANGES, "ack_ranges")	      /* ACK with more ranges than MOQ_MAX_ACK_RANGES */   \
+	X(NO_MEDIA_FRAME, "no_media_frame")   /* no STREAM or DATAGRAM frame */                    \
+	X(TRAILING_FRAME, "trailing_frame")   /* non-PADDING after the STREAM/DATAGRAM frame */    \
+	X(NOT_CLIENT_UNI, "not_client_uni")   /* stream id & 3 != 2 */                             \
+	X(STREAM_ID_WIDTH, "stream_id_width") /* stream id not a 4-byte varint */                  \
+	X(BAD_SUBGROUP_HEADER, "bad_subgroup_header") /* bad type or header not in this packet */  \
+	X(BAD_DATAGRAM, "bad_datagram")		      /* bad OBJECT_DATAGRAM type or header */     \
+	X(STREAM_START_UNSEEN, "stream_start_unseen") /* offset > 0 and offset 0 never seen */     \
+	X(NO_SUBSCRIBERS, "no_subscribers")                                                        \
+	X(MTU, "mtu")			      /* per clone: too big for the subscriber's device */ \
+	X(REDIRECT_FAILED, "redirect_failed") /* per clone */                                      \
+	X(SUB_INACTIVE, "sub_inactive")	      /* per clone / egress: slot not active */            \
+	X(FAMILY_MISMATCH, "family_mismatch") /* per clone: subscriber on other family */          \
+	X(NOT_MARKED, "not_marked")	      /* egress: not a fast-path clone */                  \
+	X(NO_SUBSCRIPTION, "no_subscription") /* egress: slot not subscribed to the track */       \
+	X(GATE_DROP, "gate_drop")	      /* egress: congestion gate */                        \
+	X(STREAM_RESET, "stream_reset")	      /* egress: stream reset by an earlier drop */        \
+	X(STREAM_UNMAPPED, "stream_unmapped") /* egress: offset > 0 of an unmapped stream */       \
+	X(STREAM_LIMIT, "stream_limit")	      /* egress: downstream stream id exhausted */         \
+	X(ALIAS_WIDTH, "alias_width")	      /* egress: downstream alias needs more bytes */      \
+	X(REWRITE_FAILED, "rewrite_failed")   /* egress: a helper failed mid-rewrite */            \
+	X(SUB_RX, "sub_rx")		      /* subscriber ingress: counted */                    \
+	X(SUB_UNKNOWN, "sub_unknown") /* subscriber ingress: not a registered subscriber */        \
+	X(NO_L2, "no_l2")	      /* per clone / egress: subscriber MAC still unknown */       \
+	X(GSO, "gso")		      /* GRO/GSO super-packet: several datagrams in one skb */     \
+	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
+	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */
+
+#define MOQ_R_ENUM(id, name) MOQ_R_##id,
+enum moq_reason {
+	MOQ_REASONS(MOQ_R_ENUM) MOQ_R_MAX,
+};
+#undef MOQ_R_ENUM
 
 #define MOQ_STATS_ENTRIES (MOQ_PROG_MAX * MOQ_R_MAX)
 

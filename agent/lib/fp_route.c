@@ -1,6 +1,8 @@
 /* fp_route: route and interface lookups for the fast path (fp_route.h). */
 #include "fp_route.h"
 
+#include "fp_netlink.h"
+
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -8,7 +10,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 struct route_ans {
@@ -43,7 +44,8 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct route_ans *r = data;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct rtmsg))
+	if (nlh->nlmsg_type != RTM_NEWROUTE ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct rtmsg))
 		return MNL_CB_OK;
 	mnl_attr_parse(nlh, sizeof(struct rtmsg), route_attr_cb, r);
 	r->found = r->ifindex > 0;
@@ -54,10 +56,8 @@ int fp_route_lookup(int family, const void *dst, int *ifindex, uint8_t src[16])
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct route_ans r = {0};
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtmsg *rt;
-	unsigned int seq = (unsigned int)time(NULL), portid;
 	int rv;
 
 	if (family == AF_INET)
@@ -66,51 +66,23 @@ int fp_route_lookup(int family, const void *dst, int *ifindex, uint8_t src[16])
 		r.alen = 16;
 	else
 		return -EAFNOSUPPORT;
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rv = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
 	rt->rtm_family = (uint8_t)family;
 	rt->rtm_dst_len = (uint8_t)(r.alen * 8);
 	mnl_attr_put(nlh, RTA_DST, r.alen, dst);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rv = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			rv = -errno;
-			goto out;
-		}
-		rv = mnl_cb_run(buf, (size_t)n, seq, portid, route_cb, &r);
-		if (rv <= MNL_CB_STOP || r.found)
-			break;
-	}
-	if (rv < 0) {
-		rv = errno ? -errno : -ENETUNREACH;
-		goto out;
-	}
-	if (!r.found) {
-		rv = -ENETUNREACH;
-		goto out;
-	}
+	/* one RTM_NEWROUTE answers (no NLMSG_DONE): stop at the route */
+	rv = fp_netlink_talk(NULL, buf, sizeof(buf), route_cb, &r, &r.found);
+	if (rv)
+		return rv;
+	if (!r.found)
+		return -ENETUNREACH;
 	*ifindex = r.ifindex;
 	memset(src, 0, 16);
 	memcpy(src, r.src, r.alen);
-	rv = 0;
-out:
-	mnl_socket_close(nl);
-	return rv;
+	return 0;
 }
 
 int fp_if_mac(int ifindex, uint8_t mac[6])

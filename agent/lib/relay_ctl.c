@@ -2,7 +2,7 @@
 #include "relay_ctl.h"
 
 #include <errno.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "quic/loop.h"
+#include "relay_err.h"
+#include "relay_listener.h"
 
 /* After the answer: how long and how much we keep reading (and discarding)
  * so that closing with unread input does not turn into a reset. */
@@ -19,32 +21,11 @@
 #define LINGER_BYTES 65536
 /* Connections accepted per wakeup of the listening socket. */
 #define ACCEPT_BATCH 32
-/* accept() out of fds or memory: stop watching the socket this long, so
- * the level-triggered loop does not spin on it. */
-#define ACCEPT_BACKOFF_MS 100
-
-enum client_state {
-	C_READING,
-	C_WRITING,
-	C_LINGER,
-};
-
-struct client {
-	struct client *next;
-	struct relay_ctl *ctl;
-	int fd;
-	enum client_state state;
-	char req[RELAY_CTL_MAX_REQUEST + 1];
-	size_t len;
-	char *out;
-	size_t outlen, outoff;
-	size_t discarded;
-	struct moq_timer *timer;
-};
 
 struct relay_ctl {
 	struct moq_loop *loop;
 	int fd;
+	struct relay_listener *listener;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
 	ino_t ino;
@@ -52,111 +33,26 @@ struct relay_ctl {
 	void *arg;
 	unsigned max_clients;
 	uint64_t timeout_ms;
-	struct client *clients;
-	unsigned nclients;
-	struct moq_timer *backoff; /* re-arms the listener after EMFILE etc. */
 	uint64_t started_ns, answered, refused;
 };
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
+/* ---- the protocol: one command line, one JSON answer -------------------- */
+
+/* An error answer of ours: msg is ASCII without quotes or backslashes. */
+static int answer_error(struct relay_ctl *c, const char *msg, char **out, size_t *outlen)
 {
-	va_list ap;
+	FILE *f = open_memstream(out, outlen);
 
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* ---- clients ----------------------------------------------------------- */
-
-static void client_free(struct client *cl)
-{
-	struct relay_ctl *c = cl->ctl;
-
-	for (struct client **pp = &c->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == cl) {
-			*pp = cl->next;
-			break;
-		}
-	}
-	c->nclients--;
-	moq_loop_del_fd(c->loop, cl->fd);
-	close(cl->fd);
-	moq_timer_free(cl->timer);
-	free(cl->out);
-	free(cl);
-}
-
-/* Answer written: stop sending, read what the client still sends until it
- * closes (bounded), then close. */
-static void client_linger(struct client *cl)
-{
-	cl->state = C_LINGER;
-	shutdown(cl->fd, SHUT_WR);
-	if (moq_loop_mod_fd(cl->ctl->loop, cl->fd, EPOLLIN)) {
-		client_free(cl);
-		return;
-	}
-	if (moq_timer_when(cl->timer) > moq_loop_now() + LINGER_MS * 1000000ull)
-		moq_timer_set_in(cl->timer, LINGER_MS * 1000000ull);
-}
-
-static void client_flush(struct client *cl)
-{
-	while (cl->outoff < cl->outlen) {
-		ssize_t n = send(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return; /* EPOLLOUT brings us back */
-			client_free(cl);
-			return;
-		}
-		cl->outoff += (size_t)n;
-	}
-	client_linger(cl);
-}
-
-/* Take ownership of buf (len bytes) as the answer and start sending it. */
-static void client_answer(struct client *cl, char *buf, size_t len)
-{
-	cl->out = buf;
-	cl->outlen = len;
-	cl->outoff = 0;
-	cl->state = C_WRITING;
-	if (moq_loop_mod_fd(cl->ctl->loop, cl->fd, EPOLLOUT)) {
-		client_free(cl);
-		return;
-	}
-	client_flush(cl);
-}
-
-static void client_error(struct client *cl, const char *msg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	cl->ctl->refused++;
-	if (!f) {
-		client_free(cl);
-		return;
-	}
-	/* msg is ours: ASCII without quotes or backslashes */
+	c->refused++;
+	if (!f)
+		return -1;
 	fprintf(f, "{\"error\": \"%s\"}\n", msg);
 	if (fclose(f)) {
-		free(buf);
-		client_free(cl);
-		return;
+		free(*out);
+		*out = NULL;
+		return -1;
 	}
-	client_answer(cl, buf, len);
+	return 0;
 }
 
 static bool printable(const char *s, size_t n)
@@ -167,11 +63,9 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
-/* One complete request line req[0..n) (no line end). */
-static void client_request(struct client *cl, size_t n)
+/* One complete request line s[0..n) (no line end). */
+static int answer_request(struct relay_ctl *c, char *s, size_t n, char **out, size_t *outlen)
 {
-	char *s = cl->req, *buf = NULL;
-	size_t len = 0;
 	FILE *f;
 
 	while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -180,196 +74,79 @@ static void client_request(struct client *cl, size_t n)
 		s++;
 		n--;
 	}
-	if (!n) {
-		client_error(cl,
-			     "empty request: send one command line ('help' lists the commands)");
-		return;
-	}
-	if (!printable(s, n)) {
-		client_error(cl, "malformed request: expected one printable ASCII command line "
-				 "('help' lists the commands)");
-		return;
-	}
+	if (!n)
+		return answer_error(
+		    c, "empty request: send one command line ('help' lists the commands)", out,
+		    outlen);
+	if (!printable(s, n))
+		return answer_error(c,
+				    "malformed request: expected one printable ASCII command line "
+				    "('help' lists the commands)",
+				    out, outlen);
 	s[n] = 0;
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		client_error(cl, "out of memory");
-		return;
-	}
-	cl->ctl->handler(s, f, cl->ctl->arg);
-	if (fflush(f) == 0 && (len == 0 || buf[len - 1] != '\n'))
+	f = open_memstream(out, outlen);
+	if (!f)
+		return answer_error(c, "out of memory", out, outlen);
+	c->handler(s, f, c->arg);
+	if (fflush(f) == 0 && (*outlen == 0 || (*out)[*outlen - 1] != '\n'))
 		fputc('\n', f);
 	if (fclose(f)) {
-		free(buf);
-		client_error(cl, "out of memory");
-		return;
+		free(*out);
+		*out = NULL;
+		return answer_error(c, "out of memory", out, outlen);
 	}
-	cl->ctl->answered++;
-	client_answer(cl, buf, len);
+	c->answered++;
+	return 0;
 }
 
-static void client_read(struct client *cl)
+/* The line ends at the first '\n' (looked for in the fresh bytes only). */
+static long ctl_complete(const char *req, size_t len, size_t fresh, void *arg)
 {
-	for (;;) {
-		size_t room = RELAY_CTL_MAX_REQUEST - cl->len;
-		ssize_t n;
-		char *nl;
+	const char *nl = memchr(req + fresh, '\n', len - fresh);
 
-		if (!room) {
-			client_error(cl, "request longer than 256 bytes: send one short command "
-					 "line ('help' lists the commands)");
-			return;
-		}
-		n = recv(cl->fd, cl->req + cl->len, room, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				client_free(cl);
-			return;
-		}
-		if (n == 0) { /* client shut down its side: the line ends here */
-			if (cl->len)
-				client_request(cl, cl->len);
-			else
-				client_free(cl);
-			return;
-		}
-		nl = memchr(cl->req + cl->len, '\n', (size_t)n);
-		cl->len += (size_t)n;
-		if (nl) {
-			client_request(cl, (size_t)(nl - cl->req));
-			return;
-		}
-	}
+	(void)arg;
+	return nl ? nl - req : -1;
 }
 
-static void client_discard(struct client *cl)
+static int ctl_answer(enum relay_listener_event ev, char *req, size_t len, char **out,
+		      size_t *outlen, void *arg)
 {
-	char junk[4096];
+	struct relay_ctl *c = arg;
 
-	for (;;) {
-		ssize_t n = recv(cl->fd, junk, sizeof(junk), MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			client_free(cl);
-			return;
-		}
-		cl->discarded += (size_t)n;
-		if (cl->discarded > LINGER_BYTES) {
-			client_free(cl);
-			return;
-		}
+	switch (ev) {
+	case RELAY_LISTENER_REQUEST:
+	case RELAY_LISTENER_EOF: /* a client may end the line by shutting down */
+		return answer_request(c, req, len, out, outlen);
+	case RELAY_LISTENER_TOO_LONG:
+		return answer_error(c,
+				    "request longer than 256 bytes: send one short command "
+				    "line ('help' lists the commands)",
+				    out, outlen);
+	case RELAY_LISTENER_TIMEOUT:
+		return answer_error(c, "timeout: no complete command line received", out, outlen);
 	}
+	return -1;
 }
 
-static void client_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct client *cl = arg;
-
-	(void)loop;
-	(void)fd;
-	switch (cl->state) {
-	case C_READING:
-		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-			client_read(cl);
-		break;
-	case C_WRITING:
-		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-			client_flush(cl);
-		break;
-	case C_LINGER:
-		client_discard(cl);
-		break;
-	}
-}
-
-static void client_timeout(struct moq_loop *loop, struct moq_timer *t, void *arg)
-{
-	struct client *cl = arg;
-
-	(void)loop;
-	(void)t;
-	if (cl->state == C_READING) {
-		/* re-armed for the answer and the linger */
-		moq_timer_set_in(cl->timer, LINGER_MS * 1000000ull);
-		client_error(cl, "timeout: no complete command line received");
-		return;
-	}
-	client_free(cl);
-}
-
-static void refuse_busy(struct relay_ctl *c, int fd)
+static void ctl_busy(int fd, unsigned clients, void *arg)
 {
 	char msg[96];
 	int n = snprintf(msg, sizeof(msg),
-			 "{\"error\": \"busy: %u clients connected, try again\"}\n", c->nclients);
+			 "{\"error\": \"busy: %u clients connected, try again\"}\n", clients);
 
+	(void)arg;
 	/* best effort: a fresh socket's buffer takes this at once */
 	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* nothing else to do for this client */
 	}
 	shutdown(fd, SHUT_WR);
-	close(fd);
-	c->refused++;
 }
 
-static void listen_cb(struct moq_loop *loop, int fd, uint32_t events, void *arg)
-{
-	struct relay_ctl *c = arg;
-
-	(void)events;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct client *cl;
-
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				/* the pending connection stays queued: retry later */
-				moq_loop_mod_fd(loop, fd, 0);
-				moq_timer_set_in(c->backoff, ACCEPT_BACKOFF_MS * 1000000ull);
-			}
-			return;
-		}
-		if (c->nclients >= c->max_clients) {
-			refuse_busy(c, cfd);
-			continue;
-		}
-		cl = calloc(1, sizeof(*cl));
-		if (cl)
-			cl->timer = moq_timer_new(loop, client_timeout, cl);
-		if (!cl || !cl->timer || moq_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl)) {
-			if (cl)
-				moq_timer_free(cl->timer);
-			free(cl);
-			close(cfd);
-			c->refused++;
-			continue;
-		}
-		cl->ctl = c;
-		cl->fd = cfd;
-		cl->state = C_READING;
-		cl->next = c->clients;
-		c->clients = cl;
-		c->nclients++;
-		moq_timer_set_in(cl->timer, c->timeout_ms * 1000000ull);
-	}
-}
-
-static void backoff_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
-{
-	struct relay_ctl *c = arg;
-
-	(void)t;
-	moq_loop_mod_fd(loop, c->fd, EPOLLIN);
-}
+static const struct relay_listener_ops ctl_ops = {
+    .complete = ctl_complete,
+    .answer = ctl_answer,
+    .busy = ctl_busy,
+};
 
 /* ---- the socket file --------------------------------------------------- */
 
@@ -418,50 +195,55 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: socket(): %s", c->path, strerror(-rc));
+		relay_errf(err, errlen, "control socket %s: socket(): %s", c->path, strerror(-rc));
 		return rc;
 	}
 	rc = bind_socket(c->fd, &sa);
 	if (rc == -EADDRINUSE) {
 		if (lstat(c->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			errf(err, errlen,
-			     "control socket %s: the path exists and is not a socket; remove it or "
-			     "choose another path",
-			     c->path);
+			relay_errf(
+			    err, errlen,
+			    "control socket %s: the path exists and is not a socket; remove it or "
+			    "choose another path",
+			    c->path);
 			return -EEXIST;
 		}
 		rc = probe_listener(&sa);
 		if (rc == 1) {
-			errf(err, errlen,
-			     "control socket %s: another process (a running moq-relayd?) is "
-			     "listening on it; stop that one or give this one another path",
-			     c->path);
+			relay_errf(err, errlen,
+				   "control socket %s: another process (a running moq-relayd?) is "
+				   "listening on it; stop that one or give this one another path",
+				   c->path);
 			return -EADDRINUSE;
 		}
 		if (rc < 0) {
-			errf(err, errlen, "control socket %s exists and cannot be checked: %s",
-			     c->path, strerror(-rc));
+			relay_errf(err, errlen,
+				   "control socket %s exists and cannot be checked: %s", c->path,
+				   strerror(-rc));
 			return rc;
 		}
 		/* stale: left by a daemon that is gone */
 		if (unlink(c->path) && errno != ENOENT) {
 			rc = -errno;
-			errf(err, errlen, "control socket %s is stale and cannot be removed: %s",
-			     c->path, strerror(-rc));
+			relay_errf(err, errlen,
+				   "control socket %s is stale and cannot be removed: %s", c->path,
+				   strerror(-rc));
 			return rc;
 		}
 		rc = bind_socket(c->fd, &sa);
 	}
 	if (rc) {
-		errf(err, errlen,
-		     "cannot create control socket %s: %s (does the directory exist, and may this "
-		     "user write to it?)",
-		     c->path, strerror(-rc));
+		relay_errf(
+		    err, errlen,
+		    "cannot create control socket %s: %s (does the directory exist, and may this "
+		    "user write to it?)",
+		    c->path, strerror(-rc));
 		return rc;
 	}
 	if (chmod(c->path, 0660) || stat(c->path, &st)) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: chmod/stat: %s", c->path, strerror(-rc));
+		relay_errf(err, errlen, "control socket %s: chmod/stat: %s", c->path,
+			   strerror(-rc));
 		unlink(c->path);
 		return rc;
 	}
@@ -469,7 +251,7 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 	c->ino = st.st_ino;
 	if (listen(c->fd, (int)c->max_clients)) {
 		rc = -errno;
-		errf(err, errlen, "control socket %s: listen: %s", c->path, strerror(-rc));
+		relay_errf(err, errlen, "control socket %s: listen: %s", c->path, strerror(-rc));
 		unlink(c->path);
 		return rc;
 	}
@@ -481,24 +263,31 @@ static int make_socket(struct relay_ctl *c, char *err, size_t errlen)
 int relay_ctl_open(struct relay_ctl **out, struct moq_loop *loop,
 		   const struct relay_ctl_config *cfg, char *err, size_t errlen)
 {
+	struct relay_listener_config cfgl = {
+	    .ops = &ctl_ops,
+	    .max_request = RELAY_CTL_MAX_REQUEST,
+	    .accept_batch = ACCEPT_BATCH,
+	    .linger_ms = LINGER_MS,
+	    .linger_bytes = LINGER_BYTES,
+	};
 	struct relay_ctl *c;
 	int rc;
 
 	*out = NULL;
 	if (!cfg->path || !cfg->handler) {
-		errf(err, errlen, "control socket: no path or handler");
+		relay_errf(err, errlen, "control socket: no path or handler");
 		return -EINVAL;
 	}
 	if (!cfg->path[0] || strlen(cfg->path) >= sizeof(c->path)) {
-		errf(err, errlen,
-		     "control socket path '%s' must be 1 to %zu bytes (a unix socket address "
-		     "limit); choose a shorter path",
-		     cfg->path, sizeof(c->path) - 1);
+		relay_errf(err, errlen,
+			   "control socket path '%s' must be 1 to %zu bytes (a unix socket address "
+			   "limit); choose a shorter path",
+			   cfg->path, sizeof(c->path) - 1);
 		return -ENAMETOOLONG;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		errf(err, errlen, "control socket: out of memory");
+		relay_errf(err, errlen, "control socket: out of memory");
 		return -ENOMEM;
 	}
 	strcpy(c->path, cfg->path);
@@ -515,13 +304,14 @@ int relay_ctl_open(struct relay_ctl **out, struct moq_loop *loop,
 		free(c);
 		return rc;
 	}
-	c->backoff = moq_timer_new(loop, backoff_cb, c);
-	rc = c->backoff ? moq_loop_add_fd(loop, c->fd, EPOLLIN, listen_cb, c) : -ENOMEM;
-	if (rc) {
-		errf(err, errlen, "control socket %s: cannot watch it: %s", c->path, strerror(-rc));
+	cfgl.arg = c;
+	cfgl.max_clients = c->max_clients;
+	cfgl.timeout_ms = c->timeout_ms;
+	c->listener = relay_listener_new(loop, c->fd, &cfgl, &rc);
+	if (!c->listener) { /* it closed the socket */
+		relay_errf(err, errlen, "control socket %s: cannot watch it: %s", c->path,
+			   strerror(-rc));
 		unlink(c->path);
-		moq_timer_free(c->backoff);
-		close(c->fd);
 		free(c);
 		return rc;
 	}
@@ -535,11 +325,7 @@ void relay_ctl_close(struct relay_ctl *c)
 
 	if (!c)
 		return;
-	while (c->clients)
-		client_free(c->clients);
-	moq_timer_free(c->backoff);
-	moq_loop_del_fd(c->loop, c->fd);
-	close(c->fd);
+	relay_listener_free(c->listener); /* clients and the socket */
 	/* remove the file only if nobody replaced it meanwhile */
 	if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);
@@ -553,7 +339,7 @@ uint64_t relay_ctl_started_ns(const struct relay_ctl *c)
 
 unsigned relay_ctl_clients(const struct relay_ctl *c)
 {
-	return c->nclients;
+	return relay_listener_clients(c->listener);
 }
 
 uint64_t relay_ctl_answered(const struct relay_ctl *c)
@@ -563,5 +349,5 @@ uint64_t relay_ctl_answered(const struct relay_ctl *c)
 
 uint64_t relay_ctl_refused(const struct relay_ctl *c)
 {
-	return c->refused;
+	return c->refused + relay_listener_refused(c->listener);
 }

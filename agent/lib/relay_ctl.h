@@ -12,7 +12,7 @@
  *
  * Nothing here blocks the loop: every socket is non-blocking, answers are
  * written as the client reads them (EPOLLOUT), and the work per loop event
- * is bounded.
+ * is bounded (relay_listener, shared with the metrics endpoint).
  *
  * Socket file: created with mode 0660. A socket file left by a dead daemon
  * (nothing accepts on it) is replaced; a path where another process listens,

@@ -9,7 +9,8 @@
  * any other method 405, an oversized request 431, a malformed one 400.
  * At most RELAY_METRICS_MAX_CLIENTS clients at once (more are accepted and
  * closed at once) and each one has RELAY_METRICS_CLIENT_TIMEOUT_MS to
- * finish, so a slow or hostile scraper cannot hold memory or sockets.
+ * finish, so a slow or hostile scraper cannot hold memory or sockets. The
+ * connections are relay_listener's (shared with the control socket).
  *
  * The helpers below print families and samples with HELP/TYPE lines and
  * label values escaped as the format requires (backslash, double quote and
@@ -57,11 +58,5 @@ void relay_metrics_double(FILE *out, const char *name, const char *const *labels
 /* Escaped forms, for tests and callers that build lines themselves. */
 void relay_metrics_put_label_value(FILE *out, const char *v);
 void relay_metrics_put_help(FILE *out, const char *help);
-
-/* moq-relayd's endpoint (agent/moq-relayd/metrics.c): starts serving when
- * cfg.metrics_listen is set (0; -1 after printing why), stops it. */
-struct relayd;
-int relayd_metrics_start(struct relayd *d);
-void relayd_metrics_stop(struct relayd *d);
 
 #endif

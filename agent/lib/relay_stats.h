@@ -23,6 +23,7 @@ struct relay_stats {
 /* Gauges sampled when the line is printed. */
 struct relay_gauges {
 	size_t sessions, publishers, subscribers, tracks;
+	size_t subscriptions; /* downstream subscriptions over all tracks */
 	size_t cache_bytes, cache_groups;
 };
 

@@ -2,6 +2,8 @@
  * it the roles it uses gets GOAWAY and is closed when the drain timeout
  * passes (docs/relay.md "Authorization"). */
 #include "relayd.h"
+#include "auth.h"
+#include "sessions.h"
 
 #define MOD "relayd"
 

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gauges.h"
+#include "ctl.h"
 #include "json.h"
 #include "lib/fp_info.h"
 #include "lib/relay_ctl.h"
@@ -68,25 +70,6 @@ static void kv_bool(struct json_writer *w, const char *k, bool v)
 	json_kv_bool(w, k, v);
 }
 
-static void counts(struct relayd *d, struct relay_gauges *g)
-{
-	memset(g, 0, sizeof(*g));
-	for (struct peer *p = d->peers; p; p = p->next) {
-		if (!p->s)
-			continue;
-		g->sessions++;
-		if (p->is_publisher)
-			g->publishers++;
-		if (p->subs)
-			g->subscribers++;
-	}
-	for (struct relay_track *t = d->tracks.head; t; t = t->next) {
-		g->tracks++;
-		g->cache_bytes += t->cache.bytes;
-		g->cache_groups += t->cache.ngroups;
-	}
-}
-
 /* The fast-path snapshot; *n entries, NULL when there are none. */
 static struct fp_sub_info *fp_snapshot(struct relayd *d, uint32_t *n)
 {
@@ -115,7 +98,7 @@ static void cmd_status(struct relayd *d, struct json_writer *w)
 	char listen[300];
 
 	free(fp);
-	counts(d, &g);
+	relayd_gauges(d, &g);
 	snprintf(listen, sizeof(listen), strchr(d->cfg.listen_host, ':') ? "[%s]:%u" : "%s:%u",
 		 d->cfg.listen_host, d->ep ? moq_quic_endpoint_port(d->ep) : d->cfg.listen_port);
 	json_begin_object(w);
@@ -276,7 +259,7 @@ static void cmd_stats(struct relayd *d, struct json_writer *w)
 	const struct relay_stats *s = &d->stats;
 	struct relay_gauges g;
 
-	counts(d, &g);
+	relayd_gauges(d, &g);
 	json_begin_object(w);
 	json_kv_u64(w, "objects_in", s->objects_in);
 	json_kv_u64(w, "bytes_in", s->bytes_in);

@@ -8,6 +8,8 @@
 #include "log.h"
 #include "relayd.h"
 #include "fastpath.h"
+#include "fetch.h"
+#include "sessions.h"
 
 #define MOD "relayd"
 

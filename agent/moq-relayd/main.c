@@ -13,29 +13,16 @@
 #include "log.h"
 #include "relayd.h"
 #include "fastpath.h"
+#include "gauges.h"
+#include "ctl.h"
+#include "metrics.h"
+#include "sessions.h"
+#include "auth.h"
+#include "rendezvous.h"
 #include "lib/relay_metrics.h"
 
 #define MOD "relayd"
 #define RELAYD_VERSION "0.1"
-
-static void gauges(struct relayd *d, struct relay_gauges *g)
-{
-	memset(g, 0, sizeof(*g));
-	for (struct peer *p = d->peers; p; p = p->next) {
-		if (!p->s)
-			continue;
-		g->sessions++;
-		if (p->is_publisher)
-			g->publishers++;
-		if (p->subs)
-			g->subscribers++;
-	}
-	for (struct relay_track *t = d->tracks.head; t; t = t->next) {
-		g->tracks++;
-		g->cache_bytes += t->cache.bytes;
-		g->cache_groups += t->cache.ngroups;
-	}
-}
 
 /* The stats lines: "moq-relayd: stats ..." in text, whatever the level;
  * an info object of module "stats" in JSON. prefix: "" or "exiting; ". */
@@ -58,7 +45,7 @@ static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	char line[512];
 
 	(void)loop;
-	gauges(d, &g);
+	relayd_gauges(d, &g);
 	relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));
 	stats_print("", line);
 	if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
@@ -564,7 +551,7 @@ int main(int argc, char **argv)
 		struct relay_gauges g;
 		char line[512];
 
-		gauges(d, &g);
+		relayd_gauges(d, &g);
 		relay_stats_line(&d->stats, &g, moq_loop_now(), line,
 				 sizeof(line));
 		stats_print("exiting; ", line);

@@ -21,6 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "gauges.h"
+#include "metrics.h"
 #include "lib/fp_info.h"
 #include "lib/fp_names.h"
 #include "lib/relay_metrics.h"
@@ -29,32 +31,6 @@
 
 #define METRICS_MAX_FP_SUBS 256
 
-
-struct gauges {
-	uint64_t sessions, publishers, subscribers, tracks, subscriptions;
-	uint64_t cache_bytes, cache_groups;
-};
-
-static void walk(struct relayd *d, struct gauges *g)
-{
-	memset(g, 0, sizeof(*g));
-	for (struct peer *p = d->peers; p; p = p->next) {
-		if (!p->s)
-			continue;
-		g->sessions++;
-		if (p->is_publisher)
-			g->publishers++;
-		if (p->subs)
-			g->subscribers++;
-	}
-	for (struct relay_track *t = d->tracks.head; t; t = t->next) {
-		g->tracks++;
-		g->cache_bytes += t->cache.bytes;
-		g->cache_groups += t->cache.ngroups;
-		for (struct relay_sub *s = t->subs; s; s = s->next)
-			g->subscriptions++;
-	}
-}
 
 static void gauge(FILE *f, const char *name, const char *help, uint64_t v)
 {
@@ -238,9 +214,9 @@ static void render(FILE *f, void *arg)
 	const struct relay_stats *st = &d->stats;
 	static struct moq_stat ks[MOQ_STATS_ENTRIES];
 	bool have_ks = false;
-	struct gauges g;
+	struct relay_gauges g;
 
-	walk(d, &g);
+	relayd_gauges(d, &g);
 	gauge(f, "moq_relay_sessions", "open MoQT sessions (publishers, subscribers, upstream)",
 	      g.sessions);
 	gauge(f, "moq_relay_publishers", "sessions that publish", g.publishers);

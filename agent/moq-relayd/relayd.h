@@ -1,4 +1,6 @@
-/* moq-relayd internals: the one context struct and per-session state. */
+/* moq-relayd internals: the one context struct, per-session state and a
+ * peer's log scope. Each module's functions are in its own header:
+ * sessions.h, fetch.h, fastpath.h, ctl.h, metrics.h, gauges.h. */
 #ifndef RELAYD_H
 #define RELAYD_H
 
@@ -16,7 +18,6 @@
 
 struct relayd;
 struct fetch_job;
-struct sockaddr;
 struct fp_conn;	   /* fastpath.c */
 struct relayd_fp; /* fastpath.c */
 
@@ -96,17 +97,6 @@ struct relayd {
 	struct moq_timer *rdv_timer;
 };
 
-/* sessions.c */
-void relayd_callbacks_init(struct relayd *d);
-int relayd_on_session(struct moq_session *s, void *arg);
-struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
-			     bool upstream);
-void relayd_upstream_connect(struct relayd *d);
-void relayd_track_release(struct relayd *d, struct relay_track *tr);
-/* Log context: fill p->log_session / p->log_peer from p->s. */
-void relayd_peer_log_init(struct peer *p);
-/* "1.2.3.4:5" or "[::1]:5" ("" for another family or NULL). */
-void relayd_addr_str(const struct sockaddr *sa, char *out, size_t outlen);
 /* Open a log scope of s's session (its peer's saved context, or computed
  * from s when it has no peer yet); end it with moq_log_scope_end. */
 void relayd_log_scope_session(struct moq_log_scope *sc,
@@ -141,59 +131,5 @@ static inline void relayd_log_scope_peer(struct moq_log_scope *sc,
 	c = moq_log_ctx_get();
 	moq_log_scope_track(sc, c ? c->track : NULL);
 }
-
-/* ctl.c: the control socket (--ctl-socket); 0, or -1 after a message */
-int relayd_ctl_start(struct relayd *d);
-void relayd_ctl_stop(struct relayd *d);
-
-/* fetch.c */
-void relayd_fetch_request(struct relayd *d, struct peer *p,
-			  struct moq_request *r, const struct moq_ctrl_msg *m);
-void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
-			 const struct moq_ctrl_msg *m);
-void relayd_fetch_closed(struct relayd *d, struct fetch_job *j,
-			 bool downstream_side);
-void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
-		       struct moq_rx *rx, const struct moq_data_event *ev);
-void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j,
-			     uint64_t code);
-void relayd_fetch_tx_gone(struct relayd *d, struct fetch_job *j);
-bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx);
-void relayd_fetch_peer_gone(struct relayd *d, struct peer *p);
-
-/* auth.c: after SIGHUP changed the tokens, sessions whose SETUP token no
- * longer gives the roles they use get GOAWAY (timeout --drain-timeout) and
- * are closed with GOAWAY_TIMEOUT when it passes */
-void relayd_auth_init(struct relayd *d);
-void relayd_auth_free(struct relayd *d);
-void relayd_auth_reload(struct relayd *d);
-
-/* sessions.c: route a checked SUBSCRIBE (frees name); rdv_ms is its
- * RENDEZVOUS_TIMEOUT */
-void relayd_subscribe_route(struct relayd *d, struct peer *p,
-			    struct moq_request *r, struct relay_name *name,
-			    uint64_t rdv_ms);
-
-/* rendezvous.c: SUBSCRIBEs with RENDEZVOUS_TIMEOUT that arrive before their
- * publisher are held (bounded by --max-rendezvous and, per session, by
- * --max-subscriptions) up to min(timeout, --max-rendezvous-wait), then
- * routed, or answered REQUEST_ERROR TIMEOUT. */
-void relayd_rdv_init(struct relayd *d);
-void relayd_rdv_free(struct relayd *d);
-/* Hold r (true) or not (false: the caller answers DOES_NOT_EXIST). */
-bool relayd_rdv_hold(struct relayd *d, struct peer *p, struct moq_request *r,
-		     const struct relay_name *name, uint64_t rdv_ms);
-/* A publisher appeared: route every held SUBSCRIBE that now has one. */
-void relayd_rdv_retry(struct relayd *d);
-/* sub (held) is being freed: take it off the held list. */
-void relayd_rdv_unlink(struct relayd *d, struct relay_sub *sub);
-
-/* helpers shared by sessions.c and fetch.c */
-/* May p do what needs role (enum relay_role)? Tokens in the request's
- * params decide when present, else the session's SETUP roles. */
-bool relayd_auth_ok(struct relayd *d, const struct peer *p,
-		    const struct moq_params *params, unsigned role);
-struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
-			  struct peer *asking);
 
 #endif

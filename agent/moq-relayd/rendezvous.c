@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "relayd.h"
+#include "rendezvous.h"
+#include "sessions.h"
 
 #define MOD "relayd"
 

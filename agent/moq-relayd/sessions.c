@@ -15,6 +15,10 @@
 #include "names.h"
 #include "relayd.h"
 #include "fastpath.h"
+#include "fetch.h"
+#include "sessions.h"
+#include "auth.h"
+#include "rendezvous.h"
 
 #define MOD "relayd"
 

@@ -42,10 +42,19 @@ struct moq_cursor {
 	__u32 end;
 };
 
-/* What the packet parser learns; shared by ingress and egress. */
-struct moq_pkt {
+/* What the L2-L4 parse learns. */
+struct moq_flow {
 	__u32 l3_off;
 	__u32 l4_off;
+	__u8 family; /* MOQ_AF_* */
+	__u8 vlan;   /* an in-packet 802.1Q tag was skipped */
+	__u16 sport_be;
+	__u8 saddr[16]; /* source address (IPv4 in the first 4 bytes) */
+};
+
+/* What the packet parser learns; shared by ingress and egress. */
+struct moq_pkt {
+	struct moq_flow flow; /* Ethernet, IP, UDP */
 	__u32 pay_off;	 /* first frame byte (after the 13-byte short header) */
 	__u32 tag_off;	 /* the 16-byte tag; frames end here */
 	__u32 media_off; /* STREAM / DATAGRAM frame type byte */
@@ -55,8 +64,6 @@ struct moq_pkt {
 	__u64 stream_id;
 	__u64 offset;
 	__u32 conn_id; /* upstream connection from the DCID */
-	__u8 family;   /* MOQ_AF_* */
-	__u8 vlan;     /* an in-packet 802.1Q tag was present */
 	__u8 is_datagram;
 	__u8 fin;
 	/* MoQT header (SUBGROUP_HEADER at offset 0, or OBJECT_DATAGRAM) */
@@ -65,7 +72,7 @@ struct moq_pkt {
 	__u8 alias_len;
 	__u8 has_prio;
 	__u8 prio;
-	__u8 pad0[3];
+	__u8 pad0;
 	__u32 alias_off;
 	__u32 moq_hdr_len;
 	__u64 alias;

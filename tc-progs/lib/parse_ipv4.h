@@ -7,11 +7,11 @@
 
 #include "cursor_load.h"
 
-/* Returns 0 and advances, or a moq_reason. saddr/daddr get the addresses
+/* Returns 0 and advances, or a moq_reason. saddr gets the source address
  * (first 4 bytes), ip_pay the payload length the header claims (Total
  * Length - 20; moq_parse_udp holds the UDP datagram to it). */
 static __always_inline int moq_parse_ipv4(struct __sk_buff *skb, struct moq_cursor *c, __u8 *saddr,
-					  __u8 *daddr, __u32 *ip_pay)
+					  __u32 *ip_pay)
 {
 	__u32 tot;
 
@@ -26,7 +26,6 @@ static __always_inline int moq_parse_ipv4(struct __sk_buff *skb, struct moq_curs
 	if (ip.protocol != IPPROTO_UDP)
 		return MOQ_R_NOT_UDP;
 	__builtin_memcpy(saddr, &ip.saddr, 4);
-	__builtin_memcpy(daddr, &ip.daddr, 4);
 	tot = bpf_ntohs(ip.tot_len);
 	*ip_pay = tot > sizeof(ip) ? tot - sizeof(ip) : 0;
 	c->off += sizeof(ip);

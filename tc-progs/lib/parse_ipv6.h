@@ -7,9 +7,10 @@
 
 #include "cursor_load.h"
 
-/* ip_pay: the Payload Length (moq_parse_udp holds the UDP datagram to it). */
+/* saddr gets the source address, ip_pay the Payload Length (moq_parse_udp
+ * holds the UDP datagram to it). */
 static __always_inline int moq_parse_ipv6(struct __sk_buff *skb, struct moq_cursor *c, __u8 *saddr,
-					  __u8 *daddr, __u32 *ip_pay)
+					  __u32 *ip_pay)
 {
 	struct ipv6hdr ip6;
 
@@ -20,7 +21,6 @@ static __always_inline int moq_parse_ipv6(struct __sk_buff *skb, struct moq_curs
 	if (ip6.nexthdr != IPPROTO_UDP)
 		return ip6.nexthdr == IPPROTO_TCP ? MOQ_R_NOT_UDP : MOQ_R_IP_OPTIONS;
 	__builtin_memcpy(saddr, &ip6.saddr, 16);
-	__builtin_memcpy(daddr, &ip6.daddr, 16);
 	*ip_pay = bpf_ntohs(ip6.payload_len);
 	c->off += sizeof(ip6);
 	return 0;

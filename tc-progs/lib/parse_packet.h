@@ -4,10 +4,7 @@
 #ifndef MOQ_PARSE_PACKET_H
 #define MOQ_PARSE_PACKET_H
 
-#include "parse_eth.h"
-#include "parse_ipv4.h"
-#include "parse_ipv6.h"
-#include "parse_udp.h"
+#include "parse_flow.h"
 #include "parse_quic_short.h"
 #include "quic_tag.h"
 #include "quic_frame_walk.h"
@@ -70,33 +67,14 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	struct moq_cursor c = {.off = 0, .end = skb->len};
 	struct moq_upstream *up;
 	struct moq_cid dcid;
-	__u8 saddr[16] = {}, daddr[16] = {};
-	__u16 sport_be = 0;
-	__u32 ip_pay = 0;
-	int proto, r;
+	int r;
 	__u8 b;
 
 	/* a GRO super-packet holds several datagrams behind one UDP header
 	 * (and one tag check would see only the last): userspace */
 	if (skb->gso_size)
 		return MOQ_R_GSO;
-	proto = moq_parse_eth(skb, &c, &p->vlan);
-	if (proto < 0)
-		return MOQ_R_TRUNCATED;
-	p->l3_off = c.off;
-	if (proto == bpf_htons(ETH_P_IP)) {
-		p->family = MOQ_AF_INET;
-		r = moq_parse_ipv4(skb, &c, saddr, daddr, &ip_pay);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		p->family = MOQ_AF_INET6;
-		r = moq_parse_ipv6(skb, &c, saddr, daddr, &ip_pay);
-	} else {
-		return MOQ_R_NOT_IP;
-	}
-	if (r)
-		return r;
-	p->l4_off = c.off;
-	r = moq_parse_udp(skb, &c, cfg->relay_port_be, ip_pay, &sport_be);
+	r = moq_parse_flow(skb, &c, cfg->relay_port_be, &p->flow);
 	if (r)
 		return r;
 	r = moq_parse_quic_short(skb, &c, &dcid);
@@ -106,12 +84,12 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	if (!up || up->generation != cfg->generation)
 		return MOQ_R_UNKNOWN_DCID;
 	if (validate) {
-		if (up->family != p->family || up->sport_be != sport_be)
+		if (up->family != p->flow.family || up->sport_be != p->flow.sport_be)
 			return MOQ_R_WRONG_SOURCE;
-		if (p->family == MOQ_AF_INET) {
-			if (!moq_bytes_eq(up->saddr, saddr, 4))
+		if (p->flow.family == MOQ_AF_INET) {
+			if (!moq_bytes_eq(up->saddr, p->flow.saddr, 4))
 				return MOQ_R_WRONG_SOURCE;
-		} else if (!moq_bytes_eq(up->saddr, saddr, 16)) {
+		} else if (!moq_bytes_eq(up->saddr, p->flow.saddr, 16)) {
 			return MOQ_R_WRONG_SOURCE;
 		}
 	}

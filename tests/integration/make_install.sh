@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make install DESTDIR=$tmp PREFIX=/usr` puts binaries, the BPF object, the
-# systemd unit (ExecStart rewritten to /usr/bin), the example config and env
-# file, and the man pages in place; the unit passes `systemd-analyze verify`
+# `make install DESTDIR=$tmp PREFIX=/usr` puts binaries, the BPF object (not
+# the test-only ones of tc-progs/testing/), the systemd unit (ExecStart
+# rewritten to /usr/bin), the example config and env file, and the man pages
+# in place; the unit passes `systemd-analyze verify`
 # against that tree; the installed config starts the installed daemon (in a
 # private netns, loopback only) and its metrics answer; a second install
 # keeps an edited config; `make uninstall` with the same arguments leaves no
@@ -22,6 +23,10 @@ for f in usr/bin/moq-relayd usr/bin/moq-relayctl usr/bin/moq-pub usr/bin/moq-sub
 	usr/share/man/man8/moq-relayd.8 usr/share/man/man8/moq-relayctl.8 usr/share/man/man8/moq-relay-probe.8 \
 	usr/share/man/man1/moq-pub.1 usr/share/man/man1/moq-sub.1 usr/share/man/man1/moq-inspect.1; do
 	[ -s "$tmp/$f" ] || die "make install did not install /$f"
+done
+# test-only BPF programs (tc-progs/testing/) stay out of an install
+for f in loss.bpf.o tstamp.bpf.o; do
+	[ ! -e "$tmp/usr/lib/moq-relay/$f" ] || die "make install installed the test-only /usr/lib/moq-relay/$f"
 done
 [ -x "$tmp/usr/bin/moq-relayd" ] || die "moq-relayd not executable"
 unit=$tmp/usr/lib/systemd/system/moq-relayd.service

@@ -9,7 +9,7 @@
 for c in ping:iputils-ping bpftool:bpftool ethtool:ethtool; do
 	command -v "${c%%:*}" >/dev/null || die "'${c%%:*}' not found: apt-get install ${c#*:}"
 done
-[ -r "$ROOT/$B/tc-progs/loss.bpf.o" ] || die "$B/tc-progs/loss.bpf.o missing: run make first"
+[ -r "$ROOT/$B/tc-progs/testing/loss.bpf.o" ] || die "$B/tc-progs/testing/loss.bpf.o missing: run make first"
 
 # ---- helpers ---------------------------------------------------------------
 # ping_ok HOST DEST: one echo answered within 2 s

@@ -146,7 +146,7 @@ def main():
       "on r-pub, subscriber_egress + subscriber_ingress on every r-subN, private pin root), "
       "`moq-relayd --plaintext --fast-path on --log-level info --stats-interval 5`." % meta["hosts"])
     w("- %s%% random loss on every subscriber link in both directions (testbed `loss HOST %s` and "
-      "`loss HOST %s --from`: tc-progs/loss.bpf.o on the host's eth0 ingress and egress). No loss on "
+      "`loss HOST %s --from`: tc-progs/testing/loss.bpf.o on the host's eth0 ingress and egress). No loss on "
       "the publisher link." % (meta["loss"], meta["loss"], meta["loss"]))
     w("- one `moq-pub`: track `test` at %d objects/s of %d bytes, %d objects per group, 2 subgroups "
       "per group (publisher priority 128/129)%s." % (meta["rate"], meta["object_size"], meta["opg"],

@@ -1,8 +1,8 @@
-/* tc-progs/tstamp.bpf.c (the latency benchmark's kernel timestamps) on
+/* tc-progs/testing/tstamp.bpf.c (the latency benchmark's kernel timestamps) on
  * fixture packets with bpf_prog_test_run_opts: which packets are stamped,
  * under which key, first sighting wins, the search window's exact bound,
  * counters, and that packets pass untouched. Needs root (BPF).
- * Object: $MOQ_TSTAMP_OBJ, else $B/tc-progs/tstamp.bpf.o (B default build). */
+ * Object: $MOQ_TSTAMP_OBJ, else $B/tc-progs/testing/tstamp.bpf.o (B default build). */
 #include <check.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "lib/bpf_pkt.h"
-#include "tstamp.h"
+#include "testing/tstamp.h"
 
 static struct bpf_object *obj;
 static int fd_egress, fd_ingress, fd_times, fd_stats;
@@ -34,7 +34,7 @@ static void setup(void)
 	if (p && *p)
 		snprintf(path, sizeof(path), "%s", p);
 	else
-		snprintf(path, sizeof(path), "%s/tc-progs/tstamp.bpf.o", b && *b ? b : "build");
+		snprintf(path, sizeof(path), "%s/tc-progs/testing/tstamp.bpf.o", b && *b ? b : "build");
 	obj = bpf_object__open_file(path, NULL);
 	ck_assert_msg(obj != NULL, "cannot open %s: %s", path, strerror(errno));
 	bpf_object__for_each_program(prog, obj)

@@ -84,4 +84,6 @@ print(tot)' "$1"
 fp_sub_drop() { _fp_percpu_u64 moq_sub_stats "$1" 32; } # drop_packets
 
 # enum moq_reason size, from the header the objects were built from
-FP_R_MAX=$(awk '/^enum moq_reason/{f=1;n=0;next} f&&/MOQ_R_MAX/{print n;exit} f&&/^\tMOQ_R_/{n++}' "$ROOT/tc-progs/moq_maps.h")
+# (entries of the MOQ_REASONS X-macro: its lines up to the first without a
+# trailing backslash)
+FP_R_MAX=$(awk '/^#define MOQ_REASONS\(X\)/{f=1;n=0;next} f&&/^\tX\(/{n++} f&&!/\\$/{print n;exit}' "$ROOT/tc-progs/moq_maps.h")

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * tstamp.h - map layouts of tc-progs/tstamp.bpf.c, shared with the loader
+ * tstamp.h - map layouts of tc-progs/testing/tstamp.bpf.c, shared with the loader
  * bench/tstamp.c. Only linux/types.h types, explicit padding.
  */
 #ifndef MOQ_TSTAMP_H

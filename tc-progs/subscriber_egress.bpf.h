@@ -1,0 +1,254 @@
+/* Subscriber egress (subscriber-facing, tc egress): a clone marked by the
+ * upstream ingress program passes the subscription and congestion checks,
+ * takes the connection's next packet number and downstream stream id, and
+ * is rewritten for the subscriber; any other packet passes untouched. A
+ * clone that is not fully rewritten is dropped. */
+#ifndef MOQ_SUBSCRIBER_EGRESS_BPF_H
+#define MOQ_SUBSCRIBER_EGRESS_BPF_H
+
+#include "bpf_common.h"
+#include "maps.bpf.h"
+#include "stats.h"
+#include "failsafe.h"
+#include "parse_packet.h"
+#include "rewrite.h"
+#include "moq_vi64_encode.h"
+#include "subscriber.h"
+
+struct moq_egress {
+	struct moq_pkt p;
+	__u64 pn;
+	__u64 down_sid;
+	__u32 slot;
+	__u8 prio;
+	__u8 pad0[3];
+};
+
+static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, __u32 wire_len,
+					   int forwarded)
+{
+	struct moq_event *ev;
+
+	ev = bpf_ringbuf_reserve(&moq_events, sizeof(*ev), 0);
+	if (!ev) {
+		/* the agent is not draining: count it, the packet goes on */
+		moq_stat_count(MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_EVENT_LOST, wire_len);
+		return;
+	}
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->pn = e->pn;
+	if (e->p.is_datagram) {
+		/* identity of the datagram, so the agent can tell which ones a
+		 * subscriber did not get (moq_maps.h, struct moq_event) */
+		ev->up_stream_id = e->p.alias;
+		ev->down_stream_id = e->p.subgroup; /* object id */
+		ev->offset = e->p.group;
+	} else {
+		ev->up_stream_id = e->p.stream_id;
+		ev->down_stream_id = e->down_sid;
+		ev->offset = e->p.offset;
+	}
+	ev->slot = e->slot;
+	ev->conn_id = e->p.conn_id;
+	ev->data_len = e->p.data_len;
+	ev->wire_len = wire_len;
+	ev->fin = e->p.fin;
+	ev->verdict = forwarded ? MOQ_V_FORWARDED : MOQ_V_DROPPED;
+	ev->reason = reason;
+	ev->kind = e->p.is_datagram ? MOQ_EV_KIND_DATAGRAM : MOQ_EV_KIND_STREAM;
+	ev->prog = MOQ_PROG_SUBSCRIBER_EGRESS;
+	ev->pad0[0] = ev->pad0[1] = ev->pad0[2] = 0;
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP); /* the agent polls */
+}
+
+/* Congestion gate: take len bytes of budget, or refuse. 1 = pass. */
+static __always_inline int moq_gate_pass(__u32 slot, __u8 prio, __u32 len)
+{
+	struct moq_gate *g = bpf_map_lookup_elem(&moq_gate, &slot);
+	__s64 left;
+	__u32 cls = (prio >> 5) & (MOQ_PRIO_CLASSES - 1);
+
+	if (!g || !g->enabled)
+		return 1;
+	/* the agent adds credit with an atomic add on the mmapped value */
+	left = __sync_fetch_and_add(&g->budget, -(__s64)len) - (__s64)len;
+	if (left >= g->threshold[cls])
+		return 1;
+	__sync_fetch_and_add(&g->budget, (__s64)len);
+	return 0;
+}
+
+/* Marks (slot, upstream stream) reset so the rest of it is dropped too. */
+static __always_inline void moq_mark_reset(struct moq_down_stream_key *dk,
+					   struct moq_down_stream *ds, __u64 offset)
+{
+	struct moq_down_stream n = {
+	    .stream_id = MOQ_DS_NONE,
+	    .flags = MOQ_DS_F_RESET,
+	    .reset_offset = offset,
+	};
+
+	if (ds) {
+		if (!(ds->flags & MOQ_DS_F_RESET))
+			ds->reset_offset = offset;
+		__sync_fetch_and_or(&ds->flags, MOQ_DS_F_RESET);
+		return;
+	}
+	bpf_map_update_elem(&moq_down_streams, dk, &n, BPF_NOEXIST);
+}
+
+/* Returns the reason; *forward = 1 when the clone may leave. */
+static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_egress *e,
+					    int *forward)
+{
+	struct moq_down_stream_key dk = {};
+	struct moq_down_stream *ds = 0;
+	struct moq_subscription_key bk = {};
+	struct moq_subscription *bs;
+	struct moq_subscriber *sub;
+	struct moq_config *cfg;
+	struct moq_conn_seq *seq;
+	__u8 alias_buf[16] = {};
+	int alias_patch = 0, r;
+	__u64 alias;
+	__u32 slot = e->slot;
+
+	cfg = moq_config_live();
+	if (!cfg)
+		return MOQ_R_STALE_AGENT;
+	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
+	if (!moq_sub_live(sub, cfg->generation))
+		return MOQ_R_SUB_INACTIVE;
+	if (!moq_sub_has_l2(sub))
+		return MOQ_R_NO_L2;
+	seq = bpf_map_lookup_elem(&moq_conn_seq, &slot);
+	if (!seq)
+		return MOQ_R_SUB_INACTIVE;
+	/* the publisher's VLAN (hw-accel or in-packet) must not leak; the
+	 * subscriber's own tag is pushed after the rewrite */
+	if (skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q)) {
+		if (bpf_skb_vlan_pop(skb))
+			return MOQ_R_REWRITE_FAILED;
+	}
+	r = moq_parse_packet(skb, cfg, &e->p, 0);
+	if (r)
+		return r;
+	/* the agent may have re-registered the slot since the clone was made */
+	if (sub->family != e->p.flow.family)
+		return MOQ_R_FAMILY_MISMATCH;
+	if (e->p.is_datagram) {
+		alias = e->p.alias;
+		if (e->p.has_prio) {
+			e->prio = e->p.prio;
+		} else {
+			struct moq_track_key tk = {.conn_id = e->p.conn_id, .track_alias = alias};
+			struct moq_track_subs *t = bpf_map_lookup_elem(&moq_tracks, &tk);
+
+			e->prio = t ? t->default_priority : 128;
+		}
+	} else {
+		struct moq_up_stream_key sk = {.conn_id = e->p.conn_id,
+					       .stream_id = e->p.stream_id};
+		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
+
+		if (!st)
+			return MOQ_R_STREAM_START_UNSEEN;
+		alias = st->track_alias;
+		e->prio = st->priority;
+	}
+	bk.slot = slot;
+	bk.conn_id = e->p.conn_id;
+	bk.track_alias = alias;
+	bs = bpf_map_lookup_elem(&moq_subscriptions, &bk);
+	if (!bs)
+		return MOQ_R_NO_SUBSCRIPTION;
+
+	if (!e->p.is_datagram) {
+		dk.slot = slot;
+		dk.conn_id = e->p.conn_id;
+		dk.up_stream_id = e->p.stream_id;
+		ds = bpf_map_lookup_elem(&moq_down_streams, &dk);
+		if (ds) {
+			e->down_sid = ds->stream_id;
+			if (ds->flags & MOQ_DS_F_RESET)
+				return MOQ_R_STREAM_RESET;
+		} else if (e->p.offset != 0) {
+			return MOQ_R_STREAM_UNMAPPED;
+		}
+	}
+	if (!moq_gate_pass(slot, e->prio, skb->len)) {
+		if (!e->p.is_datagram)
+			moq_mark_reset(&dk, ds, e->p.offset);
+		return MOQ_R_GATE_DROP;
+	}
+	if (e->p.has_moq_hdr && bs->track_alias != e->p.alias) {
+		if (moq_vi64_encode_width(alias_buf, bs->track_alias, e->p.alias_len))
+			return MOQ_R_ALIAS_WIDTH;
+		alias_patch = 1;
+	}
+	if (!e->p.is_datagram && !ds) {
+		struct moq_down_stream nd = {};
+		__u64 n, max = seq->max_uni;
+
+		/* 4-byte varint ids: 4n+3 < 2^30 */
+		if (!max || max > (1ull << 28))
+			max = 1ull << 28;
+		n = __sync_fetch_and_add(&seq->next_uni, 1);
+		if (n >= max)
+			return MOQ_R_STREAM_LIMIT;
+		nd.stream_id = 4 * n + 3;
+		if (bpf_map_update_elem(&moq_down_streams, &dk, &nd, BPF_NOEXIST)) {
+			/* another CPU mapped it first: use theirs (n is lost;
+			 * the agent sees the gap in the events) */
+			ds = bpf_map_lookup_elem(&moq_down_streams, &dk);
+			if (!ds)
+				return MOQ_R_STREAM_LIMIT;
+			nd.stream_id = ds->stream_id;
+		}
+		e->down_sid = nd.stream_id;
+	}
+	/* packet number last: nothing fails between taking it and sending */
+	e->pn = __sync_fetch_and_add(&seq->next_pn, 1);
+	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, alias_buf, alias_patch);
+	if (r)
+		return r;
+	if (sub->vlan_id)
+		bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), sub->vlan_id);
+	*forward = 1;
+	return MOQ_R_FORWARDED;
+}
+
+/* Returns the tc verdict for a packet leaving towards a subscriber, and in
+ * *reason why. */
+static __always_inline int moq_subscriber_tx(struct __sk_buff *skb, int *reason)
+{
+	struct moq_egress e = {};
+	struct moq_sub_stats *ss;
+	__u32 mark = skb->mark, len;
+	int forward = 0;
+
+	*reason = MOQ_R_NOT_MARKED;
+	if ((mark & MOQ_MARK_MAGIC_MASK) != MOQ_MARK_MAGIC)
+		return TC_ACT_OK; /* ARP, the agent's own packets, ...: untouched */
+	skb->mark = 0;
+	e.slot = mark & MOQ_MARK_SLOT_MASK;
+	e.down_sid = MOQ_DS_NONE;
+	/* A clone that is not fully rewritten must never leave: drop unless
+	 * the rewrite completes (the original went to the agent). */
+	*reason = moq_egress_clone(skb, &e, &forward);
+	len = skb->len;
+	moq_emit_event(&e, *reason, len, forward);
+	ss = bpf_map_lookup_elem(&moq_sub_stats, &e.slot);
+	if (ss) {
+		if (forward) {
+			ss->tx_packets += 1;
+			ss->tx_bytes += len;
+		} else {
+			ss->drop_packets += 1;
+			ss->drop_bytes += len;
+		}
+	}
+	return forward ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
+#endif

@@ -543,6 +543,15 @@ static const char *fp_state(const struct maps_view *mv, char *why, size_t len)
 			 (double)age / 1e9);
 		return "stale";
 	}
+	if (c->heartbeat_ns > mv->now_ns &&
+	    c->heartbeat_ns - mv->now_ns > c->heartbeat_timeout_ns) {
+		snprintf(why, len,
+			 "heartbeat %.0f ms in the future > timeout %.0f ms: the programs "
+			 "forward nothing (agent in another time namespace?)",
+			 (double)(c->heartbeat_ns - mv->now_ns) / 1e6,
+			 (double)c->heartbeat_timeout_ns / 1e6);
+		return "stale";
+	}
 	if (!c->heartbeat_timeout_ns || age > c->heartbeat_timeout_ns) {
 		snprintf(why, len,
 			 "heartbeat %.0f ms ago > timeout %.0f ms: the programs forward "

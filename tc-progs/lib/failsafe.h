@@ -17,8 +17,13 @@ static __always_inline struct moq_config *moq_config_live(void)
 	    !(cfg->flags & MOQ_CFG_F_ENABLED) || !cfg->generation)
 		return 0;
 	now = bpf_ktime_get_ns();
-	/* a heartbeat from the future (clock read races) counts as fresh */
+	/* stale when older than the timeout, and also when further in the
+	 * future than the timeout: an agent in another time namespace, or a
+	 * corrupt value, must not count as fresh forever once it is gone.
+	 * A few ns in the future (the agent read the clock after us) pass. */
 	if (now > cfg->heartbeat_ns && now - cfg->heartbeat_ns > cfg->heartbeat_timeout_ns)
+		return 0;
+	if (cfg->heartbeat_ns > now && cfg->heartbeat_ns - now > cfg->heartbeat_timeout_ns)
 		return 0;
 	if (!cfg->heartbeat_ns)
 		return 0;

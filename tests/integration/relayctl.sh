@@ -216,6 +216,10 @@ mctl --json tracks | jq -e '.maps.tracks[0].subscribers == 1 and .maps.tracks[0]
 set_config 5000 500
 out=$(mctl status) || die "status, stale: exit $?"
 grep -q "fast path: stale (heartbeat 5[0-9]* ms ago > timeout 500 ms" <<<"$out" || die "stale heartbeat not reported: $out"
+set_config -100000000 500 # 100,000 s in the future: stale too
+out=$(mctl status) || die "status, future: exit $?"
+grep -q "fast path: stale (heartbeat 99999[0-9]* ms in the future > timeout 500 ms" <<<"$out" ||
+	die "future heartbeat not reported stale: $out"
 log "maps: live -> stale, slot 3 tx $((15 * ncpu)) pkts summed over $ncpu CPUs, budget -4096, moq_stats by reason name"
 
 # ---- the daemon goes away -------------------------------------------------------

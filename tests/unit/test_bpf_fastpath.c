@@ -770,6 +770,44 @@ START_TEST(ingress_stale_heartbeat_untouched)
 }
 END_TEST
 
+START_TEST(ingress_heartbeat_in_the_future_is_stale)
+{
+	struct fx f;
+
+	/* an agent started in a time namespace at +100,000 s, then killed */
+	set_config(now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_STALE_AGENT);
+	ck_assert(!up_stream_seen(UP_CONN, UP_SID, &(struct moq_up_stream){0}));
+}
+END_TEST
+
+START_TEST(ingress_heartbeat_just_ahead_of_the_clock_is_fresh)
+{
+	struct fx f;
+
+	/* the agent read the clock a moment after the program will */
+	set_config(now_ns() + 1000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(egress_heartbeat_in_the_future_drops_clone)
+{
+	struct fx in;
+
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	set_config(now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	egress_expect_drop(&in, SLOT, MOQ_R_STALE_AGENT);
+}
+END_TEST
+
 START_TEST(ingress_disabled_untouched)
 {
 	struct fx f;
@@ -1492,6 +1530,7 @@ static Suite *suite(void)
 			    (int)(sizeof(untouched) / sizeof(untouched[0])));
 	tcase_add_test(bad, ingress_gro_super_packet_untouched);
 	tcase_add_test(bad, ingress_stale_heartbeat_untouched);
+	tcase_add_test(bad, ingress_heartbeat_in_the_future_is_stale);
 	tcase_add_test(bad, ingress_disabled_untouched);
 	tcase_add_test(bad, ingress_entries_of_old_generation_ignored);
 	tcase_add_test(bad, ingress_inactive_subscriber_not_cloned);
@@ -1511,6 +1550,8 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_gate_drop_at_stream_start_marks_unopened_reset);
 	tcase_add_test(eg, egress_gate_drops_low_priority_first);
 	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);
+	tcase_add_test(eg, egress_heartbeat_in_the_future_drops_clone);
+	tcase_add_test(in, ingress_heartbeat_just_ahead_of_the_clock_is_fresh);
 	tcase_add_test(eg, egress_mid_stream_without_mapping_dropped);
 	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
 	tcase_add_test(eg, egress_family_mismatch_dropped);

@@ -269,6 +269,8 @@ struct moq_quic_conn_stats {
 	uint64_t pkts_sent, pkts_recv;
 };
 void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st);
+/* Local unidirectional streams opened so far (ngtcp2 1.x has no getter). */
+uint64_t moq_quic_conn_uni_opened(const struct moq_quic_conn *c);
 /* The underlying ngtcp2_conn (ngtcp2_conn *), for the relay agent. */
 void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c);
 /* Connection IDs, for the relay agent's maps. dcid: the CID this end

@@ -128,6 +128,7 @@ struct moq_quic_conn {
 
 	FILE *qlog;
 	uint64_t pkts_sent, pkts_recv;
+	uint64_t uni_opened; /* local unidirectional streams opened */
 };
 
 /* Datagram waiting for the socket to become writable (EAGAIN). */

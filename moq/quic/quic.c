@@ -1,4 +1,4 @@
-/* QUIC endpoints and connections on ngtcp2 0.12.1. See quic.h. */
+/* QUIC endpoints and connections on ngtcp2 >= 1.11. See quic.h. */
 #include "quic/quic_int.h"
 
 #include <arpa/inet.h>
@@ -1001,10 +1001,10 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, u
 		ngtcp2_conn_extend_max_stream_offset(conn, sid, datalen);
 		ngtcp2_conn_extend_max_offset(conn, datalen);
 	}
-	/* ngtcp2 0.12.1 never closes a peer's unidirectional stream after its
-	 * FIN (its send side is never "fin acked"), so stream credit would
-	 * never come back. Close it at this layer; a later stream_close from
-	 * ngtcp2 for it (if any) is ignored. */
+	/* ngtcp2 0.12.1 never closed a peer's unidirectional stream after its
+	 * FIN (its send side was never "fin acked"), so stream credit would
+	 * never come back. Close it at this layer; the stream_close that 1.x
+	 * sends for it later is ignored, so credit returns once. */
 	if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !ngtcp2_is_bidi_stream(sid) &&
 	    !ngtcp2_conn_is_local_stream(conn, sid)) {
 		struct qstream *s = stream_find(c, sid);
@@ -1071,7 +1071,7 @@ static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
 	return 0;
 }
 
-/* ngtcp2 0.12.1 calls stream_stop_sending when WE stop reading
+/* ngtcp2 (0.12.1 and 1.11) calls stream_stop_sending when WE stop reading
  * (shutdown_stream_read); there is no callback for a received STOP_SENDING
  * (ngtcp2 answers it with RESET_STREAM on its own). Received STOP_SENDING is
  * reported from the plaintext frame scan (scan_stop_sending) or, in TLS

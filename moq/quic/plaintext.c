@@ -285,7 +285,8 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_encryption_level level, const 
 {
 	int server = c->server, rv;
 
-	if (server && level == NGTCP2_ENCRYPTION_LEVEL_INITIAL && !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
+	if (server && level == NGTCP2_ENCRYPTION_LEVEL_INITIAL &&
+	    !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
 		uint8_t out[1100];
 		uint32_t ver;
 		int n;
@@ -311,7 +312,8 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_encryption_level level, const 
 		if (submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_INITIAL, MAGIC_SH, out, 4))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		n = build_alpn_tp(c, out, sizeof(out), 0);
-		if (n < 0 || submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE, MAGIC_SE, out, (size_t)n))
+		if (n < 0 ||
+		    submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE, MAGIC_SE, out, (size_t)n))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		if (install_1rtt(c))
 			return NGTCP2_ERR_CALLBACK_FAILURE;

@@ -642,17 +642,17 @@ static void conn_fail(struct moq_quic_conn *c, int liberr)
 	if (c->closed_notified)
 		return;
 	if (c->hs_failed) {
-		ngtcp2_ccerr_set_transport_error(
-		    &ccerr, c->hs_code, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+		ngtcp2_ccerr_set_transport_error(&ccerr, c->hs_code, (const uint8_t *)c->ci.reason,
+						 strlen(c->ci.reason));
 	} else {
 		snprintf(c->ci.reason, sizeof(c->ci.reason), "ngtcp2: %s", ngtcp2_strerror(liberr));
 		if (liberr == NGTCP2_ERR_CRYPTO)
-			ngtcp2_ccerr_set_tls_alert(
-			    &ccerr, ngtcp2_conn_get_tls_alert(c->conn),
-			    (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+			ngtcp2_ccerr_set_tls_alert(&ccerr, ngtcp2_conn_get_tls_alert(c->conn),
+						   (const uint8_t *)c->ci.reason,
+						   strlen(c->ci.reason));
 		else
-			ngtcp2_ccerr_set_liberr(
-			    &ccerr, liberr, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+			ngtcp2_ccerr_set_liberr(&ccerr, liberr, (const uint8_t *)c->ci.reason,
+						strlen(c->ci.reason));
 		c->ci.origin =
 		    c->state == CS_HANDSHAKE ? MOQ_QUIC_CLOSE_HANDSHAKE : MOQ_QUIC_CLOSE_INTERNAL;
 		c->ci.app = 0;
@@ -869,9 +869,9 @@ static void conn_flush(struct moq_quic_conn *c)
 	}
 	if (c->want_close) {
 		ngtcp2_ccerr ccerr;
-		ngtcp2_ccerr_set_application_error(
-		    &ccerr, c->close_code, (const uint8_t *)c->close_reason,
-		    strlen(c->close_reason));
+		ngtcp2_ccerr_set_application_error(&ccerr, c->close_code,
+						   (const uint8_t *)c->close_reason,
+						   strlen(c->close_reason));
 		c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 		c->ci.app = 1;
 		c->ci.code = c->close_code;
@@ -1234,8 +1234,9 @@ static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngt
 	 * it and PMTUD ends as it starts; without shaping the packet size is
 	 * max_tx_udp_payload_size either way. */
 	s->no_pmtud = 0;
-	*probe = s->max_tx_udp_payload_size < UINT16_MAX ? (uint16_t)(s->max_tx_udp_payload_size + 1)
-							  : UINT16_MAX;
+	*probe = s->max_tx_udp_payload_size < UINT16_MAX
+		     ? (uint16_t)(s->max_tx_udp_payload_size + 1)
+		     : UINT16_MAX;
 	s->pmtud_probes = probe;
 	s->pmtud_probeslen = 1;
 	s->handshake_timeout = ep->cfg.handshake_timeout_ms * NS_PER_MS;
@@ -1822,8 +1823,8 @@ void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
 		if (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) {
 			ngtcp2_ccerr ccerr;
 			static const char why[] = "endpoint shutting down";
-			ngtcp2_ccerr_set_application_error(
-			    &ccerr, 0, (const uint8_t *)why, sizeof(why) - 1);
+			ngtcp2_ccerr_set_application_error(&ccerr, 0, (const uint8_t *)why,
+							   sizeof(why) - 1);
 			c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 			c->ci.app = 1;
 			c->ci.code = 0;

@@ -55,9 +55,11 @@ have_all() {
 # Other releases (13 ships ngtcp2 1.11) need no backports: print nothing.
 enable_backports() {
 	local codename uri f=/etc/apt/sources.list.d/bookworm-backports.sources
+	# shellcheck disable=SC1091
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	[ "$codename" = bookworm ] || return 0
 	if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
 		uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
 			awk '$2 == "bookworm" { print $1; exit }')
 		uri=${uri:-http://deb.debian.org/debian/}

@@ -13,7 +13,7 @@ PACKAGES=(
 	clang llvm libclang-rt-14-dev         # BPF objects, libFuzzer, sanitizers
 	libbpf-dev bpftool                    # BPF loading and pinned maps
 	libmnl-dev                            # netlink (neighbour resolution)
-	libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev gnutls-bin
+	libgnutls28-dev gnutls-bin            # TLS (ngtcp2 itself: BACKPORTS below)
 	check                                 # unit tests
 	iproute2 ethtool util-linux procps iputils-ping  # testbed: ip, tc, nsenter, ping
 	ffmpeg                                # real H.264 media for tests and demo
@@ -24,6 +24,11 @@ PACKAGES=(
 	jq                                    # JSON summaries in the relay tests and demo
 	groff-base man-db                     # man page checks (tests/integration/man_pages.sh)
 )
+# ngtcp2 >= 1.11 (QUIC; Debian 12 itself has 0.12.1): from the official
+# bookworm-backports suite, which install.sh enables. Nothing else comes from
+# there (docs/dependencies.md).
+BACKPORTS=(libngtcp2-dev libngtcp2-crypto-gnutls-dev)
+NGTCP2_MIN=1.11
 PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
 COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man)
 
@@ -32,6 +37,10 @@ have_all() {
 	for m in "${PKGCONFIG_MODULES[@]}"; do
 		pkg-config --exists "$m" 2>/dev/null || { echo "missing pkg-config module: $m"; return 1; }
 	done
+	for m in libngtcp2 libngtcp2_crypto_gnutls; do
+		pkg-config --atleast-version="$NGTCP2_MIN" "$m" ||
+			{ echo "$m $(pkg-config --modversion "$m") is older than $NGTCP2_MIN (bookworm-backports has it)"; return 1; }
+	done
 	for c in "${COMMANDS[@]}"; do
 		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "missing command: $c"; return 1; }
 	done
@@ -39,6 +48,31 @@ have_all() {
 	[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
 		ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
 		{ echo "missing libFuzzer runtime (libclang-rt-14-dev)"; return 1; }
+}
+
+# Debian 12: make sure bookworm-backports is an apt source (the entry Debian
+# documents, on the mirror the system already uses) and print its name.
+# Other releases (13 ships ngtcp2 1.11) need no backports: print nothing.
+enable_backports() {
+	local codename uri f=/etc/apt/sources.list.d/bookworm-backports.sources
+	# shellcheck disable=SC1091
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ "$codename" = bookworm ] || return 0
+	if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
+		uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+			awk '$2 == "bookworm" { print $1; exit }')
+		uri=${uri:-http://deb.debian.org/debian/}
+		echo "install.sh: adding bookworm-backports ($uri) in $f" >&2
+		cat >"$f" <<-EOT
+			Types: deb
+			URIs: ${uri%/}
+			Suites: bookworm-backports
+			Components: main
+			Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		EOT
+	fi
+	echo bookworm-backports
 }
 
 deps=1 build=1
@@ -60,10 +94,14 @@ if [ "$deps" = 1 ]; then
 			echo "install.sh: packages are missing and installing them needs root; run 'sudo ./install.sh'" >&2
 			exit 1
 		fi
+		bp=$(enable_backports)
 		echo "install.sh: apt-get update"
 		apt-get update -q
 		echo "install.sh: apt-get install ${PACKAGES[*]}"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+		echo "install.sh: apt-get install ${bp:+-t $bp }${BACKPORTS[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			${bp:+-t "$bp"} "${BACKPORTS[@]}"
 		have_all || { echo "install.sh: dependencies still missing after apt-get install" >&2; exit 1; }
 	fi
 fi

@@ -883,8 +883,7 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	 * counter's value (fp_pnspace_rebind) */
 	struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, slot);
 	struct moq_gate *g = fp_maps_gate(&fp->maps, slot);
-	uint64_t opened = ngtcp2_conn_get_max_local_streams_uni(ng) -
-			  ngtcp2_conn_get_streams_uni_left(ng);
+	uint64_t opened = moq_quic_conn_uni_opened(fc->qc);
 
 	__atomic_store_n(&seq->next_pn, 0, __ATOMIC_SEQ_CST);
 	fp_pnspace_rebind(&fc->ps, seq);

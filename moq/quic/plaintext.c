@@ -150,7 +150,7 @@ static void put16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
-static int submit_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const char *magic,
+static int submit_msg(struct moq_quic_conn *c, ngtcp2_encryption_level level, const char *magic,
 		      const uint8_t *body, size_t bodylen)
 {
 	uint8_t msg[1200];
@@ -199,7 +199,7 @@ static int client_initial(ngtcp2_conn *conn, void *user_data)
 	n = build_alpn_tp(c, body, sizeof(body), 1);
 	if (n < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
-	if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_CH, body, (size_t)n))
+	if (submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_INITIAL, MAGIC_CH, body, (size_t)n))
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
 }
@@ -263,7 +263,7 @@ static int take_alpn_tp(struct moq_quic_conn *c, const uint8_t *p, size_t n)
 		return fail(c, QERR_PROTOCOL_VIOLATION,
 			    "plaintext handshake: truncated transport "
 			    "parameters");
-	rv = ngtcp2_conn_decode_remote_transport_params(c->conn, p + 3 + al, tl);
+	rv = ngtcp2_conn_decode_and_set_remote_transport_params(c->conn, p + 3 + al, tl);
 	if (rv) {
 		moq_quic__conn_set_hs_error(c, 0x08 /* TRANSPORT_PARAMETER_ERROR */,
 					    "plaintext handshake: bad transport parameters: %s",
@@ -280,12 +280,13 @@ static int looks_like_tls(const uint8_t *d, size_t n)
 	return n >= 1 && d[0] >= 1 && d[0] <= 24;
 }
 
-static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const uint8_t *magic,
+static int on_msg(struct moq_quic_conn *c, ngtcp2_encryption_level level, const uint8_t *magic,
 		  const uint8_t *body, size_t bodylen)
 {
 	int server = c->server, rv;
 
-	if (server && level == NGTCP2_CRYPTO_LEVEL_INITIAL && !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
+	if (server && level == NGTCP2_ENCRYPTION_LEVEL_INITIAL &&
+	    !memcmp(magic, MAGIC_CH, MAGIC_LEN)) {
 		uint8_t out[1100];
 		uint32_t ver;
 		int n;
@@ -308,16 +309,17 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const uint
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		out[0] = out[1] = out[2] = 0;
 		out[3] = PT_VERSION;
-		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_INITIAL, MAGIC_SH, out, 4))
+		if (submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_INITIAL, MAGIC_SH, out, 4))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		n = build_alpn_tp(c, out, sizeof(out), 0);
-		if (n < 0 || submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE, MAGIC_SE, out, (size_t)n))
+		if (n < 0 ||
+		    submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE, MAGIC_SE, out, (size_t)n))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		if (install_1rtt(c))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 		return 0;
 	}
-	if (!server && level == NGTCP2_CRYPTO_LEVEL_INITIAL &&
+	if (!server && level == NGTCP2_ENCRYPTION_LEVEL_INITIAL &&
 	    !memcmp(magic, MAGIC_SH, MAGIC_LEN)) {
 		if (bodylen < 4 || body[3] != PT_VERSION)
 			return fail(c, QERR_PROTOCOL_VIOLATION,
@@ -325,26 +327,26 @@ static int on_msg(struct moq_quic_conn *c, ngtcp2_crypto_level level, const uint
 				    "another profile version");
 		return install_handshake(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 	}
-	if (!server && level == NGTCP2_CRYPTO_LEVEL_HANDSHAKE &&
+	if (!server && level == NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE &&
 	    !memcmp(magic, MAGIC_SE, MAGIC_LEN)) {
 		if ((rv = take_alpn_tp(c, body, bodylen)))
 			return rv;
 		if (install_1rtt(c))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
-		if (submit_msg(c, NGTCP2_CRYPTO_LEVEL_HANDSHAKE, MAGIC_CF, NULL, 0))
+		if (submit_msg(c, NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE, MAGIC_CF, NULL, 0))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
-		ngtcp2_conn_handshake_completed(c->conn);
+		ngtcp2_conn_tls_handshake_completed(c->conn);
 		return 0;
 	}
-	if (server && level == NGTCP2_CRYPTO_LEVEL_HANDSHAKE &&
+	if (server && level == NGTCP2_ENCRYPTION_LEVEL_HANDSHAKE &&
 	    !memcmp(magic, MAGIC_CF, MAGIC_LEN)) {
-		ngtcp2_conn_handshake_completed(c->conn);
+		ngtcp2_conn_tls_handshake_completed(c->conn);
 		return 0;
 	}
 	return fail(c, QERR_PROTOCOL_VIOLATION, "plaintext handshake: unexpected message");
 }
 
-static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64_t offset,
+static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, uint64_t offset,
 			    const uint8_t *data, size_t datalen, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;

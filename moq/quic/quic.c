@@ -1,4 +1,4 @@
-/* QUIC endpoints and connections on ngtcp2 0.12.1. See quic.h. */
+/* QUIC endpoints and connections on ngtcp2 >= 1.11. See quic.h. */
 #include "quic/quic_int.h"
 
 #include <arpa/inet.h>
@@ -612,7 +612,7 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n, const ngt
 	sock_send(ep, out, outn, sa, sl);
 }
 
-static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_connection_close_error *ccerr)
+static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_ccerr *ccerr)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	ngtcp2_path_storage ps;
@@ -621,7 +621,7 @@ static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_connection_clo
 
 	if (c->close_pkt || !c->conn)
 		return;
-	if (ngtcp2_conn_is_in_closing_period(c->conn) || ngtcp2_conn_is_in_draining_period(c->conn))
+	if (ngtcp2_conn_in_closing_period(c->conn) || ngtcp2_conn_in_draining_period(c->conn))
 		return;
 	ngtcp2_path_storage_zero(&ps);
 	c->pt_pn_valid = 0;
@@ -637,22 +637,22 @@ static void conn_close_with(struct moq_quic_conn *c, const ngtcp2_connection_clo
 /* Local failure (handshake or ngtcp2 error): tell the peer, then report. */
 static void conn_fail(struct moq_quic_conn *c, int liberr)
 {
-	ngtcp2_connection_close_error ccerr;
+	ngtcp2_ccerr ccerr;
 
 	if (c->closed_notified)
 		return;
 	if (c->hs_failed) {
-		ngtcp2_connection_close_error_set_transport_error(
-		    &ccerr, c->hs_code, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+		ngtcp2_ccerr_set_transport_error(&ccerr, c->hs_code, (const uint8_t *)c->ci.reason,
+						 strlen(c->ci.reason));
 	} else {
 		snprintf(c->ci.reason, sizeof(c->ci.reason), "ngtcp2: %s", ngtcp2_strerror(liberr));
 		if (liberr == NGTCP2_ERR_CRYPTO)
-			ngtcp2_connection_close_error_set_transport_error_tls_alert(
-			    &ccerr, ngtcp2_conn_get_tls_alert(c->conn),
-			    (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+			ngtcp2_ccerr_set_tls_alert(&ccerr, ngtcp2_conn_get_tls_alert(c->conn),
+						   (const uint8_t *)c->ci.reason,
+						   strlen(c->ci.reason));
 		else
-			ngtcp2_connection_close_error_set_transport_error_liberr(
-			    &ccerr, liberr, (const uint8_t *)c->ci.reason, strlen(c->ci.reason));
+			ngtcp2_ccerr_set_liberr(&ccerr, liberr, (const uint8_t *)c->ci.reason,
+						strlen(c->ci.reason));
 		c->ci.origin =
 		    c->state == CS_HANDSHAKE ? MOQ_QUIC_CLOSE_HANDSHAKE : MOQ_QUIC_CLOSE_INTERNAL;
 		c->ci.app = 0;
@@ -666,8 +666,6 @@ static void conn_fail(struct moq_quic_conn *c, int liberr)
 /* Peer closed (or reset): copy its reason. */
 static void conn_drained(struct moq_quic_conn *c)
 {
-	ngtcp2_connection_close_error ccerr;
-
 	if (c->got_sr) {
 		c->ci.origin = MOQ_QUIC_CLOSE_STATELESS_RESET;
 		c->ci.app = 0;
@@ -676,12 +674,12 @@ static void conn_drained(struct moq_quic_conn *c)
 			 "peer sent a stateless reset (it lost the "
 			 "connection state)");
 	} else {
-		ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
+		const ngtcp2_ccerr *ccerr = ngtcp2_conn_get_ccerr(c->conn);
 		c->ci.origin = MOQ_QUIC_CLOSE_PEER;
-		c->ci.app = ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-		c->ci.code = ccerr.error_code;
-		snprintf(c->ci.reason, sizeof(c->ci.reason), "%.*s", (int)ccerr.reasonlen,
-			 ccerr.reason ? (const char *)ccerr.reason : "");
+		c->ci.app = ccerr->type == NGTCP2_CCERR_TYPE_APPLICATION;
+		c->ci.code = ccerr->error_code;
+		snprintf(c->ci.reason, sizeof(c->ci.reason), "%.*s", (int)ccerr->reasonlen,
+			 ccerr->reason ? (const char *)ccerr->reason : "");
 		if (c->state == CS_HANDSHAKE && !c->ci.app) {
 			char tmp[sizeof(c->ci.reason)];
 			snprintf(tmp, sizeof(tmp), "%s", c->ci.reason);
@@ -831,11 +829,14 @@ static void conn_write(struct moq_quic_conn *c)
 		 * if ngtcp2's expiry does not include the pacing time. */
 		if (npkts >= maxpkts) {
 			if (!ep->cfg.no_pacing) {
-				ngtcp2_conn_stat st;
+				ngtcp2_conn_info ci;
 				uint64_t gap = 50000; /* 50 us */
-				ngtcp2_conn_get_conn_stat(c->conn, &st);
-				if (st.pacing_rate > 0)
-					gap = (uint64_t)((double)maxpay / st.pacing_rate);
+				/* 1.x exports no pacing rate: use ngtcp2's own
+				 * formula, srtt / (1.25 cwnd) per byte. */
+				ngtcp2_conn_get_conn_info(c->conn, &ci);
+				if (ci.cwnd > 0 && ci.smoothed_rtt > 0)
+					gap = (uint64_t)((double)maxpay * (double)ci.smoothed_rtt /
+							 (1.25 * (double)ci.cwnd));
 				if (gap > 1000000)
 					gap = 1000000;
 				if (ts + gap < exp)
@@ -867,10 +868,10 @@ static void conn_flush(struct moq_quic_conn *c)
 		return;
 	}
 	if (c->want_close) {
-		ngtcp2_connection_close_error ccerr;
-		ngtcp2_connection_close_error_set_application_error(
-		    &ccerr, c->close_code, (const uint8_t *)c->close_reason,
-		    strlen(c->close_reason));
+		ngtcp2_ccerr ccerr;
+		ngtcp2_ccerr_set_application_error(&ccerr, c->close_code,
+						   (const uint8_t *)c->close_reason,
+						   strlen(c->close_reason));
 		c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 		c->ci.app = 1;
 		c->ci.code = c->close_code;
@@ -1000,10 +1001,10 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, u
 		ngtcp2_conn_extend_max_stream_offset(conn, sid, datalen);
 		ngtcp2_conn_extend_max_offset(conn, datalen);
 	}
-	/* ngtcp2 0.12.1 never closes a peer's unidirectional stream after its
-	 * FIN (its send side is never "fin acked"), so stream credit would
-	 * never come back. Close it at this layer; a later stream_close from
-	 * ngtcp2 for it (if any) is ignored. */
+	/* ngtcp2 0.12.1 never closed a peer's unidirectional stream after its
+	 * FIN (its send side was never "fin acked"), so stream credit would
+	 * never come back. Close it at this layer; the stream_close that 1.x
+	 * sends for it later is ignored, so credit returns once. */
 	if ((flags & NGTCP2_STREAM_DATA_FLAG_FIN) && !ngtcp2_is_bidi_stream(sid) &&
 	    !ngtcp2_conn_is_local_stream(conn, sid)) {
 		struct qstream *s = stream_find(c, sid);
@@ -1070,7 +1071,7 @@ static int cb_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t final_size,
 	return 0;
 }
 
-/* ngtcp2 0.12.1 calls stream_stop_sending when WE stop reading
+/* ngtcp2 (0.12.1 and 1.11) calls stream_stop_sending when WE stop reading
  * (shutdown_stream_read); there is no callback for a received STOP_SENDING
  * (ngtcp2 answers it with RESET_STREAM on its own). Received STOP_SENDING is
  * reported from the plaintext frame scan (scan_stop_sending) or, in TLS
@@ -1215,7 +1216,9 @@ static void fill_callbacks(struct moq_quic_endpoint *ep, ngtcp2_callbacks *cb, i
 	cb->recv_stateless_reset = cb_stateless_reset;
 }
 
-static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngtcp2_cid *odcid)
+/* probe: storage for the one PMTUD probe size (ngtcp2 copies it). */
+static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngtcp2_cid *odcid,
+			  uint16_t *probe)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 
@@ -1224,7 +1227,18 @@ static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngt
 	s->max_tx_udp_payload_size =
 	    ep->cfg.max_udp_payload - (ep->cfg.plaintext ? ep->cfg.shim_slack : 0);
 	s->no_tx_udp_payload_size_shaping = 1;
-	s->no_pmtud = 1;
+	/* PMTUD stays "on" but has nothing to probe: ngtcp2 1.11 asserts
+	 * !no_pmtud when a path migrates back to its previous one (fixed in
+	 * 1.12), so no_pmtud = 1 would let any client abort the relay. The
+	 * only probe size is above max_tx_udp_payload_size, so ngtcp2 skips
+	 * it and PMTUD ends as it starts; without shaping the packet size is
+	 * max_tx_udp_payload_size either way. */
+	s->no_pmtud = 0;
+	*probe = s->max_tx_udp_payload_size < UINT16_MAX
+		     ? (uint16_t)(s->max_tx_udp_payload_size + 1)
+		     : UINT16_MAX;
+	s->pmtud_probes = probe;
+	s->pmtud_probeslen = 1;
 	s->handshake_timeout = ep->cfg.handshake_timeout_ms * NS_PER_MS;
 	s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
 	s->rand_ctx.native_handle = NULL;
@@ -1232,10 +1246,8 @@ static void fill_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const ngt
 		s->log_printf = ngtcp2_log;
 	if (ep->s_qlog_dir) {
 		qlog_open(c, odcid);
-		if (c->qlog) {
-			s->qlog.write = qlog_write;
-			s->qlog.odcid = *odcid;
-		}
+		if (c->qlog)
+			s->qlog_write = qlog_write; /* 1.x takes the ODCID from the conn */
 	}
 }
 
@@ -1467,6 +1479,7 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
 {
 	ngtcp2_pkt_hd hd;
 	ngtcp2_cid scid;
+	uint16_t probe;
 	ngtcp2_settings s;
 	ngtcp2_transport_params p;
 	ngtcp2_callbacks cb;
@@ -1512,10 +1525,11 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
 		moq_quic__rand(scid.data, scid.datalen);
 	while (cid_find(ep, scid.data, scid.datalen));
 	fill_callbacks(ep, &cb, 1);
-	fill_settings(c, &s, &hd.dcid);
+	fill_settings(c, &s, &hd.dcid, &probe);
 	s.token = hd.token;
 	fill_params(ep, &p);
 	p.original_dcid = hd.dcid;
+	p.original_dcid_present = 1;
 	p.stateless_reset_token_present = 1;
 	ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->cfg.reset_secret,
 						     sizeof(ep->cfg.reset_secret), &scid);
@@ -1807,10 +1821,10 @@ void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
 		return;
 	for (struct moq_quic_conn *c = ep->conns; c; c = c->next) {
 		if (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) {
-			ngtcp2_connection_close_error ccerr;
+			ngtcp2_ccerr ccerr;
 			static const char why[] = "endpoint shutting down";
-			ngtcp2_connection_close_error_set_application_error(
-			    &ccerr, 0, (const uint8_t *)why, sizeof(why) - 1);
+			ngtcp2_ccerr_set_application_error(&ccerr, 0, (const uint8_t *)why,
+							   sizeof(why) - 1);
 			c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
 			c->ci.app = 1;
 			c->ci.code = 0;
@@ -1883,6 +1897,7 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char 
 	struct sockaddr_storage peer;
 	socklen_t pl;
 	ngtcp2_cid dcid, scid;
+	uint16_t probe;
 	ngtcp2_settings s;
 	ngtcp2_transport_params p;
 	ngtcp2_callbacks cb;
@@ -1928,7 +1943,7 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char 
 		moq_quic__rand(scid.data, scid.datalen);
 	while (cid_find(ep, scid.data, scid.datalen));
 	fill_callbacks(ep, &cb, 0);
-	fill_settings(c, &s, &dcid);
+	fill_settings(c, &s, &dcid, &probe);
 	fill_params(ep, &p);
 	make_path(c, &path);
 	rv = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &s, &p,
@@ -2024,18 +2039,23 @@ size_t moq_quic_conn_max_datagram(const struct moq_quic_conn *c)
 
 void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st)
 {
-	ngtcp2_conn_stat cs;
+	ngtcp2_conn_info cs;
 
 	memset(st, 0, sizeof(*st));
 	if (!c->conn)
 		return;
-	ngtcp2_conn_get_conn_stat(c->conn, &cs);
+	ngtcp2_conn_get_conn_info(c->conn, &cs);
 	st->srtt_ns = cs.smoothed_rtt;
 	st->min_rtt_ns = cs.min_rtt;
 	st->bytes_in_flight = cs.bytes_in_flight;
 	st->cwnd = cs.cwnd;
 	st->pkts_sent = c->pkts_sent;
 	st->pkts_recv = c->pkts_recv;
+}
+
+uint64_t moq_quic_conn_uni_opened(const struct moq_quic_conn *c)
+{
+	return c->uni_opened;
 }
 
 void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c)
@@ -2125,8 +2145,10 @@ static int64_t open_stream(struct moq_quic_conn *c, int bidi)
 		return -EAGAIN;
 	if (rv)
 		return -EIO;
+	if (!bidi)
+		c->uni_opened++;
 	if (!stream_new(c, sid)) {
-		ngtcp2_conn_shutdown_stream(c->conn, sid, 0);
+		ngtcp2_conn_shutdown_stream(c->conn, 0, sid, 0);
 		return -ENOMEM;
 	}
 	return sid;
@@ -2263,7 +2285,7 @@ int moq_quic_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app_err
 	s = stream_find(c, sid);
 	if (!s)
 		return -ENOENT;
-	rv = ngtcp2_conn_shutdown_stream_write(c->conn, sid, app_error);
+	rv = ngtcp2_conn_shutdown_stream_write(c->conn, 0, sid, app_error);
 	if (rv && rv != NGTCP2_ERR_STREAM_NOT_FOUND)
 		return -EIO;
 	s->local_reset = 1;
@@ -2281,7 +2303,7 @@ int moq_quic_stream_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t 
 		return -ENOTCONN;
 	if (!stream_find(c, sid))
 		return -ENOENT;
-	rv = ngtcp2_conn_shutdown_stream_read(c->conn, sid, app_error);
+	rv = ngtcp2_conn_shutdown_stream_read(c->conn, 0, sid, app_error);
 	if (rv && rv != NGTCP2_ERR_STREAM_NOT_FOUND)
 		return -EIO;
 	mark_dirty(c);

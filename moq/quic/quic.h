@@ -1,4 +1,4 @@
-/* libmoq QUIC layer: QUIC v1 endpoints on ngtcp2 0.12.1, one UDP socket per
+/* libmoq QUIC layer: QUIC v1 endpoints on ngtcp2 >= 1.11, one UDP socket per
  * endpoint, one epoll loop (loop.h) for everything.
  *
  * Two modes, chosen per endpoint and required to match on both ends:
@@ -125,7 +125,7 @@ struct moq_quic_callbacks {
 	 * RESET_STREAM carrying the same code by itself; unsent data is
 	 * discarded and further writes fail with -EPIPE.
 	 * Timing: plaintext mode reports it when the frame arrives (the layer
-	 * scans the plaintext). TLS mode: ngtcp2 0.12.1 has no callback for a
+	 * scans the plaintext). TLS mode: ngtcp2 (1.11) has no callback for a
 	 * received STOP_SENDING, so it is reported when the aborted stream
 	 * closes (about one RTT later; for a bidi stream only once its
 	 * receive side has finished too). */
@@ -135,7 +135,7 @@ struct moq_quic_callbacks {
 	 * priority, buffers) is freed after this returns. has_app_error is set
 	 * if it was reset. A peer's unidirectional stream is closed right
 	 * after the on_stream_data call that carries its FIN (the layer does
-	 * it: ngtcp2 0.12.1 never closes those itself). */
+	 * it, as 0.12.1 never closed those; 1.x's own close is ignored). */
 	void (*on_stream_close)(struct moq_quic_conn *c, int64_t sid, int has_app_error,
 				uint64_t app_error, void *user);
 	/* Back pressure: after a write left more than send_buffer_low bytes
@@ -269,6 +269,8 @@ struct moq_quic_conn_stats {
 	uint64_t pkts_sent, pkts_recv;
 };
 void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st);
+/* Local unidirectional streams opened so far (ngtcp2 1.x has no getter). */
+uint64_t moq_quic_conn_uni_opened(const struct moq_quic_conn *c);
 /* The underlying ngtcp2_conn (ngtcp2_conn *), for the relay agent. */
 void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c);
 /* Connection IDs, for the relay agent's maps. dcid: the CID this end

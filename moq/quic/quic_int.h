@@ -8,6 +8,10 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#if NGTCP2_VERSION_NUM < 0x010b00
+#error "moq-relay needs ngtcp2 >= 1.11 (Debian 12: bookworm-backports; ./install.sh)"
+#endif
+
 #include "quic/quic.h"
 
 struct chunk {
@@ -128,6 +132,7 @@ struct moq_quic_conn {
 
 	FILE *qlog;
 	uint64_t pkts_sent, pkts_recv;
+	uint64_t uni_opened; /* local unidirectional streams opened */
 };
 
 /* Datagram waiting for the socket to become writable (EAGAIN). */

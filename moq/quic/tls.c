@@ -205,7 +205,7 @@ void moq_quic_tls_conn_free(struct moq_quic_conn *c)
 }
 
 /* Wrap the crypto helper so a TLS failure leaves a readable reason. */
-static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64_t offset,
+static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, uint64_t offset,
 			    const uint8_t *data, size_t datalen, void *user_data)
 {
 	struct moq_quic_conn *c = user_data;
@@ -222,7 +222,7 @@ static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_crypto_level level, uint64
 						    "ALPN mismatch: peer offered %s, this "
 						    "endpoint speaks \"%s\"",
 						    c->alpn[0] ? c->alpn : "(none)", c->ep->s_alpn);
-		else if (offset == 0 && level == NGTCP2_CRYPTO_LEVEL_INITIAL && datalen >= 6 &&
+		else if (offset == 0 && level == NGTCP2_ENCRYPTION_LEVEL_INITIAL && datalen >= 6 &&
 			 !memcmp(data, "MOQPT-", 6))
 			moq_quic__conn_set_hs_error(c, 0x0a,
 						    "peer uses the plaintext profile; this "

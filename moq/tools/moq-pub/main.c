@@ -619,10 +619,16 @@ static void pump_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 				track_produce(p, t);
 			}
 			if (!t->ended) {
+				uint64_t due = iv ? t->t0 + t->produced * iv : now;
 				if (blocked)
 					pending = true; /* poll for acks */
-				else if (!iv || t->t0 + t->produced * iv <= now)
+				else if (due <= now)
 					next = now; /* more due right away */
+				else if (due < next)
+					/* a full BURST that caught up exactly: the
+					 * loop above never saw the next due time, and
+					 * without this the pump never ran again */
+					next = due;
 				if (p->duration > 0) {
 					uint64_t end = t->t0 + (uint64_t)(p->duration * 1e9);
 					if (end < next)

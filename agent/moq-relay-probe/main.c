@@ -33,7 +33,17 @@ struct probe {
 	struct moq_tx *tx;
 	struct moq_timer *pub_timer;
 	int publish_ok;
+	/* how the track ends (issue 14's orderings, on purpose) */
+	const char *end;     /* "done", "done-with-fin", "close" */
+	uint64_t burst;	     /* the last N groups go out in one tick */
+	int lose_last;	     /* drop the first copy of the last FIN's packet */
+	int64_t last_sid;    /* stream carrying the last object (-1: none) */
+	uint64_t dropped;    /* packets the send hook dropped */
+	int ended;	     /* the track's end was sent / the close begun */
+	int close_polls;
 };
+
+static struct probe *g_probe; /* for the send hook */
 
 #define PUB_PER_GROUP 10
 #define PUB_SIZE 600
@@ -46,10 +56,9 @@ static void finish(struct probe *p)
 	moq_session_close(p->s, MOQ_SESSION_NO_ERROR, "probe done");
 }
 
-/* publish mode: one synthetic MQP1 object every 10 ms, 10 per group */
-static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
+/* publish mode: one synthetic MQP1 object of the next group position */
+static void pub_object(struct probe *p)
 {
-	struct probe *p = arg;
 	static uint8_t buf[PUB_SIZE];
 	struct moq_payload_hdr h = { 0 };
 	struct moq_tx_object o = { 0 };
@@ -57,15 +66,6 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	uint64_t g = p->sent / PUB_PER_GROUP, id = p->sent % PUB_PER_GROUP;
 	int err = 0;
 
-	(void)loop;
-	if (!p->pub)
-		return;
-	if (p->sent == p->publish_n) {
-		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED,
-					 "probe done");
-		p->pub = NULL;
-		return;
-	}
 	if (id == 0) {
 		struct moq_subgroup_header hdr = { 0 };
 
@@ -94,11 +94,95 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	if (p->tx)
 		moq_tx_object(p->tx, &o, buf);
 	p->sent++;
-	if (id == PUB_PER_GROUP - 1 && p->tx) {
+	if ((id == PUB_PER_GROUP - 1 || p->sent == p->publish_n) && p->tx) {
+		p->last_sid = moq_tx_stream_id(p->tx);
 		moq_tx_finish(p->tx);
 		p->tx = NULL;
 	}
-	moq_timer_set_in(t, 10000000ull);
+}
+
+/* The track's end is out: leave once everything sent is acknowledged
+ * (with --end close that is the end: no PUBLISH_DONE). */
+static void pub_close_poll(struct probe *p, struct moq_timer *t)
+{
+	struct moq_quic_conn_stats cs;
+
+	moq_quic_conn_stats(moq_session_conn(p->s), &cs);
+	if (++p->close_polls > 3 && (!cs.bytes_in_flight || p->close_polls > 400)) {
+		finish(p);
+		return;
+	}
+	moq_timer_set_in(t, 5000000ull);
+}
+
+static void pub_done(struct probe *p, struct moq_timer *t)
+{
+	if (strcmp(p->end, "close"))
+		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED, "probe done");
+	p->pub = NULL;
+	p->ended = 1;
+	moq_timer_set_in(t, 5000000ull);
+}
+
+static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct probe *p = arg;
+	uint64_t n = 1, left;
+
+	(void)loop;
+	if (p->ended) {
+		pub_close_poll(p, t);
+		return;
+	}
+	if (!p->pub)
+		return;
+	left = p->publish_n - p->sent;
+	if (!left) {
+		pub_done(p, t); /* 5-10 ms after the last FIN */
+		return;
+	}
+	/* the last --burst groups: at once, with the end of the track */
+	if (p->burst && left <= p->burst * PUB_PER_GROUP)
+		n = left;
+	while (n--)
+		pub_object(p);
+	if (p->sent == p->publish_n && !strcmp(p->end, "done-with-fin")) {
+		/* same tick: the request stream (more urgent) goes first,
+		 * PUBLISH_DONE ahead of the last data and FIN in the packet */
+		pub_done(p, t);
+		return;
+	}
+	moq_timer_set_in(t, p->sent == p->publish_n && p->lose_last ? 5000000ull
+								     : 10000000ull);
+}
+
+/* --lose-last: drop the first packet that carries the FIN of the last
+ * data stream (Stream IDs are 4-byte varints in the plaintext profile),
+ * so PUBLISH_DONE overtakes it and its retransmission comes after. */
+static int probe_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			   uint64_t pn, void *user)
+{
+	struct probe *p = g_probe;
+	uint8_t sid[4];
+
+	(void)c;
+	(void)cap;
+	(void)pn;
+	(void)user;
+	if (!p || !p->lose_last || p->dropped || p->last_sid < 0 ||
+	    p->sent != p->publish_n)
+		return 0;
+	sid[0] = (uint8_t)(0x80 | (p->last_sid >> 24));
+	sid[1] = (uint8_t)(p->last_sid >> 16);
+	sid[2] = (uint8_t)(p->last_sid >> 8);
+	sid[3] = (uint8_t)p->last_sid;
+	for (size_t i = 13; i + 5 <= *len; i++) {
+		if ((pkt[i] & 0xf9) == 0x09 && !memcmp(pkt + i + 1, sid, 4)) {
+			p->dropped++;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void on_ready(struct moq_session *s)
@@ -253,7 +337,15 @@ static void usage(void)
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
 	     "      --publish N         PUBLISH the track, then (after 1.5 s) N synthetic MQP1\n"
-	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE\n"
+	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE; it\n"
+	     "                          leaves once everything sent is acknowledged\n"
+	     "        --end done|done-with-fin|close   how the track ends: PUBLISH_DONE\n"
+	     "                          10 ms after the last FIN (done), in the same packet\n"
+	     "                          ahead of it (done-with-fin), or no PUBLISH_DONE: the\n"
+	     "                          session closes once all data is acknowledged (close)\n"
+	     "        --burst G         the last G groups go out at once, with the end\n"
+	     "        --lose-last       drop the first copy of the packet with the last FIN\n"
+	     "                          (plaintext); PUBLISH_DONE follows 5 ms later\n"
 	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
 	     "first_group, last_group, groups, closed, close_code.");
 }
@@ -261,7 +353,9 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static struct probe P = { .mode = "fetch", .track = "test",
-				  .first_group = -1, .last_group = -1 };
+				  .first_group = -1, .last_group = -1,
+				  .end = "done", .last_sid = -1 };
+	static struct moq_quic_callbacks qcb;
 	struct probe *p = &P;
 	struct moq_session_callbacks cb = { 0 };
 	struct moq_session_config sc = { 0 };
@@ -283,6 +377,9 @@ int main(int argc, char **argv)
 		{ "joining", required_argument, 0, 'j' },
 		{ "garbage", no_argument, 0, 'g' },
 		{ "publish", required_argument, 0, 'P' },
+		{ "end", required_argument, 0, 'E' },
+		{ "burst", required_argument, 0, 'B' },
+		{ "lose-last", no_argument, 0, 'L' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -311,6 +408,16 @@ int main(int argc, char **argv)
 			p->mode = "publish";
 			p->publish_n = strtoull(optarg, NULL, 10);
 			break;
+		case 'E':
+			if (strcmp(optarg, "done") && strcmp(optarg, "done-with-fin") &&
+			    strcmp(optarg, "close")) {
+				fprintf(stderr, "moq-relay-probe: --end done|done-with-fin|close\n");
+				return 2;
+			}
+			p->end = optarg;
+			break;
+		case 'B': p->burst = strtoull(optarg, NULL, 10); break;
+		case 'L': p->lose_last = 1; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -332,7 +439,11 @@ int main(int argc, char **argv)
 	moq_quic_config_init(&q);
 	q.plaintext = plaintext;
 	q.insecure = insecure;
-	q.cb = moq_session_quic_callbacks();
+	qcb = *moq_session_quic_callbacks();
+	if (p->lose_last)
+		qcb.send_hook = probe_send_hook;
+	q.cb = &qcb;
+	g_probe = p;
 	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(p->loop, &q, err,
 							     sizeof(err));
 	if (!ep) {
@@ -366,7 +477,7 @@ int main(int argc, char **argv)
 	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"error_code\":%lld,\"objects\":%llu,"
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
 	       "\"last_group\":%lld,\"groups\":%llu,\"closed\":%s,\"close_code\":%llu,"
-	       "\"done\":%s}\n",
+	       "\"done\":%s,\"dropped\":%llu}\n",
 	       p->mode, (unsigned long long)p->sent,
 	       p->fetch_ok ? "true" : "false",
 	       p->has_error ? (long long)p->error_code : -1LL,
@@ -374,7 +485,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)p->integrity_errors,
 	       (long long)p->first_group, (long long)p->last_group,
 	       (unsigned long long)p->groups, p->closed ? "true" : "false",
-	       (unsigned long long)p->close_code, p->done ? "true" : "false");
+	       (unsigned long long)p->close_code, p->done ? "true" : "false",
+	       (unsigned long long)p->dropped);
 	moq_timer_free(t);
 	moq_timer_free(p->pub_timer);
 	moq_quic_endpoint_free(ep);

@@ -24,6 +24,8 @@ te_case burst 300 --burst 30 --end done-with-fin
 te_case lost 100 --lose-last
 [ "$(jget "$TMP/p-lost.json" .dropped)" = 1 ] || die "lost: the probe dropped no packet"
 te_case close 100 --burst 3 --end close
+te_pub pub 200
+te_pub dgram 300 --datagram
 grep -q "subscriber .* alias" "$TMP/relay.log" || die "no subscriber was accepted"
 grep -q "not on the fast path" "$TMP/relay.log" && die "a subscriber fell back to the userspace relay"
 log "PASS fastpath_track_end"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "media/payload.h"
 #include "session/session.h"
@@ -40,6 +41,7 @@ struct probe {
 	int64_t last_sid;    /* stream carrying the last object (-1: none) */
 	uint64_t dropped;    /* packets the send hook dropped */
 	int ended;	     /* the track's end was sent / the close begun */
+	const char *wait_file; /* start when it exists (else after 1.5 s) */
 	int close_polls;
 };
 
@@ -130,6 +132,10 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	uint64_t n = 1, left;
 
 	(void)loop;
+	if (p->wait_file && p->pub && !p->sent && access(p->wait_file, F_OK)) {
+		moq_timer_set_in(t, 10000000ull);
+		return;
+	}
 	if (p->ended) {
 		pub_close_poll(p, t);
 		return;
@@ -233,7 +239,7 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 		p->publish_ok = 1;
 		p->pub_timer = moq_timer_new(p->loop, pub_tick, p);
 		/* give subscribers a moment to SUBSCRIBE to the new track */
-		moq_timer_set_in(p->pub_timer, 1500000000ull);
+		moq_timer_set_in(p->pub_timer, p->wait_file ? 0 : 1500000000ull);
 	}
 	if (m->type == MOQ_CTRL_SUBSCRIBE_OK && r == p->sub) {
 		p->sub_ok = 1;
@@ -344,6 +350,7 @@ static void usage(void)
 	     "                          ahead of it (done-with-fin), or no PUBLISH_DONE: the\n"
 	     "                          session closes once all data is acknowledged (close)\n"
 	     "        --burst G         the last G groups go out at once, with the end\n"
+	     "        --wait-file PATH  start the objects once PATH exists, not after 1.5 s\n"
 	     "        --lose-last       drop the first copy of the packet with the last FIN\n"
 	     "                          (plaintext); PUBLISH_DONE follows 5 ms later\n"
 	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
@@ -380,6 +387,7 @@ int main(int argc, char **argv)
 		{ "end", required_argument, 0, 'E' },
 		{ "burst", required_argument, 0, 'B' },
 		{ "lose-last", no_argument, 0, 'L' },
+		{ "wait-file", required_argument, 0, 'W' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -418,6 +426,7 @@ int main(int argc, char **argv)
 			break;
 		case 'B': p->burst = strtoull(optarg, NULL, 10); break;
 		case 'L': p->lose_last = 1; break;
+		case 'W': p->wait_file = optarg; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

@@ -24,8 +24,13 @@ te_case burst 300 --burst 30 --end done-with-fin
 te_case lost 100 --lose-last
 [ "$(jget "$TMP/p-lost.json" .dropped)" = 1 ] || die "lost: the probe dropped no packet"
 te_case close 100 --burst 3 --end close
-te_pub pub 200
-te_pub dgram 300 --datagram
+te_pub pub 200 10 1
+te_pub dgram 300 10 1 --datagram
+# the end of a busy track behind the lossy link, narrowed to 8 Mbit/s:
+# 1,500 objects/s (12 Mbit/s), 2 subgroups; the relay's backlog toward sub2
+# (about a second) still drains after PUBLISH_DONE has arrived there
+tb shape sub2 8mbit >/dev/null
+te_pub busy 3000 20 2 --rate 1500
 grep -q "subscriber .* alias" "$TMP/relay.log" || die "no subscriber was accepted"
 grep -q "not on the fast path" "$TMP/relay.log" && die "a subscriber fell back to the userspace relay"
 log "PASS fastpath_track_end"

@@ -52,9 +52,10 @@ static const char *const reason_names[MOQ_R_MAX] = {
     [MOQ_R_GSO] = "gso",
     [MOQ_R_HEADER_BITS] = "header_bits",
     [MOQ_R_EVENT_LOST] = "event_lost",
+    [MOQ_R_BEFORE_START] = "before_start",
 };
 /* A new reason in moq_maps.h must get a name here. */
-_Static_assert(MOQ_R_EVENT_LOST + 1 == MOQ_R_MAX, "name every enum moq_reason in reason_names");
+_Static_assert(MOQ_R_BEFORE_START + 1 == MOQ_R_MAX, "name every enum moq_reason in reason_names");
 _Static_assert(MOQ_PROG_SUBSCRIBER_INGRESS + 1 == MOQ_PROG_MAX, "name every enum moq_prog in prog_names");
 
 const char *fp_prog_name(unsigned prog)

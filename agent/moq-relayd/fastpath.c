@@ -1838,7 +1838,12 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		struct moq_subscription_key k = {.slot = (uint32_t)fc->slot,
 						 .conn_id = up->fp->conn_id,
 						 .track_alias = tr->up_alias};
-		struct moq_subscription v = {.track_alias = sub->alias};
+		/* a filter's start group: the kernel opens no stream of an
+		 * earlier group (unfiltered: the relay serves the group in
+		 * progress too, raw_owed) */
+		struct moq_subscription v = {.track_alias = sub->alias,
+					     .start_group = sub->has_filter ? sub->range.start.group
+									     : 0};
 
 		bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], &k, &v, BPF_ANY);
 		track_sync(d, tr);

@@ -42,6 +42,7 @@ struct probe {
 	uint64_t dropped;    /* packets the send hook dropped */
 	int ended;	     /* the track's end was sent / the close begun */
 	const char *wait_file; /* start when it exists (else after 1.5 s) */
+	uint64_t phantom;      /* streams counted in PUBLISH_DONE, never opened */
 	int close_polls;
 };
 
@@ -119,8 +120,10 @@ static void pub_close_poll(struct probe *p, struct moq_timer *t)
 
 static void pub_done(struct probe *p, struct moq_timer *t)
 {
-	if (strcmp(p->end, "close"))
+	if (strcmp(p->end, "close")) {
+		moq_request_add_streams(p->pub, p->phantom);
 		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED, "probe done");
+	}
 	p->pub = NULL;
 	p->ended = 1;
 	moq_timer_set_in(t, 5000000ull);
@@ -351,6 +354,7 @@ static void usage(void)
 	     "                          session closes once all data is acknowledged (close)\n"
 	     "        --burst G         the last G groups go out at once, with the end\n"
 	     "        --wait-file PATH  start the objects once PATH exists, not after 1.5 s\n"
+	     "        --phantom K       PUBLISH_DONE counts K streams it never opens\n"
 	     "        --lose-last       drop the first copy of the packet with the last FIN\n"
 	     "                          (plaintext); PUBLISH_DONE follows 5 ms later\n"
 	     "Prints one JSON line: fetch_ok, error_code, objects, bytes, integrity_errors,\n"
@@ -388,6 +392,7 @@ int main(int argc, char **argv)
 		{ "burst", required_argument, 0, 'B' },
 		{ "lose-last", no_argument, 0, 'L' },
 		{ "wait-file", required_argument, 0, 'W' },
+		{ "phantom", required_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -427,6 +432,7 @@ int main(int argc, char **argv)
 		case 'B': p->burst = strtoull(optarg, NULL, 10); break;
 		case 'L': p->lose_last = 1; break;
 		case 'W': p->wait_file = optarg; break;
+		case 'F': p->phantom = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}

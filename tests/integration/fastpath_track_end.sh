@@ -24,6 +24,11 @@ te_case burst 300 --burst 30 --end done-with-fin
 te_case lost 100 --lose-last
 [ "$(jget "$TMP/p-lost.json" .dropped)" = 1 ] || die "lost: the probe dropped no packet"
 te_case close 100 --burst 3 --end close
+# PUBLISH_DONE counts 2 streams never opened: the relay ends the track by
+# the draft's timer (about 1 s), its own Stream Count is what it opened
+te_case phantom 100 --phantom 2
+grep -q "track te--phantom: publisher PUBLISH_DONE TRACK_ENDED, 12 streams" "$TMP/relay.log" ||
+	die "phantom: the publisher's PUBLISH_DONE did not count 12 streams"
 te_pub pub 200 10 1
 te_pub dgram 300 10 1 --datagram
 # the end of a busy track behind the lossy link, narrowed to 8 Mbit/s:

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 1
+#define MOQ_MAPS_LAYOUT_VERSION 2
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -137,6 +137,9 @@ struct moq_subscription_key {
 
 struct moq_subscription {
 	__u64 track_alias; /* downstream alias written into the clone */
+	/* the subscriber's filter starts at this group: streams (their
+	 * offset 0) and datagrams of earlier groups are not for it (0: all) */
+	__u64 start_group;
 };
 
 /* ---- moq_down_streams (LRU_HASH) per-subscriber stream mapping ---------- */
@@ -245,7 +248,8 @@ enum moq_prog {
 	X(NO_L2, "no_l2")	      /* per clone / egress: subscriber MAC still unknown */       \
 	X(GSO, "gso")		      /* GRO/GSO super-packet: several datagrams in one skb */     \
 	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
-	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */
+	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */ \
+	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

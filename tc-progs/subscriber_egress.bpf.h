@@ -110,7 +110,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	struct moq_conn_seq *seq;
 	__u8 alias_buf[16] = {};
 	int alias_patch = 0, r;
-	__u64 alias;
+	__u64 alias, group = 0;
 	__u32 slot = e->slot;
 
 	cfg = moq_config_live();
@@ -155,6 +155,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 			return MOQ_R_STREAM_START_UNSEEN;
 		alias = st->track_alias;
 		e->prio = st->priority;
+		group = st->group;
 	}
 	bk.slot = slot;
 	bk.conn_id = e->p.conn_id;
@@ -174,7 +175,14 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 				return MOQ_R_STREAM_RESET;
 		} else if (e->p.offset != 0) {
 			return MOQ_R_STREAM_UNMAPPED;
+		} else if (group < bs->start_group) {
+			/* a stream of the group in progress at the join that
+			 * starts after it: not in the subscriber's filter (a
+			 * Next Group Start joiner would get half a group) */
+			return MOQ_R_BEFORE_START;
 		}
+	} else if (e->p.group < bs->start_group) {
+		return MOQ_R_BEFORE_START;
 	}
 	if (!moq_gate_pass(slot, e->prio, skb->len)) {
 		if (!e->p.is_datagram)

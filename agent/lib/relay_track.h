@@ -92,6 +92,10 @@ struct relay_sub {
 	/* served by the kernel fast path and the agent's media writer
 	 * (moq-relayd fastpath.c): relay_forward skips it */
 	bool fast;
+	/* its track ended (not an unsubscribe): streams the fast path has
+	 * complete are still delivered, not reset */
+	bool track_ended;
+	uint64_t fast_streams; /* downstream streams the fast path opened */
 	uint64_t objects_out, bytes_out, streams_reset;
 	/* held for a publisher (RENDEZVOUS_TIMEOUT; moq-relayd rendezvous.c)
 	 * until this moq_loop_now() time, track NULL; 0: not held */
@@ -114,6 +118,13 @@ struct relay_track {
 	struct relay_sub *subs;
 	size_t nsubs;
 	struct relay_rx *rxs; /* upstream data streams in progress */
+	/* upstream PUBLISH_DONE received: the session keeps the upstream
+	 * request open until the streams it counted have arrived (they are
+	 * still forwarded); the track ends with this status when it closes */
+	bool done;
+	uint64_t done_status;
+	char done_reason[256];
+	bool ending; /* inside the daemon's track_end: no second end */
 	uint64_t objects_in, bytes_in;
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "media/payload.h"
 #include "session/session.h"
@@ -35,7 +36,19 @@ struct probe {
 	struct moq_tx *tx;
 	struct moq_timer *pub_timer;
 	int publish_ok;
+	/* how the track ends (issue 14's orderings, on purpose) */
+	const char *end;     /* "done", "done-with-fin", "close" */
+	uint64_t burst;	     /* the last N groups go out in one tick */
+	int lose_last;	     /* drop the first copy of the last FIN's packet */
+	int64_t last_sid;    /* stream carrying the last object (-1: none) */
+	uint64_t dropped;    /* packets the send hook dropped */
+	int ended;	     /* the track's end was sent / the close begun */
+	const char *wait_file; /* start when it exists (else after 1.5 s) */
+	uint64_t phantom;      /* streams counted in PUBLISH_DONE, never opened */
+	int close_polls;
 };
+
+static struct probe *g_probe; /* for the send hook */
 
 #define PUB_PER_GROUP 10
 #define PUB_SIZE 600
@@ -48,10 +61,9 @@ static void finish(struct probe *p)
 	moq_session_close(p->s, MOQ_SESSION_NO_ERROR, "probe done");
 }
 
-/* publish mode: one synthetic MQP1 object every 10 ms, 10 per group */
-static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
+/* publish mode: one synthetic MQP1 object of the next group position */
+static void pub_object(struct probe *p)
 {
-	struct probe *p = arg;
 	static uint8_t buf[PUB_SIZE];
 	struct moq_payload_hdr h = { 0 };
 	struct moq_tx_object o = { 0 };
@@ -59,15 +71,6 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	uint64_t g = p->sent / PUB_PER_GROUP, id = p->sent % PUB_PER_GROUP;
 	int err = 0;
 
-	(void)loop;
-	if (!p->pub)
-		return;
-	if (p->sent == p->publish_n) {
-		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED,
-					 "probe done");
-		p->pub = NULL;
-		return;
-	}
 	if (id == 0) {
 		struct moq_subgroup_header hdr = { 0 };
 
@@ -96,11 +99,101 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	if (p->tx)
 		moq_tx_object(p->tx, &o, buf);
 	p->sent++;
-	if (id == PUB_PER_GROUP - 1 && p->tx) {
+	if ((id == PUB_PER_GROUP - 1 || p->sent == p->publish_n) && p->tx) {
+		p->last_sid = moq_tx_stream_id(p->tx);
 		moq_tx_finish(p->tx);
 		p->tx = NULL;
 	}
-	moq_timer_set_in(t, 10000000ull);
+}
+
+/* The track's end is out: leave once everything sent is acknowledged
+ * (with --end close that is the end: no PUBLISH_DONE). */
+static void pub_close_poll(struct probe *p, struct moq_timer *t)
+{
+	struct moq_quic_conn_stats cs;
+
+	moq_quic_conn_stats(moq_session_conn(p->s), &cs);
+	if (++p->close_polls > 3 && (!cs.bytes_in_flight || p->close_polls > 400)) {
+		finish(p);
+		return;
+	}
+	moq_timer_set_in(t, 5000000ull);
+}
+
+static void pub_done(struct probe *p, struct moq_timer *t)
+{
+	if (strcmp(p->end, "close")) {
+		moq_request_add_streams(p->pub, p->phantom);
+		moq_request_publish_done(p->pub, MOQ_PUBDONE_TRACK_ENDED, "probe done");
+	}
+	p->pub = NULL;
+	p->ended = 1;
+	moq_timer_set_in(t, 5000000ull);
+}
+
+static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct probe *p = arg;
+	uint64_t n = 1, left;
+
+	(void)loop;
+	if (p->wait_file && p->pub && !p->sent && access(p->wait_file, F_OK)) {
+		moq_timer_set_in(t, 10000000ull);
+		return;
+	}
+	if (p->ended) {
+		pub_close_poll(p, t);
+		return;
+	}
+	if (!p->pub)
+		return;
+	left = p->publish_n - p->sent;
+	if (!left) {
+		pub_done(p, t); /* 5-10 ms after the last FIN */
+		return;
+	}
+	/* the last --burst groups: at once, with the end of the track */
+	if (p->burst && left <= p->burst * PUB_PER_GROUP)
+		n = left;
+	while (n--)
+		pub_object(p);
+	if (p->sent == p->publish_n && !strcmp(p->end, "done-with-fin")) {
+		/* same tick: the request stream (more urgent) goes first,
+		 * PUBLISH_DONE ahead of the last data and FIN in the packet */
+		pub_done(p, t);
+		return;
+	}
+	moq_timer_set_in(t, p->sent == p->publish_n && p->lose_last ? 5000000ull
+								     : 10000000ull);
+}
+
+/* --lose-last: drop the first packet that carries the FIN of the last
+ * data stream (Stream IDs are 4-byte varints in the plaintext profile),
+ * so PUBLISH_DONE overtakes it and its retransmission comes after. */
+static int probe_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			   uint64_t pn, void *user)
+{
+	struct probe *p = g_probe;
+	uint8_t sid[4];
+
+	(void)c;
+	(void)cap;
+	(void)pn;
+	(void)user;
+	if (!p || !p->lose_last || p->dropped || p->last_sid < 0 ||
+	    p->sent != p->publish_n)
+		return 0;
+	sid[0] = (uint8_t)(0x80 | (p->last_sid >> 24));
+	sid[1] = (uint8_t)(p->last_sid >> 16);
+	sid[2] = (uint8_t)(p->last_sid >> 8);
+	sid[3] = (uint8_t)p->last_sid;
+	for (size_t i = 13; i + 5 <= *len; i++) {
+		if ((pkt[i] & 0xf9) == 0x09 && !memcmp(pkt + i + 1, sid, 4)) {
+			p->dropped++;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void on_ready(struct moq_session *s)
@@ -160,7 +253,7 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 		p->publish_ok = 1;
 		p->pub_timer = moq_timer_new(p->loop, pub_tick, p);
 		/* give subscribers a moment to SUBSCRIBE to the new track */
-		moq_timer_set_in(p->pub_timer, 1500000000ull);
+		moq_timer_set_in(p->pub_timer, p->wait_file ? 0 : 1500000000ull);
 	}
 	if (m->type == MOQ_CTRL_SUBSCRIBE_OK && r == p->sub) {
 		p->sub_ok = 1;
@@ -283,17 +376,30 @@ static void usage(void)
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
 	     "      --publish N         PUBLISH the track, then (after 1.5 s) N synthetic MQP1\n"
-	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE\n"
+	     "                          objects, 10 per group, 100/s, then PUBLISH_DONE; it\n"
+	     "                          leaves once everything sent is acknowledged\n"
+	     "        --end done|done-with-fin|close   how the track ends: PUBLISH_DONE\n"
+	     "                          10 ms after the last FIN (done), in the same packet\n"
+	     "                          ahead of it (done-with-fin), or no PUBLISH_DONE: the\n"
+	     "                          session closes once all data is acknowledged (close)\n"
+	     "        --burst G         the last G groups go out at once, with the end\n"
+	     "        --wait-file PATH  start the objects once PATH exists, not after 1.5 s\n"
+	     "        --phantom K       PUBLISH_DONE counts K streams it never opens\n"
+	     "        --lose-last       drop the first copy of the packet with the last FIN\n"
+	     "                          (plaintext); PUBLISH_DONE follows 5 ms later\n"
 	     "      --subscribe         SUBSCRIBE and count objects until --timeout\n"
 	     "                          (--rendezvous MS: with that RENDEZVOUS_TIMEOUT)\n"
 	     "Prints one JSON line: fetch_ok, sub_ok, error_code, answer_ms, objects, bytes,\n"
-	     "integrity_errors, first_group, last_group, groups, goaway, closed, close_code.");
+	     "integrity_errors, first_group, last_group, groups, goaway, closed, close_code,\n"
+	     "done, dropped.");
 }
 
 int main(int argc, char **argv)
 {
 	static struct probe P = { .mode = "fetch", .track = "test",
-				  .first_group = -1, .last_group = -1 };
+				  .first_group = -1, .last_group = -1,
+				  .end = "done", .last_sid = -1 };
+	static struct moq_quic_callbacks qcb;
 	struct probe *p = &P;
 	struct moq_session_callbacks cb = { 0 };
 	struct moq_session_config sc = { 0 };
@@ -318,6 +424,11 @@ int main(int argc, char **argv)
 		{ "publish", required_argument, 0, 'P' },
 		{ "subscribe", no_argument, 0, 'S' },
 		{ "rendezvous", required_argument, 0, 'R' },
+		{ "end", required_argument, 0, 'E' },
+		{ "burst", required_argument, 0, 'B' },
+		{ "lose-last", no_argument, 0, 'L' },
+		{ "wait-file", required_argument, 0, 'W' },
+		{ "phantom", required_argument, 0, 'F' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -349,6 +460,18 @@ int main(int argc, char **argv)
 			break;
 		case 'S': p->mode = "subscribe"; break;
 		case 'R': p->rendezvous_ms = strtoull(optarg, NULL, 10); break;
+		case 'E':
+			if (strcmp(optarg, "done") && strcmp(optarg, "done-with-fin") &&
+			    strcmp(optarg, "close")) {
+				fprintf(stderr, "moq-relay-probe: --end done|done-with-fin|close\n");
+				return 2;
+			}
+			p->end = optarg;
+			break;
+		case 'B': p->burst = strtoull(optarg, NULL, 10); break;
+		case 'L': p->lose_last = 1; break;
+		case 'W': p->wait_file = optarg; break;
+		case 'F': p->phantom = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -370,7 +493,11 @@ int main(int argc, char **argv)
 	moq_quic_config_init(&q);
 	q.plaintext = plaintext;
 	q.insecure = insecure;
-	q.cb = moq_session_quic_callbacks();
+	qcb = *moq_session_quic_callbacks();
+	if (p->lose_last)
+		qcb.send_hook = probe_send_hook;
+	q.cb = &qcb;
+	g_probe = p;
 	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(p->loop, &q, err,
 							     sizeof(err));
 	if (!ep) {
@@ -409,7 +536,7 @@ int main(int argc, char **argv)
 	       "\"answer_ms\":%llu,\"error_code\":%lld,\"objects\":%llu,"
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
 	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
-	       "\"close_code\":%llu,\"done\":%s}\n",
+	       "\"close_code\":%llu,\"done\":%s,\"dropped\":%llu}\n",
 	       p->mode, (unsigned long long)p->sent,
 	       p->fetch_ok ? "true" : "false", p->sub_ok ? "true" : "false",
 	       (unsigned long long)p->answer_ms,
@@ -419,7 +546,8 @@ int main(int argc, char **argv)
 	       (long long)p->first_group, (long long)p->last_group,
 	       (unsigned long long)p->groups, p->goaway ? "true" : "false",
 	       p->closed ? "true" : "false",
-	       (unsigned long long)p->close_code, p->done ? "true" : "false");
+	       (unsigned long long)p->close_code, p->done ? "true" : "false",
+	       (unsigned long long)p->dropped);
 	moq_timer_free(t);
 	moq_timer_free(p->pub_timer);
 	moq_quic_endpoint_free(ep);

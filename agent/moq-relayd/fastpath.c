@@ -86,6 +86,9 @@ struct fp_raw {
 	uint8_t *buf;
 	size_t len, cap;
 	bool fin, ended; /* ended: FIN read or reset: no more bytes */
+	/* its track ended while streams still had bytes of it to deliver:
+	 * they go on being served from buf; freed with the last of them */
+	bool orphan;
 	unsigned refs;
 	/* when the relay read each piece: OBJECT_DELIVERY_TIMEOUT counts from
 	 * there; SUBGROUP_DELIVERY_TIMEOUT from fin_ns */
@@ -120,6 +123,7 @@ struct fp_stream {
 	uint64_t reset_code; /* of the RESET_STREAM sent (resent with it) */
 	uint64_t stuck_since;
 	bool stuck_logged;
+	bool counted; /* in its subscription's fast_streams */
 };
 
 struct fp_conn {
@@ -251,6 +255,8 @@ static void raw_maybe_free(struct relayd_fp *fp, struct fp_raw *r)
 {
 	if (!r->ended || r->refs)
 		return;
+	if (r->orphan)
+		goto free_it;
 	if (!r->ignored && !r->tr)
 		return; /* its HEADER comes right after these bytes */
 	if (!r->ignored) {
@@ -421,9 +427,38 @@ static bool fs_expired(const struct fp_stream *fs, uint64_t pos)
 	return t && now > t && now - t > fs->obj_to_ns;
 }
 
+/* The subscription of fc's peer that fs belongs to (NULL: not known). */
+static struct relay_sub *fs_sub(struct fp_conn *fc, const struct fp_stream *fs)
+{
+	struct relay_track *tr = fs->raw ? fs->raw->tr : NULL;
+
+	if (!tr || !fc->p)
+		return NULL;
+	for (struct relay_sub *s = fc->p->subs; s; s = s->peer_next)
+		if (s->track == tr)
+			return s;
+	return NULL;
+}
+
+/* Count fs once for its subscription once it has a downstream stream (the
+ * Stream Count of the subscription's PUBLISH_DONE). */
+static void fs_count(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s)
+{
+	if (fs->counted || fs->down_sid == MOQ_DS_NONE)
+		return;
+	if (!s)
+		s = fs_sub(fc, fs);
+	if (!s)
+		return;
+	fs->counted = true;
+	s->fast_streams++;
+}
+
 static void fs_unlink_free(struct fp_conn *fc, struct fp_stream *fs)
 {
 	struct relayd_fp *fp = fc->d->fp;
+
+	fs_count(fc, fs, NULL);
 
 	for (struct fp_stream **pp = &fc->streams; *pp; pp = &(*pp)->next) {
 		if (*pp == fs) {
@@ -1589,6 +1624,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			fs_take_over(fc, fs, raw_owed(fp, s, r));
 		}
 		fs_set_raw(fs, r);
+		fs_count(fc, fs, s);
 		fs_learn_timeouts(fc, fs, s);
 		fc->class_seen_ns[r->prio_class] = now_ns();
 		if (!fs->alias_known) {
@@ -1703,7 +1739,10 @@ void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr)
 		if (r->tr != tr)
 			continue;
 		r->tr = NULL;
-		r->ignored = true;
+		if (r->fin && r->refs)
+			r->orphan = true; /* still delivered to its streams */
+		else
+			r->ignored = true;
 		raw_maybe_free(fp, r);
 	}
 }
@@ -1798,7 +1837,12 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		struct moq_subscription_key k = {.slot = (uint32_t)fc->slot,
 						 .conn_id = up->fp->conn_id,
 						 .track_alias = tr->up_alias};
-		struct moq_subscription v = {.track_alias = sub->alias};
+		/* a filter's start group: the kernel opens no stream of an
+		 * earlier group (unfiltered: the relay serves the group in
+		 * progress too, raw_owed) */
+		struct moq_subscription v = {.track_alias = sub->alias,
+					     .start_group = sub->has_filter ? sub->range.start.group
+									     : 0};
 
 		bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], &k, &v, BPF_ANY);
 		track_sync(d, tr);
@@ -1835,11 +1879,30 @@ void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 	fp_drain(fp);
 	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
 		n = fs->next;
-		if (fs->raw && fs->raw->tr == tr) {
-			fs_reset(fc, fs, MOQ_RESET_CANCELLED);
-			fs_maybe_done(fc, fs);
-		}
+		if (!fs->raw || fs->raw->tr != tr)
+			continue;
+		fs_count(fc, fs, sub);
+		/* the track ended: what its publisher finished is delivered
+		 * in full (retransmitted too), like the session's streams */
+		if (sub->track_ended && fs->raw->fin)
+			continue;
+		fs_reset(fc, fs, MOQ_RESET_CANCELLED);
+		fs_maybe_done(fc, fs);
 	}
+}
+
+uint64_t relayd_fp_sub_streams(struct relayd *d, struct relay_sub *sub)
+{
+	struct peer *p = sub->peer;
+	struct fp_conn *fc = p ? p->fp : NULL;
+
+	if (!d->fp || !fc || !sub->fast)
+		return 0;
+	fp_drain(d->fp);
+	for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
+		if (fs->raw && fs->raw->tr == sub->track)
+			fs_count(fc, fs, sub);
+	return sub->fast_streams;
 }
 
 /* ---- connections ------------------------------------------------------- */

@@ -39,6 +39,9 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p);
 /* After SUBSCRIBE_OK: put the subscriber on the fast path if it can be. */
 void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub);
 void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub);
+/* Downstream streams the fast path (kernel or agent) opened for sub: its
+ * PUBLISH_DONE's Stream Count adds them (0 for a userspace subscriber). */
+uint64_t relayd_fp_sub_streams(struct relayd *d, struct relay_sub *sub);
 /* FETCH on a fast-path connection cannot be served (ngtcp2 may not open
  * unidirectional streams there). */
 bool relayd_fp_conn_is_fast(const struct peer *p);

@@ -359,50 +359,85 @@ static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
 
 /* End a track: every subscriber gets PUBLISH_DONE (established) or
  * REQUEST_ERROR (still pending); upstream state is dropped. up_alive: the
- * upstream request is still open and must be cancelled. */
+ * upstream request is still open and must be cancelled.
+ *
+ * Session calls below can call back into this file (stopping the last
+ * upstream stream of a subscription that got PUBLISH_DONE ends its request:
+ * on_request_closed), so the upstream request forgets the track first and a
+ * track already ending is not ended again. */
 static void track_end(struct relayd *d, struct relay_track *tr,
 		      uint64_t status, uint64_t req_error, const char *reason,
 		      bool up_alive)
 {
+	struct moq_request *up = tr->up;
 	RELAYD_LOG_TRACK(tr->name.text);
+
+	if (tr->ending)
+		return;
+	tr->ending = true;
+	tr->up = NULL;
+	if (up)
+		moq_request_set_user(up, NULL);
 	moq_info(MOD, "track %s ended: %s", tr->name.text, reason);
 	while (tr->subs) {
 		struct relay_sub *sub = tr->subs;
 		struct moq_request *r = sub->req;
 		bool est = sub->established;
 		bool sess_ok = !((struct peer *)sub->peer)->closing;
+		/* streams the kernel fast path opened to it (the session
+		 * counts only its own) */
+		uint64_t fast_streams = relayd_fp_sub_streams(d, sub);
 		/* what follows is about the subscriber's session */
 		RELAYD_LOG_PEER(sub->peer);
 		RELAYD_LOG_TRACK(tr->name.text);
 
+		sub->track_ended = true;
 		relay_forward_sub_stop(sub, sess_ok, MOQ_RESET_CANCELLED);
 		sub->req = NULL;
 		sub_free(d, sub, false, 0);
 		if (r && sess_ok) {
 			moq_request_set_user(r, NULL);
-			if (est)
+			if (est) {
+				moq_request_add_streams(r, fast_streams);
 				moq_request_publish_done(r, status, reason);
-			else
+			} else {
 				moq_request_error(r, req_error, 0, reason);
+			}
 		}
 	}
 	while (tr->rxs) {
 		struct relay_rx *rx = tr->rxs;
-		struct peer *up = tr->up_peer;
+		struct peer *upp = tr->up_peer;
+		struct moq_rx *mrx = rx->rx;
 
-		moq_rx_set_user(rx->rx, NULL);
-		if (up && !up->closing)
-			moq_rx_stop(rx->rx, MOQ_RESET_CANCELLED);
+		moq_rx_set_user(mrx, NULL);
 		relay_rx_free(rx);
+		if (upp && !upp->closing)
+			moq_rx_stop(mrx, MOQ_RESET_CANCELLED);
 	}
-	if (tr->up) {
-		moq_request_set_user(tr->up, NULL);
-		if (up_alive && tr->up_peer && !((struct peer *)tr->up_peer)->closing)
-			moq_request_cancel(tr->up, MOQ_RESET_CANCELLED);
-		tr->up = NULL;
-	}
+	if (up && up_alive && tr->up_peer &&
+	    !((struct peer *)tr->up_peer)->closing)
+		moq_request_cancel(up, MOQ_RESET_CANCELLED);
 	relayd_fp_track_gone(d, tr);
 	relay_track_free(&d->tracks, tr);
+}
+
+/* Upstream PUBLISH_DONE: remember how the track ends; it ends when the
+ * session closes the upstream request, after the streams PUBLISH_DONE
+ * counted (on_request_closed DONE). Until then late streams are forwarded. */
+static void track_done(struct relay_track *tr, const struct moq_publish_done *pd,
+		       const char *who)
+{
+	const char *nm = moq_publish_done_name(pd->status_code);
+
+	tr->done = true;
+	tr->done_status = pd->status_code;
+	snprintf(tr->done_reason, sizeof(tr->done_reason), "%s: %.*s", who,
+		 (int)(pd->error_reason.len > 200 ? 200 : pd->error_reason.len),
+		 (const char *)pd->error_reason.ptr);
+	moq_info(MOD, "track %s: %s PUBLISH_DONE %s, %llu streams; forwarding until they have arrived",
+		 tr->name.text, who, nm ? nm : "?",
+		 (unsigned long long)pd->stream_count);
 }
 
 void relayd_track_release(struct relayd *d, struct relay_track *tr)
@@ -850,7 +885,7 @@ static void cb_close(struct moq_session *s,
 	for (struct relay_track *tr = d->tracks.head, *next; tr; tr = next) {
 		next = tr->next;
 		if (tr->up_peer == p)
-			track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
+			track_end(d, tr, MOQ_PUBDONE_TRACK_ENDED,
 				  MOQ_REQERR_DOES_NOT_EXIST,
 				  "publisher session ended", false);
 	}
@@ -973,16 +1008,7 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 		if (m->type == MOQ_CTRL_REQUEST_UPDATE) {
 			moq_request_ok(r, NULL, no_props);
 		} else if (m->type == MOQ_CTRL_PUBLISH_DONE && u) {
-			const struct moq_publish_done *pd = &m->publish_done;
-			char reason[256];
-
-			snprintf(reason, sizeof(reason), "publisher: %.*s",
-				 (int)(pd->error_reason.len > 200
-					       ? 200
-					       : pd->error_reason.len),
-				 (const char *)pd->error_reason.ptr);
-			track_end(d, u, pd->status_code,
-				  MOQ_REQERR_INTERNAL_ERROR, reason, false);
+			track_done(u, &m->publish_done, "publisher");
 		}
 		return;
 	}
@@ -1027,19 +1053,9 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 				  e->error_code, reason, false);
 			break;
 		}
-		case MOQ_CTRL_PUBLISH_DONE: {
-			const struct moq_publish_done *pd = &m->publish_done;
-			char reason[256];
-
-			snprintf(reason, sizeof(reason), "upstream: %.*s",
-				 (int)(pd->error_reason.len > 200
-					       ? 200
-					       : pd->error_reason.len),
-				 (const char *)pd->error_reason.ptr);
-			track_end(d, tr, pd->status_code,
-				  MOQ_REQERR_INTERNAL_ERROR, reason, false);
+		case MOQ_CTRL_PUBLISH_DONE:
+			track_done(tr, &m->publish_done, "upstream");
 			break;
-		}
 		default:
 			break;
 		}
@@ -1087,8 +1103,17 @@ static void cb_request_closed(struct moq_session *s, struct moq_request *r,
 		struct relay_track *tr = u;
 
 		tr->up = NULL;
-		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
-			  MOQ_REQERR_INTERNAL_ERROR, "upstream ended", false);
+		if (tr->done)
+			track_end(d, tr, tr->done_status,
+				  MOQ_REQERR_INTERNAL_ERROR, tr->done_reason,
+				  false);
+		else
+			track_end(d, tr,
+				  why == MOQ_REQ_END_PEER_CANCEL
+					  ? MOQ_PUBDONE_INTERNAL_ERROR
+					  : MOQ_PUBDONE_TRACK_ENDED,
+				  MOQ_REQERR_INTERNAL_ERROR, "upstream ended",
+				  false);
 	}
 }
 

@@ -939,17 +939,44 @@ nomem:
 	s_fail(s, MOQ_SESSION_INTERNAL_ERROR, what, "out of memory");
 }
 
+/* PUBLISH_DONE received: wait for the streams it counts. The draft's timer
+ * (at least the larger delivery timeout, here at least 1 s) restarts on
+ * every sign of progress (a stream of the subscription opens or brings
+ * data), so a backlog still draining on a lossy link is not cut off; it
+ * never runs past publish_done_wait_ms after PUBLISH_DONE. */
 static void begin_linger(struct moq_request *r, const struct moq_publish_done *d)
 {
 	uint64_t ms = r->info.object_delivery_timeout;
+	uint64_t cap_ms =
+	    r->s->cfg.publish_done_wait_ms ? r->s->cfg.publish_done_wait_ms : PUBLISH_DONE_WAIT_MS;
+	uint64_t now = moq_loop_now();
 	if (r->info.subgroup_delivery_timeout > ms)
 		ms = r->info.subgroup_delivery_timeout;
 	if (ms < LINGER_MIN_MS)
 		ms = LINGER_MIN_MS;
+	if (ms > (1ull << 40))
+		ms = 1ull << 40;
+	if (cap_ms > (1ull << 40))
+		cap_ms = 1ull << 40;
+	if (cap_ms < ms)
+		cap_ms = ms;
 	r->done_rx = true;
 	r->done_count = d->stream_count;
-	r->linger_until = moq_loop_now() + ms * 1000000ull;
+	r->linger_ns = ms * 1000000ull;
+	r->linger_until = now + r->linger_ns;
+	r->linger_hard = now + cap_ms * 1000000ull;
 	hk_arm(r->s);
+}
+
+void req_linger_touch(struct moq_request *r)
+{
+	if (r->dead || !r->done_rx || !r->linger_until)
+		return;
+	uint64_t t = moq_loop_now() + r->linger_ns;
+	if (t > r->linger_hard)
+		t = r->linger_hard;
+	if (t > r->linger_until)
+		r->linger_until = t;
 }
 
 /* After PUBLISH_DONE: end once all announced streams arrived and ended. */
@@ -1772,6 +1799,12 @@ int moq_request_publish_done(struct moq_request *r, uint64_t status, const char 
 	if (s->depth == 0)
 		reap(s);
 	return 0;
+}
+
+void moq_request_add_streams(struct moq_request *r, uint64_t n)
+{
+	if (r && !r->dead)
+		r->streams_opened += n;
 }
 
 int moq_request_update(struct moq_request *r, const struct moq_params *params)

@@ -258,6 +258,13 @@ struct moq_session_config {
 	 * unacknowledged bytes per stream [0 = the QUIC endpoint's
 	 * moq_quic_config.send_buffer_low]. */
 	size_t tx_buffer_low;
+	/* After PUBLISH_DONE on a local subscription the session waits for
+	 * the streams its Stream Count says are still coming: the draft's
+	 * timer (max(delivery timeouts, 1 s)) restarts while streams open or
+	 * data arrives, but never past this many ms after PUBLISH_DONE
+	 * [10000]; then the streams still open are stopped and
+	 * on_request_closed(DONE) follows. */
+	uint64_t publish_done_wait_ms;
 	/* Per-object payload limit for incoming data streams [64 MiB]; above:
 	 * PROTOCOL_VIOLATION (the data reader's MOQ_ERR_LIMIT). */
 	uint64_t max_object_payload;
@@ -456,6 +463,11 @@ int moq_request_error(struct moq_request *r, uint64_t error_code, uint64_t retry
  * forbids PUBLISH_DONE before all streams are closed); Stream Count is the
  * number of data streams opened for it. r is freed on return. */
 int moq_request_publish_done(struct moq_request *r, uint64_t status, const char *reason);
+
+/* Publisher: n data streams of subscription r that the application opened
+ * outside the session (a relay's kernel fast path writes its own streams):
+ * added to the Stream Count of moq_request_publish_done. */
+void moq_request_add_streams(struct moq_request *r, uint64_t n);
 
 /* Subscriber / requester: REQUEST_UPDATE on a local request (or on a peer
  * PUBLISH), e.g. SUBSCRIBER_PRIORITY, FORWARD, SUBSCRIPTION_FILTER. Takes a

@@ -72,6 +72,7 @@ static void rx_attach(struct moq_rx *rx, struct moq_request *r)
 		r->rxs->rprev = rx;
 	r->rxs = rx;
 	r->streams_rx++;
+	req_linger_touch(r);
 }
 
 void rx_kill(struct moq_rx *rx)
@@ -285,6 +286,8 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 
 	if (rx->dead)
 		return;
+	if (rx->r && rx->r->done_rx)
+		req_linger_touch(rx->r); /* late data still coming */
 	if (rx->mode == RX_CONTROL) {
 		ctrl_rx_feed(s, p, n, fin);
 		return;

@@ -13,6 +13,7 @@
 #define HOLD_STREAM_MAX (256u << 10)
 #define HK_PERIOD_NS (50ull * 1000000ull)
 #define LINGER_MIN_MS 1000
+#define PUBLISH_DONE_WAIT_MS 10000
 
 /* Kinds of objects hung on QUIC stream user pointers. */
 enum sobj_kind {
@@ -154,6 +155,8 @@ struct moq_request {
 	bool done_rx;
 	uint64_t done_count;
 	uint64_t linger_until;
+	uint64_t linger_ns;   /* the timer: extended by each sign of progress */
+	uint64_t linger_hard; /* never past this (publish_done_wait_ms) */
 	/* fetch */
 	struct moq_request *joined;
 	bool has_fetch_start; /* local standalone FETCH */
@@ -247,6 +250,7 @@ void req_send_fin(struct moq_request *r);
 void req_maybe_complete(struct moq_request *r);
 struct moq_request *req_find_local(struct moq_session *s, uint64_t type, uint64_t id);
 void req_linger_check(struct moq_request *r);
+void req_linger_touch(struct moq_request *r);
 void ctrl_rx_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin);
 
 /* session_data.c */

@@ -21,7 +21,7 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
 MAX_FANOUT = 4096
 MAX_SUBS = 4096
 
@@ -124,7 +124,7 @@ def cmd_maps(pindir, statefile):
         bpftool_update(pindir + "/moq_subscribers", struct.pack("<I", slot), v)
         bpftool_update(pindir + "/moq_sub_by_cid", sub_scid(slot), struct.pack("<I", slot))
         bpftool_update(pindir + "/moq_subscriptions", struct.pack("<IIQ", slot, UP_CONN, ALIAS),
-                       struct.pack("<Q", down_alias(slot)))
+                       struct.pack("<QQ", down_alias(slot), 0))  # alias, start group
         bpftool_update(pindir + "/moq_conn_seq", struct.pack("<I", slot),
                        struct.pack("<QQQQ", s["pn0"], 0, 0, 0))
     t = struct.pack("<IB", len(slots), 128) + bytes(3) + \

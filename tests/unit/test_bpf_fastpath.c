@@ -102,8 +102,18 @@ static void add_sub(uint32_t slot, int family)
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_sub_by_cid"), s.scid, &slot, 0), 0);
 }
 
+static void add_track_from(uint32_t conn, uint64_t alias, const uint32_t *slots, uint32_t n,
+			   uint64_t down_alias, uint64_t start_group);
+
 static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots, uint32_t n,
 		      uint64_t down_alias)
+{
+	add_track_from(conn, alias, slots, n, down_alias, 0);
+}
+
+/* The same with the subscriptions' filter starting at start_group. */
+static void add_track_from(uint32_t conn, uint64_t alias, const uint32_t *slots, uint32_t n,
+			   uint64_t down_alias, uint64_t start_group)
 {
 	static struct moq_track_subs t;
 	struct moq_track_key k = {.conn_id = conn, .track_alias = alias};
@@ -114,7 +124,8 @@ static void add_track(uint32_t conn, uint64_t alias, const uint32_t *slots, uint
 	for (uint32_t i = 0; i < n; i++) {
 		struct moq_subscription_key bk = {
 		    .slot = slots[i], .conn_id = conn, .track_alias = alias};
-		struct moq_subscription b = {.track_alias = down_alias};
+		struct moq_subscription b = {.track_alias = down_alias,
+					     .start_group = start_group};
 
 		t.slots[i] = slots[i];
 		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscriptions"), &bk, &b, 0), 0);
@@ -1188,6 +1199,55 @@ START_TEST(egress_mid_stream_without_mapping_dropped)
 }
 END_TEST
 
+/* A Next Group Start joiner (start group 12) must not get a stream of
+ * group 11 that starts after it joined: half a group, outside its filter. */
+START_TEST(egress_stream_of_a_group_before_the_filter_start_not_opened)
+{
+	struct fx in;
+	uint32_t s = SLOT;
+	struct moq_down_stream_key dk = {.slot = SLOT, .conn_id = UP_CONN, .up_stream_id = UP_SID};
+	struct moq_down_stream ds;
+
+	add_track_from(UP_CONN, ALIAS, &s, 1, DOWN_ALIAS, 12);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS)); /* group 11 */
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	egress_expect_drop(&in, SLOT, MOQ_R_BEFORE_START);
+	/* no downstream stream was taken for it */
+	ck_assert_int_ne(bpf_map_lookup_elem(mfd("moq_down_streams"), &dk, &ds), 0);
+}
+END_TEST
+
+START_TEST(egress_stream_of_the_filter_start_group_is_opened)
+{
+	struct fx in;
+	uint32_t s = SLOT;
+	struct moq_down_stream_key dk = {.slot = SLOT, .conn_id = UP_CONN, .up_stream_id = UP_SID};
+	struct moq_down_stream ds;
+
+	add_track_from(UP_CONN, ALIAS, &s, 1, DOWN_ALIAS, 11);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream0(in.frames, 0, UP_SID, ALIAS)); /* group 11 */
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_down_streams"), &dk, &ds), 0);
+	ck_assert_uint_ne(ds.stream_id, MOQ_DS_NONE);
+}
+END_TEST
+
+START_TEST(egress_datagram_of_a_group_before_the_filter_start_dropped)
+{
+	struct fx in;
+	uint32_t s = SLOT;
+
+	add_track_from(UP_CONN, ALIAS, &s, 1, DOWN_ALIAS, 13);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS)); /* group 12 */
+	egress_expect_drop(&in, SLOT, MOQ_R_BEFORE_START);
+}
+END_TEST
+
 START_TEST(egress_family_mismatch_dropped)
 {
 	struct fx in;
@@ -1553,6 +1613,9 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_heartbeat_in_the_future_drops_clone);
 	tcase_add_test(in, ingress_heartbeat_just_ahead_of_the_clock_is_fresh);
 	tcase_add_test(eg, egress_mid_stream_without_mapping_dropped);
+	tcase_add_test(eg, egress_stream_of_a_group_before_the_filter_start_not_opened);
+	tcase_add_test(eg, egress_stream_of_the_filter_start_group_is_opened);
+	tcase_add_test(eg, egress_datagram_of_a_group_before_the_filter_start_dropped);
 	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
 	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);

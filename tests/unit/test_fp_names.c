@@ -33,11 +33,13 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_str_eq(fp_reason_name(MOQ_R_GATE_DROP), "gate_drop");
 	ck_assert_str_eq(fp_reason_name(MOQ_R_NO_L2), "no_l2");
 	ck_assert_str_eq(fp_reason_name(MOQ_R_EVENT_LOST), "event_lost");
+	ck_assert_str_eq(fp_reason_name(MOQ_R_BEFORE_START), "before_start");
 	/* stats keys are prog * MOQ_R_MAX + reason: values must not move */
 	ck_assert_int_eq(MOQ_R_FORWARDED, 0);
 	ck_assert_int_eq(MOQ_R_UNKNOWN_DCID, 10);
 	ck_assert_int_eq(MOQ_R_EVENT_LOST, 41);
-	ck_assert_int_eq(MOQ_R_MAX, 42);
+	ck_assert_int_eq(MOQ_R_BEFORE_START, 42);
+	ck_assert_int_eq(MOQ_R_MAX, 43);
 }
 END_TEST
 

@@ -113,6 +113,9 @@ struct pub {
 	struct moq_auth_token tok;
 	struct moq_timer *pump;
 	struct moq_timer *stop_timer;
+	struct moq_timer *close_timer; /* relay mode: close once all is acked */
+	uint64_t close_deadline;
+	unsigned close_polls;
 	struct conn *client; /* relay mode */
 	size_t sessions;
 	bool announced;
@@ -965,6 +968,27 @@ static void stop_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)p;
 }
 
+/* Relay mode, every track ended: the PUBLISH_DONEs (and the last
+ * datagrams) just queued must reach the relay before CONNECTION_CLOSE,
+ * which would discard them: close once nothing is in flight (polled; the
+ * first polls let the queued bytes go out), at most --linger. */
+static void close_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
+{
+	struct pub *p = arg;
+	struct moq_quic_conn *qc = p->client ? moq_session_conn(p->client->s) : NULL;
+	struct moq_quic_conn_stats cs = {0};
+	(void)loop;
+	if (!p->client)
+		return;
+	if (qc)
+		moq_quic_conn_stats(qc, &cs);
+	if (++p->close_polls > 2 && (!cs.bytes_in_flight || moq_loop_now() >= p->close_deadline)) {
+		moq_session_close(p->client->s, MOQ_SESSION_NO_ERROR, "tracks ended");
+		return;
+	}
+	moq_timer_set_in(t, 5000000ull);
+}
+
 static void maybe_finish(struct pub *p)
 {
 	if (!all_started_tracks_done(p))
@@ -972,7 +996,8 @@ static void maybe_finish(struct pub *p)
 	if (!p->listen) {
 		if (p->client && !p->stopping) {
 			p->stopping = true;
-			moq_session_close(p->client->s, MOQ_SESSION_NO_ERROR, "tracks ended");
+			p->close_deadline = moq_loop_now() + (uint64_t)(p->linger * 1e9);
+			moq_timer_set_in(p->close_timer, 5000000ull);
 		}
 		return;
 	}
@@ -1383,6 +1408,7 @@ int main(int argc, char **argv)
 		moq_loop_add_fd(p->loop, sfd, EPOLLIN, on_signal, p);
 	p->pump = moq_timer_new(p->loop, pump_cb, p);
 	p->stop_timer = moq_timer_new(p->loop, stop_timer_cb, p);
+	p->close_timer = moq_timer_new(p->loop, close_timer_cb, p);
 
 	memset(&p->scfg, 0, sizeof p->scfg);
 	p->scfg.loop = p->loop;
@@ -1457,6 +1483,7 @@ int main(int argc, char **argv)
 	moq_quic_endpoint_free(p->ep);
 	moq_timer_free(p->pump);
 	moq_timer_free(p->stop_timer);
+	moq_timer_free(p->close_timer);
 	moq_loop_free(p->loop);
 	if (sfd >= 0)
 		close(sfd);

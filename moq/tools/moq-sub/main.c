@@ -60,6 +60,8 @@ struct track {
 	uint64_t resets_timeout; /* of those: code DELIVERY_TIMEOUT */
 	unsigned open_rx;
 	bool output;
+	uint64_t streams; /* data streams received (their HEADER) */
+	uint64_t done_status, done_streams; /* PUBLISH_DONE's fields */
 };
 
 struct rxst {
@@ -423,6 +425,8 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 		moq_info("sub", "track %s: PUBLISH_DONE %s, %llu streams", t->name, nm ? nm : "?",
 			 (unsigned long long)d->stream_count);
 		t->publish_done = true;
+		t->done_status = d->status_code;
+		t->done_streams = d->stream_count;
 		break;
 	}
 	default:
@@ -496,6 +500,7 @@ static void on_data(struct moq_session *s, struct moq_rx *rx, const struct moq_d
 			x->next->prev = x;
 		u->rx_list = x;
 		t->open_rx++;
+		t->streams++;
 		moq_rx_set_user(rx, x);
 		return;
 	}
@@ -794,9 +799,14 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
 			fprintf(f,
-				",\"streams_reset\":%llu,\"resets_delivery_timeout\":%llu,\"subgroup_objects\":[",
-				(unsigned long long)t->streams_reset,
+				",\"streams\":%llu,\"streams_reset\":%llu,\"resets_delivery_timeout\":%llu,",
+				(unsigned long long)t->streams, (unsigned long long)t->streams_reset,
 				(unsigned long long)t->resets_timeout);
+			if (t->publish_done)
+				fprintf(f, "\"publish_done_status\":%llu,\"publish_done_streams\":%llu,",
+					(unsigned long long)t->done_status,
+					(unsigned long long)t->done_streams);
+			fprintf(f, "\"subgroup_objects\":[");
 			for (int k = 0; k < 8; k++)
 				fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)t->sg_objects[k]);
 			fputs("]}", f);

@@ -32,9 +32,8 @@ bool relayd_auth_ok(struct relayd *d, const struct peer *p,
 
 	if (p->is_upstream)
 		return true; /* we chose to connect to it */
-	if (!n)
-		return (p->roles & role) == role; /* from its SETUP */
-	/* tokens in the request decide for the request */
+	/* tokens with a value in the request decide for the request; alias
+	 * operations alone carry no credential, so the SETUP roles stand */
 	for (size_t i = 0; i < n && k < RELAY_AUTH_MAX_TOKENS; i++) {
 		const struct moq_auth_token *a = moq_params_token(params, i);
 
@@ -42,6 +41,8 @@ bool relayd_auth_ok(struct relayd *d, const struct peer *p,
 			t[k++] = (struct relay_auth_token){ a->token_value.ptr,
 							    a->token_value.len };
 	}
+	if (!k)
+		return (p->roles & role) == role; /* from its SETUP */
 	return (relay_auth_roles(&d->cfg, t, k) & role) == role;
 }
 

@@ -13,7 +13,7 @@ testbed_up 1
 fp_attach
 RARGS=(--listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 1 --ctl-socket none)
 
-generation() { # moq_config's generation (u32 at byte offset 4)
+generation() { # moq_config's generation (u32 at byte offset 24)
 	bpftool -j map lookup pinned "$FP_PIN/moq_config" key 0 0 0 0 |
 		python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; b=bytes(int(x,16) for x in v) if isinstance(v,list) else None; print(int.from_bytes(b[24:28],"little") if b else v["generation"])'
 }

@@ -17,7 +17,7 @@
 #include "quic/quic.h"
 #include "varint.h"
 
-extern unsigned moq_quic_test_fake_eagain; /* quic.c, tests only */
+extern unsigned moq_quic_test_fake_eagain; /* send.c, tests only */
 
 static char g_dir[256];
 static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];

@@ -237,6 +237,8 @@ struct moq_quic_endpoint_stats {
 	uint64_t hook_drop;
 	uint64_t tx_errors; /* sendto failed (packet lost) */
 	uint64_t tx_queued; /* waited for EPOLLOUT (socket buffer full) */
+	uint64_t rx_in_closing;	  /* packets for a connection in its closing period */
+	uint64_t tx_close_resent; /* CONNECTION_CLOSE repeats (1st, 2nd, 4th, ... packet) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

@@ -101,6 +101,7 @@ struct moq_quic_conn {
 	uint8_t *close_pkt; /* saved CONNECTION_CLOSE for the closing period */
 	size_t close_pktlen;
 	uint64_t close_deadline;
+	uint64_t closing_rx; /* packets received in the closing period */
 
 	/* streams */
 	struct qstream **sh;

@@ -68,9 +68,16 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	if (c->state == CS_DEAD)
 		return;
 	if (c->state == CS_CLOSING) {
-		if (c->close_pkt)
+		/* Repeat the close on the 1st, 2nd, 4th, 8th ... packet
+		 * received (RFC 9000 10.2.1): a peer that keeps sending gets
+		 * a logarithmic number of answers, not one each. */
+		uint64_t k = ++c->closing_rx;
+		ep->st.rx_in_closing++;
+		if (c->close_pkt && !(k & (k - 1))) {
 			moq_quic__sock_send(ep, c->close_pkt, c->close_pktlen,
 					    (struct sockaddr *)&c->peer, c->peerlen);
+			ep->st.tx_close_resent++;
+		}
 		return;
 	}
 	c->pkts_recv++;

@@ -888,6 +888,55 @@ START_TEST(test_stream_reset_and_stop_sending_seen_by_peer)
 }
 END_TEST
 
+/* RFC 9000 10.2.1: in its closing period an endpoint answers a peer that
+ * keeps sending with its CONNECTION_CLOSE, but not once per packet. */
+START_TEST(test_closing_connection_rate_limits_its_close_packets)
+{
+	struct world w;
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1"};
+	struct moq_quic_endpoint_stats a, b;
+	uint8_t cids[4][20], pkt[64];
+	size_t lens[4];
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	int fd, sent = 0;
+	uint64_t resent;
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert_uint_ge(moq_quic_conn_scids(w.srv.conn, cids, lens, 4), 1);
+	ck_assert_int_eq(moq_quic_conn_close(w.srv.conn, 0x9, "closing"), 0);
+	for (int t = 0; t < 20 && !w.srv.closed; t++)
+		moq_loop_run_once(w.loop, 0);
+	ck_assert(w.srv.closed);
+	/* 64 short-header packets to the closing connection, all at once
+	 * (well inside its 3 PTO closing period) */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(moq_quic_endpoint_port(w.srv.ep));
+	memset(pkt, 0xab, sizeof(pkt));
+	pkt[0] = 0x43;
+	memcpy(pkt + 1, cids[0], lens[0]);
+	moq_quic_endpoint_stats(w.srv.ep, &a);
+	for (int i = 0; i < 64; i++)
+		sent += sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) > 0;
+	ck_assert_int_eq(sent, 64);
+	for (int t = 0; t < 5; t++)
+		moq_loop_run_once(w.loop, 1);
+	moq_quic_endpoint_stats(w.srv.ep, &b);
+	close(fd);
+	ck_assert_msg(b.rx_in_closing - a.rx_in_closing >= 32, "only %llu packets reached the closing "
+		      "connection", (unsigned long long)(b.rx_in_closing - a.rx_in_closing));
+	/* 1st, 2nd, 4th ... 64th: 7 at most; the old code sent 64 */
+	resent = (b.tx_datagrams - a.tx_datagrams) - (b.tx_stateless_reset - a.tx_stateless_reset);
+	ck_assert_msg(resent >= 1 && resent <= 7, "%llu close packets for %llu packets received",
+		      (unsigned long long)resent,
+		      (unsigned long long)(b.rx_in_closing - a.rx_in_closing));
+	ck_assert_uint_eq(b.tx_close_resent - a.tx_close_resent, resent);
+	world_free(&w);
+}
+END_TEST
+
 static int cli_closed(struct world *w)
 {
 	return w->cli.closed;
@@ -1744,6 +1793,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_idle_timeout_closes_both, 0, 2);
 	tcase_add_loop_test(tc, test_stream_reset_and_stop_sending_seen_by_peer, 0, 2);
 	tcase_add_loop_test(tc, test_stateless_reset_for_unknown_connection, 0, 2);
+	tcase_add_loop_test(tc, test_closing_connection_rate_limits_its_close_packets, 0, 2);
 	tcase_add_test(tc, test_bad_certificate_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_plaintext_fails_fast);

@@ -50,12 +50,90 @@ static void ngtcp2_log(void *user_data, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void hs_unlink(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+
+	if (!c->on_hs_list)
+		return;
+	*c->hs_prev = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		ep->hs_tail = c->hs_prev;
+	c->on_hs_list = 0;
+	c->hs_next = NULL;
+	ep->nhs--;
+}
+
+void moq_quic__conn_admit(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+
+	if (c->on_hs_list)
+		return;
+	c->hs_next = NULL;
+	c->hs_prev = ep->hs_tail;
+	*ep->hs_tail = c;
+	ep->hs_tail = &c->hs_next;
+	c->on_hs_list = 1;
+	ep->nhs++;
+}
+
+int moq_quic__conn_evict_handshake(struct moq_quic_endpoint *ep)
+{
+	struct moq_quic_conn *c;
+
+	for (c = ep->hs_head; c && c->addr_validated; c = c->hs_next)
+		;
+	if (!c)
+		return 0;
+	c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
+	c->ci.app = 0;
+	c->ci.code = 0;
+	snprintf(c->ci.reason, sizeof(c->ci.reason),
+		 "handshake evicted: %zu handshakes in progress (max_handshakes) and a newer "
+		 "client came",
+		 ep->nhs);
+	c->state = CS_DEAD;
+	moq_quic__conn_terminate(c);
+	return 1;
+}
+
+/* A server handshake completed: count it, or refuse it beyond max_conns
+ * (-1, handshake error CONNECTION_REFUSED set). */
+static int count_established(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+
+	hs_unlink(c);
+	if (ep->cfg.max_conns && ep->nest >= ep->cfg.max_conns) {
+		ep->st.conn_refused++;
+		moq_quic__conn_set_hs_error(
+		    c, 0x02, "too many connections: %zu established (max_conns)", ep->nest);
+		return -1;
+	}
+	ep->nest++;
+	c->counted_est = 1;
+	return 0;
+}
+
+static void conn_unaccount(struct moq_quic_conn *c)
+{
+	hs_unlink(c);
+	if (c->counted_est) {
+		c->counted_est = 0;
+		c->ep->nest--;
+	}
+}
+
 /* Final step: report, and leave the conn for reaping (or the closing
  * period if a CONNECTION_CLOSE was saved). */
 void moq_quic__conn_terminate(struct moq_quic_conn *c)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 
+	conn_unaccount(c);
 	if (c->closed_notified)
 		return;
 	c->closed_notified = 1;
@@ -82,6 +160,7 @@ void moq_quic__conn_free(struct moq_quic_conn *c)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 
+	conn_unaccount(c);
 	moq_quic__cid_remove_all(c);
 	*c->prev = c->next;
 	if (c->next)
@@ -156,6 +235,8 @@ static int cb_handshake_completed(ngtcp2_conn *conn, void *user_data)
 	struct moq_quic_conn *c = user_data;
 
 	if (c->ep->crypto->handshake_done && c->ep->crypto->handshake_done(c))
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (c->server && count_established(c) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	c->state = CS_ESTABLISHED;
 	c->est_pending = 1;

@@ -20,6 +20,11 @@ void moq_quic__conn_path(struct moq_quic_conn *c, ngtcp2_path *path);
 void moq_quic__conn_terminate(struct moq_quic_conn *c);
 /* The peer closed (or reset) c: copy its reason, then terminate. */
 void moq_quic__conn_drained(struct moq_quic_conn *c);
+/* Server admission: c's handshake is in progress (oldest first). */
+void moq_quic__conn_admit(struct moq_quic_conn *c);
+/* Drop the oldest handshake in progress whose address is not validated,
+ * silently; 0 if there is none. */
+int moq_quic__conn_evict_handshake(struct moq_quic_endpoint *ep);
 /* Deferred: free the endpoint's CS_DEAD connections. */
 void moq_quic__ep_reap(struct moq_loop *loop, void *arg);
 

@@ -144,6 +144,8 @@ struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 	ep->cfg = *cfg;
 	ep->crypto = cfg->plaintext ? &moq_quic__pt_ops : &moq_quic__tls_ops;
 	ep->flush = moq_quic__ep_flush;
+	ep->hs_tail = &ep->hs_head;
+	moq_quic__rand(ep->retry_secret, sizeof(ep->retry_secret));
 	if (cfg->cb)
 		ep->cb = *cfg->cb;
 	ep->s_local_addr = dupstr(cfg->local_addr);
@@ -286,6 +288,23 @@ size_t moq_quic_endpoint_conn_count(const struct moq_quic_endpoint *ep)
 		if (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED)
 			n++;
 	return n;
+}
+
+size_t moq_quic_endpoint_established(const struct moq_quic_endpoint *ep)
+{
+	return ep->nest;
+}
+
+size_t moq_quic_endpoint_handshakes(const struct moq_quic_endpoint *ep)
+{
+	return ep->nhs;
+}
+
+void moq_quic_endpoint_set_limits(struct moq_quic_endpoint *ep, size_t max_conns,
+				  size_t max_handshakes)
+{
+	ep->cfg.max_conns = max_conns;
+	ep->cfg.max_handshakes = max_handshakes;
 }
 
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep, struct moq_quic_endpoint_stats *st)

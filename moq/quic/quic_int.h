@@ -103,6 +103,12 @@ struct moq_quic_conn {
 	uint64_t close_deadline;
 	uint64_t closing_rx; /* packets received in the closing period */
 
+	/* server admission: handshakes in progress in age order (ep->hs_*) */
+	struct moq_quic_conn *hs_next, **hs_prev;
+	int on_hs_list;
+	int counted_est;    /* counted in ep->nest */
+	int addr_validated; /* came with a valid Retry token */
+
 	/* streams */
 	struct qstream **sh;
 	size_t nsh, nstreams;
@@ -168,6 +174,11 @@ struct moq_quic_endpoint {
 	size_t txq_len;
 	int tx_blocked;		  /* socket buffer full: queue, wait for EPOLLOUT */
 	uint64_t sr_window_start; /* stateless reset rate limit */
+	/* server admission (conn.c, recv.c) */
+	struct moq_quic_conn *hs_head, **hs_tail; /* handshakes, oldest first */
+	size_t nhs, nest;
+	uint8_t retry_secret[32];
+	uint64_t admit_warned_at; /* last admission warning (ns) */
 	unsigned sr_in_window;
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;

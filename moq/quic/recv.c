@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <ngtcp2/ngtcp2_crypto.h>
+
 #include "log.h"
 #include "quic/base.h"
 #include "quic/cid.h"
@@ -14,6 +16,7 @@
 
 #define MOD "quic"
 #define NS_PER_MS MOQ_QUIC__NS_PER_MS
+#define RETRY_TOKEN_TIMEOUT (10000 * NS_PER_MS)
 
 /* Plaintext: find STOP_SENDING frames in a received 1-RTT packet so the app
  * learns the peer's code at once. */
@@ -185,10 +188,129 @@ static void send_stateless_reset(struct moq_quic_endpoint *ep, const uint8_t *dc
 	}
 }
 
-static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
-			  const struct sockaddr *sa, socklen_t sl)
+/* Answer a client's Initial with a CONNECTION_CLOSE (no state kept), in
+ * the plaintext profile's null protection (pt) or QUIC v1's. */
+static void refuse_initial(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+			   const struct sockaddr *sa, socklen_t sl, int pt, uint64_t code,
+			   const char *why)
 {
-	ngtcp2_pkt_hd hd;
+	ngtcp2_ssize w;
+
+	if (pt)
+		w = moq_quic__pt_write_initial_close(ep->txbuf, sizeof(ep->txbuf), &hd->scid,
+						     &hd->dcid, code, why);
+	else
+		w = ngtcp2_crypto_write_connection_close(ep->txbuf, sizeof(ep->txbuf), hd->version,
+							 &hd->scid, &hd->dcid, code,
+							 (const uint8_t *)why, strlen(why));
+	if (w > 0)
+		moq_quic__sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+	if (ep->cb.on_refused)
+		ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
+}
+
+/* A client of the other mode (TLS vs plaintext) is refused at once. */
+static int profile_ok(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const uint8_t *data,
+		      size_t n, const struct sockaddr *sa, socklen_t sl)
+{
+	static const char pt_why[] = "peer uses TLS; this endpoint runs --plaintext";
+	static const char tls_why[] = "peer uses the plaintext profile; this endpoint runs "
+				      "TLS (use --plaintext on both ends)";
+	int is_pt = moq_quic__pt_initial_is_plaintext(data, n);
+
+	if (ep->cfg.plaintext ? is_pt == 1 : is_pt != 1)
+		return 1;
+	ep->st.rx_profile_mismatch++;
+	moq_warn(MOD, "refused a client: %s", ep->cfg.plaintext ? pt_why : tls_why);
+	refuse_initial(ep, hd, sa, sl, !ep->cfg.plaintext, 0x0a,
+		       ep->cfg.plaintext ? pt_why : tls_why);
+	return 0;
+}
+
+/* One warning per 5 s about admission under pressure. */
+static void admission_warn(struct moq_quic_endpoint *ep, const char *what)
+{
+	uint64_t now = moq_quic__now();
+
+	if (ep->admit_warned_at && now - ep->admit_warned_at < 5000 * NS_PER_MS)
+		return;
+	ep->admit_warned_at = now;
+	moq_warn(MOD,
+		 "%s: %zu handshakes in progress (max_handshakes %zu); so far %llu Retry, "
+		 "%llu evicted, %llu refused",
+		 what, ep->nhs, ep->cfg.max_handshakes, (unsigned long long)ep->st.tx_retry,
+		 (unsigned long long)ep->st.hs_evicted, (unsigned long long)ep->st.hs_refused);
+}
+
+/* TLS: a Retry token of ours in the Initial? 1 valid (*odcid set), 0 none
+ * (or not one of ours), -1 invalid or expired (the packet is dropped). */
+static int check_token(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+		       const struct sockaddr *sa, socklen_t sl, ngtcp2_cid *odcid)
+{
+	if (!hd->tokenlen || hd->token[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY)
+		return 0;
+	if (ngtcp2_crypto_verify_retry_token(odcid, hd->token, hd->tokenlen, ep->retry_secret,
+					     sizeof(ep->retry_secret), hd->version,
+					     (const ngtcp2_sockaddr *)sa, (ngtcp2_socklen)sl,
+					     &hd->dcid, RETRY_TOKEN_TIMEOUT, moq_quic__now())) {
+		ep->st.rx_bad_token++;
+		return -1;
+	}
+	return 1;
+}
+
+/* Stateless address validation (RFC 9000 8.1.2): the client must echo the
+ * token from its new Initial, which only a client receiving at sa can. */
+static void send_retry(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+		       const struct sockaddr *sa, socklen_t sl)
+{
+	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+	ngtcp2_ssize tokenlen, w;
+	ngtcp2_cid scid;
+
+	moq_quic__cid_new_local(ep, &scid, MOQ_QUIC_CID_LEN);
+	tokenlen = ngtcp2_crypto_generate_retry_token(
+	    token, ep->retry_secret, sizeof(ep->retry_secret), hd->version,
+	    (const ngtcp2_sockaddr *)sa, (ngtcp2_socklen)sl, &scid, &hd->dcid, moq_quic__now());
+	if (tokenlen < 0)
+		return;
+	w = ngtcp2_crypto_write_retry(ep->txbuf, sizeof(ep->txbuf), hd->version, &hd->scid, &scid,
+				      &hd->dcid, token, (size_t)tokenlen);
+	if (w <= 0)
+		return;
+	moq_quic__sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
+	ep->st.tx_retry++;
+	admission_warn(ep, "handshakes over half the cap: answering new clients with Retry");
+}
+
+/* Room for one more handshake? At the cap the oldest one whose address is
+ * not validated makes room; if every one is validated, refuse. */
+static int admit(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const struct sockaddr *sa,
+		 socklen_t sl)
+{
+	static const char why[] = "too many handshakes in progress";
+
+	if (!ep->cfg.max_handshakes || ep->nhs < ep->cfg.max_handshakes)
+		return 1;
+	if (moq_quic__conn_evict_handshake(ep)) {
+		ep->st.hs_evicted++;
+		admission_warn(ep, "handshake cap reached: the oldest unvalidated handshake "
+				   "makes room for a new client");
+		return 1;
+	}
+	ep->st.hs_refused++;
+	admission_warn(ep, "handshake cap reached with validated clients only: refusing");
+	refuse_initial(ep, hd, sa, sl, ep->cfg.plaintext, 0x02, why);
+	return 0;
+}
+
+/* Create the server connection for an admitted Initial. odcid: from a
+ * valid Retry token, else NULL. */
+static void server_new(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+		       const ngtcp2_cid *odcid, uint8_t *data, size_t n, const struct sockaddr *sa,
+		       socklen_t sl)
+{
+	static const char why[] = "connection refused by application";
 	ngtcp2_cid scid;
 	uint16_t probe;
 	ngtcp2_settings s;
@@ -196,54 +318,33 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
 	ngtcp2_callbacks cb;
 	ngtcp2_path path;
 	struct moq_quic_conn *c;
-	int is_pt, rv;
-
-	if (ngtcp2_accept(&hd, data, n) != 0)
-		return;
-	is_pt = moq_quic__pt_initial_is_plaintext(data, n);
-	if (ep->cfg.plaintext && is_pt != 1) {
-		static const char why[] = "peer uses TLS; this endpoint runs --plaintext";
-		ngtcp2_ssize w = ngtcp2_crypto_write_connection_close(
-		    ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid, &hd.dcid, 0x0a,
-		    (const uint8_t *)why, sizeof(why) - 1);
-		ep->st.rx_profile_mismatch++;
-		moq_warn(MOD, "refused a client: %s", why);
-		if (w > 0)
-			moq_quic__sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
-		if (ep->cb.on_refused)
-			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
-		return;
-	}
-	if (!ep->cfg.plaintext && is_pt == 1) {
-		static const char why[] = "peer uses the plaintext profile; this endpoint runs "
-					  "TLS (use --plaintext on both ends)";
-		ngtcp2_ssize w = moq_quic__pt_write_initial_close(ep->txbuf, sizeof(ep->txbuf),
-								  &hd.scid, &hd.dcid, 0x0a, why);
-		ep->st.rx_profile_mismatch++;
-		moq_warn(MOD, "refused a client: %s", why);
-		if (w > 0)
-			moq_quic__sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
-		if (ep->cb.on_refused)
-			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
-		return;
-	}
+	int rv;
 
 	c = moq_quic__conn_alloc(ep, 1, sa, sl, moq_quic__conn_timer);
 	if (!c)
 		return;
 	moq_quic__cid_new_local(ep, &scid, MOQ_QUIC_CID_LEN);
 	moq_quic__conn_callbacks(ep, &cb, 1);
-	moq_quic__conn_settings(c, &s, &hd.dcid, &probe);
-	s.token = hd.token;
+	moq_quic__conn_settings(c, &s, odcid ? odcid : &hd->dcid, &probe);
+	s.token = hd->token;
 	moq_quic__conn_params(ep, &p);
-	p.original_dcid = hd.dcid;
+	p.original_dcid = hd->dcid;
 	p.original_dcid_present = 1;
+	if (odcid) {
+		/* after our Retry: the client proved its address */
+		s.tokenlen = hd->tokenlen;
+		s.token_type = NGTCP2_TOKEN_TYPE_RETRY;
+		p.original_dcid = *odcid;
+		p.retry_scid = hd->dcid;
+		p.retry_scid_present = 1;
+		c->addr_validated = 1;
+	}
 	p.stateless_reset_token_present = 1;
 	ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->cfg.reset_secret,
 						     sizeof(ep->cfg.reset_secret), &scid);
 	moq_quic__conn_path(c, &path);
-	rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb, &s, &p, NULL,
-				    c);
+	rv = ngtcp2_conn_server_new(&c->conn, &hd->scid, &scid, &path, hd->version, &cb, &s, &p,
+				    NULL, c);
 	if (rv) {
 		moq_warn(MOD, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
 		c->state = CS_DEAD;
@@ -252,30 +353,45 @@ static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
 	}
 	if (ep->cfg.keep_alive_ms)
 		ngtcp2_conn_set_keep_alive_timeout(c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
-	if (moq_quic__cid_add(ep, c, &scid) || moq_quic__cid_add(ep, c, &hd.dcid) ||
+	if (moq_quic__cid_add(ep, c, &scid) || moq_quic__cid_add(ep, c, &hd->dcid) ||
 	    ep->crypto->conn_init(c, NULL)) {
 		c->state = CS_DEAD;
 		moq_quic__conn_free(c);
 		return;
 	}
 	if (ep->cb.on_accept && ep->cb.on_accept(c, moq_quic__user(c)) < 0) {
-		ngtcp2_ssize w;
-		static const char why[] = "connection refused by application";
-		w = ep->cfg.plaintext
-			? moq_quic__pt_write_initial_close(ep->txbuf, sizeof(ep->txbuf), &hd.scid,
-							   &hd.dcid, 0x02, why)
-			: ngtcp2_crypto_write_connection_close(
-			      ep->txbuf, sizeof(ep->txbuf), hd.version, &hd.scid, &hd.dcid, 0x02,
-			      (const uint8_t *)why, sizeof(why) - 1);
-		if (w > 0)
-			moq_quic__sock_send(ep, ep->txbuf, (size_t)w, sa, sl);
-		if (ep->cb.on_refused)
-			ep->cb.on_refused(ep, sa, sl, why, ep->cfg.user);
+		refuse_initial(ep, hd, sa, sl, ep->cfg.plaintext, 0x02, why);
 		c->state = CS_DEAD;
 		moq_quic__conn_free(c);
 		return;
 	}
+	moq_quic__conn_admit(c);
 	conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
+}
+
+static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
+			  const struct sockaddr *sa, socklen_t sl)
+{
+	ngtcp2_pkt_hd hd;
+	ngtcp2_cid odcid;
+	int validated = 0;
+
+	if (ngtcp2_accept(&hd, data, n) != 0)
+		return;
+	if (!profile_ok(ep, &hd, data, n, sa, sl))
+		return;
+	if (!ep->cfg.plaintext && hd.type == NGTCP2_PKT_INITIAL) {
+		validated = check_token(ep, &hd, sa, sl, &odcid);
+		if (validated < 0)
+			return;
+		if (!validated && ep->cfg.max_handshakes && 2 * ep->nhs >= ep->cfg.max_handshakes) {
+			send_retry(ep, &hd, sa, sl);
+			return;
+		}
+	}
+	if (!admit(ep, &hd, sa, sl))
+		return;
+	server_new(ep, &hd, validated ? &odcid : NULL, data, n, sa, sl);
 }
 
 void moq_quic__recv_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,

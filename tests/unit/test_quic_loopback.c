@@ -269,6 +269,7 @@ struct opts {
 	int srv_manual_consume, cli_insecure;
 	const struct moq_quic_callbacks *srv_cbs, *cli_cbs; /* overrides */
 	int proxy;					    /* client -> g_px UDP proxy -> server */
+	size_t srv_max_conns;
 };
 
 /* ---- a UDP proxy between the peers checks what is really on the wire ---- */
@@ -379,6 +380,7 @@ static void world_init(struct world *w, const struct opts *o)
 		sc.cb = o->srv_cbs;
 	sc.user = &w->srv;
 	sc.qlog_dir = o->qlog_dir;
+	sc.max_conns = o->srv_max_conns;
 	w->srv.echo = 1;
 	w->srv.ep = moq_quic_endpoint_new(w->loop, &sc, err, sizeof(err));
 	ck_assert_msg(w->srv.ep != NULL, "server: %s", err);
@@ -933,6 +935,53 @@ START_TEST(test_closing_connection_rate_limits_its_close_packets)
 		      (unsigned long long)resent,
 		      (unsigned long long)(b.rx_in_closing - a.rx_in_closing));
 	ck_assert_uint_eq(b.tx_close_resent - a.tx_close_resent, resent);
+	world_free(&w);
+}
+END_TEST
+
+/* Sessions count once established: a handshake that completes while the
+ * server already has max_conns connections is closed with
+ * CONNECTION_REFUSED (0x2), and the established one is untouched. */
+static struct side g_c2;
+
+static int c2_closed(struct world *w)
+{
+	return g_c2.closed;
+}
+
+START_TEST(test_handshake_beyond_max_conns_is_refused)
+{
+	struct world w;
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1",
+			 .srv_max_conns = 1};
+	struct moq_quic_config cc;
+	struct moq_quic_endpoint_stats st;
+	struct moq_quic_conn *c2;
+	char err[256];
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert_uint_eq(moq_quic_endpoint_established(w.srv.ep), 1);
+	memset(&g_c2, 0, sizeof(g_c2));
+	moq_quic_config_init(&cc);
+	cc.plaintext = _i;
+	cc.ca_file = g_ca;
+	cc.cb = &g_cb;
+	cc.user = &g_c2;
+	g_c2.ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
+	ck_assert_msg(g_c2.ep != NULL, "client 2: %s", err);
+	c2 = moq_quic_connect(g_c2.ep, "127.0.0.1", moq_quic_endpoint_port(w.srv.ep), &g_c2, err,
+			      sizeof(err));
+	ck_assert_msg(c2 != NULL, "connect 2: %s", err);
+	ck_assert(run_until(&w, c2_closed, 3000));
+	ck_assert_int_eq(g_c2.ci.app, 0);
+	ck_assert_uint_eq(g_c2.ci.code, 0x2);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_eq(st.conn_refused, 1);
+	ck_assert_uint_eq(moq_quic_endpoint_established(w.srv.ep), 1);
+	ck_assert_uint_eq(moq_quic_endpoint_handshakes(w.srv.ep), 0);
+	ck_assert(!w.cli.closed);
+	moq_quic_endpoint_free(g_c2.ep);
 	world_free(&w);
 }
 END_TEST
@@ -1794,6 +1843,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_stream_reset_and_stop_sending_seen_by_peer, 0, 2);
 	tcase_add_loop_test(tc, test_stateless_reset_for_unknown_connection, 0, 2);
 	tcase_add_loop_test(tc, test_closing_connection_rate_limits_its_close_packets, 0, 2);
+	tcase_add_loop_test(tc, test_handshake_beyond_max_conns_is_refused, 0, 2);
 	tcase_add_test(tc, test_bad_certificate_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_plaintext_fails_fast);

@@ -224,6 +224,35 @@ void moq_quic__conn_fail(struct moq_quic_conn *c, int liberr)
 	moq_quic__conn_terminate(c);
 }
 
+/* After a burst: the timer at ngtcp2's expiry, or sooner when the burst
+ * was cut short by the packet budget (cut). */
+static void arm_timer(struct moq_quic_conn *c, int cut, size_t maxpay, uint64_t ts)
+{
+	uint64_t exp = ngtcp2_conn_get_expiry(c->conn);
+
+	/* Burst cut short by the packet budget: come back soon even if
+	 * ngtcp2's expiry does not include the pacing time. */
+	if (cut) {
+		if (!c->ep->cfg.no_pacing) {
+			ngtcp2_conn_info ci;
+			uint64_t gap = 50000; /* 50 us */
+			/* 1.x exports no pacing rate: use ngtcp2's own formula,
+			 * srtt / (1.25 cwnd) per byte. */
+			ngtcp2_conn_get_conn_info(c->conn, &ci);
+			if (ci.cwnd > 0 && ci.smoothed_rtt > 0)
+				gap = (uint64_t)((double)maxpay * (double)ci.smoothed_rtt /
+						 (1.25 * (double)ci.cwnd));
+			if (gap > 1000000)
+				gap = 1000000;
+			if (ts + gap < exp)
+				exp = ts + gap;
+		} else {
+			moq_quic__mark_dirty(c);
+		}
+	}
+	moq_timer_set(c->timer, exp);
+}
+
 static void conn_write(struct moq_quic_conn *c)
 {
 	struct moq_quic_endpoint *ep = c->ep;
@@ -335,30 +364,7 @@ static void conn_write(struct moq_quic_conn *c)
 	}
 	if (!ep->cfg.no_pacing)
 		ngtcp2_conn_update_pkt_tx_time(c->conn, ts);
-	{
-		uint64_t exp = ngtcp2_conn_get_expiry(c->conn);
-		/* Burst cut short by the packet budget: come back soon even
-		 * if ngtcp2's expiry does not include the pacing time. */
-		if (npkts >= maxpkts) {
-			if (!ep->cfg.no_pacing) {
-				ngtcp2_conn_info ci;
-				uint64_t gap = 50000; /* 50 us */
-				/* 1.x exports no pacing rate: use ngtcp2's own
-				 * formula, srtt / (1.25 cwnd) per byte. */
-				ngtcp2_conn_get_conn_info(c->conn, &ci);
-				if (ci.cwnd > 0 && ci.smoothed_rtt > 0)
-					gap = (uint64_t)((double)maxpay * (double)ci.smoothed_rtt /
-							 (1.25 * (double)ci.cwnd));
-				if (gap > 1000000)
-					gap = 1000000;
-				if (ts + gap < exp)
-					exp = ts + gap;
-			} else {
-				moq_quic__mark_dirty(c);
-			}
-		}
-		moq_timer_set(c->timer, exp);
-	}
+	arm_timer(c, npkts >= maxpkts, maxpay, ts);
 }
 
 static void conn_flush(struct moq_quic_conn *c)

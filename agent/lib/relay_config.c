@@ -62,8 +62,12 @@ static const struct opt opts[] = {
 	  "unacknowledged bytes buffered per subscriber before its oldest,\n"
 	  "lowest-priority subgroup streams are reset [4M] (>= 64k)" },
 	{ "max-sessions", "N", K_UINT, F(max_sessions),
-	  "downstream sessions at once [1000]; one more is refused at\n"
-	  "the QUIC handshake with CONNECTION_REFUSED (0x2)" },
+	  "downstream sessions at once [1000] (counted once their QUIC\n"
+	  "handshake completes); one more is refused with CONNECTION_REFUSED (0x2)" },
+	{ "max-handshakes", "N", K_UINT, F(max_handshakes),
+	  "downstream QUIC handshakes in progress [100]; at the cap a new\n"
+	  "client replaces the oldest unvalidated one; TLS: from half the cap\n"
+	  "on, new clients get a Retry (address validation) first" },
 	{ "max-subscriptions", "N", K_UINT, F(max_subscriptions),
 	  "subscriptions per session [100]; beyond: REQUEST_ERROR\n"
 	  "EXCESSIVE_LOAD (0x9)" },
@@ -148,6 +152,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->cache_bytes = 64ull << 20;
 	c->sub_queue_bytes = 4ull << 20;
 	c->max_sessions = 1000;
+	c->max_handshakes = 100;
 	c->max_subscriptions = 100;
 	c->max_tracks = 1000;
 	c->max_name_bytes = 4096;
@@ -599,6 +604,11 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	if (c->max_sessions < 1 || c->max_sessions > 1000000) {
 		errf(err, errlen, "--max-sessions must be 1..1000000 (got %llu)",
 		     (unsigned long long)c->max_sessions);
+		return -1;
+	}
+	if (c->max_handshakes < 1 || c->max_handshakes > 1000000) {
+		errf(err, errlen, "--max-handshakes must be 1..1000000 (got %llu)",
+		     (unsigned long long)c->max_handshakes);
 		return -1;
 	}
 	if (c->max_subscriptions < 1 || c->max_subscriptions > 1000000) {

@@ -32,6 +32,7 @@ struct relay_config {
 	uint64_t sub_queue_bytes; /* per subscriber session */
 	/* limits (docs/relay.md "Limits") */
 	uint64_t max_sessions;	       /* downstream sessions at once */
+	uint64_t max_handshakes;       /* downstream handshakes in progress */
 	uint64_t max_subscriptions;    /* subscriptions per session */
 	uint64_t max_tracks;	       /* tracks carried at once */
 	uint64_t max_name_bytes;       /* Full Track Name (<= 4096) */

@@ -147,6 +147,9 @@ static void reload(struct relayd *d)
 	d->cfg.stats_interval_ms = nc.stats_interval_ms;
 	/* limits are read per request: they apply at once */
 	d->cfg.max_sessions = nc.max_sessions;
+	d->cfg.max_handshakes = nc.max_handshakes;
+	if (d->ep)
+		moq_quic_endpoint_set_limits(d->ep, nc.max_sessions, nc.max_handshakes);
 	d->cfg.max_subscriptions = nc.max_subscriptions;
 	d->cfg.max_tracks = nc.max_tracks;
 	d->cfg.max_name_bytes = nc.max_name_bytes;
@@ -397,6 +400,10 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
+	/* sessions count once their handshake completes; half-open ones
+	 * have their own, smaller cap (issue 17 finding 4) */
+	q.max_conns = d->cfg.max_sessions;
+	q.max_handshakes = d->cfg.max_handshakes;
 	q.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
 	q.cb = moq_session_quic_callbacks();
 	if (d->cfg.fast_path) {

@@ -211,7 +211,7 @@ static void limit_hit(struct relayd *d, const char *fmt, ...)
 
 static size_t downstream_sessions(const struct relayd *d)
 {
-	return d->npeers - (d->upstream ? 1 : 0);
+	return moq_quic_endpoint_established(d->ep); /* half-open: --max-handshakes */
 }
 
 /* --max-request-rate: token bucket of N tokens refilled at N/s. true: the

@@ -1,11 +1,13 @@
 /* Plaintext profile: null packet protection and the plaintext handshake.
  * Wire format: docs/plaintext-profile.md. */
-#include "quic/quic_int.h"
+#include "quic/plaintext.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "moq_err.h"
+#include "quic/base.h"
 #include "varint.h"
 
 #define PT_IVLEN 12
@@ -19,7 +21,7 @@
 static const uint8_t zero_iv[PT_IVLEN];
 static const uint8_t zero_secret[32];
 
-const ngtcp2_crypto_ctx moq_quic_pt_ctx = {
+static const ngtcp2_crypto_ctx pt_ctx = {
     .aead = {.native_handle = NULL, .max_overhead = MOQ_QUIC_PLAINTEXT_TAG_LEN},
     .md = {.native_handle = NULL},
     .hp = {.native_handle = NULL},
@@ -27,10 +29,10 @@ const ngtcp2_crypto_ctx moq_quic_pt_ctx = {
     .max_decryption_failure = UINT64_MAX,
 };
 
-int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
-			size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
-			const uint8_t *aad, size_t aadlen)
+static int pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
+		      const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
+		      size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
+		      const uint8_t *aad, size_t aadlen)
 {
 	struct moq_quic_conn *c = aead_ctx ? aead_ctx->native_handle : NULL;
 
@@ -49,10 +51,10 @@ int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 	return 0;
 }
 
-int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
-			size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
-			const uint8_t *aad, size_t aadlen)
+static int pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
+		      const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
+		      size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
+		      const uint8_t *aad, size_t aadlen)
 {
 	size_t n;
 
@@ -66,8 +68,8 @@ int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 	return 0;
 }
 
-int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
-			const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample)
+static int pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
+		      const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample)
 {
 	memset(dest, 0, NGTCP2_HP_MASKLEN);
 	return 0;
@@ -77,7 +79,7 @@ int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
 
 static int install_initial(struct moq_quic_conn *c)
 {
-	ngtcp2_conn_set_initial_crypto_ctx(c->conn, &moq_quic_pt_ctx);
+	ngtcp2_conn_set_initial_crypto_ctx(c->conn, &pt_ctx);
 	return ngtcp2_conn_install_initial_key(c->conn, &c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx,
 					       &c->pt_aead_ctx, zero_iv, &c->pt_hp_ctx, PT_IVLEN);
 }
@@ -85,7 +87,7 @@ static int install_initial(struct moq_quic_conn *c)
 static int install_handshake(struct moq_quic_conn *c)
 {
 	int rv;
-	ngtcp2_conn_set_crypto_ctx(c->conn, &moq_quic_pt_ctx);
+	ngtcp2_conn_set_crypto_ctx(c->conn, &pt_ctx);
 	rv = ngtcp2_conn_install_rx_handshake_key(c->conn, &c->pt_aead_ctx, zero_iv, PT_IVLEN,
 						  &c->pt_hp_ctx);
 	if (rv)
@@ -420,7 +422,7 @@ static int path_challenge(ngtcp2_conn *conn, uint8_t *data, void *u)
 	return 0;
 }
 
-void moq_quic_pt_callbacks(ngtcp2_callbacks *cb, int server)
+static void pt_callbacks(ngtcp2_callbacks *cb, int server)
 {
 	if (server)
 		cb->recv_client_initial = recv_client_initial;
@@ -429,16 +431,16 @@ void moq_quic_pt_callbacks(ngtcp2_callbacks *cb, int server)
 		cb->recv_retry = recv_retry;
 	}
 	cb->recv_crypto_data = recv_crypto_data;
-	cb->encrypt = moq_quic_pt_encrypt;
-	cb->decrypt = moq_quic_pt_decrypt;
-	cb->hp_mask = moq_quic_pt_hp_mask;
+	cb->encrypt = pt_encrypt;
+	cb->decrypt = pt_decrypt;
+	cb->hp_mask = pt_hp_mask;
 	cb->update_key = update_key;
 	cb->delete_crypto_aead_ctx = del_aead;
 	cb->delete_crypto_cipher_ctx = del_cipher;
 	cb->get_path_challenge_data = path_challenge;
 }
 
-int moq_quic_pt_initial_is_plaintext(const uint8_t *pkt, size_t len)
+int moq_quic__pt_initial_is_plaintext(const uint8_t *pkt, size_t len)
 {
 	size_t o = 5;
 	uint64_t v;
@@ -472,15 +474,35 @@ int moq_quic_pt_initial_is_plaintext(const uint8_t *pkt, size_t len)
 		       MOQ_QUIC_PLAINTEXT_TAG_LEN);
 }
 
-ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen, const ngtcp2_cid *dcid,
-					     const ngtcp2_cid *scid, uint64_t code,
-					     const char *reason)
+ngtcp2_ssize moq_quic__pt_write_initial_close(uint8_t *dest, size_t destlen, const ngtcp2_cid *dcid,
+					      const ngtcp2_cid *scid, uint64_t code,
+					      const char *reason)
 {
 	ngtcp2_crypto_aead_ctx actx = {.native_handle = NULL};
 	ngtcp2_crypto_cipher_ctx hctx = {.native_handle = NULL};
 
-	return ngtcp2_pkt_write_connection_close(
-	    dest, destlen, NGTCP2_PROTO_VER_V1, dcid, scid, code, (const uint8_t *)reason,
-	    strlen(reason), moq_quic_pt_encrypt, &moq_quic_pt_ctx.aead, &actx, zero_iv,
-	    moq_quic_pt_hp_mask, &moq_quic_pt_ctx.hp, &hctx);
+	return ngtcp2_pkt_write_connection_close(dest, destlen, NGTCP2_PROTO_VER_V1, dcid, scid,
+						 code, (const uint8_t *)reason, strlen(reason),
+						 pt_encrypt, &pt_ctx.aead, &actx, zero_iv,
+						 pt_hp_mask, &pt_ctx.hp, &hctx);
 }
+
+static int pt_conn_init(struct moq_quic_conn *c, const char *host)
+{
+	c->pt_aead_ctx.native_handle = c;
+	c->pt_hp_ctx.native_handle = c;
+	c->pths = calloc(1, sizeof(*c->pths));
+	return c->pths ? 0 : -1;
+}
+
+static void pt_conn_free(struct moq_quic_conn *c)
+{
+	free(c->pths);
+	c->pths = NULL;
+}
+
+const struct moq_quic__crypto_ops moq_quic__pt_ops = {
+    .conn_init = pt_conn_init,
+    .conn_free = pt_conn_free,
+    .callbacks = pt_callbacks,
+};

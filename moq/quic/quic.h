@@ -206,6 +206,17 @@ struct moq_quic_config {
 	 * crashed relay get reset quickly. */
 	uint8_t reset_secret[32];
 
+	/* Server admission (0 = no limit). max_conns: established client
+	 * connections; a handshake that completes beyond it is closed with
+	 * CONNECTION_REFUSED (0x2). max_handshakes: handshakes in progress;
+	 * at the cap a new client replaces the oldest handshake whose address
+	 * is not validated, or is refused with CONNECTION_REFUSED when all
+	 * are. TLS: from half the cap on, an Initial without a valid token is
+	 * answered with a Retry (RFC 9000 8.1) and keeps no state, so only
+	 * clients that can receive at their address take a slot. */
+	size_t max_conns;
+	size_t max_handshakes;
+
 	const struct moq_quic_callbacks *cb;
 	void *user;
 };
@@ -227,6 +238,13 @@ int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep, struct sockaddr_s
 uint16_t moq_quic_endpoint_port(struct moq_quic_endpoint *ep);
 /* Number of live connections. */
 size_t moq_quic_endpoint_conn_count(const struct moq_quic_endpoint *ep);
+/* Server connections: established, and handshakes in progress. */
+size_t moq_quic_endpoint_established(const struct moq_quic_endpoint *ep);
+size_t moq_quic_endpoint_handshakes(const struct moq_quic_endpoint *ep);
+/* Change max_conns and max_handshakes (e.g. on a configuration reload);
+ * connections already admitted stay. */
+void moq_quic_endpoint_set_limits(struct moq_quic_endpoint *ep, size_t max_conns,
+				  size_t max_handshakes);
 /* Counters for tests and operators. */
 struct moq_quic_endpoint_stats {
 	uint64_t rx_datagrams, tx_datagrams;
@@ -237,6 +255,13 @@ struct moq_quic_endpoint_stats {
 	uint64_t hook_drop;
 	uint64_t tx_errors; /* sendto failed (packet lost) */
 	uint64_t tx_queued; /* waited for EPOLLOUT (socket buffer full) */
+	uint64_t rx_in_closing;	  /* packets for a connection in its closing period */
+	uint64_t tx_close_resent; /* CONNECTION_CLOSE repeats (1st, 2nd, 4th, ... packet) */
+	uint64_t tx_retry;	  /* Retry packets sent (handshakes over half the cap) */
+	uint64_t rx_bad_token;	  /* Initials with an invalid or expired Retry token */
+	uint64_t hs_evicted;	  /* handshakes replaced by a newer client at the cap */
+	uint64_t hs_refused;	  /* clients refused: handshake cap full of validated ones */
+	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

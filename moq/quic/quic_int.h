@@ -101,6 +101,13 @@ struct moq_quic_conn {
 	uint8_t *close_pkt; /* saved CONNECTION_CLOSE for the closing period */
 	size_t close_pktlen;
 	uint64_t close_deadline;
+	uint64_t closing_rx; /* packets received in the closing period */
+
+	/* server admission: handshakes in progress in age order (ep->hs_*) */
+	struct moq_quic_conn *hs_next, **hs_prev;
+	int on_hs_list;
+	int counted_est;    /* counted in ep->nest */
+	int addr_validated; /* came with a valid Retry token */
 
 	/* streams */
 	struct qstream **sh;
@@ -146,6 +153,8 @@ struct txq {
 
 struct moq_quic_endpoint {
 	struct moq_loop *loop;
+	const struct moq_quic__crypto_ops *crypto;
+	moq_loop_defer_cb flush; /* send.c's flush, run deferred by mark_dirty */
 	struct moq_quic_config cfg;
 	char *s_local_addr, *s_alpn, *s_cert, *s_key, *s_ca, *s_sni, *s_qlog_dir;
 	struct moq_quic_callbacks cb;
@@ -165,6 +174,11 @@ struct moq_quic_endpoint {
 	size_t txq_len;
 	int tx_blocked;		  /* socket buffer full: queue, wait for EPOLLOUT */
 	uint64_t sr_window_start; /* stateless reset rate limit */
+	/* server admission (conn.c, recv.c) */
+	struct moq_quic_conn *hs_head, **hs_tail; /* handshakes, oldest first */
+	size_t nhs, nest;
+	uint8_t retry_secret[32];
+	uint64_t admit_warned_at; /* last admission warning (ns) */
 	unsigned sr_in_window;
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
@@ -173,41 +187,22 @@ struct moq_quic_endpoint {
 	uint8_t shimbuf[65536];
 };
 
-/* quic.c */
-extern unsigned moq_quic_test_fake_eagain;
-void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int moq_quic__cid_add(struct moq_quic_endpoint *ep, struct moq_quic_conn *c, const ngtcp2_cid *cid);
-void moq_quic__rand(uint8_t *dest, size_t len);
+/* Mode-specific handshake and packet protection (plaintext.c, tls.c). The
+ * endpoint holds the table for its mode; the modules below call it, it
+ * calls only base.h, so no module calls back up into its caller. */
+struct moq_quic__crypto_ops {
+	/* endpoint setup/teardown; may be NULL */
+	int (*ep_init)(struct moq_quic_endpoint *ep, char *err, size_t errlen);
+	void (*ep_free)(struct moq_quic_endpoint *ep);
+	/* after ngtcp2_conn_{client,server}_new; host: the name dialled */
+	int (*conn_init)(struct moq_quic_conn *c, const char *host);
+	void (*conn_free)(struct moq_quic_conn *c);
+	void (*callbacks)(ngtcp2_callbacks *cb, int server);
+	/* at handshake completion; 0 ok, -1 refused (ci set); may be NULL */
+	int (*handshake_done)(struct moq_quic_conn *c);
+};
 
-/* plaintext.c */
-extern const ngtcp2_crypto_ctx moq_quic_pt_ctx;
-int moq_quic_pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *plaintext,
-			size_t plaintextlen, const uint8_t *nonce, size_t noncelen,
-			const uint8_t *aad, size_t aadlen);
-int moq_quic_pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
-			const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
-			size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
-			const uint8_t *aad, size_t aadlen);
-int moq_quic_pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,
-			const ngtcp2_crypto_cipher_ctx *hp_ctx, const uint8_t *sample);
-void moq_quic_pt_callbacks(ngtcp2_callbacks *cb, int server);
-/* Does this long-header Initial packet end with the plaintext tag?
- * 1 yes, 0 no, -1 not a parsable Initial. */
-int moq_quic_pt_initial_is_plaintext(const uint8_t *pkt, size_t len);
-/* Write an Initial CONNECTION_CLOSE protected with null protection. */
-ngtcp2_ssize moq_quic_pt_write_initial_close(uint8_t *dest, size_t destlen, const ngtcp2_cid *dcid,
-					     const ngtcp2_cid *scid, uint64_t code,
-					     const char *reason);
-
-/* tls.c */
-int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen);
-void moq_quic_tls_ep_free(struct moq_quic_endpoint *ep);
-int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host);
-void moq_quic_tls_conn_free(struct moq_quic_conn *c);
-void moq_quic_tls_callbacks(ngtcp2_callbacks *cb, int server);
-/* After handshake: check ALPN; fills c->alpn. 0 ok, -1 mismatch (ci set). */
-int moq_quic_tls_check_alpn(struct moq_quic_conn *c);
+extern const struct moq_quic__crypto_ops moq_quic__pt_ops;
+extern const struct moq_quic__crypto_ops moq_quic__tls_ops;
 
 #endif

@@ -9,6 +9,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "log.h"
+#include "quic/base.h"
 
 #define PRIO                                                                                       \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"                     \
@@ -55,7 +56,7 @@ static int verify_cb(gnutls_session_t s)
 	return 0;
 }
 
-int moq_quic_tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen)
+static int tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen)
 {
 	int rv;
 
@@ -104,7 +105,7 @@ gerr:
 	return -1;
 }
 
-void moq_quic_tls_ep_free(struct moq_quic_endpoint *ep)
+static void tls_ep_free(struct moq_quic_endpoint *ep)
 {
 	if (ep->prio)
 		gnutls_priority_deinit(ep->prio);
@@ -156,7 +157,7 @@ static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
 	return 0;
 }
 
-int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host)
+static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 {
 	struct moq_quic_endpoint *ep = c->ep;
 	gnutls_datum_t alpn = {.data = (unsigned char *)ep->s_alpn,
@@ -197,7 +198,7 @@ int moq_quic_tls_conn_init(struct moq_quic_conn *c, const char *host)
 	return 0;
 }
 
-void moq_quic_tls_conn_free(struct moq_quic_conn *c)
+static void tls_conn_free(struct moq_quic_conn *c)
 {
 	if (c->tls)
 		gnutls_deinit(c->tls);
@@ -235,7 +236,7 @@ static int recv_crypto_data(ngtcp2_conn *conn, ngtcp2_encryption_level level, ui
 	return NGTCP2_ERR_CRYPTO;
 }
 
-void moq_quic_tls_callbacks(ngtcp2_callbacks *cb, int server)
+static void tls_callbacks(ngtcp2_callbacks *cb, int server)
 {
 	if (server)
 		cb->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
@@ -254,7 +255,7 @@ void moq_quic_tls_callbacks(ngtcp2_callbacks *cb, int server)
 	cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
 }
 
-int moq_quic_tls_check_alpn(struct moq_quic_conn *c)
+static int tls_check_alpn(struct moq_quic_conn *c)
 {
 	gnutls_datum_t p = {0};
 
@@ -275,3 +276,12 @@ int moq_quic_tls_check_alpn(struct moq_quic_conn *c)
 	snprintf(c->alpn, sizeof(c->alpn), "%.*s", (int)p.size, p.data);
 	return 0;
 }
+
+const struct moq_quic__crypto_ops moq_quic__tls_ops = {
+    .ep_init = tls_ep_init,
+    .ep_free = tls_ep_free,
+    .conn_init = tls_conn_init,
+    .conn_free = tls_conn_free,
+    .callbacks = tls_callbacks,
+    .handshake_done = tls_check_alpn,
+};

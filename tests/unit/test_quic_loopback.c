@@ -17,7 +17,7 @@
 #include "quic/quic.h"
 #include "varint.h"
 
-extern unsigned moq_quic_test_fake_eagain; /* quic.c, tests only */
+extern unsigned moq_quic_test_fake_eagain; /* send.c, tests only */
 
 static char g_dir[256];
 static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
@@ -269,6 +269,7 @@ struct opts {
 	int srv_manual_consume, cli_insecure;
 	const struct moq_quic_callbacks *srv_cbs, *cli_cbs; /* overrides */
 	int proxy;					    /* client -> g_px UDP proxy -> server */
+	size_t srv_max_conns, srv_max_handshakes;
 };
 
 /* ---- a UDP proxy between the peers checks what is really on the wire ---- */
@@ -379,6 +380,8 @@ static void world_init(struct world *w, const struct opts *o)
 		sc.cb = o->srv_cbs;
 	sc.user = &w->srv;
 	sc.qlog_dir = o->qlog_dir;
+	sc.max_conns = o->srv_max_conns;
+	sc.max_handshakes = o->srv_max_handshakes;
 	w->srv.echo = 1;
 	w->srv.ep = moq_quic_endpoint_new(w->loop, &sc, err, sizeof(err));
 	ck_assert_msg(w->srv.ep != NULL, "server: %s", err);
@@ -884,6 +887,172 @@ START_TEST(test_stream_reset_and_stop_sending_seen_by_peer)
 		      (int)w.srv.resets, (int)w.cli.stops, w.srv.nrs);
 	ck_assert_int_eq(w.srv.saw_reset_42, 1);
 	ck_assert_uint_eq(w.cli.stop_code, 0x77);
+	world_free(&w);
+}
+END_TEST
+
+/* RFC 9000 10.2.1: in its closing period an endpoint answers a peer that
+ * keeps sending with its CONNECTION_CLOSE, but not once per packet. */
+START_TEST(test_closing_connection_rate_limits_its_close_packets)
+{
+	struct world w;
+	struct opts o = {.srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1"};
+	struct moq_quic_endpoint_stats a, b;
+	uint8_t cids[4][20], pkt[64];
+	size_t lens[4];
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	int fd, sent = 0;
+	uint64_t resent;
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert_uint_ge(moq_quic_conn_scids(w.srv.conn, cids, lens, 4), 1);
+	ck_assert_int_eq(moq_quic_conn_close(w.srv.conn, 0x9, "closing"), 0);
+	for (int t = 0; t < 20 && !w.srv.closed; t++)
+		moq_loop_run_once(w.loop, 0);
+	ck_assert(w.srv.closed);
+	/* 64 short-header packets to the closing connection, all at once
+	 * (well inside its 3 PTO closing period) */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(moq_quic_endpoint_port(w.srv.ep));
+	memset(pkt, 0xab, sizeof(pkt));
+	pkt[0] = 0x43;
+	memcpy(pkt + 1, cids[0], lens[0]);
+	moq_quic_endpoint_stats(w.srv.ep, &a);
+	for (int i = 0; i < 64; i++)
+		sent += sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) > 0;
+	ck_assert_int_eq(sent, 64);
+	for (int t = 0; t < 5; t++)
+		moq_loop_run_once(w.loop, 1);
+	moq_quic_endpoint_stats(w.srv.ep, &b);
+	close(fd);
+	ck_assert_msg(b.rx_in_closing - a.rx_in_closing >= 32,
+		      "only %llu packets reached the closing "
+		      "connection",
+		      (unsigned long long)(b.rx_in_closing - a.rx_in_closing));
+	/* 1st, 2nd, 4th ... 64th: 7 at most; the old code sent 64 */
+	resent = (b.tx_datagrams - a.tx_datagrams) - (b.tx_stateless_reset - a.tx_stateless_reset);
+	ck_assert_msg(resent >= 1 && resent <= 7, "%llu close packets for %llu packets received",
+		      (unsigned long long)resent,
+		      (unsigned long long)(b.rx_in_closing - a.rx_in_closing));
+	ck_assert_uint_eq(b.tx_close_resent - a.tx_close_resent, resent);
+	world_free(&w);
+}
+END_TEST
+
+/* Sessions count once established: a handshake that completes while the
+ * server already has max_conns connections is closed with
+ * CONNECTION_REFUSED (0x2), and the established one is untouched. */
+static struct side g_c2;
+
+static int c2_closed(struct world *w)
+{
+	return g_c2.closed;
+}
+
+START_TEST(test_handshake_beyond_max_conns_is_refused)
+{
+	struct world w;
+	struct opts o = {
+	    .srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1", .srv_max_conns = 1};
+	struct moq_quic_config cc;
+	struct moq_quic_endpoint_stats st;
+	struct moq_quic_conn *c2;
+	char err[256];
+
+	world_init(&w, &o);
+	handshake(&w);
+	ck_assert_uint_eq(moq_quic_endpoint_established(w.srv.ep), 1);
+	memset(&g_c2, 0, sizeof(g_c2));
+	moq_quic_config_init(&cc);
+	cc.plaintext = _i;
+	cc.ca_file = g_ca;
+	cc.cb = &g_cb;
+	cc.user = &g_c2;
+	g_c2.ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
+	ck_assert_msg(g_c2.ep != NULL, "client 2: %s", err);
+	c2 = moq_quic_connect(g_c2.ep, "127.0.0.1", moq_quic_endpoint_port(w.srv.ep), &g_c2, err,
+			      sizeof(err));
+	ck_assert_msg(c2 != NULL, "connect 2: %s", err);
+	ck_assert(run_until(&w, c2_closed, 3000));
+	ck_assert_int_eq(g_c2.ci.app, 0);
+	ck_assert_uint_eq(g_c2.ci.code, 0x2);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_eq(st.conn_refused, 1);
+	ck_assert_uint_eq(moq_quic_endpoint_established(w.srv.ep), 1);
+	ck_assert_uint_eq(moq_quic_endpoint_handshakes(w.srv.ep), 0);
+	ck_assert(!w.cli.closed);
+	moq_quic_endpoint_free(g_c2.ep);
+	world_free(&w);
+}
+END_TEST
+
+/* A client Initial that will never be followed up: a throwaway client on
+ * its own loop sends its first Initial to a socket of ours; we replay it to
+ * the server from that socket and never answer. */
+static void stuck_handshake(struct world *w, int plaintext)
+{
+	struct moq_loop *l2 = moq_loop_new();
+	struct moq_quic_config cc;
+	struct moq_quic_endpoint *ep2;
+	struct sockaddr_in me = {.sin_family = AF_INET}, srv = {.sin_family = AF_INET};
+	socklen_t ml = sizeof(me);
+	uint8_t d[2048];
+	ssize_t n = -1;
+	char err[256];
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	getsockname(fd, (struct sockaddr *)&me, &ml);
+	moq_quic_config_init(&cc);
+	cc.plaintext = plaintext;
+	cc.ca_file = g_ca;
+	cc.cb = &g_cb;
+	cc.user = &g_c2; /* its callbacks land in a scratch side */
+	ep2 = moq_quic_endpoint_new(l2, &cc, err, sizeof(err));
+	ck_assert_msg(ep2 != NULL, "%s", err);
+	ck_assert_ptr_nonnull(
+	    moq_quic_connect(ep2, "127.0.0.1", ntohs(me.sin_port), NULL, err, sizeof(err)));
+	for (int t = 0; t < 50 && n < 1200; t++) {
+		moq_loop_run_once(l2, 10);
+		n = recv(fd, d, sizeof(d), 0);
+	}
+	ck_assert_int_ge(n, 1200);
+	moq_quic_endpoint_free(ep2);
+	moq_loop_free(l2);
+	srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
+	ck_assert_int_eq(sendto(fd, d, (size_t)n, 0, (struct sockaddr *)&srv, sizeof(srv)), n);
+	close(fd);
+}
+
+/* max_handshakes 1, taken by a client that never finishes: a real client
+ * still gets in. Plaintext: it replaces the stuck handshake. TLS: it gets a
+ * Retry first (the cap is at least half full), answers it, and as a
+ * validated client replaces the unvalidated stuck one. */
+START_TEST(test_handshake_cap_admits_a_real_client_past_a_stuck_one)
+{
+	struct world w;
+	struct opts o = {
+	    .srv_plain = _i, .cli_plain = _i, .srv_addr = "127.0.0.1", .srv_max_handshakes = 1};
+	struct moq_quic_endpoint_stats st;
+
+	world_init(&w, &o); /* the client's Initial leaves with the first loop run */
+	stuck_handshake(&w, _i);
+	handshake(&w);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_eq(st.hs_evicted, 1);
+	ck_assert_uint_eq(st.hs_refused, 0);
+	ck_assert_uint_eq(st.rx_bad_token, 0);
+	if (_i)
+		ck_assert_uint_eq(st.tx_retry, 0); /* the profile has no Retry */
+	else
+		ck_assert_uint_eq(st.tx_retry, 1);
+	ck_assert_uint_eq(moq_quic_endpoint_established(w.srv.ep), 1);
+	ck_assert_uint_eq(moq_quic_endpoint_handshakes(w.srv.ep), 0);
 	world_free(&w);
 }
 END_TEST
@@ -1744,6 +1913,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_idle_timeout_closes_both, 0, 2);
 	tcase_add_loop_test(tc, test_stream_reset_and_stop_sending_seen_by_peer, 0, 2);
 	tcase_add_loop_test(tc, test_stateless_reset_for_unknown_connection, 0, 2);
+	tcase_add_loop_test(tc, test_closing_connection_rate_limits_its_close_packets, 0, 2);
+	tcase_add_loop_test(tc, test_handshake_beyond_max_conns_is_refused, 0, 2);
+	tcase_add_loop_test(tc, test_handshake_cap_admits_a_real_client_past_a_stuck_one, 0, 2);
 	tcase_add_test(tc, test_bad_certificate_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_fails_fast);
 	tcase_add_test(tc, test_wrong_alpn_plaintext_fails_fast);

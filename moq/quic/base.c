@@ -1,0 +1,104 @@
+/* Shared helpers of the QUIC layer. See base.h. */
+#include "quic/base.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "varint.h"
+
+void *moq_quic__user(const struct moq_quic_conn *c)
+{
+	return c->user ? c->user : c->ep->cfg.user;
+}
+
+void moq_quic__rand(uint8_t *dest, size_t len)
+{
+	while (len) {
+		ssize_t n = getrandom(dest, len, 0);
+		if (n <= 0)
+			continue;
+		dest += n;
+		len -= (size_t)n;
+	}
+}
+
+void moq_quic__rand_cb(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *r)
+{
+	moq_quic__rand(dest, destlen);
+}
+
+uint64_t moq_quic__now(void)
+{
+	return moq_loop_now();
+}
+
+void moq_quic__conn_set_hs_error(struct moq_quic_conn *c, uint64_t code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->hs_failed)
+		return; /* keep the first, most specific reason */
+	c->hs_failed = 1;
+	c->hs_code = code;
+	va_start(ap, fmt);
+	vsnprintf(c->ci.reason, sizeof(c->ci.reason), fmt, ap);
+	va_end(ap);
+	c->ci.origin = MOQ_QUIC_CLOSE_HANDSHAKE;
+	c->ci.app = 0;
+	c->ci.code = code;
+}
+
+void moq_quic__mark_dirty(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+
+	if (c->state == CS_DEAD)
+		return;
+	if (!c->dirty) {
+		c->dirty = 1;
+		c->dnext = ep->dirty_head;
+		ep->dirty_head = c;
+	}
+	moq_loop_defer(ep->loop, ep->flush, ep);
+}
+
+int moq_quic__conn_usable(const struct moq_quic_conn *c)
+{
+	return (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) && !c->want_close &&
+	       !c->silent_drop && !c->closed_notified;
+}
+
+size_t moq_quic__long_prefix_len(const uint8_t *d, size_t n)
+{
+	size_t o = 0;
+	while (o < n && (d[o] & 0x80)) {
+		size_t p = o + 5;
+		uint64_t v;
+		int k;
+		if (p >= n)
+			return n;
+		p += 1 + d[p]; /* DCID */
+		if (p >= n)
+			return n;
+		p += 1 + d[p]; /* SCID */
+		if (p >= n)
+			return n;
+		if (((d[o] & 0x30) >> 4) == 0) { /* Initial: token */
+			k = quic_varint_decode(&v, d + p, n - p);
+			if (k < 0)
+				return n;
+			p += (size_t)k + v;
+		}
+		if (p >= n)
+			return n;
+		k = quic_varint_decode(&v, d + p, n - p);
+		if (k < 0)
+			return n;
+		p += (size_t)k + v;
+		if (p > n)
+			return n;
+		o = p;
+	}
+	return o;
+}

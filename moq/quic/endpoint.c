@@ -1,0 +1,395 @@
+/* QUIC endpoints on ngtcp2 >= 1.11: the UDP socket, the loop glue, setup
+ * and teardown, and client connections. See quic.h. */
+#include "quic/quic_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quic/base.h"
+#include "quic/cid.h"
+#include "quic/conn.h"
+#include "quic/recv.h"
+#include "quic/send.h"
+
+#define NS_PER_MS MOQ_QUIC__NS_PER_MS
+
+void moq_quic_config_init(struct moq_quic_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->alpn = MOQ_QUIC_ALPN_DEFAULT;
+}
+
+static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct moq_quic_endpoint *ep = arg;
+
+	if ((events & EPOLLOUT) && ep->tx_blocked)
+		moq_quic__ep_drain_txq(ep);
+	if (!(events & (EPOLLIN | EPOLLERR)))
+		return;
+
+	for (int i = 0; i < 256; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		ssize_t r = recvfrom(fd, ep->rxbuf, 65536, 0, (struct sockaddr *)&ss, &sl);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (r == 0)
+			continue;
+		moq_quic__recv_datagram(ep, ep->rxbuf, (size_t)r, (struct sockaddr *)&ss, sl);
+	}
+	moq_quic__ep_flush(loop, ep);
+}
+
+static char *dupstr(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int resolve(const char *host, uint16_t port, int family, struct sockaddr_storage *ss,
+		   socklen_t *sl, int passive)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char ps[8];
+	int rv;
+
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	snprintf(ps, sizeof(ps), "%u", port);
+	rv = getaddrinfo(host, ps, &hints, &res);
+	if (rv)
+		return rv;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sl = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *host = ep->s_local_addr;
+	int fd, zero = 0, buf = 8 << 20, rv;
+
+	if (!host || !*host)
+		host = family == AF_INET ? "0.0.0.0" : "::";
+	rv = resolve(host, ep->cfg.local_port, family, &ss, &sl, 1);
+	if (rv) {
+		snprintf(err, errlen, "cannot resolve local address %s: %s", host,
+			 gai_strerror(rv));
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	/* Large buffers for bursts to hundreds of peers: the FORCE variants
+	 * pass net.core.[rw]mem_max when running as root (the relay). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		snprintf(err, errlen, "cannot bind UDP %s port %u: %s", host, ep->cfg.local_port,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ep->locallen = sizeof(ep->local);
+	getsockname(fd, (struct sockaddr *)&ep->local, &ep->locallen);
+	ep->fd = fd;
+	ep->family = ss.ss_family;
+	if (moq_loop_add_fd(ep->loop, fd, EPOLLIN, ep_readable, ep) < 0) {
+		snprintf(err, errlen, "epoll: cannot add socket");
+		close(fd);
+		ep->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
+						const struct moq_quic_config *cfg, char *err,
+						size_t errlen)
+{
+	struct moq_quic_endpoint *ep;
+	char dummy[8];
+	static const uint8_t zero[32];
+
+	if (!err) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = 0;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ep->loop = loop;
+	ep->fd = -1;
+	ep->cfg = *cfg;
+	ep->crypto = cfg->plaintext ? &moq_quic__pt_ops : &moq_quic__tls_ops;
+	ep->flush = moq_quic__ep_flush;
+	ep->hs_tail = &ep->hs_head;
+	moq_quic__rand(ep->retry_secret, sizeof(ep->retry_secret));
+	if (cfg->cb)
+		ep->cb = *cfg->cb;
+	ep->s_local_addr = dupstr(cfg->local_addr);
+	ep->s_alpn = dupstr(cfg->alpn ? cfg->alpn : MOQ_QUIC_ALPN_DEFAULT);
+	ep->s_cert = dupstr(cfg->cert_file);
+	ep->s_key = dupstr(cfg->key_file);
+	ep->s_ca = dupstr(cfg->ca_file);
+	ep->s_sni = dupstr(cfg->sni);
+	ep->s_qlog_dir = dupstr(cfg->qlog_dir);
+	ep->cfg.local_addr = ep->s_local_addr;
+	ep->cfg.alpn = ep->s_alpn;
+	ep->cfg.cert_file = ep->s_cert;
+	ep->cfg.key_file = ep->s_key;
+	ep->cfg.ca_file = ep->s_ca;
+	ep->cfg.sni = ep->s_sni;
+	ep->cfg.qlog_dir = ep->s_qlog_dir;
+	ep->cfg.cb = &ep->cb;
+	if (!ep->cfg.idle_timeout_ms)
+		ep->cfg.idle_timeout_ms = 30000;
+	if (!ep->cfg.handshake_timeout_ms)
+		ep->cfg.handshake_timeout_ms = 5000;
+	if (!ep->cfg.max_data)
+		ep->cfg.max_data = 16 << 20;
+	if (!ep->cfg.max_stream_data)
+		ep->cfg.max_stream_data = 4 << 20;
+	if (!ep->cfg.max_streams_bidi)
+		ep->cfg.max_streams_bidi = 100;
+	if (!ep->cfg.max_streams_uni)
+		ep->cfg.max_streams_uni = 1000;
+	if (!ep->cfg.max_datagram_frame_size)
+		ep->cfg.max_datagram_frame_size = 1200;
+	if (!ep->cfg.max_udp_payload)
+		ep->cfg.max_udp_payload = 1350;
+	if (!ep->cfg.shim_slack)
+		ep->cfg.shim_slack = MOQ_QUIC_SHIM_SLACK;
+	if (ep->cfg.plaintext && ep->cfg.max_udp_payload < 1200 + ep->cfg.shim_slack) {
+		snprintf(err, errlen,
+			 "max_udp_payload %zu too small: the plaintext profile needs at least "
+			 "1200 + shim_slack (%zu)",
+			 ep->cfg.max_udp_payload, ep->cfg.shim_slack);
+		goto fail;
+	}
+	if (ep->cfg.max_udp_payload < 1200) {
+		snprintf(err, errlen, "max_udp_payload %zu too small: QUIC needs 1200",
+			 ep->cfg.max_udp_payload);
+		goto fail;
+	}
+	if (!memcmp(ep->cfg.reset_secret, zero, sizeof(zero)))
+		moq_quic__rand(ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret));
+	if (strlen(ep->s_alpn) == 0 || strlen(ep->s_alpn) > 255) {
+		snprintf(err, errlen, "ALPN must be 1..255 bytes");
+		goto fail;
+	}
+	if (ep->crypto->ep_init && ep->crypto->ep_init(ep, err, errlen))
+		goto fail;
+	if (ep->cfg.listen || ep->s_local_addr) {
+		int fam = AF_UNSPEC;
+		if (ep->s_local_addr && strchr(ep->s_local_addr, ':'))
+			fam = AF_INET6;
+		else if (ep->s_local_addr)
+			fam = AF_INET;
+		else
+			fam = AF_INET6; /* "::" dual stack */
+		if (ep_open_socket(ep, fam, err, errlen))
+			goto fail;
+	}
+	return ep;
+fail:
+	moq_quic_endpoint_free(ep);
+	return NULL;
+}
+
+void moq_quic_endpoint_free(struct moq_quic_endpoint *ep)
+{
+	if (!ep)
+		return;
+	for (struct moq_quic_conn *c = ep->conns; c; c = c->next) {
+		if (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED) {
+			ngtcp2_ccerr ccerr;
+			static const char why[] = "endpoint shutting down";
+			ngtcp2_ccerr_set_application_error(&ccerr, 0, (const uint8_t *)why,
+							   sizeof(why) - 1);
+			c->ci.origin = MOQ_QUIC_CLOSE_LOCAL;
+			c->ci.app = 1;
+			c->ci.code = 0;
+			snprintf(c->ci.reason, sizeof(c->ci.reason), "%s", why);
+			moq_quic__conn_close_with(c, &ccerr);
+			c->state = CS_DEAD;
+			moq_quic__conn_terminate(c);
+		}
+	}
+	while (ep->conns)
+		moq_quic__conn_free(ep->conns);
+	if (ep->fd >= 0) {
+		moq_loop_del_fd(ep->loop, ep->fd);
+		close(ep->fd);
+	}
+	if (ep->crypto->ep_free)
+		ep->crypto->ep_free(ep);
+	free(ep->ct);
+	free(ep->s_local_addr);
+	free(ep->s_alpn);
+	free(ep->s_cert);
+	free(ep->s_key);
+	free(ep->s_ca);
+	free(ep->s_sni);
+	free(ep->s_qlog_dir);
+	while (ep->txq_head) {
+		struct txq *q = ep->txq_head;
+		ep->txq_head = q->next;
+		free(q);
+	}
+	moq_loop_defer_cancel(ep->loop, ep);
+	free(ep);
+}
+
+int moq_quic_endpoint_local_addr(struct moq_quic_endpoint *ep, struct sockaddr_storage *ss,
+				 socklen_t *len)
+{
+	if (ep->fd < 0)
+		return -ENOTCONN;
+	memcpy(ss, &ep->local, ep->locallen);
+	*len = ep->locallen;
+	return 0;
+}
+
+uint16_t moq_quic_endpoint_port(struct moq_quic_endpoint *ep)
+{
+	if (ep->fd < 0)
+		return 0;
+	if (ep->local.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ep->local)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ep->local)->sin6_port);
+}
+
+size_t moq_quic_endpoint_conn_count(const struct moq_quic_endpoint *ep)
+{
+	size_t n = 0;
+	for (const struct moq_quic_conn *c = ep->conns; c; c = c->next)
+		if (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED)
+			n++;
+	return n;
+}
+
+size_t moq_quic_endpoint_established(const struct moq_quic_endpoint *ep)
+{
+	return ep->nest;
+}
+
+size_t moq_quic_endpoint_handshakes(const struct moq_quic_endpoint *ep)
+{
+	return ep->nhs;
+}
+
+void moq_quic_endpoint_set_limits(struct moq_quic_endpoint *ep, size_t max_conns,
+				  size_t max_handshakes)
+{
+	ep->cfg.max_conns = max_conns;
+	ep->cfg.max_handshakes = max_handshakes;
+}
+
+void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep, struct moq_quic_endpoint_stats *st)
+{
+	*st = ep->st;
+}
+
+int moq_quic_endpoint_fd(const struct moq_quic_endpoint *ep)
+{
+	return ep->fd;
+}
+
+struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char *host,
+				       uint16_t port, void *user, char *err, size_t errlen)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl;
+	ngtcp2_cid dcid, scid;
+	uint16_t probe;
+	ngtcp2_settings s;
+	ngtcp2_transport_params p;
+	ngtcp2_callbacks cb;
+	ngtcp2_path path;
+	struct moq_quic_conn *c;
+	char dummy[8];
+	int rv;
+
+	if (!err) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	rv = resolve(host, port, ep->fd >= 0 && ep->family == AF_INET ? AF_INET : AF_UNSPEC, &peer,
+		     &pl, 0);
+	if (rv) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rv));
+		return NULL;
+	}
+	if (ep->fd < 0 && ep_open_socket(ep, peer.ss_family, err, errlen))
+		return NULL;
+	if (ep->family == AF_INET6 && peer.ss_family == AF_INET) {
+		/* v4-mapped on a dual-stack socket */
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+		memcpy(&v4, &peer, sizeof(v4));
+		v6.sin6_port = v4.sin_port;
+		v6.sin6_addr.s6_addr[10] = 0xff;
+		v6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&v6.sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+		memcpy(&peer, &v6, sizeof(v6));
+		pl = sizeof(v6);
+	}
+	c = moq_quic__conn_alloc(ep, 0, (struct sockaddr *)&peer, pl, moq_quic__conn_timer);
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->user = user;
+	dcid.datalen = MOQ_QUIC_CID_LEN;
+	moq_quic__rand(dcid.data, dcid.datalen);
+	moq_quic__cid_new_local(ep, &scid, MOQ_QUIC_CID_LEN);
+	moq_quic__conn_callbacks(ep, &cb, 0);
+	moq_quic__conn_settings(c, &s, &dcid, &probe);
+	moq_quic__conn_params(ep, &p);
+	moq_quic__conn_path(c, &path);
+	rv = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cb, &s, &p,
+				    NULL, c);
+	if (rv) {
+		snprintf(err, errlen, "ngtcp2_conn_client_new: %s", ngtcp2_strerror(rv));
+		goto fail;
+	}
+	if (ep->cfg.keep_alive_ms)
+		ngtcp2_conn_set_keep_alive_timeout(c->conn, ep->cfg.keep_alive_ms * NS_PER_MS);
+	if (moq_quic__cid_add(ep, c, &scid)) {
+		snprintf(err, errlen, "CID table: out of memory");
+		goto fail;
+	}
+	if (ep->crypto->conn_init(c, host)) {
+		snprintf(err, errlen, "%s session setup failed",
+			 ep->cfg.plaintext ? "plaintext" : "TLS");
+		goto fail;
+	}
+	moq_quic__mark_dirty(c);
+	return c;
+fail:
+	c->state = CS_DEAD;
+	moq_quic__conn_free(c);
+	return NULL;
+}

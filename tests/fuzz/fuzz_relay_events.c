@@ -45,6 +45,7 @@
 #include "log.h"
 #include "moq-relayd/fastpath.h"
 #include "moq-relayd/relayd.h"
+#include "moq-relayd/sessions.h"
 #include "moq_codes.h"
 #include "moq_err.h"
 #include "quic/loop.h"

@@ -2,7 +2,7 @@
 #ifndef MOQ_SESSION_INT_H
 #define MOQ_SESSION_INT_H
 
-#include "ctrl_reader.h"
+#include "control_reader.h"
 #include "session/session.h"
 
 #define SESSION_MAGIC 0x4d6f5153u /* "MoQS" */

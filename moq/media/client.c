@@ -1,4 +1,5 @@
 /* Bootstrap shared by the client tools (see client.h). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,8 +8,65 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "media/cli.h"
 #include "media/client.h"
+
+int moq_cli_conn_option(struct moq_cli_conn_opts *o, int c, const char *arg, char *err,
+			size_t errlen)
+{
+	switch (c) {
+	case MOQ_CLI_OPT_PLAINTEXT:
+		o->plaintext = 1;
+		return 1;
+	case MOQ_CLI_OPT_CERT:
+		o->cert = arg;
+		return 1;
+	case MOQ_CLI_OPT_KEY:
+		o->key = arg;
+		return 1;
+	case MOQ_CLI_OPT_CA:
+		o->ca = arg;
+		return 1;
+	case MOQ_CLI_OPT_INSECURE:
+		o->insecure = 1;
+		return 1;
+	case MOQ_CLI_OPT_SNI:
+		o->sni = arg;
+		return 1;
+	case MOQ_CLI_OPT_ALPN:
+		if (!*arg || strlen(arg) > 255) {
+			snprintf(err, errlen, "--alpn: give 1..255 bytes");
+			return -1;
+		}
+		o->alpn = arg;
+		return 1;
+	case MOQ_CLI_OPT_QLOG:
+		o->qlog_dir = arg;
+		return 1;
+	case MOQ_CLI_OPT_NO_PACING:
+		o->no_pacing = 1;
+		return 1;
+	case MOQ_CLI_OPT_LOG_LEVEL: {
+		int l = moq_log_parse_level(arg);
+		if (l < 0) {
+			snprintf(err, errlen, "--log-level: give error, warn, info or debug");
+			return -1;
+		}
+		moq_log_set_level((enum moq_log_level)l);
+		return 1;
+	}
+	case MOQ_CLI_OPT_TOKEN:
+		if (!*arg) {
+			snprintf(err, errlen, "--auth-token: the token must not be empty");
+			return -1;
+		}
+		o->token = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 int moq_cli_qlog_dir_check(const char *dir, char *err, size_t errlen)
 {
@@ -33,16 +91,20 @@ int moq_cli_signalfd(void)
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-struct moq_loop *moq_cli_loop_new(int sfd, moq_loop_fd_cb on_signal, void *arg)
+struct moq_loop *moq_cli_loop_new(const char *prog, int sfd, moq_loop_fd_cb on_signal, void *arg)
 {
 	struct moq_loop *loop = moq_loop_new();
 
-	if (loop && sfd >= 0)
+	if (!loop) {
+		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+		return NULL;
+	}
+	if (sfd >= 0)
 		moq_loop_add_fd(loop, sfd, EPOLLIN, on_signal, arg);
 	return loop;
 }
 
-void moq_cli_quic_config(struct moq_quic_config *q, const struct moq_cli_quic_opts *o)
+void moq_cli_quic_config(struct moq_quic_config *q, const struct moq_cli_conn_opts *o)
 {
 	moq_quic_config_init(q);
 	q->plaintext = o->plaintext;

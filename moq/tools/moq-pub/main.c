@@ -88,8 +88,7 @@ struct pub {
 	int listen;
 	char host[256];
 	uint16_t port;
-	struct moq_cli_quic_opts qo;
-	const char *token;
+	struct moq_cli_conn_opts co;
 	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
 	struct moq_namespace ns;
 	struct track tracks[MAX_TRACKS];
@@ -680,13 +679,13 @@ static struct pub *pub_of(struct moq_session *s)
 static int on_setup(struct moq_session *s, const struct moq_setup *peer)
 {
 	struct pub *p = pub_of(s);
-	if (!p->listen || !p->token)
+	if (!p->listen || !p->co.token)
 		return 0;
-	size_t n = strlen(p->token);
+	size_t n = strlen(p->co.token);
 	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
 		const struct moq_auth_token *t = &peer->authorization_tokens[i];
 		if (t->alias_type == MOQ_ALIAS_USE_VALUE && t->token_value.len == n &&
-		    !memcmp(t->token_value.ptr, p->token, n))
+		    !memcmp(t->token_value.ptr, p->co.token, n))
 			return 0;
 	}
 	moq_warn("pub", "%s: missing or wrong authorization token; closing", moq_session_name(s));
@@ -1034,13 +1033,6 @@ static void on_signal(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 
 enum {
 	OPT_LISTEN = 256,
-	OPT_PLAINTEXT,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_ALPN,
 	OPT_NAMESPACE,
 	OPT_TRACK,
 	OPT_DGRAM_TRACK,
@@ -1058,21 +1050,11 @@ enum {
 	OPT_LINGER,
 	OPT_SEND_BUFFER,
 	OPT_WAIT_SUBS,
-	OPT_QLOG,
-	OPT_NO_PACING,
-	OPT_LOG_LEVEL,
-	OPT_TOKEN,
 };
 
 static const struct option long_opts[] = {
+    MOQ_CLI_CONN_LONG_OPTS,
     {"listen", required_argument, 0, OPT_LISTEN},
-    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
-    {"cert", required_argument, 0, OPT_CERT},
-    {"key", required_argument, 0, OPT_KEY},
-    {"ca", required_argument, 0, OPT_CA},
-    {"insecure", no_argument, 0, OPT_INSECURE},
-    {"sni", required_argument, 0, OPT_SNI},
-    {"alpn", required_argument, 0, OPT_ALPN},
     {"namespace", required_argument, 0, OPT_NAMESPACE},
     {"track", required_argument, 0, OPT_TRACK},
     {"datagram-track", required_argument, 0, OPT_DGRAM_TRACK},
@@ -1090,10 +1072,6 @@ static const struct option long_opts[] = {
     {"linger", required_argument, 0, OPT_LINGER},
     {"send-buffer", required_argument, 0, OPT_SEND_BUFFER},
     {"wait-subscribers", required_argument, 0, OPT_WAIT_SUBS},
-    {"qlog-dir", required_argument, 0, OPT_QLOG},
-    {"no-pacing", no_argument, 0, OPT_NO_PACING},
-    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
-    {"auth-token", required_argument, 0, OPT_TOKEN},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -1172,34 +1150,11 @@ static int parse_options(struct pub *p, struct pub_args *a, int argc, char **arg
 	p->send_buffer = 1u << 20;
 	p->wait_subscribers = 1;
 
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
 			a->listen = optarg;
-			break;
-		case OPT_PLAINTEXT:
-			p->qo.plaintext = 1;
-			break;
-		case OPT_CERT:
-			p->qo.cert = optarg;
-			break;
-		case OPT_KEY:
-			p->qo.key = optarg;
-			break;
-		case OPT_CA:
-			p->qo.ca = optarg;
-			break;
-		case OPT_INSECURE:
-			p->qo.insecure = 1;
-			break;
-		case OPT_SNI:
-			p->qo.sni = optarg;
-			break;
-		case OPT_ALPN:
-			if (!*optarg || strlen(optarg) > 255)
-				die_usage("--alpn: give 1..255 bytes");
-			p->qo.alpn = optarg;
 			break;
 		case OPT_NAMESPACE:
 			a->ns = optarg;
@@ -1264,9 +1219,6 @@ static int parse_options(struct pub *p, struct pub_args *a, int argc, char **arg
 					   sizeof err))
 				die_usage(err);
 			break;
-		case OPT_NO_PACING:
-			p->qo.no_pacing = 1;
-			break;
 		case OPT_WAIT_SUBS:
 			if (moq_cli_u64("--wait-subscribers", optarg, 1, 100000, 0,
 					&p->wait_subscribers, err, sizeof err))
@@ -1277,25 +1229,15 @@ static int parse_options(struct pub *p, struct pub_args *a, int argc, char **arg
 					&p->send_buffer, err, sizeof err))
 				die_usage(err);
 			break;
-		case OPT_QLOG:
-			p->qo.qlog_dir = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			int l = moq_log_parse_level(optarg);
-			if (l < 0)
-				die_usage("--log-level: give error, warn, info or debug");
-			moq_log_set_level((enum moq_log_level)l);
-			break;
-		}
-		case OPT_TOKEN:
-			if (!*optarg)
-				die_usage("--auth-token: the token must not be empty");
-			p->token = optarg;
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
+			rc = moq_cli_conn_option(&p->co, c, optarg, err, sizeof err);
+			if (rc < 0)
+				die_usage(err);
+			if (rc > 0)
+				break;
 			fprintf(stderr, "Try 'moq-pub --help'.\n");
 			return MOQ_EXIT_USAGE;
 		}
@@ -1319,10 +1261,10 @@ static int check_options(struct pub *p, const struct pub_args *a, int argc, char
 			die_usage(err);
 		if (!p->host[0])
 			strcpy(p->host, "::");
-		if (!p->qo.plaintext && (!p->qo.cert || !p->qo.key))
+		if (!p->co.plaintext && (!p->co.cert || !p->co.key))
 			die_usage("--listen with TLS needs --cert FILE and --key FILE (or use "
 				  "--plaintext)");
-		if (p->qo.ca || p->qo.insecure)
+		if (p->co.ca || p->co.insecure)
 			die_usage("--ca/--insecure verify a server; with --listen this end is the "
 				  "server");
 	} else {
@@ -1335,22 +1277,22 @@ static int check_options(struct pub *p, const struct pub_args *a, int argc, char
 			die_usage(err);
 		if (!p->host[0])
 			die_usage("HOST:PORT: the host is missing");
-		if (p->qo.cert || p->qo.key)
+		if (p->co.cert || p->co.key)
 			die_usage("--cert/--key are for --listen; a client verifies the relay with "
 				  "--ca or --insecure");
-		if (!p->qo.plaintext && !p->qo.ca && !p->qo.insecure)
+		if (!p->co.plaintext && !p->co.ca && !p->co.insecure)
 			die_usage("TLS needs --ca FILE to verify the relay (or --insecure, or "
 				  "--plaintext on both ends)");
 	}
-	if (p->qo.plaintext && (p->qo.cert || p->qo.key || p->qo.ca || p->qo.insecure))
+	if (p->co.plaintext && (p->co.cert || p->co.key || p->co.ca || p->co.insecure))
 		die_usage("--plaintext does not use --cert/--key/--ca/--insecure; drop them");
-	if (p->qo.cert)
-		check_readable("--cert", p->qo.cert);
-	if (p->qo.key)
-		check_readable("--key", p->qo.key);
-	if (p->qo.ca)
-		check_readable("--ca", p->qo.ca);
-	if (p->qo.qlog_dir && moq_cli_qlog_dir_check(p->qo.qlog_dir, err, sizeof err))
+	if (p->co.cert)
+		check_readable("--cert", p->co.cert);
+	if (p->co.key)
+		check_readable("--key", p->co.key);
+	if (p->co.ca)
+		check_readable("--ca", p->co.ca);
+	if (p->co.qlog_dir && moq_cli_qlog_dir_check(p->co.qlog_dir, err, sizeof err))
 		die_usage(err);
 	if (moq_cli_namespace("--namespace", a->ns, &p->ns, p->ns_store, sizeof p->ns_store, 0, err,
 			      sizeof err))
@@ -1403,21 +1345,19 @@ static int run(struct pub *p)
 	char err[MOQ_CLI_ERR_LEN];
 	int sfd = moq_cli_signalfd();
 
-	p->loop = moq_cli_loop_new(sfd, on_signal, p);
-	if (!p->loop) {
-		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+	p->loop = moq_cli_loop_new(prog, sfd, on_signal, p);
+	if (!p->loop)
 		return MOQ_EXIT_INTERNAL;
-	}
 	p->pump = moq_timer_new(p->loop, pump_cb, p);
 	p->stop_timer = moq_timer_new(p->loop, stop_timer_cb, p);
 	p->close_timer = moq_timer_new(p->loop, close_timer_cb, p);
 
 	moq_cli_session_config(&p->scfg, p->loop, &session_cb, NULL, &p->tok,
-			       p->listen ? NULL : p->token);
+			       p->listen ? NULL : p->co.token);
 	p->scfg.tx_buffer_low = 1u << 20;
 
 	struct moq_quic_config q;
-	moq_cli_quic_config(&q, &p->qo);
+	moq_cli_quic_config(&q, &p->co);
 	q.listen = p->listen;
 	q.local_addr = p->listen ? p->host : NULL;
 	q.local_port = p->listen ? p->port : 0;
@@ -1435,7 +1375,7 @@ static int run(struct pub *p)
 	if (p->listen) {
 		fprintf(stderr, "%s: listening on %s%s%s:%u (%s)\n", prog,
 			strchr(p->host, ':') ? "[" : "", p->host, strchr(p->host, ':') ? "]" : "",
-			moq_quic_endpoint_port(p->ep), p->qo.plaintext ? "plaintext" : "TLS");
+			moq_quic_endpoint_port(p->ep), p->co.plaintext ? "plaintext" : "TLS");
 	} else {
 		struct conn *cn = calloc(1, sizeof(*cn));
 		if (!cn)

@@ -79,8 +79,8 @@ struct sub {
 	/* options */
 	char host[256];
 	uint16_t port;
-	struct moq_cli_quic_opts qo;
-	const char *token, *output_path, *output_track;
+	struct moq_cli_conn_opts co;
+	const char *output_path, *output_track;
 	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
 	struct moq_namespace ns;
 	struct track tracks[MAX_TRACKS];
@@ -927,12 +927,7 @@ static int parse_filter(const char *s, struct moq_subscription_filter *f)
 /* ---- main ----------------------------------------------------------------------- */
 
 enum {
-	OPT_PLAINTEXT = 256,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_ALPN,
-	OPT_NAMESPACE,
+	OPT_NAMESPACE = 256,
 	OPT_TRACK,
 	OPT_COUNT,
 	OPT_DURATION,
@@ -944,20 +939,10 @@ enum {
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
 	OPT_QUIET,
-	OPT_QLOG,
-	OPT_NO_PACING,
-	OPT_LOG_LEVEL,
-	OPT_TOKEN,
-	OPT_CERT,
-	OPT_KEY,
 };
 
 static const struct option long_opts[] = {
-    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
-    {"ca", required_argument, 0, OPT_CA},
-    {"insecure", no_argument, 0, OPT_INSECURE},
-    {"sni", required_argument, 0, OPT_SNI},
-    {"alpn", required_argument, 0, OPT_ALPN},
+    MOQ_CLI_CONN_LONG_OPTS,
     {"namespace", required_argument, 0, OPT_NAMESPACE},
     {"track", required_argument, 0, OPT_TRACK},
     {"count", required_argument, 0, OPT_COUNT},
@@ -970,12 +955,6 @@ static const struct option long_opts[] = {
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
-    {"qlog-dir", required_argument, 0, OPT_QLOG},
-    {"no-pacing", no_argument, 0, OPT_NO_PACING},
-    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
-    {"auth-token", required_argument, 0, OPT_TOKEN},
-    {"cert", required_argument, 0, OPT_CERT},
-    {"key", required_argument, 0, OPT_KEY},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -984,26 +963,9 @@ static const struct option long_opts[] = {
 static int parse_options(struct sub *u, int argc, char **argv, const char **ns_arg)
 {
 	char err[MOQ_CLI_ERR_LEN];
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_PLAINTEXT:
-			u->qo.plaintext = 1;
-			break;
-		case OPT_CA:
-			u->qo.ca = optarg;
-			break;
-		case OPT_INSECURE:
-			u->qo.insecure = 1;
-			break;
-		case OPT_SNI:
-			u->qo.sni = optarg;
-			break;
-		case OPT_ALPN:
-			if (!*optarg || strlen(optarg) > 255)
-				die_usage("--alpn: give 1..255 bytes");
-			u->qo.alpn = optarg;
-			break;
 		case OPT_NAMESPACE:
 			*ns_arg = optarg;
 			break;
@@ -1064,26 +1026,8 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 		case OPT_QUIET:
 			u->quiet = true;
 			break;
-		case OPT_NO_PACING:
-			u->qo.no_pacing = 1;
-			break;
-		case OPT_QLOG:
-			u->qo.qlog_dir = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			int l = moq_log_parse_level(optarg);
-			if (l < 0)
-				die_usage("--log-level: give error, warn, info or debug");
-			moq_log_set_level((enum moq_log_level)l);
-			break;
-		}
-		case OPT_TOKEN:
-			if (!*optarg)
-				die_usage("--auth-token: the token must not be empty");
-			u->token = optarg;
-			break;
-		case OPT_CERT:
-		case OPT_KEY:
+		case MOQ_CLI_OPT_CERT:
+		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
 				  "--ca FILE (or --insecure)");
 			break;
@@ -1091,6 +1035,11 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 			usage(stdout);
 			return 0;
 		default:
+			rc = moq_cli_conn_option(&u->co, c, optarg, err, sizeof err);
+			if (rc < 0)
+				die_usage(err);
+			if (rc > 0)
+				break;
 			fprintf(stderr, "Try 'moq-sub --help'.\n");
 			return MOQ_EXIT_USAGE;
 		}
@@ -1112,16 +1061,16 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 		die_usage(err);
 	if (!u->host[0])
 		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
-	if (u->qo.plaintext && (u->qo.ca || u->qo.insecure))
+	if (u->co.plaintext && (u->co.ca || u->co.insecure))
 		die_usage("--plaintext does not use --ca/--insecure; drop them");
-	if (!u->qo.plaintext && !u->qo.ca && !u->qo.insecure)
+	if (!u->co.plaintext && !u->co.ca && !u->co.insecure)
 		die_usage("TLS needs --ca FILE to verify the server (or --insecure, or "
 			  "--plaintext on both ends)");
-	if (u->qo.ca && access(u->qo.ca, R_OK)) {
-		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->qo.ca, strerror(errno));
+	if (u->co.ca && access(u->co.ca, R_OK)) {
+		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->co.ca, strerror(errno));
 		die_usage(err);
 	}
-	if (u->qo.qlog_dir && moq_cli_qlog_dir_check(u->qo.qlog_dir, err, sizeof err))
+	if (u->co.qlog_dir && moq_cli_qlog_dir_check(u->co.qlog_dir, err, sizeof err))
 		die_usage(err);
 	if (moq_cli_namespace("--namespace", ns_arg, &u->ns, u->ns_store, sizeof u->ns_store, 0,
 			      err, sizeof err))
@@ -1169,11 +1118,9 @@ static int run(struct sub *u)
 	char err[MOQ_CLI_ERR_LEN];
 	int sfd = moq_cli_signalfd();
 
-	u->loop = moq_cli_loop_new(sfd, on_signal, u);
-	if (!u->loop) {
-		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+	u->loop = moq_cli_loop_new(prog, sfd, on_signal, u);
+	if (!u->loop)
 		return MOQ_EXIT_INTERNAL;
-	}
 	u->tick = moq_timer_new(u->loop, tick_cb, u);
 	u->deadline = moq_timer_new(u->loop, final_deadline_cb, u);
 	u->retry_timer = moq_timer_new(u->loop, retry_cb, u);
@@ -1181,9 +1128,9 @@ static int run(struct sub *u)
 	moq_timer_set_in(u->tick, 1000000000ull);
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
 
-	moq_cli_session_config(&u->scfg, u->loop, &session_cb, u, &u->tok, u->token);
+	moq_cli_session_config(&u->scfg, u->loop, &session_cb, u, &u->tok, u->co.token);
 	struct moq_quic_config q;
-	moq_cli_quic_config(&q, &u->qo);
+	moq_cli_quic_config(&q, &u->co);
 	u->ep = moq_quic_endpoint_new(u->loop, &q, err, sizeof err);
 	if (!u->ep) {
 		fprintf(stderr, "%s: %s\n", prog, err);

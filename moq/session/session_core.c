@@ -74,18 +74,12 @@ void moq_session__enter(struct moq_session *s)
 	s->depth++;
 }
 
-void moq_session__reap(struct moq_session *s)
+/* Frees the data streams in the graveyards, not the requests: the API
+ * entries that call this at depth 0 can run inside another session's
+ * callback, whose caller may still hold a dead request of this session
+ * (moq-relayd stops a publisher's rx while it ends a subscriber's request). */
+void moq_session__reap_streams(struct moq_session *s)
 {
-	while (s->grave_req) {
-		struct moq_request *r = s->grave_req;
-		s->grave_req = r->gnext;
-		if (r->rd_init)
-			moq_ctrl_reader_free(&r->rd);
-		moq_session__buf_free(&r->pend_out);
-		moq_session__buf_free(&r->pend_in);
-		free(r->track_buf);
-		free(r);
-	}
 	while (s->grave_rx) {
 		struct moq_rx *rx = s->grave_rx;
 		s->grave_rx = rx->gnext;
@@ -99,6 +93,21 @@ void moq_session__reap(struct moq_session *s)
 		free(tx->marks);
 		free(tx);
 	}
+}
+
+void moq_session__reap(struct moq_session *s)
+{
+	while (s->grave_req) {
+		struct moq_request *r = s->grave_req;
+		s->grave_req = r->gnext;
+		if (r->rd_init)
+			moq_ctrl_reader_free(&r->rd);
+		moq_session__buf_free(&r->pend_out);
+		moq_session__buf_free(&r->pend_in);
+		free(r->track_buf);
+		free(r);
+	}
+	moq_session__reap_streams(s);
 }
 
 void moq_session__leave(struct moq_session *s)

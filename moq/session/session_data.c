@@ -1011,7 +1011,7 @@ int moq_tx_finish(struct moq_tx *tx)
 		tx_arm(tx);
 	}
 	if (s->depth == 0)
-		moq_session__reap(s);
+		moq_session__reap_streams(s);
 	return rc;
 }
 
@@ -1025,7 +1025,7 @@ void moq_tx_reset(struct moq_tx *tx, uint64_t code)
 	tx->broken = true;
 	tx_kill(tx);
 	if (s->depth == 0)
-		moq_session__reap(s);
+		moq_session__reap_streams(s);
 }
 
 void moq_session__tx_on_stopped(struct moq_tx *tx, uint64_t code)
@@ -1154,7 +1154,7 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code)
 	struct moq_session *s = rx->s;
 	moq_session__rx_stop(rx, code);
 	if (s->depth == 0)
-		moq_session__reap(s);
+		moq_session__reap_streams(s);
 }
 
 /* ---- teardown -------------------------------------------------------------- */

@@ -255,6 +255,7 @@ char *moq_session__bytes_dup(struct moq_bytes b);
 const char *moq_session__tname(uint64_t type);
 bool moq_session__closing(const struct moq_session *s);
 void moq_session__enter(struct moq_session *s);
+void moq_session__reap_streams(struct moq_session *s);
 void moq_session__reap(struct moq_session *s);
 void moq_session__leave(struct moq_session *s);
 void moq_session__fail(struct moq_session *s, uint64_t code, const char *what, const char *fmt, ...)

@@ -11,9 +11,9 @@ OBJ=$B/tc-progs/relay.bpf.o
 WORK=$(mktemp -d /tmp/moq-bpfcost.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Itc-progs -Imoq -Itests/unit/lib \
+	-Itc-progs -Imoq -Imoq/wire -Itests/unit/lib \
 	bench/bpf_cost.c tests/unit/lib/bpf_relay.c tests/unit/lib/bpf_pkt.c \
-	moq/varint.c moq/moq_err.c -lbpf -o "$WORK/bpf_cost"
+	moq/wire/varint.c moq/wire/moq_err.c -lbpf -o "$WORK/bpf_cost"
 MOQ_BPF_OBJ=$PWD/$OBJ "$WORK/bpf_cost" >"$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
 cat "$WORK/out.txt"
 [ "${1:-}" = --no-write ] && exit 0

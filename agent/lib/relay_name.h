@@ -23,7 +23,7 @@ struct relay_name {
 	struct moq_namespace ns; /* views into buf */
 	struct moq_bytes name;   /* view into buf */
 	uint8_t *buf;
-	char *text; /* rendered for logs (moq/names.h form) */
+	char *text; /* rendered for logs (moq/wire/names.h form) */
 };
 
 /* Copy ns and (if name != NULL) the track name. 0 or -ENOMEM / -EINVAL. */

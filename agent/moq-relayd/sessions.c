@@ -134,7 +134,7 @@ static void request_track_scope(struct moq_log_scope *sc,
 {
 	struct moq_namespace ns;
 	struct moq_bytes name;
-	/* worst case of moq/names.h (the scope copies it at once) */
+	/* worst case of moq/wire/names.h (the scope copies it at once) */
 	static char text[3 * 4096 + 2 * 32 + 4];
 	const struct moq_log_ctx *c;
 

@@ -171,7 +171,7 @@ struct moq_session_callbacks {
 	/* ---- incoming data ---- */
 
 	/* A data stream event. rx identifies the stream; ev is the streaming
-	 * reader's event (moq/data_reader.h):
+	 * reader's event (moq/wire/data_reader.h):
 	 *   HEADER      subgroup or fetch header; the stream has been matched
 	 *               to its request (moq_rx_request(): the SUBSCRIBE/PUBLISH
 	 *               by Track Alias, the FETCH by Request ID)

@@ -31,7 +31,7 @@ static uint64_t hold_wait_ns(const struct moq_session *s)
 
 /* ---- incoming data streams ---------------------------------------------- */
 
-struct moq_rx *rx_new(struct moq_session *s, int64_t sid)
+struct moq_rx *moq_session__rx_new(struct moq_session *s, int64_t sid)
 {
 	struct moq_rx *rx = calloc(1, sizeof(*rx));
 	if (!rx)
@@ -72,10 +72,10 @@ static void rx_attach(struct moq_rx *rx, struct moq_request *r)
 		r->rxs->rprev = rx;
 	r->rxs = rx;
 	r->streams_rx++;
-	req_linger_touch(r);
+	moq_session__req_linger_touch(r);
 }
 
-void rx_kill(struct moq_rx *rx)
+void moq_session__rx_kill(struct moq_rx *rx)
 {
 	struct moq_session *s = rx->s;
 	if (rx->dead)
@@ -99,28 +99,28 @@ void rx_kill(struct moq_rx *rx)
 		moq_quic_stream_set_user(s->conn, rx->sid, &s->ignore);
 	rx->gnext = s->grave_rx;
 	s->grave_rx = rx;
-	if (r && !s_closing(s))
-		req_linger_check(r);
+	if (r && !moq_session__closing(s))
+		r->s->up->req_linger_check(r);
 }
 
-void rx_stop(struct moq_rx *rx, uint64_t code)
+void moq_session__rx_stop(struct moq_rx *rx, uint64_t code)
 {
 	struct moq_session *s = rx->s;
 	if (rx->dead)
 		return;
-	if (s->conn && !s_closing(s))
+	if (s->conn && !moq_session__closing(s))
 		moq_quic_stream_stop_sending(s->conn, rx->sid, code);
-	rx_kill(rx);
+	moq_session__rx_kill(rx);
 }
 
-void rx_on_reset(struct moq_rx *rx, uint64_t code)
+void moq_session__rx_on_reset(struct moq_rx *rx, uint64_t code)
 {
 	struct moq_session *s = rx->s;
 	if (rx->dead)
 		return;
 	if (rx->header_delivered && s->cb && s->cb->on_data_reset)
 		s->cb->on_data_reset(s, rx, code, 0);
-	rx_kill(rx);
+	moq_session__rx_kill(rx);
 }
 
 static void rx_deliver(struct moq_rx *rx, const struct moq_data_event *ev)
@@ -140,13 +140,13 @@ static void rx_hold_append(struct moq_rx *rx, const uint8_t *p, size_t n)
 	if (!n)
 		return;
 	if (rx->hold.len + n > HOLD_STREAM_MAX || s->held_bytes + n > hold_limit(s) ||
-	    sbuf_append(&rx->hold, p, n) < 0) {
+	    moq_session__buf_append(&rx->hold, p, n) < 0) {
 		moq_info(MOD,
 			 "session %s: dropping data stream %lld of unknown Track "
 			 "Alias %llu (hold limit reached)",
 			 s->name, (long long)rx->sid, (unsigned long long)rx->alias);
 		s->stats.streams_dropped_unknown++;
-		rx_stop(rx, MOQ_RESET_CANCELLED);
+		moq_session__rx_stop(rx, MOQ_RESET_CANCELLED);
 		return;
 	}
 	s->held_bytes += n;
@@ -164,30 +164,31 @@ static void rx_event(struct moq_rx *rx, const struct moq_data_event *ev)
 	switch (ev->stream) {
 	case MOQ_DATA_SUBGROUP_HEADER: {
 		uint64_t alias = ev->subgroup.track_alias;
-		struct moq_request *r = alias_find(s->sub_alias, alias);
+		struct moq_request *r = moq_session__alias_find(s->sub_alias, alias);
 		rx->alias = alias;
 		if (r) {
 			rx_attach(rx, r);
 			rx_deliver(rx, ev);
-		} else if (tomb_has(s, alias)) {
-			rx_stop(rx, MOQ_RESET_CANCELLED);
+		} else if (moq_session__tomb_has(s, alias)) {
+			moq_session__rx_stop(rx, MOQ_RESET_CANCELLED);
 		} else {
 			rx->holding = true;
 			rx->hold_since = moq_loop_now();
 			rx->hdr_ev = *ev;
-			hk_arm(s);
+			moq_session__hk_arm(s);
 		}
 		return;
 	}
 	case MOQ_DATA_FETCH_HEADER: {
-		struct moq_request *r = req_find_local(s, MOQ_CTRL_FETCH, ev->fetch.request_id);
+		struct moq_request *r =
+		    moq_session__req_find_local(s, MOQ_CTRL_FETCH, ev->fetch.request_id);
 		if (!r) {
 			moq_info(MOD,
 				 "session %s: fetch stream %lld for unknown "
 				 "Request ID %llu dropped",
 				 s->name, (long long)rx->sid,
 				 (unsigned long long)ev->fetch.request_id);
-			rx_stop(rx, MOQ_RESET_CANCELLED);
+			moq_session__rx_stop(rx, MOQ_RESET_CANCELLED);
 			return;
 		}
 		rx_attach(rx, r);
@@ -198,9 +199,9 @@ static void rx_event(struct moq_rx *rx, const struct moq_data_event *ev)
 		rx->padding = true;
 		return;
 	default:
-		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
-		       "unexpected stream type %s on stream %lld", moq_data_type_name(ev->stream),
-		       (long long)rx->sid);
+		moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
+				  "unexpected stream type %s on stream %lld",
+				  moq_data_type_name(ev->stream), (long long)rx->sid);
 		return;
 	}
 }
@@ -221,7 +222,7 @@ static void rx_feed(struct moq_rx *rx, const uint8_t *p, size_t n)
 			p += used;
 			n -= used;
 			rx_event(rx, &ev);
-			if (rx->dead || s_closing(s))
+			if (rx->dead || moq_session__closing(s))
 				return;
 			if (rx->holding) {
 				rx_hold_append(rx, p, n);
@@ -231,8 +232,8 @@ static void rx_feed(struct moq_rx *rx, const uint8_t *p, size_t n)
 		}
 		if (rc == MOQ_ERR_NEED_MORE)
 			return;
-		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "data stream",
-		       "stream %lld: %s", (long long)rx->sid, moq_strerror(rc));
+		moq_session__fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "data stream",
+				  "stream %lld: %s", (long long)rx->sid, moq_strerror(rc));
 		return;
 	}
 }
@@ -247,14 +248,14 @@ static void rx_fin(struct moq_rx *rx)
 		return;
 	}
 	if (rx->padding) {
-		rx_kill(rx);
+		moq_session__rx_kill(rx);
 		return;
 	}
 	int rc = moq_data_reader_finish(&rx->rd, &ev);
 	if (rc != 1) {
-		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
-		       "stream %lld ended inside a header or object (%s)", (long long)rx->sid,
-		       moq_strerror(rc));
+		moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "data stream",
+				  "stream %lld ended inside a header or object (%s)",
+				  (long long)rx->sid, moq_strerror(rc));
 		return;
 	}
 	struct moq_request *r = rx->r;
@@ -264,11 +265,11 @@ static void rx_fin(struct moq_rx *rx)
 		return;
 	if (r && !r->dead && r->type == MOQ_CTRL_FETCH && r->local) {
 		r->fetch_data_done = true;
-		req_send_fin(r);
+		moq_session__req_send_fin(r);
 	}
-	rx_kill(rx);
-	if (r && !r->dead && r->type == MOQ_CTRL_FETCH && r->local && !s_closing(s))
-		req_maybe_complete(r);
+	moq_session__rx_kill(rx);
+	if (r && !r->dead && r->type == MOQ_CTRL_FETCH && r->local && !moq_session__closing(s))
+		r->s->up->req_maybe_complete(r);
 }
 
 static void rx_raw(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
@@ -280,16 +281,16 @@ static void rx_raw(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 	rx->raw_off += n;
 }
 
-void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
+void moq_session__rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 {
 	struct moq_session *s = rx->s;
 
 	if (rx->dead)
 		return;
 	if (rx->r && rx->r->done_rx)
-		req_linger_touch(rx->r); /* late data still coming */
+		moq_session__req_linger_touch(rx->r); /* late data still coming */
 	if (rx->mode == RX_CONTROL) {
-		ctrl_rx_feed(s, p, n, fin);
+		s->up->ctrl_feed(s, p, n, fin);
 		return;
 	}
 	if (rx->mode == RX_PEEK) {
@@ -305,28 +306,30 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		int rc = moq_stream_type_peek(&type, &used, rx->peek, rx->npeek);
 		if (rc == MOQ_ERR_NEED_MORE) {
 			if (fin)
-				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "stream",
-				       "stream %lld ended before its type", (long long)rx->sid);
+				moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "stream",
+						  "stream %lld ended before its type",
+						  (long long)rx->sid);
 			return;
 		}
 		if (rc < 0) {
-			s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "stream",
-			       "unknown unidirectional stream type 0x%llx on "
-			       "stream %lld",
-			       (unsigned long long)type, (long long)rx->sid);
+			moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "stream",
+					  "unknown unidirectional stream type 0x%llx on "
+					  "stream %lld",
+					  (unsigned long long)type, (long long)rx->sid);
 			return;
 		}
 		if (rc == MOQ_DATA_SETUP) {
 			if (s->ctrl_rx) {
-				s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "control stream",
-				       "peer opened a second control stream");
+				moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION,
+						  "control stream",
+						  "peer opened a second control stream");
 				return;
 			}
 			rx->mode = RX_CONTROL;
 			s->ctrl_rx = rx;
-			ctrl_rx_feed(s, rx->peek, rx->npeek, n ? 0 : fin);
-			if (n && !s_closing(s))
-				ctrl_rx_feed(s, p, n, fin);
+			s->up->ctrl_feed(s, rx->peek, rx->npeek, n ? 0 : fin);
+			if (n && !moq_session__closing(s))
+				s->up->ctrl_feed(s, p, n, fin);
 			return;
 		}
 		struct moq_data_reader_config rc_cfg = {
@@ -336,8 +339,8 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		size_t blen = MOQ_DATA_READER_BUF_SIZE(RX_MAX_PROPS);
 		rx->rdbuf = malloc(blen);
 		if (!rx->rdbuf || moq_data_reader_init(&rx->rd, &rc_cfg, rx->rdbuf, blen)) {
-			s_fail(s, MOQ_SESSION_INTERNAL_ERROR, "data stream",
-			       "cannot set up a reader");
+			moq_session__fail(s, MOQ_SESSION_INTERNAL_ERROR, "data stream",
+					  "cannot set up a reader");
 			return;
 		}
 		rx->mode = RX_DATA;
@@ -347,18 +350,18 @@ void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin)
 		memcpy(first, rx->peek, nfirst);
 		rx_raw(rx, first, nfirst, n ? 0 : fin);
 		rx_feed(rx, first, nfirst);
-		if (rx->dead || s_closing(s))
+		if (rx->dead || moq_session__closing(s))
 			return;
 	}
 	if (n || fin)
 		rx_raw(rx, p, n, fin);
 	if (n)
 		rx_feed(rx, p, n);
-	if (fin && !rx->dead && !s_closing(s))
+	if (fin && !rx->dead && !moq_session__closing(s))
 		rx_fin(rx);
 }
 
-void rx_match_alias(struct moq_session *s, struct moq_request *r)
+void moq_session__rx_match_alias(struct moq_session *s, struct moq_request *r)
 {
 	if (!r->alias_set || !r->alias_in_sub_table)
 		return;
@@ -366,56 +369,57 @@ void rx_match_alias(struct moq_session *s, struct moq_request *r)
 		n = rx->snext;
 		if (rx->dead || !rx->holding || rx->alias != r->alias)
 			continue;
-		struct sbuf b = rx->hold;
+		struct moq_session__buf b = rx->hold;
 		memset(&rx->hold, 0, sizeof(rx->hold));
 		s->held_bytes -= b.len;
 		rx->holding = false;
 		rx_attach(rx, r);
 		rx_deliver(rx, &rx->hdr_ev);
-		if (!rx->dead && !s_closing(s) && b.len)
+		if (!rx->dead && !moq_session__closing(s) && b.len)
 			rx_feed(rx, b.p, b.len);
-		sbuf_free(&b);
-		if (!rx->dead && !s_closing(s) && rx->hold_fin)
+		moq_session__buf_free(&b);
+		if (!rx->dead && !moq_session__closing(s) && rx->hold_fin)
 			rx_fin(rx);
-		if (r->dead || s_closing(s))
+		if (r->dead || moq_session__closing(s))
 			return;
 	}
 }
 
 /* ---- incoming datagrams ------------------------------------------------- */
 
-void dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n)
+void moq_session__dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n)
 {
 	uint64_t type;
 	int k = moq_vi_decode(&type, p, n);
 	if (k < 0) {
-		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "datagram",
-		       "truncated datagram type (%zu bytes)", n);
+		moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "datagram",
+				  "truncated datagram type (%zu bytes)", n);
 		return;
 	}
 	int cls = moq_datagram_type_classify(type);
 	if (cls == MOQ_DATA_PADDING_DATAGRAM)
 		return;
 	if (cls != MOQ_DATA_OBJECT_DATAGRAM) {
-		s_fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "datagram",
-		       "unknown or invalid datagram type 0x%llx", (unsigned long long)type);
+		moq_session__fail(s, MOQ_SESSION_PROTOCOL_VIOLATION, "datagram",
+				  "unknown or invalid datagram type 0x%llx",
+				  (unsigned long long)type);
 		return;
 	}
 	struct moq_object_datagram d;
 	int rc = moq_object_datagram_decode(&d, p, n);
 	if (rc < 0) {
-		s_fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "OBJECT_DATAGRAM",
-		       "%s (%zu bytes)", moq_strerror(rc), n);
+		moq_session__fail(s, (uint64_t)moq_ctrl_err_to_session_code(rc), "OBJECT_DATAGRAM",
+				  "%s (%zu bytes)", moq_strerror(rc), n);
 		return;
 	}
-	struct moq_request *r = alias_find(s->sub_alias, d.track_alias);
+	struct moq_request *r = moq_session__alias_find(s->sub_alias, d.track_alias);
 	if (r) {
 		s->stats.datagrams_received++;
 		if (s->cb && s->cb->on_datagram)
 			s->cb->on_datagram(s, r, &d);
 		return;
 	}
-	if (tomb_has(s, d.track_alias) || s->n_held_dgrams >= MAX_HELD_DGRAMS) {
+	if (moq_session__tomb_has(s, d.track_alias) || s->n_held_dgrams >= MAX_HELD_DGRAMS) {
 		s->stats.datagrams_dropped_unknown++;
 		return;
 	}
@@ -435,10 +439,10 @@ void dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n)
 		pp = &(*pp)->next;
 	*pp = h;
 	s->n_held_dgrams++;
-	hk_arm(s);
+	moq_session__hk_arm(s);
 }
 
-void dgram_match_alias(struct moq_session *s, struct moq_request *r)
+void moq_session__dgram_match_alias(struct moq_session *s, struct moq_request *r)
 {
 	if (!r->alias_set || !r->alias_in_sub_table)
 		return;
@@ -458,13 +462,13 @@ void dgram_match_alias(struct moq_session *s, struct moq_request *r)
 				s->cb->on_datagram(s, r, &d);
 		}
 		free(h);
-		if (r->dead || s_closing(s))
+		if (r->dead || moq_session__closing(s))
 			return;
 		pp = &s->held_dgrams; /* the list may have changed */
 	}
 }
 
-void data_housekeeping(struct moq_session *s, uint64_t now)
+void moq_session__data_housekeeping(struct moq_session *s, uint64_t now)
 {
 	uint64_t wait = hold_wait_ns(s);
 	for (struct moq_rx *rx = s->rxs, *n; rx; rx = n) {
@@ -476,7 +480,7 @@ void data_housekeeping(struct moq_session *s, uint64_t now)
 			 "Track Alias %llu appeared; dropped",
 			 s->name, (long long)rx->sid, (unsigned long long)rx->alias);
 		s->stats.streams_dropped_unknown++;
-		rx_stop(rx, MOQ_RESET_CANCELLED);
+		moq_session__rx_stop(rx, MOQ_RESET_CANCELLED);
 	}
 	struct held_dgram **pp = &s->held_dgrams;
 	while (*pp) {
@@ -511,7 +515,7 @@ static uint32_t tx_prio(const struct moq_tx *tx)
 /* r->txs holds the open streams and the finished ones whose data is not
  * acknowledged yet (they may still have bytes to send), so a new base or
  * subscriber priority reaches every stream that competes for the wire. */
-void tx_reprioritize(struct moq_request *r)
+void moq_session__tx_reprioritize(struct moq_request *r)
 {
 	struct moq_session *s = r->s;
 	for (struct moq_tx *tx = r->txs; tx; tx = tx->rnext)
@@ -564,7 +568,7 @@ void tx_kill(struct moq_tx *tx)
 	s->grave_tx = tx;
 }
 
-void tx_end_all(struct moq_request *r)
+void moq_session__tx_end_all(struct moq_request *r)
 {
 	struct moq_session *s = r->s;
 	while (r->txs) {
@@ -630,9 +634,9 @@ static void tx_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	struct moq_session *s = tx->s;
 	(void)loop;
 	(void)t;
-	if (tx->dead || !s->conn || s_closing(s))
+	if (tx->dead || !s->conn || moq_session__closing(s))
 		return;
-	s_enter(s);
+	moq_session__enter(s);
 	uint64_t now = moq_loop_now();
 	tx_pop_acked(tx);
 	size_t buffered = moq_quic_stream_buffered(s->conn, tx->sid);
@@ -648,7 +652,7 @@ static void tx_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 		else
 			tx_arm(tx);
 	}
-	s_leave(s);
+	moq_session__leave(s);
 }
 
 static int tx_mark(struct moq_tx *tx, uint64_t end_off, uint64_t deadline)
@@ -743,7 +747,7 @@ struct moq_tx *moq_tx_subgroup_open(struct moq_request *r, const struct moq_subg
 		return NULL;
 	}
 	struct moq_session *s = r->s;
-	if (s_closing(s)) {
+	if (moq_session__closing(s)) {
 		*err = -ENOTCONN;
 		return NULL;
 	}
@@ -794,7 +798,7 @@ struct moq_tx *moq_tx_subgroup_open(struct moq_request *r, const struct moq_subg
 	}
 	tx_attach(tx, r);
 	if (reprio)
-		tx_reprioritize(r);
+		moq_session__tx_reprioritize(r);
 	else
 		moq_quic_stream_set_priority(s->conn, tx->sid, tx_prio(tx));
 	moq_quic_stream_write(s->conn, tx->sid, buf, (size_t)n, 0);
@@ -814,7 +818,7 @@ struct moq_tx *moq_tx_fetch_open(struct moq_request *r, int *err)
 		return NULL;
 	}
 	struct moq_session *s = r->s;
-	if (s_closing(s)) {
+	if (moq_session__closing(s)) {
 		*err = -ENOTCONN;
 		return NULL;
 	}
@@ -840,7 +844,7 @@ static int tx_usable(const struct moq_tx *tx)
 {
 	if (!tx || tx->dead || tx->app_done)
 		return -EINVAL;
-	if (!tx->s->conn || s_closing(tx->s))
+	if (!tx->s->conn || moq_session__closing(tx->s))
 		return -ENOTCONN;
 	if (tx->broken)
 		return -EPIPE;
@@ -852,9 +856,9 @@ static int tx_usable(const struct moq_tx *tx)
 static int tx_timeout_in_api(struct moq_tx *tx)
 {
 	struct moq_session *s = tx->s;
-	s_enter(s);
+	moq_session__enter(s);
 	tx_timeout(tx);
-	s_leave(s);
+	moq_session__leave(s);
 	return -ETIMEDOUT;
 }
 
@@ -983,7 +987,7 @@ int moq_tx_finish(struct moq_tx *tx)
 	if (tx->in_object)
 		return -EINVAL;
 	int rc = 0;
-	if (s->conn && !s_closing(s))
+	if (s->conn && !moq_session__closing(s))
 		rc = moq_quic_stream_write(s->conn, tx->sid, NULL, 0, 1);
 	tx->finished = true;
 	tx->app_done = true;
@@ -994,20 +998,20 @@ int moq_tx_finish(struct moq_tx *tx)
 	if (r && tx->fetch && !r->dead) {
 		r->fetch_data_done = true;
 		if (r->fetch_ok_sent) {
-			req_send_fin(r);
-			req_maybe_complete(r);
+			moq_session__req_send_fin(r);
+			r->s->up->req_maybe_complete(r);
 		}
 	}
 	if (tx->dead) {
 		/* ended with its request */
-	} else if (rc < 0 || !s->conn || s_closing(s)) {
+	} else if (rc < 0 || !s->conn || moq_session__closing(s)) {
 		tx_kill(tx);
 	} else if (tx->sg_timeout_ns) {
 		tx->sg_deadline = moq_loop_now() + tx->sg_timeout_ns;
 		tx_arm(tx);
 	}
 	if (s->depth == 0)
-		reap_data(s);
+		moq_session__reap_streams(s);
 	return rc;
 }
 
@@ -1016,15 +1020,15 @@ void moq_tx_reset(struct moq_tx *tx, uint64_t code)
 	if (!tx || tx->dead)
 		return;
 	struct moq_session *s = tx->s;
-	if (!tx->broken && s->conn && !s_closing(s))
+	if (!tx->broken && s->conn && !moq_session__closing(s))
 		moq_quic_stream_reset(s->conn, tx->sid, code);
 	tx->broken = true;
 	tx_kill(tx);
 	if (s->depth == 0)
-		reap_data(s);
+		moq_session__reap_streams(s);
 }
 
-void tx_on_stopped(struct moq_tx *tx, uint64_t code)
+void moq_session__tx_on_stopped(struct moq_tx *tx, uint64_t code)
 {
 	struct moq_session *s = tx->s;
 	if (tx->dead)
@@ -1039,7 +1043,7 @@ void tx_on_stopped(struct moq_tx *tx, uint64_t code)
 		s->cb->on_tx_stopped(s, tx, code);
 }
 
-void tx_on_closed(struct moq_tx *tx)
+void moq_session__tx_on_closed(struct moq_tx *tx)
 {
 	if (tx->dead)
 		return;
@@ -1049,7 +1053,7 @@ void tx_on_closed(struct moq_tx *tx)
 		tx->broken = true;
 }
 
-void tx_on_writable(struct moq_tx *tx)
+void moq_session__tx_on_writable(struct moq_tx *tx)
 {
 	struct moq_session *s = tx->s;
 	if (tx->dead)
@@ -1096,7 +1100,7 @@ int moq_request_send_datagram(struct moq_request *r, const struct moq_object_dat
 	if (!r || !d || r->dead || !is_pub_sub(r))
 		return -EINVAL;
 	struct moq_session *s = r->s;
-	if (s_closing(s) || !s->conn)
+	if (moq_session__closing(s) || !s->conn)
 		return -ENOTCONN;
 	if (!r->info.forward)
 		return -ECANCELED;
@@ -1148,17 +1152,17 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code)
 	if (!rx || rx->dead)
 		return;
 	struct moq_session *s = rx->s;
-	rx_stop(rx, code);
+	moq_session__rx_stop(rx, code);
 	if (s->depth == 0)
-		reap_data(s);
+		moq_session__reap_streams(s);
 }
 
 /* ---- teardown -------------------------------------------------------------- */
 
-void data_free_all(struct moq_session *s)
+void moq_session__data_free_all(struct moq_session *s)
 {
 	while (s->rxs)
-		rx_kill(s->rxs);
+		moq_session__rx_kill(s->rxs);
 	while (s->txs)
 		tx_kill(s->txs);
 	while (s->held_dgrams) {
@@ -1167,21 +1171,4 @@ void data_free_all(struct moq_session *s)
 		free(h);
 	}
 	s->n_held_dgrams = 0;
-}
-
-void reap_data(struct moq_session *s)
-{
-	while (s->grave_rx) {
-		struct moq_rx *rx = s->grave_rx;
-		s->grave_rx = rx->gnext;
-		sbuf_free(&rx->hold);
-		free(rx->rdbuf);
-		free(rx);
-	}
-	while (s->grave_tx) {
-		struct moq_tx *tx = s->grave_tx;
-		s->grave_tx = tx->gnext;
-		free(tx->marks);
-		free(tx);
-	}
 }

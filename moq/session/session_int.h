@@ -2,7 +2,7 @@
 #ifndef MOQ_SESSION_INT_H
 #define MOQ_SESSION_INT_H
 
-#include "ctrl_reader.h"
+#include "control_reader.h"
 #include "session/session.h"
 
 #define SESSION_MAGIC 0x4d6f5153u /* "MoQS" */
@@ -24,13 +24,13 @@ enum sobj_kind {
 	SOBJ_RX,
 };
 
-struct sbuf {
+struct moq_session__buf {
 	uint8_t *p;
 	size_t len, cap;
 };
 
-int sbuf_append(struct sbuf *b, const void *p, size_t n);
-void sbuf_free(struct sbuf *b);
+int moq_session__buf_append(struct moq_session__buf *b, const void *p, size_t n);
+void moq_session__buf_free(struct moq_session__buf *b);
 
 /* Incoming uni stream mode. */
 enum rx_mode {
@@ -59,7 +59,7 @@ struct moq_rx {
 	uint64_t hold_since;
 	uint64_t alias;
 	struct moq_data_event hdr_ev; /* saved HEADER event while holding */
-	struct sbuf hold;
+	struct moq_session__buf hold;
 	bool dead;
 	void *user;
 	uint64_t raw_off; /* stream bytes passed to on_data_raw */
@@ -123,8 +123,8 @@ struct moq_request {
 	void *user;
 	struct moq_ctrl_reader rd;
 	bool rd_init;
-	struct sbuf pend_out; /* bytes to write once the stream is open */
-	struct sbuf pend_in;  /* peer bytes received before READY */
+	struct moq_session__buf pend_out; /* bytes to write once the stream is open */
+	struct moq_session__buf pend_in;  /* peer bytes received before READY */
 	bool pend_in_fin;
 	bool queued;
 	bool tx_fin, rx_fin;
@@ -165,8 +165,18 @@ struct moq_request {
 	bool dead;
 };
 
+/* Calls from the lower modules (core, data) up into the request and
+ * control modules, so that those lower modules call no module above them. */
+struct moq_session__upcalls {
+	void (*free)(struct moq_session *s); /* last leave after a deferred free */
+	void (*ctrl_feed)(struct moq_session *s, const uint8_t *p, size_t n, int fin);
+	void (*req_maybe_complete)(struct moq_request *r);
+	void (*req_linger_check)(struct moq_request *r);
+};
+
 struct moq_session {
 	uint32_t magic;
+	const struct moq_session__upcalls *up;
 	struct moq_quic_conn *conn;
 	struct moq_loop *loop;
 	struct moq_session_config cfg; /* strings point into owned copies */
@@ -236,40 +246,80 @@ struct moq_session {
 	struct moq_session_stats stats;
 };
 
-/* session.c */
-void s_enter(struct moq_session *s);
-void s_leave(struct moq_session *s);
-void s_fail(struct moq_session *s, uint64_t code, const char *what, const char *fmt, ...)
+/* session_core.c: lowest layer, used by all others: buffers, entry depth, failure, alias tables,
+ * peer Request IDs, control writes, graveyards */
+int moq_session__buf_append(struct moq_session__buf *b, const void *p, size_t n);
+void moq_session__buf_free(struct moq_session__buf *b);
+char *moq_session__xstrdup(const char *s);
+char *moq_session__bytes_dup(struct moq_bytes b);
+const char *moq_session__tname(uint64_t type);
+bool moq_session__closing(const struct moq_session *s);
+void moq_session__enter(struct moq_session *s);
+void moq_session__reap_streams(struct moq_session *s);
+void moq_session__reap(struct moq_session *s);
+void moq_session__leave(struct moq_session *s);
+void moq_session__fail(struct moq_session *s, uint64_t code, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-bool s_closing(const struct moq_session *s);
-void hk_arm(struct moq_session *s);
-struct moq_request *alias_find(struct moq_request **tab, uint64_t alias);
-bool tomb_has(const struct moq_session *s, uint64_t alias);
-void req_end(struct moq_request *r, enum moq_request_end why, uint64_t code, bool notify);
-void req_send_fin(struct moq_request *r);
-void req_maybe_complete(struct moq_request *r);
-struct moq_request *req_find_local(struct moq_session *s, uint64_t type, uint64_t id);
-void req_linger_check(struct moq_request *r);
-void req_linger_touch(struct moq_request *r);
-void ctrl_rx_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin);
+uint32_t moq_session__req_stream_priority(const struct moq_request *r);
+struct moq_request *moq_session__alias_find(struct moq_request **tab, uint64_t alias);
+void moq_session__alias_insert(struct moq_request **tab, struct moq_request *r, uint64_t alias,
+			       bool sub_table);
+void moq_session__alias_remove(struct moq_session *s, struct moq_request *r);
+bool moq_session__tomb_has(const struct moq_session *s, uint64_t alias);
+bool moq_session__check_peer_id(struct moq_session *s, uint64_t id, const char *what);
+int moq_session__encode(struct moq_session *s, const struct moq_ctrl_msg *m);
+int moq_session__ctrl_send(struct moq_session *s, const struct moq_ctrl_msg *m);
+int moq_session__req_send(struct moq_request *r, const struct moq_ctrl_msg *m, int fin);
+void moq_session__req_send_fin(struct moq_request *r);
+struct moq_request *moq_session__req_find_local(struct moq_session *s, uint64_t type, uint64_t id);
+void moq_session__hk_arm(struct moq_session *s);
+void moq_session__req_linger_touch(struct moq_request *r);
 
-/* session_data.c */
-void rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin);
-void rx_on_reset(struct moq_rx *rx, uint64_t code);
-struct moq_rx *rx_new(struct moq_session *s, int64_t sid);
-void rx_kill(struct moq_rx *rx);
-void rx_stop(struct moq_rx *rx, uint64_t code);
-void rx_match_alias(struct moq_session *s, struct moq_request *r);
-void tx_kill(struct moq_tx *tx);
-void tx_end_all(struct moq_request *r);
-void tx_on_stopped(struct moq_tx *tx, uint64_t code);
-void tx_on_closed(struct moq_tx *tx);
-void tx_on_writable(struct moq_tx *tx);
-void tx_reprioritize(struct moq_request *r);
-void dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n);
-void dgram_match_alias(struct moq_session *s, struct moq_request *r);
-void data_housekeeping(struct moq_session *s, uint64_t now);
-void data_free_all(struct moq_session *s);
-void reap_data(struct moq_session *s);
+/* session_data.c: data streams and datagrams (calls up only through struct moq_session__upcalls) */
+struct moq_rx *moq_session__rx_new(struct moq_session *s, int64_t sid);
+void moq_session__rx_kill(struct moq_rx *rx);
+void moq_session__rx_stop(struct moq_rx *rx, uint64_t code);
+void moq_session__rx_on_reset(struct moq_rx *rx, uint64_t code);
+void moq_session__rx_on_data(struct moq_rx *rx, const uint8_t *p, size_t n, int fin);
+void moq_session__rx_match_alias(struct moq_session *s, struct moq_request *r);
+void moq_session__dgram_on_recv(struct moq_session *s, const uint8_t *p, size_t n);
+void moq_session__dgram_match_alias(struct moq_session *s, struct moq_request *r);
+void moq_session__data_housekeeping(struct moq_session *s, uint64_t now);
+void moq_session__tx_reprioritize(struct moq_request *r);
+void moq_session__tx_end_all(struct moq_request *r);
+void moq_session__tx_on_stopped(struct moq_tx *tx, uint64_t code);
+void moq_session__tx_on_closed(struct moq_tx *tx);
+void moq_session__tx_on_writable(struct moq_tx *tx);
+void moq_session__data_free_all(struct moq_session *s);
+
+/* session_req.c: request objects */
+struct moq_request *moq_session__req_new(struct moq_session *s, bool local);
+int moq_session__req_copy_track(struct moq_request *r, const struct moq_namespace *ns,
+				const struct moq_bytes *name);
+bool moq_session__track_eq(const struct moq_request *a, const struct moq_request *b);
+void moq_session__info_apply_sub_params(struct moq_request *r, const struct moq_params *p);
+void moq_session__info_apply_pub(struct moq_request *r, const struct moq_params *p,
+				 struct moq_bytes props);
+void moq_session__req_kill(struct moq_request *r);
+void moq_session__req_end(struct moq_request *r, enum moq_request_end why, uint64_t code,
+			  bool notify);
+void moq_session__req_maybe_complete(struct moq_request *r);
+struct moq_request *moq_session__req_find_peer(struct moq_session *s, uint64_t type, uint64_t id);
+void moq_session__req_linger_check(struct moq_request *r);
+void moq_session__req_open(struct moq_request *r);
+void moq_session__queue_request(struct moq_session *s, struct moq_request *r);
+uint64_t moq_session__alloc_alias(struct moq_session *s);
+
+/* session_in.c: messages arriving on request streams */
+void moq_session__req_process_pending_in(struct moq_request *r);
+void moq_session__req_on_data(struct moq_request *r, const uint8_t *p, size_t n, int fin);
+void moq_session__req_on_peer_cancel(struct moq_request *r, uint64_t code, bool stop_sending);
+
+/* session_ctrl.c: SETUP, control streams */
+void moq_session__ctrl_feed(struct moq_session *s, const uint8_t *p, size_t n, int fin);
+void moq_session__start(struct moq_session *s);
+
+/* session.c: creation, destruction, housekeeping */
+void moq_session__free(struct moq_session *s);
 
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "control.h"
-#include "ctrl_reader.h"
+#include "control_reader.h"
 #include "moq_err.h"
 #include "names.h"
 

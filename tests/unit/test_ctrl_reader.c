@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctrl_reader.h"
+#include "control_reader.h"
 #include "lib/ctrl_samples.h"
 #include "moq_err.h"
 

@@ -1,4 +1,4 @@
-/* Control messages (moq/control.h) <-> JSON. Field names are the draft's in
+/* Control messages (moq/wire/control.h) <-> JSON. Field names are the draft's in
  * snake_case, in the draft's order; see docs/moq-inspect.md. */
 #include <stdio.h>
 #include <string.h>

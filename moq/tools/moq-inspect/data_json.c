@@ -1,4 +1,4 @@
-/* Data plane (moq/data.h) <-> JSON: subgroup streams (SUBGROUP_HEADER then
+/* Data plane (moq/wire/data.h) <-> JSON: subgroup streams (SUBGROUP_HEADER then
  * OBJECTs), OBJECT_DATAGRAM / PADDING_DATAGRAM, fetch streams (FETCH_HEADER
  * then OBJECTs and End of Range markers). See docs/moq-inspect.md. */
 #include <stdio.h>

@@ -4,8 +4,8 @@
  *   jfield.c        typed field access on parsed JSON with precise errors
  *   varint_json.c   --kind varint (MoQT vi64 and QUIC varints)
  *   props_json.c    KVP blocks (Track/Object Properties) <-> JSON
- *   control_json.c  control messages <-> JSON (moq/control.h)
- *   data_json.c     subgroup streams, datagrams, fetch streams (moq/data.h)
+ *   control_json.c  control messages <-> JSON (moq/wire/control.h)
+ *   data_json.c     subgroup streams, datagrams, fetch streams (moq/wire/data.h)
  *
  * This header includes neither control.h/params.h nor data.h: both define
  * enum moq_group_order, so the two codecs cannot share a translation unit.

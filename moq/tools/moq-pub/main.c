@@ -20,6 +20,7 @@
 #include "kvp.h"
 #include "log.h"
 #include "media/cli.h"
+#include "media/client.h"
 #include "media/h264.h"
 #include "media/payload.h"
 #include "quic/loop.h"
@@ -87,8 +88,7 @@ struct pub {
 	int listen;
 	char host[256];
 	uint16_t port;
-	int plaintext, insecure, no_pacing;
-	const char *cert, *key, *ca, *alpn, *sni, *qlog_dir, *token;
+	struct moq_cli_conn_opts co;
 	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
 	struct moq_namespace ns;
 	struct track tracks[MAX_TRACKS];
@@ -679,13 +679,13 @@ static struct pub *pub_of(struct moq_session *s)
 static int on_setup(struct moq_session *s, const struct moq_setup *peer)
 {
 	struct pub *p = pub_of(s);
-	if (!p->listen || !p->token)
+	if (!p->listen || !p->co.token)
 		return 0;
-	size_t n = strlen(p->token);
+	size_t n = strlen(p->co.token);
 	for (size_t i = 0; i < peer->num_authorization_tokens; i++) {
 		const struct moq_auth_token *t = &peer->authorization_tokens[i];
 		if (t->alias_type == MOQ_ALIAS_USE_VALUE && t->token_value.len == n &&
-		    !memcmp(t->token_value.ptr, p->token, n))
+		    !memcmp(t->token_value.ptr, p->co.token, n))
 			return 0;
 	}
 	moq_warn("pub", "%s: missing or wrong authorization token; closing", moq_session_name(s));
@@ -1033,13 +1033,6 @@ static void on_signal(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 
 enum {
 	OPT_LISTEN = 256,
-	OPT_PLAINTEXT,
-	OPT_CERT,
-	OPT_KEY,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_ALPN,
 	OPT_NAMESPACE,
 	OPT_TRACK,
 	OPT_DGRAM_TRACK,
@@ -1057,21 +1050,11 @@ enum {
 	OPT_LINGER,
 	OPT_SEND_BUFFER,
 	OPT_WAIT_SUBS,
-	OPT_QLOG,
-	OPT_NO_PACING,
-	OPT_LOG_LEVEL,
-	OPT_TOKEN,
 };
 
 static const struct option long_opts[] = {
+    MOQ_CLI_CONN_LONG_OPTS,
     {"listen", required_argument, 0, OPT_LISTEN},
-    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
-    {"cert", required_argument, 0, OPT_CERT},
-    {"key", required_argument, 0, OPT_KEY},
-    {"ca", required_argument, 0, OPT_CA},
-    {"insecure", no_argument, 0, OPT_INSECURE},
-    {"sni", required_argument, 0, OPT_SNI},
-    {"alpn", required_argument, 0, OPT_ALPN},
     {"namespace", required_argument, 0, OPT_NAMESPACE},
     {"track", required_argument, 0, OPT_TRACK},
     {"datagram-track", required_argument, 0, OPT_DGRAM_TRACK},
@@ -1089,10 +1072,6 @@ static const struct option long_opts[] = {
     {"linger", required_argument, 0, OPT_LINGER},
     {"send-buffer", required_argument, 0, OPT_SEND_BUFFER},
     {"wait-subscribers", required_argument, 0, OPT_WAIT_SUBS},
-    {"qlog-dir", required_argument, 0, OPT_QLOG},
-    {"no-pacing", no_argument, 0, OPT_NO_PACING},
-    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
-    {"auth-token", required_argument, 0, OPT_TOKEN},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -1147,17 +1126,19 @@ static void load_h264(struct pub *p)
 		 p->ix.n_aus, p->ix.n_gops, maxau);
 }
 
-int main(int argc, char **argv)
+/* Command-line arguments that only the option checks read. */
+struct pub_args {
+	const char *ns, *listen;
+	bool datagram_all;
+	const char *tracks[MAX_TRACKS];
+	bool dgram[MAX_TRACKS];
+	size_t ntracks;
+};
+
+/* The options into p and a: -1 to go on, else the exit code. */
+static int parse_options(struct pub *p, struct pub_args *a, int argc, char **argv)
 {
-	static struct pub P;
-	struct pub *p = &P;
 	char err[MOQ_CLI_ERR_LEN];
-	const char *ns_arg = "moq-pub";
-	const char *listen_arg = NULL;
-	bool datagram_all = false;
-	const char *track_args[MAX_TRACKS];
-	bool track_dgram[MAX_TRACKS];
-	size_t ntrack_args = 0;
 	uint64_t v;
 
 	p->object_size = 1000;
@@ -1169,47 +1150,24 @@ int main(int argc, char **argv)
 	p->send_buffer = 1u << 20;
 	p->wait_subscribers = 1;
 
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
-			listen_arg = optarg;
-			break;
-		case OPT_PLAINTEXT:
-			p->plaintext = 1;
-			break;
-		case OPT_CERT:
-			p->cert = optarg;
-			break;
-		case OPT_KEY:
-			p->key = optarg;
-			break;
-		case OPT_CA:
-			p->ca = optarg;
-			break;
-		case OPT_INSECURE:
-			p->insecure = 1;
-			break;
-		case OPT_SNI:
-			p->sni = optarg;
-			break;
-		case OPT_ALPN:
-			if (!*optarg || strlen(optarg) > 255)
-				die_usage("--alpn: give 1..255 bytes");
-			p->alpn = optarg;
+			a->listen = optarg;
 			break;
 		case OPT_NAMESPACE:
-			ns_arg = optarg;
+			a->ns = optarg;
 			break;
 		case OPT_TRACK:
 		case OPT_DGRAM_TRACK:
-			if (ntrack_args == MAX_TRACKS)
+			if (a->ntracks == MAX_TRACKS)
 				die_usage("too many tracks (at most 16)");
-			track_dgram[ntrack_args] = c == OPT_DGRAM_TRACK;
-			track_args[ntrack_args++] = optarg;
+			a->dgram[a->ntracks] = c == OPT_DGRAM_TRACK;
+			a->tracks[a->ntracks++] = optarg;
 			break;
 		case OPT_DATAGRAM:
-			datagram_all = true;
+			a->datagram_all = true;
 			break;
 		case OPT_OBJECT_SIZE:
 			if (moq_cli_u64("--object-size", optarg, MOQ_PAYLOAD_HDR_LEN, 64u << 20, 1,
@@ -1261,9 +1219,6 @@ int main(int argc, char **argv)
 					   sizeof err))
 				die_usage(err);
 			break;
-		case OPT_NO_PACING:
-			p->no_pacing = 1;
-			break;
 		case OPT_WAIT_SUBS:
 			if (moq_cli_u64("--wait-subscribers", optarg, 1, 100000, 0,
 					&p->wait_subscribers, err, sizeof err))
@@ -1274,44 +1229,42 @@ int main(int argc, char **argv)
 					&p->send_buffer, err, sizeof err))
 				die_usage(err);
 			break;
-		case OPT_QLOG:
-			p->qlog_dir = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			int l = moq_log_parse_level(optarg);
-			if (l < 0)
-				die_usage("--log-level: give error, warn, info or debug");
-			moq_log_set_level((enum moq_log_level)l);
-			break;
-		}
-		case OPT_TOKEN:
-			if (!*optarg)
-				die_usage("--auth-token: the token must not be empty");
-			p->token = optarg;
-			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
+			rc = moq_cli_conn_option(&p->co, c, optarg, err, sizeof err);
+			if (rc < 0)
+				die_usage(err);
+			if (rc > 0)
+				break;
 			fprintf(stderr, "Try 'moq-pub --help'.\n");
 			return MOQ_EXIT_USAGE;
 		}
 	}
 
-	/* ---- check the configuration ---- */
-	if (listen_arg) {
+	return -1;
+}
+
+/* The options taken together; adds the tracks, loads --h264. -1 to go on,
+ * else the exit code. */
+static int check_options(struct pub *p, const struct pub_args *a, int argc, char **argv)
+{
+	char err[MOQ_CLI_ERR_LEN];
+
+	if (a->listen) {
 		p->listen = 1;
 		if (optind != argc)
 			die_usage("--listen takes no HOST:PORT argument; remove one of them");
-		if (moq_cli_hostport("--listen", listen_arg, p->host, sizeof p->host, &p->port, 1,
+		if (moq_cli_hostport("--listen", a->listen, p->host, sizeof p->host, &p->port, 1,
 				     err, sizeof err))
 			die_usage(err);
 		if (!p->host[0])
 			strcpy(p->host, "::");
-		if (!p->plaintext && (!p->cert || !p->key))
+		if (!p->co.plaintext && (!p->co.cert || !p->co.key))
 			die_usage("--listen with TLS needs --cert FILE and --key FILE (or use "
 				  "--plaintext)");
-		if (p->ca || p->insecure)
+		if (p->co.ca || p->co.insecure)
 			die_usage("--ca/--insecure verify a server; with --listen this end is the "
 				  "server");
 	} else {
@@ -1324,37 +1277,31 @@ int main(int argc, char **argv)
 			die_usage(err);
 		if (!p->host[0])
 			die_usage("HOST:PORT: the host is missing");
-		if (p->cert || p->key)
+		if (p->co.cert || p->co.key)
 			die_usage("--cert/--key are for --listen; a client verifies the relay with "
 				  "--ca or --insecure");
-		if (!p->plaintext && !p->ca && !p->insecure)
+		if (!p->co.plaintext && !p->co.ca && !p->co.insecure)
 			die_usage("TLS needs --ca FILE to verify the relay (or --insecure, or "
 				  "--plaintext on both ends)");
 	}
-	if (p->plaintext && (p->cert || p->key || p->ca || p->insecure))
+	if (p->co.plaintext && (p->co.cert || p->co.key || p->co.ca || p->co.insecure))
 		die_usage("--plaintext does not use --cert/--key/--ca/--insecure; drop them");
-	if (p->cert)
-		check_readable("--cert", p->cert);
-	if (p->key)
-		check_readable("--key", p->key);
-	if (p->ca)
-		check_readable("--ca", p->ca);
-	if (p->qlog_dir) {
-		struct stat st;
-		if (stat(p->qlog_dir, &st) || !S_ISDIR(st.st_mode) || access(p->qlog_dir, W_OK)) {
-			snprintf(err, sizeof err, "--qlog-dir: '%s' is not a writable directory",
-				 p->qlog_dir);
-			die_usage(err);
-		}
-	}
-	if (moq_cli_namespace("--namespace", ns_arg, &p->ns, p->ns_store, sizeof p->ns_store, 0,
-			      err, sizeof err))
+	if (p->co.cert)
+		check_readable("--cert", p->co.cert);
+	if (p->co.key)
+		check_readable("--key", p->co.key);
+	if (p->co.ca)
+		check_readable("--ca", p->co.ca);
+	if (p->co.qlog_dir && moq_cli_qlog_dir_check(p->co.qlog_dir, err, sizeof err))
+		die_usage(err);
+	if (moq_cli_namespace("--namespace", a->ns, &p->ns, p->ns_store, sizeof p->ns_store, 0, err,
+			      sizeof err))
 		die_usage(err);
 	if (h264_mode(p)) {
-		if (datagram_all)
+		if (a->datagram_all)
 			die_usage("--datagram is for synthetic tracks; H.264 uses subgroups");
-		for (size_t i = 0; i < ntrack_args; i++)
-			if (track_dgram[i])
+		for (size_t i = 0; i < a->ntracks; i++)
+			if (a->dgram[i])
 				die_usage("--datagram-track is for synthetic tracks, not --h264");
 		if (!p->priority_set)
 			p->priority = 0;
@@ -1367,10 +1314,10 @@ int main(int argc, char **argv)
 		if (p->loop_file)
 			die_usage("--loop needs --h264 FILE");
 	}
-	for (size_t i = 0; i < ntrack_args; i++)
-		add_track(p, track_args[i], track_dgram[i] || datagram_all);
+	for (size_t i = 0; i < a->ntracks; i++)
+		add_track(p, a->tracks[i], a->dgram[i] || a->datagram_all);
 	if (!p->ntracks)
-		add_track(p, h264_mode(p) ? "video" : "test", datagram_all);
+		add_track(p, h264_mode(p) ? "video" : "test", a->datagram_all);
 	for (size_t i = 0; i < p->ntracks; i++) {
 		if (p->tracks[i].datagram && p->object_size > DGRAM_MAX_OBJECT) {
 			snprintf(err, sizeof err,
@@ -1389,55 +1336,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return MOQ_EXIT_INTERNAL;
 	}
+	return -1;
+}
 
-	/* ---- run ---- */
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+/* Listens or connects, runs the loop until the end: the exit code. */
+static int run(struct pub *p)
+{
+	char err[MOQ_CLI_ERR_LEN];
+	int sfd = moq_cli_signalfd();
 
-	p->loop = moq_loop_new();
-	if (!p->loop) {
-		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+	p->loop = moq_cli_loop_new(prog, sfd, on_signal, p);
+	if (!p->loop)
 		return MOQ_EXIT_INTERNAL;
-	}
-	if (sfd >= 0)
-		moq_loop_add_fd(p->loop, sfd, EPOLLIN, on_signal, p);
 	p->pump = moq_timer_new(p->loop, pump_cb, p);
 	p->stop_timer = moq_timer_new(p->loop, stop_timer_cb, p);
 	p->close_timer = moq_timer_new(p->loop, close_timer_cb, p);
 
-	memset(&p->scfg, 0, sizeof p->scfg);
-	p->scfg.loop = p->loop;
-	p->scfg.cb = &session_cb;
+	moq_cli_session_config(&p->scfg, p->loop, &session_cb, NULL, &p->tok,
+			       p->listen ? NULL : p->co.token);
 	p->scfg.tx_buffer_low = 1u << 20;
-	if (p->token && !p->listen) {
-		moq_cli_token(&p->tok, p->token);
-		p->scfg.auth_tokens = &p->tok;
-		p->scfg.num_auth_tokens = 1;
-	}
 
 	struct moq_quic_config q;
-	moq_quic_config_init(&q);
+	moq_cli_quic_config(&q, &p->co);
 	q.listen = p->listen;
 	q.local_addr = p->listen ? p->host : NULL;
 	q.local_port = p->listen ? p->port : 0;
-	q.plaintext = p->plaintext;
-	if (p->alpn)
-		q.alpn = p->alpn;
-	q.cert_file = p->cert;
-	q.key_file = p->key;
-	q.ca_file = p->ca;
-	q.sni = p->sni;
-	q.insecure = p->insecure;
-	q.qlog_dir = p->qlog_dir;
-	q.no_pacing = p->no_pacing;
-	q.max_data = 64u << 20;
-	q.max_stream_data = 16u << 20;
-	q.cb = moq_session_quic_callbacks();
 	if (p->listen) {
 		p->acc.cfg = &p->scfg;
 		p->acc.on_session = on_session;
@@ -1452,7 +1375,7 @@ int main(int argc, char **argv)
 	if (p->listen) {
 		fprintf(stderr, "%s: listening on %s%s%s:%u (%s)\n", prog,
 			strchr(p->host, ':') ? "[" : "", p->host, strchr(p->host, ':') ? "]" : "",
-			moq_quic_endpoint_port(p->ep), p->plaintext ? "plaintext" : "TLS");
+			moq_quic_endpoint_port(p->ep), p->co.plaintext ? "plaintext" : "TLS");
 	} else {
 		struct conn *cn = calloc(1, sizeof(*cn));
 		if (!cn)
@@ -1491,4 +1414,15 @@ int main(int argc, char **argv)
 	free(p->file);
 	free(p->buf);
 	return p->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pub P;
+	struct pub_args a = {.ns = "moq-pub"};
+
+	int rc = parse_options(&P, &a, argc, argv);
+	if (rc < 0)
+		rc = check_options(&P, &a, argc, argv);
+	return rc < 0 ? run(&P) : rc;
 }

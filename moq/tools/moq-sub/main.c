@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "media/cli.h"
+#include "media/client.h"
 #include "media/payload.h"
 #include "media/reorder.h"
 #include "media/stats.h"
@@ -55,12 +56,12 @@ struct track {
 	struct moq_group_count groups;
 	uint64_t objects, bytes, integrity_errors, duplicates, late, status_objects;
 	uint64_t datagrams;
-	uint64_t sg_objects[8]; /* objects per subgroup id (7: 7 and above) */
-	uint64_t streams_reset; /* data streams the peer reset */
+	uint64_t sg_objects[8];	 /* objects per subgroup id (7: 7 and above) */
+	uint64_t streams_reset;	 /* data streams the peer reset */
 	uint64_t resets_timeout; /* of those: code DELIVERY_TIMEOUT */
 	unsigned open_rx;
 	bool output;
-	uint64_t streams; /* data streams received (their HEADER) */
+	uint64_t streams;		    /* data streams received (their HEADER) */
 	uint64_t done_status, done_streams; /* PUBLISH_DONE's fields */
 };
 
@@ -78,8 +79,8 @@ struct sub {
 	/* options */
 	char host[256];
 	uint16_t port;
-	int plaintext, insecure, no_pacing;
-	const char *ca, *alpn, *sni, *qlog_dir, *token, *output_path, *output_track;
+	struct moq_cli_conn_opts co;
+	const char *output_path, *output_track;
 	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
 	struct moq_namespace ns;
 	struct track tracks[MAX_TRACKS];
@@ -799,16 +800,21 @@ static void report(struct sub *u, int code, const struct totals *tt)
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
 			fprintf(f,
-				",\"streams\":%llu,\"streams_reset\":%llu,\"resets_delivery_timeout\":%llu,",
-				(unsigned long long)t->streams, (unsigned long long)t->streams_reset,
+				",\"streams\":%llu,\"streams_reset\":%llu,\"resets_delivery_"
+				"timeout\":%llu,",
+				(unsigned long long)t->streams,
+				(unsigned long long)t->streams_reset,
 				(unsigned long long)t->resets_timeout);
 			if (t->publish_done)
-				fprintf(f, "\"publish_done_status\":%llu,\"publish_done_streams\":%llu,",
-					(unsigned long long)t->done_status,
-					(unsigned long long)t->done_streams);
+				fprintf(
+				    f,
+				    "\"publish_done_status\":%llu,\"publish_done_streams\":%llu,",
+				    (unsigned long long)t->done_status,
+				    (unsigned long long)t->done_streams);
 			fprintf(f, "\"subgroup_objects\":[");
 			for (int k = 0; k < 8; k++)
-				fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)t->sg_objects[k]);
+				fprintf(f, "%s%llu", k ? "," : "",
+					(unsigned long long)t->sg_objects[k]);
 			fputs("]}", f);
 		}
 		fprintf(f, "]}\n");
@@ -921,12 +927,7 @@ static int parse_filter(const char *s, struct moq_subscription_filter *f)
 /* ---- main ----------------------------------------------------------------------- */
 
 enum {
-	OPT_PLAINTEXT = 256,
-	OPT_CA,
-	OPT_INSECURE,
-	OPT_SNI,
-	OPT_ALPN,
-	OPT_NAMESPACE,
+	OPT_NAMESPACE = 256,
 	OPT_TRACK,
 	OPT_COUNT,
 	OPT_DURATION,
@@ -938,20 +939,10 @@ enum {
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
 	OPT_QUIET,
-	OPT_QLOG,
-	OPT_NO_PACING,
-	OPT_LOG_LEVEL,
-	OPT_TOKEN,
-	OPT_CERT,
-	OPT_KEY,
 };
 
 static const struct option long_opts[] = {
-    {"plaintext", no_argument, 0, OPT_PLAINTEXT},
-    {"ca", required_argument, 0, OPT_CA},
-    {"insecure", no_argument, 0, OPT_INSECURE},
-    {"sni", required_argument, 0, OPT_SNI},
-    {"alpn", required_argument, 0, OPT_ALPN},
+    MOQ_CLI_CONN_LONG_OPTS,
     {"namespace", required_argument, 0, OPT_NAMESPACE},
     {"track", required_argument, 0, OPT_TRACK},
     {"count", required_argument, 0, OPT_COUNT},
@@ -964,47 +955,19 @@ static const struct option long_opts[] = {
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
-    {"qlog-dir", required_argument, 0, OPT_QLOG},
-    {"no-pacing", no_argument, 0, OPT_NO_PACING},
-    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
-    {"auth-token", required_argument, 0, OPT_TOKEN},
-    {"cert", required_argument, 0, OPT_CERT},
-    {"key", required_argument, 0, OPT_KEY},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
 
-int main(int argc, char **argv)
+/* The options into u and *ns_arg: -1 to go on, else the exit code. */
+static int parse_options(struct sub *u, int argc, char **argv, const char **ns_arg)
 {
-	static struct sub U;
-	struct sub *u = &U;
-	the_sub = u;
 	char err[MOQ_CLI_ERR_LEN];
-	const char *ns_arg = "moq-pub";
-	u->connect_timeout = 10;
-
-	int c;
+	int c, rc;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_PLAINTEXT:
-			u->plaintext = 1;
-			break;
-		case OPT_CA:
-			u->ca = optarg;
-			break;
-		case OPT_INSECURE:
-			u->insecure = 1;
-			break;
-		case OPT_SNI:
-			u->sni = optarg;
-			break;
-		case OPT_ALPN:
-			if (!*optarg || strlen(optarg) > 255)
-				die_usage("--alpn: give 1..255 bytes");
-			u->alpn = optarg;
-			break;
 		case OPT_NAMESPACE:
-			ns_arg = optarg;
+			*ns_arg = optarg;
 			break;
 		case OPT_TRACK: {
 			size_t n = strlen(optarg);
@@ -1063,26 +1026,8 @@ int main(int argc, char **argv)
 		case OPT_QUIET:
 			u->quiet = true;
 			break;
-		case OPT_NO_PACING:
-			u->no_pacing = 1;
-			break;
-		case OPT_QLOG:
-			u->qlog_dir = optarg;
-			break;
-		case OPT_LOG_LEVEL: {
-			int l = moq_log_parse_level(optarg);
-			if (l < 0)
-				die_usage("--log-level: give error, warn, info or debug");
-			moq_log_set_level((enum moq_log_level)l);
-			break;
-		}
-		case OPT_TOKEN:
-			if (!*optarg)
-				die_usage("--auth-token: the token must not be empty");
-			u->token = optarg;
-			break;
-		case OPT_CERT:
-		case OPT_KEY:
+		case MOQ_CLI_OPT_CERT:
+		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
 				  "--ca FILE (or --insecure)");
 			break;
@@ -1090,10 +1035,24 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			rc = moq_cli_conn_option(&u->co, c, optarg, err, sizeof err);
+			if (rc < 0)
+				die_usage(err);
+			if (rc > 0)
+				break;
 			fprintf(stderr, "Try 'moq-sub --help'.\n");
 			return MOQ_EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+/* The options taken together; opens --output and prepares the tracks. -1 to
+ * go on, else the exit code. */
+static int check_options(struct sub *u, int argc, char **argv, const char *ns_arg)
+{
+	char err[MOQ_CLI_ERR_LEN];
+
 	if (optind + 1 != argc)
 		die_usage(optind == argc ? "missing HOST:PORT of the relay or publisher"
 					 : "too many arguments; give one HOST:PORT");
@@ -1102,23 +1061,17 @@ int main(int argc, char **argv)
 		die_usage(err);
 	if (!u->host[0])
 		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
-	if (u->plaintext && (u->ca || u->insecure))
+	if (u->co.plaintext && (u->co.ca || u->co.insecure))
 		die_usage("--plaintext does not use --ca/--insecure; drop them");
-	if (!u->plaintext && !u->ca && !u->insecure)
+	if (!u->co.plaintext && !u->co.ca && !u->co.insecure)
 		die_usage("TLS needs --ca FILE to verify the server (or --insecure, or "
 			  "--plaintext on both ends)");
-	if (u->ca && access(u->ca, R_OK)) {
-		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->ca, strerror(errno));
+	if (u->co.ca && access(u->co.ca, R_OK)) {
+		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->co.ca, strerror(errno));
 		die_usage(err);
 	}
-	if (u->qlog_dir) {
-		struct stat st;
-		if (stat(u->qlog_dir, &st) || !S_ISDIR(st.st_mode) || access(u->qlog_dir, W_OK)) {
-			snprintf(err, sizeof err, "--qlog-dir: '%s' is not a writable directory",
-				 u->qlog_dir);
-			die_usage(err);
-		}
-	}
+	if (u->co.qlog_dir && moq_cli_qlog_dir_check(u->co.qlog_dir, err, sizeof err))
+		die_usage(err);
 	if (moq_cli_namespace("--namespace", ns_arg, &u->ns, u->ns_store, sizeof u->ns_store, 0,
 			      err, sizeof err))
 		die_usage(err);
@@ -1156,22 +1109,18 @@ int main(int argc, char **argv)
 			return MOQ_EXIT_INTERNAL;
 		}
 	}
+	return -1;
+}
 
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+/* Connects, runs the loop until the end, reports: the exit code. */
+static int run(struct sub *u)
+{
+	char err[MOQ_CLI_ERR_LEN];
+	int sfd = moq_cli_signalfd();
 
-	u->loop = moq_loop_new();
-	if (!u->loop) {
-		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+	u->loop = moq_cli_loop_new(prog, sfd, on_signal, u);
+	if (!u->loop)
 		return MOQ_EXIT_INTERNAL;
-	}
-	if (sfd >= 0)
-		moq_loop_add_fd(u->loop, sfd, EPOLLIN, on_signal, u);
 	u->tick = moq_timer_new(u->loop, tick_cb, u);
 	u->deadline = moq_timer_new(u->loop, final_deadline_cb, u);
 	u->retry_timer = moq_timer_new(u->loop, retry_cb, u);
@@ -1179,28 +1128,9 @@ int main(int argc, char **argv)
 	moq_timer_set_in(u->tick, 1000000000ull);
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
 
-	memset(&u->scfg, 0, sizeof u->scfg);
-	u->scfg.loop = u->loop;
-	u->scfg.cb = &session_cb;
-	u->scfg.user = u;
-	if (u->token) {
-		moq_cli_token(&u->tok, u->token);
-		u->scfg.auth_tokens = &u->tok;
-		u->scfg.num_auth_tokens = 1;
-	}
+	moq_cli_session_config(&u->scfg, u->loop, &session_cb, u, &u->tok, u->co.token);
 	struct moq_quic_config q;
-	moq_quic_config_init(&q);
-	q.plaintext = u->plaintext;
-	if (u->alpn)
-		q.alpn = u->alpn;
-	q.ca_file = u->ca;
-	q.sni = u->sni;
-	q.insecure = u->insecure;
-	q.qlog_dir = u->qlog_dir;
-	q.no_pacing = u->no_pacing;
-	q.max_data = 64u << 20;
-	q.max_stream_data = 16u << 20;
-	q.cb = moq_session_quic_callbacks();
+	moq_cli_quic_config(&q, &u->co);
 	u->ep = moq_quic_endpoint_new(u->loop, &q, err, sizeof err);
 	if (!u->ep) {
 		fprintf(stderr, "%s: %s\n", prog, err);
@@ -1243,4 +1173,18 @@ int main(int argc, char **argv)
 	if (sfd >= 0)
 		close(sfd);
 	return code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sub U;
+	struct sub *u = &U;
+	const char *ns_arg = "moq-pub";
+
+	the_sub = u;
+	u->connect_timeout = 10;
+	int rc = parse_options(u, argc, argv, &ns_arg);
+	if (rc < 0)
+		rc = check_options(u, argc, argv, ns_arg);
+	return rc < 0 ? run(u) : rc;
 }

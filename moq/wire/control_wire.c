@@ -1,7 +1,7 @@
 /* Bounded read cursor and sticky-error writer for control messages. */
 #include <string.h>
 
-#include "ctrl_wire.h"
+#include "control_wire.h"
 #include "kvp.h"
 #include "varint.h"
 

@@ -1,6 +1,7 @@
 /* OBJECT_DATAGRAM and padding datagrams (draft-18 "Object Datagram",
  * "Padding Datagrams"). A datagram is a complete unit: running out of bytes
  * is MOQ_ERR_MALFORMED, never MOQ_ERR_NEED_MORE. */
+#include "data_datagram.h"
 #include "data_priv.h"
 
 int moq_object_datagram_type(const struct moq_object_datagram *d)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctrl_reader.h"
+#include "control_reader.h"
 #include "moq_err.h"
 
 int moq_ctrl_reader_init(struct moq_ctrl_reader *r, unsigned flags)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "control.h"
-#include "ctrl_wire.h"
+#include "control_wire.h"
 #include "varint.h"
 
 struct ctrl_def {

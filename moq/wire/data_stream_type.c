@@ -1,6 +1,7 @@
 /* Stream/datagram type classification, names, object status and property
  * helpers (draft-18 "Unidirectional Stream Types", "Object Status", "MOQT
  * Properties"). */
+#include "data_stream_type.h"
 #include "data_priv.h"
 
 const char *moq_data_type_name(int type)

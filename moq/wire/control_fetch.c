@@ -1,5 +1,5 @@
 /* FETCH (standalone, relative joining, absolute joining) and FETCH_OK. */
-#include "ctrl_wire.h"
+#include "control_wire.h"
 
 int ctrl_dec_fetch(struct moq_rd *r, struct moq_fetch *m)
 {

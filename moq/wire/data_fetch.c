@@ -1,6 +1,7 @@
 /* FETCH_HEADER and the objects on a fetch stream (draft-18 "Fetch Header",
  * "Flags", "End of Range"). Ids are delta-coded against the "prior Object";
  * see docs/codec.md for the reading of End of Range markers. */
+#include "data_fetch.h"
 #include "data_priv.h"
 
 int moq_fetch_header_encode(uint8_t *out, size_t outlen, const struct moq_fetch_header *h)

@@ -1,5 +1,5 @@
 /* SUBSCRIBE / TRACK_STATUS, SUBSCRIBE_OK, PUBLISH, PUBLISH_DONE. */
-#include "ctrl_wire.h"
+#include "control_wire.h"
 
 int ctrl_dec_subscribe(struct moq_rd *r, struct moq_subscribe *m, enum moq_param_ctx ctx)
 {

@@ -1,5 +1,6 @@
 /* SUBGROUP_HEADER and the objects that follow it on a subgroup stream
  * (draft-18 "Subgroup Header"). */
+#include "data_subgroup.h"
 #include "data_priv.h"
 
 int moq_subgroup_header_type(const struct moq_subgroup_header *h)

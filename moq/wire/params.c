@@ -1,7 +1,7 @@
 /* Message Parameters: table of types, per-type value codecs, context checks. */
 #include <string.h>
 
-#include "ctrl_wire.h"
+#include "control_wire.h"
 #include "moq_codes.h"
 #include "params.h"
 #include "varint.h"

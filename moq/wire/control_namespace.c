@@ -1,6 +1,6 @@
 /* PUBLISH_NAMESPACE, NAMESPACE, NAMESPACE_DONE, SUBSCRIBE_NAMESPACE,
  * SUBSCRIBE_TRACKS, PUBLISH_BLOCKED. */
-#include "ctrl_wire.h"
+#include "control_wire.h"
 
 int ctrl_dec_publish_namespace(struct moq_rd *r, struct moq_publish_namespace *m)
 {

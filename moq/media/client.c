@@ -1,0 +1,138 @@
+/* Bootstrap shared by the client tools (see client.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "media/cli.h"
+#include "media/client.h"
+
+int moq_cli_conn_option(struct moq_cli_conn_opts *o, int c, const char *arg, char *err,
+			size_t errlen)
+{
+	switch (c) {
+	case MOQ_CLI_OPT_PLAINTEXT:
+		o->plaintext = 1;
+		return 1;
+	case MOQ_CLI_OPT_CERT:
+		o->cert = arg;
+		return 1;
+	case MOQ_CLI_OPT_KEY:
+		o->key = arg;
+		return 1;
+	case MOQ_CLI_OPT_CA:
+		o->ca = arg;
+		return 1;
+	case MOQ_CLI_OPT_INSECURE:
+		o->insecure = 1;
+		return 1;
+	case MOQ_CLI_OPT_SNI:
+		o->sni = arg;
+		return 1;
+	case MOQ_CLI_OPT_ALPN:
+		if (!*arg || strlen(arg) > 255) {
+			snprintf(err, errlen, "--alpn: give 1..255 bytes");
+			return -1;
+		}
+		o->alpn = arg;
+		return 1;
+	case MOQ_CLI_OPT_QLOG:
+		o->qlog_dir = arg;
+		return 1;
+	case MOQ_CLI_OPT_NO_PACING:
+		o->no_pacing = 1;
+		return 1;
+	case MOQ_CLI_OPT_LOG_LEVEL: {
+		int l = moq_log_parse_level(arg);
+		if (l < 0) {
+			snprintf(err, errlen, "--log-level: give error, warn, info or debug");
+			return -1;
+		}
+		moq_log_set_level((enum moq_log_level)l);
+		return 1;
+	}
+	case MOQ_CLI_OPT_TOKEN:
+		if (!*arg) {
+			snprintf(err, errlen, "--auth-token: the token must not be empty");
+			return -1;
+		}
+		o->token = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int moq_cli_qlog_dir_check(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK)) {
+		snprintf(err, errlen, "--qlog-dir: '%s' is not a writable directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int moq_cli_signalfd(void)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+struct moq_loop *moq_cli_loop_new(const char *prog, int sfd, moq_loop_fd_cb on_signal, void *arg)
+{
+	struct moq_loop *loop = moq_loop_new();
+
+	if (!loop) {
+		fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, strerror(errno));
+		return NULL;
+	}
+	if (sfd >= 0)
+		moq_loop_add_fd(loop, sfd, EPOLLIN, on_signal, arg);
+	return loop;
+}
+
+void moq_cli_quic_config(struct moq_quic_config *q, const struct moq_cli_conn_opts *o)
+{
+	moq_quic_config_init(q);
+	q->plaintext = o->plaintext;
+	if (o->alpn)
+		q->alpn = o->alpn;
+	q->cert_file = o->cert;
+	q->key_file = o->key;
+	q->ca_file = o->ca;
+	q->sni = o->sni;
+	q->insecure = o->insecure;
+	q->qlog_dir = o->qlog_dir;
+	q->no_pacing = o->no_pacing;
+	q->max_data = 64u << 20;
+	q->max_stream_data = 16u << 20;
+	q->cb = moq_session_quic_callbacks();
+}
+
+void moq_cli_session_config(struct moq_session_config *c, struct moq_loop *loop,
+			    const struct moq_session_callbacks *cb, void *user,
+			    struct moq_auth_token *tok, const char *token)
+{
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->cb = cb;
+	c->user = user;
+	if (token) {
+		moq_cli_token(tok, token);
+		c->auth_tokens = tok;
+		c->num_auth_tokens = 1;
+	}
+}

@@ -112,6 +112,16 @@ void fp_cc_gate_plan(struct fp_cc *cc, struct fp_gate_plan *out)
 		out->threshold[c] = (int64_t)(top * (uint64_t)c / (MOQ_PRIO_CLASSES - 1));
 }
 
+void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class)
+{
+	/* class top_class takes class 0's threshold, the ones below it follow
+	 * by rank; more important classes (not seen lately) keep 0 */
+	if (top_class <= 0 || top_class >= MOQ_PRIO_CLASSES)
+		return;
+	for (int c = MOQ_PRIO_CLASSES - 1; c >= 0; c--)
+		p->threshold[c] = c >= top_class ? p->threshold[c - top_class] : 0;
+}
+
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p)
 {
 	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)

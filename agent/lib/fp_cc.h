@@ -68,6 +68,12 @@ struct fp_gate_plan {
 };
 /* Computes the plan and books budget_add as granted. */
 void fp_cc_gate_plan(struct fp_cc *cc, struct fp_gate_plan *out);
+/* Re-rank the thresholds from the most important class the subscriber
+ * currently receives: that class may use the whole window and the classes
+ * below it stop earlier, by rank (fp_cc_gate_plan ranks from class 0, so a
+ * stream that is all priority 128 would otherwise be held to ~70% of the
+ * window). top_class 0 (or out of range): unchanged. */
+void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class);
 /* Apply to the (mmap'ed) gate entry: atomic add, threshold stores, enable. */
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p);
 

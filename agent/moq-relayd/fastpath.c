@@ -1,28 +1,11 @@
 /* moq-relayd: the fast path wiring (fastpath.h, docs/fast-path-agent.md).
  *
- * Per connection (struct fp_conn): a packet-number space shared with the
- * kernel (every ngtcp2 packet renumbered in the send hook, every received
- * packet's ACKs translated in the recv hook), and for subscriber
- * connections on the fast path a slot in the pinned maps, the media
- * tracker and congestion controller, and per upstream data stream a
- * struct fp_stream saying who serves it to this subscriber:
- *   KERNEL  the egress program forwarded its start; the agent fills what
- *           the kernel missed (ranges without an event) and retransmits
- *           losses from the raw upstream bytes (struct fp_raw);
- *   AGENT   the kernel never saw its start for this subscriber (joined
- *           mid-stream, start dropped for a reason other than the gate):
- *           the agent writes all of it; the kernel's map entry is marked
- *           reset so the kernel never forwards a piece of it;
- *   SKIPPED not owed to this subscriber (before its filter, or its start
- *           was dropped by the gate);
- *   RESET   RESET_STREAM sent (gate drop, STOP_SENDING, unsubscribe).
- *
- * Ordering fact the design rests on: the upstream ingress program clones
- * and the egress program emits its event synchronously, before the
- * original packet reaches the relay's socket. So after draining the ring
- * buffer, every stream byte userspace has read has all its kernel events
- * processed: a byte below the contiguous upstream end that no event
- * covers was not forwarded and must be written by the agent. */
+ * The relayd_fp_* entry points the relay calls, the QUIC packet hooks
+ * (every ngtcp2 packet renumbered in the send hook, every received
+ * packet's ACKs translated in the recv hook) and the ACK translation
+ * callbacks, subscriber slots in the pinned maps, start and stop. The
+ * stream state machine, the media writer and the event consumer are in
+ * the fp_*.c files next to this one (fp_internal.h). */
 #include "fastpath.h"
 
 #include <arpa/inet.h>
@@ -37,14 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/fp_ackxlate.h"
-#include "lib/fp_cc.h"
-#include "lib/fp_info.h"
-#include "lib/fp_mapsync.h"
+#include "fp_internal.h"
+#include "lib/fp_mapwrite.h"
 #include "lib/fp_neigh.h"
-#include "lib/fp_pnspace.h"
 #include "lib/fp_route.h"
-#include "lib/fp_tracker.h"
 #include "log.h"
 #include "quic/quic.h"
 #include "relayd.h"
@@ -52,726 +31,18 @@
 
 #define MOD "fastpath"
 
-#define FP_PKT_MAX 1200	      /* UDP payload of agent-written packets */
-#define FP_KIND_RESET 2	      /* tracker kind of a RESET_STREAM packet */
-#define FP_CHUNK 1150		      /* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
-#define FP_LOSTQ_MAX 4096
-#define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
-#define FP_POLL_NS 20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
-#define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
-
-#define FP_MARKS 32 /* arrival marks kept per upstream stream */
-/* queued less important classes wait this long after the top class last
- * lacked window (they get what the top class leaves, not a share of it) */
-#define FP_LOW_PAUSE_NS 50000000ull
-
-enum fs_state { FS_KERNEL = 0, FS_AGENT, FS_SKIPPED, FS_RESET };
-
-/* Bytes [previous mark's end, end) of an upstream stream were read at t_ns. */
-struct fp_mark {
-	uint64_t end, t_ns;
-};
-
-/* Raw bytes of one upstream data stream, as the relay received them. */
-struct fp_raw {
-	struct fp_raw *next;
-	uint32_t up_conn;
-	uint64_t up_sid;
-	struct relay_track *tr; /* NULL until the HEADER */
-	bool ignored;		/* no fast subscriber wanted it: bytes not kept */
-	uint64_t group;
-	uint8_t prio_class; /* publisher priority >> 5, as the gate classes it */
-	uint64_t up_alias;
-	size_t alias_off, alias_w;
-	uint8_t *buf;
-	size_t len, cap;
-	bool fin, ended; /* ended: FIN read or reset: no more bytes */
-	/* its track ended while streams still had bytes of it to deliver:
-	 * they go on being served from buf; freed with the last of them */
-	bool orphan;
-	unsigned refs;
-	/* when the relay read each piece: OBJECT_DELIVERY_TIMEOUT counts from
-	 * there; SUBGROUP_DELIVERY_TIMEOUT from fin_ns */
-	struct fp_mark mark[FP_MARKS];
-	unsigned nmark;
-	uint64_t fin_ns;
-};
-
-struct fp_iv {
-	uint64_t lo, hi;
-};
-
-struct fp_stream {
-	struct fp_stream *next;
-	struct fp_raw *raw; /* referenced; NULL until userspace saw the stream */
-	uint32_t up_conn;
-	uint64_t up_sid;
-	uint64_t down_sid; /* MOQ_DS_NONE: none */
-	uint64_t down_alias;
-	bool alias_known;
-	enum fs_state state;
-	struct fp_iv *cov; /* ranges the kernel forwarded, sorted, merged */
-	size_t ncov, covcap;
-	uint64_t filled;  /* below: forwarded or written */
-	uint64_t max_end; /* highest stream offset sent (final size) */
-	bool fin_done;
-	uint32_t inflight; /* tracked packets not yet acked or lost */
-	/* the subscription's effective delivery timeouts (0: none), learned
-	 * when the stream meets its subscription */
-	bool to_known;
-	uint64_t obj_to_ns, sg_to_ns;
-	uint64_t reset_code; /* of the RESET_STREAM sent (resent with it) */
-	uint64_t stuck_since;
-	bool stuck_logged;
-	bool counted; /* in its subscription's fast_streams */
-};
-
-struct fp_conn {
-	struct relayd *d;
-	struct peer *p;
-	struct moq_quic_conn *qc;
-	uint32_t conn_id;
-	int slot; /* -1: none */
-	enum { FC_UNDECIDED = 0, FC_FAST, FC_SLOW } mode;
-	struct moq_conn_seq priv;
-	struct fp_pnspace ps;
-	struct fp_ackx *x;
-	bool flow_set;
-	struct fp_tracker trk;
-	struct fp_cc cc;
-	uint64_t first_media_uni, peer_max_uni;
-	uint8_t dcid[8];
-	int family;
-	bool upstream_registered;
-	uint8_t up_cids[8][MOQ_CID_LEN];
-	size_t n_up_cids;
-	struct fp_stream *streams;
-	struct moq_timer *timer;
-	struct fp_media_pkt lostq[1024];
-	size_t nlost;
-	uint64_t media_used;
-	struct fp_sub_info info;
-	bool fc_short_warned; /* media plane went beyond its reserved credit */
-	/* datagrams the kernel forwarded (or the gate dropped) recently, by
-	 * identity; userspace sends those it does not find here */
-	struct fp_dg {
-		uint32_t conn;
-		uint64_t alias, group, object;
-	} dg[256];
-	unsigned dg_next;
-	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
-	/* OBJECT_DELIVERY_TIMEOUT of the newest fast subscription: for a
-	 * stream dropped at the gate before its subscription is known */
-	uint64_t obj_to_ns;
-	bool has_sg_to;	 /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
-	bool has_obj_to; /* some stream has an OBJECT_DELIVERY_TIMEOUT */
-	uint64_t top_short_ns; /* the top class last lacked window */
-};
-
-struct relayd_fp {
-	struct fp_maps maps;
-	uint32_t generation;
-	struct ring_buffer *rb;
-	struct moq_timer *poll_timer;
-	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
-	uint32_t next_slot, next_conn_id;
-	uint32_t slot_hi; /* slots in use are below this */
-	struct fp_raw *raws;
-	size_t raw_bytes;
-	struct moq_track_subs *tsbuf;
-	uint64_t events, orphan_events, hook_drops;
-	uint64_t last_hb_ns, hb_every_ns;
-	uint64_t poll_ns; /* FP_POLL_NS, shorter for a short heartbeat timeout */
-	struct fp_sub_info gone; /* counters of connections already closed */
-};
-
-static struct relayd *g_d; /* for the packet hooks (one daemon per process) */
-
-static struct fp_conn *conn_fc(struct moq_quic_conn *c)
+/* The hooks' context comes through their user pointer: the conn's session
+ * once it has one (then peer -> fp_conn -> relayd), else the endpoint's
+ * acceptor (a connection still in its handshake: not hooked). */
+static struct fp_conn *conn_fc(struct moq_quic_conn *c, void *user)
 {
-	void *u = moq_quic_conn_user(c);
 	struct peer *p;
 
-	if (!g_d || !u || u == (void *)&g_d->acc)
+	if (!user || moq_quic_conn_user(c) != user)
 		return NULL;
-	p = moq_session_user(u);
-	return p ? p->fp : NULL;
-}
-
-static uint64_t now_ns(void)
-{
-	return moq_loop_now();
-}
-
-/* Process the events the programs wrote (they never wake us). */
-static void fp_drain(struct relayd_fp *fp)
-{
-	if (fp->rb)
-		ring_buffer__consume(fp->rb);
-}
-
-/* ---- small helpers ---------------------------------------------------- */
-
-static struct fp_stream *fs_find_up(struct fp_conn *fc, uint32_t up_conn, uint64_t up_sid)
-{
-	for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
-		if (fs->up_conn == up_conn && fs->up_sid == up_sid)
-			return fs;
-	return NULL;
-}
-
-static struct fp_stream *fs_find_down(struct fp_conn *fc, uint64_t down_sid)
-{
-	for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
-		if (fs->down_sid == down_sid)
-			return fs;
-	return NULL;
-}
-
-static struct fp_raw *raw_find(struct relayd_fp *fp, uint32_t up_conn, uint64_t up_sid)
-{
-	for (struct fp_raw *r = fp->raws; r; r = r->next)
-		if (r->up_conn == up_conn && r->up_sid == up_sid)
-			return r;
-	return NULL;
-}
-
-static void raw_free(struct relayd_fp *fp, struct fp_raw *r)
-{
-	for (struct fp_raw **pp = &fp->raws; *pp; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	}
-	fp->raw_bytes -= r->cap;
-	free(r->buf);
-	free(r);
-}
-
-/* Ended, unreferenced raws are kept while they belong to their track's
- * latest group (a subscriber joining now is owed that group), then freed. */
-static void raw_maybe_free(struct relayd_fp *fp, struct fp_raw *r)
-{
-	if (!r->ended || r->refs)
-		return;
-	if (r->orphan)
-		goto free_it;
-	if (!r->ignored && !r->tr)
-		return; /* its HEADER comes right after these bytes */
-	if (!r->ignored) {
-		for (struct fp_raw *o = fp->raws; o; o = o->next)
-			if (o != r && o->tr == r->tr && o->group > r->group)
-				goto free_it;
-		return;
-	}
-free_it:
-	raw_free(fp, r);
-}
-
-/* A new group started on tr: free the kept raws of older groups. */
-static void raws_retire_older(struct relayd_fp *fp, struct relay_track *tr, uint64_t group)
-{
-	for (struct fp_raw *r = fp->raws, *n; r; r = n) {
-		n = r->next;
-		if (r->tr == tr && r->group < group && r->ended && !r->refs)
-			raw_free(fp, r);
-	}
-}
-
-static void cov_add(struct fp_stream *fs, uint64_t lo, uint64_t hi)
-{
-	size_t i, j;
-
-	if (hi <= lo)
-		return;
-	if (fs->ncov == fs->covcap) {
-		size_t nc = fs->covcap ? fs->covcap * 2 : 8;
-		struct fp_iv *n = realloc(fs->cov, nc * sizeof(*n));
-
-		if (!n)
-			return; /* not covered: the agent fills it (a duplicate) */
-		fs->cov = n;
-		fs->covcap = nc;
-	}
-	for (i = 0; i < fs->ncov && fs->cov[i].hi < lo; i++)
-		;
-	/* merge every interval touching [lo, hi] */
-	for (j = i; j < fs->ncov && fs->cov[j].lo <= hi; j++) {
-		if (fs->cov[j].lo < lo)
-			lo = fs->cov[j].lo;
-		if (fs->cov[j].hi > hi)
-			hi = fs->cov[j].hi;
-	}
-	if (j > i) {
-		fs->cov[i].lo = lo;
-		fs->cov[i].hi = hi;
-		memmove(&fs->cov[i + 1], &fs->cov[j], (fs->ncov - j) * sizeof(*fs->cov));
-		fs->ncov -= j - i - 1;
-	} else {
-		memmove(&fs->cov[i + 1], &fs->cov[i], (fs->ncov - i) * sizeof(*fs->cov));
-		fs->cov[i].lo = lo;
-		fs->cov[i].hi = hi;
-		fs->ncov++;
-	}
-}
-
-/* Forget kernel coverage of [lo, hi) (a lost packet not yet re-sendable). */
-static void cov_remove(struct fp_stream *fs, uint64_t lo, uint64_t hi)
-{
-	size_t n = 0;
-	struct fp_iv extra = {0, 0};
-
-	for (size_t i = 0; i < fs->ncov; i++) {
-		struct fp_iv iv = fs->cov[i];
-
-		if (iv.hi <= lo || iv.lo >= hi) {
-			fs->cov[n++] = iv;
-			continue;
-		}
-		if (iv.lo < lo && iv.hi > hi)
-			extra = (struct fp_iv){hi, iv.hi}; /* split in two */
-		if (iv.lo < lo)
-			fs->cov[n++] = (struct fp_iv){iv.lo, lo};
-		else if (iv.hi > hi)
-			fs->cov[n++] = (struct fp_iv){hi, iv.hi};
-	}
-	fs->ncov = n;
-	if (extra.hi > extra.lo)
-		cov_add(fs, extra.lo, extra.hi);
-}
-
-static void fs_set_raw(struct fp_stream *fs, struct fp_raw *r)
-{
-	if (fs->raw || !r)
-		return;
-	fs->raw = r;
-	r->refs++;
-}
-
-static struct fp_stream *fs_new(struct fp_conn *fc, uint32_t up_conn, uint64_t up_sid)
-{
-	struct fp_stream *fs = calloc(1, sizeof(*fs));
-
-	if (!fs)
-		return NULL;
-	fs->up_conn = up_conn;
-	fs->up_sid = up_sid;
-	fs->down_sid = MOQ_DS_NONE;
-	fs->next = fc->streams;
-	fc->streams = fs;
-	fs_set_raw(fs, raw_find(fc->d->fp, up_conn, up_sid));
-	return fs;
-}
-
-/* ---- delivery timeouts (draft-18 section "Delivery Timeouts") ------------ */
-
-/* Note that the bytes up to r->len were read now. */
-static void raw_mark(struct fp_raw *r, uint64_t now)
-{
-	if (r->nmark && r->mark[r->nmark - 1].t_ns == now) {
-		r->mark[r->nmark - 1].end = r->len;
-		return;
-	}
-	if (r->nmark == FP_MARKS) {
-		/* halve the resolution; a merged mark keeps the later time
-		 * (lenient: the earlier one would make every byte of a long
-		 * stream look as old as its oldest piece) */
-		for (unsigned i = 0; i < FP_MARKS / 2; i++)
-			r->mark[i] = r->mark[2 * i + 1];
-		r->nmark = FP_MARKS / 2;
-	}
-	r->mark[r->nmark++] = (struct fp_mark){r->len, now};
-}
-
-/* When the relay read the byte at pos (0: unknown). */
-static uint64_t raw_arrival(const struct fp_raw *r, uint64_t pos)
-{
-	for (unsigned i = 0; i < r->nmark; i++)
-		if (pos < r->mark[i].end)
-			return r->mark[i].t_ns;
-	return 0;
-}
-
-/* ms (a peer's parameter: up to 2^62) to ns, capped at 2^62 ns (146
- * years: clock + timeout cannot wrap). */
-static uint64_t ms_to_ns(uint64_t ms)
-{
-	return ms > (1ull << 62) / 1000000ull ? 1ull << 62 : ms * 1000000ull;
-}
-
-static void fs_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s)
-{
-	struct moq_subscription_info info;
-
-	if (fs->to_known)
-		return;
-	fs->to_known = true;
-	if (!s->req || moq_request_subscription(s->req, &info) != 0)
-		return;
-	fs->obj_to_ns = ms_to_ns(info.object_delivery_timeout);
-	fs->sg_to_ns = ms_to_ns(info.subgroup_delivery_timeout);
-	if (fs->sg_to_ns)
-		fc->has_sg_to = true;
-	if (fs->obj_to_ns)
-		fc->has_obj_to = true;
-}
-
-/* Is the byte at pos older than the stream's OBJECT_DELIVERY_TIMEOUT? Then
- * it must not be sent (nor retransmitted): the stream is reset instead. */
-static bool fs_expired(const struct fp_stream *fs, uint64_t pos)
-{
-	uint64_t t = fs->raw && fs->obj_to_ns ? raw_arrival(fs->raw, pos) : 0;
-	uint64_t now = now_ns();
-
-	return t && now > t && now - t > fs->obj_to_ns;
-}
-
-/* The subscription of fc's peer that fs belongs to (NULL: not known). */
-static struct relay_sub *fs_sub(struct fp_conn *fc, const struct fp_stream *fs)
-{
-	struct relay_track *tr = fs->raw ? fs->raw->tr : NULL;
-
-	if (!tr || !fc->p)
-		return NULL;
-	for (struct relay_sub *s = fc->p->subs; s; s = s->peer_next)
-		if (s->track == tr)
-			return s;
-	return NULL;
-}
-
-/* Count fs once for its subscription once it has a downstream stream (the
- * Stream Count of the subscription's PUBLISH_DONE). */
-static void fs_count(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s)
-{
-	if (fs->counted || fs->down_sid == MOQ_DS_NONE)
-		return;
-	if (!s)
-		s = fs_sub(fc, fs);
-	if (!s)
-		return;
-	fs->counted = true;
-	s->fast_streams++;
-}
-
-static void fs_unlink_free(struct fp_conn *fc, struct fp_stream *fs)
-{
-	struct relayd_fp *fp = fc->d->fp;
-
-	fs_count(fc, fs, NULL);
-
-	for (struct fp_stream **pp = &fc->streams; *pp; pp = &(*pp)->next) {
-		if (*pp == fs) {
-			*pp = fs->next;
-			break;
-		}
-	}
-	if (fc->slot >= 0 && fp->maps.fd[FP_MAP_DOWN_STREAMS] >= 0) {
-		/* keep the kernel's entry, marked reset: a late retransmission
-		 * of the upstream stream's start must not open a second
-		 * downstream stream (it becomes a STREAM_RESET drop); the LRU
-		 * map ages it out */
-		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
-						.conn_id = fs->up_conn,
-						.up_stream_id = fs->up_sid};
-		struct moq_down_stream v = {.stream_id = fs->down_sid,
-					    .flags = MOQ_DS_F_RESET,
-					    .reset_offset = fs->max_end};
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
-	}
-	if (fs->raw) {
-		struct fp_raw *r = fs->raw;
-
-		r->refs--;
-		raw_maybe_free(fp, r);
-	}
-	free(fs->cov);
-	free(fs);
-}
-
-/* Done: nothing more to send or to wait for. */
-static void fs_maybe_done(struct fp_conn *fc, struct fp_stream *fs)
-{
-	bool raw_done = fs->raw ? fs->raw->ended : false;
-
-	if (fs->inflight)
-		return;
-	if (fs->state == FS_RESET || ((fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-				      fs->fin_done && raw_done && fs->filled >= fs->raw->len) ||
-	    (fs->state == FS_SKIPPED && raw_done))
-		fs_unlink_free(fc, fs);
-}
-
-/* ---- the agent's media writer ------------------------------------------ */
-
-static size_t put_qv(uint8_t *p, uint64_t v)
-{
-	int n = quic_varint_encode(p, 8, v);
-
-	return n > 0 ? (size_t)n : 0;
-}
-
-static size_t pkt_header(struct fp_conn *fc, uint8_t *pkt, uint64_t *pn)
-{
-	*pn = fp_pnspace_take_media(&fc->ps);
-	pkt[0] = 0x43; /* short header, fixed bit, 4-byte packet number */
-	memcpy(pkt + 1, fc->dcid, 8);
-	pkt[9] = (uint8_t)(*pn >> 24);
-	pkt[10] = (uint8_t)(*pn >> 16);
-	pkt[11] = (uint8_t)(*pn >> 8);
-	pkt[12] = (uint8_t)*pn;
-	return 13;
-}
-
-static uint32_t l2_overhead(const struct fp_conn *fc)
-{
-	return fc->family == AF_INET6 ? 14 + 40 + 8 : 14 + 20 + 8;
-}
-
-static void fc_arm_timer(struct fp_conn *fc)
-{
-	uint64_t t = fp_tracker_timer(&fc->trk);
-
-	if (t)
-		moq_timer_set(fc->timer, t);
-	else
-		moq_timer_cancel(fc->timer);
-}
-
-static int fc_send_pkt(struct fp_conn *fc, struct fp_stream *fs, uint8_t *pkt, size_t n,
-		       uint64_t pn, uint64_t off, uint32_t len, bool fin, uint8_t kind)
-{
-	struct fp_media_pkt m = {0};
-	int rc;
-
-	memcpy(pkt + n, MOQ_PLAINTEXT_TAG, MOQ_TAG_LEN);
-	n += MOQ_TAG_LEN;
-	rc = moq_quic_conn_send_raw(fc->qc, pkt, n);
-	if (rc)
-		moq_dbg(MOD, "slot %d: send failed: %s (treated as lost)", fc->slot,
-			  strerror(-rc));
-	m.pn = pn;
-	m.sid = fs->down_sid;
-	m.offset = off;
-	m.len = len;
-	m.bytes = (uint32_t)n + l2_overhead(fc);
-	m.sent_ns = now_ns();
-	m.fin = fin;
-	m.kind = kind;
-	if (fp_tracker_on_sent(&fc->trk, &m) == 0) {
-		fs->inflight++;
-		fp_cc_on_sent(&fc->cc, m.bytes, 0);
-	}
-	fc->info.agent_packets++;
-	fc->info.agent_bytes += n;
-	return 0;
-}
-
-/* Write stream bytes [off, off+len) (and FIN at the end if fin) of fs as new
- * packets, from its raw upstream bytes with the subscriber's alias. */
-static int fs_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint64_t len, bool fin)
-{
-	struct fp_raw *r = fs->raw;
-	uint8_t pkt[FP_PKT_MAX];
-
-	if (!r || !r->buf || off + len > r->len || fs->down_sid == MOQ_DS_NONE)
-		return -ENODATA;
-	do {
-		uint64_t pn;
-		size_t n = pkt_header(fc, pkt, &pn);
-		size_t room, chunk;
-		bool last;
-		uint8_t *type = pkt + n;
-
-		n++;
-		/* 4-byte stream ID as the profile and the kernel write it */
-		pkt[n++] = (uint8_t)(0x80 | (fs->down_sid >> 24));
-		pkt[n++] = (uint8_t)(fs->down_sid >> 16);
-		pkt[n++] = (uint8_t)(fs->down_sid >> 8);
-		pkt[n++] = (uint8_t)fs->down_sid;
-		n += put_qv(pkt + n, off);
-		room = FP_PKT_MAX - n - 2 - 16;
-		chunk = len < room ? (size_t)len : room;
-		last = chunk == len;
-		*type = (uint8_t)(0x08 | 0x04 | 0x02 | (last && fin ? 0x01 : 0));
-		pkt[n++] = (uint8_t)(0x40 | (chunk >> 8)); /* 2-byte length */
-		pkt[n++] = (uint8_t)chunk;
-		memcpy(pkt + n, r->buf + off, chunk);
-		/* the subscriber's alias where it differs (same width) */
-		if (fs->alias_known && fs->down_alias != r->up_alias && r->alias_w &&
-		    off < r->alias_off + r->alias_w && off + chunk > r->alias_off) {
-			uint8_t a[8];
-
-			if (moq_vi_encode_width(a, sizeof(a), fs->down_alias, r->alias_w) ==
-			    (int)r->alias_w) {
-				for (size_t i = 0; i < r->alias_w; i++) {
-					uint64_t o = r->alias_off + i;
-
-					if (o >= off && o < off + chunk)
-						pkt[n + (o - off)] = a[i];
-				}
-			}
-		}
-		n += chunk;
-		fc_send_pkt(fc, fs, pkt, n, pn, off, (uint32_t)chunk, last && fin,
-			    FP_TRK_KIND_STREAM);
-		if (off + chunk > fs->max_end) {
-			fc->media_used += off + chunk - fs->max_end;
-			fs->max_end = off + chunk;
-		}
-		off += chunk;
-		len -= chunk;
-	} while (len);
-	if (fin)
-		fs->fin_done = true;
-	return 0;
-}
-
-static void fs_send_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
-{
-	uint8_t pkt[64];
-	uint64_t pn;
-	size_t n = pkt_header(fc, pkt, &pn);
-
-	pkt[n++] = 0x04; /* RESET_STREAM */
-	pkt[n++] = (uint8_t)(0x80 | (fs->down_sid >> 24));
-	pkt[n++] = (uint8_t)(fs->down_sid >> 16);
-	pkt[n++] = (uint8_t)(fs->down_sid >> 8);
-	pkt[n++] = (uint8_t)fs->down_sid;
-	n += put_qv(pkt + n, code);
-	n += put_qv(pkt + n, fs->max_end);
-	fc_send_pkt(fc, fs, pkt, n, pn, fs->max_end, 0, false, FP_KIND_RESET);
-	fc->info.resets_sent++;
-}
-
-/* Stop serving fs: mark the kernel's entry reset (nothing more forwarded)
- * and send RESET_STREAM with the final size when a stream exists. */
-static void fs_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
-{
-	struct relayd_fp *fp = fc->d->fp;
-
-	if (fs->state == FS_RESET || fs->state == FS_SKIPPED)
-		return;
-	if (code != MOQ_RESET_DELIVERY_TIMEOUT && fs->fin_done && fs->raw && fs->raw->ended &&
-	    fs->filled >= fs->raw->len) {
-		/* everything is out already; losses are still retransmitted
-		 * (a subgroup delivery timeout resets such a stream too) */
-		return;
-	}
-	fs->state = FS_RESET;
-	fs->reset_code = code;
-	if (fc->slot >= 0) {
-		struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
-						.conn_id = fs->up_conn,
-						.up_stream_id = fs->up_sid};
-		struct moq_down_stream v = {.stream_id = fs->down_sid,
-					    .flags = MOQ_DS_F_RESET,
-					    .reset_offset = fs->max_end};
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
-	}
-	if (fs->down_sid != MOQ_DS_NONE)
-		fs_send_reset(fc, fs, code);
-	fc_arm_timer(fc);
-}
-
-/* The most important gate class this subscriber receives (2 s window). */
-static int fc_top_class(const struct fp_conn *fc)
-{
-	uint64_t now = now_ns();
-
-	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
-		if (fc->class_seen_ns[c] && fc->class_seen_ns[c] + 2000000000ull > now)
-			return c;
-	return 0;
-}
-
-/* Room under the media window for one more agent packet (always one when
- * nothing is in flight, so a stream can never wait forever). */
-static bool fc_room(const struct fp_conn *fc)
-{
-	return !fc->cc.bytes_in_flight || fc->cc.bytes_in_flight + FP_PKT_MAX <= fc->cc.cwnd;
-}
-
-/* Send what the kernel did not forward of fs (KERNEL: the gaps between the
- * ranges its events covered; AGENT: everything), up to the upstream bytes
- * userspace has (all their kernel events are processed by now), as far as
- * the media window allows; the rest goes when ACKs open it. */
-static void fs_fill(struct fp_conn *fc, struct fp_stream *fs)
-{
-	struct fp_raw *r = fs->raw;
-	uint64_t pos = fs->filled;
-	size_t i = 0, keep = 0;
-
-	if (!r || r->ignored || (fs->state != FS_KERNEL && fs->state != FS_AGENT))
-		return;
-	if (fs->obj_to_ns && r->prio_class > fc_top_class(fc) &&
-	    now_ns() - fc->top_short_ns < FP_LOW_PAUSE_NS)
-		return;
-	while (pos < r->len) {
-		uint64_t end = r->len, n;
-
-		for (; i < fs->ncov && fs->cov[i].lo <= pos; i++)
-			if (fs->cov[i].hi > pos)
-				pos = fs->cov[i].hi;
-		if (pos >= r->len)
-			break;
-		if (i < fs->ncov && fs->cov[i].lo < end)
-			end = fs->cov[i].lo;
-		if (!fc_room(fc))
-			break;
-		if (fs_expired(fs, pos)) {
-			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-			return;
-		}
-		n = end - pos < FP_CHUNK ? end - pos : FP_CHUNK;
-		fs_write(fc, fs, pos, n, r->fin && pos + n == r->len);
-		pos += n;
-	}
-	if (pos >= r->len && r->fin && !fs->fin_done && fc_room(fc))
-		fs_write(fc, fs, r->len, 0, true);
-	if (pos > r->len)
-		pos = r->len;
-	if (pos > fs->filled)
-		fs->filled = pos;
-	for (i = 0; i < fs->ncov; i++)
-		if (fs->cov[i].hi > fs->filled)
-			fs->cov[keep++] = fs->cov[i];
-	fs->ncov = keep;
-}
-
-static bool fs_pending(const struct fp_stream *fs)
-{
-	const struct fp_raw *r = fs->raw;
-
-	return r && !r->ignored && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-	       (fs->filled < r->len || (r->fin && !fs->fin_done));
-}
-
-static int fs_order(const void *a, const void *b)
-{
-	const struct fp_stream *x = *(const struct fp_stream *const *)a;
-	const struct fp_stream *y = *(const struct fp_stream *const *)b;
-
-	if (x->raw->prio_class != y->raw->prio_class)
-		return x->raw->prio_class < y->raw->prio_class ? -1 : 1;
-	return x->up_sid < y->up_sid ? -1 : x->up_sid > y->up_sid;
-}
-
-/* Send what waits for window: most important class first, oldest first. */
-static void fc_pump_pending(struct fp_conn *fc)
-{
-	struct fp_stream *v[256];
-	size_t n = 0;
-
-	for (struct fp_stream *fs = fc->streams; fs && n < 256; fs = fs->next)
-		if (fs_pending(fs))
-			v[n++] = fs;
-	if (n > 1)
-		qsort(v, n, sizeof(v[0]), fs_order);
-	for (size_t i = 0; i < n && fc_room(fc); i++)
-		fs_fill(fc, v[i]);
-	if (n && !fc_room(fc) && fs_pending(v[0]) && v[0]->raw->prio_class <= fc_top_class(fc))
-		fc->top_short_ns = now_ns();
+	p = moq_session_user(user);
+	/* after relayd_fp_stop the maps are gone: nothing is hooked */
+	return p && p->fp && p->fp->d->fp ? p->fp : NULL;
 }
 
 /* ---- maps ---------------------------------------------------------------- */
@@ -796,10 +67,7 @@ static void track_sync(struct relayd *d, struct relay_track *tr)
 			continue;
 		v->slots[v->count++] = (uint32_t)p->fp->slot;
 	}
-	if (v->count)
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_TRACKS], &k, v, BPF_ANY);
-	else
-		bpf_map_delete_elem(fp->maps.fd[FP_MAP_TRACKS], &k);
+	fp_maps_put_track(&fp->maps, &k, v);
 }
 
 static int sockaddr_to(const struct sockaddr *sa, int *family, uint8_t addr[16], uint16_t *port_be)
@@ -863,9 +131,11 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 				known = true;
 		if (known)
 			continue;
-		if (bpf_map_update_elem(fp->maps.fd[FP_MAP_UPSTREAMS], &cid, &u, BPF_ANY)) {
+		int rc = fp_maps_put_upstream(&fp->maps, &cid, &u);
+
+		if (rc) {
 			moq_warn(MOD, "%s: cannot register the publisher in moq_upstreams: %s",
-				 moq_session_name(p->s), strerror(errno));
+				 moq_session_name(p->s), strerror(-rc));
 			continue;
 		}
 		if (fc->n_up_cids < 8)
@@ -926,8 +196,7 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	fc->first_media_uni = opened;
 	if (!fc->peer_max_uni)
 		fc->peer_max_uni = tp->initial_max_streams_uni;
-	__atomic_store_n(&seq->max_uni, fc->peer_max_uni ? fc->peer_max_uni : 1,
-			 __ATOMIC_SEQ_CST);
+	__atomic_store_n(&seq->max_uni, fc->peer_max_uni ? fc->peer_max_uni : 1, __ATOMIC_SEQ_CST);
 	g->enabled = 0;
 	__atomic_store_n(&g->budget, 0, __ATOMIC_SEQ_CST);
 	fc->trk.cfg.max_ack_delay_ns = tp->max_ack_delay;
@@ -952,16 +221,17 @@ static int fc_slot_alloc(struct fp_conn *fc)
 			continue;
 		if (!sub.scid[0] && !sub.scid[1])
 			memcpy(sub.scid, ids[i], MOQ_CID_LEN);
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_SUB_BY_CID], ids[i], &slot, BPF_ANY);
+		fp_maps_put_sub_cid(&fp->maps, ids[i], slot);
 	}
 	fc->family = family;
 	fc->slot = (int)slot;
 	fp->slots[slot] = fc;
 	if (slot + 1 > fp->slot_hi)
 		fp->slot_hi = slot + 1;
-	if (bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIBERS], &slot, &sub, BPF_ANY)) {
-		moq_warn(MOD, "slot %u: cannot write moq_subscribers: %s", slot, strerror(errno));
-		return -errno;
+	rc = fp_maps_put_subscriber(&fp->maps, slot, &sub);
+	if (rc) {
+		moq_warn(MOD, "slot %u: cannot write moq_subscribers: %s", slot, strerror(-rc));
+		return rc;
 	}
 	fc->info.slot = slot;
 	fc->info.conn_id = fc->conn_id;
@@ -972,8 +242,7 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		snprintf(fc->info.peer, sizeof(fc->info.peer), "%s:%u", host, ntohs(dport_be));
 	}
 	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu)",
-		 moq_session_name(fc->p->s), slot, ifindex,
-		 (unsigned long long)(4 * opened + 3));
+		 moq_session_name(fc->p->s), slot, ifindex, (unsigned long long)(4 * opened + 3));
 	return 0;
 }
 
@@ -988,11 +257,11 @@ static void fc_slot_release(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	slot = (uint32_t)fc->slot;
-	bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIBERS], &slot, &sub, BPF_ANY);
+	fp_maps_put_subscriber(&fp->maps, slot, &sub);
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
 	for (size_t i = 0; i < n; i++)
 		if (lens[i] == MOQ_CID_LEN)
-			bpf_map_delete_elem(fp->maps.fd[FP_MAP_SUB_BY_CID], ids[i]);
+			fp_maps_del_sub_cid(&fp->maps, ids[i]);
 	{
 		struct moq_gate *g = fp_maps_gate(&fp->maps, slot);
 		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, slot);
@@ -1009,160 +278,22 @@ static void fc_slot_release(struct fp_conn *fc)
 	fc->slot = -1;
 }
 
-/* ---- congestion gate and flow control --------------------------------- */
-
-static void fc_gate_update(struct fp_conn *fc)
-{
-	struct relayd_fp *fp = fc->d->fp;
-	struct fp_gate_plan plan;
-	struct moq_gate *g;
-
-	if (fc->slot < 0)
-		return;
-	g = fp_maps_gate(&fp->maps, (uint32_t)fc->slot);
-	/* connection credit for the media plane: keep a window ahead */
-	if (fc->flow_set) {
-		uint64_t want = fc->media_used + 2 * fc->cc.cwnd + (256u << 10);
-
-		if (want > fc->x->media_reserved)
-			fp_ackx_media_reserve(fc->x, want - fc->x->media_reserved);
-		if (fc->media_used > fc->x->media_reserved && !fc->fc_short_warned) {
-			fc->fc_short_warned = true;
-			moq_warn(MOD, "slot %d: media went %llu bytes past its reserved share of the subscriber's connection credit (MAX_DATA); a subscriber with a tight window may close the connection",
-				 fc->slot,
-				 (unsigned long long)(fc->media_used - fc->x->media_reserved));
-		}
-	}
-	fp_cc_gate_plan(&fc->cc, &plan);
-	/* The most important class this subscriber currently receives may
-	 * use the whole window; the classes below it stop earlier, by rank.
-	 * (fp_cc ranks from class 0, so a stream that is all priority 128
-	 * would otherwise be held to ~70% of the window.) */
-	{
-		int cmin = fc_top_class(fc);
-
-		if (cmin > 0) {
-			for (int c = MOQ_PRIO_CLASSES - 1; c >= 0; c--)
-				plan.threshold[c] = c >= cmin ? plan.threshold[c - cmin] : 0;
-		}
-	}
-	fp_cc_gate_apply(g, &plan);
-	fc->info.budget = __atomic_load_n(&g->budget, __ATOMIC_RELAXED);
-}
-
-/* ---- tracker callbacks ------------------------------------------------- */
-
-static void trk_on_acked(void *user, const struct fp_media_pkt *m)
-{
-	struct fp_conn *fc = user;
-	struct fp_stream *fs = m->kind == FP_TRK_KIND_DATAGRAM ? NULL : fs_find_down(fc, m->sid);
-
-	if (m->state == FP_TRK_LOST)
-		return; /* spurious loss: flight and fs->inflight were settled then */
-	fp_cc_on_packet_acked(&fc->cc, m->bytes, m->sent_ns);
-	if (fs && fs->inflight)
-		fs->inflight--;
-}
-
-static void trk_on_lost(void *user, const struct fp_media_pkt *m)
-{
-	struct fp_conn *fc = user;
-
-	fc->info.lost++;
-	if (m->kind == FP_TRK_KIND_DATAGRAM)
-		return;
-	if (fc->nlost < sizeof(fc->lostq) / sizeof(fc->lostq[0])) {
-		fc->lostq[fc->nlost++] = *m;
-		return;
-	}
-	/* too many at once: resend later through fs_fill */
-	struct fp_stream *fs = fs_find_down(fc, m->sid);
-
-	if (fs && m->kind != FP_KIND_RESET) {
-		if (fs->inflight)
-			fs->inflight--;
-		if (m->offset < fs->filled)
-			fs->filled = m->offset; /* re-sends a little more than lost */
-		cov_remove(fs, m->offset, m->offset + m->len);
-		if (m->fin)
-			fs->fin_done = false;
-	}
-}
-
-static const struct fp_tracker_ops trk_ops = {
-    .on_acked = trk_on_acked,
-    .on_lost = trk_on_lost,
-};
-
-/* Retransmit what the tracker declared lost, as new packets. */
-/* Send a lost range again. Bytes below fs->filled are in the raw buffer
- * (userspace read them): sent now. The kernel may have forwarded bytes
- * userspace has not read yet: those lose their coverage, so fs_fill sends
- * them once they are read. A lost FIN goes out with its data or later. */
-static void fs_resend(struct fp_conn *fc, struct fp_stream *fs, const struct fp_media_pkt *m)
-{
-	struct fp_raw *r = fs->raw;
-	uint64_t lo = m->offset, hi = m->offset + m->len, avail = r ? fs->filled : 0;
-
-	if (lo < avail && fs_expired(fs, lo)) {
-		fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-		return;
-	}
-	if (m->fin)
-		fs->fin_done = false;
-	if (lo < avail) {
-		uint64_t e = hi < avail ? hi : avail;
-
-		fs_write(fc, fs, lo, e - lo, m->fin && e == hi);
-	} else if (lo == hi && m->fin && r && r->fin && lo == r->len && avail >= r->len) {
-		fs_write(fc, fs, lo, 0, true);
-	}
-	if (hi > avail)
-		cov_remove(fs, lo > avail ? lo : avail, hi);
-}
-
-static void fc_process_lost(struct fp_conn *fc)
-{
-	for (size_t i = 0; i < fc->nlost; i++) {
-		struct fp_media_pkt *m = &fc->lostq[i];
-		struct fp_stream *fs = fs_find_down(fc, m->sid);
-
-		if (!fs)
-			continue;
-		if (fs->inflight)
-			fs->inflight--;
-		if (m->kind == FP_KIND_RESET) {
-			fs_send_reset(fc, fs, fs->reset_code);
-			continue;
-		}
-		if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
-			continue;
-		fc->info.retransmits++;
-		fs_resend(fc, fs, m);
-	}
-	fc->nlost = 0;
-	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
-		n = fs->next;
-		fs_maybe_done(fc, fs);
-	}
-}
-
 /* ---- ACK translation callbacks ---------------------------------------- */
 
 static void ax_on_media_ack(void *user, const struct fp_wire_ack *ack)
 {
 	struct fp_conn *fc = user;
 	struct fp_trk_summary sum;
-	uint64_t now = now_ns();
+	uint64_t now = fp_now_ns();
 
 	if (fc->slot < 0)
 		return;
 	fp_tracker_on_ack(&fc->trk, ack, now, &sum);
 	fp_cc_on_losses(&fc->cc, &sum, now);
-	fc_process_lost(fc);
-	fc_pump_pending(fc);
-	fc_gate_update(fc);
-	fc_arm_timer(fc);
+	fp_conn_process_lost(fc);
+	fp_conn_pump_pending(fc);
+	fp_conn_gate_update(fc);
+	fp_conn_arm_timer(fc);
 }
 
 static int ax_is_media_stream(void *user, uint64_t sid)
@@ -1175,11 +306,11 @@ static int ax_is_media_stream(void *user, uint64_t sid)
 static void ax_on_stop_sending(void *user, uint64_t sid, uint64_t code)
 {
 	struct fp_conn *fc = user;
-	struct fp_stream *fs = fs_find_down(fc, sid);
+	struct fp_stream *fs = fp_stream_find_down(fc, sid);
 
 	(void)code;
 	if (fs)
-		fs_reset(fc, fs, MOQ_RESET_CANCELLED);
+		fp_stream_reset(fc, fs, MOQ_RESET_CANCELLED);
 }
 
 static void ax_on_max_streams_uni(void *user, uint64_t max)
@@ -1209,27 +340,24 @@ static const struct fp_ackx_ops ax_ops = {
 static int fp_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
 			uint64_t ng_pn, void *user)
 {
-	struct fp_conn *fc = conn_fc(c);
+	struct fp_conn *fc = conn_fc(c, user);
 
 	(void)cap;
-	(void)user;
 	if (!fc)
 		return 0;
 	if (fp_pnspace_on_send(&fc->ps, pkt, *len, MOQ_CID_LEN, ng_pn, NULL) < 0) {
-		g_d->fp->hook_drops++;
+		fc->d->fp->hook_drops++;
 		return -1;
 	}
 	return 0;
 }
 
-static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
-			void *user)
+static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, void *user)
 {
-	struct fp_conn *fc = conn_fc(c);
+	struct fp_conn *fc = conn_fc(c, user);
 	ngtcp2_conn *ng;
 	int rc;
 
-	(void)user;
 	if (!fc)
 		return 0;
 	ng = moq_quic_conn_ngtcp2(c);
@@ -1242,15 +370,14 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 		}
 	}
 	if (fc->flow_set && ng)
-		fp_ackx_set_ng_used(fc->x,
-				    fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
+		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
 	/* events first: an ACK may cover packets whose events are queued */
 	if (fc->slot >= 0)
-		fp_drain(g_d->fp);
+		fp_drain(fc->d->fp);
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
-		g_d->fp->hook_drops++;
+		fc->d->fp->hook_drops++;
 		return -1;
 	}
 	return 0;
@@ -1261,304 +388,6 @@ void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb)
 	(void)d;
 	cb->send_hook = fp_send_hook;
 	cb->recv_hook = fp_recv_hook;
-}
-
-/* ---- ring buffer ------------------------------------------------------- */
-
-/* The agent serves fs from now on, or nobody does (serve false, or the
- * peer's stream limit is reached: SKIPPED). A stream the kernel already
- * opened downstream keeps its kernel entry (the kernel goes on forwarding
- * what the gate lets through; the agent fills the gaps). Otherwise the
- * kernel's entry is marked reset, so the kernel never forwards a piece of
- * it. Returns true when the agent serves it. */
-static bool fs_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve)
-{
-	struct relayd_fp *fp = fc->d->fp;
-	struct moq_down_stream_key k = {.slot = (uint32_t)fc->slot,
-					.conn_id = fs->up_conn,
-					.up_stream_id = fs->up_sid};
-	struct moq_down_stream v = {.flags = MOQ_DS_F_RESET};
-
-	if (serve && fs->down_sid != MOQ_DS_NONE) {
-		fs->state = FS_AGENT;
-		return true;
-	}
-	if (serve) {
-		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
-		uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
-
-		if (n < fc->peer_max_uni)
-			fs->down_sid = 4 * n + 3;
-	}
-	fs->state = serve && fs->down_sid != MOQ_DS_NONE ? FS_AGENT : FS_SKIPPED;
-	v.stream_id = fs->down_sid;
-	bpf_map_update_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &k, &v, BPF_ANY);
-	return fs->state == FS_AGENT;
-}
-
-/* Priority class of an upstream stream, from the kernel's stream map. */
-static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
-{
-	struct moq_up_stream_key k = {.conn_id = conn_id, .stream_id = sid};
-	struct moq_up_stream v;
-
-	if (bpf_map_lookup_elem(fc->d->fp->maps.fd[FP_MAP_UP_STREAMS], &k, &v))
-		return MOQ_PRIO_CLASSES - 1;
-	return v.priority >> 5;
-}
-
-/* The gate dropped a packet of fs (the kernel now drops the rest of the
- * stream). The most important class keeps flowing: the agent serves the
- * rest of the stream under the window (queueing instead of a reset);
- * less important streams are reset. */
-static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
-{
-	int cls = fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
-	uint64_t timeout = fs->to_known ? fs->obj_to_ns : fc->obj_to_ns;
-
-	/* A subscriber that set OBJECT_DELIVERY_TIMEOUT said how old an object
-	 * may get: every class queues through the agent (most important
-	 * first) until then. Without one, less important classes are reset
-	 * at once: queueing them would only add delay. */
-	if (cls > fc_top_class(fc) && !timeout) {
-		fs_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
-		return;
-	}
-	if (cls <= fc_top_class(fc))
-		fc->top_short_ns = now_ns();
-	if (fs_take_over(fc, fs, true))
-		fc->info.gate_queued++;
-}
-
-static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
-{
-	bool fwd = ev->verdict == MOQ_V_FORWARDED;
-	bool gate = ev->reason == MOQ_R_GATE_DROP || ev->reason == MOQ_R_STREAM_RESET;
-	struct fp_stream *fs;
-
-	if (fwd) {
-		struct moq_event tev = *ev;
-
-		if (ev->kind == MOQ_EV_KIND_DATAGRAM)
-			tev.down_stream_id = MOQ_DS_NONE; /* not a stream id */
-		fc->info.kernel_packets++;
-		fc->info.kernel_bytes += ev->wire_len;
-		fp_pnspace_note_media(&fc->ps, ev->pn);
-		if (fp_tracker_on_event(&fc->trk, &tev) == 0)
-			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
-	} else if (gate) {
-		fc->info.gate_drops++;
-		if (ev->reason == MOQ_R_GATE_DROP)
-			moq_info(MOD, "slot %u: gate drop (stream %llu offset %llu): cwnd %llu in flight %llu budget %lld%s",
-				 ev->slot, (unsigned long long)ev->up_stream_id,
-				 (unsigned long long)ev->offset, (unsigned long long)fc->cc.cwnd,
-				 (unsigned long long)fc->cc.bytes_in_flight,
-				 (long long)fp_maps_gate(&fc->d->fp->maps, ev->slot)->budget,
-				 fc->cc.in_recovery ? " (recovery)" : "");
-	}
-	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
-		/* forwarded or deliberately dropped by the gate: either way
-		 * userspace must not send this one */
-		if (fwd || ev->reason == MOQ_R_GATE_DROP)
-			fc->dg[fc->dg_next++ & 255] = (struct fp_dg){ev->conn_id, ev->up_stream_id,
-								     ev->offset, ev->down_stream_id};
-		return;
-	}
-	if (ev->kind != MOQ_EV_KIND_STREAM)
-		return;
-	fs = fs_find_up(fc, ev->conn_id, ev->up_stream_id);
-	if (!fs) {
-		/* A stream is new to us when the kernel forwarded its start,
-		 * dropped its start at the gate (never opened downstream), or
-		 * mapped it and then failed the rewrite. Drops of streams we
-		 * finished or that userspace will decide on are not news. */
-		bool news = fwd || (ev->offset == 0 && (ev->reason == MOQ_R_GATE_DROP ||
-							 (!gate && ev->down_stream_id != MOQ_DS_NONE)));
-
-		if (!news)
-			return;
-		fs = fs_new(fc, ev->conn_id, ev->up_stream_id);
-		if (!fs)
-			return;
-		fs->down_sid = ev->down_stream_id;
-		fs->state = FS_KERNEL;
-	}
-	if (fs->state != FS_KERNEL)
-		return;
-	if (fwd) {
-		uint64_t end = ev->offset + ev->data_len;
-
-		if (fs->down_sid == MOQ_DS_NONE)
-			fs->down_sid = ev->down_stream_id;
-		cov_add(fs, ev->offset, end);
-		if (ev->fin)
-			fs->fin_done = true;
-		if (end > fs->max_end) {
-			fc->media_used += end - fs->max_end;
-			fs->max_end = end;
-		}
-		fs->inflight++;
-	} else if (gate) {
-		fs_gate_dropped(fc, fs, ev);
-	}
-}
-
-/* The egress program ran for a clone (FORWARDED event, packet number
- * taken) but the device refused to send it: the agent sends those bytes
- * (stream: they lose their coverage; datagram: no longer counts as
- * delivered). The tracker declares the number lost later (a harmless
- * duplicate then). */
-static void fc_clone_failed(struct fp_conn *fc, const struct moq_event *ev)
-{
-	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
-		for (unsigned i = 0; i < 256; i++) {
-			struct fp_dg *g = &fc->dg[i];
-
-			if (g->conn == ev->conn_id && g->alias == ev->up_stream_id &&
-			    g->group == ev->offset && g->object == ev->down_stream_id)
-				g->conn = 0;
-		}
-		return;
-	}
-	struct fp_stream *fs = fs_find_up(fc, ev->conn_id, ev->up_stream_id);
-
-	if (!fs || fs->state != FS_KERNEL)
-		return;
-	cov_remove(fs, ev->offset, ev->offset + ev->data_len);
-	if (ev->offset < fs->filled)
-		fs->filled = ev->offset;
-	if (ev->fin)
-		fs->fin_done = false;
-}
-
-static int on_ring_event(void *ctx, void *data, size_t sz)
-{
-	struct relayd_fp *fp = ctx;
-	const struct moq_event *ev = data;
-	struct fp_conn *fc;
-
-	if (sz < sizeof(*ev))
-		return 0;
-	fp->events++;
-	if (ev->slot >= MOQ_MAX_SUBSCRIBERS)
-		return 0;
-	fc = fp->slots[ev->slot];
-	if (!fc) {
-		fp->orphan_events++;
-		return 0;
-	}
-	/* lines about this event are about fc's session, not the one whose
-	 * packet made us drain the ring */
-	RELAYD_LOG_PEER(fc->p);
-	if (ev->prog == MOQ_PROG_SUBSCRIBER_EGRESS)
-		fc_event(fc, ev);
-	else if (ev->prog == MOQ_PROG_UPSTREAM_INGRESS && ev->reason == MOQ_R_REDIRECT_FAILED)
-		fc_clone_failed(fc, ev);
-	return 0;
-}
-
-/* Refresh the heartbeat when a quarter of the timeout has passed; true
- * when it did. */
-static bool fp_heartbeat(struct relayd_fp *fp)
-{
-	uint64_t now = fp_monotonic_ns();
-
-	if (now - fp->last_hb_ns < fp->hb_every_ns)
-		return false;
-	fp_maps_heartbeat(&fp->maps, now);
-	fp->last_hb_ns = now;
-	return true;
-}
-
-/* Log streams that make no progress (debugging aid, info level). */
-static void fp_check_stuck(struct relayd_fp *fp)
-{
-	uint64_t now = now_ns();
-
-	for (uint32_t i = 0; i < fp->slot_hi; i++) {
-		struct fp_conn *fc = fp->slots[i];
-
-		if (!fc)
-			continue;
-		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next) {
-			struct fp_raw *r = fs->raw;
-			bool waiting = r && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-				       r->ended && !(fs->fin_done && fs->filled >= r->len);
-
-			if (!waiting) {
-				fs->stuck_since = 0;
-				continue;
-			}
-			if (!fs->stuck_since)
-				fs->stuck_since = now;
-			else if (now - fs->stuck_since > 1000000000ull && !fs->stuck_logged) {
-				fs->stuck_logged = true;
-				moq_info(MOD, "slot %u: stream up %llu down %llu state %d stuck: filled %llu/%zu fin_done %d inflight %u ncov %zu cov0 [%llu,%llu) cwnd %llu flight %llu",
-					 i, (unsigned long long)fs->up_sid, (unsigned long long)fs->down_sid,
-					 fs->state, (unsigned long long)fs->filled, r->len, fs->fin_done,
-					 fs->inflight, fs->ncov,
-					 (unsigned long long)(fs->ncov ? fs->cov[0].lo : 0),
-					 (unsigned long long)(fs->ncov ? fs->cov[0].hi : 0),
-					 (unsigned long long)fc->cc.cwnd,
-					 (unsigned long long)fc->cc.bytes_in_flight);
-			}
-		}
-	}
-}
-
-/* SUBGROUP_DELIVERY_TIMEOUT: a stream not fully delivered that long after
- * its FIN was read is reset. Delivered streams are gone already. */
-static void fc_subgroup_timeouts(struct fp_conn *fc)
-{
-	uint64_t now = now_ns();
-
-	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
-		n = fs->next;
-		if (fs->sg_to_ns && fs->raw && fs->raw->fin &&
-		    (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
-		    now - fs->raw->fin_ns > fs->sg_to_ns) {
-			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-			fs_maybe_done(fc, fs);
-		}
-	}
-}
-
-/* OBJECT_DELIVERY_TIMEOUT for data that waits: a queued stream whose next
- * byte got too old is reset now, not when window opens (its raw and the
- * subscriber's stream credit are released), and paused lower classes are
- * resumed. */
-static void fc_object_timeouts(struct fp_conn *fc)
-{
-	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
-		n = fs->next;
-		if (fs->obj_to_ns && fs_pending(fs) && fs_expired(fs, fs->filled)) {
-			fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-			fs_maybe_done(fc, fs);
-		}
-	}
-	fc_pump_pending(fc);
-}
-
-/* Periodic work: heartbeat, events, every slot's gate and timer. */
-static void fp_service(struct relayd *d)
-{
-	struct relayd_fp *fp = d->fp;
-
-	if (fp_heartbeat(fp))
-		fp_check_stuck(fp);
-	fp_drain(fp);
-	for (uint32_t i = 0; i < fp->slot_hi; i++) {
-		struct fp_conn *fc = fp->slots[i];
-
-		if (fc) {
-			if (fc->has_sg_to)
-				fc_subgroup_timeouts(fc);
-			if (fc->has_obj_to)
-				fc_object_timeouts(fc);
-			fc_gate_update(fc);
-			fc_arm_timer(fc);
-		}
-	}
 }
 
 /* ---- upstream raw bytes ------------------------------------------------ */
@@ -1596,7 +425,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 		return;
 	fp_drain(fp);
 	/* the last stream finishing below must not free r under this loop
-	 * (nor under the caller): callers free it with raw_maybe_free */
+	 * (nor under the caller): callers free it with fp_raw_maybe_free */
 	r->refs++;
 	for (struct relay_sub *s = r->tr->subs; s; s = s->next) {
 		struct peer *p = s->peer;
@@ -1605,7 +434,7 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 
 		if (!s->fast || !fc || fc->slot < 0 || (only && s != only))
 			continue;
-		fs = fs_find_up(fc, r->up_conn, r->up_sid);
+		fs = fp_stream_find_up(fc, r->up_conn, r->up_sid);
 		if (!fs) {
 			/* the kernel did not forward its start to this
 			 * subscriber: the agent serves all of it, or none */
@@ -1616,25 +445,25 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 
 			/* an entry means the stream was served (or dropped)
 			 * already; its state is gone with it */
-			if (!bpf_map_lookup_elem(fp->maps.fd[FP_MAP_DOWN_STREAMS], &hk, &hv))
+			if (!fp_maps_get_down_stream(&fp->maps, &hk, &hv))
 				continue;
-			fs = fs_new(fc, r->up_conn, r->up_sid);
+			fs = fp_stream_new(fc, r->up_conn, r->up_sid);
 			if (!fs)
 				continue;
-			fs_take_over(fc, fs, raw_owed(fp, s, r));
+			fp_stream_take_over(fc, fs, raw_owed(fp, s, r));
 		}
-		fs_set_raw(fs, r);
-		fs_count(fc, fs, s);
-		fs_learn_timeouts(fc, fs, s);
-		fc->class_seen_ns[r->prio_class] = now_ns();
+		fp_stream_set_raw(fs, r);
+		fp_stream_count(fc, fs, s);
+		fp_stream_learn_timeouts(fc, fs, s);
+		fc->class_seen_ns[r->prio_class] = fp_now_ns();
 		if (!fs->alias_known) {
 			fs->down_alias = s->alias;
 			fs->alias_known = true;
 		}
-		fs_fill(fc, fs);
-		fs_maybe_done(fc, fs);
-		fc_gate_update(fc);
-		fc_arm_timer(fc);
+		fp_stream_fill(fc, fs);
+		fp_stream_maybe_done(fc, fs);
+		fp_conn_gate_update(fc);
+		fp_conn_arm_timer(fc);
 	}
 	r->refs--;
 }
@@ -1648,7 +477,7 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 
 	if (!fp || !p->fp_conn_id)
 		return;
-	r = raw_find(fp, p->fp_conn_id, sid);
+	r = fp_raw_find(fp, p->fp_conn_id, sid);
 	if (!r) {
 		if (off != 0)
 			return; /* a stream older than our interest */
@@ -1681,17 +510,17 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 		if (!r->ignored && off == r->len) {
 			memcpy(r->buf + r->len, data, len);
 			r->len += len;
-			raw_mark(r, now_ns());
+			fp_raw_mark(r, fp_now_ns());
 		}
 	}
 	if (fin) {
 		r->fin = true;
 		r->ended = true;
-		r->fin_ns = now_ns();
+		r->fin_ns = fp_now_ns();
 	}
 	raw_pump(d, r, NULL);
 	if (r->ended)
-		raw_maybe_free(fp, r);
+		fp_raw_maybe_free(fp, r);
 }
 
 void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
@@ -1703,12 +532,13 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 
 	if (!fp || !p->fp_conn_id)
 		return;
-	r = raw_find(fp, p->fp_conn_id, (uint64_t)moq_rx_stream_id(st->rx));
+	r = fp_raw_find(fp, p->fp_conn_id, (uint64_t)moq_rx_stream_id(st->rx));
 	if (!r || r->tr)
 		return;
 	r->tr = st->track;
 	r->group = st->group; /* relay_forward_event filled it from the HEADER */
-	r->prio_class = (uint8_t)((st->hdr.default_priority ? 128 : st->hdr.publisher_priority) >> 5);
+	r->prio_class =
+	    (uint8_t)((st->hdr.default_priority ? 128 : st->hdr.publisher_priority) >> 5);
 	/* kept even when the track has no fast subscriber yet: one joining
 	 * while this stream is in progress is owed it (the first subscriber
 	 * of a track races the stream's HEADER) */
@@ -1719,10 +549,10 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 		r->alias_off = (size_t)a;
 		r->alias_w = (size_t)b;
 	}
-	raws_retire_older(fp, st->track, st->group);
+	fp_raws_retire_older(fp, st->track, st->group);
 	raw_pump(d, r, NULL);
 	if (r->ended)
-		raw_maybe_free(fp, r);
+		fp_raw_maybe_free(fp, r);
 }
 
 /* tr is about to be freed: its raws forget it (their bytes are served no
@@ -1743,7 +573,7 @@ void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr)
 			r->orphan = true; /* still delivered to its streams */
 		else
 			r->ignored = true;
-		raw_maybe_free(fp, r);
+		fp_raw_maybe_free(fp, r);
 	}
 }
 
@@ -1754,22 +584,22 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 
 	if (!fp || !up || !up->fp_conn_id)
 		return;
-	r = raw_find(fp, up->fp_conn_id, (uint64_t)moq_rx_stream_id(rx));
+	r = fp_raw_find(fp, up->fp_conn_id, (uint64_t)moq_rx_stream_id(rx));
 	if (!r || r->ended)
 		return;
 	r->ended = true;
 	r->refs++; /* not freed by its last stream inside the loop */
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
-		struct fp_stream *fs = fc ? fs_find_up(fc, r->up_conn, r->up_sid) : NULL;
+		struct fp_stream *fs = fc ? fp_stream_find_up(fc, r->up_conn, r->up_sid) : NULL;
 
 		if (fs) {
-			fs_reset(fc, fs, MOQ_RESET_CANCELLED);
-			fs_maybe_done(fc, fs);
+			fp_stream_reset(fc, fs, MOQ_RESET_CANCELLED);
+			fp_stream_maybe_done(fc, fs);
 		}
 	}
 	r->refs--;
-	raw_maybe_free(fp, r);
+	fp_raw_maybe_free(fp, r);
 }
 
 /* ---- datagrams --------------------------------------------------------- */
@@ -1829,7 +659,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		struct moq_subscription_info info;
 
 		if (sub->req && moq_request_subscription(sub->req, &info) == 0)
-			fc->obj_to_ns = ms_to_ns(info.object_delivery_timeout);
+			fc->obj_to_ns = fp_ms_to_ns(info.object_delivery_timeout);
 	}
 	if (up && up->fp)
 		relayd_fp_upstream(d, up);
@@ -1841,13 +671,13 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		 * earlier group (unfiltered: the relay serves the group in
 		 * progress too, raw_owed) */
 		struct moq_subscription v = {.track_alias = sub->alias,
-					     .start_group = sub->has_filter ? sub->range.start.group
-									     : 0};
+					     .start_group =
+						 sub->has_filter ? sub->range.start.group : 0};
 
-		bpf_map_update_elem(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], &k, &v, BPF_ANY);
+		fp_maps_put_subscription(&fp->maps, &k, &v);
 		track_sync(d, tr);
 	}
-	fc_gate_update(fc);
+	fp_conn_gate_update(fc);
 	/* streams of the track already in progress (or of its latest group) */
 	for (struct fp_raw *r = fp->raws; r; r = r->next)
 		if (r->tr == tr && !r->ignored)
@@ -1872,7 +702,7 @@ void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 						 .conn_id = up->fp->conn_id,
 						 .track_alias = tr->up_alias};
 
-		bpf_map_delete_elem(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], &k);
+		fp_maps_del_subscription(&fp->maps, &k);
 	}
 	/* track_sync counts fast subs: this one is no longer */
 	track_sync(d, tr);
@@ -1881,13 +711,13 @@ void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 		n = fs->next;
 		if (!fs->raw || fs->raw->tr != tr)
 			continue;
-		fs_count(fc, fs, sub);
+		fp_stream_count(fc, fs, sub);
 		/* the track ended: what its publisher finished is delivered
 		 * in full (retransmitted too), like the session's streams */
 		if (sub->track_ended && fs->raw->fin)
 			continue;
-		fs_reset(fc, fs, MOQ_RESET_CANCELLED);
-		fs_maybe_done(fc, fs);
+		fp_stream_reset(fc, fs, MOQ_RESET_CANCELLED);
+		fp_stream_maybe_done(fc, fs);
 	}
 }
 
@@ -1901,7 +731,7 @@ uint64_t relayd_fp_sub_streams(struct relayd *d, struct relay_sub *sub)
 	fp_drain(d->fp);
 	for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
 		if (fs->raw && fs->raw->tr == sub->track)
-			fs_count(fc, fs, sub);
+			fp_stream_count(fc, fs, sub);
 	return sub->fast_streams;
 }
 
@@ -1912,7 +742,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	struct fp_conn *fc = arg;
 	struct fp_trk_summary sum;
 	int probes = 0, rc;
-	uint64_t now = now_ns();
+	uint64_t now = fp_now_ns();
 
 	(void)loop;
 	(void)t;
@@ -1922,29 +752,29 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	rc = fp_tracker_on_timeout(&fc->trk, now, &sum, &probes);
 	if (rc == 1) {
 		fp_cc_on_losses(&fc->cc, &sum, now);
-		fc_process_lost(fc);
+		fp_conn_process_lost(fc);
 	} else if (rc == 2) {
 		struct fp_media_pkt old[2];
 		size_t n = fp_tracker_oldest(&fc->trk, old, probes < 2 ? (size_t)probes : 2);
 
 		for (size_t i = 0; i < n; i++) {
-			struct fp_stream *fs = fs_find_down(fc, old[i].sid);
+			struct fp_stream *fs = fp_stream_find_down(fc, old[i].sid);
 
 			if (!fs || old[i].kind == FP_TRK_KIND_DATAGRAM)
 				continue;
 			if (old[i].kind == FP_KIND_RESET)
-				fs_send_reset(fc, fs, fs->reset_code);
+				fp_stream_send_reset(fc, fs, fs->reset_code);
 			else if (fs->state != FS_KERNEL && fs->state != FS_AGENT)
 				continue;
-			else if (fs_expired(fs, old[i].offset))
-				fs_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			else if (fp_stream_expired(fs, old[i].offset))
+				fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
 			else
-				fs_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
+				fp_stream_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
 		}
 	}
-	fc_pump_pending(fc);
-	fc_gate_update(fc);
-	fc_arm_timer(fc);
+	fp_conn_pump_pending(fc);
+	fp_conn_gate_update(fc);
+	fp_conn_arm_timer(fc);
 }
 
 void relayd_fp_peer_new(struct relayd *d, struct peer *p)
@@ -1963,7 +793,7 @@ void relayd_fp_peer_new(struct relayd *d, struct peer *p)
 		return;
 	fc->x = calloc(1, sizeof(*fc->x));
 	if (!fc->x || fp_pnspace_init(&fc->ps, &fc->priv, 8192) ||
-	    fp_tracker_init(&fc->trk, &tc, &trk_ops, fc)) {
+	    fp_tracker_init(&fc->trk, &tc, &fp_trk_ops, fc)) {
 		free(fc->x);
 		free(fc);
 		return;
@@ -2016,11 +846,12 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 			r->refs++; /* freed by the loop below, not inside this one */
 			for (uint32_t i = 0; i < fp->slot_hi; i++) {
 				struct fp_conn *o = fp->slots[i];
-				struct fp_stream *fs = o ? fs_find_up(o, r->up_conn, r->up_sid) : NULL;
+				struct fp_stream *fs =
+				    o ? fp_stream_find_up(o, r->up_conn, r->up_sid) : NULL;
 
 				if (fs && !(fs->fin_done && fs->filled >= r->len)) {
-					fs_reset(o, fs, MOQ_RESET_CANCELLED);
-					fs_maybe_done(o, fs);
+					fp_stream_reset(o, fs, MOQ_RESET_CANCELLED);
+					fp_stream_maybe_done(o, fs);
 				}
 			}
 			r->refs--;
@@ -2029,15 +860,15 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	for (struct fp_raw *r = fp->raws, *n; r; r = n) {
 		n = r->next;
 		if (r->up_conn == p->fp_conn_id && !r->refs)
-			raw_free(fp, r);
+			fp_raw_free(fp, r);
 	}
 	if (!fc)
 		return;
 	info_add(&fp->gone, &fc->info);
 	for (size_t i = 0; i < fc->n_up_cids; i++)
-		bpf_map_delete_elem(fp->maps.fd[FP_MAP_UPSTREAMS], fc->up_cids[i]);
+		fp_maps_del_upstream(&fp->maps, fc->up_cids[i]);
 	while (fc->streams)
-		fs_unlink_free(fc, fc->streams);
+		fp_stream_free(fc, fc->streams);
 	fc_slot_release(fc);
 	moq_timer_free(fc->timer);
 	fp_tracker_free(&fc->trk);
@@ -2049,75 +880,16 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-/* Empty a hash map: in batches of 4096 (a run with many streams leaves
- * hundreds of thousands of entries; one delete per entry took seconds at
- * start), one by one where the kernel has no batch operation. */
-static size_t clear_hash(int fd, size_t ksz)
-{
-	struct bpf_map_info info = {0};
-	uint32_t ilen = sizeof(info);
-	uint8_t k[64], nk[64];
-	void *keys = NULL, *vals = NULL;
-	uint64_t batch[8];
-	bool first = true;
-	size_t cleared = 0;
-
-	if (ksz > sizeof(k))
-		return 0;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.key_size == ksz) {
-		keys = malloc(4096u * info.key_size);
-		vals = malloc(4096u * info.value_size);
-	}
-	while (keys && vals) {
-		uint32_t n = 4096;
-		int rc = bpf_map_lookup_and_delete_batch(fd, first ? NULL : batch, batch, keys, vals,
-							 &n, NULL);
-
-		first = false;
-		if (rc && errno != ENOENT) {
-			moq_dbg(MOD, "batch delete unavailable (%s): one by one", strerror(errno));
-			break;
-		}
-		cleared += n;
-		if (rc) { /* ENOENT: that was the last batch */
-			free(keys);
-			free(vals);
-			return cleared;
-		}
-	}
-	free(keys);
-	free(vals);
-	while (bpf_map_get_next_key(fd, NULL, nk) == 0) {
-		memcpy(k, nk, ksz);
-		if (bpf_map_delete_elem(fd, k))
-			break;
-		cleared++;
-	}
-	return cleared;
-}
-
 /* A restarted agent clears what an earlier run left in the maps. */
 static void clear_stale(struct relayd_fp *fp)
 {
 	uint64_t t0 = fp_monotonic_ns();
-	size_t n = clear_hash(fp->maps.fd[FP_MAP_UPSTREAMS], sizeof(struct moq_cid));
+	size_t n = fp_maps_clear_stale(&fp->maps);
 
-	n += clear_hash(fp->maps.fd[FP_MAP_UP_STREAMS], sizeof(struct moq_up_stream_key));
-	n += clear_hash(fp->maps.fd[FP_MAP_TRACKS], sizeof(struct moq_track_key));
-	n += clear_hash(fp->maps.fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
-	n += clear_hash(fp->maps.fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
-	n += clear_hash(fp->maps.fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
 	if (n)
 		moq_info(MOD, "cleared %zu map entries an earlier run left, in %.1f ms", n,
 			 (double)(fp_monotonic_ns() - t0) / 1e6);
-	/* subscriber entries of an earlier run carry its generation: the
-	 * programs ignore them, and a slot is rewritten when reused */
-	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
-		memset(fp_maps_seq(&fp->maps, i), 0, sizeof(struct moq_conn_seq));
-		memset(fp_maps_gate(&fp->maps, i), 0, sizeof(struct moq_gate));
-	}
 }
-
 
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
@@ -2161,7 +933,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		free(fp);
 		return -1;
 	}
-	fp->rb = ring_buffer__new(fp->maps.fd[FP_MAP_EVENTS], on_ring_event, fp, NULL);
+	fp->rb = ring_buffer__new(fp->maps.fd[FP_MAP_EVENTS], fp_on_ring_event, fp, NULL);
 	if (!fp->rb) {
 		snprintf(err, errlen, "cannot read the moq_events ring buffer: %s",
 			 strerror(errno));
@@ -2175,7 +947,6 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	d->fp = fp;
-	g_d = d;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;
 	d->fwd.fast_arg = d;
 	/* the programs submit without wakeups (one epoll wakeup per packet
@@ -2200,12 +971,11 @@ void relayd_fp_stop(struct relayd *d)
 	ring_buffer__free(fp->rb);
 	moq_timer_free(fp->poll_timer);
 	while (fp->raws)
-		raw_free(fp, fp->raws);
+		fp_raw_free(fp, fp->raws);
 	fp_maps_close(&fp->maps);
 	free(fp->tsbuf);
 	free(fp);
 	d->fp = NULL;
-	g_d = NULL;
 }
 
 uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t max)
@@ -2255,16 +1025,16 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	}
 	uint64_t all = t.kernel_packets + t.agent_packets;
 
-	return snprintf(buf, len,
-			"fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
-			"retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu hook_drops=%llu "
-			"events=%llu orphan_events=%llu raw_bytes=%zu",
-			subs, (unsigned long long)t.kernel_packets,
-			(unsigned long long)t.agent_packets,
-			all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
-			(unsigned long long)t.retransmits, (unsigned long long)t.lost,
-			(unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
-			(unsigned long long)t.resets_sent,
-			(unsigned long long)fp->hook_drops, (unsigned long long)fp->events,
-			(unsigned long long)fp->orphan_events, fp->raw_bytes);
+	return snprintf(
+	    buf, len,
+	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
+	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
+	    "hook_drops=%llu "
+	    "events=%llu orphan_events=%llu raw_bytes=%zu",
+	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
+	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
+	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
+	    (unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
+	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
+	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes);
 }

@@ -18,8 +18,8 @@
 
 struct relayd;
 struct fetch_job;
-struct fp_conn;	   /* fastpath.c */
-struct relayd_fp; /* fastpath.c */
+struct fp_conn;	   /* fp_internal.h */
+struct relayd_fp; /* fp_internal.h */
 
 /* One MoQT session (a publisher, a subscriber, both, or our upstream). */
 struct peer {

@@ -188,6 +188,27 @@ START_TEST(short_budget_gates_lower_priority_classes_first)
 }
 END_TEST
 
+/* A subscriber whose most important class is 4: class 4 gets class 0's
+ * threshold (the whole window), class 5 class 1's, and so on; the more
+ * important classes it does not receive gate at 0. */
+START_TEST(rank_from_top_class_shifts_thresholds)
+{
+	struct fp_gate_plan p, q;
+
+	fp_cc_gate_plan(&C, &p);
+	q = p;
+	fp_cc_gate_rank_from(&q, 4);
+	for (int c = 0; c < 4; c++)
+		ck_assert_int_eq(q.threshold[c], 0);
+	for (int c = 4; c < MOQ_PRIO_CLASSES; c++)
+		ck_assert_int_eq(q.threshold[c], p.threshold[c - 4]);
+	ck_assert_int_eq(q.budget_add, p.budget_add);
+	q = p;
+	fp_cc_gate_rank_from(&q, 0);
+	ck_assert_mem_eq(&q, &p, sizeof(p));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fp_cc");
@@ -210,6 +231,7 @@ int main(void)
 	tcase_add_test(gt, gate_budget_tracks_window_minus_flight_and_unseen_credit);
 	tcase_add_test(gt, gate_budget_is_clawed_back_when_window_shrinks);
 	tcase_add_test(gt, short_budget_gates_lower_priority_classes_first);
+	tcase_add_test(gt, rank_from_top_class_shifts_thresholds);
 	suite_add_tcase(s, gt);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

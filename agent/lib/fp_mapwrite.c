@@ -1,0 +1,165 @@
+/* fp_mapwrite: typed writers of the pinned fast-path maps (fp_mapwrite.h). */
+#include "fp_mapwrite.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int put(struct fp_maps *m, enum fp_map_id id, const void *k, const void *v)
+{
+	int fd = m->fd[id];
+
+	if (fd < 0)
+		return -EBADF;
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
+static int del(struct fp_maps *m, enum fp_map_id id, const void *k)
+{
+	int fd = m->fd[id];
+
+	if (fd < 0)
+		return -EBADF;
+	return bpf_map_delete_elem(fd, k) ? -errno : 0;
+}
+
+static int get(struct fp_maps *m, enum fp_map_id id, const void *k, void *v)
+{
+	int fd = m->fd[id];
+
+	if (fd < 0)
+		return -EBADF;
+	return bpf_map_lookup_elem(fd, k, v) ? -errno : 0;
+}
+
+int fp_maps_put_subscriber(struct fp_maps *m, uint32_t slot, const struct moq_subscriber *s)
+{
+	return put(m, FP_MAP_SUBSCRIBERS, &slot, s);
+}
+
+int fp_maps_put_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN], uint32_t slot)
+{
+	return put(m, FP_MAP_SUB_BY_CID, cid, &slot);
+}
+
+int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN])
+{
+	return del(m, FP_MAP_SUB_BY_CID, cid);
+}
+
+int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid, const struct moq_upstream *u)
+{
+	return put(m, FP_MAP_UPSTREAMS, cid, u);
+}
+
+int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN])
+{
+	return del(m, FP_MAP_UPSTREAMS, cid);
+}
+
+int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
+		      const struct moq_track_subs *v)
+{
+	if (v->count)
+		return put(m, FP_MAP_TRACKS, k, v);
+	return del(m, FP_MAP_TRACKS, k);
+}
+
+int fp_maps_put_subscription(struct fp_maps *m, const struct moq_subscription_key *k,
+			     const struct moq_subscription *v)
+{
+	return put(m, FP_MAP_SUBSCRIPTIONS, k, v);
+}
+
+int fp_maps_del_subscription(struct fp_maps *m, const struct moq_subscription_key *k)
+{
+	return del(m, FP_MAP_SUBSCRIPTIONS, k);
+}
+
+int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			    const struct moq_down_stream *v)
+{
+	return put(m, FP_MAP_DOWN_STREAMS, k, v);
+}
+
+int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			    struct moq_down_stream *v)
+{
+	return get(m, FP_MAP_DOWN_STREAMS, k, v);
+}
+
+int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
+			  struct moq_up_stream *v)
+{
+	return get(m, FP_MAP_UP_STREAMS, k, v);
+}
+
+/* Empty a hash map: in batches of 4096 (a run with many streams leaves
+ * hundreds of thousands of entries; one delete per entry took seconds at
+ * start), one by one where the kernel has no batch operation. */
+static size_t clear_hash(int fd, size_t ksz)
+{
+	struct bpf_map_info info = {0};
+	uint32_t ilen = sizeof(info);
+	uint8_t k[64], nk[64];
+	void *keys = NULL, *vals = NULL;
+	uint64_t batch[8];
+	bool first = true;
+	size_t cleared = 0;
+
+	if (fd < 0 || ksz > sizeof(k))
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.key_size == ksz) {
+		keys = malloc(4096u * info.key_size);
+		vals = malloc(4096u * info.value_size);
+	}
+	while (keys && vals) {
+		uint32_t n = 4096;
+		int rc = bpf_map_lookup_and_delete_batch(fd, first ? NULL : batch, batch, keys,
+							 vals, &n, NULL);
+
+		first = false;
+		if (rc && errno != ENOENT)
+			break; /* no batch operation: one by one below */
+		cleared += n;
+		if (rc) { /* ENOENT: that was the last batch */
+			free(keys);
+			free(vals);
+			return cleared;
+		}
+	}
+	free(keys);
+	free(vals);
+	while (bpf_map_get_next_key(fd, NULL, nk) == 0) {
+		memcpy(k, nk, ksz);
+		if (bpf_map_delete_elem(fd, k))
+			break;
+		cleared++;
+	}
+	return cleared;
+}
+
+size_t fp_maps_clear_stale(struct fp_maps *m)
+{
+	size_t n = clear_hash(m->fd[FP_MAP_UPSTREAMS], sizeof(struct moq_cid));
+
+	n += clear_hash(m->fd[FP_MAP_UP_STREAMS], sizeof(struct moq_up_stream_key));
+	n += clear_hash(m->fd[FP_MAP_TRACKS], sizeof(struct moq_track_key));
+	n += clear_hash(m->fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
+	n += clear_hash(m->fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
+	n += clear_hash(m->fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
+	/* subscriber entries of an earlier run carry its generation: the
+	 * programs ignore them, and a slot is rewritten when reused */
+	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
+		struct moq_conn_seq *seq = fp_maps_seq(m, i);
+		struct moq_gate *g = fp_maps_gate(m, i);
+
+		if (seq)
+			memset(seq, 0, sizeof(*seq));
+		if (g)
+			memset(g, 0, sizeof(*g));
+	}
+	return n;
+}

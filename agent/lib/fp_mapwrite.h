@@ -1,0 +1,44 @@
+/* fp_mapwrite: typed writers of the pinned fast-path maps (opened by
+ * fp_mapsync). One function per map and operation, so the agent never
+ * hands a raw key/value pair to bpf_map_*: the types come from
+ * tc-progs/moq_maps.h. Each returns 0 or -errno (-EBADF when the map is
+ * not open), lookups -ENOENT when the key is absent. */
+#ifndef FP_MAPWRITE_H
+#define FP_MAPWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp_mapsync.h"
+
+/* moq_subscribers[slot] (an all-zero entry takes the slot off). */
+int fp_maps_put_subscriber(struct fp_maps *m, uint32_t slot, const struct moq_subscriber *s);
+/* moq_sub_by_cid: a subscriber connection's CID -> its slot. */
+int fp_maps_put_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN], uint32_t slot);
+int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
+/* moq_upstreams: a publisher connection's CID -> the connection. */
+int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid,
+			 const struct moq_upstream *u);
+int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
+/* moq_tracks: the fast subscribers of a track; v->count 0 deletes. */
+int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
+		      const struct moq_track_subs *v);
+/* moq_subscriptions: (slot, upstream track) -> the subscriber's alias. */
+int fp_maps_put_subscription(struct fp_maps *m, const struct moq_subscription_key *k,
+			     const struct moq_subscription *v);
+int fp_maps_del_subscription(struct fp_maps *m, const struct moq_subscription_key *k);
+/* moq_down_streams: (slot, upstream stream) -> downstream stream. */
+int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			    const struct moq_down_stream *v);
+int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			    struct moq_down_stream *v);
+/* moq_up_streams: the kernel's state of an upstream data stream. */
+int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
+			  struct moq_up_stream *v);
+
+/* A restarted agent clears what an earlier run left: every hash map
+ * emptied, the slot arrays (moq_conn_seq, moq_gate) zeroed. Returns the
+ * number of hash entries removed. */
+size_t fp_maps_clear_stale(struct fp_maps *m);
+
+#endif

@@ -1,0 +1,328 @@
+/* moq-relayd fast path: the ring-buffer event consumer and the periodic
+ * checks (fp_internal.h).
+ *
+ * Ordering fact the design rests on: the upstream ingress program clones
+ * and the egress program emits its event synchronously, before the
+ * original packet reaches the relay's socket. So after draining the ring
+ * buffer, every stream byte userspace has read has all its kernel events
+ * processed: a byte below the contiguous upstream end that no event
+ * covers was not forwarded and must be written by the agent. */
+#include <bpf/libbpf.h>
+
+#include "fp_internal.h"
+#include "lib/fp_mapwrite.h"
+#include "log.h"
+#include "relayd.h"
+
+#define MOD "fastpath"
+
+void fp_drain(struct relayd_fp *fp)
+{
+	if (fp->rb)
+		ring_buffer__consume(fp->rb);
+}
+
+/* ---- ring buffer ------------------------------------------------------- */
+
+/* The agent serves fs from now on, or nobody does (serve false, or the
+ * peer's stream limit is reached: SKIPPED). A stream the kernel already
+ * opened downstream keeps its kernel entry (the kernel goes on forwarding
+ * what the gate lets through; the agent fills the gaps). Otherwise the
+ * kernel's entry is marked reset, so the kernel never forwards a piece of
+ * it. Returns true when the agent serves it. */
+bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	struct moq_down_stream_key k = {
+	    .slot = (uint32_t)fc->slot, .conn_id = fs->up_conn, .up_stream_id = fs->up_sid};
+	struct moq_down_stream v = {.flags = MOQ_DS_F_RESET};
+
+	if (serve && fs->down_sid != MOQ_DS_NONE) {
+		fs->state = FS_AGENT;
+		return true;
+	}
+	if (serve) {
+		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, (uint32_t)fc->slot);
+		uint64_t n = __atomic_fetch_add(&seq->next_uni, 1, __ATOMIC_SEQ_CST);
+
+		if (n < fc->peer_max_uni)
+			fs->down_sid = 4 * n + 3;
+	}
+	fs->state = serve && fs->down_sid != MOQ_DS_NONE ? FS_AGENT : FS_SKIPPED;
+	v.stream_id = fs->down_sid;
+	fp_maps_put_down_stream(&fp->maps, &k, &v);
+	return fs->state == FS_AGENT;
+}
+
+/* Priority class of an upstream stream, from the kernel's stream map. */
+static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
+{
+	struct moq_up_stream_key k = {.conn_id = conn_id, .stream_id = sid};
+	struct moq_up_stream v;
+
+	if (fp_maps_get_up_stream(&fc->d->fp->maps, &k, &v))
+		return MOQ_PRIO_CLASSES - 1;
+	return v.priority >> 5;
+}
+
+/* The gate dropped a packet of fs (the kernel now drops the rest of the
+ * stream). The most important class keeps flowing: the agent serves the
+ * rest of the stream under the window (queueing instead of a reset);
+ * less important streams are reset. */
+static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
+{
+	int cls =
+	    fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
+	uint64_t timeout = fs->to_known ? fs->obj_to_ns : fc->obj_to_ns;
+
+	/* A subscriber that set OBJECT_DELIVERY_TIMEOUT said how old an object
+	 * may get: every class queues through the agent (most important
+	 * first) until then. Without one, less important classes are reset
+	 * at once: queueing them would only add delay. */
+	if (cls > fp_conn_top_class(fc) && !timeout) {
+		fp_stream_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+		return;
+	}
+	if (cls <= fp_conn_top_class(fc))
+		fc->top_short_ns = fp_now_ns();
+	if (fp_stream_take_over(fc, fs, true))
+		fc->info.gate_queued++;
+}
+
+static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
+{
+	bool fwd = ev->verdict == MOQ_V_FORWARDED;
+	bool gate = ev->reason == MOQ_R_GATE_DROP || ev->reason == MOQ_R_STREAM_RESET;
+	struct fp_stream *fs;
+
+	if (fwd) {
+		struct moq_event tev = *ev;
+
+		if (ev->kind == MOQ_EV_KIND_DATAGRAM)
+			tev.down_stream_id = MOQ_DS_NONE; /* not a stream id */
+		fc->info.kernel_packets++;
+		fc->info.kernel_bytes += ev->wire_len;
+		fp_pnspace_note_media(&fc->ps, ev->pn);
+		if (fp_tracker_on_event(&fc->trk, &tev) == 0)
+			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
+	} else if (gate) {
+		fc->info.gate_drops++;
+		if (ev->reason == MOQ_R_GATE_DROP)
+			moq_info(MOD,
+				 "slot %u: gate drop (stream %llu offset %llu): cwnd %llu in "
+				 "flight %llu budget %lld%s",
+				 ev->slot, (unsigned long long)ev->up_stream_id,
+				 (unsigned long long)ev->offset, (unsigned long long)fc->cc.cwnd,
+				 (unsigned long long)fc->cc.bytes_in_flight,
+				 (long long)fp_maps_gate(&fc->d->fp->maps, ev->slot)->budget,
+				 fc->cc.in_recovery ? " (recovery)" : "");
+	}
+	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
+		/* forwarded or deliberately dropped by the gate: either way
+		 * userspace must not send this one */
+		if (fwd || ev->reason == MOQ_R_GATE_DROP)
+			fc->dg[fc->dg_next++ & 255] = (struct fp_dg){
+			    ev->conn_id, ev->up_stream_id, ev->offset, ev->down_stream_id};
+		return;
+	}
+	if (ev->kind != MOQ_EV_KIND_STREAM)
+		return;
+	fs = fp_stream_find_up(fc, ev->conn_id, ev->up_stream_id);
+	if (!fs) {
+		/* A stream is new to us when the kernel forwarded its start,
+		 * dropped its start at the gate (never opened downstream), or
+		 * mapped it and then failed the rewrite. Drops of streams we
+		 * finished or that userspace will decide on are not news. */
+		bool news =
+		    fwd || (ev->offset == 0 && (ev->reason == MOQ_R_GATE_DROP ||
+						(!gate && ev->down_stream_id != MOQ_DS_NONE)));
+
+		if (!news)
+			return;
+		fs = fp_stream_new(fc, ev->conn_id, ev->up_stream_id);
+		if (!fs)
+			return;
+		fs->down_sid = ev->down_stream_id;
+		fs->state = FS_KERNEL;
+	}
+	if (fs->state != FS_KERNEL)
+		return;
+	if (fwd) {
+		uint64_t end = ev->offset + ev->data_len;
+
+		if (fs->down_sid == MOQ_DS_NONE)
+			fs->down_sid = ev->down_stream_id;
+		fp_cov_add(fs, ev->offset, end);
+		if (ev->fin)
+			fs->fin_done = true;
+		if (end > fs->max_end) {
+			fc->media_used += end - fs->max_end;
+			fs->max_end = end;
+		}
+		fs->inflight++;
+	} else if (gate) {
+		fs_gate_dropped(fc, fs, ev);
+	}
+}
+
+/* The egress program ran for a clone (FORWARDED event, packet number
+ * taken) but the device refused to send it: the agent sends those bytes
+ * (stream: they lose their coverage; datagram: no longer counts as
+ * delivered). The tracker declares the number lost later (a harmless
+ * duplicate then). */
+static void fc_clone_failed(struct fp_conn *fc, const struct moq_event *ev)
+{
+	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
+		for (unsigned i = 0; i < 256; i++) {
+			struct fp_dg *g = &fc->dg[i];
+
+			if (g->conn == ev->conn_id && g->alias == ev->up_stream_id &&
+			    g->group == ev->offset && g->object == ev->down_stream_id)
+				g->conn = 0;
+		}
+		return;
+	}
+	struct fp_stream *fs = fp_stream_find_up(fc, ev->conn_id, ev->up_stream_id);
+
+	if (!fs || fs->state != FS_KERNEL)
+		return;
+	fp_cov_remove(fs, ev->offset, ev->offset + ev->data_len);
+	if (ev->offset < fs->filled)
+		fs->filled = ev->offset;
+	if (ev->fin)
+		fs->fin_done = false;
+}
+
+int fp_on_ring_event(void *ctx, void *data, size_t sz)
+{
+	struct relayd_fp *fp = ctx;
+	const struct moq_event *ev = data;
+	struct fp_conn *fc;
+
+	if (sz < sizeof(*ev))
+		return 0;
+	fp->events++;
+	if (ev->slot >= MOQ_MAX_SUBSCRIBERS)
+		return 0;
+	fc = fp->slots[ev->slot];
+	if (!fc) {
+		fp->orphan_events++;
+		return 0;
+	}
+	/* lines about this event are about fc's session, not the one whose
+	 * packet made us drain the ring */
+	RELAYD_LOG_PEER(fc->p);
+	if (ev->prog == MOQ_PROG_SUBSCRIBER_EGRESS)
+		fc_event(fc, ev);
+	else if (ev->prog == MOQ_PROG_UPSTREAM_INGRESS && ev->reason == MOQ_R_REDIRECT_FAILED)
+		fc_clone_failed(fc, ev);
+	return 0;
+}
+
+/* Refresh the heartbeat when a quarter of the timeout has passed; true
+ * when it did. */
+static bool fp_heartbeat(struct relayd_fp *fp)
+{
+	uint64_t now = fp_monotonic_ns();
+
+	if (now - fp->last_hb_ns < fp->hb_every_ns)
+		return false;
+	fp_maps_heartbeat(&fp->maps, now);
+	fp->last_hb_ns = now;
+	return true;
+}
+
+/* Log streams that make no progress (debugging aid, info level). */
+static void fp_check_stuck(struct relayd_fp *fp)
+{
+	uint64_t now = fp_now_ns();
+
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
+		struct fp_conn *fc = fp->slots[i];
+
+		if (!fc)
+			continue;
+		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next) {
+			struct fp_raw *r = fs->raw;
+			bool waiting = r && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+				       r->ended && !(fs->fin_done && fs->filled >= r->len);
+
+			if (!waiting) {
+				fs->stuck_since = 0;
+				continue;
+			}
+			if (!fs->stuck_since)
+				fs->stuck_since = now;
+			else if (now - fs->stuck_since > 1000000000ull && !fs->stuck_logged) {
+				fs->stuck_logged = true;
+				moq_info(MOD,
+					 "slot %u: stream up %llu down %llu state %d stuck: filled "
+					 "%llu/%zu fin_done %d inflight %u ncov %zu cov0 "
+					 "[%llu,%llu) cwnd %llu flight %llu",
+					 i, (unsigned long long)fs->up_sid,
+					 (unsigned long long)fs->down_sid, fs->state,
+					 (unsigned long long)fs->filled, r->len, fs->fin_done,
+					 fs->inflight, fs->ncov,
+					 (unsigned long long)(fs->ncov ? fs->cov[0].lo : 0),
+					 (unsigned long long)(fs->ncov ? fs->cov[0].hi : 0),
+					 (unsigned long long)fc->cc.cwnd,
+					 (unsigned long long)fc->cc.bytes_in_flight);
+			}
+		}
+	}
+}
+
+/* SUBGROUP_DELIVERY_TIMEOUT: a stream not fully delivered that long after
+ * its FIN was read is reset. Delivered streams are gone already. */
+static void fc_subgroup_timeouts(struct fp_conn *fc)
+{
+	uint64_t now = fp_now_ns();
+
+	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
+		n = fs->next;
+		if (fs->sg_to_ns && fs->raw && fs->raw->fin &&
+		    (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
+		    now - fs->raw->fin_ns > fs->sg_to_ns) {
+			fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			fp_stream_maybe_done(fc, fs);
+		}
+	}
+}
+
+/* OBJECT_DELIVERY_TIMEOUT for data that waits: a queued stream whose next
+ * byte got too old is reset now, not when window opens (its raw and the
+ * subscriber's stream credit are released), and paused lower classes are
+ * resumed. */
+static void fc_object_timeouts(struct fp_conn *fc)
+{
+	for (struct fp_stream *fs = fc->streams, *n; fs; fs = n) {
+		n = fs->next;
+		if (fs->obj_to_ns && fp_stream_pending(fs) && fp_stream_expired(fs, fs->filled)) {
+			fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
+			fp_stream_maybe_done(fc, fs);
+		}
+	}
+	fp_conn_pump_pending(fc);
+}
+
+/* Periodic work: heartbeat, events, every slot's gate and timer. */
+void fp_service(struct relayd *d)
+{
+	struct relayd_fp *fp = d->fp;
+
+	if (fp_heartbeat(fp))
+		fp_check_stuck(fp);
+	fp_drain(fp);
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
+		struct fp_conn *fc = fp->slots[i];
+
+		if (fc) {
+			if (fc->has_sg_to)
+				fc_subgroup_timeouts(fc);
+			if (fc->has_obj_to)
+				fc_object_timeouts(fc);
+			fp_conn_gate_update(fc);
+			fp_conn_arm_timer(fc);
+		}
+	}
+}

@@ -1,0 +1,240 @@
+/* moq-relayd: the fast path's private header (fastpath.c and the files
+ * split from it; docs/fast-path-agent.md section 6).
+ *
+ *   fastpath.c    relayd_fp_* entry points, QUIC packet hooks and ACK
+ *                 translation callbacks, slots, start and stop
+ *   fp_streams.c  stream state machine: raw upstream bytes, per-subscriber
+ *                 stream lookups, kernel coverage intervals, delivery
+ *                 timeouts (tests/unit/test_fp_streams.c)
+ *   fp_writer.c   the agent's media writer: gap fills, resends, resets,
+ *                 tracker callbacks, gate and flow-control credit
+ *   fp_events.c   ring-buffer event consumer, periodic service, stuck and
+ *                 timeout checks
+ *
+ * Per connection (struct fp_conn): a packet-number space shared with the
+ * kernel, for subscriber connections on the fast path a slot in the pinned
+ * maps, the media tracker and congestion controller, and per upstream data
+ * stream a struct fp_stream saying who serves it to this subscriber:
+ *   KERNEL  the egress program forwarded its start; the agent fills what
+ *           the kernel missed (ranges without an event) and retransmits
+ *           losses from the raw upstream bytes (struct fp_raw);
+ *   AGENT   the kernel never saw its start for this subscriber (joined
+ *           mid-stream, start dropped for a reason other than the gate):
+ *           the agent writes all of it; the kernel's map entry is marked
+ *           reset so the kernel never forwards a piece of it;
+ *   SKIPPED not owed to this subscriber (before its filter, or its start
+ *           was dropped by the gate);
+ *   RESET   RESET_STREAM sent (gate drop, STOP_SENDING, unsubscribe). */
+#ifndef RELAYD_FP_INTERNAL_H
+#define RELAYD_FP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/fp_ackxlate.h"
+#include "lib/fp_cc.h"
+#include "lib/fp_info.h"
+#include "lib/fp_mapsync.h"
+#include "lib/fp_pnspace.h"
+#include "lib/fp_tracker.h"
+#include "quic/loop.h"
+#include "quic/quic.h"
+
+struct relayd;
+struct peer;
+struct relay_sub;
+struct relay_track;
+struct ring_buffer;
+
+#define FP_PKT_MAX 1200 /* UDP payload of agent-written packets */
+#define FP_KIND_RESET 2 /* tracker kind of a RESET_STREAM packet */
+#define FP_CHUNK 1150	/* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
+#define FP_LOSTQ_MAX 4096
+#define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
+#define FP_POLL_NS                                                                                 \
+	20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
+#define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
+
+#define FP_MARKS 32 /* arrival marks kept per upstream stream */
+/* queued less important classes wait this long after the top class last
+ * lacked window (they get what the top class leaves, not a share of it) */
+#define FP_LOW_PAUSE_NS 50000000ull
+
+enum fs_state { FS_KERNEL = 0, FS_AGENT, FS_SKIPPED, FS_RESET };
+
+/* Bytes [previous mark's end, end) of an upstream stream were read at t_ns. */
+struct fp_mark {
+	uint64_t end, t_ns;
+};
+
+/* Raw bytes of one upstream data stream, as the relay received them. */
+struct fp_raw {
+	struct fp_raw *next;
+	uint32_t up_conn;
+	uint64_t up_sid;
+	struct relay_track *tr; /* NULL until the HEADER */
+	bool ignored;		/* no fast subscriber wanted it: bytes not kept */
+	uint64_t group;
+	uint8_t prio_class; /* publisher priority >> 5, as the gate classes it */
+	uint64_t up_alias;
+	size_t alias_off, alias_w;
+	uint8_t *buf;
+	size_t len, cap;
+	bool fin, ended; /* ended: FIN read or reset: no more bytes */
+	/* its track ended while streams still had bytes of it to deliver:
+	 * they go on being served from buf; freed with the last of them */
+	bool orphan;
+	unsigned refs;
+	/* when the relay read each piece: OBJECT_DELIVERY_TIMEOUT counts from
+	 * there; SUBGROUP_DELIVERY_TIMEOUT from fin_ns */
+	struct fp_mark mark[FP_MARKS];
+	unsigned nmark;
+	uint64_t fin_ns;
+};
+
+struct fp_iv {
+	uint64_t lo, hi;
+};
+
+struct fp_stream {
+	struct fp_stream *next;
+	struct fp_raw *raw; /* referenced; NULL until userspace saw the stream */
+	uint32_t up_conn;
+	uint64_t up_sid;
+	uint64_t down_sid; /* MOQ_DS_NONE: none */
+	uint64_t down_alias;
+	bool alias_known;
+	enum fs_state state;
+	struct fp_iv *cov; /* ranges the kernel forwarded, sorted, merged */
+	size_t ncov, covcap;
+	uint64_t filled;  /* below: forwarded or written */
+	uint64_t max_end; /* highest stream offset sent (final size) */
+	bool fin_done;
+	uint32_t inflight; /* tracked packets not yet acked or lost */
+	/* the subscription's effective delivery timeouts (0: none), learned
+	 * when the stream meets its subscription */
+	bool to_known;
+	uint64_t obj_to_ns, sg_to_ns;
+	uint64_t reset_code; /* of the RESET_STREAM sent (resent with it) */
+	uint64_t stuck_since;
+	bool stuck_logged;
+	bool counted; /* in its subscription's fast_streams */
+};
+
+struct fp_conn {
+	struct relayd *d;
+	struct peer *p;
+	struct moq_quic_conn *qc;
+	uint32_t conn_id;
+	int slot; /* -1: none */
+	enum { FC_UNDECIDED = 0, FC_FAST, FC_SLOW } mode;
+	struct moq_conn_seq priv;
+	struct fp_pnspace ps;
+	struct fp_ackx *x;
+	bool flow_set;
+	struct fp_tracker trk;
+	struct fp_cc cc;
+	uint64_t first_media_uni, peer_max_uni;
+	uint8_t dcid[8];
+	int family;
+	bool upstream_registered;
+	uint8_t up_cids[8][MOQ_CID_LEN];
+	size_t n_up_cids;
+	struct fp_stream *streams;
+	struct moq_timer *timer;
+	struct fp_media_pkt lostq[1024];
+	size_t nlost;
+	uint64_t media_used;
+	struct fp_sub_info info;
+	bool fc_short_warned; /* media plane went beyond its reserved credit */
+	/* datagrams the kernel forwarded (or the gate dropped) recently, by
+	 * identity; userspace sends those it does not find here */
+	struct fp_dg {
+		uint32_t conn;
+		uint64_t alias, group, object;
+	} dg[256];
+	unsigned dg_next;
+	uint64_t class_seen_ns[MOQ_PRIO_CLASSES]; /* last stream of each class */
+	/* OBJECT_DELIVERY_TIMEOUT of the newest fast subscription: for a
+	 * stream dropped at the gate before its subscription is known */
+	uint64_t obj_to_ns;
+	bool has_sg_to;	       /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
+	bool has_obj_to;       /* some stream has an OBJECT_DELIVERY_TIMEOUT */
+	uint64_t top_short_ns; /* the top class last lacked window */
+};
+
+struct relayd_fp {
+	struct fp_maps maps;
+	uint32_t generation;
+	struct ring_buffer *rb;
+	struct moq_timer *poll_timer;
+	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
+	uint32_t next_slot, next_conn_id;
+	uint32_t slot_hi; /* slots in use are below this */
+	struct fp_raw *raws;
+	size_t raw_bytes;
+	struct moq_track_subs *tsbuf;
+	uint64_t events, orphan_events, hook_drops;
+	uint64_t last_hb_ns, hb_every_ns;
+	uint64_t poll_ns;	 /* FP_POLL_NS, shorter for a short heartbeat timeout */
+	struct fp_sub_info gone; /* counters of connections already closed */
+};
+
+static inline uint64_t fp_now_ns(void)
+{
+	return moq_loop_now();
+}
+
+/* ---- fp_streams.c: stream state machine ---------------------------------- */
+
+struct fp_stream *fp_stream_find_up(struct fp_conn *fc, uint32_t up_conn, uint64_t up_sid);
+struct fp_stream *fp_stream_find_down(struct fp_conn *fc, uint64_t down_sid);
+/* New stream of fc (state KERNEL), with its raw if userspace has it. */
+struct fp_stream *fp_stream_new(struct fp_conn *fc, uint32_t up_conn, uint64_t up_sid);
+void fp_stream_set_raw(struct fp_stream *fs, struct fp_raw *r);
+/* Unlink and free fs (its kernel entry stays, marked reset). */
+void fp_stream_free(struct fp_conn *fc, struct fp_stream *fs);
+/* Free fs when nothing is left to send or to wait for. */
+void fp_stream_maybe_done(struct fp_conn *fc, struct fp_stream *fs);
+/* KERNEL or AGENT stream with bytes (or a FIN) not yet sent. */
+bool fp_stream_pending(const struct fp_stream *fs);
+struct relay_sub *fp_stream_sub(struct fp_conn *fc, const struct fp_stream *fs);
+void fp_stream_count(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s);
+/* Kernel coverage intervals: [lo, hi) forwarded / no longer forwarded. */
+void fp_cov_add(struct fp_stream *fs, uint64_t lo, uint64_t hi);
+void fp_cov_remove(struct fp_stream *fs, uint64_t lo, uint64_t hi);
+/* Delivery timeouts (draft-18 "Delivery Timeouts"). */
+uint64_t fp_ms_to_ns(uint64_t ms);
+void fp_stream_learn_timeouts(struct fp_conn *fc, struct fp_stream *fs, struct relay_sub *s);
+bool fp_stream_expired(const struct fp_stream *fs, uint64_t pos);
+
+struct fp_raw *fp_raw_find(struct relayd_fp *fp, uint32_t up_conn, uint64_t up_sid);
+void fp_raw_free(struct relayd_fp *fp, struct fp_raw *r);
+void fp_raw_maybe_free(struct relayd_fp *fp, struct fp_raw *r);
+void fp_raws_retire_older(struct relayd_fp *fp, struct relay_track *tr, uint64_t group);
+void fp_raw_mark(struct fp_raw *r, uint64_t now);
+uint64_t fp_raw_arrival(const struct fp_raw *r, uint64_t pos);
+
+/* ---- fp_writer.c: the agent's media writer ------------------------------- */
+
+extern const struct fp_tracker_ops fp_trk_ops;
+void fp_conn_arm_timer(struct fp_conn *fc);
+int fp_stream_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint64_t len, bool fin);
+void fp_stream_send_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code);
+void fp_stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code);
+int fp_conn_top_class(const struct fp_conn *fc);
+bool fp_conn_room(const struct fp_conn *fc);
+void fp_stream_fill(struct fp_conn *fc, struct fp_stream *fs);
+void fp_conn_pump_pending(struct fp_conn *fc);
+void fp_conn_process_lost(struct fp_conn *fc);
+void fp_conn_gate_update(struct fp_conn *fc);
+
+/* ---- fp_events.c: ring buffer, periodic checks ----------------------------- */
+
+void fp_drain(struct relayd_fp *fp);
+int fp_on_ring_event(void *ctx, void *data, size_t sz);
+bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
+void fp_service(struct relayd *d);
+
+#endif

@@ -268,6 +268,22 @@ const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c, socklen
 	return (const struct sockaddr *)&c->peer;
 }
 
+/* The relay counts established sessions through the QUIC layer (half-open
+ * ones do not count against --max-sessions): every fake connection that is
+ * not closed is established. */
+static const struct moq_quic_conn *fe_conns;
+static const int *fe_nconn;
+
+size_t moq_quic_endpoint_established(const struct moq_quic_endpoint *ep)
+{
+	size_t n = 0;
+
+	(void)ep;
+	for (int i = 0; fe_conns && i < *fe_nconn; i++)
+		n += !fe_conns[i].closed;
+	return n;
+}
+
 struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char *host,
 				       uint16_t port, void *user, char *err, size_t errlen)
 {
@@ -939,6 +955,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fe_world w;
 	int nsubs;
+
+	fe_conns = w.conn;
+	fe_nconn = &w.nconn;
 
 	if (size < 1)
 		return 0;

@@ -61,23 +61,32 @@ te_case() {
 #                           after --rate 500 (e.g.
 #                           --datagram: the lossless sub1 alone, Stream
 #                           Count 0; its last datagram must not be lost).
+_te_announced() { [ "$(grep -c "publishes namespace" "$TMP/relay.log")" -gt "$1" ]; }
+
 te_pub() {
 	local tag=$1 n=$2 opg=$3 sgs=$4 i v pids=() f dg=0 last=$SUBSCRIBERS
 	shift 4
 	case " $* " in *" --datagram "*) dg=1 last=1 ;; esac
-	# subscribers first, retrying until moq-pub announces; datagrams: the
-	# lossless sub1 alone (the relay's cache replays no datagrams to a
-	# later joiner, and a lossy link loses some)
+	# moq-pub announces first and waits for the relay's SUBSCRIBE; then
+	# the subscribers, together, so that none of them comes in retrying
+	# (200 ms later) while the track is running: this test is about the
+	# end of a track, joins have their own tests. Datagrams: the lossless
+	# sub1 alone (the relay's cache replays no datagrams to a later
+	# joiner, and a lossy link loses some)
+	local announced
+	announced=$(grep -c "publishes namespace" "$TMP/relay.log" || true)
+	start_pub "tp-$tag" pub --plaintext --namespace tp --track "$tag" --count "$n" --rate 500 \
+		--objects-per-group "$opg" --subgroups-per-group "$sgs" --wait-subscribers 1 "$@" \
+		"$RELAY_IP4:4443"
+	local pp=$PUB_PID
+	wait_for 10 _te_announced "$announced" ||
+		{ tail -n 5 "$TMP/relay.log" >&2; tail -n 5 "$TMP/tp-$tag.log" >&2; die "$tag: moq-pub did not announce"; }
 	for i in $(seq 1 "$last"); do
 		v=RELAY_IP4_SUB_$i
 		start_sub "$tag-s$i" "sub$i" --plaintext --namespace tp --track "$tag" --filter start:0 \
 			--retry 15 "${!v}:4443"
 		pids+=("$SUB_PID")
 	done
-	start_pub "tp-$tag" pub --plaintext --namespace tp --track "$tag" --count "$n" --rate 500 \
-		--objects-per-group "$opg" --subgroups-per-group "$sgs" --wait-subscribers 1 "$@" \
-		"$RELAY_IP4:4443"
-	local pp=$PUB_PID
 	for v in "${pids[@]}"; do wait_exit "$v" 20 "$tag subscriber"; done
 	wait_exit "$pp" 10 moq-pub
 	kill -0 "$RELAY_PID" 2>/dev/null || { tail -20 "$TMP/relay.log" >&2; die "$tag: the relay died"; }

@@ -8,7 +8,7 @@
 
 #include "log.h"
 #include "moq_err.h"
-#include "session/session_int.h"
+#include "session/session_core.h"
 #include "uri.h"
 #include "varint.h"
 

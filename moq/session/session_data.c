@@ -5,7 +5,8 @@
 
 #include "log.h"
 #include "moq_err.h"
-#include "session/session_int.h"
+#include "session/session_core.h"
+#include "session/session_data.h"
 #include "varint.h"
 
 #define MOD "session"

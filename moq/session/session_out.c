@@ -7,7 +7,9 @@
 
 #include "log.h"
 #include "moq_err.h"
-#include "session/session_int.h"
+#include "session/session_core.h"
+#include "session/session_data.h"
+#include "session/session_req.h"
 #include "uri.h"
 #include "varint.h"
 

@@ -7,7 +7,11 @@
 
 #include "log.h"
 #include "moq_err.h"
-#include "session/session_int.h"
+#include "session/session_core.h"
+#include "session/session_ctrl.h"
+#include "session/session_data.h"
+#include "session/session_in.h"
+#include "session/session_req.h"
 #include "uri.h"
 #include "varint.h"
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,93 +28,9 @@
 #include "quic/quic.h"
 #include "session/session.h"
 
-#define MAX_TRACKS 16
-#define DRAIN_GRACE_NS 2000000000ull /* after the last PUBLISH_DONE */
-#define MAX_ERR_LOGS 10
-/* --count: once N objects arrived, wait at most this long for the holes
- * among the first N (objects still under way on lower-priority subgroup
- * streams) before stopping anyway (they may have been lost) */
-#define COUNT_GRACE_NS 2000000000ull
+#include "sub.h"
 
-struct track {
-	char name[256];
-	size_t name_len;
-	struct moq_request *req;
-	bool established, ended, refused, publish_done;
-	bool retry_pending;  /* refused, SUBSCRIBE again soon (--retry) */
-	uint64_t last_error; /* REQUEST_ERROR code of the last refusal */
-	unsigned attempts;
-	uint64_t ended_ns;
-	/* checks */
-	struct moq_seqwin win;
-	/* --count: the distinct sequence numbers received, started at the
-	 * lowest one received (no floor to the group's first object), so
-	 * "the first N objects arrived" means [lowest, lowest + N) complete,
-	 * whichever subgroup stream each object came on */
-	struct moq_seqwin cwin;
-	uint64_t count_seen_ns; /* when cwin first held N objects (0: not yet) */
-	struct moq_hist *lat;
-	struct moq_group_count groups;
-	uint64_t objects, bytes, integrity_errors, duplicates, late, status_objects;
-	uint64_t datagrams;
-	uint64_t sg_objects[8];	 /* objects per subgroup id (7: 7 and above) */
-	uint64_t streams_reset;	 /* data streams the peer reset */
-	uint64_t resets_timeout; /* of those: code DELIVERY_TIMEOUT */
-	unsigned open_rx;
-	bool output;
-	uint64_t streams;		    /* data streams received (their HEADER) */
-	uint64_t done_status, done_streams; /* PUBLISH_DONE's fields */
-};
-
-struct rxst {
-	struct rxst *prev, *next; /* every live rxst (freed at exit: the
-				     session frees its rx handles silently) */
-	struct track *t;
-	uint8_t *buf;
-	size_t cap, len;
-	uint64_t group, subgroup, object;
-	bool in_object;
-};
-
-struct sub {
-	/* options */
-	char host[256];
-	uint16_t port;
-	struct moq_cli_conn_opts co;
-	const char *output_path, *output_track;
-	char ns_store[MOQ_MAX_FULL_TRACK_NAME + 1];
-	struct moq_namespace ns;
-	struct track tracks[MAX_TRACKS];
-	size_t ntracks;
-	uint64_t count;
-	double duration;
-	double connect_timeout;
-	double retry;
-	bool has_filter;
-	struct moq_subscription_filter filter;
-	uint64_t delivery_timeout_ms; /* OBJECT_DELIVERY_TIMEOUT, 0: none */
-	bool json, quiet;
-	/* state */
-	struct moq_loop *loop;
-	struct moq_quic_endpoint *ep;
-	struct moq_session *s;
-	struct moq_session_config scfg;
-	struct moq_auth_token tok;
-	struct moq_timer *tick, *deadline, *retry_timer;
-	uint64_t start_ns, ready_ns, end_ns;
-	bool finishing, ready, conn_failed, conn_lost;
-	char close_reason[300];
-	FILE *out;
-	struct moq_reorder *reorder;
-	uint64_t output_bytes;
-	uint64_t last_objects, last_bytes;
-	unsigned err_logs;
-	struct rxst *rx_list;
-};
-
-static struct sub *the_sub;
-
-static const char *prog = "moq-sub";
+const char *prog = "moq-sub";
 
 static void usage(FILE *f)
 {
@@ -169,6 +86,10 @@ static void usage(FILE *f)
 		"  --output-track NAME      which track --output writes (default the first)\n"
 		"  --json                   print the summary as one JSON object on stdout\n"
 		"  --quiet                  no status line every second\n"
+		"  --connections N          run N independent subscribers (each its own QUIC\n"
+		"                           connection and UDP socket, one event loop), each\n"
+		"                           checked as above; the summary adds connections,\n"
+		"                           connections_ok and per_connection (default 1)\n"
 		"  -h, --help               this text\n"
 		"  (--cert/--key are refused: moq-sub is a client; it verifies with --ca)\n"
 		"\n"
@@ -178,7 +99,9 @@ static void usage(FILE *f)
 		"duration_s and the same per track; per track also streams_reset (data\n"
 		"streams the peer reset), resets_delivery_timeout (those of them reset\n"
 		"with DELIVERY_TIMEOUT) and subgroup_objects (objects received per\n"
-		"subgroup id 0..6, the last entry 7 and above).\n"
+		"subgroup id 0..6, the last entry 7 and above). With --connections the\n"
+		"totals and latencies are over all connections, the per-track entries\n"
+		"those of the first connection.\n"
 		"\n"
 		"Exit status: 0 every object intact (and with --count: all arrived);\n"
 		"1 integrity errors, or objects missing with --count; 2 bad option or\n"
@@ -196,6 +119,16 @@ static void die_usage(const char *msg)
 /* ---- checks --------------------------------------------------------------- */
 
 static void finish(struct sub *u);
+
+/* This connection is done; the loop ends with the last one. */
+static void conn_stopped(struct sub *u)
+{
+	u->stopped = true;
+	for (size_t i = 0; i < u->nconns; i++)
+		if (!u->conns[i]->stopped)
+			return;
+	moq_loop_stop(u->loop);
+}
 
 /* Has track t got its --count objects? With several subgroups per group
  * the objects of one group travel on parallel streams and a higher-priority
@@ -469,7 +402,7 @@ static void rx_free(struct rxst *x)
 	if (x->prev)
 		x->prev->next = x->next;
 	else
-		the_sub->rx_list = x->next;
+		x->u->rx_list = x->next;
 	if (x->next)
 		x->next->prev = x->prev;
 	if (x->t->open_rx)
@@ -496,6 +429,7 @@ static void on_data(struct moq_session *s, struct moq_rx *rx, const struct moq_d
 			return;
 		}
 		x->t = t;
+		x->u = u;
 		x->next = u->rx_list;
 		if (x->next)
 			x->next->prev = x;
@@ -623,7 +557,7 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 		moq_info("sub", "the publisher closed the session");
 	}
 	finish(u);
-	moq_loop_stop(u->loop);
+	conn_stopped(u);
 }
 
 static const struct moq_session_callbacks session_cb = {
@@ -636,60 +570,27 @@ static const struct moq_session_callbacks session_cb = {
     .on_datagram = on_datagram,
 };
 
-/* ---- reporting -------------------------------------------------------------- */
-
-struct totals {
-	uint64_t objects, missing, bytes, errors, groups, duplicates, late;
-	struct moq_hist *lat;
-};
-
-/* Gaps so far; at the end (final) with --count also objects never received. */
-static uint64_t track_missing(const struct sub *u, const struct track *t, bool final)
-{
-	if (u->count && final)
-		return moq_seqwin_missing_of(&t->win, u->count);
-	return moq_seqwin_missing(&t->win);
-}
-
-static double elapsed_s(const struct sub *u)
-{
-	uint64_t start = u->ready_ns ? u->ready_ns : u->start_ns;
-	uint64_t end = u->end_ns ? u->end_ns : moq_loop_now();
-	return end > start ? (double)(end - start) / 1e9 : 0.0;
-}
-
-static void sum(struct sub *u, struct totals *tt, bool final)
-{
-	memset(tt, 0, sizeof(*tt));
-	tt->lat = moq_hist_new();
-	for (size_t i = 0; i < u->ntracks; i++) {
-		struct track *t = &u->tracks[i];
-		tt->objects += t->objects;
-		tt->missing += track_missing(u, t, final);
-		tt->bytes += t->bytes;
-		tt->errors += t->integrity_errors;
-		tt->groups += t->groups.complete;
-		tt->duplicates += t->duplicates;
-		tt->late += t->late;
-		if (tt->lat)
-			moq_hist_merge(tt->lat, t->lat);
-	}
-}
-
+/* Checks each connection's stop conditions, prints the status line. */
 static void tick_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 {
-	struct sub *u = arg;
+	struct sub *u = arg; /* the first connection */
+	bool active = false, ready = false;
 	moq_timer_set_in(tm, 1000000000ull);
-	if (u->finishing)
-		return;
-	for (size_t i = 0; i < u->ntracks; i++)
-		if (u->tracks[i].ended) {
-			maybe_done(u);
-			break;
-		}
-	if (!u->finishing && counts_reached(u))
-		finish(u);
-	if (u->finishing || u->quiet || !u->ready)
+	for (size_t k = 0; k < u->nconns; k++) {
+		struct sub *c = u->conns[k];
+		if (c->finishing)
+			continue;
+		for (size_t i = 0; i < c->ntracks; i++)
+			if (c->tracks[i].ended) {
+				maybe_done(c);
+				break;
+			}
+		if (!c->finishing && counts_reached(c))
+			finish(c);
+		active |= !c->finishing;
+		ready |= c->ready;
+	}
+	if (!active || u->quiet || !ready)
 		return;
 	struct totals tt;
 	sum(u, &tt, false);
@@ -719,121 +620,6 @@ static void deadline_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 	finish(u);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void print_latency_json(FILE *f, const struct moq_hist *h)
-{
-	fprintf(f, "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"mean\":%.1f}",
-		h ? moq_hist_percentile(h, 50) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 90) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 99) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 100) / 1e3 : 0.0, h ? moq_hist_mean(h) / 1e3 : 0.0);
-}
-
-static int exit_code(struct sub *u, const struct totals *tt)
-{
-	bool refused = false;
-	for (size_t i = 0; i < u->ntracks; i++)
-		if (u->tracks[i].refused)
-			refused = true;
-	if (u->conn_failed)
-		return MOQ_EXIT_CONNECT;
-	if (tt->errors)
-		return MOQ_EXIT_CHECK;
-	if (refused)
-		return MOQ_EXIT_REFUSED;
-	if (u->count && tt->missing)
-		return MOQ_EXIT_CHECK;
-	if (u->conn_lost)
-		return MOQ_EXIT_CONNECT;
-	return MOQ_EXIT_OK;
-}
-
-static void report(struct sub *u, int code, const struct totals *tt)
-{
-	double dur = elapsed_s(u);
-	if (u->json) {
-		FILE *f = stdout;
-		fprintf(f,
-			"{\"objects_received\":%llu,\"objects_missing\":%llu,\"bytes\":%llu,"
-			"\"integrity_errors\":%llu,\"groups_complete\":%llu,\"duplicates\":%llu,"
-			"\"late\":%llu,\"latency_us\":",
-			(unsigned long long)tt->objects, (unsigned long long)tt->missing,
-			(unsigned long long)tt->bytes, (unsigned long long)tt->errors,
-			(unsigned long long)tt->groups, (unsigned long long)tt->duplicates,
-			(unsigned long long)tt->late);
-		print_latency_json(f, tt->lat);
-		fprintf(f, ",\"duration_s\":%.3f,\"objects_per_s\":%.1f,\"mbytes_per_s\":%.3f", dur,
-			dur > 0 ? (double)tt->objects / dur : 0.0,
-			dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0);
-		if (u->output_path)
-			fprintf(f, ",\"output_bytes\":%llu", (unsigned long long)u->output_bytes);
-		fprintf(f, ",\"exit_code\":%d,\"tracks\":[", code);
-		for (size_t i = 0; i < u->ntracks; i++) {
-			struct track *t = &u->tracks[i];
-			fprintf(f, "%s{\"name\":", i ? "," : "");
-			json_str(f, t->name);
-			fprintf(
-			    f,
-			    ",\"subscribed\":%s,\"publish_done\":%s,\"objects_received\":%llu,"
-			    "\"objects_missing\":%llu,\"bytes\":%llu,\"integrity_errors\":%llu,"
-			    "\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
-			    "\"latency_us\":",
-			    t->established ? "true" : "false", t->publish_done ? "true" : "false",
-			    (unsigned long long)t->objects,
-			    (unsigned long long)track_missing(u, t, true),
-			    (unsigned long long)t->bytes, (unsigned long long)t->integrity_errors,
-			    (unsigned long long)t->groups.complete,
-			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
-			print_latency_json(f, t->lat);
-			fprintf(f,
-				",\"streams\":%llu,\"streams_reset\":%llu,\"resets_delivery_"
-				"timeout\":%llu,",
-				(unsigned long long)t->streams,
-				(unsigned long long)t->streams_reset,
-				(unsigned long long)t->resets_timeout);
-			if (t->publish_done)
-				fprintf(
-				    f,
-				    "\"publish_done_status\":%llu,\"publish_done_streams\":%llu,",
-				    (unsigned long long)t->done_status,
-				    (unsigned long long)t->done_streams);
-			fprintf(f, "\"subgroup_objects\":[");
-			for (int k = 0; k < 8; k++)
-				fprintf(f, "%s%llu", k ? "," : "",
-					(unsigned long long)t->sg_objects[k]);
-			fputs("]}", f);
-		}
-		fprintf(f, "]}\n");
-		fflush(f);
-	}
-	const struct moq_hist *h = tt->lat;
-	fprintf(stderr,
-		"%s: done in %.2f s: %llu objects, %llu missing, %llu integrity errors, %llu bytes "
-		"(%.2f MB/s), %llu groups complete, latency p50 %.0f us p90 %.0f us p99 %.0f us "
-		"max %.0f us; exit %d\n",
-		prog, dur, (unsigned long long)tt->objects, (unsigned long long)tt->missing,
-		(unsigned long long)tt->errors, (unsigned long long)tt->bytes,
-		dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0, (unsigned long long)tt->groups,
-		h ? moq_hist_percentile(h, 50) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 90) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 99) / 1e3 : 0.0,
-		h ? moq_hist_percentile(h, 100) / 1e3 : 0.0, code);
-}
-
 static void finish(struct sub *u)
 {
 	if (u->finishing)
@@ -843,7 +629,7 @@ static void finish(struct sub *u)
 	if (u->s)
 		moq_session_close(u->s, MOQ_SESSION_NO_ERROR, "subscriber done");
 	else
-		moq_loop_stop(u->loop);
+		conn_stopped(u);
 	/* let the CONNECTION_CLOSE go out; on_close stops the loop */
 	moq_timer_set_in(u->deadline, 300000000ull);
 }
@@ -859,14 +645,15 @@ static void on_signal(struct moq_loop *loop, int fd, uint32_t events, void *arg)
 		return;
 	}
 	fprintf(stderr, "%s: %s, stopping\n", prog, strsignal((int)si.ssi_signo));
-	finish(u);
+	for (size_t i = 0; i < u->nconns; i++)
+		finish(u->conns[i]);
 }
 
 static void final_deadline_cb(struct moq_loop *loop, struct moq_timer *tm, void *arg)
 {
 	struct sub *u = arg;
 	if (u->finishing)
-		moq_loop_stop(loop);
+		conn_stopped(u);
 	else
 		deadline_cb(loop, tm, arg);
 }
@@ -939,6 +726,7 @@ enum {
 	OPT_OUTPUT_TRACK,
 	OPT_JSON,
 	OPT_QUIET,
+	OPT_CONNECTIONS,
 };
 
 static const struct option long_opts[] = {
@@ -955,6 +743,7 @@ static const struct option long_opts[] = {
     {"output-track", required_argument, 0, OPT_OUTPUT_TRACK},
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"connections", required_argument, 0, OPT_CONNECTIONS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -1026,6 +815,13 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 		case OPT_QUIET:
 			u->quiet = true;
 			break;
+		case OPT_CONNECTIONS: {
+			uint64_t n;
+			if (moq_cli_u64("--connections", optarg, 1, 10000, 0, &n, err, sizeof err))
+				die_usage(err);
+			u->connections = (unsigned)n;
+			break;
+		}
 		case MOQ_CLI_OPT_CERT:
 		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
@@ -1080,6 +876,8 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 		u->tracks[0].name_len = 4;
 		u->ntracks = 1;
 	}
+	if (u->connections > 1 && u->output_path)
+		die_usage("--output writes the media of one connection; drop --connections");
 	if (u->output_track && !u->output_path)
 		die_usage("--output-track needs --output FILE");
 	if (u->output_path) {
@@ -1112,26 +910,62 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 	return -1;
 }
 
-/* Connects, runs the loop until the end, reports: the exit code. */
-static int run(struct sub *u)
+/* Extra connections (--connections): copies of the first one's options
+ * with their own track state. -1 to go on, else the exit code. */
+static int conns_make(struct sub *u)
+{
+	size_t n = u->connections ? u->connections : 1;
+	u->conns = calloc(n, sizeof(*u->conns));
+	if (!u->conns)
+		goto oom;
+	u->conns[0] = u;
+	u->nconns = 1;
+	if (n > 1) {
+		/* each connection has its own UDP socket */
+		struct rlimit rl;
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	for (size_t k = 1; k < n; k++) {
+		struct sub *c = malloc(sizeof(*c));
+		if (!c)
+			goto oom;
+		*c = *u; /* options; no state exists yet */
+		u->conns[u->nconns++] = c;
+		for (size_t i = 0; i < c->ntracks; i++) {
+			struct track *t = &c->tracks[i];
+			t->lat = moq_hist_new();
+			if (!t->lat || moq_seqwin_init(&t->win) ||
+			    (c->count && moq_seqwin_init(&t->cwin)))
+				goto oom;
+		}
+	}
+	for (size_t k = 1; k < u->nconns; k++)
+		u->conns[k]->conns = u->conns, u->conns[k]->nconns = u->nconns;
+	return -1;
+oom:
+	fprintf(stderr, "%s: out of memory\n", prog);
+	return MOQ_EXIT_INTERNAL;
+}
+
+/* Connection u's timers, endpoint (its own UDP socket) and session. -1 to
+ * go on, else the exit code. */
+static int conn_start(struct sub *u, struct moq_loop *loop)
 {
 	char err[MOQ_CLI_ERR_LEN];
-	int sfd = moq_cli_signalfd();
 
-	u->loop = moq_cli_loop_new(prog, sfd, on_signal, u);
-	if (!u->loop)
-		return MOQ_EXIT_INTERNAL;
-	u->tick = moq_timer_new(u->loop, tick_cb, u);
-	u->deadline = moq_timer_new(u->loop, final_deadline_cb, u);
-	u->retry_timer = moq_timer_new(u->loop, retry_cb, u);
+	u->loop = loop;
+	u->deadline = moq_timer_new(loop, final_deadline_cb, u);
+	u->retry_timer = moq_timer_new(loop, retry_cb, u);
 	u->start_ns = moq_loop_now();
-	moq_timer_set_in(u->tick, 1000000000ull);
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
 
-	moq_cli_session_config(&u->scfg, u->loop, &session_cb, u, &u->tok, u->co.token);
+	moq_cli_session_config(&u->scfg, loop, &session_cb, u, &u->tok, u->co.token);
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &u->co);
-	u->ep = moq_quic_endpoint_new(u->loop, &q, err, sizeof err);
+	u->ep = moq_quic_endpoint_new(loop, &q, err, sizeof err);
 	if (!u->ep) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return MOQ_EXIT_USAGE;
@@ -1141,10 +975,41 @@ static int run(struct sub *u)
 		fprintf(stderr, "%s: cannot connect to %s:%u: %s\n", prog, u->host, u->port, err);
 		return MOQ_EXIT_CONNECT;
 	}
+	return -1;
+}
 
-	moq_loop_run(u->loop);
-	if (!u->end_ns)
-		u->end_ns = moq_loop_now();
+static void conn_free(struct sub *u)
+{
+	moq_quic_endpoint_free(u->ep);
+	while (u->rx_list)
+		rx_free(u->rx_list);
+	moq_timer_free(u->deadline);
+	moq_timer_free(u->retry_timer);
+}
+
+/* Connects, runs the loop until the end, reports: the exit code. */
+static int run(struct sub *u)
+{
+	int sfd = moq_cli_signalfd();
+	struct moq_loop *loop = moq_cli_loop_new(prog, sfd, on_signal, u);
+	if (!loop)
+		return MOQ_EXIT_INTERNAL;
+	u->tick = moq_timer_new(loop, tick_cb, u);
+	moq_timer_set_in(u->tick, 1000000000ull);
+	for (size_t k = 0; k < u->nconns; k++) {
+		int rc = conn_start(u->conns[k], loop);
+		if (rc >= 0)
+			return rc;
+	}
+
+	moq_loop_run(loop);
+	for (size_t k = 0; k < u->nconns; k++) {
+		struct sub *c = u->conns[k];
+		if (!c->end_ns)
+			c->end_ns = moq_loop_now();
+		if (c->end_ns > u->end_ns)
+			u->end_ns = c->end_ns; /* the report's duration: until the last */
+	}
 
 	if (u->reorder) {
 		moq_reorder_flush(u->reorder);
@@ -1158,18 +1023,21 @@ static int run(struct sub *u)
 	int code = exit_code(u, &tt);
 	report(u, code, &tt);
 	free(tt.lat);
-	moq_quic_endpoint_free(u->ep);
-	while (u->rx_list)
-		rx_free(u->rx_list);
+	for (size_t k = 0; k < u->nconns; k++)
+		conn_free(u->conns[k]);
 	moq_timer_free(u->tick);
-	moq_timer_free(u->deadline);
-	moq_timer_free(u->retry_timer);
-	moq_loop_free(u->loop);
-	for (size_t i = 0; i < u->ntracks; i++) {
-		moq_seqwin_free(&u->tracks[i].win);
-		moq_seqwin_free(&u->tracks[i].cwin);
-		free(u->tracks[i].lat);
+	moq_loop_free(loop);
+	for (size_t k = 0; k < u->nconns; k++) {
+		struct sub *c = u->conns[k];
+		for (size_t i = 0; i < c->ntracks; i++) {
+			moq_seqwin_free(&c->tracks[i].win);
+			moq_seqwin_free(&c->tracks[i].cwin);
+			free(c->tracks[i].lat);
+		}
+		if (k)
+			free(c);
 	}
+	free(u->conns);
 	if (sfd >= 0)
 		close(sfd);
 	return code;
@@ -1181,10 +1049,11 @@ int main(int argc, char **argv)
 	struct sub *u = &U;
 	const char *ns_arg = "moq-pub";
 
-	the_sub = u;
 	u->connect_timeout = 10;
 	int rc = parse_options(u, argc, argv, &ns_arg);
 	if (rc < 0)
 		rc = check_options(u, argc, argv, ns_arg);
+	if (rc < 0)
+		rc = conns_make(u);
 	return rc < 0 ? run(u) : rc;
 }

@@ -23,6 +23,7 @@ PACKAGES=(
 	python3                               # packet crafting in the live fast-path test
 	jq                                    # JSON summaries in the relay tests and demo
 	groff-base man-db                     # man page checks (tests/integration/man_pages.sh)
+	clang-format                          # make check's format check (tests/format_check.sh)
 )
 # ngtcp2 >= 1.11 (QUIC; Debian 12 itself has 0.12.1): from the official
 # bookworm-backports suite, which install.sh enables. Nothing else comes from
@@ -30,7 +31,7 @@ PACKAGES=(
 BACKPORTS=(libngtcp2-dev libngtcp2-crypto-gnutls-dev)
 NGTCP2_MIN=1.11
 PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
-COMMANDS=(clang llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man)
+COMMANDS=(clang clang-format llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man)
 
 have_all() {
 	local m c

@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void relay_cache_init(struct relay_cache *c, size_t max_groups,
-		      size_t max_bytes)
+void relay_cache_init(struct relay_cache *c, size_t max_groups, size_t max_bytes)
 {
 	memset(c, 0, sizeof(*c));
 	c->max_groups = max_groups ? max_groups : 1;
@@ -70,16 +69,14 @@ void relay_cache_free(struct relay_cache *c)
 	c->bytes = 0;
 }
 
-void relay_cache_set_limits(struct relay_cache *c, size_t max_groups,
-			    size_t max_bytes)
+void relay_cache_set_limits(struct relay_cache *c, size_t max_groups, size_t max_bytes)
 {
 	c->max_groups = max_groups ? max_groups : 1;
 	c->max_bytes = max_bytes;
 	relay_cache_enforce(c);
 }
 
-struct relay_cache_group *relay_cache_group_find(const struct relay_cache *c,
-						 uint64_t group)
+struct relay_cache_group *relay_cache_group_find(const struct relay_cache *c, uint64_t group)
 {
 	for (struct relay_cache_group *g = c->tail; g; g = g->prev) {
 		if (g->id == group)
@@ -90,8 +87,7 @@ struct relay_cache_group *relay_cache_group_find(const struct relay_cache *c,
 	return NULL;
 }
 
-static struct relay_cache_sg *sg_in(const struct relay_cache_group *g,
-				    uint64_t subgroup)
+static struct relay_cache_sg *sg_in(const struct relay_cache_group *g, uint64_t subgroup)
 {
 	for (struct relay_cache_sg *sg = g->sgs; sg; sg = sg->next)
 		if (sg->id == subgroup)
@@ -99,16 +95,15 @@ static struct relay_cache_sg *sg_in(const struct relay_cache_group *g,
 	return NULL;
 }
 
-struct relay_cache_sg *relay_cache_sg_find(const struct relay_cache *c,
-					   uint64_t group, uint64_t subgroup)
+struct relay_cache_sg *relay_cache_sg_find(const struct relay_cache *c, uint64_t group,
+					   uint64_t subgroup)
 {
 	struct relay_cache_group *g = relay_cache_group_find(c, group);
 
 	return g ? sg_in(g, subgroup) : NULL;
 }
 
-struct relay_cache_sg *relay_cache_sg_get(struct relay_cache *c,
-					  uint64_t group, uint64_t subgroup,
+struct relay_cache_sg *relay_cache_sg_get(struct relay_cache *c, uint64_t group, uint64_t subgroup,
 					  uint8_t priority, bool has_props)
 {
 	struct relay_cache_group *g, *after = NULL;
@@ -156,15 +151,14 @@ struct relay_cache_sg *relay_cache_sg_get(struct relay_cache *c,
 	return sg;
 }
 
-struct relay_cache_obj *
-relay_cache_obj_add(struct relay_cache *c, uint64_t group,
-		    struct relay_cache_sg *sg, uint64_t id, uint64_t status,
-		    const uint8_t *props, size_t props_len, uint64_t len,
-		    uint8_t priority, uint64_t first_byte_ns)
+struct relay_cache_obj *relay_cache_obj_add(struct relay_cache *c, uint64_t group,
+					    struct relay_cache_sg *sg, uint64_t id, uint64_t status,
+					    const uint8_t *props, size_t props_len, uint64_t len,
+					    uint8_t priority, uint64_t first_byte_ns)
 {
 	struct relay_cache_group *g = relay_cache_group_find(c, group);
 	struct relay_cache_obj *o;
-	struct moq_location loc = { group, id };
+	struct moq_location loc = {group, id};
 
 	if (!g || len > SIZE_MAX / 2)
 		return NULL;
@@ -205,8 +199,7 @@ relay_cache_obj_add(struct relay_cache *c, uint64_t group,
 	return o;
 }
 
-int relay_cache_obj_append(struct relay_cache_obj *o, const void *data,
-			   size_t len)
+int relay_cache_obj_append(struct relay_cache_obj *o, const void *data, size_t len)
 {
 	if (len > o->len - o->have)
 		return -EINVAL;
@@ -216,9 +209,8 @@ int relay_cache_obj_append(struct relay_cache_obj *o, const void *data,
 	return 0;
 }
 
-struct relay_cache_obj *relay_cache_tail(const struct relay_cache *c,
-					 uint64_t group, uint64_t subgroup,
-					 uint64_t id)
+struct relay_cache_obj *relay_cache_tail(const struct relay_cache *c, uint64_t group,
+					 uint64_t subgroup, uint64_t id)
 {
 	struct relay_cache_sg *sg = relay_cache_sg_find(c, group, subgroup);
 
@@ -255,35 +247,31 @@ static bool trim_one(struct relay_cache *c, struct relay_cache_group *g)
 
 void relay_cache_enforce(struct relay_cache *c)
 {
-	while (c->ngroups > 1 && (c->ngroups > c->max_groups ||
-				  (c->max_bytes && c->bytes > c->max_bytes))) {
+	while (c->ngroups > 1 &&
+	       (c->ngroups > c->max_groups || (c->max_bytes && c->bytes > c->max_bytes))) {
 		struct relay_cache_group *g = c->head;
 
 		group_unlink(c, g);
 		group_free(c, g);
 		c->evicted_groups++;
 	}
-	while (c->max_bytes && c->bytes > c->max_bytes && c->tail &&
-	       trim_one(c, c->tail))
+	while (c->max_bytes && c->bytes > c->max_bytes && c->tail && trim_one(c, c->tail))
 		;
 }
 
 const struct relay_cache_obj *relay_cache_next(const struct relay_cache *c,
-					       struct moq_location from,
-					       bool after, uint64_t *group_out)
+					       struct moq_location from, bool after,
+					       uint64_t *group_out)
 {
 	for (const struct relay_cache_group *g = c->head; g; g = g->next) {
 		const struct relay_cache_obj *best = NULL;
 
 		if (g->id < from.group)
 			continue;
-		for (const struct relay_cache_sg *sg = g->sgs; sg;
-		     sg = sg->next) {
-			for (const struct relay_cache_obj *o = sg->head; o;
-			     o = o->next) {
+		for (const struct relay_cache_sg *sg = g->sgs; sg; sg = sg->next) {
+			for (const struct relay_cache_obj *o = sg->head; o; o = o->next) {
 				if (g->id == from.group &&
-				    (after ? o->id <= from.object
-					   : o->id < from.object))
+				    (after ? o->id <= from.object : o->id < from.object))
 					continue;
 				if (!relay_cache_obj_complete(o))
 					continue;
@@ -302,7 +290,7 @@ const struct relay_cache_obj *relay_cache_next(const struct relay_cache *c,
 
 bool relay_cache_oldest(const struct relay_cache *c, struct moq_location *loc)
 {
-	struct moq_location l = { 0, 0 };
+	struct moq_location l = {0, 0};
 	uint64_t g;
 	const struct relay_cache_obj *o = relay_cache_next(c, l, false, &g);
 

@@ -48,11 +48,11 @@ struct relay_cache_sg {
 	uint64_t id;
 	uint8_t priority;
 	bool has_props;
-	bool end_of_group; /* header flag of the upstream stream */
-	bool ended;	   /* upstream stream ended with FIN */
-	bool reset;	   /* upstream stream was reset */
-	bool trimmed;	   /* leading objects were evicted */
-	bool first_object; /* upstream header's FIRST_OBJECT bit */
+	bool end_of_group;     /* header flag of the upstream stream */
+	bool ended;	       /* upstream stream ended with FIN */
+	bool reset;	       /* upstream stream was reset */
+	bool trimmed;	       /* leading objects were evicted */
+	bool first_object;     /* upstream header's FIRST_OBJECT bit */
 	bool default_priority; /* upstream header had no priority field */
 	bool has_first;
 	uint64_t first_id; /* first object id seen on the upstream stream */
@@ -84,40 +84,33 @@ static inline bool relay_cache_obj_complete(const struct relay_cache_obj *o)
 	return o->have == o->len;
 }
 
-void relay_cache_init(struct relay_cache *c, size_t max_groups,
-		      size_t max_bytes);
+void relay_cache_init(struct relay_cache *c, size_t max_groups, size_t max_bytes);
 void relay_cache_free(struct relay_cache *c);
 /* Change bounds (SIGHUP) and enforce them. */
-void relay_cache_set_limits(struct relay_cache *c, size_t max_groups,
-			    size_t max_bytes);
+void relay_cache_set_limits(struct relay_cache *c, size_t max_groups, size_t max_bytes);
 
-struct relay_cache_group *relay_cache_group_find(const struct relay_cache *c,
-						 uint64_t group);
-struct relay_cache_sg *relay_cache_sg_find(const struct relay_cache *c,
-					   uint64_t group, uint64_t subgroup);
+struct relay_cache_group *relay_cache_group_find(const struct relay_cache *c, uint64_t group);
+struct relay_cache_sg *relay_cache_sg_find(const struct relay_cache *c, uint64_t group,
+					   uint64_t subgroup);
 /* Find or create the subgroup. Creating a group older than every cached
  * group while the cache is at max_groups returns NULL (it would be evicted
  * at once). NULL also on ENOMEM. */
-struct relay_cache_sg *relay_cache_sg_get(struct relay_cache *c,
-					  uint64_t group, uint64_t subgroup,
+struct relay_cache_sg *relay_cache_sg_get(struct relay_cache *c, uint64_t group, uint64_t subgroup,
 					  uint8_t priority, bool has_props);
 /* Append an object to sg (Object IDs must increase within a subgroup; a
  * datagram subgroup accepts any new id). payload may be NULL (filled later
  * with relay_cache_obj_append) or hold the first avail bytes. Updates the
  * largest location. NULL on ENOMEM or a non-increasing id. The object may
  * be evicted by the next relay_cache_enforce. */
-struct relay_cache_obj *
-relay_cache_obj_add(struct relay_cache *c, uint64_t group,
-		    struct relay_cache_sg *sg, uint64_t id, uint64_t status,
-		    const uint8_t *props, size_t props_len, uint64_t len,
-		    uint8_t priority, uint64_t first_byte_ns);
+struct relay_cache_obj *relay_cache_obj_add(struct relay_cache *c, uint64_t group,
+					    struct relay_cache_sg *sg, uint64_t id, uint64_t status,
+					    const uint8_t *props, size_t props_len, uint64_t len,
+					    uint8_t priority, uint64_t first_byte_ns);
 /* Append payload bytes. -EINVAL if more than announced. */
-int relay_cache_obj_append(struct relay_cache_obj *o, const void *data,
-			   size_t len);
+int relay_cache_obj_append(struct relay_cache_obj *o, const void *data, size_t len);
 /* The last object of (group, subgroup) if its id is id, else NULL. */
-struct relay_cache_obj *relay_cache_tail(const struct relay_cache *c,
-					 uint64_t group, uint64_t subgroup,
-					 uint64_t id);
+struct relay_cache_obj *relay_cache_tail(const struct relay_cache *c, uint64_t group,
+					 uint64_t subgroup, uint64_t id);
 /* Apply the bounds. */
 void relay_cache_enforce(struct relay_cache *c);
 
@@ -125,8 +118,8 @@ void relay_cache_enforce(struct relay_cache *c);
  * > from (after=true), across subgroups; NULL if none. *group_out gets its
  * group. Used to walk a FETCH range in ascending order. */
 const struct relay_cache_obj *relay_cache_next(const struct relay_cache *c,
-					       struct moq_location from,
-					       bool after, uint64_t *group_out);
+					       struct moq_location from, bool after,
+					       uint64_t *group_out);
 /* Oldest cached location (first object of the oldest group), false if
  * empty. */
 bool relay_cache_oldest(const struct relay_cache *c, struct moq_location *loc);

@@ -22,8 +22,7 @@ struct relay_rx *relay_rx_new(struct relay_track *tr, struct moq_rx *rx)
 void relay_rx_free(struct relay_rx *r)
 {
 	if (r->track) {
-		for (struct relay_rx **pp = &r->track->rxs; *pp;
-		     pp = &(*pp)->next) {
+		for (struct relay_rx **pp = &r->track->rxs; *pp; pp = &(*pp)->next) {
 			if (*pp == r) {
 				*pp = r->next;
 				break;
@@ -102,8 +101,7 @@ static struct relay_fwd *fwd_open(struct relay_sub *s, uint64_t g, uint64_t sg,
 	f->tx = moq_tx_subgroup_open(s->req, &h, &err);
 	if (!f->tx) {
 		moq_dbg("relay", "track %s: cannot open stream of group %llu for a subscriber: %s",
-			s->track->name.text, (unsigned long long)g,
-			strerror(-err));
+			s->track->name.text, (unsigned long long)g, strerror(-err));
 		f->dropped = true;
 	} else {
 		moq_tx_set_user(f->tx, f);
@@ -159,22 +157,20 @@ static void enforce_bound(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 		struct relay_fwd *victim = NULL;
 		uint64_t b;
 
-		for (struct relay_sub *p = head; p;
-		     p = s->peer_subs ? p->peer_next : NULL)
+		for (struct relay_sub *p = head; p; p = s->peer_subs ? p->peer_next : NULL)
 			for (struct relay_fwd *f = p->fwd; f; f = f->next)
-				if ((f->tx || f->finished) &&
-				    (!victim || prio_cmp(f, victim) > 0))
+				if ((f->tx || f->finished) && (!victim || prio_cmp(f, victim) > 0))
 					victim = f;
 		if (!victim)
 			break;
 		b = fwd_buffered(victim);
-		moq_dbg("relay", "track %s: subscriber %llu bytes behind, resetting group %llu subgroup %llu",
-			victim->sub->track->name.text, (unsigned long long)total,
-			(unsigned long long)victim->group,
-			(unsigned long long)victim->subgroup);
+		moq_dbg(
+		    "relay",
+		    "track %s: subscriber %llu bytes behind, resetting group %llu subgroup %llu",
+		    victim->sub->track->name.text, (unsigned long long)total,
+		    (unsigned long long)victim->group, (unsigned long long)victim->subgroup);
 		if (victim->finished) {
-			moq_quic_stream_reset(victim->conn, victim->sid,
-					      MOQ_RESET_TOO_FAR_BEHIND);
+			moq_quic_stream_reset(victim->conn, victim->sid, MOQ_RESET_TOO_FAR_BEHIND);
 			victim->sub->streams_reset++;
 			fwd_unlink_free(victim);
 		} else {
@@ -186,9 +182,8 @@ static void enforce_bound(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 	}
 }
 
-static void fwd_object(struct relay_fwd_ctx *ctx, struct relay_fwd *f,
-		       uint64_t id, uint64_t status, struct moq_bytes props,
-		       uint64_t len, uint8_t prio, uint64_t first_byte_ns)
+static void fwd_object(struct relay_fwd_ctx *ctx, struct relay_fwd *f, uint64_t id, uint64_t status,
+		       struct moq_bytes props, uint64_t len, uint8_t prio, uint64_t first_byte_ns)
 {
 	struct moq_tx_object o;
 	int rc;
@@ -210,8 +205,8 @@ static void fwd_object(struct relay_fwd_ctx *ctx, struct relay_fwd *f,
 	o.first_byte_ns = first_byte_ns;
 	rc = moq_tx_object_begin(f->tx, &o);
 	if (rc) {
-		fwd_drop(f, rc == -ETIMEDOUT ? MOQ_RESET_DELIVERY_TIMEOUT
-					     : MOQ_RESET_INTERNAL_ERROR);
+		fwd_drop(f,
+			 rc == -ETIMEDOUT ? MOQ_RESET_DELIVERY_TIMEOUT : MOQ_RESET_INTERNAL_ERROR);
 		return;
 	}
 	f->in_obj = len > 0;
@@ -223,20 +218,19 @@ static void fwd_object(struct relay_fwd_ctx *ctx, struct relay_fwd *f,
 		ctx->stats->objects_out++;
 }
 
-static void fwd_payload(struct relay_fwd_ctx *ctx, struct relay_fwd *f,
-			uint64_t id, uint64_t off, const uint8_t *p, size_t n)
+static void fwd_payload(struct relay_fwd_ctx *ctx, struct relay_fwd *f, uint64_t id, uint64_t off,
+			const uint8_t *p, size_t n)
 {
 	int rc;
 
-	if (f->dropped || !f->tx || !f->in_obj || f->obj_id != id ||
-	    f->written != off)
+	if (f->dropped || !f->tx || !f->in_obj || f->obj_id != id || f->written != off)
 		return;
 	if (n > f->len - f->written)
 		n = (size_t)(f->len - f->written);
 	rc = moq_tx_payload(f->tx, p, n);
 	if (rc) {
-		fwd_drop(f, rc == -ETIMEDOUT ? MOQ_RESET_DELIVERY_TIMEOUT
-					     : MOQ_RESET_INTERNAL_ERROR);
+		fwd_drop(f,
+			 rc == -ETIMEDOUT ? MOQ_RESET_DELIVERY_TIMEOUT : MOQ_RESET_INTERNAL_ERROR);
 		return;
 	}
 	f->written += n;
@@ -281,8 +275,7 @@ static bool sub_admits(struct relay_sub *s, uint64_t g, uint64_t o)
  * holds g from its Object 0: they get what the cache has of g (objects of
  * other subgroups may have come first), then live. Returns true if s was
  * started now (its copy of the current object is already begun). */
-static bool resolve_waiting(struct relay_fwd_ctx *ctx, struct relay_sub *s,
-			    uint64_t g, bool replay)
+static bool resolve_waiting(struct relay_fwd_ctx *ctx, struct relay_sub *s, uint64_t g, bool replay)
 {
 	struct relay_cache_group *cg;
 
@@ -338,8 +331,8 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 		tr->objects_in++;
 		if (ctx->stats)
 			ctx->stats->objects_in++;
-		csg = relay_cache_sg_get(&tr->cache, r->group, r->subgroup,
-					 prio, r->hdr.has_properties);
+		csg = relay_cache_sg_get(&tr->cache, r->group, r->subgroup, prio,
+					 r->hdr.has_properties);
 		if (csg) {
 			if (!csg->has_first) {
 				csg->has_first = true;
@@ -348,12 +341,9 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 				csg->default_priority = r->hdr.default_priority;
 				csg->end_of_group = r->hdr.end_of_group;
 			}
-			relay_cache_obj_add(&tr->cache, r->group, csg,
-					    o->object_id, o->object_status,
-					    o->properties.ptr,
-					    o->properties.len,
-					    o->payload_length, prio,
-					    r->first_byte_ns);
+			relay_cache_obj_add(&tr->cache, r->group, csg, o->object_id,
+					    o->object_status, o->properties.ptr, o->properties.len,
+					    o->payload_length, prio, r->first_byte_ns);
 			relay_cache_enforce(&tr->cache);
 		}
 		for (struct relay_sub *s = tr->subs; s; s = s->next) {
@@ -367,19 +357,16 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 				continue;
 			f = fwd_find(s, r->group, r->subgroup);
 			if (!f) {
-				struct relay_cache_sg *c2 = relay_cache_sg_find(
-					&tr->cache, r->group, r->subgroup);
-				bool first = c2 && c2->has_first &&
-					     c2->first_id == o->object_id;
+				struct relay_cache_sg *c2 =
+				    relay_cache_sg_find(&tr->cache, r->group, r->subgroup);
+				bool first = c2 && c2->has_first && c2->first_id == o->object_id;
 
-				f = fwd_open(s, r->group, r->subgroup, &r->hdr,
-					     first);
+				f = fwd_open(s, r->group, r->subgroup, &r->hdr, first);
 				if (!f)
 					continue;
 			}
-			fwd_object(ctx, f, o->object_id, o->object_status,
-				   o->properties, o->payload_length, prio,
-				   r->first_byte_ns);
+			fwd_object(ctx, f, o->object_id, o->object_status, o->properties,
+				   o->payload_length, prio, r->first_byte_ns);
 			enforce_bound(ctx, s);
 		}
 		return;
@@ -390,18 +377,16 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 		if (ctx->stats)
 			ctx->stats->bytes_in += ev->payload.len;
 		tr->bytes_in += ev->payload.len;
-		co = relay_cache_tail(&tr->cache, r->group, r->subgroup,
-				      r->obj_id);
+		co = relay_cache_tail(&tr->cache, r->group, r->subgroup, r->obj_id);
 		if (co && co->have == ev->payload_offset)
-			relay_cache_obj_append(co, ev->payload.ptr,
-					       ev->payload.len);
+			relay_cache_obj_append(co, ev->payload.ptr, ev->payload.len);
 		for (struct relay_sub *s = tr->subs; s; s = s->next) {
 			struct relay_fwd *f = fwd_find(s, r->group, r->subgroup);
 
 			if (!f)
 				continue;
-			fwd_payload(ctx, f, r->obj_id, ev->payload_offset,
-				    ev->payload.ptr, ev->payload.len);
+			fwd_payload(ctx, f, r->obj_id, ev->payload_offset, ev->payload.ptr,
+				    ev->payload.len);
 			enforce_bound(ctx, s);
 		}
 		return;
@@ -429,8 +414,7 @@ void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 	}
 }
 
-void relay_forward_reset(struct relay_fwd_ctx *ctx, struct relay_rx *r,
-			 uint64_t code)
+void relay_forward_reset(struct relay_fwd_ctx *ctx, struct relay_rx *r, uint64_t code)
 {
 	struct relay_track *tr = r->track;
 	struct relay_cache_sg *csg;
@@ -462,25 +446,23 @@ void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 		ctx->stats->objects_in++;
 		ctx->stats->bytes_in += d->payload.len;
 	}
-	csg = relay_cache_sg_get(&tr->cache, d->group_id, RELAY_CACHE_DATAGRAM,
-				 prio, d->has_properties);
+	csg = relay_cache_sg_get(&tr->cache, d->group_id, RELAY_CACHE_DATAGRAM, prio,
+				 d->has_properties);
 	if (csg) {
-		struct relay_cache_obj *o = relay_cache_obj_add(
-			&tr->cache, d->group_id, csg, d->object_id,
-			d->has_status ? d->object_status : 0,
-			d->properties.ptr, d->properties.len, d->payload.len,
-			prio, now);
+		struct relay_cache_obj *o =
+		    relay_cache_obj_add(&tr->cache, d->group_id, csg, d->object_id,
+					d->has_status ? d->object_status : 0, d->properties.ptr,
+					d->properties.len, d->payload.len, prio, now);
 
 		if (o)
-			relay_cache_obj_append(o, d->payload.ptr,
-					       d->payload.len);
+			relay_cache_obj_append(o, d->payload.ptr, d->payload.len);
 		relay_cache_enforce(&tr->cache);
 	}
 	for (struct relay_sub *s = tr->subs; s; s = s->next) {
 		struct moq_object_datagram out = *d;
 
-		if (s->fast && (!ctx->fast_datagram_missed ||
-				!ctx->fast_datagram_missed(ctx->fast_arg, s, d)))
+		if (s->fast &&
+		    (!ctx->fast_datagram_missed || !ctx->fast_datagram_missed(ctx->fast_arg, s, d)))
 			continue;
 		resolve_waiting(ctx, s, d->group_id, false);
 		if (!sub_admits(s, d->group_id, d->object_id))
@@ -519,13 +501,10 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 			h.default_priority = sg->default_priority;
 			h.publisher_priority = sg->priority;
 			h.first_object = sg->first_object;
-			for (struct relay_cache_obj *o = sg->head; o;
-			     o = o->next) {
-				struct moq_bytes props = { o->props,
-							   o->props_len };
+			for (struct relay_cache_obj *o = sg->head; o; o = o->next) {
+				struct moq_bytes props = {o->props, o->props_len};
 
-				if (!relay_range_contains(&s->range, g->id,
-							  o->id))
+				if (!relay_range_contains(&s->range, g->id, o->id))
 					continue;
 				if (!relay_cache_obj_complete(o) && o != sg->tail)
 					break; /* reset mid-object upstream */
@@ -533,18 +512,15 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *s)
 					if (fwd_find(s, g->id, sg->id))
 						break; /* already live */
 					f = fwd_open(s, g->id, sg->id, &h,
-						     sg->has_first &&
-							     !sg->trimmed &&
-							     sg->first_id == o->id);
+						     sg->has_first && !sg->trimmed &&
+							 sg->first_id == o->id);
 					if (!f)
 						break;
 				}
-				fwd_object(ctx, f, o->id, o->status, props,
-					   o->len, o->priority,
+				fwd_object(ctx, f, o->id, o->status, props, o->len, o->priority,
 					   o->first_byte_ns);
 				if (o->have)
-					fwd_payload(ctx, f, o->id, 0, o->payload,
-						    (size_t)o->have);
+					fwd_payload(ctx, f, o->id, 0, o->payload, (size_t)o->have);
 				if (ctx->stats)
 					ctx->stats->objects_from_cache++;
 			}
@@ -572,8 +548,7 @@ void relay_forward_sub_stop(struct relay_sub *s, bool reset, uint64_t code)
 	}
 }
 
-void relay_forward_tx_gone(struct relay_fwd_ctx *ctx, struct moq_tx *tx,
-			   uint64_t code)
+void relay_forward_tx_gone(struct relay_fwd_ctx *ctx, struct moq_tx *tx, uint64_t code)
 {
 	struct relay_fwd *f = moq_tx_user(tx);
 
@@ -592,9 +567,8 @@ static bool before_end(struct moq_location end, uint64_t g, uint64_t o)
 	return g < end.group || (g == end.group && o < end.object);
 }
 
-int relay_forward_fetch(struct relay_fwd_ctx *ctx, struct moq_tx *tx,
-			const struct relay_cache *c, struct moq_location start,
-			struct moq_location end)
+int relay_forward_fetch(struct relay_fwd_ctx *ctx, struct moq_tx *tx, const struct relay_cache *c,
+			struct moq_location start, struct moq_location end)
 {
 	struct moq_location at = start;
 	bool after = false;
@@ -602,8 +576,7 @@ int relay_forward_fetch(struct relay_fwd_ctx *ctx, struct moq_tx *tx,
 
 	for (;;) {
 		uint64_t g;
-		const struct relay_cache_obj *o = relay_cache_next(c, at, after,
-								   &g);
+		const struct relay_cache_obj *o = relay_cache_next(c, at, after, &g);
 		struct moq_tx_object to;
 		int rc;
 

@@ -72,8 +72,7 @@ void relay_rx_free(struct relay_rx *r);
 void relay_forward_event(struct relay_fwd_ctx *ctx, struct relay_rx *r,
 			 const struct moq_data_event *ev);
 /* The upstream stream was reset: reset the matching downstream streams. */
-void relay_forward_reset(struct relay_fwd_ctx *ctx, struct relay_rx *r,
-			 uint64_t code);
+void relay_forward_reset(struct relay_fwd_ctx *ctx, struct relay_rx *r, uint64_t code);
 /* An upstream datagram. */
 void relay_forward_datagram(struct relay_fwd_ctx *ctx, struct relay_track *tr,
 			    const struct moq_object_datagram *d);
@@ -83,13 +82,11 @@ void relay_forward_replay(struct relay_fwd_ctx *ctx, struct relay_sub *sub);
  * reset = false when the session is gone and handles are invalid. */
 void relay_forward_sub_stop(struct relay_sub *sub, bool reset, uint64_t code);
 /* Peer stopped / timeout reset a downstream stream (tx user = relay_fwd). */
-void relay_forward_tx_gone(struct relay_fwd_ctx *ctx, struct moq_tx *tx,
-			   uint64_t code);
+void relay_forward_tx_gone(struct relay_fwd_ctx *ctx, struct moq_tx *tx, uint64_t code);
 /* Write the complete cached objects in [start, end] (FETCH End Location
  * encoding: end.object 0 = whole group, else one past the last object) to
  * a fetch stream, ascending. Returns objects written or -errno. */
-int relay_forward_fetch(struct relay_fwd_ctx *ctx, struct moq_tx *tx,
-			const struct relay_cache *c, struct moq_location start,
-			struct moq_location end);
+int relay_forward_fetch(struct relay_fwd_ctx *ctx, struct moq_tx *tx, const struct relay_cache *c,
+			struct moq_location start, struct moq_location end);
 
 #endif

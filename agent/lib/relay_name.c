@@ -64,8 +64,7 @@ int relay_name_init(struct relay_name *n, const struct moq_namespace *ns,
 		k += name->len;
 	}
 	n->keylen = (size_t)(k - n->key);
-	if (moq_name_render(n->text, textcap, &n->ns,
-			    name ? &n->name : NULL) < 0)
+	if (moq_name_render(n->text, textcap, &n->ns, name ? &n->name : NULL) < 0)
 		strcpy(n->text, "?");
 	return 0;
 }
@@ -83,9 +82,7 @@ bool relay_name_equal(const struct relay_name *a, const struct relay_name *b)
 	return a->keylen == b->keylen && !memcmp(a->key, b->key, a->keylen);
 }
 
-bool relay_name_ns_has_prefix(const struct relay_name *n,
-			      const struct relay_name *prefix)
+bool relay_name_ns_has_prefix(const struct relay_name *n, const struct relay_name *prefix)
 {
-	return prefix->nskeylen <= n->nskeylen &&
-	       !memcmp(prefix->key, n->key, prefix->nskeylen);
+	return prefix->nskeylen <= n->nskeylen && !memcmp(prefix->key, n->key, prefix->nskeylen);
 }

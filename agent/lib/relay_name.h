@@ -21,7 +21,7 @@ struct relay_name {
 	size_t nskeylen; /* bytes of the namespace part of key */
 	bool has_name;
 	struct moq_namespace ns; /* views into buf */
-	struct moq_bytes name;   /* view into buf */
+	struct moq_bytes name;	 /* view into buf */
 	uint8_t *buf;
 	char *text; /* rendered for logs (moq/wire/names.h form) */
 };
@@ -33,7 +33,6 @@ void relay_name_free(struct relay_name *n);
 bool relay_name_equal(const struct relay_name *a, const struct relay_name *b);
 /* Is the namespace of prefix a field-wise prefix of the namespace of n?
  * (prefix's track name, if any, is ignored; equal namespaces match.) */
-bool relay_name_ns_has_prefix(const struct relay_name *n,
-			      const struct relay_name *prefix);
+bool relay_name_ns_has_prefix(const struct relay_name *n, const struct relay_name *prefix);
 
 #endif

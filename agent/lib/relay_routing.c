@@ -23,9 +23,8 @@ static void route_del(struct relay_routing *t, size_t i)
 	t->v[i] = t->v[--t->n];
 }
 
-int relay_routing_add(struct relay_routing *t, const struct moq_namespace *ns,
-		      void *owner, void *cookie, void **old_owner,
-		      void **old_cookie)
+int relay_routing_add(struct relay_routing *t, const struct moq_namespace *ns, void *owner,
+		      void *cookie, void **old_owner, void **old_cookie)
 {
 	struct relay_name key;
 	int rc = relay_name_init(&key, ns, NULL);
@@ -62,16 +61,14 @@ int relay_routing_add(struct relay_routing *t, const struct moq_namespace *ns,
 	return 0;
 }
 
-int relay_routing_remove(struct relay_routing *t,
-			 const struct moq_namespace *ns, const void *owner)
+int relay_routing_remove(struct relay_routing *t, const struct moq_namespace *ns, const void *owner)
 {
 	struct relay_name key;
 
 	if (relay_name_init(&key, ns, NULL))
 		return -ENOMEM;
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->v[i].owner == owner &&
-		    relay_name_equal(&t->v[i].ns, &key)) {
+		if (t->v[i].owner == owner && relay_name_equal(&t->v[i].ns, &key)) {
 			route_del(t, i);
 			relay_name_free(&key);
 			return 0;

@@ -32,12 +32,11 @@ void relay_routing_free(struct relay_routing *t);
 /* Add ns -> owner. If the exact namespace exists it is replaced and the old
  * owner/cookie are stored in *old_owner / *old_cookie (may be NULL);
  * returns 1 then, 0 for a new entry, -ENOMEM. */
-int relay_routing_add(struct relay_routing *t, const struct moq_namespace *ns,
-		      void *owner, void *cookie, void **old_owner,
-		      void **old_cookie);
+int relay_routing_add(struct relay_routing *t, const struct moq_namespace *ns, void *owner,
+		      void *cookie, void **old_owner, void **old_cookie);
 /* Remove the entry for ns if owned by owner. 0 or -ENOENT. */
-int relay_routing_remove(struct relay_routing *t,
-			 const struct moq_namespace *ns, const void *owner);
+int relay_routing_remove(struct relay_routing *t, const struct moq_namespace *ns,
+			 const void *owner);
 /* Remove the entry with this cookie. 0 or -ENOENT. */
 int relay_routing_remove_cookie(struct relay_routing *t, const void *cookie);
 /* Remove every entry of owner; returns how many. */

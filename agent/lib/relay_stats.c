@@ -2,12 +2,10 @@
 
 #include <stdio.h>
 
-int relay_stats_line(struct relay_stats *st, const struct relay_gauges *g,
-		     uint64_t now_ns, char *buf, size_t len)
+int relay_stats_line(struct relay_stats *st, const struct relay_gauges *g, uint64_t now_ns,
+		     char *buf, size_t len)
 {
-	double dt = st->last_ns && now_ns > st->last_ns
-			    ? (double)(now_ns - st->last_ns) / 1e9
-			    : 0;
+	double dt = st->last_ns && now_ns > st->last_ns ? (double)(now_ns - st->last_ns) / 1e9 : 0;
 	double oin = 0, bin = 0, oout = 0, bout = 0;
 	int n;
 
@@ -22,9 +20,8 @@ int relay_stats_line(struct relay_stats *st, const struct relay_gauges *g,
 		     "in_objects/s=%.1f in_bytes/s=%.0f out_objects/s=%.1f "
 		     "out_bytes/s=%.0f cache_bytes=%zu cache_groups=%zu "
 		     "objects_out=%llu from_cache=%llu slow_resets=%llu",
-		     g->sessions, g->publishers, g->subscribers, g->tracks, oin,
-		     bin, oout, bout, g->cache_bytes, g->cache_groups,
-		     (unsigned long long)st->objects_out,
+		     g->sessions, g->publishers, g->subscribers, g->tracks, oin, bin, oout, bout,
+		     g->cache_bytes, g->cache_groups, (unsigned long long)st->objects_out,
 		     (unsigned long long)st->objects_from_cache,
 		     (unsigned long long)st->streams_reset_slow);
 	st->last_ns = now_ns;

@@ -16,8 +16,7 @@ struct relay_stats {
 	uint64_t upstream_subscribes;
 	/* previous snapshot for rates */
 	uint64_t last_ns;
-	uint64_t last_objects_out, last_bytes_out, last_objects_in,
-		last_bytes_in;
+	uint64_t last_objects_out, last_bytes_out, last_objects_in, last_bytes_in;
 };
 
 /* Gauges sampled when the line is printed. */
@@ -29,7 +28,7 @@ struct relay_gauges {
 
 /* Format "stats sessions=.. tracks=.. ..." into buf and take a new rate
  * snapshot. Returns the length (truncated like snprintf). */
-int relay_stats_line(struct relay_stats *st, const struct relay_gauges *g,
-		     uint64_t now_ns, char *buf, size_t len);
+int relay_stats_line(struct relay_stats *st, const struct relay_gauges *g, uint64_t now_ns,
+		     char *buf, size_t len);
 
 #endif

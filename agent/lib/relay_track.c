@@ -86,10 +86,8 @@ uint64_t relay_alias_pick(const struct relay_alias_set *s, uint64_t preferred)
 	return a;
 }
 
-int relay_filter_resolve(bool has_filter,
-			 const struct moq_subscription_filter *f,
-			 bool has_largest, struct moq_location largest,
-			 bool current_cached, struct relay_range *out)
+int relay_filter_resolve(bool has_filter, const struct moq_subscription_filter *f, bool has_largest,
+			 struct moq_location largest, bool current_cached, struct relay_range *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!has_filter) {
@@ -134,10 +132,9 @@ int relay_filter_resolve(bool has_filter,
 	}
 }
 
-bool relay_range_contains(const struct relay_range *r, uint64_t group,
-			  uint64_t object)
+bool relay_range_contains(const struct relay_range *r, uint64_t group, uint64_t object)
 {
-	struct moq_location l = { group, object };
+	struct moq_location l = {group, object};
 
 	if (moq_location_cmp(l, r->start) < 0)
 		return false;
@@ -149,8 +146,7 @@ void relay_tracks_init(struct relay_tracks *t)
 	memset(t, 0, sizeof(*t));
 }
 
-struct relay_track *relay_tracks_find(const struct relay_tracks *t,
-				      const struct relay_name *name)
+struct relay_track *relay_tracks_find(const struct relay_tracks *t, const struct relay_name *name)
 {
 	for (struct relay_track *tr = t->head; tr; tr = tr->next)
 		if (relay_name_equal(&tr->name, name))
@@ -158,16 +154,14 @@ struct relay_track *relay_tracks_find(const struct relay_tracks *t,
 	return NULL;
 }
 
-struct relay_track *relay_track_new(struct relay_tracks *t,
-				    const struct relay_name *name,
+struct relay_track *relay_track_new(struct relay_tracks *t, const struct relay_name *name,
 				    size_t cache_groups, size_t cache_bytes)
 {
 	struct relay_track *tr = calloc(1, sizeof(*tr));
 
 	if (!tr)
 		return NULL;
-	if (relay_name_init(&tr->name, &name->ns,
-			    name->has_name ? &name->name : NULL)) {
+	if (relay_name_init(&tr->name, &name->ns, name->has_name ? &name->name : NULL)) {
 		free(tr);
 		return NULL;
 	}
@@ -194,8 +188,7 @@ void relay_track_free(struct relay_tracks *t, struct relay_track *tr)
 	free(tr);
 }
 
-int relay_track_set_props(struct relay_track *tr, const uint8_t *p,
-			  size_t len)
+int relay_track_set_props(struct relay_track *tr, const uint8_t *p, size_t len)
 {
 	uint8_t *n = NULL;
 

@@ -56,12 +56,9 @@ struct relay_range {
  * draft defines them. Returns 0, -ERANGE (INVALID_RANGE: AbsoluteRange
  * whose End Group was already passed, or end < start), -EOVERFLOW (end
  * group beyond 2^64-1), -EINVAL (unknown filter type). */
-int relay_filter_resolve(bool has_filter,
-			 const struct moq_subscription_filter *f,
-			 bool has_largest, struct moq_location largest,
-			 bool current_cached, struct relay_range *out);
-bool relay_range_contains(const struct relay_range *r, uint64_t group,
-			  uint64_t object);
+int relay_filter_resolve(bool has_filter, const struct moq_subscription_filter *f, bool has_largest,
+			 struct moq_location largest, bool current_cached, struct relay_range *out);
+bool relay_range_contains(const struct relay_range *r, uint64_t group, uint64_t object);
 
 /* ---- tracks and subscribers ---- */
 
@@ -71,8 +68,8 @@ enum relay_track_state {
 };
 
 struct relay_sub {
-	struct relay_sub *next;	     /* in track->subs */
-	struct relay_sub *peer_next; /* in the owning session's list */
+	struct relay_sub *next;	      /* in track->subs */
+	struct relay_sub *peer_next;  /* in the owning session's list */
 	struct relay_sub **peer_subs; /* head of that list (queue bound) */
 	struct relay_track *track;
 	void *peer;		 /* the downstream session state */
@@ -134,17 +131,14 @@ struct relay_tracks {
 };
 
 void relay_tracks_init(struct relay_tracks *t);
-struct relay_track *relay_tracks_find(const struct relay_tracks *t,
-				      const struct relay_name *name);
+struct relay_track *relay_tracks_find(const struct relay_tracks *t, const struct relay_name *name);
 /* New PENDING track (name copied). NULL on ENOMEM. */
-struct relay_track *relay_track_new(struct relay_tracks *t,
-				    const struct relay_name *name,
+struct relay_track *relay_track_new(struct relay_tracks *t, const struct relay_name *name,
 				    size_t cache_groups, size_t cache_bytes);
 /* Unlink and free the track, its cache and properties. Subscribers and
  * rx states must have been removed by the caller. */
 void relay_track_free(struct relay_tracks *t, struct relay_track *tr);
-int relay_track_set_props(struct relay_track *tr, const uint8_t *p,
-			  size_t len);
+int relay_track_set_props(struct relay_track *tr, const uint8_t *p, size_t len);
 void relay_track_add_sub(struct relay_track *tr, struct relay_sub *s);
 void relay_track_remove_sub(struct relay_track *tr, struct relay_sub *s);
 

@@ -37,12 +37,12 @@ struct probe {
 	struct moq_timer *pub_timer;
 	int publish_ok;
 	/* how the track ends (issue 14's orderings, on purpose) */
-	const char *end;     /* "done", "done-with-fin", "close" */
-	uint64_t burst;	     /* the last N groups go out in one tick */
-	int lose_last;	     /* drop the first copy of the last FIN's packet */
-	int64_t last_sid;    /* stream carrying the last object (-1: none) */
-	uint64_t dropped;    /* packets the send hook dropped */
-	int ended;	     /* the track's end was sent / the close begun */
+	const char *end;       /* "done", "done-with-fin", "close" */
+	uint64_t burst;	       /* the last N groups go out in one tick */
+	int lose_last;	       /* drop the first copy of the last FIN's packet */
+	int64_t last_sid;      /* stream carrying the last object (-1: none) */
+	uint64_t dropped;      /* packets the send hook dropped */
+	int ended;	       /* the track's end was sent / the close begun */
 	const char *wait_file; /* start when it exists (else after 1.5 s) */
 	uint64_t phantom;      /* streams counted in PUBLISH_DONE, never opened */
 	int close_polls;
@@ -65,14 +65,14 @@ static void finish(struct probe *p)
 static void pub_object(struct probe *p)
 {
 	static uint8_t buf[PUB_SIZE];
-	struct moq_payload_hdr h = { 0 };
-	struct moq_tx_object o = { 0 };
+	struct moq_payload_hdr h = {0};
+	struct moq_tx_object o = {0};
 	struct timespec ts;
 	uint64_t g = p->sent / PUB_PER_GROUP, id = p->sent % PUB_PER_GROUP;
 	int err = 0;
 
 	if (id == 0) {
-		struct moq_subgroup_header hdr = { 0 };
+		struct moq_subgroup_header hdr = {0};
 
 		hdr.group_id = g;
 		hdr.subgroup_id_mode = MOQ_SUBGROUP_ID_ZERO;
@@ -163,8 +163,7 @@ static void pub_tick(struct moq_loop *loop, struct moq_timer *t, void *arg)
 		pub_done(p, t);
 		return;
 	}
-	moq_timer_set_in(t, p->sent == p->publish_n && p->lose_last ? 5000000ull
-								     : 10000000ull);
+	moq_timer_set_in(t, p->sent == p->publish_n && p->lose_last ? 5000000ull : 10000000ull);
 }
 
 /* --lose-last: drop the first packet that carries the FIN of the last
@@ -180,8 +179,7 @@ static int probe_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, s
 	(void)cap;
 	(void)pn;
 	(void)user;
-	if (!p || !p->lose_last || p->dropped || p->last_sid < 0 ||
-	    p->sent != p->publish_n)
+	if (!p || !p->lose_last || p->dropped || p->last_sid < 0 || p->sent != p->publish_n)
 		return 0;
 	sid[0] = (uint8_t)(0x80 | (p->last_sid >> 24));
 	sid[1] = (uint8_t)(p->last_sid >> 16);
@@ -199,13 +197,11 @@ static int probe_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, s
 static void on_ready(struct moq_session *s)
 {
 	struct probe *p = moq_session_user(s);
-	struct moq_bytes name = { (const uint8_t *)p->track, strlen(p->track) };
+	struct moq_bytes name = {(const uint8_t *)p->track, strlen(p->track)};
 
 	if (!strcmp(p->mode, "fetch")) {
-		p->fetch = moq_session_fetch(s, &p->ns, name,
-					     (struct moq_location){ p->start_g, 0 },
-					     (struct moq_location){ p->end_g, 0 },
-					     NULL, NULL);
+		p->fetch = moq_session_fetch(s, &p->ns, name, (struct moq_location){p->start_g, 0},
+					     (struct moq_location){p->end_g, 0}, NULL, NULL);
 	} else if (!strcmp(p->mode, "joining")) {
 		/* the joining FETCH follows SUBSCRIBE_OK (on_request_msg) */
 		p->sub = moq_session_subscribe(s, &p->ns, name, NULL, NULL);
@@ -214,8 +210,7 @@ static void on_ready(struct moq_session *s)
 
 		moq_params_init(&params);
 		if (p->rendezvous_ms)
-			moq_params_add_u64(&params, MOQ_PARAM_RENDEZVOUS_TIMEOUT,
-					   p->rendezvous_ms);
+			moq_params_add_u64(&params, MOQ_PARAM_RENDEZVOUS_TIMEOUT, p->rendezvous_ms);
 		p->t_start = moq_loop_now();
 		p->sub = moq_session_subscribe(s, &p->ns, name, &params, NULL);
 	} else if (!strcmp(p->mode, "publish")) {
@@ -232,8 +227,8 @@ static void on_ready(struct moq_session *s)
 	} else if (!strcmp(p->mode, "garbage")) {
 		struct moq_quic_conn *c = moq_session_conn(s);
 		/* SUBSCRIBE type, length 6, then bytes that are no SUBSCRIBE */
-		static const uint8_t junk[] = { 0x03, 0x00, 0x06, 0xff, 0xff,
-						0xff, 0xff, 0xff, 0xff };
+		static const uint8_t junk[] = {0x03, 0x00, 0x06, 0xff, 0xff,
+					       0xff, 0xff, 0xff, 0xff};
 		int64_t sid = moq_quic_stream_open_bidi(c);
 
 		if (sid >= 0)
@@ -248,8 +243,8 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 
 	if (m->type == MOQ_CTRL_FETCH_OK && r == p->fetch)
 		p->fetch_ok = 1;
-	if ((m->type == MOQ_CTRL_PUBLISH_OK || m->type == MOQ_CTRL_REQUEST_OK) &&
-	    r == p->pub && !p->publish_ok) {
+	if ((m->type == MOQ_CTRL_PUBLISH_OK || m->type == MOQ_CTRL_REQUEST_OK) && r == p->pub &&
+	    !p->publish_ok) {
 		p->publish_ok = 1;
 		p->pub_timer = moq_timer_new(p->loop, pub_tick, p);
 		/* give subscribers a moment to SUBSCRIBE to the new track */
@@ -260,9 +255,8 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 		if (p->t_start)
 			p->answer_ms = (moq_loop_now() - p->t_start) / 1000000;
 		if (!strcmp(p->mode, "joining"))
-			p->fetch = moq_session_joining_fetch(s, p->sub, false,
-							     p->joining, NULL,
-							     NULL);
+			p->fetch =
+			    moq_session_joining_fetch(s, p->sub, false, p->joining, NULL, NULL);
 	}
 	if (m->type == MOQ_CTRL_REQUEST_ERROR) {
 		if (p->t_start)
@@ -290,16 +284,14 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 	}
 }
 
-static void on_data(struct moq_session *s, struct moq_rx *rx,
-		    const struct moq_data_event *ev)
+static void on_data(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct probe *p = moq_session_user(s);
 
 	(void)rx;
 	if (ev->stream != MOQ_DATA_FETCH_HEADER) {
 		/* subscription data: counted in the subscribe mode only */
-		if (!strcmp(p->mode, "subscribe") &&
-		    ev->type == MOQ_DATA_EV_OBJECT_END)
+		if (!strcmp(p->mode, "subscribe") && ev->type == MOQ_DATA_EV_OBJECT_END)
 			p->objects++;
 		return;
 	}
@@ -314,8 +306,7 @@ static void on_data(struct moq_session *s, struct moq_rx *rx,
 		break;
 	case MOQ_DATA_EV_PAYLOAD:
 		if (p->obj && p->obj_have + ev->payload.len <= p->obj_len) {
-			memcpy(p->obj + p->obj_have, ev->payload.ptr,
-			       ev->payload.len);
+			memcpy(p->obj + p->obj_have, ev->payload.ptr, ev->payload.len);
 			p->obj_have += ev->payload.len;
 		}
 		break;
@@ -324,9 +315,8 @@ static void on_data(struct moq_session *s, struct moq_rx *rx,
 
 		p->objects++;
 		p->bytes += p->obj_len;
-		if (p->obj_len &&
-		    (moq_payload_check(&h, p->obj, p->obj_len, true) ||
-		     h.group_id != p->obj_group || h.object_id != p->obj_id))
+		if (p->obj_len && (moq_payload_check(&h, p->obj, p->obj_len, true) ||
+				   h.group_id != p->obj_group || h.object_id != p->obj_id))
 			p->integrity_errors++;
 		if (p->first_group < 0)
 			p->first_group = (int64_t)p->obj_group;
@@ -351,8 +341,7 @@ static void on_goaway(struct moq_session *s, const struct moq_goaway *g)
 	p->goaway = 1; /* stays on: tests see what the relay does next */
 }
 
-static void on_close(struct moq_session *s,
-		     const struct moq_quic_close_info *info)
+static void on_close(struct moq_session *s, const struct moq_quic_close_info *info)
 {
 	struct probe *p = moq_session_user(s);
 
@@ -371,7 +360,8 @@ static void timeout_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 static void usage(void)
 {
 	puts("usage: moq-relay-probe [--plaintext|--insecure] [--namespace NS] [--track NAME]\n"
-	     "                       [--auth-token T [--auth-register]] [--timeout S] MODE HOST:PORT\n"
+	     "                       [--auth-token T [--auth-register]] [--timeout S] MODE "
+	     "HOST:PORT\n"
 	     "MODE: --fetch START:END   standalone FETCH of groups START..END (whole groups)\n"
 	     "      --joining N         SUBSCRIBE + relative joining FETCH N groups back\n"
 	     "      --garbage           send a malformed SUBSCRIBE; the relay should close us\n"
@@ -396,52 +386,69 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static struct probe P = { .mode = "fetch", .track = "test",
-				  .first_group = -1, .last_group = -1,
-				  .end = "done", .last_sid = -1 };
+	static struct probe P = {.mode = "fetch",
+				 .track = "test",
+				 .first_group = -1,
+				 .last_group = -1,
+				 .end = "done",
+				 .last_sid = -1};
 	static struct moq_quic_callbacks qcb;
 	struct probe *p = &P;
-	struct moq_session_callbacks cb = { 0 };
-	struct moq_session_config sc = { 0 };
+	struct moq_session_callbacks cb = {0};
+	struct moq_session_config sc = {0};
 	struct moq_quic_config q;
-	struct moq_auth_token tok = { 0 };
+	struct moq_auth_token tok = {0};
 	const char *nsarg = "moq-pub", *token = NULL;
 	double timeout = 10;
 	int plaintext = 0, insecure = 0, register_token = 0, c;
 	char err[256], host[256];
 	unsigned port;
 	static const struct option opts[] = {
-		{ "plaintext", no_argument, 0, 'p' },
-		{ "insecure", no_argument, 0, 'k' },
-		{ "namespace", required_argument, 0, 'n' },
-		{ "track", required_argument, 0, 't' },
-		{ "auth-token", required_argument, 0, 'a' },
-		{ "auth-register", no_argument, 0, 'r' },
-		{ "timeout", required_argument, 0, 'T' },
-		{ "fetch", required_argument, 0, 'f' },
-		{ "joining", required_argument, 0, 'j' },
-		{ "garbage", no_argument, 0, 'g' },
-		{ "publish", required_argument, 0, 'P' },
-		{ "subscribe", no_argument, 0, 'S' },
-		{ "rendezvous", required_argument, 0, 'R' },
-		{ "end", required_argument, 0, 'E' },
-		{ "burst", required_argument, 0, 'B' },
-		{ "lose-last", no_argument, 0, 'L' },
-		{ "wait-file", required_argument, 0, 'W' },
-		{ "phantom", required_argument, 0, 'F' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+	    {"plaintext", no_argument, 0, 'p'},
+	    {"insecure", no_argument, 0, 'k'},
+	    {"namespace", required_argument, 0, 'n'},
+	    {"track", required_argument, 0, 't'},
+	    {"auth-token", required_argument, 0, 'a'},
+	    {"auth-register", no_argument, 0, 'r'},
+	    {"timeout", required_argument, 0, 'T'},
+	    {"fetch", required_argument, 0, 'f'},
+	    {"joining", required_argument, 0, 'j'},
+	    {"garbage", no_argument, 0, 'g'},
+	    {"publish", required_argument, 0, 'P'},
+	    {"subscribe", no_argument, 0, 'S'},
+	    {"rendezvous", required_argument, 0, 'R'},
+	    {"end", required_argument, 0, 'E'},
+	    {"burst", required_argument, 0, 'B'},
+	    {"lose-last", no_argument, 0, 'L'},
+	    {"wait-file", required_argument, 0, 'W'},
+	    {"phantom", required_argument, 0, 'F'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': plaintext = 1; break;
-		case 'k': insecure = 1; break;
-		case 'n': nsarg = optarg; break;
-		case 't': p->track = optarg; break;
-		case 'a': token = optarg; break;
-		case 'r': register_token = 1; break;
-		case 'T': timeout = atof(optarg); break;
+		case 'p':
+			plaintext = 1;
+			break;
+		case 'k':
+			insecure = 1;
+			break;
+		case 'n':
+			nsarg = optarg;
+			break;
+		case 't':
+			p->track = optarg;
+			break;
+		case 'a':
+			token = optarg;
+			break;
+		case 'r':
+			register_token = 1;
+			break;
+		case 'T':
+			timeout = atof(optarg);
+			break;
 		case 'f':
 			p->mode = "fetch";
 			if (sscanf(optarg, "%lu:%lu", &p->start_g, &p->end_g) != 2) {
@@ -453,38 +460,55 @@ int main(int argc, char **argv)
 			p->mode = "joining";
 			p->joining = strtoull(optarg, NULL, 10);
 			break;
-		case 'g': p->mode = "garbage"; break;
+		case 'g':
+			p->mode = "garbage";
+			break;
 		case 'P':
 			p->mode = "publish";
 			p->publish_n = strtoull(optarg, NULL, 10);
 			break;
-		case 'S': p->mode = "subscribe"; break;
-		case 'R': p->rendezvous_ms = strtoull(optarg, NULL, 10); break;
+		case 'S':
+			p->mode = "subscribe";
+			break;
+		case 'R':
+			p->rendezvous_ms = strtoull(optarg, NULL, 10);
+			break;
 		case 'E':
 			if (strcmp(optarg, "done") && strcmp(optarg, "done-with-fin") &&
 			    strcmp(optarg, "close")) {
-				fprintf(stderr, "moq-relay-probe: --end done|done-with-fin|close\n");
+				fprintf(stderr,
+					"moq-relay-probe: --end done|done-with-fin|close\n");
 				return 2;
 			}
 			p->end = optarg;
 			break;
-		case 'B': p->burst = strtoull(optarg, NULL, 10); break;
-		case 'L': p->lose_last = 1; break;
-		case 'W': p->wait_file = optarg; break;
-		case 'F': p->phantom = strtoull(optarg, NULL, 10); break;
-		case 'h': usage(); return 0;
-		default: usage(); return 2;
+		case 'B':
+			p->burst = strtoull(optarg, NULL, 10);
+			break;
+		case 'L':
+			p->lose_last = 1;
+			break;
+		case 'W':
+			p->wait_file = optarg;
+			break;
+		case 'F':
+			p->phantom = strtoull(optarg, NULL, 10);
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
 		}
 	}
-	if (optind + 1 != argc ||
-	    sscanf(argv[optind], "%255[^:]:%u", host, &port) != 2) {
+	if (optind + 1 != argc || sscanf(argv[optind], "%255[^:]:%u", host, &port) != 2) {
 		usage();
 		return 2;
 	}
 	snprintf(p->nsbuf, sizeof(p->nsbuf), "%s", nsarg);
 	for (char *save, *f = strtok_r(p->nsbuf, "/", &save);
-	     f && p->ns.nfields < MOQ_MAX_NAMESPACE_FIELDS;
-	     f = strtok_r(NULL, "/", &save)) {
+	     f && p->ns.nfields < MOQ_MAX_NAMESPACE_FIELDS; f = strtok_r(NULL, "/", &save)) {
 		p->ns.fields[p->ns.nfields].ptr = (const uint8_t *)f;
 		p->ns.fields[p->ns.nfields].len = strlen(f);
 		p->ns.nfields++;
@@ -498,8 +522,7 @@ int main(int argc, char **argv)
 		qcb.send_hook = probe_send_hook;
 	q.cb = &qcb;
 	g_probe = p;
-	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(p->loop, &q, err,
-							     sizeof(err));
+	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(p->loop, &q, err, sizeof(err));
 	if (!ep) {
 		fprintf(stderr, "moq-relay-probe: %s\n", err);
 		return 3;
@@ -515,16 +538,14 @@ int main(int argc, char **argv)
 	sc.user = p;
 	if (token) {
 		/* REGISTER (alias 1) tests a receiver with no token cache */
-		tok.alias_type = register_token ? MOQ_ALIAS_REGISTER
-						: MOQ_ALIAS_USE_VALUE;
+		tok.alias_type = register_token ? MOQ_ALIAS_REGISTER : MOQ_ALIAS_USE_VALUE;
 		tok.token_alias = 1;
 		tok.token_value.ptr = (const uint8_t *)token;
 		tok.token_value.len = strlen(token);
 		sc.auth_tokens = &tok;
 		sc.num_auth_tokens = 1;
 	}
-	p->s = moq_session_connect(ep, host, (uint16_t)port, &sc, err,
-				   sizeof(err));
+	p->s = moq_session_connect(ep, host, (uint16_t)port, &sc, err, sizeof(err));
 	if (!p->s) {
 		fprintf(stderr, "moq-relay-probe: %s\n", err);
 		return 3;
@@ -537,15 +558,12 @@ int main(int argc, char **argv)
 	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
 	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
 	       "\"close_code\":%llu,\"done\":%s,\"dropped\":%llu}\n",
-	       p->mode, (unsigned long long)p->sent,
-	       p->fetch_ok ? "true" : "false", p->sub_ok ? "true" : "false",
-	       (unsigned long long)p->answer_ms,
-	       p->has_error ? (long long)p->error_code : -1LL,
-	       (unsigned long long)p->objects, (unsigned long long)p->bytes,
-	       (unsigned long long)p->integrity_errors,
-	       (long long)p->first_group, (long long)p->last_group,
-	       (unsigned long long)p->groups, p->goaway ? "true" : "false",
-	       p->closed ? "true" : "false",
+	       p->mode, (unsigned long long)p->sent, p->fetch_ok ? "true" : "false",
+	       p->sub_ok ? "true" : "false", (unsigned long long)p->answer_ms,
+	       p->has_error ? (long long)p->error_code : -1LL, (unsigned long long)p->objects,
+	       (unsigned long long)p->bytes, (unsigned long long)p->integrity_errors,
+	       (long long)p->first_group, (long long)p->last_group, (unsigned long long)p->groups,
+	       p->goaway ? "true" : "false", p->closed ? "true" : "false",
 	       (unsigned long long)p->close_code, p->done ? "true" : "false",
 	       (unsigned long long)p->dropped);
 	moq_timer_free(t);

@@ -17,8 +17,7 @@ static void job_unlink(struct fetch_job *j)
 {
 	if (!j->down_peer)
 		return;
-	for (struct fetch_job **pp = &j->down_peer->fetches; *pp;
-	     pp = &(*pp)->next) {
+	for (struct fetch_job **pp = &j->down_peer->fetches; *pp; pp = &(*pp)->next) {
 		if (*pp == j) {
 			*pp = j->next;
 			break;
@@ -67,9 +66,8 @@ static void up_drop(struct fetch_job *j)
 	}
 }
 
-static void serve_from_cache(struct relayd *d, struct relay_track *tr,
-			     struct moq_request *r, struct moq_location start,
-			     struct moq_location end)
+static void serve_from_cache(struct relayd *d, struct relay_track *tr, struct moq_request *r,
+			     struct moq_location start, struct moq_location end)
 {
 	struct moq_location largest = tr->cache.largest;
 	struct moq_location last;
@@ -78,22 +76,20 @@ static void serve_from_cache(struct relayd *d, struct relay_track *tr,
 
 	/* last requested object (inclusive) */
 	if (end.object == 0)
-		last = (struct moq_location){ end.group, UINT64_MAX };
+		last = (struct moq_location){end.group, UINT64_MAX};
 	else
-		last = (struct moq_location){ end.group, end.object - 1 };
+		last = (struct moq_location){end.group, end.object - 1};
 	if (moq_location_cmp(last, largest) > 0)
-		end = (struct moq_location){ largest.group, largest.object + 1 };
+		end = (struct moq_location){largest.group, largest.object + 1};
 	if (moq_request_fetch_ok(r, false, end, NULL,
-				 (struct moq_bytes){ tr->props,
-						     tr->props_len })) {
-		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
-				  "cannot answer");
+				 (struct moq_bytes){tr->props, tr->props_len})) {
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "cannot answer");
 		return;
 	}
 	tx = moq_tx_fetch_open(r, &err);
 	if (!tx) {
-		moq_warn(MOD, "FETCH %s: cannot open the data stream: %s",
-			 tr->name.text, strerror(-err));
+		moq_warn(MOD, "FETCH %s: cannot open the data stream: %s", tr->name.text,
+			 strerror(-err));
 		moq_request_cancel(r, MOQ_RESET_INTERNAL_ERROR);
 		return;
 	}
@@ -102,14 +98,13 @@ static void serve_from_cache(struct relayd *d, struct relay_track *tr,
 		moq_tx_reset(tx, MOQ_RESET_INTERNAL_ERROR);
 		return;
 	}
-	moq_info(MOD, "FETCH %s {%llu,%llu}..: %d objects from the cache",
-		 tr->name.text, (unsigned long long)start.group,
-		 (unsigned long long)start.object, n);
+	moq_info(MOD, "FETCH %s {%llu,%llu}..: %d objects from the cache", tr->name.text,
+		 (unsigned long long)start.group, (unsigned long long)start.object, n);
 	moq_tx_finish(tx);
 }
 
-void relayd_fetch_request(struct relayd *d, struct peer *p,
-			  struct moq_request *r, const struct moq_ctrl_msg *m)
+void relayd_fetch_request(struct relayd *d, struct peer *p, struct moq_request *r,
+			  const struct moq_ctrl_msg *m)
 {
 	const struct moq_fetch *f = &m->fetch;
 	struct relay_name name;
@@ -129,24 +124,23 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 		 * fast-path connection; a FETCH stream would need the agent's
 		 * writer (docs/fast-path-agent.md, limitations) */
 		d->stats.fetch_errors++;
-		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0,
-				  "FETCH is not served on a fast-path connection; use a separate session");
+		moq_request_error(
+		    r, MOQ_REQERR_NOT_SUPPORTED, 0,
+		    "FETCH is not served on a fast-path connection; use a separate session");
 		return;
 	}
 	if (f->fetch_type == MOQ_FETCH_STANDALONE) {
 		if (relay_name_init(&name, &f->standalone.track_namespace,
 				    &f->standalone.track_name)) {
-			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
-					  "no memory");
+			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 			return;
 		}
 		start = f->standalone.start_location;
 		end = f->standalone.end_location;
-		if (end.object == 0 ? end.group < start.group
-				    : moq_location_cmp((struct moq_location){
-							       end.group,
-							       end.object - 1 },
-						       start) < 0) {
+		if (end.object == 0
+			? end.group < start.group
+			: moq_location_cmp((struct moq_location){end.group, end.object - 1},
+					   start) < 0) {
 			relay_name_free(&name);
 			d->stats.fetch_errors++;
 			moq_request_error(r, MOQ_REQERR_INVALID_RANGE, 0,
@@ -160,8 +154,8 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 
 		if (!sub) {
 			d->stats.fetch_errors++;
-			moq_request_error(r, MOQ_REQERR_INVALID_JOINING_REQUEST_ID,
-					  0, "no such subscription");
+			moq_request_error(r, MOQ_REQERR_INVALID_JOINING_REQUEST_ID, 0,
+					  "no such subscription");
 			return;
 		}
 		if (!sub->established || !sub->has_joining) {
@@ -171,18 +165,14 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 			return;
 		}
 		if (f->fetch_type == MOQ_FETCH_RELATIVE_JOINING)
-			start.group = js > sub->joining.group
-					      ? 0
-					      : sub->joining.group - js;
+			start.group = js > sub->joining.group ? 0 : sub->joining.group - js;
 		else
 			start.group = js;
 		start.object = 0;
 		end.group = sub->joining.group;
 		end.object = sub->joining.object + 1;
-		if (relay_name_init(&name, &sub->track->name.ns,
-				    &sub->track->name.name)) {
-			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
-					  "no memory");
+		if (relay_name_init(&name, &sub->track->name.ns, &sub->track->name.name)) {
+			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 			return;
 		}
 		if (start.group > end.group) {
@@ -194,16 +184,14 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 		}
 	}
 	tr = relay_tracks_find(&d->tracks, &name);
-	if (tr && tr->cache.has_largest &&
-	    moq_location_cmp(start, tr->cache.largest) > 0) {
+	if (tr && tr->cache.has_largest && moq_location_cmp(start, tr->cache.largest) > 0) {
 		relay_name_free(&name);
 		d->stats.fetch_errors++;
 		moq_request_error(r, MOQ_REQERR_INVALID_RANGE, 0,
 				  "Start Location is after the Largest Object");
 		return;
 	}
-	if (tr && tr->cache.has_largest &&
-	    relay_cache_covers(&tr->cache, start)) {
+	if (tr && tr->cache.has_largest && relay_cache_covers(&tr->cache, start)) {
 		relay_name_free(&name);
 		serve_from_cache(d, tr, r, start, end);
 		return;
@@ -212,8 +200,9 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 	if (!route) {
 		d->stats.fetch_errors++;
 		if (tr)
-			moq_request_error(r, MOQ_REQERR_INVALID_RANGE, 0,
-					  "range not in the relay's cache and no upstream to fetch it from");
+			moq_request_error(
+			    r, MOQ_REQERR_INVALID_RANGE, 0,
+			    "range not in the relay's cache and no upstream to fetch it from");
 		else
 			moq_request_error(r, MOQ_REQERR_DOES_NOT_EXIST, 0,
 					  "no publisher for this track");
@@ -231,8 +220,7 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 	j->next = p->fetches;
 	p->fetches = j;
 	moq_request_set_user(r, j);
-	j->up = moq_session_fetch(route->s, &name.ns, name.name, start, end,
-				  NULL, j);
+	j->up = moq_session_fetch(route->s, &name.ns, name.name, start, end, NULL, j);
 	moq_info(MOD, "FETCH %s: not in the cache, forwarded to %s", name.text,
 		 moq_session_name(route->s));
 	relay_name_free(&name);
@@ -241,8 +229,7 @@ void relayd_fetch_request(struct relayd *d, struct peer *p,
 	job_maybe_free(j);
 }
 
-void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
-			 const struct moq_ctrl_msg *m)
+void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j, const struct moq_ctrl_msg *m)
 {
 	int err = 0;
 
@@ -250,8 +237,7 @@ void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
 	if (m->type == MOQ_CTRL_FETCH_OK && j->down) {
 		const struct moq_fetch_ok *ok = &m->fetch_ok;
 
-		if (moq_request_fetch_ok(j->down, ok->end_of_track,
-					 ok->end_location, NULL,
+		if (moq_request_fetch_ok(j->down, ok->end_of_track, ok->end_location, NULL,
 					 ok->track_properties)) {
 			down_fail(j, MOQ_REQERR_INTERNAL_ERROR, "cannot answer");
 			up_drop(j);
@@ -268,16 +254,14 @@ void relayd_fetch_up_msg(struct relayd *d, struct fetch_job *j,
 		char reason[256];
 
 		snprintf(reason, sizeof(reason), "upstream: %.*s",
-			 (int)(e->error_reason.len > 200 ? 200
-							 : e->error_reason.len),
+			 (int)(e->error_reason.len > 200 ? 200 : e->error_reason.len),
 			 (const char *)e->error_reason.ptr);
 		down_fail(j, e->error_code, reason);
 	}
 	job_maybe_free(j);
 }
 
-void relayd_fetch_closed(struct relayd *d, struct fetch_job *j,
-			 bool downstream_side)
+void relayd_fetch_closed(struct relayd *d, struct fetch_job *j, bool downstream_side)
 {
 	(void)d;
 	if (downstream_side) {
@@ -295,8 +279,7 @@ void relayd_fetch_closed(struct relayd *d, struct fetch_job *j,
 		}
 		if (j->down && !j->tx) {
 			/* answered but the data never came */
-			down_fail(j, MOQ_REQERR_INTERNAL_ERROR,
-				  "upstream fetch ended");
+			down_fail(j, MOQ_REQERR_INTERNAL_ERROR, "upstream fetch ended");
 		}
 	}
 	job_maybe_free(j);
@@ -311,8 +294,8 @@ bool relayd_fetch_owns_rx(struct relayd *d, const struct moq_rx *rx)
 	return false;
 }
 
-void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
-		       struct moq_rx *rx, const struct moq_data_event *ev)
+void relayd_fetch_data(struct relayd *d, struct fetch_job *j, struct moq_rx *rx,
+		       const struct moq_data_event *ev)
 {
 	struct moq_tx_object o;
 
@@ -342,20 +325,17 @@ void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
 		return;
 	}
 	case MOQ_DATA_EV_PAYLOAD:
-		if (j->tx && moq_tx_payload(j->tx, ev->payload.ptr,
-					    ev->payload.len)) {
+		if (j->tx && moq_tx_payload(j->tx, ev->payload.ptr, ev->payload.len)) {
 			moq_tx_reset(j->tx, MOQ_RESET_INTERNAL_ERROR);
 			j->tx = NULL;
 		}
 		d->stats.bytes_out += ev->payload.len;
 		return;
 	case MOQ_DATA_EV_END_OF_RANGE:
-		if (j->tx &&
-		    moq_tx_fetch_end_of_range(
-			    j->tx,
-			    ev->fetch_object.end_of_range == MOQ_FETCH_UNKNOWN_RANGE,
-			    (struct moq_location){ ev->fetch_object.group_id,
-						   ev->fetch_object.object_id })) {
+		if (j->tx && moq_tx_fetch_end_of_range(
+				 j->tx, ev->fetch_object.end_of_range == MOQ_FETCH_UNKNOWN_RANGE,
+				 (struct moq_location){ev->fetch_object.group_id,
+						       ev->fetch_object.object_id})) {
 			moq_tx_reset(j->tx, MOQ_RESET_INTERNAL_ERROR);
 			j->tx = NULL;
 		}
@@ -379,8 +359,7 @@ void relayd_fetch_data(struct relayd *d, struct fetch_job *j,
 	}
 }
 
-void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j,
-			     uint64_t code)
+void relayd_fetch_data_reset(struct relayd *d, struct fetch_job *j, uint64_t code)
 {
 	(void)d;
 	j->rx = NULL;
@@ -430,8 +409,7 @@ void relayd_fetch_peer_gone(struct relayd *d, struct peer *p)
 				if (j->rx)
 					moq_rx_set_user(j->rx, NULL);
 				j->rx = NULL;
-				down_fail(j, MOQ_REQERR_INTERNAL_ERROR,
-					  "upstream session ended");
+				down_fail(j, MOQ_REQERR_INTERNAL_ERROR, "upstream session ended");
 				job_maybe_free(j);
 			}
 		}

@@ -31,7 +31,6 @@
 
 #define METRICS_MAX_FP_SUBS 256
 
-
 static void gauge(FILE *f, const char *name, const char *help, uint64_t v)
 {
 	relay_metrics_family(f, name, "gauge", help);
@@ -105,8 +104,9 @@ static void render_kernel(FILE *f, struct relayd *d, const struct moq_stat *ks, 
 		for (int r = 0; r < MOQ_R_MAX; r++)
 			if (ks[p * MOQ_R_MAX + r].packets)
 				relay_metrics_u64(f, "moq_relay_kernel_packets_total",
-						  (const char *[]){"prog", fp_prog_name(p), "reason",
-								   fp_reason_name(r), NULL},
+						  (const char *[]){"prog", fp_prog_name(p),
+								   "reason", fp_reason_name(r),
+								   NULL},
 						  ks[p * MOQ_R_MAX + r].packets);
 	relay_metrics_family(f, "moq_relay_kernel_bytes_total", "counter",
 			     "skb bytes counted by the tc programs, by program and reason");
@@ -114,8 +114,9 @@ static void render_kernel(FILE *f, struct relayd *d, const struct moq_stat *ks, 
 		for (int r = 0; r < MOQ_R_MAX; r++)
 			if (ks[p * MOQ_R_MAX + r].packets)
 				relay_metrics_u64(f, "moq_relay_kernel_bytes_total",
-						  (const char *[]){"prog", fp_prog_name(p), "reason",
-								   fp_reason_name(r), NULL},
+						  (const char *[]){"prog", fp_prog_name(p),
+								   "reason", fp_reason_name(r),
+								   NULL},
 						  ks[p * MOQ_R_MAX + r].bytes);
 	relay_metrics_family(f, "moq_relay_packets_out_total", "counter",
 			     "media packets sent to subscribers by the kernel fast path "

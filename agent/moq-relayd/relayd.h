@@ -18,7 +18,7 @@
 
 struct relayd;
 struct fetch_job;
-struct fp_conn;	   /* fp_internal.h */
+struct fp_conn;	  /* fp_internal.h */
 struct relayd_fp; /* fp_internal.h */
 
 /* One MoQT session (a publisher, a subscriber, both, or our upstream). */
@@ -88,19 +88,18 @@ struct relayd {
 	bool draining;
 	int exit_code;
 	uint64_t limit_warn_ns; /* last "limit reached" warning (1/s) */
-	struct relay_ctl *ctl; /* control socket (ctl.c), NULL = none */
-	struct relayd_fp *fp;  /* fast path (fastpath.c), NULL = off */
+	struct relay_ctl *ctl;	/* control socket (ctl.c), NULL = none */
+	struct relayd_fp *fp;	/* fast path (fastpath.c), NULL = off */
 	/* SUBSCRIBEs held for a publisher (rendezvous.c) */
 	struct moq_timer *revoke_timer; /* auth.c */
-	struct relay_sub *rdv_subs; /* linked by rdv_next */
+	struct relay_sub *rdv_subs;	/* linked by rdv_next */
 	size_t rdv_held;
 	struct moq_timer *rdv_timer;
 };
 
 /* Open a log scope of s's session (its peer's saved context, or computed
  * from s when it has no peer yet); end it with moq_log_scope_end. */
-void relayd_log_scope_session(struct moq_log_scope *sc,
-			      const struct moq_session *s);
+void relayd_log_scope_session(struct moq_log_scope *sc, const struct moq_session *s);
 
 static inline void relayd_log_scope_end_(struct moq_log_scope *sc)
 {
@@ -109,18 +108,15 @@ static inline void relayd_log_scope_end_(struct moq_log_scope *sc)
 
 /* Scopes ended automatically at the end of the enclosing block (one of
  * each kind per block). */
-#define RELAYD_LOG_PEER(p)                                                     \
-	struct moq_log_scope log_peer_sc_                                      \
-		__attribute__((cleanup(relayd_log_scope_end_)));               \
+#define RELAYD_LOG_PEER(p)                                                                         \
+	struct moq_log_scope log_peer_sc_ __attribute__((cleanup(relayd_log_scope_end_)));         \
 	relayd_log_scope_peer(&log_peer_sc_, (p))
-#define RELAYD_LOG_TRACK(text)                                                 \
-	struct moq_log_scope log_track_sc_                                     \
-		__attribute__((cleanup(relayd_log_scope_end_)));               \
+#define RELAYD_LOG_TRACK(text)                                                                     \
+	struct moq_log_scope log_track_sc_ __attribute__((cleanup(relayd_log_scope_end_)));        \
 	moq_log_scope_track(&log_track_sc_, (text))
 
 /* Session scope of p (NULL: keep the current context as it is). */
-static inline void relayd_log_scope_peer(struct moq_log_scope *sc,
-					 const struct peer *p)
+static inline void relayd_log_scope_peer(struct moq_log_scope *sc, const struct peer *p)
 {
 	const struct moq_log_ctx *c;
 

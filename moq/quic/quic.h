@@ -224,8 +224,8 @@ struct moq_quic_config {
 /* Fill cfg with defaults (all zero + alpn). */
 void moq_quic_config_init(struct moq_quic_config *cfg);
 
-/* Create an endpoint on loop. The config, its strings and *cb are copied. On failure returns NULL and, if err is non-NULL,
- * writes a message to err[errlen] ("cannot read --cert x.pem: ..."). */
+/* Create an endpoint on loop. The config, its strings and *cb are copied. On failure returns NULL
+ * and, if err is non-NULL, writes a message to err[errlen] ("cannot read --cert x.pem: ..."). */
 struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 						const struct moq_quic_config *cfg, char *err,
 						size_t errlen);
@@ -253,8 +253,8 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_profile_mismatch; /* TLS vs plaintext Initials */
 	uint64_t shim_oversize_drop;  /* re-encoded packet > max payload */
 	uint64_t hook_drop;
-	uint64_t tx_errors; /* sendto failed (packet lost) */
-	uint64_t tx_queued; /* waited for EPOLLOUT (socket buffer full) */
+	uint64_t tx_errors;	  /* sendto failed (packet lost) */
+	uint64_t tx_queued;	  /* waited for EPOLLOUT (socket buffer full) */
 	uint64_t rx_in_closing;	  /* packets for a connection in its closing period */
 	uint64_t tx_close_resent; /* CONNECTION_CLOSE repeats (1st, 2nd, 4th, ... packet) */
 	uint64_t tx_retry;	  /* Retry packets sent (handshakes over half the cap) */

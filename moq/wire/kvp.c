@@ -63,8 +63,7 @@ int moq_kvp_validate(const uint8_t *buf, size_t len)
 	return rc < 0 ? rc : n;
 }
 
-int moq_kvp_encode(uint8_t *out, size_t outlen, uint64_t *prev_type,
-		   const struct moq_kvp *kvp)
+int moq_kvp_encode(uint8_t *out, size_t outlen, uint64_t *prev_type, const struct moq_kvp *kvp)
 {
 	size_t off = 0;
 	int n;

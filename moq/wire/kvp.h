@@ -15,7 +15,7 @@
 
 struct moq_kvp {
 	uint64_t type;
-	uint64_t value;         /* even types */
+	uint64_t value;		/* even types */
 	struct moq_bytes bytes; /* odd types */
 };
 
@@ -44,7 +44,6 @@ int moq_kvp_validate(const uint8_t *buf, size_t len);
 /* Encode one pair after a pair of type *prev_type (0 before the first) and
  * update *prev_type. Types must not decrease (MOQ_ERR_INVALID). Returns bytes
  * written, MOQ_ERR_BUFFER, or MOQ_ERR_LIMIT for bytes longer than 65535. */
-int moq_kvp_encode(uint8_t *out, size_t outlen, uint64_t *prev_type,
-		   const struct moq_kvp *kvp);
+int moq_kvp_encode(uint8_t *out, size_t outlen, uint64_t *prev_type, const struct moq_kvp *kvp);
 
 #endif

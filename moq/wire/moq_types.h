@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 /* Limits from draft-ietf-moq-transport-18. */
-#define MOQ_MAX_NAMESPACE_FIELDS 32      /* Track Namespace: 0..32 fields */
-#define MOQ_MAX_FULL_TRACK_NAME 4096     /* sum of field lengths + name */
+#define MOQ_MAX_NAMESPACE_FIELDS 32  /* Track Namespace: 0..32 fields */
+#define MOQ_MAX_FULL_TRACK_NAME 4096 /* sum of field lengths + name */
 #define MOQ_MAX_REASON_PHRASE 1024
-#define MOQ_MAX_KVP_VALUE 65535          /* odd-type KVP value length */
-#define MOQ_MAX_CONTROL_PAYLOAD 65535    /* 16-bit Message Length */
+#define MOQ_MAX_KVP_VALUE 65535	      /* odd-type KVP value length */
+#define MOQ_MAX_CONTROL_PAYLOAD 65535 /* 16-bit Message Length */
 
 /* A byte string that points into someone else's buffer. */
 struct moq_bytes {

@@ -82,16 +82,24 @@ int quic_varint_decode(uint64_t *v, const uint8_t *in, size_t inlen)
 	return (int)n;
 }
 
-int quic_varint_encode_width(uint8_t *out, size_t outlen, uint64_t v,
-			     size_t width)
+int quic_varint_encode_width(uint8_t *out, size_t outlen, uint64_t v, size_t width)
 {
 	uint8_t bits;
 	switch (width) {
-	case 1: bits = 0; break;
-	case 2: bits = 1; break;
-	case 4: bits = 2; break;
-	case 8: bits = 3; break;
-	default: return MOQ_ERR_INVALID;
+	case 1:
+		bits = 0;
+		break;
+	case 2:
+		bits = 1;
+		break;
+	case 4:
+		bits = 2;
+		break;
+	case 8:
+		bits = 3;
+		break;
+	default:
+		return MOQ_ERR_INVALID;
 	}
 	if (v > QUIC_VARINT_MAX || (width < 8 && v >= (1ull << (8 * width - 2))))
 		return MOQ_ERR_RANGE;

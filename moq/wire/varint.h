@@ -53,7 +53,6 @@ int quic_varint_decode(uint64_t *v, const uint8_t *in, size_t inlen);
 int quic_varint_encode(uint8_t *out, size_t outlen, uint64_t v);
 
 /* Encode in exactly width bytes (1, 2, 4 or 8). */
-int quic_varint_encode_width(uint8_t *out, size_t outlen, uint64_t v,
-			     size_t width);
+int quic_varint_encode_width(uint8_t *out, size_t outlen, uint64_t v, size_t width);
 
 #endif

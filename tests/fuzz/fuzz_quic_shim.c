@@ -19,7 +19,8 @@
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_quic_shim: %s failed at line %d\n", #cond, __LINE__); \
+			fprintf(stderr, "fuzz_quic_shim: %s failed at line %d\n", #cond,           \
+				__LINE__);                                                         \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)

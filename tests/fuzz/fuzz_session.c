@@ -343,7 +343,7 @@ static const struct moq_session_callbacks app_cb = {
 
 static struct moq_loop *loop;
 static uint8_t client_setup[512];
-static int verbose;    /* FUZZ_SESSION_VERBOSE=1: one line per input */
+static int verbose; /* FUZZ_SESSION_VERBOSE=1: one line per input */
 static int client_setup_len;
 
 static uint32_t rng_next(uint32_t *s)
@@ -423,7 +423,6 @@ static uint64_t expect_control(const uint8_t *p, size_t n, int fin, int *early)
 	}
 	return fin ? MOQ_SESSION_PROTOCOL_VIOLATION : 0;
 }
-
 
 /* Codes a peer's bad control-plane bytes may draw. */
 static int code_for_bad_peer(uint64_t c)

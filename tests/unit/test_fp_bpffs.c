@@ -83,8 +83,7 @@ START_TEST(opening_the_maps_reports_the_missing_bpffs_not_a_missing_pin)
 	private_mounts();
 	while (umount2(FP_BPFFS_ROOT, MNT_DETACH) == 0)
 		;
-	ck_assert_int_eq(fp_maps_open(&m, FP_BPFFS_ROOT "/tc/globals", err, sizeof(err)),
-			 -ENOTSUP);
+	ck_assert_int_eq(fp_maps_open(&m, FP_BPFFS_ROOT "/tc/globals", err, sizeof(err)), -ENOTSUP);
 	ck_assert_msg(strstr(err, "mount -t bpf bpf /sys/fs/bpf"), "message: %s", err);
 	ck_assert_ptr_null(strstr(err, "cannot open pinned map"));
 }

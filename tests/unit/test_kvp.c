@@ -10,11 +10,11 @@ START_TEST(kvp_round_trip_delta_encoded_types)
 {
 	uint8_t buf[64];
 	uint64_t prev = 0;
-	const uint8_t blob[] = { 1, 2, 3 };
+	const uint8_t blob[] = {1, 2, 3};
 	struct moq_kvp in[3] = {
-		{ .type = 2, .value = 300 },
-		{ .type = 3, .bytes = { blob, 3 } },
-		{ .type = 10, .value = 0 },
+	    {.type = 2, .value = 300},
+	    {.type = 3, .bytes = {blob, 3}},
+	    {.type = 10, .value = 0},
 	};
 	size_t off = 0;
 	for (int i = 0; i < 3; i++) {
@@ -45,8 +45,8 @@ START_TEST(kvp_truncated_block_is_malformed)
 {
 	uint8_t buf[16];
 	uint64_t prev = 0;
-	const uint8_t blob[] = { 9, 9, 9, 9 };
-	struct moq_kvp kv = { .type = 1, .bytes = { blob, 4 } };
+	const uint8_t blob[] = {9, 9, 9, 9};
+	struct moq_kvp kv = {.type = 1, .bytes = {blob, 4}};
 	int n = moq_kvp_encode(buf, sizeof(buf), &prev, &kv);
 	ck_assert_int_eq(n, 6);
 	for (int k = 1; k < n; k++)
@@ -57,7 +57,7 @@ END_TEST
 START_TEST(kvp_value_longer_than_65535_is_limit)
 {
 	/* type 1, length 65536 as vi64 (3 bytes: 0xc1 0x00 0x00) */
-	uint8_t buf[] = { 0x01, 0xc1, 0x00, 0x00 };
+	uint8_t buf[] = {0x01, 0xc1, 0x00, 0x00};
 	ck_assert_int_eq(moq_kvp_validate(buf, sizeof(buf)), MOQ_ERR_LIMIT);
 }
 END_TEST
@@ -82,7 +82,7 @@ START_TEST(kvp_encode_rejects_descending_types)
 {
 	uint8_t buf[16];
 	uint64_t prev = 5;
-	struct moq_kvp kv = { .type = 4, .value = 1 };
+	struct moq_kvp kv = {.type = 4, .value = 1};
 	ck_assert_int_eq(moq_kvp_encode(buf, sizeof(buf), &prev, &kv), MOQ_ERR_INVALID);
 }
 END_TEST

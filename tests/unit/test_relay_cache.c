@@ -7,8 +7,8 @@
 #include "lib/relay_cache.h"
 
 /* Add a complete object of len bytes (filled with its id). */
-static struct relay_cache_obj *put(struct relay_cache *c, uint64_t g,
-				   uint64_t sg, uint64_t id, size_t len)
+static struct relay_cache_obj *put(struct relay_cache *c, uint64_t g, uint64_t sg, uint64_t id,
+				   size_t len)
 {
 	uint8_t buf[4096];
 	struct relay_cache_sg *s = relay_cache_sg_get(c, g, sg, 128, false);
@@ -167,9 +167,9 @@ END_TEST
 START_TEST(next_walks_objects_in_location_order_across_subgroups)
 {
 	struct relay_cache c;
-	struct moq_location at = { 0, 0 };
+	struct moq_location at = {0, 0};
 	const struct relay_cache_obj *o;
-	uint64_t g, want[][2] = { { 1, 0 }, { 1, 1 }, { 1, 2 }, { 1, 3 }, { 2, 0 } };
+	uint64_t g, want[][2] = {{1, 0}, {1, 1}, {1, 2}, {1, 3}, {2, 0}};
 	bool after = false;
 
 	relay_cache_init(&c, 8, 0);
@@ -200,9 +200,9 @@ START_TEST(first_group_seen_does_not_cover_its_start)
 	relay_cache_init(&c, 8, 0);
 	put(&c, 10, 0, 4, 10); /* joined mid-group */
 	put(&c, 11, 0, 0, 10);
-	ck_assert(!relay_cache_covers(&c, (struct moq_location){ 10, 0 }));
-	ck_assert(relay_cache_covers(&c, (struct moq_location){ 11, 0 }));
-	ck_assert(!relay_cache_covers(&c, (struct moq_location){ 9, 0 }));
+	ck_assert(!relay_cache_covers(&c, (struct moq_location){10, 0}));
+	ck_assert(relay_cache_covers(&c, (struct moq_location){11, 0}));
+	ck_assert(!relay_cache_covers(&c, (struct moq_location){9, 0}));
 	ck_assert(relay_cache_oldest(&c, &l));
 	ck_assert_uint_eq(l.group, 10);
 	ck_assert_uint_eq(l.object, 4);
@@ -219,7 +219,7 @@ START_TEST(first_group_seen_from_object_zero_is_whole)
 	ck_assert(c.head->partial);
 	put(&c, 10, 0, 0, 10);
 	ck_assert(!c.head->partial);
-	ck_assert(relay_cache_covers(&c, (struct moq_location){ 10, 0 }));
+	ck_assert(relay_cache_covers(&c, (struct moq_location){10, 0}));
 	relay_cache_free(&c);
 }
 END_TEST

@@ -40,7 +40,7 @@ static char *tmpfile_with(const char *text)
 START_TEST(defaults_with_plaintext)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", NULL };
+	const char *a[] = {"--plaintext", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_uint_eq(c.listen_port, 4443);
@@ -53,7 +53,7 @@ END_TEST
 START_TEST(tls_without_cert_says_what_to_add)
 {
 	struct relay_config c;
-	const char *a[] = { NULL };
+	const char *a[] = {NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_ptr_nonnull(strstr(err, "--cert"));
@@ -64,9 +64,9 @@ END_TEST
 START_TEST(fast_path_on_needs_plaintext)
 {
 	struct relay_config c;
-	const char *a[] = { "--cert", "c.pem", "--key", "k.pem", "--fast-path", "on", NULL };
-	const char *b[] = { "--plaintext", "--fast-path=off", NULL };
-	const char *x[] = { "--plaintext", "--fast-path", "maybe", NULL };
+	const char *a[] = {"--cert", "c.pem", "--key", "k.pem", "--fast-path", "on", NULL};
+	const char *b[] = {"--plaintext", "--fast-path=off", NULL};
+	const char *x[] = {"--plaintext", "--fast-path", "maybe", NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_ptr_nonnull(strstr(err, "needs --plaintext"));
@@ -78,7 +78,7 @@ END_TEST
 START_TEST(unknown_option_is_named)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", "--cache-grops", "3", NULL };
+	const char *a[] = {"--plaintext", "--cache-grops", "3", NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cache-grops"));
@@ -104,8 +104,8 @@ END_TEST
 START_TEST(bad_number_names_the_option)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", "--cache-groups", "many", NULL };
-	const char *b[] = { "--plaintext", "--cache-groups", "0", NULL };
+	const char *a[] = {"--plaintext", "--cache-groups", "many", NULL};
+	const char *b[] = {"--plaintext", "--cache-groups", "0", NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_ptr_nonnull(strstr(err, "--cache-groups"));
@@ -123,7 +123,7 @@ START_TEST(config_file_sets_options_and_command_line_overrides)
 			       "\n"
 			       "listen = 127.0.0.1:5000\n"
 			       "log-level = debug\n");
-	const char *a[] = { "--config", p, "--cache-groups", "5", NULL };
+	const char *a[] = {"--config", p, "--cache-groups", "5", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert(c.plaintext);
@@ -139,7 +139,7 @@ START_TEST(unknown_key_in_file_names_file_and_line)
 {
 	struct relay_config c;
 	char *p = tmpfile_with("plaintext = true\n\ncache-size = 3\n");
-	const char *a[] = { "--config", p, NULL };
+	const char *a[] = {"--config", p, NULL};
 	char want[128];
 
 	ck_assert_int_eq(parse(&c, a), -1);
@@ -155,9 +155,7 @@ START_TEST(line_without_equals_is_an_error)
 	struct relay_config c;
 
 	relay_config_defaults(&c);
-	ck_assert_int_eq(relay_config_load_text(&c, "plaintext\n", "f", err,
-						sizeof(err)),
-			 -1);
+	ck_assert_int_eq(relay_config_load_text(&c, "plaintext\n", "f", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "f:1:"));
 }
 END_TEST
@@ -167,9 +165,8 @@ START_TEST(bad_value_in_file_names_line_and_option)
 	struct relay_config c;
 
 	relay_config_defaults(&c);
-	ck_assert_int_eq(relay_config_load_text(&c, "\n\nplaintext = perhaps\n",
-						"f", err, sizeof(err)),
-			 -1);
+	ck_assert_int_eq(
+	    relay_config_load_text(&c, "\n\nplaintext = perhaps\n", "f", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "f:3:"));
 	ck_assert_ptr_nonnull(strstr(err, "plaintext"));
 }
@@ -178,7 +175,7 @@ END_TEST
 START_TEST(missing_config_file_is_reported)
 {
 	struct relay_config c;
-	const char *a[] = { "--config", "/nonexistent/relay.conf", NULL };
+	const char *a[] = {"--config", "/nonexistent/relay.conf", NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/relay.conf"));
@@ -190,35 +187,28 @@ START_TEST(upstream_url_forms)
 	char host[64], path[64];
 	uint16_t port;
 
-	ck_assert_int_eq(relay_config_parse_url("moqt://10.0.0.1:4443/live", host,
-						sizeof(host), &port, path,
-						sizeof(path)),
+	ck_assert_int_eq(relay_config_parse_url("moqt://10.0.0.1:4443/live", host, sizeof(host),
+						&port, path, sizeof(path)),
 			 0);
 	ck_assert_str_eq(host, "10.0.0.1");
 	ck_assert_uint_eq(port, 4443);
 	ck_assert_str_eq(path, "/live");
-	ck_assert_int_eq(relay_config_parse_url("[fd77::1]:9", host,
-						sizeof(host), &port, path,
-						sizeof(path)),
-			 0);
+	ck_assert_int_eq(
+	    relay_config_parse_url("[fd77::1]:9", host, sizeof(host), &port, path, sizeof(path)),
+	    0);
 	ck_assert_str_eq(host, "fd77::1");
-	ck_assert_int_eq(relay_config_parse_url("https://x:1", host,
-						sizeof(host), &port, path,
-						sizeof(path)),
-			 -1);
-	ck_assert_int_eq(relay_config_parse_url("x:0", host, sizeof(host),
-						&port, path, sizeof(path)),
-			 -1);
-	ck_assert_int_eq(relay_config_parse_url("x", host, sizeof(host), &port,
-						path, sizeof(path)),
+	ck_assert_int_eq(
+	    relay_config_parse_url("https://x:1", host, sizeof(host), &port, path, sizeof(path)),
+	    -1);
+	ck_assert_int_eq(
+	    relay_config_parse_url("x:0", host, sizeof(host), &port, path, sizeof(path)), -1);
+	ck_assert_int_eq(relay_config_parse_url("x", host, sizeof(host), &port, path, sizeof(path)),
 			 -1);
 	/* a PATH the upstream would close the session for (MALFORMED_PATH) */
-	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a b", host,
-						sizeof(host), &port, path,
-						sizeof(path)),
-			 -1);
-	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a?b=1", host,
-						sizeof(host), &port, path,
+	ck_assert_int_eq(
+	    relay_config_parse_url("moqt://x:1/a b", host, sizeof(host), &port, path, sizeof(path)),
+	    -1);
+	ck_assert_int_eq(relay_config_parse_url("moqt://x:1/a?b=1", host, sizeof(host), &port, path,
 						sizeof(path)),
 			 0);
 }
@@ -229,9 +219,8 @@ START_TEST(token_file_first_line_is_the_token)
 	struct relay_config c;
 	char *p = tmpfile_with("s3cret\nignored\n");
 	char path[64];
-	const char *a[] = { "--plaintext", "--auth-token-file", path, NULL };
-	const char *b[] = { "--plaintext", "--auth-token-file", path,
-			    "--auth-token", "x", NULL };
+	const char *a[] = {"--plaintext", "--auth-token-file", path, NULL};
+	const char *b[] = {"--plaintext", "--auth-token-file", path, "--auth-token", "x", NULL};
 
 	strcpy(path, p);
 	ck_assert_int_eq(parse(&c, a), 0);
@@ -246,10 +235,10 @@ START_TEST(role_token_files_and_options)
 	struct relay_config c;
 	char *p = tmpfile_with("pub-secret\n");
 	char path[64];
-	const char *a[] = { "--plaintext", "--publish-token-file", path,
-			    "--subscribe-token", "sub-secret", NULL };
-	const char *b[] = { "--plaintext", "--subscribe-token-file", path,
-			    "--subscribe-token", "x", NULL };
+	const char *a[] = {"--plaintext",	"--publish-token-file", path,
+			   "--subscribe-token", "sub-secret",		NULL};
+	const char *b[] = {"--plaintext", "--subscribe-token-file", path, "--subscribe-token", "x",
+			   NULL};
 
 	strcpy(path, p);
 	ck_assert_int_eq(parse(&c, a), 0);
@@ -260,7 +249,7 @@ START_TEST(role_token_files_and_options)
 	ck_assert_msg(strstr(err, "give --subscribe-token or --subscribe-token-file, not both"),
 		      "%s", err);
 	unlink(path);
-	const char *m[] = { "--plaintext", "--publish-token-file", path, NULL };
+	const char *m[] = {"--plaintext", "--publish-token-file", path, NULL};
 	ck_assert_int_eq(parse(&c, m), -1);
 	ck_assert_msg(strstr(err, "--publish-token-file: cannot read"), "%s", err);
 }
@@ -269,7 +258,7 @@ END_TEST
 START_TEST(limits_have_safe_defaults)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", NULL };
+	const char *a[] = {"--plaintext", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_uint_eq(c.max_sessions, 1000);
@@ -294,8 +283,8 @@ START_TEST(limits_from_command_line_and_file)
 				  "max-request-rate = 0\n"
 				  "max-rendezvous = 0\n"
 				  "max-rendezvous-wait = 2.5\n");
-	const char *a[] = { "--plaintext", "--config", path,
-			    "--max-tracks=11", "--max-request-rate", "5", NULL };
+	const char *a[] = {"--plaintext",	 "--config", path, "--max-tracks=11",
+			   "--max-request-rate", "5",	     NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	unlink(path);
@@ -316,29 +305,28 @@ START_TEST(limits_out_of_range_name_the_option)
 	static const struct {
 		const char *opt, *val, *says;
 	} bad[] = {
-		{ "--max-sessions", "0", "--max-sessions must be 1..1000000" },
-		{ "--max-sessions", "1000001", "--max-sessions must be" },
-		{ "--max-subscriptions", "0", "--max-subscriptions must be" },
-		{ "--max-tracks", "0", "--max-tracks must be" },
-		{ "--max-name-bytes", "0", "--max-name-bytes must be 1..4096" },
-		{ "--max-name-bytes", "4097", "--max-name-bytes must be 1..4096" },
-		{ "--max-namespace-fields", "0", "--max-namespace-fields must be 1..32" },
-		{ "--max-namespace-fields", "33", "--max-namespace-fields must be 1..32" },
-		{ "--max-request-rate", "1000001", "--max-request-rate must be 0..1000000" },
-		{ "--max-request-rate", "-1", "not a whole number" },
-		{ "--max-rendezvous", "1000001", "--max-rendezvous must be 0..1000000" },
-		{ "--max-rendezvous-wait", "3601", "--max-rendezvous-wait must be 0..3600" },
-		{ "--max-tracks", "10k", "not a whole number" },
-		{ "--max-sessions", "", "not a whole number" },
+	    {"--max-sessions", "0", "--max-sessions must be 1..1000000"},
+	    {"--max-sessions", "1000001", "--max-sessions must be"},
+	    {"--max-subscriptions", "0", "--max-subscriptions must be"},
+	    {"--max-tracks", "0", "--max-tracks must be"},
+	    {"--max-name-bytes", "0", "--max-name-bytes must be 1..4096"},
+	    {"--max-name-bytes", "4097", "--max-name-bytes must be 1..4096"},
+	    {"--max-namespace-fields", "0", "--max-namespace-fields must be 1..32"},
+	    {"--max-namespace-fields", "33", "--max-namespace-fields must be 1..32"},
+	    {"--max-request-rate", "1000001", "--max-request-rate must be 0..1000000"},
+	    {"--max-request-rate", "-1", "not a whole number"},
+	    {"--max-rendezvous", "1000001", "--max-rendezvous must be 0..1000000"},
+	    {"--max-rendezvous-wait", "3601", "--max-rendezvous-wait must be 0..3600"},
+	    {"--max-tracks", "10k", "not a whole number"},
+	    {"--max-sessions", "", "not a whole number"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct relay_config c;
-		const char *a[] = { "--plaintext", bad[i].opt, bad[i].val, NULL };
+		const char *a[] = {"--plaintext", bad[i].opt, bad[i].val, NULL};
 
 		ck_assert_int_eq(parse(&c, a), -1);
-		ck_assert_msg(strstr(err, bad[i].says), "%s %s: '%s'",
-			      bad[i].opt, bad[i].val, err);
+		ck_assert_msg(strstr(err, bad[i].says), "%s %s: '%s'", bad[i].opt, bad[i].val, err);
 	}
 }
 END_TEST
@@ -346,10 +334,13 @@ END_TEST
 START_TEST(limits_at_the_edges_are_accepted)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", "--max-name-bytes", "4096",
-			    "--max-namespace-fields", "1", "--max-sessions", "1",
-			    "--max-subscriptions", "1000000", "--max-tracks", "1",
-			    "--max-request-rate", "0", NULL };
+	const char *a[] = {"--plaintext", "--max-name-bytes",
+			   "4096",	  "--max-namespace-fields",
+			   "1",		  "--max-sessions",
+			   "1",		  "--max-subscriptions",
+			   "1000000",	  "--max-tracks",
+			   "1",		  "--max-request-rate",
+			   "0",		  NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_uint_eq(c.max_name_bytes, 4096);
@@ -384,7 +375,7 @@ END_TEST
 START_TEST(help_is_recognised_before_validation)
 {
 	struct relay_config c;
-	const char *a[] = { "--help", NULL };
+	const char *a[] = {"--help", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert(c.help);
@@ -394,8 +385,8 @@ END_TEST
 START_TEST(log_format_defaults_to_text_and_takes_json)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", NULL };
-	const char *b[] = { "--plaintext", "--log-format", "json", NULL };
+	const char *a[] = {"--plaintext", NULL};
+	const char *b[] = {"--plaintext", "--log-format", "json", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_TEXT);
@@ -408,8 +399,8 @@ START_TEST(log_format_from_file_and_command_line_override)
 {
 	struct relay_config c;
 	char *p = tmpfile_with("plaintext = true\nlog-format = json\n");
-	const char *a[] = { "--config", p, NULL };
-	const char *b[] = { "--config", p, "--log-format=text", NULL };
+	const char *a[] = {"--config", p, NULL};
+	const char *b[] = {"--config", p, "--log-format=text", NULL};
 
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_int_eq(c.log_format, MOQ_LOG_FORMAT_JSON);
@@ -422,9 +413,9 @@ END_TEST
 START_TEST(bad_log_format_names_the_value_and_the_choices)
 {
 	struct relay_config c;
-	const char *a[] = { "--plaintext", "--log-format", "xml", NULL };
+	const char *a[] = {"--plaintext", "--log-format", "xml", NULL};
 	char *p = tmpfile_with("plaintext = true\nlog-format = yaml\n");
-	const char *b[] = { "--config", p, NULL };
+	const char *b[] = {"--config", p, NULL};
 
 	ck_assert_int_eq(parse(&c, a), -1);
 	ck_assert_str_eq(err, "--log-format: 'xml' is not text or json");
@@ -438,16 +429,17 @@ START_TEST(qlog_dir_must_be_a_writable_directory)
 {
 	struct relay_config c;
 	char dir[] = "/tmp/relayqlogXXXXXX";
-	const char *a[] = { "--plaintext", "--qlog-dir", dir, NULL };
-	const char *b[] = { "--plaintext", "--qlog-dir", "/nonexistent/qlog", NULL };
+	const char *a[] = {"--plaintext", "--qlog-dir", dir, NULL};
+	const char *b[] = {"--plaintext", "--qlog-dir", "/nonexistent/qlog", NULL};
 	char *f = tmpfile_with("x");
-	const char *d[] = { "--plaintext", "--qlog-dir", f, NULL };
+	const char *d[] = {"--plaintext", "--qlog-dir", f, NULL};
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_str_eq(c.qlog_dir, dir);
 	ck_assert_int_eq(parse(&c, b), -1);
-	ck_assert_ptr_nonnull(strstr(err, "--qlog-dir: '/nonexistent/qlog' is not a writable directory"));
+	ck_assert_ptr_nonnull(
+	    strstr(err, "--qlog-dir: '/nonexistent/qlog' is not a writable directory"));
 	ck_assert_int_eq(parse(&c, d), -1);
 	ck_assert_ptr_nonnull(strstr(err, "--qlog-dir"));
 	rmdir(dir);

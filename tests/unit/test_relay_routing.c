@@ -11,7 +11,7 @@ static struct moq_namespace ns_of(const char *path)
 {
 	static char buf[8][256];
 	static int k;
-	struct moq_namespace ns = { 0 };
+	struct moq_namespace ns = {0};
 	char *s = buf[k++ % 8], *tok, *save;
 
 	strcpy(s, path);
@@ -26,7 +26,7 @@ static struct moq_namespace ns_of(const char *path)
 static void track(struct relay_name *n, const char *ns, const char *name)
 {
 	struct moq_namespace s = ns_of(ns);
-	struct moq_bytes b = { (const uint8_t *)name, strlen(name) };
+	struct moq_bytes b = {(const uint8_t *)name, strlen(name)};
 
 	ck_assert_int_eq(relay_name_init(n, &s, &b), 0);
 }
@@ -150,7 +150,7 @@ START_TEST(empty_namespace_is_a_prefix_of_everything)
 {
 	struct relay_routing t;
 	struct relay_name n;
-	struct moq_namespace empty = { 0 };
+	struct moq_namespace empty = {0};
 
 	relay_routing_init(&t);
 	relay_routing_add(&t, &empty, &C, NULL, NULL, NULL);

@@ -62,7 +62,7 @@ START_TEST(freed_alias_can_be_reused)
 }
 END_TEST
 
-static const struct moq_location L = { 10, 4 };
+static const struct moq_location L = {10, 4};
 
 START_TEST(no_filter_starts_at_the_current_group)
 {
@@ -89,7 +89,7 @@ END_TEST
 
 START_TEST(largest_object_filter_starts_after_the_largest)
 {
-	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_LARGEST_OBJECT };
+	struct moq_subscription_filter f = {.filter_type = MOQ_FILTER_LARGEST_OBJECT};
 	struct relay_range r;
 
 	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), 0);
@@ -103,7 +103,7 @@ END_TEST
 
 START_TEST(next_group_filter_starts_at_the_next_group)
 {
-	struct moq_subscription_filter f = { .filter_type = MOQ_FILTER_NEXT_GROUP_START };
+	struct moq_subscription_filter f = {.filter_type = MOQ_FILTER_NEXT_GROUP_START};
 	struct relay_range r;
 
 	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), 0);
@@ -117,9 +117,9 @@ END_TEST
 START_TEST(absolute_range_ends_after_its_end_group)
 {
 	struct moq_subscription_filter f = {
-		.filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
-		.start_location = { 12, 3 },
-		.end_group_delta = 2,
+	    .filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
+	    .start_location = {12, 3},
+	    .end_group_delta = 2,
 	};
 	struct relay_range r;
 
@@ -134,9 +134,9 @@ END_TEST
 START_TEST(absolute_range_already_passed_is_invalid_range)
 {
 	struct moq_subscription_filter f = {
-		.filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
-		.start_location = { 2, 0 },
-		.end_group_delta = 3, /* end group 5 < largest group 10 */
+	    .filter_type = MOQ_FILTER_ABSOLUTE_RANGE,
+	    .start_location = {2, 0},
+	    .end_group_delta = 3, /* end group 5 < largest group 10 */
 	};
 	struct relay_range r;
 
@@ -148,7 +148,7 @@ END_TEST
 
 START_TEST(unknown_filter_type_is_rejected)
 {
-	struct moq_subscription_filter f = { .filter_type = 9 };
+	struct moq_subscription_filter f = {.filter_type = 9};
 	struct relay_range r;
 
 	ck_assert_int_eq(relay_filter_resolve(true, &f, true, L, true, &r), -EINVAL);

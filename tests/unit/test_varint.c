@@ -13,21 +13,21 @@ struct vi_example {
 
 /* draft-ietf-moq-transport-18, "Example Integer Encodings" */
 static const struct vi_example examples[] = {
-	{ "25", 37 },
-	{ "8025", 37 },
-	{ "bbbd", 15293 },
-	{ "ed7f3e7d", 226442877 },
-	{ "faa1a0e403d8", 2893212287960ull },
-	{ "fc8998abc66bc0", 151288809941952ull },
-	{ "fefa318fa8e3ca11", 70423237261249041ull },
-	{ "ffffffffffffffffff", 18446744073709551615ull },
+    {"25", 37},
+    {"8025", 37},
+    {"bbbd", 15293},
+    {"ed7f3e7d", 226442877},
+    {"faa1a0e403d8", 2893212287960ull},
+    {"fc8998abc66bc0", 151288809941952ull},
+    {"fefa318fa8e3ca11", 70423237261249041ull},
+    {"ffffffffffffffffff", 18446744073709551615ull},
 };
 
 static size_t unhex(uint8_t *out, const char *hex)
 {
 	size_t n = strlen(hex) / 2;
 	for (size_t i = 0; i < n; i++) {
-		char b[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+		char b[3] = {hex[2 * i], hex[2 * i + 1], 0};
 		out[i] = (uint8_t)strtoul(b, NULL, 16);
 	}
 	return n;
@@ -91,11 +91,11 @@ START_TEST(quic_varint_rfc9000_examples)
 {
 	/* RFC 9000 appendix A.1 */
 	static const struct vi_example q[] = {
-		{ "c2197c5eff14e88c", 151288809941952652ull },
-		{ "9d7f3e7d", 494878333 },
-		{ "7bbd", 15293 },
-		{ "25", 37 },
-		{ "4025", 37 },
+	    {"c2197c5eff14e88c", 151288809941952652ull},
+	    {"9d7f3e7d", 494878333},
+	    {"7bbd", 15293},
+	    {"25", 37},
+	    {"4025", 37},
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		uint8_t buf[8], out[8];

@@ -10,6 +10,7 @@
 #include "fastpath.h"
 #include "fetch.h"
 #include "sessions.h"
+#include "admission.h"
 
 #define MOD "relayd"
 

@@ -32,10 +32,6 @@ void relayd_subscribe_route(struct relayd *d, struct peer *p, struct moq_request
 			    struct relay_name *name, uint64_t rdv_ms);
 
 /* shared with fetch.c */
-/* May p do what needs role (enum relay_role)? Tokens in the request's
- * params decide when present, else the session's SETUP roles. */
-bool relayd_auth_ok(struct relayd *d, const struct peer *p, const struct moq_params *params,
-		    unsigned role);
 struct peer *relayd_route(struct relayd *d, const struct relay_name *name, struct peer *asking);
 
 #endif

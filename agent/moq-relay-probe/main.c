@@ -384,25 +384,19 @@ static void usage(void)
 	     "done, dropped.");
 }
 
-int main(int argc, char **argv)
-{
-	static struct probe P = {.mode = "fetch",
-				 .track = "test",
-				 .first_group = -1,
-				 .last_group = -1,
-				 .end = "done",
-				 .last_sid = -1};
-	static struct moq_quic_callbacks qcb;
-	struct probe *p = &P;
-	struct moq_session_callbacks cb = {0};
-	struct moq_session_config sc = {0};
-	struct moq_quic_config q;
-	struct moq_auth_token tok = {0};
-	const char *nsarg = "moq-pub", *token = NULL;
-	double timeout = 10;
-	int plaintext = 0, insecure = 0, register_token = 0, c;
-	char err[256], host[256];
+/* The command line's options and address. */
+struct probe_opts {
+	const char *nsarg, *token;
+	double timeout;
+	int plaintext, insecure, register_token;
+	char host[256];
 	unsigned port;
+};
+
+/* Options into p and o. Returns -1 to go on, else the exit status. */
+static int parse_args(struct probe *p, struct probe_opts *o, int argc, char **argv)
+{
+	int c;
 	static const struct option opts[] = {
 	    {"plaintext", no_argument, 0, 'p'},
 	    {"insecure", no_argument, 0, 'k'},
@@ -429,25 +423,25 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			plaintext = 1;
+			o->plaintext = 1;
 			break;
 		case 'k':
-			insecure = 1;
+			o->insecure = 1;
 			break;
 		case 'n':
-			nsarg = optarg;
+			o->nsarg = optarg;
 			break;
 		case 't':
 			p->track = optarg;
 			break;
 		case 'a':
-			token = optarg;
+			o->token = optarg;
 			break;
 		case 'r':
-			register_token = 1;
+			o->register_token = 1;
 			break;
 		case 'T':
-			timeout = atof(optarg);
+			o->timeout = atof(optarg);
 			break;
 		case 'f':
 			p->mode = "fetch";
@@ -502,11 +496,51 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || sscanf(argv[optind], "%255[^:]:%u", host, &port) != 2) {
+	if (optind + 1 != argc || sscanf(argv[optind], "%255[^:]:%u", o->host, &o->port) != 2) {
 		usage();
 		return 2;
 	}
-	snprintf(p->nsbuf, sizeof(p->nsbuf), "%s", nsarg);
+	return -1;
+}
+
+static void print_result(const struct probe *p)
+{
+	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"sub_ok\":%s,"
+	       "\"answer_ms\":%llu,\"error_code\":%lld,\"objects\":%llu,"
+	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
+	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
+	       "\"close_code\":%llu,\"done\":%s,\"dropped\":%llu}\n",
+	       p->mode, (unsigned long long)p->sent, p->fetch_ok ? "true" : "false",
+	       p->sub_ok ? "true" : "false", (unsigned long long)p->answer_ms,
+	       p->has_error ? (long long)p->error_code : -1LL, (unsigned long long)p->objects,
+	       (unsigned long long)p->bytes, (unsigned long long)p->integrity_errors,
+	       (long long)p->first_group, (long long)p->last_group, (unsigned long long)p->groups,
+	       p->goaway ? "true" : "false", p->closed ? "true" : "false",
+	       (unsigned long long)p->close_code, p->done ? "true" : "false",
+	       (unsigned long long)p->dropped);
+}
+
+int main(int argc, char **argv)
+{
+	static struct probe P = {.mode = "fetch",
+				 .track = "test",
+				 .first_group = -1,
+				 .last_group = -1,
+				 .end = "done",
+				 .last_sid = -1};
+	static struct moq_quic_callbacks qcb;
+	struct probe *p = &P;
+	struct moq_session_callbacks cb = {0};
+	struct moq_session_config sc = {0};
+	struct moq_quic_config q;
+	struct moq_auth_token tok = {0};
+	struct probe_opts o = {.nsarg = "moq-pub", .timeout = 10};
+	char err[256];
+	int rc;
+	rc = parse_args(p, &o, argc, argv);
+	if (rc >= 0)
+		return rc;
+	snprintf(p->nsbuf, sizeof(p->nsbuf), "%s", o.nsarg);
 	for (char *save, *f = strtok_r(p->nsbuf, "/", &save);
 	     f && p->ns.nfields < MOQ_MAX_NAMESPACE_FIELDS; f = strtok_r(NULL, "/", &save)) {
 		p->ns.fields[p->ns.nfields].ptr = (const uint8_t *)f;
@@ -515,8 +549,8 @@ int main(int argc, char **argv)
 	}
 	p->loop = moq_loop_new();
 	moq_quic_config_init(&q);
-	q.plaintext = plaintext;
-	q.insecure = insecure;
+	q.plaintext = o.plaintext;
+	q.insecure = o.insecure;
 	qcb = *moq_session_quic_callbacks();
 	if (p->lose_last)
 		qcb.send_hook = probe_send_hook;
@@ -536,36 +570,24 @@ int main(int argc, char **argv)
 	sc.loop = p->loop;
 	sc.cb = &cb;
 	sc.user = p;
-	if (token) {
+	if (o.token) {
 		/* REGISTER (alias 1) tests a receiver with no token cache */
-		tok.alias_type = register_token ? MOQ_ALIAS_REGISTER : MOQ_ALIAS_USE_VALUE;
+		tok.alias_type = o.register_token ? MOQ_ALIAS_REGISTER : MOQ_ALIAS_USE_VALUE;
 		tok.token_alias = 1;
-		tok.token_value.ptr = (const uint8_t *)token;
-		tok.token_value.len = strlen(token);
+		tok.token_value.ptr = (const uint8_t *)o.token;
+		tok.token_value.len = strlen(o.token);
 		sc.auth_tokens = &tok;
 		sc.num_auth_tokens = 1;
 	}
-	p->s = moq_session_connect(ep, host, (uint16_t)port, &sc, err, sizeof(err));
+	p->s = moq_session_connect(ep, o.host, (uint16_t)o.port, &sc, err, sizeof(err));
 	if (!p->s) {
 		fprintf(stderr, "moq-relay-probe: %s\n", err);
 		return 3;
 	}
 	struct moq_timer *t = moq_timer_new(p->loop, timeout_cb, p);
-	moq_timer_set_in(t, (uint64_t)(timeout * 1e9));
+	moq_timer_set_in(t, (uint64_t)(o.timeout * 1e9));
 	moq_loop_run(p->loop);
-	printf("{\"mode\":\"%s\",\"published\":%llu,\"fetch_ok\":%s,\"sub_ok\":%s,"
-	       "\"answer_ms\":%llu,\"error_code\":%lld,\"objects\":%llu,"
-	       "\"bytes\":%llu,\"integrity_errors\":%llu,\"first_group\":%lld,"
-	       "\"last_group\":%lld,\"groups\":%llu,\"goaway\":%s,\"closed\":%s,"
-	       "\"close_code\":%llu,\"done\":%s,\"dropped\":%llu}\n",
-	       p->mode, (unsigned long long)p->sent, p->fetch_ok ? "true" : "false",
-	       p->sub_ok ? "true" : "false", (unsigned long long)p->answer_ms,
-	       p->has_error ? (long long)p->error_code : -1LL, (unsigned long long)p->objects,
-	       (unsigned long long)p->bytes, (unsigned long long)p->integrity_errors,
-	       (long long)p->first_group, (long long)p->last_group, (unsigned long long)p->groups,
-	       p->goaway ? "true" : "false", p->closed ? "true" : "false",
-	       (unsigned long long)p->close_code, p->done ? "true" : "false",
-	       (unsigned long long)p->dropped);
+	print_result(p);
 	moq_timer_free(t);
 	moq_timer_free(p->pub_timer);
 	moq_quic_endpoint_free(ep);

@@ -450,7 +450,8 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			fs = fp_stream_new(fc, r->up_conn, r->up_sid);
 			if (!fs)
 				continue;
-			fp_stream_take_over(fc, fs, raw_owed(fp, s, r));
+			/* a joiner is served a stream from its start only */
+			fp_stream_take_over(fc, fs, raw_owed(fp, s, r) && !r->base);
 		}
 		fp_stream_set_raw(fs, r);
 		fp_stream_count(fc, fs, s);
@@ -491,27 +492,11 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 	}
 	if (r->ended)
 		return;
-	if (!r->ignored && len) {
-		if (r->len + len > r->cap) {
-			size_t nc = r->cap ? r->cap : 4096;
-			uint8_t *nb;
-
-			while (nc < r->len + len)
-				nc *= 2;
-			nb = realloc(r->buf, nc);
-			if (!nb) {
-				r->ignored = true; /* subscribers get resets below */
-			} else {
-				fp->raw_bytes += nc - r->cap;
-				r->buf = nb;
-				r->cap = nc;
-			}
-		}
-		if (!r->ignored && off == r->len) {
-			memcpy(r->buf + r->len, data, len);
-			r->len += len;
+	if (!r->ignored && len && off == r->len) {
+		if (fp_raw_append(fp, r, data, len))
+			r->ignored = true; /* out of memory: subscribers get resets below */
+		else
 			fp_raw_mark(r, fp_now_ns());
-		}
 	}
 	if (fin) {
 		r->fin = true;
@@ -543,7 +528,7 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 	 * while this stream is in progress is owed it (the first subscriber
 	 * of a track races the stream's HEADER) */
 	/* where the Track Alias sits in the bytes: type, then alias */
-	a = r->len ? moq_vi_decode(&v, r->buf, r->len) : -1;
+	a = r->len && !r->base ? moq_vi_decode(&v, r->buf, r->len) : -1;
 	b = a > 0 ? moq_vi_decode(&r->up_alias, r->buf + a, r->len - (size_t)a) : -1;
 	if (a > 0 && b > 0) {
 		r->alias_off = (size_t)a;
@@ -768,7 +753,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				continue;
 			else if (fp_stream_expired(fs, old[i].offset))
 				fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-			else
+			else if (!fp_stream_reset_if_gone(fc, fs, old[i].offset))
 				fp_stream_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
 		}
 	}
@@ -946,6 +931,8 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
+	fp->raw_stream_max = d->cfg.fp_stream_bytes;
+	fp->raw_total_max = d->cfg.fp_raw_bytes;
 	d->fp = fp;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;
 	d->fwd.fast_arg = d;
@@ -1006,6 +993,19 @@ uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t 
 	return n;
 }
 
+void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	out->bytes = fp->raw_bytes;
+	out->evicted_bytes = fp->raw_evicted_bytes;
+	out->evictions = fp->raw_evictions;
+	out->gone_resets = fp->raw_gone_resets;
+}
+
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1030,11 +1030,12 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
-	    "events=%llu orphan_events=%llu raw_bytes=%zu",
+	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
 	    (unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
-	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes);
+	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
+	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets);
 }

@@ -270,8 +270,25 @@ static void render(FILE *f, void *arg)
 		"SUBSCRIBEs the relay sent to publishers or the upstream relay",
 		st->upstream_subscribes);
 	if (d->cfg.fast_path) {
+		struct fp_raw_info ri;
+
 		render_kernel(f, d, ks, have_ks);
 		render_fp_subs(f, d);
+		relayd_fp_raw_info(d, &ri);
+		gauge(f, "moq_relay_fp_raw_bytes",
+		      "upstream stream bytes the fast path keeps for gap fills and retransmissions "
+		      "(buffer capacity; --fast-path-raw-bytes bounds it)",
+		      ri.bytes);
+		counter(f, "moq_relay_fp_raw_evicted_bytes_total",
+			"upstream stream bytes dropped for --fast-path-stream-bytes / "
+			"--fast-path-raw-bytes",
+			ri.evicted_bytes);
+		counter(f, "moq_relay_fp_raw_evictions_total",
+			"times a stream's kept bytes were cut for those bounds", ri.evictions);
+		counter(f, "moq_relay_fp_raw_gone_resets_total",
+			"subgroup streams reset TOO_FAR_BEHIND for a subscriber that needed "
+			"evicted bytes",
+			ri.gone_resets);
 	}
 }
 

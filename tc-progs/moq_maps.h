@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 2
+#define MOQ_MAPS_LAYOUT_VERSION 3
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -35,11 +35,15 @@
 
 #define MOQ_MAX_SUBSCRIBERS 4096 /* subscriber slots (= downstream conns) */
 #define MOQ_MAX_FANOUT 4096	 /* subscribers of one track */
-#define MOQ_MAX_UPSTREAMS 1024
+/* publisher CIDs: --max-sessions' default (1000) x the CIDs the agent
+ * registers per connection (8) */
+#define MOQ_MAX_UPSTREAMS 8192
 #define MOQ_MAX_TRACKS 16384
 #define MOQ_MAX_UP_STREAMS 65536
 #define MOQ_MAX_DOWN_STREAMS 262144
-#define MOQ_MAX_SUBSCRIPTIONS 65536
+/* (slot, track) pairs: at least --max-sessions x --max-subscriptions with
+ * the defaults (1000 x 100); the agent serves any beyond in userspace */
+#define MOQ_MAX_SUBSCRIPTIONS 131072
 #define MOQ_PRIO_CLASSES 8 /* gate class = publisher priority >> 5 */
 #define MOQ_EVENTS_BYTES (1u << 20)
 

@@ -39,4 +39,16 @@ uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t 
 /* All zero when the fast path is off. */
 void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out);
 
+/* Map updates and deletes that failed, per pinned map, and the
+ * subscriptions served in userspace because moq_subscriptions refused
+ * them. n 0 when the fast path is off. */
+#define FP_INFO_MAPS 16
+struct fp_map_failures {
+	unsigned n;
+	const char *map[FP_INFO_MAPS];
+	uint64_t count[FP_INFO_MAPS];
+	uint64_t sub_fallbacks;
+};
+void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out);
+
 #endif

@@ -183,6 +183,16 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	if (slot == UINT32_MAX)
 		return -ENOSPC;
 	fp->next_slot = (slot + 1) % MOQ_MAX_SUBSCRIBERS;
+	/* a reused slot must not inherit its previous connection's streams
+	 * (their reset marks would hide the new subscriber's streams) */
+	if (fp->slot_used[slot]) {
+		int n = fp_maps_purge_slot(&fp->maps, slot);
+
+		if (n < 0)
+			moq_warn(MOD, "slot %u: cannot purge its moq_down_streams entries: %s",
+				 slot, strerror(-n));
+	}
+	fp->slot_used[slot] = true;
 
 	/* counters: a reused slot starts at 0, then takes the private
 	 * counter's value (fp_pnspace_rebind) */
@@ -659,7 +669,19 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 					     .start_group =
 						 sub->has_filter ? sub->range.start.group : 0};
 
-		fp_maps_put_subscription(&fp->maps, &k, &v);
+		int rc = fp_maps_put_subscription(&fp->maps, &k, &v);
+
+		if (rc) {
+			/* the kernel clones nothing for it (its clones to this
+			 * slot find no entry and are dropped): the agent's
+			 * writer serves the whole subscription (raw_pump) */
+			fp->sub_map_fallbacks++;
+			moq_warn(MOD,
+				 "%s: moq_subscriptions update failed (%s; %llu failed so far): "
+				 "this subscription is served in userspace",
+				 moq_session_name(p->s), strerror(-rc),
+				 (unsigned long long)fp->maps.failures[FP_MAP_SUBSCRIPTIONS]);
+		}
 		track_sync(d, tr);
 	}
 	fp_conn_gate_update(fc);
@@ -931,6 +953,12 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
+	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
+		moq_warn(MOD,
+			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
+			 "(%u entries): subscriptions beyond it are served in userspace",
+			 (unsigned long long)(d->cfg.max_sessions * d->cfg.max_subscriptions),
+			 MOQ_MAX_SUBSCRIPTIONS);
 	fp->raw_stream_max = d->cfg.fp_stream_bytes;
 	fp->raw_total_max = d->cfg.fp_raw_bytes;
 	d->fp = fp;
@@ -1006,6 +1034,20 @@ void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out)
 	out->gone_resets = fp->raw_gone_resets;
 }
 
+void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	for (int i = 0; i < FP_MAP_MAX && i < FP_INFO_MAPS; i++) {
+		out->map[out->n] = fp_map_name((enum fp_map_id)i);
+		out->count[out->n++] = fp->maps.failures[i];
+	}
+	out->sub_fallbacks = fp->sub_map_fallbacks;
+}
+
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1024,18 +1066,24 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 		info_add(&t, &fc->info);
 	}
 	uint64_t all = t.kernel_packets + t.agent_packets;
+	uint64_t map_failures = 0;
+
+	for (int i = 0; i < FP_MAP_MAX; i++)
+		map_failures += fp->maps.failures[i];
 
 	return snprintf(
 	    buf, len,
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
-	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu",
+	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
+	    "map_failures=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
 	    (unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
 	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
-	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets);
+	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
+	    (unsigned long long)map_failures);
 }

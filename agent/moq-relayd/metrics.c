@@ -208,6 +208,21 @@ static void render_fp_subs(FILE *f, struct relayd *d)
 	free(s);
 }
 
+static void render_fp_map_failures(FILE *f, struct relayd *d)
+{
+	struct fp_map_failures mf;
+
+	relayd_fp_map_failures(d, &mf);
+	relay_metrics_family(f, "moq_relay_fp_map_update_failures_total", "counter",
+			     "updates and deletes of the pinned fast-path maps that failed, by map");
+	for (unsigned i = 0; i < mf.n; i++)
+		relay_metrics_u64(f, "moq_relay_fp_map_update_failures_total",
+				  (const char *[]){"map", mf.map[i], NULL}, mf.count[i]);
+	counter(f, "moq_relay_fp_subscriptions_userspace_total",
+		"fast subscriptions served in userspace because moq_subscriptions refused them",
+		mf.sub_fallbacks);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -289,6 +304,7 @@ static void render(FILE *f, void *arg)
 			"subgroup streams reset TOO_FAR_BEHIND for a subscriber that needed "
 			"evicted bytes",
 			ri.gone_resets);
+		render_fp_map_failures(f, d);
 	}
 }
 

@@ -253,7 +253,8 @@ enum moq_prog {
 	X(GSO, "gso")		      /* GRO/GSO super-packet: several datagrams in one skb */     \
 	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
 	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */ \
-	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */
+	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */ \
+	X(HEADER_MISMATCH, "header_mismatch") /* ingress: a stream's start differs from the first */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

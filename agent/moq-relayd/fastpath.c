@@ -97,12 +97,45 @@ static int sockaddr_to(const struct sockaddr *sa, int *family, uint8_t addr[16],
 	return -EAFNOSUPPORT;
 }
 
+/* The CIDs ngtcp2 currently uses for fc's connection (ngtcp2_conn_get_scid:
+ * neither the client-chosen original DCID nor retired ones), at most 8 of
+ * MOQ_CID_LEN bytes. */
+static size_t up_cids_now(struct fp_conn *fc, uint8_t out[8][MOQ_CID_LEN])
+{
+	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+	ngtcp2_cid *all;
+	size_t n, k = 0;
+
+	if (!ng)
+		return 0;
+	n = ngtcp2_conn_get_scid(ng, NULL);
+	all = n ? calloc(n, sizeof(*all)) : NULL;
+	if (!all)
+		return 0;
+	n = ngtcp2_conn_get_scid(ng, all);
+	for (size_t i = 0; i < n && k < 8; i++)
+		if (all[i].datalen == MOQ_CID_LEN)
+			memcpy(out[k++], all[i].data, MOQ_CID_LEN);
+	free(all);
+	return k;
+}
+
+static bool cid_in(const uint8_t (*set)[MOQ_CID_LEN], size_t n, const uint8_t *cid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(set[i], cid, MOQ_CID_LEN))
+			return true;
+	return false;
+}
+
+/* Register p's current CIDs in moq_upstreams and unregister the ones it no
+ * longer uses (the kernel clones only what arrives on those). */
 void relayd_fp_upstream(struct relayd *d, struct peer *p)
 {
 	struct relayd_fp *fp = d->fp;
 	struct fp_conn *fc = p ? p->fp : NULL;
-	uint8_t ids[8][20];
-	size_t lens[8], n;
+	uint8_t now[8][MOQ_CID_LEN];
+	size_t n, keep = 0;
 	struct moq_upstream u = {0};
 	const struct sockaddr *sa;
 	socklen_t salen;
@@ -118,30 +151,30 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	u.generation = fp->generation;
 	u.family = family == AF_INET ? MOQ_AF_INET : MOQ_AF_INET6;
 	u.sport_be = port_be;
-	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
+	n = up_cids_now(fc, now);
+	for (size_t j = 0; j < fc->n_up_cids; j++) {
+		if (cid_in(now, n, fc->up_cids[j]))
+			memmove(fc->up_cids[keep++], fc->up_cids[j], MOQ_CID_LEN);
+		else
+			fp_maps_del_upstream(&fp->maps, fc->up_cids[j]);
+	}
+	fc->n_up_cids = keep;
 	for (size_t i = 0; i < n; i++) {
 		struct moq_cid cid;
-		bool known = false;
+		int rc;
 
-		if (lens[i] != MOQ_CID_LEN)
+		if (cid_in((const uint8_t(*)[MOQ_CID_LEN])fc->up_cids, fc->n_up_cids, now[i]))
 			continue;
-		memcpy(cid.cid, ids[i], MOQ_CID_LEN);
-		for (size_t j = 0; j < fc->n_up_cids; j++)
-			if (!memcmp(fc->up_cids[j], cid.cid, MOQ_CID_LEN))
-				known = true;
-		if (known)
-			continue;
-		int rc = fp_maps_put_upstream(&fp->maps, &cid, &u);
-
+		memcpy(cid.cid, now[i], MOQ_CID_LEN);
+		rc = fp_maps_put_upstream(&fp->maps, &cid, &u);
 		if (rc) {
 			moq_warn(MOD, "%s: cannot register the publisher in moq_upstreams: %s",
 				 moq_session_name(p->s), strerror(-rc));
 			continue;
 		}
-		if (fc->n_up_cids < 8)
-			memcpy(fc->up_cids[fc->n_up_cids++], cid.cid, MOQ_CID_LEN);
-		fc->upstream_registered = true;
+		memcpy(fc->up_cids[fc->n_up_cids++], cid.cid, MOQ_CID_LEN);
 	}
+	fc->upstream_registered = fc->n_up_cids > 0;
 }
 
 /* Give a subscriber connection a slot: subscriber entry, CIDs, counters. */

@@ -337,6 +337,37 @@ START_TEST(ingress_stream_offset0_fans_out_and_records_stream)
 }
 END_TEST
 
+/* Issue 17 finding 2c: a stream's state is made once. The start seen
+ * again with the same header (a retransmission) is forwarded; a start
+ * with another header for a live stream id (injected) is not cloned and
+ * leaves the state as it was. */
+START_TEST(ingress_stream_state_never_overwritten)
+{
+	struct fx f;
+	struct moq_up_stream st;
+	size_t pos;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	/* same stream id, group 99 instead of 11 */
+	fx_up(&f, 4);
+	pos = bpf_frame_stream_hdr(f.frames, 0, 0, UP_SID, 0, 0);
+	pos = bpf_frame_subgroup(f.frames, pos, 0x14, ALIAS, 99, 2, 32);
+	pos = bpf_frame_vi(f.frames, pos, 0, 0);
+	pos = bpf_frame_vi(f.frames, pos, sizeof(payload), 0);
+	memcpy(f.frames + pos, payload, sizeof(payload));
+	fx_build(&f, pos + sizeof(payload));
+	ingress_expect(&f, MOQ_R_HEADER_MISMATCH);
+	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
+	ck_assert_uint_eq(st.group, 11);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED), 2);
+}
+END_TEST
+
 START_TEST(ingress_stream_later_packet_fans_out_after_start)
 {
 	struct fx f0, f1;
@@ -1621,6 +1652,7 @@ static Suite *suite(void)
 	tcase_add_test(in, programs_verify_and_report_verified_insns);
 	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
 	tcase_add_test(in, ingress_stream_later_packet_fans_out_after_start);
+	tcase_add_test(in, ingress_stream_state_never_overwritten);
 	tcase_add_test(in, ingress_datagram_fans_out);
 	tcase_add_loop_test(in, ingress_datagram_with_length_then_padding, 0, 2);
 	tcase_add_loop_test(in, ingress_ack_and_padding_before_stream_fan_out, 0, 2);

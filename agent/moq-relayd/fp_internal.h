@@ -174,7 +174,7 @@ struct relayd_fp {
 	struct moq_timer *poll_timer;
 	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
 	bool slot_used[MOQ_MAX_SUBSCRIBERS]; /* since start: entries may be left */
-	uint64_t sub_map_fallbacks; /* subscriptions the kernel could not take */
+	uint64_t sub_map_fallbacks;	     /* subscriptions the kernel could not take */
 	uint32_t next_slot, next_conn_id;
 	uint32_t slot_hi; /* slots in use are below this */
 	struct fp_raw *raws;

@@ -72,11 +72,13 @@ struct moq_upstream {
 	__u32 conn_id;	  /* agent's id of the publisher connection */
 	__u32 generation; /* must equal moq_config.generation */
 	__u8 family;	  /* MOQ_AF_INET / MOQ_AF_INET6 */
-	__u8 pad0;
+	__u8 flags;	  /* MOQ_UP_F_* */
 	__u16 sport_be; /* publisher's UDP source port */
 	__u32 pad1;
 	__u8 saddr[16]; /* publisher's address (IPv4 in the first 4 bytes) */
+	__u8 daddr[16]; /* the relay's address it sends to (MOQ_UP_F_DADDR) */
 };
+#define MOQ_UP_F_DADDR 0x1u /* daddr is set: packets to another address are not cloned */
 
 /* ---- moq_up_streams (LRU_HASH) upstream stream state -------------------- */
 struct moq_up_stream_key {
@@ -254,7 +256,8 @@ enum moq_prog {
 	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
 	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */ \
 	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */ \
-	X(HEADER_MISMATCH, "header_mismatch") /* ingress: a stream's start differs from the first */
+	X(HEADER_MISMATCH, "header_mismatch") /* ingress: a stream's start differs from the first */ \
+	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

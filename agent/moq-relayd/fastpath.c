@@ -128,6 +128,26 @@ static bool cid_in(const uint8_t (*set)[MOQ_CID_LEN], size_t n, const uint8_t *c
 	return false;
 }
 
+/* The relay's address a publisher at addr (family) sends to: the socket's
+ * when it is bound to one, else the route's source address toward the
+ * publisher. false when neither is known (the kernel then does not check
+ * the destination). */
+static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16],
+			   uint8_t out[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fam, ifindex;
+	uint16_t port_be;
+	static const uint8_t zero[16];
+
+	if (!moq_quic_endpoint_local_addr(d->ep, &ss, &len) &&
+	    !sockaddr_to((const struct sockaddr *)&ss, &fam, out, &port_be) && fam == family &&
+	    memcmp(out, zero, family == AF_INET ? 4 : 16))
+		return true;
+	return fp_route_lookup(family, addr, &ifindex, out) == 0;
+}
+
 /* Register p's current CIDs in moq_upstreams and unregister the ones it no
  * longer uses (the kernel clones only what arrives on those). */
 void relayd_fp_upstream(struct relayd *d, struct peer *p)
@@ -151,6 +171,8 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	u.generation = fp->generation;
 	u.family = family == AF_INET ? MOQ_AF_INET : MOQ_AF_INET6;
 	u.sport_be = port_be;
+	if (relay_addr_for(d, family, u.saddr, u.daddr))
+		u.flags |= MOQ_UP_F_DADDR;
 	n = up_cids_now(fc, now);
 	for (size_t j = 0; j < fc->n_up_cids; j++) {
 		if (cid_in(now, n, fc->up_cids[j]))

@@ -2,7 +2,8 @@
 # moq-relayd --fast-path on registers in moq_upstreams only the connection
 # IDs ngtcp2 currently uses for a publisher's connection (issue 17 finding
 # 2e): never the client-chosen original DCID, through which a spoofer
-# knowing it could otherwise have packets cloned. The relay's qlog files
+# knowing it could otherwise have packets cloned; and each entry names the
+# relay's address as the destination the kernel checks (finding 2d). The relay's qlog files
 # are named by each connection's original DCID.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
@@ -31,4 +32,12 @@ for o in $odcids; do
 		[ "$k" != "$o" ] || die "the original DCID $o is registered in moq_upstreams"
 	done
 done
+# finding 2d: each entry carries the relay's address on the publisher's
+# link as the destination the kernel checks (MOQ_UP_F_DADDR)
+want=$(printf '%02x' ${RELAY_IP4//./ })
+while read -r v; do
+	[ $((0x${v:18:2} & 1)) = 1 ] || die "moq_upstreams entry without MOQ_UP_F_DADDR: $v"
+	[ "${v:64:8}" = "$want" ] || die "moq_upstreams daddr ${v:64:8}, want $want ($RELAY_IP4)"
+done < <(bpftool -j map dump pinned "$FP_PIN/moq_upstreams" | jq -r '.[].value | map(ltrimstr("0x")) | join("")')
+log "destinations: every entry checks $RELAY_IP4"
 log "PASS fastpath_upstream_cids"

@@ -147,7 +147,7 @@ done
 mk() { bpftool map create "$PIN/$1" type "$2" key "$3" value "$4" entries "$5" name "$1" ${6:+flags $6} ||
 	die "bpftool map create $1 failed"; }
 mk moq_config array 4 32 1
-mk moq_upstreams hash 8 32 8192
+mk moq_upstreams hash 8 48 8192
 mk moq_up_streams lru_hash 16 32 65536
 mk moq_tracks hash 16 16392 16384 1 # BPF_F_NO_PREALLOC
 mk moq_subscribers array 4 80 4096
@@ -157,7 +157,7 @@ mk moq_down_streams lru_hash 16 24 262144
 mk moq_conn_seq array 4 32 4096 1024 # BPF_F_MMAPABLE
 mk moq_gate array 4 80 4096 1024
 mk moq_sub_stats percpu_array 4 48 4096
-mk moq_stats percpu_array 4 16 132 # MOQ_PROG_MAX * MOQ_R_MAX
+mk moq_stats percpu_array 4 16 135 # MOQ_PROG_MAX * MOQ_R_MAX
 mk moq_events ringbuf 0 0 1048576
 # little-endian hex bytes of N, W bytes (W <= 8, or N = 0)
 le() {
@@ -185,7 +185,7 @@ upd moq_subscribers "$(le 3 4)" "$(le 1 4) $(le 7 4) $(le 1 4) 04 00 00 00 $(le 
 upd moq_sub_stats "$(le 3 4)" "$(le 1 8) $(le 100 8) $(le 15 8) $(le 18000 8) $(le 2 8) $(le 2400 8)"
 upd moq_gate "$(le 3 4)" "$(le -4096 8) $(le 1 4) $(le 0 4) $(le 0 64)"
 upd moq_stats "$(le 0 4)" "$(le 50 8) $(le 60000 8)"                   # upstream_ingress forwarded
-upd moq_stats "$(le $((1 * 44 + 30)) 4)" "$(le 3 8) $(le 3600 8)"      # subscriber_egress gate_drop
+upd moq_stats "$(le $((1 * 45 + 30)) 4)" "$(le 3 8) $(le 3600 8)"      # subscriber_egress gate_drop
 upd moq_tracks "$(le 1 4) $(le 0 4) $(le 0 8)" "$(le 1 4) 80 00 00 00 $(le 3 4) $(le 0 16380)"
 
 mctl() { "$CTL" --socket "$SOCK" --pin-dir "$PIN" "$@"; }

@@ -368,6 +368,31 @@ START_TEST(ingress_stream_state_never_overwritten)
 }
 END_TEST
 
+/* Issue 17 finding 2d: with the relay's address registered for the
+ * publisher, a packet to another address (a host behind the same link)
+ * is not cloned; to the relay's address it is. */
+START_TEST(ingress_checks_the_destination_address)
+{
+	struct moq_upstream u = {.conn_id = UP_CONN,
+				 .generation = 1,
+				 .family = MOQ_AF_INET,
+				 .flags = MOQ_UP_F_DADDR,
+				 .sport_be = htons(5000)};
+	struct fx f;
+
+	memcpy(u.saddr, pub_ip, 4);
+	memcpy(u.daddr, relay_ip, 4);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
+	fx_up(&f, 4);
+	f.s.daddr[3] ^= 0x40;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_WRONG_DEST);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
 START_TEST(ingress_stream_later_packet_fans_out_after_start)
 {
 	struct fx f0, f1;
@@ -1653,6 +1678,7 @@ static Suite *suite(void)
 	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
 	tcase_add_test(in, ingress_stream_later_packet_fans_out_after_start);
 	tcase_add_test(in, ingress_stream_state_never_overwritten);
+	tcase_add_test(in, ingress_checks_the_destination_address);
 	tcase_add_test(in, ingress_datagram_fans_out);
 	tcase_add_loop_test(in, ingress_datagram_with_length_then_padding, 0, 2);
 	tcase_add_loop_test(in, ingress_ack_and_padding_before_stream_fan_out, 0, 2);

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 2
+#define MOQ_MAPS_LAYOUT_VERSION 3
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -35,11 +35,15 @@
 
 #define MOQ_MAX_SUBSCRIBERS 4096 /* subscriber slots (= downstream conns) */
 #define MOQ_MAX_FANOUT 4096	 /* subscribers of one track */
-#define MOQ_MAX_UPSTREAMS 1024
+/* publisher CIDs: --max-sessions' default (1000) x the CIDs the agent
+ * registers per connection (8) */
+#define MOQ_MAX_UPSTREAMS 8192
 #define MOQ_MAX_TRACKS 16384
 #define MOQ_MAX_UP_STREAMS 65536
 #define MOQ_MAX_DOWN_STREAMS 262144
-#define MOQ_MAX_SUBSCRIPTIONS 65536
+/* (slot, track) pairs: at least --max-sessions x --max-subscriptions with
+ * the defaults (1000 x 100); the agent serves any beyond in userspace */
+#define MOQ_MAX_SUBSCRIPTIONS 131072
 #define MOQ_PRIO_CLASSES 8 /* gate class = publisher priority >> 5 */
 #define MOQ_EVENTS_BYTES (1u << 20)
 
@@ -68,11 +72,13 @@ struct moq_upstream {
 	__u32 conn_id;	  /* agent's id of the publisher connection */
 	__u32 generation; /* must equal moq_config.generation */
 	__u8 family;	  /* MOQ_AF_INET / MOQ_AF_INET6 */
-	__u8 pad0;
+	__u8 flags;	  /* MOQ_UP_F_* */
 	__u16 sport_be; /* publisher's UDP source port */
 	__u32 pad1;
 	__u8 saddr[16]; /* publisher's address (IPv4 in the first 4 bytes) */
+	__u8 daddr[16]; /* the relay's address it sends to (MOQ_UP_F_DADDR) */
 };
+#define MOQ_UP_F_DADDR 0x1u /* daddr is set: packets to another address are not cloned */
 
 /* ---- moq_up_streams (LRU_HASH) upstream stream state -------------------- */
 struct moq_up_stream_key {
@@ -249,7 +255,9 @@ enum moq_prog {
 	X(GSO, "gso")		      /* GRO/GSO super-packet: several datagrams in one skb */     \
 	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
 	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */ \
-	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */
+	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */ \
+	X(HEADER_MISMATCH, "header_mismatch") /* ingress: a stream's start differs from the first */ \
+	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -54,10 +54,14 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 	if (sub->family == MOQ_AF_INET ? !moq_bytes_eq(f.saddr, sub->daddr, 4)
 				       : !moq_bytes_eq(f.saddr, sub->daddr, 16))
 		return MOQ_R_WRONG_SOURCE;
-	/* learn: the subscriber's MAC is the source, the relay's the dest */
-	if (!moq_bytes_eq(sub->eth_dst, eth.h_source, ETH_ALEN) ||
-	    !moq_bytes_eq(sub->eth_src, eth.h_dest, ETH_ALEN) ||
-	    !(sub->flags & MOQ_SUB_F_L2_LEARNED)) {
+	/* learn: the subscriber's MAC is the source, the relay's the dest;
+	 * only from a unicast frame addressed to the relay (the MAC the agent
+	 * set, when it could read one): a broadcast or a frame for another
+	 * host with the subscriber's addresses must not redirect the clones */
+	if (moq_l2_learnable(sub, eth.h_dest) &&
+	    (!moq_bytes_eq(sub->eth_dst, eth.h_source, ETH_ALEN) ||
+	     !moq_bytes_eq(sub->eth_src, eth.h_dest, ETH_ALEN) ||
+	     !(sub->flags & MOQ_SUB_F_L2_LEARNED))) {
 		__builtin_memcpy(sub->eth_dst, eth.h_source, ETH_ALEN);
 		__builtin_memcpy(sub->eth_src, eth.h_dest, ETH_ALEN);
 		__sync_fetch_and_or(&sub->flags, MOQ_SUB_F_L2_LEARNED);

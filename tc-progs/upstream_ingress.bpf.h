@@ -140,7 +140,17 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 
 				ns.priority = ds ? ds->default_priority : 128;
 			}
-			bpf_map_update_elem(&moq_up_streams, &sk, &ns, BPF_ANY);
+			/* state only for a new stream id, never overwritten: a
+			 * start seen again (retransmission) must say what the
+			 * first one said, and an injected one cannot replace a
+			 * live stream's state */
+			if (bpf_map_update_elem(&moq_up_streams, &sk, &ns, BPF_NOEXIST)) {
+				st = bpf_map_lookup_elem(&moq_up_streams, &sk);
+				if (!st || st->track_alias != ns.track_alias ||
+				    st->group != ns.group || st->subgroup != ns.subgroup ||
+				    st->hdr_type != ns.hdr_type || st->hdr_len != ns.hdr_len)
+					return MOQ_R_HEADER_MISMATCH;
+			}
 			tk.track_alias = p.alias;
 		} else {
 			st = bpf_map_lookup_elem(&moq_up_streams, &sk);

@@ -23,9 +23,32 @@ struct fp_sub_info {
 	uint64_t srtt_us, min_rtt_us;	       /* 0 before the first sample */
 };
 
+/* The upstream stream bytes the daemon keeps for gap fills and
+ * retransmissions, and what their bounds cost. */
+struct fp_raw_info {
+	uint64_t bytes;	      /* buffers now */
+	uint64_t evicted_bytes; /* stream bytes dropped for the bounds */
+	uint64_t evictions;     /* times a stream lost bytes to them */
+	uint64_t gone_resets;   /* streams reset TOO_FAR_BEHIND: bytes were gone */
+};
+
 /* Fills up to max entries, returns how many fast subscribers exist (may be
  * more than max). Defined by the daemon; 0 when the fast path is off. */
 struct relayd;
 uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t max);
+/* All zero when the fast path is off. */
+void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out);
+
+/* Map updates and deletes that failed, per pinned map, and the
+ * subscriptions served in userspace because moq_subscriptions refused
+ * them. n 0 when the fast path is off. */
+#define FP_INFO_MAPS 16
+struct fp_map_failures {
+	unsigned n;
+	const char *map[FP_INFO_MAPS];
+	uint64_t count[FP_INFO_MAPS];
+	uint64_t sub_fallbacks;
+};
+void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out);
 
 #endif

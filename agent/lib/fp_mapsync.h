@@ -44,6 +44,9 @@ struct fp_maps {
 	size_t gate_len;
 	struct moq_config cfg; /* last written */
 	int lock_fd;	       /* fp_maps_lock: held pin-directory lock, or -1 */
+	/* updates and deletes that failed, per map (fp_mapwrite counts them;
+	 * a delete of an absent key is no failure) */
+	uint64_t failures[FP_MAP_MAX];
 };
 
 /* Name of a map ("moq_conn_seq"). */

@@ -13,7 +13,11 @@ static int put(struct fp_maps *m, enum fp_map_id id, const void *k, const void *
 
 	if (fd < 0)
 		return -EBADF;
-	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY)) {
+		m->failures[id]++;
+		return -errno;
+	}
+	return 0;
 }
 
 static int del(struct fp_maps *m, enum fp_map_id id, const void *k)
@@ -22,7 +26,12 @@ static int del(struct fp_maps *m, enum fp_map_id id, const void *k)
 
 	if (fd < 0)
 		return -EBADF;
-	return bpf_map_delete_elem(fd, k) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, k)) {
+		if (errno != ENOENT)
+			m->failures[id]++;
+		return -errno;
+	}
+	return 0;
 }
 
 static int get(struct fp_maps *m, enum fp_map_id id, const void *k, void *v)
@@ -94,6 +103,80 @@ int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
 			  struct moq_up_stream *v)
 {
 	return get(m, FP_MAP_UP_STREAMS, k, v);
+}
+
+int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
+{
+	int fd = m->fd[FP_MAP_DOWN_STREAMS];
+	struct moq_down_stream_key *keys, *dk;
+	struct moq_down_stream *vals;
+	uint64_t batch = 0;
+	bool first = true;
+	size_t ndel = 0;
+	int purged = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	keys = malloc(4096 * sizeof(*keys));
+	vals = malloc(4096 * sizeof(*vals));
+	dk = malloc(4096 * sizeof(*dk));
+	if (!keys || !vals || !dk) {
+		free(keys);
+		free(vals);
+		free(dk);
+		return -ENOMEM;
+	}
+	/* collect in batches (a full map is 262,144 entries), delete after:
+	 * deleting while walking would make the walk restart */
+	for (;;) {
+		uint32_t n = 4096;
+		int rc =
+		    bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &n, NULL);
+		int err = rc ? errno : 0;
+
+		first = false;
+		if (rc && err != ENOENT) {
+			n = 0; /* no batch lookup: one by one below */
+			ndel = 0;
+			break;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (keys[i].slot != slot)
+				continue;
+			if (ndel == 4096) {
+				for (size_t j = 0; j < ndel; j++)
+					purged += !del(m, FP_MAP_DOWN_STREAMS, &dk[j]);
+				ndel = 0;
+			}
+			dk[ndel++] = keys[i];
+		}
+		if (rc) {
+			for (size_t j = 0; j < ndel; j++)
+				purged += !del(m, FP_MAP_DOWN_STREAMS, &dk[j]);
+			free(keys);
+			free(vals);
+			free(dk);
+			return purged;
+		}
+	}
+	/* kernels without batch operations: walk key by key */
+	{
+		struct moq_down_stream_key k, nk;
+		bool have = false;
+
+		while (bpf_map_get_next_key(fd, have ? &k : NULL, &nk) == 0) {
+			have = true;
+			k = nk;
+			if (nk.slot == slot && !del(m, FP_MAP_DOWN_STREAMS, &nk)) {
+				purged++;
+				have = false; /* start over: the walk lost its place */
+			}
+		}
+	}
+	free(keys);
+	free(vals);
+	free(dk);
+	return purged;
 }
 
 /* Empty a hash map: in batches of 4096 (a run with many streams leaves

@@ -36,6 +36,11 @@ int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key 
 int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
 			  struct moq_up_stream *v);
 
+/* Delete every moq_down_streams entry of slot (a slot being reused must
+ * not inherit the previous connection's streams, reset marks included).
+ * Returns the number deleted, or -errno. */
+int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot);
+
 /* A restarted agent clears what an earlier run left: every hash map
  * emptied, the slot arrays (moq_conn_seq, moq_gate) zeroed. Returns the
  * number of hash entries removed. */

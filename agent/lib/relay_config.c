@@ -127,6 +127,13 @@ static const struct opt opts[] = {
 	  "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]" },
 	{ "heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
 	  "the programs stop forwarding when the agent is silent this long [0.5]" },
+	{ "fast-path-stream-bytes", "SIZE", K_SIZE, F(fp_stream_bytes),
+	  "upstream stream bytes the fast path keeps per stream for gap\n"
+	  "fills and retransmissions [4M] (>= 64k); a subscriber needing\n"
+	  "older ones gets that stream reset with TOO_FAR_BEHIND (0x5)" },
+	{ "fast-path-raw-bytes", "SIZE", K_SIZE, F(fp_raw_bytes),
+	  "upstream stream bytes the fast path keeps in total [64M]\n"
+	  "(>= --fast-path-stream-bytes); beyond, the oldest are evicted" },
 	{ "ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
 	  "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
 	  "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
@@ -167,6 +174,8 @@ void relay_config_defaults(struct relay_config *c)
 	c->idle_timeout_ms = 30000;
 	strcpy(c->bpf_pin_dir, "/sys/fs/bpf/tc/globals");
 	c->heartbeat_timeout_ms = 500;
+	c->fp_stream_bytes = 4ull << 20;
+	c->fp_raw_bytes = 64ull << 20;
 	strcpy(c->ctl_socket, "/run/moq-relayd.sock");
 }
 
@@ -578,6 +587,17 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	}
 	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
 		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
+		return -1;
+	}
+	if (c->fp_stream_bytes < (64u << 10)) {
+		errf(err, errlen, "--fast-path-stream-bytes must be at least 64k (got %llu)",
+		     (unsigned long long)c->fp_stream_bytes);
+		return -1;
+	}
+	if (c->fp_raw_bytes < c->fp_stream_bytes) {
+		errf(err, errlen,
+		     "--fast-path-raw-bytes (%llu) must be at least --fast-path-stream-bytes (%llu)",
+		     (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
 		return -1;
 	}
 	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {

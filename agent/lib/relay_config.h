@@ -57,6 +57,10 @@ struct relay_config {
 	bool fast_path;
 	char bpf_pin_dir[RELAY_CONFIG_STR_MAX];
 	uint64_t heartbeat_timeout_ms;
+	/* fast path: upstream stream bytes kept for gap fills and
+	 * retransmissions, per stream and in total (docs/relay.md Limits) */
+	uint64_t fp_stream_bytes;
+	uint64_t fp_raw_bytes;
 	char ctl_socket[108];	  /* control socket path, "" = none */
 	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];

@@ -97,12 +97,65 @@ static int sockaddr_to(const struct sockaddr *sa, int *family, uint8_t addr[16],
 	return -EAFNOSUPPORT;
 }
 
+/* The CIDs ngtcp2 currently uses for fc's connection (ngtcp2_conn_get_scid:
+ * neither the client-chosen original DCID nor retired ones), at most 8 of
+ * MOQ_CID_LEN bytes. */
+static size_t up_cids_now(struct fp_conn *fc, uint8_t out[8][MOQ_CID_LEN])
+{
+	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+	ngtcp2_cid *all;
+	size_t n, k = 0;
+
+	if (!ng)
+		return 0;
+	n = ngtcp2_conn_get_scid(ng, NULL);
+	all = n ? calloc(n, sizeof(*all)) : NULL;
+	if (!all)
+		return 0;
+	n = ngtcp2_conn_get_scid(ng, all);
+	for (size_t i = 0; i < n && k < 8; i++)
+		if (all[i].datalen == MOQ_CID_LEN)
+			memcpy(out[k++], all[i].data, MOQ_CID_LEN);
+	free(all);
+	return k;
+}
+
+static bool cid_in(const uint8_t (*set)[MOQ_CID_LEN], size_t n, const uint8_t *cid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(set[i], cid, MOQ_CID_LEN))
+			return true;
+	return false;
+}
+
+/* The relay's address a publisher at addr (family) sends to: the socket's
+ * when it is bound to one, else the route's source address toward the
+ * publisher. false when neither is known (the kernel then does not check
+ * the destination). */
+static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16],
+			   uint8_t out[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fam, ifindex;
+	uint16_t port_be;
+	static const uint8_t zero[16];
+
+	if (!moq_quic_endpoint_local_addr(d->ep, &ss, &len) &&
+	    !sockaddr_to((const struct sockaddr *)&ss, &fam, out, &port_be) && fam == family &&
+	    memcmp(out, zero, family == AF_INET ? 4 : 16))
+		return true;
+	return fp_route_lookup(family, addr, &ifindex, out) == 0;
+}
+
+/* Register p's current CIDs in moq_upstreams and unregister the ones it no
+ * longer uses (the kernel clones only what arrives on those). */
 void relayd_fp_upstream(struct relayd *d, struct peer *p)
 {
 	struct relayd_fp *fp = d->fp;
 	struct fp_conn *fc = p ? p->fp : NULL;
-	uint8_t ids[8][20];
-	size_t lens[8], n;
+	uint8_t now[8][MOQ_CID_LEN];
+	size_t n, keep = 0;
 	struct moq_upstream u = {0};
 	const struct sockaddr *sa;
 	socklen_t salen;
@@ -118,30 +171,32 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	u.generation = fp->generation;
 	u.family = family == AF_INET ? MOQ_AF_INET : MOQ_AF_INET6;
 	u.sport_be = port_be;
-	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
+	if (relay_addr_for(d, family, u.saddr, u.daddr))
+		u.flags |= MOQ_UP_F_DADDR;
+	n = up_cids_now(fc, now);
+	for (size_t j = 0; j < fc->n_up_cids; j++) {
+		if (cid_in(now, n, fc->up_cids[j]))
+			memmove(fc->up_cids[keep++], fc->up_cids[j], MOQ_CID_LEN);
+		else
+			fp_maps_del_upstream(&fp->maps, fc->up_cids[j]);
+	}
+	fc->n_up_cids = keep;
 	for (size_t i = 0; i < n; i++) {
 		struct moq_cid cid;
-		bool known = false;
+		int rc;
 
-		if (lens[i] != MOQ_CID_LEN)
+		if (cid_in((const uint8_t(*)[MOQ_CID_LEN])fc->up_cids, fc->n_up_cids, now[i]))
 			continue;
-		memcpy(cid.cid, ids[i], MOQ_CID_LEN);
-		for (size_t j = 0; j < fc->n_up_cids; j++)
-			if (!memcmp(fc->up_cids[j], cid.cid, MOQ_CID_LEN))
-				known = true;
-		if (known)
-			continue;
-		int rc = fp_maps_put_upstream(&fp->maps, &cid, &u);
-
+		memcpy(cid.cid, now[i], MOQ_CID_LEN);
+		rc = fp_maps_put_upstream(&fp->maps, &cid, &u);
 		if (rc) {
 			moq_warn(MOD, "%s: cannot register the publisher in moq_upstreams: %s",
 				 moq_session_name(p->s), strerror(-rc));
 			continue;
 		}
-		if (fc->n_up_cids < 8)
-			memcpy(fc->up_cids[fc->n_up_cids++], cid.cid, MOQ_CID_LEN);
-		fc->upstream_registered = true;
+		memcpy(fc->up_cids[fc->n_up_cids++], cid.cid, MOQ_CID_LEN);
 	}
+	fc->upstream_registered = fc->n_up_cids > 0;
 }
 
 /* Give a subscriber connection a slot: subscriber entry, CIDs, counters. */
@@ -183,6 +238,16 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	if (slot == UINT32_MAX)
 		return -ENOSPC;
 	fp->next_slot = (slot + 1) % MOQ_MAX_SUBSCRIBERS;
+	/* a reused slot must not inherit its previous connection's streams
+	 * (their reset marks would hide the new subscriber's streams) */
+	if (fp->slot_used[slot]) {
+		int n = fp_maps_purge_slot(&fp->maps, slot);
+
+		if (n < 0)
+			moq_warn(MOD, "slot %u: cannot purge its moq_down_streams entries: %s",
+				 slot, strerror(-n));
+	}
+	fp->slot_used[slot] = true;
 
 	/* counters: a reused slot starts at 0, then takes the private
 	 * counter's value (fp_pnspace_rebind) */
@@ -450,7 +515,8 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 			fs = fp_stream_new(fc, r->up_conn, r->up_sid);
 			if (!fs)
 				continue;
-			fp_stream_take_over(fc, fs, raw_owed(fp, s, r));
+			/* a joiner is served a stream from its start only */
+			fp_stream_take_over(fc, fs, raw_owed(fp, s, r) && !r->base);
 		}
 		fp_stream_set_raw(fs, r);
 		fp_stream_count(fc, fs, s);
@@ -491,27 +557,11 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 	}
 	if (r->ended)
 		return;
-	if (!r->ignored && len) {
-		if (r->len + len > r->cap) {
-			size_t nc = r->cap ? r->cap : 4096;
-			uint8_t *nb;
-
-			while (nc < r->len + len)
-				nc *= 2;
-			nb = realloc(r->buf, nc);
-			if (!nb) {
-				r->ignored = true; /* subscribers get resets below */
-			} else {
-				fp->raw_bytes += nc - r->cap;
-				r->buf = nb;
-				r->cap = nc;
-			}
-		}
-		if (!r->ignored && off == r->len) {
-			memcpy(r->buf + r->len, data, len);
-			r->len += len;
+	if (!r->ignored && len && off == r->len) {
+		if (fp_raw_append(fp, r, data, len))
+			r->ignored = true; /* out of memory: subscribers get resets below */
+		else
 			fp_raw_mark(r, fp_now_ns());
-		}
 	}
 	if (fin) {
 		r->fin = true;
@@ -543,7 +593,7 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 	 * while this stream is in progress is owed it (the first subscriber
 	 * of a track races the stream's HEADER) */
 	/* where the Track Alias sits in the bytes: type, then alias */
-	a = r->len ? moq_vi_decode(&v, r->buf, r->len) : -1;
+	a = r->len && !r->base ? moq_vi_decode(&v, r->buf, r->len) : -1;
 	b = a > 0 ? moq_vi_decode(&r->up_alias, r->buf + a, r->len - (size_t)a) : -1;
 	if (a > 0 && b > 0) {
 		r->alias_off = (size_t)a;
@@ -674,7 +724,19 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 					     .start_group =
 						 sub->has_filter ? sub->range.start.group : 0};
 
-		fp_maps_put_subscription(&fp->maps, &k, &v);
+		int rc = fp_maps_put_subscription(&fp->maps, &k, &v);
+
+		if (rc) {
+			/* the kernel clones nothing for it (its clones to this
+			 * slot find no entry and are dropped): the agent's
+			 * writer serves the whole subscription (raw_pump) */
+			fp->sub_map_fallbacks++;
+			moq_warn(MOD,
+				 "%s: moq_subscriptions update failed (%s; %llu failed so far): "
+				 "this subscription is served in userspace",
+				 moq_session_name(p->s), strerror(-rc),
+				 (unsigned long long)fp->maps.failures[FP_MAP_SUBSCRIPTIONS]);
+		}
 		track_sync(d, tr);
 	}
 	fp_conn_gate_update(fc);
@@ -768,7 +830,7 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				continue;
 			else if (fp_stream_expired(fs, old[i].offset))
 				fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
-			else
+			else if (!fp_stream_reset_if_gone(fc, fs, old[i].offset))
 				fp_stream_write(fc, fs, old[i].offset, old[i].len, old[i].fin);
 		}
 	}
@@ -946,6 +1008,14 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
+	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
+		moq_warn(MOD,
+			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
+			 "(%u entries): subscriptions beyond it are served in userspace",
+			 (unsigned long long)(d->cfg.max_sessions * d->cfg.max_subscriptions),
+			 MOQ_MAX_SUBSCRIPTIONS);
+	fp->raw_stream_max = d->cfg.fp_stream_bytes;
+	fp->raw_total_max = d->cfg.fp_raw_bytes;
 	d->fp = fp;
 	d->fwd.fast_datagram_missed = fp_datagram_missed;
 	d->fwd.fast_arg = d;
@@ -1006,6 +1076,33 @@ uint32_t relayd_fp_snapshot(struct relayd *d, struct fp_sub_info *out, uint32_t 
 	return n;
 }
 
+void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	out->bytes = fp->raw_bytes;
+	out->evicted_bytes = fp->raw_evicted_bytes;
+	out->evictions = fp->raw_evictions;
+	out->gone_resets = fp->raw_gone_resets;
+}
+
+void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	for (int i = 0; i < FP_MAP_MAX && i < FP_INFO_MAPS; i++) {
+		out->map[out->n] = fp_map_name((enum fp_map_id)i);
+		out->count[out->n++] = fp->maps.failures[i];
+	}
+	out->sub_fallbacks = fp->sub_map_fallbacks;
+}
+
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1024,17 +1121,24 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 		info_add(&t, &fc->info);
 	}
 	uint64_t all = t.kernel_packets + t.agent_packets;
+	uint64_t map_failures = 0;
+
+	for (int i = 0; i < FP_MAP_MAX; i++)
+		map_failures += fp->maps.failures[i];
 
 	return snprintf(
 	    buf, len,
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
-	    "events=%llu orphan_events=%llu raw_bytes=%zu",
+	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
+	    "map_failures=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
 	    (unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
-	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes);
+	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
+	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
+	    (unsigned long long)map_failures);
 }

@@ -79,8 +79,11 @@ struct fp_raw {
 	uint8_t prio_class; /* publisher priority >> 5, as the gate classes it */
 	uint64_t up_alias;
 	size_t alias_off, alias_w;
+	/* bytes [base, len) of the stream, at buf[0..len - base): the oldest
+	 * are evicted beyond the per-stream and total bounds */
 	uint8_t *buf;
 	size_t len, cap;
+	uint64_t base;
 	bool fin, ended; /* ended: FIN read or reset: no more bytes */
 	/* its track ended while streams still had bytes of it to deliver:
 	 * they go on being served from buf; freed with the last of them */
@@ -170,10 +173,16 @@ struct relayd_fp {
 	struct ring_buffer *rb;
 	struct moq_timer *poll_timer;
 	struct fp_conn *slots[MOQ_MAX_SUBSCRIBERS];
+	bool slot_used[MOQ_MAX_SUBSCRIBERS]; /* since start: entries may be left */
+	uint64_t sub_map_fallbacks;	     /* subscriptions the kernel could not take */
 	uint32_t next_slot, next_conn_id;
 	uint32_t slot_hi; /* slots in use are below this */
 	struct fp_raw *raws;
-	size_t raw_bytes;
+	size_t raw_bytes;		      /* buffer capacity of all raws */
+	size_t raw_stream_max, raw_total_max; /* --fast-path-{stream,raw}-bytes */
+	uint64_t raw_evicted_bytes;	      /* stream bytes dropped for the bounds */
+	uint64_t raw_evictions;		      /* times a raw lost bytes to them */
+	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
 	uint64_t last_hb_ns, hb_every_ns;
@@ -214,6 +223,12 @@ void fp_raw_free(struct relayd_fp *fp, struct fp_raw *r);
 void fp_raw_maybe_free(struct relayd_fp *fp, struct fp_raw *r);
 void fp_raws_retire_older(struct relayd_fp *fp, struct relay_track *tr, uint64_t group);
 void fp_raw_mark(struct fp_raw *r, uint64_t now);
+/* Append len bytes at the stream's end, keeping at most raw_stream_max
+ * (the oldest go first), then bring all raws under raw_total_max. 0, or
+ * -ENOMEM (nothing kept). */
+int fp_raw_append(struct relayd_fp *fp, struct fp_raw *r, const uint8_t *data, size_t len);
+/* Is the byte at pos of fs's stream no longer kept? */
+bool fp_stream_gone(const struct fp_stream *fs, uint64_t pos);
 uint64_t fp_raw_arrival(const struct fp_raw *r, uint64_t pos);
 
 /* ---- fp_writer.c: the agent's media writer ------------------------------- */
@@ -223,6 +238,9 @@ void fp_conn_arm_timer(struct fp_conn *fc);
 int fp_stream_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint64_t len, bool fin);
 void fp_stream_send_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code);
 void fp_stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code);
+/* fs needs the byte at pos and it was evicted: reset the stream with
+ * TOO_FAR_BEHIND (true), or false when the byte is there. */
+bool fp_stream_reset_if_gone(struct fp_conn *fc, struct fp_stream *fs, uint64_t pos);
 int fp_conn_top_class(const struct fp_conn *fc);
 bool fp_conn_room(const struct fp_conn *fc);
 void fp_stream_fill(struct fp_conn *fc, struct fp_stream *fs);

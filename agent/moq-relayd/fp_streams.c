@@ -3,6 +3,8 @@
  * the state of each upstream stream (struct fp_stream): lookups, the
  * ranges the kernel forwarded (coverage intervals), delivery timeouts,
  * and when a stream is done. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -308,4 +310,128 @@ bool fp_stream_pending(const struct fp_stream *fs)
 
 	return r && !r->ignored && (fs->state == FS_KERNEL || fs->state == FS_AGENT) &&
 	       (fs->filled < r->len || (r->fin && !fs->fin_done));
+}
+
+/* ---- bounds on the raw bytes kept (docs/relay.md "Limits") ------------- */
+
+bool fp_stream_gone(const struct fp_stream *fs, uint64_t pos)
+{
+	return fs->raw && pos < fs->raw->base;
+}
+
+/* Drop r's oldest bytes so that at most keep remain; shrink its buffer to
+ * shrink_to (0: keep the capacity). */
+static void raw_trim(struct relayd_fp *fp, struct fp_raw *r, size_t keep, size_t shrink_to)
+{
+	size_t have = (size_t)(r->len - r->base), drop;
+
+	if (have < keep)
+		keep = have;
+	if (have > keep) {
+		drop = have - keep;
+		memmove(r->buf, r->buf + drop, keep);
+		r->base += drop;
+		fp->raw_evicted_bytes += drop;
+		fp->raw_evictions++;
+	}
+	if (shrink_to && shrink_to < r->cap && shrink_to >= keep) {
+		uint8_t *nb = realloc(r->buf, shrink_to);
+
+		if (nb) {
+			fp->raw_bytes -= r->cap - shrink_to;
+			r->buf = nb;
+			r->cap = shrink_to;
+		}
+	}
+}
+
+/* The oldest ended raw nobody references (kept for joiners), or NULL. */
+static struct fp_raw *raw_idle(struct relayd_fp *fp, const struct fp_raw * not )
+{
+	struct fp_raw *v = NULL;
+
+	for (struct fp_raw *r = fp->raws; r; r = r->next)
+		if (r != not &&r->ended && !r->refs)
+			v = r; /* the list is newest first */
+	return v;
+}
+
+/* Bring the buffers of all raws under raw_total_max: ended raws kept only
+ * for joiners go first, then the largest buffer loses its older half. */
+static void raws_enforce_total(struct relayd_fp *fp, const struct fp_raw *keep)
+{
+	while (fp->raw_total_max && fp->raw_bytes > fp->raw_total_max) {
+		struct fp_raw *v = raw_idle(fp, keep);
+
+		if (v) {
+			fp->raw_evicted_bytes += v->len - v->base;
+			fp->raw_evictions++;
+			fp_raw_free(fp, v);
+			continue;
+		}
+		for (struct fp_raw *r = fp->raws; r; r = r->next)
+			if (r->cap && (!v || r->cap > v->cap))
+				v = r;
+		if (!v)
+			return;
+		if (v->cap <= 4096) {
+			/* nothing worth halving: all of it goes */
+			raw_trim(fp, v, 0, 0);
+			fp->raw_bytes -= v->cap;
+			free(v->buf);
+			v->buf = NULL;
+			v->cap = 0;
+			continue;
+		}
+		size_t before = fp->raw_bytes;
+
+		raw_trim(fp, v, v->cap / 2, v->cap / 2);
+		if (fp->raw_bytes == before)
+			return; /* could not shrink: try again with the next bytes */
+	}
+}
+
+int fp_raw_append(struct relayd_fp *fp, struct fp_raw *r, const uint8_t *data, size_t len)
+{
+	size_t max = fp->raw_stream_max ? fp->raw_stream_max : SIZE_MAX;
+	size_t have, need;
+
+	if (len > max) {
+		/* only the newest max bytes of this piece can be kept */
+		raw_trim(fp, r, 0, 0);
+		fp->raw_evicted_bytes += len - max;
+		r->len += len - max;
+		r->base = r->len;
+		data += len - max;
+		len = max;
+	}
+	have = (size_t)(r->len - r->base);
+	if (have + len > max) {
+		/* a quarter more than needed goes, so that the memmove is
+		 * paid once per quarter of the bound, not per packet */
+		size_t keep = max - len;
+
+		raw_trim(fp, r, keep - keep / 4, 0);
+	}
+	have = (size_t)(r->len - r->base);
+	need = have + len;
+	if (need > r->cap) {
+		size_t nc = r->cap ? r->cap : 4096;
+		uint8_t *nb;
+
+		while (nc < need)
+			nc *= 2;
+		if (nc > max)
+			nc = max;
+		nb = realloc(r->buf, nc);
+		if (!nb)
+			return -ENOMEM;
+		fp->raw_bytes += nc - r->cap;
+		r->buf = nb;
+		r->cap = nc;
+	}
+	memcpy(r->buf + have, data, len);
+	r->len += len;
+	raws_enforce_total(fp, r);
+	return 0;
 }

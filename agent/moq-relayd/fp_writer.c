@@ -86,8 +86,10 @@ int fp_stream_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint
 	struct fp_raw *r = fs->raw;
 	uint8_t pkt[FP_PKT_MAX];
 
-	if (!r || !r->buf || off + len > r->len || fs->down_sid == MOQ_DS_NONE)
+	if (!r || (!r->buf && !r->base) || off + len > r->len || fs->down_sid == MOQ_DS_NONE)
 		return -ENODATA;
+	if (len && (off < r->base || !r->buf))
+		return -ENODATA; /* evicted: callers check fp_stream_gone first */
 	do {
 		uint64_t pn;
 		size_t n = pkt_header(fc, pkt, &pn);
@@ -108,7 +110,7 @@ int fp_stream_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint
 		*type = (uint8_t)(0x08 | 0x04 | 0x02 | (last && fin ? 0x01 : 0));
 		pkt[n++] = (uint8_t)(0x40 | (chunk >> 8)); /* 2-byte length */
 		pkt[n++] = (uint8_t)chunk;
-		memcpy(pkt + n, r->buf + off, chunk);
+		memcpy(pkt + n, r->buf + (off - r->base), chunk);
 		/* the subscriber's alias where it differs (same width) */
 		if (fs->alias_known && fs->down_alias != r->up_alias && r->alias_w &&
 		    off < r->alias_off + r->alias_w && off + chunk > r->alias_off) {
@@ -158,18 +160,10 @@ void fp_stream_send_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t cod
 
 /* Stop serving fs: mark the kernel's entry reset (nothing more forwarded)
  * and send RESET_STREAM with the final size when a stream exists. */
-void fp_stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
+static void stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 {
 	struct relayd_fp *fp = fc->d->fp;
 
-	if (fs->state == FS_RESET || fs->state == FS_SKIPPED)
-		return;
-	if (code != MOQ_RESET_DELIVERY_TIMEOUT && fs->fin_done && fs->raw && fs->raw->ended &&
-	    fs->filled >= fs->raw->len) {
-		/* everything is out already; losses are still retransmitted
-		 * (a subgroup delivery timeout resets such a stream too) */
-		return;
-	}
 	fs->state = FS_RESET;
 	fs->reset_code = code;
 	if (fc->slot >= 0) {
@@ -183,6 +177,32 @@ void fp_stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
 	if (fs->down_sid != MOQ_DS_NONE)
 		fp_stream_send_reset(fc, fs, code);
 	fp_conn_arm_timer(fc);
+}
+
+void fp_stream_reset(struct fp_conn *fc, struct fp_stream *fs, uint64_t code)
+{
+	if (fs->state == FS_RESET || fs->state == FS_SKIPPED)
+		return;
+	if (code != MOQ_RESET_DELIVERY_TIMEOUT && fs->fin_done && fs->raw && fs->raw->ended &&
+	    fs->filled >= fs->raw->len) {
+		/* everything is out already; losses are still retransmitted
+		 * (a subgroup delivery timeout resets such a stream too) */
+		return;
+	}
+	stream_reset(fc, fs, code);
+}
+
+bool fp_stream_reset_if_gone(struct fp_conn *fc, struct fp_stream *fs, uint64_t pos)
+{
+	if (!fp_stream_gone(fs, pos))
+		return false;
+	/* even when everything else is out: the subscriber cannot complete
+	 * the stream without these bytes */
+	if (fs->state != FS_RESET && fs->state != FS_SKIPPED) {
+		fc->d->fp->raw_gone_resets++;
+		stream_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+	}
+	return true;
 }
 
 /* The most important gate class this subscriber receives (2 s window). */
@@ -230,6 +250,8 @@ void fp_stream_fill(struct fp_conn *fc, struct fp_stream *fs)
 			end = fs->cov[i].lo;
 		if (!fp_conn_room(fc))
 			break;
+		if (fp_stream_reset_if_gone(fc, fs, pos))
+			return;
 		if (fp_stream_expired(fs, pos)) {
 			fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
 			return;
@@ -366,6 +388,8 @@ static void fs_resend(struct fp_conn *fc, struct fp_stream *fs, const struct fp_
 	struct fp_raw *r = fs->raw;
 	uint64_t lo = m->offset, hi = m->offset + m->len, avail = r ? fs->filled : 0;
 
+	if (lo < avail && fp_stream_reset_if_gone(fc, fs, lo))
+		return;
 	if (lo < avail && fp_stream_expired(fs, lo)) {
 		fp_stream_reset(fc, fs, MOQ_RESET_DELIVERY_TIMEOUT);
 		return;

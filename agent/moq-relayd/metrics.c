@@ -209,6 +209,21 @@ static void render_fp_subs(FILE *f, struct relayd *d)
 	free(s);
 }
 
+static void render_fp_map_failures(FILE *f, struct relayd *d)
+{
+	struct fp_map_failures mf;
+
+	relayd_fp_map_failures(d, &mf);
+	relay_metrics_family(f, "moq_relay_fp_map_update_failures_total", "counter",
+			     "updates and deletes of the pinned fast-path maps that failed, by map");
+	for (unsigned i = 0; i < mf.n; i++)
+		relay_metrics_u64(f, "moq_relay_fp_map_update_failures_total",
+				  (const char *[]){"map", mf.map[i], NULL}, mf.count[i]);
+	counter(f, "moq_relay_fp_subscriptions_userspace_total",
+		"fast subscriptions served in userspace because moq_subscriptions refused them",
+		mf.sub_fallbacks);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -271,8 +286,26 @@ static void render(FILE *f, void *arg)
 		"SUBSCRIBEs the relay sent to publishers or the upstream relay",
 		st->upstream_subscribes);
 	if (d->cfg.fast_path) {
+		struct fp_raw_info ri;
+
 		render_kernel(f, d, ks, have_ks);
 		render_fp_subs(f, d);
+		relayd_fp_raw_info(d, &ri);
+		gauge(f, "moq_relay_fp_raw_bytes",
+		      "upstream stream bytes the fast path keeps for gap fills and retransmissions "
+		      "(buffer capacity; --fast-path-raw-bytes bounds it)",
+		      ri.bytes);
+		counter(f, "moq_relay_fp_raw_evicted_bytes_total",
+			"upstream stream bytes dropped for --fast-path-stream-bytes / "
+			"--fast-path-raw-bytes",
+			ri.evicted_bytes);
+		counter(f, "moq_relay_fp_raw_evictions_total",
+			"times a stream's kept bytes were cut for those bounds", ri.evictions);
+		counter(f, "moq_relay_fp_raw_gone_resets_total",
+			"subgroup streams reset TOO_FAR_BEHIND for a subscriber that needed "
+			"evicted bytes",
+			ri.gone_resets);
+		render_fp_map_failures(f, d);
 	}
 }
 

@@ -92,6 +92,23 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 		} else if (!moq_bytes_eq(up->saddr, p->flow.saddr, 16)) {
 			return MOQ_R_WRONG_SOURCE;
 		}
+		/* sent to the relay's address for this publisher (not just
+		 * to any host whose traffic passes this interface) */
+		if (up->flags & MOQ_UP_F_DADDR) {
+			__u8 da[16];
+
+			if (p->flow.family == MOQ_AF_INET) {
+				if (bpf_skb_load_bytes(skb, p->flow.l3_off + 16, da, 4))
+					return MOQ_R_TRUNCATED;
+				if (!moq_bytes_eq(up->daddr, da, 4))
+					return MOQ_R_WRONG_DEST;
+			} else {
+				if (bpf_skb_load_bytes(skb, p->flow.l3_off + 24, da, 16))
+					return MOQ_R_TRUNCATED;
+				if (!moq_bytes_eq(up->daddr, da, 16))
+					return MOQ_R_WRONG_DEST;
+			}
+		}
 	}
 	p->conn_id = up->conn_id;
 	if (!moq_quic_tag_ok(skb, &c))

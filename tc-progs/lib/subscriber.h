@@ -18,4 +18,17 @@ static __always_inline int moq_sub_has_l2(const struct moq_subscriber *sub)
 		  sub->eth_dst[4] | sub->eth_dst[5]);
 }
 
+/* A frame from the subscriber may teach its MAC: unicast (group bit of
+ * the destination clear) and addressed to the relay's MAC when the agent
+ * set one (eth_src non-zero; otherwise the destination is learned too). */
+static __always_inline int moq_l2_learnable(const struct moq_subscriber *sub, const __u8 *dest)
+{
+	int relay_known = !!(sub->eth_src[0] | sub->eth_src[1] | sub->eth_src[2] | sub->eth_src[3] |
+			     sub->eth_src[4] | sub->eth_src[5]);
+
+	if (dest[0] & 1)
+		return 0;
+	return !relay_known || moq_bytes_eq(sub->eth_src, dest, ETH_ALEN);
+}
+
 #endif

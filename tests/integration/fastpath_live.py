@@ -21,7 +21,7 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
-LAYOUT_VERSION = 2  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
+LAYOUT_VERSION = 3  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
 MAX_FANOUT = 4096
 MAX_SUBS = 4096
 
@@ -110,7 +110,7 @@ def cmd_maps(pindir, statefile):
         struct.pack(">H", RELAY_PORT) + bytes(2)
     bpftool_update(pindir + "/moq_config", struct.pack("<I", 0), cfg)
     up = struct.pack("<IIBB", UP_CONN, gen, 4, 0) + struct.pack(">H", PUB_PORT) + bytes(4) + \
-        ip4(st["pub_ip"]) + bytes(12)
+        ip4(st["pub_ip"]) + bytes(12) + bytes(16)  # daddr unset: not checked
     bpftool_update(pindir + "/moq_upstreams", UP_CID, up)
     slots = []
     for s in st["subs"]:

@@ -337,6 +337,62 @@ START_TEST(ingress_stream_offset0_fans_out_and_records_stream)
 }
 END_TEST
 
+/* Issue 17 finding 2c: a stream's state is made once. The start seen
+ * again with the same header (a retransmission) is forwarded; a start
+ * with another header for a live stream id (injected) is not cloned and
+ * leaves the state as it was. */
+START_TEST(ingress_stream_state_never_overwritten)
+{
+	struct fx f;
+	struct moq_up_stream st;
+	size_t pos;
+
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	/* same stream id, group 99 instead of 11 */
+	fx_up(&f, 4);
+	pos = bpf_frame_stream_hdr(f.frames, 0, 0, UP_SID, 0, 0);
+	pos = bpf_frame_subgroup(f.frames, pos, 0x14, ALIAS, 99, 2, 32);
+	pos = bpf_frame_vi(f.frames, pos, 0, 0);
+	pos = bpf_frame_vi(f.frames, pos, sizeof(payload), 0);
+	memcpy(f.frames + pos, payload, sizeof(payload));
+	fx_build(&f, pos + sizeof(payload));
+	ingress_expect(&f, MOQ_R_HEADER_MISMATCH);
+	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
+	ck_assert_uint_eq(st.group, 11);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED), 2);
+}
+END_TEST
+
+/* Issue 17 finding 2d: with the relay's address registered for the
+ * publisher, a packet to another address (a host behind the same link)
+ * is not cloned; to the relay's address it is. */
+START_TEST(ingress_checks_the_destination_address)
+{
+	struct moq_upstream u = {.conn_id = UP_CONN,
+				 .generation = 1,
+				 .family = MOQ_AF_INET,
+				 .flags = MOQ_UP_F_DADDR,
+				 .sport_be = htons(5000)};
+	struct fx f;
+
+	memcpy(u.saddr, pub_ip, 4);
+	memcpy(u.daddr, relay_ip, 4);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
+	fx_up(&f, 4);
+	f.s.daddr[3] ^= 0x40;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_WRONG_DEST);
+	fx_up(&f, 4);
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
 START_TEST(ingress_stream_later_packet_fans_out_after_start)
 {
 	struct fx f0, f1;
@@ -1412,7 +1468,7 @@ static void fx_from_sub(struct fx *f)
 	memset(f, 0, sizeof(*f));
 	f->s.family = 4;
 	memcpy(f->s.eth_src, (uint8_t[6]){2, 0, 0, 0, 9, 9}, 6);
-	memcpy(f->s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 8, 8}, 6);
+	memcpy(f->s.eth_dst, mac_relay_s, 6); /* addressed to the relay */
 	memcpy(f->s.saddr, sub_ip, 4);
 	memcpy(f->s.daddr, relay_ip_s, 4);
 	f->s.sport = 6000 + SLOT;
@@ -1450,12 +1506,58 @@ START_TEST(sub_ingress_learns_l2_and_counts)
 	s = sub_get(SLOT);
 	ck_assert(s.flags & MOQ_SUB_F_L2_LEARNED);
 	ck_assert_mem_eq(s.eth_dst, ((uint8_t[6]){2, 0, 0, 0, 9, 9}), 6);
-	ck_assert_mem_eq(s.eth_src, ((uint8_t[6]){2, 0, 0, 0, 8, 8}), 6);
+	ck_assert_mem_eq(s.eth_src, mac_relay_s, 6);
 	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_sub_stats"), &slot, st), 0);
 	for (int i = 0; i < ncpu; i++)
 		rx += st[i].rx_packets;
 	ck_assert_uint_eq(rx, 1);
 	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 1);
+}
+END_TEST
+
+/* The agent could not read the relay's MAC (zero): the destination of a
+ * unicast frame from the subscriber is learned as the relay's. */
+START_TEST(sub_ingress_learns_relay_mac_when_unset)
+{
+	struct fx f;
+	struct moq_subscriber s = sub_get(SLOT);
+	uint32_t slot = SLOT;
+
+	memset(s.eth_src, 0, 6);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	fx_from_sub(&f);
+	memcpy(f.s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 8, 8}, 6);
+	f.len = bpf_pkt_build(f.pkt, sizeof(f.pkt), &f.s);
+	run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+	s = sub_get(SLOT);
+	ck_assert(s.flags & MOQ_SUB_F_L2_LEARNED);
+	ck_assert_mem_eq(s.eth_dst, ((uint8_t[6]){2, 0, 0, 0, 9, 9}), 6);
+	ck_assert_mem_eq(s.eth_src, ((uint8_t[6]){2, 0, 0, 0, 8, 8}), 6);
+}
+END_TEST
+
+/* Issue 17 finding 7: a broadcast, a multicast or a unicast frame for
+ * another host carrying the subscriber's addresses teaches nothing (it is
+ * still counted): the clones keep going to the subscriber's MAC. */
+START_TEST(sub_ingress_learns_only_from_unicast_to_the_relay)
+{
+	static const uint8_t dests[3][6] = {
+	    {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, {0x01, 0x00, 0x5e, 0, 0, 1}, {2, 0, 0, 0, 7, 7}};
+	struct fx f;
+	struct moq_subscriber s;
+
+	for (int i = 0; i < 3; i++) {
+		fx_from_sub(&f);
+		memcpy(f.s.eth_dst, dests[i], 6);
+		f.len = bpf_pkt_build(f.pkt, sizeof(f.pkt), &f.s);
+		run_prog(R.subscriber_ingress, f.pkt, f.len, 0);
+		ck_assert_int_eq(run.retval, TC_ACT_OK);
+		s = sub_get(SLOT);
+		ck_assert_msg(!(s.flags & MOQ_SUB_F_L2_LEARNED), "learned from dest %d", i);
+		ck_assert_mem_eq(s.eth_dst, mac_sub, 6);
+		ck_assert_mem_eq(s.eth_src, mac_relay_s, 6);
+	}
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 3);
 }
 END_TEST
 
@@ -1575,6 +1677,8 @@ static Suite *suite(void)
 	tcase_add_test(in, programs_verify_and_report_verified_insns);
 	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
 	tcase_add_test(in, ingress_stream_later_packet_fans_out_after_start);
+	tcase_add_test(in, ingress_stream_state_never_overwritten);
+	tcase_add_test(in, ingress_checks_the_destination_address);
 	tcase_add_test(in, ingress_datagram_fans_out);
 	tcase_add_loop_test(in, ingress_datagram_with_length_then_padding, 0, 2);
 	tcase_add_loop_test(in, ingress_ack_and_padding_before_stream_fan_out, 0, 2);
@@ -1625,6 +1729,8 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_full_event_ring_counts_lost_events);
 
 	tcase_add_test(si, sub_ingress_learns_l2_and_counts);
+	tcase_add_test(si, sub_ingress_learns_relay_mac_when_unset);
+	tcase_add_test(si, sub_ingress_learns_only_from_unicast_to_the_relay);
 	tcase_add_test(si, sub_ingress_never_registers_unknown_cid);
 	tcase_add_test(si, sub_ingress_ignores_inactive_slot);
 	tcase_add_test(si, sub_ingress_wrong_source_not_learned);

@@ -170,6 +170,10 @@ struct ref_stream {
 	uint32_t conn;
 	uint64_t sid, alias;
 	uint8_t prio;
+	/* the first start's header: a later start must repeat it */
+	uint64_t group, subgroup;
+	uint8_t type;
+	size_t hdr_len;
 };
 static struct ref_stream ref_streams[MAX_STREAMS];
 static int n_ref_streams;
@@ -242,7 +246,9 @@ struct ref_pkt {
 	int ip_len_bad; /* IP total / payload length disagrees with the frame
 			   or the UDP length: the relay's IP stack drops it */
 	uint64_t sid, offset, alias;
-	uint8_t type;
+	uint8_t type, moq_type;
+	uint64_t group, subgroup; /* of a SUBGROUP_HEADER */
+	size_t hdr_len;		  /* its bytes up to the priority */
 	const struct ref_track *track;
 	/* subscriber side */
 	struct ref_sub *sub;
@@ -322,6 +328,7 @@ static int ref_l2l4(const uint8_t *p, size_t len, struct ref_pkt *r, uint8_t sad
 static int ref_moq_header(const uint8_t *p, size_t o, size_t end, struct ref_pkt *r)
 {
 	uint64_t t, v;
+	size_t start = o;
 	int n;
 
 	if (ref_vi(p, &o, end, &t) < 0)
@@ -335,6 +342,7 @@ static int ref_moq_header(const uint8_t *p, size_t o, size_t end, struct ref_pkt
 		if (t > 0x7f || !(t & 0x10) || (t & 0x06) == 0x06)
 			return MOQ_R_BAD_SUBGROUP_HEADER;
 	}
+	r->moq_type = (uint8_t)t;
 	r->alias_off = o;
 	n = ref_vi(p, &o, end, &r->alias);
 	if (n < 0)
@@ -342,6 +350,8 @@ static int ref_moq_header(const uint8_t *p, size_t o, size_t end, struct ref_pkt
 	r->alias_len = (size_t)n;
 	if (ref_vi(p, &o, end, &v) < 0) /* group */
 		return MOQ_R_BAD_VARINT;
+	r->group = v;
+	r->subgroup = 0;
 	if (r->is_dgram) {
 		if (!(t & 0x04) && ref_vi(p, &o, end, &v) < 0) /* object id */
 			return MOQ_R_BAD_VARINT;
@@ -349,17 +359,24 @@ static int ref_moq_header(const uint8_t *p, size_t o, size_t end, struct ref_pkt
 			return MOQ_R_BAD_DATAGRAM;
 		return 0;
 	}
-	if ((t & 0x06) == 0x04 && ref_vi(p, &o, end, &v) < 0) /* subgroup id */
-		return MOQ_R_BAD_VARINT;
+	if ((t & 0x06) == 0x04) { /* subgroup id */
+		if (ref_vi(p, &o, end, &v) < 0)
+			return MOQ_R_BAD_VARINT;
+		r->subgroup = v;
+	}
 	if (!(t & 0x20)) {
 		if (o >= end)
 			return MOQ_R_BAD_SUBGROUP_HEADER;
 		o++;
 	}
+	r->hdr_len = o - start;
 	/* mode 0b01: the subgroup id is the first object's id: its delta
 	 * must be in this packet */
-	if ((t & 0x06) == 0x02 && ref_vi(p, &o, end, &v) < 0)
-		return MOQ_R_BAD_SUBGROUP_HEADER;
+	if ((t & 0x06) == 0x02) {
+		if (ref_vi(p, &o, end, &v) < 0)
+			return MOQ_R_BAD_SUBGROUP_HEADER;
+		r->subgroup = v;
+	}
 	return 0;
 }
 
@@ -478,6 +495,16 @@ static int ref_upstream(const uint8_t *p, size_t len, struct ref_pkt *r)
 		r->has_hdr = 1;
 		r->offset0 = !r->is_dgram;
 		r->learn_stream = !r->is_dgram;
+		if (!r->is_dgram) {
+			/* stream state is made once (BPF_NOEXIST): a start seen
+			 * again must repeat the first one's header */
+			struct ref_stream *st = ref_stream_find(r->conn, r->sid);
+
+			if (st && (st->alias != r->alias || st->group != r->group ||
+				   st->subgroup != r->subgroup || st->type != r->moq_type ||
+				   st->hdr_len != r->hdr_len))
+				return MOQ_R_HEADER_MISMATCH;
+		}
 	} else {
 		struct ref_stream *st = ref_stream_find(r->conn, r->sid);
 
@@ -1309,14 +1336,18 @@ static void model_learn_stream(const struct ref_pkt *r, const uint8_t *pkt)
 	struct ref_stream *st = ref_stream_find(r->conn, r->sid);
 
 	(void)pkt;
-	if (!st) {
-		if (n_ref_streams >= MAX_STREAMS)
-			return;
-		st = &ref_streams[n_ref_streams++];
-		st->conn = r->conn;
-		st->sid = r->sid;
-	}
+	if (st)
+		return; /* never overwritten */
+	if (n_ref_streams >= MAX_STREAMS)
+		return;
+	st = &ref_streams[n_ref_streams++];
+	st->conn = r->conn;
+	st->sid = r->sid;
 	st->alias = r->alias;
+	st->group = r->group;
+	st->subgroup = r->subgroup;
+	st->type = r->moq_type;
+	st->hdr_len = r->hdr_len;
 }
 
 /* Upstream stream table entry as the program recorded it. */
@@ -1408,8 +1439,14 @@ static void check_ingress(int relay, const uint8_t *pkt, size_t len, const char 
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(read_sub(ref_subs[i].slot, &after[i]), 0);
 		struct moq_subscriber exp = before[i];
-		if (want_sub == MOQ_R_SUB_RX && rs.sub == &ref_subs[i]) {
-			const uint8_t *eth = pkt;
+		/* MACs are learned only from a unicast frame to the relay's
+		 * MAC (any unicast one while the relay's is unknown) */
+		static const uint8_t zero_mac[6];
+		const uint8_t *eth = pkt;
+		int learnable = !(eth[0] & 1) && (!memcmp(before[i].eth_src, zero_mac, 6) ||
+						  !memcmp(before[i].eth_src, eth, 6));
+
+		if (want_sub == MOQ_R_SUB_RX && rs.sub == &ref_subs[i] && learnable) {
 			memcpy(exp.eth_dst, eth + 6, 6);
 			memcpy(exp.eth_src, eth, 6);
 			exp.flags |= MOQ_SUB_F_L2_LEARNED;
@@ -1454,7 +1491,11 @@ static void check_subscriber_ingress(const uint8_t *pkt, size_t len, const char 
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(read_sub(ref_subs[i].slot, &after[i]), 0);
 		struct moq_subscriber exp = before[i];
-		if (want == MOQ_R_SUB_RX && r.sub == &ref_subs[i]) {
+		static const uint8_t zero_mac[6];
+		int learnable = !(pkt[0] & 1) && (!memcmp(before[i].eth_src, zero_mac, 6) ||
+						  !memcmp(before[i].eth_src, pkt, 6));
+
+		if (want == MOQ_R_SUB_RX && r.sub == &ref_subs[i] && learnable) {
 			memcpy(exp.eth_dst, pkt + 6, 6);
 			memcpy(exp.eth_src, pkt, 6);
 			exp.flags |= MOQ_SUB_F_L2_LEARNED;

@@ -39,7 +39,11 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_UNKNOWN_DCID, 10);
 	ck_assert_int_eq(MOQ_R_EVENT_LOST, 41);
 	ck_assert_int_eq(MOQ_R_BEFORE_START, 42);
-	ck_assert_int_eq(MOQ_R_MAX, 43);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_HEADER_MISMATCH), "header_mismatch");
+	ck_assert_int_eq(MOQ_R_HEADER_MISMATCH, 43);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_WRONG_DEST), "wrong_dest");
+	ck_assert_int_eq(MOQ_R_WRONG_DEST, 44);
+	ck_assert_int_eq(MOQ_R_MAX, 45);
 }
 END_TEST
 

@@ -40,8 +40,8 @@ static struct fp_raw *raw_new(uint32_t conn, uint64_t sid, size_t len)
 
 	r->up_conn = conn;
 	r->up_sid = sid;
-	r->cap = len ? len : 1;
-	r->buf = calloc(1, r->cap);
+	r->cap = len;
+	r->buf = len ? calloc(1, len) : NULL;
 	r->len = len;
 	FP->raw_bytes += r->cap;
 	r->next = FP->raws;
@@ -328,6 +328,72 @@ START_TEST(stream_counted_once_for_its_subscription)
 }
 END_TEST
 
+static uint8_t BYTES[1 << 20];
+
+/* Issue 17 finding 3: an endless stream keeps at most
+ * --fast-path-stream-bytes, the newest ones, with its offsets intact. */
+START_TEST(raw_bytes_bounded_per_stream)
+{
+	struct fp_raw *r = raw_new(1, 3, 0);
+	struct fp_stream *fs = fp_stream_new(&FC, 1, 3);
+	uint64_t off = 0;
+
+	FP->raw_stream_max = 64 << 10;
+	for (size_t i = 0; i < sizeof(BYTES); i++)
+		BYTES[i] = (uint8_t)(i * 7 + i / 251);
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(fp_raw_append(FP, r, BYTES + off % (512 << 10), 1000), 0);
+		off += 1000;
+		ck_assert_uint_le(r->len - r->base, FP->raw_stream_max);
+		ck_assert_uint_le(r->cap, FP->raw_stream_max);
+	}
+	ck_assert_uint_eq(r->len, off);
+	ck_assert_uint_gt(r->base, 0);
+	ck_assert_uint_le(FP->raw_bytes, FP->raw_stream_max);
+	ck_assert_uint_eq(FP->raw_evicted_bytes, r->base);
+	ck_assert_uint_gt(FP->raw_evictions, 0);
+	/* the kept bytes are the stream's bytes at their offsets */
+	for (uint64_t o = r->base; o < r->len; o += 997)
+		ck_assert_uint_eq(r->buf[o - r->base],
+				  BYTES[(o / 1000 * 1000) % (512 << 10) + o % 1000]);
+	ck_assert(fp_stream_gone(fs, r->base - 1));
+	ck_assert(!fp_stream_gone(fs, r->base));
+	/* one piece larger than the bound: only its newest bytes stay */
+	ck_assert_int_eq(fp_raw_append(FP, r, BYTES, 100 << 10), 0);
+	ck_assert_uint_eq(r->len - r->base, 64 << 10);
+	ck_assert_uint_eq(r->buf[0], BYTES[36 << 10]);
+}
+END_TEST
+
+/* Over --fast-path-raw-bytes: ended streams kept only for joiners go
+ * first, then the largest live buffer loses its older half. */
+START_TEST(raw_bytes_bounded_in_total)
+{
+	struct fp_raw *idle = raw_new(1, 3, 0), *a = raw_new(1, 7, 0), *b = raw_new(1, 11, 0);
+
+	FP->raw_stream_max = 256 << 10;
+	FP->raw_total_max = 512 << 10;
+	ck_assert_int_eq(fp_raw_append(FP, idle, BYTES, 200 << 10), 0);
+	idle->ended = true;
+	ck_assert_int_eq(fp_raw_append(FP, a, BYTES, 200 << 10), 0);
+	ck_assert_uint_eq(nraws(), 3);
+	ck_assert_int_eq(fp_raw_append(FP, b, BYTES, 200 << 10), 0);
+	ck_assert_ptr_null(fp_raw_find(FP, 1, 3)); /* the idle one went */
+	ck_assert_uint_le(FP->raw_bytes, FP->raw_total_max);
+	ck_assert_uint_eq(a->base, 0);
+	ck_assert_int_eq(fp_raw_append(FP, b, BYTES, 50 << 10), 0);
+	ck_assert_int_eq(fp_raw_append(FP, a, BYTES, 50 << 10), 0);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(fp_raw_append(FP, a, BYTES, 30 << 10), 0);
+		ck_assert_int_eq(fp_raw_append(FP, b, BYTES, 30 << 10), 0);
+		ck_assert_uint_le(FP->raw_bytes, FP->raw_total_max);
+	}
+	ck_assert_uint_gt(a->base, 0);
+	ck_assert_uint_gt(b->base, 0);
+	ck_assert_uint_eq(a->len, (200 + 50 + 20 * 30) << 10);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("fp_streams");
@@ -347,6 +413,8 @@ int main(void)
 	tcase_add_test(tc, arrival_marks_halve_and_keep_the_later_time);
 	tcase_add_test(tc, object_delivery_timeout_expires_old_bytes);
 	tcase_add_test(tc, stream_counted_once_for_its_subscription);
+	tcase_add_test(tc, raw_bytes_bounded_per_stream);
+	tcase_add_test(tc, raw_bytes_bounded_in_total);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

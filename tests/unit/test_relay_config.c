@@ -75,6 +75,30 @@ START_TEST(fast_path_on_needs_plaintext)
 }
 END_TEST
 
+/* issue 17 finding 3: the fast path's raw-byte bounds */
+START_TEST(fast_path_raw_bounds)
+{
+	struct relay_config c;
+	const char *d[] = { "--plaintext", NULL };
+	const char *a[] = { "--plaintext", "--fast-path-stream-bytes", "1M", "--fast-path-raw-bytes",
+			    "8M", NULL };
+	const char *small[] = { "--plaintext", "--fast-path-stream-bytes", "32k", NULL };
+	const char *inv[] = { "--plaintext", "--fast-path-stream-bytes", "8M",
+			      "--fast-path-raw-bytes", "4M", NULL };
+
+	ck_assert_int_eq(parse(&c, d), 0);
+	ck_assert_uint_eq(c.fp_stream_bytes, 4u << 20);
+	ck_assert_uint_eq(c.fp_raw_bytes, 64u << 20);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.fp_stream_bytes, 1u << 20);
+	ck_assert_uint_eq(c.fp_raw_bytes, 8u << 20);
+	ck_assert_int_eq(parse(&c, small), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-stream-bytes"));
+	ck_assert_int_eq(parse(&c, inv), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-raw-bytes"));
+}
+END_TEST
+
 START_TEST(unknown_option_is_named)
 {
 	struct relay_config c;
@@ -454,6 +478,7 @@ int main(void)
 	tcase_add_test(tc, defaults_with_plaintext);
 	tcase_add_test(tc, tls_without_cert_says_what_to_add);
 	tcase_add_test(tc, fast_path_on_needs_plaintext);
+	tcase_add_test(tc, fast_path_raw_bounds);
 	tcase_add_test(tc, unknown_option_is_named);
 	tcase_add_test(tc, sizes_take_suffixes_and_reject_garbage);
 	tcase_add_test(tc, bad_number_names_the_option);

@@ -1,0 +1,111 @@
+/* fp_mapwrite: typed map writers, their failure counts and the purge of a
+ * reused slot's moq_down_streams entries (issue 17 finding 7). Needs root
+ * (BPF maps); the maps are unpinned and go with the test process. */
+#include <bpf/bpf.h>
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/fp_mapwrite.h"
+
+static struct fp_maps M;
+
+static void setup(void)
+{
+	memset(&M, 0, sizeof(M));
+	for (int i = 0; i < FP_MAP_MAX; i++)
+		M.fd[i] = -1;
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < FP_MAP_MAX; i++)
+		if (M.fd[i] >= 0)
+			close(M.fd[i]);
+}
+
+static int mk(enum bpf_map_type t, uint32_t k, uint32_t v, uint32_t n)
+{
+	int fd = bpf_map_create(t, NULL, k, v, n, NULL);
+
+	ck_assert_msg(fd >= 0, "bpf_map_create: %s (root needed)", strerror(errno));
+	return fd;
+}
+
+/* A full moq_subscriptions refuses an update: the writer says so and the
+ * failure is counted for that map; deleting an absent key is no failure. */
+START_TEST(failed_updates_are_counted_per_map)
+{
+	struct moq_subscription v = {.track_alias = 9};
+
+	M.fd[FP_MAP_SUBSCRIPTIONS] = mk(BPF_MAP_TYPE_HASH, sizeof(struct moq_subscription_key),
+					sizeof(struct moq_subscription), 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		struct moq_subscription_key k = {.slot = i, .conn_id = 1, .track_alias = 5};
+
+		ck_assert_int_eq(fp_maps_put_subscription(&M, &k, &v), 0);
+	}
+	struct moq_subscription_key k3 = {.slot = 3, .conn_id = 1, .track_alias = 5};
+
+	ck_assert_int_lt(fp_maps_put_subscription(&M, &k3, &v), 0);
+	ck_assert_uint_eq(M.failures[FP_MAP_SUBSCRIPTIONS], 1);
+	ck_assert_int_eq(fp_maps_del_subscription(&M, &k3), -ENOENT);
+	ck_assert_uint_eq(M.failures[FP_MAP_SUBSCRIPTIONS], 1);
+	/* a map that is not open: -EBADF, not counted as a kernel refusal */
+	ck_assert_int_eq(fp_maps_put_sub_cid(&M, (uint8_t[MOQ_CID_LEN]){1}, 3), -EBADF);
+	ck_assert_uint_eq(M.failures[FP_MAP_SUB_BY_CID], 0);
+}
+END_TEST
+
+/* A slot being reused loses every moq_down_streams entry of its previous
+ * connection (reset marks included); other slots keep theirs. */
+START_TEST(purge_slot_deletes_only_that_slots_streams)
+{
+	struct moq_down_stream v = {.stream_id = 3, .flags = MOQ_DS_F_RESET};
+	uint32_t left3 = 0, left4 = 0;
+	struct moq_down_stream_key k, nk;
+	bool have = false;
+	int fd;
+
+	fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct moq_down_stream_key),
+		sizeof(struct moq_down_stream), 20000);
+	M.fd[FP_MAP_DOWN_STREAMS] = fd;
+	for (uint64_t i = 0; i < 6000; i++) {
+		struct moq_down_stream_key a = {.slot = 3, .conn_id = 1, .up_stream_id = 4 * i + 3};
+		struct moq_down_stream_key b = {.slot = 4, .conn_id = 1, .up_stream_id = 4 * i + 3};
+
+		ck_assert_int_eq(fp_maps_put_down_stream(&M, &a, &v), 0);
+		if (i < 500)
+			ck_assert_int_eq(fp_maps_put_down_stream(&M, &b, &v), 0);
+	}
+	ck_assert_int_eq(fp_maps_purge_slot(&M, 3), 6000);
+	while (bpf_map_get_next_key(fd, have ? &k : NULL, &nk) == 0) {
+		have = true;
+		k = nk;
+		left3 += nk.slot == 3;
+		left4 += nk.slot == 4;
+	}
+	ck_assert_uint_eq(left3, 0);
+	ck_assert_uint_eq(left4, 500);
+	ck_assert_int_eq(fp_maps_purge_slot(&M, 3), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("fp_mapwrite");
+	TCase *tc = tcase_create("mapwrite");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, failed_updates_are_counted_per_map);
+	tcase_add_test(tc, purge_slot_deletes_only_that_slots_streams);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -73,7 +73,7 @@ struct moq_upstream {
 	__u32 generation; /* must equal moq_config.generation */
 	__u8 family;	  /* MOQ_AF_INET / MOQ_AF_INET6 */
 	__u8 flags;	  /* MOQ_UP_F_* */
-	__u16 sport_be; /* publisher's UDP source port */
+	__u16 sport_be;	  /* publisher's UDP source port */
 	__u32 pad1;
 	__u8 saddr[16]; /* publisher's address (IPv4 in the first 4 bytes) */
 	__u8 daddr[16]; /* the relay's address it sends to (MOQ_UP_F_DADDR) */
@@ -254,9 +254,10 @@ enum moq_prog {
 	X(NO_L2, "no_l2")	      /* per clone / egress: subscriber MAC still unknown */       \
 	X(GSO, "gso")		      /* GRO/GSO super-packet: several datagrams in one skb */     \
 	X(HEADER_BITS, "header_bits") /* spin, reserved or key-phase bit set (byte != 0x43) */     \
-	X(EVENT_LOST, "event_lost")   /* egress: moq_events full, event not written (extra count) */ \
-	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */ \
-	X(HEADER_MISMATCH, "header_mismatch") /* ingress: a stream's start differs from the first */ \
+	X(EVENT_LOST, "event_lost") /* egress: moq_events full, event not written (extra count) */ \
+	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */  \
+	X(HEADER_MISMATCH,                                                                         \
+	  "header_mismatch")	    /* ingress: a stream's start differs from the first */         \
 	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,

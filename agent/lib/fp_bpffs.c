@@ -20,7 +20,8 @@ int fp_bpffs_check(const char *pin_dir, char *err, size_t errlen)
 
 	n = strlen(pin_dir);
 	if (n == 0 || n >= sizeof(path)) {
-		snprintf(err, errlen, "fast path: pin directory '%s' is empty or too long", pin_dir);
+		snprintf(err, errlen, "fast path: pin directory '%s' is empty or too long",
+			 pin_dir);
 		return -EINVAL;
 	}
 	memcpy(path, pin_dir, n + 1);
@@ -52,10 +53,11 @@ int fp_bpffs_check(const char *pin_dir, char *err, size_t errlen)
 		return 0;
 	if (strncmp(pin_dir, FP_BPFFS_ROOT "/", sizeof(FP_BPFFS_ROOT)) == 0 ||
 	    strcmp(pin_dir, FP_BPFFS_ROOT) == 0)
-		snprintf(err, errlen,
-			 "fast path: %s is not on a BPF filesystem (nothing is mounted at "
-			 FP_BPFFS_ROOT "): run 'mount -t bpf bpf " FP_BPFFS_ROOT "', " REATTACH_HINT,
-			 pin_dir, pin_dir);
+		snprintf(
+		    err, errlen,
+		    "fast path: %s is not on a BPF filesystem (nothing is mounted at " FP_BPFFS_ROOT
+		    "): run 'mount -t bpf bpf " FP_BPFFS_ROOT "', " REATTACH_HINT,
+		    pin_dir, pin_dir);
 	else
 		snprintf(err, errlen,
 			 "fast path: %s is not on a BPF filesystem (%s is on filesystem type "

@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 struct fp_sub_info {
-	uint32_t slot;	    /* index in the pinned moq_subscribers map */
-	uint32_t conn_id;   /* daemon's id of the connection */
-	char peer[64];	    /* "addr:port" of the subscriber */
+	uint32_t slot;			       /* index in the pinned moq_subscribers map */
+	uint32_t conn_id;		       /* daemon's id of the connection */
+	char peer[64];			       /* "addr:port" of the subscriber */
 	uint64_t kernel_packets, kernel_bytes; /* forwarded by tc egress */
 	uint64_t agent_packets, agent_bytes;   /* media written by the agent */
 	uint64_t retransmits;		       /* packets re-sent after loss */
@@ -26,10 +26,10 @@ struct fp_sub_info {
 /* The upstream stream bytes the daemon keeps for gap fills and
  * retransmissions, and what their bounds cost. */
 struct fp_raw_info {
-	uint64_t bytes;	      /* buffers now */
+	uint64_t bytes;		/* buffers now */
 	uint64_t evicted_bytes; /* stream bytes dropped for the bounds */
-	uint64_t evictions;     /* times a stream lost bytes to them */
-	uint64_t gone_resets;   /* streams reset TOO_FAR_BEHIND: bytes were gone */
+	uint64_t evictions;	/* times a stream lost bytes to them */
+	uint64_t gone_resets;	/* streams reset TOO_FAR_BEHIND: bytes were gone */
 };
 
 /* Fills up to max entries, returns how many fast subscribers exist (may be

@@ -65,12 +65,13 @@ int fp_pinlock_take(const char *dir, char *err, size_t errlen)
 	}
 	holder = fstat(fd, &st) == 0 ? fp_pinlock_holder(NULL, st.st_dev, st.st_ino) : -1;
 	if (holder > 0)
-		snprintf(err, errlen,
-			 "fast path: the pinned maps in %s are in use by another moq-relayd "
-			 "(pid %d holds the lock on that directory); stop it first, or attach a "
-			 "second set of programs under another pin root (TC_BPF_MNT) and start this "
-			 "one with --bpf-pin-dir",
-			 dir, (int)holder);
+		snprintf(
+		    err, errlen,
+		    "fast path: the pinned maps in %s are in use by another moq-relayd "
+		    "(pid %d holds the lock on that directory); stop it first, or attach a "
+		    "second set of programs under another pin root (TC_BPF_MNT) and start this "
+		    "one with --bpf-pin-dir",
+		    dir, (int)holder);
 	else
 		snprintf(err, errlen,
 			 "fast path: the pinned maps in %s are in use by another moq-relayd (it "

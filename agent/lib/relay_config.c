@@ -41,108 +41,109 @@ struct opt {
 #define F(field) offsetof(struct relay_config, field), sizeof(((struct relay_config *)0)->field)
 
 static const struct opt opts[] = {
-	{ "listen", "HOST:PORT", K_LISTEN, 0, 0,
-	  "address to accept publishers and subscribers on [[::]:4443];\n"
-	  "IPv6 addresses in brackets" },
-	{ "plaintext", NULL, K_BOOL, F(plaintext),
-	  "QUIC plaintext profile (null packet protection) instead of TLS;\n"
-	  "peers and --upstream must use it too (docs/plaintext-profile.md)" },
-	{ "cert", "FILE", K_STR, F(cert), "TLS certificate chain (PEM); required without --plaintext" },
-	{ "key", "FILE", K_STR, F(key), "TLS private key (PEM); required without --plaintext" },
-	{ "upstream", "URL", K_UPSTREAM, F(upstream),
-	  "relay to subscribe through for tracks not published here:\n"
-	  "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)" },
-	{ "upstream-ca", "FILE", K_STR, F(upstream_ca), "CA (PEM) to verify the upstream relay's certificate" },
-	{ "upstream-insecure", NULL, K_BOOL, F(upstream_insecure),
-	  "do not verify the upstream relay's certificate" },
-	{ "cache-groups", "N", K_UINT, F(cache_groups), "groups cached per track [8] (>= 1)" },
-	{ "cache-bytes", "SIZE", K_SIZE, F(cache_bytes),
-	  "cached bytes per track [64M] (k/M/G suffixes; 0 = no byte bound)" },
-	{ "sub-queue-bytes", "SIZE", K_SIZE, F(sub_queue_bytes),
-	  "unacknowledged bytes buffered per subscriber before its oldest,\n"
-	  "lowest-priority subgroup streams are reset [4M] (>= 64k)" },
-	{ "max-sessions", "N", K_UINT, F(max_sessions),
-	  "downstream sessions at once [1000] (counted once their QUIC\n"
-	  "handshake completes); one more is refused with CONNECTION_REFUSED (0x2)" },
-	{ "max-handshakes", "N", K_UINT, F(max_handshakes),
-	  "downstream QUIC handshakes in progress [100]; at the cap a new\n"
-	  "client replaces the oldest unvalidated one; TLS: from half the cap\n"
-	  "on, new clients get a Retry (address validation) first" },
-	{ "max-subscriptions", "N", K_UINT, F(max_subscriptions),
-	  "subscriptions per session [100]; beyond: REQUEST_ERROR\n"
-	  "EXCESSIVE_LOAD (0x9)" },
-	{ "max-tracks", "N", K_UINT, F(max_tracks),
-	  "tracks the relay carries at once [1000]; a request for one more\n"
-	  "gets REQUEST_ERROR EXCESSIVE_LOAD (0x9)" },
-	{ "max-name-bytes", "N", K_UINT, F(max_name_bytes),
-	  "longest Full Track Name accepted, 1..4096 [4096]; longer names\n"
-	  "get DOES_NOT_EXIST (0x10) or, from publishers, UNINTERESTED (0x20)" },
-	{ "max-namespace-fields", "N", K_UINT, F(max_namespace_fields),
-	  "most Track Namespace fields accepted, 1..32 [32]; same codes" },
-	{ "max-request-rate", "N", K_UINT, F(max_request_rate),
-	  "new requests per second per session (burst N) [100]; beyond:\n"
-	  "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)" },
-	{ "max-rendezvous", "N", K_UINT, F(max_rendezvous),
-	  "SUBSCRIBEs with RENDEZVOUS_TIMEOUT held at once waiting for a\n"
-	  "publisher [1000]; beyond: DOES_NOT_EXIST (0x10) at once" },
-	{ "max-rendezvous-wait", "SECONDS", K_MS, F(max_rendezvous_wait_ms),
-	  "longest a SUBSCRIBE is held for its publisher, whatever its\n"
-	  "RENDEZVOUS_TIMEOUT asks [10] (0 = never hold); then TIMEOUT (0x2)" },
-	{ "log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]" },
-	{ "log-format", "text|json", K_LOGFORMAT, F(log_format),
-	  "stderr lines as text, or one JSON object per line; both carry\n"
-	  "session=, peer= and track= where known [text]" },
-	{ "qlog-dir", "DIR", K_STR, F(qlog_dir),
-	  "write a qlog file per QUIC connection into DIR\n"
-	  "(<role>-<odcid>.sqlog; diagnostics, not for production) [off]" },
-	{ "auth-token", "TOKEN", K_STR, F(auth_token),
-	  "AUTHORIZATION TOKEN (in SETUP or a request) that authorizes both\n"
-	  "publishing and subscribing; a peer without a token for any role\n"
-	  "is closed with UNAUTHORIZED. Sent to --upstream" },
-	{ "auth-token-file", "FILE", K_STR, F(auth_token_file),
-	  "read the token from FILE (first line) instead" },
-	{ "publish-token", "TOKEN", K_STR, F(publish_token),
-	  "token that authorizes PUBLISH_NAMESPACE and PUBLISH only;\n"
-	  "with it or --auth-token set, publishing needs one of them" },
-	{ "publish-token-file", "FILE", K_STR, F(publish_token_file),
-	  "read the publish token from FILE (first line) instead" },
-	{ "subscribe-token", "TOKEN", K_STR, F(subscribe_token),
-	  "token that authorizes SUBSCRIBE, FETCH and TRACK_STATUS only;\n"
-	  "with it or --auth-token set, subscribing needs one of them.\n"
-	  "Sent to --upstream when --auth-token is not set" },
-	{ "subscribe-token-file", "FILE", K_STR, F(subscribe_token_file),
-	  "read the subscribe token from FILE (first line) instead" },
-	{ "stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
-	  "print a stats line to stderr every SECONDS [10] (0 = never)" },
-	{ "metrics-listen", "HOST:PORT", K_STR, F(metrics_listen),
-	  "serve Prometheus metrics at http://HOST:PORT/metrics [off];\n"
-	  "IPv6 addresses in brackets" },
-	{ "drain-timeout", "SECONDS", K_MS, F(drain_timeout_ms),
-	  "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]" },
-	{ "idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]" },
-	{ "fast-path", "off|on", K_FASTPATH, F(fast_path),
-	  "forward media in the kernel with the tc BPF programs (needs\n"
-	  "--plaintext and the programs attached; docs/fast-path-agent.md) [off]" },
-	{ "bpf-pin-dir", "DIR", K_STR, F(bpf_pin_dir),
-	  "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]" },
-	{ "heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
-	  "the programs stop forwarding when the agent is silent this long [0.5]" },
-	{ "fast-path-stream-bytes", "SIZE", K_SIZE, F(fp_stream_bytes),
-	  "upstream stream bytes the fast path keeps per stream for gap\n"
-	  "fills and retransmissions [4M] (>= 64k); a subscriber needing\n"
-	  "older ones gets that stream reset with TOO_FAR_BEHIND (0x5)" },
-	{ "fast-path-raw-bytes", "SIZE", K_SIZE, F(fp_raw_bytes),
-	  "upstream stream bytes the fast path keeps in total [64M]\n"
-	  "(>= --fast-path-stream-bytes); beyond, the oldest are evicted" },
-	{ "ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
-	  "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
-	  "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
-	  "that cannot be created stops the start; the default only warns" },
-	{ "config", "FILE", K_CONFIG, F(config_file),
-	  "read `key = value` lines (keys = long option names) first;\n"
-	  "the command line overrides them; SIGHUP re-reads the file" },
-	{ "help", NULL, K_HELP, F(help), "show this help" },
-	{ "version", NULL, K_VERSION, F(version), "show the version" },
+    {"listen", "HOST:PORT", K_LISTEN, 0, 0,
+     "address to accept publishers and subscribers on [[::]:4443];\n"
+     "IPv6 addresses in brackets"},
+    {"plaintext", NULL, K_BOOL, F(plaintext),
+     "QUIC plaintext profile (null packet protection) instead of TLS;\n"
+     "peers and --upstream must use it too (docs/plaintext-profile.md)"},
+    {"cert", "FILE", K_STR, F(cert), "TLS certificate chain (PEM); required without --plaintext"},
+    {"key", "FILE", K_STR, F(key), "TLS private key (PEM); required without --plaintext"},
+    {"upstream", "URL", K_UPSTREAM, F(upstream),
+     "relay to subscribe through for tracks not published here:\n"
+     "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)"},
+    {"upstream-ca", "FILE", K_STR, F(upstream_ca),
+     "CA (PEM) to verify the upstream relay's certificate"},
+    {"upstream-insecure", NULL, K_BOOL, F(upstream_insecure),
+     "do not verify the upstream relay's certificate"},
+    {"cache-groups", "N", K_UINT, F(cache_groups), "groups cached per track [8] (>= 1)"},
+    {"cache-bytes", "SIZE", K_SIZE, F(cache_bytes),
+     "cached bytes per track [64M] (k/M/G suffixes; 0 = no byte bound)"},
+    {"sub-queue-bytes", "SIZE", K_SIZE, F(sub_queue_bytes),
+     "unacknowledged bytes buffered per subscriber before its oldest,\n"
+     "lowest-priority subgroup streams are reset [4M] (>= 64k)"},
+    {"max-sessions", "N", K_UINT, F(max_sessions),
+     "downstream sessions at once [1000] (counted once their QUIC\n"
+     "handshake completes); one more is refused with CONNECTION_REFUSED (0x2)"},
+    {"max-handshakes", "N", K_UINT, F(max_handshakes),
+     "downstream QUIC handshakes in progress [100]; at the cap a new\n"
+     "client replaces the oldest unvalidated one; TLS: from half the cap\n"
+     "on, new clients get a Retry (address validation) first"},
+    {"max-subscriptions", "N", K_UINT, F(max_subscriptions),
+     "subscriptions per session [100]; beyond: REQUEST_ERROR\n"
+     "EXCESSIVE_LOAD (0x9)"},
+    {"max-tracks", "N", K_UINT, F(max_tracks),
+     "tracks the relay carries at once [1000]; a request for one more\n"
+     "gets REQUEST_ERROR EXCESSIVE_LOAD (0x9)"},
+    {"max-name-bytes", "N", K_UINT, F(max_name_bytes),
+     "longest Full Track Name accepted, 1..4096 [4096]; longer names\n"
+     "get DOES_NOT_EXIST (0x10) or, from publishers, UNINTERESTED (0x20)"},
+    {"max-namespace-fields", "N", K_UINT, F(max_namespace_fields),
+     "most Track Namespace fields accepted, 1..32 [32]; same codes"},
+    {"max-request-rate", "N", K_UINT, F(max_request_rate),
+     "new requests per second per session (burst N) [100]; beyond:\n"
+     "REQUEST_ERROR EXCESSIVE_LOAD with a Retry Interval (0 = no limit)"},
+    {"max-rendezvous", "N", K_UINT, F(max_rendezvous),
+     "SUBSCRIBEs with RENDEZVOUS_TIMEOUT held at once waiting for a\n"
+     "publisher [1000]; beyond: DOES_NOT_EXIST (0x10) at once"},
+    {"max-rendezvous-wait", "SECONDS", K_MS, F(max_rendezvous_wait_ms),
+     "longest a SUBSCRIBE is held for its publisher, whatever its\n"
+     "RENDEZVOUS_TIMEOUT asks [10] (0 = never hold); then TIMEOUT (0x2)"},
+    {"log-level", "LEVEL", K_LOGLEVEL, F(log_level), "error, warn, info or debug [warn]"},
+    {"log-format", "text|json", K_LOGFORMAT, F(log_format),
+     "stderr lines as text, or one JSON object per line; both carry\n"
+     "session=, peer= and track= where known [text]"},
+    {"qlog-dir", "DIR", K_STR, F(qlog_dir),
+     "write a qlog file per QUIC connection into DIR\n"
+     "(<role>-<odcid>.sqlog; diagnostics, not for production) [off]"},
+    {"auth-token", "TOKEN", K_STR, F(auth_token),
+     "AUTHORIZATION TOKEN (in SETUP or a request) that authorizes both\n"
+     "publishing and subscribing; a peer without a token for any role\n"
+     "is closed with UNAUTHORIZED. Sent to --upstream"},
+    {"auth-token-file", "FILE", K_STR, F(auth_token_file),
+     "read the token from FILE (first line) instead"},
+    {"publish-token", "TOKEN", K_STR, F(publish_token),
+     "token that authorizes PUBLISH_NAMESPACE and PUBLISH only;\n"
+     "with it or --auth-token set, publishing needs one of them"},
+    {"publish-token-file", "FILE", K_STR, F(publish_token_file),
+     "read the publish token from FILE (first line) instead"},
+    {"subscribe-token", "TOKEN", K_STR, F(subscribe_token),
+     "token that authorizes SUBSCRIBE, FETCH and TRACK_STATUS only;\n"
+     "with it or --auth-token set, subscribing needs one of them.\n"
+     "Sent to --upstream when --auth-token is not set"},
+    {"subscribe-token-file", "FILE", K_STR, F(subscribe_token_file),
+     "read the subscribe token from FILE (first line) instead"},
+    {"stats-interval", "SECONDS", K_MS, F(stats_interval_ms),
+     "print a stats line to stderr every SECONDS [10] (0 = never)"},
+    {"metrics-listen", "HOST:PORT", K_STR, F(metrics_listen),
+     "serve Prometheus metrics at http://HOST:PORT/metrics [off];\n"
+     "IPv6 addresses in brackets"},
+    {"drain-timeout", "SECONDS", K_MS, F(drain_timeout_ms),
+     "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]"},
+    {"idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]"},
+    {"fast-path", "off|on", K_FASTPATH, F(fast_path),
+     "forward media in the kernel with the tc BPF programs (needs\n"
+     "--plaintext and the programs attached; docs/fast-path-agent.md) [off]"},
+    {"bpf-pin-dir", "DIR", K_STR, F(bpf_pin_dir),
+     "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]"},
+    {"heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
+     "the programs stop forwarding when the agent is silent this long [0.5]"},
+    {"fast-path-stream-bytes", "SIZE", K_SIZE, F(fp_stream_bytes),
+     "upstream stream bytes the fast path keeps per stream for gap\n"
+     "fills and retransmissions [4M] (>= 64k); a subscriber needing\n"
+     "older ones gets that stream reset with TOO_FAR_BEHIND (0x5)"},
+    {"fast-path-raw-bytes", "SIZE", K_SIZE, F(fp_raw_bytes),
+     "upstream stream bytes the fast path keeps in total [64M]\n"
+     "(>= --fast-path-stream-bytes); beyond, the oldest are evicted"},
+    {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
+     "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
+     "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
+     "that cannot be created stops the start; the default only warns"},
+    {"config", "FILE", K_CONFIG, F(config_file),
+     "read `key = value` lines (keys = long option names) first;\n"
+     "the command line overrides them; SIGHUP re-reads the file"},
+    {"help", NULL, K_HELP, F(help), "show this help"},
+    {"version", NULL, K_VERSION, F(version), "show the version"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -221,21 +222,21 @@ int relay_config_parse_size(const char *s, uint64_t *out)
 
 static int parse_bool(const char *v, bool *out)
 {
-	if (!v || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
-	    !strcmp(v, "1") || !strcasecmp(v, "on")) {
+	if (!v || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") ||
+	    !strcasecmp(v, "on")) {
 		*out = true;
 		return 0;
 	}
-	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") ||
-	    !strcmp(v, "0") || !strcasecmp(v, "off")) {
+	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+	    !strcasecmp(v, "off")) {
 		*out = false;
 		return 0;
 	}
 	return -1;
 }
 
-int relay_config_parse_url(const char *url, char *host, size_t hostlen,
-			   uint16_t *port, char *path, size_t pathlen)
+int relay_config_parse_url(const char *url, char *host, size_t hostlen, uint16_t *port, char *path,
+			   size_t pathlen)
 {
 	const char *p = url, *hs, *he, *ps;
 	char *end;
@@ -287,8 +288,8 @@ static const struct opt *find_opt(const char *name)
 	return NULL;
 }
 
-int relay_config_set(struct relay_config *c, const char *name,
-		     const char *value, char *err, size_t errlen)
+int relay_config_set(struct relay_config *c, const char *name, const char *value, char *err,
+		     size_t errlen)
 {
 	const struct opt *o = find_opt(name);
 	char *field;
@@ -308,8 +309,8 @@ int relay_config_set(struct relay_config *c, const char *name,
 	case K_STR:
 	case K_CONFIG:
 		if (strlen(value) >= o->size) {
-			errf(err, errlen, "--%s: value too long (max %zu bytes)",
-			     name, o->size - 1);
+			errf(err, errlen, "--%s: value too long (max %zu bytes)", name,
+			     o->size - 1);
 			return -1;
 		}
 		strcpy(field, value);
@@ -318,16 +319,14 @@ int relay_config_set(struct relay_config *c, const char *name,
 	case K_HELP:
 	case K_VERSION:
 		if (parse_bool(value, (bool *)field)) {
-			errf(err, errlen,
-			     "--%s: '%s' is not a boolean (use true or false)",
-			     name, value);
+			errf(err, errlen, "--%s: '%s' is not a boolean (use true or false)", name,
+			     value);
 			return -1;
 		}
 		return 0;
 	case K_SIZE:
 		if (relay_config_parse_size(value, &u)) {
-			errf(err, errlen,
-			     "--%s: '%s' is not a size (e.g. 65536, 64k, 16M, 1G)",
+			errf(err, errlen, "--%s: '%s' is not a size (e.g. 65536, 64k, 16M, 1G)",
 			     name, value);
 			return -1;
 		}
@@ -337,8 +336,7 @@ int relay_config_set(struct relay_config *c, const char *name,
 		errno = 0;
 		u = strtoull(value, &end, 10);
 		if (errno || !*value || *end || *value == '-') {
-			errf(err, errlen, "--%s: '%s' is not a whole number",
-			     name, value);
+			errf(err, errlen, "--%s: '%s' is not a whole number", name, value);
 			return -1;
 		}
 		*(uint64_t *)field = u;
@@ -349,8 +347,7 @@ int relay_config_set(struct relay_config *c, const char *name,
 		errno = 0;
 		d = strtod(value, &end);
 		if (errno || !*value || *end || d < 0 || d > 1e9) {
-			errf(err, errlen,
-			     "--%s: '%s' is not a number of seconds (e.g. 5 or 0.5)",
+			errf(err, errlen, "--%s: '%s' is not a number of seconds (e.g. 5 or 0.5)",
 			     name, value);
 			return -1;
 		}
@@ -362,8 +359,7 @@ int relay_config_set(struct relay_config *c, const char *name,
 
 		if (l < 0) {
 			errf(err, errlen,
-			     "--log-level: '%s' is not one of error, warn, info, debug",
-			     value);
+			     "--log-level: '%s' is not one of error, warn, info, debug", value);
 			return -1;
 		}
 		*(int *)field = l;
@@ -373,8 +369,7 @@ int relay_config_set(struct relay_config *c, const char *name,
 		int f = moq_log_parse_format(value);
 
 		if (f < 0) {
-			errf(err, errlen,
-			     "--log-format: '%s' is not text or json", value);
+			errf(err, errlen, "--log-format: '%s' is not text or json", value);
 			return -1;
 		}
 		*(int *)field = f;
@@ -384,8 +379,7 @@ int relay_config_set(struct relay_config *c, const char *name,
 		char host[256];
 		uint16_t port;
 
-		if (relay_config_parse_url(value, host, sizeof(host), &port,
-					   NULL, 0) ||
+		if (relay_config_parse_url(value, host, sizeof(host), &port, NULL, 0) ||
 		    strchr(value, '/')) {
 			errf(err, errlen,
 			     "--listen: '%s' is not HOST:PORT (e.g. 0.0.0.0:4443 or [::]:4443)",
@@ -402,15 +396,15 @@ int relay_config_set(struct relay_config *c, const char *name,
 		} else if (!strcmp(value, "on")) {
 			c->fast_path = true;
 		} else {
-			errf(err, errlen, "--fast-path: '%s' is not off or on",
-			     value);
+			errf(err, errlen, "--fast-path: '%s' is not off or on", value);
 			return -1;
 		}
 		return 0;
 	case K_CTLSOCK:
 		if (!*value || strlen(value) >= o->size) {
 			errf(err, errlen,
-			     "--ctl-socket: '%s' is not a path of 1 to %zu bytes (unix socket limit) or 'none'",
+			     "--ctl-socket: '%s' is not a path of 1 to %zu bytes (unix socket "
+			     "limit) or 'none'",
 			     value, o->size - 1);
 			return -1;
 		}
@@ -423,13 +417,11 @@ int relay_config_set(struct relay_config *c, const char *name,
 			return 0;
 		}
 		if (strlen(value) >= sizeof(c->upstream) ||
-		    relay_config_parse_url(value, c->upstream_host,
-					   sizeof(c->upstream_host),
+		    relay_config_parse_url(value, c->upstream_host, sizeof(c->upstream_host),
 					   &c->upstream_port, c->upstream_path,
 					   sizeof(c->upstream_path))) {
 			errf(err, errlen,
-			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH] or HOST:PORT",
-			     value);
+			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH] or HOST:PORT", value);
 			return -1;
 		}
 		strcpy(c->upstream, value);
@@ -438,8 +430,8 @@ int relay_config_set(struct relay_config *c, const char *name,
 	return -1;
 }
 
-int relay_config_load_text(struct relay_config *c, const char *text,
-			   const char *origin, char *err, size_t errlen)
+int relay_config_load_text(struct relay_config *c, const char *text, const char *origin, char *err,
+			   size_t errlen)
 {
 	const char *p = text;
 	int lineno = 0;
@@ -452,8 +444,7 @@ int relay_config_load_text(struct relay_config *c, const char *text,
 
 		lineno++;
 		if (len >= sizeof(line)) {
-			errf(err, errlen, "%s:%d: line too long", origin,
-			     lineno);
+			errf(err, errlen, "%s:%d: line too long", origin, lineno);
 			return -1;
 		}
 		memcpy(line, p, len);
@@ -471,9 +462,8 @@ int relay_config_load_text(struct relay_config *c, const char *text,
 			continue;
 		eq = strchr(k, '=');
 		if (!eq) {
-			errf(err, errlen,
-			     "%s:%d: expected `key = value`, got '%s'", origin,
-			     lineno, k);
+			errf(err, errlen, "%s:%d: expected `key = value`, got '%s'", origin, lineno,
+			     k);
 			return -1;
 		}
 		v = eq + 1;
@@ -485,10 +475,10 @@ int relay_config_load_text(struct relay_config *c, const char *text,
 			v++;
 		const struct opt *o = find_opt(k);
 
-		if (!o || o->kind == K_CONFIG || o->kind == K_HELP ||
-		    o->kind == K_VERSION) {
+		if (!o || o->kind == K_CONFIG || o->kind == K_HELP || o->kind == K_VERSION) {
 			errf(err, errlen,
-			     "%s:%d: unknown key '%s' (keys are the long option names of moq-relayd --help)",
+			     "%s:%d: unknown key '%s' (keys are the long option names of "
+			     "moq-relayd --help)",
 			     origin, lineno, k);
 			return -1;
 		}
@@ -500,8 +490,7 @@ int relay_config_load_text(struct relay_config *c, const char *text,
 	return 0;
 }
 
-int relay_config_load_file(struct relay_config *c, const char *path,
-			   char *err, size_t errlen)
+int relay_config_load_file(struct relay_config *c, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char *buf;
@@ -509,14 +498,11 @@ int relay_config_load_file(struct relay_config *c, const char *path,
 	int rc;
 
 	if (!f) {
-		errf(err, errlen, "cannot read config file %s: %s", path,
-		     strerror(errno));
+		errf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > (1 << 20) ||
-	    fseek(f, 0, SEEK_SET)) {
-		errf(err, errlen, "config file %s: unreadable or over 1 MiB",
-		     path);
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > (1 << 20) || fseek(f, 0, SEEK_SET)) {
+		errf(err, errlen, "config file %s: unreadable or over 1 MiB", path);
 		fclose(f);
 		return -1;
 	}
@@ -535,16 +521,14 @@ int relay_config_load_file(struct relay_config *c, const char *path,
 }
 
 /* opt: the file option's name; file: its value; token: where to put it */
-static int read_token_file(const char *opt, const char *file, char *token,
-			   char *err, size_t errlen)
+static int read_token_file(const char *opt, const char *file, char *token, char *err, size_t errlen)
 {
 	FILE *f = fopen(file, "r");
 	char line[RELAY_CONFIG_STR_MAX];
 	size_t n;
 
 	if (!f) {
-		errf(err, errlen, "--%s: cannot read %s: %s", opt, file,
-		     strerror(errno));
+		errf(err, errlen, "--%s: cannot read %s: %s", opt, file, strerror(errno));
 		return -1;
 	}
 	if (!fgets(line, sizeof(line), f))
@@ -554,8 +538,7 @@ static int read_token_file(const char *opt, const char *file, char *token,
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = 0;
 	if (!n) {
-		errf(err, errlen, "--%s: %s is empty (put the token on its first line)",
-		     opt, file);
+		errf(err, errlen, "--%s: %s is empty (put the token on its first line)", opt, file);
 		return -1;
 	}
 	strcpy(token, line);
@@ -563,8 +546,8 @@ static int read_token_file(const char *opt, const char *file, char *token,
 }
 
 /* TOKEN / TOKEN-file pairs: one of each, the file read into the token */
-static int check_token_pair(const char *opt, char *token, const char *file,
-			    char *err, size_t errlen)
+static int check_token_pair(const char *opt, char *token, const char *file, char *err,
+			    size_t errlen)
 {
 	char fopt[64];
 
@@ -582,7 +565,8 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 {
 	if (c->fast_path && !c->plaintext) {
 		errf(err, errlen,
-		     "--fast-path on needs --plaintext (the kernel cannot rewrite encrypted packets; TLS peers use --fast-path off)");
+		     "--fast-path on needs --plaintext (the kernel cannot rewrite encrypted "
+		     "packets; TLS peers use --fast-path off)");
 		return -1;
 	}
 	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
@@ -595,9 +579,10 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->fp_raw_bytes < c->fp_stream_bytes) {
-		errf(err, errlen,
-		     "--fast-path-raw-bytes (%llu) must be at least --fast-path-stream-bytes (%llu)",
-		     (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
+		errf(
+		    err, errlen,
+		    "--fast-path-raw-bytes (%llu) must be at least --fast-path-stream-bytes (%llu)",
+		    (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
 		return -1;
 	}
 	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {
@@ -606,8 +591,7 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->plaintext && (c->cert[0] || c->key[0])) {
-		errf(err, errlen,
-		     "--cert/--key are for TLS; drop them or drop --plaintext");
+		errf(err, errlen, "--cert/--key are for TLS; drop them or drop --plaintext");
 		return -1;
 	}
 	if (c->cache_groups < 1 || c->cache_groups > 100000) {
@@ -616,8 +600,7 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->sub_queue_bytes < (64u << 10)) {
-		errf(err, errlen,
-		     "--sub-queue-bytes must be at least 64k (got %llu)",
+		errf(err, errlen, "--sub-queue-bytes must be at least 64k (got %llu)",
 		     (unsigned long long)c->sub_queue_bytes);
 		return -1;
 	}
@@ -632,8 +615,7 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->max_subscriptions < 1 || c->max_subscriptions > 1000000) {
-		errf(err, errlen,
-		     "--max-subscriptions must be 1..1000000 (got %llu)",
+		errf(err, errlen, "--max-subscriptions must be 1..1000000 (got %llu)",
 		     (unsigned long long)c->max_subscriptions);
 		return -1;
 	}
@@ -644,7 +626,8 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	}
 	if (c->max_name_bytes < 1 || c->max_name_bytes > 4096) {
 		errf(err, errlen,
-		     "--max-name-bytes must be 1..4096 (the draft's Full Track Name limit; got %llu)",
+		     "--max-name-bytes must be 1..4096 (the draft's Full Track Name limit; got "
+		     "%llu)",
 		     (unsigned long long)c->max_name_bytes);
 		return -1;
 	}
@@ -655,29 +638,25 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->max_request_rate > 1000000) {
-		errf(err, errlen,
-		     "--max-request-rate must be 0..1000000 (got %llu)",
+		errf(err, errlen, "--max-request-rate must be 0..1000000 (got %llu)",
 		     (unsigned long long)c->max_request_rate);
 		return -1;
 	}
 	if (c->max_rendezvous > 1000000) {
-		errf(err, errlen,
-		     "--max-rendezvous must be 0..1000000 (got %llu)",
+		errf(err, errlen, "--max-rendezvous must be 0..1000000 (got %llu)",
 		     (unsigned long long)c->max_rendezvous);
 		return -1;
 	}
 	if (c->max_rendezvous_wait_ms > 3600000) {
-		errf(err, errlen,
-		     "--max-rendezvous-wait must be 0..3600 seconds (got %.3f)",
+		errf(err, errlen, "--max-rendezvous-wait must be 0..3600 seconds (got %.3f)",
 		     (double)c->max_rendezvous_wait_ms / 1000.0);
 		return -1;
 	}
-	if (check_token_pair("auth-token", c->auth_token, c->auth_token_file,
-			     err, errlen) ||
-	    check_token_pair("publish-token", c->publish_token,
-			     c->publish_token_file, err, errlen) ||
-	    check_token_pair("subscribe-token", c->subscribe_token,
-			     c->subscribe_token_file, err, errlen))
+	if (check_token_pair("auth-token", c->auth_token, c->auth_token_file, err, errlen) ||
+	    check_token_pair("publish-token", c->publish_token, c->publish_token_file, err,
+			     errlen) ||
+	    check_token_pair("subscribe-token", c->subscribe_token, c->subscribe_token_file, err,
+			     errlen))
 		return -1;
 	if (c->idle_timeout_ms < 1000) {
 		errf(err, errlen, "--idle-timeout must be at least 1 second");
@@ -686,8 +665,7 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	if (c->qlog_dir[0]) {
 		struct stat st;
 
-		if (stat(c->qlog_dir, &st) || !S_ISDIR(st.st_mode) ||
-		    access(c->qlog_dir, W_OK)) {
+		if (stat(c->qlog_dir, &st) || !S_ISDIR(st.st_mode) || access(c->qlog_dir, W_OK)) {
 			errf(err, errlen,
 			     "--qlog-dir: '%s' is not a writable directory (create it first)",
 			     c->qlog_dir);
@@ -701,7 +679,8 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		if (relay_config_parse_url(c->metrics_listen, h, sizeof(h), &port, NULL, 0) ||
 		    strchr(c->metrics_listen, '/')) {
 			errf(err, errlen,
-			     "--metrics-listen: '%s' is not HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464)",
+			     "--metrics-listen: '%s' is not HOST:PORT (e.g. 127.0.0.1:9464 or "
+			     "[::1]:9464)",
 			     c->metrics_listen);
 			return -1;
 		}
@@ -709,8 +688,7 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	return 0;
 }
 
-int relay_config_parse(struct relay_config *c, int argc, char **argv,
-		       char *err, size_t errlen)
+int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err, size_t errlen)
 {
 	relay_config_defaults(c);
 	/* pass 1: --config (and --help) */
@@ -720,17 +698,14 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv,
 			return 0;
 		}
 		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-			if (relay_config_set(c, "config", argv[i + 1], err,
-					     errlen))
+			if (relay_config_set(c, "config", argv[i + 1], err, errlen))
 				return -1;
 		} else if (!strncmp(argv[i], "--config=", 9)) {
-			if (relay_config_set(c, "config", argv[i] + 9, err,
-					     errlen))
+			if (relay_config_set(c, "config", argv[i] + 9, err, errlen))
 				return -1;
 		}
 	}
-	if (c->config_file[0] &&
-	    relay_config_load_file(c, c->config_file, err, errlen))
+	if (c->config_file[0] && relay_config_load_file(c, c->config_file, err, errlen))
 		return -1;
 	/* pass 2: everything, overriding the file */
 	for (int i = 1; i < argc; i++) {
@@ -741,8 +716,7 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv,
 
 		if (strncmp(a, "--", 2)) {
 			errf(err, errlen,
-			     "unexpected argument '%s' (options start with --; see --help)",
-			     a);
+			     "unexpected argument '%s' (options start with --; see --help)", a);
 			return -1;
 		}
 		a += 2;
@@ -760,14 +734,12 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv,
 		}
 		o = find_opt(name);
 		if (!o) {
-			errf(err, errlen, "unknown option '--%s' (see --help)",
-			     name);
+			errf(err, errlen, "unknown option '--%s' (see --help)", name);
 			return -1;
 		}
 		if (o->arg && !val) {
 			if (i + 1 >= argc) {
-				errf(err, errlen, "--%s needs a value (%s)",
-				     name, o->arg);
+				errf(err, errlen, "--%s needs a value (%s)", name, o->arg);
 				return -1;
 			}
 			val = argv[++i];
@@ -797,8 +769,7 @@ void relay_config_usage(FILE *f, const char *prog)
 		char head[64];
 		const char *h = opts[i].help;
 
-		snprintf(head, sizeof(head), "--%s%s%s", opts[i].name,
-			 opts[i].arg ? " " : "",
+		snprintf(head, sizeof(head), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
 			 opts[i].arg ? opts[i].arg : "");
 		fprintf(f, "  %-26s ", head);
 		while (*h) {
@@ -813,11 +784,10 @@ void relay_config_usage(FILE *f, const char *prog)
 			}
 		}
 	}
-	fprintf(f,
-		"\n"
-		"signals: SIGTERM/SIGINT send GOAWAY and drain (--drain-timeout);\n"
-		"SIGHUP re-reads --config (log-level, log-format, auth-token, cache\n"
-		"bounds, sub-queue-bytes, stats-interval and the max-* limits take\n"
-		"effect; others need a restart).\n"
-		"Environment: MOQ_LOG=debug is the same as --log-level debug.\n");
+	fprintf(f, "\n"
+		   "signals: SIGTERM/SIGINT send GOAWAY and drain (--drain-timeout);\n"
+		   "SIGHUP re-reads --config (log-level, log-format, auth-token, cache\n"
+		   "bounds, sub-queue-bytes, stats-interval and the max-* limits take\n"
+		   "effect; others need a restart).\n"
+		   "Environment: MOQ_LOG=debug is the same as --log-level debug.\n");
 }

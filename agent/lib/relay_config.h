@@ -31,17 +31,17 @@ struct relay_config {
 	uint64_t cache_bytes;	  /* per track */
 	uint64_t sub_queue_bytes; /* per subscriber session */
 	/* limits (docs/relay.md "Limits") */
-	uint64_t max_sessions;	       /* downstream sessions at once */
-	uint64_t max_handshakes;       /* downstream handshakes in progress */
-	uint64_t max_subscriptions;    /* subscriptions per session */
-	uint64_t max_tracks;	       /* tracks carried at once */
-	uint64_t max_name_bytes;       /* Full Track Name (<= 4096) */
-	uint64_t max_namespace_fields; /* Track Namespace fields (<= 32) */
-	uint64_t max_request_rate;     /* new requests/s per session, 0 = off */
-	uint64_t max_rendezvous;       /* SUBSCRIBEs held for a publisher */
-	uint64_t max_rendezvous_wait_ms; /* longest hold, 0 = never hold */
-	int log_level;		  /* enum moq_log_level */
-	int log_format;		  /* enum moq_log_format */
+	uint64_t max_sessions;		     /* downstream sessions at once */
+	uint64_t max_handshakes;	     /* downstream handshakes in progress */
+	uint64_t max_subscriptions;	     /* subscriptions per session */
+	uint64_t max_tracks;		     /* tracks carried at once */
+	uint64_t max_name_bytes;	     /* Full Track Name (<= 4096) */
+	uint64_t max_namespace_fields;	     /* Track Namespace fields (<= 32) */
+	uint64_t max_request_rate;	     /* new requests/s per session, 0 = off */
+	uint64_t max_rendezvous;	     /* SUBSCRIBEs held for a publisher */
+	uint64_t max_rendezvous_wait_ms;     /* longest hold, 0 = never hold */
+	int log_level;			     /* enum moq_log_level */
+	int log_format;			     /* enum moq_log_format */
 	char qlog_dir[RELAY_CONFIG_STR_MAX]; /* "" = no qlog */
 	/* authorization (relay_auth.h): both roles / publish / subscribe */
 	char auth_token[RELAY_CONFIG_STR_MAX];
@@ -50,7 +50,7 @@ struct relay_config {
 	char publish_token_file[RELAY_CONFIG_STR_MAX];
 	char subscribe_token[RELAY_CONFIG_STR_MAX];
 	char subscribe_token_file[RELAY_CONFIG_STR_MAX];
-	uint64_t stats_interval_ms; /* 0 = off */
+	uint64_t stats_interval_ms;		   /* 0 = off */
 	char metrics_listen[RELAY_CONFIG_STR_MAX]; /* HOST:PORT, "" = off */
 	uint64_t drain_timeout_ms;
 	uint64_t idle_timeout_ms;
@@ -74,26 +74,24 @@ void relay_config_defaults(struct relay_config *c);
  * line, then validation (relay_config_check) and the auth token file. 0, or
  * -1 with a message in err. Sets c->help / c->version and returns 0 without
  * validating when asked for those. */
-int relay_config_parse(struct relay_config *c, int argc, char **argv,
-		       char *err, size_t errlen);
+int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err, size_t errlen);
 /* Apply one option by long name (without "--"). value NULL for a flag given
  * without a value. 0 or -1 with a message. */
-int relay_config_set(struct relay_config *c, const char *name,
-		     const char *value, char *err, size_t errlen);
+int relay_config_set(struct relay_config *c, const char *name, const char *value, char *err,
+		     size_t errlen);
 /* Read a config file into c. 0 or -1 with "FILE:LINE: ..." in err. */
-int relay_config_load_file(struct relay_config *c, const char *path,
-			   char *err, size_t errlen);
+int relay_config_load_file(struct relay_config *c, const char *path, char *err, size_t errlen);
 /* Parse config text (for tests); origin names it in messages. */
-int relay_config_load_text(struct relay_config *c, const char *text,
-			   const char *origin, char *err, size_t errlen);
+int relay_config_load_text(struct relay_config *c, const char *text, const char *origin, char *err,
+			   size_t errlen);
 /* Cross-option checks (TLS files, fast path, upstream URL, token file). */
 int relay_config_check(struct relay_config *c, char *err, size_t errlen);
 /* --help text. */
 void relay_config_usage(FILE *f, const char *prog);
 
 /* Parse "moqt://host:port[/path]" or "host:port" ("[v6]:port" too). */
-int relay_config_parse_url(const char *url, char *host, size_t hostlen,
-			   uint16_t *port, char *path, size_t pathlen);
+int relay_config_parse_url(const char *url, char *host, size_t hostlen, uint16_t *port, char *path,
+			   size_t pathlen);
 /* Parse "1024", "64k", "16M", "1G" (binary multiples). */
 int relay_config_parse_size(const char *s, uint64_t *out);
 

@@ -132,8 +132,7 @@ static bool cid_in(const uint8_t (*set)[MOQ_CID_LEN], size_t n, const uint8_t *c
  * when it is bound to one, else the route's source address toward the
  * publisher. false when neither is known (the kernel then does not check
  * the destination). */
-static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16],
-			   uint8_t out[16])
+static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16], uint8_t out[16])
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);

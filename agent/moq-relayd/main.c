@@ -75,9 +75,8 @@ static void drain_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	for (struct peer *p = d->peers; p; p = p->next)
 		if (p->s)
 			moq_session_close(p->s,
-					  p->is_upstream
-						  ? MOQ_SESSION_NO_ERROR
-						  : MOQ_SESSION_GOAWAY_TIMEOUT,
+					  p->is_upstream ? MOQ_SESSION_NO_ERROR
+							 : MOQ_SESSION_GOAWAY_TIMEOUT,
 					  "relay shutting down");
 	/* give the CONNECTION_CLOSE packets a moment to leave */
 	moq_timer_set_in(d->exit_timer, 200000000ull);
@@ -125,12 +124,12 @@ static void reload(struct relayd *d)
 		moq_err(MOD, "SIGHUP: config not reloaded: %s", err);
 		return;
 	}
-	if (strcmp(nc.listen_host, d->cfg.listen_host) ||
-	    nc.listen_port != d->cfg.listen_port ||
+	if (strcmp(nc.listen_host, d->cfg.listen_host) || nc.listen_port != d->cfg.listen_port ||
 	    nc.plaintext != d->cfg.plaintext || strcmp(nc.cert, d->cfg.cert) ||
 	    strcmp(nc.key, d->cfg.key) || strcmp(nc.upstream, d->cfg.upstream) ||
 	    strcmp(nc.qlog_dir, d->cfg.qlog_dir))
-		moq_warn(MOD, "SIGHUP: listen/plaintext/cert/key/upstream/qlog-dir changes need a restart; ignored");
+		moq_warn(MOD, "SIGHUP: listen/plaintext/cert/key/upstream/qlog-dir changes need a "
+			      "restart; ignored");
 	d->cfg.log_level = nc.log_level;
 	moq_log_set_level(nc.log_level);
 	d->cfg.log_format = nc.log_format;
@@ -158,11 +157,9 @@ static void reload(struct relayd *d)
 	d->cfg.max_rendezvous = nc.max_rendezvous;
 	d->cfg.max_rendezvous_wait_ms = nc.max_rendezvous_wait_ms;
 	for (struct relay_track *t = d->tracks.head; t; t = t->next)
-		relay_cache_set_limits(&t->cache, nc.cache_groups,
-				       nc.cache_bytes);
+		relay_cache_set_limits(&t->cache, nc.cache_groups, nc.cache_bytes);
 	if (d->cfg.stats_interval_ms)
-		moq_timer_set_in(d->stats_timer,
-				 d->cfg.stats_interval_ms * 1000000ull);
+		moq_timer_set_in(d->stats_timer, d->cfg.stats_interval_ms * 1000000ull);
 	else
 		moq_timer_cancel(d->stats_timer);
 	moq_warn(MOD, "SIGHUP: reloaded %s", d->cfg.config_file);
@@ -228,8 +225,8 @@ static void conn_scope(struct moq_log_scope *sc, struct moq_quic_conn *c)
 	moq_log_scope_session(sc, 0, peer);
 }
 
-#define CONN_SCOPE(c)                                                          \
-	struct moq_log_scope sc_ __attribute__((cleanup(relayd_log_scope_end_))); \
+#define CONN_SCOPE(c)                                                                              \
+	struct moq_log_scope sc_ __attribute__((cleanup(relayd_log_scope_end_)));                  \
 	conn_scope(&sc_, (c))
 
 static int w_on_accept(struct moq_quic_conn *c, void *user)
@@ -244,8 +241,7 @@ static void w_on_established(struct moq_quic_conn *c, void *user)
 	g_sess_cb.on_established(c, user);
 }
 
-static void w_on_close(struct moq_quic_conn *c,
-		       const struct moq_quic_close_info *info, void *user)
+static void w_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *info, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_close(c, info, user);
@@ -257,62 +253,54 @@ static void w_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
 	g_sess_cb.on_stream_open(c, sid, user);
 }
 
-static void w_on_stream_data(struct moq_quic_conn *c, int64_t sid,
-			     const uint8_t *data, size_t len, int fin,
-			     void *user)
+static void w_on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
+			     int fin, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_stream_data(c, sid, data, len, fin, user);
 }
 
-static void w_on_stream_reset(struct moq_quic_conn *c, int64_t sid,
-			      uint64_t app_error, void *user)
+static void w_on_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app_error, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_stream_reset(c, sid, app_error, user);
 }
 
-static void w_on_stop_sending(struct moq_quic_conn *c, int64_t sid,
-			      uint64_t app_error, void *user)
+static void w_on_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t app_error, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_stop_sending(c, sid, app_error, user);
 }
 
-static void w_on_stream_close(struct moq_quic_conn *c, int64_t sid,
-			      int has_app_error, uint64_t app_error, void *user)
+static void w_on_stream_close(struct moq_quic_conn *c, int64_t sid, int has_app_error,
+			      uint64_t app_error, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_stream_close(c, sid, has_app_error, app_error, user);
 }
 
-static void w_on_stream_writable(struct moq_quic_conn *c, int64_t sid,
-				 void *user)
+static void w_on_stream_writable(struct moq_quic_conn *c, int64_t sid, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_stream_writable(c, sid, user);
 }
 
-static void w_on_streams_available(struct moq_quic_conn *c, int bidi,
-				   void *user)
+static void w_on_streams_available(struct moq_quic_conn *c, int bidi, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_streams_available(c, bidi, user);
 }
 
-static void w_on_datagram(struct moq_quic_conn *c, const uint8_t *data,
-			  size_t len, void *user)
+static void w_on_datagram(struct moq_quic_conn *c, const uint8_t *data, size_t len, void *user)
 {
 	CONN_SCOPE(c);
 	g_sess_cb.on_datagram(c, data, len, user);
 }
 
-static void w_on_refused(struct moq_quic_endpoint *ep,
-			 const struct sockaddr *peer, socklen_t peerlen,
-			 const char *reason, void *user)
+static void w_on_refused(struct moq_quic_endpoint *ep, const struct sockaddr *peer,
+			 socklen_t peerlen, const char *reason, void *user)
 {
-	struct moq_log_scope sc
-		__attribute__((cleanup(relayd_log_scope_end_)));
+	struct moq_log_scope sc __attribute__((cleanup(relayd_log_scope_end_)));
 	char a[MOQ_LOG_PEER_MAX];
 
 	(void)peerlen;
@@ -321,15 +309,14 @@ static void w_on_refused(struct moq_quic_endpoint *ep,
 	g_sess_cb.on_refused(ep, peer, peerlen, reason, user);
 }
 
-static int w_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
-		       size_t cap, uint64_t ngtcp2_pn, void *user)
+static int w_send_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+		       uint64_t ngtcp2_pn, void *user)
 {
 	CONN_SCOPE(c);
 	return g_hook_cb.send_hook(c, pkt, len, cap, ngtcp2_pn, user);
 }
 
-static int w_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
-		       size_t cap, void *user)
+static int w_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap, void *user)
 {
 	CONN_SCOPE(c);
 	return g_hook_cb.recv_hook(c, pkt, len, cap, user);
@@ -338,17 +325,16 @@ static int w_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len,
 /* base: the callbacks to wrap (the session layer's, maybe with the fast
  * path's hooks). Each wrapper is installed only where base has the
  * callback. */
-static void log_wrap_callbacks(struct relayd *d,
-			       const struct moq_quic_callbacks *base,
+static void log_wrap_callbacks(struct relayd *d, const struct moq_quic_callbacks *base,
 			       struct moq_quic_callbacks *out)
 {
 	g_log_d = d;
 	g_sess_cb = *moq_session_quic_callbacks();
 	*out = *base;
-#define WRAP(f)                                                                \
-	do {                                                                   \
-		if (base->f && base->f == g_sess_cb.f)                         \
-			out->f = w_##f;                                        \
+#define WRAP(f)                                                                                    \
+	do {                                                                                       \
+		if (base->f && base->f == g_sess_cb.f)                                             \
+			out->f = w_##f;                                                            \
 	} while (0)
 	WRAP(on_accept);
 	WRAP(on_established);
@@ -426,8 +412,7 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
  * upstream connection uses the new one) */
 static void up_token_set(struct relayd *d)
 {
-	const char *tok = d->cfg.auth_token[0] ? d->cfg.auth_token
-					       : d->cfg.subscribe_token;
+	const char *tok = d->cfg.auth_token[0] ? d->cfg.auth_token : d->cfg.subscribe_token;
 
 	d->up_scfg.auth_tokens = NULL;
 	d->up_scfg.num_auth_tokens = 0;
@@ -454,8 +439,8 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	d->up_scfg.path = d->cfg.upstream_path[0] ? d->cfg.upstream_path : NULL;
 	/* the client MUST send the URI's authority (draft-18 AUTHORITY) */
 	snprintf(d->up_authority, sizeof(d->up_authority),
-		 strchr(d->cfg.upstream_host, ':') ? "[%s]:%u" : "%s:%u",
-		 d->cfg.upstream_host, (unsigned)d->cfg.upstream_port);
+		 strchr(d->cfg.upstream_host, ':') ? "[%s]:%u" : "%s:%u", d->cfg.upstream_host,
+		 (unsigned)d->cfg.upstream_port);
 	d->up_scfg.authority = d->up_authority;
 	d->up_scfg.log_name = "upstream";
 	up_token_set(d);
@@ -496,16 +481,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (d->cfg.version) {
-		printf("moq-relayd %s (MoQT draft-18, userspace path)\n",
-		       RELAYD_VERSION);
+		printf("moq-relayd %s (MoQT draft-18, userspace path)\n", RELAYD_VERSION);
 		return 0;
 	}
 	moq_log_set_level(d->cfg.log_level);
 	moq_log_set_format(d->cfg.log_format);
 	d->loop = moq_loop_new();
 	if (!d->loop) {
-		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n",
-			strerror(errno));
+		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n", strerror(errno));
 		return 1;
 	}
 	relay_routing_init(&d->routes);
@@ -520,13 +503,12 @@ int main(int argc, char **argv)
 	relayd_auth_init(d);
 	rc = setup_signals(d);
 	if (rc) {
-		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n",
-			strerror(-rc));
+		fprintf(stderr, "moq-relayd: cannot set up signals: %s\n", strerror(-rc));
 		return 1;
 	}
 	if (start_server(d, err, sizeof(err))) {
-		fprintf(stderr, "moq-relayd: cannot listen on %s port %u: %s\n",
-			d->cfg.listen_host, d->cfg.listen_port, err);
+		fprintf(stderr, "moq-relayd: cannot listen on %s port %u: %s\n", d->cfg.listen_host,
+			d->cfg.listen_port, err);
 		return 1;
 	}
 	if (relayd_fp_start(d, err, sizeof(err))) {
@@ -534,8 +516,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (start_upstream(d, err, sizeof(err))) {
-		fprintf(stderr, "moq-relayd: --upstream %s: %s\n",
-			d->cfg.upstream, err);
+		fprintf(stderr, "moq-relayd: --upstream %s: %s\n", d->cfg.upstream, err);
 		return 1;
 	}
 	if (relayd_metrics_start(d))
@@ -543,12 +524,10 @@ int main(int argc, char **argv)
 	if (relayd_ctl_start(d))
 		return 1;
 	moq_warn(MOD, "listening on %s port %u (%s)%s%s", d->cfg.listen_host,
-		 moq_quic_endpoint_port(d->ep),
-		 d->cfg.plaintext ? "plaintext" : "TLS",
+		 moq_quic_endpoint_port(d->ep), d->cfg.plaintext ? "plaintext" : "TLS",
 		 d->cfg.upstream[0] ? ", upstream " : "", d->cfg.upstream);
 	if (d->cfg.stats_interval_ms)
-		moq_timer_set_in(d->stats_timer,
-				 d->cfg.stats_interval_ms * 1000000ull);
+		moq_timer_set_in(d->stats_timer, d->cfg.stats_interval_ms * 1000000ull);
 	rc = moq_loop_run(d->loop);
 	if (rc)
 		moq_err(MOD, "event loop failed: %s", strerror(-rc));
@@ -559,8 +538,7 @@ int main(int argc, char **argv)
 		char line[512];
 
 		relayd_gauges(d, &g);
-		relay_stats_line(&d->stats, &g, moq_loop_now(), line,
-				 sizeof(line));
+		relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));
 		stats_print("exiting; ", line);
 		if (relayd_fp_stats_line(d, line, sizeof(line)) > 0)
 			stats_print("exiting; ", line);

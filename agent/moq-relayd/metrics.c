@@ -214,8 +214,9 @@ static void render_fp_map_failures(FILE *f, struct relayd *d)
 	struct fp_map_failures mf;
 
 	relayd_fp_map_failures(d, &mf);
-	relay_metrics_family(f, "moq_relay_fp_map_update_failures_total", "counter",
-			     "updates and deletes of the pinned fast-path maps that failed, by map");
+	relay_metrics_family(
+	    f, "moq_relay_fp_map_update_failures_total", "counter",
+	    "updates and deletes of the pinned fast-path maps that failed, by map");
 	for (unsigned i = 0; i < mf.n; i++)
 		relay_metrics_u64(f, "moq_relay_fp_map_update_failures_total",
 				  (const char *[]){"map", mf.map[i], NULL}, mf.count[i]);

@@ -23,11 +23,9 @@
 
 #define MOD "relayd"
 
-static const struct moq_bytes no_props = { NULL, 0 };
+static const struct moq_bytes no_props = {NULL, 0};
 
-
-struct peer *relayd_route(struct relayd *d, const struct relay_name *name,
-			  struct peer *asking)
+struct peer *relayd_route(struct relayd *d, const struct relay_name *name, struct peer *asking)
 {
 	const struct relay_route *rt = relay_routing_lookup(&d->routes, name);
 
@@ -57,8 +55,7 @@ void relayd_addr_str(const struct sockaddr *sa, char *out, size_t outlen)
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
 		if (inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a)))
-			snprintf(out, outlen, "[%s]:%u", a,
-				 ntohs(in6->sin6_port));
+			snprintf(out, outlen, "[%s]:%u", a, ntohs(in6->sin6_port));
 	}
 }
 
@@ -76,8 +73,7 @@ static uint64_t session_number(const struct moq_session *s)
 	return v;
 }
 
-static void session_log_ctx(const struct moq_session *s, uint64_t *num,
-			    char *peer, size_t peerlen)
+static void session_log_ctx(const struct moq_session *s, uint64_t *num, char *peer, size_t peerlen)
 {
 	struct moq_quic_conn *c = s ? moq_session_conn(s) : NULL;
 	socklen_t len = 0;
@@ -88,12 +84,10 @@ static void session_log_ctx(const struct moq_session *s, uint64_t *num,
 
 void relayd_peer_log_init(struct peer *p)
 {
-	session_log_ctx(p->s, &p->log_session, p->log_peer,
-			sizeof(p->log_peer));
+	session_log_ctx(p->s, &p->log_session, p->log_peer, sizeof(p->log_peer));
 }
 
-void relayd_log_scope_session(struct moq_log_scope *sc,
-			      const struct moq_session *s)
+void relayd_log_scope_session(struct moq_log_scope *sc, const struct moq_session *s)
 {
 	struct peer *p = s ? moq_session_user(s) : NULL;
 	char peer[MOQ_LOG_PEER_MAX];
@@ -109,8 +103,7 @@ void relayd_log_scope_session(struct moq_log_scope *sc,
 
 /* Track scope of a request's track (or a PUBLISH_NAMESPACE's namespace);
  * the current context unchanged when it has none. */
-static void request_track_scope(struct moq_log_scope *sc,
-				const struct moq_request *r)
+static void request_track_scope(struct moq_log_scope *sc, const struct moq_request *r)
 {
 	struct moq_namespace ns;
 	struct moq_bytes name;
@@ -121,8 +114,7 @@ static void request_track_scope(struct moq_log_scope *sc,
 	if (r && moq_request_track(r, &ns, &name)) {
 		bool has_name = moq_request_type(r) != MOQ_CTRL_PUBLISH_NAMESPACE;
 
-		if (moq_name_render(text, sizeof(text), &ns,
-				    has_name ? &name : NULL) < 0)
+		if (moq_name_render(text, sizeof(text), &ns, has_name ? &name : NULL) < 0)
 			strcpy(text, "?");
 		moq_log_scope_track(sc, text);
 		return;
@@ -131,15 +123,13 @@ static void request_track_scope(struct moq_log_scope *sc,
 	moq_log_scope_track(sc, c ? c->track : NULL);
 }
 
-#define RELAYD_LOG_REQUEST(r)                                                  \
-	struct moq_log_scope log_track_sc_                                     \
-		__attribute__((cleanup(relayd_log_scope_end_)));               \
+#define RELAYD_LOG_REQUEST(r)                                                                      \
+	struct moq_log_scope log_track_sc_ __attribute__((cleanup(relayd_log_scope_end_)));        \
 	request_track_scope(&log_track_sc_, (r))
 
 /* ---- peers ---- */
 
-struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s,
-			     bool upstream)
+struct peer *relayd_peer_new(struct relayd *d, struct moq_session *s, bool upstream)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 
@@ -176,7 +166,7 @@ int relayd_on_session(struct moq_session *s, void *arg)
 		/* the QUIC layer closes the connection attempt with
 		 * CONNECTION_REFUSED (0x2): MoQT has no code for it */
 		relayd_limit_hit(d, "%zu sessions (--max-sessions): refusing a connection",
-			  relayd_downstream_sessions(d));
+				 relayd_downstream_sessions(d));
 		return -1;
 	}
 	if (!relayd_peer_new(d, s, false))
@@ -202,8 +192,7 @@ static void peer_unlink_sub(struct peer *p, struct relay_sub *sub)
 
 /* Free a subscriber's state (its request is already answered/freed or is
  * being freed by the session). reset: end its open streams with code. */
-static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
-		     uint64_t code)
+static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset, uint64_t code)
 {
 	struct peer *p = sub->peer;
 
@@ -227,9 +216,8 @@ static void sub_free(struct relayd *d, struct relay_sub *sub, bool reset,
  * upstream stream of a subscription that got PUBLISH_DONE ends its request:
  * on_request_closed), so the upstream request forgets the track first and a
  * track already ending is not ended again. */
-static void track_end(struct relayd *d, struct relay_track *tr,
-		      uint64_t status, uint64_t req_error, const char *reason,
-		      bool up_alive)
+static void track_end(struct relayd *d, struct relay_track *tr, uint64_t status, uint64_t req_error,
+		      const char *reason, bool up_alive)
 {
 	struct moq_request *up = tr->up;
 	RELAYD_LOG_TRACK(tr->name.text);
@@ -277,8 +265,7 @@ static void track_end(struct relayd *d, struct relay_track *tr,
 		if (upp && !upp->closing)
 			moq_rx_stop(mrx, MOQ_RESET_CANCELLED);
 	}
-	if (up && up_alive && tr->up_peer &&
-	    !((struct peer *)tr->up_peer)->closing)
+	if (up && up_alive && tr->up_peer && !((struct peer *)tr->up_peer)->closing)
 		moq_request_cancel(up, MOQ_RESET_CANCELLED);
 	relayd_fp_track_gone(d, tr);
 	relay_track_free(&d->tracks, tr);
@@ -287,8 +274,7 @@ static void track_end(struct relayd *d, struct relay_track *tr,
 /* Upstream PUBLISH_DONE: remember how the track ends; it ends when the
  * session closes the upstream request, after the streams PUBLISH_DONE
  * counted (on_request_closed DONE). Until then late streams are forwarded. */
-static void track_done(struct relay_track *tr, const struct moq_publish_done *pd,
-		       const char *who)
+static void track_done(struct relay_track *tr, const struct moq_publish_done *pd, const char *who)
 {
 	const char *nm = moq_publish_done_name(pd->status_code);
 
@@ -297,9 +283,9 @@ static void track_done(struct relay_track *tr, const struct moq_publish_done *pd
 	snprintf(tr->done_reason, sizeof(tr->done_reason), "%s: %.*s", who,
 		 (int)(pd->error_reason.len > 200 ? 200 : pd->error_reason.len),
 		 (const char *)pd->error_reason.ptr);
-	moq_info(MOD, "track %s: %s PUBLISH_DONE %s, %llu streams; forwarding until they have arrived",
-		 tr->name.text, who, nm ? nm : "?",
-		 (unsigned long long)pd->stream_count);
+	moq_info(MOD,
+		 "track %s: %s PUBLISH_DONE %s, %llu streams; forwarding until they have arrived",
+		 tr->name.text, who, nm ? nm : "?", (unsigned long long)pd->stream_count);
 }
 
 void relayd_track_release(struct relayd *d, struct relay_track *tr)
@@ -307,10 +293,9 @@ void relayd_track_release(struct relayd *d, struct relay_track *tr)
 	if (tr->nsubs || tr->up_is_publish)
 		return;
 	RELAYD_LOG_TRACK(tr->name.text);
-	moq_info(MOD, "track %s: last subscriber left, unsubscribing upstream",
-		 tr->name.text);
-	track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
-		  MOQ_REQERR_INTERNAL_ERROR, "no subscribers", true);
+	moq_info(MOD, "track %s: last subscriber left, unsubscribing upstream", tr->name.text);
+	track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED, MOQ_REQERR_INTERNAL_ERROR,
+		  "no subscribers", true);
 }
 
 static uint64_t reqerr_for_filter(int rc)
@@ -326,20 +311,17 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 	struct relay_track *tr = sub->track;
 	struct peer *p = sub->peer;
 	struct moq_params params;
-	struct moq_bytes props = { tr->props, tr->props_len };
+	struct moq_bytes props = {tr->props, tr->props_len};
 	uint64_t alias;
 	int rc;
 	/* runs in the publisher's callback for every waiting subscriber */
 	RELAYD_LOG_PEER(p);
 	RELAYD_LOG_TRACK(tr->name.text);
 
-	rc = relay_filter_resolve(sub->has_filter, &sub->filter,
-				  tr->cache.has_largest, tr->cache.largest,
-				  relay_cache_covers(&tr->cache,
-						     (struct moq_location){
-							     tr->cache.largest.group,
-							     0 }),
-				  &sub->range);
+	rc = relay_filter_resolve(
+	    sub->has_filter, &sub->filter, tr->cache.has_largest, tr->cache.largest,
+	    relay_cache_covers(&tr->cache, (struct moq_location){tr->cache.largest.group, 0}),
+	    &sub->range);
 	if (rc) {
 		struct moq_request *r = sub->req;
 
@@ -354,25 +336,21 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 	sub->wait_group_start = !sub->has_filter && !tr->cache.has_largest;
 	moq_params_init(&params);
 	if (tr->cache.has_largest)
-		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT,
-					tr->cache.largest);
+		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT, tr->cache.largest);
 	alias = relay_alias_pick(&p->aliases, tr->up_alias);
 	rc = moq_request_subscribe_ok(sub->req, alias, &params, props);
 	if (rc == -EINVAL) {
-		rc = moq_request_subscribe_ok(sub->req, MOQ_SESSION_ALIAS_AUTO,
-					      &params, props);
+		rc = moq_request_subscribe_ok(sub->req, MOQ_SESSION_ALIAS_AUTO, &params, props);
 		alias = moq_request_track_alias(sub->req);
 	}
 	if (rc) {
 		struct moq_request *r = sub->req;
 
-		moq_warn(MOD, "track %s: SUBSCRIBE_OK failed: %s",
-			 tr->name.text, strerror(-rc));
+		moq_warn(MOD, "track %s: SUBSCRIBE_OK failed: %s", tr->name.text, strerror(-rc));
 		sub->req = NULL;
 		sub_free(d, sub, false, 0);
 		moq_request_set_user(r, NULL);
-		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
-				  "relay could not answer");
+		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "relay could not answer");
 		return;
 	}
 	sub->alias = alias;
@@ -380,17 +358,16 @@ static void sub_accept(struct relayd *d, struct relay_sub *sub)
 	sub->established = true;
 	sub->has_joining = tr->cache.has_largest;
 	sub->joining = tr->cache.largest;
-	moq_info(MOD, "track %s: subscriber %s alias %llu, start {%llu,%llu}",
-		 tr->name.text, moq_session_name(p->s),
-		 (unsigned long long)alias,
+	moq_info(MOD, "track %s: subscriber %s alias %llu, start {%llu,%llu}", tr->name.text,
+		 moq_session_name(p->s), (unsigned long long)alias,
 		 (unsigned long long)sub->range.start.group,
 		 (unsigned long long)sub->range.start.object);
 	relayd_fp_sub_established(d, sub);
 	relay_forward_replay(&d->fwd, sub);
 }
 
-static void on_subscribe(struct relayd *d, struct peer *p,
-			 struct moq_request *r, const struct moq_ctrl_msg *m)
+static void on_subscribe(struct relayd *d, struct peer *p, struct moq_request *r,
+			 const struct moq_ctrl_msg *m)
 {
 	const struct moq_subscribe *sm = &m->subscribe;
 	struct relay_name name;
@@ -405,10 +382,9 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 	}
 	if (p->nsubs >= d->cfg.max_subscriptions) {
 		relayd_limit_hit(d, "%s: %zu subscriptions (--max-subscriptions)",
-			  moq_session_name(p->s), p->nsubs);
+				 moq_session_name(p->s), p->nsubs);
 		d->stats.subscribe_errors++;
-		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD,
-				  RELAYD_LIMIT_RETRY_MS,
+		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, RELAYD_LIMIT_RETRY_MS,
 				  "too many subscriptions in this session");
 		return;
 	}
@@ -416,8 +392,7 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
 	}
-	if (!moq_params_get_u64(&sm->params, MOQ_PARAM_RENDEZVOUS_TIMEOUT,
-				&rdv_ms))
+	if (!moq_params_get_u64(&sm->params, MOQ_PARAM_RENDEZVOUS_TIMEOUT, &rdv_ms))
 		rdv_ms = 0;
 	relayd_subscribe_route(d, p, r, &name, rdv_ms);
 }
@@ -425,9 +400,8 @@ static void on_subscribe(struct relayd *d, struct peer *p,
 /* The routing half of a SUBSCRIBE (checks passed); also resumes one held
  * for a publisher (rendezvous.c). Frees name. rdv_ms: RENDEZVOUS_TIMEOUT
  * (0: answer DOES_NOT_EXIST at once when there is no publisher). */
-void relayd_subscribe_route(struct relayd *d, struct peer *p,
-			    struct moq_request *r, struct relay_name *name_,
-			    uint64_t rdv_ms)
+void relayd_subscribe_route(struct relayd *d, struct peer *p, struct moq_request *r,
+			    struct relay_name *name_, uint64_t rdv_ms)
 {
 	struct relay_name name = *name_;
 	struct relay_track *tr;
@@ -453,26 +427,22 @@ void relayd_subscribe_route(struct relayd *d, struct peer *p,
 			return;
 		}
 		if (d->tracks.n >= d->cfg.max_tracks) {
-			relayd_limit_hit(d, "SUBSCRIBE %s: %zu tracks (--max-tracks)",
-				  name.text, d->tracks.n);
+			relayd_limit_hit(d, "SUBSCRIBE %s: %zu tracks (--max-tracks)", name.text,
+					 d->tracks.n);
 			d->stats.subscribe_errors++;
-			moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD,
-					  RELAYD_LIMIT_RETRY_MS,
+			moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, RELAYD_LIMIT_RETRY_MS,
 					  "relay carries too many tracks");
 			relay_name_free(&name);
 			return;
 		}
-		tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups,
-				     d->cfg.cache_bytes);
+		tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups, d->cfg.cache_bytes);
 		if (!tr) {
-			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0,
-					  "no memory");
+			moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 			relay_name_free(&name);
 			return;
 		}
 		tr->up_peer = pub;
-		tr->up = moq_session_subscribe(pub->s, &tr->name.ns,
-					       tr->name.name, NULL, tr);
+		tr->up = moq_session_subscribe(pub->s, &tr->name.ns, tr->name.name, NULL, tr);
 		if (!tr->up) {
 			relayd_fp_track_gone(d, tr);
 			relay_track_free(&d->tracks, tr);
@@ -482,8 +452,8 @@ void relayd_subscribe_route(struct relayd *d, struct peer *p,
 			return;
 		}
 		d->stats.upstream_subscribes++;
-		moq_info(MOD, "track %s: subscribing upstream via %s",
-			 tr->name.text, moq_session_name(pub->s));
+		moq_info(MOD, "track %s: subscribing upstream via %s", tr->name.text,
+			 moq_session_name(pub->s));
 	}
 	relay_name_free(&name);
 	sub = calloc(1, sizeof(*sub));
@@ -507,9 +477,8 @@ void relayd_subscribe_route(struct relayd *d, struct peer *p,
 		sub_accept(d, sub);
 }
 
-static void on_publish_namespace(struct relayd *d, struct peer *p,
-				  struct moq_request *r,
-				  const struct moq_ctrl_msg *m)
+static void on_publish_namespace(struct relayd *d, struct peer *p, struct moq_request *r,
+				 const struct moq_ctrl_msg *m)
 {
 	const struct moq_publish_namespace *pn = &m->publish_namespace;
 	void *old = NULL, *old_cookie = NULL;
@@ -520,8 +489,7 @@ static void on_publish_namespace(struct relayd *d, struct peer *p,
 				  "authorization token does not match");
 		return;
 	}
-	rc = relay_routing_add(&d->routes, &pn->track_namespace, p, r, &old,
-			       &old_cookie);
+	rc = relay_routing_add(&d->routes, &pn->track_namespace, p, r, &old, &old_cookie);
 	if (rc < 0) {
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
@@ -529,13 +497,14 @@ static void on_publish_namespace(struct relayd *d, struct peer *p,
 	p->is_publisher = true;
 	/* only a publish-authorized peer gets here (checked above) */
 	if (rc == 1 && old != p)
-		moq_warn(MOD, "namespace re-announced by %s (publish-authorized, roles %s); it replaces the publisher %s",
-			 moq_session_name(p->s),
-			 relay_auth_role_names(p->roles),
+		moq_warn(MOD,
+			 "namespace re-announced by %s (publish-authorized, roles %s); it replaces "
+			 "the publisher %s",
+			 moq_session_name(p->s), relay_auth_role_names(p->roles),
 			 old ? moq_session_name(((struct peer *)old)->s) : "?");
 	moq_request_ok(r, NULL, no_props);
-	moq_info(MOD, "%s publishes namespace (%zu routes)",
-		 moq_session_name(p->s), relay_routing_count(&d->routes));
+	moq_info(MOD, "%s publishes namespace (%zu routes)", moq_session_name(p->s),
+		 relay_routing_count(&d->routes));
 	relayd_rdv_retry(d);
 }
 
@@ -559,7 +528,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	tr = relay_tracks_find(&d->tracks, &name);
 	if (!tr && d->tracks.n >= d->cfg.max_tracks) {
 		relayd_limit_hit(d, "PUBLISH %s: %zu tracks (--max-tracks)", name.text,
-			  d->tracks.n);
+				 d->tracks.n);
 		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, RELAYD_LIMIT_RETRY_MS,
 				  "relay carries too many tracks");
 		relay_name_free(&name);
@@ -567,15 +536,13 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	}
 	if (tr) {
 		/* only a publish-authorized peer gets here (checked above) */
-		moq_warn(MOD, "PUBLISH %s by %s (publish-authorized, roles %s) takes over the track",
-			 tr->name.text, moq_session_name(p->s),
-			 relay_auth_role_names(p->roles));
-		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED,
-			  MOQ_REQERR_INTERNAL_ERROR,
+		moq_warn(MOD,
+			 "PUBLISH %s by %s (publish-authorized, roles %s) takes over the track",
+			 tr->name.text, moq_session_name(p->s), relay_auth_role_names(p->roles));
+		track_end(d, tr, MOQ_PUBDONE_SUBSCRIPTION_ENDED, MOQ_REQERR_INTERNAL_ERROR,
 			  "a new publisher took over the track", true);
 	}
-	tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups,
-			     d->cfg.cache_bytes);
+	tr = relay_track_new(&d->tracks, &name, d->cfg.cache_groups, d->cfg.cache_bytes);
 	relay_name_free(&name);
 	if (!tr) {
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
@@ -586,10 +553,8 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 	tr->up_is_publish = true;
 	tr->up_alias = pm->track_alias;
 	tr->state = RELAY_TRACK_ACTIVE;
-	relay_track_set_props(tr, pm->track_properties.ptr,
-			      pm->track_properties.len);
-	if (moq_params_get_location(&pm->params, MOQ_PARAM_LARGEST_OBJECT,
-				    &loc)) {
+	relay_track_set_props(tr, pm->track_properties.ptr, pm->track_properties.len);
+	if (moq_params_get_location(&pm->params, MOQ_PARAM_LARGEST_OBJECT, &loc)) {
 		tr->cache.has_largest = true;
 		tr->cache.largest = loc;
 	}
@@ -602,26 +567,23 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 		relay_track_free(&d->tracks, tr);
 		return;
 	}
-	moq_info(MOD, "track %s published by %s", tr->name.text,
-		 moq_session_name(p->s));
+	moq_info(MOD, "track %s published by %s", tr->name.text, moq_session_name(p->s));
 	relayd_rdv_retry(d);
 }
 
-static void on_track_status(struct relayd *d, struct peer *p,
-			    struct moq_request *r, const struct moq_ctrl_msg *m)
+static void on_track_status(struct relayd *d, struct peer *p, struct moq_request *r,
+			    const struct moq_ctrl_msg *m)
 {
 	struct relay_name name;
 	struct relay_track *tr;
 	struct moq_params params;
 
-	if (!relayd_auth_ok(d, p, &m->track_status.params,
-			    RELAY_ROLE_SUBSCRIBE)) {
+	if (!relayd_auth_ok(d, p, &m->track_status.params, RELAY_ROLE_SUBSCRIBE)) {
 		moq_request_error(r, MOQ_REQERR_UNAUTHORIZED, 0,
 				  "authorization token does not match");
 		return;
 	}
-	if (relay_name_init(&name, &m->track_status.track_namespace,
-			    &m->track_status.track_name)) {
+	if (relay_name_init(&name, &m->track_status.track_namespace, &m->track_status.track_name)) {
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
 	}
@@ -634,10 +596,8 @@ static void on_track_status(struct relayd *d, struct peer *p,
 	}
 	moq_params_init(&params);
 	if (tr->cache.has_largest)
-		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT,
-					tr->cache.largest);
-	moq_request_ok(r, &params,
-		       (struct moq_bytes){ tr->props, tr->props_len });
+		moq_params_add_location(&params, MOQ_PARAM_LARGEST_OBJECT, tr->cache.largest);
+	moq_request_ok(r, &params, (struct moq_bytes){tr->props, tr->props_len});
 }
 
 /* ---- callbacks ---- */
@@ -657,15 +617,11 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 	/* the relay announces no MAX_AUTH_TOKEN_CACHE_SIZE (0), so a
 	 * REGISTER token counts as USE_VALUE (draft-18 SETUP AUTHORIZATION
 	 * TOKEN) */
-	for (size_t i = 0; i < peer->num_authorization_tokens &&
-			   n < RELAY_AUTH_MAX_TOKENS;
-	     i++) {
+	for (size_t i = 0; i < peer->num_authorization_tokens && n < RELAY_AUTH_MAX_TOKENS; i++) {
 		const struct moq_auth_token *a = &peer->authorization_tokens[i];
 
-		if (a->alias_type == MOQ_ALIAS_USE_VALUE ||
-		    a->alias_type == MOQ_ALIAS_REGISTER)
-			t[n++] = (struct relay_auth_token){ a->token_value.ptr,
-							    a->token_value.len };
+		if (a->alias_type == MOQ_ALIAS_USE_VALUE || a->alias_type == MOQ_ALIAS_REGISTER)
+			t[n++] = (struct relay_auth_token){a->token_value.ptr, a->token_value.len};
 	}
 	p->roles = relay_auth_roles(&d->cfg, t, n);
 	if (!p->roles) {
@@ -677,9 +633,9 @@ static int cb_setup(struct moq_session *s, const struct moq_setup *peer)
 	/* kept to check the session again when SIGHUP changes the tokens */
 	if (relay_auth_tokens_copy(&p->auth_tok, &p->auth_ntok, t, n))
 		return MOQ_SESSION_INTERNAL_ERROR;
-	moq_info(MOD, "%s: authorized to %s (path \"%s\", authority \"%s\")",
-		 moq_session_name(s), relay_auth_role_names(p->roles),
-		 moq_session_peer(s)->path, moq_session_peer(s)->authority);
+	moq_info(MOD, "%s: authorized to %s (path \"%s\", authority \"%s\")", moq_session_name(s),
+		 relay_auth_role_names(p->roles), moq_session_peer(s)->path,
+		 moq_session_peer(s)->authority);
 	return 0;
 }
 
@@ -693,8 +649,7 @@ static void cb_ready(struct moq_session *s)
 	 * quiet track must outlive a dead publisher's connection, so that it
 	 * gets PUBLISH_DONE instead of an idle close */
 	if (nc && p)
-		ngtcp2_conn_set_keep_alive_timeout(
-			nc, p->d->cfg.idle_timeout_ms * 1000000ull / 3);
+		ngtcp2_conn_set_keep_alive_timeout(nc, p->d->cfg.idle_timeout_ms * 1000000ull / 3);
 
 	moq_info(MOD, "%s: session ready%s", moq_session_name(s),
 		 p && p->is_upstream ? " (upstream)" : "");
@@ -718,8 +673,7 @@ static void up_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	relayd_upstream_connect(arg);
 }
 
-static void cb_close(struct moq_session *s,
-		     const struct moq_quic_close_info *info)
+static void cb_close(struct moq_session *s, const struct moq_quic_close_info *info)
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d;
@@ -731,8 +685,7 @@ static void cb_close(struct moq_session *s,
 	d = p->d;
 	p->closing = true;
 	moq_info(MOD, "%s: session closed (code %llu%s%s)", moq_session_name(s),
-		 (unsigned long long)info->code, info->reason[0] ? ": " : "",
-		 info->reason);
+		 (unsigned long long)info->code, info->reason[0] ? ": " : "", info->reason);
 	relay_routing_remove_owner(&d->routes, p);
 	relayd_fetch_peer_gone(d, p);
 	while (p->subs) {
@@ -747,8 +700,7 @@ static void cb_close(struct moq_session *s,
 	for (struct relay_track *tr = d->tracks.head, *next; tr; tr = next) {
 		next = tr->next;
 		if (tr->up_peer == p)
-			track_end(d, tr, MOQ_PUBDONE_TRACK_ENDED,
-				  MOQ_REQERR_DOES_NOT_EXIST,
+			track_end(d, tr, MOQ_PUBDONE_TRACK_ENDED, MOQ_REQERR_DOES_NOT_EXIST,
 				  "publisher session ended", false);
 	}
 	for (struct peer **pp = &d->peers; *pp; pp = &(*pp)->next) {
@@ -761,8 +713,7 @@ static void cb_close(struct moq_session *s,
 	if (d->upstream == p) {
 		d->upstream = NULL;
 		if (!d->draining) {
-			moq_warn(MOD, "upstream %s lost; reconnecting in 1 s",
-				 d->cfg.upstream);
+			moq_warn(MOD, "upstream %s lost; reconnecting in 1 s", d->cfg.upstream);
 			moq_timer_set_in(d->up_timer, 1000000000ull);
 		}
 	}
@@ -782,8 +733,7 @@ static void cb_close(struct moq_session *s,
 	}
 }
 
-static void cb_request(struct moq_session *s, struct moq_request *r,
-		       const struct moq_ctrl_msg *m)
+static void cb_request(struct moq_session *s, struct moq_request *r, const struct moq_ctrl_msg *m)
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
@@ -793,8 +743,7 @@ static void cb_request(struct moq_session *s, struct moq_request *r,
 
 	if (!relayd_rate_ok(d, p, &retry_ms)) {
 		relayd_limit_hit(d, "%s: over %llu requests/s (--max-request-rate)",
-			  moq_session_name(s),
-			  (unsigned long long)d->cfg.max_request_rate);
+				 moq_session_name(s), (unsigned long long)d->cfg.max_request_rate);
 		if (m->type == MOQ_CTRL_SUBSCRIBE)
 			d->stats.subscribe_errors++;
 		moq_request_error(r, MOQ_REQERR_EXCESSIVE_LOAD, retry_ms,
@@ -821,8 +770,7 @@ static void cb_request(struct moq_session *s, struct moq_request *r,
 		on_track_status(d, p, r, m);
 		break;
 	default:
-		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0,
-				  "not supported by this relay");
+		moq_request_error(r, MOQ_REQERR_NOT_SUPPORTED, 0, "not supported by this relay");
 		break;
 	}
 }
@@ -852,12 +800,10 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 			if (moq_request_subscription(r, &info) == 0) {
 				sub->sub_priority = info.subscriber_priority;
 				if (info.has_filter &&
-				    info.filter.filter_type ==
-					    MOQ_FILTER_ABSOLUTE_RANGE) {
+				    info.filter.filter_type == MOQ_FILTER_ABSOLUTE_RANGE) {
 					sub->range.has_end = true;
-					sub->range.end_group =
-						info.filter.start_location.group +
-						info.filter.end_group_delta;
+					sub->range.end_group = info.filter.start_location.group +
+							       info.filter.end_group_delta;
 				}
 			}
 			moq_request_ok(r, NULL, no_props);
@@ -882,19 +828,16 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 		case MOQ_CTRL_SUBSCRIBE_OK:
 			tr->state = RELAY_TRACK_ACTIVE;
 			tr->up_alias = m->subscribe_ok.track_alias;
-			relay_track_set_props(tr,
-					      m->subscribe_ok.track_properties.ptr,
+			relay_track_set_props(tr, m->subscribe_ok.track_properties.ptr,
 					      m->subscribe_ok.track_properties.len);
 			if (moq_params_get_location(&m->subscribe_ok.params,
-						    MOQ_PARAM_LARGEST_OBJECT,
-						    &loc) &&
+						    MOQ_PARAM_LARGEST_OBJECT, &loc) &&
 			    (!tr->cache.has_largest ||
 			     moq_location_cmp(loc, tr->cache.largest) > 0)) {
 				tr->cache.has_largest = true;
 				tr->cache.largest = loc;
 			}
-			for (struct relay_sub *sub = tr->subs, *next; sub;
-			     sub = next) {
+			for (struct relay_sub *sub = tr->subs, *next; sub; sub = next) {
 				next = sub->next;
 				if (!sub->established)
 					sub_accept(d, sub);
@@ -907,12 +850,9 @@ static void cb_request_msg(struct moq_session *s, struct moq_request *r,
 			char reason[256];
 
 			snprintf(reason, sizeof(reason), "upstream: %.*s",
-				 (int)(e->error_reason.len > 200
-					       ? 200
-					       : e->error_reason.len),
+				 (int)(e->error_reason.len > 200 ? 200 : e->error_reason.len),
 				 (const char *)e->error_reason.ptr);
-			track_end(d, tr, MOQ_PUBDONE_INTERNAL_ERROR,
-				  e->error_code, reason, false);
+			track_end(d, tr, MOQ_PUBDONE_INTERNAL_ERROR, e->error_code, reason, false);
 			break;
 		}
 		case MOQ_CTRL_PUBLISH_DONE:
@@ -960,27 +900,22 @@ static void cb_request_closed(struct moq_session *s, struct moq_request *r,
 			relayd_track_release(d, tr);
 		return;
 	}
-	if ((type == MOQ_CTRL_SUBSCRIBE && local) ||
-	    (type == MOQ_CTRL_PUBLISH && !local)) {
+	if ((type == MOQ_CTRL_SUBSCRIBE && local) || (type == MOQ_CTRL_PUBLISH && !local)) {
 		struct relay_track *tr = u;
 
 		tr->up = NULL;
 		if (tr->done)
-			track_end(d, tr, tr->done_status,
-				  MOQ_REQERR_INTERNAL_ERROR, tr->done_reason,
-				  false);
+			track_end(d, tr, tr->done_status, MOQ_REQERR_INTERNAL_ERROR,
+				  tr->done_reason, false);
 		else
 			track_end(d, tr,
-				  why == MOQ_REQ_END_PEER_CANCEL
-					  ? MOQ_PUBDONE_INTERNAL_ERROR
-					  : MOQ_PUBDONE_TRACK_ENDED,
-				  MOQ_REQERR_INTERNAL_ERROR, "upstream ended",
-				  false);
+				  why == MOQ_REQ_END_PEER_CANCEL ? MOQ_PUBDONE_INTERNAL_ERROR
+								 : MOQ_PUBDONE_TRACK_ENDED,
+				  MOQ_REQERR_INTERNAL_ERROR, "upstream ended", false);
 	}
 }
 
-static void cb_data(struct moq_session *s, struct moq_rx *rx,
-		    const struct moq_data_event *ev)
+static void cb_data(struct moq_session *s, struct moq_rx *rx, const struct moq_data_event *ev)
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
@@ -1033,8 +968,8 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx,
 	}
 }
 
-static void cb_data_raw(struct moq_session *s, struct moq_rx *rx, uint64_t off,
-			const uint8_t *data, size_t len, int fin)
+static void cb_data_raw(struct moq_session *s, struct moq_rx *rx, uint64_t off, const uint8_t *data,
+			size_t len, int fin)
 {
 	struct peer *p = moq_session_user(s);
 
@@ -1044,8 +979,7 @@ static void cb_data_raw(struct moq_session *s, struct moq_rx *rx, uint64_t off,
 	}
 }
 
-static void cb_data_reset(struct moq_session *s, struct moq_rx *rx,
-			  uint64_t code, int local)
+static void cb_data_reset(struct moq_session *s, struct moq_rx *rx, uint64_t code, int local)
 {
 	struct peer *p = moq_session_user(s);
 	struct relayd *d = p->d;
@@ -1080,8 +1014,7 @@ static void cb_datagram(struct moq_session *s, struct moq_request *sub,
 	relay_forward_datagram(&p->d->fwd, tr, dg);
 }
 
-static void cb_tx_stopped(struct moq_session *s, struct moq_tx *tx,
-			  uint64_t code)
+static void cb_tx_stopped(struct moq_session *s, struct moq_tx *tx, uint64_t code)
 {
 	struct peer *p = moq_session_user(s);
 	struct moq_request *r = moq_tx_request(tx);
@@ -1137,12 +1070,11 @@ void relayd_upstream_connect(struct relayd *d)
 	if (!p)
 		return;
 	d->up_scfg.user = p;
-	s = moq_session_connect(d->up_ep, d->cfg.upstream_host,
-				d->cfg.upstream_port, &d->up_scfg, err,
-				sizeof(err));
+	s = moq_session_connect(d->up_ep, d->cfg.upstream_host, d->cfg.upstream_port, &d->up_scfg,
+				err, sizeof(err));
 	if (!s) {
-		moq_warn(MOD, "cannot connect to upstream %s: %s; retrying in 1 s",
-			 d->cfg.upstream, err);
+		moq_warn(MOD, "cannot connect to upstream %s: %s; retrying in 1 s", d->cfg.upstream,
+			 err);
 		d->peers = p->next;
 		d->npeers--;
 		free(p);

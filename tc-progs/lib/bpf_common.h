@@ -55,11 +55,11 @@ struct moq_flow {
 /* What the packet parser learns; shared by ingress and egress. */
 struct moq_pkt {
 	struct moq_flow flow; /* Ethernet, IP, UDP */
-	__u32 pay_off;	 /* first frame byte (after the 13-byte short header) */
-	__u32 tag_off;	 /* the 16-byte tag; frames end here */
-	__u32 media_off; /* STREAM / DATAGRAM frame type byte */
-	__u32 sid_off;	 /* STREAM: 4-byte stream id varint */
-	__u32 data_off;	 /* stream data / datagram payload */
+	__u32 pay_off;	      /* first frame byte (after the 13-byte short header) */
+	__u32 tag_off;	      /* the 16-byte tag; frames end here */
+	__u32 media_off;      /* STREAM / DATAGRAM frame type byte */
+	__u32 sid_off;	      /* STREAM: 4-byte stream id varint */
+	__u32 data_off;	      /* stream data / datagram payload */
 	__u32 data_len;
 	__u64 stream_id;
 	__u64 offset;

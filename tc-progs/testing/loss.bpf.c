@@ -40,9 +40,9 @@
 /* Layout used by testbed.sh (bpftool map update ... value hex ...). */
 struct moq_loss_cfg {
 	__u32 drop_ppm; /* drop probability in parts per million, >= 1e6 = all */
-	__u32 flags; /* LOSS_F_* */
-	__u64 seen; /* packets subject to loss */
-	__u64 dropped; /* of those, dropped */
+	__u32 flags;	/* LOSS_F_* */
+	__u64 seen;	/* packets subject to loss */
+	__u64 dropped;	/* of those, dropped */
 };
 
 struct {

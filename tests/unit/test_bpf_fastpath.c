@@ -124,8 +124,7 @@ static void add_track_from(uint32_t conn, uint64_t alias, const uint32_t *slots,
 	for (uint32_t i = 0; i < n; i++) {
 		struct moq_subscription_key bk = {
 		    .slot = slots[i], .conn_id = conn, .track_alias = alias};
-		struct moq_subscription b = {.track_alias = down_alias,
-					     .start_group = start_group};
+		struct moq_subscription b = {.track_alias = down_alias, .start_group = start_group};
 
 		t.slots[i] = slots[i];
 		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscriptions"), &bk, &b, 0), 0);

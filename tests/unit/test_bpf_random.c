@@ -1220,7 +1220,7 @@ static struct {
 	uint64_t egress_any_forwarded_not_quic; /* input was not QUIC either */
 	uint64_t egress_unmarked;
 	uint64_t failures;
-	uint64_t refused;	    /* test_run refuses the frame */
+	uint64_t refused;    /* test_run refuses the frame */
 	uint64_t ip_len_bad; /* IP length disagrees with UDP/frame: TRUNCATED */
 } C;
 

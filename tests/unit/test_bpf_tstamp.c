@@ -34,7 +34,8 @@ static void setup(void)
 	if (p && *p)
 		snprintf(path, sizeof(path), "%s", p);
 	else
-		snprintf(path, sizeof(path), "%s/tc-progs/testing/tstamp.bpf.o", b && *b ? b : "build");
+		snprintf(path, sizeof(path), "%s/tc-progs/testing/tstamp.bpf.o",
+			 b && *b ? b : "build");
 	obj = bpf_object__open_file(path, NULL);
 	ck_assert_msg(obj != NULL, "cannot open %s: %s", path, strerror(errno));
 	bpf_object__for_each_program(prog, obj)

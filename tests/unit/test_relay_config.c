@@ -79,12 +79,12 @@ END_TEST
 START_TEST(fast_path_raw_bounds)
 {
 	struct relay_config c;
-	const char *d[] = { "--plaintext", NULL };
-	const char *a[] = { "--plaintext", "--fast-path-stream-bytes", "1M", "--fast-path-raw-bytes",
-			    "8M", NULL };
-	const char *small[] = { "--plaintext", "--fast-path-stream-bytes", "32k", NULL };
-	const char *inv[] = { "--plaintext", "--fast-path-stream-bytes", "8M",
-			      "--fast-path-raw-bytes", "4M", NULL };
+	const char *d[] = {"--plaintext", NULL};
+	const char *a[] = {
+	    "--plaintext", "--fast-path-stream-bytes", "1M", "--fast-path-raw-bytes", "8M", NULL};
+	const char *small[] = {"--plaintext", "--fast-path-stream-bytes", "32k", NULL};
+	const char *inv[] = {
+	    "--plaintext", "--fast-path-stream-bytes", "8M", "--fast-path-raw-bytes", "4M", NULL};
 
 	ck_assert_int_eq(parse(&c, d), 0);
 	ck_assert_uint_eq(c.fp_stream_bytes, 4u << 20);

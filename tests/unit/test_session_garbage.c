@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/raw_peer.h"
 #include "lib/session_harness.h"
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
@@ -17,44 +18,6 @@ static uint32_t rnd(void)
 	g_rng ^= g_rng >> 7;
 	g_rng ^= g_rng << 17;
 	return (uint32_t)(g_rng >> 11);
-}
-
-struct raw {
-	struct moq_quic_conn *c;
-	int up, closed;
-};
-
-static void raw_established(struct moq_quic_conn *c, void *user)
-{
-	struct raw *r = user;
-	r->c = c;
-	r->up = 1;
-}
-
-static void raw_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
-{
-	struct raw *r = moq_quic_conn_user(c);
-	(void)i;
-	(void)user;
-	if (r)
-		r->closed = 1;
-}
-
-static const struct moq_quic_callbacks raw_cb = {
-    .on_established = raw_established,
-    .on_close = raw_close,
-};
-
-static bool raw_up(void *arg)
-{
-	struct raw *r = arg;
-	return r->up || r->closed;
-}
-
-static bool raw_closed(void *arg)
-{
-	struct raw *r = arg;
-	return r->closed;
 }
 
 static bool srv_closed(void *arg)
@@ -97,7 +60,7 @@ START_TEST(random_bytes_from_a_peer_never_crash_the_server)
 	w.srv_cfg.setup_timeout_ms = 300;
 	moq_quic_config_init(&cc);
 	cc.plaintext = 1;
-	cc.cb = &raw_cb;
+	cc.cb = &raw_peer_cb;
 	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
 	ck_assert_msg(ep != NULL, "%s", err);
 	struct moq_ctrl_msg m;
@@ -109,15 +72,15 @@ START_TEST(random_bytes_from_a_peer_never_crash_the_server)
 	int closed = 0;
 	/* conn user pointers stay valid until the endpoint is freed (on_close
 	 * can come after the round ended) */
-	static struct raw rs[40];
+	static struct raw_peer rs[40];
 	memset(rs, 0, sizeof(rs));
 	for (int round = 0; round < 40; round++) {
-		struct raw *r = &rs[round];
+		struct raw_peer *r = &rs[round];
 		g_rng += (uint64_t)round * 7919;
 		struct moq_quic_conn *c = moq_quic_connect(
 		    ep, "127.0.0.1", moq_quic_endpoint_port(w.srv_ep), r, err, sizeof(err));
 		ck_assert_ptr_nonnull(c);
-		ck_assert(sh_run_until(&w, raw_up, r, 3000));
+		ck_assert(sh_run_until(&w, raw_peer_up, r, 3000));
 		if (r->closed)
 			ck_abort_msg("round %d: connection refused", round);
 		int with_setup = rnd() % 2;
@@ -149,7 +112,7 @@ START_TEST(random_bytes_from_a_peer_never_crash_the_server)
 			}
 		}
 		/* the server closes it (or the SETUP timeout does) */
-		if (sh_run_until(&w, raw_closed, r, 2000))
+		if (sh_run_until(&w, raw_peer_closed, r, 2000))
 			closed++;
 		else
 			moq_quic_conn_close(r->c, 0, "test done");

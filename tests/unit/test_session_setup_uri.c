@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/raw_peer.h"
 #include "lib/session_harness.h"
 #include "uri.h"
 
@@ -77,46 +78,6 @@ END_TEST
 
 /* ---- a raw client sends the exact SETUP bytes from issue 14 ---- */
 
-struct raw {
-	struct moq_quic_conn *c;
-	int up, closed;
-	struct moq_quic_close_info close;
-};
-
-static void raw_established(struct moq_quic_conn *c, void *user)
-{
-	struct raw *r = user;
-	r->c = c;
-	r->up = 1;
-}
-
-static void raw_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
-{
-	struct raw *r = moq_quic_conn_user(c);
-	(void)user;
-	if (r) {
-		r->closed = 1;
-		r->close = *i;
-	}
-}
-
-static const struct moq_quic_callbacks raw_cb = {
-    .on_established = raw_established,
-    .on_close = raw_close,
-};
-
-static bool raw_up(void *arg)
-{
-	struct raw *r = arg;
-	return r->up || r->closed;
-}
-
-static bool raw_closed(void *arg)
-{
-	struct raw *r = arg;
-	return r->closed;
-}
-
 static bool cli_closed(void *arg)
 {
 	struct sh_world *w = arg;
@@ -143,7 +104,7 @@ static void raw_setup_closes(const uint8_t *setup, size_t n, uint64_t code)
 {
 	struct sh_world w;
 	struct moq_quic_config cc;
-	struct raw r;
+	struct raw_peer r;
 	char err[256];
 
 	memset(&r, 0, sizeof(r));
@@ -154,18 +115,18 @@ static void raw_setup_closes(const uint8_t *setup, size_t n, uint64_t code)
 
 	moq_quic_config_init(&cc);
 	cc.plaintext = 1;
-	cc.cb = &raw_cb;
+	cc.cb = &raw_peer_cb;
 	struct moq_quic_endpoint *ep = moq_quic_endpoint_new(w.loop, &cc, err, sizeof(err));
 	ck_assert_msg(ep != NULL, "%s", err);
 	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1", moq_quic_endpoint_port(w.srv_ep),
 					       &r, err, sizeof(err)));
-	ck_assert(sh_run_until(&w, raw_up, &r, 3000));
+	ck_assert(sh_run_until(&w, raw_peer_up, &r, 3000));
 	ck_assert(!r.closed);
 	int64_t ctl = moq_quic_stream_open_uni(r.c);
 	ck_assert_int_ge(ctl, 0);
 	ck_assert_int_eq(moq_quic_stream_write(r.c, ctl, setup, n, 0), 0);
 
-	ck_assert(sh_run_until(&w, raw_closed, &r, 3000));
+	ck_assert(sh_run_until(&w, raw_peer_closed, &r, 3000));
 	ck_assert_int_eq(r.close.origin, MOQ_QUIC_CLOSE_PEER);
 	ck_assert_int_eq(r.close.app, 1);
 	ck_assert_uint_eq(r.close.code, code);

@@ -1,0 +1,24 @@
+/* A raw QUIC client for session tests: no MoQT session on top, so a test
+ * can write any bytes (garbage, hand-made SETUPs) on its streams. Give
+ * &raw_peer_cb as the client's QUIC callbacks and a struct raw_peer as the
+ * connection's user pointer; wait with sh_run_until(raw_peer_up / _closed). */
+#ifndef RAW_PEER_H
+#define RAW_PEER_H
+
+#include <stdbool.h>
+
+#include "quic/quic.h"
+
+struct raw_peer {
+	struct moq_quic_conn *c;
+	int up, closed;
+	struct moq_quic_close_info close; /* how the peer closed us */
+};
+
+extern const struct moq_quic_callbacks raw_peer_cb;
+
+/* sh_run_until conditions: established (or already closed); closed. */
+bool raw_peer_up(void *raw_peer);
+bool raw_peer_closed(void *raw_peer);
+
+#endif

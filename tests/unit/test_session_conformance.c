@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/raw_peer.h"
 #include "lib/session_harness.h"
 
 /* ---- a raw QUIC peer (client or server) ---- */
 
 struct raw {
-	struct moq_quic_conn *c;
-	int up, closed;
-	struct moq_quic_close_info close;
+	struct raw_peer p; /* first: raw_peer_* take a struct raw too */
 	bool is_server;
 	int subscribe_oks; /* server: SUBSCRIBE_OKs to write per SUBSCRIBE */
 };
@@ -39,32 +38,15 @@ static void raw_control(struct raw *r, const struct moq_ctrl_msg *extra, int nex
 		m = extra[i];
 		n += (size_t)encode(buf + n, sizeof(buf) - n, &m);
 	}
-	int64_t sid = moq_quic_stream_open_uni(r->c);
+	int64_t sid = moq_quic_stream_open_uni(r->p.c);
 	ck_assert_int_ge(sid, 0);
-	ck_assert_int_eq(moq_quic_stream_write(r->c, sid, buf, n, fin), 0);
+	ck_assert_int_eq(moq_quic_stream_write(r->p.c, sid, buf, n, fin), 0);
 }
 
 static int raw_accept(struct moq_quic_conn *c, void *user)
 {
 	moq_quic_conn_set_user(c, user);
 	return 0;
-}
-
-static void raw_established(struct moq_quic_conn *c, void *user)
-{
-	struct raw *r = user;
-	r->c = c;
-	r->up = 1;
-}
-
-static void raw_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
-{
-	struct raw *r = moq_quic_conn_user(c);
-	(void)user;
-	if (r) {
-		r->closed = 1;
-		r->close = *i;
-	}
 }
 
 /* server side: answer a SUBSCRIBE on a peer bidi stream */
@@ -92,22 +74,10 @@ static void raw_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t 
 
 static const struct moq_quic_callbacks raw_cb = {
     .on_accept = raw_accept,
-    .on_established = raw_established,
-    .on_close = raw_close,
+    .on_established = raw_peer_established,
+    .on_close = raw_peer_close,
     .on_stream_data = raw_stream_data,
 };
-
-static bool raw_up(void *arg)
-{
-	struct raw *r = arg;
-	return r->up || r->closed;
-}
-
-static bool raw_closed(void *arg)
-{
-	struct raw *r = arg;
-	return r->closed;
-}
 
 static bool cli_closed(void *arg)
 {
@@ -129,8 +99,8 @@ static struct moq_quic_endpoint *raw_client(struct sh_world *w, struct raw *r)
 	ck_assert_msg(ep != NULL, "%s", err);
 	ck_assert_ptr_nonnull(moq_quic_connect(ep, "127.0.0.1", moq_quic_endpoint_port(w->srv_ep),
 					       r, err, sizeof(err)));
-	ck_assert(sh_run_until(w, raw_up, r, 3000));
-	ck_assert(!r->closed);
+	ck_assert(sh_run_until(w, raw_peer_up, r, 3000));
+	ck_assert(!r->p.closed);
 	return ep;
 }
 
@@ -156,7 +126,7 @@ static struct moq_quic_endpoint *raw_server(struct sh_world *w, struct raw *r)
 	w->cli[0].s = moq_session_connect(w->cli_ep, "127.0.0.1", moq_quic_endpoint_port(ep), &cfg,
 					  err, sizeof(err));
 	ck_assert_msg(w->cli[0].s != NULL, "connect: %s", err);
-	ck_assert(sh_run_until(w, raw_up, r, 3000));
+	ck_assert(sh_run_until(w, raw_peer_up, r, 3000));
 	return ep;
 }
 
@@ -170,10 +140,10 @@ static void client_control_closes(const struct moq_ctrl_msg *msgs, int n, int fi
 	sh_world_init(&w, false);
 	struct moq_quic_endpoint *ep = raw_client(&w, &r);
 	raw_control(&r, msgs, n, fin);
-	ck_assert(sh_run_until(&w, raw_closed, &r, 3000));
-	ck_assert_int_eq(r.close.origin, MOQ_QUIC_CLOSE_PEER);
-	ck_assert_int_eq(r.close.app, 1);
-	ck_assert_uint_eq(r.close.code, code);
+	ck_assert(sh_run_until(&w, raw_peer_closed, &r, 3000));
+	ck_assert_int_eq(r.p.close.origin, MOQ_QUIC_CLOSE_PEER);
+	ck_assert_int_eq(r.p.close.app, 1);
+	ck_assert_uint_eq(r.p.close.code, code);
 	moq_quic_endpoint_free(ep);
 	sh_world_free(&w);
 }
@@ -216,7 +186,7 @@ START_TEST(one_goaway_from_the_client_keeps_the_session)
 	sh_world_init(&w, false);
 	struct moq_quic_endpoint *ep = raw_client(&w, &r);
 	raw_control(&r, &m, 1, 0);
-	ck_assert(!sh_run_until(&w, raw_closed, &r, 300));
+	ck_assert(!sh_run_until(&w, raw_peer_closed, &r, 300));
 	ck_assert_int_eq(w.nsrv, 1);
 	ck_assert(moq_session_goaway_received(w.srv[0].s));
 	moq_quic_endpoint_free(ep);
@@ -257,14 +227,14 @@ static void server_setup_closes_client(uint64_t option, const char *value, uint6
 	m.setup.options[0].type = option;
 	m.setup.options[0].bytes = sh_bytes(value);
 	int n = encode(buf, sizeof(buf), &m);
-	int64_t sid = moq_quic_stream_open_uni(r.c);
+	int64_t sid = moq_quic_stream_open_uni(r.p.c);
 	ck_assert_int_ge(sid, 0);
-	ck_assert_int_eq(moq_quic_stream_write(r.c, sid, buf, (size_t)n, 0), 0);
+	ck_assert_int_eq(moq_quic_stream_write(r.p.c, sid, buf, (size_t)n, 0), 0);
 	ck_assert(sh_run_until(&w, cli_closed, &w, 3000));
 	ck_assert(!w.cli[0].ready);
-	ck_assert(sh_run_until(&w, raw_closed, &r, 3000));
-	ck_assert_int_eq(r.close.origin, MOQ_QUIC_CLOSE_PEER);
-	ck_assert_uint_eq(r.close.code, code);
+	ck_assert(sh_run_until(&w, raw_peer_closed, &r, 3000));
+	ck_assert_int_eq(r.p.close.origin, MOQ_QUIC_CLOSE_PEER);
+	ck_assert_uint_eq(r.p.close.code, code);
 	moq_quic_endpoint_free(ep);
 	sh_world_free(&w);
 }
@@ -313,10 +283,10 @@ static void subscribe_answered(int oks, bool closes)
 	    moq_session_subscribe(w.cli[0].s, &ns, sh_bytes("video"), NULL, NULL));
 	ck_assert(sh_run_until(&w, cli_subscribed, &w, 3000));
 	if (closes) {
-		ck_assert(sh_run_until(&w, raw_closed, &r, 3000));
-		ck_assert_uint_eq(r.close.code, MOQ_SESSION_PROTOCOL_VIOLATION);
+		ck_assert(sh_run_until(&w, raw_peer_closed, &r, 3000));
+		ck_assert_uint_eq(r.p.close.code, MOQ_SESSION_PROTOCOL_VIOLATION);
 	} else {
-		ck_assert(!sh_run_until(&w, raw_closed, &r, 300));
+		ck_assert(!sh_run_until(&w, raw_peer_closed, &r, 300));
 	}
 	moq_quic_endpoint_free(ep);
 	sh_world_free(&w);

@@ -1,7 +1,7 @@
 /* A raw QUIC client for session tests (raw_peer.h). */
 #include "raw_peer.h"
 
-static void raw_peer_established(struct moq_quic_conn *c, void *user)
+void raw_peer_established(struct moq_quic_conn *c, void *user)
 {
 	struct raw_peer *r = user;
 
@@ -9,7 +9,7 @@ static void raw_peer_established(struct moq_quic_conn *c, void *user)
 	r->up = 1;
 }
 
-static void raw_peer_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
+void raw_peer_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user)
 {
 	struct raw_peer *r = moq_quic_conn_user(c);
 

@@ -17,6 +17,11 @@ struct raw_peer {
 
 extern const struct moq_quic_callbacks raw_peer_cb;
 
+/* raw_peer_cb's two callbacks, for a test that needs more of them (user =
+ * a struct that starts with a struct raw_peer). */
+void raw_peer_established(struct moq_quic_conn *c, void *user);
+void raw_peer_close(struct moq_quic_conn *c, const struct moq_quic_close_info *i, void *user);
+
 /* sh_run_until conditions: established (or already closed); closed. */
 bool raw_peer_up(void *raw_peer);
 bool raw_peer_closed(void *raw_peer);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -47,6 +48,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
     [FP_MAP_STATS] = {"moq_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct moq_stat),
 		      MOQ_STATS_ENTRIES, 0},
     [FP_MAP_EVENTS] = {"moq_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MOQ_EVENTS_BYTES, 0},
+    [FP_MAP_SENT_LOG] = {"moq_sent_log", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_sent_log),
+			 MOQ_MAX_SUBSCRIBERS, 1},
 };
 
 #define FIX_HINT                                                                                   \
@@ -92,6 +95,10 @@ void fp_maps_close(struct fp_maps *m)
 		munmap(m->seq, m->seq_len);
 	if (m->gate)
 		munmap(m->gate, m->gate_len);
+	if (m->sent)
+		munmap(m->sent, m->sent_len);
+	free(m->dsq_k);
+	free(m->dsq_v);
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
@@ -187,10 +194,13 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 			  &m->seq_len);
 	m->gate = map_mmap(m->fd[FP_MAP_GATE], sizeof(struct moq_gate), MOQ_MAX_SUBSCRIBERS,
 			   &m->gate_len);
-	if (!m->seq || !m->gate) {
+	m->sent = map_mmap(m->fd[FP_MAP_SENT_LOG], sizeof(struct moq_sent_log), MOQ_MAX_SUBSCRIBERS,
+			   &m->sent_len);
+	if (!m->seq || !m->gate || !m->sent) {
 		rv = -errno;
-		snprintf(err, errlen, "fast path: cannot mmap %s/moq_conn_seq or moq_gate: %s", dir,
-			 strerror(-rv));
+		snprintf(err, errlen,
+			 "fast path: cannot mmap %s/moq_conn_seq, moq_gate or moq_sent_log: %s",
+			 dir, strerror(-rv));
 		goto fail;
 	}
 	return 0;
@@ -207,6 +217,11 @@ struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot)
 struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot)
 {
 	return m->gate && slot < MOQ_MAX_SUBSCRIBERS ? &m->gate[slot] : NULL;
+}
+
+struct moq_sent_log *fp_maps_sent_log(struct fp_maps *m, uint32_t slot)
+{
+	return m->sent && slot < MOQ_MAX_SUBSCRIBERS ? &m->sent[slot] : NULL;
 }
 
 static int write_cfg(struct fp_maps *m)

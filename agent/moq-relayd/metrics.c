@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fastpath.h"
 #include "gauges.h"
 #include "metrics.h"
 #include "lib/fp_info.h"
@@ -258,9 +259,18 @@ static void render(FILE *f, void *arg)
 	relay_metrics_u64(f, "moq_relay_bytes_in_total",
 			  (const char *[]){"path", "userspace", NULL}, st->bytes_in);
 	relay_metrics_family(f, "moq_relay_objects_out_total", "counter",
-			     "objects written to subscribers by the agent (incl. from the cache)");
+			     "objects to subscribers: path=userspace written by the agent's relay "
+			     "(incl. from the cache), path=fast_path delivered by the fast path "
+			     "(subgroup streams acknowledged whole, datagrams forwarded)");
 	relay_metrics_u64(f, "moq_relay_objects_out_total",
 			  (const char *[]){"path", "userspace", NULL}, st->objects_out);
+	if (d->fp) {
+		uint64_t fo, fb;
+
+		relayd_fp_delivered(d, &fo, &fb);
+		relay_metrics_u64(f, "moq_relay_objects_out_total",
+				  (const char *[]){"path", "fast_path", NULL}, fo);
+	}
 	relay_metrics_family(f, "moq_relay_bytes_out_total", "counter",
 			     "bytes to subscribers: path=userspace object payload bytes written by "
 			     "the agent, path=kernel skb bytes sent by tc/subscriber_egress");

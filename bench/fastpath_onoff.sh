@@ -10,13 +10,14 @@
 # Kernel-timestamp latency per packet is bench/latency.sh.
 # Writes docs/results/fastpath-onoff.md.
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE (1000),
-# BENCH_COUNTS ("1 8 64").
+# BENCH_COUNTS ("1 8 64"), BENCH_MODES ("off on"; "on" alone to compare two builds).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
 RATE=${BENCH_RATE:-500}
 SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 64}
+MODES=${BENCH_MODES:-off on}
 HOSTS=8
 bench_init fo fp-bench
 OUT=$ROOT/docs/results/fastpath-onoff.md
@@ -104,7 +105,7 @@ run_mode() { # MODE N -> sets R_* variables
 ROWS=()
 for n in $COUNTS; do
 	echo "== $n subscriber(s)"
-	for mode in off on; do
+	for mode in $MODES; do
 		run_mode "$mode" "$n"
 		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | $R_CSW ctx switches/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | ring events/fwd pkt ${R_EVPP:--}"
 		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_CSW | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | ${R_EVPP:--} |")

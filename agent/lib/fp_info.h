@@ -51,4 +51,14 @@ struct fp_map_failures {
 };
 void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out);
 
+/* How the agent learns what the kernel did (issue 18): exception events
+ * read from the ring, forwarded packets read from the sent logs, clones
+ * dropped for a full log, loop passes whose upstream bytes were served in
+ * one batch, batched stream-map writes. All zero when the fast path is
+ * off. */
+struct fp_book_info {
+	uint64_t ring_events, log_entries, log_full, pass_ends, map_batches;
+};
+void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out);
+
 #endif

@@ -643,6 +643,8 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 	}
 	if (r->ended)
 		return;
+	if (len)
+		fp->raw_reads++;
 	if (!r->ignored && len && off == r->len) {
 		if (fp_raw_append(fp, r, data, len))
 			r->ignored = true; /* out of memory: subscribers get resets below */
@@ -1060,7 +1062,7 @@ static void clear_stale(struct relayd_fp *fp)
 			 (double)(fp_monotonic_ns() - t0) / 1e6);
 }
 
-/* The fast-path service tick: every FP_TICK_NS while a subscriber is on
+/* The fast-path service tick: every --fast-path-tick while a subscriber is on
  * the fast path (its bookkeeping runs here in batches: fp_service), every
  * poll_ns otherwise (heartbeat). */
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
@@ -1121,7 +1123,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
-	fp->tick_ns = FP_TICK_NS;
+	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
 	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
 		moq_warn(MOD,
 			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
@@ -1205,6 +1207,20 @@ void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out)
 	out->gone_resets = fp->raw_gone_resets;
 }
 
+void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	out->ring_events = fp->events;
+	out->log_entries = fp->log_stats.entries;
+	out->log_full = fp->log_full;
+	out->pass_ends = fp->passes;
+	out->map_batches = fp->maps.dsq_batches;
+}
+
 void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1247,7 +1263,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
-	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu pass_ends=%llu "
+	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
+	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
 	    "map_failures=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
@@ -1257,7 +1274,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
 	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events,
 	    (unsigned long long)fp->log_stats.entries, (unsigned long long)fp->log_full,
-	    (unsigned long long)fp->passes, (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
+	    (unsigned long long)fp->raw_reads, (unsigned long long)fp->passes,
+	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)map_failures);
 }

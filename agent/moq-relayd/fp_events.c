@@ -54,7 +54,7 @@ void fp_drain_conn(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	l = fp_maps_sent_log(&fp->maps, (uint32_t)fc->slot);
-	if (!l)
+	if (!l || !fp_sentlog_pending(l))
 		return;
 	RELAYD_LOG_PEER(fc->p);
 	while (fp_sentlog_read(l, fc_sent, fc, MOQ_SENT_LOG_ENTRIES, &fp->log_stats) ==

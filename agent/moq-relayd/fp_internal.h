@@ -52,11 +52,8 @@ struct ring_buffer;
 #define FP_KIND_RESET 2 /* tracker kind of a RESET_STREAM packet */
 #define FP_CHUNK 1150	/* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
 #define FP_LOSTQ_MAX 4096
-#define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
-#define FP_POLL_NS 20000000ull	/* service period without fast subscribers (heartbeat) */
-/* service tick with fast subscribers: sent logs, exception ring, delivery
- * timeouts, gate refills of every slot in one batch (fp_service) */
-#define FP_TICK_NS 5000000ull
+#define FP_NG_WINDOW (1u << 20)		/* ngtcp2's share of connection credit */
+#define FP_POLL_NS 20000000ull		/* service period without fast subscribers (heartbeat) */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
 
 #define FP_MARKS 32 /* arrival marks kept per upstream stream */
@@ -197,13 +194,16 @@ struct relayd_fp {
 	struct fp_raw **due;
 	size_t due_cap, raws_due;
 	bool pass_armed;
-	uint64_t passes; /* pass ends that served raws */
+	uint64_t passes;    /* pass ends that served raws */
+	uint64_t raw_reads; /* upstream stream pieces read (relayd_fp_raw) */
 	/* objects (and their stream bytes) the fast path delivered: whole
 	 * streams acknowledged, datagrams forwarded */
 	uint64_t objects_delivered, object_bytes_delivered;
 	uint64_t last_hb_ns, hb_every_ns;
-	uint64_t poll_ns;	 /* FP_POLL_NS, shorter for a short heartbeat timeout */
-	uint64_t tick_ns;	 /* FP_TICK_NS */
+	uint64_t poll_ns; /* FP_POLL_NS, shorter for a short heartbeat timeout */
+	/* --fast-path-tick: service period with fast subscribers (sent logs,
+	 * exception ring, delivery timeouts, gate refills in one batch) */
+	uint64_t tick_ns;
 	struct fp_sub_info gone; /* counters of connections already closed */
 };
 

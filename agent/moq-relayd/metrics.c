@@ -226,6 +226,27 @@ static void render_fp_map_failures(FILE *f, struct relayd *d)
 		mf.sub_fallbacks);
 }
 
+static void render_fp_book(FILE *f, struct relayd *d)
+{
+	struct fp_book_info b;
+
+	relayd_fp_book_info(d, &b);
+	relay_metrics_family(f, "moq_relay_fp_records_total", "counter",
+			     "records the agent read from the kernel: source=ring exception events "
+			     "(clones not forwarded), source=sent_log forwarded packets");
+	relay_metrics_u64(f, "moq_relay_fp_records_total", (const char *[]){"source", "ring", NULL},
+			  b.ring_events);
+	relay_metrics_u64(f, "moq_relay_fp_records_total",
+			  (const char *[]){"source", "sent_log", NULL}, b.log_entries);
+	counter(f, "moq_relay_fp_log_full_total",
+		"clones dropped because their subscriber's sent log was full (the agent sent them)",
+		b.log_full);
+	counter(f, "moq_relay_fp_pass_ends_total",
+		"loop passes whose upstream bytes the fast path served in one batch", b.pass_ends);
+	counter(f, "moq_relay_fp_map_batches_total",
+		"batched moq_down_streams writes (BPF_MAP_UPDATE_BATCH calls)", b.map_batches);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -301,6 +322,7 @@ static void render(FILE *f, void *arg)
 
 		render_kernel(f, d, ks, have_ks);
 		render_fp_subs(f, d);
+		render_fp_book(f, d);
 		relayd_fp_raw_info(d, &ri);
 		gauge(f, "moq_relay_fp_raw_bytes",
 		      "upstream stream bytes the fast path keeps for gap fills and retransmissions "

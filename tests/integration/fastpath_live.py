@@ -21,7 +21,7 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
-LAYOUT_VERSION = 3  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
+LAYOUT_VERSION = 4  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
 MAX_FANOUT = 4096
 MAX_SUBS = 4096
 

@@ -47,6 +47,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
     [FP_MAP_STATS] = {"moq_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct moq_stat),
 		      MOQ_STATS_ENTRIES, 0},
     [FP_MAP_EVENTS] = {"moq_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MOQ_EVENTS_BYTES, 0},
+    [FP_MAP_PN_WINDOWS] = {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window),
+			   MOQ_MAX_UPSTREAMS, 0},
 };
 
 #define FIX_HINT                                                                                   \
@@ -231,6 +233,14 @@ int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, u
 	if (rv)
 		snprintf(err, errlen, "fast path: cannot write moq_config: %s", strerror(-rv));
 	return rv;
+}
+
+int fp_maps_set_up_port(struct fp_maps *m, uint16_t port)
+{
+	if (m->cfg.up_port_be == htons(port))
+		return 0;
+	m->cfg.up_port_be = htons(port);
+	return write_cfg(m);
 }
 
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns)

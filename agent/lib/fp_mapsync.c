@@ -52,6 +52,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
     [FP_MAP_STREAM_CREDIT] = {"moq_stream_credit", BPF_MAP_TYPE_HASH,
 			      sizeof(struct moq_down_stream_key), sizeof(__u64),
 			      MOQ_MAX_DOWN_STREAMS, 0},
+    [FP_MAP_PN_WINDOWS] = {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window),
+			   MOQ_MAX_UPSTREAMS, 0},
 };
 
 #define FIX_HINT                                                                                   \
@@ -246,6 +248,14 @@ int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, u
 	if (rv)
 		snprintf(err, errlen, "fast path: cannot write moq_config: %s", strerror(-rv));
 	return rv;
+}
+
+int fp_maps_set_up_port(struct fp_maps *m, uint16_t port)
+{
+	if (m->cfg.up_port_be == htons(port))
+		return 0;
+	m->cfg.up_port_be = htons(port);
+	return write_cfg(m);
 }
 
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns)

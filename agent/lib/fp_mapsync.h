@@ -36,6 +36,7 @@ enum fp_map_id {
 	FP_MAP_EVENTS,
 	FP_MAP_CREDIT,
 	FP_MAP_STREAM_CREDIT,
+	FP_MAP_PN_WINDOWS,
 	FP_MAP_MAX,
 };
 
@@ -77,6 +78,10 @@ struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot);
  * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */
 int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, uint16_t relay_port,
 		  char *err, size_t errlen);
+/* The local UDP port of the relay's client connection to its --upstream
+ * relay (moq_config.up_port_be; 0: none): the programs clone media
+ * arriving there too. */
+int fp_maps_set_up_port(struct fp_maps *m, uint16_t port);
 /* Refresh heartbeat_ns (call at least every timeout/3). */
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns);
 /* Clear the enabled flag (clean shutdown: the programs stop at once). */

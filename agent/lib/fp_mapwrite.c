@@ -63,6 +63,18 @@ int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid, const str
 	return put(m, FP_MAP_UPSTREAMS, cid, u);
 }
 
+int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation)
+{
+	struct moq_pn_window w = {.generation = generation};
+
+	return put(m, FP_MAP_PN_WINDOWS, &conn_id, &w);
+}
+
+int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id)
+{
+	return del(m, FP_MAP_PN_WINDOWS, &conn_id);
+}
+
 int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN])
 {
 	return del(m, FP_MAP_UPSTREAMS, cid);
@@ -258,6 +270,7 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 	n += clear_hash(m->fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
 	n += clear_hash(m->fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
 	n += clear_hash(m->fd[FP_MAP_STREAM_CREDIT], sizeof(struct moq_down_stream_key));
+	n += clear_hash(m->fd[FP_MAP_PN_WINDOWS], sizeof(uint32_t));
 	/* subscriber entries of an earlier run carry its generation: the
 	 * programs ignore them, and a slot is rewritten when reused */
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {

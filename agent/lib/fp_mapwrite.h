@@ -20,6 +20,10 @@ int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
 int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid,
 			 const struct moq_upstream *u);
 int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
+/* moq_pn_windows: an upstream connection's packet-number window, written
+ * empty (registering a connection resets it) or deleted. */
+int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation);
+int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id);
 /* moq_tracks: the fast subscribers of a track; v->count 0 deletes. */
 int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
 		      const struct moq_track_subs *v);

@@ -147,6 +147,7 @@ struct fp_conn {
 	uint8_t dcid[8];
 	int family;
 	bool upstream_registered;
+	bool pn_window; /* its moq_pn_windows entry is written */
 	uint8_t up_cids[8][MOQ_CID_LEN];
 	size_t n_up_cids;
 	struct fp_stream *streams;

@@ -22,6 +22,14 @@ struct {
 } moq_upstreams SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOQ_MAX_UPSTREAMS);
+	__type(key, __u32); /* upstream conn_id */
+	__type(value, struct moq_pn_window);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_pn_windows SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MOQ_MAX_UP_STREAMS);
 	__type(key, struct moq_up_stream_key);

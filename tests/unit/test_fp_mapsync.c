@@ -52,6 +52,7 @@ static const struct mk all_maps[] = {
      BPF_F_MMAPABLE},
     {"moq_stream_credit", BPF_MAP_TYPE_HASH, sizeof(struct moq_down_stream_key), sizeof(__u64),
      MOQ_MAX_DOWN_STREAMS, 0},
+    {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), MOQ_MAX_UPSTREAMS, 0},
 };
 #define NMAPS (sizeof(all_maps) / sizeof(all_maps[0]))
 

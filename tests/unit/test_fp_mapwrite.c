@@ -110,6 +110,33 @@ START_TEST(purge_slot_deletes_only_that_slots_streams)
 }
 END_TEST
 
+/* Registering an upstream connection writes an empty packet-number window
+ * of the current generation over whatever was there; a restarted agent's
+ * clear_stale removes every window of the earlier run. */
+START_TEST(pn_window_reset_is_empty_and_cleared_at_start)
+{
+	struct moq_pn_window w = {.next = 77, .generation = 3, .slot = {1, 2, 3}};
+	uint32_t conn = 9, key, next;
+	int fd;
+
+	fd = mk(BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), 16);
+	M.fd[FP_MAP_PN_WINDOWS] = fd;
+	ck_assert_int_eq(bpf_map_update_elem(fd, &conn, &w, BPF_ANY), 0);
+	ck_assert_int_eq(fp_maps_reset_pn_window(&M, conn, 5), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &conn, &w), 0);
+	ck_assert_uint_eq(w.generation, 5);
+	ck_assert_uint_eq(w.next, 0);
+	for (int i = 0; i < MOQ_PN_SLOTS; i++)
+		ck_assert_uint_eq(w.slot[i], 0);
+	ck_assert_int_eq(fp_maps_del_pn_window(&M, conn), 0);
+	ck_assert_int_eq(fp_maps_del_pn_window(&M, conn), -ENOENT);
+	for (key = 1; key <= 3; key++)
+		ck_assert_int_eq(fp_maps_reset_pn_window(&M, key, 5), 0);
+	ck_assert_uint_eq(fp_maps_clear_stale(&M), 3);
+	ck_assert_int_ne(bpf_map_get_next_key(fd, NULL, &next), 0); /* empty */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("fp_mapwrite");
@@ -120,6 +147,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, failed_updates_are_counted_per_map);
 	tcase_add_test(tc, purge_slot_deletes_only_that_slots_streams);
+	tcase_add_test(tc, pn_window_reset_is_empty_and_cleared_at_start);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

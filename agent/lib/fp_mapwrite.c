@@ -238,11 +238,14 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
 		struct moq_conn_seq *seq = fp_maps_seq(m, i);
 		struct moq_gate *g = fp_maps_gate(m, i);
+		struct moq_acks *a = fp_maps_acks(m, i);
 
 		if (seq)
 			memset(seq, 0, sizeof(*seq));
 		if (g)
 			memset(g, 0, sizeof(*g));
+		if (a)
+			memset(a, 0, sizeof(*a));
 	}
 	return n;
 }

@@ -165,6 +165,7 @@ struct fp_conn {
 	bool has_sg_to;	       /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
 	bool has_obj_to;       /* some stream has an OBJECT_DELIVERY_TIMEOUT */
 	uint64_t top_short_ns; /* the top class last lacked window */
+	uint64_t kernel_acks;  /* ACK frames consumed by the kernel, read */
 };
 
 struct relayd_fp {
@@ -254,5 +255,11 @@ void fp_drain(struct relayd_fp *fp);
 int fp_on_ring_event(void *ctx, void *data, size_t sz);
 bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
 void fp_service(struct relayd *d);
+
+/* ---- fp_acks.c: media ACKs the kernel consumed ---------------------------- */
+
+/* Feed fc's recorded ACKs to its tracker; returns how many. Drain the ring
+ * buffer (fp_drain) first. */
+size_t fp_conn_drain_acks(struct fp_conn *fc);
 
 #endif

@@ -43,7 +43,9 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_HEADER_MISMATCH, 43);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_WRONG_DEST), "wrong_dest");
 	ck_assert_int_eq(MOQ_R_WRONG_DEST, 44);
-	ck_assert_int_eq(MOQ_R_MAX, 45);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_ACK_CONSUMED), "ack_consumed");
+	ck_assert_int_eq(MOQ_R_ACK_CONSUMED, 45);
+	ck_assert_int_eq(MOQ_R_MAX, 46);
 }
 END_TEST
 

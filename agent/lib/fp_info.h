@@ -42,7 +42,7 @@ void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out);
 /* Map updates and deletes that failed, per pinned map, and the
  * subscriptions served in userspace because moq_subscriptions refused
  * them. n 0 when the fast path is off. */
-#define FP_INFO_MAPS 16
+#define FP_INFO_MAPS 24
 struct fp_map_failures {
 	unsigned n;
 	const char *map[FP_INFO_MAPS];

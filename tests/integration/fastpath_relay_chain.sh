@@ -8,11 +8,16 @@
 # subscribers. Every subscriber byte-exact, no connection closed with an
 # error, and >= 99 % of the media packets to the subscribers forwarded by
 # the kernel (the edge's stats line), with the kernel's FORWARDED counter
-# behind it.
+# behind it. FP_TOPOLOGY=shared (fastpath_relay_chain_shared.sh): one edge
+# interface for both roles.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
-testbed_up 3
+if [ "${FP_TOPOLOGY:-separate}" = shared ]; then
+	testbed_up 3 --shared-link # one edge interface: tc/relay_ingress + tc/subscriber_egress
+else
+	testbed_up 3
+fi
 . "$(dirname "$0")/relay/fastpath.sh"
 fp_attach
 

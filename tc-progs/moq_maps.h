@@ -210,6 +210,31 @@ struct moq_gate {
 	__s64 threshold[MOQ_PRIO_CLASSES];
 };
 
+/* ---- moq_credit (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) --------------
+ * QUIC flow-control credit of a subscriber connection (issue 17 finding
+ * 2b): the egress program never forwards stream bytes beyond it. conn is the
+ * connection credit (MAX_DATA) left to the media plane: the agent adds what
+ * it reserves (fp_ackxlate media_reserved) and settles every stream's real
+ * use (highest offset) with atomic adds; the egress program takes a
+ * forwarded STREAM frame's length (and gives it back when it cannot send).
+ * stream0 is the subscriber's initial_max_stream_data_uni: the credit of a
+ * downstream stream without a moq_stream_credit entry. enabled == 0: no
+ * credit checks. */
+struct moq_credit {
+	__s64 conn;
+	__u64 stream0;
+	__u32 enabled;
+	__u32 pad0;
+	__u64 pad1;
+};
+
+/* ---- moq_stream_credit (HASH) struct moq_down_stream_key -> __u64 --------
+ * The subscriber's MAX_STREAM_DATA for the downstream stream of (slot,
+ * upstream stream), written by the agent only (absent: moq_credit.stream0).
+ * The egress program forwards bytes [offset, offset + len) of the stream
+ * only when offset + len <= it (the subgroup header keeps its length in the
+ * rewrite, so upstream and downstream offsets are equal). */
+
 /* ---- moq_sub_stats (PERCPU_ARRAY, MOQ_MAX_SUBSCRIBERS) ------------------- */
 struct moq_sub_stats {
 	__u64 rx_packets; /* from the subscriber (subscriber ingress) */
@@ -281,8 +306,10 @@ enum moq_prog {
 	X(EVENT_LOST, "event_lost") /* egress: moq_events full, event not written (extra count) */ \
 	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */  \
 	X(HEADER_MISMATCH,                                                                         \
-	  "header_mismatch")		/* ingress: a stream's start differs from the first */     \
-	X(WRONG_DEST, "wrong_dest")	/* ingress: destination address not the relay's for it */  \
+	  "header_mismatch")	    /* ingress: a stream's start differs from the first */         \
+	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */      \
+	X(STREAM_CREDIT, "stream_credit") /* egress: beyond the subscriber's MAX_STREAM_DATA */    \
+	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
 	X(PN_DUPLICATE, "pn_duplicate") /* ingress: packet number seen before or below the window  \
 					 */
 

@@ -307,6 +307,24 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	__atomic_store_n(&seq->max_uni, fc->peer_max_uni ? fc->peer_max_uni : 1, __ATOMIC_SEQ_CST);
 	g->enabled = 0;
 	__atomic_store_n(&g->budget, 0, __ATOMIC_SEQ_CST);
+	/* flow control (issue 17 finding 2b): the kernel forwards no stream
+	 * byte beyond the subscriber's credit; the connection credit starts
+	 * with what the media plane reserved and has not used */
+	{
+		struct moq_credit *cr = fp_maps_credit(&fp->maps, slot);
+
+		cr->enabled = 0;
+		fc->stream0 = tp->initial_max_stream_data_uni;
+		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
+			fs->max_sd = fc->stream0;
+		fc->cr_added = fp_conn_media_limit(fc);
+		fc->cr_prepaid = 0;
+		__atomic_store_n(&cr->conn, (int64_t)fc->cr_added - (int64_t)fc->media_used,
+				 __ATOMIC_SEQ_CST);
+		__atomic_store_n(&cr->stream0, fc->stream0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&cr->enabled, 1, __ATOMIC_SEQ_CST);
+		fc->credit_on = true;
+	}
 	fc->trk.cfg.max_ack_delay_ns = tp->max_ack_delay;
 	fc->trk.cfg.ack_delay_exponent = (uint32_t)tp->ack_delay_exponent;
 
@@ -376,6 +394,13 @@ static void fc_slot_release(struct fp_conn *fc)
 
 		g->enabled = 0;
 		__atomic_store_n(&g->budget, 0, __ATOMIC_SEQ_CST);
+		{
+			struct moq_credit *cr = fp_maps_credit(&fp->maps, slot);
+
+			__atomic_store_n(&cr->enabled, 0, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&cr->conn, 0, __ATOMIC_SEQ_CST);
+			fc->credit_on = false;
+		}
 		/* the pnspace keeps numbering on a private counter from here */
 		fc->priv.next_pn = __atomic_load_n(&seq->next_pn, __ATOMIC_SEQ_CST);
 		fp_pnspace_rebind(&fc->ps, &fc->priv);
@@ -434,12 +459,22 @@ static void ax_on_max_streams_uni(void *user, uint64_t max)
 	}
 }
 
+/* The subscriber's MAX_STREAM_DATA for a media stream: the kernel
+ * (moq_stream_credit) and the writer may send up to it. */
+static void ax_on_max_stream_data(void *user, uint64_t sid, uint64_t max)
+{
+	struct fp_conn *fc = user;
+	struct fp_stream *fs = fp_stream_find_down(fc, sid);
+
+	if (fs)
+		fp_stream_credit_raise(fc, fs, max);
+}
+
 static const struct fp_ackx_ops ax_ops = {
     .on_media_ack = ax_on_media_ack,
     .is_media_stream = ax_is_media_stream,
     .on_stop_sending = ax_on_stop_sending,
-    /* on_max_stream_data: none; media streams stay far below the 4 MiB
-     * initial per-stream window (docs/fast-path-agent.md, limitations) */
+    .on_max_stream_data = ax_on_max_stream_data,
     .on_max_streams_uni = ax_on_max_streams_uni,
 };
 

@@ -97,6 +97,23 @@ struct {
 } moq_gate SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_credit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_credit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOQ_MAX_DOWN_STREAMS);
+	__type(key, struct moq_down_stream_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_stream_credit SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
 	__type(key, __u32);

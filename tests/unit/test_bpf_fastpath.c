@@ -1413,6 +1413,151 @@ START_TEST(egress_gate_drops_low_priority_first)
 }
 END_TEST
 
+/* ---- flow control (issue 17 finding 2b) ----------------------------------- */
+
+static void credit_set(uint32_t slot, int64_t conn, uint64_t stream0)
+{
+	struct moq_credit c = {.conn = conn, .stream0 = stream0, .enabled = 1};
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_credit"), &slot, &c, 0), 0);
+}
+
+static struct moq_credit credit_get(uint32_t slot)
+{
+	struct moq_credit c;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_credit"), &slot, &c), 0);
+	return c;
+}
+
+static void stream_credit_set(uint32_t slot, uint64_t sid, uint64_t max)
+{
+	struct moq_down_stream_key k = {.slot = slot, .conn_id = UP_CONN, .up_stream_id = sid};
+	__u64 v = max;
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_stream_credit"), &k, &v, 0), 0);
+}
+
+/* Opens UP_SID for SLOT through the kernel (its start forwarded). */
+static void open_stream(void)
+{
+	struct fx in0;
+
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+
+/* A frame at offset 2^40 (spoofed on the publisher's link) would close
+ * the subscriber's connection with FLOW_CONTROL_ERROR: refused, nothing
+ * taken (packet number, connection credit), the stream stays open. */
+START_TEST(egress_never_forwards_beyond_the_stream_credit)
+{
+	struct fx in;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 4096);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 1ull << 40));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	/* one byte beyond the initial window (40 bytes ending at 4097) */
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 4057));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 2);
+	ck_assert(!(down_stream(SLOT, UP_SID).flags & MOQ_DS_F_RESET));
+	/* ending exactly at the window: forwarded */
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 4056));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
+/* The agent raises a stream's credit (the subscriber's MAX_STREAM_DATA)
+ * in moq_stream_credit; it replaces the initial window, for that stream
+ * only. */
+START_TEST(egress_stream_credit_follows_max_stream_data)
+{
+	struct fx in;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 4096);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 8000));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	stream_credit_set(SLOT, UP_SID, 8040);
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 8001));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	/* a smaller value than the initial window counts too (it is the
+	 * agent's word for this stream) */
+	stream_credit_set(SLOT, UP_SID, 100);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 100));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+}
+END_TEST
+
+/* Connection credit: each forwarded STREAM frame takes its length; a frame
+ * it does not cover is refused with everything it took given back (gate
+ * budget, credit); datagrams are not flow controlled. */
+START_TEST(egress_takes_connection_credit_per_stream_byte)
+{
+	struct fx in, dg;
+	struct moq_gate g;
+	uint32_t s = SLOT;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 1 << 20);
+	open_stream();
+	/* frames_stream0 carries 11 bytes of stream data */
+	ck_assert_int_eq(credit_get(SLOT).conn, (1 << 20) - 11);
+	credit_set(SLOT, 40, 1 << 20);
+	gate_set(SLOT, 100000, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 13));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_int_eq(credit_get(SLOT).conn, 0);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 53));
+	egress_expect_drop(&in, SLOT, MOQ_R_CONN_CREDIT);
+	ck_assert_int_eq(credit_get(SLOT).conn, 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_gate"), &s, &g), 0);
+	ck_assert_int_eq(g.budget, 100000 - (int64_t)in.len); /* the first one's only */
+	ck_assert(!(down_stream(SLOT, UP_SID).flags & MOQ_DS_F_RESET));
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 3);
+	credit_set(SLOT, 39, 1 << 20);
+	egress_expect_drop(&in, SLOT, MOQ_R_CONN_CREDIT);
+	ck_assert_int_eq(credit_get(SLOT).conn, 39);
+	fx_up(&dg, 4);
+	fx_build(&dg, frames_datagram(dg.frames, 0, ALIAS));
+	run_prog(R.subscriber_egress, dg.pkt, dg.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_int_eq(credit_get(SLOT).conn, 39);
+}
+END_TEST
+
+/* enabled 0 (a slot the agent has not set up for it): no checks. */
+START_TEST(egress_credit_disabled_checks_nothing)
+{
+	struct fx in;
+	struct moq_credit c = {.conn = 0, .stream0 = 0, .enabled = 0};
+	uint32_t s = SLOT;
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_credit"), &s, &c, 0), 0);
+	seq_set(SLOT, 1, 0);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 1ull << 40));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
 START_TEST(egress_stale_heartbeat_drops_clone)
 {
 	struct fx in;
@@ -1901,6 +2046,10 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_gate_drop_resets_stream_and_drops_rest);
 	tcase_add_test(eg, egress_gate_drop_at_stream_start_marks_unopened_reset);
 	tcase_add_test(eg, egress_gate_drops_low_priority_first);
+	tcase_add_test(eg, egress_never_forwards_beyond_the_stream_credit);
+	tcase_add_test(eg, egress_stream_credit_follows_max_stream_data);
+	tcase_add_test(eg, egress_takes_connection_credit_per_stream_byte);
+	tcase_add_test(eg, egress_credit_disabled_checks_nothing);
 	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);
 	tcase_add_test(eg, egress_heartbeat_in_the_future_drops_clone);
 	tcase_add_test(in, ingress_heartbeat_just_ahead_of_the_clock_is_fresh);

@@ -2,9 +2,11 @@
 # The kernel never clones stream bytes beyond a subscriber's flow-control
 # credit (issue 17 finding 2b). A STREAM frame spoofed on the publisher's
 # link at offset 2^40, and one ending just beyond the subscribers' stream
-# window, reach the egress program (the relay's QUIC stack drops them as
-# duplicates); without the credit check they went out and every fast
-# subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
+# window, reach the egress program (new packet numbers, so the ingress
+# program clones them; sent to a MAC that is not the relay's, so the
+# relay's IP stack drops them before its QUIC stack, which would close the
+# publisher's connection); without the credit check they went out and
+# every fast subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
 # (stream_credit) and both subscribers stay connected and byte-exact.
 # Then a subscriber with a 4 KiB stream window (moq-sub --max-stream-data)
 # gets every object through the fast path: the kernel forwards up to each

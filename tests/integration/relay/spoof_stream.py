@@ -6,18 +6,15 @@
 Run in the publisher's namespace while it sends. Watches IFACE for the
 publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT that
 starts with a STREAM frame of a client uni stream at an offset > 0 (a live
-subgroup stream), then sends one forged copy per OFFSET from the
-publisher's address and port: same DCID, a packet number 50 + i ahead of
-the captured one (new for the relay's packet-number window, finding 2a),
-one STREAM frame of 16 bytes at OFFSET on the same stream, the plaintext
-tag. The forgeries go out as raw Ethernet frames to a MAC that is not the
-relay's: the relay's tc ingress program sees them (it does not look at the
-destination MAC) and clones them, while its IP stack drops them as
-PACKET_OTHERHOST, so the relay's QUIC stack never processes them (an
-accepted forgery at 2^40 would close the publisher's connection with
-FLOW_CONTROL_ERROR, which is not what this test is about). The real
-packets that later carry those numbers are not cloned (duplicates for the
-kernel): the agent sends their bytes. Prints "spoofed sid=S pn=P
+subgroup stream), then sends, from the publisher's address and port, one
+copy per OFFSET: same DCID, packet number PN_AHEAD + i past the seen one
+(new: the kernel clones only numbers it has not seen, issue 17 finding
+2a), one STREAM frame of 16 bytes at OFFSET on the same stream, the
+plaintext tag; as an Ethernet frame to a MAC one bit off the relay's. The
+relay's tc ingress program sees and clones it (it does not look at the
+MAC); the relay's IP stack then drops it as not for this host, so its QUIC
+stack, which would accept the fresh number and close the publisher's
+connection for the offset, never sees it. Prints "spoofed sid=S pn=P+N
 offsets=..." and exits 0, or exits 1 when no such packet came within 10 s.
 """
 import socket
@@ -28,6 +25,10 @@ import time
 TAG = b"moq-plaintext-v1"
 ETH_P_ALL = 3
 PACKET_OUTGOING = 4
+# ahead of the publisher's own number (its packets with these numbers come
+# later; the kernel leaves those to the agent), well inside the kernel's
+# window of 225-256 numbers
+PN_AHEAD = 64
 
 
 def qv(b, pos):
@@ -71,7 +72,7 @@ def live_stream_packet(frame, relay_ip, relay_port):
     off, _ = qv(pay, 18)
     if sid & 3 != 2 or off == 0:
         return None
-    return socket.inet_ntoa(ip[12:16]), sport, pay, sid
+    return frame, pay, sid
 
 
 def main():
@@ -94,26 +95,26 @@ def main():
     else:
         print("no live stream packet of the publisher seen", file=sys.stderr)
         return 1
-    src, sport, pay, sid = m
-    smac = frame[6:12]
-    pn0 = struct.unpack(">I", pay[9:13])[0]
-    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    tx.bind((iface, 0))
+    frame, pay, sid = m
+    ihl = (frame[14] & 15) * 4
+    sport = struct.unpack(">H", frame[14 + ihl:16 + ihl])[0]
+    # one bit off the relay's MAC, still unicast: PACKET_OTHERHOST there
+    dst = frame[:5] + bytes([frame[5] ^ 0x02])
+    pn = struct.unpack(">I", pay[9:13])[0]
     for i, off in enumerate(offsets):
-        pn = (pn0 + 50 + i) & 0xFFFFFFFF
-        q = pay[:9] + struct.pack(">I", pn) + bytes([0x0E]) + pay[14:18] + qv8(off)
-        q += struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
+        q = pay[:9] + struct.pack(">I", (pn + PN_AHEAD + i) & 0xFFFFFFFF) + bytes([0x0E])
+        q += pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
         udp = struct.pack(">HHHH", sport, relay_port, 8 + len(q), 0) + q
-        pseudo = socket.inet_aton(src) + socket.inet_aton(relay_ip)
-        pseudo += struct.pack(">BBH", 0, 17, len(udp))
+        pseudo = frame[26:30] + frame[30:34] + struct.pack(">BBH", 0, 17, len(udp))
         c = csum(pseudo + udp) or 0xFFFF
         udp = udp[:6] + struct.pack(">H", c) + udp[8:]
-        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
-                         socket.inet_aton(src), socket.inet_aton(relay_ip))
-        ip = ip[:10] + struct.pack(">H", csum(ip)) + ip[12:]
-        # a unicast MAC that is not the relay's: PACKET_OTHERHOST there
-        tx.send(b"\x02\x00\x00\x00\x00\x99" + smac + b"\x08\x00" + ip + udp)
-    print("spoofed sid=%d pn=%d offsets=%s" % (sid, pn0 + 50, ",".join(map(str, offsets))),
+        ip = bytearray(frame[14:34])
+        ip[0] = 0x45
+        ip[2:4] = struct.pack(">H", 20 + len(udp))
+        ip[10:12] = b"\0\0"
+        ip[10:12] = struct.pack(">H", csum(bytes(ip)))
+        sniff.send(dst + frame[6:14] + bytes(ip) + udp)
+    print("spoofed sid=%d pn=%d+%d offsets=%s" % (sid, pn, PN_AHEAD, ",".join(map(str, offsets))),
           flush=True)
     return 0
 

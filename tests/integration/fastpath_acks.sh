@@ -37,6 +37,9 @@ for i in 1 2 3 4; do
 	pids+=("$SUB_PID")
 done
 for p in "${pids[@]}"; do wait_exit "$p" 45 "a subscriber"; done
+for i in 1 2 3 4; do
+	log "acks-s$i: latency max $(jget "$TMP/acks-s$i.json" .latency_us.max) us, p99 $(jget "$TMP/acks-s$i.json" .latency_us.p99) us"
+done
 for i in 1 2 3 4; do expect_intact acks-s$i; done
 sleep 1.2
 rx=$(fp_stat 2 "$R_SUB_RX")

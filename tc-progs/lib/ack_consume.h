@@ -30,8 +30,9 @@ struct moq_ackc_ctx {
 	__u32 hit;
 	__u64 count, first; /* ACK Range Count, First ACK Range */
 	struct moq_cid dcid;
+	__u32 pn; /* the subscriber's packet number (unused) */
 	__u8 type;
-	__u8 pad0[7];
+	__u8 pad0[3];
 	struct moq_ack_rec r; /* ranges[0] set before the loop */
 };
 
@@ -183,7 +184,7 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	__builtin_memset(x, 0, sizeof(*x));
 	x->c.off = off;
 	x->c.end = end;
-	if (moq_parse_quic_short(skb, &x->c, &x->dcid) || !moq_quic_tag_ok(skb, &x->c))
+	if (moq_parse_quic_short(skb, &x->c, &x->dcid, &x->pn) || !moq_quic_tag_ok(skb, &x->c))
 		goto pass;
 	if (x->c.off >= x->c.end || bpf_skb_load_bytes(skb, x->c.off, &x->type, 1))
 		goto pass;
@@ -192,7 +193,8 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	x->c.off += 1;
 	if (moq_quic_varint(skb, &x->c, &x->r.largest) < 0 ||
 	    moq_quic_varint(skb, &x->c, &x->r.ack_delay_raw) < 0 ||
-	    moq_quic_varint(skb, &x->c, &x->count) < 0 || moq_quic_varint(skb, &x->c, &x->first) < 0)
+	    moq_quic_varint(skb, &x->c, &x->count) < 0 ||
+	    moq_quic_varint(skb, &x->c, &x->first) < 0)
 		goto pass;
 	if (x->first > x->r.largest || x->count >= MOQ_ACK_REC_RANGES)
 		goto pass;

@@ -121,6 +121,9 @@ def cmd_maps(pindir, statefile):
     up = struct.pack("<IIBB", UP_CONN, gen, 4, 0) + struct.pack(">H", PUB_PORT) + bytes(4) + \
         ip4(st["pub_ip"]) + bytes(12) + bytes(16)  # daddr unset: not checked
     bpftool_update(pindir + "/moq_upstreams", UP_CID, up)
+    # an empty packet-number window (struct moq_pn_window: next, generation, slots)
+    bpftool_update(pindir + "/moq_pn_windows", struct.pack("<I", UP_CONN),
+                   struct.pack("<QII", 0, gen, 0) + bytes(8 * 8))
     slots = []
     for s in st["subs"]:
         slot = s["slot"]

@@ -916,6 +916,10 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	if (fc->slot < 0)
 		return;
 	fp_drain(fc->d->fp);
+	/* ACKs the kernel consumed may already cover what the timer is about
+	 * to declare lost or probe for */
+	fp_conn_drain_acks(fc);
+	now = fp_now_ns();
 	rc = fp_tracker_on_timeout(&fc->trk, now, &sum, &probes);
 	if (rc == 1) {
 		fp_cc_on_losses(&fc->cc, &sum, now);

@@ -30,9 +30,9 @@ struct moq_ackc_ctx {
 	__u32 hit;
 	__u64 count, first; /* ACK Range Count, First ACK Range */
 	struct moq_cid dcid;
-	__u32 pn; /* the subscriber's packet number (unused) */
 	__u8 type;
 	__u8 pad0[3];
+	__u32 pn;	      /* the subscriber's packet number (unused) */
 	struct moq_ack_rec r; /* ranges[0] set before the loop */
 };
 

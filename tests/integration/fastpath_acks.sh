@@ -19,10 +19,8 @@ fp_attach
 
 fp_field() { grep -o "fastpath subs=.*" "$TMP/$1.log" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p" | tr -d '%'; }
 sub_ip() { local v=RELAY_IP4_SUB_$1; echo "${!v}"; }
-R_SUB_RX=$(grep -o 'X([A-Z_0-9]*' "$ROOT/tc-progs/moq_maps.h" | sed -n '/X(FORWARDED/,$p' | grep -n 'X(SUB_RX$' | cut -d: -f1)
-R_ACK=$(grep -o 'X([A-Z_0-9]*' "$ROOT/tc-progs/moq_maps.h" | sed -n '/X(FORWARDED/,$p' | grep -n 'X(ACK_CONSUMED$' | cut -d: -f1)
-[ -n "$R_SUB_RX" ] && [ -n "$R_ACK" ] || die "reasons SUB_RX / ACK_CONSUMED not found in moq_maps.h"
-R_SUB_RX=$((R_SUB_RX - 1)) R_ACK=$((R_ACK - 1))
+R_SUB_RX=$(fp_reason_index sub_rx)
+R_ACK=$(fp_reason_index ack_consumed)
 QARGS=() SQ=()
 if [ -n "${FP_ACKS_QLOG:-}" ]; then
 	mkdir -p "$FP_ACKS_QLOG"

@@ -105,14 +105,10 @@ run_count() {
 		pids+=($!)
 	done
 	PIDS+=("${pids[@]}")
-	# every session ready at the relay (the publisher's is one more;
-	# bounded: 90 s)
-	ready=0
-	for _ in $(seq 1 900); do
-		ready=$(grep -c ': ready (peer' "$TMP/relay-$tag.log" || true)
-		[ "$ready" -gt "$n" ] && break
-		sleep 0.1
-	done
+	# every session ready at the relay (the publisher's is one more);
+	# gives up after 10 s without a new one (a client whose handshake
+	# failed never comes: it is counted as not ok) or 90 s in all
+	wait_ready "$TMP/relay-$tag.log" "$n"
 	t1=$(date +%s.%N)
 	R_SETUP=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	sleep 2 # the joins' catch-up (group in progress) is over

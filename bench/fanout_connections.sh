@@ -20,7 +20,8 @@
 #               receivers share the 2 vCPUs with the relay)
 # then every subscriber process gets SIGTERM and reports (--json):
 #   connections_ok  connections with exit 0, no sequence gap, no integrity
-#               error; delivered share = objects received / (received +
+#               error (moq-sub's own connections_ok is exit 0 only: without
+#               --count a gap does not change the exit code); delivered share = objects received / (received +
 #               sequence gaps) over all connections; latency p50 (median of
 #               the processes' p50) / p99 (largest), publisher send -> receive.
 # Delivered objects in the window (for the per-object figures) = N x rate x
@@ -36,6 +37,8 @@
 # (4), FC_AUDIO_COUNTS ("64 256 1000 2000"), FC_VIDEO_COUNTS ("64 256 512
 # 1000 2000"), FC_MODES ("on off"), FC_LOADS ("audio video"),
 # FC_MAX_P99_MS (1000), FC_TAG (file name suffix, e.g. -baseline),
+# FC_PERF=1 (also perf record the relay over each window; the top symbols
+# by self time go to docs/results/fanout-connections$FC_TAG-profile.txt),
 # BENCH_KEEP=1 (keep the logs). --quick (or BENCH_QUICK=1): FC_SECONDS=4,
 # counts "64 256" for both loads.
 set -euo pipefail
@@ -65,6 +68,7 @@ RES=$ROOT/docs/results
 OUT=$RES/fanout-connections$TAG
 BUILDINFO=$(bench_buildinfo)
 bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq perf gnuplot
+[ "${FC_PERF:-0}" = 1 ] && : >"$OUT-profile.txt"
 bench_traps
 bench_testbed_up "$PROCS"
 bench_fast_attach "$OBJ" "$PROCS"
@@ -115,7 +119,21 @@ run_count() {
 	local c0 c1 s0 s1 u0 u1 k0 a0 k1 a1 sc
 	k0=$(stats_field "$TMP/relay-$tag.log" kernel_pkts) a0=$(stats_field "$TMP/relay-$tag.log" agent_pkts)
 	c0=$(cpu_ticks "$rp") s0=$(softirq_ticks) u0=$(ticks_sum "${pids[@]}")
+	local pr=""
+	if [ "${FC_PERF:-0}" = 1 ]; then
+		perf record -q -F 499 -g -p "$rp" -o "$TMP/perf-$tag.data" -- sleep "$SECS" >/dev/null 2>&1 &
+		pr=$!
+	fi
 	sc=$(perf stat -e raw_syscalls:sys_enter -x, -p "$rp" -- sleep "$SECS" 2>&1 | awk -F, '/raw_syscalls/ { print $1 }')
+	if [ -n "$pr" ]; then
+		wait "$pr" || true
+		{
+			echo "== $load, $mode, $n subscriber connections: moq-relayd, perf record -F 499 -g over the window (self time)"
+			perf report -i "$TMP/perf-$tag.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | head -25 || true
+			echo
+		} >>"$OUT-profile.txt"
+	fi
 	c1=$(cpu_ticks "$rp") s1=$(softirq_ticks) u1=$(ticks_sum "${pids[@]}")
 	sleep 1.1 # one more stats line
 	k1=$(stats_field "$TMP/relay-$tag.log" kernel_pkts) a1=$(stats_field "$TMP/relay-$tag.log" agent_pkts)
@@ -131,7 +149,7 @@ run_count() {
 	done
 	if [ ${#files[@]} -gt 0 ]; then
 		read -r R_OK R_RECV R_MISS R_INT R_P50 R_P99 <<<"$(jq -rs '[
-			([.[] | .connections_ok // (if .exit_code == 0 then 1 else 0 end)] | add),
+			([.[].per_connection[] | select(.exit_code == 0 and .objects_missing == 0 and .integrity_errors == 0)] | length),
 			([.[].objects_received] | add), ([.[].objects_missing] | add),
 			([.[].integrity_errors] | add),
 			([.[].latency_us.p50] | sort | .[length/2|floor]), ([.[].latency_us.p99] | max)]

@@ -42,6 +42,10 @@
 # FC_MAX_P99_MS (1000), FC_TAG (file name suffix, e.g. -baseline),
 # FC_PERF=1 (also perf record the relay over each window; the top symbols
 # by self time go to docs/results/fanout-connections$FC_TAG-profile.txt),
+# FC_NETDEV_BACKLOG=N (opt-in: set the machine-wide
+# net.core.netdev_max_backlog to N for the run and restore it at exit; it
+# bounds the per-CPU queue every veth delivery, so every clone, goes
+# through — the first limit at 2,000 subscribers, results.md section 11),
 # BENCH_KEEP=1 (keep the logs). --quick (or BENCH_QUICK=1): FC_SECONDS=4,
 # counts "64 256" for both loads.
 set -euo pipefail
@@ -72,7 +76,10 @@ OUT=$RES/fanout-connections$TAG
 BUILDINFO=$(bench_buildinfo)
 bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq perf gnuplot
 [ "${FC_PERF:-0}" = 1 ] && : >"$OUT-profile.txt"
+BACKLOG0=$(sysctl -n net.core.netdev_max_backlog)
+bench_cleanup_extra() { [ "$(sysctl -n net.core.netdev_max_backlog)" = "$BACKLOG0" ] || sysctl -qw net.core.netdev_max_backlog="$BACKLOG0"; }
 bench_traps
+[ -z "${FC_NETDEV_BACKLOG:-}" ] || sysctl -qw net.core.netdev_max_backlog="$FC_NETDEV_BACKLOG"
 bench_testbed_up "$PROCS"
 bench_fast_attach "$OBJ" "$PROCS"
 
@@ -241,7 +248,7 @@ EOF
 	echo
 	echo "- Machine: $(nproc) vCPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), Linux $(uname -r). Load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared VM)."
 	echo "- Build: $BUILDINFO"
-	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
+	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
 	echo "- Loads: audio = 50 objects/s of 200 B, video = 100 objects/s of 1,000 B; one group per second; plaintext profile. Subscribers: $PROCS \`moq-sub --connections N/$PROCS\` processes, one per subscriber namespace (separate veth links). The relay runs with \`--max-sessions\` and \`--max-handshakes\` N + 64 (all handshakes start at once)."
 	echo "- Window: ${SECS} s, starting 2 s after the last session is ready at the relay. Relay CPU and softirq are % of one core over the window (softirq is the whole machine's). Syscalls: \`perf stat -e raw_syscalls:sys_enter -p\` on moq-relayd over the window. Per-object figures divide by N × rate × ${SECS} s × delivered share. Kernel share: kernel_pkts / (kernel_pkts + agent_pkts) between the relay's stats lines at the window's ends. Backlog drops: /proc/net/softnet_stat's dropped column over the window, whole machine (netdev_max_backlog $(sysctl -n net.core.netdev_max_backlog)): one upstream packet becomes N clones in one softirq, each queued to the receiving veth's per-CPU backlog."
 	echo "- Result: **pass** = every connection exit 0 with no sequence gap and no integrity error (connections_ok = N), p99 ≤ $MAXP99 ms. Audio runs every count; video stops per mode at its first failing count. Setup = time until every session is ready at the relay."

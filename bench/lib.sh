@@ -4,6 +4,7 @@
 #   bench_init PREFIX NAME          P, TMP, MNT, PIN, OBJ, T0, LOAD0
 #   bench_need FILE... [-- CMD...]  root, the build files under $B, commands
 #   BUILDINFO=$(bench_buildinfo [--no-bpf])  the tree and binaries measured
+#                                   (+ BENCH_BUILD_LABEL when B is another build)
 #   bench_traps                     bench_cleanup on exit, exit 130 on INT/TERM
 #   bench_testbed_up HOSTS          netns/testbed.sh up --prefix $P, its env
 #   bench_fast_attach OBJ HOSTS     relay.bpf.o on the relay, pins under $MNT
@@ -71,6 +72,8 @@ bench_buildinfo() {
 	s+="; moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC"
 	[ "${1:-}" = --no-bpf ] ||
 		s+=", relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"
+	# binaries built elsewhere (B outside this tree): say which
+	[ -z "${BENCH_BUILD_LABEL:-}" ] || s+="; binaries in $B: $BENCH_BUILD_LABEL"
 	echo "$s"
 }
 

@@ -43,9 +43,25 @@ bench_init rt residence
 TSPIN=/sys/fs/bpf/moq-bench-$P-ts
 OUT=$ROOT/docs/results/residence$TAG
 BUILDINFO=$(bench_buildinfo)
-bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o tc-progs/testing/tstamp.bpf.o -- python3 cc
-bench_cleanup_extra() { rm -rf "$TSPIN"; }
+bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o tc-progs/testing/tstamp.bpf.o -- python3 cc bpftool jq
+STATS0=$(sysctl -n kernel.bpf_stats_enabled)
+bench_cleanup_extra() {
+	rm -rf "$TSPIN"
+	[ "$(sysctl -n kernel.bpf_stats_enabled)" = "$STATS0" ] || sysctl -qw kernel.bpf_stats_enabled="$STATS0"
+}
 bench_traps
+# the stamp program runs on every copy before it leaves: its own run time
+# (kernel.bpf_stats_enabled) is measured so the report can take it out
+sysctl -qw kernel.bpf_stats_enabled=1
+# "run_cnt run_time_ns" of the pinned tst_egress, then of tst_ingress
+stamp_stats() {
+	local p
+	for p in tst_egress tst_ingress; do
+		bpftool -j prog show pinned "$TSPIN/$p" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+	done | tr '\n' ' '
+}
+# C0 T0 C1 T1: mean ns per run
+mean_ns() { awk -v c=$(($3 - $1)) -v t=$(($4 - $2)) 'BEGIN { printf "%.0f", c ? t / c : 0 }'; }
 TSTAMP=$TMP/tstamp
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I"$ROOT/tc-progs" \
 	"$ROOT/bench/tstamp.c" -lbpf -o "$TSTAMP"
@@ -85,15 +101,19 @@ run_one() { # MODE N
 	wait_ready "$TMP/relay-$tag.log" "$n"
 	sleep 2
 	"$TSTAMP" dump "$TSPIN" >/dev/null
+	local c0 t0 c1 t1 i0 j0 i1 j1 egns inns
+	read -r c0 t0 i0 j0 <<<"$(stamp_stats)"
 	sleep "$SECS"
 	stopwait "$pp" # no new objects; the last ones' copies leave
 	sleep 0.5
+	read -r c1 t1 i1 j1 <<<"$(stamp_stats)"
 	"$TSTAMP" dump "$TSPIN" >"$TMP/$tag.dump"
+	egns=$(mean_ns "$c0" "$t0" "$c1" "$t1") inns=$(mean_ns "$i0" "$j0" "$i1" "$j1")
 	for k in "${pids[@]}"; do kill -TERM "$k" 2>/dev/null || true; done
 	for k in "${pids[@]}"; do timeout 30 tail --pid="$k" -f /dev/null || kill -9 "$k" 2>/dev/null || true; done
 	stopwait "$rp"
-	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps"
-	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump")
+	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps, tst_egress $egns ns, tst_ingress $inns ns per run"
+	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump" "$egns" "$inns")
 }
 
 echo "residence: modes $MODES, counts $COUNTS, ${SECS} s windows, $HOSTS subscriber processes"
@@ -118,6 +138,7 @@ echo "$TABLE"
 	echo "- Load: 50 objects/s of 200 B, one group per second, plaintext; subscribers: $HOSTS \`moq-sub --connections\` processes (one per subscriber namespace)."
 	echo "- Stamps: \`tc-progs/testing/tstamp.bpf.o\` at priority 1 on the relay's publisher-side ingress (in) and every subscriber-side egress (out), ahead of \`relay.bpf.o\`. A kernel clone's out stamp is taken as it enters its egress hook, before its own rewrite (~1 µs, docs/results.md §6) and after the rewrites of the clones before it. Window: ${SECS} s from 2 s after the last session was ready; the publisher stops before the dump. tstamp counters at the end: \`$STATS\`."
 	echo "- Per clone = out − in of every kernel clone; agent copy = of every packet the agent sent with the object (userspace: all of them). First / last copy out = per upstream object, its earliest / latest copy (with N subscribers: until the last of N is out)."
+	echo "- The stamp program itself runs on every copy before it leaves (the clones of one packet one after another): and so does the ingress stamp program once, before tc/upstream_ingress. Their mean run times per packet (kernel.bpf_stats_enabled, over the window, every packet they saw) are the \"stamp ns\" column (egress / ingress); \"without stamps\" = the p50 − ingress ns − (copies before it) × egress ns: what a relay without the measurement would show. bpf_stats adds its own two clock reads per program run, to the relay's programs too."
 	echo
 	echo "$TABLE"
 } >"$OUT.md"

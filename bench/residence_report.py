@@ -7,7 +7,11 @@ relay's subscriber-side egress (one stamp per copy: fast-path clones keyed
 subscriber's address and port). Prints a Markdown table row per run, and
 per-run details; --csv appends CSV rows.
 
-    residence_report.py --run MODE N FILE [--run ...] [--csv FILE]
+    residence_report.py --run MODE N FILE EGRESS_NS INGRESS_NS [--run ...] [--csv FILE]
+
+EGRESS_NS / INGRESS_NS: the stamp programs' mean run times per packet in
+that run. Every copy waited for the ingress stamp once and for the egress
+stamps of the copies before it; the "without stamps" columns take them out.
 """
 import argparse
 import statistics
@@ -35,7 +39,7 @@ def load(path):
     return ins, outs
 
 
-def analyse(mode, n, path):
+def analyse(mode, n, path, eg_ns, in_ns):
     ins, outs = load(path)
     clone, agent, last, first, copies = [], [], [], [], []
     for seq, t_in in ins.items():
@@ -58,6 +62,9 @@ def analyse(mode, n, path):
         "agent_p50": pct(agent, 50), "agent_p99": pct(agent, 99),
         "first_p50": pct(first, 50), "last_p50": pct(last, 50),
         "last_p99": pct(last, 99), "last_max": max(last) if last else float("nan"),
+        "eg_ns": eg_ns, "in_ns": in_ns,
+        "first_p50_nostamp": pct(first, 50) - in_ns,
+        "last_p50_nostamp": pct(last, 50) - in_ns - (statistics.median(copies) - 1) * eg_ns if copies else float("nan"),
     }
 
 
@@ -67,19 +74,21 @@ def us(ns):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", nargs=3, action="append", metavar=("MODE", "N", "FILE"), required=True)
+    ap.add_argument("--run", nargs=5, action="append", metavar=("MODE", "N", "FILE", "EGRESS_NS", "INGRESS_NS"),
+                    required=True)
     ap.add_argument("--csv")
     a = ap.parse_args()
-    rows = [analyse(m, int(n), f) for m, n, f in a.run]
+    rows = [analyse(m, int(n), f, float(e), float(i)) for m, n, f, e, i in a.run]
     print("| mode | subscribers | upstream objects stamped (with copies) | copies per object (median) | "
           "kernel clones / agent copies | per clone p50 / p99 µs | agent copy p50 / p99 µs | "
-          "first copy out p50 µs | last copy out p50 / p99 / max µs |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "first copy out p50 µs | last copy out p50 / p99 / max µs | stamp ns egress / ingress | first / last copy out p50 without stamps µs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {'fast path' if r['mode'] == 'on' else 'userspace'} | {r['n']} | {r['objects']} ({r['matched']}) | "
               f"{r['copies_median']:g} | {r['kernel_copies']} / {r['agent_copies']} | "
               f"{us(r['clone_p50'])} / {us(r['clone_p99'])} | {us(r['agent_p50'])} / {us(r['agent_p99'])} | "
-              f"{us(r['first_p50'])} | {us(r['last_p50'])} / {us(r['last_p99'])} / {us(r['last_max'])} |")
+              f"{us(r['first_p50'])} | {us(r['last_p50'])} / {us(r['last_p99'])} / {us(r['last_max'])} | "
+              f"{r['eg_ns']:.0f} / {r['in_ns']:.0f} | {us(r['first_p50_nostamp'])} / {us(r['last_p50_nostamp'])} |")
     if a.csv:
         keys = list(rows[0].keys())
         with open(a.csv, "w") as f:

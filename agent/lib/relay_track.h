@@ -98,6 +98,7 @@ struct relay_sub {
 	 * until this moq_loop_now() time, track NULL; 0: not held */
 	uint64_t rdv_deadline;
 	struct relay_sub *rdv_next; /* in the held list */
+	uint64_t rdv_pass;	    /* last retry pass that tried to route it */
 };
 
 struct relay_track {

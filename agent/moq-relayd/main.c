@@ -70,13 +70,14 @@ static void drain_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	(void)t;
 	moq_info(MOD, "drain timeout: closing the remaining sessions");
 	/* draft-18 "Migration": a peer that did not close within the
-	 * GOAWAY's timeout is closed with GOAWAY_TIMEOUT; our upstream got
-	 * no GOAWAY from us */
+	 * GOAWAY's timeout is closed with GOAWAY_TIMEOUT; a session that got
+	 * no GOAWAY from us (our upstream, one still in setup at the drain's
+	 * start) has no timeout to miss */
 	for (struct peer *p = d->peers; p; p = p->next)
 		if (p->s)
 			moq_session_close(p->s,
-					  p->is_upstream ? MOQ_SESSION_NO_ERROR
-							 : MOQ_SESSION_GOAWAY_TIMEOUT,
+					  moq_session_goaway_sent(p->s) ? MOQ_SESSION_GOAWAY_TIMEOUT
+									: MOQ_SESSION_NO_ERROR,
 					  "relay shutting down");
 	/* give the CONNECTION_CLOSE packets a moment to leave */
 	moq_timer_set_in(d->exit_timer, 200000000ull);

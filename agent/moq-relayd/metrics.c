@@ -225,6 +225,44 @@ static void render_fp_map_failures(FILE *f, struct relayd *d)
 		mf.sub_fallbacks);
 }
 
+/* The listening endpoint's QUIC counters (moq_quic_endpoint_stats):
+ * admission (Retry, handshake cap), stray and closing-period packets, send
+ * failures. The upstream client endpoint's are not included. */
+static void render_quic(FILE *f, struct relayd *d)
+{
+	struct moq_quic_endpoint_stats q;
+
+	if (!d->ep)
+		return;
+	moq_quic_endpoint_stats(d->ep, &q);
+	counter(f, "moq_relay_quic_rx_datagrams_total", "UDP datagrams received", q.rx_datagrams);
+	counter(f, "moq_relay_quic_tx_datagrams_total", "UDP datagrams sent", q.tx_datagrams);
+	counter(f, "moq_relay_quic_rx_unknown_cid_total",
+		"short-header packets for no known connection ID", q.rx_unknown);
+	counter(f, "moq_relay_quic_tx_stateless_reset_total", "stateless resets sent",
+		q.tx_stateless_reset);
+	counter(f, "moq_relay_quic_rx_profile_mismatch_total",
+		"Initials of the other profile (TLS vs plaintext)", q.rx_profile_mismatch);
+	counter(f, "moq_relay_quic_tx_errors_total", "packets lost because sendto failed",
+		q.tx_errors);
+	counter(f, "moq_relay_quic_tx_queued_total",
+		"sends that waited for the socket buffer (EPOLLOUT)", q.tx_queued);
+	counter(f, "moq_relay_quic_rx_in_closing_total",
+		"packets for connections in their closing period", q.rx_in_closing);
+	counter(f, "moq_relay_quic_tx_close_resent_total",
+		"CONNECTION_CLOSE packets repeated (rate-limited)", q.tx_close_resent);
+	counter(f, "moq_relay_quic_tx_retry_total",
+		"Retry packets sent (handshakes over half of --max-handshakes)", q.tx_retry);
+	counter(f, "moq_relay_quic_rx_bad_token_total",
+		"Initials with an invalid or expired Retry token", q.rx_bad_token);
+	counter(f, "moq_relay_quic_handshakes_evicted_total",
+		"handshakes replaced by a newer client at --max-handshakes", q.hs_evicted);
+	counter(f, "moq_relay_quic_handshakes_refused_total",
+		"clients refused: --max-handshakes full of validated handshakes", q.hs_refused);
+	counter(f, "moq_relay_quic_conns_refused_total",
+		"handshakes completed beyond --max-sessions (closed)", q.conn_refused);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -286,6 +324,7 @@ static void render(FILE *f, void *arg)
 	counter(f, "moq_relay_upstream_subscribes_total",
 		"SUBSCRIBEs the relay sent to publishers or the upstream relay",
 		st->upstream_subscribes);
+	render_quic(f, d);
 	if (d->cfg.fast_path) {
 		struct fp_raw_info ri;
 

@@ -94,6 +94,7 @@ struct relayd {
 	struct moq_timer *revoke_timer; /* auth.c */
 	struct relay_sub *rdv_subs;	/* linked by rdv_next */
 	size_t rdv_held;
+	uint64_t rdv_pass; /* relayd_rdv_retry's pass number */
 	struct moq_timer *rdv_timer;
 };
 

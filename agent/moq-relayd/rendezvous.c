@@ -131,9 +131,12 @@ static int rdv_name(const struct relay_sub *sub, struct relay_name *name)
 
 void relayd_rdv_retry(struct relayd *d)
 {
+	uint64_t pass = ++d->rdv_pass;
 	bool again = true;
 
-	/* routing one can change the lists: start over after each */
+	/* routing one can change the lists: start over after each, but try
+	 * each held request once per call (a walk past the tried ones is
+	 * cheap; a route attempt per request per routed one was quadratic) */
 	while (again) {
 		again = false;
 		for (struct relay_sub *sub = d->rdv_subs; sub; sub = sub->rdv_next) {
@@ -141,6 +144,9 @@ void relayd_rdv_retry(struct relayd *d)
 			struct relay_name name;
 			struct moq_request *r;
 
+			if (sub->rdv_pass == pass)
+				continue;
+			sub->rdv_pass = pass;
 			if (rdv_name(sub, &name))
 				continue;
 			if (!relay_tracks_find(&d->tracks, &name) && !relayd_route(d, &name, p)) {

@@ -88,6 +88,11 @@ bool moq_session_goaway_received(const struct moq_session *s)
 	return s->goaway_rx;
 }
 
+bool moq_session_goaway_sent(const struct moq_session *s)
+{
+	return s->goaway_tx;
+}
+
 struct moq_quic_conn *moq_session_conn(const struct moq_session *s)
 {
 	return s->conn;

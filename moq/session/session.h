@@ -319,6 +319,8 @@ int moq_session_goaway(struct moq_session *s, const char *uri, uint64_t timeout_
 enum moq_session_state moq_session_state(const struct moq_session *s);
 bool moq_session_is_server(const struct moq_session *s);
 bool moq_session_goaway_received(const struct moq_session *s);
+/* true once this side sent GOAWAY (moq_session_goaway succeeded) */
+bool moq_session_goaway_sent(const struct moq_session *s);
 struct moq_quic_conn *moq_session_conn(const struct moq_session *s);
 void *moq_session_user(const struct moq_session *s);
 void moq_session_set_user(struct moq_session *s, void *user);

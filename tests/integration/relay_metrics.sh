@@ -62,6 +62,11 @@ log "objects_out $o1 -> $o2, bytes_out $b1 -> $b2, objects_in $i2"
 [ "$(val b moq_relay_subscriptions)" = 1 ] || die "subscriptions != 1"
 [ "$(val b moq_relay_cache_groups)" -ge 1 ] || die "cache holds no group"
 [ "$(val b moq_relay_subscribes_total)" -ge 1 ] || die "subscribes_total is 0"
+# the listening endpoint's QUIC counters: traffic flowed, nothing refused
+[ "$(val b moq_relay_quic_rx_datagrams_total)" -gt "$(val idle moq_relay_quic_rx_datagrams_total)" ] ||
+	die "quic rx_datagrams did not grow with traffic"
+[ "$(val b moq_relay_quic_tx_datagrams_total)" -gt 0 ] || die "quic tx_datagrams is 0"
+[ "$(val b moq_relay_quic_conns_refused_total)" = 0 ] || die "quic conns_refused is not 0"
 ! grep -q '^moq_relay_fp_' "$TMP/b.prom" || die "fast-path series without --fast-path on"
 
 code=$(on relay $SCRAPE "http://127.0.0.1:$MPORT/")

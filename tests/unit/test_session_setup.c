@@ -126,7 +126,11 @@ START_TEST(goaway_from_server_is_seen_by_client)
 	struct sh_world w;
 	sh_world_init(&w, false);
 	sh_connect_ready(&w);
+	ck_assert(!moq_session_goaway_sent(w.srv[0].s));
 	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, "moqt://other:4443/x", 5000), 0);
+	/* the relay's drain end closes with GOAWAY_TIMEOUT only those */
+	ck_assert(moq_session_goaway_sent(w.srv[0].s));
+	ck_assert(!moq_session_goaway_sent(w.cli[0].s));
 	/* twice is refused locally */
 	ck_assert_int_eq(moq_session_goaway(w.srv[0].s, NULL, 0), -EINVAL);
 	ck_assert(sh_run_until(&w, srv_goaway, &w, 3000));

@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"                           (default 10)\n"
 		"  --qlog-dir DIR           write a qlog file per connection into DIR\n"
 		"  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
+		"  --max-stream-data BYTES  initial per-stream flow-control window offered\n"
+		"                           to the server (default 16 MiB; tests)\n"
 		"  --log-level LEVEL        error, warn (default), info or debug\n"
 		"\n"
 		"Tracks:\n"
@@ -727,6 +729,7 @@ enum {
 	OPT_JSON,
 	OPT_QUIET,
 	OPT_CONNECTIONS,
+	OPT_MAX_STREAM_DATA,
 };
 
 static const struct option long_opts[] = {
@@ -744,6 +747,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
     {"connections", required_argument, 0, OPT_CONNECTIONS},
+    {"max-stream-data", required_argument, 0, OPT_MAX_STREAM_DATA},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -822,6 +826,11 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 			u->connections = (unsigned)n;
 			break;
 		}
+		case OPT_MAX_STREAM_DATA:
+			if (moq_cli_u64("--max-stream-data", optarg, 1024, 1ull << 40, 0,
+					&u->max_stream_data, err, sizeof err))
+				die_usage(err);
+			break;
 		case MOQ_CLI_OPT_CERT:
 		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
@@ -965,6 +974,8 @@ static int conn_start(struct sub *u, struct moq_loop *loop)
 	moq_cli_session_config(&u->scfg, loop, &session_cb, u, &u->tok, u->co.token);
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &u->co);
+	if (u->max_stream_data)
+		q.max_stream_data = u->max_stream_data;
 	u->ep = moq_quic_endpoint_new(loop, &q, err, sizeof err);
 	if (!u->ep) {
 		fprintf(stderr, "%s: %s\n", prog, err);

@@ -14,13 +14,17 @@
 # last of its copies out (with N subscribers: the time until the last of N
 # clones leaves). Audio-like load (50 objects/s of 200 B, one group per
 # second); N subscriber connections over RES_HOSTS moq-sub --connections
-# processes; fast path (on) and userspace (off) in the same run. The
-# window (RES_SECONDS) starts 2 s after every session is ready.
+# processes; fast path (on) and userspace (off) in the same run, and with
+# RES_MODES including "chain": the relay measured is an edge (fast path)
+# fed through --upstream by an origin relay (userspace) in the publisher's
+# namespace (before issue 18's relay chains such an edge forwarded in
+# userspace). The window (RES_SECONDS) starts 2 s after every session is
+# ready.
 #
 #   B=build bench/residence.sh [--quick]
 #
 # Writes docs/results/residence$RES_TAG.{md,csv}. Environment: B,
-# RES_COUNTS ("1 1000"), RES_MODES ("on off"), RES_SECONDS (4), RES_HOSTS
+# RES_COUNTS ("1 1000"), RES_MODES ("on off chain"), RES_SECONDS (4), RES_HOSTS
 # (4), RES_TAG, BENCH_KEEP=1. --quick: RES_COUNTS="1 64", RES_SECONDS=2.
 set -euo pipefail
 BENCH_NAME=residence
@@ -35,7 +39,7 @@ done
 COUNTS=${RES_COUNTS:-1 1000}
 SECS=${RES_SECONDS:-4}
 [ "$QUICK" = 1 ] && COUNTS=${RES_COUNTS:-1 64} SECS=${RES_SECONDS:-2}
-MODES=${RES_MODES:-on off}
+MODES=${RES_MODES:-on off chain}
 HOSTS=${RES_HOSTS:-4}
 TAG=${RES_TAG:-}
 RATE=50 SIZE=200
@@ -78,16 +82,26 @@ done
 
 RUNS=()
 run_one() { # MODE N
-	local mode=$1 n=$2 tag=$1-$2 rp pp h k per rest pids=() ready
+	local mode=$1 n=$2 tag=$1-$2 rp pp op="" h k per rest pids=() ready up=() paddr=$RELAY_IP4 rlog
+	if [ "$mode" = chain ]; then
+		# an origin relay (userspace) in the publisher's namespace; the
+		# relay measured is its edge (fast path, --upstream)
+		in_ns "$PUB_NS" "$B/bin/moq-relayd" $(relay_args off) 2>"$TMP/origin-$tag.log" &
+		op=$!; PIDS+=("$op")
+		waitlog "$TMP/origin-$tag.log" "listening on"
+		up=(--upstream "$PUB_IP4:4443") paddr=127.0.0.1
+	fi
 	# shellcheck disable=SC2046
-	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \
+	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "${mode/chain/on}") "${up[@]}" --max-sessions $((n + 64)) \
 		--max-handshakes $((n + 64)) 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext --rate $RATE --object-size $SIZE \
-		--objects-per-group $RATE "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
+		--objects-per-group $RATE "$paddr:4443" 2>"$TMP/pub-$tag.log" &
 	pp=$!; PIDS+=("$pp")
-	waitlog "$TMP/relay-$tag.log" "publishes namespace"
+	rlog=$TMP/relay-$tag.log
+	[ -z "$op" ] || rlog=$TMP/origin-$tag.log
+	waitlog "$rlog" "publishes namespace"
 	per=$((n / HOSTS)) rest=$((n % HOSTS))
 	for h in $(seq 1 "$HOSTS"); do
 		k=$per
@@ -98,7 +112,8 @@ run_one() { # MODE N
 		pids+=($!)
 	done
 	PIDS+=("${pids[@]}")
-	wait_ready "$TMP/relay-$tag.log" "$n"
+	# the publisher's session is one of the relay's, except behind an origin
+	wait_ready "$TMP/relay-$tag.log" "$([ -n "$op" ] && echo $((n - 1)) || echo "$n")"
 	sleep 2
 	"$TSTAMP" dump "$TSPIN" >/dev/null
 	local c0 t0 c1 t1 i0 j0 i1 j1 egns inns
@@ -112,6 +127,8 @@ run_one() { # MODE N
 	for k in "${pids[@]}"; do kill -TERM "$k" 2>/dev/null || true; done
 	for k in "${pids[@]}"; do timeout 30 tail --pid="$k" -f /dev/null || kill -9 "$k" 2>/dev/null || true; done
 	stopwait "$rp"
+	[ -z "$op" ] || stopwait "$op"
+	[ -z "$op" ] || ready=$((ready + 1))
 	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps, tst_egress $egns ns, tst_ingress $inns ns per run"
 	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump" "$egns" "$inns")
 }

@@ -84,7 +84,8 @@ def main():
           "first copy out p50 µs | last copy out p50 / p99 / max µs | stamp ns egress / ingress | first / last copy out p50 without stamps µs |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {'fast path' if r['mode'] == 'on' else 'userspace'} | {r['n']} | {r['objects']} ({r['matched']}) | "
+        name = {"on": "fast path", "off": "userspace", "chain": "edge behind an origin (fast path)"}.get(r["mode"], r["mode"])
+        print(f"| {name} | {r['n']} | {r['objects']} ({r['matched']}) | "
               f"{r['copies_median']:g} | {r['kernel_copies']} / {r['agent_copies']} | "
               f"{us(r['clone_p50'])} / {us(r['clone_p99'])} | {us(r['agent_p50'])} / {us(r['agent_p99'])} | "
               f"{us(r['first_p50'])} | {us(r['last_p50'])} / {us(r['last_p99'])} / {us(r['last_max'])} | "

@@ -42,6 +42,10 @@
 # FC_MAX_P99_MS (1000), FC_TAG (file name suffix, e.g. -baseline),
 # FC_PERF=1 (also perf record the relay over each window; the top symbols
 # by self time go to docs/results/fanout-connections$FC_TAG-profile.txt),
+# FC_BUILDS="NAME=DIR ..." (A/B: several builds in one run, interleaved
+# per count — e.g. FC_BUILDS="base=/tmp/build-770d66a after=build"; each
+# build's own relay.bpf.o is attached, under a pin root of its own, for its
+# runs; default: "this=$B"),
 # FC_NETDEV_BACKLOG=N (opt-in: set the machine-wide
 # net.core.netdev_max_backlog to N for the run and restore it at exit; it
 # bounds the per-CPU queue every veth delivery, so every clone, goes
@@ -73,15 +77,42 @@ TAG=${FC_TAG:-}
 bench_init fc fanout-conn
 RES=$ROOT/docs/results
 OUT=$RES/fanout-connections$TAG
-BUILDINFO=$(bench_buildinfo)
-bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq perf gnuplot
+BUILDS=${FC_BUILDS:-this=$B}
+BUILDINFO=""
+for spec in $BUILDS; do
+	B=${spec#*=}
+	case "$B" in /*) ;; *) B=$ROOT/$B ;; esac
+	bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq perf gnuplot
+	BUILDINFO+="${BUILDINFO:+; }**${spec%%=*}** ($B): $(bench_buildinfo)"
+done
+MNT0=$MNT
 [ "${FC_PERF:-0}" = 1 ] && : >"$OUT-profile.txt"
 BACKLOG0=$(sysctl -n net.core.netdev_max_backlog)
-bench_cleanup_extra() { [ "$(sysctl -n net.core.netdev_max_backlog)" = "$BACKLOG0" ] || sysctl -qw net.core.netdev_max_backlog="$BACKLOG0"; }
+bench_cleanup_extra() {
+	rm -rf "$MNT0"-* # every build's pin root (bench_cleanup removes $MNT)
+	[ "$(sysctl -n net.core.netdev_max_backlog)" = "$BACKLOG0" ] || sysctl -qw net.core.netdev_max_backlog="$BACKLOG0"
+}
 bench_traps
 [ -z "${FC_NETDEV_BACKLOG:-}" ] || sysctl -qw net.core.netdev_max_backlog="$FC_NETDEV_BACKLOG"
 bench_testbed_up "$PROCS"
-bench_fast_attach "$OBJ" "$PROCS"
+
+# NAME DIR: run that build's binaries, with its relay.bpf.o attached on the
+# relay's interfaces (pins under a root of its own: builds may differ in
+# their map layout). Off runs leave the programs attached (no heartbeat:
+# they pass everything through).
+CUR_BUILD=""
+use_build() {
+	local h v
+	case "$2" in /*) B=$2 ;; *) B=$ROOT/$2 ;; esac
+	[ "$CUR_BUILD" != "$1" ] || return 0
+	if [ -n "$CUR_BUILD" ]; then
+		rtc qdisc del dev "$RELAY_IF_PUB" clsact
+		for h in $(seq 1 "$PROCS"); do v=RELAY_IF_SUB_$h; rtc qdisc del dev "${!v}" clsact; done
+	fi
+	MNT=$MNT0-$1 PIN=$MNT0-$1/tc/globals
+	bench_fast_attach "$B/tc-progs/relay.bpf.o" "$PROCS"
+	CUR_BUILD=$1
+}
 
 load_rate() { case "$1" in audio) echo 50 ;; video) echo 100 ;; esac; }
 load_size() { case "$1" in audio) echo 200 ;; video) echo 1000 ;; esac; }
@@ -94,7 +125,7 @@ stats_field() { # LOG KEY: KEY of the last fast-path stats line
 }
 ticks_sum() { local p t=0; for p in "$@"; do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo $t; }
 
-CSV_HEAD="load,mode,subscribers,result,connections_ok,delivered_share,relay_cpu_pct,relay_cpu_us_per_obj,softirq_pct,syscalls_per_obj,kernel_share,p50_us,p99_us,subs_cpu_pct,backlog_drops,setup_s,load1"
+CSV_HEAD="build,load,mode,subscribers,result,connections_ok,delivered_share,relay_cpu_pct,relay_cpu_us_per_obj,softirq_pct,syscalls_per_obj,kernel_share,p50_us,p99_us,subs_cpu_pct,backlog_drops,setup_s,load1"
 CSV=("$CSV_HEAD")
 ROWS=()
 
@@ -189,22 +220,29 @@ run_count() {
 	[ "$ready" -gt "$n" ] || R_RES=FAIL
 	local mname
 	mname=$([ "$mode" = on ] && echo "fast path" || echo userspace)
-	ROWS+=("| $load | $mname | $n | $R_RES | $R_OK / $n | $R_SHARE_D % | $R_CPU % | $R_CPUOBJ | $R_SIRQ % | $R_SC | ${R_KSHARE} | $R_P50 / $R_P99 | $R_SUBCPU % | $R_BDROP | $R_SETUP s | $R_LOAD |")
-	CSV+=("$load,$mode,$n,$R_RES,$R_OK,$R_SHARE_D,$R_CPU,$R_CPUOBJ,$R_SIRQ,$R_SC,$R_KSHARE,$R_P50,$R_P99,$R_SUBCPU,$R_BDROP,$R_SETUP,$R_LOAD")
+	ROWS+=("| $CUR_BUILD | $load | $mname | $n | $R_RES | $R_OK / $n | $R_SHARE_D % | $R_CPU % | $R_CPUOBJ | $R_SIRQ % | $R_SC | ${R_KSHARE} | $R_P50 / $R_P99 | $R_SUBCPU % | $R_BDROP | $R_SETUP s | $R_LOAD |")
+	CSV+=("$CUR_BUILD,$load,$mode,$n,$R_RES,$R_OK,$R_SHARE_D,$R_CPU,$R_CPUOBJ,$R_SIRQ,$R_SC,$R_KSHARE,$R_P50,$R_P99,$R_SUBCPU,$R_BDROP,$R_SETUP,$R_LOAD")
 	printf '   %-4s %s: %d/%d ok (ready %d in %s s), share %s %%, relay CPU %s %% (%s µs/obj), softirq %s %%, %s syscalls/obj, kernel share %s, p50 %s p99 %s µs, subs CPU %s %%, backlog drops %s, load %s\n' \
 		"$R_RES" "$mname" "$R_OK" "$n" "$((ready - 1))" "$R_SETUP" "$R_SHARE_D" "$R_CPU" "$R_CPUOBJ" "$R_SIRQ" "$R_SC" "$R_KSHARE" "$R_P50" "$R_P99" "$R_SUBCPU" "$R_BDROP" "$R_LOAD"
 }
 
-echo "fanout_connections: loads $LOADS, modes $MODES, ${SECS} s windows, $PROCS subscriber processes; audio counts $AUDIO_COUNTS; video counts $VIDEO_COUNTS"
+echo "fanout_connections: builds $BUILDS, loads $LOADS, modes $MODES, ${SECS} s windows, $PROCS subscriber processes; audio counts $AUDIO_COUNTS; video counts $VIDEO_COUNTS"
+declare -A STOPPED=()
 for load in $LOADS; do
 	counts=$AUDIO_COUNTS
 	[ "$load" = video ] && counts=$VIDEO_COUNTS
-	for mode in $MODES; do
-		for n in $counts; do
-			echo "== $load, $mode, $n subscriber connections"
-			run_count "$load" "$mode" "$n"
-			# video: as far as each mode goes; audio: every count
-			[ "$R_RES" = pass ] || [ "$load" = audio ] || break
+	# per count every build and mode in turn, so that they share the VM's
+	# conditions of that minute
+	for n in $counts; do
+		for spec in $BUILDS; do
+			for mode in $MODES; do
+				[ -z "${STOPPED[${spec%%=*}-$load-$mode]:-}" ] || continue
+				use_build "${spec%%=*}" "${spec#*=}"
+				echo "== ${spec%%=*}: $load, $mode, $n subscriber connections"
+				run_count "$load" "$mode" "$n"
+				# video: as far as each build and mode goes; audio: every count
+				[ "$R_RES" = pass ] || [ "$load" = audio ] || STOPPED[${spec%%=*}-$load-$mode]=1
+			done
 		done
 	done
 done
@@ -212,28 +250,27 @@ done
 ELAPSED=$(($(date +%s) - T0))
 mkdir -p "$RES"
 printf '%s\n' "${CSV[@]}" >"$OUT.csv"
-# CPU vs subscribers: one data block per (load, mode)
-{
+# CPU vs subscribers: one data block per (build, load, mode)
+idx=0 plots="" nb=$(wc -w <<<"$BUILDS")
+: >"$TMP/plot.dat"
+for spec in $BUILDS; do
 	for load in $LOADS; do
 		for mode in $MODES; do
-			echo "# $load $mode"
-			awk -F, -v l="$load" -v m="$mode" '$1 == l && $2 == m { print $3, $7, $4 }' "$OUT.csv"
-			printf '\n\n'
+			{
+				echo "# ${spec%%=*} $load $mode"
+				awk -F, -v b="${spec%%=*}" -v l="$load" -v m="$mode" '$1 == b && $2 == l && $3 == m { print $4, $8, $5 }' "$OUT.csv"
+				printf '\n\n'
+			} >>"$TMP/plot.dat"
+			t="$([ "$nb" -gt 1 ] && echo "${spec%%=*}: ")$load, $([ "$mode" = on ] && echo 'fast path' || echo userspace)"
+			plots+="${plots:+, }'$TMP/plot.dat' index $idx using 1:2 with linespoints lw 2 pt $((idx + 4)) $([ "$mode" = on ] || echo 'dt 2') title '$t'"
+			idx=$((idx + 1))
 		done
-	done
-} >"$TMP/plot.dat"
-idx=0 plots=""
-for load in $LOADS; do
-	for mode in $MODES; do
-		t="$load, $([ "$mode" = on ] && echo 'fast path' || echo userspace)"
-		plots+="${plots:+, }'$TMP/plot.dat' index $idx using 1:2 with linespoints lw 2 pt $((idx + 5)) title '$t'"
-		idx=$((idx + 1))
 	done
 done
 gnuplot <<EOF
 set terminal pngcairo size 900,560 font 'sans,10'
 set output '$OUT.png'
-set title 'moq-relayd CPU vs subscriber connections (one track; $(git -C "$ROOT" rev-parse --short HEAD))'
+set title 'moq-relayd CPU vs subscriber connections (one track; $(echo "$BUILDS" | sed "s/=[^ ]*//g"))'
 set xlabel 'subscriber connections'
 set ylabel 'relay process CPU, % of one core'
 set logscale x 2
@@ -247,14 +284,14 @@ EOF
 	echo "Generated by \`bench/fanout_connections.sh\` on $(date -u '+%Y-%m-%d %H:%M') UTC, ${ELAPSED} s wall time."
 	echo
 	echo "- Machine: $(nproc) vCPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), Linux $(uname -r). Load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared VM)."
-	echo "- Build: $BUILDINFO"
-	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
+	echo "- Builds: $BUILDINFO"
+	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_BUILDS:+FC_BUILDS=\"$FC_BUILDS\" }${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
 	echo "- Loads: audio = 50 objects/s of 200 B, video = 100 objects/s of 1,000 B; one group per second; plaintext profile. Subscribers: $PROCS \`moq-sub --connections N/$PROCS\` processes, one per subscriber namespace (separate veth links). The relay runs with \`--max-sessions\` and \`--max-handshakes\` N + 64 (all handshakes start at once)."
 	echo "- Window: ${SECS} s, starting 2 s after the last session is ready at the relay. Relay CPU and softirq are % of one core over the window (softirq is the whole machine's). Syscalls: \`perf stat -e raw_syscalls:sys_enter -p\` on moq-relayd over the window. Per-object figures divide by N × rate × ${SECS} s × delivered share. Kernel share: kernel_pkts / (kernel_pkts + agent_pkts) between the relay's stats lines at the window's ends. Backlog drops: /proc/net/softnet_stat's dropped column over the window, whole machine (netdev_max_backlog $(sysctl -n net.core.netdev_max_backlog)): one upstream packet becomes N clones in one softirq, each queued to the receiving veth's per-CPU backlog."
-	echo "- Result: **pass** = every connection exit 0 with no sequence gap and no integrity error (connections_ok = N), p99 ≤ $MAXP99 ms. Audio runs every count; video stops per mode at its first failing count. Setup = time until every session is ready at the relay."
+	echo "- Result: **pass** = every connection exit 0 with no sequence gap and no integrity error (connections_ok = N), p99 ≤ $MAXP99 ms. Audio runs every count; video stops per build and mode at its first failing count. Per count, every build and mode run in turn. Setup = time until every session is ready at the relay."
 	echo
-	echo "| load | mode | subscribers | result | connections_ok | delivered share | relay CPU | relay CPU µs/object | softirq | relay syscalls/object | kernel share % | latency p50 / p99 µs | moq-sub CPU | backlog drops | setup | load 1 min |"
-	echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| build | load | mode | subscribers | result | connections_ok | delivered share | relay CPU | relay CPU µs/object | softirq | relay syscalls/object | kernel share % | latency p50 / p99 µs | moq-sub CPU | backlog drops | setup | load 1 min |"
+	echo "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "Plot: \`docs/results/$(basename "$OUT").png\` (relay CPU vs subscribers, both modes, both loads). CSV: \`docs/results/$(basename "$OUT").csv\`."

@@ -4,7 +4,7 @@
 #   bench_init PREFIX NAME          P, TMP, MNT, PIN, OBJ, T0, LOAD0
 #   bench_need FILE... [-- CMD...]  root, the build files under $B, commands
 #   BUILDINFO=$(bench_buildinfo [--no-bpf])  the tree and binaries measured
-#                                   (+ BENCH_BUILD_LABEL when B is another build)
+#                                   (B outside this tree: its COMMIT file)
 #   bench_traps                     bench_cleanup on exit, exit 130 on INT/TERM
 #   bench_testbed_up HOSTS          netns/testbed.sh up --prefix $P, its env
 #   bench_fast_attach OBJ HOSTS     relay.bpf.o on the relay, pins under $MNT
@@ -66,9 +66,15 @@ bench_need() {
 # the tree and the binaries at the start; --no-bpf leaves out relay.bpf.o
 bench_buildinfo() {
 	local s
-	s="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
-	git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null ||
-		s+=" plus uncommitted changes under agent/, tc-progs/ or moq/"
+	case "$B" in
+	"$ROOT"/*)
+		s="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+		git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null ||
+			s+=" plus uncommitted changes under agent/, tc-progs/ or moq/"
+		;;
+	*) # a build of another tree: what its COMMIT file says it is
+		s="built from $(cat "$B/COMMIT" 2>/dev/null || echo 'an unnamed tree (no COMMIT file)')" ;;
+	esac
 	s+="; moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC"
 	[ "${1:-}" = --no-bpf ] ||
 		s+=", relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"

@@ -78,8 +78,6 @@ bench_buildinfo() {
 	s+="; moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC"
 	[ "${1:-}" = --no-bpf ] ||
 		s+=", relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"
-	# binaries built elsewhere (B outside this tree): say which
-	[ -z "${BENCH_BUILD_LABEL:-}" ] || s+="; binaries in $B: $BENCH_BUILD_LABEL"
 	echo "$s"
 }
 

@@ -235,6 +235,51 @@ struct moq_credit {
  * only when offset + len <= it (the subgroup header keeps its length in the
  * rewrite, so upstream and downstream offsets are equal). */
 
+/* ---- moq_acks (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) ---------------
+ * Media ACKs consumed by the subscriber ingress program
+ * (docs/fast-path.md "Media ACKs in the kernel"). The agent publishes which
+ * wire packet numbers of ngtcp2's ack-eliciting packets are still
+ * unacknowledged (guard); the kernel drops a packet that carries nothing
+ * but one ACK frame (and PADDING) acknowledging none of them, after writing
+ * the frame into the slot's record ring. Single producer per record (a
+ * cmpxchg on head reserves it, seq commits it), single consumer (tail). */
+#define MOQ_ACK_RING 16	       /* records per slot (power of two) */
+#define MOQ_ACK_REC_RANGES 8   /* ACK ranges a record holds; more: passed */
+#define MOQ_ACK_GUARD_WORDS 16 /* guard bitmap: 1024 packet numbers */
+#define MOQ_ACK_GUARD_BITS (MOQ_ACK_GUARD_WORDS * 64)
+/* a packet of an enabled slot reaches the agent at least this often
+ * (ngtcp2's idle timer counts from received packets) */
+#define MOQ_ACK_PASS_NS 250000000ull
+#define MOQ_ACK_REC_F_ECN 0x1u /* ACK_ECN: ecn[] valid */
+
+struct moq_ack_range {
+	__u64 lo, hi; /* acknowledged wire packet numbers lo..hi */
+};
+
+struct moq_ack_rec {
+	__u64 seq;	     /* record index + 1 once written (commit) */
+	__u64 ts_ns;	     /* bpf_ktime_get_ns() at receive */
+	__u64 largest;	     /* Largest Acknowledged */
+	__u64 ack_delay_raw; /* ACK Delay field as received */
+	__u64 ecn[3];	     /* ECT0, ECT1, CE (MOQ_ACK_REC_F_ECN) */
+	__u32 nranges;	     /* ranges[] used, 1..MOQ_ACK_REC_RANGES, descending */
+	__u32 flags;	     /* MOQ_ACK_REC_F_* */
+	struct moq_ack_range ranges[MOQ_ACK_REC_RANGES];
+};
+
+struct moq_acks {
+	/* agent-written */
+	__u32 enabled; /* 0: the kernel consumes nothing for this slot */
+	__u32 pad0;
+	__u64 tail;			  /* records the agent has read */
+	__u64 guard_floor;		  /* guarded numbers lie in [floor, floor + 1024) */
+	__u64 guard[MOQ_ACK_GUARD_WORDS]; /* bit pn % 1024: ngtcp2 must see its ACK */
+	/* kernel-written */
+	__u64 head;	    /* records reserved */
+	__u64 last_pass_ns; /* last packet of the slot left to the agent */
+	struct moq_ack_rec rec[MOQ_ACK_RING];
+};
+
 /* ---- moq_sub_stats (PERCPU_ARRAY, MOQ_MAX_SUBSCRIBERS) ------------------- */
 struct moq_sub_stats {
 	__u64 rx_packets; /* from the subscriber (subscriber ingress) */
@@ -310,8 +355,9 @@ enum moq_prog {
 	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */      \
 	X(STREAM_CREDIT, "stream_credit") /* egress: beyond the subscriber's MAX_STREAM_DATA */    \
 	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
-	X(PN_DUPLICATE, "pn_duplicate") /* ingress: packet number seen before or below the window  \
-					 */
+	X(PN_DUPLICATE,                                                                            \
+	  "pn_duplicate") /* ingress: packet number seen before or below the window */             \
+	X(ACK_CONSUMED, "ack_consumed") /* subscriber ingress: media ACK recorded, dropped */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -54,6 +54,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 			      MOQ_MAX_DOWN_STREAMS, 0},
     [FP_MAP_PN_WINDOWS] = {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window),
 			   MOQ_MAX_UPSTREAMS, 0},
+    [FP_MAP_ACKS] = {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks),
+		     MOQ_MAX_SUBSCRIBERS, 1},
 };
 
 #define FIX_HINT                                                                                   \
@@ -101,6 +103,8 @@ void fp_maps_close(struct fp_maps *m)
 		munmap(m->gate, m->gate_len);
 	if (m->credit)
 		munmap(m->credit, m->credit_len);
+	if (m->acks)
+		munmap(m->acks, m->acks_len);
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
@@ -198,11 +202,14 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 			   &m->gate_len);
 	m->credit = map_mmap(m->fd[FP_MAP_CREDIT], sizeof(struct moq_credit), MOQ_MAX_SUBSCRIBERS,
 			     &m->credit_len);
-	if (!m->seq || !m->gate || !m->credit) {
+	m->acks = map_mmap(m->fd[FP_MAP_ACKS], sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
+			   &m->acks_len);
+	if (!m->seq || !m->gate || !m->credit || !m->acks) {
 		rv = -errno;
-		snprintf(err, errlen,
-			 "fast path: cannot mmap %s/moq_conn_seq, moq_gate or moq_credit: %s", dir,
-			 strerror(-rv));
+		snprintf(
+		    err, errlen,
+		    "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit or moq_acks: %s",
+		    dir, strerror(-rv));
 		goto fail;
 	}
 	return 0;
@@ -224,6 +231,11 @@ struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot)
 struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot)
 {
 	return m->credit && slot < MOQ_MAX_SUBSCRIBERS ? &m->credit[slot] : NULL;
+}
+
+struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot)
+{
+	return m->acks && slot < MOQ_MAX_SUBSCRIBERS ? &m->acks[slot] : NULL;
 }
 
 static int write_cfg(struct fp_maps *m)

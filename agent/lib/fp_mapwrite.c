@@ -277,6 +277,7 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 		struct moq_conn_seq *seq = fp_maps_seq(m, i);
 		struct moq_gate *g = fp_maps_gate(m, i);
 		struct moq_credit *cr = fp_maps_credit(m, i);
+		struct moq_acks *a = fp_maps_acks(m, i);
 
 		if (cr)
 			memset(cr, 0, sizeof(*cr));
@@ -284,6 +285,8 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 			memset(seq, 0, sizeof(*seq));
 		if (g)
 			memset(g, 0, sizeof(*g));
+		if (a)
+			memset(a, 0, sizeof(*a));
 	}
 	return n;
 }

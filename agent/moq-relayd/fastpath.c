@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fp_internal.h"
+#include "lib/fp_ackring.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_neigh.h"
 #include "lib/fp_route.h"
@@ -367,6 +368,17 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		inet_ntop(family, daddr, host, sizeof(host));
 		snprintf(fc->info.peer, sizeof(fc->info.peer), "%s:%u", host, ntohs(dport_be));
 	}
+	/* the kernel may consume media ACKs from here: every ack-eliciting
+	 * ngtcp2 packet not yet acknowledged is guarded first */
+	{
+		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
+
+		if (a) {
+			fp_ackring_disable(a);
+			fp_pnspace_set_guard(&fc->ps, a);
+			fp_ackring_enable(a);
+		}
+	}
 	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu)",
 		 moq_session_name(fc->p->s), slot, ifindex, (unsigned long long)(4 * opened + 3));
 	return 0;
@@ -383,6 +395,17 @@ static void fc_slot_release(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	slot = (uint32_t)fc->slot;
+	{
+		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
+
+		/* records left unread belong to a connection that is going */
+		if (a) {
+			fp_ackring_disable(a);
+			__atomic_store_n(&a->tail, __atomic_load_n(&a->head, __ATOMIC_ACQUIRE),
+					 __ATOMIC_RELEASE);
+		}
+		fp_pnspace_set_guard(&fc->ps, NULL);
+	}
 	fp_maps_put_subscriber(&fp->maps, slot, &sub);
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
 	for (size_t i = 0; i < n; i++)
@@ -514,9 +537,12 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	}
 	if (fc->flow_set && ng)
 		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
-	/* events first: an ACK may cover packets whose events are queued */
-	if (fc->slot >= 0)
+	/* events first: an ACK may cover packets whose events are queued;
+	 * then the ACKs the kernel consumed, which arrived before this one */
+	if (fc->slot >= 0) {
 		fp_drain(fc->d->fp);
+		relayd_fp_drain_acks(fc->d);
+	}
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
@@ -1047,6 +1073,7 @@ static void clear_stale(struct relayd_fp *fp)
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	(void)loop;
+	relayd_fp_drain_acks(arg);
 	fp_service(arg);
 	moq_timer_set_in(t, ((struct relayd *)arg)->fp->poll_ns);
 }

@@ -178,6 +178,7 @@ struct fp_conn {
 	uint64_t stream0;
 	uint64_t cr_added, cr_prepaid;
 	bool credit_on;
+	uint64_t kernel_acks; /* ACK frames consumed by the kernel, read */
 };
 
 struct relayd_fp {
@@ -274,5 +275,11 @@ void fp_drain(struct relayd_fp *fp);
 int fp_on_ring_event(void *ctx, void *data, size_t sz);
 bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
 void fp_service(struct relayd *d);
+
+/* ---- fp_acks.c: media ACKs the kernel consumed ---------------------------- */
+
+/* Feed fc's recorded ACKs to its tracker; returns how many. Drain the ring
+ * buffer (fp_drain) first. */
+size_t fp_conn_drain_acks(struct fp_conn *fc);
 
 #endif

@@ -114,6 +114,15 @@ struct {
 } moq_stream_credit SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_acks);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_acks SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
 	__type(key, __u32);

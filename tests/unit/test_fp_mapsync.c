@@ -53,6 +53,8 @@ static const struct mk all_maps[] = {
     {"moq_stream_credit", BPF_MAP_TYPE_HASH, sizeof(struct moq_down_stream_key), sizeof(__u64),
      MOQ_MAX_DOWN_STREAMS, 0},
     {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), MOQ_MAX_UPSTREAMS, 0},
+    {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
+     BPF_F_MMAPABLE},
 };
 #define NMAPS (sizeof(all_maps) / sizeof(all_maps[0]))
 

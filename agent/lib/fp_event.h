@@ -12,10 +12,10 @@
 
 enum fp_event_check {
 	FP_EV_OK = 0,
-	FP_EV_SHORT,	/* fewer bytes than a struct moq_event */
-	FP_EV_SLOT,	/* slot >= MOQ_MAX_SUBSCRIBERS */
-	FP_EV_ENUM,	/* prog, reason, verdict, kind or fin out of range */
-	FP_EV_RANGE,	/* stream offset + length past 2^62, a length past a packet */
+	FP_EV_SHORT, /* fewer bytes than a struct moq_event */
+	FP_EV_SLOT,  /* slot >= MOQ_MAX_SUBSCRIBERS */
+	FP_EV_ENUM,  /* prog, reason, verdict, kind or fin out of range */
+	FP_EV_RANGE, /* stream offset + length past 2^62, a length past a packet */
 	FP_EV_MAX,
 };
 

@@ -87,8 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (n && data[0] % 7 == 0 && t.count) {
 			/* an ACK of the oldest tracked numbers */
-			struct fp_pn_range r = {.lo = at(&t, 0)->pn,
-						.hi = at(&t, t.count / 2)->pn};
+			struct fp_pn_range r = {.lo = at(&t, 0)->pn, .hi = at(&t, t.count / 2)->pn};
 			struct fp_wire_ack a = {.largest = r.hi, .nranges = 1, .ranges = &r};
 			struct fp_trk_summary sum;
 

@@ -48,7 +48,6 @@ int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_ke
 	abort();
 }
 
-
 /* A stream's byte at off: tab[k][off % PERIOD] (k = its index), with the
  * table long enough that any kept range is one memcmp. */
 #define PERIOD 65521u /* prime, above every stream bound here */
@@ -59,7 +58,8 @@ static const uint8_t *pat_at(uint64_t sid, uint64_t off)
 	if (!tab[0][1])
 		for (int k = 0; k < NSID; k++)
 			for (size_t i = 0; i < sizeof(tab[k]); i++)
-				tab[k][i] = (uint8_t)((i % PERIOD) * 7 + (i % PERIOD) / 251 + k * 131 + 1);
+				tab[k][i] =
+				    (uint8_t)((i % PERIOD) * 7 + (i % PERIOD) / 251 + k * 131 + 1);
 	return &tab[(sid - 2) / 4][off % PERIOD];
 }
 
@@ -101,7 +101,8 @@ static void check_all(void)
 		CHECK(r->len - r->base <= FP->raw_stream_max);
 		CHECK(r->len - r->base <= r->cap);
 		CHECK(r->buf || r->len == r->base);
-		CHECK(r->len == r->base || !memcmp(r->buf, pat_at(r->up_sid, r->base), r->len - r->base));
+		CHECK(r->len == r->base ||
+		      !memcmp(r->buf, pat_at(r->up_sid, r->base), r->len - r->base));
 		for (unsigned i = 1; i < r->nmark; i++)
 			CHECK(r->mark[i].end >= r->mark[i - 1].end &&
 			      r->mark[i].t_ns >= r->mark[i - 1].t_ns);
@@ -170,7 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if ((op & 15) == 1)
 				len = take(&in, 3) % (1 << 17); /* maybe past the bound */
-			off = d & 0x80 ? end + (d & 0x7f) : (end > (d & 0x7f) ? end - (d & 0x7f) : 0);
+			off =
+			    d & 0x80 ? end + (d & 0x7f) : (end > (d & 0x7f) ? end - (d & 0x7f) : 0);
 			if (d & 0x40)
 				off = end;
 			if (!r) {
@@ -246,7 +248,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r && r->len > r->base) {
 				uint64_t prev = 0;
 
-				for (uint64_t p = r->base; p < r->len; p += 1 + (r->len - r->base) / 16) {
+				for (uint64_t p = r->base; p < r->len;
+				     p += 1 + (r->len - r->base) / 16) {
 					uint64_t t = fp_raw_arrival(r, p);
 
 					CHECK(t >= prev && t <= now);

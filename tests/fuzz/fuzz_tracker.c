@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t op = (uint8_t)take(&in, 1);
 
 		switch (op % 6) {
-		case 0:   /* the agent's writer sends one packet */
+		case 0:	  /* the agent's writer sends one packet */
 		case 1: { /* or a kernel event arrives (maybe out of order) */
 			struct fp_media_pkt m = {0};
 			uint64_t back = op % 6 == 1 ? take(&in, 1) % 4 : 0;
@@ -184,7 +184,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				rc = fp_tracker_on_sent(&t, &m);
 			}
 			if (rc == 0) {
-				model[nmodel++] = (struct mp){.pn = m.pn, .bytes = m.bytes, .state = 1};
+				model[nmodel++] =
+				    (struct mp){.pn = m.pn, .bytes = m.bytes, .state = 1};
 				inflight += m.bytes;
 				fp_cc_on_sent(&CC, m.bytes, op % 6 == 1);
 			}

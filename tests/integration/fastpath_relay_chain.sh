@@ -62,7 +62,7 @@ round() {
 	wait_for 5 grep -q "session ready (upstream)" "$TMP/$name-edge.log" ||
 		{ tail "$TMP/$name-edge.log" >&2; die "$name: the edge did not connect to the origin"; }
 	start_pub "$name-pub" "$phost" --plaintext --rate "$RATE" --object-size 500 \
-		--objects-per-group 50 --track test "$ptarget:4443"
+		--objects-per-group 25 --track test "$ptarget:4443"
 	local PUBP=$PUB_PID
 	wait_announce "$name-origin"
 	for i in 1 2 3; do

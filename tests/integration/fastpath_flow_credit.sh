@@ -83,4 +83,8 @@ fwd1=$(fp_stat $EG 0)
 log "small window: $((after - before)) clones refused for stream credit, $((fwd1 - fwd0)) forwarded"
 [ $((after - before)) -gt 0 ] || die "a 4 KiB stream window never held the kernel back"
 [ $((fwd1 - fwd0)) -gt 0 ] || die "nothing went through the kernel for the small-window subscriber"
+# every ring record the kernel wrote passed the agent's check (fp_event_check)
+wait_for 3 grep -q "fastpath subs=.* bad_events=" "$TMP/fc.log" || die "no fastpath stats line"
+! grep "fastpath subs=" "$TMP/fc.log" | grep -qv " bad_events=0$" ||
+	die "the agent refused ring records: $(grep -o 'bad_events=[0-9]*' "$TMP/fc.log" | tail -n 1)"
 log "PASS fastpath_flow_credit"

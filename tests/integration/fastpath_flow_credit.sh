@@ -74,9 +74,11 @@ log "stream_credit refusals: $before before the spoof, $after after; pn_duplicat
 # publisher starts it then): byte-exact through the fast path
 before=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd0=$(fp_stat $EG 0)
-start_sub fc-s3 sub1 --plaintext --duration 3 --connect-timeout 5 --max-stream-data 4096 \
+# --count, not --duration: under load objects still on their way at the end
+# of a fixed time were counted missing
+start_sub fc-s3 sub1 --plaintext --count 300 --connect-timeout 5 --max-stream-data 4096 \
 	--track small "$RELAY_IP4_SUB_1:4443"
-wait_exit "$SUB_PID" 20 "the small-window subscriber"
+wait_exit "$SUB_PID" 30 "the small-window subscriber"
 expect_intact fc-s3
 after=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd1=$(fp_stat $EG 0)

@@ -383,6 +383,10 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	q.local_addr = d->cfg.listen_host;
 	q.local_port = d->cfg.listen_port;
 	q.plaintext = d->cfg.plaintext;
+	/* TLS: MoQT natively and over WebTransport on the same port, chosen
+	 * by ALPN (docs/webtransport.md); the plaintext profile is native only */
+	if (!d->cfg.plaintext)
+		q.alpn = MOQ_QUIC_ALPN_DEFAULT ",h3";
 	q.cert_file = d->cfg.cert[0] ? d->cfg.cert : NULL;
 	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;

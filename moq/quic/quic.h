@@ -167,7 +167,8 @@ struct moq_quic_config {
 
 	/* Mode. plaintext must be set on both ends. */
 	int plaintext;
-	const char *alpn; /* NULL = "moqt-18" */
+	const char *alpn; /* NULL = "moqt-18"; TLS: a comma-separated list
+			     offers/accepts several ("moqt-18,h3") */
 
 	/* TLS (ignored when plaintext). Server: PEM cert chain and key.
 	 * Client: ca_file (PEM) to verify the server against, and sni (the

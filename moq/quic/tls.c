@@ -157,11 +157,33 @@ static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
 	return 0;
 }
 
+/* cfg.alpn may list several protocols separated by commas (a server that
+ * speaks MoQT both natively and over WebTransport: "moqt-18,h3"). Splits
+ * ep->s_alpn into out[]; returns the count. */
+#define ALPN_MAX 4
+static unsigned alpn_split(const char *list, gnutls_datum_t out[ALPN_MAX])
+{
+	unsigned n = 0;
+	const char *p = list;
+
+	while (*p && n < ALPN_MAX) {
+		size_t l = strcspn(p, ",");
+		if (l) {
+			out[n].data = (unsigned char *)p;
+			out[n++].size = (unsigned)l;
+		}
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
 static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 {
 	struct moq_quic_endpoint *ep = c->ep;
-	gnutls_datum_t alpn = {.data = (unsigned char *)ep->s_alpn,
-			       .size = (unsigned)strlen(ep->s_alpn)};
+	gnutls_datum_t alpn[ALPN_MAX];
+	unsigned nalpn = alpn_split(ep->s_alpn, alpn);
 	unsigned char tmp[16];
 	int rv;
 
@@ -181,7 +203,8 @@ static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 		return -1;
 	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, ep->cred) < 0)
 		return -1;
-	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1, c->server ? GNUTLS_ALPN_MANDATORY : 0) < 0)
+	if (gnutls_alpn_set_protocols(c->tls, alpn, nalpn, c->server ? GNUTLS_ALPN_MANDATORY : 0) <
+	    0)
 		return -1;
 	if (c->server) {
 		gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO,
@@ -266,7 +289,12 @@ static int tls_check_alpn(struct moq_quic_conn *c)
 					    c->ep->s_alpn);
 		return -1;
 	}
-	if (p.size != strlen(c->ep->s_alpn) || memcmp(p.data, c->ep->s_alpn, p.size)) {
+	gnutls_datum_t ours[ALPN_MAX];
+	unsigned n = alpn_split(c->ep->s_alpn, ours), i;
+	for (i = 0; i < n; i++)
+		if (p.size == ours[i].size && !memcmp(p.data, ours[i].data, p.size))
+			break;
+	if (i == n) {
 		moq_quic__conn_set_hs_error(c, 0x178,
 					    "ALPN mismatch: peer selected \"%.*s\", this "
 					    "endpoint speaks \"%s\"",

@@ -243,10 +243,18 @@ struct moq_session {
 	} ctrl_tx_obj;
 
 	uint8_t *scratch; /* MOQ_CTRL_MAX_FRAME */
+	/* WebTransport (ALPN h3): the HTTP/3 layer under this session, NULL on
+	 * native QUIC (docs/webtransport.md) */
+	struct moq_wt *wt;
+	bool wt_client;	   /* cfg asked for WebTransport (client) */
+	bool transport_up; /* moq_session__transport_up ran */
 	struct moq_session_stats stats;
 };
 
 /* session.c (its public half is session.h) */
 void moq_session__free(struct moq_session *s);
+/* session_quic.c: the handshake is done; native QUIC starts MoQT, h3 puts
+ * WebTransport under it first */
+void moq_session__transport_up(struct moq_session *s);
 
 #endif

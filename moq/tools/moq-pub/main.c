@@ -750,9 +750,11 @@ static int check_options(struct pub *p, const struct pub_args *a, int argc, char
 			die_usage(optind == argc
 				      ? "missing HOST:PORT of the relay (or use --listen)"
 				      : "too many arguments; give one HOST:PORT");
-		if (moq_cli_hostport("HOST:PORT", argv[optind], p->host, sizeof p->host, &p->port,
-				     0, err, sizeof err))
+		if (moq_cli_target(&p->co, argv[optind], p->host, sizeof p->host, &p->port, err,
+				   sizeof err))
 			die_usage(err);
+		if (p->co.webtransport && p->co.plaintext)
+			die_usage("an https:// URL is WebTransport over TLS; drop --plaintext");
 		if (!p->host[0])
 			die_usage("HOST:PORT: the host is missing");
 		if (p->co.cert || p->co.key)
@@ -833,6 +835,7 @@ static int run(struct pub *p)
 	moq_cli_session_config(&p->scfg, p->loop, &session_cb, NULL, &p->tok,
 			       p->listen ? NULL : p->co.token);
 	p->scfg.tx_buffer_low = 1u << 20;
+	moq_cli_session_target(&p->scfg, &p->co);
 
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &p->co);

@@ -852,9 +852,11 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 	if (optind + 1 != argc)
 		die_usage(optind == argc ? "missing HOST:PORT of the relay or publisher"
 					 : "too many arguments; give one HOST:PORT");
-	if (moq_cli_hostport("HOST:PORT", argv[optind], u->host, sizeof u->host, &u->port, 0, err,
-			     sizeof err))
+	if (moq_cli_target(&u->co, argv[optind], u->host, sizeof u->host, &u->port, err,
+			   sizeof err))
 		die_usage(err);
+	if (u->co.webtransport && u->co.plaintext)
+		die_usage("an https:// URL is WebTransport over TLS; drop --plaintext");
 	if (!u->host[0])
 		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
 	if (u->co.plaintext && (u->co.ca || u->co.insecure))
@@ -963,6 +965,7 @@ static int conn_start(struct sub *u, struct moq_loop *loop)
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
 
 	moq_cli_session_config(&u->scfg, loop, &session_cb, u, &u->tok, u->co.token);
+	moq_cli_session_target(&u->scfg, &u->co);
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &u->co);
 	u->ep = moq_quic_endpoint_new(loop, &q, err, sizeof err);

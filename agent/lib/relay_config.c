@@ -49,6 +49,11 @@ static const struct opt opts[] = {
      "peers and --upstream must use it too (docs/plaintext-profile.md)"},
     {"cert", "FILE", K_STR, F(cert), "TLS certificate chain (PEM); required without --plaintext"},
     {"key", "FILE", K_STR, F(key), "TLS private key (PEM); required without --plaintext"},
+    {"dev-cert", "DIR", K_STR, F(dev_cert),
+     "development only, instead of --cert/--key: make a self-signed\n"
+     "ECDSA P-256 certificate valid 13 days in DIR (cert.pem, key.pem,\n"
+     "cert.sha256) and log its SHA-256 for browsers'\n"
+     "serverCertificateHashes (docs/webtransport.md)"},
     {"upstream", "URL", K_UPSTREAM, F(upstream),
      "relay to subscribe through for tracks not published here:\n"
      "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)"},
@@ -585,7 +590,12 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		    (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
 		return -1;
 	}
-	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {
+	if (c->dev_cert[0] && (c->plaintext || c->cert[0] || c->key[0])) {
+		errf(err, errlen, "--dev-cert replaces --cert/--key and needs TLS; drop %s",
+		     c->plaintext ? "--plaintext" : "--cert/--key");
+		return -1;
+	}
+	if (!c->plaintext && !c->dev_cert[0] && (!c->cert[0] || !c->key[0])) {
 		errf(err, errlen,
 		     "TLS needs --cert FILE and --key FILE (or use --plaintext on trusted links)");
 		return -1;

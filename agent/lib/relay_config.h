@@ -21,6 +21,7 @@ struct relay_config {
 	bool plaintext;
 	char cert[RELAY_CONFIG_STR_MAX];
 	char key[RELAY_CONFIG_STR_MAX];
+	char dev_cert[RELAY_CONFIG_STR_MAX]; /* DIR for a development cert, "" = off */
 	char upstream[RELAY_CONFIG_STR_MAX]; /* URL, "" = none */
 	char upstream_host[256];	     /* parsed from upstream */
 	uint16_t upstream_port;

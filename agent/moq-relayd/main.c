@@ -19,6 +19,7 @@
 #include "sessions.h"
 #include "auth.h"
 #include "rendezvous.h"
+#include "lib/relay_devcert.h"
 #include "lib/relay_metrics.h"
 
 #define MOD "relayd"
@@ -389,6 +390,20 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 		q.alpn = MOQ_QUIC_ALPN_DEFAULT ",h3";
 	q.cert_file = d->cfg.cert[0] ? d->cfg.cert : NULL;
 	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
+	if (d->cfg.dev_cert[0]) {
+		static char cert[RELAY_CONFIG_STR_MAX + 16], key[RELAY_CONFIG_STR_MAX + 16];
+		char hash[65];
+		if (relay_devcert_make(d->cfg.dev_cert, d->cfg.listen_host, hash, err, errlen))
+			return -1;
+		snprintf(cert, sizeof(cert), "%s/cert.pem", d->cfg.dev_cert);
+		snprintf(key, sizeof(key), "%s/key.pem", d->cfg.dev_cert);
+		q.cert_file = cert;
+		q.key_file = key;
+		moq_warn(MOD,
+			 "development certificate (self-signed ECDSA P-256, valid %d days; not "
+			 "for production): %s sha256 %s",
+			 RELAY_DEVCERT_DAYS, cert, hash);
+	}
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
 	/* sessions count once their handshake completes; half-open ones

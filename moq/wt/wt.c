@@ -13,7 +13,7 @@
 #include "wt/wt_wire.h"
 
 #define MOD "wt"
-#define H3_FRAME_MAX 16384   /* HEADERS, SETTINGS, capsules we collect whole */
+#define H3_FRAME_MAX 16384 /* HEADERS, SETTINGS, capsules we collect whole */
 #define WT_HELD_DEFAULT (256u << 10)
 
 enum st_kind {
@@ -313,8 +313,7 @@ static void send_connect(struct moq_wt *w)
 
 	int64_t sid = w->q->open_bidi(w->c);
 	if (sid < 0 || moq_h3_headers_encode(&out, &len, f, sizeof(f) / sizeof(f[0])) < 0) {
-		wt_fail(w, MOQ_H3_INTERNAL_ERROR, "cannot send the CONNECT (%lld)",
-			(long long)sid);
+		wt_fail(w, MOQ_H3_INTERNAL_ERROR, "cannot send the CONNECT (%lld)", (long long)sid);
 		return;
 	}
 	w->q->write(w->c, sid, out, len, 0);
@@ -341,7 +340,8 @@ static int ctrl_frame(void *arg, uint64_t type, const uint8_t *v, size_t n, int 
 
 	if (!w->settings_rx) {
 		if (type != MOQ_H3_FRAME_SETTINGS) {
-			wt_fail(w, MOQ_H3_MISSING_SETTINGS, "control stream starts with frame 0x%llx",
+			wt_fail(w, MOQ_H3_MISSING_SETTINGS,
+				"control stream starts with frame 0x%llx",
 				(unsigned long long)type);
 			return -1;
 		}
@@ -516,7 +516,8 @@ static void classify(struct moq_wt *w, struct wt_stream *e, uint64_t type, uint6
 			moq_tlv_init(&e->rd, H3_FRAME_MAX, UINT64_MAX);
 			break;
 		case MOQ_H3_STREAM_PUSH:
-			wt_fail(w, MOQ_H3_STREAM_CREATION_ERROR, "push stream (no MAX_PUSH_ID sent)");
+			wt_fail(w, MOQ_H3_STREAM_CREATION_ERROR,
+				"push stream (no MAX_PUSH_ID sent)");
 			return;
 		case MOQ_H3_STREAM_QPACK_ENC:
 		case MOQ_H3_STREAM_QPACK_DEC:

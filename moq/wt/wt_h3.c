@@ -28,8 +28,8 @@ static int name_is(const nghttp3_vec *n, const char *s)
 static int take_field(struct moq_h3_msg *m, const nghttp3_vec *n, const nghttp3_vec *v,
 		      unsigned *seen, bool *regular)
 {
-	static const char *const pseudo[] = {":method", ":protocol", ":scheme",
-					     ":authority", ":path", ":status"};
+	static const char *const pseudo[] = {":method",	   ":protocol", ":scheme",
+					     ":authority", ":path",	":status"};
 	for (size_t i = 0; i < n->len; i++)
 		if (n->base[i] >= 'A' && n->base[i] <= 'Z')
 			return MOQ_ERR_MALFORMED; /* RFC 9114 4.2 */
@@ -90,7 +90,8 @@ int moq_h3_headers_decode(struct moq_h3_msg *m, const uint8_t *block, size_t len
 	int rc = MOQ_ERR_MALFORMED;
 
 	memset(m, 0, sizeof(*m));
-	if (nghttp3_qpack_decoder_new(&dec, 0, 0, mem) || nghttp3_qpack_stream_context_new(&sc, 0, mem))
+	if (nghttp3_qpack_decoder_new(&dec, 0, 0, mem) ||
+	    nghttp3_qpack_stream_context_new(&sc, 0, mem))
 		goto out;
 	while (!final) {
 		nghttp3_qpack_nv nv;

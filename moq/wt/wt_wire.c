@@ -77,8 +77,7 @@ static int tlv_stream_start(struct moq_tlv_reader *r, uint64_t len, moq_tlv_emit
 	return len ? 0 : emit(arg, r->stream_type, NULL, 0, 1);
 }
 
-int moq_tlv_feed(struct moq_tlv_reader *r, const uint8_t *p, size_t n, moq_tlv_emit emit,
-		 void *arg)
+int moq_tlv_feed(struct moq_tlv_reader *r, const uint8_t *p, size_t n, moq_tlv_emit emit, void *arg)
 {
 	uint64_t type, len;
 	int h, rc;
@@ -216,12 +215,9 @@ int moq_h3_settings_parse(struct moq_h3_settings *s, const uint8_t *p, size_t n)
 int moq_h3_control_preface(uint8_t *out, size_t cap)
 {
 	static const uint64_t kv[][2] = {
-	    {MOQ_H3_SETTING_QPACK_MAX_TABLE_CAPACITY, 0},
-	    {MOQ_H3_SETTING_QPACK_BLOCKED_STREAMS, 0},
-	    {MOQ_H3_SETTING_ENABLE_CONNECT_PROTOCOL, 1},
-	    {MOQ_H3_SETTING_H3_DATAGRAM, 1},
-	    {MOQ_H3_SETTING_H3_DATAGRAM_DRAFT04, 1},
-	    {MOQ_H3_SETTING_ENABLE_WEBTRANSPORT, 1},
+	    {MOQ_H3_SETTING_QPACK_MAX_TABLE_CAPACITY, 0}, {MOQ_H3_SETTING_QPACK_BLOCKED_STREAMS, 0},
+	    {MOQ_H3_SETTING_ENABLE_CONNECT_PROTOCOL, 1},  {MOQ_H3_SETTING_H3_DATAGRAM, 1},
+	    {MOQ_H3_SETTING_H3_DATAGRAM_DRAFT04, 1},	  {MOQ_H3_SETTING_ENABLE_WEBTRANSPORT, 1},
 	};
 	uint8_t val[64];
 	size_t vl = 0;

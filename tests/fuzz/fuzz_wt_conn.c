@@ -85,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	written = 0;
 	nu = server ? -1 : -2;
 	nb = server ? -3 : -4;
-	struct moq_wt_config cfg = {.server = server, .authority = "a:1", .path = "/p", .max_held = 4096};
+	struct moq_wt_config cfg = {
+	    .server = server, .authority = "a:1", .path = "/p", .max_held = 4096};
 	struct moq_wt *w = moq_wt_new((struct moq_quic_conn *)0x1, NULL, &cfg, &cbs, NULL);
 	if (!w)
 		return 0;

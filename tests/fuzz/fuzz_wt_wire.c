@@ -52,8 +52,8 @@ static void frames(const uint8_t *p, size_t n)
 		rb = moq_tlv_feed(&b, p + i, 1, count, &tb);
 	if ((ra < 0) != (rb < 0))
 		abort();
-	if (ra >= 0 && (ta.sum != tb.sum || ta.types != tb.types || ta.bytes != tb.bytes || ta.items != tb.items ||
-			moq_tlv_idle(&a) != moq_tlv_idle(&b)))
+	if (ra >= 0 && (ta.sum != tb.sum || ta.types != tb.types || ta.bytes != tb.bytes ||
+			ta.items != tb.items || moq_tlv_idle(&a) != moq_tlv_idle(&b)))
 		abort();
 	moq_tlv_free(&a);
 	moq_tlv_free(&b);

@@ -129,7 +129,8 @@ static struct moq_wt *mk(int server)
 	ev.status = 200;
 	q.next_uni = server ? 3 : 2;
 	q.next_bidi = server ? 1 : 0;
-	struct moq_wt_config cfg = {.server = server, .authority = "127.0.0.1:4443", .path = "/live"};
+	struct moq_wt_config cfg = {
+	    .server = server, .authority = "127.0.0.1:4443", .path = "/live"};
 	struct moq_wt *w = moq_wt_new((struct moq_quic_conn *)0x1, NULL, &cfg, &cbs, NULL);
 	ck_assert_ptr_nonnull(w);
 	moq_wt_set_quic_ops(w, &stub);
@@ -138,9 +139,9 @@ static struct moq_wt *mk(int server)
 }
 
 /* what Chromium sends on its control stream */
-static const uint8_t chrome_ctrl[] = {0x00, 0x04, 0x12, 0x01, 0x50, 0x00, 0x07, 0x40, 0x64, 0xab,
-				      0x60, 0x37, 0x42, 0x01, 0x33, 0x01, 0x80, 0xff, 0xd2, 0x77,
-				      0x01};
+static const uint8_t chrome_ctrl[] = {0x00, 0x04, 0x12, 0x01, 0x50, 0x00, 0x07,
+				      0x40, 0x64, 0xab, 0x60, 0x37, 0x42, 0x01,
+				      0x33, 0x01, 0x80, 0xff, 0xd2, 0x77, 0x01};
 
 static size_t connect_frame(uint8_t **f, const char *method, const char *protocols)
 {

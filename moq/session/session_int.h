@@ -248,6 +248,10 @@ struct moq_session {
 	struct moq_wt *wt;
 	bool wt_client;	   /* cfg asked for WebTransport (client) */
 	bool transport_up; /* moq_session__transport_up ran */
+	/* the peer's CLOSE_WEBTRANSPORT_SESSION: reported to the app as a peer
+	 * close (origin PEER), as a CONNECTION_CLOSE is on native QUIC */
+	bool wt_peer_closed;
+	struct moq_quic_close_info wt_close;
 	struct moq_session_stats stats;
 };
 

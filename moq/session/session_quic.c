@@ -78,6 +78,11 @@ static void wt_on_closed(void *arg, uint32_t code, const char *reason)
 	moq_info(MOD, "session %s: peer closed the WebTransport session (code 0x%x%s%s)", s->name,
 		 code, reason[0] ? ": " : "", reason);
 	s->state = MOQ_SESSION_CLOSING;
+	s->wt_peer_closed = true;
+	s->wt_close.origin = MOQ_QUIC_CLOSE_PEER;
+	s->wt_close.app = 1;
+	s->wt_close.code = code;
+	snprintf(s->wt_close.reason, sizeof(s->wt_close.reason), "%s", reason);
 	moq_quic_conn_close(s->conn, code, reason);
 }
 
@@ -151,6 +156,8 @@ static void q_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info
 	(void)user;
 	if (!s)
 		return;
+	if (s->wt_peer_closed)
+		info = &s->wt_close;
 	moq_session__enter(s);
 	s->state = MOQ_SESSION_CLOSING;
 	while (s->reqs)

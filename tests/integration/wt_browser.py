@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,9 @@ def main():
            "--no-first-run", "--no-default-browser-check", "--mute-audio",
            "--user-data-dir=" + prof, "--remote-debugging-port=0",
            "--window-size=900,800", "about:blank"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(prof + ".log", "w"))
+    # its own process group: the zygote, GPU and renderer processes go too
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         port = None
         t0 = time.time()
@@ -75,7 +78,10 @@ def main():
             f.write(base64.b64decode(img["data"]))
         ws.close()
     finally:
-        proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait()
         shutil.rmtree(prof, ignore_errors=True)
     print(json.dumps(stats))

@@ -23,6 +23,8 @@ import websocket
 
 
 def main():
+    # SIGTERM (the demo's cleanup) ends us through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     page, shot, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     prof = tempfile.mkdtemp(prefix="moq-chromium.")
     cmd = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",

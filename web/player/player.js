@@ -13,14 +13,23 @@ const q = new URLSearchParams(location.search);
 const stats = {
   state: 'starting', error: null, objects: 0, keyframes: 0, frames_decoded: 0, decode_errors: 0,
   skipped_before_keyframe: 0, dropped: 0, first_seq: null, last_seq: null, sent: 0,
-  max_gap_ms: 0, latency_ms: null, latency_max_ms: 0, codec: null, playing_s: 0, streams: 0,
+  max_gap_ms: 0, latency_ms: null, latency_max_ms: 0, latency_p50_ms: null, latency_p99_ms: null,
+  codec: null, playing_s: 0, streams: 0,
 };
+const latencies = [];
+function percentiles() {
+  if (!latencies.length) return;
+  const v = latencies.slice().sort((a, b) => a - b);
+  stats.latency_p50_ms = v[Math.floor(0.5 * (v.length - 1))];
+  stats.latency_p99_ms = v[Math.floor(0.99 * (v.length - 1))];
+}
 window.moqStats = stats;
 const $ = (id) => document.getElementById(id);
 const canvas = $('video');
 const ctx2d = canvas.getContext('2d');
 
 function show() {
+  percentiles();
   const s = stats;
   $('state').textContent = s.state + (s.error ? ': ' + s.error : '');
   $('objects').textContent = s.objects;
@@ -80,6 +89,7 @@ function onObject(o) {
   const lat = Date.now() - Number(p.realNs / 1000000n);
   stats.latency_ms = lat;
   stats.latency_max_ms = Math.max(stats.latency_max_ms, lat);
+  if (latencies.length < 100000) latencies.push(lat);
   try {
     decoder.decode(new EncodedVideoChunk({ type: p.keyframe ? 'key' : 'delta', timestamp: p.seq * 33333, data: p.body }));
   } catch (e) { stats.decode_errors++; fail('decode', e); }

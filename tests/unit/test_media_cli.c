@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "media/cli.h"
+#include "media/client.h"
 #include "moq_codes.h"
 
 static char err[MOQ_CLI_ERR_LEN];
@@ -126,6 +127,55 @@ START_TEST(namespace_rejects_empty_fields_and_too_many_fields)
 }
 END_TEST
 
+START_TEST(targets_native_or_webtransport_url)
+{
+	struct moq_cli_conn_opts o;
+	struct moq_session_config sc;
+	char host[256], err[256];
+	uint16_t port;
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "10.0.0.1:4443", host, sizeof host, &port, err, sizeof err), 0);
+	ck_assert_int_eq(o.webtransport, 0);
+	ck_assert_str_eq(host, "10.0.0.1");
+	ck_assert_uint_eq(port, 4443);
+	ck_assert_int_eq(moq_cli_target(&o, "https://127.0.0.1:4443/live?x=1", host, sizeof host,
+					&port, err, sizeof err),
+			 0);
+	ck_assert_int_eq(o.webtransport, 1);
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_uint_eq(port, 4443);
+	ck_assert_str_eq(o.wt_authority, "127.0.0.1:4443");
+	ck_assert_str_eq(o.wt_path, "/live?x=1");
+	memset(&sc, 0, sizeof(sc));
+	moq_cli_session_target(&sc, &o);
+	ck_assert_int_eq(sc.webtransport, 1);
+	ck_assert_str_eq(sc.path, "/live?x=1");
+	ck_assert_str_eq(sc.authority, "127.0.0.1:4443");
+	/* no port: 443; no path: "/"; IPv6 in brackets */
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://[::1]", host, sizeof host, &port, err, sizeof err), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_uint_eq(port, 443);
+	ck_assert_str_eq(o.wt_path, "/");
+	ck_assert_int_eq(moq_cli_target(&o, "https://relay.example?q", host, sizeof host, &port,
+					err, sizeof err),
+			 0);
+	ck_assert_str_eq(host, "relay.example");
+	ck_assert_str_eq(o.wt_path, "/?q");
+	/* no host, a fragment, a bad port */
+	ck_assert_int_eq(moq_cli_target(&o, "https://", host, sizeof host, &port, err, sizeof err),
+			 -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://:4443/", host, sizeof host, &port, err, sizeof err), -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://h/#f", host, sizeof host, &port, err, sizeof err), -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://h:99999/", host, sizeof host, &port, err, sizeof err), -1);
+}
+END_TEST
+
 START_TEST(token_is_a_use_value_token)
 {
 	struct moq_auth_token t;
@@ -148,6 +198,7 @@ int main(void)
 	tcase_add_test(t, namespace_splits_on_slashes);
 	tcase_add_test(t, namespace_rejects_empty_fields_and_too_many_fields);
 	tcase_add_test(t, token_is_a_use_value_token);
+	tcase_add_test(t, targets_native_or_webtransport_url);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

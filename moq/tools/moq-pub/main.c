@@ -36,6 +36,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "Usage: moq-pub [OPTIONS] HOST:PORT      publish through a relay\n"
+	    "       moq-pub [OPTIONS] https://HOST[:PORT][/PATH]  the same over WebTransport\n"
 	    "       moq-pub --listen ADDR:PORT [OPTIONS]  serve subscribers directly\n"
 	    "\n"
 	    "Announces a namespace (PUBLISH_NAMESPACE) to the relay and serves its tracks\n"

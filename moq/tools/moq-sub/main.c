@@ -36,6 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: moq-sub [OPTIONS] HOST:PORT\n"
+		"       moq-sub [OPTIONS] https://HOST[:PORT][/PATH]   over WebTransport\n"
 		"\n"
 		"Subscribes to tracks at a relay or a moq-pub --listen, checks every object\n"
 		"(MQP1 payloads, docs/tools.md: length, CRC32C, filler, group/object ids),\n"

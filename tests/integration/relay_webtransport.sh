@@ -21,7 +21,9 @@ CERT=(--cert "$TMP/cert/cert.pem" --key "$TMP/cert/key.pem")
 TRUST=(--ca "$TMP/cert/cert.pem" --sni localhost)
 
 # ---- fan-out: WT publisher, 3 WT subscribers + 1 native --------------------
-start_relay fan-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 "${CERT[@]}"
+MPORT=9464
+start_relay fan-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 "${CERT[@]}" \
+	--metrics-listen 127.0.0.1:$MPORT
 start_pub fan-pub pub "${TRUST[@]}" "${PUBARGS[@]}" --track test --datagram-track dg "https://$RELAY_IP4:4443/live"
 wait_announce fan-relay
 pids=()
@@ -32,6 +34,13 @@ for i in 1 2 3; do
 done
 start_sub fan-sub4 sub4 "${TRUST[@]}" --count $N --connect-timeout 5 "$RELAY_IP4_SUB_4:4443"
 pids+=("$SUB_PID")
+# while they play: 5 sessions, 4 of them over WebTransport (pub + 3 subs)
+sleep 1
+on relay python3 "$ROOT/tests/integration/metrics/scrape.py" -o "$TMP/m.raw" -D "$TMP/m.hdr" \
+	"http://127.0.0.1:$MPORT/metrics" >/dev/null || die "metrics scrape failed"
+m() { awk -v s="$1" '$1 == s { print $2 }' "$TMP/m.raw"; }
+[ "$(m moq_relay_sessions)" = 5 ] && [ "$(m moq_relay_webtransport_sessions)" = 4 ] ||
+	{ grep -E '^moq_relay_(webtransport_)?sessions ' "$TMP/m.raw" >&2; die "want 5 sessions, 4 over WebTransport"; }
 for p in "${pids[@]}"; do wait_exit "$p" 30 "a subscriber"; done
 for i in 1 2 3 4; do expect_intact "fan-sub$i"; done
 ups=$(grep -c -- "--test: subscribing upstream" "$TMP/fan-relay.log" || true)

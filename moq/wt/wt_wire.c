@@ -74,7 +74,7 @@ static int tlv_header(const uint8_t *b, size_t n, uint64_t *type, uint64_t *len)
 static int tlv_stream_start(struct moq_tlv_reader *r, uint64_t len, moq_tlv_emit emit, void *arg)
 {
 	r->stream_left = len;
-	return len ? 0 : emit(arg, r->stream_type, NULL, 0, 1);
+	return len ? 0 : emit(arg, r->stream_type, (const uint8_t *)"", 0, 1);
 }
 
 int moq_tlv_feed(struct moq_tlv_reader *r, const uint8_t *p, size_t n, moq_tlv_emit emit, void *arg)
@@ -154,7 +154,7 @@ int moq_tlv_feed(struct moq_tlv_reader *r, const uint8_t *p, size_t n, moq_tlv_e
 			r->len = 0;
 			if (type == r->stream_type)
 				return tlv_stream_start(r, len, emit, arg);
-			return emit(arg, type, NULL, 0, 1);
+			return emit(arg, type, (const uint8_t *)"", 0, 1);
 		}
 		if (h && type != r->stream_type && len > r->max)
 			return MOQ_ERR_LIMIT;

@@ -50,7 +50,8 @@ static int rec_emit(void *arg, uint64_t type, const uint8_t *v, size_t len, int 
 	}
 	if (last)
 		r->lasts |= 1 << (r->n - 1);
-	memcpy(r->data + r->dlen, v, len);
+	if (len)
+		memcpy(r->data + r->dlen, v, len);
 	r->dlen += len;
 	return 0;
 }

@@ -39,6 +39,15 @@ static void hk_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				  (unsigned long long)s->cfg.setup_timeout_ms);
 	} else if (s->state == MOQ_SESSION_SETUP && s->setup_deadline) {
 		again = true;
+	} else if (s->state == MOQ_SESSION_CONNECTING && s->wt && s->setup_deadline) {
+		/* WebTransport: the CONNECT (server) or its answer (client) is
+		 * held to the same time limit as SETUP */
+		if (now >= s->setup_deadline)
+			moq_session__fail(s, MOQ_SESSION_CONTROL_MESSAGE_TIMEOUT, "WebTransport",
+					  "no WebTransport session within %llu ms",
+					  (unsigned long long)s->cfg.setup_timeout_ms);
+		else
+			again = true;
 	}
 	if (!moq_session__closing(s) && s->goaway_deadline) {
 		if (now < s->goaway_deadline)

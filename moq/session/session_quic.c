@@ -139,7 +139,12 @@ void moq_session__transport_up(struct moq_session *s)
 		s->state = MOQ_SESSION_CLOSING;
 		moq_quic_conn_close(s->conn, MOQ_SESSION_INTERNAL_ERROR,
 				    "cannot start HTTP/3 for WebTransport");
+		return;
 	}
+	if (!s->cfg.setup_timeout_ms)
+		s->cfg.setup_timeout_ms = 10000;
+	s->setup_deadline = moq_loop_now() + s->cfg.setup_timeout_ms * 1000000ull;
+	moq_session__hk_arm(s);
 }
 
 static void q_on_established(struct moq_quic_conn *c, void *user)

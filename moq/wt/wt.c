@@ -286,6 +286,9 @@ static void handle_request(struct moq_wt *w, struct wt_stream *e)
 		return;
 	}
 	w->connect_sid = e->sid;
+	moq_info(MOD, "WebTransport session %lld: path %s, authority %s, origin %s, protocols %s",
+		 (long long)e->sid, m->path, m->authority, m->origin[0] ? m->origin : "-",
+		 m->wt_protocols[0] ? m->wt_protocols : "(none offered)");
 	if (respond(w, e->sid, 200, false) < 0) {
 		wt_fail(w, MOQ_H3_INTERNAL_ERROR, "cannot answer the CONNECT");
 		return;

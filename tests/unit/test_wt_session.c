@@ -8,6 +8,7 @@
 
 #include "lib/session_harness.h"
 #include "moq_codes.h"
+#include "quic/loop.h"
 #include "quic/quic.h"
 #include "session/session.h"
 #include "wt/wt_wire.h"
@@ -119,6 +120,33 @@ START_TEST(client_close_reaches_server_with_its_code)
 }
 END_TEST
 
+static bool srv0_closed(void *arg)
+{
+	struct sh_world *w = arg;
+	return w->nsrv == 1 && w->srv[0].closed;
+}
+
+START_TEST(h3_connection_without_connect_times_out)
+{
+	struct sh_world w;
+	char err[256];
+	sh_world_init_wt(&w);
+	w.srv_cfg.setup_timeout_ms = 300;
+	/* an HTTP/3 client that never sends the CONNECT (no session on its
+	 * side: the callbacks ignore a conn without one) */
+	struct moq_quic_conn *c = moq_quic_connect(
+	    w.cli_ep, "127.0.0.1", moq_quic_endpoint_port(w.srv_ep), NULL, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	uint64_t t0 = moq_loop_now();
+	ck_assert(sh_run_until(&w, srv0_closed, &w, 3000));
+	uint64_t ms = (moq_loop_now() - t0) / 1000000;
+	ck_assert_uint_ge(ms, 250);
+	ck_assert_uint_lt(ms, 1500);
+	ck_assert_int_eq(w.srv[0].ready, 0);
+	sh_world_free(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("wt_session");
@@ -128,6 +156,7 @@ int main(void)
 	tcase_add_test(tc, malformed_wt_stream_closes_only_its_session);
 	tcase_add_test(tc, wt_stream_of_another_session_is_refused_not_fatal);
 	tcase_add_test(tc, client_close_reaches_server_with_its_code);
+	tcase_add_test(tc, h3_connection_without_connect_times_out);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

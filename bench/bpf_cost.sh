@@ -23,7 +23,8 @@ out=docs/fast-path-bench.md
 	echo
 	echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -r), $(nproc) vCPU, kernel JIT."
 	echo "Method: \`bpf_prog_test_run\` \`duration\` (ns per run, median of 9"
-	echo "batches) of the upstream ingress program on a mid-stream 1100-byte"
+	echo "batches of single runs, each on a new packet number: the ingress program"
+	echo "clones a number once) of the upstream ingress program on a mid-stream 1100-byte"
 	echo "media packet, inside a private netns whose veth end carries the"
 	echo "subscriber egress program (attached with libbpf \`bpf_tc_attach\`): each"
 	echo "run classifies, clones to N subscribers, and every clone runs the"

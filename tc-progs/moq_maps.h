@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 3
+#define MOQ_MAPS_LAYOUT_VERSION 4
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -60,7 +60,9 @@ struct moq_config {
 	__u64 heartbeat_timeout_ns; /* stale after this; 0 = stale */
 	__u32 generation;	    /* agent run; entries with another one are ignored */
 	__u16 relay_port_be;	    /* UDP port the relay listens on */
-	__u16 pad0;
+	/* local UDP port of the relay's own client connection to its
+	 * --upstream relay (0: none): media from there is cloned too */
+	__u16 up_port_be;
 };
 
 /* ---- moq_upstreams (HASH) DCID -> publisher connection ------------------ */
@@ -79,6 +81,28 @@ struct moq_upstream {
 	__u8 daddr[16]; /* the relay's address it sends to (MOQ_UP_F_DADDR) */
 };
 #define MOQ_UP_F_DADDR 0x1u /* daddr is set: packets to another address are not cloned */
+/* the connection's peer is the server (the relay's --upstream connection):
+ * its media streams are server-initiated unidirectional (id & 3 == 3) */
+#define MOQ_UP_F_PEER_SERVER 0x2u
+
+/* ---- moq_pn_windows (HASH) upstream conn_id -> packets seen ------------- */
+/* Which packet numbers of an upstream connection the ingress program has
+ * seen: a packet is cloned only when its number is new (ngtcp2 discards a
+ * duplicate; a clone of it would reach the subscribers anyway). The agent
+ * writes a zeroed entry when it registers the connection (this also resets
+ * it) and deletes it with the connection. slot[i] covers the 32-PN block b
+ * with b % MOQ_PN_SLOTS == i: (b + 1) << 32 | one bit per PN of the block;
+ * both sides of a race update it with compare-and-swap. */
+#define MOQ_PN_SLOTS 8
+/* The window: the blocks of the largest number seen and the 7 before it,
+ * so 225 to 256 packets; older ones are not new. */
+#define MOQ_PN_WINDOW (MOQ_PN_SLOTS * 32)
+struct moq_pn_window {
+	__u64 next;	  /* largest full packet number seen + 1; 0: none yet */
+	__u32 generation; /* must equal moq_config.generation */
+	__u32 pad0;
+	__u64 slot[MOQ_PN_SLOTS];
+};
 
 /* ---- moq_up_streams (LRU_HASH) upstream stream state -------------------- */
 struct moq_up_stream_key {
@@ -186,6 +210,76 @@ struct moq_gate {
 	__s64 threshold[MOQ_PRIO_CLASSES];
 };
 
+/* ---- moq_credit (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) --------------
+ * QUIC flow-control credit of a subscriber connection (issue 17 finding
+ * 2b): the egress program never forwards stream bytes beyond it. conn is the
+ * connection credit (MAX_DATA) left to the media plane: the agent adds what
+ * it reserves (fp_ackxlate media_reserved) and settles every stream's real
+ * use (highest offset) with atomic adds; the egress program takes a
+ * forwarded STREAM frame's length (and gives it back when it cannot send).
+ * stream0 is the subscriber's initial_max_stream_data_uni: the credit of a
+ * downstream stream without a moq_stream_credit entry. enabled == 0: no
+ * credit checks. */
+struct moq_credit {
+	__s64 conn;
+	__u64 stream0;
+	__u32 enabled;
+	__u32 pad0;
+	__u64 pad1;
+};
+
+/* ---- moq_stream_credit (HASH) struct moq_down_stream_key -> __u64 --------
+ * The subscriber's MAX_STREAM_DATA for the downstream stream of (slot,
+ * upstream stream), written by the agent only (absent: moq_credit.stream0).
+ * The egress program forwards bytes [offset, offset + len) of the stream
+ * only when offset + len <= it (the subgroup header keeps its length in the
+ * rewrite, so upstream and downstream offsets are equal). */
+
+/* ---- moq_acks (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) ---------------
+ * Media ACKs consumed by the subscriber ingress program
+ * (docs/fast-path.md "Media ACKs in the kernel"). The agent publishes which
+ * wire packet numbers of ngtcp2's ack-eliciting packets are still
+ * unacknowledged (guard); the kernel drops a packet that carries nothing
+ * but one ACK frame (and PADDING) acknowledging none of them, after writing
+ * the frame into the slot's record ring. Single producer per record (a
+ * cmpxchg on head reserves it, seq commits it), single consumer (tail). */
+#define MOQ_ACK_RING 16	       /* records per slot (power of two) */
+#define MOQ_ACK_REC_RANGES 8   /* ACK ranges a record holds; more: passed */
+#define MOQ_ACK_GUARD_WORDS 16 /* guard bitmap: 1024 packet numbers */
+#define MOQ_ACK_GUARD_BITS (MOQ_ACK_GUARD_WORDS * 64)
+/* a packet of an enabled slot reaches the agent at least this often
+ * (ngtcp2's idle timer counts from received packets) */
+#define MOQ_ACK_PASS_NS 250000000ull
+#define MOQ_ACK_REC_F_ECN 0x1u /* ACK_ECN: ecn[] valid */
+
+struct moq_ack_range {
+	__u64 lo, hi; /* acknowledged wire packet numbers lo..hi */
+};
+
+struct moq_ack_rec {
+	__u64 seq;	     /* record index + 1 once written (commit) */
+	__u64 ts_ns;	     /* bpf_ktime_get_ns() at receive */
+	__u64 largest;	     /* Largest Acknowledged */
+	__u64 ack_delay_raw; /* ACK Delay field as received */
+	__u64 ecn[3];	     /* ECT0, ECT1, CE (MOQ_ACK_REC_F_ECN) */
+	__u32 nranges;	     /* ranges[] used, 1..MOQ_ACK_REC_RANGES, descending */
+	__u32 flags;	     /* MOQ_ACK_REC_F_* */
+	struct moq_ack_range ranges[MOQ_ACK_REC_RANGES];
+};
+
+struct moq_acks {
+	/* agent-written */
+	__u32 enabled; /* 0: the kernel consumes nothing for this slot */
+	__u32 pad0;
+	__u64 tail;			  /* records the agent has read */
+	__u64 guard_floor;		  /* guarded numbers lie in [floor, floor + 1024) */
+	__u64 guard[MOQ_ACK_GUARD_WORDS]; /* bit pn % 1024: ngtcp2 must see its ACK */
+	/* kernel-written */
+	__u64 head;	    /* records reserved */
+	__u64 last_pass_ns; /* last packet of the slot left to the agent */
+	struct moq_ack_rec rec[MOQ_ACK_RING];
+};
+
 /* ---- moq_sub_stats (PERCPU_ARRAY, MOQ_MAX_SUBSCRIBERS) ------------------- */
 struct moq_sub_stats {
 	__u64 rx_packets; /* from the subscriber (subscriber ingress) */
@@ -231,7 +325,7 @@ enum moq_prog {
 	X(ACK_RANGES, "ack_ranges")	      /* ACK with more ranges than MOQ_MAX_ACK_RANGES */   \
 	X(NO_MEDIA_FRAME, "no_media_frame")   /* no STREAM or DATAGRAM frame */                    \
 	X(TRAILING_FRAME, "trailing_frame")   /* non-PADDING after the STREAM/DATAGRAM frame */    \
-	X(NOT_CLIENT_UNI, "not_client_uni")   /* stream id & 3 != 2 */                             \
+	X(NOT_CLIENT_UNI, "not_client_uni")   /* stream id not the peer's uni (& 3) */             \
 	X(STREAM_ID_WIDTH, "stream_id_width") /* stream id not a 4-byte varint */                  \
 	X(BAD_SUBGROUP_HEADER, "bad_subgroup_header") /* bad type or header not in this packet */  \
 	X(BAD_DATAGRAM, "bad_datagram")		      /* bad OBJECT_DATAGRAM type or header */     \
@@ -258,7 +352,12 @@ enum moq_prog {
 	X(BEFORE_START, "before_start") /* egress: group before the subscription's start group */  \
 	X(HEADER_MISMATCH,                                                                         \
 	  "header_mismatch")	    /* ingress: a stream's start differs from the first */         \
-	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */
+	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */      \
+	X(STREAM_CREDIT, "stream_credit") /* egress: beyond the subscriber's MAX_STREAM_DATA */    \
+	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
+	X(PN_DUPLICATE,                                                                            \
+	  "pn_duplicate") /* ingress: packet number seen before or below the window */             \
+	X(ACK_CONSUMED, "ack_consumed") /* subscriber ingress: media ACK recorded, dropped */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -11,7 +11,9 @@
  *   tc/relay_ingress       one interface for both roles: upstream_ingress,
  *                          then subscriber_ingress for non-upstream packets
  * Every entry point returns TC_ACT_OK for everything that is not a
- * fast-path clone; only the egress program drops (clones it must not send).
+ * fast-path clone; the egress program drops clones it must not send,
+ * tc/subscriber_ingress a pure media ACK it recorded for the agent
+ * (tc/relay_ingress does not: its stack is full, docs/fast-path.md).
  */
 #include "bpf_common.h"
 #include "stats.h"
@@ -34,9 +36,10 @@ SEC("tc/subscriber_ingress")
 int moq_subscriber_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
+	int reason = moq_subscriber_rx(skb, 1);
 
-	moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, moq_subscriber_rx(skb), len);
-	return TC_ACT_OK;
+	moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, reason, len);
+	return reason == MOQ_R_ACK_CONSUMED ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("tc/relay_ingress")
@@ -51,7 +54,7 @@ int moq_relay_ingress(struct __sk_buff *skb)
 	 * lookup: it may be a subscriber's packet */
 	if (reason == MOQ_R_UNKNOWN_DCID || reason == MOQ_R_PN_LEN || reason == MOQ_R_HEADER_BITS ||
 	    reason == MOQ_R_NOT_PLAINTEXT)
-		moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, moq_subscriber_rx(skb), len);
+		moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, moq_subscriber_rx(skb, 0), len);
 	return TC_ACT_OK;
 }
 

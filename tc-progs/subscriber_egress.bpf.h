@@ -78,6 +78,38 @@ static __always_inline int moq_gate_pass(__u32 slot, __u8 prio, __u32 len)
 	return 0;
 }
 
+/* Give back gate budget taken for a packet that does not leave after all. */
+static __always_inline void moq_gate_refund(__u32 slot, __u32 len)
+{
+	struct moq_gate *g = bpf_map_lookup_elem(&moq_gate, &slot);
+
+	if (g && g->enabled)
+		__sync_fetch_and_add(&g->budget, (__s64)len);
+}
+
+/* QUIC flow control (issue 17 finding 2b): bytes [off, off + len) of the
+ * downstream stream dk only within the subscriber's MAX_STREAM_DATA for it
+ * (moq_stream_credit, else the connection's initial window). 1 = within. */
+static __always_inline int moq_stream_credit_ok(const struct moq_credit *cr,
+						struct moq_down_stream_key *dk, __u64 off,
+						__u32 len)
+{
+	__u64 *max = bpf_map_lookup_elem(&moq_stream_credit, dk);
+	__u64 lim = max ? *max : cr->stream0;
+
+	return off <= lim && len <= lim - off;
+}
+
+/* Take len bytes of the connection's media credit (MAX_DATA share), or
+ * refuse. 1 = taken. */
+static __always_inline int moq_conn_credit_take(struct moq_credit *cr, __u32 len)
+{
+	if (__sync_fetch_and_add(&cr->conn, -(__s64)len) - (__s64)len >= 0)
+		return 1;
+	__sync_fetch_and_add(&cr->conn, (__s64)len);
+	return 0;
+}
+
 /* Marks (slot, upstream stream) reset so the rest of it is dropped too. */
 static __always_inline void moq_mark_reset(struct moq_down_stream_key *dk,
 					   struct moq_down_stream *ds, __u64 offset)
@@ -108,6 +140,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	struct moq_subscriber *sub;
 	struct moq_config *cfg;
 	struct moq_conn_seq *seq;
+	struct moq_credit *cr;
 	__u8 alias_buf[16] = {};
 	int alias_patch = 0, r;
 	__u64 alias, group = 0;
@@ -122,7 +155,8 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	if (!moq_sub_has_l2(sub))
 		return MOQ_R_NO_L2;
 	seq = bpf_map_lookup_elem(&moq_conn_seq, &slot);
-	if (!seq)
+	cr = bpf_map_lookup_elem(&moq_credit, &slot);
+	if (!seq || !cr)
 		return MOQ_R_SUB_INACTIVE;
 	/* the publisher's VLAN (hw-accel or in-packet) must not leak; the
 	 * subscriber's own tag is pushed after the rewrite */
@@ -184,6 +218,12 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	} else if (e->p.group < bs->start_group) {
 		return MOQ_R_BEFORE_START;
 	}
+	/* never beyond the subscriber's stream credit: a spoofed frame at
+	 * offset 2^40 would close its connection (FLOW_CONTROL_ERROR); the
+	 * agent writes refused bytes when the credit allows */
+	if (!e->p.is_datagram && cr->enabled &&
+	    !moq_stream_credit_ok(cr, &dk, e->p.offset, e->p.data_len))
+		return MOQ_R_STREAM_CREDIT;
 	if (!moq_gate_pass(slot, e->prio, skb->len)) {
 		if (!e->p.is_datagram)
 			moq_mark_reset(&dk, ds, e->p.offset);
@@ -215,11 +255,21 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 		}
 		e->down_sid = nd.stream_id;
 	}
+	/* connection credit: stream bytes (datagrams are not flow
+	 * controlled); the stream is opened already, so the agent, which
+	 * learns its id from the event, fills what is refused */
+	if (!e->p.is_datagram && cr->enabled && !moq_conn_credit_take(cr, e->p.data_len)) {
+		moq_gate_refund(slot, skb->len);
+		return MOQ_R_CONN_CREDIT;
+	}
 	/* packet number last: nothing fails between taking it and sending */
 	e->pn = __sync_fetch_and_add(&seq->next_pn, 1);
 	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, alias_buf, alias_patch);
-	if (r)
+	if (r) {
+		if (!e->p.is_datagram && cr->enabled)
+			__sync_fetch_and_add(&cr->conn, (__s64)e->p.data_len);
 		return r;
+	}
 	if (sub->vlan_id)
 		bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), sub->vlan_id);
 	*forward = 1;

@@ -1,6 +1,7 @@
 /* Subscriber ingress (subscriber-facing, tc ingress): count a registered
- * subscriber's packets and learn its MAC and the relay's for the clones.
- * Never drops, never creates a subscriber. */
+ * subscriber's packets, learn its MAC and the relay's for the clones, and
+ * take pure media ACKs from the agent (ack_consume.h: recorded in
+ * moq_acks, then dropped). Never creates a subscriber. */
 #ifndef MOQ_SUBSCRIBER_INGRESS_BPF_H
 #define MOQ_SUBSCRIBER_INGRESS_BPF_H
 
@@ -9,9 +10,13 @@
 #include "failsafe.h"
 #include "parse_flow.h"
 #include "subscriber.h"
+#include "ack_consume.h"
 
-/* Returns the moq_reason: MOQ_R_SUB_RX when counted. */
-static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
+/* Returns the moq_reason: MOQ_R_SUB_RX when counted and passed,
+ * MOQ_R_ACK_CONSUMED when counted and to be dropped (only with consume:
+ * relay_ingress, which inlines the upstream role too, has no stack left
+ * for the ACK parse within the verifier's 512 bytes per call chain). */
+static __always_inline int moq_subscriber_rx(struct __sk_buff *skb, int consume)
 {
 	struct moq_cursor c = {.off = 0, .end = skb->len};
 	struct moq_subscriber *sub;
@@ -71,6 +76,8 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb)
 		ss->rx_packets += 1;
 		ss->rx_bytes += skb->len;
 	}
+	if (consume && moq_ack_consume(skb, c.off, c.end, slot))
+		return MOQ_R_ACK_CONSUMED;
 	return MOQ_R_SUB_RX;
 }
 

@@ -239,7 +239,7 @@ static size_t ack_encode(struct fp_ackx *x, uint8_t *out, size_t budget, const s
 			o += (size_t)quic_varint_encode(out + o, budget - o, a->ecn[i]);
 	for (k = 0; k < ns; k++)
 		for (size_t e = sp[k].ilo; e <= sp[k].ihi; e++)
-			fp_pnspace_at(ps, e)->acked = 1;
+			fp_pnspace_mark_acked(ps, e);
 	return o;
 }
 

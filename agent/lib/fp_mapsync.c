@@ -47,6 +47,15 @@ static const struct map_spec specs[FP_MAP_MAX] = {
     [FP_MAP_STATS] = {"moq_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct moq_stat),
 		      MOQ_STATS_ENTRIES, 0},
     [FP_MAP_EVENTS] = {"moq_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MOQ_EVENTS_BYTES, 0},
+    [FP_MAP_CREDIT] = {"moq_credit", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_credit),
+		       MOQ_MAX_SUBSCRIBERS, 1},
+    [FP_MAP_STREAM_CREDIT] = {"moq_stream_credit", BPF_MAP_TYPE_HASH,
+			      sizeof(struct moq_down_stream_key), sizeof(__u64),
+			      MOQ_MAX_DOWN_STREAMS, 0},
+    [FP_MAP_PN_WINDOWS] = {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window),
+			   MOQ_MAX_UPSTREAMS, 0},
+    [FP_MAP_ACKS] = {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks),
+		     MOQ_MAX_SUBSCRIBERS, 1},
 };
 
 #define FIX_HINT                                                                                   \
@@ -92,6 +101,10 @@ void fp_maps_close(struct fp_maps *m)
 		munmap(m->seq, m->seq_len);
 	if (m->gate)
 		munmap(m->gate, m->gate_len);
+	if (m->credit)
+		munmap(m->credit, m->credit_len);
+	if (m->acks)
+		munmap(m->acks, m->acks_len);
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
@@ -187,10 +200,16 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 			  &m->seq_len);
 	m->gate = map_mmap(m->fd[FP_MAP_GATE], sizeof(struct moq_gate), MOQ_MAX_SUBSCRIBERS,
 			   &m->gate_len);
-	if (!m->seq || !m->gate) {
+	m->credit = map_mmap(m->fd[FP_MAP_CREDIT], sizeof(struct moq_credit), MOQ_MAX_SUBSCRIBERS,
+			     &m->credit_len);
+	m->acks = map_mmap(m->fd[FP_MAP_ACKS], sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
+			   &m->acks_len);
+	if (!m->seq || !m->gate || !m->credit || !m->acks) {
 		rv = -errno;
-		snprintf(err, errlen, "fast path: cannot mmap %s/moq_conn_seq or moq_gate: %s", dir,
-			 strerror(-rv));
+		snprintf(
+		    err, errlen,
+		    "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit or moq_acks: %s",
+		    dir, strerror(-rv));
 		goto fail;
 	}
 	return 0;
@@ -207,6 +226,16 @@ struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot)
 struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot)
 {
 	return m->gate && slot < MOQ_MAX_SUBSCRIBERS ? &m->gate[slot] : NULL;
+}
+
+struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot)
+{
+	return m->credit && slot < MOQ_MAX_SUBSCRIBERS ? &m->credit[slot] : NULL;
+}
+
+struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot)
+{
+	return m->acks && slot < MOQ_MAX_SUBSCRIBERS ? &m->acks[slot] : NULL;
 }
 
 static int write_cfg(struct fp_maps *m)
@@ -231,6 +260,14 @@ int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, u
 	if (rv)
 		snprintf(err, errlen, "fast path: cannot write moq_config: %s", strerror(-rv));
 	return rv;
+}
+
+int fp_maps_set_up_port(struct fp_maps *m, uint16_t port)
+{
+	if (m->cfg.up_port_be == htons(port))
+		return 0;
+	m->cfg.up_port_be = htons(port);
+	return write_cfg(m);
 }
 
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns)

@@ -5,9 +5,10 @@
  *    value sizes, entries and flags against this build's moq_maps.h, and
  *    the layout version found in moq_config; on any mismatch or missing pin
  *    the error says which tc / rm commands fix it.
- *  - mmaps moq_conn_seq and moq_gate (BPF_F_MMAPABLE): fp_maps_seq() is the
+ *  - mmaps moq_conn_seq, moq_gate and moq_acks (BPF_F_MMAPABLE): fp_maps_seq() is the
  *    struct moq_conn_seq that fp_pnspace takes packet numbers from, and
- *    fp_maps_gate() the gate that fp_cc_gate_apply() feeds.
+ *    fp_maps_gate() the gate that fp_cc_gate_apply() feeds; and moq_credit,
+ *    the flow-control credit the egress program checks (fp_maps_credit()).
  *  - fp_maps_start / fp_maps_heartbeat: writes moq_config (layout version,
  *    generation, enabled, heartbeat). The programs forward nothing when the
  *    heartbeat is older than heartbeat_timeout_ns (fail-safe). */
@@ -33,6 +34,10 @@ enum fp_map_id {
 	FP_MAP_SUB_STATS,
 	FP_MAP_STATS,
 	FP_MAP_EVENTS,
+	FP_MAP_CREDIT,
+	FP_MAP_STREAM_CREDIT,
+	FP_MAP_PN_WINDOWS,
+	FP_MAP_ACKS,
 	FP_MAP_MAX,
 };
 
@@ -42,6 +47,10 @@ struct fp_maps {
 	size_t seq_len;
 	struct moq_gate *gate; /* mmap of moq_gate */
 	size_t gate_len;
+	struct moq_credit *credit; /* mmap of moq_credit */
+	size_t credit_len;
+	struct moq_acks *acks; /* mmap of moq_acks */
+	size_t acks_len;
 	struct moq_config cfg; /* last written */
 	int lock_fd;	       /* fp_maps_lock: held pin-directory lock, or -1 */
 	/* updates and deletes that failed, per map (fp_mapwrite counts them;
@@ -66,11 +75,17 @@ int fp_maps_lock(struct fp_maps *m, const char *pin_dir, char *err, size_t errle
 /* Slot entries of the mmapped arrays (NULL when slot is out of range). */
 struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot);
 struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot);
+struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot);
+struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot);
 
 /* Write moq_config: this build's layout version, generation, enabled flag,
  * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */
 int fp_maps_start(struct fp_maps *m, uint32_t generation, uint64_t timeout_ns, uint16_t relay_port,
 		  char *err, size_t errlen);
+/* The local UDP port of the relay's client connection to its --upstream
+ * relay (moq_config.up_port_be; 0: none): the programs clone media
+ * arriving there too. */
+int fp_maps_set_up_port(struct fp_maps *m, uint16_t port);
 /* Refresh heartbeat_ns (call at least every timeout/3). */
 int fp_maps_heartbeat(struct fp_maps *m, uint64_t now_ns);
 /* Clear the enabled flag (clean shutdown: the programs stop at once). */

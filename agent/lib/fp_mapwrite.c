@@ -63,6 +63,18 @@ int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid, const str
 	return put(m, FP_MAP_UPSTREAMS, cid, u);
 }
 
+int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation)
+{
+	struct moq_pn_window w = {.generation = generation};
+
+	return put(m, FP_MAP_PN_WINDOWS, &conn_id, &w);
+}
+
+int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id)
+{
+	return del(m, FP_MAP_PN_WINDOWS, &conn_id);
+}
+
 int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN])
 {
 	return del(m, FP_MAP_UPSTREAMS, cid);
@@ -99,15 +111,28 @@ int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key 
 	return get(m, FP_MAP_DOWN_STREAMS, k, v);
 }
 
+int fp_maps_put_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k, uint64_t max)
+{
+	__u64 v = max;
+
+	return put(m, FP_MAP_STREAM_CREDIT, k, &v);
+}
+
+int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k)
+{
+	return del(m, FP_MAP_STREAM_CREDIT, k);
+}
+
 int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
 			  struct moq_up_stream *v)
 {
 	return get(m, FP_MAP_UP_STREAMS, k, v);
 }
 
-int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
+/* Delete the entries of slot from map id (keyed by moq_down_stream_key). */
+static int purge_slot(struct fp_maps *m, enum fp_map_id id, uint32_t slot)
 {
-	int fd = m->fd[FP_MAP_DOWN_STREAMS];
+	int fd = m->fd[id];
 	struct moq_down_stream_key *keys, *dk;
 	struct moq_down_stream *vals;
 	uint64_t batch = 0;
@@ -145,14 +170,14 @@ int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
 				continue;
 			if (ndel == 4096) {
 				for (size_t j = 0; j < ndel; j++)
-					purged += !del(m, FP_MAP_DOWN_STREAMS, &dk[j]);
+					purged += !del(m, id, &dk[j]);
 				ndel = 0;
 			}
 			dk[ndel++] = keys[i];
 		}
 		if (rc) {
 			for (size_t j = 0; j < ndel; j++)
-				purged += !del(m, FP_MAP_DOWN_STREAMS, &dk[j]);
+				purged += !del(m, id, &dk[j]);
 			free(keys);
 			free(vals);
 			free(dk);
@@ -167,7 +192,7 @@ int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
 		while (bpf_map_get_next_key(fd, have ? &k : NULL, &nk) == 0) {
 			have = true;
 			k = nk;
-			if (nk.slot == slot && !del(m, FP_MAP_DOWN_STREAMS, &nk)) {
+			if (nk.slot == slot && !del(m, id, &nk)) {
 				purged++;
 				have = false; /* start over: the walk lost its place */
 			}
@@ -177,6 +202,17 @@ int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
 	free(vals);
 	free(dk);
 	return purged;
+}
+
+int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
+{
+	int a = purge_slot(m, FP_MAP_DOWN_STREAMS, slot);
+	/* not open: nothing to purge (unit tests open only what they use) */
+	int b = m->fd[FP_MAP_STREAM_CREDIT] < 0 ? 0 : purge_slot(m, FP_MAP_STREAM_CREDIT, slot);
+
+	if (a < 0)
+		return a;
+	return b < 0 ? b : a + b;
 }
 
 /* Empty a hash map: in batches of 4096 (a run with many streams leaves
@@ -233,16 +269,24 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 	n += clear_hash(m->fd[FP_MAP_SUB_BY_CID], sizeof(struct moq_cid));
 	n += clear_hash(m->fd[FP_MAP_SUBSCRIPTIONS], sizeof(struct moq_subscription_key));
 	n += clear_hash(m->fd[FP_MAP_DOWN_STREAMS], sizeof(struct moq_down_stream_key));
+	n += clear_hash(m->fd[FP_MAP_STREAM_CREDIT], sizeof(struct moq_down_stream_key));
+	n += clear_hash(m->fd[FP_MAP_PN_WINDOWS], sizeof(uint32_t));
 	/* subscriber entries of an earlier run carry its generation: the
 	 * programs ignore them, and a slot is rewritten when reused */
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
 		struct moq_conn_seq *seq = fp_maps_seq(m, i);
 		struct moq_gate *g = fp_maps_gate(m, i);
+		struct moq_credit *cr = fp_maps_credit(m, i);
+		struct moq_acks *a = fp_maps_acks(m, i);
 
+		if (cr)
+			memset(cr, 0, sizeof(*cr));
 		if (seq)
 			memset(seq, 0, sizeof(*seq));
 		if (g)
 			memset(g, 0, sizeof(*g));
+		if (a)
+			memset(a, 0, sizeof(*a));
 	}
 	return n;
 }

@@ -20,6 +20,10 @@ int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
 int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid,
 			 const struct moq_upstream *u);
 int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
+/* moq_pn_windows: an upstream connection's packet-number window, written
+ * empty (registering a connection resets it) or deleted. */
+int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation);
+int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id);
 /* moq_tracks: the fast subscribers of a track; v->count 0 deletes. */
 int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
 		      const struct moq_track_subs *v);
@@ -32,17 +36,22 @@ int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key 
 			    const struct moq_down_stream *v);
 int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
 			    struct moq_down_stream *v);
+/* moq_stream_credit: the subscriber's MAX_STREAM_DATA for the downstream
+ * stream of (slot, upstream stream). */
+int fp_maps_put_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k, uint64_t max);
+int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k);
 /* moq_up_streams: the kernel's state of an upstream data stream. */
 int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
 			  struct moq_up_stream *v);
 
-/* Delete every moq_down_streams entry of slot (a slot being reused must
- * not inherit the previous connection's streams, reset marks included).
- * Returns the number deleted, or -errno. */
+/* Delete every moq_down_streams and moq_stream_credit entry of slot (a
+ * slot being reused must not inherit the previous connection's streams,
+ * reset marks and stream credit included). Returns the number deleted, or
+ * -errno. */
 int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot);
 
 /* A restarted agent clears what an earlier run left: every hash map
- * emptied, the slot arrays (moq_conn_seq, moq_gate) zeroed. Returns the
+ * emptied, the slot arrays (moq_conn_seq, moq_gate, moq_credit) zeroed. Returns the
  * number of hash entries removed. */
 size_t fp_maps_clear_stale(struct fp_maps *m);
 

@@ -51,6 +51,8 @@ uint64_t fp_pnspace_next(const struct fp_pnspace *ps)
 	return __atomic_load_n(&ps->seq->next_pn, __ATOMIC_ACQUIRE);
 }
 
+static void guard_bit(struct moq_acks *g, uint64_t wire, int set);
+
 static void drop_oldest(struct fp_pnspace *ps)
 {
 	struct fp_pn_pair *p = fp_pnspace_at(ps, 0);
@@ -58,9 +60,149 @@ static void drop_oldest(struct fp_pnspace *ps)
 	if (!p->acked) { /* a later ACK of it cannot be translated any more */
 		ps->evicted++;
 		ps->floor = p->wire + 1;
+		if (ps->guard && p->eliciting &&
+		    p->wire >= __atomic_load_n(&ps->guard->guard_floor, __ATOMIC_ACQUIRE))
+			guard_bit(ps->guard, p->wire, 0);
 	}
 	ps->head = (ps->head + 1) & (ps->cap - 1);
 	ps->count--;
+}
+
+/* ---- guard (struct moq_acks) ------------------------------------------- */
+
+static void guard_bit(struct moq_acks *g, uint64_t wire, int set)
+{
+	uint64_t bit = wire % MOQ_ACK_GUARD_BITS, m = 1ull << (bit % 64);
+
+	if (set)
+		__atomic_fetch_or(&g->guard[bit / 64], m, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&g->guard[bit / 64], ~m, __ATOMIC_SEQ_CST);
+}
+
+/* Slide the window so wire fits: pairs further back are given up (their
+ * bits cleared before the floor moves, so no bit ever stands for a number
+ * it does not guard; a stale floor in the kernel only checks more). */
+static void guard_slide(struct fp_pnspace *ps, uint64_t wire)
+{
+	struct moq_acks *g = ps->guard;
+	uint64_t floor = __atomic_load_n(&g->guard_floor, __ATOMIC_ACQUIRE), nf;
+
+	if (wire < floor + MOQ_ACK_GUARD_BITS)
+		return;
+	nf = wire - MOQ_ACK_GUARD_BITS + 1;
+	for (size_t i = fp_pnspace_lower_bound(ps, floor); i < ps->count; i++) {
+		struct fp_pn_pair *p = fp_pnspace_at(ps, i);
+
+		if (p->wire >= nf)
+			break;
+		if (p->wire >= floor && p->eliciting && !p->acked) {
+			guard_bit(g, p->wire, 0);
+			ps->guard_given_up++;
+		}
+	}
+	__atomic_store_n(&g->guard_floor, nf, __ATOMIC_SEQ_CST);
+}
+
+void fp_pnspace_set_guard(struct fp_pnspace *ps, struct moq_acks *g)
+{
+	uint64_t floor = fp_pnspace_next(ps);
+
+	ps->guard = g;
+	if (!g)
+		return;
+	for (size_t i = 0; i < ps->count; i++) {
+		struct fp_pn_pair *p = fp_pnspace_at(ps, i);
+
+		if (p->eliciting && !p->acked) {
+			floor = p->wire;
+			break;
+		}
+	}
+	memset(g->guard, 0, sizeof(g->guard));
+	__atomic_store_n(&g->guard_floor, floor, __ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < ps->count; i++) {
+		struct fp_pn_pair *p = fp_pnspace_at(ps, i);
+
+		if (p->eliciting && !p->acked) {
+			guard_slide(ps, p->wire);
+			guard_bit(g, p->wire, 1);
+		}
+	}
+}
+
+void fp_pnspace_mark_acked(struct fp_pnspace *ps, size_t i)
+{
+	struct fp_pn_pair *p = fp_pnspace_at(ps, i);
+
+	if (p->acked)
+		return;
+	p->acked = 1;
+	if (ps->guard && p->eliciting &&
+	    p->wire >= __atomic_load_n(&ps->guard->guard_floor, __ATOMIC_ACQUIRE))
+		guard_bit(ps->guard, p->wire, 0);
+}
+
+static int skip_varint(const uint8_t *b, size_t *o, size_t end)
+{
+	size_t n;
+
+	if (*o >= end)
+		return -1;
+	n = (size_t)1 << (b[*o] >> 6);
+	if (n > end - *o)
+		return -1;
+	*o += n;
+	return 0;
+}
+
+int fp_pkt_ack_eliciting(const uint8_t *pkt, size_t len, size_t dcidlen)
+{
+	size_t o = 1 + dcidlen + MOQ_PN_LEN, end;
+
+	if (len < o + MOQ_TAG_LEN)
+		return 1;
+	end = len - MOQ_TAG_LEN;
+	while (o < end) {
+		uint8_t t = pkt[o++];
+		uint64_t count = 0;
+		int nv;
+
+		switch (t) {
+		case 0x00:
+			continue;
+		case 0x02:
+		case 0x03:
+			/* largest, delay, count, first; count x (gap, len); ECN */
+			if (skip_varint(pkt, &o, end) || skip_varint(pkt, &o, end))
+				return 1;
+			if (o >= end)
+				return 1;
+			{
+				size_t n = (size_t)1 << (pkt[o] >> 6);
+
+				if (n > end - o)
+					return 1;
+				count = pkt[o] & 0x3f;
+				for (size_t k = 1; k < n; k++)
+					count = count << 8 | pkt[o + k];
+				o += n;
+			}
+			if (count > 4096)
+				return 1;
+			nv = 1 + 2 * (int)count + (t == 0x03 ? 3 : 0);
+			for (int k = 0; k < nv; k++)
+				if (skip_varint(pkt, &o, end))
+					return 1;
+			continue;
+		case 0x1c:
+		case 0x1d:
+			return 0; /* CONNECTION_CLOSE: not ack-eliciting, ends the packet */
+		default:
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int fp_pnspace_on_send(struct fp_pnspace *ps, uint8_t *pkt, size_t len, size_t dcidlen,
@@ -92,7 +234,13 @@ int fp_pnspace_on_send(struct fp_pnspace *ps, uint8_t *pkt, size_t len, size_t d
 	p->wire = w;
 	p->ng = ng_pn;
 	p->acked = 0;
+	p->eliciting = (uint32_t)fp_pkt_ack_eliciting(pkt, len, dcidlen);
 	ps->count++;
+	/* before the packet leaves: its ACK must never be consumed unseen */
+	if (ps->guard && p->eliciting) {
+		guard_slide(ps, w);
+		guard_bit(ps->guard, w, 1);
+	}
 	ps->last_wire = w + 1;
 	ps->ng_packets++;
 	if (wire_out)

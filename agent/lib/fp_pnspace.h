@@ -28,10 +28,10 @@
 #include "moq_maps.h"
 
 struct fp_pn_pair {
-	uint64_t wire;	/* packet number on the wire */
-	uint64_t ng;	/* number ngtcp2 gave the packet */
-	uint32_t acked; /* an ACK covering it was passed to ngtcp2 */
-	uint32_t pad0;
+	uint64_t wire;	    /* packet number on the wire */
+	uint64_t ng;	    /* number ngtcp2 gave the packet */
+	uint32_t acked;	    /* an ACK covering it was passed to ngtcp2 */
+	uint32_t eliciting; /* ack-eliciting: ngtcp2 waits for its ACK */
 };
 
 /* Who owns a wire packet number. */
@@ -56,6 +56,11 @@ struct fp_pnspace {
 	uint64_t largest_media; /* largest media wire number noted (+1; 0 = none) */
 	uint64_t evicted;	/* pairs dropped while not acked (deque full) */
 	uint64_t send_errors;	/* packets refused by fp_pnspace_on_send */
+	/* guard published to the kernel (moq_acks, NULL = none): the wire
+	 * numbers of ack-eliciting pairs not yet acked, so the subscriber
+	 * ingress program leaves every ACK of them to ngtcp2 */
+	struct moq_acks *guard;
+	uint64_t guard_given_up; /* pairs left out: 1024 numbers behind */
 };
 
 /* cap: pairs kept (rounded up to a power of two, at least 64). seq must
@@ -100,6 +105,16 @@ static inline struct fp_pn_pair *fp_pnspace_at(const struct fp_pnspace *ps, size
 {
 	return &ps->ring[(ps->head + i) & (ps->cap - 1)];
 }
+/* Publish the guard into g (NULL: stop). Writes guard_floor and the bits
+ * of every unacked ack-eliciting pair; call before g->enabled is set. */
+void fp_pnspace_set_guard(struct fp_pnspace *ps, struct moq_acks *g);
+/* Mark pair i acked (its guard bit goes). */
+void fp_pnspace_mark_acked(struct fp_pnspace *ps, size_t i);
+/* 1 when a plaintext 1-RTT packet (short header, dcidlen, 4-byte PN, 16-byte
+ * tag) carries a frame other than PADDING, ACK, ACK_ECN or
+ * CONNECTION_CLOSE (RFC 9002 2), or cannot be parsed (counted as one). */
+int fp_pkt_ack_eliciting(const uint8_t *pkt, size_t len, size_t dcidlen);
+
 /* Drop acked pairs from the old end (called after an ACK was translated;
  * a later ACK of a dropped pair is simply not shown to ngtcp2 again). */
 void fp_pnspace_release_acked(struct fp_pnspace *ps);

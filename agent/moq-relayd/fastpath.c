@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fp_internal.h"
+#include "lib/fp_ackring.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_neigh.h"
 #include "lib/fp_route.h"
@@ -132,7 +133,8 @@ static bool cid_in(const uint8_t (*set)[MOQ_CID_LEN], size_t n, const uint8_t *c
  * when it is bound to one, else the route's source address toward the
  * publisher. false when neither is known (the kernel then does not check
  * the destination). */
-static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16], uint8_t out[16])
+static bool relay_addr_for(struct moq_quic_endpoint *ep, int family, const uint8_t addr[16],
+			   uint8_t out[16])
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -140,15 +142,40 @@ static bool relay_addr_for(struct relayd *d, int family, const uint8_t addr[16],
 	uint16_t port_be;
 	static const uint8_t zero[16];
 
-	if (!moq_quic_endpoint_local_addr(d->ep, &ss, &len) &&
+	if (!moq_quic_endpoint_local_addr(ep, &ss, &len) &&
 	    !sockaddr_to((const struct sockaddr *)&ss, &fam, out, &port_be) && fam == family &&
 	    memcmp(out, zero, family == AF_INET ? 4 : 16))
 		return true;
 	return fp_route_lookup(family, addr, &ifindex, out) == 0;
 }
 
+static struct fp_conn *fc_new(struct relayd *d, struct peer *p);
+
+/* The relay's own client connection to its --upstream relay, once its
+ * session is up: an fp_conn for its identity and CIDs (not hooked: the
+ * upstream endpoint renumbers nothing), and its local UDP port in
+ * moq_config so that the kernel looks at packets to it. */
+static struct fp_conn *up_relay_conn(struct relayd *d, struct peer *p)
+{
+	struct relayd_fp *fp = d->fp;
+	uint16_t port = d->up_ep ? moq_quic_endpoint_port(d->up_ep) : 0;
+	int rc;
+
+	if (!p->s || !moq_session_conn(p->s) || !port)
+		return NULL;
+	if (!p->fp && !fc_new(d, p))
+		return NULL;
+	rc = fp_maps_set_up_port(&fp->maps, port);
+	if (rc) {
+		moq_warn(MOD, "cannot write the upstream port to moq_config: %s", strerror(-rc));
+		return NULL;
+	}
+	return p->fp;
+}
+
 /* Register p's current CIDs in moq_upstreams and unregister the ones it no
- * longer uses (the kernel clones only what arrives on those). */
+ * longer uses (the kernel clones only what arrives on those). p is a
+ * publisher's connection, or the relay's own to its --upstream relay. */
 void relayd_fp_upstream(struct relayd *d, struct peer *p)
 {
 	struct relayd_fp *fp = d->fp;
@@ -161,7 +188,9 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	int family;
 	uint16_t port_be;
 
-	if (!fp || !fc || p->is_upstream)
+	if (fp && p && p->is_upstream)
+		fc = up_relay_conn(d, p);
+	if (!fp || !fc)
 		return;
 	sa = moq_quic_conn_peer(fc->qc, &salen);
 	if (!sa || sockaddr_to(sa, &family, u.saddr, &port_be))
@@ -170,8 +199,24 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	u.generation = fp->generation;
 	u.family = family == AF_INET ? MOQ_AF_INET : MOQ_AF_INET6;
 	u.sport_be = port_be;
-	if (relay_addr_for(d, family, u.saddr, u.daddr))
+	if (relay_addr_for(p->is_upstream ? d->up_ep : d->ep, family, u.saddr, u.daddr))
 		u.flags |= MOQ_UP_F_DADDR;
+	if (p->is_upstream)
+		u.flags |= MOQ_UP_F_PEER_SERVER; /* its media streams are ids 4n+3 */
+	/* the packet-number window first: without it the kernel clones
+	 * nothing of the connection. Written once per connection and agent
+	 * run (an earlier run's entry was cleared at start): resetting it
+	 * later would let packets already seen through again. */
+	if (!fc->pn_window) {
+		int rc = fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
+
+		if (rc) {
+			moq_warn(MOD, "%s: cannot write moq_pn_windows (%s): userspace relay",
+				 moq_session_name(p->s), strerror(-rc));
+			return;
+		}
+		fc->pn_window = true;
+	}
 	n = up_cids_now(fc, now);
 	for (size_t j = 0; j < fc->n_up_cids; j++) {
 		if (cid_in(now, n, fc->up_cids[j]))
@@ -263,6 +308,24 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	__atomic_store_n(&seq->max_uni, fc->peer_max_uni ? fc->peer_max_uni : 1, __ATOMIC_SEQ_CST);
 	g->enabled = 0;
 	__atomic_store_n(&g->budget, 0, __ATOMIC_SEQ_CST);
+	/* flow control (issue 17 finding 2b): the kernel forwards no stream
+	 * byte beyond the subscriber's credit; the connection credit starts
+	 * with what the media plane reserved and has not used */
+	{
+		struct moq_credit *cr = fp_maps_credit(&fp->maps, slot);
+
+		cr->enabled = 0;
+		fc->stream0 = tp->initial_max_stream_data_uni;
+		for (struct fp_stream *fs = fc->streams; fs; fs = fs->next)
+			fs->max_sd = fc->stream0;
+		fc->cr_added = fp_conn_media_limit(fc);
+		fc->cr_prepaid = 0;
+		__atomic_store_n(&cr->conn, (int64_t)fc->cr_added - (int64_t)fc->media_used,
+				 __ATOMIC_SEQ_CST);
+		__atomic_store_n(&cr->stream0, fc->stream0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&cr->enabled, 1, __ATOMIC_SEQ_CST);
+		fc->credit_on = true;
+	}
 	fc->trk.cfg.max_ack_delay_ns = tp->max_ack_delay;
 	fc->trk.cfg.ack_delay_exponent = (uint32_t)tp->ack_delay_exponent;
 
@@ -305,6 +368,17 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		inet_ntop(family, daddr, host, sizeof(host));
 		snprintf(fc->info.peer, sizeof(fc->info.peer), "%s:%u", host, ntohs(dport_be));
 	}
+	/* the kernel may consume media ACKs from here: every ack-eliciting
+	 * ngtcp2 packet not yet acknowledged is guarded first */
+	{
+		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
+
+		if (a) {
+			fp_ackring_disable(a);
+			fp_pnspace_set_guard(&fc->ps, a);
+			fp_ackring_enable(a);
+		}
+	}
 	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu)",
 		 moq_session_name(fc->p->s), slot, ifindex, (unsigned long long)(4 * opened + 3));
 	return 0;
@@ -321,6 +395,17 @@ static void fc_slot_release(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	slot = (uint32_t)fc->slot;
+	{
+		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
+
+		/* records left unread belong to a connection that is going */
+		if (a) {
+			fp_ackring_disable(a);
+			__atomic_store_n(&a->tail, __atomic_load_n(&a->head, __ATOMIC_ACQUIRE),
+					 __ATOMIC_RELEASE);
+		}
+		fp_pnspace_set_guard(&fc->ps, NULL);
+	}
 	fp_maps_put_subscriber(&fp->maps, slot, &sub);
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
 	for (size_t i = 0; i < n; i++)
@@ -332,6 +417,13 @@ static void fc_slot_release(struct fp_conn *fc)
 
 		g->enabled = 0;
 		__atomic_store_n(&g->budget, 0, __ATOMIC_SEQ_CST);
+		{
+			struct moq_credit *cr = fp_maps_credit(&fp->maps, slot);
+
+			__atomic_store_n(&cr->enabled, 0, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&cr->conn, 0, __ATOMIC_SEQ_CST);
+			fc->credit_on = false;
+		}
 		/* the pnspace keeps numbering on a private counter from here */
 		fc->priv.next_pn = __atomic_load_n(&seq->next_pn, __ATOMIC_SEQ_CST);
 		fp_pnspace_rebind(&fc->ps, &fc->priv);
@@ -390,12 +482,22 @@ static void ax_on_max_streams_uni(void *user, uint64_t max)
 	}
 }
 
+/* The subscriber's MAX_STREAM_DATA for a media stream: the kernel
+ * (moq_stream_credit) and the writer may send up to it. */
+static void ax_on_max_stream_data(void *user, uint64_t sid, uint64_t max)
+{
+	struct fp_conn *fc = user;
+	struct fp_stream *fs = fp_stream_find_down(fc, sid);
+
+	if (fs)
+		fp_stream_credit_raise(fc, fs, max);
+}
+
 static const struct fp_ackx_ops ax_ops = {
     .on_media_ack = ax_on_media_ack,
     .is_media_stream = ax_is_media_stream,
     .on_stop_sending = ax_on_stop_sending,
-    /* on_max_stream_data: none; media streams stay far below the 4 MiB
-     * initial per-stream window (docs/fast-path-agent.md, limitations) */
+    .on_max_stream_data = ax_on_max_stream_data,
     .on_max_streams_uni = ax_on_max_streams_uni,
 };
 
@@ -435,9 +537,12 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	}
 	if (fc->flow_set && ng)
 		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
-	/* events first: an ACK may cover packets whose events are queued */
-	if (fc->slot >= 0)
+	/* events first: an ACK may cover packets whose events are queued;
+	 * then the ACKs the kernel consumed, which arrived before this one */
+	if (fc->slot >= 0) {
 		fp_drain(fc->d->fp);
+		relayd_fp_drain_acks(fc->d);
+	}
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
 		moq_dbg(MOD, "dropped a received packet: %s", fp_ackx_reason_str(-rc));
@@ -710,7 +815,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		if (sub->req && moq_request_subscription(sub->req, &info) == 0)
 			fc->obj_to_ns = fp_ms_to_ns(info.object_delivery_timeout);
 	}
-	if (up && up->fp)
+	if (up)
 		relayd_fp_upstream(d, up);
 	if (up && up->fp && up->fp->upstream_registered) {
 		struct moq_subscription_key k = {.slot = (uint32_t)fc->slot,
@@ -838,26 +943,22 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	fp_conn_arm_timer(fc);
 }
 
-void relayd_fp_peer_new(struct relayd *d, struct peer *p)
+/* p's fp_conn: hooks, pnspace, tracker, ACK translation (a subscriber's
+ * duties; the upstream connection uses only its identity and CIDs). */
+static struct fp_conn *fc_new(struct relayd *d, struct peer *p)
 {
-	struct relayd_fp *fp = d->fp;
 	struct fp_conn *fc;
 	struct fp_tracker_cfg tc = {.cap = 16384};
 
-	if (!fp)
-		return;
-	p->fp_conn_id = ++fp->next_conn_id;
-	if (p->is_upstream || !p->s)
-		return; /* our client connection to an upstream relay: not hooked */
 	fc = calloc(1, sizeof(*fc));
 	if (!fc)
-		return;
+		return NULL;
 	fc->x = calloc(1, sizeof(*fc->x));
 	if (!fc->x || fp_pnspace_init(&fc->ps, &fc->priv, 8192) ||
 	    fp_tracker_init(&fc->trk, &tc, &fp_trk_ops, fc)) {
 		free(fc->x);
 		free(fc);
-		return;
+		return NULL;
 	}
 	fc->d = d;
 	fc->p = p;
@@ -876,6 +977,21 @@ void relayd_fp_peer_new(struct relayd *d, struct peer *p)
 	}
 	fc->timer = moq_timer_new(d->loop, fc_timer_cb, fc);
 	p->fp = fc;
+	return fc;
+}
+
+void relayd_fp_peer_new(struct relayd *d, struct peer *p)
+{
+	struct relayd_fp *fp = d->fp;
+
+	if (!fp)
+		return;
+	p->fp_conn_id = ++fp->next_conn_id;
+	/* our client connection to an upstream relay has no session yet: its
+	 * fp_conn comes with its first fast subscriber (relayd_fp_upstream) */
+	if (p->is_upstream || !p->s)
+		return;
+	fc_new(d, p);
 }
 
 /* The cumulative counters of src added to dst (stats line totals). */
@@ -928,6 +1044,8 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	info_add(&fp->gone, &fc->info);
 	for (size_t i = 0; i < fc->n_up_cids; i++)
 		fp_maps_del_upstream(&fp->maps, fc->up_cids[i]);
+	if (fc->pn_window)
+		fp_maps_del_pn_window(&fp->maps, fc->conn_id);
 	while (fc->streams)
 		fp_stream_free(fc, fc->streams);
 	fc_slot_release(fc);
@@ -955,6 +1073,7 @@ static void clear_stale(struct relayd_fp *fp)
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	(void)loop;
+	relayd_fp_drain_acks(arg);
 	fp_service(arg);
 	moq_timer_set_in(t, ((struct relayd *)arg)->fp->poll_ns);
 }

@@ -27,6 +27,10 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen);
 /* Install the packet hooks into the endpoint's callback table (before
  * the endpoint is created). */
 void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb);
+/* Read the media ACKs the kernel consumed for every active slot (no system
+ * call) and act on them as on ACKs the receive hook saw. Call once per loop
+ * pass or periodic service; returns the records read. */
+size_t relayd_fp_drain_acks(struct relayd *d);
 /* "fastpath subs=.. kernel_pkts=.. agent_pkts=.. kernel_share=..%" for
  * the stats line; 0 when the fast path is off. */
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len);

@@ -155,6 +155,9 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		fp_cov_add(fs, ev->offset, end);
 		if (ev->fin)
 			fs->fin_done = true;
+		/* the kernel took data_len of connection credit: settle it
+		 * against the stream's real growth */
+		fp_credit_settle(fc, ev->data_len, end > fs->max_end ? end - fs->max_end : 0);
 		if (end > fs->max_end) {
 			fc->media_used += end - fs->max_end;
 			fs->max_end = end;

@@ -123,6 +123,11 @@ struct fp_stream {
 	uint64_t stuck_since;
 	bool stuck_logged;
 	bool counted; /* in its subscription's fast_streams */
+	/* the subscriber's MAX_STREAM_DATA for down_sid: neither the kernel
+	 * nor the agent sends a byte beyond it; credit_put: also in
+	 * moq_stream_credit (deleted with fs) */
+	uint64_t max_sd;
+	bool credit_put;
 };
 
 struct fp_conn {
@@ -142,6 +147,7 @@ struct fp_conn {
 	uint8_t dcid[8];
 	int family;
 	bool upstream_registered;
+	bool pn_window; /* its moq_pn_windows entry is written */
 	uint8_t up_cids[8][MOQ_CID_LEN];
 	size_t n_up_cids;
 	struct fp_stream *streams;
@@ -165,6 +171,14 @@ struct fp_conn {
 	bool has_sg_to;	       /* some stream has a SUBGROUP_DELIVERY_TIMEOUT */
 	bool has_obj_to;       /* some stream has an OBJECT_DELIVERY_TIMEOUT */
 	uint64_t top_short_ns; /* the top class last lacked window */
+	/* flow control shared with the kernel (moq_credit): stream0 the
+	 * subscriber's initial_max_stream_data_uni; cr_added the media
+	 * limit (fp_conn_media_limit) moq_credit.conn was last given;
+	 * cr_prepaid connection credit taken for the write in progress */
+	uint64_t stream0;
+	uint64_t cr_added, cr_prepaid;
+	bool credit_on;
+	uint64_t kernel_acks; /* ACK frames consumed by the kernel, read */
 };
 
 struct relayd_fp {
@@ -247,6 +261,13 @@ void fp_stream_fill(struct fp_conn *fc, struct fp_stream *fs);
 void fp_conn_pump_pending(struct fp_conn *fc);
 void fp_conn_process_lost(struct fp_conn *fc);
 void fp_conn_gate_update(struct fp_conn *fc);
+/* Flow control (moq_credit): settle the connection credit the kernel took
+ * for a forwarded range (taken) against the stream's real growth; raise
+ * fs's stream credit to max (the subscriber's MAX_STREAM_DATA). */
+void fp_credit_settle(struct fp_conn *fc, uint64_t taken, uint64_t growth);
+/* Stream bytes the media plane may have sent in all (MAX_DATA share). */
+uint64_t fp_conn_media_limit(const struct fp_conn *fc);
+void fp_stream_credit_raise(struct fp_conn *fc, struct fp_stream *fs, uint64_t max);
 
 /* ---- fp_events.c: ring buffer, periodic checks ----------------------------- */
 
@@ -254,5 +275,11 @@ void fp_drain(struct relayd_fp *fp);
 int fp_on_ring_event(void *ctx, void *data, size_t sz);
 bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
 void fp_service(struct relayd *d);
+
+/* ---- fp_acks.c: media ACKs the kernel consumed ---------------------------- */
+
+/* Feed fc's recorded ACKs to its tracker; returns how many. Drain the ring
+ * buffer (fp_drain) first. */
+size_t fp_conn_drain_acks(struct fp_conn *fc);
 
 #endif

@@ -160,6 +160,7 @@ struct fp_stream *fp_stream_new(struct fp_conn *fc, uint32_t up_conn, uint64_t u
 	fs->up_conn = up_conn;
 	fs->up_sid = up_sid;
 	fs->down_sid = MOQ_DS_NONE;
+	fs->max_sd = fc->stream0;
 	fs->next = fc->streams;
 	fc->streams = fs;
 	fp_stream_set_raw(fs, fp_raw_find(fc->d->fp, up_conn, up_sid));
@@ -279,6 +280,8 @@ void fp_stream_free(struct fp_conn *fc, struct fp_stream *fs)
 					    .flags = MOQ_DS_F_RESET,
 					    .reset_offset = fs->max_end};
 		fp_maps_put_down_stream(&fp->maps, &k, &v);
+		if (fs->credit_put)
+			fp_maps_del_stream_credit(&fp->maps, &k);
 	}
 	if (fs->raw) {
 		struct fp_raw *r = fs->raw;

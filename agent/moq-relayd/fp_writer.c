@@ -24,6 +24,113 @@ static size_t put_qv(uint8_t *p, uint64_t v)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* ---- flow control shared with the kernel (struct moq_credit) ----------- */
+
+static __s64 *credit_conn(struct fp_conn *fc)
+{
+	struct moq_credit *cr;
+
+	if (!fc->credit_on || fc->slot < 0)
+		return NULL;
+	cr = fp_maps_credit(&fc->d->fp->maps, (uint32_t)fc->slot);
+	return cr ? &cr->conn : NULL;
+}
+
+/* Take up to want bytes of connection credit (the kernel takes from the
+ * same counter concurrently); returns what was taken. */
+static uint64_t credit_take(struct fp_conn *fc, uint64_t want)
+{
+	__s64 *c = credit_conn(fc), old, n;
+
+	if (!c)
+		return want;
+	old = __atomic_load_n(c, __ATOMIC_SEQ_CST);
+	do {
+		if (old <= 0)
+			return 0;
+		n = (uint64_t)old < want ? old : (int64_t)want;
+	} while (!__atomic_compare_exchange_n(c, &old, old - n, false, __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	return (uint64_t)n;
+}
+
+static void credit_add(struct fp_conn *fc, int64_t d)
+{
+	__s64 *c = credit_conn(fc);
+
+	if (c && d)
+		__atomic_fetch_add(c, d, __ATOMIC_SEQ_CST);
+}
+
+/* The agent's stream grew by growth bytes: pay from what fill took ahead,
+ * the rest straight from the counter (resends never grow a stream). */
+static void fp_credit_charge(struct fp_conn *fc, uint64_t growth)
+{
+	uint64_t p = fc->cr_prepaid < growth ? fc->cr_prepaid : growth;
+
+	fc->cr_prepaid -= p;
+	credit_add(fc, -(int64_t)(growth - p));
+}
+
+uint64_t fp_conn_media_limit(const struct fp_conn *fc)
+{
+	const struct fp_ackx *x = fc->x;
+	uint64_t lim = x->media_reserved;
+
+	/* ngtcp2 keeps the peer's initial_max_data as its limit (it read the
+	 * transport parameters itself) but is held to ng_used + FP_NG_WINDOW
+	 * from there on (fp_ackxlate): the rest of its limit is media credit
+	 * too. Sound while ngtcp2 sends less than FP_NG_WINDOW of stream data
+	 * between two updates (every received packet, every 20 ms). */
+	if (x->ng_max_data > x->ng_used + FP_NG_WINDOW)
+		lim += x->ng_max_data - x->ng_used - FP_NG_WINDOW;
+	return lim;
+}
+
+void fp_credit_settle(struct fp_conn *fc, uint64_t taken, uint64_t growth)
+{
+	credit_add(fc, (int64_t)taken - (int64_t)growth);
+}
+
+void fp_stream_credit_raise(struct fp_conn *fc, struct fp_stream *fs, uint64_t max)
+{
+	struct moq_down_stream_key k = {
+	    .slot = (uint32_t)fc->slot, .conn_id = fs->up_conn, .up_stream_id = fs->up_sid};
+
+	if (max <= fs->max_sd)
+		return;
+	fs->max_sd = max;
+	if (fc->slot >= 0 && fp_maps_put_stream_credit(&fc->d->fp->maps, &k, max) == 0)
+		fs->credit_put = true;
+	if (fp_stream_pending(fs))
+		fp_stream_fill(fc, fs);
+}
+
+/* How many of the n bytes at pos of fs the subscriber's credit allows now:
+ * its MAX_STREAM_DATA for the stream, and for bytes beyond the stream's
+ * highest offset sent the connection credit, taken here (cr_prepaid). */
+static uint64_t credit_limit(struct fp_conn *fc, struct fp_stream *fs, uint64_t pos, uint64_t n)
+{
+	uint64_t end, need, got;
+
+	if (!fc->credit_on)
+		return n;
+	if (pos >= fs->max_sd)
+		return 0;
+	if (n > fs->max_sd - pos)
+		n = fs->max_sd - pos;
+	end = pos + n;
+	if (end <= fs->max_end)
+		return n;
+	need = end - fs->max_end;
+	got = credit_take(fc, need);
+	fc->cr_prepaid += got;
+	if (got == need)
+		return n;
+	end = fs->max_end + got;
+	return end > pos ? end - pos : 0;
+}
+
 static size_t pkt_header(struct fp_conn *fc, uint8_t *pkt, uint64_t *pn)
 {
 	*pn = fp_pnspace_take_media(&fc->ps);
@@ -130,6 +237,7 @@ int fp_stream_write(struct fp_conn *fc, struct fp_stream *fs, uint64_t off, uint
 		fc_send_pkt(fc, fs, pkt, n, pn, off, (uint32_t)chunk, last && fin,
 			    FP_TRK_KIND_STREAM);
 		if (off + chunk > fs->max_end) {
+			fp_credit_charge(fc, off + chunk - fs->max_end);
 			fc->media_used += off + chunk - fs->max_end;
 			fs->max_end = off + chunk;
 		}
@@ -257,10 +365,17 @@ void fp_stream_fill(struct fp_conn *fc, struct fp_stream *fs)
 			return;
 		}
 		n = end - pos < FP_CHUNK ? end - pos : FP_CHUNK;
+		n = credit_limit(fc, fs, pos, n);
+		if (!n)
+			break; /* the subscriber's credit: written when it grows */
 		fp_stream_write(fc, fs, pos, n, r->fin && pos + n == r->len);
 		pos += n;
 	}
-	if (pos >= r->len && r->fin && !fs->fin_done && fp_conn_room(fc))
+	/* taken but not used (a write refused): back to the counter */
+	credit_add(fc, (int64_t)fc->cr_prepaid);
+	fc->cr_prepaid = 0;
+	if (pos >= r->len && r->fin && !fs->fin_done && fp_conn_room(fc) &&
+	    (!fc->credit_on || r->len <= fs->max_sd))
 		fp_stream_write(fc, fs, r->len, 0, true);
 	if (pos > r->len)
 		pos = r->len;
@@ -317,14 +432,28 @@ void fp_conn_gate_update(struct fp_conn *fc)
 
 		if (want > fc->x->media_reserved)
 			fp_ackx_media_reserve(fc->x, want - fc->x->media_reserved);
-		if (fc->media_used > fc->x->media_reserved && !fc->fc_short_warned) {
+		/* the kernel's and the writer's limit (moq_credit.conn) moves
+		 * with it; queued bytes go out when it grows */
+		if (fc->credit_on) {
+			uint64_t lim = fp_conn_media_limit(fc);
+
+			if (lim != fc->cr_added) {
+				bool grew = lim > fc->cr_added;
+
+				credit_add(fc, (int64_t)(lim - fc->cr_added));
+				fc->cr_added = lim;
+				if (grew)
+					fp_conn_pump_pending(fc);
+			}
+		}
+		if (fc->media_used > fp_conn_media_limit(fc) && !fc->fc_short_warned) {
 			fc->fc_short_warned = true;
 			moq_warn(MOD,
 				 "slot %d: media went %llu bytes past its reserved share of the "
 				 "subscriber's connection credit (MAX_DATA); a subscriber with a "
 				 "tight window may close the connection",
 				 fc->slot,
-				 (unsigned long long)(fc->media_used - fc->x->media_reserved));
+				 (unsigned long long)(fc->media_used - fp_conn_media_limit(fc)));
 		}
 	}
 	fp_cc_gate_plan(&fc->cc, &plan);

@@ -22,6 +22,14 @@ struct {
 } moq_upstreams SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOQ_MAX_UPSTREAMS);
+	__type(key, __u32); /* upstream conn_id */
+	__type(value, struct moq_pn_window);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_pn_windows SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MOQ_MAX_UP_STREAMS);
 	__type(key, struct moq_up_stream_key);
@@ -87,6 +95,32 @@ struct {
 	__type(value, struct moq_gate);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_gate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_credit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_credit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MOQ_MAX_DOWN_STREAMS);
+	__type(key, struct moq_down_stream_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_stream_credit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_acks);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_acks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

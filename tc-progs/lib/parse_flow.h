@@ -10,9 +10,10 @@
 #include "parse_udp.h"
 
 /* Returns 0 with the cursor on the UDP payload (narrowed to the UDP
- * length), or a moq_reason. */
-static __always_inline int moq_parse_flow(struct __sk_buff *skb, struct moq_cursor *c,
-					  __u16 port_be, struct moq_flow *f)
+ * length), or a moq_reason. UDP to port_be, or to port2_be unless 0 (the
+ * upstream programs: the relay's own client port towards its upstream). */
+static __always_inline int moq_parse_flow_ports(struct __sk_buff *skb, struct moq_cursor *c,
+						__u16 port_be, __u16 port2_be, struct moq_flow *f)
 {
 	__u32 ip_pay = 0;
 	int proto, r;
@@ -33,7 +34,13 @@ static __always_inline int moq_parse_flow(struct __sk_buff *skb, struct moq_curs
 	if (r)
 		return r;
 	f->l4_off = c->off;
-	return moq_parse_udp(skb, c, port_be, ip_pay, &f->sport_be);
+	return moq_parse_udp(skb, c, port_be, port2_be, ip_pay, &f->sport_be);
+}
+
+static __always_inline int moq_parse_flow(struct __sk_buff *skb, struct moq_cursor *c,
+					  __u16 port_be, struct moq_flow *f)
+{
+	return moq_parse_flow_ports(skb, c, port_be, 0, f);
 }
 
 #endif

@@ -12,10 +12,12 @@
 #include "moq_subgroup.h"
 #include "moq_datagram.h"
 #include "maps.bpf.h"
+#include "pn_window.h"
 
 /* Reads the STREAM or DATAGRAM frame whose type byte is at c->off. */
 static __always_inline int moq_parse_media_frame(struct __sk_buff *skb, struct moq_cursor *c,
-						 struct moq_pkt *p, __u8 type, int validate)
+						 struct moq_pkt *p, __u8 type, int validate,
+						 __u8 uni_bits)
 {
 	__u64 len = 0;
 	int n, has_len;
@@ -32,7 +34,10 @@ static __always_inline int moq_parse_media_frame(struct __sk_buff *skb, struct m
 			return MOQ_R_BAD_VARINT;
 		if (n != 4)
 			return MOQ_R_STREAM_ID_WIDTH;
-		if ((p->stream_id & 3) != 2)
+		/* the peer's unidirectional streams: client-initiated (2)
+		 * from a publisher, server-initiated (3) from an upstream
+		 * relay */
+		if ((p->stream_id & 3) != uni_bits)
 			return MOQ_R_NOT_CLIENT_UNI;
 		p->offset = 0;
 		if ((type & 0x04) && moq_quic_varint(skb, c, &p->offset) < 0)
@@ -67,17 +72,18 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	struct moq_cursor c = {.off = 0, .end = skb->len};
 	struct moq_upstream *up;
 	struct moq_cid dcid;
+	__u32 pn;
 	int r;
-	__u8 b;
+	__u8 b, uni_bits;
 
 	/* a GRO super-packet holds several datagrams behind one UDP header
 	 * (and one tag check would see only the last): userspace */
 	if (skb->gso_size)
 		return MOQ_R_GSO;
-	r = moq_parse_flow(skb, &c, cfg->relay_port_be, &p->flow);
+	r = moq_parse_flow_ports(skb, &c, cfg->relay_port_be, cfg->up_port_be, &p->flow);
 	if (r)
 		return r;
-	r = moq_parse_quic_short(skb, &c, &dcid);
+	r = moq_parse_quic_short(skb, &c, &dcid, &pn);
 	if (r)
 		return r;
 	up = bpf_map_lookup_elem(&moq_upstreams, &dcid);
@@ -111,16 +117,28 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 		}
 	}
 	p->conn_id = up->conn_id;
+	uni_bits = up->flags & MOQ_UP_F_PEER_SERVER ? 3 : 2;
 	if (!moq_quic_tag_ok(skb, &c))
 		return MOQ_R_NOT_PLAINTEXT;
 	p->pay_off = c.off;
 	p->tag_off = c.end;
+	/* every 1-RTT packet the relay's stack would accept marks its number
+	 * seen, media or not: a captured control packet replayed with media
+	 * in it is a duplicate too */
+	if (validate) {
+		struct moq_pn_window *w = bpf_map_lookup_elem(&moq_pn_windows, &p->conn_id);
+
+		if (!w || w->generation != cfg->generation)
+			return MOQ_R_UNKNOWN_DCID; /* registration not complete */
+		if (!moq_pn_new(w, pn))
+			return MOQ_R_PN_DUPLICATE;
+	}
 
 	/* [PADDING | ACK]* then the media frame */
 	r = moq_quic_frame_walk(skb, &c, &b);
 	if (r)
 		return r;
-	r = moq_parse_media_frame(skb, &c, p, b, validate);
+	r = moq_parse_media_frame(skb, &c, p, b, validate, uni_bits);
 	if (r)
 		return r;
 	if (p->is_datagram || p->offset == 0) {

@@ -6,9 +6,10 @@
 #include "cursor_load.h"
 
 /* Returns 0 and advances past the 13-byte header, or a moq_reason. The
- * cursor must end at the end of the UDP payload. */
+ * cursor must end at the end of the UDP payload. *pn: the 32-bit wire
+ * packet number. */
 static __always_inline int moq_parse_quic_short(struct __sk_buff *skb, struct moq_cursor *c,
-						struct moq_cid *dcid)
+						struct moq_cid *dcid, __u32 *pn)
 {
 	__u8 hdr[MOQ_SHORT_HDR_LEN];
 
@@ -36,6 +37,7 @@ static __always_inline int moq_parse_quic_short(struct __sk_buff *skb, struct mo
 	if (hdr[0] != 0x43)
 		return MOQ_R_HEADER_BITS;
 	__builtin_memcpy(dcid->cid, &hdr[1], MOQ_CID_LEN);
+	*pn = (__u32)hdr[9] << 24 | (__u32)hdr[10] << 16 | (__u32)hdr[11] << 8 | hdr[12];
 	c->off += sizeof(hdr);
 	return 0;
 }

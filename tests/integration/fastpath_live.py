@@ -21,7 +21,7 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
-LAYOUT_VERSION = 3  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
+LAYOUT_VERSION = 4  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
 MAX_FANOUT = 4096
 MAX_SUBS = 4096
 
@@ -112,6 +112,9 @@ def cmd_maps(pindir, statefile):
     up = struct.pack("<IIBB", UP_CONN, gen, 4, 0) + struct.pack(">H", PUB_PORT) + bytes(4) + \
         ip4(st["pub_ip"]) + bytes(12) + bytes(16)  # daddr unset: not checked
     bpftool_update(pindir + "/moq_upstreams", UP_CID, up)
+    # an empty packet-number window (struct moq_pn_window: next, generation, slots)
+    bpftool_update(pindir + "/moq_pn_windows", struct.pack("<I", UP_CONN),
+                   struct.pack("<QII", 0, gen, 0) + bytes(8 * 8))
     slots = []
     for s in st["subs"]:
         slot = s["slot"]

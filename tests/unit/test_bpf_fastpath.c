@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
 #include <sched.h>
@@ -132,6 +133,19 @@ static void add_track_from(uint32_t conn, uint64_t alias, const uint32_t *slots,
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_tracks"), &k, &t, 0), 0);
 }
 
+/* An empty packet-number window for an upstream connection (the agent
+ * writes one when it registers the connection). */
+static void pn_window_reset(uint32_t conn)
+{
+	struct moq_pn_window w = {.generation = 1};
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_pn_windows"), &conn, &w, 0), 0);
+}
+
+/* Each fixture packet gets the next packet number: the ingress program
+ * clones a number only once. */
+static uint32_t fx_pn;
+
 static void setup(void)
 {
 	struct moq_upstream u = {
@@ -146,6 +160,9 @@ static void setup(void)
 	memcpy(u6.saddr, pub_ip6, 16);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid6, &u6, 0), 0);
+	pn_window_reset(UP_CONN);
+	pn_window_reset(UP_CONN6);
+	fx_pn = 0x01020304;
 	add_sub(SLOT, 4);
 	add_sub(SLOT6, 6);
 	add_track(UP_CONN, ALIAS, &s4, 1, DOWN_ALIAS);
@@ -184,7 +201,7 @@ static void fx_up(struct fx *f, int family)
 	}
 	f->s.sport = 5000;
 	f->s.dport = RELAY_PORT;
-	f->s.pn = 0x01020304;
+	f->s.pn = fx_pn++;
 	f->s.frames = f->frames;
 }
 
@@ -522,6 +539,177 @@ START_TEST(ingress_subgroup_id_from_first_object_mode)
 	ingress_expect(&f, MOQ_R_FORWARDED);
 	ck_assert(up_stream_seen(UP_CONN, UP_SID, &st));
 	ck_assert_uint_eq(st.subgroup, 300);
+}
+END_TEST
+
+/* ---- upstream ingress: packet numbers (issue 17, finding 2a) ------------- */
+
+/* A datagram packet of the upstream with packet number pn. */
+static void fx_pn_datagram(struct fx *f, uint32_t pn, uint64_t alias)
+{
+	fx_up(f, 4);
+	f->s.pn = pn;
+	fx_build(f, frames_datagram(f->frames, 0, alias));
+}
+
+static struct moq_pn_window pn_window_get(uint32_t conn)
+{
+	struct moq_pn_window w;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_pn_windows"), &conn, &w), 0);
+	return w;
+}
+
+START_TEST(ingress_same_pn_twice_cloned_once)
+{
+	struct fx f;
+
+	fx_pn_datagram(&f, 500, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE); /* the same bytes replayed */
+	/* other bytes under the same number: ngtcp2 discards them too */
+	fx_up(&f, 4);
+	f.s.pn = 500;
+	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_FORWARDED), 1);
+	/* a duplicate offset-0 packet created no stream state */
+	{
+		struct moq_up_stream st;
+
+		ck_assert(!up_stream_seen(UP_CONN, UP_SID, &st));
+	}
+	fx_pn_datagram(&f, 501, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	ck_assert_uint_eq(pn_window_get(UP_CONN).next, 502);
+}
+END_TEST
+
+START_TEST(ingress_pn_below_the_window_not_cloned)
+{
+	struct fx f;
+
+	/* 1023 ends a 32-number block: the window is exactly 768..1023 */
+	fx_pn_datagram(&f, 1023, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	/* never seen, but below the window */
+	fx_pn_datagram(&f, 1024 - MOQ_PN_WINDOW - 1, ALIAS);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	fx_pn_datagram(&f, 3, ALIAS);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	/* reordered within the window: new */
+	fx_pn_datagram(&f, 1024 - MOQ_PN_WINDOW, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	fx_pn_datagram(&f, 1000, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	fx_pn_datagram(&f, 1000, ALIAS);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	/* a jump ahead reuses the slots; what they held is now too old */
+	fx_pn_datagram(&f, 1023 + 4 * MOQ_PN_WINDOW, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+	fx_pn_datagram(&f, 1001, ALIAS);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	ck_assert_uint_eq(pn_window_get(UP_CONN).next, 1024 + 4 * MOQ_PN_WINDOW);
+}
+END_TEST
+
+START_TEST(ingress_pn_wraps_the_32_bit_field)
+{
+	static const uint32_t wire[] = {0xfffffffeu, 0xffffffffu, 0, 1};
+	struct fx f;
+
+	for (size_t i = 0; i < 4; i++) {
+		fx_pn_datagram(&f, wire[i], ALIAS);
+		ingress_expect(&f, MOQ_R_FORWARDED);
+	}
+	/* full numbers 2^32 - 2 .. 2^32 + 1 */
+	ck_assert_uint_eq(pn_window_get(UP_CONN).next, (1ull << 32) + 2);
+	for (size_t i = 0; i < 4; i++) {
+		fx_pn_datagram(&f, wire[i], ALIAS);
+		ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+	}
+	fx_pn_datagram(&f, 2, ALIAS);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+START_TEST(ingress_non_media_packet_marks_its_pn)
+{
+	struct fx f;
+
+	/* a control packet (MAX_DATA before the media frame: not cloned) */
+	fx_up(&f, 4);
+	f.s.pn = 77;
+	f.frames[0] = 0x10;
+	f.frames[1] = 0x01;
+	fx_build(&f, frames_stream0(f.frames, 2, UP_SID, ALIAS));
+	ingress_expect(&f, MOQ_R_BAD_FRAME);
+	/* replayed as media under its number */
+	fx_pn_datagram(&f, 77, ALIAS);
+	ingress_expect(&f, MOQ_R_PN_DUPLICATE);
+}
+END_TEST
+
+START_TEST(ingress_without_a_pn_window_not_cloned)
+{
+	struct fx f;
+	uint32_t conn = UP_CONN;
+	struct moq_pn_window w = {.generation = 2};
+
+	ck_assert_int_eq(bpf_map_delete_elem(mfd("moq_pn_windows"), &conn), 0);
+	fx_pn_datagram(&f, 5, ALIAS);
+	ingress_expect(&f, MOQ_R_UNKNOWN_DCID);
+	/* an earlier agent run's window */
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_pn_windows"), &conn, &w, 0), 0);
+	ingress_expect(&f, MOQ_R_UNKNOWN_DCID);
+	pn_window_reset(UP_CONN);
+	ingress_expect(&f, MOQ_R_FORWARDED);
+}
+END_TEST
+
+/* Two CPUs classify the same packets at once: each number passes once. */
+#define PN_RACE 3000
+struct pn_race {
+	const struct fx *pkts;
+	uint32_t passed;
+	cpu_set_t cpu;
+};
+
+static void *pn_race_run(void *arg)
+{
+	struct pn_race *r = arg;
+	struct bpf_relay_run rr;
+
+	sched_setaffinity(0, sizeof(r->cpu), &r->cpu);
+	for (uint32_t i = 0; i < PN_RACE; i++) {
+		memset(&rr, 0, sizeof(rr));
+		if (bpf_relay_test_run(R.upstream_ingress, r->pkts[i].pkt, r->pkts[i].len, &rr))
+			return NULL;
+	}
+	return NULL;
+}
+
+START_TEST(ingress_pn_race_between_cpus_passes_each_once)
+{
+	static struct fx pkts[PN_RACE];
+	struct pn_race r[2];
+	pthread_t t[2];
+	uint64_t nosub, dup;
+
+	for (uint32_t i = 0; i < PN_RACE; i++) /* alias without subscribers */
+		fx_pn_datagram(&pkts[i], i, ALIAS + 1);
+	for (int i = 0; i < 2; i++) {
+		r[i].pkts = pkts;
+		CPU_ZERO(&r[i].cpu);
+		CPU_SET(i % (int)sysconf(_SC_NPROCESSORS_ONLN), &r[i].cpu);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, pn_race_run, &r[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	nosub = bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_NO_SUBSCRIBERS);
+	dup = bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, MOQ_R_PN_DUPLICATE);
+	ck_assert_uint_eq(nosub, PN_RACE);
+	ck_assert_uint_eq(dup, PN_RACE);
 }
 END_TEST
 
@@ -1225,6 +1413,151 @@ START_TEST(egress_gate_drops_low_priority_first)
 }
 END_TEST
 
+/* ---- flow control (issue 17 finding 2b) ----------------------------------- */
+
+static void credit_set(uint32_t slot, int64_t conn, uint64_t stream0)
+{
+	struct moq_credit c = {.conn = conn, .stream0 = stream0, .enabled = 1};
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_credit"), &slot, &c, 0), 0);
+}
+
+static struct moq_credit credit_get(uint32_t slot)
+{
+	struct moq_credit c;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_credit"), &slot, &c), 0);
+	return c;
+}
+
+static void stream_credit_set(uint32_t slot, uint64_t sid, uint64_t max)
+{
+	struct moq_down_stream_key k = {.slot = slot, .conn_id = UP_CONN, .up_stream_id = sid};
+	__u64 v = max;
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_stream_credit"), &k, &v, 0), 0);
+}
+
+/* Opens UP_SID for SLOT through the kernel (its start forwarded). */
+static void open_stream(void)
+{
+	struct fx in0;
+
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+
+/* A frame at offset 2^40 (spoofed on the publisher's link) would close
+ * the subscriber's connection with FLOW_CONTROL_ERROR: refused, nothing
+ * taken (packet number, connection credit), the stream stays open. */
+START_TEST(egress_never_forwards_beyond_the_stream_credit)
+{
+	struct fx in;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 4096);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 1ull << 40));
+	ingress_expect(&in, MOQ_R_FORWARDED);
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	/* one byte beyond the initial window (40 bytes ending at 4097) */
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 4057));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 2);
+	ck_assert(!(down_stream(SLOT, UP_SID).flags & MOQ_DS_F_RESET));
+	/* ending exactly at the window: forwarded */
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 4056));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
+/* The agent raises a stream's credit (the subscriber's MAX_STREAM_DATA)
+ * in moq_stream_credit; it replaces the initial window, for that stream
+ * only. */
+START_TEST(egress_stream_credit_follows_max_stream_data)
+{
+	struct fx in;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 4096);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 8000));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	stream_credit_set(SLOT, UP_SID, 8040);
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 8001));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+	/* a smaller value than the initial window counts too (it is the
+	 * agent's word for this stream) */
+	stream_credit_set(SLOT, UP_SID, 100);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 100));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_CREDIT);
+}
+END_TEST
+
+/* Connection credit: each forwarded STREAM frame takes its length; a frame
+ * it does not cover is refused with everything it took given back (gate
+ * budget, credit); datagrams are not flow controlled. */
+START_TEST(egress_takes_connection_credit_per_stream_byte)
+{
+	struct fx in, dg;
+	struct moq_gate g;
+	uint32_t s = SLOT;
+
+	seq_set(SLOT, 1, 0);
+	credit_set(SLOT, 1 << 20, 1 << 20);
+	open_stream();
+	/* frames_stream0 carries 11 bytes of stream data */
+	ck_assert_int_eq(credit_get(SLOT).conn, (1 << 20) - 11);
+	credit_set(SLOT, 40, 1 << 20);
+	gate_set(SLOT, 100000, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 13));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_int_eq(credit_get(SLOT).conn, 0);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 53));
+	egress_expect_drop(&in, SLOT, MOQ_R_CONN_CREDIT);
+	ck_assert_int_eq(credit_get(SLOT).conn, 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_gate"), &s, &g), 0);
+	ck_assert_int_eq(g.budget, 100000 - (int64_t)in.len); /* the first one's only */
+	ck_assert(!(down_stream(SLOT, UP_SID).flags & MOQ_DS_F_RESET));
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 3);
+	credit_set(SLOT, 39, 1 << 20);
+	egress_expect_drop(&in, SLOT, MOQ_R_CONN_CREDIT);
+	ck_assert_int_eq(credit_get(SLOT).conn, 39);
+	fx_up(&dg, 4);
+	fx_build(&dg, frames_datagram(dg.frames, 0, ALIAS));
+	run_prog(R.subscriber_egress, dg.pkt, dg.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_int_eq(credit_get(SLOT).conn, 39);
+}
+END_TEST
+
+/* enabled 0 (a slot the agent has not set up for it): no checks. */
+START_TEST(egress_credit_disabled_checks_nothing)
+{
+	struct fx in;
+	struct moq_credit c = {.conn = 0, .stream0 = 0, .enabled = 0};
+	uint32_t s = SLOT;
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_credit"), &s, &c, 0), 0);
+	seq_set(SLOT, 1, 0);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 1ull << 40));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+}
+END_TEST
+
 START_TEST(egress_stale_heartbeat_drops_clone)
 {
 	struct fx in;
@@ -1667,9 +2000,10 @@ static Suite *suite(void)
 	TCase *bad = tcase_create("ineligible");
 	TCase *eg = tcase_create("subscriber_egress");
 	TCase *si = tcase_create("subscriber_ingress");
+	TCase *pn = tcase_create("pn_window");
 
-	TCase *all[] = {in, bad, eg, si};
-	for (size_t i = 0; i < 4; i++) {
+	TCase *all[] = {in, bad, eg, si, pn};
+	for (size_t i = 0; i < 5; i++) {
 		tcase_add_checked_fixture(all[i], setup, teardown);
 		tcase_set_timeout(all[i], 60);
 	}
@@ -1712,6 +2046,10 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_gate_drop_resets_stream_and_drops_rest);
 	tcase_add_test(eg, egress_gate_drop_at_stream_start_marks_unopened_reset);
 	tcase_add_test(eg, egress_gate_drops_low_priority_first);
+	tcase_add_test(eg, egress_never_forwards_beyond_the_stream_credit);
+	tcase_add_test(eg, egress_stream_credit_follows_max_stream_data);
+	tcase_add_test(eg, egress_takes_connection_credit_per_stream_byte);
+	tcase_add_test(eg, egress_credit_disabled_checks_nothing);
 	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);
 	tcase_add_test(eg, egress_heartbeat_in_the_future_drops_clone);
 	tcase_add_test(in, ingress_heartbeat_just_ahead_of_the_clock_is_fresh);
@@ -1737,7 +2075,15 @@ static Suite *suite(void)
 	suite_add_tcase(s, in);
 	suite_add_tcase(s, bad);
 	suite_add_tcase(s, eg);
+	tcase_add_test(pn, ingress_same_pn_twice_cloned_once);
+	tcase_add_test(pn, ingress_pn_below_the_window_not_cloned);
+	tcase_add_test(pn, ingress_pn_wraps_the_32_bit_field);
+	tcase_add_test(pn, ingress_non_media_packet_marks_its_pn);
+	tcase_add_test(pn, ingress_without_a_pn_window_not_cloned);
+	tcase_add_test(pn, ingress_pn_race_between_cpus_passes_each_once);
+
 	suite_add_tcase(s, si);
+	suite_add_tcase(s, pn);
 	return s;
 }
 

@@ -236,12 +236,68 @@ static int ref_vi(const uint8_t *p, size_t *o, size_t end, uint64_t *v)
 }
 
 /* What the reference learns from a packet. */
+/* Packet numbers per upstream connection (index as ref_ups): a number is
+ * new when no packet passed the window with it and its 32-number block is
+ * less than 8 blocks behind the largest's. Accepted numbers after one that
+ * is still in the window lie within 256 of it: the last 1024 suffice. */
+#define REF_PN_KEEP 1024
+struct ref_pn {
+	uint64_t next; /* largest accepted + 1; 0: none */
+	uint64_t seen[REF_PN_KEEP];
+	uint64_t n;
+	uint64_t gen; /* the generator's next number for this connection */
+};
+static struct ref_pn ref_pns[2];
+
+/* RFC 9000 appendix A.3 with a 32-bit packet number field. */
+static uint64_t ref_pn_decode(uint64_t largest, int any, uint32_t wire)
+{
+	int64_t expected = any ? (int64_t)largest + 1 : 0;
+	int64_t win = 1ll << 32, hwin = win / 2;
+	int64_t cand = (int64_t)(((uint64_t)expected & ~(uint64_t)(win - 1)) | wire);
+
+	if (cand <= expected - hwin && cand < (1ll << 62) - win)
+		return (uint64_t)(cand + win);
+	if (cand > expected + hwin && cand >= win)
+		return (uint64_t)(cand - win);
+	return (uint64_t)cand;
+}
+
+static int ref_pn_is_new(int up, uint32_t wire, uint64_t *full)
+{
+	const struct ref_pn *w = &ref_pns[up];
+
+	*full = ref_pn_decode(w->next - 1, w->next != 0, wire);
+	if (w->next && (*full / 32) + 8 <= (w->next - 1) / 32)
+		return 0;
+	for (uint64_t i = 0; i < w->n && i < REF_PN_KEEP; i++)
+		if (w->seen[i] == *full)
+			return 0;
+	return 1;
+}
+
+static void ref_pn_commit(uint32_t conn, uint64_t full)
+{
+	int up = conn == UP_CONN ? 0 : 1;
+	struct ref_pn *w = &ref_pns[up];
+
+	w->seen[w->n++ % REF_PN_KEEP] = full;
+	if (full + 1 > w->next)
+		w->next = full + 1;
+	/* a mutated number that jumped ahead: the generator follows, or
+	 * every later packet would be below the window */
+	if (w->next > w->gen + 64)
+		w->gen = w->next;
+}
+
 struct ref_pkt {
 	int reason; /* enum moq_reason; MOQ_R_FORWARDED = eligible + subscriber */
 	int family, vlan;
 	size_t l3, l4, pay, fend; /* frames [pay, fend) */
 	size_t media, sid_off, data, data_len, alias_off, alias_len;
 	uint32_t conn;
+	int pn_take;	  /* passed the window: the program marks pn_full seen */
+	uint64_t pn_full; /* the decoded packet number */
 	int is_dgram, offset0, has_hdr, learn_stream;
 	int ip_len_bad; /* IP total / payload length disagrees with the frame
 			   or the UDP length: the relay's IP stack drops it */
@@ -420,6 +476,10 @@ static int ref_upstream(const uint8_t *p, size_t len, struct ref_pkt *r)
 	r->conn = up->conn;
 	if (memcmp(p + end - 16, tag, 16))
 		return MOQ_R_NOT_PLAINTEXT;
+	if (!ref_pn_is_new(up == &ref_ups[0] ? 0 : 1,
+			   (uint32_t)rd16(p + o + 9) << 16 | rd16(p + o + 11), &r->pn_full))
+		return MOQ_R_PN_DUPLICATE;
+	r->pn_take = 1;
 	r->pay = o + 13;
 	r->fend = end - 16;
 
@@ -925,6 +985,21 @@ static size_t gen_frames(uint8_t *f, int kind)
 	return n;
 }
 
+/* A sender's packet numbers: mostly the next one, some replayed or
+ * reordered, some after a gap; starting below 2^32 so that the 32-bit
+ * field wraps during a run. */
+static uint32_t gen_pn(int up)
+{
+	struct ref_pn *w = &ref_pns[up];
+	uint32_t u = rnd(100);
+
+	if (u < 6 && w->gen > 300)
+		return (uint32_t)(w->gen - 1 - rnd(300));
+	if (u < 8)
+		w->gen += 300 + rnd(700);
+	return (uint32_t)w->gen++;
+}
+
 static size_t gen_base(uint8_t *pkt, size_t cap, int kind, int *family_out)
 {
 	struct bpf_pkt_spec s;
@@ -959,7 +1034,7 @@ static size_t gen_base(uint8_t *pkt, size_t cap, int kind, int *family_out)
 	}
 	s.family = family;
 	s.vlan = chance(15);
-	s.pn = (uint32_t)rnd64();
+	s.pn = gen_pn(family == 6 ? 1 : 0);
 	s.frames = frames;
 	s.frames_len = gen_frames(frames, kind);
 	if (kind == B_SUB_RX) {
@@ -1315,6 +1390,14 @@ static void setup(void)
 	add_sub(&ref_subs[1], SLOT6, 6);
 	add_tracks();
 	n_ref_streams = 0;
+	memset(ref_pns, 0, sizeof(ref_pns));
+	ref_pns[0].gen = ref_pns[1].gen = 0xfffff000u;
+	for (int i = 0; i < 2; i++) {
+		struct moq_pn_window w = {.generation = 1};
+
+		ck_assert_int_eq(
+		    bpf_map_update_elem(mfd("moq_pn_windows"), &ref_ups[i].conn, &w, 0), 0);
+	}
 	memset(&C, 0, sizeof(C));
 	drain_clones(NULL, NULL);
 }
@@ -1378,6 +1461,8 @@ static void check_ingress(int relay, const uint8_t *pkt, size_t len, const char 
 	stats_snapshot(st_before);
 	run_prog(fd, pkt, len, mark);
 	stats_snapshot(st_after);
+	if (r.pn_take)
+		ref_pn_commit(r.conn, r.pn_full);
 	int clones = drain_clones(clone, &clone_len);
 	C.clones += (uint64_t)clones;
 

@@ -48,6 +48,13 @@ static const struct mk all_maps[] = {
      MOQ_MAX_SUBSCRIBERS, 0},
     {"moq_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct moq_stat), MOQ_STATS_ENTRIES, 0},
     {"moq_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MOQ_EVENTS_BYTES, 0},
+    {"moq_credit", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_credit), MOQ_MAX_SUBSCRIBERS,
+     BPF_F_MMAPABLE},
+    {"moq_stream_credit", BPF_MAP_TYPE_HASH, sizeof(struct moq_down_stream_key), sizeof(__u64),
+     MOQ_MAX_DOWN_STREAMS, 0},
+    {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), MOQ_MAX_UPSTREAMS, 0},
+    {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
+     BPF_F_MMAPABLE},
 };
 #define NMAPS (sizeof(all_maps) / sizeof(all_maps[0]))
 

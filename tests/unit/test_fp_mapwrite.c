@@ -58,8 +58,9 @@ START_TEST(failed_updates_are_counted_per_map)
 }
 END_TEST
 
-/* A slot being reused loses every moq_down_streams entry of its previous
- * connection (reset marks included); other slots keep theirs. */
+/* A slot being reused loses every moq_down_streams and moq_stream_credit
+ * entry of its previous connection (reset marks and stream credit
+ * included); other slots keep theirs. */
 START_TEST(purge_slot_deletes_only_that_slots_streams)
 {
 	struct moq_down_stream v = {.stream_id = 3, .flags = MOQ_DS_F_RESET};
@@ -71,6 +72,15 @@ START_TEST(purge_slot_deletes_only_that_slots_streams)
 	fd = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct moq_down_stream_key),
 		sizeof(struct moq_down_stream), 20000);
 	M.fd[FP_MAP_DOWN_STREAMS] = fd;
+	M.fd[FP_MAP_STREAM_CREDIT] =
+	    mk(BPF_MAP_TYPE_HASH, sizeof(struct moq_down_stream_key), sizeof(__u64), 100);
+	for (uint64_t i = 0; i < 10; i++) {
+		struct moq_down_stream_key a = {.slot = 3, .conn_id = 1, .up_stream_id = 4 * i + 3};
+		struct moq_down_stream_key b = {.slot = 4, .conn_id = 1, .up_stream_id = 4 * i + 3};
+
+		ck_assert_int_eq(fp_maps_put_stream_credit(&M, &a, 1 << 20), 0);
+		ck_assert_int_eq(fp_maps_put_stream_credit(&M, &b, 1 << 20), 0);
+	}
 	for (uint64_t i = 0; i < 6000; i++) {
 		struct moq_down_stream_key a = {.slot = 3, .conn_id = 1, .up_stream_id = 4 * i + 3};
 		struct moq_down_stream_key b = {.slot = 4, .conn_id = 1, .up_stream_id = 4 * i + 3};
@@ -79,7 +89,15 @@ START_TEST(purge_slot_deletes_only_that_slots_streams)
 		if (i < 500)
 			ck_assert_int_eq(fp_maps_put_down_stream(&M, &b, &v), 0);
 	}
-	ck_assert_int_eq(fp_maps_purge_slot(&M, 3), 6000);
+	ck_assert_int_eq(fp_maps_purge_slot(&M, 3), 6010);
+	{
+		struct moq_down_stream_key a = {.slot = 3, .conn_id = 1, .up_stream_id = 3};
+		struct moq_down_stream_key b = {.slot = 4, .conn_id = 1, .up_stream_id = 3};
+		__u64 v;
+
+		ck_assert_int_ne(bpf_map_lookup_elem(M.fd[FP_MAP_STREAM_CREDIT], &a, &v), 0);
+		ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_STREAM_CREDIT], &b, &v), 0);
+	}
 	while (bpf_map_get_next_key(fd, have ? &k : NULL, &nk) == 0) {
 		have = true;
 		k = nk;
@@ -89,6 +107,33 @@ START_TEST(purge_slot_deletes_only_that_slots_streams)
 	ck_assert_uint_eq(left3, 0);
 	ck_assert_uint_eq(left4, 500);
 	ck_assert_int_eq(fp_maps_purge_slot(&M, 3), 0);
+}
+END_TEST
+
+/* Registering an upstream connection writes an empty packet-number window
+ * of the current generation over whatever was there; a restarted agent's
+ * clear_stale removes every window of the earlier run. */
+START_TEST(pn_window_reset_is_empty_and_cleared_at_start)
+{
+	struct moq_pn_window w = {.next = 77, .generation = 3, .slot = {1, 2, 3}};
+	uint32_t conn = 9, key, next;
+	int fd;
+
+	fd = mk(BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), 16);
+	M.fd[FP_MAP_PN_WINDOWS] = fd;
+	ck_assert_int_eq(bpf_map_update_elem(fd, &conn, &w, BPF_ANY), 0);
+	ck_assert_int_eq(fp_maps_reset_pn_window(&M, conn, 5), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &conn, &w), 0);
+	ck_assert_uint_eq(w.generation, 5);
+	ck_assert_uint_eq(w.next, 0);
+	for (int i = 0; i < MOQ_PN_SLOTS; i++)
+		ck_assert_uint_eq(w.slot[i], 0);
+	ck_assert_int_eq(fp_maps_del_pn_window(&M, conn), 0);
+	ck_assert_int_eq(fp_maps_del_pn_window(&M, conn), -ENOENT);
+	for (key = 1; key <= 3; key++)
+		ck_assert_int_eq(fp_maps_reset_pn_window(&M, key, 5), 0);
+	ck_assert_uint_eq(fp_maps_clear_stale(&M), 3);
+	ck_assert_int_ne(bpf_map_get_next_key(fd, NULL, &next), 0); /* empty */
 }
 END_TEST
 
@@ -102,6 +147,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, failed_updates_are_counted_per_map);
 	tcase_add_test(tc, purge_slot_deletes_only_that_slots_streams);
+	tcase_add_test(tc, pn_window_reset_is_empty_and_cleared_at_start);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -43,7 +43,15 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_HEADER_MISMATCH, 43);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_WRONG_DEST), "wrong_dest");
 	ck_assert_int_eq(MOQ_R_WRONG_DEST, 44);
-	ck_assert_int_eq(MOQ_R_MAX, 45);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_STREAM_CREDIT), "stream_credit");
+	ck_assert_int_eq(MOQ_R_STREAM_CREDIT, 45);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_CONN_CREDIT), "conn_credit");
+	ck_assert_int_eq(MOQ_R_CONN_CREDIT, 46);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_PN_DUPLICATE), "pn_duplicate");
+	ck_assert_int_eq(MOQ_R_PN_DUPLICATE, 47);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_ACK_CONSUMED), "ack_consumed");
+	ck_assert_int_eq(MOQ_R_ACK_CONSUMED, 48);
+	ck_assert_int_eq(MOQ_R_MAX, 49);
 }
 END_TEST
 

@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"                           (default 10)\n"
 		"  --qlog-dir DIR           write a qlog file per connection into DIR\n"
 		"  --no-pacing              send bursts without QUIC pacing (benchmarks)\n"
+		"  --max-stream-data BYTES  initial per-stream flow-control window offered\n"
+		"                           to the server (default 16 MiB; tests)\n"
 		"  --log-level LEVEL        error, warn (default), info or debug\n"
 		"\n"
 		"Tracks:\n"
@@ -728,6 +730,7 @@ enum {
 	OPT_JSON,
 	OPT_QUIET,
 	OPT_CONNECTIONS,
+	OPT_MAX_STREAM_DATA,
 };
 
 static const struct option long_opts[] = {
@@ -745,6 +748,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
     {"connections", required_argument, 0, OPT_CONNECTIONS},
+    {"max-stream-data", required_argument, 0, OPT_MAX_STREAM_DATA},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -823,6 +827,11 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 			u->connections = (unsigned)n;
 			break;
 		}
+		case OPT_MAX_STREAM_DATA:
+			if (moq_cli_u64("--max-stream-data", optarg, 1024, 1ull << 40, 0,
+					&u->max_stream_data, err, sizeof err))
+				die_usage(err);
+			break;
 		case MOQ_CLI_OPT_CERT:
 		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
@@ -969,6 +978,8 @@ static int conn_start(struct sub *u, struct moq_loop *loop)
 	moq_cli_session_target(&u->scfg, &u->co);
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &u->co);
+	if (u->max_stream_data)
+		q.max_stream_data = u->max_stream_data;
 	u->ep = moq_quic_endpoint_new(loop, &q, err, sizeof err);
 	if (!u->ep) {
 		fprintf(stderr, "%s: %s\n", prog, err);

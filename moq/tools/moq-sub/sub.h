@@ -79,7 +79,8 @@ struct sub {
 	struct moq_subscription_filter filter;
 	uint64_t delivery_timeout_ms; /* OBJECT_DELIVERY_TIMEOUT, 0: none */
 	bool json, quiet;
-	unsigned connections; /* --connections (0: not given, one) */
+	unsigned connections;	  /* --connections (0: not given, one) */
+	uint64_t max_stream_data; /* --max-stream-data (0: the default window) */
 	/* state */
 	struct sub **conns; /* every connection, conns[0] the first (shared) */
 	size_t nconns;

@@ -1,0 +1,41 @@
+/* fp_ackring: the agent's side of moq_acks (tc-progs/moq_maps.h): media
+ * ACKs the subscriber ingress program consumed, read from the mmapped slot
+ * without a system call, and the slot's on/off switch.
+ *
+ * The kernel reserves a record by a compare-and-swap on head and commits
+ * it by storing seq = index + 1 last; this reader takes committed records
+ * in order from tail and releases each by advancing tail, so the kernel
+ * never overwrites a record before it was read (a full ring makes the
+ * kernel pass the packet to the agent instead). One reader per slot (the
+ * relay loop). Depends on libc, moq_maps.h and fp_ackxlate.h only. */
+#ifndef FP_ACKRING_H
+#define FP_ACKRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fp_ackxlate.h"
+#include "moq_maps.h"
+
+/* Called once per record, in the order the kernel reserved them: ack as
+ * the ACK translator reports a wire ACK, ts_ns the kernel's receive time
+ * (bpf_ktime_get_ns = CLOCK_MONOTONIC, the agent's clock). */
+typedef void (*fp_ackring_cb)(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns);
+
+/* Take at most max committed records (0 = all). Returns the number read.
+ * Stops at a record reserved but not yet committed (another CPU is writing
+ * it): the next call resumes there. */
+size_t fp_ackring_drain(struct moq_acks *a, size_t max, fp_ackring_cb cb, void *user);
+
+/* Records reserved by the kernel and not read yet (committed or not). */
+uint64_t fp_ackring_pending(const struct moq_acks *a);
+
+/* Turn consumption on for a slot just bound: unread records of an earlier
+ * connection are skipped, the pass timer restarts. Publish the guard
+ * (fp_pnspace_set_guard) before. */
+void fp_ackring_enable(struct moq_acks *a);
+/* Off: the kernel consumes nothing more for the slot; records already
+ * written stay readable (drain them before the guard goes). */
+void fp_ackring_disable(struct moq_acks *a);
+
+#endif

@@ -1,0 +1,74 @@
+/* Media ACKs the kernel consumed (tc-progs/lib/ack_consume.h): read from
+ * each slot's moq_acks ring (lib/fp_ackring) and fed to the tracker and the
+ * congestion controller exactly like an ACK the receive hook translated,
+ * with the kernel's receive time, then the same follow-ups (losses, queued
+ * data, gate refill, timer). docs/fast-path-agent.md "Media ACKs in the
+ * kernel". */
+#include "fastpath.h"
+
+#include "fp_internal.h"
+#include "lib/fp_ackring.h"
+#include "relayd.h"
+
+struct drain_ctx {
+	struct fp_conn *fc;
+	size_t n;
+};
+
+static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns)
+{
+	struct drain_ctx *c = user;
+	struct fp_trk_summary sum;
+
+	/* RTT samples and loss times count from when the ACK arrived, not
+	 * from when the agent got to it */
+	fp_tracker_on_ack(&c->fc->trk, ack, ts_ns, &sum);
+	fp_cc_on_losses(&c->fc->cc, &sum, ts_ns);
+	c->n++;
+}
+
+size_t fp_conn_drain_acks(struct fp_conn *fc)
+{
+	struct drain_ctx c = {.fc = fc};
+	struct moq_acks *a;
+
+	if (fc->slot < 0)
+		return 0;
+	a = fp_maps_acks(&fc->d->fp->maps, (uint32_t)fc->slot);
+	if (!a || !fp_ackring_pending(a))
+		return 0;
+	fp_ackring_drain(a, 0, on_kernel_ack, &c);
+	if (c.n) {
+		fp_conn_process_lost(fc);
+		fp_conn_pump_pending(fc);
+		fp_conn_gate_update(fc);
+		fp_conn_arm_timer(fc);
+	}
+	fc->kernel_acks += c.n;
+	return c.n;
+}
+
+size_t relayd_fp_drain_acks(struct relayd *d)
+{
+	struct relayd_fp *fp = d->fp;
+	size_t n = 0;
+	bool drained = false;
+
+	if (!fp)
+		return 0;
+	for (uint32_t i = 0; i < fp->slot_hi; i++) {
+		struct fp_conn *fc = fp->slots[i];
+		struct moq_acks *a = fp_maps_acks(&fp->maps, i);
+
+		if (!fc || !a || !fp_ackring_pending(a))
+			continue;
+		/* events first: an ACK may cover packets whose events are
+		 * still queued */
+		if (!drained) {
+			fp_drain(fp);
+			drained = true;
+		}
+		n += fp_conn_drain_acks(fc);
+	}
+	return n;
+}

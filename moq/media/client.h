@@ -18,6 +18,9 @@ struct moq_cli_conn_opts {
 	/* an https:// target: MoQT over WebTransport (docs/webtransport.md) */
 	int webtransport;
 	char wt_authority[300], wt_path[1024];
+	/* --cert-hash: trust the server certificate with this SHA-256 */
+	int has_cert_hash;
+	uint8_t cert_hash[32];
 };
 
 /* getopt_long codes of those options (a tool's own codes stay below). */
@@ -33,6 +36,7 @@ enum moq_cli_conn_opt {
 	MOQ_CLI_OPT_NO_PACING,
 	MOQ_CLI_OPT_LOG_LEVEL,
 	MOQ_CLI_OPT_TOKEN,
+	MOQ_CLI_OPT_CERT_HASH,
 };
 
 /* Their struct option entries, for a tool's long_opts table. */
@@ -47,6 +51,7 @@ enum moq_cli_conn_opt {
 	    {"qlog-dir", required_argument, 0, MOQ_CLI_OPT_QLOG},                                  \
 	    {"no-pacing", no_argument, 0, MOQ_CLI_OPT_NO_PACING},                                  \
 	    {"log-level", required_argument, 0, MOQ_CLI_OPT_LOG_LEVEL},                            \
+	    {"cert-hash", required_argument, 0, MOQ_CLI_OPT_CERT_HASH},                            \
 	{                                                                                          \
 		"auth-token", required_argument, 0, MOQ_CLI_OPT_TOKEN                              \
 	}

@@ -8,7 +8,8 @@
 #  - auth: a WebTransport subscriber without the subscribe token is closed
 #    with UNAUTHORIZED, with it it plays;
 #  - --dev-cert: the relay makes its certificate, a WebTransport client
-#    trusts it with --ca DIR/cert.pem.
+#    trusts it with --ca DIR/cert.pem or pins it with --cert-hash (no
+#    name check, as browsers); a wrong hash fails the handshake (exit 3).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
@@ -92,7 +93,19 @@ wait_announce dev-relay
 start_sub dev-sub sub1 "${DEVTRUST[@]}" --count 100 --connect-timeout 5 "https://$RELAY_IP4_SUB_1:4443/"
 wait_exit "$SUB_PID" 15 "the subscriber trusting the dev certificate"
 expect_intact dev-sub
+# pinned by hash (browser-style): no CA, no name check (the relay's address
+# 10.77.2.1 is not in the certificate)
+start_sub dev-hash sub2 --cert-hash "$(cat "$TMP/dev/cert.sha256")" --count 100 --connect-timeout 5 \
+	"https://$RELAY_IP4_SUB_2:4443/"
+wait_exit "$SUB_PID" 15 "the subscriber pinning the certificate's hash"
+expect_intact dev-hash
+bad=$(tr 0-9a-f 1-9a-f0 <"$TMP/dev/cert.sha256") # every digit changed
+start_sub dev-badhash sub2 --cert-hash "$bad" --count 10 --connect-timeout 5 "https://$RELAY_IP4_SUB_2:4443/"
+rc=0
+wait "$SUB_PID" || rc=$?
+[ "$rc" = 3 ] && grep -q "SHA-256 is not the pinned one" "$TMP/dev-badhash.log" ||
+	{ cat "$TMP/dev-badhash.log" >&2; die "a wrong --cert-hash: exit $rc (want 3 and the reason)"; }
 stop "$PUB_PID"
 stop "$RELAY_PID"
-log "--dev-cert: certificate made, its SHA-256 logged, trusted with --ca by WT clients"
+log "--dev-cert: certificate made, its SHA-256 logged; WT clients trust it with --ca, or pin it with --cert-hash (a wrong hash fails)"
 log "PASS relay_webtransport"

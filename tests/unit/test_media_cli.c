@@ -176,6 +176,38 @@ START_TEST(targets_native_or_webtransport_url)
 }
 END_TEST
 
+START_TEST(cert_hash_takes_64_hex_digits)
+{
+	struct moq_cli_conn_opts o;
+	struct moq_quic_config q;
+	char err[128];
+	const char *h = "0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041f6";
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH, h, err, sizeof err), 1);
+	ck_assert_int_eq(o.has_cert_hash, 1);
+	ck_assert_uint_eq(o.cert_hash[0], 0x0e);
+	ck_assert_uint_eq(o.cert_hash[31], 0xf6);
+	moq_cli_quic_config(&q, &o);
+	ck_assert_int_eq(q.has_cert_sha256, 1);
+	ck_assert(!memcmp(q.cert_sha256, o.cert_hash, 32));
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH, "0e44", err, sizeof err),
+			 -1);
+	ck_assert_int_eq(
+	    moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH,
+				"0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041fg",
+				err, sizeof err),
+	    -1);
+	ck_assert_int_eq(
+	    moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH,
+				"0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041f6a",
+				err, sizeof err),
+	    -1);
+	ck_assert_int_eq(o.has_cert_hash, 0);
+}
+END_TEST
+
 START_TEST(token_is_a_use_value_token)
 {
 	struct moq_auth_token t;
@@ -199,6 +231,7 @@ int main(void)
 	tcase_add_test(t, namespace_rejects_empty_fields_and_too_many_fields);
 	tcase_add_test(t, token_is_a_use_value_token);
 	tcase_add_test(t, targets_native_or_webtransport_url);
+	tcase_add_test(t, cert_hash_takes_64_hex_digits);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -47,6 +47,8 @@ static void usage(FILE *f)
 		"  --plaintext              plaintext QUIC profile (both ends must use it)\n"
 		"  --ca FILE                PEM CA to verify the server's certificate\n"
 		"  --insecure               do not verify the server's certificate\n"
+		"  --cert-hash SHA256       trust only the server certificate with this SHA-256\n"
+		"                           (64 hex digits; moq-relayd --dev-cert logs it)\n"
 		"  --sni NAME               name checked against the certificate (default HOST)\n"
 		"  --alpn STR               ALPN to offer (default moqt-18)\n"
 		"  --auth-token TOKEN       send this AUTHORIZATION TOKEN in SETUP\n"
@@ -869,11 +871,13 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 		die_usage("an https:// URL is WebTransport over TLS; drop --plaintext");
 	if (!u->host[0])
 		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
-	if (u->co.plaintext && (u->co.ca || u->co.insecure))
-		die_usage("--plaintext does not use --ca/--insecure; drop them");
-	if (!u->co.plaintext && !u->co.ca && !u->co.insecure)
-		die_usage("TLS needs --ca FILE to verify the server (or --insecure, or "
-			  "--plaintext on both ends)");
+	if (u->co.plaintext && (u->co.ca || u->co.insecure || u->co.has_cert_hash))
+		die_usage("--plaintext does not use --ca/--insecure/--cert-hash; drop them");
+	if (!u->co.plaintext && !u->co.ca && !u->co.insecure && !u->co.has_cert_hash)
+		die_usage("TLS needs --ca FILE or --cert-hash SHA256 to verify the server (or "
+			  "--insecure, or --plaintext on both ends)");
+	if (u->co.has_cert_hash && (u->co.ca || u->co.insecure))
+		die_usage("--cert-hash pins the certificate; drop --ca/--insecure");
 	if (u->co.ca && access(u->co.ca, R_OK)) {
 		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->co.ca, strerror(errno));
 		die_usage(err);

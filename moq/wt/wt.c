@@ -55,7 +55,8 @@ struct moq_wt {
 	bool settings_rx;
 	struct moq_h3_settings peer;
 	int64_t pending_connect; /* server: CONNECT waiting for the peer's SETTINGS */
-	struct moq_h3_msg req;
+	struct moq_h3_msg pending_req;
+	struct moq_h3_msg req; /* the accepted (server) or sent (client) request */
 	bool ready, closed, close_sent, failed;
 	size_t held_bytes;
 	struct moq_timer *close_timer;
@@ -195,13 +196,17 @@ int moq_wt_start(struct moq_wt *w)
 
 /* ---- session establishment ------------------------------------------------ */
 
+/* The session is up: hand over the streams held for it, oldest (lowest
+ * stream ID) first; refuse those naming another session. */
 static void release_held(struct moq_wt *w)
 {
-	struct wt_stream *e = w->streams, *next;
-	for (; e; e = next) {
-		next = e->next;
-		if (e->kind != ST_HELD)
-			continue;
+	for (;;) {
+		struct wt_stream *e = NULL;
+		for (struct wt_stream *x = w->streams; x; x = x->next)
+			if (x->kind == ST_HELD && (!e || x->sid < e->sid))
+				e = x;
+		if (!e)
+			return;
 		if (e->wt_session != (uint64_t)w->connect_sid) {
 			w->q->stop_sending(w->c, e->sid, MOQ_WT_BUFFERED_STREAM_REJECTED);
 			w->st.streams_rejected++;
@@ -219,7 +224,6 @@ static void release_held(struct moq_wt *w)
 		w->st.streams_in++;
 		w->cb->on_stream(w->arg, sid, p, n, fin);
 		free(p);
-		next = w->streams; /* the list may have changed */
 		if (w->closed || w->failed)
 			return;
 	}
@@ -237,7 +241,7 @@ static int respond(struct moq_wt *w, int64_t sid, int status, bool fin)
 	f[n++] = (struct moq_h3_field){":status", st};
 	if (status == 200) {
 		f[n++] = (struct moq_h3_field){"sec-webtransport-http3-draft", "draft02"};
-		if (w->req.wt_protocols[0])
+		if (w->req.wt_protocols[0]) /* w->req is the accepted request */
 			f[n++] = (struct moq_h3_field){"wt-protocol", "\"" MOQ_WT_PROTOCOL "\""};
 	}
 	if (moq_h3_headers_encode(&out, &len, f, n) < 0)
@@ -247,15 +251,17 @@ static int respond(struct moq_wt *w, int64_t sid, int status, bool fin)
 	return rc;
 }
 
-/* Server: a complete request on stream e. */
-static void handle_request(struct moq_wt *w, struct wt_stream *e)
+/* Server: a complete request m on stream e. */
+static void handle_request(struct moq_wt *w, struct wt_stream *e, const struct moq_h3_msg *m)
 {
-	const struct moq_h3_msg *m = &w->req;
 	int status = 200;
 	const char *why = NULL;
 
 	if (!w->settings_rx) {
-		w->pending_connect = e->sid; /* wait for the client's SETTINGS */
+		/* wait for the client's SETTINGS (one request; a later one
+		 * before them replaces it and the earlier gets no answer) */
+		w->pending_connect = e->sid;
+		w->pending_req = *m;
 		return;
 	}
 	if (strcmp(m->method, "CONNECT") || strcmp(m->protocol, "webtransport")) {
@@ -286,6 +292,7 @@ static void handle_request(struct moq_wt *w, struct wt_stream *e)
 		return;
 	}
 	w->connect_sid = e->sid;
+	w->req = *m;
 	moq_info(MOD, "WebTransport session %lld: path %s, authority %s, origin %s, protocols %s",
 		 (long long)e->sid, m->path, m->authority, m->origin[0] ? m->origin : "-",
 		 m->wt_protocols[0] ? m->wt_protocols : "(none offered)");
@@ -365,7 +372,7 @@ static int ctrl_frame(void *arg, uint64_t type, const uint8_t *v, size_t n, int 
 			struct wt_stream *pc = st_find(w, w->pending_connect, NULL);
 			w->pending_connect = -1;
 			if (pc)
-				handle_request(w, pc);
+				handle_request(w, pc, &w->pending_req);
 		}
 		return 0;
 	}
@@ -421,8 +428,7 @@ static int request_frame(void *arg, uint64_t type, const uint8_t *v, size_t n, i
 			return -1;
 		}
 		if (w->cfg.server) {
-			w->req = m;
-			handle_request(w, e);
+			handle_request(w, e, &m);
 			return 0;
 		}
 		if (m.status < 200 || m.status > 299 ||

@@ -30,7 +30,9 @@ static struct {
 
 static struct {
 	int ready, closed, errors, streams;
-	int64_t stream_sid;
+	int64_t stream_sid, first_sid;
+	char first_data[16];
+	int first_fin;
 	uint8_t data[4096];
 	size_t dlen;
 	int fin;
@@ -103,7 +105,11 @@ static void on_ready(void *arg)
 }
 static void on_stream(void *arg, int64_t sid, const uint8_t *p, size_t n, int fin)
 {
-	ev.streams++;
+	if (!ev.streams++) {
+		ev.first_sid = sid;
+		snprintf(ev.first_data, sizeof(ev.first_data), "%.*s", (int)n, (const char *)p);
+		ev.first_fin = fin;
+	}
 	ev.stream_sid = sid;
 	memcpy(ev.data, p, n);
 	ev.dlen = n;
@@ -253,6 +259,11 @@ START_TEST(server_holds_streams_that_come_before_the_connect)
 	const uint8_t s2x[] = {0x40, 0x54, 0x00, 'e', 'a'};
 	moq_wt_stream_data(w, 6, s2x, sizeof(s2x), 0);
 	moq_wt_stream_data(w, 6, (const uint8_t *)"rly", 3, 1);
+	/* a later stream, and one for another session */
+	const uint8_t s10[] = {0x40, 0x54, 0x00, 'l'};
+	moq_wt_stream_data(w, 10, s10, sizeof(s10), 0);
+	const uint8_t s14[] = {0x40, 0x54, 0x04, 'x'};
+	moq_wt_stream_data(w, 14, s14, sizeof(s14), 0);
 	ck_assert_int_eq(ev.streams, 0);
 	/* the CONNECT before the SETTINGS: answered once they arrive */
 	uint8_t *f;
@@ -263,10 +274,15 @@ START_TEST(server_holds_streams_that_come_before_the_connect)
 	ck_assert_uint_eq(q.outlen[slot(0)], 0);
 	moq_wt_stream_data(w, 2, chrome_ctrl, sizeof(chrome_ctrl), 0);
 	ck_assert_int_eq(ev.ready, 1);
-	ck_assert_int_eq(ev.streams, 1);
-	ck_assert_uint_eq(ev.dlen, 5);
-	ck_assert(!memcmp(ev.data, "early", 5));
-	ck_assert_int_eq(ev.fin, 1);
+	/* in stream order; session 4's stream is refused */
+	ck_assert_int_eq(ev.streams, 2);
+	ck_assert_int_eq(ev.first_sid, 6);
+	ck_assert_str_eq(ev.first_data, "early");
+	ck_assert_int_eq(ev.first_fin, 1);
+	ck_assert_int_eq(ev.stream_sid, 10);
+	ck_assert_uint_eq(ev.dlen, 1);
+	ck_assert_int_eq(ev.fin, 0);
+	ck_assert_uint_eq(q.stopped[slot(14)], MOQ_WT_BUFFERED_STREAM_REJECTED);
 	/* no WT-Available-Protocols: no WT-Protocol in the answer */
 	struct moq_h3_msg m;
 	decode_response(0, &m);

@@ -24,7 +24,7 @@ TRUST=(--ca "$TMP/cert/cert.pem" --sni localhost)
 # ---- fan-out: WT publisher, 3 WT subscribers + 1 native --------------------
 MPORT=9464
 start_relay fan-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 "${CERT[@]}" \
-	--metrics-listen 127.0.0.1:$MPORT
+	--metrics-listen 127.0.0.1:$MPORT --ctl-socket "$TMP/ctl.sock"
 start_pub fan-pub pub "${TRUST[@]}" "${PUBARGS[@]}" --track test --datagram-track dg "https://$RELAY_IP4:4443/live"
 wait_announce fan-relay
 pids=()
@@ -44,6 +44,12 @@ five_four() {
 }
 wait_for 5 five_four ||
 	{ grep -E '^moq_relay_(webtransport_)?sessions ' "$TMP/m.raw" >&2; die "want 5 sessions, 4 over WebTransport"; }
+# the control socket says the same, per session
+CTL=$ROOT/$B/bin/moq-relayctl
+js=$(on relay "$CTL" --socket "$TMP/ctl.sock" subscribers --json) || die "moq-relayctl subscribers failed"
+[ "$(jq '[.daemon.sessions[]? // .sessions[] | select(.transport == "webtransport")] | length' <<<"$js")" = 3 ] &&
+	[ "$(jq '[.daemon.sessions[]? // .sessions[] | select(.transport == "quic")] | length' <<<"$js")" = 1 ] ||
+	{ echo "$js" >&2; die "relayctl: want 3 webtransport + 1 quic subscriber sessions"; }
 for p in "${pids[@]}"; do wait_exit "$p" 30 "a subscriber"; done
 for i in 1 2 3 4; do expect_intact "fan-sub$i"; done
 ups=$(grep -c -- "--test: subscribing upstream" "$TMP/fan-relay.log" || true)

@@ -131,7 +131,7 @@ if [ "$BROWSER" = 1 ]; then
 	WTP=${DEMO_WT_PORT:-4433}
 	HTP=${DEMO_HTTP_PORT:-8080}
 	echo "== browser: moq-relayd --dev-cert on 127.0.0.1:$WTP (WebTransport), web/player on 127.0.0.1:$HTP"
-	"$B/bin/moq-relayd" --listen "127.0.0.1:$WTP" --dev-cert "$TMP/dev" --log-level info \
+	"$B/bin/moq-relayd" --listen "127.0.0.1:$WTP" --dev-cert "$TMP/dev" --ctl-socket none --log-level info \
 		--stats-interval 0 2>"$TMP/relay-wt.log" &
 	PIDS+=($!)
 	for _ in $(seq 50); do grep -q "listening on" "$TMP/relay-wt.log" && break; sleep 0.1; done

@@ -56,7 +56,8 @@ static const struct opt opts[] = {
      "serverCertificateHashes (docs/webtransport.md)"},
     {"upstream", "URL", K_UPSTREAM, F(upstream),
      "relay to subscribe through for tracks not published here:\n"
-     "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)"},
+     "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode),\n"
+     "or https://HOST:PORT[/PATH] (WebTransport; TLS)"},
     {"upstream-ca", "FILE", K_STR, F(upstream_ca),
      "CA (PEM) to verify the upstream relay's certificate"},
     {"upstream-insecure", NULL, K_BOOL, F(upstream_insecure),
@@ -419,17 +420,26 @@ int relay_config_set(struct relay_config *c, const char *name, const char *value
 	case K_UPSTREAM:
 		if (!*value) {
 			c->upstream[0] = 0;
+			c->upstream_wt = false;
 			return 0;
 		}
+		/* https://HOST:PORT[/PATH]: the same over WebTransport
+		 * (docs/webtransport.md) */
+		char url[RELAY_CONFIG_STR_MAX + 8];
+		bool wt = !strncmp(value, "https://", 8);
+		snprintf(url, sizeof(url), "%s%s", wt ? "moqt://" : "", wt ? value + 8 : value);
 		if (strlen(value) >= sizeof(c->upstream) ||
-		    relay_config_parse_url(value, c->upstream_host, sizeof(c->upstream_host),
+		    relay_config_parse_url(url, c->upstream_host, sizeof(c->upstream_host),
 					   &c->upstream_port, c->upstream_path,
 					   sizeof(c->upstream_path))) {
 			errf(err, errlen,
-			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH] or HOST:PORT", value);
+			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH], HOST:PORT or "
+			     "https://HOST:PORT[/PATH]",
+			     value);
 			return -1;
 		}
 		strcpy(c->upstream, value);
+		c->upstream_wt = wt;
 		return 0;
 	}
 	return -1;
@@ -588,6 +598,10 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		    err, errlen,
 		    "--fast-path-raw-bytes (%llu) must be at least --fast-path-stream-bytes (%llu)",
 		    (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
+		return -1;
+	}
+	if (c->upstream_wt && c->plaintext) {
+		errf(err, errlen, "--upstream https:// is WebTransport over TLS; drop --plaintext");
 		return -1;
 	}
 	if (c->dev_cert[0] && (c->plaintext || c->cert[0] || c->key[0])) {

@@ -28,6 +28,7 @@ struct relay_config {
 	char upstream_path[RELAY_CONFIG_STR_MAX];
 	char upstream_ca[RELAY_CONFIG_STR_MAX];
 	bool upstream_insecure;
+	bool upstream_wt;	  /* upstream is https://: MoQT over WebTransport */
 	uint64_t cache_groups;	  /* per track */
 	uint64_t cache_bytes;	  /* per track */
 	uint64_t sub_queue_bytes; /* per subscriber session */

@@ -467,6 +467,11 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	moq_quic_config_init(&q);
 	q.listen = 0;
 	q.plaintext = d->cfg.plaintext;
+	if (d->cfg.upstream_wt) {
+		/* MoQT over WebTransport: path and authority go into the CONNECT */
+		q.alpn = "h3";
+		d->up_scfg.webtransport = 1;
+	}
 	q.ca_file = d->cfg.upstream_ca[0] ? d->cfg.upstream_ca : NULL;
 	q.insecure = d->cfg.upstream_insecure;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;

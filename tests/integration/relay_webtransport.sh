@@ -17,7 +17,25 @@ testbed_up 4
 
 N=1000 # 5 s at 200/s: the metrics check below sees every session
 PUBARGS=(--rate 200 --object-size 1000 --objects-per-group 20)
-mkcert "$TMP/cert"
+# the relay's certificate also names its addresses on the subscriber links
+# (the edge relay below verifies it by IP, there is no --upstream-sni)
+mkdir -p "$TMP/cert"
+cat >"$TMP/cert/tmpl" <<-EOT
+	cn = "localhost"
+	dns_name = "localhost"
+	ip_address = "127.0.0.1"
+	ip_address = "$RELAY_IP4"
+	$(for i in 1 2 3 4; do v=RELAY_IP4_SUB_$i; echo "ip_address = \"${!v}\""; done)
+	ca
+	cert_signing_key
+	signing_key
+	tls_www_server
+	expiration_days = 2
+EOT
+certtool --generate-privkey --key-type=ecdsa --outfile "$TMP/cert/key.pem" 2>/dev/null
+certtool --generate-self-signed --load-privkey "$TMP/cert/key.pem" --template "$TMP/cert/tmpl" \
+	--outfile "$TMP/cert/cert.pem" 2>/dev/null
+[ -s "$TMP/cert/cert.pem" ] || die "certtool could not make a certificate"
 CERT=(--cert "$TMP/cert/cert.pem" --key "$TMP/cert/key.pem")
 TRUST=(--ca "$TMP/cert/cert.pem" --sni localhost)
 
@@ -65,11 +83,25 @@ f=$TMP/dg-sub.json
 [ "$(jget "$f" '.tracks[0].datagrams')" -gt 100 ] || { cat "$f"; die "datagram track over WT starved"; }
 [ "$(jget "$f" .integrity_errors)" = 0 ] || { cat "$f"; die "datagram track over WT: integrity errors"; }
 log "datagram track over WebTransport: $(jget "$f" '.tracks[0].datagrams') intact datagrams"
+# ---- a relay chain over WebTransport ----------------------------------------------
+# an edge relay on sub1's host subscribes through the relay over WebTransport
+FAN_RELAY_PID=$RELAY_PID
+start_relay edge-relay sub1 --listen 127.0.0.1:5443 --log-level info --stats-interval 0 --ctl-socket none "${CERT[@]}" \
+	--upstream "https://$RELAY_IP4_SUB_1:4443/edge" --upstream-ca "$TMP/cert/cert.pem"
+start_sub edge-sub sub1 --ca "$TMP/cert/cert.pem" --sni localhost --count 200 --connect-timeout 5 127.0.0.1:5443
+wait_exit "$SUB_PID" 20 "the subscriber behind the edge relay"
+[ "$(jget "$TMP/edge-sub.json" .objects_missing)" = 0 ] || tail -15 "$TMP/edge-relay.log" >&2
+expect_intact edge-sub
+grep -q 'authorized to publish+subscribe (path "/edge"' "$TMP/fan-relay.log" ||
+	die "the edge relay's WebTransport session did not reach the relay with path /edge"
+stop "$RELAY_PID"
+log "relay chain: edge --upstream https:// (WebTransport) -> relay -> publisher, byte-exact"
+RELAY_PID=$FAN_RELAY_PID
 stop "$PUB_PID"
 stop "$RELAY_PID"
 
 # ---- auth -----------------------------------------------------------------------
-start_relay auth-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 "${CERT[@]}" \
+start_relay auth-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 --ctl-socket none "${CERT[@]}" \
 	--publish-token pubtok --subscribe-token subtok
 start_pub auth-pub pub "${TRUST[@]}" --auth-token pubtok "${PUBARGS[@]}" --track test "https://$RELAY_IP4:4443/"
 wait_announce auth-relay
@@ -90,7 +122,7 @@ stop "$RELAY_PID"
 log "auth over WebTransport: no token -> UNAUTHORIZED; subscribe token -> plays"
 
 # ---- --dev-cert -------------------------------------------------------------------
-start_relay dev-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 --dev-cert "$TMP/dev"
+start_relay dev-relay relay --listen 0.0.0.0:4443 --log-level info --stats-interval 0 --ctl-socket none --dev-cert "$TMP/dev"
 grep -q "development certificate.*sha256 $(cat "$TMP/dev/cert.sha256")" "$TMP/dev-relay.log" ||
 	{ cat "$TMP/dev-relay.log" >&2; die "--dev-cert: the log does not show the certificate's SHA-256"; }
 DEVTRUST=(--ca "$TMP/dev/cert.pem" --sni localhost)

@@ -29,6 +29,8 @@ def main():
     prof = tempfile.mkdtemp(prefix="moq-chromium.")
     cmd = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
            "--no-first-run", "--no-default-browser-check", "--mute-audio",
+           "--disable-extensions", "--disable-background-networking", "--disable-sync",
+           "--disable-component-update", "--disable-default-apps",
            "--user-data-dir=" + prof, "--remote-debugging-port=0",
            "--window-size=900,800", "about:blank"]
     # its own process group: the zygote, GPU and renderer processes go too

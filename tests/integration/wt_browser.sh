@@ -32,6 +32,9 @@ at_exit cleanup
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 inns() { ip netns exec "$NS" "$@"; }
+# background jobs: exec, so $! is the process itself and the cleanup's kill
+# reaches it (a function run with & is a subshell with the job as its child)
+inns_bg() { exec ip netns exec "$NS" "$@"; }
 
 SECS=12
 ffmpeg -loglevel error -f lavfi -i testsrc2=size=640x360:rate=30 -t 4 \
@@ -39,15 +42,15 @@ ffmpeg -loglevel error -f lavfi -i testsrc2=size=640x360:rate=30 -t 4 \
 	-g 30 -keyint_min 30 -sc_threshold 0 -bsf:v h264_mp4toannexb -f h264 "$TMP/clip.h264" ||
 	die "ffmpeg could not make the clip"
 
-inns "$RELAYD" --listen 127.0.0.1:4443 --dev-cert "$TMP/dev" --log-level info --stats-interval 0 \
+inns_bg "$RELAYD" --listen 127.0.0.1:4443 --dev-cert "$TMP/dev" --log-level info --stats-interval 0 --ctl-socket none \
 	2>"$TMP/relay.log" &
 PIDS+=($!)
 wait_for 5 grep -q "listening on" "$TMP/relay.log" || { cat "$TMP/relay.log"; die "relay did not start"; }
 HASH=$(cat "$TMP/dev/cert.sha256")
-inns "$PUB" --ca "$TMP/dev/cert.pem" --namespace demo --h264 "$TMP/clip.h264" --fps 30 --loop \
+inns_bg "$PUB" --ca "$TMP/dev/cert.pem" --namespace demo --h264 "$TMP/clip.h264" --fps 30 --loop \
 	https://127.0.0.1:4443/ 2>"$TMP/pub.log" &
 PIDS+=($!)
-inns /usr/bin/python3 -m http.server --bind 127.0.0.1 8080 --directory "$ROOT/web/player" \
+inns_bg /usr/bin/python3 -m http.server --bind 127.0.0.1 8080 --directory "$ROOT/web/player" \
 	>"$TMP/http.log" 2>&1 &
 PIDS+=($!)
 wait_for 5 grep -q "publishes namespace" "$TMP/relay.log" || { cat "$TMP/pub.log"; die "publisher did not announce"; }

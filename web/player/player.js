@@ -13,7 +13,7 @@ const q = new URLSearchParams(location.search);
 const stats = {
   state: 'starting', error: null, objects: 0, keyframes: 0, frames_decoded: 0, decode_errors: 0,
   skipped_before_keyframe: 0, dropped: 0, first_seq: null, last_seq: null, sent: 0,
-  max_gap_ms: 0, latency_ms: null, latency_max_ms: 0, latency_p50_ms: null, latency_p99_ms: null,
+  max_gap_ms: 0, max_gap_at_s: null, latency_ms: null, latency_max_ms: 0, latency_p50_ms: null, latency_p99_ms: null,
   codec: null, playing_s: 0, streams: 0,
 };
 const latencies = [];
@@ -42,7 +42,7 @@ function show() {
 setInterval(show, 250);
 
 function fail(what, e) {
-  if (stats.state === 'done') return;
+  if (stats.state === 'done' || stats.state === 'stopping') return;
   stats.state = 'failed';
   stats.error = what + ': ' + (e && e.message ? e.message : String(e));
   document.title = 'moq player: failed';
@@ -59,7 +59,10 @@ let decoder = null, lastFrameAt = 0, firstFrameAt = 0;
 
 function onFrame(frame) {
   const now = performance.now();
-  if (lastFrameAt && stats.state === 'playing') stats.max_gap_ms = Math.max(stats.max_gap_ms, now - lastFrameAt);
+  if (lastFrameAt && stats.state === 'playing' && now - lastFrameAt > stats.max_gap_ms) {
+    stats.max_gap_ms = now - lastFrameAt;
+    stats.max_gap_at_s = (lastFrameAt - firstFrameAt) / 1000; // where in the run
+  }
   if (!firstFrameAt) firstFrameAt = now;
   lastFrameAt = now;
   stats.frames_decoded++;
@@ -118,7 +121,7 @@ async function acceptStreams(wt) {
   for (;;) {
     const { value, done } = await r.read();
     if (done) return;
-    readUni(value).catch((e) => { if (stats.state !== 'done') console.log('stream', e); });
+    readUni(value).catch((e) => { if (stats.state === 'playing') console.log('stream', e); });
   }
 }
 
@@ -134,7 +137,7 @@ async function main() {
   const opts = { protocols: ['moqt-18'] };
   if (hash) opts.serverCertificateHashes = [{ algorithm: 'sha-256', value: hexBytes(hash) }];
   const wt = new WebTransport(url, opts);
-  wt.closed.then((c) => { if (stats.state !== 'done') fail('session closed', (c && c.reason) || 'closed'); })
+  wt.closed.then((c) => { if (stats.state !== 'done' && stats.state !== 'stopping') fail('session closed', (c && c.reason) || 'closed'); })
     .catch((e) => fail('session', e));
   stats.state = 'connecting';
   await wt.ready;
@@ -156,10 +159,14 @@ async function main() {
       if (stats.playing_s >= seconds && stats.state === 'playing') {
         clearInterval(tick);
         if (lastFrameAt) stats.max_gap_ms = Math.max(stats.max_gap_ms, performance.now() - lastFrameAt);
-        stats.state = 'done';
-        document.title = 'moq player: done';
-        show();
+        stats.state = 'stopping';
         wt.close({ closeCode: 0, reason: 'player done' });
+        // frames still in the decoder count too; then report
+        decoder.flush().catch(() => {}).finally(() => {
+          stats.state = 'done';
+          document.title = 'moq player: done';
+          show();
+        });
       } else if (!firstFrameAt && performance.now() - t0 > 15000) {
         clearInterval(tick);
         fail('timeout', 'no frame within 15 s');

@@ -10,7 +10,8 @@
 # Kernel-timestamp latency per packet is bench/latency.sh.
 # Writes docs/results/fastpath-onoff.md.
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE (1000),
-# BENCH_COUNTS ("1 8 64"), BENCH_MODES ("off on"; "on" alone to compare two builds).
+# BENCH_COUNTS ("1 8 64"), BENCH_OUT (the report file), BENCH_MODES ("off on"; "on"
+# alone to compare two builds).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
@@ -20,7 +21,7 @@ COUNTS=${BENCH_COUNTS:-1 8 64}
 MODES=${BENCH_MODES:-off on}
 HOSTS=8
 bench_init fo fp-bench
-OUT=$ROOT/docs/results/fastpath-onoff.md
+OUT=${BENCH_OUT:-$ROOT/docs/results/fastpath-onoff.md}
 
 bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq strace
 WAITLOG_TRIES=50
@@ -57,9 +58,28 @@ summarize() { # TAG N -> "p50 p99 objects missing integrity"
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
 # voluntary + involuntary context switches of a process (all its threads)
 ctx_switches() { awk '/ctxt_switches/ { n += $2 } END { print n + 0 }' /proc/"$1"/task/*/status 2>/dev/null; }
+# subscriber packets so far: "passed consumed" (tc/subscriber_ingress
+# SUB_RX and ACK_CONSUMED in moq_stats, summed over CPUs; the reasons'
+# count from the map size, so an object without ACK_CONSUMED reads 0)
+sub_rx_counts() {
+	bpftool -j map dump pinned "$PIN/moq_stats" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = len(d) // 3
+tot = {}
+for e in d:
+    k = e["key"]
+    k = int.from_bytes(bytes(int(x, 16) for x in k), "little") if isinstance(k, list) else int(k)
+    n = 0
+    for v in e["values"]:
+        val = v["value"]
+        n += int.from_bytes(bytes(int(x, 16) for x in val[:8]), "little") if isinstance(val, list) else int(val["packets"])
+    tot[k] = n
+print(tot.get(2 * r + 36, 0), tot.get(2 * r + 48, 0) if r > 48 else 0)'
+}
 
 run_mode() { # MODE N -> sets R_* variables
-	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1 x0 x1
+	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1 k0 k1 a0 a1 x0 x1
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=($rp)
@@ -68,8 +88,11 @@ run_mode() { # MODE N -> sets R_* variables
 	pp=$!; PIDS+=($pp)
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	c0=$(cpu_ticks $rp) s0=$(softirq_ticks) x0=$(ctx_switches $rp)
+	read -r k0 a0 <<<"$(sub_rx_counts)"
 	run_subs "$n" "$tag"
 	c1=$(cpu_ticks $rp) s1=$(softirq_ticks) x1=$(ctx_switches $rp)
+	read -r k1 a1 <<<"$(sub_rx_counts)"
+	R_ACKS=$(awk -v p=$((k1 - k0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.1f%%", p + a ? 100 * a / (p + a) : 0 }')
 	sleep 1.1
 	R_SHARE=$(grep -o 'kernel_share=[0-9.]*' "$TMP/relay-$tag.log" | tail -1 | cut -d= -f2 || true)
 	# ring-buffer events per packet the kernel forwarded (fast path only)
@@ -107,8 +130,8 @@ for n in $COUNTS; do
 	echo "== $n subscriber(s)"
 	for mode in $MODES; do
 		run_mode "$mode" "$n"
-		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | $R_CSW ctx switches/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | ring events/fwd pkt ${R_EVPP:--}"
-		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_CSW | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | ${R_EVPP:--} |")
+		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | $R_CSW ctx switches/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | subscriber packets consumed in the kernel $R_ACKS | ring events/fwd pkt ${R_EVPP:--}"
+		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_CSW | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_ACKS | ${R_EVPP:--} |")
 	done
 done
 
@@ -126,12 +149,13 @@ done
 	echo "time per delivered object (where tc programs and veth delivery run; includes every"
 	echo "process's packet processing, so it is an upper bound for the fast path's kernel cost)."
 	echo "Syscalls: a second run under \`strace -c -f\`. Kernel share: media packets the egress"
-	echo "program forwarded / all media packets (the agent's own writes are the rest). Context"
-	echo "switches: the relay's voluntary + involuntary, per delivered object. Ring events: the"
-	echo "agent's \`events=\` over \`kernel_pkts=\` (moq_events read per packet the kernel forwarded)."
+	echo "program forwarded / all media packets (the agent's own writes are the rest). ACKs in"
+	echo "kernel: subscriber packets tc/subscriber_ingress consumed (pure media ACKs) / all it saw."
+	echo "Context switches: the relay's voluntary + involuntary, per delivered object. Ring events:"
+	echo "the agent's \`events=\` over \`kernel_pkts=\` (moq_events read per packet the kernel forwarded)."
 	echo
-	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | ctx switches/object | objects delivered | missing / integrity | kernel share | ring events / fwd packet |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | ctx switches/object | objects delivered | missing / integrity | kernel share | ACKs in kernel | ring events / fwd packet |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "The VM has 2 vCPUs shared by the publisher, the relay and every moq-sub, so p99 is"

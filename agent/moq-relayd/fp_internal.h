@@ -202,6 +202,7 @@ struct relayd_fp {
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
+	uint64_t bad_events;		   /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
 	/* raws with bytes read in this loop pass (fastpath.c fp_pass_end) */

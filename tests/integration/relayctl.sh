@@ -181,7 +181,7 @@ upd() { bpftool map update pinned "$PIN/$1" key hex $2 value hex $3 || die "bpft
 set_config() { # HEARTBEAT_AGE_MS TIMEOUT_MS
 	local now
 	now=$(awk '/^now at/ {print $3; exit}' /proc/timer_list) # CLOCK_MONOTONIC ns
-	upd moq_config "$(le 0 4)" "$(le 5 4) $(le 1 4) $(le $((now - $1 * 1000000)) 8) $(le $(($2 * 1000000)) 8) $(le 7 4) 11 5b 00 00"
+	upd moq_config "$(le 0 4)" "$(le 6 4) $(le 1 4) $(le $((now - $1 * 1000000)) 8) $(le $(($2 * 1000000)) 8) $(le 7 4) 11 5b 00 00"
 }
 set_config 0 60000
 # slot 3: active, generation 7, ifindex 1, IPv4, subscriber 10.9.8.7:5555
@@ -196,7 +196,7 @@ upd moq_tracks "$(le 1 4) $(le 0 4) $(le 0 8)" "$(le 1 4) 80 00 00 00 $(le 3 4) 
 mctl() { "$CTL" --socket "$SOCK" --pin-dir "$PIN" "$@"; }
 out=$(mctl status) || die "status with maps: exit $?: $out"
 grep -q "fast path: live (heartbeat" <<<"$out" || die "status: not live: $out"
-grep -q "layout 5  generation 7  enabled  upstreams 0  tracks 1  subscriptions 0  active slots 1" <<<"$out" ||
+grep -q "layout 6  generation 7  enabled  upstreams 0  tracks 1  subscriptions 0  active slots 1" <<<"$out" ||
 	die "status: kernel line: $out"
 grep -q "sessions 2" <<<"$out" || die "status with maps: daemon part missing: $out"
 mctl --json subscribers >"$TMP/msub.json" || die "subscribers --json with maps: exit $?"

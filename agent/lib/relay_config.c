@@ -141,6 +141,10 @@ static const struct opt opts[] = {
     {"fast-path-raw-bytes", "SIZE", K_SIZE, F(fp_raw_bytes),
      "upstream stream bytes the fast path keeps in total [64M]\n"
      "(>= --fast-path-stream-bytes); beyond, the oldest are evicted"},
+    {"fast-path-tick", "SECONDS", K_MS, F(fp_tick_ms),
+     "fast-path service period while subscribers are on the fast path:\n"
+     "sent logs, delivery timeouts, gate refills in one batch [0.005]\n"
+     "(0.001 to 0.02)"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
@@ -183,6 +187,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->heartbeat_timeout_ms = 500;
 	c->fp_stream_bytes = 4ull << 20;
 	c->fp_raw_bytes = 64ull << 20;
+	c->fp_tick_ms = 5;
 	strcpy(c->ctl_socket, "/run/moq-relayd.sock");
 }
 
@@ -586,6 +591,11 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 	}
 	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
 		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
+		return -1;
+	}
+	if (c->fp_tick_ms < 1 || c->fp_tick_ms > 20) {
+		errf(err, errlen, "--fast-path-tick: 0.001 to 0.02 seconds (got %llu ms)",
+		     (unsigned long long)c->fp_tick_ms);
 		return -1;
 	}
 	if (c->fp_stream_bytes < (64u << 10)) {

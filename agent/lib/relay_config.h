@@ -63,6 +63,7 @@ struct relay_config {
 	 * retransmissions, per stream and in total (docs/relay.md Limits) */
 	uint64_t fp_stream_bytes;
 	uint64_t fp_raw_bytes;
+	uint64_t fp_tick_ms;	  /* fast-path service tick (docs/fast-path-agent.md) */
 	char ctl_socket[108];	  /* control socket path, "" = none */
 	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];

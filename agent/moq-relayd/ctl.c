@@ -195,6 +195,9 @@ static void cmd_subscribers(struct relayd *d, struct json_writer *w)
 			json_kv_u64(w, "objects_out", s->objects_out);
 			json_kv_u64(w, "bytes_out", s->bytes_out);
 			json_kv_u64(w, "streams_reset", s->streams_reset);
+			kv_bool(w, "fast_path", s->fast);
+			json_kv_u64(w, "kernel_packets", s->kernel_packets);
+			json_kv_u64(w, "kernel_bytes", s->kernel_bytes);
 			json_end_object(w);
 		}
 		json_end_array(w);

@@ -245,6 +245,16 @@ fctl() { "$CTL" --socket "$SOCK" --pin-dir "$FP_PIN" "$@"; }
 wait_for 8 sh -c "'$CTL' --socket '$SOCK' --pin-dir '$FP_PIN' --json subscribers |
 	jq -e '.maps.slots[0].tx_packets > 50 and .daemon.fast_path_subscribers[0].kernel_packets > 50'" ||
 	{ fctl subscribers >&2; die "fast path: no slot with kernel-forwarded packets in both views"; }
+# issue 18: the subscription itself counts what the fast path delivered
+# (objects of streams acknowledged whole, packets from the sent log)
+wait_for 8 sh -c "'$CTL' --socket '$SOCK' --json subscribers |
+	jq -e '[.daemon.sessions[].subscriptions[]? | select(.fast_path)][0] |
+		.objects_out > 0 and .bytes_out > 0 and .kernel_packets > 50'" ||
+	{ fctl --json subscribers >&2; die "fast path: the subscription's own counters stay 0"; }
+out=$(fctl subscribers)
+echo "$out"
+grep -Eq "^    [^ ]+ +[0-9]+ established +[1-9][0-9]* .* [1-9][0-9]*$" <<<"$out" ||
+	die "fast path subscription row: $out"
 out=$(fctl status) || die "fast path status: exit $?: $out"
 grep -q "daemon fast path: on (1 fast subscribers" <<<"$out" && grep -q "fast path: live (heartbeat" <<<"$out" &&
 	grep -Eq "enabled  upstreams [1-9][0-9]*  tracks 1  subscriptions 1  active slots 1" <<<"$out" ||

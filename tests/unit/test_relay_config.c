@@ -135,6 +135,26 @@ START_TEST(fast_path_raw_bounds)
 }
 END_TEST
 
+/* issue 18: the fast-path service tick, 1 to 20 ms */
+START_TEST(fast_path_tick)
+{
+	struct relay_config c;
+	const char *d[] = {"--plaintext", NULL};
+	const char *a[] = {"--plaintext", "--fast-path-tick", "0.002", NULL};
+	const char *zero[] = {"--plaintext", "--fast-path-tick", "0", NULL};
+	const char *big[] = {"--plaintext", "--fast-path-tick", "0.05", NULL};
+
+	ck_assert_int_eq(parse(&c, d), 0);
+	ck_assert_uint_eq(c.fp_tick_ms, 5);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.fp_tick_ms, 2);
+	ck_assert_int_eq(parse(&c, zero), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-tick"));
+	ck_assert_int_eq(parse(&c, big), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-tick"));
+}
+END_TEST
+
 START_TEST(unknown_option_is_named)
 {
 	struct relay_config c;
@@ -517,6 +537,7 @@ int main(void)
 	tcase_add_test(tc, dev_cert_replaces_cert_and_key_and_needs_tls);
 	tcase_add_test(tc, upstream_over_webtransport);
 	tcase_add_test(tc, fast_path_raw_bounds);
+	tcase_add_test(tc, fast_path_tick);
 	tcase_add_test(tc, unknown_option_is_named);
 	tcase_add_test(tc, sizes_take_suffixes_and_reject_garbage);
 	tcase_add_test(tc, bad_number_names_the_option);

@@ -10,7 +10,7 @@
 # Kernel-timestamp latency per packet is bench/latency.sh.
 # Writes docs/results/fastpath-onoff.md.
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE (1000),
-# BENCH_COUNTS ("1 8 64").
+# BENCH_COUNTS ("1 8 64"), BENCH_OUT (the report file).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
@@ -19,7 +19,7 @@ SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 64}
 HOSTS=8
 bench_init fo fp-bench
-OUT=$ROOT/docs/results/fastpath-onoff.md
+OUT=${BENCH_OUT:-$ROOT/docs/results/fastpath-onoff.md}
 
 bench_need bin/moq-relayd bin/moq-pub bin/moq-sub tc-progs/relay.bpf.o -- jq strace
 WAITLOG_TRIES=50

@@ -4,11 +4,15 @@
 #   bench_init PREFIX NAME          P, TMP, MNT, PIN, OBJ, T0, LOAD0
 #   bench_need FILE... [-- CMD...]  root, the build files under $B, commands
 #   BUILDINFO=$(bench_buildinfo [--no-bpf])  the tree and binaries measured
+#                                   (B outside this tree: its COMMIT file)
 #   bench_traps                     bench_cleanup on exit, exit 130 on INT/TERM
 #   bench_testbed_up HOSTS          netns/testbed.sh up --prefix $P, its env
 #   bench_fast_attach OBJ HOSTS     relay.bpf.o on the relay, pins under $MNT
 #   relay_args MODE                 moq-relayd's arguments (on*: fast path)
 #   in_ns NS CMD..., sub_ns H, sub_gw H, waitlog FILE RE, stopwait PID
+#   wait_ready LOG N                sets ready: moq-relayd sessions ready in
+#                                   LOG (the publisher's too) once > N, or
+#                                   after 10 s without a new one (90 s max)
 #   cpu_ticks PID, proc_ticks PID, cpu_seconds PID, HZ   CPU time of a
 #                                   process (/proc/PID/stat)
 #
@@ -62,9 +66,15 @@ bench_need() {
 # the tree and the binaries at the start; --no-bpf leaves out relay.bpf.o
 bench_buildinfo() {
 	local s
-	s="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
-	git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null ||
-		s+=" plus uncommitted changes under agent/, tc-progs/ or moq/"
+	case "$B" in
+	"$ROOT"/*)
+		s="git HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+		git -C "$ROOT" diff --quiet HEAD -- agent tc-progs moq 2>/dev/null ||
+			s+=" plus uncommitted changes under agent/, tc-progs/ or moq/"
+		;;
+	*) # a build of another tree: what its COMMIT file says it is
+		s="built from $(cat "$B/COMMIT" 2>/dev/null || echo 'an unnamed tree (no COMMIT file)')" ;;
+	esac
 	s+="; moq-relayd built $(date -u -r "$B/bin/moq-relayd" '+%Y-%m-%d %H:%M:%S' 2>/dev/null) UTC"
 	[ "${1:-}" = --no-bpf ] ||
 		s+=", relay.bpf.o $(date -u -r "$B/tc-progs/relay.bpf.o" '+%H:%M:%S' 2>/dev/null) UTC"
@@ -102,6 +112,19 @@ waitlog() {
 	for _ in $(seq "${WAITLOG_TRIES:-200}"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	cat "$1" >&2
 	die "no '$2' in $1"
+}
+# LOG N: sets ready (": ready (peer" lines of moq-relayd's info log); a
+# client whose handshake failed never comes, so 10 s without progress ends it
+wait_ready() {
+	local last=0 still=0
+	ready=0
+	for _ in $(seq 1 450); do
+		ready=$(grep -c ': ready (peer' "$1" || true)
+		[ "$ready" -gt "$2" ] && return 0
+		if [ "$ready" = "$last" ]; then still=$((still + 1)); else still=0 last=$ready; fi
+		[ "$still" -lt 50 ] || return 0
+		sleep 0.2
+	done
 }
 # PID: SIGTERM, at most 8 s, SIGKILL
 stopwait() { kill "$1" 2>/dev/null || true; timeout 8 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true; }

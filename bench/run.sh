@@ -49,7 +49,7 @@ if [ $LIST = 1 ]; then printf '%s\n' "${SCRIPTS[@]}"; exit 0; fi
 quick_args() {
 	case "$1" in
 	pub_sub_loopback) echo "--seconds 1" ;;
-	latency) echo "--quick" ;;
+	latency | fanout_connections | residence) echo "--quick" ;;
 	esac
 }
 quick_env() { # one VAR=value per line

@@ -8,7 +8,9 @@
  *                                     clsact hook of IF inside the network
  *                                     namespace /run/netns/NETNS
  *   tstamp dump PINDIR                print every tst_times entry as
- *                                     "point daddr dport seq ns" and delete it
+ *                                     "point daddr dport seq ns" and delete it;
+ *                                     a fast-path clone's key (its mark) as
+ *                                     "point slotN 0 seq ns"
  *   tstamp stats PINDIR               print the tst_stats counters (all CPUs)
  *   tstamp fpstats MOQ_STATS_PIN      the relay fast path's moq_stats
  *                                     (tc-progs/moq_maps.h), summed over CPUs:
@@ -35,6 +37,9 @@
 
 #include "moq_maps.h"
 #include "testing/tstamp.h"
+
+_Static_assert(TST_CLONE_MARK == MOQ_MARK_MAGIC && TST_CLONE_MARK_MASK == MOQ_MARK_MAGIC_MASK,
+	       "tstamp.h's clone mark is moq_maps.h's");
 
 static const char *stat_names[TST_S_MAX] = {
     "seen", "udp", "matched", "unmatched", "first", "repeat", "full",
@@ -177,7 +182,11 @@ static int cmd_dump(const char *dir)
 	}
 	for (i = 0; i < n; i++) {
 		if (bpf_map_lookup_elem(fd, &keys[i], &ts) == 0) {
-			inet_ntop(AF_INET, &keys[i].daddr, addr, sizeof(addr));
+			if ((keys[i].daddr & TST_CLONE_MARK_MASK) == TST_CLONE_MARK)
+				snprintf(addr, sizeof(addr), "slot%u",
+					 keys[i].daddr & ~TST_CLONE_MARK_MASK);
+			else
+				inet_ntop(AF_INET, &keys[i].daddr, addr, sizeof(addr));
 			printf("%u %s %u %llu %llu\n", keys[i].point, addr, ntohs(keys[i].dport),
 			       (unsigned long long)keys[i].seq, (unsigned long long)ts);
 		}

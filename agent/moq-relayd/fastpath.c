@@ -1255,7 +1255,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
 	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "map_failures=%llu",
+	    "map_failures=%llu bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1263,5 +1263,5 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
 	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
-	    (unsigned long long)map_failures);
+	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
 }

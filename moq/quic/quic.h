@@ -167,7 +167,8 @@ struct moq_quic_config {
 
 	/* Mode. plaintext must be set on both ends. */
 	int plaintext;
-	const char *alpn; /* NULL = "moqt-18" */
+	const char *alpn; /* NULL = "moqt-18"; TLS: a comma-separated list
+			     offers/accepts several ("moqt-18,h3") */
 
 	/* TLS (ignored when plaintext). Server: PEM cert chain and key.
 	 * Client: ca_file (PEM) to verify the server against, and sni (the
@@ -178,6 +179,12 @@ struct moq_quic_config {
 	const char *ca_file;
 	const char *sni;
 	int insecure;
+	/* Client: trust exactly the server certificate whose DER has this
+	 * SHA-256 (what browsers do with WebTransport serverCertificateHashes:
+	 * no CA, no name check; the certificate must be within its validity
+	 * period). Used instead of ca_file when has_cert_sha256. */
+	uint8_t cert_sha256[32];
+	int has_cert_sha256;
 
 	/* Transport. 0 picks the default in brackets. */
 	uint64_t idle_timeout_ms;	  /* [30000] */
@@ -262,6 +269,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t hs_evicted;	  /* handshakes replaced by a newer client at the cap */
 	uint64_t hs_refused;	  /* clients refused: handshake cap full of validated ones */
 	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
+	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

@@ -7,8 +7,13 @@
  * (tst_egress) and the clsact ingress of each subscriber's interface
  * (tst_ingress), inside their own namespaces, by bench/tstamp.c (libbpf,
  * one loaded program per direction, so all attachments share one set of
- * maps). Never attached on a relay interface: the relay's own programs
- * (tc-progs/relay.bpf.c) stay alone there.
+ * maps). bench/residence.sh attaches them on the relay's own interfaces
+ * instead (tst_ingress on the publisher side, tst_egress on each
+ * subscriber side), at priority 1, ahead of tc-progs/relay.bpf.c: the
+ * egress stamp of a fast-path clone is taken before tc/subscriber_egress
+ * rewrites it, when it is still addressed to the relay, so such a clone
+ * (skb->mark MOQ_MARK_MAGIC | slot) is keyed by its mark instead of its
+ * destination (daddr = the mark, dport = 0).
  *
  * For each IPv4/IPv6 UDP packet it searches the first TST_WINDOW bytes of
  * the UDP payload for an MQP1 payload header (docs/tools.md: magic "MQP1",
@@ -138,6 +143,10 @@ static __always_inline int stamp(struct __sk_buff *skb, __u32 point)
 	key.point = point;
 	key.daddr = daddr;
 	key.dport = dport;
+	if ((skb->mark & TST_CLONE_MARK_MASK) == TST_CLONE_MARK) {
+		key.daddr = skb->mark;
+		key.dport = 0;
+	}
 	for (i = 0; i < 8; i++) {
 		__u32 j = (__u32)pos + 16 + i;
 

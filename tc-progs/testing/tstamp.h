@@ -28,6 +28,11 @@ struct tst_key {
 	__u64 seq; /* MQP1 sequence number (payload bytes 16..23, big endian) */
 };
 
+/* A fast-path clone's skb->mark: MOQ_MARK_MAGIC | subscriber slot
+ * (tc-progs/moq_maps.h). Such a packet is keyed by the mark, dport 0. */
+#define TST_CLONE_MARK 0x4d510000u
+#define TST_CLONE_MARK_MASK 0xffff0000u
+
 /* tst_stats indexes (ARRAY of __u64, per CPU) */
 enum tst_stat {
 	TST_S_SEEN = 0,	 /* packets the program ran on */

@@ -247,6 +247,34 @@ START_TEST(ipv6_key_is_last_four_address_bytes)
 }
 END_TEST
 
+/* bench/residence.sh: a fast-path clone on the relay's subscriber-side
+ * egress is still addressed to the relay; its mark names the subscriber */
+START_TEST(clone_mark_is_the_key)
+{
+	uint8_t f[200], pkt[512], out[2048];
+	size_t len = build(pkt, sizeof(pkt), 4, f, frames_with_mqp1(f, sizeof(f), 5, 77, 1));
+	struct __sk_buff ctx = {.mark = TST_CLONE_MARK | 7};
+	struct tst_key k = {.point = TST_PT_EGRESS, .daddr = TST_CLONE_MARK | 7, .seq = 77};
+	uint64_t ts;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	ck_assert_int_eq(bpf_prog_test_run_opts(fd_egress, &o), 0);
+	ck_assert_int_eq((int)o.retval, TC_ACT_UNSPEC);
+	ck_assert_mem_eq(out, pkt, len);
+	ck_assert_int_eq(bpf_map_lookup_elem(fd_times, &k, &ts), 0);
+	ck_assert_int_ne(lookup(TST_PT_EGRESS, DADDR4, 77, &ts), 0);
+	/* another slot is another key; a mark without the magic changes nothing */
+	ctx.mark = TST_CLONE_MARK | 8;
+	ck_assert_int_eq(bpf_prog_test_run_opts(fd_egress, &o), 0);
+	ctx.mark = 0x12340007;
+	ck_assert_int_eq(bpf_prog_test_run_opts(fd_egress, &o), 0);
+	ck_assert_int_eq(lookup(TST_PT_EGRESS, DADDR4, 77, &ts), 0);
+	ck_assert_uint_eq(map_entries(), 3);
+}
+END_TEST
+
 START_TEST(non_udp_is_not_searched)
 {
 	uint8_t f[200], pkt[512];
@@ -274,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, short_packet_header_at_the_end);
 	tcase_add_test(tc, ipv6_key_is_last_four_address_bytes);
 	tcase_add_test(tc, non_udp_is_not_searched);
+	tcase_add_test(tc, clone_mark_is_the_key);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -296,6 +296,8 @@ static void render(FILE *f, void *arg)
 	relayd_gauges(d, &g);
 	gauge(f, "moq_relay_sessions", "open MoQT sessions (publishers, subscribers, upstream)",
 	      g.sessions);
+	gauge(f, "moq_relay_webtransport_sessions",
+	      "open MoQT sessions over WebTransport (HTTP/3, ALPN h3)", g.webtransport_sessions);
 	gauge(f, "moq_relay_publishers", "sessions that publish", g.publishers);
 	gauge(f, "moq_relay_subscribers", "sessions with at least one subscription", g.subscribers);
 	gauge(f, "moq_relay_tracks", "tracks the relay knows", g.tracks);

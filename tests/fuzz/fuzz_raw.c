@@ -42,6 +42,13 @@ int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key 
 	abort();
 }
 
+int fp_maps_queue_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			      const struct moq_down_stream *v)
+{
+	(void)m, (void)k, (void)v;
+	abort();
+}
+
 int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k)
 {
 	(void)m, (void)k;

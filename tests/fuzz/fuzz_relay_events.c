@@ -450,6 +450,9 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 {
 }
+void relayd_fp_rx_object(struct relayd *d, struct peer *p, struct relay_rx *st)
+{
+}
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 {
 }

@@ -277,6 +277,17 @@ int fp_ackx_raise_pending(const struct fp_ackx *x)
 
 /* ---- the packet ------------------------------------------------------------ */
 
+/* Hide a frame ngtcp2 must not see (fl >= 2 bytes): a PING and padding in
+ * its place. The peer sent an ack-eliciting packet and waits for its ACK;
+ * padding alone would leave ngtcp2 a packet it need not acknowledge, and a
+ * subscriber whose MAX_STREAM_DATA packets go unacknowledged fills its
+ * congestion window and then sends them only in PTO probes, backing off. */
+static void hide_frame(uint8_t *out, size_t fl)
+{
+	out[0] = 0x01;
+	memset(out + 1, 0, fl - 1);
+}
+
 static int validate(struct fp_ackx *x, const uint8_t *pkt, size_t len, uint64_t next_pn)
 {
 	const uint8_t *p = pkt + 1 + x->dcidlen + MOQ_PN_LEN, *end = pkt + len - MOQ_TAG_LEN;
@@ -374,7 +385,7 @@ int fp_ackx_packet(struct fp_ackx *x, uint8_t *pkt, size_t *len, size_t cap)
 					if (x->ops->on_max_stream_data)
 						x->ops->on_max_stream_data(x->user, v1, v2);
 				}
-				memset(x->out + o, 0, fl);
+				hide_frame(x->out + o, fl);
 				o += fl;
 				p += fl;
 				continue;
@@ -403,7 +414,7 @@ int fp_ackx_packet(struct fp_ackx *x, uint8_t *pkt, size_t *len, size_t cap)
 				quic_varint_encode_width(x->out + o + tl, vw, target, vw);
 				x->st.max_data_rewritten++;
 			} else {
-				memset(x->out + o, 0, fl);
+				hide_frame(x->out + o, fl);
 				x->st.max_data_padded++;
 			}
 			o += fl;

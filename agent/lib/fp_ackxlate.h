@@ -10,7 +10,8 @@
  *    ranges go to ops->on_media_ack (the media tracker ignores numbers it
  *    did not send, so ngtcp2's own numbers are harmless there).
  *  - STOP_SENDING and MAX_STREAM_DATA for media-plane streams
- *    (ops->is_media_stream) become PADDING and are reported.
+ *    (ops->is_media_stream) become a PING and PADDING (the packet stays
+ *    ack-eliciting for ngtcp2) and are reported.
  *  - MAX_DATA is re-written to ngtcp2's share of the connection credit
  *    (accounting in docs/fast-path-agent.md, "Connection flow control").
  *    When ngtcp2's share grows without a new MAX_DATA from the peer (its

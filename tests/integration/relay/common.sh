@@ -29,7 +29,8 @@
 # WebTransport it connects to the same (TLS) relay natively with --insecure.
 # Suites that stay native-only: relay_path_change, relay_half_open (QUIC
 # path and idle behaviour of the plaintext profile), fastpath_*/fp_* (the
-# kernel fast path needs --plaintext; WebTransport needs TLS).
+# kernel fast path needs --plaintext; WebTransport needs TLS), relay_malformed
+# (its malformed sessions come from the native-only probe).
 
 RELAYD=$ROOT/$B/bin/moq-relayd
 PUB=$ROOT/$B/bin/moq-pub

@@ -41,7 +41,8 @@ round() { # name mode-args-relayA -- mode-args-relayB -- client-args
 		pids+=("$SUB_PID")
 	done
 	local rc=0
-	on sub1 "$SUB" "${c[@]}" --auth-token wrong --count 1 --json --quiet "$(sip 1)" >/dev/null 2>"$TMP/$name-bad.log" || rc=$?
+	wt_client_args "${c[@]}" --auth-token wrong --count 1 --json --quiet "$(sip 1)"
+	on sub1 "$SUB" "${WT_ARGS[@]}" >/dev/null 2>"$TMP/$name-bad.log" || rc=$?
 	[ $rc = 3 ] || die "$name: subscriber with a wrong token: exit $rc (want 3, refused): $(cat "$TMP/$name-bad.log")"
 	for p in "${pids[@]}"; do wait_exit "$p" 20 "$name subscriber"; done
 	for i in 1 2 3; do expect_intact "$name-s$i"; done

@@ -72,16 +72,16 @@ log "--max-tracks 4: the 5th track refused with EXCESSIVE_LOAD (0x9), a carried 
 # --- name sizes (session 4 each time, ends at once)
 long=$(printf 'x%.0s' $(seq 60)) # 7 (moq-pub) + 60 bytes > 64
 rc=0
-"$SUB" --plaintext --json --quiet --duration 3 --track "$long" "$A" >"$TMP/name1.json" 2>"$TMP/name1.log" || rc=$?
+run_client 10 "$SUB" --plaintext --json --quiet --duration 3 --track "$long" "$A" >"$TMP/name1.json" 2>"$TMP/name1.log" || rc=$?
 n=$(refusals name1 "DOES_NOT_EXIST (0x10)" "size limits")
 [ "$n" = 1 ] || { cat "$TMP/name1.log" >&2; die "67-byte Full Track Name: not refused with DOES_NOT_EXIST (exit $rc)"; }
 rc=0
-"$SUB" --plaintext --json --quiet --duration 3 --namespace moq-pub/a/b --track t1 "$A" \
+run_client 10 "$SUB" --plaintext --json --quiet --duration 3 --namespace moq-pub/a/b --track t1 "$A" \
 	>"$TMP/name2.json" 2>"$TMP/name2.log" || rc=$?
 n=$(refusals name2 "DOES_NOT_EXIST (0x10)" "size limits")
 [ "$n" = 1 ] || { cat "$TMP/name2.log" >&2; die "3-field namespace: not refused with DOES_NOT_EXIST (exit $rc)"; }
 rc=0
-timeout 10 "$PUB" --plaintext --namespace x/y/z "$A" 2>"$TMP/name3.log" || rc=$?
+run_client 10 "$PUB" --plaintext --namespace x/y/z "$A" 2>"$TMP/name3.log" || rc=$?
 grep -q "refused PUBLISH_NAMESPACE: UNINTERESTED (code 0x20).*size limits" "$TMP/name3.log" ||
 	{ cat "$TMP/name3.log" >&2; die "3-field PUBLISH_NAMESPACE: not refused with UNINTERESTED (exit $rc)"; }
 alive "names"
@@ -94,7 +94,7 @@ subs_established() { [ "$(grep -c 'subscriber .*alias' "$TMP/relayA.log")" -ge "
 wait_for 5 subs_established 6 ||
 	{ tail "$TMP/relayA.log" >&2; die "the 4th session did not subscribe"; }
 rc=0
-timeout 10 "$SUB" --plaintext --json --quiet --duration 2 --track "$carried" "$A" \
+run_client 10 "$SUB" --plaintext --json --quiet --duration 2 --track "$carried" "$A" \
 	>"$TMP/over.json" 2>"$TMP/over.log" || rc=$?
 grep -q "handshake refused by peer (0x2)" "$TMP/over.log" ||
 	{ cat "$TMP/over.log" >&2; die "5th session: not refused with CONNECTION_REFUSED (exit $rc)"; }
@@ -123,14 +123,14 @@ RELAY_B=$RELAY_PID
 args=()
 for i in 1 2 3 4 5 6 7 8; do args+=(--track "r$i"); done
 rc=0
-timeout 10 "$SUB" --plaintext --json --quiet --duration 3 "${args[@]}" "$B_ADDR" \
+run_client 10 "$SUB" --plaintext --json --quiet --duration 3 "${args[@]}" "$B_ADDR" \
 	>"$TMP/rate.json" 2>"$TMP/rate.log" || rc=$?
 ex=$(refusals rate "EXCESSIVE_LOAD (0x9)" "request rate over this relay's limit")
 dn=$(refusals rate "DOES_NOT_EXIST (0x10)" "no publisher")
 [ $((ex + dn)) = 8 ] && [ "$dn" -ge 3 ] && [ "$dn" -le 4 ] ||
 	{ cat "$TMP/rate.log" >&2; die "--max-request-rate 3: $dn passed, $ex EXCESSIVE_LOAD of 8 (want 3-4 passed)"; }
 rc=0
-timeout 10 "$SUB" --plaintext --json --quiet --duration 3 --track r1 --track r2 --track r3 "$B_ADDR" \
+run_client 10 "$SUB" --plaintext --json --quiet --duration 3 --track r1 --track r2 --track r3 "$B_ADDR" \
 	>"$TMP/rate2.json" 2>"$TMP/rate2.log" || rc=$?
 [ "$(refusals rate2 "DOES_NOT_EXIST (0x10)" "no publisher")" = 3 ] ||
 	{ cat "$TMP/rate2.log" >&2; die "a new session was rate limited by the other session's budget"; }

@@ -11,7 +11,8 @@ relay_tools_check
 testbed_up 2
 
 start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0
-on pub "$PROBE" --plaintext --namespace pushed --track cam --publish 300 --timeout 8 "$RELAY_IP4:4443" >"$TMP/probe.json" &
+wt_probe_args --plaintext --namespace pushed --track cam --publish 300 --timeout 8 "$RELAY_IP4:4443"
+on pub "$PROBE" "${WT_ARGS[@]}" >"$TMP/probe.json" &
 PR=$!
 wait_for 3 grep -q "published by" "$TMP/relay.log" || die "relay did not accept the PUBLISH"
 pids=()

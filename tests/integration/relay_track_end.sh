@@ -17,8 +17,14 @@ tb loss sub2 2 --from >/dev/null
 start_relay relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0
 te_case fin 100 --end done-with-fin
 te_case burst 300 --burst 30 --end done-with-fin
-te_case lost 100 --lose-last
-[ "$(jget "$TMP/p-lost.json" .dropped)" = 1 ] || die "lost: the probe dropped no packet"
+# --lose-last finds the packet by reading the plaintext profile; over
+# WebTransport the probe publishes over native TLS, so the case is left out
+if is_wt; then
+	log "lost: left out over WebTransport (--lose-last needs the plaintext profile)"
+else
+	te_case lost 100 --lose-last
+	[ "$(jget "$TMP/p-lost.json" .dropped)" = 1 ] || die "lost: the probe dropped no packet"
+fi
 te_case close 100 --burst 3 --end close
 # PUBLISH_DONE counts 2 streams never opened: the relay ends the track by
 # the draft's timer (about 1 s), its own Stream Count is what it opened

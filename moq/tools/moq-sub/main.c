@@ -195,6 +195,7 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 	uint64_t now = moq_loop_now();
 	struct moq_payload_hdr h;
 	int rc = moq_payload_check(&h, d, len, true);
+	u->answered = true;
 	t->bytes += len;
 	if (rc) {
 		integrity_error(u, t, group, object, moq_payload_strerror(rc));
@@ -330,6 +331,7 @@ static void on_request_msg(struct moq_session *s, struct moq_request *r,
 	struct track *t = moq_request_user(r);
 	if (!t)
 		return;
+	sub_of(s)->answered = true;
 	switch (m->type) {
 	case MOQ_CTRL_SUBSCRIBE_OK:
 		t->established = true;
@@ -381,6 +383,13 @@ static void on_request_closed(struct moq_session *s, struct moq_request *r,
 	if (!t)
 		return;
 	t->req = NULL;
+	if (why == MOQ_REQ_END_SESSION && moq_session_state(s) != MOQ_SESSION_READY) {
+		/* the session is closing and on_close follows: it says how (a
+		 * peer's error close must not end the run as if it were done) */
+		t->ended = true;
+		t->ended_ns = moq_loop_now();
+		return;
+	}
 	if (t->retry_pending) {
 		uint64_t w = moq_timer_when(u->retry_timer);
 		if (w == UINT64_MAX)
@@ -550,12 +559,14 @@ static void on_close(struct moq_session *s, const struct moq_quic_close_info *in
 				 "closed by the peer with %s (0x%llx): ", nm ? nm : "session error",
 				 (unsigned long long)info->code);
 		}
-		if (!u->ready)
+		/* closed before the peer answered anything: refused (e.g.
+		 * UNAUTHORIZED at SETUP), the same on both transports */
+		if (!u->ready || !u->answered)
 			u->conn_failed = true;
 		else
 			u->conn_lost = true;
 		fprintf(stderr, "%s: connection to %s:%u %s: %s%s\n", prog, u->host, u->port,
-			u->ready ? "lost" : "failed", code,
+			u->conn_lost ? "lost" : "failed", code,
 			info->reason[0] ? info->reason : "(no reason given)");
 		snprintf(u->close_reason, sizeof u->close_reason, "%s", info->reason);
 	} else if (!u->finishing) {

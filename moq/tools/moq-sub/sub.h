@@ -93,6 +93,10 @@ struct sub {
 	struct moq_timer *tick, *deadline, *retry_timer;
 	uint64_t start_ns, ready_ns, end_ns;
 	bool finishing, ready, conn_failed, conn_lost;
+	/* the peer answered a request or sent an object: the session did
+	 * more than SETUP (over WebTransport the relay's SETUP arrives before
+	 * it has read ours, so "ready" alone does not mean accepted) */
+	bool answered;
 	char close_reason[300];
 	FILE *out;
 	struct moq_reorder *reorder;

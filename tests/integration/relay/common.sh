@@ -14,6 +14,23 @@
 #                              errors and > 0 objects
 #   stop PID                   SIGTERM and wait (bounded 5 s, then SIGKILL)
 # Every process started here is stopped at exit.
+#
+# Transport switch (docs/webtransport.md "Tests"): MOQ_TEST_TRANSPORT=webtransport
+# runs a suite's relays and clients over WebTransport instead of native QUIC
+# (default: quic, nothing changes). start_relay then drops --plaintext and,
+# without --cert, gives the relay a development certificate (--dev-cert
+# $TMP/wtcert on the first relay; later relays of the test load the same
+# files, so one trust anchor serves them all); --upstream HOST:PORT becomes
+# https://HOST:PORT/ (+ --upstream-ca of that certificate). start_pub and
+# start_sub drop --plaintext, turn the last argument HOST:PORT into
+# https://HOST:PORT/ and, without --ca/--cert-hash, pin the dev certificate
+# with --cert-hash. wt_client_args / wt_probe_args do the same for clients a
+# suite runs itself. moq-relay-probe speaks native QUIC only: over
+# WebTransport it connects to the same (TLS) relay natively with --insecure.
+# Suites that stay native-only: relay_path_change, relay_half_open (QUIC
+# path and idle behaviour of the plaintext profile), fastpath_*/fp_* (the
+# kernel fast path needs --plaintext; WebTransport needs TLS), relay_malformed
+# (its malformed sessions come from the native-only probe).
 
 RELAYD=$ROOT/$B/bin/moq-relayd
 PUB=$ROOT/$B/bin/moq-pub
@@ -76,10 +93,89 @@ _in() {
 	exec nsenter --net="/run/netns/${!v}" -- "$@"
 }
 
+MOQ_TEST_TRANSPORT=${MOQ_TEST_TRANSPORT:-quic}
+case "$MOQ_TEST_TRANSPORT" in
+quic | webtransport) ;;
+*) die "MOQ_TEST_TRANSPORT=$MOQ_TEST_TRANSPORT: want quic or webtransport" ;;
+esac
+WT_CERT=$TMP/wtcert
+is_wt() { [ "$MOQ_TEST_TRANSPORT" = webtransport ]; }
+# HOST:PORT (IPv4, name or [IPv6]) -> https://HOST:PORT/
+_wt_url() { if [[ $1 =~ ^[][0-9A-Za-z.:-]+:[0-9]+$ ]]; then echo "https://$1/"; else echo "$1"; fi; }
+
+# the relay's arguments for this transport into WT_ARGS
+wt_relay_args() {
+	WT_ARGS=("$@")
+	is_wt || return 0
+	local a cert=0 upca=0 prev=
+	WT_ARGS=()
+	for a in "$@"; do
+		case "$a" in
+		--plaintext) continue ;;
+		--cert | --dev-cert) cert=1 ;;
+		--upstream-ca) upca=1 ;;
+		esac
+		[ "$prev" = --upstream ] && a=$(_wt_url "$a")
+		WT_ARGS+=("$a")
+		prev=$a
+	done
+	if [ $cert = 0 ]; then
+		if [ -s "$WT_CERT/cert.pem" ]; then
+			WT_ARGS+=(--cert "$WT_CERT/cert.pem" --key "$WT_CERT/key.pem")
+		else
+			WT_ARGS+=(--dev-cert "$WT_CERT")
+		fi
+	fi
+	# the dev certificate names 127.0.0.1 and localhost, a chain's upstream
+	[[ " ${WT_ARGS[*]} " == *" --upstream "* ]] && [ $upca = 0 ] &&
+		WT_ARGS+=(--upstream-ca "$WT_CERT/cert.pem")
+	return 0
+}
+
+# moq-pub/moq-sub arguments for this transport into WT_ARGS
+wt_client_args() {
+	WT_ARGS=("$@")
+	is_wt || return 0
+	local a trust=0 n=$#
+	WT_ARGS=()
+	for a in "${@:1:n-1}"; do
+		case "$a" in
+		--plaintext) continue ;;
+		--ca | --cert-hash) trust=1 ;;
+		esac
+		WT_ARGS+=("$a")
+	done
+	[ -s "$WT_CERT/cert.sha256" ] || [ $trust = 1 ] || die "WebTransport: no dev certificate yet (start_relay first)"
+	[ $trust = 1 ] || WT_ARGS+=(--cert-hash "$(cat "$WT_CERT/cert.sha256")")
+	WT_ARGS+=("$(_wt_url "${!n}")")
+}
+
+# run_client SECONDS BIN ARGS...: moq-sub/moq-pub in the foreground (this
+# namespace), bounded, with this transport's arguments
+run_client() {
+	local t=$1 bin=$2
+	shift 2
+	wt_client_args "$@"
+	timeout "$t" "$bin" "${WT_ARGS[@]}"
+}
+
+# moq-relay-probe arguments into WT_ARGS: native QUIC, TLS unverified
+wt_probe_args() {
+	WT_ARGS=("$@")
+	is_wt || return 0
+	local a
+	WT_ARGS=()
+	for a in "$@"; do
+		[ "$a" = --plaintext ] && a=--insecure
+		WT_ARGS+=("$a")
+	done
+}
+
 start_relay() {
 	local name=$1 host=$2
 	shift 2
-	_in "$host" "$RELAYD" "$@" 2>"$TMP/$name.log" &
+	wt_relay_args "$@"
+	_in "$host" "$RELAYD" "${WT_ARGS[@]}" 2>"$TMP/$name.log" &
 	RELAY_PID=$!
 	_PIDS+=("$RELAY_PID")
 	wait_for 5 grep -q "listening on" "$TMP/$name.log" ||
@@ -89,7 +185,8 @@ start_relay() {
 start_pub() {
 	local name=$1 host=$2
 	shift 2
-	_in "$host" "$PUB" "$@" 2>"$TMP/$name.log" &
+	wt_client_args "$@"
+	_in "$host" "$PUB" "${WT_ARGS[@]}" 2>"$TMP/$name.log" &
 	PUB_PID=$!
 	_PIDS+=("$PUB_PID")
 }
@@ -97,7 +194,8 @@ start_pub() {
 start_sub() {
 	local name=$1 host=$2
 	shift 2
-	_in "$host" "$SUB" --json --quiet "$@" >"$TMP/$name.json" 2>"$TMP/$name.log" &
+	wt_client_args "$@"
+	_in "$host" "$SUB" --json --quiet "${WT_ARGS[@]}" >"$TMP/$name.json" 2>"$TMP/$name.log" &
 	SUB_PID=$!
 	_PIDS+=("$SUB_PID")
 }
@@ -112,6 +210,9 @@ expect_intact() {
 	i=$(jget "$f" .integrity_errors)
 	[ "$n" -gt 0 ] && [ "$m" = 0 ] && [ "$i" = 0 ] ||
 		{ cat "$f" >&2; tail -5 "$TMP/$1.log" >&2; die "$1: received $n, missing $m, integrity errors $i"; }
+	# over WebTransport a relay saw a CONNECT path (native sessions have none)
+	! is_wt || grep -q 'authorized to .*(path "/' "$TMP"/*.log ||
+		die "$1: MOQ_TEST_TRANSPORT=webtransport, but no relay logged a WebTransport session"
 }
 
 stop() {

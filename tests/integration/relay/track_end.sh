@@ -16,8 +16,9 @@ _te_subscribed() { [ "$(grep -c "track te--$1: subscriber .* alias" "$TMP/relay.
 te_case() {
 	local tag=$1 n=$2 i v pr pids=() f
 	shift 2
-	on pub "$PROBE" --plaintext --namespace te --track "$tag" --publish "$n" --timeout 30 \
-		--wait-file "$TMP/go-$tag" "$@" "$RELAY_IP4:4443" >"$TMP/p-$tag.json" &
+	wt_probe_args --plaintext --namespace te --track "$tag" --publish "$n" --timeout 30 \
+		--wait-file "$TMP/go-$tag" "$@" "$RELAY_IP4:4443"
+	on pub "$PROBE" "${WT_ARGS[@]}" >"$TMP/p-$tag.json" &
 	pr=$!
 	_PIDS+=("$pr")
 	wait_for 3 grep -q "track te--$tag published by" "$TMP/relay.log" ||

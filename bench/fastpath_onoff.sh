@@ -54,9 +54,28 @@ summarize() { # TAG N -> "p50 p99 objects missing integrity"
 		$(for k in $(seq 1 "$2"); do echo "$TMP/$1-$k.json"; done)
 }
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
+# subscriber packets so far: "passed consumed" (tc/subscriber_ingress
+# SUB_RX and ACK_CONSUMED in moq_stats, summed over CPUs; the reasons'
+# count from the map size, so an object without ACK_CONSUMED reads 0)
+sub_rx_counts() {
+	bpftool -j map dump pinned "$PIN/moq_stats" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = len(d) // 3
+tot = {}
+for e in d:
+    k = e["key"]
+    k = int.from_bytes(bytes(int(x, 16) for x in k), "little") if isinstance(k, list) else int(k)
+    n = 0
+    for v in e["values"]:
+        val = v["value"]
+        n += int.from_bytes(bytes(int(x, 16) for x in val[:8]), "little") if isinstance(val, list) else int(val["packets"])
+    tot[k] = n
+print(tot.get(2 * r + 36, 0), tot.get(2 * r + 48, 0) if r > 48 else 0)'
+}
 
 run_mode() { # MODE N -> sets R_* variables
-	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1
+	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1 k0 k1 a0 a1
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=($rp)
@@ -65,8 +84,11 @@ run_mode() { # MODE N -> sets R_* variables
 	pp=$!; PIDS+=($pp)
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	c0=$(cpu_ticks $rp) s0=$(softirq_ticks)
+	read -r k0 a0 <<<"$(sub_rx_counts)"
 	run_subs "$n" "$tag"
 	c1=$(cpu_ticks $rp) s1=$(softirq_ticks)
+	read -r k1 a1 <<<"$(sub_rx_counts)"
+	R_ACKS=$(awk -v p=$((k1 - k0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.1f%%", p + a ? 100 * a / (p + a) : 0 }')
 	sleep 1.1
 	R_SHARE=$(grep -o 'kernel_share=[0-9.]*' "$TMP/relay-$tag.log" | tail -1 | cut -d= -f2 || true)
 	stopwait $pp
@@ -99,8 +121,8 @@ for n in $COUNTS; do
 	echo "== $n subscriber(s)"
 	for mode in off on; do
 		run_mode "$mode" "$n"
-		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--}"
-		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} |")
+		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | subscriber packets consumed in the kernel $R_ACKS"
+		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_ACKS |")
 	done
 done
 
@@ -118,10 +140,11 @@ done
 	echo "time per delivered object (where tc programs and veth delivery run; includes every"
 	echo "process's packet processing, so it is an upper bound for the fast path's kernel cost)."
 	echo "Syscalls: a second run under \`strace -c -f\`. Kernel share: media packets the egress"
-	echo "program forwarded / all media packets (the agent's own writes are the rest)."
+	echo "program forwarded / all media packets (the agent's own writes are the rest). ACKs in"
+	echo "kernel: subscriber packets tc/subscriber_ingress consumed (pure media ACKs) / all it saw."
 	echo
-	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | objects delivered | missing / integrity | kernel share |"
-	echo "|---|---|---|---|---|---|---|---|---|"
+	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | objects delivered | missing / integrity | kernel share | ACKs in kernel |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "The VM has 2 vCPUs shared by the publisher, the relay and every moq-sub, so p99 is"

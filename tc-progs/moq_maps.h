@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 4
+#define MOQ_MAPS_LAYOUT_VERSION 5
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -355,9 +355,8 @@ enum moq_prog {
 	X(WRONG_DEST, "wrong_dest") /* ingress: destination address not the relay's for it */      \
 	X(STREAM_CREDIT, "stream_credit") /* egress: beyond the subscriber's MAX_STREAM_DATA */    \
 	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
-	X(PN_DUPLICATE,                                                                            \
-	  "pn_duplicate") /* ingress: packet number seen before or below the window */             \
-	X(ACK_CONSUMED, "ack_consumed") /* subscriber ingress: media ACK recorded, dropped */
+	X(PN_DUPLICATE, "pn_duplicate")	  /* ingress: packet number seen, or below the window */   \
+	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -55,6 +55,12 @@ void fp_ackring_enable(struct moq_acks *a)
 	__atomic_store_n(&a->enabled, 1, __ATOMIC_RELEASE);
 }
 
+void fp_ackring_pass_next(struct moq_acks *a)
+{
+	/* the kernel passes a packet once MOQ_ACK_PASS_NS went by since this */
+	__atomic_store_n(&a->last_pass_ns, 0, __ATOMIC_RELEASE);
+}
+
 void fp_ackring_disable(struct moq_acks *a)
 {
 	__atomic_store_n(&a->enabled, 0, __ATOMIC_RELEASE);

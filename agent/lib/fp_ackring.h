@@ -34,6 +34,9 @@ uint64_t fp_ackring_pending(const struct moq_acks *a);
  * connection are skipped, the pass timer restarts. Publish the guard
  * (fp_pnspace_set_guard) before. */
 void fp_ackring_enable(struct moq_acks *a);
+/* Let the slot's next packet through to the agent (e.g. ngtcp2 waits for
+ * a MAX_DATA the receive hook appends to a received packet). */
+void fp_ackring_pass_next(struct moq_acks *a);
 /* Off: the kernel consumes nothing more for the slot; records already
  * written stay readable (drain them before the guard goes). */
 void fp_ackring_disable(struct moq_acks *a);

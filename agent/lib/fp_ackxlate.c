@@ -268,6 +268,13 @@ static int raise_due(const struct fp_ackx *x, uint64_t *target)
 	return x->ng_used >= x->ng_max_data || *target - x->ng_max_data >= FP_ACKX_INJECT_MIN;
 }
 
+int fp_ackx_raise_pending(const struct fp_ackx *x)
+{
+	uint64_t target;
+
+	return raise_due(x, &target);
+}
+
 /* ---- the packet ------------------------------------------------------------ */
 
 static int validate(struct fp_ackx *x, const uint8_t *pkt, size_t len, uint64_t next_pn)

@@ -130,6 +130,10 @@ void fp_ackx_set_ng_used(struct fp_ackx *x, uint64_t used);
 uint64_t fp_ackx_media_reserve(struct fp_ackx *x, uint64_t want);
 /* Credit not yet owned by anyone. */
 uint64_t fp_ackx_unallocated(const struct fp_ackx *x);
+/* 1 when the next packet passed to ngtcp2 would carry a synthetic MAX_DATA
+ * (ngtcp2 blocked, or a raise of FP_ACKX_INJECT_MIN due): with the kernel
+ * consuming media ACKs, the agent then lets the next packet through. */
+int fp_ackx_raise_pending(const struct fp_ackx *x);
 
 /* Translate one received 1-RTT packet in place. *len may grow up to cap.
  * Returns 0 (pass it to ngtcp2) or -enum fp_ackx_reason (drop it; nothing

@@ -538,10 +538,11 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	if (fc->flow_set && ng)
 		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
 	/* events first: an ACK may cover packets whose events are queued;
-	 * then the ACKs the kernel consumed, which arrived before this one */
+	 * then the ACKs the kernel consumed from this subscriber, which
+	 * arrived before this packet (other slots: the poll timer) */
 	if (fc->slot >= 0) {
 		fp_drain(fc->d->fp);
-		relayd_fp_drain_acks(fc->d);
+		fp_conn_drain_acks(fc);
 	}
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
@@ -915,6 +916,10 @@ static void fc_timer_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	if (fc->slot < 0)
 		return;
 	fp_drain(fc->d->fp);
+	/* ACKs the kernel consumed may already cover what the timer is about
+	 * to declare lost or probe for */
+	fp_conn_drain_acks(fc);
+	now = fp_now_ns();
 	rc = fp_tracker_on_timeout(&fc->trk, now, &sum, &probes);
 	if (rc == 1) {
 		fp_cc_on_losses(&fc->cc, &sum, now);
@@ -1250,7 +1255,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
 	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "map_failures=%llu",
+	    "map_failures=%llu bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1258,5 +1263,5 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
 	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
-	    (unsigned long long)map_failures);
+	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
 }

@@ -6,8 +6,11 @@
  * kernel". */
 #include "fastpath.h"
 
+#include <ngtcp2/ngtcp2.h>
+
 #include "fp_internal.h"
 #include "lib/fp_ackring.h"
+#include "quic/quic.h"
 #include "relayd.h"
 
 struct drain_ctx {
@@ -48,6 +51,21 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
 	return c.n;
 }
 
+/* Connection flow control: ngtcp2 learns of its share of MAX_DATA only
+ * from a MAX_DATA the receive hook writes into a received packet. When one
+ * is due, the kernel must let the next packet through rather than wait for
+ * a PING or the 250 ms pass. */
+static void pass_for_max_data(struct fp_conn *fc, struct moq_acks *a)
+{
+	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+
+	if (!fc->flow_set || !ng)
+		return;
+	fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
+	if (fp_ackx_raise_pending(fc->x))
+		fp_ackring_pass_next(a);
+}
+
 size_t relayd_fp_drain_acks(struct relayd *d)
 {
 	struct relayd_fp *fp = d->fp;
@@ -62,6 +80,7 @@ size_t relayd_fp_drain_acks(struct relayd *d)
 
 		if (!fc || !a || !fp_ackring_pending(a))
 			continue;
+		pass_for_max_data(fc, a);
 		/* events first: an ACK may cover packets whose events are
 		 * still queued */
 		if (!drained) {

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 
 #include "fp_internal.h"
+#include "lib/fp_event.h"
 #include "lib/fp_mapwrite.h"
 #include "log.h"
 #include "relayd.h"
@@ -199,14 +200,15 @@ static void fc_clone_failed(struct fp_conn *fc, const struct moq_event *ev)
 int fp_on_ring_event(void *ctx, void *data, size_t sz)
 {
 	struct relayd_fp *fp = ctx;
-	const struct moq_event *ev = data;
+	struct moq_event evc;
+	const struct moq_event *ev = &evc;
 	struct fp_conn *fc;
 
-	if (sz < sizeof(*ev))
+	if (fp_event_check(data, sz, &evc) != FP_EV_OK) {
+		fp->bad_events++;
 		return 0;
+	}
 	fp->events++;
-	if (ev->slot >= MOQ_MAX_SUBSCRIBERS)
-		return 0;
 	fc = fp->slots[ev->slot];
 	if (!fc) {
 		fp->orphan_events++;

@@ -199,6 +199,7 @@ struct relayd_fp {
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
+	uint64_t bad_events; /* ring records fp_event_check refused */
 	uint64_t last_hb_ns, hb_every_ns;
 	uint64_t poll_ns;	 /* FP_POLL_NS, shorter for a short heartbeat timeout */
 	struct fp_sub_info gone; /* counters of connections already closed */

@@ -262,6 +262,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t hs_evicted;	  /* handshakes replaced by a newer client at the cap */
 	uint64_t hs_refused;	  /* clients refused: handshake cap full of validated ones */
 	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
+	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

@@ -151,6 +151,12 @@ struct txq {
 	uint8_t data[];
 };
 
+/* Receive path: a datagram plus room for the receive hook to grow it in
+ * place (recv.c passes this as the hook's cap), and how many datagrams one
+ * recvmmsg reads at most. */
+#define MOQ_QUIC__RX_ROOM (65536 + 64)
+#define MOQ_QUIC__RX_BATCH 16
+
 struct moq_quic_endpoint {
 	struct moq_loop *loop;
 	const struct moq_quic__crypto_ops *crypto;
@@ -182,7 +188,10 @@ struct moq_quic_endpoint {
 	unsigned sr_in_window;
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
-	uint8_t rxbuf[65536 + 64];
+	/* MOQ_QUIC__RX_BATCH receive buffers of MOQ_QUIC__RX_ROOM each, filled
+	 * by one recvmmsg (allocated with the endpoint; pages a datagram never
+	 * reached stay untouched) */
+	uint8_t *rxbatch;
 	uint8_t txbuf[65536];
 	uint8_t shimbuf[65536];
 };

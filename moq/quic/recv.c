@@ -366,7 +366,7 @@ static void server_new(struct moq_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 		return;
 	}
 	moq_quic__conn_admit(c);
-	conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
+	conn_recv(c, data, n, MOQ_QUIC__RX_ROOM, sa, sl);
 }
 
 static void server_accept(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
@@ -419,7 +419,7 @@ void moq_quic__recv_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t
 		return;
 	c = moq_quic__cid_find(ep, vc.dcid, vc.dcidlen);
 	if (c) {
-		conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
+		conn_recv(c, data, n, MOQ_QUIC__RX_ROOM, sa, sl);
 		return;
 	}
 	if (data[0] & 0x80) {
@@ -439,7 +439,7 @@ void moq_quic__recv_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t
 			    !memcmp(rp->stateless_reset_token,
 				    data + n - NGTCP2_STATELESS_RESET_TOKENLEN,
 				    NGTCP2_STATELESS_RESET_TOKENLEN)) {
-				conn_recv(c, data, n, sizeof(ep->rxbuf), sa, sl);
+				conn_recv(c, data, n, MOQ_QUIC__RX_ROOM, sa, sl);
 				return;
 			}
 		}

@@ -5,7 +5,7 @@
 
 #include "quic/quic_int.h"
 
-/* One received UDP datagram (data has room for sizeof(ep->rxbuf)). */
+/* One received UDP datagram (data has room for MOQ_QUIC__RX_ROOM bytes). */
 void moq_quic__recv_datagram(struct moq_quic_endpoint *ep, uint8_t *data, size_t n,
 			     const struct sockaddr *sa, socklen_t sl);
 

@@ -32,7 +32,7 @@ struct moq_ackc_ctx {
 	struct moq_cid dcid;
 	__u8 type;
 	__u8 pad0[3];
-	__u32 pn; /* the subscriber's packet number (unused) */
+	__u32 pn;	      /* the subscriber's packet number (unused) */
 	struct moq_ack_rec r; /* ranges[0] set before the loop */
 };
 

@@ -88,6 +88,29 @@ static void check_output(const uint8_t *p, size_t len, const uint8_t *tag)
 	CHECK(memcmp(end, tag, 16) == 0); /* the last 16 bytes travel unchanged */
 }
 
+/* The guard fp_pnspace publishes for the kernel (moq_acks): a bit exactly
+ * for each ack-eliciting pair ngtcp2 has not been told is acknowledged. */
+static struct moq_acks G;
+
+static void check_guard(const struct fp_pnspace *ps)
+{
+	size_t want = 0, have = 0;
+
+	for (size_t i = 0; i < ps->count; i++) {
+		const struct fp_pn_pair *p = fp_pnspace_at(ps, i);
+		uint64_t b = p->wire % MOQ_ACK_GUARD_BITS;
+		int set = (int)((G.guard[b / 64] >> (b % 64)) & 1);
+		int exp = p->eliciting && !p->acked && p->wire >= G.guard_floor &&
+			  p->wire < G.guard_floor + MOQ_ACK_GUARD_BITS;
+
+		CHECK(set == exp);
+		want += (size_t)exp;
+	}
+	for (int w = 0; w < MOQ_ACK_GUARD_WORDS; w++)
+		have += (size_t)__builtin_popcountll(G.guard[w]);
+	CHECK(have == want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct moq_conn_seq seq;
@@ -110,10 +133,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seq.next_pn = first;
 	if (fp_pnspace_init(&ps, &seq, 64))
 		return 0;
+	if (flags & 4)
+		fp_pnspace_set_guard(&ps, &G);
 	n_ng_sent = 0;
 	for (int i = 0; i < 64; i++) {
 		if (plan & (1ull << i)) {
 			uint8_t h[32] = {0x43};
+			/* every other ngtcp2 packet ack-eliciting (a PING) */
+			if ((flags & 8) && (i & 1))
+				h[13] = 0x01;
 			if (gaps & (1u << (i & 7)))
 				ng++; /* ngtcp2 number lost before the hook */
 			CHECK(fp_pnspace_on_send(&ps, h, sizeof(h), 8, ng, NULL) == 0);
@@ -141,6 +169,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fp_ackx_set_flow(&X, 1000, flags & 2 ? 5000 : 0);
 	olen = len;
 	rv = fp_ackx_packet(&X, pkt, &olen, len);
+	if (flags & 4)
+		check_guard(&ps);
+	fp_pnspace_set_guard(&ps, NULL); /* the pairs are reset below */
 	if (rv < 0) {
 		CHECK(-rv > 0 && -rv < FP_ACKX_R_MAX);
 		CHECK(olen == len && memcmp(pkt, orig, len) == 0);

@@ -2,9 +2,11 @@
 # The kernel never clones stream bytes beyond a subscriber's flow-control
 # credit (issue 17 finding 2b). A STREAM frame spoofed on the publisher's
 # link at offset 2^40, and one ending just beyond the subscribers' stream
-# window, reach the egress program (the relay's QUIC stack drops them as
-# duplicates); without the credit check they went out and every fast
-# subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
+# window, reach the egress program (new packet numbers, so the ingress
+# program clones them; sent to a MAC that is not the relay's, so the
+# relay's IP stack drops them before its QUIC stack, which would close the
+# publisher's connection); without the credit check they went out and
+# every fast subscriber closed with FLOW_CONTROL_ERROR. Now they are refused
 # (stream_credit) and both subscribers stay connected and byte-exact.
 # Then a subscriber with a 4 KiB stream window (moq-sub --max-stream-data)
 # gets every object through the fast path: the kernel forwards up to each
@@ -19,8 +21,9 @@ fp_attach
 
 SPOOF=$ROOT/tests/integration/relay/spoof_stream.py
 EG=1 # MOQ_PROG_SUBSCRIBER_EGRESS
-R_STREAM_CREDIT=$(awk '/^#define MOQ_REASONS\(X\)/{f=1;n=0;next} f&&/^\tX\(/{if ($0 ~ /STREAM_CREDIT/) {print n; exit} n++}' "$ROOT/tc-progs/moq_maps.h")
-[ -n "$R_STREAM_CREDIT" ] || die "no STREAM_CREDIT reason in moq_maps.h"
+R_STREAM_CREDIT=$(fp_reason_index stream_credit)
+R_PN_DUP=$(fp_reason_index pn_duplicate)
+UP=0 # MOQ_PROG_UPSTREAM_INGRESS
 WINDOW=$((16 << 20)) # moq-sub's default initial_max_stream_data
 
 fp_relay fc --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 1 \
@@ -36,6 +39,7 @@ S2=$SUB_PID
 wait_for 5 grep -q "fastpath subs=2 kernel_pkts=[1-9]" "$TMP/fc.log" ||
 	{ tail -n 5 "$TMP/fc.log" "$TMP"/fc-s*.log "$TMP"/fc-s*.json >&2; die "the kernel forwarded nothing"; }
 before=$(fp_stat $EG "$R_STREAM_CREDIT")
+dup0=$(fp_stat $UP "$R_PN_DUP")
 out=$(on pub python3 "$SPOOF" "$PUB_IF" "$RELAY_IP4" 4443 $((1 << 40)) $((WINDOW - 8))) ||
 	die "could not spoof a publisher packet"
 log "$out"
@@ -56,9 +60,15 @@ for s in "1 $S1" "2 $S2"; do
 done
 ! grep "ERR_FLOW_CONTROL" "$TMP/fc.log" || die "a subscriber connection died of a flow-control error"
 after=$(fp_stat $EG "$R_STREAM_CREDIT")
-log "stream_credit refusals: $before before the spoof, $after after"
-# two spoofed frames, each cloned to two subscribers
-[ $((after - before)) -ge 4 ] || die "spoofed frames not refused for credit: $before -> $after"
+dup1=$(fp_stat $UP "$R_PN_DUP")
+log "stream_credit refusals: $before before the spoof, $after after; pn_duplicate $dup0 -> $dup1"
+# two spoofed frames under new packet numbers (the window lets them
+# through), each cloned to both subscribers: the egress credit check must
+# refuse all four clones. (The publisher's own packets under those numbers
+# come later: pn_duplicate, the agent sends them; the subscribers above
+# are byte-exact.)
+[ $((after - before)) -ge 4 ] ||
+	die "spoofed frames not refused for credit: stream_credit $before -> $after"
 
 # a small stream window, on a track it is the first subscriber of (the
 # publisher starts it then): byte-exact through the fast path

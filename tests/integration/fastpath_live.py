@@ -21,7 +21,16 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
-LAYOUT_VERSION = 4  # tc-progs/moq_maps.h MOQ_MAPS_LAYOUT_VERSION
+def _layout_version():
+    """MOQ_MAPS_LAYOUT_VERSION of the header the objects were built from."""
+    import os
+    import re
+    hdr = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tc-progs/moq_maps.h")
+    with open(hdr) as f:
+        return int(re.search(r"#define MOQ_MAPS_LAYOUT_VERSION (\d+)", f.read()).group(1))
+
+
+LAYOUT_VERSION = _layout_version()
 MAX_FANOUT = 4096
 MAX_SUBS = 4096
 

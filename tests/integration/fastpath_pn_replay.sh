@@ -16,10 +16,7 @@ testbed_up 3
 fp_attach
 
 OBJECTS=2400
-# the reason's index in MOQ_REASONS (tc-progs/moq_maps.h)
-R_DUP=$(awk '/^#define MOQ_REASONS\(X\)/{f=1;n=0;next} f&&/X\(/{if (/"pn_duplicate"/) {print n; exit} n++}' \
-	"$ROOT/tc-progs/moq_maps.h")
-[ -n "$R_DUP" ] || die "no pn_duplicate reason in moq_maps.h"
+R_DUP=$(fp_reason_index pn_duplicate)
 fp_relay rp --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 1 --ctl-socket none
 start_pub rp-pub pub --plaintext --rate 300 --object-size 600 --objects-per-group 30 \
 	--track test "$RELAY_IP4:4443"

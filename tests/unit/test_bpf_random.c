@@ -840,6 +840,8 @@ enum base_kind {
 static const char *const base_names[B_KINDS] = {"stream-offset-0", "stream-later", "datagram",
 						"subscriber-rx", "random-bytes"};
 
+static uint64_t seq_get(uint32_t slot, int field);
+
 static size_t put_qv(uint8_t *b, size_t pos, uint64_t v)
 {
 	/* random width among those that hold v */
@@ -975,8 +977,36 @@ static size_t gen_frames(uint8_t *f, int kind)
 	}
 	case B_SUB_RX: {
 		/* what a subscriber sends: ACK, MAX_DATA, PING ... */
-		n = bpf_frame_ack(f, n, (int)rnd(3), 0);
-		f[n++] = 0x01;
+		if (chance(40)) {
+			n = bpf_frame_ack(f, n, (int)rnd(3), 0);
+			f[n++] = 0x01;
+			break;
+		}
+		/* a lone ACK (the kernel may consume it): numbers around the
+		 * slots' next_pn, ranges mostly well formed, some not */
+		int ecn = chance(20);
+		uint64_t np =
+		    seq_get(SLOT, 0) < seq_get(SLOT6, 0) ? seq_get(SLOT, 0) : seq_get(SLOT6, 0);
+		uint64_t largest = rnd((uint32_t)np + 20), cnt = rnd(chance(10) ? 12 : 6);
+
+		f[n++] = ecn ? 0x03 : 0x02;
+		n = put_qv(f, n, largest);
+		n = put_qv(f, n, rnd(100));
+		n = put_qv(f, n, cnt);
+		n = put_qv(f, n, chance(5) ? largest + 1 : rnd((uint32_t)largest / 8 + 1));
+		for (uint64_t k = 0; k < cnt; k++) {
+			n = put_qv(f, n, rnd(chance(5) ? 3000 : 20));
+			n = put_qv(f, n, rnd(40));
+		}
+		if (ecn)
+			for (int k = 0; k < 3; k++)
+				n = put_qv(f, n, rnd(1000));
+		if (chance(30)) {
+			size_t z = 1 + rnd(12);
+
+			memset(f + n, 0, z);
+			n += z;
+		}
 		break;
 	}
 	default:
@@ -1549,12 +1579,76 @@ static void check_ingress(int relay, const uint8_t *pkt, size_t len, const char 
 	}
 }
 
+/* docs/fast-path.md "Media ACKs in the kernel", with the slot's consumption
+ * on, an empty guard and an empty ring: 1 when the packet of a registered
+ * subscriber (r from ref_subscriber_rx) is consumed. */
+static int ref_ack_consumed(const uint8_t *p, const struct ref_pkt *r, size_t end, uint64_t next_pn)
+{
+	size_t o = r->l4 + 8, fend;
+	uint64_t t, largest, v, cnt, first, lo;
+
+	if (end - o < 13 + 1 + 16 || p[o] != 0x43 || memcmp(p + end - 16, MOQ_PLAINTEXT_TAG, 16))
+		return 0;
+	fend = end - 16;
+	o += 13;
+	t = p[o++];
+	if (t != 0x02 && t != 0x03)
+		return 0;
+	if (ref_qv(p, &o, fend, &largest) < 0 || ref_qv(p, &o, fend, &v) < 0 ||
+	    ref_qv(p, &o, fend, &cnt) < 0 || ref_qv(p, &o, fend, &first) < 0)
+		return 0;
+	if (first > largest || cnt >= MOQ_ACK_REC_RANGES || largest >= next_pn)
+		return 0;
+	lo = largest - first;
+	for (uint64_t k = 0; k < cnt; k++) {
+		uint64_t gap, rl;
+
+		if (ref_qv(p, &o, fend, &gap) < 0 || ref_qv(p, &o, fend, &rl) < 0)
+			return 0;
+		if (lo < gap + 2 || lo - gap - 2 < rl)
+			return 0;
+		lo = lo - gap - 2 - rl;
+	}
+	if (t == 0x03)
+		for (int k = 0; k < 3; k++)
+			if (ref_qv(p, &o, fend, &v) < 0)
+				return 0;
+	for (; o < fend; o++)
+		if (p[o])
+			return 0;
+	return 1;
+}
+
+/* Turn the subscriber slots' ACK consumption on, ring and guard empty, the
+ * pass period just restarted. */
+static void acks_enable_all(void)
+{
+	static struct moq_acks a;
+
+	memset(&a, 0, sizeof(a));
+	a.enabled = 1;
+	a.last_pass_ns = now_ns();
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_acks"), &ref_subs[i].slot, &a, 0), 0);
+}
+
 static void check_subscriber_ingress(const uint8_t *pkt, size_t len, const char *what)
 {
 	struct ref_pkt r;
 	int want = ref_subscriber_rx(pkt, len, &r);
 	struct moq_subscriber before[2], after[2];
+	int consumed = 0;
 
+	if (want == MOQ_R_SUB_RX) {
+		uint8_t sa[16];
+		uint16_t sp;
+		size_t end;
+		struct ref_pkt r2;
+
+		ref_l2l4(pkt, len, &r2, sa, &sp, &end);
+		consumed = ref_ack_consumed(pkt, &r, end, seq_get(r.sub->slot, 0));
+	}
+	acks_enable_all();
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(read_sub(ref_subs[i].slot, &before[i]), 0);
 	stats_snapshot(st_before);
@@ -1562,12 +1656,19 @@ static void check_subscriber_ingress(const uint8_t *pkt, size_t len, const char 
 	stats_snapshot(st_after);
 	if (drain_clones(NULL, NULL))
 		FAIL("%s: subscriber_ingress sent a packet", what);
-	if (run.retval != TC_ACT_OK || run.out_len != len || memcmp(run.out, pkt, len))
-		FAIL("%s: subscriber_ingress verdict %u or changed the packet", what, run.retval);
+	if (run.retval != (consumed ? TC_ACT_SHOT : TC_ACT_OK) || run.out_len != len ||
+	    memcmp(run.out, pkt, len)) {
+		FAIL("%s: subscriber_ingress verdict %u (reference: %s) or changed the packet",
+		     what, run.retval, consumed ? "consumed" : "passed");
+		hexdump("input", pkt, len);
+	}
 	uint64_t rx = st_delta(MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX);
-	if ((want == MOQ_R_SUB_RX) != (rx == 1)) {
-		FAIL("%s: subscriber_ingress: reference %d, SUB_RX counted %llu", what, want,
-		     (unsigned long long)rx);
+	uint64_t ac = st_delta(MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_ACK_CONSUMED);
+	if ((want == MOQ_R_SUB_RX && !consumed) != (rx == 1) || (consumed != (ac == 1))) {
+		FAIL("%s: subscriber_ingress: reference %d%s, SUB_RX counted %llu, ACK_CONSUMED "
+		     "%llu",
+		     what, want, consumed ? " consumed" : "", (unsigned long long)rx,
+		     (unsigned long long)ac);
 		hexdump("input", pkt, len);
 	}
 	for (uint32_t k = 0; k < MOQ_R_MAX; k++)
@@ -1945,6 +2046,7 @@ START_TEST(random_packets_through_all_programs)
 	ck_assert_uint_gt(C.ingress_reason[MOQ_R_FORWARDED], count / 20);
 	ck_assert_uint_gt(C.egress_reason[MOQ_R_FORWARDED], count / 20);
 	ck_assert_uint_gt(C.clones, count / 20);
+	ck_assert_uint_gt(C.sub_reason[MOQ_R_ACK_CONSUMED], count / 300);
 }
 END_TEST
 

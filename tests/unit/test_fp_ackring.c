@@ -145,6 +145,9 @@ START_TEST(enable_skips_stale_records)
 	ck_assert_uint_eq(A.enabled, 1);
 	ck_assert_uint_eq(A.last_pass_ns, 0);
 	ck_assert_uint_eq(fp_ackring_drain(&A, 0, on_ack, &g), 0);
+	A.last_pass_ns = 456;
+	fp_ackring_pass_next(&A); /* the kernel's pass period is over at once */
+	ck_assert_uint_eq(A.last_pass_ns, 0);
 	fp_ackring_disable(&A);
 	ck_assert_uint_eq(A.enabled, 0);
 }

@@ -601,7 +601,10 @@ START_TEST(blocked_ngtcp2_gets_synthetic_max_data_when_room_allows)
 	ck_assert_int_eq(xlate(&f, md, sizeof(md), &o, &ol, 0), 0);
 	free(o);
 	ck_assert_uint_eq(f.x->ng_max_data, 2000);
+	ck_assert_int_eq(fp_ackx_raise_pending(f.x), 0);
 	fp_ackx_set_ng_used(f.x, 2000); /* ngtcp2 is blocked; the peer sends no MAX_DATA */
+	/* what the agent asks before it lets the kernel consume ACKs on */
+	ck_assert_int_eq(fp_ackx_raise_pending(f.x), 1);
 	ck_assert_int_eq(xlate(&f, ping, 1, &o, &ol, 0), 0); /* no room: unchanged */
 	ck_assert_uint_eq(ol, HDR + 1 + 16);
 	ck_assert_uint_eq(f.x->ng_max_data, 2000);
@@ -613,6 +616,7 @@ START_TEST(blocked_ngtcp2_gets_synthetic_max_data_when_room_allows)
 	ck_assert_uint_eq(v, 4000); /* used 2000 + window 2000 */
 	ck_assert_mem_eq(o + ol - 16, MOQ_PLAINTEXT_TAG, 16);
 	ck_assert_uint_eq(f.x->st.max_data_injected, 1);
+	ck_assert_int_eq(fp_ackx_raise_pending(f.x), 0);
 	free(o);
 	fx_free(&f);
 }

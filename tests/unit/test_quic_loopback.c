@@ -806,6 +806,52 @@ START_TEST(test_endpoint_config_errors_are_explained)
 }
 END_TEST
 
+/* The receive path reads datagrams in batches (recvmmsg, issue 18): 40
+ * queued datagrams take at most 3 receive calls of 16, not 40 recvfroms,
+ * and every one of them is handled. */
+START_TEST(test_receive_reads_datagrams_in_batches)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_quic_config c;
+	struct moq_quic_endpoint *ep;
+	struct moq_quic_endpoint_stats st;
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	uint8_t junk[1200];
+	char err[256];
+	int fd;
+
+	moq_quic_config_init(&c);
+	c.listen = 1;
+	c.plaintext = 1;
+	c.local_addr = "127.0.0.1";
+	ep = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_msg(ep != NULL, "%s", err);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	to.sin_port = htons(moq_quic_endpoint_port(ep));
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(junk, 0x5a, sizeof(junk));
+	junk[0] = 0x43; /* short header for a connection the endpoint does not know */
+	for (int i = 0; i < 40; i++)
+		ck_assert_int_eq(
+		    sendto(fd, junk, sizeof(junk), 0, (struct sockaddr *)&to, sizeof(to)),
+		    sizeof(junk));
+	for (int i = 0; i < 20; i++) {
+		moq_quic_endpoint_stats(ep, &st);
+		if (st.rx_datagrams >= 40)
+			break;
+		moq_loop_run_once(l, 10);
+	}
+	moq_quic_endpoint_stats(ep, &st);
+	ck_assert_uint_eq(st.rx_datagrams, 40);
+	ck_assert_msg(st.rx_calls <= 4, "%llu receive calls for 40 datagrams",
+		      (unsigned long long)st.rx_calls);
+	close(fd);
+	moq_quic_endpoint_free(ep);
+	moq_loop_free(l);
+}
+END_TEST
+
 START_TEST(test_datagrams_both_ways_plaintext)
 {
 	do_datagrams(1);
@@ -1932,6 +1978,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_manual_consume_gates_peer_credit, 0, 2);
 	tcase_add_test(tc, test_insecure_client_skips_verification);
 	tcase_add_test(tc, test_relay_hooks_renumber_and_translate_acks);
+	tcase_add_test(tc, test_receive_reads_datagrams_in_batches);
 	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

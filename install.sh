@@ -24,14 +24,17 @@ PACKAGES=(
 	jq                                    # JSON summaries in the relay tests and demo
 	groff-base man-db                     # man page checks (tests/integration/man_pages.sh)
 	clang-format                          # make check's format check (tests/format_check.sh)
+	chromium python3-websocket            # browser test: headless Chromium over DevTools (docs/webtransport.md)
 )
-# ngtcp2 >= 1.11 (QUIC; Debian 12 itself has 0.12.1): from the official
+# ngtcp2 >= 1.11 (QUIC; Debian 12 itself has 0.12.1) and nghttp3 >= 1.8
+# (HTTP/3 for WebTransport; Debian 12 has 0.8.0): from the official
 # bookworm-backports suite, which install.sh enables. Nothing else comes from
 # there (docs/dependencies.md).
-BACKPORTS=(libngtcp2-dev libngtcp2-crypto-gnutls-dev)
+BACKPORTS=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev)
 NGTCP2_MIN=1.11
-PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls gnutls libmnl check)
-COMMANDS=(clang clang-format llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man)
+NGHTTP3_MIN=1.8
+PKGCONFIG_MODULES=(libbpf libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls libmnl check)
+COMMANDS=(clang clang-format llc bpftool tc ip nsenter ethtool ping ffmpeg ffprobe gnuplot strace perf pkg-config certtool python3 jq groff man chromium)
 
 have_all() {
 	local m c
@@ -42,6 +45,9 @@ have_all() {
 		pkg-config --atleast-version="$NGTCP2_MIN" "$m" ||
 			{ echo "$m $(pkg-config --modversion "$m") is older than $NGTCP2_MIN (bookworm-backports has it)"; return 1; }
 	done
+	pkg-config --atleast-version="$NGHTTP3_MIN" libnghttp3 ||
+		{ echo "libnghttp3 $(pkg-config --modversion libnghttp3) is older than $NGHTTP3_MIN (bookworm-backports has it)"; return 1; }
+	/usr/bin/python3 -c 'import websocket' 2>/dev/null || { echo "missing python3 module websocket (python3-websocket)"; return 1; }
 	for c in "${COMMANDS[@]}"; do
 		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "missing command: $c"; return 1; }
 	done

@@ -10,13 +10,15 @@
 # Kernel-timestamp latency per packet is bench/latency.sh.
 # Writes docs/results/fastpath-onoff.md.
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE (1000),
-# BENCH_COUNTS ("1 8 64"), BENCH_OUT (the report file).
+# BENCH_COUNTS ("1 8 64"), BENCH_OUT (the report file), BENCH_MODES ("off on"; "on"
+# alone to compare two builds).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SECS=${BENCH_SECONDS:-8}
 RATE=${BENCH_RATE:-500}
 SIZE=${BENCH_SIZE:-1000}
 COUNTS=${BENCH_COUNTS:-1 8 64}
+MODES=${BENCH_MODES:-off on}
 HOSTS=8
 bench_init fo fp-bench
 OUT=${BENCH_OUT:-$ROOT/docs/results/fastpath-onoff.md}
@@ -54,6 +56,8 @@ summarize() { # TAG N -> "p50 p99 objects missing integrity"
 		$(for k in $(seq 1 "$2"); do echo "$TMP/$1-$k.json"; done)
 }
 softirq_ticks() { awk '/^cpu / { print $8 }' /proc/stat; }
+# voluntary + involuntary context switches of a process (all its threads)
+ctx_switches() { awk '/ctxt_switches/ { n += $2 } END { print n + 0 }' /proc/"$1"/task/*/status 2>/dev/null; }
 # subscriber packets so far: "passed consumed" (tc/subscriber_ingress
 # SUB_RX and ACK_CONSUMED in moq_stats, summed over CPUs; the reasons'
 # count from the map size, so an object without ACK_CONSUMED reads 0)
@@ -75,7 +79,7 @@ print(tot.get(2 * r + 36, 0), tot.get(2 * r + 48, 0) if r > 48 else 0)'
 }
 
 run_mode() { # MODE N -> sets R_* variables
-	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1 k0 k1 a0 a1
+	local mode=$1 n=$2 tag=$1$2 rp pp c0 c1 s0 s1 k0 k1 a0 a1 x0 x1
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=($rp)
@@ -83,19 +87,24 @@ run_mode() { # MODE N -> sets R_* variables
 	in_ns "$PUB_NS" "$B/bin/moq-pub" "${PUBARGS[@]}" "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
 	pp=$!; PIDS+=($pp)
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
-	c0=$(cpu_ticks $rp) s0=$(softirq_ticks)
+	c0=$(cpu_ticks $rp) s0=$(softirq_ticks) x0=$(ctx_switches $rp)
 	read -r k0 a0 <<<"$(sub_rx_counts)"
 	run_subs "$n" "$tag"
-	c1=$(cpu_ticks $rp) s1=$(softirq_ticks)
+	c1=$(cpu_ticks $rp) s1=$(softirq_ticks) x1=$(ctx_switches $rp)
 	read -r k1 a1 <<<"$(sub_rx_counts)"
 	R_ACKS=$(awk -v p=$((k1 - k0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.1f%%", p + a ? 100 * a / (p + a) : 0 }')
 	sleep 1.1
 	R_SHARE=$(grep -o 'kernel_share=[0-9.]*' "$TMP/relay-$tag.log" | tail -1 | cut -d= -f2 || true)
+	# ring-buffer events per packet the kernel forwarded (fast path only)
+	R_EVPP=$(grep -o 'fastpath subs=.*' "$TMP/relay-$tag.log" | tail -1 |
+		awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+		     END { if (v["kernel_pkts"] > 0) printf "%.3f", v["events"] / v["kernel_pkts"] }' || true)
 	stopwait $pp
 	stopwait $rp
 	read -r R_P50 R_P99 R_OBJ R_MISS R_INT <<<"$(summarize "$tag" "$n")"
 	R_CPU=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v o="$R_OBJ" 'BEGIN { printf "%.2f", o ? t / hz * 1e6 / o : 0 }')
 	R_SIRQ=$(awk -v t=$((s1 - s0)) -v hz="$HZ" -v o="$R_OBJ" 'BEGIN { printf "%.2f", o ? t / hz * 1e6 / o : 0 }')
+	R_CSW=$(awk -v t=$((x1 - x0)) -v o="$R_OBJ" 'BEGIN { printf "%.3f", o ? t / o : 0 }')
 
 	# syscalls: a second run under strace
 	# shellcheck disable=SC2046
@@ -119,10 +128,10 @@ run_mode() { # MODE N -> sets R_* variables
 ROWS=()
 for n in $COUNTS; do
 	echo "== $n subscriber(s)"
-	for mode in off on; do
+	for mode in $MODES; do
 		run_mode "$mode" "$n"
-		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | subscriber packets consumed in the kernel $R_ACKS"
-		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_ACKS |")
+		echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | $R_SC syscalls/obj | $R_CSW ctx switches/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | subscriber packets consumed in the kernel $R_ACKS | ring events/fwd pkt ${R_EVPP:--}"
+		ROWS+=("| $n | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_SC | $R_CSW | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_ACKS | ${R_EVPP:--} |")
 	done
 done
 
@@ -142,9 +151,11 @@ done
 	echo "Syscalls: a second run under \`strace -c -f\`. Kernel share: media packets the egress"
 	echo "program forwarded / all media packets (the agent's own writes are the rest). ACKs in"
 	echo "kernel: subscriber packets tc/subscriber_ingress consumed (pure media ACKs) / all it saw."
+	echo "Context switches: the relay's voluntary + involuntary, per delivered object. Ring events:"
+	echo "the agent's \`events=\` over \`kernel_pkts=\` (moq_events read per packet the kernel forwarded)."
 	echo
-	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | objects delivered | missing / integrity | kernel share | ACKs in kernel |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| subscribers | fast path | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | syscalls/object | ctx switches/object | objects delivered | missing / integrity | kernel share | ACKs in kernel | ring events / fwd packet |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "The VM has 2 vCPUs shared by the publisher, the relay and every moq-sub, so p99 is"

@@ -13,8 +13,18 @@
 # the payloads), and the frames ffprobe decodes from the video each
 # subscriber wrote. Everything is torn down at exit (trap).
 #
+# Browsers (docs/webtransport.md): when Debian's chromium is installed (or
+# DEMO_BROWSER=1; DEMO_BROWSER=0 turns it off) the demo also runs, on this
+# host's loopback, a moq-relayd with --dev-cert on 127.0.0.1:$DEMO_WT_PORT
+# (WebTransport), a publisher of the same clip to it and a page server for
+# web/player on 127.0.0.1:$DEMO_HTTP_PORT; it prints the URL to open in a
+# Chromium-based browser on this machine, and a headless Chromium plays it
+# for the run (row "chromium" in the table: objects, frames decoded,
+# dropped, latency from the page's figures).
+#
 # Environment: DEMO_SECONDS (20), DEMO_SUBS (4), DEMO_TLS=1 (TLS with a
-# certtool certificate instead of the plaintext profile), B (build dir).
+# certtool certificate instead of the plaintext profile), DEMO_BROWSER
+# (auto), DEMO_WT_PORT (4433), DEMO_HTTP_PORT (8080), B (build dir).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
@@ -111,6 +121,37 @@ for i in $(seq 1 "$NSUB"); do
 	SPIDS+=($!)
 done
 PIDS+=("${SPIDS[@]}")
+
+BROWSER=${DEMO_BROWSER:-auto}
+if [ "$BROWSER" = auto ]; then
+	BROWSER=0
+	command -v chromium >/dev/null && /usr/bin/python3 -c 'import websocket' 2>/dev/null && BROWSER=1
+fi
+if [ "$BROWSER" = 1 ]; then
+	WTP=${DEMO_WT_PORT:-4433}
+	HTP=${DEMO_HTTP_PORT:-8080}
+	echo "== browser: moq-relayd --dev-cert on 127.0.0.1:$WTP (WebTransport), web/player on 127.0.0.1:$HTP"
+	"$B/bin/moq-relayd" --listen "127.0.0.1:$WTP" --dev-cert "$TMP/dev" --ctl-socket none --log-level info \
+		--stats-interval 0 2>"$TMP/relay-wt.log" &
+	PIDS+=($!)
+	for _ in $(seq 50); do grep -q "listening on" "$TMP/relay-wt.log" && break; sleep 0.1; done
+	grep -q "listening on" "$TMP/relay-wt.log" || { cat "$TMP/relay-wt.log"; die "WebTransport relay did not start"; }
+	"$B/bin/moq-pub" --ca "$TMP/dev/cert.pem" --namespace demo --h264 "$TMP/clip.h264" --fps 30 --loop \
+		"https://127.0.0.1:$WTP/" 2>"$TMP/pub-wt.log" &
+	PIDS+=($!)
+	/usr/bin/python3 -m http.server --bind 127.0.0.1 "$HTP" --directory "$ROOT/web/player" \
+		>"$TMP/http.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do grep -q "publishes namespace" "$TMP/relay-wt.log" && break; sleep 0.1; done
+	URL="http://127.0.0.1:$HTP/index.html?url=https://127.0.0.1:$WTP/&hash=$(cat "$TMP/dev/cert.sha256")&ns=demo&track=video"
+	echo "   watch it in a Chromium-based browser on this machine (for the next ${SECS} s):"
+	echo "   $URL"
+	/usr/bin/python3 "$ROOT/tests/integration/wt_browser.py" "$URL&seconds=$((SECS > 6 ? SECS - 4 : 2))" \
+		"$TMP/chromium.png" $((SECS + 30)) >"$TMP/chromium.json" 2>"$TMP/chromium.log" &
+	BPID=$!
+	PIDS+=("$BPID")
+	SPIDS+=("$BPID")
+fi
 for p in "${SPIDS[@]}"; do
 	timeout $((SECS + 20)) tail --pid="$p" -f /dev/null || echo "demo: a subscriber did not finish" >&2
 done
@@ -125,17 +166,27 @@ ms() { awk -v u="$1" 'BEGIN { if (u == "?" || u == "") print "?"; else printf "%
 
 echo
 echo "== results after ${SECS} s (latency = publisher -> relay -> subscriber, ms)"
-printf "%-5s %-6s %8s %10s %6s %6s %8s %8s %8s\n" host track objects bytes missing integ p50_ms p99_ms frames
+printf "%-8s %-6s %8s %10s %6s %6s %8s %8s %8s\n" host track objects bytes missing integ p50_ms p99_ms frames
 for i in $(seq 1 "$NSUB"); do
 	for t in video synth; do
 		f=$TMP/sub$i-$t.json
 		fr=-
 		[ $t = video ] && fr=$(frames "$TMP/sub$i.h264")
-		printf "%-5s %-6s %8s %10s %6s %6s %8s %8s %8s\n" "sub$i" "$t" "$(j "$f" .objects_received)" \
+		printf "%-8s %-6s %8s %10s %6s %6s %8s %8s %8s\n" "sub$i" "$t" "$(j "$f" .objects_received)" \
 			"$(j "$f" .bytes)" "$(j "$f" .objects_missing)" "$(j "$f" .integrity_errors)" \
 			"$(ms "$(j "$f" .latency_us.p50)")" "$(ms "$(j "$f" .latency_us.p99)")" "$fr"
 	done
 done
+if [ "${BROWSER:-0}" = 1 ]; then
+	f=$TMP/chromium.json
+	printf "%-8s %-6s %8s %10s %6s %6s %8s %8s %8s\n" chromium video "$(j "$f" .objects)" - \
+		"$(j "$f" .dropped)" "$(j "$f" .decode_errors)" "$(j "$f" .latency_p50_ms)" \
+		"$(j "$f" .latency_p99_ms)" "$(j "$f" .frames_decoded)"
+	[ "$(j "$f" .state)" = done ] || echo "   chromium: $(j "$f" .error)"
+fi
 echo
 echo "relay during the run: $(grep '^moq-relayd: stats.*subscribers=[1-9]' "$TMP/relay.log" | tail -1 | sed 's/^moq-relayd: //')"
 echo "(video: ~30 objects/s, one group per 1 s GOP; frames = what ffprobe decodes from the file the subscriber wrote)"
+if [ "${BROWSER:-0}" = 1 ]; then
+	echo "(chromium: headless, web/player over WebTransport to the loopback relay; frames = decoded by WebCodecs, missing = dropped)"
+fi

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 5
+#define MOQ_MAPS_LAYOUT_VERSION 6
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -356,7 +356,8 @@ enum moq_prog {
 	X(STREAM_CREDIT, "stream_credit") /* egress: beyond the subscriber's MAX_STREAM_DATA */    \
 	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
 	X(PN_DUPLICATE, "pn_duplicate")	  /* ingress: packet number seen, or below the window */   \
-	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */
+	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */    \
+	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {
@@ -371,7 +372,7 @@ struct moq_stat {
 	__u64 bytes;
 };
 
-/* ---- moq_events (RINGBUF) one per forwarded / dropped clone -------------- */
+/* ---- moq_events (RINGBUF) exceptions: one per clone not forwarded ------- */
 enum moq_verdict {
 	MOQ_V_FORWARDED = 0,
 	MOQ_V_DROPPED = 1,
@@ -398,6 +399,46 @@ struct moq_event {
 	__u8 kind;    /* MOQ_EV_KIND_* */
 	__u8 prog;    /* enum moq_prog */
 	__u8 pad0[3];
+};
+
+/* ---- moq_sent_log (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) -----------
+ * What the egress program forwarded to a subscriber, read by the agent in
+ * bulk through mmap (agent/lib/fp_sentlog.c). Single consumer (the agent),
+ * several producers (one per CPU):
+ *  - a writer reserves index i = head with a compare-and-swap only while
+ *    i - tail < MOQ_SENT_LOG_ENTRIES, so an entry the agent has not read is
+ *    never overwritten (no room: the clone is dropped, MOQ_R_LOG_FULL);
+ *  - it fills ent[i % N], then publishes it with an atomic add of 1 to
+ *    ent.seq: entry i is complete iff seq == i / N + 1 (its lap);
+ *  - the agent copies complete entries from tail on and then stores tail.
+ * A reserved entry whose clone was not forwarded is published with kind
+ * MOQ_SENT_KIND_VOID (the exception event says why). */
+#define MOQ_SENT_LOG_ENTRIES 256 /* power of two */
+#define MOQ_SENT_KIND_STREAM MOQ_EV_KIND_STREAM
+#define MOQ_SENT_KIND_DATAGRAM MOQ_EV_KIND_DATAGRAM
+#define MOQ_SENT_KIND_VOID 0xff
+/* Field meanings as in struct moq_event (datagrams: up_stream_id = upstream
+ * alias, down_stream_id = object id, offset = group id). */
+struct moq_sent_ent {
+	__u64 seq; /* lap + 1 of the last index published here (written last) */
+	__u64 ts_ns;
+	__u64 pn;
+	__u64 up_stream_id;
+	__u64 down_stream_id;
+	__u64 offset;
+	__u32 conn_id;
+	__u32 data_len;
+	__u32 wire_len;
+	__u8 fin;
+	__u8 kind; /* MOQ_SENT_KIND_* */
+	__u16 pad0;
+};
+
+struct moq_sent_log {
+	__u64 head; /* next index to reserve (egress program, CAS) */
+	__u64 tail; /* every index below is read (agent) */
+	__u64 pad0[6];
+	struct moq_sent_ent ent[MOQ_SENT_LOG_ENTRIES];
 };
 
 #endif

@@ -276,12 +276,62 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	return MOQ_R_FORWARDED;
 }
 
+/* Sent log (moq_maps.h, struct moq_sent_log): reserve the next index while
+ * the agent has read far enough; NULL when the log is full. A few tries:
+ * a lost race means another CPU took the index, not that the log is full. */
+static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log *l)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 h = *(volatile __u64 *)&l->head, t = *(volatile __u64 *)&l->tail;
+
+		if (h - t >= MOQ_SENT_LOG_ENTRIES)
+			return 0;
+		if (__sync_val_compare_and_swap(&l->head, h, h + 1) == h) {
+			return &l->ent[h & (MOQ_SENT_LOG_ENTRIES - 1)];
+		}
+	}
+	return 0;
+}
+
+/* Fills a reserved entry and publishes it (seq last, with an atomic add:
+ * the reader never sees a half-written entry). */
+static __always_inline void moq_log_publish(struct moq_sent_ent *l, struct moq_egress *e,
+					    __u32 wire_len, int forwarded)
+{
+	l->ts_ns = bpf_ktime_get_ns();
+	l->pn = e->pn;
+	if (e->p.is_datagram) {
+		l->up_stream_id = e->p.alias;
+		l->down_stream_id = e->p.subgroup; /* object id */
+		l->offset = e->p.group;
+	} else {
+		l->up_stream_id = e->p.stream_id;
+		l->down_stream_id = e->down_sid;
+		l->offset = e->p.offset;
+	}
+	l->conn_id = e->p.conn_id;
+	l->data_len = e->p.data_len;
+	l->wire_len = wire_len;
+	l->fin = e->p.fin;
+	l->kind = !forwarded	     ? MOQ_SENT_KIND_VOID
+		  : e->p.is_datagram ? MOQ_SENT_KIND_DATAGRAM
+				     : MOQ_SENT_KIND_STREAM;
+	l->pad0 = 0;
+	/* index i's entry held lap i / N (0 before the first lap): the add
+	 * makes it i / N + 1, the reader's sign that entry i is complete */
+	__sync_fetch_and_add(&l->seq, 1);
+}
+
 /* Returns the tc verdict for a packet leaving towards a subscriber, and in
- * *reason why. */
+ * *reason why. A forwarded clone is recorded in the slot's sent log; a
+ * clone that is not forwarded writes a moq_event (exception). */
 static __always_inline int moq_subscriber_tx(struct __sk_buff *skb, int *reason)
 {
 	struct moq_egress e = {};
 	struct moq_sub_stats *ss;
+	struct moq_sent_log *log;
+	struct moq_sent_ent *ent = 0;
 	__u32 mark = skb->mark, len;
 	int forward = 0;
 
@@ -291,11 +341,24 @@ static __always_inline int moq_subscriber_tx(struct __sk_buff *skb, int *reason)
 	skb->mark = 0;
 	e.slot = mark & MOQ_MARK_SLOT_MASK;
 	e.down_sid = MOQ_DS_NONE;
-	/* A clone that is not fully rewritten must never leave: drop unless
-	 * the rewrite completes (the original went to the agent). */
-	*reason = moq_egress_clone(skb, &e, &forward);
+	/* The log entry first, so a full log costs no packet number, gate
+	 * budget or stream mapping: the agent sends those bytes. */
+	log = bpf_map_lookup_elem(&moq_sent_log, &e.slot);
+	if (log)
+		ent = moq_log_reserve(log);
+	if (!ent) {
+		*reason = log ? MOQ_R_LOG_FULL : MOQ_R_SUB_INACTIVE;
+	} else {
+		/* A clone that is not fully rewritten must never leave: drop
+		 * unless the rewrite completes (the original went to the
+		 * agent). */
+		*reason = moq_egress_clone(skb, &e, &forward);
+	}
 	len = skb->len;
-	moq_emit_event(&e, *reason, len, forward);
+	if (ent)
+		moq_log_publish(ent, &e, len, forward);
+	if (!forward)
+		moq_emit_event(&e, *reason, len, 0);
 	ss = bpf_map_lookup_elem(&moq_sub_stats, &e.slot);
 	if (ss) {
 		if (forward) {

@@ -42,7 +42,7 @@ void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out);
 /* Map updates and deletes that failed, per pinned map, and the
  * subscriptions served in userspace because moq_subscriptions refused
  * them. n 0 when the fast path is off. */
-#define FP_INFO_MAPS 16
+#define FP_INFO_MAPS 24
 struct fp_map_failures {
 	unsigned n;
 	const char *map[FP_INFO_MAPS];
@@ -50,5 +50,15 @@ struct fp_map_failures {
 	uint64_t sub_fallbacks;
 };
 void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out);
+
+/* How the agent learns what the kernel did (issue 18): exception events
+ * read from the ring, forwarded packets read from the sent logs, clones
+ * dropped for a full log, loop passes whose upstream bytes were served in
+ * one batch, batched stream-map writes. All zero when the fast path is
+ * off. */
+struct fp_book_info {
+	uint64_t ring_events, log_entries, log_full, pass_ends, map_batches;
+};
+void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -56,6 +57,8 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 			   MOQ_MAX_UPSTREAMS, 0},
     [FP_MAP_ACKS] = {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks),
 		     MOQ_MAX_SUBSCRIBERS, 1},
+    [FP_MAP_SENT_LOG] = {"moq_sent_log", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_sent_log),
+			 MOQ_MAX_SUBSCRIBERS, 1},
 };
 
 #define FIX_HINT                                                                                   \
@@ -105,6 +108,10 @@ void fp_maps_close(struct fp_maps *m)
 		munmap(m->credit, m->credit_len);
 	if (m->acks)
 		munmap(m->acks, m->acks_len);
+	if (m->sent)
+		munmap(m->sent, m->sent_len);
+	free(m->dsq_k);
+	free(m->dsq_v);
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
@@ -204,11 +211,14 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 			     &m->credit_len);
 	m->acks = map_mmap(m->fd[FP_MAP_ACKS], sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
 			   &m->acks_len);
-	if (!m->seq || !m->gate || !m->credit || !m->acks) {
+	m->sent = map_mmap(m->fd[FP_MAP_SENT_LOG], sizeof(struct moq_sent_log), MOQ_MAX_SUBSCRIBERS,
+			   &m->sent_len);
+	if (!m->seq || !m->gate || !m->credit || !m->acks || !m->sent) {
 		rv = -errno;
 		snprintf(
 		    err, errlen,
-		    "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit or moq_acks: %s",
+		    "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit, moq_acks or "
+		    "moq_sent_log: %s",
 		    dir, strerror(-rv));
 		goto fail;
 	}
@@ -236,6 +246,11 @@ struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot)
 struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot)
 {
 	return m->acks && slot < MOQ_MAX_SUBSCRIBERS ? &m->acks[slot] : NULL;
+}
+
+struct moq_sent_log *fp_maps_sent_log(struct fp_maps *m, uint32_t slot)
+{
+	return m->sent && slot < MOQ_MAX_SUBSCRIBERS ? &m->sent[slot] : NULL;
 }
 
 static int write_cfg(struct fp_maps *m)

@@ -9,12 +9,15 @@
  *    struct moq_conn_seq that fp_pnspace takes packet numbers from, and
  *    fp_maps_gate() the gate that fp_cc_gate_apply() feeds; and moq_credit,
  *    the flow-control credit the egress program checks (fp_maps_credit()).
+ *    It mmaps moq_sent_log too: fp_maps_sent_log() is the slot's log of
+ *    forwarded clones that fp_sentlog reads.
  *  - fp_maps_start / fp_maps_heartbeat: writes moq_config (layout version,
  *    generation, enabled, heartbeat). The programs forward nothing when the
  *    heartbeat is older than heartbeat_timeout_ns (fail-safe). */
 #ifndef FP_MAPSYNC_H
 #define FP_MAPSYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +41,7 @@ enum fp_map_id {
 	FP_MAP_STREAM_CREDIT,
 	FP_MAP_PN_WINDOWS,
 	FP_MAP_ACKS,
+	FP_MAP_SENT_LOG,
 	FP_MAP_MAX,
 };
 
@@ -51,11 +55,20 @@ struct fp_maps {
 	size_t credit_len;
 	struct moq_acks *acks; /* mmap of moq_acks */
 	size_t acks_len;
+	struct moq_sent_log *sent; /* mmap of moq_sent_log */
+	size_t sent_len;
 	struct moq_config cfg; /* last written */
 	int lock_fd;	       /* fp_maps_lock: held pin-directory lock, or -1 */
 	/* updates and deletes that failed, per map (fp_mapwrite counts them;
 	 * a delete of an absent key is no failure) */
 	uint64_t failures[FP_MAP_MAX];
+	/* moq_down_streams updates queued by fp_maps_queue_down_stream,
+	 * written by fp_maps_flush (one BPF_MAP_UPDATE_BATCH) */
+	struct moq_down_stream_key *dsq_k;
+	struct moq_down_stream *dsq_v;
+	size_t dsq_n, dsq_cap;
+	uint64_t dsq_batches, dsq_entries; /* batch calls, entries they wrote */
+	bool dsq_no_batch;		   /* the kernel lacks it: one update each */
 };
 
 /* Name of a map ("moq_conn_seq"). */
@@ -77,6 +90,7 @@ struct moq_conn_seq *fp_maps_seq(struct fp_maps *m, uint32_t slot);
 struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot);
 struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot);
 struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot);
+struct moq_sent_log *fp_maps_sent_log(struct fp_maps *m, uint32_t slot);
 
 /* Write moq_config: this build's layout version, generation, enabled flag,
  * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */

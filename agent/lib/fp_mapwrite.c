@@ -102,12 +102,14 @@ int fp_maps_del_subscription(struct fp_maps *m, const struct moq_subscription_ke
 int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
 			    const struct moq_down_stream *v)
 {
+	fp_maps_flush(m);
 	return put(m, FP_MAP_DOWN_STREAMS, k, v);
 }
 
 int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
 			    struct moq_down_stream *v)
 {
+	fp_maps_flush(m);
 	return get(m, FP_MAP_DOWN_STREAMS, k, v);
 }
 
@@ -121,6 +123,69 @@ int fp_maps_put_stream_credit(struct fp_maps *m, const struct moq_down_stream_ke
 int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k)
 {
 	return del(m, FP_MAP_STREAM_CREDIT, k);
+}
+
+#define DSQ_MAX 1024 /* entries per batch call */
+
+int fp_maps_queue_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			      const struct moq_down_stream *v)
+{
+	if (m->dsq_n == DSQ_MAX)
+		fp_maps_flush(m);
+	if (m->dsq_n == m->dsq_cap) {
+		size_t cap = m->dsq_cap ? 2 * m->dsq_cap : 64;
+		void *a = realloc(m->dsq_k, cap * sizeof(*m->dsq_k));
+
+		if (a)
+			m->dsq_k = a;
+		a = a ? realloc(m->dsq_v, cap * sizeof(*m->dsq_v)) : NULL;
+		if (!a) {
+			fp_maps_flush(m);
+			return put(m, FP_MAP_DOWN_STREAMS, k, v);
+		}
+		m->dsq_v = a;
+		m->dsq_cap = cap;
+	}
+	m->dsq_k[m->dsq_n] = *k;
+	m->dsq_v[m->dsq_n++] = *v;
+	return 0;
+}
+
+int fp_maps_flush(struct fp_maps *m)
+{
+	int fd = m->fd[FP_MAP_DOWN_STREAMS], rc = 0;
+	size_t done = 0;
+
+	if (!m->dsq_n)
+		return 0;
+	if (fd >= 0 && !m->dsq_no_batch) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+		uint32_t count = (uint32_t)m->dsq_n;
+
+		if (bpf_map_update_batch(fd, m->dsq_k, m->dsq_v, &count, &o) == 0) {
+			done = m->dsq_n;
+		} else {
+			rc = -errno;
+			/* count: entries written before the failure */
+			done = count <= m->dsq_n ? count : 0;
+			if (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)
+				m->dsq_no_batch = true; /* no batch ops: singly from now on */
+			else if (done < m->dsq_n) {
+				m->failures[FP_MAP_DOWN_STREAMS]++; /* the refused one */
+				done++;
+			}
+		}
+		m->dsq_batches++;
+		m->dsq_entries += done;
+	}
+	for (size_t i = done; i < m->dsq_n; i++) {
+		int r = put(m, FP_MAP_DOWN_STREAMS, &m->dsq_k[i], &m->dsq_v[i]);
+
+		if (r)
+			rc = r;
+	}
+	m->dsq_n = 0;
+	return rc;
 }
 
 int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
@@ -140,6 +205,7 @@ static int purge_slot(struct fp_maps *m, enum fp_map_id id, uint32_t slot)
 	size_t ndel = 0;
 	int purged = 0;
 
+	fp_maps_flush(m); /* queued entries of the slot go too */
 	if (fd < 0)
 		return -EBADF;
 	keys = malloc(4096 * sizeof(*keys));
@@ -272,7 +338,8 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 	n += clear_hash(m->fd[FP_MAP_STREAM_CREDIT], sizeof(struct moq_down_stream_key));
 	n += clear_hash(m->fd[FP_MAP_PN_WINDOWS], sizeof(uint32_t));
 	/* subscriber entries of an earlier run carry its generation: the
-	 * programs ignore them, and a slot is rewritten when reused */
+	 * programs ignore them, and a slot is rewritten when reused (its sent
+	 * log is skipped to its head then: fp_sentlog_skip) */
 	for (uint32_t i = 0; i < MOQ_MAX_SUBSCRIBERS; i++) {
 		struct moq_conn_seq *seq = fp_maps_seq(m, i);
 		struct moq_gate *g = fp_maps_gate(m, i);

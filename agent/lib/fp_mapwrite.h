@@ -40,6 +40,16 @@ int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key 
  * stream of (slot, upstream stream). */
 int fp_maps_put_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k, uint64_t max);
 int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k);
+/* Queue an update that may wait for the end of the loop pass (a finished
+ * stream marked reset): written by fp_maps_flush, in one
+ * BPF_MAP_UPDATE_BATCH call (one update each where the kernel lacks it).
+ * Every immediate put / get of moq_down_streams flushes first, so the
+ * map's order of writes is the caller's. 0 or -errno (queue full and the
+ * flush failed: the entry is written singly). */
+int fp_maps_queue_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
+			      const struct moq_down_stream *v);
+/* Write what is queued; 0 or the last -errno (failures counted). */
+int fp_maps_flush(struct fp_maps *m);
 /* moq_up_streams: the kernel's state of an upstream data stream. */
 int fp_maps_get_up_stream(struct fp_maps *m, const struct moq_up_stream_key *k,
 			  struct moq_up_stream *v);

@@ -49,9 +49,15 @@ static const struct opt opts[] = {
      "peers and --upstream must use it too (docs/plaintext-profile.md)"},
     {"cert", "FILE", K_STR, F(cert), "TLS certificate chain (PEM); required without --plaintext"},
     {"key", "FILE", K_STR, F(key), "TLS private key (PEM); required without --plaintext"},
+    {"dev-cert", "DIR", K_STR, F(dev_cert),
+     "development only, instead of --cert/--key: make a self-signed\n"
+     "ECDSA P-256 certificate valid 13 days in DIR (cert.pem, key.pem,\n"
+     "cert.sha256) and log its SHA-256 for browsers'\n"
+     "serverCertificateHashes (docs/webtransport.md)"},
     {"upstream", "URL", K_UPSTREAM, F(upstream),
      "relay to subscribe through for tracks not published here:\n"
-     "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode)"},
+     "moqt://HOST:PORT[/PATH] or HOST:PORT (same TLS/plaintext mode),\n"
+     "or https://HOST:PORT[/PATH] (WebTransport; TLS)"},
     {"upstream-ca", "FILE", K_STR, F(upstream_ca),
      "CA (PEM) to verify the upstream relay's certificate"},
     {"upstream-insecure", NULL, K_BOOL, F(upstream_insecure),
@@ -135,6 +141,10 @@ static const struct opt opts[] = {
     {"fast-path-raw-bytes", "SIZE", K_SIZE, F(fp_raw_bytes),
      "upstream stream bytes the fast path keeps in total [64M]\n"
      "(>= --fast-path-stream-bytes); beyond, the oldest are evicted"},
+    {"fast-path-tick", "SECONDS", K_MS, F(fp_tick_ms),
+     "fast-path service period while subscribers are on the fast path:\n"
+     "sent logs, delivery timeouts, gate refills in one batch [0.005]\n"
+     "(0.001 to 0.02)"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
@@ -177,6 +187,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->heartbeat_timeout_ms = 500;
 	c->fp_stream_bytes = 4ull << 20;
 	c->fp_raw_bytes = 64ull << 20;
+	c->fp_tick_ms = 5;
 	strcpy(c->ctl_socket, "/run/moq-relayd.sock");
 }
 
@@ -414,17 +425,26 @@ int relay_config_set(struct relay_config *c, const char *name, const char *value
 	case K_UPSTREAM:
 		if (!*value) {
 			c->upstream[0] = 0;
+			c->upstream_wt = false;
 			return 0;
 		}
+		/* https://HOST:PORT[/PATH]: the same over WebTransport
+		 * (docs/webtransport.md) */
+		char url[RELAY_CONFIG_STR_MAX + 8];
+		bool wt = !strncmp(value, "https://", 8);
+		snprintf(url, sizeof(url), "%s%s", wt ? "moqt://" : "", wt ? value + 8 : value);
 		if (strlen(value) >= sizeof(c->upstream) ||
-		    relay_config_parse_url(value, c->upstream_host, sizeof(c->upstream_host),
+		    relay_config_parse_url(url, c->upstream_host, sizeof(c->upstream_host),
 					   &c->upstream_port, c->upstream_path,
 					   sizeof(c->upstream_path))) {
 			errf(err, errlen,
-			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH] or HOST:PORT", value);
+			     "--upstream: '%s' is not moqt://HOST:PORT[/PATH], HOST:PORT or "
+			     "https://HOST:PORT[/PATH]",
+			     value);
 			return -1;
 		}
 		strcpy(c->upstream, value);
+		c->upstream_wt = wt;
 		return 0;
 	}
 	return -1;
@@ -573,6 +593,11 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
 		return -1;
 	}
+	if (c->fp_tick_ms < 1 || c->fp_tick_ms > 20) {
+		errf(err, errlen, "--fast-path-tick: 0.001 to 0.02 seconds (got %llu ms)",
+		     (unsigned long long)c->fp_tick_ms);
+		return -1;
+	}
 	if (c->fp_stream_bytes < (64u << 10)) {
 		errf(err, errlen, "--fast-path-stream-bytes must be at least 64k (got %llu)",
 		     (unsigned long long)c->fp_stream_bytes);
@@ -585,7 +610,16 @@ int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 		    (unsigned long long)c->fp_raw_bytes, (unsigned long long)c->fp_stream_bytes);
 		return -1;
 	}
-	if (!c->plaintext && (!c->cert[0] || !c->key[0])) {
+	if (c->upstream_wt && c->plaintext) {
+		errf(err, errlen, "--upstream https:// is WebTransport over TLS; drop --plaintext");
+		return -1;
+	}
+	if (c->dev_cert[0] && (c->plaintext || c->cert[0] || c->key[0])) {
+		errf(err, errlen, "--dev-cert replaces --cert/--key and needs TLS; drop %s",
+		     c->plaintext ? "--plaintext" : "--cert/--key");
+		return -1;
+	}
+	if (!c->plaintext && !c->dev_cert[0] && (!c->cert[0] || !c->key[0])) {
 		errf(err, errlen,
 		     "TLS needs --cert FILE and --key FILE (or use --plaintext on trusted links)");
 		return -1;

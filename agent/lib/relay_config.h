@@ -21,12 +21,14 @@ struct relay_config {
 	bool plaintext;
 	char cert[RELAY_CONFIG_STR_MAX];
 	char key[RELAY_CONFIG_STR_MAX];
+	char dev_cert[RELAY_CONFIG_STR_MAX]; /* DIR for a development cert, "" = off */
 	char upstream[RELAY_CONFIG_STR_MAX]; /* URL, "" = none */
 	char upstream_host[256];	     /* parsed from upstream */
 	uint16_t upstream_port;
 	char upstream_path[RELAY_CONFIG_STR_MAX];
 	char upstream_ca[RELAY_CONFIG_STR_MAX];
 	bool upstream_insecure;
+	bool upstream_wt;	  /* upstream is https://: MoQT over WebTransport */
 	uint64_t cache_groups;	  /* per track */
 	uint64_t cache_bytes;	  /* per track */
 	uint64_t sub_queue_bytes; /* per subscriber session */
@@ -61,6 +63,7 @@ struct relay_config {
 	 * retransmissions, per stream and in total (docs/relay.md Limits) */
 	uint64_t fp_stream_bytes;
 	uint64_t fp_raw_bytes;
+	uint64_t fp_tick_ms;	  /* fast-path service tick (docs/fast-path-agent.md) */
 	char ctl_socket[108];	  /* control socket path, "" = none */
 	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];

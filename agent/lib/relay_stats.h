@@ -24,6 +24,7 @@ struct relay_gauges {
 	size_t sessions, publishers, subscribers, tracks;
 	size_t subscriptions; /* downstream subscriptions over all tracks */
 	size_t cache_bytes, cache_groups;
+	size_t webtransport_sessions; /* of sessions: over WebTransport (HTTP/3) */
 };
 
 /* Format "stats sessions=.. tracks=.. ..." into buf and take a new rate

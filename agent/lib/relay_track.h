@@ -93,7 +93,11 @@ struct relay_sub {
 	 * complete are still delivered, not reset */
 	bool track_ended;
 	uint64_t fast_streams; /* downstream streams the fast path opened */
+	/* fast path: objects / bytes count when their stream was delivered
+	 * whole (or a datagram was forwarded); packets / bytes the kernel
+	 * forwarded, from its sent log */
 	uint64_t objects_out, bytes_out, streams_reset;
+	uint64_t kernel_packets, kernel_bytes;
 	/* held for a publisher (RENDEZVOUS_TIMEOUT; moq-relayd rendezvous.c)
 	 * until this moq_loop_now() time, track NULL; 0: not held */
 	uint64_t rdv_deadline;

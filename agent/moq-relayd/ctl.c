@@ -115,6 +115,7 @@ static void cmd_status(struct relayd *d, struct json_writer *w)
 	kv_bool(w, "upstream_connected", d->upstream && d->upstream->s);
 	kv_bool(w, "draining", d->draining);
 	json_kv_u64(w, "sessions", g.sessions);
+	json_kv_u64(w, "webtransport_sessions", g.webtransport_sessions);
 	json_kv_u64(w, "publishers", g.publishers);
 	json_kv_u64(w, "subscribers", g.subscribers);
 	json_kv_u64(w, "tracks", g.tracks);
@@ -175,6 +176,7 @@ static void cmd_subscribers(struct relayd *d, struct json_writer *w)
 		kv_str(w, "session", moq_session_name(p->s));
 		kv_str(w, "peer", addr);
 		kv_str(w, "implementation", moq_session_peer(p->s)->implementation);
+		kv_str(w, "transport", moq_session_is_webtransport(p->s) ? "webtransport" : "quic");
 		kv_bool(w, "publisher", p->is_publisher);
 		json_kv_u64(w, "subscriptions_count", nsubs);
 		json_key(w, "subscriptions");
@@ -193,6 +195,9 @@ static void cmd_subscribers(struct relayd *d, struct json_writer *w)
 			json_kv_u64(w, "objects_out", s->objects_out);
 			json_kv_u64(w, "bytes_out", s->bytes_out);
 			json_kv_u64(w, "streams_reset", s->streams_reset);
+			kv_bool(w, "fast_path", s->fast);
+			json_kv_u64(w, "kernel_packets", s->kernel_packets);
+			json_kv_u64(w, "kernel_bytes", s->kernel_bytes);
 			json_end_object(w);
 		}
 		json_end_array(w);

@@ -326,6 +326,8 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		__atomic_store_n(&cr->enabled, 1, __ATOMIC_SEQ_CST);
 		fc->credit_on = true;
 	}
+	/* what the kernel logged for an earlier connection on this slot */
+	fp_sentlog_skip(fp_maps_sent_log(&fp->maps, slot));
 	fc->trk.cfg.max_ack_delay_ns = tp->max_ack_delay;
 	fc->trk.cfg.ack_delay_exponent = (uint32_t)tp->ack_delay_exponent;
 
@@ -537,11 +539,11 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	}
 	if (fc->flow_set && ng)
 		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
-	/* events first: an ACK may cover packets whose events are queued;
-	 * then the ACKs the kernel consumed from this subscriber, which
-	 * arrived before this packet (other slots: the poll timer) */
+	/* this subscriber's sent log first: an ACK may cover packets logged
+	 * but not read yet; then the ACKs the kernel consumed for it, which
+	 * arrived before this packet (the other slots wait for the tick) */
 	if (fc->slot >= 0) {
-		fp_drain(fc->d->fp);
+		fp_drain_conn(fc);
 		fp_conn_drain_acks(fc);
 	}
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
@@ -586,14 +588,15 @@ static bool raw_owed(const struct relayd_fp *fp, const struct relay_sub *s, cons
 		r->group >= track_newest_group(fp, r->tr));
 }
 
-/* Serve r to the fast subscribers of its track (only to `only` if set). */
-static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
+/* Serve r to the fast subscribers of its track (only to `only` if set);
+ * the sent logs and the ring are drained (raw_pump) or were drained since
+ * r's bytes were read (fp_pass_end). */
+static void raw_serve(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 {
 	struct relayd_fp *fp = d->fp;
 
 	if (!r->tr || r->ignored)
 		return;
-	fp_drain(fp);
 	/* the last stream finishing below must not free r under this loop
 	 * (nor under the caller): callers free it with fp_raw_maybe_free */
 	r->refs++;
@@ -639,6 +642,89 @@ static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
 	r->refs--;
 }
 
+static void raw_pump(struct relayd *d, struct fp_raw *r, struct relay_sub *only)
+{
+	fp_drain(d->fp);
+	raw_serve(d, r, only);
+}
+
+/* End of a loop pass that read upstream bytes: one drain of every sent log
+ * and the exception ring, then every raw that got bytes (or its HEADER) in
+ * the pass is served once, whatever the number of packets (issue 18: no
+ * bookkeeping per upstream packet per subscriber). The ordering fact holds
+ * as before: the drain follows the reads. */
+static void fp_pass_end(struct moq_loop *loop, void *arg)
+{
+	struct relayd_fp *fp = arg;
+	struct relayd *d = fp->d;
+	size_t n = 0;
+
+	(void)loop;
+	fp->pass_armed = false;
+	if (!fp->raws_due)
+		return;
+	fp_drain(fp);
+	fp->passes++;
+	for (struct fp_raw *r = fp->raws; r; r = r->next)
+		if (r->pump_due && n < fp->due_cap)
+			fp->due[n++] = r;
+	/* held (refs) since they became due: none is freed under this loop */
+	for (size_t i = 0; i < n; i++) {
+		struct fp_raw *r = fp->due[i];
+
+		r->pump_due = false;
+		fp->raws_due--;
+		raw_serve(d, r, NULL);
+		r->refs--;
+		if (r->ended)
+			fp_raw_maybe_free(fp, r);
+	}
+	fp_maps_flush(&fp->maps);
+}
+
+/* Serve r at the end of this pass (fp_pass_end); now when that cannot be
+ * arranged (no memory). */
+static void raw_pump_later(struct relayd *d, struct fp_raw *r)
+{
+	struct relayd_fp *fp = d->fp;
+
+	if (!r->pump_due) {
+		if (fp->raws_due == fp->due_cap) {
+			size_t cap = fp->due_cap ? 2 * fp->due_cap : 64;
+			struct fp_raw **a = realloc(fp->due, cap * sizeof(*a));
+
+			if (!a)
+				goto now;
+			fp->due = a;
+			fp->due_cap = cap;
+		}
+		r->pump_due = true;
+		r->refs++;
+		fp->raws_due++;
+	}
+	if (!fp->pass_armed) {
+		if (moq_loop_defer(d->loop, fp_pass_end, fp)) {
+			fp_pass_end(d->loop, fp);
+			return;
+		}
+		fp->pass_armed = true;
+	}
+	return;
+now:
+	fp_pass_end(d->loop, fp);
+	raw_pump(d, r, NULL);
+	if (r->ended)
+		fp_raw_maybe_free(fp, r);
+}
+
+/* Work a pass left for its end is done before anything that depends on the
+ * streams' state (a subscription or peer ending, stream counts). */
+static void fp_flush_pass(struct relayd *d)
+{
+	if (d->fp && d->fp->raws_due)
+		fp_pass_end(d->loop, d->fp);
+}
+
 void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t off,
 		   const uint8_t *data, size_t len, int fin)
 {
@@ -662,6 +748,8 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 	}
 	if (r->ended)
 		return;
+	if (len)
+		fp->raw_reads++;
 	if (!r->ignored && len && off == r->len) {
 		if (fp_raw_append(fp, r, data, len))
 			r->ignored = true; /* out of memory: subscribers get resets below */
@@ -673,9 +761,7 @@ void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t
 		r->ended = true;
 		r->fin_ns = fp_now_ns();
 	}
-	raw_pump(d, r, NULL);
-	if (r->ended)
-		fp_raw_maybe_free(fp, r);
+	raw_pump_later(d, r);
 }
 
 void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
@@ -705,9 +791,24 @@ void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st)
 		r->alias_w = (size_t)b;
 	}
 	fp_raws_retire_older(fp, st->track, st->group);
-	raw_pump(d, r, NULL);
-	if (r->ended)
-		fp_raw_maybe_free(fp, r);
+	raw_pump_later(d, r);
+}
+
+void relayd_fp_rx_object(struct relayd *d, struct peer *p, struct relay_rx *st)
+{
+	struct fp_raw *r;
+
+	if (!d->fp || !p->fp_conn_id)
+		return;
+	r = fp_raw_find(d->fp, p->fp_conn_id, (uint64_t)moq_rx_stream_id(st->rx));
+	if (r)
+		r->objects++;
+}
+
+void relayd_fp_delivered(struct relayd *d, uint64_t *objects, uint64_t *bytes)
+{
+	*objects = d->fp ? d->fp->objects_delivered : 0;
+	*bytes = d->fp ? d->fp->object_bytes_delivered : 0;
 }
 
 /* tr is about to be freed: its raws forget it (their bytes are served no
@@ -717,6 +818,7 @@ void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr)
 {
 	struct relayd_fp *fp = d->fp;
 
+	fp_flush_pass(d);
 	if (!fp)
 		return;
 	for (struct fp_raw *r = fp->raws, *n; r; r = n) {
@@ -737,6 +839,7 @@ void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx)
 	struct relayd_fp *fp = d->fp;
 	struct fp_raw *r;
 
+	fp_flush_pass(d);
 	if (!fp || !up || !up->fp_conn_id)
 		return;
 	r = fp_raw_find(fp, up->fp_conn_id, (uint64_t)moq_rx_stream_id(rx));
@@ -770,7 +873,9 @@ static bool fp_datagram_missed(void *arg, struct relay_sub *s, const struct moq_
 
 	if (!rd->fp || !fc || fc->slot < 0)
 		return false;
-	fp_drain(rd->fp);
+	/* its log (forwarded) and the ring (gate-dropped on purpose) */
+	fp_drain_conn(fc);
+	fp_drain_exceptions(rd->fp);
 	for (unsigned i = 0; i < 256; i++) {
 		const struct fp_dg *g = &fc->dg[i];
 
@@ -797,6 +902,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 	struct relay_track *tr = sub->track;
 	struct peer *up = tr->up_peer;
 
+	fp_flush_pass(d);
 	if (!fp || !fc || p->is_upstream)
 		return;
 	if (fc->mode == FC_UNDECIDED) {
@@ -859,6 +965,7 @@ void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 	struct relay_track *tr = sub->track;
 	struct peer *up = tr ? tr->up_peer : NULL;
 
+	fp_flush_pass(d);
 	if (!fp || !fc || !sub->fast)
 		return;
 	sub->fast = false;
@@ -893,6 +1000,7 @@ uint64_t relayd_fp_sub_streams(struct relayd *d, struct relay_sub *sub)
 	struct peer *p = sub->peer;
 	struct fp_conn *fc = p ? p->fp : NULL;
 
+	fp_flush_pass(d);
 	if (!d->fp || !fc || !sub->fast)
 		return 0;
 	fp_drain(d->fp);
@@ -1018,6 +1126,7 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	struct relayd_fp *fp = d->fp;
 	struct fp_conn *fc = p->fp;
 
+	fp_flush_pass(d);
 	if (!fp)
 		return;
 	/* its upstream streams end */
@@ -1075,12 +1184,16 @@ static void clear_stale(struct relayd_fp *fp)
 			 (double)(fp_monotonic_ns() - t0) / 1e6);
 }
 
+/* The fast-path service tick: every --fast-path-tick while a subscriber is on
+ * the fast path (its bookkeeping runs here in batches: fp_service), every
+ * poll_ns otherwise (heartbeat). */
 static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
+	struct relayd_fp *fp = ((struct relayd *)arg)->fp;
+
 	(void)loop;
-	relayd_fp_drain_acks(arg);
-	fp_service(arg);
-	moq_timer_set_in(t, ((struct relayd *)arg)->fp->poll_ns);
+	fp_service(arg); /* reads the kernel's ACK aggregates too */
+	moq_timer_set_in(t, fp->slot_hi && fp->tick_ns < fp->poll_ns ? fp->tick_ns : fp->poll_ns);
 }
 
 int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
@@ -1095,6 +1208,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	fp->d = d;
 	fp->tsbuf = calloc(1, sizeof(*fp->tsbuf));
 	if (!fp->tsbuf || fp_maps_open(&fp->maps, d->cfg.bpf_pin_dir, err, errlen)) {
 		free(fp->tsbuf);
@@ -1131,6 +1245,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
+	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
 	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
 		moq_warn(MOD,
 			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
@@ -1163,8 +1278,10 @@ void relayd_fp_stop(struct relayd *d)
 	fp_maps_stop(&fp->maps);
 	ring_buffer__free(fp->rb);
 	moq_timer_free(fp->poll_timer);
+	moq_loop_defer_cancel(d->loop, fp);
 	while (fp->raws)
 		fp_raw_free(fp, fp->raws);
+	free(fp->due);
 	fp_maps_close(&fp->maps);
 	free(fp->tsbuf);
 	free(fp);
@@ -1212,6 +1329,20 @@ void relayd_fp_raw_info(struct relayd *d, struct fp_raw_info *out)
 	out->gone_resets = fp->raw_gone_resets;
 }
 
+void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return;
+	out->ring_events = fp->events;
+	out->log_entries = fp->log_stats.entries;
+	out->log_full = fp->log_full;
+	out->pass_ends = fp->passes;
+	out->map_batches = fp->maps.dsq_batches;
+}
+
 void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1254,14 +1385,19 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
 	    "hook_drops=%llu "
-	    "events=%llu orphan_events=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
+	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
+	    "pass_ends=%llu "
+	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
 	    "map_failures=%llu bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
 	    (unsigned long long)t.gate_drops, (unsigned long long)t.gate_queued,
 	    (unsigned long long)t.resets_sent, (unsigned long long)fp->hook_drops,
-	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events, fp->raw_bytes,
+	    (unsigned long long)fp->events, (unsigned long long)fp->orphan_events,
+	    (unsigned long long)fp->log_stats.entries, (unsigned long long)fp->log_full,
+	    (unsigned long long)fp->raw_reads, (unsigned long long)fp->passes,
+	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
 }

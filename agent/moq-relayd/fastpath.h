@@ -54,6 +54,12 @@ bool relayd_fp_conn_is_fast(const struct peer *p);
 void relayd_fp_raw(struct relayd *d, struct peer *p, struct moq_rx *rx, uint64_t off,
 		   const uint8_t *data, size_t len, int fin);
 void relayd_fp_rx_header(struct relayd *d, struct peer *p, struct relay_rx *st);
+/* Userspace parsed an object of st's upstream stream (objects delivered
+ * per fast subscription). */
+void relayd_fp_rx_object(struct relayd *d, struct peer *p, struct relay_rx *st);
+/* Objects and their stream bytes the fast path delivered to subscribers
+ * (0 when it is off). */
+void relayd_fp_delivered(struct relayd *d, uint64_t *objects, uint64_t *bytes);
 void relayd_fp_rx_reset(struct relayd *d, struct peer *up, struct moq_rx *rx);
 /* tr is about to be freed (raws must not keep pointing at it). */
 void relayd_fp_track_gone(struct relayd *d, struct relay_track *tr);

@@ -1,23 +1,81 @@
-/* moq-relayd fast path: the ring-buffer event consumer and the periodic
- * checks (fp_internal.h).
+/* moq-relayd fast path: the consumer of the sent logs and the exception
+ * ring buffer, and the periodic checks (fp_internal.h).
  *
  * Ordering fact the design rests on: the upstream ingress program clones
- * and the egress program emits its event synchronously, before the
- * original packet reaches the relay's socket. So after draining the ring
- * buffer, every stream byte userspace has read has all its kernel events
- * processed: a byte below the contiguous upstream end that no event
- * covers was not forwarded and must be written by the agent. */
+ * and the egress program writes its log entry (forwarded) or exception
+ * event (not forwarded) synchronously, before the original packet reaches
+ * the relay's socket. So after draining every slot's log and then the
+ * ring, every stream byte userspace has read has its fate known: a byte
+ * below the contiguous upstream end that no log entry covers was not
+ * forwarded and must be written by the agent. */
 #include <bpf/libbpf.h>
 
+#include "fastpath.h"
 #include "fp_internal.h"
 #include "lib/fp_event.h"
 #include "lib/fp_mapwrite.h"
+#include "lib/fp_sentlog.h"
 #include "log.h"
 #include "relayd.h"
 
 #define MOD "fastpath"
 
+static void fc_event(struct fp_conn *fc, const struct moq_event *ev);
+
+/* One forwarded clone from fc's sent log: the FORWARDED event it used to
+ * be. */
+static void fc_sent(void *ctx, const struct moq_sent_ent *e)
+{
+	struct fp_conn *fc = ctx;
+	struct moq_event ev = {
+	    .ts_ns = e->ts_ns,
+	    .pn = e->pn,
+	    .up_stream_id = e->up_stream_id,
+	    .down_stream_id = e->down_stream_id,
+	    .offset = e->offset,
+	    .slot = (uint32_t)fc->slot,
+	    .conn_id = e->conn_id,
+	    .data_len = e->data_len,
+	    .wire_len = e->wire_len,
+	    .fin = e->fin,
+	    .verdict = MOQ_V_FORWARDED,
+	    .reason = MOQ_R_FORWARDED,
+	    .kind = e->kind,
+	    .prog = MOQ_PROG_SUBSCRIBER_EGRESS,
+	};
+
+	fc_event(fc, &ev);
+}
+
+/* What the kernel forwarded to fc since the last read (no system call). */
+void fp_drain_conn(struct fp_conn *fc)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	struct moq_sent_log *l;
+
+	if (fc->slot < 0)
+		return;
+	l = fp_maps_sent_log(&fp->maps, (uint32_t)fc->slot);
+	if (!l || !fp_sentlog_pending(l))
+		return;
+	RELAYD_LOG_PEER(fc->p);
+	while (fp_sentlog_read(l, fc_sent, fc, MOQ_SENT_LOG_ENTRIES, &fp->log_stats) ==
+	       MOQ_SENT_LOG_ENTRIES)
+		;
+}
+
+/* Every slot's log, then the exception ring: a clone-failure event of the
+ * upstream ingress program is written after the egress program's log
+ * entry of the same clone, so it is seen after it. */
 void fp_drain(struct relayd_fp *fp)
+{
+	for (uint32_t i = 0; i < fp->slot_hi; i++)
+		if (fp->slots[i])
+			fp_drain_conn(fp->slots[i]);
+	fp_drain_exceptions(fp);
+}
+
+void fp_drain_exceptions(struct relayd_fp *fp)
 {
 	if (fp->rb)
 		ring_buffer__consume(fp->rb);
@@ -90,12 +148,48 @@ static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const stru
 		fc->info.gate_queued++;
 }
 
+/* Per subscription: what the kernel forwarded to it. */
+static void sub_count_packet(struct relay_sub *s, const struct moq_event *ev)
+{
+	if (!s)
+		return;
+	s->kernel_packets++;
+	s->kernel_bytes += ev->wire_len;
+}
+
+/* A datagram the kernel forwarded is an object delivered to the
+ * subscription of its track (upstream conn and alias). */
+static void dg_delivered(struct fp_conn *fc, const struct moq_event *ev)
+{
+	if (!fc->p)
+		return;
+	for (struct relay_sub *s = fc->p->subs; s; s = s->peer_next) {
+		struct relay_track *tr = s->track;
+		struct peer *up = tr ? tr->up_peer : NULL;
+
+		if (tr && up && up->fp_conn_id == ev->conn_id && tr->up_alias == ev->up_stream_id) {
+			sub_count_packet(s, ev);
+			s->objects_out++;
+			s->bytes_out += ev->data_len;
+			fc->d->fp->objects_delivered++;
+			fc->d->fp->object_bytes_delivered += ev->data_len;
+			return;
+		}
+	}
+}
+
 static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 {
 	bool fwd = ev->verdict == MOQ_V_FORWARDED;
 	bool gate = ev->reason == MOQ_R_GATE_DROP || ev->reason == MOQ_R_STREAM_RESET;
 	struct fp_stream *fs;
 
+	if (ev->reason == MOQ_R_LOG_FULL) {
+		/* dropped before it was parsed or mapped: the agent sends the
+		 * bytes (uncovered) or the whole stream (start not forwarded) */
+		fc->d->fp->log_full++;
+		return;
+	}
 	if (fwd) {
 		struct moq_event tev = *ev;
 
@@ -119,6 +213,8 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 				 fc->cc.in_recovery ? " (recovery)" : "");
 	}
 	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
+		if (fwd)
+			dg_delivered(fc, ev);
 		/* forwarded or deliberately dropped by the gate: either way
 		 * userspace must not send this one */
 		if (fwd || ev->reason == MOQ_R_GATE_DROP)
@@ -154,6 +250,7 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		if (fs->down_sid == MOQ_DS_NONE)
 			fs->down_sid = ev->down_stream_id;
 		fp_cov_add(fs, ev->offset, end);
+		sub_count_packet(fp_stream_sub(fc, fs), ev);
 		if (ev->fin)
 			fs->fin_done = true;
 		/* the kernel took data_len of connection credit: settle it
@@ -318,6 +415,10 @@ void fp_service(struct relayd *d)
 	if (fp_heartbeat(fp))
 		fp_check_stuck(fp);
 	fp_drain(fp);
+	/* the ACK aggregates the kernel recorded (fp_acks.c), after the sent
+	 * logs (an ACK may cover packets logged since the last read) and
+	 * before the gate refills below */
+	relayd_fp_drain_acks(d);
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 
@@ -330,4 +431,5 @@ void fp_service(struct relayd *d)
 			fp_conn_arm_timer(fc);
 		}
 	}
+	fp_maps_flush(&fp->maps);
 }

@@ -37,6 +37,7 @@
 #include "lib/fp_info.h"
 #include "lib/fp_mapsync.h"
 #include "lib/fp_pnspace.h"
+#include "lib/fp_sentlog.h"
 #include "lib/fp_tracker.h"
 #include "quic/loop.h"
 #include "quic/quic.h"
@@ -51,9 +52,8 @@ struct ring_buffer;
 #define FP_KIND_RESET 2 /* tracker kind of a RESET_STREAM packet */
 #define FP_CHUNK 1150	/* stream bytes per agent packet (<= FP_PKT_MAX - 50) */
 #define FP_LOSTQ_MAX 4096
-#define FP_NG_WINDOW (1u << 20) /* ngtcp2's share of connection credit */
-#define FP_POLL_NS                                                                                 \
-	20000000ull /* ring buffer poll period (no wakeups; every received packet drains too) */
+#define FP_NG_WINDOW (1u << 20)		/* ngtcp2's share of connection credit */
+#define FP_POLL_NS 20000000ull		/* service period without fast subscribers (heartbeat) */
 #define FP_INITIAL_WINDOW (64u * 1392u) /* media plane's initial cwnd */
 
 #define FP_MARKS 32 /* arrival marks kept per upstream stream */
@@ -89,6 +89,8 @@ struct fp_raw {
 	 * they go on being served from buf; freed with the last of them */
 	bool orphan;
 	unsigned refs;
+	bool pump_due;	  /* bytes read this loop pass: served at its end (held) */
+	uint64_t objects; /* objects userspace parsed in it so far */
 	/* when the relay read each piece: OBJECT_DELIVERY_TIMEOUT counts from
 	 * there; SUBGROUP_DELIVERY_TIMEOUT from fin_ns */
 	struct fp_mark mark[FP_MARKS];
@@ -182,6 +184,7 @@ struct fp_conn {
 };
 
 struct relayd_fp {
+	struct relayd *d;
 	struct fp_maps maps;
 	uint32_t generation;
 	struct ring_buffer *rb;
@@ -199,9 +202,23 @@ struct relayd_fp {
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
-	uint64_t bad_events; /* ring records fp_event_check refused */
+	uint64_t bad_events;		   /* ring records fp_event_check refused */
+	struct fp_sentlog_stats log_stats; /* sent-log entries read */
+	uint64_t log_full;		   /* clones dropped: a sent log was full */
+	/* raws with bytes read in this loop pass (fastpath.c fp_pass_end) */
+	struct fp_raw **due;
+	size_t due_cap, raws_due;
+	bool pass_armed;
+	uint64_t passes;    /* pass ends that served raws */
+	uint64_t raw_reads; /* upstream stream pieces read (relayd_fp_raw) */
+	/* objects (and their stream bytes) the fast path delivered: whole
+	 * streams acknowledged, datagrams forwarded */
+	uint64_t objects_delivered, object_bytes_delivered;
 	uint64_t last_hb_ns, hb_every_ns;
-	uint64_t poll_ns;	 /* FP_POLL_NS, shorter for a short heartbeat timeout */
+	uint64_t poll_ns; /* FP_POLL_NS, shorter for a short heartbeat timeout */
+	/* --fast-path-tick: service period with fast subscribers (sent logs,
+	 * exception ring, delivery timeouts, gate refills in one batch) */
+	uint64_t tick_ns;
 	struct fp_sub_info gone; /* counters of connections already closed */
 };
 
@@ -272,7 +289,12 @@ void fp_stream_credit_raise(struct fp_conn *fc, struct fp_stream *fs, uint64_t m
 
 /* ---- fp_events.c: ring buffer, periodic checks ----------------------------- */
 
+/* Every slot's sent log, then the exception ring. */
 void fp_drain(struct relayd_fp *fp);
+/* fc's sent log only (before processing fc's ACKs). */
+void fp_drain_conn(struct fp_conn *fc);
+/* The exception ring only. */
+void fp_drain_exceptions(struct relayd_fp *fp);
 int fp_on_ring_event(void *ctx, void *data, size_t sz);
 bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
 void fp_service(struct relayd *d);

@@ -273,13 +273,14 @@ void fp_stream_free(struct fp_conn *fc, struct fp_stream *fs)
 		/* keep the kernel's entry, marked reset: a late retransmission
 		 * of the upstream stream's start must not open a second
 		 * downstream stream (it becomes a STREAM_RESET drop); the LRU
-		 * map ages it out */
+		 * map ages it out. Queued: written with the others of this
+		 * loop pass in one batch (fp_maps_flush) */
 		struct moq_down_stream_key k = {
 		    .slot = (uint32_t)fc->slot, .conn_id = fs->up_conn, .up_stream_id = fs->up_sid};
 		struct moq_down_stream v = {.stream_id = fs->down_sid,
 					    .flags = MOQ_DS_F_RESET,
 					    .reset_offset = fs->max_end};
-		fp_maps_put_down_stream(&fp->maps, &k, &v);
+		fp_maps_queue_down_stream(&fp->maps, &k, &v);
 		if (fs->credit_put)
 			fp_maps_del_stream_credit(&fp->maps, &k);
 	}
@@ -300,11 +301,22 @@ void fp_stream_maybe_done(struct fp_conn *fc, struct fp_stream *fs)
 
 	if (fs->inflight)
 		return;
-	if (fs->state == FS_RESET ||
-	    ((fs->state == FS_KERNEL || fs->state == FS_AGENT) && fs->fin_done && raw_done &&
-	     fs->filled >= fs->raw->len) ||
-	    (fs->state == FS_SKIPPED && raw_done))
+	if ((fs->state == FS_KERNEL || fs->state == FS_AGENT) && fs->fin_done && raw_done &&
+	    fs->filled >= fs->raw->len) {
+		/* delivered whole and acknowledged: its objects count for the
+		 * subscription (operators: moq-relayctl subscribers) */
+		struct relay_sub *sub = fp_stream_sub(fc, fs);
+
+		if (sub) {
+			sub->objects_out += fs->raw->objects;
+			sub->bytes_out += fs->raw->len;
+		}
+		fc->d->fp->objects_delivered += fs->raw->objects;
+		fc->d->fp->object_bytes_delivered += fs->raw->len;
 		fp_stream_free(fc, fs);
+	} else if (fs->state == FS_RESET || (fs->state == FS_SKIPPED && raw_done)) {
+		fp_stream_free(fc, fs);
+	}
 }
 
 bool fp_stream_pending(const struct fp_stream *fs)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "relayd.h"
+#include "session/session.h"
 
 void relayd_gauges(const struct relayd *d, struct relay_gauges *g)
 {
@@ -13,6 +14,8 @@ void relayd_gauges(const struct relayd *d, struct relay_gauges *g)
 		if (!p->s)
 			continue;
 		g->sessions++;
+		if (moq_session_is_webtransport(p->s))
+			g->webtransport_sessions++;
 		if (p->is_publisher)
 			g->publishers++;
 		if (p->subs)

@@ -19,6 +19,7 @@
 #include "sessions.h"
 #include "auth.h"
 #include "rendezvous.h"
+#include "lib/relay_devcert.h"
 #include "lib/relay_metrics.h"
 
 #define MOD "relayd"
@@ -383,8 +384,26 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 	q.local_addr = d->cfg.listen_host;
 	q.local_port = d->cfg.listen_port;
 	q.plaintext = d->cfg.plaintext;
+	/* TLS: MoQT natively and over WebTransport on the same port, chosen
+	 * by ALPN (docs/webtransport.md); the plaintext profile is native only */
+	if (!d->cfg.plaintext)
+		q.alpn = MOQ_QUIC_ALPN_DEFAULT ",h3";
 	q.cert_file = d->cfg.cert[0] ? d->cfg.cert : NULL;
 	q.key_file = d->cfg.key[0] ? d->cfg.key : NULL;
+	if (d->cfg.dev_cert[0]) {
+		static char cert[RELAY_CONFIG_STR_MAX + 16], key[RELAY_CONFIG_STR_MAX + 16];
+		char hash[65];
+		if (relay_devcert_make(d->cfg.dev_cert, d->cfg.listen_host, hash, err, errlen))
+			return -1;
+		snprintf(cert, sizeof(cert), "%s/cert.pem", d->cfg.dev_cert);
+		snprintf(key, sizeof(key), "%s/key.pem", d->cfg.dev_cert);
+		q.cert_file = cert;
+		q.key_file = key;
+		moq_warn(MOD,
+			 "development certificate (self-signed ECDSA P-256, valid %d days; not "
+			 "for production): %s sha256 %s",
+			 RELAY_DEVCERT_DAYS, cert, hash);
+	}
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
 	q.max_streams_uni = 4000;
 	/* sessions count once their handshake completes; half-open ones
@@ -448,6 +467,11 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	moq_quic_config_init(&q);
 	q.listen = 0;
 	q.plaintext = d->cfg.plaintext;
+	if (d->cfg.upstream_wt) {
+		/* MoQT over WebTransport: path and authority go into the CONNECT */
+		q.alpn = "h3";
+		d->up_scfg.webtransport = 1;
+	}
 	q.ca_file = d->cfg.upstream_ca[0] ? d->cfg.upstream_ca : NULL;
 	q.insecure = d->cfg.upstream_insecure;
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fastpath.h"
 #include "gauges.h"
 #include "metrics.h"
 #include "lib/fp_info.h"
@@ -263,6 +264,27 @@ static void render_quic(FILE *f, struct relayd *d)
 		"handshakes completed beyond --max-sessions (closed)", q.conn_refused);
 }
 
+static void render_fp_book(FILE *f, struct relayd *d)
+{
+	struct fp_book_info b;
+
+	relayd_fp_book_info(d, &b);
+	relay_metrics_family(f, "moq_relay_fp_records_total", "counter",
+			     "records the agent read from the kernel: source=ring exception events "
+			     "(clones not forwarded), source=sent_log forwarded packets");
+	relay_metrics_u64(f, "moq_relay_fp_records_total", (const char *[]){"source", "ring", NULL},
+			  b.ring_events);
+	relay_metrics_u64(f, "moq_relay_fp_records_total",
+			  (const char *[]){"source", "sent_log", NULL}, b.log_entries);
+	counter(f, "moq_relay_fp_log_full_total",
+		"clones dropped because their subscriber's sent log was full (the agent sent them)",
+		b.log_full);
+	counter(f, "moq_relay_fp_pass_ends_total",
+		"loop passes whose upstream bytes the fast path served in one batch", b.pass_ends);
+	counter(f, "moq_relay_fp_map_batches_total",
+		"batched moq_down_streams writes (BPF_MAP_UPDATE_BATCH calls)", b.map_batches);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -274,6 +296,8 @@ static void render(FILE *f, void *arg)
 	relayd_gauges(d, &g);
 	gauge(f, "moq_relay_sessions", "open MoQT sessions (publishers, subscribers, upstream)",
 	      g.sessions);
+	gauge(f, "moq_relay_webtransport_sessions",
+	      "open MoQT sessions over WebTransport (HTTP/3, ALPN h3)", g.webtransport_sessions);
 	gauge(f, "moq_relay_publishers", "sessions that publish", g.publishers);
 	gauge(f, "moq_relay_subscribers", "sessions with at least one subscription", g.subscribers);
 	gauge(f, "moq_relay_tracks", "tracks the relay knows", g.tracks);
@@ -296,9 +320,18 @@ static void render(FILE *f, void *arg)
 	relay_metrics_u64(f, "moq_relay_bytes_in_total",
 			  (const char *[]){"path", "userspace", NULL}, st->bytes_in);
 	relay_metrics_family(f, "moq_relay_objects_out_total", "counter",
-			     "objects written to subscribers by the agent (incl. from the cache)");
+			     "objects to subscribers: path=userspace written by the agent's relay "
+			     "(incl. from the cache), path=fast_path delivered by the fast path "
+			     "(subgroup streams acknowledged whole, datagrams forwarded)");
 	relay_metrics_u64(f, "moq_relay_objects_out_total",
 			  (const char *[]){"path", "userspace", NULL}, st->objects_out);
+	if (d->fp) {
+		uint64_t fo, fb;
+
+		relayd_fp_delivered(d, &fo, &fb);
+		relay_metrics_u64(f, "moq_relay_objects_out_total",
+				  (const char *[]){"path", "fast_path", NULL}, fo);
+	}
 	relay_metrics_family(f, "moq_relay_bytes_out_total", "counter",
 			     "bytes to subscribers: path=userspace object payload bytes written by "
 			     "the agent, path=kernel skb bytes sent by tc/subscriber_egress");
@@ -330,6 +363,7 @@ static void render(FILE *f, void *arg)
 
 		render_kernel(f, d, ks, have_ks);
 		render_fp_subs(f, d);
+		render_fp_book(f, d);
 		relayd_fp_raw_info(d, &ri);
 		gauge(f, "moq_relay_fp_raw_bytes",
 		      "upstream stream bytes the fast path keeps for gap fills and retransmissions "

@@ -962,6 +962,8 @@ static void cb_data(struct moq_session *s, struct moq_rx *rx, const struct moq_d
 	relay_forward_event(&d->fwd, u, ev);
 	if (ev->type == MOQ_DATA_EV_HEADER)
 		relayd_fp_rx_header(d, p, u);
+	else if (ev->type == MOQ_DATA_EV_OBJECT)
+		relayd_fp_rx_object(d, p, u);
 	if (ev->type == MOQ_DATA_EV_STREAM_END) {
 		moq_rx_set_user(rx, NULL);
 		relay_rx_free(u);

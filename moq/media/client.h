@@ -15,6 +15,12 @@
 struct moq_cli_conn_opts {
 	int plaintext, insecure, no_pacing;
 	const char *cert, *key, *ca, *alpn, *sni, *qlog_dir, *token;
+	/* an https:// target: MoQT over WebTransport (docs/webtransport.md) */
+	int webtransport;
+	char wt_authority[300], wt_path[1024];
+	/* --cert-hash: trust the server certificate with this SHA-256 */
+	int has_cert_hash;
+	uint8_t cert_hash[32];
 };
 
 /* getopt_long codes of those options (a tool's own codes stay below). */
@@ -30,6 +36,7 @@ enum moq_cli_conn_opt {
 	MOQ_CLI_OPT_NO_PACING,
 	MOQ_CLI_OPT_LOG_LEVEL,
 	MOQ_CLI_OPT_TOKEN,
+	MOQ_CLI_OPT_CERT_HASH,
 };
 
 /* Their struct option entries, for a tool's long_opts table. */
@@ -44,6 +51,7 @@ enum moq_cli_conn_opt {
 	    {"qlog-dir", required_argument, 0, MOQ_CLI_OPT_QLOG},                                  \
 	    {"no-pacing", no_argument, 0, MOQ_CLI_OPT_NO_PACING},                                  \
 	    {"log-level", required_argument, 0, MOQ_CLI_OPT_LOG_LEVEL},                            \
+	    {"cert-hash", required_argument, 0, MOQ_CLI_OPT_CERT_HASH},                            \
 	{                                                                                          \
 		"auth-token", required_argument, 0, MOQ_CLI_OPT_TOKEN                              \
 	}
@@ -53,6 +61,16 @@ enum moq_cli_conn_opt {
  * -1 with a message in err when its argument is wrong. */
 int moq_cli_conn_option(struct moq_cli_conn_opts *o, int c, const char *arg, char *err,
 			size_t errlen);
+
+/* The relay or publisher to connect to: "HOST:PORT" (native QUIC), or
+ * "https://HOST[:PORT][/PATH]" (WebTransport; port 443 by default), which
+ * sets o->webtransport, wt_authority and wt_path. 0, or -1 with err. */
+int moq_cli_target(struct moq_cli_conn_opts *o, const char *arg, char *host, size_t hostlen,
+		   uint16_t *port, char *err, size_t errlen);
+
+/* For a WebTransport target: the session config's CONNECT path and
+ * authority. Nothing for native QUIC. */
+void moq_cli_session_target(struct moq_session_config *c, const struct moq_cli_conn_opts *o);
 
 /* --qlog-dir must name a writable directory: 0, or -1 with err. */
 int moq_cli_qlog_dir_check(const char *dir, char *err, size_t errlen);

@@ -167,7 +167,8 @@ struct moq_quic_config {
 
 	/* Mode. plaintext must be set on both ends. */
 	int plaintext;
-	const char *alpn; /* NULL = "moqt-18" */
+	const char *alpn; /* NULL = "moqt-18"; TLS: a comma-separated list
+			     offers/accepts several ("moqt-18,h3") */
 
 	/* TLS (ignored when plaintext). Server: PEM cert chain and key.
 	 * Client: ca_file (PEM) to verify the server against, and sni (the
@@ -178,6 +179,12 @@ struct moq_quic_config {
 	const char *ca_file;
 	const char *sni;
 	int insecure;
+	/* Client: trust exactly the server certificate whose DER has this
+	 * SHA-256 (what browsers do with WebTransport serverCertificateHashes:
+	 * no CA, no name check; the certificate must be within its validity
+	 * period). Used instead of ca_file when has_cert_sha256. */
+	uint8_t cert_sha256[32];
+	int has_cert_sha256;
 
 	/* Transport. 0 picks the default in brackets. */
 	uint64_t idle_timeout_ms;	  /* [30000] */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -29,6 +30,42 @@ static struct moq_quic_conn *sess_conn(gnutls_session_t s)
 	return ref ? ref->user_data : NULL;
 }
 
+/* Client: the server's certificate must be the one pinned by its SHA-256
+ * (cfg.cert_sha256) and within its validity period. */
+static int verify_pinned(struct moq_quic_conn *c, gnutls_session_t s)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	unsigned char fp[32];
+	size_t fl = sizeof(fp);
+	gnutls_x509_crt_t crt;
+	time_t now = time(NULL);
+
+	if (!certs || !n || gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], fp, &fl) || fl != 32) {
+		snprintf(c->tls_err, sizeof(c->tls_err), "TLS: no server certificate to check");
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	if (memcmp(fp, c->ep->cfg.cert_sha256, 32)) {
+		snprintf(c->tls_err, sizeof(c->tls_err),
+			 "TLS: the server certificate's SHA-256 is not the pinned one "
+			 "(--cert-hash)");
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	}
+	if (gnutls_x509_crt_init(&crt))
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	int ok = !gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) &&
+		 gnutls_x509_crt_get_activation_time(crt) <= now &&
+		 gnutls_x509_crt_get_expiration_time(crt) > now;
+	gnutls_x509_crt_deinit(crt);
+	if (!ok) {
+		snprintf(c->tls_err, sizeof(c->tls_err),
+			 "TLS: the pinned certificate is not valid now (expired or not yet "
+			 "valid)");
+		return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+	}
+	return 0;
+}
+
 /* Client: verify the server certificate and keep a readable reason. */
 static int verify_cb(gnutls_session_t s)
 {
@@ -40,6 +77,8 @@ static int verify_cb(gnutls_session_t s)
 
 	if (ep->cfg.insecure)
 		return 0;
+	if (ep->cfg.has_cert_sha256)
+		return verify_pinned(c, s);
 	rv = gnutls_certificate_verify_peers3(s, c->vhost[0] ? c->vhost : NULL, &status);
 	if (rv < 0) {
 		snprintf(c->tls_err, sizeof(c->tls_err), "TLS: certificate verify failed: %s",
@@ -86,7 +125,7 @@ static int tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen)
 				 rv < 0 ? gnutls_strerror(rv) : "no certificate in file");
 			return -1;
 		}
-	} else if (!ep->cfg.listen && !ep->cfg.insecure) {
+	} else if (!ep->cfg.listen && !ep->cfg.insecure && !ep->cfg.has_cert_sha256) {
 		rv = gnutls_certificate_set_x509_system_trust(ep->cred);
 		if (rv < 0)
 			moq_warn("quic", "no system CA store (%s); pass --ca", gnutls_strerror(rv));
@@ -157,11 +196,33 @@ static int ch_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
 	return 0;
 }
 
+/* cfg.alpn may list several protocols separated by commas (a server that
+ * speaks MoQT both natively and over WebTransport: "moqt-18,h3"). Splits
+ * ep->s_alpn into out[]; returns the count. */
+#define ALPN_MAX 4
+static unsigned alpn_split(const char *list, gnutls_datum_t out[ALPN_MAX])
+{
+	unsigned n = 0;
+	const char *p = list;
+
+	while (*p && n < ALPN_MAX) {
+		size_t l = strcspn(p, ",");
+		if (l) {
+			out[n].data = (unsigned char *)p;
+			out[n++].size = (unsigned)l;
+		}
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return n;
+}
+
 static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 {
 	struct moq_quic_endpoint *ep = c->ep;
-	gnutls_datum_t alpn = {.data = (unsigned char *)ep->s_alpn,
-			       .size = (unsigned)strlen(ep->s_alpn)};
+	gnutls_datum_t alpn[ALPN_MAX];
+	unsigned nalpn = alpn_split(ep->s_alpn, alpn);
 	unsigned char tmp[16];
 	int rv;
 
@@ -181,7 +242,8 @@ static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 		return -1;
 	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, ep->cred) < 0)
 		return -1;
-	if (gnutls_alpn_set_protocols(c->tls, &alpn, 1, c->server ? GNUTLS_ALPN_MANDATORY : 0) < 0)
+	if (gnutls_alpn_set_protocols(c->tls, alpn, nalpn, c->server ? GNUTLS_ALPN_MANDATORY : 0) <
+	    0)
 		return -1;
 	if (c->server) {
 		gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_CLIENT_HELLO,
@@ -266,7 +328,12 @@ static int tls_check_alpn(struct moq_quic_conn *c)
 					    c->ep->s_alpn);
 		return -1;
 	}
-	if (p.size != strlen(c->ep->s_alpn) || memcmp(p.data, c->ep->s_alpn, p.size)) {
+	gnutls_datum_t ours[ALPN_MAX];
+	unsigned n = alpn_split(c->ep->s_alpn, ours), i;
+	for (i = 0; i < n; i++)
+		if (p.size == ours[i].size && !memcmp(p.data, ours[i].data, p.size))
+			break;
+	if (i == n) {
 		moq_quic__conn_set_hs_error(c, 0x178,
 					    "ALPN mismatch: peer selected \"%.*s\", this "
 					    "endpoint speaks \"%s\"",

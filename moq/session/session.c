@@ -11,6 +11,7 @@
 #include "log.h"
 #include "moq_err.h"
 #include "session/session_core.h"
+#include "wt/wt.h"
 #include "session/session_ctrl.h"
 #include "session/session_data.h"
 #include "session/session_req.h"
@@ -38,6 +39,15 @@ static void hk_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 				  (unsigned long long)s->cfg.setup_timeout_ms);
 	} else if (s->state == MOQ_SESSION_SETUP && s->setup_deadline) {
 		again = true;
+	} else if (s->state == MOQ_SESSION_CONNECTING && s->wt && s->setup_deadline) {
+		/* WebTransport: the CONNECT (server) or its answer (client) is
+		 * held to the same time limit as SETUP */
+		if (now >= s->setup_deadline)
+			moq_session__fail(s, MOQ_SESSION_CONTROL_MESSAGE_TIMEOUT, "WebTransport",
+					  "no WebTransport session within %llu ms",
+					  (unsigned long long)s->cfg.setup_timeout_ms);
+		else
+			again = true;
 	}
 	if (!moq_session__closing(s) && s->goaway_deadline) {
 		if (now < s->goaway_deadline)
@@ -233,6 +243,7 @@ void moq_session__free(struct moq_session *s)
 	free(s->peer_authority);
 	free(s->peer_impl);
 	free(s->scratch);
+	moq_wt_free(s->wt);
 	s->magic = 0;
 	free(s);
 }
@@ -260,6 +271,7 @@ struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 	s->cb = cfg->cb;
 	s->user = cfg->user;
 	s->is_server = moq_quic_conn_is_server(conn);
+	s->wt_client = !s->is_server && cfg->webtransport;
 	s->state = MOQ_SESSION_CONNECTING;
 	s->ctrl_tx_sid = -1;
 	s->next_id = s->is_server ? 1 : 0;
@@ -303,7 +315,7 @@ struct moq_session *moq_session_new(struct moq_quic_conn *conn,
 	session_set_name(s);
 	moq_quic_conn_set_user(conn, s);
 	if (moq_quic_conn_is_established(conn))
-		moq_session__start(s);
+		moq_session__transport_up(s);
 	return s;
 fail:
 	moq_session__free(s);
@@ -330,4 +342,9 @@ struct moq_session *moq_session_connect(struct moq_quic_endpoint *ep, const char
 		return NULL;
 	}
 	return s;
+}
+
+int moq_session_is_webtransport(const struct moq_session *s)
+{
+	return s && (s->wt != NULL || s->wt_client);
 }

@@ -232,6 +232,11 @@ struct moq_session_config {
 	const char *path;
 	const char *authority;
 	const char *implementation;
+	/* Client: run over WebTransport (the endpoint's ALPN must be "h3"):
+	 * path and authority then go into the Extended CONNECT request
+	 * (https://authority/path), not into SETUP (draft-18 "WebTransport").
+	 * Servers detect it from the ALPN. */
+	int webtransport;
 	/* AUTHORIZATION TOKEN setup options (USE_VALUE tokens typically);
 	 * copied at session creation. */
 	const struct moq_auth_token *auth_tokens;
@@ -595,5 +600,8 @@ void moq_rx_stop(struct moq_rx *rx, uint64_t code);
  * ascending, 0 descending) instead. */
 uint32_t moq_session_data_priority(uint8_t subscriber_priority, uint8_t publisher_priority,
 				   uint32_t group_rank, uint64_t subgroup_id);
+
+/* 1 if the session runs over WebTransport (HTTP/3), 0 on native QUIC. */
+int moq_session_is_webtransport(const struct moq_session *s);
 
 #endif

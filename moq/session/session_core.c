@@ -9,6 +9,8 @@
 #include "log.h"
 #include "moq_err.h"
 #include "session/session_core.h"
+#include "wt/wt.h"
+#include "wt/wt_wire.h"
 #include "uri.h"
 #include "varint.h"
 
@@ -133,7 +135,7 @@ void moq_session__fail(struct moq_session *s, uint64_t code, const char *what, c
 	moq_warn(MOD, "session %s: %s: %s; closing with %s (0x%llx)", s->name, what, reason,
 		 cn ? cn : "?", (unsigned long long)code);
 	s->state = MOQ_SESSION_CLOSING;
-	moq_quic_conn_close(s->conn, code, reason);
+	moq_session__conn_close(s, code, reason);
 }
 
 void moq_session_close(struct moq_session *s, uint64_t code, const char *reason)
@@ -144,7 +146,7 @@ void moq_session_close(struct moq_session *s, uint64_t code, const char *reason)
 	moq_info(MOD, "session %s: closing with %s (0x%llx)%s%s", s->name, cn ? cn : "?",
 		 (unsigned long long)code, reason ? ": " : "", reason ? reason : "");
 	s->state = MOQ_SESSION_CLOSING;
-	moq_quic_conn_close(s->conn, code, reason);
+	moq_session__conn_close(s, code, reason);
 }
 
 uint32_t moq_session_data_priority(uint8_t subscriber_priority, uint8_t publisher_priority,
@@ -338,4 +340,54 @@ void moq_session__req_linger_touch(struct moq_request *r)
 		t = r->linger_hard;
 	if (t > r->linger_until)
 		r->linger_until = t;
+}
+
+/* ---- transport: native QUIC or WebTransport ---------------------------------- */
+
+int64_t moq_session__open_uni(struct moq_session *s)
+{
+	return s->wt ? moq_wt_open_uni(s->wt) : moq_quic_stream_open_uni(s->conn);
+}
+
+int64_t moq_session__open_bidi(struct moq_session *s)
+{
+	return s->wt ? moq_wt_open_bidi(s->wt) : moq_quic_stream_open_bidi(s->conn);
+}
+
+/* WebTransport carries 32-bit application codes, mapped into the HTTP/3
+ * error space (wt_wire.h) */
+static uint64_t wire_code(const struct moq_session *s, uint64_t code)
+{
+	return s->wt ? moq_wt_code_to_h3(code > UINT32_MAX ? UINT32_MAX : (uint32_t)code) : code;
+}
+
+int moq_session__stream_reset(struct moq_session *s, int64_t sid, uint64_t code)
+{
+	return moq_quic_stream_reset(s->conn, sid, wire_code(s, code));
+}
+
+int moq_session__stop_sending(struct moq_session *s, int64_t sid, uint64_t code)
+{
+	return moq_quic_stream_stop_sending(s->conn, sid, wire_code(s, code));
+}
+
+uint64_t moq_session__peer_code(const struct moq_session *s, uint64_t code)
+{
+	uint32_t c;
+	if (!s->wt)
+		return code;
+	return moq_wt_code_from_h3(code, &c) == 0 ? c : code;
+}
+
+int moq_session__dgram_send(struct moq_session *s, const void *p, size_t n)
+{
+	return s->wt ? moq_wt_dgram_send(s->wt, p, n) : moq_quic_datagram_send(s->conn, p, n);
+}
+
+void moq_session__conn_close(struct moq_session *s, uint64_t code, const char *reason)
+{
+	if (s->wt)
+		moq_wt_close(s->wt, code > UINT32_MAX ? UINT32_MAX : (uint32_t)code, reason);
+	else
+		moq_quic_conn_close(s->conn, code, reason);
 }

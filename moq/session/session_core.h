@@ -31,5 +31,15 @@ void moq_session__req_send_fin(struct moq_request *r);
 struct moq_request *moq_session__req_find_local(struct moq_session *s, uint64_t type, uint64_t id);
 void moq_session__hk_arm(struct moq_session *s);
 void moq_session__req_linger_touch(struct moq_request *r);
+/* The transport under the session: native QUIC, or WebTransport (s->wt),
+ * which prefixes streams and datagrams and maps error codes. */
+int64_t moq_session__open_uni(struct moq_session *s);
+int64_t moq_session__open_bidi(struct moq_session *s);
+int moq_session__stream_reset(struct moq_session *s, int64_t sid, uint64_t code);
+int moq_session__stop_sending(struct moq_session *s, int64_t sid, uint64_t code);
+int moq_session__dgram_send(struct moq_session *s, const void *p, size_t n);
+void moq_session__conn_close(struct moq_session *s, uint64_t code, const char *reason);
+/* A peer's RESET_STREAM / STOP_SENDING code as a MoQT code. */
+uint64_t moq_session__peer_code(const struct moq_session *s, uint64_t code);
 
 #endif

@@ -9,6 +9,7 @@
 #include "moq_err.h"
 #include "session/session_core.h"
 #include "session/session_ctrl.h"
+#include "wt/wt.h"
 #include "session/session_in.h"
 #include "session/session_req.h"
 #include "uri.h"
@@ -26,7 +27,8 @@ static void send_setup(struct moq_session *s)
 
 	memset(&m, 0, sizeof(m));
 	m.type = MOQ_CTRL_SETUP;
-	if (!s->is_server && s->path && *s->path) {
+	/* WebTransport: PATH and AUTHORITY travel in the CONNECT request */
+	if (!s->is_server && !s->wt && s->path && *s->path) {
 		m.setup.options[n].type = MOQ_SETUP_PATH;
 		m.setup.options[n].bytes.ptr = (const uint8_t *)s->path;
 		m.setup.options[n++].bytes.len = strlen(s->path);
@@ -42,7 +44,7 @@ static void send_setup(struct moq_session *s)
 		m.setup.options[n].bytes.ptr = tokbuf[i];
 		m.setup.options[n++].bytes.len = (size_t)k;
 	}
-	if (!s->is_server && s->authority && *s->authority) {
+	if (!s->is_server && !s->wt && s->authority && *s->authority) {
 		m.setup.options[n].type = MOQ_SETUP_AUTHORITY;
 		m.setup.options[n].bytes.ptr = (const uint8_t *)s->authority;
 		m.setup.options[n++].bytes.len = strlen(s->authority);
@@ -95,8 +97,18 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 				  "server sent an AUTHORITY option");
 		return;
 	}
-	/* native QUIC only (no WebTransport here): both options must follow
-	 * RFC 3986 (draft-18 "PATH", "AUTHORITY") */
+	if (s->wt && st->has_path) {
+		moq_session__fail(s, MOQ_SESSION_INVALID_PATH, "SETUP",
+				  "PATH option on a WebTransport session");
+		return;
+	}
+	if (s->wt && st->has_authority) {
+		moq_session__fail(s, MOQ_SESSION_INVALID_AUTHORITY, "SETUP",
+				  "AUTHORITY option on a WebTransport session");
+		return;
+	}
+	/* native QUIC: both options must follow RFC 3986 (draft-18 "PATH",
+	 * "AUTHORITY") */
 	if (st->has_path && !moq_uri_path_valid(st->path.ptr, st->path.len)) {
 		moq_session__fail(s, MOQ_SESSION_MALFORMED_PATH, "SETUP",
 				  "PATH \"%.*s\" is not an RFC 3986 path-abempty [\"?\" query]",
@@ -114,9 +126,17 @@ static void handle_setup(struct moq_session *s, const struct moq_setup *st)
 	free(s->peer_path);
 	free(s->peer_authority);
 	free(s->peer_impl);
-	s->peer_path = moq_session__bytes_dup(st->has_path ? st->path : (struct moq_bytes){0});
-	s->peer_authority =
-	    moq_session__bytes_dup(st->has_authority ? st->authority : (struct moq_bytes){0});
+	if (s->wt && s->is_server) {
+		/* the CONNECT's :path and :authority play PATH and AUTHORITY */
+		const struct moq_h3_msg *req = moq_wt_request(s->wt);
+		s->peer_path = moq_session__xstrdup(req->path);
+		s->peer_authority = moq_session__xstrdup(req->authority);
+	} else {
+		s->peer_path =
+		    moq_session__bytes_dup(st->has_path ? st->path : (struct moq_bytes){0});
+		s->peer_authority = moq_session__bytes_dup(
+		    st->has_authority ? st->authority : (struct moq_bytes){0});
+	}
 	s->peer_impl = moq_session__bytes_dup(st->has_moqt_implementation ? st->moqt_implementation
 									  : (struct moq_bytes){0});
 	if (!s->peer_path || !s->peer_authority || !s->peer_impl) {
@@ -261,7 +281,7 @@ void moq_session__start(struct moq_session *s)
 	if (moq_session__closing(s))
 		return;
 	moq_session__enter(s);
-	int64_t sid = moq_quic_stream_open_uni(c);
+	int64_t sid = moq_session__open_uni(s);
 	if (sid < 0) {
 		moq_session__fail(s, MOQ_SESSION_INTERNAL_ERROR, "control stream",
 				  "cannot open our control stream (%lld)", (long long)sid);

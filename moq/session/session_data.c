@@ -110,7 +110,7 @@ void moq_session__rx_stop(struct moq_rx *rx, uint64_t code)
 	if (rx->dead)
 		return;
 	if (s->conn && !moq_session__closing(s))
-		moq_quic_stream_stop_sending(s->conn, rx->sid, code);
+		moq_session__stop_sending(s, rx->sid, code);
 	moq_session__rx_kill(rx);
 }
 
@@ -581,7 +581,7 @@ void moq_session__tx_end_all(struct moq_request *r)
 			continue;
 		}
 		if (!tx->finished && !tx->broken) {
-			moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_CANCELLED);
+			moq_session__stream_reset(s, tx->sid, MOQ_RESET_CANCELLED);
 			tx->broken = true;
 		}
 		tx_kill(tx);
@@ -591,7 +591,7 @@ void moq_session__tx_end_all(struct moq_request *r)
 static void tx_timeout(struct moq_tx *tx)
 {
 	struct moq_session *s = tx->s;
-	moq_quic_stream_reset(s->conn, tx->sid, MOQ_RESET_DELIVERY_TIMEOUT);
+	moq_session__stream_reset(s, tx->sid, MOQ_RESET_DELIVERY_TIMEOUT);
 	tx->broken = true;
 	tx->in_object = false;
 	s->stats.streams_reset_timeout++;
@@ -680,14 +680,14 @@ static int tx_mark(struct moq_tx *tx, uint64_t end_off, uint64_t deadline)
 static struct moq_tx *tx_new(struct moq_request *r, bool fetch, int *err)
 {
 	struct moq_session *s = r->s;
-	int64_t sid = moq_quic_stream_open_uni(s->conn);
+	int64_t sid = moq_session__open_uni(s);
 	if (sid < 0) {
 		*err = (int)sid;
 		return NULL;
 	}
 	struct moq_tx *tx = calloc(1, sizeof(*tx));
 	if (!tx) {
-		moq_quic_stream_reset(s->conn, sid, MOQ_RESET_INTERNAL_ERROR);
+		moq_session__stream_reset(s, sid, MOQ_RESET_INTERNAL_ERROR);
 		*err = -ENOMEM;
 		return NULL;
 	}
@@ -701,7 +701,7 @@ static struct moq_tx *tx_new(struct moq_request *r, bool fetch, int *err)
 		tx->timer = moq_timer_new(s->loop, tx_timer_cb, tx);
 		if (!tx->timer) {
 			free(tx);
-			moq_quic_stream_reset(s->conn, sid, MOQ_RESET_INTERNAL_ERROR);
+			moq_session__stream_reset(s, sid, MOQ_RESET_INTERNAL_ERROR);
 			*err = -ENOMEM;
 			return NULL;
 		}
@@ -1022,7 +1022,7 @@ void moq_tx_reset(struct moq_tx *tx, uint64_t code)
 		return;
 	struct moq_session *s = tx->s;
 	if (!tx->broken && s->conn && !moq_session__closing(s))
-		moq_quic_stream_reset(s->conn, tx->sid, code);
+		moq_session__stream_reset(s, tx->sid, code);
 	tx->broken = true;
 	tx_kill(tx);
 	if (s->depth == 0)
@@ -1118,7 +1118,7 @@ int moq_request_send_datagram(struct moq_request *r, const struct moq_object_dat
 	int n = moq_object_datagram_encode(s->scratch, MOQ_CTRL_MAX_FRAME, &dd);
 	if (n < 0)
 		return -EINVAL;
-	int rc = moq_quic_datagram_send(s->conn, s->scratch, (size_t)n);
+	int rc = moq_session__dgram_send(s, s->scratch, (size_t)n);
 	if (rc < 0)
 		return rc;
 	s->stats.datagrams_sent++;

@@ -562,9 +562,9 @@ void moq_session__req_on_peer_cancel(struct moq_request *r, uint64_t code, bool 
 	/* abort the other direction too */
 	if (r->sid >= 0) {
 		if (stop_sending)
-			moq_quic_stream_stop_sending(s->conn, r->sid, code);
+			moq_session__stop_sending(s, r->sid, code);
 		else if (!r->tx_fin)
-			moq_quic_stream_reset(s->conn, r->sid, code);
+			moq_session__stream_reset(s, r->sid, code);
 	}
 	r->tx_fin = r->rx_fin = true;
 	if (!r->local && (!r->rd_init || r->rd.nmsgs == 0)) {

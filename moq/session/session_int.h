@@ -243,10 +243,22 @@ struct moq_session {
 	} ctrl_tx_obj;
 
 	uint8_t *scratch; /* MOQ_CTRL_MAX_FRAME */
+	/* WebTransport (ALPN h3): the HTTP/3 layer under this session, NULL on
+	 * native QUIC (docs/webtransport.md) */
+	struct moq_wt *wt;
+	bool wt_client;	   /* cfg asked for WebTransport (client) */
+	bool transport_up; /* moq_session__transport_up ran */
+	/* the peer's CLOSE_WEBTRANSPORT_SESSION: reported to the app as a peer
+	 * close (origin PEER), as a CONNECTION_CLOSE is on native QUIC */
+	bool wt_peer_closed;
+	struct moq_quic_close_info wt_close;
 	struct moq_session_stats stats;
 };
 
 /* session.c (its public half is session.h) */
 void moq_session__free(struct moq_session *s);
+/* session_quic.c: the handshake is done; native QUIC starts MoQT, h3 puts
+ * WebTransport under it first */
+void moq_session__transport_up(struct moq_session *s);
 
 #endif

@@ -481,9 +481,9 @@ void moq_request_cancel(struct moq_request *r, uint64_t code)
 	struct moq_session *s = r->s;
 	if (r->sid >= 0 && !moq_session__closing(s)) {
 		if (!r->tx_fin)
-			moq_quic_stream_reset(s->conn, r->sid, code);
+			moq_session__stream_reset(s, r->sid, code);
 		if (!r->rx_fin)
-			moq_quic_stream_stop_sending(s->conn, r->sid, code);
+			moq_session__stop_sending(s, r->sid, code);
 	}
 	/* incoming data streams of a cancelled subscription: stop them */
 	while (r->rxs) {

@@ -14,6 +14,7 @@
 #include "session/session_req.h"
 #include "uri.h"
 #include "varint.h"
+#include "wt/wt.h"
 
 #define MOD "session"
 
@@ -43,12 +44,115 @@ static int q_on_accept(struct moq_quic_conn *c, void *user)
 	return 0;
 }
 
+static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
+			     int fin, void *user);
+static void stream_open(struct moq_session *s, struct moq_quic_conn *c, int64_t sid);
+
+/* ---- WebTransport: the HTTP/3 layer's upcalls ------------------------------ */
+
+static int wt_on_request(void *arg, const struct moq_h3_msg *req)
+{
+	(void)arg;
+	(void)req;
+	return 200; /* path and tokens are checked at SETUP (on_setup) */
+}
+
+static void wt_on_ready(void *arg)
+{
+	moq_session__start(arg);
+}
+
+static void wt_on_stream(void *arg, int64_t sid, const uint8_t *p, size_t n, int fin)
+{
+	struct moq_session *s = arg;
+	stream_open(s, s->conn, sid);
+	if (moq_quic_stream_user(s->conn, sid))
+		q_on_stream_data(s->conn, sid, p, n, fin, NULL);
+}
+
+static void wt_on_closed(void *arg, uint32_t code, const char *reason)
+{
+	struct moq_session *s = arg;
+	if (moq_session__closing(s))
+		return;
+	moq_info(MOD, "session %s: peer closed the WebTransport session (code 0x%x%s%s)", s->name,
+		 code, reason[0] ? ": " : "", reason);
+	s->state = MOQ_SESSION_CLOSING;
+	s->wt_peer_closed = true;
+	s->wt_close.origin = MOQ_QUIC_CLOSE_PEER;
+	s->wt_close.app = 1;
+	s->wt_close.code = code;
+	snprintf(s->wt_close.reason, sizeof(s->wt_close.reason), "%s", reason);
+	moq_quic_conn_close(s->conn, code, reason);
+}
+
+static void wt_on_error(void *arg, uint64_t h3_code, const char *reason)
+{
+	struct moq_session *s = arg;
+	if (moq_session__closing(s))
+		return;
+	s->state = MOQ_SESSION_CLOSING;
+	moq_quic_conn_close(s->conn, h3_code, reason);
+}
+
+static const struct moq_wt_callbacks session_wt_cb = {
+    .on_request = wt_on_request,
+    .on_ready = wt_on_ready,
+    .on_stream = wt_on_stream,
+    .on_closed = wt_on_closed,
+    .on_error = wt_on_error,
+};
+
+static bool is_h3(const struct moq_session *s)
+{
+	const char *alpn = moq_quic_conn_alpn(s->conn);
+	return s->is_server ? (alpn && !strcmp(alpn, "h3")) : s->wt_client;
+}
+
+/* Stream data and datagrams can be read before on_established (the QUIC
+ * layer defers that callback to its flush): HTTP/3 must be in place first */
+static void wt_early(struct moq_session *s)
+{
+	if (!s->transport_up && moq_quic_conn_is_established(s->conn) && is_h3(s))
+		moq_session__transport_up(s);
+}
+
+/* At handshake completion: ALPN h3 (server) or a WebTransport client
+ * config puts the HTTP/3 layer under the session; MoQT starts when the
+ * CONNECT is answered. */
+void moq_session__transport_up(struct moq_session *s)
+{
+	if (s->transport_up)
+		return;
+	s->transport_up = true;
+	if (!is_h3(s)) {
+		moq_session__start(s);
+		return;
+	}
+	struct moq_wt_config wc = {
+	    .server = s->is_server,
+	    .authority = s->authority,
+	    .path = s->path,
+	};
+	s->wt = moq_wt_new(s->conn, s->loop, &wc, &session_wt_cb, s);
+	if (!s->wt || moq_wt_start(s->wt) < 0) {
+		s->state = MOQ_SESSION_CLOSING;
+		moq_quic_conn_close(s->conn, MOQ_SESSION_INTERNAL_ERROR,
+				    "cannot start HTTP/3 for WebTransport");
+		return;
+	}
+	if (!s->cfg.setup_timeout_ms)
+		s->cfg.setup_timeout_ms = 10000;
+	s->setup_deadline = moq_loop_now() + s->cfg.setup_timeout_ms * 1000000ull;
+	moq_session__hk_arm(s);
+}
+
 static void q_on_established(struct moq_quic_conn *c, void *user)
 {
 	struct moq_session *s = conn_session(c);
 	(void)user;
 	if (s)
-		moq_session__start(s);
+		moq_session__transport_up(s);
 }
 
 static void q_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info *info, void *user)
@@ -57,6 +161,8 @@ static void q_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info
 	(void)user;
 	if (!s)
 		return;
+	if (s->wt_peer_closed)
+		info = &s->wt_close;
 	moq_session__enter(s);
 	s->state = MOQ_SESSION_CLOSING;
 	while (s->reqs)
@@ -73,11 +179,11 @@ static void q_on_close(struct moq_quic_conn *c, const struct moq_quic_close_info
 	moq_session__leave(s);
 }
 
-static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
+/* A peer stream becomes MoQT's: native QUIC at its first frame,
+ * WebTransport once its prefix was read (wt_on_stream). */
+static void stream_open(struct moq_session *s, struct moq_quic_conn *c, int64_t sid)
 {
-	struct moq_session *s = conn_session(c);
-	(void)user;
-	if (!s || moq_session__closing(s) || moq_quic_stream_user(c, sid))
+	if (moq_session__closing(s) || moq_quic_stream_user(c, sid))
 		return;
 	/* only peer-initiated streams (bit 0: 0 client, 1 server) */
 	if ((uint64_t)(sid & 1) != (s->is_server ? 0u : 1u))
@@ -99,6 +205,17 @@ static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
 	moq_session__leave(s);
 }
 
+static void q_on_stream_open(struct moq_quic_conn *c, int64_t sid, void *user)
+{
+	struct moq_session *s = conn_session(c);
+	(void)user;
+	if (!s)
+		return;
+	wt_early(s);
+	if (!s->wt)
+		stream_open(s, c, sid);
+}
+
 static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
 			     int fin, void *user)
 {
@@ -106,7 +223,14 @@ static void q_on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t
 	(void)user;
 	if (!s || moq_session__closing(s))
 		return;
+	wt_early(s);
 	int *kind = moq_quic_stream_user(c, sid);
+	if (!kind && s->wt) {
+		moq_session__enter(s);
+		moq_wt_stream_data(s->wt, sid, data, len, fin);
+		moq_session__leave(s);
+		return;
+	}
 	if (!kind) {
 		q_on_stream_open(c, sid, user);
 		kind = moq_quic_stream_user(c, sid);
@@ -134,8 +258,15 @@ static void q_on_stream_reset(struct moq_quic_conn *c, int64_t sid, uint64_t app
 	if (!s || moq_session__closing(s))
 		return;
 	int *kind = moq_quic_stream_user(c, sid);
-	if (!kind)
+	if (!kind) {
+		if (s->wt) {
+			moq_session__enter(s);
+			moq_wt_stream_gone(s->wt, sid, 1);
+			moq_session__leave(s);
+		}
 		return;
+	}
+	app_error = moq_session__peer_code(s, app_error);
 	moq_session__enter(s);
 	switch (*kind) {
 	case SOBJ_REQ:
@@ -165,6 +296,7 @@ static void q_on_stop_sending(struct moq_quic_conn *c, int64_t sid, uint64_t app
 	int *kind = moq_quic_stream_user(c, sid);
 	if (!kind)
 		return;
+	app_error = moq_session__peer_code(s, app_error);
 	moq_session__enter(s);
 	switch (*kind) {
 	case SOBJ_CTRL_TX:
@@ -191,8 +323,15 @@ static void q_on_stream_close(struct moq_quic_conn *c, int64_t sid, int has_app_
 	if (!s)
 		return;
 	int *kind = moq_quic_stream_user(c, sid);
-	if (!kind)
+	if (!kind) {
+		if (s->wt && !moq_session__closing(s)) {
+			moq_session__enter(s);
+			moq_wt_stream_gone(s->wt, sid, has_app_error);
+			moq_session__leave(s);
+		}
 		return;
+	}
+	app_error = moq_session__peer_code(s, app_error);
 	moq_session__enter(s);
 	switch (*kind) {
 	case SOBJ_TX:
@@ -269,6 +408,14 @@ static void q_on_datagram(struct moq_quic_conn *c, const uint8_t *data, size_t l
 	(void)user;
 	if (!s || moq_session__closing(s))
 		return;
+	wt_early(s);
+	if (s->wt) {
+		int k = moq_wt_dgram_strip(s->wt, data, len);
+		if (k < 0)
+			return;
+		data += k;
+		len -= (size_t)k;
+	}
 	moq_session__enter(s);
 	moq_session__dgram_on_recv(s, data, len);
 	moq_session__leave(s);

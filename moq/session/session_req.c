@@ -267,7 +267,7 @@ void moq_session__req_linger_check(struct moq_request *r)
 void moq_session__req_open(struct moq_request *r)
 {
 	struct moq_session *s = r->s;
-	int64_t sid = moq_quic_stream_open_bidi(s->conn);
+	int64_t sid = moq_session__open_bidi(s);
 	if (sid == -EAGAIN) {
 		if (!r->queued) {
 			r->queued = true;

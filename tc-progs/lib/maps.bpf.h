@@ -144,4 +144,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_events SEC(".maps");
 
+/* 4096 x 16,448 B = 64 MiB, allocated when the object is loaded */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_sent_log);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_sent_log SEC(".maps");
+
 #endif

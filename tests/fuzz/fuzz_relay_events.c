@@ -261,6 +261,17 @@ void *moq_quic_conn_ngtcp2(struct moq_quic_conn *c)
 	return NULL;
 }
 
+/* native MoQT (ALPN moqt-18): the WebTransport layer stays out */
+const char *moq_quic_conn_alpn(const struct moq_quic_conn *c)
+{
+	return "moqt-18";
+}
+
+size_t moq_quic_conn_max_datagram(const struct moq_quic_conn *c)
+{
+	return 1200;
+}
+
 const struct sockaddr *moq_quic_conn_peer(const struct moq_quic_conn *c, socklen_t *len)
 {
 	if (len)

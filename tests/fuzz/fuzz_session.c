@@ -129,6 +129,17 @@ int moq_quic_conn_is_server(const struct moq_quic_conn *c)
 	return 1;
 }
 
+/* native MoQT (ALPN moqt-18): the WebTransport layer stays out */
+const char *moq_quic_conn_alpn(const struct moq_quic_conn *c)
+{
+	return "moqt-18";
+}
+
+size_t moq_quic_conn_max_datagram(const struct moq_quic_conn *c)
+{
+	return 1200;
+}
+
 int moq_quic_conn_is_established(const struct moq_quic_conn *c)
 {
 	return !c->closed;

@@ -74,13 +74,19 @@ log "stream_credit refusals: $before before the spoof, $after after; pn_duplicat
 # publisher starts it then): byte-exact through the fast path
 before=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd0=$(fp_stat $EG 0)
-start_sub fc-s3 sub1 --plaintext --duration 3 --connect-timeout 5 --max-stream-data 4096 \
+# --count, not --duration: under load objects still on their way at the end
+# of a fixed time were counted missing
+start_sub fc-s3 sub1 --plaintext --count 300 --connect-timeout 5 --max-stream-data 4096 \
 	--track small "$RELAY_IP4_SUB_1:4443"
-wait_exit "$SUB_PID" 20 "the small-window subscriber"
+wait_exit "$SUB_PID" 30 "the small-window subscriber"
 expect_intact fc-s3
 after=$(fp_stat $EG "$R_STREAM_CREDIT")
 fwd1=$(fp_stat $EG 0)
 log "small window: $((after - before)) clones refused for stream credit, $((fwd1 - fwd0)) forwarded"
 [ $((after - before)) -gt 0 ] || die "a 4 KiB stream window never held the kernel back"
 [ $((fwd1 - fwd0)) -gt 0 ] || die "nothing went through the kernel for the small-window subscriber"
+# every ring record the kernel wrote passed the agent's check (fp_event_check)
+wait_for 3 grep -q "fastpath subs=.* bad_events=" "$TMP/fc.log" || die "no fastpath stats line"
+! grep "fastpath subs=" "$TMP/fc.log" | grep -qv " bad_events=0$" ||
+	die "the agent refused ring records: $(grep -o 'bad_events=[0-9]*' "$TMP/fc.log" | tail -n 1)"
 log "PASS fastpath_flow_credit"

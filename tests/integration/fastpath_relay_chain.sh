@@ -34,6 +34,24 @@ case "$B" in
 esac
 fp_field() { grep -o "fastpath subs=.*" "$TMP/$1.log" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p" | tr -d '%'; }
 
+# the edge's non-zero kernel counters by program and reason name (printed
+# when a check fails, to tell why packets went the agent's way)
+edge_reasons() {
+	bpftool -j map dump pinned "$FP_PIN/moq_stats" | python3 -c '
+import json, sys
+names = sys.argv[1].split()
+progs = ["upstream_ingress", "subscriber_egress", "subscriber_ingress"]
+for e in json.load(sys.stdin):
+    k = e["key"]
+    k = int.from_bytes(bytes(int(x, 16) for x in k), "little") if isinstance(k, list) else int(k)
+    tot = 0
+    for v in e.get("values", []):
+        b = bytes(int(x, 16) for x in v["value"]) if isinstance(v["value"], list) else None
+        tot += int.from_bytes(b[:8], "little") if b else int(v["value"]["packets"])
+    if tot:
+        print("  %s.%s %d" % (progs[k // len(names)], names[k % len(names)], tot))' "$FP_REASONS" >&2
+}
+
 # the origin's own fast path (round 2): its programs on the pub host's one
 # interface, pinned under a root of their own
 ORIGIN_MNT=/sys/fs/bpf/moq-fp-$TB_PREFIX-origin
@@ -62,7 +80,7 @@ round() {
 	wait_for 5 grep -q "session ready (upstream)" "$TMP/$name-edge.log" ||
 		{ tail "$TMP/$name-edge.log" >&2; die "$name: the edge did not connect to the origin"; }
 	start_pub "$name-pub" "$phost" --plaintext --rate "$RATE" --object-size 500 \
-		--objects-per-group 50 --track test "$ptarget:4443"
+		--objects-per-group 25 --track test "$ptarget:4443"
 	local PUBP=$PUB_PID
 	wait_announce "$name-origin"
 	for i in 1 2 3; do
@@ -87,7 +105,7 @@ round() {
 	log "$name: edge kernel forwarded $kp packets, agent $ap (kernel share $share%); egress FORWARDED $fwd"
 	[ "${kp:-0}" -gt 0 ] || die "$name: the edge's kernel forwarded nothing"
 	python3 -c "import sys; sys.exit(0 if float('$share') >= 99.0 else 1)" ||
-		die "$name: edge kernel share $share% < 99%"
+		{ edge_reasons; die "$name: edge kernel share $share% < 99%"; }
 	[ "$fwd" -ge "$kp" ] || die "$name: egress FORWARDED counter $fwd < the agent's kernel packets $kp"
 	if [ "$mode" = fast ]; then
 		local oshare

@@ -21,7 +21,8 @@ for f in usr/bin/moq-relayd usr/bin/moq-relayctl usr/bin/moq-pub usr/bin/moq-sub
 	usr/bin/moq-relay-probe usr/lib/moq-relay/relay.bpf.o usr/lib/systemd/system/moq-relayd.service \
 	etc/moq-relay/moq-relayd.conf etc/moq-relay/moq-relayd.env \
 	usr/share/man/man8/moq-relayd.8 usr/share/man/man8/moq-relayctl.8 usr/share/man/man8/moq-relay-probe.8 \
-	usr/share/man/man1/moq-pub.1 usr/share/man/man1/moq-sub.1 usr/share/man/man1/moq-inspect.1; do
+	usr/share/man/man1/moq-pub.1 usr/share/man/man1/moq-sub.1 usr/share/man/man1/moq-inspect.1 \
+	usr/share/moq-relay/web/player/index.html usr/share/moq-relay/web/player/player.js; do
 	[ -s "$tmp/$f" ] || die "make install did not install /$f"
 done
 # test-only BPF programs (tc-progs/testing/) stay out of an install

@@ -111,6 +111,13 @@ log "kernel forwarded $k1 -> $k2; $(grep -c '^moq_relay_kernel_packets_total' "$
 [ "$(val fb moq_relay_fp_subscribers_reported)" = 1 ] || die "fp_subscribers_reported != 1"
 kp=$(grep '^moq_relay_fp_subscriber_packets_total{.*path="kernel"' "$TMP/fb.prom" | awk '{print $2}')
 [ -n "$kp" ] && [ "${kp%.*}" -gt 0 ] || { grep fp_subscriber "$TMP/fb.prom" >&2; die "no kernel packets for the fast subscriber"; }
+# issue 18: forwarded packets come from the sent log, the ring holds only
+# exceptions (none on this clean link), objects delivered count
+sl=$(val fb 'moq_relay_fp_records_total{source="sent_log"}')
+rg=$(val fb 'moq_relay_fp_records_total{source="ring"}')
+[ "${sl:-0}" -gt 0 ] && [ $((${rg:-1} * 100)) -le "$sl" ] ||
+	die "fp_records_total: sent_log ${sl:-none}, ring ${rg:-none} (want ring <= 1% of sent_log)"
+[ "$(val fb 'moq_relay_objects_out_total{path="fast_path"}')" -gt 0 ] || die "objects_out{fast_path} is 0"
 grep -q "^moq_relay_fp_subscriber_srtt_seconds{peer=\"$RELAY_IP4_SUB_1\|^moq_relay_fp_subscriber_srtt_seconds{peer=\"10.77.1.2" "$TMP/fb.prom" ||
 	{ grep srtt "$TMP/fb.prom" >&2; die "no per-subscriber RTT series labelled with the subscriber's address"; }
 stop "$SUB_PID"

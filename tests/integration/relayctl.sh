@@ -136,29 +136,27 @@ kill -0 "$RELAY_PID" || die "the daemon died on garbage"
 log "garbage / 300-byte / unknown requests: error line and close; daemon alive"
 
 # ---- the pinned maps, our own copies ------------------------------------------
-PIN=/sys/fs/bpf/relayctl_t$$
-mkdir "$PIN"
-at_exit "rm -rf '$PIN'"
+# every map of this build's relay.bpf.o, pinned by tc (the object's own
+# definitions, not a copy of them) from the loopback of a throwaway netns
+MNT=/sys/fs/bpf/relayctl_t$$
+PIN=$MNT/tc/globals
+NS=relayctl_t$$
+mkdir -p "$MNT"
+at_exit "rm -rf '$MNT'"
+ip netns add "$NS" || die "ip netns add $NS"
+at_exit "ip netns del '$NS' 2>/dev/null"
+nsenter --net="/run/netns/$NS" tc qdisc add dev lo clsact
+TC_BPF_MNT=$MNT nsenter --net="/run/netns/$NS" tc filter add dev lo ingress bpf da \
+	obj "$ROOT/$B/tc-progs/relay.bpf.o" sec tc/upstream_ingress || die "tc could not pin the maps"
+ip netns del "$NS" # the program goes, the pinned maps stay
+[ -e "$PIN/moq_stats" ] || die "tc pinned no moq_stats under $PIN"
 ncpu=0 # possible CPUs: what the per-CPU maps hold a value for
 IFS=, read -ra ranges </sys/devices/system/cpu/possible
 for r in "${ranges[@]}"; do
 	ncpu=$((ncpu + ${r#*-} - ${r%-*} + 1))
 done
-mk() { bpftool map create "$PIN/$1" type "$2" key "$3" value "$4" entries "$5" name "$1" ${6:+flags $6} ||
-	die "bpftool map create $1 failed"; }
-mk moq_config array 4 32 1
-mk moq_upstreams hash 8 48 8192
-mk moq_up_streams lru_hash 16 32 65536
-mk moq_tracks hash 16 16392 16384 1 # BPF_F_NO_PREALLOC
-mk moq_subscribers array 4 80 4096
-mk moq_sub_by_cid hash 8 4 4096
-mk moq_subscriptions hash 16 16 131072
-mk moq_down_streams lru_hash 16 24 262144
-mk moq_conn_seq array 4 32 4096 1024 # BPF_F_MMAPABLE
-mk moq_gate array 4 80 4096 1024
-mk moq_sub_stats percpu_array 4 48 4096
-mk moq_stats percpu_array 4 16 135 # MOQ_PROG_MAX * MOQ_R_MAX
-mk moq_events ringbuf 0 0 1048576
+. "$(dirname "$0")/relay/reasons.sh"
+LAYOUT=$(printf '#include "moq_maps.h"\nMOQ_MAPS_LAYOUT_VERSION\n' | cpp -P -I"$ROOT/tc-progs" - | tail -1)
 # little-endian hex bytes of N, W bytes (W <= 8, or N = 0)
 le() {
 	local v=$1 n=$2 i b out=
@@ -176,7 +174,7 @@ upd() { bpftool map update pinned "$PIN/$1" key hex $2 value hex $3 || die "bpft
 set_config() { # HEARTBEAT_AGE_MS TIMEOUT_MS
 	local now
 	now=$(awk '/^now at/ {print $3; exit}' /proc/timer_list) # CLOCK_MONOTONIC ns
-	upd moq_config "$(le 0 4)" "$(le 3 4) $(le 1 4) $(le $((now - $1 * 1000000)) 8) $(le $(($2 * 1000000)) 8) $(le 7 4) 11 5b 00 00"
+	upd moq_config "$(le 0 4)" "$(le "$LAYOUT" 4) $(le 1 4) $(le $((now - $1 * 1000000)) 8) $(le $(($2 * 1000000)) 8) $(le 7 4) 11 5b 00 00"
 }
 set_config 0 60000
 # slot 3: active, generation 7, ifindex 1, IPv4, subscriber 10.9.8.7:5555
@@ -185,13 +183,13 @@ upd moq_subscribers "$(le 3 4)" "$(le 1 4) $(le 7 4) $(le 1 4) 04 00 00 00 $(le 
 upd moq_sub_stats "$(le 3 4)" "$(le 1 8) $(le 100 8) $(le 15 8) $(le 18000 8) $(le 2 8) $(le 2400 8)"
 upd moq_gate "$(le 3 4)" "$(le -4096 8) $(le 1 4) $(le 0 4) $(le 0 64)"
 upd moq_stats "$(le 0 4)" "$(le 50 8) $(le 60000 8)"                   # upstream_ingress forwarded
-upd moq_stats "$(le $((1 * 45 + 30)) 4)" "$(le 3 8) $(le 3600 8)"      # subscriber_egress gate_drop
+upd moq_stats "$(le $((1 * FP_R_MAX + $(fp_reason_index gate_drop))) 4)" "$(le 3 8) $(le 3600 8)"      # subscriber_egress gate_drop
 upd moq_tracks "$(le 1 4) $(le 0 4) $(le 0 8)" "$(le 1 4) 80 00 00 00 $(le 3 4) $(le 0 16380)"
 
 mctl() { "$CTL" --socket "$SOCK" --pin-dir "$PIN" "$@"; }
 out=$(mctl status) || die "status with maps: exit $?: $out"
 grep -q "fast path: live (heartbeat" <<<"$out" || die "status: not live: $out"
-grep -q "layout 3  generation 7  enabled  upstreams 0  tracks 1  subscriptions 0  active slots 1" <<<"$out" ||
+grep -q "layout $LAYOUT  generation 7  enabled  upstreams 0  tracks 1  subscriptions 0  active slots 1" <<<"$out" ||
 	die "status: kernel line: $out"
 grep -q "sessions 2" <<<"$out" || die "status with maps: daemon part missing: $out"
 mctl --json subscribers >"$TMP/msub.json" || die "subscribers --json with maps: exit $?"
@@ -247,6 +245,16 @@ fctl() { "$CTL" --socket "$SOCK" --pin-dir "$FP_PIN" "$@"; }
 wait_for 8 sh -c "'$CTL' --socket '$SOCK' --pin-dir '$FP_PIN' --json subscribers |
 	jq -e '.maps.slots[0].tx_packets > 50 and .daemon.fast_path_subscribers[0].kernel_packets > 50'" ||
 	{ fctl subscribers >&2; die "fast path: no slot with kernel-forwarded packets in both views"; }
+# issue 18: the subscription itself counts what the fast path delivered
+# (objects of streams acknowledged whole, packets from the sent log)
+wait_for 8 sh -c "'$CTL' --socket '$SOCK' --json subscribers |
+	jq -e '[.daemon.sessions[].subscriptions[]? | select(.fast_path)][0] |
+		.objects_out > 0 and .bytes_out > 0 and .kernel_packets > 50'" ||
+	{ fctl --json subscribers >&2; die "fast path: the subscription's own counters stay 0"; }
+out=$(fctl subscribers)
+echo "$out"
+grep -Eq "^    [^ ]+ +[0-9]+ established +[1-9][0-9]* .* [1-9][0-9]*$" <<<"$out" ||
+	die "fast path subscription row: $out"
 out=$(fctl status) || die "fast path status: exit $?: $out"
 grep -q "daemon fast path: on (1 fast subscribers" <<<"$out" && grep -q "fast path: live (heartbeat" <<<"$out" &&
 	grep -Eq "enabled  upstreams [1-9][0-9]*  tracks 1  subscriptions 1  active slots 1" <<<"$out" ||

@@ -23,6 +23,7 @@
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
 #include "lib/fp_names.h"
+#include "lib/fp_sentlog.h"
 #include "moq_maps.h"
 
 #define RELAY_PORT 4443
@@ -1707,10 +1708,40 @@ static int ev_cb(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-START_TEST(egress_emits_one_event_per_forwarded_or_dropped_clone)
+/* The slot's sent log, mmapped as the agent does (fp_mapsync; the test
+ * process ends with the test, and the mapping with it). */
+static struct moq_sent_log *sent_log(uint32_t slot)
+{
+	struct moq_sent_log *m;
+	size_t len = sizeof(struct moq_sent_log) * MOQ_MAX_SUBSCRIBERS;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd("moq_sent_log"), 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	return &m[slot];
+}
+
+struct log_sink {
+	struct moq_sent_ent e[MOQ_SENT_LOG_ENTRIES];
+	int n;
+};
+
+static void log_cb(void *ctx, const struct moq_sent_ent *e)
+{
+	struct log_sink *s = ctx;
+
+	if (s->n < MOQ_SENT_LOG_ENTRIES)
+		s->e[s->n++] = *e;
+}
+
+/* A forwarded clone goes to the slot's sent log, not the ring; a dropped
+ * one writes an exception event (and a void log entry). */
+START_TEST(egress_logs_forwarded_clone_and_emits_event_only_for_drop)
 {
 	struct ev_sink sink = {.n = 0};
+	struct log_sink ls = {.n = 0};
+	struct fp_sentlog_stats st = {0};
 	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
+	struct moq_sent_log *l = sent_log(SLOT);
 	struct fx in0, in1;
 	uint64_t t0 = now_ns();
 
@@ -1720,40 +1751,46 @@ START_TEST(egress_emits_one_event_per_forwarded_or_dropped_clone)
 	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&in0, MOQ_R_FORWARDED);
 	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
 	gate_set(SLOT, 0, 0);
 	fx_up(&in1, 4);
 	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
 	run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_SHOT);
 	ring_buffer__consume(rb);
-	ck_assert_int_eq(sink.n, 2);
-	ck_assert_uint_eq(sink.ev[0].verdict, MOQ_V_FORWARDED);
-	ck_assert_uint_eq(sink.ev[0].reason, MOQ_R_FORWARDED);
+	ck_assert_int_eq(sink.n, 1);
+	ck_assert_uint_eq(sink.ev[0].verdict, MOQ_V_DROPPED);
+	ck_assert_uint_eq(sink.ev[0].reason, MOQ_R_GATE_DROP);
 	ck_assert_uint_eq(sink.ev[0].slot, SLOT);
-	ck_assert_uint_eq(sink.ev[0].pn, 77);
-	ck_assert_uint_eq(sink.ev[0].up_stream_id, UP_SID);
+	ck_assert_uint_eq(sink.ev[0].offset, 13);
+	ck_assert_uint_eq(sink.ev[0].data_len, 40);
 	ck_assert_uint_eq(sink.ev[0].down_stream_id, 3);
-	ck_assert_uint_eq(sink.ev[0].offset, 0);
-	ck_assert_uint_eq(sink.ev[0].data_len, 11);
-	ck_assert_uint_eq(sink.ev[0].fin, 0);
-	ck_assert_uint_eq(sink.ev[0].wire_len, in0.len);
-	ck_assert_uint_ge(sink.ev[0].ts_ns, t0);
-	ck_assert_uint_eq(sink.ev[1].verdict, MOQ_V_DROPPED);
-	ck_assert_uint_eq(sink.ev[1].reason, MOQ_R_GATE_DROP);
-	ck_assert_uint_eq(sink.ev[1].offset, 13);
-	ck_assert_uint_eq(sink.ev[1].data_len, 40);
-	ck_assert_uint_eq(sink.ev[1].down_stream_id, 3);
+	ck_assert_uint_eq(l->head, 2);
+	ck_assert_uint_eq(fp_sentlog_read(l, log_cb, &ls, 64, &st), 2);
+	ck_assert_int_eq(ls.n, 1);
+	ck_assert_uint_eq(st.voids, 1);
+	ck_assert_uint_eq(ls.e[0].kind, MOQ_SENT_KIND_STREAM);
+	ck_assert_uint_eq(ls.e[0].pn, 77);
+	ck_assert_uint_eq(ls.e[0].conn_id, UP_CONN);
+	ck_assert_uint_eq(ls.e[0].up_stream_id, UP_SID);
+	ck_assert_uint_eq(ls.e[0].down_stream_id, 3);
+	ck_assert_uint_eq(ls.e[0].offset, 0);
+	ck_assert_uint_eq(ls.e[0].data_len, 11);
+	ck_assert_uint_eq(ls.e[0].fin, 0);
+	ck_assert_uint_eq(ls.e[0].wire_len, in0.len);
+	ck_assert_uint_ge(ls.e[0].ts_ns, t0);
+	ck_assert_uint_eq(l->tail, 2);
 	ring_buffer__free(rb);
 }
 END_TEST
 
-START_TEST(egress_event_reports_fin)
+START_TEST(egress_log_reports_fin_and_datagram_identity)
 {
-	struct ev_sink sink = {.n = 0};
-	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
-	struct fx in0, in1;
+	struct log_sink ls = {.n = 0};
+	struct moq_sent_log *l = sent_log(SLOT);
+	struct fx in0, in1, in2;
 	size_t n;
 
-	ck_assert_ptr_nonnull(rb);
 	seq_set(SLOT, 1, 0);
 	fx_up(&in0, 4);
 	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
@@ -1766,30 +1803,120 @@ START_TEST(egress_event_reports_fin)
 	ingress_expect(&in1, MOQ_R_FORWARDED);
 	run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
 	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_up(&in2, 4);
+	fx_build(&in2, frames_datagram(in2.frames, 0, ALIAS));
+	run_prog(R.subscriber_egress, in2.pkt, in2.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(fp_sentlog_read(l, log_cb, &ls, 64, NULL), 3);
+	ck_assert_int_eq(ls.n, 3);
+	ck_assert_uint_eq(ls.e[1].fin, 1);
+	ck_assert_uint_eq(ls.e[1].offset, 11);
+	ck_assert_uint_eq(ls.e[1].data_len, 3);
+	ck_assert_uint_eq(ls.e[1].pn, 2);
+	ck_assert_uint_eq(ls.e[2].kind, MOQ_SENT_KIND_DATAGRAM);
+	ck_assert_uint_eq(ls.e[2].pn, 3);
+	ck_assert_uint_eq(ls.e[2].up_stream_id, ALIAS); /* upstream alias */
+	ck_assert_uint_eq(ls.e[2].offset, 12);		/* group */
+	ck_assert_uint_eq(ls.e[2].down_stream_id, 3);	/* object */
+}
+END_TEST
+
+/* The agent does not read: the kernel never overwrites an unread entry.
+ * The clone is dropped as LOG_FULL before it takes a packet number, gate
+ * credit or a stream id, and goes the agent's way (exception event); once
+ * the agent reads, forwarding resumes with the next packet number. */
+START_TEST(egress_full_log_drops_without_taking_a_number)
+{
+	struct ev_sink sink = {.n = 0};
+	struct log_sink ls = {.n = 0};
+	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
+	struct moq_sent_log *l = sent_log(SLOT);
+	struct fx d, s0;
+
+	ck_assert_ptr_nonnull(rb);
+	seq_set(SLOT, 100, 0);
+	fx_up(&d, 4);
+	fx_build(&d, frames_datagram(d.frames, 0, ALIAS));
+	for (uint32_t i = 0; i < MOQ_SENT_LOG_ENTRIES; i++) {
+		run_prog(R.subscriber_egress, d.pkt, d.len, MOQ_MARK_MAGIC | SLOT);
+		ck_assert_int_eq(run.retval, TC_ACT_OK);
+	}
+	fx_up(&s0, 4);
+	fx_build(&s0, frames_stream0(s0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&s0, MOQ_R_FORWARDED);
+	egress_expect_drop(&s0, SLOT, MOQ_R_LOG_FULL);
+	ck_assert_uint_eq(seq_get(SLOT).next_pn, 100 + MOQ_SENT_LOG_ENTRIES);
+	ck_assert_uint_eq(seq_get(SLOT).next_uni, 0);
+	ck_assert_uint_eq(l->head, MOQ_SENT_LOG_ENTRIES);
 	ring_buffer__consume(rb);
-	ck_assert_int_eq(sink.n, 2);
-	ck_assert_uint_eq(sink.ev[1].fin, 1);
-	ck_assert_uint_eq(sink.ev[1].offset, 11);
-	ck_assert_uint_eq(sink.ev[1].data_len, 3);
-	ck_assert_uint_eq(sink.ev[1].pn, 2);
+	ck_assert_int_eq(sink.n, 1);
+	ck_assert_uint_eq(sink.ev[0].reason, MOQ_R_LOG_FULL);
+	ck_assert_uint_eq(sink.ev[0].slot, SLOT);
+	/* every entry is intact and in order */
+	ck_assert_uint_eq(fp_sentlog_read(l, log_cb, &ls, 5, NULL), 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(ls.e[i].pn, 100 + (uint64_t)i);
+	run_prog(R.subscriber_egress, s0.pkt, s0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ls.n = 0;
+	ck_assert_uint_eq(fp_sentlog_read(l, log_cb, &ls, MOQ_SENT_LOG_ENTRIES, NULL),
+			  MOQ_SENT_LOG_ENTRIES - 4);
+	ck_assert_uint_eq(ls.e[MOQ_SENT_LOG_ENTRIES - 5].pn, 100 + MOQ_SENT_LOG_ENTRIES);
+	ck_assert_uint_eq(ls.e[MOQ_SENT_LOG_ENTRIES - 5].down_stream_id, 3);
+	ck_assert_uint_eq(l->head, MOQ_SENT_LOG_ENTRIES + 1);
 	ring_buffer__free(rb);
 }
 END_TEST
 
-/* Nobody drains moq_events: forwarding goes on, the loss is counted. */
+/* Many laps with a reader in between: one entry per forwarded clone, packet
+ * numbers without a gap, no exception event. */
+START_TEST(egress_log_wraps_with_a_reader)
+{
+	struct ev_sink sink = {.n = 0};
+	struct log_sink ls;
+	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
+	struct moq_sent_log *l = sent_log(SLOT);
+	struct fx d;
+	uint64_t next = 0;
+
+	ck_assert_ptr_nonnull(rb);
+	fx_up(&d, 4);
+	fx_build(&d, frames_datagram(d.frames, 0, ALIAS));
+	for (int round = 0; round < 10; round++) {
+		int k = 50 + round * 7;
+
+		for (int i = 0; i < k; i++) {
+			run_prog(R.subscriber_egress, d.pkt, d.len, MOQ_MARK_MAGIC | SLOT);
+			ck_assert_int_eq(run.retval, TC_ACT_OK);
+		}
+		ls.n = 0;
+		ck_assert_uint_eq(fp_sentlog_read(l, log_cb, &ls, MOQ_SENT_LOG_ENTRIES, NULL),
+				  (size_t)k);
+		for (int i = 0; i < k; i++)
+			ck_assert_uint_eq(ls.e[i].pn, next++);
+	}
+	ck_assert_uint_gt(l->head, 3 * MOQ_SENT_LOG_ENTRIES);
+	ring_buffer__consume(rb);
+	ck_assert_int_eq(sink.n, 0);
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED), next);
+	ring_buffer__free(rb);
+}
+END_TEST
+
+/* Nobody drains moq_events: drops go on, the lost events are counted. */
 START_TEST(egress_full_event_ring_counts_lost_events)
 {
 	struct fx in;
 	uint32_t n = MOQ_EVENTS_BYTES / (sizeof(struct moq_event) + 8) + 100;
 
+	gate_set(SLOT, 0, 0);
 	fx_up(&in, 4);
 	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
 	for (uint32_t i = 0; i < n; i++) {
 		run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
-		ck_assert_int_eq(run.retval, TC_ACT_OK);
+		ck_assert_int_eq(run.retval, TC_ACT_SHOT);
 	}
 	ck_assert_uint_ge(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_EVENT_LOST), 100);
-	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED), n);
 }
 END_TEST
 
@@ -2061,8 +2188,10 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
-	tcase_add_test(eg, egress_emits_one_event_per_forwarded_or_dropped_clone);
-	tcase_add_test(eg, egress_event_reports_fin);
+	tcase_add_test(eg, egress_logs_forwarded_clone_and_emits_event_only_for_drop);
+	tcase_add_test(eg, egress_log_reports_fin_and_datagram_identity);
+	tcase_add_test(eg, egress_full_log_drops_without_taking_a_number);
+	tcase_add_test(eg, egress_log_wraps_with_a_reader);
 	tcase_add_test(eg, egress_full_event_ring_counts_lost_events);
 
 	tcase_add_test(si, sub_ingress_learns_l2_and_counts);

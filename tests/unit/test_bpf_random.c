@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1294,12 +1295,32 @@ static int drain_clones(uint8_t *last, size_t *last_len)
 	return n;
 }
 
+/* The agent's part of the sent log: everything logged is read at once, so
+ * the log never fills (its own tests are in test_bpf_fastpath). */
+static struct moq_sent_log *sent_logs; /* NULL: map again (setup) */
+
+static void sent_logs_read(void)
+{
+	struct moq_sent_log *m = sent_logs;
+
+	if (!m) {
+		m = mmap(NULL, sizeof(*m) * MOQ_MAX_SUBSCRIBERS, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 mfd("moq_sent_log"), 0);
+		ck_assert_ptr_ne(m, MAP_FAILED);
+		sent_logs = m;
+	}
+	for (uint32_t i = 0; i < 8; i++)
+		m[i].tail = m[i].head;
+}
+
 static void run_prog(int fd, const uint8_t *pkt, size_t len, uint32_t mark)
 {
 	memset(&run, 0, sizeof(run));
 	run.mark_in = mark;
 	int rc = bpf_relay_test_run(fd, pkt, len, &run);
 	ck_assert_msg(rc == 0, "test_run of %zu bytes (mark %#x) failed: %d", len, mark, rc);
+	if (fd == R.subscriber_egress)
+		sent_logs_read();
 }
 
 static void hexdump(const char *what, const uint8_t *p, size_t n)
@@ -1409,8 +1430,10 @@ static void setup(void)
 					     ref_ups[i].family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
 					 .sport_be = htons(ref_ups[i].sport)};
 
-		if (i == 0)
+		if (i == 0) {
 			ck_assert_int_eq(bpf_relay_open(&R), 0);
+			sent_logs = NULL;
+		}
 		memcpy(u.saddr, ref_ups[i].saddr, 16);
 		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), ref_ups[i].cid, &u, 0),
 				 0);

@@ -55,6 +55,8 @@ static const struct mk all_maps[] = {
     {"moq_pn_windows", BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), MOQ_MAX_UPSTREAMS, 0},
     {"moq_acks", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_acks), MOQ_MAX_SUBSCRIBERS,
      BPF_F_MMAPABLE},
+    {"moq_sent_log", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_sent_log), MOQ_MAX_SUBSCRIBERS,
+     BPF_F_MMAPABLE},
 };
 #define NMAPS (sizeof(all_maps) / sizeof(all_maps[0]))
 

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,6 +138,49 @@ START_TEST(pn_window_reset_is_empty_and_cleared_at_start)
 }
 END_TEST
 
+/* Stream-map updates queued during a loop pass are written in one batch
+ * call at fp_maps_flush (in the caller's order: the last write of a key
+ * wins), and an immediate put or get flushes first. */
+START_TEST(queued_down_streams_are_written_in_one_batch)
+{
+	struct moq_down_stream v, got;
+
+	M.fd[FP_MAP_DOWN_STREAMS] = mk(BPF_MAP_TYPE_LRU_HASH, sizeof(struct moq_down_stream_key),
+				       sizeof(struct moq_down_stream), 4096);
+	for (uint32_t i = 0; i < 300; i++) {
+		struct moq_down_stream_key k = {.slot = 1, .conn_id = 2, .up_stream_id = 4 * i + 2};
+
+		v = (struct moq_down_stream){.stream_id = 4 * i + 3, .flags = MOQ_DS_F_RESET};
+		ck_assert_int_eq(fp_maps_queue_down_stream(&M, &k, &v), 0);
+	}
+	struct moq_down_stream_key k0 = {.slot = 1, .conn_id = 2, .up_stream_id = 2};
+
+	v = (struct moq_down_stream){.stream_id = 77, .flags = MOQ_DS_F_RESET};
+	ck_assert_int_eq(fp_maps_queue_down_stream(&M, &k0, &v), 0); /* rewritten later */
+	/* nothing in the kernel's map yet */
+	ck_assert_int_ne(bpf_map_lookup_elem(M.fd[FP_MAP_DOWN_STREAMS], &k0, &got), 0);
+	ck_assert_uint_eq(M.dsq_n, 301);
+	ck_assert_int_eq(fp_maps_flush(&M), 0);
+	ck_assert_uint_eq(M.dsq_n, 0);
+	ck_assert_uint_eq(M.dsq_batches, 1);
+	ck_assert_uint_eq(M.dsq_entries, 301);
+	ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_DOWN_STREAMS], &k0, &got), 0);
+	ck_assert_uint_eq(got.stream_id, 77);
+	struct moq_down_stream_key k299 = {.slot = 1, .conn_id = 2, .up_stream_id = 4 * 299 + 2};
+
+	ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_DOWN_STREAMS], &k299, &got), 0);
+	ck_assert_uint_eq(got.stream_id, 4 * 299 + 3);
+	/* a get flushes what is queued first */
+	v.stream_id = 5;
+	ck_assert_int_eq(fp_maps_queue_down_stream(&M, &k0, &v), 0);
+	ck_assert_int_eq(fp_maps_get_down_stream(&M, &k0, &got), 0);
+	ck_assert_uint_eq(got.stream_id, 5);
+	ck_assert_uint_eq(M.dsq_batches, 2);
+	free(M.dsq_k);
+	free(M.dsq_v);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("fp_mapwrite");
@@ -148,6 +192,7 @@ int main(void)
 	tcase_add_test(tc, failed_updates_are_counted_per_map);
 	tcase_add_test(tc, purge_slot_deletes_only_that_slots_streams);
 	tcase_add_test(tc, pn_window_reset_is_empty_and_cleared_at_start);
+	tcase_add_test(tc, queued_down_streams_are_written_in_one_batch);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -51,7 +51,9 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_PN_DUPLICATE, 47);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_ACK_CONSUMED), "ack_consumed");
 	ck_assert_int_eq(MOQ_R_ACK_CONSUMED, 48);
-	ck_assert_int_eq(MOQ_R_MAX, 49);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_LOG_FULL), "log_full");
+	ck_assert_int_eq(MOQ_R_LOG_FULL, 49);
+	ck_assert_int_eq(MOQ_R_MAX, 50);
 }
 END_TEST
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "media/cli.h"
+#include "media/client.h"
 #include "moq_codes.h"
 
 static char err[MOQ_CLI_ERR_LEN];
@@ -126,6 +127,87 @@ START_TEST(namespace_rejects_empty_fields_and_too_many_fields)
 }
 END_TEST
 
+START_TEST(targets_native_or_webtransport_url)
+{
+	struct moq_cli_conn_opts o;
+	struct moq_session_config sc;
+	char host[256], err[256];
+	uint16_t port;
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "10.0.0.1:4443", host, sizeof host, &port, err, sizeof err), 0);
+	ck_assert_int_eq(o.webtransport, 0);
+	ck_assert_str_eq(host, "10.0.0.1");
+	ck_assert_uint_eq(port, 4443);
+	ck_assert_int_eq(moq_cli_target(&o, "https://127.0.0.1:4443/live?x=1", host, sizeof host,
+					&port, err, sizeof err),
+			 0);
+	ck_assert_int_eq(o.webtransport, 1);
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_uint_eq(port, 4443);
+	ck_assert_str_eq(o.wt_authority, "127.0.0.1:4443");
+	ck_assert_str_eq(o.wt_path, "/live?x=1");
+	memset(&sc, 0, sizeof(sc));
+	moq_cli_session_target(&sc, &o);
+	ck_assert_int_eq(sc.webtransport, 1);
+	ck_assert_str_eq(sc.path, "/live?x=1");
+	ck_assert_str_eq(sc.authority, "127.0.0.1:4443");
+	/* no port: 443; no path: "/"; IPv6 in brackets */
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://[::1]", host, sizeof host, &port, err, sizeof err), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_uint_eq(port, 443);
+	ck_assert_str_eq(o.wt_path, "/");
+	ck_assert_int_eq(moq_cli_target(&o, "https://relay.example?q", host, sizeof host, &port,
+					err, sizeof err),
+			 0);
+	ck_assert_str_eq(host, "relay.example");
+	ck_assert_str_eq(o.wt_path, "/?q");
+	/* no host, a fragment, a bad port */
+	ck_assert_int_eq(moq_cli_target(&o, "https://", host, sizeof host, &port, err, sizeof err),
+			 -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://:4443/", host, sizeof host, &port, err, sizeof err), -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://h/#f", host, sizeof host, &port, err, sizeof err), -1);
+	ck_assert_int_eq(
+	    moq_cli_target(&o, "https://h:99999/", host, sizeof host, &port, err, sizeof err), -1);
+}
+END_TEST
+
+START_TEST(cert_hash_takes_64_hex_digits)
+{
+	struct moq_cli_conn_opts o;
+	struct moq_quic_config q;
+	char err[128];
+	const char *h = "0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041f6";
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH, h, err, sizeof err), 1);
+	ck_assert_int_eq(o.has_cert_hash, 1);
+	ck_assert_uint_eq(o.cert_hash[0], 0x0e);
+	ck_assert_uint_eq(o.cert_hash[31], 0xf6);
+	moq_cli_quic_config(&q, &o);
+	ck_assert_int_eq(q.has_cert_sha256, 1);
+	ck_assert(!memcmp(q.cert_sha256, o.cert_hash, 32));
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH, "0e44", err, sizeof err),
+			 -1);
+	ck_assert_int_eq(
+	    moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH,
+				"0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041fg",
+				err, sizeof err),
+	    -1);
+	ck_assert_int_eq(
+	    moq_cli_conn_option(&o, MOQ_CLI_OPT_CERT_HASH,
+				"0e4486448f85406e09092fad842a0ff106943a7cf8d06be522a7778c47f041f6a",
+				err, sizeof err),
+	    -1);
+	ck_assert_int_eq(o.has_cert_hash, 0);
+}
+END_TEST
+
 START_TEST(token_is_a_use_value_token)
 {
 	struct moq_auth_token t;
@@ -148,6 +230,8 @@ int main(void)
 	tcase_add_test(t, namespace_splits_on_slashes);
 	tcase_add_test(t, namespace_rejects_empty_fields_and_too_many_fields);
 	tcase_add_test(t, token_is_a_use_value_token);
+	tcase_add_test(t, targets_native_or_webtransport_url);
+	tcase_add_test(t, cert_hash_takes_64_hex_digits);
 	suite_add_tcase(s, t);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -75,6 +75,42 @@ START_TEST(fast_path_on_needs_plaintext)
 }
 END_TEST
 
+START_TEST(dev_cert_replaces_cert_and_key_and_needs_tls)
+{
+	struct relay_config c;
+	const char *ok[] = {"--dev-cert", "/tmp/x", NULL};
+	const char *pt[] = {"--dev-cert", "/tmp/x", "--plaintext", NULL};
+	const char *both[] = {"--dev-cert", "/tmp/x", "--cert", "c.pem", "--key", "k.pem", NULL};
+
+	ck_assert_int_eq(parse(&c, ok), 0);
+	ck_assert_str_eq(c.dev_cert, "/tmp/x");
+	ck_assert_int_eq(parse(&c, pt), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--plaintext"));
+	ck_assert_int_eq(parse(&c, both), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--cert/--key"));
+}
+END_TEST
+
+START_TEST(upstream_over_webtransport)
+{
+	struct relay_config c;
+	const char *a[] = {"--dev-cert", "/tmp/x", "--upstream", "https://10.0.0.1:4443/live",
+			   NULL};
+	const char *b[] = {"--plaintext", "--upstream", "https://10.0.0.1:4443/", NULL};
+	const char *n[] = {"--plaintext", "--upstream", "moqt://10.0.0.1:4443/", NULL};
+
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert(c.upstream_wt);
+	ck_assert_str_eq(c.upstream_host, "10.0.0.1");
+	ck_assert_uint_eq(c.upstream_port, 4443);
+	ck_assert_str_eq(c.upstream_path, "/live");
+	ck_assert_int_eq(parse(&c, b), -1);
+	ck_assert_ptr_nonnull(strstr(err, "WebTransport"));
+	ck_assert_int_eq(parse(&c, n), 0);
+	ck_assert(!c.upstream_wt);
+}
+END_TEST
+
 /* issue 17 finding 3: the fast path's raw-byte bounds */
 START_TEST(fast_path_raw_bounds)
 {
@@ -96,6 +132,26 @@ START_TEST(fast_path_raw_bounds)
 	ck_assert_ptr_nonnull(strstr(err, "--fast-path-stream-bytes"));
 	ck_assert_int_eq(parse(&c, inv), -1);
 	ck_assert_ptr_nonnull(strstr(err, "--fast-path-raw-bytes"));
+}
+END_TEST
+
+/* issue 18: the fast-path service tick, 1 to 20 ms */
+START_TEST(fast_path_tick)
+{
+	struct relay_config c;
+	const char *d[] = {"--plaintext", NULL};
+	const char *a[] = {"--plaintext", "--fast-path-tick", "0.002", NULL};
+	const char *zero[] = {"--plaintext", "--fast-path-tick", "0", NULL};
+	const char *big[] = {"--plaintext", "--fast-path-tick", "0.05", NULL};
+
+	ck_assert_int_eq(parse(&c, d), 0);
+	ck_assert_uint_eq(c.fp_tick_ms, 5);
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert_uint_eq(c.fp_tick_ms, 2);
+	ck_assert_int_eq(parse(&c, zero), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-tick"));
+	ck_assert_int_eq(parse(&c, big), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--fast-path-tick"));
 }
 END_TEST
 
@@ -478,7 +534,10 @@ int main(void)
 	tcase_add_test(tc, defaults_with_plaintext);
 	tcase_add_test(tc, tls_without_cert_says_what_to_add);
 	tcase_add_test(tc, fast_path_on_needs_plaintext);
+	tcase_add_test(tc, dev_cert_replaces_cert_and_key_and_needs_tls);
+	tcase_add_test(tc, upstream_over_webtransport);
 	tcase_add_test(tc, fast_path_raw_bounds);
+	tcase_add_test(tc, fast_path_tick);
 	tcase_add_test(tc, unknown_option_is_named);
 	tcase_add_test(tc, sizes_take_suffixes_and_reject_garbage);
 	tcase_add_test(tc, bad_number_names_the_option);

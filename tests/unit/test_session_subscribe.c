@@ -162,12 +162,15 @@ static bool all_streams_done(void *arg)
 	return v->streams_ok + v->errors >= GROUPS * SUBGROUPS || w->cli[0].closed;
 }
 
-static void subscribe_10000(bool tls)
+static void subscribe_10000(int mode) /* 0 plaintext, 1 TLS, 2 WebTransport */
 {
 	struct sh_world w;
 	struct verify v;
 	memset(&v, 0, sizeof(v));
-	sh_world_init(&w, tls);
+	if (mode == 2)
+		sh_world_init_wt(&w);
+	else
+		sh_world_init(&w, mode == 1);
 	for (int i = 0; i < SH_MAX_SRV; i++)
 		w.srv[i].on_request = serve_video;
 	sh_connect_ready(&w);
@@ -194,13 +197,19 @@ static void subscribe_10000(bool tls)
 
 START_TEST(subscribe_ok_then_10000_objects_arrive_byte_exact_in_order)
 {
-	subscribe_10000(false);
+	subscribe_10000(0);
 }
 END_TEST
 
 START_TEST(subscribe_10000_objects_over_tls)
 {
-	subscribe_10000(true);
+	subscribe_10000(1);
+}
+END_TEST
+
+START_TEST(subscribe_10000_objects_over_webtransport)
+{
+	subscribe_10000(2);
 }
 END_TEST
 
@@ -514,6 +523,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, subscribe_ok_then_10000_objects_arrive_byte_exact_in_order);
 	tcase_add_test(tc, subscribe_10000_objects_over_tls);
+	tcase_add_test(tc, subscribe_10000_objects_over_webtransport);
 	tcase_add_test(tc, subscribe_to_unknown_track_gets_request_error);
 	tcase_add_test(tc, unsubscribe_by_cancel_ends_the_subscription_at_the_publisher);
 	tcase_add_test(tc, publish_done_ends_subscription_after_its_streams);

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "Usage: moq-pub [OPTIONS] HOST:PORT      publish through a relay\n"
+	    "       moq-pub [OPTIONS] https://HOST[:PORT][/PATH]  the same over WebTransport\n"
 	    "       moq-pub --listen ADDR:PORT [OPTIONS]  serve subscribers directly\n"
 	    "\n"
 	    "Announces a namespace (PUBLISH_NAMESPACE) to the relay and serves its tracks\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 	    "  --cert FILE, --key FILE  PEM certificate chain and key (TLS with --listen)\n"
 	    "  --ca FILE                PEM CA to verify the relay's certificate\n"
 	    "  --insecure               do not verify the relay's certificate\n"
+	    "  --cert-hash SHA256       trust only the relay certificate with this SHA-256\n"
+	    "                           (64 hex digits; moq-relayd --dev-cert logs it)\n"
 	    "  --sni NAME               name checked against the certificate (default HOST)\n"
 	    "  --alpn STR               ALPN to offer/accept (default moqt-18)\n"
 	    "  --auth-token TOKEN       client: send this AUTHORIZATION TOKEN in SETUP;\n"
@@ -742,28 +745,35 @@ static int check_options(struct pub *p, const struct pub_args *a, int argc, char
 		if (!p->co.plaintext && (!p->co.cert || !p->co.key))
 			die_usage("--listen with TLS needs --cert FILE and --key FILE (or use "
 				  "--plaintext)");
-		if (p->co.ca || p->co.insecure)
-			die_usage("--ca/--insecure verify a server; with --listen this end is the "
-				  "server");
+		if (p->co.ca || p->co.insecure || p->co.has_cert_hash)
+			die_usage("--ca/--insecure/--cert-hash verify a server; with --listen this "
+				  "end is the server");
 	} else {
 		if (optind + 1 != argc)
 			die_usage(optind == argc
 				      ? "missing HOST:PORT of the relay (or use --listen)"
 				      : "too many arguments; give one HOST:PORT");
-		if (moq_cli_hostport("HOST:PORT", argv[optind], p->host, sizeof p->host, &p->port,
-				     0, err, sizeof err))
+		if (moq_cli_target(&p->co, argv[optind], p->host, sizeof p->host, &p->port, err,
+				   sizeof err))
 			die_usage(err);
+		if (p->co.webtransport && p->co.plaintext)
+			die_usage("an https:// URL is WebTransport over TLS; drop --plaintext");
 		if (!p->host[0])
 			die_usage("HOST:PORT: the host is missing");
 		if (p->co.cert || p->co.key)
 			die_usage("--cert/--key are for --listen; a client verifies the relay with "
 				  "--ca or --insecure");
-		if (!p->co.plaintext && !p->co.ca && !p->co.insecure)
-			die_usage("TLS needs --ca FILE to verify the relay (or --insecure, or "
-				  "--plaintext on both ends)");
+		if (!p->co.plaintext && !p->co.ca && !p->co.insecure && !p->co.has_cert_hash)
+			die_usage(
+			    "TLS needs --ca FILE or --cert-hash SHA256 to verify the relay (or "
+			    "--insecure, or --plaintext on both ends)");
+		if (p->co.has_cert_hash && (p->co.ca || p->co.insecure))
+			die_usage("--cert-hash pins the certificate; drop --ca/--insecure");
 	}
-	if (p->co.plaintext && (p->co.cert || p->co.key || p->co.ca || p->co.insecure))
-		die_usage("--plaintext does not use --cert/--key/--ca/--insecure; drop them");
+	if (p->co.plaintext &&
+	    (p->co.cert || p->co.key || p->co.ca || p->co.insecure || p->co.has_cert_hash))
+		die_usage("--plaintext does not use --cert/--key/--ca/--insecure/--cert-hash; drop "
+			  "them");
 	if (p->co.cert)
 		check_readable("--cert", p->co.cert);
 	if (p->co.key)
@@ -833,6 +843,7 @@ static int run(struct pub *p)
 	moq_cli_session_config(&p->scfg, p->loop, &session_cb, NULL, &p->tok,
 			       p->listen ? NULL : p->co.token);
 	p->scfg.tx_buffer_low = 1u << 20;
+	moq_cli_session_target(&p->scfg, &p->co);
 
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &p->co);

@@ -36,6 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: moq-sub [OPTIONS] HOST:PORT\n"
+		"       moq-sub [OPTIONS] https://HOST[:PORT][/PATH]   over WebTransport\n"
 		"\n"
 		"Subscribes to tracks at a relay or a moq-pub --listen, checks every object\n"
 		"(MQP1 payloads, docs/tools.md: length, CRC32C, filler, group/object ids),\n"
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 		"  --plaintext              plaintext QUIC profile (both ends must use it)\n"
 		"  --ca FILE                PEM CA to verify the server's certificate\n"
 		"  --insecure               do not verify the server's certificate\n"
+		"  --cert-hash SHA256       trust only the server certificate with this SHA-256\n"
+		"                           (64 hex digits; moq-relayd --dev-cert logs it)\n"
 		"  --sni NAME               name checked against the certificate (default HOST)\n"
 		"  --alpn STR               ALPN to offer (default moqt-18)\n"
 		"  --auth-token TOKEN       send this AUTHORIZATION TOKEN in SETUP\n"
@@ -861,16 +864,20 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 	if (optind + 1 != argc)
 		die_usage(optind == argc ? "missing HOST:PORT of the relay or publisher"
 					 : "too many arguments; give one HOST:PORT");
-	if (moq_cli_hostport("HOST:PORT", argv[optind], u->host, sizeof u->host, &u->port, 0, err,
-			     sizeof err))
+	if (moq_cli_target(&u->co, argv[optind], u->host, sizeof u->host, &u->port, err,
+			   sizeof err))
 		die_usage(err);
+	if (u->co.webtransport && u->co.plaintext)
+		die_usage("an https:// URL is WebTransport over TLS; drop --plaintext");
 	if (!u->host[0])
 		die_usage("HOST:PORT: the host is missing (e.g. 127.0.0.1:4443)");
-	if (u->co.plaintext && (u->co.ca || u->co.insecure))
-		die_usage("--plaintext does not use --ca/--insecure; drop them");
-	if (!u->co.plaintext && !u->co.ca && !u->co.insecure)
-		die_usage("TLS needs --ca FILE to verify the server (or --insecure, or "
-			  "--plaintext on both ends)");
+	if (u->co.plaintext && (u->co.ca || u->co.insecure || u->co.has_cert_hash))
+		die_usage("--plaintext does not use --ca/--insecure/--cert-hash; drop them");
+	if (!u->co.plaintext && !u->co.ca && !u->co.insecure && !u->co.has_cert_hash)
+		die_usage("TLS needs --ca FILE or --cert-hash SHA256 to verify the server (or "
+			  "--insecure, or --plaintext on both ends)");
+	if (u->co.has_cert_hash && (u->co.ca || u->co.insecure))
+		die_usage("--cert-hash pins the certificate; drop --ca/--insecure");
 	if (u->co.ca && access(u->co.ca, R_OK)) {
 		snprintf(err, sizeof err, "--ca: cannot read '%s': %s", u->co.ca, strerror(errno));
 		die_usage(err);
@@ -972,6 +979,7 @@ static int conn_start(struct sub *u, struct moq_loop *loop)
 	moq_timer_set_in(u->deadline, (uint64_t)(u->connect_timeout * 1e9));
 
 	moq_cli_session_config(&u->scfg, loop, &session_cb, u, &u->tok, u->co.token);
+	moq_cli_session_target(&u->scfg, &u->co);
 	struct moq_quic_config q;
 	moq_cli_quic_config(&q, &u->co);
 	if (u->max_stream_data)

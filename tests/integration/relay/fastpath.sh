@@ -83,15 +83,5 @@ print(tot)' "$1"
 }
 fp_sub_drop() { _fp_percpu_u64 moq_sub_stats "$1" 32; } # drop_packets
 
-# The reason names in enum moq_reason order, from the header the objects
-# were built from, through the preprocessor (not the header's line layout)
-FP_REASONS=$(printf '#include "moq_maps.h"\n#define MOQ_NAME_ONLY(id, name) name\nMOQ_REASONS(MOQ_NAME_ONLY)\n' |
-	cpp -P -I"$ROOT/tc-progs" - | tail -1 | tr -d '"' | tr -s ' ' '\n' | grep -v '^$')
-FP_R_MAX=$(wc -l <<<"$FP_REASONS")
-# fp_reason_index NAME: the reason's number (stats key = prog * FP_R_MAX + it)
-fp_reason_index() {
-	local i
-	i=$(grep -nx "$1" <<<"$FP_REASONS" | cut -d: -f1)
-	[ -n "$i" ] || die "no reason '$1' in tc-progs/moq_maps.h"
-	echo $((i - 1))
-}
+# FP_REASONS, FP_R_MAX, fp_reason_index NAME
+. "$(dirname "${BASH_SOURCE[0]}")/reasons.sh"

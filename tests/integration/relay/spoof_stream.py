@@ -4,9 +4,9 @@
     spoof_stream.py IFACE RELAY_IP RELAY_PORT OFFSET...
 
 Run in the publisher's namespace while it sends. Watches IFACE for the
-publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT that
-starts with a STREAM frame of a client uni stream at an offset > 0 (a live
-subgroup stream), then sends, from the publisher's address and port, one
+publisher's next plaintext-profile 1-RTT packet to RELAY_IP:RELAY_PORT with
+a STREAM frame (after PADDING and ACK frames, as the kernel allows) of a
+client uni stream at an offset > 0 (a live subgroup stream), then sends, from the publisher's address and port, one
 copy per OFFSET: same DCID, packet number PN_AHEAD + i past the seen one
 (new: the kernel clones only numbers it has not seen, issue 17 finding
 2a), one STREAM frame of 16 bytes at OFFSET on the same stream, the
@@ -54,7 +54,7 @@ def csum(data):
 
 
 def live_stream_packet(frame, relay_ip, relay_port):
-    """(src ip, sport, udp payload) of a matching packet, else None."""
+    """(frame, udp payload, stream id, its 4 bytes) of a matching packet, else None."""
     if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00":
         return None
     ip = frame[14:]
@@ -65,14 +65,39 @@ def live_stream_packet(frame, relay_ip, relay_port):
     pay = ip[ihl + 8:struct.unpack(">H", ip[2:4])[0]]
     if dport != relay_port or len(pay) < 13 + 8 + 16 or pay[0] != 0x43:
         return None
-    t = pay[13]
-    if t & 0xF8 != 0x08 or not t & 0x04 or pay[14] >> 6 != 2:
+    p = skip_acks(pay, 13, len(pay) - 16)
+    if p is None or p + 5 > len(pay) - 16:
         return None
-    sid, _ = qv(pay, 14)
-    off, _ = qv(pay, 18)
+    t = pay[p]
+    if t & 0xF8 != 0x08 or not t & 0x04 or pay[p + 1] >> 6 != 2:
+        return None
+    sid, _ = qv(pay, p + 1)
+    off, _ = qv(pay, p + 5)
     if sid & 3 != 2 or off == 0:
         return None
-    return frame, pay, sid
+    return frame, pay, sid, pay[p + 1:p + 5]
+
+
+def skip_acks(pay, p, end):
+    """Position of the first frame after leading PADDING and ACK frames (a
+    busy publisher's packets often start with an ACK), or None."""
+    try:
+        while p < end and pay[p] in (0x00, 0x02, 0x03):
+            if pay[p] == 0x00:
+                p += 1
+                continue
+            ecn = pay[p] == 0x03
+            p += 1
+            for _ in range(2):  # largest, delay
+                p += qv(pay, p)[1]
+            n, ln = qv(pay, p)
+            p += ln
+            p += qv(pay, p)[1]  # first range
+            for _ in range(2 * n + (3 if ecn else 0)):
+                p += qv(pay, p)[1]
+        return p if p < end else None
+    except IndexError:
+        return None
 
 
 def main():
@@ -95,7 +120,7 @@ def main():
     else:
         print("no live stream packet of the publisher seen", file=sys.stderr)
         return 1
-    frame, pay, sid = m
+    frame, pay, sid, sidb = m
     ihl = (frame[14] & 15) * 4
     sport = struct.unpack(">H", frame[14 + ihl:16 + ihl])[0]
     # one bit off the relay's MAC, still unicast: PACKET_OTHERHOST there
@@ -103,7 +128,7 @@ def main():
     pn = struct.unpack(">I", pay[9:13])[0]
     for i, off in enumerate(offsets):
         q = pay[:9] + struct.pack(">I", (pn + PN_AHEAD + i) & 0xFFFFFFFF) + bytes([0x0E])
-        q += pay[14:18] + qv8(off) + struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
+        q += sidb + qv8(off) + struct.pack(">H", 0x4000 | 16) + b"\x5a" * 16 + TAG
         udp = struct.pack(">HHHH", sport, relay_port, 8 + len(q), 0) + q
         pseudo = frame[26:30] + frame[30:34] + struct.pack(">BBH", 0, 17, len(udp))
         c = csum(pseudo + udp) or 0xFFFF

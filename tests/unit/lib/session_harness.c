@@ -190,7 +190,7 @@ static int on_session(struct moq_session *s, void *arg)
 	return 0;
 }
 
-void sh_world_init(struct sh_world *w, bool tls)
+static void world_init(struct sh_world *w, bool tls, bool wt)
 {
 	struct moq_quic_config sc, cc;
 	char err[256];
@@ -222,6 +222,12 @@ void sh_world_init(struct sh_world *w, bool tls)
 		sc.cert_file = g_cert;
 		sc.key_file = g_key;
 	}
+	if (wt) {
+		/* the relay's setting: native MoQT and WebTransport on one port */
+		sc.alpn = "moqt-18,h3";
+		w->cli_cfg.webtransport = 1;
+		w->cli_cfg.authority = "127.0.0.1";
+	}
 	sc.cb = moq_session_quic_callbacks();
 	sc.user = &w->acc;
 	w->srv_ep = moq_quic_endpoint_new(w->loop, &sc, err, sizeof(err));
@@ -231,9 +237,21 @@ void sh_world_init(struct sh_world *w, bool tls)
 	cc.plaintext = !tls;
 	if (tls)
 		cc.ca_file = g_ca;
+	if (wt)
+		cc.alpn = "h3";
 	cc.cb = moq_session_quic_callbacks();
 	w->cli_ep = moq_quic_endpoint_new(w->loop, &cc, err, sizeof(err));
 	ck_assert_msg(w->cli_ep != NULL, "client endpoint: %s", err);
+}
+
+void sh_world_init(struct sh_world *w, bool tls)
+{
+	world_init(w, tls, false);
+}
+
+void sh_world_init_wt(struct sh_world *w)
+{
+	world_init(w, true, true);
 }
 
 struct rec *sh_connect(struct sh_world *w)

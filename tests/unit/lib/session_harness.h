@@ -69,6 +69,9 @@ extern const struct moq_session_callbacks sh_callbacks;
 /* Server + client endpoints (no connection yet). tls: use certificates
  * made with certtool into a temp dir (once per process). */
 void sh_world_init(struct sh_world *w, bool tls);
+/* The same over WebTransport: TLS, the server's ALPN "moqt-18,h3" (as
+ * moq-relayd), clients with ALPN h3 and cli_cfg.webtransport (path /test). */
+void sh_world_init_wt(struct sh_world *w);
 /* Connect one more client session (rec w->cli[i], returned). */
 struct rec *sh_connect(struct sh_world *w);
 void sh_world_free(struct sh_world *w);

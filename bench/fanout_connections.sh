@@ -289,6 +289,7 @@ set title 'moq-relayd CPU vs subscriber connections (one track; $(echo "$BUILDS"
 set xlabel 'subscriber connections'
 set ylabel 'relay process CPU, % of one core'
 set logscale x 2
+set xtics ($(echo $AUDIO_COUNTS $VIDEO_COUNTS | tr ' ' '\n' | sort -nu | paste -sd, -))
 set key top left
 set grid
 plot $plots

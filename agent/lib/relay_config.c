@@ -143,7 +143,7 @@ static const struct opt opts[] = {
      "(>= --fast-path-stream-bytes); beyond, the oldest are evicted"},
     {"fast-path-tick", "SECONDS", K_MS, F(fp_tick_ms),
      "fast-path service period while subscribers are on the fast path:\n"
-     "sent logs, delivery timeouts, gate refills in one batch [0.005]\n"
+     "sent logs, delivery timeouts, gate refills in one batch [0.02]\n"
      "(0.001 to 0.02)"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
@@ -187,7 +187,7 @@ void relay_config_defaults(struct relay_config *c)
 	c->heartbeat_timeout_ms = 500;
 	c->fp_stream_bytes = 4ull << 20;
 	c->fp_raw_bytes = 64ull << 20;
-	c->fp_tick_ms = 5;
+	c->fp_tick_ms = 20;
 	strcpy(c->ctl_socket, "/run/moq-relayd.sock");
 }
 

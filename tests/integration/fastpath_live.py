@@ -21,6 +21,8 @@ UP_CID = bytes([0xa1, 1, 2, 3, 4, 5, 6, 7])
 UP_CONN = 7
 ALIAS = 5
 TAG = b"moq-plaintext-v1"
+
+
 def _layout_version():
     """MOQ_MAPS_LAYOUT_VERSION of the header the objects were built from."""
     import os

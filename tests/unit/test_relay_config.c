@@ -145,7 +145,7 @@ START_TEST(fast_path_tick)
 	const char *big[] = {"--plaintext", "--fast-path-tick", "0.05", NULL};
 
 	ck_assert_int_eq(parse(&c, d), 0);
-	ck_assert_uint_eq(c.fp_tick_ms, 5);
+	ck_assert_uint_eq(c.fp_tick_ms, 20);
 	ck_assert_int_eq(parse(&c, a), 0);
 	ck_assert_uint_eq(c.fp_tick_ms, 2);
 	ck_assert_int_eq(parse(&c, zero), -1);

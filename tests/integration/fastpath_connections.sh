@@ -49,6 +49,9 @@ for i in 1 2 3 4; do
 done
 for p in "${pids[@]}"; do wait_exit "$p" $((N / 100 + 60)) "moq-sub --connections $CONNS"; done
 sleep 1.2 # one more stats line
+# first, so that a failure below has it too (resets= and gate_drops= tell
+# how much the agent took over)
+grep -o "fastpath subs=.*" "$TMP/relay.log" | tail -1
 
 ok=0
 for i in 1 2 3 4; do
@@ -63,7 +66,6 @@ for i in 1 2 3 4; do
 done
 [ "$ok" = "$TOTAL" ] || die "connections_ok $ok, want $TOTAL"
 
-grep -o "fastpath subs=.*" "$TMP/relay.log" | tail -1
 share=$(fp_field relay kernel_share)
 rt=$(fp_field relay retransmits)
 [ -n "$share" ] || die "no fast-path stats line in the relay log"

@@ -260,6 +260,10 @@ static void render_quic(FILE *f, struct relayd *d)
 		"handshakes replaced by a newer client at --max-handshakes", q.hs_evicted);
 	counter(f, "moq_relay_quic_handshakes_refused_total",
 		"clients refused: --max-handshakes full of validated handshakes", q.hs_refused);
+	counter(f, "moq_relay_quic_own_sockets_total",
+		"sockets of their own opened for publishers on the relay's port", q.own_sockets);
+	counter(f, "moq_relay_quic_rx_own_datagrams_total",
+		"datagrams read from publishers' own sockets", q.rx_own);
 	counter(f, "moq_relay_quic_conns_refused_total",
 		"handshakes completed beyond --max-sessions (closed)", q.conn_refused);
 }

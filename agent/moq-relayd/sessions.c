@@ -477,6 +477,26 @@ void relayd_subscribe_route(struct relayd *d, struct peer *p, struct moq_request
 		sub_accept(d, sub);
 }
 
+/* A peer that starts publishing gets a socket of its own on the relay's
+ * port: its media then never waits, nor is dropped, behind the
+ * subscribers' packets in the shared socket (at ~1,000 subscribers that
+ * socket overflowed; docs/results.md section 11). */
+static void become_publisher(struct peer *p)
+{
+	int rc;
+
+	if (p->is_publisher)
+		return;
+	p->is_publisher = true;
+	rc = moq_quic_conn_own_socket(moq_session_conn(p->s));
+	if (rc)
+		moq_warn(MOD, "%s: publisher keeps the shared socket (own socket: %s)",
+			 moq_session_name(p->s), strerror(-rc));
+	else
+		moq_info(MOD, "%s: publisher reads on a socket of its own",
+			 moq_session_name(p->s));
+}
+
 static void on_publish_namespace(struct relayd *d, struct peer *p, struct moq_request *r,
 				 const struct moq_ctrl_msg *m)
 {
@@ -494,7 +514,7 @@ static void on_publish_namespace(struct relayd *d, struct peer *p, struct moq_re
 		moq_request_error(r, MOQ_REQERR_INTERNAL_ERROR, 0, "no memory");
 		return;
 	}
-	p->is_publisher = true;
+	become_publisher(p);
 	/* only a publish-authorized peer gets here (checked above) */
 	if (rc == 1 && old != p)
 		moq_warn(MOD,
@@ -558,7 +578,7 @@ static void on_publish(struct relayd *d, struct peer *p, struct moq_request *r,
 		tr->cache.has_largest = true;
 		tr->cache.largest = loc;
 	}
-	p->is_publisher = true;
+	become_publisher(p);
 	moq_request_set_user(r, tr);
 	if (moq_request_ok(r, NULL, no_props)) {
 		moq_request_set_user(r, NULL);

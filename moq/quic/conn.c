@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -180,6 +181,10 @@ void moq_quic__conn_free(struct moq_quic_conn *c)
 		free(d);
 	}
 	moq_timer_free(c->timer);
+	if (c->own_fd >= 0) {
+		moq_loop_del_fd(ep->loop, c->own_fd);
+		close(c->own_fd);
+	}
 	if (c->conn)
 		ngtcp2_conn_del(c->conn);
 	ep->crypto->conn_free(c);
@@ -324,6 +329,7 @@ struct moq_quic_conn *moq_quic__conn_alloc(struct moq_quic_endpoint *ep, int ser
 		return NULL;
 	c->ep = ep;
 	c->server = server;
+	c->own_fd = -1;
 	c->state = CS_HANDSHAKE;
 	memcpy(&c->peer, peer, peerlen);
 	c->peerlen = peerlen;

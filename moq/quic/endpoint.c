@@ -59,6 +59,8 @@ static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *ar
 				continue;
 			break;
 		}
+		if (fd != ep->fd)
+			ep->st.rx_own += (uint64_t)n;
 		for (int i = 0; i < n; i++)
 			if (mm[i].msg_len)
 				moq_quic__recv_datagram(ep, iov[i].iov_base, mm[i].msg_len,
@@ -96,6 +98,69 @@ static int resolve(const char *host, uint16_t port, int family, struct sockaddr_
 	return 0;
 }
 
+/* A listening socket takes SO_REUSEPORT so that connections can have
+ * sockets of their own on its port (moq_quic_conn_own_socket). A second
+ * process must still fail to bind the port, as without the option: probe
+ * it with a socket without any reuse option first (that bind fails while
+ * anyone holds the port). */
+static int listen_reuseport(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+			    const char *host, uint16_t port, char *err, size_t errlen)
+{
+	int one = 1, zero = 0, probe;
+
+	probe = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (probe < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (ss->ss_family == AF_INET6)
+		setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (port && bind(probe, (const struct sockaddr *)ss, sl) < 0) {
+		snprintf(err, errlen, "cannot bind UDP %s port %u: %s", host, port,
+			 strerror(errno));
+		close(probe);
+		return -1;
+	}
+	close(probe);
+	/* not on an ephemeral port: the kernel could pick one another
+	 * reuseport socket of ours already holds */
+	if (port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
+		return -1;
+	}
+	return port ? 1 : 0;
+}
+
+int moq_quic_conn_own_socket(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+	int fd, one = 1, zero = 0, buf = 8 << 20;
+
+	if (!c->server || !ep->reuseport || ep->fd < 0)
+		return -EOPNOTSUPP;
+	if (c->own_fd >= 0)
+		return 0;
+	fd = socket(ep->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (ep->local.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ep->local, ep->locallen) < 0 ||
+	    connect(fd, (struct sockaddr *)&c->peer, c->peerlen) < 0 ||
+	    moq_loop_add_fd(ep->loop, fd, EPOLLIN, ep_readable, ep) < 0) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		return -e;
+	}
+	c->own_fd = fd;
+	ep->st.own_sockets++;
+	return 0;
+}
+
 static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -118,6 +183,14 @@ static int ep_open_socket(struct moq_quic_endpoint *ep, int family, char *err, s
 	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (ep->cfg.listen) {
+		rv = listen_reuseport(fd, &ss, sl, host, ep->cfg.local_port, err, errlen);
+		if (rv < 0) {
+			close(fd);
+			return -1;
+		}
+		ep->reuseport = rv;
+	}
 	/* Large buffers for bursts to hundreds of peers: the FORCE variants
 	 * pass net.core.[rw]mem_max when running as root (the relay). */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0)

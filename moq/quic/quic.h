@@ -269,6 +269,8 @@ struct moq_quic_endpoint_stats {
 	uint64_t hs_evicted;	  /* handshakes replaced by a newer client at the cap */
 	uint64_t hs_refused;	  /* clients refused: handshake cap full of validated ones */
 	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
+	uint64_t own_sockets;	  /* moq_quic_conn_own_socket sockets opened */
+	uint64_t rx_own;	  /* datagrams read from those sockets */
 	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
@@ -280,6 +282,17 @@ void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
  * with a message in err. user is the conn's user pointer. */
 struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char *host,
 				       uint16_t port, void *user, char *err, size_t errlen);
+
+/* Server connection: receive its peer's datagrams on a socket of its own
+ * (bound to the listening address and port with SO_REUSEPORT, connected to
+ * the peer), so they do not queue behind every other peer's packets in the
+ * listening socket: moq-relayd gives one to each publisher, whose media
+ * would otherwise be dropped with subscribers' ACKs when that socket
+ * overflows (docs/quic-layer.md). Sends still leave through the listening
+ * socket (same address and port). Packets from another address (a path
+ * change) still arrive on the listening socket. 0, or -errno (the
+ * connection keeps using the shared socket). */
+int moq_quic_conn_own_socket(struct moq_quic_conn *c);
 
 /* Per-connection accessors. */
 void moq_quic_conn_set_user(struct moq_quic_conn *c, void *user);

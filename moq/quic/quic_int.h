@@ -106,6 +106,7 @@ struct moq_quic_conn {
 	/* server admission: handshakes in progress in age order (ep->hs_*) */
 	struct moq_quic_conn *hs_next, **hs_prev;
 	int on_hs_list;
+	int own_fd;	    /* moq_quic_conn_own_socket: connected socket, or -1 */
 	int counted_est;    /* counted in ep->nest */
 	int addr_validated; /* came with a valid Retry token */
 
@@ -182,6 +183,7 @@ struct moq_quic_endpoint {
 	uint64_t sr_window_start; /* stateless reset rate limit */
 	/* server admission (conn.c, recv.c) */
 	struct moq_quic_conn *hs_head, **hs_tail; /* handshakes, oldest first */
+	int reuseport; /* the listening socket has SO_REUSEPORT (own sockets) */
 	size_t nhs, nest;
 	uint8_t retry_secret[32];
 	uint64_t admit_warned_at; /* last admission warning (ns) */

@@ -303,6 +303,11 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char 
 	return NULL;
 }
 
+int moq_quic_conn_own_socket(struct moq_quic_conn *c)
+{
+	return -EOPNOTSUPP; /* the publisher keeps the (fake) shared socket */
+}
+
 int moq_quic_conn_close(struct moq_quic_conn *c, uint64_t app_error, const char *reason)
 {
 	if (c->closed)

@@ -67,6 +67,9 @@ log "objects_out $o1 -> $o2, bytes_out $b1 -> $b2, objects_in $i2"
 	die "quic rx_datagrams did not grow with traffic"
 [ "$(val b moq_relay_quic_tx_datagrams_total)" -gt 0 ] || die "quic tx_datagrams is 0"
 [ "$(val b moq_relay_quic_conns_refused_total)" = 0 ] || die "quic conns_refused is not 0"
+# the publisher reads on a socket of its own, and its media came in there
+[ "$(val b moq_relay_quic_own_sockets_total)" = 1 ] || die "own_sockets $(val b moq_relay_quic_own_sockets_total), want 1 (the publisher)"
+[ "$(val b moq_relay_quic_rx_own_datagrams_total)" -gt 10 ] || die "no datagram came in on the publisher's own socket"
 ! grep -q '^moq_relay_fp_' "$TMP/b.prom" || die "fast-path series without --fast-path on"
 
 code=$(on relay $SCRAPE "http://127.0.0.1:$MPORT/")

@@ -270,6 +270,8 @@ struct opts {
 	const struct moq_quic_callbacks *srv_cbs, *cli_cbs; /* overrides */
 	int proxy;					    /* client -> g_px UDP proxy -> server */
 	size_t srv_max_conns, srv_max_handshakes;
+	uint16_t srv_port; /* 0: ephemeral */
+	int own_socket;	   /* server conn: moq_quic_conn_own_socket after the handshake */
 };
 
 /* ---- a UDP proxy between the peers checks what is really on the wire ---- */
@@ -364,7 +366,7 @@ static void world_init(struct world *w, const struct opts *o)
 	moq_quic_config_init(&sc);
 	sc.listen = 1;
 	sc.local_addr = o->srv_addr;
-	sc.local_port = 0;
+	sc.local_port = o->srv_port;
 	sc.plaintext = o->srv_plain;
 	sc.cert_file = g_cert;
 	sc.key_file = g_key;
@@ -482,9 +484,10 @@ static int transfer_done(struct world *w)
 	return done == NUNI + 1;
 }
 
+static void do_transfer_opts(struct opts *o);
+
 static void do_transfer(const char *addr, int plaintext, int hooks)
 {
-	struct world w;
 	struct opts o = {.srv_plain = plaintext,
 			 .cli_plain = plaintext,
 			 .srv_addr = addr,
@@ -492,12 +495,23 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 			 /* small windows: credit must be extended many times */
 			 .max_data = 1 << 20,
 			 .max_stream_data = 256 << 10};
+
+	do_transfer_opts(&o);
+}
+
+static void do_transfer_opts(struct opts *o)
+{
+	struct world w;
 	int64_t sids[NUNI], bidi;
 	int done_calls = 0;
 	uint8_t *echo;
+	const char *addr = o->srv_addr;
+	int plaintext = o->srv_plain, hooks = o->hooks;
 
-	world_init(&w, &o);
+	world_init(&w, o);
 	handshake(&w);
+	if (o->own_socket)
+		ck_assert_int_eq(moq_quic_conn_own_socket(w.srv.conn), 0);
 	/* uni streams with app-owned buffers (no copy) */
 	for (int i = 0; i < NUNI; i++) {
 		sids[i] = moq_quic_stream_open_uni(w.cli.conn);
@@ -571,6 +585,17 @@ static void do_transfer(const char *addr, int plaintext, int hooks)
 			(unsigned long long)b.tx_datagrams, (unsigned long long)b.rx_datagrams,
 			(unsigned long long)b.tx_errors);
 	}
+	if (o->own_socket) {
+		struct moq_quic_endpoint_stats st;
+
+		/* after the handshake every datagram of the client came in
+		 * through the connection's own socket */
+		moq_quic_endpoint_stats(w.srv.ep, &st);
+		ck_assert_uint_eq(st.own_sockets, 1);
+		ck_assert_msg(st.rx_own > 100 && st.rx_datagrams - st.rx_own < 20,
+			      "%llu of %llu datagrams on the connection's own socket",
+			      (unsigned long long)st.rx_own, (unsigned long long)st.rx_datagrams);
+	}
 	if (hooks == 2) {
 		struct moq_quic_endpoint_stats st;
 		ck_assert_int_gt(g_lossy_drops, 100);
@@ -615,6 +640,70 @@ END_TEST
 START_TEST(test_tls_transfer_ipv6)
 {
 	do_transfer("::1", 0, 0);
+}
+END_TEST
+
+/* A connection with a socket of its own on the listening port (what
+ * moq-relayd gives publishers): the transfer is the same, and its
+ * datagrams no longer come through the shared socket. */
+static uint16_t fixed_port(void)
+{
+	return (uint16_t)(20000 + getpid() % 30000);
+}
+
+START_TEST(test_own_socket_receives_the_connection_ipv4)
+{
+	struct opts o = {.srv_plain = 1,
+			 .cli_plain = 1,
+			 .srv_addr = "127.0.0.1",
+			 .hooks = 1,
+			 .srv_port = fixed_port(),
+			 .own_socket = 1,
+			 .max_data = 1 << 20,
+			 .max_stream_data = 256 << 10};
+
+	do_transfer_opts(&o);
+}
+END_TEST
+
+START_TEST(test_own_socket_receives_the_connection_ipv6)
+{
+	struct opts o = {.srv_plain = 0,
+			 .cli_plain = 0,
+			 .srv_addr = "::1",
+			 .srv_port = fixed_port() + 1,
+			 .own_socket = 1,
+			 .max_data = 1 << 20,
+			 .max_stream_data = 256 << 10};
+
+	do_transfer_opts(&o);
+}
+END_TEST
+
+/* The listening socket shares its port (SO_REUSEPORT) only with its own
+ * connections: a second server on that port still fails at start. */
+START_TEST(test_second_server_on_a_fixed_port_fails)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_quic_config c;
+	struct moq_quic_endpoint *a, *b;
+	char err[256];
+
+	moq_quic_config_init(&c);
+	c.listen = 1;
+	c.plaintext = 1;
+	c.local_addr = "127.0.0.1";
+	c.local_port = fixed_port() + 2;
+	a = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_msg(a != NULL, "%s", err);
+	b = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_ptr_null(b);
+	ck_assert_msg(strstr(err, "cannot bind") != NULL, "%s", err);
+	c.local_addr = "0.0.0.0";
+	b = moq_quic_endpoint_new(l, &c, err, sizeof(err));
+	ck_assert_ptr_null(b);
+	moq_quic_endpoint_free(a);
+	moq_loop_free(l);
 }
 END_TEST
 
@@ -1979,6 +2068,9 @@ int main(void)
 	tcase_add_test(tc, test_insecure_client_skips_verification);
 	tcase_add_test(tc, test_relay_hooks_renumber_and_translate_acks);
 	tcase_add_test(tc, test_receive_reads_datagrams_in_batches);
+	tcase_add_test(tc, test_own_socket_receives_the_connection_ipv4);
+	tcase_add_test(tc, test_own_socket_receives_the_connection_ipv6);
+	tcase_add_test(tc, test_second_server_on_a_fixed_port_fails);
 	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

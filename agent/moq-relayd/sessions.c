@@ -493,8 +493,7 @@ static void become_publisher(struct peer *p)
 		moq_warn(MOD, "%s: publisher keeps the shared socket (own socket: %s)",
 			 moq_session_name(p->s), strerror(-rc));
 	else
-		moq_info(MOD, "%s: publisher reads on a socket of its own",
-			 moq_session_name(p->s));
+		moq_info(MOD, "%s: publisher reads on a socket of its own", moq_session_name(p->s));
 }
 
 static void on_publish_namespace(struct relayd *d, struct peer *p, struct moq_request *r,

@@ -60,13 +60,7 @@
 set -euo pipefail
 BENCH_NAME=fanout_connections
 . "$(dirname "$0")/lib.sh"
-QUICK=${BENCH_QUICK:-0}
-for a in "$@"; do
-	case "$a" in
-	--quick) QUICK=1 ;;
-	*) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-	esac
-done
+bench_quick_args "$@"
 SECS=${FC_SECONDS:-8}
 PROCS=${FC_PROCS:-4}
 AUDIO_COUNTS=${FC_AUDIO_COUNTS:-64 256 1000 2000}

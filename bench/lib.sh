@@ -160,3 +160,16 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 proc_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 # "1.23 s" of user + system CPU so far (nothing when the process is gone)
 cpu_seconds() { awk -v hz="$HZ" '{ printf "%.2f s", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || true; }
+
+# bench_quick_args "$@": the only option of a benchmark is --quick; sets
+# QUICK (1 with --quick or BENCH_QUICK=1, else 0), usage error otherwise
+bench_quick_args() {
+	local a
+	QUICK=${BENCH_QUICK:-0}
+	for a in "$@"; do
+		case "$a" in
+		--quick) QUICK=1 ;;
+		*) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+		esac
+	done
+}

@@ -29,13 +29,7 @@
 set -euo pipefail
 BENCH_NAME=residence
 . "$(dirname "$0")/lib.sh"
-QUICK=${BENCH_QUICK:-0}
-for a in "$@"; do
-	case "$a" in
-	--quick) QUICK=1 ;;
-	*) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-	esac
-done
+bench_quick_args "$@"
 COUNTS=${RES_COUNTS:-1 1000}
 SECS=${RES_SECONDS:-4}
 [ "$QUICK" = 1 ] && COUNTS=${RES_COUNTS:-1 64} SECS=${RES_SECONDS:-2}

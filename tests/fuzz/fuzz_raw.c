@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
+
 #include "../../agent/moq-relayd/fp_streams.c"
 
 #define CHECK(cond)                                                                                \
@@ -76,25 +78,6 @@ static struct fp_conn FC;
 static uint8_t covm[NSID][COVN]; /* model of the streams' coverage */
 static struct fp_stream *fsv[NSID];
 static int tracks[2];
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, size_t bytes)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < bytes; i++) {
-		v <<= 8;
-		if (in->n) {
-			v |= *in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
 
 static void check_all(void)
 {

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
+
 #include "../../agent/lib/fp_cc.c"
 #include "../../agent/lib/fp_tracker.c"
 
@@ -93,25 +95,6 @@ static void on_lost(void *u, const struct fp_media_pkt *p)
 }
 
 static const struct fp_tracker_ops ops = {.on_acked = on_acked, .on_lost = on_lost};
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct in *in, size_t bytes)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < bytes; i++) {
-		v <<= 8;
-		if (in->n) {
-			v |= *in->p++;
-			in->n--;
-		}
-	}
-	return v;
-}
 
 static void check_all(const struct fp_tracker *t)
 {

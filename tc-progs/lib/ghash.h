@@ -19,7 +19,7 @@
 /* One table lookup: byte b of X at position j. */
 #define MOQ_GHASH_STEP(j, w, sh)                                                                   \
 	do {                                                                                       \
-		__u32 i_ = (j) * 512 + (((w) >> (sh)) & 0xff) * 2;                                 \
+		__u32 i_ = (j)*512 + (((w) >> (sh)) & 0xff) * 2;                                   \
 		z0 ^= tab[i_];                                                                     \
 		z1 ^= tab[i_ + 1];                                                                 \
 	} while (0)
@@ -66,8 +66,8 @@ static __always_inline void moq_ghash_mask(__u64 *w0, __u64 *w1, __u32 r)
 }
 
 /* The final block: bit lengths of AAD and ciphertext, big-endian. */
-static __always_inline void moq_ghash_lengths(const __u64 *tab, __u64 *x0, __u64 *x1,
-					      __u32 aad_len, __u32 ct_len)
+static __always_inline void moq_ghash_lengths(const __u64 *tab, __u64 *x0, __u64 *x1, __u32 aad_len,
+					      __u32 ct_len)
 {
 	moq_ghash_block(tab, x0, x1, bpf_cpu_to_be64((__u64)aad_len * 8),
 			bpf_cpu_to_be64((__u64)ct_len * 8));

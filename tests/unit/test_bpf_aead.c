@@ -35,15 +35,15 @@ static const struct fp_tls_key client_keys = {
     .key = {0x1f, 0x36, 0x96, 0x13, 0xdd, 0x76, 0xd5, 0x46, 0x77, 0x30, 0xef, 0xcb, 0xe3, 0xb1,
 	    0xa2, 0x2d},
     .iv = {0xfa, 0x04, 0x4b, 0x2f, 0x42, 0xa3, 0xfd, 0x3b, 0x46, 0xfb, 0x25, 0x5c},
-    .hp = {0x9f, 0x50, 0x44, 0x9e, 0x04, 0xa0, 0xe8, 0x10, 0x28, 0x3a, 0x1e, 0x99, 0x33, 0xad,
-	   0xed, 0xd2},
+    .hp = {0x9f, 0x50, 0x44, 0x9e, 0x04, 0xa0, 0xe8, 0x10, 0x28, 0x3a, 0x1e, 0x99, 0x33, 0xad, 0xed,
+	   0xd2},
 };
 static const struct fp_tls_key server_keys = {
     .key = {0xcf, 0x3a, 0x53, 0x31, 0x65, 0x3c, 0x36, 0x4c, 0x88, 0xf0, 0xf3, 0x79, 0xb6, 0x06,
 	    0x7e, 0x37},
     .iv = {0x0a, 0xc1, 0x49, 0x3c, 0xa1, 0x90, 0x58, 0x53, 0xb0, 0xbb, 0xa0, 0x3e},
-    .hp = {0xc2, 0x06, 0xb8, 0xd9, 0xb9, 0xf0, 0xf3, 0x76, 0x44, 0x43, 0x0b, 0x49, 0x0e, 0xea,
-	   0xa3, 0x14},
+    .hp = {0xc2, 0x06, 0xb8, 0xd9, 0xb9, 0xf0, 0xf3, 0x76, 0x44, 0x43, 0x0b, 0x49, 0x0e, 0xea, 0xa3,
+	   0x14},
     .phase = 1,
 };
 
@@ -137,9 +137,9 @@ static void ref_seal(const struct fp_tls_key *key, uint8_t *pkt, size_t len, siz
 	for (int i = 0; i < 8; i++)
 		nonce[4 + i] ^= (uint8_t)(pn >> (56 - 8 * i));
 	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k), 0);
-	ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, pkt, hdr_len, 16, pkt + hdr_len,
-						    n, ct, &clen),
-			 0);
+	ck_assert_int_eq(
+	    gnutls_aead_cipher_encrypt(h, nonce, 12, pkt, hdr_len, 16, pkt + hdr_len, n, ct, &clen),
+	    0);
 	gnutls_aead_cipher_deinit(h);
 	ck_assert_uint_eq(clen, n + 16);
 	memcpy(pkt + hdr_len, ct, clen);
@@ -202,8 +202,7 @@ START_TEST(seal_matches_rfc9001_a2_client_initial)
 	memcpy(want, pkt, sizeof(pkt));
 	ref_seal(&client_keys, want, sizeof(want), 22, 2, 1);
 	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0);
-	ck_assert_uint_eq(run_op(OP_SEAL, MOQ_TLS_KIND_UP, CONN, 0, 22, 2, pkt, sizeof(pkt)),
-			  1000);
+	ck_assert_uint_eq(run_op(OP_SEAL, MOQ_TLS_KIND_UP, CONN, 0, 22, 2, pkt, sizeof(pkt)), 1000);
 	hex("c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11d242b123dc9b", rfc,
 	    sizeof(rfc));
 	ck_assert_mem_eq(pkt, rfc, sizeof(rfc));
@@ -251,8 +250,8 @@ START_TEST(open_restores_the_plaintext)
 	memcpy(pkt, plain, len);
 	ref_seal(&client_keys, pkt, len, 13, 0x1234567890ull, 0);
 	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0);
-	ck_assert_uint_eq(
-	    run_op(OP_OPEN, MOQ_TLS_KIND_UP, CONN, 0, 13, 0x1234567890ull, pkt, len), 1000);
+	ck_assert_uint_eq(run_op(OP_OPEN, MOQ_TLS_KIND_UP, CONN, 0, 13, 0x1234567890ull, pkt, len),
+			  1000);
 	/* header and payload are the plaintext; the tag stays */
 	ck_assert_mem_eq(pkt, plain, len - 16);
 }
@@ -282,8 +281,8 @@ START_TEST(open_with_the_other_phase_keys_fails)
 	size_t len = short_pkt(pkt, 500, 7, 5);
 
 	ref_seal(&client_keys, pkt, len, 13, 7, 0);
-	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0);  /* phase 0 */
-	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &server_keys), 0);  /* phase 1 */
+	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0); /* phase 0 */
+	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &server_keys), 0); /* phase 1 */
 	ck_assert_uint_lt(run_op(OP_OPEN, MOQ_TLS_KIND_UP, CONN, 1, 13, 7, pkt, len), 1000);
 	ck_assert_uint_eq(run_op(OP_OPEN, MOQ_TLS_KIND_UP, CONN, 0, 13, 7, pkt, len), 1000);
 }
@@ -309,8 +308,7 @@ START_TEST(no_keys_until_set_and_after_wipe)
 	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT, 0, 13, 0, pkt, 64), 1000);
 	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_UP, CONN, 0, 13, 0, pkt, 64), 1000);
 	/* another slot / connection has none */
-	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT + 1, 0, 13, 0, pkt, 64),
-			  NO_KEYS);
+	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT + 1, 0, 13, 0, pkt, 64), NO_KEYS);
 	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_UP, CONN, 1, 13, 0, pkt, 64), NO_KEYS);
 	ck_assert_int_eq(fp_keys_wipe_sub(&K, SLOT), 0);
 	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT, 0, 13, 0, pkt, 64), NO_KEYS);

@@ -17,11 +17,15 @@
 #endif
 
 /* One table lookup: byte b of X at position j. */
+/* One table lookup: byte b of X at position j. The empty asm keeps the
+ * steps in order: scheduled together they need more registers than BPF
+ * has and spill to the stack (the sealer's callers are short of stack). */
 #define MOQ_GHASH_STEP(j, w, sh)                                                                   \
 	do {                                                                                       \
-		__u32 i_ = (j)*512 + (((w) >> (sh)) & 0xff) * 2;                                   \
+		__u32 i_ = (j) * 512 + (((w) >> (sh)) & 0xff) * 2;                                 \
 		z0 ^= tab[i_];                                                                     \
 		z1 ^= tab[i_ + 1];                                                                 \
+		asm volatile("" : "+r"(z0), "+r"(z1));                                             \
 	} while (0)
 
 /* x = (x ^ (w0, w1)) * H */

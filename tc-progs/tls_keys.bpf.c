@@ -42,7 +42,7 @@ static __always_inline int moq_tls_install(struct moq_tls_install *a, struct moq
 {
 	struct bpf_crypto_params p = {
 	    .type = "skcipher",
-	    .algo = "ecb(aes)",
+	    .algo = "ecb(aes-generic)",
 	    .key_len = 16,
 	};
 	struct bpf_crypto_ctx *aes, *hp, *old;

@@ -402,14 +402,12 @@ static __always_inline int moq_aead_seal_udp(struct __sk_buff *skb, const struct
 				  hdr_len | 1 << 8 | pkt_len << 16, pn);
 }
 
-/* Open in place after the caller removed header protection: verify the tag
- * over AAD = header, ciphertext = [pkt_off + hdr_len, pkt_off + pkt_len -
- * 16); decrypts only if it verifies. 0 ok, < 0 bad tag / error (the packet
- * is unchanged when the tag is bad). The tag bytes stay in the packet; the
- * UDP checksum is not fixed. */
-static __noinline int moq_aead_open(struct __sk_buff *skb, const struct moq_keyset *k,
-				    __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
+/* The body of moq_aead_open (a subprogram: its stack is its own). */
+static __noinline int moq_aead_open_impl(struct __sk_buff *skb, const struct moq_keyset *k,
+					 __u32 pkt_off, __u32 lens, __u64 pn)
 {
+	/* lens = hdr_len | pkt_len << 16 (BPF calls take 5 arguments) */
+	__u32 hdr_len = lens & 0xff, pkt_len = lens >> 16;
 	struct moq_aead_ref ref = {.s = moq_aead_scratch_get(), .tab = k->ghash};
 	struct moq_aead_scratch *s = ref.s;
 	__u32 n, i;
@@ -437,6 +435,19 @@ static __noinline int moq_aead_open(struct __sk_buff *skb, const struct moq_keys
 	if (bpf_skb_store_bytes(skb, pkt_off + hdr_len, s->pk + hdr_len, n, 0))
 		return -1;
 	return 0;
+}
+
+/* Open in place after the caller removed header protection: verify the tag
+ * over AAD = header, ciphertext = [pkt_off + hdr_len, pkt_off + pkt_len -
+ * 16); decrypts only if it verifies. 0 ok, < 0 bad tag / error (the packet
+ * is unchanged when the tag is bad). The tag bytes stay in the packet; the
+ * UDP checksum is not fixed. */
+static __always_inline int moq_aead_open(struct __sk_buff *skb, const struct moq_keyset *k,
+					 __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
+{
+	if (hdr_len > 0xff || pkt_len > 0xffff)
+		return -1;
+	return moq_aead_open_impl(skb, k, pkt_off, hdr_len | pkt_len << 16, pn);
 }
 
 #endif

@@ -112,9 +112,11 @@ static __always_inline int moq_aes_block(struct bpf_crypto_ctx *c, struct moq_ae
 }
 
 /* header protection mask: 5 bytes from the 16-byte sample at skb offset
- * sample_off (RFC 9001 5.4.3: AES-ECB(hp_key, sample)) */
-static __always_inline int moq_hp_mask(struct __sk_buff *skb, const struct moq_keyset *k,
-				       __u32 sample_off, __u8 mask[5])
+ * sample_off (RFC 9001 5.4.3: AES-ECB(hp_key, sample)). A subprogram: its
+ * dynptrs must not share stack slots with a caller's buffers (the
+ * verifier refuses a helper writing where a dynptr was). */
+static __noinline int moq_hp_mask(struct __sk_buff *skb, const struct moq_keyset *k,
+				  __u32 sample_off, __u8 mask[5])
 {
 	struct moq_aead_scratch *s = moq_aead_scratch_get();
 	struct bpf_crypto_ctx *hp;

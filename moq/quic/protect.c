@@ -416,10 +416,8 @@ void moq_quic__keys_session(struct moq_quic_conn *c)
 	gnutls_handshake_set_secret_function(c->tls, secret_func);
 }
 
-void moq_quic__keys_free(struct moq_quic_conn *c)
+void moq_quic__keys_destroy(struct moq_quic__keys *k)
 {
-	struct moq_quic__keys *k = c->keys;
-
 	if (!k)
 		return;
 	gen_clear(&k->rx_old);
@@ -433,6 +431,11 @@ void moq_quic__keys_free(struct moq_quic_conn *c)
 		gnutls_cipher_deinit(k->tx_hph);
 	gnutls_memset(k, 0, sizeof(*k));
 	free(k);
+}
+
+void moq_quic__keys_free(struct moq_quic_conn *c)
+{
+	moq_quic__keys_destroy(c->keys);
 	c->keys = NULL;
 }
 
@@ -459,18 +462,15 @@ static uint32_t be32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len)
+int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len)
 {
-	struct moq_quic__keys *k = c->keys;
 	uint8_t nonce[MOQ_QUIC__IVLEN], mask[16];
-	size_t ctlen = len - HDR4;
+	size_t ctlen;
 	uint64_t pn;
 
-	if (!k || !k->shim || !k->have_tx)
+	if (!k->shim || !k->have_tx || len < HDR4 + TAGLEN || (pkt[0] & 0xc3) != 0x43)
 		return -EINVAL;
-	moq_quic__keys_notify(c);
-	if (len < HDR4 + TAGLEN || (pkt[0] & 0xc3) != 0x43)
-		return -EINVAL;
+	ctlen = len - HDR4;
 	/* the wire PN (after send_hook's renumbering): nearest to the last */
 	pn = pn_decode(k->tx_largest, k->tx_any, be32(pkt + PN_OFF), 32);
 	pkt[0] = (uint8_t)(0x43 | k->tx_phase << 2);
@@ -494,6 +494,14 @@ int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len)
 	return 0;
 }
 
+int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len)
+{
+	if (!c->keys)
+		return -EINVAL;
+	moq_quic__keys_notify(c);
+	return moq_quic__keys_seal(c->keys, pkt, len);
+}
+
 /* The largest packet number the peer acknowledged (RFC 9001 6.1: a key
  * update needs the current phase acknowledged). */
 static void scan_acks(struct moq_quic__keys *k, const uint8_t *p, const uint8_t *end)
@@ -515,14 +523,21 @@ static void scan_acks(struct moq_quic__keys *k, const uint8_t *p, const uint8_t 
 	}
 }
 
-/* Shim: tx moves to the next phase (one key update) and the application
- * hears of it at once, before anything is sealed under the new keys. */
-static int tx_advance(struct moq_quic_conn *c, struct moq_quic__keys *k)
+int moq_quic__keys_tx_update(struct moq_quic__keys *k)
 {
 	if (gen_advance(&k->tx_cur, &k->tx_next, 1))
 		return -1;
 	k->tx_phase ^= 1;
 	k->tx_phase_used = 0;
+	return 0;
+}
+
+/* Shim: tx moves to the next phase (one key update) and the application
+ * hears of it at once, before anything is sealed under the new keys. */
+static int tx_advance(struct moq_quic_conn *c, struct moq_quic__keys *k)
+{
+	if (moq_quic__keys_tx_update(k))
+		return -1;
 	k->key_updates++;
 	c->ep->st.key_updates++;
 	k->notify = 1;
@@ -530,55 +545,43 @@ static int tx_advance(struct moq_quic_conn *c, struct moq_quic__keys *k)
 	return 0;
 }
 
-/* The peer's packet in the next phase opened: rx moves on, and tx too if
- * the peer initiated (RFC 9001 6.2). */
-static int rotate_rx(struct moq_quic_conn *c, struct moq_quic__keys *k, uint64_t pn, uint64_t now)
+/* The peer's packet in the next phase opened: rx moves on; old rx keys
+ * stay for reordered packets until now + 3 PTO. */
+static int rotate_rx(struct moq_quic__keys *k, uint64_t pn, uint64_t now, uint64_t pto)
 {
 	gen_clear(&k->rx_old);
 	k->rx_old = k->rx_cur;
-	memset(&k->rx_cur, 0, sizeof(k->rx_cur));
 	k->rx_cur = k->rx_next;
 	memset(&k->rx_next, 0, sizeof(k->rx_next));
 	if (gen_next(&k->rx_next, &k->rx_cur, 1))
 		return -1;
 	k->rx_phase ^= 1;
 	k->rx_phase_first = pn;
-	k->old_until = now + 3 * ngtcp2_conn_get_pto(c->conn);
-	if (k->tx_phase != k->rx_phase)
-		return tx_advance(c, k);
-	k->notify = 1;
-	moq_quic__keys_notify(c);
+	k->old_until = now + 3 * pto;
 	return 0;
 }
 
-static int open_fail(struct moq_quic_conn *c)
+int moq_quic__keys_open(struct moq_quic__keys *k, uint8_t *pkt, size_t *len, size_t cap,
+			uint8_t *pt, size_t ptcap, uint64_t now, uint64_t pto)
 {
-	c->keys->open_failed++;
-	c->ep->st.rx_open_failed++;
-	return -EBADMSG;
-}
-
-int moq_quic__shim_open(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap)
-{
-	struct moq_quic__keys *k = c->keys;
-	uint8_t mask[16], hdr[HDR4], nonce[MOQ_QUIC__IVLEN], *pt = c->ep->openbuf;
+	uint8_t mask[16], hdr[HDR4], nonce[MOQ_QUIC__IVLEN];
 	size_t n = *len, hlen, pnlen, ptlen;
-	uint64_t pn, trunc = 0, now = moq_quic__now();
+	uint64_t pn, trunc = 0;
 	struct kgen *g;
 	unsigned kp;
+	int rotated = 0;
 
-	if (!k || !k->shim || !k->have_rx)
+	if (!k->shim || !k->have_rx)
 		return -EINVAL;
-	if (n < PN_OFF + 4 + 16 || !(pkt[0] & 0x40) || (pkt[0] & 0x80) ||
-	    n - PN_OFF > sizeof(c->ep->openbuf))
-		return open_fail(c);
+	if (n < PN_OFF + 4 + 16 || !(pkt[0] & 0x40) || (pkt[0] & 0x80) || n - PN_OFF > ptcap)
+		return -EBADMSG;
 	if (hp_mask(k->rx_hph, pkt + PN_OFF + 4, mask))
-		return open_fail(c);
+		return -EBADMSG;
 	hdr[0] = pkt[0] ^ (mask[0] & 0x1f);
 	pnlen = (size_t)(hdr[0] & 3) + 1;
 	hlen = PN_OFF + pnlen;
 	if (n < hlen + TAGLEN)
-		return open_fail(c);
+		return -EBADMSG;
 	memcpy(hdr + 1, pkt + 1, MOQ_QUIC_CID_LEN);
 	for (size_t i = 0; i < pnlen; i++) {
 		hdr[PN_OFF + i] = pkt[PN_OFF + i] ^ mask[1 + i];
@@ -595,27 +598,26 @@ int moq_quic__shim_open(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	else
 		g = &k->rx_next;
 	nonce_of(nonce, g->iv, pn);
-	ptlen = n - hlen;
+	ptlen = ptcap;
 	if (!g->h || gnutls_aead_cipher_decrypt(g->h, nonce, sizeof(nonce), hdr, hlen, TAGLEN,
 						pkt + hlen, n - hlen, pt, &ptlen) < 0)
-		return open_fail(c);
+		return -EBADMSG;
 	if (hdr[0] & 0x18) /* reserved bits (RFC 9000 17.3.1): drop */
-		return open_fail(c);
+		return -EBADMSG;
+	if (HDR4 + ptlen + TAGLEN > cap)
+		return -EMSGSIZE;
 	if (g == &k->rx_next) {
-		if (rotate_rx(c, k, pn, now))
-			return open_fail(c);
-	} else if (g == &k->rx_cur && pn < k->rx_phase_first) {
+		if (rotate_rx(k, pn, now, pto))
+			return -EIO;
+		rotated = 1;
+	} else if (g == &k->rx_cur && (pn < k->rx_phase_first || !k->rx_any)) {
 		k->rx_phase_first = pn;
 	}
 	if (!k->rx_any || pn > k->rx_largest)
 		k->rx_largest = pn;
-	if (!k->rx_any && g == &k->rx_cur)
-		k->rx_phase_first = pn;
 	k->rx_any = 1;
 	scan_acks(k, pt, pt + ptlen);
 	/* the plaintext-profile form for recv_hook and ngtcp2 */
-	if (HDR4 + ptlen + TAGLEN > cap)
-		return open_fail(c);
 	pkt[0] = 0x43;
 	pkt[PN_OFF] = (uint8_t)(pn >> 24);
 	pkt[PN_OFF + 1] = (uint8_t)(pn >> 16);
@@ -624,7 +626,53 @@ int moq_quic__shim_open(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	memcpy(pkt + HDR4, pt, ptlen);
 	memcpy(pkt + HDR4 + ptlen, MOQ_QUIC_PLAINTEXT_TAG, TAGLEN);
 	*len = HDR4 + ptlen + TAGLEN;
+	return rotated;
+}
+
+int moq_quic__shim_open(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap)
+{
+	struct moq_quic__keys *k = c->keys;
+	int rv;
+
+	if (!k || !k->shim || !k->have_rx)
+		return -EINVAL;
+	rv = moq_quic__keys_open(k, pkt, len, cap, c->ep->openbuf, sizeof(c->ep->openbuf),
+				 moq_quic__now(), ngtcp2_conn_get_pto(c->conn));
+	if (rv < 0) {
+		k->open_failed++;
+		c->ep->st.rx_open_failed++;
+		return rv;
+	}
+	if (rv == 1) {
+		/* the peer initiated: tx follows (RFC 9001 6.2) */
+		if (k->tx_phase != k->rx_phase)
+			return tx_advance(c, k) ? -EIO : 0;
+		k->notify = 1; /* rx only: the update we initiated completed */
+		moq_quic__keys_notify(c);
+	}
 	return 0;
+}
+
+/* ---- tests and fuzzing --------------------------------------------------- */
+
+struct moq_quic__keys *moq_quic__keys_new(const uint8_t rx_secret[32], const uint8_t tx_secret[32])
+{
+	struct moq_quic__keys *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->aes128 = k->shim = 1;
+	if (gen_set(&k->rx_cur, rx_secret, 1) || gen_next(&k->rx_next, &k->rx_cur, 1) ||
+	    moq_quic__hkdf_label(k->rx_hp, 16, rx_secret, 32, "quic hp") ||
+	    hp_init(&k->rx_hph, k->rx_hp) || gen_set(&k->tx_cur, tx_secret, 1) ||
+	    gen_next(&k->tx_next, &k->tx_cur, 1) ||
+	    moq_quic__hkdf_label(k->tx_hp, 16, tx_secret, 32, "quic hp") ||
+	    hp_init(&k->tx_hph, k->tx_hp)) {
+		moq_quic__keys_destroy(k);
+		return NULL;
+	}
+	k->have_rx = k->have_tx = 1;
+	return k;
 }
 
 /* ---- public API ---------------------------------------------------------- */

@@ -38,6 +38,20 @@ int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len);
  * tag); may grow it up to cap. 0, or < 0: drop it (counted). */
 int moq_quic__shim_open(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap);
 
+/* The key state alone (protect.c's conn functions wrap these; tests and
+ * fuzz_quic_open use them directly). keys_new: shim keys of both
+ * directions from two 1-RTT secrets (32 bytes, AES-128-GCM/SHA-256).
+ * keys_seal: see moq_quic__shim_seal. keys_open: see moq_quic__shim_open;
+ * pt[ptcap] is scratch for the plaintext, now/pto in ns; returns 0, 1
+ * when the packet opened under the next rx keys (rx rotated; tx is the
+ * caller's), or < 0. keys_tx_update: tx to the next phase. */
+struct moq_quic__keys *moq_quic__keys_new(const uint8_t rx_secret[32], const uint8_t tx_secret[32]);
+void moq_quic__keys_destroy(struct moq_quic__keys *k);
+int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len);
+int moq_quic__keys_open(struct moq_quic__keys *k, uint8_t *pkt, size_t *len, size_t cap,
+			uint8_t *pt, size_t ptcap, uint64_t now, uint64_t pto);
+int moq_quic__keys_tx_update(struct moq_quic__keys *k);
+
 /* Per-connection counters (moq_quic_conn_stats). */
 uint64_t moq_quic__keys_updates(const struct moq_quic_conn *c);
 uint64_t moq_quic__keys_open_failed(const struct moq_quic_conn *c);

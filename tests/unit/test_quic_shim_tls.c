@@ -65,7 +65,7 @@ struct proxy {
 	struct sockaddr_in cli, srv;
 	int have_cli;
 	uint64_t s2c_largest;
-	int s2c_any, s2c_opened, s2c_unopened, s2c_plain_tag, phase_seen[2];
+	int s2c_any, s2c_opened, s2c_unopened, s2c_plain_tag, phase_seen[2], raw_opened;
 	int corrupt_at, c2s_short; /* corrupt the corrupt_at-th client short packet */
 };
 static struct proxy g_px;
@@ -101,17 +101,20 @@ static void t_ecb(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
 }
 
 /* Open a copy of a short-header packet with keys; 1 if it verifies. */
+static uint8_t g_pt[2048];
+static size_t g_ptlen;
+
 static int t_open(const uint8_t *pkt, size_t n, const struct moq_quic_1rtt_keys *k, uint64_t *pn,
 		  uint64_t largest, int any, unsigned *phase)
 {
-	uint8_t mask[16], hdr[13], nonce[12], out[2048];
-	size_t pnlen, hl, outlen = sizeof(out);
+	uint8_t mask[16], hdr[13], nonce[12], *out = g_pt;
+	size_t pnlen, hl, outlen = sizeof(g_pt);
 	uint64_t tr = 0;
 	gnutls_aead_cipher_hd_t h;
 	gnutls_datum_t kd = {(unsigned char *)k->key, 16};
 	int rv;
 
-	if (n < 9 + 4 + 16 || n > sizeof(out))
+	if (n < 9 + 4 + 16 || n > sizeof(g_pt))
 		return 0;
 	t_ecb(k->hp, pkt + 13, mask);
 	hdr[0] = pkt[0] ^ (mask[0] & 0x1f);
@@ -130,10 +133,14 @@ static int t_open(const uint8_t *pkt, size_t n, const struct moq_quic_1rtt_keys 
 	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &kd), 0);
 	rv = gnutls_aead_cipher_decrypt(h, nonce, 12, hdr, hl, 16, pkt + hl, n - hl, out, &outlen);
 	gnutls_aead_cipher_deinit(h);
+	g_ptlen = outlen;
 	return rv == 0;
 }
 
-static void proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
+#define RAW_MARK "sealed by moq_quic_conn_send_raw"
+
+/* 1: forward the datagram, 0: drop it */
+static int proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
 {
 	size_t o = 0;
 	uint64_t pn;
@@ -153,12 +160,12 @@ static void proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
 		o = q + (size_t)k + v;
 	}
 	if (o >= n)
-		return;
+		return 1;
 	if (!memcmp(d + n - 16, MOQ_QUIC_PLAINTEXT_TAG, 16))
 		p->s2c_plain_tag++;
 	if (!g_reports) {
 		p->s2c_unopened++;
-		return;
+		return 1;
 	}
 	if (t_open(d + o, n - o, &g_rep_cur, &pn, p->s2c_largest, p->s2c_any, &ph) &&
 	    ph == g_rep_cur.phase) {
@@ -167,17 +174,19 @@ static void proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
 		   ph == g_rep_prev.phase) {
 	} else {
 		p->s2c_unopened++;
-		fprintf(stderr,
-			"unopened: len %zu reports %d cur phase %u prev phase %u largest %llx\n",
-			n - o, g_reports, g_rep_cur.phase, g_rep_prev.phase,
-			(unsigned long long)p->s2c_largest);
-		return;
+		return 1;
 	}
 	p->s2c_opened++;
+	if (g_ptlen >= 2 + sizeof(RAW_MARK) - 1 && g_pt[0] == 0x31 &&
+	    !memcmp(g_pt + 2, RAW_MARK, sizeof(RAW_MARK) - 1)) {
+		p->raw_opened++; /* not for the client: its ACK would confuse ngtcp2 */
+		return 0;
+	}
 	p->phase_seen[ph]++;
 	if (!p->s2c_any || pn > p->s2c_largest)
 		p->s2c_largest = pn;
 	p->s2c_any = 1;
+	return 1;
 }
 
 static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
@@ -197,9 +206,9 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
 			       sizeof(p->srv));
 		} else if (p->have_cli) {
-			proxy_s2c(p, d, (size_t)n);
-			sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
-			       sizeof(p->cli));
+			if (proxy_s2c(p, d, (size_t)n))
+				sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
+				       sizeof(p->cli));
 		}
 		fl = sizeof(from);
 	}
@@ -751,6 +760,80 @@ START_TEST(test_shim_corrupt_and_forged_packets_dropped)
 }
 END_TEST
 
+/* The agent's media writer: a plaintext-profile packet given to
+ * moq_quic_conn_send_raw leaves sealed under the current keys (the proxy
+ * opens it with the reported ones and takes it off the wire). */
+START_TEST(test_shim_send_raw_is_sealed)
+{
+	struct world w;
+	uint8_t p[128];
+	size_t o = 0;
+	uint64_t pn;
+
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	transfer(&w); /* wire PNs beyond 2^32 by now */
+	pn = g_h.max_wire_pn + 1;
+	p[o++] = 0x43;
+	ck_assert_uint_eq(moq_quic_conn_dcid(w.srv.conn, p + o), 8);
+	o += 8;
+	for (int i = 3; i >= 0; i--)
+		p[o++] = (uint8_t)(pn >> (8 * i));
+	p[o++] = 0x31;
+	p[o++] = sizeof(RAW_MARK) - 1;
+	memcpy(p + o, RAW_MARK, sizeof(RAW_MARK) - 1);
+	o += sizeof(RAW_MARK) - 1;
+	memcpy(p + o, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	o += 16;
+	ck_assert_int_eq(moq_quic_conn_send_raw(w.srv.conn, p, o), 0);
+	run_for(&w, 50);
+	ck_assert_int_eq(g_px.raw_opened, 1);
+	ck_assert_int_eq(g_px.s2c_unopened, 0);
+	world_free(&w);
+}
+END_TEST
+
+/* Key phases on the key state alone: a packet of the old phase that
+ * arrives after the update opens with the old keys for 3 PTO, then not;
+ * a packet of the next phase with the wrong keys is no update. */
+START_TEST(test_keys_old_phase_kept_three_pto)
+{
+	static const uint8_t sc[32] = "client secret for the key test", ss[32] = "server secret";
+	struct moq_quic__keys *cli = moq_quic__keys_new(ss, sc), *srv = moq_quic__keys_new(sc, ss);
+	uint8_t a[64], b[64], c2[64], pt[256];
+	size_t len;
+	const uint64_t pto = 1000;
+
+	ck_assert_ptr_nonnull(cli);
+	ck_assert_ptr_nonnull(srv);
+	for (int i = 0; i < 3; i++) {
+		uint8_t *p = i == 0 ? a : i == 1 ? b : c2;
+		memset(p, 0, 64);
+		p[0] = 0x43;
+		p[12] = (uint8_t)(10 + i); /* PN 10, 11, 12 */
+		p[13] = 0x01;		   /* PING, PADDING */
+		memcpy(p + 48, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	}
+	ck_assert_int_eq(moq_quic__keys_seal(cli, a, 64), 0); /* phase 0 */
+	ck_assert_int_eq(moq_quic__keys_seal(cli, c2, 64), 0);
+	ck_assert_int_eq(moq_quic__keys_tx_update(cli), 0);
+	ck_assert_int_eq(moq_quic__keys_seal(cli, b, 64), 0); /* phase 1, PN 11 */
+	len = 64;
+	ck_assert_int_eq(moq_quic__keys_open(srv, b, &len, 64, pt, sizeof(pt), 100, pto), 1);
+	ck_assert_uint_eq(b[12], 11);
+	len = 64; /* PN 10, phase 0, within 3 PTO: old keys */
+	ck_assert_int_eq(moq_quic__keys_open(srv, a, &len, 64, pt, sizeof(pt), 100 + 2 * pto, pto),
+			 0);
+	ck_assert_uint_eq(a[12], 10);
+	ck_assert_uint_eq(a[0], 0x43);
+	len = 64; /* PN 12 of phase 0 after 3 PTO: the old keys are gone */
+	ck_assert_int_lt(moq_quic__keys_open(srv, c2, &len, 64, pt, sizeof(pt), 100 + 4 * pto, pto),
+			 0);
+	moq_quic__keys_destroy(cli);
+	moq_quic__keys_destroy(srv);
+}
+END_TEST
+
 /* RFC 9001 Appendix A.1 (client Initial keys) and A.5 ("quic ku"). */
 START_TEST(test_hkdf_labels_match_rfc9001)
 {
@@ -820,6 +903,8 @@ int main(void)
 	tcase_add_test(tc, test_shim_server_prefers_aes128);
 	tcase_add_test(tc, test_no_shim_protect_is_plain_tls);
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
+	tcase_add_test(tc, test_shim_send_raw_is_sealed);
+	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

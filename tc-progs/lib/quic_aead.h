@@ -415,8 +415,9 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 
 /* Seal in place: packet at pkt_off, header (first byte..PN end) hdr_len
  * bytes, whole packet pkt_len bytes including the 16-byte trailer that
- * becomes the tag; pn = full packet number. Applies header protection too;
- * fixes nothing else (the caller fixes the UDP checksum). 0 or < 0. */
+ * becomes the tag; pn = full packet number. Applies header protection too
+ * (short header: first byte mask 0x1f); fixes nothing else (the caller
+ * sets the KEY_PHASE bit before and fixes the UDP checksum). 0 or < 0. */
 static __always_inline int moq_aead_seal(struct __sk_buff *skb, const struct moq_keyset *k,
 					 __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
 {

@@ -1,6 +1,7 @@
 /* The receive path. See recv.h. */
 #include "quic/recv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -10,6 +11,7 @@
 #include "quic/cid.h"
 #include "quic/conn.h"
 #include "quic/plaintext.h"
+#include "quic/protect.h"
 #include "quic/send.h"
 #include "quic/stream.h"
 #include "varint.h"
@@ -56,6 +58,46 @@ static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data, size
 			s->stop_pending = 1;
 			s->stop_code = code;
 		}
+	}
+}
+
+#define EARLY_MAX 8	/* packets */
+#define EARLY_ROOM 4096 /* bytes the receive hook may grow one by */
+
+/* Shim: a 1-RTT packet that came before the server's rx keys (gnutls hands
+ * them over after the client's Finished, which an ngtcp2 client sends in
+ * the datagram after its first 1-RTT packet): kept, as ngtcp2 would, and
+ * read once the keys are there (early_replay). */
+static void early_keep(struct moq_quic_conn *c, const uint8_t *d, size_t n)
+{
+	struct dgram *e, **pp;
+
+	if (c->nearly >= EARLY_MAX || n > 65536 || !(e = malloc(sizeof(*e) + n + EARLY_ROOM)))
+		return;
+	e->next = NULL;
+	e->len = n;
+	memcpy(e->data, d, n);
+	for (pp = &c->early; *pp; pp = &(*pp)->next)
+		;
+	*pp = e;
+	c->nearly++;
+	c->ep->st.rx_early++;
+}
+
+static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t cap,
+		      const struct sockaddr *sa, socklen_t sl);
+
+static void early_replay(struct moq_quic_conn *c)
+{
+	while (c->early && moq_quic__shim_rx_ready(c) &&
+	       (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED)) {
+		struct dgram *e = c->early;
+		struct sockaddr_storage peer = c->peer;
+		c->early = e->next;
+		c->nearly--;
+		conn_recv(c, e->data, e->len, e->len + EARLY_ROOM, (struct sockaddr *)&peer,
+			  c->peerlen);
+		free(e);
 	}
 }
 
@@ -108,7 +150,25 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			return;
 		}
 	}
-	if (ep->cfg.plaintext && ep->cb.recv_hook) {
+	if (moq_quic__shim_on(c)) {
+		/* open before recv_hook and ngtcp2 (they see the plaintext
+		 * form); a packet that does not open is dropped */
+		size_t lp = moq_quic__long_prefix_len(data, n), len;
+		if (lp < n && !moq_quic__shim_rx_ready(c)) {
+			early_keep(c, data + lp, n - lp);
+			if (!lp)
+				return;
+			n = lp;
+		}
+		len = n - lp;
+		if (lp < n && moq_quic__shim_open(c, data + lp, &len, cap - lp) < 0) {
+			if (!lp)
+				return;
+			len = 0;
+		}
+		n = lp + len;
+	}
+	if ((ep->cfg.plaintext || moq_quic__shim_on(c)) && ep->cb.recv_hook) {
 		size_t lp = moq_quic__long_prefix_len(data, n);
 		if (lp < n) {
 			size_t len = n - lp;
@@ -126,6 +186,7 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	path.remote.addr = (ngtcp2_sockaddr *)&from;
 	path.remote.addrlen = sl;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, n, moq_quic__now());
+	moq_quic__keys_notify(c);
 	if (c->got_sr || rv == NGTCP2_ERR_DRAINING) {
 		moq_quic__conn_drained(c);
 		return;
@@ -146,6 +207,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			c->peerlen = cur->remote.addrlen;
 		}
 	}
+	if (c->early)
+		early_replay(c);
 	moq_quic__mark_dirty(c);
 }
 

@@ -618,6 +618,72 @@ START_TEST(tls_upstream_refuses_plaintext_form)
 }
 END_TEST
 
+/* The edge of a relay chain: the relay's --upstream connection
+ * (MOQ_UP_F_PEER_SERVER), server-initiated uni streams (id & 3 == 3). */
+START_TEST(tls_relay_chain_edge_becomes_the_plaintext_form)
+{
+	struct tls_opts o = {.pn_len = 1};
+	struct pk f, in, want;
+
+	set_upstream(4, MOQ_UP_F_TLS | MOQ_UP_F_PEER_SERVER);
+	frames_stream(&f, 1, 1, 7, 800, 0);
+	build_tls(&in, &f, next_pn, &o);
+	frames_stream(&f, 1, 4, 7, 800, 0);
+	build_plain(&want, &f, next_pn, 4);
+	expect_canonical(R.upstream_ingress, &in, &want, MOQ_R_FORWARDED, "chain edge");
+	/* a client-initiated stream from the upstream relay is not media */
+	next_pn++;
+	frames_stream(&f, 1, 1, 6, 800, 0);
+	build_tls(&in, &f, next_pn, &o);
+	expect_dropped(&in, MOQ_R_NOT_CLIENT_UNI);
+}
+END_TEST
+
+/* Random damage to authentic packets (the tag verifies, so the rewrite
+ * sees whatever frames the bytes make): the program never passes a
+ * changed packet, and whatever it classifies is a well-formed plaintext
+ * packet with valid checksums. */
+START_TEST(tls_random_frames_keep_the_invariants)
+{
+	uint64_t fwd = stat(MOQ_R_FORWARDED), nosub = stat(MOQ_R_NO_SUBSCRIBERS);
+	struct pk f, in;
+	unsigned seed = 19;
+
+	for (int it = 0; it < 400; it++) {
+		struct tls_opts o = {.pn_len = 1 + (int)(rand_r(&seed) % 4),
+				     .phase = (int)(rand_r(&seed) & 1)};
+		int flips = (int)(rand_r(&seed) % 6);
+		uint64_t classified;
+
+		frames_stream(&f, (int)(rand_r(&seed) & 1), sid_widths[rand_r(&seed) % 4],
+			      2 + 4 * (rand_r(&seed) % 16), rand_r(&seed) % 1100,
+			      (int)(rand_r(&seed) & 1));
+		if (rand_r(&seed) % 4 == 0)
+			f.flen = 1 + rand_r(&seed) % f.flen; /* truncated frames */
+		for (int k = 0; k < flips; k++)
+			f.frames[rand_r(&seed) % f.flen] = (uint8_t)rand_r(&seed);
+		build_tls(&in, &f, next_pn++, &o);
+		run_prog(R.upstream_ingress, &in, 0);
+		classified = stat(MOQ_R_FORWARDED) + stat(MOQ_R_NO_SUBSCRIBERS) - fwd - nosub;
+		if (run.retval == TC_ACT_OK) {
+			ck_assert_uint_eq(run.out_len, in.len);
+			ck_assert(!memcmp(run.out, in.pkt, in.len));
+		} else {
+			ck_assert_uint_eq(run.retval, TC_ACT_SHOT);
+		}
+		if (classified) {
+			size_t q = 14 + 20 + 8;
+
+			ck_assert_msg(bpf_pkt_csum_ok(run.out, run.out_len), "iteration %d", it);
+			ck_assert_uint_eq(run.out[q], 0x43);
+			ck_assert(!memcmp(run.out + run.out_len - 16, "moq-plaintext-v1", 16));
+			fwd += stat(MOQ_R_FORWARDED) - fwd;
+			nosub += stat(MOQ_R_NO_SUBSCRIBERS) - nosub;
+		}
+	}
+}
+END_TEST
+
 /* ---- the agent's copy on a real device ------------------------------------ */
 
 /* relay.bpf.o's upstream program on the ingress of veth tlsB (this test's
@@ -753,6 +819,7 @@ static void add_tests(TCase *tc, int loops)
 	tcase_add_test(tc, tls_agent_copy_passes_untouched);
 	tcase_add_test(tc, tls_wrong_source_untouched);
 	tcase_add_test(tc, tls_upstream_refuses_plaintext_form);
+	tcase_add_test(tc, tls_relay_chain_edge_becomes_the_plaintext_form);
 }
 
 static Suite *suite(void)
@@ -767,6 +834,7 @@ static Suite *suite(void)
 	add_tests(a, 32);
 	tcase_add_test(a, tls_agent_copy_reaches_the_socket_once_intact);
 	add_tests(n, 32);
+	tcase_add_test(n, tls_random_frames_keep_the_invariants);
 	suite_add_tcase(s, a);
 	suite_add_tcase(s, n);
 	return s;

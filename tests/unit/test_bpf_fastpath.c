@@ -2100,26 +2100,6 @@ START_TEST(programs_verify_and_report_verified_insns)
 }
 END_TEST
 
-static void netns_private(void)
-{
-	struct ifreq ifr;
-	int s;
-
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET) (needs root)");
-		return;
-	}
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (s >= 0 && !ioctl(s, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	if (s >= 0)
-		close(s);
-}
-
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bpf_fastpath");
@@ -2221,7 +2201,7 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	netns_private();
+	bpf_relay_netns_private();
 	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

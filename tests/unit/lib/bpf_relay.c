@@ -4,6 +4,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,4 +151,24 @@ void bpf_relay_stats_reset(const struct bpf_relay *r)
 	memset(vals, 0, sizeof(vals));
 	for (uint32_t k = 0; k < MOQ_STATS_ENTRIES; k++)
 		bpf_map_update_elem(fd, &k, vals, BPF_ANY);
+}
+
+void bpf_relay_netns_private(void)
+{
+	struct ifreq ifr;
+	int s;
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET) (needs root)");
+		return;
+	}
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (s >= 0 && !ioctl(s, SIOCGIFFLAGS, &ifr)) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
 }

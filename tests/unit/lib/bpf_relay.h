@@ -45,6 +45,11 @@ struct bpf_relay_run {
 /* Runs prog_fd on pkt; fills run. 0 or negative errno. */
 int bpf_relay_test_run(int prog_fd, const void *pkt, size_t len, struct bpf_relay_run *run);
 
+/* Moves the process into a new network namespace with loopback up, so
+ * clones and copies the programs make reach only that namespace. Prints
+ * why on failure (needs root). */
+void bpf_relay_netns_private(void);
+
 /* Sum of a per-CPU moq_stats entry over all CPUs. */
 uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog, uint32_t reason);
 /* Zero all of moq_stats. */

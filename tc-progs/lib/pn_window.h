@@ -78,6 +78,20 @@ static __always_inline int moq_pn_mark(struct moq_pn_window *w, __u64 next, __u6
 	return 1;
 }
 
+/* 1 when the full number pn is already seen or below the window (what
+ * moq_pn_mark would refuse, without marking anything): the TLS path skips
+ * the copy and the open of a replayed packet. 0 may still lose the race in
+ * moq_pn_mark later. */
+static __always_inline int moq_pn_seen(struct moq_pn_window *w, __u64 next, __u64 pn)
+{
+	__u64 block = pn >> 5, old = MOQ_READ_ONCE_U64(&w->slot[block & (MOQ_PN_SLOTS - 1)]);
+	__s32 age = (__s32)((__u32)block + 1 - (__u32)(old >> 32));
+
+	if (next && block + MOQ_PN_SLOTS <= (next - 1) >> 5)
+		return 1;
+	return age < 0 || (age == 0 && (old & (1ull << (pn & 31))));
+}
+
 /* moq_pn_mark for a 32-bit wire number (plaintext profile). */
 static __always_inline int moq_pn_new(struct moq_pn_window *w, __u32 wire)
 {

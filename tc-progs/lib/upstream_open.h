@@ -141,6 +141,10 @@ __noinline int moq_upstream_open(struct __sk_buff *skb, __u64 cfgv)
 		return MOQ_R_UNKNOWN_DCID; /* registration not complete */
 	next = MOQ_READ_ONCE_U64(&w->next);
 	cn.pn = moq_pn_decode_bits(next, wire, 8 * pn_len);
+	/* a number already seen: a replay (or a retransmitted datagram) costs
+	 * no copy and no open; the agent's stack discards it */
+	if (moq_pn_seen(w, next, cn.pn))
+		return MOQ_R_PN_DUPLICATE;
 	cn.l3_off = flow.l3_off;
 	cn.l4_off = flow.l4_off;
 	cn.udp_len = c.end - flow.l4_off;

@@ -145,6 +145,9 @@ static const struct opt opts[] = {
      "fast-path service period while subscribers are on the fast path:\n"
      "sent logs, delivery timeouts, gate refills in one batch [0.02]\n"
      "(0.001 to 0.02)"},
+    {"fast-path-no-ack-ping", NULL, K_BOOL, F(fp_no_ack_ping),
+     "let the subscribers' ACK + PING packets reach ngtcp2 instead of\n"
+     "consuming them in the kernel (docs/fast-path-agent.md) [consumed]"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"

@@ -379,6 +379,9 @@ static int fc_slot_alloc(struct fp_conn *fc)
 			fp_ackring_disable(a);
 			fp_pnspace_set_guard(&fc->ps, a);
 			fp_ackring_enable(a);
+			/* ACK + PING too: fp_acks.c feeds ngtcp2 the PINGs */
+			if (fp->ack_ping)
+				fp_ackring_enable_ping(a);
 		}
 	}
 	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu)",
@@ -528,6 +531,8 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 
 	if (!fc)
 		return 0;
+	if (*len > MOQ_CID_LEN)
+		memcpy(fc->rx_dcid, pkt + 1, MOQ_CID_LEN);
 	ng = moq_quic_conn_ngtcp2(c);
 	if (!fc->flow_set && ng) {
 		const ngtcp2_transport_params *tp = ngtcp2_conn_get_remote_transport_params(ng);
@@ -1246,6 +1251,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
+	fp->ack_ping = !d->cfg.fp_no_ack_ping;
 	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
 		moq_warn(MOD,
 			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
@@ -1388,7 +1394,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "map_failures=%llu bad_events=%llu",
+	    "map_failures=%llu bad_events=%llu ack_pings=%llu ack_ping_errors=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1399,5 +1405,6 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->raw_reads, (unsigned long long)fp->passes,
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
-	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
+	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events,
+	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors);
 }

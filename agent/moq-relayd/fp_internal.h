@@ -181,6 +181,9 @@ struct fp_conn {
 	uint64_t cr_added, cr_prepaid;
 	bool credit_on;
 	uint64_t kernel_acks; /* ACK frames consumed by the kernel, read */
+	/* the DCID of the subscriber's last packet that reached the agent:
+	 * what a PING fed to ngtcp2 for a consumed packet carries (fp_acks.c) */
+	uint8_t rx_dcid[MOQ_CID_LEN];
 };
 
 struct relayd_fp {
@@ -202,7 +205,9 @@ struct relayd_fp {
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
-	uint64_t bad_events;		   /* ring records fp_event_check refused */
+	uint64_t ack_pings, ack_ping_errors; /* PINGs of consumed packets fed to ngtcp2 */
+	bool ack_ping;	     /* consume ACK + PING too (not --fast-path-no-ack-ping) */
+	uint64_t bad_events; /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
 	/* raws with bytes read in this loop pass (fastpath.c fp_pass_end) */

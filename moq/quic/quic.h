@@ -358,6 +358,15 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
  * one 1-RTT packet in the plaintext-profile form and is sent sealed under
  * the current tx keys. Returns 0 or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
+/* Hand ngtcp2 one 1-RTT packet in the plaintext-profile form that the
+ * application received for the connection by other means (the relay's
+ * kernel consumed the datagram and recorded its frames), as if it came
+ * from the current peer now: no recv hook, no shim. The connection is
+ * flushed at the end of the loop pass. Returns 0 (also when ngtcp2
+ * discards the packet, e.g. a duplicate number), -EINVAL when the
+ * connection is not an established plaintext-form one, -EPROTO when ngtcp2
+ * failed the connection on it. */
+int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */
 
 /* One direction's AES-128-GCM 1-RTT packet protection keys. phase is the

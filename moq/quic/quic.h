@@ -295,6 +295,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_open_failed;  /* shim-protected 1-RTT packets that did not open (dropped) */
 	uint64_t key_updates;	  /* 1-RTT key updates (either side initiated) */
 	uint64_t rx_early;	  /* shim: 1-RTT packets kept until the rx keys came */
+	uint64_t tx_batches;	  /* sendmmsg calls (datagrams of one flush sent together) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

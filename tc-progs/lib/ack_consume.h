@@ -188,7 +188,7 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	 * one now (with ACK + PING consumed, nothing else would wake it
 	 * before the tick) */
 	g = bpf_map_lookup_elem(&moq_gate, &l.slot);
-	if (!g || (READ_ONCE_U32(g->enabled) && READ_ONCE_U64(g->budget) < MOQ_ACK_GATE_LOW))
+	if (!g || (READ_ONCE_U32(g->enabled) && (__s64)READ_ONCE_U64(g->budget) < MOQ_ACK_GATE_LOW))
 		goto pass;
 	__builtin_memset(x, 0, sizeof(*x));
 	x->c.off = off;

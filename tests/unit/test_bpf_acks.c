@@ -385,6 +385,33 @@ START_TEST(ack_ping_consumed_when_enabled)
 }
 END_TEST
 
+/* A slot whose gate is enabled and below MOQ_ACK_GATE_LOW (or overdrawn)
+ * needs its ACKs at once to refill the gate: passed; a disabled gate or
+ * enough budget: consumed. */
+START_TEST(ack_of_slot_with_low_gate_passes)
+{
+	struct moq_gate g = {.enabled = 1, .budget = MOQ_ACK_GATE_LOW - 1};
+	uint32_t slot = SLOT;
+	struct pk p;
+
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	build(&p);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_passed(&p, "gate budget below the low mark");
+	g.budget = -5000;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_passed(&p, "gate overdrawn");
+	g.budget = MOQ_ACK_GATE_LOW;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_consumed(&p);
+	g.enabled = 0;
+	g.budget = 0;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_consumed(&p);
+}
+END_TEST
+
 /* Never sent (>= next_pn): the agent rejects such a packet. */
 START_TEST(ack_of_unsent_number_passes)
 {
@@ -555,6 +582,7 @@ static Suite *suite(void)
 	tcase_add_test(t, guard_window_floor_and_long_range);
 	tcase_add_test(t, ack_with_ping_passes);
 	tcase_add_test(t, ack_ping_consumed_when_enabled);
+	tcase_add_test(t, ack_of_slot_with_low_gate_passes);
 	tcase_add_test(t, ack_of_unsent_number_passes);
 	tcase_add_test(t, malformed_ranges_pass);
 	tcase_add_test(t, full_ring_passes);

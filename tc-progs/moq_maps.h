@@ -25,6 +25,10 @@
 #define MOQ_MARK_MAGIC 0x4d510000u /* "MQ" */
 #define MOQ_MARK_MAGIC_MASK 0xffff0000u
 #define MOQ_MARK_SLOT_MASK 0x0000ffffu
+/* skb->mark of the pristine copy of a protected upstream packet that the
+ * upstream ingress program re-injects for the agent ("MP"): the program
+ * clears it and passes the packet untouched (docs/fast-path-tls.md). */
+#define MOQ_MARK_PASS 0x4d500000u
 
 #define MOQ_CID_LEN 8
 #define MOQ_PN_LEN 4
@@ -84,6 +88,9 @@ struct moq_upstream {
 /* the connection's peer is the server (the relay's --upstream connection):
  * its media streams are server-initiated unidirectional (id & 3 == 3) */
 #define MOQ_UP_F_PEER_SERVER 0x2u
+/* the connection's 1-RTT packets are protected (TLS, AES-128-GCM): the
+ * ingress program opens them with the keys in moq_tls_keys first */
+#define MOQ_UP_F_TLS 0x4u
 
 /* ---- moq_pn_windows (HASH) upstream conn_id -> packets seen ------------- */
 /* Which packet numbers of an upstream connection the ingress program has
@@ -138,6 +145,10 @@ struct moq_track_subs {
 /* ---- moq_subscribers (ARRAY, MOQ_MAX_SUBSCRIBERS) one downstream conn --- */
 #define MOQ_SUB_F_ACTIVE 0x1u
 #define MOQ_SUB_F_L2_LEARNED 0x2u /* set by the subscriber ingress program */
+/* TLS connection (AES-128-GCM): the egress program seals every clone with
+ * the slot's keys in moq_tls_keys (none: dropped, MOQ_R_NO_KEYS); the
+ * subscriber ingress program leaves its packets to the agent */
+#define MOQ_SUB_F_TLS 0x4u
 struct moq_subscriber {
 	__u32 flags;	  /* MOQ_SUB_F_*; inactive slots are skipped */
 	__u32 generation; /* must equal moq_config.generation */
@@ -300,6 +311,77 @@ struct moq_sub_stats {
 	__u64 drop_bytes;
 };
 
+/* ---- moq_tls_keys (HASH, BPF_F_NO_PREALLOC) QUIC 1-RTT keys ----------------
+ * One AES-128-GCM key set of one direction and key phase
+ * (docs/fast-path-tls-kernel.md): a subscriber slot's tx keys (kind SUB,
+ * id = slot, both phases so a key update switches atomically through
+ * moq_tls_sel) or an upstream connection's rx keys (kind UP, id = conn_id,
+ * phase 0 and 1). Written only by agent/lib/fp_keys.c: the bytes with an
+ * in-place BPF_F_LOCK update, the cipher contexts (kptrs to ecb(aes)
+ * bpf_crypto_ctx, created from the key bytes, which are not stored) by the
+ * syscall program tc-progs/tls_keys.bpf.c. A set without both contexts is
+ * not usable. ~8 KiB per set (the GHASH table), allocated on use. */
+#define MOQ_TLS_KIND_SUB 0
+#define MOQ_TLS_KIND_UP 1
+#define MOQ_MAX_TLS_KEYSETS (2 * MOQ_MAX_SUBSCRIBERS + 2 * 1024)
+struct moq_tls_key_id {
+	__u32 id; /* subscriber slot or upstream conn_id */
+	__u8 kind;
+	__u8 phase; /* 0 or 1 */
+	__u16 pad0;
+};
+
+#ifdef __bpf__
+struct bpf_crypto_ctx {
+	int opaque; /* the kernel's type, matched by name */
+};
+/* clang 14 drops the kptr type tag of a pointer to a struct that is also
+ * used untagged (the kfuncs): tagging a typedef of it keeps the tag */
+typedef struct bpf_crypto_ctx moq_crypto_ctx_t;
+#define MOQ_KPTR(name) moq_crypto_ctx_t __attribute__((btf_type_tag("kptr"))) * name
+#define MOQ_SPIN_LOCK(name) struct bpf_spin_lock name
+#else
+#define MOQ_KPTR(name) __u64 name
+#define MOQ_SPIN_LOCK(name) __u32 name
+#endif
+
+#define MOQ_GHASH_TABLE_U64 (32 * 16 * 2)
+struct moq_keyset {
+	MOQ_KPTR(aes);	     /* ecb(aes) with the packet protection key */
+	MOQ_KPTR(hp);	     /* ecb(aes) with the header protection key */
+	MOQ_SPIN_LOCK(lock); /* only for fp_keys' BPF_F_LOCK in-place writes */
+	__u8 phase;	     /* key phase bit of this set */
+	__u8 pad0[3];
+	__u8 iv[12];
+	__u32 pad1;
+	__u8 check[16]; /* fingerprint of key, iv, hp (fp_keys: skip rewrites) */
+	/* GHASH: X * H = XOR over p of ghash[(p * 16 + N[p]) * 2 .. + 2], N[p]
+	 * nibble p of the block (byte p / 2, the low nibble for even p);
+	 * entries are 16-byte blocks in wire order */
+	__u64 ghash[MOQ_GHASH_TABLE_U64];
+};
+
+/* Argument of the syscall program tc-progs/tls_keys.bpf.c (run by
+ * fp_keys with bpf_prog_test_run): INSTALL creates the two contexts of an
+ * existing moq_tls_keys entry from key and hp (replacing any) and, with
+ * select, then points moq_tls_sel[id.id] at it; RELEASE drops the
+ * entry's contexts. The program zeroes key and hp before it returns. */
+#define MOQ_TLS_OP_INSTALL 1
+#define MOQ_TLS_OP_RELEASE 2
+struct moq_tls_install {
+	struct moq_tls_key_id id;
+	__u32 op;
+	__u32 select;
+	__u8 key[16];
+	__u8 hp[16];
+	__s32 err; /* out: 0 or -errno */
+	__u32 pad0;
+};
+
+/* ---- moq_tls_sel (ARRAY, MOQ_MAX_SUBSCRIBERS) slot -> its tx key set ----
+ * 0: none (a TLS slot's clones are dropped, MOQ_R_NO_KEYS), else the key
+ * phase + 1 of the set in moq_tls_keys to seal with. */
+
 /* ---- moq_stats (PERCPU_ARRAY) key = prog * MOQ_R_MAX + reason ----------- */
 /* Programs, in stats-key order: X(ID, "name") gives MOQ_PROG_ID. */
 #define MOQ_PROGS(X)                                                                               \
@@ -367,7 +449,9 @@ enum moq_prog {
 	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
 	X(PN_DUPLICATE, "pn_duplicate")	  /* ingress: packet number seen, or below the window */   \
 	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */    \
-	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */
+	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */       \
+	X(NO_KEYS, "no_keys")	/* TLS slot / upstream without installed keys */                   \
+	X(AEAD_OPEN_FAILED, "aead_open_failed") /* ingress: TLS packet's tag does not verify */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -154,6 +154,11 @@ struct moq_quic_callbacks {
 	 * no). reason is what the client is told. user = config.user. */
 	void (*on_refused)(struct moq_quic_endpoint *ep, const struct sockaddr *peer,
 			   socklen_t peerlen, const char *reason, void *user);
+	/* TLS: the connection's 1-RTT keys changed: the handshake's 1-RTT
+	 * keys were installed (both directions), or a key update in either
+	 * direction. Called BEFORE any packet under new tx keys leaves, so
+	 * the relay agent can re-export them (moq_quic_conn_1rtt_keys). */
+	void (*on_keys_changed)(struct moq_quic_conn *c, void *user);
 };
 
 struct moq_quic_config {
@@ -167,6 +172,12 @@ struct moq_quic_config {
 
 	/* Mode. plaintext must be set on both ends. */
 	int plaintext;
+	/* Server, TLS: a connection that negotiates TLS_AES_128_GCM_SHA256
+	 * (preferred by the server when this is set) gets its 1-RTT packet
+	 * protection from the layer instead of ngtcp2, after the send shim
+	 * and send_hook (docs/fast-path-tls-quic.md). Other suites: as
+	 * usual. */
+	int shim_protect;
 	const char *alpn; /* NULL = "moqt-18"; TLS: a comma-separated list
 			     offers/accepts several ("moqt-18,h3") */
 
@@ -331,6 +342,27 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
  * socket, bypassing ngtcp2, the shim and the hooks (the relay agent's
  * media writer; plaintext mode). Returns 0 or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
+/* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */
+
+/* One direction's AES-128-GCM 1-RTT packet protection keys. phase is the
+ * KEY_PHASE bit (0/1) packets under these keys carry. */
+struct moq_quic_1rtt_keys {
+	uint8_t key[16], iv[12], hp[16];
+	uint8_t phase;
+};
+/* 1 if the layer (not ngtcp2) protects this connection's 1-RTT packets
+ * (config.shim_protect, server, AES-128-GCM negotiated), else 0. */
+int moq_quic_conn_shim_protected(const struct moq_quic_conn *c);
+/* The connection's AES-128-GCM 1-RTT keys: tx (tx = 1) or rx; next = 0 the
+ * current phase, next = 1 the next phase. 0, -ENOENT before 1-RTT keys,
+ * -ENOTSUP another suite or the plaintext profile. */
+int moq_quic_conn_1rtt_keys(const struct moq_quic_conn *c, int tx, int next,
+			    struct moq_quic_1rtt_keys *out);
+/* Initiate a key update (RFC 9001 6): shim-protected connections by the
+ * layer, others through ngtcp2. 0, -EAGAIN (the current phase is not yet
+ * acknowledged / not confirmed), -ENOTCONN, -ENOTSUP (plaintext). */
+int moq_quic_conn_key_update(struct moq_quic_conn *c);
+
 /* The endpoint's UDP socket (read-only use: getsockname, BPF lookups). */
 int moq_quic_endpoint_fd(const struct moq_quic_endpoint *ep);
 

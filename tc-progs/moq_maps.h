@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 6
+#define MOQ_MAPS_LAYOUT_VERSION 7
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -25,6 +25,10 @@
 #define MOQ_MARK_MAGIC 0x4d510000u /* "MQ" */
 #define MOQ_MARK_MAGIC_MASK 0xffff0000u
 #define MOQ_MARK_SLOT_MASK 0x0000ffffu
+/* skb->mark of the pristine copy of a protected upstream packet that the
+ * upstream ingress program re-injects for the agent ("MP"): the program
+ * clears it and passes the packet untouched (docs/fast-path-tls.md). */
+#define MOQ_MARK_PASS 0x4d500000u
 
 #define MOQ_CID_LEN 8
 #define MOQ_PN_LEN 4
@@ -84,6 +88,9 @@ struct moq_upstream {
 /* the connection's peer is the server (the relay's --upstream connection):
  * its media streams are server-initiated unidirectional (id & 3 == 3) */
 #define MOQ_UP_F_PEER_SERVER 0x2u
+/* the connection's 1-RTT packets are protected (TLS, AES-128-GCM): the
+ * ingress program opens them with the keys in moq_tls_keys first */
+#define MOQ_UP_F_TLS 0x4u
 
 /* ---- moq_pn_windows (HASH) upstream conn_id -> packets seen ------------- */
 /* Which packet numbers of an upstream connection the ingress program has
@@ -138,6 +145,10 @@ struct moq_track_subs {
 /* ---- moq_subscribers (ARRAY, MOQ_MAX_SUBSCRIBERS) one downstream conn --- */
 #define MOQ_SUB_F_ACTIVE 0x1u
 #define MOQ_SUB_F_L2_LEARNED 0x2u /* set by the subscriber ingress program */
+/* TLS connection (AES-128-GCM): the egress program seals every clone with
+ * the slot's keys in moq_tls_keys (none: dropped, MOQ_R_NO_KEYS); the
+ * subscriber ingress program leaves its packets to the agent */
+#define MOQ_SUB_F_TLS 0x4u
 struct moq_subscriber {
 	__u32 flags;	  /* MOQ_SUB_F_*; inactive slots are skipped */
 	__u32 generation; /* must equal moq_config.generation */
@@ -357,7 +368,9 @@ enum moq_prog {
 	X(CONN_CREDIT, "conn_credit")	  /* egress: beyond the media plane's MAX_DATA share */    \
 	X(PN_DUPLICATE, "pn_duplicate")	  /* ingress: packet number seen, or below the window */   \
 	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */    \
-	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */
+	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */       \
+	X(NO_KEYS, "no_keys")	/* TLS slot / upstream without installed keys */                   \
+	X(AEAD_OPEN_FAILED, "aead_open_failed") /* ingress: TLS packet's tag does not verify */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -19,6 +19,7 @@
 #include "stats.h"
 #include "upstream_ingress.bpf.h"
 #include "subscriber_ingress.bpf.h"
+#include "quic_aead.h"
 #include "subscriber_egress.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -53,7 +53,11 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_ACK_CONSUMED, 48);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_LOG_FULL), "log_full");
 	ck_assert_int_eq(MOQ_R_LOG_FULL, 49);
-	ck_assert_int_eq(MOQ_R_MAX, 50);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_NO_KEYS), "no_keys");
+	ck_assert_int_eq(MOQ_R_NO_KEYS, 50);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_AEAD_OPEN_FAILED), "aead_open_failed");
+	ck_assert_int_eq(MOQ_R_AEAD_OPEN_FAILED, 51);
+	ck_assert_int_eq(MOQ_R_MAX, 52);
 }
 END_TEST
 

@@ -1,0 +1,32 @@
+/* fp_keys: installs QUIC 1-RTT keys (AES-128-GCM) for the tc fast path
+ * (docs/fast-path-tls-kernel.md): a subscriber slot's tx keys and an
+ * upstream connection's rx keys of both key phases. All functions return 0
+ * or -errno. Wiping releases the kernel's cipher contexts and zeroes the
+ * key bytes in the map. */
+#ifndef FP_KEYS_H
+#define FP_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fp_tls_key {
+	uint8_t key[16], iv[12], hp[16];
+	uint8_t phase; /* key phase bit, 0 or 1 */
+};
+
+struct fp_keys {
+	int keys_fd; /* moq_tls_keys */
+	int sel_fd;  /* moq_tls_sel */
+	int prog_fd; /* the BPF_PROG_TYPE_SYSCALL installer */
+	void *obj;   /* struct bpf_object * of the installer */
+};
+
+int fp_keys_open(struct fp_keys *k, const char *pin_dir, char *err, size_t errlen);
+void fp_keys_close(struct fp_keys *k);
+int fp_keys_set_sub(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key);
+int fp_keys_wipe_sub(struct fp_keys *k, uint32_t slot);
+/* key->phase picks the set (0 or 1) */
+int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key *key);
+int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id);
+
+#endif

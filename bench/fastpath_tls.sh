@@ -16,7 +16,8 @@
 #            by the agent; the egress program's FORWARDED count (sealed).
 # Writes docs/results/fastpath-tls.md.
 # Environment: B, BENCH_SECONDS (8), BENCH_RATE objects/s (500), BENCH_SIZE
-# (1000), BENCH_COUNTS ("1 64"), BENCH_ROUNDS (2), BENCH_OUT (report file).
+# (1000), BENCH_COUNTS ("1 64"), BENCH_ROUNDS (2), BENCH_OUT (report file),
+# BENCH_MODES ("off on"; direct is added at 1 subscriber).
 set -euo pipefail
 BENCH_NAME=fastpath_tls
 . "$(dirname "$0")/lib.sh"
@@ -128,8 +129,8 @@ declare -A DIRECT P50 CPU
 for n in $COUNTS; do
 	for r in $(seq 1 "$ROUNDS"); do
 		echo "== $n subscriber(s), round $r"
-		modes="off on"
-		[ "$n" = 1 ] && modes="direct off on"
+		modes=${BENCH_MODES:-off on}
+		[ "$n" = 1 ] && modes="direct $modes"
 		for mode in $modes; do
 			if [ "$mode" = direct ]; then run_direct "$n"; else run_mode "$mode" "$n" "$r"; fi
 			echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | sealed by egress $R_SEALED"
@@ -145,9 +146,11 @@ done
 SUMMARY=()
 big=$(tr ' ' '\n' <<<"$COUNTS" | sort -n | tail -1)
 for r in $(seq 1 "$ROUNDS"); do
+	[[ " ${BENCH_MODES:-off on} " == *" on "* ]] || break
 	if [[ " $COUNTS " == *" 1 "* ]]; then
-		d=${P50[1,$r,direct]} off=${P50[1,$r,off]} on=${P50[1,$r,on]}
-		SUMMARY+=("round $r: relay-added p50 at 1 subscriber: userspace $((off - d)) us, fast path $((on - d)) us ($(awk -v a=$((off - d)) -v b=$((on - d)) 'BEGIN { if (b > 0) printf "%.1fx lower", a / b; else print "fast path at or below the floor" }'))")
+		SUMMARY+=("round $r: $(awk -v d="${P50[1,$r,direct]}" -v a="${P50[1,$r,off]}" -v b="${P50[1,$r,on]}" 'BEGIN {
+			printf "relay-added p50 at 1 subscriber: userspace %.1f us, fast path %.1f us (", a - d, b - d
+			if (b - d > 0) printf "%.1fx lower)", (a - d) / (b - d); else printf "fast path at or below the floor)" }')")
 	fi
 	SUMMARY+=("round $r: relay CPU per delivered object at $big subscribers: userspace ${CPU[$big,$r,off]} us, fast path ${CPU[$big,$r,on]} us ($(awk -v a="${CPU[$big,$r,off]}" -v b="${CPU[$big,$r,on]}" 'BEGIN { if (b > 0) printf "%.1fx lower", a / b; else print "-" }'))")
 done

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "varint.h"
@@ -101,4 +102,32 @@ size_t moq_quic__long_prefix_len(const uint8_t *d, size_t n)
 		o = p;
 	}
 	return o;
+}
+
+size_t moq_quic__slack(const struct moq_quic_conn *c)
+{
+	const struct moq_quic_config *cfg = &c->ep->cfg;
+
+	return cfg->plaintext || (c->server && cfg->shim_protect) ? cfg->shim_slack : 0;
+}
+
+void moq_quic__null_seal(uint8_t *dest, const uint8_t *src, size_t len)
+{
+	if (dest != src)
+		memmove(dest, src, len);
+	memcpy(dest + len, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN);
+}
+
+int moq_quic__null_open(uint8_t *dest, const uint8_t *src, size_t len)
+{
+	size_t n;
+
+	if (len < MOQ_QUIC_PLAINTEXT_TAG_LEN)
+		return -1;
+	n = len - MOQ_QUIC_PLAINTEXT_TAG_LEN;
+	if (memcmp(src + n, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN))
+		return -1;
+	if (dest != src)
+		memmove(dest, src, n);
+	return 0;
 }

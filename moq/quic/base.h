@@ -22,5 +22,14 @@ int moq_quic__conn_usable(const struct moq_quic_conn *c);
 /* Length of the long-header packets at the start of a datagram; the rest
  * (if any) is one short-header packet. */
 size_t moq_quic__long_prefix_len(const uint8_t *d, size_t n);
+/* Bytes ngtcp2 leaves free below max_udp_payload for the send shim: the
+ * plaintext profile, and server connections of a shim_protect endpoint
+ * (the suite is not known yet when the connection is made). */
+size_t moq_quic__slack(const struct moq_quic_conn *c);
+/* Null packet protection (plaintext profile, and ngtcp2's side of a
+ * shim-protected connection): seal = copy + the profile's tag; open =
+ * check and strip it (0, or -1 when the tag is missing). dest may be src. */
+void moq_quic__null_seal(uint8_t *dest, const uint8_t *src, size_t len);
+int moq_quic__null_open(uint8_t *dest, const uint8_t *src, size_t len);
 
 #endif

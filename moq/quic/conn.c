@@ -11,6 +11,7 @@
 #include "log.h"
 #include "quic/base.h"
 #include "quic/cid.h"
+#include "quic/protect.h"
 #include "quic/stream.h"
 
 #define MOD "quic"
@@ -275,8 +276,7 @@ void moq_quic__conn_settings(struct moq_quic_conn *c, ngtcp2_settings *s, const 
 
 	ngtcp2_settings_default(s);
 	s->initial_ts = moq_quic__now();
-	s->max_tx_udp_payload_size =
-	    ep->cfg.max_udp_payload - (ep->cfg.plaintext ? ep->cfg.shim_slack : 0);
+	s->max_tx_udp_payload_size = ep->cfg.max_udp_payload - moq_quic__slack(c);
 	s->no_tx_udp_payload_size_shaping = 1;
 	/* PMTUD stays "on" but has nothing to probe: ngtcp2 1.11 asserts
 	 * !no_pmtud when a path migrates back to its previous one (fixed in
@@ -412,6 +412,8 @@ void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_sta
 	st->cwnd = cs.cwnd;
 	st->pkts_sent = c->pkts_sent;
 	st->pkts_recv = c->pkts_recv;
+	st->key_updates = moq_quic__keys_updates(c);
+	st->rx_open_failed = moq_quic__keys_open_failed(c);
 }
 
 uint64_t moq_quic_conn_uni_opened(const struct moq_quic_conn *c)
@@ -454,6 +456,16 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
 
 	if (c->state != CS_ESTABLISHED && c->state != CS_HANDSHAKE)
 		return -ENOTCONN;
+	if (moq_quic__shim_on(c)) {
+		/* the agent's media writes the plaintext-profile form: seal it */
+		if (len > sizeof(c->ep->rawbuf))
+			return -EMSGSIZE;
+		memcpy(c->ep->rawbuf, pkt, len);
+		r = moq_quic__shim_seal(c, c->ep->rawbuf, len);
+		if (r < 0)
+			return (int)r;
+		pkt = c->ep->rawbuf;
+	}
 	r = sendto(c->ep->fd, pkt, len, 0, (const struct sockaddr *)&c->peer, c->peerlen);
 	if (r < 0)
 		return -errno;

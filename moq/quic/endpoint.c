@@ -279,11 +279,16 @@ struct moq_quic_endpoint *moq_quic_endpoint_new(struct moq_loop *loop,
 		ep->cfg.max_udp_payload = 1350;
 	if (!ep->cfg.shim_slack)
 		ep->cfg.shim_slack = MOQ_QUIC_SHIM_SLACK;
-	if (ep->cfg.plaintext && ep->cfg.max_udp_payload < 1200 + ep->cfg.shim_slack) {
+	if (ep->cfg.plaintext || !ep->cfg.listen)
+		ep->cfg.shim_protect = 0; /* servers in TLS mode only */
+	if ((ep->cfg.plaintext || ep->cfg.shim_protect) &&
+	    ep->cfg.max_udp_payload < 1200 + ep->cfg.shim_slack) {
 		snprintf(err, errlen,
-			 "max_udp_payload %zu too small: the plaintext profile needs at least "
+			 "max_udp_payload %zu too small: the %s needs at least "
 			 "1200 + shim_slack (%zu)",
-			 ep->cfg.max_udp_payload, ep->cfg.shim_slack);
+			 ep->cfg.max_udp_payload,
+			 ep->cfg.plaintext ? "plaintext profile" : "layer's 1-RTT protection",
+			 ep->cfg.shim_slack);
 		goto fail;
 	}
 	if (ep->cfg.max_udp_payload < 1200) {

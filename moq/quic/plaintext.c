@@ -36,9 +36,7 @@ static int pt_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 {
 	struct moq_quic_conn *c = aead_ctx ? aead_ctx->native_handle : NULL;
 
-	if (dest != plaintext)
-		memmove(dest, plaintext, plaintextlen);
-	memcpy(dest + plaintextlen, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN);
+	moq_quic__null_seal(dest, plaintext, plaintextlen);
 	/* The IV is all zero, so the nonce's last 8 bytes are the full packet
 	 * number. Remember it for the send shim (short header only). */
 	if (c && aadlen && !(aad[0] & 0x80) && noncelen >= 8) {
@@ -56,16 +54,7 @@ static int pt_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 		      size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
 		      const uint8_t *aad, size_t aadlen)
 {
-	size_t n;
-
-	if (ciphertextlen < MOQ_QUIC_PLAINTEXT_TAG_LEN)
-		return NGTCP2_ERR_DECRYPT;
-	n = ciphertextlen - MOQ_QUIC_PLAINTEXT_TAG_LEN;
-	if (memcmp(ciphertext + n, MOQ_QUIC_PLAINTEXT_TAG, MOQ_QUIC_PLAINTEXT_TAG_LEN))
-		return NGTCP2_ERR_DECRYPT;
-	if (dest != ciphertext)
-		memmove(dest, ciphertext, n);
-	return 0;
+	return moq_quic__null_open(dest, ciphertext, ciphertextlen) ? NGTCP2_ERR_DECRYPT : 0;
 }
 
 static int pt_hp_mask(uint8_t *dest, const ngtcp2_crypto_cipher *hp,

@@ -77,9 +77,16 @@ struct moq_quic_close_info {
 			     "peer uses TLS; this endpoint runs --plaintext" */
 };
 
-/* Optional per-packet hooks for the relay agent (plaintext mode only; never
- * called in TLS mode). Both work on one 1-RTT (short header) packet:
- * header + frames + 16-byte tag, exactly as on the wire.
+/* Optional per-packet hooks for the relay agent: plaintext mode, and
+ * shim-protected TLS connections (config.shim_protect; never called for
+ * other TLS connections). Both work on one 1-RTT (short header) packet in
+ * the plaintext-profile form: header + frames + 16-byte tag, exactly as
+ * on the wire in plaintext mode; for a shim-protected connection the
+ * layer seals the packet after send_hook (AES-128-GCM and header
+ * protection; the tag replaces the trailer, the wire packet number is
+ * the one the hook wrote) and opens a received one before recv_hook (its
+ * packet number widened to 4 bytes, KEY_PHASE cleared, trailer = the
+ * profile's tag).
  *
  * send_hook: called for every 1-RTT packet this endpoint is about to send,
  *   after the send shim (so PN is 4 bytes and Stream IDs are 4 bytes).
@@ -154,10 +161,12 @@ struct moq_quic_callbacks {
 	 * no). reason is what the client is told. user = config.user. */
 	void (*on_refused)(struct moq_quic_endpoint *ep, const struct sockaddr *peer,
 			   socklen_t peerlen, const char *reason, void *user);
-	/* TLS: the connection's 1-RTT keys changed: the handshake's 1-RTT
-	 * keys were installed (both directions), or a key update in either
+	/* TLS, AES-128-GCM: the connection's 1-RTT keys changed: the
+	 * handshake installed 1-RTT keys of a direction (a server's tx keys
+	 * come before its rx keys: one call each), or a key update in either
 	 * direction. Called BEFORE any packet under new tx keys leaves, so
-	 * the relay agent can re-export them (moq_quic_conn_1rtt_keys). */
+	 * the relay agent can re-export them (moq_quic_conn_1rtt_keys). Not
+	 * called for other suites. */
 	void (*on_keys_changed)(struct moq_quic_conn *c, void *user);
 };
 
@@ -283,6 +292,8 @@ struct moq_quic_endpoint_stats {
 	uint64_t own_sockets;	  /* moq_quic_conn_own_socket sockets opened */
 	uint64_t rx_own;	  /* datagrams read from those sockets */
 	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
+	uint64_t rx_open_failed;  /* shim-protected 1-RTT packets that did not open (dropped) */
+	uint64_t key_updates;	  /* 1-RTT key updates (either side initiated) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);
@@ -324,6 +335,8 @@ struct moq_quic_conn_stats {
 	uint64_t srtt_ns, min_rtt_ns;
 	uint64_t bytes_in_flight, cwnd;
 	uint64_t pkts_sent, pkts_recv;
+	uint64_t key_updates;	 /* TLS AES-128-GCM: 1-RTT key updates seen */
+	uint64_t rx_open_failed; /* shim-protected: packets that did not open */
 };
 void moq_quic_conn_stats(const struct moq_quic_conn *c, struct moq_quic_conn_stats *st);
 /* Local unidirectional streams opened so far (ngtcp2 1.x has no getter). */
@@ -340,7 +353,9 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
 			   size_t max);
 /* Send bytes as one UDP datagram to the conn's peer from the endpoint's
  * socket, bypassing ngtcp2, the shim and the hooks (the relay agent's
- * media writer; plaintext mode). Returns 0 or -errno. */
+ * media writer; plaintext mode). On a shim-protected connection pkt is
+ * one 1-RTT packet in the plaintext-profile form and is sent sealed under
+ * the current tx keys. Returns 0 or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */
 

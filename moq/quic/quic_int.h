@@ -134,6 +134,7 @@ struct moq_quic_conn {
 
 	/* TLS */
 	gnutls_session_t tls;
+	struct moq_quic__keys *keys; /* 1-RTT keys (protect.c) */
 	ngtcp2_crypto_conn_ref conn_ref;
 	char tls_err[200];
 	char vhost[256]; /* name verified against the certificate */
@@ -196,6 +197,8 @@ struct moq_quic_endpoint {
 	uint8_t *rxbatch;
 	uint8_t txbuf[65536];
 	uint8_t shimbuf[65536];
+	uint8_t openbuf[65536]; /* protect.c: a received 1-RTT packet's plaintext */
+	uint8_t rawbuf[65536];	/* moq_quic_conn_send_raw: sealed copy */
 };
 
 /* Mode-specific handshake and packet protection (plaintext.c, tls.c). The

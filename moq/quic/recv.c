@@ -10,6 +10,7 @@
 #include "quic/cid.h"
 #include "quic/conn.h"
 #include "quic/plaintext.h"
+#include "quic/protect.h"
 #include "quic/send.h"
 #include "quic/stream.h"
 #include "varint.h"
@@ -108,7 +109,18 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			return;
 		}
 	}
-	if (ep->cfg.plaintext && ep->cb.recv_hook) {
+	if (moq_quic__shim_on(c)) {
+		/* open before recv_hook and ngtcp2 (they see the plaintext
+		 * form); a packet that does not open is dropped */
+		size_t lp = moq_quic__long_prefix_len(data, n), len = n - lp;
+		if (lp < n && moq_quic__shim_open(c, data + lp, &len, cap - lp) < 0) {
+			if (!lp)
+				return;
+			len = 0;
+		}
+		n = lp + len;
+	}
+	if ((ep->cfg.plaintext || moq_quic__shim_on(c)) && ep->cb.recv_hook) {
 		size_t lp = moq_quic__long_prefix_len(data, n);
 		if (lp < n) {
 			size_t len = n - lp;
@@ -126,6 +138,7 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	path.remote.addr = (ngtcp2_sockaddr *)&from;
 	path.remote.addrlen = sl;
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, n, moq_quic__now());
+	moq_quic__keys_notify(c);
 	if (c->got_sr || rv == NGTCP2_ERR_DRAINING) {
 		moq_quic__conn_drained(c);
 		return;

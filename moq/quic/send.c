@@ -9,6 +9,7 @@
 #include "moq_err.h"
 #include "quic/base.h"
 #include "quic/conn.h"
+#include "quic/protect.h"
 #include "quic/stream.h"
 
 #define MOD "quic"
@@ -121,7 +122,8 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n, const ngt
 		sa = path->remote.addr;
 		sl = path->remote.addrlen;
 	}
-	if (ep->cfg.plaintext) {
+	moq_quic__keys_notify(c);
+	if (ep->cfg.plaintext || moq_quic__shim_on(c)) {
 		size_t lp = moq_quic__long_prefix_len(buf, n);
 		if (lp < n && c->pt_pn_valid) {
 			size_t dcidlen = ngtcp2_conn_get_dcid(c->conn)->datalen;
@@ -144,6 +146,12 @@ static void conn_send(struct moq_quic_conn *c, uint8_t *buf, size_t n, const ngt
 					ep->st.hook_drop++;
 					return;
 				}
+			}
+			/* shim-protected: sealed after the hook's renumbering */
+			if (!ep->cfg.plaintext &&
+			    moq_quic__shim_seal(c, ep->shimbuf + lp, outn) < 0) {
+				moq_warn(MOD, "cannot seal a 1-RTT packet (dropped)");
+				return;
 			}
 			outn += lp;
 			out = ep->shimbuf;
@@ -188,9 +196,8 @@ void moq_quic__conn_close_with(struct moq_quic_conn *c, const ngtcp2_ccerr *ccer
 	ngtcp2_path_storage_zero(&ps);
 	c->pt_pn_valid = 0;
 	n = ngtcp2_conn_write_connection_close(c->conn, &ps.path, &pi, ep->txbuf,
-					       ep->cfg.max_udp_payload -
-						   (ep->cfg.plaintext ? ep->cfg.shim_slack : 0),
-					       ccerr, moq_quic__now());
+					       ep->cfg.max_udp_payload - moq_quic__slack(c), ccerr,
+					       moq_quic__now());
 	if (n <= 0)
 		return;
 	conn_send(c, ep->txbuf, (size_t)n, &ps.path, 1);

@@ -11,12 +11,17 @@
 
 #include "log.h"
 #include "quic/base.h"
+#include "quic/protect.h"
 
 #define PRIO                                                                                       \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"                     \
 	"+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-SECP256R1:"                             \
 	"+GROUP-X25519:+GROUP-SECP384R1:+GROUP-SECP521R1:"                                         \
 	"%DISABLE_TLS13_COMPAT_MODE"
+
+/* Tests only: a priority string instead of PRIO (e.g. a client offering
+ * only CHACHA20-POLY1305). NULL = PRIO. */
+const char *moq_quic_test_tls_priority;
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 {
@@ -135,7 +140,14 @@ static int tls_ep_init(struct moq_quic_endpoint *ep, char *err, size_t errlen)
 				 "are NOT verified; anyone on the path can "
 				 "impersonate the server");
 	gnutls_certificate_set_verify_function(ep->cred, verify_cb);
-	rv = gnutls_priority_init(&ep->prio, PRIO, NULL);
+	/* shim_protect: AES-128-GCM (first in PRIO) whenever the client
+	 * offers it, so the connection can be shim-protected */
+	rv = gnutls_priority_init(&ep->prio,
+				  moq_quic_test_tls_priority ? moq_quic_test_tls_priority
+				  : ep->cfg.listen && ep->cfg.shim_protect ? PRIO
+				      ":%SERVER_PRECEDENCE"
+									   : PRIO,
+				  NULL);
 	if (rv < 0)
 		goto gerr;
 	return 0;
@@ -238,6 +250,7 @@ static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 		rv = ngtcp2_crypto_gnutls_configure_client_session(c->tls);
 	if (rv)
 		return -1;
+	moq_quic__keys_session(c);
 	if (gnutls_priority_set(c->tls, ep->prio) < 0)
 		return -1;
 	if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, ep->cred) < 0)
@@ -262,6 +275,7 @@ static int tls_conn_init(struct moq_quic_conn *c, const char *host)
 
 static void tls_conn_free(struct moq_quic_conn *c)
 {
+	moq_quic__keys_free(c);
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	c->tls = NULL;
@@ -315,6 +329,8 @@ static void tls_callbacks(ngtcp2_callbacks *cb, int server)
 	cb->delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
 	cb->get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
 	cb->version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+	/* 1-RTT key capture and the layer's null 1-RTT contexts */
+	moq_quic__keys_callbacks(cb);
 }
 
 static int tls_check_alpn(struct moq_quic_conn *c)

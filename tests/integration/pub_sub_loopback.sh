@@ -4,6 +4,8 @@
 #  - 10,000 synthetic objects over groups of 50 in 3 subgroups arrive
 #    byte-exact (moq-sub --json: objects_missing 0, integrity_errors 0,
 #    every group complete) and moq-sub exits 0;
+#  - TLS: moq-sub --key-update-every 200 initiates >= 5 key updates and
+#    every object still arrives intact;
 #  - a datagram track delivers intact objects (loss allowed, none corrupt);
 #  - moq-sub --count N over 3 subgroups per group stops only once the first
 #    N objects are all there (not at N objects from whichever stream);
@@ -154,6 +156,22 @@ for mode in plaintext tls; do
 	wait_for 10 bash -c "! kill -0 $LAST_PUB" || { show $n; die "$n: moq-pub did not exit after the track ended"; }
 	wait "$LAST_PUB" || die "$n: moq-pub exited with $?"
 	log "$n: 10000 objects in $MS ms, p99 latency $(jq -r .latency_us.p99 "$TMP/$n.json" 2>/dev/null) us"
+
+	# -- TLS: key updates every 200 packets, byte-exact -------------------------
+	if [ $mode = tls ]; then
+		n=tls-key-update
+		start_pub $n "${POPT[@]}" --namespace test/loop --track t1 --count 3000 --rate 2000 \
+			--objects-per-group 50 --object-size 1200 --linger 5
+		run_sub $n 30 "${SOPT[@]}" --key-update-every 200 --namespace test/loop --track t1 \
+			--count 3000 127.0.0.1:$PORT
+		expect_eq $n "exit status" $RC 0
+		expect_eq $n objects_missing "$(json "$TMP/$n.json" objects_missing)" 0
+		expect_eq $n integrity_errors "$(json "$TMP/$n.json" integrity_errors)" 0
+		ku=$(json "$TMP/$n.json" key_updates)
+		[ "${ku:-0}" -ge 5 ] || { show $n; die "$n: only ${ku:-0} key updates (want >= 5)"; }
+		wait "$LAST_PUB" || die "$n: moq-pub exited with $?"
+		log "$n: 3000 objects byte-exact across $ku key updates initiated by moq-sub"
+	fi
 
 	# -- datagram track ------------------------------------------------------------
 	n=$mode-datagram

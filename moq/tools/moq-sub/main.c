@@ -91,6 +91,10 @@ static void usage(FILE *f)
 		"  --output-track NAME      which track --output writes (default the first)\n"
 		"  --json                   print the summary as one JSON object on stdout\n"
 		"  --quiet                  no status line every second\n"
+		"  --key-update-every N     TLS: initiate a 1-RTT key update (RFC 9001 6) every\n"
+		"                           N packets received (N >= 100; retried at the next\n"
+		"                           object while the previous one is not confirmed);\n"
+		"                           the summary counts them as key_updates\n"
 		"  --connections N          run N independent subscribers (each its own QUIC\n"
 		"                           connection and UDP socket, one event loop), each\n"
 		"                           checked as above; the summary adds connections,\n"
@@ -188,6 +192,27 @@ static void integrity_error(struct sub *u, struct track *t, uint64_t g, uint64_t
 			(unsigned long long)g, (unsigned long long)o, what);
 }
 
+/* --key-update-every N: after every N packets received, initiate a 1-RTT
+ * key update (RFC 9001 6); ngtcp2 refuses one until the previous one is
+ * confirmed and 3 PTO old, so a refused one is retried at the next object. */
+static void key_update_check(struct sub *u)
+{
+	struct moq_quic_conn *c = u->s ? moq_session_conn(u->s) : NULL;
+	struct moq_quic_conn_stats st;
+
+	if (!u->key_update_every || !c)
+		return;
+	moq_quic_conn_stats(c, &st);
+	if (!u->ku_next)
+		u->ku_next = st.pkts_recv + u->key_update_every;
+	if (st.pkts_recv < u->ku_next || moq_quic_conn_key_update(c))
+		return;
+	u->key_updates++;
+	u->ku_next = st.pkts_recv + u->key_update_every;
+	moq_dbg("sub", "key update %llu initiated after %llu packets",
+		(unsigned long long)u->key_updates, (unsigned long long)st.pkts_recv);
+}
+
 /* A whole object arrived (stream or datagram). */
 static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t subgroup,
 		      uint64_t object, bool has_subgroup, const uint8_t *d, size_t len)
@@ -196,6 +221,7 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 	struct moq_payload_hdr h;
 	int rc = moq_payload_check(&h, d, len, true);
 	u->answered = true;
+	key_update_check(u);
 	t->bytes += len;
 	if (rc) {
 		integrity_error(u, t, group, object, moq_payload_strerror(rc));
@@ -744,6 +770,7 @@ enum {
 	OPT_QUIET,
 	OPT_CONNECTIONS,
 	OPT_MAX_STREAM_DATA,
+	OPT_KEY_UPDATE_EVERY,
 };
 
 static const struct option long_opts[] = {
@@ -762,6 +789,7 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, 0, OPT_QUIET},
     {"connections", required_argument, 0, OPT_CONNECTIONS},
     {"max-stream-data", required_argument, 0, OPT_MAX_STREAM_DATA},
+    {"key-update-every", required_argument, 0, OPT_KEY_UPDATE_EVERY},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -845,6 +873,11 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 					&u->max_stream_data, err, sizeof err))
 				die_usage(err);
 			break;
+		case OPT_KEY_UPDATE_EVERY:
+			if (moq_cli_u64("--key-update-every", optarg, 100, UINT32_MAX, 0,
+					&u->key_update_every, err, sizeof err))
+				die_usage(err);
+			break;
 		case MOQ_CLI_OPT_CERT:
 		case MOQ_CLI_OPT_KEY:
 			die_usage("--cert/--key are for servers; moq-sub verifies the server with "
@@ -887,6 +920,9 @@ static int check_options(struct sub *u, int argc, char **argv, const char *ns_ar
 	if (!u->co.plaintext && !u->co.ca && !u->co.insecure && !u->co.has_cert_hash)
 		die_usage("TLS needs --ca FILE or --cert-hash SHA256 to verify the server (or "
 			  "--insecure, or --plaintext on both ends)");
+	if (u->key_update_every && (u->co.plaintext || u->co.webtransport))
+		die_usage("--key-update-every needs TLS over native QUIC (the plaintext profile "
+			  "has no keys; drop --plaintext / the https:// URL)");
 	if (u->co.has_cert_hash && (u->co.ca || u->co.insecure))
 		die_usage("--cert-hash pins the certificate; drop --ca/--insecure");
 	if (u->co.ca && access(u->co.ca, R_OK)) {

@@ -145,6 +145,12 @@ void report(struct sub *u, int code, const struct totals *tt)
 			dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0);
 		if (u->output_path)
 			fprintf(f, ",\"output_bytes\":%llu", (unsigned long long)u->output_bytes);
+		if (u->key_update_every) {
+			uint64_t ku = 0;
+			for (size_t k = 0; k < u->nconns; k++)
+				ku += u->conns[k]->key_updates;
+			fprintf(f, ",\"key_updates\":%llu", (unsigned long long)ku);
+		}
 		fprintf(f, ",\"exit_code\":%d,", code);
 		if (u->connections)
 			report_connections_json(f, u);

@@ -79,8 +79,9 @@ struct sub {
 	struct moq_subscription_filter filter;
 	uint64_t delivery_timeout_ms; /* OBJECT_DELIVERY_TIMEOUT, 0: none */
 	bool json, quiet;
-	unsigned connections;	  /* --connections (0: not given, one) */
-	uint64_t max_stream_data; /* --max-stream-data (0: the default window) */
+	unsigned connections;	   /* --connections (0: not given, one) */
+	uint64_t max_stream_data;  /* --max-stream-data (0: the default window) */
+	uint64_t key_update_every; /* --key-update-every (0: never) */
 	/* state */
 	struct sub **conns; /* every connection, conns[0] the first (shared) */
 	size_t nconns;
@@ -104,6 +105,8 @@ struct sub {
 	uint64_t last_objects, last_bytes;
 	unsigned err_logs;
 	struct rxst *rx_list;
+	uint64_t ku_next;     /* packets received at which the next key update is due */
+	uint64_t key_updates; /* key updates this client initiated */
 };
 
 extern const char *prog;

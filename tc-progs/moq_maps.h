@@ -301,6 +301,76 @@ struct moq_sub_stats {
 	__u64 drop_bytes;
 };
 
+/* ---- moq_tls_keys (HASH, BPF_F_NO_PREALLOC) QUIC 1-RTT keys ----------------
+ * One AES-128-GCM key set of one direction and key phase
+ * (docs/fast-path-tls-kernel.md): a subscriber slot's tx keys (kind SUB,
+ * id = slot, both phases so a key update switches atomically through
+ * moq_tls_sel) or an upstream connection's rx keys (kind UP, id = conn_id,
+ * phase 0 and 1). Written only by agent/lib/fp_keys.c: the bytes with an
+ * in-place BPF_F_LOCK update, the cipher contexts (kptrs to ecb(aes)
+ * bpf_crypto_ctx, created from the key bytes, which are not stored) by the
+ * syscall program tc-progs/tls_keys.bpf.c. A set without both contexts is
+ * not usable. ~64 KiB per set (the GHASH table), allocated on use. */
+#define MOQ_TLS_KIND_SUB 0
+#define MOQ_TLS_KIND_UP 1
+#define MOQ_MAX_TLS_KEYSETS (2 * MOQ_MAX_SUBSCRIBERS + 2 * 1024)
+struct moq_tls_key_id {
+	__u32 id; /* subscriber slot or upstream conn_id */
+	__u8 kind;
+	__u8 phase; /* 0 or 1 */
+	__u16 pad0;
+};
+
+#ifdef __bpf__
+struct bpf_crypto_ctx {
+	int opaque; /* the kernel's type, matched by name */
+};
+/* clang 14 drops the kptr type tag of a pointer to a struct that is also
+ * used untagged (the kfuncs): tagging a typedef of it keeps the tag */
+typedef struct bpf_crypto_ctx moq_crypto_ctx_t;
+#define MOQ_KPTR(name) moq_crypto_ctx_t __attribute__((btf_type_tag("kptr"))) * name
+#define MOQ_SPIN_LOCK(name) struct bpf_spin_lock name
+#else
+#define MOQ_KPTR(name) __u64 name
+#define MOQ_SPIN_LOCK(name) __u32 name
+#endif
+
+#define MOQ_GHASH_TABLE_U64 (16 * 256 * 2)
+struct moq_keyset {
+	MOQ_KPTR(aes);	     /* ecb(aes) with the packet protection key */
+	MOQ_KPTR(hp);	     /* ecb(aes) with the header protection key */
+	MOQ_SPIN_LOCK(lock); /* only for fp_keys' BPF_F_LOCK in-place writes */
+	__u8 phase;	     /* key phase bit of this set */
+	__u8 pad0[3];
+	__u8 iv[12];
+	__u32 pad1;
+	__u8 check[16]; /* fingerprint of key, iv, hp (fp_keys: skip rewrites) */
+	/* GHASH: X * H = XOR over j of ghash[(j * 256 + X[j]) * 2 .. + 2], X[j]
+	 * byte j of the block; entries are 16-byte blocks in wire order */
+	__u64 ghash[MOQ_GHASH_TABLE_U64];
+};
+
+/* Argument of the syscall program tc-progs/tls_keys.bpf.c (run by
+ * fp_keys with bpf_prog_test_run): INSTALL creates the two contexts of an
+ * existing moq_tls_keys entry from key and hp (replacing any) and, with
+ * select, then points moq_tls_sel[id.id] at it; RELEASE drops the
+ * entry's contexts. The program zeroes key and hp before it returns. */
+#define MOQ_TLS_OP_INSTALL 1
+#define MOQ_TLS_OP_RELEASE 2
+struct moq_tls_install {
+	struct moq_tls_key_id id;
+	__u32 op;
+	__u32 select;
+	__u8 key[16];
+	__u8 hp[16];
+	__s32 err; /* out: 0 or -errno */
+	__u32 pad0;
+};
+
+/* ---- moq_tls_sel (ARRAY, MOQ_MAX_SUBSCRIBERS) slot -> its tx key set ----
+ * 0: none (a TLS slot's clones are dropped, MOQ_R_NO_KEYS), else the key
+ * phase + 1 of the set in moq_tls_keys to seal with. */
+
 /* ---- moq_stats (PERCPU_ARRAY) key = prog * MOQ_R_MAX + reason ----------- */
 /* Programs, in stats-key order: X(ID, "name") gives MOQ_PROG_ID. */
 #define MOQ_PROGS(X)                                                                               \

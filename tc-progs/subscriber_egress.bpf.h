@@ -1,8 +1,9 @@
 /* Subscriber egress (subscriber-facing, tc egress): a clone marked by the
  * upstream ingress program passes the subscription and congestion checks,
  * takes the connection's next packet number and downstream stream id, and
- * is rewritten for the subscriber; any other packet passes untouched. A
- * clone that is not fully rewritten is dropped. */
+ * is rewritten for the subscriber, then sealed (AES-128-GCM, header
+ * protection) for a TLS slot; any other packet passes untouched. A clone
+ * that is not fully rewritten (and sealed) is dropped. */
 #ifndef MOQ_SUBSCRIBER_EGRESS_BPF_H
 #define MOQ_SUBSCRIBER_EGRESS_BPF_H
 
@@ -14,6 +15,7 @@
 #include "rewrite.h"
 #include "moq_vi64_encode.h"
 #include "subscriber.h"
+#include "quic_aead.h"
 
 struct moq_egress {
 	struct moq_pkt p;
@@ -21,8 +23,41 @@ struct moq_egress {
 	__u64 down_sid;
 	__u32 slot;
 	__u8 prio;
-	__u8 pad0[3];
+	__u8 tls; /* MOQ_SUB_F_TLS: sealed by moq_subscriber_seal */
+	__u8 pad0[2];
 };
+
+/* A TLS slot's clone, rewritten, goes on to the seal program
+ * (tc-progs/tls_keys.bpf.c, moq_subscriber_seal) by a tail call: the
+ * egress program's stack leaves no room for the sealer's. The seal
+ * program finishes the clone (sent log, event, counters) from this job
+ * (per CPU: a tail call stays on the CPU) and installs itself in
+ * moq_seal_prog (agent/lib/fp_keys.c); without it the clone is dropped
+ * (MOQ_R_NO_KEYS), never sent unsealed. */
+struct moq_seal_job {
+	struct moq_egress e;
+	__u64 log_idx;	/* the reserved sent-log index */
+	__u32 has_log;	/* log_idx is valid */
+	__u32 l4_off;	/* UDP header */
+	__u32 quic_len; /* QUIC packet = UDP payload bytes */
+	__u32 gate_len; /* gate budget taken */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moq_seal_job);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_seal_job SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_seal_prog SEC(".maps");
 
 static __always_inline void moq_emit_event(struct moq_egress *e, __u32 reason, __u32 wire_len,
 					   int forwarded)
@@ -154,6 +189,13 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 		return MOQ_R_SUB_INACTIVE;
 	if (!moq_sub_has_l2(sub))
 		return MOQ_R_NO_L2;
+	/* a TLS subscriber never gets an unsealed packet: without keys the
+	 * clone goes before it takes anything (the agent sends those bytes) */
+	if (sub->flags & MOQ_SUB_F_TLS) {
+		if (!moq_keys_sub(slot))
+			return MOQ_R_NO_KEYS;
+		e->tls = 1;
+	}
 	seq = bpf_map_lookup_elem(&moq_conn_seq, &slot);
 	cr = bpf_map_lookup_elem(&moq_credit, &slot);
 	if (!seq || !cr)
@@ -279,7 +321,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 /* Sent log (moq_maps.h, struct moq_sent_log): reserve the next index while
  * the agent has read far enough; NULL when the log is full. A few tries:
  * a lost race means another CPU took the index, not that the log is full. */
-static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log *l)
+static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log *l, __u64 *idx)
 {
 #pragma unroll
 	for (int i = 0; i < 4; i++) {
@@ -288,6 +330,7 @@ static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log 
 		if (h - t >= MOQ_SENT_LOG_ENTRIES)
 			return 0;
 		if (__sync_val_compare_and_swap(&l->head, h, h + 1) == h) {
+			*idx = h;
 			return &l->ent[h & (MOQ_SENT_LOG_ENTRIES - 1)];
 		}
 	}
@@ -323,16 +366,54 @@ static __always_inline void moq_log_publish(struct moq_sent_ent *l, struct moq_e
 	__sync_fetch_and_add(&l->seq, 1);
 }
 
+/* Give back what a clone that was rewritten but does not leave took:
+ * gate budget and connection credit (its packet number is lost: the
+ * agent sees the void sent-log entry). */
+static __always_inline void moq_egress_refund(struct moq_egress *e, __u32 gate_len)
+{
+	struct moq_credit *cr = bpf_map_lookup_elem(&moq_credit, &e->slot);
+
+	moq_gate_refund(e->slot, gate_len);
+	if (cr && cr->enabled && !e->p.is_datagram)
+		__sync_fetch_and_add(&cr->conn, (__s64)e->p.data_len);
+}
+
+/* The end of every clone: sent log, exception event, per-slot counters.
+ * Returns the tc verdict. */
+static __always_inline int moq_egress_finish(struct __sk_buff *skb, struct moq_egress *e,
+					     struct moq_sent_ent *ent, int forward, int reason)
+{
+	struct moq_sub_stats *ss;
+	__u32 len = skb->len;
+
+	if (ent)
+		moq_log_publish(ent, e, len, forward);
+	if (!forward)
+		moq_emit_event(e, reason, len, 0);
+	ss = bpf_map_lookup_elem(&moq_sub_stats, &e->slot);
+	if (ss) {
+		if (forward) {
+			ss->tx_packets += 1;
+			ss->tx_bytes += len;
+		} else {
+			ss->drop_packets += 1;
+			ss->drop_bytes += len;
+		}
+	}
+	return forward ? TC_ACT_OK : TC_ACT_SHOT;
+}
+
 /* Returns the tc verdict for a packet leaving towards a subscriber, and in
  * *reason why. A forwarded clone is recorded in the slot's sent log; a
- * clone that is not forwarded writes a moq_event (exception). */
+ * clone that is not forwarded writes a moq_event (exception). A TLS
+ * slot's clone continues in the seal program (moq_seal_job). */
 static __always_inline int moq_subscriber_tx(struct __sk_buff *skb, int *reason)
 {
 	struct moq_egress e = {};
-	struct moq_sub_stats *ss;
 	struct moq_sent_log *log;
 	struct moq_sent_ent *ent = 0;
-	__u32 mark = skb->mark, len;
+	__u32 mark = skb->mark, z = 0, gate_len;
+	__u64 idx = 0;
 	int forward = 0;
 
 	*reason = MOQ_R_NOT_MARKED;
@@ -345,31 +426,69 @@ static __always_inline int moq_subscriber_tx(struct __sk_buff *skb, int *reason)
 	 * budget or stream mapping: the agent sends those bytes. */
 	log = bpf_map_lookup_elem(&moq_sent_log, &e.slot);
 	if (log)
-		ent = moq_log_reserve(log);
+		ent = moq_log_reserve(log, &idx);
 	if (!ent) {
 		*reason = log ? MOQ_R_LOG_FULL : MOQ_R_SUB_INACTIVE;
 	} else {
 		/* A clone that is not fully rewritten must never leave: drop
 		 * unless the rewrite completes (the original went to the
 		 * agent). */
+		gate_len = skb->len;
 		*reason = moq_egress_clone(skb, &e, &forward);
-	}
-	len = skb->len;
-	if (ent)
-		moq_log_publish(ent, &e, len, forward);
-	if (!forward)
-		moq_emit_event(&e, *reason, len, 0);
-	ss = bpf_map_lookup_elem(&moq_sub_stats, &e.slot);
-	if (ss) {
-		if (forward) {
-			ss->tx_packets += 1;
-			ss->tx_bytes += len;
-		} else {
-			ss->drop_packets += 1;
-			ss->drop_bytes += len;
+		if (forward && e.tls) {
+			struct moq_seal_job *job = bpf_map_lookup_elem(&moq_seal_job, &z);
+
+			if (job) {
+				__builtin_memcpy(&job->e, &e, sizeof(e));
+				job->log_idx = idx;
+				job->has_log = 1;
+				job->l4_off = e.p.flow.l4_off;
+				job->quic_len = e.p.tag_off + MOQ_TAG_LEN - (e.p.flow.l4_off + 8);
+				job->gate_len = gate_len;
+				bpf_tail_call(skb, &moq_seal_prog, 0);
+			}
+			/* no seal program (no agent since the attach): never
+			 * unsealed */
+			moq_egress_refund(&e, gate_len);
+			forward = 0;
+			*reason = MOQ_R_NO_KEYS;
 		}
 	}
-	return forward ? TC_ACT_OK : TC_ACT_SHOT;
+	return moq_egress_finish(skb, &e, ent, forward, *reason);
+}
+
+/* The seal program's body (tail-called for a TLS slot's rewritten clone,
+ * see struct moq_seal_job): seal with the slot's tx keys, then finish the
+ * clone like moq_subscriber_tx. */
+static __always_inline int moq_subscriber_seal_job(struct __sk_buff *skb, int *reason)
+{
+	struct moq_seal_job *job;
+	struct moq_sent_log *log;
+	struct moq_sent_ent *ent = 0;
+	struct moq_keyset *keys;
+	struct moq_egress *e;
+	__u32 z = 0;
+	int forward = 0;
+
+	*reason = MOQ_R_NO_KEYS;
+	job = bpf_map_lookup_elem(&moq_seal_job, &z);
+	if (!job)
+		return TC_ACT_SHOT;
+	e = &job->e;
+	log = bpf_map_lookup_elem(&moq_sent_log, &e->slot);
+	if (log && job->has_log)
+		ent = &log->ent[job->log_idx & (MOQ_SENT_LOG_ENTRIES - 1)];
+	job->has_log = 0;
+	/* the keys may have been wiped since the egress program looked */
+	keys = moq_keys_sub(e->slot);
+	if (keys &&
+	    !moq_aead_seal_udp(skb, keys, job->l4_off, MOQ_SHORT_HDR_LEN, job->quic_len, e->pn)) {
+		forward = 1;
+		*reason = MOQ_R_FORWARDED;
+	} else {
+		moq_egress_refund(e, job->gate_len);
+	}
+	return moq_egress_finish(skb, e, ent, forward, *reason);
 }
 
 #endif

@@ -1,7 +1,8 @@
 /* Subscriber ingress (subscriber-facing, tc ingress): count a registered
  * subscriber's packets, learn its MAC and the relay's for the clones, and
  * take pure media ACKs from the agent (ack_consume.h: recorded in
- * moq_acks, then dropped). Never creates a subscriber. */
+ * moq_acks, then dropped; not for TLS slots, whose ACKs are encrypted).
+ * Never creates a subscriber. */
 #ifndef MOQ_SUBSCRIBER_INGRESS_BPF_H
 #define MOQ_SUBSCRIBER_INGRESS_BPF_H
 
@@ -76,7 +77,8 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb, int consume)
 		ss->rx_packets += 1;
 		ss->rx_bytes += skb->len;
 	}
-	if (consume && moq_ack_consume(skb, c.off, c.end, slot))
+	/* a TLS slot's ACKs are encrypted: the agent opens them */
+	if (consume && !(sub->flags & MOQ_SUB_F_TLS) && moq_ack_consume(skb, c.off, c.end, slot))
 		return MOQ_R_ACK_CONSUMED;
 	return MOQ_R_SUB_RX;
 }

@@ -14,19 +14,30 @@ struct fp_tls_key {
 	uint8_t phase; /* key phase bit, 0 or 1 */
 };
 
+/* fp_keys_open loads tc-progs/tls_keys.bpf.o (embedded): the key
+ * installer and the seal program, which it puts into moq_seal_prog. */
 struct fp_keys {
 	int keys_fd; /* moq_tls_keys */
 	int sel_fd;  /* moq_tls_sel */
 	int prog_fd; /* the BPF_PROG_TYPE_SYSCALL installer */
-	void *obj;   /* struct bpf_object * of the installer */
+	void *obj;   /* struct bpf_object * of tls_keys.bpf.o */
 };
 
+/* pin_dir: where tc pinned relay.bpf.o's maps (MOQ_PIN_DIR) */
 int fp_keys_open(struct fp_keys *k, const char *pin_dir, char *err, size_t errlen);
+/* the same with the maps of a loaded object (a struct bpf_object * with
+ * relay.bpf.o's maps, found by name; tests and bench load without pins) */
+struct bpf_object;
+int fp_keys_open_from(struct fp_keys *k, struct bpf_object *maps_from, char *err, size_t errlen);
 void fp_keys_close(struct fp_keys *k);
 int fp_keys_set_sub(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key);
 int fp_keys_wipe_sub(struct fp_keys *k, uint32_t slot);
 /* key->phase picks the set (0 or 1) */
 int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key *key);
 int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id);
+
+/* The GHASH table of struct moq_keyset for hash key h (exposed for tests):
+ * tab[(j * 256 + b) * 2 ..] = (byte b at position j) * H, 16 bytes. */
+void fp_keys_ghash_table(const uint8_t h[16], uint64_t *tab);
 
 #endif

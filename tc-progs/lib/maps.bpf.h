@@ -154,4 +154,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_sent_log SEC(".maps");
 
+#include "tls_maps.bpf.h"
+
 #endif

@@ -462,6 +462,31 @@ START_TEST(one_packet_passes_every_period)
 }
 END_TEST
 
+/* A TLS slot's packets are encrypted: the agent opens them, the kernel
+ * only counts them and learns L2 (a packet that would be consumed for a
+ * plaintext slot passes). */
+START_TEST(tls_slot_passes_and_still_learns_l2)
+{
+	struct moq_subscriber s;
+	struct pk p;
+	uint32_t slot = SLOT;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	s.flags |= MOQ_SUB_F_TLS;
+	memset(s.eth_dst, 0, 6);
+	s.flags &= ~MOQ_SUB_F_L2_LEARNED;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	build(&p);
+	expect_passed(&p, "TLS slot");
+	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 1);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	ck_assert_mem_eq(s.eth_dst, mac_sub, 6);
+	ck_assert(s.flags & MOQ_SUB_F_L2_LEARNED);
+}
+END_TEST
+
 /* tc/relay_ingress (one interface for both roles) does not consume. */
 START_TEST(relay_ingress_does_not_consume)
 {
@@ -496,6 +521,7 @@ static Suite *suite(void)
 	tcase_add_test(t, disabled_slot_passes);
 	tcase_add_test(t, one_packet_passes_every_period);
 	tcase_add_test(t, relay_ingress_does_not_consume);
+	tcase_add_test(t, tls_slot_passes_and_still_learns_l2);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,0 +1,118 @@
+/* The encrypted fast path's programs that the agent loads itself
+ * (agent/lib/fp_keys.c, embedded in libagent; maps shared with relay.bpf.o
+ * through the pins):
+ *  - moq_tls_keys_op, BPF_PROG_TYPE_SYSCALL, run with bpf_prog_test_run:
+ *    installs / releases the cipher contexts (moq_maps.h, struct
+ *    moq_tls_install). bpf_crypto_ctx_create is callable only from
+ *    sleepable programs like this one; the contexts are kept as kptrs in
+ *    moq_tls_keys, where the tc programs use them.
+ *  - moq_subscriber_seal, tc: the tail of tc/subscriber_egress for a TLS
+ *    slot (moq_seal_prog), sealing the rewritten clone. */
+#include "bpf_common.h"
+#include "stats.h"
+#include "subscriber_egress.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct bpf_crypto_params {
+	char type[14];
+	__u8 reserved[2];
+	char algo[128];
+	__u8 key[256];
+	__u32 key_len;
+	__u32 authsize;
+};
+
+extern struct bpf_crypto_ctx *bpf_crypto_ctx_create(const struct bpf_crypto_params *params,
+						    __u32 params__sz, int *err) __ksym;
+extern void bpf_crypto_ctx_release(struct bpf_crypto_ctx *ctx) __ksym;
+
+static __always_inline struct bpf_crypto_ctx *moq_ecb_ctx(struct bpf_crypto_params *p,
+							  const __u8 *key, int *err)
+{
+	struct bpf_crypto_ctx *c;
+
+	__builtin_memcpy(p->key, key, 16);
+	c = bpf_crypto_ctx_create(p, sizeof(*p), err);
+	__builtin_memset(p->key, 0, 16);
+	return c;
+}
+
+static __always_inline int moq_tls_install(struct moq_tls_install *a, struct moq_keyset *k)
+{
+	struct bpf_crypto_params p = {
+	    .type = "skcipher",
+	    .algo = "ecb(aes)",
+	    .key_len = 16,
+	};
+	struct bpf_crypto_ctx *aes, *hp, *old;
+	int err = 0;
+
+	aes = moq_ecb_ctx(&p, a->key, &err);
+	if (!aes)
+		return err ? err : -22;
+	hp = moq_ecb_ctx(&p, a->hp, &err);
+	if (!hp) {
+		bpf_crypto_ctx_release(aes);
+		return err ? err : -22;
+	}
+	old = bpf_kptr_xchg(&k->aes, aes);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	old = bpf_kptr_xchg(&k->hp, hp);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	if (a->select && a->id.kind == MOQ_TLS_KIND_SUB) {
+		__u32 slot = a->id.id, sel = (a->id.phase & 1) + 1;
+
+		if (bpf_map_update_elem(&moq_tls_sel, &slot, &sel, BPF_ANY))
+			return -2; /* -ENOENT: slot out of range */
+	}
+	return 0;
+}
+
+static __always_inline void moq_tls_release(struct moq_keyset *k)
+{
+	struct bpf_crypto_ctx *old;
+
+	old = bpf_kptr_xchg(&k->aes, NULL);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	old = bpf_kptr_xchg(&k->hp, NULL);
+	if (old)
+		bpf_crypto_ctx_release(old);
+}
+
+SEC("syscall")
+int moq_tls_keys_op(struct moq_tls_install *a)
+{
+	struct moq_tls_key_id id = a->id;
+	struct moq_keyset *k = bpf_map_lookup_elem(&moq_tls_keys, &id);
+	int err = 0;
+
+	if (!k) {
+		err = -2; /* -ENOENT */
+	} else if (a->op == MOQ_TLS_OP_INSTALL) {
+		err = moq_tls_install(a, k);
+	} else if (a->op == MOQ_TLS_OP_RELEASE) {
+		moq_tls_release(k);
+	} else {
+		err = -22; /* -EINVAL */
+	}
+	/* the key bytes do not outlive the call (the kernel frees this
+	 * argument buffer without clearing it) */
+	__builtin_memset(a->key, 0, sizeof(a->key));
+	__builtin_memset(a->hp, 0, sizeof(a->hp));
+	a->err = err;
+	return 0;
+}
+
+SEC("tc")
+int moq_subscriber_seal(struct __sk_buff *skb)
+{
+	int reason, ret;
+
+	ret = moq_subscriber_seal_job(skb, &reason);
+	moq_stat_count(MOQ_PROG_SUBSCRIBER_EGRESS, reason, skb->len);
+	return ret;
+}

@@ -359,16 +359,18 @@ static int install_native(struct moq_quic_conn *c, struct moq_quic__keys *k, int
 		    c->conn, key, iv, hp, NGTCP2_ENCRYPTION_LEVEL_1RTT, secret, len);
 	if (rv)
 		return -1;
-	if (!k->aes128)
-		return 0;
-	if (gen_set(cur, secret, 0) || gen_next(next, cur, 0) ||
-	    memcmp(cur->key, key, MOQ_QUIC__KEYLEN) || memcmp(cur->iv, iv, MOQ_QUIC__IVLEN)) {
+	if (k->aes128 &&
+	    (gen_set(cur, secret, 0) || gen_next(next, cur, 0) ||
+	     memcmp(cur->key, key, MOQ_QUIC__KEYLEN) || memcmp(cur->iv, iv, MOQ_QUIC__IVLEN))) {
 		/* never seen: our derivation must equal ngtcp2's */
 		moq_err(MOD, "1-RTT key derivation differs from ngtcp2's; keys not exported");
 		k->aes128 = 0;
-		return 0;
 	}
-	memcpy(tx ? k->tx_hp : k->rx_hp, hp, MOQ_QUIC__KEYLEN);
+	if (k->aes128)
+		memcpy(tx ? k->tx_hp : k->rx_hp, hp, MOQ_QUIC__KEYLEN);
+	gnutls_memset(key, 0, sizeof(key));
+	gnutls_memset(iv, 0, sizeof(iv));
+	gnutls_memset(hp, 0, sizeof(hp));
 	return 0;
 }
 

@@ -23,7 +23,7 @@
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_quic_open: %s failed at line %d\n", #cond,          \
+			fprintf(stderr, "fuzz_quic_open: %s failed at line %d\n", #cond,           \
 				__LINE__);                                                         \
 			abort();                                                                   \
 		}                                                                                  \

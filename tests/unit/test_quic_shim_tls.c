@@ -561,17 +561,34 @@ static void pump_datagrams(struct world *w, uint64_t ms)
 
 /* Both ends agree on the keys: the server's (the layer's derivation) and
  * the client's (captured from ngtcp2's). */
-static void keys_match(struct world *w)
+static int keys_agree(struct world *w, char *why, size_t whylen)
 {
 	struct moq_quic_1rtt_keys a, b;
 
 	for (int tx = 0; tx < 2; tx++)
 		for (int next = 0; next < 2; next++) {
-			ck_assert_int_eq(moq_quic_conn_1rtt_keys(w->srv.conn, tx, next, &a), 0);
-			ck_assert_int_eq(moq_quic_conn_1rtt_keys(w->cli.conn, !tx, next, &b), 0);
-			ck_assert_msg(!memcmp(&a, &b, sizeof(a)), "tx %d next %d phase %u/%u", tx,
-				      next, a.phase, b.phase);
+			if (moq_quic_conn_1rtt_keys(w->srv.conn, tx, next, &a) ||
+			    moq_quic_conn_1rtt_keys(w->cli.conn, !tx, next, &b) ||
+			    memcmp(&a, &b, sizeof(a))) {
+				snprintf(why, whylen, "server tx %d next %d: phase %u, client %u",
+					 tx, next, a.phase, b.phase);
+				return 0;
+			}
 		}
+	return 1;
+}
+
+/* After updates settle: the client's "current" may lag one generation
+ * until ngtcp2 asks for its next keys, a PTO after the update was
+ * confirmed, while it sends (docs/fast-path-tls-quic.md). */
+static void keys_match(struct world *w)
+{
+	char why[128] = "";
+
+	w->cli.ku_every = 0;
+	for (int i = 0; i < 30 && !keys_agree(w, why, sizeof(why)); i++)
+		pump_datagrams(w, 100);
+	ck_assert_msg(keys_agree(w, why, sizeof(why)), "%s", why);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -615,7 +632,10 @@ START_TEST(test_shim_client_key_updates_every_100_packets)
 	w.cli.ku_next = 100;
 	handshake(&w);
 	transfer(&w);
-	pump_datagrams(&w, 1500);
+	/* ngtcp2 spaces updates by 3 PTO: keep packets coming until 5 (at
+	 * most ~6 s on a loaded machine) */
+	for (int i = 0; i < 20 && w.cli.ku_done < 5; i++)
+		pump_datagrams(&w, 300);
 	moq_quic_conn_stats(w.srv.conn, &ss);
 	ck_assert_uint_ge(w.cli.ku_done, 5);
 	/* the server followed every one (its tx switched with it) */
@@ -625,7 +645,8 @@ START_TEST(test_shim_client_key_updates_every_100_packets)
 	ck_assert_int_gt(g_px.phase_seen[1], 100);
 	ck_assert_int_eq(g_px.s2c_unopened, 0);
 	ck_assert_uint_eq(ss.rx_open_failed, 0);
-	pump_datagrams(&w, 300); /* the client prepares its next keys a PTO later */
+	ck_assert_int_eq(g_h.hook_bad, 0); /* the hooks never saw a key phase */
+	pump_datagrams(&w, 300);	   /* the client prepares its next keys a PTO later */
 	keys_match(&w);
 	world_free(&w);
 }
@@ -660,9 +681,6 @@ START_TEST(test_shim_server_initiated_key_update)
 	moq_quic_conn_stats(w.srv.conn, &ss);
 	ck_assert_uint_eq(ss.key_updates, 1);
 	ck_assert_uint_eq(ss.rx_open_failed, 0);
-	/* ngtcp2 hands the client's next keys over (update_key) a PTO after
-	 * the update is confirmed, while it sends */
-	pump_datagrams(&w, 300);
 	keys_match(&w);
 	world_free(&w);
 }

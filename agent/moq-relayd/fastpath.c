@@ -1238,11 +1238,24 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-/* A restarted agent clears what an earlier run left in the maps. */
-static void clear_stale(struct relayd_fp *fp)
+/* A restarted agent clears what an earlier run left in the maps, TLS keys
+ * included (also when this run is plaintext and the maps have them). */
+static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
 {
 	uint64_t t0 = fp_monotonic_ns();
 	size_t n = fp_maps_clear_stale(&fp->maps);
+	struct fp_keys k;
+	size_t nk = 0;
+	char err[256];
+
+	if (fp->tls)
+		nk = fp_tls_clear_stale(&fp->keys);
+	else if (!fp_keys_open(&k, pin_dir, err, sizeof(err))) {
+		nk = fp_tls_clear_stale(&k);
+		fp_keys_close(&k);
+	}
+	if (nk)
+		moq_info(MOD, "wiped the TLS keys of %zu connections an earlier run left", nk);
 
 	if (n)
 		moq_info(MOD, "cleared %zu map entries an earlier run left, in %.1f ms", n,
@@ -1299,7 +1312,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	fp->generation = (uint32_t)(ts.tv_sec ^ ts.tv_nsec ^ (unsigned)getpid()) | 1u;
-	clear_stale(fp);
+	clear_stale(fp, d->cfg.bpf_pin_dir);
 	if (fp_maps_start(&fp->maps, fp->generation, d->cfg.heartbeat_timeout_ms * 1000000ull,
 			  moq_quic_endpoint_port(d->ep), err, errlen))
 		goto fail;

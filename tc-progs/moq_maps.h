@@ -310,7 +310,7 @@ struct moq_sub_stats {
  * in-place BPF_F_LOCK update, the cipher contexts (kptrs to ecb(aes)
  * bpf_crypto_ctx, created from the key bytes, which are not stored) by the
  * syscall program tc-progs/tls_keys.bpf.c. A set without both contexts is
- * not usable. ~64 KiB per set (the GHASH table), allocated on use. */
+ * not usable. ~8 KiB per set (the GHASH table), allocated on use. */
 #define MOQ_TLS_KIND_SUB 0
 #define MOQ_TLS_KIND_UP 1
 #define MOQ_MAX_TLS_KEYSETS (2 * MOQ_MAX_SUBSCRIBERS + 2 * 1024)
@@ -335,7 +335,7 @@ typedef struct bpf_crypto_ctx moq_crypto_ctx_t;
 #define MOQ_SPIN_LOCK(name) __u32 name
 #endif
 
-#define MOQ_GHASH_TABLE_U64 (16 * 256 * 2)
+#define MOQ_GHASH_TABLE_U64 (32 * 16 * 2)
 struct moq_keyset {
 	MOQ_KPTR(aes);	     /* ecb(aes) with the packet protection key */
 	MOQ_KPTR(hp);	     /* ecb(aes) with the header protection key */
@@ -345,8 +345,9 @@ struct moq_keyset {
 	__u8 iv[12];
 	__u32 pad1;
 	__u8 check[16]; /* fingerprint of key, iv, hp (fp_keys: skip rewrites) */
-	/* GHASH: X * H = XOR over j of ghash[(j * 256 + X[j]) * 2 .. + 2], X[j]
-	 * byte j of the block; entries are 16-byte blocks in wire order */
+	/* GHASH: X * H = XOR over p of ghash[(p * 16 + N[p]) * 2 .. + 2], N[p]
+	 * nibble p of the block (byte p / 2, the low nibble for even p);
+	 * entries are 16-byte blocks in wire order */
 	__u64 ghash[MOQ_GHASH_TABLE_U64];
 };
 

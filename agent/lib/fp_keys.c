@@ -50,15 +50,17 @@ void fp_keys_ghash_table(const uint8_t h[16], uint64_t *tab)
 		memcpy(hx[p], hx[p - 1], 16);
 		gf_mulx(hx[p]);
 	}
-	for (int j = 0; j < 16; j++) {
-		for (int b = 0; b < 256; b++) {
+	for (int p = 0; p < 32; p++) {
+		for (int v = 0; v < 16; v++) {
+			/* nibble p: byte p / 2, low nibble when p is even */
+			int b = p & 1 ? v << 4 : v, j = p / 2;
 			uint8_t e[16] = {0};
 
 			for (int k = 0; k < 8; k++)
 				if (b & (0x80 >> k))
 					for (int q = 0; q < 16; q++)
 						e[q] ^= hx[8 * j + k][q];
-			memcpy(&tab[(j * 256 + b) * 2], e, 16);
+			memcpy(&tab[(p * 16 + v) * 2], e, 16);
 		}
 	}
 	gnutls_memset(hx, 0, sizeof(hx));

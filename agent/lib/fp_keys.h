@@ -37,7 +37,8 @@ int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key 
 int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id);
 
 /* The GHASH table of struct moq_keyset for hash key h (exposed for tests):
- * tab[(j * 256 + b) * 2 ..] = (byte b at position j) * H, 16 bytes. */
+ * tab[(p * 16 + v) * 2 ..] = (nibble v at position p: byte p / 2, low
+ * nibble for even p) * H, 16 bytes. */
 void fp_keys_ghash_table(const uint8_t h[16], uint64_t *tab);
 
 #endif

@@ -1,7 +1,10 @@
 /* GHASH (NIST SP 800-38D 6.4) with the per-key table of struct moq_keyset:
- * X * H is the XOR of 16 table entries, one per byte of X (the table is
- * linear in X, so each byte position has its 256 multiples of H). The
- * agent computes the table (agent/lib/fp_keys.c).
+ * X * H is the XOR of 32 table entries, one per 4-bit nibble of X (the
+ * product is linear in X, so each nibble position has its 16 multiples of
+ * H): 8 KiB per key, where one entry per byte (16 x 256 x 16 B) takes 64
+ * KiB and misses the cache once there are dozens of subscribers
+ * (docs/fast-path-tls-kernel.md). The agent computes the table
+ * (agent/lib/fp_keys.c).
  *
  * Blocks are handled as two little-endian 64-bit words as loaded from
  * memory: byte j of the block is bits 8j.. of word j / 8. The table
@@ -16,12 +19,36 @@
 #error "ghash.h assumes a little-endian target"
 #endif
 
-/* One table lookup: byte b of X at position j. */
-#define MOQ_GHASH_STEP(j, w, sh)                                                                   \
+/* One table lookup: nibble m of word w (bits 4m..4m+3) is position p of
+ * the block. The empty asm keeps the steps in order: scheduled together
+ * they need more registers than BPF has and spill to the stack (the
+ * sealer's callers are short of stack). */
+#define MOQ_GHASH_STEP(p, w, m)                                                                    \
 	do {                                                                                       \
-		__u32 i_ = (j)*512 + (((w) >> (sh)) & 0xff) * 2;                                   \
+		__u32 i_ = ((p)*16 + (((w) >> (4 * (m))) & 0xf)) * 2;                              \
 		z0 ^= tab[i_];                                                                     \
 		z1 ^= tab[i_ + 1];                                                                 \
+		asm volatile("" : "+r"(z0), "+r"(z1));                                             \
+	} while (0)
+
+#define MOQ_GHASH_WORD(base, w)                                                                    \
+	do {                                                                                       \
+		MOQ_GHASH_STEP(base + 0, w, 0);                                                    \
+		MOQ_GHASH_STEP(base + 1, w, 1);                                                    \
+		MOQ_GHASH_STEP(base + 2, w, 2);                                                    \
+		MOQ_GHASH_STEP(base + 3, w, 3);                                                    \
+		MOQ_GHASH_STEP(base + 4, w, 4);                                                    \
+		MOQ_GHASH_STEP(base + 5, w, 5);                                                    \
+		MOQ_GHASH_STEP(base + 6, w, 6);                                                    \
+		MOQ_GHASH_STEP(base + 7, w, 7);                                                    \
+		MOQ_GHASH_STEP(base + 8, w, 8);                                                    \
+		MOQ_GHASH_STEP(base + 9, w, 9);                                                    \
+		MOQ_GHASH_STEP(base + 10, w, 10);                                                  \
+		MOQ_GHASH_STEP(base + 11, w, 11);                                                  \
+		MOQ_GHASH_STEP(base + 12, w, 12);                                                  \
+		MOQ_GHASH_STEP(base + 13, w, 13);                                                  \
+		MOQ_GHASH_STEP(base + 14, w, 14);                                                  \
+		MOQ_GHASH_STEP(base + 15, w, 15);                                                  \
 	} while (0)
 
 /* x = (x ^ (w0, w1)) * H */
@@ -30,22 +57,8 @@ static __always_inline void moq_ghash_block(const __u64 *tab, __u64 *x0, __u64 *
 {
 	__u64 a = *x0 ^ w0, b = *x1 ^ w1, z0 = 0, z1 = 0;
 
-	MOQ_GHASH_STEP(0, a, 0);
-	MOQ_GHASH_STEP(1, a, 8);
-	MOQ_GHASH_STEP(2, a, 16);
-	MOQ_GHASH_STEP(3, a, 24);
-	MOQ_GHASH_STEP(4, a, 32);
-	MOQ_GHASH_STEP(5, a, 40);
-	MOQ_GHASH_STEP(6, a, 48);
-	MOQ_GHASH_STEP(7, a, 56);
-	MOQ_GHASH_STEP(8, b, 0);
-	MOQ_GHASH_STEP(9, b, 8);
-	MOQ_GHASH_STEP(10, b, 16);
-	MOQ_GHASH_STEP(11, b, 24);
-	MOQ_GHASH_STEP(12, b, 32);
-	MOQ_GHASH_STEP(13, b, 40);
-	MOQ_GHASH_STEP(14, b, 48);
-	MOQ_GHASH_STEP(15, b, 56);
+	MOQ_GHASH_WORD(0, a);
+	MOQ_GHASH_WORD(16, b);
 	*x0 = z0;
 	*x1 = z1;
 }

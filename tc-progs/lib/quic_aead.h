@@ -36,6 +36,8 @@ struct moq_aead_state {
 	__u32 start;  /* first byte of the data in pk */
 	__u32 len;    /* bytes of data */
 	__u32 mode;   /* MOQ_AEAD_M_* */
+	__u32 final;  /* block loop: finish with the lengths block and tag */
+	__u32 aad_len;
 };
 
 struct moq_aead_scratch {
@@ -147,8 +149,17 @@ static long moq_aead_block_cb(__u64 i, void *arg)
 	__u32 off = (__u32)i * 16, len = s->st.len, pos, kpos;
 	__u64 w0, w1, *p;
 
-	if (off >= len || off >= MOQ_AEAD_MAX_CT)
+	if (off >= len || off >= MOQ_AEAD_MAX_CT) {
+		/* one more iteration after the ciphertext: the lengths block
+		 * and the tag (here, not in the caller: the unrolled GHASH
+		 * needs stack, and the caller's stack adds to its caller's) */
+		if (s->st.final) {
+			moq_ghash_lengths(ref->tab, &s->st.x0, &s->st.x1, s->st.aad_len, len);
+			s->st.t0 = s->st.x0 ^ *(__u64 *)&s->ks[0];
+			s->st.t1 = s->st.x1 ^ *(__u64 *)&s->ks[8];
+		}
 		return 1;
+	}
 	pos = s->st.start + off;
 	kpos = 16 + off; /* block 0 of ks is E(K, J0) */
 	if (pos > MOQ_AEAD_PK - 16 || kpos > sizeof(s->ks) - 16)
@@ -286,14 +297,14 @@ static __always_inline void moq_aead_ghash(struct moq_aead_ref *ref, __u32 hdr_l
 	s->st.start = 0;
 	s->st.len = hdr_len;
 	s->st.mode = MOQ_AEAD_M_HASH;
+	s->st.final = 0;
 	bpf_loop((hdr_len + 15) / 16, moq_aead_block_cb, ref, 0);
 	s->st.start = hdr_len;
 	s->st.len = n;
 	s->st.mode = mode;
-	bpf_loop((n + 15) / 16, moq_aead_block_cb, ref, 0);
-	moq_ghash_lengths(ref->tab, &s->st.x0, &s->st.x1, hdr_len, n);
-	s->st.t0 = s->st.x0 ^ *(__u64 *)&s->ks[0];
-	s->st.t1 = s->st.x1 ^ *(__u64 *)&s->ks[8];
+	s->st.final = 1;
+	s->st.aad_len = hdr_len;
+	bpf_loop((n + 15) / 16 + 1, moq_aead_block_cb, ref, 0);
 }
 
 /* The seal with an optional UDP checksum fix (csum_off != 0: the UDP

@@ -2,7 +2,8 @@
  * runs one operation on the packet given to bpf_prog_test_run, which is a
  * bare QUIC packet at offset 0. Parameters in skb->cb:
  *   cb[0] op: 1 seal, 2 open, 3 header protection mask (written over
- *         bytes 0..4), 4 key phase of the set (returned)
+ *         bytes 0..4), 4 key phase of the set (returned), 5 the CTR
+ *         keystream only (the ECB call of a seal; bench/bpf_cost.c)
  *   cb[1] id: subscriber slot (kind SUB, keys through moq_tls_sel) or
  *         upstream conn_id (kind UP)
  *   cb[2] kind | phase << 8 | hdr_len << 16 (hdr_len: sample offset for 3)
@@ -36,6 +37,12 @@ int moq_aead_test(struct __sk_buff *skb)
 			r = -101;
 	} else if (op == 4) {
 		r = moq_keyset_phase(k);
+	} else if (op == 5) {
+		struct moq_aead_ref ref = {.s = moq_aead_scratch_get(), .tab = k->ghash};
+		__u32 len = skb->len;
+
+		if (ref.s && hdr_len <= MOQ_AEAD_MAX_HDR && len >= hdr_len + MOQ_TAG_LEN)
+			r = moq_aead_prepare(skb, k, &ref, 0, len, len - hdr_len - MOQ_TAG_LEN, pn);
 	}
 	return 1000 + r;
 }

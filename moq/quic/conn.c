@@ -181,6 +181,11 @@ void moq_quic__conn_free(struct moq_quic_conn *c)
 		c->dq_head = d->next;
 		free(d);
 	}
+	while (c->early) {
+		struct dgram *d = c->early;
+		c->early = d->next;
+		free(d);
+	}
 	moq_timer_free(c->timer);
 	if (c->own_fd >= 0) {
 		moq_loop_del_fd(ep->loop, c->own_fd);

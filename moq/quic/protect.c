@@ -448,6 +448,11 @@ int moq_quic__shim_on(const struct moq_quic_conn *c)
 	return c->keys && c->keys->shim;
 }
 
+int moq_quic__shim_rx_ready(const struct moq_quic_conn *c)
+{
+	return c->keys && c->keys->shim && c->keys->have_rx;
+}
+
 void moq_quic__keys_notify(struct moq_quic_conn *c)
 {
 	struct moq_quic_endpoint *ep = c->ep;

@@ -24,8 +24,10 @@ void moq_quic__keys_session(struct moq_quic_conn *c);
 void moq_quic__keys_callbacks(ngtcp2_callbacks *cb);
 void moq_quic__keys_free(struct moq_quic_conn *c);
 
-/* 1 when the layer protects c's 1-RTT packets. */
+/* 1 when the layer protects c's 1-RTT packets; _rx_ready: and can open
+ * them (the rx keys come after the tx keys on a server). */
 int moq_quic__shim_on(const struct moq_quic_conn *c);
+int moq_quic__shim_rx_ready(const struct moq_quic_conn *c);
 /* Report a pending key change (on_keys_changed) now. Call outside ngtcp2
  * callbacks, before anything is sealed. */
 void moq_quic__keys_notify(struct moq_quic_conn *c);

@@ -135,6 +135,8 @@ struct moq_quic_conn {
 	/* TLS */
 	gnutls_session_t tls;
 	struct moq_quic__keys *keys; /* 1-RTT keys (protect.c) */
+	struct dgram *early;	     /* shim: 1-RTT packets before the rx keys (recv.c) */
+	unsigned nearly;
 	ngtcp2_crypto_conn_ref conn_ref;
 	char tls_err[200];
 	char vhost[256]; /* name verified against the certificate */

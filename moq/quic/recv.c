@@ -1,6 +1,7 @@
 /* The receive path. See recv.h. */
 #include "quic/recv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -60,6 +61,46 @@ static void scan_stop_sending(struct moq_quic_conn *c, const uint8_t *data, size
 	}
 }
 
+#define EARLY_MAX 8	/* packets */
+#define EARLY_ROOM 4096 /* bytes the receive hook may grow one by */
+
+/* Shim: a 1-RTT packet that came before the server's rx keys (gnutls hands
+ * them over after the client's Finished, which an ngtcp2 client sends in
+ * the datagram after its first 1-RTT packet): kept, as ngtcp2 would, and
+ * read once the keys are there (early_replay). */
+static void early_keep(struct moq_quic_conn *c, const uint8_t *d, size_t n)
+{
+	struct dgram *e, **pp;
+
+	if (c->nearly >= EARLY_MAX || n > 65536 || !(e = malloc(sizeof(*e) + n + EARLY_ROOM)))
+		return;
+	e->next = NULL;
+	e->len = n;
+	memcpy(e->data, d, n);
+	for (pp = &c->early; *pp; pp = &(*pp)->next)
+		;
+	*pp = e;
+	c->nearly++;
+	c->ep->st.rx_early++;
+}
+
+static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t cap,
+		      const struct sockaddr *sa, socklen_t sl);
+
+static void early_replay(struct moq_quic_conn *c)
+{
+	while (c->early && moq_quic__shim_rx_ready(c) &&
+	       (c->state == CS_HANDSHAKE || c->state == CS_ESTABLISHED)) {
+		struct dgram *e = c->early;
+		struct sockaddr_storage peer = c->peer;
+		c->early = e->next;
+		c->nearly--;
+		conn_recv(c, e->data, e->len, e->len + EARLY_ROOM, (struct sockaddr *)&peer,
+			  c->peerlen);
+		free(e);
+	}
+}
+
 static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t cap,
 		      const struct sockaddr *sa, socklen_t sl)
 {
@@ -112,7 +153,14 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	if (moq_quic__shim_on(c)) {
 		/* open before recv_hook and ngtcp2 (they see the plaintext
 		 * form); a packet that does not open is dropped */
-		size_t lp = moq_quic__long_prefix_len(data, n), len = n - lp;
+		size_t lp = moq_quic__long_prefix_len(data, n), len;
+		if (lp < n && !moq_quic__shim_rx_ready(c)) {
+			early_keep(c, data + lp, n - lp);
+			if (!lp)
+				return;
+			n = lp;
+		}
+		len = n - lp;
 		if (lp < n && moq_quic__shim_open(c, data + lp, &len, cap - lp) < 0) {
 			if (!lp)
 				return;
@@ -159,6 +207,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			c->peerlen = cur->remote.addrlen;
 		}
 	}
+	if (c->early)
+		early_replay(c);
 	moq_quic__mark_dirty(c);
 }
 

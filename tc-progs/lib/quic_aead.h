@@ -28,15 +28,17 @@ extern int bpf_crypto_encrypt(struct bpf_crypto_ctx *ctx, const struct bpf_dynpt
 
 /* loop state of the helpers below */
 struct moq_aead_state {
-	__u64 x0, x1; /* GHASH accumulator */
-	__u64 t0, t1; /* computed tag */
-	__u64 n0;     /* nonce bytes 0..7 */
-	__u64 acc;    /* checksum sum */
-	__u32 n1;     /* nonce bytes 8..11 */
-	__u32 start;  /* first byte of the data in pk */
-	__u32 len;    /* bytes of data */
-	__u32 mode;   /* MOQ_AEAD_M_* */
-	__u32 final;  /* block loop: finish with the lengths block and tag */
+	__u64 x0, x1;	    /* GHASH accumulator */
+	__u64 t0, t1;	    /* computed tag */
+	__u64 n0;	    /* nonce bytes 0..7 */
+	__u64 cacc;	    /* ciphertext's checksum change (csum != 0) */
+	__u64 otag0, otag1; /* the trailer the tag replaces */
+	__u32 n1;	    /* nonce bytes 8..11 */
+	__u32 start;	    /* first byte of the data in pk */
+	__u32 len;	    /* bytes of data */
+	__u32 mode;	    /* MOQ_AEAD_M_* */
+	__u32 final;	    /* block loop: finish with the lengths block and tag */
+	__u32 csum;	    /* M_SEAL: sum the checksum change into cacc */
 	__u32 aad_len;
 };
 
@@ -112,9 +114,11 @@ static __always_inline int moq_aes_block(struct bpf_crypto_ctx *c, struct moq_ae
 }
 
 /* header protection mask: 5 bytes from the 16-byte sample at skb offset
- * sample_off (RFC 9001 5.4.3: AES-ECB(hp_key, sample)) */
-static __always_inline int moq_hp_mask(struct __sk_buff *skb, const struct moq_keyset *k,
-				       __u32 sample_off, __u8 mask[5])
+ * sample_off (RFC 9001 5.4.3: AES-ECB(hp_key, sample)). A subprogram: its
+ * dynptrs must not share stack slots with a caller's buffers (the
+ * verifier refuses a helper writing where a dynptr was). */
+static __noinline int moq_hp_mask(struct __sk_buff *skb, const struct moq_keyset *k,
+				  __u32 sample_off, __u8 mask[5])
 {
 	struct moq_aead_scratch *s = moq_aead_scratch_get();
 	struct bpf_crypto_ctx *hp;
@@ -132,6 +136,55 @@ static __always_inline int moq_hp_mask(struct __sk_buff *skb, const struct moq_k
 
 #define MOQ_AEAD_M_HASH 0 /* GHASH only (AAD) */
 #define MOQ_AEAD_M_SEAL 1 /* XOR keystream, then GHASH the ciphertext */
+
+/* UDP checksum change without a second pass over the packet: one's-
+ * complement sums of 32-bit words in memory order (like bpf_csum_diff),
+ * new bytes plus the complement of the old ones, region by region, each
+ * folded to 16 bits and byte-swapped when the region starts an odd number
+ * of bytes after the packet (RFC 1071: the sum is byte-order independent
+ * up to that swap). */
+static __always_inline __u64 moq_csum_words(__u64 w0, __u64 w1)
+{
+	return (w0 & 0xffffffffull) + (w0 >> 32) + (w1 & 0xffffffffull) + (w1 >> 32);
+}
+
+static __always_inline __u32 moq_csum_fold16(__u64 acc, __u32 odd)
+{
+	acc = (acc & 0xffffffffull) + (acc >> 32);
+	acc = (acc & 0xffffffffull) + (acc >> 32);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	if (odd)
+		acc = ((acc & 0xff) << 8) | (acc >> 8);
+	return (__u32)acc;
+}
+
+/* Low r bytes (0..8) of a word. */
+static __always_inline __u64 moq_low_bytes(__u32 r)
+{
+	return r >= 8 ? ~0ull : (1ull << (8 * r)) - 1;
+}
+
+/* The header's 32 bytes, the first hdr_len of them, as a sum (complemented
+ * for the old bytes). */
+static __always_inline __u64 moq_hdr_sum(const __u8 *pk, __u32 hdr_len, int complement)
+{
+	__u64 acc = 0;
+
+#pragma unroll
+	for (int k = 0; k < 4; k++) {
+		__u32 r = hdr_len > 8 * k ? hdr_len - 8 * k : 0;
+		__u64 m = moq_low_bytes(r), w = *(const __u64 *)&pk[8 * k] & m;
+
+		if (complement)
+			w = ~w & m;
+		acc += (w & 0xffffffffull) + (w >> 32);
+		if (complement) /* the masked-out bytes: ~0, a one's-complement zero */
+			acc += (~m & 0xffffffffull) + (~m >> 32);
+	}
+	return acc;
+}
 
 /* What the bpf_loop callbacks get (on the stack: 16 bytes; the rest of
  * their state is in the scratch, the egress program has little stack). */
@@ -168,10 +221,19 @@ static long moq_aead_block_cb(__u64 i, void *arg)
 	w0 = p[0];
 	w1 = p[1];
 	if (s->st.mode == MOQ_AEAD_M_SEAL) {
+		__u64 o0 = w0, o1 = w1;
+
 		w0 ^= *(__u64 *)&s->ks[kpos];
 		w1 ^= *(__u64 *)&s->ks[kpos + 8];
 		p[0] = w0;
 		p[1] = w1;
+		moq_ghash_mask(&w0, &w1, len - off);
+		if (s->st.csum) {
+			/* old bytes past the data are zero too, their
+			 * complement a one's-complement zero */
+			moq_ghash_mask(&o0, &o1, len - off);
+			s->st.cacc += moq_csum_words(w0, w1) + moq_csum_words(~o0, ~o1);
+		}
 	}
 	moq_ghash_mask(&w0, &w1, len - off);
 	moq_ghash_block(ref->tab, &s->st.x0, &s->st.x1, w0, w1);
@@ -211,38 +273,6 @@ static long moq_ctr_cb(__u64 i, void *arg)
 	*(__u32 *)&s->ctr[pos + 8] = s->st.n1;
 	*(__u32 *)&s->ctr[pos + 12] = bpf_htonl((__u32)i + 1);
 	return 0;
-}
-
-/* bpf_loop callback: one's-complement sum (32-bit words in memory order)
- * of s->pk[0, st.len). */
-static long moq_sum_cb(__u64 i, void *arg)
-{
-	struct moq_aead_ref *ref = arg;
-	struct moq_aead_scratch *s = ref->s;
-	__u32 off = (__u32)i * 8, len = s->st.len;
-	__u64 w;
-
-	if (off >= len || off > MOQ_AEAD_PK - 8)
-		return 1;
-	w = *(__u64 *)&s->pk[off];
-	if (len - off < 8)
-		w &= (1ull << (8 * (len - off))) - 1;
-	s->st.acc += (w & 0xffffffffull) + (w >> 32);
-	return 0;
-}
-
-static __always_inline __u32 moq_pk_sum(struct moq_aead_ref *ref, __u32 len)
-{
-	struct moq_aead_scratch *s = ref->s;
-	__u64 acc;
-
-	s->st.len = len;
-	s->st.acc = 0;
-	bpf_loop((len + 7) / 8, moq_sum_cb, ref, 0);
-	acc = s->st.acc;
-	acc = (acc & 0xffffffffull) + (acc >> 32);
-	acc = (acc & 0xffffffffull) + (acc >> 32);
-	return (__u32)acc;
 }
 
 /* Loads the packet into s->pk and computes the counter blocks and the
@@ -304,6 +334,7 @@ static __always_inline void moq_aead_ghash(struct moq_aead_ref *ref, __u32 hdr_l
 	s->st.mode = mode;
 	s->st.final = 1;
 	s->st.aad_len = hdr_len;
+	s->st.cacc = 0;
 	bpf_loop((n + 15) / 16 + 1, moq_aead_block_cb, ref, 0);
 }
 
@@ -322,8 +353,8 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 	struct moq_aead_ref ref = {.s = moq_aead_scratch_get(), .tab = k->ghash};
 	struct moq_aead_scratch *s = ref.s;
 	struct bpf_crypto_ctx *hp = k->hp;
-	__u32 n, pn_len, so, old_sum = 0, i;
-	__u64 diff;
+	__u32 n, pn_len, so, i, sum;
+	__u64 hacc = 0, tacc;
 	__u8 first;
 
 	if (!s || !hp)
@@ -335,8 +366,14 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 		return -1;
 	if (moq_aead_prepare(skb, k, &ref, pkt_off, pkt_len, n, pn))
 		return -1;
+	i = hdr_len + n;
+	if (i > MOQ_AEAD_PK - 16)
+		return -1;
 	if (csum_off)
-		old_sum = moq_pk_sum(&ref, pkt_len);
+		hacc = moq_hdr_sum(s->pk, hdr_len, 1);
+	s->st.otag0 = *(__u64 *)&s->pk[i];
+	s->st.otag1 = *(__u64 *)&s->pk[i + 8];
+	s->st.csum = !!csum_off;
 	if (set_phase)
 		s->pk[0] = (s->pk[0] & ~0x04) | (moq_keyset_phase(k) << 2);
 	first = s->pk[0];
@@ -344,9 +381,6 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 	if (hdr_len < 1 + pn_len)
 		return -1;
 	moq_aead_ghash(&ref, hdr_len, n, MOQ_AEAD_M_SEAL);
-	i = hdr_len + n;
-	if (i > MOQ_AEAD_PK - 16)
-		return -1;
 	*(__u64 *)&s->pk[i] = s->st.t0;
 	*(__u64 *)&s->pk[i + 8] = s->st.t1;
 	/* header protection (RFC 9001 5.4.2): the sample starts 4 bytes after
@@ -370,17 +404,20 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 		return -1;
 	if (!csum_off)
 		return 0;
-	diff = (__u64)moq_pk_sum(&ref, pkt_len) + (__u32)~old_sum;
-	diff = (diff & 0xffffffffull) + (diff >> 32);
-	if (bpf_l4_csum_replace(skb, csum_off, 0, (__u32)diff, BPF_F_MARK_MANGLED_0))
+	hacc += moq_hdr_sum(s->pk, hdr_len, 0);
+	tacc = moq_csum_words(s->st.t0, s->st.t1) + moq_csum_words(~s->st.otag0, ~s->st.otag1);
+	sum = moq_csum_fold16(hacc, 0) + moq_csum_fold16(s->st.cacc, hdr_len & 1) +
+	      moq_csum_fold16(tacc, i & 1);
+	if (bpf_l4_csum_replace(skb, csum_off, 0, moq_csum_fold16(sum, 0), BPF_F_MARK_MANGLED_0))
 		return -1;
 	return 0;
 }
 
 /* Seal in place: packet at pkt_off, header (first byte..PN end) hdr_len
  * bytes, whole packet pkt_len bytes including the 16-byte trailer that
- * becomes the tag; pn = full packet number. Applies header protection too;
- * fixes nothing else (the caller fixes the UDP checksum). 0 or < 0. */
+ * becomes the tag; pn = full packet number. Applies header protection too
+ * (short header: first byte mask 0x1f); fixes nothing else (the caller
+ * sets the KEY_PHASE bit before and fixes the UDP checksum). 0 or < 0. */
 static __always_inline int moq_aead_seal(struct __sk_buff *skb, const struct moq_keyset *k,
 					 __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
 {
@@ -402,14 +439,12 @@ static __always_inline int moq_aead_seal_udp(struct __sk_buff *skb, const struct
 				  hdr_len | 1 << 8 | pkt_len << 16, pn);
 }
 
-/* Open in place after the caller removed header protection: verify the tag
- * over AAD = header, ciphertext = [pkt_off + hdr_len, pkt_off + pkt_len -
- * 16); decrypts only if it verifies. 0 ok, < 0 bad tag / error (the packet
- * is unchanged when the tag is bad). The tag bytes stay in the packet; the
- * UDP checksum is not fixed. */
-static __noinline int moq_aead_open(struct __sk_buff *skb, const struct moq_keyset *k,
-				    __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
+/* The body of moq_aead_open (a subprogram: its stack is its own). */
+static __noinline int moq_aead_open_impl(struct __sk_buff *skb, const struct moq_keyset *k,
+					 __u32 pkt_off, __u32 lens, __u64 pn)
 {
+	/* lens = hdr_len | pkt_len << 16 (BPF calls take 5 arguments) */
+	__u32 hdr_len = lens & 0xff, pkt_len = lens >> 16;
 	struct moq_aead_ref ref = {.s = moq_aead_scratch_get(), .tab = k->ghash};
 	struct moq_aead_scratch *s = ref.s;
 	__u32 n, i;
@@ -437,6 +472,19 @@ static __noinline int moq_aead_open(struct __sk_buff *skb, const struct moq_keys
 	if (bpf_skb_store_bytes(skb, pkt_off + hdr_len, s->pk + hdr_len, n, 0))
 		return -1;
 	return 0;
+}
+
+/* Open in place after the caller removed header protection: verify the tag
+ * over AAD = header, ciphertext = [pkt_off + hdr_len, pkt_off + pkt_len -
+ * 16); decrypts only if it verifies. 0 ok, < 0 bad tag / error (the packet
+ * is unchanged when the tag is bad). The tag bytes stay in the packet; the
+ * UDP checksum is not fixed. */
+static __always_inline int moq_aead_open(struct __sk_buff *skb, const struct moq_keyset *k,
+					 __u32 pkt_off, __u32 hdr_len, __u32 pkt_len, __u64 pn)
+{
+	if (hdr_len > 0xff || pkt_len > 0xffff)
+		return -1;
+	return moq_aead_open_impl(skb, k, pkt_off, hdr_len | pkt_len << 16, pn);
 }
 
 #endif

@@ -6,7 +6,9 @@
  *         keystream only (the ECB call of a seal; bench/bpf_cost.c)
  *   cb[1] id: subscriber slot (kind SUB, keys through moq_tls_sel) or
  *         upstream conn_id (kind UP)
- *   cb[2] kind | phase << 8 | hdr_len << 16 (hdr_len: sample offset for 3)
+ *   cb[2] kind | phase << 8 | pkt_off << 9 | hdr_len << 16 (hdr_len: sample
+ *         offset for 3; pkt_off: where the packet starts, 0..127, read at
+ *         run time so the compiler cannot fold it into the helpers)
  *   cb[3], cb[4] packet number, low and high 32 bits
  * Returns 1000 + the helper's result, 900 when there are no keys. */
 #include "bpf_common.h"
@@ -19,6 +21,7 @@ int moq_aead_test(struct __sk_buff *skb)
 {
 	__u32 op = skb->cb[0], id = skb->cb[1], kind = skb->cb[2] & 0xff;
 	__u32 phase = (skb->cb[2] >> 8) & 1, hdr_len = skb->cb[2] >> 16;
+	__u32 off = (skb->cb[2] >> 9) & 0x7f;
 	__u64 pn = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	struct moq_keyset *k;
 	__u8 mask[5];
@@ -28,11 +31,11 @@ int moq_aead_test(struct __sk_buff *skb)
 	if (!k)
 		return 900;
 	if (op == 1) {
-		r = moq_aead_seal(skb, k, 0, hdr_len, skb->len, pn);
+		r = moq_aead_seal(skb, k, off, hdr_len, skb->len - off, pn);
 	} else if (op == 2) {
-		r = moq_aead_open(skb, k, 0, hdr_len, skb->len, pn);
+		r = moq_aead_open(skb, k, off, hdr_len, skb->len - off, pn);
 	} else if (op == 3) {
-		r = moq_hp_mask(skb, k, hdr_len, mask);
+		r = moq_hp_mask(skb, k, off + hdr_len, mask);
 		if (!r && bpf_skb_store_bytes(skb, 0, mask, 5, 0))
 			r = -101;
 	} else if (op == 4) {

@@ -29,6 +29,7 @@
 static struct bpf_object *obj;
 static int prog_fd;
 static struct fp_keys K;
+static uint32_t pkt_off; /* where the QUIC packet starts in pkt (run_op) */
 
 /* RFC 9001 A.1: client and server Initial keys */
 static const struct fp_tls_key client_keys = {
@@ -85,6 +86,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	pkt_off = 0;
 	fp_keys_close(&K);
 	bpf_object__close(obj);
 }
@@ -101,7 +103,7 @@ static uint32_t run_op(uint32_t op, uint32_t kind, uint32_t id, uint32_t phase, 
 
 	ctx.cb[0] = op;
 	ctx.cb[1] = id;
-	ctx.cb[2] = kind | phase << 8 | hdr_len << 16;
+	ctx.cb[2] = kind | phase << 8 | pkt_off << 9 | hdr_len << 16;
 	ctx.cb[3] = (uint32_t)pn;
 	ctx.cb[4] = (uint32_t)(pn >> 32);
 	ck_assert_int_eq(bpf_prog_test_run_opts(prog_fd, &o), 0);
@@ -288,6 +290,30 @@ START_TEST(open_with_the_other_phase_keys_fails)
 }
 END_TEST
 
+/* the packet behind 42 bytes of headers: they stay as they are */
+START_TEST(seal_and_open_at_an_offset)
+{
+	static uint8_t pkt[1600], want[1600];
+	size_t len;
+
+	for (int i = 0; i < 42; i++)
+		pkt[i] = want[i] = (uint8_t)(0xe0 + i);
+	len = short_pkt(pkt + 42, 333, 1234, 9);
+	memcpy(want + 42, pkt + 42, len);
+	ref_seal(&client_keys, want + 42, len, 13, 1234, 1);
+	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0);
+	pkt_off = 42;
+	ck_assert_uint_eq(run_op(OP_SEAL, MOQ_TLS_KIND_UP, CONN, 0, 13, 1234, pkt, 42 + len), 1000);
+	ck_assert_mem_eq(pkt, want, 42 + len);
+	/* open (header protection is the caller's) */
+	short_pkt(want + 42, 333, 1234, 9);
+	short_pkt(pkt + 42, 333, 1234, 9);
+	ref_seal(&client_keys, pkt + 42, len, 13, 1234, 0);
+	ck_assert_uint_eq(run_op(OP_OPEN, MOQ_TLS_KIND_UP, CONN, 0, 13, 1234, pkt, 42 + len), 1000);
+	ck_assert_mem_eq(pkt, want, 42 + len - 16);
+}
+END_TEST
+
 /* ---- keys: selection, phases, wiping ---------------------------------------------- */
 
 static int map_empty(const char *name)
@@ -422,6 +448,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, open_restores_the_plaintext, 0, 9);
 	tcase_add_loop_test(t, open_refuses_a_forgery, 0, 6);
 	tcase_add_test(t, open_with_the_other_phase_keys_fails);
+	tcase_add_test(t, seal_and_open_at_an_offset);
 	tcase_add_test(t, no_keys_until_set_and_after_wipe);
 	tcase_add_test(t, key_update_switches_the_subscriber_set);
 	tcase_add_test(t, setting_the_same_keys_again_is_a_no_op);

@@ -12,7 +12,9 @@
 #include <linux/pkt_cls.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
@@ -128,8 +130,15 @@ static void setup(void)
 	setup_family(4);
 }
 
+static char pin_dir[128]; /* pins a test made, removed by teardown */
+
 static void teardown(void)
 {
+	if (pin_dir[0]) {
+		bpf_object__unpin_maps(R.obj, pin_dir);
+		rmdir(pin_dir);
+		pin_dir[0] = 0;
+	}
 	fp_keys_close(&K);
 	bpf_relay_close(&R);
 }
@@ -310,6 +319,31 @@ START_TEST(no_seal_program_drops_and_refunds)
 }
 END_TEST
 
+/* The agent's way: fp_keys_open on the pin directory of relay.bpf.o's
+ * maps (here pinned by the test, in production by tc). */
+START_TEST(fp_keys_open_uses_the_pinned_maps)
+{
+	static uint8_t in[512], out[2048];
+	char err[256] = "";
+	struct fp_keys k2;
+	size_t len = up_packet(in, sizeof(in), 4, 40), q = quic_off(4);
+
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/moq-aead-test-%d", (int)getpid());
+	ck_assert_int_eq(mkdir(pin_dir, 0700), 0);
+	ck_assert_int_lt(fp_keys_open(&k2, pin_dir, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "attach relay.bpf.o"));
+	ck_assert_int_eq(bpf_object__pin_maps(R.obj, pin_dir), 0);
+	ck_assert_msg(!fp_keys_open(&k2, pin_dir, err, sizeof(err)), "fp_keys_open: %s", err);
+	ck_assert_int_eq(fp_keys_set_sub(&k2, TLS, &keys[1]), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_OK);
+	memcpy(out, run.out, run.out_len);
+	ck_assert(gnutls_open(out + q, run.out_len - q, &keys[1], NEXT_PN));
+	ck_assert_int_eq(fp_keys_wipe_sub(&k2, TLS), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_SHOT);
+	fp_keys_close(&k2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bpf_aead_egress");
@@ -320,6 +354,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, tls_clone_is_the_plaintext_clone_sealed, 0, 8);
 	tcase_add_test(t, no_keys_drops_before_taking_anything);
 	tcase_add_test(t, no_seal_program_drops_and_refunds);
+	tcase_add_test(t, fp_keys_open_uses_the_pinned_maps);
 	suite_add_tcase(s, t);
 	return s;
 }

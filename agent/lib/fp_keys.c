@@ -368,6 +368,41 @@ static int wipe_keys(struct fp_keys *k, uint8_t kind, uint32_t id)
 	return r;
 }
 
+int fp_keys_wipe_all(struct fp_keys *k)
+{
+	struct moq_tls_key_id id, next;
+	struct moq_keyset *v;
+	int r = 0, r2;
+
+	if (k->prog_fd < 0)
+		return -EBADF;
+	for (uint32_t s = 0; s < MOQ_MAX_SUBSCRIBERS; s++) {
+		uint32_t sel = 0;
+
+		if (!bpf_map_lookup_elem(k->sel_fd, &s, &sel) && sel) {
+			r2 = set_sel(k, s, 0);
+			if (!r)
+				r = r2;
+		}
+	}
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	/* each wipe deletes its entry: always restart from the first key */
+	while (!bpf_map_get_next_key(k->keys_fd, NULL, &next)) {
+		id = next;
+		r2 = wipe_one(k, &id, v);
+		if (r2) {
+			/* an entry that cannot be wiped would loop forever */
+			if (!r)
+				r = r2;
+			break;
+		}
+	}
+	free(v);
+	return r;
+}
+
 int fp_keys_set_sub(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key)
 {
 	return set_keys(k, MOQ_TLS_KIND_SUB, slot, key);

@@ -35,6 +35,9 @@ int fp_keys_wipe_sub(struct fp_keys *k, uint32_t slot);
 /* key->phase picks the set (0 or 1) */
 int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key *key);
 int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id);
+/* every key set in the map (an agent starting after one that did not wipe
+ * its keys, or stopping) */
+int fp_keys_wipe_all(struct fp_keys *k);
 
 /* The GHASH table of struct moq_keyset for hash key h (exposed for tests):
  * tab[(p * 16 + v) * 2 ..] = (nibble v at position p: byte p / 2, low

@@ -348,6 +348,29 @@ START_TEST(no_keys_until_set_and_after_wipe)
 }
 END_TEST
 
+START_TEST(wipe_all_leaves_nothing)
+{
+	uint8_t pkt[64] = {0};
+	struct fp_tls_key k1 = client_keys;
+
+	ck_assert_int_eq(fp_keys_set_sub(&K, SLOT, &client_keys), 0);
+	ck_assert_int_eq(fp_keys_set_sub(&K, SLOT, &server_keys), 0);
+	ck_assert_int_eq(fp_keys_set_sub(&K, SLOT + 1, &client_keys), 0);
+	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &client_keys), 0);
+	k1.phase = 1;
+	ck_assert_int_eq(fp_keys_set_up(&K, CONN, &k1), 0);
+	ck_assert(!map_empty("moq_tls_keys"));
+	ck_assert_int_eq(fp_keys_wipe_all(&K), 0);
+	ck_assert(map_empty("moq_tls_keys"));
+	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT, 0, 13, 0, pkt, 64), NO_KEYS);
+	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT + 1, 0, 13, 0, pkt, 64), NO_KEYS);
+	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_UP, CONN, 1, 13, 0, pkt, 64), NO_KEYS);
+	/* and keys can be set again */
+	ck_assert_int_eq(fp_keys_set_sub(&K, SLOT, &client_keys), 0);
+	ck_assert_uint_eq(run_op(OP_PHASE, MOQ_TLS_KIND_SUB, SLOT, 0, 13, 0, pkt, 64), 1000);
+}
+END_TEST
+
 START_TEST(key_update_switches_the_subscriber_set)
 {
 	static uint8_t pkt[400], want[400];
@@ -451,6 +474,7 @@ static Suite *suite(void)
 	tcase_add_test(t, seal_and_open_at_an_offset);
 	tcase_add_test(t, no_keys_until_set_and_after_wipe);
 	tcase_add_test(t, key_update_switches_the_subscriber_set);
+	tcase_add_test(t, wipe_all_leaves_nothing);
 	tcase_add_test(t, setting_the_same_keys_again_is_a_no_op);
 	tcase_add_test(t, bad_arguments_are_refused);
 	tcase_add_test(t, ghash_table_is_linear_in_h);

@@ -33,30 +33,49 @@ struct moq_sum_ctx {
 	__u32 bad;
 };
 
-/* One chunk per iteration: zero-padded to a multiple of 4 (chunks start at
- * even offsets from the UDP header, so every byte keeps its parity). */
+/* One whole chunk per iteration. Constant sizes in the loop: a size
+ * derived from the loop's progress would be tracked precisely by the
+ * verifier, and every iteration would then be a new state. */
 static long moq_sum_step(__u64 i, void *data)
 {
 	struct moq_sum_ctx *s = data;
 	__u8 buf[MOQ_CANON_CHUNK];
-	__u32 n;
 	__s64 r;
 
-	if (s->off >= s->end)
+	if (s->off > s->end || s->end - s->off < MOQ_CANON_CHUNK)
 		return 1;
-	n = s->end - s->off;
-	if (n > MOQ_CANON_CHUNK)
-		n = MOQ_CANON_CHUNK;
-	__builtin_memset(buf, 0, sizeof(buf));
-	if (n == 0 || bpf_skb_load_bytes(s->skb, s->off, buf, n)) {
+	if (bpf_skb_load_bytes(s->skb, s->off, buf, MOQ_CANON_CHUNK)) {
 		s->bad = 1;
 		return 1;
 	}
-	r = bpf_csum_diff(0, 0, (__be32 *)buf, (n + 3) & ~3u, s->sum);
+	r = bpf_csum_diff(0, 0, (__be32 *)buf, MOQ_CANON_CHUNK, s->sum);
 	if (r < 0) {
 		s->bad = 1;
 		return 1;
 	}
+	s->sum = (__u32)r;
+	s->off += MOQ_CANON_CHUNK;
+	return 0;
+}
+
+/* The last partial chunk, zero-padded to a multiple of 4 (chunks start at
+ * even offsets from the UDP header, so every byte keeps its parity). Own
+ * frame for the buffer. */
+static __noinline int moq_sum_tail(struct moq_sum_ctx *s)
+{
+	__u8 buf[MOQ_CANON_CHUNK + 4] = {}; /* + the verifier's bound of the rounding */
+	__u32 n = s->end - s->off;
+	__s64 r;
+
+	if (s->off > s->end || n >= MOQ_CANON_CHUNK)
+		return -1;
+	if (!n)
+		return 0;
+	if (bpf_skb_load_bytes(s->skb, s->off, buf, n))
+		return -1;
+	r = bpf_csum_diff(0, 0, (__be32 *)buf, (n + 3) & ~3u, s->sum);
+	if (r < 0)
+		return -1;
 	s->sum = (__u32)r;
 	s->off += n;
 	return 0;
@@ -70,8 +89,10 @@ static __always_inline __u32 moq_csum_fold(__u32 s)
 }
 
 /* Ones' complement sum of the UDP datagram at l4 (udp_len bytes) with its
- * checksum field taken as 0, folded to 16 bits. 0 or -1. */
-static __always_inline int moq_canon_sum(struct __sk_buff *skb, __u32 l4, __u32 udp_len, __u32 *sum)
+ * checksum field taken as 0, folded to 16 bits; -1 on error. A global
+ * function: the verifier checks it once, not once per caller state (the
+ * loops in it multiplied the opener's states past the 1M limit). */
+__noinline int moq_canon_sum(struct __sk_buff *skb, __u32 l4, __u32 udp_len)
 {
 	struct moq_sum_ctx s = {.skb = skb, .off = l4 + 8, .end = l4 + udp_len};
 	__u8 hdr[8];
@@ -88,10 +109,9 @@ static __always_inline int moq_canon_sum(struct __sk_buff *skb, __u32 l4, __u32 
 		return -1;
 	s.sum = (__u32)r;
 	bpf_loop(MOQ_CANON_MAX_CHUNKS, moq_sum_step, &s, 0);
-	if (s.bad || s.off != s.end)
+	if (s.bad || moq_sum_tail(&s) || s.off != s.end)
 		return -1;
-	*sum = moq_csum_fold(s.sum);
-	return 0;
+	return (int)moq_csum_fold(s.sum);
 }
 
 struct moq_move_ctx {
@@ -103,31 +123,49 @@ struct moq_move_ctx {
 	__u32 bad;
 };
 
-/* One chunk per iteration, from the end when moving towards the end (the
- * chunk written never covers bytes not read yet), else from the start. */
+/* One whole chunk per iteration (constant size, see moq_sum_step), from
+ * the end when moving towards the end (a chunk written never covers bytes
+ * not read yet), else from the start. */
 static long moq_move_step(__u64 i, void *data)
 {
 	struct moq_move_ctx *m = data;
 	__u8 buf[MOQ_CANON_CHUNK];
-	__u32 n, at;
+	__u32 at;
 
-	if (m->done >= m->len)
+	if (m->done > m->len || m->len - m->done < MOQ_CANON_CHUNK)
 		return 1;
-	n = m->len - m->done;
-	if (n > MOQ_CANON_CHUNK)
-		n = MOQ_CANON_CHUNK;
-	at = m->shift > 0 ? m->src + m->len - m->done - n : m->src + m->done;
-	if (n == 0 || bpf_skb_load_bytes(m->skb, at, buf, n) ||
-	    bpf_skb_store_bytes(m->skb, at + m->shift, buf, n, 0)) {
+	at = m->shift > 0 ? m->src + m->len - m->done - MOQ_CANON_CHUNK : m->src + m->done;
+	if (bpf_skb_load_bytes(m->skb, at, buf, MOQ_CANON_CHUNK) ||
+	    bpf_skb_store_bytes(m->skb, at + m->shift, buf, MOQ_CANON_CHUNK, 0)) {
 		m->bad = 1;
 		return 1;
 	}
+	m->done += MOQ_CANON_CHUNK;
+	return 0;
+}
+
+/* What the whole chunks left: the start of the region when moving towards
+ * the end, else its end. */
+static __noinline int moq_move_tail(struct moq_move_ctx *m)
+{
+	__u8 buf[MOQ_CANON_CHUNK];
+	__u32 n = m->len - m->done, at;
+
+	if (m->done > m->len || n >= MOQ_CANON_CHUNK)
+		return -1;
+	if (!n)
+		return 0;
+	at = m->shift > 0 ? m->src : m->src + m->done;
+	if (bpf_skb_load_bytes(m->skb, at, buf, n) ||
+	    bpf_skb_store_bytes(m->skb, at + m->shift, buf, n, 0))
+		return -1;
 	m->done += n;
 	return 0;
 }
 
-/* memmove inside the skb; the payload checksum is fixed by the caller. */
-static __always_inline int moq_canon_move(struct __sk_buff *skb, __u32 src, __u32 len, __s32 shift)
+/* memmove inside the skb; the payload checksum is fixed by the caller.
+ * Global, like moq_canon_sum. 0 or -1. */
+__noinline int moq_canon_move(struct __sk_buff *skb, __u32 src, __u32 len, __s32 shift)
 {
 	struct moq_move_ctx m = {.skb = skb, .src = src, .len = len, .shift = shift};
 
@@ -136,7 +174,9 @@ static __always_inline int moq_canon_move(struct __sk_buff *skb, __u32 src, __u3
 	if (len > MOQ_CANON_MAX_LEN)
 		return -1;
 	bpf_loop(MOQ_CANON_MAX_CHUNKS, moq_move_step, &m, 0);
-	return m.bad || m.done != len ? -1 : 0;
+	if (m.bad || moq_move_tail(&m))
+		return -1;
+	return m.done == len ? 0 : -1;
 }
 
 /* What the opener knows about the packet it hands over. */
@@ -243,8 +283,10 @@ static __always_inline int moq_quic_canon(struct __sk_buff *skb, const struct mo
 	}
 	/* the datagram's bytes changed by sum_new - sum_old; the pseudo
 	 * header's length by ol -> nl */
-	if (moq_canon_sum(skb, l4, new_udp, &sum_new))
+	r = moq_canon_sum(skb, l4, new_udp);
+	if (r < 0)
 		return MOQ_R_CANON_FAILED;
+	sum_new = (__u32)r;
 	if (bpf_l4_csum_replace(skb, l4 + 6, 0, sum_new + (0xffff - cn->sum_old),
 				BPF_F_MARK_MANGLED_0))
 		return MOQ_R_CANON_FAILED;

@@ -104,8 +104,10 @@ static __noinline int moq_upstream_open(struct __sk_buff *skb, const struct moq_
 	cn.family = flow.family;
 	cn.pn_len = pn_len;
 	__builtin_memcpy(cn.dcid, dcid.cid, MOQ_CID_LEN);
-	if (moq_canon_sum(skb, cn.l4_off, cn.udp_len, &cn.sum_old))
+	r = moq_canon_sum(skb, cn.l4_off, cn.udp_len);
+	if (r < 0)
 		return MOQ_R_CANON_FAILED;
+	cn.sum_old = (__u32)r;
 
 	/* the agent's copy: it comes back through this hook with
 	 * MOQ_MARK_PASS and goes to the relay's socket untouched */

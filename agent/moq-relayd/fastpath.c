@@ -1245,7 +1245,7 @@ static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
 	uint64_t t0 = fp_monotonic_ns();
 	size_t n = fp_maps_clear_stale(&fp->maps);
 	struct fp_keys k;
-	size_t nk = 0;
+	int nk = 0;
 	char err[256];
 
 	if (fp->tls)
@@ -1254,8 +1254,10 @@ static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
 		nk = fp_tls_clear_stale(&k);
 		fp_keys_close(&k);
 	}
-	if (nk)
-		moq_info(MOD, "wiped the TLS keys of %zu connections an earlier run left", nk);
+	if (nk > 0)
+		moq_info(MOD, "wiped the TLS keys an earlier run left");
+	else if (nk < 0)
+		moq_warn(MOD, "cannot wipe the TLS keys an earlier run left: %s", strerror(-nk));
 
 	if (n)
 		moq_info(MOD, "cleared %zu map entries an earlier run left, in %.1f ms", n,
@@ -1367,12 +1369,10 @@ void relayd_fp_stop(struct relayd *d)
 	fp_maps_stop(&fp->maps);
 	if (fp->tls) {
 		/* no key stays in the maps after a clean stop */
-		for (uint32_t i = 0; i < fp->slot_hi; i++)
-			if (fp->slots[i] && fp->slots[i]->tls_slot)
-				fp_tls_sub_wipe(fp->slots[i]);
-		for (struct peer *p = d->peers; p; p = p->next)
-			if (p->fp && p->fp->up_tls)
-				fp_tls_up_wipe(p->fp);
+		int rc = fp_keys_wipe_all(&fp->keys);
+
+		if (rc)
+			moq_warn(MOD, "cannot wipe the TLS keys at stop: %s", strerror(-rc));
 		fp_keys_close(&fp->keys);
 	}
 	ring_buffer__free(fp->rb);

@@ -318,8 +318,9 @@ void fp_tls_sub_wipe(struct fp_conn *fc);
 int fp_tls_up_export(struct fp_conn *fc);
 void fp_tls_up_wipe(struct fp_conn *fc);
 /* Wipe every key set an earlier run left in the key maps (the caller holds
- * the pin directory's lock); returns the connections wiped. */
-size_t fp_tls_clear_stale(struct fp_keys *k);
+ * the pin directory's lock): 1 some were wiped, 0 none were there, or
+ * -errno. */
+int fp_tls_clear_stale(struct fp_keys *k);
 
 /* ---- fp_events.c: ring buffer, periodic checks ----------------------------- */
 

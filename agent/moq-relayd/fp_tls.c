@@ -12,7 +12,6 @@
  * agent fills the gaps, or passes the publisher's packets to userspace. */
 #include <bpf/bpf.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "fastpath.h"
@@ -128,35 +127,15 @@ void fp_tls_up_wipe(struct fp_conn *fc)
 	fc->up_keys = false;
 }
 
-size_t fp_tls_clear_stale(struct fp_keys *k)
+int fp_tls_clear_stale(struct fp_keys *k)
 {
-	struct moq_tls_key_id cur, next, *ids = NULL;
-	size_t n = 0, cap = 0, wiped = 0;
-	const void *prev = NULL;
+	struct moq_tls_key_id first;
+	int rc;
 
-	/* the ids first: deleting while walking a hash map restarts the walk */
-	while (!bpf_map_get_next_key(k->keys_fd, prev, &next)) {
-		if (n == cap) {
-			struct moq_tls_key_id *a = realloc(ids, (cap ? 2 * cap : 64) * sizeof(*a));
-
-			if (!a)
-				break;
-			ids = a;
-			cap = cap ? 2 * cap : 64;
-		}
-		ids[n++] = next;
-		cur = next;
-		prev = &cur;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int rc = ids[i].kind == MOQ_TLS_KIND_SUB ? fp_keys_wipe_sub(k, ids[i].id)
-							 : fp_keys_wipe_up(k, ids[i].id);
-
-		if (!rc)
-			wiped++;
-	}
-	free(ids);
-	return wiped;
+	if (bpf_map_get_next_key(k->keys_fd, NULL, &first))
+		return 0; /* nothing left */
+	rc = fp_keys_wipe_all(k);
+	return rc ? rc : 1;
 }
 
 /* The layer installed new 1-RTT keys (a key update in either direction):

@@ -24,7 +24,8 @@
 #              stops forwarding within the heartbeat timeout and no packet
 #              the subscriber cannot decrypt reaches it (ngtcp2's "could not
 #              decrypt packet payload" log lines, MOQ_NGTCP2_LOG), no
-#              corrupt object; a restarted agent serves a new subscriber
+#              corrupt object; a restarted agent wipes the dead one's keys
+#              and serves a new subscriber
 # FPT_COUNT (objects per subscriber) / FPT_RATE shrink or grow the load.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
@@ -206,6 +207,9 @@ kill)
 	log "restart"
 	stop "$PUB_PID"
 	fp_relay kill2 "${RARGS[@]}" --ctl-socket none
+	# the killed agent's keys are still in the maps: the new one wipes them
+	grep -q "wiped the TLS keys an earlier run left" "$TMP/kill2.log" ||
+		die "the restarted agent did not wipe the killed one's keys"
 	start_tls_pub kill2-pub kill2
 	start_sub kill2-s2 sub2 --cert-hash "$(hash)" --count 1500 --connect-timeout 5 "$(sub_ip 2):4443"
 	wait_exit "$SUB_PID" 30 "the subscriber of the restarted agent"

@@ -205,10 +205,12 @@ static __always_inline int moq_upstream(struct __sk_buff *skb, int *shot)
 	cfg = moq_config_live();
 	if (!cfg)
 		return MOQ_R_STALE_AGENT;
-	r = moq_upstream_open(skb, cfg, shot);
+	r = moq_upstream_open(skb, (__u64)cfg->generation << 32 | (__u32)cfg->relay_port_be << 16 |
+				       cfg->up_port_be);
 	if (r != MOQ_OPEN_PLAIN) {
-		if (r)
-			return r;
+		*shot = !!(r & MOQ_OPEN_SHOT);
+		if (MOQ_OPEN_REASON(r))
+			return MOQ_OPEN_REASON(r);
 		how |= MOQ_PARSE_PN_DONE;
 	}
 	return moq_upstream_fanout(skb, cfg, how);

@@ -190,6 +190,8 @@ struct moq_canon {
 	__u8 family; /* MOQ_AF_* */
 	__u8 pn_len; /* 1..4 on the wire */
 	__u8 pad0[2];
+	__u32 conn_id; /* upstream connection */
+	__u32 pad1;
 };
 
 /* The packet is opened in place (header protection removed, payload

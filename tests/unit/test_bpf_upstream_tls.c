@@ -1,15 +1,20 @@
 /* The upstream ingress program's TLS step (tc-progs/lib/upstream_open.h,
- * lib/quic_canon.h) around the crypto, through bpf_prog_test_run on
- * tc-progs/testing/tls_null.bpf.o: the fast-path object with a null
- * protection (a fixed header-protection mask and a fixed 16-byte tag per
- * key phase, payload not encrypted). Checks that a protected packet of
- * every packet-number length, stream-id width and key phase comes out as
- * exactly the plaintext-profile packet of the same content, with valid
- * checksums, and the refusals (wrong tag, no keys, duplicate, reserved
- * bits, the agent's copy). The real AES-128-GCM: test_bpf_upstream_tls.c.
+ * lib/quic_canon.h) through bpf_prog_test_run: a protected 1-RTT publisher
+ * packet of every packet-number length, stream-id width and key phase
+ * comes out as exactly the plaintext-profile packet of the same content,
+ * with valid checksums; and the refusals (wrong tag, no keys, duplicate,
+ * reserved bits, the agent's copy). Two objects:
+ *   "aes":  relay.bpf.o, packets sealed with gnutls (AES-128-GCM + header
+ *           protection), keys installed with fp_keys_set_up;
+ *   "null": tc-progs/testing/tls_null.bpf.o, the same object with a null
+ *           protection (a fixed header-protection mask and a fixed 16-byte
+ *           tag per key phase, payload not encrypted): everything around
+ *           the crypto, cheaply, in more combinations.
  * Needs root; runs in a private network namespace (the agent's copy goes
  * to its loopback). */
 #include <check.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <linux/pkt_cls.h>
@@ -25,6 +30,7 @@
 
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
+#include "lib/fp_keys.h"
 #include "lib/fp_names.h"
 #include "moq_maps.h"
 
@@ -35,6 +41,8 @@
 #define PN_BASE 0x1fff0ull
 
 static struct bpf_relay R;
+static struct fp_keys K;
+static int aes; /* the "aes" case: relay.bpf.o, real keys */
 static const uint8_t up_cid[8] = {0xa1, 1, 2, 3, 4, 5, 6, 7};
 static const uint8_t pub_ip[4] = {10, 0, 0, 1}, relay_ip[4] = {10, 0, 0, 254};
 static const uint8_t pub_ip6[16] = {0xfd, 0, [15] = 1};
@@ -42,6 +50,18 @@ static const uint8_t relay_ip6[16] = {0xfd, 0, [15] = 0xfe};
 static const uint8_t mac_pub[6] = {2, 0, 0, 0, 0, 1}, mac_relay[6] = {2, 0, 0, 0, 0, 0xfe};
 static const uint8_t hp[5] = {0x1b, 0xa5, 0x5a, 0x3c, 0xc3};
 static const uint8_t tags[2][16] = {"null-tag-phase-0", "null-tag-phase-1"};
+static const struct fp_tls_key keys[2] = {
+    {.key = {0x11, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x16},
+     .iv = {0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb},
+     .hp = {0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e,
+	    0x7f, 0x80},
+     .phase = 0},
+    {.key = {0xe1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xe6},
+     .iv = {0xd0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xdb},
+     .hp = {0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e,
+	    0x7f, 0x80},
+     .phase = 1},
+};
 
 /* tc-progs/testing/tls_null.bpf.c */
 struct null_key_id {
@@ -75,6 +95,14 @@ static void set_key(uint32_t phase, int present)
 	struct null_key_id id = {.conn_id = UP_CONN, .phase = phase};
 	struct null_key k = {0};
 
+	if (aes) {
+		/* fp_keys wipes both phases together */
+		if (present)
+			ck_assert_int_eq(fp_keys_set_up(&K, UP_CONN, &keys[phase]), 0);
+		else
+			ck_assert_int_eq(fp_keys_wipe_up(&K, UP_CONN), 0);
+		return;
+	}
 	memcpy(k.hp, hp, 5);
 	memcpy(k.tag, tags[phase], 16);
 	if (present)
@@ -112,7 +140,8 @@ static void set_upstream(int family, uint8_t flags)
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
 }
 
-static void setup(void)
+/* Per test (checked fixture): the state every test starts from. */
+static void setup_state(void)
 {
 	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
 			       .flags = MOQ_CFG_F_ENABLED,
@@ -130,12 +159,8 @@ static void setup(void)
 	struct moq_track_key tk = {.conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription b = {.track_alias = ALIAS};
-	const char *bdir = getenv("B");
 	uint32_t k = 0, slot = SLOT;
 
-	snprintf(obj_path, sizeof(obj_path), "%s/tc-progs/testing/tls_null.bpf.o",
-		 bdir && *bdir ? bdir : "build");
-	ck_assert_int_eq(bpf_relay_open_file(&R, obj_path), 0);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
 	set_upstream(4, MOQ_UP_F_TLS);
 	next_pn = PN_BASE;
@@ -152,8 +177,40 @@ static void setup(void)
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_tracks"), &tk, &t, 0), 0);
 }
 
-static void teardown(void)
+/* Per test case (unchecked fixture: loading and verifying the object
+ * takes about a second, so once; the tests run in forks and reset the
+ * maps they use in setup_state). */
+static void load(int with_aes)
 {
+	const char *bdir = getenv("B");
+
+	aes = with_aes;
+	if (aes) {
+		char err[256] = "";
+
+		ck_assert_int_eq(bpf_relay_open(&R), 0);
+		ck_assert_msg(!fp_keys_open_from(&K, R.obj, err, sizeof(err)), "fp_keys: %s", err);
+	} else {
+		snprintf(obj_path, sizeof(obj_path), "%s/tc-progs/testing/tls_null.bpf.o",
+			 bdir && *bdir ? bdir : "build");
+		ck_assert_int_eq(bpf_relay_open_file(&R, obj_path), 0);
+	}
+}
+
+static void load_null(void)
+{
+	load(0);
+}
+
+static void load_aes(void)
+{
+	load(1);
+}
+
+static void unload(void)
+{
+	if (aes)
+		fp_keys_close(&K);
 	bpf_relay_close(&R);
 }
 
@@ -187,25 +244,71 @@ static void spec_init(struct bpf_pkt_spec *s, int family)
 	s->dport = RELAY_PORT;
 }
 
-/* The protected packet (null protection) of frames f, number pn. */
+/* QUIC packet q (len bytes: header of hlen bytes, payload, 16 bytes for
+ * the tag) sealed with gnutls: AES-128-GCM with nonce iv ^ pn, then header
+ * protection (RFC 9001 5.3, 5.4). */
+static void gnutls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn,
+			const struct fp_tls_key *key)
+{
+	gnutls_cipher_hd_t ecb;
+	gnutls_aead_cipher_hd_t h;
+	uint8_t iv0[16] = {0}, mask[16], nonce[12], out[2048];
+	gnutls_datum_t hk = {(unsigned char *)key->hp, 16}, ivd = {iv0, 16};
+	gnutls_datum_t k = {(unsigned char *)key->key, 16};
+	size_t olen = sizeof(out), pn_len = hlen - 9;
+
+	memcpy(nonce, key->iv, 12);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] ^= (uint8_t)(pn >> (56 - 8 * i));
+	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k), 0);
+	ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, q, hlen, 16, q + hlen,
+						    len - hlen - 16, out, &olen),
+			 0);
+	gnutls_aead_cipher_deinit(h);
+	ck_assert_uint_eq(olen, len - hlen);
+	memcpy(q + hlen, out, olen);
+	ck_assert_int_eq(gnutls_cipher_init(&ecb, GNUTLS_CIPHER_AES_128_CBC, &hk, &ivd), 0);
+	ck_assert_int_eq(gnutls_cipher_encrypt2(ecb, q + 9 + 4, 16, mask, 16), 0);
+	gnutls_cipher_deinit(ecb);
+	q[0] ^= mask[0] & 0x1f;
+	for (size_t i = 0; i < pn_len; i++)
+		q[9 + i] ^= mask[1 + i];
+}
+
+/* The protected packet of frames f, number pn: sealed with gnutls in the
+ * "aes" case, else null-protected (o->tag: another tag). */
 static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const struct tls_opts *o)
 {
 	struct bpf_pkt_spec s;
-	uint8_t body[1700];
+	uint8_t q[1700];
+	size_t hlen = 9 + (size_t)o->pn_len, len = hlen + f->flen + 16;
 	uint32_t wire = 0;
 	const uint8_t *tag = o->tag ? o->tag : tags[o->phase];
 
+	ck_assert_uint_le(len, sizeof(q));
 	spec_init(&s, o->family ? o->family : 4);
-	s.first =
-	    (uint8_t)((0x40 | o->reserved | o->phase << 2 | (o->pn_len - 1)) ^ (hp[0] & 0x1f));
+	q[0] = (uint8_t)(0x40 | o->reserved | o->phase << 2 | (o->pn_len - 1));
+	memcpy(q + 1, up_cid, 8);
 	for (int i = 0; i < o->pn_len; i++)
-		wire = wire << 8 | (((pn >> (8 * (o->pn_len - 1 - i))) & 0xff) ^ hp[1 + i]);
+		q[9 + i] = (uint8_t)(pn >> (8 * (o->pn_len - 1 - i)));
+	memcpy(q + hlen, f->frames, f->flen);
+	if (aes) {
+		gnutls_seal(q, len, hlen, pn, &keys[o->phase]);
+		if (o->tag)
+			q[len - 1] ^= 0x80; /* a wrong tag */
+	} else {
+		memcpy(q + len - 16, tag, 16);
+		q[0] ^= hp[0] & 0x1f;
+		for (int i = 0; i < o->pn_len; i++)
+			q[9 + i] ^= hp[1 + i];
+	}
+	s.first = q[0];
+	for (int i = 0; i < o->pn_len; i++)
+		wire = wire << 8 | q[9 + i];
 	s.pn = wire;
 	s.pn_len = o->pn_len;
-	memcpy(body, f->frames, f->flen);
-	memcpy(body + f->flen, tag, 16);
-	s.frames = body;
-	s.frames_len = f->flen + 16;
+	s.frames = q + hlen;
+	s.frames_len = len - hlen;
 	s.no_tag = 1;
 	out->len = bpf_pkt_build(out->pkt, sizeof(out->pkt), &s);
 	ck_assert_uint_gt(out->len, 0);
@@ -531,14 +634,10 @@ static void netns_private(void)
 		close(s);
 }
 
-static Suite *suite(void)
+static void add_tests(TCase *tc, int loops)
 {
-	Suite *s = suite_create("bpf_upstream_tls_canon");
-	TCase *tc = tcase_create("canon");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, tls_packet_becomes_the_plaintext_form, 0, 32);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, tls_packet_becomes_the_plaintext_form, 0, loops);
 	tcase_add_test(tc, tls_packet_through_relay_ingress);
 	tcase_add_test(tc, tls_ipv6_packet_becomes_the_plaintext_form);
 	tcase_add_test(tc, tls_datagram_becomes_the_plaintext_form);
@@ -551,7 +650,21 @@ static Suite *suite(void)
 	tcase_add_test(tc, tls_agent_copy_passes_untouched);
 	tcase_add_test(tc, tls_wrong_source_untouched);
 	tcase_add_test(tc, tls_upstream_refuses_plaintext_form);
-	suite_add_tcase(s, tc);
+}
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("bpf_upstream_tls");
+	TCase *a = tcase_create("aes"), *n = tcase_create("null");
+
+	tcase_add_unchecked_fixture(a, load_aes, unload);
+	tcase_add_unchecked_fixture(n, load_null, unload);
+	tcase_add_checked_fixture(a, setup_state, 0);
+	tcase_add_checked_fixture(n, setup_state, 0);
+	add_tests(a, 32);
+	add_tests(n, 32);
+	suite_add_tcase(s, a);
+	suite_add_tcase(s, n);
 	return s;
 }
 

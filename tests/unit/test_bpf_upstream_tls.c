@@ -17,8 +17,12 @@
 #include <gnutls/gnutls.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,6 +618,171 @@ START_TEST(tls_upstream_refuses_plaintext_form)
 }
 END_TEST
 
+/* The edge of a relay chain: the relay's --upstream connection
+ * (MOQ_UP_F_PEER_SERVER), server-initiated uni streams (id & 3 == 3). */
+START_TEST(tls_relay_chain_edge_becomes_the_plaintext_form)
+{
+	struct tls_opts o = {.pn_len = 1};
+	struct pk f, in, want;
+
+	set_upstream(4, MOQ_UP_F_TLS | MOQ_UP_F_PEER_SERVER);
+	frames_stream(&f, 1, 1, 7, 800, 0);
+	build_tls(&in, &f, next_pn, &o);
+	frames_stream(&f, 1, 4, 7, 800, 0);
+	build_plain(&want, &f, next_pn, 4);
+	expect_canonical(R.upstream_ingress, &in, &want, MOQ_R_FORWARDED, "chain edge");
+	/* a client-initiated stream from the upstream relay is not media */
+	next_pn++;
+	frames_stream(&f, 1, 1, 6, 800, 0);
+	build_tls(&in, &f, next_pn, &o);
+	expect_dropped(&in, MOQ_R_NOT_CLIENT_UNI);
+}
+END_TEST
+
+/* Random damage to authentic packets (the tag verifies, so the rewrite
+ * sees whatever frames the bytes make): the program never passes a
+ * changed packet, and whatever it classifies is a well-formed plaintext
+ * packet with valid checksums. */
+START_TEST(tls_random_frames_keep_the_invariants)
+{
+	uint64_t fwd = stat(MOQ_R_FORWARDED), nosub = stat(MOQ_R_NO_SUBSCRIBERS);
+	struct pk f, in;
+	unsigned seed = 19;
+
+	for (int it = 0; it < 400; it++) {
+		struct tls_opts o = {.pn_len = 1 + (int)(rand_r(&seed) % 4),
+				     .phase = (int)(rand_r(&seed) & 1)};
+		int flips = (int)(rand_r(&seed) % 6);
+		uint64_t classified;
+
+		frames_stream(&f, (int)(rand_r(&seed) & 1), sid_widths[rand_r(&seed) % 4],
+			      2 + 4 * (rand_r(&seed) % 16), rand_r(&seed) % 1100,
+			      (int)(rand_r(&seed) & 1));
+		if (rand_r(&seed) % 4 == 0)
+			f.flen = 1 + rand_r(&seed) % f.flen; /* truncated frames */
+		for (int k = 0; k < flips; k++)
+			f.frames[rand_r(&seed) % f.flen] = (uint8_t)rand_r(&seed);
+		build_tls(&in, &f, next_pn++, &o);
+		run_prog(R.upstream_ingress, &in, 0);
+		classified = stat(MOQ_R_FORWARDED) + stat(MOQ_R_NO_SUBSCRIBERS) - fwd - nosub;
+		if (run.retval == TC_ACT_OK) {
+			ck_assert_uint_eq(run.out_len, in.len);
+			ck_assert(!memcmp(run.out, in.pkt, in.len));
+		} else {
+			ck_assert_uint_eq(run.retval, TC_ACT_SHOT);
+		}
+		if (classified) {
+			size_t q = 14 + 20 + 8;
+
+			ck_assert_msg(bpf_pkt_csum_ok(run.out, run.out_len), "iteration %d", it);
+			ck_assert_uint_eq(run.out[q], 0x43);
+			ck_assert(!memcmp(run.out + run.out_len - 16, "moq-plaintext-v1", 16));
+			fwd += stat(MOQ_R_FORWARDED) - fwd;
+			nosub += stat(MOQ_R_NO_SUBSCRIBERS) - nosub;
+		}
+	}
+}
+END_TEST
+
+/* ---- the agent's copy on a real device ------------------------------------ */
+
+/* relay.bpf.o's upstream program on the ingress of veth tlsB (this test's
+ * private netns, address 10.9.0.254); a TLS packet sent into its peer tlsA
+ * with AF_PACKET: the relay's UDP socket must get the packet exactly as
+ * sent, exactly once (the copy re-entered the hook with MOQ_MARK_PASS and
+ * was passed, not opened again), while the original was opened and
+ * classified (no subscribers on this path: the clone would loop back). */
+START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
+{
+	static const uint8_t ip_b[4] = {10, 9, 0, 254};
+	struct tls_opts o = {.pn_len = 1};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(RELAY_PORT)};
+	struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_halen = 6};
+	struct moq_upstream u = {.conn_id = UP_CONN,
+				 .generation = 1,
+				 .family = MOQ_AF_INET,
+				 .flags = MOQ_UP_F_TLS,
+				 .sport_be = htons(5000)};
+	struct moq_track_key tk = {.conn_id = UP_CONN, .track_alias = ALIAS};
+	uint8_t got[2048];
+	struct pk f, in;
+	struct pollfd pfd;
+	uint32_t ifa, ifb;
+	uint64_t copies0 = stat(MOQ_R_PASS_COPY), nosub0 = stat(MOQ_R_NO_SUBSCRIBERS);
+	int us, ps, n, more;
+
+	ck_assert_int_eq(system("ip link add tlsA type veth peer name tlsB && "
+				"ip link set tlsA up && ip link set tlsB up && "
+				"ip addr add 10.9.0.254/24 dev tlsB"),
+			 0);
+	ifa = if_nametoindex("tlsA");
+	ifb = if_nametoindex("tlsB");
+	ck_assert(ifa && ifb);
+	{
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifb, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = R.upstream_ingress);
+
+		ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
+		ck_assert_int_eq(bpf_tc_attach(&hook, &opts), 0);
+	}
+	bpf_map_delete_elem(mfd("moq_tracks"), &tk);
+	memcpy(u.saddr, pub_ip, 4);
+	memcpy(u.daddr, ip_b, 4);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
+	us = socket(AF_INET, SOCK_DGRAM, 0);
+	memcpy(&sa.sin_addr, ip_b, 4);
+	ck_assert_int_eq(bind(us, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+	frames_stream(&f, 1, 1, 2, 1000, 0);
+	build_tls(&in, &f, next_pn, &o);
+	/* to tlsB's MAC and address */
+	{
+		struct ifreq ifr = {0};
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+		strcpy(ifr.ifr_name, "tlsB");
+		ck_assert_int_eq(ioctl(fd, SIOCGIFHWADDR, &ifr), 0);
+		close(fd);
+		memcpy(in.pkt, ifr.ifr_hwaddr.sa_data, 6);
+	}
+	memcpy(in.pkt + 14 + 16, ip_b, 4);
+	/* the destination address is in the IPv4 header checksum and the
+	 * pseudo header: rebuild both from the bytes */
+	{
+		uint32_t sum = 0;
+		uint8_t *ip = in.pkt + 14;
+
+		ip[10] = ip[11] = 0;
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		ip[10] = (uint8_t)(~sum >> 8);
+		ip[11] = (uint8_t)~sum;
+		in.pkt[14 + 20 + 6] = in.pkt[14 + 20 + 7] = 0; /* UDP checksum 0: none */
+	}
+	ps = socket(AF_PACKET, SOCK_RAW, 0);
+	ck_assert_int_ge(ps, 0);
+	ll.sll_ifindex = (int)ifa;
+	memcpy(ll.sll_addr, in.pkt, 6);
+	ck_assert_int_eq(sendto(ps, in.pkt, in.len, 0, (struct sockaddr *)&ll, sizeof(ll)),
+			 (ssize_t)in.len);
+	pfd.fd = us;
+	pfd.events = POLLIN;
+	ck_assert_msg(poll(&pfd, 1, 2000) == 1, "the agent's copy did not arrive");
+	n = (int)recv(us, got, sizeof(got), 0);
+	ck_assert_int_eq(n, (int)(in.len - 14 - 20 - 8));
+	ck_assert_mem_eq(got, in.pkt + 14 + 20 + 8, (size_t)n);
+	more = poll(&pfd, 1, 300);
+	ck_assert_msg(more == 0, "a second datagram arrived");
+	ck_assert_uint_eq(stat(MOQ_R_PASS_COPY), copies0 + 1);
+	ck_assert_uint_eq(stat(MOQ_R_NO_SUBSCRIBERS), nosub0 + 1);
+	close(ps);
+	close(us);
+	ck_assert_int_eq(system("ip link del tlsA"), 0);
+}
+END_TEST
+
 static void netns_private(void)
 {
 	struct ifreq ifr;
@@ -650,6 +819,7 @@ static void add_tests(TCase *tc, int loops)
 	tcase_add_test(tc, tls_agent_copy_passes_untouched);
 	tcase_add_test(tc, tls_wrong_source_untouched);
 	tcase_add_test(tc, tls_upstream_refuses_plaintext_form);
+	tcase_add_test(tc, tls_relay_chain_edge_becomes_the_plaintext_form);
 }
 
 static Suite *suite(void)
@@ -662,7 +832,9 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(a, setup_state, 0);
 	tcase_add_checked_fixture(n, setup_state, 0);
 	add_tests(a, 32);
+	tcase_add_test(a, tls_agent_copy_reaches_the_socket_once_intact);
 	add_tests(n, 32);
+	tcase_add_test(n, tls_random_frames_keep_the_invariants);
 	suite_add_tcase(s, a);
 	suite_add_tcase(s, n);
 	return s;

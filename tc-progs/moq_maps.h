@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 8
+#define MOQ_MAPS_LAYOUT_VERSION 9
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -451,7 +451,13 @@ enum moq_prog {
 	X(ACK_CONSUMED, "ack_consumed")	  /* subscriber ingress: media ACK recorded, dropped */    \
 	X(LOG_FULL, "log_full") /* egress: the slot's moq_sent_log is full (agent behind) */       \
 	X(NO_KEYS, "no_keys")	/* TLS slot / upstream without installed keys */                   \
-	X(AEAD_OPEN_FAILED, "aead_open_failed") /* ingress: TLS packet's tag does not verify */
+	X(AEAD_OPEN_FAILED, "aead_open_failed") /* ingress: TLS packet's tag does not verify */    \
+	X(PASS_COPY,                                                                               \
+	  "pass_copy") /* ingress: the agent's copy of a TLS packet, passed untouched */           \
+	X(PASS_COPY_FAILED,                                                                        \
+	  "pass_copy_failed") /* ingress: TLS packet not copied: passed, no clone */               \
+	X(CANON_FAILED,                                                                            \
+	  "canon_failed") /* ingress: opened TLS packet not rewritten (a helper failed) */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

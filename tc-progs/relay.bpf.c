@@ -11,7 +11,9 @@
  *   tc/relay_ingress       one interface for both roles: upstream_ingress,
  *                          then subscriber_ingress for non-upstream packets
  * Every entry point returns TC_ACT_OK for everything that is not a
- * fast-path clone; the egress program drops clones it must not send,
+ * fast-path clone, except the upstream programs for a TLS publisher's
+ * packet once its pristine copy went to the agent (lib/upstream_open.h);
+ * the egress program drops clones it must not send,
  * tc/subscriber_ingress a pure media ACK it recorded for the agent
  * (tc/relay_ingress does not: its stack is full, docs/fast-path.md).
  */
@@ -28,9 +30,10 @@ SEC("tc/upstream_ingress")
 int moq_upstream_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
+	int shot;
 
-	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, moq_upstream(skb), len);
-	return TC_ACT_OK;
+	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, moq_upstream(skb, &shot), len);
+	return shot ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("tc/subscriber_ingress")
@@ -43,19 +46,28 @@ int moq_subscriber_ingress(struct __sk_buff *skb)
 	return reason == MOQ_R_ACK_CONSUMED ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
+/* Not inlined into tc/relay_ingress: its stack and the upstream program's
+ * subprograms' are never live together (combined, they pass 512 bytes). */
+static __noinline int moq_relay_sub_rx(struct __sk_buff *skb)
+{
+	return moq_subscriber_rx(skb, 0);
+}
+
 SEC("tc/relay_ingress")
 int moq_relay_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	int reason;
+	int reason, shot;
 
-	reason = moq_upstream(skb);
+	reason = moq_upstream(skb, &shot);
 	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, reason, len);
+	if (shot)
+		return TC_ACT_SHOT; /* a TLS packet: the agent has its copy */
 	/* not an upstream's DCID, or failed a profile check before the DCID
 	 * lookup: it may be a subscriber's packet */
 	if (reason == MOQ_R_UNKNOWN_DCID || reason == MOQ_R_PN_LEN || reason == MOQ_R_HEADER_BITS ||
 	    reason == MOQ_R_NOT_PLAINTEXT)
-		moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, moq_subscriber_rx(skb, 0), len);
+		moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, moq_relay_sub_rx(skb), len);
 	return TC_ACT_OK;
 }
 

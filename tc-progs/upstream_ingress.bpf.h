@@ -1,7 +1,8 @@
 /* Upstream ingress (publisher-facing, tc ingress): classify a publisher's
  * media packet and fan out one clone per subscriber of its track, each
  * marked with the subscriber's slot for the egress program. The original
- * always goes on to the agent. */
+ * goes on to the agent; a TLS publisher's packet is opened first
+ * (lib/upstream_open.h) and the agent gets a pristine copy instead. */
 #ifndef MOQ_UPSTREAM_INGRESS_BPF_H
 #define MOQ_UPSTREAM_INGRESS_BPF_H
 
@@ -11,6 +12,7 @@
 #include "failsafe.h"
 #include "parse_packet.h"
 #include "subscriber.h"
+#include "upstream_open.h"
 
 struct moq_fanout_ctx {
 	struct __sk_buff *skb;
@@ -97,10 +99,12 @@ static long moq_fanout_one(__u64 i, void *data)
 	return 0;
 }
 
-/* Returns the reason the packet was (not) fanned out. */
-static __always_inline int moq_upstream(struct __sk_buff *skb)
+/* Classifies a plaintext-profile packet (a TLS one after it was opened:
+ * how has MOQ_PARSE_PN_DONE) and fans it out. Returns the reason. Not
+ * inlined: its stack and the TLS opener's are never live together. */
+static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct moq_config *cfg,
+					  int how)
 {
-	struct moq_config *cfg;
 	struct moq_pkt p = {};
 	struct moq_up_stream_key sk = {};
 	struct moq_up_stream *st;
@@ -110,10 +114,7 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 	__u32 mark = skb->mark;
 	int r;
 
-	cfg = moq_config_live();
-	if (!cfg)
-		return MOQ_R_STALE_AGENT;
-	r = moq_parse_packet(skb, cfg, &p, 1);
+	r = moq_parse_packet(skb, cfg, &p, how);
 	if (r)
 		return r;
 	if (p.is_datagram) {
@@ -186,6 +187,33 @@ static __always_inline int moq_upstream(struct __sk_buff *skb)
 		 0);
 	skb->mark = mark; /* the original goes on to the agent unchanged */
 	return f.sent ? MOQ_R_FORWARDED : MOQ_R_NO_SUBSCRIBERS;
+}
+
+/* Returns the reason the packet was (not) fanned out. *shot = 1: drop the
+ * original (the agent got a pristine copy of a TLS packet). */
+static __always_inline int moq_upstream(struct __sk_buff *skb, int *shot)
+{
+	struct moq_config *cfg;
+	int r, how = MOQ_PARSE_VALIDATE;
+
+	*shot = 0;
+	/* the agent's copy of a TLS packet, back from bpf_clone_redirect */
+	if ((skb->mark & MOQ_MARK_MAGIC_MASK) == MOQ_MARK_PASS) {
+		skb->mark = 0;
+		return MOQ_R_PASS_COPY;
+	}
+	cfg = moq_config_live();
+	if (!cfg)
+		return MOQ_R_STALE_AGENT;
+	r = moq_upstream_open(skb, (__u64)cfg->generation << 32 | (__u32)cfg->relay_port_be << 16 |
+				       cfg->up_port_be);
+	if (r != MOQ_OPEN_PLAIN) {
+		*shot = !!(r & MOQ_OPEN_SHOT);
+		if (MOQ_OPEN_REASON(r))
+			return MOQ_OPEN_REASON(r);
+		how |= MOQ_PARSE_PN_DONE;
+	}
+	return moq_upstream_fanout(skb, cfg, how);
 }
 
 #endif

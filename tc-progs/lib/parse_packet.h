@@ -14,6 +14,9 @@
 #include "maps.bpf.h"
 #include "pn_window.h"
 
+#define MOQ_PARSE_VALIDATE 1
+#define MOQ_PARSE_PN_DONE 2
+
 /* Reads the STREAM or DATAGRAM frame whose type byte is at c->off. */
 static __always_inline int moq_parse_media_frame(struct __sk_buff *skb, struct moq_cursor *c,
 						 struct moq_pkt *p, __u8 type, int validate,
@@ -62,10 +65,45 @@ static __always_inline int moq_parse_media_frame(struct __sk_buff *skb, struct m
 	return 0;
 }
 
-/* Fills p from skb. validate = 1 (ingress) also checks the source address
+/* The packet comes from the upstream entry's address and port, and (with
+ * MOQ_UP_F_DADDR) to the relay's address for it. 0 or a moq_reason. */
+static __always_inline int moq_up_source_check(struct __sk_buff *skb, const struct moq_upstream *up,
+					       const struct moq_flow *f)
+{
+	if (up->family != f->family || up->sport_be != f->sport_be)
+		return MOQ_R_WRONG_SOURCE;
+	if (f->family == MOQ_AF_INET) {
+		if (!moq_bytes_eq(up->saddr, f->saddr, 4))
+			return MOQ_R_WRONG_SOURCE;
+	} else if (!moq_bytes_eq(up->saddr, f->saddr, 16)) {
+		return MOQ_R_WRONG_SOURCE;
+	}
+	/* sent to the relay's address for this publisher (not just to any
+	 * host whose traffic passes this interface) */
+	if (up->flags & MOQ_UP_F_DADDR) {
+		__u8 da[16];
+
+		if (f->family == MOQ_AF_INET) {
+			if (bpf_skb_load_bytes(skb, f->l3_off + 16, da, 4))
+				return MOQ_R_TRUNCATED;
+			if (!moq_bytes_eq(up->daddr, da, 4))
+				return MOQ_R_WRONG_DEST;
+		} else {
+			if (bpf_skb_load_bytes(skb, f->l3_off + 24, da, 16))
+				return MOQ_R_TRUNCATED;
+			if (!moq_bytes_eq(up->daddr, da, 16))
+				return MOQ_R_WRONG_DEST;
+		}
+	}
+	return 0;
+}
+
+/* Fills p from skb. validate != 0 (ingress) also checks the source address
  * and that only PADDING follows the media frame; egress trusts the ingress
- * program for those and re-derives offsets only. Returns 0 for an eligible
- * packet, else the moq_reason. */
+ * program for those and re-derives offsets only. MOQ_PARSE_PN_DONE in
+ * validate: the packet number was already checked new (a TLS packet,
+ * checked when it was opened, before it took this form). Returns 0 for an
+ * eligible packet, else the moq_reason. */
 static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct moq_config *cfg,
 					    struct moq_pkt *p, int validate)
 {
@@ -90,31 +128,9 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	if (!up || up->generation != cfg->generation)
 		return MOQ_R_UNKNOWN_DCID;
 	if (validate) {
-		if (up->family != p->flow.family || up->sport_be != p->flow.sport_be)
-			return MOQ_R_WRONG_SOURCE;
-		if (p->flow.family == MOQ_AF_INET) {
-			if (!moq_bytes_eq(up->saddr, p->flow.saddr, 4))
-				return MOQ_R_WRONG_SOURCE;
-		} else if (!moq_bytes_eq(up->saddr, p->flow.saddr, 16)) {
-			return MOQ_R_WRONG_SOURCE;
-		}
-		/* sent to the relay's address for this publisher (not just
-		 * to any host whose traffic passes this interface) */
-		if (up->flags & MOQ_UP_F_DADDR) {
-			__u8 da[16];
-
-			if (p->flow.family == MOQ_AF_INET) {
-				if (bpf_skb_load_bytes(skb, p->flow.l3_off + 16, da, 4))
-					return MOQ_R_TRUNCATED;
-				if (!moq_bytes_eq(up->daddr, da, 4))
-					return MOQ_R_WRONG_DEST;
-			} else {
-				if (bpf_skb_load_bytes(skb, p->flow.l3_off + 24, da, 16))
-					return MOQ_R_TRUNCATED;
-				if (!moq_bytes_eq(up->daddr, da, 16))
-					return MOQ_R_WRONG_DEST;
-			}
-		}
+		r = moq_up_source_check(skb, up, &p->flow);
+		if (r)
+			return r;
 	}
 	p->conn_id = up->conn_id;
 	uni_bits = up->flags & MOQ_UP_F_PEER_SERVER ? 3 : 2;
@@ -125,7 +141,7 @@ static __always_inline int moq_parse_packet(struct __sk_buff *skb, const struct 
 	/* every 1-RTT packet the relay's stack would accept marks its number
 	 * seen, media or not: a captured control packet replayed with media
 	 * in it is a duplicate too */
-	if (validate) {
+	if (validate && !(validate & MOQ_PARSE_PN_DONE)) {
 		struct moq_pn_window *w = bpf_map_lookup_elem(&moq_pn_windows, &p->conn_id);
 
 		if (!w || w->generation != cfg->generation)

@@ -11,11 +11,11 @@
 #define MOQ_PN_CAS_TRIES 4
 #define MOQ_READ_ONCE_U64(p) (*(volatile __u64 *)(p))
 
-/* RFC 9000 appendix A.3 for a 32-bit field: the full packet number
- * closest to expected (the largest seen + 1). */
-static __always_inline __u64 moq_pn_decode(__u64 expected, __u32 wire)
+/* RFC 9000 appendix A.3: the full packet number closest to expected (the
+ * largest seen + 1) whose low nbits (8..32) are wire. */
+static __always_inline __u64 moq_pn_decode_bits(__u64 expected, __u64 wire, __u32 nbits)
 {
-	const __u64 win = 1ull << 32, hwin = win / 2, mask = win - 1;
+	const __u64 win = 1ull << nbits, hwin = win / 2, mask = win - 1;
 	__u64 cand = (expected & ~mask) | wire;
 
 	if (cand + hwin <= expected && cand < (1ull << 62) - win)
@@ -25,13 +25,18 @@ static __always_inline __u64 moq_pn_decode(__u64 expected, __u32 wire)
 	return cand;
 }
 
-/* 1: pn was not seen before and is within the window (it is now marked
- * seen); 0: a duplicate, below the window, or a race lost MOQ_PN_CAS_TRIES
- * times (not cloned: the agent sends what the kernel did not). */
-static __always_inline int moq_pn_new(struct moq_pn_window *w, __u32 wire)
+/* The same for the plaintext profile's 32-bit field. */
+static __always_inline __u64 moq_pn_decode(__u64 expected, __u32 wire)
 {
-	__u64 next = MOQ_READ_ONCE_U64(&w->next);
-	__u64 pn = moq_pn_decode(next, wire);
+	return moq_pn_decode_bits(expected, wire, 32);
+}
+
+/* 1: the full number pn was not seen before and is within the window (it
+ * is now marked seen); 0: a duplicate, below the window, or a race lost
+ * MOQ_PN_CAS_TRIES times (not cloned: the agent sends what the kernel did
+ * not). next: w->next as read when pn was decoded. */
+static __always_inline int moq_pn_mark(struct moq_pn_window *w, __u64 next, __u64 pn)
+{
 	__u64 block = pn >> 5, bit = 1ull << (pn & 31);
 	__u32 tag = (__u32)block + 1; /* 0: a slot never used */
 	__u64 *slot = &w->slot[block & (MOQ_PN_SLOTS - 1)];
@@ -71,6 +76,14 @@ static __always_inline int moq_pn_new(struct moq_pn_window *w, __u32 wire)
 		next = seen;
 	}
 	return 1;
+}
+
+/* moq_pn_mark for a 32-bit wire number (plaintext profile). */
+static __always_inline int moq_pn_new(struct moq_pn_window *w, __u32 wire)
+{
+	__u64 next = MOQ_READ_ONCE_U64(&w->next);
+
+	return moq_pn_mark(w, next, moq_pn_decode(next, wire));
 }
 
 #endif

@@ -57,7 +57,13 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_NO_KEYS, 50);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_AEAD_OPEN_FAILED), "aead_open_failed");
 	ck_assert_int_eq(MOQ_R_AEAD_OPEN_FAILED, 51);
-	ck_assert_int_eq(MOQ_R_MAX, 52);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_PASS_COPY), "pass_copy");
+	ck_assert_int_eq(MOQ_R_PASS_COPY, 52);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_PASS_COPY_FAILED), "pass_copy_failed");
+	ck_assert_int_eq(MOQ_R_PASS_COPY_FAILED, 53);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_CANON_FAILED), "canon_failed");
+	ck_assert_int_eq(MOQ_R_CANON_FAILED, 54);
+	ck_assert_int_eq(MOQ_R_MAX, 55);
 }
 END_TEST
 

@@ -39,17 +39,21 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 
 int bpf_relay_open(struct bpf_relay *r)
 {
+	return bpf_relay_open_file(r, bpf_relay_object_path());
+}
+
+int bpf_relay_open_file(struct bpf_relay *r, const char *path)
+{
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	libbpf_set_print(quiet_print);
-	r->obj = bpf_object__open_file(bpf_relay_object_path(), NULL);
+	r->obj = bpf_object__open_file(path, NULL);
 	if (!r->obj) {
 		err = -errno;
-		fprintf(stderr, "bpf_relay: cannot open %s: %s\n", bpf_relay_object_path(),
-			strerror(-err));
+		fprintf(stderr, "bpf_relay: cannot open %s: %s\n", path, strerror(-err));
 		return err;
 	}
 	/* no pinning in unit tests: every test gets private maps */

@@ -23,6 +23,8 @@ const char *bpf_relay_object_path(void);
 
 /* 0 or negative errno; prints libbpf's reason on failure. */
 int bpf_relay_open(struct bpf_relay *r);
+/* The same for another object built from relay.bpf.c (tc-progs/testing/). */
+int bpf_relay_open_file(struct bpf_relay *r, const char *path);
 void bpf_relay_close(struct bpf_relay *r);
 
 int bpf_relay_map_fd(const struct bpf_relay *r, const char *name);

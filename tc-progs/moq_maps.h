@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 8
+#define MOQ_MAPS_LAYOUT_VERSION 9
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -261,7 +261,16 @@ struct moq_credit {
 /* a packet of an enabled slot reaches the agent at least this often
  * (ngtcp2's idle timer counts from received packets) */
 #define MOQ_ACK_PASS_NS 250000000ull
+/* ... and whenever its gate budget is below this many bytes: its ACKs
+ * must reach the agent now to refill the gate, not at the next tick */
+#define MOQ_ACK_GATE_LOW 16384
 #define MOQ_ACK_REC_F_ECN 0x1u /* ACK_ECN: ecn[] valid */
+/* the ACK frame was followed by a PING: pn holds the packet's number field,
+ * which ngtcp2 must still acknowledge (the agent feeds it a PING) */
+#define MOQ_ACK_REC_F_PING 0x2u
+/* moq_acks.enabled bits */
+#define MOQ_ACKS_EN_ACK 0x1u  /* consume pure media ACKs */
+#define MOQ_ACKS_EN_PING 0x2u /* also ACK + PING (with ACK) */
 
 struct moq_ack_range {
 	__u64 lo, hi; /* acknowledged wire packet numbers lo..hi */
@@ -276,6 +285,7 @@ struct moq_ack_rec {
 	__u32 nranges;	     /* ranges[] used, 1..MOQ_ACK_REC_RANGES, descending */
 	__u32 flags;	     /* MOQ_ACK_REC_F_* */
 	struct moq_ack_range ranges[MOQ_ACK_REC_RANGES];
+	__u64 pn; /* MOQ_ACK_REC_F_PING: the 4-byte packet number field */
 };
 
 struct moq_acks {

@@ -11,6 +11,7 @@ size_t fp_ackring_drain(struct moq_acks *a, size_t max, fp_ackring_cb cb, void *
 		struct fp_pn_range rg[MOQ_ACK_REC_RANGES];
 		struct fp_wire_ack ack = {0};
 		uint64_t ts;
+		int64_t ping;
 		uint32_t nr;
 
 		if (__atomic_load_n(&a->head, __ATOMIC_ACQUIRE) == tail)
@@ -32,12 +33,13 @@ size_t fp_ackring_drain(struct moq_acks *a, size_t max, fp_ackring_cb cb, void *
 		for (int i = 0; i < 3; i++)
 			ack.ecn[i] = r->ecn[i];
 		ts = r->ts_ns;
+		ping = r->flags & MOQ_ACK_REC_F_PING ? (int64_t)(r->pn & 0xffffffffu) : -1;
 		/* copied: the kernel may reuse the record from here */
 		tail++;
 		__atomic_store_n(&a->tail, tail, __ATOMIC_RELEASE);
 		n++;
 		if (nr)
-			cb(user, &ack, ts);
+			cb(user, &ack, ts, ping);
 	}
 	return n;
 }
@@ -52,7 +54,12 @@ void fp_ackring_enable(struct moq_acks *a)
 {
 	__atomic_store_n(&a->tail, __atomic_load_n(&a->head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 	__atomic_store_n(&a->last_pass_ns, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&a->enabled, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->enabled, MOQ_ACKS_EN_ACK, __ATOMIC_RELEASE);
+}
+
+void fp_ackring_enable_ping(struct moq_acks *a)
+{
+	__atomic_fetch_or(&a->enabled, MOQ_ACKS_EN_PING, __ATOMIC_RELEASE);
 }
 
 void fp_ackring_pass_next(struct moq_acks *a)

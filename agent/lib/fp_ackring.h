@@ -19,8 +19,11 @@
 
 /* Called once per record, in the order the kernel reserved them: ack as
  * the ACK translator reports a wire ACK, ts_ns the kernel's receive time
- * (bpf_ktime_get_ns = CLOCK_MONOTONIC, the agent's clock). */
-typedef void (*fp_ackring_cb)(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns);
+ * (bpf_ktime_get_ns = CLOCK_MONOTONIC, the agent's clock), ping_pn the
+ * packet's 4-byte number field when it also carried a PING (ngtcp2 must
+ * acknowledge that number), else -1. */
+typedef void (*fp_ackring_cb)(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
+			      int64_t ping_pn);
 
 /* Take at most max committed records (0 = all). Returns the number read.
  * Stops at a record reserved but not yet committed (another CPU is writing
@@ -34,6 +37,9 @@ uint64_t fp_ackring_pending(const struct moq_acks *a);
  * connection are skipped, the pass timer restarts. Publish the guard
  * (fp_pnspace_set_guard) before. */
 void fp_ackring_enable(struct moq_acks *a);
+/* Also consume ACK + PING packets (after fp_ackring_enable): the reader
+ * then owes ngtcp2 each recorded ping_pn. */
+void fp_ackring_enable_ping(struct moq_acks *a);
 /* Let the slot's next packet through to the agent (e.g. ngtcp2 waits for
  * a MAX_DATA the receive hook appends to a received packet). */
 void fp_ackring_pass_next(struct moq_acks *a);

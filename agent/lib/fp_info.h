@@ -61,4 +61,16 @@ struct fp_book_info {
 };
 void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out);
 
+/* A TLS relay's fast path (docs/fast-path-tls.md): subscriber connections
+ * served in userspace because their cipher suite is not AES-128-GCM or
+ * they are WebTransport sessions, key sets installed in the kernel, key
+ * changes the QUIC layer reported, exports that failed. All zero (tls 0)
+ * on a plaintext relay or with the fast path off. */
+struct fp_tls_info {
+	int tls;
+	uint64_t userspace_suite, userspace_wt;
+	uint64_t key_exports, key_changes, key_failures;
+};
+void relayd_fp_tls_info(struct relayd *d, struct fp_tls_info *out);
+
 #endif

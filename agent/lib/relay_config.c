@@ -128,8 +128,10 @@ static const struct opt opts[] = {
      "on SIGTERM: GOAWAY, then close sessions after at most SECONDS [5]"},
     {"idle-timeout", "SECONDS", K_MS, F(idle_timeout_ms), "QUIC idle timeout [30]"},
     {"fast-path", "off|on", K_FASTPATH, F(fast_path),
-     "forward media in the kernel with the tc BPF programs (needs\n"
-     "--plaintext and the programs attached; docs/fast-path-agent.md) [off]"},
+     "forward media in the kernel with the tc BPF programs (needs the\n"
+     "programs attached; TLS subscribers negotiating AES-128-GCM are\n"
+     "sealed in the kernel, others served in userspace;\n"
+     "docs/fast-path-agent.md, docs/fast-path-tls.md) [off]"},
     {"bpf-pin-dir", "DIR", K_STR, F(bpf_pin_dir),
      "where tc pinned the fast-path maps [/sys/fs/bpf/tc/globals]"},
     {"heartbeat-timeout", "SECONDS", K_MS, F(heartbeat_timeout_ms),
@@ -145,6 +147,9 @@ static const struct opt opts[] = {
      "fast-path service period while subscribers are on the fast path:\n"
      "sent logs, delivery timeouts, gate refills in one batch [0.02]\n"
      "(0.001 to 0.02)"},
+    {"fast-path-no-ack-ping", NULL, K_BOOL, F(fp_no_ack_ping),
+     "let the subscribers' ACK + PING packets reach ngtcp2 instead of\n"
+     "consuming them in the kernel (docs/fast-path-agent.md) [consumed]"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
@@ -583,12 +588,6 @@ static int check_token_pair(const char *opt, char *token, const char *file, char
 
 int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 {
-	if (c->fast_path && !c->plaintext) {
-		errf(err, errlen,
-		     "--fast-path on needs --plaintext (the kernel cannot rewrite encrypted "
-		     "packets; TLS peers use --fast-path off)");
-		return -1;
-	}
 	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
 		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
 		return -1;

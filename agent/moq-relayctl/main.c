@@ -828,6 +828,13 @@ static void human_subscribers(const struct daemon_answer *a, const struct maps_v
 			       strcmp(jstr(s, "implementation"), "") ? "  (" : "",
 			       jstr(s, "implementation"),
 			       strcmp(jstr(s, "implementation"), "") ? ")" : "");
+			/* with the fast path on: kernel or userspace, and why */
+			if (json_get(s, "fast_path_mode"))
+				printf("    fast path: %s%s%s%s\n", jstr(s, "fast_path_mode"),
+				       json_get(s, "fast_path_note") ? " (" : "",
+				       json_get(s, "fast_path_note") ? jstr(s, "fast_path_note")
+								     : "",
+				       json_get(s, "fast_path_note") ? ")" : "");
 			if (!subs || !subs->arr.n) {
 				printf("    (no subscriptions)\n");
 				continue;

@@ -10,6 +10,7 @@
 
 #include "gauges.h"
 #include "ctl.h"
+#include "fastpath.h"
 #include "json.h"
 #include "lib/fp_info.h"
 #include "lib/relay_ctl.h"
@@ -177,6 +178,17 @@ static void cmd_subscribers(struct relayd *d, struct json_writer *w)
 		kv_str(w, "peer", addr);
 		kv_str(w, "implementation", moq_session_peer(p->s)->implementation);
 		kv_str(w, "transport", moq_session_is_webtransport(p->s) ? "webtransport" : "quic");
+		{
+			/* kernel or userspace, and why (TLS cipher suite,
+			 * WebTransport: docs/fast-path-tls.md) */
+			const char *note, *mode = relayd_fp_conn_mode(p, &note);
+
+			if (mode) {
+				kv_str(w, "fast_path_mode", mode);
+				if (note)
+					kv_str(w, "fast_path_note", note);
+			}
+		}
 		kv_bool(w, "publisher", p->is_publisher);
 		json_kv_u64(w, "subscriptions_count", nsubs);
 		json_key(w, "subscriptions");

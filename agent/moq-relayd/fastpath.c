@@ -43,7 +43,14 @@ static struct fp_conn *conn_fc(struct moq_quic_conn *c, void *user)
 		return NULL;
 	p = moq_session_user(user);
 	/* after relayd_fp_stop the maps are gone: nothing is hooked */
-	return p && p->fp && p->fp->d->fp ? p->fp : NULL;
+	if (!p || !p->fp || !p->fp->d->fp)
+		return NULL;
+	/* a TLS connection whose packets ngtcp2 protects itself (another
+	 * cipher suite): nothing to renumber or translate, it stays in
+	 * userspace (docs/fast-path-tls.md) */
+	if (p->fp->d->fp->tls && !moq_quic_conn_shim_protected(c))
+		return NULL;
+	return p->fp;
 }
 
 /* ---- maps ---------------------------------------------------------------- */
@@ -192,6 +199,27 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 		fc = up_relay_conn(d, p);
 	if (!fp || !fc)
 		return;
+	if (fp->tls && !fc->up_tls) {
+		/* the kernel opens its packets: rx keys of both phases go in
+		 * before any moq_upstreams entry names the connection */
+		int rc =
+		    moq_session_is_webtransport(p->s) ? -EPROTONOSUPPORT : fp_tls_up_export(fc);
+
+		if (rc) {
+			if (!fc->up_refusal_logged)
+				moq_warn(MOD,
+					 "%s: its packets cannot be opened in the kernel (%s): "
+					 "relayed in userspace",
+					 moq_session_name(p->s),
+					 rc == -EPROTONOSUPPORT ? "WebTransport session"
+					 : rc == -ENOTSUP
+					     ? "TLS cipher suite is not TLS_AES_128_GCM_SHA256"
+					     : strerror(-rc));
+			fc->up_refusal_logged = true;
+			return;
+		}
+		fc->up_tls = true;
+	}
 	sa = moq_quic_conn_peer(fc->qc, &salen);
 	if (!sa || sockaddr_to(sa, &family, u.saddr, &port_be))
 		return;
@@ -203,6 +231,8 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 		u.flags |= MOQ_UP_F_DADDR;
 	if (p->is_upstream)
 		u.flags |= MOQ_UP_F_PEER_SERVER; /* its media streams are ids 4n+3 */
+	if (fc->up_tls)
+		u.flags |= MOQ_UP_F_TLS; /* opened in the kernel before cloning */
 	/* the packet-number window first: without it the kernel clones
 	 * nothing of the connection. Written once per connection and agent
 	 * run (an earlier run's entry was cleared at start): resetting it
@@ -260,6 +290,14 @@ static int fc_slot_alloc(struct fp_conn *fc)
 
 	if (!tp)
 		return -EAGAIN;
+	fc->slow_reason = fp_tls_sub_refusal(fc);
+	if (fc->slow_reason) {
+		if (moq_session_is_webtransport(fc->p->s))
+			fp->wt_userspace++;
+		else
+			fp->tls_userspace++;
+		return -EPROTONOSUPPORT;
+	}
 	sa = moq_quic_conn_peer(fc->qc, &salen);
 	if (!sa || sockaddr_to(sa, &family, daddr, &dport_be))
 		return -EAFNOSUPPORT;
@@ -292,6 +330,18 @@ static int fc_slot_alloc(struct fp_conn *fc)
 				 slot, strerror(-n));
 	}
 	fp->slot_used[slot] = true;
+	/* TLS: the kernel seals with the connection's tx keys, installed
+	 * before the slot is active (then kept current by fp_tls.c) */
+	if (fp->tls) {
+		fc->slot = (int)slot;
+		rc = fp_tls_sub_export(fc);
+		fc->slot = -1;
+		if (rc) {
+			fc->slow_reason = "its TLS keys could not be installed in the kernel";
+			return rc;
+		}
+		fc->tls_slot = true;
+	}
 
 	/* counters: a reused slot starts at 0, then takes the private
 	 * counter's value (fp_pnspace_rebind) */
@@ -331,7 +381,7 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	fc->trk.cfg.max_ack_delay_ns = tp->max_ack_delay;
 	fc->trk.cfg.ack_delay_exponent = (uint32_t)tp->ack_delay_exponent;
 
-	sub.flags = MOQ_SUB_F_ACTIVE;
+	sub.flags = MOQ_SUB_F_ACTIVE | (fc->tls_slot ? MOQ_SUB_F_TLS : 0);
 	sub.generation = fp->generation;
 	sub.ifindex = (uint32_t)ifindex;
 	sub.family = family == AF_INET ? MOQ_AF_INET : MOQ_AF_INET6;
@@ -371,18 +421,26 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		snprintf(fc->info.peer, sizeof(fc->info.peer), "%s:%u", host, ntohs(dport_be));
 	}
 	/* the kernel may consume media ACKs from here: every ack-eliciting
-	 * ngtcp2 packet not yet acknowledged is guarded first */
+	 * ngtcp2 packet not yet acknowledged is guarded first. Not on a TLS
+	 * slot: its ACKs are encrypted, the agent opens them (the ingress
+	 * program passes them; the ring stays off) */
 	{
 		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
 
-		if (a) {
+		if (a && fc->tls_slot) {
+			fp_ackring_disable(a);
+		} else if (a) {
 			fp_ackring_disable(a);
 			fp_pnspace_set_guard(&fc->ps, a);
 			fp_ackring_enable(a);
+			/* ACK + PING too: fp_acks.c feeds ngtcp2 the PINGs */
+			if (fp->ack_ping)
+				fp_ackring_enable_ping(a);
 		}
 	}
-	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu)",
-		 moq_session_name(fc->p->s), slot, ifindex, (unsigned long long)(4 * opened + 3));
+	moq_info(MOD, "%s: fast path slot %u (ifindex %d, first media stream %llu%s)",
+		 moq_session_name(fc->p->s), slot, ifindex, (unsigned long long)(4 * opened + 3),
+		 fc->tls_slot ? ", TLS: sealed in the kernel" : "");
 	return 0;
 }
 
@@ -409,6 +467,12 @@ static void fc_slot_release(struct fp_conn *fc)
 		fp_pnspace_set_guard(&fc->ps, NULL);
 	}
 	fp_maps_put_subscriber(&fp->maps, slot, &sub);
+	/* inactive first, then its keys go: a clone in flight finds either
+	 * the keys or no entry, never an entry without keys it would need */
+	if (fc->tls_slot) {
+		fp_tls_sub_wipe(fc);
+		fc->tls_slot = false;
+	}
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
 	for (size_t i = 0; i < n; i++)
 		if (lens[i] == MOQ_CID_LEN)
@@ -528,6 +592,8 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 
 	if (!fc)
 		return 0;
+	if (*len > MOQ_CID_LEN)
+		memcpy(fc->rx_dcid, pkt + 1, MOQ_CID_LEN);
 	ng = moq_quic_conn_ngtcp2(c);
 	if (!fc->flow_set && ng) {
 		const ngtcp2_transport_params *tp = ngtcp2_conn_get_remote_transport_params(ng);
@@ -911,7 +977,8 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 		fc->mode = rc ? FC_SLOW : FC_FAST;
 		if (rc)
 			moq_warn(MOD, "%s: not on the fast path (%s): userspace relay",
-				 moq_session_name(p->s), strerror(-rc));
+				 moq_session_name(p->s),
+				 fc->slow_reason ? fc->slow_reason : strerror(-rc));
 	}
 	if (fc->mode != FC_FAST)
 		return;
@@ -1158,6 +1225,9 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 	info_add(&fp->gone, &fc->info);
 	for (size_t i = 0; i < fc->n_up_cids; i++)
 		fp_maps_del_upstream(&fp->maps, fc->up_cids[i]);
+	if (fc->up_tls) /* after its entries: nothing names the keys any more */
+		fp_tls_up_wipe(fc);
+	fc->up_tls = false;
 	if (fc->pn_window)
 		fp_maps_del_pn_window(&fp->maps, fc->conn_id);
 	while (fc->streams)
@@ -1173,11 +1243,26 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 
 /* ---- start / stop ------------------------------------------------------ */
 
-/* A restarted agent clears what an earlier run left in the maps. */
-static void clear_stale(struct relayd_fp *fp)
+/* A restarted agent clears what an earlier run left in the maps, TLS keys
+ * included (also when this run is plaintext and the maps have them). */
+static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
 {
 	uint64_t t0 = fp_monotonic_ns();
 	size_t n = fp_maps_clear_stale(&fp->maps);
+	struct fp_keys k;
+	int nk = 0;
+	char err[256];
+
+	if (fp->tls)
+		nk = fp_tls_clear_stale(&fp->keys);
+	else if (!fp_keys_open(&k, pin_dir, err, sizeof(err))) {
+		nk = fp_tls_clear_stale(&k);
+		fp_keys_close(&k);
+	}
+	if (nk > 0)
+		moq_info(MOD, "wiped the TLS keys an earlier run left");
+	else if (nk < 0)
+		moq_warn(MOD, "cannot wipe the TLS keys an earlier run left: %s", strerror(-nk));
 
 	if (n)
 		moq_info(MOD, "cleared %zu map entries an earlier run left, in %.1f ms", n,
@@ -1222,30 +1307,34 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 		free(fp);
 		return -1;
 	}
+	/* TLS relay: the key maps and their installer (docs/fast-path-tls.md) */
+	if (!d->cfg.plaintext) {
+		if (fp_keys_open(&fp->keys, d->cfg.bpf_pin_dir, err, errlen)) {
+			fp_maps_close(&fp->maps);
+			free(fp->tsbuf);
+			free(fp);
+			return -1;
+		}
+		fp->tls = true;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	fp->generation = (uint32_t)(ts.tv_sec ^ ts.tv_nsec ^ (unsigned)getpid()) | 1u;
-	clear_stale(fp);
+	clear_stale(fp, d->cfg.bpf_pin_dir);
 	if (fp_maps_start(&fp->maps, fp->generation, d->cfg.heartbeat_timeout_ms * 1000000ull,
-			  moq_quic_endpoint_port(d->ep), err, errlen)) {
-		fp_maps_close(&fp->maps);
-		free(fp->tsbuf);
-		free(fp);
-		return -1;
-	}
+			  moq_quic_endpoint_port(d->ep), err, errlen))
+		goto fail;
 	fp->rb = ring_buffer__new(fp->maps.fd[FP_MAP_EVENTS], fp_on_ring_event, fp, NULL);
 	if (!fp->rb) {
 		snprintf(err, errlen, "cannot read the moq_events ring buffer: %s",
 			 strerror(errno));
 		fp_maps_stop(&fp->maps);
-		fp_maps_close(&fp->maps);
-		free(fp->tsbuf);
-		free(fp);
-		return -1;
+		goto fail;
 	}
 	fp->hb_every_ns = d->cfg.heartbeat_timeout_ms * 1000000ull / 4;
 	fp->last_hb_ns = fp_monotonic_ns();
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
+	fp->ack_ping = !d->cfg.fp_no_ack_ping;
 	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
 		moq_warn(MOD,
 			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
@@ -1263,10 +1352,18 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	 * read, and by this poll timer */
 	fp->poll_timer = moq_timer_new(d->loop, poll_cb, d);
 	moq_timer_set_in(fp->poll_timer, fp->poll_ns);
-	moq_warn(MOD, "fast path on: maps in %s, generation %u, heartbeat timeout %llu ms",
+	moq_warn(MOD, "fast path on%s: maps in %s, generation %u, heartbeat timeout %llu ms",
+		 fp->tls ? " (TLS: AES-128-GCM subscribers sealed in the kernel)" : "",
 		 d->cfg.bpf_pin_dir, fp->generation,
 		 (unsigned long long)d->cfg.heartbeat_timeout_ms);
 	return 0;
+fail:
+	if (fp->tls)
+		fp_keys_close(&fp->keys);
+	fp_maps_close(&fp->maps);
+	free(fp->tsbuf);
+	free(fp);
+	return -1;
 }
 
 void relayd_fp_stop(struct relayd *d)
@@ -1276,6 +1373,14 @@ void relayd_fp_stop(struct relayd *d)
 	if (!fp)
 		return;
 	fp_maps_stop(&fp->maps);
+	if (fp->tls) {
+		/* no key stays in the maps after a clean stop */
+		int rc = fp_keys_wipe_all(&fp->keys);
+
+		if (rc)
+			moq_warn(MOD, "cannot wipe the TLS keys at stop: %s", strerror(-rc));
+		fp_keys_close(&fp->keys);
+	}
 	ring_buffer__free(fp->rb);
 	moq_timer_free(fp->poll_timer);
 	moq_loop_defer_cancel(d->loop, fp);
@@ -1343,6 +1448,21 @@ void relayd_fp_book_info(struct relayd *d, struct fp_book_info *out)
 	out->map_batches = fp->maps.dsq_batches;
 }
 
+void relayd_fp_tls_info(struct relayd *d, struct fp_tls_info *out)
+{
+	struct relayd_fp *fp = d->fp;
+
+	memset(out, 0, sizeof(*out));
+	if (!fp || !fp->tls)
+		return;
+	out->tls = 1;
+	out->userspace_suite = fp->tls_userspace;
+	out->userspace_wt = fp->wt_userspace;
+	out->key_exports = fp->key_exports;
+	out->key_changes = fp->key_changes;
+	out->key_failures = fp->key_failures;
+}
+
 void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
 {
 	struct relayd_fp *fp = d->fp;
@@ -1356,6 +1476,8 @@ void relayd_fp_map_failures(struct relayd *d, struct fp_map_failures *out)
 	}
 	out->sub_fallbacks = fp->sub_map_fallbacks;
 }
+
+static int tls_stats(struct relayd_fp *fp, char *buf, size_t len);
 
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 {
@@ -1380,7 +1502,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	for (int i = 0; i < FP_MAP_MAX; i++)
 		map_failures += fp->maps.failures[i];
 
-	return snprintf(
+	int n = snprintf(
 	    buf, len,
 	    "fastpath subs=%u kernel_pkts=%llu agent_pkts=%llu kernel_share=%.2f%% "
 	    "retransmits=%llu lost=%llu gate_drops=%llu gate_queued=%llu resets=%llu "
@@ -1388,7 +1510,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "map_failures=%llu bad_events=%llu",
+	    "ack_pings=%llu ack_ping_errors=%llu map_failures=%llu bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1399,5 +1521,44 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->raw_reads, (unsigned long long)fp->passes,
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
+	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
 	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
+
+	if (n > 0 && (size_t)n < len)
+		n += tls_stats(fp, buf + n, len - (size_t)n);
+	return n;
+}
+
+/* The stats line's TLS part (TLS relays only). */
+static int tls_stats(struct relayd_fp *fp, char *buf, size_t len)
+{
+	if (!fp->tls || !len)
+		return 0;
+	return snprintf(buf, len,
+			" tls_userspace=%llu wt_userspace=%llu key_exports=%llu key_changes=%llu "
+			"key_failures=%llu",
+			(unsigned long long)fp->tls_userspace, (unsigned long long)fp->wt_userspace,
+			(unsigned long long)fp->key_exports, (unsigned long long)fp->key_changes,
+			(unsigned long long)fp->key_failures);
+}
+
+const char *relayd_fp_conn_mode(const struct peer *p, const char **note)
+{
+	const struct fp_conn *fc = p ? p->fp : NULL;
+
+	*note = NULL;
+	if (!p || !p->d->fp || p->is_upstream)
+		return NULL;
+	if (!fc)
+		return "userspace";
+	*note = fc->slow_reason;
+	switch (fc->mode) {
+	case FC_FAST:
+		*note = fc->tls_slot ? "TLS, sealed in the kernel" : NULL;
+		return "kernel";
+	case FC_SLOW:
+		return "userspace";
+	default:
+		return "undecided";
+	}
 }

@@ -27,6 +27,13 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen);
 /* Install the packet hooks into the endpoint's callback table (before
  * the endpoint is created). */
 void relayd_fp_hooks(struct relayd *d, struct moq_quic_callbacks *cb);
+/* TLS relay: install the QUIC layer's key-change callback (both endpoints:
+ * the listener and the --upstream client). No-op in plaintext mode. */
+void relayd_fp_key_callbacks(struct relayd *d, struct moq_quic_callbacks *cb);
+/* How p's connection is served: "kernel", "userspace" or "undecided" (no
+ * subscription yet); NULL when the fast path is off or p is not a
+ * downstream connection. *note: why userspace (static text) or NULL. */
+const char *relayd_fp_conn_mode(const struct peer *p, const char **note);
 /* Read the media ACKs the kernel consumed for every active slot (no system
  * call) and act on them as on ACKs the receive hook saw. Call once per loop
  * pass or periodic service; returns the records read. */

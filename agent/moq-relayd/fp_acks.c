@@ -6,6 +6,8 @@
  * kernel". */
 #include "fastpath.h"
 
+#include <string.h>
+
 #include <ngtcp2/ngtcp2.h>
 
 #include "fp_internal.h"
@@ -18,7 +20,35 @@ struct drain_ctx {
 	size_t n;
 };
 
-static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns)
+/* The PING of a consumed ACK + PING packet, given to ngtcp2 as a packet of
+ * its own with the subscriber's number (PING, PADDING for the
+ * header-protection sample, the profile's tag) so that it acknowledges
+ * that number as if it had read the packet. */
+static void feed_ping(struct fp_conn *fc, uint32_t pn)
+{
+	uint8_t pkt[1 + MOQ_CID_LEN + 4 + 4 + MOQ_TAG_LEN];
+	size_t o = 0;
+
+	pkt[o++] = 0x43; /* short header, 4-byte packet number */
+	memcpy(pkt + o, fc->rx_dcid, MOQ_CID_LEN);
+	o += MOQ_CID_LEN;
+	pkt[o++] = (uint8_t)(pn >> 24);
+	pkt[o++] = (uint8_t)(pn >> 16);
+	pkt[o++] = (uint8_t)(pn >> 8);
+	pkt[o++] = (uint8_t)pn;
+	pkt[o++] = 0x01; /* PING */
+	memset(pkt + o, 0, 3);
+	o += 3;
+	memcpy(pkt + o, MOQ_PLAINTEXT_TAG, MOQ_TAG_LEN);
+	o += MOQ_TAG_LEN;
+	if (moq_quic_conn_read_pkt(fc->qc, pkt, o) < 0)
+		fc->d->fp->ack_ping_errors++;
+	else
+		fc->d->fp->ack_pings++;
+}
+
+static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
+			  int64_t ping_pn)
 {
 	struct drain_ctx *c = user;
 	struct fp_trk_summary sum;
@@ -28,6 +58,8 @@ static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts
 	fp_tracker_on_ack(&c->fc->trk, ack, ts_ns, &sum);
 	fp_cc_on_losses(&c->fc->cc, &sum, ts_ns);
 	c->n++;
+	if (ping_pn >= 0)
+		feed_ping(c->fc, (uint32_t)ping_pn);
 }
 
 size_t fp_conn_drain_acks(struct fp_conn *fc)

@@ -10,6 +10,8 @@
  *                 tracker callbacks, gate and flow-control credit
  *   fp_events.c   ring-buffer event consumer, periodic service, stuck and
  *                 timeout checks
+ *   fp_tls.c      TLS relays: the connections' 1-RTT keys to the kernel
+ *                 and back out (docs/fast-path-tls.md)
  *
  * Per connection (struct fp_conn): a packet-number space shared with the
  * kernel, for subscriber connections on the fast path a slot in the pinned
@@ -35,6 +37,7 @@
 #include "lib/fp_ackxlate.h"
 #include "lib/fp_cc.h"
 #include "lib/fp_info.h"
+#include "lib/fp_keys.h"
 #include "lib/fp_mapsync.h"
 #include "lib/fp_pnspace.h"
 #include "lib/fp_sentlog.h"
@@ -181,6 +184,16 @@ struct fp_conn {
 	uint64_t cr_added, cr_prepaid;
 	bool credit_on;
 	uint64_t kernel_acks; /* ACK frames consumed by the kernel, read */
+	/* the DCID of the subscriber's last packet that reached the agent:
+	 * what a PING fed to ngtcp2 for a consumed packet carries (fp_acks.c) */
+	uint8_t rx_dcid[MOQ_CID_LEN];
+	/* TLS relay (fp_tls.c): tls_slot its slot is MOQ_SUB_F_TLS (the
+	 * kernel seals with its tx keys), sub_keys those are installed;
+	 * up_tls its upstream entries are MOQ_UP_F_TLS, up_keys its rx keys
+	 * of both phases are installed; tx_phase the key phase exported */
+	bool tls_slot, sub_keys, up_tls, up_keys, up_refusal_logged;
+	uint8_t tx_phase;
+	const char *slow_reason; /* why it stays in userspace (static text) */
 };
 
 struct relayd_fp {
@@ -202,7 +215,9 @@ struct relayd_fp {
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
-	uint64_t bad_events;		   /* ring records fp_event_check refused */
+	uint64_t ack_pings, ack_ping_errors; /* PINGs of consumed packets fed to ngtcp2 */
+	bool ack_ping;	     /* consume ACK + PING too (not --fast-path-no-ack-ping) */
+	uint64_t bad_events; /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
 	/* raws with bytes read in this loop pass (fastpath.c fp_pass_end) */
@@ -220,6 +235,14 @@ struct relayd_fp {
 	 * exception ring, delivery timeouts, gate refills in one batch) */
 	uint64_t tick_ns;
 	struct fp_sub_info gone; /* counters of connections already closed */
+	/* TLS relay (not --plaintext): the key maps, and what they did */
+	bool tls;
+	struct fp_keys keys;
+	uint64_t key_exports;	/* key sets installed (slot or upstream) */
+	uint64_t key_changes;	/* key changes the QUIC layer reported */
+	uint64_t key_failures;	/* exports that failed (keys wiped instead) */
+	uint64_t tls_userspace; /* TLS subscribers without AES-128-GCM */
+	uint64_t wt_userspace;	/* WebTransport subscribers (userspace) */
 };
 
 static inline uint64_t fp_now_ns(void)
@@ -286,6 +309,23 @@ void fp_credit_settle(struct fp_conn *fc, uint64_t taken, uint64_t growth);
 /* Stream bytes the media plane may have sent in all (MAX_DATA share). */
 uint64_t fp_conn_media_limit(const struct fp_conn *fc);
 void fp_stream_credit_raise(struct fp_conn *fc, struct fp_stream *fs, uint64_t max);
+
+/* ---- fp_tls.c: TLS keys for the kernel ------------------------------------ */
+
+/* Why fc cannot take a fast slot on this relay (static text), or NULL. */
+const char *fp_tls_sub_refusal(const struct fp_conn *fc);
+/* fc's current tx keys to its slot (before the slot is active, and after
+ * every key change); on failure its keys are wiped: 0 or -errno. */
+int fp_tls_sub_export(struct fp_conn *fc);
+void fp_tls_sub_wipe(struct fp_conn *fc);
+/* fc's rx keys of both phases to its upstream connection id; wiped on
+ * failure: 0 or -errno. */
+int fp_tls_up_export(struct fp_conn *fc);
+void fp_tls_up_wipe(struct fp_conn *fc);
+/* Wipe every key set an earlier run left in the key maps (the caller holds
+ * the pin directory's lock): 1 some were wiped, 0 none were there, or
+ * -errno. */
+int fp_tls_clear_stale(struct fp_keys *k);
 
 /* ---- fp_events.c: ring buffer, periodic checks ----------------------------- */
 

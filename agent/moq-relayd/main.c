@@ -418,6 +418,11 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 
 		fcb = *moq_session_quic_callbacks();
 		relayd_fp_hooks(d, &fcb);
+		/* TLS: AES-128-GCM connections get their 1-RTT protection
+		 * from the layer (after the renumbering) and their keys go
+		 * to the kernel (docs/fast-path-tls.md) */
+		relayd_fp_key_callbacks(d, &fcb);
+		q.shim_protect = !d->cfg.plaintext;
 		q.cb = &fcb;
 	}
 	log_wrap_callbacks(d, q.cb, &srv_cb);
@@ -478,6 +483,10 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	q.max_streams_uni = 4000;
 	q.qlog_dir = d->cfg.qlog_dir[0] ? d->cfg.qlog_dir : NULL;
 	log_wrap_callbacks(d, moq_session_quic_callbacks(), &up_cb);
+	/* the kernel opens what the upstream relay sends us: its rx keys
+	 * follow key updates (TLS with --fast-path on) */
+	if (d->cfg.fast_path)
+		relayd_fp_key_callbacks(d, &up_cb);
 	q.cb = &up_cb;
 	d->up_ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
 	if (!d->up_ep)

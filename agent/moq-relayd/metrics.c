@@ -289,6 +289,32 @@ static void render_fp_book(FILE *f, struct relayd *d)
 		"batched moq_down_streams writes (BPF_MAP_UPDATE_BATCH calls)", b.map_batches);
 }
 
+/* TLS relays only (docs/fast-path-tls.md) */
+static void render_fp_tls(FILE *f, struct relayd *d)
+{
+	struct fp_tls_info t;
+
+	relayd_fp_tls_info(d, &t);
+	if (!t.tls)
+		return;
+	relay_metrics_family(f, "moq_relay_fp_tls_userspace_total", "counter",
+			     "TLS subscriber connections the fast path left in userspace: "
+			     "reason=cipher_suite (not TLS_AES_128_GCM_SHA256), "
+			     "reason=webtransport");
+	relay_metrics_u64(f, "moq_relay_fp_tls_userspace_total",
+			  (const char *[]){"reason", "cipher_suite", NULL}, t.userspace_suite);
+	relay_metrics_u64(f, "moq_relay_fp_tls_userspace_total",
+			  (const char *[]){"reason", "webtransport", NULL}, t.userspace_wt);
+	counter(f, "moq_relay_fp_tls_key_exports_total",
+		"1-RTT key sets installed in the kernel (subscriber tx, publisher rx)",
+		t.key_exports);
+	counter(f, "moq_relay_fp_tls_key_changes_total",
+		"1-RTT key changes (key updates) the QUIC layer reported", t.key_changes);
+	counter(f, "moq_relay_fp_tls_key_failures_total",
+		"key exports that failed (the connection's kernel keys were wiped instead)",
+		t.key_failures);
+}
+
 static void render(FILE *f, void *arg)
 {
 	struct relayd *d = arg;
@@ -368,6 +394,7 @@ static void render(FILE *f, void *arg)
 		render_kernel(f, d, ks, have_ks);
 		render_fp_subs(f, d);
 		render_fp_book(f, d);
+		render_fp_tls(f, d);
 		relayd_fp_raw_info(d, &ri);
 		gauge(f, "moq_relay_fp_raw_bytes",
 		      "upstream stream bytes the fast path keeps for gap fills and retransmissions "

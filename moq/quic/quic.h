@@ -295,6 +295,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_open_failed;  /* shim-protected 1-RTT packets that did not open (dropped) */
 	uint64_t key_updates;	  /* 1-RTT key updates (either side initiated) */
 	uint64_t rx_early;	  /* shim: 1-RTT packets kept until the rx keys came */
+	uint64_t tx_batches;	  /* sendmmsg calls (datagrams of one flush sent together) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);
@@ -358,6 +359,15 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
  * one 1-RTT packet in the plaintext-profile form and is sent sealed under
  * the current tx keys. Returns 0 or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
+/* Hand ngtcp2 one 1-RTT packet in the plaintext-profile form that the
+ * application received for the connection by other means (the relay's
+ * kernel consumed the datagram and recorded its frames), as if it came
+ * from the current peer now: no recv hook, no shim. The connection is
+ * flushed at the end of the loop pass. Returns 0 (also when ngtcp2
+ * discards the packet, e.g. a duplicate number), -EINVAL when the
+ * connection is not an established plaintext-form one, -EPROTO when ngtcp2
+ * failed the connection on it. */
+int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */
 
 /* One direction's AES-128-GCM 1-RTT packet protection keys. phase is the

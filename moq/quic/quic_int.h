@@ -160,6 +160,11 @@ struct txq {
  * recvmmsg reads at most. */
 #define MOQ_QUIC__RX_ROOM (65536 + 64)
 #define MOQ_QUIC__RX_BATCH 16
+/* Send path: datagrams written while the endpoint flushes its dirty
+ * connections are sent together with one sendmmsg (send.c), up to this
+ * many of at most MOQ_QUIC__TX_SLOT bytes each; larger ones go alone. */
+#define MOQ_QUIC__TX_BATCH 32
+#define MOQ_QUIC__TX_SLOT 2048
 
 struct moq_quic_endpoint {
 	struct moq_loop *loop;
@@ -201,6 +206,13 @@ struct moq_quic_endpoint {
 	uint8_t shimbuf[65536];
 	uint8_t openbuf[65536]; /* protect.c: a received 1-RTT packet's plaintext */
 	uint8_t rawbuf[65536];	/* moq_quic_conn_send_raw: sealed copy */
+	/* the send batch (send.c): on while ep_flush runs */
+	int txb_on;
+	size_t txb_n;
+	socklen_t txb_sl[MOQ_QUIC__TX_BATCH];
+	size_t txb_len[MOQ_QUIC__TX_BATCH];
+	struct sockaddr_storage txb_sa[MOQ_QUIC__TX_BATCH];
+	uint8_t txb[MOQ_QUIC__TX_BATCH][MOQ_QUIC__TX_SLOT];
 };
 
 /* Mode-specific handshake and packet protection (plaintext.c, tls.c). The

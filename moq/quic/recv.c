@@ -1,6 +1,7 @@
 /* The receive path. See recv.h. */
 #include "quic/recv.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,29 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	if (c->early)
 		early_replay(c);
 	moq_quic__mark_dirty(c);
+}
+
+int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+	ngtcp2_path path;
+	ngtcp2_pkt_info pi = {0};
+	int rv;
+
+	if (c->state != CS_ESTABLISHED || !(c->ep->cfg.plaintext || moq_quic__shim_on(c)) || !len ||
+	    (pkt[0] & 0x80))
+		return -EINVAL;
+	moq_quic__conn_path(c, &path);
+	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, moq_quic__now());
+	if (rv == NGTCP2_ERR_DRAINING) {
+		moq_quic__conn_drained(c);
+		return -EPROTO;
+	}
+	if (rv && rv != NGTCP2_ERR_DISCARD_PKT) {
+		moq_quic__conn_fail(c, rv);
+		return -EPROTO;
+	}
+	moq_quic__mark_dirty(c);
+	return 0;
 }
 
 static void send_stateless_reset(struct moq_quic_endpoint *ep, const uint8_t *dcid, size_t dcidlen,

@@ -3,12 +3,14 @@
  * (docs/fast-path.md "Media ACKs in the kernel", struct moq_acks).
  *
  * Consumed only: a plaintext-profile 1-RTT packet (0x43, good tag) whose
- * frames are exactly one ACK / ACK_ECN frame followed by PADDING, with at
+ * frames are exactly one ACK / ACK_ECN frame, then a PING if the slot's
+ * enabled has MOQ_ACKS_EN_PING, then only PADDING, with at
  * most MOQ_ACK_REC_RANGES well-formed ranges (RFC 9000 19.3.1), nothing
  * acknowledged at or above the connection's next_pn, no range covering a
  * guarded number (an ack-eliciting ngtcp2 packet the agent has not seen
- * acknowledged), a free record in the ring, and the slot's last pass to
- * the agent less than MOQ_ACK_PASS_NS ago. Anything else goes to the agent
+ * acknowledged), a free record in the ring, the slot's last pass to
+ * the agent less than MOQ_ACK_PASS_NS ago and its gate budget (when
+ * gated) at least MOQ_ACK_GATE_LOW. Anything else goes to the agent
  * unchanged. */
 #ifndef MOQ_ACK_CONSUME_H
 #define MOQ_ACK_CONSUME_H
@@ -32,7 +34,7 @@ struct moq_ackc_ctx {
 	struct moq_cid dcid;
 	__u8 type;
 	__u8 pad0[3];
-	__u32 pn;	      /* the subscriber's packet number (unused) */
+	__u32 pn;	      /* the subscriber's packet number (recorded with a PING) */
 	struct moq_ack_rec r; /* ranges[0] set before the loop */
 };
 
@@ -171,6 +173,7 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	struct moq_ackc_ctx *x;
 	struct moq_conn_seq *seq;
 	struct moq_ack_rec *rec;
+	struct moq_gate *g;
 	struct moq_acks *a;
 	__u64 now, head;
 
@@ -180,6 +183,12 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	now = bpf_ktime_get_ns();
 	x = bpf_map_lookup_elem(&moq_ack_scratch, &l.zero);
 	if (!x || skb->gso_size || now - READ_ONCE_U64(a->last_pass_ns) >= MOQ_ACK_PASS_NS)
+		goto pass;
+	/* a nearly closed gate is refilled from ACKs: the agent needs this
+	 * one now (with ACK + PING consumed, nothing else would wake it
+	 * before the tick) */
+	g = bpf_map_lookup_elem(&moq_gate, &l.slot);
+	if (!g || (READ_ONCE_U32(g->enabled) && (__s64)READ_ONCE_U64(g->budget) < MOQ_ACK_GATE_LOW))
 		goto pass;
 	__builtin_memset(x, 0, sizeof(*x));
 	x->c.off = off;
@@ -214,6 +223,18 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 		    moq_quic_varint(skb, &x->c, &x->r.ecn[2]) < 0)
 			goto pass;
 		x->r.flags = MOQ_ACK_REC_F_ECN;
+	}
+	/* ACK + PING (ngtcp2 1.11 makes every other ACK-only packet on a
+	 * short path ack-eliciting): consumed too when the agent asked for
+	 * it; it makes ngtcp2 acknowledge the recorded number itself */
+	if ((READ_ONCE_U32(a->enabled) & MOQ_ACKS_EN_PING) && x->c.off < x->c.end) {
+		if (bpf_skb_load_bytes(skb, x->c.off, &x->type, 1))
+			goto pass;
+		if (x->type == 0x01) {
+			x->r.flags |= MOQ_ACK_REC_F_PING;
+			x->r.pn = x->pn;
+			x->c.off += 1;
+		}
 	}
 	/* the rest up to the tag must be PADDING (a packet is at most a
 	 * page in any path this program sees: 512 steps of 8 bytes) */

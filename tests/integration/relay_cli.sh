@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # moq-relayd operator basics, on 127.0.0.1 (no testbed):
-#  - --help documents every option; --fast-path on without --plaintext or
-#    without attached programs fails at start saying what to do; misconfiguration fails with a message naming the fix;
+#  - --help documents every option; --fast-path on without attached
+#    programs (plaintext or TLS) fails at start saying what to do;
+#    misconfiguration fails with a message naming the fix;
 #  - config file: unknown key -> error naming file and line; values apply;
 #    the command line overrides the file;
 #  - a stats line per --stats-interval;
@@ -25,7 +26,9 @@ fails() { # expected-text args...
 	[ $rc = 2 ] || die "moq-relayd $*: exit $rc (want 2)"
 	grep -q -- "$want" <<<"$out" || die "moq-relayd $*: message '$out' lacks '$want'"
 }
-fails "needs --plaintext" --fast-path on --cert c.pem --key k.pem
+# TLS with the fast path is a valid configuration (issue 19): it gets as far
+# as the pinned maps
+fails "tc filter add" --dev-cert "$TMP/dc" --fast-path on --listen 127.0.0.1:1 --bpf-pin-dir "$TMP/no-pins"
 fails "tc filter add" --plaintext --fast-path on --listen 127.0.0.1:1 --bpf-pin-dir "$TMP/no-pins"
 fails "--cert" --listen 127.0.0.1:1
 fails "cache-grops" --plaintext --cache-grops 3

@@ -320,6 +320,98 @@ START_TEST(ack_with_ping_passes)
 }
 END_TEST
 
+/* With MOQ_ACKS_EN_PING an ACK followed by a PING is consumed and the
+ * record carries the packet's number for the agent to hand ngtcp2; the
+ * other orders and combinations still pass. */
+START_TEST(ack_ping_consumed_when_enabled)
+{
+	struct pk p;
+
+	acks.enabled = MOQ_ACKS_EN_ACK | MOQ_ACKS_EN_PING;
+	acks_put();
+	pk_init(&p);
+	p.s.pn = 0xabcdef12;
+	ack(&p, 0, 100, 0, 10, 1, gl1);
+	p.f[p.n++] = 0x01; /* PING */
+	p.n += 4;	   /* PADDING */
+	build(&p);
+	expect_consumed(&p);
+	acks_get();
+	ck_assert_uint_eq(acks.head, 1);
+	ck_assert_uint_eq(acks.rec[0].flags, MOQ_ACK_REC_F_PING);
+	ck_assert_uint_eq(acks.rec[0].pn, 0xabcdef12);
+	ck_assert_uint_eq(acks.rec[0].largest, 100);
+	ck_assert_uint_eq(acks.rec[0].nranges, 2);
+
+	/* a pure ACK of the same slot: no PING flag */
+	pk_init(&p);
+	ack(&p, 0, 101, 0, 10, 0, NULL);
+	build(&p);
+	expect_consumed(&p);
+	acks_get();
+	ck_assert_uint_eq(acks.rec[1].flags, 0);
+
+	pk_init(&p);
+	p.f[p.n++] = 0x01;
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	build(&p);
+	expect_passed(&p, "PING+ACK");
+
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	p.f[p.n++] = 0x01;
+	p.f[p.n++] = 0x01;
+	build(&p);
+	expect_passed(&p, "ACK+PING+PING");
+
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	p.f[p.n++] = 0x01;
+	p.f[p.n++] = 0x12; /* MAX_STREAMS (bidi) */
+	qv(&p, 100);
+	build(&p);
+	expect_passed(&p, "ACK+PING+MAX_STREAMS");
+
+	/* the guard still applies */
+	acks_get();
+	acks.guard_floor = 60;
+	acks.guard[95 / 64] |= 1ull << (95 % 64);
+	acks_put();
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 1, gl1);
+	p.f[p.n++] = 0x01;
+	build(&p);
+	expect_passed(&p, "ACK+PING of a guarded number");
+}
+END_TEST
+
+/* A slot whose gate is enabled and below MOQ_ACK_GATE_LOW (or overdrawn)
+ * needs its ACKs at once to refill the gate: passed; a disabled gate or
+ * enough budget: consumed. */
+START_TEST(ack_of_slot_with_low_gate_passes)
+{
+	struct moq_gate g = {.enabled = 1, .budget = MOQ_ACK_GATE_LOW - 1};
+	uint32_t slot = SLOT;
+	struct pk p;
+
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	build(&p);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_passed(&p, "gate budget below the low mark");
+	g.budget = -5000;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_passed(&p, "gate overdrawn");
+	g.budget = MOQ_ACK_GATE_LOW;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_consumed(&p);
+	g.enabled = 0;
+	g.budget = 0;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	expect_consumed(&p);
+}
+END_TEST
+
 /* Never sent (>= next_pn): the agent rejects such a packet. */
 START_TEST(ack_of_unsent_number_passes)
 {
@@ -514,6 +606,8 @@ static Suite *suite(void)
 	tcase_add_test(t, ack_of_outstanding_ngtcp2_packet_passes);
 	tcase_add_test(t, guard_window_floor_and_long_range);
 	tcase_add_test(t, ack_with_ping_passes);
+	tcase_add_test(t, ack_ping_consumed_when_enabled);
+	tcase_add_test(t, ack_of_slot_with_low_gate_passes);
 	tcase_add_test(t, ack_of_unsent_number_passes);
 	tcase_add_test(t, malformed_ranges_pass);
 	tcase_add_test(t, full_ring_passes);

@@ -17,12 +17,14 @@ struct got {
 	size_t nranges[64];
 	struct fp_pn_range r0[64], r1[64];
 	int ecn[64];
+	int64_t ping[64];
 };
 
-static void on_ack(void *u, const struct fp_wire_ack *a, uint64_t ts)
+static void on_ack(void *u, const struct fp_wire_ack *a, uint64_t ts, int64_t ping_pn)
 {
 	struct got *g = u;
 
+	g->ping[g->n] = ping_pn;
 	g->largest[g->n] = a->largest;
 	g->delay[g->n] = a->ack_delay_raw;
 	g->ts[g->n] = ts;
@@ -130,6 +132,32 @@ START_TEST(bounded_drain_and_wrap)
 	A.head++;
 	ck_assert_uint_eq(fp_ackring_drain(&A, 0, on_ack, &g), 0);
 	ck_assert_uint_eq(fp_ackring_pending(&A), 1);
+}
+END_TEST
+
+/* An ACK + PING record hands the reader the packet's number field (its
+ * low 32 bits) to acknowledge; a plain one -1. The PING bit is opt-in. */
+START_TEST(ping_records_give_their_number)
+{
+	struct got g = {0};
+	struct moq_ack_rec *r;
+
+	memset(&A, 0, sizeof(A));
+	fp_ackring_enable(&A);
+	ck_assert_uint_eq(A.enabled, MOQ_ACKS_EN_ACK);
+	fp_ackring_enable_ping(&A);
+	ck_assert_uint_eq(A.enabled, MOQ_ACKS_EN_ACK | MOQ_ACKS_EN_PING);
+	kernel_commit(kernel_reserve(), 0, 100, 1);
+	r = kernel_reserve();
+	kernel_commit(r, 1, 101, 2);
+	r->flags = MOQ_ACK_REC_F_PING;
+	r->pn = 0x1234567890ull;
+	ck_assert_uint_eq(fp_ackring_drain(&A, 0, on_ack, &g), 2);
+	ck_assert_int_eq(g.ping[0], -1);
+	ck_assert_int_eq(g.ping[1], 0x34567890);
+	ck_assert_uint_eq(g.largest[1], 101);
+	fp_ackring_disable(&A);
+	ck_assert_uint_eq(A.enabled, 0);
 }
 END_TEST
 
@@ -306,6 +334,7 @@ static Suite *suite(void)
 	tcase_add_test(t, stops_at_a_record_not_committed);
 	tcase_add_test(t, bounded_drain_and_wrap);
 	tcase_add_test(t, enable_skips_stale_records);
+	tcase_add_test(t, ping_records_give_their_number);
 	tcase_add_test(g, ack_eliciting_classification);
 	tcase_add_test(g, guard_follows_sends_and_translated_acks);
 	tcase_add_test(g, guard_window_slides_and_gives_up_old_pairs);

@@ -585,6 +585,37 @@ static void do_transfer_opts(struct opts *o)
 			(unsigned long long)b.tx_datagrams, (unsigned long long)b.rx_datagrams,
 			(unsigned long long)b.tx_errors);
 	}
+	{
+		struct moq_quic_endpoint_stats a;
+
+		/* a bulk sender's datagrams leave in sendmmsg batches, not
+		 * one system call each */
+		moq_quic_endpoint_stats(w.cli.ep, &a);
+		ck_assert_uint_gt(a.tx_batches, 0);
+		ck_assert_msg(a.tx_batches * 2 < a.tx_datagrams, "%llu batches for %llu datagrams",
+			      (unsigned long long)a.tx_batches, (unsigned long long)a.tx_datagrams);
+	}
+	if (plaintext && !hooks) {
+		uint8_t scid[1][20], pkt[64] = {0x43};
+		size_t len, n = moq_quic_conn_scids(w.srv.conn, scid, &len, 1);
+
+		/* a packet read for the connection by other means (the relay's
+		 * kernel consumed it): a PING with a number the server has
+		 * received already is discarded as a duplicate by ngtcp2, and
+		 * the connection lives on; long headers are refused */
+		ck_assert_uint_eq(n, 1);
+		ck_assert_uint_eq(len, 8);
+		memcpy(pkt + 1, scid[0], 8);
+		pkt[13] = 0x01; /* PING at packet number 0 */
+		memcpy(pkt + 17, "moq-plaintext-v1", 16);
+		ck_assert_int_eq(moq_quic_conn_read_pkt(w.srv.conn, pkt, 33), 0);
+		for (int t = 0; t < 10; t++)
+			moq_loop_run_once(w.loop, 1);
+		ck_assert_int_eq(w.srv.closed, 0);
+		ck_assert_int_eq(w.cli.closed, 0);
+		pkt[0] = 0xc0;
+		ck_assert_int_eq(moq_quic_conn_read_pkt(w.srv.conn, pkt, 33), -EINVAL);
+	}
 	if (o->own_socket) {
 		struct moq_quic_endpoint_stats st;
 

@@ -61,16 +61,22 @@ START_TEST(tls_without_cert_says_what_to_add)
 }
 END_TEST
 
-START_TEST(fast_path_on_needs_plaintext)
+/* issue 19: the fast path serves TLS relays too (docs/fast-path-tls.md) */
+START_TEST(fast_path_on_with_tls)
 {
 	struct relay_config c;
 	const char *a[] = {"--cert", "c.pem", "--key", "k.pem", "--fast-path", "on", NULL};
+	const char *d[] = {"--dev-cert", "/tmp/x", "--fast-path", "on", NULL};
 	const char *b[] = {"--plaintext", "--fast-path=off", NULL};
 	const char *x[] = {"--plaintext", "--fast-path", "maybe", NULL};
 
-	ck_assert_int_eq(parse(&c, a), -1);
-	ck_assert_ptr_nonnull(strstr(err, "needs --plaintext"));
+	ck_assert_int_eq(parse(&c, a), 0);
+	ck_assert(c.fast_path);
+	ck_assert(!c.plaintext);
+	ck_assert_int_eq(parse(&c, d), 0);
+	ck_assert(c.fast_path);
 	ck_assert_int_eq(parse(&c, b), 0);
+	ck_assert(!c.fast_path);
 	ck_assert_int_eq(parse(&c, x), -1);
 }
 END_TEST
@@ -533,7 +539,7 @@ int main(void)
 	TCase *tc = tcase_create("config");
 	tcase_add_test(tc, defaults_with_plaintext);
 	tcase_add_test(tc, tls_without_cert_says_what_to_add);
-	tcase_add_test(tc, fast_path_on_needs_plaintext);
+	tcase_add_test(tc, fast_path_on_with_tls);
 	tcase_add_test(tc, dev_cert_replaces_cert_and_key_and_needs_tls);
 	tcase_add_test(tc, upstream_over_webtransport);
 	tcase_add_test(tc, fast_path_raw_bounds);

@@ -91,6 +91,10 @@ static void usage(FILE *f)
 		"  --output-track NAME      which track --output writes (default the first)\n"
 		"  --json                   print the summary as one JSON object on stdout\n"
 		"  --quiet                  no status line every second\n"
+		"  --tls-ciphers LIST       TLS: offer only these TLS 1.3 cipher suites, gnutls\n"
+		"                           names separated by ',' (AES-128-GCM, AES-256-GCM,\n"
+		"                           CHACHA20-POLY1305, AES-128-CCM; tests of the relay's\n"
+		"                           fallback, docs/fast-path-tls.md)\n"
 		"  --key-update-every N     TLS: initiate a 1-RTT key update (RFC 9001 6) every\n"
 		"                           N packets received (N >= 100; retried at the next\n"
 		"                           object while the previous one is not confirmed);\n"
@@ -771,6 +775,7 @@ enum {
 	OPT_CONNECTIONS,
 	OPT_MAX_STREAM_DATA,
 	OPT_KEY_UPDATE_EVERY,
+	OPT_TLS_CIPHERS,
 };
 
 static const struct option long_opts[] = {
@@ -790,9 +795,53 @@ static const struct option long_opts[] = {
     {"connections", required_argument, 0, OPT_CONNECTIONS},
     {"max-stream-data", required_argument, 0, OPT_MAX_STREAM_DATA},
     {"key-update-every", required_argument, 0, OPT_KEY_UPDATE_EVERY},
+    {"tls-ciphers", required_argument, 0, OPT_TLS_CIPHERS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
+
+/* --tls-ciphers LIST: the QUIC layer's gnutls priority with only these
+ * TLS 1.3 suites (the layer's test hook moq_quic_test_tls_priority). */
+extern const char *moq_quic_test_tls_priority;
+static int tls_ciphers(const char *list, char *err, size_t errlen)
+{
+	static const char *const known[] = {"AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305",
+					    "AES-128-CCM"};
+	static char prio[512];
+	char buf[128], *save = NULL;
+	size_t n;
+
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "--tls-ciphers: list too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	n = (size_t)snprintf(prio, sizeof(prio), "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL");
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(c, known[i]))
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			snprintf(err, errlen,
+				 "--tls-ciphers: unknown suite '%s' (AES-128-GCM, AES-256-GCM, "
+				 "CHACHA20-POLY1305, AES-128-CCM)",
+				 c);
+			return -1;
+		}
+		n += (size_t)snprintf(prio + n, sizeof(prio) - n, ":+%s", c);
+	}
+	if (!strcmp(prio + n - 9, "IPHER-ALL")) {
+		snprintf(err, errlen, "--tls-ciphers: no suite given");
+		return -1;
+	}
+	snprintf(prio + n, sizeof(prio) - n,
+		 ":-GROUP-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:"
+		 "+GROUP-SECP521R1:%%DISABLE_TLS13_COMPAT_MODE");
+	moq_quic_test_tls_priority = prio;
+	return 0;
+}
 
 /* The options into u and *ns_arg: -1 to go on, else the exit code. */
 static int parse_options(struct sub *u, int argc, char **argv, const char **ns_arg)
@@ -876,6 +925,10 @@ static int parse_options(struct sub *u, int argc, char **argv, const char **ns_a
 		case OPT_KEY_UPDATE_EVERY:
 			if (moq_cli_u64("--key-update-every", optarg, 100, UINT32_MAX, 0,
 					&u->key_update_every, err, sizeof err))
+				die_usage(err);
+			break;
+		case OPT_TLS_CIPHERS:
+			if (tls_ciphers(optarg, err, sizeof err))
 				die_usage(err);
 			break;
 		case MOQ_CLI_OPT_CERT:

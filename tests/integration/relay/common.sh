@@ -29,7 +29,7 @@
 # WebTransport it connects to the same (TLS) relay natively with --insecure.
 # Suites that stay native-only: relay_path_change, relay_half_open (QUIC
 # path and idle behaviour of the plaintext profile), fastpath_*/fp_* (the
-# kernel fast path needs --plaintext; WebTransport needs TLS), relay_malformed
+# kernel fast path writes native MoQT streams, not WebTransport's), relay_malformed
 # (its malformed sessions come from the native-only probe).
 
 RELAYD=$ROOT/$B/bin/moq-relayd

@@ -97,7 +97,9 @@ struct moq_upstream {
  * seen: a packet is cloned only when its number is new (ngtcp2 discards a
  * duplicate; a clone of it would reach the subscribers anyway). The agent
  * writes a zeroed entry when it registers the connection (this also resets
- * it) and deletes it with the connection. slot[i] covers the 32-PN block b
+ * it; a TLS upstream's is seeded with the largest number the relay's QUIC
+ * stack accepted, all numbers up to it seen) and deletes it with the
+ * connection. slot[i] covers the 32-PN block b
  * with b % MOQ_PN_SLOTS == i: (b + 1) << 32 | one bit per PN of the block;
  * both sides of a race update it with compare-and-swap. */
 #define MOQ_PN_SLOTS 8

@@ -70,6 +70,22 @@ int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t genera
 	return put(m, FP_MAP_PN_WINDOWS, &conn_id, &w);
 }
 
+int fp_maps_seed_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation,
+			   uint64_t largest)
+{
+	struct moq_pn_window w = {.next = largest + 1, .generation = generation};
+	uint64_t top = largest >> 5;
+
+	/* the blocks of the window (pn_window.h): full below the largest's,
+	 * bits 0..largest % 32 in its own; older blocks are below it */
+	for (uint64_t b = top >= MOQ_PN_SLOTS ? top - MOQ_PN_SLOTS + 1 : 0; b <= top; b++) {
+		uint64_t bits = b < top ? 0xffffffffull : (2ull << (largest & 31)) - 1;
+
+		w.slot[b % MOQ_PN_SLOTS] = (uint64_t)(uint32_t)(b + 1) << 32 | bits;
+	}
+	return put(m, FP_MAP_PN_WINDOWS, &conn_id, &w);
+}
+
 int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id)
 {
 	return del(m, FP_MAP_PN_WINDOWS, &conn_id);

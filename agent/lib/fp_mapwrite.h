@@ -24,6 +24,12 @@ int fp_maps_del_upstream(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
  * empty (registering a connection resets it) or deleted. */
 int fp_maps_reset_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation);
 int fp_maps_del_pn_window(struct fp_maps *m, uint32_t conn_id);
+/* The same, seeded for a TLS upstream that already carried packets: the
+ * largest is largest and every number <= largest counts as seen (the
+ * kernel expands truncated numbers against it and clones nothing the
+ * agent may already have processed). */
+int fp_maps_seed_pn_window(struct fp_maps *m, uint32_t conn_id, uint32_t generation,
+			   uint64_t largest);
 /* moq_tracks: the fast subscribers of a track; v->count 0 deletes. */
 int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
 		      const struct moq_track_subs *v);

@@ -238,7 +238,13 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 	 * run (an earlier run's entry was cleared at start): resetting it
 	 * later would let packets already seen through again. */
 	if (!fc->pn_window) {
-		int rc = fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
+		/* TLS: the kernel expands 1-byte packet numbers against the
+		 * largest, so it starts at what the connection received */
+		uint64_t largest;
+		int rc =
+		    fc->up_tls && !moq_quic_conn_rx_largest_pn(fc->qc, &largest)
+			? fp_maps_seed_pn_window(&fp->maps, fc->conn_id, fp->generation, largest)
+			: fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
 
 		if (rc) {
 			moq_warn(MOD, "%s: cannot write moq_pn_windows (%s): userspace relay",

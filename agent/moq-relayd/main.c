@@ -485,8 +485,12 @@ static int start_upstream(struct relayd *d, char *err, size_t errlen)
 	log_wrap_callbacks(d, moq_session_quic_callbacks(), &up_cb);
 	/* the kernel opens what the upstream relay sends us: its rx keys
 	 * follow key updates (TLS with --fast-path on) */
-	if (d->cfg.fast_path)
+	if (d->cfg.fast_path) {
 		relayd_fp_key_callbacks(d, &up_cb);
+		/* the kernel's packet-number window starts at what we
+		 * received (fp_maps_seed_pn_window) */
+		q.track_rx_pn = 1;
+	}
 	q.cb = &up_cb;
 	d->up_ep = moq_quic_endpoint_new(d->loop, &q, err, errlen);
 	if (!d->up_ep)

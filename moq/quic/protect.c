@@ -200,14 +200,21 @@ static int cb_encrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 	return 0;
 }
 
+/* ngtcp2's successful opens with its own keys (the loop's thread) */
+static _Thread_local uint64_t native_opens;
+
 static int cb_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
 		      const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *ciphertext,
 		      size_t ciphertextlen, const uint8_t *nonce, size_t noncelen,
 		      const uint8_t *aad, size_t aadlen)
 {
-	if (!null_conn(aead_ctx->native_handle))
-		return ngtcp2_crypto_decrypt_cb(dest, aead, aead_ctx, ciphertext, ciphertextlen,
-						nonce, noncelen, aad, aadlen);
+	if (!null_conn(aead_ctx->native_handle)) {
+		int rv = ngtcp2_crypto_decrypt_cb(dest, aead, aead_ctx, ciphertext, ciphertextlen,
+						  nonce, noncelen, aad, aadlen);
+
+		native_opens += rv == 0; /* moq_quic__rx_pn_accept */
+		return rv;
+	}
 	return moq_quic__null_open(dest, ciphertext, ciphertextlen) ? NGTCP2_ERR_DECRYPT : 0;
 }
 
@@ -752,4 +759,64 @@ uint64_t moq_quic__keys_updates(const struct moq_quic_conn *c)
 uint64_t moq_quic__keys_open_failed(const struct moq_quic_conn *c)
 {
 	return c->keys ? c->keys->open_failed : 0;
+}
+
+/* ---- largest accepted 1-RTT packet number (connections ngtcp2 protects) -- */
+
+/* The kernel's fast path for a TLS publisher expands truncated packet
+ * numbers against a window the agent seeds with this number
+ * (docs/fast-path-tls-upstream.md). rx_largest/rx_any serve the shim's
+ * open otherwise; rx_hph is made here for native connections. */
+static struct moq_quic__keys *rx_pn_keys(struct moq_quic_conn *c)
+{
+	struct moq_quic__keys *k = c->keys;
+
+	if (!k || k->shim || !k->aes128 || !k->have_rx ||
+	    !(c->ep->cfg.track_rx_pn || c->ep->cfg.shim_protect))
+		return NULL;
+	if (!k->rx_hph && hp_init(&k->rx_hph, k->rx_hp)) {
+		k->rx_hph = NULL;
+		return NULL;
+	}
+	return k;
+}
+
+int moq_quic__rx_pn_peek(struct moq_quic_conn *c, const uint8_t *pkt, size_t n, uint64_t *pn,
+			 uint64_t *opens)
+{
+	struct moq_quic__keys *k = rx_pn_keys(c);
+	uint8_t mask[16];
+	uint64_t trunc = 0;
+	size_t pnlen;
+
+	if (!k || n < PN_OFF + 4 + 16 || (pkt[0] & 0xc0) != 0x40 ||
+	    hp_mask(k->rx_hph, pkt + PN_OFF + 4, mask))
+		return -1;
+	pnlen = (size_t)((pkt[0] ^ mask[0]) & 3) + 1;
+	for (size_t i = 0; i < pnlen; i++)
+		trunc = trunc << 8 | (uint8_t)(pkt[PN_OFF + i] ^ mask[1 + i]);
+	*pn = pn_decode(k->rx_largest, k->rx_any, trunc, (unsigned)(8 * pnlen));
+	*opens = native_opens;
+	return 0;
+}
+
+void moq_quic__rx_pn_accept(struct moq_quic_conn *c, uint64_t pn, uint64_t opens)
+{
+	struct moq_quic__keys *k = c->keys;
+
+	if (!k || k->shim || native_opens == opens)
+		return; /* ngtcp2 did not open it: forged, or not ours */
+	if (!k->rx_any || pn > k->rx_largest)
+		k->rx_largest = pn;
+	k->rx_any = 1;
+}
+
+int moq_quic_conn_rx_largest_pn(const struct moq_quic_conn *c, uint64_t *pn)
+{
+	const struct moq_quic__keys *k = c->keys;
+
+	if (!k || !k->rx_any)
+		return -ENOENT;
+	*pn = k->rx_largest;
+	return 0;
 }

@@ -54,6 +54,17 @@ int moq_quic__keys_open(struct moq_quic__keys *k, uint8_t *pkt, size_t *len, siz
 			uint8_t *pt, size_t ptcap, uint64_t now, uint64_t pto);
 int moq_quic__keys_tx_update(struct moq_quic__keys *k);
 
+/* recv.c, connections ngtcp2 protects (config.track_rx_pn or
+ * shim_protect): rx_pn_peek decodes the packet number of the short-header
+ * packet pkt[n] (header protection removed with the captured HP key,
+ * against the largest accepted) and snapshots the count of ngtcp2's
+ * successful opens; 0 or -1 (not tracked / not decodable). After
+ * ngtcp2_conn_read_pkt returned 0 for a datagram holding only that
+ * packet, rx_pn_accept records pn if ngtcp2 opened it. */
+int moq_quic__rx_pn_peek(struct moq_quic_conn *c, const uint8_t *pkt, size_t n, uint64_t *pn,
+			 uint64_t *opens);
+void moq_quic__rx_pn_accept(struct moq_quic_conn *c, uint64_t pn, uint64_t opens);
+
 /* Per-connection counters (moq_quic_conn_stats). */
 uint64_t moq_quic__keys_updates(const struct moq_quic_conn *c);
 uint64_t moq_quic__keys_open_failed(const struct moq_quic_conn *c);

@@ -187,6 +187,11 @@ struct moq_quic_config {
 	 * and send_hook (docs/fast-path-tls-quic.md). Other suites: as
 	 * usual. */
 	int shim_protect;
+	/* TLS: track the largest 1-RTT packet number ngtcp2 accepted on
+	 * connections it protects itself (moq_quic_conn_rx_largest_pn): one
+	 * AES block per received 1-RTT packet. Implied by shim_protect; a
+	 * fast-path relay sets it on its --upstream client endpoint too. */
+	int track_rx_pn;
 	const char *alpn; /* NULL = "moqt-18"; TLS: a comma-separated list
 			     offers/accepts several ("moqt-18,h3") */
 
@@ -379,6 +384,11 @@ struct moq_quic_1rtt_keys {
 /* 1 if the layer (not ngtcp2) protects this connection's 1-RTT packets
  * (config.shim_protect, server, AES-128-GCM negotiated), else 0. */
 int moq_quic_conn_shim_protected(const struct moq_quic_conn *c);
+/* The largest 1-RTT packet number received and accepted on c (after
+ * ngtcp2 or the layer opened it: a forged packet never moves it). For
+ * connections ngtcp2 protects only with config.track_rx_pn or
+ * shim_protect. 0, or -ENOENT when none yet (or not tracked). */
+int moq_quic_conn_rx_largest_pn(const struct moq_quic_conn *c, uint64_t *pn);
 /* The connection's AES-128-GCM 1-RTT keys: tx (tx = 1) or rx; next = 0 the
  * current phase, next = 1 the next phase. 0, -ENOENT before 1-RTT keys,
  * -ENOTSUP another suite or the plaintext profile. */

@@ -109,7 +109,8 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	ngtcp2_path path;
 	ngtcp2_pkt_info pi = {0};
 	struct sockaddr_storage from;
-	int rv;
+	uint64_t rx_pn = 0, rx_opens = 0;
+	int rv, rx_pn_ok;
 
 	if (c->state == CS_DEAD)
 		return;
@@ -186,7 +187,12 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	moq_quic__conn_path(c, &path);
 	path.remote.addr = (ngtcp2_sockaddr *)&from;
 	path.remote.addrlen = sl;
+	/* a datagram of one short-header packet: ngtcp2 opens nothing else */
+	rx_pn_ok = !moq_quic__shim_on(c) && n && !(data[0] & 0x80) &&
+		   !moq_quic__rx_pn_peek(c, data, n, &rx_pn, &rx_opens);
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, data, n, moq_quic__now());
+	if (!rv && rx_pn_ok)
+		moq_quic__rx_pn_accept(c, rx_pn, rx_opens);
 	moq_quic__keys_notify(c);
 	if (c->got_sr || rv == NGTCP2_ERR_DRAINING) {
 		moq_quic__conn_drained(c);

@@ -35,6 +35,7 @@
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
 #include "lib/fp_keys.h"
+#include "lib/fp_mapwrite.h"
 #include "lib/fp_names.h"
 #include "moq_maps.h"
 
@@ -511,6 +512,46 @@ START_TEST(tls_short_pn_decodes_across_its_window)
 }
 END_TEST
 
+/* A connection registered after ~1,000 packets: with the window the agent
+ * seeds (fp_maps_seed_pn_window, largest 1000) the 1-byte number of 1001
+ * decodes to 1001 and opens; numbers up to 1000 are duplicates (the agent
+ * may have processed them). A zeroed window decodes it to 0xe9 (233): the
+ * nonce is wrong, the open fails ("aes"; "null" has no nonce). */
+START_TEST(tls_seeded_window_decodes_a_late_connection)
+{
+	struct tls_opts o = {.pn_len = 1};
+	struct fp_maps m;
+	struct pk f, in, want, old;
+
+	memset(&m, 0, sizeof(m));
+	for (int i = 0; i < FP_MAP_MAX; i++)
+		m.fd[i] = -1;
+	m.fd[FP_MAP_PN_WINDOWS] = mfd("moq_pn_windows");
+	frames_stream(&f, 0, 1, 2, 300, 0);
+	build_tls(&in, &f, 1001, &o);
+	frames_stream(&f, 0, 4, 2, 300, 0);
+	build_plain(&want, &f, 1001, 4);
+	ck_assert_int_eq(fp_maps_reset_pn_window(&m, UP_CONN, 1), 0);
+	if (aes) {
+		expect_dropped(&in, MOQ_R_AEAD_OPEN_FAILED);
+		ck_assert_uint_eq(window_next(), 0);
+	} else {
+		run_prog(R.upstream_ingress, &in, 0); /* the null tag opens anyway */
+		ck_assert_uint_eq(window_next(), 0xe9 + 1);
+	}
+	ck_assert_int_eq(fp_maps_seed_pn_window(&m, UP_CONN, 1, 1000), 0);
+	expect_canonical(R.upstream_ingress, &in, &want, MOQ_R_FORWARDED, "seeded");
+	ck_assert_uint_eq(window_next(), 1002);
+	/* below the new largest: already seen (1000, 990) or below (700) */
+	ck_assert_int_eq(fp_maps_seed_pn_window(&m, UP_CONN, 1, 1000), 0);
+	for (uint64_t pn = 1000; pn >= 700; pn -= pn == 1000 ? 10 : 290) {
+		frames_stream(&f, 0, 1, 2, 300, 0);
+		build_tls(&old, &f, pn, &(struct tls_opts){.pn_len = 2});
+		expect_untouched(&old, 0, MOQ_R_PN_DUPLICATE);
+	}
+}
+END_TEST
+
 START_TEST(tls_wrong_tag_never_cloned)
 {
 	static const uint8_t bad[16] = "null-tag-phase-X";
@@ -795,6 +836,7 @@ static void add_tests(TCase *tc, int loops)
 	tcase_add_test(tc, tls_ipv6_packet_becomes_the_plaintext_form);
 	tcase_add_test(tc, tls_datagram_becomes_the_plaintext_form);
 	tcase_add_test(tc, tls_short_pn_decodes_across_its_window);
+	tcase_add_test(tc, tls_seeded_window_decodes_a_late_connection);
 	tcase_add_test(tc, tls_wrong_tag_never_cloned);
 	tcase_add_test(tc, tls_without_keys_untouched);
 	tcase_add_test(tc, tls_duplicate_pn_not_cloned);

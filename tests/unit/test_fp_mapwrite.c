@@ -138,6 +138,40 @@ START_TEST(pn_window_reset_is_empty_and_cleared_at_start)
 }
 END_TEST
 
+/* A seeded window (a TLS upstream registered late): the largest is the
+ * given number, the blocks of the window before it are full, its own
+ * block has exactly the numbers up to it, and slots of blocks that would
+ * be below the window are left empty; small numbers use fewer blocks. */
+START_TEST(pn_window_seed_marks_everything_up_to_the_largest)
+{
+	struct moq_pn_window w;
+	uint32_t conn = 4;
+	uint64_t largest = 1000, top = largest >> 5; /* block 31, bit 8 */
+
+	M.fd[FP_MAP_PN_WINDOWS] = mk(BPF_MAP_TYPE_HASH, 4, sizeof(struct moq_pn_window), 16);
+	ck_assert_int_eq(fp_maps_seed_pn_window(&M, conn, 6, largest), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_PN_WINDOWS], &conn, &w), 0);
+	ck_assert_uint_eq(w.generation, 6);
+	ck_assert_uint_eq(w.next, largest + 1);
+	for (uint64_t b = top - MOQ_PN_SLOTS + 1; b < top; b++)
+		ck_assert_uint_eq(w.slot[b % MOQ_PN_SLOTS], (b + 1) << 32 | 0xffffffffull);
+	ck_assert_uint_eq(w.slot[top % MOQ_PN_SLOTS], (top + 1) << 32 | 0x1ff);
+	/* largest 40: blocks 0 (full) and 1 (bits 0..8), the rest unused */
+	ck_assert_int_eq(fp_maps_seed_pn_window(&M, conn, 6, 40), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_PN_WINDOWS], &conn, &w), 0);
+	ck_assert_uint_eq(w.next, 41);
+	ck_assert_uint_eq(w.slot[0], 1ull << 32 | 0xffffffffull);
+	ck_assert_uint_eq(w.slot[1], 2ull << 32 | 0x1ff);
+	for (int i = 2; i < MOQ_PN_SLOTS; i++)
+		ck_assert_uint_eq(w.slot[i], 0);
+	/* largest 31: one full block (no shift overflow at bit 31) */
+	ck_assert_int_eq(fp_maps_seed_pn_window(&M, conn, 6, 31), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_PN_WINDOWS], &conn, &w), 0);
+	ck_assert_uint_eq(w.slot[0], 1ull << 32 | 0xffffffffull);
+	ck_assert_uint_eq(w.slot[1], 0);
+}
+END_TEST
+
 /* Stream-map updates queued during a loop pass are written in one batch
  * call at fp_maps_flush (in the caller's order: the last write of a key
  * wins), and an immediate put or get flushes first. */
@@ -192,6 +226,7 @@ int main(void)
 	tcase_add_test(tc, failed_updates_are_counted_per_map);
 	tcase_add_test(tc, purge_slot_deletes_only_that_slots_streams);
 	tcase_add_test(tc, pn_window_reset_is_empty_and_cleared_at_start);
+	tcase_add_test(tc, pn_window_seed_marks_everything_up_to_the_largest);
 	tcase_add_test(tc, queued_down_streams_are_written_in_one_batch);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);

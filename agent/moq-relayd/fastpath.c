@@ -241,11 +241,14 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 		/* TLS: the kernel expands 1-byte packet numbers against the
 		 * largest, so it starts at what the connection received */
 		uint64_t largest;
+		bool seed = fc->up_tls && !moq_quic_conn_rx_largest_pn(fc->qc, &largest);
 		int rc =
-		    fc->up_tls && !moq_quic_conn_rx_largest_pn(fc->qc, &largest)
-			? fp_maps_seed_pn_window(&fp->maps, fc->conn_id, fp->generation, largest)
-			: fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
+		    seed ? fp_maps_seed_pn_window(&fp->maps, fc->conn_id, fp->generation, largest)
+			 : fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
 
+		if (!rc && seed)
+			moq_info(MOD, "%s: packet-number window seeded at %llu",
+				 moq_session_name(p->s), (unsigned long long)largest);
 		if (rc) {
 			moq_warn(MOD, "%s: cannot write moq_pn_windows (%s): userspace relay",
 				 moq_session_name(p->s), strerror(-rc));

@@ -54,6 +54,7 @@ struct side {
  * them): the current and the one before. */
 static struct moq_quic_1rtt_keys g_rep_cur, g_rep_prev;
 static int g_reports, g_reports_at_est;
+static int g_cli_track; /* the client endpoint's config.track_rx_pn */
 
 static struct {
 	int hook_send, hook_recv, hook_bad, acks_translated;
@@ -427,6 +428,7 @@ static void world_init(struct world *w, int shim, const char *cli_prio, int corr
 
 	moq_quic_config_init(&cc);
 	cc.insecure = 1;
+	cc.track_rx_pn = g_cli_track;
 	cc.cb = &g_ccb;
 	cc.user = &w->cli;
 	moq_quic_test_tls_priority = cli_prio;
@@ -781,6 +783,54 @@ START_TEST(test_shim_corrupt_and_forged_packets_dropped)
 }
 END_TEST
 
+/* moq_quic_conn_rx_largest_pn on a connection ngtcp2 protects (the
+ * client, config.track_rx_pn): the largest number the proxy opened of
+ * what it forwarded (wire numbers beyond 2^32: the server renumbers), and
+ * forged packets with the client's CID, which ngtcp2 cannot open, do not
+ * move it. Untracked: -ENOENT. The shim-protected server tracks its own. */
+START_TEST(test_native_rx_largest_pn_follows_accepted_packets)
+{
+	struct world w;
+	uint64_t pn, srv_pn, before;
+	uint8_t f[200];
+	unsigned seed = 19;
+
+	g_cli_track = _i;
+	world_init(&w, 1, NULL, 0);
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), -ENOENT);
+	handshake(&w);
+	transfer(&w);
+	run_for(&w, 100);
+	g_cli_track = 0;
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &srv_pn), 0);
+	if (!_i) {
+		ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), -ENOENT);
+		world_free(&w);
+		return;
+	}
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), 0);
+	ck_assert_int_gt(g_px.s2c_opened, 2000);
+	ck_assert_uint_gt(pn, 0x100000000ull);
+	ck_assert_uint_eq(pn, g_px.s2c_largest);
+	before = pn;
+	/* forgeries on the client's path: short header, its CID, random rest */
+	for (int i = 0; i < 32; i++) {
+		for (size_t j = 0; j < sizeof(f); j++)
+			f[j] = (uint8_t)rand_r(&seed);
+		f[0] = 0x40 | (f[0] & 0x3f);
+		ck_assert_uint_eq(moq_quic_conn_dcid(w.srv.conn, f + 1), 8);
+		ck_assert_int_eq(sendto(g_px.fd_cli, f, sizeof(f), 0, (struct sockaddr *)&g_px.cli,
+					sizeof(g_px.cli)),
+				 (ssize_t)sizeof(f));
+	}
+	run_for(&w, 100);
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), 0);
+	ck_assert_uint_eq(pn, before);
+	ck_assert(!w.cli.closed);
+	world_free(&w);
+}
+END_TEST
+
 /* The agent's media writer: a plaintext-profile packet given to
  * moq_quic_conn_send_raw leaves sealed under the current keys (the proxy
  * opens it with the reported ones and takes it off the wire). */
@@ -925,6 +975,7 @@ int main(void)
 	tcase_add_test(tc, test_no_shim_protect_is_plain_tls);
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
+	tcase_add_loop_test(tc, test_native_rx_largest_pn_follows_accepted_packets, 0, 2);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

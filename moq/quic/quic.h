@@ -365,7 +365,8 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
  * from the current peer now: no recv hook, no shim. The connection is
  * flushed at the end of the loop pass. Returns 0 (also when ngtcp2
  * discards the packet, e.g. a duplicate number), -EINVAL when the
- * connection is not an established plaintext-form one, -EPROTO when ngtcp2
+ * connection is not an established plaintext-profile one (a shim-protected
+ * TLS connection refuses: the packet would skip the AEAD), -EPROTO when ngtcp2
  * failed the connection on it. */
 int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */

@@ -219,8 +219,10 @@ int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t l
 	ngtcp2_pkt_info pi = {0};
 	int rv;
 
-	if (c->state != CS_ESTABLISHED || !(c->ep->cfg.plaintext || moq_quic__shim_on(c)) || !len ||
-	    (pkt[0] & 0x80))
+	/* not on a shim-protected connection: the packet would reach ngtcp2
+	 * without being opened, i.e. unauthenticated (the kernel cannot read
+	 * a TLS connection's packets anyway) */
+	if (c->state != CS_ESTABLISHED || !c->ep->cfg.plaintext || !len || (pkt[0] & 0x80))
 		return -EINVAL;
 	moq_quic__conn_path(c, &path);
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, moq_quic__now());

@@ -781,6 +781,32 @@ START_TEST(test_shim_corrupt_and_forged_packets_dropped)
 }
 END_TEST
 
+/* moq_quic_conn_read_pkt hands ngtcp2 a packet that skips the layer's
+ * open: a shim-protected connection refuses it (it would be an
+ * unauthenticated packet), and stays up. */
+START_TEST(test_shim_read_pkt_refused)
+{
+	struct world w;
+	uint8_t scid[1][20], f[64];
+	size_t len;
+
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	ck_assert_int_eq(moq_quic_conn_shim_protected(w.srv.conn), 1);
+	ck_assert_uint_eq(moq_quic_conn_scids(w.srv.conn, scid, &len, 1), 1);
+	memset(f, 0, sizeof(f));
+	f[0] = 0x43;
+	memcpy(f + 1, scid[0], 8);
+	f[12] = 200;
+	f[13] = 0x1d; /* CONNECTION_CLOSE (transport) */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	ck_assert_int_eq(moq_quic_conn_read_pkt(w.srv.conn, f, sizeof(f)), -EINVAL);
+	transfer(&w);
+	ck_assert_int_eq(w.srv.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* The agent's media writer: a plaintext-profile packet given to
  * moq_quic_conn_send_raw leaves sealed under the current keys (the proxy
  * opens it with the reported ones and takes it off the wire). */
@@ -925,6 +951,7 @@ int main(void)
 	tcase_add_test(tc, test_no_shim_protect_is_plain_tls);
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
+	tcase_add_test(tc, test_shim_read_pkt_refused);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -480,6 +480,11 @@ int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len)
 	ctlen = len - HDR4;
 	/* the wire PN (after send_hook's renumbering): nearest to the last */
 	pn = pn_decode(k->tx_largest, k->tx_any, be32(pkt + PN_OFF), 32);
+	/* a number sealed before (a caller's renumbering bug, a raw packet
+	 * sent twice with other bytes) would reuse its nonce under this key:
+	 * refused, the packet is lost instead (RFC 9001 5.3, RFC 9000 12.3) */
+	if (k->tx_any && pn <= k->tx_largest)
+		return -EEXIST;
 	pkt[0] = (uint8_t)(0x43 | k->tx_phase << 2);
 	nonce_of(nonce, k->tx_cur.iv, pn);
 	if (gnutls_aead_cipher_encrypt(k->tx_cur.h, nonce, sizeof(nonce), pkt, HDR4, TAGLEN,
@@ -491,8 +496,7 @@ int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len)
 	pkt[0] ^= mask[0] & 0x1f;
 	for (int i = 0; i < 4; i++)
 		pkt[PN_OFF + i] ^= mask[1 + i];
-	if (!k->tx_any || pn > k->tx_largest)
-		k->tx_largest = pn;
+	k->tx_largest = pn;
 	k->tx_any = 1;
 	if (!k->tx_phase_used) {
 		k->tx_phase_first = pn;

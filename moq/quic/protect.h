@@ -33,7 +33,9 @@ int moq_quic__shim_rx_ready(const struct moq_quic_conn *c);
 void moq_quic__keys_notify(struct moq_quic_conn *c);
 /* Seal one 1-RTT packet in the plaintext-profile form (first byte 0x4?,
  * 8-byte DCID, 4-byte PN, frames, 16-byte trailer) in place under the
- * current tx keys, with header protection. 0 or < 0 (not sealed). */
+ * current tx keys, with header protection. 0 or < 0 (not sealed;
+ * -EEXIST: its packet number is not above the last one sealed, which
+ * would reuse a nonce). */
 int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len);
 /* Open one received protected 1-RTT packet in place and rewrite it into
  * the plaintext-profile form (0x43, 4-byte PN, trailer = the profile's

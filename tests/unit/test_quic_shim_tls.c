@@ -857,26 +857,63 @@ START_TEST(test_keys_old_phase_kept_three_pto)
 		uint8_t *p = i == 0 ? a : i == 1 ? b : c2;
 		memset(p, 0, 64);
 		p[0] = 0x43;
-		p[12] = (uint8_t)(10 + i); /* PN 10, 11, 12 */
-		p[13] = 0x01;		   /* PING, PADDING */
+		p[13] = 0x01; /* PING, PADDING */
 		memcpy(p + 48, MOQ_QUIC_PLAINTEXT_TAG, 16);
 	}
-	ck_assert_int_eq(moq_quic__keys_seal(cli, a, 64), 0); /* phase 0 */
-	ck_assert_int_eq(moq_quic__keys_seal(cli, c2, 64), 0);
+	a[12] = 10;
+	c2[12] = 11;
+	b[12] = 12;
+	ck_assert_int_eq(moq_quic__keys_seal(cli, a, 64), 0);  /* phase 0, PN 10 */
+	ck_assert_int_eq(moq_quic__keys_seal(cli, c2, 64), 0); /* phase 0, PN 11 */
 	ck_assert_int_eq(moq_quic__keys_tx_update(cli), 0);
-	ck_assert_int_eq(moq_quic__keys_seal(cli, b, 64), 0); /* phase 1, PN 11 */
+	ck_assert_int_eq(moq_quic__keys_seal(cli, b, 64), 0); /* phase 1, PN 12 */
 	len = 64;
 	ck_assert_int_eq(moq_quic__keys_open(srv, b, &len, 64, pt, sizeof(pt), 100, pto), 1);
-	ck_assert_uint_eq(b[12], 11);
+	ck_assert_uint_eq(b[12], 12);
 	len = 64; /* PN 10, phase 0, within 3 PTO: old keys */
 	ck_assert_int_eq(moq_quic__keys_open(srv, a, &len, 64, pt, sizeof(pt), 100 + 2 * pto, pto),
 			 0);
 	ck_assert_uint_eq(a[12], 10);
 	ck_assert_uint_eq(a[0], 0x43);
-	len = 64; /* PN 12 of phase 0 after 3 PTO: the old keys are gone */
+	len = 64; /* PN 11 of phase 0 after 3 PTO: the old keys are gone */
 	ck_assert_int_lt(moq_quic__keys_open(srv, c2, &len, 64, pt, sizeof(pt), 100 + 4 * pto, pto),
 			 0);
 	moq_quic__keys_destroy(cli);
+	moq_quic__keys_destroy(srv);
+}
+END_TEST
+
+/* The sealer never uses a packet number twice (nor a lower one) under its
+ * keys: a second, different packet with the same number would reuse the
+ * nonce (XOR of the two ciphertexts = XOR of the plaintexts). */
+static void raw_pkt(uint8_t p[64], uint8_t pn, uint8_t frame)
+{
+	memset(p, 0, 64);
+	p[0] = 0x43;
+	p[12] = pn;
+	p[13] = frame;
+	memcpy(p + 48, MOQ_QUIC_PLAINTEXT_TAG, 16);
+}
+
+START_TEST(test_keys_seal_refuses_a_packet_number_twice)
+{
+	static const uint8_t sc[32] = "client secret, nonce test", ss[32] = "server secret";
+	struct moq_quic__keys *srv = moq_quic__keys_new(sc, ss);
+	uint8_t p[64], q[64];
+
+	ck_assert_ptr_nonnull(srv);
+	raw_pkt(p, 7, 0x01);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, p, 64), 0);
+	raw_pkt(q, 7, 0x1e); /* same number, other bytes */
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	raw_pkt(q, 6, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	/* after a key update too: the numbers go on */
+	ck_assert_int_eq(moq_quic__keys_tx_update(srv), 0);
+	raw_pkt(q, 7, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	raw_pkt(q, 8, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), 0);
 	moq_quic__keys_destroy(srv);
 }
 END_TEST
@@ -953,6 +990,7 @@ int main(void)
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_test(tc, test_shim_read_pkt_refused);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
+	tcase_add_test(tc, test_keys_seal_refuses_a_packet_number_twice);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,7 @@
 #include "moq_err.h"
 #include "quic/loop.h"
 #include "quic/quic.h"
+#include "lib/quic_proxy.h"
 #include "varint.h"
 
 extern unsigned moq_quic_test_fake_eagain; /* send.c, tests only */
@@ -26,11 +27,6 @@ static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
 #define UNI_BYTES (10u * 1024 * 1024 / NUNI)
 #define ECHO_BYTES (512u * 1024)
 #define MAXS 256
-
-static uint8_t pattern(int64_t sid, uint64_t off)
-{
-	return (uint8_t)(off * 31 + (uint64_t)sid * 7 + (off >> 9));
-}
 
 struct side {
 	struct moq_quic_endpoint *ep;
@@ -115,7 +111,7 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *
 	int i = rs_index(s, sid);
 
 	for (size_t k = 0; k < len; k++)
-		if (data[k] != pattern(sid, s->rlen[i] + k))
+		if (data[k] != tq_pattern(sid, s->rlen[i] + k))
 			s->rbad[i]++;
 	s->rlen[i] += len;
 	if (fin)
@@ -337,18 +333,6 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 	}
 }
 
-static int proxy_sock(struct sockaddr_in *a)
-{
-	socklen_t al = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	getsockname(fd, (struct sockaddr *)a, &al);
-	return fd;
-}
-
 static struct proxy g_px;
 
 static void world_init(struct world *w, const struct opts *o)
@@ -406,8 +390,8 @@ static void world_init(struct world *w, const struct opts *o)
 	w->started = moq_loop_now();
 	if (o->proxy) {
 		struct sockaddr_in a;
-		g_px.fd_cli = proxy_sock(&a);
-		g_px.fd_srv = proxy_sock(&g_px.srv);
+		g_px.fd_cli = tq_loopback_sock(&a);
+		g_px.fd_srv = tq_loopback_sock(&g_px.srv);
 		g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
 		moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
 		moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
@@ -518,7 +502,7 @@ static void do_transfer_opts(struct opts *o)
 		ck_assert_int_ge(sids[i], 0);
 		g_big[i] = malloc(UNI_BYTES);
 		for (uint64_t k = 0; k < UNI_BYTES; k++)
-			g_big[i][k] = pattern(sids[i], k);
+			g_big[i][k] = tq_pattern(sids[i], k);
 		/* two halves to exercise chunk chains */
 		ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, sids[i], g_big[i],
 							   UNI_BYTES / 2, 0, big_done, &done_calls),
@@ -533,7 +517,7 @@ static void do_transfer_opts(struct opts *o)
 	ck_assert_int_ge(bidi, 0);
 	echo = malloc(ECHO_BYTES);
 	for (uint64_t k = 0; k < ECHO_BYTES; k++)
-		echo[k] = pattern(bidi, k);
+		echo[k] = tq_pattern(bidi, k);
 	for (uint64_t off = 0; off < ECHO_BYTES; off += 1000) {
 		size_t n = ECHO_BYTES - off < 1000 ? ECHO_BYTES - off : 1000;
 		ck_assert_int_eq(
@@ -770,7 +754,7 @@ START_TEST(test_plaintext_many_tiny_streams_under_loss)
 		uint8_t m[24];
 		ck_assert_int_ge(sid, 0);
 		for (size_t k = 0; k < sizeof(m); k++)
-			m[k] = pattern(sid, k);
+			m[k] = tq_pattern(sid, k);
 		ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, m, sizeof(m), 1), 0);
 	}
 	ck_assert(run_until(&w, tiny_done, 20000));
@@ -803,7 +787,7 @@ START_TEST(test_full_socket_buffer_queues_instead_of_dropping)
 	moq_quic_test_fake_eagain = 7; /* loopback never fills the buffer */
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert(run_until(&w, srv_has_2m, 20000));
@@ -1387,9 +1371,9 @@ START_TEST(test_priority_lower_value_sent_first)
 	g_hi_sid = moq_quic_stream_open_uni(w.cli.conn);
 	g_lo_at_hi_fin = UINT64_MAX;
 	for (size_t k = 0; k < sizeof(lo); k++)
-		lo[k] = pattern(g_lo_sid, k);
+		lo[k] = tq_pattern(g_lo_sid, k);
 	for (size_t k = 0; k < sizeof(hi); k++)
-		hi[k] = pattern(g_hi_sid, k);
+		hi[k] = tq_pattern(g_hi_sid, k);
 	/* the low-priority stream is queued first */
 	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_lo_sid, 200), 0);
 	ck_assert_int_eq(
@@ -1408,7 +1392,7 @@ END_TEST
 /* per-stream on_stream_writable threshold: the writer refills the stream
  * with another chunk at each call */
 #define WL_LOW (256u << 10)
-#define WL_CHUNK (512u << 10) /* a multiple of pattern()'s period */
+#define WL_CHUNK (512u << 10) /* a multiple of tq_pattern()'s period */
 #define WL_ROUNDS 6
 static uint8_t g_wl_data[WL_CHUNK];
 static int64_t g_wl_sid = -1;
@@ -1452,7 +1436,7 @@ START_TEST(test_stream_send_buffer_low_overrides_the_endpoint_threshold)
 	ck_assert_int_ge(g_wl_sid, 0);
 	ck_assert_int_eq(moq_quic_stream_set_send_buffer_low(w.cli.conn, g_wl_sid, WL_LOW), 0);
 	for (size_t k = 0; k < sizeof(g_wl_data); k++)
-		g_wl_data[k] = pattern(g_wl_sid, k);
+		g_wl_data[k] = tq_pattern(g_wl_sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, g_wl_sid, g_wl_data, WL_CHUNK, 0, NULL, NULL), 0);
 	ck_assert(run_until(&w, wl_done, 10000));
@@ -1516,7 +1500,7 @@ START_TEST(test_manual_consume_gates_peer_credit)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	/* nothing consumed: the sender stops at the stream window */
@@ -1643,7 +1627,7 @@ START_TEST(test_relay_hooks_renumber_and_translate_acks)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert(run_until(&w, srv_has_2m, 10000));
@@ -1673,7 +1657,7 @@ static void m_on_established(struct moq_quic_conn *c, void *user)
 		int64_t sid = moq_quic_stream_open_uni(c);
 		uint8_t msg[64];
 		for (size_t k = 0; k < sizeof(msg); k++)
-			msg[k] = pattern(sid, k);
+			msg[k] = tq_pattern(sid, k);
 		ck_assert_int_ge(sid, 0);
 		ck_assert_int_eq(moq_quic_stream_write(c, sid, msg, sizeof(msg), 1), 0);
 	}
@@ -1751,7 +1735,7 @@ START_TEST(test_plaintext_wire_seen_by_udp_proxy)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "dg", 2), 0);

@@ -22,6 +22,7 @@
 #include "quic/loop.h"
 #include "quic/protect.h"
 #include "quic/quic.h"
+#include "lib/quic_proxy.h"
 #include "varint.h"
 
 extern const char *moq_quic_test_tls_priority; /* tls.c, tests only */
@@ -32,11 +33,6 @@ extern const char *moq_quic_test_tls_priority; /* tls.c, tests only */
 #define NDGRAM 20
 
 static char g_dir[256], g_cert[300], g_key[300];
-
-static uint8_t pattern(int64_t sid, uint64_t off)
-{
-	return (uint8_t)(off * 31 + (uint64_t)sid * 7 + (off >> 9));
-}
 
 struct side {
 	struct moq_quic_endpoint *ep;
@@ -214,19 +210,6 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 	}
 }
 
-static int proxy_sock(struct sockaddr_in *a)
-{
-	socklen_t al = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	getsockname(fd, (struct sockaddr *)a, &al);
-	return fd;
-}
-
 /* ---- callbacks ----------------------------------------------------------- */
 
 static int on_accept(struct moq_quic_conn *c, void *user)
@@ -276,7 +259,7 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *
 	struct side *s = user;
 
 	for (size_t k = 0; k < len; k++)
-		if (data[k] != pattern(sid, s->rlen + k))
+		if (data[k] != tq_pattern(sid, s->rlen + k))
 			s->rbad++;
 	s->rlen += len;
 	if (fin)
@@ -291,7 +274,7 @@ static void on_datagram(struct moq_quic_conn *c, const uint8_t *d, size_t n, voi
 	if (n < 1 || n != 100 + (size_t)d[0] % 7)
 		s->dgram_bad++;
 	for (size_t k = 1; k < n; k++)
-		if (d[k] != pattern(d[0], k))
+		if (d[k] != tq_pattern(d[0], k))
 			s->dgram_bad++;
 	s->ndgram++;
 	maybe_key_update(s, c);
@@ -434,8 +417,8 @@ static void world_init(struct world *w, int shim, const char *cli_prio, int corr
 	moq_quic_test_tls_priority = NULL;
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 
-	g_px.fd_cli = proxy_sock(&a);
-	g_px.fd_srv = proxy_sock(&g_px.srv);
+	g_px.fd_cli = tq_loopback_sock(&a);
+	g_px.fd_srv = tq_loopback_sock(&g_px.srv);
 	g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
 	moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
 	moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
@@ -506,9 +489,9 @@ static void transfer(struct world *w)
 	ck_assert_int_ge(cs, 0);
 	ck_assert_int_ge(ss, 0);
 	for (size_t k = 0; k < CLI_BYTES; k++)
-		g_cbuf[k] = pattern(cs, k);
+		g_cbuf[k] = tq_pattern(cs, k);
 	for (size_t k = 0; k < SRV_BYTES; k++)
-		g_sbuf[k] = pattern(ss, k);
+		g_sbuf[k] = tq_pattern(ss, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w->cli.conn, cs, g_cbuf, CLI_BYTES, 1, NULL, NULL), 0);
 	ck_assert_int_eq(
@@ -517,7 +500,7 @@ static void transfer(struct world *w)
 		size_t n = 100 + (size_t)i % 7;
 		d[0] = (uint8_t)i;
 		for (size_t k = 1; k < n; k++)
-			d[k] = pattern(i, k);
+			d[k] = tq_pattern(i, k);
 		ck_assert_int_eq(moq_quic_datagram_send(w->cli.conn, d, n), 0);
 		ck_assert_int_eq(moq_quic_datagram_send(w->srv.conn, d, n), 0);
 	}
@@ -548,7 +531,7 @@ static void pump_datagrams(struct world *w, uint64_t ms)
 			size_t n = 100 + (size_t)(i % 256) % 7;
 			d[0] = (uint8_t)i;
 			for (size_t k = 1; k < n; k++)
-				d[k] = pattern(d[0], k);
+				d[k] = tq_pattern(d[0], k);
 			if (moq_quic_datagram_send(w->srv.conn, d, n) == 0)
 				sent++;
 		}

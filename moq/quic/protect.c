@@ -44,7 +44,7 @@ struct moq_quic__keys {
 	uint64_t key_updates, open_failed;
 };
 
-static const uint8_t zero_iv[MOQ_QUIC__IVLEN];
+static const uint8_t zero_iv[MOQ_QUIC__IVLEN], zero_secret[MOQ_QUIC__SECRETLEN];
 
 /* ---- derivation ---------------------------------------------------------- */
 
@@ -331,16 +331,19 @@ static int install_shim(struct moq_quic_conn *c, struct moq_quic__keys *k, int t
 	gnutls_cipher_hd_t *hph = tx ? &k->tx_hph : &k->rx_hph;
 	int rv;
 
-	if (gen_set(cur, secret, 1) || gen_next(next, cur, 1) ||
+	if (len != sizeof(zero_secret) || gen_set(cur, secret, 1) || gen_next(next, cur, 1) ||
 	    moq_quic__hkdf_label(hp, MOQ_QUIC__KEYLEN, secret, len, "quic hp") || hp_init(hph, hp))
 		return -1;
 	ctx_unlimited(c, k);
+	/* ngtcp2 keeps the secret it is given (for key updates, which here
+	 * are the layer's: cb_update_key) and frees it without clearing:
+	 * it gets zeros, the traffic secret lives only in the layer's copies */
 	if (tx)
-		rv = ngtcp2_conn_install_tx_key(c->conn, secret, len, &a, zero_iv, MOQ_QUIC__IVLEN,
-						&h);
+		rv = ngtcp2_conn_install_tx_key(c->conn, zero_secret, len, &a, zero_iv,
+						MOQ_QUIC__IVLEN, &h);
 	else
-		rv = ngtcp2_conn_install_rx_key(c->conn, secret, len, &a, zero_iv, MOQ_QUIC__IVLEN,
-						&h);
+		rv = ngtcp2_conn_install_rx_key(c->conn, zero_secret, len, &a, zero_iv,
+						MOQ_QUIC__IVLEN, &h);
 	return rv ? -1 : 0;
 }
 

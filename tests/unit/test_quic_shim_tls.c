@@ -6,6 +6,7 @@
  * keys not yet reported is caught; it can also corrupt or forge packets.
  * Key derivation is checked against RFC 9001 Appendix A. */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,6 +765,64 @@ START_TEST(test_shim_corrupt_and_forged_packets_dropped)
 }
 END_TEST
 
+/* What ngtcp2 is given with the layer's null 1-RTT contexts (their handle
+ * has bit 0 set): these wrap libngtcp2's functions (the test binary's
+ * definitions come first; the real ones through dlsym). */
+static unsigned g_null_installs, g_null_installs_with_secret;
+
+static void note_install(const uint8_t *secret, size_t len, const ngtcp2_crypto_aead_ctx *a)
+{
+	uint8_t any = 0;
+
+	if (!((uintptr_t)a->native_handle & 1u))
+		return;
+	g_null_installs++;
+	for (size_t i = 0; i < len; i++)
+		any |= secret[i];
+	if (any)
+		g_null_installs_with_secret++;
+}
+
+int ngtcp2_conn_install_rx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
+			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	int (*real)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
+		    const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
+
+	*(void **)&real = dlsym(RTLD_NEXT, "ngtcp2_conn_install_rx_key");
+	note_install(secret, secretlen, aead_ctx);
+	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+}
+
+int ngtcp2_conn_install_tx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
+			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	int (*real)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
+		    const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
+
+	*(void **)&real = dlsym(RTLD_NEXT, "ngtcp2_conn_install_tx_key");
+	note_install(secret, secretlen, aead_ctx);
+	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+}
+
+/* A shim-protected connection's traffic secrets never go to ngtcp2 (it
+ * would keep them for the connection's life and free them uncleared). */
+START_TEST(test_shim_secrets_stay_in_the_layer)
+{
+	struct world w;
+
+	g_null_installs = g_null_installs_with_secret = 0;
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	transfer(&w);
+	ck_assert_uint_ge(g_null_installs, 2); /* server: rx and tx */
+	ck_assert_uint_eq(g_null_installs_with_secret, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* moq_quic_conn_read_pkt hands ngtcp2 a packet that skips the layer's
  * open: a shim-protected connection refuses it (it would be an
  * unauthenticated packet), and stays up. */
@@ -972,6 +1031,7 @@ int main(void)
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_test(tc, test_shim_read_pkt_refused);
+	tcase_add_test(tc, test_shim_secrets_stay_in_the_layer);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
 	tcase_add_test(tc, test_keys_seal_refuses_a_packet_number_twice);
 	suite_add_tcase(s, tc);

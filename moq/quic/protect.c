@@ -451,6 +451,11 @@ int moq_quic__shim_on(const struct moq_quic_conn *c)
 	return c->keys && c->keys->shim;
 }
 
+int moq_quic__shim_undecided(const struct moq_quic_conn *c)
+{
+	return c->server && !c->keys && c->ep->cfg.shim_protect && !c->ep->cfg.plaintext;
+}
+
 int moq_quic__shim_rx_ready(const struct moq_quic_conn *c)
 {
 	return c->keys && c->keys->shim && c->keys->have_rx;

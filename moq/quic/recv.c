@@ -151,6 +151,17 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			return;
 		}
 	}
+	if (moq_quic__shim_undecided(c)) {
+		/* no client sends 1-RTT before the server's flight, which
+		 * comes with the secrets: only a forged packet can be here */
+		size_t lp = moq_quic__long_prefix_len(data, n);
+		if (lp < n) {
+			c->ep->st.rx_open_failed++;
+			if (!lp)
+				return;
+			n = lp;
+		}
+	}
 	if (moq_quic__shim_on(c)) {
 		/* open before recv_hook and ngtcp2 (they see the plaintext
 		 * form); a packet that does not open is dropped */

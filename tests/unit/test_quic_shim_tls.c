@@ -64,6 +64,10 @@ struct proxy {
 	uint64_t s2c_largest;
 	int s2c_any, s2c_opened, s2c_unopened, s2c_plain_tag, phase_seen[2], raw_opened;
 	int corrupt_at, c2s_short; /* corrupt the corrupt_at-th client short packet */
+	/* on the server's first datagram, send the server a forged 1-RTT
+	 * packet in the null form (an on-path attacker learns the server's
+	 * connection ID there) */
+	int forge_on_first_s2c, s2c_seen;
 };
 static struct proxy g_px;
 
@@ -186,6 +190,31 @@ static int proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
 	return 1;
 }
 
+/* 0x43 | the server's CID (from its long header d) | PN | an application
+ * CONNECTION_CLOSE | PADDING | the profile's tag: what ngtcp2's null keys
+ * accept on a shim-protected connection. */
+static void proxy_forge(struct proxy *p, const uint8_t *d, size_t n)
+{
+	uint8_t f[64] = {0x43};
+	size_t dl, sl;
+
+	if (n < 7 || !(d[0] & 0x80))
+		return;
+	dl = d[5];
+	if (6 + dl >= n)
+		return;
+	sl = d[6 + dl];
+	if (sl != 8 || 7 + dl + sl > n)
+		return;
+	memcpy(f + 1, d + 7 + dl, 8);
+	f[12] = 3;    /* PN */
+	f[13] = 0x1d; /* CONNECTION_CLOSE (application) */
+	f[14] = 0x2a; /* error code */
+	f[15] = 0;    /* no reason */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	sendto(p->fd_srv, f, sizeof(f), 0, (struct sockaddr *)&p->srv, sizeof(p->srv));
+}
+
 static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 {
 	struct proxy *p = arg;
@@ -203,6 +232,8 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
 			       sizeof(p->srv));
 		} else if (p->have_cli) {
+			if (p->forge_on_first_s2c && !p->s2c_seen++)
+				proxy_forge(p, d, (size_t)n);
 			if (proxy_s2c(p, d, (size_t)n))
 				sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
 				       sizeof(p->cli));
@@ -823,6 +854,36 @@ START_TEST(test_shim_secrets_stay_in_the_layer)
 }
 END_TEST
 
+/* A client whose key share the server does not take gets a
+ * HelloRetryRequest: for a round trip the server has no 1-RTT secrets, so
+ * the layer does not know yet whether it protects 1-RTT itself, while an
+ * on-path attacker has seen the server's connection ID. A forged
+ * null-form 1-RTT packet sent then must not reach ngtcp2 (it would keep
+ * it and read it with the null keys once the handshake is done). */
+START_TEST(test_shim_forged_packet_before_the_keys_is_dropped)
+{
+	struct moq_quic_endpoint_stats st;
+	struct world w;
+
+	/* X448 first: the client's only key share; the server has no X448
+	 * and asks for X25519 */
+	world_init(&w, 1,
+		   "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:-GROUP-ALL:"
+		   "+GROUP-X448:+GROUP-X25519:%DISABLE_TLS13_COMPAT_MODE",
+		   0);
+	g_px.forge_on_first_s2c = 1;
+	handshake(&w);
+	ck_assert_int_gt(g_px.s2c_seen, 0);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_ge(st.rx_open_failed, 1); /* the forged packet */
+	ck_assert_int_eq(moq_quic_conn_shim_protected(w.srv.conn), 1);
+	transfer(&w);
+	ck_assert_int_eq(w.srv.closed, 0);
+	ck_assert_int_eq(w.cli.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* moq_quic_conn_read_pkt hands ngtcp2 a packet that skips the layer's
  * open: a shim-protected connection refuses it (it would be an
  * unauthenticated packet), and stays up. */
@@ -1031,6 +1092,7 @@ int main(void)
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_test(tc, test_shim_read_pkt_refused);
+	tcase_add_test(tc, test_shim_forged_packet_before_the_keys_is_dropped);
 	tcase_add_test(tc, test_shim_secrets_stay_in_the_layer);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
 	tcase_add_test(tc, test_keys_seal_refuses_a_packet_number_twice);

@@ -803,6 +803,38 @@ START_TEST(test_full_socket_buffer_queues_instead_of_dropping)
 }
 END_TEST
 
+/* The agent's raw packets go behind the datagrams the endpoint holds (here
+ * the queue of a full socket buffer), not past them: a raw packet that
+ * overtakes lower-numbered ones makes the peer acknowledge it first, and
+ * the sender's loss detection declares the overtaken ones lost. */
+START_TEST(test_send_raw_waits_behind_queued_datagrams)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
+	struct moq_quic_endpoint_stats a, b;
+	static uint8_t buf[64 << 10];
+	uint8_t pkt[64] = {0x43};
+	int64_t sid;
+
+	world_init(&w, &o);
+	handshake(&w);
+	moq_quic_test_fake_eagain = 1; /* every send finds the buffer full */
+	sid = moq_quic_stream_open_uni(w.srv.conn);
+	ck_assert_int_eq(moq_quic_stream_write(w.srv.conn, sid, buf, sizeof(buf), 0), 0);
+	for (int t = 0; t < 3; t++)
+		moq_loop_run_once(w.loop, 1);
+	moq_quic_endpoint_stats(w.srv.ep, &a);
+	ck_assert_uint_gt(a.tx_queued, 0);
+	moq_quic_conn_dcid(w.srv.conn, pkt + 1);
+	ck_assert_int_eq(moq_quic_conn_send_raw(w.srv.conn, pkt, sizeof(pkt)), 0);
+	moq_quic_endpoint_stats(w.srv.ep, &b);
+	moq_quic_test_fake_eagain = 0;
+	ck_assert_uint_eq(b.tx_queued, a.tx_queued + 1);
+	ck_assert_uint_eq(b.tx_datagrams, a.tx_datagrams);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_handshake_timeout_reported)
 {
 	struct world w;
@@ -2054,6 +2086,7 @@ int main(void)
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
 	tcase_add_loop_test(tc, test_full_socket_buffer_queues_instead_of_dropping, 0, 2);
+	tcase_add_test(tc, test_send_raw_waits_behind_queued_datagrams);
 	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_endpoint_config_errors_are_explained);

@@ -15,6 +15,7 @@
 #include "moq_err.h"
 #include "quic/loop.h"
 #include "quic/quic.h"
+#include "quic/quic_int.h" /* the endpoint's tx_blocked */
 #include "lib/quic_proxy.h"
 #include "varint.h"
 
@@ -821,8 +822,11 @@ START_TEST(test_send_raw_waits_behind_queued_datagrams)
 	moq_quic_test_fake_eagain = 1; /* every send finds the buffer full */
 	sid = moq_quic_stream_open_uni(w.srv.conn);
 	ck_assert_int_eq(moq_quic_stream_write(w.srv.conn, sid, buf, sizeof(buf), 0), 0);
-	for (int t = 0; t < 3; t++)
+	/* until the endpoint holds queued datagrams (EPOLLOUT drains them
+	 * with real sends, then the next flush queues again) */
+	for (int t = 0; t < 100 && !w.srv.ep->tx_blocked; t++)
 		moq_loop_run_once(w.loop, 1);
+	ck_assert_int_eq(w.srv.ep->tx_blocked, 1);
 	moq_quic_endpoint_stats(w.srv.ep, &a);
 	ck_assert_uint_gt(a.tx_queued, 0);
 	moq_quic_conn_dcid(w.srv.conn, pkt + 1);

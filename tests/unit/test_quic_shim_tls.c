@@ -814,28 +814,34 @@ static void note_install(const uint8_t *secret, size_t len, const ngtcp2_crypto_
 		g_null_installs_with_secret++;
 }
 
+typedef int (*install_fn)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
+			  const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
+
+static int real_install(const char *name, ngtcp2_conn *conn, const uint8_t *secret,
+			size_t secretlen, const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	install_fn real;
+
+	*(void **)&real = dlsym(RTLD_NEXT, name);
+	note_install(secret, secretlen, aead_ctx);
+	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+}
+
 int ngtcp2_conn_install_rx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
 			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
 			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
 {
-	int (*real)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
-		    const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
-
-	*(void **)&real = dlsym(RTLD_NEXT, "ngtcp2_conn_install_rx_key");
-	note_install(secret, secretlen, aead_ctx);
-	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+	return real_install("ngtcp2_conn_install_rx_key", conn, secret, secretlen, aead_ctx, iv,
+			    ivlen, hp_ctx);
 }
 
 int ngtcp2_conn_install_tx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
 			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
 			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
 {
-	int (*real)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
-		    const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
-
-	*(void **)&real = dlsym(RTLD_NEXT, "ngtcp2_conn_install_tx_key");
-	note_install(secret, secretlen, aead_ctx);
-	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+	return real_install("ngtcp2_conn_install_tx_key", conn, secret, secretlen, aead_ctx, iv,
+			    ivlen, hp_ctx);
 }
 
 /* A shim-protected connection's traffic secrets never go to ngtcp2 (it

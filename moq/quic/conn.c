@@ -12,6 +12,7 @@
 #include "quic/base.h"
 #include "quic/cid.h"
 #include "quic/protect.h"
+#include "quic/send.h"
 #include "quic/stream.h"
 
 #define MOD "quic"
@@ -470,6 +471,13 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
 		if (r < 0)
 			return (int)r;
 		pkt = c->ep->rawbuf;
+	}
+	if (c->ep->txb_n || c->ep->tx_blocked) {
+		/* behind what the endpoint holds (a flush's batch, a full
+		 * socket's queue): a packet that overtakes lower-numbered ones
+		 * gets them declared lost when the peer acknowledges it first */
+		moq_quic__sock_send(c->ep, pkt, len, (const struct sockaddr *)&c->peer, c->peerlen);
+		return 0;
 	}
 	r = sendto(c->ep->fd, pkt, len, 0, (const struct sockaddr *)&c->peer, c->peerlen);
 	if (r < 0)

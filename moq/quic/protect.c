@@ -44,7 +44,7 @@ struct moq_quic__keys {
 	uint64_t key_updates, open_failed;
 };
 
-static const uint8_t zero_iv[MOQ_QUIC__IVLEN];
+static const uint8_t zero_iv[MOQ_QUIC__IVLEN], zero_secret[MOQ_QUIC__SECRETLEN];
 
 /* ---- derivation ---------------------------------------------------------- */
 
@@ -338,16 +338,19 @@ static int install_shim(struct moq_quic_conn *c, struct moq_quic__keys *k, int t
 	gnutls_cipher_hd_t *hph = tx ? &k->tx_hph : &k->rx_hph;
 	int rv;
 
-	if (gen_set(cur, secret, 1) || gen_next(next, cur, 1) ||
+	if (len != sizeof(zero_secret) || gen_set(cur, secret, 1) || gen_next(next, cur, 1) ||
 	    moq_quic__hkdf_label(hp, MOQ_QUIC__KEYLEN, secret, len, "quic hp") || hp_init(hph, hp))
 		return -1;
 	ctx_unlimited(c, k);
+	/* ngtcp2 keeps the secret it is given (for key updates, which here
+	 * are the layer's: cb_update_key) and frees it without clearing:
+	 * it gets zeros, the traffic secret lives only in the layer's copies */
 	if (tx)
-		rv = ngtcp2_conn_install_tx_key(c->conn, secret, len, &a, zero_iv, MOQ_QUIC__IVLEN,
-						&h);
+		rv = ngtcp2_conn_install_tx_key(c->conn, zero_secret, len, &a, zero_iv,
+						MOQ_QUIC__IVLEN, &h);
 	else
-		rv = ngtcp2_conn_install_rx_key(c->conn, secret, len, &a, zero_iv, MOQ_QUIC__IVLEN,
-						&h);
+		rv = ngtcp2_conn_install_rx_key(c->conn, zero_secret, len, &a, zero_iv,
+						MOQ_QUIC__IVLEN, &h);
 	return rv ? -1 : 0;
 }
 
@@ -455,6 +458,11 @@ int moq_quic__shim_on(const struct moq_quic_conn *c)
 	return c->keys && c->keys->shim;
 }
 
+int moq_quic__shim_undecided(const struct moq_quic_conn *c)
+{
+	return c->server && !c->keys && c->ep->cfg.shim_protect && !c->ep->cfg.plaintext;
+}
+
 int moq_quic__shim_rx_ready(const struct moq_quic_conn *c)
 {
 	return c->keys && c->keys->shim && c->keys->have_rx;
@@ -487,6 +495,11 @@ int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len)
 	ctlen = len - HDR4;
 	/* the wire PN (after send_hook's renumbering): nearest to the last */
 	pn = pn_decode(k->tx_largest, k->tx_any, be32(pkt + PN_OFF), 32);
+	/* a number sealed before (a caller's renumbering bug, a raw packet
+	 * sent twice with other bytes) would reuse its nonce under this key:
+	 * refused, the packet is lost instead (RFC 9001 5.3, RFC 9000 12.3) */
+	if (k->tx_any && pn <= k->tx_largest)
+		return -EEXIST;
 	pkt[0] = (uint8_t)(0x43 | k->tx_phase << 2);
 	nonce_of(nonce, k->tx_cur.iv, pn);
 	if (gnutls_aead_cipher_encrypt(k->tx_cur.h, nonce, sizeof(nonce), pkt, HDR4, TAGLEN,
@@ -498,8 +511,7 @@ int moq_quic__keys_seal(struct moq_quic__keys *k, uint8_t *pkt, size_t len)
 	pkt[0] ^= mask[0] & 0x1f;
 	for (int i = 0; i < 4; i++)
 		pkt[PN_OFF + i] ^= mask[1 + i];
-	if (!k->tx_any || pn > k->tx_largest)
-		k->tx_largest = pn;
+	k->tx_largest = pn;
 	k->tx_any = 1;
 	if (!k->tx_phase_used) {
 		k->tx_phase_first = pn;

@@ -28,12 +28,19 @@ void moq_quic__keys_free(struct moq_quic_conn *c);
  * them (the rx keys come after the tx keys on a server). */
 int moq_quic__shim_on(const struct moq_quic_conn *c);
 int moq_quic__shim_rx_ready(const struct moq_quic_conn *c);
+/* 1 on a shim_protect server before its 1-RTT secrets (e.g. during a
+ * HelloRetryRequest round trip): whether the layer will protect 1-RTT is
+ * not known yet, and ngtcp2 would keep a 1-RTT packet to read it later
+ * with the null keys, unauthenticated. */
+int moq_quic__shim_undecided(const struct moq_quic_conn *c);
 /* Report a pending key change (on_keys_changed) now. Call outside ngtcp2
  * callbacks, before anything is sealed. */
 void moq_quic__keys_notify(struct moq_quic_conn *c);
 /* Seal one 1-RTT packet in the plaintext-profile form (first byte 0x4?,
  * 8-byte DCID, 4-byte PN, frames, 16-byte trailer) in place under the
- * current tx keys, with header protection. 0 or < 0 (not sealed). */
+ * current tx keys, with header protection. 0 or < 0 (not sealed;
+ * -EEXIST: its packet number is not above the last one sealed, which
+ * would reuse a nonce). */
 int moq_quic__shim_seal(struct moq_quic_conn *c, uint8_t *pkt, size_t len);
 /* Open one received protected 1-RTT packet in place and rewrite it into
  * the plaintext-profile form (0x43, 4-byte PN, trailer = the profile's

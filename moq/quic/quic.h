@@ -362,7 +362,9 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
  * socket, bypassing ngtcp2, the shim and the hooks (the relay agent's
  * media writer; plaintext mode). On a shim-protected connection pkt is
  * one 1-RTT packet in the plaintext-profile form and is sent sealed under
- * the current tx keys. Returns 0 or -errno. */
+ * the current tx keys. While the endpoint holds datagrams (a send batch, the
+ * queue of a full socket buffer) it goes behind them, in order. Returns 0
+ * or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
 /* Hand ngtcp2 one 1-RTT packet in the plaintext-profile form that the
  * application received for the connection by other means (the relay's
@@ -370,7 +372,8 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
  * from the current peer now: no recv hook, no shim. The connection is
  * flushed at the end of the loop pass. Returns 0 (also when ngtcp2
  * discards the packet, e.g. a duplicate number), -EINVAL when the
- * connection is not an established plaintext-form one, -EPROTO when ngtcp2
+ * connection is not an established plaintext-profile one (a shim-protected
+ * TLS connection refuses: the packet would skip the AEAD), -EPROTO when ngtcp2
  * failed the connection on it. */
 int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */

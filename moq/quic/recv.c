@@ -152,6 +152,17 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 			return;
 		}
 	}
+	if (moq_quic__shim_undecided(c)) {
+		/* no client sends 1-RTT before the server's flight, which
+		 * comes with the secrets: only a forged packet can be here */
+		size_t lp = moq_quic__long_prefix_len(data, n);
+		if (lp < n) {
+			c->ep->st.rx_open_failed++;
+			if (!lp)
+				return;
+			n = lp;
+		}
+	}
 	if (moq_quic__shim_on(c)) {
 		/* open before recv_hook and ngtcp2 (they see the plaintext
 		 * form); a packet that does not open is dropped */
@@ -225,8 +236,10 @@ int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t l
 	ngtcp2_pkt_info pi = {0};
 	int rv;
 
-	if (c->state != CS_ESTABLISHED || !(c->ep->cfg.plaintext || moq_quic__shim_on(c)) || !len ||
-	    (pkt[0] & 0x80))
+	/* not on a shim-protected connection: the packet would reach ngtcp2
+	 * without being opened, i.e. unauthenticated (the kernel cannot read
+	 * a TLS connection's packets anyway) */
+	if (c->state != CS_ESTABLISHED || !c->ep->cfg.plaintext || !len || (pkt[0] & 0x80))
 		return -EINVAL;
 	moq_quic__conn_path(c, &path);
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, moq_quic__now());

@@ -386,7 +386,9 @@ static __noinline int moq_aead_seal_impl(struct __sk_buff *skb, const struct moq
 	/* header protection (RFC 9001 5.4.2): the sample starts 4 bytes after
 	 * the start of the packet number */
 	so = hdr_len - pn_len + 4;
-	if (so > MOQ_AEAD_PK - 16)
+	/* the whole sample inside the packet (RFC 9001 5.4.2: the sender
+	 * pads); past its end the scratch holds the previous packet */
+	if (so > MOQ_AEAD_PK - 16 || so + 16 > pkt_len)
 		return -1;
 	*(__u64 *)&s->hp_in[0] = *(__u64 *)&s->pk[so];
 	*(__u64 *)&s->hp_in[8] = *(__u64 *)&s->pk[so + 8];

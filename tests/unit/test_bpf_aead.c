@@ -242,6 +242,35 @@ START_TEST(seal_refuses_more_than_it_can_hold)
 }
 END_TEST
 
+/* A packet too short for its header protection sample (RFC 9001 5.4.2:
+ * 16 bytes from 4 bytes after the start of the packet number; here a
+ * 1-byte packet number and 2 bytes of payload leave 15) is refused, not
+ * masked with bytes from past its end (the scratch's previous packet). */
+START_TEST(seal_refuses_a_packet_without_a_full_sample)
+{
+	uint8_t pkt[28], orig[28], big[29];
+
+	pkt[0] = 0x40; /* 1-byte packet number */
+	for (int i = 0; i < 8; i++)
+		pkt[1 + i] = (uint8_t)(0xd0 + i);
+	pkt[9] = 7;
+	pkt[10] = 0x01; /* PING, PADDING */
+	pkt[11] = 0;
+	memcpy(pkt + 12, MOQ_PLAINTEXT_TAG, 16);
+	memcpy(orig, pkt, sizeof(pkt));
+	ck_assert_int_eq(fp_keys_set_sub(&K, SLOT, &client_keys), 0);
+	ck_assert_uint_lt(run_op(OP_SEAL, MOQ_TLS_KIND_SUB, SLOT, 0, 10, 7, pkt, sizeof(pkt)),
+			  1000);
+	ck_assert_mem_eq(pkt, orig, sizeof(pkt));
+	/* one byte more of payload: sealed */
+	memcpy(big, orig, 12);
+	big[12] = 0;
+	memcpy(big + 13, MOQ_PLAINTEXT_TAG, 16);
+	ck_assert_uint_eq(run_op(OP_SEAL, MOQ_TLS_KIND_SUB, SLOT, 0, 10, 7, big, sizeof(big)),
+			  1000);
+}
+END_TEST
+
 /* ---- opening -------------------------------------------------------------------- */
 
 START_TEST(open_restores_the_plaintext)
@@ -468,6 +497,7 @@ static Suite *suite(void)
 	tcase_add_test(t, seal_matches_rfc9001_a2_client_initial);
 	tcase_add_loop_test(t, seal_matches_gnutls, 0, 27);
 	tcase_add_test(t, seal_refuses_more_than_it_can_hold);
+	tcase_add_test(t, seal_refuses_a_packet_without_a_full_sample);
 	tcase_add_loop_test(t, open_restores_the_plaintext, 0, 9);
 	tcase_add_loop_test(t, open_refuses_a_forgery, 0, 6);
 	tcase_add_test(t, open_with_the_other_phase_keys_fails);

@@ -15,6 +15,8 @@
 #include "moq_err.h"
 #include "quic/loop.h"
 #include "quic/quic.h"
+#include "quic/quic_int.h" /* the endpoint's tx_blocked */
+#include "lib/quic_proxy.h"
 #include "varint.h"
 
 extern unsigned moq_quic_test_fake_eagain; /* send.c, tests only */
@@ -26,11 +28,6 @@ static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
 #define UNI_BYTES (10u * 1024 * 1024 / NUNI)
 #define ECHO_BYTES (512u * 1024)
 #define MAXS 256
-
-static uint8_t pattern(int64_t sid, uint64_t off)
-{
-	return (uint8_t)(off * 31 + (uint64_t)sid * 7 + (off >> 9));
-}
 
 struct side {
 	struct moq_quic_endpoint *ep;
@@ -115,7 +112,7 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *
 	int i = rs_index(s, sid);
 
 	for (size_t k = 0; k < len; k++)
-		if (data[k] != pattern(sid, s->rlen[i] + k))
+		if (data[k] != tq_pattern(sid, s->rlen[i] + k))
 			s->rbad[i]++;
 	s->rlen[i] += len;
 	if (fin)
@@ -337,18 +334,6 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 	}
 }
 
-static int proxy_sock(struct sockaddr_in *a)
-{
-	socklen_t al = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	getsockname(fd, (struct sockaddr *)a, &al);
-	return fd;
-}
-
 static struct proxy g_px;
 
 static void world_init(struct world *w, const struct opts *o)
@@ -406,8 +391,8 @@ static void world_init(struct world *w, const struct opts *o)
 	w->started = moq_loop_now();
 	if (o->proxy) {
 		struct sockaddr_in a;
-		g_px.fd_cli = proxy_sock(&a);
-		g_px.fd_srv = proxy_sock(&g_px.srv);
+		g_px.fd_cli = tq_loopback_sock(&a);
+		g_px.fd_srv = tq_loopback_sock(&g_px.srv);
 		g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
 		moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
 		moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
@@ -518,7 +503,7 @@ static void do_transfer_opts(struct opts *o)
 		ck_assert_int_ge(sids[i], 0);
 		g_big[i] = malloc(UNI_BYTES);
 		for (uint64_t k = 0; k < UNI_BYTES; k++)
-			g_big[i][k] = pattern(sids[i], k);
+			g_big[i][k] = tq_pattern(sids[i], k);
 		/* two halves to exercise chunk chains */
 		ck_assert_int_eq(moq_quic_stream_write_ref(w.cli.conn, sids[i], g_big[i],
 							   UNI_BYTES / 2, 0, big_done, &done_calls),
@@ -533,7 +518,7 @@ static void do_transfer_opts(struct opts *o)
 	ck_assert_int_ge(bidi, 0);
 	echo = malloc(ECHO_BYTES);
 	for (uint64_t k = 0; k < ECHO_BYTES; k++)
-		echo[k] = pattern(bidi, k);
+		echo[k] = tq_pattern(bidi, k);
 	for (uint64_t off = 0; off < ECHO_BYTES; off += 1000) {
 		size_t n = ECHO_BYTES - off < 1000 ? ECHO_BYTES - off : 1000;
 		ck_assert_int_eq(
@@ -770,7 +755,7 @@ START_TEST(test_plaintext_many_tiny_streams_under_loss)
 		uint8_t m[24];
 		ck_assert_int_ge(sid, 0);
 		for (size_t k = 0; k < sizeof(m); k++)
-			m[k] = pattern(sid, k);
+			m[k] = tq_pattern(sid, k);
 		ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, m, sizeof(m), 1), 0);
 	}
 	ck_assert(run_until(&w, tiny_done, 20000));
@@ -803,7 +788,7 @@ START_TEST(test_full_socket_buffer_queues_instead_of_dropping)
 	moq_quic_test_fake_eagain = 7; /* loopback never fills the buffer */
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert(run_until(&w, srv_has_2m, 20000));
@@ -815,6 +800,41 @@ START_TEST(test_full_socket_buffer_queues_instead_of_dropping)
 	moq_quic_test_fake_eagain = 0;
 	ck_assert_uint_gt(st.tx_queued, 100);
 	ck_assert_uint_eq(st.tx_errors, 0);
+	world_free(&w);
+}
+END_TEST
+
+/* The agent's raw packets go behind the datagrams the endpoint holds (here
+ * the queue of a full socket buffer), not past them: a raw packet that
+ * overtakes lower-numbered ones makes the peer acknowledge it first, and
+ * the sender's loss detection declares the overtaken ones lost. */
+START_TEST(test_send_raw_waits_behind_queued_datagrams)
+{
+	struct world w;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1"};
+	struct moq_quic_endpoint_stats a, b;
+	static uint8_t buf[64 << 10];
+	uint8_t pkt[64] = {0x43};
+	int64_t sid;
+
+	world_init(&w, &o);
+	handshake(&w);
+	moq_quic_test_fake_eagain = 1; /* every send finds the buffer full */
+	sid = moq_quic_stream_open_uni(w.srv.conn);
+	ck_assert_int_eq(moq_quic_stream_write(w.srv.conn, sid, buf, sizeof(buf), 0), 0);
+	/* until the endpoint holds queued datagrams (EPOLLOUT drains them
+	 * with real sends, then the next flush queues again) */
+	for (int t = 0; t < 100 && !w.srv.ep->tx_blocked; t++)
+		moq_loop_run_once(w.loop, 1);
+	ck_assert_int_eq(w.srv.ep->tx_blocked, 1);
+	moq_quic_endpoint_stats(w.srv.ep, &a);
+	ck_assert_uint_gt(a.tx_queued, 0);
+	moq_quic_conn_dcid(w.srv.conn, pkt + 1);
+	ck_assert_int_eq(moq_quic_conn_send_raw(w.srv.conn, pkt, sizeof(pkt)), 0);
+	moq_quic_endpoint_stats(w.srv.ep, &b);
+	moq_quic_test_fake_eagain = 0;
+	ck_assert_uint_eq(b.tx_queued, a.tx_queued + 1);
+	ck_assert_uint_eq(b.tx_datagrams, a.tx_datagrams);
 	world_free(&w);
 }
 END_TEST
@@ -1387,9 +1407,9 @@ START_TEST(test_priority_lower_value_sent_first)
 	g_hi_sid = moq_quic_stream_open_uni(w.cli.conn);
 	g_lo_at_hi_fin = UINT64_MAX;
 	for (size_t k = 0; k < sizeof(lo); k++)
-		lo[k] = pattern(g_lo_sid, k);
+		lo[k] = tq_pattern(g_lo_sid, k);
 	for (size_t k = 0; k < sizeof(hi); k++)
-		hi[k] = pattern(g_hi_sid, k);
+		hi[k] = tq_pattern(g_hi_sid, k);
 	/* the low-priority stream is queued first */
 	ck_assert_int_eq(moq_quic_stream_set_priority(w.cli.conn, g_lo_sid, 200), 0);
 	ck_assert_int_eq(
@@ -1408,7 +1428,7 @@ END_TEST
 /* per-stream on_stream_writable threshold: the writer refills the stream
  * with another chunk at each call */
 #define WL_LOW (256u << 10)
-#define WL_CHUNK (512u << 10) /* a multiple of pattern()'s period */
+#define WL_CHUNK (512u << 10) /* a multiple of tq_pattern()'s period */
 #define WL_ROUNDS 6
 static uint8_t g_wl_data[WL_CHUNK];
 static int64_t g_wl_sid = -1;
@@ -1452,7 +1472,7 @@ START_TEST(test_stream_send_buffer_low_overrides_the_endpoint_threshold)
 	ck_assert_int_ge(g_wl_sid, 0);
 	ck_assert_int_eq(moq_quic_stream_set_send_buffer_low(w.cli.conn, g_wl_sid, WL_LOW), 0);
 	for (size_t k = 0; k < sizeof(g_wl_data); k++)
-		g_wl_data[k] = pattern(g_wl_sid, k);
+		g_wl_data[k] = tq_pattern(g_wl_sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, g_wl_sid, g_wl_data, WL_CHUNK, 0, NULL, NULL), 0);
 	ck_assert(run_until(&w, wl_done, 10000));
@@ -1516,7 +1536,7 @@ START_TEST(test_manual_consume_gates_peer_credit)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	/* nothing consumed: the sender stops at the stream window */
@@ -1643,7 +1663,7 @@ START_TEST(test_relay_hooks_renumber_and_translate_acks)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert(run_until(&w, srv_has_2m, 10000));
@@ -1673,7 +1693,7 @@ static void m_on_established(struct moq_quic_conn *c, void *user)
 		int64_t sid = moq_quic_stream_open_uni(c);
 		uint8_t msg[64];
 		for (size_t k = 0; k < sizeof(msg); k++)
-			msg[k] = pattern(sid, k);
+			msg[k] = tq_pattern(sid, k);
 		ck_assert_int_ge(sid, 0);
 		ck_assert_int_eq(moq_quic_stream_write(c, sid, msg, sizeof(msg), 1), 0);
 	}
@@ -1751,7 +1771,7 @@ START_TEST(test_plaintext_wire_seen_by_udp_proxy)
 	handshake(&w);
 	sid = moq_quic_stream_open_uni(w.cli.conn);
 	for (size_t k = 0; k < sizeof(buf); k++)
-		buf[k] = pattern(sid, k);
+		buf[k] = tq_pattern(sid, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w.cli.conn, sid, buf, sizeof(buf), 1, NULL, NULL), 0);
 	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, "dg", 2), 0);
@@ -2070,6 +2090,7 @@ int main(void)
 	tcase_add_test(tc, test_plaintext_transfer_with_packet_loss);
 	tcase_add_test(tc, test_handshake_timeout_reported);
 	tcase_add_loop_test(tc, test_full_socket_buffer_queues_instead_of_dropping, 0, 2);
+	tcase_add_test(tc, test_send_raw_waits_behind_queued_datagrams);
 	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_endpoint_config_errors_are_explained);

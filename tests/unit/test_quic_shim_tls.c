@@ -6,6 +6,7 @@
  * keys not yet reported is caught; it can also corrupt or forge packets.
  * Key derivation is checked against RFC 9001 Appendix A. */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "quic/loop.h"
 #include "quic/protect.h"
 #include "quic/quic.h"
+#include "lib/quic_proxy.h"
 #include "varint.h"
 
 extern const char *moq_quic_test_tls_priority; /* tls.c, tests only */
@@ -32,11 +34,6 @@ extern const char *moq_quic_test_tls_priority; /* tls.c, tests only */
 #define NDGRAM 20
 
 static char g_dir[256], g_cert[300], g_key[300];
-
-static uint8_t pattern(int64_t sid, uint64_t off)
-{
-	return (uint8_t)(off * 31 + (uint64_t)sid * 7 + (off >> 9));
-}
 
 struct side {
 	struct moq_quic_endpoint *ep;
@@ -68,6 +65,10 @@ struct proxy {
 	uint64_t s2c_largest;
 	int s2c_any, s2c_opened, s2c_unopened, s2c_plain_tag, phase_seen[2], raw_opened;
 	int corrupt_at, c2s_short; /* corrupt the corrupt_at-th client short packet */
+	/* on the server's first datagram, send the server a forged 1-RTT
+	 * packet in the null form (an on-path attacker learns the server's
+	 * connection ID there) */
+	int forge_on_first_s2c, s2c_seen;
 };
 static struct proxy g_px;
 
@@ -190,6 +191,31 @@ static int proxy_s2c(struct proxy *p, const uint8_t *d, size_t n)
 	return 1;
 }
 
+/* 0x43 | the server's CID (from its long header d) | PN | an application
+ * CONNECTION_CLOSE | PADDING | the profile's tag: what ngtcp2's null keys
+ * accept on a shim-protected connection. */
+static void proxy_forge(struct proxy *p, const uint8_t *d, size_t n)
+{
+	uint8_t f[64] = {0x43};
+	size_t dl, sl;
+
+	if (n < 7 || !(d[0] & 0x80))
+		return;
+	dl = d[5];
+	if (6 + dl >= n)
+		return;
+	sl = d[6 + dl];
+	if (sl != 8 || 7 + dl + sl > n)
+		return;
+	memcpy(f + 1, d + 7 + dl, 8);
+	f[12] = 3;    /* PN */
+	f[13] = 0x1d; /* CONNECTION_CLOSE (application) */
+	f[14] = 0x2a; /* error code */
+	f[15] = 0;    /* no reason */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	sendto(p->fd_srv, f, sizeof(f), 0, (struct sockaddr *)&p->srv, sizeof(p->srv));
+}
+
 static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 {
 	struct proxy *p = arg;
@@ -207,25 +233,14 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
 			       sizeof(p->srv));
 		} else if (p->have_cli) {
+			if (p->forge_on_first_s2c && !p->s2c_seen++)
+				proxy_forge(p, d, (size_t)n);
 			if (proxy_s2c(p, d, (size_t)n))
 				sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
 				       sizeof(p->cli));
 		}
 		fl = sizeof(from);
 	}
-}
-
-static int proxy_sock(struct sockaddr_in *a)
-{
-	socklen_t al = sizeof(*a);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-
-	memset(a, 0, sizeof(*a));
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
-	getsockname(fd, (struct sockaddr *)a, &al);
-	return fd;
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -277,7 +292,7 @@ static void on_stream_data(struct moq_quic_conn *c, int64_t sid, const uint8_t *
 	struct side *s = user;
 
 	for (size_t k = 0; k < len; k++)
-		if (data[k] != pattern(sid, s->rlen + k))
+		if (data[k] != tq_pattern(sid, s->rlen + k))
 			s->rbad++;
 	s->rlen += len;
 	if (fin)
@@ -292,7 +307,7 @@ static void on_datagram(struct moq_quic_conn *c, const uint8_t *d, size_t n, voi
 	if (n < 1 || n != 100 + (size_t)d[0] % 7)
 		s->dgram_bad++;
 	for (size_t k = 1; k < n; k++)
-		if (d[k] != pattern(d[0], k))
+		if (d[k] != tq_pattern(d[0], k))
 			s->dgram_bad++;
 	s->ndgram++;
 	maybe_key_update(s, c);
@@ -436,8 +451,8 @@ static void world_init(struct world *w, int shim, const char *cli_prio, int corr
 	moq_quic_test_tls_priority = NULL;
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 
-	g_px.fd_cli = proxy_sock(&a);
-	g_px.fd_srv = proxy_sock(&g_px.srv);
+	g_px.fd_cli = tq_loopback_sock(&a);
+	g_px.fd_srv = tq_loopback_sock(&g_px.srv);
 	g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
 	moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
 	moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
@@ -508,9 +523,9 @@ static void transfer(struct world *w)
 	ck_assert_int_ge(cs, 0);
 	ck_assert_int_ge(ss, 0);
 	for (size_t k = 0; k < CLI_BYTES; k++)
-		g_cbuf[k] = pattern(cs, k);
+		g_cbuf[k] = tq_pattern(cs, k);
 	for (size_t k = 0; k < SRV_BYTES; k++)
-		g_sbuf[k] = pattern(ss, k);
+		g_sbuf[k] = tq_pattern(ss, k);
 	ck_assert_int_eq(
 	    moq_quic_stream_write_ref(w->cli.conn, cs, g_cbuf, CLI_BYTES, 1, NULL, NULL), 0);
 	ck_assert_int_eq(
@@ -519,7 +534,7 @@ static void transfer(struct world *w)
 		size_t n = 100 + (size_t)i % 7;
 		d[0] = (uint8_t)i;
 		for (size_t k = 1; k < n; k++)
-			d[k] = pattern(i, k);
+			d[k] = tq_pattern(i, k);
 		ck_assert_int_eq(moq_quic_datagram_send(w->cli.conn, d, n), 0);
 		ck_assert_int_eq(moq_quic_datagram_send(w->srv.conn, d, n), 0);
 	}
@@ -550,7 +565,7 @@ static void pump_datagrams(struct world *w, uint64_t ms)
 			size_t n = 100 + (size_t)(i % 256) % 7;
 			d[0] = (uint8_t)i;
 			for (size_t k = 1; k < n; k++)
-				d[k] = pattern(d[0], k);
+				d[k] = tq_pattern(d[0], k);
 			if (moq_quic_datagram_send(w->srv.conn, d, n) == 0)
 				sent++;
 		}
@@ -831,6 +846,126 @@ START_TEST(test_native_rx_largest_pn_follows_accepted_packets)
 }
 END_TEST
 
+/* What ngtcp2 is given with the layer's null 1-RTT contexts (their handle
+ * has bit 0 set): these wrap libngtcp2's functions (the test binary's
+ * definitions come first; the real ones through dlsym). */
+static unsigned g_null_installs, g_null_installs_with_secret;
+
+static void note_install(const uint8_t *secret, size_t len, const ngtcp2_crypto_aead_ctx *a)
+{
+	uint8_t any = 0;
+
+	if (!((uintptr_t)a->native_handle & 1u))
+		return;
+	g_null_installs++;
+	for (size_t i = 0; i < len; i++)
+		any |= secret[i];
+	if (any)
+		g_null_installs_with_secret++;
+}
+
+typedef int (*install_fn)(ngtcp2_conn *, const uint8_t *, size_t, const ngtcp2_crypto_aead_ctx *,
+			  const uint8_t *, size_t, const ngtcp2_crypto_cipher_ctx *);
+
+static int real_install(const char *name, ngtcp2_conn *conn, const uint8_t *secret,
+			size_t secretlen, const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	install_fn real;
+
+	*(void **)&real = dlsym(RTLD_NEXT, name);
+	note_install(secret, secretlen, aead_ctx);
+	return real(conn, secret, secretlen, aead_ctx, iv, ivlen, hp_ctx);
+}
+
+int ngtcp2_conn_install_rx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
+			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	return real_install("ngtcp2_conn_install_rx_key", conn, secret, secretlen, aead_ctx, iv,
+			    ivlen, hp_ctx);
+}
+
+int ngtcp2_conn_install_tx_key(ngtcp2_conn *conn, const uint8_t *secret, size_t secretlen,
+			       const ngtcp2_crypto_aead_ctx *aead_ctx, const uint8_t *iv,
+			       size_t ivlen, const ngtcp2_crypto_cipher_ctx *hp_ctx)
+{
+	return real_install("ngtcp2_conn_install_tx_key", conn, secret, secretlen, aead_ctx, iv,
+			    ivlen, hp_ctx);
+}
+
+/* A shim-protected connection's traffic secrets never go to ngtcp2 (it
+ * would keep them for the connection's life and free them uncleared). */
+START_TEST(test_shim_secrets_stay_in_the_layer)
+{
+	struct world w;
+
+	g_null_installs = g_null_installs_with_secret = 0;
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	transfer(&w);
+	ck_assert_uint_ge(g_null_installs, 2); /* server: rx and tx */
+	ck_assert_uint_eq(g_null_installs_with_secret, 0);
+	world_free(&w);
+}
+END_TEST
+
+/* A client whose key share the server does not take gets a
+ * HelloRetryRequest: for a round trip the server has no 1-RTT secrets, so
+ * the layer does not know yet whether it protects 1-RTT itself, while an
+ * on-path attacker has seen the server's connection ID. A forged
+ * null-form 1-RTT packet sent then must not reach ngtcp2 (it would keep
+ * it and read it with the null keys once the handshake is done). */
+START_TEST(test_shim_forged_packet_before_the_keys_is_dropped)
+{
+	struct moq_quic_endpoint_stats st;
+	struct world w;
+
+	/* X448 first: the client's only key share; the server has no X448
+	 * and asks for X25519 */
+	world_init(&w, 1,
+		   "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:-GROUP-ALL:"
+		   "+GROUP-X448:+GROUP-X25519:%DISABLE_TLS13_COMPAT_MODE",
+		   0);
+	g_px.forge_on_first_s2c = 1;
+	handshake(&w);
+	ck_assert_int_gt(g_px.s2c_seen, 0);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_ge(st.rx_open_failed, 1); /* the forged packet */
+	ck_assert_int_eq(moq_quic_conn_shim_protected(w.srv.conn), 1);
+	transfer(&w);
+	ck_assert_int_eq(w.srv.closed, 0);
+	ck_assert_int_eq(w.cli.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
+/* moq_quic_conn_read_pkt hands ngtcp2 a packet that skips the layer's
+ * open: a shim-protected connection refuses it (it would be an
+ * unauthenticated packet), and stays up. */
+START_TEST(test_shim_read_pkt_refused)
+{
+	struct world w;
+	uint8_t scid[1][20], f[64];
+	size_t len;
+
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	ck_assert_int_eq(moq_quic_conn_shim_protected(w.srv.conn), 1);
+	ck_assert_uint_eq(moq_quic_conn_scids(w.srv.conn, scid, &len, 1), 1);
+	memset(f, 0, sizeof(f));
+	f[0] = 0x43;
+	memcpy(f + 1, scid[0], 8);
+	f[12] = 200;
+	f[13] = 0x1d; /* CONNECTION_CLOSE (transport) */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	ck_assert_int_eq(moq_quic_conn_read_pkt(w.srv.conn, f, sizeof(f)), -EINVAL);
+	transfer(&w);
+	ck_assert_int_eq(w.srv.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* The agent's media writer: a plaintext-profile packet given to
  * moq_quic_conn_send_raw leaves sealed under the current keys (the proxy
  * opens it with the reported ones and takes it off the wire). */
@@ -881,26 +1016,63 @@ START_TEST(test_keys_old_phase_kept_three_pto)
 		uint8_t *p = i == 0 ? a : i == 1 ? b : c2;
 		memset(p, 0, 64);
 		p[0] = 0x43;
-		p[12] = (uint8_t)(10 + i); /* PN 10, 11, 12 */
-		p[13] = 0x01;		   /* PING, PADDING */
+		p[13] = 0x01; /* PING, PADDING */
 		memcpy(p + 48, MOQ_QUIC_PLAINTEXT_TAG, 16);
 	}
-	ck_assert_int_eq(moq_quic__keys_seal(cli, a, 64), 0); /* phase 0 */
-	ck_assert_int_eq(moq_quic__keys_seal(cli, c2, 64), 0);
+	a[12] = 10;
+	c2[12] = 11;
+	b[12] = 12;
+	ck_assert_int_eq(moq_quic__keys_seal(cli, a, 64), 0);  /* phase 0, PN 10 */
+	ck_assert_int_eq(moq_quic__keys_seal(cli, c2, 64), 0); /* phase 0, PN 11 */
 	ck_assert_int_eq(moq_quic__keys_tx_update(cli), 0);
-	ck_assert_int_eq(moq_quic__keys_seal(cli, b, 64), 0); /* phase 1, PN 11 */
+	ck_assert_int_eq(moq_quic__keys_seal(cli, b, 64), 0); /* phase 1, PN 12 */
 	len = 64;
 	ck_assert_int_eq(moq_quic__keys_open(srv, b, &len, 64, pt, sizeof(pt), 100, pto), 1);
-	ck_assert_uint_eq(b[12], 11);
+	ck_assert_uint_eq(b[12], 12);
 	len = 64; /* PN 10, phase 0, within 3 PTO: old keys */
 	ck_assert_int_eq(moq_quic__keys_open(srv, a, &len, 64, pt, sizeof(pt), 100 + 2 * pto, pto),
 			 0);
 	ck_assert_uint_eq(a[12], 10);
 	ck_assert_uint_eq(a[0], 0x43);
-	len = 64; /* PN 12 of phase 0 after 3 PTO: the old keys are gone */
+	len = 64; /* PN 11 of phase 0 after 3 PTO: the old keys are gone */
 	ck_assert_int_lt(moq_quic__keys_open(srv, c2, &len, 64, pt, sizeof(pt), 100 + 4 * pto, pto),
 			 0);
 	moq_quic__keys_destroy(cli);
+	moq_quic__keys_destroy(srv);
+}
+END_TEST
+
+/* The sealer never uses a packet number twice (nor a lower one) under its
+ * keys: a second, different packet with the same number would reuse the
+ * nonce (XOR of the two ciphertexts = XOR of the plaintexts). */
+static void raw_pkt(uint8_t p[64], uint8_t pn, uint8_t frame)
+{
+	memset(p, 0, 64);
+	p[0] = 0x43;
+	p[12] = pn;
+	p[13] = frame;
+	memcpy(p + 48, MOQ_QUIC_PLAINTEXT_TAG, 16);
+}
+
+START_TEST(test_keys_seal_refuses_a_packet_number_twice)
+{
+	static const uint8_t sc[32] = "client secret, nonce test", ss[32] = "server secret";
+	struct moq_quic__keys *srv = moq_quic__keys_new(sc, ss);
+	uint8_t p[64], q[64];
+
+	ck_assert_ptr_nonnull(srv);
+	raw_pkt(p, 7, 0x01);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, p, 64), 0);
+	raw_pkt(q, 7, 0x1e); /* same number, other bytes */
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	raw_pkt(q, 6, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	/* after a key update too: the numbers go on */
+	ck_assert_int_eq(moq_quic__keys_tx_update(srv), 0);
+	raw_pkt(q, 7, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), -EEXIST);
+	raw_pkt(q, 8, 0x1e);
+	ck_assert_int_eq(moq_quic__keys_seal(srv, q, 64), 0);
 	moq_quic__keys_destroy(srv);
 }
 END_TEST
@@ -976,7 +1148,11 @@ int main(void)
 	tcase_add_test(tc, test_shim_corrupt_and_forged_packets_dropped);
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_loop_test(tc, test_native_rx_largest_pn_follows_accepted_packets, 0, 2);
+	tcase_add_test(tc, test_shim_read_pkt_refused);
+	tcase_add_test(tc, test_shim_forged_packet_before_the_keys_is_dropped);
+	tcase_add_test(tc, test_shim_secrets_stay_in_the_layer);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
+	tcase_add_test(tc, test_keys_seal_refuses_a_packet_number_twice);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

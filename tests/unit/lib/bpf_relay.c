@@ -48,6 +48,11 @@ int bpf_relay_open(struct bpf_relay *r)
 
 int bpf_relay_open_file(struct bpf_relay *r, const char *path)
 {
+	return bpf_relay_open_except(r, path, NULL);
+}
+
+int bpf_relay_open_except(struct bpf_relay *r, const char *path, const char *skip)
+{
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	int err;
@@ -64,7 +69,11 @@ int bpf_relay_open_file(struct bpf_relay *r, const char *path)
 	bpf_object__for_each_map(map, r->obj) bpf_map__set_pin_path(map, NULL);
 	/* "tc/..." sections are not libbpf SEC names: set the type */
 	bpf_object__for_each_program(prog, r->obj)
-	    bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	{
+		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+		if (skip && !strcmp(bpf_program__name(prog), skip))
+			bpf_program__set_autoload(prog, false);
+	}
 	err = bpf_object__load(r->obj);
 	if (err) {
 		fprintf(stderr, "bpf_relay: load failed: %s\n", strerror(-err));

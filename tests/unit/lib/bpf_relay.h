@@ -25,6 +25,10 @@ const char *bpf_relay_object_path(void);
 int bpf_relay_open(struct bpf_relay *r);
 /* The same for another object built from relay.bpf.c (tc-progs/testing/). */
 int bpf_relay_open_file(struct bpf_relay *r, const char *path);
+/* The same without loading the program named skip (its fd stays -ENOENT):
+ * the verifier spends most of a load on the big ingress programs, so a
+ * suite that runs a fresh object per test skips what it never runs. */
+int bpf_relay_open_except(struct bpf_relay *r, const char *path, const char *skip);
 void bpf_relay_close(struct bpf_relay *r);
 
 int bpf_relay_map_fd(const struct bpf_relay *r, const char *name);

@@ -24,14 +24,6 @@ static const uint8_t sub_scid[8] = {0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, SLOT};
 static const uint8_t relay_ip[4] = {10, 1, 0, 254}, sub_ip[4] = {10, 1, 0, 3};
 static const uint8_t mac_relay[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int mfd(const char *name)
 {
 	int fd = bpf_relay_map_fd(&R, name);
@@ -60,7 +52,7 @@ static void setup(void)
 {
 	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
 			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = now_ns(),
+			       .heartbeat_ns = bpf_relay_now_ns(),
 			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
 			       .generation = 1,
 			       .relay_port_be = htons(RELAY_PORT)};
@@ -87,7 +79,7 @@ static void setup(void)
 	 * with the pass timer just restarted */
 	memset(&acks, 0, sizeof(acks));
 	acks.enabled = 1;
-	acks.last_pass_ns = now_ns();
+	acks.last_pass_ns = bpf_relay_now_ns();
 	acks_put();
 	bpf_relay_stats_reset(&R);
 }
@@ -195,7 +187,7 @@ static const uint64_t gl1[] = {3, 4}; /* 85..81 after 100..90 */
 START_TEST(pure_media_ack_consumed_and_recorded)
 {
 	struct pk p;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bpf_relay_now_ns();
 	struct moq_ack_rec *r;
 
 	pk_init(&p);
@@ -216,7 +208,7 @@ START_TEST(pure_media_ack_consumed_and_recorded)
 	ck_assert_uint_eq(r->ranges[1].lo, 81);
 	ck_assert_uint_eq(r->flags, 0);
 	ck_assert_uint_ge(r->ts_ns, t0);
-	ck_assert_uint_le(r->ts_ns, now_ns());
+	ck_assert_uint_le(r->ts_ns, bpf_relay_now_ns());
 	/* the subscriber's packets are still counted */
 	ck_assert_uint_eq(bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_INGRESS, MOQ_R_SUB_RX), 0);
 }
@@ -541,12 +533,12 @@ START_TEST(one_packet_passes_every_period)
 	struct pk p;
 	uint64_t t0;
 
-	acks.last_pass_ns = now_ns() - MOQ_ACK_PASS_NS - 1000;
+	acks.last_pass_ns = bpf_relay_now_ns() - MOQ_ACK_PASS_NS - 1000;
 	acks_put();
 	pk_init(&p);
 	ack(&p, 0, 100, 0, 10, 0, NULL);
 	build(&p);
-	t0 = now_ns();
+	t0 = bpf_relay_now_ns();
 	expect_passed(&p, "period over");
 	acks_get();
 	ck_assert_uint_ge(acks.last_pass_ns, t0);

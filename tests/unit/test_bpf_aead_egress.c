@@ -49,14 +49,6 @@ static const struct fp_tls_key keys[2] = {
      .phase = 1},
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int mfd(const char *name)
 {
 	int fd = bpf_relay_map_fd(&R, name);
@@ -104,7 +96,7 @@ static void setup_family(int family)
 {
 	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
 			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = now_ns(),
+			       .heartbeat_ns = bpf_relay_now_ns(),
 			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
 			       .generation = 1,
 			       .relay_port_be = htons(RELAY_PORT)};

@@ -50,14 +50,6 @@ static const uint8_t sub_ip6[16] = {0xfd, 1, [15] = 3};
 static const uint8_t mac_pub[6] = {2, 0, 0, 0, 0, 1}, mac_relay[6] = {2, 0, 0, 0, 0, 0xfe};
 static const uint8_t mac_relay_s[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int mfd(const char *name)
 {
 	int fd = bpf_relay_map_fd(&R, name);
@@ -160,7 +152,7 @@ static void setup(void)
 	uint32_t s4 = SLOT, s6 = SLOT6;
 
 	ck_assert_int_eq(bpf_relay_open_except(&R, bpf_relay_object_path(), setup_skip), 0);
-	set_config(now_ns(), 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	set_config(bpf_relay_now_ns(), 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
 	memcpy(u.saddr, pub_ip, 4);
 	memcpy(u6.saddr, pub_ip6, 16);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
@@ -1027,7 +1019,8 @@ START_TEST(ingress_stale_heartbeat_untouched)
 {
 	struct fx f;
 
-	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	set_config(bpf_relay_now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&f, MOQ_R_STALE_AGENT);
@@ -1040,7 +1033,7 @@ START_TEST(ingress_heartbeat_in_the_future_is_stale)
 	struct fx f;
 
 	/* an agent started in a time namespace at +100,000 s, then killed */
-	set_config(now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
+	set_config(bpf_relay_now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
 		   MOQ_CFG_F_ENABLED);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
@@ -1054,7 +1047,7 @@ START_TEST(ingress_heartbeat_just_ahead_of_the_clock_is_fresh)
 	struct fx f;
 
 	/* the agent read the clock a moment after the program will */
-	set_config(now_ns() + 1000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	set_config(bpf_relay_now_ns() + 1000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&f, MOQ_R_FORWARDED);
@@ -1067,7 +1060,7 @@ START_TEST(egress_heartbeat_in_the_future_drops_clone)
 
 	fx_up(&in, 4);
 	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
-	set_config(now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
+	set_config(bpf_relay_now_ns() + 100000ull * 1000000000ull, 10ull * 1000000000ull, 1,
 		   MOQ_CFG_F_ENABLED);
 	egress_expect_drop(&in, SLOT, MOQ_R_STALE_AGENT);
 }
@@ -1077,7 +1070,7 @@ START_TEST(ingress_disabled_untouched)
 {
 	struct fx f;
 
-	set_config(now_ns(), 10ull * 1000000000ull, 1, 0);
+	set_config(bpf_relay_now_ns(), 10ull * 1000000000ull, 1, 0);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&f, MOQ_R_STALE_AGENT);
@@ -1088,7 +1081,7 @@ START_TEST(ingress_entries_of_old_generation_ignored)
 {
 	struct fx f;
 
-	set_config(now_ns(), 10ull * 1000000000ull, 2, MOQ_CFG_F_ENABLED);
+	set_config(bpf_relay_now_ns(), 10ull * 1000000000ull, 2, MOQ_CFG_F_ENABLED);
 	fx_up(&f, 4);
 	fx_build(&f, frames_stream0(f.frames, 0, UP_SID, ALIAS));
 	ingress_expect(&f, MOQ_R_UNKNOWN_DCID);
@@ -1575,7 +1568,8 @@ START_TEST(egress_stale_heartbeat_drops_clone)
 
 	fx_up(&in, 4);
 	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
-	set_config(now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
+	set_config(bpf_relay_now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
 	egress_expect_drop(&in, SLOT, MOQ_R_STALE_AGENT);
 	/* and everything unmarked still passes */
 	run_prog(R.subscriber_egress, in.pkt, in.len, 0);
@@ -1753,7 +1747,7 @@ START_TEST(egress_logs_forwarded_clone_and_emits_event_only_for_drop)
 	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), ev_cb, &sink, NULL);
 	struct moq_sent_log *l = sent_log(SLOT);
 	struct fx in0, in1;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bpf_relay_now_ns();
 
 	ck_assert_ptr_nonnull(rb);
 	seq_set(SLOT, 77, 0);

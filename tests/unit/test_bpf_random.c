@@ -1228,14 +1228,6 @@ static int mfd(const char *name)
 	return fd;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Per-program, per-reason packet counts (summed over CPUs), one batch
  * lookup (a per-key lookup per entry made the test 10x slower). */
 static void stats_snapshot(uint64_t out[MOQ_STATS_ENTRIES])
@@ -1363,7 +1355,7 @@ static void set_config(void)
 {
 	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
 			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = now_ns(),
+			       .heartbeat_ns = bpf_relay_now_ns(),
 			       .heartbeat_timeout_ns = 3600ull * 1000000000ull,
 			       .generation = 1,
 			       .relay_port_be = htons(RELAY_PORT)};
@@ -1650,7 +1642,7 @@ static void acks_enable_all(void)
 
 	memset(&a, 0, sizeof(a));
 	a.enabled = 1;
-	a.last_pass_ns = now_ns();
+	a.last_pass_ns = bpf_relay_now_ns();
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_acks"), &ref_subs[i].slot, &a, 0), 0);
 }
@@ -1972,7 +1964,7 @@ START_TEST(random_packets_through_all_programs)
 	uint64_t count = env_u64("MOQ_FUZZ_COUNT", DEFAULT_COUNT);
 	uint8_t pkt[2048];
 	char what[96];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bpf_relay_now_ns();
 
 	rng_state = seed;
 	printf("bpf_random: seed %#llx (MOQ_FUZZ_SEED), %llu packets (MOQ_FUZZ_COUNT)\n",
@@ -2027,7 +2019,7 @@ START_TEST(random_packets_through_all_programs)
 		check_egress_any(pkt, len, what);
 	}
 
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bpf_relay_now_ns() - t0) / 1e9;
 	printf("bpf_random: %llu packets in %.1f s; failures %llu; %llu generated frames "
 	       "skipped (test_run refuses IP frames shorter than the IP header)\n",
 	       (unsigned long long)C.packets, secs, (unsigned long long)C.failures,

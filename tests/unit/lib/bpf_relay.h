@@ -22,6 +22,10 @@ struct bpf_relay {
 const char *bpf_relay_object_path(void);
 
 /* 0 or negative errno; prints libbpf's reason on failure. */
+/* CLOCK_MONOTONIC in ns: what bpf_ktime_get_ns() returns (heartbeats,
+ * send times in the maps). */
+uint64_t bpf_relay_now_ns(void);
+
 int bpf_relay_open(struct bpf_relay *r);
 /* The same for another object built from relay.bpf.c (tc-progs/testing/). */
 int bpf_relay_open_file(struct bpf_relay *r, const char *path);

@@ -261,7 +261,8 @@ struct moq_credit {
 #define MOQ_ACK_GUARD_WORDS 16 /* guard bitmap: 1024 packet numbers */
 #define MOQ_ACK_GUARD_BITS (MOQ_ACK_GUARD_WORDS * 64)
 /* a packet of an enabled slot reaches the agent at least this often
- * (ngtcp2's idle timer counts from received packets) */
+ * (ngtcp2's idle timer counts from received packets), unless the agent set
+ * the slot's own period (moq_acks.pass_ms) */
 #define MOQ_ACK_PASS_NS 250000000ull
 /* ... and whenever its gate budget is below this many bytes: its ACKs
  * must reach the agent now to refill the gate, not at the next tick */
@@ -292,10 +293,10 @@ struct moq_ack_rec {
 
 struct moq_acks {
 	/* agent-written */
-	__u32 enabled; /* 0: the kernel consumes nothing for this slot */
-	__u32 pad0;
-	__u64 tail;			  /* records the agent has read */
-	__u64 guard_floor;		  /* guarded numbers lie in [floor, floor + 1024) */
+	__u32 enabled;	   /* 0: the kernel consumes nothing for this slot */
+	__u32 pass_ms;	   /* pass a packet at least this often; 0: MOQ_ACK_PASS_NS */
+	__u64 tail;	   /* records the agent has read */
+	__u64 guard_floor; /* guarded numbers lie in [floor, floor + 1024) */
 	__u64 guard[MOQ_ACK_GUARD_WORDS]; /* bit pn % 1024: ngtcp2 must see its ACK */
 	/* kernel-written */
 	__u64 head;	    /* records reserved */

@@ -62,9 +62,23 @@ void fp_ackring_enable_ping(struct moq_acks *a)
 	__atomic_fetch_or(&a->enabled, MOQ_ACKS_EN_PING, __ATOMIC_RELEASE);
 }
 
+void fp_ackring_set_pass_ms(struct moq_acks *a, uint32_t ms)
+{
+	__atomic_store_n(&a->pass_ms, ms, __ATOMIC_RELEASE);
+}
+
+uint32_t fp_ackring_pass_ms(uint64_t idle_timeout_ms)
+{
+	uint64_t ms = idle_timeout_ms / FP_ACK_PASS_PER_IDLE;
+
+	if (ms > FP_ACK_PASS_MAX_MS)
+		ms = FP_ACK_PASS_MAX_MS;
+	return ms ? (uint32_t)ms : 1;
+}
+
 void fp_ackring_pass_next(struct moq_acks *a)
 {
-	/* the kernel passes a packet once MOQ_ACK_PASS_NS went by since this */
+	/* the kernel passes a packet once the pass period went by since this */
 	__atomic_store_n(&a->last_pass_ns, 0, __ATOMIC_RELEASE);
 }
 

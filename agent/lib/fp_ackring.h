@@ -40,6 +40,18 @@ void fp_ackring_enable(struct moq_acks *a);
 /* Also consume ACK + PING packets (after fp_ackring_enable): the reader
  * then owes ngtcp2 each recorded ping_pn. */
 void fp_ackring_enable_ping(struct moq_acks *a);
+/* The kernel passes one of the slot's packets to the agent at least every
+ * ms (0: MOQ_ACK_PASS_NS). */
+void fp_ackring_set_pass_ms(struct moq_acks *a, uint32_t ms);
+/* The period for an ngtcp2 idle timeout of idle_timeout_ms: a packet that
+ * often keeps the idle timer (which counts from received packets) far from
+ * expiring, FP_ACK_PASS_PER_IDLE packets per timeout, but no longer apart
+ * than FP_ACK_PASS_MAX_MS. Every pass costs the agent a receive, an ngtcp2
+ * read and a write attempt: at 250 ms, 4,000 a second at 1,000
+ * subscribers (issue 18). */
+#define FP_ACK_PASS_PER_IDLE 8
+#define FP_ACK_PASS_MAX_MS 2000
+uint32_t fp_ackring_pass_ms(uint64_t idle_timeout_ms);
 /* Let the slot's next packet through to the agent (e.g. ngtcp2 waits for
  * a MAX_DATA the receive hook appends to a received packet). */
 void fp_ackring_pass_next(struct moq_acks *a);

@@ -234,7 +234,7 @@ void moq_timer_set(struct moq_timer *t, uint64_t when)
 		t->idx = l->nheap;
 		l->heap[l->nheap++] = t;
 		heap_up(l, t->idx);
-	} else {
+	} else if (t->when != when) {
 		t->when = when;
 		heap_down(l, t->idx);
 		heap_up(l, t->idx);

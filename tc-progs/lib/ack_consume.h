@@ -9,7 +9,7 @@
  * acknowledged at or above the connection's next_pn, no range covering a
  * guarded number (an ack-eliciting ngtcp2 packet the agent has not seen
  * acknowledged), a free record in the ring, the slot's last pass to
- * the agent less than MOQ_ACK_PASS_NS ago and its gate budget (when
+ * the agent less than its pass period (moq_ack_pass_ns) ago and its gate budget (when
  * gated) at least MOQ_ACK_GATE_LOW. Anything else goes to the agent
  * unchanged. */
 #ifndef MOQ_ACK_CONSUME_H
@@ -163,6 +163,15 @@ static long moq_ackc_pad_step(__u64 i, void *data)
 	return 0;
 }
 
+/* How often the slot's packets must reach the agent: the agent's period
+ * (set from its idle timeout), or MOQ_ACK_PASS_NS. */
+static __always_inline __u64 moq_ack_pass_ns(const struct moq_acks *a)
+{
+	__u32 ms = READ_ONCE_U32(a->pass_ms);
+
+	return ms ? (__u64)ms * 1000000ull : MOQ_ACK_PASS_NS;
+}
+
 /* off/end: the UDP payload. 1 when the packet was recorded and must be
  * dropped, 0 when it goes to the agent. A subprogram with everything in the
  * scratch entry: relay_ingress, which inlines both roles, has no stack
@@ -182,7 +191,7 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 		return 0;
 	now = bpf_ktime_get_ns();
 	x = bpf_map_lookup_elem(&moq_ack_scratch, &l.zero);
-	if (!x || skb->gso_size || now - READ_ONCE_U64(a->last_pass_ns) >= MOQ_ACK_PASS_NS)
+	if (!x || skb->gso_size || now - READ_ONCE_U64(a->last_pass_ns) >= moq_ack_pass_ns(a))
 		goto pass;
 	/* a nearly closed gate is refilled from ACKs: the agent needs this
 	 * one now (with ACK + PING consumed, nothing else would wake it

@@ -546,6 +546,27 @@ START_TEST(one_packet_passes_every_period)
 }
 END_TEST
 
+/* The agent's own period (moq_acks.pass_ms, set from the idle timeout):
+ * 1 s after the last pass a packet is still consumed (the default period
+ * would pass it), past 2 s it passes. */
+START_TEST(agent_pass_period_replaces_the_default)
+{
+	struct pk p;
+
+	acks.pass_ms = 2000;
+	acks.last_pass_ns = bpf_relay_now_ns() - 1000000000ull;
+	acks_put();
+	pk_init(&p);
+	ack(&p, 0, 100, 0, 10, 0, NULL);
+	build(&p);
+	expect_consumed(&p);
+	acks_get();
+	acks.last_pass_ns = bpf_relay_now_ns() - 2000000000ull - 1000;
+	acks_put();
+	expect_passed(&p, "agent period over");
+}
+END_TEST
+
 /* A TLS slot's packets are encrypted: the agent opens them, the kernel
  * only counts them and learns L2 (a packet that would be consumed for a
  * plaintext slot passes). */
@@ -606,6 +627,7 @@ static Suite *suite(void)
 	tcase_add_test(t, not_the_profile_passes);
 	tcase_add_test(t, disabled_slot_passes);
 	tcase_add_test(t, one_packet_passes_every_period);
+	tcase_add_test(t, agent_pass_period_replaces_the_default);
 	tcase_add_test(t, relay_ingress_does_not_consume);
 	tcase_add_test(t, tls_slot_passes_and_still_learns_l2);
 	suite_add_tcase(s, t);

@@ -181,6 +181,20 @@ START_TEST(enable_skips_stale_records)
 }
 END_TEST
 
+/* The pass period follows the idle timeout: an eighth of it, at most
+ * 2 s, never 0 (0 would mean the kernel's default). */
+START_TEST(pass_period_from_idle_timeout)
+{
+	memset(&A, 0, sizeof(A));
+	ck_assert_uint_eq(fp_ackring_pass_ms(30000), 2000);
+	ck_assert_uint_eq(fp_ackring_pass_ms(8000), 1000);
+	ck_assert_uint_eq(fp_ackring_pass_ms(1000), 125);
+	ck_assert_uint_eq(fp_ackring_pass_ms(3), 1);
+	fp_ackring_set_pass_ms(&A, fp_ackring_pass_ms(4000));
+	ck_assert_uint_eq(A.pass_ms, 500);
+}
+END_TEST
+
 /* ---- the guard fp_pnspace publishes --------------------------------------- */
 
 #define HDR 13
@@ -335,6 +349,7 @@ static Suite *suite(void)
 	tcase_add_test(t, bounded_drain_and_wrap);
 	tcase_add_test(t, enable_skips_stale_records);
 	tcase_add_test(t, ping_records_give_their_number);
+	tcase_add_test(t, pass_period_from_idle_timeout);
 	tcase_add_test(g, ack_eliciting_classification);
 	tcase_add_test(g, guard_follows_sends_and_translated_acks);
 	tcase_add_test(g, guard_window_slides_and_gives_up_old_pairs);

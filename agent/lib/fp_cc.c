@@ -124,9 +124,14 @@ void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class)
 
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p)
 {
+	/* written only when changed: the kernel reads this entry for every
+	 * clone on another CPU, and a store of the same value still takes
+	 * the cache line away from it (issue 18: every slot, every tick) */
 	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
-		__atomic_store_n(&g->threshold[c], p->threshold[c], __ATOMIC_RELAXED);
+		if (__atomic_load_n(&g->threshold[c], __ATOMIC_RELAXED) != p->threshold[c])
+			__atomic_store_n(&g->threshold[c], p->threshold[c], __ATOMIC_RELAXED);
 	if (p->budget_add)
 		__atomic_fetch_add(&g->budget, p->budget_add, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&g->enabled, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&g->enabled, __ATOMIC_ACQUIRE) != 1)
+		__atomic_store_n(&g->enabled, 1, __ATOMIC_RELEASE);
 }

@@ -150,6 +150,11 @@ static const struct opt opts[] = {
     {"fast-path-no-ack-ping", NULL, K_BOOL, F(fp_no_ack_ping),
      "let the subscribers' ACK + PING packets reach ngtcp2 instead of\n"
      "consuming them in the kernel (docs/fast-path-agent.md) [consumed]"},
+    {"max-ack-delay", "SECONDS", K_MS, F(max_ack_delay_ms),
+     "max_ack_delay the relay advertises to its clients (RFC 9000 18.2):\n"
+     "it acknowledges their ack-eliciting packets within it [0.1 with\n"
+     "--fast-path on and ACK + PING consumed: one ACK answers several\n"
+     "of a subscriber's PINGs; 0.025 otherwise] (0.001 to 16)"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"
@@ -586,10 +591,21 @@ static int check_token_pair(const char *opt, char *token, const char *file, char
 	return 0;
 }
 
+uint64_t relay_config_max_ack_delay(const struct relay_config *c)
+{
+	if (c->max_ack_delay_ms)
+		return c->max_ack_delay_ms;
+	return c->fast_path && !c->fp_no_ack_ping ? RELAY_FP_MAX_ACK_DELAY_MS : 0;
+}
+
 int relay_config_check(struct relay_config *c, char *err, size_t errlen)
 {
 	if (c->fast_path && c->heartbeat_timeout_ms < 10) {
 		errf(err, errlen, "--heartbeat-timeout: at least 0.01 seconds");
+		return -1;
+	}
+	if (c->max_ack_delay_ms > 16383) {
+		errf(err, errlen, "--max-ack-delay: at most 16.383 seconds (RFC 9000 18.2)");
 		return -1;
 	}
 	if (c->fp_tick_ms < 1 || c->fp_tick_ms > 20) {

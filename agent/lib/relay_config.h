@@ -63,10 +63,11 @@ struct relay_config {
 	 * retransmissions, per stream and in total (docs/relay.md Limits) */
 	uint64_t fp_stream_bytes;
 	uint64_t fp_raw_bytes;
-	uint64_t fp_tick_ms;	  /* fast-path service tick (docs/fast-path-agent.md) */
-	bool fp_no_ack_ping;	  /* ACK + PING packets not consumed in the kernel */
-	char ctl_socket[108];	  /* control socket path, "" = none */
-	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
+	uint64_t fp_tick_ms;	   /* fast-path service tick (docs/fast-path-agent.md) */
+	bool fp_no_ack_ping;	   /* ACK + PING packets not consumed in the kernel */
+	uint64_t max_ack_delay_ms; /* advertised to clients; 0: relay_config_max_ack_delay */
+	char ctl_socket[108];	   /* control socket path, "" = none */
+	bool ctl_socket_explicit;  /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];
 	bool help;
 	bool version;
@@ -90,6 +91,11 @@ int relay_config_load_text(struct relay_config *c, const char *text, const char 
 			   size_t errlen);
 /* Cross-option checks (TLS files, fast path, upstream URL, token file). */
 int relay_config_check(struct relay_config *c, char *err, size_t errlen);
+/* The max_ack_delay the relay advertises, in ms: --max-ack-delay, else
+ * RELAY_FP_MAX_ACK_DELAY_MS when the fast path consumes ACK + PING packets
+ * (the agent holds their PINGs, fp_pinghold.h), else 0 (ngtcp2's 25). */
+#define RELAY_FP_MAX_ACK_DELAY_MS 100
+uint64_t relay_config_max_ack_delay(const struct relay_config *c);
 /* --help text. */
 void relay_config_usage(FILE *f, const char *prog);
 

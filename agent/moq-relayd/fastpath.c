@@ -478,6 +478,12 @@ static void fc_slot_release(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	slot = (uint32_t)fc->slot;
+	/* a connection that stays (served in userspace from here) still owes
+	 * the ACKs of the PINGs held for it */
+	if (moq_quic_conn_is_established(fc->qc))
+		fp_conn_feed_pings(fc);
+	else
+		fc->ph.n = 0;
 	{
 		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
 
@@ -634,6 +640,11 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	if (fc->slot >= 0) {
 		fp_drain_conn(fc);
 		fp_conn_drain_acks(fc);
+		/* and the held PINGs when this packet makes ngtcp2 send an
+		 * ACK anyway (one ACK covers them all); an ACK-only packet
+		 * (e.g. of the relay's own PING) leaves them held */
+		if (fc->ph.n && fp_pkt_ack_eliciting(pkt, *len, MOQ_CID_LEN))
+			fp_conn_feed_pings(fc);
 	}
 	rc = fp_ackx_packet(fc->x, pkt, len, cap);
 	if (rc < 0) {
@@ -1362,6 +1373,9 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
 	fp->ack_ping = !d->cfg.fp_no_ack_ping;
+	fp->ping_mad_ns = relay_config_max_ack_delay(&d->cfg) * 1000000ull;
+	if (!fp->ping_mad_ns)
+		fp->ping_mad_ns = 25000000ull; /* ngtcp2's default, advertised */
 	if (d->cfg.max_sessions * d->cfg.max_subscriptions > MOQ_MAX_SUBSCRIPTIONS)
 		moq_warn(MOD,
 			 "--max-sessions x --max-subscriptions (%llu) exceeds moq_subscriptions "
@@ -1537,7 +1551,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "ack_pings=%llu ack_ping_errors=%llu map_failures=%llu bad_events=%llu",
+	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu map_failures=%llu "
+	    "bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1549,7 +1564,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
-	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
+	    (unsigned long long)fp->ping_batches, (unsigned long long)map_failures,
+	    (unsigned long long)fp->bad_events);
 
 	if (n > 0 && (size_t)n < len)
 		n += tls_stats(fp, buf + n, len - (size_t)n);

@@ -47,6 +47,45 @@ static void feed_ping(struct fp_conn *fc, uint32_t pn)
 		fc->d->fp->ack_pings++;
 }
 
+void fp_conn_feed_pings(struct fp_conn *fc)
+{
+	uint32_t pn[FP_PINGHOLD_MAX];
+	size_t n = fp_pinghold_take(&fc->ph, pn);
+
+	for (size_t i = 0; i < n; i++)
+		feed_ping(fc, pn[i]);
+	if (n)
+		fc->d->fp->ping_batches++;
+}
+
+void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns)
+{
+	if (fp_pinghold_due(&fc->ph, now_ns))
+		fp_conn_feed_pings(fc);
+}
+
+/* A consumed PING waits (fp_pinghold.h) so that the next ones share the
+ * relay's ACK: within the max_ack_delay we advertised, less one tick (the
+ * latest the agent looks again) and ngtcp2's own delay after the feed. */
+static void hold_ping(struct fp_conn *fc, uint32_t pn, uint64_t ts_ns)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	uint64_t hold = 0;
+
+	if (fc->ph.n == FP_PINGHOLD_MAX)
+		fp_conn_feed_pings(fc);
+	if (!fc->ph.n) {
+		ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+		ngtcp2_conn_info ci = {0};
+
+		if (ng)
+			ngtcp2_conn_get_conn_info(ng, &ci);
+		hold = fp_pinghold_hold_ns(fp->ping_mad_ns, fp->tick_ns, ci.smoothed_rtt);
+	}
+	if (fp_pinghold_add(&fc->ph, pn, ts_ns, hold))
+		fp_conn_feed_pings(fc);
+}
+
 static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
 			  int64_t ping_pn)
 {
@@ -59,7 +98,7 @@ static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts
 	fp_cc_on_losses(&c->fc->cc, &sum, ts_ns);
 	c->n++;
 	if (ping_pn >= 0)
-		feed_ping(c->fc, (uint32_t)ping_pn);
+		hold_ping(c->fc, (uint32_t)ping_pn, ts_ns);
 }
 
 size_t fp_conn_drain_acks(struct fp_conn *fc)
@@ -73,6 +112,7 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
 	if (!a || !fp_ackring_pending(a))
 		return 0;
 	fp_ackring_drain(a, 0, on_kernel_ack, &c);
+	fp_conn_feed_due_pings(fc, fp_now_ns());
 	if (c.n) {
 		fp_conn_process_lost(fc);
 		fp_conn_pump_pending(fc);

@@ -411,6 +411,7 @@ static void fc_object_timeouts(struct fp_conn *fc)
 void fp_service(struct relayd *d)
 {
 	struct relayd_fp *fp = d->fp;
+	uint64_t now;
 
 	if (fp_heartbeat(fp))
 		fp_check_stuck(fp);
@@ -419,6 +420,7 @@ void fp_service(struct relayd *d)
 	 * logs (an ACK may cover packets logged since the last read) and
 	 * before the gate refills below */
 	relayd_fp_drain_acks(d);
+	now = fp_now_ns();
 	for (uint32_t i = 0; i < fp->slot_hi; i++) {
 		struct fp_conn *fc = fp->slots[i];
 
@@ -427,6 +429,7 @@ void fp_service(struct relayd *d)
 				fc_subgroup_timeouts(fc);
 			if (fc->has_obj_to)
 				fc_object_timeouts(fc);
+			fp_conn_feed_due_pings(fc, now);
 			fp_conn_gate_update(fc);
 			fp_conn_arm_timer(fc);
 		}

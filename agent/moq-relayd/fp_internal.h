@@ -39,6 +39,7 @@
 #include "lib/fp_info.h"
 #include "lib/fp_keys.h"
 #include "lib/fp_mapsync.h"
+#include "lib/fp_pinghold.h"
 #include "lib/fp_pnspace.h"
 #include "lib/fp_sentlog.h"
 #include "lib/fp_tracker.h"
@@ -148,6 +149,7 @@ struct fp_conn {
 	bool flow_set;
 	struct fp_tracker trk;
 	struct fp_cc cc;
+	struct fp_pinghold ph; /* PINGs of consumed ACK + PING packets not fed yet */
 	uint64_t first_media_uni, peer_max_uni;
 	uint8_t dcid[8];
 	int family;
@@ -216,8 +218,10 @@ struct relayd_fp {
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
 	uint64_t ack_pings, ack_ping_errors; /* PINGs of consumed packets fed to ngtcp2 */
-	bool ack_ping;	     /* consume ACK + PING too (not --fast-path-no-ack-ping) */
-	uint64_t bad_events; /* ring records fp_event_check refused */
+	bool ack_ping;	       /* consume ACK + PING too (not --fast-path-no-ack-ping) */
+	uint64_t ping_mad_ns;  /* the max_ack_delay we advertised: bounds the PING hold */
+	uint64_t ping_batches; /* feeds of held PINGs (ack_pings / this = PINGs per feed) */
+	uint64_t bad_events;   /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
 	/* raws with bytes read in this loop pass (fastpath.c fp_pass_end) */
@@ -344,5 +348,10 @@ void fp_service(struct relayd *d);
 /* Feed fc's recorded ACKs to its tracker; returns how many. Drain the ring
  * buffer (fp_drain) first. */
 size_t fp_conn_drain_acks(struct fp_conn *fc);
+/* Feed ngtcp2 every PING fc holds (before a packet of fc reaches ngtcp2:
+ * it reads them in arrival order). */
+void fp_conn_feed_pings(struct fp_conn *fc);
+/* ... only when the oldest one's hold is over at now_ns. */
+void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns);
 
 #endif

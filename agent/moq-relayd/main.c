@@ -405,6 +405,8 @@ static int start_server(struct relayd *d, char *err, size_t errlen)
 			 RELAY_DEVCERT_DAYS, cert, hash);
 	}
 	q.idle_timeout_ms = d->cfg.idle_timeout_ms;
+	/* clients (subscribers) only: the upstream connection keeps ngtcp2's */
+	q.max_ack_delay_ms = relay_config_max_ack_delay(&d->cfg);
 	q.max_streams_uni = 4000;
 	/* sessions count once their handshake completes; half-open ones
 	 * have their own, smaller cap (issue 17 finding 4) */

@@ -320,6 +320,9 @@ void moq_quic__conn_params(struct moq_quic_endpoint *ep, ngtcp2_transport_params
 	p->initial_max_streams_bidi = cfg->max_streams_bidi;
 	p->initial_max_streams_uni = cfg->max_streams_uni;
 	p->max_idle_timeout = cfg->idle_timeout_ms * NS_PER_MS;
+	/* ngtcp2 also delays its own ACKs by at most this */
+	if (cfg->max_ack_delay_ms)
+		p->max_ack_delay = cfg->max_ack_delay_ms * NS_PER_MS;
 	p->active_connection_id_limit = 4;
 	p->max_datagram_frame_size =
 	    cfg->max_datagram_frame_size == UINT64_MAX ? 0 : cfg->max_datagram_frame_size;

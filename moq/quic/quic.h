@@ -213,6 +213,7 @@ struct moq_quic_config {
 
 	/* Transport. 0 picks the default in brackets. */
 	uint64_t idle_timeout_ms;	  /* [30000] */
+	uint64_t max_ack_delay_ms;	  /* advertised max_ack_delay [ngtcp2's 25] */
 	uint64_t handshake_timeout_ms;	  /* [5000] */
 	uint64_t max_data;		  /* connection window [16 MiB] */
 	uint64_t max_stream_data;	  /* per stream window [4 MiB] */

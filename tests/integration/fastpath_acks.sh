@@ -58,6 +58,13 @@ grep -o "fastpath subs=.*" "$TMP/acks.log" | tail -1
 pings=$(fp_field acks ack_pings)
 [ "$pings" -gt 0 ] || die "no PING of a consumed packet fed to ngtcp2"
 [ "$(fp_field acks ack_ping_errors)" = 0 ] || die "ngtcp2 refused a fed PING"
+# the agent holds those PINGs within the max_ack_delay it advertised
+# (100 ms with the fast path) and feeds them together: one ACK of the
+# relay answers several (at 500 packets/s a subscriber PINGs every few ms)
+batches=$(fp_field acks ping_batches)
+log "PINGs fed: $pings in $batches batches"
+[ "$batches" -gt 0 ] || die "no held PING fed"
+[ $((pings * 10)) -ge $((batches * 15)) ] || die "held PINGs were not fed together: $pings in $batches feeds"
 [ $((ack * 100)) -ge $(((ack + rx) * 45)) ] || die "only $ack of $((ack + rx)) subscriber packets consumed"
 [ "${ACKS_LOSS:-2}" = 0 ] || [ "$rt" -gt 0 ] ||
 	die "loss but no retransmission: consumed ACKs did not reach the tracker?"

@@ -161,6 +161,32 @@ START_TEST(fast_path_tick)
 }
 END_TEST
 
+/* issue 18: the advertised max_ack_delay is 100 ms when the fast path
+ * consumes ACK + PING packets (the agent holds their PINGs), ngtcp2's
+ * 25 ms (0) otherwise; --max-ack-delay overrides, up to 2^14 - 1 ms. */
+START_TEST(max_ack_delay_follows_the_fast_path)
+{
+	struct relay_config c;
+	const char *plain[] = {"--plaintext", NULL};
+	const char *fast[] = {"--plaintext", "--fast-path", "on", NULL};
+	const char *noping[] = {"--plaintext", "--fast-path", "on", "--fast-path-no-ack-ping",
+				NULL};
+	const char *set[] = {"--plaintext", "--fast-path", "on", "--max-ack-delay", "0.04", NULL};
+	const char *big[] = {"--plaintext", "--max-ack-delay", "17", NULL};
+
+	ck_assert_int_eq(parse(&c, plain), 0);
+	ck_assert_uint_eq(relay_config_max_ack_delay(&c), 0);
+	ck_assert_int_eq(parse(&c, fast), 0);
+	ck_assert_uint_eq(relay_config_max_ack_delay(&c), RELAY_FP_MAX_ACK_DELAY_MS);
+	ck_assert_int_eq(parse(&c, noping), 0);
+	ck_assert_uint_eq(relay_config_max_ack_delay(&c), 0);
+	ck_assert_int_eq(parse(&c, set), 0);
+	ck_assert_uint_eq(relay_config_max_ack_delay(&c), 40);
+	ck_assert_int_eq(parse(&c, big), -1);
+	ck_assert_ptr_nonnull(strstr(err, "--max-ack-delay"));
+}
+END_TEST
+
 START_TEST(unknown_option_is_named)
 {
 	struct relay_config c;
@@ -538,6 +564,7 @@ int main(void)
 	Suite *s = suite_create("relay_config");
 	TCase *tc = tcase_create("config");
 	tcase_add_test(tc, defaults_with_plaintext);
+	tcase_add_test(tc, max_ack_delay_follows_the_fast_path);
 	tcase_add_test(tc, tls_without_cert_says_what_to_add);
 	tcase_add_test(tc, fast_path_on_with_tls);
 	tcase_add_test(tc, dev_cert_replaces_cert_and_key_and_needs_tls);

@@ -125,6 +125,13 @@ backlog_drops() { local t=0 x; for x in $(awk '{ print $2 }' /proc/net/softnet_s
 relay_rcvbuf_errors() {
 	nsenter --net="/run/netns/$RELAY_NS" awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $6 }' /proc/net/snmp
 }
+# UDP datagrams the relay's namespace received / sent (Udp InDatagrams,
+# OutDatagrams): the relay's own packets only (the kernel's clones leave
+# from tc, not from a socket), and the subscribers' packets that reached
+# its socket (not those the kernel consumed)
+relay_udp_inout() {
+	nsenter --net="/run/netns/$RELAY_NS" awk '/^Udp:/ { n++ } /^Udp:/ && n == 2 { print $2, $5 }' /proc/net/snmp
+}
 # PID: ns its threads spent runnable but waiting for a CPU
 # (/proc/PID/task/*/schedstat, second field)
 run_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $2 } END { printf "%.0f", t }'; }
@@ -133,7 +140,7 @@ stats_field() { # LOG KEY: KEY of the last fast-path stats line
 }
 ticks_sum() { local p t=0; for p in "$@"; do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done; echo $t; }
 
-CSV_HEAD="build,load,mode,subscribers,result,connections_ok,delivered_share,relay_cpu_pct,relay_runq_wait_pct,relay_cpu_us_per_obj,softirq_pct,syscalls_per_obj,kernel_share,p50_us,p99_us,subs_cpu_pct,backlog_drops,relay_rcvbuf_drops,setup_s,load1"
+CSV_HEAD="build,load,mode,subscribers,result,connections_ok,delivered_share,relay_cpu_pct,relay_runq_wait_pct,relay_cpu_us_per_obj,softirq_pct,syscalls_per_obj,kernel_share,p50_us,p99_us,subs_cpu_pct,backlog_drops,relay_rcvbuf_drops,setup_s,load1,relay_udp_in_per_obj,relay_udp_out_per_obj"
 CSV=("$CSV_HEAD")
 ROWS=()
 
@@ -171,6 +178,8 @@ run_count() {
 	local c0 c1 s0 s1 u0 u1 k0 a0 k1 a1 sc b0 b1 q0 q1 w0 w1
 	k0=$(stats_field "$TMP/relay-$tag.log" kernel_pkts) a0=$(stats_field "$TMP/relay-$tag.log" agent_pkts)
 	c0=$(cpu_ticks "$rp") s0=$(softirq_ticks) u0=$(ticks_sum "${pids[@]}") b0=$(backlog_drops) q0=$(relay_rcvbuf_errors) w0=$(run_wait_ns "$rp")
+	local ud0 ud1
+	ud0=$(relay_udp_inout)
 	local pr=""
 	if [ "${FC_PERF:-0}" = 1 ]; then
 		perf record -q -F 499 -g -p "$rp" -o "$TMP/perf-$tag.data" -- sleep "$SECS" >/dev/null 2>&1 &
@@ -187,6 +196,7 @@ run_count() {
 		} >>"$OUT-profile.txt"
 	fi
 	c1=$(cpu_ticks "$rp") s1=$(softirq_ticks) u1=$(ticks_sum "${pids[@]}") b1=$(backlog_drops) q1=$(relay_rcvbuf_errors) w1=$(run_wait_ns "$rp")
+	ud1=$(relay_udp_inout)
 	R_BDROP=$((b1 - b0)) R_QDROP=$((q1 - q0))
 	R_WAIT=$(awk -v w=$((w1 - w0)) -v s="$SECS" 'BEGIN { printf "%.1f", 100 * w / 1e9 / s }')
 	sleep 1.1 # one more stats line
@@ -219,6 +229,8 @@ run_count() {
 	dobj=$(awk -v n="$n" -v r="$rate" -v w="$SECS" -v d="$R_SHARE_D" 'BEGIN { printf "%.0f", n * r * w * d / 100 }')
 	R_CPUOBJ=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v o="$dobj" 'BEGIN { printf "%.2f", o ? c / hz * 1e6 / o : 0 }')
 	R_SC=$(awk -v c="${sc:-0}" -v o="$dobj" 'BEGIN { if (c !~ /^[0-9]+$/) print "-"; else printf "%.3f", o ? c / o : 0 }')
+	read -r R_UIN R_UOUT <<<"$(awk -v a="$ud0" -v b="$ud1" -v o="$dobj" 'BEGIN { split(a, x, " "); split(b, y, " ");
+		printf "%.3f %.3f", o ? (y[1] - x[1]) / o : 0, o ? (y[2] - x[2]) / o : 0 }')"
 	R_KSHARE=-
 	if [ -n "${k1:-}" ] && [ -n "${k0:-}" ]; then
 		R_KSHARE=$(awk -v k=$((k1 - k0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.2f", k + a ? 100 * k / (k + a) : 0 }')
@@ -229,10 +241,10 @@ run_count() {
 	[ "$ready" -gt "$n" ] || R_RES=FAIL
 	local mname
 	mname=$([ "$mode" = on ] && echo "fast path" || echo userspace)
-	ROWS+=("| $CUR_BUILD | $load | $mname | $n | $R_RES | $R_OK / $n | $R_SHARE_D % | $R_CPU % | $R_WAIT % | $R_CPUOBJ | $R_SIRQ % | $R_SC | ${R_KSHARE} | $R_P50 / $R_P99 | $R_SUBCPU % | $R_BDROP | $R_QDROP | $R_SETUP s | $R_LOAD |")
-	CSV+=("$CUR_BUILD,$load,$mode,$n,$R_RES,$R_OK,$R_SHARE_D,$R_CPU,$R_WAIT,$R_CPUOBJ,$R_SIRQ,$R_SC,$R_KSHARE,$R_P50,$R_P99,$R_SUBCPU,$R_BDROP,$R_QDROP,$R_SETUP,$R_LOAD")
-	printf '   %-4s %s: %d/%d ok (ready %d in %s s), share %s %%, relay CPU %s %% (waiting %s %%, %s µs/obj), softirq %s %%, %s syscalls/obj, kernel share %s, p50 %s p99 %s µs, subs CPU %s %%, backlog drops %s, relay socket drops %s, load %s\n' \
-		"$R_RES" "$mname" "$R_OK" "$n" "$((ready - 1))" "$R_SETUP" "$R_SHARE_D" "$R_CPU" "$R_WAIT" "$R_CPUOBJ" "$R_SIRQ" "$R_SC" "$R_KSHARE" "$R_P50" "$R_P99" "$R_SUBCPU" "$R_BDROP" "$R_QDROP" "$R_LOAD"
+	ROWS+=("| $CUR_BUILD | $load | $mname | $n | $R_RES | $R_OK / $n | $R_SHARE_D % | $R_CPU % | $R_WAIT % | $R_CPUOBJ | $R_SIRQ % | $R_SC | ${R_KSHARE} | $R_P50 / $R_P99 | $R_SUBCPU % | $R_BDROP | $R_QDROP | $R_SETUP s | $R_LOAD | $R_UIN / $R_UOUT |")
+	CSV+=("$CUR_BUILD,$load,$mode,$n,$R_RES,$R_OK,$R_SHARE_D,$R_CPU,$R_WAIT,$R_CPUOBJ,$R_SIRQ,$R_SC,$R_KSHARE,$R_P50,$R_P99,$R_SUBCPU,$R_BDROP,$R_QDROP,$R_SETUP,$R_LOAD,$R_UIN,$R_UOUT")
+	printf '   %-4s %s: %d/%d ok (ready %d in %s s), share %s %%, relay CPU %s %% (waiting %s %%, %s µs/obj), softirq %s %%, %s syscalls/obj, kernel share %s, p50 %s p99 %s µs, subs CPU %s %%, backlog drops %s, relay socket drops %s, load %s, relay UDP in/out per object %s / %s\n' \
+		"$R_RES" "$mname" "$R_OK" "$n" "$((ready - 1))" "$R_SETUP" "$R_SHARE_D" "$R_CPU" "$R_WAIT" "$R_CPUOBJ" "$R_SIRQ" "$R_SC" "$R_KSHARE" "$R_P50" "$R_P99" "$R_SUBCPU" "$R_BDROP" "$R_QDROP" "$R_LOAD" "$R_UIN" "$R_UOUT"
 }
 
 echo "fanout_connections: builds $BUILDS, loads $LOADS, modes $MODES, ${SECS} s windows, $PROCS subscriber processes; audio counts $AUDIO_COUNTS; video counts $VIDEO_COUNTS"
@@ -297,11 +309,11 @@ EOF
 	echo "- Builds: $BUILDINFO"
 	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_BUILDS:+FC_BUILDS=\"$FC_BUILDS\" }${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
 	echo "- Loads: audio = 50 objects/s of 200 B, video = 100 objects/s of 1,000 B; one group per second; plaintext profile. Subscribers: $PROCS \`moq-sub --connections N/$PROCS\` processes, one per subscriber namespace (separate veth links). The relay runs with \`--max-sessions\` and \`--max-handshakes\` N + 64 (all handshakes start at once)."
-	echo "- Window: ${SECS} s, starting 2 s after the last session is ready at the relay. Relay CPU and softirq are % of one core over the window (softirq is the whole machine's); "relay waiting for a CPU" is the time its threads were runnable without a CPU (schedstat), % of the window. Syscalls: \`perf stat -e raw_syscalls:sys_enter -p\` on moq-relayd over the window. Per-object figures divide by N × rate × ${SECS} s × delivered share. Kernel share: kernel_pkts / (kernel_pkts + agent_pkts) between the relay's stats lines at the window's ends. Backlog drops: /proc/net/softnet_stat's dropped column over the window, whole machine (netdev_max_backlog $(sysctl -n net.core.netdev_max_backlog)): one upstream packet becomes N clones in one softirq, each queued to the receiving veth's per-CPU backlog. Other engineers' traffic on the VM counts too. Relay socket drops: Udp RcvbufErrors in the relay's namespace over the window (its socket takes the publisher's media and every subscriber's ACKs)."
+	echo "- Window: ${SECS} s, starting 2 s after the last session is ready at the relay. Relay CPU and softirq are % of one core over the window (softirq is the whole machine's); "relay waiting for a CPU" is the time its threads were runnable without a CPU (schedstat), % of the window. Syscalls: \`perf stat -e raw_syscalls:sys_enter -p\` on moq-relayd over the window. Per-object figures divide by N × rate × ${SECS} s × delivered share. Kernel share: kernel_pkts / (kernel_pkts + agent_pkts) between the relay's stats lines at the window's ends. Backlog drops: /proc/net/softnet_stat's dropped column over the window, whole machine (netdev_max_backlog $(sysctl -n net.core.netdev_max_backlog)): one upstream packet becomes N clones in one softirq, each queued to the receiving veth's per-CPU backlog. Other engineers' traffic on the VM counts too. Relay socket drops: Udp RcvbufErrors in the relay's namespace over the window (its socket takes the publisher's media and every subscriber's ACKs). Relay UDP datagrams in / out per object: Udp InDatagrams / OutDatagrams of the relay's namespace over the window per delivered object: what reached its socket (the publisher's packets and the subscribers' packets the kernel did not consume) and what it sent itself (ngtcp2's packets, the agent's media; never the kernel's clones)."
 	echo "- Result: **pass** = every connection exit 0 with no sequence gap and no integrity error (connections_ok = N), p99 ≤ $MAXP99 ms. Audio runs every count; video stops per build and mode at its first failing count. Per count, every build and mode run in turn. Setup = time until every session is ready at the relay."
 	echo
-	echo "| build | load | mode | subscribers | result | connections_ok | delivered share | relay CPU | relay waiting for a CPU | relay CPU µs/object | softirq | relay syscalls/object | kernel share % | latency p50 / p99 µs | moq-sub CPU | backlog drops | relay socket drops | setup | load 1 min |"
-	echo "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| build | load | mode | subscribers | result | connections_ok | delivered share | relay CPU | relay waiting for a CPU | relay CPU µs/object | softirq | relay syscalls/object | kernel share % | latency p50 / p99 µs | moq-sub CPU | backlog drops | relay socket drops | setup | load 1 min | relay UDP datagrams in / out per object |"
+	echo "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	echo "Plot: \`docs/results/$(basename "$OUT").png\` (relay CPU vs subscribers, both modes, both loads). CSV: \`docs/results/$(basename "$OUT").csv\`."

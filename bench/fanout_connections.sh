@@ -146,7 +146,7 @@ ROWS=()
 
 # run_count LOAD MODE N: sets R_* and appends a row
 run_count() {
-	local load=$1 mode=$2 n=$3 tag=$1-$2-$3 rate size rp pp k h per rest pids=() ready t0 t1
+	local load=$1 mode=$2 n=$3 tag=$CUR_BUILD-$1-$2-$3-$RANDOM rate size rp pp k h per rest pids=() ready t0 t1
 	rate=$(load_rate "$load") size=$(load_size "$load")
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FP_PINGHOLD_MAX 16		/* held numbers; one more feeds them all */
+#define FP_PINGHOLD_MAX 16		 /* held numbers; one more feeds them all */
 #define FP_PINGHOLD_MARGIN_NS 5000000ull /* kept free below max_ack_delay */
 
 struct fp_pinghold {

@@ -478,12 +478,10 @@ static void fc_slot_release(struct fp_conn *fc)
 	if (fc->slot < 0)
 		return;
 	slot = (uint32_t)fc->slot;
-	/* a connection that stays (served in userspace from here) still owes
-	 * the ACKs of the PINGs held for it */
-	if (moq_quic_conn_is_established(fc->qc))
-		fp_conn_feed_pings(fc);
-	else
-		fc->ph.n = 0;
+	/* only for a connection that is going (relayd_fp_peer_gone): its held
+	 * PINGs are dropped, not fed (this may run inside an ngtcp2 callback,
+	 * which must not re-enter ngtcp2) */
+	fc->ph.n = 0;
 	{
 		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
 

@@ -70,18 +70,15 @@ void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns)
 static void hold_ping(struct fp_conn *fc, uint32_t pn, uint64_t ts_ns)
 {
 	struct relayd_fp *fp = fc->d->fp;
-	uint64_t hold = 0;
+	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+	ngtcp2_conn_info ci = {0};
+	uint64_t hold;
 
 	if (fc->ph.n == FP_PINGHOLD_MAX)
 		fp_conn_feed_pings(fc);
-	if (!fc->ph.n) {
-		ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
-		ngtcp2_conn_info ci = {0};
-
-		if (ng)
-			ngtcp2_conn_get_conn_info(ng, &ci);
-		hold = fp_pinghold_hold_ns(fp->ping_mad_ns, fp->tick_ns, ci.smoothed_rtt);
-	}
+	if (ng)
+		ngtcp2_conn_get_conn_info(ng, &ci);
+	hold = fp_pinghold_hold_ns(fp->ping_mad_ns, fp->tick_ns, ci.smoothed_rtt);
 	if (fp_pinghold_add(&fc->ph, pn, ts_ns, hold))
 		fp_conn_feed_pings(fc);
 }

@@ -64,7 +64,7 @@ pings=$(fp_field acks ack_pings)
 batches=$(fp_field acks ping_batches)
 log "PINGs fed: $pings in $batches batches"
 [ "$batches" -gt 0 ] || die "no held PING fed"
-[ $((pings * 10)) -ge $((batches * 15)) ] || die "held PINGs were not fed together: $pings in $batches feeds"
+[ "$pings" -ge $((batches * 3)) ] || die "held PINGs were not fed together: $pings in $batches feeds"
 [ $((ack * 100)) -ge $(((ack + rx) * 45)) ] || die "only $ack of $((ack + rx)) subscriber packets consumed"
 [ "${ACKS_LOSS:-2}" = 0 ] || [ "$rt" -gt 0 ] ||
 	die "loss but no retransmission: consumed ACKs did not reach the tracker?"

@@ -55,6 +55,8 @@
 # net.core.netdev_max_backlog to N for the run and restore it at exit; it
 # bounds the per-CPU queue every veth delivery, so every clone, goes
 # through — the first limit at 2,000 subscribers, results.md section 11),
+# FC_RELAY_NICE=N (opt-in: run moq-relayd at nice N, e.g. -5, so that a
+# VM shared with other work starves it less; say so when reporting),
 # BENCH_KEEP=1 (keep the logs). --quick (or BENCH_QUICK=1): FC_SECONDS=4,
 # counts "64 256" for both loads.
 set -euo pipefail
@@ -148,8 +150,10 @@ ROWS=()
 run_count() {
 	local load=$1 mode=$2 n=$3 tag=$CUR_BUILD-$1-$2-$3-$RANDOM rate size rp pp k h per rest pids=() ready t0 t1
 	rate=$(load_rate "$load") size=$(load_size "$load")
+	local nicecmd=()
+	[ -z "${FC_RELAY_NICE:-}" ] || nicecmd=(nice -n "$FC_RELAY_NICE")
 	# shellcheck disable=SC2046
-	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \
+	in_ns "$RELAY_NS" "${nicecmd[@]}" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \
 		--max-handshakes $((n + 64)) 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
@@ -307,7 +311,7 @@ EOF
 	echo
 	echo "- Machine: $(nproc) vCPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), Linux $(uname -r). Load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared VM)."
 	echo "- Builds: $BUILDINFO"
-	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_BUILDS:+FC_BUILDS=\"$FC_BUILDS\" }${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
+	echo "- Command: \`B=build bench/fanout_connections.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (${FC_BUILDS:+FC_BUILDS=\"$FC_BUILDS\" }${FC_NETDEV_BACKLOG:+FC_NETDEV_BACKLOG=$FC_NETDEV_BACKLOG }${FC_RELAY_NICE:+FC_RELAY_NICE=$FC_RELAY_NICE }FC_SECONDS=$SECS FC_PROCS=$PROCS FC_AUDIO_COUNTS=\"$AUDIO_COUNTS\" FC_VIDEO_COUNTS=\"$VIDEO_COUNTS\" FC_MODES=\"$MODES\" FC_MAX_P99_MS=$MAXP99)."
 	echo "- Loads: audio = 50 objects/s of 200 B, video = 100 objects/s of 1,000 B; one group per second; plaintext profile. Subscribers: $PROCS \`moq-sub --connections N/$PROCS\` processes, one per subscriber namespace (separate veth links). The relay runs with \`--max-sessions\` and \`--max-handshakes\` N + 64 (all handshakes start at once)."
 	echo "- Window: ${SECS} s, starting 2 s after the last session is ready at the relay. Relay CPU and softirq are % of one core over the window (softirq is the whole machine's); "relay waiting for a CPU" is the time its threads were runnable without a CPU (schedstat), % of the window. Syscalls: \`perf stat -e raw_syscalls:sys_enter -p\` on moq-relayd over the window. Per-object figures divide by N × rate × ${SECS} s × delivered share. Kernel share: kernel_pkts / (kernel_pkts + agent_pkts) between the relay's stats lines at the window's ends. Backlog drops: /proc/net/softnet_stat's dropped column over the window, whole machine (netdev_max_backlog $(sysctl -n net.core.netdev_max_backlog)): one upstream packet becomes N clones in one softirq, each queued to the receiving veth's per-CPU backlog. Other engineers' traffic on the VM counts too. Relay socket drops: Udp RcvbufErrors in the relay's namespace over the window (its socket takes the publisher's media and every subscriber's ACKs). Relay UDP datagrams in / out per object: Udp InDatagrams / OutDatagrams of the relay's namespace over the window per delivered object: what reached its socket (the publisher's packets and the subscribers' packets the kernel did not consume) and what it sent itself (ngtcp2's packets, the agent's media; never the kernel's clones)."
 	echo "- Result: **pass** = every connection exit 0 with no sequence gap and no integrity error (connections_ok = N), p99 ≤ $MAXP99 ms. Audio runs every count; video stops per build and mode at its first failing count. Per count, every build and mode run in turn. Setup = time until every session is ready at the relay."

@@ -2020,6 +2020,37 @@ START_TEST(test_loop_timers_fire_in_order)
 }
 END_TEST
 
+/* Re-arming at the same expiry leaves the timer where it is (the heap is
+ * not touched, issue 18); a new expiry still moves it, both ways. */
+START_TEST(test_loop_timer_rearm)
+{
+	struct moq_loop *l = moq_loop_new();
+	struct moq_timer *t[3];
+	uint64_t now = moq_loop_now();
+
+	g_norder = 0;
+	for (int i = 0; i < 3; i++)
+		t[i] = moq_timer_new(l, order_cb, (void *)(intptr_t)i);
+	moq_timer_set(t[0], now + 30000000);
+	moq_timer_set(t[1], now + 20000000);
+	moq_timer_set(t[2], now + 40000000);
+	moq_timer_set(t[1], now + 20000000);
+	moq_timer_set(t[1], now + 20000000);
+	moq_timer_set(t[0], now + 10000000); /* earlier */
+	moq_timer_set(t[2], now + 50000000);
+	moq_timer_set(t[2], now + 15000000); /* earlier again */
+	while (g_norder < 3 && moq_loop_now() < now + 1000000000ull)
+		moq_loop_run_once(l, -1);
+	ck_assert_int_eq(g_norder, 3);
+	ck_assert_int_eq(g_order[0], 0);
+	ck_assert_int_eq(g_order[1], 2);
+	ck_assert_int_eq(g_order[2], 1);
+	for (int i = 0; i < 3; i++)
+		moq_timer_free(t[i]);
+	moq_loop_free(l);
+}
+END_TEST
+
 static int sh(const char *cmd)
 {
 	int rv = system(cmd);
@@ -2083,6 +2114,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_shim_widens_pn_and_stream_ids);
 	tcase_add_test(tc, test_loop_timers_fire_in_order);
+	tcase_add_test(tc, test_loop_timer_rearm);
 	tcase_add_test(tc, test_plaintext_transfer_ipv4);
 	tcase_add_test(tc, test_plaintext_transfer_ipv6);
 	tcase_add_test(tc, test_tls_transfer_ipv4);

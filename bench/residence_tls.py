@@ -20,7 +20,9 @@ payload. Its MQP1 sequence number (payload header bytes 16..23) is found:
         part of GCM (counter blocks from nonce || 2) decrypts the prefix,
         unauthenticated; accepted only with an MQP1 header in the result.
     Keys are matched to connections by trial, then cached per DCID.
-Key phase 1 (a key update) is not derived: such packets are counted.
+Key updates (RFC 9001 6: "quic ku") are followed per DCID: a packet whose
+key phase bit differs from its connection's last one is tried with the
+next generation (and the previous); counted as key_updated.
 
     residence_tls.py --rec FILE --keylog FILE... --from NS --to NS \\
         --out DUMP [--arrive-out DUMP] [--sent-out FILE]
@@ -46,7 +48,6 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 REC = struct.Struct("<QIIIHHII")  # struct tsr_rec without data[]
-CAP = 320  # TSR_CAP
 CID_LEN = 8  # MOQ_QUIC_CID_LEN
 CLONE_MARK, CLONE_MASK = 0x4D510000, 0xFFFF0000
 PT_EGRESS, PT_INGRESS, PT_ARRIVE = 0, 1, 2
@@ -65,26 +66,37 @@ def hkdf_expand_label(secret, label, length):
 
 
 class Keys:
-    """QUIC v1 AES-128-GCM packet protection keys of one secret."""
+    """QUIC v1 AES-128-GCM packet protection keys of one secret, and of its
+    key updates (generation g: "quic ku" applied g times; the header
+    protection key stays the first one's, RFC 9001 6)."""
 
     def __init__(self, secret, name=""):
         self.name = name
-        self.key = hkdf_expand_label(secret, b"quic key", 16)
-        self.iv = hkdf_expand_label(secret, b"quic iv", 12)
         self.hp = hkdf_expand_label(secret, b"quic hp", 16)
-        self.aead = AESGCM(self.key)
         self.hp_ecb = Cipher(algorithms.AES(self.hp), modes.ECB())
+        self.secrets = [secret]
+        self.gens = {}
+        self.key, self.iv, self.aead = self.gen(0)
+
+    def gen(self, g):
+        """(key, iv, AESGCM) of generation g."""
+        if g not in self.gens:
+            while len(self.secrets) <= g:
+                self.secrets.append(hkdf_expand_label(self.secrets[-1], b"quic ku", 32))
+            key = hkdf_expand_label(self.secrets[g], b"quic key", 16)
+            self.gens[g] = (key, hkdf_expand_label(self.secrets[g], b"quic iv", 12), AESGCM(key))
+        return self.gens[g]
 
     def mask(self, sample):
         e = self.hp_ecb.encryptor()
         return e.update(sample) + e.finalize()
 
-    def nonce(self, pn):
-        return bytes(a ^ b for a, b in zip(self.iv, pn.to_bytes(12, "big")))
+    def nonce(self, pn, g=0):
+        return bytes(a ^ b for a, b in zip(self.gen(g)[1], pn.to_bytes(12, "big")))
 
-    def ctr(self, pn, data):
+    def ctr(self, pn, data, g=0):
         """GCM's encryption of data without the tag: CTR from nonce || 2."""
-        c = Cipher(algorithms.AES(self.key), modes.CTR(self.nonce(pn) + b"\x00\x00\x00\x02")).encryptor()
+        c = Cipher(algorithms.AES(self.gen(g)[0]), modes.CTR(self.nonce(pn, g) + b"\x00\x00\x00\x02")).encryptor()
         return c.update(data) + c.finalize()
 
 
@@ -109,6 +121,16 @@ def find_mqp1(buf):
             return i
         i = buf.find(b"MQP1", i + 1)
     return -1
+
+
+def objects(buf):
+    """(sequence number, send time or None) of every MQP1 header in buf."""
+    out, i = [], find_mqp1(buf)
+    while i >= 0:
+        out.append(seq_at(buf, i))
+        j = find_mqp1(buf[i + 24:])
+        i = -1 if j < 0 else i + 24 + j
+    return out
 
 
 def seq_at(buf, pos):
@@ -143,23 +165,25 @@ class Decoder:
         self.by_dcid = {}  # dcid -> Keys
         self.dead = set()  # dcids whose full packet no key opened
         self.largest = {}  # (point, dcid) -> largest packet number opened
-        self.key_phase1 = False  # the last packet tried had key phase 1
-        self.n = dict.fromkeys(("records", "clear", "short", "long", "key_phase1", "opened_tag",
-                                "opened_prefix", "no_key", "no_object", "not_quic"), 0)
+        self.gen = {}  # dcid -> key generation of the last packet opened
+        self.n = dict.fromkeys(("records", "clear", "short", "long", "key_updated", "opened_tag",
+                                "opened_prefix", "no_key", "no_object", "clone_no_object", "not_quic"), 0)
 
-    def seq(self, point, data, udplen):
-        """(MQP1 sequence number, send time or None) of a record's payload
-        bytes, or None."""
+    def seq(self, point, data, udplen, clone=False):
+        """[(MQP1 sequence number, send time or None)] of every object in a
+        record's payload bytes (none: []). clone: a fast-path clone before
+        its seal (plaintext form: nothing to decrypt)."""
         self.n["records"] += 1
-        pos = find_mqp1(data)
-        if pos >= 0:
+        if find_mqp1(data) >= 0:
             self.n["clear"] += 1
-            return seq_at(data, pos)
+            return objects(data)
+        if clone:
+            self.n["clone_no_object"] += 1
+            return []
         if len(data) < 1 + CID_LEN + 4 + 16 or data[0] & 0xC0 != 0x40:
             self.n["long" if data and data[0] & 0x80 else "not_quic"] += 1
-            return None
+            return []
         self.n["short"] += 1
-        self.key_phase1 = False
         dcid = bytes(data[1:1 + CID_LEN])
         full = len(data) == udplen
         if dcid in self.by_dcid:
@@ -172,80 +196,92 @@ class Decoder:
             r = self.open(k, point, dcid, data, full)
             if r is None:
                 continue
-            opened, pn, plain = r
+            opened, pn, plain, g = r
             self.by_dcid[dcid] = k
+            self.gen[dcid] = g
+            if g:
+                self.n["key_updated"] += 1
             self.largest[(point, dcid)] = max(pn, self.largest.get((point, dcid), -1))
-            pos = find_mqp1(plain)
-            if pos < 0:
+            found = objects(plain)
+            if not found:
                 self.n["no_object"] += 1
-                return None
+                return []
             self.n[opened] += 1
-            return seq_at(plain, pos)
-        if self.key_phase1:
-            self.n["key_phase1"] += 1
+            return found
+        if dcid in self.by_dcid and not full:
+            self.n["no_object"] += 1  # the connection's key: no MQP1 header in the prefix
         else:
             self.n["no_key"] += 1
         if full and dcid not in self.by_dcid:
             self.dead.add(dcid)
-        return None
+        return []
 
     def open(self, k, point, dcid, data, full):
-        """(how, pn, plaintext) with k, or None (wrong key or no object)."""
+        """(how, pn, plaintext, generation) with k, or None (wrong key, or
+        no object in a prefix)."""
         pn_off = 1 + CID_LEN
         m = k.mask(bytes(data[pn_off + 4:pn_off + 20]))
         first = data[0] ^ (m[0] & 0x1F)
         pnlen = (first & 3) + 1
-        self.key_phase1 = bool(first & 0x04)
-        if self.key_phase1:
-            return None
+        phase = first >> 2 & 1
+        cur = self.gen.get(dcid, 0)
+        gens = [g for g in (cur, cur + 1, cur - 1, cur + 2) if g >= 0 and g % 2 == phase]
         tpn = int.from_bytes(bytes(a ^ b for a, b in zip(data[pn_off:pn_off + pnlen], m[1:1 + pnlen])), "big")
         hdr = bytes([first]) + bytes(data[1:pn_off]) + tpn.to_bytes(pnlen, "big")
         body = bytes(data[pn_off + pnlen:])
         base = decode_pn(self.largest.get((point, dcid), -1), tpn, pnlen)
         win = 1 << (8 * pnlen)
-        for pn in (base, base + win, base - win):
-            if pn < 0:
-                continue
-            if full:
-                try:
-                    return "opened_tag", pn, k.aead.decrypt(k.nonce(pn), body, hdr)
-                except InvalidTag:
+        for g in gens:
+            for pn in (base, base + win, base - win):
+                if pn < 0:
                     continue
-            plain = k.ctr(pn, body)
-            if find_mqp1(plain) >= 0:
-                return "opened_prefix", pn, plain
+                if full:
+                    try:
+                        return "opened_tag", pn, k.gen(g)[2].decrypt(k.nonce(pn, g), body, hdr), g
+                    except InvalidTag:
+                        continue
+                plain = k.ctr(pn, body, g)
+                if find_mqp1(plain) >= 0:
+                    return "opened_prefix", pn, plain, g
         return None
 
 
 def read_recs(path):
-    size = REC.size + CAP
     with open(path, "rb") as f:
         blob = f.read()
-    for off in range(0, len(blob) - size + 1, size):
+    off = 0
+    while off + REC.size <= len(blob):
         ns, point, daddr, mark, dport, caplen, udplen, _ = REC.unpack_from(blob, off)
-        data = blob[off + REC.size:off + REC.size + min(caplen, CAP)]
+        data = blob[off + REC.size:off + REC.size + caplen]
+        off += REC.size + caplen
         yield ns, point, daddr, mark, dport, udplen, data
+
+
+def stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq):
+    """One object seen at one point: its key as `tstamp dump` writes it,
+    into the dump(s) of that point; the first sighting wins."""
+    if clone:
+        key = (0, f"slot{mark & ~CLONE_MASK & 0xFFFFFFFF}", 0, seq)
+    else:
+        key = (0 if point == PT_ARRIVE else point, socket.inet_ntoa(struct.pack("<I", daddr)),
+               socket.ntohs(dport), seq)
+    for d in [arrive] if point == PT_ARRIVE else [out] + ([arrive] if point == PT_INGRESS else []):
+        if key not in d or ns < d[key]:
+            d[key] = ns
 
 
 def convert(a):
     dec = Decoder(read_keylogs(a.keylog))
     out, arrive, sent = {}, {}, {}
     for ns, point, daddr, mark, dport, udplen, data in read_recs(a.rec):
-        r = dec.seq(point, data, udplen)
-        if r is None or not a.t_from <= ns <= a.t_to:
+        clone = point == PT_EGRESS and mark & CLONE_MASK == CLONE_MARK
+        found = dec.seq(point, data, udplen, clone)
+        if not a.t_from <= ns <= a.t_to:
             continue
-        seq, t_sent = r
-        if t_sent is not None:
-            sent.setdefault(seq, t_sent)
-        port = socket.ntohs(dport)
-        if point == PT_EGRESS and mark & CLONE_MASK == CLONE_MARK:
-            key = (0, f"slot{mark & ~CLONE_MASK & 0xFFFFFFFF}", 0, seq)
-        else:
-            key = (min(point, 1) if point != PT_ARRIVE else 0, socket.inet_ntoa(struct.pack("<I", daddr)), port, seq)
-        dest = [arrive] if point == PT_ARRIVE else [out] + ([arrive] if point == PT_INGRESS else [])
-        for d in dest:
-            if key not in d or ns < d[key]:
-                d[key] = ns
+        for seq, t_sent in found:
+            if t_sent is not None:
+                sent.setdefault(seq, t_sent)
+            stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq)
     for path, d in ((a.out, out), (a.arrive_out, arrive)):
         if not path:
             continue
@@ -260,6 +296,29 @@ def convert(a):
           f" keys={len(dec.keys['client'])}c/{len(dec.keys['server'])}s dcids={len(dec.by_dcid)}", file=sys.stderr)
 
 
+def seal(keys, dcid, pn, pnlen, payload, g=0):
+    """A QUIC v1 short-header packet sealed with AES-128-GCM the plain way
+    (AESGCM, not the decoder's CTR path): the self-test's and
+    tests/integration/bench_tstamp_rec.sh's known-key packets."""
+    first = 0x40 | (g & 1) << 2 | (pnlen - 1)
+    hdr = bytes([first]) + dcid + (pn & ((1 << (8 * pnlen)) - 1)).to_bytes(pnlen, "big")
+    ct = AESGCM(keys.gen(g)[0]).encrypt(keys.nonce(pn, g), payload, hdr)
+    pkt = bytearray(hdr + ct)
+    e = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor()
+    m = e.update(bytes(pkt[1 + CID_LEN + 4:1 + CID_LEN + 20])) + e.finalize()
+    pkt[0] ^= m[0] & 0x1F
+    for i in range(pnlen):
+        pkt[1 + CID_LEN + i] ^= m[1 + i]
+    return bytes(pkt)
+
+
+def test_object(seq, sent=0x99):
+    """ACK frame, STREAM frame header, MoQT bytes, an MQP1 header (sequence
+    number seq, send time sent) and a body."""
+    mqp = b"MQP1" + bytes([1, 0, 0, 0]) + b"\x00" * 8 + seq.to_bytes(8, "big") + sent.to_bytes(8, "big")
+    return b"\x02\x05\x00\x00\x05" + b"\x0e\x02\x40\xd0" + b"\x04\x01\x00" + mqp + bytes(range(176))
+
+
 def self_test():
     """Known answers (RFC 9001 A.1, RFC 9000 A.3), then packets sealed here
     by AES-GCM with a known key, found among decoys by the decoder."""
@@ -267,50 +326,51 @@ def self_test():
     assert k.key.hex() == "1f369613dd76d5467730efcbe3b1a22d", k.key.hex()
     assert k.iv.hex() == "fa044b2f42a3fd3b46fb255c", k.iv.hex()
     assert k.hp.hex() == "9f50449e04a0e810283a1e9933adedd2", k.hp.hex()
+    # RFC 9001 A.5's secret: its "quic ku" output
+    ku = hkdf_expand_label(bytes.fromhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b"), b"quic ku", 32)
+    assert ku.hex() == "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9", ku.hex()
     assert decode_pn(0xA82F30EA, 0x9B32, 2) == 0xA82F9B32
     assert decode_pn(0x1F0, 0x05, 1) == 0x205 and decode_pn(0x100, 0xFF, 1) == 0xFF
     secrets = [hashlib.sha256(bytes([i])).digest() for i in range(4)]
     right = Keys(secrets[2])
 
-    def seal(keys, dcid, pn, pnlen, payload):
-        first = 0x40 | (pnlen - 1)
-        hdr = bytes([first]) + dcid + (pn & ((1 << (8 * pnlen)) - 1)).to_bytes(pnlen, "big")
-        ct = AESGCM(keys.key).encrypt(keys.nonce(pn), payload, hdr)
-        pkt = bytearray(hdr + ct)
-        e = Cipher(algorithms.AES(keys.hp), modes.ECB()).encryptor()
-        m = e.update(bytes(pkt[1 + CID_LEN + 4:1 + CID_LEN + 20])) + e.finalize()
-        pkt[0] ^= m[0] & 0x1F
-        for i in range(pnlen):
-            pkt[1 + CID_LEN + i] ^= m[1 + i]
-        return bytes(pkt)
-
-    def obj(seq):  # ACK frame, STREAM frame header, MQP1 header, payload
-        mqp = b"MQP1" + bytes([1, 0, 0, 0]) + b"\x00" * 8 + seq.to_bytes(8, "big") + (0x99).to_bytes(8, "big")
-        return b"\x02\x05\x00\x00\x05" + b"\x0e\x02\x40\xd0" + b"\x04\x01\x00" + mqp + bytes(range(176))
+    obj = test_object
 
     dcid = bytes.fromhex("0102030405060708")
     keys = {"client": [], "server": [Keys(s) for s in secrets]}
     d = Decoder(keys)
     p1 = seal(right, dcid, 7, 1, obj(0x1122334455667788))
     assert find_mqp1(p1) < 0, "sealed packet shows its object in clear"
-    assert d.seq(PT_EGRESS, p1, len(p1)) == (0x1122334455667788, 0x99), "whole packet"
+    assert d.seq(PT_EGRESS, p1, len(p1)) == [(0x1122334455667788, 0x99)], "whole packet"
     assert d.by_dcid[dcid] is keys["server"][2], "wrong key cached"
     p2 = seal(right, dcid, 300, 2, obj(42))
-    assert d.seq(PT_ARRIVE, p2[:128], len(p2)) == (42, 0x99), "128-byte prefix (CTR)"
+    assert d.seq(PT_ARRIVE, p2[:128], len(p2)) == [(42, 0x99)], "128-byte prefix (CTR)"
     p3 = seal(right, dcid, 301, 2, obj(43))
     bad = bytearray(p3)
     bad[-1] ^= 1
-    assert d.seq(PT_ARRIVE, bytes(bad), len(bad)) is None, "tag not checked"
-    assert d.seq(PT_ARRIVE, p3, len(p3)) == (43, 0x99)
+    assert d.seq(PT_ARRIVE, bytes(bad), len(bad)) == [], "tag not checked"
+    assert d.seq(PT_ARRIVE, p3, len(p3)) == [(43, 0x99)]
     # the publisher's direction uses client secrets only: no key opens it
     d2 = Decoder(keys)
-    assert d2.seq(PT_INGRESS, p1, len(p1)) is None and d2.n["no_key"] == 1
+    assert d2.seq(PT_INGRESS, p1, len(p1)) == [] and d2.n["no_key"] == 1
     # truncated packet numbers across a window (pn 0x1ff after 0x1f0, 1 byte)
     d3 = Decoder({"client": [], "server": [right]})
     p4 = seal(right, dcid, 0x1F0, 2, obj(1))
-    assert d3.seq(PT_ARRIVE, p4, len(p4)) == (1, 0x99)
+    assert d3.seq(PT_ARRIVE, p4, len(p4)) == [(1, 0x99)]
     p5 = seal(right, dcid, 0x205, 1, obj(2))
-    assert d3.seq(PT_ARRIVE, p5, len(p5)) == (2, 0x99) and d3.largest[(PT_ARRIVE, dcid)] == 0x205
+    assert d3.seq(PT_ARRIVE, p5, len(p5)) == [(2, 0x99)] and d3.largest[(PT_ARRIVE, dcid)] == 0x205
+    # key updates: phase 1 (generation 1), then phase 0 again (generation 2),
+    # whole and prefix; generation 1's keys are not generation 0's
+    assert right.gen(1)[0] != right.key and right.gen(2)[0] != right.key
+    p6 = seal(right, dcid, 0x206, 2, obj(3), g=1)
+    assert d3.seq(PT_ARRIVE, p6, len(p6)) == [(3, 0x99)] and d3.gen[dcid] == 1
+    p7 = seal(right, dcid, 0x207, 2, obj(4), g=2)
+    assert d3.seq(PT_ARRIVE, p7[:100], len(p7)) == [(4, 0x99)] and d3.gen[dcid] == 2
+    p8 = seal(right, dcid, 0x208, 2, obj(5), g=2)
+    assert d3.seq(PT_ARRIVE, p8, len(p8)) == [(5, 0x99)] and d3.n["key_updated"] == 3
+    # two objects in one packet (the publisher's side records whole packets)
+    p9 = seal(right, dcid, 0x209, 2, obj(6) + obj(7, 0x77), g=2)
+    assert d3.seq(PT_ARRIVE, p9, len(p9)) == [(6, 0x99), (7, 0x77)]
     print("residence_tls: self-test passed")
 
 

@@ -109,6 +109,21 @@ all_stats() { # SEAL_ID
 	echo "$(prog_stats $UP_IDS) $(prog_stats $EG_IDS) $(prog_stats $1) $(prog_stats "$TS_EG") $(prog_stats "$TS_IN")"
 }
 
+# /proc/net/softnet_stat summed over CPUs: "processed dropped time_squeeze"
+# (a squeeze: net_rx_action left work for later, budget or time used up)
+softnet() {
+	local a b c rest p=0 d=0 q=0
+	while read -r a b c rest; do p=$((p + 16#$a)) d=$((d + 16#$b)) q=$((q + 16#$c)); done </proc/net/softnet_stat
+	echo "$p $d $q"
+}
+# CPU ticks (utime + stime) of every ksoftirqd thread: softirq work
+# deferred to a thread that competes with every process for the CPU
+ksoftirqd_ticks() {
+	local p t=0
+	for p in $(pgrep -x 'ksoftirqd/[0-9]+'); do t=$((t + $(cpu_ticks "$p"))); done
+	echo "$t"
+}
+
 CERT=$TMP/dc
 in_ns "$RELAY_NS" "$B/bin/moq-relayd" --dev-cert "$CERT" --listen 0.0.0.0:4443 --ctl-socket none \
 	--stats-interval 0 2>"$TMP/certgen.log" &
@@ -118,9 +133,9 @@ waitlog "$TMP/certgen.log" "listening on"
 stopwait $cg
 HASH=$(cat "$CERT/cert.sha256")
 
-RUNS=() ARRIVE=() BREAKDOWN=() DECODED=() TIMELINE=()
+RUNS=() ARRIVE=() BREAKDOWN=() DECODED=() TIMELINE=() SYSTEM=()
 run_one() { # MODE N
-	local mode=$1 n=$2 tag=$1-$2 rp pp h k per rest pids=() cl rargs sargs t0 t1 sid s0 s1
+	local mode=$1 n=$2 tag=$1-$2 rp pp h k per rest pids=() cl rargs t0 t1 sid s0 s1 np0 nd0 nq0 np1 nd1 nq1 ks0 ks1 sys
 	if [ "${mode%-*}" = plain ]; then
 		read -ra rargs <<<"$(relay_args "${mode#*-}" | tr "\n" " ")"
 		cl=(--plaintext)
@@ -166,11 +181,15 @@ run_one() { # MODE N
 	sid=$(seal_id)
 	t0=$("$TSTAMP" now)
 	read -ra s0 <<<"$(all_stats "$sid")"
+	read -r np0 nd0 nq0 <<<"$(softnet)"
+	ks0=$(ksoftirqd_ticks)
 	sleep "$SECS"
 	stopwait "$pp" # no new objects; the last ones' copies leave
 	sleep 0.5
 	read -ra s1 <<<"$(all_stats "$sid")"
 	t1=$("$TSTAMP" now)
+	read -r np1 nd1 nq1 <<<"$(softnet)"
+	ks1=$(ksoftirqd_ticks)
 	for k in "${pids[@]}"; do kill -TERM "$k" 2>/dev/null || true; done
 	for k in "${pids[@]}"; do timeout 30 tail --pid="$k" -f /dev/null || kill -9 "$k" 2>/dev/null || true; done
 	stopwait "$rp"
@@ -190,6 +209,9 @@ run_one() { # MODE N
 	done
 	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps, $(cat "$TMP/$tag.dec")"
 	echo "     runs/mean ns: upstream_ingress ${d[0]}/${d[1]}, subscriber_egress ${d[3]}/${d[4]}, seal ${d[6]}/${d[7]}, tsr_egress ${d[9]}/${d[10]}, tsr_ingress ${d[12]}/${d[13]}"
+	sys="softnet processed $((np1 - np0)), dropped $((nd1 - nd0)), time_squeeze $((nq1 - nq0)); ksoftirqd $(awk -v t=$((ks1 - ks0)) -v hz="$HZ" -v s="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.0f ms CPU in %.1f s", t / hz * 1000, s / 1000 }'); publisher: $(grep -o 'sent [0-9]* objects' "$TMP/pub-$tag.log" | tail -1) in the whole run"
+	echo "     $sys"
+	SYSTEM+=("$mode n=$n: $sys")
 	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump" "${d[10]}" "${d[13]}")
 	ARRIVE+=(--run "$mode@rx" "$n" "$TMP/$tag-arrive.dump" "${d[10]}" "${d[13]}")
 	TIMELINE+=("$mode $n $TMP/$tag.sent $TMP/$tag-arrive.dump $(compgen -G "$TMP/$tag-*.json" | paste -sd,)")
@@ -235,7 +257,11 @@ echo "$TTABLE"
 	echo
 	echo "$TTABLE"
 	echo
-	echo "Decoder counters per run (records of the whole run, window or not; clear = MQP1 found without decrypting; opened_tag / opened_prefix = decrypted with the tag checked / prefix only; no_key = a short-header packet no logged key opened; no_object = opened, no MQP1 header in the captured bytes):"
+	echo "The machine over each window (all namespaces, every engineer's work on the VM included):"
+	echo
+	for s in "${SYSTEM[@]}"; do echo "- $s"; done
+	echo
+	echo "Decoder counters per run (records of the whole run, window or not; clear = MQP1 found without decrypting; opened_tag / opened_prefix = decrypted with the tag checked / prefix only (objects longer than the 320 captured bytes); key_updated = opened with a later key generation; no_key = a short-header packet no logged key opened (for a prefix: or one without an object from a connection not yet matched); no_object = decrypted with its connection's key, no MQP1 header in the captured bytes (a packet continuing an object, ACK-only, control); clone_no_object = a kernel clone (plaintext form) without one):"
 	echo
 	for s in "${DECODED[@]}"; do echo "- $s"; done
 } >"$OUT.md"

@@ -17,7 +17,8 @@
  *                                     (tstamp_rec.bpf.o: tsr_egress,
  *                                     tsr_ingress, tsr_arrive)
  *   tstamp rec PINDIR FILE            append every tsr_ring record
- *                                     (testing/tstamp_rec.h, as is) to FILE
+ *                                     (testing/tstamp_rec.h: header, then
+ *                                     caplen bytes) to FILE
  *                                     until SIGTERM/SIGINT (polled every
  *                                     10 ms: no wakeups from the programs)
  *   tstamp recstats PINDIR            print the tsr_stats counters (all CPUs)
@@ -36,6 +37,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@
 #include "testing/tstamp.h"
 #include "testing/tstamp_rec.h"
 
+_Static_assert(offsetof(struct tsr_rec, data) == TSR_REC_HDR, "tstamp_rec.h's header size");
 _Static_assert(TST_CLONE_MARK == MOQ_MARK_MAGIC && TST_CLONE_MARK_MASK == MOQ_MARK_MAGIC_MASK,
 	       "tstamp.h's clone mark is moq_maps.h's");
 
@@ -224,7 +227,9 @@ static void on_stop(int sig)
 
 static int rec_one(void *ctx, void *data, size_t len)
 {
-	if (len != sizeof(struct tsr_rec))
+	const struct tsr_rec *r = data;
+
+	if (len < TSR_REC_HDR || len != TSR_REC_HDR + (size_t)r->caplen)
 		return 0;
 	return fwrite(data, len, 1, ctx) == 1 ? 0 : -EIO;
 }

@@ -4,8 +4,12 @@
  * payload, for the TLS mode of the residence benchmark
  * (bench/residence_tls.sh). tstamp.bpf.c finds the MQP1 sequence number in
  * the packet itself; under TLS it is encrypted, so this program hands the
- * packet's start (TSR_CAP bytes) to user space through a ring buffer and
+ * packet's start (TSR_CAP bytes; on the publisher side the whole payload,
+ * TSR_CAP_MAX) to user space through a ring buffer and
  * bench/residence_tls.py decrypts it offline with the clients' key logs.
+ *
+ * The record is built in a per-CPU scratch (TSR_CAP_MAX bytes do not fit
+ * the stack) and copied with bpf_ringbuf_output, as long as it needs.
  *
  * Three programs, one per point (tstamp_rec.h), attached by bench/tstamp.c
  * at priority 1 on clsact hooks: ahead of relay.bpf.o on the relay's own
@@ -27,6 +31,13 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, TSR_RING_BYTES);
 } tsr_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tsr_rec);
+} tsr_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -78,11 +89,11 @@ static __always_inline int find_udp(struct __sk_buff *skb, __u32 *daddr)
 	return -1;
 }
 
-static __always_inline int record(struct __sk_buff *skb, __u32 point)
+static __always_inline int record(struct __sk_buff *skb, __u32 point, __u32 cap)
 {
 	__u64 now = bpf_ktime_get_ns();
+	__u32 daddr = 0, n, zero = 0;
 	struct tsr_rec *r;
-	__u32 daddr = 0, n;
 	__u16 dport;
 	int off;
 
@@ -98,12 +109,10 @@ static __always_inline int record(struct __sk_buff *skb, __u32 point)
 		count(TSR_S_SMALL);
 		return TC_ACT_UNSPEC;
 	}
-	n = skb->len - off;
-	r = bpf_ringbuf_reserve(&tsr_ring, sizeof(*r), 0);
-	if (!r) {
-		count(TSR_S_LOST);
+	r = bpf_map_lookup_elem(&tsr_scratch, &zero);
+	if (!r)
 		return TC_ACT_UNSPEC;
-	}
+	n = skb->len - off;
 	r->ns = now;
 	r->point = point;
 	r->daddr = daddr;
@@ -111,15 +120,18 @@ static __always_inline int record(struct __sk_buff *skb, __u32 point)
 	r->dport = dport;
 	r->udplen = n;
 	r->pad0 = 0;
-	if (n > TSR_CAP)
-		n = TSR_CAP;
+	if (n > cap)
+		n = cap;
 	/* verifier: a constant-bounded, non-zero length */
-	if (n < 1 || n > TSR_CAP || bpf_skb_load_bytes(skb, off, r->data, n) < 0)
+	if (n < 1 || n > TSR_CAP_MAX || bpf_skb_load_bytes(skb, off, r->data, n) < 0)
 		n = 0;
 	r->caplen = n;
 	/* no wakeup: it is an irq_work (a self-IPI, a VM exit here) inside
 	 * the stamped path; the reader polls the ring instead */
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	if (bpf_ringbuf_output(&tsr_ring, r, TSR_REC_HDR + n, BPF_RB_NO_WAKEUP) < 0) {
+		count(TSR_S_LOST);
+		return TC_ACT_UNSPEC;
+	}
 	count(TSR_S_RECORDED);
 	return TC_ACT_UNSPEC;
 }
@@ -127,19 +139,19 @@ static __always_inline int record(struct __sk_buff *skb, __u32 point)
 SEC("tc")
 int tsr_egress(struct __sk_buff *skb)
 {
-	return record(skb, TSR_PT_EGRESS);
+	return record(skb, TSR_PT_EGRESS, TSR_CAP);
 }
 
 SEC("tc")
 int tsr_ingress(struct __sk_buff *skb)
 {
-	return record(skb, TSR_PT_INGRESS);
+	return record(skb, TSR_PT_INGRESS, TSR_CAP_MAX);
 }
 
 SEC("tc")
 int tsr_arrive(struct __sk_buff *skb)
 {
-	return record(skb, TSR_PT_ARRIVE);
+	return record(skb, TSR_PT_ARRIVE, TSR_CAP);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -10,12 +10,13 @@ per-run details; --csv appends CSV rows.
     residence_report.py --run MODE N FILE EGRESS_NS INGRESS_NS [--run ...] [--csv FILE]
     residence_report.py --breakdown "MODE N OBJECTS RUNS NS TOTAL ×5" ...
 
-    residence_report.py --timeline "MODE N SENT ARRIVE_DUMP JSON,JSON..." ...
+    residence_report.py --timeline "MODE N SENT DEPART ARRIVE_DUMP JSON,JSON..." ...
 
 --timeline (bench/residence_tls.sh): per object, publisher send time (SENT:
-"seq ns") -> relay ingress -> each copy at the subscriber's interface
-(ARRIVE_DUMP), against the latency the moq-sub processes reported (their
---json files: median of their p50s), so the receivers' share is the rest.
+"seq ns") -> the publisher's own interface (DEPART: "seq ns") -> relay
+ingress -> each copy at the subscriber's interface (ARRIVE_DUMP), against
+the latency the moq-sub processes reported (their --json files: median of
+their p50s), so the receivers' share is the rest.
 
 --breakdown (bench/residence_tls.sh): a table of the programs' run counts
 and times (kernel.bpf_stats_enabled) per mode, in the order
@@ -118,19 +119,29 @@ def breakdown(entries):
 
 def timeline(entries):
     import json
-    print("| mode | subscribers | send → relay in p50 µs | relay in → subscriber's interface p50 / p99 µs (per copy) | "
-          "send → subscriber's interface p50 / p99 µs | moq-sub latency p50 (median of processes) / worst p99 µs | "
-          "after the interface (moq-sub p50 − send → interface p50) µs |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| mode | subscribers | objects sent in the window / with copies stamped | send → publisher's interface p50 / p99 µs | "
+          "publisher's interface → relay in p50 / p99 µs | relay in → subscriber's interface p50 / p99 µs (per copy) | "
+          "send → subscriber's interface p50 / p99 µs (per copy) | moq-sub latency p50 (median of processes) / worst p99 µs | "
+          "moq-sub p50 − send → interface p50 µs |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def read(path):
+        d = {}
+        try:
+            with open(path) as f:
+                for line in f:
+                    q, ns = line.split()
+                    d[int(q)] = int(ns)
+        except OSError:
+            pass
+        return d
+
     for e in entries:
-        mode, n, sent_path, arrive_path, jsons = e.split()
-        sent = {}
-        with open(sent_path) as f:
-            for line in f:
-                q, ns = line.split()
-                sent[int(q)] = int(ns)
+        mode, n, sent_path, depart_path, arrive_path, jsons = e.split()
+        sent, depart = read(sent_path), read(depart_path)
         ins, outs = load(arrive_path)
-        legs_in = [ins[q] - sent[q] for q in ins if q in sent]
+        leg1 = [depart[q] - sent[q] for q in ins if q in sent and q in depart]
+        leg2 = [ins[q] - depart[q] for q in ins if q in depart]
         res = [ns - ins[q] for q, o in outs.items() if q in ins for _, _, ns in o]
         tot = [ns - sent[q] for q, o in outs.items() if q in sent for _, _, ns in o]
         p50s, p99s = [], []
@@ -144,7 +155,9 @@ def timeline(entries):
                 pass
         app = statistics.median(p50s) if p50s else float("nan")
         after = app - pct(tot, 50) / 1000 if tot else float("nan")
-        print(f"| {name(mode)} | {n} | {us(pct(legs_in, 50))} | {us(pct(res, 50))} / {us(pct(res, 99))} | "
+        with_copies = sum(1 for q in ins if outs.get(q))
+        print(f"| {name(mode)} | {n} | {len(ins)} / {with_copies} | {us(pct(leg1, 50))} / {us(pct(leg1, 99))} | "
+              f"{us(pct(leg2, 50))} / {us(pct(leg2, 99))} | {us(pct(res, 50))} / {us(pct(res, 99))} | "
               f"{us(pct(tot, 50))} / {us(pct(tot, 99))} | {app:.1f} / {max(p99s) if p99s else float('nan'):.1f} | {after:.1f} |")
 
 

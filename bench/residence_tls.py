@@ -25,7 +25,7 @@ key phase bit differs from its connection's last one is tried with the
 next generation (and the previous); counted as key_updated.
 
     residence_tls.py --rec FILE --keylog FILE... --from NS --to NS \\
-        --out DUMP [--arrive-out DUMP] [--sent-out FILE]
+        --out DUMP [--arrive-out DUMP] [--sent-out FILE] [--depart-out FILE]
     residence_tls.py --self-test
 
 --out gets points 0 (relay egress) and 1 (relay ingress); --arrive-out gets
@@ -33,7 +33,8 @@ point 1 and point 2 (the subscriber's interface) written as point 0, so the
 same report measures relay ingress -> subscriber arrival. Only records with
 FROM <= ns <= TO are written; a key's first sighting wins (like BPF_NOEXIST).
 --sent-out gets "seq ns" per object: the publisher's CLOCK_MONOTONIC send
-time (MQP1 header bytes 24..31, one clock on this host). Counters go to
+time (MQP1 header bytes 24..31, one clock on this host); --depart-out the
+same with the time point 3 (the publisher's own interface) saw it. Counters go to
 stderr.
 """
 import argparse
@@ -50,7 +51,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 REC = struct.Struct("<QIIIHHII")  # struct tsr_rec without data[]
 CID_LEN = 8  # MOQ_QUIC_CID_LEN
 CLONE_MARK, CLONE_MASK = 0x4D510000, 0xFFFF0000
-PT_EGRESS, PT_INGRESS, PT_ARRIVE = 0, 1, 2
+PT_EGRESS, PT_INGRESS, PT_ARRIVE, PT_DEPART = 0, 1, 2, 3
 
 
 def hkdf_expand_label(secret, label, length):
@@ -191,7 +192,7 @@ class Decoder:
         elif full and dcid in self.dead:
             cands = []
         else:
-            cands = self.keys["client" if point == PT_INGRESS else "server"]
+            cands = self.keys["client" if point in (PT_INGRESS, PT_DEPART) else "server"]
         for k in cands:
             r = self.open(k, point, dcid, data, full)
             if r is None:
@@ -257,9 +258,14 @@ def read_recs(path):
         yield ns, point, daddr, mark, dport, udplen, data
 
 
-def stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq):
+def stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq, depart=None):
     """One object seen at one point: its key as `tstamp dump` writes it,
-    into the dump(s) of that point; the first sighting wins."""
+    into the dump(s) of that point; the first sighting wins. The
+    publisher's own interface (depart): seq -> ns."""
+    if point == PT_DEPART:
+        if depart is not None and (seq not in depart or ns < depart[seq]):
+            depart[seq] = ns
+        return
     if clone:
         key = (0, f"slot{mark & ~CLONE_MASK & 0xFFFFFFFF}", 0, seq)
     else:
@@ -272,7 +278,7 @@ def stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq):
 
 def convert(a):
     dec = Decoder(read_keylogs(a.keylog))
-    out, arrive, sent = {}, {}, {}
+    out, arrive, sent, depart = {}, {}, {}, {}
     for ns, point, daddr, mark, dport, udplen, data in read_recs(a.rec):
         clone = point == PT_EGRESS and mark & CLONE_MASK == CLONE_MARK
         found = dec.seq(point, data, udplen, clone)
@@ -281,17 +287,18 @@ def convert(a):
         for seq, t_sent in found:
             if t_sent is not None:
                 sent.setdefault(seq, t_sent)
-            stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq)
+            stamp(out, arrive, ns, point, daddr, mark, dport, clone, seq, depart)
     for path, d in ((a.out, out), (a.arrive_out, arrive)):
         if not path:
             continue
         with open(path, "w") as f:
             for (pt, k, port, seq), ns in d.items():
                 f.write(f"{pt} {k} {port} {seq} {ns}\n")
-    if a.sent_out:
-        with open(a.sent_out, "w") as f:
-            for seq, ns in sent.items():
-                f.write(f"{seq} {ns}\n")
+    for path, d in ((a.sent_out, sent), (a.depart_out, depart)):
+        if path:
+            with open(path, "w") as f:
+                for seq, ns in d.items():
+                    f.write(f"{seq} {ns}\n")
     print("residence_tls: " + " ".join(f"{k}={v}" for k, v in dec.n.items()) +
           f" keys={len(dec.keys['client'])}c/{len(dec.keys['server'])}s dcids={len(dec.by_dcid)}", file=sys.stderr)
 
@@ -353,6 +360,7 @@ def self_test():
     # the publisher's direction uses client secrets only: no key opens it
     d2 = Decoder(keys)
     assert d2.seq(PT_INGRESS, p1, len(p1)) == [] and d2.n["no_key"] == 1
+    assert d2.seq(PT_DEPART, p1, len(p1)) == [] and d2.n["no_key"] == 2
     # truncated packet numbers across a window (pn 0x1ff after 0x1f0, 1 byte)
     d3 = Decoder({"client": [], "server": [right]})
     p4 = seal(right, dcid, 0x1F0, 2, obj(1))
@@ -384,6 +392,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--arrive-out")
     ap.add_argument("--sent-out")
+    ap.add_argument("--depart-out")
     a = ap.parse_args()
     if a.self_test:
         self_test()

@@ -16,7 +16,9 @@
 #           and seals it (still in the plaintext form, keyed by its mark),
 #           a packet the agent sends is recorded sealed (by its address);
 #   arrive  clsact ingress of each subscriber namespace's interface: every
-#           copy sealed, after the veth hop (rows "… at the subscriber").
+#           copy sealed, after the veth hop (rows "… at the subscriber");
+#   depart  clsact egress of the publisher namespace's interface: when the
+#           publisher's packet left it (the timeline's first leg).
 # Also per run: kernel.bpf_stats_enabled run counts and times of the
 # relay's own tc programs (upstream_ingress, subscriber_egress) and of
 # the agent's seal program (moq_subscriber_seal), for where the time goes.
@@ -82,6 +84,7 @@ for h in $(seq 1 "$HOSTS"); do
 	v=SUB_IF_$h
 	"$TSTAMP" attach "$TSPIN" "$(sub_ns "$h")" "${!v}" ingress tsr_arrive
 done
+"$TSTAMP" attach "$TSPIN" "$PUB_NS" "$PUB_IF" egress tsr_depart
 
 # ids of the relay.bpf.o programs tc attached: "up" (publisher-side
 # ingress) and "eg" (every subscriber-side egress)
@@ -124,6 +127,13 @@ ksoftirqd_ticks() {
 	echo "$t"
 }
 
+# PID: "on-CPU ns, run-queue wait ns" (/proc/PID/schedstat)
+sched_ns() { awk '{ print $1, $2 }' "/proc/$1/schedstat" 2>/dev/null || echo "0 0"; }
+# PIDS...: the same summed
+sched_sum() { local p; for p in "$@"; do sched_ns "$p"; done | awk '{ a += $1; w += $2 } END { printf "%.0f %.0f\n", a, w }'; }
+# A0 W0 A1 W1 SECONDS_NS: "X ms on a CPU, Y ms waiting for one per s"
+sched_rate() { awk -v a=$(($3 - $1)) -v w=$(($4 - $2)) -v t="$5" 'BEGIN { printf "%.0f ms on a CPU and %.0f ms waiting for one per second", a / t * 1e3, w / t * 1e3 }'; }
+
 CERT=$TMP/dc
 in_ns "$RELAY_NS" "$B/bin/moq-relayd" --dev-cert "$CERT" --listen 0.0.0.0:4443 --ctl-socket none \
 	--stats-interval 0 2>"$TMP/certgen.log" &
@@ -135,7 +145,7 @@ HASH=$(cat "$CERT/cert.sha256")
 
 RUNS=() ARRIVE=() BREAKDOWN=() DECODED=() TIMELINE=() SYSTEM=()
 run_one() { # MODE N
-	local mode=$1 n=$2 tag=$1-$2 rp pp h k per rest pids=() cl rargs t0 t1 sid s0 s1 np0 nd0 nq0 np1 nd1 nq1 ks0 ks1 sys
+	local mode=$1 n=$2 tag=$1-$2 rp pp h k per rest pids=() cl rargs t0 t1 sid s0 s1 np0 nd0 nq0 np1 nd1 nq1 ks0 ks1 sys pa0 pw0 pa1 pw1 ra0 rw0 ra1 rw1 sa0 sw0 sa1 sw1
 	if [ "${mode%-*}" = plain ]; then
 		read -ra rargs <<<"$(relay_args "${mode#*-}" | tr "\n" " ")"
 		cl=(--plaintext)
@@ -183,11 +193,17 @@ run_one() { # MODE N
 	read -ra s0 <<<"$(all_stats "$sid")"
 	read -r np0 nd0 nq0 <<<"$(softnet)"
 	ks0=$(ksoftirqd_ticks)
+	read -r pa0 pw0 <<<"$(sched_ns "$pp")"
+	read -r ra0 rw0 <<<"$(sched_ns "$rp")"
+	read -r sa0 sw0 <<<"$(sched_sum "${pids[@]}")"
 	sleep "$SECS"
+	read -r pa1 pw1 <<<"$(sched_ns "$pp")"
+	read -r sa1 sw1 <<<"$(sched_sum "${pids[@]}")"
 	stopwait "$pp" # no new objects; the last ones' copies leave
 	sleep 0.5
 	read -ra s1 <<<"$(all_stats "$sid")"
 	t1=$("$TSTAMP" now)
+	read -r ra1 rw1 <<<"$(sched_ns "$rp")"
 	read -r np1 nd1 nq1 <<<"$(softnet)"
 	ks1=$(ksoftirqd_ticks)
 	for k in "${pids[@]}"; do kill -TERM "$k" 2>/dev/null || true; done
@@ -200,7 +216,7 @@ run_one() { # MODE N
 	# no key log in plaintext runs (nothing to decrypt)
 	python3 "$ROOT/bench/residence_tls.py" --rec "$TMP/$tag.rec" --keylog $(compgen -G "$TMP/$tag-*.keys" || true) \
 		--from "$t0" --to "$t1" --out "$TMP/$tag.dump" --arrive-out "$TMP/$tag-arrive.dump" \
-		--sent-out "$TMP/$tag.sent" 2>"$TMP/$tag.dec"
+		--sent-out "$TMP/$tag.sent" --depart-out "$TMP/$tag.depart" 2>"$TMP/$tag.dec"
 	local d i c t
 	d=() # per group: runs, mean ns per run, total ns
 	for i in 0 2 4 6 8; do
@@ -209,12 +225,12 @@ run_one() { # MODE N
 	done
 	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps, $(cat "$TMP/$tag.dec")"
 	echo "     runs/mean ns: upstream_ingress ${d[0]}/${d[1]}, subscriber_egress ${d[3]}/${d[4]}, seal ${d[6]}/${d[7]}, tsr_egress ${d[9]}/${d[10]}, tsr_ingress ${d[12]}/${d[13]}"
-	sys="softnet processed $((np1 - np0)), dropped $((nd1 - nd0)), time_squeeze $((nq1 - nq0)); ksoftirqd $(awk -v t=$((ks1 - ks0)) -v hz="$HZ" -v s="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.0f ms CPU in %.1f s", t / hz * 1000, s / 1000 }'); publisher: $(grep -o 'sent [0-9]* objects' "$TMP/pub-$tag.log" | tail -1) in the whole run"
+	sys="softnet processed $((np1 - np0)), dropped $((nd1 - nd0)), time_squeeze $((nq1 - nq0)); ksoftirqd $(awk -v t=$((ks1 - ks0)) -v hz="$HZ" -v s="$(((t1 - t0) / 1000000))" 'BEGIN { printf "%.0f ms CPU in %.1f s", t / hz * 1000, s / 1000 }'); publisher: $(grep -o 'sent [0-9]* objects' "$TMP/pub-$tag.log" | tail -1) in the whole run, $(sched_rate "$pa0" "$pw0" "$pa1" "$pw1" $((SECS * 1000000000))) in the window; moq-relayd: $(sched_rate "$ra0" "$rw0" "$ra1" "$rw1" $((t1 - t0))); the moq-sub processes together: $(sched_rate "$sa0" "$sw0" "$sa1" "$sw1" $((SECS * 1000000000)))"
 	echo "     $sys"
 	SYSTEM+=("$mode n=$n: $sys")
 	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump" "${d[10]}" "${d[13]}")
 	ARRIVE+=(--run "$mode@rx" "$n" "$TMP/$tag-arrive.dump" "${d[10]}" "${d[13]}")
-	TIMELINE+=("$mode $n $TMP/$tag.sent $TMP/$tag-arrive.dump $(compgen -G "$TMP/$tag-*.json" | paste -sd,)")
+	TIMELINE+=("$mode $n $TMP/$tag.sent $TMP/$tag.depart $TMP/$tag-arrive.dump $(compgen -G "$TMP/$tag-*.json" | paste -sd,)")
 	BREAKDOWN+=("$mode $n $(grep -c '^1 ' "$TMP/$tag.dump" || true) ${d[*]}")
 	DECODED+=("$mode n=$n: $(sed 's/^residence_tls: //' "$TMP/$tag.dec")")
 }
@@ -244,7 +260,7 @@ echo "$TTABLE"
 	echo "- Build: $BUILDINFO"
 	echo "- Command: \`B=build bench/residence_tls.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (RES_COUNTS=\"$COUNTS\" RES_MODES=\"$MODES\" RES_PLAIN_COUNTS=\"$PLAIN_COUNTS\" RES_SECONDS=$SECS RES_HOSTS=$HOSTS RES_RATE=$RATE RES_SIZE=$SIZE RES_PER_GROUP=$PERGROUP RES_ONE_PROC=$ONEPROC)."
 	echo "- Load: $RATE objects/s of $SIZE B, $PERGROUP objects per group; TLS 1.3 (AES-128-GCM) on every link in the tls-* modes, the plaintext profile in plain-on; subscribers: $([ "$ONEPROC" = 1 ] && echo "one \`moq-sub\` process per connection over $HOSTS namespaces" || echo "$HOSTS \`moq-sub --connections\` processes")."
-	echo "- Records: \`tc-progs/testing/tstamp_rec.bpf.o\` (timestamp + first 320 payload bytes, ring buffer) at priority 1 on the relay's publisher-side ingress (in), every relay subscriber-side egress (out; a fast-path clone before its rewrite and seal, in the plaintext form) and every subscriber namespace's ingress (arrive, rows \"at the subscriber\": after the seal and the veth hop). Decrypted by \`bench/residence_tls.py\` with the clients' SSLKEYLOGFILE logs (whole packets: AES-GCM tag checked). Recorder counters at the end: \`$STATS\`."
+	echo "- Records: \`tc-progs/testing/tstamp_rec.bpf.o\` (timestamp + the first 320 payload bytes of each copy, the whole payload of each publisher packet; ring buffer, no wakeups) at priority 1 on the publisher's own interface egress (depart), the relay's publisher-side ingress (in), every relay subscriber-side egress (out; a fast-path clone before its rewrite and seal, in the plaintext form) and every subscriber namespace's ingress (arrive, rows \"at the subscriber\": after the seal and the veth hop). Decrypted by \`bench/residence_tls.py\` with the clients' SSLKEYLOGFILE logs (whole packets: AES-GCM tag checked; longer ones: their prefix, unauthenticated, accepted only with an MQP1 header). Recorder counters at the end: \`$STATS\`."
 	echo "- Columns as in residence.md; \"agent copy\" = every copy not keyed by a clone's mark (at the subscriber every copy is). \"stamp ns\" = tsr_egress / tsr_ingress mean run time."
 	echo
 	echo "$TABLE"
@@ -253,11 +269,11 @@ echo "$TTABLE"
 	echo
 	echo "$BTABLE"
 	echo
-	echo "Timeline per object (the publisher's CLOCK_MONOTONIC send time from the MQP1 header; the subscribers' own latency from their --json reports, over their whole run, not only the window):"
+	echo "Timeline per object (the publisher's CLOCK_MONOTONIC send time from the MQP1 header, the record on the publisher's own interface egress (depart), the relay's ingress, the subscriber's interface; the subscribers' own latency from their --json reports, over their whole run, not only the window). Objects whose header starts past the 320 captured bytes of a copy have no copy stamps: the columns per copy cover the objects \"with copies stamped\" only, the first two legs every object:"
 	echo
 	echo "$TTABLE"
 	echo
-	echo "The machine over each window (all namespaces, every engineer's work on the VM included):"
+	echo "The machine over each window (all namespaces, every engineer's work on the VM included), and the publisher's and the relay's scheduling (/proc/PID/schedstat: time on a CPU, time runnable but waiting for one; softirq work a process's system call runs for the kernel, e.g. the relay's tc programs after moq-pub's own transmit on the veth, counts as that process's time on a CPU):"
 	echo
 	for s in "${SYSTEM[@]}"; do echo "- $s"; done
 	echo

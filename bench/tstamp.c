@@ -15,7 +15,7 @@
  *   tstamp attach PINDIR NETNS IF egress|ingress PROG
  *                                     the same with the pinned program PROG
  *                                     (tstamp_rec.bpf.o: tsr_egress,
- *                                     tsr_ingress, tsr_arrive)
+ *                                     tsr_ingress, tsr_arrive, tsr_depart)
  *   tstamp rec PINDIR FILE            append every tsr_ring record
  *                                     (testing/tstamp_rec.h: header, then
  *                                     caplen bytes) to FILE

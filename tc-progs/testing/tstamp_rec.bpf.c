@@ -154,4 +154,10 @@ int tsr_arrive(struct __sk_buff *skb)
 	return record(skb, TSR_PT_ARRIVE, TSR_CAP);
 }
 
+SEC("tc")
+int tsr_depart(struct __sk_buff *skb)
+{
+	return record(skb, TSR_PT_DEPART, TSR_CAP_MAX);
+}
+
 char LICENSE[] SEC("license") = "GPL";

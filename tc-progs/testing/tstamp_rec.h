@@ -14,6 +14,7 @@ enum tsr_point {
 	TSR_PT_EGRESS = 0,  /* clsact egress of a relay subscriber-side interface */
 	TSR_PT_INGRESS = 1, /* clsact ingress of the relay's publisher-side interface */
 	TSR_PT_ARRIVE = 2,  /* clsact ingress of a subscriber namespace's interface */
+	TSR_PT_DEPART = 3,  /* clsact egress of the publisher namespace's interface */
 };
 
 /* UDP payload bytes copied per record on the relay's egress and at the

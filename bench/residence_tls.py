@@ -5,7 +5,9 @@
 reports a TLS run like a plaintext one (bench/residence_tls.sh).
 
 A record holds a kernel timestamp and the first TSR_CAP bytes of a UDP
-payload. Its MQP1 sequence number (payload header bytes 16..23) is found:
+payload (a publisher's packet: all of it, TSR_CAP_MAX). The MQP1 sequence
+number (payload header bytes 16..23) of every object in those bytes is
+found:
   - in clear, when the packet carries it so (plaintext runs; the fast
     path's clones before tc/subscriber_egress seals them);
   - else, for a QUIC v1 short-header packet (8-byte DCID, moq/quic/quic.h),
@@ -34,8 +36,7 @@ same report measures relay ingress -> subscriber arrival. Only records with
 FROM <= ns <= TO are written; a key's first sighting wins (like BPF_NOEXIST).
 --sent-out gets "seq ns" per object: the publisher's CLOCK_MONOTONIC send
 time (MQP1 header bytes 24..31, one clock on this host); --depart-out the
-same with the time point 3 (the publisher's own interface) saw it. Counters go to
-stderr.
+time point 3 (the publisher's own interface) saw it. Counters go to stderr.
 """
 import argparse
 import hashlib

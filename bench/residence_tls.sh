@@ -32,7 +32,8 @@
 # RES_COUNTS ("1 64"), RES_MODES ("plain-on tls-off tls-on"),
 # RES_PLAIN_COUNTS ("1"), RES_SECONDS (4), RES_HOSTS (4), RES_TAG,
 # RES_RATE (50 objects/s), RES_SIZE (200 B), RES_PER_GROUP (= RES_RATE),
-# RES_ONE_PROC (0; 1: a moq-sub process per connection), BENCH_KEEP=1.
+# RES_ONE_PROC (0; 1: a moq-sub process per connection), RES_PUB_NICE (0:
+# moq-pub's nice value), BENCH_KEEP=1.
 # --quick: RES_COUNTS="1 8", RES_SECONDS=2.
 # With objects larger than ~250 B a record holds only the packet's start:
 # decrypted without the tag (bench/residence_tls.py).
@@ -51,6 +52,9 @@ RATE=${RES_RATE:-50} SIZE=${RES_SIZE:-200} PERGROUP=${RES_PER_GROUP:-$RATE}
 # 1: one moq-sub process per subscriber connection (as bench/fastpath_tls.sh
 # runs them) instead of RES_HOSTS processes with --connections
 ONEPROC=${RES_ONE_PROC:-0}
+# the publisher's nice value (0; e.g. -10 to test whether the publisher's
+# own scheduling is what delays its objects)
+PUBNICE=${RES_PUB_NICE:-0}
 bench_init rl residence-tls
 TSPIN=/sys/fs/bpf/moq-bench-$P-ts
 OUT=$ROOT/docs/results/residence-tls$TAG
@@ -161,7 +165,7 @@ run_one() { # MODE N
 		--max-handshakes $((n + 64)) 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
-	in_ns "$PUB_NS" env SSLKEYLOGFILE="$TMP/$tag-pub.keys" "$B/bin/moq-pub" "${cl[@]}" --rate $RATE \
+	in_ns "$PUB_NS" nice -n "$PUBNICE" env SSLKEYLOGFILE="$TMP/$tag-pub.keys" "$B/bin/moq-pub" "${cl[@]}" --rate $RATE \
 		--object-size "$SIZE" --objects-per-group "$PERGROUP" "$RELAY_IP4:4443" 2>"$TMP/pub-$tag.log" &
 	pp=$!; PIDS+=("$pp")
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
@@ -258,7 +262,7 @@ echo "$TTABLE"
 	echo
 	echo "- Machine: $(nproc) vCPU, Linux $(uname -r). Load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (shared VM)."
 	echo "- Build: $BUILDINFO"
-	echo "- Command: \`B=build bench/residence_tls.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (RES_COUNTS=\"$COUNTS\" RES_MODES=\"$MODES\" RES_PLAIN_COUNTS=\"$PLAIN_COUNTS\" RES_SECONDS=$SECS RES_HOSTS=$HOSTS RES_RATE=$RATE RES_SIZE=$SIZE RES_PER_GROUP=$PERGROUP RES_ONE_PROC=$ONEPROC)."
+	echo "- Command: \`B=build bench/residence_tls.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` (RES_COUNTS=\"$COUNTS\" RES_MODES=\"$MODES\" RES_PLAIN_COUNTS=\"$PLAIN_COUNTS\" RES_SECONDS=$SECS RES_HOSTS=$HOSTS RES_RATE=$RATE RES_SIZE=$SIZE RES_PER_GROUP=$PERGROUP RES_ONE_PROC=$ONEPROC RES_PUB_NICE=$PUBNICE)."
 	echo "- Load: $RATE objects/s of $SIZE B, $PERGROUP objects per group; TLS 1.3 (AES-128-GCM) on every link in the tls-* modes, the plaintext profile in plain-on; subscribers: $([ "$ONEPROC" = 1 ] && echo "one \`moq-sub\` process per connection over $HOSTS namespaces" || echo "$HOSTS \`moq-sub --connections\` processes")."
 	echo "- Records: \`tc-progs/testing/tstamp_rec.bpf.o\` (timestamp + the first 320 payload bytes of each copy, the whole payload of each publisher packet; ring buffer, no wakeups) at priority 1 on the publisher's own interface egress (depart), the relay's publisher-side ingress (in), every relay subscriber-side egress (out; a fast-path clone before its rewrite and seal, in the plaintext form) and every subscriber namespace's ingress (arrive, rows \"at the subscriber\": after the seal and the veth hop). Decrypted by \`bench/residence_tls.py\` with the clients' SSLKEYLOGFILE logs (whole packets: AES-GCM tag checked; longer ones: their prefix, unauthenticated, accepted only with an MQP1 header). Recorder counters at the end: \`$STATS\`."
 	echo "- Columns as in residence.md; \"agent copy\" = every copy not keyed by a clone's mark (at the subscriber every copy is). \"stamp ns\" = tsr_egress / tsr_ingress mean run time."

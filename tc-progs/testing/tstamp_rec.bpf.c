@@ -11,9 +11,10 @@
  * The record is built in a per-CPU scratch (TSR_CAP_MAX bytes do not fit
  * the stack) and copied with bpf_ringbuf_output, as long as it needs.
  *
- * Three programs, one per point (tstamp_rec.h), attached by bench/tstamp.c
+ * Four programs, one per point (tstamp_rec.h), attached by bench/tstamp.c
  * at priority 1 on clsact hooks: ahead of relay.bpf.o on the relay's own
- * interfaces, and on the subscribers' interfaces in their namespaces. A
+ * interfaces, and on the publisher's and the subscribers' interfaces in
+ * their namespaces. A
  * record is lost, and counted (TSR_S_LOST), when the ring buffer is full.
  * Records are submitted without a wakeup; the reader drains the ring
  * every 10 ms.

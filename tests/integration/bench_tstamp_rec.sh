@@ -14,7 +14,9 @@
 #    second past byte 320: recorded whole on the publisher-side ingress,
 #    both objects stamped;
 #  - a 20-byte UDP payload is counted small, not recorded;
-#  - with another secret in the key log nothing decrypts (no_key).
+#  - with another secret in the key log nothing decrypts (no_key);
+# after bench/residence_tls.py --self-test (RFC 9001/9000 vectors, packets
+# sealed with known keys).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-build}
@@ -36,6 +38,9 @@ cleanup() {
 	rm -rf "$PINDIR" "$TMP"
 }
 trap cleanup EXIT
+
+# the decoder's known-answer and sealed-packet self-test first
+python3 "$ROOT/bench/residence_tls.py" --self-test
 
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I"$ROOT/tc-progs" \
 	"$ROOT/bench/tstamp.c" -lbpf -o "$TMP/tstamp"

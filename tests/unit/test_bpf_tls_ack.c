@@ -8,8 +8,6 @@
  * packet numbers of 1, 2 and 4 bytes decode against the slot's rx window.
  * Needs root (BPF). */
 #include <check.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,6 +18,7 @@
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
 #include "lib/fp_keys.h"
+#include "lib/tls_seal.h"
 #include "lib/fp_names.h"
 #include "moq_maps.h"
 
@@ -151,36 +150,6 @@ static void ack(struct pk *p, uint64_t largest, uint64_t first)
 	qv(p, first);
 }
 
-/* QUIC packet q[len] (header hlen bytes, payload, 16 for the tag) sealed
- * with gnutls: AES-128-GCM, nonce iv ^ pn, then header protection. */
-static void gnutls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn,
-			const struct fp_tls_key *key)
-{
-	gnutls_cipher_hd_t ecb;
-	gnutls_aead_cipher_hd_t h;
-	uint8_t iv0[16] = {0}, mask[16], nonce[12], out[1024];
-	gnutls_datum_t hk = {(unsigned char *)key->hp, 16}, ivd = {iv0, 16};
-	gnutls_datum_t k = {(unsigned char *)key->key, 16};
-	size_t olen = sizeof(out), pn_len = hlen - 9;
-
-	memcpy(nonce, key->iv, 12);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] ^= (uint8_t)(pn >> (56 - 8 * i));
-	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k), 0);
-	ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, q, hlen, 16, q + hlen,
-						    len - hlen - 16, out, &olen),
-			 0);
-	gnutls_aead_cipher_deinit(h);
-	ck_assert_uint_eq(olen, len - hlen);
-	memcpy(q + hlen, out, olen);
-	ck_assert_int_eq(gnutls_cipher_init(&ecb, GNUTLS_CIPHER_AES_128_CBC, &hk, &ivd), 0);
-	ck_assert_int_eq(gnutls_cipher_encrypt2(ecb, q + 9 + 4, 16, mask, 16), 0);
-	gnutls_cipher_deinit(ecb);
-	q[0] ^= mask[0] & 0x1f;
-	for (size_t i = 0; i < pn_len; i++)
-		q[9 + i] ^= mask[1 + i];
-}
-
 /* The subscriber's protected packet of p's frames, number pn (pn_len
  * bytes on the wire), key phase phase; bad_tag flips a tag bit. */
 static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
@@ -200,7 +169,7 @@ static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
 	for (int i = 0; i < pn_len; i++)
 		q[9 + i] = (uint8_t)(pn >> (8 * (pn_len - 1 - i)));
 	memcpy(q + hlen, p->f, p->n);
-	gnutls_seal(q, len, hlen, pn, &rx[phase]);
+	tls_seal(q, len, hlen, pn, &rx[phase]);
 	if (bad_tag)
 		q[len - 1] ^= 0x80;
 	s.family = 4;

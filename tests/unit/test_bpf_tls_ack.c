@@ -150,6 +150,10 @@ static void ack(struct pk *p, uint64_t largest, uint64_t first)
 	qv(p, first);
 }
 
+static uint8_t seal_reserved; /* bits 0x18 of the first byte */
+static int seal_family = 4;
+static const uint8_t relay_ip6[16] = {0xfd, 1, [15] = 0xfe}, sub_ip6[16] = {0xfd, 1, [15] = 3};
+
 /* The subscriber's protected packet of p's frames, number pn (pn_len
  * bytes on the wire), key phase phase; bad_tag flips a tag bit. */
 static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
@@ -164,7 +168,7 @@ static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
 		p->f[p->n++] = 0; /* PADDING */
 	len = hlen + p->n + 16;
 	ck_assert_uint_le(len, sizeof(q));
-	q[0] = (uint8_t)(0x40 | phase << 2 | (pn_len - 1));
+	q[0] = (uint8_t)(0x40 | seal_reserved | phase << 2 | (pn_len - 1));
 	memcpy(q + 1, sub_scid, 8);
 	for (int i = 0; i < pn_len; i++)
 		q[9 + i] = (uint8_t)(pn >> (8 * (pn_len - 1 - i)));
@@ -172,11 +176,11 @@ static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
 	tls_seal(q, len, hlen, pn, &rx[phase]);
 	if (bad_tag)
 		q[len - 1] ^= 0x80;
-	s.family = 4;
+	s.family = seal_family;
 	memcpy(s.eth_src, mac_sub, 6);
 	memcpy(s.eth_dst, mac_relay, 6);
-	memcpy(s.saddr, sub_ip, 4);
-	memcpy(s.daddr, relay_ip, 4);
+	memcpy(s.saddr, seal_family == 6 ? sub_ip6 : sub_ip, seal_family == 6 ? 16 : 4);
+	memcpy(s.daddr, seal_family == 6 ? relay_ip6 : relay_ip, seal_family == 6 ? 16 : 4);
 	s.sport = 6000;
 	s.dport = RELAY_PORT;
 	memcpy(s.dcid, sub_scid, 8);
@@ -259,6 +263,33 @@ START_TEST(ack_consumed_and_recorded)
 }
 END_TEST
 
+/* the same over IPv6 (the opener takes the UDP payload's bounds from the
+ * ingress program's parse) */
+START_TEST(ipv6_ack_consumed)
+{
+	struct moq_subscriber sub;
+	uint32_t slot = SLOT;
+	struct pk p = {0};
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &sub), 0);
+	sub.family = MOQ_AF_INET6;
+	memcpy(sub.saddr, relay_ip6, 16);
+	memcpy(sub.daddr, sub_ip6, 16);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &sub, 0), 0);
+	seal_family = 6;
+	ack(&p, 100, 10);
+	seal(&p, RX_LARGEST + 1, 2, 0, 0);
+	expect_consumed(&p, "IPv6 ACK");
+	memset(&p, 0, sizeof(p));
+	ack(&p, 100, 10);
+	p.f[p.n++] = 0x12;
+	qv(&p, 100);
+	seal(&p, RX_LARGEST + 2, 2, 0, 0);
+	expect_passed(&p, MOQ_R_SUB_RX, "IPv6 ACK+MAX_STREAMS");
+	seal_family = 4;
+}
+END_TEST
+
 START_TEST(ack_ping_consumed_with_full_pn)
 {
 	const struct moq_ack_rec *r;
@@ -305,6 +336,14 @@ START_TEST(other_frames_pass_byte_identical)
 	seal(&p, pn + 2, 2, 0, 0);
 	expect_passed(&p, MOQ_R_SUB_RX, "ACK of an unsent number");
 	ck_assert_uint_eq(fp_keys_sub_rx_next(&K, SLOT), pn + 3);
+
+	/* an authentic ACK with reserved bits set: the layer's to refuse */
+	memset(&p, 0, sizeof(p));
+	ack(&p, 100, 10);
+	seal_reserved = 0x08;
+	seal(&p, pn + 3, 2, 0, 0);
+	seal_reserved = 0;
+	expect_passed(&p, MOQ_R_HEADER_BITS, "reserved bits");
 }
 END_TEST
 
@@ -433,6 +472,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, ack_consumed_and_recorded);
+	tcase_add_test(t, ipv6_ack_consumed);
 	tcase_add_test(t, ack_ping_consumed_with_full_pn);
 	tcase_add_test(t, other_frames_pass_byte_identical);
 	tcase_add_test(t, wrong_tag_passes_unrecorded);

@@ -173,7 +173,7 @@ static void seal(struct pk *p, uint64_t pn, int pn_len, int phase, int bad_tag)
 	for (int i = 0; i < pn_len; i++)
 		q[9 + i] = (uint8_t)(pn >> (8 * (pn_len - 1 - i)));
 	memcpy(q + hlen, p->f, p->n);
-	tls_seal(q, len, hlen, pn, &rx[phase]);
+	ck_assert_int_eq(tls_seal(q, len, hlen, pn, &rx[phase]), 0);
 	if (bad_tag)
 		q[len - 1] ^= 0x80;
 	s.family = seal_family;

@@ -260,7 +260,7 @@ static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const str
 		q[9 + i] = (uint8_t)(pn >> (8 * (o->pn_len - 1 - i)));
 	memcpy(q + hlen, f->frames, f->flen);
 	if (aes) {
-		tls_seal(q, len, hlen, pn, &keys[o->phase]);
+		ck_assert_int_eq(tls_seal(q, len, hlen, pn, &keys[o->phase]), 0);
 		if (o->tag)
 			q[len - 1] ^= 0x80; /* a wrong tag */
 	} else {

@@ -10,8 +10,8 @@
 
 /* q[len]: header of hlen bytes (first byte, 8-byte DCID, packet number),
  * payload, 16 bytes for the tag; sealed in place with key: AES-128-GCM
- * with nonce iv ^ pn, then header protection. Fails the test on a gnutls
- * error. */
-void tls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn, const struct fp_tls_key *key);
+ * with nonce iv ^ pn, then header protection. 0, or -1 on a gnutls error
+ * (also used by bench/bpf_cost.c, without check). */
+int tls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn, const struct fp_tls_key *key);
 
 #endif

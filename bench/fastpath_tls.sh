@@ -54,7 +54,7 @@ PUBTLS=(--cert "$CERT/cert.pem" --key "$CERT/key.pem")
 PUBARGS=(--rate "$RATE" --object-size "$SIZE" --objects-per-group 10)
 relay_tls_args() { # MODE
 	echo --listen 0.0.0.0:4443 --cert "$CERT/cert.pem" --key "$CERT/key.pem" --log-level info \
-		--stats-interval 1 --ctl-socket none --max-handshakes 200
+		--stats-interval 1 --ctl-socket none --max-handshakes 200 --metrics-listen 127.0.0.1:9471
 	[ "$1" = on ] && echo --fast-path on --bpf-pin-dir "$PIN"
 	[ "$1" = noack ] && echo --fast-path on --bpf-pin-dir "$PIN" --fast-path-no-tls-acks
 	true
@@ -93,6 +93,12 @@ import json, sys
 print(sum(int.from_bytes(bytes(int(x, 16) for x in v["value"][:8]), "little") for v in json.load(sys.stdin)["values"]))'
 }
 
+# UDP datagrams the relay's QUIC endpoint has received so far (its metrics)
+relay_rx_dgrams() {
+	in_ns "$RELAY_NS" python3 "$ROOT/tests/integration/metrics/scrape.py" -o /dev/stdout \
+		http://127.0.0.1:9471/metrics 2>/dev/null | awk '$1 == "moq_relay_quic_rx_datagrams_total" { print $2 }'
+}
+
 run_direct() { # N -> R_*
 	local n=$1 tag=direct$1 pp
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --listen 0.0.0.0:4443 "${PUBTLS[@]}" "${PUBARGS[@]}" \
@@ -102,11 +108,11 @@ run_direct() { # N -> R_*
 	run_subs "$n" "$tag" pub
 	stopwait $pp
 	read -r R_P50 R_P99 R_OBJ R_MISS R_INT <<<"$(summarize "$tag" "$n")"
-	R_CPU=- R_SIRQ=- R_SHARE=- R_SEALED=- R_ACKS=-
+	R_CPU=- R_SIRQ=- R_SHARE=- R_SEALED=- R_ACKS=- R_RX=-
 }
 
 run_mode() { # MODE N ROUND -> R_*
-	local mode=$1 n=$2 tag=$1$2r$3 rp pp c0 c1 s0 s1 e0 e1 a0 a1 x0 x1
+	local mode=$1 n=$2 tag=$1$2r$3 rp pp c0 c1 s0 s1 e0 e1 a0 a1 x0 x1 d0 d1
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "$B/bin/moq-relayd" $(relay_tls_args "$mode") 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=($rp)
@@ -116,10 +122,10 @@ run_mode() { # MODE N ROUND -> R_*
 	pp=$!; PIDS+=($pp)
 	waitlog "$TMP/relay-$tag.log" "publishes namespace"
 	c0=$(cpu_ticks $rp) s0=$(softirq_ticks) e0=$(egress_fwd)
-	a0=$(egress_fwd 2 "$R_ACKC") x0=$(egress_fwd 2 "$R_SUBRX")
+	a0=$(egress_fwd 2 "$R_ACKC") x0=$(egress_fwd 2 "$R_SUBRX") d0=$(relay_rx_dgrams)
 	run_subs "$n" "$tag" gw
 	c1=$(cpu_ticks $rp) s1=$(softirq_ticks) e1=$(egress_fwd)
-	a1=$(egress_fwd 2 "$R_ACKC") x1=$(egress_fwd 2 "$R_SUBRX")
+	a1=$(egress_fwd 2 "$R_ACKC") x1=$(egress_fwd 2 "$R_SUBRX") d1=$(relay_rx_dgrams)
 	# subscriber packets consumed in the kernel / consumed + passed
 	R_ACKS=$(awk -v a=$((a1 - a0)) -v x=$((x1 - x0)) 'BEGIN { printf "%.1f%%", a + x ? 100 * a / (a + x) : 0 }')
 	sleep 1.1
@@ -129,6 +135,8 @@ run_mode() { # MODE N ROUND -> R_*
 	stopwait $rp
 	read -r R_P50 R_P99 R_OBJ R_MISS R_INT <<<"$(summarize "$tag" "$n")"
 	R_CPU=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v o="$R_OBJ" 'BEGIN { printf "%.2f", o ? t / hz * 1e6 / o : 0 }')
+	# datagrams the relay read per delivered object (each a syscall share, an open, ngtcp2)
+	R_RX=$(awk -v d=$((${d1:-0} - ${d0:-0})) -v o="$R_OBJ" 'BEGIN { printf "%.3f", o ? d / o : 0 }')
 	R_SIRQ=$(awk -v t=$((s1 - s0)) -v hz="$HZ" -v o="$R_OBJ" 'BEGIN { printf "%.2f", o ? t / hz * 1e6 / o : 0 }')
 	[ "$mode" = off ] && R_SHARE=- R_ACKS=-
 	true
@@ -150,8 +158,8 @@ for n in $COUNTS; do
 		[ "$n" = 1 ] && modes="direct $modes"
 		for mode in $modes; do
 			if [ "$mode" = direct ]; then run_direct "$n"; else run_mode "$mode" "$n" "$r"; fi
-			echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | sealed by egress $R_SEALED | subscriber packets consumed ${R_ACKS:--}"
-			ROWS+=("| $n | $r | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_SEALED | ${R_ACKS:--} |")
+			echo "   $mode: p50 $R_P50 p99 $R_P99 us | relay CPU $R_CPU us/obj | softirq $R_SIRQ us/obj | objects $R_OBJ missing $R_MISS integrity $R_INT | kernel share ${R_SHARE:--} | sealed by egress $R_SEALED | subscriber packets consumed ${R_ACKS:--} | relay rx datagrams/object ${R_RX:--}"
+			ROWS+=("| $n | $r | $mode | $R_P50 / $R_P99 | $R_CPU | $R_SIRQ | $R_OBJ | $R_MISS / $R_INT | ${R_SHARE:--} | $R_SEALED | ${R_ACKS:--} | ${R_RX:--} |")
 			P50[$n,$r,$mode]=$R_P50
 			CPU[$n,$r,$mode]=$R_CPU
 		done
@@ -197,8 +205,11 @@ for s in "${SUMMARY[@]}"; do echo "$s"; done
 	echo "those consumed or passed to the agent (\`ack_consumed\` / + \`sub_rx\`); *noack* is *on*"
 	echo "with \`--fast-path-no-tls-acks\` (every subscriber ACK to the agent, as before issue 19's ACK work)."
 	echo
-	echo "| subscribers | round | mode | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | objects | missing / integrity | kernel share | sealed by egress | consumed |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "Rx dgrams: UDP datagrams the relay's QUIC endpoint read per delivered object"
+	echo "(\`moq_relay_quic_rx_datagrams_total\`: each one a share of a recvmmsg, an open, ngtcp2)."
+	echo
+	echo "| subscribers | round | mode | p50 / p99 (µs) | relay CPU µs/object | softirq µs/object | objects | missing / integrity | kernel share | sealed by egress | consumed | rx dgrams/object |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for r in "${ROWS[@]}"; do echo "$r"; done
 	echo
 	for s in "${SUMMARY[@]}"; do echo "- $s"; done

@@ -28,10 +28,9 @@ struct drain_ctx {
  * entry for authenticated packets also learns the number. */
 static void feed_ping(struct fp_conn *fc, uint64_t pn)
 {
-	int rc;
-
 	uint8_t pkt[1 + MOQ_CID_LEN + 4 + 4 + MOQ_TAG_LEN];
 	size_t o = 0;
+	int rc;
 
 	pkt[o++] = 0x43; /* short header, 4-byte packet number */
 	memcpy(pkt + o, fc->rx_dcid, MOQ_CID_LEN);

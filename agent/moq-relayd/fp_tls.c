@@ -3,9 +3,8 @@
  * On a TLS relay the kernel seals every clone for a fast subscriber with
  * that connection's current 1-RTT tx keys, opens the subscriber's small
  * packets with its current rx keys to consume its media ACKs, and opens
- * every publisher packet
- * with the publisher connection's rx keys of both key phases before cloning
- * it. This file moves those keys from the QUIC layer
+ * every publisher packet with the publisher connection's rx keys of both
+ * key phases before cloning it. This file moves those keys from the QUIC layer
  * (moq_quic_conn_1rtt_keys) into the pinned key maps (lib/fp_keys), follows
  * every key change the layer reports (on_keys_changed, called before the
  * layer's first packet under new tx keys leaves) and wipes them when the

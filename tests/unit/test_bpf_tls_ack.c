@@ -461,6 +461,11 @@ START_TEST(replay_and_big_packets_pass)
 	seal(&p, RX_LARGEST + 2, 2, 0, 0);
 	expect_passed(&p, MOQ_R_SUB_RX, "too big");
 	ck_assert_uint_eq(fp_keys_sub_rx_next(&K, SLOT), RX_LARGEST + 2);
+	/* the agent's raise never lowers the window */
+	fp_keys_sub_rx_raise(&K, SLOT, RX_LARGEST - 100);
+	ck_assert_uint_eq(fp_keys_sub_rx_next(&K, SLOT), RX_LARGEST + 2);
+	fp_keys_sub_rx_raise(&K, SLOT, RX_LARGEST + 9);
+	ck_assert_uint_eq(fp_keys_sub_rx_next(&K, SLOT), RX_LARGEST + 10);
 }
 END_TEST
 

@@ -150,6 +150,10 @@ static const struct opt opts[] = {
     {"fast-path-no-ack-ping", NULL, K_BOOL, F(fp_no_ack_ping),
      "let the subscribers' ACK + PING packets reach ngtcp2 instead of\n"
      "consuming them in the kernel (docs/fast-path-agent.md) [consumed]"},
+    {"fast-path-no-tls-acks", NULL, K_BOOL, F(fp_no_tls_acks),
+     "TLS relay: do not give the kernel the subscribers' rx keys, so their\n"
+     "media ACKs reach the agent instead of being opened and consumed in\n"
+     "the kernel (docs/fast-path-tls.md) [consumed]"},
     {"ctl-socket", "PATH|none", K_CTLSOCK, F(ctl_socket),
      "control socket for moq-relayctl [/run/moq-relayd.sock] (mode\n"
      "0660; docs/relayctl.md); 'none' disables it. An explicit PATH\n"

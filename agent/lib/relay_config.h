@@ -65,6 +65,7 @@ struct relay_config {
 	uint64_t fp_raw_bytes;
 	uint64_t fp_tick_ms;	  /* fast-path service tick (docs/fast-path-agent.md) */
 	bool fp_no_ack_ping;	  /* ACK + PING packets not consumed in the kernel */
+	bool fp_no_tls_acks;	  /* TLS: no rx keys in the kernel, no ACKs consumed */
 	char ctl_socket[108];	  /* control socket path, "" = none */
 	bool ctl_socket_explicit; /* given by --ctl-socket / the file */
 	char config_file[RELAY_CONFIG_STR_MAX];

@@ -35,6 +35,7 @@
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
 #include "lib/fp_keys.h"
+#include "lib/tls_seal.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_names.h"
 #include "moq_maps.h"
@@ -241,37 +242,6 @@ static void spec_init(struct bpf_pkt_spec *s, int family)
 	s->dport = RELAY_PORT;
 }
 
-/* QUIC packet q (len bytes: header of hlen bytes, payload, 16 bytes for
- * the tag) sealed with gnutls: AES-128-GCM with nonce iv ^ pn, then header
- * protection (RFC 9001 5.3, 5.4). */
-static void gnutls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn,
-			const struct fp_tls_key *key)
-{
-	gnutls_cipher_hd_t ecb;
-	gnutls_aead_cipher_hd_t h;
-	uint8_t iv0[16] = {0}, mask[16], nonce[12], out[2048];
-	gnutls_datum_t hk = {(unsigned char *)key->hp, 16}, ivd = {iv0, 16};
-	gnutls_datum_t k = {(unsigned char *)key->key, 16};
-	size_t olen = sizeof(out), pn_len = hlen - 9;
-
-	memcpy(nonce, key->iv, 12);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] ^= (uint8_t)(pn >> (56 - 8 * i));
-	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k), 0);
-	ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, q, hlen, 16, q + hlen,
-						    len - hlen - 16, out, &olen),
-			 0);
-	gnutls_aead_cipher_deinit(h);
-	ck_assert_uint_eq(olen, len - hlen);
-	memcpy(q + hlen, out, olen);
-	ck_assert_int_eq(gnutls_cipher_init(&ecb, GNUTLS_CIPHER_AES_128_CBC, &hk, &ivd), 0);
-	ck_assert_int_eq(gnutls_cipher_encrypt2(ecb, q + 9 + 4, 16, mask, 16), 0);
-	gnutls_cipher_deinit(ecb);
-	q[0] ^= mask[0] & 0x1f;
-	for (size_t i = 0; i < pn_len; i++)
-		q[9 + i] ^= mask[1 + i];
-}
-
 /* The protected packet of frames f, number pn: sealed with gnutls in the
  * "aes" case, else null-protected (o->tag: another tag). */
 static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const struct tls_opts *o)
@@ -290,7 +260,7 @@ static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const str
 		q[9 + i] = (uint8_t)(pn >> (8 * (o->pn_len - 1 - i)));
 	memcpy(q + hlen, f->frames, f->flen);
 	if (aes) {
-		gnutls_seal(q, len, hlen, pn, &keys[o->phase]);
+		ck_assert_int_eq(tls_seal(q, len, hlen, pn, &keys[o->phase]), 0);
 		if (o->tag)
 			q[len - 1] ^= 0x80; /* a wrong tag */
 	} else {

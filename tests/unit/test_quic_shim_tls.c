@@ -69,6 +69,11 @@ struct proxy {
 	 * packet in the null form (an on-path attacker learns the server's
 	 * connection ID there) */
 	int forge_on_first_s2c, s2c_seen;
+	/* steal: keep the next client short-header datagram (stolen[]) and
+	 * forward no client datagram until steal is 0 again */
+	int steal;
+	uint8_t stolen[2048];
+	size_t stolen_len;
 };
 static struct proxy g_px;
 
@@ -228,6 +233,15 @@ static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
 		if (fd == p->fd_cli) {
 			p->cli = from;
 			p->have_cli = 1;
+			if (p->steal) {
+				if (!p->stolen_len && !(d[0] & 0x80) &&
+				    (size_t)n <= sizeof(p->stolen)) {
+					memcpy(p->stolen, d, (size_t)n);
+					p->stolen_len = (size_t)n;
+				}
+				fl = sizeof(from);
+				continue;
+			}
 			if (!(d[0] & 0x80) && ++p->c2s_short == p->corrupt_at)
 				d[n - 20] ^= 0x01; /* in the ciphertext */
 			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
@@ -966,6 +980,69 @@ START_TEST(test_shim_read_pkt_refused)
 }
 END_TEST
 
+static int stolen(struct world *w)
+{
+	(void)w;
+	return g_px.stolen_len > 0;
+}
+
+/* moq_quic_conn_read_opened: a packet the application opened itself (the
+ * relay's kernel with the exported rx keys; here the test, with the
+ * client's tx keys) reaches ngtcp2 as its plaintext-profile PING, and the
+ * layer's rx tracking learns its number; anything not in that form, or on
+ * a connection the layer does not protect, is refused. */
+START_TEST(test_shim_read_opened_learns_pn)
+{
+	struct world w;
+	struct moq_quic_1rtt_keys ck;
+	struct moq_quic_conn_stats ss;
+	uint8_t f[1 + 8 + 4 + 4 + 16] = {0x43}, d[64] = {1};
+	uint64_t largest, pn, after;
+	unsigned ph;
+	int ndgram;
+
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	transfer(&w);
+	g_px.steal = 1;
+	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, d, sizeof(d)), 0);
+	ck_assert(run_until(&w, stolen, 2000));
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &largest), 0);
+	ck_assert_int_eq(moq_quic_conn_1rtt_keys(w.cli.conn, 1, 0, &ck), 0);
+	ck_assert(t_open(g_px.stolen, g_px.stolen_len, &ck, &pn, largest, 1, &ph));
+	ck_assert_uint_gt(pn, largest);
+	/* what fp_acks.c feed_ping writes */
+	memcpy(f + 1, g_px.stolen + 1, 8);
+	for (int i = 0; i < 4; i++)
+		f[9 + i] = (uint8_t)(pn >> (24 - 8 * i));
+	f[13] = 0x01; /* PING, then PADDING */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn + 1, f, sizeof(f)), -EINVAL);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.cli.conn, pn, f, sizeof(f)), -EINVAL);
+	f[0] = 0x47; /* key phase bit: not the profile form */
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn, f, sizeof(f)), -EINVAL);
+	f[0] = 0x43;
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &after), 0);
+	ck_assert_uint_eq(after, largest);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn, f, sizeof(f)), 0);
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &after), 0);
+	ck_assert_uint_eq(after, pn);
+	/* the client's next packets still open (their numbers decode
+	 * against it) and nobody closes */
+	g_px.steal = 0;
+	ndgram = w.srv.ndgram;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, d, sizeof(d)), 0);
+	run_for(&w, 200);
+	ck_assert_int_ge(w.srv.ndgram, ndgram + 5);
+	moq_quic_conn_stats(w.srv.conn, &ss);
+	ck_assert_uint_eq(ss.rx_open_failed, 0);
+	ck_assert_int_eq(w.srv.closed, 0);
+	ck_assert_int_eq(w.cli.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* The agent's media writer: a plaintext-profile packet given to
  * moq_quic_conn_send_raw leaves sealed under the current keys (the proxy
  * opens it with the reported ones and takes it off the wire). */
@@ -1149,6 +1226,7 @@ int main(void)
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_loop_test(tc, test_native_rx_largest_pn_follows_accepted_packets, 0, 2);
 	tcase_add_test(tc, test_shim_read_pkt_refused);
+	tcase_add_test(tc, test_shim_read_opened_learns_pn);
 	tcase_add_test(tc, test_shim_forged_packet_before_the_keys_is_dropped);
 	tcase_add_test(tc, test_shim_secrets_stay_in_the_layer);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);

@@ -79,13 +79,7 @@ struct null_key {
 static char obj_path[512];
 static uint64_t next_pn;
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void set_key(uint32_t phase, int present)
 {
@@ -158,6 +152,7 @@ static void setup_state(void)
 	struct moq_subscription b = {.track_alias = ALIAS};
 	uint32_t k = 0, slot = SLOT;
 
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
 	set_upstream(4, MOQ_UP_F_TLS);
 	next_pn = PN_BASE;
@@ -175,8 +170,8 @@ static void setup_state(void)
 }
 
 /* Per test case (unchecked fixture: loading and verifying the object
- * takes about a second, so once; the tests run in forks and reset the
- * maps they use in setup_state). */
+ * takes about a second, so once; the tests run in forks and setup_state
+ * puts every map back as it was after the load, bpf_relay.h). */
 static void load(int with_aes)
 {
 	const char *bdir = getenv("B");
@@ -192,6 +187,7 @@ static void load(int with_aes)
 			 bdir && *bdir ? bdir : "build");
 		ck_assert_int_eq(bpf_relay_open_file(&R, obj_path), 0);
 	}
+	ck_assert_int_eq(bpf_relay_keep(&R), 0);
 }
 
 static void load_null(void)
@@ -208,6 +204,7 @@ static void unload(void)
 {
 	if (aes)
 		fp_keys_close(&K);
+	bpf_relay_keep_free(&R);
 	bpf_relay_close(&R);
 }
 

@@ -604,6 +604,6 @@ static Suite *suite(void)
 int main(void)
 {
 	/* one load for every test: setup puts the maps back (bpf_relay.h) */
-	bpf_relay_load_kept(&R, NULL);
+	bpf_relay_load_kept(&R, NULL, NULL);
 	return bpf_relay_run_suite(suite(), &R);
 }

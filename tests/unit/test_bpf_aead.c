@@ -496,20 +496,16 @@ static Suite *suite(void)
 
 int main(void)
 {
-	char path[512], err[256] = "";
+	char path[512];
 	const char *b = getenv("B");
 	struct bpf_program *p;
 	int rc;
 
 	prog_fd = -1;
 	snprintf(path, sizeof(path), "%s/tc-progs/testing/aead_test.bpf.o", b && *b ? b : "build");
-	if (!bpf_relay_open_file(&R, path)) {
+	if (!bpf_relay_load_kept(&R, path, &K)) {
 		p = bpf_object__find_program_by_name(R.obj, "moq_aead_test");
 		prog_fd = p ? bpf_program__fd(p) : -1;
-		if (fp_keys_open_from(&K, R.obj, err, sizeof(err)))
-			fprintf(stderr, "fp_keys_open_from: %s\n", err);
-		else
-			bpf_relay_keep(&R);
 	}
 	rc = bpf_relay_run_suite(suite(), &R);
 	fp_keys_close(&K);

@@ -406,17 +406,11 @@ static Suite *suite(void)
 
 int main(void)
 {
-	char err[256] = "";
 	int rc;
 
 	/* one load of relay.bpf.o and the key installer (with its seal
 	 * program in moq_seal_prog) for every test; setup puts it back */
-	if (!bpf_relay_open(&R)) {
-		if (fp_keys_open_from(&K, R.obj, err, sizeof(err)))
-			fprintf(stderr, "fp_keys: %s\n", err);
-		else
-			bpf_relay_keep(&R);
-	}
+	bpf_relay_load_kept(&R, NULL, &K);
 	rc = bpf_relay_run_suite(suite(), &R);
 	fp_keys_close(&K);
 	return rc;

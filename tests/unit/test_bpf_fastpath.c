@@ -2187,6 +2187,6 @@ int main(void)
 	bpf_relay_netns_private();
 	/* one load (and verification) for all 121 checks: setup puts the
 	 * maps back (bpf_relay.h) */
-	bpf_relay_load_kept(&R, NULL);
+	bpf_relay_load_kept(&R, NULL, NULL);
 	return bpf_relay_run_suite(suite(), &R);
 }

@@ -2166,6 +2166,6 @@ int main(void)
 {
 	verbose = getenv("MOQ_FUZZ_VERBOSE") != NULL;
 	netns_private();
-	bpf_relay_load_kept(&R, NULL); /* one load; setup puts the maps back */
+	bpf_relay_load_kept(&R, NULL, NULL); /* one load; setup puts the maps back */
 	return bpf_relay_run_suite(suite(), &R);
 }

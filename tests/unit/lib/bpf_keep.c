@@ -1,6 +1,7 @@
 /* Test helper: record the maps of a loaded object and put them back before
  * every test, so one load serves a whole suite (see bpf_relay.h). */
 #include "bpf_relay.h"
+#include "lib/fp_keys.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -22,7 +23,13 @@ struct kept_map {
 	void *values; /* n values, value_size each */
 	void *mem;    /* an mmapable array mapped (restore compares in place) */
 	size_t mem_len;
+	uint8_t *zero; /* mem: entry i was all zero (its values[i] untouched) */
 };
+
+/* What the all-zero entries of an mmapable array are compared with: read
+ * from the cache, so a restore reads the map once and the record of a
+ * zeroed 64 MB sent log stays unwritten (fork copies nothing of it). */
+static const uint8_t zeros[32768];
 
 struct bpf_relay_keep {
 	size_t n;
@@ -76,12 +83,24 @@ static int record(struct kept_map *k)
 			k->mem = NULL;
 			return -errno;
 		}
-		memcpy(k->values, k->mem, k->mem_len);
+		if (k->value_size > sizeof(zeros))
+			return -E2BIG;
+		k->zero = calloc(cap, 1);
+		if (!k->zero)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < cap; i++) {
+			size_t at = (size_t)i * k->value_size;
+
+			k->zero[i] = !memcmp((char *)k->mem + at, zeros, k->value_size);
+			if (!k->zero[i])
+				memcpy((char *)k->values + at, (char *)k->mem + at, k->value_size);
+		}
 		return 0;
 	}
 	if (is_array(k->type)) {
 		for (uint32_t i = 0; i < cap; i++)
-			if (bpf_map_lookup_elem(k->fd, &i, (char *)k->values + (size_t)i * k->value_size))
+			if (bpf_map_lookup_elem(k->fd, &i,
+						(char *)k->values + (size_t)i * k->value_size))
 				return -errno;
 		return 0;
 	}
@@ -94,7 +113,8 @@ static int record(struct kept_map *k)
 	while (k->n < cap && !bpf_map_get_next_key(k->fd, key, next)) {
 		key = (char *)k->keys + (size_t)k->n * k->key_size;
 		memcpy(key, next, k->key_size);
-		if (bpf_map_lookup_elem(k->fd, key, (char *)k->values + (size_t)k->n * k->value_size))
+		if (bpf_map_lookup_elem(k->fd, key,
+					(char *)k->values + (size_t)k->n * k->value_size))
 			break; /* gone meanwhile (LRU): not part of the state */
 		k->n++;
 	}
@@ -184,9 +204,10 @@ static int put_back(const struct kept_map *k)
 	if (k->mem) {
 		for (uint32_t i = 0; i < n; i++) {
 			size_t at = (size_t)i * k->value_size;
+			const void *was = k->zero[i] ? (const void *)zeros : (char *)k->values + at;
 
-			if (memcmp((char *)k->mem + at, (char *)k->values + at, k->value_size))
-				memcpy((char *)k->mem + at, (char *)k->values + at, k->value_size);
+			if (memcmp((char *)k->mem + at, was, k->value_size))
+				memcpy((char *)k->mem + at, was, k->value_size);
 		}
 		return 0;
 	}
@@ -238,6 +259,7 @@ void bpf_relay_keep_free(struct bpf_relay *r)
 	for (size_t i = 0; i < r->kept->n; i++) {
 		if (r->kept->maps[i].mem)
 			munmap(r->kept->maps[i].mem, r->kept->maps[i].mem_len);
+		free(r->kept->maps[i].zero);
 		free(r->kept->maps[i].keys);
 		free(r->kept->maps[i].values);
 	}
@@ -245,15 +267,18 @@ void bpf_relay_keep_free(struct bpf_relay *r)
 	r->kept = NULL;
 }
 
-int bpf_relay_load_kept(struct bpf_relay *r, const char *path)
+int bpf_relay_load_kept(struct bpf_relay *r, const char *path, struct fp_keys *keys)
 {
+	char why[256] = "";
 	int err = bpf_relay_open_file(r, path ? path : bpf_relay_object_path());
 
+	if (!err && keys)
+		err = fp_keys_open_from(keys, r->obj, why, sizeof(why));
 	if (!err)
 		err = bpf_relay_keep(r);
 	if (err)
-		fprintf(stderr, "bpf_relay: no object to share, every test fails: %s\n",
-			strerror(-err));
+		fprintf(stderr, "bpf_relay: no object to share, every test fails: %s %s\n",
+			strerror(-err), why);
 	return err;
 }
 

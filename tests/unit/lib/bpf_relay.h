@@ -49,9 +49,12 @@ void bpf_relay_close(struct bpf_relay *r);
 int bpf_relay_keep(struct bpf_relay *r);
 int bpf_relay_restore(const struct bpf_relay *r);
 void bpf_relay_keep_free(struct bpf_relay *r);
-/* main()'s part: opens path (NULL: bpf_relay_object_path()) and keeps
- * it; on failure says why and leaves the tests to fail in restore. */
-int bpf_relay_load_kept(struct bpf_relay *r, const char *path);
+/* main()'s part: opens path (NULL: bpf_relay_object_path()), with keys
+ * (not NULL) opens the TLS key installer on its maps (fp_keys_open_from:
+ * its seal program goes into moq_seal_prog, recorded with the rest), and
+ * keeps it; on failure says why and leaves the tests to fail in restore. */
+struct fp_keys;
+int bpf_relay_load_kept(struct bpf_relay *r, const char *path, struct fp_keys *keys);
 /* Runs the suite (CK_NORMAL), frees the record, closes r; the exit status
  * for main. */
 struct Suite;

@@ -44,12 +44,6 @@ static void acks_put(void)
 
 static void setup(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -57,10 +51,10 @@ static void setup(void)
 				   .sport_be = htons(RELAY_PORT),
 				   .dport_be = htons(6000)};
 	struct moq_conn_seq seq = {.next_pn = NEXT_PN};
-	uint32_t k = 0, slot = SLOT;
+	uint32_t slot = SLOT;
 
 	ck_assert_int_eq(bpf_relay_restore(&R), 0);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 10ull * 1000000000ull), 0);
 	memcpy(s.eth_src, mac_relay, 6);
 	memcpy(s.eth_dst, mac_sub, 6);
 	memcpy(s.saddr, relay_ip, 4);

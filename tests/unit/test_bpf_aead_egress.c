@@ -89,21 +89,14 @@ static void add_sub(uint32_t slot, int family, uint32_t flags)
 
 static void setup_family(int family)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_upstream u = {.conn_id = UP_CONN,
 				 .generation = 1,
 				 .family = family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
 				 .sport_be = htons(5000)};
-	uint32_t k = 0;
 
 	/* main loaded R and K once; this empties the maps again */
 	ck_assert_int_eq(bpf_relay_restore(&R), 0);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 10ull * 1000000000ull), 0);
 	addr(u.saddr, family, 1);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
 	add_sub(PLAIN, family, 0);

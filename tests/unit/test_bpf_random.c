@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -2117,23 +2116,10 @@ END_TEST
 
 static void netns_private(void)
 {
-	struct ifreq ifr;
 	struct sockaddr_ll sll;
-	int s;
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET) (needs root)");
+	if (bpf_relay_netns_private())
 		return;
-	}
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (s >= 0 && !ioctl(s, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	if (s >= 0)
-		close(s);
 	pkt_sock = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (pkt_sock < 0) {
 		perror("socket(AF_PACKET)");

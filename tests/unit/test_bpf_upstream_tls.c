@@ -134,12 +134,6 @@ static void set_upstream(int family, uint8_t flags)
 /* Per test (checked fixture): the state every test starts from. */
 static void setup_state(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 60ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -150,10 +144,10 @@ static void setup_state(void)
 	struct moq_track_key tk = {.conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription b = {.track_alias = ALIAS};
-	uint32_t k = 0, slot = SLOT;
+	uint32_t slot = SLOT;
 
 	ck_assert_int_eq(bpf_relay_restore(&R), 0);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 60ull * 1000000000ull), 0);
 	set_upstream(4, MOQ_UP_F_TLS);
 	next_pn = PN_BASE;
 	set_window(next_pn);

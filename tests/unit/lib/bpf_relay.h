@@ -84,7 +84,11 @@ int bpf_relay_test_run(int prog_fd, const void *pkt, size_t len, struct bpf_rela
 /* Moves the process into a new network namespace with loopback up, so
  * clones and copies the programs make reach only that namespace. Prints
  * why on failure (needs root). */
-void bpf_relay_netns_private(void);
+int bpf_relay_netns_private(void); /* 0 or -1 */
+
+/* Writes moq_config as the agent does: enabled, layout version and
+ * generation 1, the heartbeat now, timeout_ns. 0 or negative errno. */
+int bpf_relay_config(const struct bpf_relay *r, uint16_t relay_port, uint64_t timeout_ns);
 
 /* Sum of a per-CPU moq_stats entry over all CPUs. */
 uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog, uint32_t reason);

@@ -57,13 +57,46 @@ static uint32_t user_value_size(const struct bpf_map *m)
 	return v;
 }
 
+/* Hash kinds: the entries there are (usually none: a 16,384-entry map
+ * of 16 KB values is not worth a 256 MB record). */
+static int record_hash(struct kept_map *k)
+{
+	void *key = NULL, *next = malloc(k->key_size);
+	uint32_t cap = 0;
+
+	if (!next)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(k->fd, key, next) && cap < k->max_entries) {
+		key = next;
+		cap++;
+	}
+	k->keys = calloc(cap ? cap : 1, k->key_size);
+	k->values = calloc(cap ? cap : 1, k->value_size);
+	if (!k->keys || !k->values) {
+		free(next);
+		return -ENOMEM;
+	}
+	key = NULL;
+	while (k->n < cap && !bpf_map_get_next_key(k->fd, key, next)) {
+		key = (char *)k->keys + (size_t)k->n * k->key_size;
+		memcpy(key, next, k->key_size);
+		if (bpf_map_lookup_elem(k->fd, key,
+					(char *)k->values + (size_t)k->n * k->value_size))
+			break; /* gone meanwhile (LRU): not part of the state */
+		k->n++;
+	}
+	free(next);
+	return 0;
+}
+
 static int record(struct kept_map *k)
 {
 	uint32_t cap = k->max_entries;
-	void *key = NULL, *next;
 
 	if (k->type == BPF_MAP_TYPE_RINGBUF)
 		return 0; /* max_entries is its size in bytes; nothing to record */
+	if (!is_array(k->type) && k->type != BPF_MAP_TYPE_PROG_ARRAY)
+		return record_hash(k);
 	k->values = calloc(cap ? cap : 1, k->value_size);
 	if (!k->values)
 		return -ENOMEM;
@@ -97,28 +130,9 @@ static int record(struct kept_map *k)
 		}
 		return 0;
 	}
-	if (is_array(k->type)) {
-		for (uint32_t i = 0; i < cap; i++)
-			if (bpf_map_lookup_elem(k->fd, &i,
-						(char *)k->values + (size_t)i * k->value_size))
-				return -errno;
-		return 0;
-	}
-	k->keys = calloc(cap ? cap : 1, k->key_size);
-	next = malloc(k->key_size);
-	if (!k->keys || !next) {
-		free(next);
-		return -ENOMEM;
-	}
-	while (k->n < cap && !bpf_map_get_next_key(k->fd, key, next)) {
-		key = (char *)k->keys + (size_t)k->n * k->key_size;
-		memcpy(key, next, k->key_size);
-		if (bpf_map_lookup_elem(k->fd, key,
-					(char *)k->values + (size_t)k->n * k->value_size))
-			break; /* gone meanwhile (LRU): not part of the state */
-		k->n++;
-	}
-	free(next);
+	for (uint32_t i = 0; i < cap; i++)
+		if (bpf_map_lookup_elem(k->fd, &i, (char *)k->values + (size_t)i * k->value_size))
+			return -errno;
 	return 0;
 }
 

@@ -80,13 +80,7 @@ struct null_key {
 static char obj_path[512];
 static uint64_t next_pn;
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void set_key(uint32_t phase, int present)
 {
@@ -141,12 +135,6 @@ static void set_upstream(int family, uint8_t flags)
 /* Per test (checked fixture): the state every test starts from. */
 static void setup_state(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 60ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -157,9 +145,10 @@ static void setup_state(void)
 	struct moq_track_key tk = {.conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription b = {.track_alias = ALIAS};
-	uint32_t k = 0, slot = SLOT;
+	uint32_t slot = SLOT;
 
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 60ull * 1000000000ull), 0);
 	set_upstream(4, MOQ_UP_F_TLS);
 	next_pn = PN_BASE;
 	set_window(next_pn);
@@ -176,8 +165,8 @@ static void setup_state(void)
 }
 
 /* Per test case (unchecked fixture: loading and verifying the object
- * takes about a second, so once; the tests run in forks and reset the
- * maps they use in setup_state). */
+ * takes about a second, so once; the tests run in forks and setup_state
+ * puts every map back as it was after the load, bpf_relay.h). */
 static void load(int with_aes)
 {
 	const char *bdir = getenv("B");
@@ -193,6 +182,7 @@ static void load(int with_aes)
 			 bdir && *bdir ? bdir : "build");
 		ck_assert_int_eq(bpf_relay_open_file(&R, obj_path), 0);
 	}
+	ck_assert_int_eq(bpf_relay_keep(&R), 0);
 }
 
 static void load_null(void)
@@ -209,6 +199,7 @@ static void unload(void)
 {
 	if (aes)
 		fp_keys_close(&K);
+	bpf_relay_keep_free(&R);
 	bpf_relay_close(&R);
 }
 

@@ -21,6 +21,7 @@ PACKAGES=(
 	strace time                           # syscall counts and CPU in benchmarks
 	linux-perf                            # perf record/stat in bench/profile.sh
 	python3                               # packet crafting in the live fast-path test
+	python3-cryptography                  # TLS residence bench: offline QUIC decryption (bench/residence_tls.py)
 	jq                                    # JSON summaries in the relay tests and demo
 	groff-base man-db                     # man page checks (tests/integration/man_pages.sh)
 	clang-format                          # make check's format check (tests/format_check.sh)
@@ -48,6 +49,7 @@ have_all() {
 	pkg-config --atleast-version="$NGHTTP3_MIN" libnghttp3 ||
 		{ echo "libnghttp3 $(pkg-config --modversion libnghttp3) is older than $NGHTTP3_MIN (bookworm-backports has it)"; return 1; }
 	/usr/bin/python3 -c 'import websocket' 2>/dev/null || { echo "missing python3 module websocket (python3-websocket)"; return 1; }
+	/usr/bin/python3 -c 'import cryptography' 2>/dev/null || { echo "missing python3 module cryptography (python3-cryptography)"; return 1; }
 	for c in "${COMMANDS[@]}"; do
 		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || { echo "missing command: $c"; return 1; }
 	done

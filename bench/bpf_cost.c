@@ -13,12 +13,16 @@
  * Then the same for TLS subscriber slots (MOQ_SUB_F_TLS, keys installed by
  * agent/lib/fp_keys.c) next to plaintext slots on a 1,200-byte QUIC packet,
  * the seal's parts from tc-progs/testing/aead_test.bpf.o, and userspace
- * AES-NI (gnutls) for the accelerated-AES estimate.
+ * AES-NI (gnutls) for the accelerated-AES estimate. Last, a subscriber's
+ * media ACK through tc/subscriber_ingress: consumed on a plaintext slot,
+ * on a TLS slot (opened by the tail-called moq_subscriber_open), and
+ * passed on a TLS slot.
  * Built and run by bench/bpf_cost.sh; needs root. */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/pkt_cls.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -34,6 +38,7 @@
 #include "bpf_pkt.h"
 #include "bpf_relay.h"
 #include "lib/fp_keys.h"
+#include "tls_seal.h"
 #include "moq_maps.h"
 
 static struct bpf_relay R;
@@ -622,6 +627,157 @@ static int up_tls_section(uint32_t ifindex, struct ring_buffer *rb)
 	return 0;
 }
 
+/* ---- a subscriber's ACK through tc/subscriber_ingress -------------------- */
+
+#define ACK_SLOT 1 /* setup_maps(1) uses slot 0 */
+static const uint8_t ack_cid[8] = {0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, ACK_SLOT};
+static const struct fp_tls_key ack_rx_key = {
+    .key = {0x21, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0x26},
+    .iv = {0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb},
+    .hp = {0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	   0x70},
+    .phase = 0};
+static uint64_t ack_pn = 5000;
+
+/* ACK of 100..90 (+ MAX_STREAMS with extra) from the subscriber, number pn:
+ * the plaintext profile, or sealed (2-byte number) with ack_rx_key */
+static size_t ack_pkt(uint8_t *pkt, size_t cap, int tls, uint64_t pn, int extra)
+{
+	uint8_t fr[64] = {0x02, 0x40, 100, 0, 0, 10}, q[128];
+	struct bpf_pkt_spec s = {.family = 4, .sport = 6000, .dport = 4443, .frames = fr};
+	size_t n = 6, len;
+
+	if (extra) {
+		fr[n++] = 0x12;
+		fr[n++] = 0x40;
+		fr[n++] = 100;
+	}
+	memcpy(s.eth_src, (uint8_t[6]){2, 0, 0, 0, 9, 2}, 6);
+	memcpy(s.eth_dst, (uint8_t[6]){2, 0, 0, 0, 9, 1}, 6);
+	memcpy(s.saddr, (uint8_t[4]){10, 9, 0, 2}, 4);
+	memcpy(s.daddr, (uint8_t[4]){10, 9, 0, 1}, 4);
+	memcpy(s.dcid, ack_cid, 8);
+	if (!tls) {
+		s.pn = (uint32_t)pn;
+		s.frames_len = n;
+		return bpf_pkt_build(pkt, cap, &s);
+	}
+	q[0] = 0x41;
+	memcpy(q + 1, ack_cid, 8);
+	q[9] = (uint8_t)(pn >> 8);
+	q[10] = (uint8_t)pn;
+	memcpy(q + 11, fr, n);
+	len = 11 + n + 16;
+	if (tls_seal(q, len, 11, pn, &ack_rx_key))
+		return 0;
+	s.first = q[0];
+	s.pn = (uint32_t)q[9] << 8 | q[10];
+	s.pn_len = 2;
+	s.frames = q + 11;
+	s.frames_len = len - 11;
+	s.no_tag = 1;
+	return bpf_pkt_build(pkt, cap, &s);
+}
+
+static int ack_slot(uint32_t flags)
+{
+	struct moq_subscriber sb = {.flags = MOQ_SUB_F_ACTIVE | flags,
+				    .generation = 1,
+				    .ifindex = 1,
+				    .family = MOQ_AF_INET,
+				    .sport_be = htons(4443),
+				    .dport_be = htons(6000)};
+	struct moq_conn_seq seq = {.next_pn = 1000};
+	uint32_t slot = ACK_SLOT;
+
+	memcpy(sb.eth_src, (uint8_t[6]){2, 0, 0, 0, 9, 1}, 6);
+	memcpy(sb.eth_dst, (uint8_t[6]){2, 0, 0, 0, 9, 2}, 6);
+	memcpy(sb.saddr, (uint8_t[4]){10, 9, 0, 1}, 4);
+	memcpy(sb.daddr, (uint8_t[4]){10, 9, 0, 2}, 4);
+	memcpy(sb.scid, ack_cid, 8);
+	return bpf_map_update_elem(fd_of("moq_subscribers"), &slot, &sb, 0) ||
+	       bpf_map_update_elem(fd_of("moq_sub_by_cid"), ack_cid, &slot, 0) ||
+	       bpf_map_update_elem(fd_of("moq_conn_seq"), &slot, &seq, 0);
+}
+
+/* Median test_run duration of n runs of the subscriber ingress on fresh
+ * ACK packets (a new number each: the TLS window refuses a replay), the
+ * ring emptied and the pass timer restarted before each (what the agent
+ * does); -1 when a run's verdict is not want. */
+static int64_t ack_runs(struct moq_acks *a, int tls, int extra, uint32_t want, int n)
+{
+	static uint32_t d[1001];
+	uint8_t pkt[256];
+
+	if (n > 1001)
+		n = 1001;
+	for (int i = 0; i < n; i++) {
+		struct bpf_relay_run r = {0};
+		size_t len = ack_pkt(pkt, sizeof(pkt), tls, ack_pn++, extra);
+
+		if (!len)
+			return -1;
+		__atomic_store_n(&a->tail, __atomic_load_n(&a->head, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		a->last_pass_ns = now_ns();
+		if (bpf_relay_test_run(R.subscriber_ingress, pkt, len, &r) || r.retval != want) {
+			fprintf(stderr, "bpf_cost: subscriber ingress verdict %u, want %u\n",
+				r.retval, want);
+			return -1;
+		}
+		d[i] = r.duration;
+	}
+	qsort(d, (size_t)n, sizeof(d[0]), cmp_u32);
+	return d[n / 2];
+}
+
+static int ack_section(uint32_t ifindex)
+{
+	size_t sz = (sizeof(struct moq_acks) * MOQ_MAX_SUBSCRIBERS + 4095) & ~(size_t)4095;
+	struct moq_acks *acks, *a;
+	struct fp_keys K;
+	char err[256] = "";
+	int64_t plain, tls, nokeys, passed;
+
+	acks = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd_of("moq_acks"), 0);
+	if (acks == MAP_FAILED || setup_maps(1, ifindex))
+		return 1;
+	a = &acks[ACK_SLOT];
+	a->enabled = MOQ_ACKS_EN_ACK | MOQ_ACKS_EN_PING;
+	if (ack_slot(0))
+		return 1;
+	plain = ack_runs(a, 0, 0, TC_ACT_SHOT, 1001);
+	if (fp_keys_open_from(&K, R.obj, err, sizeof(err))) {
+		fprintf(stderr, "fp_keys: %s\n", err);
+		return 1;
+	}
+	if (ack_slot(MOQ_SUB_F_TLS) || fp_keys_set_sub(&K, ACK_SLOT, &bench_key) ||
+	    fp_keys_sub_rx_seed(&K, ACK_SLOT, ack_pn - 1, 1) ||
+	    fp_keys_set_sub_rx(&K, ACK_SLOT, &ack_rx_key))
+		return 1;
+	tls = ack_runs(a, 1, 0, TC_ACT_SHOT, 1001);
+	passed = ack_runs(a, 1, 1, TC_ACT_OK, 1001);
+	fp_keys_wipe_sub(&K, ACK_SLOT);
+	if (fp_keys_set_sub(&K, ACK_SLOT, &bench_key))
+		return 1;
+	nokeys = ack_runs(a, 1, 0, TC_ACT_OK, 1001);
+	fp_keys_wipe_sub(&K, ACK_SLOT);
+	fp_keys_close(&K);
+	munmap(acks, sz);
+	if (plain < 0 || tls < 0 || passed < 0 || nokeys < 0)
+		return 1;
+	printf("\n# acks: a subscriber's media ACK (%d-byte QUIC packet) through "
+	       "tc/subscriber_ingress, median of 1001 test_runs\n",
+	       11 + 6 + 16);
+	printf("| slot | what | ns/packet |\n|---|---|---:|\n");
+	printf("| plaintext | ACK consumed | %lld |\n", (long long)plain);
+	printf("| TLS, rx keys | ACK opened and consumed (tail call) | %lld |\n", (long long)tls);
+	printf("| TLS, rx keys | ACK + MAX_STREAMS opened, restored, passed | %lld |\n",
+	       (long long)passed);
+	printf("| TLS, no rx keys | ACK passed (tail call, no keys) | %lld |\n", (long long)nokeys);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint32_t counts[] = {1, 8, 64, 1024};
@@ -722,6 +878,8 @@ int main(int argc, char **argv)
 	if (tls_section(ifindex, rb))
 		return 1;
 	if (up_tls_section(ifindex, rb))
+		return 1;
+	if (ack_section(ifindex))
 		return 1;
 	{
 		uint64_t fw = bpf_relay_stat(&R, MOQ_PROG_SUBSCRIBER_EGRESS, MOQ_R_FORWARDED),

@@ -16,7 +16,7 @@ WORK=$(mktemp -d /tmp/moq-bpfcost.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Itc-progs -Imoq -Imoq/wire -Iagent -Itests/unit/lib \
-	bench/bpf_cost.c tests/unit/lib/bpf_relay.c tests/unit/lib/bpf_pkt.c \
+	bench/bpf_cost.c tests/unit/lib/bpf_relay.c tests/unit/lib/bpf_pkt.c tests/unit/lib/tls_seal.c \
 	moq/wire/varint.c moq/wire/moq_err.c agent/lib/fp_keys.c "$KEYS_OBJ" \
 	-lbpf -lgnutls -o "$WORK/bpf_cost"
 MOQ_BPF_OBJ=$PWD/$OBJ B=$B "$WORK/bpf_cost" >"$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }

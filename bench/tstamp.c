@@ -12,6 +12,17 @@
  *                                     a fast-path clone's key (its mark) as
  *                                     "point slotN 0 seq ns"
  *   tstamp stats PINDIR               print the tst_stats counters (all CPUs)
+ *   tstamp attach PINDIR NETNS IF egress|ingress PROG
+ *                                     the same with the pinned program PROG
+ *                                     (tstamp_rec.bpf.o: tsr_egress,
+ *                                     tsr_ingress, tsr_arrive, tsr_depart)
+ *   tstamp rec PINDIR FILE            append every tsr_ring record
+ *                                     (testing/tstamp_rec.h: header, then
+ *                                     caplen bytes) to FILE
+ *                                     until SIGTERM/SIGINT (polled every
+ *                                     10 ms: no wakeups from the programs)
+ *   tstamp recstats PINDIR            print the tsr_stats counters (all CPUs)
+ *   tstamp now                        CLOCK_MONOTONIC in ns (the stamps' clock)
  *   tstamp fpstats MOQ_STATS_PIN      the relay fast path's moq_stats
  *                                     (tc-progs/moq_maps.h), summed over CPUs:
  *                                     "up_fwd=N eg_fwd=N" then every other
@@ -26,10 +37,13 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -37,12 +51,18 @@
 
 #include "moq_maps.h"
 #include "testing/tstamp.h"
+#include "testing/tstamp_rec.h"
 
+_Static_assert(offsetof(struct tsr_rec, data) == TSR_REC_HDR, "tstamp_rec.h's header size");
 _Static_assert(TST_CLONE_MARK == MOQ_MARK_MAGIC && TST_CLONE_MARK_MASK == MOQ_MARK_MAGIC_MASK,
 	       "tstamp.h's clone mark is moq_maps.h's");
 
 static const char *stat_names[TST_S_MAX] = {
     "seen", "udp", "matched", "unmatched", "first", "repeat", "full",
+};
+
+static const char *rec_stat_names[TSR_S_MAX] = {
+    "seen", "udp", "small", "recorded", "lost",
 };
 
 static int pin_path(char *out, size_t len, const char *dir, const char *name)
@@ -114,7 +134,8 @@ static int obj_get(const char *dir, const char *name)
 	return fd;
 }
 
-static int cmd_attach(const char *dir, const char *netns, const char *ifname, const char *where)
+static int cmd_attach(const char *dir, const char *netns, const char *ifname, const char *where,
+		      const char *prog)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1, .flags = BPF_TC_F_REPLACE);
@@ -125,7 +146,7 @@ static int cmd_attach(const char *dir, const char *netns, const char *ifname, co
 		fprintf(stderr, "tstamp: attach: '%s' is not egress or ingress\n", where);
 		return 2;
 	}
-	prog_fd = obj_get(dir, egress ? "tst_egress" : "tst_ingress");
+	prog_fd = obj_get(dir, prog ? prog : egress ? "tst_egress" : "tst_ingress");
 	if (prog_fd < 0)
 		return 1;
 	snprintf(nspath, sizeof(nspath), "/run/netns/%s", netns);
@@ -196,21 +217,81 @@ static int cmd_dump(const char *dir)
 	return fflush(stdout) ? 1 : 0;
 }
 
-static int cmd_stats(const char *dir)
+static volatile sig_atomic_t rec_stop;
+
+static void on_stop(int sig)
 {
-	int fd = obj_get(dir, "tst_stats"), ncpu = libbpf_num_possible_cpus(), c;
+	(void)sig;
+	rec_stop = 1;
+}
+
+static int rec_one(void *ctx, void *data, size_t len)
+{
+	const struct tsr_rec *r = data;
+
+	if (len < TSR_REC_HDR || len != TSR_REC_HDR + (size_t)r->caplen)
+		return 0;
+	return fwrite(data, len, 1, ctx) == 1 ? 0 : -EIO;
+}
+
+/* Drain tsr_ring into FILE until a signal; the records are written as the
+ * kernel laid them out (bench/residence_tls.py reads that layout). */
+static int cmd_rec(const char *dir, const char *file)
+{
+	int fd = obj_get(dir, "tsr_ring"), err = 0;
+	struct sigaction sa = {.sa_handler = on_stop};
+	struct ring_buffer *rb;
+	FILE *out;
+
+	if (fd < 0)
+		return 1;
+	out = fopen(file, "ab");
+	if (!out) {
+		fprintf(stderr, "tstamp: cannot open %s: %s\n", file, strerror(errno));
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	rb = ring_buffer__new(fd, rec_one, out, NULL);
+	if (!rb) {
+		fprintf(stderr, "tstamp: ring buffer: %s\n", strerror(errno));
+		fclose(out);
+		return 1;
+	}
+	/* the programs submit without a wakeup (an IPI in the measured
+	 * path), so poll the ring rather than wait on it */
+	while (!rec_stop) {
+		err = ring_buffer__consume(rb);
+		if (err < 0)
+			break;
+		err = 0;
+		usleep(10000);
+	}
+	if (!err)
+		err = ring_buffer__consume(rb) < 0;
+	ring_buffer__free(rb);
+	if (fclose(out))
+		err = 1;
+	if (err)
+		fprintf(stderr, "tstamp: rec: %s\n", strerror(errno));
+	return err ? 1 : 0;
+}
+
+static int print_stats(const char *dir, const char *map, const char **names, __u32 max)
+{
+	int fd = obj_get(dir, map), ncpu = libbpf_num_possible_cpus(), c;
 	__u32 k;
 
 	if (fd < 0 || ncpu <= 0)
 		return 1;
-	for (k = 0; k < TST_S_MAX; k++) {
+	for (k = 0; k < max; k++) {
 		__u64 v[ncpu], sum = 0;
 
 		if (bpf_map_lookup_elem(fd, &k, v) < 0)
 			return 1;
 		for (c = 0; c < ncpu; c++)
 			sum += v[c];
-		printf("%s%s=%llu", k ? " " : "", stat_names[k], (unsigned long long)sum);
+		printf("%s%s=%llu", k ? " " : "", names[k], (unsigned long long)sum);
 	}
 	printf("\n");
 	return 0;
@@ -250,15 +331,28 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "load"))
 		return cmd_load(argv[2], argv[3]);
-	if (argc == 6 && !strcmp(argv[1], "attach"))
-		return cmd_attach(argv[2], argv[3], argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "attach"))
+		return cmd_attach(argv[2], argv[3], argv[4], argv[5], argc == 7 ? argv[6] : NULL);
 	if (argc == 3 && !strcmp(argv[1], "dump"))
 		return cmd_dump(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "stats"))
-		return cmd_stats(argv[2]);
+		return print_stats(argv[2], "tst_stats", stat_names, TST_S_MAX);
+	if (argc == 4 && !strcmp(argv[1], "rec"))
+		return cmd_rec(argv[2], argv[3]);
+	if (argc == 3 && !strcmp(argv[1], "recstats"))
+		return print_stats(argv[2], "tsr_stats", rec_stat_names, TSR_S_MAX);
+	if (argc == 2 && !strcmp(argv[1], "now")) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "fpstats"))
 		return cmd_fpstats(argv[2]);
-	fprintf(stderr, "usage: tstamp load OBJ PINDIR | attach PINDIR NETNS IF egress|ingress |\n"
-			"       dump PINDIR | stats PINDIR | fpstats MOQ_STATS_PIN\n");
+	fprintf(stderr,
+		"usage: tstamp load OBJ PINDIR | attach PINDIR NETNS IF egress|ingress [PROG] |\n"
+		"       dump PINDIR | stats PINDIR | rec PINDIR FILE | recstats PINDIR | now |\n"
+		"       fpstats MOQ_STATS_PIN\n");
 	return 2;
 }

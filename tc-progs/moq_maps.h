@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 9
+#define MOQ_MAPS_LAYOUT_VERSION 10
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -326,7 +326,11 @@ struct moq_sub_stats {
  * not usable. ~8 KiB per set (the GHASH table), allocated on use. */
 #define MOQ_TLS_KIND_SUB 0
 #define MOQ_TLS_KIND_UP 1
-#define MOQ_MAX_TLS_KEYSETS (2 * MOQ_MAX_SUBSCRIBERS + 2 * 1024)
+/* a subscriber slot's rx keys (its client->server packets), id = slot,
+ * only the layer's current rx phase: the subscriber ingress opens its
+ * small packets to consume media ACKs (docs/fast-path-tls.md) */
+#define MOQ_TLS_KIND_SUB_RX 2
+#define MOQ_MAX_TLS_KEYSETS (3 * MOQ_MAX_SUBSCRIBERS + 2 * 1024)
 struct moq_tls_key_id {
 	__u32 id; /* subscriber slot or upstream conn_id */
 	__u8 kind;
@@ -380,6 +384,16 @@ struct moq_tls_install {
 	__s32 err; /* out: 0 or -errno */
 	__u32 pad0;
 };
+
+/* ---- moq_open_prog (PROG_ARRAY, 1) the TLS subscriber ingress' opener --
+ * tc/subscriber_ingress tail-calls entry 0 (tls_keys.bpf.c,
+ * moq_subscriber_open, installed by fp_keys) for a MOQ_SUB_F_TLS slot's
+ * packet of at most MOQ_SUB_OPEN_MAX UDP payload bytes, with skb->cb[0] =
+ * slot, cb[1] / cb[2] = the UDP payload's start / end. The opener's
+ * per-slot rx packet-number window (struct moq_pn_window, generation
+ * unused) is moq_sub_rxwin in tls_keys.bpf.o (mmapable, not pinned: it
+ * lives with the agent's object). */
+#define MOQ_SUB_OPEN_MAX 256
 
 /* ---- moq_tls_sel (ARRAY, MOQ_MAX_SUBSCRIBERS) slot -> its tx key set ----
  * 0: none (a TLS slot's clones are dropped, MOQ_R_NO_KEYS), else the key

@@ -1,7 +1,8 @@
 /* Subscriber ingress (subscriber-facing, tc ingress): count a registered
  * subscriber's packets, learn its MAC and the relay's for the clones, and
  * take pure media ACKs from the agent (ack_consume.h: recorded in
- * moq_acks, then dropped; not for TLS slots, whose ACKs are encrypted).
+ * moq_acks, then dropped; a TLS slot's are opened first, by the tail-called
+ * moq_subscriber_open, lib/sub_open.h).
  * Never creates a subscriber. */
 #ifndef MOQ_SUBSCRIBER_INGRESS_BPF_H
 #define MOQ_SUBSCRIBER_INGRESS_BPF_H
@@ -77,8 +78,22 @@ static __always_inline int moq_subscriber_rx(struct __sk_buff *skb, int consume)
 		ss->rx_packets += 1;
 		ss->rx_bytes += skb->len;
 	}
-	/* a TLS slot's ACKs are encrypted: the agent opens them */
-	if (consume && !(sub->flags & MOQ_SUB_F_TLS) && moq_ack_consume(skb, c.off, c.end, slot))
+	if (!consume)
+		return MOQ_R_SUB_RX;
+	/* a TLS slot's small packets (ACKs) go to the opener, which consumes
+	 * what qualifies and passes the rest byte-identical
+	 * (tls_keys.bpf.c, moq_subscriber_open; it counts the packet);
+	 * without it (no agent since the attach) they pass */
+	if (sub->flags & MOQ_SUB_F_TLS) {
+		if (c.end - c.off <= MOQ_SUB_OPEN_MAX) {
+			skb->cb[0] = slot;
+			skb->cb[1] = c.off;
+			skb->cb[2] = c.end;
+			bpf_tail_call(skb, &moq_open_prog, 0);
+		}
+		return MOQ_R_SUB_RX;
+	}
+	if (moq_ack_consume(skb, c.off, c.end, slot, 0))
 		return MOQ_R_ACK_CONSUMED;
 	return MOQ_R_SUB_RX;
 }

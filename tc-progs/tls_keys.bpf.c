@@ -7,10 +7,14 @@
  *    sleepable programs like this one; the contexts are kept as kptrs in
  *    moq_tls_keys, where the tc programs use them.
  *  - moq_subscriber_seal, tc: the tail of tc/subscriber_egress for a TLS
- *    slot (moq_seal_prog), sealing the rewritten clone. */
+ *    slot (moq_seal_prog), sealing the rewritten clone.
+ *  - moq_subscriber_open, tc: the tail of tc/subscriber_ingress for a TLS
+ *    slot's small packet (moq_open_prog): opens it, consumes a media ACK
+ *    (lib/sub_open.h). */
 #include "bpf_common.h"
 #include "stats.h"
 #include "subscriber_egress.bpf.h"
+#include "sub_open.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -135,4 +139,14 @@ int moq_subscriber_seal(struct __sk_buff *skb)
 	ret = moq_subscriber_seal_job(skb, &reason);
 	moq_stat_count(MOQ_PROG_SUBSCRIBER_EGRESS, reason, skb->len);
 	return ret;
+}
+
+SEC("tc")
+int moq_subscriber_open(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	int reason = moq_sub_open(skb);
+
+	moq_stat_count(MOQ_PROG_SUBSCRIBER_INGRESS, reason, len);
+	return reason == MOQ_R_ACK_CONSUMED ? TC_ACT_SHOT : TC_ACT_OK;
 }

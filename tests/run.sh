@@ -24,7 +24,7 @@ if [ "$(id -u)" = 0 ]; then
 	. netns/bpffs.sh
 	moq_ensure_bpffs /sys/fs/bpf || echo "run.sh: no BPF filesystem at /sys/fs/bpf: the fast-path tests will fail" >&2
 fi
-passed=0 failed=0 failures=()
+passed=0 failed=0 failures=() t0=$(date +%s)
 logdir=$B/test-logs
 mkdir -p "$logdir"
 
@@ -33,8 +33,10 @@ for t in "$B"/tests/test_*; do
 	name=$(basename "$t")
 	[[ $name =~ $filter ]] || continue
 	log=$logdir/$name.log
+	start=$(date +%s)
 	"$t" >"$log" 2>&1
 	rc=$?
+	dur=$(( $(date +%s) - start ))
 	# Check prints "NN%: Checks: N, Failures: F, Errors: E"
 	line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$log" | tail -1)
 	if [ -n "$line" ]; then
@@ -48,9 +50,9 @@ for t in "$B"/tests/test_*; do
 	fi
 	if [ $rc -ne 0 ] || [ "$bad" -ne 0 ]; then
 		failures+=("$name")
-		echo "FAIL $name ($line)"; grep -E ':[EF]:' "$log" | head -20
+		echo "FAIL $name ($line, ${dur}s)"; grep -E ':[EF]:' "$log" | head -20
 	else
-		echo "ok   $name ($n checks)"
+		echo "ok   $name ($n checks, ${dur}s)"
 	fi
 done
 
@@ -78,5 +80,6 @@ if [ $unit_only = 0 ]; then
 fi
 
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "run.sh: $(( $(date +%s) - t0 ))s"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ] && [ $passed -gt 0 ]

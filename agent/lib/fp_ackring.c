@@ -33,7 +33,9 @@ size_t fp_ackring_drain(struct moq_acks *a, size_t max, fp_ackring_cb cb, void *
 		for (int i = 0; i < 3; i++)
 			ack.ecn[i] = r->ecn[i];
 		ts = r->ts_ns;
-		ping = r->flags & MOQ_ACK_REC_F_PING ? (int64_t)(r->pn & 0xffffffffu) : -1;
+		/* the number as the kernel decoded it: a TLS slot's is
+		 * full, the plaintext profile's its 32-bit field */
+		ping = r->flags & MOQ_ACK_REC_F_PING ? (int64_t)(r->pn & ((1ull << 62) - 1)) : -1;
 		/* copied: the kernel may reuse the record from here */
 		tail++;
 		__atomic_store_n(&a->tail, tail, __ATOMIC_RELEASE);

@@ -20,8 +20,9 @@
 /* Called once per record, in the order the kernel reserved them: ack as
  * the ACK translator reports a wire ACK, ts_ns the kernel's receive time
  * (bpf_ktime_get_ns = CLOCK_MONOTONIC, the agent's clock), ping_pn the
- * packet's 4-byte number field when it also carried a PING (ngtcp2 must
- * acknowledge that number), else -1. */
+ * packet's number when it also carried a PING (ngtcp2 must acknowledge
+ * that number): the plaintext profile's 4-byte field, a TLS slot's full
+ * number (the kernel opened and decoded it); else -1. */
 typedef void (*fp_ackring_cb)(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
 			      int64_t ping_pn);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "moq_maps.h"
@@ -128,7 +129,7 @@ static int load_obj(struct fp_keys *k, const char *pin_root, struct bpf_object *
 	struct bpf_program *prog;
 	struct bpf_object *obj;
 	struct bpf_map *m;
-	int r, seal_fd, pa_fd;
+	int r, seal_fd, pa_fd, open_fd, oa_fd, win_fd;
 	uint32_t zero = 0;
 
 	libbpf_set_print(keys_libbpf_print);
@@ -155,7 +156,8 @@ static int load_obj(struct fp_keys *k, const char *pin_root, struct bpf_object *
 	}
 	bpf_object__for_each_program(prog, obj)
 	{
-		if (!strcmp(bpf_program__name(prog), "moq_subscriber_seal"))
+		if (!strcmp(bpf_program__name(prog), "moq_subscriber_seal") ||
+		    !strcmp(bpf_program__name(prog), "moq_subscriber_open"))
 			bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
 	}
 	r = bpf_object__load(obj);
@@ -174,7 +176,12 @@ static int load_obj(struct fp_keys *k, const char *pin_root, struct bpf_object *
 	k->keys_fd = bpf_object__find_map_fd_by_name(obj, "moq_tls_keys");
 	k->sel_fd = bpf_object__find_map_fd_by_name(obj, "moq_tls_sel");
 	pa_fd = bpf_object__find_map_fd_by_name(obj, "moq_seal_prog");
-	if (k->prog_fd < 0 || seal_fd < 0 || k->keys_fd < 0 || k->sel_fd < 0 || pa_fd < 0) {
+	prog = bpf_object__find_program_by_name(obj, "moq_subscriber_open");
+	open_fd = prog ? bpf_program__fd(prog) : -1;
+	oa_fd = bpf_object__find_map_fd_by_name(obj, "moq_open_prog");
+	win_fd = bpf_object__find_map_fd_by_name(obj, "moq_sub_rxwin");
+	if (k->prog_fd < 0 || seal_fd < 0 || k->keys_fd < 0 || k->sel_fd < 0 || pa_fd < 0 ||
+	    open_fd < 0 || oa_fd < 0 || win_fd < 0) {
 		snprintf(err, errlen, "TLS programs: a program or map is missing");
 		return -ENOENT;
 	}
@@ -188,6 +195,20 @@ static int load_obj(struct fp_keys *k, const char *pin_root, struct bpf_object *
 	if (bpf_map_update_elem(pa_fd, &zero, &seal_fd, BPF_ANY)) {
 		r = -errno;
 		snprintf(err, errlen, "moq_seal_prog: %s", strerror(-r));
+		return r;
+	}
+	k->rxwin_len = sizeof(struct moq_pn_window) * MOQ_MAX_SUBSCRIBERS;
+	k->rxwin = mmap(NULL, k->rxwin_len, PROT_READ | PROT_WRITE, MAP_SHARED, win_fd, 0);
+	if (k->rxwin == MAP_FAILED) {
+		r = -errno;
+		k->rxwin = NULL;
+		snprintf(err, errlen, "moq_sub_rxwin: mmap: %s", strerror(-r));
+		return r;
+	}
+	/* the opener last: it finds its window and keys in place */
+	if (bpf_map_update_elem(oa_fd, &zero, &open_fd, BPF_ANY)) {
+		r = -errno;
+		snprintf(err, errlen, "moq_open_prog: %s", strerror(-r));
 		return r;
 	}
 	return 0;
@@ -242,6 +263,9 @@ void fp_keys_close(struct fp_keys *k)
 {
 	/* the map and program fds belong to the object; the seal program
 	 * stays installed in the pinned moq_seal_prog */
+	if (k->rxwin)
+		munmap(k->rxwin, k->rxwin_len);
+	k->rxwin = NULL;
 	if (k->obj)
 		bpf_object__close(k->obj);
 	k->obj = NULL;
@@ -290,7 +314,7 @@ static int set_keys(struct fp_keys *k, uint8_t kind, uint32_t id, const struct f
 
 	if (k->prog_fd < 0)
 		return -EBADF;
-	if (key->phase > 1 || (kind == MOQ_TLS_KIND_SUB && id >= MOQ_MAX_SUBSCRIBERS))
+	if (key->phase > 1 || (kind != MOQ_TLS_KIND_UP && id >= MOQ_MAX_SUBSCRIBERS))
 		return -EINVAL;
 	v = calloc(1, sizeof(*v));
 	if (!v)
@@ -357,9 +381,13 @@ static int wipe_keys(struct fp_keys *k, uint8_t kind, uint32_t id)
 	v = malloc(sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (uint8_t p = 0; p < 2; p++) {
-		struct moq_tls_key_id kid = {.id = id, .kind = kind, .phase = p};
+	for (uint8_t p = 0; p < 4; p++) {
+		/* a subscriber's rx keys go with its tx keys */
+		uint8_t kd = p < 2 ? kind : MOQ_TLS_KIND_SUB_RX;
+		struct moq_tls_key_id kid = {.id = id, .kind = kd, .phase = p & 1};
 
+		if (p >= 2 && kind != MOQ_TLS_KIND_SUB)
+			break;
 		r2 = wipe_one(k, &kid, v);
 		if (!r)
 			r = r2;
@@ -421,4 +449,69 @@ int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key 
 int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id)
 {
 	return wipe_keys(k, MOQ_TLS_KIND_UP, conn_id);
+}
+
+int fp_keys_set_sub_rx(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key)
+{
+	struct moq_tls_key_id other = {.id = slot, .kind = MOQ_TLS_KIND_SUB_RX};
+	struct moq_keyset *v;
+	int r = set_keys(k, MOQ_TLS_KIND_SUB_RX, slot, key);
+
+	if (r)
+		return r;
+	/* the previous phase's set: the kernel opens only the current one */
+	other.phase = (key->phase & 1) ^ 1;
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	r = wipe_one(k, &other, v);
+	free(v);
+	return r;
+}
+
+int fp_keys_sub_rx_seed(struct fp_keys *k, uint32_t slot, uint64_t largest, int any)
+{
+	struct moq_pn_window *w;
+	uint64_t top = largest >> 5;
+
+	if (!k->rxwin || slot >= MOQ_MAX_SUBSCRIBERS)
+		return -EINVAL;
+	w = &k->rxwin[slot];
+	/* the kernel does not open for this slot while its keys are
+	 * absent: the caller seeds before it installs them */
+	memset(w, 0, sizeof(*w));
+	if (!any)
+		return 0;
+	/* the blocks of the window (pn_window.h): full below the largest's,
+	 * bits 0..largest % 32 in its own */
+	for (uint64_t b = top >= MOQ_PN_SLOTS ? top - MOQ_PN_SLOTS + 1 : 0; b <= top; b++) {
+		uint64_t bits = b < top ? 0xffffffffull : (2ull << (largest & 31)) - 1;
+
+		w->slot[b % MOQ_PN_SLOTS] = (uint64_t)(uint32_t)(b + 1) << 32 | bits;
+	}
+	__atomic_store_n(&w->next, largest + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void fp_keys_sub_rx_raise(struct fp_keys *k, uint32_t slot, uint64_t largest)
+{
+	uint64_t cur;
+
+	if (!k->rxwin || slot >= MOQ_MAX_SUBSCRIBERS)
+		return;
+	/* only next: the numbers in between stay unmarked (a replay of one
+	 * the layer opened may then be consumed: an old ACK, which the
+	 * tracker ignores) */
+	cur = __atomic_load_n(&k->rxwin[slot].next, __ATOMIC_RELAXED);
+	while (cur < largest + 1 &&
+	       !__atomic_compare_exchange_n(&k->rxwin[slot].next, &cur, largest + 1, 0,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t fp_keys_sub_rx_next(const struct fp_keys *k, uint32_t slot)
+{
+	if (!k->rxwin || slot >= MOQ_MAX_SUBSCRIBERS)
+		return 0;
+	return __atomic_load_n(&k->rxwin[slot].next, __ATOMIC_RELAXED);
 }

@@ -15,12 +15,17 @@ struct fp_tls_key {
 };
 
 /* fp_keys_open loads tc-progs/tls_keys.bpf.o (embedded): the key
- * installer and the seal program, which it puts into moq_seal_prog. */
+ * installer, the seal program, which it puts into moq_seal_prog, and the
+ * subscriber opener, into moq_open_prog. */
+struct moq_pn_window;
 struct fp_keys {
 	int keys_fd; /* moq_tls_keys */
 	int sel_fd;  /* moq_tls_sel */
 	int prog_fd; /* the BPF_PROG_TYPE_SYSCALL installer */
 	void *obj;   /* struct bpf_object * of tls_keys.bpf.o */
+	/* mmap of the object's moq_sub_rxwin: each slot's rx window */
+	struct moq_pn_window *rxwin;
+	size_t rxwin_len;
 };
 
 /* pin_dir: where tc pinned relay.bpf.o's maps (MOQ_PIN_DIR) */
@@ -32,6 +37,17 @@ int fp_keys_open_from(struct fp_keys *k, struct bpf_object *maps_from, char *err
 void fp_keys_close(struct fp_keys *k);
 int fp_keys_set_sub(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key);
 int fp_keys_wipe_sub(struct fp_keys *k, uint32_t slot);
+/* A subscriber slot's rx keys (client->server) of the layer's current rx
+ * phase key->phase; the other phase's set is wiped (the kernel opens only
+ * the current phase). fp_keys_wipe_sub wipes them with the tx keys. */
+int fp_keys_set_sub_rx(struct fp_keys *k, uint32_t slot, const struct fp_tls_key *key);
+/* The slot's rx packet-number window: seed it (every number <= largest
+ * seen, any = 0: nothing seen yet), or raise its largest to largest (the
+ * QUIC layer opened packets the kernel passed; never lowers it).
+ * fp_keys_sub_rx_next: its next (largest seen + 1, 0: none). */
+int fp_keys_sub_rx_seed(struct fp_keys *k, uint32_t slot, uint64_t largest, int any);
+void fp_keys_sub_rx_raise(struct fp_keys *k, uint32_t slot, uint64_t largest);
+uint64_t fp_keys_sub_rx_next(const struct fp_keys *k, uint32_t slot);
 /* key->phase picks the set (0 or 1) */
 int fp_keys_set_up(struct fp_keys *k, uint32_t conn_id, const struct fp_tls_key *key);
 int fp_keys_wipe_up(struct fp_keys *k, uint32_t conn_id);

@@ -13,7 +13,7 @@ uint64_t fp_pinghold_hold_ns(uint64_t max_ack_delay_ns, uint64_t tick_ns, uint64
 	return max_ack_delay_ns > used ? max_ack_delay_ns - used : 0;
 }
 
-bool fp_pinghold_add(struct fp_pinghold *h, uint32_t pn, uint64_t ts_ns, uint64_t hold_ns)
+bool fp_pinghold_add(struct fp_pinghold *h, uint64_t pn, uint64_t ts_ns, uint64_t hold_ns)
 {
 	uint64_t due = ts_ns + hold_ns;
 
@@ -25,7 +25,7 @@ bool fp_pinghold_add(struct fp_pinghold *h, uint32_t pn, uint64_t ts_ns, uint64_
 	return !hold_ns || h->n == FP_PINGHOLD_MAX;
 }
 
-size_t fp_pinghold_take(struct fp_pinghold *h, uint32_t *out)
+size_t fp_pinghold_take(struct fp_pinghold *h, uint64_t *out)
 {
 	size_t n = h->n;
 

@@ -18,7 +18,7 @@
 #define FP_PINGHOLD_MARGIN_NS 5000000ull /* kept free below max_ack_delay */
 
 struct fp_pinghold {
-	uint32_t pn[FP_PINGHOLD_MAX]; /* the packets' 4-byte number fields, in order */
+	uint64_t pn[FP_PINGHOLD_MAX]; /* the packets' numbers (fields, or full: TLS), in order */
 	uint32_t n;
 	uint64_t due_ns; /* feed by then (n > 0) */
 };
@@ -30,7 +30,7 @@ uint64_t fp_pinghold_hold_ns(uint64_t max_ack_delay_ns, uint64_t tick_ns, uint64
 
 /* Hold pn, received at ts_ns (the kernel's time), with hold_ns of room.
  * Returns true when the held numbers must be fed now (full, or no room). */
-bool fp_pinghold_add(struct fp_pinghold *h, uint32_t pn, uint64_t ts_ns, uint64_t hold_ns);
+bool fp_pinghold_add(struct fp_pinghold *h, uint64_t pn, uint64_t ts_ns, uint64_t hold_ns);
 
 /* Something held whose time has come at now_ns. */
 static inline bool fp_pinghold_due(const struct fp_pinghold *h, uint64_t now_ns)
@@ -40,6 +40,6 @@ static inline bool fp_pinghold_due(const struct fp_pinghold *h, uint64_t now_ns)
 
 /* Move the held numbers to out (FP_PINGHOLD_MAX entries), oldest first, and
  * empty h. Returns how many. */
-size_t fp_pinghold_take(struct fp_pinghold *h, uint32_t *out);
+size_t fp_pinghold_take(struct fp_pinghold *h, uint64_t *out);
 
 #endif

@@ -150,6 +150,10 @@ static const struct opt opts[] = {
     {"fast-path-no-ack-ping", NULL, K_BOOL, F(fp_no_ack_ping),
      "let the subscribers' ACK + PING packets reach ngtcp2 instead of\n"
      "consuming them in the kernel (docs/fast-path-agent.md) [consumed]"},
+    {"fast-path-no-tls-acks", NULL, K_BOOL, F(fp_no_tls_acks),
+     "TLS relay: do not give the kernel the subscribers' rx keys, so their\n"
+     "media ACKs reach the agent instead of being opened and consumed in\n"
+     "the kernel (docs/fast-path-tls.md) [consumed]"},
     {"max-ack-delay", "SECONDS", K_MS, F(max_ack_delay_ms),
      "max_ack_delay the relay advertises to its clients (RFC 9000 18.2):\n"
      "it acknowledges their ack-eliciting packets within it [0.1 with\n"

@@ -65,6 +65,7 @@ struct relay_config {
 	uint64_t fp_raw_bytes;
 	uint64_t fp_tick_ms;	   /* fast-path service tick (docs/fast-path-agent.md) */
 	bool fp_no_ack_ping;	   /* ACK + PING packets not consumed in the kernel */
+	bool fp_no_tls_acks;	   /* TLS: no rx keys in the kernel, no ACKs consumed */
 	uint64_t max_ack_delay_ms; /* advertised to clients; 0: relay_config_max_ack_delay */
 	char ctl_socket[108];	   /* control socket path, "" = none */
 	bool ctl_socket_explicit;  /* given by --ctl-socket / the file */

@@ -443,13 +443,13 @@ static int fc_slot_alloc(struct fp_conn *fc)
 		snprintf(fc->info.peer, sizeof(fc->info.peer), "%s:%u", host, ntohs(dport_be));
 	}
 	/* the kernel may consume media ACKs from here: every ack-eliciting
-	 * ngtcp2 packet not yet acknowledged is guarded first. Not on a TLS
-	 * slot: its ACKs are encrypted, the agent opens them (the ingress
-	 * program passes them; the ring stays off) */
+	 * ngtcp2 packet not yet acknowledged is guarded first. A TLS slot
+	 * only with its rx keys in the kernel (fp_tls.c): without them the
+	 * ingress passes its ACKs and the ring stays off */
 	{
 		struct moq_acks *a = fp_maps_acks(&fp->maps, slot);
 
-		if (a && fc->tls_slot) {
+		if (a && fc->tls_slot && !fc->sub_rx_keys) {
 			fp_ackring_disable(a);
 		} else if (a) {
 			fp_ackring_disable(a);
@@ -1371,6 +1371,7 @@ int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
 	fp->poll_ns = fp->hb_every_ns < FP_POLL_NS ? fp->hb_every_ns : FP_POLL_NS;
 	fp->tick_ns = d->cfg.fp_tick_ms * 1000000ull;
 	fp->ack_ping = !d->cfg.fp_no_ack_ping;
+	fp->no_tls_rx = d->cfg.fp_no_tls_acks;
 	fp->ping_mad_ns = relay_config_max_ack_delay(&d->cfg) * 1000000ull;
 	if (!fp->ping_mad_ns)
 		fp->ping_mad_ns = 25000000ull; /* ngtcp2's default, advertised */

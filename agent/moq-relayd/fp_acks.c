@@ -23,11 +23,14 @@ struct drain_ctx {
 /* The PING of a consumed ACK + PING packet, given to ngtcp2 as a packet of
  * its own with the subscriber's number (PING, PADDING for the
  * header-protection sample, the profile's tag) so that it acknowledges
- * that number as if it had read the packet. */
-static void feed_ping(struct fp_conn *fc, uint32_t pn)
+ * that number as if it had read the packet. On a TLS connection the kernel
+ * opened the packet (its tag verified, pn its full number): the layer's
+ * entry for authenticated packets also learns the number. */
+static void feed_ping(struct fp_conn *fc, uint64_t pn)
 {
 	uint8_t pkt[1 + MOQ_CID_LEN + 4 + 4 + MOQ_TAG_LEN];
 	size_t o = 0;
+	int rc;
 
 	pkt[o++] = 0x43; /* short header, 4-byte packet number */
 	memcpy(pkt + o, fc->rx_dcid, MOQ_CID_LEN);
@@ -41,7 +44,11 @@ static void feed_ping(struct fp_conn *fc, uint32_t pn)
 	o += 3;
 	memcpy(pkt + o, MOQ_PLAINTEXT_TAG, MOQ_TAG_LEN);
 	o += MOQ_TAG_LEN;
-	if (moq_quic_conn_read_pkt(fc->qc, pkt, o) < 0)
+	if (fc->tls_slot)
+		rc = moq_quic_conn_read_opened(fc->qc, pn, pkt, o);
+	else
+		rc = moq_quic_conn_read_pkt(fc->qc, pkt, o);
+	if (rc < 0)
 		fc->d->fp->ack_ping_errors++;
 	else
 		fc->d->fp->ack_pings++;
@@ -49,7 +56,7 @@ static void feed_ping(struct fp_conn *fc, uint32_t pn)
 
 void fp_conn_feed_pings(struct fp_conn *fc)
 {
-	uint32_t pn[FP_PINGHOLD_MAX];
+	uint64_t pn[FP_PINGHOLD_MAX];
 	size_t n = fp_pinghold_take(&fc->ph, pn);
 
 	for (size_t i = 0; i < n; i++)
@@ -67,7 +74,7 @@ void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns)
 /* A consumed PING waits (fp_pinghold.h) so that the next ones share the
  * relay's ACK: within the max_ack_delay we advertised, less one tick (the
  * latest the agent looks again) and ngtcp2's own delay after the feed. */
-static void hold_ping(struct fp_conn *fc, uint32_t pn, uint64_t ts_ns)
+static void hold_ping(struct fp_conn *fc, uint64_t pn, uint64_t ts_ns)
 {
 	struct relayd_fp *fp = fc->d->fp;
 	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
@@ -95,7 +102,7 @@ static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts
 	fp_cc_on_losses(&c->fc->cc, &sum, ts_ns);
 	c->n++;
 	if (ping_pn >= 0)
-		hold_ping(c->fc, (uint32_t)ping_pn, ts_ns);
+		hold_ping(c->fc, (uint64_t)ping_pn, ts_ns);
 }
 
 size_t fp_conn_drain_acks(struct fp_conn *fc)
@@ -105,6 +112,7 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
 
 	if (fc->slot < 0)
 		return 0;
+	fp_tls_sub_rx_sync(fc);
 	a = fp_maps_acks(&fc->d->fp->maps, (uint32_t)fc->slot);
 	if (!a || !fp_ackring_pending(a))
 		return 0;

@@ -192,8 +192,10 @@ struct fp_conn {
 	/* TLS relay (fp_tls.c): tls_slot its slot is MOQ_SUB_F_TLS (the
 	 * kernel seals with its tx keys), sub_keys those are installed;
 	 * up_tls its upstream entries are MOQ_UP_F_TLS, up_keys its rx keys
-	 * of both phases are installed; tx_phase the key phase exported */
-	bool tls_slot, sub_keys, up_tls, up_keys, up_refusal_logged;
+	 * of both phases are installed; tx_phase the key phase exported;
+	 * sub_rx_keys its rx keys (current phase) are installed too: the
+	 * kernel opens its ACKs and consumes them */
+	bool tls_slot, sub_keys, up_tls, up_keys, up_refusal_logged, sub_rx_keys;
 	uint8_t tx_phase;
 	const char *slow_reason; /* why it stays in userspace (static text) */
 };
@@ -219,6 +221,7 @@ struct relayd_fp {
 	uint64_t events, orphan_events, hook_drops;
 	uint64_t ack_pings, ack_ping_errors; /* PINGs of consumed packets fed to ngtcp2 */
 	bool ack_ping;	       /* consume ACK + PING too (not --fast-path-no-ack-ping) */
+	bool no_tls_rx;	       /* --fast-path-no-tls-acks: TLS slots' ACKs to the agent */
 	uint64_t ping_mad_ns;  /* the max_ack_delay we advertised: bounds the PING hold */
 	uint64_t ping_batches; /* feeds of held PINGs (ack_pings / this = PINGs per feed) */
 	uint64_t bad_events;   /* ring records fp_event_check refused */
@@ -322,6 +325,9 @@ const char *fp_tls_sub_refusal(const struct fp_conn *fc);
  * every key change); on failure its keys are wiped: 0 or -errno. */
 int fp_tls_sub_export(struct fp_conn *fc);
 void fp_tls_sub_wipe(struct fp_conn *fc);
+/* The kernel's rx window of fc's slot up to the layer's largest received
+ * number (packets the kernel passed and the layer opened). */
+void fp_tls_sub_rx_sync(struct fp_conn *fc);
 /* fc's rx keys of both phases to its upstream connection id; wiped on
  * failure: 0 or -errno. */
 int fp_tls_up_export(struct fp_conn *fc);

@@ -1,9 +1,10 @@
 /* moq-relayd: the encrypted fast path's keys (docs/fast-path-tls.md).
  *
  * On a TLS relay the kernel seals every clone for a fast subscriber with
- * that connection's current 1-RTT tx keys, and opens every publisher packet
- * with the publisher connection's rx keys of both key phases before cloning
- * it. This file moves those keys from the QUIC layer
+ * that connection's current 1-RTT tx keys, opens the subscriber's small
+ * packets with its current rx keys to consume its media ACKs, and opens
+ * every publisher packet with the publisher connection's rx keys of both
+ * key phases before cloning it. This file moves those keys from the QUIC layer
  * (moq_quic_conn_1rtt_keys) into the pinned key maps (lib/fp_keys), follows
  * every key change the layer reports (on_keys_changed, called before the
  * layer's first packet under new tx keys leaves) and wipes them when the
@@ -44,6 +45,46 @@ const char *fp_tls_sub_refusal(const struct fp_conn *fc)
 	return NULL;
 }
 
+/* fc's current rx keys (the subscriber's packets): the kernel opens its
+ * small packets and consumes its media ACKs. The slot's rx window is
+ * seeded with what the layer received before the first set. No rx keys
+ * yet (a server gets them after the tx keys) is not an error: the kernel
+ * passes everything until a key change re-exports. */
+static int sub_export_rx(struct fp_conn *fc)
+{
+	struct relayd_fp *fp = fc->d->fp;
+	struct moq_quic_1rtt_keys k;
+	struct fp_tls_key t;
+	uint64_t largest = 0;
+	int rc;
+
+	rc = moq_quic_conn_1rtt_keys(fc->qc, 0, 0, &k);
+	if (rc == -ENOENT)
+		return 0;
+	if (!rc && !fc->sub_rx_keys) {
+		int any = !moq_quic_conn_rx_largest_pn(fc->qc, &largest);
+
+		rc = fp_keys_sub_rx_seed(&fp->keys, (uint32_t)fc->slot, largest, any);
+	}
+	if (!rc) {
+		key_from(&t, &k);
+		rc = fp_keys_set_sub_rx(&fp->keys, (uint32_t)fc->slot, &t);
+		explicit_bzero(&t, sizeof(t));
+	}
+	explicit_bzero(&k, sizeof(k));
+	if (!rc)
+		fc->sub_rx_keys = true;
+	return rc;
+}
+
+void fp_tls_sub_rx_sync(struct fp_conn *fc)
+{
+	uint64_t largest;
+
+	if (fc->sub_rx_keys && fc->slot >= 0 && !moq_quic_conn_rx_largest_pn(fc->qc, &largest))
+		fp_keys_sub_rx_raise(&fc->d->fp->keys, (uint32_t)fc->slot, largest);
+}
+
 int fp_tls_sub_export(struct fp_conn *fc)
 {
 	struct relayd_fp *fp = fc->d->fp;
@@ -62,6 +103,8 @@ int fp_tls_sub_export(struct fp_conn *fc)
 		explicit_bzero(&t, sizeof(t));
 	}
 	explicit_bzero(&k, sizeof(k));
+	if (!rc && !fp->no_tls_rx)
+		rc = sub_export_rx(fc);
 	if (rc) {
 		fp->key_failures++;
 		fp_tls_sub_wipe(fc);
@@ -84,6 +127,7 @@ void fp_tls_sub_wipe(struct fp_conn *fc)
 	if (rc && rc != -ENOENT)
 		moq_warn(MOD, "slot %d: cannot wipe its TLS keys: %s", fc->slot, strerror(-rc));
 	fc->sub_keys = false;
+	fc->sub_rx_keys = false;
 }
 
 int fp_tls_up_export(struct fp_conn *fc)

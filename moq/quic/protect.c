@@ -823,6 +823,17 @@ void moq_quic__rx_pn_accept(struct moq_quic_conn *c, uint64_t pn, uint64_t opens
 	k->rx_any = 1;
 }
 
+void moq_quic__keys_rx_learn(struct moq_quic_conn *c, uint64_t pn)
+{
+	struct moq_quic__keys *k = c->keys;
+
+	if (!k || !k->shim || !k->have_rx)
+		return;
+	if (!k->rx_any || pn > k->rx_largest)
+		k->rx_largest = pn;
+	k->rx_any = 1;
+}
+
 int moq_quic_conn_rx_largest_pn(const struct moq_quic_conn *c, uint64_t *pn)
 {
 	const struct moq_quic__keys *k = c->keys;

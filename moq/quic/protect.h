@@ -72,6 +72,11 @@ int moq_quic__rx_pn_peek(struct moq_quic_conn *c, const uint8_t *pkt, size_t n, 
 			 uint64_t *opens);
 void moq_quic__rx_pn_accept(struct moq_quic_conn *c, uint64_t pn, uint64_t opens);
 
+/* A 1-RTT packet number the application authenticated (the relay's kernel
+ * opened the packet with the exported rx keys): the rx tracking learns it
+ * like one the layer opened. */
+void moq_quic__keys_rx_learn(struct moq_quic_conn *c, uint64_t pn);
+
 /* Per-connection counters (moq_quic_conn_stats). */
 uint64_t moq_quic__keys_updates(const struct moq_quic_conn *c);
 uint64_t moq_quic__keys_open_failed(const struct moq_quic_conn *c);

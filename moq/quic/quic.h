@@ -377,6 +377,14 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
  * TLS connection refuses: the packet would skip the AEAD), -EPROTO when ngtcp2
  * failed the connection on it. */
 int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len);
+/* The same for a shim-protected TLS connection, for a packet the
+ * application synthesized from one it authenticated itself (the relay's
+ * kernel opened the subscriber's ACK + PING with the exported rx keys and
+ * recorded its full number pn): pkt is its plaintext-profile form (0x43,
+ * the low 32 bits of pn). Never for network bytes. On 0 the layer's rx
+ * tracking learns pn (moq_quic_conn_rx_largest_pn). 0, -EINVAL (not
+ * shim-protected / not established / not that form), -EPROTO. */
+int moq_quic_conn_read_opened(struct moq_quic_conn *c, uint64_t pn, const uint8_t *pkt, size_t len);
 /* ---- TLS 1-RTT keys (docs/fast-path-tls-quic.md) --------------------- */
 
 /* One direction's AES-128-GCM 1-RTT packet protection keys. phase is the

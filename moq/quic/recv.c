@@ -230,17 +230,13 @@ static void conn_recv(struct moq_quic_conn *c, uint8_t *data, size_t n, size_t c
 	moq_quic__mark_dirty(c);
 }
 
-int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len)
+/* moq_quic_conn_read_pkt's and moq_quic_conn_read_opened's common part */
+static int read_profile_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len)
 {
 	ngtcp2_path path;
 	ngtcp2_pkt_info pi = {0};
 	int rv;
 
-	/* not on a shim-protected connection: the packet would reach ngtcp2
-	 * without being opened, i.e. unauthenticated (the kernel cannot read
-	 * a TLS connection's packets anyway) */
-	if (c->state != CS_ESTABLISHED || !c->ep->cfg.plaintext || !len || (pkt[0] & 0x80))
-		return -EINVAL;
 	moq_quic__conn_path(c, &path);
 	rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, moq_quic__now());
 	if (rv == NGTCP2_ERR_DRAINING) {
@@ -253,6 +249,36 @@ int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t l
 	}
 	moq_quic__mark_dirty(c);
 	return 0;
+}
+
+int moq_quic_conn_read_pkt(struct moq_quic_conn *c, const uint8_t *pkt, size_t len)
+{
+	/* not on a shim-protected connection: the packet would reach ngtcp2
+	 * without being opened, i.e. unauthenticated (network bytes of a TLS
+	 * connection go through moq_quic__shim_open) */
+	if (c->state != CS_ESTABLISHED || !c->ep->cfg.plaintext || !len || (pkt[0] & 0x80))
+		return -EINVAL;
+	return read_profile_pkt(c, pkt, len);
+}
+
+int moq_quic_conn_read_opened(struct moq_quic_conn *c, uint64_t pn, const uint8_t *pkt, size_t len)
+{
+	int rv;
+
+	/* only for the layer's own protection, and only the
+	 * plaintext-profile form of pn (0x43, its low 32 bits) */
+	if (c->state != CS_ESTABLISHED || !moq_quic__shim_on(c) || len < 1 + MOQ_QUIC_CID_LEN + 4 ||
+	    pkt[0] != 0x43 || pn >= (1ull << 62) ||
+	    ((uint32_t)pkt[9] << 24 | (uint32_t)pkt[10] << 16 | (uint32_t)pkt[11] << 8 | pkt[12]) !=
+		(uint32_t)pn)
+		return -EINVAL;
+	rv = read_profile_pkt(c, pkt, len);
+	/* authenticated by the application's opener: its number counts as
+	 * received, like one the layer opened (the next numbers decode
+	 * against it; key-update detection needs it) */
+	if (!rv)
+		moq_quic__keys_rx_learn(c, pn);
+	return rv;
 }
 
 static void send_stateless_reset(struct moq_quic_endpoint *ep, const uint8_t *dcid, size_t dcidlen,

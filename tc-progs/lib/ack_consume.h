@@ -34,7 +34,8 @@ struct moq_ackc_ctx {
 	struct moq_cid dcid;
 	__u8 type;
 	__u8 pad0[3];
-	__u32 pn;	      /* the subscriber's packet number (recorded with a PING) */
+	__u32 pn;	      /* the subscriber's packet number field (plaintext profile) */
+	__u64 full_pn;	      /* what a PING records: pn, or the opened TLS packet's */
 	struct moq_ack_rec r; /* ranges[0] set before the loop */
 };
 
@@ -172,11 +173,16 @@ static __always_inline __u64 moq_ack_pass_ns(const struct moq_acks *a)
 	return ms ? (__u64)ms * 1000000ull : MOQ_ACK_PASS_NS;
 }
 
-/* off/end: the UDP payload. 1 when the packet was recorded and must be
- * dropped, 0 when it goes to the agent. A subprogram with everything in the
- * scratch entry: relay_ingress, which inlines both roles, has no stack
- * left for it. */
-static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 end, __u32 slot)
+/* tls: 0, or MOQ_ACKC_TLS | the full packet number of a TLS packet the
+ * caller opened in place (tc-progs/lib/sub_open.h) */
+#define MOQ_ACKC_TLS (1ull << 63)
+
+/* off/end: the UDP payload (tls: the opened frames, end = the tag). 1 when
+ * the packet was recorded and must be dropped, 0 when it goes to the
+ * agent. A subprogram with everything in the scratch entry: relay_ingress,
+ * which inlines both roles, has no stack left for it. */
+static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 end, __u32 slot,
+				      __u64 tls)
 {
 	struct moq_ackc_loop l = {.skb = skb, .slot = slot};
 	struct moq_ackc_ctx *x;
@@ -202,8 +208,14 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 	__builtin_memset(x, 0, sizeof(*x));
 	x->c.off = off;
 	x->c.end = end;
-	if (moq_parse_quic_short(skb, &x->c, &x->dcid, &x->pn) || !moq_quic_tag_ok(skb, &x->c))
-		goto pass;
+	if (tls) {
+		x->full_pn = tls & ~MOQ_ACKC_TLS; /* the frames start at off */
+	} else {
+		if (moq_parse_quic_short(skb, &x->c, &x->dcid, &x->pn) ||
+		    !moq_quic_tag_ok(skb, &x->c))
+			goto pass;
+		x->full_pn = x->pn;
+	}
 	if (x->c.off >= x->c.end || bpf_skb_load_bytes(skb, x->c.off, &x->type, 1))
 		goto pass;
 	if (x->type != 0x02 && x->type != 0x03)
@@ -241,7 +253,7 @@ static __noinline int moq_ack_consume(struct __sk_buff *skb, __u32 off, __u32 en
 			goto pass;
 		if (x->type == 0x01) {
 			x->r.flags |= MOQ_ACK_REC_F_PING;
-			x->r.pn = x->pn;
+			x->r.pn = x->full_pn;
 			x->c.off += 1;
 		}
 	}

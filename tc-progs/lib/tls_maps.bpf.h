@@ -22,4 +22,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_tls_sel SEC(".maps");
 
+/* tc/subscriber_ingress -> moq_subscriber_open (moq_maps.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_open_prog SEC(".maps");
+
 #endif

@@ -43,7 +43,7 @@ for i in $(seq 1 "$NSUB"); do
 	log "acks-s$i: latency max $(jget "$TMP/acks-s$i.json" .latency_us.max) us, p99 $(jget "$TMP/acks-s$i.json" .latency_us.p99) us"
 done
 for i in $(seq 1 "$NSUB"); do expect_intact acks-s$i; done
-sleep 1.2
+fp_next_stats acks
 rx=$(fp_stat 2 "$R_SUB_RX")
 ack=$(fp_stat 2 "$R_ACK")
 rt=$(fp_field acks retransmits)

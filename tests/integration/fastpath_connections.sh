@@ -48,7 +48,7 @@ for i in 1 2 3 4; do
 	pids+=("$SUB_PID")
 done
 for p in "${pids[@]}"; do wait_exit "$p" $((N / 100 + 60)) "moq-sub --connections $CONNS"; done
-sleep 1.2 # one more stats line
+fp_next_stats relay
 # first, so that a failure below has it too (resets= and gate_drops= tell
 # how much the agent took over)
 grep -o "fastpath subs=.*" "$TMP/relay.log" | tail -1

@@ -91,7 +91,7 @@ for i in $(seq 1 8); do
 	dg_ok fan-d$i
 	[ "$(jget "$TMP/fan-d$i.json" .tracks[0].datagrams)" -gt 0 ] || die "fan-d$i: no datagrams"
 done
-sleep 1.2 # one more stats line
+fp_next_stats fan
 kp=$(fp_field fan kernel_pkts)
 ap=$(fp_field fan agent_pkts)
 share=$(fp_field fan kernel_share)
@@ -124,7 +124,7 @@ for i in 1 2 3 4; do
 done
 for p in "${pids[@]}"; do wait_exit "$p" 60 "a phase-2 subscriber"; done
 for i in 1 2 3 4; do expect_intact loss-s$i; done
-sleep 1.2
+fp_next_stats loss
 rt=$(fp_field loss retransmits)
 lost=$(fp_field loss lost)
 log "phase 2: $lost media packets lost, $rt retransmitted by the agent"
@@ -165,7 +165,7 @@ wait_announce kill2
 start_sub kill2-s2 sub2 --plaintext --count 1500 --connect-timeout 5 "$(sub_ip 2):4443"
 wait_exit "$SUB_PID" 30 "the subscriber of the restarted agent"
 expect_intact kill2-s2
-sleep 1.2
+fp_next_stats kill2
 [ "$(fp_field kill2 kernel_pkts)" -gt 1000 ] || die "restarted agent: the kernel forwarded nothing"
 no_error_close kill2 kill2-s2
 log "phase 3 ok: forwarding stops with the agent, restarted agent serves byte-exact"

@@ -95,7 +95,8 @@ round() {
 		[ "$(jget "$TMP/$name-s$i.json" .objects_received)" -ge "$OBJECTS" ] ||
 			die "$name-s$i: fewer than $OBJECTS objects"
 	done
-	sleep 1.2 # one more stats line
+	fp_next_stats "$name-edge"
+	[ "$mode" != fast ] || fp_next_stats "$name-origin"
 	local kp ap share fwd
 	kp=$(fp_field "$name-edge" kernel_pkts)
 	ap=$(fp_field "$name-edge" agent_pkts)

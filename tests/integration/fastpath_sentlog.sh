@@ -40,7 +40,7 @@ run_phase() { # NAME OBJECTS RATE SIZE SUBS...
 	done
 	for p in "${pids[@]}"; do wait_exit "$p" 40 "a $name subscriber"; done
 	for i in "$@"; do expect_intact "$name-s$i"; done
-	sleep 1.2 # one more stats line
+	fp_next_stats "$name"
 	log "$(grep -o "fastpath subs=.*" "$TMP/$name.log" | tail -1)"
 	no_error_close "$name"
 	stop "$PUB_PID"

@@ -24,13 +24,7 @@ static const uint8_t sub_scid[8] = {0xc3, 0xc3, 0xc3, 0xc3, 8, 8, 8, SLOT};
 static const uint8_t relay_ip[4] = {10, 1, 0, 254}, sub_ip[4] = {10, 1, 0, 3};
 static const uint8_t mac_relay[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static struct moq_acks acks; /* 3 KiB: not on the stack */
 
@@ -50,12 +44,6 @@ static void acks_put(void)
 
 static void setup(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -63,10 +51,10 @@ static void setup(void)
 				   .sport_be = htons(RELAY_PORT),
 				   .dport_be = htons(6000)};
 	struct moq_conn_seq seq = {.next_pn = NEXT_PN};
-	uint32_t k = 0, slot = SLOT;
+	uint32_t slot = SLOT;
 
-	ck_assert_int_eq(bpf_relay_open(&R), 0);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 10ull * 1000000000ull), 0);
 	memcpy(s.eth_src, mac_relay, 6);
 	memcpy(s.eth_dst, mac_sub, 6);
 	memcpy(s.saddr, relay_ip, 4);
@@ -82,11 +70,6 @@ static void setup(void)
 	acks.last_pass_ns = bpf_relay_now_ns();
 	acks_put();
 	bpf_relay_stats_reset(&R);
-}
-
-static void teardown(void)
-{
-	bpf_relay_close(&R);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -612,7 +595,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("bpf_acks");
 	TCase *t = tcase_create("subscriber_ingress_acks");
 
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, setup, NULL);
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, pure_media_ack_consumed_and_recorded);
 	tcase_add_test(t, ack_ecn_records_counts);
@@ -636,11 +619,7 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* one load for every test: setup puts the maps back (bpf_relay.h) */
+	bpf_relay_load_kept(&R, NULL, NULL);
+	return bpf_relay_run_suite(suite(), &R);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/bpf_relay.h"
 #include "lib/fp_keys.h"
 #include "moq_maps.h"
 
@@ -26,7 +27,7 @@
 #define SLOT 5
 #define CONN 77
 
-static struct bpf_object *obj;
+static struct bpf_relay R; /* aead_test.bpf.o, loaded once in main */
 static int prog_fd;
 static struct fp_keys K;
 static uint32_t pkt_off; /* where the QUIC packet starts in pkt (run_op) */
@@ -58,37 +59,18 @@ static void hex(const char *s, uint8_t *out, size_t n)
 	}
 }
 
-static int map_fd(const char *name)
-{
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+#define map_fd(name) bpf_relay_mfd(&R, name)
 
-	ck_assert_ptr_nonnull(m);
-	return bpf_map__fd(m);
-}
-
+/* main loaded the fixture and the key installer once: no keys left over */
 static void setup(void)
 {
-	char path[512], err[256] = "";
-	const char *b = getenv("B");
-	struct bpf_program *p;
-	struct bpf_map *m;
-
-	snprintf(path, sizeof(path), "%s/tc-progs/testing/aead_test.bpf.o", b && *b ? b : "build");
-	obj = bpf_object__open_file(path, NULL);
-	ck_assert_msg(obj, "cannot open %s", path);
-	bpf_object__for_each_map(m, obj) bpf_map__set_pin_path(m, NULL);
-	bpf_object__for_each_program(p, obj) bpf_program__set_type(p, BPF_PROG_TYPE_SCHED_CLS);
-	ck_assert_int_eq(bpf_object__load(obj), 0);
-	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "moq_aead_test"));
 	ck_assert_int_ge(prog_fd, 0);
-	ck_assert_msg(!fp_keys_open_from(&K, obj, err, sizeof(err)), "fp_keys_open_from: %s", err);
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
 }
 
 static void teardown(void)
 {
 	pkt_off = 0;
-	fp_keys_close(&K);
-	bpf_object__close(obj);
 }
 
 /* Runs op on pkt (len bytes) in place. Returns the program's value. */
@@ -514,11 +496,18 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
+	char path[512];
+	const char *b = getenv("B");
+	struct bpf_program *p;
+	int rc;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	prog_fd = -1;
+	snprintf(path, sizeof(path), "%s/tc-progs/testing/aead_test.bpf.o", b && *b ? b : "build");
+	if (!bpf_relay_load_kept(&R, path, &K)) {
+		p = bpf_object__find_program_by_name(R.obj, "moq_aead_test");
+		prog_fd = p ? bpf_program__fd(p) : -1;
+	}
+	rc = bpf_relay_run_suite(suite(), &R);
+	fp_keys_close(&K);
+	return rc;
 }

@@ -10,6 +10,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <linux/pkt_cls.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,13 +50,7 @@ static const struct fp_tls_key keys[2] = {
      .phase = 1},
 };
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void addr(uint8_t *a, int family, uint8_t last)
 {
@@ -94,22 +89,14 @@ static void add_sub(uint32_t slot, int family, uint32_t flags)
 
 static void setup_family(int family)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 10ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_upstream u = {.conn_id = UP_CONN,
 				 .generation = 1,
 				 .family = family == 6 ? MOQ_AF_INET6 : MOQ_AF_INET,
 				 .sport_be = htons(5000)};
-	char err[256] = "";
-	uint32_t k = 0;
 
-	ck_assert_int_eq(bpf_relay_open(&R), 0);
-	ck_assert_msg(!fp_keys_open_from(&K, R.obj, err, sizeof(err)), "fp_keys: %s", err);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	/* main loaded R and K once; this empties the maps again */
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 10ull * 1000000000ull), 0);
 	addr(u.saddr, family, 1);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
 	add_sub(PLAIN, family, 0);
@@ -131,8 +118,6 @@ static void teardown(void)
 		rmdir(pin_dir);
 		pin_dir[0] = 0;
 	}
-	fp_keys_close(&K);
-	bpf_relay_close(&R);
 }
 
 /* publisher -> relay: one OBJECT_DATAGRAM with n payload bytes */
@@ -336,6 +321,66 @@ START_TEST(fp_keys_open_uses_the_pinned_maps)
 }
 END_TEST
 
+static int count_event(void *ctx, void *data, size_t len)
+{
+	(void)data, (void)len;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int events_pending(void)
+{
+	int n = 0;
+	struct ring_buffer *rb = ring_buffer__new(mfd("moq_events"), count_event, &n, NULL);
+
+	ck_assert_ptr_nonnull(rb);
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return n;
+}
+
+/* The suite loads the object once (main): bpf_relay_restore must undo
+ * all a test leaves in every kind of map, or tests would see each other's
+ * entries. */
+START_TEST(restore_undoes_what_a_test_left)
+{
+	static uint8_t in[512];
+	struct moq_config c;
+	struct moq_sent_log *log = calloc(1, sizeof(*log));
+	uint8_t key[8];
+	uint32_t slot = TLS, zero = 0, id = 0;
+	size_t len = up_packet(in, sizeof(in), 4, 40);
+	int ids;
+
+	/* a forwarded clone (sent log, stats, keys) and a drop without the
+	 * seal program (events) */
+	ck_assert_int_eq(fp_keys_set_sub(&K, TLS, &keys[0]), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_OK);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_seal_prog"), &zero, &id), 0);
+	ids = (int)id;
+	ck_assert_int_eq(bpf_map_delete_elem(mfd("moq_seal_prog"), &zero), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_SHOT);
+	ck_assert_uint_eq(stat_egress(MOQ_R_NO_KEYS), 1);
+
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_config"), &zero, &c), 0);
+	ck_assert_uint_eq(c.flags, 0); /* array: back to zero */
+	ck_assert_int_ne(bpf_map_get_next_key(mfd("moq_upstreams"), NULL, key), 0); /* hash */
+	ck_assert_int_ne(bpf_map_get_next_key(mfd("moq_tls_keys"), NULL, key), 0);
+	ck_assert_uint_eq(stat_egress(MOQ_R_NO_KEYS), 0); /* per-CPU array */
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_sent_log"), &slot, log), 0); /* mmapped */
+	ck_assert_uint_eq(log->head, 0);
+	ck_assert_int_eq(events_pending(), 0); /* ring buffer drained */
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_seal_prog"), &zero, &id), 0); /* prog array */
+	ck_assert_int_eq((int)id, ids);
+	/* and the programs work on it as on a fresh load */
+	setup_family(4);
+	ck_assert_int_eq(fp_keys_set_sub(&K, TLS, &keys[0]), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_OK);
+	free(log);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bpf_aead_egress");
@@ -347,17 +392,19 @@ static Suite *suite(void)
 	tcase_add_test(t, no_keys_drops_before_taking_anything);
 	tcase_add_test(t, no_seal_program_drops_and_refunds);
 	tcase_add_test(t, fp_keys_open_uses_the_pinned_maps);
+	tcase_add_test(t, restore_undoes_what_a_test_left);
 	suite_add_tcase(s, t);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
+	int rc;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* one load of relay.bpf.o and the key installer (with its seal
+	 * program in moq_seal_prog) for every test; setup puts it back */
+	bpf_relay_load_kept(&R, NULL, &K);
+	rc = bpf_relay_run_suite(suite(), &R);
+	fp_keys_close(&K);
+	return rc;
 }

@@ -50,13 +50,7 @@ static const uint8_t sub_ip6[16] = {0xfd, 1, [15] = 3};
 static const uint8_t mac_pub[6] = {2, 0, 0, 0, 0, 1}, mac_relay[6] = {2, 0, 0, 0, 0, 0xfe};
 static const uint8_t mac_relay_s[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen, uint32_t flags)
 {
@@ -139,10 +133,6 @@ static void pn_window_reset(uint32_t conn)
  * clones a number only once. */
 static uint32_t fx_pn;
 
-/* Every test loads a fresh object; relay_ingress (the verifier's biggest
- * job) only for the tcase that runs it. */
-static const char *setup_skip = "moq_relay_ingress";
-
 static void setup(void)
 {
 	struct moq_upstream u = {
@@ -151,7 +141,8 @@ static void setup(void)
 	    .conn_id = UP_CONN6, .generation = 1, .family = MOQ_AF_INET6, .sport_be = htons(5000)};
 	uint32_t s4 = SLOT, s6 = SLOT6;
 
-	ck_assert_int_eq(bpf_relay_open_except(&R, bpf_relay_object_path(), setup_skip), 0);
+	/* main loaded the object once; this empties its maps again */
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
 	set_config(bpf_relay_now_ns(), 10ull * 1000000000ull, 1, MOQ_CFG_F_ENABLED);
 	memcpy(u.saddr, pub_ip, 4);
 	memcpy(u6.saddr, pub_ip6, 16);
@@ -164,17 +155,6 @@ static void setup(void)
 	add_sub(SLOT6, 6);
 	add_track(UP_CONN, ALIAS, &s4, 1, DOWN_ALIAS);
 	add_track(UP_CONN6, ALIAS, &s6, 1, DOWN_ALIAS);
-}
-
-static void setup_all(void)
-{
-	setup_skip = NULL;
-	setup();
-}
-
-static void teardown(void)
-{
-	bpf_relay_close(&R);
 }
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -2114,13 +2094,11 @@ static Suite *suite(void)
 	TCase *pn = tcase_create("pn_window");
 	TCase *ri = tcase_create("relay_ingress");
 
-	TCase *all[] = {in, bad, eg, si, pn};
-	for (size_t i = 0; i < 5; i++) {
-		tcase_add_checked_fixture(all[i], setup, teardown);
+	TCase *all[] = {in, bad, eg, si, pn, ri};
+	for (size_t i = 0; i < 6; i++) {
+		tcase_add_checked_fixture(all[i], setup, NULL);
 		tcase_set_timeout(all[i], 60);
 	}
-	tcase_add_checked_fixture(ri, setup_all, teardown);
-	tcase_set_timeout(ri, 60);
 	tcase_add_test(ri, programs_verify_and_report_verified_insns);
 	tcase_add_test(ri, relay_ingress_handles_both_roles);
 	tcase_add_test(in, ingress_stream_offset0_fans_out_and_records_stream);
@@ -2206,13 +2184,9 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	bpf_relay_netns_private();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* one load (and verification) for all 121 checks: setup puts the
+	 * maps back (bpf_relay.h) */
+	bpf_relay_load_kept(&R, NULL, NULL);
+	return bpf_relay_run_suite(suite(), &R);
 }

@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -1220,13 +1219,7 @@ static size_t mutate(uint8_t *p, size_t len, size_t cap, int m)
 
 static struct bpf_relay_run run;
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 /* Per-program, per-reason packet counts (summed over CPUs), one batch
  * lookup (a per-key lookup per entry made the test 10x slower). */
@@ -1423,7 +1416,8 @@ static void setup(void)
 					 .sport_be = htons(ref_ups[i].sport)};
 
 		if (i == 0) {
-			ck_assert_int_eq(bpf_relay_open(&R), 0);
+			/* main loaded R once; this empties its maps again */
+			ck_assert_int_eq(bpf_relay_restore(&R), 0);
 			sent_logs = NULL;
 		}
 		memcpy(u.saddr, ref_ups[i].saddr, 16);
@@ -1445,11 +1439,6 @@ static void setup(void)
 	}
 	memset(&C, 0, sizeof(C));
 	drain_clones(NULL, NULL);
-}
-
-static void teardown(void)
-{
-	bpf_relay_close(&R);
 }
 
 /* ---- the checks ----------------------------------------------------------------- */
@@ -2127,23 +2116,10 @@ END_TEST
 
 static void netns_private(void)
 {
-	struct ifreq ifr;
 	struct sockaddr_ll sll;
-	int s;
 
-	if (unshare(CLONE_NEWNET)) {
-		perror("unshare(CLONE_NEWNET) (needs root)");
+	if (bpf_relay_netns_private())
 		return;
-	}
-	s = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (s >= 0 && !ioctl(s, SIOCGIFFLAGS, &ifr)) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
-	}
-	if (s >= 0)
-		close(s);
 	pkt_sock = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (pkt_sock < 0) {
 		perror("socket(AF_PACKET)");
@@ -2164,7 +2140,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("bpf_random");
 	TCase *tc = tcase_create("random");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, random_packets_through_all_programs);
 	tcase_add_test(tc, ip_length_shorter_than_udp_is_not_cloned);
@@ -2174,14 +2150,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	verbose = getenv("MOQ_FUZZ_VERBOSE") != NULL;
 	netns_private();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	bpf_relay_load_kept(&R, NULL, NULL); /* one load; setup puts the maps back */
+	return bpf_relay_run_suite(suite(), &R);
 }

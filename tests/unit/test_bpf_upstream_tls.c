@@ -35,6 +35,7 @@
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
 #include "lib/fp_keys.h"
+#include "lib/tls_seal.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_names.h"
 #include "moq_maps.h"
@@ -79,13 +80,7 @@ struct null_key {
 static char obj_path[512];
 static uint64_t next_pn;
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void set_key(uint32_t phase, int present)
 {
@@ -140,12 +135,6 @@ static void set_upstream(int family, uint8_t flags)
 /* Per test (checked fixture): the state every test starts from. */
 static void setup_state(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 60ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -156,9 +145,10 @@ static void setup_state(void)
 	struct moq_track_key tk = {.conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
 	struct moq_subscription b = {.track_alias = ALIAS};
-	uint32_t k = 0, slot = SLOT;
+	uint32_t slot = SLOT;
 
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 60ull * 1000000000ull), 0);
 	set_upstream(4, MOQ_UP_F_TLS);
 	next_pn = PN_BASE;
 	set_window(next_pn);
@@ -175,8 +165,8 @@ static void setup_state(void)
 }
 
 /* Per test case (unchecked fixture: loading and verifying the object
- * takes about a second, so once; the tests run in forks and reset the
- * maps they use in setup_state). */
+ * takes about a second, so once; the tests run in forks and setup_state
+ * puts every map back as it was after the load, bpf_relay.h). */
 static void load(int with_aes)
 {
 	const char *bdir = getenv("B");
@@ -192,6 +182,7 @@ static void load(int with_aes)
 			 bdir && *bdir ? bdir : "build");
 		ck_assert_int_eq(bpf_relay_open_file(&R, obj_path), 0);
 	}
+	ck_assert_int_eq(bpf_relay_keep(&R), 0);
 }
 
 static void load_null(void)
@@ -208,6 +199,7 @@ static void unload(void)
 {
 	if (aes)
 		fp_keys_close(&K);
+	bpf_relay_keep_free(&R);
 	bpf_relay_close(&R);
 }
 
@@ -241,37 +233,6 @@ static void spec_init(struct bpf_pkt_spec *s, int family)
 	s->dport = RELAY_PORT;
 }
 
-/* QUIC packet q (len bytes: header of hlen bytes, payload, 16 bytes for
- * the tag) sealed with gnutls: AES-128-GCM with nonce iv ^ pn, then header
- * protection (RFC 9001 5.3, 5.4). */
-static void gnutls_seal(uint8_t *q, size_t len, size_t hlen, uint64_t pn,
-			const struct fp_tls_key *key)
-{
-	gnutls_cipher_hd_t ecb;
-	gnutls_aead_cipher_hd_t h;
-	uint8_t iv0[16] = {0}, mask[16], nonce[12], out[2048];
-	gnutls_datum_t hk = {(unsigned char *)key->hp, 16}, ivd = {iv0, 16};
-	gnutls_datum_t k = {(unsigned char *)key->key, 16};
-	size_t olen = sizeof(out), pn_len = hlen - 9;
-
-	memcpy(nonce, key->iv, 12);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] ^= (uint8_t)(pn >> (56 - 8 * i));
-	ck_assert_int_eq(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k), 0);
-	ck_assert_int_eq(gnutls_aead_cipher_encrypt(h, nonce, 12, q, hlen, 16, q + hlen,
-						    len - hlen - 16, out, &olen),
-			 0);
-	gnutls_aead_cipher_deinit(h);
-	ck_assert_uint_eq(olen, len - hlen);
-	memcpy(q + hlen, out, olen);
-	ck_assert_int_eq(gnutls_cipher_init(&ecb, GNUTLS_CIPHER_AES_128_CBC, &hk, &ivd), 0);
-	ck_assert_int_eq(gnutls_cipher_encrypt2(ecb, q + 9 + 4, 16, mask, 16), 0);
-	gnutls_cipher_deinit(ecb);
-	q[0] ^= mask[0] & 0x1f;
-	for (size_t i = 0; i < pn_len; i++)
-		q[9 + i] ^= mask[1 + i];
-}
-
 /* The protected packet of frames f, number pn: sealed with gnutls in the
  * "aes" case, else null-protected (o->tag: another tag). */
 static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const struct tls_opts *o)
@@ -290,7 +251,7 @@ static void build_tls(struct pk *out, const struct pk *f, uint64_t pn, const str
 		q[9 + i] = (uint8_t)(pn >> (8 * (o->pn_len - 1 - i)));
 	memcpy(q + hlen, f->frames, f->flen);
 	if (aes) {
-		gnutls_seal(q, len, hlen, pn, &keys[o->phase]);
+		ck_assert_int_eq(tls_seal(q, len, hlen, pn, &keys[o->phase]), 0);
 		if (o->tag)
 			q[len - 1] ^= 0x80; /* a wrong tag */
 	} else {

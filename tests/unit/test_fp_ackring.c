@@ -135,8 +135,9 @@ START_TEST(bounded_drain_and_wrap)
 }
 END_TEST
 
-/* An ACK + PING record hands the reader the packet's number field (its
- * low 32 bits) to acknowledge; a plain one -1. The PING bit is opt-in. */
+/* An ACK + PING record hands the reader the packet number the kernel
+ * recorded (a TLS slot's full decoded number; the plaintext profile's
+ * 32-bit field), up to 62 bits; a plain one -1. The PING bit is opt-in. */
 START_TEST(ping_records_give_their_number)
 {
 	struct got g = {0};
@@ -151,10 +152,10 @@ START_TEST(ping_records_give_their_number)
 	r = kernel_reserve();
 	kernel_commit(r, 1, 101, 2);
 	r->flags = MOQ_ACK_REC_F_PING;
-	r->pn = 0x1234567890ull;
+	r->pn = 0xc000001234567890ull; /* bits above 62: not a packet number's */
 	ck_assert_uint_eq(fp_ackring_drain(&A, 0, on_ack, &g), 2);
 	ck_assert_int_eq(g.ping[0], -1);
-	ck_assert_int_eq(g.ping[1], 0x34567890);
+	ck_assert_int_eq(g.ping[1], 0x1234567890ll);
 	ck_assert_uint_eq(g.largest[1], 101);
 	fp_ackring_disable(&A);
 	ck_assert_uint_eq(A.enabled, 0);

@@ -25,7 +25,7 @@ END_TEST
 START_TEST(due_at_the_oldest_deadline)
 {
 	struct fp_pinghold h = {0};
-	uint32_t out[FP_PINGHOLD_MAX];
+	uint64_t out[FP_PINGHOLD_MAX];
 
 	ck_assert(!fp_pinghold_due(&h, 0));
 	ck_assert(!fp_pinghold_add(&h, 7, 1000 * MS, 75 * MS));
@@ -44,11 +44,11 @@ END_TEST
 START_TEST(no_room_or_full_feeds_now)
 {
 	struct fp_pinghold h = {0};
-	uint32_t out[FP_PINGHOLD_MAX];
+	uint64_t out[FP_PINGHOLD_MAX];
 
 	ck_assert(fp_pinghold_add(&h, 1, 10 * MS, 0));
 	ck_assert_uint_eq(fp_pinghold_take(&h, out), 1);
-	for (uint32_t i = 0; i < FP_PINGHOLD_MAX - 1; i++)
+	for (uint64_t i = 0; i < FP_PINGHOLD_MAX - 1; i++)
 		ck_assert(!fp_pinghold_add(&h, i, 10 * MS + i, 75 * MS));
 	ck_assert(fp_pinghold_add(&h, 99, 20 * MS, 75 * MS));
 	ck_assert_uint_eq(h.n, FP_PINGHOLD_MAX);

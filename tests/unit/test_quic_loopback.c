@@ -21,8 +21,12 @@
 
 extern unsigned moq_quic_test_fake_eagain; /* send.c, tests only */
 
-static char g_dir[256];
-static char g_ca[300], g_ca2[300], g_cert[300], g_key[300];
+static struct tq_certs g_certs;
+#define g_dir g_certs.dir
+#define g_ca g_certs.ca
+#define g_ca2 g_certs.ca2
+#define g_cert g_certs.cert
+#define g_key g_certs.key
 
 #define NUNI 4
 #define UNI_BYTES (10u * 1024 * 1024 / NUNI)
@@ -274,10 +278,7 @@ struct opts {
 /* ---- a UDP proxy between the peers checks what is really on the wire ---- */
 
 struct proxy {
-	int fd_cli; /* faces the client: the client connects here */
-	int fd_srv; /* faces the server */
-	struct sockaddr_in cli, srv;
-	int have_cli;
+	struct tq_proxy l;
 	int short_pkts, bad, stream_frames, long_pkts;
 };
 
@@ -311,27 +312,11 @@ static void proxy_check(struct proxy *p, const uint8_t *d, size_t n)
 	}
 }
 
-static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
+/* both ways: count, forward */
+static int proxy_see(void *arg, uint8_t *d, size_t n)
 {
-	struct proxy *p = arg;
-	uint8_t d[65536];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof(from);
-	ssize_t n;
-
-	while ((n = recvfrom(fd, d, sizeof(d), 0, (struct sockaddr *)&from, &fl)) > 0) {
-		proxy_check(p, d, (size_t)n);
-		if (fd == p->fd_cli) {
-			p->cli = from;
-			p->have_cli = 1;
-			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
-			       sizeof(p->srv));
-		} else if (p->have_cli) {
-			sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
-			       sizeof(p->cli));
-		}
-		fl = sizeof(from);
-	}
+	proxy_check(arg, d, n);
+	return 1;
 }
 
 static struct proxy g_px;
@@ -390,14 +375,13 @@ static void world_init(struct world *w, const struct opts *o)
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 	w->started = moq_loop_now();
 	if (o->proxy) {
-		struct sockaddr_in a;
-		g_px.fd_cli = tq_loopback_sock(&a);
-		g_px.fd_srv = tq_loopback_sock(&g_px.srv);
-		g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
-		moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
-		moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
-		w->cli.conn = moq_quic_connect(w->cli.ep, "127.0.0.1", ntohs(a.sin_port), &w->cli,
-					       err, sizeof(err));
+		uint16_t port;
+
+		g_px.l.c2s = g_px.l.s2c = proxy_see;
+		g_px.l.arg = &g_px;
+		port = tq_proxy_open(&g_px.l, w->loop, moq_quic_endpoint_port(w->srv.ep));
+		w->cli.conn =
+		    moq_quic_connect(w->cli.ep, "127.0.0.1", port, &w->cli, err, sizeof(err));
 	} else {
 		w->cli.conn =
 		    moq_quic_connect(w->cli.ep, o->srv_addr, moq_quic_endpoint_port(w->srv.ep),
@@ -414,16 +398,7 @@ static void world_free(struct world *w)
 }
 
 /* Run the loop until cond() or timeout; returns 1 if cond became true. */
-static int run_until(struct world *w, int (*cond)(struct world *), uint64_t timeout_ms)
-{
-	uint64_t deadline = moq_loop_now() + timeout_ms * 1000000ull;
-	while (!cond(w)) {
-		if (moq_loop_now() >= deadline)
-			return 0;
-		ck_assert_int_ge(moq_loop_run_once(w->loop, 10), 0);
-	}
-	return 1;
-}
+#define run_until(w, cond, ms) tq_run_until((w)->loop, (w), (cond), (ms))
 
 static int cli_closed(struct world *w);
 static int srv_has_2m(struct world *w);
@@ -1783,10 +1758,7 @@ START_TEST(test_plaintext_wire_seen_by_udp_proxy)
 	ck_assert_int_gt(g_px.stream_frames, 800);
 	ck_assert_int_gt(g_px.long_pkts, 2);
 	ck_assert_int_eq(g_px.bad, 0);
-	moq_loop_del_fd(w.loop, g_px.fd_cli);
-	moq_loop_del_fd(w.loop, g_px.fd_srv);
-	close(g_px.fd_cli);
-	close(g_px.fd_srv);
+	tq_proxy_close(&g_px.l, w.loop);
 	world_free(&w);
 }
 END_TEST
@@ -2051,63 +2023,14 @@ START_TEST(test_loop_timer_rearm)
 }
 END_TEST
 
-static int sh(const char *cmd)
-{
-	int rv = system(cmd);
-	if (rv != 0)
-		fprintf(stderr, "failed: %s\n", cmd);
-	return rv;
-}
-
-static int make_certs(void)
-{
-	char cmd[2048];
-	const char *d = g_dir;
-
-	snprintf(cmd, sizeof(cmd),
-		 "(cd %s && "
-		 "printf 'cn = \"moq test CA\"\\nca\\ncert_signing_key\\n"
-		 "expiration_days = 2\\n' > ca.tmpl && "
-		 "printf 'cn = \"other CA\"\\nca\\ncert_signing_key\\n"
-		 "expiration_days = 2\\n' > ca2.tmpl && "
-		 "printf 'cn = \"localhost\"\\ndns_name = \"localhost\"\\n"
-		 "ip_address = \"127.0.0.1\"\\nip_address = \"::1\"\\n"
-		 "tls_www_server\\nsigning_key\\nexpiration_days = 2\\n' > "
-		 "srv.tmpl && "
-		 "certtool -p --key-type=ecdsa --curve=secp256r1 --outfile "
-		 "ca.key && "
-		 "certtool -s --load-privkey ca.key --template ca.tmpl "
-		 "--outfile ca.pem && "
-		 "certtool -p --key-type=ecdsa --curve=secp256r1 --outfile "
-		 "ca2.key && "
-		 "certtool -s --load-privkey ca2.key --template ca2.tmpl "
-		 "--outfile ca2.pem && "
-		 "certtool -p --key-type=ecdsa --curve=secp256r1 --outfile "
-		 "srv.key && "
-		 "certtool -c --load-privkey srv.key --load-ca-certificate "
-		 "ca.pem --load-ca-privkey ca.key --template srv.tmpl "
-		 "--outfile srv.pem",
-		 d);
-	strcat(cmd, ") >/dev/null 2>&1");
-	return sh(cmd);
-}
-
 int main(void)
 {
 	Suite *s = suite_create("quic");
 	TCase *tc = tcase_create("loopback");
 	SRunner *sr;
 	int nf;
-	char cmd[400];
 
-	snprintf(g_dir, sizeof(g_dir), "/tmp/moq-quic-test-XXXXXX");
-	if (!mkdtemp(g_dir))
-		return 2;
-	snprintf(g_ca, sizeof(g_ca), "%s/ca.pem", g_dir);
-	snprintf(g_ca2, sizeof(g_ca2), "%s/ca2.pem", g_dir);
-	snprintf(g_cert, sizeof(g_cert), "%s/srv.pem", g_dir);
-	snprintf(g_key, sizeof(g_key), "%s/srv.key", g_dir);
-	if (make_certs())
+	if (tq_certs_make(&g_certs, "moq-quic-test"))
 		return 2;
 	moq_log_set_level(MOQ_LOG_ERROR);
 
@@ -2161,7 +2084,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	nf = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	sh(cmd);
+	tq_certs_remove(&g_certs);
 	return nf == 0 ? 0 : 1;
 }

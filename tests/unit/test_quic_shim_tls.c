@@ -33,7 +33,7 @@ extern const char *moq_quic_test_tls_priority; /* tls.c, tests only */
 #define SRV_BYTES (3u << 20)
 #define NDGRAM 20
 
-static char g_dir[256], g_cert[300], g_key[300];
+static struct tq_certs g_certs;
 
 struct side {
 	struct moq_quic_endpoint *ep;
@@ -59,9 +59,7 @@ static struct {
 } g_h;
 
 struct proxy {
-	int fd_cli, fd_srv;
-	struct sockaddr_in cli, srv;
-	int have_cli;
+	struct tq_proxy l;
 	uint64_t s2c_largest;
 	int s2c_any, s2c_opened, s2c_unopened, s2c_plain_tag, phase_seen[2], raw_opened;
 	int corrupt_at, c2s_short; /* corrupt the corrupt_at-th client short packet */
@@ -69,6 +67,11 @@ struct proxy {
 	 * packet in the null form (an on-path attacker learns the server's
 	 * connection ID there) */
 	int forge_on_first_s2c, s2c_seen;
+	/* steal: keep the next client short-header datagram (stolen[]) and
+	 * forward no client datagram until steal is 0 again */
+	int steal;
+	uint8_t stolen[2048];
+	size_t stolen_len;
 };
 static struct proxy g_px;
 
@@ -213,34 +216,33 @@ static void proxy_forge(struct proxy *p, const uint8_t *d, size_t n)
 	f[14] = 0x2a; /* error code */
 	f[15] = 0;    /* no reason */
 	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
-	sendto(p->fd_srv, f, sizeof(f), 0, (struct sockaddr *)&p->srv, sizeof(p->srv));
+	sendto(p->l.fd_srv, f, sizeof(f), 0, (struct sockaddr *)&p->l.srv, sizeof(p->l.srv));
 }
 
-static void proxy_cb(struct moq_loop *l, int fd, uint32_t ev, void *arg)
+static int proxy_c2s(void *arg, uint8_t *d, size_t n)
 {
 	struct proxy *p = arg;
-	uint8_t d[65536];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof(from);
-	ssize_t n;
 
-	while ((n = recvfrom(fd, d, sizeof(d), 0, (struct sockaddr *)&from, &fl)) > 0) {
-		if (fd == p->fd_cli) {
-			p->cli = from;
-			p->have_cli = 1;
-			if (!(d[0] & 0x80) && ++p->c2s_short == p->corrupt_at)
-				d[n - 20] ^= 0x01; /* in the ciphertext */
-			sendto(p->fd_srv, d, (size_t)n, 0, (struct sockaddr *)&p->srv,
-			       sizeof(p->srv));
-		} else if (p->have_cli) {
-			if (p->forge_on_first_s2c && !p->s2c_seen++)
-				proxy_forge(p, d, (size_t)n);
-			if (proxy_s2c(p, d, (size_t)n))
-				sendto(p->fd_cli, d, (size_t)n, 0, (struct sockaddr *)&p->cli,
-				       sizeof(p->cli));
+	if (p->steal) {
+		/* keep the first client short-header datagram, forward none */
+		if (!p->stolen_len && !(d[0] & 0x80) && n <= sizeof(p->stolen)) {
+			memcpy(p->stolen, d, n);
+			p->stolen_len = n;
 		}
-		fl = sizeof(from);
+		return 0;
 	}
+	if (!(d[0] & 0x80) && ++p->c2s_short == p->corrupt_at)
+		d[n - 20] ^= 0x01; /* in the ciphertext */
+	return 1;
+}
+
+static int proxy_s2c_hook(void *arg, uint8_t *d, size_t n)
+{
+	struct proxy *p = arg;
+
+	if (p->forge_on_first_s2c && !p->s2c_seen++)
+		proxy_forge(p, d, n);
+	return proxy_s2c(p, d, n);
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -419,7 +421,7 @@ static const struct moq_quic_callbacks g_ccb = {
 static void world_init(struct world *w, int shim, const char *cli_prio, int corrupt_at)
 {
 	struct moq_quic_config sc, cc;
-	struct sockaddr_in a;
+	uint16_t port;
 	char err[256];
 
 	memset(w, 0, sizeof(*w));
@@ -433,8 +435,8 @@ static void world_init(struct world *w, int shim, const char *cli_prio, int corr
 	moq_quic_config_init(&sc);
 	sc.listen = 1;
 	sc.local_addr = "127.0.0.1";
-	sc.cert_file = g_cert;
-	sc.key_file = g_key;
+	sc.cert_file = g_certs.cert;
+	sc.key_file = g_certs.key;
 	sc.shim_protect = shim;
 	sc.cb = &g_scb;
 	sc.user = &w->srv;
@@ -451,13 +453,11 @@ static void world_init(struct world *w, int shim, const char *cli_prio, int corr
 	moq_quic_test_tls_priority = NULL;
 	ck_assert_msg(w->cli.ep != NULL, "client: %s", err);
 
-	g_px.fd_cli = tq_loopback_sock(&a);
-	g_px.fd_srv = tq_loopback_sock(&g_px.srv);
-	g_px.srv.sin_port = htons(moq_quic_endpoint_port(w->srv.ep));
-	moq_loop_add_fd(w->loop, g_px.fd_cli, EPOLLIN, proxy_cb, &g_px);
-	moq_loop_add_fd(w->loop, g_px.fd_srv, EPOLLIN, proxy_cb, &g_px);
-	w->cli.conn =
-	    moq_quic_connect(w->cli.ep, "127.0.0.1", ntohs(a.sin_port), &w->cli, err, sizeof(err));
+	g_px.l.c2s = proxy_c2s;
+	g_px.l.s2c = proxy_s2c_hook;
+	g_px.l.arg = &g_px;
+	port = tq_proxy_open(&g_px.l, w->loop, moq_quic_endpoint_port(w->srv.ep));
+	w->cli.conn = moq_quic_connect(w->cli.ep, "127.0.0.1", port, &w->cli, err, sizeof(err));
 	ck_assert_msg(w->cli.conn != NULL, "connect: %s", err);
 }
 
@@ -465,32 +465,12 @@ static void world_free(struct world *w)
 {
 	moq_quic_endpoint_free(w->cli.ep);
 	moq_quic_endpoint_free(w->srv.ep);
-	moq_loop_del_fd(w->loop, g_px.fd_cli);
-	moq_loop_del_fd(w->loop, g_px.fd_srv);
-	close(g_px.fd_cli);
-	close(g_px.fd_srv);
+	tq_proxy_close(&g_px.l, w->loop);
 	moq_loop_free(w->loop);
 }
 
-static int run_until(struct world *w, int (*cond)(struct world *), uint64_t timeout_ms)
-{
-	uint64_t deadline = moq_loop_now() + timeout_ms * 1000000ull;
-
-	while (!cond(w)) {
-		if (moq_loop_now() >= deadline)
-			return 0;
-		ck_assert_int_ge(moq_loop_run_once(w->loop, 10), 0);
-	}
-	return 1;
-}
-
-static void run_for(struct world *w, uint64_t ms)
-{
-	uint64_t deadline = moq_loop_now() + ms * 1000000ull;
-
-	while (moq_loop_now() < deadline)
-		ck_assert_int_ge(moq_loop_run_once(w->loop, 10), 0);
-}
+#define run_until(w, cond, ms) tq_run_until((w)->loop, (w), (cond), (ms))
+#define run_for(w, ms) tq_run_for((w)->loop, (ms))
 
 static int both_established(struct world *w)
 {
@@ -834,8 +814,8 @@ START_TEST(test_native_rx_largest_pn_follows_accepted_packets)
 			f[j] = (uint8_t)rand_r(&seed);
 		f[0] = 0x40 | (f[0] & 0x3f);
 		ck_assert_uint_eq(moq_quic_conn_dcid(w.srv.conn, f + 1), 8);
-		ck_assert_int_eq(sendto(g_px.fd_cli, f, sizeof(f), 0, (struct sockaddr *)&g_px.cli,
-					sizeof(g_px.cli)),
+		ck_assert_int_eq(sendto(g_px.l.fd_cli, f, sizeof(f), 0,
+					(struct sockaddr *)&g_px.l.cli, sizeof(g_px.l.cli)),
 				 (ssize_t)sizeof(f));
 	}
 	run_for(&w, 100);
@@ -962,6 +942,69 @@ START_TEST(test_shim_read_pkt_refused)
 	ck_assert_int_eq(moq_quic_conn_read_pkt(w.srv.conn, f, sizeof(f)), -EINVAL);
 	transfer(&w);
 	ck_assert_int_eq(w.srv.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
+static int stolen(struct world *w)
+{
+	(void)w;
+	return g_px.stolen_len > 0;
+}
+
+/* moq_quic_conn_read_opened: a packet the application opened itself (the
+ * relay's kernel with the exported rx keys; here the test, with the
+ * client's tx keys) reaches ngtcp2 as its plaintext-profile PING, and the
+ * layer's rx tracking learns its number; anything not in that form, or on
+ * a connection the layer does not protect, is refused. */
+START_TEST(test_shim_read_opened_learns_pn)
+{
+	struct world w;
+	struct moq_quic_1rtt_keys ck;
+	struct moq_quic_conn_stats ss;
+	uint8_t f[1 + 8 + 4 + 4 + 16] = {0x43}, d[64] = {1};
+	uint64_t largest, pn, after;
+	unsigned ph;
+	int ndgram;
+
+	world_init(&w, 1, NULL, 0);
+	handshake(&w);
+	transfer(&w);
+	g_px.steal = 1;
+	ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, d, sizeof(d)), 0);
+	ck_assert(run_until(&w, stolen, 2000));
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &largest), 0);
+	ck_assert_int_eq(moq_quic_conn_1rtt_keys(w.cli.conn, 1, 0, &ck), 0);
+	ck_assert(t_open(g_px.stolen, g_px.stolen_len, &ck, &pn, largest, 1, &ph));
+	ck_assert_uint_gt(pn, largest);
+	/* what fp_acks.c feed_ping writes */
+	memcpy(f + 1, g_px.stolen + 1, 8);
+	for (int i = 0; i < 4; i++)
+		f[9 + i] = (uint8_t)(pn >> (24 - 8 * i));
+	f[13] = 0x01; /* PING, then PADDING */
+	memcpy(f + sizeof(f) - 16, MOQ_QUIC_PLAINTEXT_TAG, 16);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn + 1, f, sizeof(f)), -EINVAL);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.cli.conn, pn, f, sizeof(f)), -EINVAL);
+	f[0] = 0x47; /* key phase bit: not the profile form */
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn, f, sizeof(f)), -EINVAL);
+	f[0] = 0x43;
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &after), 0);
+	ck_assert_uint_eq(after, largest);
+	ck_assert_int_eq(moq_quic_conn_read_opened(w.srv.conn, pn, f, sizeof(f)), 0);
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.srv.conn, &after), 0);
+	ck_assert_uint_eq(after, pn);
+	/* the client's next packets still open (their numbers decode
+	 * against it) and nobody closes */
+	g_px.steal = 0;
+	ndgram = w.srv.ndgram;
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(moq_quic_datagram_send(w.cli.conn, d, sizeof(d)), 0);
+	run_for(&w, 200);
+	ck_assert_int_ge(w.srv.ndgram, ndgram + 5);
+	moq_quic_conn_stats(w.srv.conn, &ss);
+	ck_assert_uint_eq(ss.rx_open_failed, 0);
+	ck_assert_int_eq(w.srv.closed, 0);
+	ck_assert_int_eq(w.cli.closed, 0);
 	world_free(&w);
 }
 END_TEST
@@ -1117,21 +1160,8 @@ int main(void)
 	TCase *tc = tcase_create("loopback");
 	SRunner *sr;
 	int nf;
-	char cmd[1024];
 
-	snprintf(g_dir, sizeof(g_dir), "/tmp/moq-shim-tls-XXXXXX");
-	if (!mkdtemp(g_dir))
-		return 2;
-	snprintf(g_cert, sizeof(g_cert), "%s/srv.pem", g_dir);
-	snprintf(g_key, sizeof(g_key), "%s/srv.key", g_dir);
-	snprintf(cmd, sizeof(cmd),
-		 "(cd %s && printf 'cn = \"localhost\"\\nip_address = \"127.0.0.1\"\\n"
-		 "tls_www_server\\nsigning_key\\nexpiration_days = 2\\n' > srv.tmpl && "
-		 "certtool -p --key-type=ecdsa --curve=secp256r1 --outfile srv.key && "
-		 "certtool -s --load-privkey srv.key --template srv.tmpl --outfile srv.pem) "
-		 ">/dev/null 2>&1",
-		 g_dir);
-	if (system(cmd))
+	if (tq_certs_make(&g_certs, "moq-shim-tls"))
 		return 2;
 	g_cbuf = malloc(CLI_BYTES);
 	g_sbuf = malloc(SRV_BYTES);
@@ -1149,6 +1179,7 @@ int main(void)
 	tcase_add_test(tc, test_shim_send_raw_is_sealed);
 	tcase_add_loop_test(tc, test_native_rx_largest_pn_follows_accepted_packets, 0, 2);
 	tcase_add_test(tc, test_shim_read_pkt_refused);
+	tcase_add_test(tc, test_shim_read_opened_learns_pn);
 	tcase_add_test(tc, test_shim_forged_packet_before_the_keys_is_dropped);
 	tcase_add_test(tc, test_shim_secrets_stay_in_the_layer);
 	tcase_add_test(tc, test_keys_old_phase_kept_three_pto);
@@ -1158,8 +1189,7 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	nf = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	if (system(cmd))
+	if (tq_certs_remove(&g_certs))
 		nf++;
 	free(g_cbuf);
 	free(g_sbuf);

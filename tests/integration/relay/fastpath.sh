@@ -40,6 +40,19 @@ fp_attach() {
 	[ -e "$FP_PIN/moq_config" ] || die "fast path maps not pinned under $FP_PIN"
 }
 
+# Waits for the next "fastpath subs=" stats line of each relay log NAME
+# (--stats-interval 1): a line printed from now on counts all that came
+# before (instead of sleeping 1.2 s for "one more stats line").
+_fp_stats_lines() { grep -c "fastpath subs=" "$TMP/$1.log" || true; }
+_fp_more_stats() { [ "$(_fp_stats_lines "$1")" -gt "$2" ]; }
+fp_next_stats() {
+	local name n
+	for name in "$@"; do
+		n=$(_fp_stats_lines "$name")
+		wait_for 5 _fp_more_stats "$name" "$n" || die "$name: no stats line within 5 s"
+	done
+}
+
 fp_relay() {
 	local name=$1
 	shift

@@ -1,6 +1,7 @@
 /* Test helper: load and run the fast-path BPF object (see bpf_relay.h). */
 #include "bpf_relay.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -145,6 +146,19 @@ int bpf_relay_test_run(int fd, const void *pkt, size_t len, struct bpf_relay_run
 	return 0;
 }
 
+int bpf_relay_config(const struct bpf_relay *r, uint16_t relay_port, uint64_t timeout_ns)
+{
+	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
+			       .flags = MOQ_CFG_F_ENABLED,
+			       .heartbeat_ns = bpf_relay_now_ns(),
+			       .heartbeat_timeout_ns = timeout_ns,
+			       .generation = 1,
+			       .relay_port_be = htons(relay_port)};
+	uint32_t k = 0;
+
+	return bpf_map_update_elem(bpf_relay_map_fd(r, "moq_config"), &k, &c, 0) ? -errno : 0;
+}
+
 uint64_t bpf_relay_stat(const struct bpf_relay *r, uint32_t prog, uint32_t reason)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -171,14 +185,14 @@ void bpf_relay_stats_reset(const struct bpf_relay *r)
 		bpf_map_update_elem(fd, &k, vals, BPF_ANY);
 }
 
-void bpf_relay_netns_private(void)
+int bpf_relay_netns_private(void)
 {
 	struct ifreq ifr;
 	int s;
 
 	if (unshare(CLONE_NEWNET)) {
 		perror("unshare(CLONE_NEWNET) (needs root)");
-		return;
+		return -1;
 	}
 	s = socket(AF_INET, SOCK_DGRAM, 0);
 	memset(&ifr, 0, sizeof(ifr));
@@ -189,4 +203,5 @@ void bpf_relay_netns_private(void)
 	}
 	if (s >= 0)
 		close(s);
+	return 0;
 }

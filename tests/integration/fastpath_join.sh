@@ -20,8 +20,10 @@ else
 	fp_relay relay --listen 0.0.0.0:4443 --plaintext --log-level info --stats-interval 0 \
 		--ctl-socket none
 fi
-# the track lasts long enough for every joiner: ~(N * 0.12 + 1.5) s
-COUNT=$(((N * 120 + 1500) * 3 / 2 / 20 * 20))
+# the track lasts long enough for every joiner: ~(N * 0.12 + 1.5) s, x2.5
+# (x1.5 was too little under load: starting 24 moq-sub processes took
+# longer than the track and the last joiners found it ended)
+COUNT=$(((N * 120 + 1500) * 5 / 2 / 20 * 20))
 start_pub pub pub --plaintext --namespace j --track t --count "$COUNT" --rate 1500 \
 	--objects-per-group 20 --subgroups-per-group 2 "$RELAY_IP4:4443"
 wait_announce relay

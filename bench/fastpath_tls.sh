@@ -171,7 +171,7 @@ done
 SUMMARY=()
 big=$(tr ' ' '\n' <<<"$COUNTS" | sort -n | tail -1)
 for r in $(seq 1 "$ROUNDS"); do
-	[[ " ${BENCH_MODES:-off on} " == *" on "* ]] || break
+	[[ " ${BENCH_MODES:-off on} " == *" on "* && " ${BENCH_MODES:-off on} " == *" off "* ]] || break
 	if [[ " $COUNTS " == *" 1 "* ]]; then
 		SUMMARY+=("round $r: $(awk -v d="${P50[1,$r,direct]}" -v a="${P50[1,$r,off]}" -v b="${P50[1,$r,on]}" 'BEGIN {
 			printf "relay-added p50 at 1 subscriber: userspace %.1f us, fast path %.1f us (", a - d, b - d

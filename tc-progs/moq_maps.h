@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 10
+#define MOQ_MAPS_LAYOUT_VERSION 11
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -474,7 +474,9 @@ enum moq_prog {
 	X(PASS_COPY_FAILED,                                                                        \
 	  "pass_copy_failed") /* ingress: TLS packet not copied: passed, no clone */               \
 	X(CANON_FAILED,                                                                            \
-	  "canon_failed") /* ingress: opened TLS packet not rewritten (a helper failed) */
+	  "canon_failed") /* ingress: opened TLS packet not rewritten (a helper failed) */         \
+	X(SEAL_FAILED,                                                                             \
+	  "seal_failed") /* egress: TLS clone with keys not sealed (too long, crypto error) */
 
 #define MOQ_R_ENUM(id, name) MOQ_R_##id,
 enum moq_reason {

@@ -486,6 +486,10 @@ static __always_inline int moq_subscriber_seal_job(struct __sk_buff *skb, int *r
 		forward = 1;
 		*reason = MOQ_R_FORWARDED;
 	} else {
+		/* with keys: a clone longer than the sealer takes (jumbo
+		 * frames) or a failed crypto call, not a key problem */
+		if (keys)
+			*reason = MOQ_R_SEAL_FAILED;
 		moq_egress_refund(e, job->gate_len);
 	}
 	return moq_egress_finish(skb, e, ent, forward, *reason);

@@ -296,6 +296,28 @@ START_TEST(no_seal_program_drops_and_refunds)
 }
 END_TEST
 
+/* keys, but a clone longer than the sealer takes (jumbo frames): dropped
+ * and refunded like one without keys, counted as seal_failed */
+START_TEST(oversize_clone_is_seal_failed)
+{
+	static uint8_t in[2048];
+	struct moq_gate g = {.budget = 100000, .enabled = 1};
+	uint32_t slot = TLS;
+	size_t len = up_packet(in, sizeof(in), 4, 1520);
+
+	ck_assert_uint_gt(len, 1520);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_gate"), &slot, &g, 0), 0);
+	ck_assert_int_eq(fp_keys_set_sub(&K, TLS, &keys[0]), 0);
+	ck_assert_uint_eq(egress(TLS, in, len), TC_ACT_SHOT);
+	ck_assert_uint_eq(stat_egress(MOQ_R_SEAL_FAILED), 1);
+	ck_assert_uint_eq(stat_egress(MOQ_R_NO_KEYS), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_gate"), &slot, &g), 0);
+	ck_assert_int_eq(g.budget, 100000);
+	/* the plaintext slot takes the same packet */
+	ck_assert_uint_eq(egress(PLAIN, in, len), TC_ACT_OK);
+}
+END_TEST
+
 /* The agent's way: fp_keys_open on the pin directory of relay.bpf.o's
  * maps (here pinned by the test, in production by tc). */
 START_TEST(fp_keys_open_uses_the_pinned_maps)
@@ -391,6 +413,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, tls_clone_is_the_plaintext_clone_sealed, 0, 8);
 	tcase_add_test(t, no_keys_drops_before_taking_anything);
 	tcase_add_test(t, no_seal_program_drops_and_refunds);
+	tcase_add_test(t, oversize_clone_is_seal_failed);
 	tcase_add_test(t, fp_keys_open_uses_the_pinned_maps);
 	tcase_add_test(t, restore_undoes_what_a_test_left);
 	suite_add_tcase(s, t);

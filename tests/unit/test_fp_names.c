@@ -63,7 +63,9 @@ START_TEST(reason_names_match_their_enum_values)
 	ck_assert_int_eq(MOQ_R_PASS_COPY_FAILED, 53);
 	ck_assert_str_eq(fp_reason_name(MOQ_R_CANON_FAILED), "canon_failed");
 	ck_assert_int_eq(MOQ_R_CANON_FAILED, 54);
-	ck_assert_int_eq(MOQ_R_MAX, 55);
+	ck_assert_str_eq(fp_reason_name(MOQ_R_SEAL_FAILED), "seal_failed");
+	ck_assert_int_eq(MOQ_R_SEAL_FAILED, 55);
+	ck_assert_int_eq(MOQ_R_MAX, 56);
 }
 END_TEST
 

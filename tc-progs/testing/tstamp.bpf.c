@@ -37,6 +37,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "tstamp_udp.h"
 #include "tstamp.h"
 
 struct {
@@ -54,47 +55,12 @@ struct {
 	__type(value, __u64);
 } tst_stats SEC(".maps");
 
-#define IPPROTO_UDP_ 17
-
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&tst_stats, &idx);
 
 	if (v)
 		*v += 1; /* per-CPU slot: no atomic needed */
-}
-
-/* Offset of the UDP header and the destination address (IPv4, or the last
- * 4 bytes of IPv6), or -1 for anything that is not unfragmented UDP. */
-static __always_inline int find_udp(struct __sk_buff *skb, __u32 *daddr)
-{
-	__u8 b[2];
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		__u8 vihl, proto;
-		__u16 frag;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &vihl, 1) < 0 ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN + 9, &proto, 1) < 0 ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN + 6, b, 2) < 0 ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN + 16, daddr, 4) < 0)
-			return -1;
-		frag = ((__u16)b[0] << 8 | b[1]) & 0x3fff; /* MF + offset */
-		if (proto != IPPROTO_UDP_ || frag)
-			return -1;
-		return ETH_HLEN + (vihl & 0x0f) * 4;
-	}
-	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		__u8 nh;
-
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + 6, &nh, 1) < 0 ||
-		    bpf_skb_load_bytes(skb, ETH_HLEN + 36, daddr, 4) < 0)
-			return -1;
-		if (nh != IPPROTO_UDP_)
-			return -1;
-		return ETH_HLEN + 40;
-	}
-	return -1;
 }
 
 static __always_inline int stamp(struct __sk_buff *skb, __u32 point)

@@ -55,13 +55,7 @@ static const struct fp_tls_key tx = {
 
 static struct moq_acks acks; /* 3 KiB: not on the stack */
 
-static int mfd(const char *name)
-{
-	int fd = bpf_relay_map_fd(&R, name);
-
-	ck_assert_msg(fd >= 0, "map %s missing", name);
-	return fd;
-}
+#define mfd(name) bpf_relay_mfd(&R, name)
 
 static void acks_get(void)
 {
@@ -79,12 +73,6 @@ static void acks_put(void)
 
 static void setup(void)
 {
-	struct moq_config c = {.layout_version = MOQ_MAPS_LAYOUT_VERSION,
-			       .flags = MOQ_CFG_F_ENABLED,
-			       .heartbeat_ns = bpf_relay_now_ns(),
-			       .heartbeat_timeout_ns = 60ull * 1000000000ull,
-			       .generation = 1,
-			       .relay_port_be = htons(RELAY_PORT)};
 	struct moq_subscriber s = {.flags = MOQ_SUB_F_ACTIVE | MOQ_SUB_F_TLS,
 				   .generation = 1,
 				   .ifindex = 1,
@@ -92,13 +80,12 @@ static void setup(void)
 				   .sport_be = htons(RELAY_PORT),
 				   .dport_be = htons(6000)};
 	struct moq_conn_seq seq = {.next_pn = NEXT_PN};
-	uint32_t k = 0, slot = SLOT;
-	char err[256] = "";
+	uint32_t slot = SLOT;
 
-	ck_assert_int_eq(bpf_relay_open_except(&R, bpf_relay_object_path(), "moq_relay_ingress"),
-			 0);
-	ck_assert_msg(!fp_keys_open_from(&K, R.obj, err, sizeof(err)), "fp_keys: %s", err);
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_config"), &k, &c, 0), 0);
+	/* the object is loaded once (main); the rx window lives in K's own
+	 * object, which the restore does not cover: the seed below resets it */
+	ck_assert_int_eq(bpf_relay_restore(&R), 0);
+	ck_assert_int_eq(bpf_relay_config(&R, RELAY_PORT, 60ull * 1000000000ull), 0);
 	memcpy(s.eth_src, mac_relay, 6);
 	memcpy(s.eth_dst, mac_sub, 6);
 	memcpy(s.saddr, relay_ip, 4);
@@ -116,12 +103,6 @@ static void setup(void)
 	ck_assert_int_eq(fp_keys_sub_rx_seed(&K, SLOT, RX_LARGEST, 1), 0);
 	ck_assert_int_eq(fp_keys_set_sub_rx(&K, SLOT, &rx[0]), 0);
 	bpf_relay_stats_reset(&R);
-}
-
-static void teardown(void)
-{
-	fp_keys_close(&K);
-	bpf_relay_close(&R);
 }
 
 /* ---- packets ------------------------------------------------------------- */
@@ -474,7 +455,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("bpf_tls_ack");
 	TCase *t = tcase_create("open");
 
-	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_checked_fixture(t, setup, NULL);
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, ack_consumed_and_recorded);
 	tcase_add_test(t, ipv6_ack_consumed);
@@ -492,11 +473,10 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(suite());
 	int failed;
 
-	srunner_run_all(r, CK_NORMAL);
-	failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	bpf_relay_load_kept(&R, NULL, &K);
+	failed = bpf_relay_run_suite(suite(), &R);
+	fp_keys_close(&K);
+	return failed;
 }

@@ -246,9 +246,12 @@ void relayd_fp_upstream(struct relayd *d, struct peer *p)
 		    seed ? fp_maps_seed_pn_window(&fp->maps, fc->conn_id, fp->generation, largest)
 			 : fp_maps_reset_pn_window(&fp->maps, fc->conn_id, fp->generation);
 
-		if (!rc && seed)
+		if (!rc && seed) {
 			moq_info(MOD, "%s: packet-number window seeded at %llu",
 				 moq_session_name(p->s), (unsigned long long)largest);
+			/* the kernel's window moves by itself from here */
+			moq_quic_conn_rx_pn_untrack(fc->qc);
+		}
 		if (rc) {
 			moq_warn(MOD, "%s: cannot write moq_pn_windows (%s): userspace relay",
 				 moq_session_name(p->s), strerror(-rc));

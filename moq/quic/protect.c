@@ -39,6 +39,7 @@ struct moq_quic__keys {
 	unsigned rx_phase, tx_phase;
 	uint64_t rx_largest, rx_phase_first, old_until;
 	int rx_any;
+	int rx_pn_off; /* moq_quic_conn_rx_pn_untrack */
 	uint64_t tx_largest, tx_phase_first, acked;
 	int tx_any, tx_phase_used, any_acked;
 	uint64_t key_updates, open_failed;
@@ -783,7 +784,7 @@ static struct moq_quic__keys *rx_pn_keys(struct moq_quic_conn *c)
 {
 	struct moq_quic__keys *k = c->keys;
 
-	if (!k || k->shim || !k->aes128 || !k->have_rx ||
+	if (!k || k->shim || k->rx_pn_off || !k->aes128 || !k->have_rx ||
 	    !(c->ep->cfg.track_rx_pn || c->ep->cfg.shim_protect))
 		return NULL;
 	if (!k->rx_hph && hp_init(&k->rx_hph, k->rx_hp)) {
@@ -832,6 +833,16 @@ void moq_quic__keys_rx_learn(struct moq_quic_conn *c, uint64_t pn)
 	if (!k->rx_any || pn > k->rx_largest)
 		k->rx_largest = pn;
 	k->rx_any = 1;
+}
+
+void moq_quic_conn_rx_pn_untrack(struct moq_quic_conn *c)
+{
+	struct moq_quic__keys *k = c->keys;
+
+	if (!k || k->shim)
+		return; /* the shim's own open needs its numbers */
+	k->rx_pn_off = 1;
+	k->rx_any = 0;
 }
 
 int moq_quic_conn_rx_largest_pn(const struct moq_quic_conn *c, uint64_t *pn)

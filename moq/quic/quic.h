@@ -401,6 +401,12 @@ int moq_quic_conn_shim_protected(const struct moq_quic_conn *c);
  * connections ngtcp2 protects only with config.track_rx_pn or
  * shim_protect. 0, or -ENOENT when none yet (or not tracked). */
 int moq_quic_conn_rx_largest_pn(const struct moq_quic_conn *c, uint64_t *pn);
+/* Stops that tracking on a connection ngtcp2 protects (one header-
+ * protection block per packet) once the application has what it needed
+ * (the relay: the kernel's window is seeded and moves by itself); then
+ * moq_quic_conn_rx_largest_pn says -ENOENT. No effect on a shim-protected
+ * connection, whose own open needs the numbers. */
+void moq_quic_conn_rx_pn_untrack(struct moq_quic_conn *c);
 /* The connection's AES-128-GCM 1-RTT keys: tx (tx = 1) or rx; next = 0 the
  * current phase, next = 1 the next phase. 0, -ENOENT before 1-RTT keys,
  * -ENOTSUP another suite or the plaintext profile. */

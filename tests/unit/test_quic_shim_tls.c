@@ -822,6 +822,14 @@ START_TEST(test_native_rx_largest_pn_follows_accepted_packets)
 	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), 0);
 	ck_assert_uint_eq(pn, before);
 	ck_assert(!w.cli.closed);
+	/* untracked: no number any more, not even after new packets, and
+	 * the connection goes on */
+	moq_quic_conn_rx_pn_untrack(w.cli.conn);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(moq_quic_datagram_send(w.srv.conn, f, 64), 0);
+	run_for(&w, 100);
+	ck_assert_int_eq(moq_quic_conn_rx_largest_pn(w.cli.conn, &pn), -ENOENT);
+	ck_assert(!w.cli.closed);
 	world_free(&w);
 }
 END_TEST

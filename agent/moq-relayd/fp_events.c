@@ -412,9 +412,13 @@ void fp_service(struct relayd *d)
 {
 	struct relayd_fp *fp = d->fp;
 	uint64_t now;
+	int batch;
 
 	if (fp_heartbeat(fp))
 		fp_check_stuck(fp);
+	/* what the agent sends itself in this pass (ACKs of held PINGs,
+	 * writes) leaves in one sendmmsg */
+	batch = moq_quic_ep_batch_begin(d->ep);
 	fp_drain(fp);
 	/* the ACK aggregates the kernel recorded (fp_acks.c), after the sent
 	 * logs (an ACK may cover packets logged since the last read) and
@@ -434,5 +438,6 @@ void fp_service(struct relayd *d)
 			fp_conn_arm_timer(fc);
 		}
 	}
+	moq_quic_ep_batch_end(d->ep, batch);
 	fp_maps_flush(&fp->maps);
 }

@@ -39,6 +39,7 @@
 #include "lib/fp_info.h"
 #include "lib/fp_keys.h"
 #include "lib/fp_mapsync.h"
+#include "lib/fp_pingack.h"
 #include "lib/fp_pinghold.h"
 #include "lib/fp_pnspace.h"
 #include "lib/fp_sentlog.h"
@@ -150,6 +151,7 @@ struct fp_conn {
 	struct fp_tracker trk;
 	struct fp_cc cc;
 	struct fp_pinghold ph; /* PINGs of consumed ACK + PING packets not fed yet */
+	struct fp_pingack pa;  /* the agent's own ACKs of them (plaintext slots) */
 	uint64_t first_media_uni, peer_max_uni;
 	uint8_t dcid[8];
 	int family;
@@ -224,6 +226,7 @@ struct relayd_fp {
 	bool no_tls_rx;	       /* --fast-path-no-tls-acks: TLS slots' ACKs to the agent */
 	uint64_t ping_mad_ns;  /* the max_ack_delay we advertised: bounds the PING hold */
 	uint64_t ping_batches; /* feeds of held PINGs (ack_pings / this = PINGs per feed) */
+	uint64_t ping_acks;    /* ... of those, answered by the agent's own ACK (fp_pingack) */
 	uint64_t bad_events;   /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */

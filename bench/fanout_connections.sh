@@ -57,6 +57,8 @@
 # through — the first limit at 2,000 subscribers, results.md section 11),
 # FC_RELAY_NICE=N (opt-in: run moq-relayd at nice N, e.g. -5, so that a
 # VM shared with other work starves it less; say so when reporting),
+# FC_RELAY_ARGS="..." (more moq-relayd options for every run, e.g.
+# "--max-ack-delay 0.2"; say so when reporting),
 # FC_CLASSIFY=1 (also classify, by frames, the packets crossing the relay's
 # first subscriber interface over each window: bench/relay_udp_classify.py,
 # docs/results/fanout-connections$FC_TAG-classify.txt),
@@ -158,7 +160,7 @@ run_count() {
 	[ -z "${FC_RELAY_NICE:-}" ] || nicecmd=(nice -n "$FC_RELAY_NICE")
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "${nicecmd[@]}" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \
-		--max-handshakes $((n + 64)) 2>"$TMP/relay-$tag.log" &
+		--max-handshakes $((n + 64)) ${FC_RELAY_ARGS:-} 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext --rate "$rate" --object-size "$size" \

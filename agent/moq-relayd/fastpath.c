@@ -1553,8 +1553,9 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu map_failures=%llu "
-	    "bad_events=%llu ping_acks=%llu",
+	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu ping_acks=%llu "
+	    "map_failures=%llu "
+	    "bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
 	    (unsigned long long)t.retransmits, (unsigned long long)t.lost,
@@ -1566,8 +1567,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
-	    (unsigned long long)fp->ping_batches, (unsigned long long)map_failures,
-	    (unsigned long long)fp->bad_events, (unsigned long long)fp->ping_acks);
+	    (unsigned long long)fp->ping_batches, (unsigned long long)fp->ping_acks,
+	    (unsigned long long)map_failures, (unsigned long long)fp->bad_events);
 
 	if (n > 0 && (size_t)n < len)
 		n += tls_stats(fp, buf + n, len - (size_t)n);

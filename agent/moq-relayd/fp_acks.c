@@ -203,6 +203,7 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
 		fp_conn_pump_pending(fc);
 		fp_conn_gate_update(fc);
 		fp_conn_arm_timer(fc);
+		fc->acked_tick = fc->d->fp->ticks;
 	}
 	fc->kernel_acks += c.n;
 	return c.n;

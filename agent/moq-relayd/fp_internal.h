@@ -152,6 +152,7 @@ struct fp_conn {
 	struct fp_cc cc;
 	struct fp_pinghold ph; /* PINGs of consumed ACK + PING packets not fed yet */
 	struct fp_pingack pa;  /* the agent's own ACKs of them (plaintext slots) */
+	uint64_t acked_tick;   /* fp->ticks when an ACK drain last updated gate and timer */
 	uint64_t first_media_uni, peer_max_uni;
 	uint8_t dcid[8];
 	int family;
@@ -244,6 +245,7 @@ struct relayd_fp {
 	/* --fast-path-tick: service period with fast subscribers (sent logs,
 	 * exception ring, delivery timeouts, gate refills in one batch) */
 	uint64_t tick_ns;
+	uint64_t ticks;		 /* fp_service passes (fp_conn.acked_tick) */
 	struct fp_sub_info gone; /* counters of connections already closed */
 	/* TLS relay (not --plaintext): the key maps, and what they did */
 	bool tls;

@@ -13,7 +13,8 @@ path's media (kernel clones or the agent's writer; ngtcp2 writes minimal
 varints). Incoming ACK-only and ACK + PING packets are split into those
 acknowledging a relay ngtcp2 packet that was ack-eliciting and not yet
 acknowledged (the kernel's guard passes them to the relay: they must reach
-ngtcp2) and the rest (consumable). Used for issue 18 (docs/results.md 11).
+ngtcp2), those with more than 8 ACK ranges (MOQ_ACK_REC_RANGES: passed too)
+and the rest (consumable). Used for issue 18 (docs/results.md 11).
 """
 import collections
 import socket
@@ -189,6 +190,8 @@ def main():
                     for lo, hi in f[1]:
                         acked |= {x for x in pending[peer] if lo <= x <= hi}
             cls += " (covers an unacked relay ack-eliciting pkt)" if acked else ""
+            nr = sum(len(f[1]) for f in fr if f[0] == "ACK")
+            cls += " (more than 8 ranges)" if nr > 8 else ""
             pending[peer] -= acked
         counts[("in", cls)] += 1
     n = max(len(conns), 1)

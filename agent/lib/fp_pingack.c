@@ -3,6 +3,84 @@
 
 #include <stdlib.h>
 
+/* Skip one varint at *o (< end); -1 when it runs past end. */
+static int skip_v(const uint8_t *b, size_t *o, size_t end)
+{
+	size_t n;
+
+	if (*o >= end)
+		return -1;
+	n = (size_t)1 << (b[*o] >> 6);
+	if (n > end - *o)
+		return -1;
+	*o += n;
+	return 0;
+}
+
+int fp_pkt_take_ping(uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_field)
+{
+	size_t hdr = 1 + dcidlen + 4, o, end, pings = 0;
+
+	if (len < hdr + 16 || (pkt[0] & 0x80) || (pkt[0] & 0x03) != 3)
+		return 0;
+	end = len - 16;
+	/* first pass: only ACK, PADDING, PING, and at least one PING */
+	for (o = hdr; o < end;) {
+		uint8_t t = pkt[o++];
+		uint64_t count;
+		size_t n;
+
+		if (t == 0x00)
+			continue;
+		if (t == 0x01) {
+			pings++;
+			continue;
+		}
+		if (t != 0x02 && t != 0x03)
+			return 0;
+		if (skip_v(pkt, &o, end) || skip_v(pkt, &o, end) || o >= end)
+			return 0;
+		n = (size_t)1 << (pkt[o] >> 6);
+		if (n > end - o)
+			return 0;
+		count = pkt[o] & 0x3f;
+		for (size_t k = 1; k < n; k++)
+			count = count << 8 | pkt[o + k];
+		o += n;
+		if (count > 4096)
+			return 0;
+		for (uint64_t k = 0; k < 1 + 2 * count + (t == 0x03 ? 3 : 0); k++)
+			if (skip_v(pkt, &o, end))
+				return 0;
+	}
+	if (!pings)
+		return 0;
+	/* second pass: the same walk, PINGs become PADDING */
+	for (o = hdr; o < end;) {
+		uint8_t t = pkt[o];
+		uint64_t count;
+		size_t n;
+
+		if (t == 0x01)
+			pkt[o] = 0x00;
+		o++;
+		if (t == 0x00 || t == 0x01)
+			continue;
+		skip_v(pkt, &o, end);
+		skip_v(pkt, &o, end);
+		n = (size_t)1 << (pkt[o] >> 6);
+		count = pkt[o] & 0x3f;
+		for (size_t k = 1; k < n; k++)
+			count = count << 8 | pkt[o + k];
+		o += n;
+		for (uint64_t k = 0; k < 1 + 2 * count + (t == 0x03 ? 3 : 0); k++)
+			skip_v(pkt, &o, end);
+	}
+	*pn_field = (uint32_t)pkt[hdr - 4] << 24 | (uint32_t)pkt[hdr - 3] << 16 |
+		    (uint32_t)pkt[hdr - 2] << 8 | pkt[hdr - 1];
+	return 1;
+}
+
 uint64_t fp_pingack_decode32(const struct fp_pingack *a, uint32_t field)
 {
 	const uint64_t win = 1ull << 32, hwin = win / 2;

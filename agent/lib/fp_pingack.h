@@ -43,4 +43,12 @@ uint64_t fp_pingack_decode32(const struct fp_pingack *a, uint32_t field);
 size_t fp_pingack_frame(struct fp_pingack *a, const uint64_t *pn, size_t n,
 			uint64_t ack_delay_field, uint8_t *out, size_t cap);
 
+/* A received plaintext-profile 1-RTT packet (short header, dcidlen-byte
+ * DCID, 4-byte number, 16-byte tag) whose frames are only ACK / ACK_ECN,
+ * PADDING and PING: turn every PING into PADDING in place, store the
+ * number field in *pn_field and return 1, so that the agent answers that
+ * PING itself and ngtcp2 reads the ACK alone. Anything else (another
+ * frame, no PING, a frame that does not parse): 0, pkt untouched. */
+int fp_pkt_take_ping(uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_field);
+
 #endif

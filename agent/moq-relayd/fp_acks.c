@@ -170,6 +170,19 @@ static void hold_ping(struct fp_conn *fc, uint64_t pn, uint64_t ts_ns)
 		answer_held(fc);
 }
 
+void fp_conn_take_ping(struct fp_conn *fc, uint8_t *pkt, size_t len)
+{
+	uint32_t field;
+
+	if (fc->slot < 0 || fc->tls_slot || !fc->d->fp->ack_ping)
+		return;
+	if (!fp_pkt_take_ping(pkt, len, MOQ_CID_LEN, &field))
+		return;
+	fc->d->fp->pings_taken++;
+	/* received now: the loop's time, a little after the kernel's */
+	hold_ping(fc, field, fp_now_ns());
+}
+
 static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
 			  int64_t ping_pn)
 {

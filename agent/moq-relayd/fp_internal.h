@@ -228,6 +228,7 @@ struct relayd_fp {
 	uint64_t ping_mad_ns;  /* the max_ack_delay we advertised: bounds the PING hold */
 	uint64_t ping_batches; /* feeds of held PINGs (ack_pings / this = PINGs per feed) */
 	uint64_t ping_acks;    /* ... of those, answered by the agent's own ACK (fp_pingack) */
+	uint64_t pings_taken;  /* PINGs taken from packets that reached the agent */
 	uint64_t bad_events;   /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
@@ -364,5 +365,10 @@ size_t fp_conn_drain_acks(struct fp_conn *fc);
 void fp_conn_feed_pings(struct fp_conn *fc);
 /* ... only when the oldest one's hold is over at now_ns. */
 void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns);
+/* A packet of fc's subscriber that reached the agent (the kernel did not
+ * consume it: guarded, pass period) and holds only ACK, PADDING and PING:
+ * its PING becomes PADDING and is held like a consumed one, so ngtcp2
+ * reads the ACK alone and sends no ACK of its own (plaintext slots). */
+void fp_conn_take_ping(struct fp_conn *fc, uint8_t *pkt, size_t len);
 
 #endif

@@ -3,6 +3,7 @@
  * 4-byte number field decoded (RFC 9000 A.3). */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/fp_pingack.h"
 
@@ -138,6 +139,77 @@ START_TEST(decode_32bit_field)
 }
 END_TEST
 
+/* A plaintext-profile 1-RTT packet: 0x43, 8-byte DCID, number, frames, tag. */
+static size_t mkpkt(uint8_t *p, uint32_t pn, const uint8_t *fr, size_t n)
+{
+	size_t o = 0;
+
+	p[o++] = 0x43;
+	memset(p + o, 0xcc, 8);
+	o += 8;
+	p[o++] = (uint8_t)(pn >> 24);
+	p[o++] = (uint8_t)(pn >> 16);
+	p[o++] = (uint8_t)(pn >> 8);
+	p[o++] = (uint8_t)pn;
+	memcpy(p + o, fr, n);
+	o += n;
+	memcpy(p + o, "moq-plaintext-v1", 16);
+	return o + 16;
+}
+
+/* ACK + PING (+ PADDING), PING + ACK, ACK_ECN + PING: the PING becomes
+ * PADDING, the number is given; nothing else changes. */
+START_TEST(take_ping_from_ack_ping)
+{
+	/* ACK largest 70 delay 3, 1 more range (gap 2, len 1), PING, PADDING */
+	const uint8_t f1[] = {0x02, 0x40, 70, 3, 1, 0, 2, 1, 0x01, 0x00, 0x00};
+	const uint8_t f2[] = {0x01, 0x03, 9, 0, 0, 2, 1, 0, 4};
+	uint8_t p[128], q[128];
+	uint32_t pn = 0;
+	size_t n = mkpkt(p, 0x01020304, f1, sizeof(f1));
+
+	memcpy(q, p, n);
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 1);
+	ck_assert_uint_eq(pn, 0x01020304);
+	q[13 + 8] = 0x00; /* only the PING byte changed */
+	ck_assert_mem_eq(p, q, n);
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 0); /* no PING left */
+	n = mkpkt(p, 77, f2, sizeof(f2));
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 1);
+	ck_assert_uint_eq(pn, 77);
+	ck_assert_uint_eq(p[13], 0x00);
+}
+END_TEST
+
+/* Another frame (MAX_STREAMS, STREAM), a truncated ACK, a long header, a
+ * packet too short: untouched, 0. */
+START_TEST(take_ping_refuses_others)
+{
+	const uint8_t other[] = {0x02, 5, 0, 0, 0, 0x01, 0x13, 0x10};
+	const uint8_t trunc[] = {0x01, 0x02, 0x40};
+	const uint8_t lone[] = {0x01};
+	uint8_t p[128], q[128];
+	uint32_t pn = 9;
+	size_t n = mkpkt(p, 1, other, sizeof(other));
+
+	memcpy(q, p, n);
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 0);
+	ck_assert_mem_eq(p, q, n);
+	n = mkpkt(p, 1, trunc, sizeof(trunc));
+	memcpy(q, p, n);
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 0);
+	ck_assert_mem_eq(p, q, n);
+	ck_assert_uint_eq(pn, 9);
+	n = mkpkt(p, 1, lone, sizeof(lone));
+	p[0] = 0xc3; /* long header */
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 0);
+	ck_assert_int_eq(fp_pkt_take_ping(p, 20, 8, &pn), 0);
+	/* a PING alone is taken too (PING + PADDING: nothing for ngtcp2) */
+	p[0] = 0x43;
+	ck_assert_int_eq(fp_pkt_take_ping(p, n, 8, &pn), 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fp_pingack");
@@ -147,6 +219,8 @@ static Suite *suite(void)
 	tcase_add_test(t, recent_numbers_repeated);
 	tcase_add_test(t, refuses_empty_too_many_or_no_room);
 	tcase_add_test(t, decode_32bit_field);
+	tcase_add_test(t, take_ping_from_ack_ping);
+	tcase_add_test(t, take_ping_refuses_others);
 	suite_add_tcase(s, t);
 	return s;
 }

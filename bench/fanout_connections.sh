@@ -57,6 +57,11 @@
 # through — the first limit at 2,000 subscribers, results.md section 11),
 # FC_RELAY_NICE=N (opt-in: run moq-relayd at nice N, e.g. -5, so that a
 # VM shared with other work starves it less; say so when reporting),
+# FC_RELAY_ARGS="..." (more moq-relayd options for every run, e.g.
+# "--max-ack-delay 0.2"; say so when reporting),
+# FC_CLASSIFY=1 (also classify, by frames, the packets crossing the relay's
+# first subscriber interface over each window: bench/relay_udp_classify.py,
+# docs/results/fanout-connections$FC_TAG-classify.txt),
 # BENCH_KEEP=1 (keep the logs). --quick (or BENCH_QUICK=1): FC_SECONDS=4,
 # counts "64 256" for both loads.
 set -euo pipefail
@@ -88,6 +93,7 @@ for spec in $BUILDS; do
 done
 MNT0=$MNT
 [ "${FC_PERF:-0}" = 1 ] && : >"$OUT-profile.txt"
+[ "${FC_CLASSIFY:-0}" = 1 ] && : >"$OUT-classify.txt"
 BACKLOG0=$(sysctl -n net.core.netdev_max_backlog)
 bench_cleanup_extra() {
 	rm -rf "$MNT0"-* # every build's pin root (bench_cleanup removes $MNT)
@@ -154,7 +160,7 @@ run_count() {
 	[ -z "${FC_RELAY_NICE:-}" ] || nicecmd=(nice -n "$FC_RELAY_NICE")
 	# shellcheck disable=SC2046
 	in_ns "$RELAY_NS" "${nicecmd[@]}" "$B/bin/moq-relayd" $(relay_args "$mode") --max-sessions $((n + 64)) \
-		--max-handshakes $((n + 64)) 2>"$TMP/relay-$tag.log" &
+		--max-handshakes $((n + 64)) ${FC_RELAY_ARGS:-} 2>"$TMP/relay-$tag.log" &
 	rp=$!; PIDS+=("$rp")
 	waitlog "$TMP/relay-$tag.log" "listening on"
 	in_ns "$PUB_NS" "$B/bin/moq-pub" --plaintext --rate "$rate" --object-size "$size" \
@@ -189,7 +195,22 @@ run_count() {
 		perf record -q -F 499 -g -p "$rp" -o "$TMP/perf-$tag.data" -- sleep "$SECS" >/dev/null 2>&1 &
 		pr=$!
 	fi
+	local cl=""
+	if [ "${FC_CLASSIFY:-0}" = 1 ]; then
+		nsenter --net="/run/netns/$RELAY_NS" python3 "$ROOT/bench/relay_udp_classify.py" \
+			"$RELAY_IF_SUB_1" "$SECS" >"$TMP/classify-$tag.txt" 2>&1 &
+		cl=$!
+	fi
 	sc=$(perf stat -e raw_syscalls:sys_enter -x, -p "$rp" -- sleep "$SECS" 2>&1 | awk -F, '/raw_syscalls/ { print $1 }')
+	if [ -n "$cl" ]; then
+		wait "$cl" || true
+		{
+			echo "== $tag: packets on the relay's first subscriber interface ($RELAY_IF_SUB_1), bench/relay_udp_classify.py"
+			cat "$TMP/classify-$tag.txt"
+			grep -o "fastpath subs=.*" "$TMP/relay-$tag.log" | tail -1 || true
+			echo
+		} >>"$OUT-classify.txt"
+	fi
 	if [ -n "$pr" ]; then
 		wait "$pr" || true
 		{

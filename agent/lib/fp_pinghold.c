@@ -21,6 +21,7 @@ bool fp_pinghold_add(struct fp_pinghold *h, uint64_t pn, uint64_t ts_ns, uint64_
 		return true; /* the caller feeds what is held first */
 	if (!h->n || due < h->due_ns)
 		h->due_ns = due;
+	h->ts_ns[h->n] = ts_ns;
 	h->pn[h->n++] = pn;
 	return !hold_ns || h->n == FP_PINGHOLD_MAX;
 }

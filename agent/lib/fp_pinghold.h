@@ -18,7 +18,8 @@
 #define FP_PINGHOLD_MARGIN_NS 5000000ull /* kept free below max_ack_delay */
 
 struct fp_pinghold {
-	uint64_t pn[FP_PINGHOLD_MAX]; /* the packets' numbers (fields, or full: TLS), in order */
+	uint64_t pn[FP_PINGHOLD_MAX];	 /* the packets' numbers (fields, or full: TLS), in order */
+	uint64_t ts_ns[FP_PINGHOLD_MAX]; /* ... and their kernel receive times */
 	uint32_t n;
 	uint64_t due_ns; /* feed by then (n > 0) */
 };
@@ -39,7 +40,7 @@ static inline bool fp_pinghold_due(const struct fp_pinghold *h, uint64_t now_ns)
 }
 
 /* Move the held numbers to out (FP_PINGHOLD_MAX entries), oldest first, and
- * empty h. Returns how many. */
+ * empty h (read ts_ns[] before). Returns how many. */
 size_t fp_pinghold_take(struct fp_pinghold *h, uint64_t *out);
 
 #endif

@@ -641,6 +641,9 @@ static int fp_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size
 	if (fc->slot >= 0) {
 		fp_drain_conn(fc);
 		fp_conn_drain_acks(fc);
+		/* an ACK + PING the kernel passed (guarded): the agent
+		 * answers its PING (fp_acks.c), ngtcp2 reads the ACK */
+		fp_conn_take_ping(fc, pkt, *len);
 		/* and the held PINGs when this packet makes ngtcp2 send an
 		 * ACK anyway (one ACK covers them all); an ACK-only packet
 		 * (e.g. of the relay's own PING) leaves them held */
@@ -1553,7 +1556,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
-	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu map_failures=%llu "
+	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu ping_acks=%llu pings_taken=%llu "
+	    "map_failures=%llu "
 	    "bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
@@ -1566,7 +1570,8 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
-	    (unsigned long long)fp->ping_batches, (unsigned long long)map_failures,
+	    (unsigned long long)fp->ping_batches, (unsigned long long)fp->ping_acks,
+	    (unsigned long long)fp->pings_taken, (unsigned long long)map_failures,
 	    (unsigned long long)fp->bad_events);
 
 	if (n > 0 && (size_t)n < len)

@@ -12,6 +12,7 @@
 
 #include "fp_internal.h"
 #include "lib/fp_ackring.h"
+#include "lib/fp_pingack.h"
 #include "quic/quic.h"
 #include "relayd.h"
 
@@ -65,15 +66,94 @@ void fp_conn_feed_pings(struct fp_conn *fc)
 		fc->d->fp->ping_batches++;
 }
 
+struct fc_pings {
+	struct fp_conn *fc;
+	uint64_t pn[FP_PINGHOLD_MAX], ts[FP_PINGHOLD_MAX];
+	size_t n;
+};
+
+/* The agent's own ACK of the held PINGs (fp_pingack.h): an ACK-only
+ * plaintext-profile packet with a wire number of the shared space, like
+ * the agent's media (not ngtcp2's: never acknowledged, nothing to
+ * translate). ACK Delay: from the kernel's receive time of the largest
+ * number, in the unit of the ack_delay_exponent the relay advertised
+ * (RFC 9000 13.2.5, 18.2). Returns false when nothing could be written
+ * (the caller feeds ngtcp2 instead). */
+static bool answer_pings(struct fc_pings *p)
+{
+	struct fp_conn *fc = p->fc;
+	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+	const ngtcp2_transport_params *tp = ng ? ngtcp2_conn_get_local_transport_params(ng) : NULL;
+	uint8_t pkt[1 + 8 + 4 + FP_PINGACK_FRAME_MAX + 4 + MOQ_TAG_LEN];
+	uint64_t full[FP_PINGHOLD_MAX], top = 0, top_ts = 0, now = fp_now_ns(), delay = 0, w;
+	size_t o = 13, f;
+
+	if (!tp)
+		return false;
+	for (size_t i = 0; i < p->n; i++) {
+		full[i] = fp_pingack_decode32(&fc->pa, (uint32_t)p->pn[i]);
+		if (!i || full[i] > top) {
+			top = full[i];
+			top_ts = p->ts[i];
+		}
+	}
+	if (now > top_ts)
+		delay = ((now - top_ts) / 1000) >> tp->ack_delay_exponent;
+	f = fp_pingack_frame(&fc->pa, full, p->n, delay, pkt + o, FP_PINGACK_FRAME_MAX);
+	if (!f)
+		return false;
+	o += f;
+	while (o < 13 + 4) /* the header-protection sample needs 4 bytes after the number */
+		pkt[o++] = 0x00;
+	w = fp_pnspace_take_media(&fc->ps);
+	pkt[0] = 0x43; /* short header, fixed bit, 4-byte packet number */
+	memcpy(pkt + 1, fc->dcid, 8);
+	pkt[9] = (uint8_t)(w >> 24);
+	pkt[10] = (uint8_t)(w >> 16);
+	pkt[11] = (uint8_t)(w >> 8);
+	pkt[12] = (uint8_t)w;
+	memcpy(pkt + o, MOQ_PLAINTEXT_TAG, MOQ_TAG_LEN);
+	o += MOQ_TAG_LEN;
+	if (moq_quic_conn_send_raw(fc->qc, pkt, o) < 0)
+		fc->d->fp->ack_ping_errors++; /* like a lost ACK: the next repeats these */
+	return true;
+}
+
+/* Answer what fc holds: plaintext slots with the agent's own ACK, TLS
+ * slots (the agent would have to seal it) by feeding ngtcp2. */
+static void answer_held(struct fp_conn *fc)
+{
+	struct fc_pings p = {.fc = fc};
+
+	if (!fc->ph.n)
+		return;
+	if (fc->tls_slot) {
+		fp_conn_feed_pings(fc);
+		return;
+	}
+	memcpy(p.ts, fc->ph.ts_ns, fc->ph.n * sizeof(p.ts[0]));
+	p.n = fp_pinghold_take(&fc->ph, p.pn);
+	if (answer_pings(&p)) {
+		fc->d->fp->ack_pings += p.n;
+		fc->d->fp->ping_batches++;
+		fc->d->fp->ping_acks++;
+		return;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		feed_ping(fc, p.pn[i]);
+	fc->d->fp->ping_batches++;
+}
+
 void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns)
 {
 	if (fp_pinghold_due(&fc->ph, now_ns))
-		fp_conn_feed_pings(fc);
+		answer_held(fc);
 }
 
 /* A consumed PING waits (fp_pinghold.h) so that the next ones share the
  * relay's ACK: within the max_ack_delay we advertised, less one tick (the
- * latest the agent looks again) and ngtcp2's own delay after the feed. */
+ * latest the agent looks again) and, when ngtcp2 answers (TLS slots), its
+ * own delay after the feed. */
 static void hold_ping(struct fp_conn *fc, uint64_t pn, uint64_t ts_ns)
 {
 	struct relayd_fp *fp = fc->d->fp;
@@ -82,12 +162,25 @@ static void hold_ping(struct fp_conn *fc, uint64_t pn, uint64_t ts_ns)
 	uint64_t hold;
 
 	if (fc->ph.n == FP_PINGHOLD_MAX)
-		fp_conn_feed_pings(fc);
-	if (ng)
+		answer_held(fc);
+	if (ng && fc->tls_slot)
 		ngtcp2_conn_get_conn_info(ng, &ci);
 	hold = fp_pinghold_hold_ns(fp->ping_mad_ns, fp->tick_ns, ci.smoothed_rtt);
 	if (fp_pinghold_add(&fc->ph, pn, ts_ns, hold))
-		fp_conn_feed_pings(fc);
+		answer_held(fc);
+}
+
+void fp_conn_take_ping(struct fp_conn *fc, uint8_t *pkt, size_t len)
+{
+	uint32_t field;
+
+	if (fc->slot < 0 || fc->tls_slot || !fc->d->fp->ack_ping)
+		return;
+	if (!fp_pkt_take_ping(pkt, len, MOQ_CID_LEN, &field))
+		return;
+	fc->d->fp->pings_taken++;
+	/* received now: the loop's time, a little after the kernel's */
+	hold_ping(fc, field, fp_now_ns());
 }
 
 static void on_kernel_ack(void *user, const struct fp_wire_ack *ack, uint64_t ts_ns,
@@ -123,6 +216,7 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
 		fp_conn_pump_pending(fc);
 		fp_conn_gate_update(fc);
 		fp_conn_arm_timer(fc);
+		fc->acked_tick = fc->d->fp->ticks;
 	}
 	fc->kernel_acks += c.n;
 	return c.n;

@@ -412,9 +412,14 @@ void fp_service(struct relayd *d)
 {
 	struct relayd_fp *fp = d->fp;
 	uint64_t now;
+	int batch;
 
 	if (fp_heartbeat(fp))
 		fp_check_stuck(fp);
+	fp->ticks++;
+	/* what the agent sends itself in this pass (ACKs of held PINGs,
+	 * writes) leaves in one sendmmsg */
+	batch = moq_quic_ep_batch_begin(d->ep);
 	fp_drain(fp);
 	/* the ACK aggregates the kernel recorded (fp_acks.c), after the sent
 	 * logs (an ACK may cover packets logged since the last read) and
@@ -425,14 +430,21 @@ void fp_service(struct relayd *d)
 		struct fp_conn *fc = fp->slots[i];
 
 		if (fc) {
+			fp_conn_feed_due_pings(fc, now);
+			/* a slot whose ACKs were drained just above had its
+			 * gate and timer updated then, after every log was
+			 * read: at audio load that is nearly every slot on
+			 * every tick (issue 18, fourth round) */
+			if (fc->acked_tick == fp->ticks && !fc->has_sg_to && !fc->has_obj_to)
+				continue;
 			if (fc->has_sg_to)
 				fc_subgroup_timeouts(fc);
 			if (fc->has_obj_to)
 				fc_object_timeouts(fc);
-			fp_conn_feed_due_pings(fc, now);
 			fp_conn_gate_update(fc);
 			fp_conn_arm_timer(fc);
 		}
 	}
+	moq_quic_ep_batch_end(d->ep, batch);
 	fp_maps_flush(&fp->maps);
 }

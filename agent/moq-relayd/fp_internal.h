@@ -39,6 +39,7 @@
 #include "lib/fp_info.h"
 #include "lib/fp_keys.h"
 #include "lib/fp_mapsync.h"
+#include "lib/fp_pingack.h"
 #include "lib/fp_pinghold.h"
 #include "lib/fp_pnspace.h"
 #include "lib/fp_sentlog.h"
@@ -150,6 +151,8 @@ struct fp_conn {
 	struct fp_tracker trk;
 	struct fp_cc cc;
 	struct fp_pinghold ph; /* PINGs of consumed ACK + PING packets not fed yet */
+	struct fp_pingack pa;  /* the agent's own ACKs of them (plaintext slots) */
+	uint64_t acked_tick;   /* fp->ticks when an ACK drain last updated gate and timer */
 	uint64_t first_media_uni, peer_max_uni;
 	uint8_t dcid[8];
 	int family;
@@ -224,6 +227,8 @@ struct relayd_fp {
 	bool no_tls_rx;	       /* --fast-path-no-tls-acks: TLS slots' ACKs to the agent */
 	uint64_t ping_mad_ns;  /* the max_ack_delay we advertised: bounds the PING hold */
 	uint64_t ping_batches; /* feeds of held PINGs (ack_pings / this = PINGs per feed) */
+	uint64_t ping_acks;    /* ... of those, answered by the agent's own ACK (fp_pingack) */
+	uint64_t pings_taken;  /* PINGs taken from packets that reached the agent */
 	uint64_t bad_events;   /* ring records fp_event_check refused */
 	struct fp_sentlog_stats log_stats; /* sent-log entries read */
 	uint64_t log_full;		   /* clones dropped: a sent log was full */
@@ -241,6 +246,7 @@ struct relayd_fp {
 	/* --fast-path-tick: service period with fast subscribers (sent logs,
 	 * exception ring, delivery timeouts, gate refills in one batch) */
 	uint64_t tick_ns;
+	uint64_t ticks;		 /* fp_service passes (fp_conn.acked_tick) */
 	struct fp_sub_info gone; /* counters of connections already closed */
 	/* TLS relay (not --plaintext): the key maps, and what they did */
 	bool tls;
@@ -359,5 +365,10 @@ size_t fp_conn_drain_acks(struct fp_conn *fc);
 void fp_conn_feed_pings(struct fp_conn *fc);
 /* ... only when the oldest one's hold is over at now_ns. */
 void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns);
+/* A packet of fc's subscriber that reached the agent (the kernel did not
+ * consume it: guarded, pass period) and holds only ACK, PADDING and PING:
+ * its PING becomes PADDING and is held like a consumed one, so ngtcp2
+ * reads the ACK alone and sends no ACK of its own (plaintext slots). */
+void fp_conn_take_ping(struct fp_conn *fc, uint8_t *pkt, size_t len);
 
 #endif

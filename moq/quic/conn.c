@@ -475,10 +475,10 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
 			return (int)r;
 		pkt = c->ep->rawbuf;
 	}
-	if (c->ep->txb_n || c->ep->tx_blocked) {
-		/* behind what the endpoint holds (a flush's batch, a full
-		 * socket's queue): a packet that overtakes lower-numbered ones
-		 * gets them declared lost when the peer acknowledges it first */
+	if (c->ep->txb_on || c->ep->txb_n || c->ep->tx_blocked) {
+		/* into a batch, or behind what the endpoint holds (a
+		 * flush's batch, a full socket's queue): a packet that overtakes lower-numbered
+		 * ones gets them declared lost when the peer acknowledges it first */
 		moq_quic__sock_send(c->ep, pkt, len, (const struct sockaddr *)&c->peer, c->peerlen);
 		return 0;
 	}

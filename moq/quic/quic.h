@@ -367,6 +367,11 @@ size_t moq_quic_conn_scids(const struct moq_quic_conn *c, uint8_t (*out)[20], si
  * queue of a full socket buffer) it goes behind them, in order. Returns 0
  * or -errno. */
 int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len);
+/* Batch what moq_quic_conn_send_raw sends on ep until the matching end:
+ * one sendmmsg for a pass over many connections (the fast path's tick).
+ * begin returns the previous state, to give back to end. */
+int moq_quic_ep_batch_begin(struct moq_quic_endpoint *ep);
+void moq_quic_ep_batch_end(struct moq_quic_endpoint *ep, int prev);
 /* Hand ngtcp2 one 1-RTT packet in the plaintext-profile form that the
  * application received for the connection by other means (the relay's
  * kernel consumed the datagram and recorded its frames), as if it came

@@ -518,9 +518,31 @@ static void conn_flush(struct moq_quic_conn *c)
 	conn_write(c);
 }
 
+int moq_quic_ep_batch_begin(struct moq_quic_endpoint *ep)
+{
+	int prev;
+
+	if (!ep)
+		return 0;
+	prev = ep->txb_on;
+
+	ep->txb_on = 1;
+	return prev;
+}
+
+void moq_quic_ep_batch_end(struct moq_quic_endpoint *ep, int prev)
+{
+	if (!ep)
+		return;
+	ep->txb_on = prev;
+	if (!prev && ep->txb_n)
+		txb_send(ep);
+}
+
 void moq_quic__ep_flush(struct moq_loop *loop, void *arg)
 {
 	struct moq_quic_endpoint *ep = arg;
+	int prev = ep->txb_on; /* inside moq_quic_ep_batch_begin: its end sends */
 
 	/* Callbacks may dirty more conns; they re-defer us. While the socket
 	 * is blocked the dirty list waits for EPOLLOUT (moq_quic__ep_drain_txq). */
@@ -532,8 +554,8 @@ void moq_quic__ep_flush(struct moq_loop *loop, void *arg)
 		c->dnext = NULL;
 		conn_flush(c);
 	}
-	ep->txb_on = 0;
-	if (ep->txb_n)
+	ep->txb_on = prev;
+	if (!prev && ep->txb_n)
 		txb_send(ep);
 }
 

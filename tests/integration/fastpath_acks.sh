@@ -65,6 +65,15 @@ batches=$(fp_field acks ping_batches)
 log "PINGs fed: $pings in $batches batches"
 [ "$batches" -gt 0 ] || die "no held PING fed"
 [ "$pings" -ge $((batches * 3)) ] || die "held PINGs were not fed together: $pings in $batches feeds"
+# (held PINGs are answered by the agent's own ACK when their hold ends,
+# fastpath_pingack.sh; here, 20 groups a second, the subscribers'
+# MAX_STREAMS reach ngtcp2 often and the held PINGs ride with its ACK)
+log "held PINGs answered by the agent's own ACK: $(fp_field acks ping_acks) of $batches batches"
+# ACK + PING packets the kernel passed (their ACK covers a guarded number):
+# the agent takes their PING (fp_conn_take_ping), ngtcp2 reads the ACK only
+taken=$(fp_field acks pings_taken)
+log "PINGs taken from packets that reached the agent: $taken"
+[ "${taken:-0}" -gt 0 ] || die "no PING taken from an ACK + PING that reached the agent"
 [ $((ack * 100)) -ge $(((ack + rx) * 45)) ] || die "only $ack of $((ack + rx)) subscriber packets consumed"
 [ "${ACKS_LOSS:-2}" = 0 ] || [ "$rt" -gt 0 ] ||
 	die "loss but no retransmission: consumed ACKs did not reach the tracker?"

@@ -32,6 +32,9 @@ START_TEST(due_at_the_oldest_deadline)
 	ck_assert(!fp_pinghold_add(&h, 9, 1040 * MS, 75 * MS));
 	ck_assert(!fp_pinghold_due(&h, 1074 * MS));
 	ck_assert(fp_pinghold_due(&h, 1075 * MS));
+	/* each number's receive time (the agent's ACK Delay) */
+	ck_assert_uint_eq(h.ts_ns[0], 1000 * MS);
+	ck_assert_uint_eq(h.ts_ns[1], 1040 * MS);
 	ck_assert_uint_eq(fp_pinghold_take(&h, out), 2);
 	ck_assert_uint_eq(out[0], 7);
 	ck_assert_uint_eq(out[1], 9);

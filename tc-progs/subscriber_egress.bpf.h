@@ -176,10 +176,10 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	struct moq_config *cfg;
 	struct moq_conn_seq *seq;
 	struct moq_credit *cr;
-	__u8 alias_buf[16] = {};
+	struct moq_rw_buf *rb;
 	int alias_patch = 0, r;
 	__u64 alias, group = 0;
-	__u32 slot = e->slot;
+	__u32 slot = e->slot, z = 0;
 
 	cfg = moq_config_live();
 	if (!cfg)
@@ -271,9 +271,18 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 			moq_mark_reset(&dk, ds, e->p.offset);
 		return MOQ_R_GATE_DROP;
 	}
+	/* the rewrite's per-CPU buffer also carries the new alias (the
+	 * stack is full) */
+	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
+	if (!rb) {
+		moq_gate_refund(slot, skb->len);
+		return MOQ_R_REWRITE_FAILED;
+	}
 	if (e->p.has_moq_hdr && bs->track_alias != e->p.alias) {
-		if (moq_vi64_encode_width(alias_buf, bs->track_alias, e->p.alias_len))
+		if (moq_vi64_encode_width(rb->alias, bs->track_alias, e->p.alias_len)) {
+			moq_gate_refund(slot, skb->len);
 			return MOQ_R_ALIAS_WIDTH;
+		}
 		alias_patch = 1;
 	}
 	if (!e->p.is_datagram && !ds) {
@@ -306,7 +315,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	}
 	/* packet number last: nothing fails between taking it and sending */
 	e->pn = __sync_fetch_and_add(&seq->next_pn, 1);
-	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, alias_buf, alias_patch);
+	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, rb, alias_patch);
 	if (r) {
 		if (!e->p.is_datagram && cr->enabled)
 			__sync_fetch_and_add(&cr->conn, (__s64)e->p.data_len);

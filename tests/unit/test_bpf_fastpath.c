@@ -1656,6 +1656,23 @@ START_TEST(egress_alias_too_wide_dropped)
 }
 END_TEST
 
+/* the gate budget a clone took comes back when it cannot be rewritten */
+START_TEST(egress_alias_too_wide_gives_back_the_gate_budget)
+{
+	struct moq_gate g;
+	struct fx in;
+	uint32_t s = SLOT;
+
+	add_track(UP_CONN, ALIAS, &s, 1, 5000);
+	gate_set(SLOT, 100000, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_ALIAS_WIDTH);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_gate"), &s, &g), 0);
+	ck_assert_int_eq(g.budget, 100000);
+}
+END_TEST
+
 START_TEST(egress_wide_alias_rewritten_at_same_width)
 {
 	struct fx in, want;
@@ -2152,6 +2169,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
 	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
+	tcase_add_test(eg, egress_alias_too_wide_gives_back_the_gate_budget);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_logs_forwarded_clone_and_emits_event_only_for_drop);
 	tcase_add_test(eg, egress_log_reports_fin_and_datagram_identity);

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -1949,6 +1950,101 @@ static struct moq_subscriber sub_get(uint32_t slot)
 	return s;
 }
 
+/* lib/fanout_job.h's per-CPU job, read and written as bytes at the offsets
+ * its BTF gives (the struct is BPF-side only). */
+static size_t job_off(const char *field)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	struct btf *btf;
+	int id;
+	size_t off = (size_t)-1;
+
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(mfd("moq_fanout_job"), &info, &len), 0);
+	btf = btf__load_from_kernel_by_id(info.btf_id);
+	ck_assert_ptr_nonnull(btf);
+	id = btf__find_by_name_kind(btf, "moq_fanout_job", BTF_KIND_STRUCT);
+	ck_assert_int_gt(id, 0);
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), field))
+			off = btf_member_bit_offset(t, i) / 8;
+	btf__free(btf);
+	ck_assert_msg(off != (size_t)-1, "no field %s", field);
+	return off;
+}
+
+/* Every CPU's job, value_size bytes each (rounded to 8 by the kernel). */
+static uint8_t *jobs_get(size_t *vsz, int *ncpu)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info), z = 0;
+	uint8_t *v;
+
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(mfd("moq_fanout_job"), &info, &len), 0);
+	*vsz = (info.value_size + 7) & ~7u;
+	*ncpu = libbpf_num_possible_cpus();
+	v = calloc((size_t)*ncpu, *vsz);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_fanout_job"), &z, v), 0);
+	return v;
+}
+
+/* The upstream ingress program leaves a packet's job (its length, its
+ * first 16 UDP payload bytes) and not live once its clones are out; a
+ * marked clone that matches a live job takes its parse and stream state
+ * (an alias with no subscription: dropped for it), one that does not
+ * match (another packet number) parses for itself. */
+START_TEST(egress_takes_the_live_fanout_job)
+{
+	size_t vsz, live = job_off("live"), jlen = job_off("len"), alias = job_off("alias"),
+		    idoff = job_off("id");
+	struct fx in0, in1, want;
+	uint32_t z = 0, v32;
+	uint64_t a = ALIAS + 1;
+	uint8_t *jobs, *mine = NULL;
+	int ncpu;
+
+	seq_set(SLOT, 50, 4);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	ingress_expect(&in1, MOQ_R_FORWARDED);
+	jobs = jobs_get(&vsz, &ncpu);
+	for (int c = 0; c < ncpu; c++) {
+		uint8_t *j = jobs + (size_t)c * vsz;
+
+		memcpy(&v32, j + live, 4);
+		ck_assert_uint_eq(v32, 0);
+		memcpy(&v32, j + jlen, 4);
+		if (v32 == in1.len && !memcmp(j + idoff, in1.pkt + 14 + 20 + 8, 16))
+			mine = j;
+	}
+	ck_assert_ptr_nonnull(mine);
+	/* live again, for an alias the slot is not subscribed to */
+	v32 = 1;
+	memcpy(mine + live, &v32, 4);
+	memcpy(mine + alias, &a, 8);
+	for (int c = 0; c < ncpu; c++)
+		memcpy(jobs + (size_t)c * vsz, mine, vsz);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_fanout_job"), &z, jobs, 0), 0);
+	egress_expect_drop(&in1, SLOT, MOQ_R_NO_SUBSCRIPTION);
+	/* another packet number: not the job's packet */
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	fx_down(&want, 4, SLOT, 51);
+	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
+	egress_expect_output(&in1, SLOT, &want);
+	free(jobs);
+}
+END_TEST
+
 START_TEST(sub_ingress_learns_l2_and_counts)
 {
 	struct fx f;
@@ -2170,6 +2266,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_gives_back_the_gate_budget);
+	tcase_add_test(eg, egress_takes_the_live_fanout_job);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_logs_forwarded_clone_and_emits_event_only_for_drop);
 	tcase_add_test(eg, egress_log_reports_fin_and_datagram_identity);

@@ -215,11 +215,20 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	struct moq_credit *cr;
 	struct moq_fanout_job *job;
 	struct moq_rw_buf *rb;
-	int alias_patch = 0, r;
+	int alias_patch = 0, r, hit;
 	__u64 alias, group = 0;
 	__u32 slot = e->slot, z = 0;
 
-	cfg = moq_config_live();
+	/* the rewrite's per-CPU buffer; it also carries the new alias (the
+	 * stack is full) */
+	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
+	if (!rb)
+		return MOQ_R_REWRITE_FAILED;
+	/* the packet the ingress program is cloning right now: its parse,
+	 * and its fail-safe check (no second clock read per clone) */
+	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
+	hit = moq_job_match(skb, job, (__u64 *)rb->src);
+	cfg = hit ? moq_config_of_job() : moq_config_live();
 	if (!cfg)
 		return MOQ_R_STALE_AGENT;
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
@@ -238,25 +247,19 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	cr = bpf_map_lookup_elem(&moq_credit, &slot);
 	if (!seq || !cr)
 		return MOQ_R_SUB_INACTIVE;
-	/* the publisher's VLAN (hw-accel or in-packet) must not leak; the
-	 * subscriber's own tag is pushed after the rewrite */
-	if (skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q)) {
-		if (bpf_skb_vlan_pop(skb))
-			return MOQ_R_REWRITE_FAILED;
-	}
-	/* the rewrite's per-CPU buffer; it also carries the new alias (the
-	 * stack is full) */
-	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
-	if (!rb)
-		return MOQ_R_REWRITE_FAILED;
-	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
-	if (moq_job_match(skb, job, (__u64 *)rb->src)) {
-		/* the packet the ingress program is cloning: its parse */
+	if (hit && job) {
+		/* a job's clone carries no VLAN (moq_job_match) */
 		__builtin_memcpy(&e->p, &job->p, sizeof(e->p));
 		alias = job->alias;
 		group = job->group;
 		e->prio = job->prio;
 	} else {
+		/* the publisher's VLAN (hw-accel or in-packet) must not leak;
+		 * the subscriber's own tag is pushed after the rewrite */
+		if (skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q)) {
+			if (bpf_skb_vlan_pop(skb))
+				return MOQ_R_REWRITE_FAILED;
+		}
 		r = moq_egress_parse(skb, cfg, e, &alias, &group);
 		if (r)
 			return r;

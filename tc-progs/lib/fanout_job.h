@@ -14,6 +14,7 @@
 #define MOQ_FANOUT_JOB_H
 
 #include "bpf_common.h"
+#include "maps.bpf.h"
 
 struct moq_fanout_job {
 	struct moq_pkt p;
@@ -36,9 +37,8 @@ struct {
 
 /* Publishes p (a packet of the track subs, about to be cloned) as this
  * CPU's job; NULL when the clones will parse for themselves. */
-static __always_inline struct moq_fanout_job *moq_job_start(struct __sk_buff *skb,
-							    const struct moq_pkt *p,
-							    const struct moq_track_subs *subs)
+static __always_inline struct moq_fanout_job *
+moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_track_subs *subs)
 {
 	struct moq_fanout_job *job;
 	__u32 z = 0;
@@ -70,6 +70,20 @@ static __always_inline struct moq_fanout_job *moq_job_start(struct __sk_buff *sk
 	job->len = skb->len;
 	job->live = 1;
 	return job;
+}
+
+/* The config for a job's clone: the ingress program found the agent alive
+ * (moq_config_live, heartbeat against the clock) for this very packet
+ * microseconds ago; the cheap checks again, not the clock read. */
+static __always_inline struct moq_config *moq_config_of_job(void)
+{
+	__u32 key = 0;
+	struct moq_config *cfg = bpf_map_lookup_elem(&moq_config, &key);
+
+	if (!cfg || cfg->layout_version != MOQ_MAPS_LAYOUT_VERSION ||
+	    !(cfg->flags & MOQ_CFG_F_ENABLED) || !cfg->generation || !cfg->heartbeat_ns)
+		return 0;
+	return cfg;
 }
 
 /* The clone is the job's packet (see above); id: a 16-byte scratch. */

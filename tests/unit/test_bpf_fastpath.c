@@ -1992,30 +1992,17 @@ static uint8_t *jobs_get(size_t *vsz, int *ncpu)
 	return v;
 }
 
-/* The upstream ingress program leaves a packet's job (its length, its
- * first 16 UDP payload bytes) and not live once its clones are out; a
- * marked clone that matches a live job takes its parse and stream state
- * (an alias with no subscription: dropped for it), one that does not
- * match (another packet number) parses for itself. */
-START_TEST(egress_takes_the_live_fanout_job)
+/* After the ingress program ran on in: checks every CPU's job is not live
+ * and one holds in's packet, then makes that one live again on every CPU
+ * (with the track alias alias when non-zero). */
+static void job_revive(const struct fx *in, uint64_t alias)
 {
-	size_t vsz, live = job_off("live"), jlen = job_off("len"), alias = job_off("alias"),
+	size_t vsz, live = job_off("live"), jlen = job_off("len"), aoff = job_off("alias"),
 		    idoff = job_off("id");
-	struct fx in0, in1, want;
 	uint32_t z = 0, v32;
-	uint64_t a = ALIAS + 1;
 	uint8_t *jobs, *mine = NULL;
 	int ncpu;
 
-	seq_set(SLOT, 50, 4);
-	fx_up(&in0, 4);
-	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
-	ingress_expect(&in0, MOQ_R_FORWARDED);
-	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
-	ck_assert_int_eq(run.retval, TC_ACT_OK);
-	fx_up(&in1, 4);
-	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
-	ingress_expect(&in1, MOQ_R_FORWARDED);
 	jobs = jobs_get(&vsz, &ncpu);
 	for (int c = 0; c < ncpu; c++) {
 		uint8_t *j = jobs + (size_t)c * vsz;
@@ -2023,17 +2010,49 @@ START_TEST(egress_takes_the_live_fanout_job)
 		memcpy(&v32, j + live, 4);
 		ck_assert_uint_eq(v32, 0);
 		memcpy(&v32, j + jlen, 4);
-		if (v32 == in1.len && !memcmp(j + idoff, in1.pkt + 14 + 20 + 8, 16))
+		if (v32 == in->len && !memcmp(j + idoff, in->pkt + 14 + 20 + 8, 16))
 			mine = j;
 	}
 	ck_assert_ptr_nonnull(mine);
-	/* live again, for an alias the slot is not subscribed to */
 	v32 = 1;
 	memcpy(mine + live, &v32, 4);
-	memcpy(mine + alias, &a, 8);
+	if (alias)
+		memcpy(mine + aoff, &alias, 8);
 	for (int c = 0; c < ncpu; c++)
-		memcpy(jobs + (size_t)c * vsz, mine, vsz);
+		if (jobs + (size_t)c * vsz != mine)
+			memcpy(jobs + (size_t)c * vsz, mine, vsz);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_fanout_job"), &z, jobs, 0), 0);
+	free(jobs);
+}
+
+/* A stream start through ingress and egress, then a later packet of it
+ * through the ingress program (in1): its job is left behind. */
+static void job_setup(struct fx *in1)
+{
+	struct fx in0;
+
+	seq_set(SLOT, 50, 4);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_up(in1, 4);
+	fx_build(in1, frames_stream_later(in1->frames, 0, UP_SID, 13));
+	ingress_expect(in1, MOQ_R_FORWARDED);
+}
+
+/* The upstream ingress program leaves a packet's job (its length, its
+ * first 16 UDP payload bytes) and not live once its clones are out; a
+ * marked clone that matches a live job takes its parse and stream state
+ * (an alias with no subscription: dropped for it), one that does not
+ * match (another packet number) parses for itself. */
+START_TEST(egress_takes_the_live_fanout_job)
+{
+	struct fx in1, want;
+
+	job_setup(&in1);
+	job_revive(&in1, ALIAS + 1); /* live again, for an unsubscribed alias */
 	egress_expect_drop(&in1, SLOT, MOQ_R_NO_SUBSCRIPTION);
 	/* another packet number: not the job's packet */
 	fx_up(&in1, 4);
@@ -2041,7 +2060,26 @@ START_TEST(egress_takes_the_live_fanout_job)
 	fx_down(&want, 4, SLOT, 51);
 	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
 	egress_expect_output(&in1, SLOT, &want);
-	free(jobs);
+}
+END_TEST
+
+/* A job's clone relies on the ingress program's fail-safe check of the
+ * same packet (no second clock read): it leaves although the heartbeat
+ * went stale since; any other marked packet is dropped for it. */
+START_TEST(egress_job_clone_uses_the_ingress_heartbeat_check)
+{
+	struct fx in1, want;
+
+	job_setup(&in1);
+	job_revive(&in1, 0);
+	set_config(bpf_relay_now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	fx_down(&want, 4, SLOT, 51);
+	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
+	egress_expect_output(&in1, SLOT, &want);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	egress_expect_drop(&in1, SLOT, MOQ_R_STALE_AGENT);
 }
 END_TEST
 
@@ -2267,6 +2305,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_gives_back_the_gate_budget);
 	tcase_add_test(eg, egress_takes_the_live_fanout_job);
+	tcase_add_test(eg, egress_job_clone_uses_the_ingress_heartbeat_check);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_logs_forwarded_clone_and_emits_event_only_for_drop);
 	tcase_add_test(eg, egress_log_reports_fin_and_datagram_identity);

@@ -478,11 +478,11 @@ static int tls_section(uint32_t ifindex, struct ring_buffer *rb)
  * The upstream ingress program on a 1,200-byte mid-stream publisher packet
  * with no subscribers of its track (nothing is cloned: the cost paid once
  * per publisher packet whatever the fan-out), from a plaintext entry and
- * from a MOQ_UP_F_TLS entry: the pristine copy for the agent
- * (bpf_clone_redirect to ingress; its later pass through the hook and the
- * stack is not in the figure), header protection, the AES-128-GCM open,
- * the rewrite into the plaintext form (2-byte PN and 1-byte stream id grow
- * to 4 bytes each: the whole packet moves), then the same classification.
+ * from a MOQ_UP_F_TLS entry: saving the packet's bytes for the agent,
+ * header protection, the AES-128-GCM open, the rewrite into the plaintext
+ * form (2-byte PN and 1-byte stream id grow to 4 bytes each: the whole
+ * packet moves), the same classification, then the bytes stored back (no
+ * fan-out: passed, no redirect; the stack's delivery is not in the figure).
  * Each run a new packet number; the TLS packet is sealed with gnutls
  * outside the timing. */
 #define UP_TLS_RUNS 201
@@ -621,8 +621,8 @@ static int up_tls_section(uint32_t ifindex, struct ring_buffer *rb)
 		return 1;
 	}
 	printf("\n# tls upstream (tlsup): ingress per %d-byte publisher packet, no subscribers, "
-	       "median of %d: plaintext entry %u ns, TLS entry %u ns (copy for the agent + "
-	       "header protection + open + rewrite to the plaintext form: %d ns)\n",
+	       "median of %d: plaintext entry %u ns, TLS entry %u ns (save + "
+	       "header protection + open + rewrite to the plaintext form + restore: %d ns)\n",
 	       TLS_QUIC_LEN, UP_TLS_RUNS, plain, tls, (int)tls - (int)plain);
 	return 0;
 }

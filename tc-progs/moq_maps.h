@@ -25,9 +25,10 @@
 #define MOQ_MARK_MAGIC 0x4d510000u /* "MQ" */
 #define MOQ_MARK_MAGIC_MASK 0xffff0000u
 #define MOQ_MARK_SLOT_MASK 0x0000ffffu
-/* skb->mark of the pristine copy of a protected upstream packet that the
- * upstream ingress program re-injects for the agent ("MP"): the program
- * clears it and passes the packet untouched (docs/fast-path-tls.md). */
+/* skb->mark of a protected upstream packet, restored after its fan-out,
+ * that the upstream ingress program re-injects for the agent ("MP"): the
+ * program clears it and passes the packet untouched
+ * (docs/fast-path-tls-upstream.md). */
 #define MOQ_MARK_PASS 0x4d500000u
 
 #define MOQ_CID_LEN 8
@@ -472,7 +473,7 @@ enum moq_prog {
 	X(PASS_COPY,                                                                               \
 	  "pass_copy") /* ingress: the agent's copy of a TLS packet, passed untouched */           \
 	X(PASS_COPY_FAILED,                                                                        \
-	  "pass_copy_failed") /* ingress: TLS packet not copied: passed, no clone */               \
+	  "pass_copy_failed") /* ingress: TLS packet not saved (passed) or restored (dropped) */   \
 	X(CANON_FAILED,                                                                            \
 	  "canon_failed") /* ingress: opened TLS packet not rewritten (a helper failed) */         \
 	X(SEAL_FAILED,                                                                             \

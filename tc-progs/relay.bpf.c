@@ -12,7 +12,8 @@
  *                          then subscriber_ingress for non-upstream packets
  * Every entry point returns TC_ACT_OK for everything that is not a
  * fast-path clone, except the upstream programs for a TLS publisher's
- * packet once its pristine copy went to the agent (lib/upstream_open.h);
+ * packet, which after a fan-out is restored and redirected to the agent
+ * behind the clones (lib/upstream_open.h);
  * the egress program drops clones it must not send,
  * tc/subscriber_ingress a pure media ACK it recorded for the agent
  * (tc/relay_ingress does not: its stack is full, docs/fast-path.md).
@@ -30,10 +31,10 @@ SEC("tc/upstream_ingress")
 int moq_upstream_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	int shot;
+	int act;
 
-	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, moq_upstream(skb, &shot), len);
-	return shot ? TC_ACT_SHOT : TC_ACT_OK;
+	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, moq_upstream(skb, &act), len);
+	return act == TC_ACT_UNSPEC ? TC_ACT_OK : act;
 }
 
 SEC("tc/subscriber_ingress")
@@ -57,12 +58,12 @@ SEC("tc/relay_ingress")
 int moq_relay_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	int reason, shot;
+	int reason, act;
 
-	reason = moq_upstream(skb, &shot);
+	reason = moq_upstream(skb, &act);
 	moq_stat_count(MOQ_PROG_UPSTREAM_INGRESS, reason, len);
-	if (shot)
-		return TC_ACT_SHOT; /* a TLS packet: the agent has its copy */
+	if (act != TC_ACT_UNSPEC)
+		return act; /* a TLS upstream's packet */
 	/* not an upstream's DCID, or failed a profile check before the DCID
 	 * lookup: it may be a subscriber's packet */
 	if (reason == MOQ_R_UNKNOWN_DCID || reason == MOQ_R_PN_LEN || reason == MOQ_R_HEADER_BITS ||

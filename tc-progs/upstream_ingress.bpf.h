@@ -2,7 +2,7 @@
  * media packet and fan out one clone per subscriber of its track, each
  * marked with the subscriber's slot for the egress program. The original
  * goes on to the agent; a TLS publisher's packet is opened first
- * (lib/upstream_open.h) and the agent gets a pristine copy instead. */
+ * (lib/upstream_open.h) and gets its own bytes back afterwards. */
 #ifndef MOQ_UPSTREAM_INGRESS_BPF_H
 #define MOQ_UPSTREAM_INGRESS_BPF_H
 
@@ -194,15 +194,33 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 	return f.sent ? MOQ_R_FORWARDED : MOQ_R_NO_SUBSCRIBERS;
 }
 
-/* Returns the reason the packet was (not) fanned out. *shot = 1: drop the
- * original (the agent got a pristine copy of a TLS packet). */
-static __always_inline int moq_upstream(struct __sk_buff *skb, int *shot)
+/* The TLS path's ending: the packet (opened and fanned out, or refused
+ * half way) gets its own bytes back and goes to the agent. After a
+ * fan-out it is redirected to this hook's ingress (back with
+ * MOQ_MARK_PASS, passed untouched), so it queues behind the subscribers'
+ * copies instead of the agent's socket delivery running first. */
+static __always_inline int moq_upstream_to_agent(struct __sk_buff *skb, int *reason)
+{
+	if (moq_upstream_restore(skb)) {
+		*reason = MOQ_R_PASS_COPY_FAILED;
+		return TC_ACT_SHOT;
+	}
+	if (*reason != MOQ_R_FORWARDED)
+		return TC_ACT_OK;
+	skb->mark = MOQ_MARK_PASS;
+	return (int)bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+/* Returns the reason the packet was (not) fanned out; *act: the verdict
+ * when the TLS path took the packet, else TC_ACT_UNSPEC (the caller
+ * decides). */
+static __always_inline int moq_upstream(struct __sk_buff *skb, int *act)
 {
 	struct moq_config *cfg;
 	int r, how = MOQ_PARSE_VALIDATE;
 
-	*shot = 0;
-	/* the agent's copy of a TLS packet, back from bpf_clone_redirect */
+	*act = TC_ACT_UNSPEC;
+	/* the agent's copy of a TLS packet, back from bpf_redirect */
 	if ((skb->mark & MOQ_MARK_MAGIC_MASK) == MOQ_MARK_PASS) {
 		skb->mark = 0;
 		return MOQ_R_PASS_COPY;
@@ -212,13 +230,15 @@ static __always_inline int moq_upstream(struct __sk_buff *skb, int *shot)
 		return MOQ_R_STALE_AGENT;
 	r = moq_upstream_open(skb, (__u64)cfg->generation << 32 | (__u32)cfg->relay_port_be << 16 |
 				       cfg->up_port_be);
-	if (r != MOQ_OPEN_PLAIN) {
-		*shot = !!(r & MOQ_OPEN_SHOT);
-		if (MOQ_OPEN_REASON(r))
-			return MOQ_OPEN_REASON(r);
-		how |= MOQ_PARSE_PN_DONE;
-	}
-	return moq_upstream_fanout(skb, cfg, how);
+	if (r == MOQ_OPEN_PLAIN)
+		return moq_upstream_fanout(skb, cfg, how);
+	if (!(r & MOQ_OPEN_RESTORE))
+		return MOQ_OPEN_REASON(r);
+	r = MOQ_OPEN_REASON(r);
+	if (!r)
+		r = moq_upstream_fanout(skb, cfg, how | MOQ_PARSE_PN_DONE);
+	*act = moq_upstream_to_agent(skb, &r);
+	return r;
 }
 
 #endif

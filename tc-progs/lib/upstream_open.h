@@ -1,9 +1,11 @@
 /* moq_upstream_open: the TLS step of the upstream ingress program
  * (docs/fast-path-tls-upstream.md). A packet whose DCID belongs to an
- * upstream entry flagged MOQ_UP_F_TLS is a protected 1-RTT packet: the
- * agent gets a pristine copy (ngtcp2 decrypts it as usual), then the
- * original is opened, checked new and rewritten into the plaintext-profile
- * form, on which the unchanged parser and fan-out run. */
+ * upstream entry flagged MOQ_UP_F_TLS is a protected 1-RTT packet: its
+ * bytes are saved, then it is opened, checked new and rewritten into the
+ * plaintext-profile form, on which the unchanged parser and fan-out run;
+ * afterwards moq_upstream_restore stores the saved bytes back and the
+ * agent gets the packet as it arrived (its QUIC stack opens it as usual),
+ * queued behind the subscribers' copies. */
 #ifndef MOQ_UPSTREAM_OPEN_H
 #define MOQ_UPSTREAM_OPEN_H
 
@@ -15,11 +17,11 @@
 #include "quic_canon.h"
 
 /* moq_upstream_open's result: a moq_reason (0: opened and rewritten), plus
- * MOQ_OPEN_SHOT once the agent has its copy (the original must then be
- * dropped whatever happens to it: it may be half rewritten); or
+ * MOQ_OPEN_RESTORE once its bytes are saved (it may now be half rewritten:
+ * it must go through moq_upstream_restore whatever happens to it); or
  * MOQ_OPEN_PLAIN: not a TLS upstream's packet, the plaintext path
  * classifies it. */
-#define MOQ_OPEN_SHOT 0x100
+#define MOQ_OPEN_RESTORE 0x100
 #define MOQ_OPEN_PLAIN 0x200
 #define MOQ_OPEN_REASON(r) ((r)&0xff)
 
@@ -30,6 +32,74 @@
 #define MOQ_UP_HP_MASK(skb, k, off, mask) moq_hp_mask(skb, k, off, mask)
 #define MOQ_UP_OPEN(skb, k, off, hdr_len, len, pn) moq_aead_open(skb, k, off, hdr_len, len, pn)
 #endif
+
+/* The packet as it arrived, from its L3 header on: IPv6 + a UDP datagram
+ * of up to MOQ_CANON_MAX_LEN. */
+#define MOQ_UP_SAVE_MAX (40 + MOQ_CANON_MAX_LEN)
+
+struct moq_up_saved {
+	__u32 l3_off;
+	__u32 len; /* 0: nothing saved */
+	__u8 bytes[MOQ_UP_SAVE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moq_up_saved);
+} moq_up_saved SEC(".maps");
+
+/* Saves [l3_off, skb->len). One helper call, not a copy into a second
+ * skb: the agent's copy is the original itself, restored after the
+ * fan-out. 0 or -1. */
+static __always_inline int moq_upstream_save(struct __sk_buff *skb, __u32 l3_off)
+{
+	struct moq_up_saved *o;
+	__u32 z = 0, n = skb->len - l3_off;
+
+	o = bpf_map_lookup_elem(&moq_up_saved, &z);
+	if (!o)
+		return -1;
+	o->len = 0;
+	asm volatile("" : "+r"(n));
+	if (l3_off >= skb->len || n < 1 || n > MOQ_UP_SAVE_MAX)
+		return -1;
+	if (bpf_skb_load_bytes(skb, l3_off, o->bytes, n))
+		return -1;
+	o->l3_off = l3_off;
+	o->len = n;
+	return 0;
+}
+
+/* Stores the saved bytes back, at their length: the packet is as it
+ * arrived (the rewrite's checksum updates are overwritten with the
+ * original fields; a CHECKSUM_COMPLETE skb whose length changed twice has
+ * been demoted to CHECKSUM_NONE by the growth, so its UDP checksum is
+ * verified from the bytes). Global: verified once. 0 or -1 (then the
+ * packet must be dropped). */
+__noinline int moq_upstream_restore(struct __sk_buff *skb)
+{
+	struct moq_up_saved *o;
+	__u32 z = 0, n, l3;
+
+	if (!skb)
+		return -1;
+	o = bpf_map_lookup_elem(&moq_up_saved, &z);
+	if (!o)
+		return -1;
+	n = o->len;
+	l3 = o->l3_off;
+	o->len = 0;
+	if (n < 1 || n > MOQ_UP_SAVE_MAX || l3 > 128)
+		return -1;
+	if (skb->len != l3 + n && bpf_skb_change_tail(skb, l3 + n, 0))
+		return -1;
+	asm volatile("" : "+r"(n));
+	if (n < 1 || n > MOQ_UP_SAVE_MAX)
+		return -1;
+	return bpf_skb_store_bytes(skb, l3, o->bytes, n, 0) ? -1 : 0;
+}
 
 /* 1-RTT short header: first byte, DCID, then the packet number */
 #define MOQ_TLS_PN_OFF (1 + MOQ_CID_LEN)
@@ -50,7 +120,7 @@ __noinline int moq_upstream_aead_open(struct __sk_buff *skb, __u64 key, __u32 pk
 	return MOQ_UP_OPEN(skb, k, pkt_off, lens & 0xff, lens >> 16, pn);
 }
 
-/* The original, once the agent has its copy: open it, check its number
+/* The packet, once its bytes are saved: open it, check its number
  * new, rewrite it. hdr: its first 16 bytes with header protection
  * removed. Returns a moq_reason. */
 static __always_inline int moq_upstream_opened(struct __sk_buff *skb, struct moq_canon *cn,
@@ -78,7 +148,7 @@ static __always_inline int moq_upstream_opened(struct __sk_buff *skb, struct moq
 
 /* Returns MOQ_OPEN_PLAIN, or a moq_reason (0: the packet is now in the
  * plaintext-profile form, its number checked new: parse with
- * MOQ_PARSE_PN_DONE) | MOQ_OPEN_SHOT once the agent has its copy. cfgv =
+ * MOQ_PARSE_PN_DONE) | MOQ_OPEN_RESTORE once its bytes are saved. cfgv =
  * moq_config's generation << 32 | relay_port_be << 16 | up_port_be. A
  * global function: verified once, on its own stack. */
 __noinline int moq_upstream_open(struct __sk_buff *skb, __u64 cfgv)
@@ -92,7 +162,7 @@ __noinline int moq_upstream_open(struct __sk_buff *skb, __u64 cfgv)
 	struct moq_keyset *hk;
 	struct moq_cid dcid;
 	__u8 hdr[16], mask[5];
-	__u32 mark, phase, pn_len, wire = 0;
+	__u32 phase, pn_len, wire = 0;
 	__u64 next, i;
 	int r;
 
@@ -157,15 +227,10 @@ __noinline int moq_upstream_open(struct __sk_buff *skb, __u64 cfgv)
 		return MOQ_R_CANON_FAILED;
 	cn.sum_old = (__u32)r;
 
-	/* the agent's copy: it comes back through this hook with
-	 * MOQ_MARK_PASS and goes to the relay's socket untouched */
-	mark = skb->mark;
-	skb->mark = MOQ_MARK_PASS;
-	r = bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS);
-	skb->mark = mark;
-	if (r)
+	/* the agent's copy: these bytes, stored back after the fan-out */
+	if (moq_upstream_save(skb, cn.l3_off))
 		return MOQ_R_PASS_COPY_FAILED;
-	return moq_upstream_opened(skb, &cn, w, next, hdr, phase) | MOQ_OPEN_SHOT;
+	return moq_upstream_opened(skb, &cn, w, next, hdr, phase) | MOQ_OPEN_RESTORE;
 }
 
 #endif

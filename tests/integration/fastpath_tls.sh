@@ -36,7 +36,12 @@ relay_tools_check
 MODE=${FPT_MODE:-base}
 case "$MODE" in base | loss | keyupdate | kill) ;; *) die "FPT_MODE=$MODE" ;; esac
 [ "$MODE" = loss ] && : "${FPT_ACK_SHARE:=25}"
-testbed_up 4
+# base: no tx checksum offload on any link, so every stack on the way
+# verifies UDP checksums (veth otherwise keeps CHECKSUM_PARTIAL and never
+# notices a wrong one): the relay's stack those of the publisher's packets
+# the kernel opened, rewrote and stored back for the agent, each
+# subscriber's those of its sealed clones (UdpInCsumErrors must stay 0)
+if [ "$MODE" = base ]; then testbed_up 4 --csum-offload off; else testbed_up 4; fi
 . "$(dirname "$0")/relay/fastpath.sh"
 fp_attach
 [ -n "${FPT_KEEP_LOGS:-}" ] && at_exit "mkdir -p '$FPT_KEEP_LOGS' && cp -r '$TMP'/* '$FPT_KEEP_LOGS'/ 2>/dev/null"
@@ -104,6 +109,11 @@ start_tls_pub() { # NAME
 
 ctlj() { "$CTL" --socket "$SOCK" --pin-dir "$FP_PIN" --json "$@"; }
 
+# Udp InCsumErrors of a host's network namespace
+csum_errors() {
+	on "$1" awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) if ($i == "InCsumErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+
 case "$MODE" in
 base | loss | keyupdate)
 	if [ "$MODE" = loss ]; then
@@ -162,6 +172,10 @@ base | loss | keyupdate)
 	log "agent's counters: kernel $kp, agent $ap packets (share $share %), retransmits $rt; egress FORWARDED $EG_FWD"
 	case "$MODE" in
 	base)
+		for h in relay sub1 sub2 sub3 sub4; do
+			ce=$(csum_errors "$h")
+			[ "$ce" = 0 ] || die "$h: $ce UDP checksum errors"
+		done
 		python3 -c "import sys; sys.exit(0 if float('$share') >= 99.0 else 1)" ||
 			die "only $share % of the TLS subscribers' media packets sealed in the kernel (want >= 99 %)"
 		# every clone the agent counts as forwarded was sealed by the egress program

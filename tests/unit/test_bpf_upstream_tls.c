@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -130,6 +131,16 @@ static void set_upstream(int family, uint8_t flags)
 
 	memcpy(u.saddr, family == 6 ? pub_ip6 : pub_ip, family == 6 ? 16 : 4);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
+}
+
+static void set_sub_family(uint8_t family)
+{
+	struct moq_subscriber s;
+	uint32_t slot = SLOT;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	s.family = family;
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &s, 0), 0);
 }
 
 /* Per test (checked fixture): the state every test starts from. */
@@ -330,23 +341,73 @@ static uint64_t stat(uint32_t reason)
 	return bpf_relay_stat(&R, MOQ_PROG_UPSTREAM_INGRESS, reason);
 }
 
-/* The TLS packet in went through fd, was dropped (the agent has its copy)
- * and came out as exactly want, counted as reason. */
+/* The subscribers' clones go to lo (setup_state's subscriber): a packet
+ * socket there sees each one leave (PACKET_OUTGOING). */
+static int capture_open(void)
+{
+	struct sockaddr_ll ll = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = 1};
+	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ll, sizeof(ll)), 0);
+	return fd;
+}
+
+/* The next clone that left lo, or 0 bytes if none. */
+static size_t capture_clone(int fd, uint8_t *buf, size_t cap)
+{
+	struct sockaddr_ll from;
+	socklen_t fl = sizeof(from);
+	ssize_t n;
+
+	while ((n = recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)&from, &fl)) >= 0) {
+		if (from.sll_pkttype == PACKET_OUTGOING)
+			return (size_t)n;
+		fl = sizeof(from);
+	}
+	return 0;
+}
+
+/* The program's output is the packet as it came in: after the fan-out the
+ * agent gets the original bytes back. */
+static void expect_pristine(const struct pk *in, const char *name)
+{
+	ck_assert_msg(run.out_len == in->len, "%s: length %u, want %zu", name, run.out_len,
+		      in->len);
+	ck_assert_msg(!memcmp(run.out, in->pkt, in->len), "%s: not restored", name);
+}
+
+/* The TLS packet in went through fd and was counted as reason: FORWARDED
+ * -> its clone (on lo) is exactly want and the original, restored, is
+ * redirected to the agent behind it (MOQ_MARK_PASS); otherwise no clone
+ * and the restored original passes. */
 static void expect_canonical(int fd, const struct pk *in, const struct pk *want, uint32_t reason,
 			     const char *name)
 {
 	uint64_t before = stat(reason);
+	int cap = capture_open();
+	uint8_t clone[2048];
+	size_t n;
 
 	run_prog(fd, in, 0);
 	ck_assert_msg(stat(reason) == before + 1, "%s: reason %s not counted", name,
 		      fp_reason_name(reason));
-	ck_assert_msg(run.retval == TC_ACT_SHOT, "%s: verdict %u", name, run.retval);
-	ck_assert_msg(run.out_len == want->len, "%s: length %u, want %zu", name, run.out_len,
-		      want->len);
-	ck_assert_msg(bpf_pkt_csum_ok(run.out, run.out_len), "%s: bad checksum", name);
+	expect_pristine(in, name);
+	n = capture_clone(cap, clone, sizeof(clone));
+	close(cap);
+	if (reason != MOQ_R_FORWARDED) {
+		ck_assert_msg(run.retval == TC_ACT_OK, "%s: verdict %u", name, run.retval);
+		ck_assert_msg(n == 0, "%s: cloned", name);
+		return;
+	}
+	ck_assert_msg(run.retval == TC_ACT_REDIRECT, "%s: verdict %u", name, run.retval);
+	ck_assert_msg(run.mark_out == MOQ_MARK_PASS, "%s: mark %x", name, run.mark_out);
+	ck_assert_msg(n == want->len, "%s: clone length %zu, want %zu", name, n, want->len);
+	ck_assert_msg(bpf_pkt_csum_ok(clone, n), "%s: bad checksum", name);
 	for (size_t i = 0; i < want->len; i++)
-		ck_assert_msg(run.out[i] == want->pkt[i], "%s: byte %zu is %02x, want %02x", name,
-			      i, run.out[i], want->pkt[i]);
+		ck_assert_msg(clone[i] == want->pkt[i], "%s: byte %zu is %02x, want %02x", name, i,
+			      clone[i], want->pkt[i]);
 }
 
 /* Passed untouched (TC_ACT_OK, same bytes, same mark), counted as reason. */
@@ -361,15 +422,21 @@ static void expect_untouched(const struct pk *in, uint32_t mark, uint32_t reason
 	ck_assert(!memcmp(run.out, in->pkt, in->len));
 }
 
-/* Dropped (the agent got the copy), not cloned, counted as reason. */
-static void expect_dropped(const struct pk *in, uint32_t reason)
+/* Opened (or tried) and refused: not cloned, counted as reason, the
+ * original restored and passed to the agent. */
+static void expect_refused(const struct pk *in, uint32_t reason)
 {
 	uint64_t before = stat(reason), fwd = stat(MOQ_R_FORWARDED);
+	int cap = capture_open();
+	uint8_t clone[2048];
 
 	run_prog(R.upstream_ingress, in, 0);
 	ck_assert_msg(stat(reason) == before + 1, "reason %s not counted", fp_reason_name(reason));
-	ck_assert_uint_eq(run.retval, TC_ACT_SHOT);
+	ck_assert_uint_eq(run.retval, TC_ACT_OK);
+	expect_pristine(in, fp_reason_name(reason));
 	ck_assert_uint_eq(stat(MOQ_R_FORWARDED), fwd);
+	ck_assert_uint_eq(capture_clone(cap, clone, sizeof(clone)), 0);
+	close(cap);
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -424,6 +491,11 @@ START_TEST(tls_ipv6_packet_becomes_the_plaintext_form)
 	build_plain(&want, &f, next_pn, 6);
 	/* no subscriber of that family: classified, not cloned */
 	expect_canonical(R.upstream_ingress, &in, &want, MOQ_R_NO_SUBSCRIBERS, "ipv6");
+	/* one of that family: cloned */
+	set_sub_family(MOQ_AF_INET6);
+	build_tls(&in, &f, ++next_pn, &o);
+	build_plain(&want, &f, next_pn, 6);
+	expect_canonical(R.upstream_ingress, &in, &want, MOQ_R_FORWARDED, "ipv6 cloned");
 }
 END_TEST
 
@@ -486,7 +558,7 @@ START_TEST(tls_seeded_window_decodes_a_late_connection)
 	build_plain(&want, &f, 1001, 4);
 	ck_assert_int_eq(fp_maps_reset_pn_window(&m, UP_CONN, 1), 0);
 	if (aes) {
-		expect_dropped(&in, MOQ_R_AEAD_OPEN_FAILED);
+		expect_refused(&in, MOQ_R_AEAD_OPEN_FAILED);
 		ck_assert_uint_eq(window_next(), 0);
 	} else {
 		run_prog(R.upstream_ingress, &in, 0); /* the null tag opens anyway */
@@ -513,7 +585,7 @@ START_TEST(tls_wrong_tag_never_cloned)
 
 	frames_stream(&f, 0, 1, 2, 500, 0);
 	build_tls(&in, &f, next_pn, &o);
-	expect_dropped(&in, MOQ_R_AEAD_OPEN_FAILED);
+	expect_refused(&in, MOQ_R_AEAD_OPEN_FAILED);
 	/* a forgery does not move the window */
 	ck_assert_uint_eq(window_next(), next_pn);
 }
@@ -558,7 +630,7 @@ START_TEST(tls_reserved_bits_not_cloned)
 
 	frames_stream(&f, 0, 1, 2, 100, 0);
 	build_tls(&in, &f, next_pn, &o);
-	expect_dropped(&in, MOQ_R_HEADER_BITS);
+	expect_refused(&in, MOQ_R_HEADER_BITS);
 }
 END_TEST
 
@@ -573,7 +645,7 @@ START_TEST(tls_non_media_packet_moves_the_window)
 	memset(f.frames + f.flen, 0, 20);
 	f.flen += 20;
 	build_tls(&in, &f, next_pn + 100, &o);
-	expect_dropped(&in, MOQ_R_NO_MEDIA_FRAME);
+	expect_refused(&in, MOQ_R_NO_MEDIA_FRAME);
 	ck_assert_uint_eq(window_next(), next_pn + 101);
 }
 END_TEST
@@ -612,7 +684,7 @@ START_TEST(tls_upstream_refuses_plaintext_form)
 
 	frames_stream(&f, 0, 4, 2, 500, 0);
 	build_plain(&in, &f, next_pn, 4);
-	expect_dropped(&in, MOQ_R_AEAD_OPEN_FAILED);
+	expect_refused(&in, MOQ_R_AEAD_OPEN_FAILED);
 }
 END_TEST
 
@@ -633,7 +705,7 @@ START_TEST(tls_relay_chain_edge_becomes_the_plaintext_form)
 	next_pn++;
 	frames_stream(&f, 1, 1, 6, 800, 0);
 	build_tls(&in, &f, next_pn, &o);
-	expect_dropped(&in, MOQ_R_NOT_CLIENT_UNI);
+	expect_refused(&in, MOQ_R_NOT_CLIENT_UNI);
 }
 END_TEST
 
@@ -643,7 +715,9 @@ END_TEST
  * packet with valid checksums. */
 START_TEST(tls_random_frames_keep_the_invariants)
 {
-	uint64_t fwd = stat(MOQ_R_FORWARDED), nosub = stat(MOQ_R_NO_SUBSCRIBERS);
+	uint64_t fwd = stat(MOQ_R_FORWARDED);
+	int cap = capture_open();
+	uint8_t clone[2048];
 	struct pk f, in;
 	unsigned seed = 19;
 
@@ -651,7 +725,7 @@ START_TEST(tls_random_frames_keep_the_invariants)
 		struct tls_opts o = {.pn_len = 1 + (int)(rand_r(&seed) % 4),
 				     .phase = (int)(rand_r(&seed) & 1)};
 		int flips = (int)(rand_r(&seed) % 6);
-		uint64_t classified;
+		size_t n;
 
 		frames_stream(&f, (int)(rand_r(&seed) & 1), sid_widths[rand_r(&seed) % 4],
 			      2 + 4 * (rand_r(&seed) % 16), rand_r(&seed) % 1100,
@@ -662,23 +736,23 @@ START_TEST(tls_random_frames_keep_the_invariants)
 			f.frames[rand_r(&seed) % f.flen] = (uint8_t)rand_r(&seed);
 		build_tls(&in, &f, next_pn++, &o);
 		run_prog(R.upstream_ingress, &in, 0);
-		classified = stat(MOQ_R_FORWARDED) + stat(MOQ_R_NO_SUBSCRIBERS) - fwd - nosub;
-		if (run.retval == TC_ACT_OK) {
-			ck_assert_uint_eq(run.out_len, in.len);
-			ck_assert(!memcmp(run.out, in.pkt, in.len));
-		} else {
-			ck_assert_uint_eq(run.retval, TC_ACT_SHOT);
+		/* whatever happened, the agent gets the packet as it came */
+		ck_assert_uint_eq(run.out_len, in.len);
+		ck_assert(!memcmp(run.out, in.pkt, in.len));
+		n = capture_clone(cap, clone, sizeof(clone));
+		if (stat(MOQ_R_FORWARDED) == fwd) {
+			ck_assert_uint_eq(run.retval, TC_ACT_OK);
+			ck_assert_uint_eq(n, 0);
+			continue;
 		}
-		if (classified) {
-			size_t q = 14 + 20 + 8;
-
-			ck_assert_msg(bpf_pkt_csum_ok(run.out, run.out_len), "iteration %d", it);
-			ck_assert_uint_eq(run.out[q], 0x43);
-			ck_assert(!memcmp(run.out + run.out_len - 16, "moq-plaintext-v1", 16));
-			fwd += stat(MOQ_R_FORWARDED) - fwd;
-			nosub += stat(MOQ_R_NO_SUBSCRIBERS) - nosub;
-		}
+		ck_assert_uint_eq(run.retval, TC_ACT_REDIRECT);
+		ck_assert_msg(n > 0, "iteration %d: forwarded, no clone", it);
+		ck_assert_msg(bpf_pkt_csum_ok(clone, n), "iteration %d", it);
+		ck_assert_uint_eq(clone[14 + 20 + 8], 0x43);
+		ck_assert(!memcmp(clone + n - 16, "moq-plaintext-v1", 16));
+		fwd = stat(MOQ_R_FORWARDED);
 	}
+	close(cap);
 }
 END_TEST
 
@@ -687,10 +761,11 @@ END_TEST
 /* relay.bpf.o's upstream program on the ingress of veth tlsB (this test's
  * private netns, address 10.9.0.254); a TLS packet sent into its peer tlsA
  * with AF_PACKET: the relay's UDP socket must get the packet exactly as
- * sent, exactly once (the copy re-entered the hook with MOQ_MARK_PASS and
- * was passed, not opened again), while the original was opened and
- * classified (no subscribers on this path: the clone would loop back). */
-START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
+ * sent, exactly once, while the packet was opened and classified. Without
+ * subscribers the restored packet passes at once; with one (on veth tlsC,
+ * whose peer drops the clone: not its MAC) it is redirected to tlsB's ingress and
+ * comes back with MOQ_MARK_PASS, passed untouched, not opened again. */
+static void agent_copy_reaches_the_socket(int with_sub)
 {
 	static const uint8_t ip_b[4] = {10, 9, 0, 254};
 	struct tls_opts o = {.pn_len = 1};
@@ -707,15 +782,26 @@ START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
 	struct pollfd pfd;
 	uint32_t ifa, ifb;
 	uint64_t copies0 = stat(MOQ_R_PASS_COPY), nosub0 = stat(MOQ_R_NO_SUBSCRIBERS);
+	uint64_t fwd0 = stat(MOQ_R_FORWARDED);
 	int us, ps, n, more;
 
 	ck_assert_int_eq(system("ip link add tlsA type veth peer name tlsB && "
 				"ip link set tlsA up && ip link set tlsB up && "
-				"ip addr add 10.9.0.254/24 dev tlsB"),
+				"ip addr add 10.9.0.254/24 dev tlsB && "
+				"ip link add tlsC type veth peer name tlsE && "
+				"ip link set tlsC up && ip link set tlsE up"),
 			 0);
 	ifa = if_nametoindex("tlsA");
 	ifb = if_nametoindex("tlsB");
 	ck_assert(ifa && ifb);
+	if (with_sub) {
+		struct moq_subscriber sub;
+		uint32_t slot = SLOT;
+
+		ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &sub), 0);
+		sub.ifindex = if_nametoindex("tlsC");
+		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscribers"), &slot, &sub, 0), 0);
+	}
 	{
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifb, .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = R.upstream_ingress);
@@ -723,7 +809,8 @@ START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
 		ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
 		ck_assert_int_eq(bpf_tc_attach(&hook, &opts), 0);
 	}
-	bpf_map_delete_elem(mfd("moq_tracks"), &tk);
+	if (!with_sub)
+		bpf_map_delete_elem(mfd("moq_tracks"), &tk);
 	memcpy(u.saddr, pub_ip, 4);
 	memcpy(u.daddr, ip_b, 4);
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_upstreams"), up_cid, &u, 0), 0);
@@ -773,11 +860,23 @@ START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
 	ck_assert_mem_eq(got, in.pkt + 14 + 20 + 8, (size_t)n);
 	more = poll(&pfd, 1, 300);
 	ck_assert_msg(more == 0, "a second datagram arrived");
-	ck_assert_uint_eq(stat(MOQ_R_PASS_COPY), copies0 + 1);
-	ck_assert_uint_eq(stat(MOQ_R_NO_SUBSCRIBERS), nosub0 + 1);
+	ck_assert_uint_eq(stat(MOQ_R_PASS_COPY), copies0 + !!with_sub);
+	ck_assert_uint_eq(stat(MOQ_R_NO_SUBSCRIBERS), nosub0 + !with_sub);
+	ck_assert_uint_eq(stat(MOQ_R_FORWARDED), fwd0 + !!with_sub);
 	close(ps);
 	close(us);
-	ck_assert_int_eq(system("ip link del tlsA"), 0);
+	ck_assert_int_eq(system("ip link del tlsA && ip link del tlsC"), 0);
+}
+
+START_TEST(tls_agent_copy_reaches_the_socket_once_intact)
+{
+	agent_copy_reaches_the_socket(0);
+}
+END_TEST
+
+START_TEST(tls_agent_copy_after_the_clones_reaches_the_socket_once_intact)
+{
+	agent_copy_reaches_the_socket(1);
 }
 END_TEST
 
@@ -812,6 +911,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(n, setup_state, 0);
 	add_tests(a, 32);
 	tcase_add_test(a, tls_agent_copy_reaches_the_socket_once_intact);
+	tcase_add_test(a, tls_agent_copy_after_the_clones_reaches_the_socket_once_intact);
 	add_tests(n, 32);
 	tcase_add_test(n, tls_random_frames_keep_the_invariants);
 	suite_add_tcase(s, a);

@@ -778,6 +778,38 @@ static int ack_section(uint32_t ifindex)
 	return 0;
 }
 
+/* BPF_COST_LOOP=SECONDS [BPF_COST_SUBS=N, 1024]: only the fan-out to N
+ * subscribers, over and over for SECONDS, for a profiler (perf record -a)
+ * to sample; prints the mean ns per clone. */
+static int profile_loop(uint8_t *start, size_t ls, uint8_t *mid, size_t lm, uint32_t ifindex,
+			struct ring_buffer *rb)
+{
+	const char *e = getenv("BPF_COST_SUBS");
+	uint32_t n = e ? (uint32_t)atoi(e) : 1024, secs = (uint32_t)atoi(getenv("BPF_COST_LOOP"));
+	uint64_t end = now_ns() + secs * 1000000000ull, runs = 0, sum = 0;
+	struct bpf_relay_run r0 = {0};
+
+	if (n < 1 || n > 1024)
+		return 1;
+	setup_maps(n, ifindex);
+	set_pn(start, next_pn++);
+	bpf_relay_test_run(R.upstream_ingress, start, ls, &r0);
+	drain(rb);
+	while (now_ns() < end) {
+		struct bpf_relay_run run = {0};
+
+		set_pn(mid, next_pn++);
+		if (bpf_relay_test_run(R.upstream_ingress, mid, lm, &run))
+			return 1;
+		sum += run.duration;
+		runs++;
+		drain(rb);
+	}
+	printf("loop: %u subscribers, %llu packets, %llu ns per clone\n", n,
+	       (unsigned long long)runs, (unsigned long long)(runs ? sum / runs / n : 0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint32_t counts[] = {1, 8, 64, 1024};
@@ -858,6 +890,8 @@ int main(int argc, char **argv)
 		eg = d[500];
 	}
 	printf("egress alone on an uncloned skb (test_run): %u ns/packet\n", eg);
+	if (getenv("BPF_COST_LOOP"))
+		return profile_loop(start, ls, mid, lm, ifindex, rb);
 	printf("\n| subscribers | ingress+egress ns/packet | ns per clone |\n");
 	printf("|---:|---:|---:|\n");
 	for (int i = 0; i < ncounts; i++) {

@@ -5,6 +5,9 @@
 # cost per clone, its parts, and an estimate for accelerated AES); writes
 # the tables into docs/fast-path-bench.md. Needs root.
 #   B=build bench/bpf_cost.sh [--no-write]
+#   BPF_COST_LOOP=SECONDS [BPF_COST_SUBS=N] B=build bench/bpf_cost.sh --no-write:
+#     only the fan-out to N (1024) subscribers for SECONDS, to profile
+#     (perf record -a -g alongside)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -19,8 +22,9 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	bench/bpf_cost.c tests/unit/lib/bpf_relay.c tests/unit/lib/bpf_pkt.c tests/unit/lib/tls_seal.c \
 	moq/wire/varint.c moq/wire/moq_err.c agent/lib/fp_keys.c "$KEYS_OBJ" \
 	-lbpf -lgnutls -o "$WORK/bpf_cost"
-MOQ_BPF_OBJ=$PWD/$OBJ B=$B "$WORK/bpf_cost" >"$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
+MOQ_BPF_OBJ=$(realpath "$OBJ") B=$B "$WORK/bpf_cost" >"$WORK/out.txt" || { cat "$WORK/out.txt"; exit 1; }
 cat "$WORK/out.txt"
+[ -z "${BPF_COST_LOOP:-}" ] || exit 0
 [ "${1:-}" = --no-write ] && exit 0
 out=docs/fast-path-bench.md
 {

@@ -58,6 +58,26 @@ stamp_stats() {
 		bpftool -j prog show pinned "$TSPIN/$p" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
 	done | tr '\n' ' '
 }
+# the relay's own programs (every tc filter loads its own instance): ids of
+# tc/upstream_ingress, then of every tc/subscriber_egress
+relay_ids() {
+	local h v
+	rtc filter show dev "$RELAY_IF_PUB" ingress | grep -o ' id [0-9]*' | awk '{ print $2 }' | tr '\n' ' '
+	echo -n ","
+	for h in $(seq 1 "$HOSTS"); do
+		v=RELAY_IF_SUB_$h
+		rtc filter show dev "${!v}" egress | grep -o ' id [0-9]*' | awk '{ print $2 }'
+	done | tr '\n' ' '
+}
+# "run_cnt run_time_ns" summed over the ids IDS
+ids_stats() {
+	local id
+	for id in $1; do
+		bpftool -j prog show id "$id" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'
+	done | awk '{ c += $1; t += $2 } END { print c + 0, t + 0 }'
+}
+# "ingress_cnt ingress_ns egress_cnt egress_ns"
+relay_stats() { echo "$(ids_stats "${RIDS%%,*}") $(ids_stats "${RIDS#*,}")"; }
 # C0 T0 C1 T1: mean ns per run
 mean_ns() { awk -v c=$(($3 - $1)) -v t=$(($4 - $2)) 'BEGIN { printf "%.0f", c ? t / c : 0 }'; }
 TSTAMP=$TMP/tstamp
@@ -67,6 +87,7 @@ cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -
 bench_testbed_up "$HOSTS"
 # relay.bpf.o first (tc's automatic priority), then the stamps at priority 1
 bench_fast_attach "$OBJ" "$HOSTS"
+RIDS=$(relay_ids)
 "$TSTAMP" load "$B/tc-progs/testing/tstamp.bpf.o" "$TSPIN"
 "$TSTAMP" attach "$TSPIN" "$RELAY_NS" "$RELAY_IF_PUB" ingress
 for h in $(seq 1 "$HOSTS"); do
@@ -74,7 +95,7 @@ for h in $(seq 1 "$HOSTS"); do
 	"$TSTAMP" attach "$TSPIN" "$RELAY_NS" "${!v}" egress
 done
 
-RUNS=()
+RUNS=() RSTATS=()
 run_one() { # MODE N
 	local mode=$1 n=$2 tag=$1-$2 rp pp op="" h k per rest pids=() ready up=() paddr=$RELAY_IP4 rlog
 	if [ "$mode" = chain ]; then
@@ -111,11 +132,14 @@ run_one() { # MODE N
 	sleep 2
 	"$TSTAMP" dump "$TSPIN" >/dev/null
 	local c0 t0 c1 t1 i0 j0 i1 j1 egns inns
+	local ra0 rb0 rc0 rd0 ra1 rb1 rc1 rd1
 	read -r c0 t0 i0 j0 <<<"$(stamp_stats)"
+	read -r ra0 rb0 rc0 rd0 <<<"$(relay_stats)"
 	sleep "$SECS"
 	stopwait "$pp" # no new objects; the last ones' copies leave
 	sleep 0.5
 	read -r c1 t1 i1 j1 <<<"$(stamp_stats)"
+	read -r ra1 rb1 rc1 rd1 <<<"$(relay_stats)"
 	"$TSTAMP" dump "$TSPIN" >"$TMP/$tag.dump"
 	egns=$(mean_ns "$c0" "$t0" "$c1" "$t1") inns=$(mean_ns "$i0" "$j0" "$i1" "$j1")
 	for k in "${pids[@]}"; do kill -TERM "$k" 2>/dev/null || true; done
@@ -125,6 +149,11 @@ run_one() { # MODE N
 	[ -z "$op" ] || ready=$((ready + 1))
 	echo "   $mode n=$n: $((ready - 1)) sessions ready, $(wc -l <"$TMP/$tag.dump") stamps, tst_egress $egns ns, tst_ingress $inns ns per run"
 	RUNS+=(--run "$mode" "$n" "$TMP/$tag.dump" "$egns" "$inns")
+	# the relay programs' own time over the window (fast path only)
+	if [ "$mode" != off ]; then
+		RSTATS+=("| $mode | $n | $((ra1 - ra0)) | $(mean_ns "$ra0" "$rb0" "$ra1" "$rb1") | $((rc1 - rc0)) | $(mean_ns "$rc0" "$rd0" "$rc1" "$rd1") |")
+		echo "   relay programs: ${RSTATS[-1]}"
+	fi
 }
 
 echo "residence: modes $MODES, counts $COUNTS, ${SECS} s windows, $HOSTS subscriber processes"
@@ -152,5 +181,13 @@ echo "$TABLE"
 	echo "- The stamp program itself runs on every copy before it leaves (the clones of one packet one after another): and so does the ingress stamp program once, before tc/upstream_ingress. Their mean run times per packet (kernel.bpf_stats_enabled, over the window, every packet they saw) are the \"stamp ns\" column (egress / ingress); \"without stamps\" = the p50 − ingress ns − (copies before it) × egress ns: what a relay without the measurement would show. bpf_stats adds its own two clock reads per program run, to the relay's programs too."
 	echo
 	echo "$TABLE"
+	if [ "${#RSTATS[@]}" -gt 0 ]; then
+		echo
+		echo "The relay's own programs over the same windows (kernel.bpf_stats_enabled; every tc filter's instance summed): tc/upstream_ingress runs (each upstream packet: classify + all its clones, their egress runs included) and mean ns per run; tc/subscriber_egress runs (clones and the agent's own packets) and mean ns per run."
+		echo
+		echo "| mode | subscribers | upstream_ingress runs | ns/run | subscriber_egress runs | ns/run |"
+		echo "|---|---:|---:|---:|---:|---:|"
+		printf '%s\n' "${RSTATS[@]}"
+	fi
 } >"$OUT.md"
 echo "wrote $OUT.md $OUT.csv"

@@ -16,6 +16,7 @@
 #include "moq_vi64_encode.h"
 #include "subscriber.h"
 #include "quic_aead.h"
+#include "fanout_job.h"
 
 struct moq_egress {
 	struct moq_pkt p;
@@ -164,6 +165,42 @@ static __always_inline void moq_mark_reset(struct moq_down_stream_key *dk,
 	bpf_map_update_elem(&moq_down_streams, dk, &n, BPF_NOEXIST);
 }
 
+/* A clone that is not the CPU's fan-out job (lib/fanout_job.h) parses
+ * itself and looks its stream's state up. 0 or the reason. */
+static __always_inline int moq_egress_parse(struct __sk_buff *skb, const struct moq_config *cfg,
+					    struct moq_egress *e, __u64 *alias, __u64 *group)
+{
+	int r;
+
+	if (!cfg)
+		return MOQ_R_STALE_AGENT;
+	r = moq_parse_packet(skb, cfg, &e->p, 0);
+	if (r)
+		return r;
+	if (e->p.is_datagram) {
+		*alias = e->p.alias;
+		if (e->p.has_prio) {
+			e->prio = e->p.prio;
+		} else {
+			struct moq_track_key tk = {.conn_id = e->p.conn_id, .track_alias = *alias};
+			struct moq_track_subs *t = bpf_map_lookup_elem(&moq_tracks, &tk);
+
+			e->prio = t ? t->default_priority : 128;
+		}
+	} else {
+		struct moq_up_stream_key sk = {.conn_id = e->p.conn_id,
+					       .stream_id = e->p.stream_id};
+		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
+
+		if (!st)
+			return MOQ_R_STREAM_START_UNSEEN;
+		*alias = st->track_alias;
+		e->prio = st->priority;
+		*group = st->group;
+	}
+	return 0;
+}
+
 /* Returns the reason; *forward = 1 when the clone may leave. */
 static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_egress *e,
 					    int *forward)
@@ -176,12 +213,22 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	struct moq_config *cfg;
 	struct moq_conn_seq *seq;
 	struct moq_credit *cr;
-	__u8 alias_buf[16] = {};
-	int alias_patch = 0, r;
+	struct moq_fanout_job *job;
+	struct moq_rw_buf *rb;
+	int alias_patch = 0, r, hit;
 	__u64 alias, group = 0;
-	__u32 slot = e->slot;
+	__u32 slot = e->slot, z = 0;
 
-	cfg = moq_config_live();
+	/* the rewrite's per-CPU buffer; it also carries the new alias (the
+	 * stack is full) */
+	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
+	if (!rb)
+		return MOQ_R_REWRITE_FAILED;
+	/* the packet the ingress program is cloning right now: its parse,
+	 * and its fail-safe check (no second clock read per clone) */
+	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
+	hit = moq_job_match(skb, job, (__u64 *)rb->src);
+	cfg = hit ? moq_config_of_job() : moq_config_live();
 	if (!cfg)
 		return MOQ_R_STALE_AGENT;
 	sub = bpf_map_lookup_elem(&moq_subscribers, &slot);
@@ -200,39 +247,26 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	cr = bpf_map_lookup_elem(&moq_credit, &slot);
 	if (!seq || !cr)
 		return MOQ_R_SUB_INACTIVE;
-	/* the publisher's VLAN (hw-accel or in-packet) must not leak; the
-	 * subscriber's own tag is pushed after the rewrite */
-	if (skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q)) {
-		if (bpf_skb_vlan_pop(skb))
-			return MOQ_R_REWRITE_FAILED;
+	if (hit && job) {
+		/* a job's clone carries no VLAN (moq_job_match) */
+		__builtin_memcpy(&e->p, &job->p, sizeof(e->p));
+		alias = job->alias;
+		group = job->group;
+		e->prio = job->prio;
+	} else {
+		/* the publisher's VLAN (hw-accel or in-packet) must not leak;
+		 * the subscriber's own tag is pushed after the rewrite */
+		if (skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q)) {
+			if (bpf_skb_vlan_pop(skb))
+				return MOQ_R_REWRITE_FAILED;
+		}
+		r = moq_egress_parse(skb, cfg, e, &alias, &group);
+		if (r)
+			return r;
 	}
-	r = moq_parse_packet(skb, cfg, &e->p, 0);
-	if (r)
-		return r;
 	/* the agent may have re-registered the slot since the clone was made */
 	if (sub->family != e->p.flow.family)
 		return MOQ_R_FAMILY_MISMATCH;
-	if (e->p.is_datagram) {
-		alias = e->p.alias;
-		if (e->p.has_prio) {
-			e->prio = e->p.prio;
-		} else {
-			struct moq_track_key tk = {.conn_id = e->p.conn_id, .track_alias = alias};
-			struct moq_track_subs *t = bpf_map_lookup_elem(&moq_tracks, &tk);
-
-			e->prio = t ? t->default_priority : 128;
-		}
-	} else {
-		struct moq_up_stream_key sk = {.conn_id = e->p.conn_id,
-					       .stream_id = e->p.stream_id};
-		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
-
-		if (!st)
-			return MOQ_R_STREAM_START_UNSEEN;
-		alias = st->track_alias;
-		e->prio = st->priority;
-		group = st->group;
-	}
 	bk.slot = slot;
 	bk.conn_id = e->p.conn_id;
 	bk.track_alias = alias;
@@ -272,8 +306,10 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 		return MOQ_R_GATE_DROP;
 	}
 	if (e->p.has_moq_hdr && bs->track_alias != e->p.alias) {
-		if (moq_vi64_encode_width(alias_buf, bs->track_alias, e->p.alias_len))
+		if (moq_vi64_encode_width(rb->alias, bs->track_alias, e->p.alias_len)) {
+			moq_gate_refund(slot, skb->len);
 			return MOQ_R_ALIAS_WIDTH;
+		}
 		alias_patch = 1;
 	}
 	if (!e->p.is_datagram && !ds) {
@@ -306,7 +342,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	}
 	/* packet number last: nothing fails between taking it and sending */
 	e->pn = __sync_fetch_and_add(&seq->next_pn, 1);
-	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, alias_buf, alias_patch);
+	r = moq_rewrite(skb, &e->p, sub, e->pn, e->down_sid, rb, alias_patch);
 	if (r) {
 		if (!e->p.is_datagram && cr->enabled)
 			__sync_fetch_and_add(&cr->conn, (__s64)e->p.data_len);

@@ -13,6 +13,7 @@
 #include "parse_packet.h"
 #include "subscriber.h"
 #include "upstream_open.h"
+#include "fanout_job.h"
 
 struct moq_fanout_ctx {
 	struct __sk_buff *skb;
@@ -111,6 +112,7 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 	struct moq_track_key tk = {};
 	struct moq_track_subs *subs;
 	struct moq_fanout_ctx f = {};
+	struct moq_fanout_job *job;
 	__u32 mark = skb->mark;
 	int r;
 
@@ -183,8 +185,11 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 		f.ev_down = MOQ_DS_NONE;
 		f.ev_off = p.offset;
 	}
+	job = moq_job_start(skb, &p, subs);
 	bpf_loop(subs->count < MOQ_MAX_FANOUT ? subs->count : MOQ_MAX_FANOUT, moq_fanout_one, &f,
 		 0);
+	if (job)
+		job->live = 0;
 	skb->mark = mark; /* the original goes on to the agent unchanged */
 	return f.sent ? MOQ_R_FORWARDED : MOQ_R_NO_SUBSCRIBERS;
 }

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
@@ -1656,6 +1657,23 @@ START_TEST(egress_alias_too_wide_dropped)
 }
 END_TEST
 
+/* the gate budget a clone took comes back when it cannot be rewritten */
+START_TEST(egress_alias_too_wide_gives_back_the_gate_budget)
+{
+	struct moq_gate g;
+	struct fx in;
+	uint32_t s = SLOT;
+
+	add_track(UP_CONN, ALIAS, &s, 1, 5000);
+	gate_set(SLOT, 100000, 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_ALIAS_WIDTH);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_gate"), &s, &g), 0);
+	ck_assert_int_eq(g.budget, 100000);
+}
+END_TEST
+
 START_TEST(egress_wide_alias_rewritten_at_same_width)
 {
 	struct fx in, want;
@@ -1932,6 +1950,139 @@ static struct moq_subscriber sub_get(uint32_t slot)
 	return s;
 }
 
+/* lib/fanout_job.h's per-CPU job, read and written as bytes at the offsets
+ * its BTF gives (the struct is BPF-side only). */
+static size_t job_off(const char *field)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	struct btf *btf;
+	int id;
+	size_t off = (size_t)-1;
+
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(mfd("moq_fanout_job"), &info, &len), 0);
+	btf = btf__load_from_kernel_by_id(info.btf_id);
+	ck_assert_ptr_nonnull(btf);
+	id = btf__find_by_name_kind(btf, "moq_fanout_job", BTF_KIND_STRUCT);
+	ck_assert_int_gt(id, 0);
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), field))
+			off = btf_member_bit_offset(t, i) / 8;
+	btf__free(btf);
+	ck_assert_msg(off != (size_t)-1, "no field %s", field);
+	return off;
+}
+
+/* Every CPU's job, value_size bytes each (rounded to 8 by the kernel). */
+static uint8_t *jobs_get(size_t *vsz, int *ncpu)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info), z = 0;
+	uint8_t *v;
+
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(mfd("moq_fanout_job"), &info, &len), 0);
+	*vsz = (info.value_size + 7) & ~7u;
+	*ncpu = libbpf_num_possible_cpus();
+	v = calloc((size_t)*ncpu, *vsz);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_fanout_job"), &z, v), 0);
+	return v;
+}
+
+/* After the ingress program ran on in: checks every CPU's job is not live
+ * and one holds in's packet, then makes that one live again on every CPU
+ * (with the track alias alias when non-zero). */
+static void job_revive(const struct fx *in, uint64_t alias)
+{
+	size_t vsz, live = job_off("live"), jlen = job_off("len"), aoff = job_off("alias"),
+		    idoff = job_off("id");
+	uint32_t z = 0, v32;
+	uint8_t *jobs, *mine = NULL;
+	int ncpu;
+
+	jobs = jobs_get(&vsz, &ncpu);
+	for (int c = 0; c < ncpu; c++) {
+		uint8_t *j = jobs + (size_t)c * vsz;
+
+		memcpy(&v32, j + live, 4);
+		ck_assert_uint_eq(v32, 0);
+		memcpy(&v32, j + jlen, 4);
+		if (v32 == in->len && !memcmp(j + idoff, in->pkt + 14 + 20 + 8, 16))
+			mine = j;
+	}
+	ck_assert_ptr_nonnull(mine);
+	v32 = 1;
+	memcpy(mine + live, &v32, 4);
+	if (alias)
+		memcpy(mine + aoff, &alias, 8);
+	for (int c = 0; c < ncpu; c++)
+		if (jobs + (size_t)c * vsz != mine)
+			memcpy(jobs + (size_t)c * vsz, mine, vsz);
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_fanout_job"), &z, jobs, 0), 0);
+	free(jobs);
+}
+
+/* A stream start through ingress and egress, then a later packet of it
+ * through the ingress program (in1): its job is left behind. */
+static void job_setup(struct fx *in1)
+{
+	struct fx in0;
+
+	seq_set(SLOT, 50, 4);
+	fx_up(&in0, 4);
+	fx_build(&in0, frames_stream0(in0.frames, 0, UP_SID, ALIAS));
+	ingress_expect(&in0, MOQ_R_FORWARDED);
+	run_prog(R.subscriber_egress, in0.pkt, in0.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	fx_up(in1, 4);
+	fx_build(in1, frames_stream_later(in1->frames, 0, UP_SID, 13));
+	ingress_expect(in1, MOQ_R_FORWARDED);
+}
+
+/* The upstream ingress program leaves a packet's job (its length, its
+ * first 16 UDP payload bytes) and not live once its clones are out; a
+ * marked clone that matches a live job takes its parse and stream state
+ * (an alias with no subscription: dropped for it), one that does not
+ * match (another packet number) parses for itself. */
+START_TEST(egress_takes_the_live_fanout_job)
+{
+	struct fx in1, want;
+
+	job_setup(&in1);
+	job_revive(&in1, ALIAS + 1); /* live again, for an unsubscribed alias */
+	egress_expect_drop(&in1, SLOT, MOQ_R_NO_SUBSCRIPTION);
+	/* another packet number: not the job's packet */
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	fx_down(&want, 4, SLOT, 51);
+	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
+	egress_expect_output(&in1, SLOT, &want);
+}
+END_TEST
+
+/* A job's clone relies on the ingress program's fail-safe check of the
+ * same packet (no second clock read): it leaves although the heartbeat
+ * went stale since; any other marked packet is dropped for it. */
+START_TEST(egress_job_clone_uses_the_ingress_heartbeat_check)
+{
+	struct fx in1, want;
+
+	job_setup(&in1);
+	job_revive(&in1, 0);
+	set_config(bpf_relay_now_ns() - 20ull * 1000000000ull, 10ull * 1000000000ull, 1,
+		   MOQ_CFG_F_ENABLED);
+	fx_down(&want, 4, SLOT, 51);
+	fx_build(&want, frames_stream_later(want.frames, 0, 4 * 4 + 3, 13));
+	egress_expect_output(&in1, SLOT, &want);
+	fx_up(&in1, 4);
+	fx_build(&in1, frames_stream_later(in1.frames, 0, UP_SID, 13));
+	egress_expect_drop(&in1, SLOT, MOQ_R_STALE_AGENT);
+}
+END_TEST
+
 START_TEST(sub_ingress_learns_l2_and_counts)
 {
 	struct fx f;
@@ -2152,6 +2303,9 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_unsubscribed_slot_dropped);
 	tcase_add_test(eg, egress_family_mismatch_dropped);
 	tcase_add_test(eg, egress_alias_too_wide_dropped);
+	tcase_add_test(eg, egress_alias_too_wide_gives_back_the_gate_budget);
+	tcase_add_test(eg, egress_takes_the_live_fanout_job);
+	tcase_add_test(eg, egress_job_clone_uses_the_ingress_heartbeat_check);
 	tcase_add_test(eg, egress_wide_alias_rewritten_at_same_width);
 	tcase_add_test(eg, egress_logs_forwarded_clone_and_emits_event_only_for_drop);
 	tcase_add_test(eg, egress_log_reports_fin_and_datagram_identity);

@@ -1,0 +1,101 @@
+/* The packet the upstream ingress program is fanning out on this CPU
+ * (issue 18, per-clone cost): its parse and the stream's state, handed to
+ * the subscriber egress program so a clone is not parsed again.
+ *
+ * bpf_clone_redirect runs the target's tc egress hook synchronously, on
+ * the CPU and inside the call of the ingress program that cloned: while
+ * live is set, the clones leaving on this CPU are this packet's. A clone
+ * takes the job only if it is that packet: same length, no VLAN to pop and
+ * the same 16 bytes at the UDP payload's start (flags, DCID, packet number:
+ * the ingress program clones an upstream packet number once). Anything
+ * else (a nested softirq's packet in a test_run, a stale job) parses as
+ * before. */
+#ifndef MOQ_FANOUT_JOB_H
+#define MOQ_FANOUT_JOB_H
+
+#include "bpf_common.h"
+#include "maps.bpf.h"
+
+struct moq_fanout_job {
+	struct moq_pkt p;
+	__u64 alias; /* the track alias (a stream's: from its state) */
+	__u64 group; /* a stream's group, from its state */
+	__u64 id[2]; /* bytes l4 + 8 .. l4 + 24 of the packet */
+	__u32 len;   /* skb->len */
+	__u32 live;  /* 1 while the ingress program clones the packet */
+	__u8 prio;
+	__u8 pad0[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct moq_fanout_job);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_fanout_job SEC(".maps");
+
+/* Publishes p (a packet of the track subs, about to be cloned) as this
+ * CPU's job; NULL when the clones will parse for themselves. */
+static __always_inline struct moq_fanout_job *
+moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_track_subs *subs)
+{
+	struct moq_fanout_job *job;
+	__u32 z = 0;
+
+	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
+	if (!job)
+		return 0;
+	job->live = 0;
+	if (p->flow.vlan)
+		return 0; /* the egress program pops it: other offsets */
+	if (p->is_datagram) {
+		job->alias = p->alias;
+		job->group = p->group;
+		/* what the egress program finds in moq_tracks: subs */
+		job->prio = p->has_prio ? p->prio : subs->default_priority;
+	} else {
+		struct moq_up_stream_key sk = {.conn_id = p->conn_id, .stream_id = p->stream_id};
+		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
+
+		if (!st)
+			return 0;
+		job->alias = st->track_alias;
+		job->group = st->group;
+		job->prio = st->priority;
+	}
+	if (bpf_skb_load_bytes(skb, p->flow.l4_off + 8, job->id, sizeof(job->id)))
+		return 0;
+	__builtin_memcpy(&job->p, p, sizeof(*p));
+	job->len = skb->len;
+	job->live = 1;
+	return job;
+}
+
+/* The config for a job's clone: the ingress program found the agent alive
+ * (moq_config_live, heartbeat against the clock) for this very packet
+ * microseconds ago; the cheap checks again, not the clock read. */
+static __always_inline struct moq_config *moq_config_of_job(void)
+{
+	__u32 key = 0;
+	struct moq_config *cfg = bpf_map_lookup_elem(&moq_config, &key);
+
+	if (!cfg || cfg->layout_version != MOQ_MAPS_LAYOUT_VERSION ||
+	    !(cfg->flags & MOQ_CFG_F_ENABLED) || !cfg->generation || !cfg->heartbeat_ns)
+		return 0;
+	return cfg;
+}
+
+/* The clone is the job's packet (see above); id: a 16-byte scratch. */
+static __always_inline int moq_job_match(struct __sk_buff *skb, const struct moq_fanout_job *job,
+					 __u64 *id)
+{
+	if (!job || !job->live || job->len != skb->len || skb->vlan_present ||
+	    skb->protocol == bpf_htons(ETH_P_8021Q))
+		return 0;
+	if (bpf_skb_load_bytes(skb, job->p.flow.l4_off + 8, id, 16))
+		return 0;
+	return id[0] == job->id[0] && id[1] == job->id[1];
+}
+
+#endif

@@ -107,6 +107,7 @@ struct moq_quic_conn {
 	struct moq_quic_conn *hs_next, **hs_prev;
 	int on_hs_list;
 	int own_fd;	    /* moq_quic_conn_own_socket: connected socket, or -1 */
+	int rx_held;	    /* own_fd not polled (moq_quic_conn_rx_hold) */
 	int counted_est;    /* counted in ep->nest */
 	int addr_validated; /* came with a valid Retry token */
 

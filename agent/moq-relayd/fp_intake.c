@@ -117,8 +117,7 @@ void fp_intake_pass(struct relayd *d)
 		c = moq_session_conn(p->s);
 		if (!moq_quic_conn_rx_held(c))
 			continue;
-		if (p->intake_fast && !p->intake_slow && !block &&
-		    intake_wanted(fp, p, period)) {
+		if (p->intake_fast && !p->intake_slow && !block && intake_wanted(fp, p, period)) {
 			n = moq_quic_conn_rx_read(c);
 			fp->intake_reads++;
 			if (n > 0)

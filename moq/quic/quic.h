@@ -297,7 +297,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
 	uint64_t own_sockets;	  /* moq_quic_conn_own_socket sockets opened */
 	uint64_t rx_own;	  /* datagrams read from those sockets */
-	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
+	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 64 datagrams each) */
 	uint64_t rx_open_failed;  /* shim-protected 1-RTT packets that did not open (dropped) */
 	uint64_t key_updates;	  /* 1-RTT key updates (either side initiated) */
 	uint64_t rx_early;	  /* shim: 1-RTT packets kept until the rx keys came */

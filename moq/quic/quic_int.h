@@ -160,7 +160,7 @@ struct txq {
  * place (recv.c passes this as the hook's cap), and how many datagrams one
  * recvmmsg reads at most. */
 #define MOQ_QUIC__RX_ROOM (65536 + 64)
-#define MOQ_QUIC__RX_BATCH 16
+#define MOQ_QUIC__RX_BATCH 64
 /* Send path: datagrams written while the endpoint flushes its dirty
  * connections are sent together with one sendmmsg (send.c), up to this
  * many of at most MOQ_QUIC__TX_SLOT bytes each; larger ones go alone. */

@@ -24,14 +24,14 @@ void moq_quic_config_init(struct moq_quic_config *cfg)
 	cfg->alpn = MOQ_QUIC_ALPN_DEFAULT;
 }
 
-/* Read what waits on fd: up to 256 datagrams, MOQ_QUIC__RX_BATCH per
+/* Read what waits on fd: up to max datagrams, MOQ_QUIC__RX_BATCH per
  * system call (issue 18: one recvfrom per datagram was most of the relay's
  * intake cost), handled in arrival order. Returns the datagrams read. */
-static int ep_read(struct moq_quic_endpoint *ep, int fd)
+static int ep_read(struct moq_quic_endpoint *ep, int fd, int max)
 {
 	int got = 0;
 
-	for (int calls = 0; got < 256 && calls < 256; calls++) {
+	for (int calls = 0; got < max && calls < max; calls++) {
 		struct mmsghdr mm[MOQ_QUIC__RX_BATCH];
 		struct iovec iov[MOQ_QUIC__RX_BATCH];
 		struct sockaddr_storage ss[MOQ_QUIC__RX_BATCH];
@@ -75,7 +75,7 @@ static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *ar
 		moq_quic__ep_drain_txq(ep);
 	if (!(events & (EPOLLIN | EPOLLERR)))
 		return;
-	ep_read(ep, fd);
+	ep_read(ep, fd, 256); /* a wakeup's share: other fds wait */
 	moq_quic__ep_flush(loop, ep);
 }
 
@@ -111,8 +111,11 @@ int moq_quic_conn_rx_read(struct moq_quic_conn *c)
 
 	if (c->own_fd < 0)
 		return -EOPNOTSUPP;
-	/* c may be freed by what it reads: only ep is used after this */
-	n = ep_read(ep, c->own_fd);
+	/* everything that waited (a held socket is read once per period;
+	 * a cap of one wakeup's 256 would let a fast publisher's backlog
+	 * grow until the socket drops), bounded by what an 8 MiB buffer
+	 * holds; c may be freed by what it reads: only ep is used after */
+	n = ep_read(ep, c->own_fd, MOQ_QUIC__RX_HELD_MAX);
 	ep->st.rx_held_reads++;
 	moq_quic__ep_flush(ep->loop, ep);
 	return n;

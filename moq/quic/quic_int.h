@@ -161,6 +161,8 @@ struct txq {
  * recvmmsg reads at most. */
 #define MOQ_QUIC__RX_ROOM (65536 + 64)
 #define MOQ_QUIC__RX_BATCH 64
+/* datagrams one moq_quic_conn_rx_read takes at most */
+#define MOQ_QUIC__RX_HELD_MAX 16384
 /* Send path: datagrams written while the endpoint flushes its dirty
  * connections are sent together with one sendmmsg (send.c), up to this
  * many of at most MOQ_QUIC__TX_SLOT bytes each; larger ones go alone. */

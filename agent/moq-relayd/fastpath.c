@@ -1007,6 +1007,8 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 	struct peer *up = tr->up_peer;
 
 	fp_flush_pass(d);
+	/* a joiner is served the group in progress from what was read */
+	relayd_fp_intake_kick(d);
 	if (!fp || !fc || p->is_upstream)
 		return;
 	if (fc->mode == FC_UNDECIDED) {
@@ -1047,6 +1049,7 @@ void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 			 * slot find no entry and are dropped): the agent's
 			 * writer serves the whole subscription (raw_pump) */
 			fp->sub_map_fallbacks++;
+			fc->agent_subs = true;
 			moq_warn(MOD,
 				 "%s: moq_subscriptions update failed (%s; %llu failed so far): "
 				 "this subscription is served in userspace",
@@ -1071,6 +1074,7 @@ void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 	struct peer *up = tr ? tr->up_peer : NULL;
 
 	fp_flush_pass(d);
+	relayd_fp_intake_kick(d);
 	if (!fp || !fc || !sub->fast)
 		return;
 	sub->fast = false;
@@ -1285,6 +1289,25 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 
 /* ---- start / stop ------------------------------------------------------ */
 
+/* Does the pinned moq_tls_keys hold a key? A plaintext relay loads the
+ * key installer (and with it the kernel's BTF: ~1,400 system calls) only
+ * when there is one to wipe. */
+static bool tls_keys_left(const char *pin_dir)
+{
+	struct moq_tls_key_id first;
+	char path[512];
+	bool any;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/moq_tls_keys", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false; /* the installer could not open it either */
+	any = !bpf_map_get_next_key(fd, NULL, &first);
+	close(fd);
+	return any;
+}
+
 /* A restarted agent clears what an earlier run left in the maps, TLS keys
  * included (also when this run is plaintext and the maps have them). */
 static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
@@ -1297,7 +1320,7 @@ static void clear_stale(struct relayd_fp *fp, const char *pin_dir)
 
 	if (fp->tls)
 		nk = fp_tls_clear_stale(&fp->keys);
-	else if (!fp_keys_open(&k, pin_dir, err, sizeof(err))) {
+	else if (tls_keys_left(pin_dir) && !fp_keys_open(&k, pin_dir, err, sizeof(err))) {
 		nk = fp_tls_clear_stale(&k);
 		fp_keys_close(&k);
 	}
@@ -1319,8 +1342,11 @@ static void poll_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 	struct relayd_fp *fp = ((struct relayd *)arg)->fp;
 
 	(void)loop;
+	/* the held publishers first: their packets' pass end comes after
+	 * this (deferred), the service below drains what came before */
+	fp_intake_pass(arg);
 	fp_service(arg); /* reads the kernel's ACK aggregates too */
-	moq_timer_set_in(t, fp->slot_hi && fp->tick_ns < fp->poll_ns ? fp->tick_ns : fp->poll_ns);
+	moq_timer_set_in(t, fp_intake_period(fp));
 }
 
 int relayd_fp_start(struct relayd *d, char *err, size_t errlen)
@@ -1558,6 +1584,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
 	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu ping_acks=%llu pings_taken=%llu "
 	    "map_failures=%llu "
+	    "intake_held=%u intake_reads=%llu intake_pkts=%llu intake_releases=%llu "
 	    "bad_events=%llu",
 	    subs, (unsigned long long)t.kernel_packets, (unsigned long long)t.agent_packets,
 	    all ? 100.0 * (double)t.kernel_packets / (double)all : 0.0,
@@ -1571,8 +1598,9 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
 	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
 	    (unsigned long long)fp->ping_batches, (unsigned long long)fp->ping_acks,
-	    (unsigned long long)fp->pings_taken, (unsigned long long)map_failures,
-	    (unsigned long long)fp->bad_events);
+	    (unsigned long long)fp->pings_taken, (unsigned long long)map_failures, fp->intake_held,
+	    (unsigned long long)fp->intake_reads, (unsigned long long)fp->intake_pkts,
+	    (unsigned long long)fp->intake_releases, (unsigned long long)fp->bad_events);
 
 	if (n > 0 && (size_t)n < len)
 		n += tls_stats(fp, buf + n, len - (size_t)n);

@@ -38,6 +38,10 @@ const char *relayd_fp_conn_mode(const struct peer *p, const char **note);
  * call) and act on them as on ACKs the receive hook saw. Call once per loop
  * pass or periodic service; returns the records read. */
 size_t relayd_fp_drain_acks(struct relayd *d);
+/* Batched publisher intake (fp_intake.c): decide again which publishers'
+ * sockets wait for the tick and read the held ones, after the current
+ * dispatch. Call when a subscription or FETCH may need their bytes now. */
+void relayd_fp_intake_kick(struct relayd *d);
 /* "fastpath subs=.. kernel_pkts=.. agent_pkts=.. kernel_share=..%" for
  * the stats line; 0 when the fast path is off. */
 int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len);

@@ -201,6 +201,9 @@ struct fp_conn {
 	bool tls_slot, sub_keys, up_tls, up_keys, up_refusal_logged, sub_rx_keys;
 	uint8_t tx_phase;
 	const char *slow_reason; /* why it stays in userspace (static text) */
+	/* a subscription of it the kernel could not take (the agent writes
+	 * its media): its publishers are read at once (fp_intake.c) */
+	bool agent_subs;
 };
 
 struct relayd_fp {
@@ -256,12 +259,23 @@ struct relayd_fp {
 	uint64_t key_failures;	/* exports that failed (keys wiped instead) */
 	uint64_t tls_userspace; /* TLS subscribers without AES-128-GCM */
 	uint64_t wt_userspace;	/* WebTransport subscribers (userspace) */
+	/* batched publisher intake (fp_intake.c): publishers held now, and
+	 * since start: holds, releases, tick reads and the datagrams they read */
+	uint32_t intake_held;
+	uint64_t intake_holds, intake_releases, intake_reads, intake_pkts;
 };
 
 static inline uint64_t fp_now_ns(void)
 {
 	return moq_loop_now();
 }
+
+/* ---- fp_intake.c: batched publisher intake ------------------------------ */
+
+uint64_t fp_intake_period(const struct relayd_fp *fp);
+bool fp_intake_ack_bound_ok(uint64_t period_ns, uint64_t mad_ns, uint64_t srtt_ns);
+/* Hold or release each publisher's socket, read the held ones. */
+void fp_intake_pass(struct relayd *d);
 
 /* ---- fp_streams.c: stream state machine ---------------------------------- */
 

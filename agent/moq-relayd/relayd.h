@@ -43,6 +43,10 @@ struct peer {
 	struct fetch_job *fetches;
 	uint32_t fp_conn_id; /* fast path: id in the maps (0: fast path off) */
 	struct fp_conn *fp;  /* fast path state of this connection */
+	/* batched intake pass (fp_intake.c): fast / other subscribers of its
+	 * tracks, and a read or release due */
+	uint32_t intake_fast;
+	bool intake_slow, intake_due;
 	/* log context (moq/log.h): the session layer's number ("#N" of its
 	 * name; 0 for the upstream session, named "upstream") and the peer's
 	 * address; set once the session exists (relayd_peer_log_init) */

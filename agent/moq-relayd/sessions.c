@@ -773,6 +773,9 @@ static void cb_request(struct moq_session *s, struct moq_request *r, const struc
 		return;
 	switch (m->type) {
 	case MOQ_CTRL_SUBSCRIBE:
+		/* a publisher whose packets wait for the fast path's tick is
+		 * read now (fp_intake.c): this subscriber may need its bytes */
+		relayd_fp_intake_kick(d);
 		on_subscribe(d, p, r, m);
 		break;
 	case MOQ_CTRL_PUBLISH_NAMESPACE:
@@ -783,6 +786,7 @@ static void cb_request(struct moq_session *s, struct moq_request *r, const struc
 		break;
 	case MOQ_CTRL_FETCH:
 		d->stats.fetches++;
+		relayd_fp_intake_kick(d);
 		relayd_fetch_request(d, p, r, m);
 		break;
 	case MOQ_CTRL_TRACK_STATUS:

@@ -24,20 +24,14 @@ void moq_quic_config_init(struct moq_quic_config *cfg)
 	cfg->alpn = MOQ_QUIC_ALPN_DEFAULT;
 }
 
-static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+/* Read what waits on fd: up to max datagrams, MOQ_QUIC__RX_BATCH per
+ * system call (issue 18: one recvfrom per datagram was most of the relay's
+ * intake cost), handled in arrival order. Returns the datagrams read. */
+static int ep_read(struct moq_quic_endpoint *ep, int fd, int max)
 {
-	struct moq_quic_endpoint *ep = arg;
+	int got = 0;
 
-	if ((events & EPOLLOUT) && ep->tx_blocked)
-		moq_quic__ep_drain_txq(ep);
-	if (!(events & (EPOLLIN | EPOLLERR)))
-		return;
-
-	/* up to 256 datagrams per wakeup as before, MOQ_QUIC__RX_BATCH per
-	 * system call (issue 18: one recvfrom per datagram was most of the
-	 * relay's intake cost); the datagrams of a batch are handled in
-	 * arrival order */
-	for (int got = 0, calls = 0; got < 256 && calls < 256; calls++) {
+	for (int calls = 0; got < max && calls < max; calls++) {
 		struct mmsghdr mm[MOQ_QUIC__RX_BATCH];
 		struct iovec iov[MOQ_QUIC__RX_BATCH];
 		struct sockaddr_storage ss[MOQ_QUIC__RX_BATCH];
@@ -70,7 +64,61 @@ static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *ar
 		if (n < MOQ_QUIC__RX_BATCH)
 			break; /* the socket is empty */
 	}
+	return got;
+}
+
+static void ep_readable(struct moq_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct moq_quic_endpoint *ep = arg;
+
+	if ((events & EPOLLOUT) && ep->tx_blocked)
+		moq_quic__ep_drain_txq(ep);
+	if (!(events & (EPOLLIN | EPOLLERR)))
+		return;
+	ep_read(ep, fd, 256); /* a wakeup's share: other fds wait */
 	moq_quic__ep_flush(loop, ep);
+}
+
+int moq_quic_conn_rx_hold(struct moq_quic_conn *c, int on)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+	int rc;
+
+	if (c->own_fd < 0)
+		return -EOPNOTSUPP;
+	if (!!on == c->rx_held)
+		return 0;
+	/* events 0: epoll still reports EPOLLERR (an ICMP error on the
+	 * connected socket), which ep_readable reads as before */
+	rc = moq_loop_mod_fd(ep->loop, c->own_fd, on ? 0 : EPOLLIN);
+	if (rc)
+		return rc;
+	c->rx_held = !!on;
+	if (!on)
+		moq_quic_conn_rx_read(c); /* what waited while held */
+	return 0;
+}
+
+int moq_quic_conn_rx_held(const struct moq_quic_conn *c)
+{
+	return c->rx_held;
+}
+
+int moq_quic_conn_rx_read(struct moq_quic_conn *c)
+{
+	struct moq_quic_endpoint *ep = c->ep;
+	int n;
+
+	if (c->own_fd < 0)
+		return -EOPNOTSUPP;
+	/* everything that waited (a held socket is read once per period;
+	 * a cap of one wakeup's 256 would let a fast publisher's backlog
+	 * grow until the socket drops), bounded by what an 8 MiB buffer
+	 * holds; c may be freed by what it reads: only ep is used after */
+	n = ep_read(ep, c->own_fd, MOQ_QUIC__RX_HELD_MAX);
+	ep->st.rx_held_reads++;
+	moq_quic__ep_flush(ep->loop, ep);
+	return n;
 }
 
 static char *dupstr(const char *s)

@@ -297,11 +297,12 @@ struct moq_quic_endpoint_stats {
 	uint64_t conn_refused;	  /* handshakes completed beyond max_conns (closed) */
 	uint64_t own_sockets;	  /* moq_quic_conn_own_socket sockets opened */
 	uint64_t rx_own;	  /* datagrams read from those sockets */
-	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 16 datagrams each) */
+	uint64_t rx_calls;	  /* receive system calls (recvmmsg, up to 64 datagrams each) */
 	uint64_t rx_open_failed;  /* shim-protected 1-RTT packets that did not open (dropped) */
 	uint64_t key_updates;	  /* 1-RTT key updates (either side initiated) */
 	uint64_t rx_early;	  /* shim: 1-RTT packets kept until the rx keys came */
 	uint64_t tx_batches;	  /* sendmmsg calls (datagrams of one flush sent together) */
+	uint64_t rx_held_reads;	  /* moq_quic_conn_rx_read calls (batched intake) */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);
@@ -323,6 +324,20 @@ struct moq_quic_conn *moq_quic_connect(struct moq_quic_endpoint *ep, const char 
  * change) still arrive on the listening socket. 0, or -errno (the
  * connection keeps using the shared socket). */
 int moq_quic_conn_own_socket(struct moq_quic_conn *c);
+
+/* Batched intake on a connection's own socket (issue 18): held (on), the
+ * socket is not polled and its datagrams wait there until
+ * moq_quic_conn_rx_read reads them, so a peer whose packets need no
+ * prompt answer costs no wakeup each; the caller bounds the wait (e.g.
+ * within the max_ack_delay it advertised, RFC 9000 13.2.1). Released (off),
+ * it is polled again and what waited is read at once. 0, or -EOPNOTSUPP
+ * (no socket of its own) or -errno. */
+int moq_quic_conn_rx_hold(struct moq_quic_conn *c, int on);
+int moq_quic_conn_rx_held(const struct moq_quic_conn *c);
+/* Read what waits on c's own socket now (recvmmsg batches), then one write
+ * pass of the endpoint. The datagrams read, or -errno. c may be closed by
+ * what it reads. */
+int moq_quic_conn_rx_read(struct moq_quic_conn *c);
 
 /* Per-connection accessors. */
 void moq_quic_conn_set_user(struct moq_quic_conn *c, void *user);

@@ -107,6 +107,7 @@ struct moq_quic_conn {
 	struct moq_quic_conn *hs_next, **hs_prev;
 	int on_hs_list;
 	int own_fd;	    /* moq_quic_conn_own_socket: connected socket, or -1 */
+	int rx_held;	    /* own_fd not polled (moq_quic_conn_rx_hold) */
 	int counted_est;    /* counted in ep->nest */
 	int addr_validated; /* came with a valid Retry token */
 
@@ -159,7 +160,9 @@ struct txq {
  * place (recv.c passes this as the hook's cap), and how many datagrams one
  * recvmmsg reads at most. */
 #define MOQ_QUIC__RX_ROOM (65536 + 64)
-#define MOQ_QUIC__RX_BATCH 16
+#define MOQ_QUIC__RX_BATCH 64
+/* datagrams one moq_quic_conn_rx_read takes at most */
+#define MOQ_QUIC__RX_HELD_MAX 16384
 /* Send path: datagrams written while the endpoint flushes its dirty
  * connections are sent together with one sendmmsg (send.c), up to this
  * many of at most MOQ_QUIC__TX_SLOT bytes each; larger ones go alone. */

@@ -437,6 +437,9 @@ void relayd_fp_peer_gone(struct relayd *d, struct peer *p)
 void relayd_fp_sub_established(struct relayd *d, struct relay_sub *sub)
 {
 }
+void relayd_fp_intake_kick(struct relayd *d)
+{
+}
 void relayd_fp_sub_gone(struct relayd *d, struct relay_sub *sub)
 {
 }

@@ -671,6 +671,71 @@ START_TEST(test_own_socket_receives_the_connection_ipv6)
 }
 END_TEST
 
+/* Batched intake (moq-relayd holds a publisher whose media the kernel
+ * carries): held, the connection's own socket is not polled and the
+ * client's stream waits there however long the loop runs; one read takes
+ * it all in a few calls; released, the socket is polled again. */
+static int srv_has_tiny(struct world *w)
+{
+	return w->srv.nrs == 1 && w->srv.rfin[0];
+}
+
+static int tiny_two(struct world *w)
+{
+	return w->srv.nrs == 2 && w->srv.rfin[1];
+}
+
+START_TEST(test_own_socket_held_until_read)
+{
+	struct world w;
+	struct opts o = {
+	    .srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .srv_port = fixed_port() + 2};
+	struct moq_quic_endpoint_stats st0, st;
+	struct moq_quic_conn_stats cs0, cs;
+	uint8_t m[24];
+	int64_t sid;
+	int n;
+
+	world_init(&w, &o);
+	handshake(&w);
+	/* no socket of its own: nothing to hold */
+	ck_assert_int_eq(moq_quic_conn_rx_hold(w.srv.conn, 1), -EOPNOTSUPP);
+	ck_assert_int_eq(moq_quic_conn_own_socket(w.srv.conn), 0);
+	ck_assert_int_eq(moq_quic_conn_rx_hold(w.srv.conn, 1), 0);
+	ck_assert_int_eq(moq_quic_conn_rx_held(w.srv.conn), 1);
+	moq_quic_endpoint_stats(w.srv.ep, &st0);
+	moq_quic_conn_stats(w.srv.conn, &cs0);
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	ck_assert_int_ge(sid, 0);
+	for (size_t k = 0; k < sizeof(m); k++)
+		m[k] = tq_pattern(sid, k);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, m, sizeof(m), 1), 0);
+	/* the client's packets wait in the held socket */
+	ck_assert(!run_until(&w, srv_has_tiny, 300));
+	moq_quic_conn_stats(w.srv.conn, &cs);
+	ck_assert_uint_eq(cs.pkts_recv, cs0.pkts_recv);
+	n = moq_quic_conn_rx_read(w.srv.conn);
+	ck_assert_int_ge(n, 1);
+	ck_assert(srv_has_tiny(&w));
+	ck_assert_uint_eq(w.srv.rlen[0], sizeof(m));
+	ck_assert_int_eq(w.srv.rbad[0], 0);
+	moq_quic_endpoint_stats(w.srv.ep, &st);
+	ck_assert_uint_eq(st.rx_held_reads, st0.rx_held_reads + 1);
+	ck_assert_uint_ge(st.rx_own, st0.rx_own + (uint64_t)n);
+	/* released: polled again (the client's next stream arrives alone) */
+	ck_assert_int_eq(moq_quic_conn_rx_hold(w.srv.conn, 0), 0);
+	ck_assert_int_eq(moq_quic_conn_rx_held(w.srv.conn), 0);
+	sid = moq_quic_stream_open_uni(w.cli.conn);
+	ck_assert_int_ge(sid, 0);
+	for (size_t k = 0; k < sizeof(m); k++)
+		m[k] = tq_pattern(sid, k);
+	ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, m, sizeof(m), 1), 0);
+	ck_assert(run_until(&w, tiny_two, 3000));
+	ck_assert_int_eq(w.srv.closed, 0);
+	world_free(&w);
+}
+END_TEST
+
 /* The listening socket shares its port (SO_REUSEPORT) only with its own
  * connections: a second server on that port still fails at start. */
 START_TEST(test_second_server_on_a_fixed_port_fails)
@@ -2076,6 +2141,7 @@ int main(void)
 	tcase_add_test(tc, test_relay_hooks_renumber_and_translate_acks);
 	tcase_add_test(tc, test_receive_reads_datagrams_in_batches);
 	tcase_add_test(tc, test_own_socket_receives_the_connection_ipv4);
+	tcase_add_test(tc, test_own_socket_held_until_read);
 	tcase_add_test(tc, test_own_socket_receives_the_connection_ipv6);
 	tcase_add_test(tc, test_second_server_on_a_fixed_port_fails);
 	tcase_add_loop_test(tc, test_keep_alive_prevents_idle_timeout, 0, 2);

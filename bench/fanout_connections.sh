@@ -59,6 +59,8 @@
 # VM shared with other work starves it less; say so when reporting),
 # FC_RELAY_ARGS="..." (more moq-relayd options for every run, e.g.
 # "--max-ack-delay 0.2"; say so when reporting),
+# FC_PERF_KEEP=DIR (with FC_PERF=1: keep each window's perf.data in DIR),
+# FC_PERF_CG (perf record's call-graph option, default -g),
 # FC_CLASSIFY=1 (also classify, by frames, the packets crossing the relay's
 # first subscriber interface over each window: bench/relay_udp_classify.py,
 # docs/results/fanout-connections$FC_TAG-classify.txt),
@@ -192,7 +194,7 @@ run_count() {
 	ud0=$(relay_udp_inout)
 	local pr=""
 	if [ "${FC_PERF:-0}" = 1 ]; then
-		perf record -q -F 499 -g -p "$rp" -o "$TMP/perf-$tag.data" -- sleep "$SECS" >/dev/null 2>&1 &
+		perf record -q -F 499 ${FC_PERF_CG:--g} -p "$rp" -o "$TMP/perf-$tag.data" -- sleep "$SECS" >/dev/null 2>&1 &
 		pr=$!
 	fi
 	local cl=""
@@ -213,6 +215,7 @@ run_count() {
 	fi
 	if [ -n "$pr" ]; then
 		wait "$pr" || true
+		[ -n "${FC_PERF_KEEP:-}" ] && cp "$TMP/perf-$tag.data" "$FC_PERF_KEEP/perf-$tag.data"
 		{
 			echo "== $load, $mode, $n subscriber connections: moq-relayd, perf record -F 499 -g over the window (self time)"
 			perf report -i "$TMP/perf-$tag.data" --no-children --stdio --sort symbol -g none 2>/dev/null |

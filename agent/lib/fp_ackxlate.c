@@ -34,6 +34,15 @@ void fp_ackx_set_ng_used(struct fp_ackx *x, uint64_t used)
 	x->ng_used = used;
 }
 
+int fp_ackx_ng_tx_moved(struct fp_ackx *x, uint64_t ng_pkts)
+{
+	/* stored + 1, so that the zeroed state differs from every count */
+	if (x->ng_tx_seen == ng_pkts + 1)
+		return 0;
+	x->ng_tx_seen = ng_pkts + 1;
+	return 1;
+}
+
 uint64_t fp_ackx_unallocated(const struct fp_ackx *x)
 {
 	uint64_t owned = x->ng_max_data + x->media_reserved;

@@ -105,6 +105,7 @@ struct fp_ackx {
 	uint64_t media_reserved; /* credit owned by the media plane */
 	uint64_t ng_used;	 /* ngtcp2's consumption, from the caller */
 	uint64_t ng_window;	 /* ngtcp2 gets at most ng_used + this; 0 = no cap */
+	uint64_t ng_tx_seen;	 /* caller's ngtcp2 packet count at the last refresh + 1 */
 	struct fp_ackx_stats st;
 	/* scratch */
 	struct fp_pn_range wire[FP_ACKX_MAX_RANGES];
@@ -126,6 +127,12 @@ void fp_ackx_set_flow(struct fp_ackx *x, uint64_t initial_max_data, uint64_t ng_
  * limit is exactly ng_max_data: it only ever saw the values written here
  * and the transport parameter). */
 void fp_ackx_set_ng_used(struct fp_ackx *x, uint64_t used);
+/* ngtcp2's use only grows when it writes a packet: ng_pkts is the caller's
+ * count of packets ngtcp2 wrote (e.g. the send hook's). Returns 1 (and
+ * remembers ng_pkts) when it moved since the last call that returned 1, or
+ * on the first call: ng_used must then be refreshed. Saves a read of
+ * ngtcp2's connection on every tick of every slot (issue 18). */
+int fp_ackx_ng_tx_moved(struct fp_ackx *x, uint64_t ng_pkts);
 /* Reserve up to want bytes of connection credit for the media plane out of
  * what neither ngtcp2 nor the media plane owns. Returns the bytes granted. */
 uint64_t fp_ackx_media_reserve(struct fp_ackx *x, uint64_t want);

@@ -28,6 +28,8 @@ struct fp_pingack {
 	uint64_t recent[FP_PINGACK_RECENT]; /* answered lately, descending */
 	uint32_t nrecent;
 	uint64_t largest; /* largest number answered (valid when nrecent) */
+	uint8_t ade_set;  /* the caller's cache of ... */
+	uint8_t ade;	  /* ... our ack_delay_exponent (ACK Delay's unit) */
 };
 
 /* The full packet number of a 4-byte number field (RFC 9000 A.3) against

@@ -82,14 +82,21 @@ struct fc_pings {
 static bool answer_pings(struct fc_pings *p)
 {
 	struct fp_conn *fc = p->fc;
-	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
-	const ngtcp2_transport_params *tp = ng ? ngtcp2_conn_get_local_transport_params(ng) : NULL;
 	uint8_t pkt[1 + 8 + 4 + FP_PINGACK_FRAME_MAX + 4 + MOQ_TAG_LEN];
 	uint64_t full[FP_PINGHOLD_MAX], top = 0, top_ts = 0, now = fp_now_ns(), delay = 0, w;
 	size_t o = 13, f;
 
-	if (!tp)
-		return false;
+	/* our transport parameter, fixed for the connection: read once */
+	if (!fc->pa.ade_set) {
+		ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+		const ngtcp2_transport_params *tp =
+		    ng ? ngtcp2_conn_get_local_transport_params(ng) : NULL;
+
+		if (!tp)
+			return false;
+		fc->pa.ade = (uint8_t)tp->ack_delay_exponent;
+		fc->pa.ade_set = 1;
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		full[i] = fp_pingack_decode32(&fc->pa, (uint32_t)p->pn[i]);
 		if (!i || full[i] > top) {
@@ -98,7 +105,7 @@ static bool answer_pings(struct fc_pings *p)
 		}
 	}
 	if (now > top_ts)
-		delay = ((now - top_ts) / 1000) >> tp->ack_delay_exponent;
+		delay = ((now - top_ts) / 1000) >> fc->pa.ade;
 	f = fp_pingack_frame(&fc->pa, full, p->n, delay, pkt + o, FP_PINGACK_FRAME_MAX);
 	if (!f)
 		return false;
@@ -157,14 +164,18 @@ void fp_conn_feed_due_pings(struct fp_conn *fc, uint64_t now_ns)
 static void hold_ping(struct fp_conn *fc, uint64_t pn, uint64_t ts_ns)
 {
 	struct relayd_fp *fp = fc->d->fp;
-	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
 	ngtcp2_conn_info ci = {0};
 	uint64_t hold;
 
 	if (fc->ph.n == FP_PINGHOLD_MAX)
 		answer_held(fc);
-	if (ng && fc->tls_slot)
-		ngtcp2_conn_get_conn_info(ng, &ci);
+	/* only ngtcp2's own delay counts, and only when it answers */
+	if (fc->tls_slot) {
+		ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+
+		if (ng)
+			ngtcp2_conn_get_conn_info(ng, &ci);
+	}
 	hold = fp_pinghold_hold_ns(fp->ping_mad_ns, fp->tick_ns, ci.smoothed_rtt);
 	if (fp_pinghold_add(&fc->ph, pn, ts_ns, hold))
 		answer_held(fc);
@@ -228,11 +239,18 @@ size_t fp_conn_drain_acks(struct fp_conn *fc)
  * a PING or the 250 ms pass. */
 static void pass_for_max_data(struct fp_conn *fc, struct moq_acks *a)
 {
-	ngtcp2_conn *ng = moq_quic_conn_ngtcp2(fc->qc);
+	ngtcp2_conn *ng;
 
-	if (!fc->flow_set || !ng)
+	if (!fc->flow_set)
 		return;
-	fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
+	/* ngtcp2's use moves only when it writes (the send hook counts
+	 * those): its connection is not read on every tick of every slot */
+	if (fp_ackx_ng_tx_moved(fc->x, fc->ps.ng_packets + fc->ps.send_errors)) {
+		ng = moq_quic_conn_ngtcp2(fc->qc);
+		if (!ng)
+			return;
+		fp_ackx_set_ng_used(fc->x, fc->x->ng_max_data - ngtcp2_conn_get_max_data_left(ng));
+	}
 	if (fp_ackx_raise_pending(fc->x))
 		fp_ackring_pass_next(a);
 }

@@ -630,6 +630,26 @@ START_TEST(blocked_ngtcp2_gets_synthetic_max_data_when_room_allows)
 }
 END_TEST
 
+/* ngtcp2's use is refreshed only when it wrote since the last refresh
+ * (issue 18: no read of its connection per slot per tick); the first call
+ * always refreshes, count 0 included. */
+START_TEST(ng_used_refresh_only_after_ngtcp2_wrote)
+{
+	struct fx f;
+
+	fx_init(&f, 0);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 0), 1);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 0), 0);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 0), 0);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 3), 1);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 3), 0);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, 4), 1);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, UINT64_MAX), 1);
+	ck_assert_int_eq(fp_ackx_ng_tx_moved(f.x, UINT64_MAX), 0);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(max_streams_uni_is_reported_and_passed_on)
 {
 	struct fx f;
@@ -702,6 +722,7 @@ int main(void)
 	tcase_add_test(hide, max_data_that_would_not_raise_ngtcp2s_limit_is_hidden);
 	tcase_add_test(hide, blocked_ngtcp2_gets_synthetic_max_data_when_room_allows);
 	tcase_add_test(hide, max_streams_uni_is_reported_and_passed_on);
+	tcase_add_test(hide, ng_used_refresh_only_after_ngtcp2_wrote);
 	tcase_add_test(hide, stream_and_other_frames_pass_unchanged);
 	suite_add_tcase(s, hide);
 	sr = srunner_create(s);

@@ -61,6 +61,8 @@
 # "--max-ack-delay 0.2"; say so when reporting),
 # FC_PERF_KEEP=DIR (with FC_PERF=1: keep each window's perf.data in DIR),
 # FC_PERF_CG (perf record's call-graph option, default -g),
+# FC_STAT_EVENTS=EV,... (also count these perf events, e.g. uprobes, on the
+# relay over the window; printed as "stat" lines),
 # FC_CLASSIFY=1 (also classify, by frames, the packets crossing the relay's
 # first subscriber interface over each window: bench/relay_udp_classify.py,
 # docs/results/fanout-connections$FC_TAG-classify.txt),
@@ -203,7 +205,8 @@ run_count() {
 			"$RELAY_IF_SUB_1" "$SECS" >"$TMP/classify-$tag.txt" 2>&1 &
 		cl=$!
 	fi
-	sc=$(perf stat -e raw_syscalls:sys_enter -x, -p "$rp" -- sleep "$SECS" 2>&1 | awk -F, '/raw_syscalls/ { print $1 }')
+	sc=$(perf stat -e raw_syscalls:sys_enter${FC_STAT_EVENTS:+,$FC_STAT_EVENTS} -x, -p "$rp" -- sleep "$SECS" 2>&1 | tee "$TMP/stat-$tag.txt" | awk -F, '/raw_syscalls/ { print $1 }')
+	[ -n "${FC_STAT_EVENTS:-}" ] && awk -F, -v t="$tag" '{ print "   stat " t ": " $3 " " $1 }' "$TMP/stat-$tag.txt"
 	if [ -n "$cl" ]; then
 		wait "$cl" || true
 		{

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 11
+#define MOQ_MAPS_LAYOUT_VERSION 12
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -39,7 +39,13 @@
 #define MOQ_PLAINTEXT_TAG "moq-plaintext-v1"
 
 #define MOQ_MAX_SUBSCRIBERS 4096 /* subscriber slots (= downstream conns) */
-#define MOQ_MAX_FANOUT 4096	 /* subscribers of one track */
+/* relay-side CIDs per slot in moq_sub_by_cid: ngtcp2 issues at most 8 to a
+ * peer (its SCID pool); with one entry per slot the map filled at ~1,000
+ * subscribers (4 CIDs each) and the rest's ACKs bypassed the kernel as
+ * sub_unknown (issue 18, fifth round) */
+#define MOQ_SUB_CIDS_PER_SLOT 8
+#define MOQ_MAX_SUB_CIDS (MOQ_MAX_SUBSCRIBERS * MOQ_SUB_CIDS_PER_SLOT)
+#define MOQ_MAX_FANOUT 4096 /* subscribers of one track */
 /* publisher CIDs: --max-sessions' default (1000) x the CIDs the agent
  * registers per connection (8) */
 #define MOQ_MAX_UPSTREAMS 8192

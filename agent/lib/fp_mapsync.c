@@ -32,7 +32,7 @@ static const struct map_spec specs[FP_MAP_MAX] = {
     [FP_MAP_SUBSCRIBERS] = {"moq_subscribers", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_subscriber),
 			    MOQ_MAX_SUBSCRIBERS, 0},
     [FP_MAP_SUB_BY_CID] = {"moq_sub_by_cid", BPF_MAP_TYPE_HASH, sizeof(struct moq_cid), 4,
-			   MOQ_MAX_SUBSCRIBERS, 0},
+			   MOQ_MAX_SUB_CIDS, 0},
     [FP_MAP_SUBSCRIPTIONS] = {"moq_subscriptions", BPF_MAP_TYPE_HASH,
 			      sizeof(struct moq_subscription_key), sizeof(struct moq_subscription),
 			      MOQ_MAX_SUBSCRIPTIONS, 0},

@@ -56,7 +56,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
+	__uint(max_entries, MOQ_MAX_SUB_CIDS);
 	__type(key, struct moq_cid);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -15,6 +15,7 @@
 
 #include "lib/fp_cc.h"
 #include "lib/fp_mapsync.h"
+#include "lib/fp_mapwrite.h"
 #include "lib/fp_pnspace.h"
 
 static char g_dir[128];
@@ -35,7 +36,7 @@ static const struct mk all_maps[] = {
      MOQ_MAX_TRACKS, BPF_F_NO_PREALLOC},
     {"moq_subscribers", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_subscriber), MOQ_MAX_SUBSCRIBERS,
      0},
-    {"moq_sub_by_cid", BPF_MAP_TYPE_HASH, sizeof(struct moq_cid), 4, MOQ_MAX_SUBSCRIBERS, 0},
+    {"moq_sub_by_cid", BPF_MAP_TYPE_HASH, sizeof(struct moq_cid), 4, MOQ_MAX_SUB_CIDS, 0},
     {"moq_subscriptions", BPF_MAP_TYPE_HASH, sizeof(struct moq_subscription_key),
      sizeof(struct moq_subscription), MOQ_MAX_SUBSCRIPTIONS, 0},
     {"moq_down_streams", BPF_MAP_TYPE_LRU_HASH, sizeof(struct moq_down_stream_key),
@@ -129,6 +130,28 @@ START_TEST(open_maps_and_share_packet_numbers_through_mmap)
 	ck_assert_ptr_null(fp_maps_seq(&m, MOQ_MAX_SUBSCRIBERS));
 	close(fd);
 	fp_pnspace_free(&ps);
+	fp_maps_close(&m);
+}
+END_TEST
+
+/* Every slot can register the CIDs ngtcp2 issues to its peer (up to 8;
+ * with one entry per slot ~1,000 subscribers of 4 CIDs each filled the
+ * map and the rest's ACKs bypassed the kernel as sub_unknown, issue 18
+ * fifth round). */
+START_TEST(sub_by_cid_holds_every_slots_cids)
+{
+	struct fp_maps m;
+	char err[1024];
+	uint8_t cid[MOQ_CID_LEN] = {0};
+
+	pin_maps(NULL, NULL);
+	ck_assert_msg(fp_maps_open(&m, g_dir, err, sizeof(err)) == 0, "%s", err);
+	for (uint32_t slot = 0; slot < MOQ_MAX_SUBSCRIBERS; slot++)
+		for (uint32_t k = 0; k < MOQ_SUB_CIDS_PER_SLOT; k++) {
+			memcpy(cid, &slot, sizeof(slot));
+			memcpy(cid + 4, &k, sizeof(k));
+			ck_assert_int_eq(fp_maps_put_sub_cid(&m, cid, slot), 0);
+		}
 	fp_maps_close(&m);
 }
 END_TEST
@@ -246,6 +269,7 @@ int main(void)
 	}
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_maps_and_share_packet_numbers_through_mmap);
+	tcase_add_test(tc, sub_by_cid_holds_every_slots_cids);
 	tcase_add_test(tc, gate_plan_reaches_the_kernel_through_mmap);
 	tcase_add_test(tc, missing_map_error_names_the_pin_and_the_tc_command);
 	tcase_add_test(tc, map_of_another_layout_is_refused_with_repin_advice);

@@ -29,7 +29,7 @@
  * an info object of module "stats" in JSON. prefix: "" or "exiting; ". */
 static void stats_print(const char *prefix, const char *line)
 {
-	char buf[640];
+	char buf[1152];
 
 	if (moq_log_get_format() == MOQ_LOG_FORMAT_TEXT) {
 		fprintf(stderr, "moq-relayd: %s%s\n", prefix, line);
@@ -43,7 +43,7 @@ static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	struct relayd *d = arg;
 	struct relay_gauges g;
-	char line[512];
+	char line[1024];
 
 	(void)loop;
 	relayd_gauges(d, &g);
@@ -575,7 +575,7 @@ int main(int argc, char **argv)
 	/* teardown */
 	{
 		struct relay_gauges g;
-		char line[512];
+		char line[1024];
 
 		relayd_gauges(d, &g);
 		relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));

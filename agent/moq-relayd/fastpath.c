@@ -24,6 +24,7 @@
 #include "lib/fp_ackring.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_neigh.h"
+#include "lib/fp_netlink.h"
 #include "lib/fp_route.h"
 #include "log.h"
 #include "quic/quic.h"
@@ -1472,6 +1473,7 @@ void relayd_fp_stop(struct relayd *d)
 		fp_raw_free(fp, fp->raws);
 	free(fp->due);
 	fp_maps_close(&fp->maps);
+	fp_netlink_close(); /* the route/neighbour lookups' kept socket */
 	free(fp->tsbuf);
 	free(fp);
 	d->fp = NULL;

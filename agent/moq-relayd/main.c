@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "malloc_tune.h"
 #include "relayd.h"
 #include "fastpath.h"
 #include "gauges.h"
@@ -526,6 +527,8 @@ int main(int argc, char **argv)
 	}
 	moq_log_set_level(d->cfg.log_level);
 	moq_log_set_format(d->cfg.log_format);
+	if (relayd_malloc_tune())
+		moq_dbg("relayd", "allocator settings refused: glibc defaults");
 	d->loop = moq_loop_new();
 	if (!d->loop) {
 		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n", strerror(errno));

@@ -64,5 +64,13 @@ out=docs/fast-path-bench.md
 	echo "entries and stream mappings. \"Egress alone\" runs on an skb that is"
 	echo "not a clone, so it does not include the head copy a real clone pays"
 	echo "on its first store."
-} >"$out"
+} >"$WORK/head.md"
+# the file's later sections (from the next top-level heading on) are other
+# benches' and stay as they are
+awk 'NR > 1 && /^# / && !inblock { keep = 1 } /^```/ { inblock = !inblock } keep' "$out" >"$WORK/tail.md" 2>/dev/null || true
+if [ -s "$WORK/tail.md" ]; then
+	{ cat "$WORK/head.md"; echo; cat "$WORK/tail.md"; } >"$out"
+else
+	cp "$WORK/head.md" "$out"
+fi
 echo "wrote $out"

@@ -69,6 +69,8 @@ struct fp_maps {
 	size_t dsq_n, dsq_cap;
 	uint64_t dsq_batches, dsq_entries; /* batch calls, entries they wrote */
 	bool dsq_no_batch;		   /* the kernel lacks it: one update each */
+	uint64_t cid_batches;		   /* moq_sub_by_cid batch calls that succeeded */
+	bool cid_no_batch;		   /* the kernel lacks them: one call per CID */
 };
 
 /* Name of a map ("moq_conn_seq"). */

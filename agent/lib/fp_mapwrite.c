@@ -58,6 +58,88 @@ int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN])
 	return del(m, FP_MAP_SUB_BY_CID, cid);
 }
 
+static bool no_batch_ops(int rc)
+{
+	return rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP;
+}
+
+/* A subscriber's set-up and its end write all its CIDs (ngtcp2 issues
+ * several): one batch instead of one bpf() call each. */
+int fp_maps_put_sub_cids(struct fp_maps *m, const uint8_t (*cids)[MOQ_CID_LEN], size_t n,
+			 uint32_t slot)
+{
+	int fd = m->fd[FP_MAP_SUB_BY_CID], rc = 0;
+	uint32_t slots[16], count = (uint32_t)n;
+	size_t i = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!n)
+		return 0;
+	if (!m->cid_no_batch && n <= 16) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+
+		for (size_t k = 0; k < n; k++)
+			slots[k] = slot;
+		if (bpf_map_update_batch(fd, cids, slots, &count, &o) == 0) {
+			m->cid_batches++;
+			return 0;
+		}
+		rc = -errno;
+		if (no_batch_ops(rc))
+			m->cid_no_batch = true;
+		/* count: written before the refused one, which is retried
+		 * (and counted, if refused again) below */
+		i = no_batch_ops(rc) || count > n ? 0 : count;
+		rc = 0;
+	}
+	for (; i < n; i++) {
+		int r = put(m, FP_MAP_SUB_BY_CID, cids[i], &slot);
+
+		if (r && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
+int fp_maps_del_sub_cids(struct fp_maps *m, const uint8_t (*cids)[MOQ_CID_LEN], size_t n)
+{
+	int fd = m->fd[FP_MAP_SUB_BY_CID], rc = 0;
+	size_t i = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	if (!n)
+		return 0;
+	if (!m->cid_no_batch) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		uint32_t count = (uint32_t)n;
+
+		if (bpf_map_delete_batch(fd, cids, &count, &o) == 0) {
+			m->cid_batches++;
+			return 0;
+		}
+		rc = -errno;
+		if (no_batch_ops(rc)) {
+			m->cid_no_batch = true;
+			rc = 0;
+		} else if (rc == -ENOENT) {
+			rc = 0; /* an absent one stops the batch: skip it */
+			count++;
+		} else {
+			m->failures[FP_MAP_SUB_BY_CID]++;
+		}
+		i = count < n ? count : n;
+	}
+	for (; i < n; i++) {
+		int r = del(m, FP_MAP_SUB_BY_CID, cids[i]);
+
+		if (r && r != -ENOENT && !rc)
+			rc = r;
+	}
+	return rc;
+}
+
 int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid, const struct moq_upstream *u)
 {
 	return put(m, FP_MAP_UPSTREAMS, cid, u);

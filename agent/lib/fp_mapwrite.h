@@ -16,6 +16,12 @@ int fp_maps_put_subscriber(struct fp_maps *m, uint32_t slot, const struct moq_su
 /* moq_sub_by_cid: a subscriber connection's CID -> its slot. */
 int fp_maps_put_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN], uint32_t slot);
 int fp_maps_del_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN]);
+/* The same for a connection's n CIDs in one bpf() call (a batch; one call
+ * per CID where the kernel has no batch ops). Deleting skips absent
+ * CIDs. 0 or the first -errno. */
+int fp_maps_put_sub_cids(struct fp_maps *m, const uint8_t (*cids)[MOQ_CID_LEN], size_t n,
+			 uint32_t slot);
+int fp_maps_del_sub_cids(struct fp_maps *m, const uint8_t (*cids)[MOQ_CID_LEN], size_t n);
 /* moq_upstreams: a publisher connection's CID -> the connection. */
 int fp_maps_put_upstream(struct fp_maps *m, const struct moq_cid *cid,
 			 const struct moq_upstream *u);

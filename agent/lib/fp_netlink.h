@@ -1,5 +1,8 @@
-/* fp_netlink: one request and its answer on a fresh rtnetlink socket, the
- * exchange the neighbour (fp_neigh) and route (fp_route) lookups share. */
+/* fp_netlink: one request and its answer on an rtnetlink socket, the
+ * exchange the neighbour (fp_neigh) and route (fp_route) lookups share.
+ * The caller's own namespace's socket is kept open between exchanges
+ * (dropped after any failure); other namespaces' are opened per exchange.
+ * Not thread-safe (the agent's loop thread asks). */
 #ifndef FP_NETLINK_H
 #define FP_NETLINK_H
 
@@ -14,5 +17,9 @@
  * 0, or -errno (the socket, or the error the kernel answered). */
 int fp_netlink_talk(const char *netns_path, void *buf, size_t buflen, mnl_cb_t cb, void *data,
 		    const int *done);
+/* NETLINK_ROUTE sockets opened so far (tests count them) */
+unsigned long fp_netlink_opens(void);
+/* Close the kept socket (the next exchange opens one). */
+void fp_netlink_close(void);
 
 #endif

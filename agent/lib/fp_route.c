@@ -5,12 +5,10 @@
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <net/if.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 struct route_ans {
 	int ifindex;
@@ -85,21 +83,57 @@ int fp_route_lookup(int family, const void *dst, int *ifindex, uint8_t src[16])
 	return 0;
 }
 
+struct link_ans {
+	uint8_t mac[6];
+	int found;
+};
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	struct link_ans *l = data;
+
+	if (mnl_attr_type_valid(a, IFLA_MAX) >= 0 && mnl_attr_get_type(a) == IFLA_ADDRESS &&
+	    mnl_attr_get_payload_len(a) == 6) {
+		memcpy(l->mac, mnl_attr_get_payload(a), 6);
+		l->found = 1;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_ans *l = data;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, l);
+	l->found |= 2; /* answered, with or without an address */
+	return MNL_CB_OK;
+}
+
 int fp_if_mac(int ifindex, uint8_t mac[6])
 {
-	struct ifreq ifr;
-	int fd, rv = 0;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct link_ans l = {0};
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	int rv;
 
-	memset(&ifr, 0, sizeof(ifr));
-	if (!if_indextoname((unsigned int)ifindex, ifr.ifr_name))
-		return -errno;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
-		rv = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
-	return rv;
+	/* RTM_GETLINK on the kept rtnetlink socket: two system calls, where
+	 * if_indextoname + SIOCGIFHWADDR opened two sockets (six) */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	rv = fp_netlink_talk(NULL, buf, sizeof(buf), link_cb, &l, &l.found);
+	if (rv)
+		return rv;
+	if (!(l.found & 1))
+		return -EADDRNOTAVAIL; /* no 6-byte link address (e.g. a tunnel) */
+	memcpy(mac, l.mac, 6);
+	return 0;
 }

@@ -14,7 +14,8 @@
  * none), or -errno (-ENETUNREACH: no route). */
 int fp_route_lookup(int family, const void *dst, int *ifindex, uint8_t src[16]);
 
-/* MAC of interface ifindex (SIOCGIFHWADDR). 0 or -errno. */
+/* MAC of interface ifindex (RTM_GETLINK's IFLA_ADDRESS). 0, or -errno
+ * (-ENODEV: no such interface, -EADDRNOTAVAIL: no 6-byte address). */
 int fp_if_mac(int ifindex, uint8_t mac[6]);
 
 #endif

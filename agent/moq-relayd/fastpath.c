@@ -24,6 +24,7 @@
 #include "lib/fp_ackring.h"
 #include "lib/fp_mapwrite.h"
 #include "lib/fp_neigh.h"
+#include "lib/fp_netlink.h"
 #include "lib/fp_route.h"
 #include "log.h"
 #include "quic/quic.h"
@@ -420,12 +421,18 @@ static int fc_slot_alloc(struct fp_conn *fc)
 	if (fp_neigh_lookup(NULL, family, daddr, ifindex, sub.eth_dst) == 0)
 		sub.flags |= MOQ_SUB_F_L2_LEARNED;
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
-	for (size_t i = 0; i < n; i++) {
-		if (lens[i] != MOQ_CID_LEN)
-			continue;
-		if (!sub.scid[0] && !sub.scid[1])
-			memcpy(sub.scid, ids[i], MOQ_CID_LEN);
-		fp_maps_put_sub_cid(&fp->maps, ids[i], slot);
+	{
+		uint8_t cids[8][MOQ_CID_LEN];
+		size_t nc = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (lens[i] != MOQ_CID_LEN)
+				continue;
+			if (!sub.scid[0] && !sub.scid[1])
+				memcpy(sub.scid, ids[i], MOQ_CID_LEN);
+			memcpy(cids[nc++], ids[i], MOQ_CID_LEN);
+		}
+		fp_maps_put_sub_cids(&fp->maps, (const uint8_t(*)[MOQ_CID_LEN])cids, nc, slot);
 	}
 	fc->family = family;
 	fc->slot = (int)slot;
@@ -504,9 +511,15 @@ static void fc_slot_release(struct fp_conn *fc)
 		fc->tls_slot = false;
 	}
 	n = moq_quic_conn_scids(fc->qc, ids, lens, 8);
-	for (size_t i = 0; i < n; i++)
-		if (lens[i] == MOQ_CID_LEN)
-			fp_maps_del_sub_cid(&fp->maps, ids[i]);
+	{
+		uint8_t cids[8][MOQ_CID_LEN];
+		size_t nc = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (lens[i] == MOQ_CID_LEN)
+				memcpy(cids[nc++], ids[i], MOQ_CID_LEN);
+		fp_maps_del_sub_cids(&fp->maps, (const uint8_t(*)[MOQ_CID_LEN])cids, nc);
+	}
 	{
 		struct moq_gate *g = fp_maps_gate(&fp->maps, slot);
 		struct moq_conn_seq *seq = fp_maps_seq(&fp->maps, slot);
@@ -1460,6 +1473,7 @@ void relayd_fp_stop(struct relayd *d)
 		fp_raw_free(fp, fp->raws);
 	free(fp->due);
 	fp_maps_close(&fp->maps);
+	fp_netlink_close(); /* the route/neighbour lookups' kept socket */
 	free(fp->tsbuf);
 	free(fp);
 	d->fp = NULL;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "malloc_tune.h"
 #include "relayd.h"
 #include "fastpath.h"
 #include "gauges.h"
@@ -29,7 +30,7 @@
  * an info object of module "stats" in JSON. prefix: "" or "exiting; ". */
 static void stats_print(const char *prefix, const char *line)
 {
-	char buf[640];
+	char buf[1152];
 
 	if (moq_log_get_format() == MOQ_LOG_FORMAT_TEXT) {
 		fprintf(stderr, "moq-relayd: %s%s\n", prefix, line);
@@ -43,7 +44,7 @@ static void stats_cb(struct moq_loop *loop, struct moq_timer *t, void *arg)
 {
 	struct relayd *d = arg;
 	struct relay_gauges g;
-	char line[512];
+	char line[1024];
 
 	(void)loop;
 	relayd_gauges(d, &g);
@@ -526,6 +527,8 @@ int main(int argc, char **argv)
 	}
 	moq_log_set_level(d->cfg.log_level);
 	moq_log_set_format(d->cfg.log_format);
+	if (relayd_malloc_tune())
+		moq_dbg("relayd", "allocator settings refused: glibc defaults");
 	d->loop = moq_loop_new();
 	if (!d->loop) {
 		fprintf(stderr, "moq-relayd: cannot create the event loop: %s\n", strerror(errno));
@@ -575,7 +578,7 @@ int main(int argc, char **argv)
 	/* teardown */
 	{
 		struct relay_gauges g;
-		char line[512];
+		char line[1024];
 
 		relayd_gauges(d, &g);
 		relay_stats_line(&d->stats, &g, moq_loop_now(), line, sizeof(line));

@@ -1,6 +1,7 @@
 /* Shared helpers of the QUIC layer. See base.h. */
 #include "quic/base.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@ void *moq_quic__user(const struct moq_quic_conn *c)
 	return c->user ? c->user : c->ep->cfg.user;
 }
 
-void moq_quic__rand(uint8_t *dest, size_t len)
+static void fill(uint8_t *dest, size_t len)
 {
 	while (len) {
 		ssize_t n = getrandom(dest, len, 0);
@@ -22,6 +23,50 @@ void moq_quic__rand(uint8_t *dest, size_t len)
 		dest += n;
 		len -= (size_t)n;
 	}
+}
+
+/* Small draws (connection IDs, PATH_CHALLENGE data, ngtcp2's rand_cb: ~5
+ * per connection) come from a per-thread pool refilled 256 bytes at a
+ * time: one getrandom per ~20 connections instead of one per draw. A
+ * forked child empties its copy (it must not repeat the parent's bytes);
+ * bytes are wiped as they are handed out. Secrets draw directly. */
+#define POOL 256
+static __thread uint8_t pool[POOL];
+static __thread size_t pool_left;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static unsigned long refills;
+
+static void pool_forked(void)
+{
+	explicit_bzero(pool, sizeof(pool));
+	pool_left = 0;
+}
+
+static void pool_init(void)
+{
+	pthread_atfork(NULL, NULL, pool_forked);
+}
+
+unsigned long moq_quic__rand_refills(void)
+{
+	return refills;
+}
+
+void moq_quic__rand(uint8_t *dest, size_t len)
+{
+	if (len >= 32) {
+		fill(dest, len);
+		return;
+	}
+	pthread_once(&pool_once, pool_init);
+	if (pool_left < len) {
+		fill(pool, POOL);
+		pool_left = POOL;
+		__atomic_fetch_add(&refills, 1, __ATOMIC_RELAXED);
+	}
+	memcpy(dest, pool + POOL - pool_left, len);
+	explicit_bzero(pool + POOL - pool_left, len);
+	pool_left -= len;
 }
 
 void moq_quic__rand_cb(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *r)

@@ -7,7 +7,10 @@
 
 #define MOQ_QUIC__NS_PER_MS 1000000ull
 
+/* Random bytes (getrandom; draws of <= 32 bytes from a per-thread pool). */
 void moq_quic__rand(uint8_t *dest, size_t len);
+/* The pool's getrandom refills so far (tests). */
+unsigned long moq_quic__rand_refills(void);
 void moq_quic__rand_cb(uint8_t *dest, size_t destlen, const ngtcp2_rand_ctx *r);
 uint64_t moq_quic__now(void);
 /* The application pointer for c's callbacks. */

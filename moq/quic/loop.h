@@ -65,6 +65,8 @@ void moq_loop_defer_cancel(struct moq_loop *loop, void *arg);
  * event; 0 = poll), dispatch fds, expired timers and deferred calls.
  * Returns number of fd events handled, or -errno. */
 int moq_loop_run_once(struct moq_loop *loop, int timeout_ms);
+/* epoll_pwait2 calls so far (tests) */
+uint64_t moq_loop_polls(const struct moq_loop *loop);
 /* Iterate until moq_loop_stop(). Returns 0 or -errno. */
 int moq_loop_run(struct moq_loop *loop);
 /* Make moq_loop_run() return after the current iteration. */

@@ -215,6 +215,36 @@ START_TEST(queued_down_streams_are_written_in_one_batch)
 }
 END_TEST
 
+/* A subscriber's CIDs go in and out of moq_sub_by_cid in one call each
+ * way; an absent CID does not stop the others' deletion. */
+START_TEST(sub_cids_are_written_and_deleted_in_one_batch)
+{
+	uint8_t cids[5][MOQ_CID_LEN];
+	uint32_t got;
+
+	M.fd[FP_MAP_SUB_BY_CID] = mk(BPF_MAP_TYPE_HASH, MOQ_CID_LEN, sizeof(uint32_t), 64);
+	for (int i = 0; i < 5; i++)
+		memset(cids[i], 0x10 + i, MOQ_CID_LEN);
+	ck_assert_int_eq(fp_maps_put_sub_cids(&M, (const uint8_t(*)[MOQ_CID_LEN])cids, 5, 9), 0);
+	ck_assert_uint_eq(M.cid_batches, 1);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(bpf_map_lookup_elem(M.fd[FP_MAP_SUB_BY_CID], cids[i], &got), 0);
+		ck_assert_uint_eq(got, 9);
+	}
+	ck_assert_int_eq(fp_maps_del_sub_cids(&M, (const uint8_t(*)[MOQ_CID_LEN])cids, 5), 0);
+	ck_assert_uint_eq(M.cid_batches, 2);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ne(bpf_map_lookup_elem(M.fd[FP_MAP_SUB_BY_CID], cids[i], &got), 0);
+	/* the second already gone: the rest still go, no failure counted */
+	ck_assert_int_eq(fp_maps_put_sub_cids(&M, (const uint8_t(*)[MOQ_CID_LEN])cids, 5, 4), 0);
+	ck_assert_int_eq(fp_maps_del_sub_cid(&M, cids[1]), 0);
+	ck_assert_int_eq(fp_maps_del_sub_cids(&M, (const uint8_t(*)[MOQ_CID_LEN])cids, 5), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_ne(bpf_map_lookup_elem(M.fd[FP_MAP_SUB_BY_CID], cids[i], &got), 0);
+	ck_assert_uint_eq(M.failures[FP_MAP_SUB_BY_CID], 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("fp_mapwrite");
@@ -228,6 +258,7 @@ int main(void)
 	tcase_add_test(tc, pn_window_reset_is_empty_and_cleared_at_start);
 	tcase_add_test(tc, pn_window_seed_marks_everything_up_to_the_largest);
 	tcase_add_test(tc, queued_down_streams_are_written_in_one_batch);
+	tcase_add_test(tc, sub_cids_are_written_and_deleted_in_one_batch);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

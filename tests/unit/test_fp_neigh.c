@@ -8,10 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/fp_neigh.h"
+#include "lib/fp_netlink.h"
+#include "lib/fp_route.h"
 
 static char g_ns[64], g_path[128];
 static int g_ifindex;
@@ -114,6 +119,55 @@ START_TEST(missing_netns_and_bad_family_are_errors)
 }
 END_TEST
 
+/* A subscriber's set-up asks route, MAC and neighbour: one socket of the
+ * caller's namespace serves them all, and survives the kernel's refusals. */
+START_TEST(own_namespace_lookups_share_one_socket)
+{
+	struct in_addr lo = {htonl(INADDR_LOOPBACK)};
+	uint8_t src[16], mac[6];
+	unsigned long opens0;
+	int ifindex, i;
+
+	fp_netlink_close();
+	opens0 = fp_netlink_opens();
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(fp_route_lookup(AF_INET, &lo, &ifindex, src), 0);
+		ck_assert_int_eq(ifindex, (int)if_nametoindex("lo"));
+		ck_assert_int_eq(fp_if_mac(ifindex, mac), 0);
+		ck_assert_int_eq(fp_if_mac(0x7ffffff0, mac), -ENODEV);
+		ck_assert_int_eq(fp_neigh_lookup(NULL, AF_INET, &lo, ifindex, mac), -ENOENT);
+	}
+	ck_assert_uint_eq(fp_netlink_opens() - opens0, 1);
+	fp_netlink_close();
+}
+END_TEST
+
+/* RTM_GETLINK's address is the one SIOCGIFHWADDR reports, on every
+ * Ethernet interface of the test namespace (the veth) and of ours. */
+START_TEST(if_mac_matches_siocgifhwaddr)
+{
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), checked = 0;
+
+	ck_assert_ptr_nonnull(ifs);
+	ck_assert_int_ge(fd, 0);
+	for (it = ifs; it->if_index; it++) {
+		struct ifreq ifr = {0};
+		uint8_t mac[6];
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", it->if_name);
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) || ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+			continue;
+		ck_assert_int_eq(fp_if_mac((int)it->if_index, mac), 0);
+		ck_assert_mem_eq(mac, ifr.ifr_hwaddr.sa_data, 6);
+		checked++;
+	}
+	close(fd);
+	if_freenameindex(ifs);
+	ck_assert_int_gt(checked, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fp_neigh");
@@ -131,6 +185,8 @@ int main(void)
 	tcase_add_test(tc, unknown_address_or_other_interface_is_enoent);
 	tcase_add_test(tc, lookup_returns_to_the_callers_netns);
 	tcase_add_test(tc, missing_netns_and_bad_family_are_errors);
+	tcase_add_test(tc, own_namespace_lookups_share_one_socket);
+	tcase_add_test(tc, if_mac_matches_siocgifhwaddr);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,21 +1,10 @@
 /* fp_pingack: ACK frames for held PINGs (fp_pingack.h). */
 #include "fp_pingack.h"
+#include "fp_pnspace.h"
 
 #include <stdlib.h>
 
-/* Skip one varint at *o (< end); -1 when it runs past end. */
-static int skip_v(const uint8_t *b, size_t *o, size_t end)
-{
-	size_t n;
-
-	if (*o >= end)
-		return -1;
-	n = (size_t)1 << (b[*o] >> 6);
-	if (n > end - *o)
-		return -1;
-	*o += n;
-	return 0;
-}
+#include "wire/varint.h"
 
 int fp_pkt_take_ping(uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_field)
 {
@@ -27,54 +16,24 @@ int fp_pkt_take_ping(uint8_t *pkt, size_t len, size_t dcidlen, uint32_t *pn_fiel
 	/* first pass: only ACK, PADDING, PING, and at least one PING */
 	for (o = hdr; o < end;) {
 		uint8_t t = pkt[o++];
-		uint64_t count;
-		size_t n;
 
-		if (t == 0x00)
-			continue;
-		if (t == 0x01) {
+		if (t == 0x01)
 			pings++;
-			continue;
-		}
-		if (t != 0x02 && t != 0x03)
+		else if (t != 0x00 &&
+			 ((t != 0x02 && t != 0x03) || fp_ack_frame_skip(pkt, &o, end, t)))
 			return 0;
-		if (skip_v(pkt, &o, end) || skip_v(pkt, &o, end) || o >= end)
-			return 0;
-		n = (size_t)1 << (pkt[o] >> 6);
-		if (n > end - o)
-			return 0;
-		count = pkt[o] & 0x3f;
-		for (size_t k = 1; k < n; k++)
-			count = count << 8 | pkt[o + k];
-		o += n;
-		if (count > 4096)
-			return 0;
-		for (uint64_t k = 0; k < 1 + 2 * count + (t == 0x03 ? 3 : 0); k++)
-			if (skip_v(pkt, &o, end))
-				return 0;
 	}
 	if (!pings)
 		return 0;
 	/* second pass: the same walk, PINGs become PADDING */
 	for (o = hdr; o < end;) {
 		uint8_t t = pkt[o];
-		uint64_t count;
-		size_t n;
 
 		if (t == 0x01)
 			pkt[o] = 0x00;
 		o++;
-		if (t == 0x00 || t == 0x01)
-			continue;
-		skip_v(pkt, &o, end);
-		skip_v(pkt, &o, end);
-		n = (size_t)1 << (pkt[o] >> 6);
-		count = pkt[o] & 0x3f;
-		for (size_t k = 1; k < n; k++)
-			count = count << 8 | pkt[o + k];
-		o += n;
-		for (uint64_t k = 0; k < 1 + 2 * count + (t == 0x03 ? 3 : 0); k++)
-			skip_v(pkt, &o, end);
+		if (t == 0x02 || t == 0x03)
+			fp_ack_frame_skip(pkt, &o, end, t);
 	}
 	*pn_field = (uint32_t)pkt[hdr - 4] << 24 | (uint32_t)pkt[hdr - 3] << 16 |
 		    (uint32_t)pkt[hdr - 2] << 8 | pkt[hdr - 1];
@@ -104,25 +63,13 @@ static int desc(const void *x, const void *y)
 	return a < b ? 1 : a > b ? -1 : 0;
 }
 
-static size_t put_v(uint8_t *p, size_t left, uint64_t v)
-{
-	size_t n = v < 64 ? 1 : v < 16384 ? 2 : v < (1u << 30) ? 4 : 8;
-
-	if (n > left || v >= (1ull << 62))
-		return 0;
-	for (size_t i = n; i-- > 0; v >>= 8)
-		p[i] = (uint8_t)v;
-	p[0] |= (uint8_t)((n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << 6);
-	return n;
-}
-
 /* Append v to out[o], or fail the whole frame (returns 0). */
 #define PUT(v)                                                                                     \
 	do {                                                                                       \
-		size_t w_ = put_v(out + o, cap - o, (v));                                          \
-		if (!w_)                                                                           \
+		int w_ = quic_varint_encode(out + o, cap - o, (v));                                \
+		if (w_ <= 0)                                                                       \
 			return 0;                                                                  \
-		o += w_;                                                                           \
+		o += (size_t)w_;                                                                   \
 	} while (0)
 
 size_t fp_pingack_frame(struct fp_pingack *a, const uint64_t *pn, size_t n,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/varint.h"
+
 int fp_pnspace_init(struct fp_pnspace *ps, struct moq_conn_seq *seq, size_t cap)
 {
 	size_t c = 64;
@@ -149,10 +151,28 @@ static int skip_varint(const uint8_t *b, size_t *o, size_t end)
 
 	if (*o >= end)
 		return -1;
-	n = (size_t)1 << (b[*o] >> 6);
+	n = quic_varint_len_from_first(b[*o]);
 	if (n > end - *o)
 		return -1;
 	*o += n;
+	return 0;
+}
+
+int fp_ack_frame_skip(const uint8_t *b, size_t *o, size_t end, uint8_t type)
+{
+	uint64_t count;
+	int w;
+
+	/* largest, delay, count, first; count x (gap, len); ECN */
+	if (skip_varint(b, o, end) || skip_varint(b, o, end) || *o >= end)
+		return -1;
+	w = quic_varint_decode(&count, b + *o, end - *o);
+	if (w <= 0 || count > 4096)
+		return -1;
+	*o += (size_t)w;
+	for (uint64_t k = 0; k < 1 + 2 * count + (type == 0x03 ? 3 : 0); k++)
+		if (skip_varint(b, o, end))
+			return -1;
 	return 0;
 }
 
@@ -165,35 +185,14 @@ int fp_pkt_ack_eliciting(const uint8_t *pkt, size_t len, size_t dcidlen)
 	end = len - MOQ_TAG_LEN;
 	while (o < end) {
 		uint8_t t = pkt[o++];
-		uint64_t count = 0;
-		int nv;
 
 		switch (t) {
 		case 0x00:
 			continue;
 		case 0x02:
 		case 0x03:
-			/* largest, delay, count, first; count x (gap, len); ECN */
-			if (skip_varint(pkt, &o, end) || skip_varint(pkt, &o, end))
+			if (fp_ack_frame_skip(pkt, &o, end, t))
 				return 1;
-			if (o >= end)
-				return 1;
-			{
-				size_t n = (size_t)1 << (pkt[o] >> 6);
-
-				if (n > end - o)
-					return 1;
-				count = pkt[o] & 0x3f;
-				for (size_t k = 1; k < n; k++)
-					count = count << 8 | pkt[o + k];
-				o += n;
-			}
-			if (count > 4096)
-				return 1;
-			nv = 1 + 2 * (int)count + (t == 0x03 ? 3 : 0);
-			for (int k = 0; k < nv; k++)
-				if (skip_varint(pkt, &o, end))
-					return 1;
 			continue;
 		case 0x1c:
 		case 0x1d:

@@ -114,6 +114,9 @@ void fp_pnspace_mark_acked(struct fp_pnspace *ps, size_t i);
  * tag) carries a frame other than PADDING, ACK, ACK_ECN or
  * CONNECTION_CLOSE (RFC 9002 2), or cannot be parsed (counted as one). */
 int fp_pkt_ack_eliciting(const uint8_t *pkt, size_t len, size_t dcidlen);
+/* Skip an ACK (type 0x02) or ACK_ECN (0x03) frame's fields; *o is just after
+ * the type byte and moves past the frame. 0, or -1 when it runs past end. */
+int fp_ack_frame_skip(const uint8_t *b, size_t *o, size_t end, uint8_t type);
 
 /* Drop acked pairs from the old end (called after an ACK was translated;
  * a later ACK of a dropped pair is simply not shown to ngtcp2 again). */

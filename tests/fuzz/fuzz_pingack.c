@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../../agent/lib/fp_pingack.c"
+#include "../../agent/lib/fp_pnspace.c"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \

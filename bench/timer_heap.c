@@ -6,8 +6,18 @@
 #include <stdlib.h>
 #include <time.h>
 #include "quic/loop.h"
-static void cb(struct moq_loop *l, struct moq_timer *t, void *a) { (void)l; (void)t; (void)a; }
-static double now(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec + ts.tv_nsec / 1e9; }
+static void cb(struct moq_loop *l, struct moq_timer *t, void *a)
+{
+	(void)l;
+	(void)t;
+	(void)a;
+}
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 int main(int argc, char **argv)
 {
 	size_t T = argc > 1 ? strtoul(argv[1], 0, 0) : 3000, ops = argc > 2 ? 1000000 : 4000000;
@@ -27,19 +37,27 @@ int main(int argc, char **argv)
 	double t0 = now();
 	for (size_t k = 0; k < ops; k++) {
 		size_t i = (size_t)random() % T;
-		for (size_t j = 0; j < pol; j++) /* evict: the relay touches other state between re-arms */
+		for (size_t j = 0; j < pol;
+		     j++) /* evict: the relay touches other state between re-arms */
 			junk[((size_t)random() * 64) % big]++;
 		clock += 5;
 		int op = random() % 4;
 		if (op == 0)
 			moq_timer_cancel(t[i]);
 		else
-			moq_timer_set(t[i], base + clock + 20000000 + (uint64_t)(random() % 10000000));
+			moq_timer_set(t[i],
+				      base + clock + 20000000 + (uint64_t)(random() % 10000000));
 	}
 	double dt = now() - t0;
 	if (pol) { /* subtract the pollution loop's own time */
 		double a = now();
-		for (size_t k = 0; k < ops; k++) { (void)random(); (void)random(); (void)random(); for (size_t j = 0; j < pol; j++) junk[((size_t)random() * 64) % big]++; }
+		for (size_t k = 0; k < ops; k++) {
+			(void)random();
+			(void)random();
+			(void)random();
+			for (size_t j = 0; j < pol; j++)
+				junk[((size_t)random() * 64) % big]++;
+		}
 		tj = now() - a;
 	}
 	dt -= tj;

@@ -1481,6 +1481,45 @@ START_TEST(test_stream_limit_extends_as_peer_streams_close)
 }
 END_TEST
 
+/* Closed streams' credit comes back in batches (a quarter of the limit),
+ * not one MAX_STREAMS per stream: a subscriber of a 30-group/s track sent
+ * 30 ack-eliciting packets a second for it (issue 18). The opener never
+ * runs dry: 100 streams, one at a time, through a limit of 40. */
+START_TEST(test_stream_credit_returns_in_batches)
+{
+	struct world w;
+	struct opts o = {
+	    .srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .max_streams_uni = 40};
+	int opened = 0;
+
+	world_init(&w, &o);
+	handshake(&w);
+	g_streams_avail = 0;
+	for (int i = 0; i < 100; i++) {
+		int closes = w.srv.stream_closes;
+		int64_t sid = moq_quic_stream_open_uni(w.cli.conn);
+
+		for (int t = 0; t < 200 && sid == -EAGAIN; t++) {
+			moq_loop_run_once(w.loop, 5);
+			sid = moq_quic_stream_open_uni(w.cli.conn);
+		}
+		ck_assert_int_ge(sid, 0);
+		opened++;
+		ck_assert_int_eq(moq_quic_stream_write(w.cli.conn, sid, "x", 1, 1), 0);
+		for (int t = 0; t < 200 && w.srv.stream_closes == closes; t++)
+			moq_loop_run_once(w.loop, 5);
+		ck_assert_int_gt(w.srv.stream_closes, closes);
+		/* the server's answer (ACK, any MAX_STREAMS) reaches the client */
+		for (int t = 0; t < 3; t++)
+			moq_loop_run_once(w.loop, 1);
+	}
+	ck_assert_int_eq(opened, 100);
+	ck_assert_msg(g_streams_avail >= 1 && g_streams_avail <= 15,
+		      "%d stream limit raises for 100 streams", g_streams_avail);
+	world_free(&w);
+}
+END_TEST
+
 /* ---- scheduling: lower priority value is served first ---- */
 
 static int hi_done(struct world *w)
@@ -2165,6 +2204,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_full_socket_buffer_queues_instead_of_dropping, 0, 2);
 	tcase_add_test(tc, test_send_raw_waits_behind_queued_datagrams);
 	tcase_add_test(tc, test_raw_sends_of_a_read_join_its_batch);
+	tcase_add_test(tc, test_stream_credit_returns_in_batches);
 	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);
 	tcase_add_test(tc, test_endpoint_config_errors_are_explained);

@@ -14,7 +14,13 @@
 # Other disturbances, for a look (not run by default): RC_MODE=cpu (a cgroup v1 CPU
 # quota of RC_QUOTA % on the relay for RC_STOP_MS), RC_STRACE=1 (the relay under
 # `strace -f` throughout, as in the collapsed fastpath_onoff run), RC_KEEP=DIR (keep
-# the logs and a per-second count of subscriber packets passed / consumed).
+# the logs and a per-second count of subscriber packets passed / consumed), RC_EXACT=0
+# (report subscribers that are not byte-exact instead of failing), RC_RECOVER_MAX=S (fail
+# unless every second from S s after the disturbance on has a kernel share >= RC_SHARE_MIN).
+# The slow-relay case of docs/results.md "Recovery after an overload":
+#   RC_STRACE=1 RC_MODE=cpu RC_QUOTA=3 RC_STOP_MS=4000 RC_STOPS=1 RC_AFTER=8 \
+#   RC_RECOVER_MAX=6 RC_EXACT=0 B=build tests/integration/fastpath_recover.sh
+# (not in the suite: its outcome depends on the machine's load).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay/common.sh"
 relay_tools_check
@@ -112,7 +118,8 @@ rec=$(fp_series | awk -v d="$disturbed" -v e="$end" -v m="$SHARE_MIN" '
 	NR > d && NR <= e { k = $1 - pk; a = $2 - pa; if (k + a == 0 || 100 * k < m * (k + a)) last = NR - d }
 	{ pk = $1; pa = $2 } END { print last + 0 }')
 log "kernel share >= $SHARE_MIN % in every second from $rec s after the disturbance on"
-[ $((end - disturbed)) -gt $((RECOVER + 2)) ] || die "only $((end - disturbed)) stats lines after the disturbance"
+[ "$rec" -le "${RC_RECOVER_MAX:-$end}" ] || die "kernel share below $SHARE_MIN % until $rec s after the disturbance"
+[ $((end - disturbed)) -gt $((RECOVER + 1)) ] || die "only $((end - disturbed)) stats lines after the disturbance"
 read -r k0 a0 _ <<<"$(fp_series | sed -n "$((disturbed + RECOVER))p")"
 read -r k1 a1 _ <<<"$(fp_series | sed -n "${end}p")"
 share=$(awk -v k=$((k1 - k0)) -v a=$((a1 - a0)) 'BEGIN { printf "%.2f", k + a ? 100 * k / (k + a) : 0 }')
@@ -129,7 +136,11 @@ for k in $(seq 1 "$SUBS"); do
 		[ $bad -gt 3 ] || { echo "rc-s$k:" >&2; cat "$f" >&2; tail -3 "$TMP/rc-s$k.log" >&2; }
 	fi
 done
-[ $bad = 0 ] || die "$bad of $SUBS subscribers not byte-exact"
+if [ "${RC_EXACT:-1}" = 1 ]; then
+	[ $bad = 0 ] || die "$bad of $SUBS subscribers not byte-exact"
+else
+	log "$bad of $SUBS subscribers not byte-exact (not checked: RC_EXACT=0)"
+fi
 # the "gate drop" line: at most one a second per slot (a write per dropped stream
 # start was thousands a second exactly when the relay was behind)
 glines=$(grep -c "gate drop" "$TMP/rc.log" || true)

@@ -90,7 +90,8 @@ for k in $(seq 1 "$SUBS"); do
 		--connect-timeout 10 "$(sub_ip "$h"):4443"
 	pids+=("$SUB_PID")
 done
-# every subscriber on the fast path, then two seconds of steady state
+# every subscriber on the fast path (their windows still near the initial one), then
+# RC_SETTLE (0) seconds of steady state
 wait_for 20 grep -q "fastpath subs=$SUBS " "$TMP/rc.log" ||
 	die "not all $SUBS subscribers on the fast path within 20 s"
 sleep "${RC_SETTLE:-0}"

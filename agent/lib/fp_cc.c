@@ -14,8 +14,6 @@ void fp_cc_init(struct fp_cc *cc, const struct fp_cc_cfg *cfg)
 		cc->cfg.max_datagram_size = 1350 + 42;
 	if (!cc->cfg.prio_spread)
 		cc->cfg.prio_spread = 128;
-	if (!cc->cfg.agent_share || cc->cfg.agent_share > 256)
-		cc->cfg.agent_share = 128;
 	mds = cc->cfg.max_datagram_size;
 	iw = 2 * mds > 14720 ? 2 * mds : 14720;
 	if (iw > 10 * mds)
@@ -37,21 +35,6 @@ void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate)
 	cc->bytes_in_flight += bytes;
 	if (via_gate)
 		cc->gate_used += bytes;
-	else
-		cc->agent_in_flight += bytes;
-}
-
-void fp_cc_on_agent_left(struct fp_cc *cc, uint64_t bytes)
-{
-	cc->agent_in_flight = cc->agent_in_flight > bytes ? cc->agent_in_flight - bytes : 0;
-}
-
-int fp_cc_agent_room(const struct fp_cc *cc, uint64_t bytes)
-{
-	if (!cc->bytes_in_flight)
-		return 1;
-	return cc->bytes_in_flight + bytes <= cc->cwnd &&
-	       cc->agent_in_flight + bytes <= cc->cwnd * cc->cfg.agent_share / 256;
 }
 
 static void leave_flight(struct fp_cc *cc, uint64_t bytes)
@@ -110,7 +93,6 @@ void fp_cc_on_losses(struct fp_cc *cc, const struct fp_trk_summary *s, uint64_t 
 	if (!s->lost_pkts)
 		return;
 	fp_cc_on_lost(cc, s->lost_bytes);
-	fp_cc_on_agent_left(cc, s->lost_agent_bytes);
 	fp_cc_on_congestion_event(cc, s->largest_lost_sent_ns, now);
 	if (s->persistent_congestion)
 		fp_cc_on_persistent_congestion(cc);

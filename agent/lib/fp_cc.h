@@ -27,16 +27,12 @@ struct fp_cc_cfg {
 	uint64_t initial_window;    /* [min(10*mds, max(14720, 2*mds))] */
 	uint32_t prio_spread;	    /* threshold of the lowest class in 1/256 of
 				       cwnd; classes in between linear [128] */
-	uint32_t agent_share;	    /* the agent's own writes fill at most this
-				       much of cwnd, in 1/256 [128]; the rest
-				       stays for the gate (fp_cc_agent_room) */
 };
 
 struct fp_cc {
 	struct fp_cc_cfg cfg;
 	uint64_t cwnd, ssthresh, min_window;
 	uint64_t bytes_in_flight;
-	uint64_t agent_in_flight;   /* of bytes_in_flight: the agent's own writes */
 	uint64_t recovery_start_ns; /* 0 = not in recovery yet */
 	int in_recovery;
 	uint64_t ca_acked; /* bytes acked in congestion avoidance */
@@ -54,10 +50,6 @@ void fp_cc_init(struct fp_cc *cc, const struct fp_cc_cfg *cfg);
 void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate);
 /* One acked media packet (RFC 9002 B.5). */
 void fp_cc_on_packet_acked(struct fp_cc *cc, uint64_t bytes, uint64_t sent_ns);
-/* An acked packet of the agent's own writer also leaves its share (call
- * next to fp_cc_on_packet_acked; fp_cc_on_losses does it for losses through
- * the summary's lost_agent_bytes). */
-void fp_cc_on_agent_left(struct fp_cc *cc, uint64_t bytes);
 /* Lost bytes leave flight; a congestion event for a loss of a packet sent
  * at sent_ns (RFC 9002 B.6: once per recovery period). */
 void fp_cc_on_lost(struct fp_cc *cc, uint64_t bytes);
@@ -69,14 +61,6 @@ void fp_cc_on_losses(struct fp_cc *cc, const struct fp_trk_summary *s, uint64_t 
 
 int fp_cc_in_slow_start(const struct fp_cc *cc);
 
-/* May the agent's writer send one more packet of bytes? Within the window,
- * and its own writes within agent_share of it (one packet always when
- * nothing is in flight). After an overload the agent holds a backlog (the
- * streams the gate dropped and it took over); if it could fill the whole
- * window, each ACK's room went to the backlog, the gate got none, each new
- * stream was dropped at the gate and queued behind it, and a slow agent kept
- * the kernel out (issue 18, docs/fast-path-agent.md "After an overload"). */
-int fp_cc_agent_room(const struct fp_cc *cc, uint64_t bytes);
 /* Gate mapping. */
 struct fp_gate_plan {
 	int64_t budget_add; /* add to moq_gate.budget (atomic; may be < 0) */

@@ -177,8 +177,6 @@ static void declare_lost(struct fp_tracker *t, struct fp_media_pkt *p, struct fp
 	t->lost++;
 	s->lost_pkts++;
 	s->lost_bytes += p->bytes;
-	if (p->agent)
-		s->lost_agent_bytes += p->bytes;
 	if (p->sent_ns > s->largest_lost_sent_ns)
 		s->largest_lost_sent_ns = p->sent_ns;
 	if (t->ops->on_lost)

@@ -42,8 +42,7 @@ struct fp_media_pkt {
 	uint8_t fin;
 	uint8_t kind;  /* FP_TRK_KIND_* */
 	uint8_t state; /* enum fp_trk_state (set by the tracker) */
-	uint8_t agent; /* 1: the agent's own writer sent it (0: the kernel) */
-	uint8_t pad0[4];
+	uint8_t pad0[5];
 };
 
 struct fp_tracker_cfg {
@@ -67,7 +66,6 @@ struct fp_trk_summary {
 	uint64_t acked_pkts, acked_bytes;
 	uint64_t largest_acked_sent_ns; /* of the newly acked packets */
 	uint64_t lost_pkts, lost_bytes;
-	uint64_t lost_agent_bytes;     /* of lost_bytes: packets with agent set */
 	uint64_t largest_lost_sent_ns; /* congestion event time reference */
 	int rtt_sample;		       /* an RTT sample was taken */
 	int persistent_congestion;     /* RFC 9002 7.6 */

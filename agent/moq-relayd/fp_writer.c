@@ -177,7 +177,6 @@ static int fc_send_pkt(struct fp_conn *fc, struct fp_stream *fs, uint8_t *pkt, s
 	m.sent_ns = fp_now_ns();
 	m.fin = fin;
 	m.kind = kind;
-	m.agent = 1;
 	if (fp_tracker_on_sent(&fc->trk, &m) == 0) {
 		fs->inflight++;
 		fp_cc_on_sent(&fc->cc, m.bytes, 0);
@@ -326,14 +325,9 @@ int fp_conn_top_class(const struct fp_conn *fc)
 }
 
 /* Room under the media window for one more agent packet (always one when
- * nothing is in flight, so a stream can never wait forever). With a slot,
- * the agent's own writes keep to their share of the window and the rest
- * stays for the gate (fp_cc_agent_room: the kernel takes over again after
- * an overload). */
+ * nothing is in flight, so a stream can never wait forever). */
 bool fp_conn_room(const struct fp_conn *fc)
 {
-	if (fc->slot >= 0)
-		return fp_cc_agent_room(&fc->cc, FP_PKT_MAX);
 	return !fc->cc.bytes_in_flight || fc->cc.bytes_in_flight + FP_PKT_MAX <= fc->cc.cwnd;
 }
 
@@ -479,8 +473,6 @@ static void trk_on_acked(void *user, const struct fp_media_pkt *m)
 	if (m->state == FP_TRK_LOST)
 		return; /* spurious loss: flight and fs->inflight were settled then */
 	fp_cc_on_packet_acked(&fc->cc, m->bytes, m->sent_ns);
-	if (m->agent)
-		fp_cc_on_agent_left(&fc->cc, m->bytes);
 	if (fs && fs->inflight)
 		fs->inflight--;
 }

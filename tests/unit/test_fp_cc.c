@@ -188,42 +188,6 @@ START_TEST(short_budget_gates_lower_priority_classes_first)
 }
 END_TEST
 
-/* After an overload the agent holds a backlog: its own writes stop at half
- * the window, and what is left of the window stays for the gate (new
- * streams go through the kernel again). */
-START_TEST(agent_writes_keep_to_their_share_and_leave_the_rest_to_the_gate)
-{
-	struct fp_gate_plan p;
-	struct fp_trk_summary s = {0};
-	uint64_t n = 0;
-
-	ck_assert_uint_eq(C.cfg.agent_share, 128);
-	ck_assert(fp_cc_agent_room(&C, 1200)); /* nothing in flight */
-	while (fp_cc_agent_room(&C, 1200)) {
-		fp_cc_on_sent(&C, 1200, 0);
-		n += 1200;
-	}
-	ck_assert_uint_eq(C.agent_in_flight, n);
-	ck_assert_uint_le(n, C.cwnd / 2);
-	ck_assert_uint_gt(n + 1200, C.cwnd / 2);
-	fp_cc_gate_plan(&C, &p);
-	ck_assert_int_eq(p.budget_add, (int64_t)(C.cwnd - n)); /* the rest: the gate's */
-	/* the kernel's packets do not count against the agent's share */
-	fp_cc_on_sent(&C, C.cwnd / 2 - 2400, 1);
-	fp_cc_on_agent_left(&C, 1200); /* one acked */
-	fp_cc_on_packet_acked(&C, 1200, 1 * MS);
-	ck_assert(fp_cc_agent_room(&C, 1200));
-	/* a loss of agent packets leaves the share as well */
-	fp_cc_on_sent(&C, 1200, 0);
-	s.lost_pkts = 2;
-	s.lost_bytes = 2400;
-	s.lost_agent_bytes = 2400;
-	s.largest_lost_sent_ns = 1 * MS;
-	fp_cc_on_losses(&C, &s, 2 * MS);
-	ck_assert_uint_eq(C.agent_in_flight, n - 2400);
-}
-END_TEST
-
 /* A subscriber whose most important class is 4: class 4 gets class 0's
  * threshold (the whole window), class 5 class 1's, and so on; the more
  * important classes it does not receive gate at 0. */
@@ -268,7 +232,6 @@ int main(void)
 	tcase_add_test(gt, gate_budget_is_clawed_back_when_window_shrinks);
 	tcase_add_test(gt, short_budget_gates_lower_priority_classes_first);
 	tcase_add_test(gt, rank_from_top_class_shifts_thresholds);
-	tcase_add_test(gt, agent_writes_keep_to_their_share_and_leave_the_rest_to_the_gate);
 	suite_add_tcase(s, gt);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -152,25 +152,6 @@ START_TEST(packet_threshold_declares_loss_three_numbers_behind)
 }
 END_TEST
 
-/* Lost bytes of the agent's own packets are reported apart, so the
- * congestion controller can take them out of the agent's share too. */
-START_TEST(lost_agent_packets_are_summed_apart)
-{
-	struct fp_trk_summary s;
-	struct fp_media_pkt p = {
-	    .pn = 2, .sid = 3, .sent_ns = 2000, .len = 500, .bytes = 600, .agent = 1};
-
-	sent(1, 1000);
-	ck_assert_int_eq(fp_tracker_on_sent(&T, &p), 0);
-	for (uint64_t pn = 3; pn <= 5; pn++)
-		sent(pn, pn * 1000);
-	ack(5, 5, 0, 10 * MS, &s); /* 1 and 2 are three numbers behind */
-	ck_assert_uint_eq(s.lost_pkts, 2);
-	ck_assert_uint_eq(s.lost_bytes, 1100 + 600);
-	ck_assert_uint_eq(s.lost_agent_bytes, 600);
-}
-END_TEST
-
 START_TEST(time_threshold_declares_loss_at_nine_eighths_rtt)
 {
 	struct fp_trk_summary s;
@@ -330,7 +311,6 @@ int main(void)
 	tcase_add_test(tc, events_register_forwarded_packets_and_report_drops);
 	tcase_add_test(tc, out_of_order_registrations_are_kept_sorted);
 	tcase_add_test(tc, ack_after_loss_is_reported_as_acked_and_spurious);
-	tcase_add_test(tc, lost_agent_packets_are_summed_apart);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

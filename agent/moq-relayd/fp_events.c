@@ -178,6 +178,20 @@ static void dg_delivered(struct fp_conn *fc, const struct moq_event *ev)
 	}
 }
 
+/* One "gate drop" line a second per slot; the ones between are counted
+ * (gate_drops= in the stats line has them all). */
+static bool gate_log_due(struct fp_conn *fc)
+{
+	uint64_t now = fp_now_ns();
+
+	if (fc->gate_log_ns && now - fc->gate_log_ns < 1000000000ull) {
+		fc->gate_log_skipped++;
+		return false;
+	}
+	fc->gate_log_ns = now;
+	return true;
+}
+
 static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 {
 	bool fwd = ev->verdict == MOQ_V_FORWARDED;
@@ -202,15 +216,18 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
 	} else if (gate) {
 		fc->info.gate_drops++;
-		if (ev->reason == MOQ_R_GATE_DROP)
+		if (ev->reason == MOQ_R_GATE_DROP && gate_log_due(fc)) {
 			moq_info(MOD,
 				 "slot %u: gate drop (stream %llu offset %llu): cwnd %llu in "
-				 "flight %llu budget %lld%s",
+				 "flight %llu budget %lld%s (%llu more since the last line)",
 				 ev->slot, (unsigned long long)ev->up_stream_id,
 				 (unsigned long long)ev->offset, (unsigned long long)fc->cc.cwnd,
 				 (unsigned long long)fc->cc.bytes_in_flight,
 				 (long long)fp_maps_gate(&fc->d->fp->maps, ev->slot)->budget,
-				 fc->cc.in_recovery ? " (recovery)" : "");
+				 fc->cc.in_recovery ? " (recovery)" : "",
+				 (unsigned long long)fc->gate_log_skipped);
+			fc->gate_log_skipped = 0;
+		}
 	}
 	if (ev->kind == MOQ_EV_KIND_DATAGRAM) {
 		if (fwd)

@@ -167,6 +167,10 @@ struct fp_conn {
 	uint64_t media_used;
 	struct fp_sub_info info;
 	bool fc_short_warned; /* media plane went beyond its reserved credit */
+	/* "gate drop" log lines: at most one a second per slot (issue 18: a
+	 * line per drop was a write per stream and subscriber exactly when
+	 * the agent was behind, 21,767 in one overload) */
+	uint64_t gate_log_ns, gate_log_skipped;
 	/* datagrams the kernel forwarded (or the gate dropped) recently, by
 	 * identity; userspace sends those it does not find here */
 	struct fp_dg {

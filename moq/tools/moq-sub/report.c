@@ -16,6 +16,22 @@ uint64_t track_missing(const struct sub *u, const struct track *t, bool final)
 	return moq_seqwin_missing(&t->win);
 }
 
+uint64_t track_received(const struct sub *u, const struct track *t, bool final)
+{
+	uint64_t in;
+
+	if (!u->count || !final)
+		return t->objects;
+	/* the same N sequence numbers objects_missing counts from */
+	in = u->count - moq_seqwin_missing_of(&t->win, u->count);
+	return in < t->objects ? in : t->objects;
+}
+
+uint64_t track_beyond(const struct sub *u, const struct track *t, bool final)
+{
+	return t->objects - track_received(u, t, final);
+}
+
 double elapsed_s(const struct sub *u)
 {
 	uint64_t start = u->ready_ns ? u->ready_ns : u->start_ns;
@@ -28,7 +44,8 @@ void sum_conn(const struct sub *u, struct totals *tt, bool final)
 {
 	for (size_t i = 0; i < u->ntracks; i++) {
 		const struct track *t = &u->tracks[i];
-		tt->objects += t->objects;
+		tt->objects += track_received(u, t, final);
+		tt->beyond += track_beyond(u, t, final);
 		tt->missing += track_missing(u, t, final);
 		tt->bytes += t->bytes;
 		tt->errors += t->integrity_errors;
@@ -140,6 +157,9 @@ void report(struct sub *u, int code, const struct totals *tt)
 			(unsigned long long)tt->groups, (unsigned long long)tt->duplicates,
 			(unsigned long long)tt->late);
 		print_latency_json(f, tt->lat);
+		if (u->count)
+			fprintf(f, ",\"objects_beyond_count\":%llu",
+				(unsigned long long)tt->beyond);
 		fprintf(f, ",\"duration_s\":%.3f,\"objects_per_s\":%.1f,\"mbytes_per_s\":%.3f", dur,
 			dur > 0 ? (double)tt->objects / dur : 0.0,
 			dur > 0 ? (double)tt->bytes / dur / 1e6 : 0.0);
@@ -166,12 +186,15 @@ void report(struct sub *u, int code, const struct totals *tt)
 			    "\"groups_complete\":%llu,\"duplicates\":%llu,\"datagrams\":%llu,"
 			    "\"latency_us\":",
 			    t->established ? "true" : "false", t->publish_done ? "true" : "false",
-			    (unsigned long long)t->objects,
+			    (unsigned long long)track_received(u, t, true),
 			    (unsigned long long)track_missing(u, t, true),
 			    (unsigned long long)t->bytes, (unsigned long long)t->integrity_errors,
 			    (unsigned long long)t->groups.complete,
 			    (unsigned long long)t->duplicates, (unsigned long long)t->datagrams);
 			print_latency_json(f, t->lat);
+			if (u->count)
+				fprintf(f, ",\"objects_beyond_count\":%llu",
+					(unsigned long long)track_beyond(u, t, true));
 			fprintf(f,
 				",\"streams\":%llu,\"streams_reset\":%llu,\"resets_delivery_"
 				"timeout\":%llu,",
@@ -205,4 +228,7 @@ void report(struct sub *u, int code, const struct totals *tt)
 		h ? moq_hist_percentile(h, 90) / 1e3 : 0.0,
 		h ? moq_hist_percentile(h, 99) / 1e3 : 0.0,
 		h ? moq_hist_percentile(h, 100) / 1e3 : 0.0, code);
+	if (tt->beyond)
+		fprintf(stderr, "%s: %llu more objects arrived past --count (not counted above)\n",
+			prog, (unsigned long long)tt->beyond);
 }

@@ -115,11 +115,18 @@ extern const char *prog;
 
 struct totals {
 	uint64_t objects, missing, bytes, errors, groups, duplicates, late;
+	uint64_t beyond; /* --count, final: objects past the first N (not in objects) */
 	struct moq_hist *lat;
 };
 
 /* Gaps so far; at the end (final) with --count also objects never received. */
 uint64_t track_missing(const struct sub *u, const struct track *t, bool final);
+/* Objects received; at the end (final) with --count only those among the
+ * first N (the run's objects: received + missing = N), the rest in
+ * track_beyond. A later object that arrives while the run waits for a lost
+ * earlier one is not one of the N. */
+uint64_t track_received(const struct sub *u, const struct track *t, bool final);
+uint64_t track_beyond(const struct sub *u, const struct track *t, bool final);
 /* Seconds from session setup (or start) to the end (or now). */
 double elapsed_s(const struct sub *u);
 /* Adds connection u's tracks to tt (latencies when tt->lat). */

@@ -35,10 +35,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_fanout_job SEC(".maps");
 
-/* Publishes p (a packet of the track subs, about to be cloned) as this
- * CPU's job; NULL when the clones will parse for themselves. */
+/* Publishes p (a packet about to be cloned) as this CPU's job, with its
+ * track alias, group and priority as the caller found them (a stream's from
+ * its moq_up_streams state, which the caller has just looked up or
+ * inserted: not looked up again); NULL when the clones will parse for
+ * themselves. */
 static __always_inline struct moq_fanout_job *
-moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_track_subs *subs)
+moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, __u64 alias, __u64 group, __u8 prio)
 {
 	struct moq_fanout_job *job;
 	__u32 z = 0;
@@ -49,21 +52,9 @@ moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_t
 	job->live = 0;
 	if (p->flow.vlan)
 		return 0; /* the egress program pops it: other offsets */
-	if (p->is_datagram) {
-		job->alias = p->alias;
-		job->group = p->group;
-		/* what the egress program finds in moq_tracks: subs */
-		job->prio = p->has_prio ? p->prio : subs->default_priority;
-	} else {
-		struct moq_up_stream_key sk = {.conn_id = p->conn_id, .stream_id = p->stream_id};
-		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
-
-		if (!st)
-			return 0;
-		job->alias = st->track_alias;
-		job->group = st->group;
-		job->prio = st->priority;
-	}
+	job->alias = alias;
+	job->group = group;
+	job->prio = prio;
 	if (bpf_skb_load_bytes(skb, p->flow.l4_off + 8, job->id, sizeof(job->id)))
 		return 0;
 	__builtin_memcpy(&job->p, p, sizeof(*p));

@@ -260,6 +260,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 		return MOQ_R_REWRITE_FAILED;
 	v = &rb->cc;
 	dk = &v->dk;
+	v->sent_ns = 0;
 	/* the packet the ingress program is cloning right now: its parse,
 	 * and its fail-safe check (no second clock read per clone) */
 	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
@@ -283,6 +284,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	cr = bpf_map_lookup_elem(&moq_credit, &slot);
 	if (!seq || !cr)
 		return MOQ_R_SUB_INACTIVE;
+	v->job = hit && job;
 	if (hit && job) {
 		/* a job's clone carries no VLAN (moq_job_match) */
 		__builtin_memcpy(&e->p, &job->p, sizeof(e->p));
@@ -401,6 +403,13 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	}
 	if (sub->vlan_id)
 		bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), sub->vlan_id);
+	/* a plaintext job clone's send time (a TLS clone is sealed first,
+	 * ~6 us: it reads the clock when it is done) */
+	if (v->job && !e->tls) {
+		job = bpf_map_lookup_elem(&moq_fanout_job, &z);
+		if (job)
+			v->sent_ns = moq_job_clock(job);
+	}
 	/* a forwarded clone's view is complete (the stream mapped, not
 	 * reset): the next clone of the slot finds it in one cache line */
 	if (!v->hit) {
@@ -437,7 +446,13 @@ static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log 
 static __always_inline void moq_log_publish(struct moq_sent_ent *l, struct moq_egress *e,
 					    __u32 wire_len, int forwarded)
 {
-	l->ts_ns = bpf_ktime_get_ns();
+	struct moq_rw_buf *rb;
+	__u32 z = 0;
+
+	/* a job clone's time from moq_job_clock, set by moq_egress_clone
+	 * for this clone (0 otherwise) */
+	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
+	l->ts_ns = forwarded && rb && rb->cc.sent_ns ? rb->cc.sent_ns : bpf_ktime_get_ns();
 	l->pn = e->pn;
 	if (e->p.is_datagram) {
 		l->up_stream_id = e->p.alias;

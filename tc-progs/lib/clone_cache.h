@@ -23,6 +23,9 @@ struct moq_cc_view {
 	__u32 hit;
 	__u32 gen;
 	struct moq_down_stream_key dk; /* the stream's key in the hash maps */
+	__u32 job;		       /* the clone is the CPU's fan-out job's packet */
+	__u32 pad0;
+	__u64 sent_ns; /* the sent log's send time (moq_job_clock), 0: read it */
 };
 
 static __always_inline struct moq_clone_cache *moq_cc_entry(__u32 slot, __u64 alias)
@@ -71,9 +74,8 @@ static __always_inline void moq_cc_invalidate(struct moq_clone_cache *c)
 
 /* Stores what a forwarded clone used, as of gen g; skipped while another
  * CPU fills the entry. */
-static __always_inline void moq_cc_fill(struct moq_clone_cache *c, __u32 g, __u32 conn,
-					__u64 alias, int stream, __u64 sid,
-					const struct moq_cc_view *v)
+static __always_inline void moq_cc_fill(struct moq_clone_cache *c, __u32 g, __u32 conn, __u64 alias,
+					int stream, __u64 sid, const struct moq_cc_view *v)
 {
 	__u32 s = *(volatile __u32 *)&c->seq;
 

@@ -2112,6 +2112,44 @@ START_TEST(egress_job_clone_uses_the_ingress_heartbeat_check)
 }
 END_TEST
 
+/* A plaintext job clone's send time in the sent log is read by every 8th
+ * clone of the packet (moq_job_clock); the clones between take that
+ * reading. A clone that is not the job's packet reads the clock itself.
+ * (One CPU: the job and its clone count are per CPU.) */
+START_TEST(egress_job_clones_share_one_clock_read_per_eight)
+{
+	struct moq_sent_log *l = sent_log(SLOT);
+	cpu_set_t one, old;
+	struct fx in1, other;
+	uint64_t h0, ts[10];
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	job_setup(&in1);
+	job_revive(&in1, 0);
+	h0 = l->head;
+	for (int i = 0; i < 10; i++) {
+		run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
+		ck_assert_int_eq(run.retval, TC_ACT_OK);
+	}
+	ck_assert_uint_eq(l->head, h0 + 10);
+	for (int i = 0; i < 10; i++)
+		ts[i] = l->ent[(h0 + i) % MOQ_SENT_LOG_ENTRIES].ts_ns;
+	for (int i = 1; i < 8; i++)
+		ck_assert_uint_eq(ts[i], ts[0]);
+	ck_assert_uint_gt(ts[8], ts[0]);
+	ck_assert_uint_eq(ts[9], ts[8]);
+	fx_up(&other, 4);
+	fx_build(&other, frames_stream_later(other.frames, 0, UP_SID, 53));
+	run_prog(R.subscriber_egress, other.pkt, other.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_gt(l->ent[(h0 + 10) % MOQ_SENT_LOG_ENTRIES].ts_ns, ts[9]);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+END_TEST
+
 START_TEST(sub_ingress_learns_l2_and_counts)
 {
 	struct fx f;
@@ -2486,6 +2524,7 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_never_forwards_beyond_the_stream_credit);
 	tcase_add_test(eg, egress_stream_credit_follows_max_stream_data);
 	tcase_add_test(eg, egress_clone_cache_answers_the_next_clone);
+	tcase_add_test(eg, egress_job_clones_share_one_clock_read_per_eight);
 	tcase_add_test(eg, egress_subscription_change_after_the_cache_filled_is_seen);
 	tcase_add_test(eg, egress_stream_removed_or_reset_after_the_cache_filled_never_forwards);
 	tcase_add_test(eg, egress_cache_line_being_filled_or_stale_is_not_used);

@@ -483,6 +483,7 @@ int moq_quic_conn_send_raw(struct moq_quic_conn *c, const void *pkt, size_t len)
 		return 0;
 	}
 	r = sendto(c->ep->fd, pkt, len, 0, (const struct sockaddr *)&c->peer, c->peerlen);
+	c->ep->st.tx_sendto++;
 	if (r < 0)
 		return -errno;
 	c->ep->st.tx_datagrams++;

@@ -303,6 +303,7 @@ struct moq_quic_endpoint_stats {
 	uint64_t rx_early;	  /* shim: 1-RTT packets kept until the rx keys came */
 	uint64_t tx_batches;	  /* sendmmsg calls (datagrams of one flush sent together) */
 	uint64_t rx_held_reads;	  /* moq_quic_conn_rx_read calls (batched intake) */
+	uint64_t tx_sendto;	  /* sendto calls: datagrams sent alone, outside a batch */
 };
 void moq_quic_endpoint_stats(const struct moq_quic_endpoint *ep,
 			     struct moq_quic_endpoint_stats *st);

@@ -74,6 +74,8 @@ struct pt_hs {
 struct moq_quic_conn {
 	struct moq_quic_endpoint *ep;
 	ngtcp2_conn *conn;
+	/* closed peer streams whose credit is not returned yet (stream.c) */
+	uint64_t uni_credit_due, bidi_credit_due;
 	enum conn_state state;
 	int server;
 	void *user;

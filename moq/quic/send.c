@@ -152,6 +152,7 @@ void moq_quic__sock_send(struct moq_quic_endpoint *ep, const uint8_t *d, size_t 
 		do
 			r = sendto(ep->fd, d, n, 0, sa, sl);
 		while (r < 0 && errno == EINTR);
+		ep->st.tx_sendto++;
 	}
 	if (r >= 0) {
 		ep->st.tx_datagrams++;

@@ -148,6 +148,28 @@ int moq_quic__stream_pick(struct moq_quic_conn *c, struct qstream **out)
 	return best != NULL;
 }
 
+/* A closed peer stream's credit goes back in batches of a quarter of the
+ * initial limit (RFC 9000 4.6 leaves the timing to the receiver): ngtcp2
+ * sends a MAX_STREAMS frame whenever the limit grows, so returning each
+ * stream's credit at once cost the peer an ack-eliciting packet per
+ * stream, e.g. 30 a second per subscriber of a 30-group/s track, each of
+ * them a wakeup of the relay and an ACK back (issue 18). The peer keeps at
+ * least three quarters of its limit open. */
+static void return_stream_credit(struct moq_quic_conn *c, int bidi)
+{
+	uint64_t lim = bidi ? c->ep->cfg.max_streams_bidi : c->ep->cfg.max_streams_uni;
+	uint64_t batch = lim / 4 ? lim / 4 : 1;
+	uint64_t *due = bidi ? &c->bidi_credit_due : &c->uni_credit_due;
+
+	if (++*due < batch)
+		return;
+	if (bidi)
+		ngtcp2_conn_extend_max_streams_bidi(c->conn, *due);
+	else
+		ngtcp2_conn_extend_max_streams_uni(c->conn, *due);
+	*due = 0;
+}
+
 static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint64_t offset,
 			       const uint8_t *data, size_t datalen, void *user_data,
 			       void *stream_user_data)
@@ -175,7 +197,7 @@ static int cb_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t sid, u
 			ep->cb.on_stream_close(c, sid, 0, 0, moq_quic__user(c));
 		if (s)
 			moq_quic__stream_free(c, s);
-		ngtcp2_conn_extend_max_streams_uni(conn, 1);
+		return_stream_credit(c, 0);
 	}
 	return 0;
 }
@@ -213,12 +235,8 @@ static int cb_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid, uint6
 					  app_error_code, moq_quic__user(c));
 	if (s)
 		moq_quic__stream_free(c, s);
-	if (!ngtcp2_conn_is_local_stream(conn, sid)) {
-		if (ngtcp2_is_bidi_stream(sid))
-			ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-		else
-			ngtcp2_conn_extend_max_streams_uni(conn, 1);
-	}
+	if (!ngtcp2_conn_is_local_stream(conn, sid))
+		return_stream_credit(c, ngtcp2_is_bidi_stream(sid));
 	return 0;
 }
 

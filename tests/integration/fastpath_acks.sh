@@ -66,8 +66,9 @@ log "PINGs fed: $pings in $batches batches"
 [ "$batches" -gt 0 ] || die "no held PING fed"
 [ "$pings" -ge $((batches * 3)) ] || die "held PINGs were not fed together: $pings in $batches feeds"
 # (held PINGs are answered by the agent's own ACK when their hold ends,
-# fastpath_pingack.sh; here, 20 groups a second, the subscribers'
-# MAX_STREAMS reach ngtcp2 often and the held PINGs ride with its ACK)
+# fastpath_pingack.sh, or ride with ngtcp2's ACK of a packet that reached
+# it; the subscribers return stream credit in batches, so their
+# MAX_STREAMS no longer reach ngtcp2 once per group)
 log "held PINGs answered by the agent's own ACK: $(fp_field acks ping_acks) of $batches batches"
 # ACK + PING packets the kernel passed (their ACK covers a guarded number):
 # the agent takes their PING (fp_conn_take_ping), ngtcp2 reads the ACK only

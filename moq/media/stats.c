@@ -222,14 +222,40 @@ uint64_t moq_seqwin_missing(const struct moq_seqwin *w)
 	return m;
 }
 
+/* Seqs in [from, to) that arrived (within the window). */
+static uint64_t range_count(const struct moq_seqwin *w, uint64_t from, uint64_t to)
+{
+	uint64_t n = 0;
+
+	while (from < to) {
+		uint64_t i = from % MOQ_SEQWIN_BITS, take = 64 - i % 64;
+		uint64_t word = w->bits[i / 64] >> (i % 64);
+
+		if (take > to - from)
+			take = to - from;
+		if (take < 64)
+			word &= (1ull << take) - 1;
+		n += (uint64_t)__builtin_popcountll(word);
+		from += take;
+	}
+	return n;
+}
+
 uint64_t moq_seqwin_missing_of(const struct moq_seqwin *w, uint64_t expected)
 {
 	uint64_t m = moq_seqwin_missing(w);
 	uint64_t hi = w->next > w->base ? w->next : w->base;
 	uint64_t end = w->start + expected;
-	if (end > hi)
-		m += end - hi;
-	return m;
+
+	if (end >= hi)
+		return m + (end - hi);
+	/* seqs past the expected ones arrived: their gaps are not among
+	 * the expected (a settled gap below base is counted as one: the
+	 * window has slid past the expected ones then) */
+	m = w->missing;
+	if (end > w->base)
+		m += (end - w->base) - range_count(w, w->base, end);
+	return m < expected ? m : expected;
 }
 
 uint64_t moq_seqwin_start(const struct moq_seqwin *w)

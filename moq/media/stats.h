@@ -78,7 +78,8 @@ int moq_seqwin_add(struct moq_seqwin *w, uint64_t seq);
  * highest seq seen. */
 uint64_t moq_seqwin_missing(const struct moq_seqwin *w);
 /* Missing if `expected` objects were sent from the start on (seqs start ..
- * start + expected - 1). */
+ * start + expected - 1); gaps past them do not count (but once the window
+ * has slid past start + expected, its settled gaps all do). */
 uint64_t moq_seqwin_missing_of(const struct moq_seqwin *w, uint64_t expected);
 /* First seq of the stream (valid once started). */
 uint64_t moq_seqwin_start(const struct moq_seqwin *w);

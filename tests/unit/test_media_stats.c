@@ -133,6 +133,26 @@ START_TEST(seqwin_counts_gaps_duplicates_and_reordering)
 }
 END_TEST
 
+/* moq-sub --count N: a gap past the first N (an object beyond them that
+ * arrived while the run waited) is not one of the N missing. */
+START_TEST(seqwin_missing_of_ignores_gaps_past_the_expected)
+{
+	struct moq_seqwin w;
+	moq_seqwin_init(&w);
+	for (uint64_t s = 0; s < 200; s++)
+		if (s != 3 && s != 10 && s != 150)
+			moq_seqwin_add(&w, s);
+	ck_assert_uint_eq(moq_seqwin_missing(&w), 3);
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 3), 0);
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 10), 1);  /* 3 */
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 11), 2);  /* 3, 10 */
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 150), 2); /* not 150 */
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 151), 3);
+	ck_assert_uint_eq(moq_seqwin_missing_of(&w, 205), 8); /* 200..204 too */
+	moq_seqwin_free(&w);
+}
+END_TEST
+
 START_TEST(seqwin_settles_gaps_that_slide_out_of_the_window)
 {
 	struct moq_seqwin w;
@@ -221,6 +241,7 @@ int main(void)
 	TCase *q = tcase_create("sequence");
 	tcase_add_test(q, seqwin_in_order_stream_has_nothing_missing);
 	tcase_add_test(q, seqwin_counts_gaps_duplicates_and_reordering);
+	tcase_add_test(q, seqwin_missing_of_ignores_gaps_past_the_expected);
 	tcase_add_test(q, seqwin_settles_gaps_that_slide_out_of_the_window);
 	tcase_add_test(q, seqwin_window_slides_one_at_a_time);
 	tcase_add_test(q, seqwin_late_joiner_counts_from_the_start_of_its_first_group);

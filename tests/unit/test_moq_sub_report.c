@@ -69,6 +69,22 @@ START_TEST(count_complete_with_extras_is_exactly_n)
 }
 END_TEST
 
+/* Every one of the N arrived; one past them was lost on the way (parallel
+ * streams): the run is complete, the gap is not among its objects. */
+START_TEST(count_ignores_a_gap_past_the_first_n)
+{
+	struct totals tt = {0};
+
+	U.count = 10;
+	arrive(100, 111, 110);
+	sum_conn(&U, &tt, true);
+	ck_assert_uint_eq(tt.objects, 10);
+	ck_assert_uint_eq(tt.missing, 0);
+	ck_assert_uint_eq(tt.beyond, 1);
+	ck_assert_int_eq(exit_code(&U, &tt), MOQ_EXIT_OK);
+}
+END_TEST
+
 START_TEST(without_count_or_before_the_end_every_object_counts)
 {
 	struct totals tt = {0};
@@ -96,6 +112,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, count_reports_the_first_n_and_the_rest_apart);
 	tcase_add_test(tc, count_complete_with_extras_is_exactly_n);
+	tcase_add_test(tc, count_ignores_a_gap_past_the_first_n);
 	tcase_add_test(tc, without_count_or_before_the_end_every_object_counts);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);

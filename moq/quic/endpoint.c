@@ -63,6 +63,10 @@ static int ep_read(struct moq_quic_endpoint *ep, int fd, int max)
 		got += n;
 		if (n < MOQ_QUIC__RX_BATCH)
 			break; /* the socket is empty */
+		/* a long read (a held socket's backlog after a stall: up to
+		 * MOQ_QUIC__RX_HELD_MAX) does not keep what its handlers sent
+		 * (stamped send times, ACKs of held PINGs) until it ends */
+		moq_quic__ep_send_batched(ep);
 	}
 	return got;
 }

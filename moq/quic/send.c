@@ -519,6 +519,12 @@ static void conn_flush(struct moq_quic_conn *c)
 	conn_write(c);
 }
 
+void moq_quic__ep_send_batched(struct moq_quic_endpoint *ep)
+{
+	if (ep->txb_n && !ep->tx_blocked)
+		txb_send(ep);
+}
+
 int moq_quic_ep_batch_begin(struct moq_quic_endpoint *ep)
 {
 	int prev;

@@ -18,6 +18,8 @@ void moq_quic__conn_close_with(struct moq_quic_conn *c, const ngtcp2_ccerr *ccer
 void moq_quic__conn_fail(struct moq_quic_conn *c, int liberr);
 /* Deferred flush of the endpoint's dirty connections (ep->flush). */
 void moq_quic__ep_flush(struct moq_loop *loop, void *arg);
+/* Send the datagrams batched so far (a batch stays open). */
+void moq_quic__ep_send_batched(struct moq_quic_endpoint *ep);
 void moq_quic__conn_timer(struct moq_loop *loop, struct moq_timer *t, void *arg);
 
 #endif

@@ -932,6 +932,71 @@ START_TEST(test_raw_sends_of_a_read_join_its_batch)
 }
 END_TEST
 
+/* A long read sends what its handlers sent every receive batch, not only
+ * at its end: the raw answer to the 1st of 150 datagrams read in one go
+ * has left by the 100th (MOQ_QUIC__RX_BATCH 64). */
+static int g_long_calls;
+static uint64_t g_long_tx_at_100, g_long_tx_before;
+
+static int long_read_recv_hook(struct moq_quic_conn *c, uint8_t *pkt, size_t *len, size_t cap,
+			       void *user)
+{
+	uint8_t ans[48] = {0x43};
+	struct moq_quic_endpoint_stats st;
+
+	(void)cap, (void)user;
+	static const uint8_t mark[4] = {0xee, 0x4a, 0x55, 0xee};
+
+	if (*len < 8 || memcmp(pkt + *len - 4, mark, 4))
+		return 0; /* the client's own packets */
+	g_long_calls++;
+	if (g_long_calls == 1) {
+		moq_quic_endpoint_stats(moq_quic_conn_endpoint(c), &st);
+		g_long_tx_before = st.tx_datagrams;
+		moq_quic_conn_dcid(c, ans + 1);
+		ck_assert_int_eq(moq_quic_conn_send_raw(c, ans, sizeof(ans)), 0);
+	} else if (g_long_calls == 100) {
+		moq_quic_endpoint_stats(moq_quic_conn_endpoint(c), &st);
+		g_long_tx_at_100 = st.tx_datagrams;
+	}
+	return -1; /* junk: not for ngtcp2 */
+}
+
+START_TEST(test_long_read_sends_its_answers_per_receive_batch)
+{
+	struct world w;
+	struct moq_quic_callbacks scb = g_cb;
+	struct opts o = {.srv_plain = 1, .cli_plain = 1, .srv_addr = "127.0.0.1", .srv_cbs = &scb};
+	struct sockaddr_in to = {.sin_family = AF_INET};
+	uint8_t d[64] = {0x40};
+	size_t cl;
+	int fd;
+
+	scb.recv_hook = long_read_recv_hook;
+	world_init(&w, &o);
+	handshake(&w);
+	g_long_calls = 0;
+	cl = moq_quic_conn_dcid(w.cli.conn, d + 1); /* the server's CID */
+	ck_assert_uint_gt(cl, 0);
+	memcpy(d + sizeof(d) - 4, (uint8_t[]){0xee, 0x4a, 0x55, 0xee}, 4);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	to.sin_port = htons(moq_quic_endpoint_port(w.srv.ep));
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 150; i++)
+		ck_assert_int_eq(sendto(fd, d, sizeof(d), 0, (struct sockaddr *)&to, sizeof(to)),
+				 (int)sizeof(d));
+	for (int t = 0; t < 50 && g_long_calls < 150; t++)
+		moq_loop_run_once(w.loop, 5);
+	ck_assert_int_eq(g_long_calls, 150);
+	ck_assert_msg(g_long_tx_at_100 > g_long_tx_before,
+		      "the answer to datagram 1 still held at datagram 100 (tx %llu -> %llu)",
+		      (unsigned long long)g_long_tx_before, (unsigned long long)g_long_tx_at_100);
+	close(fd);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_handshake_timeout_reported)
 {
 	struct world w;
@@ -2204,6 +2269,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_full_socket_buffer_queues_instead_of_dropping, 0, 2);
 	tcase_add_test(tc, test_send_raw_waits_behind_queued_datagrams);
 	tcase_add_test(tc, test_raw_sends_of_a_read_join_its_batch);
+	tcase_add_test(tc, test_long_read_sends_its_answers_per_receive_batch);
 	tcase_add_test(tc, test_stream_credit_returns_in_batches);
 	tcase_add_test(tc, test_plaintext_many_tiny_streams_under_loss);
 	tcase_add_test(tc, test_connection_ids_match_between_peers);

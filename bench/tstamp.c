@@ -80,7 +80,7 @@ static int cmd_load(const char *obj_path, const char *dir)
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	char path[512];
-	int err;
+	int err, ncpu;
 
 	obj = bpf_object__open_file(obj_path, NULL);
 	if (!obj) {
@@ -89,6 +89,23 @@ static int cmd_load(const char *obj_path, const char *dir)
 	}
 	bpf_object__for_each_program(prog, obj)
 	    bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
+	/* a part of the ring for every possible CPU (the object's default,
+	 * TST_RING_CPUS, would make a CPU numbered past it count FULL) */
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0) {
+		fprintf(stderr, "tstamp: cannot count the possible CPUs: %s\n", strerror(-ncpu));
+		goto fail;
+	}
+	map = bpf_object__find_map_by_name(obj, "tst_head");
+	err = map ? bpf_map__set_max_entries(map, (__u32)ncpu) : -ENOENT;
+	map = bpf_object__find_map_by_name(obj, "tst_ring");
+	if (!err)
+		err = map ? bpf_map__set_max_entries(map, (__u32)ncpu * TST_RING_PER_CPU) : -ENOENT;
+	if (err) {
+		fprintf(stderr, "tstamp: cannot size the ring for %d CPUs: %s\n", ncpu,
+			strerror(-err));
+		goto fail;
+	}
 	err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "tstamp: loading %s failed: %s\n", obj_path, strerror(-err));
@@ -205,21 +222,44 @@ static int rec_cmp(const void *a, const void *b)
 	return x->ns < y->ns ? -1 : x->ns > y->ns;
 }
 
+/* The ring's parts as loaded (cmd_load sizes them by the possible CPUs):
+ * tst_head's entries; 0 on error (said). */
+static __u32 ring_parts(const char *dir)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd;
+
+	if (pin_path(path, sizeof(path), dir, "tst_head"))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		fprintf(stderr, "tstamp: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	close(fd);
+	return info.max_entries;
+}
+
 /* Copy every record the programs appended since the last dump (each CPU's
  * [read, written) of tst_ring), mark them read, and print the earliest
  * sighting of each key. */
 static int cmd_dump(const char *dir)
 {
-	size_t ring_len = (size_t)TST_RING_CPUS * TST_RING_PER_CPU * sizeof(struct tst_rec);
-	struct tst_head *heads = map_mmap(dir, "tst_head", TST_RING_CPUS * sizeof(*heads));
-	struct tst_rec *ring = map_mmap(dir, "tst_ring", ring_len), *recs = NULL;
+	__u32 ncpu = ring_parts(dir);
+	size_t ring_len = (size_t)ncpu * TST_RING_PER_CPU * sizeof(struct tst_rec);
+	struct tst_head *heads = ncpu ? map_mmap(dir, "tst_head", ncpu * sizeof(*heads)) : NULL;
+	struct tst_rec *ring = ncpu ? map_mmap(dir, "tst_ring", ring_len) : NULL, *recs = NULL;
 	size_t n = 0, i, repeats = 0;
 	char addr[INET_ADDRSTRLEN];
 	__u32 c;
 
 	if (!heads || !ring)
 		return 1;
-	for (c = 0; c < TST_RING_CPUS; c++) {
+	for (c = 0; c < ncpu; c++) {
 		__u64 w = __atomic_load_n(&heads[c].written, __ATOMIC_ACQUIRE), r = heads[c].read;
 		size_t add = (size_t)(w - r);
 		struct tst_rec *grown;
@@ -253,7 +293,7 @@ static int cmd_dump(const char *dir)
 		       (unsigned long long)k->seq, (unsigned long long)recs[i].ns);
 	}
 	free(recs);
-	munmap(heads, TST_RING_CPUS * sizeof(*heads));
+	munmap(heads, ncpu * sizeof(*heads));
 	munmap(ring, ring_len);
 	if (repeats)
 		fprintf(

@@ -63,8 +63,9 @@ enum tst_stat {
 	TST_S_MAX,
 };
 
-/* tst_ring: TST_RING_CPUS parts of TST_RING_PER_CPU records (32 MiB); a
- * CPU numbered TST_RING_CPUS or above counts TST_S_FULL. */
+/* tst_ring: TST_RING_CPUS parts of TST_RING_PER_CPU records (32 MiB) in
+ * the object; bench/tstamp.c load makes one part (8 MiB) for each possible
+ * CPU instead. A CPU without a part counts TST_S_FULL. */
 #define TST_RING_CPUS 4
 #define TST_RING_PER_CPU (1u << 18)
 /* UDP payload bytes searched for the MQP1 magic (and the 24 header bytes

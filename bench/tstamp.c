@@ -78,7 +78,7 @@ static int cmd_load(const char *obj_path, const char *dir)
 {
 	struct bpf_object *obj;
 	struct bpf_program *prog;
-	struct bpf_map *map;
+	struct bpf_map *map, *head, *ring;
 	char path[512];
 	int err, ncpu;
 
@@ -96,12 +96,12 @@ static int cmd_load(const char *obj_path, const char *dir)
 		fprintf(stderr, "tstamp: cannot count the possible CPUs: %s\n", strerror(-ncpu));
 		goto fail;
 	}
-	map = bpf_object__find_map_by_name(obj, "tst_head");
-	err = map ? bpf_map__set_max_entries(map, (__u32)ncpu) : -ENOENT;
-	map = bpf_object__find_map_by_name(obj, "tst_ring");
-	if (!err)
-		err = map ? bpf_map__set_max_entries(map, (__u32)ncpu * TST_RING_PER_CPU) : -ENOENT;
-	if (err) {
+	/* tstamp.bpf.o's ring (tstamp_rec.bpf.o has none) */
+	head = bpf_object__find_map_by_name(obj, "tst_head");
+	ring = bpf_object__find_map_by_name(obj, "tst_ring");
+	if (head && ring &&
+	    ((err = bpf_map__set_max_entries(head, (__u32)ncpu)) ||
+	     (err = bpf_map__set_max_entries(ring, (__u32)ncpu * TST_RING_PER_CPU)))) {
 		fprintf(stderr, "tstamp: cannot size the ring for %d CPUs: %s\n", ncpu,
 			strerror(-err));
 		goto fail;

@@ -12,8 +12,12 @@ other relays on a shared VM run the same callback) and their sample
 counts. With TAG (bpf_prog_TAG_moq_upstream_ingress): that relay's split.
 Category = the leaf-most marker frame of the chain below moq_fanout_one;
 any sample in the residence bench's stamp program (tst_egress, or the hash
-update it makes: the JIT's frame can be missing from a chain, the
-helper's is not) counts as the stamp's."""
+update the stamp program of builds before branch clone2 made: the JIT's
+frame can be missing from a chain, the helper's is not) counts as the
+stamp's. Since clone2 the stamp appends to an array ring (no helper of its
+own) and the relay's egress program updates a hash map only at a stream's
+first packet (moq_down_streams): such a sample is filed as the stamp's
+too, a small overcount (1 packet in 50 at the residence bench's load)."""
 import collections
 import re
 import sys
@@ -50,7 +54,7 @@ def flush():
         return
     total += 1
     below = chain[: idx + 1]  # leaf .. fanout_one
-    # the stamp program (a hash update per copy; the JIT's frames may be
+    # the stamp program (before clone2 a hash update per copy; the JIT's frames may be
     # missing from a chain, its helper's are not)
     if any(re.search(r"tst_egress|htab_map_update_elem", f) for f in below):
         cnt["stamp program (tst_egress)"] += 1

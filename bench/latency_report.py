@@ -236,7 +236,7 @@ def main():
     L.append("")
     L.append("`tc-progs/testing/tstamp.bpf.c` runs on the clsact **egress of the publisher's eth0** and the "
              "clsact **ingress of every subscriber's eth0**, inside their namespaces (loaded and "
-             "attached with libbpf by `bench/tstamp.c`; maps `tst_times`/`tst_stats`, pinned only "
+             "attached with libbpf by `bench/tstamp.c`; maps `tst_ring`/`tst_head`/`tst_stats`, pinned only "
              "under a private bpffs directory). For each UDP packet it searches the first 288 payload "
              "bytes for an MQP1 header (magic, version 1) and records `bpf_ktime_get_ns()` under "
              "(point, destination address, destination port, MQP1 sequence number); the first "
@@ -461,8 +461,9 @@ def main():
                      f"{fp.get('eg_fwd', 0)} | {', '.join(other) or '–'} |")
         L.append("")
     L.append(f"tstamp counters over the whole run: `{args.stats}` (unmatched = UDP packets without an "
-             "MQP1 header: ACKs, handshakes, control streams; repeat = same object seen again on the "
-             "same flow, i.e. retransmissions or a second packet; full must be 0).")
+             "MQP1 header: ACKs, handshakes, control streams; recorded = sightings appended to the ring, "
+             "repeats of an object on the same flow (retransmissions, a second packet) included "
+             "and left out by `tstamp dump`; full must be 0).")
     L.append("")
 
     # ---- plots ----------------------------------------------------------------

@@ -7,8 +7,9 @@
  *                                     attach tst_egress/tst_ingress to the
  *                                     clsact hook of IF inside the network
  *                                     namespace /run/netns/NETNS
- *   tstamp dump PINDIR                print every tst_times entry as
- *                                     "point daddr dport seq ns" and delete it;
+ *   tstamp dump PINDIR                print the first sighting of every key
+ *                                     recorded in tst_ring since the last
+ *                                     dump as "point daddr dport seq ns";
  *                                     a fast-path clone's key (its mark) as
  *                                     "point slotN 0 seq ns"
  *   tstamp stats PINDIR               print the tst_stats counters (all CPUs)
@@ -42,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,7 +60,7 @@ _Static_assert(TST_CLONE_MARK == MOQ_MARK_MAGIC && TST_CLONE_MARK_MASK == MOQ_MA
 	       "tstamp.h's clone mark is moq_maps.h's");
 
 static const char *stat_names[TST_S_MAX] = {
-    "seen", "udp", "matched", "unmatched", "first", "repeat", "full",
+    "seen", "udp", "matched", "unmatched", "recorded", "full",
 };
 
 static const char *rec_stat_names[TSR_S_MAX] = {
@@ -176,44 +178,88 @@ static int cmd_attach(const char *dir, const char *netns, const char *ifname, co
 	return 0;
 }
 
-static int cmd_dump(const char *dir)
+static void *map_mmap(const char *dir, const char *name, size_t len)
 {
-	struct tst_key *keys = NULL, key, next;
-	size_t n = 0, cap = 0, i;
-	int fd = obj_get(dir, "tst_times"), have = 0;
-	char addr[INET_ADDRSTRLEN];
-	__u64 ts;
+	int fd = obj_get(dir, name);
+	void *p;
 
 	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "tstamp: mmap %s: %s\n", name, strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+/* by key, then time: the first record of a key is its first sighting */
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct tst_rec *x = a, *y = b;
+	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	if (c)
+		return c;
+	return x->ns < y->ns ? -1 : x->ns > y->ns;
+}
+
+/* Copy every record the programs appended since the last dump (each CPU's
+ * [read, written) of tst_ring), mark them read, and print the earliest
+ * sighting of each key. */
+static int cmd_dump(const char *dir)
+{
+	size_t ring_len = (size_t)TST_RING_CPUS * TST_RING_PER_CPU * sizeof(struct tst_rec);
+	struct tst_head *heads = map_mmap(dir, "tst_head", TST_RING_CPUS * sizeof(*heads));
+	struct tst_rec *ring = map_mmap(dir, "tst_ring", ring_len), *recs = NULL;
+	size_t n = 0, i, repeats = 0;
+	char addr[INET_ADDRSTRLEN];
+	__u32 c;
+
+	if (!heads || !ring)
 		return 1;
-	/* collect first, then read and delete: deleting while walking makes
-	 * get_next_key restart from the beginning */
-	while (bpf_map_get_next_key(fd, have ? &key : NULL, &next) == 0) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 65536;
-			keys = realloc(keys, cap * sizeof(*keys));
-			if (!keys) {
-				fprintf(stderr, "tstamp: out of memory\n");
-				return 1;
-			}
+	for (c = 0; c < TST_RING_CPUS; c++) {
+		__u64 w = __atomic_load_n(&heads[c].written, __ATOMIC_ACQUIRE), r = heads[c].read;
+		size_t add = (size_t)(w - r);
+		struct tst_rec *grown;
+
+		if (!add)
+			continue;
+		grown = realloc(recs, (n + add) * sizeof(*recs));
+		if (!grown) {
+			fprintf(stderr, "tstamp: out of memory\n");
+			return 1;
 		}
-		keys[n++] = next;
-		key = next;
-		have = 1;
+		recs = grown;
+		for (; r < w; r++)
+			recs[n++] = ring[(size_t)c * TST_RING_PER_CPU + r % TST_RING_PER_CPU];
+		__atomic_store_n(&heads[c].read, w, __ATOMIC_RELEASE);
 	}
+	if (n)
+		qsort(recs, n, sizeof(*recs), rec_cmp);
 	for (i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(fd, &keys[i], &ts) == 0) {
-			if ((keys[i].daddr & TST_CLONE_MARK_MASK) == TST_CLONE_MARK)
-				snprintf(addr, sizeof(addr), "slot%u",
-					 keys[i].daddr & ~TST_CLONE_MARK_MASK);
-			else
-				inet_ntop(AF_INET, &keys[i].daddr, addr, sizeof(addr));
-			printf("%u %s %u %llu %llu\n", keys[i].point, addr, ntohs(keys[i].dport),
-			       (unsigned long long)keys[i].seq, (unsigned long long)ts);
+		const struct tst_key *k = &recs[i].key;
+
+		if (i && !memcmp(k, &recs[i - 1].key, sizeof(*k))) {
+			repeats++;
+			continue;
 		}
-		bpf_map_delete_elem(fd, &keys[i]);
+		if ((k->daddr & TST_CLONE_MARK_MASK) == TST_CLONE_MARK)
+			snprintf(addr, sizeof(addr), "slot%u", k->daddr & ~TST_CLONE_MARK_MASK);
+		else
+			inet_ntop(AF_INET, &k->daddr, addr, sizeof(addr));
+		printf("%u %s %u %llu %llu\n", k->point, addr, ntohs(k->dport),
+		       (unsigned long long)k->seq, (unsigned long long)recs[i].ns);
 	}
-	free(keys);
+	free(recs);
+	munmap(heads, TST_RING_CPUS * sizeof(*heads));
+	munmap(ring, ring_len);
+	if (repeats)
+		fprintf(
+		    stderr,
+		    "tstamp: dump: %zu repeated sightings (later than a key's first) left out\n",
+		    repeats);
 	return fflush(stdout) ? 1 : 0;
 }
 

@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define MOQ_MAPS_LAYOUT_VERSION 12
+#define MOQ_MAPS_LAYOUT_VERSION 13
 
 /* Pin directory used by tc (LIBBPF_PIN_BY_NAME under tc's bpffs root). */
 #define MOQ_PIN_DIR "/sys/fs/bpf/tc/globals"
@@ -254,6 +254,45 @@ struct moq_credit {
  * The egress program forwards bytes [offset, offset + len) of the stream
  * only when offset + len <= it (the subgroup header keeps its length in the
  * rewrite, so upstream and downstream offsets are equal). */
+
+/* ---- moq_clone_cache (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS *
+ * MOQ_CLONE_CACHE_WAYS) --------------------------------------------------
+ * What the egress program needs per clone from the three hash maps above
+ * (moq_subscriptions, moq_down_streams, moq_stream_credit: a cache miss
+ * each over 1,000 subscribers, issue 18), copied into one cache line of
+ * the slot by the egress program itself; entry slot * WAYS + (upstream
+ * alias & (WAYS - 1)). The hash maps stay the source of truth:
+ *  - gen is bumped (atomic add, through the mmap) by every writer of the
+ *    slot's entries in those maps, after the write: the agent's
+ *    fp_mapwrite (subscriptions, down streams, stream credit, a slot's
+ *    purge or re-registration) and the egress program when it marks a
+ *    stream reset;
+ *  - the program reads gen before its hash lookups and stores it as
+ *    filled_gen with what it found; an entry is used only while gen ==
+ *    filled_gen, so a write after the lookups leaves it unused until the
+ *    next fill;
+ *  - seq is a sequence lock between CPUs: odd while one fills (a CPU that
+ *    finds it odd neither fills nor uses it); a reader uses what it copied
+ *    only if seq is the same even value before and after.
+ * Only a forwarded clone fills an entry, so a cached stream always has its
+ * downstream id and no reset mark. */
+#define MOQ_CLONE_CACHE_WAYS 2
+#define MOQ_CC_F_VALID 0x1u  /* filled */
+#define MOQ_CC_F_STREAM 0x2u /* a stream's: up_stream_id and down_sid */
+#define MOQ_CC_F_CREDIT 0x4u /* the stream has a moq_stream_credit entry */
+struct moq_clone_cache {
+	__u32 seq;	    /* even: stable; odd: a CPU is filling */
+	__u32 gen;	    /* bumped after each write of the slot's hash entries */
+	__u32 filled_gen;   /* gen as read before the lookups of the fill */
+	__u32 conn_id;	    /* key: upstream connection */
+	__u64 track_alias;  /* key: upstream alias */
+	__u64 up_stream_id; /* key (MOQ_CC_F_STREAM): upstream stream */
+	__u64 sub_alias;    /* moq_subscription.track_alias */
+	__u64 start_group;  /* moq_subscription.start_group */
+	__u64 credit_max;   /* the moq_stream_credit value (MOQ_CC_F_CREDIT) */
+	__u32 down_sid;	    /* moq_down_stream.stream_id (< 2^30) */
+	__u32 flags;	    /* MOQ_CC_F_* */
+};
 
 /* ---- moq_acks (ARRAY, BPF_F_MMAPABLE, MOQ_MAX_SUBSCRIBERS) ---------------
  * Media ACKs consumed by the subscriber ingress program

@@ -17,6 +17,7 @@
 #include "subscriber.h"
 #include "quic_aead.h"
 #include "fanout_job.h"
+#include "clone_cache.h"
 
 struct moq_egress {
 	struct moq_pkt p;
@@ -123,17 +124,50 @@ static __always_inline void moq_gate_refund(__u32 slot, __u32 len)
 		__sync_fetch_and_add(&g->budget, (__s64)len);
 }
 
-/* QUIC flow control (issue 17 finding 2b): bytes [off, off + len) of the
- * downstream stream dk only within the subscriber's MAX_STREAM_DATA for it
- * (moq_stream_credit, else the connection's initial window). 1 = within. */
+/* QUIC flow control (issue 17 finding 2b): bytes [off, off + len) of a
+ * downstream stream only within the subscriber's MAX_STREAM_DATA for it
+ * (moq_stream_credit, in v, else the connection's initial window). 1 =
+ * within. */
 static __always_inline int moq_stream_credit_ok(const struct moq_credit *cr,
-						struct moq_down_stream_key *dk, __u64 off,
-						__u32 len)
+						const struct moq_cc_view *v, __u64 off, __u32 len)
 {
-	__u64 *max = bpf_map_lookup_elem(&moq_stream_credit, dk);
-	__u64 lim = max ? *max : cr->stream0;
+	__u64 lim = (v->flags & MOQ_CC_F_CREDIT) ? v->credit_max : cr->stream0;
 
 	return off <= lim && len <= lim - off;
+}
+
+/* A clone the cache did not answer: its subscription, stream mapping and
+ * stream credit from the hash maps, into v. 0 or the reason. */
+static __always_inline int moq_egress_lookup(struct moq_egress *e, __u64 alias,
+					     struct moq_down_stream_key *dk, struct moq_cc_view *v)
+{
+	struct moq_subscription_key bk = {
+	    .slot = e->slot, .conn_id = e->p.conn_id, .track_alias = alias};
+	struct moq_subscription *bs = bpf_map_lookup_elem(&moq_subscriptions, &bk);
+	struct moq_down_stream *ds;
+	__u64 *max;
+
+	if (!bs)
+		return MOQ_R_NO_SUBSCRIPTION;
+	v->sub_alias = bs->track_alias;
+	v->start_group = bs->start_group;
+	v->flags = 0;
+	if (e->p.is_datagram)
+		return 0;
+	ds = bpf_map_lookup_elem(&moq_down_streams, dk);
+	if (ds) {
+		e->down_sid = ds->stream_id;
+		v->down_sid = (__u32)ds->stream_id;
+		v->flags |= MOQ_CC_F_STREAM;
+		if (ds->flags & MOQ_DS_F_RESET)
+			v->flags |= MOQ_CC_V_RESET;
+	}
+	max = bpf_map_lookup_elem(&moq_stream_credit, dk);
+	if (max) {
+		v->credit_max = *max;
+		v->flags |= MOQ_CC_F_CREDIT;
+	}
+	return 0;
 }
 
 /* Take len bytes of the connection's media credit (MAX_DATA share), or
@@ -205,10 +239,10 @@ static __always_inline int moq_egress_parse(struct __sk_buff *skb, const struct 
 static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_egress *e,
 					    int *forward)
 {
-	struct moq_down_stream_key dk = {};
-	struct moq_down_stream *ds = 0;
-	struct moq_subscription_key bk = {};
-	struct moq_subscription *bs;
+	struct moq_down_stream_key *dk;
+	struct moq_down_stream *ds;
+	struct moq_clone_cache *cc;
+	struct moq_cc_view *v;
 	struct moq_subscriber *sub;
 	struct moq_config *cfg;
 	struct moq_conn_seq *seq;
@@ -224,6 +258,9 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
 	if (!rb)
 		return MOQ_R_REWRITE_FAILED;
+	v = &rb->cc;
+	dk = &v->dk;
+	v->sent_ns = 0;
 	/* the packet the ingress program is cloning right now: its parse,
 	 * and its fail-safe check (no second clock read per clone) */
 	job = bpf_map_lookup_elem(&moq_fanout_job, &z);
@@ -247,6 +284,7 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	cr = bpf_map_lookup_elem(&moq_credit, &slot);
 	if (!seq || !cr)
 		return MOQ_R_SUB_INACTIVE;
+	v->job = hit && job;
 	if (hit && job) {
 		/* a job's clone carries no VLAN (moq_job_match) */
 		__builtin_memcpy(&e->p, &job->p, sizeof(e->p));
@@ -267,52 +305,65 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	/* the agent may have re-registered the slot since the clone was made */
 	if (sub->family != e->p.flow.family)
 		return MOQ_R_FAMILY_MISMATCH;
-	bk.slot = slot;
-	bk.conn_id = e->p.conn_id;
-	bk.track_alias = alias;
-	bs = bpf_map_lookup_elem(&moq_subscriptions, &bk);
-	if (!bs)
-		return MOQ_R_NO_SUBSCRIPTION;
+	if (!e->p.is_datagram) {
+		dk->slot = slot;
+		dk->conn_id = e->p.conn_id;
+		dk->up_stream_id = e->p.stream_id;
+	}
+	/* subscription, stream mapping and stream credit: from the slot's
+	 * cache line while no writer touched them since it was filled, else
+	 * from the hash maps (moq_maps.h, moq_clone_cache) */
+	cc = moq_cc_entry(slot, alias);
+	v->hit = cc && moq_cc_get(cc, e->p.conn_id, alias, !e->p.is_datagram, e->p.stream_id, v);
+	if (v->hit) {
+		if (v->flags & MOQ_CC_F_STREAM)
+			e->down_sid = v->down_sid;
+	} else {
+		v->gen = moq_cc_gen(cc);
+		r = moq_egress_lookup(e, alias, dk, v);
+		if (r)
+			return r;
+	}
 
 	if (!e->p.is_datagram) {
-		dk.slot = slot;
-		dk.conn_id = e->p.conn_id;
-		dk.up_stream_id = e->p.stream_id;
-		ds = bpf_map_lookup_elem(&moq_down_streams, &dk);
-		if (ds) {
-			e->down_sid = ds->stream_id;
-			if (ds->flags & MOQ_DS_F_RESET)
+		if (v->flags & MOQ_CC_F_STREAM) {
+			if (v->flags & MOQ_CC_V_RESET)
 				return MOQ_R_STREAM_RESET;
 		} else if (e->p.offset != 0) {
 			return MOQ_R_STREAM_UNMAPPED;
-		} else if (group < bs->start_group) {
+		} else if (group < v->start_group) {
 			/* a stream of the group in progress at the join that
 			 * starts after it: not in the subscriber's filter (a
 			 * Next Group Start joiner would get half a group) */
 			return MOQ_R_BEFORE_START;
 		}
-	} else if (e->p.group < bs->start_group) {
+	} else if (e->p.group < v->start_group) {
 		return MOQ_R_BEFORE_START;
 	}
 	/* never beyond the subscriber's stream credit: a spoofed frame at
 	 * offset 2^40 would close its connection (FLOW_CONTROL_ERROR); the
 	 * agent writes refused bytes when the credit allows */
 	if (!e->p.is_datagram && cr->enabled &&
-	    !moq_stream_credit_ok(cr, &dk, e->p.offset, e->p.data_len))
+	    !moq_stream_credit_ok(cr, v, e->p.offset, e->p.data_len))
 		return MOQ_R_STREAM_CREDIT;
 	if (!moq_gate_pass(slot, e->prio, skb->len)) {
-		if (!e->p.is_datagram)
-			moq_mark_reset(&dk, ds, e->p.offset);
+		if (!e->p.is_datagram) {
+			ds = (v->flags & MOQ_CC_F_STREAM)
+				 ? bpf_map_lookup_elem(&moq_down_streams, dk)
+				 : 0;
+			moq_mark_reset(dk, ds, e->p.offset);
+			moq_cc_invalidate(moq_cc_entry(slot, alias));
+		}
 		return MOQ_R_GATE_DROP;
 	}
-	if (e->p.has_moq_hdr && bs->track_alias != e->p.alias) {
-		if (moq_vi64_encode_width(rb->alias, bs->track_alias, e->p.alias_len)) {
+	if (e->p.has_moq_hdr && v->sub_alias != e->p.alias) {
+		if (moq_vi64_encode_width(rb->alias, v->sub_alias, e->p.alias_len)) {
 			moq_gate_refund(slot, skb->len);
 			return MOQ_R_ALIAS_WIDTH;
 		}
 		alias_patch = 1;
 	}
-	if (!e->p.is_datagram && !ds) {
+	if (!e->p.is_datagram && !(v->flags & MOQ_CC_F_STREAM)) {
 		struct moq_down_stream nd = {};
 		__u64 n, max = seq->max_uni;
 
@@ -323,15 +374,17 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 		if (n >= max)
 			return MOQ_R_STREAM_LIMIT;
 		nd.stream_id = 4 * n + 3;
-		if (bpf_map_update_elem(&moq_down_streams, &dk, &nd, BPF_NOEXIST)) {
+		if (bpf_map_update_elem(&moq_down_streams, dk, &nd, BPF_NOEXIST)) {
 			/* another CPU mapped it first: use theirs (n is lost;
 			 * the agent sees the gap in the events) */
-			ds = bpf_map_lookup_elem(&moq_down_streams, &dk);
+			ds = bpf_map_lookup_elem(&moq_down_streams, dk);
 			if (!ds)
 				return MOQ_R_STREAM_LIMIT;
 			nd.stream_id = ds->stream_id;
 		}
 		e->down_sid = nd.stream_id;
+		v->down_sid = (__u32)nd.stream_id;
+		v->flags |= MOQ_CC_F_STREAM;
 	}
 	/* connection credit: stream bytes (datagrams are not flow
 	 * controlled); the stream is opened already, so the agent, which
@@ -350,6 +403,21 @@ static __always_inline int moq_egress_clone(struct __sk_buff *skb, struct moq_eg
 	}
 	if (sub->vlan_id)
 		bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), sub->vlan_id);
+	/* a plaintext job clone's send time (a TLS clone is sealed first,
+	 * ~6 us: it reads the clock when it is done) */
+	if (v->job && !e->tls) {
+		job = bpf_map_lookup_elem(&moq_fanout_job, &z);
+		if (job)
+			v->sent_ns = moq_job_clock(job);
+	}
+	/* a forwarded clone's view is complete (the stream mapped, not
+	 * reset): the next clone of the slot finds it in one cache line */
+	if (!v->hit) {
+		cc = moq_cc_entry(slot, alias);
+		if (cc)
+			moq_cc_fill(cc, v->gen, e->p.conn_id, alias, !e->p.is_datagram,
+				    e->p.stream_id, v);
+	}
 	*forward = 1;
 	return MOQ_R_FORWARDED;
 }
@@ -378,7 +446,13 @@ static __always_inline struct moq_sent_ent *moq_log_reserve(struct moq_sent_log 
 static __always_inline void moq_log_publish(struct moq_sent_ent *l, struct moq_egress *e,
 					    __u32 wire_len, int forwarded)
 {
-	l->ts_ns = bpf_ktime_get_ns();
+	struct moq_rw_buf *rb;
+	__u32 z = 0;
+
+	/* a job clone's time from moq_job_clock, set by moq_egress_clone
+	 * for this clone (0 otherwise) */
+	rb = bpf_map_lookup_elem(&moq_rw_buf, &z);
+	l->ts_ns = forwarded && rb && rb->cc.sent_ns ? rb->cc.sent_ns : bpf_ktime_get_ns();
 	l->pn = e->pn;
 	if (e->p.is_datagram) {
 		l->up_stream_id = e->p.alias;

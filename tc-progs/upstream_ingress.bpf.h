@@ -114,11 +114,17 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 	struct moq_fanout_ctx f = {};
 	struct moq_fanout_job *job;
 	__u32 mark = skb->mark;
+	/* what the clones find for the packet: the job carries it */
+	__u64 j_alias, j_group;
+	__u8 j_prio;
 	int r;
 
 	r = moq_parse_packet(skb, cfg, &p, how);
 	if (r)
 		return r;
+	j_alias = p.alias;
+	j_group = p.group;
+	j_prio = p.prio;
 	if (p.is_datagram) {
 		tk.track_alias = p.alias;
 	} else {
@@ -147,12 +153,14 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 			 * start seen again (retransmission) must say what the
 			 * first one said, and an injected one cannot replace a
 			 * live stream's state */
+			j_prio = ns.priority;
 			if (bpf_map_update_elem(&moq_up_streams, &sk, &ns, BPF_NOEXIST)) {
 				st = bpf_map_lookup_elem(&moq_up_streams, &sk);
 				if (!st || st->track_alias != ns.track_alias ||
 				    st->group != ns.group || st->subgroup != ns.subgroup ||
 				    st->hdr_type != ns.hdr_type || st->hdr_len != ns.hdr_len)
 					return MOQ_R_HEADER_MISMATCH;
+				j_prio = st->priority; /* the first start's */
 			}
 			tk.track_alias = p.alias;
 		} else {
@@ -160,6 +168,9 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 			if (!st)
 				return MOQ_R_STREAM_START_UNSEEN;
 			tk.track_alias = st->track_alias;
+			j_alias = st->track_alias;
+			j_group = st->group;
+			j_prio = st->priority;
 		}
 	}
 	tk.conn_id = p.conn_id;
@@ -185,7 +196,10 @@ static __noinline int moq_upstream_fanout(struct __sk_buff *skb, const struct mo
 		f.ev_down = MOQ_DS_NONE;
 		f.ev_off = p.offset;
 	}
-	job = moq_job_start(skb, &p, subs);
+	/* what the egress program finds in moq_tracks: subs */
+	if (p.is_datagram && !p.has_prio)
+		j_prio = subs->default_priority;
+	job = moq_job_start(skb, &p, j_alias, j_group, j_prio);
 	bpf_loop(subs->count < MOQ_MAX_FANOUT ? subs->count : MOQ_MAX_FANOUT, moq_fanout_one, &f,
 		 0);
 	if (job)

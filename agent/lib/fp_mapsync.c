@@ -59,6 +59,9 @@ static const struct map_spec specs[FP_MAP_MAX] = {
 		     MOQ_MAX_SUBSCRIBERS, 1},
     [FP_MAP_SENT_LOG] = {"moq_sent_log", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_sent_log),
 			 MOQ_MAX_SUBSCRIBERS, 1},
+    [FP_MAP_CLONE_CACHE] = {"moq_clone_cache", BPF_MAP_TYPE_ARRAY, 4,
+			    sizeof(struct moq_clone_cache),
+			    MOQ_MAX_SUBSCRIBERS *MOQ_CLONE_CACHE_WAYS, 1},
 };
 
 #define FIX_HINT                                                                                   \
@@ -110,6 +113,8 @@ void fp_maps_close(struct fp_maps *m)
 		munmap(m->acks, m->acks_len);
 	if (m->sent)
 		munmap(m->sent, m->sent_len);
+	if (m->cc)
+		munmap(m->cc, m->cc_len);
 	free(m->dsq_k);
 	free(m->dsq_v);
 	for (int i = 0; i < FP_MAP_MAX; i++)
@@ -213,13 +218,14 @@ int fp_maps_open(struct fp_maps *m, const char *dir, char *err, size_t errlen)
 			   &m->acks_len);
 	m->sent = map_mmap(m->fd[FP_MAP_SENT_LOG], sizeof(struct moq_sent_log), MOQ_MAX_SUBSCRIBERS,
 			   &m->sent_len);
-	if (!m->seq || !m->gate || !m->credit || !m->acks || !m->sent) {
+	m->cc = map_mmap(m->fd[FP_MAP_CLONE_CACHE], sizeof(struct moq_clone_cache),
+			 MOQ_MAX_SUBSCRIBERS * MOQ_CLONE_CACHE_WAYS, &m->cc_len);
+	if (!m->seq || !m->gate || !m->credit || !m->acks || !m->sent || !m->cc) {
 		rv = -errno;
-		snprintf(
-		    err, errlen,
-		    "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit, moq_acks or "
-		    "moq_sent_log: %s",
-		    dir, strerror(-rv));
+		snprintf(err, errlen,
+			 "fast path: cannot mmap %s/moq_conn_seq, moq_gate, moq_credit, moq_acks, "
+			 "moq_sent_log or moq_clone_cache: %s",
+			 dir, strerror(-rv));
 		goto fail;
 	}
 	return 0;
@@ -251,6 +257,13 @@ struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot)
 struct moq_sent_log *fp_maps_sent_log(struct fp_maps *m, uint32_t slot)
 {
 	return m->sent && slot < MOQ_MAX_SUBSCRIBERS ? &m->sent[slot] : NULL;
+}
+
+struct moq_clone_cache *fp_maps_clone_cache(struct fp_maps *m, uint32_t slot, uint32_t w)
+{
+	return m->cc && slot < MOQ_MAX_SUBSCRIBERS && w < MOQ_CLONE_CACHE_WAYS
+		   ? &m->cc[slot * MOQ_CLONE_CACHE_WAYS + w]
+		   : NULL;
 }
 
 static int write_cfg(struct fp_maps *m)

@@ -42,6 +42,7 @@ enum fp_map_id {
 	FP_MAP_PN_WINDOWS,
 	FP_MAP_ACKS,
 	FP_MAP_SENT_LOG,
+	FP_MAP_CLONE_CACHE,
 	FP_MAP_MAX,
 };
 
@@ -57,6 +58,8 @@ struct fp_maps {
 	size_t acks_len;
 	struct moq_sent_log *sent; /* mmap of moq_sent_log */
 	size_t sent_len;
+	struct moq_clone_cache *cc; /* mmap of moq_clone_cache */
+	size_t cc_len;
 	struct moq_config cfg; /* last written */
 	int lock_fd;	       /* fp_maps_lock: held pin-directory lock, or -1 */
 	/* updates and deletes that failed, per map (fp_mapwrite counts them;
@@ -93,6 +96,9 @@ struct moq_gate *fp_maps_gate(struct fp_maps *m, uint32_t slot);
 struct moq_credit *fp_maps_credit(struct fp_maps *m, uint32_t slot);
 struct moq_acks *fp_maps_acks(struct fp_maps *m, uint32_t slot);
 struct moq_sent_log *fp_maps_sent_log(struct fp_maps *m, uint32_t slot);
+/* The slot's clone-cache entry of way w (< MOQ_CLONE_CACHE_WAYS); the
+ * agent only bumps its gen (fp_mapwrite). */
+struct moq_clone_cache *fp_maps_clone_cache(struct fp_maps *m, uint32_t slot, uint32_t w);
 
 /* Write moq_config: this build's layout version, generation, enabled flag,
  * heartbeat now (CLOCK_MONOTONIC ns), timeout, relay UDP port. */

@@ -34,6 +34,44 @@ static int del(struct fp_maps *m, enum fp_map_id id, const void *k)
 	return 0;
 }
 
+/* moq_clone_cache (moq_maps.h): every write of a slot's entries in
+ * moq_subscriptions, moq_down_streams or moq_stream_credit, and a slot's
+ * re-registration, lies between two bumps of the slot's cache generations:
+ * the one before stops the egress program using a copy filled earlier
+ * while the write is under way, the one after any copy filled before the
+ * write landed. So a clone uses a cached copy only where a hash lookup at
+ * the same moment would have found the same. */
+static void cc_bump(struct fp_maps *m, uint32_t slot)
+{
+	for (uint32_t w = 0; w < MOQ_CLONE_CACHE_WAYS; w++) {
+		struct moq_clone_cache *c = fp_maps_clone_cache(m, slot, w);
+
+		if (c)
+			__atomic_fetch_add(&c->gen, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static int put_slot(struct fp_maps *m, enum fp_map_id id, uint32_t slot, const void *k,
+		    const void *v)
+{
+	int rc;
+
+	cc_bump(m, slot);
+	rc = put(m, id, k, v);
+	cc_bump(m, slot);
+	return rc;
+}
+
+static int del_slot(struct fp_maps *m, enum fp_map_id id, uint32_t slot, const void *k)
+{
+	int rc;
+
+	cc_bump(m, slot);
+	rc = del(m, id, k);
+	cc_bump(m, slot);
+	return rc;
+}
+
 static int get(struct fp_maps *m, enum fp_map_id id, const void *k, void *v)
 {
 	int fd = m->fd[id];
@@ -45,7 +83,7 @@ static int get(struct fp_maps *m, enum fp_map_id id, const void *k, void *v)
 
 int fp_maps_put_subscriber(struct fp_maps *m, uint32_t slot, const struct moq_subscriber *s)
 {
-	return put(m, FP_MAP_SUBSCRIBERS, &slot, s);
+	return put_slot(m, FP_MAP_SUBSCRIBERS, slot, &slot, s);
 }
 
 int fp_maps_put_sub_cid(struct fp_maps *m, const uint8_t cid[MOQ_CID_LEN], uint32_t slot)
@@ -189,19 +227,19 @@ int fp_maps_put_track(struct fp_maps *m, const struct moq_track_key *k,
 int fp_maps_put_subscription(struct fp_maps *m, const struct moq_subscription_key *k,
 			     const struct moq_subscription *v)
 {
-	return put(m, FP_MAP_SUBSCRIPTIONS, k, v);
+	return put_slot(m, FP_MAP_SUBSCRIPTIONS, k->slot, k, v);
 }
 
 int fp_maps_del_subscription(struct fp_maps *m, const struct moq_subscription_key *k)
 {
-	return del(m, FP_MAP_SUBSCRIPTIONS, k);
+	return del_slot(m, FP_MAP_SUBSCRIPTIONS, k->slot, k);
 }
 
 int fp_maps_put_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
 			    const struct moq_down_stream *v)
 {
 	fp_maps_flush(m);
-	return put(m, FP_MAP_DOWN_STREAMS, k, v);
+	return put_slot(m, FP_MAP_DOWN_STREAMS, k->slot, k, v);
 }
 
 int fp_maps_get_down_stream(struct fp_maps *m, const struct moq_down_stream_key *k,
@@ -215,12 +253,12 @@ int fp_maps_put_stream_credit(struct fp_maps *m, const struct moq_down_stream_ke
 {
 	__u64 v = max;
 
-	return put(m, FP_MAP_STREAM_CREDIT, k, &v);
+	return put_slot(m, FP_MAP_STREAM_CREDIT, k->slot, k, &v);
 }
 
 int fp_maps_del_stream_credit(struct fp_maps *m, const struct moq_down_stream_key *k)
 {
-	return del(m, FP_MAP_STREAM_CREDIT, k);
+	return del_slot(m, FP_MAP_STREAM_CREDIT, k->slot, k);
 }
 
 #define DSQ_MAX 1024 /* entries per batch call */
@@ -239,7 +277,7 @@ int fp_maps_queue_down_stream(struct fp_maps *m, const struct moq_down_stream_ke
 		a = a ? realloc(m->dsq_v, cap * sizeof(*m->dsq_v)) : NULL;
 		if (!a) {
 			fp_maps_flush(m);
-			return put(m, FP_MAP_DOWN_STREAMS, k, v);
+			return put_slot(m, FP_MAP_DOWN_STREAMS, k->slot, k, v);
 		}
 		m->dsq_v = a;
 		m->dsq_cap = cap;
@@ -256,6 +294,8 @@ int fp_maps_flush(struct fp_maps *m)
 
 	if (!m->dsq_n)
 		return 0;
+	for (size_t i = 0; i < m->dsq_n; i++) /* before the write (cc_bump) */
+		cc_bump(m, m->dsq_k[i].slot);
 	if (fd >= 0 && !m->dsq_no_batch) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 		uint32_t count = (uint32_t)m->dsq_n;
@@ -282,6 +322,8 @@ int fp_maps_flush(struct fp_maps *m)
 		if (r)
 			rc = r;
 	}
+	for (size_t i = 0; i < m->dsq_n; i++) /* and after it */
+		cc_bump(m, m->dsq_k[i].slot);
 	m->dsq_n = 0;
 	return rc;
 }
@@ -370,9 +412,13 @@ static int purge_slot(struct fp_maps *m, enum fp_map_id id, uint32_t slot)
 
 int fp_maps_purge_slot(struct fp_maps *m, uint32_t slot)
 {
-	int a = purge_slot(m, FP_MAP_DOWN_STREAMS, slot);
+	int a, b;
+
+	cc_bump(m, slot);
+	a = purge_slot(m, FP_MAP_DOWN_STREAMS, slot);
 	/* not open: nothing to purge (unit tests open only what they use) */
-	int b = m->fd[FP_MAP_STREAM_CREDIT] < 0 ? 0 : purge_slot(m, FP_MAP_STREAM_CREDIT, slot);
+	b = m->fd[FP_MAP_STREAM_CREDIT] < 0 ? 0 : purge_slot(m, FP_MAP_STREAM_CREDIT, slot);
+	cc_bump(m, slot);
 
 	if (a < 0)
 		return a;
@@ -444,6 +490,9 @@ size_t fp_maps_clear_stale(struct fp_maps *m)
 		struct moq_credit *cr = fp_maps_credit(m, i);
 		struct moq_acks *a = fp_maps_acks(m, i);
 
+		/* an earlier run's cached copies: unusable (a bump, not a
+		 * zeroing, which could leave a fill's odd seq behind) */
+		cc_bump(m, i);
 		if (cr)
 			memset(cr, 0, sizeof(*cr));
 		if (seq)

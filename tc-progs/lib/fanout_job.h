@@ -24,7 +24,9 @@ struct moq_fanout_job {
 	__u32 len;   /* skb->len */
 	__u32 live;  /* 1 while the ingress program clones the packet */
 	__u8 prio;
-	__u8 pad0[7];
+	__u8 pad0[3];
+	__u32 clones; /* job clones forwarded so far (moq_job_clock) */
+	__u64 ts;     /* the last clock read of moq_job_clock */
 };
 
 struct {
@@ -35,10 +37,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } moq_fanout_job SEC(".maps");
 
-/* Publishes p (a packet of the track subs, about to be cloned) as this
- * CPU's job; NULL when the clones will parse for themselves. */
+/* Publishes p (a packet about to be cloned) as this CPU's job, with its
+ * track alias, group and priority as the caller found them (a stream's from
+ * its moq_up_streams state, which the caller has just looked up or
+ * inserted: not looked up again); NULL when the clones will parse for
+ * themselves. */
 static __always_inline struct moq_fanout_job *
-moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_track_subs *subs)
+moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, __u64 alias, __u64 group, __u8 prio)
 {
 	struct moq_fanout_job *job;
 	__u32 z = 0;
@@ -49,27 +54,32 @@ moq_job_start(struct __sk_buff *skb, const struct moq_pkt *p, const struct moq_t
 	job->live = 0;
 	if (p->flow.vlan)
 		return 0; /* the egress program pops it: other offsets */
-	if (p->is_datagram) {
-		job->alias = p->alias;
-		job->group = p->group;
-		/* what the egress program finds in moq_tracks: subs */
-		job->prio = p->has_prio ? p->prio : subs->default_priority;
-	} else {
-		struct moq_up_stream_key sk = {.conn_id = p->conn_id, .stream_id = p->stream_id};
-		struct moq_up_stream *st = bpf_map_lookup_elem(&moq_up_streams, &sk);
-
-		if (!st)
-			return 0;
-		job->alias = st->track_alias;
-		job->group = st->group;
-		job->prio = st->priority;
-	}
+	job->alias = alias;
+	job->group = group;
+	job->prio = prio;
 	if (bpf_skb_load_bytes(skb, p->flow.l4_off + 8, job->id, sizeof(job->id)))
 		return 0;
 	__builtin_memcpy(&job->p, p, sizeof(*p));
 	job->len = skb->len;
+	job->clones = 0;
 	job->live = 1;
 	return job;
+}
+
+/* The send time a forwarded job clone writes into the sent log: the clock
+ * is read by every MOQ_JOB_CLOCK_EVERY-th clone of the packet, the ones
+ * between take that reading. The clones of one packet leave one after
+ * another, each ~0.5 us of the egress program and a transmit: a time at
+ * most MOQ_JOB_CLOCK_EVERY - 1 clones early (a few us), where a clock read
+ * per clone cost ~7 % of a clone. The agent takes RTT samples and loss
+ * deadlines from it: a few us on each, in the conservative direction (a
+ * sample at most that much longer). */
+#define MOQ_JOB_CLOCK_EVERY 8
+static __always_inline __u64 moq_job_clock(struct moq_fanout_job *job)
+{
+	if (job->clones++ % MOQ_JOB_CLOCK_EVERY == 0 || !job->ts)
+		job->ts = bpf_ktime_get_ns();
+	return job->ts;
 }
 
 /* The config for a job's clone: the ingress program found the agent alive

@@ -115,6 +115,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MOQ_MAX_SUBSCRIBERS *MOQ_CLONE_CACHE_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct moq_clone_cache);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} moq_clone_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MOQ_MAX_SUBSCRIBERS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);

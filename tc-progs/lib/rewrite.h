@@ -5,6 +5,7 @@
 
 #include "bpf_common.h"
 #include "csum_patch.h"
+#include "clone_cache.h"
 
 /* The headers a rewrite touches, Ethernet to the track alias: at most 14 +
  * 60 (IPv4 options) + 8 + 13 + MOQ_MAX_PREFIX_BYTES + 1 + 4 + 8 + 8 + 1 + 8
@@ -21,6 +22,9 @@ struct moq_rw_buf {
 	__u8 src[16];
 	__u8 alias[16];
 	__u32 zpos, zend, zbad; /* the prefix being zeroed (moq_rw_zero_step) */
+	__u32 pad0;
+	/* what moq_egress_clone found for the clone (cache or hash maps) */
+	struct moq_cc_view cc;
 };
 
 /* Per CPU: one clone is rewritten at a time on a CPU, start to end. */

@@ -23,6 +23,7 @@
 
 #include "lib/bpf_pkt.h"
 #include "lib/bpf_relay.h"
+#include "lib/fp_mapwrite.h"
 #include "lib/fp_names.h"
 #include "lib/fp_sentlog.h"
 #include "moq_maps.h"
@@ -52,6 +53,35 @@ static const uint8_t mac_pub[6] = {2, 0, 0, 0, 0, 1}, mac_relay[6] = {2, 0, 0, 0
 static const uint8_t mac_relay_s[6] = {2, 0, 0, 0, 1, 0xfe}, mac_sub[6] = {2, 0, 0, 0, 1, 3};
 
 #define mfd(name) bpf_relay_mfd(&R, name)
+
+/* The agent's writers (agent/lib/fp_mapwrite) on the loaded object's maps:
+ * they bump the slot's clone-cache generations around every write of its
+ * subscriptions, down streams and stream credit, as the agent does. */
+static struct fp_maps *agent(void)
+{
+	static struct fp_maps m;
+	static int ready;
+
+	if (!ready) {
+		size_t len = (size_t)MOQ_MAX_SUBSCRIBERS * MOQ_CLONE_CACHE_WAYS *
+			     sizeof(struct moq_clone_cache);
+
+		for (int i = 0; i < FP_MAP_MAX; i++)
+			m.fd[i] = -1;
+		m.fd[FP_MAP_SUBSCRIBERS] = mfd("moq_subscribers");
+		m.fd[FP_MAP_SUBSCRIPTIONS] = mfd("moq_subscriptions");
+		m.fd[FP_MAP_DOWN_STREAMS] = mfd("moq_down_streams");
+		m.fd[FP_MAP_STREAM_CREDIT] = mfd("moq_stream_credit");
+		m.fd[FP_MAP_CLONE_CACHE] = mfd("moq_clone_cache");
+		m.cc = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd[FP_MAP_CLONE_CACHE],
+			    0);
+		ck_assert(m.cc != MAP_FAILED);
+		m.cc_len = len;
+		m.lock_fd = -1;
+		ready = 1;
+	}
+	return &m;
+}
 
 static void set_config(uint64_t hb, uint64_t timeout, uint32_t gen, uint32_t flags)
 {
@@ -116,7 +146,7 @@ static void add_track_from(uint32_t conn, uint64_t alias, const uint32_t *slots,
 		struct moq_subscription b = {.track_alias = down_alias, .start_group = start_group};
 
 		t.slots[i] = slots[i];
-		ck_assert_int_eq(bpf_map_update_elem(mfd("moq_subscriptions"), &bk, &b, 0), 0);
+		ck_assert_int_eq(fp_maps_put_subscription(agent(), &bk, &b), 0);
 	}
 	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_tracks"), &k, &t, 0), 0);
 }
@@ -1418,9 +1448,8 @@ static struct moq_credit credit_get(uint32_t slot)
 static void stream_credit_set(uint32_t slot, uint64_t sid, uint64_t max)
 {
 	struct moq_down_stream_key k = {.slot = slot, .conn_id = UP_CONN, .up_stream_id = sid};
-	__u64 v = max;
 
-	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_stream_credit"), &k, &v, 0), 0);
+	ck_assert_int_eq(fp_maps_put_stream_credit(agent(), &k, max), 0);
 }
 
 /* Opens UP_SID for SLOT through the kernel (its start forwarded). */
@@ -2083,6 +2112,44 @@ START_TEST(egress_job_clone_uses_the_ingress_heartbeat_check)
 }
 END_TEST
 
+/* A plaintext job clone's send time in the sent log is read by every 8th
+ * clone of the packet (moq_job_clock); the clones between take that
+ * reading. A clone that is not the job's packet reads the clock itself.
+ * (One CPU: the job and its clone count are per CPU.) */
+START_TEST(egress_job_clones_share_one_clock_read_per_eight)
+{
+	struct moq_sent_log *l = sent_log(SLOT);
+	cpu_set_t one, old;
+	struct fx in1, other;
+	uint64_t h0, ts[10];
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	job_setup(&in1);
+	job_revive(&in1, 0);
+	h0 = l->head;
+	for (int i = 0; i < 10; i++) {
+		run_prog(R.subscriber_egress, in1.pkt, in1.len, MOQ_MARK_MAGIC | SLOT);
+		ck_assert_int_eq(run.retval, TC_ACT_OK);
+	}
+	ck_assert_uint_eq(l->head, h0 + 10);
+	for (int i = 0; i < 10; i++)
+		ts[i] = l->ent[(h0 + i) % MOQ_SENT_LOG_ENTRIES].ts_ns;
+	for (int i = 1; i < 8; i++)
+		ck_assert_uint_eq(ts[i], ts[0]);
+	ck_assert_uint_gt(ts[8], ts[0]);
+	ck_assert_uint_eq(ts[9], ts[8]);
+	fx_up(&other, 4);
+	fx_build(&other, frames_stream_later(other.frames, 0, UP_SID, 53));
+	run_prog(R.subscriber_egress, other.pkt, other.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_gt(l->ent[(h0 + 10) % MOQ_SENT_LOG_ENTRIES].ts_ns, ts[9]);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+END_TEST
+
 START_TEST(sub_ingress_learns_l2_and_counts)
 {
 	struct fx f;
@@ -2219,6 +2286,171 @@ START_TEST(relay_ingress_handles_both_roles)
 }
 END_TEST
 
+/* ---- clone cache (moq_clone_cache) ------------------------------------------ */
+
+static struct moq_clone_cache cc_get(uint32_t slot, uint64_t alias)
+{
+	uint32_t idx = slot * MOQ_CLONE_CACHE_WAYS + (uint32_t)(alias & (MOQ_CLONE_CACHE_WAYS - 1));
+	struct moq_clone_cache c;
+
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_clone_cache"), &idx, &c), 0);
+	return c;
+}
+
+static void cc_put(uint32_t slot, uint64_t alias, const struct moq_clone_cache *c)
+{
+	uint32_t idx = slot * MOQ_CLONE_CACHE_WAYS + (uint32_t)(alias & (MOQ_CLONE_CACHE_WAYS - 1));
+
+	ck_assert_int_eq(bpf_map_update_elem(mfd("moq_clone_cache"), &idx, c, 0), 0);
+}
+
+static void datagram_expect_alias(uint32_t pn, uint64_t down_alias)
+{
+	struct fx in, want;
+
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	fx_down(&want, 4, SLOT, pn);
+	fx_build(&want, frames_datagram(want.frames, 0, down_alias));
+	egress_expect_output(&in, SLOT, &want);
+}
+
+/* A forwarded clone fills its slot's line; the next clone is answered from
+ * it (shown by a subscription deleted behind the cache's back, which no
+ * writer of the relay does: it is still forwarded), until a writer bumps
+ * the generation. */
+START_TEST(egress_clone_cache_answers_the_next_clone)
+{
+	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
+	struct moq_clone_cache c;
+	struct fx in;
+
+	seq_set(SLOT, 9, 0);
+	datagram_expect_alias(9, DOWN_ALIAS);
+	c = cc_get(SLOT, ALIAS);
+	ck_assert(c.flags & MOQ_CC_F_VALID);
+	ck_assert(!(c.flags & MOQ_CC_F_STREAM));
+	ck_assert_uint_eq(c.gen, c.filled_gen);
+	ck_assert_uint_eq(c.seq % 2, 0);
+	ck_assert_uint_eq(c.conn_id, UP_CONN);
+	ck_assert_uint_eq(c.track_alias, ALIAS);
+	ck_assert_uint_eq(c.sub_alias, DOWN_ALIAS);
+	ck_assert_int_eq(bpf_map_delete_elem(mfd("moq_subscriptions"), &bk), 0);
+	datagram_expect_alias(10, DOWN_ALIAS);
+	/* the agent's delete (absent already) still bumps: the cache is
+	 * not used any more */
+	ck_assert_int_eq(fp_maps_del_subscription(agent(), &bk), -ENOENT);
+	ck_assert_uint_ne(cc_get(SLOT, ALIAS).gen, cc_get(SLOT, ALIAS).filled_gen);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_NO_SUBSCRIPTION);
+}
+END_TEST
+
+/* The agent changes a subscription after the cache was filled: the next
+ * clone carries the new alias, and a new filter start drops it. */
+START_TEST(egress_subscription_change_after_the_cache_filled_is_seen)
+{
+	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
+	struct moq_subscription b = {.track_alias = DOWN_ALIAS + 1};
+	struct fx in;
+
+	seq_set(SLOT, 9, 0);
+	datagram_expect_alias(9, DOWN_ALIAS);
+	datagram_expect_alias(10, DOWN_ALIAS);
+	ck_assert_int_eq(fp_maps_put_subscription(agent(), &bk, &b), 0);
+	datagram_expect_alias(11, DOWN_ALIAS + 1);
+	datagram_expect_alias(12, DOWN_ALIAS + 1);
+	b.start_group = 13; /* the fixture's datagrams are of group 12 */
+	ck_assert_int_eq(fp_maps_put_subscription(agent(), &bk, &b), 0);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_BEFORE_START);
+}
+END_TEST
+
+/* A stream's subscription removed, or the stream marked reset by the
+ * agent, after its clones filled the cache: nothing more is forwarded. */
+START_TEST(egress_stream_removed_or_reset_after_the_cache_filled_never_forwards)
+{
+	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
+	struct moq_down_stream_key dk = {.slot = SLOT, .conn_id = UP_CONN, .up_stream_id = UP_SID};
+	struct moq_down_stream ds = {.stream_id = 3, .flags = MOQ_DS_F_RESET, .reset_offset = 53};
+	struct moq_subscription b = {.track_alias = DOWN_ALIAS};
+	struct fx in;
+
+	seq_set(SLOT, 1, 0);
+	open_stream();
+	fx_up(&in, 4);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 13));
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert(cc_get(SLOT, ALIAS).flags & MOQ_CC_F_STREAM);
+	ck_assert_uint_eq(cc_get(SLOT, ALIAS).down_sid, 3);
+	ck_assert_int_eq(fp_maps_del_subscription(agent(), &bk), 0);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 53));
+	egress_expect_drop(&in, SLOT, MOQ_R_NO_SUBSCRIPTION);
+	/* back, and forwarded (the line filled again) */
+	ck_assert_int_eq(fp_maps_put_subscription(agent(), &bk, &b), 0);
+	run_prog(R.subscriber_egress, in.pkt, in.len, MOQ_MARK_MAGIC | SLOT);
+	ck_assert_int_eq(run.retval, TC_ACT_OK);
+	ck_assert_uint_eq(cc_get(SLOT, ALIAS).gen, cc_get(SLOT, ALIAS).filled_gen);
+	/* the agent's reset mark goes through the batched queue */
+	ck_assert_int_eq(fp_maps_queue_down_stream(agent(), &dk, &ds), 0);
+	ck_assert_int_eq(fp_maps_flush(agent()), 0);
+	fx_build(&in, frames_stream_later(in.frames, 0, UP_SID, 93));
+	egress_expect_drop(&in, SLOT, MOQ_R_STREAM_RESET);
+}
+END_TEST
+
+/* A line another CPU is filling (seq odd) or filled before the last write
+ * (filled_gen != gen) answers nothing: the hash maps do. */
+START_TEST(egress_cache_line_being_filled_or_stale_is_not_used)
+{
+	struct moq_subscription_key bk = {.slot = SLOT, .conn_id = UP_CONN, .track_alias = ALIAS};
+	struct moq_clone_cache c;
+	struct fx in;
+
+	seq_set(SLOT, 9, 0);
+	datagram_expect_alias(9, DOWN_ALIAS);
+	ck_assert_int_eq(bpf_map_delete_elem(mfd("moq_subscriptions"), &bk), 0);
+	c = cc_get(SLOT, ALIAS);
+	c.seq += 1;
+	cc_put(SLOT, ALIAS, &c);
+	fx_up(&in, 4);
+	fx_build(&in, frames_datagram(in.frames, 0, ALIAS));
+	egress_expect_drop(&in, SLOT, MOQ_R_NO_SUBSCRIPTION);
+	c.seq += 1;
+	c.gen += 1;
+	cc_put(SLOT, ALIAS, &c);
+	egress_expect_drop(&in, SLOT, MOQ_R_NO_SUBSCRIPTION);
+	/* and the same line, consistent again, is used (as in the test
+	 * above): the two fields alone made the difference */
+	c.gen = c.filled_gen;
+	cc_put(SLOT, ALIAS, &c);
+	datagram_expect_alias(10, DOWN_ALIAS);
+}
+END_TEST
+
+/* A slot re-registered for another connection: its lines are stale. */
+START_TEST(egress_slot_reregistered_drops_its_cached_lines)
+{
+	struct moq_subscriber s;
+	struct moq_clone_cache c;
+	uint32_t slot = SLOT;
+
+	seq_set(SLOT, 9, 0);
+	datagram_expect_alias(9, DOWN_ALIAS);
+	ck_assert_int_eq(bpf_map_lookup_elem(mfd("moq_subscribers"), &slot, &s), 0);
+	ck_assert_int_eq(fp_maps_put_subscriber(agent(), SLOT, &s), 0);
+	c = cc_get(SLOT, ALIAS);
+	ck_assert_uint_ne(c.gen, c.filled_gen);
+	ck_assert_int_eq(fp_maps_purge_slot(agent(), SLOT), 0);
+	ck_assert_uint_eq(cc_get(SLOT, ALIAS).gen, c.gen + 2);
+	ck_assert_uint_eq(cc_get(SLOT, ALIAS + 1).gen, c.gen + 2); /* every way */
+}
+END_TEST
+
 /* ---- verifier ---------------------------------------------------------------- */
 
 START_TEST(programs_verify_and_report_verified_insns)
@@ -2291,6 +2523,12 @@ static Suite *suite(void)
 	tcase_add_test(eg, egress_gate_drops_low_priority_first);
 	tcase_add_test(eg, egress_never_forwards_beyond_the_stream_credit);
 	tcase_add_test(eg, egress_stream_credit_follows_max_stream_data);
+	tcase_add_test(eg, egress_clone_cache_answers_the_next_clone);
+	tcase_add_test(eg, egress_job_clones_share_one_clock_read_per_eight);
+	tcase_add_test(eg, egress_subscription_change_after_the_cache_filled_is_seen);
+	tcase_add_test(eg, egress_stream_removed_or_reset_after_the_cache_filled_never_forwards);
+	tcase_add_test(eg, egress_cache_line_being_filled_or_stale_is_not_used);
+	tcase_add_test(eg, egress_slot_reregistered_drops_its_cached_lines);
 	tcase_add_test(eg, egress_takes_connection_credit_per_stream_byte);
 	tcase_add_test(eg, egress_credit_disabled_checks_nothing);
 	tcase_add_test(eg, egress_stale_heartbeat_drops_clone);

@@ -1,7 +1,9 @@
 /* tc-progs/testing/tstamp.bpf.c (the latency benchmark's kernel timestamps) on
  * fixture packets with bpf_prog_test_run_opts: which packets are stamped,
- * under which key, first sighting wins, the search window's exact bound,
- * counters, and that packets pass untouched. Needs root (BPF).
+ * under which key, every sighting is appended to this CPU's part of the ring
+ * in order (the earliest of a key is the first sighting the reader keeps), a
+ * full part drops, the search window's exact bound, counters, and that
+ * packets pass untouched. Needs root (BPF).
  * Object: $MOQ_TSTAMP_OBJ, else $B/tc-progs/testing/tstamp.bpf.o (B default build). */
 #include <check.h>
 #include <arpa/inet.h>
@@ -18,7 +20,7 @@
 #include "testing/tstamp.h"
 
 static struct bpf_object *obj;
-static int fd_egress, fd_ingress, fd_times, fd_stats;
+static int fd_egress, fd_ingress, fd_ring, fd_head, fd_stats;
 
 static const uint8_t SADDR4[4] = {10, 77, 0, 2}, DADDR4[4] = {10, 77, 0, 1};
 #define DPORT 4443
@@ -43,9 +45,11 @@ static void setup(void)
 	ck_assert_int_eq(bpf_object__load(obj), 0);
 	fd_egress = bpf_program__fd(bpf_object__find_program_by_name(obj, "tst_egress"));
 	fd_ingress = bpf_program__fd(bpf_object__find_program_by_name(obj, "tst_ingress"));
-	fd_times = bpf_map__fd(bpf_object__find_map_by_name(obj, "tst_times"));
+	fd_ring = bpf_map__fd(bpf_object__find_map_by_name(obj, "tst_ring"));
+	fd_head = bpf_map__fd(bpf_object__find_map_by_name(obj, "tst_head"));
 	fd_stats = bpf_map__fd(bpf_object__find_map_by_name(obj, "tst_stats"));
-	ck_assert(fd_egress >= 0 && fd_ingress >= 0 && fd_times >= 0 && fd_stats >= 0);
+	ck_assert(fd_egress >= 0 && fd_ingress >= 0 && fd_ring >= 0 && fd_head >= 0 &&
+		  fd_stats >= 0);
 }
 
 static void teardown(void)
@@ -117,26 +121,64 @@ static uint64_t stat(enum tst_stat k)
 	return sum;
 }
 
+/* Every record in the ring (all CPUs' unread parts), in append order per CPU. */
+static size_t records(struct tst_rec *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t c = 0; c < TST_RING_CPUS; c++) {
+		struct tst_head h;
+
+		ck_assert_int_eq(bpf_map_lookup_elem(fd_head, &c, &h), 0);
+		for (uint64_t r = h.read; r < h.written; r++) {
+			uint32_t idx = c * TST_RING_PER_CPU + (uint32_t)(r % TST_RING_PER_CPU);
+
+			ck_assert_uint_lt(n, cap);
+			ck_assert_int_eq(bpf_map_lookup_elem(fd_ring, &idx, &out[n]), 0);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The earliest sighting of a key (what `tstamp dump` prints), 0 if found. */
+static int lookup_key(const struct tst_key *k, uint64_t *ts)
+{
+	struct tst_rec r[64];
+	size_t n = records(r, 64);
+	int found = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(&r[i].key, k, sizeof(*k)) && (found < 0 || r[i].ns < *ts)) {
+			*ts = r[i].ns;
+			found = 0;
+		}
+	return found;
+}
+
 static int lookup(uint32_t point, const uint8_t daddr[4], uint64_t seq, uint64_t *ts)
 {
 	struct tst_key k = {.point = point, .dport = htons(DPORT), .seq = seq};
 
 	memcpy(&k.daddr, daddr, 4);
-	return bpf_map_lookup_elem(fd_times, &k, ts);
+	return lookup_key(&k, ts);
 }
 
+/* Distinct keys in the ring. */
 static unsigned map_entries(void)
 {
-	struct tst_key k, next;
-	unsigned n = 0;
-	int have = 0;
+	struct tst_rec r[64];
+	size_t n = records(r, 64);
+	unsigned keys = 0;
 
-	while (bpf_map_get_next_key(fd_times, have ? &k : NULL, &next) == 0) {
-		k = next;
-		have = 1;
-		n++;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+
+		while (j < i && memcmp(&r[j].key, &r[i].key, sizeof(r[i].key)))
+			j++;
+		keys += j == i;
 	}
-	return n;
+	return keys;
 }
 
 START_TEST(egress_stamps_object_by_destination_and_sequence)
@@ -155,23 +197,29 @@ START_TEST(egress_stamps_object_by_destination_and_sequence)
 	ck_assert_uint_eq(stat(TST_S_SEEN), 1);
 	ck_assert_uint_eq(stat(TST_S_UDP), 1);
 	ck_assert_uint_eq(stat(TST_S_MATCHED), 1);
-	ck_assert_uint_eq(stat(TST_S_FIRST), 1);
+	ck_assert_uint_eq(stat(TST_S_RECORDED), 1);
 }
 END_TEST
 
-START_TEST(first_sighting_wins_and_repeat_is_counted)
+START_TEST(first_sighting_wins_and_repeat_is_recorded_after_it)
 {
 	uint8_t f[200], pkt[512];
 	size_t len = build(pkt, sizeof(pkt), 4, f, frames_with_mqp1(f, sizeof(f), 3, 42, 1));
 	uint64_t first = 0, again = 0;
+	struct tst_rec r[4];
 
 	run(fd_egress, pkt, len);
 	ck_assert_int_eq(lookup(TST_PT_EGRESS, DADDR4, 42, &first), 0);
 	run(fd_egress, pkt, len);
 	ck_assert_int_eq(lookup(TST_PT_EGRESS, DADDR4, 42, &again), 0);
 	ck_assert_uint_eq(first, again);
-	ck_assert_uint_eq(stat(TST_S_FIRST), 1);
-	ck_assert_uint_eq(stat(TST_S_REPEAT), 1);
+	/* both sightings are in the ring, the repeat after (and later than)
+	 * the first: the reader keeps the earliest */
+	ck_assert_uint_eq(records(r, 4), 2);
+	ck_assert_mem_eq(&r[0].key, &r[1].key, sizeof(r[0].key));
+	ck_assert_uint_eq(r[0].ns, first);
+	ck_assert_uint_ge(r[1].ns, first);
+	ck_assert_uint_eq(stat(TST_S_RECORDED), 2);
 	/* the other direction is another point: a key of its own */
 	run(fd_ingress, pkt, len);
 	ck_assert_int_eq(lookup(TST_PT_INGRESS, DADDR4, 42, &again), 0);
@@ -263,7 +311,7 @@ START_TEST(clone_mark_is_the_key)
 	ck_assert_int_eq(bpf_prog_test_run_opts(fd_egress, &o), 0);
 	ck_assert_int_eq((int)o.retval, TC_ACT_UNSPEC);
 	ck_assert_mem_eq(out, pkt, len);
-	ck_assert_int_eq(bpf_map_lookup_elem(fd_times, &k, &ts), 0);
+	ck_assert_int_eq(lookup_key(&k, &ts), 0);
 	ck_assert_int_ne(lookup(TST_PT_EGRESS, DADDR4, 77, &ts), 0);
 	/* another slot is another key; a mark without the magic changes nothing */
 	ctx.mark = TST_CLONE_MARK | 8;
@@ -272,6 +320,45 @@ START_TEST(clone_mark_is_the_key)
 	ck_assert_int_eq(bpf_prog_test_run_opts(fd_egress, &o), 0);
 	ck_assert_int_eq(lookup(TST_PT_EGRESS, DADDR4, 77, &ts), 0);
 	ck_assert_uint_eq(map_entries(), 3);
+}
+END_TEST
+
+/* A CPU's part of the ring holds TST_RING_PER_CPU unread records: one more is
+ * dropped and counted, not written over an unread one; once the reader
+ * advances read the slot after the last is used (the index wraps). */
+START_TEST(full_ring_part_drops_and_reading_frees_it)
+{
+	uint8_t f[200], pkt[512];
+	size_t len = build(pkt, sizeof(pkt), 4, f, frames_with_mqp1(f, sizeof(f), 3, 42, 1));
+	struct tst_head h = {.written = 5 * (uint64_t)TST_RING_PER_CPU + 7,
+			     .read = 4 * (uint64_t)TST_RING_PER_CPU + 7};
+	struct tst_rec r;
+	uint32_t c, idx = 0;
+
+	for (c = 0; c < TST_RING_CPUS; c++)
+		ck_assert_int_eq(bpf_map_update_elem(fd_head, &c, &h, 0), 0);
+	run(fd_egress, pkt, len);
+	ck_assert_uint_eq(stat(TST_S_FULL), 1);
+	ck_assert_uint_eq(stat(TST_S_RECORDED), 0);
+	for (c = 0; c < TST_RING_CPUS; c++) {
+		ck_assert_int_eq(bpf_map_lookup_elem(fd_head, &c, &h), 0);
+		ck_assert_uint_eq(h.written, 5 * (uint64_t)TST_RING_PER_CPU + 7);
+		h.read = h.written;
+		ck_assert_int_eq(bpf_map_update_elem(fd_head, &c, &h, 0), 0);
+	}
+	run(fd_egress, pkt, len);
+	ck_assert_uint_eq(stat(TST_S_RECORDED), 1);
+	for (c = 0; c < TST_RING_CPUS; c++) {
+		ck_assert_int_eq(bpf_map_lookup_elem(fd_head, &c, &h), 0);
+		if (h.written != h.read) {
+			ck_assert_uint_eq(h.written, h.read + 1);
+			idx = c * TST_RING_PER_CPU + 7;
+		}
+	}
+	ck_assert_uint_ne(idx, 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(fd_ring, &idx, &r), 0);
+	ck_assert_uint_eq(r.key.seq, 42);
+	ck_assert_uint_eq(r.key.point, TST_PT_EGRESS);
 }
 END_TEST
 
@@ -295,7 +382,8 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, egress_stamps_object_by_destination_and_sequence);
-	tcase_add_test(tc, first_sighting_wins_and_repeat_is_counted);
+	tcase_add_test(tc, first_sighting_wins_and_repeat_is_recorded_after_it);
+	tcase_add_test(tc, full_ring_part_drops_and_reading_frees_it);
 	tcase_add_test(tc, payload_without_magic_is_unmatched);
 	tcase_add_test(tc, other_version_is_not_mqp1);
 	tcase_add_test(tc, window_bound_is_exact);

@@ -58,6 +58,8 @@ static const struct mk all_maps[] = {
      BPF_F_MMAPABLE},
     {"moq_sent_log", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_sent_log), MOQ_MAX_SUBSCRIBERS,
      BPF_F_MMAPABLE},
+    {"moq_clone_cache", BPF_MAP_TYPE_ARRAY, 4, sizeof(struct moq_clone_cache),
+     MOQ_MAX_SUBSCRIBERS *MOQ_CLONE_CACHE_WAYS, BPF_F_MMAPABLE},
 };
 #define NMAPS (sizeof(all_maps) / sizeof(all_maps[0]))
 

@@ -122,6 +122,19 @@ void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class)
 		p->threshold[c] = c >= top_class ? p->threshold[c - top_class] : 0;
 }
 
+int fp_cc_top_class(const uint64_t seen_ns[MOQ_PRIO_CLASSES], uint64_t window_ns)
+{
+	uint64_t newest = 0;
+
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (seen_ns[c] > newest)
+			newest = seen_ns[c];
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (seen_ns[c] && seen_ns[c] + window_ns > newest)
+			return c;
+	return 0;
+}
+
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p)
 {
 	/* written only when changed: the kernel reads this entry for every

@@ -74,6 +74,15 @@ void fp_cc_gate_plan(struct fp_cc *cc, struct fp_gate_plan *out);
  * stream that is all priority 128 would otherwise be held to ~70% of the
  * window). top_class 0 (or out of range): unchanged. */
 void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class);
+/* The most important class a subscriber currently receives, from when the
+ * relay last served a stream of each class (seen_ns, 0: never): the most
+ * important one seen within window_ns of the newest sighting, 0 when none
+ * was. Relative to the newest sighting, not to now: a relay that stalled
+ * for longer than the window has served nothing lately, which says nothing
+ * about the subscriber; ranking from class 0 then made every gate-dropped
+ * stream of class 4 (priority 128) "less important" and reset it, silently
+ * when it was not yet open downstream. */
+int fp_cc_top_class(const uint64_t seen_ns[MOQ_PRIO_CLASSES], uint64_t window_ns);
 /* Apply to the (mmap'ed) gate entry: atomic add, threshold stores, enable. */
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p);
 

@@ -49,7 +49,7 @@ fp_lines() { grep -c "fastpath subs=" "$TMP/rc.log" || true; }
 
 MODE=${RC_MODE:-stop}
 case "$MODE" in
-stop | none | gate) ;;
+stop | none | gate | unseen) ;;
 cpu) # a CPU quota (cgroup v1 cpu controller) on the relay
 	CG=/sys/fs/cgroup/cpu/moq-recover-$$
 	[ -d /sys/fs/cgroup/cpu ] || die "RC_MODE=cpu needs the cgroup v1 cpu controller"
@@ -57,7 +57,7 @@ cpu) # a CPU quota (cgroup v1 cpu controller) on the relay
 	at_exit "cat '$CG/cgroup.procs' 2>/dev/null | while read -r p; do echo \$p >/sys/fs/cgroup/cpu/cgroup.procs; done; rmdir '$CG'"
 	echo 100000 >"$CG/cpu.cfs_period_us"
 	echo $((${RC_QUOTA:-5} * 1000)) >"$CG/cpu.cfs_quota_us" ;;
-*) die "RC_MODE=$MODE: want stop, gate, cpu or none" ;;
+*) die "RC_MODE=$MODE: want stop, gate, unseen, cpu or none" ;;
 esac
 if [ "${RC_STRACE:-0}" = 1 ]; then # a slowed relay throughout (the collapsed fastpath_onoff run)
 	printf '#!/bin/sh\nexec strace -f -qq -o /dev/null %q "$@"\n' "$RELAYD" >"$TMP/relayd-strace"
@@ -89,6 +89,33 @@ print("\n".join(close))
 ' "$FP_PIN" "$1" >"$1.close"
 	bpftool batch file "$1.close" >/dev/null
 }
+# RC_MODE=unseen: the state a gate drop of a stream start leaves when its event is
+# lost (moq_events full under a slow relay: event_lost), made on purpose: for every
+# subscriber slot, an entry {no id, reset} in moq_down_streams for each of the
+# RC_UNSEEN (5) upstream streams that start 20 streams from now. The kernel drops
+# those streams (STREAM_RESET, an event about nobody's stream); the agent must still
+# serve them (starts_unseen= in the stats line), then sleep RC_STOP_MS.
+streams_unseen() {
+	bpftool -j map dump pinned "$FP_PIN/moq_down_streams" | python3 -c '
+import json, sys
+pin, n = sys.argv[1], int(sys.argv[2])
+le = lambda b: int.from_bytes(bytes(int(x, 16) for x in b), "little")
+hx = lambda v, w: " ".join("%02x" % x for x in v.to_bytes(w, "little"))
+top = {}
+for e in json.load(sys.stdin):
+    k = e["key"]
+    slot, conn, sid = le(k[0:4]), le(k[4:8]), le(k[8:16])
+    if sid > top.get((slot, conn), -1):
+        top[(slot, conn)] = sid
+val = hx((1 << 64) - 1, 8) + " " + hx(1, 4) + " " + hx(0, 4) + " " + hx(0, 8)
+for (slot, conn), sid in sorted(top.items()):
+    for i in range(20, 20 + n):
+        print("map update pinned %s/moq_down_streams key hex %s %s %s value hex %s" %
+              (pin, hx(slot, 4), hx(conn, 4), hx(sid + 4 * i, 8), val))
+' "$FP_PIN" "${RC_UNSEEN:-5}" >"$TMP/unseen"
+	bpftool batch file "$TMP/unseen" >/dev/null
+	log "unseen: $(wc -l <"$TMP/unseen") stream starts marked dropped"
+}
 disturb() {
 	local s
 	s=$(awk -v m="$STOP_MS" 'BEGIN { print m / 1000 }')
@@ -97,6 +124,7 @@ disturb() {
 	gate) kill -STOP "$RELAYD_PID"; gates_close "$TMP/gates"; sleep "$s"
 		bpftool batch file "$TMP/gates" >/dev/null; kill -CONT "$RELAYD_PID" ;;
 	none) sleep "$s" ;;
+	unseen) streams_unseen; sleep "$s" ;;
 	cpu) echo "$RELAY_PID" >"$CG/cgroup.procs"; echo "$RELAYD_PID" >"$CG/cgroup.procs"; sleep "$s"
 		if [ -n "${RC_QUOTA_AFTER:-}" ]; then # stays slow (a loaded machine): a second quota
 			echo $((RC_QUOTA_AFTER * 1000)) >"$CG/cpu.cfs_quota_us"
@@ -180,6 +208,11 @@ fi
 glines=$(grep -c "gate drop" "$TMP/rc.log" || true)
 log "gate drop lines logged: $glines (gate_drops $(fp_series | tail -1 | cut -d' ' -f3))"
 [ "$glines" -le $((SUBS * (end + 2))) ] || die "$glines gate drop lines in $end s for $SUBS slots"
+if [ "$MODE" = unseen ]; then # the agent served the streams it heard nothing about
+	su=$(grep -o "starts_unseen=[0-9]*" "$TMP/rc.log" | tail -1 | cut -d= -f2)
+	log "starts_unseen=$su (marked $(wc -l <"$TMP/unseen"))"
+	[ "${su:-0}" -gt 0 ] || die "the agent served no stream whose start it never heard of"
+fi
 stop "$pub"
 stop "$RELAY_PID"
 log "PASS"

@@ -37,6 +37,14 @@ void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate)
 		cc->gate_used += bytes;
 }
 
+void fp_cc_on_kernel_sent(struct fp_cc *cc, uint64_t bytes, int tracked)
+{
+	if (tracked)
+		fp_cc_on_sent(cc, bytes, 1);
+	else
+		cc->gate_used += bytes;
+}
+
 static void leave_flight(struct fp_cc *cc, uint64_t bytes)
 {
 	cc->bytes_in_flight = cc->bytes_in_flight > bytes ? cc->bytes_in_flight - bytes : 0;

@@ -48,6 +48,12 @@ void fp_cc_init(struct fp_cc *cc, const struct fp_cc_cfg *cfg);
 /* A media packet of bytes left: via_gate = 1 when the kernel forwarded it
  * (its bytes came out of the gate budget), 0 for the agent's own writer. */
 void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate);
+/* A packet the kernel forwarded (its bytes came out of the gate budget):
+ * in flight when the tracker took it (tracked), else only spent: an
+ * untracked packet is never acknowledged nor declared lost, so it must not
+ * stay in flight, but its budget was used (not counting it held that much
+ * of the gate back for good). */
+void fp_cc_on_kernel_sent(struct fp_cc *cc, uint64_t bytes, int tracked);
 /* One acked media packet (RFC 9002 B.5). */
 void fp_cc_on_packet_acked(struct fp_cc *cc, uint64_t bytes, uint64_t sent_ns);
 /* Lost bytes leave flight; a congestion event for a loss of a packet sent

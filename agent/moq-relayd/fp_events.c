@@ -224,8 +224,8 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		fc->info.kernel_packets++;
 		fc->info.kernel_bytes += ev->wire_len;
 		fp_pnspace_note_media(&fc->ps, ev->pn);
-		if (fp_tracker_on_event(&fc->trk, &tev) == 0)
-			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
+		fp_cc_on_kernel_sent(&fc->cc, ev->wire_len,
+				     fp_tracker_on_event(&fc->trk, &tev) == 0);
 	} else if (gate) {
 		fc->info.gate_drops++;
 		if (ev->reason == MOQ_R_GATE_DROP && gate_log_due(fc)) {

@@ -153,6 +153,26 @@ START_TEST(gate_budget_tracks_window_minus_flight_and_unseen_credit)
 }
 END_TEST
 
+/* The tracker refused a kernel packet (full): not in flight, but the budget
+ * it took is spent; before, gate_used missed it and the gate stayed that
+ * much smaller for good. */
+START_TEST(gate_budget_of_an_untracked_kernel_packet_comes_back)
+{
+	struct fp_gate_plan p;
+
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, (int64_t)C.cwnd);
+	fp_cc_on_kernel_sent(&C, 3000, 0);
+	ck_assert_uint_eq(C.bytes_in_flight, 0);
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, 3000);
+	fp_cc_on_kernel_sent(&C, 2000, 1); /* tracked: in flight, the window is full */
+	ck_assert_uint_eq(C.bytes_in_flight, 2000);
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, 0);
+}
+END_TEST
+
 START_TEST(gate_budget_is_clawed_back_when_window_shrinks)
 {
 	struct fp_gate_plan p;
@@ -252,6 +272,7 @@ int main(void)
 	suite_add_tcase(s, nr);
 	tcase_add_test(gt, gate_thresholds_rise_with_class_up_to_half_the_window);
 	tcase_add_test(gt, gate_budget_tracks_window_minus_flight_and_unseen_credit);
+	tcase_add_test(gt, gate_budget_of_an_untracked_kernel_packet_comes_back);
 	tcase_add_test(gt, gate_budget_is_clawed_back_when_window_shrinks);
 	tcase_add_test(gt, short_budget_gates_lower_priority_classes_first);
 	tcase_add_test(gt, rank_from_top_class_shifts_thresholds);

@@ -15,7 +15,7 @@
 # quota of RC_QUOTA % on the relay for RC_STOP_MS), RC_STRACE=1 (the relay under
 # `strace -f` throughout, as in the collapsed fastpath_onoff run), RC_QUOTA_AFTER (a
 # quota of that % on the relay from the end of the disturbance on: a relay that stays
-# slow, as on a loaded machine), RC_KEEP=DIR (keep
+# slow, as on a loaded machine; for RC_QUOTA_AFTER_MS only, if set), RC_KEEP=DIR (keep
 # the logs and a per-second count of subscriber packets passed / consumed), RC_EXACT=0
 # (report subscribers that are not byte-exact instead of failing), RC_RECOVER_MAX=S (fail
 # unless every second from S s after the disturbance on has a kernel share >= RC_SHARE_MIN).
@@ -128,6 +128,8 @@ disturb() {
 	cpu) echo "$RELAY_PID" >"$CG/cgroup.procs"; echo "$RELAYD_PID" >"$CG/cgroup.procs"; sleep "$s"
 		if [ -n "${RC_QUOTA_AFTER:-}" ]; then # stays slow (a loaded machine): a second quota
 			echo $((RC_QUOTA_AFTER * 1000)) >"$CG/cpu.cfs_quota_us"
+			[ -z "${RC_QUOTA_AFTER_MS:-}" ] || { sleep "$(awk -v m="$RC_QUOTA_AFTER_MS" 'BEGIN { print m / 1000 }')"
+				echo -1 >"$CG/cpu.cfs_quota_us"; }
 		else
 			echo "$RELAY_PID" >/sys/fs/cgroup/cpu/cgroup.procs; echo "$RELAYD_PID" >/sys/fs/cgroup/cpu/cgroup.procs
 		fi ;;

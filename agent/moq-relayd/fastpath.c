@@ -737,9 +737,13 @@ static void raw_serve(struct relayd *d, struct fp_raw *r, struct relay_sub *only
 			 * already; its state is gone with it. Except a start
 			 * the gate dropped (reset, no id) whose event never
 			 * came (moq_events full: event_lost): nobody decided
-			 * on it, so decide now as fc_event would have. */
+			 * on it, so decide now as fc_event would have. A
+			 * stream not owed to s is one the agent skipped
+			 * itself (a joiner's older group: its fs is freed
+			 * when the raw ends, the raw may be served again). */
 			if (!fp_maps_get_down_stream(&fp->maps, &hk, &hv)) {
 				if (hv.stream_id != MOQ_DS_NONE || !(hv.flags & MOQ_DS_F_RESET) ||
+				    !raw_owed(fp, s, r) ||
 				    !fp_gate_drop_queues(fc, r->prio_class, fc->obj_to_ns))
 					continue;
 				fs = fp_stream_new(fc, r->up_conn, r->up_sid);

@@ -37,6 +37,14 @@ void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate)
 		cc->gate_used += bytes;
 }
 
+void fp_cc_on_kernel_sent(struct fp_cc *cc, uint64_t bytes, int tracked)
+{
+	if (tracked)
+		fp_cc_on_sent(cc, bytes, 1);
+	else
+		cc->gate_used += bytes;
+}
+
 static void leave_flight(struct fp_cc *cc, uint64_t bytes)
 {
 	cc->bytes_in_flight = cc->bytes_in_flight > bytes ? cc->bytes_in_flight - bytes : 0;
@@ -120,6 +128,19 @@ void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class)
 		return;
 	for (int c = MOQ_PRIO_CLASSES - 1; c >= 0; c--)
 		p->threshold[c] = c >= top_class ? p->threshold[c - top_class] : 0;
+}
+
+int fp_cc_top_class(const uint64_t seen_ns[MOQ_PRIO_CLASSES], uint64_t window_ns)
+{
+	uint64_t newest = 0;
+
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (seen_ns[c] > newest)
+			newest = seen_ns[c];
+	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
+		if (seen_ns[c] && seen_ns[c] + window_ns > newest)
+			return c;
+	return 0;
 }
 
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p)

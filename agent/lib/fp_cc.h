@@ -48,6 +48,12 @@ void fp_cc_init(struct fp_cc *cc, const struct fp_cc_cfg *cfg);
 /* A media packet of bytes left: via_gate = 1 when the kernel forwarded it
  * (its bytes came out of the gate budget), 0 for the agent's own writer. */
 void fp_cc_on_sent(struct fp_cc *cc, uint64_t bytes, int via_gate);
+/* A packet the kernel forwarded (its bytes came out of the gate budget):
+ * in flight when the tracker took it (tracked), else only spent: an
+ * untracked packet is never acknowledged nor declared lost, so it must not
+ * stay in flight, but its budget was used (not counting it held that much
+ * of the gate back for good). */
+void fp_cc_on_kernel_sent(struct fp_cc *cc, uint64_t bytes, int tracked);
 /* One acked media packet (RFC 9002 B.5). */
 void fp_cc_on_packet_acked(struct fp_cc *cc, uint64_t bytes, uint64_t sent_ns);
 /* Lost bytes leave flight; a congestion event for a loss of a packet sent
@@ -74,6 +80,15 @@ void fp_cc_gate_plan(struct fp_cc *cc, struct fp_gate_plan *out);
  * stream that is all priority 128 would otherwise be held to ~70% of the
  * window). top_class 0 (or out of range): unchanged. */
 void fp_cc_gate_rank_from(struct fp_gate_plan *p, int top_class);
+/* The most important class a subscriber currently receives, from when the
+ * relay last served a stream of each class (seen_ns, 0: never): the most
+ * important one seen within window_ns of the newest sighting, 0 when none
+ * was. Relative to the newest sighting, not to now: a relay that stalled
+ * for longer than the window has served nothing lately, which says nothing
+ * about the subscriber; ranking from class 0 then made every gate-dropped
+ * stream of class 4 (priority 128) "less important" and reset it, silently
+ * when it was not yet open downstream. */
+int fp_cc_top_class(const uint64_t seen_ns[MOQ_PRIO_CLASSES], uint64_t window_ns);
 /* Apply to the (mmap'ed) gate entry: atomic add, threshold stores, enable. */
 void fp_cc_gate_apply(struct moq_gate *g, const struct fp_gate_plan *p);
 

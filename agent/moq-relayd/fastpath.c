@@ -734,14 +734,30 @@ static void raw_serve(struct relayd *d, struct fp_raw *r, struct relay_sub *only
 			struct moq_down_stream hv;
 
 			/* an entry means the stream was served (or dropped)
-			 * already; its state is gone with it */
-			if (!fp_maps_get_down_stream(&fp->maps, &hk, &hv))
-				continue;
-			fs = fp_stream_new(fc, r->up_conn, r->up_sid);
-			if (!fs)
-				continue;
-			/* a joiner is served a stream from its start only */
-			fp_stream_take_over(fc, fs, raw_owed(fp, s, r) && !r->base);
+			 * already; its state is gone with it. Except a start
+			 * the gate dropped (reset, no id) whose event never
+			 * came (moq_events full: event_lost): nobody decided
+			 * on it, so decide now as fc_event would have. A
+			 * stream not owed to s is one the agent skipped
+			 * itself (a joiner's older group: its fs is freed
+			 * when the raw ends, the raw may be served again). */
+			if (!fp_maps_get_down_stream(&fp->maps, &hk, &hv)) {
+				if (hv.stream_id != MOQ_DS_NONE || !(hv.flags & MOQ_DS_F_RESET) ||
+				    !raw_owed(fp, s, r) ||
+				    !fp_gate_drop_queues(fc, r->prio_class, fc->obj_to_ns))
+					continue;
+				fs = fp_stream_new(fc, r->up_conn, r->up_sid);
+				if (!fs)
+					continue;
+				fp->starts_unseen++;
+				fp_stream_gate_dropped(fc, fs, r->prio_class);
+			} else {
+				fs = fp_stream_new(fc, r->up_conn, r->up_sid);
+				if (!fs)
+					continue;
+				/* a joiner is served a stream from its start only */
+				fp_stream_take_over(fc, fs, raw_owed(fp, s, r) && !r->base);
+			}
 		}
 		fp_stream_set_raw(fs, r);
 		fp_stream_count(fc, fs, s);
@@ -1596,6 +1612,7 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    "events=%llu orphan_events=%llu log_entries=%llu log_full=%llu raw_reads=%llu "
 	    "pass_ends=%llu "
 	    "map_batches=%llu raw_bytes=%zu raw_evicted=%llu raw_gone_resets=%llu "
+	    "starts_unseen=%llu "
 	    "ack_pings=%llu ack_ping_errors=%llu ping_batches=%llu ping_acks=%llu pings_taken=%llu "
 	    "map_failures=%llu "
 	    "intake_held=%u intake_reads=%llu intake_pkts=%llu intake_releases=%llu "
@@ -1610,11 +1627,12 @@ int relayd_fp_stats_line(struct relayd *d, char *buf, size_t len)
 	    (unsigned long long)fp->raw_reads, (unsigned long long)fp->passes,
 	    (unsigned long long)fp->maps.dsq_batches, fp->raw_bytes,
 	    (unsigned long long)fp->raw_evicted_bytes, (unsigned long long)fp->raw_gone_resets,
-	    (unsigned long long)fp->ack_pings, (unsigned long long)fp->ack_ping_errors,
-	    (unsigned long long)fp->ping_batches, (unsigned long long)fp->ping_acks,
-	    (unsigned long long)fp->pings_taken, (unsigned long long)map_failures, fp->intake_held,
-	    (unsigned long long)fp->intake_reads, (unsigned long long)fp->intake_pkts,
-	    (unsigned long long)fp->intake_releases, (unsigned long long)fp->bad_events);
+	    (unsigned long long)fp->starts_unseen, (unsigned long long)fp->ack_pings,
+	    (unsigned long long)fp->ack_ping_errors, (unsigned long long)fp->ping_batches,
+	    (unsigned long long)fp->ping_acks, (unsigned long long)fp->pings_taken,
+	    (unsigned long long)map_failures, fp->intake_held, (unsigned long long)fp->intake_reads,
+	    (unsigned long long)fp->intake_pkts, (unsigned long long)fp->intake_releases,
+	    (unsigned long long)fp->bad_events);
 
 	if (n > 0 && (size_t)n < len)
 		n += tls_stats(fp, buf + n, len - (size_t)n);

@@ -113,15 +113,40 @@ bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve)
 	return fs->state == FS_AGENT;
 }
 
-/* Priority class of an upstream stream, from the kernel's stream map. */
+/* Priority class of an upstream stream, from the kernel's stream map; 0
+ * (served) when the map does not know it: a class guessed low would reset
+ * the stream, silently when it is not open downstream yet. */
 static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
 {
 	struct moq_up_stream_key k = {.conn_id = conn_id, .stream_id = sid};
 	struct moq_up_stream v;
 
 	if (fp_maps_get_up_stream(&fc->d->fp->maps, &k, &v))
-		return MOQ_PRIO_CLASSES - 1;
+		return 0;
 	return v.priority >> 5;
+}
+
+bool fp_gate_drop_queues(const struct fp_conn *fc, int cls, uint64_t timeout_ns)
+{
+	/* A subscriber that set OBJECT_DELIVERY_TIMEOUT said how old an object
+	 * may get: every class queues through the agent (most important
+	 * first) until then. Without one, less important classes are reset
+	 * at once: queueing them would only add delay. */
+	return cls <= fp_conn_top_class(fc) || timeout_ns;
+}
+
+void fp_stream_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, int cls)
+{
+	uint64_t timeout = fs->to_known ? fs->obj_to_ns : fc->obj_to_ns;
+
+	if (!fp_gate_drop_queues(fc, cls, timeout)) {
+		fp_stream_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
+		return;
+	}
+	if (cls <= fp_conn_top_class(fc))
+		fc->top_short_ns = fp_now_ns();
+	if (fp_stream_take_over(fc, fs, true))
+		fc->info.gate_queued++;
 }
 
 /* The gate dropped a packet of fs (the kernel now drops the rest of the
@@ -130,22 +155,9 @@ static int up_stream_class(struct fp_conn *fc, uint32_t conn_id, uint64_t sid)
  * less important streams are reset. */
 static void fs_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, const struct moq_event *ev)
 {
-	int cls =
-	    fs->raw ? fs->raw->prio_class : up_stream_class(fc, ev->conn_id, ev->up_stream_id);
-	uint64_t timeout = fs->to_known ? fs->obj_to_ns : fc->obj_to_ns;
-
-	/* A subscriber that set OBJECT_DELIVERY_TIMEOUT said how old an object
-	 * may get: every class queues through the agent (most important
-	 * first) until then. Without one, less important classes are reset
-	 * at once: queueing them would only add delay. */
-	if (cls > fp_conn_top_class(fc) && !timeout) {
-		fp_stream_reset(fc, fs, MOQ_RESET_TOO_FAR_BEHIND);
-		return;
-	}
-	if (cls <= fp_conn_top_class(fc))
-		fc->top_short_ns = fp_now_ns();
-	if (fp_stream_take_over(fc, fs, true))
-		fc->info.gate_queued++;
+	fp_stream_gate_dropped(fc, fs,
+			       fs->raw ? fs->raw->prio_class
+				       : up_stream_class(fc, ev->conn_id, ev->up_stream_id));
 }
 
 /* Per subscription: what the kernel forwarded to it. */
@@ -212,8 +224,8 @@ static void fc_event(struct fp_conn *fc, const struct moq_event *ev)
 		fc->info.kernel_packets++;
 		fc->info.kernel_bytes += ev->wire_len;
 		fp_pnspace_note_media(&fc->ps, ev->pn);
-		if (fp_tracker_on_event(&fc->trk, &tev) == 0)
-			fp_cc_on_sent(&fc->cc, ev->wire_len, 1);
+		fp_cc_on_kernel_sent(&fc->cc, ev->wire_len,
+				     fp_tracker_on_event(&fc->trk, &tev) == 0);
 	} else if (gate) {
 		fc->info.gate_drops++;
 		if (ev->reason == MOQ_R_GATE_DROP && gate_log_due(fc)) {

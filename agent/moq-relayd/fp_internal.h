@@ -226,6 +226,7 @@ struct relayd_fp {
 	size_t raw_stream_max, raw_total_max; /* --fast-path-{stream,raw}-bytes */
 	uint64_t raw_evicted_bytes;	      /* stream bytes dropped for the bounds */
 	uint64_t raw_evictions;		      /* times a raw lost bytes to them */
+	uint64_t starts_unseen;		      /* gate-dropped starts whose event was lost */
 	uint64_t raw_gone_resets;	      /* streams reset: a subscriber needed them */
 	struct moq_track_subs *tsbuf;
 	uint64_t events, orphan_events, hook_drops;
@@ -371,6 +372,10 @@ void fp_drain_conn(struct fp_conn *fc);
 void fp_drain_exceptions(struct relayd_fp *fp);
 int fp_on_ring_event(void *ctx, void *data, size_t sz);
 bool fp_stream_take_over(struct fp_conn *fc, struct fp_stream *fs, bool serve);
+/* A gate drop of a stream of class cls: queued through the agent (true) or
+ * reset; fp_stream_gate_dropped applies it to fs. */
+bool fp_gate_drop_queues(const struct fp_conn *fc, int cls, uint64_t timeout_ns);
+void fp_stream_gate_dropped(struct fp_conn *fc, struct fp_stream *fs, int cls);
 void fp_service(struct relayd *d);
 
 /* ---- fp_acks.c: media ACKs the kernel consumed ---------------------------- */

@@ -313,15 +313,11 @@ bool fp_stream_reset_if_gone(struct fp_conn *fc, struct fp_stream *fs, uint64_t 
 	return true;
 }
 
-/* The most important gate class this subscriber receives (2 s window). */
+/* The most important gate class this subscriber receives (2 s window,
+ * relative to the newest stream served: fp_cc_top_class). */
 int fp_conn_top_class(const struct fp_conn *fc)
 {
-	uint64_t now = fp_now_ns();
-
-	for (int c = 0; c < MOQ_PRIO_CLASSES; c++)
-		if (fc->class_seen_ns[c] && fc->class_seen_ns[c] + 2000000000ull > now)
-			return c;
-	return 0;
+	return fp_cc_top_class(fc->class_seen_ns, 2000000000ull);
 }
 
 /* Room under the media window for one more agent packet (always one when

@@ -153,6 +153,26 @@ START_TEST(gate_budget_tracks_window_minus_flight_and_unseen_credit)
 }
 END_TEST
 
+/* The tracker refused a kernel packet (full): not in flight, but the budget
+ * it took is spent; before, gate_used missed it and the gate stayed that
+ * much smaller for good. */
+START_TEST(gate_budget_of_an_untracked_kernel_packet_comes_back)
+{
+	struct fp_gate_plan p;
+
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, (int64_t)C.cwnd);
+	fp_cc_on_kernel_sent(&C, 3000, 0);
+	ck_assert_uint_eq(C.bytes_in_flight, 0);
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, 3000);
+	fp_cc_on_kernel_sent(&C, 2000, 1); /* tracked: in flight, the window is full */
+	ck_assert_uint_eq(C.bytes_in_flight, 2000);
+	fp_cc_gate_plan(&C, &p);
+	ck_assert_int_eq(p.budget_add, 0);
+}
+END_TEST
+
 START_TEST(gate_budget_is_clawed_back_when_window_shrinks)
 {
 	struct fp_gate_plan p;
@@ -209,6 +229,29 @@ START_TEST(rank_from_top_class_shifts_thresholds)
 }
 END_TEST
 
+/* The class a subscriber receives does not decay to 0 because the relay
+ * stalled: the window counts back from the newest sighting (a 2-s stop then
+ * reset every gate-dropped priority-128 stream, fastpath_recover RC_MODE=gate). */
+START_TEST(top_class_survives_a_stall_of_the_relay)
+{
+	const uint64_t s = 1000000000ull, w = 2 * s;
+	uint64_t seen[MOQ_PRIO_CLASSES] = {0};
+
+	ck_assert_int_eq(fp_cc_top_class(seen, w), 0); /* nothing served yet */
+	seen[4] = 10 * s;
+	ck_assert_int_eq(fp_cc_top_class(seen, w), 4);
+	/* class 2 served 3 s before class 4's newest stream: no longer received */
+	seen[2] = 7 * s;
+	ck_assert_int_eq(fp_cc_top_class(seen, w), 4);
+	/* ... and within the window it is the top class again */
+	seen[2] = 9 * s;
+	ck_assert_int_eq(fp_cc_top_class(seen, w), 2);
+	seen[2] = 0;
+	seen[6] = 10 * s + 1;
+	ck_assert_int_eq(fp_cc_top_class(seen, w), 4);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fp_cc");
@@ -229,9 +272,11 @@ int main(void)
 	suite_add_tcase(s, nr);
 	tcase_add_test(gt, gate_thresholds_rise_with_class_up_to_half_the_window);
 	tcase_add_test(gt, gate_budget_tracks_window_minus_flight_and_unseen_credit);
+	tcase_add_test(gt, gate_budget_of_an_untracked_kernel_packet_comes_back);
 	tcase_add_test(gt, gate_budget_is_clawed_back_when_window_shrinks);
 	tcase_add_test(gt, short_budget_gates_lower_priority_classes_first);
 	tcase_add_test(gt, rank_from_top_class_shifts_thresholds);
+	tcase_add_test(gt, top_class_survives_a_stall_of_the_relay);
 	suite_add_tcase(s, gt);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -40,7 +40,8 @@ wait_exit "$NG" 10 "next-group subscriber"
 wait_exit "$SUB_PID" 10 "largest-object subscriber"
 expect_intact nextg
 [ "$(jget "$TMP/nextg.json" .groups_complete)" = 1 ] || { cat "$TMP/nextg.json"; die "NextGroupStart: first 100 objects are not one whole group"; }
-[ "$(jget "$TMP/largest.json" .objects_received)" = 50 ] && [ "$(jget "$TMP/largest.json" .integrity_errors)" = 0 ] ||
+[ "$(jget "$TMP/largest.json" .objects_received)" = 50 ] && [ "$(jget "$TMP/largest.json" .objects_missing)" = 0 ] &&
+	[ "$(jget "$TMP/largest.json" .integrity_errors)" = 0 ] ||
 	{ cat "$TMP/largest.json"; die "LargestObject filter subscriber"; }
 rc=0
 on sub3 "$SUB" --plaintext --filter range:0:1 --count 1 --json --quiet "$RELAY_IP4_SUB_3:4443" >/dev/null 2>"$TMP/range.log" || rc=$?

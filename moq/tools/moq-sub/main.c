@@ -252,6 +252,10 @@ static void on_object(struct sub *u, struct track *t, uint64_t group, uint64_t s
 	     u->filter.filter_type == MOQ_FILTER_ABSOLUTE_RANGE) &&
 	    h.object_id >= u->filter.start_location.object)
 		first_obj = u->filter.start_location.object;
+	/* a Largest Object subscriber starts live, at whatever object is
+	 * next: nothing before its first object is owed */
+	if (u->has_filter && u->filter.filter_type == MOQ_FILTER_LARGEST_OBJECT)
+		first_obj = h.object_id;
 	uint64_t back = h.object_id - first_obj;
 	moq_seqwin_floor(&t->win, h.seq >= back ? h.seq - back : 0);
 	int n = moq_seqwin_add(&t->win, h.seq);
